@@ -1,0 +1,68 @@
+//! A Redis/Valkey-compatible engine that runs inside the elasticache-local process.
+//!
+//! Place in the flow: the supervisor (in the `elasticache-local` crate) turns an ElastiCache
+//! cache node into a [`RedisConfig`] and calls [`RedisNode::start`]; from then on Redis clients
+//! talk to the node's socket directly (RESP2/RESP3), and the supervisor only reconfigures,
+//! inspects or stops it through the [`RedisNode`] handle. This crate knows nothing of AWS.
+//!
+//! Contract with the supervisor (keep these signatures stable; add, do not break):
+//! - `RedisNode::start(RedisConfig) -> io::Result<RedisNode>`: the node is listening when it returns.
+//! - `RedisNode::local_addr`, `config_set`, `config_get`, `flush_all`, `stats`, `shutdown`.
+
+use std::net::SocketAddr;
+
+/// Which engine the node claims to be (INFO `server` section, HELLO reply, version rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// Redis OSS.
+    Redis,
+    /// Valkey (reports `server_name:valkey` and `valkey_version`).
+    Valkey,
+}
+
+/// Everything needed to start one node.
+#[derive(Clone, Debug)]
+pub struct RedisConfig {
+    /// Address to bind (port 0 picks an ephemeral port).
+    pub bind: SocketAddr,
+    /// Full engine version reported by INFO and HELLO, e.g. `7.1.0` or `8.0.1`.
+    pub engine_version: String,
+    /// Redis or Valkey.
+    pub flavor: Flavor,
+    /// Memory limit in bytes (0 = unlimited), already net of reserved memory.
+    pub maxmemory: u64,
+    /// Initial CONFIG values, named as Redis names them (e.g. `maxmemory-policy`, `timeout`,
+    /// `notify-keyspace-events`). The supervisor maps ElastiCache parameters to these.
+    pub parameters: Vec<(String, String)>,
+    /// AUTH password of the default user (ElastiCache AuthToken), if any.
+    pub requirepass: Option<String>,
+    /// Whether the node runs in cluster mode (CLUSTER commands, MOVED, SELECT 0 only).
+    pub cluster_enabled: bool,
+}
+
+impl RedisConfig {
+    /// A config with defaults suitable for tests: ephemeral port on 127.0.0.1, Redis 7.1.0,
+    /// no memory limit, no password, cluster mode off.
+    pub fn for_tests() -> RedisConfig {
+        RedisConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            engine_version: "7.1.0".to_string(),
+            flavor: Flavor::Redis,
+            maxmemory: 0,
+            parameters: Vec::new(),
+            requirepass: None,
+            cluster_enabled: false,
+        }
+    }
+}
+
+/// Figures the control plane reads from a running node (health endpoint, snapshots sizes).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Keys in all databases.
+    pub keys: u64,
+    /// Bytes accounted to data, as INFO `used_memory` reports.
+    pub used_memory: u64,
+    /// Connected clients.
+    pub connected_clients: u64,
+}

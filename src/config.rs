@@ -1,0 +1,171 @@
+//! Command-line and environment configuration of the emulator.
+//!
+//! Every flag has an environment variable twin so that containers and CI can configure the
+//! emulator without a wrapper script. This is the first thing `main` reads; everything else
+//! receives a `Config` (or the part of it that concerns it).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// How engine nodes get addresses that the API can report truthfully.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Addressing {
+    /// Each endpoint binds its own loopback address (127.0.0.0/8 is all loopback on Linux) on
+    /// the port the user asked for, so requested ports are honoured exactly.
+    Loopback,
+    /// Each endpoint gets its own port from `--port-range` on one host (macOS, containers).
+    Ports,
+}
+
+/// An inclusive range of TCP ports, written `first-last`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortRange {
+    /// First port of the range.
+    pub first: u16,
+    /// Last port of the range (inclusive).
+    pub last: u16,
+}
+
+impl std::str::FromStr for PortRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, b) = s
+            .split_once('-')
+            .ok_or_else(|| format!("expected FIRST-LAST, got {s:?}"))?;
+        let first: u16 = a.trim().parse().map_err(|e| format!("bad first port {a:?}: {e}"))?;
+        let last: u16 = b.trim().parse().map_err(|e| format!("bad last port {b:?}: {e}"))?;
+        if first == 0 || last < first {
+            return Err(format!("port range {s:?} must satisfy 0 < FIRST <= LAST"));
+        }
+        Ok(PortRange { first, last })
+    }
+}
+
+impl std::fmt::Display for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
+}
+
+/// A duration written as a number of seconds, or with a unit: `500ms`, `2s`, `1m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, scale_ms) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60_000.0)
+    } else {
+        (s, 1000.0)
+    };
+    let value: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad duration {s:?} (examples: 0, 500ms, 2s, 1m)"))?;
+    if !(0.0..=3600.0 * 1000.0).contains(&(value * scale_ms)) {
+        return Err(format!("duration {s:?} must be between 0 and 1 hour"));
+    }
+    Ok(Duration::from_micros((value * scale_ms * 1000.0) as u64))
+}
+
+/// The emulator's configuration.
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "elasticache-local",
+    version,
+    about = "Local Amazon ElastiCache: the ElastiCache Query API with real Redis/Valkey and Memcached engines behind every node"
+)]
+pub struct Config {
+    /// Address and port of the ElastiCache Query API (HTTP).
+    #[arg(long, env = "ELASTICACHE_LOCAL_LISTEN", default_value = "127.0.0.1:4566")]
+    pub listen: SocketAddr,
+
+    /// How engine endpoints get addresses: `loopback` (own 127.x address, requested port) or
+    /// `ports` (one host, a port from --port-range per endpoint).
+    #[arg(long, env = "ELASTICACHE_LOCAL_ADDRESSING", value_enum, default_value_t = default_addressing())]
+    pub addressing: Addressing,
+
+    /// Ports handed to endpoints in `ports` addressing mode.
+    #[arg(long, env = "ELASTICACHE_LOCAL_PORT_RANGE", default_value = "21000-22999")]
+    pub port_range: PortRange,
+
+    /// Host name or address reported in endpoints in `ports` mode (for example a Docker
+    /// service name). Defaults to the host part of --listen (or 127.0.0.1 when that is 0.0.0.0).
+    #[arg(long, env = "ELASTICACHE_LOCAL_ADVERTISED_HOST")]
+    pub advertised_host: Option<String>,
+
+    /// First loopback address handed to endpoints in `loopback` mode; later endpoints count up.
+    #[arg(long, env = "ELASTICACHE_LOCAL_LOOPBACK_BASE", default_value = "127.0.1.1")]
+    pub loopback_base: IpAddr,
+
+    /// Region used when a request is not signed.
+    #[arg(long, env = "ELASTICACHE_LOCAL_REGION", default_value = "us-east-1")]
+    pub region: String,
+
+    /// Account used when the access key id is not a 12-digit account id.
+    #[arg(long, env = "ELASTICACHE_LOCAL_ACCOUNT_ID", default_value = "000000000000")]
+    pub account_id: String,
+
+    /// Extra time a resource stays in `creating`/`modifying`/`deleting`, to mimic AWS timing
+    /// (examples: 0, 500ms, 5s). Zero means a status changes as soon as the engine is ready.
+    #[arg(long, env = "ELASTICACHE_LOCAL_CREATE_DELAY", default_value = "0", value_parser = parse_duration)]
+    pub create_delay: Duration,
+
+    /// Log filter, in tracing's env-filter syntax (for example `info`, `elasticache_local=debug`).
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// Loopback addressing needs the whole 127/8 network on `lo`, which Linux provides; elsewhere
+/// (macOS) only 127.0.0.1 exists unless aliases are added, so default to ports there.
+fn default_addressing() -> Addressing {
+    if cfg!(target_os = "linux") {
+        Addressing::Loopback
+    } else {
+        Addressing::Ports
+    }
+}
+
+impl Config {
+    /// The host written into endpoints in `ports` mode.
+    pub fn advertised_host(&self) -> String {
+        if let Some(h) = &self.advertised_host {
+            return h.clone();
+        }
+        match self.listen.ip() {
+            ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+            ip => ip.to_string(),
+        }
+    }
+
+    /// A configuration for tests: API on an ephemeral port, no delays.
+    pub fn for_tests() -> Config {
+        Config::parse_from(["elasticache-local", "--listen", "127.0.0.1:0"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_range_parses_and_rejects() {
+        assert_eq!("10-20".parse::<PortRange>(), Ok(PortRange { first: 10, last: 20 }));
+        assert!("20-10".parse::<PortRange>().is_err());
+        assert!("0-10".parse::<PortRange>().is_err());
+        assert!("abc".parse::<PortRange>().is_err());
+    }
+
+    #[test]
+    fn durations_accept_units() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,9 @@
+//! The ElastiCache Query API: HTTP entry, request context, model-driven wire protocol,
+//! generated API types, and the operation handlers.
+
+pub mod api;
+pub mod context;
+pub mod error;
+pub mod handlers;
+pub mod http;
+pub mod protocol;
