@@ -1,2 +1,96 @@
-//! Starts, stops and reconfigures engine nodes from node specs; allocates the addresses and
-//! ports endpoints are reported with. Speaks in node specs, never in AWS shapes.
+//! Starts, stops and reconfigures engine nodes from node specs, and allocates the addresses
+//! endpoints are reported with. Speaks in node specs, never in AWS shapes.
+//!
+//! Place in the flow: `control::handlers` decide *what* should run (a [`NodeSpec`] per cache
+//! node, a configuration endpoint per Memcached cluster) and record what the supervisor
+//! answers ([`Endpoint`]) in `state`; the supervisor owns the running `ecl_redis::RedisNode` /
+//! `ecl_memcached::MemcachedNode` handles and the address allocator.
+//!
+//! Contract with the control plane (keep these signatures stable; add, do not break):
+//! `Supervisor::new`, `start_node`, `stop_node`, `reboot_node`, `apply_parameters`,
+//! `start_config_endpoint`, `stop_config_endpoint`, `allocate_endpoint`, `release_endpoint`,
+//! `counts`, `shutdown_all`.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Which engine a node runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EngineKind {
+    /// Redis OSS.
+    Redis,
+    /// Valkey.
+    Valkey,
+    /// Memcached.
+    Memcached,
+}
+
+/// A node the control plane wants running.
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    /// Unique, stable key of the node, e.g. `000000000000/us-east-1/web/0001`.
+    pub key: String,
+    /// Engine to run.
+    pub engine: EngineKind,
+    /// Full engine version the node reports (e.g. `7.1.0`, `1.6.22`).
+    pub engine_version: String,
+    /// Port the user asked for (or the engine default, 6379 / 11211).
+    pub requested_port: u16,
+    /// Node type memory: Redis `maxmemory` default in bytes, or Memcached
+    /// `max_cache_memory` converted to bytes. The supervisor subtracts reserved memory.
+    pub node_memory_bytes: u64,
+    /// vCPUs of the node type (Memcached `num_threads`).
+    pub vcpus: usize,
+    /// Effective ElastiCache parameter values of the node's parameter group (name → value).
+    /// The supervisor maps them to engine settings (e.g. `reserved-memory-percent`).
+    pub parameters: BTreeMap<String, String>,
+    /// Redis AUTH token, if any.
+    pub auth_token: Option<String>,
+    /// Redis cluster mode.
+    pub cluster_enabled: bool,
+    /// Memcached auto discovery group (the cluster key): nodes with the same group share one
+    /// discovery list, and its configuration endpoint answers with them.
+    pub discovery_group: Option<String>,
+}
+
+/// An address a client can reach, as the API reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// What `Endpoint.Address` says: an IP in loopback mode, the advertised host in ports mode.
+    pub address: String,
+    /// The IP the socket is bound to (also the middle field of auto discovery).
+    pub ip: IpAddr,
+    /// What `Endpoint.Port` says; the socket listens on it.
+    pub port: u16,
+}
+
+/// Counts for the health endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeCounts {
+    /// Running nodes per engine.
+    pub nodes: BTreeMap<&'static str, usize>,
+}
+
+/// Why the supervisor could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    /// No address/port left, or binding failed.
+    #[error("cannot bind an endpoint: {0}")]
+    Bind(String),
+    /// The node key is not running.
+    #[error("no running node {0}")]
+    UnknownNode(String),
+    /// A parameter value the engine rejects.
+    #[error("invalid parameter {name}: {reason}")]
+    InvalidParameter {
+        /// Parameter name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Owns every running engine node of the process.
+pub struct Supervisor {
+    _private: (),
+}
