@@ -1,23 +1,38 @@
 //! Entry point of the `elasticache-local` binary: parse configuration, set up logging, run the
 //! server until Ctrl-C or SIGTERM, then stop every engine node and exit 0.
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
 
 use clap::Parser;
 use elasticache_local::config::Config;
+
+/// Time left to background tasks (engine connections) after the server has stopped, so the
+/// process exits promptly even if a client keeps a socket open.
+const RUNTIME_DRAIN: Duration = Duration::from_millis(200);
 
 fn main() -> std::process::ExitCode {
     let config = Config::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             tracing::error!(%err, "cannot start the async runtime");
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(elasticache_local::server::run_until_shutdown(config)) {
+    let result = runtime.block_on(elasticache_local::server::run_until_shutdown(config));
+    runtime.shutdown_timeout(RUNTIME_DRAIN);
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(%err, "elasticache-local stopped with an error");
