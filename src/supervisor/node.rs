@@ -28,6 +28,9 @@ use crate::config::Config;
 /// outside the emulator holds them.
 const MAX_BIND_ATTEMPTS: usize = 32;
 
+/// Failed binds on the requested port after which an endpoint takes an ephemeral port.
+const PORT_FALLBACK_AFTER: usize = 8;
+
 /// How long a reboot keeps retrying to bind the node's own address while the old listener's
 /// socket is being released.
 const REBIND_ATTEMPTS: usize = 50;
@@ -329,9 +332,9 @@ impl Supervisor {
     /// to another endpoint until [`Supervisor::release_endpoint`].
     pub fn allocate_endpoint(&self, requested_port: u16) -> Result<Endpoint, SupervisorError> {
         self.refuse_when_shutting_down()?;
-        let mut skip = Vec::new();
+        let mut attempts = BindAttempts::new(requested_port);
         loop {
-            let reservation = self.alloc.reserve(requested_port, &skip)?;
+            let reservation = self.alloc.reserve(attempts.port, &attempts.skip)?;
             match std::net::TcpListener::bind(reservation.bind).and_then(|l| l.local_addr()) {
                 Ok(local) => {
                     let endpoint = reservation.bound(local);
@@ -343,13 +346,7 @@ impl Supervisor {
                 }
                 Err(err) => {
                     self.alloc.release(reservation.bind);
-                    if !retry_elsewhere(&err) || skip.len() + 1 >= MAX_BIND_ATTEMPTS {
-                        return Err(SupervisorError::Bind(format!(
-                            "{}: {err}",
-                            reservation.bind
-                        )));
-                    }
-                    skip.push(reservation.bind);
+                    attempts.failed(reservation.bind, err)?;
                 }
             }
         }
@@ -508,9 +505,9 @@ impl Supervisor {
         F: FnMut(SocketAddr) -> Fut,
         Fut: std::future::Future<Output = std::io::Result<(T, SocketAddr)>>,
     {
-        let mut skip = Vec::new();
+        let mut attempts = BindAttempts::new(requested_port);
         loop {
-            let reservation = self.alloc.reserve(requested_port, &skip)?;
+            let reservation = self.alloc.reserve(attempts.port, &attempts.skip)?;
             match start(reservation.bind).await {
                 Ok((value, local)) => {
                     let endpoint = reservation.bound(local);
@@ -521,14 +518,7 @@ impl Supervisor {
                 }
                 Err(err) => {
                     self.alloc.release(reservation.bind);
-                    if !retry_elsewhere(&err) || skip.len() + 1 >= MAX_BIND_ATTEMPTS {
-                        return Err(SupervisorError::Bind(format!(
-                            "{}: {err}",
-                            reservation.bind
-                        )));
-                    }
-                    tracing::debug!(bind = %reservation.bind, %err, "address taken, trying the next one");
-                    skip.push(reservation.bind);
+                    attempts.failed(reservation.bind, err)?;
                 }
             }
         }
@@ -672,6 +662,46 @@ impl Supervisor {
         if g.members.is_empty() && g.config.is_none() && g.starting == 0 {
             groups.remove(group);
         }
+    }
+}
+
+/// The retry policy of one endpoint's bind: skip addresses something else holds; when the
+/// requested port is taken on every address tried (typically another server listening on
+/// `0.0.0.0:<port>`, which blocks that port on all of 127/8), fall back to an ephemeral port so
+/// the cluster still works, reporting the port actually bound.
+struct BindAttempts {
+    port: u16,
+    skip: Vec<SocketAddr>,
+    failures: usize,
+}
+
+impl BindAttempts {
+    fn new(requested_port: u16) -> BindAttempts {
+        BindAttempts {
+            port: requested_port,
+            skip: Vec::new(),
+            failures: 0,
+        }
+    }
+
+    /// Records a failed bind; an error when retrying is pointless or the attempts are used up.
+    fn failed(&mut self, bind: SocketAddr, err: std::io::Error) -> Result<(), SupervisorError> {
+        self.failures += 1;
+        if !retry_elsewhere(&err) || self.failures >= MAX_BIND_ATTEMPTS {
+            return Err(SupervisorError::Bind(format!("{bind}: {err}")));
+        }
+        tracing::debug!(%bind, %err, "address taken, trying the next one");
+        self.skip.push(bind);
+        if self.port != 0 && self.failures == PORT_FALLBACK_AFTER {
+            tracing::warn!(
+                port = self.port,
+                "port is in use on every address tried (is another server listening on 0.0.0.0:{}?); \
+                 using an ephemeral port instead",
+                self.port
+            );
+            self.port = 0;
+        }
+        Ok(())
     }
 }
 
