@@ -15,6 +15,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Addressing, Config};
+use crate::control::api::ElastiCacheApi;
+use crate::control::context::ContextDefaults;
+use crate::control::http;
 use crate::health::{self, Health};
 use crate::supervisor::Supervisor;
 
@@ -72,6 +75,10 @@ impl RunningServer {
     }
 }
 
+/// Placeholder API until the handlers are wired: every operation answers the trait's default.
+struct Unwired;
+impl ElastiCacheApi for Unwired {}
+
 /// Builds everything and starts serving the API; returns once the listener is bound.
 pub async fn start(config: Config) -> io::Result<RunningServer> {
     let supervisor = Arc::new(Supervisor::new(&config));
@@ -80,11 +87,17 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
         Addressing::Ports => "ports",
     };
     let resources: health::ResourceCounts = Arc::new(|| serde_json::json!({}));
-    let app = Router::new().merge(health::router(Health::new(
-        addressing,
-        supervisor.clone(),
-        resources,
-    )));
+    let defaults = ContextDefaults {
+        account: config.account_id.clone(),
+        region: config.region.clone(),
+    };
+    let app = Router::new()
+        .merge(health::router(Health::new(
+            addressing,
+            supervisor.clone(),
+            resources,
+        )))
+        .merge(http::router(Arc::new(Unwired), defaults));
 
     let listener = TcpListener::bind(config.listen).await.map_err(|err| {
         io::Error::new(
