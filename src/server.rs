@@ -132,6 +132,9 @@ pub async fn run_until_shutdown(config: Config) -> io::Result<()> {
             config.advertised_host()
         ),
     };
+    if config.addressing == Addressing::Loopback {
+        warn_if_loopback_unusable(&config);
+    }
     let server = start(config).await?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -143,4 +146,18 @@ pub async fn run_until_shutdown(config: Config) -> io::Result<()> {
     server.shutdown().await;
     tracing::info!("elasticache-local stopped");
     Ok(())
+}
+
+/// Loopback addressing needs every 127.x address to be bindable (true on Linux, not on macOS
+/// without aliases); say so at startup rather than at the first CreateCacheCluster.
+fn warn_if_loopback_unusable(config: &Config) {
+    let probe = SocketAddr::new(config.loopback_base, 0);
+    if let Err(err) = std::net::TcpListener::bind(probe) {
+        tracing::warn!(
+            %err,
+            "cannot bind {} for loopback addressing; nodes will fail to start \
+             (use --addressing ports, or add the loopback aliases)",
+            config.loopback_base
+        );
+    }
 }
