@@ -360,13 +360,13 @@ impl Store {
     }
 
     /// Calls `f` for every live item (stats items/sizes); holds one shard lock at a time.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(usize, usize)) {
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&[u8], usize, u32)) {
         let now = self.clock.now();
         for shard in self.shards.iter() {
             let s = lock(shard);
             for e in s.entries.iter().filter(|e| !e.is_free()) {
                 if e.exptime == 0 || e.exptime > now {
-                    f(e.key_len as usize, e.data.len() - e.key_len as usize);
+                    f(e.key(), e.data.len() - e.key_len as usize, e.exptime);
                 }
             }
         }

@@ -245,8 +245,8 @@ pub(crate) fn class_stats(node: &NodeShared, which: &str) -> StatLines {
     let classes = slab_classes(max_item);
     let mut count = vec![0u64; classes.len()];
     let mut requested = vec![0u64; classes.len()];
-    node.store.for_each(|k, v| {
-        let size = memcached_item_size(k, v);
+    node.store.for_each(|k, v, _| {
+        let size = memcached_item_size(k.len(), v);
         let class = classes.iter().position(|&c| size <= c).unwrap_or(classes.len() - 1);
         count[class] += 1;
         requested[class] += size as u64;
@@ -297,6 +297,26 @@ pub(crate) fn class_stats(node: &NodeShared, which: &str) -> StatLines {
         }
     }
     s
+}
+
+/// `stats cachedump <class> <limit>`: `ITEM <key> [<bytes> b; <expiry> s]` lines of one
+/// slab class (limit 0 = all), as memcached lists them.
+pub(crate) fn cachedump(node: &NodeShared, class: u64, limit: u64, out: &mut Vec<u8>) {
+    let classes = slab_classes(node.store.settings.max_item_size.load(Ordering::Relaxed));
+    let mut n = 0u64;
+    node.store.for_each(|k, v, exptime| {
+        let size = memcached_item_size(k.len(), v);
+        let id = classes.iter().position(|&c| size <= c).unwrap_or(classes.len() - 1) as u64 + 1;
+        // memcached stops a dump at 2 MB of output.
+        if id != class || (limit != 0 && n >= limit) || out.len() > 2 << 20 {
+            return;
+        }
+        n += 1;
+        out.extend_from_slice(b"ITEM ");
+        out.extend_from_slice(k);
+        out.extend_from_slice(format!(" [{v} b; {exptime} s]\r\n").as_bytes());
+    });
+    out.extend_from_slice(crate::wire::END);
 }
 
 /// `stats conns`: the listener and a count of open connections.

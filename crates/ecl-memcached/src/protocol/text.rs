@@ -170,11 +170,12 @@ fn handle(node: &NodeShared, st: &mut ConnState, buf: &[u8], line_end: usize, li
         }
         b"cache_memlimit" if n == 2 || n == 3 => {
             match parse_u64(t.get(1)) {
-                Some(mb) if mb > 0 => {
+                Some(mb) if mb >= 8 => {
                     node.store.settings.memory_limit.store(mb << 20, std::sync::atomic::Ordering::Relaxed);
                     reply(out, t.noreply(), wire::OK);
                 }
-                _ => reply(out, t.noreply(), wire::BAD_FORMAT),
+                Some(_) => reply(out, t.noreply(), wire::MEMLIMIT_TOO_SMALL),
+                None => out.extend_from_slice(wire::ERROR),
             }
             Handled::Consumed(line_len)
         }
@@ -538,6 +539,11 @@ fn stats(node: &NodeShared, t: &Tokens<'_>, out: &mut Vec<u8>) {
             node.store.counters.reset();
             out.extend_from_slice(wire::RESET);
         }
+        (b"cachedump", 4) => match (parse_u64(t.get(2)), parse_u64(t.get(3))) {
+            (Some(class), Some(limit)) => super::cachedump(node, class, limit, out),
+            _ => out.extend_from_slice(wire::BAD_FORMAT),
+        },
+        (b"cachedump", _) => out.extend_from_slice(wire::CACHEDUMP_USAGE),
         (b"detail", 3) if t.get(2) == b"on" || t.get(2) == b"off" => out.extend_from_slice(wire::OK),
         (b"detail", 3) if t.get(2) == b"dump" => out.extend_from_slice(wire::END),
         (b"detail", _) => out.extend_from_slice(wire::STATS_DETAIL_USAGE),
