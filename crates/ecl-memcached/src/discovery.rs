@@ -49,7 +49,10 @@ impl ClusterDiscovery {
     /// Discovery restored from persisted state: `version` as it was, no nodes yet.
     pub fn with_version(version: u64) -> ClusterDiscovery {
         ClusterDiscovery {
-            state: RwLock::new(State { version, nodes: Vec::new() }),
+            state: RwLock::new(State {
+                version,
+                nodes: Vec::new(),
+            }),
             members: Mutex::new(Vec::new()),
         }
     }
@@ -70,8 +73,10 @@ impl ClusterDiscovery {
                 Some(_) => {}
             }
         }
-        changes += old.iter().filter(|o| !nodes.iter().any(|n| n.hostname == o.hostname)).count()
-            as u64;
+        changes += old
+            .iter()
+            .filter(|o| !nodes.iter().any(|n| n.hostname == o.hostname))
+            .count() as u64;
         state.version += changes;
         state.nodes = nodes;
         state.version
@@ -84,14 +89,21 @@ impl ClusterDiscovery {
 
     /// Current node list, sorted by host name.
     pub fn nodes(&self) -> Vec<DiscoveryNode> {
-        self.state.read().unwrap_or_else(|p| p.into_inner()).nodes.clone()
+        self.state
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .nodes
+            .clone()
     }
 
     /// The two-line body: `"<version>\n<host|ip|port ...>\n"`.
     pub fn body(&self) -> String {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let list: Vec<String> =
-            state.nodes.iter().map(|n| format!("{}|{}|{}", n.hostname, n.ip, n.port)).collect();
+        let list: Vec<String> = state
+            .nodes
+            .iter()
+            .map(|n| format!("{}|{}|{}", n.hostname, n.ip, n.port))
+            .collect();
         format!("{}\n{}\n", state.version, list.join(" "))
     }
 
@@ -105,7 +117,12 @@ impl ClusterDiscovery {
     pub(crate) fn legacy_value(&self, out: &mut Vec<u8>) {
         let body = self.body();
         out.extend_from_slice(
-            format!("VALUE AmazonElastiCache:cluster 0 {}\r\n{}\r\n", body.len(), body).as_bytes(),
+            format!(
+                "VALUE AmazonElastiCache:cluster 0 {}\r\n{}\r\n",
+                body.len(),
+                body
+            )
+            .as_bytes(),
         );
     }
 
@@ -137,7 +154,10 @@ impl ClusterDiscovery {
                 return found;
             }
         }
-        members.iter().filter_map(|(_, w)| w.upgrade()).find(|n| n.is_running())
+        members
+            .iter()
+            .filter_map(|(_, w)| w.upgrade())
+            .find(|n| n.is_running())
     }
 }
 
@@ -147,15 +167,27 @@ mod tests {
     use std::net::IpAddr;
 
     fn node(host: &str, ip: [u8; 4], port: u16) -> DiscoveryNode {
-        DiscoveryNode { hostname: host.to_string(), ip: IpAddr::from(ip), port }
+        DiscoveryNode {
+            hostname: host.to_string(),
+            ip: IpAddr::from(ip),
+            port,
+        }
     }
 
     #[test]
     fn documented_example_is_byte_exact() {
         let d = ClusterDiscovery::with_version(10);
         d.set_nodes(vec![
-            node("myCluster.pc4ldq.0002.use1.cache.amazonaws.com", [10, 80, 249, 27], 11211),
-            node("myCluster.pc4ldq.0001.use1.cache.amazonaws.com", [10, 82, 235, 120], 11211),
+            node(
+                "myCluster.pc4ldq.0002.use1.cache.amazonaws.com",
+                [10, 80, 249, 27],
+                11211,
+            ),
+            node(
+                "myCluster.pc4ldq.0001.use1.cache.amazonaws.com",
+                [10, 82, 235, 120],
+                11211,
+            ),
         ]);
         assert_eq!(d.version(), 12);
         let expected = "CONFIG cluster 0 136\r\n12\nmyCluster.pc4ldq.0001.use1.cache.amazonaws.com|10.82.235.120|11211 myCluster.pc4ldq.0002.use1.cache.amazonaws.com|10.80.249.27|11211\n\r\nEND\r\n";

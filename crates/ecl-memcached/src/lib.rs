@@ -162,15 +162,23 @@ impl MemcachedNode {
     pub fn apply(&self, config: &MemcachedConfig) {
         let s = &self.shared;
         let st = &s.store.settings;
-        st.memory_limit.store(config.memory_limit, Ordering::Relaxed);
-        st.max_item_size.store(config.max_item_size, Ordering::Relaxed);
-        st.cas_disabled.store(config.cas_disabled, Ordering::Relaxed);
-        st.no_evict.store(config.error_on_memory_exhausted, Ordering::Relaxed);
-        s.disable_flush.store(config.disable_flush_all, Ordering::Relaxed);
-        s.max_connections.store(config.max_connections, Ordering::Relaxed);
-        s.idle_timeout.store(config.idle_timeout_secs, Ordering::Relaxed);
+        st.memory_limit
+            .store(config.memory_limit, Ordering::Relaxed);
+        st.max_item_size
+            .store(config.max_item_size, Ordering::Relaxed);
+        st.cas_disabled
+            .store(config.cas_disabled, Ordering::Relaxed);
+        st.no_evict
+            .store(config.error_on_memory_exhausted, Ordering::Relaxed);
+        s.disable_flush
+            .store(config.disable_flush_all, Ordering::Relaxed);
+        s.max_connections
+            .store(config.max_connections, Ordering::Relaxed);
+        s.idle_timeout
+            .store(config.idle_timeout_secs, Ordering::Relaxed);
         s.threads.store(config.threads, Ordering::Relaxed);
-        *s.engine_version.write().unwrap_or_else(|p| p.into_inner()) = config.engine_version.clone();
+        *s.engine_version.write().unwrap_or_else(|p| p.into_inner()) =
+            config.engine_version.clone();
         if let Some(d) = &config.discovery {
             d.register(self.running.addr, Arc::downgrade(&self.shared));
         }
@@ -198,7 +206,10 @@ impl MemcachedNode {
 
     /// Moves the node's clock forward by `secs` seconds (expiry tests and emulated time).
     pub fn advance_clock(&self, secs: u64) {
-        self.shared.store.clock.advance(secs.min(i64::MAX as u64) as i64);
+        self.shared
+            .store
+            .clock
+            .advance(secs.min(i64::MAX as u64) as i64);
     }
 
     /// Closes the listener and every connection, and waits until they are closed.
@@ -218,13 +229,20 @@ pub struct ConfigEndpoint {
 impl ConfigEndpoint {
     /// Binds `bind` and serves auto discovery for `discovery`, reporting `engine_version`.
     /// Must be called from inside a tokio runtime.
-    pub fn start(bind: SocketAddr, discovery: Arc<ClusterDiscovery>, engine_version: impl Into<String>) -> io::Result<ConfigEndpoint> {
+    pub fn start(
+        bind: SocketAddr,
+        discovery: Arc<ClusterDiscovery>,
+        engine_version: impl Into<String>,
+    ) -> io::Result<ConfigEndpoint> {
         let mut config = MemcachedConfig::for_tests();
         config.bind = bind;
         config.engine_version = engine_version.into();
         config.discovery = Some(discovery.clone());
         let fallback = Arc::new(NodeShared::new(&config));
-        let target = Target::ConfigEndpoint { discovery, fallback: fallback.clone() };
+        let target = Target::ConfigEndpoint {
+            discovery,
+            fallback: fallback.clone(),
+        };
         let running = server::spawn(bind, target, fallback.clone())?;
         *fallback.addr.write().unwrap_or_else(|p| p.into_inner()) = Some(running.addr);
         Ok(ConfigEndpoint { fallback, running })

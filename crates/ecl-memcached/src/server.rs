@@ -57,7 +57,9 @@ pub struct NodeShared {
 
 impl std::fmt::Debug for NodeShared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeShared").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("NodeShared")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -93,12 +95,18 @@ impl NodeShared {
 
     /// The version string clients see.
     pub(crate) fn version(&self) -> String {
-        self.engine_version.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.engine_version
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The cluster's discovery, if the node has one.
     pub(crate) fn discovery(&self) -> Option<Arc<ClusterDiscovery>> {
-        self.discovery.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.discovery
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -109,16 +117,20 @@ pub(crate) enum Target {
     Node(Arc<NodeShared>),
     /// A configuration endpoint: resolves to a running node of the cluster at connect time,
     /// else serves its own empty store.
-    ConfigEndpoint { discovery: Arc<ClusterDiscovery>, fallback: Arc<NodeShared> },
+    ConfigEndpoint {
+        discovery: Arc<ClusterDiscovery>,
+        fallback: Arc<NodeShared>,
+    },
 }
 
 impl Target {
     fn resolve(&self) -> Arc<NodeShared> {
         match self {
             Target::Node(n) => n.clone(),
-            Target::ConfigEndpoint { discovery, fallback } => {
-                discovery.resolve().unwrap_or_else(|| fallback.clone())
-            }
+            Target::ConfigEndpoint {
+                discovery,
+                fallback,
+            } => discovery.resolve().unwrap_or_else(|| fallback.clone()),
         }
     }
 }
@@ -143,7 +155,11 @@ impl Running {
 }
 
 /// Binds `bind` and starts serving `target`. Must run inside a tokio runtime.
-pub(crate) fn spawn(bind: SocketAddr, target: Target, reaper_of: Arc<NodeShared>) -> io::Result<Running> {
+pub(crate) fn spawn(
+    bind: SocketAddr,
+    target: Target,
+    reaper_of: Arc<NodeShared>,
+) -> io::Result<Running> {
     let handle = tokio::runtime::Handle::try_current()
         .map_err(|e| io::Error::other(format!("memcached node needs a tokio runtime: {e}")))?;
     let std_listener = std::net::TcpListener::bind(bind)?;
@@ -162,7 +178,12 @@ pub(crate) fn spawn(bind: SocketAddr, target: Target, reaper_of: Arc<NodeShared>
             reaper_of.store.reap(512);
         }
     });
-    Ok(Running { addr, stop, accept, reaper })
+    Ok(Running {
+        addr,
+        stop,
+        accept,
+        reaper,
+    })
 }
 
 async fn accept_loop(listener: TcpListener, target: Target, mut stop: watch::Receiver<bool>) {
@@ -216,7 +237,9 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, node: Arc<NodeShared>) {
     let open = node.curr_connections.fetch_add(1, Ordering::Relaxed) + 1;
     let _guard = ConnGuard(node.clone());
     if open > node.max_connections.load(Ordering::Relaxed) as u64 {
-        node.store.counters.incr(stripe, Counter::RejectedConnections);
+        node.store
+            .counters
+            .incr(stripe, Counter::RejectedConnections);
         let _ = stream.write_all(wire::TOO_MANY_CONNECTIONS).await;
         return;
     }
@@ -224,7 +247,11 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, node: Arc<NodeShared>) {
     debug!(%peer, "memcached connection");
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
-    let mut state = ConnState { stripe, swallow: 0, closing: false };
+    let mut state = ConnState {
+        stripe,
+        swallow: 0,
+        closing: false,
+    };
     let mut binary: Option<bool> = None;
     loop {
         let idle = node.idle_timeout.load(Ordering::Relaxed);
@@ -241,16 +268,22 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, node: Arc<NodeShared>) {
         };
         match read {
             Ok(0) | Err(_) => return,
-            Ok(n) => node.store.counters.add(stripe, Counter::BytesRead, n as u64),
+            Ok(n) => node
+                .store
+                .counters
+                .add(stripe, Counter::BytesRead, n as u64),
         }
-        let is_binary = *binary.get_or_insert_with(|| buf.first() == Some(&protocol::binary::REQ_MAGIC));
+        let is_binary =
+            *binary.get_or_insert_with(|| buf.first() == Some(&protocol::binary::REQ_MAGIC));
         let step = if is_binary {
             protocol::binary::process(&node, &mut state, &mut buf, &mut out)
         } else {
             protocol::text::process(&node, &mut state, &mut buf, &mut out)
         };
         if !out.is_empty() {
-            node.store.counters.add(stripe, Counter::BytesWritten, out.len() as u64);
+            node.store
+                .counters
+                .add(stripe, Counter::BytesWritten, out.len() as u64);
             if stream.write_all(&out).await.is_err() {
                 return;
             }

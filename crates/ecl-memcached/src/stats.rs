@@ -144,7 +144,12 @@ pub(crate) fn rusage() -> (String, String) {
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the full line: 12 and 13 after the name.
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // Linux reports clock ticks; USER_HZ is 100 on every mainstream configuration.
     let fmt = |t: u64| format!("{}.{:06}", t / 100, (t % 100) * 10_000);
     (fmt(ticks(11)), fmt(ticks(12)))

@@ -81,15 +81,20 @@ pub(crate) struct Clock {
 
 impl Clock {
     fn new() -> Clock {
-        let mut c = Clock { offset: AtomicI64::new(0), started: 0 };
+        let mut c = Clock {
+            offset: AtomicI64::new(0),
+            started: 0,
+        };
         c.started = c.now().saturating_sub(2);
         c
     }
 
     /// Current Unix time in seconds as the node sees it.
     pub(crate) fn now(&self) -> u32 {
-        let real = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-            as i64;
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0) as i64;
         (real + self.offset.load(Ordering::Relaxed)).clamp(0, u32::MAX as i64) as u32
     }
 
@@ -122,7 +127,11 @@ impl Clock {
 
     /// Remaining TTL as the meta `t` flag reports it: -1 for never.
     pub(crate) fn ttl(&self, exptime: u32) -> i64 {
-        if exptime == 0 { -1 } else { exptime as i64 - self.now() as i64 }
+        if exptime == 0 {
+            -1
+        } else {
+            exptime as i64 - self.now() as i64
+        }
     }
 }
 
@@ -225,7 +234,13 @@ pub(crate) struct Slot(u32);
 
 impl Store {
     /// An empty store.
-    pub(crate) fn new(memory_limit: u64, max_item_size: usize, cas_disabled: bool, no_evict: bool, threads: usize) -> Store {
+    pub(crate) fn new(
+        memory_limit: u64,
+        max_item_size: usize,
+        cas_disabled: bool,
+        no_evict: bool,
+        threads: usize,
+    ) -> Store {
         // Enough shards that worker threads rarely meet on one lock, a power of two.
         let n = (threads.max(1) * 16).next_power_of_two().clamp(16, 256);
         let shards = (0..n)
@@ -280,7 +295,11 @@ impl Store {
     /// Whether a value of `value_len` bytes under a key of `key_len` bytes exceeds the item
     /// size limit, counted as memcached counts an item (header, key, CAS, value and CRLF).
     pub(crate) fn too_large(&self, key_len: usize, value_len: usize) -> bool {
-        let cas = if self.settings.cas_disabled.load(Ordering::Relaxed) { 0 } else { 8 };
+        let cas = if self.settings.cas_disabled.load(Ordering::Relaxed) {
+            0
+        } else {
+            8
+        };
         MEMCACHED_ITEM_HEADER + cas + key_len + 1 + value_len + 2
             > self.settings.max_item_size.load(Ordering::Relaxed)
     }
@@ -305,7 +324,12 @@ impl Store {
         self.flush_at.store(0, Ordering::Relaxed);
         for shard in self.shards.iter() {
             let mut s = lock(shard);
-            let freed: u64 = s.entries.iter().filter(|e| !e.is_free()).map(Entry::cost).sum();
+            let freed: u64 = s
+                .entries
+                .iter()
+                .filter(|e| !e.is_free())
+                .map(Entry::cost)
+                .sum();
             let count = s.table.len() as u64;
             s.table = HashTable::new();
             s.entries = Vec::new();
@@ -355,7 +379,9 @@ impl Store {
             }
         }
         if flush_due {
-            let _ = self.flush_at.compare_exchange(flush, 0, Ordering::Relaxed, Ordering::Relaxed);
+            let _ = self
+                .flush_at
+                .compare_exchange(flush, 0, Ordering::Relaxed, Ordering::Relaxed);
         }
     }
 
@@ -377,7 +403,8 @@ impl Store {
         let n = self.shards.len();
         let mut idle_rounds = 0;
         let mut i = skip;
-        while self.used.load(Ordering::Relaxed) > self.settings.memory_limit.load(Ordering::Relaxed) {
+        while self.used.load(Ordering::Relaxed) > self.settings.memory_limit.load(Ordering::Relaxed)
+        {
             i = (i + 1) % n;
             if i == skip {
                 idle_rounds += 1;
@@ -440,8 +467,16 @@ fn lru_remove(s: &mut Shard, slot: u32) {
         let e = &s.entries[slot as usize];
         (e.prev, e.next)
     };
-    if prev == NIL { s.head = next } else { s.entries[prev as usize].next = next }
-    if next == NIL { s.tail = prev } else { s.entries[next as usize].prev = prev }
+    if prev == NIL {
+        s.head = next
+    } else {
+        s.entries[prev as usize].next = next
+    }
+    if next == NIL {
+        s.tail = prev
+    } else {
+        s.entries[next as usize].prev = prev
+    }
     let e = &mut s.entries[slot as usize];
     e.prev = NIL;
     e.next = NIL;
@@ -465,7 +500,9 @@ fn lru_push_front(s: &mut Shard, slot: u32) {
 impl ShardGuard<'_> {
     fn s(&mut self) -> &mut Shard {
         // The guard is only taken out in Drop.
-        self.shard.as_mut().map(|g| &mut **g).unwrap_or_else(|| unreachable_shard())
+        self.shard
+            .as_deref_mut()
+            .unwrap_or_else(|| unreachable_shard())
     }
 
     /// The node clock's "now" for this request.
@@ -487,13 +524,19 @@ impl ShardGuard<'_> {
         let store = self.store;
         let index = self.index;
         let s = self.s();
-        let slot = *s.table.find(hash, |&i| s.entries[i as usize].key() == key)?;
+        let slot = *s
+            .table
+            .find(hash, |&i| s.entries[i as usize].key() == key)?;
         let e = &s.entries[slot as usize];
         let expired = e.exptime != 0 && e.exptime <= now;
         let flushed = flush != 0 && flush <= now && e.atime < flush;
         if expired || flushed {
             if count_fetch {
-                let c = if expired { Counter::GetExpired } else { Counter::GetFlushed };
+                let c = if expired {
+                    Counter::GetExpired
+                } else {
+                    Counter::GetFlushed
+                };
                 store.counters.incr(index, c);
             }
             if e.bits & FETCHED == 0 && expired {
@@ -547,7 +590,11 @@ impl ShardGuard<'_> {
     /// Sets or clears the meta win-token-sent mark.
     pub(crate) fn set_win_sent(&mut self, slot: Slot, on: bool) {
         let e = &mut self.s().entries[slot.0 as usize];
-        if on { e.bits |= WIN_SENT } else { e.bits &= !WIN_SENT }
+        if on {
+            e.bits |= WIN_SENT
+        } else {
+            e.bits &= !WIN_SENT
+        }
     }
 
     /// Marks the item stale (meta invalidation) with a new CAS.
@@ -584,7 +631,9 @@ impl ShardGuard<'_> {
         }
         let cost = (key.len() + value_len + ITEM_OVERHEAD) as u64;
         let limit = self.store.settings.memory_limit.load(Ordering::Relaxed);
-        let old_cost = existing.map(|s| self.s().entries[s.0 as usize].cost()).unwrap_or(0);
+        let old_cost = existing
+            .map(|s| self.s().entries[s.0 as usize].cost())
+            .unwrap_or(0);
         if cost > limit {
             return Err(StoreError::NoMemory);
         }
@@ -700,7 +749,13 @@ mod tests {
     use super::*;
 
     fn item(v: &[u8]) -> NewItem<'_> {
-        NewItem { flags: 0, exptime: 0, parts: [v, b""], cas: None, bits: 0 }
+        NewItem {
+            flags: 0,
+            exptime: 0,
+            parts: [v, b""],
+            cas: None,
+            bits: 0,
+        }
     }
 
     #[test]
@@ -708,7 +763,9 @@ mod tests {
         let store = Store::new(1 << 20, 1 << 20, false, false, 1);
         {
             let mut g = store.lock(b"k");
-            g.write(b"k", None, item(b"value")).map_err(|_| ()).unwrap_or_else(|_| panic!());
+            g.write(b"k", None, item(b"value"))
+                .map_err(|_| ())
+                .unwrap_or_else(|_| panic!());
         }
         assert_eq!(store.items(), 1);
         assert_eq!(store.bytes(), (1 + 5 + ITEM_OVERHEAD) as u64);

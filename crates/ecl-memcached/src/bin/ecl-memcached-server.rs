@@ -25,7 +25,9 @@ fn main() {
         match arg.as_str() {
             "--listen" => ip = value(),
             "--port" => port = value().parse().unwrap_or_else(|_| usage()),
-            "--memory" => config.memory_limit = value().parse::<u64>().unwrap_or_else(|_| usage()) << 20,
+            "--memory" => {
+                config.memory_limit = value().parse::<u64>().unwrap_or_else(|_| usage()) << 20
+            }
             "--threads" => config.threads = value().parse().unwrap_or_else(|_| usage()),
             "--max-item-size" => config.max_item_size = value().parse().unwrap_or_else(|_| usage()),
             "--version" => config.engine_version = value(),
@@ -34,7 +36,9 @@ fn main() {
             _ => usage(),
         }
     }
-    config.bind = format!("{ip}:{port}").parse::<SocketAddr>().unwrap_or_else(|_| usage());
+    config.bind = format!("{ip}:{port}")
+        .parse::<SocketAddr>()
+        .unwrap_or_else(|_| usage());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.threads.max(1))
         .enable_all()

@@ -49,7 +49,6 @@ mod op {
     pub const FLUSHQ: u8 = 0x18;
     pub const APPENDQ: u8 = 0x19;
     pub const PREPENDQ: u8 = 0x1a;
-    pub const VERBOSITY: u8 = 0x1b;
     pub const TOUCH: u8 = 0x1c;
     pub const GAT: u8 = 0x1d;
     pub const GATQ: u8 = 0x1e;
@@ -121,7 +120,16 @@ fn be64(b: &[u8]) -> u64 {
 
 /// Appends one response packet.
 #[allow(clippy::too_many_arguments)]
-fn respond(out: &mut Vec<u8>, opcode: u8, status: u16, opaque: u32, cas: u64, extras: &[u8], key: &[u8], value: &[u8]) {
+fn respond(
+    out: &mut Vec<u8>,
+    opcode: u8,
+    status: u16,
+    opaque: u32,
+    cas: u64,
+    extras: &[u8],
+    key: &[u8],
+    value: &[u8],
+) {
     out.push(RES_MAGIC);
     out.push(opcode);
     out.extend_from_slice(&(key.len() as u16).to_be_bytes());
@@ -137,11 +145,25 @@ fn respond(out: &mut Vec<u8>, opcode: u8, status: u16, opaque: u32, cas: u64, ex
 }
 
 fn error(out: &mut Vec<u8>, h: &Header, status: Status) {
-    respond(out, h.opcode, status.code(), h.opaque, 0, &[], &[], status.text());
+    respond(
+        out,
+        h.opcode,
+        status.code(),
+        h.opaque,
+        0,
+        &[],
+        &[],
+        status.text(),
+    );
 }
 
 /// Consumes complete binary requests from `buf`.
-pub(crate) fn process(node: &NodeShared, st: &mut ConnState, buf: &mut BytesMut, out: &mut Vec<u8>) -> Step {
+pub(crate) fn process(
+    node: &NodeShared,
+    st: &mut ConnState,
+    buf: &mut BytesMut,
+    out: &mut Vec<u8>,
+) -> Step {
     loop {
         if st.swallow > 0 {
             let n = st.swallow.min(buf.len());
@@ -170,13 +192,34 @@ pub(crate) fn process(node: &NodeShared, st: &mut ConnState, buf: &mut BytesMut,
             error(out, &h, Status::Invalid);
             return Step::Close;
         }
-        let max_item = node.store.settings.max_item_size.load(std::sync::atomic::Ordering::Relaxed);
+        let max_item = node
+            .store
+            .settings
+            .max_item_size
+            .load(std::sync::atomic::Ordering::Relaxed);
         if h.body_len > max_item + 1024 {
             let is_store = matches!(
                 h.opcode,
-                op::SET | op::ADD | op::REPLACE | op::APPEND | op::PREPEND | op::SETQ | op::ADDQ | op::REPLACEQ | op::APPENDQ | op::PREPENDQ
+                op::SET
+                    | op::ADD
+                    | op::REPLACE
+                    | op::APPEND
+                    | op::PREPEND
+                    | op::SETQ
+                    | op::ADDQ
+                    | op::REPLACEQ
+                    | op::APPENDQ
+                    | op::PREPENDQ
             );
-            error(out, &h, if is_store { Status::TooLarge } else { Status::Invalid });
+            error(
+                out,
+                &h,
+                if is_store {
+                    Status::TooLarge
+                } else {
+                    Status::Invalid
+                },
+            );
             if is_store {
                 node.store.counters.incr(st.stripe, Counter::StoreTooLarge);
             }
@@ -201,33 +244,81 @@ pub(crate) fn process(node: &NodeShared, st: &mut ConnState, buf: &mut BytesMut,
     }
 }
 
-fn dispatch(node: &NodeShared, st: &mut ConnState, h: &Header, extras: &[u8], key: &[u8], value: &[u8], out: &mut Vec<u8>) -> Step {
-    let needs_key = !matches!(h.opcode, op::QUIT | op::QUITQ | op::FLUSH | op::FLUSHQ | op::NOOP | op::VERSION | op::STAT | op::VERBOSITY);
-    if needs_key && (key.is_empty() || key.len() > KEY_MAX) && is_known(h.opcode) {
+/// Whether a request has the extras, key and value its opcode requires.
+fn shape_ok(h: &Header, extras: &[u8], key: &[u8], value: &[u8]) -> bool {
+    let (e, k, v) = (extras.len(), key.len(), value.len());
+    let keyed = k > 0 && k <= KEY_MAX;
+    match h.opcode {
+        op::GET | op::GETQ | op::GETK | op::GETKQ => e == 0 && v == 0 && keyed,
+        op::TOUCH | op::GAT | op::GATQ | op::GATK | op::GATKQ => e == 4 && v == 0 && keyed,
+        op::SET | op::ADD | op::REPLACE | op::SETQ | op::ADDQ | op::REPLACEQ => e == 8 && keyed,
+        op::APPEND | op::PREPEND | op::APPENDQ | op::PREPENDQ => e == 0 && keyed,
+        op::DELETE | op::DELETEQ => e == 0 && v == 0 && keyed,
+        op::INCREMENT | op::DECREMENT | op::INCREMENTQ | op::DECREMENTQ => {
+            e == 20 && v == 0 && keyed
+        }
+        op::QUIT | op::QUITQ | op::NOOP | op::VERSION => e == 0 && k == 0 && v == 0,
+        op::FLUSH | op::FLUSHQ => (e == 0 || e == 4) && k == 0 && v == 0,
+        op::STAT => e == 0 && v == 0 && k <= KEY_MAX,
+        _ => true,
+    }
+}
+
+fn dispatch(
+    node: &NodeShared,
+    st: &mut ConnState,
+    h: &Header,
+    extras: &[u8],
+    key: &[u8],
+    value: &[u8],
+    out: &mut Vec<u8>,
+) -> Step {
+    if !shape_ok(h, extras, key, value) {
+        // memcached answers a malformed packet with EINVAL and drops the connection.
         error(out, h, Status::Invalid);
-        return Step::More;
+        return Step::Close;
     }
     match h.opcode {
-        op::GET | op::GETQ | op::GETK | op::GETKQ | op::GAT | op::GATQ | op::GATK | op::GATKQ | op::TOUCH => {
-            get(node, st, h, extras, key, out)
-        }
-        op::SET | op::ADD | op::REPLACE | op::SETQ | op::ADDQ | op::REPLACEQ | op::APPEND | op::PREPEND | op::APPENDQ | op::PREPENDQ => {
-            store(node, st, h, extras, key, value, out)
-        }
+        op::GET
+        | op::GETQ
+        | op::GETK
+        | op::GETKQ
+        | op::GAT
+        | op::GATQ
+        | op::GATK
+        | op::GATKQ
+        | op::TOUCH => get(node, st, h, extras, key, out),
+        op::SET
+        | op::ADD
+        | op::REPLACE
+        | op::SETQ
+        | op::ADDQ
+        | op::REPLACEQ
+        | op::APPEND
+        | op::PREPEND
+        | op::APPENDQ
+        | op::PREPENDQ => store(node, st, h, extras, key, value, out),
         op::DELETE | op::DELETEQ => delete(node, h, extras, key, value, out),
-        op::INCREMENT | op::DECREMENT | op::INCREMENTQ | op::DECREMENTQ => arith(node, h, extras, key, value, out),
+        op::INCREMENT | op::DECREMENT | op::INCREMENTQ | op::DECREMENTQ => {
+            arith(node, h, extras, key, value, out)
+        }
         op::QUIT => {
             respond(out, h.opcode, 0, h.opaque, 0, &[], &[], &[]);
             return Step::Close;
         }
         op::QUITQ => return Step::Close,
         op::FLUSH | op::FLUSHQ => {
-            if !(extras.is_empty() || extras.len() == 4) || !key.is_empty() || !value.is_empty() {
-                error(out, h, Status::Invalid);
-            } else if node.disable_flush.load(std::sync::atomic::Ordering::Relaxed) {
+            if node
+                .disable_flush
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
                 error(out, h, Status::Invalid);
             } else {
-                let delay = if extras.len() == 4 { be32(extras) as i64 } else { 0 };
+                let delay = if extras.len() == 4 {
+                    be32(extras) as i64
+                } else {
+                    0
+                };
                 node.store.counters.incr(st.stripe, Counter::CmdFlush);
                 if delay > 0 {
                     node.store.flush_at(node.store.clock.expiry(delay));
@@ -240,33 +331,36 @@ fn dispatch(node: &NodeShared, st: &mut ConnState, h: &Header, extras: &[u8], ke
             }
         }
         op::NOOP => respond(out, h.opcode, 0, h.opaque, 0, &[], &[], &[]),
-        op::VERSION => respond(out, h.opcode, 0, h.opaque, 0, &[], &[], node.version().as_bytes()),
-        op::VERBOSITY => {
-            if extras.len() == 4 {
-                node.verbosity.store(be32(extras), std::sync::atomic::Ordering::Relaxed);
-                respond(out, h.opcode, 0, h.opaque, 0, &[], &[], &[]);
-            } else {
-                error(out, h, Status::Invalid);
-            }
-        }
+        op::VERSION => respond(
+            out,
+            h.opcode,
+            0,
+            h.opaque,
+            0,
+            &[],
+            &[],
+            node.version().as_bytes(),
+        ),
         op::STAT => stat(node, h, key, out),
         _ => error(out, h, Status::UnknownCommand),
     }
     Step::More
 }
 
-fn is_known(opcode: u8) -> bool {
-    opcode <= op::TOUCH || matches!(opcode, op::GAT | op::GATQ | op::GATK | op::GATKQ)
-}
-
-fn get(node: &NodeShared, st: &ConnState, h: &Header, extras: &[u8], key: &[u8], out: &mut Vec<u8>) {
-    let touching = matches!(h.opcode, op::TOUCH | op::GAT | op::GATQ | op::GATK | op::GATKQ);
+fn get(
+    node: &NodeShared,
+    st: &ConnState,
+    h: &Header,
+    extras: &[u8],
+    key: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let touching = matches!(
+        h.opcode,
+        op::TOUCH | op::GAT | op::GATQ | op::GATK | op::GATKQ
+    );
     let quiet = matches!(h.opcode, op::GETQ | op::GETKQ | op::GATQ | op::GATKQ);
     let with_key = matches!(h.opcode, op::GETK | op::GETKQ | op::GATK | op::GATKQ);
-    if (touching && extras.len() != 4) || (!touching && !extras.is_empty()) {
-        error(out, h, Status::Invalid);
-        return;
-    }
     let store = &node.store;
     let counters = &store.counters;
     let exptime = touching.then(|| store.clock.expiry(be32(extras) as i64));
@@ -284,17 +378,49 @@ fn get(node: &NodeShared, st: &ConnState, h: &Header, extras: &[u8], key: &[u8],
                 g.set_exptime(slot, e);
             }
             g.touch_access(slot, true, true);
-            counters.incr(stripe, if touching { Counter::TouchHits } else { Counter::GetHits });
+            counters.incr(
+                stripe,
+                if touching {
+                    Counter::TouchHits
+                } else {
+                    Counter::GetHits
+                },
+            );
             let v = g.view(slot);
             if h.opcode == op::TOUCH {
-                respond(out, h.opcode, 0, h.opaque, v.cas, &[], &[], &[]);
+                respond(
+                    out,
+                    h.opcode,
+                    0,
+                    h.opaque,
+                    v.cas,
+                    &v.flags.to_be_bytes(),
+                    &[],
+                    &[],
+                );
             } else {
                 let k: &[u8] = if with_key { v.key } else { &[] };
-                respond(out, h.opcode, 0, h.opaque, v.cas, &v.flags.to_be_bytes(), k, v.value);
+                respond(
+                    out,
+                    h.opcode,
+                    0,
+                    h.opaque,
+                    v.cas,
+                    &v.flags.to_be_bytes(),
+                    k,
+                    v.value,
+                );
             }
         }
         None => {
-            counters.incr(stripe, if touching { Counter::TouchMisses } else { Counter::GetMisses });
+            counters.incr(
+                stripe,
+                if touching {
+                    Counter::TouchMisses
+                } else {
+                    Counter::GetMisses
+                },
+            );
             if quiet {
                 return;
             }
@@ -308,7 +434,15 @@ fn get(node: &NodeShared, st: &ConnState, h: &Header, extras: &[u8], key: &[u8],
     }
 }
 
-fn store(node: &NodeShared, st: &ConnState, h: &Header, extras: &[u8], key: &[u8], value: &[u8], out: &mut Vec<u8>) {
+fn store(
+    node: &NodeShared,
+    st: &ConnState,
+    h: &Header,
+    extras: &[u8],
+    key: &[u8],
+    value: &[u8],
+    out: &mut Vec<u8>,
+) {
     let (base, quiet) = match h.opcode {
         op::SETQ => (op::SET, true),
         op::ADDQ => (op::ADD, true),
@@ -318,18 +452,27 @@ fn store(node: &NodeShared, st: &ConnState, h: &Header, extras: &[u8], key: &[u8
         other => (other, false),
     };
     let concat = base == op::APPEND || base == op::PREPEND;
-    if (concat && !extras.is_empty()) || (!concat && extras.len() != 8) {
-        error(out, h, Status::Invalid);
-        return;
-    }
     let store = &node.store;
     let counters = &store.counters;
     counters.incr(st.stripe, Counter::CmdSet);
-    let (flags, exptime) = if concat { (0, 0) } else { (be32(&extras[..4]), store.clock.expiry(be32(&extras[4..]) as i32 as i64)) };
+    let (flags, exptime) = if concat {
+        (0, 0)
+    } else {
+        (
+            be32(&extras[..4]),
+            store.clock.expiry(be32(&extras[4..]) as i32 as i64),
+        )
+    };
     let mut g = store.lock(key);
     let stripe = g.stripe();
     let existing = g.find(key, false);
-    let mut item = NewItem { flags, exptime, parts: [value, b""], cas: None, bits: 0 };
+    let mut item = NewItem {
+        flags,
+        exptime,
+        parts: [value, b""],
+        cas: None,
+        bits: 0,
+    };
     let mut old_value = Vec::new();
     let outcome: Result<u64, Status> = (|| {
         match (base, existing) {
@@ -356,12 +499,18 @@ fn store(node: &NodeShared, st: &ConnState, h: &Header, extras: &[u8], key: &[u8
             item.flags = v.flags;
             item.exptime = v.exptime;
             old_value = v.value.to_vec();
-            item.parts = if base == op::APPEND { [&old_value, value] } else { [value, &old_value] };
+            item.parts = if base == op::APPEND {
+                [&old_value, value]
+            } else {
+                [value, &old_value]
+            };
         }
-        g.write(key, existing, item).map(|(_, cas)| cas).map_err(|e| match e {
-            StoreError::TooLarge => Status::TooLarge,
-            StoreError::NoMemory => Status::OutOfMemory,
-        })
+        g.write(key, existing, item)
+            .map(|(_, cas)| cas)
+            .map_err(|e| match e {
+                StoreError::TooLarge => Status::TooLarge,
+                StoreError::NoMemory => Status::OutOfMemory,
+            })
     })();
     drop(g);
     match outcome {
@@ -379,11 +528,15 @@ fn store(node: &NodeShared, st: &ConnState, h: &Header, extras: &[u8], key: &[u8
     }
 }
 
-fn delete(node: &NodeShared, h: &Header, extras: &[u8], key: &[u8], value: &[u8], out: &mut Vec<u8>) {
-    if !extras.is_empty() || !value.is_empty() {
-        error(out, h, Status::Invalid);
-        return;
-    }
+fn delete(
+    node: &NodeShared,
+    h: &Header,
+    extras: &[u8],
+    key: &[u8],
+    value: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let _ = (extras, value);
     let store = &node.store;
     let mut g = store.lock(key);
     let stripe = g.stripe();
@@ -407,11 +560,15 @@ fn delete(node: &NodeShared, h: &Header, extras: &[u8], key: &[u8], value: &[u8]
     }
 }
 
-fn arith(node: &NodeShared, h: &Header, extras: &[u8], key: &[u8], value: &[u8], out: &mut Vec<u8>) {
-    if extras.len() != 20 || !value.is_empty() {
-        error(out, h, Status::Invalid);
-        return;
-    }
+fn arith(
+    node: &NodeShared,
+    h: &Header,
+    extras: &[u8],
+    key: &[u8],
+    value: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let _ = value;
     let incr = matches!(h.opcode, op::INCREMENT | op::INCREMENTQ);
     let quiet = matches!(h.opcode, op::INCREMENTQ | op::DECREMENTQ);
     let delta = be64(&extras[..8]);
@@ -421,7 +578,11 @@ fn arith(node: &NodeShared, h: &Header, extras: &[u8], key: &[u8], value: &[u8],
     let counters = &store.counters;
     let mut g = store.lock(key);
     let stripe = g.stripe();
-    let (hit, miss) = if incr { (Counter::IncrHits, Counter::IncrMisses) } else { (Counter::DecrHits, Counter::DecrMisses) };
+    let (hit, miss) = if incr {
+        (Counter::IncrHits, Counter::IncrMisses)
+    } else {
+        (Counter::DecrHits, Counter::DecrMisses)
+    };
     let result: Result<(u64, u64), Status> = match g.find(key, false) {
         None => {
             counters.incr(stripe, miss);
@@ -429,8 +590,16 @@ fn arith(node: &NodeShared, h: &Header, extras: &[u8], key: &[u8], value: &[u8],
                 Err(Status::KeyNotFound)
             } else {
                 let bytes = initial.to_string();
-                let item = NewItem { flags: 0, exptime: store.clock.expiry(exp_raw as i32 as i64), parts: [bytes.as_bytes(), b""], cas: None, bits: 0 };
-                g.write(key, None, item).map(|(_, cas)| (initial, cas)).map_err(|_| Status::OutOfMemory)
+                let item = NewItem {
+                    flags: 0,
+                    exptime: store.clock.expiry(exp_raw as i32 as i64),
+                    parts: [bytes.as_bytes(), b""],
+                    cas: None,
+                    bits: 0,
+                };
+                g.write(key, None, item)
+                    .map(|(_, cas)| (initial, cas))
+                    .map_err(|_| Status::OutOfMemory)
             }
         }
         Some(slot) => {
@@ -443,9 +612,17 @@ fn arith(node: &NodeShared, h: &Header, extras: &[u8], key: &[u8], value: &[u8],
                     Some(cur) => {
                         let new = apply_delta(cur, delta, incr);
                         let bytes = counter_bytes(new, v.value.len());
-                        let item = NewItem { flags: v.flags, exptime: v.exptime, parts: [&bytes, b""], cas: None, bits: 0 };
+                        let item = NewItem {
+                            flags: v.flags,
+                            exptime: v.exptime,
+                            parts: [&bytes, b""],
+                            cas: None,
+                            bits: 0,
+                        };
                         counters.incr(stripe, hit);
-                        g.write(key, Some(slot), item).map(|(_, cas)| (new, cas)).map_err(|_| Status::OutOfMemory)
+                        g.write(key, Some(slot), item)
+                            .map(|(_, cas)| (new, cas))
+                            .map_err(|_| Status::OutOfMemory)
                     }
                 }
             }
@@ -480,7 +657,16 @@ fn stat(node: &NodeShared, h: &Header, key: &[u8], out: &mut Vec<u8>) {
         }
     };
     for (name, value) in &lines.lines {
-        respond(out, h.opcode, 0, h.opaque, 0, &[], name.as_bytes(), value.as_bytes());
+        respond(
+            out,
+            h.opcode,
+            0,
+            h.opaque,
+            0,
+            &[],
+            name.as_bytes(),
+            value.as_bytes(),
+        );
     }
     respond(out, h.opcode, 0, h.opaque, 0, &[], &[], &[]);
 }

@@ -15,7 +15,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::text::{Handled, push_num};
-use super::{KEY_MAX, apply_delta, counter_bytes, parse_counter, parse_flags, parse_i64, parse_u64};
+use super::{
+    KEY_MAX, apply_delta, counter_bytes, parse_counter, parse_flags, parse_i64, parse_u64,
+};
 use crate::server::{ConnState, NodeShared};
 use crate::stats::Counter;
 use crate::store::{NewItem, Slot, StoreError};
@@ -80,8 +82,14 @@ impl Cmd {
     }
 }
 
-fn parse_flags_list<'a>(cmd: Cmd, toks: impl Iterator<Item = &'a [u8]>) -> Result<Flags<'a>, &'static [u8]> {
-    let mut f = Flags { order: Vec::new(), tokens: [None; 128] };
+fn parse_flags_list<'a>(
+    cmd: Cmd,
+    toks: impl Iterator<Item = &'a [u8]>,
+) -> Result<Flags<'a>, &'static [u8]> {
+    let mut f = Flags {
+        order: Vec::new(),
+        tokens: [None; 128],
+    };
     for tok in toks {
         let c = tok[0];
         if !cmd.allowed().contains(&c) {
@@ -100,7 +108,12 @@ fn parse_flags_list<'a>(cmd: Cmd, toks: impl Iterator<Item = &'a [u8]>) -> Resul
 }
 
 /// A numeric flag token, or the command's error text if it does not parse.
-fn num<T>(cmd: Cmd, f: &Flags<'_>, flag: u8, parse: impl Fn(&[u8]) -> Option<T>) -> Result<Option<T>, &'static [u8]> {
+fn num<T>(
+    cmd: Cmd,
+    f: &Flags<'_>,
+    flag: u8,
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> Result<Option<T>, &'static [u8]> {
     match f.token(flag) {
         None => Ok(None),
         Some(t) => parse(t).map(Some).ok_or(cmd.bad_number()),
@@ -112,7 +125,11 @@ fn decode_key(raw: &[u8], b64: bool) -> Result<Vec<u8>, &'static [u8]> {
     if raw.len() > KEY_MAX {
         return Err(wire::BAD_FORMAT);
     }
-    let key = if b64 { B64.decode(raw).map_err(|_| wire::KEY_DECODE)? } else { raw.to_vec() };
+    let key = if b64 {
+        B64.decode(raw).map_err(|_| wire::KEY_DECODE)?
+    } else {
+        raw.to_vec()
+    };
     if key.is_empty() || key.len() > KEY_MAX {
         return Err(wire::BAD_FORMAT);
     }
@@ -147,7 +164,14 @@ fn status(out: &mut Vec<u8>, code: &[u8], f: &Flags<'_>, raw_key: &[u8]) {
 }
 
 /// Entry point for a meta command line `buf[..line_end]`.
-pub(crate) fn handle(node: &NodeShared, st: &mut ConnState, buf: &[u8], line_end: usize, line_len: usize, out: &mut Vec<u8>) -> Handled {
+pub(crate) fn handle(
+    node: &NodeShared,
+    st: &mut ConnState,
+    buf: &[u8],
+    line_end: usize,
+    line_len: usize,
+    out: &mut Vec<u8>,
+) -> Handled {
     let line = &buf[..line_end];
     let mut toks = line.split(|&b| b == b' ').filter(|t| !t.is_empty());
     let cmd = toks.next().unwrap_or_default();
@@ -156,7 +180,11 @@ pub(crate) fn handle(node: &NodeShared, st: &mut ConnState, buf: &[u8], line_end
         return Handled::Consumed(line_len);
     }
     let Some(raw_key) = toks.next() else {
-        out.extend_from_slice(if cmd == b"mg" { wire::ERROR } else { wire::BAD_FORMAT });
+        out.extend_from_slice(if cmd == b"mg" {
+            wire::ERROR
+        } else {
+            wire::BAD_FORMAT
+        });
         return Handled::Consumed(line_len);
     };
     node.store.counters.incr(st.stripe, Counter::CmdMeta);
@@ -181,7 +209,13 @@ pub(crate) fn handle(node: &NodeShared, st: &mut ConnState, buf: &[u8], line_end
     }
 }
 
-fn meta_get<'a>(node: &NodeShared, st: &ConnState, raw_key: &'a [u8], toks: impl Iterator<Item = &'a [u8]>, out: &mut Vec<u8>) {
+fn meta_get<'a>(
+    node: &NodeShared,
+    st: &ConnState,
+    raw_key: &'a [u8],
+    toks: impl Iterator<Item = &'a [u8]>,
+    out: &mut Vec<u8>,
+) {
     let parsed = parse_flags_list(Cmd::Get, toks).and_then(|f| {
         let vivify = num(Cmd::Get, &f, b'N', parse_i64)?;
         let recache = num(Cmd::Get, &f, b'R', parse_i64)?;
@@ -216,7 +250,13 @@ fn meta_get<'a>(node: &NodeShared, st: &ConnState, raw_key: &'a [u8], toks: impl
                 }
                 return;
             };
-            let item = NewItem { flags: 0, exptime: store.clock.expiry(n), parts: [b"", b""], cas: new_cas, bits: 0 };
+            let item = NewItem {
+                flags: 0,
+                exptime: store.clock.expiry(n),
+                parts: [b"", b""],
+                cas: new_cas,
+                bits: 0,
+            };
             match g.write(&key, None, item) {
                 Ok((slot, _)) => {
                     g.set_win_sent(slot, true);
@@ -232,14 +272,20 @@ fn meta_get<'a>(node: &NodeShared, st: &ConnState, raw_key: &'a [u8], toks: impl
     let before = g.view(slot);
     // memcached 1.6 reports `t` as it was before this request's `T` update.
     let ttl_before = store.clock.ttl(before.exptime);
-    let (was_fetched, last_access, win_before, stale, exptime) =
-        (before.fetched, before.atime, before.win_sent, before.stale, before.exptime);
+    let (was_fetched, last_access, win_before, stale, exptime) = (
+        before.fetched,
+        before.atime,
+        before.win_sent,
+        before.stale,
+        before.exptime,
+    );
     // Win logic: a vivified miss wins; a stale item hands out one win; an item close to
     // expiry hands out one win to the first fetcher asking with R.
     let mut win = vivified;
     let already = win_before && !vivified;
     if !vivified && !win_before {
-        let near_expiry = recache.is_some_and(|r| exptime != 0 && (exptime as i64 - g.now() as i64) < r);
+        let near_expiry =
+            recache.is_some_and(|r| exptime != 0 && (exptime as i64 - g.now() as i64) < r);
         if stale || near_expiry {
             win = true;
             g.set_win_sent(slot, true);
@@ -263,7 +309,12 @@ fn meta_get<'a>(node: &NodeShared, st: &ConnState, raw_key: &'a [u8], toks: impl
             b'c' => push_flag(out, &mut nums, b'c', v.cas),
             b'f' => push_flag(out, &mut nums, b'f', v.flags as u64),
             b'h' => out.extend_from_slice(if was_fetched { b" h1" } else { b" h0" }),
-            b'l' => push_flag(out, &mut nums, b'l', g_now(node).saturating_sub(last_access) as u64),
+            b'l' => push_flag(
+                out,
+                &mut nums,
+                b'l',
+                g_now(node).saturating_sub(last_access) as u64,
+            ),
             b's' => push_flag(out, &mut nums, b's', v.value.len() as u64),
             b't' => out.extend_from_slice(format!(" t{ttl_before}").as_bytes()),
             b'O' => {
@@ -309,7 +360,14 @@ fn push_flag(out: &mut Vec<u8>, nums: &mut [u8; 20], flag: u8, n: u64) {
     out.remove(start);
 }
 
-fn meta_set(node: &NodeShared, st: &mut ConnState, buf: &[u8], raw_key: &[u8], line_len: usize, out: &mut Vec<u8>) -> Handled {
+fn meta_set(
+    node: &NodeShared,
+    st: &mut ConnState,
+    buf: &[u8],
+    raw_key: &[u8],
+    line_len: usize,
+    out: &mut Vec<u8>,
+) -> Handled {
     let line = &buf[..line_len];
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -318,7 +376,11 @@ fn meta_set(node: &NodeShared, st: &mut ConnState, buf: &[u8], raw_key: &[u8], l
         out.extend_from_slice(wire::BAD_FORMAT);
         return Handled::Consumed(line_len);
     }
-    let Some(vlen) = toks.next().and_then(parse_i64).filter(|v| *v >= 0 && *v <= i32::MAX as i64 - 2) else {
+    let Some(vlen) = toks
+        .next()
+        .and_then(parse_i64)
+        .filter(|v| *v >= 0 && *v <= i32::MAX as i64 - 2)
+    else {
         out.extend_from_slice(wire::BAD_FORMAT);
         return Handled::Consumed(line_len);
     };
@@ -371,7 +433,13 @@ fn meta_set(node: &NodeShared, st: &mut ConnState, buf: &[u8], raw_key: &[u8], l
     let stripe = g.stripe();
     let existing = g.find(&key, false);
     let exptime = ttl.map(|t| store.clock.expiry(t)).unwrap_or(0);
-    let mut item = NewItem { flags: flags.unwrap_or(0), exptime, parts: [data, b""], cas: new_cas, bits: 0 };
+    let mut item = NewItem {
+        flags: flags.unwrap_or(0),
+        exptime,
+        parts: [data, b""],
+        cas: new_cas,
+        bits: 0,
+    };
     let mut stale_store = false;
     // CAS compare first: a mismatch is EX (or, with I and an older CAS, a stale store).
     if let Some(c) = compare {
@@ -412,7 +480,11 @@ fn meta_set(node: &NodeShared, st: &mut ConnState, buf: &[u8], raw_key: &[u8], l
             item.flags = v.flags;
             item.exptime = v.exptime;
             old_value = v.value.to_vec();
-            item.parts = if mode == b'A' { [&old_value, data] } else { [data, &old_value] };
+            item.parts = if mode == b'A' {
+                [&old_value, data]
+            } else {
+                [data, &old_value]
+            };
             Some(Some(slot))
         }
         (_, existing) => Some(existing),
@@ -462,7 +534,12 @@ fn meta_set(node: &NodeShared, st: &mut ConnState, buf: &[u8], raw_key: &[u8], l
     Handled::Consumed(total)
 }
 
-fn meta_delete<'a>(node: &NodeShared, raw_key: &'a [u8], toks: impl Iterator<Item = &'a [u8]>, out: &mut Vec<u8>) {
+fn meta_delete<'a>(
+    node: &NodeShared,
+    raw_key: &'a [u8],
+    toks: impl Iterator<Item = &'a [u8]>,
+    out: &mut Vec<u8>,
+) {
     let parsed = parse_flags_list(Cmd::Delete, toks).and_then(|f| {
         let compare = num(Cmd::Delete, &f, b'C', parse_u64)?;
         let new_cas = num(Cmd::Delete, &f, b'E', parse_u64)?;
@@ -501,7 +578,13 @@ fn meta_delete<'a>(node: &NodeShared, raw_key: &'a [u8], toks: impl Iterator<Ite
     } else if f.has(b'x') {
         let v = g.view(slot);
         let (flags, exptime) = (v.flags, v.exptime);
-        let item = NewItem { flags, exptime, parts: [b"", b""], cas: new_cas, bits: 0 };
+        let item = NewItem {
+            flags,
+            exptime,
+            parts: [b"", b""],
+            cas: new_cas,
+            bits: 0,
+        };
         let _ = g.write(&key, Some(slot), item);
     } else {
         g.remove(slot);
@@ -511,7 +594,12 @@ fn meta_delete<'a>(node: &NodeShared, raw_key: &'a [u8], toks: impl Iterator<Ite
     }
 }
 
-fn meta_arith<'a>(node: &NodeShared, raw_key: &'a [u8], toks: impl Iterator<Item = &'a [u8]>, out: &mut Vec<u8>) {
+fn meta_arith<'a>(
+    node: &NodeShared,
+    raw_key: &'a [u8],
+    toks: impl Iterator<Item = &'a [u8]>,
+    out: &mut Vec<u8>,
+) {
     let cmd = Cmd::Arith;
     let parsed = parse_flags_list(cmd, toks).and_then(|f| {
         let compare = num(cmd, &f, b'C', parse_u64)?;
@@ -540,7 +628,11 @@ fn meta_arith<'a>(node: &NodeShared, raw_key: &'a [u8], toks: impl Iterator<Item
     let counters = &store.counters;
     let mut g = store.lock(&key);
     let stripe = g.stripe();
-    let (hit, miss) = if incr { (Counter::IncrHits, Counter::IncrMisses) } else { (Counter::DecrHits, Counter::DecrMisses) };
+    let (hit, miss) = if incr {
+        (Counter::IncrHits, Counter::IncrMisses)
+    } else {
+        (Counter::DecrHits, Counter::DecrMisses)
+    };
     let result: Result<(Slot, u64), &[u8]> = match g.find(&key, false) {
         None => {
             counters.incr(stripe, miss);
@@ -549,8 +641,16 @@ fn meta_arith<'a>(node: &NodeShared, raw_key: &'a [u8], toks: impl Iterator<Item
                 return;
             };
             let bytes = initial.to_string();
-            let item = NewItem { flags: 0, exptime: store.clock.expiry(n), parts: [bytes.as_bytes(), b""], cas: new_cas, bits: 0 };
-            g.write(&key, None, item).map(|(s, _)| (s, initial)).map_err(|_| wire::OUT_OF_MEMORY)
+            let item = NewItem {
+                flags: 0,
+                exptime: store.clock.expiry(n),
+                parts: [bytes.as_bytes(), b""],
+                cas: new_cas,
+                bits: 0,
+            };
+            g.write(&key, None, item)
+                .map(|(s, _)| (s, initial))
+                .map_err(|_| wire::OUT_OF_MEMORY)
         }
         Some(slot) => {
             let v = g.view(slot);
@@ -563,9 +663,17 @@ fn meta_arith<'a>(node: &NodeShared, raw_key: &'a [u8], toks: impl Iterator<Item
                 Some(cur) => {
                     let new = apply_delta(cur, delta, incr);
                     let bytes = counter_bytes(new, v.value.len());
-                    let item = NewItem { flags: v.flags, exptime: v.exptime, parts: [&bytes, b""], cas: new_cas, bits: 0 };
+                    let item = NewItem {
+                        flags: v.flags,
+                        exptime: v.exptime,
+                        parts: [&bytes, b""],
+                        cas: new_cas,
+                        bits: 0,
+                    };
                     counters.incr(stripe, hit);
-                    g.write(&key, Some(slot), item).map(|(s, _)| (s, new)).map_err(|_| wire::OUT_OF_MEMORY)
+                    g.write(&key, Some(slot), item)
+                        .map(|(s, _)| (s, new))
+                        .map_err(|_| wire::OUT_OF_MEMORY)
                 }
             }
         }

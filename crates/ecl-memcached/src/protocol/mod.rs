@@ -54,7 +54,11 @@ pub(crate) fn parse_i64(tok: &[u8]) -> Option<i64> {
     let mut v: i64 = 0;
     for &d in digits {
         v = v.checked_mul(10)?;
-        v = if neg { v.checked_sub((d - b'0') as i64)? } else { v.checked_add((d - b'0') as i64)? };
+        v = if neg {
+            v.checked_sub((d - b'0') as i64)?
+        } else {
+            v.checked_add((d - b'0') as i64)?
+        };
     }
     Some(v)
 }
@@ -67,7 +71,11 @@ pub(crate) fn parse_flags(tok: &[u8]) -> Option<u32> {
 /// The value of an item as an incr/decr operand: decimal digits, optionally followed by the
 /// space padding an earlier in-place decrement left (memcached accepts trailing spaces).
 pub(crate) fn parse_counter(value: &[u8]) -> Option<u64> {
-    let end = value.iter().rposition(|&b| b != b' ').map(|i| i + 1).unwrap_or(0);
+    let end = value
+        .iter()
+        .rposition(|&b| b != b' ')
+        .map(|i| i + 1)
+        .unwrap_or(0);
     let start = value.iter().position(|&b| b != b' ').unwrap_or(end);
     if start >= end || end - start > 20 {
         return None;
@@ -77,7 +85,11 @@ pub(crate) fn parse_counter(value: &[u8]) -> Option<u64> {
 
 /// Applies incr/decr as memcached does: incr wraps at 2^64, decr stops at 0.
 pub(crate) fn apply_delta(current: u64, delta: u64, incr: bool) -> u64 {
-    if incr { current.wrapping_add(delta) } else { current.saturating_sub(delta) }
+    if incr {
+        current.wrapping_add(delta)
+    } else {
+        current.saturating_sub(delta)
+    }
 }
 
 /// New stored bytes after incr/decr: when the new number is shorter than the old value,
@@ -105,11 +117,20 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
     s.push("pointer_size", usize::BITS);
     s.push("rusage_user", user);
     s.push("rusage_system", system);
-    s.push("max_connections", node.max_connections.load(Ordering::Relaxed));
-    s.push("curr_connections", node.curr_connections.load(Ordering::Relaxed));
+    s.push(
+        "max_connections",
+        node.max_connections.load(Ordering::Relaxed),
+    );
+    s.push(
+        "curr_connections",
+        node.curr_connections.load(Ordering::Relaxed),
+    );
     s.push("total_connections", c.get(Counter::TotalConnections));
     s.push("rejected_connections", c.get(Counter::RejectedConnections));
-    s.push("connection_structures", node.curr_connections.load(Ordering::Relaxed) + 1);
+    s.push(
+        "connection_structures",
+        node.curr_connections.load(Ordering::Relaxed) + 1,
+    );
     s.push("reserved_fds", 20);
     for (name, counter) in [
         ("cmd_get", Counter::CmdGet),
@@ -142,7 +163,10 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
     s.push("idle_kicks", c.get(Counter::IdleKicks));
     s.push("bytes_read", c.get(Counter::BytesRead));
     s.push("bytes_written", c.get(Counter::BytesWritten));
-    s.push("limit_maxbytes", store.settings.memory_limit.load(Ordering::Relaxed));
+    s.push(
+        "limit_maxbytes",
+        store.settings.memory_limit.load(Ordering::Relaxed),
+    );
     s.push("accepting_conns", if node.is_running() { 1 } else { 0 });
     s.push("listen_disabled_num", 0);
     s.push("time_in_listen_disabled_us", 0);
@@ -174,16 +198,31 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
 /// `stats settings`.
 pub(crate) fn settings_stats(node: &NodeShared) -> StatLines {
     let st = &node.store.settings;
-    let addr = node.addr.read().unwrap_or_else(|p| p.into_inner()).to_owned();
+    let addr = node
+        .addr
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .to_owned();
     let mut s = StatLines::default();
     s.push("maxbytes", st.memory_limit.load(Ordering::Relaxed));
     s.push("maxconns", node.max_connections.load(Ordering::Relaxed));
     s.push("tcpport", addr.map(|a| a.port()).unwrap_or(0));
     s.push("udpport", 0);
-    s.push("inter", addr.map(|a| a.ip().to_string()).unwrap_or_else(|| "NULL".into()));
+    s.push(
+        "inter",
+        addr.map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "NULL".into()),
+    );
     s.push("verbosity", node.verbosity.load(Ordering::Relaxed));
     s.push("oldest", 0);
-    s.push("evictions", if st.no_evict.load(Ordering::Relaxed) { "off" } else { "on" });
+    s.push(
+        "evictions",
+        if st.no_evict.load(Ordering::Relaxed) {
+            "off"
+        } else {
+            "on"
+        },
+    );
     s.push("domain_socket", "NULL");
     s.push("umask", 700);
     s.push("shutdown_command", "no");
@@ -194,7 +233,14 @@ pub(crate) fn settings_stats(node: &NodeShared) -> StatLines {
     s.push("stat_key_prefix", ":");
     s.push("detail_enabled", "no");
     s.push("reqs_per_event", 20);
-    s.push("cas_enabled", if st.cas_disabled.load(Ordering::Relaxed) { "no" } else { "yes" });
+    s.push(
+        "cas_enabled",
+        if st.cas_disabled.load(Ordering::Relaxed) {
+            "no"
+        } else {
+            "yes"
+        },
+    );
     s.push("tcp_backlog", 1024);
     s.push("binding_protocol", "auto-negotiate");
     s.push("auth_enabled_sasl", "no");
@@ -204,12 +250,22 @@ pub(crate) fn settings_stats(node: &NodeShared) -> StatLines {
     s.push("hashpower_init", 0);
     s.push("slab_reassign", "yes");
     s.push("slab_automove", 1);
-    s.push("slab_chunk_max", st.max_item_size.load(Ordering::Relaxed) / 2);
+    s.push(
+        "slab_chunk_max",
+        st.max_item_size.load(Ordering::Relaxed) / 2,
+    );
     s.push("lru_crawler", "yes");
     s.push("lru_crawler_sleep", 100);
     s.push("lru_crawler_tocrawl", 0);
     s.push("tail_repair_time", 0);
-    s.push("flush_enabled", if node.disable_flush.load(Ordering::Relaxed) { "no" } else { "yes" });
+    s.push(
+        "flush_enabled",
+        if node.disable_flush.load(Ordering::Relaxed) {
+            "no"
+        } else {
+            "yes"
+        },
+    );
     s.push("dump_enabled", "yes");
     s.push("hash_algorithm", "murmur3");
     s.push("lru_maintainer_thread", "yes");
@@ -247,7 +303,10 @@ pub(crate) fn class_stats(node: &NodeShared, which: &str) -> StatLines {
     let mut requested = vec![0u64; classes.len()];
     node.store.for_each(|k, v, _| {
         let size = memcached_item_size(k.len(), v);
-        let class = classes.iter().position(|&c| size <= c).unwrap_or(classes.len() - 1);
+        let class = classes
+            .iter()
+            .position(|&c| size <= c)
+            .unwrap_or(classes.len() - 1);
         count[class] += 1;
         requested[class] += size as u64;
     });
@@ -306,7 +365,11 @@ pub(crate) fn cachedump(node: &NodeShared, class: u64, limit: u64, out: &mut Vec
     let mut n = 0u64;
     node.store.for_each(|k, v, exptime| {
         let size = memcached_item_size(k.len(), v);
-        let id = classes.iter().position(|&c| size <= c).unwrap_or(classes.len() - 1) as u64 + 1;
+        let id = classes
+            .iter()
+            .position(|&c| size <= c)
+            .unwrap_or(classes.len() - 1) as u64
+            + 1;
         // memcached stops a dump at 2 MB of output.
         if id != class || (limit != 0 && n >= limit) || out.len() > 2 << 20 {
             return;
@@ -322,7 +385,11 @@ pub(crate) fn cachedump(node: &NodeShared, class: u64, limit: u64, out: &mut Vec
 /// `stats conns`: the listener and a count of open connections.
 pub(crate) fn conns_stats(node: &NodeShared) -> StatLines {
     let mut s = StatLines::default();
-    let addr = node.addr.read().unwrap_or_else(|p| p.into_inner()).to_owned();
+    let addr = node
+        .addr
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .to_owned();
     if let Some(addr) = addr {
         let mut v = String::new();
         let _ = write!(v, "tcp:{addr}");

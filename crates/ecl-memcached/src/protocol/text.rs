@@ -48,7 +48,11 @@ pub(crate) struct Tokens<'a> {
 
 impl<'a> Tokens<'a> {
     pub(crate) fn split(line: &'a [u8]) -> Tokens<'a> {
-        let mut t = Tokens { toks: [&[]; MAX_TOKENS], len: 0, more: false };
+        let mut t = Tokens {
+            toks: [&[]; MAX_TOKENS],
+            len: 0,
+            more: false,
+        };
         for tok in line.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
             if t.len == MAX_TOKENS - 1 {
                 t.more = true;
@@ -69,7 +73,12 @@ impl<'a> Tokens<'a> {
 }
 
 /// Consumes complete requests from `buf`, appending replies to `out`.
-pub(crate) fn process(node: &NodeShared, st: &mut ConnState, buf: &mut BytesMut, out: &mut Vec<u8>) -> Step {
+pub(crate) fn process(
+    node: &NodeShared,
+    st: &mut ConnState,
+    buf: &mut BytesMut,
+    out: &mut Vec<u8>,
+) -> Step {
     loop {
         if st.swallow > 0 {
             let n = st.swallow.min(buf.len());
@@ -95,7 +104,11 @@ pub(crate) fn process(node: &NodeShared, st: &mut ConnState, buf: &mut BytesMut,
             }
             return Step::More;
         };
-        let line_end = if nl > 0 && buf[nl - 1] == b'\r' { nl - 1 } else { nl };
+        let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
         match handle(node, st, buf, line_end, nl + 1, out) {
             Handled::Consumed(n) => buf.advance(n),
             Handled::NeedMore(total) => {
@@ -111,7 +124,14 @@ pub(crate) fn process(node: &NodeShared, st: &mut ConnState, buf: &mut BytesMut,
 }
 
 /// Handles one request whose line is `buf[..line_end]` (`line_len` includes the newline).
-fn handle(node: &NodeShared, st: &mut ConnState, buf: &[u8], line_end: usize, line_len: usize, out: &mut Vec<u8>) -> Handled {
+fn handle(
+    node: &NodeShared,
+    st: &mut ConnState,
+    buf: &[u8],
+    line_end: usize,
+    line_len: usize,
+    out: &mut Vec<u8>,
+) -> Handled {
     let line = &buf[..line_end];
     let t = Tokens::split(line);
     let cmd = t.get(0);
@@ -125,7 +145,9 @@ fn handle(node: &NodeShared, st: &mut ConnState, buf: &[u8], line_end: usize, li
             storage(node, st, buf, &t, line_len, out)
         }
         b"cas" if (n == 6 || n == 7) && !t.more => storage(node, st, buf, &t, line_len, out),
-        b"mg" | b"ms" | b"md" | b"ma" | b"mn" | b"me" => meta::handle(node, st, buf, line_end, line_len, out),
+        b"mg" | b"ms" | b"md" | b"ma" | b"mn" | b"me" => {
+            meta::handle(node, st, buf, line_end, line_len, out)
+        }
         b"delete" if (2..=4).contains(&n) => {
             delete(node, st, &t, out);
             Handled::Consumed(line_len)
@@ -149,7 +171,10 @@ fn handle(node: &NodeShared, st: &mut ConnState, buf: &[u8], line_end: usize, li
         b"verbosity" if n == 2 || n == 3 => {
             match parse_u64(t.get(1)) {
                 Some(level) => {
-                    node.verbosity.store(level.min(u32::MAX as u64) as u32, std::sync::atomic::Ordering::Relaxed);
+                    node.verbosity.store(
+                        level.min(u32::MAX as u64) as u32,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
                     reply(out, t.noreply(), wire::OK);
                 }
                 None => reply(out, t.noreply(), wire::BAD_FORMAT),
@@ -171,7 +196,10 @@ fn handle(node: &NodeShared, st: &mut ConnState, buf: &[u8], line_end: usize, li
         b"cache_memlimit" if n == 2 || n == 3 => {
             match parse_u64(t.get(1)) {
                 Some(mb) if mb >= 8 => {
-                    node.store.settings.memory_limit.store(mb << 20, std::sync::atomic::Ordering::Relaxed);
+                    node.store
+                        .settings
+                        .memory_limit
+                        .store(mb << 20, std::sync::atomic::Ordering::Relaxed);
                     reply(out, t.noreply(), wire::OK);
                 }
                 Some(_) => reply(out, t.noreply(), wire::MEMLIMIT_TOO_SMALL),
@@ -245,10 +273,24 @@ fn retrieve(node: &NodeShared, st: &ConnState, line: &[u8], cmd: &[u8], out: &mu
                 g.touch_access(slot, true, true);
                 let v = g.view(slot);
                 write_value(out, v.key, v.flags, v.value, with_cas.then_some(v.cas));
-                counters.incr(stripe, if touching { Counter::TouchHits } else { Counter::GetHits });
+                counters.incr(
+                    stripe,
+                    if touching {
+                        Counter::TouchHits
+                    } else {
+                        Counter::GetHits
+                    },
+                );
             }
             None => {
-                counters.incr(stripe, if touching { Counter::TouchMisses } else { Counter::GetMisses });
+                counters.incr(
+                    stripe,
+                    if touching {
+                        Counter::TouchMisses
+                    } else {
+                        Counter::GetMisses
+                    },
+                );
             }
         }
     }
@@ -260,7 +302,13 @@ fn retrieve(node: &NodeShared, st: &ConnState, line: &[u8], cmd: &[u8], out: &mu
 }
 
 /// `VALUE <key> <flags> <bytes> [<cas>]\r\n<data>\r\n`.
-pub(crate) fn write_value(out: &mut Vec<u8>, key: &[u8], flags: u32, value: &[u8], cas: Option<u64>) {
+pub(crate) fn write_value(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    flags: u32,
+    value: &[u8],
+    cas: Option<u64>,
+) {
     out.extend_from_slice(b"VALUE ");
     out.extend_from_slice(key);
     let mut nums = itoa_buf();
@@ -294,7 +342,14 @@ pub(crate) fn push_num(out: &mut Vec<u8>, scratch: &mut [u8; 20], sep: u8, mut n
 }
 
 /// set / add / replace / append / prepend / cas.
-fn storage(node: &NodeShared, st: &mut ConnState, buf: &[u8], t: &Tokens<'_>, line_len: usize, out: &mut Vec<u8>) -> Handled {
+fn storage(
+    node: &NodeShared,
+    st: &mut ConnState,
+    buf: &[u8],
+    t: &Tokens<'_>,
+    line_len: usize,
+    out: &mut Vec<u8>,
+) -> Handled {
     let cmd = t.get(0);
     let is_cas = cmd == b"cas";
     let key = t.get(1);
@@ -303,7 +358,11 @@ fn storage(node: &NodeShared, st: &mut ConnState, buf: &[u8], t: &Tokens<'_>, li
         out.extend_from_slice(wire::BAD_FORMAT);
         return Handled::Consumed(line_len);
     }
-    let (Some(flags), Some(exptime), Some(vlen)) = (parse_flags(t.get(2)), parse_i64(t.get(3)), parse_i64(t.get(4))) else {
+    let (Some(flags), Some(exptime), Some(vlen)) = (
+        parse_flags(t.get(2)),
+        parse_i64(t.get(3)),
+        parse_i64(t.get(4)),
+    ) else {
         out.extend_from_slice(wire::BAD_FORMAT);
         return Handled::Consumed(line_len);
     };
@@ -351,7 +410,13 @@ fn storage(node: &NodeShared, st: &mut ConnState, buf: &[u8], t: &Tokens<'_>, li
     let mut g = node.store.lock(key);
     let existing = g.find(key, false);
     let stripe = g.stripe();
-    let mut item = NewItem { flags, exptime, parts: [data, b""], cas: None, bits: 0 };
+    let mut item = NewItem {
+        flags,
+        exptime,
+        parts: [data, b""],
+        cas: None,
+        bits: 0,
+    };
     let result = match (cmd, existing) {
         (b"add", Some(slot)) => {
             g.touch_access(slot, true, false);
@@ -372,7 +437,11 @@ fn storage(node: &NodeShared, st: &mut ConnState, buf: &[u8], t: &Tokens<'_>, li
             let old_value = old.value.to_vec();
             item.flags = old_flags;
             item.exptime = old_exp;
-            item.parts = if cmd == b"append" { [&old_value, data] } else { [data, &old_value] };
+            item.parts = if cmd == b"append" {
+                [&old_value, data]
+            } else {
+                [data, &old_value]
+            };
             g.write(key, Some(slot), item).map(|_| wire::STORED)
         }
         (_, existing) => {
@@ -402,7 +471,8 @@ fn delete(node: &NodeShared, st: &ConnState, t: &Tokens<'_>, out: &mut Vec<u8>) 
     let noreply = t.noreply();
     if t.len > 2 {
         let hold_is_zero = t.get(2) == b"0";
-        let valid = (t.len == 3 && (hold_is_zero || noreply)) || (t.len == 4 && hold_is_zero && noreply);
+        let valid =
+            (t.len == 3 && (hold_is_zero || noreply)) || (t.len == 4 && hold_is_zero && noreply);
         if !valid {
             out.extend_from_slice(wire::DELETE_USAGE);
             return;
@@ -442,7 +512,11 @@ fn arithmetic(node: &NodeShared, st: &ConnState, t: &Tokens<'_>, incr: bool, out
     let counters = &node.store.counters;
     let mut g = node.store.lock(key);
     let stripe = g.stripe();
-    let (hit, miss) = if incr { (Counter::IncrHits, Counter::IncrMisses) } else { (Counter::DecrHits, Counter::DecrMisses) };
+    let (hit, miss) = if incr {
+        (Counter::IncrHits, Counter::IncrMisses)
+    } else {
+        (Counter::DecrHits, Counter::DecrMisses)
+    };
     let Some(slot) = g.find(key, false) else {
         counters.incr(stripe, miss);
         reply(out, noreply, wire::NOT_FOUND);
@@ -455,7 +529,13 @@ fn arithmetic(node: &NodeShared, st: &ConnState, t: &Tokens<'_>, incr: bool, out
     };
     let new = apply_delta(current, delta, incr);
     let bytes = counter_bytes(new, v.value.len());
-    let item = NewItem { flags: v.flags, exptime: v.exptime, parts: [&bytes, b""], cas: None, bits: 0 };
+    let item = NewItem {
+        flags: v.flags,
+        exptime: v.exptime,
+        parts: [&bytes, b""],
+        cas: None,
+        bits: 0,
+    };
     g.touch_access(slot, true, true);
     match g.write(key, Some(slot), item) {
         Ok(_) => {
@@ -500,7 +580,10 @@ fn touch(node: &NodeShared, st: &ConnState, t: &Tokens<'_>, out: &mut Vec<u8>) {
 
 fn flush_all(node: &NodeShared, st: &ConnState, t: &Tokens<'_>, out: &mut Vec<u8>) {
     let noreply = t.noreply();
-    if node.disable_flush.load(std::sync::atomic::Ordering::Relaxed) {
+    if node
+        .disable_flush
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
         reply(out, noreply, wire::FLUSH_DISABLED);
         return;
     }
@@ -544,7 +627,9 @@ fn stats(node: &NodeShared, t: &Tokens<'_>, out: &mut Vec<u8>) {
             _ => out.extend_from_slice(wire::BAD_FORMAT),
         },
         (b"cachedump", _) => out.extend_from_slice(wire::CACHEDUMP_USAGE),
-        (b"detail", 3) if t.get(2) == b"on" || t.get(2) == b"off" => out.extend_from_slice(wire::OK),
+        (b"detail", 3) if t.get(2) == b"on" || t.get(2) == b"off" => {
+            out.extend_from_slice(wire::OK)
+        }
         (b"detail", 3) if t.get(2) == b"dump" => out.extend_from_slice(wire::END),
         (b"detail", _) => out.extend_from_slice(wire::STATS_DETAIL_USAGE),
         _ => out.extend_from_slice(wire::ERROR),
@@ -560,7 +645,7 @@ mod tests {
         let t = Tokens::split(b"set  k 0 0 1 noreply");
         assert_eq!(t.len, 6);
         assert!(t.noreply());
-        let long = vec![b"a "; 40].concat();
+        let long = vec![&b"a "[..]; 40].concat();
         let t = Tokens::split(&long);
         assert!(t.more);
     }
