@@ -340,10 +340,8 @@ pub fn value_allowed(def: &ParameterDef, value: &str) -> bool {
     for item in allowed.split(',') {
         let item = item.trim();
         if numeric {
-            if let Ok(v) = value.trim().parse::<f64>() {
-                if range_contains(item, v) {
-                    return true;
-                }
+            if value.trim().parse::<f64>().is_ok_and(|v| range_contains(item, v)) {
+                return true;
             }
         } else if item == value {
             return true;

@@ -27,9 +27,12 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The regions map: (account, region) → that region's state behind its own lock.
+type RegionMap = HashMap<(String, String), Arc<Mutex<Region>>>;
+
 /// All regions of all accounts.
 pub struct Store {
-    regions: Mutex<HashMap<(String, String), Arc<Mutex<Region>>>>,
+    regions: Mutex<RegionMap>,
     clock: Arc<dyn Clock>,
 }
 
