@@ -77,6 +77,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_micros((value * scale_ms * 1000.0) as u64))
 }
 
+/// A byte size: a number with an optional unit `b`, `kb`, `mb`, `gb` (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    let units = [("gb", 1u64 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("b", 1)];
+    let (num, scale) = units
+        .iter()
+        .find_map(|(unit, scale)| lower.strip_suffix(unit).map(|n| (n.to_string(), *scale)))
+        .unwrap_or((lower.clone(), 1));
+    let value: u64 =
+        num.trim().parse().map_err(|_| format!("bad size {s:?} (examples: 1048576, 512mb, 2gb)"))?;
+    value.checked_mul(scale).ok_or_else(|| format!("size {s:?} is too large"))
+}
+
 /// The emulator's configuration.
 #[derive(Clone, Debug, Parser)]
 #[command(
@@ -136,6 +149,12 @@ pub struct Config {
     #[arg(long, env = "ELASTICACHE_LOCAL_CREATE_DELAY", default_value = "0", value_parser = parse_duration)]
     pub create_delay: Duration,
 
+    /// Upper bound on any one node's memory limit (Redis `maxmemory`, Memcached `-m`), e.g.
+    /// `256mb`. Unset: a node's limit is its node type's memory, as on AWS. Engines only account
+    /// memory (nothing is pre-allocated), so this only matters when data is actually stored.
+    #[arg(long, env = "ELASTICACHE_LOCAL_MAX_NODE_MEMORY", value_parser = parse_size)]
+    pub max_node_memory: Option<u64>,
+
     /// Log filter, in tracing's env-filter syntax (for example `info`, `elasticache_local=debug`).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
@@ -185,6 +204,14 @@ mod tests {
         assert!("20-10".parse::<PortRange>().is_err());
         assert!("0-10".parse::<PortRange>().is_err());
         assert!("abc".parse::<PortRange>().is_err());
+    }
+
+    #[test]
+    fn sizes_accept_units() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("512mb"), Ok(512 << 20));
+        assert_eq!(parse_size("2GB"), Ok(2 << 30));
+        assert!(parse_size("lots").is_err());
     }
 
     #[test]

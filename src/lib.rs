@@ -24,6 +24,7 @@
 pub mod catalog;
 pub mod config;
 pub mod control;
+pub mod health;
 pub mod server;
 pub mod shutdown;
 pub mod state;

@@ -1,8 +1,15 @@
 //! Entry point of the `elasticache-local` binary: parse configuration, set up logging, run the
 //! server until Ctrl-C or SIGTERM, then stop every engine node and exit 0.
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
 
 use clap::Parser;
 use elasticache_local::config::Config;
+
+/// Time left to background tasks (engine connections) after the server has stopped, so the
+/// process exits promptly even if a client keeps a socket open.
+const RUNTIME_DRAIN: Duration = Duration::from_millis(200);
 
 fn main() -> std::process::ExitCode {
     let config = Config::parse();
@@ -23,7 +30,9 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(elasticache_local::server::run_until_shutdown(config)) {
+    let result = runtime.block_on(elasticache_local::server::run_until_shutdown(config));
+    runtime.shutdown_timeout(RUNTIME_DRAIN);
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(%err, "elasticache-local stopped with an error");

@@ -1,13 +1,133 @@
-//! Wiring of the whole emulator: builds the shared state, the supervisor and the HTTP router,
+//! Wiring of the whole emulator: builds the supervisor, the control plane and the HTTP router,
 //! binds the API listener, and tears everything down on shutdown.
 //!
 //! `main` calls [`run_until_shutdown`]; integration tests call [`start`] to get a running
-//! emulator on an ephemeral port and a handle to stop it.
+//! emulator on an ephemeral port and a [`RunningServer`] handle to stop it.
 
-use crate::config::Config;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// Runs the emulator until a shutdown signal, then stops every engine node.
-pub async fn run_until_shutdown(config: Config) -> std::io::Result<()> {
-    let _ = config;
-    Err(std::io::Error::other("server wiring not written yet"))
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{Addressing, Config};
+use crate::health::{self, Health};
+use crate::supervisor::Supervisor;
+
+/// How long in-flight API requests may take to finish after a shutdown signal before their
+/// connections are dropped (keep-alive connections would otherwise hold shutdown open).
+const HTTP_DRAIN: Duration = Duration::from_millis(300);
+
+/// How long stopping every engine node may take before the process exits anyway.
+const NODES_DRAIN: Duration = Duration::from_millis(500);
+
+/// A running emulator: its API address, its supervisor, and the means to stop it.
+pub struct RunningServer {
+    addr: SocketAddr,
+    supervisor: Arc<Supervisor>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Address the ElastiCache Query API listens on (the real port when `--listen` asked for 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL of the API, for `--endpoint-url`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The supervisor owning every engine node.
+    pub fn supervisor(&self) -> &Arc<Supervisor> {
+        &self.supervisor
+    }
+
+    /// Stops accepting API requests, lets in-flight ones finish (briefly), then stops every
+    /// engine node. Returns within about a second.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match tokio::time::timeout(HTTP_DRAIN, &mut self.task).await {
+            Ok(Ok(Err(err))) => tracing::warn!(%err, "API server ended with an error"),
+            Ok(_) => {}
+            Err(_) => {
+                tracing::debug!("API connections still open after drain time; closing them");
+                self.task.abort();
+            }
+        }
+        if tokio::time::timeout(NODES_DRAIN, self.supervisor.shutdown_all())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some engine nodes did not stop in time");
+        }
+    }
+}
+
+/// Builds everything and starts serving the API; returns once the listener is bound.
+pub async fn start(config: Config) -> io::Result<RunningServer> {
+    let supervisor = Arc::new(Supervisor::new(&config));
+    let addressing = match config.addressing {
+        Addressing::Loopback => "loopback",
+        Addressing::Ports => "ports",
+    };
+    let resources: health::ResourceCounts = Arc::new(|| serde_json::json!({}));
+    let app = Router::new().merge(health::router(Health::new(
+        addressing,
+        supervisor.clone(),
+        resources,
+    )));
+
+    let listener = TcpListener::bind(config.listen).await.map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!("cannot listen on {}: {err}", config.listen),
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        supervisor,
+        stop: Some(stop_tx),
+        task,
+    })
+}
+
+/// Runs the emulator until Ctrl-C or SIGTERM, then stops every engine node.
+pub async fn run_until_shutdown(config: Config) -> io::Result<()> {
+    let addressing = match config.addressing {
+        Addressing::Loopback => format!("loopback (node addresses from {})", config.loopback_base),
+        Addressing::Ports => format!(
+            "ports (node ports {} advertised as {})",
+            config.port_range,
+            config.advertised_host()
+        ),
+    };
+    let server = start(config).await?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        addressing = %addressing,
+        "elasticache-local listening on {}",
+        server.url()
+    );
+    crate::shutdown::signal().await;
+    server.shutdown().await;
+    tracing::info!("elasticache-local stopped");
+    Ok(())
 }

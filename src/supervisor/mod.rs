@@ -11,6 +11,14 @@
 //! `start_config_endpoint`, `stop_config_endpoint`, `allocate_endpoint`, `release_endpoint`,
 //! `counts`, `shutdown_all`.
 
+mod alloc;
+mod engines;
+mod node;
+pub mod params;
+
+pub use alloc::{Allocator, Reservation};
+pub use node::Supervisor;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -69,6 +77,21 @@ pub struct Endpoint {
 pub struct NodeCounts {
     /// Running nodes per engine.
     pub nodes: BTreeMap<&'static str, usize>,
+    /// Running Memcached configuration endpoints.
+    pub config_endpoints: usize,
+    /// Cluster-level endpoints reserved through `allocate_endpoint`.
+    pub cluster_endpoints: usize,
+}
+
+impl EngineKind {
+    /// Lower-case engine name, as ElastiCache writes it (`redis`, `valkey`, `memcached`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Redis => "redis",
+            EngineKind::Valkey => "valkey",
+            EngineKind::Memcached => "memcached",
+        }
+    }
 }
 
 /// Why the supervisor could not do what was asked.
@@ -88,9 +111,4 @@ pub enum SupervisorError {
         /// Why.
         reason: String,
     },
-}
-
-/// Owns every running engine node of the process.
-pub struct Supervisor {
-    _private: (),
 }

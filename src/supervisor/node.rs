@@ -1,0 +1,691 @@
+//! The [`Supervisor`]: owns every running engine node, Memcached discovery group and
+//! cluster-level endpoint of the process, and the address allocator they draw from.
+//!
+//! Place in the flow: control-plane handlers call these methods with node specs; this module
+//! maps a spec to an engine configuration (`params`), reserves an address (`alloc`), starts the
+//! engine (`engines`) and answers the [`Endpoint`] the API reports.
+//!
+//! Locking: a short std mutex guards each map (never held across an `.await`); each node has its
+//! own async mutex, held while it starts, reboots, is reconfigured or stops, so operations on one
+//! node are serialised while different nodes proceed in parallel.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use ecl_memcached::{ClusterDiscovery, DiscoveryNode, MemcachedConfig};
+use ecl_redis::{Flavor, RedisConfig};
+
+use super::alloc::{Allocator, Reservation};
+use super::engines::{self, ConfigListener, RunningNode};
+use super::params;
+use super::{Endpoint, EngineKind, NodeCounts, NodeSpec, SupervisorError};
+use crate::config::Config;
+
+/// How many addresses one endpoint tries before giving up when binds fail because something
+/// outside the emulator holds them.
+const MAX_BIND_ATTEMPTS: usize = 32;
+
+/// How long a reboot keeps retrying to bind the node's own address while the old listener's
+/// socket is being released.
+const REBIND_ATTEMPTS: usize = 50;
+const REBIND_PAUSE: Duration = Duration::from_millis(20);
+
+/// Engine version a configuration endpoint reports when its group has no node yet.
+const DEFAULT_MEMCACHED_VERSION: &str = "1.6.22";
+
+/// One node's state, guarded by its own async mutex.
+struct NodeSlot {
+    spec: NodeSpec,
+    reservation: Reservation,
+    endpoint: Endpoint,
+    /// `None` while the node is down (a failed reboot) or before its first start completes.
+    running: Option<RunningNode>,
+}
+
+/// A node's entry in the supervisor's map.
+struct NodeEntry {
+    engine: EngineKind,
+    slot: Arc<tokio::sync::Mutex<NodeSlot>>,
+}
+
+/// Nodes that share one Memcached auto discovery list, and the group's configuration endpoint.
+struct Group {
+    discovery: Arc<ClusterDiscovery>,
+    members: BTreeMap<String, DiscoveryNode>,
+    engine_version: Option<String>,
+    config: Option<Arc<tokio::sync::Mutex<Option<ConfigSlot>>>>,
+    /// Nodes of the group being started (not yet listed); the group lives while any is.
+    starting: usize,
+}
+
+struct ConfigSlot {
+    reservation: Reservation,
+    endpoint: Endpoint,
+    listener: ConfigListener,
+}
+
+/// Outcome of claiming a node key in [`Supervisor::start_node`].
+enum Claim {
+    Existing(Arc<tokio::sync::Mutex<NodeSlot>>),
+    New(tokio::sync::OwnedMutexGuard<NodeSlot>),
+}
+
+/// Owns every running engine node of the process.
+pub struct Supervisor {
+    alloc: Allocator,
+    memory_cap: Option<u64>,
+    nodes: Mutex<HashMap<String, NodeEntry>>,
+    groups: Mutex<HashMap<String, Group>>,
+    cluster_endpoints: Mutex<HashMap<(String, u16), Reservation>>,
+    shutting_down: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section is a handful of map operations; a panic inside one cannot leave a
+    // map half-updated, so a poisoned lock is still consistent.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Whether a bind error means "this address is taken or unusable, try the next one".
+fn retry_elsewhere(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::AddrInUse | std::io::ErrorKind::AddrNotAvailable
+    )
+}
+
+impl Supervisor {
+    /// A supervisor with no node, drawing addresses as `config` says.
+    pub fn new(config: &Config) -> Supervisor {
+        Supervisor {
+            alloc: Allocator::new(config),
+            memory_cap: config.max_node_memory,
+            nodes: Mutex::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
+            cluster_endpoints: Mutex::new(HashMap::new()),
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    /// Starts a node and answers the endpoint clients reach it at. The node is listening (and,
+    /// for Memcached, listed in its discovery group) when this returns. Starting a key that is
+    /// already running answers its current endpoint.
+    pub async fn start_node(&self, spec: NodeSpec) -> Result<Endpoint, SupervisorError> {
+        self.refuse_when_shutting_down()?;
+        let mut guard = match self.claim(&spec) {
+            Claim::New(guard) => guard,
+            Claim::Existing(slot) => {
+                let guard = slot.lock().await;
+                return match guard.running {
+                    Some(_) => Ok(guard.endpoint.clone()),
+                    None => Err(SupervisorError::Bind(format!("node {} is down", spec.key))),
+                };
+            }
+        };
+        if let Some(group) = &spec.discovery_group {
+            self.enter_group(group, &spec.engine_version);
+        }
+        match self.launch_new(&spec).await {
+            Ok((reservation, endpoint, running)) => {
+                guard.reservation = reservation;
+                guard.endpoint = endpoint.clone();
+                guard.running = Some(running);
+                if let Some(group) = &spec.discovery_group {
+                    self.join_group(group, &spec, &endpoint);
+                }
+                tracing::info!(node = %spec.key, engine = spec.engine.as_str(), version = %spec.engine_version,
+                    endpoint = %format!("{}:{}", endpoint.address, endpoint.port), "node started");
+                Ok(endpoint)
+            }
+            Err(err) => {
+                if let Some(group) = &spec.discovery_group {
+                    self.abandon_group(group);
+                }
+                lock(&self.nodes).remove(&spec.key);
+                Err(err)
+            }
+        }
+    }
+
+    /// Stops a node: it leaves its discovery list first, then its sockets close, then its
+    /// address is released.
+    pub async fn stop_node(&self, key: &str) -> Result<(), SupervisorError> {
+        let entry = lock(&self.nodes)
+            .remove(key)
+            .ok_or_else(|| SupervisorError::UnknownNode(key.to_string()))?;
+        let mut guard = entry.slot.lock().await;
+        if let Some(group) = guard.spec.discovery_group.clone() {
+            self.leave_group(&group, key);
+        }
+        if let Some(node) = guard.running.take() {
+            node.shutdown().await;
+        }
+        self.alloc.release(guard.reservation.bind);
+        tracing::info!(node = %key, "node stopped");
+        Ok(())
+    }
+
+    /// Restarts a node on the same address; its data is lost, as on an ElastiCache reboot.
+    /// It stays in its discovery list (clients retry), as a rebooting ElastiCache node does.
+    pub async fn reboot_node(&self, key: &str) -> Result<Endpoint, SupervisorError> {
+        self.refuse_when_shutting_down()?;
+        let slot = self.slot(key)?;
+        let mut guard = slot.lock().await;
+        if let Some(node) = guard.running.take() {
+            node.shutdown().await;
+        }
+        let bind = guard.reservation.bind;
+        let mut attempt = 0;
+        loop {
+            match self.launch(&guard.spec, bind).await {
+                Ok(running) => {
+                    guard.running = Some(running);
+                    tracing::info!(node = %key, "node rebooted");
+                    return Ok(guard.endpoint.clone());
+                }
+                Err(err) if retry_elsewhere(&err) && attempt < REBIND_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(REBIND_PAUSE).await;
+                }
+                Err(err) => {
+                    tracing::warn!(node = %key, %err, "node could not restart after reboot");
+                    return Err(SupervisorError::Bind(format!("{bind}: {err}")));
+                }
+            }
+        }
+    }
+
+    /// Applies a node's new effective parameters. Redis/Valkey: every changed parameter that
+    /// ElastiCache applies immediately is set with `CONFIG SET` (including `maxmemory` when the
+    /// reserved memory changes); the others take effect on the next reboot. Memcached: the
+    /// settings the engine can change live are re-applied; all take effect on reboot.
+    pub async fn apply_parameters(
+        &self,
+        key: &str,
+        parameters: &BTreeMap<String, String>,
+    ) -> Result<(), SupervisorError> {
+        let slot = self.slot(key)?;
+        let mut guard = slot.lock().await;
+        let node_memory = guard.spec.node_memory_bytes;
+        match guard.spec.engine {
+            EngineKind::Redis | EngineKind::Valkey => {
+                let old_max =
+                    params::redis_maxmemory(node_memory, &guard.spec.parameters, self.memory_cap)?;
+                let new_max = params::redis_maxmemory(node_memory, parameters, self.memory_cap)?;
+                let mut changes =
+                    params::redis_runtime_changes(&guard.spec.parameters, parameters, node_memory);
+                if new_max != old_max {
+                    changes.push(("maxmemory".to_string(), new_max.to_string()));
+                }
+                if let Some(node) = &guard.running {
+                    for (name, value) in &changes {
+                        node.config_set(name, value).await.map_err(|reason| {
+                            SupervisorError::InvalidParameter {
+                                name: name.clone(),
+                                reason,
+                            }
+                        })?;
+                    }
+                }
+            }
+            EngineKind::Memcached => {
+                let config =
+                    self.memcached_config(&guard.spec, parameters, guard.reservation.bind)?;
+                if let Some(node) = &guard.running {
+                    node.apply_memcached(&config).await;
+                }
+            }
+        }
+        guard.spec.parameters = parameters.clone();
+        Ok(())
+    }
+
+    /// Starts (or answers, when already running) the Memcached configuration endpoint of a
+    /// discovery group. Call it after starting the group's first node so the endpoint reports the
+    /// nodes' engine version.
+    pub async fn start_config_endpoint(
+        &self,
+        group: &str,
+        requested_port: u16,
+    ) -> Result<Endpoint, SupervisorError> {
+        self.refuse_when_shutting_down()?;
+        let (discovery, version, cell) = {
+            let mut groups = lock(&self.groups);
+            let g = groups.entry(group.to_string()).or_insert_with(|| Group {
+                discovery: engines::new_discovery(),
+                members: BTreeMap::new(),
+                engine_version: None,
+                config: None,
+                starting: 0,
+            });
+            let cell = g
+                .config
+                .get_or_insert_with(|| Arc::new(tokio::sync::Mutex::new(None)))
+                .clone();
+            let version = g
+                .engine_version
+                .clone()
+                .unwrap_or_else(|| DEFAULT_MEMCACHED_VERSION.to_string());
+            (g.discovery.clone(), version, cell)
+        };
+        let mut guard = cell.lock().await;
+        if let Some(slot) = guard.as_ref() {
+            return Ok(slot.endpoint.clone());
+        }
+        let (reservation, endpoint, listener) = self
+            .bind_with_retries(requested_port, |bind| {
+                let discovery = discovery.clone();
+                let version = version.clone();
+                async move {
+                    let l = ConfigListener::start(bind, discovery, &version).await?;
+                    let local = l.local_addr()?;
+                    Ok((l, local))
+                }
+            })
+            .await?;
+        tracing::info!(group, endpoint = %format!("{}:{}", endpoint.address, endpoint.port), "configuration endpoint started");
+        *guard = Some(ConfigSlot {
+            reservation,
+            endpoint: endpoint.clone(),
+            listener,
+        });
+        Ok(endpoint)
+    }
+
+    /// Stops a group's configuration endpoint and releases its address. Stopping one that is
+    /// not running does nothing.
+    pub async fn stop_config_endpoint(&self, group: &str) {
+        let cell = {
+            let mut groups = lock(&self.groups);
+            let Some(g) = groups.get_mut(group) else {
+                return;
+            };
+            let cell = g.config.take();
+            if g.members.is_empty() && g.starting == 0 {
+                groups.remove(group);
+            }
+            cell
+        };
+        let Some(cell) = cell else { return };
+        let slot = cell.lock().await.take();
+        if let Some(slot) = slot {
+            slot.listener.shutdown().await;
+            self.alloc.release(slot.reservation.bind);
+            tracing::info!(group, "configuration endpoint stopped");
+        }
+    }
+
+    /// The discovery list shared by a group's nodes, if the group exists (for tests and the
+    /// control plane's reports of the configuration version).
+    pub fn discovery(&self, group: &str) -> Option<Arc<ClusterDiscovery>> {
+        lock(&self.groups).get(group).map(|g| g.discovery.clone())
+    }
+
+    /// Reserves an address for a cluster-level endpoint (primary, reader, configuration) that
+    /// the caller binds itself. The address is checked to be bindable now and is never handed
+    /// to another endpoint until [`Supervisor::release_endpoint`].
+    pub fn allocate_endpoint(&self, requested_port: u16) -> Result<Endpoint, SupervisorError> {
+        self.refuse_when_shutting_down()?;
+        let mut skip = Vec::new();
+        loop {
+            let reservation = self.alloc.reserve(requested_port, &skip)?;
+            match std::net::TcpListener::bind(reservation.bind).and_then(|l| l.local_addr()) {
+                Ok(local) => {
+                    let endpoint = reservation.bound(local);
+                    let mut reservation = reservation;
+                    reservation.bind = SocketAddr::new(reservation.bind.ip(), endpoint.port);
+                    lock(&self.cluster_endpoints)
+                        .insert((endpoint.address.clone(), endpoint.port), reservation);
+                    return Ok(endpoint);
+                }
+                Err(err) => {
+                    self.alloc.release(reservation.bind);
+                    if !retry_elsewhere(&err) || skip.len() + 1 >= MAX_BIND_ATTEMPTS {
+                        return Err(SupervisorError::Bind(format!(
+                            "{}: {err}",
+                            reservation.bind
+                        )));
+                    }
+                    skip.push(reservation.bind);
+                }
+            }
+        }
+    }
+
+    /// Gives back an address from [`Supervisor::allocate_endpoint`].
+    pub fn release_endpoint(&self, endpoint: &Endpoint) {
+        if let Some(r) =
+            lock(&self.cluster_endpoints).remove(&(endpoint.address.clone(), endpoint.port))
+        {
+            self.alloc.release(r.bind);
+        }
+    }
+
+    /// The endpoint of a running node.
+    pub async fn endpoint(&self, key: &str) -> Result<Endpoint, SupervisorError> {
+        let slot = self.slot(key)?;
+        let guard = slot.lock().await;
+        Ok(guard.endpoint.clone())
+    }
+
+    /// Running nodes per engine, configuration endpoints and reserved cluster endpoints.
+    pub fn counts(&self) -> NodeCounts {
+        let mut counts = NodeCounts::default();
+        for entry in lock(&self.nodes).values() {
+            *counts.nodes.entry(entry.engine.as_str()).or_default() += 1;
+        }
+        counts.config_endpoints = lock(&self.groups)
+            .values()
+            .filter(|g| g.config.is_some())
+            .count();
+        counts.cluster_endpoints = lock(&self.cluster_endpoints).len();
+        counts
+    }
+
+    /// Stops every node and configuration endpoint, in parallel, and refuses new ones.
+    pub async fn shutdown_all(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let nodes: Vec<(String, NodeEntry)> = lock(&self.nodes).drain().collect();
+        let groups: Vec<(String, Group)> = lock(&self.groups).drain().collect();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (_, entry) in nodes {
+            tasks.spawn(async move {
+                let mut guard = entry.slot.lock().await;
+                if let Some(node) = guard.running.take() {
+                    node.shutdown().await;
+                }
+                guard.reservation.bind
+            });
+        }
+        for (_, group) in groups {
+            if let Some(cell) = group.config {
+                tasks.spawn(async move {
+                    match cell.lock().await.take() {
+                        Some(slot) => {
+                            slot.listener.shutdown().await;
+                            slot.reservation.bind
+                        }
+                        None => SocketAddr::from(([0, 0, 0, 0], 0)),
+                    }
+                });
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(bind) = done {
+                self.alloc.release(bind);
+            }
+        }
+        for (_, r) in lock(&self.cluster_endpoints).drain() {
+            self.alloc.release(r.bind);
+        }
+    }
+
+    /// The slot of `spec.key`: the existing one, or a new one inserted already locked (so
+    /// concurrent starts, stops or reboots of the same node wait until it is running).
+    fn claim(&self, spec: &NodeSpec) -> Claim {
+        let mut nodes = lock(&self.nodes);
+        if let Some(entry) = nodes.get(&spec.key) {
+            return Claim::Existing(entry.slot.clone());
+        }
+        let unbound = Endpoint {
+            address: String::new(),
+            ip: std::net::Ipv4Addr::UNSPECIFIED.into(),
+            port: 0,
+        };
+        let slot = Arc::new(tokio::sync::Mutex::new(NodeSlot {
+            spec: spec.clone(),
+            reservation: Reservation {
+                bind: SocketAddr::from(([0, 0, 0, 0], 0)),
+                endpoint: unbound.clone(),
+            },
+            endpoint: unbound,
+            running: None,
+        }));
+        let Ok(guard) = slot.clone().try_lock_owned() else {
+            // Unreachable: nobody else has seen this mutex yet. Treat it as an existing node.
+            return Claim::Existing(slot);
+        };
+        nodes.insert(
+            spec.key.clone(),
+            NodeEntry {
+                engine: spec.engine,
+                slot,
+            },
+        );
+        Claim::New(guard)
+    }
+
+    fn refuse_when_shutting_down(&self) -> Result<(), SupervisorError> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(SupervisorError::Bind(
+                "the emulator is shutting down".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn slot(&self, key: &str) -> Result<Arc<tokio::sync::Mutex<NodeSlot>>, SupervisorError> {
+        lock(&self.nodes)
+            .get(key)
+            .map(|e| e.slot.clone())
+            .ok_or_else(|| SupervisorError::UnknownNode(key.to_string()))
+    }
+
+    /// Reserves an address, starts the node on it, and moves to the next address when
+    /// something else holds it.
+    async fn launch_new(
+        &self,
+        spec: &NodeSpec,
+    ) -> Result<(Reservation, Endpoint, RunningNode), SupervisorError> {
+        // Validate the parameters before touching any address.
+        let probe_bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        match spec.engine {
+            EngineKind::Redis | EngineKind::Valkey => {
+                self.redis_config(spec, probe_bind)?;
+            }
+            EngineKind::Memcached => {
+                self.memcached_config(spec, &spec.parameters, probe_bind)?;
+            }
+        }
+        self.bind_with_retries(spec.requested_port, |bind| async move {
+            let node = self.launch(spec, bind).await?;
+            let local = node.local_addr()?;
+            Ok((node, local))
+        })
+        .await
+    }
+
+    /// Reserve → try → release-and-skip loop shared by nodes and configuration endpoints.
+    async fn bind_with_retries<T, F, Fut>(
+        &self,
+        requested_port: u16,
+        mut start: F,
+    ) -> Result<(Reservation, Endpoint, T), SupervisorError>
+    where
+        F: FnMut(SocketAddr) -> Fut,
+        Fut: std::future::Future<Output = std::io::Result<(T, SocketAddr)>>,
+    {
+        let mut skip = Vec::new();
+        loop {
+            let reservation = self.alloc.reserve(requested_port, &skip)?;
+            match start(reservation.bind).await {
+                Ok((value, local)) => {
+                    let endpoint = reservation.bound(local);
+                    let mut reservation = reservation;
+                    // Requested port 0: later rebinds (reboot) reuse the port actually bound.
+                    reservation.bind = SocketAddr::new(reservation.bind.ip(), local.port());
+                    return Ok((reservation, endpoint, value));
+                }
+                Err(err) => {
+                    self.alloc.release(reservation.bind);
+                    if !retry_elsewhere(&err) || skip.len() + 1 >= MAX_BIND_ATTEMPTS {
+                        return Err(SupervisorError::Bind(format!(
+                            "{}: {err}",
+                            reservation.bind
+                        )));
+                    }
+                    tracing::debug!(bind = %reservation.bind, %err, "address taken, trying the next one");
+                    skip.push(reservation.bind);
+                }
+            }
+        }
+    }
+
+    /// Starts the engine of `spec` on `bind`.
+    async fn launch(&self, spec: &NodeSpec, bind: SocketAddr) -> std::io::Result<RunningNode> {
+        let invalid = |e: SupervisorError| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+        };
+        match spec.engine {
+            EngineKind::Redis | EngineKind::Valkey => {
+                RunningNode::start_redis(self.redis_config(spec, bind).map_err(invalid)?).await
+            }
+            EngineKind::Memcached => {
+                let mut config = self
+                    .memcached_config(spec, &spec.parameters, bind)
+                    .map_err(invalid)?;
+                config.discovery = spec
+                    .discovery_group
+                    .as_deref()
+                    .map(|g| self.group_discovery(g, &spec.engine_version));
+                RunningNode::start_memcached(config).await
+            }
+        }
+    }
+
+    fn redis_config(
+        &self,
+        spec: &NodeSpec,
+        bind: SocketAddr,
+    ) -> Result<RedisConfig, SupervisorError> {
+        Ok(RedisConfig {
+            bind,
+            engine_version: spec.engine_version.clone(),
+            flavor: match spec.engine {
+                EngineKind::Valkey => Flavor::Valkey,
+                _ => Flavor::Redis,
+            },
+            maxmemory: params::redis_maxmemory(
+                spec.node_memory_bytes,
+                &spec.parameters,
+                self.memory_cap,
+            )?,
+            parameters: params::redis_settings(&spec.parameters, spec.node_memory_bytes),
+            requirepass: spec.auth_token.clone(),
+            cluster_enabled: spec.cluster_enabled,
+        })
+    }
+
+    fn memcached_config(
+        &self,
+        spec: &NodeSpec,
+        parameters: &BTreeMap<String, String>,
+        bind: SocketAddr,
+    ) -> Result<MemcachedConfig, SupervisorError> {
+        let s = params::memcached_settings(
+            spec.node_memory_bytes,
+            spec.vcpus,
+            parameters,
+            self.memory_cap,
+        )?;
+        Ok(MemcachedConfig {
+            bind,
+            engine_version: spec.engine_version.clone(),
+            memory_limit: s.memory_limit,
+            threads: s.threads,
+            max_item_size: s.max_item_size,
+            cas_disabled: s.cas_disabled,
+            error_on_memory_exhausted: s.error_on_memory_exhausted,
+            disable_flush_all: s.disable_flush_all,
+            max_connections: s.max_connections,
+            idle_timeout_secs: s.idle_timeout_secs,
+            discovery: None,
+        })
+    }
+
+    /// The discovery list of a group, created on first use.
+    fn group_discovery(&self, group: &str, engine_version: &str) -> Arc<ClusterDiscovery> {
+        let mut groups = lock(&self.groups);
+        let g = groups.entry(group.to_string()).or_insert_with(|| Group {
+            discovery: engines::new_discovery(),
+            members: BTreeMap::new(),
+            engine_version: None,
+            config: None,
+            starting: 0,
+        });
+        g.engine_version
+            .get_or_insert_with(|| engine_version.to_string());
+        g.discovery.clone()
+    }
+
+    /// Marks a node of `group` as starting, so the group (and its discovery version) survives
+    /// until the node is listed.
+    fn enter_group(&self, group: &str, engine_version: &str) {
+        self.group_discovery(group, engine_version);
+        if let Some(g) = lock(&self.groups).get_mut(group) {
+            g.starting += 1;
+        }
+    }
+
+    /// A node of `group` failed to start.
+    fn abandon_group(&self, group: &str) {
+        let mut groups = lock(&self.groups);
+        let Some(g) = groups.get_mut(group) else {
+            return;
+        };
+        g.starting = g.starting.saturating_sub(1);
+        if g.members.is_empty() && g.config.is_none() && g.starting == 0 {
+            groups.remove(group);
+        }
+    }
+
+    /// Lists a node that is now listening in its group's discovery list.
+    fn join_group(&self, group: &str, spec: &NodeSpec, endpoint: &Endpoint) {
+        let discovery = self.group_discovery(group, &spec.engine_version);
+        let mut groups = lock(&self.groups);
+        if let Some(g) = groups.get_mut(group) {
+            g.starting = g.starting.saturating_sub(1);
+            g.members.insert(
+                spec.key.clone(),
+                DiscoveryNode {
+                    hostname: endpoint.address.clone(),
+                    ip: endpoint.ip,
+                    port: endpoint.port,
+                },
+            );
+            engines::set_discovery_nodes(&discovery, sorted_members(&g.members));
+        }
+    }
+
+    /// Removes a node from its group's discovery list (before the node stops).
+    fn leave_group(&self, group: &str, key: &str) {
+        let mut groups = lock(&self.groups);
+        let Some(g) = groups.get_mut(group) else {
+            return;
+        };
+        if g.members.remove(key).is_some() {
+            engines::set_discovery_nodes(&g.discovery, sorted_members(&g.members));
+        }
+        if g.members.is_empty() && g.config.is_none() && g.starting == 0 {
+            groups.remove(group);
+        }
+    }
+}
+
+/// Discovery lists nodes sorted by host name (then port, for ports mode where every node shares
+/// the advertised host).
+fn sorted_members(members: &BTreeMap<String, DiscoveryNode>) -> Vec<DiscoveryNode> {
+    let mut nodes: Vec<DiscoveryNode> = members.values().cloned().collect();
+    // Host names that are IPs (loopback mode) sort numerically, so 127.0.1.10 follows 127.0.1.9.
+    nodes.sort_by_key(|n| {
+        (
+            n.hostname.parse::<std::net::IpAddr>().ok(),
+            n.hostname.clone(),
+            n.port,
+        )
+    });
+    nodes
+}
