@@ -340,7 +340,11 @@ pub fn value_allowed(def: &ParameterDef, value: &str) -> bool {
     for item in allowed.split(',') {
         let item = item.trim();
         if numeric {
-            if value.trim().parse::<f64>().is_ok_and(|v| range_contains(item, v)) {
+            if value
+                .trim()
+                .parse::<f64>()
+                .is_ok_and(|v| range_contains(item, v))
+            {
                 return true;
             }
         } else if item == value {

@@ -18,7 +18,7 @@ mod region;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{Event, EventQuery, SourceType};
 pub use records::*;
-pub use region::Region;
+pub use region::{DEFAULT_SUBNET_GROUP, Region};
 
 /// Locks a mutex, recovering the data if a previous holder panicked: a panic in one request
 /// must not make a whole region unusable, and every update here leaves records consistent
