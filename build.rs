@@ -381,7 +381,28 @@ impl<'a> Generator<'a> {
             }
             s.push_str("        }\n");
         }
-        s.push_str("    }\n}\n");
+        s.push_str("    }\n}\n\n");
+
+        for (kind, what) in [("Input", "input"), ("Output", "output")] {
+            let _ = writeln!(
+                s,
+                "/// Converts a JSON {what} of `op` into its typed {what} and back: the JSON as the\n\
+                 /// generated structs see it. Used by the wire probe and tests to check the structs\n\
+                 /// against real SDK data."
+            );
+            let _ = writeln!(
+                s,
+                "pub fn typed_{what}_round_trip(\n    op: Operation,\n    value: serde_json::Value,\n\
+                 ) -> Result<serde_json::Value, ApiError> {{\n    match op {{"
+            );
+            for op in self.operations.keys() {
+                let _ = writeln!(
+                    s,
+                    "        Operation::{op} => encode_output(op, &decode_input::<{op}{kind}>(op, value)?),"
+                );
+            }
+            s.push_str("    }\n}\n\n");
+        }
         s
     }
 
