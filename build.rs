@@ -478,7 +478,8 @@ impl<'a> Generator<'a> {
             let _ = writeln!(s, "    // ShapeId({id})");
             let _ = writeln!(
                 s,
-                "    Shape {{\n        name: \"{name}\",\n        kind: {kind},\n    }},"
+                "    Shape {{\n        name: \"{name}\",\n        location_name: {},\n        kind: {kind},\n    }},",
+                opt_str(shape["locationName"].as_str())
             );
         }
         s.push_str("];\n\n");
