@@ -383,6 +383,28 @@ impl<'a> Generator<'a> {
         }
         s.push_str("    }\n}\n\n");
 
+        s.push_str(JSON_API_DOC);
+        s.push_str(
+            "pub struct JsonApi<F>(pub F);\n\n\
+             impl<F> ElastiCacheApi for JsonApi<F>\nwhere\n    \
+             F: Fn(Operation, &RequestContext, serde_json::Value) -> Result<serde_json::Value, ApiError>\n        \
+             + Send\n        + Sync,\n{\n",
+        );
+        for op in self.operations.keys() {
+            let method = snake_case(op);
+            let _ = writeln!(
+                s,
+                "    fn {method}(\n        &self,\n        ctx: &RequestContext,\n        input: {op}Input,\n    \
+                 ) -> impl Future<Output = Result<{op}Output, ApiError>> + Send {{\n        \
+                 let op = Operation::{op};\n        \
+                 let result = encode_output(op, &input)\n            \
+                 .and_then(|v| (self.0)(op, ctx, v))\n            \
+                 .and_then(|v| decode_input(op, v));\n        \
+                 async move {{ result }}\n    }}\n"
+            );
+        }
+        s.push_str("}\n\n");
+
         for (kind, what) in [("Input", "input"), ("Output", "output")] {
             let _ = writeln!(
                 s,
@@ -634,6 +656,13 @@ const TRAIT_DOC: &str =
 ///
 /// Methods return `impl Future + Send` so the router can run them on a multi-threaded runtime;
 /// implementations may simply write `async fn`.
+";
+
+const JSON_API_DOC: &str =
+    "/// An `ElastiCacheApi` whose every operation is answered by one function over JSON values
+/// (typed input → JSON → `F` → JSON → typed output). For tests and tools that exercise the
+/// whole HTTP path without real handlers; a JSON output that does not fit the operation's
+/// output struct becomes `InvalidParameterValue`.
 ";
 
 const DISPATCH_DOC: &str = "/// Runs `op` on `api`: converts the decoded JSON input into the operation's typed input, calls

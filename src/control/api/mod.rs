@@ -26,7 +26,7 @@ pub mod timestamp;
 
 pub use model::{Member, OperationDef, Shape, ShapeId, ShapeKind};
 pub use operations::{
-    ElastiCacheApi, Operation, dispatch, typed_input_round_trip, typed_output_round_trip,
+    ElastiCacheApi, JsonApi, Operation, dispatch, typed_input_round_trip, typed_output_round_trip,
 };
 pub use timestamp::Timestamp;
 pub use types::*;
