@@ -15,9 +15,14 @@ fn main() -> std::process::ExitCode {
     let config = Config::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Logs go to stderr (stdout stays free for tools that wrap the binary); colours only when a
+    // person is watching, so `docker logs` and CI logs stay plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(colour)
+        .with_writer(std::io::stderr)
         .init();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -15,6 +15,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Addressing, Config};
+use crate::control::api::ElastiCacheApi;
+use crate::control::context::ContextDefaults;
+use crate::control::http;
 use crate::health::{self, Health};
 use crate::supervisor::Supervisor;
 
@@ -72,6 +75,10 @@ impl RunningServer {
     }
 }
 
+/// Placeholder API until the handlers are wired: every operation answers the trait's default.
+struct Unwired;
+impl ElastiCacheApi for Unwired {}
+
 /// Builds everything and starts serving the API; returns once the listener is bound.
 pub async fn start(config: Config) -> io::Result<RunningServer> {
     let supervisor = Arc::new(Supervisor::new(&config));
@@ -80,11 +87,17 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
         Addressing::Ports => "ports",
     };
     let resources: health::ResourceCounts = Arc::new(|| serde_json::json!({}));
-    let app = Router::new().merge(health::router(Health::new(
-        addressing,
-        supervisor.clone(),
-        resources,
-    )));
+    let defaults = ContextDefaults {
+        account: config.account_id.clone(),
+        region: config.region.clone(),
+    };
+    let app = Router::new()
+        .merge(health::router(Health::new(
+            addressing,
+            supervisor.clone(),
+            resources,
+        )))
+        .merge(http::router(Arc::new(Unwired), defaults));
 
     let listener = TcpListener::bind(config.listen).await.map_err(|err| {
         io::Error::new(
@@ -119,6 +132,9 @@ pub async fn run_until_shutdown(config: Config) -> io::Result<()> {
             config.advertised_host()
         ),
     };
+    if config.addressing == Addressing::Loopback {
+        warn_if_loopback_unusable(&config);
+    }
     let server = start(config).await?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -130,4 +146,18 @@ pub async fn run_until_shutdown(config: Config) -> io::Result<()> {
     server.shutdown().await;
     tracing::info!("elasticache-local stopped");
     Ok(())
+}
+
+/// Loopback addressing needs every 127.x address to be bindable (true on Linux, not on macOS
+/// without aliases); say so at startup rather than at the first CreateCacheCluster.
+fn warn_if_loopback_unusable(config: &Config) {
+    let probe = SocketAddr::new(config.loopback_base, 0);
+    if let Err(err) = std::net::TcpListener::bind(probe) {
+        tracing::warn!(
+            %err,
+            "cannot bind {} for loopback addressing; nodes will fail to start \
+             (use --addressing ports, or add the loopback aliases)",
+            config.loopback_base
+        );
+    }
 }

@@ -15,6 +15,7 @@ mod alloc;
 mod engines;
 mod node;
 pub mod params;
+mod proxy;
 
 pub use alloc::{Allocator, Reservation};
 pub use node::Supervisor;

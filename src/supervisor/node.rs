@@ -21,12 +21,16 @@ use ecl_redis::{Flavor, RedisConfig};
 use super::alloc::{Allocator, Reservation};
 use super::engines::{self, ConfigListener, RunningNode};
 use super::params;
+use super::proxy::Forwarder;
 use super::{Endpoint, EngineKind, NodeCounts, NodeSpec, SupervisorError};
 use crate::config::Config;
 
 /// How many addresses one endpoint tries before giving up when binds fail because something
 /// outside the emulator holds them.
 const MAX_BIND_ATTEMPTS: usize = 32;
+
+/// Failed binds on the requested port after which an endpoint takes an ephemeral port.
+const PORT_FALLBACK_AFTER: usize = 8;
 
 /// How long a reboot keeps retrying to bind the node's own address while the old listener's
 /// socket is being released.
@@ -80,7 +84,16 @@ pub struct Supervisor {
     nodes: Mutex<HashMap<String, NodeEntry>>,
     groups: Mutex<HashMap<String, Group>>,
     cluster_endpoints: Mutex<HashMap<(String, u16), Reservation>>,
+    forwarders: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<ForwarderSlot>>>>>,
     shutting_down: AtomicBool,
+}
+
+/// A forwarding cluster-level endpoint and the node keys it relays to.
+struct ForwarderSlot {
+    reservation: Reservation,
+    endpoint: Endpoint,
+    forwarder: Forwarder,
+    targets: Vec<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -106,6 +119,7 @@ impl Supervisor {
             nodes: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
             cluster_endpoints: Mutex::new(HashMap::new()),
+            forwarders: Mutex::new(HashMap::new()),
             shutting_down: AtomicBool::new(false),
         }
     }
@@ -164,6 +178,8 @@ impl Supervisor {
             node.shutdown().await;
         }
         self.alloc.release(guard.reservation.bind);
+        drop(guard);
+        self.forget_target(key).await;
         tracing::info!(node = %key, "node stopped");
         Ok(())
     }
@@ -329,9 +345,9 @@ impl Supervisor {
     /// to another endpoint until [`Supervisor::release_endpoint`].
     pub fn allocate_endpoint(&self, requested_port: u16) -> Result<Endpoint, SupervisorError> {
         self.refuse_when_shutting_down()?;
-        let mut skip = Vec::new();
+        let mut attempts = BindAttempts::new(requested_port);
         loop {
-            let reservation = self.alloc.reserve(requested_port, &skip)?;
+            let reservation = self.alloc.reserve(attempts.port, &attempts.skip)?;
             match std::net::TcpListener::bind(reservation.bind).and_then(|l| l.local_addr()) {
                 Ok(local) => {
                     let endpoint = reservation.bound(local);
@@ -343,13 +359,134 @@ impl Supervisor {
                 }
                 Err(err) => {
                     self.alloc.release(reservation.bind);
-                    if !retry_elsewhere(&err) || skip.len() + 1 >= MAX_BIND_ATTEMPTS {
-                        return Err(SupervisorError::Bind(format!(
-                            "{}: {err}",
-                            reservation.bind
-                        )));
-                    }
-                    skip.push(reservation.bind);
+                    attempts.failed(reservation.bind, err)?;
+                }
+            }
+        }
+    }
+
+    /// Starts a cluster-level endpoint (primary, reader, cluster-mode configuration) named
+    /// `name` that relays each connection to one of the nodes `targets` (node keys, round robin),
+    /// on its own address like a node's. Starting a name that runs already retargets it.
+    pub async fn start_proxy_endpoint(
+        &self,
+        name: &str,
+        requested_port: u16,
+        targets: &[String],
+    ) -> Result<Endpoint, SupervisorError> {
+        self.refuse_when_shutting_down()?;
+        let addrs = self.target_addrs(targets).await;
+        let cell = lock(&self.forwarders)
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(None)))
+            .clone();
+        let mut guard = cell.lock().await;
+        if let Some(slot) = guard.as_mut() {
+            slot.forwarder.set_targets(addrs);
+            slot.targets = targets.to_vec();
+            return Ok(slot.endpoint.clone());
+        }
+        let started = self
+            .bind_with_retries(requested_port, |bind| {
+                let addrs = addrs.clone();
+                async move {
+                    let f = Forwarder::start(bind, addrs).await?;
+                    let local = f.local_addr();
+                    Ok((f, local))
+                }
+            })
+            .await;
+        let (reservation, endpoint, forwarder) = match started {
+            Ok(started) => started,
+            Err(err) => {
+                drop(guard);
+                lock(&self.forwarders).remove(name);
+                return Err(err);
+            }
+        };
+        tracing::info!(endpoint_name = name, endpoint = %format!("{}:{}", endpoint.address, endpoint.port), "cluster endpoint started");
+        *guard = Some(ForwarderSlot {
+            reservation,
+            endpoint: endpoint.clone(),
+            forwarder,
+            targets: targets.to_vec(),
+        });
+        Ok(endpoint)
+    }
+
+    /// Points a cluster-level endpoint at other nodes (failover, replicas added or removed);
+    /// its open connections to nodes no longer listed are closed.
+    pub async fn set_proxy_targets(
+        &self,
+        name: &str,
+        targets: &[String],
+    ) -> Result<(), SupervisorError> {
+        let cell = lock(&self.forwarders)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| SupervisorError::UnknownNode(name.to_string()))?;
+        let addrs = self.target_addrs(targets).await;
+        let mut guard = cell.lock().await;
+        let slot = guard
+            .as_mut()
+            .ok_or_else(|| SupervisorError::UnknownNode(name.to_string()))?;
+        slot.forwarder.set_targets(addrs);
+        slot.targets = targets.to_vec();
+        Ok(())
+    }
+
+    /// Stops a cluster-level endpoint and releases its address; unknown names do nothing.
+    pub async fn stop_proxy_endpoint(&self, name: &str) {
+        let Some(cell) = lock(&self.forwarders).remove(name) else {
+            return;
+        };
+        let slot = cell.lock().await.take();
+        if let Some(slot) = slot {
+            slot.forwarder.shutdown().await;
+            self.alloc.release(slot.reservation.bind);
+            tracing::info!(endpoint_name = name, "cluster endpoint stopped");
+        }
+    }
+
+    /// Socket addresses to connect to for node keys (unknown keys are left out). A node bound to
+    /// the unspecified address (ports mode with `--listen 0.0.0.0`) is reached over loopback.
+    async fn target_addrs(&self, keys: &[String]) -> Vec<SocketAddr> {
+        let mut addrs = Vec::new();
+        for key in keys {
+            let Ok(slot) = self.slot(key) else { continue };
+            let bind = slot.lock().await.reservation.bind;
+            let ip = match bind.ip() {
+                ip if ip.is_unspecified() && ip.is_ipv4() => std::net::Ipv4Addr::LOCALHOST.into(),
+                ip if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+                ip => ip,
+            };
+            addrs.push(SocketAddr::new(ip, bind.port()));
+        }
+        addrs
+    }
+
+    /// Removes a stopped node from every forwarding endpoint's targets.
+    async fn forget_target(&self, key: &str) {
+        let cells: Vec<_> = lock(&self.forwarders).values().cloned().collect();
+        for cell in cells {
+            let remaining = {
+                let guard = cell.lock().await;
+                match guard.as_ref() {
+                    Some(slot) if slot.targets.iter().any(|t| t == key) => Some(
+                        slot.targets
+                            .iter()
+                            .filter(|t| *t != key)
+                            .cloned()
+                            .collect::<Vec<_>>(),
+                    ),
+                    _ => None,
+                }
+            };
+            if let Some(remaining) = remaining {
+                let addrs = self.target_addrs(&remaining).await;
+                if let Some(slot) = cell.lock().await.as_mut() {
+                    slot.forwarder.set_targets(addrs);
+                    slot.targets = remaining;
                 }
             }
         }
@@ -381,7 +518,8 @@ impl Supervisor {
             .values()
             .filter(|g| g.config.is_some())
             .count();
-        counts.cluster_endpoints = lock(&self.cluster_endpoints).len();
+        counts.cluster_endpoints =
+            lock(&self.cluster_endpoints).len() + lock(&self.forwarders).len();
         counts
     }
 
@@ -390,7 +528,19 @@ impl Supervisor {
         self.shutting_down.store(true, Ordering::SeqCst);
         let nodes: Vec<(String, NodeEntry)> = lock(&self.nodes).drain().collect();
         let groups: Vec<(String, Group)> = lock(&self.groups).drain().collect();
+        let forwarders: Vec<_> = lock(&self.forwarders).drain().collect();
         let mut tasks = tokio::task::JoinSet::new();
+        for (_, cell) in forwarders {
+            tasks.spawn(async move {
+                match cell.lock().await.take() {
+                    Some(slot) => {
+                        slot.forwarder.shutdown().await;
+                        slot.reservation.bind
+                    }
+                    None => SocketAddr::from(([0, 0, 0, 0], 0)),
+                }
+            });
+        }
         for (_, entry) in nodes {
             tasks.spawn(async move {
                 let mut guard = entry.slot.lock().await;
@@ -508,9 +658,9 @@ impl Supervisor {
         F: FnMut(SocketAddr) -> Fut,
         Fut: std::future::Future<Output = std::io::Result<(T, SocketAddr)>>,
     {
-        let mut skip = Vec::new();
+        let mut attempts = BindAttempts::new(requested_port);
         loop {
-            let reservation = self.alloc.reserve(requested_port, &skip)?;
+            let reservation = self.alloc.reserve(attempts.port, &attempts.skip)?;
             match start(reservation.bind).await {
                 Ok((value, local)) => {
                     let endpoint = reservation.bound(local);
@@ -521,14 +671,7 @@ impl Supervisor {
                 }
                 Err(err) => {
                     self.alloc.release(reservation.bind);
-                    if !retry_elsewhere(&err) || skip.len() + 1 >= MAX_BIND_ATTEMPTS {
-                        return Err(SupervisorError::Bind(format!(
-                            "{}: {err}",
-                            reservation.bind
-                        )));
-                    }
-                    tracing::debug!(bind = %reservation.bind, %err, "address taken, trying the next one");
-                    skip.push(reservation.bind);
+                    attempts.failed(reservation.bind, err)?;
                 }
             }
         }
@@ -672,6 +815,46 @@ impl Supervisor {
         if g.members.is_empty() && g.config.is_none() && g.starting == 0 {
             groups.remove(group);
         }
+    }
+}
+
+/// The retry policy of one endpoint's bind: skip addresses something else holds; when the
+/// requested port is taken on every address tried (typically another server listening on
+/// `0.0.0.0:<port>`, which blocks that port on all of 127/8), fall back to an ephemeral port so
+/// the cluster still works, reporting the port actually bound.
+struct BindAttempts {
+    port: u16,
+    skip: Vec<SocketAddr>,
+    failures: usize,
+}
+
+impl BindAttempts {
+    fn new(requested_port: u16) -> BindAttempts {
+        BindAttempts {
+            port: requested_port,
+            skip: Vec::new(),
+            failures: 0,
+        }
+    }
+
+    /// Records a failed bind; an error when retrying is pointless or the attempts are used up.
+    fn failed(&mut self, bind: SocketAddr, err: std::io::Error) -> Result<(), SupervisorError> {
+        self.failures += 1;
+        if !retry_elsewhere(&err) || self.failures >= MAX_BIND_ATTEMPTS {
+            return Err(SupervisorError::Bind(format!("{bind}: {err}")));
+        }
+        tracing::debug!(%bind, %err, "address taken, trying the next one");
+        self.skip.push(bind);
+        if self.port != 0 && self.failures == PORT_FALLBACK_AFTER {
+            tracing::warn!(
+                port = self.port,
+                "port is in use on every address tried (is another server listening on 0.0.0.0:{}?); \
+                 using an ephemeral port instead",
+                self.port
+            );
+            self.port = 0;
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,117 @@
+//! Cluster-level endpoints that forward TCP connections to nodes: a replication group's primary
+//! endpoint (to the current primary), reader endpoint (spread over the replicas) and a cluster
+//! mode configuration endpoint (to any node).
+//!
+//! Place in the flow: in ElastiCache these endpoints are DNS names that resolve to a node; a
+//! local emulator cannot rely on DNS, so each gets its own address from the allocator (reported
+//! truthfully by the API) and this forwarder relays every accepted connection to one of its
+//! targets. When the targets change (failover, replicas added or removed), connections to a
+//! target that is no longer listed are closed, as a DNS-based endpoint's clients are disconnected
+//! from a demoted primary.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A running forwarding endpoint.
+pub struct Forwarder {
+    targets: watch::Sender<Arc<Vec<SocketAddr>>>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    local: SocketAddr,
+}
+
+impl Forwarder {
+    /// Binds `bind` and starts relaying connections to `targets` (round robin per connection).
+    pub async fn start(bind: SocketAddr, targets: Vec<SocketAddr>) -> std::io::Result<Forwarder> {
+        let listener = TcpListener::bind(bind).await?;
+        let local = listener.local_addr()?;
+        let (targets_tx, targets_rx) = watch::channel(Arc::new(targets));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, targets_rx, stop_rx));
+        Ok(Forwarder {
+            targets: targets_tx,
+            stop: stop_tx,
+            task,
+            local,
+        })
+    }
+
+    /// The address the endpoint listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Replaces the targets; open connections to a target no longer listed are closed.
+    pub fn set_targets(&self, targets: Vec<SocketAddr>) {
+        self.targets.send_replace(Arc::new(targets));
+    }
+
+    /// Closes the listener and every relayed connection.
+    pub async fn shutdown(self) {
+        self.stop.send_replace(true);
+        let _ = self.task.await;
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    targets: watch::Receiver<Arc<Vec<SocketAddr>>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let next = AtomicUsize::new(0);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((client, _)) = accepted else { continue };
+                let current = targets.borrow().clone();
+                if current.is_empty() {
+                    // No node to relay to (all down): close at once so clients retry.
+                    continue;
+                }
+                let target = current[next.fetch_add(1, Ordering::Relaxed) % current.len()];
+                connections.spawn(relay(client, target, targets.clone(), stop.clone()));
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+}
+
+/// Relays one client connection to `target` until either side closes, the target is removed
+/// from the endpoint, or the endpoint stops.
+async fn relay(
+    mut client: TcpStream,
+    target: SocketAddr,
+    mut targets: watch::Receiver<Arc<Vec<SocketAddr>>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Ok(mut upstream) = TcpStream::connect(target).await else {
+        return;
+    };
+    let _ = client.set_nodelay(true);
+    let _ = upstream.set_nodelay(true);
+    let retargeted = async {
+        loop {
+            if targets.changed().await.is_err() {
+                return;
+            }
+            if !targets.borrow().contains(&target) {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+        _ = retargeted => {}
+        _ = stop.changed() => {}
+    }
+}

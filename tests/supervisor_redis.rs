@@ -1,0 +1,282 @@
+//! The supervisor with real Redis/Valkey engine nodes, driven by the `redis` crate: node specs
+//! become listening nodes on their own loopback address and requested port, with `maxmemory`
+//! net of reserved memory, translated parameters, AUTH, reboots that keep the address and lose
+//! the data, runtime parameter changes, forwarding endpoints, and sockets closed on stop.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use elasticache_local::supervisor::{Endpoint, EngineKind, Supervisor};
+use redis::aio::MultiplexedConnection;
+
+async fn connect(
+    e: &Endpoint,
+    password: Option<&str>,
+) -> redis::RedisResult<MultiplexedConnection> {
+    let url = match password {
+        Some(p) => format!("redis://:{p}@{}:{}/", e.ip, e.port),
+        None => format!("redis://{}:{}/", e.ip, e.port),
+    };
+    redis::Client::open(url)?
+        .get_multiplexed_async_connection()
+        .await
+}
+
+async fn config_get(con: &mut MultiplexedConnection, name: &str) -> String {
+    let reply: redis::RedisResult<Vec<String>> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg(name)
+        .query_async(con)
+        .await;
+    reply
+        .ok()
+        .and_then(|v| v.get(1).cloned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn redis_node_listens_on_its_own_address_and_the_requested_port() {
+    let sup = Supervisor::new(&common::loopback_config("127.0.81.1", &[]));
+    let spec = common::redis_spec(
+        "acct/r/c1/0001",
+        6379,
+        &[("maxmemory-policy", "allkeys-lru")],
+    );
+    let endpoint = sup.start_node(spec).await;
+    let Ok(endpoint) = endpoint else {
+        panic!("start failed: {endpoint:?}")
+    };
+    assert_eq!(endpoint.address, "127.0.81.1");
+    assert_eq!(endpoint.port, 6379, "the requested port is honoured");
+
+    let Ok(mut con) = connect(&endpoint, None).await else {
+        panic!("cannot connect")
+    };
+    let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut con).await;
+    assert_eq!(pong.ok().as_deref(), Some("PONG"));
+    let _: redis::RedisResult<()> = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query_async(&mut con)
+        .await;
+    let got: redis::RedisResult<String> = redis::cmd("GET").arg("k").query_async(&mut con).await;
+    assert_eq!(got.ok().as_deref(), Some("v"));
+
+    // cache.t3.micro: 512 MiB less the default 25% reserved memory, as INFO shows on AWS.
+    assert_eq!(config_get(&mut con, "maxmemory").await, "402653184");
+    assert_eq!(
+        config_get(&mut con, "maxmemory-policy").await,
+        "allkeys-lru"
+    );
+    let info: redis::RedisResult<String> =
+        redis::cmd("INFO").arg("server").query_async(&mut con).await;
+    assert!(info.unwrap_or_default().contains("redis_version:7.1.0"));
+
+    assert_eq!(sup.counts().nodes.get("redis"), Some(&1));
+    sup.stop_node("acct/r/c1/0001").await.ok();
+    assert!(
+        connect(&endpoint, None).await.is_err(),
+        "stopped node refuses connections"
+    );
+    assert_eq!(sup.counts().nodes.get("redis"), None);
+}
+
+#[tokio::test]
+async fn valkey_nodes_and_auth_tokens() {
+    let sup = Supervisor::new(&common::loopback_config("127.0.82.1", &[]));
+    let mut spec = common::redis_spec("acct/r/v1/0001", 6379, &[]);
+    spec.engine = EngineKind::Valkey;
+    spec.engine_version = "8.0.1".to_string();
+    spec.auth_token = Some("a-very-secret-token-1234".to_string());
+    let Ok(endpoint) = sup.start_node(spec).await else {
+        panic!("start failed")
+    };
+
+    let Ok(mut anonymous) = connect(&endpoint, None).await else {
+        panic!("cannot connect")
+    };
+    let denied: redis::RedisResult<String> =
+        redis::cmd("GET").arg("k").query_async(&mut anonymous).await;
+    let err = denied.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("NOAUTH"), "{err}");
+
+    let Ok(mut con) = connect(&endpoint, Some("a-very-secret-token-1234")).await else {
+        panic!("cannot authenticate")
+    };
+    let info: redis::RedisResult<String> =
+        redis::cmd("INFO").arg("server").query_async(&mut con).await;
+    let info = info.unwrap_or_default();
+    assert!(
+        info.contains("valkey_version:8.0.1") || info.contains("server_name:valkey"),
+        "{info}"
+    );
+    assert_eq!(sup.counts().nodes.get("valkey"), Some(&1));
+    sup.shutdown_all().await;
+}
+
+#[tokio::test]
+async fn reboot_keeps_the_address_and_loses_the_data() {
+    let sup = Supervisor::new(&common::loopback_config("127.0.83.1", &[]));
+    let Ok(first) = sup
+        .start_node(common::redis_spec("acct/r/c2/0001", 6379, &[]))
+        .await
+    else {
+        panic!("start failed")
+    };
+    let Ok(mut con) = connect(&first, None).await else {
+        panic!("cannot connect")
+    };
+    let _: redis::RedisResult<()> = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query_async(&mut con)
+        .await;
+
+    let rebooted = sup.reboot_node("acct/r/c2/0001").await;
+    assert_eq!(
+        rebooted.ok(),
+        Some(first.clone()),
+        "same endpoint after reboot"
+    );
+    let Ok(mut con) = connect(&first, None).await else {
+        panic!("rebooted node does not listen")
+    };
+    let got: redis::RedisResult<Option<String>> =
+        redis::cmd("GET").arg("k").query_async(&mut con).await;
+    assert_eq!(got.ok(), Some(None), "data is lost on reboot");
+
+    // Another node never takes the rebooted node's address.
+    let Ok(second) = sup
+        .start_node(common::redis_spec("acct/r/c2/0002", 6379, &[]))
+        .await
+    else {
+        panic!("start failed")
+    };
+    assert_ne!(second.ip, first.ip);
+    sup.shutdown_all().await;
+    assert!(
+        connect(&first, None).await.is_err(),
+        "shutdown_all closes every node"
+    );
+    assert!(connect(&second, None).await.is_err());
+}
+
+#[tokio::test]
+async fn parameter_changes_reach_the_running_node() {
+    let sup = Supervisor::new(&common::loopback_config("127.0.84.1", &[]));
+    let start = [
+        ("maxmemory-policy", "volatile-lru"),
+        ("reserved-memory-percent", "25"),
+    ];
+    let Ok(endpoint) = sup
+        .start_node(common::redis_spec("acct/r/c3/0001", 6379, &start))
+        .await
+    else {
+        panic!("start failed")
+    };
+    let mut params: BTreeMap<String, String> = BTreeMap::new();
+    params.insert("maxmemory-policy".into(), "allkeys-lfu".into());
+    params.insert("reserved-memory-percent".into(), "50".into());
+    params.insert("cluster-enabled".into(), "no".into());
+    let applied = sup.apply_parameters("acct/r/c3/0001", &params).await;
+    assert!(applied.is_ok(), "{applied:?}");
+    let Ok(mut con) = connect(&endpoint, None).await else {
+        panic!("cannot connect")
+    };
+    assert_eq!(
+        config_get(&mut con, "maxmemory-policy").await,
+        "allkeys-lfu"
+    );
+    assert_eq!(config_get(&mut con, "maxmemory").await, "268435456");
+
+    params.insert("maxmemory-policy".into(), "sometimes-lru".into());
+    let rejected = sup.apply_parameters("acct/r/c3/0001", &params).await;
+    assert!(rejected.is_err(), "the engine's refusal is reported");
+    assert!(
+        sup.apply_parameters("acct/r/missing/0001", &params)
+            .await
+            .is_err()
+    );
+    sup.shutdown_all().await;
+}
+
+#[tokio::test]
+async fn node_memory_cap_limits_maxmemory() {
+    let sup = Supervisor::new(&common::loopback_config(
+        "127.0.85.1",
+        &["--max-node-memory", "64mb"],
+    ));
+    let mut spec = common::redis_spec("acct/r/big/0001", 6379, &[]);
+    spec.node_memory_bytes = 450_000_750_456; // cache.r6g.16xlarge
+    let Ok(endpoint) = sup.start_node(spec).await else {
+        panic!("start failed")
+    };
+    let Ok(mut con) = connect(&endpoint, None).await else {
+        panic!("cannot connect")
+    };
+    assert_eq!(
+        config_get(&mut con, "maxmemory").await,
+        (64u64 << 20).to_string()
+    );
+    sup.shutdown_all().await;
+}
+
+#[tokio::test]
+async fn forwarding_endpoint_follows_its_target() {
+    let sup = Supervisor::new(&common::loopback_config("127.0.86.1", &[]));
+    let a = sup
+        .start_node(common::redis_spec("acct/r/rg/0001", 6379, &[]))
+        .await;
+    let b = sup
+        .start_node(common::redis_spec("acct/r/rg/0002", 6379, &[]))
+        .await;
+    let (Ok(a), Ok(b)) = (a, b) else {
+        panic!("start failed")
+    };
+    let Ok(mut con_a) = connect(&a, None).await else {
+        panic!("cannot connect")
+    };
+    let _: redis::RedisResult<()> = redis::cmd("SET")
+        .arg("who")
+        .arg("a")
+        .query_async(&mut con_a)
+        .await;
+    let Ok(mut con_b) = connect(&b, None).await else {
+        panic!("cannot connect")
+    };
+    let _: redis::RedisResult<()> = redis::cmd("SET")
+        .arg("who")
+        .arg("b")
+        .query_async(&mut con_b)
+        .await;
+
+    let primary = sup
+        .start_proxy_endpoint("acct/r/rg/primary", 6379, &["acct/r/rg/0001".to_string()])
+        .await;
+    let Ok(primary) = primary else {
+        panic!("proxy failed: {primary:?}")
+    };
+    assert_eq!(primary.port, 6379);
+    assert!(primary.ip != a.ip && primary.ip != b.ip, "its own address");
+    let Ok(mut via) = connect(&primary, None).await else {
+        panic!("cannot connect")
+    };
+    let who: redis::RedisResult<String> = redis::cmd("GET").arg("who").query_async(&mut via).await;
+    assert_eq!(who.ok().as_deref(), Some("a"));
+
+    // Failover: the endpoint now leads to node 2; the old connection is closed.
+    let moved = sup
+        .set_proxy_targets("acct/r/rg/primary", &["acct/r/rg/0002".to_string()])
+        .await;
+    assert!(moved.is_ok());
+    let Ok(mut via) = connect(&primary, None).await else {
+        panic!("cannot connect")
+    };
+    let who: redis::RedisResult<String> = redis::cmd("GET").arg("who").query_async(&mut via).await;
+    assert_eq!(who.ok().as_deref(), Some("b"));
+
+    sup.stop_proxy_endpoint("acct/r/rg/primary").await;
+    assert!(connect(&primary, None).await.is_err());
+    sup.shutdown_all().await;
+}
