@@ -80,14 +80,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// A byte size: a number with an optional unit `b`, `kb`, `mb`, `gb` (powers of 1024).
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let lower = s.trim().to_ascii_lowercase();
-    let units = [("gb", 1u64 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("b", 1)];
+    let units = [
+        ("gb", 1u64 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("b", 1),
+    ];
     let (num, scale) = units
         .iter()
         .find_map(|(unit, scale)| lower.strip_suffix(unit).map(|n| (n.to_string(), *scale)))
         .unwrap_or((lower.clone(), 1));
-    let value: u64 =
-        num.trim().parse().map_err(|_| format!("bad size {s:?} (examples: 1048576, 512mb, 2gb)"))?;
-    value.checked_mul(scale).ok_or_else(|| format!("size {s:?} is too large"))
+    let value: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad size {s:?} (examples: 1048576, 512mb, 2gb)"))?;
+    value
+        .checked_mul(scale)
+        .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
 /// The emulator's configuration.

@@ -15,8 +15,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Addressing, Config};
-use crate::control::api::ElastiCacheApi;
 use crate::control::context::ContextDefaults;
+use crate::control::handlers::Service;
 use crate::control::http;
 use crate::health::{self, Health};
 use crate::supervisor::Supervisor;
@@ -75,10 +75,6 @@ impl RunningServer {
     }
 }
 
-/// Placeholder API until the handlers are wired: every operation answers the trait's default.
-struct Unwired;
-impl ElastiCacheApi for Unwired {}
-
 /// Builds everything and starts serving the API; returns once the listener is bound.
 pub async fn start(config: Config) -> io::Result<RunningServer> {
     let supervisor = Arc::new(Supervisor::new(&config));
@@ -86,7 +82,9 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
         Addressing::Loopback => "loopback",
         Addressing::Ports => "ports",
     };
-    let resources: health::ResourceCounts = Arc::new(|| serde_json::json!({}));
+    let service = Arc::new(Service::new(&config, supervisor.clone()));
+    let counted = service.clone();
+    let resources: health::ResourceCounts = Arc::new(move || counted.resource_counts());
     let defaults = ContextDefaults {
         account: config.account_id.clone(),
         region: config.region.clone(),
@@ -97,7 +95,7 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
             supervisor.clone(),
             resources,
         )))
-        .merge(http::router(Arc::new(Unwired), defaults));
+        .merge(http::router(service, defaults));
 
     let listener = TcpListener::bind(config.listen).await.map_err(|err| {
         io::Error::new(

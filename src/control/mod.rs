@@ -2,8 +2,11 @@
 //! generated API types, and the operation handlers.
 
 pub mod api;
+pub mod arn;
 pub mod context;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod pagination;
 pub mod protocol;
+pub mod validate;

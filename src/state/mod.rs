@@ -1,2 +1,74 @@
-//! The emulator's resource records (clusters, nodes, parameter/subnet/security groups, tags,
-//! events), partitioned by (account, region), and their status lifecycle.
+//! The emulator's resource records (cache clusters and their nodes, parameter, subnet and
+//! security groups, users, tags, events), partitioned by (account, region), and their status
+//! lifecycle.
+//!
+//! Place in the flow: `control::handlers` validate a request, then take a region's lock for a
+//! short synchronous read or update here, release it, and only then await the supervisor.
+//! Nothing in this module awaits; no lock is ever held across an `.await`. The state layer
+//! does not know the wire types: handlers translate records into API shapes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+mod clock;
+mod events;
+mod records;
+mod region;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use events::{Event, EventQuery, SourceType};
+pub use records::*;
+pub use region::{DEFAULT_SUBNET_GROUP, Region};
+
+/// Locks a mutex, recovering the data if a previous holder panicked: a panic in one request
+/// must not make a whole region unusable, and every update here leaves records consistent
+/// before any operation that could panic.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The regions map: (account, region) → that region's state behind its own lock.
+type RegionMap = HashMap<(String, String), Arc<Mutex<Region>>>;
+
+/// All regions of all accounts.
+pub struct Store {
+    regions: Mutex<RegionMap>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Store {
+    /// An empty store reading time from `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Store {
+        Store {
+            regions: Mutex::new(HashMap::new()),
+            clock,
+        }
+    }
+
+    /// The clock records are stamped with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The current time of the store's clock.
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// The state of one (account, region), created with AWS's pre-existing resources (default
+    /// subnet group, `default.*` parameter groups, `default` user) on first use.
+    pub fn region(&self, account: &str, region: &str) -> Arc<Mutex<Region>> {
+        let mut map = lock(&self.regions);
+        map.entry((account.to_string(), region.to_string()))
+            .or_insert_with(|| Arc::new(Mutex::new(Region::new(account, region, self.clock.now()))))
+            .clone()
+    }
+
+    /// Every region created so far (for health counts and shutdown).
+    pub fn regions(&self) -> Vec<Arc<Mutex<Region>>> {
+        lock(&self.regions).values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -25,7 +25,9 @@ pub mod model;
 pub mod timestamp;
 
 pub use model::{Member, OperationDef, Shape, ShapeId, ShapeKind};
-pub use operations::{ElastiCacheApi, Operation, dispatch};
+pub use operations::{
+    ElastiCacheApi, JsonApi, Operation, dispatch, typed_input_round_trip, typed_output_round_trip,
+};
 pub use timestamp::Timestamp;
 pub use types::*;
 

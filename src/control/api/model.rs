@@ -15,6 +15,11 @@ pub struct ShapeId(pub u16);
 pub struct Shape {
     /// The model's shape name (`CacheCluster`, `TagList`, `String`, ...).
     pub name: &'static str,
+    /// Shape-level `locationName`. The model sets it on one list
+    /// (`PendingLogDeliveryConfigurationList`); botocore uses it as the element name of members
+    /// targeting the shape that have no own `locationName`, while Smithy-generated SDKs (Go, C++)
+    /// use the member name. The XML encoder therefore writes such members under both names.
+    pub location_name: Option<&'static str>,
     /// What the shape is, with its constraints.
     pub kind: ShapeKind,
 }
@@ -82,6 +87,15 @@ impl Member {
     /// The name used on the wire.
     pub fn wire_name(&self) -> &'static str {
         self.location_name.unwrap_or(self.name)
+    }
+
+    /// The second name botocore gives this member when it has no own `locationName` but its
+    /// target shape has one (see [`Shape::location_name`]); `None` when there is no ambiguity.
+    pub fn alternate_wire_name(&self) -> Option<&'static str> {
+        match (self.location_name, self.shape.get().location_name) {
+            (None, Some(alt)) if alt != self.name => Some(alt),
+            _ => None,
+        }
     }
 }
 

@@ -1,1 +1,308 @@
-//! (to be written)
+//! Operation handlers: the control plane's implementation of [`ElastiCacheApi`].
+//!
+//! Place in the flow: `control::api::dispatch` decodes a request into a typed input and calls
+//! the matching method of [`Service`]; the method (in the family file: `cache_clusters`,
+//! `parameter_groups`, `subnet_groups`, `security_groups`, `tags`, `events`, `catalog`)
+//! validates it, reads or updates `state` under a short synchronous lock, asks the supervisor
+//! to start/stop/reconfigure engine nodes (never while holding a lock), and answers a typed
+//! output. Background lifecycle tasks (`lifecycle`) finish `creating`/`modifying`/`rebooting`/
+//! `deleting` transitions once the engines are ready and `Config.create_delay` has passed.
+//! Operations not implemented here keep the trait's default "not supported" answer.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::control::api::*;
+use crate::control::context::RequestContext;
+use crate::control::error::ApiError;
+use crate::state::{Region, Store, SystemClock, lock};
+use crate::supervisor::Supervisor;
+
+mod cache_clusters;
+mod catalog;
+mod cluster_render;
+mod common;
+mod events;
+mod lifecycle;
+mod parameter_groups;
+mod security_groups;
+mod subnet_groups;
+mod tags;
+
+/// Shared parts of the service; cloned into background lifecycle tasks.
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) supervisor: Arc<Supervisor>,
+    pub(crate) create_delay: Duration,
+}
+
+/// The ElastiCache control plane: owns the resource state and drives the supervisor.
+#[derive(Clone)]
+pub struct Service {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Service {
+    /// A service with empty state, using `supervisor` for engine nodes.
+    pub fn new(config: &Config, supervisor: Arc<Supervisor>) -> Service {
+        Service {
+            inner: Arc::new(Inner {
+                store: Store::new(Arc::new(SystemClock)),
+                supervisor,
+                create_delay: config.create_delay,
+            }),
+        }
+    }
+
+    /// A service with an injected clock (tests).
+    pub fn with_store(config: &Config, supervisor: Arc<Supervisor>, store: Store) -> Service {
+        Service {
+            inner: Arc::new(Inner {
+                store,
+                supervisor,
+                create_delay: config.create_delay,
+            }),
+        }
+    }
+
+    /// The state of the caller's (account, region).
+    pub(crate) fn region(&self, ctx: &RequestContext) -> Arc<Mutex<Region>> {
+        self.inner.store.region(&ctx.account, &ctx.region)
+    }
+
+    /// Clusters and nodes per engine across every account and region, for `/health`:
+    /// `{"clusters": {"redis": 1}, "nodes": {"redis": 1}}`.
+    pub fn resource_counts(&self) -> serde_json::Value {
+        let mut clusters: BTreeMap<String, usize> = BTreeMap::new();
+        let mut nodes: BTreeMap<String, usize> = BTreeMap::new();
+        for region in self.inner.store.regions() {
+            let r = lock(&region);
+            for c in r.clusters.values() {
+                *clusters.entry(c.engine.clone()).or_default() += 1;
+                *nodes.entry(c.engine.clone()).or_default() += c.nodes.len();
+            }
+        }
+        serde_json::json!({ "clusters": clusters, "nodes": nodes })
+    }
+}
+
+/// One line per operation: each delegates to its family file.
+impl ElastiCacheApi for Service {
+    async fn create_cache_cluster(
+        &self,
+        ctx: &RequestContext,
+        input: CreateCacheClusterInput,
+    ) -> Result<CreateCacheClusterOutput, ApiError> {
+        cache_clusters::create_cache_cluster(self, ctx, input).await
+    }
+
+    async fn describe_cache_clusters(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeCacheClustersInput,
+    ) -> Result<DescribeCacheClustersOutput, ApiError> {
+        cache_clusters::describe_cache_clusters(self, ctx, input)
+    }
+
+    async fn modify_cache_cluster(
+        &self,
+        ctx: &RequestContext,
+        input: ModifyCacheClusterInput,
+    ) -> Result<ModifyCacheClusterOutput, ApiError> {
+        cache_clusters::modify_cache_cluster(self, ctx, input).await
+    }
+
+    async fn delete_cache_cluster(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteCacheClusterInput,
+    ) -> Result<DeleteCacheClusterOutput, ApiError> {
+        cache_clusters::delete_cache_cluster(self, ctx, input).await
+    }
+
+    async fn reboot_cache_cluster(
+        &self,
+        ctx: &RequestContext,
+        input: RebootCacheClusterInput,
+    ) -> Result<RebootCacheClusterOutput, ApiError> {
+        cache_clusters::reboot_cache_cluster(self, ctx, input).await
+    }
+
+    async fn list_allowed_node_type_modifications(
+        &self,
+        ctx: &RequestContext,
+        input: ListAllowedNodeTypeModificationsInput,
+    ) -> Result<ListAllowedNodeTypeModificationsOutput, ApiError> {
+        cache_clusters::list_allowed_node_type_modifications(self, ctx, input)
+    }
+
+    async fn create_cache_subnet_group(
+        &self,
+        ctx: &RequestContext,
+        input: CreateCacheSubnetGroupInput,
+    ) -> Result<CreateCacheSubnetGroupOutput, ApiError> {
+        subnet_groups::create_cache_subnet_group(self, ctx, input)
+    }
+
+    async fn describe_cache_subnet_groups(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeCacheSubnetGroupsInput,
+    ) -> Result<DescribeCacheSubnetGroupsOutput, ApiError> {
+        subnet_groups::describe_cache_subnet_groups(self, ctx, input)
+    }
+
+    async fn modify_cache_subnet_group(
+        &self,
+        ctx: &RequestContext,
+        input: ModifyCacheSubnetGroupInput,
+    ) -> Result<ModifyCacheSubnetGroupOutput, ApiError> {
+        subnet_groups::modify_cache_subnet_group(self, ctx, input)
+    }
+
+    async fn delete_cache_subnet_group(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteCacheSubnetGroupInput,
+    ) -> Result<DeleteCacheSubnetGroupOutput, ApiError> {
+        subnet_groups::delete_cache_subnet_group(self, ctx, input)
+    }
+
+    async fn create_cache_parameter_group(
+        &self,
+        ctx: &RequestContext,
+        input: CreateCacheParameterGroupInput,
+    ) -> Result<CreateCacheParameterGroupOutput, ApiError> {
+        parameter_groups::create_cache_parameter_group(self, ctx, input)
+    }
+
+    async fn describe_cache_parameter_groups(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeCacheParameterGroupsInput,
+    ) -> Result<DescribeCacheParameterGroupsOutput, ApiError> {
+        parameter_groups::describe_cache_parameter_groups(self, ctx, input)
+    }
+
+    async fn describe_cache_parameters(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeCacheParametersInput,
+    ) -> Result<DescribeCacheParametersOutput, ApiError> {
+        parameter_groups::describe_cache_parameters(self, ctx, input)
+    }
+
+    async fn modify_cache_parameter_group(
+        &self,
+        ctx: &RequestContext,
+        input: ModifyCacheParameterGroupInput,
+    ) -> Result<ModifyCacheParameterGroupOutput, ApiError> {
+        parameter_groups::modify_cache_parameter_group(self, ctx, input).await
+    }
+
+    async fn reset_cache_parameter_group(
+        &self,
+        ctx: &RequestContext,
+        input: ResetCacheParameterGroupInput,
+    ) -> Result<ResetCacheParameterGroupOutput, ApiError> {
+        parameter_groups::reset_cache_parameter_group(self, ctx, input).await
+    }
+
+    async fn delete_cache_parameter_group(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteCacheParameterGroupInput,
+    ) -> Result<DeleteCacheParameterGroupOutput, ApiError> {
+        parameter_groups::delete_cache_parameter_group(self, ctx, input)
+    }
+
+    async fn describe_engine_default_parameters(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeEngineDefaultParametersInput,
+    ) -> Result<DescribeEngineDefaultParametersOutput, ApiError> {
+        parameter_groups::describe_engine_default_parameters(self, ctx, input)
+    }
+
+    async fn create_cache_security_group(
+        &self,
+        ctx: &RequestContext,
+        input: CreateCacheSecurityGroupInput,
+    ) -> Result<CreateCacheSecurityGroupOutput, ApiError> {
+        security_groups::create_cache_security_group(self, ctx, input)
+    }
+
+    async fn describe_cache_security_groups(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeCacheSecurityGroupsInput,
+    ) -> Result<DescribeCacheSecurityGroupsOutput, ApiError> {
+        security_groups::describe_cache_security_groups(self, ctx, input)
+    }
+
+    async fn delete_cache_security_group(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteCacheSecurityGroupInput,
+    ) -> Result<DeleteCacheSecurityGroupOutput, ApiError> {
+        security_groups::delete_cache_security_group(self, ctx, input)
+    }
+
+    async fn authorize_cache_security_group_ingress(
+        &self,
+        ctx: &RequestContext,
+        input: AuthorizeCacheSecurityGroupIngressInput,
+    ) -> Result<AuthorizeCacheSecurityGroupIngressOutput, ApiError> {
+        security_groups::authorize_cache_security_group_ingress(self, ctx, input)
+    }
+
+    async fn revoke_cache_security_group_ingress(
+        &self,
+        ctx: &RequestContext,
+        input: RevokeCacheSecurityGroupIngressInput,
+    ) -> Result<RevokeCacheSecurityGroupIngressOutput, ApiError> {
+        security_groups::revoke_cache_security_group_ingress(self, ctx, input)
+    }
+
+    async fn add_tags_to_resource(
+        &self,
+        ctx: &RequestContext,
+        input: AddTagsToResourceInput,
+    ) -> Result<AddTagsToResourceOutput, ApiError> {
+        tags::add_tags_to_resource(self, ctx, input)
+    }
+
+    async fn list_tags_for_resource(
+        &self,
+        ctx: &RequestContext,
+        input: ListTagsForResourceInput,
+    ) -> Result<ListTagsForResourceOutput, ApiError> {
+        tags::list_tags_for_resource(self, ctx, input)
+    }
+
+    async fn remove_tags_from_resource(
+        &self,
+        ctx: &RequestContext,
+        input: RemoveTagsFromResourceInput,
+    ) -> Result<RemoveTagsFromResourceOutput, ApiError> {
+        tags::remove_tags_from_resource(self, ctx, input)
+    }
+
+    async fn describe_cache_engine_versions(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeCacheEngineVersionsInput,
+    ) -> Result<DescribeCacheEngineVersionsOutput, ApiError> {
+        catalog::describe_cache_engine_versions(self, ctx, input)
+    }
+
+    async fn describe_events(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeEventsInput,
+    ) -> Result<DescribeEventsOutput, ApiError> {
+        events::describe_events(self, ctx, input)
+    }
+}

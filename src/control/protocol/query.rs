@@ -49,7 +49,10 @@ impl Decoder<'_> {
         let mut out = Map::new();
         for member in *members {
             let key = join(path, member.wire_name());
-            match node.child(member.wire_name()) {
+            let child = node
+                .child(member.wire_name())
+                .or_else(|| member.alternate_wire_name().and_then(|alt| node.child(alt)));
+            match child {
                 Some(child) => {
                     if let Some(v) = self.value(member.shape, child, &key)? {
                         out.insert(member.name.to_string(), v);

@@ -81,7 +81,14 @@ fn members(w: &mut XmlWriter, shape: ShapeId, value: &Value) -> Result<(), ApiEr
     for member in *members {
         match object.get(member.name) {
             None | Some(Value::Null) => {}
-            Some(v) => element(w, member.wire_name(), member.shape, v)?,
+            Some(v) => {
+                element(w, member.wire_name(), member.shape, v)?;
+                // See `Shape::location_name`: botocore and Smithy SDKs disagree on this
+                // element's name, and each ignores the element it does not expect.
+                if let Some(alt) = member.alternate_wire_name() {
+                    element(w, alt, member.shape, v)?;
+                }
+            }
         }
     }
     Ok(())

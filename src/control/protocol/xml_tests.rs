@@ -103,3 +103,24 @@ fn unexpected_json_shapes_do_not_panic() {
         }
     }
 }
+
+#[test]
+fn pending_log_delivery_configurations_are_written_under_both_sdk_names() {
+    let xml = encode(
+        Operation::ModifyCacheCluster,
+        json!({"CacheCluster": {"PendingModifiedValues": {"LogDeliveryConfigurations": [{"LogType": "slow-log"}]}}}),
+    );
+    let item = "<member><LogType>slow-log</LogType></member>";
+    assert!(
+        xml.contains(&format!(
+            "<LogDeliveryConfigurations>{item}</LogDeliveryConfigurations>"
+        )),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!(
+            "<PendingLogDeliveryConfiguration>{item}</PendingLogDeliveryConfiguration>"
+        )),
+        "{xml}"
+    );
+}

@@ -1,0 +1,860 @@
+//! CreateCacheCluster, DescribeCacheClusters, ModifyCacheCluster, DeleteCacheCluster,
+//! RebootCacheCluster and ListAllowedNodeTypeModifications (reference §2.7, §2.10).
+//!
+//! Each operation validates the request, then switches the record under the region lock and
+//! hands the engine work to a `lifecycle` task; the answer shows the transitional status
+//! (`creating`, `modifying`, `rebooting cluster nodes`, `deleting`) as AWS does.
+
+use crate::catalog::{EngineVersion, NodeType, catalog, compare_versions};
+use crate::control::api::*;
+use crate::control::context::RequestContext;
+use crate::control::error::ApiError;
+use crate::control::validate;
+use crate::state::{
+    CacheClusterRecord, CacheNodeRecord, ClusterStatus, NodeStatus, PendingModifications, Region,
+    ResourceKind, lock,
+};
+
+use super::Service;
+use super::cluster_render::render_cluster;
+use super::common::*;
+use super::lifecycle::{ClusterRef, ModifyPlan, update_preferred_zone};
+
+/// Memcached nodes per cluster.
+const MAX_MEMCACHED_NODES: i32 = 40;
+/// Default windows (the ones AWS shows in its examples).
+const DEFAULT_MAINTENANCE_WINDOW: &str = "sun:05:00-sun:06:00";
+const DEFAULT_SNAPSHOT_WINDOW: &str = "05:00-06:00";
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::cache_cluster_not_found(format!("CacheCluster not found: {id}"))
+}
+
+fn not_available(c: &CacheClusterRecord) -> ApiError {
+    ApiError::invalid_cache_cluster_state(format!(
+        "Cache cluster {} is not in available state (current state: {}).",
+        c.id,
+        c.status.as_str()
+    ))
+}
+
+/// Resolves and checks a node type for an engine.
+fn node_type_for(name: &str, engine: &str) -> Result<&'static NodeType, ApiError> {
+    let nt = catalog()
+        .node_type(name)
+        .ok_or_else(|| invalid(format!("Invalid CacheNodeType: {name}")))?;
+    if !nt.creatable {
+        return Err(invalid(format!(
+            "The node type {name} is no longer available for new nodes."
+        )));
+    }
+    if !nt.supports(engine) {
+        return Err(invalid(format!(
+            "The node type {name} is not supported by engine {engine}."
+        )));
+    }
+    Ok(nt)
+}
+
+/// Resolves an engine name and version.
+fn engine_version(engine: &str, version: Option<&str>) -> Result<&'static EngineVersion, ApiError> {
+    if !catalog().is_engine(engine) {
+        return Err(invalid(format!(
+            "Invalid value for Engine: {engine}. Valid engines are redis, valkey and memcached."
+        )));
+    }
+    catalog().resolve_version(engine, version).ok_or_else(|| {
+        invalid(format!(
+            "Cannot find version {} for {engine}",
+            version.unwrap_or_default()
+        ))
+    })
+}
+
+/// Checks that a parameter group exists and fits a standalone cluster of `family`.
+fn check_parameter_group(r: &Region, name: &str, family: &str) -> Result<(), ApiError> {
+    let g = r.parameter_groups.get(name).ok_or_else(|| {
+        ApiError::cache_parameter_group_not_found(format!("CacheParameterGroup not found: {name}"))
+    })?;
+    if g.family != family {
+        return Err(combination(format!(
+            "The parameter group {name} has family {} which does not match the engine version family {family}.",
+            g.family
+        )));
+    }
+    if r.effective_parameters(name)
+        .get("cluster-enabled")
+        .map(String::as_str)
+        == Some("yes")
+    {
+        return Err(combination(format!(
+            "The parameter group {name} has cluster-enabled set to yes; a cache cluster cannot use a cluster mode enabled parameter group."
+        )));
+    }
+    Ok(())
+}
+
+fn check_security_groups(r: &Region, names: &[String]) -> Result<Vec<String>, ApiError> {
+    names
+        .iter()
+        .map(|n| {
+            let n = n.to_ascii_lowercase();
+            if r.security_groups.contains_key(&n) {
+                Ok(n)
+            } else {
+                Err(ApiError::cache_security_group_not_found(format!(
+                    "CacheSecurityGroup not found: {n}"
+                )))
+            }
+        })
+        .collect()
+}
+
+/// Availability zones of the new nodes, and the cluster's `PreferredAvailabilityZone`.
+fn plan_zones(
+    r: &Region,
+    input: &CreateCacheClusterInput,
+    n: usize,
+    memcached: bool,
+) -> Result<Vec<String>, ApiError> {
+    let zones = r.availability_zones();
+    let check = |z: &str| -> Result<String, ApiError> {
+        if zones.iter().any(|x| x == z) {
+            Ok(z.to_string())
+        } else {
+            Err(invalid(format!("Invalid availability zone: {z}")))
+        }
+    };
+    let az_mode = input.az_mode.as_deref().unwrap_or("single-az");
+    if let Some(list) = &input.preferred_availability_zones {
+        if input.preferred_availability_zone.is_some() {
+            return Err(combination(
+                "Only one of PreferredAvailabilityZone and PreferredAvailabilityZones may be specified.",
+            ));
+        }
+        if list.len() != n {
+            return Err(invalid(format!(
+                "The number of PreferredAvailabilityZones ({}) must equal NumCacheNodes ({n}).",
+                list.len()
+            )));
+        }
+        return list.iter().map(|z| check(z)).collect();
+    }
+    if let Some(z) = &input.preferred_availability_zone {
+        let z = check(z)?;
+        if memcached && az_mode == "cross-az" && n > 1 {
+            return Err(combination(
+                "PreferredAvailabilityZone cannot be used with AZMode cross-az; use PreferredAvailabilityZones.",
+            ));
+        }
+        return Ok(vec![z; n]);
+    }
+    if memcached && az_mode == "cross-az" {
+        return Ok((0..n).map(|i| zones[i % 3].clone()).collect());
+    }
+    // AWS picks a zone; a stable choice per cluster id keeps repeated runs identical.
+    let pick = input
+        .cache_cluster_id
+        .bytes()
+        .map(usize::from)
+        .sum::<usize>()
+        % 3;
+    Ok(vec![zones[pick].clone(); n])
+}
+
+/// CreateCacheCluster.
+pub async fn create_cache_cluster(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: CreateCacheClusterInput,
+) -> Result<CreateCacheClusterOutput, ApiError> {
+    let id = validate::cluster_id(&input.cache_cluster_id).map_err(invalid)?;
+    if let Some(rg) = &input.replication_group_id {
+        return Err(ApiError::replication_group_not_found(format!(
+            "ReplicationGroup not found: {}",
+            rg.to_ascii_lowercase()
+        )));
+    }
+    let engine = input
+        .engine
+        .as_deref()
+        .map(|e| e.trim().to_ascii_lowercase())
+        .ok_or_else(|| invalid("The parameter Engine must be provided."))?;
+    let version = engine_version(&engine, input.engine_version.as_deref())?;
+    let node_type_name = input
+        .cache_node_type
+        .as_deref()
+        .ok_or_else(|| invalid("The parameter CacheNodeType must be provided."))?;
+    let node_type = node_type_for(node_type_name, &engine)?;
+    let memcached = engine == "memcached";
+    let num_nodes = input.num_cache_nodes.unwrap_or(1);
+    if memcached {
+        if num_nodes < 1 {
+            return Err(invalid(
+                "NumCacheNodes must be between 1 and 40 for Memcached clusters.",
+            ));
+        }
+        if num_nodes > MAX_MEMCACHED_NODES {
+            return Err(ApiError::node_quota_for_cluster_exceeded(format!(
+                "The number of cache nodes ({num_nodes}) exceeds the maximum of {MAX_MEMCACHED_NODES} per cluster."
+            )));
+        }
+    } else if num_nodes != 1 {
+        return Err(invalid(format!(
+            "Cache clusters with the {engine} engine must have exactly 1 cache node; use a replication group for more."
+        )));
+    }
+    let port = validate::port(input.port.unwrap_or(if memcached { 11211 } else { 6379 }))
+        .map_err(invalid)?;
+    match input.az_mode.as_deref() {
+        None | Some("single-az") => {}
+        Some("cross-az") if memcached => {}
+        Some("cross-az") => {
+            return Err(invalid(
+                "AZMode cross-az is only supported for Memcached clusters.",
+            ));
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "Invalid value for AZMode: {other}. Valid values are single-az and cross-az."
+            )));
+        }
+    }
+    let tags = tags_from_request(input.tags.clone())?;
+    check_tag_quota(&tags)?;
+    let transit = input.transit_encryption_enabled.unwrap_or(false);
+    if let Some(token) = &input.auth_token {
+        if memcached {
+            return Err(combination(
+                "AuthToken is only supported for the redis and valkey engines.",
+            ));
+        }
+        if !transit {
+            return Err(invalid(
+                "The AUTH token is only supported when encryption-in-transit is enabled",
+            ));
+        }
+        validate::auth_token(token).map_err(invalid)?;
+    }
+    if memcached
+        && (input.snapshot_arns.as_ref().is_some_and(|a| !a.is_empty())
+            || input.snapshot_name.is_some()
+            || input.snapshot_retention_limit.is_some_and(|l| l > 0)
+            || input.snapshot_window.is_some())
+    {
+        return Err(combination(
+            "Snapshot options are not supported for the memcached engine.",
+        ));
+    }
+    if let Some(name) = &input.snapshot_name {
+        return Err(ApiError::snapshot_not_found(format!(
+            "Snapshot not found: {name}"
+        )));
+    }
+    if input.snapshot_arns.as_ref().is_some_and(|a| !a.is_empty()) {
+        return Err(invalid(
+            "Seeding a cluster from an S3 snapshot ARN is not supported by elasticache-local.",
+        ));
+    }
+    let maintenance = match &input.preferred_maintenance_window {
+        Some(w) => validate::maintenance_window(w).map_err(invalid)?,
+        None => DEFAULT_MAINTENANCE_WINDOW.to_string(),
+    };
+    let snapshot_window = match &input.snapshot_window {
+        Some(w) => Some(validate::snapshot_window(w).map_err(invalid)?),
+        None => (!memcached).then(|| DEFAULT_SNAPSHOT_WINDOW.to_string()),
+    };
+    if let (Some(_), Some(s)) = (&input.preferred_maintenance_window, &input.snapshot_window)
+        && validate::windows_overlap(&maintenance, s)
+    {
+        return Err(invalid(
+            "The snapshot window and the maintenance window must not overlap.",
+        ));
+    }
+    let retention = match input.snapshot_retention_limit {
+        Some(l) => Some(validate::snapshot_retention(l).map_err(invalid)?),
+        None => (!memcached).then_some(0),
+    };
+    for (name, value) in [
+        ("NetworkType", input.network_type.as_deref()),
+        ("IpDiscovery", input.ip_discovery.as_deref()),
+    ] {
+        if let Some(v) = value {
+            let ok = matches!(v, "ipv4" | "ipv6") || (name == "NetworkType" && v == "dual_stack");
+            if !ok {
+                return Err(invalid(format!("Invalid value for {name}: {v}")));
+            }
+        }
+    }
+
+    let now = svc.inner.store.now();
+    let region = svc.region(ctx);
+    let (record, cref) = {
+        let mut r = lock(&region);
+        if r.clusters.contains_key(&id) {
+            return Err(ApiError::cache_cluster_already_exists(format!(
+                "Cache cluster {id} already exists."
+            )));
+        }
+        let parameter_group = match &input.cache_parameter_group_name {
+            Some(name) => name.to_ascii_lowercase(),
+            None => format!("default.{}", version.family),
+        };
+        check_parameter_group(&r, &parameter_group, &version.family)?;
+        let subnet_group = input
+            .cache_subnet_group_name
+            .as_deref()
+            .unwrap_or("default")
+            .to_ascii_lowercase();
+        if !r.subnet_groups.contains_key(&subnet_group) {
+            return Err(ApiError::cache_subnet_group_not_found(format!(
+                "CacheSubnetGroup not found: {subnet_group}"
+            )));
+        }
+        let cache_security_groups = check_security_groups(
+            &r,
+            input
+                .cache_security_group_names
+                .as_deref()
+                .unwrap_or_default(),
+        )?;
+        if r.clusters.len() >= MAX_CLUSTERS_PER_REGION {
+            return Err(ApiError::cluster_quota_for_customer_exceeded(format!(
+                "The maximum of {MAX_CLUSTERS_PER_REGION} cache clusters per region has been reached."
+            )));
+        }
+        if r.node_count() + num_nodes as usize > MAX_NODES_PER_REGION {
+            return Err(ApiError::node_quota_for_customer_exceeded(format!(
+                "The request would exceed the maximum of {MAX_NODES_PER_REGION} cache nodes per region."
+            )));
+        }
+        let zones = plan_zones(&r, &input, num_nodes as usize, memcached)?;
+        let nodes: Vec<CacheNodeRecord> = zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| CacheNodeRecord {
+                id: format!("{:04}", i + 1),
+                status: NodeStatus::Creating,
+                create_time: now,
+                endpoint: None,
+                availability_zone: z.clone(),
+                parameter_group_status: "in-sync".to_string(),
+            })
+            .collect();
+        let mut record = CacheClusterRecord {
+            id: id.clone(),
+            engine: engine.clone(),
+            engine_version: version.full_version.clone(),
+            family: version.family.clone(),
+            node_type: node_type.name.clone(),
+            status: ClusterStatus::Creating,
+            nodes,
+            az_mode: if memcached {
+                input
+                    .az_mode
+                    .clone()
+                    .unwrap_or_else(|| "single-az".to_string())
+            } else {
+                "single-az".to_string()
+            },
+            preferred_availability_zone: String::new(),
+            port,
+            parameter_group,
+            parameter_apply_status: "in-sync".to_string(),
+            subnet_group,
+            security_group_ids: input.security_group_ids.clone().unwrap_or_default(),
+            cache_security_groups,
+            auto_minor_version_upgrade: input.auto_minor_version_upgrade.unwrap_or(true),
+            snapshot_retention_limit: retention,
+            snapshot_window,
+            maintenance_window: maintenance,
+            notification_topic_arn: input.notification_topic_arn.clone(),
+            notification_topic_status: input
+                .notification_topic_arn
+                .as_ref()
+                .map(|_| "active".to_string()),
+            auth_token: input.auth_token.clone(),
+            auth_token_last_modified: input.auth_token.as_ref().map(|_| now),
+            transit_encryption_enabled: transit,
+            transit_encryption_mode: transit.then(|| "required".to_string()),
+            at_rest_encryption_enabled: false,
+            network_type: input
+                .network_type
+                .clone()
+                .unwrap_or_else(|| "ipv4".to_string()),
+            ip_discovery: input
+                .ip_discovery
+                .clone()
+                .unwrap_or_else(|| "ipv4".to_string()),
+            create_time: now,
+            replication_group_id: None,
+            configuration_endpoint: None,
+            pending: PendingModifications::default(),
+            config_version: 0,
+            generation: 1,
+        };
+        update_preferred_zone(&mut record);
+        attach_tags(&mut r, ResourceKind::Cluster, &id, &tags);
+        let cref = ClusterRef::of(&r, &record);
+        r.insert_cluster(record.clone());
+        (record, cref)
+    };
+    svc.spawn_create(cref, memcached);
+    Ok(CreateCacheClusterOutput {
+        cache_cluster: Some(render_cluster(ctx, &record, false)),
+    })
+}
+
+/// DescribeCacheClusters.
+pub fn describe_cache_clusters(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: DescribeCacheClustersInput,
+) -> Result<DescribeCacheClustersOutput, ApiError> {
+    let max = page_size(input.max_records)?;
+    let show_nodes = input.show_cache_node_info.unwrap_or(false);
+    let only_standalone = input
+        .show_cache_clusters_not_in_replication_groups
+        .unwrap_or(false);
+    let region = svc.region(ctx);
+    let rendered: Vec<CacheCluster> = {
+        let r = lock(&region);
+        match &input.cache_cluster_id {
+            Some(raw) => {
+                let id = raw.trim().to_ascii_lowercase();
+                let c = r.clusters.get(&id).ok_or_else(|| not_found(&id))?;
+                vec![render_cluster(ctx, c, show_nodes)]
+            }
+            None => r
+                .clusters_in_order()
+                .filter(|c| !only_standalone || c.replication_group_id.is_none())
+                .map(|c| render_cluster(ctx, c, show_nodes))
+                .collect(),
+        }
+    };
+    let page = page(rendered, input.marker.as_deref(), max)?;
+    Ok(DescribeCacheClustersOutput {
+        cache_clusters: Some(page.items),
+        marker: page.marker,
+    })
+}
+
+/// ModifyCacheCluster. Every change is applied now (Terraform reads actual values back), the
+/// answer shows `modifying` with the in-flight changes in `PendingModifiedValues`.
+pub async fn modify_cache_cluster(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: ModifyCacheClusterInput,
+) -> Result<ModifyCacheClusterOutput, ApiError> {
+    let id = input.cache_cluster_id.trim().to_ascii_lowercase();
+    let maintenance = input
+        .preferred_maintenance_window
+        .as_deref()
+        .map(validate::maintenance_window)
+        .transpose()
+        .map_err(invalid)?;
+    let snapshot_window = input
+        .snapshot_window
+        .as_deref()
+        .map(validate::snapshot_window)
+        .transpose()
+        .map_err(invalid)?;
+    let retention = input
+        .snapshot_retention_limit
+        .map(validate::snapshot_retention)
+        .transpose()
+        .map_err(invalid)?;
+    if let Some(t) = &input.auth_token {
+        validate::auth_token(t).map_err(invalid)?;
+    }
+    let region = svc.region(ctx);
+    let (record, cref, plan) = {
+        let mut r = lock(&region);
+        let zones = r.availability_zones();
+        let c = r.clusters.get(&id).ok_or_else(|| not_found(&id))?;
+        if !c.is_available() {
+            return Err(not_available(c));
+        }
+        let memcached = c.engine == "memcached";
+        let mut plan = ModifyPlan::default();
+        let mut pending = PendingModifications::default();
+
+        // Node count (Memcached only; Redis/Valkey standalone clusters have exactly one).
+        let current = c.nodes.len() as i32;
+        let target = input.num_cache_nodes.unwrap_or(current);
+        let to_remove: Vec<String> = input.cache_node_ids_to_remove.clone().unwrap_or_default();
+        if !memcached && target != 1 {
+            return Err(invalid(
+                "Cache clusters with the redis or valkey engine must have exactly 1 cache node.",
+            ));
+        }
+        if target < 1 {
+            return Err(invalid("NumCacheNodes must be at least 1."));
+        }
+        if target > MAX_MEMCACHED_NODES {
+            return Err(ApiError::node_quota_for_cluster_exceeded(format!(
+                "The number of cache nodes ({target}) exceeds the maximum of {MAX_MEMCACHED_NODES} per cluster."
+            )));
+        }
+        if target < current {
+            if to_remove.len() as i32 != current - target {
+                return Err(invalid(format!(
+                    "To reduce the number of cache nodes from {current} to {target}, CacheNodeIdsToRemove must list exactly {} node ids.",
+                    current - target
+                )));
+            }
+            for n in &to_remove {
+                if !c.nodes.iter().any(|x| &x.id == n) {
+                    return Err(invalid(format!(
+                        "Cache node {n} not found in cluster {id}."
+                    )));
+                }
+            }
+            plan.remove_nodes = to_remove.clone();
+            pending.cache_node_ids_to_remove = to_remove;
+        } else if !to_remove.is_empty() {
+            return Err(combination(
+                "CacheNodeIdsToRemove can only be used when NumCacheNodes is reduced.",
+            ));
+        }
+        if target > current {
+            if r.node_count() + (target - current) as usize > MAX_NODES_PER_REGION {
+                return Err(ApiError::node_quota_for_customer_exceeded(format!(
+                    "The request would exceed the maximum of {MAX_NODES_PER_REGION} cache nodes per region."
+                )));
+            }
+            let new_zones = input.new_availability_zones.clone().unwrap_or_default();
+            for z in &new_zones {
+                if !zones.contains(z) {
+                    return Err(invalid(format!("Invalid availability zone: {z}")));
+                }
+            }
+            if !new_zones.is_empty() && new_zones.len() as i32 != target - current {
+                return Err(invalid(
+                    "The number of NewAvailabilityZones must equal the number of nodes added.",
+                ));
+            }
+            plan.add_nodes = (target - current) as usize;
+            plan.new_zones = new_zones;
+        }
+        if target != current {
+            pending.num_cache_nodes = Some(target as u32);
+        }
+
+        // Node type.
+        if let Some(t) = &input.cache_node_type {
+            let nt = node_type_for(t, &c.engine)?;
+            if nt.name != c.node_type {
+                pending.cache_node_type = Some(nt.name.clone());
+                plan.restart_nodes = true;
+            }
+        }
+
+        // Engine version (upgrades only) and the parameter group that goes with it.
+        let mut family = c.family.clone();
+        if let Some(v) = &input.engine_version {
+            let ver = engine_version(&c.engine, Some(v))?;
+            match compare_versions(&ver.full_version, &c.engine_version) {
+                std::cmp::Ordering::Less => {
+                    return Err(invalid(format!(
+                        "Cannot downgrade {} from {} to {}.",
+                        c.engine, c.engine_version, ver.full_version
+                    )));
+                }
+                std::cmp::Ordering::Greater => {
+                    pending.engine_version = Some(ver.full_version.clone());
+                    plan.restart_nodes = true;
+                    family = ver.family.clone();
+                }
+                std::cmp::Ordering::Equal => {}
+            }
+        }
+        let mut parameter_group = c.parameter_group.clone();
+        if let Some(g) = &input.cache_parameter_group_name {
+            parameter_group = g.to_ascii_lowercase();
+        } else if family != c.family {
+            let current_group = r.parameter_groups.get(&c.parameter_group);
+            if current_group.is_some_and(|g| g.is_default) {
+                parameter_group = format!("default.{family}");
+            } else {
+                return Err(combination(format!(
+                    "The engine version upgrade changes the parameter group family to {family}; specify a CacheParameterGroupName of that family."
+                )));
+            }
+        }
+        if parameter_group != c.parameter_group || family != c.family {
+            check_parameter_group(&r, &parameter_group, &family)?;
+        }
+        let group_changed = parameter_group != c.parameter_group;
+        let security_groups = match &input.cache_security_group_names {
+            Some(names) => Some(check_security_groups(&r, names)?),
+            None => None,
+        };
+        if memcached
+            && (input.snapshot_window.is_some()
+                || input.snapshot_retention_limit.is_some_and(|l| l > 0))
+        {
+            return Err(combination(
+                "Snapshot options are not supported for the memcached engine.",
+            ));
+        }
+        // AUTH token changes (redis/valkey with in-transit encryption).
+        let mut new_token: Option<Option<String>> = None;
+        match (
+            input.auth_token_update_strategy.as_deref(),
+            &input.auth_token,
+        ) {
+            (_, Some(_)) | (Some(_), _) if memcached => {
+                return Err(combination(
+                    "AuthToken is only supported for the redis and valkey engines.",
+                ));
+            }
+            (None | Some("SET") | Some("ROTATE"), Some(t)) => {
+                if !c.transit_encryption_enabled {
+                    return Err(invalid(
+                        "The AUTH token is only supported when encryption-in-transit is enabled",
+                    ));
+                }
+                new_token = Some(Some(t.clone()));
+            }
+            (Some("DELETE"), None) => new_token = Some(None),
+            (Some("DELETE"), Some(_)) => {
+                return Err(combination(
+                    "AuthToken must not be given with AuthTokenUpdateStrategy DELETE.",
+                ));
+            }
+            (Some("SET" | "ROTATE"), None) => {
+                return Err(invalid(
+                    "AuthToken is required with AuthTokenUpdateStrategy SET or ROTATE.",
+                ));
+            }
+            (Some(other), _) => {
+                return Err(invalid(format!(
+                    "Invalid value for AuthTokenUpdateStrategy: {other}"
+                )));
+            }
+            (None, None) => {}
+        }
+        if new_token.as_ref().is_some_and(|t| *t != c.auth_token) {
+            plan.restart_nodes = true;
+        }
+        plan.push_parameters = group_changed;
+
+        let now = svc.inner.store.now();
+        let old_params = r.effective_parameters(&c.parameter_group);
+        let new_params = r.effective_parameters(&parameter_group);
+        let reboot_needed =
+            group_changed && requires_reboot_change(&family, &old_params, &new_params);
+        let c = r.clusters.get_mut(&id).ok_or_else(|| not_found(&id))?;
+        if let Some(w) = maintenance {
+            c.maintenance_window = w;
+        }
+        if let Some(w) = snapshot_window {
+            c.snapshot_window = Some(w);
+        }
+        if let Some(l) = retention {
+            c.snapshot_retention_limit = Some(l);
+        }
+        if let Some(ids) = &input.security_group_ids {
+            c.security_group_ids = ids.clone();
+        }
+        if let Some(g) = security_groups {
+            c.cache_security_groups = g;
+        }
+        if let Some(b) = input.auto_minor_version_upgrade {
+            c.auto_minor_version_upgrade = b;
+        }
+        if let Some(t) = &input.notification_topic_arn {
+            c.notification_topic_arn = Some(t.clone());
+        }
+        if let Some(s) = &input.notification_topic_status {
+            c.notification_topic_status = Some(s.clone());
+        }
+        if let Some(t) = new_token {
+            c.auth_token_last_modified = Some(now);
+            c.auth_token = t;
+        }
+        if group_changed {
+            c.parameter_group = parameter_group;
+            c.parameter_apply_status = if reboot_needed {
+                "pending-reboot"
+            } else {
+                "in-sync"
+            }
+            .to_string();
+            for n in &mut c.nodes {
+                n.parameter_group_status = c.parameter_apply_status.clone();
+            }
+        }
+        if family != c.family && pending.engine_version.is_some() {
+            c.family = family;
+        }
+        if !plan.restart_nodes {
+            // Nothing restarts: the version/type need no engine work (cannot happen today,
+            // kept so the record never reports a change that was not made).
+            pending.engine_version = None;
+            pending.cache_node_type = None;
+        }
+        c.pending = pending;
+        c.status = ClusterStatus::Modifying;
+        c.generation += 1;
+        let record = c.clone();
+        let cref = ClusterRef::of(&r, &record);
+        (record, cref, plan)
+    };
+    svc.spawn_modify(cref, plan);
+    Ok(ModifyCacheClusterOutput {
+        cache_cluster: Some(render_cluster(ctx, &record, false)),
+    })
+}
+
+/// Whether moving from `old` to `new` values changes a parameter that only takes effect after
+/// a reboot.
+pub fn requires_reboot_change(
+    family: &str,
+    old: &std::collections::BTreeMap<String, String>,
+    new: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    let Some(fam) = catalog().family(family) else {
+        return false;
+    };
+    new.iter().any(|(k, v)| {
+        old.get(k) != Some(v)
+            && fam
+                .parameter(k)
+                .is_some_and(|p| p.change_type == "requires-reboot")
+    })
+}
+
+/// DeleteCacheCluster.
+pub async fn delete_cache_cluster(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: DeleteCacheClusterInput,
+) -> Result<DeleteCacheClusterOutput, ApiError> {
+    let id = input.cache_cluster_id.trim().to_ascii_lowercase();
+    let region = svc.region(ctx);
+    let (record, cref) = {
+        let mut r = lock(&region);
+        let c = r.clusters.get_mut(&id).ok_or_else(|| not_found(&id))?;
+        if !matches!(
+            c.status,
+            ClusterStatus::Available | ClusterStatus::IncompatibleNetwork
+        ) {
+            return Err(not_available(c));
+        }
+        if input.final_snapshot_identifier.is_some() && c.engine == "memcached" {
+            return Err(ApiError::snapshot_feature_not_supported(
+                "Snapshots are not supported for the memcached engine.",
+            ));
+        }
+        if let Some(name) = &input.final_snapshot_identifier {
+            tracing::warn!(cluster = %id, snapshot = %name, "final snapshots are not implemented yet; deleting without one");
+        }
+        c.status = ClusterStatus::Deleting;
+        for n in &mut c.nodes {
+            n.status = NodeStatus::Deleting;
+        }
+        c.generation += 1;
+        let record = c.clone();
+        (record.clone(), ClusterRef::of(&r, &record))
+    };
+    svc.spawn_delete(cref);
+    Ok(DeleteCacheClusterOutput {
+        cache_cluster: Some(render_cluster(ctx, &record, false)),
+    })
+}
+
+/// RebootCacheCluster.
+pub async fn reboot_cache_cluster(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: RebootCacheClusterInput,
+) -> Result<RebootCacheClusterOutput, ApiError> {
+    let id = input.cache_cluster_id.trim().to_ascii_lowercase();
+    if input.cache_node_ids_to_reboot.is_empty() {
+        return Err(invalid(
+            "CacheNodeIdsToReboot must list at least one cache node id.",
+        ));
+    }
+    let region = svc.region(ctx);
+    let (record, cref, ids) = {
+        let mut r = lock(&region);
+        let c = r.clusters.get_mut(&id).ok_or_else(|| not_found(&id))?;
+        if !c.is_available() {
+            return Err(not_available(c));
+        }
+        let mut ids: Vec<String> = Vec::new();
+        for n in &input.cache_node_ids_to_reboot {
+            if !c.nodes.iter().any(|x| &x.id == n) {
+                return Err(invalid(format!(
+                    "Cache node {n} not found in cluster {id}."
+                )));
+            }
+            if !ids.contains(n) {
+                ids.push(n.clone());
+            }
+        }
+        c.status = ClusterStatus::Rebooting;
+        for n in c.nodes.iter_mut().filter(|n| ids.contains(&n.id)) {
+            n.status = NodeStatus::Rebooting;
+        }
+        c.generation += 1;
+        let record = c.clone();
+        (record.clone(), ClusterRef::of(&r, &record), ids)
+    };
+    svc.spawn_reboot(cref, ids);
+    Ok(RebootCacheClusterOutput {
+        cache_cluster: Some(render_cluster(ctx, &record, false)),
+    })
+}
+
+/// ListAllowedNodeTypeModifications: current-generation types of the same engine with more
+/// (scale up) or less (scale down) memory.
+pub fn list_allowed_node_type_modifications(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: ListAllowedNodeTypeModificationsInput,
+) -> Result<ListAllowedNodeTypeModificationsOutput, ApiError> {
+    let (engine, node_type) = match (&input.cache_cluster_id, &input.replication_group_id) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(combination(
+                "Exactly one of CacheClusterId and ReplicationGroupId must be specified.",
+            ));
+        }
+        (None, Some(rg)) => {
+            return Err(ApiError::replication_group_not_found(format!(
+                "ReplicationGroup not found: {}",
+                rg.to_ascii_lowercase()
+            )));
+        }
+        (Some(id), None) => {
+            let id = id.trim().to_ascii_lowercase();
+            let region = svc.region(ctx);
+            let r = lock(&region);
+            let c = r.clusters.get(&id).ok_or_else(|| not_found(&id))?;
+            (c.engine.clone(), c.node_type.clone())
+        }
+    };
+    let current = catalog()
+        .node_type(&node_type)
+        .map(|n| n.redis_maxmemory)
+        .unwrap_or(0);
+    let candidates = catalog().node_types().iter().filter(|n| {
+        n.creatable && !n.previous_generation && n.supports(&engine) && n.name != node_type
+    });
+    let (mut up, mut down) = (Vec::new(), Vec::new());
+    for n in candidates {
+        if n.redis_maxmemory > current {
+            up.push(n.name.clone());
+        } else {
+            down.push(n.name.clone());
+        }
+    }
+    up.sort();
+    down.sort();
+    Ok(ListAllowedNodeTypeModificationsOutput {
+        scale_up_modifications: Some(up),
+        scale_down_modifications: Some(down),
+    })
+}

@@ -1,0 +1,279 @@
+//! The state of one (account, region): every record, the tags and the event log, plus the
+//! resources AWS pre-creates in each region.
+
+use std::collections::BTreeMap;
+
+use time::OffsetDateTime;
+
+use super::events::{Event, EventLog, EventQuery, SourceType};
+use super::records::*;
+use crate::catalog::catalog;
+
+/// Everything one account has in one region.
+#[derive(Debug)]
+pub struct Region {
+    /// Account id.
+    pub account: String,
+    /// Region name.
+    pub region: String,
+    /// Cache clusters by id.
+    pub clusters: BTreeMap<String, CacheClusterRecord>,
+    /// Cluster ids in creation order (stable pagination order, as AWS lists them).
+    pub cluster_order: Vec<String>,
+    /// Parameter groups by name.
+    pub parameter_groups: BTreeMap<String, ParameterGroupRecord>,
+    /// Subnet groups by name.
+    pub subnet_groups: BTreeMap<String, SubnetGroupRecord>,
+    /// Security groups by name.
+    pub security_groups: BTreeMap<String, SecurityGroupRecord>,
+    /// Users by id.
+    pub users: BTreeMap<String, UserRecord>,
+    /// Tags by resource.
+    pub tags: BTreeMap<(ResourceKind, String), Vec<Tag>>,
+    /// Event log.
+    pub events: EventLog,
+}
+
+/// Name of the subnet group every region has.
+pub const DEFAULT_SUBNET_GROUP: &str = "default";
+
+impl Region {
+    /// A fresh region with AWS's pre-created resources.
+    pub fn new(account: &str, region: &str, now: OffsetDateTime) -> Region {
+        let _ = now;
+        let mut r = Region {
+            account: account.to_string(),
+            region: region.to_string(),
+            clusters: BTreeMap::new(),
+            cluster_order: Vec::new(),
+            parameter_groups: BTreeMap::new(),
+            subnet_groups: BTreeMap::new(),
+            security_groups: BTreeMap::new(),
+            users: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            events: EventLog::default(),
+        };
+        for (name, family, description, cluster_on) in catalog().default_parameter_groups() {
+            let mut system_values = BTreeMap::new();
+            if cluster_on {
+                system_values.insert("cluster-enabled".to_string(), "yes".to_string());
+            }
+            r.parameter_groups.insert(
+                name.clone(),
+                ParameterGroupRecord {
+                    name,
+                    family,
+                    description,
+                    is_default: true,
+                    system_values,
+                    user_values: BTreeMap::new(),
+                },
+            );
+        }
+        let subnets = ["a", "b", "c"]
+            .iter()
+            .map(|z| SubnetRecord {
+                id: format!("subnet-{}{}", &r.hash_hex("default-subnet", 7), z),
+                availability_zone: format!("{region}{z}"),
+            })
+            .collect();
+        r.subnet_groups.insert(
+            DEFAULT_SUBNET_GROUP.to_string(),
+            SubnetGroupRecord {
+                name: DEFAULT_SUBNET_GROUP.to_string(),
+                description: "Default CacheSubnetGroup".to_string(),
+                vpc_id: r.vpc_id(),
+                subnets,
+            },
+        );
+        r.users.insert(
+            "default".to_string(),
+            UserRecord {
+                user_id: "default".to_string(),
+                user_name: "default".to_string(),
+                engine: "redis".to_string(),
+                access_string: "on ~* +@all".to_string(),
+                authentication_type: "no-password".to_string(),
+                passwords: Vec::new(),
+                status: "active".to_string(),
+                minimum_engine_version: "6.0".to_string(),
+            },
+        );
+        r
+    }
+
+    /// `len` hex characters of a hash of this region and `salt`: stable synthetic ids.
+    pub fn hash_hex(&self, salt: &str, len: usize) -> String {
+        // FNV-1a, twice with different seeds for 32 hex characters: stable and dependency free;
+        // these ids only need to look like AWS ids and never change for a region.
+        let input = format!("{}/{}/{salt}", self.account, self.region);
+        let mut s = String::new();
+        for seed in [0xcbf2_9ce4_8422_2325_u64, 0x8422_2325_cbf2_9ce4_u64] {
+            let mut h = seed;
+            for b in input.bytes() {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            s.push_str(&format!("{h:016x}"));
+        }
+        s.truncate(len);
+        s
+    }
+
+    /// The synthetic VPC every subnet group of this region reports.
+    pub fn vpc_id(&self) -> String {
+        format!("vpc-{}", self.hash_hex("vpc", 17))
+    }
+
+    /// The availability zones of this region (`us-east-1a` ...).
+    pub fn availability_zones(&self) -> Vec<String> {
+        ["a", "b", "c", "d", "e", "f"]
+            .iter()
+            .map(|z| format!("{}{z}", self.region))
+            .collect()
+    }
+
+    /// Records an event.
+    pub fn event(
+        &mut self,
+        source_type: SourceType,
+        id: &str,
+        message: impl Into<String>,
+        date: OffsetDateTime,
+    ) {
+        self.events.push(Event {
+            source_identifier: id.to_string(),
+            source_type,
+            message: message.into(),
+            date,
+        });
+    }
+
+    /// Events matching a query, newest first.
+    pub fn query_events(&self, q: &EventQuery) -> Vec<Event> {
+        self.events.query(q)
+    }
+
+    /// Inserts a new cluster (the caller checked that the id is free).
+    pub fn insert_cluster(&mut self, cluster: CacheClusterRecord) {
+        self.cluster_order.push(cluster.id.clone());
+        self.clusters.insert(cluster.id.clone(), cluster);
+    }
+
+    /// Removes a cluster and its tags.
+    pub fn remove_cluster(&mut self, id: &str) -> Option<CacheClusterRecord> {
+        self.cluster_order.retain(|c| c != id);
+        self.tags.remove(&(ResourceKind::Cluster, id.to_string()));
+        self.clusters.remove(id)
+    }
+
+    /// Clusters in creation order.
+    pub fn clusters_in_order(&self) -> impl Iterator<Item = &CacheClusterRecord> {
+        self.cluster_order
+            .iter()
+            .filter_map(|id| self.clusters.get(id))
+    }
+
+    /// Total cache nodes in the region (for the per-region node quota).
+    pub fn node_count(&self) -> usize {
+        self.clusters
+            .values()
+            .map(|c| c.nodes.len().max(c.pending_node_target()))
+            .sum()
+    }
+
+    /// Whether any cluster uses the parameter group.
+    pub fn parameter_group_in_use(&self, name: &str) -> bool {
+        self.clusters.values().any(|c| c.parameter_group == name)
+    }
+
+    /// Whether any cluster uses the subnet group.
+    pub fn subnet_group_in_use(&self, name: &str) -> bool {
+        self.clusters.values().any(|c| c.subnet_group == name)
+    }
+
+    /// Whether any cluster uses the cache security group.
+    pub fn security_group_in_use(&self, name: &str) -> bool {
+        self.clusters
+            .values()
+            .any(|c| c.cache_security_groups.iter().any(|g| g == name))
+    }
+
+    /// The effective parameter values of a group: family defaults, then system values, then
+    /// the user's changes. Empty when the group or its family is unknown.
+    pub fn effective_parameters(&self, group: &str) -> BTreeMap<String, String> {
+        let Some(g) = self.parameter_groups.get(group) else {
+            return BTreeMap::new();
+        };
+        let mut out: BTreeMap<String, String> = catalog()
+            .family(&g.family)
+            .map(|f| {
+                f.parameters
+                    .iter()
+                    .map(|p| (p.name.clone(), p.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.extend(g.system_values.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out.extend(g.user_values.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out
+    }
+
+    /// Tags of a resource (empty when it has none).
+    pub fn tags_of(&self, kind: ResourceKind, id: &str) -> Vec<Tag> {
+        self.tags
+            .get(&(kind, id.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Adds or overwrites tags; returns the full resulting list.
+    pub fn add_tags(&mut self, kind: ResourceKind, id: &str, tags: &[Tag]) -> Vec<Tag> {
+        let list = self.tags.entry((kind, id.to_string())).or_default();
+        for t in tags {
+            match list.iter_mut().find(|x| x.key == t.key) {
+                Some(existing) => existing.value = t.value.clone(),
+                None => list.push(t.clone()),
+            }
+        }
+        list.clone()
+    }
+
+    /// How many tags a resource would have after adding `tags`.
+    pub fn tag_count_after(&self, kind: ResourceKind, id: &str, tags: &[Tag]) -> usize {
+        let current = self.tags_of(kind, id);
+        let new = tags
+            .iter()
+            .filter(|t| !current.iter().any(|c| c.key == t.key))
+            .map(|t| &t.key)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        current.len() + new
+    }
+
+    /// Removes tags by key; returns the remaining list.
+    pub fn remove_tags(&mut self, kind: ResourceKind, id: &str, keys: &[String]) -> Vec<Tag> {
+        let key = (kind, id.to_string());
+        let remaining = match self.tags.get_mut(&key) {
+            Some(list) => {
+                list.retain(|t| !keys.contains(&t.key));
+                list.clone()
+            }
+            None => Vec::new(),
+        };
+        if remaining.is_empty() {
+            self.tags.remove(&key);
+        }
+        remaining
+    }
+}
+
+impl CacheClusterRecord {
+    /// A pending node count that would raise the node total (counted against quotas).
+    pub fn pending_node_target(&self) -> usize {
+        self.pending
+            .num_cache_nodes
+            .map(|n| n as usize)
+            .unwrap_or(0)
+    }
+}
