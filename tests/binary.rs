@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 /// The bound stated in the task: the process is gone within a second of the signal.
 const EXIT_WITHIN: Duration = Duration::from_secs(1);
 
-/// Starts the binary on an ephemeral API port and reads the logged address.
-fn spawn(extra: &[&str]) -> (Child, Option<SocketAddr>) {
+/// Starts the binary on an ephemeral API port, node addresses from `loopback_base`, and reads
+/// the logged API address.
+fn spawn(loopback_base: &str) -> (Child, Option<SocketAddr>) {
     let child = Command::new(env!("CARGO_BIN_EXE_elasticache-local"))
-        .args(["--listen", "127.0.0.1:0", "--loopback-base", "127.0.90.1"])
-        .args(extra)
+        .args(["--listen", "127.0.0.1:0", "--loopback-base", loopback_base])
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -63,7 +63,7 @@ fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitSta
 
 #[test]
 fn binary_serves_health_and_exits_zero_on_sigterm() {
-    let (mut child, addr) = spawn(&[]);
+    let (mut child, addr) = spawn("127.0.90.1");
     let Some(addr) = addr else {
         let _ = child.kill();
         panic!("the binary did not log its listening address")
@@ -88,6 +88,73 @@ fn binary_serves_health_and_exits_zero_on_sigterm() {
         Some(0),
         "exit 0 within a second of SIGTERM"
     );
+}
+
+#[test]
+fn sigterm_stops_every_node_and_exits_zero() {
+    let (mut child, addr) = spawn("127.0.94.1");
+    let Some(addr) = addr else {
+        let _ = child.kill();
+        panic!("the binary did not log its listening address")
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let Ok(rt) = rt else { panic!("no runtime") };
+    let create = "Action=CreateCacheCluster&Version=2015-02-02&CacheClusterId=sigterm-mc\
+                  &Engine=memcached&CacheNodeType=cache.t3.micro&NumCacheNodes=2";
+    let (status, body) = rt
+        .block_on(common::api_post(addr, create))
+        .unwrap_or_default();
+    assert_eq!(status, 200, "{body}");
+
+    // The cluster becomes available in milliseconds; poll a bounded number of times.
+    let describe = "Action=DescribeCacheClusters&Version=2015-02-02&CacheClusterId=sigterm-mc\
+                    &ShowCacheNodeInfo=true";
+    let mut endpoints = Vec::new();
+    for _ in 0..200 {
+        let (_, body) = rt
+            .block_on(common::api_post(addr, describe))
+            .unwrap_or_default();
+        if common::xml_values(&body, "CacheClusterStatus")
+            .first()
+            .map(String::as_str)
+            == Some("available")
+        {
+            let hosts = common::xml_values(&body, "Address");
+            let ports = common::xml_values(&body, "Port");
+            endpoints = hosts
+                .iter()
+                .zip(&ports)
+                .filter_map(|(h, p)| format!("{h}:{p}").parse::<SocketAddr>().ok())
+                .collect();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        endpoints.len(),
+        3,
+        "configuration endpoint and two nodes: {endpoints:?}"
+    );
+    let (_, health) = rt
+        .block_on(common::http_get(addr, "/health"))
+        .unwrap_or_default();
+    assert!(health.contains("\"memcached\":2"), "{health}");
+
+    // A client stays connected to a node while the process is told to stop.
+    let client = std::net::TcpStream::connect(endpoints[1]);
+    assert!(client.is_ok());
+    sigterm(&child);
+    let exit = wait_exit(&mut child, EXIT_WITHIN);
+    assert_eq!(
+        exit.and_then(|s| s.code()),
+        Some(0),
+        "exit 0 within a second of SIGTERM"
+    );
+    for e in &endpoints {
+        assert!(std::net::TcpStream::connect(e).is_err(), "{e} is closed");
+    }
 }
 
 #[test]
