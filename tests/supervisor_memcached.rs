@@ -171,3 +171,48 @@ async fn memcached_parameters_shape_the_node() {
     assert!(sup.apply_parameters("acct/m/p/0001", &bad).await.is_err());
     sup.shutdown_all().await;
 }
+
+#[tokio::test]
+#[ignore = "ecl-memcached's ClusterDiscovery::set_nodes keeps one node per host name; in ports mode every node shares the advertised host, so it must key nodes by (host, port)"]
+async fn ports_mode_lists_every_node_under_the_advertised_host() {
+    let first = 24_600u16;
+    let range = format!("{first}-{}", first + 49);
+    let config = {
+        use clap::Parser;
+        elasticache_local::config::Config::parse_from([
+            "elasticache-local",
+            "--listen",
+            "127.0.0.1:0",
+            "--addressing",
+            "ports",
+            "--port-range",
+            range.as_str(),
+            "--advertised-host",
+            "localhost",
+        ])
+    };
+    let sup = Supervisor::new(&config);
+    let n1 = sup
+        .start_node(common::memcached_spec("acct/m/pm/0001", "acct/m/pm", 11211))
+        .await;
+    let n2 = sup
+        .start_node(common::memcached_spec("acct/m/pm/0002", "acct/m/pm", 11211))
+        .await;
+    let (Ok(n1), Ok(n2)) = (n1, n2) else {
+        panic!("start failed")
+    };
+    assert_eq!(
+        (n1.address.as_str(), n2.address.as_str()),
+        ("localhost", "localhost")
+    );
+    assert_ne!(n1.port, n2.port);
+    let (_, nodes) = config_get_cluster(addr(&n1)).await;
+    assert_eq!(
+        nodes,
+        format!(
+            "localhost|127.0.0.1|{} localhost|127.0.0.1|{}",
+            n1.port, n2.port
+        )
+    );
+    sup.shutdown_all().await;
+}
