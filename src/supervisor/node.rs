@@ -248,8 +248,14 @@ impl Supervisor {
                 }
             }
             EngineKind::Memcached => {
-                let config =
+                let mut config =
                     self.memcached_config(&guard.spec, parameters, guard.reservation.bind)?;
+                // The engine replaces its whole configuration, discovery list included.
+                config.discovery = guard
+                    .spec
+                    .discovery_group
+                    .as_deref()
+                    .map(|g| self.group_discovery(g, &guard.spec.engine_version));
                 if let Some(node) = &guard.running {
                     node.apply_memcached(&config).await;
                 }
