@@ -87,12 +87,6 @@ async fn counters_and_errors() {
     );
     assert_eq!(c.cmd(&["GETDEL", "s"]).await, "$8\r\nabcde\0\0X\r\n");
     assert_eq!(c.cmd(&["EXISTS", "s"]).await, ":0\r\n");
-    assert_eq!(
-        c.cmd(&["RPUSH", "l", "x"])
-            .await
-            .starts_with("-ERR unknown command"),
-        true
-    );
     node.shutdown().await;
 }
 
@@ -196,7 +190,7 @@ async fn expire_family_and_clock() {
         c.cmd(&["EXPIRE", "k", "50", "FOO"]).await,
         "-ERR Unsupported option FOO\r\n"
     );
-    assert_eq!(c.cmd(&["PTTL", "k"]).await.starts_with(":"), true);
+    assert!(c.cmd(&["PTTL", "k"]).await.starts_with(":"));
     assert_eq!(c.cmd(&["PERSIST", "k"]).await, ":1\r\n");
     assert_eq!(c.cmd(&["TTL", "k"]).await, ":-1\r\n");
     assert_eq!(c.cmd(&["TTL", "nokey"]).await, ":-2\r\n");
