@@ -12,6 +12,20 @@
 //! that registers them. A node builds its table once at start, keeping only commands whose
 //! `since` version is not newer than the node's engine version (newer ones answer "unknown
 //! command", as the older server would).
+//!
+//! Adding a family (e.g. lists): create `command/lists.rs` with `pub const COMMANDS` built from
+//! [`cmd`] entries (`arity` as Redis counts it, including the name; flags from [`flags`]; key
+//! positions as [`Keys::Range`] or a [`Keys::Custom`] function plus `MOVABLE_KEYS`), add
+//! `pub mod lists;` and `lists::COMMANDS` to [`FAMILIES`] — nothing else in shared files.
+//! Handlers are `fn(&mut Ctx, &Argv) -> CmdResult`: read with `ctx.db().get(key, ctx.now)`
+//! (counts hits/misses) or `peek`, write through `ctx.db().get_or_create` / `get_mut` (memory
+//! and WATCH bookkeeping happen on drop of the returned guard), call `ctx.db().remove_if_empty`
+//! after removing elements, then `ctx.dirty(n)`, `ctx.notify(notify::LIST, "lpush", key)` and,
+//! for pushes, `ctx.signal_ready(key)` so blocked clients are served. Blocking commands try
+//! first and, when they cannot serve, return `ctx.block(keys, ctx.timeout_arg(argv, i)?,
+//! TimeoutReply::NullArray)`; the dispatcher re-runs them when a key is signalled. Return
+//! `Err(errors::WRONGTYPE.into())` (or `db::wrong_type()`) for the wrong value type; the
+//! data-structure algorithms belong in `db/<type>.rs`.
 
 pub mod argv;
 pub mod bits;
