@@ -25,6 +25,7 @@ pub mod errors;
 pub mod glob;
 pub mod node;
 pub mod pubsub;
+pub mod rdb;
 pub mod resp;
 
 pub use node::RedisNode;

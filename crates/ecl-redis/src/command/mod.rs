@@ -31,11 +31,13 @@ pub mod argv;
 pub mod bits;
 pub mod connection;
 pub mod dispatch;
+pub mod dump;
 pub mod info;
 pub mod introspect;
 pub mod keys;
 pub mod pubsub;
 pub mod server;
+pub mod sort;
 pub mod strings;
 pub mod txn;
 
@@ -276,6 +278,8 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     server::COMMANDS,
     introspect::COMMANDS,
     keys::COMMANDS,
+    dump::COMMANDS,
+    sort::COMMANDS,
     strings::COMMANDS,
     bits::COMMANDS,
     txn::COMMANDS,
