@@ -44,6 +44,7 @@ pub mod txn;
 pub use argv::{Argv, OwnedArgv};
 pub use dispatch::Ctx;
 
+use crate::db::dict::FnvBuild;
 use crate::errors::CmdResult;
 use std::collections::HashMap;
 
@@ -294,7 +295,7 @@ pub struct Entry {
     /// `name` or `container|sub`, as errors and INFO commandstats print it.
     pub full_name: String,
     /// Subcommand ids by lowercase name.
-    pub subs: HashMap<Vec<u8>, usize>,
+    pub subs: HashMap<Vec<u8>, usize, FnvBuild>,
     /// Parent entry id, for subcommands.
     pub parent: Option<usize>,
 }
@@ -302,7 +303,7 @@ pub struct Entry {
 /// The per-node command table (filtered by engine version).
 #[derive(Debug)]
 pub struct CommandTable {
-    by_name: HashMap<Vec<u8>, usize>,
+    by_name: HashMap<Vec<u8>, usize, FnvBuild>,
     /// All entries; ids index this vector (and per-command statistics).
     pub entries: Vec<Entry>,
     /// Engine version the table was built for.
@@ -313,7 +314,7 @@ impl CommandTable {
     /// Builds the table for a Redis-compatible version (packed with [`v`]).
     pub fn build(version: u32) -> CommandTable {
         let mut t = CommandTable {
-            by_name: HashMap::new(),
+            by_name: HashMap::default(),
             entries: Vec::new(),
             version,
         };
@@ -326,7 +327,7 @@ impl CommandTable {
                 t.entries.push(Entry {
                     spec,
                     full_name: spec.name.to_string(),
-                    subs: HashMap::new(),
+                    subs: HashMap::default(),
                     parent: None,
                 });
                 for sub in spec.subs {
@@ -337,7 +338,7 @@ impl CommandTable {
                     t.entries.push(Entry {
                         spec: sub,
                         full_name: format!("{}|{}", spec.name, sub.name),
-                        subs: HashMap::new(),
+                        subs: HashMap::default(),
                         parent: Some(id),
                     });
                     t.entries[id].subs.insert(sub.name.as_bytes().to_vec(), sid);
