@@ -108,6 +108,8 @@ pub struct Client {
     pub no_evict: bool,
     /// Table id of the last command (CLIENT LIST `cmd`).
     pub last_cmd: usize,
+    /// Last command name as sent and its table id (skips the hash lookup for repeats).
+    pub name_cache: Option<(Vec<u8>, usize)>,
 }
 
 impl Client {
@@ -131,6 +133,7 @@ impl Client {
             no_touch: false,
             no_evict: false,
             last_cmd: usize::MAX,
+            name_cache: None,
         }
     }
 

@@ -110,6 +110,7 @@ pub async fn serve(
     'conn: loop {
         if start < inbuf.len() && client.block.is_none() {
             let mut eng = shared.lock();
+            eng.begin_batch();
             dec.limits.max_bulk = eng.cfg.proto_max_bulk_len;
             dec.limits.authenticated = client.authenticated;
             paused = false;
@@ -240,7 +241,7 @@ pub async fn serve(
 }
 
 fn sync_info(eng: &mut Engine, client: &Client, out: &Reply) {
-    let now = eng.now_ms();
+    let now = eng.batch_now;
     let last = eng
         .table
         .entries

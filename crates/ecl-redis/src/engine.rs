@@ -163,6 +163,14 @@ pub struct Engine {
     pub pause: Option<(i64, bool)>,
     /// Latest latency events (LATENCY LATEST): name → (time s, latest ms, max ms).
     pub latency: HashMap<String, (i64, u64, u64)>,
+    /// Cached command time (ms) for the current batch: reading the clock costs as much as a
+    /// simple command, so a batch reads it once (and again every few commands).
+    pub batch_now: i64,
+    /// Commands run since `batch_now` was read.
+    pub batch_cmds: u32,
+    /// End of the previous command (or start of the batch), for per-command timing with one
+    /// clock read per command.
+    pub last_tick: Instant,
 }
 
 /// Wall-clock milliseconds.
@@ -199,6 +207,9 @@ impl Engine {
             clock_offset: 0,
             pause: None,
             latency: HashMap::new(),
+            batch_now: 0,
+            batch_cmds: 0,
+            last_tick: Instant::now(),
         };
         e.refresh_access_mode();
         e
@@ -207,6 +218,24 @@ impl Engine {
     /// Current time in ms (wall clock plus the test offset).
     pub fn now_ms(&self) -> i64 {
         wall_ms() + self.clock_offset
+    }
+
+    /// Starts a batch of commands: reads the clocks once.
+    pub fn begin_batch(&mut self) {
+        self.batch_now = self.now_ms();
+        self.batch_cmds = 0;
+        self.last_tick = Instant::now();
+    }
+
+    /// Time for the next command: the batch's cached time, refreshed every 32 commands so long
+    /// pipelines do not run on a stale clock.
+    pub fn command_now(&mut self) -> i64 {
+        self.batch_cmds += 1;
+        if self.batch_cmds >= 32 {
+            self.batch_cmds = 0;
+            self.batch_now = self.now_ms();
+        }
+        self.batch_now
     }
 
     /// Applies the policy's access mode (LRU vs LFU) to every database.

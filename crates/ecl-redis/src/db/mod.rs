@@ -194,7 +194,11 @@ impl Db {
             self.misses += 1;
             return None;
         };
-        if self.dict.at(i).is_some_and(|e| e.expire_at != 0 && e.expire_at <= now_ms) {
+        if self
+            .dict
+            .at(i)
+            .is_some_and(|e| e.expire_at != 0 && e.expire_at <= now_ms)
+        {
             self.expire_if_needed(key, now_ms);
             self.misses += 1;
             return None;
@@ -226,7 +230,11 @@ impl Db {
     /// Write lookup: the value for in-place modification (marks the key modified).
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<ValueMut<'_>> {
         let i = self.dict.index_of(key)?;
-        if self.dict.at(i).is_some_and(|e| e.expire_at != 0 && e.expire_at <= now_ms) {
+        if self
+            .dict
+            .at(i)
+            .is_some_and(|e| e.expire_at != 0 && e.expire_at <= now_ms)
+        {
             self.expire_if_needed(key, now_ms);
             return None;
         }
@@ -236,7 +244,11 @@ impl Db {
         e.ver = ver;
         Self::touch(access, e, now_ms);
         let old = e.value.mem_size();
-        Some(ValueMut { v: &mut e.value, used: &mut self.used, old })
+        Some(ValueMut {
+            v: &mut e.value,
+            used: &mut self.used,
+            old,
+        })
     }
 
     /// Accounts for an existing entry found already expired by a write that reuses its slot.
@@ -260,8 +272,12 @@ impl Db {
         let access = self.access;
         let mut make = Some(make);
         let mut fresh = || make.take().map_or(Value::Str(Vec::new()), |f| f());
-        let (e, mut created) =
-            self.dict.get_or_insert_with(key, || Entry { value: Value::Str(Vec::new()), expire_at: 0, lru, ver });
+        let (e, mut created) = self.dict.get_or_insert_with(key, || Entry {
+            value: Value::Str(Vec::new()),
+            expire_at: 0,
+            lru,
+            ver,
+        });
         let mut reclaimed = None;
         if created {
             e.value = fresh();
@@ -288,7 +304,14 @@ impl Db {
         }
         // A new value counts from zero so that its whole size is added on drop.
         let old = if created { 0 } else { e.value.mem_size() };
-        (ValueMut { v: &mut e.value, used: &mut self.used, old }, created)
+        (
+            ValueMut {
+                v: &mut e.value,
+                used: &mut self.used,
+                old,
+            },
+            created,
+        )
     }
 
     /// Stores `value` under `key`, replacing any value. The TTL is cleared unless `keep_ttl`.
@@ -296,8 +319,12 @@ impl Db {
         let ver = self.next_ver();
         let lru = self.initial_lru(now_ms);
         let new_size = value.mem_size();
-        let (e, created) =
-            self.dict.get_or_insert_with(key, || Entry { value: Value::Str(Vec::new()), expire_at: 0, lru, ver });
+        let (e, created) = self.dict.get_or_insert_with(key, || Entry {
+            value: Value::Str(Vec::new()),
+            expire_at: 0,
+            lru,
+            ver,
+        });
         let expired = !created && e.expire_at != 0 && e.expire_at <= now_ms;
         let old_size = if created { 0 } else { e.value.mem_size() };
         e.value = value;
