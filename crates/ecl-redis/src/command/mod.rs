@@ -29,11 +29,13 @@
 
 pub mod argv;
 pub mod bits;
+pub mod coll;
 pub mod connection;
 pub mod dispatch;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod strings;
@@ -280,6 +282,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     bits::COMMANDS,
     txn::COMMANDS,
     pubsub::COMMANDS,
+    lists::COMMANDS,
 ];
 
 /// A resolved table entry.
