@@ -32,12 +32,14 @@ pub mod bits;
 pub mod coll;
 pub mod connection;
 pub mod dispatch;
+pub mod hashes;
 pub mod info;
 pub mod introspect;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod txn;
 
@@ -283,6 +285,8 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     txn::COMMANDS,
     pubsub::COMMANDS,
     lists::COMMANDS,
+    hashes::COMMANDS,
+    sets::COMMANDS,
 ];
 
 /// A resolved table entry.
