@@ -29,14 +29,18 @@
 
 pub mod argv;
 pub mod bits;
+pub mod coll;
 pub mod connection;
 pub mod dispatch;
 pub mod dump;
+pub mod hashes;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod lists;
 pub mod pubsub;
 pub mod server;
+pub mod sets;
 pub mod sort;
 pub mod strings;
 pub mod txn;
@@ -285,6 +289,9 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     bits::COMMANDS,
     txn::COMMANDS,
     pubsub::COMMANDS,
+    lists::COMMANDS,
+    hashes::COMMANDS,
+    sets::COMMANDS,
 ];
 
 /// A resolved table entry.

@@ -10,6 +10,7 @@ use super::dict::{Dict, Key};
 pub struct Hash {
     map: Dict<Vec<u8>>,
     bytes: usize,
+    hashtable: bool,
 }
 
 impl Clone for Hash {
@@ -18,6 +19,7 @@ impl Clone for Hash {
         for (k, v) in self.map.iter() {
             h.insert(k, v.clone());
         }
+        h.hashtable = self.hashtable;
         h
     }
 }
@@ -70,12 +72,19 @@ impl Hash {
     pub fn mem_size(&self) -> usize {
         self.bytes + 64 + self.map.bucket_count() * 4
     }
+    /// Applies `hash-max-listpack-*` after a write; `longest` is the longest field or value
+    /// just written. The conversion is one-way, as in Redis.
+    pub fn check_encoding(&mut self, max_entries: usize, max_value: usize, longest: usize) {
+        if !self.hashtable && (self.map.len() > max_entries || longest > max_value) {
+            self.hashtable = true;
+        }
+    }
     /// `OBJECT ENCODING` name.
     pub fn encoding(&self) -> &'static str {
-        if self.map.len() <= 128 && self.map.iter().all(|(k, v)| k.len() <= 64 && v.len() <= 64) {
-            "listpack"
-        } else {
+        if self.hashtable {
             "hashtable"
+        } else {
+            "listpack"
         }
     }
 }

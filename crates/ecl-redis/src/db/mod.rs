@@ -14,6 +14,7 @@
 pub mod dict;
 pub mod evict;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod set;
 pub mod string;

@@ -96,7 +96,7 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
             out.push(ty::ZSET_2);
             put_len(out, z.len() as u64);
             for (m, score) in z.iter() {
-                put_str(out, m);
+                put_str(out, &m);
                 out.extend_from_slice(&score.to_le_bytes());
             }
         }
