@@ -4,7 +4,6 @@
 //! Place in the flow: [`super::Supervisor`] builds engine configurations from node specs and
 //! hands them here; everything else in the supervisor is engine-agnostic.
 //!
-//! TEMPORARY: until the Redis engine lands, Redis nodes are plain listening sockets.
 
 use std::io;
 use std::net::SocketAddr;
@@ -13,13 +12,12 @@ use std::sync::Arc;
 use ecl_memcached::{
     ClusterDiscovery, ConfigEndpoint, DiscoveryNode, MemcachedConfig, MemcachedNode,
 };
-use ecl_redis::RedisConfig;
-use tokio::net::TcpListener;
+use ecl_redis::{RedisConfig, RedisNode};
 
 /// A running engine node.
 pub enum RunningNode {
-    /// Placeholder Redis node.
-    Redis(TcpListener),
+    /// A Redis or Valkey node.
+    Redis(RedisNode),
     /// A Memcached node.
     Memcached(MemcachedNode),
 }
@@ -27,8 +25,7 @@ pub enum RunningNode {
 impl RunningNode {
     /// Starts a Redis/Valkey node; listening on return.
     pub async fn start_redis(config: RedisConfig) -> io::Result<RunningNode> {
-        let listener = TcpListener::bind(config.bind).await?;
-        Ok(RunningNode::Redis(listener))
+        RedisNode::start(config).map(RunningNode::Redis)
     }
 
     /// Starts a Memcached node; listening on return.
@@ -39,15 +36,18 @@ impl RunningNode {
     /// The address the node listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         match self {
-            RunningNode::Redis(l) => l.local_addr(),
+            RunningNode::Redis(n) => Ok(n.local_addr()),
             RunningNode::Memcached(n) => Ok(n.local_addr()),
         }
     }
 
-    /// Sets one Redis CONFIG value at runtime.
+    /// Sets one Redis CONFIG value at runtime, as `CONFIG SET` would (Memcached nodes have no
+    /// such settings and accept nothing).
     pub async fn config_set(&self, name: &str, value: &str) -> Result<(), String> {
-        let _ = (name, value);
-        Ok(())
+        match self {
+            RunningNode::Redis(n) => n.config_set(name, value),
+            RunningNode::Memcached(_) => Err(format!("{name} is not a Memcached setting")),
+        }
     }
 
     /// Re-applies Memcached settings at runtime (no-op on other engines).
@@ -60,7 +60,7 @@ impl RunningNode {
     /// Stops the node: listener closed and client connections dropped when this returns.
     pub async fn shutdown(self) {
         match self {
-            RunningNode::Redis(l) => drop(l),
+            RunningNode::Redis(n) => n.shutdown().await,
             RunningNode::Memcached(n) => n.shutdown().await,
         }
     }

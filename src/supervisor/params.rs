@@ -7,7 +7,8 @@
 //!
 //! AWS-only parameters are mapped, never passed through: `reserved-memory-percent` and the
 //! legacy `reserved-memory` shape `maxmemory`; `cluster-enabled` is decided by the topology (the
-//! node spec); the per-class `client-output-buffer-limit-*` parameters become Redis's single
+//! node spec); `rename-commands` is passed to the engine at start (it renames its command
+//! table); the per-class `client-output-buffer-limit-*` parameters become Redis's single
 //! `client-output-buffer-limit` setting; old `slave` spellings become `replica` ones.
 
 use std::collections::BTreeMap;
@@ -78,6 +79,8 @@ const REDIS_PASS_THROUGH: &[&str] = &[
     "stream-node-max-entries",
     "hll-sparse-max-bytes",
     "activerehashing",
+    // ElastiCache's `rename-commands` ("old new" pairs); the engine applies it at start.
+    "rename-commands",
 ];
 
 /// Old `slave` spellings AWS still lists in older families, with the name Redis 5+ uses.
@@ -90,7 +93,7 @@ const REDIS_RENAMED: &[(&str, &str)] = &[
 
 /// Parameters that only take effect on a reboot in ElastiCache (`ChangeType: requires-reboot`),
 /// so a parameter-group change does not reach a running node through `CONFIG SET`.
-const REDIS_REQUIRES_REBOOT: &[&str] = &["databases", "activerehashing"];
+const REDIS_REQUIRES_REBOOT: &[&str] = &["databases", "activerehashing", "rename-commands"];
 
 /// AWS default of `reserved-memory-percent` when the group does not say.
 const DEFAULT_RESERVED_MEMORY_PERCENT: u64 = 25;
