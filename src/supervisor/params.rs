@@ -52,7 +52,6 @@ const REDIS_PASS_THROUGH: &[&str] = &[
     "active-defrag-ignore-bytes",
     "active-defrag-threshold-lower",
     "active-defrag-threshold-upper",
-    "active-defrag-max-scan-fields",
     "active-expire-effort",
     "lfu-log-factor",
     "lfu-decay-time",
@@ -79,6 +78,11 @@ const REDIS_PASS_THROUGH: &[&str] = &[
     "stream-node-max-entries",
     "hll-sparse-max-bytes",
     "activerehashing",
+    "appendonly",
+    "appendfsync",
+    // Refuse writes on a replica by closing the connection (an ElastiCache parameter the
+    // engine implements).
+    "close-on-replica-write",
     // ElastiCache's `rename-commands` ("old new" pairs); the engine applies it at start.
     "rename-commands",
 ];
@@ -89,6 +93,7 @@ const REDIS_RENAMED: &[(&str, &str)] = &[
     ("min-slaves-max-lag", "min-replicas-max-lag"),
     ("slave-lazy-flush", "replica-lazy-flush"),
     ("slave-ignore-maxmemory", "replica-ignore-maxmemory"),
+    ("close-on-slave-write", "close-on-replica-write"),
 ];
 
 /// Parameters that only take effect on a reboot in ElastiCache (`ChangeType: requires-reboot`),
@@ -193,6 +198,12 @@ pub fn redis_runtime_changes(
             before.get(name) != Some(value) && !REDIS_REQUIRES_REBOOT.contains(&name.as_str())
         })
         .collect()
+}
+
+/// Whether a Redis setting only takes effect when the node restarts (so a parameter-group change
+/// is not sent to a running node).
+pub fn redis_requires_reboot(name: &str) -> bool {
+    REDIS_REQUIRES_REBOOT.contains(&name)
 }
 
 /// Maps `client-output-buffer-limit-<class>-<field>` to (Redis class, field index).
@@ -362,7 +373,7 @@ mod tests {
             ("maxmemory-policy", "allkeys-lru"),
             ("reserved-memory-percent", "25"),
             ("cluster-enabled", "yes"),
-            ("close-on-replica-write", "yes"),
+            ("replica-allow-chaining", "no"),
             ("min-slaves-to-write", "1"),
             ("client-output-buffer-limit-pubsub-hard-limit", "1000"),
             ("client-output-buffer-limit-replica-soft-seconds", "30"),
