@@ -114,30 +114,15 @@ fn sigterm_stops_every_node_and_exits_zero() {
         .unwrap_or_default();
     assert_eq!(status, 200, "{body}");
 
-    // The cluster becomes available in milliseconds; poll a bounded number of times.
-    let describe = "Action=DescribeCacheClusters&Version=2015-02-02&CacheClusterId=sigterm-mc\
-                    &ShowCacheNodeInfo=true";
-    let mut endpoints = Vec::new();
-    for _ in 0..200 {
-        let (_, body) = rt
-            .block_on(common::api_post(addr, describe))
-            .unwrap_or_default();
-        if common::xml_values(&body, "CacheClusterStatus")
-            .first()
-            .map(String::as_str)
-            == Some("available")
-        {
-            let hosts = common::xml_values(&body, "Address");
-            let ports = common::xml_values(&body, "Port");
-            endpoints = hosts
-                .iter()
-                .zip(&ports)
-                .filter_map(|(h, p)| format!("{h}:{p}").parse::<SocketAddr>().ok())
-                .collect();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // The cluster becomes available in milliseconds; polling is bounded.
+    let body = wait_available(&rt, addr, "sigterm-mc");
+    let hosts = common::xml_values(&body, "Address");
+    let ports = common::xml_values(&body, "Port");
+    let endpoints: Vec<SocketAddr> = hosts
+        .iter()
+        .zip(&ports)
+        .filter_map(|(h, p)| format!("{h}:{p}").parse().ok())
+        .collect();
     assert_eq!(
         endpoints.len(),
         3,
