@@ -69,6 +69,8 @@ pub enum TimeoutReply {
     Null,
     /// An integer (WAIT: acknowledged replicas).
     Int(i64),
+    /// `+OK` (DEBUG SLEEP).
+    Ok,
 }
 
 /// Per-connection state used by command handlers.

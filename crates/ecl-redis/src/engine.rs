@@ -388,6 +388,7 @@ impl Engine {
             TimeoutReply::NullArray => r.null_array(),
             TimeoutReply::Null => r.null(),
             TimeoutReply::Int(n) => r.int(n),
+            TimeoutReply::Ok => r.ok(),
         }
         r.buf
     }

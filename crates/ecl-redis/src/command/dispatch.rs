@@ -70,6 +70,7 @@ impl Ctx<'_> {
                 TimeoutReply::NullArray => self.out.null_array(),
                 TimeoutReply::Null => self.out.null(),
                 TimeoutReply::Int(n) => self.out.int(n),
+                TimeoutReply::Ok => self.out.ok(),
             }
             return Ok(());
         }
