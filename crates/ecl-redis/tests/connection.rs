@@ -102,3 +102,30 @@ async fn cluster_mode_select_and_move() {
     );
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renamed_and_disabled_commands() {
+    let node = start_with(|c| {
+        c.parameters
+            .push(("disabled-commands".into(), "config save DEBUG".into()));
+        c.parameters
+            .push(("rename-commands".into(), "flushall wipe-everything".into()));
+    });
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "x"]).await,
+        "-ERR unknown command 'CONFIG', with args beginning with: 'GET' 'x' \r\n"
+    );
+    assert!(c.cmd(&["SAVE"]).await.starts_with("-ERR unknown command"));
+    assert!(
+        c.cmd(&["FLUSHALL"])
+            .await
+            .starts_with("-ERR unknown command")
+    );
+    c.cmd(&["SET", "k", "v"]).await;
+    assert_eq!(c.cmd(&["WIPE-EVERYTHING"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]).await, ":0\r\n");
+    // The node handle still reconfigures the engine.
+    node.config_set("maxmemory-policy", "allkeys-lru").unwrap();
+    node.shutdown().await;
+}
