@@ -398,6 +398,29 @@ impl Store {
         }
     }
 
+    /// Evicts least recently used items from every shard until within budget (after the
+    /// budget was lowered at runtime).
+    pub(crate) fn enforce_budget(&self) {
+        let limit = self.settings.memory_limit.load(Ordering::Relaxed);
+        loop {
+            let mut progressed = false;
+            for (i, shard) in self.shards.iter().enumerate() {
+                if self.used.load(Ordering::Relaxed) <= limit {
+                    return;
+                }
+                let mut s = lock(shard);
+                let tail = s.tail;
+                if tail != NIL {
+                    self.evict(&mut s, i, tail);
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
     /// Evicts least recently used items from shards other than `skip` until within budget.
     fn evict_elsewhere(&self, skip: usize) {
         let n = self.shards.len();

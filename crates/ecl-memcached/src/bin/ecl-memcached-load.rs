@@ -28,7 +28,9 @@ struct Args {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: ecl-memcached-load fill|mix --addr IP:PORT [--items N] [--conns C] [--ops N] [--keys K] [--get-ratio R] [--value-size B]");
+    eprintln!(
+        "usage: ecl-memcached-load fill|mix --addr IP:PORT [--items N] [--conns C] [--ops N] [--keys K] [--get-ratio R] [--value-size B]"
+    );
     std::process::exit(2)
 }
 
@@ -135,7 +137,10 @@ async fn worker(a: &Args, seed: u64) -> Res<()> {
 
 fn main() {
     let a = parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build();
     let Ok(rt) = rt else { std::process::exit(1) };
     let result: Res<()> = rt.block_on(async {
         match a.mode.as_str() {
@@ -146,7 +151,9 @@ fn main() {
                 let mut tasks = Vec::new();
                 for c in 0..a.conns {
                     let a = a.clone();
-                    tasks.push(tokio::spawn(async move { worker(&a, 0x9E37_79B9_7F4A_7C15 ^ c as u64).await }));
+                    tasks.push(tokio::spawn(async move {
+                        worker(&a, 0x9E37_79B9_7F4A_7C15 ^ c as u64).await
+                    }));
                 }
                 for t in tasks {
                     t.await??;
