@@ -322,6 +322,8 @@ impl Store {
     /// Removes every item now.
     pub(crate) fn flush_now(&self) {
         self.flush_at.store(0, Ordering::Relaxed);
+        // memcached marks the flush point with a CAS id, so CAS values continue as there.
+        self.next_cas();
         for shard in self.shards.iter() {
             let mut s = lock(shard);
             let freed: u64 = s
