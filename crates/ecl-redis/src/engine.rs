@@ -250,8 +250,14 @@ impl Engine {
         } else {
             AccessMode::Lru
         };
+        let n = self.cfg.notify;
+        let track_new = n & notify::NEW != 0 && n & (notify::KEYSPACE | notify::KEYEVENT) != 0;
         for db in &mut self.dbs {
             db.access = mode;
+            db.track_new = track_new;
+            if !track_new {
+                db.new_log.clear();
+            }
         }
     }
 
@@ -314,6 +320,19 @@ impl Engine {
         if flags & notify::KEYEVENT != 0 {
             let ch = format!("__keyevent@{db}__:{event}").into_bytes();
             self.pubsub.publish(&self.clients, false, &ch, key, None);
+        }
+    }
+
+    /// Publishes `new` notifications for keys the databases created since last time.
+    pub fn drain_new(&mut self) {
+        for db in 0..self.dbs.len() {
+            if self.dbs[db].new_log.is_empty() {
+                continue;
+            }
+            let keys = std::mem::take(&mut self.dbs[db].new_log);
+            for k in keys {
+                self.notify(notify::NEW, "new", db, &k);
+            }
         }
     }
 
@@ -388,6 +407,7 @@ impl Engine {
             TimeoutReply::NullArray => r.null_array(),
             TimeoutReply::Null => r.null(),
             TimeoutReply::Int(n) => r.int(n),
+            TimeoutReply::Ok => r.ok(),
         }
         r.buf
     }

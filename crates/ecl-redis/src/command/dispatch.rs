@@ -70,6 +70,7 @@ impl Ctx<'_> {
                 TimeoutReply::NullArray => self.out.null_array(),
                 TimeoutReply::Null => self.out.null(),
                 TimeoutReply::Int(n) => self.out.int(n),
+                TimeoutReply::Ok => self.out.ok(),
             }
             return Ok(());
         }
@@ -154,6 +155,11 @@ pub fn dispatch(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: &A
         }
         if !eng.dbs[client.db].expired_log.is_empty() {
             eng.drain_expired();
+        }
+        if eng.cfg.notify & crate::config::notify::NEW != 0
+            && eng.dbs.iter().any(|d| !d.new_log.is_empty())
+        {
+            eng.drain_new();
         }
     }
     flow
