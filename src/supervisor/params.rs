@@ -100,6 +100,14 @@ const REDIS_RENAMED: &[(&str, &str)] = &[
 /// so a parameter-group change does not reach a running node through `CONFIG SET`.
 const REDIS_REQUIRES_REBOOT: &[&str] = &["databases", "activerehashing", "rename-commands"];
 
+/// Commands ElastiCache makes unavailable on Redis OSS / Valkey nodes ("Restricted commands" in
+/// the ElastiCache user guide), passed to the engine as its `disabled-commands` directive.
+pub const RESTRICTED_COMMANDS: &str =
+    "bgrewriteaof bgsave config debug migrate replicaof save slaveof shutdown sync psync";
+
+/// Engine directive naming the commands a node answers as unknown.
+pub const DISABLED_COMMANDS_DIRECTIVE: &str = "disabled-commands";
+
 /// AWS default of `reserved-memory-percent` when the group does not say.
 const DEFAULT_RESERVED_MEMORY_PERCENT: u64 = 25;
 
