@@ -329,6 +329,27 @@ fn every_container_setting_is_a_flag_of_the_binary() {
     );
     assert!(dockerfile.contains("AS builder") && dockerfile.contains("--from=builder"));
     assert!(dockerfile.contains("ENTRYPOINT [\"elasticache-local\"]"));
+
+    // Exec-form instructions must be valid JSON arrays of strings, or Docker silently runs them
+    // through a shell as text.
+    let joined = dockerfile.replace("\\\n", " ");
+    let mut exec_forms = 0;
+    for line in joined.lines() {
+        let Some(start) = line.find('[') else {
+            continue;
+        };
+        let keyword = line.split_whitespace().next().unwrap_or("");
+        if !matches!(keyword, "ENTRYPOINT" | "CMD" | "HEALTHCHECK") {
+            continue;
+        }
+        let parsed: Result<Vec<String>, _> = serde_json::from_str(line[start..].trim());
+        assert!(parsed.is_ok(), "not a JSON exec form: {line}");
+        exec_forms += 1;
+    }
+    assert!(
+        exec_forms >= 2,
+        "ENTRYPOINT and HEALTHCHECK use the exec form"
+    );
 }
 
 #[test]
