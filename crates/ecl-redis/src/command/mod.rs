@@ -33,6 +33,7 @@ pub mod coll;
 pub mod connection;
 pub mod dispatch;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod info;
 pub mod introspect;
 pub mod keys;
@@ -42,6 +43,8 @@ pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod txn;
+pub mod zsets;
+pub mod zsets_ops;
 
 pub use argv::{Argv, OwnedArgv};
 pub use dispatch::Ctx;
@@ -287,6 +290,9 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     lists::COMMANDS,
     hashes::COMMANDS,
     sets::COMMANDS,
+    zsets::COMMANDS,
+    zsets_ops::COMMANDS,
+    hyperloglog::COMMANDS,
 ];
 
 /// A resolved table entry.
