@@ -151,10 +151,25 @@ def parse_junit(xml):
     return res
 
 
-def category(name):
+# Error fragments showing a test failed only because it needs a next-issue command.
+NEXT_ISSUE_ERRORS = [
+    ("scripting", ["command 'eval", "command 'script"]),
+    ("functions", ["command 'function", "command 'fcall"]),
+    ("acl", ["command 'acl'"]),
+    ("stream", ["command 'x"]),
+    ("geo", ["command 'geo"]),
+    ("cluster", ["command 'cluster'"]),
+]
+
+
+def category(name, detail=""):
     low = name.lower().split("::")[-1]
     for cat, frags in NEXT_ISSUE:
         if any(f in low for f in frags):
+            return cat
+    d = detail.lower()
+    for cat, frags in NEXT_ISSUE_ERRORS:
+        if any(f in d for f in frags):
             return cat
     return None
 
@@ -210,7 +225,7 @@ def main():
             o = ours.get(name, ("missing", ""))
             if o[0] == "pass":
                 continue
-            cat = category(name)
+            cat = category(name, o[1])
             entry = (name, o[0], o[1])
             (next_issue if cat else regressions).append((cat, entry))
     lines = [f"# redis-py {REDIS_PY_VERSION} test-suite: redis-server vs ecl-redis (RESP{a.protocol})", "",

@@ -147,6 +147,7 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if added + changed > 0 || (incr && last.is_some()) {
         ctx.dirty((added + changed) as u64);
         ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
+        ctx.signal_ready(key);
     }
     Ok(())
 }
@@ -179,6 +180,7 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     ctx.out.double(n);
     ctx.dirty(1);
     ctx.notify(notify::ZSET, "zincr", key);
+    ctx.signal_ready(key);
     Ok(())
 }
 
@@ -467,6 +469,7 @@ pub fn store_entries(ctx: &mut Ctx<'_>, dst: &[u8], items: &[(Key, f64)], event:
     let existed = ctx.db().exists(dst, now);
     if coll::store(ctx, dst, Value::ZSet(Box::new(z)), items.is_empty()) {
         ctx.notify(notify::ZSET, event, dst);
+        ctx.signal_ready(dst);
     } else if existed {
         ctx.notify(notify::GENERIC, "del", dst);
     }
