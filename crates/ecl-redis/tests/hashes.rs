@@ -17,20 +17,38 @@ async fn fields_counters_and_errors() {
     assert_eq!(c.cmd(&["HSETNX", "h", "a", "9"]).await, ":0\r\n");
     assert_eq!(c.cmd(&["HMSET", "h", "c", "x"]).await, "+OK\r\n");
     assert_eq!(c.cmd(&["HGET", "h", "a"]).await, "$1\r\n3\r\n");
-    assert_eq!(c.cmd(&["HMGET", "h", "a", "zz"]).await, "*2\r\n$1\r\n3\r\n$-1\r\n");
+    assert_eq!(
+        c.cmd(&["HMGET", "h", "a", "zz"]).await,
+        "*2\r\n$1\r\n3\r\n$-1\r\n"
+    );
     assert_eq!(c.cmd(&["HLEN", "h"]).await, ":3\r\n");
     assert_eq!(c.cmd(&["HSTRLEN", "h", "c"]).await, ":1\r\n");
     assert_eq!(c.cmd(&["HEXISTS", "h", "zz"]).await, ":0\r\n");
     assert_eq!(c.cmd(&["HINCRBY", "h", "a", "5"]).await, ":8\r\n");
-    assert_eq!(c.cmd(&["HINCRBY", "h", "c", "1"]).await, "-ERR hash value is not an integer\r\n");
-    assert_eq!(c.cmd(&["HINCRBYFLOAT", "h", "f", "1.5"]).await, "$3\r\n1.5\r\n");
-    assert_eq!(c.cmd(&["HINCRBYFLOAT", "h", "c", "1"]).await, "-ERR hash value is not a float\r\n");
-    assert_eq!(c.cmd(&["HSET", "h", "m", "9223372036854775807"]).await, ":1\r\n");
+    assert_eq!(
+        c.cmd(&["HINCRBY", "h", "c", "1"]).await,
+        "-ERR hash value is not an integer\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["HINCRBYFLOAT", "h", "f", "1.5"]).await,
+        "$3\r\n1.5\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["HINCRBYFLOAT", "h", "c", "1"]).await,
+        "-ERR hash value is not a float\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["HSET", "h", "m", "9223372036854775807"]).await,
+        ":1\r\n"
+    );
     assert_eq!(
         c.cmd(&["HINCRBY", "h", "m", "1"]).await,
         "-ERR increment or decrement would overflow\r\n"
     );
-    assert_eq!(c.cmd(&["HDEL", "h", "a", "b", "c", "f", "m", "zz"]).await, ":5\r\n");
+    assert_eq!(
+        c.cmd(&["HDEL", "h", "a", "b", "c", "f", "m", "zz"]).await,
+        ":5\r\n"
+    );
     assert_eq!(c.cmd(&["EXISTS", "h"]).await, ":0\r\n");
     assert_eq!(c.cmd(&["HRANDFIELD", "h"]).await, "$-1\r\n");
     assert_eq!(c.cmd(&["HRANDFIELD", "h", "3"]).await, "*0\r\n");
@@ -47,7 +65,10 @@ async fn resp3_map_randfield_scan_encoding() {
     let mut c = Raw::connect(&node).await;
     c.cmd(&["HELLO", "3"]).await;
     c.cmd(&["HSET", "h", "f", "v"]).await;
-    assert_eq!(c.cmd(&["HGETALL", "h"]).await, "%1\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    assert_eq!(
+        c.cmd(&["HGETALL", "h"]).await,
+        "%1\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    );
     assert_eq!(
         c.cmd(&["HRANDFIELD", "h", "-3", "WITHVALUES"]).await,
         "*3\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
@@ -60,9 +81,19 @@ async fn resp3_map_randfield_scan_encoding() {
     }
     let n: i64 = cmd.query_async(&mut r).await.unwrap();
     assert_eq!(n, 300);
-    let enc: String = redis::cmd("OBJECT").arg("ENCODING").arg("big").query_async(&mut r).await.unwrap();
+    let enc: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("big")
+        .query_async(&mut r)
+        .await
+        .unwrap();
     assert_eq!(enc, "hashtable");
-    let enc: String = redis::cmd("OBJECT").arg("ENCODING").arg("h").query_async(&mut r).await.unwrap();
+    let enc: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("h")
+        .query_async(&mut r)
+        .await
+        .unwrap();
     assert_eq!(enc, "listpack");
     // A full HSCAN iteration sees every field exactly once.
     let mut cursor = 0u64;
@@ -85,7 +116,12 @@ async fn resp3_map_randfield_scan_encoding() {
         }
     }
     assert_eq!(seen.len(), 300);
-    let picked: Vec<String> = redis::cmd("HRANDFIELD").arg("big").arg(500).query_async(&mut r).await.unwrap();
+    let picked: Vec<String> = redis::cmd("HRANDFIELD")
+        .arg("big")
+        .arg(500)
+        .query_async(&mut r)
+        .await
+        .unwrap();
     let distinct: std::collections::HashSet<_> = picked.iter().collect();
     assert_eq!((picked.len(), distinct.len()), (300, 300));
 }

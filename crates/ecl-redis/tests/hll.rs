@@ -16,7 +16,11 @@ async fn add_count_merge_and_representation() {
         }
         let _: i64 = cmd.query_async(&mut r).await.unwrap();
     }
-    let n: i64 = redis::cmd("PFCOUNT").arg("h1").query_async(&mut r).await.unwrap();
+    let n: i64 = redis::cmd("PFCOUNT")
+        .arg("h1")
+        .query_async(&mut r)
+        .await
+        .unwrap();
     assert!((n - 20_000).abs() < 20_000 * 3 / 100, "estimate {n}");
     let mut cmd = redis::cmd("PFADD");
     cmd.arg("h2");
@@ -24,18 +28,50 @@ async fn add_count_merge_and_representation() {
         cmd.arg(format!("e{i}"));
     }
     let _: i64 = cmd.query_async(&mut r).await.unwrap();
-    let u: i64 = redis::cmd("PFCOUNT").arg("h1").arg("h2").query_async(&mut r).await.unwrap();
+    let u: i64 = redis::cmd("PFCOUNT")
+        .arg("h1")
+        .arg("h2")
+        .query_async(&mut r)
+        .await
+        .unwrap();
     assert!((u - 30_000).abs() < 30_000 * 3 / 100, "union estimate {u}");
-    let _: () = redis::cmd("PFMERGE").arg("m").arg("h1").arg("h2").query_async(&mut r).await.unwrap();
-    let m: i64 = redis::cmd("PFCOUNT").arg("m").query_async(&mut r).await.unwrap();
+    let _: () = redis::cmd("PFMERGE")
+        .arg("m")
+        .arg("h1")
+        .arg("h2")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    let m: i64 = redis::cmd("PFCOUNT")
+        .arg("m")
+        .query_async(&mut r)
+        .await
+        .unwrap();
     assert_eq!(m, u);
     // The value is a string in Redis' layout and survives GET/SET.
-    let raw: Vec<u8> = redis::cmd("GET").arg("m").query_async(&mut r).await.unwrap();
+    let raw: Vec<u8> = redis::cmd("GET")
+        .arg("m")
+        .query_async(&mut r)
+        .await
+        .unwrap();
     assert_eq!(&raw[..4], b"HYLL");
-    let _: () = redis::cmd("SET").arg("copy").arg(&raw).query_async(&mut r).await.unwrap();
-    let c: i64 = redis::cmd("PFCOUNT").arg("copy").query_async(&mut r).await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("copy")
+        .arg(&raw)
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    let c: i64 = redis::cmd("PFCOUNT")
+        .arg("copy")
+        .query_async(&mut r)
+        .await
+        .unwrap();
     assert_eq!(c, m);
-    let t: String = redis::cmd("TYPE").arg("copy").query_async(&mut r).await.unwrap();
+    let t: String = redis::cmd("TYPE")
+        .arg("copy")
+        .query_async(&mut r)
+        .await
+        .unwrap();
     assert_eq!(t, "string");
 }
 

@@ -40,7 +40,10 @@ async fn push_pop_range_and_errors() {
     );
     assert_eq!(c.cmd(&["LINDEX", "l", "-1"]).await, "$1\r\nd\r\n");
     assert_eq!(c.cmd(&["LINDEX", "l", "99"]).await, "$-1\r\n");
-    assert_eq!(c.cmd(&["LPOP", "l", "2"]).await, "*2\r\n$1\r\nz\r\n$1\r\na\r\n");
+    assert_eq!(
+        c.cmd(&["LPOP", "l", "2"]).await,
+        "*2\r\n$1\r\nz\r\n$1\r\na\r\n"
+    );
     assert_eq!(c.cmd(&["LPOP", "l", "0"]).await, "*0\r\n");
     assert_eq!(c.cmd(&["LPOP", "nol", "2"]).await, "*-1\r\n");
     assert_eq!(c.cmd(&["RPOP", "nol"]).await, "$-1\r\n");
@@ -48,12 +51,24 @@ async fn push_pop_range_and_errors() {
         c.cmd(&["LPOP", "l", "-1"]).await,
         "-ERR value is out of range, must be positive\r\n"
     );
-    assert_eq!(c.cmd(&["LSET", "l", "5", "x"]).await, "-ERR index out of range\r\n");
-    assert_eq!(c.cmd(&["LSET", "nol", "0", "x"]).await, "-ERR no such key\r\n");
+    assert_eq!(
+        c.cmd(&["LSET", "l", "5", "x"]).await,
+        "-ERR index out of range\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["LSET", "nol", "0", "x"]).await,
+        "-ERR no such key\r\n"
+    );
     assert_eq!(c.cmd(&["LSET", "l", "0", "B"]).await, "+OK\r\n");
     assert_eq!(c.cmd(&["LINSERT", "l", "BEFORE", "c", "x"]).await, ":4\r\n");
-    assert_eq!(c.cmd(&["LINSERT", "l", "AFTER", "nope", "x"]).await, ":-1\r\n");
-    assert_eq!(c.cmd(&["LINSERT", "l", "MIDDLE", "c", "x"]).await, "-ERR syntax error\r\n");
+    assert_eq!(
+        c.cmd(&["LINSERT", "l", "AFTER", "nope", "x"]).await,
+        ":-1\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["LINSERT", "l", "MIDDLE", "c", "x"]).await,
+        "-ERR syntax error\r\n"
+    );
     assert_eq!(c.cmd(&["RPUSH", "l", "x", "x"]).await, ":6\r\n");
     assert_eq!(c.cmd(&["LPOS", "l", "x"]).await, ":1\r\n");
     assert_eq!(c.cmd(&["LPOS", "l", "x", "RANK", "-1"]).await, ":5\r\n");
@@ -102,12 +117,28 @@ async fn lmove_lmpop_and_encoding() {
     assert_eq!(dst, ["3", "1"]);
     let none: Option<String> = q(&mut c, &["LMOVE", "nosrc", "dst", "LEFT", "LEFT"]).await;
     assert_eq!(none, None);
-    let r: (String, Vec<String>) = q(&mut c, &["LMPOP", "2", "empty", "dst", "RIGHT", "COUNT", "5"]).await;
-    assert_eq!(r, ("dst".to_string(), vec!["1".to_string(), "3".to_string()]));
+    let r: (String, Vec<String>) = q(
+        &mut c,
+        &["LMPOP", "2", "empty", "dst", "RIGHT", "COUNT", "5"],
+    )
+    .await;
+    assert_eq!(
+        r,
+        ("dst".to_string(), vec!["1".to_string(), "3".to_string()])
+    );
     let r: Option<(String, Vec<String>)> = q(&mut c, &["LMPOP", "1", "dst", "LEFT"]).await;
     assert_eq!(r, None);
-    let e = redis::cmd("LMPOP").arg("0").arg("k").arg("LEFT").query_async::<()>(&mut c).await;
-    assert!(e.unwrap_err().to_string().contains("numkeys should be greater than 0"));
+    let e = redis::cmd("LMPOP")
+        .arg("0")
+        .arg("k")
+        .arg("LEFT")
+        .query_async::<()>(&mut c)
+        .await;
+    assert!(
+        e.unwrap_err()
+            .to_string()
+            .contains("numkeys should be greater than 0")
+    );
     let enc: String = q(&mut c, &["OBJECT", "ENCODING", "src"]).await;
     assert_eq!(enc, "listpack");
     let big = "x".repeat(9000);
@@ -162,7 +193,10 @@ async fn blocking_pops_fifo_timeout_and_multi() {
     let mut raw = Raw::connect(&node).await;
     assert_eq!(raw.cmd(&["MULTI"]).await, "+OK\r\n");
     assert_eq!(raw.cmd(&["BLPOP", "never", "0"]).await, "+QUEUED\r\n");
-    assert_eq!(raw.cmd(&["BLMPOP", "0", "1", "never", "LEFT"]).await, "+QUEUED\r\n");
+    assert_eq!(
+        raw.cmd(&["BLMPOP", "0", "1", "never", "LEFT"]).await,
+        "+QUEUED\r\n"
+    );
     assert_eq!(raw.cmd(&["EXEC"]).await, "*2\r\n*-1\r\n*-1\r\n");
 }
 

@@ -12,10 +12,16 @@ async fn membership_and_algebra() {
     assert_eq!(c.cmd(&["SADD", "a", "1", "2", "3", "3"]).await, ":3\r\n");
     assert_eq!(c.cmd(&["SADD", "b", "2", "3", "4"]).await, ":3\r\n");
     assert_eq!(c.cmd(&["SISMEMBER", "a", "1"]).await, ":1\r\n");
-    assert_eq!(c.cmd(&["SMISMEMBER", "a", "1", "9"]).await, "*2\r\n:1\r\n:0\r\n");
+    assert_eq!(
+        c.cmd(&["SMISMEMBER", "a", "1", "9"]).await,
+        "*2\r\n:1\r\n:0\r\n"
+    );
     assert_eq!(c.cmd(&["SCARD", "a"]).await, ":3\r\n");
     assert_eq!(c.cmd(&["SINTERCARD", "2", "a", "b"]).await, ":2\r\n");
-    assert_eq!(c.cmd(&["SINTERCARD", "2", "a", "b", "LIMIT", "1"]).await, ":1\r\n");
+    assert_eq!(
+        c.cmd(&["SINTERCARD", "2", "a", "b", "LIMIT", "1"]).await,
+        ":1\r\n"
+    );
     assert_eq!(
         c.cmd(&["SINTERCARD", "2", "a", "b", "LIMIT", "-1"]).await,
         "-ERR LIMIT can't be negative\r\n"
@@ -55,34 +61,86 @@ async fn random_members_encodings_and_scan() {
         cmd.arg(i);
     }
     let _: i64 = cmd.query_async(&mut r).await.unwrap();
-    let enc: String = redis::cmd("OBJECT").arg("ENCODING").arg("s").query_async(&mut r).await.unwrap();
+    let enc: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("s")
+        .query_async(&mut r)
+        .await
+        .unwrap();
     assert_eq!(enc, "intset");
-    let _: i64 = redis::cmd("SADD").arg("s").arg("word").query_async(&mut r).await.unwrap();
-    let enc: String = redis::cmd("OBJECT").arg("ENCODING").arg("s").query_async(&mut r).await.unwrap();
+    let _: i64 = redis::cmd("SADD")
+        .arg("s")
+        .arg("word")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    let enc: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("s")
+        .query_async(&mut r)
+        .await
+        .unwrap();
     assert_eq!(enc, "listpack");
     for i in 0..100 {
-        let _: i64 = redis::cmd("SADD").arg("s").arg(format!("m{i}")).query_async(&mut r).await.unwrap();
+        let _: i64 = redis::cmd("SADD")
+            .arg("s")
+            .arg(format!("m{i}"))
+            .query_async(&mut r)
+            .await
+            .unwrap();
     }
-    let enc: String = redis::cmd("OBJECT").arg("ENCODING").arg("s").query_async(&mut r).await.unwrap();
+    let enc: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("s")
+        .query_async(&mut r)
+        .await
+        .unwrap();
     assert_eq!(enc, "hashtable");
-    let rep: Vec<String> = redis::cmd("SRANDMEMBER").arg("s").arg(-500).query_async(&mut r).await.unwrap();
+    let rep: Vec<String> = redis::cmd("SRANDMEMBER")
+        .arg("s")
+        .arg(-500)
+        .query_async(&mut r)
+        .await
+        .unwrap();
     assert_eq!(rep.len(), 500);
-    let dist: Vec<String> = redis::cmd("SRANDMEMBER").arg("s").arg(50).query_async(&mut r).await.unwrap();
+    let dist: Vec<String> = redis::cmd("SRANDMEMBER")
+        .arg("s")
+        .arg(50)
+        .query_async(&mut r)
+        .await
+        .unwrap();
     assert_eq!(dist.iter().collect::<HashSet<_>>().len(), 50);
-    let popped: Vec<String> = redis::cmd("SPOP").arg("s").arg(10).query_async(&mut r).await.unwrap();
-    let card: i64 = redis::cmd("SCARD").arg("s").query_async(&mut r).await.unwrap();
+    let popped: Vec<String> = redis::cmd("SPOP")
+        .arg("s")
+        .arg(10)
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    let card: i64 = redis::cmd("SCARD")
+        .arg("s")
+        .query_async(&mut r)
+        .await
+        .unwrap();
     assert_eq!((popped.len(), card), (10, 191));
     let mut seen = HashSet::new();
     let mut cursor = 0u64;
     for _ in 0..1000 {
-        let (next, items): (u64, Vec<String>) =
-            redis::cmd("SSCAN").arg("s").arg(cursor).arg("MATCH").arg("m*").query_async(&mut r).await.unwrap();
+        let (next, items): (u64, Vec<String>) = redis::cmd("SSCAN")
+            .arg("s")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg("m*")
+            .query_async(&mut r)
+            .await
+            .unwrap();
         seen.extend(items);
         cursor = next;
         if cursor == 0 {
             break;
         }
     }
-    let expected = (0..100).filter(|i| !popped.contains(&format!("m{i}"))).count();
+    let expected = (0..100)
+        .filter(|i| !popped.contains(&format!("m{i}")))
+        .count();
     assert_eq!(seen.len(), expected);
 }

@@ -41,7 +41,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// Sets field/value pairs from `argv[2..]`; the number of new fields.
 fn set_pairs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Result<usize, CmdError> {
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         let name = argv.str(0).to_ascii_lowercase();
         return Err(errors::wrong_arity(&name));
     }
@@ -100,7 +100,10 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn hget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    match read::<Hash>(ctx, argv.get(1))?.and_then(|h| h.get(argv.get(2))).cloned() {
+    match read::<Hash>(ctx, argv.get(1))?
+        .and_then(|h| h.get(argv.get(2)))
+        .cloned()
+    {
         Some(x) => ctx.out.bulk(&x),
         None => ctx.out.null(),
     }
@@ -157,8 +160,11 @@ fn hexists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
+/// A field and its value.
+type Pair = (Vec<u8>, Vec<u8>);
+
 /// Field/value pairs of a hash (empty when missing).
-fn all_pairs(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CmdError> {
+fn all_pairs(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Vec<Pair>, CmdError> {
     Ok(read::<Hash>(ctx, key)?
         .map(|h| h.iter().map(|(k, v)| (k.to_vec(), v.clone())).collect())
         .unwrap_or_default())
@@ -272,7 +278,8 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if with_values && resp3 {
         ctx.out.array(picked.len());
     } else {
-        ctx.out.array(picked.len() * if with_values { 2 } else { 1 });
+        ctx.out
+            .array(picked.len() * if with_values { 2 } else { 1 });
     }
     for i in picked {
         let (k, v) = &pairs[i];

@@ -20,9 +20,39 @@ pub const CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
 
 /// HyperLogLog family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("pfadd", -2, WRITE | DENYOOM | FAST, Keys::Range(1, 1, 1), W | acl::FAST, v(2, 8, 9), "hyperloglog", pfadd).doc("Adds elements to a HyperLogLog key. Creates the key if it doesn't exist."),
-    cmd("pfcount", -2, READONLY | MAY_REPLICATE, Keys::Range(1, -1, 1), R | acl::SLOW, v(2, 8, 9), "hyperloglog", pfcount).doc("Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s)."),
-    cmd("pfmerge", -2, WRITE | DENYOOM, Keys::Range(1, -1, 1), W | acl::SLOW, v(2, 8, 9), "hyperloglog", pfmerge).doc("Merges one or more HyperLogLog values into a single key."),
+    cmd(
+        "pfadd",
+        -2,
+        WRITE | DENYOOM | FAST,
+        Keys::Range(1, 1, 1),
+        W | acl::FAST,
+        v(2, 8, 9),
+        "hyperloglog",
+        pfadd,
+    )
+    .doc("Adds elements to a HyperLogLog key. Creates the key if it doesn't exist."),
+    cmd(
+        "pfcount",
+        -2,
+        READONLY | MAY_REPLICATE,
+        Keys::Range(1, -1, 1),
+        R | acl::SLOW,
+        v(2, 8, 9),
+        "hyperloglog",
+        pfcount,
+    )
+    .doc("Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s)."),
+    cmd(
+        "pfmerge",
+        -2,
+        WRITE | DENYOOM,
+        Keys::Range(1, -1, 1),
+        W | acl::SLOW,
+        v(2, 8, 9),
+        "hyperloglog",
+        pfmerge,
+    )
+    .doc("Merges one or more HyperLogLog values into a single key."),
 ];
 
 fn map_err(e: HllError) -> CmdError {
@@ -106,10 +136,7 @@ fn pfcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn pfmerge(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let dst = argv.get(1);
-    let mut acc = match load(ctx, dst)? {
-        Some(h) => h,
-        None => Hll::new(),
-    };
+    let mut acc = load(ctx, dst)?.unwrap_or_default();
     for k in argv.iter_from(2) {
         if let Some(h) = load(ctx, k)? {
             acc.merge(&h);

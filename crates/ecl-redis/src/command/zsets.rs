@@ -49,7 +49,8 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) = (false, false, false, false, false, false);
+    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
+        (false, false, false, false, false, false);
     let mut i = 2;
     while i < argv.len() {
         let a = argv.get(i).to_ascii_lowercase();
@@ -65,13 +66,13 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         i += 1;
     }
     let rest = argv.len() - i;
-    if rest == 0 || rest % 2 != 0 {
+    if rest == 0 || !rest.is_multiple_of(2) {
         return Err(errors::SYNTAX.into());
     }
     if nx && xx {
         return Err("ERR XX and NX options at the same time are not compatible".into());
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return Err("ERR GT, LT, and/or NX options at the same time are not compatible".into());
     }
     if incr && rest > 2 {
@@ -338,7 +339,11 @@ pub fn eval_range(z: &ZSet, spec: &RangeSpec) -> Vec<(Key, f64)> {
         }
         let off = off as usize;
         let avail = hi.saturating_sub(lo);
-        let take = if count < 0 { avail } else { (count as usize).min(avail) };
+        let take = if count < 0 {
+            avail
+        } else {
+            (count as usize).min(avail)
+        };
         if off >= avail {
             return Vec::new();
         }
@@ -407,7 +412,10 @@ fn parse_zrange(argv: &Argv<'_>, at: usize, store: bool) -> Result<RangeSpec, Cm
         return Err(errors::SYNTAX.into());
     }
     if limit.is_some() && !byscore && !bylex {
-        return Err("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX".into());
+        return Err(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+                .into(),
+        );
     }
     if ws && bylex {
         return Err("ERR syntax error, WITHSCORES not supported in combination with BYLEX".into());
@@ -515,7 +523,11 @@ fn legacy_opts(argv: &Argv<'_>, lex: bool) -> Result<(bool, Option<(i64, i64)>),
 
 fn by_score_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, rev: bool) -> CmdResult {
     let (a, b) = (argv.get(2), argv.get(3));
-    let r = if rev { score_range(b, a)? } else { score_range(a, b)? };
+    let r = if rev {
+        score_range(b, a)?
+    } else {
+        score_range(a, b)?
+    };
     let (ws, limit) = legacy_opts(argv, false)?;
     let spec = RangeSpec {
         by: By::Score(r),
@@ -528,7 +540,11 @@ fn by_score_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, rev: bool) -> CmdResult 
 
 fn by_lex_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, rev: bool) -> CmdResult {
     let (a, b) = (argv.get(2), argv.get(3));
-    let r = if rev { lex_range(b, a)? } else { lex_range(a, b)? };
+    let r = if rev {
+        lex_range(b, a)?
+    } else {
+        lex_range(a, b)?
+    };
     let (_, limit) = legacy_opts(argv, true)?;
     let spec = RangeSpec {
         by: By::Lex(r),

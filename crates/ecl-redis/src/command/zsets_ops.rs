@@ -149,7 +149,12 @@ fn parse_algebra<'a>(
 }
 
 /// Computes the algebra; result sorted by (score, member).
-fn compute(ctx: &mut Ctx<'_>, a: &AlgebraArgs<'_>, op: Op, limit: usize) -> Result<Vec<(Key, f64)>, CmdError> {
+fn compute(
+    ctx: &mut Ctx<'_>,
+    a: &AlgebraArgs<'_>,
+    op: Op,
+    limit: usize,
+) -> Result<Vec<(Key, f64)>, CmdError> {
     let mut inputs = Vec::with_capacity(a.keys.len());
     for k in &a.keys {
         inputs.push(load(ctx, k)?);
@@ -275,7 +280,12 @@ fn zintercard(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 /// Pops up to `count` lowest (or highest) members; `None` when the key is missing.
-fn pop_n(ctx: &mut Ctx<'_>, key: &[u8], max: bool, count: usize) -> Result<Option<Vec<(Key, f64)>>, CmdError> {
+fn pop_n(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    max: bool,
+    count: usize,
+) -> Result<Option<Vec<(Key, f64)>>, CmdError> {
     let got = coll::write::<ZSet, _>(ctx, key, false, |z| {
         let n = count.min(z.len());
         let items = if max {
