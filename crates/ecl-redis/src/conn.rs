@@ -53,6 +53,21 @@ impl Drop for ConnGuard {
 
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Takes the node lock for a batch without parking the worker thread when another batch holds
+/// it: a short spin, then the task yields so the thread serves other connections' I/O.
+async fn lock_async(shared: &Shared) -> MutexGuard<'_, Engine> {
+    loop {
+        for _ in 0..64 {
+            match shared.engine.try_lock() {
+                Ok(g) => return g,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => std::hint::spin_loop(),
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Serves one connection until it closes.
 pub async fn serve(
     shared: Arc<Shared>,
@@ -113,7 +128,7 @@ pub async fn serve(
     let mut paused = false;
     'conn: loop {
         if start < inbuf.len() && client.block.is_none() {
-            let mut eng = shared.lock();
+            let mut eng = lock_async(&shared).await;
             eng.begin_batch();
             dec.limits.max_bulk = eng.cfg.proto_max_bulk_len;
             dec.limits.authenticated = client.authenticated;
