@@ -464,11 +464,7 @@ impl Engine {
     /// Runs one active-expiry pass over all databases (the node's periodic cycle).
     pub fn cron(&mut self) {
         let now = self.now_ms();
-        let effort = self
-            .cfg
-            .get("active-expire-effort")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1usize);
+        let effort = self.cfg.active_expire_effort;
         for db in &mut self.dbs {
             if db.expires_len() > 0 {
                 db.active_expire(now, 4 * effort);
