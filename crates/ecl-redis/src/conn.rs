@@ -53,6 +53,21 @@ impl Drop for ConnGuard {
 
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Takes the node lock for a batch without parking the worker thread when another batch holds
+/// it: a short spin, then the task yields so the thread serves other connections' I/O.
+async fn lock_async(shared: &Shared) -> MutexGuard<'_, Engine> {
+    loop {
+        for _ in 0..64 {
+            match shared.engine.try_lock() {
+                Ok(g) => return g,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => std::hint::spin_loop(),
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Serves one connection until it closes.
 pub async fn serve(
     shared: Arc<Shared>,
@@ -65,6 +80,8 @@ pub async fn serve(
     let _ = stream.set_nodelay(true);
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let mut shutdown = shared.shutdown.subscribe();
+    let pending = Arc::new(AtomicUsize::new(0));
+    let kill = Arc::new(Notify::new());
     let (mut client, mut dec) = {
         let mut eng = shared.lock();
         let id = eng.clients.alloc_id();
@@ -90,6 +107,8 @@ pub async fn serve(
                 monitor: false,
                 no_evict: false,
                 user: "default".to_string(),
+                pending: pending.clone(),
+                kill: kill.clone(),
             },
         );
         let authed = eng.cfg.requirepass.is_none();
@@ -109,7 +128,8 @@ pub async fn serve(
     let mut paused = false;
     'conn: loop {
         if start < inbuf.len() && client.block.is_none() {
-            let mut eng = shared.lock();
+            let mut eng = lock_async(&shared).await;
+            eng.begin_batch();
             dec.limits.max_bulk = eng.cfg.proto_max_bulk_len;
             dec.limits.authenticated = client.authenticated;
             paused = false;
@@ -163,6 +183,10 @@ pub async fn serve(
             tokio::select! {
                 r = stream.write_all(&out.buf) => if r.is_err() { break 'conn; },
                 _ = shutdown.changed() => break 'conn,
+                _ = kill.notified() => {
+                    tracing::warn!(client = id, "closing client: push backlog over the output buffer limit");
+                    break 'conn;
+                }
             }
             out.buf.clear();
             if out.buf.capacity() > 1 << 20 {
@@ -214,7 +238,10 @@ pub async fn serve(
                 let mut ev = ev;
                 while let Some(e) = ev {
                     match e {
-                        Event::Push(b) => out.raw(&b),
+                        Event::Push(b) => {
+                            pending.fetch_sub(b.len(), Ordering::AcqRel);
+                            out.raw(&b);
+                        }
                         Event::Unblocked(b) => {
                             out.raw(&b);
                             client.block = None;
@@ -240,7 +267,7 @@ pub async fn serve(
 }
 
 fn sync_info(eng: &mut Engine, client: &Client, out: &Reply) {
-    let now = eng.now_ms();
+    let now = eng.batch_now;
     let last = eng
         .table
         .entries

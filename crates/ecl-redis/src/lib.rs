@@ -25,6 +25,7 @@ pub mod errors;
 pub mod glob;
 pub mod node;
 pub mod pubsub;
+pub mod rdb;
 pub mod resp;
 
 pub use node::RedisNode;
@@ -53,6 +54,9 @@ pub struct RedisConfig {
     pub maxmemory: u64,
     /// Initial CONFIG values, named as Redis names them (e.g. `maxmemory-policy`, `timeout`,
     /// `notify-keyspace-events`). The supervisor maps ElastiCache parameters to these.
+    /// Two names are engine directives rather than CONFIG values: `rename-commands`
+    /// (space-separated `old new` pairs) and `disabled-commands` (space-separated names that then
+    /// answer "unknown command", e.g. ElastiCache's restricted `config save bgsave debug …`).
     pub parameters: Vec<(String, String)>,
     /// AUTH password of the default user (ElastiCache AuthToken), if any.
     pub requirepass: Option<String>,

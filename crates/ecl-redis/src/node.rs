@@ -92,6 +92,14 @@ impl RedisNode {
                 }
                 continue;
             }
+            if name.eq_ignore_ascii_case("disabled-commands") {
+                // Commands the deployment withholds (ElastiCache makes CONFIG, SAVE, DEBUG…
+                // unavailable): they answer "unknown command", as on the managed service.
+                for c in value.split_whitespace() {
+                    table.rename(c, "");
+                }
+                continue;
+            }
             if let Err(e) = config.set_initial(name, value) {
                 tracing::warn!(parameter = %name, %value, error = %e, "ignoring engine parameter");
             }

@@ -70,6 +70,7 @@ impl Ctx<'_> {
                 TimeoutReply::NullArray => self.out.null_array(),
                 TimeoutReply::Null => self.out.null(),
                 TimeoutReply::Int(n) => self.out.int(n),
+                TimeoutReply::Ok => self.out.ok(),
             }
             return Ok(());
         }
@@ -155,16 +156,35 @@ pub fn dispatch(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: &A
         if !eng.dbs[client.db].expired_log.is_empty() {
             eng.drain_expired();
         }
+        if eng.cfg.notify & crate::config::notify::NEW != 0
+            && eng.dbs.iter().any(|d| !d.new_log.is_empty())
+        {
+            eng.drain_new();
+        }
     }
     flow
 }
 
 fn resolve(
     eng: &Engine,
+    client: &mut Client,
     argv: &Argv<'_>,
 ) -> Result<(usize, &'static CommandSpec), (Option<usize>, CmdError)> {
     let table = &eng.table;
-    let Some(id) = table.lookup(argv.get(0)) else {
+    let name = argv.get(0);
+    // Clients repeat the same command name: compare bytes before hashing.
+    let cached = match &client.name_cache {
+        Some((n, id)) if n.as_slice() == name => Some(*id),
+        _ => None,
+    };
+    let found = cached.or_else(|| {
+        let id = table.lookup(name)?;
+        if name.len() <= 16 {
+            client.name_cache = Some((name.to_vec(), id));
+        }
+        Some(id)
+    });
+    let Some(id) = found else {
         let args: Vec<&[u8]> = argv.iter_from(1).collect();
         return Err((None, errors::unknown_command(argv.get(0), &args)));
     };
@@ -196,7 +216,7 @@ fn resolve(
 }
 
 fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: &Argv<'_>) -> Flow {
-    let (id, spec) = match resolve(eng, argv) {
+    let (id, spec) = match resolve(eng, client, argv) {
         Ok(x) => x,
         Err((id, e)) => {
             reject(eng, client, out, id, e);
@@ -214,7 +234,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         reject(eng, client, out, Some(id), e);
         return Flow::Continue;
     }
-    let now = eng.now_ms();
+    let now = eng.command_now();
     let over_memory = eng.cfg.maxmemory > 0 && !eng.evict_if_needed(now);
     if client.multi.is_some() && !spec.has(flags::TXN_CONTROL) {
         if spec.has(flags::NO_MULTI) {
@@ -250,7 +270,6 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     if !eng.clients.monitors.is_empty() && !spec.has(flags::SKIP_MONITOR) && !client.detached {
         feed_monitors(eng, client, argv, now);
     }
-    let t0 = Instant::now();
     let res = {
         let mut ctx = Ctx {
             eng: &mut *eng,
@@ -261,7 +280,9 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         };
         (spec.handler)(&mut ctx, argv)
     };
-    let usec = t0.elapsed().as_micros() as u64;
+    let t1 = Instant::now();
+    let usec = t1.saturating_duration_since(eng.last_tick).as_micros() as u64;
+    eng.last_tick = t1;
     eng.stats.commands += 1;
     if let Some(s) = eng.stats.cmd.get_mut(id) {
         s.calls += 1;

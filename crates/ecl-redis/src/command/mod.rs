@@ -32,6 +32,7 @@ pub mod bits;
 pub mod coll;
 pub mod connection;
 pub mod dispatch;
+pub mod dump;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
@@ -41,6 +42,7 @@ pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod txn;
 pub mod zsets;
@@ -49,6 +51,7 @@ pub mod zsets_ops;
 pub use argv::{Argv, OwnedArgv};
 pub use dispatch::Ctx;
 
+use crate::db::dict::FnvBuild;
 use crate::errors::CmdResult;
 use std::collections::HashMap;
 
@@ -283,6 +286,8 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     server::COMMANDS,
     introspect::COMMANDS,
     keys::COMMANDS,
+    dump::COMMANDS,
+    sort::COMMANDS,
     strings::COMMANDS,
     bits::COMMANDS,
     txn::COMMANDS,
@@ -303,7 +308,7 @@ pub struct Entry {
     /// `name` or `container|sub`, as errors and INFO commandstats print it.
     pub full_name: String,
     /// Subcommand ids by lowercase name.
-    pub subs: HashMap<Vec<u8>, usize>,
+    pub subs: HashMap<Vec<u8>, usize, FnvBuild>,
     /// Parent entry id, for subcommands.
     pub parent: Option<usize>,
 }
@@ -311,7 +316,7 @@ pub struct Entry {
 /// The per-node command table (filtered by engine version).
 #[derive(Debug)]
 pub struct CommandTable {
-    by_name: HashMap<Vec<u8>, usize>,
+    by_name: HashMap<Vec<u8>, usize, FnvBuild>,
     /// All entries; ids index this vector (and per-command statistics).
     pub entries: Vec<Entry>,
     /// Engine version the table was built for.
@@ -322,7 +327,7 @@ impl CommandTable {
     /// Builds the table for a Redis-compatible version (packed with [`v`]).
     pub fn build(version: u32) -> CommandTable {
         let mut t = CommandTable {
-            by_name: HashMap::new(),
+            by_name: HashMap::default(),
             entries: Vec::new(),
             version,
         };
@@ -335,7 +340,7 @@ impl CommandTable {
                 t.entries.push(Entry {
                     spec,
                     full_name: spec.name.to_string(),
-                    subs: HashMap::new(),
+                    subs: HashMap::default(),
                     parent: None,
                 });
                 for sub in spec.subs {
@@ -346,7 +351,7 @@ impl CommandTable {
                     t.entries.push(Entry {
                         spec: sub,
                         full_name: format!("{}|{}", spec.name, sub.name),
-                        subs: HashMap::new(),
+                        subs: HashMap::default(),
                         parent: Some(id),
                     });
                     t.entries[id].subs.insert(sub.name.as_bytes().to_vec(), sid);
@@ -438,5 +443,42 @@ mod tests {
         let buf = b"msetk1v1k2v2";
         let offs = [(0, 4), (4, 6), (6, 8), (8, 10), (10, 12)];
         assert_eq!(mset.key_positions(&Argv::new(buf, &offs)), vec![1, 3]);
+    }
+}
+
+#[cfg(test)]
+mod readme_tests {
+    use super::*;
+
+    /// The crate README never lists a command the table does not have (for a current version).
+    #[test]
+    fn readme_commands_exist() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("<!-- commands:start -->").unwrap_or(0);
+        let end = readme.find("<!-- commands:end -->").unwrap_or(readme.len());
+        let t = CommandTable::build(v(7, 2, 4));
+        let containers = [
+            "client", "command", "config", "slowlog", "latency", "memory", "object", "pubsub",
+        ];
+        for line in readme[start..end].lines().filter(|l| l.starts_with("- ")) {
+            let (label, names) = line[2..].split_once(':').unwrap_or(("", ""));
+            let label = label.trim().to_ascii_lowercase();
+            let parents: Vec<&str> = label.split(" / ").collect();
+            let groups: Vec<&str> = names.split(" / ").collect();
+            for (i, group) in groups.iter().enumerate() {
+                for name in group.split_whitespace() {
+                    let lower = name.to_ascii_lowercase();
+                    let parent = parents.get(i).copied().filter(|p| containers.contains(p));
+                    let found = match parent {
+                        Some(p) => t
+                            .lookup(p.as_bytes())
+                            .and_then(|id| t.lookup_sub(id, lower.as_bytes()))
+                            .is_some(),
+                        None => t.lookup(lower.as_bytes()).is_some(),
+                    };
+                    assert!(found, "README lists {label} {name}, which the table lacks");
+                }
+            }
+        }
     }
 }

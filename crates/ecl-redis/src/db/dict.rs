@@ -67,6 +67,32 @@ pub fn hash_bytes(seed: u64, b: &[u8]) -> u64 {
     h ^ (h >> 33)
 }
 
+/// FNV-1a hasher for small, trusted keys (command names): much cheaper than SipHash for the
+/// per-command table lookup.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct FnvHasher(u64);
+
+impl std::hash::Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// `BuildHasher` for [`FnvHasher`].
+pub type FnvBuild = std::hash::BuildHasherDefault<FnvHasher>;
+
 fn process_seed() -> u64 {
     static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *SEED.get_or_init(|| {
@@ -125,6 +151,29 @@ impl<V> Dict<V> {
             }
         }
         NIL
+    }
+
+    /// Slot index of a key (valid until the next insert or remove), for callers that want to
+    /// look at an entry and then change it without hashing twice.
+    pub fn index_of(&self, key: &[u8]) -> Option<u32> {
+        let i = self.find(key, self.hash(key));
+        if i == NIL { None } else { Some(i) }
+    }
+
+    /// Entry at a slot index returned by [`Dict::index_of`].
+    pub fn at(&self, i: u32) -> Option<&V> {
+        match self.slots.get(i as usize) {
+            Some(Slot::Used(n)) => Some(&n.val),
+            _ => None,
+        }
+    }
+
+    /// Mutable entry at a slot index returned by [`Dict::index_of`].
+    pub fn at_mut(&mut self, i: u32) -> Option<&mut V> {
+        match self.slots.get_mut(i as usize) {
+            Some(Slot::Used(n)) => Some(&mut n.val),
+            _ => None,
+        }
     }
 
     /// Looks a key up.

@@ -52,6 +52,10 @@ pub struct Db {
     pub epoch: u64,
     /// Keys removed by expiry since the engine last drained them (for `expired` notifications).
     pub expired_log: Vec<Key>,
+    /// Keys created since the engine last drained them, when `new` notifications are on.
+    pub new_log: Vec<Key>,
+    /// Whether to record created keys (`notify-keyspace-events` has `n`).
+    pub track_new: bool,
     /// Counters reported by INFO.
     pub hits: u64,
     /// Lookups that found nothing.
@@ -110,6 +114,8 @@ impl Db {
             ver: 1,
             epoch: 0,
             expired_log: Vec::new(),
+            new_log: Vec::new(),
+            track_new: false,
             hits: 0,
             misses: 0,
             expired: 0,
@@ -189,21 +195,26 @@ impl Db {
     }
 
     /// Read lookup by a command that reads the key: counts a keyspace hit or miss and records
-    /// the access for LRU/LFU.
+    /// the access for LRU/LFU. One hash lookup on the common path.
     pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&Entry> {
-        self.expire_if_needed(key, now_ms);
-        let access = self.access;
-        match self.dict.get_mut(key) {
-            Some(e) => {
-                self.hits += 1;
-                Self::touch(access, e, now_ms);
-                Some(e)
-            }
-            None => {
-                self.misses += 1;
-                None
-            }
+        let Some(i) = self.dict.index_of(key) else {
+            self.misses += 1;
+            return None;
+        };
+        if self
+            .dict
+            .at(i)
+            .is_some_and(|e| e.expire_at != 0 && e.expire_at <= now_ms)
+        {
+            self.expire_if_needed(key, now_ms);
+            self.misses += 1;
+            return None;
         }
+        let access = self.access;
+        let e = self.dict.at_mut(i)?;
+        self.hits += 1;
+        Self::touch(access, e, now_ms);
+        Some(e)
     }
 
     /// Lookup without side effects on statistics or access time (TYPE-like introspection still
@@ -225,10 +236,18 @@ impl Db {
 
     /// Write lookup: the value for in-place modification (marks the key modified).
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<ValueMut<'_>> {
-        self.expire_if_needed(key, now_ms);
+        let i = self.dict.index_of(key)?;
+        if self
+            .dict
+            .at(i)
+            .is_some_and(|e| e.expire_at != 0 && e.expire_at <= now_ms)
+        {
+            self.expire_if_needed(key, now_ms);
+            return None;
+        }
         let ver = self.next_ver();
         let access = self.access;
-        let e = self.dict.get_mut(key)?;
+        let e = self.dict.at_mut(i)?;
         e.ver = ver;
         Self::touch(access, e, now_ms);
         let old = e.value.mem_size();
@@ -239,6 +258,14 @@ impl Db {
         })
     }
 
+    /// Accounts for an existing entry found already expired by a write that reuses its slot.
+    fn reclaim_expired_in_place(&mut self, key: &[u8], old_size: usize) {
+        self.used = self.used.saturating_sub(old_size);
+        self.volatile.remove(key);
+        self.expired += 1;
+        self.expired_log.push(key.into());
+    }
+
     /// Write lookup that creates the key with `make()` when missing (no TTL). Returns the value
     /// and whether it was created. Callers must check the variant (WRONGTYPE) themselves.
     pub fn get_or_create(
@@ -247,22 +274,44 @@ impl Db {
         now_ms: i64,
         make: impl FnOnce() -> Value,
     ) -> (ValueMut<'_>, bool) {
-        self.expire_if_needed(key, now_ms);
         let ver = self.next_ver();
         let lru = self.initial_lru(now_ms);
         let access = self.access;
-        let (e, created) = self.dict.get_or_insert_with(key, || Entry {
-            value: make(),
+        let mut make = Some(make);
+        let mut fresh = || make.take().map_or(Value::Str(Vec::new()), |f| f());
+        let (e, mut created) = self.dict.get_or_insert_with(key, || Entry {
+            value: Value::Str(Vec::new()),
             expire_at: 0,
             lru,
             ver,
         });
+        let mut reclaimed = None;
         if created {
-            self.used += KEY_OVERHEAD + key.len();
+            e.value = fresh();
+        } else if e.expire_at != 0 && e.expire_at <= now_ms {
+            // The old value expired: the write sees a fresh key.
+            reclaimed = Some(KEY_OVERHEAD + key.len() + e.value.mem_size());
+            e.value = fresh();
+            e.expire_at = 0;
+            e.lru = lru;
+            created = true;
         } else {
             Self::touch(access, e, now_ms);
         }
         e.ver = ver;
+        // Field-level bookkeeping (not a method call) so `e` stays borrowed: one hash lookup.
+        if let Some(sz) = reclaimed {
+            self.used = self.used.saturating_sub(sz);
+            self.volatile.remove(key);
+            self.expired += 1;
+            self.expired_log.push(key.into());
+        }
+        if created {
+            self.used += KEY_OVERHEAD + key.len();
+            if self.track_new {
+                self.new_log.push(key.into());
+            }
+        }
         // A new value counts from zero so that its whole size is added on drop.
         let old = if created { 0 } else { e.value.mem_size() };
         (
@@ -277,7 +326,6 @@ impl Db {
 
     /// Stores `value` under `key`, replacing any value. The TTL is cleared unless `keep_ttl`.
     pub fn set(&mut self, key: &[u8], value: Value, now_ms: i64, keep_ttl: bool) {
-        self.expire_if_needed(key, now_ms);
         let ver = self.next_ver();
         let lru = self.initial_lru(now_ms);
         let new_size = value.mem_size();
@@ -287,15 +335,22 @@ impl Db {
             lru,
             ver,
         });
+        let expired = !created && e.expire_at != 0 && e.expire_at <= now_ms;
         let old_size = if created { 0 } else { e.value.mem_size() };
         e.value = value;
         e.ver = ver;
         e.lru = lru;
         let had_ttl = e.expire_at != 0;
-        if !keep_ttl {
+        if !keep_ttl || expired {
             e.expire_at = 0;
         }
+        if (created || expired) && self.track_new {
+            self.new_log.push(key.into());
+        }
         if created {
+            self.used += KEY_OVERHEAD + key.len() + new_size;
+        } else if expired {
+            self.reclaim_expired_in_place(key, KEY_OVERHEAD + key.len() + old_size);
             self.used += KEY_OVERHEAD + key.len() + new_size;
         } else {
             self.used = (self.used + new_size).saturating_sub(old_size);
@@ -333,7 +388,9 @@ impl Db {
 
     /// Inserts a whole entry (RENAME, MOVE, COPY, RESTORE), replacing any existing key.
     pub fn insert_entry(&mut self, key: &[u8], mut e: Entry) {
-        self.remove(key);
+        if self.remove(key).is_none() && self.track_new {
+            self.new_log.push(key.into());
+        }
         e.ver = self.next_ver();
         self.used += entry_size(key, &e.value);
         if e.expire_at != 0 {

@@ -94,6 +94,26 @@ impl Raw {
         self.send_raw(&b).await;
     }
 
+    /// Sends a binary-safe command and reads the raw reply bytes.
+    pub async fn cmd_bytes(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        let mut b = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            b.extend_from_slice(a);
+            b.extend_from_slice(b"\r\n");
+        }
+        self.send_raw(&b).await;
+        loop {
+            if let Some(n) = frame_len(&self.buf) {
+                return self.buf.drain(..n).collect();
+            }
+            let mut tmp = vec![0u8; 65536];
+            let n = self.stream.read(&mut tmp).await.expect("read");
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&tmp[..n]);
+        }
+    }
+
     /// Reads one complete reply, as text (lossy).
     pub async fn read(&mut self) -> String {
         loop {
