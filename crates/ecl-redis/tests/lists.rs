@@ -3,7 +3,7 @@
 //! encodings and keyspace events.
 
 mod common;
-use common::{Raw, client, start};
+use common::{Raw, client, start, start_with};
 use redis::aio::MultiplexedConnection;
 
 async fn q<T: redis::FromRedisValue>(c: &mut MultiplexedConnection, args: &[&str]) -> T {
@@ -139,12 +139,22 @@ async fn lmove_lmpop_and_encoding() {
             .to_string()
             .contains("numkeys should be greater than 0")
     );
-    let enc: String = q(&mut c, &["OBJECT", "ENCODING", "src"]).await;
-    assert_eq!(enc, "listpack");
-    let big = "x".repeat(9000);
-    let _: i64 = q(&mut c, &["RPUSH", "src", &big]).await;
+    // Before 7.2 every list is a quicklist.
     let enc: String = q(&mut c, &["OBJECT", "ENCODING", "src"]).await;
     assert_eq!(enc, "quicklist");
+    // 7.2: listpack until one node's size limit, then quicklist, and back when it shrinks.
+    let node72 = start_with(|c| c.engine_version = "7.2.4".to_string());
+    let mut c = client(&node72).await;
+    let _: i64 = q(&mut c, &["RPUSH", "l", "a", "b"]).await;
+    let enc: String = q(&mut c, &["OBJECT", "ENCODING", "l"]).await;
+    assert_eq!(enc, "listpack");
+    let big = "x".repeat(9000);
+    let _: i64 = q(&mut c, &["RPUSH", "l", &big]).await;
+    let enc: String = q(&mut c, &["OBJECT", "ENCODING", "l"]).await;
+    assert_eq!(enc, "quicklist");
+    let _: String = q(&mut c, &["RPOP", "l"]).await;
+    let enc: String = q(&mut c, &["OBJECT", "ENCODING", "l"]).await;
+    assert_eq!(enc, "listpack");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

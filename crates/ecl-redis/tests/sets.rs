@@ -2,7 +2,7 @@
 //! forms, SINTERCARD LIMIT, SMOVE, RESP3 set replies, encodings, SSCAN.
 
 mod common;
-use common::{Raw, client, start};
+use common::{Raw, client, start, start_with};
 use std::collections::HashSet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,7 +53,8 @@ async fn membership_and_algebra() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_members_encodings_and_scan() {
-    let node = start();
+    // Redis 7.2 encodings: intset -> listpack -> hashtable.
+    let node = start_with(|c| c.engine_version = "7.2.4".to_string());
     let mut r = client(&node).await;
     let mut cmd = redis::cmd("SADD");
     cmd.arg("s");

@@ -3,11 +3,11 @@
 //! by another connection, ZRANDMEMBER, ZSCAN and encodings.
 
 mod common;
-use common::{Raw, client, start};
+use common::{Raw, client, start, start_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zadd_options_and_scores() {
-    let node = start();
+    let node = start_with(|c| c.engine_version = "7.2.4".to_string());
     let mut c = Raw::connect(&node).await;
     assert_eq!(
         c.cmd(&["ZADD", "z", "1", "a", "2", "b", "3", "c"]).await,
@@ -73,6 +73,13 @@ async fn zadd_options_and_scores() {
     assert_eq!(
         c.cmd(&["ZCOUNT", "z", "x", "1"]).await,
         "-ERR min or max is not a float\r\n"
+    );
+    let old = start();
+    let mut o = Raw::connect(&old).await;
+    o.cmd(&["ZADD", "z", "1", "a"]).await;
+    assert_eq!(
+        o.cmd(&["ZRANK", "z", "a", "WITHSCORE"]).await,
+        "-ERR syntax error\r\n"
     );
     c.cmd(&["HELLO", "3"]).await;
     assert_eq!(c.cmd(&["ZSCORE", "z", "b"]).await, ",2\r\n");

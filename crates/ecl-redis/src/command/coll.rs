@@ -129,9 +129,18 @@ pub fn listpack_limits(ctx: &Ctx<'_>, ty: &str) -> (usize, usize) {
     (e.max(0) as usize, v.max(0) as usize)
 }
 
-/// The set encoding thresholds.
+/// Whether the node speaks Redis 7.2+ (listpack-encoded small lists and sets, ZRANK
+/// WITHSCORE); older versions keep lists as quicklists and sets as intset/hashtable only.
+pub fn is_72(ctx: &Ctx<'_>) -> bool {
+    ctx.version() >= super::v(7, 2, 0)
+}
+
+/// The set encoding thresholds (no listpack stage before Redis 7.2).
 pub fn set_limits(ctx: &Ctx<'_>) -> SetLimits {
-    let (listpack_entries, listpack_value) = listpack_limits(ctx, "set");
+    let (mut listpack_entries, listpack_value) = listpack_limits(ctx, "set");
+    if !is_72(ctx) {
+        listpack_entries = 0;
+    }
     SetLimits {
         intset_entries: cfg_i64(ctx, "set-max-intset-entries", 512).max(0) as usize,
         listpack_entries,

@@ -53,8 +53,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, Keys::Custom(blmpop_keys), BLK, v(7, 0, 0), "list", blmpop).doc("Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];
 
-fn max_size(ctx: &Ctx<'_>) -> i64 {
-    coll::cfg_i64(ctx, "list-max-listpack-size", -2)
+/// `list-max-listpack-size`, or `None` before Redis 7.2 (lists are always quicklists there).
+fn max_size(ctx: &Ctx<'_>) -> Option<i64> {
+    coll::is_72(ctx).then(|| coll::cfg_i64(ctx, "list-max-listpack-size", -2))
 }
 
 fn event(end: End, push: bool) -> &'static str {

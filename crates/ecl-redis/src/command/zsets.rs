@@ -265,7 +265,7 @@ fn zmscore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn rank_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, rev: bool) -> CmdResult {
     let with_score = match argv.len() {
         3 => false,
-        4 if argv.is(3, "withscore") => true,
+        4 if argv.is(3, "withscore") && coll::is_72(ctx) => true,
         4 => return Err(errors::SYNTAX.into()),
         _ => {
             let name = argv.str(0).to_ascii_lowercase();
