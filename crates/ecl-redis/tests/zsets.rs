@@ -79,8 +79,18 @@ async fn zadd_options_and_scores() {
     o.cmd(&["ZADD", "z", "1", "a"]).await;
     assert_eq!(
         o.cmd(&["ZRANK", "z", "a", "WITHSCORE"]).await,
-        "-ERR syntax error\r\n"
+        "-ERR wrong number of arguments for 'zrank' command\r\n"
     );
+    // Score formatting follows the version: %.17g before 7.2, shortest from 7.2.
+    o.cmd(&["ZADD", "f", "1.1", "m"]).await;
+    assert_eq!(
+        o.cmd(&["ZSCORE", "f", "m"]).await,
+        "$18\r\n1.1000000000000001\r\n"
+    );
+    c.cmd(&["ZADD", "f", "1.1", "m"]).await;
+    assert_eq!(c.cmd(&["ZSCORE", "f", "m"]).await, "$3\r\n1.1\r\n");
+    assert_eq!(c.cmd(&["ZADD", "f", "-0", "m"]).await, ":0\r\n");
+    assert_eq!(c.cmd(&["ZSCORE", "f", "m"]).await, "$1\r\n0\r\n");
     c.cmd(&["HELLO", "3"]).await;
     assert_eq!(c.cmd(&["ZSCORE", "z", "b"]).await, ",2\r\n");
     assert_eq!(

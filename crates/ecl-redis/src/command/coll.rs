@@ -148,17 +148,104 @@ pub fn set_limits(ctx: &Ctx<'_>) -> SetLimits {
     }
 }
 
-/// Parses `numkeys key…` at `at`: the keys, with Redis' errors.
-pub fn numkeys<'a>(argv: &Argv<'a>, at: usize) -> Result<Vec<&'a [u8]>, CmdError> {
+/// Which error wording a `numkeys` command uses (Redis differs per command).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum NumkeysStyle {
+    /// SINTERCARD / ZINTERCARD: both limits have their own message.
+    Card,
+    /// LMPOP / ZMPOP and blocking forms: too many keys is a syntax error.
+    Mpop,
+    /// ZUNION / ZINTER / ZDIFF (+STORE): "at least 1 input key" and syntax error.
+    Algebra,
+}
+
+/// Parses `numkeys key…` at `at`: the keys, with Redis' errors for the command's style.
+pub fn numkeys<'a>(
+    argv: &Argv<'a>,
+    at: usize,
+    style: NumkeysStyle,
+) -> Result<Vec<&'a [u8]>, CmdError> {
     let n = argv.i64(at)?;
     if n <= 0 {
+        if style == NumkeysStyle::Algebra {
+            let name = argv.str(0).to_ascii_lowercase();
+            return Err(format!("ERR at least 1 input key is needed for '{name}' command").into());
+        }
         return Err("ERR numkeys should be greater than 0".into());
     }
     let n = n as usize;
     if n > argv.len().saturating_sub(at + 1) {
-        return Err("ERR Number of keys can't be greater than number of args".into());
+        if style == NumkeysStyle::Card {
+            return Err("ERR Number of keys can't be greater than number of args".into());
+        }
+        return Err(crate::errors::SYNTAX.into());
     }
     Ok(argv.iter_from(at + 1).take(n).collect())
+}
+
+/// Formats a score as the node's Redis version does: `%.17g` before 7.2, the shortest
+/// round-trip form from 7.2 on (and on Valkey).
+pub fn score_text(ctx: &Ctx<'_>, v: f64) -> String {
+    if is_72(ctx) || !v.is_finite() || v == 0.0 {
+        return crate::resp::reply::format_double(v);
+    }
+    format_g17(v)
+}
+
+/// C's `%.17g`: 17 significant digits, trailing zeros dropped, exponent form when the decimal
+/// exponent is below -4 or at least 17.
+pub fn format_g17(v: f64) -> String {
+    let sci = format!("{v:.16e}");
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..17).contains(&exp) {
+        let m = if mant.contains('.') {
+            mant.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            mant
+        };
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{m}e{sign}{:02}", exp.abs());
+    }
+    let decimals = (16 - exp).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// Writes a score: RESP3 double or RESP2 bulk string, formatted per [`score_text`].
+pub fn reply_score(ctx: &mut Ctx<'_>, v: f64) {
+    let s = score_text(ctx, v);
+    if ctx.out.resp3 {
+        ctx.out.raw(b",");
+        ctx.out.raw(s.as_bytes());
+        ctx.out.raw(b"\r\n");
+    } else {
+        ctx.out.bulk(s.as_bytes());
+    }
+}
+
+/// Sorts members numerically when they would live in an intset (all integers, within
+/// `set-max-intset-entries`), since Redis replies from an intset in ascending order.
+pub fn intset_order(ctx: &Ctx<'_>, items: &mut [Key]) {
+    let lim = set_limits(ctx).intset_entries;
+    if items.len() > lim {
+        return;
+    }
+    let mut nums = Vec::with_capacity(items.len());
+    for m in items.iter() {
+        match crate::db::string::parse_i64(m) {
+            Some(n) if m.len() <= 20 => nums.push(n),
+            _ => return,
+        }
+    }
+    let mut idx: Vec<usize> = (0..items.len()).collect();
+    idx.sort_by_key(|&i| nums[i]);
+    let sorted: Vec<Key> = idx.iter().map(|&i| items[i].clone()).collect();
+    items.clone_from_slice(&sorted);
 }
 
 /// Key positions of a `numkeys`-style command whose count sits at `at` (for the table).
@@ -188,4 +275,21 @@ pub fn keys_of(keys: &[&[u8]]) -> Vec<Key> {
 pub fn rand_below(n: usize) -> usize {
     use rand::RngExt;
     rand::rng().random_range(0..n.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_g17;
+
+    #[test]
+    fn g17_matches_c() {
+        assert_eq!(format_g17(1.1), "1.1000000000000001");
+        assert_eq!(format_g17(0.1), "0.10000000000000001");
+        assert_eq!(format_g17(3.0), "3");
+        assert_eq!(format_g17(1.5e-7), "1.4999999999999999e-07");
+        assert_eq!(format_g17(1e20), "1e+20");
+        assert_eq!(format_g17(123456789.123), "123456789.123");
+        assert_eq!(format_g17(-2.5), "-2.5");
+        assert_eq!(format_g17(0.0001), "0.0001");
+    }
 }

@@ -232,6 +232,9 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let by = argv.f64(3)?;
+    if !by.is_finite() {
+        return Err("ERR value is NaN or Infinity".into());
+    }
     let key = argv.get(1);
     let new = update_field(ctx, key, argv.get(2), |cur| {
         let old = match cur {

@@ -5,7 +5,7 @@
 //! served (in FIFO order by the dispatcher); blocking commands try first and otherwise park
 //! with `ctx.block`, which answers the timeout reply at once inside MULTI.
 
-use super::coll::{self, cleanup, keys_of, numkeys, numkeys_positions, read};
+use super::coll::{self, NumkeysStyle, cleanup, keys_of, numkeys, numkeys_positions, read};
 use super::flags::*;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::client::TimeoutReply;
@@ -140,7 +140,8 @@ fn positive_count(argv: &Argv<'_>, i: usize) -> Result<usize, CmdError> {
 
 fn pop_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, end: End) -> CmdResult {
     if argv.len() > 3 {
-        return Err(errors::SYNTAX.into());
+        let name = argv.str(0).to_ascii_lowercase();
+        return Err(errors::wrong_arity(&name));
     }
     let key = argv.get(1);
     let count = if argv.len() == 3 {
@@ -402,7 +403,12 @@ fn blmove_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, from: End, to: End, t: usi
             ctx.out.bulk(&x);
             Ok(())
         }
-        None => ctx.block(keys_of(&[argv.get(1)]), deadline, TimeoutReply::Null),
+        // Inside MULTI: a null bulk at once; a real timeout answers a null array (as Redis).
+        None if ctx.client.in_exec => {
+            ctx.out.null();
+            Ok(())
+        }
+        None => ctx.block(keys_of(&[argv.get(1)]), deadline, TimeoutReply::NullArray),
     }
 }
 
@@ -449,7 +455,7 @@ fn brpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 /// Parses `numkeys key… LEFT|RIGHT [COUNT n]` starting at `at`.
 fn mpop_args<'a>(argv: &Argv<'a>, at: usize) -> Result<(Vec<&'a [u8]>, End, usize), CmdError> {
-    let keys = numkeys(argv, at)?;
+    let keys = numkeys(argv, at, NumkeysStyle::Mpop)?;
     let mut i = at + 1 + keys.len();
     let end = End::parse(argv.get(i)).ok_or(CmdError::from(errors::SYNTAX))?;
     i += 1;

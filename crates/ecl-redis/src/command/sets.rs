@@ -5,7 +5,7 @@
 //! `set-max-*` parameters and emit `sadd` / `srem` / `spop` / `*store` events. Whole-set
 //! replies use the RESP3 set type.
 
-use super::coll::{self, cleanup, numkeys, numkeys_positions, read};
+use super::coll::{self, NumkeysStyle, cleanup, numkeys, numkeys_positions, read};
 use super::flags::*;
 use super::hashes::pick;
 use super::keys::{parse_cursor, scan_opts};
@@ -82,10 +82,16 @@ fn srem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
+/// Members in the order Redis replies with them (ascending for intsets).
 fn members(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Vec<Key>, CmdError> {
-    Ok(read::<Set>(ctx, key)?
-        .map(|s| s.iter().cloned().collect())
-        .unwrap_or_default())
+    let (mut items, intset) = match read::<Set>(ctx, key)? {
+        Some(s) => (s.iter().cloned().collect(), s.encoding() == "intset"),
+        None => (Vec::new(), false),
+    };
+    if intset {
+        coll::intset_order(ctx, &mut items);
+    }
+    Ok(items)
 }
 
 fn reply_set(ctx: &mut Ctx<'_>, items: &[Key]) {
@@ -284,7 +290,8 @@ fn compute(ctx: &mut Ctx<'_>, keys: &[&[u8]], op: Op, limit: usize) -> Result<Ve
 
 fn algebra(ctx: &mut Ctx<'_>, argv: &Argv<'_>, op: Op) -> CmdResult {
     let keys: Vec<&[u8]> = argv.iter_from(1).collect();
-    let r = compute(ctx, &keys, op, 0)?;
+    let mut r = compute(ctx, &keys, op, 0)?;
+    coll::intset_order(ctx, &mut r);
     reply_set(ctx, &r);
     Ok(())
 }
@@ -333,7 +340,7 @@ fn sdiffstore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn sintercard(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let keys = numkeys(argv, 1)?;
+    let keys = numkeys(argv, 1, NumkeysStyle::Card)?;
     let mut i = 2 + keys.len();
     let mut limit = 0usize;
     while i < argv.len() {
@@ -369,7 +376,11 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
                 }
             };
             if s.encoding() != "hashtable" {
-                for k in s.iter() {
+                let mut all: Vec<Key> = s.iter().cloned().collect();
+                if s.encoding() == "intset" {
+                    all.sort_by_key(|m| crate::db::string::parse_i64(m).unwrap_or(0));
+                }
+                for k in &all {
                     visit(k);
                 }
                 0

@@ -139,7 +139,7 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     cleanup(ctx, key);
     if incr {
         match last {
-            Some(s) => ctx.out.double(s),
+            Some(s) => coll::reply_score(ctx, s),
             None => ctx.out.null(),
         }
     } else {
@@ -178,7 +178,7 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             return Err(e);
         }
     };
-    ctx.out.double(n);
+    coll::reply_score(ctx, n);
     ctx.dirty(1);
     ctx.notify(notify::ZSET, "zincr", key);
     ctx.signal_ready(key);
@@ -241,7 +241,7 @@ fn zlexcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn zscore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     match read::<ZSet>(ctx, argv.get(1))?.and_then(|z| z.score(argv.get(2))) {
-        Some(s) => ctx.out.double(s),
+        Some(s) => coll::reply_score(ctx, s),
         None => ctx.out.null(),
     }
     Ok(())
@@ -255,7 +255,7 @@ fn zmscore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     ctx.out.array(r.len());
     for s in r {
         match s {
-            Some(s) => ctx.out.double(s),
+            Some(s) => coll::reply_score(ctx, s),
             None => ctx.out.null(),
         }
     }
@@ -265,6 +265,11 @@ fn zmscore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn rank_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, rev: bool) -> CmdResult {
     let with_score = match argv.len() {
         3 => false,
+        // Before 7.2 the commands take exactly key and member.
+        _ if !coll::is_72(ctx) => {
+            let name = argv.str(0).to_ascii_lowercase();
+            return Err(errors::wrong_arity(&name));
+        }
         4 if argv.is(3, "withscore") && coll::is_72(ctx) => true,
         4 => return Err(errors::SYNTAX.into()),
         _ => {
@@ -285,7 +290,7 @@ fn rank_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, rev: bool) -> CmdResult {
         (Some((r, s)), true) => {
             ctx.out.array(2);
             ctx.out.int(r as i64);
-            ctx.out.double(s);
+            coll::reply_score(ctx, s);
         }
     }
     Ok(())
@@ -370,13 +375,13 @@ pub fn reply_entries(ctx: &mut Ctx<'_>, items: &[(Key, f64)], withscores: bool) 
         for (m, s) in items {
             ctx.out.array(2);
             ctx.out.bulk(m);
-            ctx.out.double(*s);
+            coll::reply_score(ctx, *s);
         }
     } else if withscores {
         ctx.out.array(items.len() * 2);
         for (m, s) in items {
             ctx.out.bulk(m);
-            ctx.out.double(*s);
+            coll::reply_score(ctx, *s);
         }
     } else {
         ctx.out.array(items.len());

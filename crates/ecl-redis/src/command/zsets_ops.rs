@@ -5,7 +5,7 @@
 //! Place in the flow: registered beside `zsets.rs`; the data structure lives in `db/zset.rs`.
 //! Algebra accepts plain sets as inputs (every member scoring 1), as Redis does.
 
-use super::coll::{self, cleanup, keys_of, numkeys, numkeys_positions};
+use super::coll::{self, NumkeysStyle, cleanup, keys_of, numkeys, numkeys_positions};
 use super::flags::*;
 use super::hashes::pick;
 use super::keys::{parse_cursor, scan_opts};
@@ -110,7 +110,7 @@ fn parse_algebra<'a>(
     op: Op,
     store: bool,
 ) -> Result<AlgebraArgs<'a>, CmdError> {
-    let keys = numkeys(argv, at)?;
+    let keys = numkeys(argv, at, NumkeysStyle::Algebra)?;
     let mut a = AlgebraArgs {
         weights: vec![1.0; keys.len()],
         keys,
@@ -253,7 +253,7 @@ fn zdiffstore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn zintercard(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let keys = numkeys(argv, 1)?;
+    let keys = numkeys(argv, 1, NumkeysStyle::Card)?;
     let mut i = 2 + keys.len();
     let mut limit = 0usize;
     while i < argv.len() {
@@ -329,7 +329,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, max: bool) -> CmdResult {
         ctx.out.array(items.len() * 2);
         for (m, s) in &items {
             ctx.out.bulk(m);
-            ctx.out.double(*s);
+            coll::reply_score(ctx, *s);
         }
     }
     Ok(())
@@ -361,7 +361,7 @@ fn bpop_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, max: bool) -> CmdResult {
         ctx.out.array(3);
         ctx.out.bulk(k);
         ctx.out.bulk(m);
-        ctx.out.double(*s);
+        coll::reply_score(ctx, *s);
         return Ok(());
     }
     ctx.block(keys_of(&keys), deadline, TimeoutReply::NullArray)
@@ -375,7 +375,7 @@ fn bzpopmax(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn mpop_args<'a>(argv: &Argv<'a>, at: usize) -> Result<(Vec<&'a [u8]>, bool, usize), CmdError> {
-    let keys = numkeys(argv, at)?;
+    let keys = numkeys(argv, at, NumkeysStyle::Mpop)?;
     let mut i = at + 1 + keys.len();
     let max = if argv.is(i, "max") {
         true
@@ -411,7 +411,7 @@ fn mpop_try(ctx: &mut Ctx<'_>, keys: &[&[u8]], max: bool, count: usize) -> Resul
         for (m, s) in &items {
             ctx.out.array(2);
             ctx.out.bulk(m);
-            ctx.out.double(*s);
+            coll::reply_score(ctx, *s);
         }
         return Ok(true);
     }
@@ -478,13 +478,19 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err(errors::SYNTAX.into());
     }
     let mut items = Vec::new();
+    let legacy = !coll::is_72(ctx);
     let next = match coll::read::<ZSet>(ctx, argv.get(1))? {
         None => 0,
         Some(z) => {
             let mut visit = |k: &[u8], s: f64| {
                 if o.pattern.is_none_or(|p| glob_match(p, k)) {
                     items.push(k.to_vec());
-                    items.push(crate::resp::reply::format_double(s).into_bytes());
+                    let text = if legacy && s.is_finite() && s != 0.0 {
+                        coll::format_g17(s)
+                    } else {
+                        crate::resp::reply::format_double(s)
+                    };
+                    items.push(text.into_bytes());
                 }
             };
             if z.encoding() == "listpack" {
