@@ -12,7 +12,7 @@ use crate::db::hash::Hash;
 use crate::db::list::List;
 use crate::db::set::{Set, SetLimits};
 use crate::db::zset::ZSet;
-use crate::db::{Key, Value, wrong_type};
+use crate::db::{Dict, Key, Value, wrong_type};
 use crate::errors::CmdError;
 
 /// A collection type stored in a [`Value`] variant.
@@ -269,6 +269,46 @@ pub fn scan_reply(ctx: &mut Ctx<'_>, next: u64, items: &[Vec<u8>]) {
 /// Converts owned keys for [`Ctx::block`].
 pub fn keys_of(keys: &[&[u8]]) -> Vec<Key> {
     keys.iter().map(|k| Key::from(*k)).collect()
+}
+
+/// Random keys of `d` per Redis' count rules (positive: distinct, at most `len`; negative:
+/// `|count|` draws with repetition), in O(count) for small counts: big collections are
+/// sampled through the table instead of being copied.
+pub fn sample_keys<V>(d: &Dict<V>, count: i64) -> Vec<Key> {
+    use rand::RngExt;
+    let len = d.len();
+    if len == 0 || count == 0 {
+        return Vec::new();
+    }
+    let mut r = rand::rng();
+    let mut draw = || d.random_entry(|| r.random::<u64>()).map(|(k, _)| k.clone());
+    if count < 0 {
+        let n = count.unsigned_abs().min(1 << 32) as usize;
+        return (0..n).filter_map(|_| draw()).collect();
+    }
+    let n = (count as u64).min(len as u64) as usize;
+    if n * 3 <= len {
+        let mut seen = std::collections::HashSet::with_capacity(n);
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n.saturating_mul(64).max(1024) {
+            if out.len() == n {
+                return out;
+            }
+            if let Some(k) = draw()
+                && seen.insert(k.clone())
+            {
+                out.push(k);
+            }
+        }
+    }
+    // Large share of the collection: a partial shuffle of all keys.
+    let mut all: Vec<Key> = d.iter().map(|(k, _)| k.clone()).collect();
+    for i in 0..n {
+        let j = i + rand_below(all.len() - i);
+        all.swap(i, j);
+    }
+    all.truncate(n);
+    all
 }
 
 /// Uniform random number in `0..n` (n > 0).

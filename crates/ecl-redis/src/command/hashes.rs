@@ -268,15 +268,23 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         None
     };
-    let pairs = all_pairs(ctx, argv.get(1))?;
-    let Some(count) = count else {
-        match pairs.get(coll::rand_below(pairs.len())) {
-            Some((k, _)) if !pairs.is_empty() => ctx.out.bulk(k),
-            _ => ctx.out.null(),
+    let picked: Vec<Pair> = match read::<Hash>(ctx, argv.get(1))? {
+        None => Vec::new(),
+        Some(h) => coll::sample_keys(h.dict(), count.unwrap_or(1))
+            .into_iter()
+            .map(|k| {
+                let v = h.get(&k).cloned().unwrap_or_default();
+                (k.to_vec(), v)
+            })
+            .collect(),
+    };
+    let Some(_) = count else {
+        match picked.first() {
+            Some((k, _)) => ctx.out.bulk(k),
+            None => ctx.out.null(),
         }
         return Ok(());
     };
-    let picked = pick(pairs.len(), count);
     let resp3 = ctx.out.resp3;
     if with_values && resp3 {
         ctx.out.array(picked.len());
@@ -284,8 +292,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.out
             .array(picked.len() * if with_values { 2 } else { 1 });
     }
-    for i in picked {
-        let (k, v) = &pairs[i];
+    for (k, v) in &picked {
         if with_values && resp3 {
             ctx.out.array(2);
         }
@@ -295,26 +302,6 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         }
     }
     Ok(())
-}
-
-/// Random indices into `0..len` per Redis' count rules: positive = distinct (at most `len`),
-/// negative = `|count|` draws with repetition.
-pub fn pick(len: usize, count: i64) -> Vec<usize> {
-    if len == 0 || count == 0 {
-        return Vec::new();
-    }
-    if count < 0 {
-        let n = count.unsigned_abs().min(1 << 32) as usize;
-        return (0..n).map(|_| coll::rand_below(len)).collect();
-    }
-    let n = (count as u64).min(len as u64) as usize;
-    let mut idx: Vec<usize> = (0..len).collect();
-    for i in 0..n {
-        let j = i + coll::rand_below(len - i);
-        idx.swap(i, j);
-    }
-    idx.truncate(n);
-    idx
 }
 
 fn hscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

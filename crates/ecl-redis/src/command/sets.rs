@@ -7,7 +7,6 @@
 
 use super::coll::{self, NumkeysStyle, cleanup, numkeys, numkeys_positions, read};
 use super::flags::*;
-use super::hashes::pick;
 use super::keys::{parse_cursor, scan_opts};
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
@@ -144,11 +143,9 @@ fn spop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         None
     };
-    let all = members(ctx, key)?;
-    let chosen: Vec<Key> = pick(all.len(), count.unwrap_or(1))
-        .into_iter()
-        .map(|i| all[i].clone())
-        .collect();
+    let chosen: Vec<Key> = read::<Set>(ctx, key)?
+        .map(|s| coll::sample_keys(s.dict(), count.unwrap_or(1)))
+        .unwrap_or_default();
     if !chosen.is_empty() {
         coll::write::<Set, _>(ctx, key, false, |s| {
             for m in &chosen {
@@ -182,11 +179,9 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         None
     };
-    let all = members(ctx, argv.get(1))?;
-    let chosen: Vec<&Key> = pick(all.len(), count.unwrap_or(1))
-        .into_iter()
-        .map(|i| &all[i])
-        .collect();
+    let chosen: Vec<Key> = read::<Set>(ctx, argv.get(1))?
+        .map(|s| coll::sample_keys(s.dict(), count.unwrap_or(1)))
+        .unwrap_or_default();
     match count {
         None => match chosen.first() {
             Some(m) => ctx.out.bulk(m),
@@ -194,7 +189,7 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         },
         Some(_) => {
             ctx.out.array(chosen.len());
-            for m in chosen {
+            for m in &chosen {
                 ctx.out.bulk(m);
             }
         }

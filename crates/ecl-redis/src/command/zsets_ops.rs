@@ -7,7 +7,6 @@
 
 use super::coll::{self, NumkeysStyle, cleanup, keys_of, numkeys, numkeys_positions};
 use super::flags::*;
-use super::hashes::pick;
 use super::keys::{parse_cursor, scan_opts};
 use super::zsets::{R, W, reply_entries, store_entries};
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
@@ -451,22 +450,23 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         None
     };
-    let all: Vec<(Key, f64)> = coll::read::<ZSet>(ctx, argv.get(1))?
-        .map(|z| z.dict().iter().map(|(m, s)| (m.clone(), *s)).collect())
-        .unwrap_or_default();
-    let Some(count) = count else {
-        if all.is_empty() {
-            ctx.out.null();
-        } else {
-            let i = coll::rand_below(all.len());
-            ctx.out.bulk(&all[i].0);
+    let chosen: Vec<(Key, f64)> = match coll::read::<ZSet>(ctx, argv.get(1))? {
+        None => Vec::new(),
+        Some(z) => coll::sample_keys(z.dict(), count.unwrap_or(1))
+            .into_iter()
+            .map(|m| {
+                let s = z.score(&m).unwrap_or(0.0);
+                (m, s)
+            })
+            .collect(),
+    };
+    let Some(_) = count else {
+        match chosen.first() {
+            Some((m, _)) => ctx.out.bulk(m),
+            None => ctx.out.null(),
         }
         return Ok(());
     };
-    let chosen: Vec<(Key, f64)> = pick(all.len(), count)
-        .into_iter()
-        .map(|i| all[i].clone())
-        .collect();
     reply_entries(ctx, &chosen, ws);
     Ok(())
 }
