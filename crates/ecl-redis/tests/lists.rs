@@ -228,3 +228,59 @@ async fn keyspace_events_for_list_writes() {
     assert!(events[1].contains("__keyevent@0__:lpop"), "{events:?}");
     assert!(events[2].contains("__keyevent@0__:del"), "{events:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_clients_served_after_exec_chained_and_in_order() {
+    let node = start();
+    let mut admin = client(&node).await;
+    // Two waiters, one push of three elements: each waiter gets one, in order.
+    let mut a = client(&node).await;
+    let mut b = client(&node).await;
+    let ta = tokio::spawn(async move { q::<(String, String)>(&mut a, &["BLPOP", "k", "0"]).await });
+    wait_blocked(&mut admin, 1).await;
+    let tb = tokio::spawn(async move { q::<(String, String)>(&mut b, &["BLPOP", "k", "0"]).await });
+    wait_blocked(&mut admin, 2).await;
+    let _: i64 = q(&mut admin, &["RPUSH", "k", "x", "y", "z"]).await;
+    assert_eq!(ta.await.unwrap().1, "x");
+    assert_eq!(tb.await.unwrap().1, "y");
+    let rest: Vec<String> = q(&mut admin, &["LRANGE", "k", "0", "-1"]).await;
+    assert_eq!(rest, ["z"]);
+
+    // A push and a pop inside one transaction: the waiter sees nothing and stays blocked.
+    let _: i64 = q(&mut admin, &["DEL", "k"]).await;
+    let mut w = Raw::connect(&node).await;
+    w.send(&["BLPOP", "t", "0"]).await;
+    wait_blocked(&mut admin, 1).await;
+    let mut tx = Raw::connect(&node).await;
+    tx.cmd(&["MULTI"]).await;
+    tx.cmd(&["LPUSH", "t", "v"]).await;
+    tx.cmd(&["LPOP", "t"]).await;
+    assert_eq!(tx.cmd(&["EXEC"]).await, "*2\r\n:1\r\n$1\r\nv\r\n");
+    wait_blocked(&mut admin, 1).await;
+    // Chained: BLMOVE serves the waiter and its push wakes a BLPOP on the destination.
+    let mut m = client(&node).await;
+    let tm = tokio::spawn(async move {
+        q::<String>(&mut m, &["BLMOVE", "src", "t", "LEFT", "LEFT", "0"]).await
+    });
+    wait_blocked(&mut admin, 2).await;
+    let _: i64 = q(&mut admin, &["LPUSH", "src", "hop"]).await;
+    assert_eq!(tm.await.unwrap(), "hop");
+    assert_eq!(w.read().await, "*2\r\n$1\r\nt\r\n$3\r\nhop\r\n");
+    assert_eq!(q::<i64>(&mut admin, &["EXISTS", "src", "t"]).await, 0);
+
+    // BLMPOP with COUNT takes up to COUNT from the first ready key.
+    let mut c = client(&node).await;
+    let tc = tokio::spawn(async move {
+        q::<(String, Vec<String>)>(
+            &mut c,
+            &["BLMPOP", "0", "2", "m1", "m2", "RIGHT", "COUNT", "2"],
+        )
+        .await
+    });
+    wait_blocked(&mut admin, 1).await;
+    let _: i64 = q(&mut admin, &["RPUSH", "m2", "1", "2", "3"]).await;
+    assert_eq!(
+        tc.await.unwrap(),
+        ("m2".to_string(), vec!["3".to_string(), "2".to_string()])
+    );
+}
