@@ -145,3 +145,37 @@ async fn random_members_encodings_and_scan() {
         .count();
     assert_eq!(seen.len(), expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_op_writes_leave_watchers_alone() {
+    let node = start();
+    let mut w = Raw::connect(&node).await;
+    let mut o = Raw::connect(&node).await;
+    o.cmd(&["SADD", "s", "a"]).await;
+    o.cmd(&["HSET", "h", "f", "v"]).await;
+    o.cmd(&["ZADD", "z", "1", "m"]).await;
+    o.cmd(&["RPUSH", "l", "x"]).await;
+    assert_eq!(w.cmd(&["WATCH", "s", "h", "z", "l"]).await, "+OK\r\n");
+    // None of these changes anything, so the transaction still runs.
+    assert_eq!(o.cmd(&["SADD", "s", "a"]).await, ":0\r\n");
+    assert_eq!(o.cmd(&["SREM", "s", "zz"]).await, ":0\r\n");
+    assert_eq!(o.cmd(&["HDEL", "h", "zz"]).await, ":0\r\n");
+    assert_eq!(o.cmd(&["ZADD", "z", "NX", "5", "m"]).await, ":0\r\n");
+    assert_eq!(o.cmd(&["ZADD", "z", "1", "m"]).await, ":0\r\n");
+    assert_eq!(o.cmd(&["ZREM", "z", "zz"]).await, ":0\r\n");
+    assert_eq!(o.cmd(&["ZREMRANGEBYSCORE", "z", "5", "9"]).await, ":0\r\n");
+    assert_eq!(o.cmd(&["LREM", "l", "0", "zz"]).await, ":0\r\n");
+    assert_eq!(
+        o.cmd(&["LINSERT", "l", "BEFORE", "zz", "y"]).await,
+        ":-1\r\n"
+    );
+    w.cmd(&["MULTI"]).await;
+    w.cmd(&["PING"]).await;
+    assert_eq!(w.cmd(&["EXEC"]).await, "*1\r\n+PONG\r\n");
+    // A real change does abort it.
+    w.cmd(&["WATCH", "s"]).await;
+    o.cmd(&["SADD", "s", "b"]).await;
+    w.cmd(&["MULTI"]).await;
+    w.cmd(&["PING"]).await;
+    assert_eq!(w.cmd(&["EXEC"]).await, "*-1\r\n");
+}

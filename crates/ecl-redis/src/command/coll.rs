@@ -61,6 +61,16 @@ pub fn read<'a, T: Coll>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a 
     }
 }
 
+/// Reads a collection without touching statistics (pre-checks that decide whether a write
+/// will change anything: Redis only marks a key modified, for WATCH, when it really changes).
+pub fn peek<'a, T: Coll>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a T>, CmdError> {
+    let now = ctx.now;
+    match ctx.eng.dbs[ctx.client.db].peek(key, now) {
+        None => Ok(None),
+        Some(e) => T::of(&e.value).map(Some).ok_or_else(wrong_type),
+    }
+}
+
 /// Checks the type of `key` without touching statistics; true when it exists.
 pub fn check<T: Coll>(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<bool, CmdError> {
     let now = ctx.now;

@@ -127,6 +127,11 @@ fn hmget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn hdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
+    if !coll::peek::<Hash>(ctx, key)?.is_some_and(|h| argv.iter_from(2).any(|f| h.get(f).is_some()))
+    {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let n = coll::write::<Hash, _>(ctx, key, false, |h| {
         argv.iter_from(2).filter(|f| h.remove(f).is_some()).count()
     })?

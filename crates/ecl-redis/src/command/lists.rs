@@ -236,6 +236,17 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err(errors::SYNTAX.into());
     };
     let key = argv.get(1);
+    match coll::peek::<List>(ctx, key)? {
+        None => {
+            ctx.out.int(0);
+            return Ok(());
+        }
+        Some(l) if !l.iter().any(|x| x == argv.get(3)) => {
+            ctx.out.int(-1);
+            return Ok(());
+        }
+        Some(_) => {}
+    }
     let ms = max_size(ctx);
     let r = coll::write::<List, _>(ctx, key, false, |l| {
         let n = l.insert_at_pivot(argv.get(3), argv.get(4).to_vec(), after);
@@ -257,6 +268,10 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn lrem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
     let count = argv.i64(2)?;
+    if !coll::peek::<List>(ctx, key)?.is_some_and(|l| l.iter().any(|x| x == argv.get(3))) {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let ms = max_size(ctx);
     let n = coll::write::<List, _>(ctx, key, false, |l| {
         let n = l.remove_matching(argv.get(3), count);

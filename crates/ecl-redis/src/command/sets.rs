@@ -47,6 +47,12 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 fn sadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
+    let nothing_new =
+        coll::peek::<Set>(ctx, key)?.is_some_and(|s| argv.iter_from(2).all(|m| s.contains(m)));
+    if nothing_new {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let lim = coll::set_limits(ctx);
     let n = coll::write::<Set, _>(ctx, key, true, |s| {
         let members: Vec<&[u8]> = argv.iter_from(2).collect();
@@ -68,6 +74,10 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn srem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
+    if !coll::peek::<Set>(ctx, key)?.is_some_and(|s| argv.iter_from(2).any(|m| s.contains(m))) {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let n = coll::write::<Set, _>(ctx, key, false, |s| {
         argv.iter_from(2).filter(|m| s.remove(m)).count()
     })?

@@ -94,6 +94,18 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         }
         return Ok(());
     }
+    // Nothing would change (NX on existing members, equal scores, GT/LT refusals): answer
+    // without touching the key, so WATCHers are not disturbed.
+    if !incr
+        && let Some(z) = coll::peek::<ZSet>(ctx, key)?
+        && pairs.iter().all(|(s, m)| match z.score(m) {
+            None => xx,
+            Some(c) => nx || *s == c || (gt && *s <= c) || (lt && *s >= c),
+        })
+    {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let res = coll::write::<ZSet, _>(ctx, key, true, |z| {
         let (mut added, mut changed) = (0i64, 0i64);
         let mut last: Option<f64> = None;
@@ -187,6 +199,12 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn zrem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
+    if !coll::peek::<ZSet>(ctx, key)?
+        .is_some_and(|z| argv.iter_from(2).any(|m| z.score(m).is_some()))
+    {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let n = coll::write::<ZSet, _>(ctx, key, false, |z| {
         argv.iter_from(2).filter(|m| z.remove(m)).count()
     })?
@@ -581,6 +599,10 @@ fn remrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by: By, event: &str) -> CmdResul
         limit: None,
         withscores: false,
     };
+    if coll::peek::<ZSet>(ctx, key)?.is_none_or(|z| eval_range(z, &spec).is_empty()) {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let n = coll::write::<ZSet, _>(ctx, key, false, |z| {
         let items = eval_range(z, &spec);
         for (m, _) in &items {
