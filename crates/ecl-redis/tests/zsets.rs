@@ -343,3 +343,50 @@ async fn blocking_zpops() {
     raw.cmd(&["BZPOPMIN", "bz", "0"]).await;
     assert_eq!(raw.cmd(&["EXEC"]).await, "*1\r\n*-1\r\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_picks_encodings_from_content() {
+    let node = start();
+    let mut r = client(&node).await;
+    let mut cmd = redis::cmd("ZADD");
+    cmd.arg("big");
+    for i in 0..200 {
+        cmd.arg(i).arg(format!("m{i}"));
+    }
+    let _: i64 = cmd.query_async(&mut r).await.unwrap();
+    let _: i64 = redis::cmd("SADD")
+        .arg("s")
+        .arg("a")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    for (key, want) in [("big", "skiplist"), ("s", "hashtable")] {
+        let payload: Vec<u8> = redis::cmd("DUMP")
+            .arg(key)
+            .query_async(&mut r)
+            .await
+            .unwrap();
+        let copy = format!("{key}-copy");
+        let _: () = redis::cmd("RESTORE")
+            .arg(&copy)
+            .arg(0)
+            .arg(payload)
+            .query_async(&mut r)
+            .await
+            .unwrap();
+        let enc: String = redis::cmd("OBJECT")
+            .arg("ENCODING")
+            .arg(&copy)
+            .query_async(&mut r)
+            .await
+            .unwrap();
+        assert_eq!(enc, want, "{key}");
+    }
+    let rank: i64 = redis::cmd("ZRANK")
+        .arg("big-copy")
+        .arg("m150")
+        .query_async(&mut r)
+        .await
+        .unwrap();
+    assert_eq!(rank, 150);
+}

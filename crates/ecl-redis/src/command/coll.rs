@@ -169,6 +169,38 @@ pub enum NumkeysStyle {
     Algebra,
 }
 
+/// Sets the encoding of a collection built outside the families (RESTORE, RDB load) from its
+/// content and the node's thresholds, as Redis picks it when loading.
+pub fn fit_encoding(ctx: &Ctx<'_>, v: &mut Value) {
+    match v {
+        Value::List(l) => {
+            let max = is_72(ctx).then(|| cfg_i64(ctx, "list-max-listpack-size", -2));
+            l.check_encoding(max);
+        }
+        Value::Hash(h) => {
+            let (me, mv) = listpack_limits(ctx, "hash");
+            let longest = h
+                .iter()
+                .map(|(k, v)| k.len().max(v.len()))
+                .max()
+                .unwrap_or(0);
+            h.check_encoding(me, mv, longest);
+        }
+        Value::Set(s) => {
+            let lim = set_limits(ctx);
+            let all: Vec<Key> = s.iter().cloned().collect();
+            let refs: Vec<&[u8]> = all.iter().map(|m| &m[..]).collect();
+            s.check_encoding(lim, &refs);
+        }
+        Value::ZSet(z) => {
+            let (me, mv) = listpack_limits(ctx, "zset");
+            let longest = z.dict().iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            z.check_encoding(me, mv, longest);
+        }
+        _ => {}
+    }
+}
+
 /// Parses `numkeys key…` at `at`: the keys, with Redis' errors for the command's style.
 pub fn numkeys<'a>(
     argv: &Argv<'a>,
