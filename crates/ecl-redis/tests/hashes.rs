@@ -125,3 +125,82 @@ async fn resp3_map_randfield_scan_encoding() {
     let distinct: std::collections::HashSet<_> = picked.iter().collect();
     assert_eq!((picked.len(), distinct.len()), (300, 300));
 }
+
+/// Reads `used_memory` from INFO.
+async fn used_memory(c: &mut Raw) -> u64 {
+    let info = c.cmd(&["INFO", "memory"]).await;
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_memory_accounting_for_every_family() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"])
+        .await;
+    let mut sub = Raw::connect(&node).await;
+    sub.send(&["PSUBSCRIBE", "__keyevent@0__:*"]).await;
+    let _ = sub.read().await;
+    let script: &[(&[&str], &[&str])] = &[
+        (&["HSET", "h", "f", "1"], &["hset"]),
+        (&["HINCRBY", "h", "f", "1"], &["hincrby"]),
+        (&["HINCRBYFLOAT", "h", "f", "1"], &["hincrbyfloat"]),
+        (&["HDEL", "h", "f"], &["hdel", "del"]),
+        (&["SADD", "s", "a", "b"], &["sadd"]),
+        (&["SREM", "s", "a"], &["srem"]),
+        (&["SPOP", "s"], &["spop", "del"]),
+        (&["ZADD", "z", "1", "a"], &["zadd"]),
+        (&["ZINCRBY", "z", "1", "a"], &["zincr"]),
+        (&["ZREM", "z", "a"], &["zrem", "del"]),
+        (&["RPUSH", "l", "a", "b"], &["rpush"]),
+        (&["LMOVE", "l", "l2", "LEFT", "RIGHT"], &["lpop", "rpush"]),
+        (&["PFADD", "p", "x"], &["pfadd"]),
+    ];
+    for (cmd, events) in script {
+        c.cmd(cmd).await;
+        for e in *events {
+            let got = sub.read().await;
+            assert!(
+                got.contains(&format!("__keyevent@0__:{e}\r\n")),
+                "{cmd:?}: {got:?}"
+            );
+        }
+    }
+    // Memory grows with a big collection and returns once it is deleted.
+    c.cmd(&["FLUSHALL"]).await;
+    let base = used_memory(&mut c).await;
+    let mut r = client(&node).await;
+    for key in ["bh", "bs", "bz", "bl"] {
+        for chunk in 0..20 {
+            let mut cmd = match key {
+                "bh" => redis::cmd("HSET"),
+                "bs" => redis::cmd("SADD"),
+                "bz" => redis::cmd("ZADD"),
+                _ => redis::cmd("RPUSH"),
+            };
+            cmd.arg(key);
+            for i in 0..500 {
+                let m = format!("member-{chunk}-{i}");
+                if key == "bz" {
+                    cmd.arg(i);
+                }
+                cmd.arg(&m);
+                if key == "bh" {
+                    cmd.arg("value");
+                }
+            }
+            let _: i64 = cmd.query_async(&mut r).await.unwrap();
+        }
+    }
+    let full = used_memory(&mut c).await;
+    assert!(full > base + 4 * 10_000 * 10, "base {base} full {full}");
+    c.cmd(&["DEL", "bh", "bs", "bz", "bl"]).await;
+    let after = used_memory(&mut c).await;
+    assert!(
+        after < base + (full - base) / 10,
+        "base {base} full {full} after {after}"
+    );
+}
