@@ -306,5 +306,6 @@ fn cleanup(shared: &Shared, client: &Client) {
         eng.pubsub.unsubscribe(crate::pubsub::Kind::Shard, s, id);
     }
     eng.clients.monitors.retain(|&m| m != id);
+    eng.tracking.remove_client(id);
     eng.clients.map.remove(&id);
 }
