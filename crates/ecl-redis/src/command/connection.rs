@@ -505,6 +505,12 @@ pub fn client_line(ctx: &Ctx<'_>, id: u64) -> String {
     if c.no_evict {
         flags.push('e');
     }
+    if let Some(t) = ctx.eng.tracking.clients.get(&id) {
+        flags.push('t');
+        if t.bcast {
+            flags.push('B');
+        }
+    }
     if flags.is_empty() {
         flags.push('N');
     }
