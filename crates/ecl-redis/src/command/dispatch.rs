@@ -299,6 +299,14 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     if eng.tracking.is_active() {
         track(eng, client, spec, argv, ok);
     }
+    let lat = eng.cfg.latency_threshold_ms;
+    if lat > 0 && usec / 1000 >= lat {
+        // LATENCY LATEST/HISTORY: the "command" event, as Redis records slow commands.
+        let ms = usec / 1000;
+        let max = eng.latency.get("command").map_or(ms, |e| e.2.max(ms));
+        eng.latency
+            .insert("command".to_string(), (now / 1000, ms, max));
+    }
     let slow = eng.cfg.slowlog_slower_than;
     if slow >= 0 && usec >= slow as u64 && !spec.has(flags::SKIP_SLOWLOG) && !client.detached {
         record_slow(eng, client, argv, usec, now);
