@@ -107,6 +107,7 @@ pub async fn serve(
                 monitor: false,
                 no_evict: false,
                 user: "default".to_string(),
+                watched: 0,
                 pending: pending.clone(),
                 kill: kill.clone(),
             },
@@ -284,6 +285,7 @@ fn sync_info(eng: &mut Engine, client: &Client, out: &Reply) {
         );
         ci.multi = client.multi.as_ref().map_or(-1, |q| q.len() as i64);
         ci.no_evict = client.no_evict;
+        ci.watched = client.watches.len();
         if let Some(l) = last
             && ci.last_cmd != l
         {
@@ -306,5 +308,6 @@ fn cleanup(shared: &Shared, client: &Client) {
         eng.pubsub.unsubscribe(crate::pubsub::Kind::Shard, s, id);
     }
     eng.clients.monitors.retain(|&m| m != id);
+    eng.tracking.remove_client(id);
     eng.clients.map.remove(&id);
 }
