@@ -136,6 +136,15 @@ fn decode_key(raw: &[u8], b64: bool) -> Result<Vec<u8>, &'static [u8]> {
     Ok(key)
 }
 
+/// The error an undecodable base64 key gets from `cmd` (md/ma fold it into their flag error).
+fn bad_key(cmd: Cmd, err: &'static [u8]) -> &'static [u8] {
+    if err == wire::KEY_DECODE && matches!(cmd, Cmd::Delete | Cmd::Arith) {
+        wire::INVALID_OR_DUPLICATE_FLAG
+    } else {
+        err
+    }
+}
+
 /// Appends the opaque and key echo (`O…`, `k…`, ` b`) that every reply carries when asked.
 fn echo_basic(out: &mut Vec<u8>, f: &Flags<'_>, raw_key: &[u8]) {
     for &c in &f.order {
@@ -416,6 +425,11 @@ fn meta_set(
     if store.too_large(key.len(), vlen) {
         counters.incr(st.stripe, Counter::StoreTooLarge);
         out.extend_from_slice(wire::TOO_LARGE);
+        // memcached unlinks the old item whatever the mode, so no stale value survives.
+        let mut g = store.lock(&key);
+        if let Some(slot) = g.find(&key, false) {
+            g.remove(slot);
+        }
         st.swallow = vlen + 2;
         return Handled::Consumed(line_len);
     }
@@ -544,7 +558,8 @@ fn meta_delete<'a>(
         let compare = num(Cmd::Delete, &f, b'C', parse_u64)?;
         let new_cas = num(Cmd::Delete, &f, b'E', parse_u64)?;
         let ttl = num(Cmd::Delete, &f, b'T', parse_i64)?;
-        let key = decode_key(raw_key, f.has(b'b'))?;
+        // memcached reports an undecodable key of md/ma as a flag error.
+        let key = decode_key(raw_key, f.has(b'b')).map_err(|e| bad_key(Cmd::Delete, e))?;
         Ok((f, key, compare, new_cas, ttl))
     });
     let (f, key, compare, new_cas, ttl) = match parsed {
@@ -614,7 +629,7 @@ fn meta_arith<'a>(
             Some([b'D' | b'd' | b'-']) => false,
             Some(_) => return Err(wire::INVALID_MA_MODE),
         };
-        let key = decode_key(raw_key, f.has(b'b'))?;
+        let key = decode_key(raw_key, f.has(b'b')).map_err(|e| bad_key(cmd, e))?;
         Ok((f, key, compare, new_cas, vivify, initial, delta, ttl, incr))
     });
     let (f, key, compare, new_cas, vivify, initial, delta, ttl, incr) = match parsed {
@@ -730,8 +745,8 @@ fn meta_arith<'a>(
 fn meta_debug(node: &NodeShared, raw_key: &[u8], b64: bool, out: &mut Vec<u8>) {
     let key = match decode_key(raw_key, b64) {
         Ok(k) => k,
-        Err(e) => {
-            out.extend_from_slice(e);
+        Err(_) => {
+            out.extend_from_slice(wire::BAD_FORMAT);
             return;
         }
     };
