@@ -511,7 +511,7 @@ mod robustness {
         config.memory_limit = 1 << 20;
         let node = NodeShared::new(&config);
         let mut rng = Rng(0x1234_5678_9abc_def1);
-        for round in 0..20_000 {
+        for round in 0..20_000u32 {
             let mut input = Vec::new();
             if round.is_multiple_of(3) {
                 // Binary: a request header with random fields, then random bytes.
