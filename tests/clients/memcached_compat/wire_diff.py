@@ -65,6 +65,17 @@ b'ms q 1 q\r\na\r\nms q 1 q ME\r\nb\r\nmd q q\r\nmd q q\r\nmg q q v\r\nma q q\r\
 b'get a\r\nget a  \r\nget\ta\r\n  get a\r\nGET a\r\nset a 0 0 1 \r\nx\r\n',
 ]
 
+# Every flag letter, bare and with a number, on each meta command. `E` and `x` are left out:
+# this engine implements them as the newer 1.6 documentation describes, 1.6.18 rejects them.
+_flag_matrix = b"set fk 0 0 1\r\n1\r\n"
+for _c in "abcdfghijklmnopqrstuvwyzABCDFGHIJKLMNOPQRSTUVWXYZ":
+    for _tok in (_c, _c + "5"):
+        _flag_matrix += (
+            f"mg fk {_tok}\r\nms fk 1 {_tok}\r\n1\r\nmd fk {_tok}\r\n"
+            f"set fk 0 0 1\r\n1\r\nma fk {_tok}\r\nmn\r\n"
+        ).encode()
+text_cases.append(_flag_matrix)
+
 def pkt(op,key=b'',extras=b'',value=b'',cas=0,opaque=0xdeadbeef):
     return struct.pack('>BBHBBHIIQ',0x80,op,len(key),len(extras),0,0,len(key)+len(extras)+len(value),opaque,cas)+extras+key+value
 def _unused_run(port,data):
