@@ -315,7 +315,8 @@ async fn memcached_cluster_scales_with_configuration_endpoint() {
 async fn create_validation_uses_aws_codes() {
     let srv = start().await;
     let addr = srv.local_addr();
-    let cases: &[(&[(&str, &str)], u16, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
+    let cases: &[Case] = &[
         (
             &[
                 ("CacheClusterId", "1bad"),
