@@ -130,6 +130,7 @@ pub async fn run_until_shutdown(config: Config) -> io::Result<()> {
             config.advertised_host()
         ),
     };
+    let mut signals = crate::shutdown::Signals::install();
     if config.addressing == Addressing::Loopback {
         warn_if_loopback_unusable(&config);
     }
@@ -140,7 +141,7 @@ pub async fn run_until_shutdown(config: Config) -> io::Result<()> {
         "elasticache-local listening on {}",
         server.url()
     );
-    crate::shutdown::signal().await;
+    signals.recv().await;
     server.shutdown().await;
     tracing::info!("elasticache-local stopped");
     Ok(())

@@ -40,7 +40,10 @@ async fn memcached_nodes_store_items_and_report_their_limits() {
     else {
         panic!("start failed")
     };
-    assert_eq!((node.address.as_str(), node.port), ("127.0.91.1", 11211));
+    // Its own loopback address counted from the base (a later one if another process holds
+    // the base address on that port), on the requested port.
+    assert!(node.address.starts_with("127.0.91."), "{node:?}");
+    assert_eq!(node.port, 11211);
 
     let set =
         common::memcached_exchange(addr(&node), "set k 0 0 5\r\nhello\r\n", &["STORED"]).await;
@@ -166,8 +169,67 @@ async fn memcached_parameters_shape_the_node() {
         "{stats}"
     );
 
+    // A live parameter change reaches the node and keeps it in its discovery list.
+    let mut params = std::collections::BTreeMap::new();
+    params.insert("max_item_size".to_string(), "8192".to_string());
+    assert!(sup.apply_parameters("acct/m/p/0001", &params).await.is_ok());
+    let reply = common::memcached_exchange(
+        addr(&node),
+        &big,
+        &["STORED", "SERVER_ERROR object too large for cache"],
+    )
+    .await;
+    assert_eq!(reply.ok().as_deref(), Some("STORED\r\n"));
+    let (_, nodes) = config_get_cluster(addr(&node)).await;
+    assert_eq!(nodes, format!("{0}|{0}|11211", node.address));
+
     let mut bad = std::collections::BTreeMap::new();
     bad.insert("cas_disabled".to_string(), "perhaps".to_string());
     assert!(sup.apply_parameters("acct/m/p/0001", &bad).await.is_err());
+    sup.shutdown_all().await;
+}
+
+#[tokio::test]
+#[ignore = "ecl-memcached's ClusterDiscovery::set_nodes keeps one node per host name; in ports mode every node shares the advertised host, so it must key nodes by (host, port)"]
+async fn ports_mode_lists_every_node_under_the_advertised_host() {
+    let first = 24_600u16;
+    let range = format!("{first}-{}", first + 49);
+    let config = {
+        use clap::Parser;
+        elasticache_local::config::Config::parse_from([
+            "elasticache-local",
+            "--listen",
+            "127.0.0.1:0",
+            "--addressing",
+            "ports",
+            "--port-range",
+            range.as_str(),
+            "--advertised-host",
+            "localhost",
+        ])
+    };
+    let sup = Supervisor::new(&config);
+    let n1 = sup
+        .start_node(common::memcached_spec("acct/m/pm/0001", "acct/m/pm", 11211))
+        .await;
+    let n2 = sup
+        .start_node(common::memcached_spec("acct/m/pm/0002", "acct/m/pm", 11211))
+        .await;
+    let (Ok(n1), Ok(n2)) = (n1, n2) else {
+        panic!("start failed")
+    };
+    assert_eq!(
+        (n1.address.as_str(), n2.address.as_str()),
+        ("localhost", "localhost")
+    );
+    assert_ne!(n1.port, n2.port);
+    let (_, nodes) = config_get_cluster(addr(&n1)).await;
+    assert_eq!(
+        nodes,
+        format!(
+            "localhost|127.0.0.1|{} localhost|127.0.0.1|{}",
+            n1.port, n2.port
+        )
+    );
     sup.shutdown_all().await;
 }

@@ -4,60 +4,70 @@
 //! Place in the flow: [`super::Supervisor`] builds engine configurations from node specs and
 //! hands them here; everything else in the supervisor is engine-agnostic.
 //!
-//! TEMPORARY: until the engine crates land, nodes are plain listening sockets.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ecl_memcached::{ClusterDiscovery, DiscoveryNode, MemcachedConfig};
-use ecl_redis::RedisConfig;
-use tokio::net::TcpListener;
+use ecl_memcached::{
+    ClusterDiscovery, ConfigEndpoint, DiscoveryNode, MemcachedConfig, MemcachedNode,
+};
+use ecl_redis::{RedisConfig, RedisNode};
 
 /// A running engine node.
-pub struct RunningNode {
-    listener: TcpListener,
+pub enum RunningNode {
+    /// A Redis or Valkey node.
+    Redis(RedisNode),
+    /// A Memcached node.
+    Memcached(MemcachedNode),
 }
 
 impl RunningNode {
     /// Starts a Redis/Valkey node; listening on return.
     pub async fn start_redis(config: RedisConfig) -> io::Result<RunningNode> {
-        let listener = TcpListener::bind(config.bind).await?;
-        Ok(RunningNode { listener })
+        RedisNode::start(config).map(RunningNode::Redis)
     }
 
     /// Starts a Memcached node; listening on return.
     pub async fn start_memcached(config: MemcachedConfig) -> io::Result<RunningNode> {
-        let listener = TcpListener::bind(config.bind).await?;
-        Ok(RunningNode { listener })
+        MemcachedNode::start(config).map(RunningNode::Memcached)
     }
 
     /// The address the node listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match self {
+            RunningNode::Redis(n) => Ok(n.local_addr()),
+            RunningNode::Memcached(n) => Ok(n.local_addr()),
+        }
     }
 
-    /// Sets one Redis CONFIG value at runtime.
+    /// Sets one Redis CONFIG value at runtime, as `CONFIG SET` would (Memcached nodes have no
+    /// such settings and accept nothing).
     pub async fn config_set(&self, name: &str, value: &str) -> Result<(), String> {
-        let _ = (name, value);
-        Ok(())
+        match self {
+            RunningNode::Redis(n) => n.config_set(name, value),
+            RunningNode::Memcached(_) => Err(format!("{name} is not a Memcached setting")),
+        }
     }
 
-    /// Re-applies Memcached settings at runtime.
+    /// Re-applies Memcached settings at runtime (no-op on other engines).
     pub async fn apply_memcached(&self, config: &MemcachedConfig) {
-        let _ = config;
+        if let RunningNode::Memcached(n) = self {
+            n.apply(config);
+        }
     }
 
     /// Stops the node: listener closed and client connections dropped when this returns.
     pub async fn shutdown(self) {
-        drop(self.listener);
+        match self {
+            RunningNode::Redis(n) => n.shutdown().await,
+            RunningNode::Memcached(n) => n.shutdown().await,
+        }
     }
 }
 
 /// A running Memcached configuration endpoint.
-pub struct ConfigListener {
-    listener: TcpListener,
-}
+pub struct ConfigListener(ConfigEndpoint);
 
 impl ConfigListener {
     /// Binds the configuration endpoint of a discovery group.
@@ -66,28 +76,27 @@ impl ConfigListener {
         discovery: Arc<ClusterDiscovery>,
         engine_version: &str,
     ) -> io::Result<ConfigListener> {
-        let _ = (discovery, engine_version);
-        let listener = TcpListener::bind(bind).await?;
-        Ok(ConfigListener { listener })
+        ConfigEndpoint::start(bind, discovery, engine_version).map(ConfigListener)
     }
 
     /// The address the endpoint listens on.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        Ok(self.0.local_addr())
     }
 
     /// Stops the endpoint.
     pub async fn shutdown(self) {
-        drop(self.listener);
+        self.0.shutdown().await;
     }
 }
 
-/// A new, empty discovery list.
+/// A new discovery list: configuration version 1, no nodes.
 pub fn new_discovery() -> Arc<ClusterDiscovery> {
-    Arc::new(ClusterDiscovery::default())
+    Arc::new(ClusterDiscovery::new())
 }
 
-/// Replaces the node list of a discovery group.
+/// Replaces the node list of a discovery group (the engine bumps the version per change).
 pub fn set_discovery_nodes(discovery: &ClusterDiscovery, nodes: Vec<DiscoveryNode>) {
-    let _ = (discovery, nodes);
+    let version = discovery.set_nodes(nodes);
+    tracing::debug!(version, "auto discovery list updated");
 }

@@ -81,6 +81,8 @@ enum Claim {
 pub struct Supervisor {
     alloc: Allocator,
     memory_cap: Option<u64>,
+    /// Whether Redis nodes keep the commands ElastiCache restricts.
+    allow_restricted: bool,
     nodes: Mutex<HashMap<String, NodeEntry>>,
     groups: Mutex<HashMap<String, Group>>,
     cluster_endpoints: Mutex<HashMap<(String, u16), Reservation>>,
@@ -116,6 +118,7 @@ impl Supervisor {
         Supervisor {
             alloc: Allocator::new(config),
             memory_cap: config.max_node_memory,
+            allow_restricted: config.allow_restricted_commands,
             nodes: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
             cluster_endpoints: Mutex::new(HashMap::new()),
@@ -248,8 +251,14 @@ impl Supervisor {
                 }
             }
             EngineKind::Memcached => {
-                let config =
+                let mut config =
                     self.memcached_config(&guard.spec, parameters, guard.reservation.bind)?;
+                // The engine replaces its whole configuration, discovery list included.
+                config.discovery = guard
+                    .spec
+                    .discovery_group
+                    .as_deref()
+                    .map(|g| self.group_discovery(g, &guard.spec.engine_version));
                 if let Some(node) = &guard.running {
                     node.apply_memcached(&config).await;
                 }
@@ -704,6 +713,13 @@ impl Supervisor {
         spec: &NodeSpec,
         bind: SocketAddr,
     ) -> Result<RedisConfig, SupervisorError> {
+        let mut parameters = params::redis_settings(&spec.parameters, spec.node_memory_bytes);
+        if !self.allow_restricted {
+            parameters.push((
+                params::DISABLED_COMMANDS_DIRECTIVE.to_string(),
+                params::RESTRICTED_COMMANDS.to_string(),
+            ));
+        }
         Ok(RedisConfig {
             bind,
             engine_version: spec.engine_version.clone(),
@@ -716,7 +732,7 @@ impl Supervisor {
                 &spec.parameters,
                 self.memory_cap,
             )?,
-            parameters: params::redis_settings(&spec.parameters, spec.node_memory_bytes),
+            parameters,
             requirepass: spec.auth_token.clone(),
             cluster_enabled: spec.cluster_enabled,
         })

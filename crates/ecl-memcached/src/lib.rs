@@ -12,8 +12,33 @@
 //! - `MemcachedNode::local_addr`, `flush_all`, `apply`, `stats`, `shutdown`.
 //! - `ConfigEndpoint::start(bind, Arc<ClusterDiscovery>, engine_version)` for the configuration endpoint.
 //! - `ClusterDiscovery::new`, `set_nodes` (bumps the version when membership changes), `version`.
+//!
+//! Inside: `server` (listener, connection tasks, reaper), `protocol` (`text`, `meta`,
+//! `binary`), `store` (sharded byte-budget LRU), `stats`, `discovery`, `wire` (exact replies).
+//!
+//! The configuration endpoint answers `config get cluster` and the legacy
+//! `get AmazonElastiCache:cluster` from the cluster's [`ClusterDiscovery`]; every other
+//! command is served by the first running node of the cluster (in host-name order), exactly
+//! as the real endpoint, a DNS alias of a node, does. With no node running it answers as an
+//! empty memcached of its own.
 
+#![forbid(unsafe_code)]
+
+use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+mod discovery;
+mod protocol;
+mod server;
+mod stats;
+mod store;
+pub mod wire;
+
+pub use discovery::{ClusterDiscovery, LEGACY_KEY};
+use server::{NodeShared, Running, Target};
+use stats::Counter;
 
 /// Everything needed to start one node. Values come from the node type and parameter group.
 #[derive(Clone, Debug)]
@@ -74,7 +99,163 @@ pub struct DiscoveryNode {
     pub port: u16,
 }
 
-/// Auto discovery state shared by every node of one cluster and its configuration endpoint:
-/// the configuration version and the node list (to be completed by the engine work).
-#[derive(Debug, Default)]
-pub struct ClusterDiscovery {}
+/// A snapshot of a node's counters, for the supervisor and the health endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Items stored (`curr_items`).
+    pub curr_items: u64,
+    /// Items stored since start (`total_items`).
+    pub total_items: u64,
+    /// Bytes accounted to items (`bytes`).
+    pub bytes: u64,
+    /// Byte budget (`limit_maxbytes`).
+    pub limit_maxbytes: u64,
+    /// Open connections (`curr_connections`).
+    pub curr_connections: u64,
+    /// Connections accepted since start (`total_connections`).
+    pub total_connections: u64,
+    /// Items evicted to make room (`evictions`).
+    pub evictions: u64,
+    /// Key hits (`get_hits`).
+    pub get_hits: u64,
+    /// Key misses (`get_misses`).
+    pub get_misses: u64,
+    /// Retrieval requests per key (`cmd_get`).
+    pub cmd_get: u64,
+    /// Storage requests (`cmd_set`).
+    pub cmd_set: u64,
+}
+
+/// A running Memcached node: one listening socket, its store and its connections.
+pub struct MemcachedNode {
+    shared: Arc<NodeShared>,
+    running: Running,
+}
+
+impl MemcachedNode {
+    /// Binds `config.bind` and starts serving; the node is listening when this returns.
+    /// Must be called from inside a tokio runtime (connections run as tasks on it).
+    pub fn start(config: MemcachedConfig) -> io::Result<MemcachedNode> {
+        let shared = Arc::new(NodeShared::new(&config));
+        let running = server::spawn(config.bind, Target::Node(shared.clone()), shared.clone())?;
+        *shared.addr.write().unwrap_or_else(|p| p.into_inner()) = Some(running.addr);
+        if let Some(d) = &config.discovery {
+            d.register(running.addr, Arc::downgrade(&shared));
+        }
+        tracing::info!(addr = %running.addr, version = %config.engine_version, "memcached node listening");
+        Ok(MemcachedNode { shared, running })
+    }
+
+    /// The address the node listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.running.addr
+    }
+
+    /// Empties the node (what a reboot does to a memcached node).
+    pub fn flush_all(&self) {
+        self.shared.store.flush_now();
+    }
+
+    /// Re-applies parameters at runtime: memory budget (evicting down to a lowered
+    /// budget at once), item size, CAS, `-M`, flush permission, connection limit, idle timeout,
+    /// version, threads and discovery. The bind address cannot change.
+    pub fn apply(&self, config: &MemcachedConfig) {
+        let s = &self.shared;
+        let st = &s.store.settings;
+        st.memory_limit
+            .store(config.memory_limit, Ordering::Relaxed);
+        s.store.enforce_budget();
+        st.max_item_size
+            .store(config.max_item_size, Ordering::Relaxed);
+        st.cas_disabled
+            .store(config.cas_disabled, Ordering::Relaxed);
+        st.no_evict
+            .store(config.error_on_memory_exhausted, Ordering::Relaxed);
+        s.disable_flush
+            .store(config.disable_flush_all, Ordering::Relaxed);
+        s.max_connections
+            .store(config.max_connections, Ordering::Relaxed);
+        s.idle_timeout
+            .store(config.idle_timeout_secs, Ordering::Relaxed);
+        s.threads.store(config.threads, Ordering::Relaxed);
+        *s.engine_version.write().unwrap_or_else(|p| p.into_inner()) =
+            config.engine_version.clone();
+        if let Some(d) = &config.discovery {
+            d.register(self.running.addr, Arc::downgrade(&self.shared));
+        }
+        *s.discovery.write().unwrap_or_else(|p| p.into_inner()) = config.discovery.clone();
+    }
+
+    /// Counters as `stats` reports them.
+    pub fn stats(&self) -> NodeStats {
+        let s = &self.shared;
+        let c = &s.store.counters;
+        NodeStats {
+            curr_items: s.store.items(),
+            total_items: c.get(Counter::TotalItems),
+            bytes: s.store.bytes(),
+            limit_maxbytes: s.store.settings.memory_limit.load(Ordering::Relaxed),
+            curr_connections: s.curr_connections.load(Ordering::Relaxed),
+            total_connections: c.get(Counter::TotalConnections),
+            evictions: c.get(Counter::Evictions),
+            get_hits: c.get(Counter::GetHits),
+            get_misses: c.get(Counter::GetMisses),
+            cmd_get: c.get(Counter::CmdGet),
+            cmd_set: c.get(Counter::CmdSet),
+        }
+    }
+
+    /// Moves the node's clock forward by `secs` seconds (expiry tests and emulated time).
+    pub fn advance_clock(&self, secs: u64) {
+        self.shared
+            .store
+            .clock
+            .advance(secs.min(i64::MAX as u64) as i64);
+    }
+
+    /// Closes the listener and every connection, and waits until they are closed.
+    pub async fn shutdown(self) {
+        self.running.shutdown(&self.shared).await;
+        self.shared.store.flush_now();
+        tracing::info!("memcached node stopped");
+    }
+}
+
+/// The configuration endpoint of a Memcached cluster (see the crate docs for what it serves).
+pub struct ConfigEndpoint {
+    fallback: Arc<NodeShared>,
+    running: Running,
+}
+
+impl ConfigEndpoint {
+    /// Binds `bind` and serves auto discovery for `discovery`, reporting `engine_version`.
+    /// Must be called from inside a tokio runtime.
+    pub fn start(
+        bind: SocketAddr,
+        discovery: Arc<ClusterDiscovery>,
+        engine_version: impl Into<String>,
+    ) -> io::Result<ConfigEndpoint> {
+        let mut config = MemcachedConfig::for_tests();
+        config.bind = bind;
+        config.engine_version = engine_version.into();
+        config.discovery = Some(discovery.clone());
+        let fallback = Arc::new(NodeShared::new(&config));
+        let target = Target::ConfigEndpoint {
+            discovery,
+            fallback: fallback.clone(),
+        };
+        let running = server::spawn(bind, target, fallback.clone())?;
+        *fallback.addr.write().unwrap_or_else(|p| p.into_inner()) = Some(running.addr);
+        Ok(ConfigEndpoint { fallback, running })
+    }
+
+    /// The address the endpoint listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.running.addr
+    }
+
+    /// Closes the listener and every connection.
+    pub async fn shutdown(self) {
+        self.running.shutdown(&self.fallback).await;
+    }
+}

@@ -8,6 +8,27 @@
 //! Contract with the supervisor (keep these signatures stable; add, do not break):
 //! - `RedisNode::start(RedisConfig) -> io::Result<RedisNode>`: the node is listening when it returns.
 //! - `RedisNode::local_addr`, `config_set`, `config_get`, `flush_all`, `stats`, `shutdown`.
+//!
+//! Inside: [`resp`] (codec) → [`conn`] (one task per connection, batches under the node lock) →
+//! [`command`] (declarative table, dispatch, family handlers) → [`db`] (keyspace, values,
+//! expiry, eviction) with [`engine`] holding the node state, [`pubsub`], [`config`], [`glob`].
+
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod command;
+pub mod config;
+pub mod conn;
+pub mod db;
+pub mod engine;
+pub mod errors;
+pub mod glob;
+pub mod node;
+pub mod pubsub;
+pub mod rdb;
+pub mod resp;
+
+pub use node::RedisNode;
 
 use std::net::SocketAddr;
 
@@ -33,6 +54,9 @@ pub struct RedisConfig {
     pub maxmemory: u64,
     /// Initial CONFIG values, named as Redis names them (e.g. `maxmemory-policy`, `timeout`,
     /// `notify-keyspace-events`). The supervisor maps ElastiCache parameters to these.
+    /// Two names are engine directives rather than CONFIG values: `rename-commands`
+    /// (space-separated `old new` pairs) and `disabled-commands` (space-separated names that then
+    /// answer "unknown command", e.g. ElastiCache's restricted `config save bgsave debug …`).
     pub parameters: Vec<(String, String)>,
     /// AUTH password of the default user (ElastiCache AuthToken), if any.
     pub requirepass: Option<String>,

@@ -1,0 +1,320 @@
+//! Listener, accept loop, per-connection tasks and the reaper of one node (or of a
+//! configuration endpoint).
+//!
+//! Place in the flow: [`crate::MemcachedNode::start`] binds a socket and calls [`spawn`]; each
+//! accepted connection becomes a tokio task that reads into a buffer, detects the protocol
+//! from the first byte (0x80 = binary, anything else = text/meta, as memcached's
+//! auto-negotiation), hands the buffer to `protocol::text` or `protocol::binary`, and writes
+//! the accumulated replies once per batch (so pipelined requests cost one write). Shutdown
+//! aborts the accept loop and every connection task, which closes their sockets.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tracing::{debug, warn};
+
+use crate::ClusterDiscovery;
+use crate::protocol::{self, Step};
+use crate::stats::Counter;
+use crate::store::Store;
+use crate::wire;
+
+/// Everything connections of one node share: the store and the runtime settings.
+pub struct NodeShared {
+    /// Items.
+    pub(crate) store: Store,
+    /// Reported by `version` and `stats`.
+    pub(crate) engine_version: RwLock<String>,
+    /// Auto discovery of the node's cluster, if any.
+    pub(crate) discovery: RwLock<Option<Arc<ClusterDiscovery>>>,
+    /// Connection limit (`-c`).
+    pub(crate) max_connections: AtomicUsize,
+    /// Idle timeout in seconds, 0 = never.
+    pub(crate) idle_timeout: AtomicU64,
+    /// `flush_all` refused (`-F`).
+    pub(crate) disable_flush: AtomicBool,
+    /// Worker threads reported by stats (`-t`).
+    pub(crate) threads: AtomicUsize,
+    /// `verbosity` level (accepted and reported; logging goes through `tracing`).
+    pub(crate) verbosity: AtomicU32,
+    /// Open connections.
+    pub(crate) curr_connections: AtomicU64,
+    /// Source of connection ids (also picks a connection's counter stripe).
+    pub(crate) next_conn: AtomicU64,
+    /// Cleared when the node shuts down.
+    running: AtomicBool,
+    /// Listening address.
+    pub(crate) addr: RwLock<Option<SocketAddr>>,
+}
+
+impl std::fmt::Debug for NodeShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeShared")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeShared {
+    /// Shared state for a node configured by `config`.
+    pub(crate) fn new(config: &crate::MemcachedConfig) -> NodeShared {
+        NodeShared {
+            store: Store::new(
+                config.memory_limit,
+                config.max_item_size,
+                config.cas_disabled,
+                config.error_on_memory_exhausted,
+                config.threads,
+            ),
+            engine_version: RwLock::new(config.engine_version.clone()),
+            discovery: RwLock::new(config.discovery.clone()),
+            max_connections: AtomicUsize::new(config.max_connections),
+            idle_timeout: AtomicU64::new(config.idle_timeout_secs),
+            disable_flush: AtomicBool::new(config.disable_flush_all),
+            threads: AtomicUsize::new(config.threads),
+            verbosity: AtomicU32::new(0),
+            curr_connections: AtomicU64::new(0),
+            next_conn: AtomicU64::new(0),
+            running: AtomicBool::new(true),
+            addr: RwLock::new(None),
+        }
+    }
+
+    /// Whether the node still serves.
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// The version string clients see.
+    pub(crate) fn version(&self) -> String {
+        self.engine_version
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The cluster's discovery, if the node has one.
+    pub(crate) fn discovery(&self) -> Option<Arc<ClusterDiscovery>> {
+        self.discovery
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// Where a connection's requests go.
+#[derive(Clone)]
+pub(crate) enum Target {
+    /// A node: always its own store.
+    Node(Arc<NodeShared>),
+    /// A configuration endpoint: resolves to a running node of the cluster at connect time,
+    /// else serves its own empty store.
+    ConfigEndpoint {
+        discovery: Arc<ClusterDiscovery>,
+        fallback: Arc<NodeShared>,
+    },
+}
+
+impl Target {
+    fn resolve(&self) -> Arc<NodeShared> {
+        match self {
+            Target::Node(n) => n.clone(),
+            Target::ConfigEndpoint {
+                discovery,
+                fallback,
+            } => discovery.resolve().unwrap_or_else(|| fallback.clone()),
+        }
+    }
+}
+
+/// Handle to a running listener.
+pub(crate) struct Running {
+    pub(crate) addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    accept: JoinHandle<()>,
+    reaper: JoinHandle<()>,
+}
+
+impl Running {
+    /// Closes the listener and every connection, and waits until they are gone.
+    pub(crate) async fn shutdown(self, node: &NodeShared) {
+        node.running.store(false, Ordering::Relaxed);
+        let _ = self.stop.send(true);
+        self.reaper.abort();
+        let _ = self.accept.await;
+        let _ = self.reaper.await;
+    }
+}
+
+/// Binds `bind` and starts serving `target`. Must run inside a tokio runtime.
+pub(crate) fn spawn(
+    bind: SocketAddr,
+    target: Target,
+    reaper_of: Arc<NodeShared>,
+) -> io::Result<Running> {
+    let handle = tokio::runtime::Handle::try_current()
+        .map_err(|e| io::Error::other(format!("memcached node needs a tokio runtime: {e}")))?;
+    let std_listener = std::net::TcpListener::bind(bind)?;
+    std_listener.set_nonblocking(true)?;
+    let addr = std_listener.local_addr()?;
+    let listener = {
+        let _enter = handle.enter();
+        TcpListener::from_std(std_listener)?
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let accept = handle.spawn(accept_loop(listener, target, stop_rx));
+    let reaper = handle.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            reaper_of.store.reap(512);
+        }
+    });
+    Ok(Running {
+        addr,
+        stop,
+        accept,
+        reaper,
+    })
+}
+
+async fn accept_loop(listener: TcpListener, target: Target, mut stop: watch::Receiver<bool>) {
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => {
+                match accepted {
+                    Ok((stream, peer)) => {
+                        let node = target.resolve();
+                        conns.spawn(serve(stream, peer, node));
+                    }
+                    Err(e) => {
+                        // Out of descriptors and similar: back off instead of spinning.
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    conns.shutdown().await;
+}
+
+/// Decrements the connection gauge however the task ends (including abort).
+struct ConnGuard(Arc<NodeShared>);
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.0.curr_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Per-connection protocol state.
+pub(crate) struct ConnState {
+    /// Counter stripe of this connection.
+    pub(crate) stripe: usize,
+    /// Bytes of a refused data block still to discard.
+    pub(crate) swallow: usize,
+    /// Close after flushing the output.
+    pub(crate) closing: bool,
+    /// The protocol stopped early because its output is large; call it again before reading.
+    pub(crate) output_full: bool,
+}
+
+async fn serve(mut stream: TcpStream, peer: SocketAddr, node: Arc<NodeShared>) {
+    let id = node.next_conn.fetch_add(1, Ordering::Relaxed);
+    let stripe = id as usize;
+    node.store.counters.incr(stripe, Counter::TotalConnections);
+    let open = node.curr_connections.fetch_add(1, Ordering::Relaxed) + 1;
+    let _guard = ConnGuard(node.clone());
+    if open > node.max_connections.load(Ordering::Relaxed) as u64 {
+        node.store
+            .counters
+            .incr(stripe, Counter::RejectedConnections);
+        let _ = stream.write_all(wire::TOO_MANY_CONNECTIONS).await;
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    debug!(%peer, "memcached connection");
+    let mut buf = BytesMut::with_capacity(8 * 1024);
+    let mut out: Vec<u8> = Vec::with_capacity(8 * 1024);
+    let mut state = ConnState {
+        stripe,
+        swallow: 0,
+        closing: false,
+        output_full: false,
+    };
+    let mut binary: Option<bool> = None;
+    loop {
+        // Keep room for a full-sized read (a full BytesMut would otherwise read 64 bytes).
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(16 * 1024);
+        }
+        let idle = node.idle_timeout.load(Ordering::Relaxed);
+        let read = if idle > 0 {
+            match tokio::time::timeout(Duration::from_secs(idle), stream.read_buf(&mut buf)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    node.store.counters.incr(stripe, Counter::IdleKicks);
+                    return;
+                }
+            }
+        } else {
+            stream.read_buf(&mut buf).await
+        };
+        match read {
+            Ok(0) | Err(_) => return,
+            Ok(n) => node
+                .store
+                .counters
+                .add(stripe, Counter::BytesRead, n as u64),
+        }
+        let is_binary =
+            *binary.get_or_insert_with(|| buf.first() == Some(&protocol::binary::REQ_MAGIC));
+        loop {
+            let step = if is_binary {
+                protocol::binary::process(&node, &mut state, &mut buf, &mut out)
+            } else {
+                protocol::text::process(&node, &mut state, &mut buf, &mut out)
+            };
+            if !out.is_empty() {
+                node.store
+                    .counters
+                    .add(stripe, Counter::BytesWritten, out.len() as u64);
+                if stream.write_all(&out).await.is_err() {
+                    return;
+                }
+                out.clear();
+                if out.capacity() > 1 << 20 {
+                    out.shrink_to(16 * 1024);
+                }
+            }
+            if matches!(step, Step::Close) || state.closing {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            // The protocol paused because its output grew large: requests may still wait in
+            // the buffer, so serve them before reading again.
+            if !std::mem::take(&mut state.output_full) {
+                break;
+            }
+        }
+        if buf.capacity() > 4 << 20 && buf.len() < 16 * 1024 {
+            // Give back the memory a large value needed once.
+            let mut fresh = BytesMut::with_capacity(16 * 1024);
+            fresh.extend_from_slice(&buf);
+            buf = fresh;
+        }
+    }
+}

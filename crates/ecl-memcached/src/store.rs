@@ -1,0 +1,851 @@
+//! The item store of one node: sharded hash tables, a byte budget with LRU eviction, CAS
+//! counters, lazy expiry, delayed flush and the background reaper's sweep.
+//!
+//! Place in the flow: protocol handlers (`protocol::text`, `meta`, `binary`) hash a key, lock
+//! its shard through [`Store::lock`] and work on the [`ShardGuard`]; nothing else holds the
+//! lock, and no lock is held across an `.await`. There is no global lock: each shard has its
+//! own mutex, table and LRU list, and the only shared atomics are the byte total and the CAS
+//! counter.
+//!
+//! Memory: an item costs its key and value bytes plus [`ITEM_OVERHEAD`] (its slot, its table
+//! slot, the allocator's header), counted honestly against `memory_limit`. After a write the
+//! shard evicts its own least recently used items until the node is within budget, and if it
+//! has none left it evicts from the other shards. With `error_on_memory_exhausted` a write that
+//! does not fit (after reclaiming expired items) is refused instead.
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hashbrown::HashTable;
+
+use crate::stats::{Counter, Counters};
+
+/// "No slot" in the LRU links and the free list.
+const NIL: u32 = u32::MAX;
+
+/// Memcached's item header (48 bytes) as used by its item-size check.
+const MEMCACHED_ITEM_HEADER: usize = 48;
+
+/// Relative expiry times above this are absolute Unix times (30 days, as memcached).
+pub(crate) const REALTIME_MAXDELTA: i64 = 60 * 60 * 24 * 30;
+
+/// Item flag: fetched at least once since stored.
+const FETCHED: u8 = 1;
+/// Item flag: marked stale by a meta invalidation.
+const STALE: u8 = 2;
+/// Item flag: a meta "win" token was handed out for it.
+const WIN_SENT: u8 = 4;
+
+/// Bytes one item costs beyond its key and value: its slot in the shard, its table entry
+/// (index plus control byte), and a typical allocator header for its data block.
+pub(crate) const ITEM_OVERHEAD: usize =
+    std::mem::size_of::<Entry>() + std::mem::size_of::<u32>() + 1 + 16;
+
+/// One stored item. Key and value share one allocation.
+struct Entry {
+    data: Box<[u8]>,
+    cas: u64,
+    flags: u32,
+    /// Absolute expiry (Unix seconds); 0 = never.
+    exptime: u32,
+    /// Last access or update (Unix seconds).
+    atime: u32,
+    prev: u32,
+    next: u32,
+    key_len: u8,
+    bits: u8,
+}
+
+impl Entry {
+    fn key(&self) -> &[u8] {
+        &self.data[..self.key_len as usize]
+    }
+    fn value(&self) -> &[u8] {
+        &self.data[self.key_len as usize..]
+    }
+    fn cost(&self) -> u64 {
+        (self.data.len() + ITEM_OVERHEAD) as u64
+    }
+    fn is_free(&self) -> bool {
+        self.key_len == 0
+    }
+}
+
+/// The clock of a node: Unix seconds, with an offset tests can move forward.
+pub(crate) struct Clock {
+    offset: AtomicI64,
+    started: u32,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        let mut c = Clock {
+            offset: AtomicI64::new(0),
+            started: 0,
+        };
+        c.started = c.now().saturating_sub(2);
+        c
+    }
+
+    /// Current Unix time in seconds as the node sees it.
+    pub(crate) fn now(&self) -> u32 {
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0) as i64;
+        (real + self.offset.load(Ordering::Relaxed)).clamp(0, u32::MAX as i64) as u32
+    }
+
+    /// Unix time the node started (a little before, as memcached does, so that an absolute
+    /// expiry of "now" is in the future of the start).
+    pub(crate) fn started(&self) -> u32 {
+        self.started
+    }
+
+    /// Moves the clock forward (tests and emulated time only).
+    pub(crate) fn advance(&self, secs: i64) {
+        self.offset.fetch_add(secs, Ordering::Relaxed);
+    }
+
+    /// Converts a protocol exptime to an absolute expiry: 0 never, negative already expired,
+    /// up to 30 days relative, above that absolute Unix time (in the past = expired).
+    pub(crate) fn expiry(&self, exptime: i64) -> u32 {
+        if exptime == 0 {
+            0
+        } else if exptime < 0 {
+            1
+        } else if exptime <= REALTIME_MAXDELTA {
+            (self.now() as i64 + exptime).min(u32::MAX as i64) as u32
+        } else if exptime <= self.started as i64 {
+            1
+        } else {
+            exptime.min(u32::MAX as i64) as u32
+        }
+    }
+
+    /// Remaining TTL as the meta `t` flag reports it: -1 for never.
+    pub(crate) fn ttl(&self, exptime: u32) -> i64 {
+        if exptime == 0 {
+            -1
+        } else {
+            exptime as i64 - self.now() as i64
+        }
+    }
+}
+
+/// Settings of a node that the store consults and that can change at runtime.
+pub(crate) struct StoreSettings {
+    /// Byte budget.
+    pub(crate) memory_limit: AtomicU64,
+    /// Largest item (memcached `-I`).
+    pub(crate) max_item_size: AtomicUsize,
+    /// CAS disabled (`-C`): every item reports CAS 0.
+    pub(crate) cas_disabled: AtomicBool,
+    /// Refuse writes instead of evicting (`-M`).
+    pub(crate) no_evict: AtomicBool,
+}
+
+/// Read-only view of an item handed to protocol code under the shard lock.
+pub(crate) struct ItemView<'a> {
+    /// The key.
+    pub(crate) key: &'a [u8],
+    /// The value.
+    pub(crate) value: &'a [u8],
+    /// Client flags.
+    pub(crate) flags: u32,
+    /// Absolute expiry, 0 = never.
+    pub(crate) exptime: u32,
+    /// CAS unique.
+    pub(crate) cas: u64,
+    /// Last access (Unix seconds) before this request.
+    pub(crate) atime: u32,
+    /// Fetched before this request.
+    pub(crate) fetched: bool,
+    /// Marked stale by a meta invalidation.
+    pub(crate) stale: bool,
+    /// A win token was handed out already.
+    pub(crate) win_sent: bool,
+}
+
+/// Why an item could not be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreError {
+    /// Bigger than `max_item_size`.
+    TooLarge,
+    /// No room within the budget (`-M`, or bigger than the whole cache).
+    NoMemory,
+}
+
+/// A new item to write.
+pub(crate) struct NewItem<'a> {
+    pub(crate) flags: u32,
+    pub(crate) exptime: u32,
+    /// Value parts, concatenated (append/prepend write old and new parts).
+    pub(crate) parts: [&'a [u8]; 2],
+    /// CAS to use instead of a fresh one (meta `E`).
+    pub(crate) cas: Option<u64>,
+    /// Carry these item bits (meta stale/win states) to the new item.
+    pub(crate) bits: u8,
+}
+
+struct Shard {
+    table: HashTable<u32>,
+    entries: Vec<Entry>,
+    free: u32,
+    head: u32,
+    tail: u32,
+    /// Reaper position in `entries`.
+    cursor: usize,
+}
+
+/// The sharded item store of one node.
+pub(crate) struct Store {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: std::hash::RandomState,
+    used: AtomicU64,
+    items: AtomicU64,
+    cas: AtomicU64,
+    /// Pending delayed flush (Unix seconds); 0 = none.
+    flush_at: AtomicU32,
+    /// Node clock.
+    pub(crate) clock: Clock,
+    /// Runtime settings.
+    pub(crate) settings: StoreSettings,
+    /// Counters of the node.
+    pub(crate) counters: Counters,
+}
+
+/// A locked shard, positioned on one key.
+pub(crate) struct ShardGuard<'a> {
+    store: &'a Store,
+    shard: Option<MutexGuard<'a, Shard>>,
+    index: usize,
+    hash: u64,
+    now: u32,
+    /// Set when a write pushed the node over budget: evict from other shards on drop.
+    over_budget: bool,
+}
+
+/// Slot of an item inside a locked shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot(u32);
+
+impl Store {
+    /// An empty store.
+    pub(crate) fn new(
+        memory_limit: u64,
+        max_item_size: usize,
+        cas_disabled: bool,
+        no_evict: bool,
+        threads: usize,
+    ) -> Store {
+        // Enough shards that worker threads rarely meet on one lock, a power of two.
+        let n = (threads.max(1) * 16).next_power_of_two().clamp(16, 256);
+        let shards = (0..n)
+            .map(|_| {
+                Mutex::new(Shard {
+                    table: HashTable::new(),
+                    entries: Vec::new(),
+                    free: NIL,
+                    head: NIL,
+                    tail: NIL,
+                    cursor: 0,
+                })
+            })
+            .collect();
+        Store {
+            shards,
+            hasher: std::hash::RandomState::new(),
+            used: AtomicU64::new(0),
+            items: AtomicU64::new(0),
+            cas: AtomicU64::new(0),
+            flush_at: AtomicU32::new(0),
+            clock: Clock::new(),
+            settings: StoreSettings {
+                memory_limit: AtomicU64::new(memory_limit),
+                max_item_size: AtomicUsize::new(max_item_size),
+                cas_disabled: AtomicBool::new(cas_disabled),
+                no_evict: AtomicBool::new(no_evict),
+            },
+            counters: Counters::new(),
+        }
+    }
+
+    /// Bytes accounted to items.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Items currently stored (including expired ones not yet reclaimed).
+    pub(crate) fn items(&self) -> u64 {
+        self.items.load(Ordering::Relaxed)
+    }
+
+    /// Next CAS unique (0 when CAS is disabled).
+    pub(crate) fn next_cas(&self) -> u64 {
+        if self.settings.cas_disabled.load(Ordering::Relaxed) {
+            0
+        } else {
+            self.cas.fetch_add(1, Ordering::Relaxed) + 1
+        }
+    }
+
+    /// Whether a value of `value_len` bytes under a key of `key_len` bytes exceeds the item
+    /// size limit, counted as memcached counts an item (header, key, CAS, value and CRLF).
+    pub(crate) fn too_large(&self, key_len: usize, value_len: usize) -> bool {
+        let cas = if self.settings.cas_disabled.load(Ordering::Relaxed) {
+            0
+        } else {
+            8
+        };
+        MEMCACHED_ITEM_HEADER + cas + key_len + 1 + value_len + 2
+            > self.settings.max_item_size.load(Ordering::Relaxed)
+    }
+
+    /// Locks the shard of `key`.
+    pub(crate) fn lock(&self, key: &[u8]) -> ShardGuard<'_> {
+        let hash = self.hasher.hash_one(key);
+        let index = ((hash >> 32) as usize) & (self.shards.len() - 1);
+        let shard = lock(&self.shards[index]);
+        ShardGuard {
+            store: self,
+            shard: Some(shard),
+            index,
+            hash,
+            now: self.clock.now(),
+            over_budget: false,
+        }
+    }
+
+    /// Removes every item now.
+    pub(crate) fn flush_now(&self) {
+        self.flush_at.store(0, Ordering::Relaxed);
+        // memcached marks the flush point with a CAS id, so CAS values continue as there.
+        self.next_cas();
+        for shard in self.shards.iter() {
+            let mut s = lock(shard);
+            let freed: u64 = s
+                .entries
+                .iter()
+                .filter(|e| !e.is_free())
+                .map(Entry::cost)
+                .sum();
+            let count = s.table.len() as u64;
+            s.table = HashTable::new();
+            s.entries = Vec::new();
+            s.free = NIL;
+            s.head = NIL;
+            s.tail = NIL;
+            s.cursor = 0;
+            self.used.fetch_sub(freed, Ordering::Relaxed);
+            self.items.fetch_sub(count, Ordering::Relaxed);
+        }
+    }
+
+    /// Invalidates every item not updated or accessed after `at` (Unix seconds), from then on.
+    pub(crate) fn flush_at(&self, at: u32) {
+        self.flush_at.store(at, Ordering::Relaxed);
+    }
+
+    /// One reaper pass: reclaims up to `budget` slots per shard that are expired or flushed,
+    /// and performs a due delayed flush completely.
+    pub(crate) fn reap(&self, budget: usize) {
+        let now = self.clock.now();
+        let flush = self.flush_at.load(Ordering::Relaxed);
+        let flush_due = flush != 0 && flush <= now;
+        for (index, shard) in self.shards.iter().enumerate() {
+            let mut s = lock(shard);
+            let len = s.entries.len();
+            if len == 0 {
+                continue;
+            }
+            let steps = if flush_due { len } else { budget.min(len) };
+            for _ in 0..steps {
+                let i = s.cursor % len;
+                s.cursor = i + 1;
+                let e = &s.entries[i];
+                if e.is_free() {
+                    continue;
+                }
+                self.counters.incr(index, Counter::CrawlerItemsChecked);
+                let dead = (e.exptime != 0 && e.exptime <= now) || (flush_due && e.atime < flush);
+                if dead {
+                    if e.bits & FETCHED == 0 {
+                        self.counters.incr(index, Counter::ExpiredUnfetched);
+                    }
+                    self.counters.incr(index, Counter::CrawlerReclaimed);
+                    self.unlink(&mut s, i as u32);
+                }
+            }
+        }
+        if flush_due {
+            let _ = self
+                .flush_at
+                .compare_exchange(flush, 0, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    /// Calls `f` for every live item (stats items/sizes); holds one shard lock at a time.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&[u8], usize, u32)) {
+        let now = self.clock.now();
+        for shard in self.shards.iter() {
+            let s = lock(shard);
+            for e in s.entries.iter().filter(|e| !e.is_free()) {
+                if e.exptime == 0 || e.exptime > now {
+                    f(e.key(), e.data.len() - e.key_len as usize, e.exptime);
+                }
+            }
+        }
+    }
+
+    /// Evicts least recently used items from every shard until within budget (after the
+    /// budget was lowered at runtime).
+    pub(crate) fn enforce_budget(&self) {
+        let limit = self.settings.memory_limit.load(Ordering::Relaxed);
+        loop {
+            let mut progressed = false;
+            for (i, shard) in self.shards.iter().enumerate() {
+                if self.used.load(Ordering::Relaxed) <= limit {
+                    return;
+                }
+                let mut s = lock(shard);
+                let tail = s.tail;
+                if tail != NIL {
+                    self.evict(&mut s, i, tail);
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    /// Evicts least recently used items from shards other than `skip` until within budget.
+    fn evict_elsewhere(&self, skip: usize) {
+        let n = self.shards.len();
+        let mut idle_rounds = 0;
+        let mut i = skip;
+        while self.used.load(Ordering::Relaxed) > self.settings.memory_limit.load(Ordering::Relaxed)
+        {
+            i = (i + 1) % n;
+            if i == skip {
+                idle_rounds += 1;
+                if idle_rounds > 1 {
+                    break;
+                }
+                continue;
+            }
+            let mut s = lock(&self.shards[i]);
+            let tail = s.tail;
+            if tail != NIL {
+                idle_rounds = 0;
+                self.evict(&mut s, i, tail);
+            }
+        }
+    }
+
+    fn evict(&self, s: &mut Shard, index: usize, slot: u32) {
+        let e = &s.entries[slot as usize];
+        let now = self.clock.now();
+        if e.exptime != 0 && e.exptime <= now {
+            self.counters.incr(index, Counter::Reclaimed);
+        } else {
+            self.counters.incr(index, Counter::Evictions);
+            if e.bits & FETCHED == 0 {
+                self.counters.incr(index, Counter::EvictedUnfetched);
+            }
+        }
+        self.unlink(s, slot);
+    }
+
+    /// Removes slot `slot` from table, LRU and accounting.
+    fn unlink(&self, s: &mut Shard, slot: u32) {
+        let hash = self.hasher.hash_one(s.entries[slot as usize].key());
+        if let Ok(found) = s.table.find_entry(hash, |&i| i == slot) {
+            found.remove();
+        }
+        lru_remove(s, slot);
+        let e = &mut s.entries[slot as usize];
+        let cost = e.cost();
+        e.data = Box::new([]);
+        e.key_len = 0;
+        e.bits = 0;
+        e.next = s.free;
+        s.free = slot;
+        self.used.fetch_sub(cost, Ordering::Relaxed);
+        self.items.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Locks a mutex, recovering from poisoning (a panicked holder cannot corrupt the shard's
+/// invariants mid-way in a way later readers could not survive: every mutation is completed
+/// before any call that could panic).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lru_remove(s: &mut Shard, slot: u32) {
+    let (prev, next) = {
+        let e = &s.entries[slot as usize];
+        (e.prev, e.next)
+    };
+    if prev == NIL {
+        s.head = next
+    } else {
+        s.entries[prev as usize].next = next
+    }
+    if next == NIL {
+        s.tail = prev
+    } else {
+        s.entries[next as usize].prev = prev
+    }
+    let e = &mut s.entries[slot as usize];
+    e.prev = NIL;
+    e.next = NIL;
+}
+
+fn lru_push_front(s: &mut Shard, slot: u32) {
+    let old = s.head;
+    {
+        let e = &mut s.entries[slot as usize];
+        e.prev = NIL;
+        e.next = old;
+    }
+    if old != NIL {
+        s.entries[old as usize].prev = slot;
+    } else {
+        s.tail = slot;
+    }
+    s.head = slot;
+}
+
+impl ShardGuard<'_> {
+    fn s(&mut self) -> &mut Shard {
+        // The guard is only taken out in Drop.
+        self.shard
+            .as_deref_mut()
+            .unwrap_or_else(|| unreachable_shard())
+    }
+
+    /// The node clock's "now" for this request.
+    pub(crate) fn now(&self) -> u32 {
+        self.now
+    }
+
+    /// Stripe for counters touched under this shard.
+    pub(crate) fn stripe(&self) -> usize {
+        self.index
+    }
+
+    /// Finds the live item of `key`, reclaiming it first if expired or flushed. Counts
+    /// `get_expired` / `get_flushed` when `count_fetch` is set.
+    pub(crate) fn find(&mut self, key: &[u8], count_fetch: bool) -> Option<Slot> {
+        let hash = self.hash;
+        let now = self.now;
+        let flush = self.store.flush_at.load(Ordering::Relaxed);
+        let store = self.store;
+        let index = self.index;
+        let s = self.s();
+        let slot = *s
+            .table
+            .find(hash, |&i| s.entries[i as usize].key() == key)?;
+        let e = &s.entries[slot as usize];
+        let expired = e.exptime != 0 && e.exptime <= now;
+        let flushed = flush != 0 && flush <= now && e.atime < flush;
+        if expired || flushed {
+            if count_fetch {
+                let c = if expired {
+                    Counter::GetExpired
+                } else {
+                    Counter::GetFlushed
+                };
+                store.counters.incr(index, c);
+            }
+            if e.bits & FETCHED == 0 && expired {
+                store.counters.incr(index, Counter::ExpiredUnfetched);
+            }
+            store.unlink(s, slot);
+            return None;
+        }
+        Some(Slot(slot))
+    }
+
+    /// A view of the item in `slot`.
+    pub(crate) fn view(&mut self, slot: Slot) -> ItemView<'_> {
+        let e = &self.s().entries[slot.0 as usize];
+        ItemView {
+            key: e.key(),
+            value: e.value(),
+            flags: e.flags,
+            exptime: e.exptime,
+            cas: e.cas,
+            atime: e.atime,
+            fetched: e.bits & FETCHED != 0,
+            stale: e.bits & STALE != 0,
+            win_sent: e.bits & WIN_SENT != 0,
+        }
+    }
+
+    /// Records an access: moves the item to the LRU head (unless `bump` is false), marks it
+    /// fetched and updates its access time.
+    pub(crate) fn touch_access(&mut self, slot: Slot, bump: bool, fetched: bool) {
+        let now = self.now;
+        let s = self.s();
+        if bump && s.head != slot.0 {
+            lru_remove(s, slot.0);
+            lru_push_front(s, slot.0);
+        }
+        let e = &mut s.entries[slot.0 as usize];
+        if bump {
+            e.atime = now;
+        }
+        if fetched {
+            e.bits |= FETCHED;
+        }
+    }
+
+    /// Sets the absolute expiry of the item.
+    pub(crate) fn set_exptime(&mut self, slot: Slot, exptime: u32) {
+        self.s().entries[slot.0 as usize].exptime = exptime;
+    }
+
+    /// Sets or clears the meta win-token-sent mark.
+    pub(crate) fn set_win_sent(&mut self, slot: Slot, on: bool) {
+        let e = &mut self.s().entries[slot.0 as usize];
+        if on {
+            e.bits |= WIN_SENT
+        } else {
+            e.bits &= !WIN_SENT
+        }
+    }
+
+    /// Marks the item stale (meta invalidation) with a new CAS.
+    pub(crate) fn mark_stale(&mut self, slot: Slot, cas: u64) {
+        let e = &mut self.s().entries[slot.0 as usize];
+        e.bits |= STALE;
+        e.bits &= !WIN_SENT;
+        e.cas = cas;
+    }
+
+    /// Removes the item.
+    pub(crate) fn remove(&mut self, slot: Slot) {
+        let store = self.store;
+        store.unlink(self.s(), slot.0);
+    }
+
+    /// Stores `item` under `key`, replacing `existing` if given. Returns the new slot and CAS.
+    pub(crate) fn write(
+        &mut self,
+        key: &[u8],
+        existing: Option<Slot>,
+        item: NewItem<'_>,
+    ) -> Result<(Slot, u64), StoreError> {
+        let value_len = item.parts[0].len() + item.parts[1].len();
+        if key.is_empty() || key.len() > u8::MAX as usize {
+            return Err(StoreError::TooLarge);
+        }
+        if self.store.too_large(key.len(), value_len) {
+            if let Some(old) = existing {
+                // memcached drops the old value when a set fails, so no stale data survives.
+                self.remove(old);
+            }
+            return Err(StoreError::TooLarge);
+        }
+        let cost = (key.len() + value_len + ITEM_OVERHEAD) as u64;
+        let limit = self.store.settings.memory_limit.load(Ordering::Relaxed);
+        let old_cost = existing
+            .map(|s| self.s().entries[s.0 as usize].cost())
+            .unwrap_or(0);
+        if cost > limit {
+            return Err(StoreError::NoMemory);
+        }
+        if self.store.settings.no_evict.load(Ordering::Relaxed)
+            && self.store.bytes() + cost > limit + old_cost
+        {
+            self.reclaim_expired(64);
+            if self.store.bytes() + cost > limit + old_cost {
+                return Err(StoreError::NoMemory);
+            }
+        }
+        let mut data = Vec::with_capacity(key.len() + value_len);
+        data.extend_from_slice(key);
+        data.extend_from_slice(item.parts[0]);
+        data.extend_from_slice(item.parts[1]);
+        let cas = item.cas.unwrap_or_else(|| self.store.next_cas());
+        if let Some(old) = existing {
+            self.remove(old);
+        }
+        let entry = Entry {
+            data: data.into_boxed_slice(),
+            cas,
+            flags: item.flags,
+            exptime: item.exptime,
+            atime: self.now,
+            prev: NIL,
+            next: NIL,
+            key_len: key.len() as u8,
+            bits: item.bits,
+        };
+        let hash = self.hash;
+        let hasher = &self.store.hasher;
+        let s = self.s();
+        let slot = if s.free != NIL {
+            let slot = s.free;
+            s.free = s.entries[slot as usize].next;
+            s.entries[slot as usize] = entry;
+            slot
+        } else {
+            s.entries.push(entry);
+            (s.entries.len() - 1) as u32
+        };
+        let Shard { table, entries, .. } = s;
+        table.insert_unique(hash, slot, |&i| hasher.hash_one(entries[i as usize].key()));
+        lru_push_front(s, slot);
+        self.store.used.fetch_add(cost, Ordering::Relaxed);
+        self.store.items.fetch_add(1, Ordering::Relaxed);
+        self.store.counters.incr(self.index, Counter::TotalItems);
+        self.enforce_budget(slot);
+        Ok((Slot(slot), cas))
+    }
+
+    /// Evicts from this shard's LRU tail (never `keep`) until within budget; if this shard
+    /// runs out, the guard evicts from other shards when it is dropped.
+    fn enforce_budget(&mut self, keep: u32) {
+        let store = self.store;
+        let index = self.index;
+        let limit = store.settings.memory_limit.load(Ordering::Relaxed);
+        while store.used.load(Ordering::Relaxed) > limit {
+            let s = self.s();
+            let mut victim = s.tail;
+            if victim == keep {
+                victim = s.entries[keep as usize].prev;
+            }
+            if victim == NIL {
+                self.over_budget = true;
+                return;
+            }
+            store.evict(s, index, victim);
+        }
+    }
+
+    /// Reclaims up to `n` expired items from this shard's LRU tail side.
+    fn reclaim_expired(&mut self, n: usize) {
+        let now = self.now;
+        let store = self.store;
+        let index = self.index;
+        let s = self.s();
+        let mut cur = s.tail;
+        for _ in 0..n {
+            if cur == NIL {
+                break;
+            }
+            let prev = s.entries[cur as usize].prev;
+            let e = &s.entries[cur as usize];
+            if e.exptime != 0 && e.exptime <= now {
+                store.counters.incr(index, Counter::Reclaimed);
+                store.unlink(s, cur);
+            }
+            cur = prev;
+        }
+    }
+}
+
+impl Drop for ShardGuard<'_> {
+    fn drop(&mut self) {
+        drop(self.shard.take());
+        if self.over_budget {
+            self.store.evict_elsewhere(self.index);
+        }
+    }
+}
+
+#[cold]
+fn unreachable_shard() -> &'static mut Shard {
+    // A ShardGuard always holds its lock until Drop; reaching this is a logic error in this
+    // module, never a consequence of input.
+    unreachable!("shard guard used after release")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(v: &[u8]) -> NewItem<'_> {
+        NewItem {
+            flags: 0,
+            exptime: 0,
+            parts: [v, b""],
+            cas: None,
+            bits: 0,
+        }
+    }
+
+    #[test]
+    fn write_find_remove_keeps_accounting() {
+        let store = Store::new(1 << 20, 1 << 20, false, false, 1);
+        {
+            let mut g = store.lock(b"k");
+            g.write(b"k", None, item(b"value"))
+                .map_err(|_| ())
+                .unwrap_or_else(|_| panic!());
+        }
+        assert_eq!(store.items(), 1);
+        assert_eq!(store.bytes(), (1 + 5 + ITEM_OVERHEAD) as u64);
+        let mut g = store.lock(b"k");
+        let slot = g.find(b"k", true);
+        assert!(slot.is_some());
+        if let Some(slot) = slot {
+            assert_eq!(g.view(slot).value, b"value");
+            g.remove(slot);
+        }
+        drop(g);
+        assert_eq!(store.items(), 0);
+        assert_eq!(store.bytes(), 0);
+    }
+
+    #[test]
+    fn budget_evicts_least_recently_used() {
+        let budget = 100 * (ITEM_OVERHEAD as u64 + 12);
+        let store = Store::new(budget, 1 << 20, false, false, 1);
+        for i in 0..1000u32 {
+            let key = format!("key{i:05}");
+            let mut g = store.lock(key.as_bytes());
+            assert!(g.write(key.as_bytes(), None, item(b"1234")).is_ok());
+        }
+        assert!(store.bytes() <= budget);
+        assert!(store.items() >= 50 && store.items() <= 100);
+        // The most recent key survives.
+        let mut g = store.lock(b"key00999");
+        assert!(g.find(b"key00999", false).is_some());
+    }
+
+    #[test]
+    fn no_evict_mode_refuses() {
+        let budget = 10 * (ITEM_OVERHEAD as u64 + 12);
+        let store = Store::new(budget, 1 << 20, false, true, 1);
+        let mut refused = 0;
+        for i in 0..100u32 {
+            let key = format!("key{i:05}");
+            let mut g = store.lock(key.as_bytes());
+            if g.write(key.as_bytes(), None, item(b"1234")) == Err(StoreError::NoMemory) {
+                refused += 1;
+            }
+        }
+        assert!(refused >= 90);
+        assert!(store.bytes() <= budget);
+    }
+
+    #[test]
+    fn expiry_rules() {
+        let store = Store::new(1 << 20, 1 << 20, false, false, 1);
+        let now = store.clock.now();
+        assert_eq!(store.clock.expiry(0), 0);
+        assert_eq!(store.clock.expiry(-1), 1);
+        assert_eq!(store.clock.expiry(10), now + 10);
+        assert_eq!(store.clock.expiry(REALTIME_MAXDELTA + 1), 1);
+        assert_eq!(store.clock.expiry(now as i64 + 100), now + 100);
+    }
+}

@@ -1,0 +1,77 @@
+//! Every exact reply string of the text and meta protocols, in one place.
+//!
+//! Place in the flow: the protocol modules (`protocol::text`, `protocol::meta`) write these
+//! bytes into a connection's output buffer. The texts are those memcached 1.6 sends, byte for
+//! byte (checked against a stock memcached by the compatibility suite), so clients that match
+//! on them behave identically.
+
+/// Success of a storage command.
+pub const STORED: &[u8] = b"STORED\r\n";
+/// add/replace/append/prepend condition not met.
+pub const NOT_STORED: &[u8] = b"NOT_STORED\r\n";
+/// cas on an item modified since it was fetched.
+pub const EXISTS: &[u8] = b"EXISTS\r\n";
+/// Item absent (cas, delete, incr/decr, touch).
+pub const NOT_FOUND: &[u8] = b"NOT_FOUND\r\n";
+/// delete succeeded.
+pub const DELETED: &[u8] = b"DELETED\r\n";
+/// touch succeeded.
+pub const TOUCHED: &[u8] = b"TOUCHED\r\n";
+/// End of a retrieval or stats reply.
+pub const END: &[u8] = b"END\r\n";
+/// flush_all / verbosity / cache_memlimit success.
+pub const OK: &[u8] = b"OK\r\n";
+/// `stats reset` success.
+pub const RESET: &[u8] = b"RESET\r\n";
+/// Unknown command or wrong number of tokens.
+pub const ERROR: &[u8] = b"ERROR\r\n";
+/// Malformed command line.
+pub const BAD_FORMAT: &[u8] = b"CLIENT_ERROR bad command line format\r\n";
+/// Data block not terminated by `\r\n`.
+pub const BAD_CHUNK: &[u8] = b"CLIENT_ERROR bad data chunk\r\n";
+/// Item bigger than the item size limit.
+pub const TOO_LARGE: &[u8] = b"SERVER_ERROR object too large for cache\r\n";
+/// No memory (with `-M`, or an item bigger than the whole cache).
+pub const OUT_OF_MEMORY: &[u8] = b"SERVER_ERROR out of memory storing object\r\n";
+/// incr/decr on a value that is not a decimal 64-bit unsigned number.
+pub const NON_NUMERIC: &[u8] = b"CLIENT_ERROR cannot increment or decrement non-numeric value\r\n";
+/// incr/decr delta that is not a number.
+pub const INVALID_DELTA: &[u8] = b"CLIENT_ERROR invalid numeric delta argument\r\n";
+/// touch/gat/flush_all with an exptime that is not a number.
+pub const INVALID_EXPTIME: &[u8] = b"CLIENT_ERROR invalid exptime argument\r\n";
+/// delete with a time argument other than 0.
+pub const DELETE_USAGE: &[u8] =
+    b"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n";
+/// flush_all on a node started with flush disabled (`-F`).
+pub const FLUSH_DISABLED: &[u8] = b"CLIENT_ERROR flush_all not allowed\r\n";
+/// `shutdown` is never enabled on an emulated node.
+pub const SHUTDOWN_DISABLED: &[u8] = b"ERROR: shutdown not enabled\r\n";
+/// `stats detail` with a wrong argument.
+pub const STATS_DETAIL_USAGE: &[u8] = b"CLIENT_ERROR usage: stats detail on|off|dump\r\n";
+/// `stats cachedump` with the wrong number of arguments.
+pub const CACHEDUMP_USAGE: &[u8] = b"CLIENT_ERROR bad command line\r\n";
+/// `cache_memlimit` below memcached's 8 MB floor.
+pub const MEMLIMIT_TOO_SMALL: &[u8] = b"MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n";
+/// Sent before closing a connection over the connection limit.
+pub const TOO_MANY_CONNECTIONS: &[u8] = b"ERROR Too many open connections\r\n";
+
+/// Meta: success without value.
+pub const MN: &[u8] = b"MN\r\n";
+/// Meta: miss.
+pub const EN: &[u8] = b"EN\r\n";
+/// Meta: bad token (e.g. `T` without a number).
+pub const BAD_TOKEN: &[u8] = b"CLIENT_ERROR bad token in command line format\r\n";
+/// Meta: a flag given twice.
+pub const DUPLICATE_FLAG: &[u8] = b"CLIENT_ERROR duplicate flag\r\n";
+/// Meta: a flag the command does not know.
+pub const INVALID_FLAG: &[u8] = b"CLIENT_ERROR invalid flag\r\n";
+/// Meta ma: a flag it does not know or a bad numeric token.
+pub const INVALID_OR_DUPLICATE_FLAG: &[u8] = b"CLIENT_ERROR invalid or duplicate flag\r\n";
+/// Meta ms: unknown `M` mode.
+pub const INVALID_MS_MODE: &[u8] = b"CLIENT_ERROR invalid mode for ms M token\r\n";
+/// Meta ma: unknown `M` mode.
+pub const INVALID_MA_MODE: &[u8] = b"CLIENT_ERROR invalid mode for ma M token\r\n";
+/// Meta: `O` token over 32 bytes.
+pub const OPAQUE_TOO_LONG: &[u8] = b"CLIENT_ERROR opaque token too long\r\n";
+/// Meta: `b` flag with a key that is not valid base64.
+pub const KEY_DECODE: &[u8] = b"CLIENT_ERROR error decoding key\r\n";

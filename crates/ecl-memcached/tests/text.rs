@@ -1,0 +1,410 @@
+//! Text protocol against a real node over raw TCP: byte-exact replies, memcached's error
+//! texts, noreply, data-block handling, expiry (through the node clock), flush, stats.
+
+mod common;
+
+use common::{Conn, start, start_with, stat, stats};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn storage_commands_and_retrieval() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.expect(b"set a 5 0 3\r\nabc\r\n", b"STORED\r\n").await;
+    c.expect(b"get a\r\n", b"VALUE a 5 3\r\nabc\r\nEND\r\n")
+        .await;
+    c.expect(b"add a 0 0 1\r\nx\r\n", b"NOT_STORED\r\n").await;
+    c.expect(b"add b 1 0 1\r\nx\r\n", b"STORED\r\n").await;
+    c.expect(b"replace nope 0 0 1\r\nx\r\n", b"NOT_STORED\r\n")
+        .await;
+    c.expect(b"replace b 2 0 2\r\nyy\r\n", b"STORED\r\n").await;
+    c.expect(b"append a 9 9 2\r\nde\r\n", b"STORED\r\n").await;
+    c.expect(b"prepend a 9 9 1\r\n_\r\n", b"STORED\r\n").await;
+    c.expect(b"append nope 0 0 1\r\nx\r\n", b"NOT_STORED\r\n")
+        .await;
+    c.expect(
+        b"get a b nope\r\n",
+        b"VALUE a 5 6\r\n_abcde\r\nVALUE b 2 2\r\nyy\r\nEND\r\n",
+    )
+    .await;
+    let cas = c.cas_of("a").await;
+    c.expect(
+        format!("cas a 0 0 1 {}\r\nz\r\n", cas + 1000).as_bytes(),
+        b"EXISTS\r\n",
+    )
+    .await;
+    c.expect(
+        format!("cas a 7 0 1 {cas}\r\nz\r\n").as_bytes(),
+        b"STORED\r\n",
+    )
+    .await;
+    c.expect(b"cas nope 0 0 1 1\r\nz\r\n", b"NOT_FOUND\r\n")
+        .await;
+    c.expect(b"get a\r\n", b"VALUE a 7 1\r\nz\r\nEND\r\n").await;
+    // Empty values, binary data, flags up to 2^32-1 and the low 32 bits beyond.
+    c.expect(b"set e 4294967295 0 0\r\n\r\n", b"STORED\r\n")
+        .await;
+    c.expect(b"get e\r\n", b"VALUE e 4294967295 0\r\n\r\nEND\r\n")
+        .await;
+    c.expect(b"set e 4294967296 0 4\r\n\r\n\0\x01\r\n", b"STORED\r\n")
+        .await;
+    c.expect(b"get e\r\n", b"VALUE e 0 4\r\n\r\n\0\x01\r\nEND\r\n")
+        .await;
+    // Bare \n line endings are accepted, as memcached does.
+    c.expect(
+        b"set n 0 0 1\nx\r\nget n\n",
+        b"STORED\r\nVALUE n 0 1\r\nx\r\nEND\r\n",
+    )
+    .await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn noreply_suppresses_replies() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.send(b"set a 0 0 1 noreply\r\n1\r\nadd a 0 0 1 noreply\r\n2\r\nincr a 5 noreply\r\n")
+        .await;
+    c.send(b"delete nope noreply\r\ntouch a 100 noreply\r\nflush_all 100 noreply\r\nverbosity 1 noreply\r\n").await;
+    c.expect(b"get a\r\n", b"VALUE a 0 1\r\n6\r\nEND\r\n").await;
+    c.expect(b"set q 0 0 1 noreply\r\nxyz\r\nmn\r\n", b"ERROR\r\nMN\r\n")
+        .await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_are_memcacheds() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    let long_key = "k".repeat(251);
+    c.expect(b"bogus\r\n", b"ERROR\r\n").await;
+    c.expect(b"\r\n", b"ERROR\r\n").await;
+    c.expect(b"get\r\n", b"ERROR\r\n").await;
+    c.expect(b"set a 0 0\r\n", b"ERROR\r\n").await;
+    c.expect(b"set a 0 0 1 2 3\r\n", b"ERROR\r\n").await;
+    c.expect(
+        b"set a x 0 1\r\nx\r\n",
+        b"CLIENT_ERROR bad command line format\r\nERROR\r\n",
+    )
+    .await;
+    c.expect(
+        b"set a -1 0 1\r\nx\r\n",
+        b"CLIENT_ERROR bad command line format\r\nERROR\r\n",
+    )
+    .await;
+    c.expect(
+        b"set a 0 0 -1\r\n",
+        b"CLIENT_ERROR bad command line format\r\n",
+    )
+    .await;
+    c.expect(
+        b"set a 0 0 1\r\nxyz\r\n",
+        b"CLIENT_ERROR bad data chunk\r\nERROR\r\n",
+    )
+    .await;
+    c.expect(
+        format!("get {long_key}\r\n").as_bytes(),
+        b"CLIENT_ERROR bad command line format\r\n",
+    )
+    .await;
+    c.expect(
+        format!("set {long_key} 0 0 1\r\nx\r\n").as_bytes(),
+        b"CLIENT_ERROR bad command line format\r\nERROR\r\n",
+    )
+    .await;
+    c.expect(
+        b"cas a 0 0 1 x\r\nx\r\n",
+        b"CLIENT_ERROR bad command line format\r\nERROR\r\n",
+    )
+    .await;
+    c.expect(
+        b"set s 0 0 1\r\nx\r\nincr s 1\r\n",
+        b"STORED\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
+    )
+    .await;
+    c.expect(
+        b"incr s x\r\n",
+        b"CLIENT_ERROR invalid numeric delta argument\r\n",
+    )
+    .await;
+    c.expect(
+        b"incr s -1\r\n",
+        b"CLIENT_ERROR invalid numeric delta argument\r\n",
+    )
+    .await;
+    c.expect(b"incr nope 1\r\n", b"NOT_FOUND\r\n").await;
+    c.expect(
+        b"touch s x\r\n",
+        b"CLIENT_ERROR invalid exptime argument\r\n",
+    )
+    .await;
+    c.expect(b"gat x s\r\n", b"CLIENT_ERROR invalid exptime argument\r\n")
+        .await;
+    c.expect(
+        b"delete s 5\r\n",
+        b"CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n",
+    )
+    .await;
+    c.expect(b"delete s 0\r\n", b"DELETED\r\n").await;
+    c.expect(
+        b"flush_all x\r\n",
+        b"CLIENT_ERROR invalid exptime argument\r\n",
+    )
+    .await;
+    c.expect(b"verbosity\r\n", b"ERROR\r\n").await;
+    c.expect(
+        b"verbosity x\r\n",
+        b"CLIENT_ERROR bad command line format\r\n",
+    )
+    .await;
+    c.expect(b"stats nope\r\n", b"ERROR\r\n").await;
+    c.expect(
+        b"stats detail\r\n",
+        b"CLIENT_ERROR usage: stats detail on|off|dump\r\n",
+    )
+    .await;
+    c.expect(b"shutdown\r\n", b"ERROR: shutdown not enabled\r\n")
+        .await;
+    c.expect(b"config get cluster\r\n", b"ERROR\r\n").await;
+    c.expect(
+        b"cache_memlimit 1\r\n",
+        b"MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n",
+    )
+    .await;
+    c.expect(b"version\r\n", b"VERSION 1.6.22\r\n").await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn too_large_item_is_swallowed_and_old_value_dropped() {
+    let node = start_with(|c| c.max_item_size = 1024);
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.expect(b"set big 0 0 1\r\nx\r\n", b"STORED\r\n").await;
+    let mut req = b"set big 0 0 5000\r\n".to_vec();
+    req.extend(std::iter::repeat_n(b'v', 5000));
+    req.extend_from_slice(b"\r\nget big\r\n");
+    c.expect(&req, b"SERVER_ERROR object too large for cache\r\nEND\r\n")
+        .await;
+    // The limit counts memcached's item header: 1024 - 48 (header) - 8 (CAS) - 3 - 1 (key) - 2 = 962.
+    let ok = format!("set big 0 0 962\r\n{}\r\n", "v".repeat(962));
+    c.expect(ok.as_bytes(), b"STORED\r\n").await;
+    let too = format!("set big 0 0 963 noreply\r\n{}\r\nmn\r\n", "v".repeat(963));
+    c.expect(too.as_bytes(), b"MN\r\n").await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incr_decr_wrap_floor_and_padding() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.expect(
+        b"set n 3 0 20\r\n18446744073709551615\r\nincr n 2\r\n",
+        b"STORED\r\n1\r\n",
+    )
+    .await;
+    // memcached rewrites a shorter number in place, padded with spaces.
+    c.expect(
+        b"get n\r\n",
+        b"VALUE n 3 20\r\n1                   \r\nEND\r\n",
+    )
+    .await;
+    c.expect(b"incr n 10\r\ndecr n 100\r\n", b"11\r\n0\r\n")
+        .await;
+    c.expect(
+        b"set m 0 0 1\r\n9\r\nincr m 1\r\nget m\r\n",
+        b"STORED\r\n10\r\nVALUE m 0 2\r\n10\r\nEND\r\n",
+    )
+    .await;
+    let before = c.cas_of("m").await;
+    c.expect(b"incr m 1\r\n", b"11\r\n").await;
+    assert_ne!(c.cas_of("m").await, before, "incr gives the item a new CAS");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expiry_touch_gat_and_delayed_flush_follow_the_clock() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.expect(
+        b"set t 0 100 1\r\nx\r\nset forever 0 0 1\r\ny\r\nset neg 0 -1 1\r\nz\r\n",
+        b"STORED\r\nSTORED\r\nSTORED\r\n",
+    )
+    .await;
+    c.expect(b"get neg\r\n", b"END\r\n").await;
+    // Absolute Unix time beyond 30 days in the past means expired at once.
+    c.expect(
+        b"set abs 0 2592001 1\r\nz\r\nget abs\r\n",
+        b"STORED\r\nEND\r\n",
+    )
+    .await;
+    node.advance_clock(50);
+    c.expect(b"touch t 100\r\n", b"TOUCHED\r\n").await;
+    node.advance_clock(60);
+    c.expect(b"get t\r\n", b"VALUE t 0 1\r\nx\r\nEND\r\n").await;
+    c.expect(b"gat 10 t\r\n", b"VALUE t 0 1\r\nx\r\nEND\r\n")
+        .await;
+    let cas = c.cas_of("t").await;
+    c.expect(
+        b"gats 10 t nope\r\n",
+        format!("VALUE t 0 1 {cas}\r\nx\r\nEND\r\n").as_bytes(),
+    )
+    .await;
+    node.advance_clock(11);
+    c.expect(b"get t forever\r\n", b"VALUE forever 0 1\r\ny\r\nEND\r\n")
+        .await;
+    c.expect(b"touch t 10\r\n", b"NOT_FOUND\r\n").await;
+    c.expect(b"flush_all 30\r\n", b"OK\r\n").await;
+    c.expect(b"get forever\r\n", b"VALUE forever 0 1\r\ny\r\nEND\r\n")
+        .await;
+    node.advance_clock(31);
+    c.expect(b"get forever\r\n", b"END\r\n").await;
+    c.expect(
+        b"set after 0 0 1\r\na\r\nget after\r\n",
+        b"STORED\r\nVALUE after 0 1\r\na\r\nEND\r\n",
+    )
+    .await;
+    c.expect(b"flush_all\r\nget after\r\n", b"OK\r\nEND\r\n")
+        .await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flush_can_be_disabled() {
+    let node = start_with(|c| c.disable_flush_all = true);
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.expect(b"flush_all\r\n", b"CLIENT_ERROR flush_all not allowed\r\n")
+        .await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_report_what_clients_read() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.expect(
+        b"set a 0 0 1\r\nx\r\nget a\r\nget b\r\n",
+        b"STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nEND\r\n",
+    )
+    .await;
+    let s = stats(&mut c, "").await;
+    for name in [
+        "pid",
+        "uptime",
+        "time",
+        "curr_items",
+        "total_items",
+        "bytes",
+        "evictions",
+        "curr_connections",
+        "total_connections",
+        "limit_maxbytes",
+        "threads",
+    ] {
+        stat(&s, name);
+    }
+    assert!(s.iter().any(|(k, v)| k == "version" && v == "1.6.22"));
+    assert_eq!(stat(&s, "get_hits"), 1);
+    assert_eq!(stat(&s, "get_misses"), 1);
+    assert_eq!(stat(&s, "cmd_get"), 2);
+    assert_eq!(stat(&s, "cmd_set"), 1);
+    assert_eq!(stat(&s, "curr_items"), 1);
+    assert_eq!(stat(&s, "limit_maxbytes"), 64 << 20);
+    assert_eq!(stat(&s, "threads"), 4);
+    let settings = stats(&mut c, "settings").await;
+    assert_eq!(stat(&settings, "item_size_max"), 1 << 20);
+    assert!(
+        settings
+            .iter()
+            .any(|(k, v)| k == "cas_enabled" && v == "yes")
+    );
+    let items = stats(&mut c, "items").await;
+    assert_eq!(stat(&items, "items:1:number"), 1);
+    let slabs = stats(&mut c, "slabs").await;
+    assert_eq!(stat(&slabs, "active_slabs"), 1);
+    assert_eq!(
+        stats(&mut c, "sizes").await,
+        vec![("sizes_status".to_string(), "disabled".to_string())]
+    );
+    assert!(!stats(&mut c, "conns").await.is_empty());
+    c.expect(b"stats reset\r\n", b"RESET\r\n").await;
+    assert_eq!(stat(&stats(&mut c, "").await, "get_hits"), 0);
+    let st = node.stats();
+    assert_eq!(st.curr_items, 1);
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quit_and_overlong_lines_close_the_connection() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.send(b"quit\r\n").await;
+    assert!(c.is_closed().await);
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.send(&vec![b'x'; 4096]).await;
+    assert!(c.is_closed().await);
+    // A long multi-get line is fine.
+    let mut c = Conn::connect(node.local_addr()).await;
+    let mut line = b"get".to_vec();
+    for i in 0..2000 {
+        line.extend_from_slice(format!(" key{i}").as_bytes());
+    }
+    line.extend_from_slice(b"\r\n");
+    c.expect(&line, b"END\r\n").await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pipelined_requests_in_one_write() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    let mut req = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..200 {
+        req.extend_from_slice(
+            format!("set k{i} {i} 0 {}\r\n{i}\r\n", i.to_string().len()).as_bytes(),
+        );
+        expected.extend_from_slice(b"STORED\r\n");
+    }
+    for i in 0..200 {
+        req.extend_from_slice(format!("get k{i}\r\n").as_bytes());
+        expected.extend_from_slice(
+            format!("VALUE k{i} {i} {}\r\n{i}\r\nEND\r\n", i.to_string().len()).as_bytes(),
+        );
+    }
+    c.expect(&req, &expected).await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cas_disabled_reports_zero() {
+    let node = start_with(|c| c.cas_disabled = true);
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.expect(
+        b"set a 0 0 1\r\nx\r\ngets a\r\n",
+        b"STORED\r\nVALUE a 0 1 0\r\nx\r\nEND\r\n",
+    )
+    .await;
+    c.expect(b"cas a 0 0 1 0\r\ny\r\n", b"STORED\r\n").await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deep_pipeline_with_large_output_is_served_completely() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    let value = "v".repeat(100_000);
+    c.expect(
+        format!("set big 0 0 100000\r\n{value}\r\n").as_bytes(),
+        b"STORED\r\n",
+    )
+    .await;
+    let mut req = Vec::new();
+    let mut expected = Vec::new();
+    for _ in 0..40 {
+        req.extend_from_slice(b"get big\r\n");
+        expected.extend_from_slice(format!("VALUE big 0 100000\r\n{value}\r\nEND\r\n").as_bytes());
+    }
+    req.extend_from_slice(b"mn\r\n");
+    expected.extend_from_slice(b"MN\r\n");
+    c.expect(&req, &expected).await;
+    node.shutdown().await;
+}

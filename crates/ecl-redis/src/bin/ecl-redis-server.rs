@@ -1,0 +1,91 @@
+//! Development server: one Redis-compatible node on a TCP port, for compatibility scripts and
+//! benchmarks (`redis-benchmark`, `redis-cli`). Not used by elasticache-local itself.
+//!
+//! Usage: `ecl-redis-server [--port 6379] [--bind 127.0.0.1] [--version 7.1.0] [--valkey]
+//! [--maxmemory 100mb] [--maxmemory-policy allkeys-lru] [--requirepass pw] [--cluster]
+//! [--<parameter> <value> ...]`
+
+#![forbid(unsafe_code)]
+
+use ecl_redis::{Flavor, RedisConfig, RedisNode};
+use std::net::SocketAddr;
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: ecl-redis-server [--port N] [--bind IP] [--version X.Y.Z] [--valkey] [--maxmemory SIZE] \
+         [--maxmemory-policy P] [--requirepass PW] [--cluster] [--<redis-parameter> VALUE ...]"
+    );
+    std::process::exit(2)
+}
+
+fn main() {
+    tracing_subscriber_init();
+    let mut cfg = RedisConfig::for_tests();
+    let mut port: u16 = 6379;
+    let mut ip = "127.0.0.1".to_string();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().unwrap_or_else(|| usage());
+        match a.as_str() {
+            "--port" => port = val().parse().unwrap_or_else(|_| usage()),
+            "--bind" => ip = val(),
+            "--version" => cfg.engine_version = val(),
+            "--valkey" => {
+                cfg.flavor = Flavor::Valkey;
+                if cfg.engine_version == "7.1.0" {
+                    cfg.engine_version = "8.0.1".to_string();
+                }
+            }
+            "--maxmemory" => {
+                let v = val();
+                cfg.maxmemory = ecl_redis::config::parse_memory(&v).unwrap_or_else(|| usage());
+            }
+            "--requirepass" => cfg.requirepass = Some(val()),
+            "--cluster" => cfg.cluster_enabled = true,
+            "-h" | "--help" => usage(),
+            other if other.starts_with("--") => {
+                let v = val();
+                cfg.parameters
+                    .push((other.trim_start_matches("--").to_string(), v));
+            }
+            _ => usage(),
+        }
+    }
+    cfg.bind = match format!("{ip}:{port}").parse::<SocketAddr>() {
+        Ok(a) => a,
+        Err(_) => usage(),
+    };
+    let threads = std::env::var("ECL_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0usize);
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if threads > 0 {
+        rt.worker_threads(threads);
+    }
+    let rt = match rt.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start runtime: {e}");
+            std::process::exit(1)
+        }
+    };
+    rt.block_on(async move {
+        let node = match RedisNode::start(cfg) {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("cannot start node: {e}");
+                std::process::exit(1)
+            }
+        };
+        eprintln!("ecl-redis-server listening on {}", node.local_addr());
+        let _ = tokio::signal::ctrl_c().await;
+        node.shutdown().await;
+    });
+}
+
+fn tracing_subscriber_init() {
+    // The library logs through `tracing`; this binary has no subscriber dependency, so logs are
+    // dropped unless a subscriber is added. Kept as a hook for local debugging.
+}

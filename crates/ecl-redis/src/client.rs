@@ -1,0 +1,245 @@
+//! Client state: what a connection carries between commands ([`Client`]) and what the node
+//! knows about every connection ([`ClientInfo`] in the [`Clients`] registry).
+//!
+//! Place in the flow: the connection task owns its `Client` and passes it to every command
+//! through the command context; `CLIENT LIST/INFO/KILL`, Pub/Sub delivery, MONITOR and blocked
+//! clients reach other connections through the registry, which holds each connection's event
+//! sender.
+
+use crate::command::OwnedArgv;
+use crate::db::Key;
+use std::collections::{BTreeMap, HashSet};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Something delivered to a connection from outside its own command stream.
+#[derive(Debug)]
+pub enum Event {
+    /// Encoded bytes to write (Pub/Sub messages, MONITOR lines).
+    Push(Vec<u8>),
+    /// The reply that ends a blocking command (served by another client's write, timeout
+    /// handled elsewhere, or CLIENT UNBLOCK).
+    Unblocked(Vec<u8>),
+    /// Close the connection (CLIENT KILL, node shutdown).
+    Kill,
+}
+
+/// `CLIENT REPLY` mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Normal replies.
+    On,
+    /// No replies.
+    Off,
+    /// Skip the next command's reply.
+    Skip,
+    /// Skipping the current command's reply.
+    SkipThis,
+}
+
+/// One WATCHed key.
+#[derive(Clone, Debug)]
+pub struct Watch {
+    /// Database index.
+    pub db: usize,
+    /// Key.
+    pub key: Key,
+    /// Key version at WATCH time (`None` = missing).
+    pub ver: Option<u64>,
+    /// Database flush epoch at WATCH time.
+    pub epoch: u64,
+}
+
+/// What a blocking command asks for when it cannot be served now.
+#[derive(Clone, Debug)]
+pub struct BlockSpec {
+    /// Keys whose readiness may serve the command (in the client's database).
+    pub keys: Vec<Key>,
+    /// Absolute deadline in ms (`None` = forever).
+    pub deadline_ms: Option<i64>,
+    /// Encoded reply to send on timeout (RESP2 form, RESP3 form).
+    pub timeout_reply: TimeoutReply,
+}
+
+/// The reply a blocking command gives on timeout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeoutReply {
+    /// `*-1` / `_` (BLPOP, BZPOPMIN, XREAD…).
+    NullArray,
+    /// `$-1` / `_` (BLMOVE, BRPOPLPUSH).
+    Null,
+    /// An integer (WAIT: acknowledged replicas).
+    Int(i64),
+    /// `+OK` (DEBUG SLEEP).
+    Ok,
+}
+
+/// Per-connection state used by command handlers.
+#[derive(Debug)]
+pub struct Client {
+    /// Unique id (CLIENT ID).
+    pub id: u64,
+    /// Selected database.
+    pub db: usize,
+    /// Passed AUTH (or no password configured).
+    pub authenticated: bool,
+    /// Queued commands while in MULTI.
+    pub multi: Option<Vec<OwnedArgv>>,
+    /// A command failed to queue: EXEC must abort.
+    pub multi_dirty: bool,
+    /// Whether EXEC is running (blocking commands don't block inside it).
+    pub in_exec: bool,
+    /// WATCHed keys.
+    pub watches: Vec<Watch>,
+    /// Subscribed channels.
+    pub channels: HashSet<Vec<u8>>,
+    /// Subscribed patterns.
+    pub patterns: HashSet<Vec<u8>>,
+    /// Subscribed shard channels.
+    pub shard_channels: HashSet<Vec<u8>>,
+    /// CLIENT REPLY mode.
+    pub reply_mode: ReplyMode,
+    /// Close after writing pending replies (QUIT, protocol error).
+    pub close: bool,
+    /// Set by a blocking command that must wait.
+    pub block: Option<BlockSpec>,
+    /// A synthetic client re-running a blocked command on behalf of its connection.
+    pub detached: bool,
+    /// CLIENT NO-TOUCH.
+    pub no_touch: bool,
+    /// CLIENT NO-EVICT.
+    pub no_evict: bool,
+    /// Table id of the last command (CLIENT LIST `cmd`).
+    pub last_cmd: usize,
+    /// Last command name as sent and its table id (skips the hash lookup for repeats).
+    pub name_cache: Option<(Vec<u8>, usize)>,
+}
+
+impl Client {
+    /// Fresh client state.
+    pub fn new(id: u64, authenticated: bool) -> Client {
+        Client {
+            id,
+            db: 0,
+            authenticated,
+            multi: None,
+            multi_dirty: false,
+            in_exec: false,
+            watches: Vec::new(),
+            channels: HashSet::new(),
+            patterns: HashSet::new(),
+            shard_channels: HashSet::new(),
+            reply_mode: ReplyMode::On,
+            close: false,
+            block: None,
+            detached: false,
+            no_touch: false,
+            no_evict: false,
+            last_cmd: usize::MAX,
+            name_cache: None,
+        }
+    }
+
+    /// Number of subscriptions of all kinds (RESP2 subscribed mode when > 0).
+    pub fn sub_count(&self) -> usize {
+        self.channels.len() + self.patterns.len() + self.shard_channels.len()
+    }
+}
+
+/// What the node knows about a connection (CLIENT LIST fields).
+#[derive(Debug)]
+pub struct ClientInfo {
+    /// Event channel to the connection task.
+    pub tx: UnboundedSender<Event>,
+    /// Peer address.
+    pub addr: String,
+    /// Local address.
+    pub laddr: String,
+    /// CLIENT SETNAME.
+    pub name: String,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: String,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: String,
+    /// Selected database.
+    pub db: usize,
+    /// Connection time (ms).
+    pub created_ms: i64,
+    /// Last command time (ms).
+    pub last_ms: i64,
+    /// Last command's full name.
+    pub last_cmd: String,
+    /// Protocol version.
+    pub resp: u8,
+    /// Subscriptions (channels, patterns, shard channels).
+    pub subs: (usize, usize, usize),
+    /// Queued MULTI commands (-1 outside MULTI).
+    pub multi: i64,
+    /// Whether the client is blocked.
+    pub blocked: bool,
+    /// Whether the client is a MONITOR.
+    pub monitor: bool,
+    /// CLIENT NO-EVICT.
+    pub no_evict: bool,
+    /// Authenticated user.
+    pub user: String,
+    /// Bytes pushed to the connection and not yet taken by it (Pub/Sub, MONITOR backlog).
+    pub pending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Wakes the connection even while it is stuck writing to a client that does not read.
+    pub kill: std::sync::Arc<tokio::sync::Notify>,
+}
+
+/// Backlog above which a Pub/Sub or MONITOR client is disconnected, like Redis'
+/// `client-output-buffer-limit pubsub` hard limit (32 MB by default).
+pub const PUSH_BACKLOG_LIMIT: usize = 32 * 1024 * 1024;
+
+impl ClientInfo {
+    /// Queues pushed bytes; a client that lets more than [`PUSH_BACKLOG_LIMIT`] pile up is
+    /// closed instead, so a stalled subscriber cannot grow the process without bound.
+    pub fn push(&self, bytes: Vec<u8>) -> bool {
+        use std::sync::atomic::Ordering;
+        let n = bytes.len();
+        if self.pending.fetch_add(n, Ordering::AcqRel) + n > PUSH_BACKLOG_LIMIT {
+            let _ = self.tx.send(Event::Kill);
+            self.kill.notify_one();
+            return false;
+        }
+        self.tx.send(Event::Push(bytes)).is_ok()
+    }
+}
+
+/// Registry of connected clients.
+#[derive(Debug, Default)]
+pub struct Clients {
+    /// Clients by id (ordered, as CLIENT LIST prints them).
+    pub map: BTreeMap<u64, ClientInfo>,
+    /// Next client id.
+    pub next_id: u64,
+    /// Total connections accepted.
+    pub total_connections: u64,
+    /// Ids of MONITOR clients.
+    pub monitors: Vec<u64>,
+}
+
+impl Clients {
+    /// Allocates a client id.
+    pub fn alloc_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Sends an event to a client; false if it is gone.
+    pub fn send(&self, id: u64, ev: Event) -> bool {
+        self.map.get(&id).is_some_and(|c| match ev {
+            Event::Push(b) => c.push(b),
+            ev => c.tx.send(ev).is_ok(),
+        })
+    }
+
+    /// Number of pub/sub clients (at least one subscription).
+    pub fn pubsub_clients(&self) -> usize {
+        self.map
+            .values()
+            .filter(|c| c.subs.0 + c.subs.1 + c.subs.2 > 0)
+            .count()
+    }
+}

@@ -1,0 +1,488 @@
+//! Bitmap commands: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD, BITFIELD_RO.
+//!
+//! Place in the flow: argument parsing and replies over string values treated as bit arrays
+//! (bit 0 is the most significant bit of byte 0, as Redis documents).
+
+use super::flags::*;
+use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use crate::config::notify;
+use crate::db::string::clamp_range;
+use crate::db::{Value, as_str};
+use crate::errors::{self, CmdError, CmdResult};
+
+const K1: Keys = Keys::Range(1, 1, 1);
+const R: u32 = acl::READ | acl::BITMAP;
+const W: u32 = acl::WRITE | acl::BITMAP;
+
+/// Bitmap family table.
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("setbit", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 2, 0), "bitmap", setbit)
+        .doc("Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),
+    cmd("getbit", 3, READONLY | FAST, K1, R | acl::FAST, v(2, 2, 0), "bitmap", getbit).doc("Returns a bit value by offset."),
+    cmd("bitcount", -2, READONLY, K1, R | acl::SLOW, v(2, 6, 0), "bitmap", bitcount).doc("Counts the number of set bits (population counting) in a string."),
+    cmd("bitpos", -3, READONLY, K1, R | acl::SLOW, v(2, 8, 7), "bitmap", bitpos).doc("Finds the first set (1) or clear (0) bit in a string."),
+    cmd("bitop", -4, WRITE | DENYOOM, Keys::Range(2, -1, 1), W | acl::SLOW, v(2, 6, 0), "bitmap", bitop)
+        .doc("Performs bitwise operations on multiple strings, and stores the result."),
+    cmd("bitfield", -2, WRITE | DENYOOM, K1, W | acl::SLOW, v(3, 2, 0), "bitmap", bitfield)
+        .doc("Performs arbitrary bitfield integer operations on strings."),
+    cmd("bitfield_ro", -2, READONLY | FAST, K1, R | acl::FAST, v(6, 0, 0), "bitmap", bitfield_ro)
+        .doc("Performs arbitrary read-only bitfield integer operations on strings."),
+];
+
+/// Largest bit offset: 512 MB of bits.
+const MAX_BIT: u64 = 512 * 1024 * 1024 * 8 - 1;
+
+fn bit_offset(argv: &Argv<'_>, i: usize) -> Result<u64, CmdError> {
+    match argv.i64(i) {
+        Ok(o) if o >= 0 && o as u64 <= MAX_BIT => Ok(o as u64),
+        _ => Err(errors::BIT_OFFSET.into()),
+    }
+}
+
+fn read_bytes(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+    let now = ctx.now;
+    match ctx.db().get(key, now) {
+        None => Ok(None),
+        Some(e) => as_str(&e.value).map(|s| Some(s.clone())),
+    }
+}
+
+fn with_bytes<T>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&[u8]) -> T) -> Result<T, CmdError> {
+    let now = ctx.now;
+    match ctx.db().get(key, now) {
+        None => Ok(f(&[])),
+        Some(e) => as_str(&e.value).map(|s| f(s)),
+    }
+}
+
+fn setbit(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let off = bit_offset(argv, 2)?;
+    let bit = match argv.get(3) {
+        b"0" => 0u8,
+        b"1" => 1u8,
+        _ => return Err(errors::BIT_VALUE.into()),
+    };
+    let key = argv.get(1);
+    let now = ctx.now;
+    if let Some(e) = ctx.db().peek(key, now) {
+        as_str(&e.value)?;
+    }
+    let (mut val, _) = ctx.db().get_or_create(key, now, || Value::Str(Vec::new()));
+    let Value::Str(s) = &mut *val else {
+        return Err(errors::WRONGTYPE.into());
+    };
+    let byte = (off >> 3) as usize;
+    if s.len() <= byte {
+        s.resize(byte + 1, 0);
+    }
+    let mask = 1u8 << (7 - (off & 7));
+    let old = u8::from(s[byte] & mask != 0);
+    if bit == 1 {
+        s[byte] |= mask;
+    } else {
+        s[byte] &= !mask;
+    }
+    drop(val);
+    ctx.dirty(1);
+    ctx.notify(notify::STRING, "setbit", key);
+    ctx.out.int(i64::from(old));
+    Ok(())
+}
+
+fn getbit(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let off = bit_offset(argv, 2)?;
+    let b = with_bytes(ctx, argv.get(1), |s| {
+        let byte = (off >> 3) as usize;
+        s.get(byte).map_or(0, |b| (b >> (7 - (off & 7))) & 1)
+    })?;
+    ctx.out.int(i64::from(b));
+    Ok(())
+}
+
+/// Parses the optional `start end [BYTE|BIT]` tail; returns (start, end, bit_mode).
+fn range_args(
+    ctx: &Ctx<'_>,
+    argv: &Argv<'_>,
+    from: usize,
+    allow_start_only: bool,
+) -> Result<Option<(i64, Option<i64>, bool)>, CmdError> {
+    let n = argv.len() - from;
+    if n == 0 {
+        return Ok(None);
+    }
+    let start = argv.i64(from)?;
+    if n == 1 {
+        if allow_start_only {
+            return Ok(Some((start, None, false)));
+        }
+        return Err(errors::SYNTAX.into());
+    }
+    let end = argv.i64(from + 1)?;
+    let bit = match n {
+        2 => false,
+        3 if argv.is(from + 2, "byte") && ctx.version() >= v(7, 0, 0) => false,
+        3 if argv.is(from + 2, "bit") && ctx.version() >= v(7, 0, 0) => true,
+        _ => return Err(errors::SYNTAX.into()),
+    };
+    Ok(Some((start, Some(end), bit)))
+}
+
+fn bit_at(s: &[u8], i: usize) -> u8 {
+    (s[i >> 3] >> (7 - (i & 7))) & 1
+}
+
+fn bitcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let range = range_args(ctx, argv, 2, false)?;
+    let n = with_bytes(ctx, argv.get(1), |s| match range {
+        None => s.iter().map(|b| b.count_ones() as i64).sum(),
+        Some((st, en, bit)) => {
+            let en = en.unwrap_or(-1);
+            if bit {
+                match clamp_range(st, en, s.len() * 8) {
+                    Some((a, b)) => (a..=b).map(|i| i64::from(bit_at(s, i))).sum(),
+                    None => 0,
+                }
+            } else {
+                match clamp_range(st, en, s.len()) {
+                    Some((a, b)) => s[a..=b].iter().map(|x| x.count_ones() as i64).sum(),
+                    None => 0,
+                }
+            }
+        }
+    })?;
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn bitpos(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let want = match argv.get(2) {
+        b"0" => 0u8,
+        b"1" => 1u8,
+        _ => return Err("ERR The bit argument must be 1 or 0.".into()),
+    };
+    let range = range_args(ctx, argv, 3, true)?;
+    let exists = read_bytes(ctx, argv.get(1))?;
+    let Some(s) = exists else {
+        ctx.out.int(if want == 1 { -1 } else { 0 });
+        return Ok(());
+    };
+    let (st, en, bit_mode) = range.unwrap_or((0, None, false));
+    let end_given = en.is_some();
+    let total_bits = s.len() * 8;
+    let span = if bit_mode {
+        clamp_range(st, en.unwrap_or(-1), total_bits)
+    } else {
+        clamp_range(st, en.unwrap_or(-1), s.len()).map(|(a, b)| (a * 8, b * 8 + 7))
+    };
+    let Some((a, b)) = span else {
+        ctx.out.int(-1);
+        return Ok(());
+    };
+    let found = (a..=b).find(|&i| bit_at(&s, i) == want);
+    let r = match found {
+        Some(i) => i as i64,
+        // Looking for a clear bit past the string with an open range: the string is padded with
+        // zeros, so the answer is the first bit after it.
+        None if want == 0 && !end_given => total_bits as i64,
+        None => -1,
+    };
+    ctx.out.int(r);
+    Ok(())
+}
+
+fn bitop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let op = argv.str(1).to_ascii_lowercase();
+    if !matches!(op.as_str(), "and" | "or" | "xor" | "not") {
+        return Err(errors::SYNTAX.into());
+    }
+    if op == "not" && argv.len() != 4 {
+        return Err("ERR BITOP NOT must be called with a single source key.".into());
+    }
+    let mut srcs: Vec<Vec<u8>> = Vec::new();
+    for k in argv.iter_from(3) {
+        srcs.push(read_bytes(ctx, k)?.unwrap_or_default());
+    }
+    let len = srcs.iter().map(|s| s.len()).max().unwrap_or(0);
+    let mut res = vec![0u8; len];
+    for (i, r) in res.iter_mut().enumerate() {
+        let at = |s: &Vec<u8>| s.get(i).copied().unwrap_or(0);
+        *r = match op.as_str() {
+            "not" => !at(&srcs[0]),
+            "and" => srcs.iter().fold(0xFF, |acc, s| acc & at(s)),
+            "or" => srcs.iter().fold(0, |acc, s| acc | at(s)),
+            _ => srcs.iter().fold(0, |acc, s| acc ^ at(s)),
+        };
+    }
+    let dst = argv.get(2);
+    let now = ctx.now;
+    if res.is_empty() {
+        if ctx.db().remove(dst).is_some() {
+            ctx.notify(notify::GENERIC, "del", dst);
+        }
+    } else {
+        ctx.db().set(dst, Value::Str(res), now, false);
+        ctx.notify(notify::STRING, "set", dst);
+    }
+    ctx.dirty(1);
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// A BITFIELD integer type.
+#[derive(Clone, Copy)]
+struct FieldType {
+    signed: bool,
+    bits: u32,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Overflow {
+    Wrap,
+    Sat,
+    Fail,
+}
+
+enum Op {
+    Get(FieldType, u64),
+    Set(FieldType, u64, i64, Overflow),
+    Incr(FieldType, u64, i64, Overflow),
+}
+
+fn field_type(b: &[u8]) -> Result<FieldType, CmdError> {
+    let bad = || {
+        CmdError::from(
+            "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.",
+        )
+    };
+    let signed = match b.first() {
+        Some(b'i') | Some(b'I') => true,
+        Some(b'u') | Some(b'U') => false,
+        _ => return Err(bad()),
+    };
+    let bits: u32 = std::str::from_utf8(&b[1..])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    if bits == 0 || (signed && bits > 64) || (!signed && bits > 63) {
+        return Err(bad());
+    }
+    Ok(FieldType { signed, bits })
+}
+
+fn field_offset(b: &[u8], t: FieldType) -> Result<u64, CmdError> {
+    let (mul, digits) = if b.first() == Some(&b'#') {
+        (u64::from(t.bits), &b[1..])
+    } else {
+        (1, b)
+    };
+    let v = crate::db::string::parse_i64(digits)
+        .filter(|v| *v >= 0)
+        .ok_or(CmdError::from(errors::BIT_OFFSET))?;
+    let off = (v as u64)
+        .checked_mul(mul)
+        .ok_or(CmdError::from(errors::BIT_OFFSET))?;
+    if off + u64::from(t.bits) - 1 > MAX_BIT {
+        return Err(errors::BIT_OFFSET.into());
+    }
+    Ok(off)
+}
+
+fn get_field(s: &[u8], off: u64, t: FieldType) -> i64 {
+    let mut v: u64 = 0;
+    for i in 0..u64::from(t.bits) {
+        let p = off + i;
+        let byte = (p >> 3) as usize;
+        let bit = s.get(byte).map_or(0, |b| (b >> (7 - (p & 7))) & 1);
+        v = (v << 1) | u64::from(bit);
+    }
+    if t.signed && t.bits < 64 && v & (1 << (t.bits - 1)) != 0 {
+        (v | (!0u64 << t.bits)) as i64
+    } else {
+        v as i64
+    }
+}
+
+fn set_field(s: &mut Vec<u8>, off: u64, t: FieldType, value: i64) {
+    let last = ((off + u64::from(t.bits) - 1) >> 3) as usize;
+    if s.len() <= last {
+        s.resize(last + 1, 0);
+    }
+    let v = value as u64;
+    for i in 0..u64::from(t.bits) {
+        let bit = (v >> (u64::from(t.bits) - 1 - i)) & 1;
+        let p = off + i;
+        let mask = 1u8 << (7 - (p & 7));
+        if bit == 1 {
+            s[(p >> 3) as usize] |= mask;
+        } else {
+            s[(p >> 3) as usize] &= !mask;
+        }
+    }
+}
+
+/// Applies the overflow policy to a wide result; `None` means FAIL triggered.
+fn fit(t: FieldType, v: i128, ov: Overflow) -> Option<i64> {
+    let (min, max): (i128, i128) = if t.signed {
+        (-(1i128 << (t.bits - 1)), (1i128 << (t.bits - 1)) - 1)
+    } else {
+        (0, (1i128 << t.bits) - 1)
+    };
+    if v >= min && v <= max {
+        return Some(v as i64);
+    }
+    match ov {
+        Overflow::Fail => None,
+        Overflow::Sat => Some(if v < min { min as i64 } else { max as i64 }),
+        Overflow::Wrap => {
+            let m = 1i128 << t.bits;
+            let mut w = v.rem_euclid(m);
+            if t.signed && w > max {
+                w -= m;
+            }
+            Some(w as i64)
+        }
+    }
+}
+
+fn parse_ops(argv: &Argv<'_>, read_only: bool) -> Result<Vec<Op>, CmdError> {
+    let mut ops = Vec::new();
+    let mut ov = Overflow::Wrap;
+    let mut i = 2;
+    while i < argv.len() {
+        let left = argv.len() - i - 1;
+        if argv.is(i, "get") && left >= 2 {
+            let t = field_type(argv.get(i + 1))?;
+            ops.push(Op::Get(t, field_offset(argv.get(i + 2), t)?));
+            i += 3;
+        } else if argv.is(i, "set") && left >= 3 {
+            if read_only {
+                return Err("ERR BITFIELD_RO only supports the GET subcommand".into());
+            }
+            let t = field_type(argv.get(i + 1))?;
+            let off = field_offset(argv.get(i + 2), t)?;
+            ops.push(Op::Set(t, off, argv.i64(i + 3)?, ov));
+            i += 4;
+        } else if argv.is(i, "incrby") && left >= 3 {
+            if read_only {
+                return Err("ERR BITFIELD_RO only supports the GET subcommand".into());
+            }
+            let t = field_type(argv.get(i + 1))?;
+            let off = field_offset(argv.get(i + 2), t)?;
+            ops.push(Op::Incr(t, off, argv.i64(i + 3)?, ov));
+            i += 4;
+        } else if argv.is(i, "overflow") && left >= 1 {
+            if read_only {
+                return Err("ERR BITFIELD_RO only supports the GET subcommand".into());
+            }
+            ov = match argv.str(i + 1).to_ascii_lowercase().as_str() {
+                "wrap" => Overflow::Wrap,
+                "sat" => Overflow::Sat,
+                "fail" => Overflow::Fail,
+                _ => return Err("ERR Invalid OVERFLOW type specified".into()),
+            };
+            i += 2;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    Ok(ops)
+}
+
+fn run_bitfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResult {
+    let ops = parse_ops(argv, read_only)?;
+    let key = argv.get(1);
+    let writes = ops.iter().any(|o| !matches!(o, Op::Get(..)));
+    let now = ctx.now;
+    let mut buf = read_bytes(ctx, key)?;
+    let existed = buf.is_some();
+    let s = buf.get_or_insert_with(Vec::new);
+    let mut replies: Vec<Option<i64>> = Vec::new();
+    let mut changed = false;
+    for op in &ops {
+        match *op {
+            Op::Get(t, off) => replies.push(Some(get_field(s, off, t))),
+            Op::Set(t, off, val, ov) => {
+                let old = get_field(s, off, t);
+                let wide = if t.signed {
+                    i128::from(val)
+                } else {
+                    i128::from(val as u64)
+                };
+                match fit(t, wide, ov) {
+                    Some(nv) => {
+                        set_field(s, off, t, nv);
+                        changed = true;
+                        replies.push(Some(old));
+                    }
+                    None => replies.push(None),
+                }
+            }
+            Op::Incr(t, off, by, ov) => {
+                let old = get_field(s, off, t);
+                let old_wide = if t.signed {
+                    i128::from(old)
+                } else {
+                    i128::from(old as u64)
+                };
+                match fit(t, old_wide + i128::from(by), ov) {
+                    Some(nv) => {
+                        set_field(s, off, t, nv);
+                        changed = true;
+                        replies.push(Some(nv));
+                    }
+                    None => replies.push(None),
+                }
+            }
+        }
+    }
+    if writes && changed {
+        let keep = existed;
+        let bytes = std::mem::take(s);
+        ctx.db().set(key, Value::Str(bytes), now, keep);
+        ctx.dirty(1);
+        ctx.notify(notify::STRING, "setbit", key);
+    }
+    ctx.out.array(replies.len());
+    for r in replies {
+        match r {
+            Some(v) => ctx.out.int(v),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn bitfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    run_bitfield(ctx, argv, false)
+}
+
+fn bitfield_ro(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    run_bitfield(ctx, argv, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_round_trip_and_overflow() {
+        let mut s = Vec::new();
+        let t = FieldType {
+            signed: true,
+            bits: 8,
+        };
+        set_field(&mut s, 0, t, -3);
+        assert_eq!(get_field(&s, 0, t), -3);
+        let u = FieldType {
+            signed: false,
+            bits: 4,
+        };
+        set_field(&mut s, 100, u, 15);
+        assert_eq!(get_field(&s, 100, u), 15);
+        assert_eq!(fit(u, 16, Overflow::Wrap), Some(0));
+        assert_eq!(fit(u, 16, Overflow::Sat), Some(15));
+        assert_eq!(fit(u, 16, Overflow::Fail), None);
+        assert_eq!(fit(t, 128, Overflow::Wrap), Some(-128));
+        assert_eq!(fit(t, -129, Overflow::Sat), Some(-128));
+    }
+}

@@ -1,0 +1,802 @@
+//! Connection commands: PING, ECHO, SELECT, QUIT, RESET, HELLO, AUTH and the CLIENT container.
+//!
+//! Place in the flow: handlers registered in the command table; they change the calling
+//! client's state (database, protocol, authentication, name, reply mode) and, through the
+//! client registry, other clients (CLIENT KILL / UNBLOCK / PAUSE).
+
+use super::flags::*;
+use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
+use crate::Flavor;
+use crate::client::{Event, ReplyMode};
+use crate::errors::{self, CmdError, CmdResult};
+
+const CONN: u32 = NOSCRIPT | LOADING | STALE | FAST;
+const A: u32 = acl::CONNECTION | acl::FAST;
+const AS: u32 = acl::CONNECTION | acl::SLOW;
+const N: Keys = Keys::None;
+
+/// Connection family table.
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd(
+        "ping",
+        -1,
+        FAST | SUBSCRIBED_OK,
+        N,
+        A,
+        v(1, 0, 0),
+        "connection",
+        ping,
+    )
+    .doc("Returns the server's liveliness response."),
+    cmd("echo", 2, FAST, N, A, v(1, 0, 0), "connection", echo).doc("Returns the given string."),
+    cmd("select", 2, CONN, N, A, v(1, 0, 0), "connection", select)
+        .doc("Changes the selected database."),
+    cmd(
+        "quit",
+        -1,
+        ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | TXN_CONTROL,
+        N,
+        A,
+        v(1, 0, 0),
+        "connection",
+        quit,
+    )
+    .doc("Closes the connection."),
+    cmd(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | TXN_CONTROL | ALLOW_BUSY,
+        N,
+        A,
+        v(6, 2, 0),
+        "connection",
+        reset,
+    )
+    .doc("Resets the connection."),
+    cmd(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SUBSCRIBED_OK,
+        N,
+        A,
+        v(6, 0, 0),
+        "connection",
+        hello,
+    )
+    .doc("Handshakes with the Redis server."),
+    cmd(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SUBSCRIBED_OK,
+        N,
+        A,
+        v(1, 0, 0),
+        "connection",
+        auth,
+    )
+    .doc("Authenticates the connection."),
+    cmd("client", -2, 0, N, AS, v(2, 4, 0), "connection", container)
+        .doc("A container for client connection commands.")
+        .subs(CLIENT),
+];
+
+const CLIENT: &[CommandSpec] = &[
+    cmd("id", 2, CONN, N, AS, v(5, 0, 0), "connection", client_id)
+        .doc("Returns the unique client ID of the connection."),
+    cmd(
+        "setname",
+        3,
+        CONN,
+        N,
+        AS,
+        v(2, 6, 9),
+        "connection",
+        client_setname,
+    )
+    .doc("Sets the connection name."),
+    cmd(
+        "getname",
+        2,
+        CONN,
+        N,
+        AS,
+        v(2, 6, 9),
+        "connection",
+        client_getname,
+    )
+    .doc("Returns the name of the connection."),
+    cmd(
+        "list",
+        -2,
+        ADMIN | CONN,
+        N,
+        AS | acl::ADMIN | acl::DANGEROUS,
+        v(2, 4, 0),
+        "connection",
+        client_list,
+    )
+    .doc("Lists open connections."),
+    cmd(
+        "info",
+        2,
+        CONN,
+        N,
+        AS,
+        v(6, 2, 0),
+        "connection",
+        client_info,
+    )
+    .doc("Returns information about the connection."),
+    cmd(
+        "kill",
+        -3,
+        ADMIN | CONN,
+        N,
+        AS | acl::ADMIN | acl::DANGEROUS,
+        v(2, 4, 0),
+        "connection",
+        client_kill,
+    )
+    .doc("Terminates open connections."),
+    cmd(
+        "pause",
+        -3,
+        ADMIN | CONN,
+        N,
+        AS | acl::ADMIN | acl::DANGEROUS,
+        v(3, 0, 0),
+        "connection",
+        client_pause,
+    )
+    .doc("Suspends commands processing."),
+    cmd(
+        "unpause",
+        2,
+        ADMIN | CONN,
+        N,
+        AS | acl::ADMIN | acl::DANGEROUS,
+        v(6, 2, 0),
+        "connection",
+        client_unpause,
+    )
+    .doc("Resumes processing commands from paused clients."),
+    cmd(
+        "reply",
+        3,
+        CONN,
+        N,
+        AS,
+        v(3, 2, 0),
+        "connection",
+        client_reply,
+    )
+    .doc("Instructs the server whether to reply to commands."),
+    cmd(
+        "no-evict",
+        3,
+        ADMIN | CONN,
+        N,
+        AS | acl::ADMIN | acl::DANGEROUS,
+        v(7, 0, 0),
+        "connection",
+        client_no_evict,
+    )
+    .doc("Sets the client eviction mode of the connection."),
+    cmd(
+        "no-touch",
+        3,
+        CONN,
+        N,
+        AS,
+        v(7, 2, 0),
+        "connection",
+        client_no_touch,
+    )
+    .doc("Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
+    cmd(
+        "setinfo",
+        4,
+        CONN,
+        N,
+        AS,
+        v(7, 2, 0),
+        "connection",
+        client_setinfo,
+    )
+    .doc("Sets information specific to the client or connection."),
+    cmd(
+        "unblock",
+        -3,
+        ADMIN | CONN,
+        N,
+        AS | acl::ADMIN | acl::DANGEROUS,
+        v(5, 0, 0),
+        "connection",
+        client_unblock,
+    )
+    .doc("Unblocks a client blocked by a blocking command from a different connection."),
+    cmd(
+        "getredir",
+        2,
+        CONN,
+        N,
+        AS,
+        v(6, 0, 0),
+        "connection",
+        client_getredir,
+    )
+    .doc("Returns the client ID to which the connection's tracking notifications are redirected."),
+    cmd(
+        "help",
+        2,
+        CONN,
+        N,
+        AS,
+        v(5, 0, 0),
+        "connection",
+        client_help,
+    )
+    .doc("Returns helpful text about the different subcommands."),
+];
+
+fn ping(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.len() > 2 {
+        return Err(errors::wrong_arity("ping"));
+    }
+    if !ctx.out.resp3 && ctx.client.sub_count() > 0 {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(argv.get(1));
+    } else if argv.len() == 2 {
+        ctx.out.bulk(argv.get(1));
+    } else {
+        ctx.out.simple("PONG");
+    }
+    Ok(())
+}
+
+fn echo(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    ctx.out.bulk(argv.get(1));
+    Ok(())
+}
+
+fn select(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let i = argv.i64(1)?;
+    if ctx.eng.info.cluster && i != 0 {
+        return Err(errors::SELECT_CLUSTER.into());
+    }
+    if i < 0 || i as usize >= ctx.eng.dbs.len() {
+        return Err(errors::DB_INDEX_OUT_OF_RANGE.into());
+    }
+    ctx.client.db = i as usize;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn quit(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    ctx.out.ok();
+    ctx.client.close = true;
+    Ok(())
+}
+
+fn reset(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let id = ctx.client.id;
+    super::pubsub::unsubscribe_all(ctx, false);
+    ctx.client.multi = None;
+    ctx.client.multi_dirty = false;
+    ctx.client.watches.clear();
+    ctx.client.db = 0;
+    ctx.client.reply_mode = ReplyMode::On;
+    ctx.client.no_evict = false;
+    ctx.client.no_touch = false;
+    ctx.client.authenticated = ctx.eng.cfg.requirepass.is_none();
+    ctx.eng.clients.monitors.retain(|&m| m != id);
+    if let Some(ci) = ctx.eng.clients.map.get_mut(&id) {
+        ci.name.clear();
+        ci.monitor = false;
+    }
+    ctx.out.resp3 = false;
+    ctx.out.simple("RESET");
+    Ok(())
+}
+
+/// Checks a password for `user` against the configured `requirepass`.
+fn check_password(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match &ctx.eng.cfg.requirepass {
+        None => true,
+        Some(p) => p.as_bytes() == pass,
+    }
+}
+
+fn auth(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(errors::SYNTAX.into());
+    }
+    let (user, pass) = if argv.len() == 3 {
+        (argv.get(1), argv.get(2))
+    } else {
+        (&b"default"[..], argv.get(1))
+    };
+    if argv.len() == 2 && ctx.eng.cfg.requirepass.is_none() {
+        return Err(errors::AUTH_NOT_CONFIGURED.into());
+    }
+    if check_password(ctx, user, pass) {
+        ctx.client.authenticated = true;
+        ctx.out.ok();
+        Ok(())
+    } else {
+        Err(errors::WRONGPASS.into())
+    }
+}
+
+fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let mut proto = None;
+    let mut i = 1;
+    if argv.len() >= 2 {
+        let p = argv.i64(1).map_err(|_| {
+            CmdError::from("ERR Protocol version is not an integer or out of range")
+        })?;
+        if !(2..=3).contains(&p) {
+            return Err("NOPROTO unsupported protocol version".into());
+        }
+        proto = Some(p);
+        i = 2;
+    }
+    let mut name = None;
+    while i < argv.len() {
+        if argv.is(i, "auth") && i + 2 < argv.len() {
+            if !check_password(ctx, argv.get(i + 1), argv.get(i + 2)) {
+                return Err(errors::WRONGPASS.into());
+            }
+            ctx.client.authenticated = true;
+            i += 3;
+        } else if argv.is(i, "setname") && i + 1 < argv.len() {
+            validate_name(argv.get(i + 1))?;
+            name = Some(argv.str(i + 1));
+            i += 2;
+        } else {
+            return Err(CmdError(
+                format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    errors::show(argv.get(i), 64)
+                )
+                .into(),
+            ));
+        }
+    }
+    if !ctx.client.authenticated {
+        return Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());
+    }
+    if let Some(p) = proto {
+        ctx.out.resp3 = p == 3;
+    }
+    let id = ctx.client.id;
+    if let Some(n) = name
+        && let Some(ci) = ctx.eng.clients.map.get_mut(&id)
+    {
+        ci.name = n;
+    }
+    let info = &ctx.eng.info;
+    let server = match info.flavor {
+        Flavor::Redis => "redis",
+        Flavor::Valkey => "valkey",
+    };
+    let version = info.version.clone();
+    let mode = if info.cluster {
+        "cluster"
+    } else {
+        "standalone"
+    };
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(server.as_bytes());
+    out.bulk(b"version");
+    out.bulk(version.as_bytes());
+    out.bulk(b"proto");
+    out.int(if out.resp3 { 3 } else { 2 });
+    out.bulk(b"id");
+    out.int(id as i64);
+    out.bulk(b"mode");
+    out.bulk(mode.as_bytes());
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}
+
+fn validate_name(n: &[u8]) -> CmdResult {
+    if n.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(
+            "ERR Client names cannot contain spaces, newlines or special characters.".into(),
+        );
+    }
+    Ok(())
+}
+
+fn client_id(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    ctx.out.int(ctx.client.id as i64);
+    Ok(())
+}
+
+fn client_setname(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    validate_name(argv.get(2))?;
+    let id = ctx.client.id;
+    if let Some(ci) = ctx.eng.clients.map.get_mut(&id) {
+        ci.name = argv.str(2);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_getname(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let name = ctx
+        .eng
+        .clients
+        .map
+        .get(&ctx.client.id)
+        .map(|c| c.name.clone())
+        .unwrap_or_default();
+    if name.is_empty() {
+        ctx.out.null();
+    } else {
+        ctx.out.bulk(name.as_bytes());
+    }
+    Ok(())
+}
+
+/// One CLIENT LIST line for client `id`.
+pub fn client_line(ctx: &Ctx<'_>, id: u64) -> String {
+    let Some(c) = ctx.eng.clients.map.get(&id) else {
+        return String::new();
+    };
+    let now = ctx.now;
+    let mut flags = String::new();
+    if c.subs.0 + c.subs.1 + c.subs.2 > 0 {
+        flags.push('P');
+    }
+    if c.blocked {
+        flags.push('b');
+    }
+    if c.multi >= 0 {
+        flags.push('x');
+    }
+    if c.monitor {
+        flags.push('O');
+    }
+    if c.no_evict {
+        flags.push('e');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let ver = ctx.version();
+    let mut s = format!(
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={}",
+        id,
+        c.addr,
+        c.laddr,
+        7 + id,
+        c.name,
+        (now - c.created_ms).max(0) / 1000,
+        (now - c.last_ms).max(0) / 1000,
+        flags,
+        c.db,
+        c.subs.0,
+        c.subs.1
+    );
+    if ver >= v(7, 0, 0) {
+        s.push_str(&format!(" ssub={}", c.subs.2));
+    }
+    s.push_str(&format!(
+        " multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user={} redir=-1 resp={}",
+        c.multi,
+        if id == ctx.client.id { ctx.eng.table.entries[ctx.cmd_id].full_name.as_str() } else { c.last_cmd.as_str() },
+        c.user,
+        c.resp
+    ));
+    if ver >= v(7, 2, 0) {
+        s.push_str(&format!(" lib-name={} lib-ver={}", c.lib_name, c.lib_ver));
+    }
+    s
+}
+
+fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let mut ids: Vec<u64> = ctx.eng.clients.map.keys().copied().collect();
+    let mut i = 2;
+    while i < argv.len() {
+        if argv.is(i, "type") && i + 1 < argv.len() {
+            let t = argv.str(i + 1).to_ascii_lowercase();
+            let clients = &ctx.eng.clients.map;
+            match t.as_str() {
+                "normal" => ids.retain(|id| clients.get(id).is_some_and(|c| c.subs == (0, 0, 0))),
+                "pubsub" => ids.retain(|id| clients.get(id).is_some_and(|c| c.subs != (0, 0, 0))),
+                "master" | "replica" | "slave" => ids.clear(),
+                _ => return Err(CmdError(format!("ERR Unknown client type '{t}'").into())),
+            }
+            i += 2;
+        } else if argv.is(i, "id") && i + 1 < argv.len() {
+            let mut want = Vec::new();
+            for j in i + 1..argv.len() {
+                match crate::db::string::parse_i64(argv.get(j)) {
+                    Some(x) if x > 0 => want.push(x as u64),
+                    _ => return Err("ERR Invalid client ID".into()),
+                }
+            }
+            ids.retain(|id| want.contains(id));
+            i = argv.len();
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    let mut s = String::new();
+    for id in ids {
+        s.push_str(&client_line(ctx, id));
+        s.push('\n');
+    }
+    ctx.out.verbatim("txt", s.as_bytes());
+    Ok(())
+}
+
+fn client_info(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let mut s = client_line(ctx, ctx.client.id);
+    s.push('\n');
+    ctx.out.verbatim("txt", s.as_bytes());
+    Ok(())
+}
+
+fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.len() == 3 {
+        let addr = argv.str(2);
+        let target = ctx
+            .eng
+            .clients
+            .map
+            .iter()
+            .find(|(_, c)| c.addr == addr)
+            .map(|(id, _)| *id);
+        return match target {
+            Some(id) => {
+                kill(ctx, id);
+                ctx.out.ok();
+                Ok(())
+            }
+            None => Err("ERR No such client".into()),
+        };
+    }
+    let me = ctx.client.id;
+    let mut skipme = true;
+    let mut ids: Vec<u64> = ctx.eng.clients.map.keys().copied().collect();
+    let mut i = 2;
+    while i + 1 < argv.len() {
+        let val = argv.str(i + 1);
+        let clients = &ctx.eng.clients.map;
+        let opt = argv.str(i).to_ascii_lowercase();
+        match opt.as_str() {
+            "id" => {
+                let want = crate::db::string::parse_i64(argv.get(i + 1))
+                    .filter(|x| *x > 0)
+                    .ok_or(CmdError::from("ERR client-id should be greater than 0"))?;
+                ids.retain(|id| *id == want as u64);
+            }
+            "addr" => ids.retain(|id| clients.get(id).is_some_and(|c| c.addr == val)),
+            "laddr" => ids.retain(|id| clients.get(id).is_some_and(|c| c.laddr == val)),
+            "user" => ids.retain(|id| clients.get(id).is_some_and(|c| c.user == val)),
+            "type" => match val.to_ascii_lowercase().as_str() {
+                "normal" => ids.retain(|id| clients.get(id).is_some_and(|c| c.subs == (0, 0, 0))),
+                "pubsub" => ids.retain(|id| clients.get(id).is_some_and(|c| c.subs != (0, 0, 0))),
+                "master" | "replica" | "slave" => ids.clear(),
+                _ => return Err(CmdError(format!("ERR Unknown client type '{val}'").into())),
+            },
+            "skipme" => match val.to_ascii_lowercase().as_str() {
+                "yes" => skipme = true,
+                "no" => skipme = false,
+                _ => return Err(errors::SYNTAX.into()),
+            },
+            "maxage" => {
+                let age = argv.i64(i + 1)?;
+                let now = ctx.now;
+                ids.retain(|id| {
+                    clients
+                        .get(id)
+                        .is_some_and(|c| (now - c.created_ms) / 1000 >= age)
+                });
+            }
+            _ => return Err(errors::SYNTAX.into()),
+        }
+        i += 2;
+    }
+    if i != argv.len() {
+        return Err(errors::SYNTAX.into());
+    }
+    if skipme {
+        ids.retain(|&id| id != me);
+    }
+    let n = ids.len();
+    for id in ids {
+        kill(ctx, id);
+    }
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn kill(ctx: &mut Ctx<'_>, id: u64) {
+    if id == ctx.client.id {
+        ctx.client.close = true;
+    } else {
+        ctx.eng.send(id, Event::Kill);
+    }
+}
+
+fn client_pause(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let ms = argv
+        .i64(2)
+        .map_err(|_| CmdError::from("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err("ERR timeout is negative".into());
+    }
+    let writes_only = match argv.len() {
+        3 => false,
+        4 if argv.is(3, "write") => true,
+        4 if argv.is(3, "all") => false,
+        _ => return Err(errors::SYNTAX.into()),
+    };
+    let until = ctx.now + ms;
+    // A later, stronger pause extends; Redis keeps the most restrictive one.
+    let (u, w) = match ctx.eng.pause {
+        Some((u0, w0)) => (u0.max(until), w0 && writes_only),
+        None => (until, writes_only),
+    };
+    ctx.eng.pause = Some((u, w));
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_unpause(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    ctx.eng.pause = None;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_reply(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.is(2, "on") {
+        ctx.client.reply_mode = ReplyMode::On;
+        ctx.out.ok();
+    } else if argv.is(2, "off") {
+        ctx.client.reply_mode = ReplyMode::Off;
+    } else if argv.is(2, "skip") {
+        ctx.client.reply_mode = ReplyMode::Skip;
+    } else {
+        return Err(errors::SYNTAX.into());
+    }
+    Ok(())
+}
+
+fn on_off(argv: &Argv<'_>, i: usize) -> Result<bool, CmdError> {
+    if argv.is(i, "on") {
+        Ok(true)
+    } else if argv.is(i, "off") {
+        Ok(false)
+    } else {
+        Err(errors::SYNTAX.into())
+    }
+}
+
+fn client_no_evict(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    ctx.client.no_evict = on_off(argv, 2)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_no_touch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    ctx.client.no_touch = on_off(argv, 2)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_setinfo(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let val = argv.get(3);
+    if val.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
+        return Err(CmdError(
+            format!(
+                "ERR {} cannot contain spaces, newlines or special characters.",
+                argv.str(2).to_ascii_lowercase()
+            )
+            .into(),
+        ));
+    }
+    let id = ctx.client.id;
+    let is_name = argv.is(2, "lib-name");
+    if !is_name && !argv.is(2, "lib-ver") {
+        return Err(CmdError(
+            format!(
+                "ERR Unrecognized option '{}'",
+                errors::show(argv.get(2), 64)
+            )
+            .into(),
+        ));
+    }
+    if let Some(ci) = ctx.eng.clients.map.get_mut(&id) {
+        if is_name {
+            ci.lib_name = argv.str(3);
+        } else {
+            ci.lib_ver = argv.str(3);
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_unblock(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let id = argv.i64(2)?;
+    let error = match argv.len() {
+        3 => false,
+        4 if argv.is(3, "timeout") => false,
+        4 if argv.is(3, "error") => true,
+        _ => return Err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into()),
+    };
+    let Some(b) = ctx.eng.unblock_client(id as u64) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let reply = if error {
+        b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n".to_vec()
+    } else {
+        crate::engine::Engine::timeout_reply(&b)
+    };
+    ctx.eng.send(id as u64, Event::Unblocked(reply));
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn client_getredir(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    ctx.out.int(-1);
+    Ok(())
+}
+
+fn client_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    help(
+        ctx,
+        "CLIENT",
+        &[
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port> | <option> <value> [...]",
+            "    Kill connections.",
+            "LIST [TYPE <type>] [ID <id> [...]]",
+            "    Return information about client connections.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend clients.",
+            "UNPAUSE",
+            "    Stop the current client pause.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
+        ],
+    );
+    Ok(())
+}
+
+/// Writes a HELP reply: a header line, the given lines, and the trailer Redis adds.
+pub fn help(ctx: &mut Ctx<'_>, container: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Print this help.");
+}

@@ -1,0 +1,409 @@
+//! Command dispatch: the generic rules the command table drives, then the handler.
+//!
+//! Place in the flow: the connection calls [`dispatch`] for every decoded command while it
+//! holds the node lock. Order of checks follows Redis: lookup (unknown command), arity and
+//! subcommand, authentication, RESP2 subscribed-mode restrictions, MULTI queueing, CLIENT PAUSE,
+//! maxmemory (evict, then OOM for `denyoom`), MONITOR feed; then the handler runs and its
+//! statistics, slowlog entry, error counters, blocked-client wake-ups and expiry notifications
+//! are recorded.
+
+use super::{Argv, CommandSpec, arity_ok, flags};
+use crate::client::{BlockSpec, Client, Event, ReplyMode, TimeoutReply};
+use crate::db::{Db, Key};
+use crate::engine::{Blocked, Engine};
+use crate::errors::{self, CmdError, CmdResult};
+use crate::resp::Reply;
+use std::time::Instant;
+
+/// Everything a handler can touch.
+pub struct Ctx<'a> {
+    /// The node state.
+    pub eng: &'a mut Engine,
+    /// The calling client.
+    pub client: &'a mut Client,
+    /// The reply buffer.
+    pub out: &'a mut Reply,
+    /// Time of this command (ms, Unix; includes the test clock offset).
+    pub now: i64,
+    /// Table id of the running command.
+    pub cmd_id: usize,
+}
+
+impl Ctx<'_> {
+    /// The selected database.
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.eng.dbs[self.client.db]
+    }
+
+    /// Redis-compatible engine version (packed with [`super::v`]).
+    pub fn version(&self) -> u32 {
+        self.eng.info.compat
+    }
+
+    /// Keyspace notification for the selected database.
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let db = self.client.db;
+        self.eng.notify(class, event, db, key);
+    }
+
+    /// Counts `n` changes (INFO `rdb_changes_since_last_save`).
+    pub fn dirty(&mut self, n: u64) {
+        self.eng.dirty += n;
+    }
+
+    /// A write may have made `key` (selected database) serve blocked clients.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        let db = self.client.db;
+        self.eng.signal_key_ready(db, key);
+    }
+
+    /// Blocks the client until one of `keys` is signalled ready or `deadline_ms` passes. Inside
+    /// MULTI/EXEC a blocking command does not block: it answers its timeout reply at once.
+    pub fn block(
+        &mut self,
+        keys: Vec<Key>,
+        deadline_ms: Option<i64>,
+        timeout_reply: TimeoutReply,
+    ) -> CmdResult {
+        if self.client.in_exec {
+            match timeout_reply {
+                TimeoutReply::NullArray => self.out.null_array(),
+                TimeoutReply::Null => self.out.null(),
+                TimeoutReply::Int(n) => self.out.int(n),
+                TimeoutReply::Ok => self.out.ok(),
+            }
+            return Ok(());
+        }
+        self.client.block = Some(BlockSpec {
+            keys,
+            deadline_ms,
+            timeout_reply,
+        });
+        Ok(())
+    }
+
+    /// Parses a blocking timeout in seconds (float) into an absolute deadline (`None` = 0 =
+    /// forever), with Redis' error strings.
+    pub fn timeout_arg(&self, argv: &Argv<'_>, i: usize) -> Result<Option<i64>, CmdError> {
+        let t = crate::db::string::parse_f64(argv.get(i))
+            .filter(|t| t.is_finite())
+            .ok_or(CmdError::from("ERR timeout is not a float or out of range"))?;
+        if t < 0.0 {
+            return Err("ERR timeout is negative".into());
+        }
+        if t == 0.0 {
+            return Ok(None);
+        }
+        Ok(Some(self.now + (t * 1000.0) as i64))
+    }
+}
+
+/// What the connection should do after a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on with the next command.
+    Continue,
+    /// CLIENT PAUSE is in effect for this command: retry it later, without the lock.
+    Paused,
+}
+
+fn reject(eng: &mut Engine, client: &mut Client, out: &mut Reply, id: Option<usize>, e: CmdError) {
+    if client.multi.is_some() {
+        client.multi_dirty = true;
+    }
+    if let Some(id) = id
+        && let Some(s) = eng.stats.cmd.get_mut(id)
+    {
+        s.rejected += 1;
+    }
+    count_error(eng, &e);
+    out.error(&e.0);
+}
+
+fn count_error(eng: &mut Engine, e: &CmdError) {
+    eng.stats.error_replies += 1;
+    let code = e.code();
+    match eng.stats.errors.get_mut(code) {
+        Some(n) => *n += 1,
+        None => {
+            eng.stats.errors.insert(code.to_string(), 1);
+        }
+    }
+}
+
+const SUBSCRIBED_MSG: &str =
+    "only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context";
+
+/// Runs one command with all table-driven checks.
+pub fn dispatch(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: &Argv<'_>) -> Flow {
+    if client.reply_mode == ReplyMode::Skip {
+        client.reply_mode = ReplyMode::SkipThis;
+    }
+    let mark = out.len();
+    let flow = dispatch_inner(eng, client, out, argv);
+    match client.reply_mode {
+        ReplyMode::Off => out.buf.truncate(mark),
+        ReplyMode::SkipThis => {
+            out.buf.truncate(mark);
+            client.reply_mode = ReplyMode::On;
+        }
+        _ => {}
+    }
+    if !client.detached && !client.in_exec {
+        if !eng.ready.is_empty() {
+            serve_blocked(eng);
+        }
+        if !eng.dbs[client.db].expired_log.is_empty() {
+            eng.drain_expired();
+        }
+        if eng.cfg.notify & crate::config::notify::NEW != 0
+            && eng.dbs.iter().any(|d| !d.new_log.is_empty())
+        {
+            eng.drain_new();
+        }
+    }
+    flow
+}
+
+fn resolve(
+    eng: &Engine,
+    client: &mut Client,
+    argv: &Argv<'_>,
+) -> Result<(usize, &'static CommandSpec), (Option<usize>, CmdError)> {
+    let table = &eng.table;
+    let name = argv.get(0);
+    // Clients repeat the same command name: compare bytes before hashing.
+    let cached = match &client.name_cache {
+        Some((n, id)) if n.as_slice() == name => Some(*id),
+        _ => None,
+    };
+    let found = cached.or_else(|| {
+        let id = table.lookup(name)?;
+        if name.len() <= 16 {
+            client.name_cache = Some((name.to_vec(), id));
+        }
+        Some(id)
+    });
+    let Some(id) = found else {
+        let args: Vec<&[u8]> = argv.iter_from(1).collect();
+        return Err((None, errors::unknown_command(argv.get(0), &args)));
+    };
+    let spec = table.entries[id].spec;
+    if spec.subs.is_empty() {
+        if !arity_ok(spec.arity, argv.len()) {
+            return Err((Some(id), errors::wrong_arity(&table.entries[id].full_name)));
+        }
+        return Ok((id, spec));
+    }
+    if argv.len() < 2 {
+        // A container callable bare (COMMAND) declares an arity that admits it.
+        if arity_ok(spec.arity, argv.len()) {
+            return Ok((id, spec));
+        }
+        return Err((Some(id), errors::wrong_arity(&table.entries[id].full_name)));
+    }
+    let Some(sid) = table.lookup_sub(id, argv.get(1)) else {
+        return Err((Some(id), errors::unknown_subcommand(spec.name, argv.get(1))));
+    };
+    let sub = table.entries[sid].spec;
+    if !arity_ok(sub.arity, argv.len()) {
+        return Err((
+            Some(sid),
+            errors::wrong_arity(&table.entries[sid].full_name),
+        ));
+    }
+    Ok((sid, sub))
+}
+
+fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: &Argv<'_>) -> Flow {
+    let (id, spec) = match resolve(eng, client, argv) {
+        Ok(x) => x,
+        Err((id, e)) => {
+            reject(eng, client, out, id, e);
+            return Flow::Continue;
+        }
+    };
+    client.last_cmd = id;
+    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        reject(eng, client, out, Some(id), errors::NOAUTH.into());
+        return Flow::Continue;
+    }
+    if !out.resp3 && client.sub_count() > 0 && !spec.has(flags::SUBSCRIBED_OK) {
+        let name = &eng.table.entries[id].full_name;
+        let e = CmdError(format!("ERR Can't execute '{name}': {SUBSCRIBED_MSG}").into());
+        reject(eng, client, out, Some(id), e);
+        return Flow::Continue;
+    }
+    let now = eng.command_now();
+    let over_memory = eng.cfg.maxmemory > 0 && !eng.evict_if_needed(now);
+    if client.multi.is_some() && !spec.has(flags::TXN_CONTROL) {
+        if spec.has(flags::NO_MULTI) {
+            reject(
+                eng,
+                client,
+                out,
+                Some(id),
+                "ERR Command not allowed inside a transaction".into(),
+            );
+        } else if over_memory && spec.has(flags::DENYOOM) {
+            reject(eng, client, out, Some(id), errors::OOM.into());
+        } else if let Some(q) = client.multi.as_mut() {
+            q.push(argv.to_owned());
+            out.simple("QUEUED");
+        }
+        return Flow::Continue;
+    }
+    if let Some((until, writes_only)) = eng.pause {
+        let affected = if writes_only {
+            spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)
+        } else {
+            true
+        };
+        if now < until && affected && !client.detached && !client.in_exec && spec.name != "client" {
+            return Flow::Paused;
+        }
+    }
+    if over_memory && spec.has(flags::DENYOOM) && !client.no_evict {
+        reject(eng, client, out, Some(id), errors::OOM.into());
+        return Flow::Continue;
+    }
+    if !eng.clients.monitors.is_empty() && !spec.has(flags::SKIP_MONITOR) && !client.detached {
+        feed_monitors(eng, client, argv, now);
+    }
+    let res = {
+        let mut ctx = Ctx {
+            eng: &mut *eng,
+            client: &mut *client,
+            out: &mut *out,
+            now,
+            cmd_id: id,
+        };
+        (spec.handler)(&mut ctx, argv)
+    };
+    let t1 = Instant::now();
+    let usec = t1.saturating_duration_since(eng.last_tick).as_micros() as u64;
+    eng.last_tick = t1;
+    eng.stats.commands += 1;
+    if let Some(s) = eng.stats.cmd.get_mut(id) {
+        s.calls += 1;
+        s.usec += usec;
+        if res.is_err() {
+            s.failed += 1;
+        }
+    }
+    if let Err(e) = res {
+        count_error(eng, &e);
+        out.error(&e.0);
+    }
+    let slow = eng.cfg.slowlog_slower_than;
+    if slow >= 0 && usec >= slow as u64 && !spec.has(flags::SKIP_SLOWLOG) && !client.detached {
+        record_slow(eng, client, argv, usec, now);
+    }
+    if client.block.is_some()
+        && !client.detached
+        && let Some(spec) = client.block.clone()
+    {
+        let b = Blocked {
+            db: client.db,
+            argv: argv.to_owned(),
+            resp3: out.resp3,
+            spec,
+        };
+        eng.block_client(client.id, b);
+    }
+    Flow::Continue
+}
+
+fn record_slow(eng: &mut Engine, client: &Client, argv: &Argv<'_>, usec: u64, now: i64) {
+    let mut args: Vec<Vec<u8>> = Vec::new();
+    for (i, a) in argv.iter_from(0).enumerate() {
+        if i == 31 && argv.len() > 32 {
+            args.push(format!("... ({} more arguments)", argv.len() - 31).into_bytes());
+            break;
+        }
+        if a.len() > 128 {
+            let mut v = a[..128].to_vec();
+            v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
+            args.push(v);
+        } else {
+            args.push(a.to_vec());
+        }
+    }
+    let (addr, name) = eng
+        .clients
+        .map
+        .get(&client.id)
+        .map(|c| (c.addr.clone(), c.name.clone()))
+        .unwrap_or_default();
+    eng.slowlog_push(usec, args, addr, name, now);
+}
+
+fn feed_monitors(eng: &mut Engine, client: &Client, argv: &Argv<'_>, now: i64) {
+    let addr = eng
+        .clients
+        .map
+        .get(&client.id)
+        .map(|c| c.addr.clone())
+        .unwrap_or_default();
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        now / 1000,
+        (now % 1000) * 1000,
+        client.db,
+        addr
+    );
+    for a in argv.iter_from(0) {
+        line.push_str(" \"");
+        for &b in a {
+            match b {
+                b'"' => line.push_str("\\\""),
+                b'\\' => line.push_str("\\\\"),
+                b'\n' => line.push_str("\\n"),
+                b'\r' => line.push_str("\\r"),
+                b'\t' => line.push_str("\\t"),
+                0x20..=0x7e => line.push(b as char),
+                _ => line.push_str(&format!("\\x{b:02x}")),
+            }
+        }
+        line.push('"');
+    }
+    line.push_str("\r\n");
+    let ids = eng.clients.monitors.clone();
+    for id in ids {
+        eng.send(id, Event::Push(line.as_bytes().to_vec()));
+    }
+}
+
+/// Serves clients blocked on keys that became ready: each waiter, in FIFO order, re-runs its
+/// command atomically now; served ones get their reply through their event channel.
+pub fn serve_blocked(eng: &mut Engine) {
+    let mut rounds = 0;
+    while !eng.ready.is_empty() && rounds < 10_000 {
+        rounds += 1;
+        let (db, key) = eng.ready.remove(0);
+        let ids: Vec<u64> = match eng.waiters.get(&(db, key.clone())) {
+            Some(q) => q.iter().copied().collect(),
+            None => continue,
+        };
+        for id in ids {
+            let Some(b) = eng.blocked.get(&id) else {
+                continue;
+            };
+            let argv = b.argv.clone();
+            let mut c = Client::new(id, true);
+            c.db = b.db;
+            c.detached = true;
+            let mut r = Reply {
+                buf: Vec::new(),
+                resp3: b.resp3,
+            };
+            dispatch_inner(eng, &mut c, &mut r, &argv.as_argv());
+            if c.block.is_some() {
+                // Still nothing to take for this client; later waiters would see the same.
+                break;
+            }
+            eng.unblock_client(id);
+            eng.send(id, Event::Unblocked(r.buf));
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! DUMP and RESTORE over our RDB codec ([`crate::rdb`]).
+//!
+//! Place in the flow: generic key commands; payloads are interchangeable with real Redis.
+
+use super::flags::*;
+use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use crate::config::notify;
+use crate::db::{Entry, evict};
+use crate::errors::{self, CmdResult};
+use crate::rdb::{self, RestoreError};
+
+/// DUMP/RESTORE table.
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd(
+        "dump",
+        2,
+        READONLY,
+        Keys::Range(1, 1, 1),
+        acl::KEYSPACE | acl::READ | acl::SLOW,
+        v(2, 6, 0),
+        "generic",
+        dump,
+    )
+    .doc("Returns a serialized representation of the value stored at a key."),
+    cmd(
+        "restore",
+        -4,
+        WRITE | DENYOOM,
+        Keys::Range(1, 1, 1),
+        acl::KEYSPACE | acl::WRITE | acl::SLOW | acl::DANGEROUS,
+        v(2, 6, 0),
+        "generic",
+        restore,
+    )
+    .doc("Creates a key from the serialized representation of a value."),
+];
+
+fn dump(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let now = ctx.now;
+    let compat = ctx.version();
+    match ctx.db().get(argv.get(1), now) {
+        Some(e) => {
+            let p = rdb::dump(&e.value, compat);
+            ctx.out.bulk(&p);
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let key = argv.get(1);
+    let ttl = argv.i64(2)?;
+    let (mut replace, mut absttl) = (false, false);
+    let mut idle: Option<i64> = None;
+    let mut freq: Option<i64> = None;
+    let mut i = 4;
+    while i < argv.len() {
+        if argv.is(i, "replace") {
+            replace = true;
+            i += 1;
+        } else if argv.is(i, "absttl") {
+            absttl = true;
+            i += 1;
+        } else if argv.is(i, "idletime") && i + 1 < argv.len() && freq.is_none() {
+            let t = argv.i64(i + 1)?;
+            if t < 0 {
+                return Err("ERR Invalid IDLETIME value, must be >= 0".into());
+            }
+            idle = Some(t);
+            i += 2;
+        } else if argv.is(i, "freq") && i + 1 < argv.len() && idle.is_none() {
+            let f = argv.i64(i + 1)?;
+            if !(0..=255).contains(&f) {
+                return Err("ERR Invalid FREQ value, must be >= 0 and <= 255".into());
+            }
+            freq = Some(f);
+            i += 2;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    if ttl < 0 {
+        return Err("ERR Invalid TTL value, must be >= 0".into());
+    }
+    let now = ctx.now;
+    if !replace && ctx.db().exists(key, now) {
+        return Err("BUSYKEY Target key name already exists.".into());
+    }
+    let value = match rdb::restore(argv.get(3), ctx.version()) {
+        Ok(v) => v,
+        Err(RestoreError::VersionOrChecksum) => {
+            return Err("ERR DUMP payload version or checksum are wrong".into());
+        }
+        Err(RestoreError::BadFormat) => return Err("ERR Bad data format".into()),
+    };
+    let expire_at = match ttl {
+        0 => 0,
+        t if absttl => t,
+        t => now.saturating_add(t),
+    };
+    if expire_at != 0 && expire_at <= now {
+        if ctx.db().remove(key).is_some() {
+            ctx.notify(notify::GENERIC, "del", key);
+            ctx.dirty(1);
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    let lru = match (idle, freq) {
+        (_, Some(f)) => ((now / 60_000) as u32 & 0xFFFF) << 8 | f as u32,
+        (Some(t), _) => ((now / 1000) - t).max(0) as u32,
+        _ if ctx.eng.cfg.policy.is_lfu() => evict::lfu_initial(now),
+        _ => (now / 1000) as u32,
+    };
+    ctx.db().insert_entry(
+        key,
+        Entry {
+            value,
+            expire_at,
+            lru,
+            ver: 0,
+        },
+    );
+    ctx.notify(notify::GENERIC, "restore", key);
+    ctx.signal_ready(key);
+    ctx.dirty(1);
+    ctx.out.ok();
+    Ok(())
+}

@@ -1,0 +1,339 @@
+//! Hash commands.
+//!
+//! Place in the flow: argument parsing and reply shaping for `Value::Hash`; the storage lives
+//! in `db/hash.rs`. Writes keep the listpack/hashtable encoding in step with
+//! `hash-max-listpack-*`, bump `dirty` and emit `hset` / `hdel` / `hincrby` /
+//! `hincrbyfloat` events.
+
+use super::coll::{self, cleanup, read};
+use super::flags::*;
+use super::keys::{parse_cursor, scan_opts};
+use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use crate::config::notify;
+use crate::db::hash::Hash;
+use crate::db::string::{format_float_human, parse_f64, parse_i64};
+use crate::errors::{self, CmdError, CmdResult};
+use crate::glob::glob_match;
+
+const R: u32 = acl::READ | acl::HASH;
+const W: u32 = acl::WRITE | acl::HASH;
+const K1: Keys = Keys::Range(1, 1, 1);
+
+/// Hash family table.
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("hset", -4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hset).doc("Creates or modifies the value of a field in a hash."),
+    cmd("hmset", -4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hmset).doc("Sets the values of multiple fields."),
+    cmd("hsetnx", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hsetnx).doc("Sets the value of a field in a hash only when the field doesn't exist."),
+    cmd("hget", 3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "hash", hget).doc("Returns the value of a field in a hash."),
+    cmd("hmget", -3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "hash", hmget).doc("Returns the values of all fields in a hash."),
+    cmd("hdel", -3, WRITE | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hdel).doc("Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
+    cmd("hlen", 2, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "hash", hlen).doc("Returns the number of fields in a hash."),
+    cmd("hstrlen", 3, READONLY | FAST, K1, R | acl::FAST, v(3, 2, 0), "hash", hstrlen).doc("Returns the length of the value of a field."),
+    cmd("hexists", 3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "hash", hexists).doc("Determines whether a field exists in a hash."),
+    cmd("hkeys", 2, READONLY, K1, R | acl::SLOW, v(2, 0, 0), "hash", hkeys).doc("Returns all fields in a hash."),
+    cmd("hvals", 2, READONLY, K1, R | acl::SLOW, v(2, 0, 0), "hash", hvals).doc("Returns all values in a hash."),
+    cmd("hgetall", 2, READONLY, K1, R | acl::SLOW, v(2, 0, 0), "hash", hgetall).doc("Returns all fields and values in a hash."),
+    cmd("hincrby", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hincrby).doc("Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
+    cmd("hincrbyfloat", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 6, 0), "hash", hincrbyfloat).doc("Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
+    cmd("hrandfield", -2, READONLY, K1, R | acl::SLOW, v(6, 2, 0), "hash", hrandfield).doc("Returns one or more random fields from a hash."),
+    cmd("hscan", -3, READONLY, K1, R | acl::SLOW, v(2, 8, 0), "hash", hscan).doc("Iterates over fields and values of a hash."),
+];
+
+/// Sets field/value pairs from `argv[2..]`; the number of new fields.
+fn set_pairs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Result<usize, CmdError> {
+    if argv.len() % 2 != 0 {
+        let name = argv.str(0).to_ascii_lowercase();
+        return Err(errors::wrong_arity(&name));
+    }
+    let key = argv.get(1);
+    let (me, mv) = coll::listpack_limits(ctx, "hash");
+    let added = coll::write::<Hash, _>(ctx, key, true, |h| {
+        let mut added = 0;
+        let mut longest = 0;
+        let mut i = 2;
+        while i + 1 < argv.len() {
+            let (f, val) = (argv.get(i), argv.get(i + 1));
+            longest = longest.max(f.len()).max(val.len());
+            if h.insert(f, val.to_vec()) {
+                added += 1;
+            }
+            i += 2;
+        }
+        h.check_encoding(me, mv, longest);
+        added
+    })?
+    .unwrap_or(0);
+    ctx.dirty((argv.len() as u64 - 2) / 2);
+    ctx.notify(notify::HASH, "hset", key);
+    Ok(added)
+}
+
+fn hset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let n = set_pairs(ctx, argv)?;
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn hmset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    set_pairs(ctx, argv)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn hsetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let key = argv.get(1);
+    let (f, val) = (argv.get(2), argv.get(3));
+    let exists = read::<Hash>(ctx, key)?.is_some_and(|h| h.get(f).is_some());
+    if exists {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let (me, mv) = coll::listpack_limits(ctx, "hash");
+    coll::write::<Hash, _>(ctx, key, true, |h| {
+        h.insert(f, val.to_vec());
+        h.check_encoding(me, mv, f.len().max(val.len()));
+    })?;
+    ctx.out.int(1);
+    ctx.dirty(1);
+    ctx.notify(notify::HASH, "hset", key);
+    Ok(())
+}
+
+fn hget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    match read::<Hash>(ctx, argv.get(1))?.and_then(|h| h.get(argv.get(2))).cloned() {
+        Some(x) => ctx.out.bulk(&x),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn hmget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let vals: Vec<Option<Vec<u8>>> = match read::<Hash>(ctx, argv.get(1))? {
+        Some(h) => argv.iter_from(2).map(|f| h.get(f).cloned()).collect(),
+        None => vec![None; argv.len() - 2],
+    };
+    ctx.out.array(vals.len());
+    for x in vals {
+        match x {
+            Some(x) => ctx.out.bulk(&x),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn hdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let key = argv.get(1);
+    let n = coll::write::<Hash, _>(ctx, key, false, |h| {
+        argv.iter_from(2).filter(|f| h.remove(f).is_some()).count()
+    })?
+    .unwrap_or(0);
+    ctx.out.int(n as i64);
+    if n > 0 {
+        ctx.dirty(n as u64);
+        ctx.notify(notify::HASH, "hdel", key);
+        cleanup(ctx, key);
+    }
+    Ok(())
+}
+
+fn hlen(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let n = read::<Hash>(ctx, argv.get(1))?.map_or(0, |h| h.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn hstrlen(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let n = read::<Hash>(ctx, argv.get(1))?
+        .and_then(|h| h.get(argv.get(2)))
+        .map_or(0, |x| x.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn hexists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let b = read::<Hash>(ctx, argv.get(1))?.is_some_and(|h| h.get(argv.get(2)).is_some());
+    ctx.out.int(i64::from(b));
+    Ok(())
+}
+
+/// Field/value pairs of a hash (empty when missing).
+fn all_pairs(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CmdError> {
+    Ok(read::<Hash>(ctx, key)?
+        .map(|h| h.iter().map(|(k, v)| (k.to_vec(), v.clone())).collect())
+        .unwrap_or_default())
+}
+
+fn hkeys(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let p = all_pairs(ctx, argv.get(1))?;
+    ctx.out.bulk_array(p.iter().map(|(k, _)| k.as_slice()));
+    Ok(())
+}
+
+fn hvals(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let p = all_pairs(ctx, argv.get(1))?;
+    ctx.out.bulk_array(p.iter().map(|(_, v)| v.as_slice()));
+    Ok(())
+}
+
+fn hgetall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let p = all_pairs(ctx, argv.get(1))?;
+    ctx.out.map(p.len());
+    for (k, v) in &p {
+        ctx.out.bulk(k);
+        ctx.out.bulk(v);
+    }
+    Ok(())
+}
+
+/// Read-modify-write of one field; `f` maps the current value to the new bytes.
+fn update_field(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    field: &[u8],
+    f: impl FnOnce(Option<&Vec<u8>>) -> Result<Vec<u8>, CmdError>,
+) -> Result<Vec<u8>, CmdError> {
+    let cur = read::<Hash>(ctx, key)?.and_then(|h| h.get(field)).cloned();
+    let new = f(cur.as_ref())?;
+    let (me, mv) = coll::listpack_limits(ctx, "hash");
+    let stored = new.clone();
+    coll::write::<Hash, _>(ctx, key, true, |h| {
+        let longest = field.len().max(stored.len());
+        h.insert(field, stored);
+        h.check_encoding(me, mv, longest);
+    })?;
+    ctx.dirty(1);
+    Ok(new)
+}
+
+fn hincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let by = argv.i64(3)?;
+    let key = argv.get(1);
+    let new = update_field(ctx, key, argv.get(2), |cur| {
+        let old = match cur {
+            None => 0,
+            Some(b) => parse_i64(b).ok_or(CmdError::from("ERR hash value is not an integer"))?,
+        };
+        let n = old
+            .checked_add(by)
+            .ok_or(CmdError::from(errors::INCR_OVERFLOW))?;
+        Ok(n.to_string().into_bytes())
+    })?;
+    ctx.out.int(parse_i64(&new).unwrap_or(0));
+    ctx.notify(notify::HASH, "hincrby", key);
+    Ok(())
+}
+
+fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let by = argv.f64(3)?;
+    let key = argv.get(1);
+    let new = update_field(ctx, key, argv.get(2), |cur| {
+        let old = match cur {
+            None => 0.0,
+            Some(b) => parse_f64(b).ok_or(CmdError::from("ERR hash value is not a float"))?,
+        };
+        let n = old + by;
+        if !n.is_finite() {
+            return Err(errors::INCR_NAN.into());
+        }
+        Ok(format_float_human(n).into_bytes())
+    })?;
+    ctx.out.bulk(&new);
+    ctx.notify(notify::HASH, "hincrbyfloat", key);
+    Ok(())
+}
+
+fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let mut with_values = false;
+    let count = if argv.len() >= 3 {
+        let c = argv.i64(2)?;
+        if argv.len() == 4 && argv.is(3, "withvalues") {
+            with_values = true;
+        } else if argv.len() > 3 {
+            return Err(errors::SYNTAX.into());
+        }
+        if with_values && c.unsigned_abs() > (i64::MAX as u64) / 2 {
+            return Err("ERR value is out of range".into());
+        }
+        Some(c)
+    } else {
+        None
+    };
+    let pairs = all_pairs(ctx, argv.get(1))?;
+    let Some(count) = count else {
+        match pairs.get(coll::rand_below(pairs.len())) {
+            Some((k, _)) if !pairs.is_empty() => ctx.out.bulk(k),
+            _ => ctx.out.null(),
+        }
+        return Ok(());
+    };
+    let picked = pick(pairs.len(), count);
+    let resp3 = ctx.out.resp3;
+    if with_values && resp3 {
+        ctx.out.array(picked.len());
+    } else {
+        ctx.out.array(picked.len() * if with_values { 2 } else { 1 });
+    }
+    for i in picked {
+        let (k, v) = &pairs[i];
+        if with_values && resp3 {
+            ctx.out.array(2);
+        }
+        ctx.out.bulk(k);
+        if with_values {
+            ctx.out.bulk(v);
+        }
+    }
+    Ok(())
+}
+
+/// Random indices into `0..len` per Redis' count rules: positive = distinct (at most `len`),
+/// negative = `|count|` draws with repetition.
+pub fn pick(len: usize, count: i64) -> Vec<usize> {
+    if len == 0 || count == 0 {
+        return Vec::new();
+    }
+    if count < 0 {
+        let n = count.unsigned_abs().min(1 << 32) as usize;
+        return (0..n).map(|_| coll::rand_below(len)).collect();
+    }
+    let n = (count as u64).min(len as u64) as usize;
+    let mut idx: Vec<usize> = (0..len).collect();
+    for i in 0..n {
+        let j = i + coll::rand_below(len - i);
+        idx.swap(i, j);
+    }
+    idx.truncate(n);
+    idx
+}
+
+fn hscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let cursor = parse_cursor(argv.get(2))?;
+    let o = scan_opts(argv, 3, false)?;
+    let mut items = Vec::new();
+    let next = match read::<Hash>(ctx, argv.get(1))? {
+        None => 0,
+        Some(h) => {
+            let mut visit = |k: &[u8], v: &Vec<u8>| {
+                if o.pattern.is_some_and(|p| !glob_match(p, k)) {
+                    return;
+                }
+                items.push(k.to_vec());
+                if !o.novalues {
+                    items.push(v.clone());
+                }
+            };
+            if h.encoding() == "listpack" {
+                // Small encodings answer everything in one call, as Redis does.
+                for (k, v) in h.iter() {
+                    visit(k, v);
+                }
+                0
+            } else {
+                h.dict().scan(cursor, o.count, |k, v| visit(k, v))
+            }
+        }
+    };
+    coll::scan_reply(ctx, next, &items);
+    Ok(())
+}

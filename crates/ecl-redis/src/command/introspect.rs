@@ -1,0 +1,325 @@
+//! COMMAND and its subcommands, answered from the command table itself.
+//!
+//! Place in the flow: clients (redis-py cluster mode, redis-cli hints) read COMMAND output to
+//! learn arity, flags and key positions; since the same entries drive dispatch, what COMMAND
+//! reports is what the node enforces.
+
+use super::flags::*;
+use super::{Argv, CommandSpec, Ctx, Entry, Keys, acl, cmd, v};
+use crate::errors::{self, CmdResult};
+use crate::glob::glob_match_nocase;
+
+const N: Keys = Keys::None;
+const F: u32 = LOADING | STALE;
+const A: u32 = acl::SLOW | acl::CONNECTION;
+
+/// COMMAND family table.
+pub const COMMANDS: &[CommandSpec] = &[cmd("command", -1, F, N, A, v(2, 8, 13), "server", command)
+    .doc("Returns detailed information about all commands.")
+    .subs(SUBS)];
+
+const SUBS: &[CommandSpec] = &[
+    cmd("count", 2, F, N, A, v(2, 8, 13), "server", count).doc("Returns a count of commands."),
+    cmd("info", -2, F, N, A, v(2, 8, 13), "server", info)
+        .doc("Returns information about one, multiple or all commands."),
+    cmd("docs", -2, F, N, A, v(7, 0, 0), "server", docs)
+        .doc("Returns documentary information about one, multiple or all commands."),
+    cmd("list", -2, F, N, A, v(7, 0, 0), "server", list).doc("Returns a list of command names."),
+    cmd("getkeys", -3, F, N, A, v(2, 8, 13), "server", getkeys)
+        .doc("Extracts the key names from an arbitrary command."),
+    cmd(
+        "getkeysandflags",
+        -3,
+        F,
+        N,
+        A,
+        v(7, 0, 0),
+        "server",
+        getkeysandflags,
+    )
+    .doc("Extracts the key names and access flags for an arbitrary command."),
+    cmd("help", 2, F, N, A, v(5, 0, 0), "server", help)
+        .doc("Returns helpful text about the different subcommands."),
+];
+
+/// Plain `COMMAND` has no subcommand; the dispatcher resolves `COMMAND <sub>` to SUBS, and a
+/// bare `COMMAND` lands here because containers accept arity -1 only for this one.
+fn command(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let ids: Vec<usize> = (0..ctx.eng.table.entries.len())
+        .filter(|&i| ctx.eng.table.entries[i].parent.is_none())
+        .collect();
+    ctx.out.array(ids.len());
+    for id in ids {
+        write_info(ctx, id);
+    }
+    Ok(())
+}
+
+fn first_last_step(spec: &CommandSpec) -> (i64, i64, i64) {
+    match spec.keys {
+        Keys::None | Keys::Custom(_) => (0, 0, 0),
+        Keys::Range(f, l, s) => (f as i64, l as i64, s as i64),
+    }
+}
+
+fn write_info(ctx: &mut Ctx<'_>, id: usize) {
+    let table = ctx.eng.table.clone();
+    let e: &Entry = &table.entries[id];
+    let spec = e.spec;
+    let out = &mut *ctx.out;
+    out.array(10);
+    out.bulk(e.full_name.as_bytes());
+    out.int(spec.arity as i64);
+    let fl: Vec<&str> = NAMES
+        .iter()
+        .filter(|(b, _)| spec.flags & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(fl.len());
+    for f in fl {
+        out.simple(f);
+    }
+    let (f, l, s) = first_last_step(spec);
+    out.int(f);
+    out.int(l);
+    out.int(s);
+    let cats: Vec<&str> = acl::NAMES
+        .iter()
+        .filter(|(b, _)| spec.acl & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(cats.len());
+    for c in cats {
+        out.simple(&format!("@{c}"));
+    }
+    out.set(0); // tips
+    // Key specs: one range spec when the command has positional keys.
+    match spec.keys {
+        Keys::Range(first, last, step) => {
+            out.array(1);
+            out.map(3);
+            out.bulk(b"flags");
+            out.set(0);
+            out.bulk(b"begin_search");
+            out.map(2);
+            out.bulk(b"type");
+            out.bulk(b"index");
+            out.bulk(b"spec");
+            out.map(1);
+            out.bulk(b"index");
+            out.int(first as i64);
+            out.bulk(b"find_keys");
+            out.map(2);
+            out.bulk(b"type");
+            out.bulk(b"range");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"lastkey");
+            out.int(if last < 0 {
+                last as i64
+            } else {
+                (last - first) as i64
+            });
+            out.bulk(b"keystep");
+            out.int(step as i64);
+            out.bulk(b"limit");
+            out.int(0);
+        }
+        _ => out.array(0),
+    }
+    let subs: Vec<usize> = e.subs.values().copied().collect();
+    out.array(subs.len());
+    for sid in subs {
+        write_info(ctx, sid);
+    }
+}
+
+fn count(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let n = ctx.eng.table.top_level().count();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn resolve(ctx: &Ctx<'_>, name: &[u8]) -> Option<usize> {
+    let t = &ctx.eng.table;
+    match name.iter().position(|&b| b == b'|') {
+        Some(p) => t
+            .lookup(&name[..p])
+            .and_then(|id| t.lookup_sub(id, &name[p + 1..])),
+        None => t.lookup(name),
+    }
+}
+
+fn info(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.len() == 2 {
+        return command(ctx, argv);
+    }
+    ctx.out.array(argv.len() - 2);
+    for name in argv.iter_from(2) {
+        match resolve(ctx, name) {
+            Some(id) => write_info(ctx, id),
+            None => ctx.out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+fn write_docs(ctx: &mut Ctx<'_>, id: usize) {
+    let table = ctx.eng.table.clone();
+    let e = &table.entries[id];
+    let spec = e.spec;
+    let subs: Vec<usize> = e.subs.values().copied().collect();
+    let out = &mut *ctx.out;
+    out.map(if subs.is_empty() { 3 } else { 4 });
+    out.bulk(b"summary");
+    out.bulk(spec.summary.as_bytes());
+    out.bulk(b"since");
+    let (ma, mi, pa) = (
+        spec.since / 10_000,
+        spec.since / 100 % 100,
+        spec.since % 100,
+    );
+    out.bulk(format!("{ma}.{mi}.{pa}").as_bytes());
+    out.bulk(b"group");
+    out.bulk(spec.group.as_bytes());
+    if !subs.is_empty() {
+        out.bulk(b"subcommands");
+        out.map(subs.len());
+        for sid in subs {
+            let name = table.entries[sid].full_name.clone();
+            ctx.out.bulk(name.as_bytes());
+            write_docs(ctx, sid);
+        }
+    }
+}
+
+fn docs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let ids: Vec<usize> = if argv.len() == 2 {
+        (0..ctx.eng.table.entries.len())
+            .filter(|&i| ctx.eng.table.entries[i].parent.is_none())
+            .collect()
+    } else {
+        argv.iter_from(2).filter_map(|n| resolve(ctx, n)).collect()
+    };
+    ctx.out.map(ids.len());
+    for id in ids {
+        let name = ctx.eng.table.entries[id].full_name.clone();
+        ctx.out.bulk(name.as_bytes());
+        write_docs(ctx, id);
+    }
+    Ok(())
+}
+
+fn list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let t = ctx.eng.table.clone();
+    let mut names: Vec<&str> = t.top_level().map(|e| e.full_name.as_str()).collect();
+    if argv.len() > 2 {
+        if argv.len() != 5 || !argv.is(2, "filterby") {
+            return Err(errors::SYNTAX.into());
+        }
+        let val = argv.get(4);
+        if argv.is(3, "pattern") {
+            names.retain(|n| glob_match_nocase(val, n.as_bytes()));
+        } else if argv.is(3, "aclcat") {
+            let cat = String::from_utf8_lossy(val).to_ascii_lowercase();
+            let bit = acl::NAMES
+                .iter()
+                .find(|(_, n)| *n == cat)
+                .map(|(b, _)| *b)
+                .unwrap_or(0);
+            names.retain(|n| {
+                t.lookup(n.as_bytes())
+                    .is_some_and(|id| t.entries[id].spec.acl & bit != 0)
+            });
+        } else if argv.is(3, "module") {
+            names.clear();
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk(n.as_bytes());
+    }
+    Ok(())
+}
+
+fn keys_of(ctx: &Ctx<'_>, argv: &Argv<'_>) -> Result<Vec<usize>, errors::CmdError> {
+    let target: Vec<&[u8]> = argv.iter_from(2).collect();
+    let buf: Vec<u8> = target.concat();
+    let mut offs = Vec::new();
+    let mut p = 0;
+    for a in &target {
+        offs.push((p, p + a.len()));
+        p += a.len();
+    }
+    let inner = Argv::new(&buf, &offs);
+    let t = &ctx.eng.table;
+    let Some(mut id) = t.lookup(inner.get(0)) else {
+        return Err("ERR Invalid command specified".into());
+    };
+    if !t.entries[id].subs.is_empty()
+        && let Some(sid) = t.lookup_sub(id, inner.get(1))
+    {
+        id = sid;
+    }
+    let spec = t.entries[id].spec;
+    if !super::arity_ok(spec.arity, inner.len()) {
+        return Err("ERR Invalid number of arguments specified for command".into());
+    }
+    let pos = spec.key_positions(&inner);
+    if pos.is_empty() {
+        return Err("ERR The command has no key arguments".into());
+    }
+    Ok(pos)
+}
+
+fn getkeys(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let pos = keys_of(ctx, argv)?;
+    ctx.out.array(pos.len());
+    for p in pos {
+        ctx.out.bulk(argv.get(p + 2));
+    }
+    Ok(())
+}
+
+fn getkeysandflags(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let pos = keys_of(ctx, argv)?;
+    let write = ctx
+        .eng
+        .table
+        .lookup(argv.get(2))
+        .is_some_and(|id| ctx.eng.table.entries[id].spec.has(WRITE));
+    ctx.out.array(pos.len());
+    for p in pos {
+        ctx.out.array(2);
+        ctx.out.bulk(argv.get(p + 2));
+        ctx.out.set(1);
+        ctx.out.simple(if write { "RW" } else { "RO" });
+    }
+    Ok(())
+}
+
+fn help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    super::connection::help(
+        ctx,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+        ],
+    );
+    Ok(())
+}

@@ -1,0 +1,598 @@
+//! Generic key commands: DEL, UNLINK, EXISTS, TYPE, the EXPIRE/TTL family, PERSIST, KEYS, SCAN,
+//! RENAME(NX), COPY, MOVE, RANDOMKEY, TOUCH, OBJECT, WAIT.
+//!
+//! Place in the flow: handlers over [`crate::db::Db`] that do not care about value types (SORT
+//! lives in `sort.rs`, DUMP/RESTORE in `dump.rs`).
+
+use super::flags::*;
+use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
+use crate::client::TimeoutReply;
+use crate::config::notify;
+use crate::db::evict;
+use crate::errors::{self, CmdError, CmdResult};
+use crate::glob::glob_match;
+
+const KS: u32 = acl::KEYSPACE;
+const K1: Keys = Keys::Range(1, 1, 1);
+const KALL: Keys = Keys::Range(1, -1, 1);
+
+/// Generic family table.
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("del", -2, WRITE, KALL, KS | acl::WRITE | acl::SLOW, v(1, 0, 0), "generic", del).doc("Deletes one or more keys."),
+    cmd("unlink", -2, WRITE | FAST, KALL, KS | acl::WRITE | acl::FAST, v(4, 0, 0), "generic", del)
+        .doc("Asynchronously deletes one or more keys."),
+    cmd("exists", -2, READONLY | FAST, KALL, KS | acl::READ | acl::FAST, v(1, 0, 0), "generic", exists)
+        .doc("Determines whether one or more keys exist."),
+    cmd("type", 2, READONLY | FAST, K1, KS | acl::READ | acl::FAST, v(1, 0, 0), "generic", type_cmd)
+        .doc("Determines the type of value stored at a key."),
+    cmd("expire", -3, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(1, 0, 0), "generic", expire)
+        .doc("Sets the expiration time of a key in seconds."),
+    cmd("pexpire", -3, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(2, 6, 0), "generic", pexpire)
+        .doc("Sets the expiration time of a key in milliseconds."),
+    cmd("expireat", -3, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(1, 2, 0), "generic", expireat)
+        .doc("Sets the expiration time of a key to a Unix timestamp."),
+    cmd("pexpireat", -3, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(2, 6, 0), "generic", pexpireat)
+        .doc("Sets the expiration time of a key to a Unix milliseconds timestamp."),
+    cmd("ttl", 2, READONLY | FAST, K1, KS | acl::READ | acl::FAST, v(1, 0, 0), "generic", ttl)
+        .doc("Returns the expiration time in seconds of a key."),
+    cmd("pttl", 2, READONLY | FAST, K1, KS | acl::READ | acl::FAST, v(2, 6, 0), "generic", pttl)
+        .doc("Returns the expiration time in milliseconds of a key."),
+    cmd("expiretime", 2, READONLY | FAST, K1, KS | acl::READ | acl::FAST, v(7, 0, 0), "generic", expiretime)
+        .doc("Returns the expiration time of a key as a Unix timestamp."),
+    cmd("pexpiretime", 2, READONLY | FAST, K1, KS | acl::READ | acl::FAST, v(7, 0, 0), "generic", pexpiretime)
+        .doc("Returns the expiration time of a key as a Unix milliseconds timestamp."),
+    cmd("persist", 2, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(2, 2, 0), "generic", persist)
+        .doc("Removes the expiration time of a key."),
+    cmd("keys", 2, READONLY, Keys::None, KS | acl::READ | acl::SLOW | acl::DANGEROUS, v(1, 0, 0), "generic", keys)
+        .doc("Returns all key names that match a pattern."),
+    cmd("scan", -2, READONLY, Keys::None, KS | acl::READ | acl::SLOW, v(2, 8, 0), "generic", scan)
+        .doc("Iterates over the key names in the database."),
+    cmd("rename", 3, WRITE, Keys::Range(1, 2, 1), KS | acl::WRITE | acl::SLOW, v(1, 0, 0), "generic", rename)
+        .doc("Renames a key and overwrites the destination."),
+    cmd("renamenx", 3, WRITE | FAST, Keys::Range(1, 2, 1), KS | acl::WRITE | acl::FAST, v(1, 0, 0), "generic", renamenx)
+        .doc("Renames a key only when the target key name doesn't exist."),
+    cmd("copy", -3, WRITE | DENYOOM, Keys::Range(1, 2, 1), KS | acl::WRITE | acl::SLOW, v(6, 2, 0), "generic", copy)
+        .doc("Copies the value of a key to a new key."),
+    cmd("move", 3, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(1, 0, 0), "generic", move_cmd)
+        .doc("Moves a key to another database."),
+    cmd("randomkey", 1, READONLY, Keys::None, KS | acl::READ | acl::SLOW, v(1, 0, 0), "generic", randomkey)
+        .doc("Returns a random key name from the database."),
+    cmd("touch", -2, READONLY | FAST, KALL, KS | acl::READ | acl::FAST, v(3, 2, 1), "generic", touch)
+        .doc("Returns the number of existing keys out of those specified after updating the time they were last accessed."),
+    cmd("object", -2, 0, Keys::None, KS | acl::READ | acl::SLOW, v(2, 2, 3), "generic", container)
+        .doc("A container for object introspection commands.")
+        .subs(OBJECT),
+    cmd("wait", 3, BLOCKING, Keys::None, acl::SLOW | acl::BLOCKING | acl::CONNECTION, v(3, 0, 0), "generic", wait)
+        .doc("Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."),
+];
+
+const OBJECT: &[CommandSpec] = &[
+    cmd(
+        "encoding",
+        3,
+        READONLY,
+        Keys::Range(2, 2, 1),
+        KS | acl::READ | acl::SLOW,
+        v(2, 2, 3),
+        "generic",
+        object_encoding,
+    )
+    .doc("Returns the internal encoding of a Redis object."),
+    cmd(
+        "freq",
+        3,
+        READONLY,
+        Keys::Range(2, 2, 1),
+        KS | acl::READ | acl::SLOW,
+        v(4, 0, 0),
+        "generic",
+        object_freq,
+    )
+    .doc("Returns the logarithmic access frequency counter of a Redis object."),
+    cmd(
+        "idletime",
+        3,
+        READONLY,
+        Keys::Range(2, 2, 1),
+        KS | acl::READ | acl::SLOW,
+        v(2, 2, 3),
+        "generic",
+        object_idletime,
+    )
+    .doc("Returns the time since the last access to a Redis object."),
+    cmd(
+        "refcount",
+        3,
+        READONLY,
+        Keys::Range(2, 2, 1),
+        KS | acl::READ | acl::SLOW,
+        v(2, 2, 3),
+        "generic",
+        object_refcount,
+    )
+    .doc("Returns the reference count of a value of a key."),
+    cmd(
+        "help",
+        2,
+        LOADING | STALE,
+        Keys::None,
+        KS | acl::SLOW,
+        v(6, 2, 0),
+        "generic",
+        object_help,
+    )
+    .doc("Returns helpful text about the different subcommands."),
+];
+
+fn del(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let now = ctx.now;
+    let mut n = 0;
+    for k in argv.iter_from(1) {
+        ctx.db().expire_if_needed(k, now);
+        if ctx.db().remove(k).is_some() {
+            n += 1;
+            ctx.notify(notify::GENERIC, "del", k);
+        }
+    }
+    ctx.dirty(n);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn exists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let now = ctx.now;
+    let n = argv
+        .iter_from(1)
+        .filter(|k| ctx.eng.dbs[ctx.client.db].exists(k, now))
+        .count();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn type_cmd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let now = ctx.now;
+    let t = ctx
+        .db()
+        .peek(argv.get(1), now)
+        .map_or("none", |e| e.value.type_name());
+    ctx.out.simple(t);
+    Ok(())
+}
+
+/// Shared EXPIRE family: `unit_ms` per argument unit, `absolute` for *AT variants.
+fn expire_generic(
+    ctx: &mut Ctx<'_>,
+    argv: &Argv<'_>,
+    unit_ms: i64,
+    absolute: bool,
+    name: &str,
+) -> CmdResult {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for i in 3..argv.len() {
+        if ctx.version() < v(7, 0, 0) {
+            return Err(errors::wrong_arity(name));
+        }
+        match argv.get(i).to_ascii_lowercase().as_slice() {
+            b"nx" => nx = true,
+            b"xx" => xx = true,
+            b"gt" => gt = true,
+            b"lt" => lt = true,
+            _ => {
+                return Err(CmdError(
+                    format!("ERR Unsupported option {}", errors::show(argv.get(i), 64)).into(),
+                ));
+            }
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err("ERR NX and XX, GT or LT options at the same time are not compatible".into());
+    }
+    if gt && lt {
+        return Err("ERR GT and LT options at the same time are not compatible".into());
+    }
+    let n = argv.i64(2)?;
+    let key = argv.get(1);
+    let now = ctx.now;
+    let ms = n
+        .checked_mul(unit_ms)
+        .ok_or_else(|| errors::invalid_expire(name))?;
+    let at = if absolute {
+        ms
+    } else {
+        ms.checked_add(now)
+            .ok_or_else(|| errors::invalid_expire(name))?
+    };
+    let Some(cur) = ctx.db().expire_at(key, now) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    // No TTL counts as an infinite TTL for GT/LT.
+    let cur_eff = if cur == 0 { i64::MAX } else { cur };
+    if (nx && cur != 0) || (xx && cur == 0) || (gt && at <= cur_eff) || (lt && at >= cur_eff) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if at <= now {
+        ctx.db().remove(key);
+        ctx.notify(notify::GENERIC, "del", key);
+    } else {
+        ctx.db().set_expire(key, at, now);
+        ctx.notify(notify::GENERIC, "expire", key);
+    }
+    ctx.dirty(1);
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn expire(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    expire_generic(ctx, argv, 1000, false, "expire")
+}
+fn pexpire(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    expire_generic(ctx, argv, 1, false, "pexpire")
+}
+fn expireat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    expire_generic(ctx, argv, 1000, true, "expireat")
+}
+fn pexpireat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    expire_generic(ctx, argv, 1, true, "pexpireat")
+}
+
+/// TTL-family reply: -2 missing, -1 no TTL, else `f(expire_at)`.
+fn ttl_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, f: impl Fn(i64, i64) -> i64) -> CmdResult {
+    let now = ctx.now;
+    let r = match ctx.db().get(argv.get(1), now) {
+        None => -2,
+        Some(e) if e.expire_at == 0 => -1,
+        Some(e) => f(e.expire_at, now),
+    };
+    ctx.out.int(r);
+    Ok(())
+}
+
+fn ttl(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    ttl_generic(ctx, argv, |at, now| ((at - now).max(0) + 500) / 1000)
+}
+fn pttl(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    ttl_generic(ctx, argv, |at, now| (at - now).max(0))
+}
+fn expiretime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    ttl_generic(ctx, argv, |at, _| at / 1000)
+}
+fn pexpiretime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    ttl_generic(ctx, argv, |at, _| at)
+}
+
+fn persist(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let now = ctx.now;
+    let key = argv.get(1);
+    match ctx.db().expire_at(key, now) {
+        Some(at) if at != 0 => {
+            ctx.db().set_expire(key, 0, now);
+            ctx.notify(notify::GENERIC, "persist", key);
+            ctx.dirty(1);
+            ctx.out.int(1);
+        }
+        _ => ctx.out.int(0),
+    }
+    Ok(())
+}
+
+fn keys(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let now = ctx.now;
+    let pat = argv.get(1);
+    let all = pat == b"*";
+    let found: Vec<&[u8]> = ctx.eng.dbs[ctx.client.db]
+        .iter()
+        .filter(|(k, e)| (e.expire_at == 0 || e.expire_at > now) && (all || glob_match(pat, k)))
+        .map(|(k, _)| &**k)
+        .collect();
+    ctx.out.array(found.len());
+    for k in found {
+        ctx.out.bulk(k);
+    }
+    Ok(())
+}
+
+/// Parses a SCAN cursor (`ERR invalid cursor`).
+pub fn parse_cursor(b: &[u8]) -> Result<u64, CmdError> {
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| "ERR invalid cursor".into())
+}
+
+/// SCAN-family options: MATCH, COUNT, TYPE (TYPE only when `allow_type`), NOVALUES for HSCAN.
+pub struct ScanOpts<'a> {
+    /// MATCH pattern.
+    pub pattern: Option<&'a [u8]>,
+    /// COUNT hint.
+    pub count: usize,
+    /// TYPE filter.
+    pub type_name: Option<String>,
+    /// NOVALUES (HSCAN, 7.4+).
+    pub novalues: bool,
+}
+
+/// Parses SCAN options starting at `from`.
+pub fn scan_opts<'a>(
+    argv: &Argv<'a>,
+    from: usize,
+    allow_type: bool,
+) -> Result<ScanOpts<'a>, CmdError> {
+    let mut o = ScanOpts {
+        pattern: None,
+        count: 10,
+        type_name: None,
+        novalues: false,
+    };
+    let mut i = from;
+    while i < argv.len() {
+        let has = i + 1 < argv.len();
+        if argv.is(i, "match") && has {
+            o.pattern = Some(argv.get(i + 1));
+            i += 2;
+        } else if argv.is(i, "count") && has {
+            let c = argv.i64(i + 1)?;
+            if c < 1 {
+                return Err(errors::SYNTAX.into());
+            }
+            o.count = c as usize;
+            i += 2;
+        } else if argv.is(i, "type") && has && allow_type {
+            o.type_name = Some(argv.str(i + 1).to_ascii_lowercase());
+            i += 2;
+        } else if argv.is(i, "novalues") && !allow_type {
+            o.novalues = true;
+            i += 1;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    Ok(o)
+}
+
+fn scan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let cursor = parse_cursor(argv.get(1))?;
+    let o = scan_opts(argv, 2, true)?;
+    let now = ctx.now;
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    let next = ctx.eng.dbs[ctx.client.db].scan(cursor, o.count, now, |k, e| {
+        if o.pattern.is_some_and(|p| !glob_match(p, k)) {
+            return;
+        }
+        if o.type_name
+            .as_deref()
+            .is_some_and(|t| t != e.value.type_name())
+        {
+            return;
+        }
+        found.push(k.to_vec());
+    });
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(found.len());
+    for k in found {
+        ctx.out.bulk(&k);
+    }
+    Ok(())
+}
+
+fn rename_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) -> CmdResult {
+    let (src, dst) = (argv.get(1), argv.get(2));
+    let now = ctx.now;
+    if !ctx.db().exists(src, now) {
+        return Err(errors::NO_SUCH_KEY.into());
+    }
+    if src == dst {
+        if nx {
+            ctx.out.int(0);
+        } else {
+            ctx.out.ok();
+        }
+        return Ok(());
+    }
+    if nx && ctx.db().exists(dst, now) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let Some(e) = ctx.db().remove(src) else {
+        return Err(errors::NO_SUCH_KEY.into());
+    };
+    ctx.db().insert_entry(dst, e);
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
+    ctx.signal_ready(dst);
+    ctx.dirty(1);
+    if nx {
+        ctx.out.int(1);
+    } else {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+fn rename(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    rename_generic(ctx, argv, false)
+}
+fn renamenx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    rename_generic(ctx, argv, true)
+}
+
+fn db_index(ctx: &Ctx<'_>, argv: &Argv<'_>, i: usize) -> Result<usize, CmdError> {
+    let d = argv.i64(i)?;
+    if d < 0 || d as usize >= ctx.eng.dbs.len() {
+        return Err(errors::DB_INDEX_OUT_OF_RANGE.into());
+    }
+    Ok(d as usize)
+}
+
+fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (src, dst) = (argv.get(1), argv.get(2));
+    let mut dst_db = ctx.client.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < argv.len() {
+        if argv.is(i, "replace") {
+            replace = true;
+            i += 1;
+        } else if argv.is(i, "db") && i + 1 < argv.len() {
+            dst_db = db_index(ctx, argv, i + 1)?;
+            i += 2;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    if src == dst && dst_db == ctx.client.db {
+        return Err(errors::SAME_OBJECT.into());
+    }
+    let now = ctx.now;
+    let Some(e) = ctx.db().peek(src, now).cloned() else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    if ctx.eng.dbs[dst_db].exists(dst, now) && !replace {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    ctx.eng.dbs[dst_db].insert_entry(dst, e);
+    ctx.eng.notify(notify::GENERIC, "copy_to", dst_db, dst);
+    ctx.eng.signal_key_ready(dst_db, dst);
+    ctx.dirty(1);
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn move_cmd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if ctx.eng.info.cluster {
+        return Err("ERR MOVE is not allowed in cluster mode".into());
+    }
+    let key = argv.get(1);
+    let dst = db_index(ctx, argv, 2)?;
+    let src = ctx.client.db;
+    if dst == src {
+        return Err(errors::SAME_OBJECT.into());
+    }
+    let now = ctx.now;
+    if !ctx.db().exists(key, now) || ctx.eng.dbs[dst].exists(key, now) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let Some(e) = ctx.db().remove(key) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    ctx.eng.dbs[dst].insert_entry(key, e);
+    ctx.eng.notify(notify::GENERIC, "move_from", src, key);
+    ctx.eng.notify(notify::GENERIC, "move_to", dst, key);
+    ctx.eng.signal_key_ready(dst, key);
+    ctx.dirty(1);
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn randomkey(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let now = ctx.now;
+    match ctx.db().random_key(now) {
+        Some(k) => ctx.out.bulk(&k),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn touch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let now = ctx.now;
+    let mut n = 0;
+    for k in argv.iter_from(1) {
+        let db = &mut ctx.eng.dbs[ctx.client.db];
+        if db.get(k, now).is_some() {
+            n += 1;
+        }
+    }
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn object_encoding(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let now = ctx.now;
+    match ctx.db().peek(argv.get(2), now) {
+        Some(e) => {
+            let enc = e.value.encoding();
+            ctx.out.bulk(enc.as_bytes());
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn object_freq(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if !ctx.eng.cfg.policy.is_lfu() {
+        return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
+    }
+    let now = ctx.now;
+    let decay = ctx.eng.cfg.lfu_decay_time;
+    match ctx.db().peek(argv.get(2), now) {
+        Some(e) => {
+            let f = evict::lfu_decayed(e.lru, now, decay);
+            ctx.out.int(i64::from(f));
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn object_idletime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if ctx.eng.cfg.policy.is_lfu() {
+        return Err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
+    }
+    let now = ctx.now;
+    match ctx.db().peek(argv.get(2), now) {
+        Some(e) => {
+            let idle = ((now / 1000) as u32).wrapping_sub(e.lru) as i64;
+            ctx.out.int(idle.max(0));
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn object_refcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let now = ctx.now;
+    match ctx.db().peek(argv.get(2), now) {
+        Some(_) => ctx.out.int(1),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn object_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    super::connection::help(
+        ctx,
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "FREQ <key>",
+            "    Return the access frequency index of the key <key>.",
+            "IDLETIME <key>",
+            "    Return the idle time of the key <key>.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+        ],
+    );
+    Ok(())
+}
+
+fn wait(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let n = argv.i64(1)?;
+    let t = argv.i64(2)?;
+    if t < 0 {
+        return Err("ERR timeout is negative".into());
+    }
+    if n <= 0 {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    // No replicas: Redis waits for the timeout (forever with 0), then reports 0.
+    let deadline = if t == 0 { None } else { Some(ctx.now + t) };
+    ctx.block(Vec::new(), deadline, TimeoutReply::Int(0))
+}

@@ -1,0 +1,498 @@
+//! List commands, including the blocking pops and moves.
+//!
+//! Place in the flow: argument parsing and reply shaping for `Value::List`; the list algorithms
+//! live in `db/list.rs`. Pushes emit their event and `signal_ready` so blocked clients are
+//! served (in FIFO order by the dispatcher); blocking commands try first and otherwise park
+//! with `ctx.block`, which answers the timeout reply at once inside MULTI.
+
+use super::coll::{self, cleanup, keys_of, numkeys, numkeys_positions, read};
+use super::flags::*;
+use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use crate::client::TimeoutReply;
+use crate::config::notify;
+use crate::db::list::{End, List};
+use crate::db::string::clamp_range;
+use crate::errors::{self, CmdError, CmdResult};
+
+const R: u32 = acl::READ | acl::LIST;
+const W: u32 = acl::WRITE | acl::LIST;
+const K1: Keys = Keys::Range(1, 1, 1);
+const K12: Keys = Keys::Range(1, 2, 1);
+const BLK: u32 = W | acl::SLOW | acl::BLOCKING;
+
+fn lmpop_keys(a: &Argv<'_>) -> Vec<usize> {
+    numkeys_positions(a, 1)
+}
+fn blmpop_keys(a: &Argv<'_>) -> Vec<usize> {
+    numkeys_positions(a, 2)
+}
+
+/// List family table.
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("lpush", -3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "list", lpush).doc("Prepends one or more elements to a list. Creates the key if it doesn't exist."),
+    cmd("rpush", -3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "list", rpush).doc("Appends one or more elements to a list. Creates the key if it doesn't exist."),
+    cmd("lpushx", -3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 2, 0), "list", lpushx).doc("Prepends one or more elements to a list only when the list exists."),
+    cmd("rpushx", -3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 2, 0), "list", rpushx).doc("Appends an element to a list only when the list exists."),
+    cmd("lpop", -2, WRITE | FAST, K1, W | acl::FAST, v(1, 0, 0), "list", lpop).doc("Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
+    cmd("rpop", -2, WRITE | FAST, K1, W | acl::FAST, v(1, 0, 0), "list", rpop).doc("Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
+    cmd("llen", 2, READONLY | FAST, K1, R | acl::FAST, v(1, 0, 0), "list", llen).doc("Returns the length of a list."),
+    cmd("lrange", 4, READONLY, K1, R | acl::SLOW, v(1, 0, 0), "list", lrange).doc("Returns a range of elements from a list."),
+    cmd("lindex", 3, READONLY, K1, R | acl::SLOW, v(1, 0, 0), "list", lindex).doc("Returns an element from a list by its index."),
+    cmd("lset", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(1, 0, 0), "list", lset).doc("Sets the value of an element in a list by its index."),
+    cmd("linsert", 5, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 2, 0), "list", linsert).doc("Inserts an element before or after another element in a list."),
+    cmd("lrem", 4, WRITE, K1, W | acl::SLOW, v(1, 0, 0), "list", lrem).doc("Removes elements from a list. Deletes the list if the last element was removed."),
+    cmd("ltrim", 4, WRITE, K1, W | acl::SLOW, v(1, 0, 0), "list", ltrim).doc("Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
+    cmd("lpos", -3, READONLY, K1, R | acl::SLOW, v(6, 0, 6), "list", lpos).doc("Returns the index of matching elements in a list."),
+    cmd("lmove", 5, WRITE | DENYOOM, K12, W | acl::SLOW, v(6, 2, 0), "list", lmove).doc("Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
+    cmd("rpoplpush", 3, WRITE | DENYOOM, K12, W | acl::SLOW, v(1, 2, 0), "list", rpoplpush).doc("Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
+    cmd("lmpop", -4, WRITE | MOVABLE_KEYS, Keys::Custom(lmpop_keys), W | acl::SLOW, v(7, 0, 0), "list", lmpop).doc("Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
+    cmd("blpop", -3, WRITE | BLOCKING, Keys::Range(1, -2, 1), BLK, v(2, 0, 0), "list", blpop).doc("Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    cmd("brpop", -3, WRITE | BLOCKING, Keys::Range(1, -2, 1), BLK, v(2, 0, 0), "list", brpop).doc("Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    cmd("blmove", 6, WRITE | DENYOOM | BLOCKING, K12, BLK, v(6, 2, 0), "list", blmove).doc("Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
+    cmd("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, K12, BLK, v(2, 2, 0), "list", brpoplpush).doc("Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
+    cmd("blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, Keys::Custom(blmpop_keys), BLK, v(7, 0, 0), "list", blmpop).doc("Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+];
+
+fn max_size(ctx: &Ctx<'_>) -> i64 {
+    coll::cfg_i64(ctx, "list-max-listpack-size", -2)
+}
+
+fn event(end: End, push: bool) -> &'static str {
+    match (end, push) {
+        (End::Left, true) => "lpush",
+        (End::Right, true) => "rpush",
+        (End::Left, false) => "lpop",
+        (End::Right, false) => "rpop",
+    }
+}
+
+fn push_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, end: End, only_existing: bool) -> CmdResult {
+    let key = argv.get(1);
+    let ms = max_size(ctx);
+    let n = coll::write::<List, _>(ctx, key, !only_existing, |l| {
+        for e in argv.iter_from(2) {
+            l.push(end, e.to_vec());
+        }
+        l.check_encoding(ms);
+        l.len()
+    })?;
+    match n {
+        None => ctx.out.int(0),
+        Some(n) => {
+            ctx.out.int(n as i64);
+            ctx.dirty(argv.len() as u64 - 2);
+            ctx.notify(notify::LIST, event(end, true), key);
+            ctx.signal_ready(key);
+        }
+    }
+    Ok(())
+}
+
+fn lpush(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    push_generic(ctx, argv, End::Left, false)
+}
+fn rpush(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    push_generic(ctx, argv, End::Right, false)
+}
+fn lpushx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    push_generic(ctx, argv, End::Left, true)
+}
+fn rpushx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    push_generic(ctx, argv, End::Right, true)
+}
+
+/// Pops up to `count` elements from `key` with events and cleanup; `None` when missing.
+fn pop_n(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    end: End,
+    count: usize,
+) -> Result<Option<Vec<Vec<u8>>>, CmdError> {
+    let ms = max_size(ctx);
+    let got = coll::write::<List, _>(ctx, key, false, |l| {
+        let mut out = Vec::new();
+        while out.len() < count {
+            match l.pop(end) {
+                Some(x) => out.push(x),
+                None => break,
+            }
+        }
+        l.check_encoding(ms);
+        out
+    })?;
+    if let Some(items) = &got
+        && !items.is_empty()
+    {
+        ctx.dirty(items.len() as u64);
+        ctx.notify(notify::LIST, event(end, false), key);
+        cleanup(ctx, key);
+    }
+    Ok(got)
+}
+
+fn positive_count(argv: &Argv<'_>, i: usize) -> Result<usize, CmdError> {
+    match crate::db::string::parse_i64(argv.get(i)) {
+        Some(n) if n >= 0 => Ok(n as usize),
+        _ => Err("ERR value is out of range, must be positive".into()),
+    }
+}
+
+fn pop_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, end: End) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(errors::SYNTAX.into());
+    }
+    let key = argv.get(1);
+    let count = if argv.len() == 3 {
+        Some(positive_count(argv, 2)?)
+    } else {
+        None
+    };
+    if count == Some(0) {
+        if coll::check::<List>(ctx, key)? {
+            ctx.out.array(0);
+        } else {
+            ctx.out.null_array();
+        }
+        return Ok(());
+    }
+    match (pop_n(ctx, key, end, count.unwrap_or(1))?, count) {
+        (None, None) => ctx.out.null(),
+        (None, Some(_)) => ctx.out.null_array(),
+        (Some(items), None) => match items.first() {
+            Some(x) => ctx.out.bulk(x),
+            None => ctx.out.null(),
+        },
+        (Some(items), Some(_)) => ctx.out.bulk_array(items.iter().map(|x| x.as_slice())),
+    }
+    Ok(())
+}
+
+fn lpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    pop_generic(ctx, argv, End::Left)
+}
+fn rpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    pop_generic(ctx, argv, End::Right)
+}
+
+fn llen(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let n = read::<List>(ctx, argv.get(1))?.map_or(0, |l| l.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn lrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (s, e) = (argv.i64(2)?, argv.i64(3)?);
+    let items: Vec<Vec<u8>> = match read::<List>(ctx, argv.get(1))? {
+        None => Vec::new(),
+        Some(l) => match clamp_range(s, e, l.len()) {
+            None => Vec::new(),
+            Some((a, b)) => l.iter().skip(a).take(b - a + 1).cloned().collect(),
+        },
+    };
+    ctx.out.bulk_array(items.iter().map(|x| x.as_slice()));
+    Ok(())
+}
+
+fn lindex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let i = argv.i64(2)?;
+    let item = read::<List>(ctx, argv.get(1))?.and_then(|l| l.index(i).and_then(|j| l.get(j)).cloned());
+    match item {
+        Some(x) => ctx.out.bulk(&x),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn lset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let key = argv.get(1);
+    let i = argv.i64(2)?;
+    let ms = max_size(ctx);
+    let r = coll::write::<List, _>(ctx, key, false, |l| {
+        let ok = l.index(i).is_some_and(|j| l.set(j, argv.get(3).to_vec()));
+        l.check_encoding(ms);
+        ok
+    })?;
+    match r {
+        None => Err(errors::NO_SUCH_KEY.into()),
+        Some(false) => Err("ERR index out of range".into()),
+        Some(true) => {
+            ctx.out.ok();
+            ctx.dirty(1);
+            ctx.notify(notify::LIST, "lset", key);
+            Ok(())
+        }
+    }
+}
+
+fn linsert(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let after = if argv.is(2, "after") {
+        true
+    } else if argv.is(2, "before") {
+        false
+    } else {
+        return Err(errors::SYNTAX.into());
+    };
+    let key = argv.get(1);
+    let ms = max_size(ctx);
+    let r = coll::write::<List, _>(ctx, key, false, |l| {
+        let n = l.insert_at_pivot(argv.get(3), argv.get(4).to_vec(), after);
+        l.check_encoding(ms);
+        n
+    })?;
+    match r {
+        None => ctx.out.int(0),
+        Some(None) => ctx.out.int(-1),
+        Some(Some(n)) => {
+            ctx.out.int(n as i64);
+            ctx.dirty(1);
+            ctx.notify(notify::LIST, "linsert", key);
+        }
+    }
+    Ok(())
+}
+
+fn lrem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let key = argv.get(1);
+    let count = argv.i64(2)?;
+    let ms = max_size(ctx);
+    let n = coll::write::<List, _>(ctx, key, false, |l| {
+        let n = l.remove_matching(argv.get(3), count);
+        l.check_encoding(ms);
+        n
+    })?
+    .unwrap_or(0);
+    ctx.out.int(n as i64);
+    if n > 0 {
+        ctx.dirty(n as u64);
+        ctx.notify(notify::LIST, "lrem", key);
+        cleanup(ctx, key);
+    }
+    Ok(())
+}
+
+fn ltrim(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let key = argv.get(1);
+    let (s, e) = (argv.i64(2)?, argv.i64(3)?);
+    let ms = max_size(ctx);
+    let r = coll::write::<List, _>(ctx, key, false, |l| {
+        let before = l.len();
+        l.trim(s, e);
+        l.check_encoding(ms);
+        before - l.len()
+    })?;
+    ctx.out.ok();
+    if let Some(removed) = r {
+        ctx.dirty(removed as u64);
+        ctx.notify(notify::LIST, "ltrim", key);
+        cleanup(ctx, key);
+    }
+    Ok(())
+}
+
+fn lpos(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (mut rank, mut count, mut maxlen) = (1i64, None, 0usize);
+    let mut i = 3;
+    while i < argv.len() {
+        if i + 1 >= argv.len() {
+            return Err(errors::SYNTAX.into());
+        }
+        if argv.is(i, "rank") {
+            rank = argv.i64(i + 1)?;
+            if rank == 0 || rank == i64::MIN {
+                return Err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list".into());
+            }
+        } else if argv.is(i, "count") {
+            let c = argv.i64(i + 1)?;
+            if c < 0 {
+                return Err("ERR COUNT can't be negative".into());
+            }
+            count = Some(c as usize);
+        } else if argv.is(i, "maxlen") {
+            let m = argv.i64(i + 1)?;
+            if m < 0 {
+                return Err("ERR MAXLEN can't be negative".into());
+            }
+            maxlen = m as usize;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+        i += 2;
+    }
+    let found = read::<List>(ctx, argv.get(1))?
+        .map(|l| l.positions(argv.get(2), rank, count.unwrap_or(1), maxlen))
+        .unwrap_or_default();
+    match count {
+        Some(_) => {
+            ctx.out.array(found.len());
+            for p in found {
+                ctx.out.int(p as i64);
+            }
+        }
+        None => match found.first() {
+            Some(p) => ctx.out.int(*p as i64),
+            None => ctx.out.null(),
+        },
+    }
+    Ok(())
+}
+
+/// LMOVE core: `Ok(None)` when the source is missing/empty. WRONGTYPE on either key is
+/// reported before anything moves.
+fn move_one(
+    ctx: &mut Ctx<'_>,
+    src: &[u8],
+    dst: &[u8],
+    from: End,
+    to: End,
+) -> Result<Option<Vec<u8>>, CmdError> {
+    if !coll::check::<List>(ctx, src)? {
+        return Ok(None);
+    }
+    coll::check::<List>(ctx, dst)?;
+    let Some(mut got) = pop_n(ctx, src, from, 1)? else {
+        return Ok(None);
+    };
+    let Some(x) = got.pop() else {
+        return Ok(None);
+    };
+    let ms = max_size(ctx);
+    coll::write::<List, _>(ctx, dst, true, |l| {
+        l.push(to, x.clone());
+        l.check_encoding(ms);
+    })?;
+    ctx.dirty(1);
+    ctx.notify(notify::LIST, event(to, true), dst);
+    ctx.signal_ready(dst);
+    Ok(Some(x))
+}
+
+fn ends(argv: &Argv<'_>, i: usize) -> Result<(End, End), CmdError> {
+    match (End::parse(argv.get(i)), End::parse(argv.get(i + 1))) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(errors::SYNTAX.into()),
+    }
+}
+
+fn reply_moved(ctx: &mut Ctx<'_>, x: Option<Vec<u8>>) {
+    match x {
+        Some(x) => ctx.out.bulk(&x),
+        None => ctx.out.null(),
+    }
+}
+
+fn lmove(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (from, to) = ends(argv, 3)?;
+    let x = move_one(ctx, argv.get(1), argv.get(2), from, to)?;
+    reply_moved(ctx, x);
+    Ok(())
+}
+
+fn rpoplpush(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let x = move_one(ctx, argv.get(1), argv.get(2), End::Right, End::Left)?;
+    reply_moved(ctx, x);
+    Ok(())
+}
+
+fn blmove_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, from: End, to: End, t: usize) -> CmdResult {
+    let deadline = ctx.timeout_arg(argv, t)?;
+    match move_one(ctx, argv.get(1), argv.get(2), from, to)? {
+        Some(x) => {
+            ctx.out.bulk(&x);
+            Ok(())
+        }
+        None => ctx.block(keys_of(&[argv.get(1)]), deadline, TimeoutReply::Null),
+    }
+}
+
+fn blmove(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (from, to) = ends(argv, 3)?;
+    blmove_generic(ctx, argv, from, to, 5)
+}
+
+fn brpoplpush(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    blmove_generic(ctx, argv, End::Right, End::Left, 3)
+}
+
+/// First non-empty list among `keys` (WRONGTYPE for a non-list key met on the way).
+fn first_nonempty<'k>(ctx: &mut Ctx<'_>, keys: &[&'k [u8]]) -> Result<Option<&'k [u8]>, CmdError> {
+    for k in keys {
+        if coll::check::<List>(ctx, k)? {
+            return Ok(Some(k));
+        }
+    }
+    Ok(None)
+}
+
+fn bpop_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, end: End) -> CmdResult {
+    let keys: Vec<&[u8]> = argv.iter_from(1).take(argv.len() - 2).collect();
+    let deadline = ctx.timeout_arg(argv, argv.len() - 1)?;
+    if let Some(k) = first_nonempty(ctx, &keys)?
+        && let Some(items) = pop_n(ctx, k, end, 1)?
+        && let Some(x) = items.first()
+    {
+        ctx.out.array(2);
+        ctx.out.bulk(k);
+        ctx.out.bulk(x);
+        return Ok(());
+    }
+    ctx.block(keys_of(&keys), deadline, TimeoutReply::NullArray)
+}
+
+fn blpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    bpop_generic(ctx, argv, End::Left)
+}
+fn brpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    bpop_generic(ctx, argv, End::Right)
+}
+
+/// Parses `numkeys key… LEFT|RIGHT [COUNT n]` starting at `at`.
+fn mpop_args<'a>(argv: &Argv<'a>, at: usize) -> Result<(Vec<&'a [u8]>, End, usize), CmdError> {
+    let keys = numkeys(argv, at)?;
+    let mut i = at + 1 + keys.len();
+    let end = End::parse(argv.get(i)).ok_or(CmdError::from(errors::SYNTAX))?;
+    i += 1;
+    let mut count = None;
+    while i < argv.len() {
+        if argv.is(i, "count") && i + 1 < argv.len() && count.is_none() {
+            let c = argv.i64(i + 1)?;
+            if c <= 0 {
+                return Err("ERR count should be greater than 0".into());
+            }
+            count = Some(c as usize);
+            i += 2;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    Ok((keys, end, count.unwrap_or(1)))
+}
+
+/// Pops from the first non-empty list; true when it replied with `[key, [elements]]`.
+fn mpop_try(ctx: &mut Ctx<'_>, keys: &[&[u8]], end: End, count: usize) -> Result<bool, CmdError> {
+    if let Some(k) = first_nonempty(ctx, keys)?
+        && let Some(items) = pop_n(ctx, k, end, count)?
+    {
+        ctx.out.array(2);
+        ctx.out.bulk(k);
+        ctx.out.bulk_array(items.iter().map(|x| x.as_slice()));
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+fn lmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (keys, end, count) = mpop_args(argv, 1)?;
+    if !mpop_try(ctx, &keys, end, count)? {
+        ctx.out.null_array();
+    }
+    Ok(())
+}
+
+fn blmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let deadline = ctx.timeout_arg(argv, 1)?;
+    let (keys, end, count) = mpop_args(argv, 2)?;
+    if mpop_try(ctx, &keys, end, count)? {
+        return Ok(());
+    }
+    ctx.block(keys_of(&keys), deadline, TimeoutReply::NullArray)
+}

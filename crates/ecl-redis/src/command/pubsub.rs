@@ -1,0 +1,374 @@
+//! Pub/Sub commands: (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PUBLISH, SPUBLISH, PUBSUB introspection.
+//!
+//! Place in the flow: handlers keep the client's own subscription sets and the node registry
+//! ([`crate::pubsub::PubSub`]) in step; confirmations are push messages (arrays in RESP2), and a
+//! RESP2 client with subscriptions is restricted by the dispatcher to these commands plus PING,
+//! QUIT and RESET.
+
+use super::flags::*;
+use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
+use crate::errors::CmdResult;
+use crate::glob::glob_match;
+use crate::pubsub::Kind;
+
+const P: u32 = PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK;
+const A: u32 = acl::PUBSUB | acl::SLOW;
+
+/// Pub/Sub family table.
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd(
+        "subscribe",
+        -2,
+        P,
+        Keys::None,
+        A,
+        v(2, 0, 0),
+        "pubsub",
+        subscribe,
+    )
+    .doc("Listens for messages published to channels."),
+    cmd(
+        "unsubscribe",
+        -1,
+        P,
+        Keys::None,
+        A,
+        v(2, 0, 0),
+        "pubsub",
+        unsubscribe,
+    )
+    .doc("Stops listening to messages posted to channels."),
+    cmd(
+        "psubscribe",
+        -2,
+        P,
+        Keys::None,
+        A,
+        v(2, 0, 0),
+        "pubsub",
+        psubscribe,
+    )
+    .doc("Listens for messages published to channels that match one or more patterns."),
+    cmd(
+        "punsubscribe",
+        -1,
+        P,
+        Keys::None,
+        A,
+        v(2, 0, 0),
+        "pubsub",
+        punsubscribe,
+    )
+    .doc("Stops listening to messages published to channels that match one or more patterns."),
+    cmd(
+        "ssubscribe",
+        -2,
+        P,
+        Keys::Range(1, -1, 1),
+        A,
+        v(7, 0, 0),
+        "pubsub",
+        ssubscribe,
+    )
+    .doc("Listens for messages published to shard channels."),
+    cmd(
+        "sunsubscribe",
+        -1,
+        P,
+        Keys::Range(1, -1, 1),
+        A,
+        v(7, 0, 0),
+        "pubsub",
+        sunsubscribe,
+    )
+    .doc("Stops listening to messages posted to shard channels."),
+    cmd(
+        "publish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        Keys::None,
+        acl::PUBSUB | acl::FAST,
+        v(2, 0, 0),
+        "pubsub",
+        publish,
+    )
+    .doc("Posts a message to a channel."),
+    cmd(
+        "spublish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        Keys::Range(1, 1, 1),
+        acl::PUBSUB | acl::FAST,
+        v(7, 0, 0),
+        "pubsub",
+        spublish,
+    )
+    .doc("Post a message to a shard channel"),
+    cmd(
+        "pubsub",
+        -2,
+        0,
+        Keys::None,
+        A,
+        v(2, 8, 0),
+        "pubsub",
+        container,
+    )
+    .doc("A container for Pub/Sub commands.")
+    .subs(PUBSUB_SUBS),
+];
+
+const PUBSUB_SUBS: &[CommandSpec] = &[
+    cmd(
+        "channels",
+        -2,
+        PUBSUB | LOADING | STALE,
+        Keys::None,
+        A,
+        v(2, 8, 0),
+        "pubsub",
+        pubsub_channels,
+    )
+    .doc("Returns the active channels."),
+    cmd(
+        "numsub",
+        -2,
+        PUBSUB | LOADING | STALE,
+        Keys::None,
+        A,
+        v(2, 8, 0),
+        "pubsub",
+        pubsub_numsub,
+    )
+    .doc("Returns a count of subscribers to channels."),
+    cmd(
+        "numpat",
+        2,
+        PUBSUB | LOADING | STALE,
+        Keys::None,
+        A,
+        v(2, 8, 0),
+        "pubsub",
+        pubsub_numpat,
+    )
+    .doc("Returns a count of unique pattern subscriptions."),
+    cmd(
+        "shardchannels",
+        -2,
+        PUBSUB | LOADING | STALE,
+        Keys::None,
+        A,
+        v(7, 0, 0),
+        "pubsub",
+        pubsub_shardchannels,
+    )
+    .doc("Returns the active shard channels."),
+    cmd(
+        "shardnumsub",
+        -2,
+        PUBSUB | LOADING | STALE,
+        Keys::None,
+        A,
+        v(7, 0, 0),
+        "pubsub",
+        pubsub_shardnumsub,
+    )
+    .doc("Returns the count of subscribers of shard channels."),
+    cmd(
+        "help",
+        2,
+        LOADING | STALE,
+        Keys::None,
+        A,
+        v(6, 2, 0),
+        "pubsub",
+        pubsub_help,
+    )
+    .doc("Returns helpful text about the different subcommands."),
+];
+
+fn confirm(ctx: &mut Ctx<'_>, what: &[u8], name: Option<&[u8]>, count: usize) {
+    ctx.out.push(3);
+    ctx.out.bulk(what);
+    match name {
+        Some(n) => ctx.out.bulk(n),
+        None => ctx.out.null(),
+    }
+    ctx.out.int(count as i64);
+}
+
+fn count(ctx: &Ctx<'_>, kind: Kind) -> usize {
+    match kind {
+        Kind::Shard => ctx.client.shard_channels.len(),
+        _ => ctx.client.channels.len() + ctx.client.patterns.len(),
+    }
+}
+
+fn set_of<'a>(ctx: &'a mut Ctx<'_>, kind: Kind) -> &'a mut std::collections::HashSet<Vec<u8>> {
+    match kind {
+        Kind::Channel => &mut ctx.client.channels,
+        Kind::Pattern => &mut ctx.client.patterns,
+        Kind::Shard => &mut ctx.client.shard_channels,
+    }
+}
+
+fn sub_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, kind: Kind, word: &[u8]) -> CmdResult {
+    let id = ctx.client.id;
+    for ch in argv.iter_from(1) {
+        if set_of(ctx, kind).insert(ch.to_vec()) {
+            ctx.eng.pubsub.subscribe(kind, ch, id);
+        }
+        let n = count(ctx, kind);
+        confirm(ctx, word, Some(ch), n);
+    }
+    Ok(())
+}
+
+fn unsub_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, kind: Kind, word: &[u8]) -> CmdResult {
+    let id = ctx.client.id;
+    let names: Vec<Vec<u8>> = if argv.len() > 1 {
+        argv.iter_from(1).map(|c| c.to_vec()).collect()
+    } else {
+        set_of(ctx, kind).iter().cloned().collect()
+    };
+    if names.is_empty() {
+        let n = count(ctx, kind);
+        confirm(ctx, word, None, n);
+        return Ok(());
+    }
+    for ch in names {
+        if set_of(ctx, kind).remove(&ch) {
+            ctx.eng.pubsub.unsubscribe(kind, &ch, id);
+        }
+        let n = count(ctx, kind);
+        confirm(ctx, word, Some(&ch), n);
+    }
+    Ok(())
+}
+
+/// Drops every subscription (RESET, disconnect); with `reply`, confirms each like UNSUBSCRIBE.
+pub fn unsubscribe_all(ctx: &mut Ctx<'_>, reply: bool) {
+    let id = ctx.client.id;
+    for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+        let names: Vec<Vec<u8>> = set_of(ctx, kind).drain().collect();
+        for n in names {
+            ctx.eng.pubsub.unsubscribe(kind, &n, id);
+        }
+    }
+    let _ = reply;
+}
+
+fn subscribe(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    sub_generic(ctx, argv, Kind::Channel, b"subscribe")
+}
+fn unsubscribe(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    unsub_generic(ctx, argv, Kind::Channel, b"unsubscribe")
+}
+fn psubscribe(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    sub_generic(ctx, argv, Kind::Pattern, b"psubscribe")
+}
+fn punsubscribe(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    unsub_generic(ctx, argv, Kind::Pattern, b"punsubscribe")
+}
+fn ssubscribe(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    sub_generic(ctx, argv, Kind::Shard, b"ssubscribe")
+}
+fn sunsubscribe(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    unsub_generic(ctx, argv, Kind::Shard, b"sunsubscribe")
+}
+
+fn publish_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, shard: bool) -> CmdResult {
+    let id = ctx.client.id;
+    let eng = &mut *ctx.eng;
+    let n = eng.pubsub.publish(
+        &eng.clients,
+        shard,
+        argv.get(1),
+        argv.get(2),
+        Some((id, &mut *ctx.out)),
+    );
+    eng.stats.published += 1;
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn publish(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    publish_generic(ctx, argv, false)
+}
+fn spublish(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    publish_generic(ctx, argv, true)
+}
+
+fn list_names(ctx: &mut Ctx<'_>, argv: &Argv<'_>, shard: bool) -> CmdResult {
+    let map = if shard {
+        &ctx.eng.pubsub.shard
+    } else {
+        &ctx.eng.pubsub.channels
+    };
+    let pat = if argv.len() > 2 {
+        Some(argv.get(2))
+    } else {
+        None
+    };
+    let names: Vec<Vec<u8>> = map
+        .keys()
+        .filter(|k| pat.is_none_or(|p| glob_match(p, k)))
+        .cloned()
+        .collect();
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk(&n);
+    }
+    Ok(())
+}
+
+fn numsub(ctx: &mut Ctx<'_>, argv: &Argv<'_>, shard: bool) -> CmdResult {
+    ctx.out.map(argv.len() - 2);
+    for ch in argv.iter_from(2) {
+        let map = if shard {
+            &ctx.eng.pubsub.shard
+        } else {
+            &ctx.eng.pubsub.channels
+        };
+        let n = map.get(ch).map_or(0, |v| v.len());
+        ctx.out.bulk(ch);
+        ctx.out.int(n as i64);
+    }
+    Ok(())
+}
+
+fn pubsub_channels(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    list_names(ctx, argv, false)
+}
+fn pubsub_shardchannels(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    list_names(ctx, argv, true)
+}
+fn pubsub_numsub(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    numsub(ctx, argv, false)
+}
+fn pubsub_shardnumsub(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    numsub(ctx, argv, true)
+}
+fn pubsub_numpat(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    ctx.out.int(ctx.eng.pubsub.patterns.len() as i64);
+    Ok(())
+}
+fn pubsub_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    super::connection::help(
+        ctx,
+        "PUBSUB",
+        &[
+            "CHANNELS [<pattern>]",
+            "    Return the currently active channels matching a <pattern> (default: '*').",
+            "NUMPAT",
+            "    Return number of subscriptions to patterns.",
+            "NUMSUB [<channel> ...]",
+            "    Return the number of subscribers for the specified channels, excluding",
+            "SHARDCHANNELS [<pattern>]",
+            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+            "SHARDNUMSUB [<shardchannel> ...]",
+            "    Return the number of subscribers for the specified shard level channel(s)",
+        ],
+    );
+    Ok(())
+}

@@ -1,0 +1,988 @@
+//! Server commands: DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME, LASTSAVE, SAVE/BGSAVE, CONFIG,
+//! SLOWLOG, MONITOR, LATENCY, MEMORY, LOLWUT, DEBUG (INFO lives in `info.rs`).
+//!
+//! Place in the flow: handlers over the whole node state ([`crate::engine::Engine`]).
+
+use super::flags::*;
+use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
+use crate::db::Value;
+use crate::errors::{self, CmdError, CmdResult};
+
+const ADM: u32 = acl::ADMIN | acl::SLOW | acl::DANGEROUS;
+const N: Keys = Keys::None;
+
+/// Server family table.
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd(
+        "dbsize",
+        1,
+        READONLY | FAST,
+        N,
+        acl::KEYSPACE | acl::READ | acl::FAST,
+        v(1, 0, 0),
+        "server",
+        dbsize,
+    )
+    .doc("Returns the number of keys in the database."),
+    cmd(
+        "flushdb",
+        -1,
+        WRITE,
+        N,
+        acl::KEYSPACE | acl::WRITE | acl::SLOW | acl::DANGEROUS,
+        v(1, 0, 0),
+        "server",
+        flushdb,
+    )
+    .doc("Remove all keys from the current database."),
+    cmd(
+        "flushall",
+        -1,
+        WRITE,
+        N,
+        acl::KEYSPACE | acl::WRITE | acl::SLOW | acl::DANGEROUS,
+        v(1, 0, 0),
+        "server",
+        flushall,
+    )
+    .doc("Removes all keys from all databases."),
+    cmd(
+        "swapdb",
+        3,
+        WRITE | FAST,
+        N,
+        acl::KEYSPACE | acl::WRITE | acl::FAST | acl::DANGEROUS,
+        v(4, 0, 0),
+        "server",
+        swapdb,
+    )
+    .doc("Swaps two Redis databases."),
+    cmd(
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        N,
+        acl::FAST,
+        v(2, 6, 0),
+        "server",
+        time,
+    )
+    .doc("Returns the server time."),
+    cmd(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        N,
+        acl::FAST | acl::ADMIN | acl::DANGEROUS,
+        v(1, 0, 0),
+        "server",
+        lastsave,
+    )
+    .doc("Returns the Unix timestamp of the last successful save to disk."),
+    cmd(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_MULTI,
+        N,
+        ADM,
+        v(1, 0, 0),
+        "server",
+        save,
+    )
+    .doc("Synchronously saves the database(s) to disk."),
+    cmd(
+        "bgsave",
+        -1,
+        ADMIN | NOSCRIPT,
+        N,
+        ADM,
+        v(1, 0, 0),
+        "server",
+        bgsave,
+    )
+    .doc("Asynchronously saves the database(s) to disk."),
+    cmd(
+        "config",
+        -2,
+        0,
+        N,
+        acl::SLOW,
+        v(2, 0, 0),
+        "server",
+        container,
+    )
+    .doc("A container for server configuration commands.")
+    .subs(CONFIG),
+    cmd(
+        "slowlog",
+        -2,
+        0,
+        N,
+        acl::SLOW,
+        v(2, 2, 12),
+        "server",
+        container,
+    )
+    .doc("A container for slow log commands.")
+    .subs(SLOWLOG),
+    cmd(
+        "monitor",
+        1,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        N,
+        ADM,
+        v(1, 0, 0),
+        "server",
+        monitor,
+    )
+    .doc("Listens for all requests received by the server in real-time."),
+    cmd(
+        "latency",
+        -2,
+        0,
+        N,
+        acl::SLOW,
+        v(2, 8, 13),
+        "server",
+        container,
+    )
+    .doc("A container for latency diagnostics commands.")
+    .subs(LATENCY),
+    cmd(
+        "memory",
+        -2,
+        0,
+        N,
+        acl::SLOW,
+        v(4, 0, 0),
+        "server",
+        container,
+    )
+    .doc("A container for memory diagnostics commands.")
+    .subs(MEMORY),
+    cmd(
+        "lolwut",
+        -1,
+        READONLY | FAST,
+        N,
+        acl::READ | acl::FAST,
+        v(5, 0, 0),
+        "server",
+        lolwut,
+    )
+    .doc("Displays computer art and the Redis version"),
+    cmd(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        N,
+        ADM,
+        v(1, 0, 0),
+        "server",
+        debug,
+    )
+    .doc("A container for debugging commands."),
+    cmd(
+        "role",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST,
+        N,
+        acl::ADMIN | acl::FAST | acl::DANGEROUS,
+        v(2, 8, 12),
+        "server",
+        role,
+    )
+    .doc("Returns the replication role."),
+    cmd(
+        "info",
+        -1,
+        LOADING | STALE,
+        N,
+        acl::SLOW | acl::DANGEROUS,
+        v(1, 0, 0),
+        "server",
+        super::info::info,
+    )
+    .doc("Returns information and statistics about the server."),
+];
+
+const CONFIG: &[CommandSpec] = &[
+    cmd(
+        "get",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        N,
+        ADM,
+        v(2, 0, 0),
+        "server",
+        config_get,
+    )
+    .doc("Returns the effective values of configuration parameters."),
+    cmd(
+        "set",
+        -4,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        N,
+        ADM,
+        v(2, 0, 0),
+        "server",
+        config_set,
+    )
+    .doc("Sets configuration parameters in-flight."),
+    cmd(
+        "resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        N,
+        ADM,
+        v(2, 0, 0),
+        "server",
+        config_resetstat,
+    )
+    .doc("Resets the server's statistics."),
+    cmd(
+        "rewrite",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        N,
+        ADM,
+        v(2, 8, 0),
+        "server",
+        config_rewrite,
+    )
+    .doc("Persists the effective configuration to file."),
+    cmd(
+        "help",
+        2,
+        LOADING | STALE,
+        N,
+        acl::SLOW,
+        v(5, 0, 0),
+        "server",
+        config_help,
+    )
+    .doc("Returns helpful text about the different subcommands."),
+];
+
+const SLOWLOG: &[CommandSpec] = &[
+    cmd(
+        "get",
+        -2,
+        ADMIN | LOADING | STALE,
+        N,
+        ADM,
+        v(2, 2, 12),
+        "server",
+        slowlog_get,
+    )
+    .doc("Returns the slow log's entries."),
+    cmd(
+        "len",
+        2,
+        ADMIN | LOADING | STALE,
+        N,
+        ADM,
+        v(2, 2, 12),
+        "server",
+        slowlog_len,
+    )
+    .doc("Returns the number of entries in the slow log."),
+    cmd(
+        "reset",
+        2,
+        ADMIN | LOADING | STALE,
+        N,
+        ADM,
+        v(2, 2, 12),
+        "server",
+        slowlog_reset,
+    )
+    .doc("Clears all entries from the slow log."),
+    cmd(
+        "help",
+        2,
+        LOADING | STALE,
+        N,
+        acl::SLOW,
+        v(6, 2, 0),
+        "server",
+        slowlog_help,
+    )
+    .doc("Show helpful text about the different subcommands"),
+];
+
+const LATENCY: &[CommandSpec] = &[
+    cmd(
+        "latest",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        N,
+        ADM,
+        v(2, 8, 13),
+        "server",
+        latency_latest,
+    )
+    .doc("Returns the latest latency samples for all events."),
+    cmd(
+        "history",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        N,
+        ADM,
+        v(2, 8, 13),
+        "server",
+        latency_history,
+    )
+    .doc("Returns timestamp-latency samples for an event."),
+    cmd(
+        "reset",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        N,
+        ADM,
+        v(2, 8, 13),
+        "server",
+        latency_reset,
+    )
+    .doc("Resets the latency data for one or more events."),
+    cmd(
+        "doctor",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        N,
+        ADM,
+        v(2, 8, 13),
+        "server",
+        latency_doctor,
+    )
+    .doc("Returns a human-readable latency analysis report."),
+    cmd(
+        "help",
+        2,
+        LOADING | STALE,
+        N,
+        acl::SLOW,
+        v(2, 8, 13),
+        "server",
+        latency_help,
+    )
+    .doc("Returns helpful text about the different subcommands."),
+];
+
+const MEMORY: &[CommandSpec] = &[
+    cmd(
+        "usage",
+        -3,
+        READONLY,
+        Keys::Range(2, 2, 1),
+        acl::READ | acl::SLOW | acl::KEYSPACE,
+        v(4, 0, 0),
+        "server",
+        memory_usage,
+    )
+    .doc("Estimates the memory usage of a key."),
+    cmd(
+        "stats",
+        2,
+        0,
+        N,
+        acl::SLOW,
+        v(4, 0, 0),
+        "server",
+        memory_stats,
+    )
+    .doc("Returns details about memory usage."),
+    cmd(
+        "doctor",
+        2,
+        0,
+        N,
+        acl::SLOW,
+        v(4, 0, 0),
+        "server",
+        memory_doctor,
+    )
+    .doc("Outputs a memory problems report."),
+    cmd(
+        "purge",
+        2,
+        0,
+        N,
+        acl::SLOW,
+        v(4, 0, 0),
+        "server",
+        memory_purge,
+    )
+    .doc("Asks the allocator to release memory."),
+    cmd(
+        "malloc-stats",
+        2,
+        0,
+        N,
+        acl::SLOW,
+        v(4, 0, 0),
+        "server",
+        memory_malloc_stats,
+    )
+    .doc("Returns the allocator statistics."),
+    cmd(
+        "help",
+        2,
+        LOADING | STALE,
+        N,
+        acl::SLOW,
+        v(4, 0, 0),
+        "server",
+        memory_help,
+    )
+    .doc("Returns helpful text about the different subcommands."),
+];
+
+fn dbsize(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let n = ctx.db().len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn flush_mode(argv: &Argv<'_>) -> CmdResult {
+    match argv.len() {
+        1 => Ok(()),
+        2 if argv.is(1, "async") || argv.is(1, "sync") => Ok(()),
+        _ => Err(errors::SYNTAX.into()),
+    }
+}
+
+fn flushdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    flush_mode(argv)?;
+    let i = ctx.client.db;
+    let n = ctx.eng.dbs[i].len() as u64;
+    ctx.eng.flush_db(i);
+    ctx.dirty(n.max(1));
+    ctx.out.ok();
+    Ok(())
+}
+
+fn flushall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    flush_mode(argv)?;
+    let n = ctx.eng.total_keys();
+    for i in 0..ctx.eng.dbs.len() {
+        ctx.eng.flush_db(i);
+    }
+    ctx.dirty(n.max(1));
+    ctx.out.ok();
+    Ok(())
+}
+
+fn swapdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if ctx.eng.info.cluster {
+        return Err("ERR SWAPDB is not allowed in cluster mode".into());
+    }
+    let a = argv
+        .i64(1)
+        .map_err(|_| CmdError::from("ERR invalid first DB index"))?;
+    let b = argv
+        .i64(2)
+        .map_err(|_| CmdError::from("ERR invalid second DB index"))?;
+    let n = ctx.eng.dbs.len() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Err(errors::DB_INDEX_OUT_OF_RANGE.into());
+    }
+    let (a, b) = (a as usize, b as usize);
+    if a != b {
+        ctx.eng.dbs.swap(a, b);
+        ctx.eng.dbs[a].epoch += 1;
+        ctx.eng.dbs[b].epoch += 1;
+        // Clients blocked on either database may now be servable.
+        let keys: Vec<(usize, crate::db::Key)> = ctx
+            .eng
+            .waiters
+            .keys()
+            .filter(|(d, _)| *d == a || *d == b)
+            .cloned()
+            .collect();
+        for (d, k) in keys {
+            ctx.eng.signal_key_ready(d, &k);
+        }
+    }
+    ctx.dirty(1);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let off = ctx.eng.clock_offset;
+    let total_us = d.as_micros() as i64 + off * 1000;
+    ctx.out.array(2);
+    ctx.out.bulk((total_us / 1_000_000).to_string().as_bytes());
+    ctx.out.bulk((total_us % 1_000_000).to_string().as_bytes());
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    ctx.out.int(ctx.eng.lastsave);
+    Ok(())
+}
+
+fn save(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    // Snapshots are taken by the control plane; a local SAVE just marks the data as saved.
+    ctx.eng.dirty = 0;
+    ctx.eng.lastsave = ctx.now / 1000;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn bgsave(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.len() > 2 || (argv.len() == 2 && !argv.is(1, "schedule")) {
+        return Err(errors::SYNTAX.into());
+    }
+    ctx.eng.dirty = 0;
+    ctx.eng.lastsave = ctx.now / 1000;
+    ctx.out.simple("Background saving started");
+    Ok(())
+}
+
+fn config_get(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for p in argv.iter_from(2) {
+        for (n, val) in ctx.eng.cfg.get_matching(p) {
+            if !pairs.iter().any(|(x, _)| *x == n) {
+                pairs.push((n, val));
+            }
+        }
+    }
+    ctx.out.map(pairs.len());
+    for (n, val) in pairs {
+        ctx.out.bulk(n.as_bytes());
+        ctx.out.bulk(val.as_bytes());
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if !argv.len().is_multiple_of(2) {
+        return Err(errors::wrong_arity("config|set"));
+    }
+    // Atomic like Redis 7: validate all on a copy, then commit.
+    let mut next = ctx.eng.cfg.clone();
+    let mut seen: Vec<String> = Vec::new();
+    for i in (2..argv.len()).step_by(2) {
+        let name = argv.str(i).to_ascii_lowercase();
+        if seen.contains(&name) {
+            return Err(CmdError(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter").into()));
+        }
+        seen.push(name.clone());
+        next.set(&name, &argv.str(i + 1))
+            .map_err(|e| CmdError(format!("ERR {e}").into()))?;
+    }
+    ctx.eng.cfg = next;
+    ctx.eng.refresh_access_mode();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_resetstat(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let n = ctx.eng.table.entries.len();
+    let st = &mut ctx.eng.stats;
+    st.commands = 0;
+    st.cmd = vec![Default::default(); n];
+    st.errors.clear();
+    st.error_replies = 0;
+    st.evicted = 0;
+    st.expired_base = 0;
+    st.hits_base = 0;
+    st.misses_base = 0;
+    st.net_in = 0;
+    st.net_out = 0;
+    st.rejected_conns = 0;
+    st.published = 0;
+    for db in &mut ctx.eng.dbs {
+        db.hits = 0;
+        db.misses = 0;
+        db.expired = 0;
+    }
+    ctx.eng.slowlog.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_rewrite(_: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    Err("ERR The server is running without a config file".into())
+}
+
+fn config_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    super::connection::help(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
+    Ok(())
+}
+
+fn slowlog_get(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let count = if argv.len() == 3 {
+        let c = argv.i64(2)?;
+        if c < -1 {
+            return Err("ERR count should be greater than or equal to -1".into());
+        }
+        if c == -1 { usize::MAX } else { c as usize }
+    } else if argv.len() == 2 {
+        10
+    } else {
+        return Err(errors::wrong_arity("slowlog|get"));
+    };
+    let entries: Vec<_> = ctx.eng.slowlog.iter().take(count).cloned().collect();
+    ctx.out.array(entries.len());
+    for e in entries {
+        ctx.out.array(6);
+        ctx.out.int(e.id as i64);
+        ctx.out.int(e.time);
+        ctx.out.int(e.usec as i64);
+        ctx.out.array(e.args.len());
+        for a in &e.args {
+            ctx.out.bulk(a);
+        }
+        ctx.out.bulk(e.addr.as_bytes());
+        ctx.out.bulk(e.name.as_bytes());
+    }
+    Ok(())
+}
+
+fn slowlog_len(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    ctx.out.int(ctx.eng.slowlog.len() as i64);
+    Ok(())
+}
+
+fn slowlog_reset(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    ctx.eng.slowlog.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn slowlog_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    super::connection::help(
+        ctx,
+        "SLOWLOG",
+        &[
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    );
+    Ok(())
+}
+
+fn monitor(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    if ctx.client.multi.is_some() || ctx.client.in_exec {
+        return Err("ERR MONITOR isn't allowed in a transaction".into());
+    }
+    let id = ctx.client.id;
+    if !ctx.eng.clients.monitors.contains(&id) {
+        ctx.eng.clients.monitors.push(id);
+    }
+    if let Some(ci) = ctx.eng.clients.map.get_mut(&id) {
+        ci.monitor = true;
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn latency_latest(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let ev: Vec<_> = ctx
+        .eng
+        .latency
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    ctx.out.array(ev.len());
+    for (name, (t, last, max)) in ev {
+        ctx.out.array(4);
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.int(t);
+        ctx.out.int(last as i64);
+        ctx.out.int(max as i64);
+    }
+    Ok(())
+}
+
+fn latency_history(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let name = argv.str(2);
+    match ctx.eng.latency.get(&name).copied() {
+        Some((t, last, _)) => {
+            ctx.out.array(1);
+            ctx.out.array(2);
+            ctx.out.int(t);
+            ctx.out.int(last as i64);
+        }
+        None => ctx.out.array(0),
+    }
+    Ok(())
+}
+
+fn latency_reset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let n = if argv.len() == 2 {
+        let n = ctx.eng.latency.len();
+        ctx.eng.latency.clear();
+        n
+    } else {
+        argv.iter_from(2)
+            .filter(|e| {
+                ctx.eng
+                    .latency
+                    .remove(&*String::from_utf8_lossy(e))
+                    .is_some()
+            })
+            .count()
+    };
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn latency_doctor(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let text = if ctx.eng.latency.is_empty() {
+        "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep a little more.\n"
+    } else {
+        "Dave, I have observed latency spikes in this Redis instance. See LATENCY LATEST for details.\n"
+    };
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+fn latency_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    super::connection::help(
+        ctx,
+        "LATENCY",
+        &[
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+        ],
+    );
+    Ok(())
+}
+
+fn memory_usage(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let mut i = 3;
+    while i < argv.len() {
+        if argv.is(i, "samples") && i + 1 < argv.len() {
+            argv.i64(i + 1)?;
+            i += 2;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    let now = ctx.now;
+    let key = argv.get(2);
+    match ctx.db().peek(key, now) {
+        Some(e) => {
+            let n = crate::db::KEY_OVERHEAD + key.len() + e.value.mem_size();
+            ctx.out.int(n as i64);
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn memory_stats(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let used = ctx.eng.used_memory();
+    let keys = ctx.eng.total_keys();
+    let data: u64 = ctx.eng.dbs.iter().map(|d| d.used_memory() as u64).sum();
+    let clients = ctx.eng.clients.map.len() as u64 * 1024;
+    let startup = crate::engine::BASE_MEMORY;
+    let dbs: Vec<(usize, usize, usize)> = ctx
+        .eng
+        .dbs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.is_empty())
+        .map(|(i, d)| (i, d.len(), d.expires_len()))
+        .collect();
+    let out = &mut *ctx.out;
+    out.map(14 + dbs.len());
+    let mut kv = |k: &str, n: u64| {
+        out.bulk(k.as_bytes());
+        out.int(n as i64);
+    };
+    kv("peak.allocated", used);
+    kv("total.allocated", used);
+    kv("startup.allocated", startup);
+    kv("replication.backlog", 0);
+    kv("clients.slaves", 0);
+    kv("clients.normal", clients);
+    kv("cluster.links", 0);
+    kv("aof.buffer", 0);
+    kv("lua.caches", 0);
+    kv("functions.caches", 0);
+    kv("overhead.total", startup + clients);
+    kv("keys.count", keys);
+    kv("keys.bytes-per-key", data.checked_div(keys).unwrap_or(0));
+    kv("dataset.bytes", data);
+    for (i, n, e) in dbs {
+        out.bulk(format!("db.{i}").as_bytes());
+        out.map(2);
+        out.bulk(b"overhead.hashtable.main");
+        out.int(n as i64 * 8);
+        out.bulk(b"overhead.hashtable.expires");
+        out.int(e as i64 * 8);
+    }
+    Ok(())
+}
+
+fn memory_doctor(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    ctx.out.verbatim("txt", b"Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.");
+    Ok(())
+}
+
+fn memory_purge(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    ctx.out.ok();
+    Ok(())
+}
+
+fn memory_malloc_stats(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    ctx.out
+        .verbatim("txt", b"Stats not supported for the current allocator");
+    Ok(())
+}
+
+fn memory_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    super::connection::help(
+        ctx,
+        "MEMORY",
+        &[
+            "DOCTOR",
+            "    Return memory problems reports.",
+            "MALLOC-STATS",
+            "    Return internal statistics report from the memory allocator.",
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
+            "STATS",
+            "    Return information about the memory usage of the server.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value.",
+        ],
+    );
+    Ok(())
+}
+
+fn lolwut(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let mut i = 1;
+    while i < argv.len() {
+        if argv.is(i, "version") && i + 1 < argv.len() {
+            argv.i64(i + 1)?;
+            i += 2;
+        } else {
+            argv.i64(i)?;
+            i += 1;
+        }
+    }
+    // Our own small piece of art: a staircase of cache lines.
+    let mut art = String::new();
+    for row in 0..6 {
+        art.push_str(&" ".repeat(row * 2));
+        art.push_str(&"\u{2588}".repeat(12 - row * 2));
+        art.push('\n');
+    }
+    let name = match ctx.eng.info.flavor {
+        crate::Flavor::Redis => "Redis",
+        crate::Flavor::Valkey => "Valkey",
+    };
+    art.push_str(&format!(
+        "\nelasticache-local. {} ver. {}\n",
+        name, ctx.eng.info.version
+    ));
+    ctx.out.verbatim("txt", art.as_bytes());
+    Ok(())
+}
+
+fn role(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(0);
+    ctx.out.array(0);
+    Ok(())
+}
+
+fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let sub = argv.str(1).to_ascii_lowercase();
+    match sub.as_str() {
+        "sleep" if argv.len() == 3 => {
+            // A real DEBUG SLEEP stalls the whole server. We stall the node the same way (every
+            // client is paused) without blocking a runtime thread, which other nodes share: the
+            // node is paused for the duration and the caller is answered when it ends.
+            let ms = (argv.f64(2)?.max(0.0) * 1000.0) as i64;
+            if ms == 0 || ctx.client.in_exec {
+                ctx.out.ok();
+            } else {
+                let until = ctx.now + ms;
+                ctx.eng.pause = Some((ctx.eng.pause.map_or(until, |(u, _)| u.max(until)), false));
+                return ctx.block(Vec::new(), Some(until), crate::client::TimeoutReply::Ok);
+            }
+        }
+        "object" if argv.len() == 3 => {
+            let now = ctx.now;
+            let Some(e) = ctx.db().peek(argv.get(2), now) else {
+                return Err(errors::NO_SUCH_KEY.into());
+            };
+            let ser = e.value.mem_size();
+            let enc = e.value.encoding();
+            let lru = e.lru;
+            let extra = match &e.value {
+                Value::List(l) => format!(
+                    " ql_nodes:1 ql_avg_node:{}.00 ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:{}",
+                    l.len(),
+                    ser
+                ),
+                _ => String::new(),
+            };
+            let idle = ((now / 1000) as u32).wrapping_sub(lru);
+            ctx.out.simple(&format!(
+                "Value at:0x7f0000000000 refcount:1 encoding:{enc} serializedlength:{ser} lru:{} lru_seconds_idle:{idle}{extra}",
+                lru & 0xFF_FFFF
+            ));
+        }
+        "set-active-expire" if argv.len() == 3 => ctx.out.ok(),
+        "jmap" | "quicklist-packed-threshold" | "stringmatch-len" | "change-repl-id" => {
+            ctx.out.ok()
+        }
+        "reload" | "loadaof" => ctx.out.ok(),
+        "help" => super::connection::help(
+            ctx,
+            "DEBUG",
+            &[
+                "OBJECT <key>",
+                "    Show low level info about the key and associated value.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+            ],
+        ),
+        _ => {
+            return Err(CmdError(
+                format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+                    argv.str(1)
+                )
+                .into(),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,383 @@
+//! Set commands.
+//!
+//! Place in the flow: argument parsing and reply shaping for `Value::Set`; membership storage
+//! lives in `db/set.rs`. Writes keep the intset/listpack/hashtable encoding in step with the
+//! `set-max-*` parameters and emit `sadd` / `srem` / `spop` / `*store` events. Whole-set
+//! replies use the RESP3 set type.
+
+use super::coll::{self, cleanup, numkeys, numkeys_positions, read};
+use super::flags::*;
+use super::hashes::pick;
+use super::keys::{parse_cursor, scan_opts};
+use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use crate::config::notify;
+use crate::db::set::Set;
+use crate::db::{Key, Value};
+use crate::errors::{self, CmdError, CmdResult};
+use crate::glob::glob_match;
+
+const R: u32 = acl::READ | acl::SET;
+const W: u32 = acl::WRITE | acl::SET;
+const K1: Keys = Keys::Range(1, 1, 1);
+const KALL: Keys = Keys::Range(1, -1, 1);
+
+fn card_keys(a: &Argv<'_>) -> Vec<usize> {
+    numkeys_positions(a, 1)
+}
+
+/// Set family table.
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("sadd", -3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "set", sadd).doc("Adds one or more members to a set. Creates the key if it doesn't exist."),
+    cmd("srem", -3, WRITE | FAST, K1, W | acl::FAST, v(1, 0, 0), "set", srem).doc("Removes one or more members from a set. Deletes the set if the last member was removed."),
+    cmd("smembers", 2, READONLY, K1, R | acl::SLOW, v(1, 0, 0), "set", smembers).doc("Returns all members of a set."),
+    cmd("sismember", 3, READONLY | FAST, K1, R | acl::FAST, v(1, 0, 0), "set", sismember).doc("Determines whether a member belongs to a set."),
+    cmd("smismember", -3, READONLY | FAST, K1, R | acl::FAST, v(6, 2, 0), "set", smismember).doc("Determines whether multiple members belong to a set."),
+    cmd("scard", 2, READONLY | FAST, K1, R | acl::FAST, v(1, 0, 0), "set", scard).doc("Returns the number of members in a set."),
+    cmd("spop", -2, WRITE | FAST, K1, W | acl::FAST, v(1, 0, 0), "set", spop).doc("Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
+    cmd("srandmember", -2, READONLY, K1, R | acl::SLOW, v(1, 0, 0), "set", srandmember).doc("Get one or multiple random members from a set"),
+    cmd("smove", 4, WRITE | FAST, Keys::Range(1, 2, 1), W | acl::FAST, v(1, 0, 0), "set", smove).doc("Moves a member from one set to another."),
+    cmd("sinter", -2, READONLY, KALL, R | acl::SLOW, v(1, 0, 0), "set", sinter).doc("Returns the intersect of multiple sets."),
+    cmd("sintercard", -3, READONLY | MOVABLE_KEYS, Keys::Custom(card_keys), R | acl::SLOW, v(7, 0, 0), "set", sintercard).doc("Returns the number of members of the intersect of multiple sets."),
+    cmd("sinterstore", -3, WRITE | DENYOOM, KALL, W | acl::SLOW, v(1, 0, 0), "set", sinterstore).doc("Stores the intersect of multiple sets in a key."),
+    cmd("sunion", -2, READONLY, KALL, R | acl::SLOW, v(1, 0, 0), "set", sunion).doc("Returns the union of multiple sets."),
+    cmd("sunionstore", -3, WRITE | DENYOOM, KALL, W | acl::SLOW, v(1, 0, 0), "set", sunionstore).doc("Stores the union of multiple sets in a key."),
+    cmd("sdiff", -2, READONLY, KALL, R | acl::SLOW, v(1, 0, 0), "set", sdiff).doc("Returns the difference of multiple sets."),
+    cmd("sdiffstore", -3, WRITE | DENYOOM, KALL, W | acl::SLOW, v(1, 0, 0), "set", sdiffstore).doc("Stores the difference of multiple sets in a key."),
+    cmd("sscan", -3, READONLY, K1, R | acl::SLOW, v(2, 8, 0), "set", sscan).doc("Iterates over members of a set."),
+];
+
+fn sadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let key = argv.get(1);
+    let lim = coll::set_limits(ctx);
+    let n = coll::write::<Set, _>(ctx, key, true, |s| {
+        let members: Vec<&[u8]> = argv.iter_from(2).collect();
+        let n = members.iter().filter(|m| s.insert(m)).count();
+        s.check_encoding(lim, &members);
+        n
+    })?
+    .unwrap_or(0);
+    ctx.out.int(n as i64);
+    if n > 0 {
+        ctx.dirty(n as u64);
+        ctx.notify(notify::SET, "sadd", key);
+    } else {
+        // Redis creates nothing new, but `get_or_create` may have made an empty set.
+        ctx.db().remove_if_empty(key);
+    }
+    Ok(())
+}
+
+fn srem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let key = argv.get(1);
+    let n = coll::write::<Set, _>(ctx, key, false, |s| {
+        argv.iter_from(2).filter(|m| s.remove(m)).count()
+    })?
+    .unwrap_or(0);
+    ctx.out.int(n as i64);
+    if n > 0 {
+        ctx.dirty(n as u64);
+        ctx.notify(notify::SET, "srem", key);
+        cleanup(ctx, key);
+    }
+    Ok(())
+}
+
+fn members(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Vec<Key>, CmdError> {
+    Ok(read::<Set>(ctx, key)?
+        .map(|s| s.iter().cloned().collect())
+        .unwrap_or_default())
+}
+
+fn reply_set(ctx: &mut Ctx<'_>, items: &[Key]) {
+    ctx.out.set(items.len());
+    for m in items {
+        ctx.out.bulk(m);
+    }
+}
+
+fn smembers(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let m = members(ctx, argv.get(1))?;
+    reply_set(ctx, &m);
+    Ok(())
+}
+
+fn sismember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let b = read::<Set>(ctx, argv.get(1))?.is_some_and(|s| s.contains(argv.get(2)));
+    ctx.out.int(i64::from(b));
+    Ok(())
+}
+
+fn smismember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let r: Vec<bool> = match read::<Set>(ctx, argv.get(1))? {
+        Some(s) => argv.iter_from(2).map(|m| s.contains(m)).collect(),
+        None => vec![false; argv.len() - 2],
+    };
+    ctx.out.array(r.len());
+    for b in r {
+        ctx.out.int(i64::from(b));
+    }
+    Ok(())
+}
+
+fn scard(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let n = read::<Set>(ctx, argv.get(1))?.map_or(0, |s| s.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn spop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let key = argv.get(1);
+    if argv.len() > 3 {
+        return Err(errors::SYNTAX.into());
+    }
+    let count = if argv.len() == 3 {
+        match crate::db::string::parse_i64(argv.get(2)) {
+            Some(n) if n >= 0 => Some(n),
+            _ => return Err("ERR value is out of range, must be positive".into()),
+        }
+    } else {
+        None
+    };
+    let all = members(ctx, key)?;
+    let chosen: Vec<Key> = pick(all.len(), count.unwrap_or(1))
+        .into_iter()
+        .map(|i| all[i].clone())
+        .collect();
+    if !chosen.is_empty() {
+        coll::write::<Set, _>(ctx, key, false, |s| {
+            for m in &chosen {
+                s.remove(m);
+            }
+        })?;
+        ctx.dirty(chosen.len() as u64);
+        ctx.notify(notify::SET, "spop", key);
+        cleanup(ctx, key);
+    }
+    match count {
+        None => match chosen.first() {
+            Some(m) => ctx.out.bulk(m),
+            None => ctx.out.null(),
+        },
+        Some(_) => reply_set(ctx, &chosen),
+    }
+    Ok(())
+}
+
+fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(errors::SYNTAX.into());
+    }
+    let count = if argv.len() == 3 {
+        let c = argv.i64(2)?;
+        if c == i64::MIN {
+            return Err("ERR value is out of range".into());
+        }
+        Some(c)
+    } else {
+        None
+    };
+    let all = members(ctx, argv.get(1))?;
+    let chosen: Vec<&Key> = pick(all.len(), count.unwrap_or(1))
+        .into_iter()
+        .map(|i| &all[i])
+        .collect();
+    match count {
+        None => match chosen.first() {
+            Some(m) => ctx.out.bulk(m),
+            None => ctx.out.null(),
+        },
+        Some(_) => {
+            ctx.out.array(chosen.len());
+            for m in chosen {
+                ctx.out.bulk(m);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn smove(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (src, dst, m) = (argv.get(1), argv.get(2), argv.get(3));
+    let src_has = read::<Set>(ctx, src)?.map(|s| s.contains(m));
+    coll::check::<Set>(ctx, dst)?;
+    match src_has {
+        None | Some(false) => {
+            ctx.out.int(0);
+            return Ok(());
+        }
+        Some(true) if src == dst => {
+            ctx.out.int(1);
+            return Ok(());
+        }
+        Some(true) => {}
+    }
+    coll::write::<Set, _>(ctx, src, false, |s| s.remove(m))?;
+    ctx.notify(notify::SET, "srem", src);
+    cleanup(ctx, src);
+    let lim = coll::set_limits(ctx);
+    let added = coll::write::<Set, _>(ctx, dst, true, |s| {
+        let a = s.insert(m);
+        s.check_encoding(lim, &[m]);
+        a
+    })?;
+    if added == Some(true) {
+        ctx.notify(notify::SET, "sadd", dst);
+    }
+    ctx.dirty(1);
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// Set algebra over the sets at `keys` (missing keys are empty sets).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Inter,
+    Union,
+    Diff,
+}
+
+fn compute(ctx: &mut Ctx<'_>, keys: &[&[u8]], op: Op, limit: usize) -> Result<Vec<Key>, CmdError> {
+    let mut sets: Vec<Option<Vec<Key>>> = Vec::with_capacity(keys.len());
+    for k in keys {
+        sets.push(read::<Set>(ctx, k)?.map(|s| s.iter().cloned().collect()));
+    }
+    let mut out = Vec::new();
+    match op {
+        Op::Union => {
+            let mut seen = std::collections::HashSet::new();
+            for m in sets.into_iter().flatten().flatten() {
+                if seen.insert(m.clone()) {
+                    out.push(m);
+                }
+            }
+        }
+        Op::Inter => {
+            if sets.iter().any(|s| s.is_none()) {
+                return Ok(out);
+            }
+            let mut sets: Vec<Vec<Key>> = sets.into_iter().flatten().collect();
+            sets.sort_by_key(|s| s.len());
+            let rest: Vec<std::collections::HashSet<&Key>> =
+                sets.iter().skip(1).map(|s| s.iter().collect()).collect();
+            if let Some(first) = sets.first() {
+                for m in first {
+                    if rest.iter().all(|s| s.contains(m)) {
+                        out.push(m.clone());
+                        if limit > 0 && out.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Op::Diff => {
+            let mut it = sets.into_iter();
+            let Some(Some(first)) = it.next() else {
+                return Ok(out);
+            };
+            let others: std::collections::HashSet<Key> = it.flatten().flatten().collect();
+            out = first.into_iter().filter(|m| !others.contains(m)).collect();
+        }
+    }
+    Ok(out)
+}
+
+fn algebra(ctx: &mut Ctx<'_>, argv: &Argv<'_>, op: Op) -> CmdResult {
+    let keys: Vec<&[u8]> = argv.iter_from(1).collect();
+    let r = compute(ctx, &keys, op, 0)?;
+    reply_set(ctx, &r);
+    Ok(())
+}
+
+fn algebra_store(ctx: &mut Ctx<'_>, argv: &Argv<'_>, op: Op, event: &str) -> CmdResult {
+    let dst = argv.get(1);
+    let keys: Vec<&[u8]> = argv.iter_from(2).collect();
+    let r = compute(ctx, &keys, op, 0)?;
+    let lim = coll::set_limits(ctx);
+    let mut s = Set::new();
+    for m in &r {
+        s.insert(m);
+    }
+    let all: Vec<&[u8]> = r.iter().map(|m| &m[..]).collect();
+    s.check_encoding(lim, &all);
+    let now = ctx.now;
+    let existed = ctx.db().exists(dst, now);
+    let stored = coll::store(ctx, dst, Value::Set(Box::new(s)), r.is_empty());
+    if stored {
+        ctx.notify(notify::SET, event, dst);
+    } else if existed {
+        ctx.notify(notify::GENERIC, "del", dst);
+    }
+    ctx.dirty(1);
+    ctx.out.int(r.len() as i64);
+    Ok(())
+}
+
+fn sinter(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    algebra(ctx, argv, Op::Inter)
+}
+fn sunion(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    algebra(ctx, argv, Op::Union)
+}
+fn sdiff(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    algebra(ctx, argv, Op::Diff)
+}
+fn sinterstore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    algebra_store(ctx, argv, Op::Inter, "sinterstore")
+}
+fn sunionstore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    algebra_store(ctx, argv, Op::Union, "sunionstore")
+}
+fn sdiffstore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    algebra_store(ctx, argv, Op::Diff, "sdiffstore")
+}
+
+fn sintercard(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let keys = numkeys(argv, 1)?;
+    let mut i = 2 + keys.len();
+    let mut limit = 0usize;
+    while i < argv.len() {
+        if argv.is(i, "limit") && i + 1 < argv.len() {
+            let l = argv.i64(i + 1)?;
+            if l < 0 {
+                return Err("ERR LIMIT can't be negative".into());
+            }
+            limit = l as usize;
+            i += 2;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    let r = compute(ctx, &keys, Op::Inter, limit)?;
+    ctx.out.int(r.len() as i64);
+    Ok(())
+}
+
+fn sscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let cursor = parse_cursor(argv.get(2))?;
+    let o = scan_opts(argv, 3, false)?;
+    if o.novalues {
+        return Err(errors::SYNTAX.into());
+    }
+    let mut items = Vec::new();
+    let next = match read::<Set>(ctx, argv.get(1))? {
+        None => 0,
+        Some(s) => {
+            let mut visit = |k: &[u8]| {
+                if o.pattern.is_none_or(|p| glob_match(p, k)) {
+                    items.push(k.to_vec());
+                }
+            };
+            if s.encoding() != "hashtable" {
+                for k in s.iter() {
+                    visit(k);
+                }
+                0
+            } else {
+                s.dict().scan(cursor, o.count, |k, _| visit(k))
+            }
+        }
+    };
+    coll::scan_reply(ctx, next, &items);
+    Ok(())
+}

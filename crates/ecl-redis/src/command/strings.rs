@@ -1,0 +1,661 @@
+//! String commands: GET/SET family, counters, ranges, MGET/MSET, LCS.
+//!
+//! Place in the flow: argument parsing and reply shaping for `Value::Str`; number rules and range
+//! arithmetic live in `db/string.rs`. Each write bumps `dirty`, emits its keyspace event and
+//! wakes nothing (strings never serve blocked clients).
+
+use super::flags::*;
+use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use crate::config::notify;
+use crate::db::string::{clamp_range, format_float_human, parse_f64, parse_i64, set_i64};
+use crate::db::{Value, as_str};
+use crate::errors::{self, CmdError, CmdResult};
+
+const R: u32 = acl::READ | acl::STRING;
+const W: u32 = acl::WRITE | acl::STRING;
+const K1: Keys = Keys::Range(1, 1, 1);
+
+/// String family table.
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("get", 2, READONLY | FAST, K1, R | acl::FAST, v(1, 0, 0), "string", get).doc("Returns the string value of a key."),
+    cmd("set", -3, WRITE | DENYOOM, K1, W | acl::SLOW, v(1, 0, 0), "string", set)
+        .doc("Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
+    cmd("setnx", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", setnx)
+        .doc("Set the string value of a key only when the key doesn't exist."),
+    cmd("setex", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 0, 0), "string", setex)
+        .doc("Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
+    cmd("psetex", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 6, 0), "string", psetex)
+        .doc("Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
+    cmd("getset", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", getset)
+        .doc("Returns the previous string value of a key after setting it to a new value."),
+    cmd("getdel", 2, WRITE | FAST, K1, W | acl::FAST, v(6, 2, 0), "string", getdel)
+        .doc("Returns the string value of a key after deleting the key."),
+    cmd("getex", -2, WRITE | FAST, K1, W | acl::FAST, v(6, 2, 0), "string", getex)
+        .doc("Returns the string value of a key after setting its expiration time."),
+    cmd("mget", -2, READONLY | FAST, Keys::Range(1, -1, 1), R | acl::FAST, v(1, 0, 0), "string", mget)
+        .doc("Atomically returns the string values of one or more keys."),
+    cmd("mset", -3, WRITE | DENYOOM, Keys::Range(1, -1, 2), W | acl::SLOW, v(1, 0, 1), "string", mset)
+        .doc("Atomically creates or modifies the string values of one or more keys."),
+    cmd("msetnx", -3, WRITE | DENYOOM, Keys::Range(1, -1, 2), W | acl::SLOW, v(1, 0, 1), "string", msetnx)
+        .doc("Atomically modifies the string values of one or more keys only when all keys don't exist."),
+    cmd("incr", 2, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", incr)
+        .doc("Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    cmd("decr", 2, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", decr)
+        .doc("Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
+    cmd("incrby", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", incrby)
+        .doc("Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    cmd("decrby", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", decrby)
+        .doc("Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
+    cmd("incrbyfloat", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 6, 0), "string", incrbyfloat)
+        .doc("Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
+    cmd("append", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "string", append)
+        .doc("Appends a string to the value of a key. Creates the key if it doesn't exist."),
+    cmd("strlen", 2, READONLY | FAST, K1, R | acl::FAST, v(2, 2, 0), "string", strlen).doc("Returns the length of a string value."),
+    cmd("getrange", 4, READONLY, K1, R | acl::SLOW, v(2, 4, 0), "string", getrange)
+        .doc("Returns a substring of the string stored at a key."),
+    cmd("substr", 4, READONLY, K1, R | acl::SLOW, v(1, 0, 0), "string", getrange)
+        .doc("Returns a substring from a string value."),
+    cmd("setrange", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 2, 0), "string", setrange)
+        .doc("Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
+    cmd("lcs", -3, READONLY, Keys::Range(1, 2, 1), R | acl::SLOW, v(7, 0, 0), "string", lcs)
+        .doc("Finds the longest common substring."),
+];
+
+/// Reads a string value (`None` when missing), WRONGTYPE otherwise; counts hits/misses.
+fn read_str<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a Vec<u8>>, CmdError> {
+    let now = ctx.now;
+    let db = &mut ctx.eng.dbs[ctx.client.db];
+    match db.get(key, now) {
+        None => Ok(None),
+        Some(e) => as_str(&e.value).map(Some),
+    }
+}
+
+fn get(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let now = ctx.now;
+    let db = &mut ctx.eng.dbs[ctx.client.db];
+    match db.get(argv.get(1), now) {
+        None => ctx.out.null(),
+        Some(e) => match &e.value {
+            Value::Str(s) => ctx.out.bulk(s),
+            _ => return Err(errors::WRONGTYPE.into()),
+        },
+    }
+    Ok(())
+}
+
+/// Expiry option parsed from SET/GETEX arguments.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ttl {
+    None,
+    Keep,
+    Persist,
+    At(i64),
+}
+
+/// Converts a relative/absolute time argument into an absolute ms deadline.
+fn deadline(
+    ctx: &Ctx<'_>,
+    argv: &Argv<'_>,
+    i: usize,
+    unit_ms: i64,
+    absolute: bool,
+    name: &str,
+) -> Result<i64, CmdError> {
+    let n = argv.i64(i)?;
+    if n <= 0 {
+        return Err(errors::invalid_expire(name));
+    }
+    let ms = n
+        .checked_mul(unit_ms)
+        .ok_or_else(|| errors::invalid_expire(name))?;
+    if absolute {
+        Ok(ms)
+    } else {
+        ms.checked_add(ctx.now)
+            .ok_or_else(|| errors::invalid_expire(name))
+    }
+}
+
+/// Stores a string, reusing the existing allocation when the key already holds a string.
+pub fn store_str(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], keep_ttl: bool) {
+    let now = ctx.now;
+    let db = &mut ctx.eng.dbs[ctx.client.db];
+    if keep_ttl && let Some(mut v) = db.get_mut(key, now) {
+        if let Value::Str(s) = &mut *v
+            && s.capacity() >= val.len()
+            && s.capacity() <= 2 * val.len() + 64
+        {
+            s.clear();
+            s.extend_from_slice(val);
+            return;
+        }
+        *v = Value::Str(val.to_vec());
+        return;
+    }
+    db.set(key, Value::Str(val.to_vec()), now, keep_ttl);
+}
+
+fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (mut nx, mut xx, mut want_get) = (false, false, false);
+    let mut ttl = Ttl::None;
+    let mut i = 3;
+    while i < argv.len() {
+        let a = argv.get(i);
+        let has_next = i + 1 < argv.len();
+        if a.eq_ignore_ascii_case(b"nx") && !xx {
+            nx = true;
+        } else if a.eq_ignore_ascii_case(b"xx") && !nx {
+            xx = true;
+        } else if a.eq_ignore_ascii_case(b"get") && ctx.version() >= v(6, 2, 0) {
+            want_get = true;
+        } else if a.eq_ignore_ascii_case(b"keepttl")
+            && ttl == Ttl::None
+            && ctx.version() >= v(6, 0, 0)
+        {
+            ttl = Ttl::Keep;
+        } else if ttl == Ttl::None
+            && has_next
+            && (a.eq_ignore_ascii_case(b"ex") || a.eq_ignore_ascii_case(b"px"))
+        {
+            let unit = if a.eq_ignore_ascii_case(b"ex") {
+                1000
+            } else {
+                1
+            };
+            ttl = Ttl::At(deadline(ctx, argv, i + 1, unit, false, "set")?);
+            i += 1;
+        } else if ttl == Ttl::None
+            && has_next
+            && ctx.version() >= v(6, 2, 0)
+            && (a.eq_ignore_ascii_case(b"exat") || a.eq_ignore_ascii_case(b"pxat"))
+        {
+            let unit = if a.eq_ignore_ascii_case(b"exat") {
+                1000
+            } else {
+                1
+            };
+            ttl = Ttl::At(deadline(ctx, argv, i + 1, unit, true, "set")?);
+            i += 1;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+        i += 1;
+    }
+    if nx && want_get && ctx.version() < v(7, 0, 0) {
+        return Err(errors::SYNTAX.into());
+    }
+    let key = argv.get(1);
+    let now = ctx.now;
+    let db = &mut ctx.eng.dbs[ctx.client.db];
+    let old: Option<Option<Vec<u8>>> = if want_get {
+        match db.get(key, now) {
+            None => Some(None),
+            Some(e) => Some(Some(as_str(&e.value)?.clone())),
+        }
+    } else {
+        None
+    };
+    let exists = if !(nx || xx) {
+        false
+    } else {
+        match &old {
+            Some(o) => o.is_some() || db.exists(key, now),
+            None => db.exists(key, now),
+        }
+    };
+    if (nx && exists) || (xx && !exists) {
+        match old {
+            Some(Some(o)) => ctx.out.bulk(&o),
+            _ => ctx.out.null(),
+        }
+        return Ok(());
+    }
+    store_str(ctx, key, argv.get(2), ttl == Ttl::Keep);
+    if let Ttl::At(at) = ttl {
+        ctx.db().set_expire(key, at, now);
+    }
+    ctx.dirty(1);
+    ctx.notify(notify::STRING, "set", key);
+    if matches!(ttl, Ttl::At(_)) {
+        ctx.notify(notify::GENERIC, "expire", key);
+    }
+    match old {
+        Some(Some(o)) => ctx.out.bulk(&o),
+        Some(None) => ctx.out.null(),
+        None => ctx.out.ok(),
+    }
+    Ok(())
+}
+
+fn setnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let now = ctx.now;
+    if ctx.db().exists(argv.get(1), now) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    store_str(ctx, argv.get(1), argv.get(2), false);
+    ctx.dirty(1);
+    ctx.notify(notify::STRING, "set", argv.get(1));
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn setex_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, unit: i64, name: &str) -> CmdResult {
+    let at = deadline(ctx, argv, 2, unit, false, name)?;
+    let key = argv.get(1);
+    store_str(ctx, key, argv.get(3), false);
+    let now = ctx.now;
+    ctx.db().set_expire(key, at, now);
+    ctx.dirty(1);
+    ctx.notify(notify::STRING, "set", key);
+    ctx.notify(notify::GENERIC, "expire", key);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn setex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    setex_generic(ctx, argv, 1000, "setex")
+}
+
+fn psetex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    setex_generic(ctx, argv, 1, "psetex")
+}
+
+fn getset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let old = read_str(ctx, argv.get(1))?.cloned();
+    store_str(ctx, argv.get(1), argv.get(2), false);
+    ctx.dirty(1);
+    ctx.notify(notify::STRING, "set", argv.get(1));
+    match old {
+        Some(o) => ctx.out.bulk(&o),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn getdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let key = argv.get(1);
+    let Some(old) = read_str(ctx, key)?.cloned() else {
+        ctx.out.null();
+        return Ok(());
+    };
+    ctx.db().remove(key);
+    ctx.dirty(1);
+    ctx.notify(notify::GENERIC, "del", key);
+    ctx.out.bulk(&old);
+    Ok(())
+}
+
+fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let mut ttl = Ttl::None;
+    let mut i = 2;
+    while i < argv.len() {
+        let a = argv.get(i);
+        let has_next = i + 1 < argv.len();
+        if a.eq_ignore_ascii_case(b"persist") && ttl == Ttl::None {
+            ttl = Ttl::Persist;
+        } else if ttl == Ttl::None && has_next {
+            let (unit, abs) = match a.to_ascii_lowercase().as_slice() {
+                b"ex" => (1000, false),
+                b"px" => (1, false),
+                b"exat" => (1000, true),
+                b"pxat" => (1, true),
+                _ => return Err(errors::SYNTAX.into()),
+            };
+            ttl = Ttl::At(deadline(ctx, argv, i + 1, unit, abs, "getex")?);
+            i += 1;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+        i += 1;
+    }
+    let key = argv.get(1);
+    let Some(val) = read_str(ctx, key)?.cloned() else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let now = ctx.now;
+    match ttl {
+        Ttl::At(at) if at <= now => {
+            ctx.db().remove(key);
+            ctx.notify(notify::GENERIC, "del", key);
+            ctx.dirty(1);
+        }
+        Ttl::At(at) => {
+            ctx.db().set_expire(key, at, now);
+            ctx.notify(notify::GENERIC, "expire", key);
+            ctx.dirty(1);
+        }
+        Ttl::Persist if ctx.db().expire_at(key, now).is_some_and(|t| t != 0) => {
+            ctx.db().set_expire(key, 0, now);
+            ctx.notify(notify::GENERIC, "persist", key);
+            ctx.dirty(1);
+        }
+        _ => {}
+    }
+    ctx.out.bulk(&val);
+    Ok(())
+}
+
+fn mget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let now = ctx.now;
+    let db = &mut ctx.eng.dbs[ctx.client.db];
+    ctx.out.array(argv.len() - 1);
+    for k in argv.iter_from(1) {
+        match db.get(k, now).map(|e| &e.value) {
+            Some(Value::Str(s)) => ctx.out.bulk(s),
+            _ => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn mset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.len().is_multiple_of(2) {
+        return Err(errors::wrong_arity("mset"));
+    }
+    for i in (1..argv.len()).step_by(2) {
+        store_str(ctx, argv.get(i), argv.get(i + 1), false);
+        ctx.notify(notify::STRING, "set", argv.get(i));
+    }
+    ctx.dirty((argv.len() / 2) as u64);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn msetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.len().is_multiple_of(2) {
+        return Err(errors::wrong_arity("msetnx"));
+    }
+    let now = ctx.now;
+    for i in (1..argv.len()).step_by(2) {
+        if ctx.db().exists(argv.get(i), now) {
+            ctx.out.int(0);
+            return Ok(());
+        }
+    }
+    for i in (1..argv.len()).step_by(2) {
+        store_str(ctx, argv.get(i), argv.get(i + 1), false);
+        ctx.notify(notify::STRING, "set", argv.get(i));
+    }
+    ctx.dirty((argv.len() / 2) as u64);
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// Adds `by` to the integer at `key` (creating it as 0), in place.
+fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
+    let now = ctx.now;
+    let db = &mut ctx.eng.dbs[ctx.client.db];
+    let (mut val, _) = db.get_or_create(key, now, || Value::Str(b"0".to_vec()));
+    let Value::Str(s) = &mut *val else {
+        return Err(errors::WRONGTYPE.into());
+    };
+    let cur = parse_i64(s).ok_or(CmdError::from(errors::NOT_INTEGER))?;
+    let new = cur
+        .checked_add(by)
+        .ok_or(CmdError::from(errors::INCR_OVERFLOW))?;
+    set_i64(s, new);
+    drop(val);
+    ctx.dirty(1);
+    ctx.notify(notify::STRING, "incrby", key);
+    ctx.out.int(new);
+    Ok(())
+}
+
+fn incr(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    incr_by(ctx, argv.get(1), 1)
+}
+
+fn decr(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    incr_by(ctx, argv.get(1), -1)
+}
+
+fn incrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let by = argv.i64(2)?;
+    incr_by(ctx, argv.get(1), by)
+}
+
+fn decrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let by = argv.i64(2)?;
+    if by == i64::MIN {
+        return Err("ERR decrement would overflow".into());
+    }
+    incr_by(ctx, argv.get(1), -by)
+}
+
+fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let by = argv.f64(2)?;
+    let key = argv.get(1);
+    let now = ctx.now;
+    let cur = match read_str(ctx, key)? {
+        None => 0.0,
+        Some(s) => parse_f64(s).ok_or(CmdError::from(errors::NOT_FLOAT))?,
+    };
+    let new = cur + by;
+    if !new.is_finite() {
+        return Err(errors::INCR_NAN.into());
+    }
+    let text = format_float_human(new);
+    let keep = ctx.db().expire_at(key, now).is_some();
+    store_str(ctx, key, text.as_bytes(), keep);
+    ctx.dirty(1);
+    ctx.notify(notify::STRING, "incrbyfloat", key);
+    ctx.out.bulk(text.as_bytes());
+    Ok(())
+}
+
+fn max_len(ctx: &Ctx<'_>) -> usize {
+    ctx.eng.cfg.proto_max_bulk_len
+}
+
+fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let key = argv.get(1);
+    let add = argv.get(2);
+    let now = ctx.now;
+    let limit = max_len(ctx);
+    let db = &mut ctx.eng.dbs[ctx.client.db];
+    if let Some(e) = db.peek(key, now) {
+        let s = as_str(&e.value)?;
+        if s.len() + add.len() > limit {
+            return Err(errors::STRING_TOO_LONG.into());
+        }
+    }
+    let (mut val, _) = db.get_or_create(key, now, || Value::Str(Vec::new()));
+    let Value::Str(s) = &mut *val else {
+        return Err(errors::WRONGTYPE.into());
+    };
+    s.extend_from_slice(add);
+    let n = s.len();
+    drop(val);
+    ctx.dirty(1);
+    ctx.notify(notify::STRING, "append", key);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn strlen(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let n = read_str(ctx, argv.get(1))?.map_or(0, |s| s.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn getrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (s, e) = (argv.i64(2)?, argv.i64(3)?);
+    let val = read_str(ctx, argv.get(1))?;
+    let slice: Vec<u8> = match val {
+        None => Vec::new(),
+        Some(v) => {
+            // Redis special-cases a negative start beyond a negative end as empty.
+            if s < 0 && e < 0 && s > e {
+                Vec::new()
+            } else {
+                clamp_range(s, e, v.len())
+                    .map(|(a, b)| v[a..=b].to_vec())
+                    .unwrap_or_default()
+            }
+        }
+    };
+    ctx.out.bulk(&slice);
+    Ok(())
+}
+
+fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let off = argv.i64(2)?;
+    if off < 0 {
+        return Err("ERR offset is out of range".into());
+    }
+    let off = off as usize;
+    let key = argv.get(1);
+    let val = argv.get(3);
+    let now = ctx.now;
+    let limit = max_len(ctx);
+    let db = &mut ctx.eng.dbs[ctx.client.db];
+    let cur_len = match db.peek(key, now) {
+        Some(e) => as_str(&e.value)?.len(),
+        None => {
+            if val.is_empty() {
+                ctx.out.int(0);
+                return Ok(());
+            }
+            0
+        }
+    };
+    if val.is_empty() {
+        ctx.out.int(cur_len as i64);
+        return Ok(());
+    }
+    if off + val.len() > limit {
+        return Err(errors::STRING_TOO_LONG.into());
+    }
+    let (mut v, _) = db.get_or_create(key, now, || Value::Str(Vec::new()));
+    let Value::Str(s) = &mut *v else {
+        return Err(errors::WRONGTYPE.into());
+    };
+    if s.len() < off + val.len() {
+        s.resize(off + val.len(), 0);
+    }
+    s[off..off + val.len()].copy_from_slice(val);
+    let n = s.len();
+    drop(v);
+    ctx.dirty(1);
+    ctx.notify(notify::STRING, "setrange", key);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// One LCS match: ranges in the first and second string, and its length.
+type LcsMatch = ((usize, usize), (usize, usize), usize);
+
+fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (mut want_len, mut want_idx, mut with_len) = (false, false, false);
+    let mut min_len = 0i64;
+    let mut i = 3;
+    while i < argv.len() {
+        if argv.is(i, "len") {
+            want_len = true;
+        } else if argv.is(i, "idx") {
+            want_idx = true;
+        } else if argv.is(i, "withmatchlen") {
+            with_len = true;
+        } else if argv.is(i, "minmatchlen") && i + 1 < argv.len() {
+            min_len = argv.i64(i + 1)?.max(0);
+            i += 1;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+        i += 1;
+    }
+    if want_len && want_idx {
+        return Err("ERR If you want both the length and indexes, please just use IDX.".into());
+    }
+    let now = ctx.now;
+    let db = &mut ctx.eng.dbs[ctx.client.db];
+    let mut fetch = |k: &[u8]| -> Result<Vec<u8>, CmdError> {
+        match db.get(k, now).map(|e| &e.value) {
+            None => Ok(Vec::new()),
+            Some(Value::Str(s)) => Ok(s.clone()),
+            Some(_) => Err("ERR The specified keys must contain string values".into()),
+        }
+    };
+    let a = fetch(argv.get(1))?;
+    let b = fetch(argv.get(2))?;
+    let cells = (a.len() + 1).saturating_mul(b.len() + 1);
+    if cells.saturating_mul(4) > ctx.eng.cfg.proto_max_bulk_len {
+        return Err(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len".into(),
+        );
+    }
+    let w = b.len() + 1;
+    let mut dp = vec![0u32; cells];
+    for x in 1..=a.len() {
+        for y in 1..=b.len() {
+            dp[x * w + y] = if a[x - 1] == b[y - 1] {
+                dp[(x - 1) * w + y - 1] + 1
+            } else {
+                dp[(x - 1) * w + y].max(dp[x * w + y - 1])
+            };
+        }
+    }
+    let total = dp[a.len() * w + b.len()] as usize;
+    let mut seq = vec![0u8; total];
+    let mut matches: Vec<LcsMatch> = Vec::new();
+    let (mut x, mut y, mut k) = (a.len(), b.len(), total);
+    let mut cur: Option<((usize, usize), (usize, usize))> = None;
+    while x > 0 && y > 0 {
+        if a[x - 1] == b[y - 1] {
+            k -= 1;
+            seq[k] = a[x - 1];
+            match cur.as_mut() {
+                Some((ra, rb)) if ra.0 == x && rb.0 == y => {
+                    ra.0 = x - 1;
+                    rb.0 = y - 1;
+                }
+                _ => {
+                    if let Some((ra, rb)) = cur.take() {
+                        matches.push((ra, rb, ra.1 - ra.0 + 1));
+                    }
+                    cur = Some(((x - 1, x - 1), (y - 1, y - 1)));
+                }
+            }
+            x -= 1;
+            y -= 1;
+        } else if dp[(x - 1) * w + y] > dp[x * w + y - 1] {
+            x -= 1;
+        } else {
+            y -= 1;
+        }
+    }
+    if let Some((ra, rb)) = cur.take() {
+        matches.push((ra, rb, ra.1 - ra.0 + 1));
+    }
+    if want_len {
+        ctx.out.int(total as i64);
+    } else if want_idx {
+        let kept: Vec<_> = matches
+            .into_iter()
+            .filter(|m| m.2 as i64 >= min_len)
+            .collect();
+        ctx.out.map(2);
+        ctx.out.bulk(b"matches");
+        ctx.out.array(kept.len());
+        for (ra, rb, l) in kept {
+            ctx.out.array(if with_len { 3 } else { 2 });
+            ctx.out.array(2);
+            ctx.out.int(ra.0 as i64);
+            ctx.out.int(ra.1 as i64);
+            ctx.out.array(2);
+            ctx.out.int(rb.0 as i64);
+            ctx.out.int(rb.1 as i64);
+            if with_len {
+                ctx.out.int(l as i64);
+            }
+        }
+        ctx.out.bulk(b"len");
+        ctx.out.int(total as i64);
+    } else {
+        ctx.out.bulk(&seq);
+    }
+    Ok(())
+}

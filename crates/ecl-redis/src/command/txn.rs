@@ -1,0 +1,163 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+//!
+//! Place in the flow: the dispatcher queues commands while a client is in MULTI (after the
+//! table's arity/unknown checks, flagging the transaction on any queueing error); EXEC runs the
+//! queue in one go under the node lock, so nothing interleaves. WATCH records each key's
+//! version and its database's flush epoch; EXEC aborts (null reply) if any changed — a write,
+//! an expiry (the key reads as missing) or a FLUSHDB/FLUSHALL/SWAPDB.
+
+use super::flags::*;
+use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use crate::client::Watch;
+use crate::errors::{self, CmdResult};
+
+const T: u32 = acl::TRANSACTION | acl::FAST;
+const TX: u32 = NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY;
+
+/// Transaction family table.
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd(
+        "multi",
+        1,
+        TX | TXN_CONTROL,
+        Keys::None,
+        T,
+        v(1, 2, 0),
+        "transactions",
+        multi,
+    )
+    .doc("Starts a transaction."),
+    cmd(
+        "exec",
+        1,
+        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TXN_CONTROL,
+        Keys::None,
+        acl::TRANSACTION | acl::SLOW,
+        v(1, 2, 0),
+        "transactions",
+        exec,
+    )
+    .doc("Executes all commands in a transaction."),
+    cmd(
+        "discard",
+        1,
+        TX | TXN_CONTROL,
+        Keys::None,
+        T,
+        v(2, 0, 0),
+        "transactions",
+        discard,
+    )
+    .doc("Discards a transaction."),
+    cmd(
+        "watch",
+        -2,
+        TX | TXN_CONTROL,
+        Keys::Range(1, -1, 1),
+        T,
+        v(2, 2, 0),
+        "transactions",
+        watch,
+    )
+    .doc("Monitors changes to keys to determine the execution of a transaction."),
+    cmd(
+        "unwatch",
+        1,
+        TX,
+        Keys::None,
+        T,
+        v(2, 2, 0),
+        "transactions",
+        unwatch,
+    )
+    .doc("Forgets about watched keys of a transaction."),
+];
+
+fn multi(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(errors::MULTI_NESTED.into());
+    }
+    ctx.client.multi = Some(Vec::new());
+    ctx.client.multi_dirty = false;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn discard(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    if ctx.client.multi.take().is_none() {
+        return Err(errors::DISCARD_NO_MULTI.into());
+    }
+    ctx.client.multi_dirty = false;
+    ctx.client.watches.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Whether any watched key changed since WATCH.
+fn watches_dirty(ctx: &mut Ctx<'_>) -> bool {
+    let now = ctx.now;
+    let watches = std::mem::take(&mut ctx.client.watches);
+    let dirty = watches.iter().any(|w| {
+        let db = &mut ctx.eng.dbs[w.db];
+        db.epoch != w.epoch || db.version(&w.key, now) != w.ver
+    });
+    ctx.client.watches = watches;
+    dirty
+}
+
+fn exec(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let Some(queue) = ctx.client.multi.take() else {
+        return Err(errors::EXEC_NO_MULTI.into());
+    };
+    if std::mem::take(&mut ctx.client.multi_dirty) {
+        ctx.client.watches.clear();
+        return Err(errors::EXECABORT.into());
+    }
+    if watches_dirty(ctx) {
+        ctx.client.watches.clear();
+        ctx.out.null_array();
+        return Ok(());
+    }
+    ctx.client.watches.clear();
+    ctx.out.array(queue.len());
+    ctx.client.in_exec = true;
+    for argv in &queue {
+        super::dispatch::dispatch(ctx.eng, ctx.client, ctx.out, &argv.as_argv());
+    }
+    ctx.client.in_exec = false;
+    Ok(())
+}
+
+fn watch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(errors::WATCH_IN_MULTI.into());
+    }
+    let now = ctx.now;
+    let dbi = ctx.client.db;
+    for k in argv.iter_from(1) {
+        if ctx
+            .client
+            .watches
+            .iter()
+            .any(|w| w.db == dbi && *w.key == *k)
+        {
+            continue;
+        }
+        let db = &mut ctx.eng.dbs[dbi];
+        let w = Watch {
+            db: dbi,
+            key: k.into(),
+            ver: db.version(k, now),
+            epoch: db.epoch,
+        };
+        ctx.client.watches.push(w);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn unwatch(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    ctx.client.watches.clear();
+    ctx.out.ok();
+    Ok(())
+}

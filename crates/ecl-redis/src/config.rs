@@ -1,0 +1,498 @@
+//! Runtime configuration (`CONFIG GET/SET`, initial parameters from the supervisor).
+//!
+//! Place in the flow: [`Config`] lives inside the engine; `CONFIG SET`, `RedisNode::config_set`
+//! and node start all go through [`Config::set`], which validates like Redis and refreshes the
+//! typed copies the hot paths read (maxmemory, policy, notification flags, bulk limit…).
+//! Parameters ElastiCache exposes (reference §7.1) are all known here; values are kept in their
+//! canonical string form so `CONFIG GET` echoes what Redis would.
+
+use crate::db::evict::Policy;
+use crate::glob::glob_match_nocase;
+use std::collections::BTreeMap;
+
+/// How a parameter's value is validated and normalised.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// Memory size (`100mb`, `1gb`…), shown in bytes.
+    Bytes,
+    /// Integer within bounds.
+    Int(i64, i64),
+    /// `yes` / `no`.
+    Bool,
+    /// One of the listed words.
+    Enum(&'static [&'static str]),
+    /// Free text.
+    Text,
+    /// Keyspace notification flags.
+    Notify,
+    /// Accepted but immutable at runtime.
+    ReadOnly,
+}
+
+/// (name, default, kind). Names as Redis spells them; aliases are listed separately.
+const PARAMS: &[(&str, &str, Kind)] = &[
+    ("maxmemory", "0", Kind::Bytes),
+    (
+        "maxmemory-policy",
+        "noeviction",
+        Kind::Enum(&[
+            "noeviction",
+            "allkeys-lru",
+            "volatile-lru",
+            "allkeys-lfu",
+            "volatile-lfu",
+            "allkeys-random",
+            "volatile-random",
+            "volatile-ttl",
+        ]),
+    ),
+    ("maxmemory-samples", "5", Kind::Int(1, 64)),
+    ("maxmemory-eviction-tenacity", "10", Kind::Int(0, 100)),
+    ("lfu-log-factor", "10", Kind::Int(0, i32::MAX as i64)),
+    ("lfu-decay-time", "1", Kind::Int(0, i32::MAX as i64)),
+    ("timeout", "0", Kind::Int(0, i32::MAX as i64)),
+    ("tcp-keepalive", "300", Kind::Int(0, i32::MAX as i64)),
+    ("notify-keyspace-events", "", Kind::Notify),
+    ("databases", "16", Kind::ReadOnly),
+    ("slowlog-log-slower-than", "10000", Kind::Int(-1, i64::MAX)),
+    ("slowlog-max-len", "128", Kind::Int(0, i64::MAX)),
+    ("latency-monitor-threshold", "0", Kind::Int(0, i64::MAX)),
+    ("latency-tracking", "yes", Kind::Bool),
+    ("lua-time-limit", "5000", Kind::Int(0, i64::MAX)),
+    ("busy-reply-threshold", "5000", Kind::Int(0, i64::MAX)),
+    ("maxclients", "65000", Kind::Int(1, i64::MAX)),
+    ("appendonly", "no", Kind::Bool),
+    (
+        "appendfsync",
+        "everysec",
+        Kind::Enum(&["always", "everysec", "no"]),
+    ),
+    ("save", "", Kind::Text),
+    ("close-on-replica-write", "yes", Kind::Bool),
+    ("min-replicas-to-write", "0", Kind::Int(0, i64::MAX)),
+    ("min-replicas-max-lag", "10", Kind::Int(0, i64::MAX)),
+    ("repl-backlog-size", "1048576", Kind::Bytes),
+    ("repl-backlog-ttl", "3600", Kind::Int(0, i64::MAX)),
+    ("repl-timeout", "60", Kind::Int(1, i64::MAX)),
+    ("replica-lazy-flush", "yes", Kind::Bool),
+    ("replica-ignore-maxmemory", "yes", Kind::Bool),
+    ("replica-read-only", "yes", Kind::Bool),
+    ("client-query-buffer-limit", "1073741824", Kind::Bytes),
+    ("proto-max-bulk-len", "536870912", Kind::Bytes),
+    ("lazyfree-lazy-eviction", "no", Kind::Bool),
+    ("lazyfree-lazy-expire", "no", Kind::Bool),
+    ("lazyfree-lazy-server-del", "no", Kind::Bool),
+    ("lazyfree-lazy-user-del", "no", Kind::Bool),
+    ("lazyfree-lazy-user-flush", "no", Kind::Bool),
+    ("activedefrag", "no", Kind::Bool),
+    ("active-defrag-cycle-min", "1", Kind::Int(1, 99)),
+    ("active-defrag-cycle-max", "25", Kind::Int(1, 99)),
+    ("active-defrag-ignore-bytes", "104857600", Kind::Bytes),
+    ("active-defrag-threshold-lower", "10", Kind::Int(0, 1000)),
+    ("active-defrag-threshold-upper", "100", Kind::Int(0, 1000)),
+    ("active-expire-effort", "1", Kind::Int(1, 10)),
+    ("activerehashing", "yes", Kind::Bool),
+    (
+        "acl-pubsub-default",
+        "resetchannels",
+        Kind::Enum(&["resetchannels", "allchannels"]),
+    ),
+    ("acllog-max-len", "128", Kind::Int(0, i64::MAX)),
+    ("tracking-table-max-keys", "1000000", Kind::Int(0, i64::MAX)),
+    ("hash-max-listpack-entries", "128", Kind::Int(0, i64::MAX)),
+    ("hash-max-listpack-value", "64", Kind::Int(0, i64::MAX)),
+    ("zset-max-listpack-entries", "128", Kind::Int(0, i64::MAX)),
+    ("zset-max-listpack-value", "64", Kind::Int(0, i64::MAX)),
+    (
+        "list-max-listpack-size",
+        "-2",
+        Kind::Int(i64::MIN, i64::MAX),
+    ),
+    ("list-compress-depth", "0", Kind::Int(0, i64::MAX)),
+    ("set-max-intset-entries", "512", Kind::Int(0, i64::MAX)),
+    ("set-max-listpack-entries", "128", Kind::Int(0, i64::MAX)),
+    ("set-max-listpack-value", "64", Kind::Int(0, i64::MAX)),
+    ("stream-node-max-bytes", "4096", Kind::Bytes),
+    ("stream-node-max-entries", "100", Kind::Int(0, i64::MAX)),
+    ("hll-sparse-max-bytes", "3000", Kind::Bytes),
+    ("cluster-enabled", "no", Kind::ReadOnly),
+    ("cluster-require-full-coverage", "yes", Kind::Bool),
+    ("cluster-allow-reads-when-down", "no", Kind::Bool),
+    ("cluster-allow-pubsubshard-when-down", "yes", Kind::Bool),
+    ("cluster-node-timeout", "15000", Kind::Int(0, i64::MAX)),
+    ("hz", "10", Kind::Int(1, 500)),
+    ("dynamic-hz", "yes", Kind::Bool),
+    ("io-threads", "1", Kind::ReadOnly),
+    ("requirepass", "", Kind::Text),
+    ("port", "6379", Kind::ReadOnly),
+    ("bind", "", Kind::ReadOnly),
+    ("protected-mode", "no", Kind::Bool),
+    (
+        "loglevel",
+        "notice",
+        Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+    ),
+    ("dir", "/data", Kind::Text),
+    ("dbfilename", "dump.rdb", Kind::Text),
+    (
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        Kind::Text,
+    ),
+    ("enable-debug-command", "yes", Kind::ReadOnly),
+    (
+        "latency-tracking-info-percentiles",
+        "50 99 99.9",
+        Kind::Text,
+    ),
+];
+
+/// Renamed parameters and the canonical name they map to.
+const ALIASES: &[(&str, &str)] = &[
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("close-on-slave-write", "close-on-replica-write"),
+    ("min-slaves-to-write", "min-replicas-to-write"),
+    ("min-slaves-max-lag", "min-replicas-max-lag"),
+    ("slave-lazy-flush", "replica-lazy-flush"),
+    ("slave-read-only", "replica-read-only"),
+];
+
+/// Keyspace notification class bits (`notify-keyspace-events`).
+pub mod notify {
+    #![allow(missing_docs)]
+    pub const KEYSPACE: u32 = 1 << 0; // K
+    pub const KEYEVENT: u32 = 1 << 1; // E
+    pub const GENERIC: u32 = 1 << 2; // g
+    pub const STRING: u32 = 1 << 3; // $
+    pub const LIST: u32 = 1 << 4; // l
+    pub const SET: u32 = 1 << 5; // s
+    pub const HASH: u32 = 1 << 6; // h
+    pub const ZSET: u32 = 1 << 7; // z
+    pub const EXPIRED: u32 = 1 << 8; // x
+    pub const EVICTED: u32 = 1 << 9; // e
+    pub const STREAM: u32 = 1 << 10; // t
+    pub const KEY_MISS: u32 = 1 << 11; // m
+    pub const MODULE: u32 = 1 << 12; // d
+    pub const NEW: u32 = 1 << 13; // n
+    /// What `A` stands for.
+    pub const ALL: u32 =
+        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+}
+
+/// Parses notification flags; `None` on an unknown character.
+pub fn parse_notify(s: &str) -> Option<u32> {
+    use notify::*;
+    let mut f = 0;
+    for c in s.chars() {
+        f |= match c {
+            'A' => ALL,
+            'g' => GENERIC,
+            '$' => STRING,
+            'l' => LIST,
+            's' => SET,
+            'h' => HASH,
+            'z' => ZSET,
+            'x' => EXPIRED,
+            'e' => EVICTED,
+            'K' => KEYSPACE,
+            'E' => KEYEVENT,
+            't' => STREAM,
+            'm' => KEY_MISS,
+            'd' => MODULE,
+            'n' => NEW,
+            _ => return None,
+        };
+    }
+    Some(f)
+}
+
+/// Canonical flag string, in Redis' order.
+pub fn notify_to_string(f: u32) -> String {
+    use notify::*;
+    let mut s = String::new();
+    if f & ALL == ALL {
+        s.push('A');
+    } else {
+        for (bit, c) in [
+            (GENERIC, 'g'),
+            (STRING, '$'),
+            (LIST, 'l'),
+            (SET, 's'),
+            (HASH, 'h'),
+            (ZSET, 'z'),
+            (EXPIRED, 'x'),
+            (EVICTED, 'e'),
+            (STREAM, 't'),
+            (MODULE, 'd'),
+        ] {
+            if f & bit != 0 {
+                s.push(c);
+            }
+        }
+    }
+    for (bit, c) in [
+        (KEY_MISS, 'm'),
+        (NEW, 'n'),
+        (KEYSPACE, 'K'),
+        (KEYEVENT, 'E'),
+    ] {
+        if f & bit != 0 {
+            s.push(c);
+        }
+    }
+    s
+}
+
+/// Parses a memory amount: plain bytes or with k/kb/m/mb/g/gb (case-insensitive).
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let l = s.to_ascii_lowercase();
+    let (num, mul) = [
+        ("gb", 1u64 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1000),
+        ("b", 1),
+    ]
+    .iter()
+    .find_map(|(suf, m)| l.strip_suffix(suf).map(|n| (n.to_string(), *m)))
+    .unwrap_or((l.clone(), 1));
+    let n: u64 = num.parse().ok()?;
+    n.checked_mul(mul)
+}
+
+/// The node's configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    values: BTreeMap<&'static str, String>,
+    /// `maxmemory` in bytes (0 = none).
+    pub maxmemory: u64,
+    /// `maxmemory-policy`.
+    pub policy: Policy,
+    /// `maxmemory-samples`.
+    pub samples: usize,
+    /// `lfu-log-factor`.
+    pub lfu_log_factor: u32,
+    /// `lfu-decay-time`.
+    pub lfu_decay_time: u32,
+    /// `notify-keyspace-events` bits.
+    pub notify: u32,
+    /// Idle client timeout (seconds, 0 = none).
+    pub timeout: u64,
+    /// `proto-max-bulk-len`.
+    pub proto_max_bulk_len: usize,
+    /// `client-query-buffer-limit`.
+    pub query_buffer_limit: usize,
+    /// `slowlog-log-slower-than` (µs; negative disables).
+    pub slowlog_slower_than: i64,
+    /// `slowlog-max-len`.
+    pub slowlog_max_len: usize,
+    /// Password of the default user.
+    pub requirepass: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut c = Config {
+            values: BTreeMap::new(),
+            maxmemory: 0,
+            policy: Policy::NoEviction,
+            samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
+            notify: 0,
+            timeout: 0,
+            proto_max_bulk_len: 512 << 20,
+            query_buffer_limit: 1 << 30,
+            slowlog_slower_than: 10_000,
+            slowlog_max_len: 128,
+            requirepass: None,
+        };
+        for (name, def, _) in PARAMS {
+            c.values.insert(name, def.to_string());
+        }
+        c
+    }
+}
+
+fn canonical(name: &str) -> Option<(&'static str, Kind)> {
+    let lower = name.to_ascii_lowercase();
+    let target = ALIASES
+        .iter()
+        .find(|(a, _)| *a == lower)
+        .map(|(_, t)| *t)
+        .unwrap_or(&lower);
+    PARAMS
+        .iter()
+        .find(|(n, _, _)| *n == target)
+        .map(|(n, _, k)| (*n, *k))
+}
+
+impl Config {
+    /// Sets a parameter like `CONFIG SET` (validation, normalisation, typed refresh). The error
+    /// is the reason text; the caller wraps it in Redis' CONFIG SET message.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let Some((name, kind)) = canonical(name) else {
+            return Err(format!(
+                "Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ));
+        };
+        let bad = |why: &str| {
+            Err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ))
+        };
+        let norm = match kind {
+            Kind::ReadOnly => return bad("can't set immutable config"),
+            Kind::Bytes => match parse_memory(value) {
+                Some(v) => v.to_string(),
+                None => return bad("argument must be a memory value"),
+            },
+            Kind::Int(lo, hi) => match value.parse::<i64>() {
+                Ok(v) if v >= lo && v <= hi => v.to_string(),
+                Ok(_) => return bad(&format!("argument must be between {lo} and {hi} inclusive")),
+                Err(_) => return bad("argument couldn't be parsed into an integer"),
+            },
+            Kind::Bool => match value.to_ascii_lowercase().as_str() {
+                "yes" | "no" => value.to_ascii_lowercase(),
+                _ => return bad("argument must be 'yes' or 'no'"),
+            },
+            Kind::Enum(opts) => {
+                let l = value.to_ascii_lowercase();
+                if opts.contains(&l.as_str()) {
+                    l
+                } else {
+                    return bad(&format!(
+                        "argument(s) must be one of the following: {}",
+                        opts.join(", ")
+                    ));
+                }
+            }
+            Kind::Notify => match parse_notify(value) {
+                Some(f) => notify_to_string(f),
+                None => return bad("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."),
+            },
+            Kind::Text => value.to_string(),
+        };
+        self.values.insert(name, norm);
+        self.refresh(name);
+        Ok(())
+    }
+
+    /// Sets a value bypassing the read-only check (initial parameters from the supervisor).
+    pub fn set_initial(&mut self, name: &str, value: &str) -> Result<(), String> {
+        if let Some((n, Kind::ReadOnly)) = canonical(name) {
+            self.values.insert(n, value.to_string());
+            return Ok(());
+        }
+        self.set(name, value)
+    }
+
+    fn refresh(&mut self, name: &str) {
+        let get = |c: &Config| c.values.get(name).cloned().unwrap_or_default();
+        match name {
+            "maxmemory" => self.maxmemory = get(self).parse().unwrap_or(0),
+            "maxmemory-policy" => {
+                self.policy = Policy::parse(&get(self)).unwrap_or(Policy::NoEviction)
+            }
+            "maxmemory-samples" => self.samples = get(self).parse().unwrap_or(5),
+            "lfu-log-factor" => self.lfu_log_factor = get(self).parse().unwrap_or(10),
+            "lfu-decay-time" => self.lfu_decay_time = get(self).parse().unwrap_or(1),
+            "notify-keyspace-events" => self.notify = parse_notify(&get(self)).unwrap_or(0),
+            "timeout" => self.timeout = get(self).parse().unwrap_or(0),
+            "proto-max-bulk-len" => {
+                self.proto_max_bulk_len = get(self).parse().unwrap_or(512 << 20)
+            }
+            "client-query-buffer-limit" => {
+                self.query_buffer_limit = get(self).parse().unwrap_or(1 << 30)
+            }
+            "slowlog-log-slower-than" => {
+                self.slowlog_slower_than = get(self).parse().unwrap_or(10_000)
+            }
+            "slowlog-max-len" => self.slowlog_max_len = get(self).parse().unwrap_or(128),
+            "requirepass" => {
+                let p = get(self);
+                self.requirepass = if p.is_empty() { None } else { Some(p) };
+            }
+            _ => {}
+        }
+    }
+
+    /// Current value of a parameter (aliases accepted).
+    pub fn get(&self, name: &str) -> Option<String> {
+        let (n, _) = canonical(name)?;
+        self.values.get(n).cloned()
+    }
+
+    /// `CONFIG GET` with a glob pattern: (name, value) pairs; aliases match by their own name.
+    pub fn get_matching(&self, pattern: &[u8]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .values
+            .iter()
+            .filter(|(n, _)| glob_match_nocase(pattern, n.as_bytes()))
+            .map(|(n, v)| (n.to_string(), v.clone()))
+            .collect();
+        for (alias, target) in ALIASES {
+            if glob_match_nocase(pattern, alias.as_bytes())
+                && !out.iter().any(|(n, _)| n == alias)
+                && let Some(v) = self.values.get(target)
+            {
+                out.push((alias.to_string(), v.clone()));
+            }
+        }
+        out
+    }
+
+    /// Whether a parameter name is known (aliases included).
+    pub fn is_known(name: &str) -> bool {
+        canonical(name).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("100"), Some(100));
+        assert_eq!(parse_memory("1kb"), Some(1024));
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("2GB"), Some(2 << 30));
+        assert_eq!(parse_memory("x"), None);
+    }
+
+    #[test]
+    fn notify_flags_round_trip() {
+        assert_eq!(notify_to_string(parse_notify("KEA").unwrap()), "AKE");
+        assert_eq!(notify_to_string(parse_notify("Ex").unwrap()), "xE");
+        assert_eq!(notify_to_string(parse_notify("Kg$").unwrap()), "g$K");
+        assert!(parse_notify("Q").is_none());
+    }
+
+    #[test]
+    fn set_validates_and_refreshes() {
+        let mut c = Config::default();
+        c.set("maxmemory", "1mb").unwrap();
+        assert_eq!(c.maxmemory, 1 << 20);
+        assert_eq!(c.get("maxmemory").as_deref(), Some("1048576"));
+        c.set("MAXMEMORY-POLICY", "allkeys-lru").unwrap();
+        assert_eq!(c.policy, Policy::AllKeysLru);
+        assert!(c.set("maxmemory-policy", "bogus").is_err());
+        assert!(
+            c.set("no-such-thing", "1")
+                .unwrap_err()
+                .starts_with("Unknown option")
+        );
+        c.set("hash-max-ziplist-entries", "64").unwrap();
+        assert_eq!(c.get("hash-max-listpack-entries").as_deref(), Some("64"));
+        assert!(c.set("databases", "4").is_err());
+        let all = c.get_matching(b"maxmemory*");
+        assert!(all.iter().any(|(n, _)| n == "maxmemory-samples"));
+    }
+}

@@ -1,0 +1,634 @@
+//! The keyspace: one [`Db`] per logical database, with lazy and active expiry, WATCH versions,
+//! access tracking for LRU/LFU eviction and per-value memory accounting.
+//!
+//! Place in the flow: command handlers reach the selected `Db` through the command context and
+//! only ever read or change keys through its methods, so that:
+//! - expired keys are never visible (lazy expiry on every lookup, plus [`Db::active_expire`]
+//!   sampling keys with a TTL like Redis' active expiry cycle, so untouched keys disappear too);
+//! - every modification bumps the entry's version (WATCH compares versions at EXEC);
+//! - `used_memory` stays exact with respect to our own accounting ([`Value::mem_size`] is O(1)).
+//!
+//! Data-structure algorithms live beside this file (`list.rs`, `hash.rs`, `set.rs`, `zset.rs`,
+//! `string.rs`), never in command files.
+
+pub mod dict;
+pub mod evict;
+pub mod hash;
+pub mod hll;
+pub mod list;
+pub mod set;
+pub mod string;
+pub mod value;
+pub mod zset;
+
+pub use dict::{Dict, Key};
+pub use value::{Entry, KEY_OVERHEAD, Value};
+
+use crate::errors::{self, CmdError};
+
+/// How key accesses update the `lru` field (follows `maxmemory-policy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessMode {
+    /// LRU clock in seconds.
+    Lru,
+    /// LFU counter with logarithmic increment and time decay.
+    Lfu {
+        /// `lfu-log-factor`.
+        log_factor: u32,
+        /// `lfu-decay-time` in minutes.
+        decay_minutes: u32,
+    },
+}
+
+/// One logical database.
+#[derive(Debug)]
+pub struct Db {
+    dict: Dict<Entry>,
+    /// Keys that have a TTL (for active expiry and volatile-* eviction sampling).
+    volatile: Dict<()>,
+    used: usize,
+    ver: u64,
+    /// Bumped by FLUSHDB/FLUSHALL/SWAPDB so WATCHers of this database become dirty.
+    pub epoch: u64,
+    /// Keys removed by expiry since the engine last drained them (for `expired` notifications).
+    pub expired_log: Vec<Key>,
+    /// Keys created since the engine last drained them, when `new` notifications are on.
+    pub new_log: Vec<Key>,
+    /// Whether to record created keys (`notify-keyspace-events` has `n`).
+    pub track_new: bool,
+    /// Counters reported by INFO.
+    pub hits: u64,
+    /// Lookups that found nothing.
+    pub misses: u64,
+    /// Keys removed because their TTL passed.
+    pub expired: u64,
+    /// How accesses are recorded.
+    pub access: AccessMode,
+    rng: u64,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Db::new()
+    }
+}
+
+/// Mutable access to a value; on drop it re-accounts the value's memory. Creating one counts as
+/// a modification (the key's WATCH version changes).
+pub struct ValueMut<'a> {
+    v: &'a mut Value,
+    used: &'a mut usize,
+    old: usize,
+}
+
+impl std::ops::Deref for ValueMut<'_> {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        self.v
+    }
+}
+
+impl std::ops::DerefMut for ValueMut<'_> {
+    fn deref_mut(&mut self) -> &mut Value {
+        self.v
+    }
+}
+
+impl Drop for ValueMut<'_> {
+    fn drop(&mut self) {
+        *self.used = (*self.used + self.v.mem_size()).saturating_sub(self.old);
+    }
+}
+
+fn entry_size(key: &[u8], v: &Value) -> usize {
+    KEY_OVERHEAD + key.len() + v.mem_size()
+}
+
+impl Db {
+    /// An empty database.
+    pub fn new() -> Db {
+        Db {
+            dict: Dict::new(),
+            volatile: Dict::new(),
+            used: 0,
+            ver: 1,
+            epoch: 0,
+            expired_log: Vec::new(),
+            new_log: Vec::new(),
+            track_new: false,
+            hits: 0,
+            misses: 0,
+            expired: 0,
+            access: AccessMode::Lru,
+            rng: {
+                // Distinct, never-zero xorshift seeds per database.
+                static NEXT: std::sync::atomic::AtomicU64 =
+                    std::sync::atomic::AtomicU64::new(0x2545_F491_4F6C_DD1D);
+                NEXT.fetch_add(0x9E37_79B9_7F4A_7C15, std::sync::atomic::Ordering::Relaxed) | 1
+            },
+        }
+    }
+
+    /// A fast xorshift random number (sampling only; no security needs).
+    pub fn random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+
+    /// Number of keys (including expired ones not yet reclaimed, as DBSIZE does).
+    pub fn len(&self) -> usize {
+        self.dict.len()
+    }
+
+    /// Whether the database holds no keys.
+    pub fn is_empty(&self) -> bool {
+        self.dict.is_empty()
+    }
+
+    /// Keys with a TTL.
+    pub fn expires_len(&self) -> usize {
+        self.volatile.len()
+    }
+
+    /// Bytes accounted to keys and values.
+    pub fn used_memory(&self) -> usize {
+        self.used + self.dict.bucket_count() * 4 + self.volatile.bucket_count() * 4
+    }
+
+    fn next_ver(&mut self) -> u64 {
+        self.ver += 1;
+        self.ver
+    }
+
+    fn touch(access: AccessMode, e: &mut Entry, now_ms: i64) {
+        match access {
+            AccessMode::Lru => e.lru = (now_ms / 1000) as u32,
+            AccessMode::Lfu {
+                log_factor,
+                decay_minutes,
+            } => e.lru = evict::lfu_touch(e.lru, now_ms, log_factor, decay_minutes),
+        }
+    }
+
+    fn initial_lru(&self, now_ms: i64) -> u32 {
+        match self.access {
+            AccessMode::Lru => (now_ms / 1000) as u32,
+            AccessMode::Lfu { .. } => evict::lfu_initial(now_ms),
+        }
+    }
+
+    /// Deletes `key` if its TTL has passed; true when it did.
+    pub fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
+        let expired =
+            matches!(self.dict.get(key), Some(e) if e.expire_at != 0 && e.expire_at <= now_ms);
+        if expired && let Some((k, e)) = self.dict.remove(key) {
+            self.used = self.used.saturating_sub(entry_size(&k, &e.value));
+            self.volatile.remove(key);
+            self.expired += 1;
+            self.expired_log.push(k);
+        }
+        expired
+    }
+
+    /// Read lookup by a command that reads the key: counts a keyspace hit or miss and records
+    /// the access for LRU/LFU. One hash lookup on the common path.
+    pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&Entry> {
+        let Some(i) = self.dict.index_of(key) else {
+            self.misses += 1;
+            return None;
+        };
+        if self
+            .dict
+            .at(i)
+            .is_some_and(|e| e.expire_at != 0 && e.expire_at <= now_ms)
+        {
+            self.expire_if_needed(key, now_ms);
+            self.misses += 1;
+            return None;
+        }
+        let access = self.access;
+        let e = self.dict.at_mut(i)?;
+        self.hits += 1;
+        Self::touch(access, e, now_ms);
+        Some(e)
+    }
+
+    /// Lookup without side effects on statistics or access time (TYPE-like introspection still
+    /// expires lazily).
+    pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&Entry> {
+        self.expire_if_needed(key, now_ms);
+        self.dict.get(key)
+    }
+
+    /// Lookup without expiring anything (for callers that already expired, e.g. SCAN filters).
+    pub fn peek_raw(&self, key: &[u8]) -> Option<&Entry> {
+        self.dict.get(key)
+    }
+
+    /// Whether `key` exists (expires lazily; no statistics).
+    pub fn exists(&mut self, key: &[u8], now_ms: i64) -> bool {
+        self.peek(key, now_ms).is_some()
+    }
+
+    /// Write lookup: the value for in-place modification (marks the key modified).
+    pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<ValueMut<'_>> {
+        let i = self.dict.index_of(key)?;
+        if self
+            .dict
+            .at(i)
+            .is_some_and(|e| e.expire_at != 0 && e.expire_at <= now_ms)
+        {
+            self.expire_if_needed(key, now_ms);
+            return None;
+        }
+        let ver = self.next_ver();
+        let access = self.access;
+        let e = self.dict.at_mut(i)?;
+        e.ver = ver;
+        Self::touch(access, e, now_ms);
+        let old = e.value.mem_size();
+        Some(ValueMut {
+            v: &mut e.value,
+            used: &mut self.used,
+            old,
+        })
+    }
+
+    /// Accounts for an existing entry found already expired by a write that reuses its slot.
+    fn reclaim_expired_in_place(&mut self, key: &[u8], old_size: usize) {
+        self.used = self.used.saturating_sub(old_size);
+        self.volatile.remove(key);
+        self.expired += 1;
+        self.expired_log.push(key.into());
+    }
+
+    /// Write lookup that creates the key with `make()` when missing (no TTL). Returns the value
+    /// and whether it was created. Callers must check the variant (WRONGTYPE) themselves.
+    pub fn get_or_create(
+        &mut self,
+        key: &[u8],
+        now_ms: i64,
+        make: impl FnOnce() -> Value,
+    ) -> (ValueMut<'_>, bool) {
+        let ver = self.next_ver();
+        let lru = self.initial_lru(now_ms);
+        let access = self.access;
+        let mut make = Some(make);
+        let mut fresh = || make.take().map_or(Value::Str(Vec::new()), |f| f());
+        let (e, mut created) = self.dict.get_or_insert_with(key, || Entry {
+            value: Value::Str(Vec::new()),
+            expire_at: 0,
+            lru,
+            ver,
+        });
+        let mut reclaimed = None;
+        if created {
+            e.value = fresh();
+        } else if e.expire_at != 0 && e.expire_at <= now_ms {
+            // The old value expired: the write sees a fresh key.
+            reclaimed = Some(KEY_OVERHEAD + key.len() + e.value.mem_size());
+            e.value = fresh();
+            e.expire_at = 0;
+            e.lru = lru;
+            created = true;
+        } else {
+            Self::touch(access, e, now_ms);
+        }
+        e.ver = ver;
+        // Field-level bookkeeping (not a method call) so `e` stays borrowed: one hash lookup.
+        if let Some(sz) = reclaimed {
+            self.used = self.used.saturating_sub(sz);
+            self.volatile.remove(key);
+            self.expired += 1;
+            self.expired_log.push(key.into());
+        }
+        if created {
+            self.used += KEY_OVERHEAD + key.len();
+            if self.track_new {
+                self.new_log.push(key.into());
+            }
+        }
+        // A new value counts from zero so that its whole size is added on drop.
+        let old = if created { 0 } else { e.value.mem_size() };
+        (
+            ValueMut {
+                v: &mut e.value,
+                used: &mut self.used,
+                old,
+            },
+            created,
+        )
+    }
+
+    /// Stores `value` under `key`, replacing any value. The TTL is cleared unless `keep_ttl`.
+    pub fn set(&mut self, key: &[u8], value: Value, now_ms: i64, keep_ttl: bool) {
+        let ver = self.next_ver();
+        let lru = self.initial_lru(now_ms);
+        let new_size = value.mem_size();
+        let (e, created) = self.dict.get_or_insert_with(key, || Entry {
+            value: Value::Str(Vec::new()),
+            expire_at: 0,
+            lru,
+            ver,
+        });
+        let expired = !created && e.expire_at != 0 && e.expire_at <= now_ms;
+        let old_size = if created { 0 } else { e.value.mem_size() };
+        e.value = value;
+        e.ver = ver;
+        e.lru = lru;
+        let had_ttl = e.expire_at != 0;
+        if !keep_ttl || expired {
+            e.expire_at = 0;
+        }
+        if (created || expired) && self.track_new {
+            self.new_log.push(key.into());
+        }
+        if created {
+            self.used += KEY_OVERHEAD + key.len() + new_size;
+        } else if expired {
+            self.reclaim_expired_in_place(key, KEY_OVERHEAD + key.len() + old_size);
+            self.used += KEY_OVERHEAD + key.len() + new_size;
+        } else {
+            self.used = (self.used + new_size).saturating_sub(old_size);
+            if had_ttl && !keep_ttl {
+                self.volatile.remove(key);
+            }
+        }
+    }
+
+    /// Removes a key (no expiry check needed: an expired key is removed either way).
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let (k, e) = self.dict.remove(key)?;
+        self.used = self.used.saturating_sub(entry_size(&k, &e.value));
+        if e.expire_at != 0 {
+            self.volatile.remove(key);
+        }
+        self.ver += 1;
+        Some(e)
+    }
+
+    /// Removes a key if it holds an empty collection (Redis never keeps empty collections).
+    pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
+        let empty = match self.dict.get(key).map(|e| &e.value) {
+            Some(Value::List(l)) => l.is_empty(),
+            Some(Value::Hash(h)) => h.is_empty(),
+            Some(Value::Set(s)) => s.is_empty(),
+            Some(Value::ZSet(z)) => z.is_empty(),
+            _ => false,
+        };
+        if empty {
+            self.remove(key);
+        }
+        empty
+    }
+
+    /// Inserts a whole entry (RENAME, MOVE, COPY, RESTORE), replacing any existing key.
+    pub fn insert_entry(&mut self, key: &[u8], mut e: Entry) {
+        if self.remove(key).is_none() && self.track_new {
+            self.new_log.push(key.into());
+        }
+        e.ver = self.next_ver();
+        self.used += entry_size(key, &e.value);
+        if e.expire_at != 0 {
+            self.volatile.insert(key.into(), ());
+        }
+        self.dict.insert(key.into(), e);
+    }
+
+    /// Sets the absolute expiry (ms) of an existing key; `0` removes the TTL. Returns false
+    /// when the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64, now_ms: i64) -> bool {
+        self.expire_if_needed(key, now_ms);
+        let ver = self.next_ver();
+        let Some(e) = self.dict.get_mut(key) else {
+            return false;
+        };
+        let had = e.expire_at != 0;
+        e.expire_at = at_ms;
+        e.ver = ver;
+        match (had, at_ms != 0) {
+            (false, true) => {
+                self.volatile.insert(key.into(), ());
+            }
+            (true, false) => {
+                self.volatile.remove(key);
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// Absolute expiry in ms of a live key (`Some(0)` = no TTL, `None` = no key).
+    pub fn expire_at(&mut self, key: &[u8], now_ms: i64) -> Option<i64> {
+        self.peek(key, now_ms).map(|e| e.expire_at)
+    }
+
+    /// Current modification version of a key (`None` if missing), for WATCH.
+    pub fn version(&mut self, key: &[u8], now_ms: i64) -> Option<u64> {
+        self.peek(key, now_ms).map(|e| e.ver)
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.dict.clear();
+        self.volatile.clear();
+        self.used = 0;
+        self.epoch += 1;
+    }
+
+    /// One SCAN step over the keyspace; `visit` gets live keys only.
+    pub fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        now_ms: i64,
+        mut visit: impl FnMut(&Key, &Entry),
+    ) -> u64 {
+        self.dict.scan(cursor, count, |k, e| {
+            if e.expire_at == 0 || e.expire_at > now_ms {
+                visit(k, e)
+            }
+        })
+    }
+
+    /// Iterates all keys, including logically-expired ones (callers filter with `now`).
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
+        self.dict.iter()
+    }
+
+    /// A random live key (RANDOMKEY); expired keys met on the way are reclaimed.
+    pub fn random_key(&mut self, now_ms: i64) -> Option<Key> {
+        for _ in 0..100 {
+            let mut r = self.rng;
+            let k = self
+                .dict
+                .random_entry(|| {
+                    r ^= r << 13;
+                    r ^= r >> 7;
+                    r ^= r << 17;
+                    r
+                })
+                .map(|(k, _)| k.clone())?;
+            self.rng = r;
+            if !self.expire_if_needed(&k, now_ms) {
+                return Some(k);
+            }
+        }
+        None
+    }
+
+    /// A random key among those with a TTL, with its entry (eviction, active expiry).
+    pub fn random_volatile(&mut self) -> Option<(Key, &Entry)> {
+        let mut r = self.rng;
+        let k = self
+            .volatile
+            .random_entry(|| {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                r
+            })
+            .map(|(k, _)| k.clone())?;
+        self.rng = r;
+        let e = self.dict.get(&k)?;
+        Some((k, e))
+    }
+
+    /// A random key with its entry (allkeys-* eviction).
+    pub fn random_any(&mut self) -> Option<(Key, &Entry)> {
+        let mut r = self.rng;
+        let (k, e) = self.dict.random_entry(|| {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r
+        })?;
+        self.rng = r;
+        Some((k.clone(), e))
+    }
+
+    /// Active expiry, as Redis' cycle: sample up to 20 keys with a TTL, delete the expired
+    /// ones, repeat while more than 25% of a sample was expired, within `max_rounds`.
+    /// Returns how many keys were deleted.
+    pub fn active_expire(&mut self, now_ms: i64, max_rounds: usize) -> usize {
+        let mut deleted = 0;
+        for _ in 0..max_rounds {
+            if self.volatile.is_empty() {
+                break;
+            }
+            let sample = self.volatile.len().min(20);
+            let mut hit = 0;
+            for _ in 0..sample {
+                let Some((k, _)) = self.random_volatile() else {
+                    break;
+                };
+                if self.expire_if_needed(&k, now_ms) {
+                    hit += 1;
+                }
+            }
+            deleted += hit;
+            if hit * 4 <= sample {
+                break;
+            }
+        }
+        deleted
+    }
+
+    /// Removes every key whose TTL passed (DEBUG-like full sweep, used by tests and SWAPDB).
+    pub fn expire_all_due(&mut self, now_ms: i64) -> usize {
+        let due: Vec<Key> = self
+            .volatile
+            .iter()
+            .filter(|(k, _)| matches!(self.dict.get(k), Some(e) if e.expire_at <= now_ms))
+            .map(|(k, _)| k.clone())
+            .collect();
+        let n = due.len();
+        for k in due {
+            self.expire_if_needed(&k, now_ms);
+        }
+        n
+    }
+}
+
+/// WRONGTYPE unless `v` is a string; returns the bytes.
+pub fn as_str(v: &Value) -> Result<&Vec<u8>, CmdError> {
+    match v {
+        Value::Str(s) => Ok(s),
+        _ => Err(errors::WRONGTYPE.into()),
+    }
+}
+
+/// The WRONGTYPE error, for families' own matches.
+pub fn wrong_type() -> CmdError {
+    errors::WRONGTYPE.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(v.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn lazy_expiry_and_accounting() {
+        let mut db = Db::new();
+        db.set(b"a", s("1"), 1000, false);
+        db.set(b"b", s("2"), 1000, false);
+        let used = db.used;
+        assert!(used > 0);
+        assert!(db.set_expire(b"a", 1500, 1000));
+        assert_eq!(db.expires_len(), 1);
+        assert!(db.get(b"a", 1499).is_some());
+        assert!(db.get(b"a", 1500).is_none());
+        assert_eq!(db.expired, 1);
+        assert_eq!(db.expires_len(), 0);
+        assert_eq!(db.expired_log.len(), 1);
+        db.remove(b"b");
+        assert_eq!(db.used, 0);
+    }
+
+    #[test]
+    fn value_mut_reaccounts() {
+        let mut db = Db::new();
+        db.set(b"k", s("x"), 0, false);
+        let before = db.used;
+        if let Some(mut v) = db.get_mut(b"k", 0)
+            && let Value::Str(b) = &mut *v
+        {
+            b.extend_from_slice(&[0u8; 1000]);
+        }
+        assert!(db.used >= before + 1000);
+    }
+
+    #[test]
+    fn versions_change_on_write() {
+        let mut db = Db::new();
+        db.set(b"k", s("x"), 0, false);
+        let v1 = db.version(b"k", 0);
+        db.set(b"k", s("x"), 0, false);
+        assert_ne!(db.version(b"k", 0), v1);
+    }
+
+    #[test]
+    fn active_expiry_reclaims_untouched_keys() {
+        let mut db = Db::new();
+        for i in 0..100 {
+            let k = format!("k{i}");
+            db.set(k.as_bytes(), s("v"), 0, false);
+            db.set_expire(k.as_bytes(), 10, 0);
+        }
+        db.set(b"keep", s("v"), 0, false);
+        let mut n = 0;
+        for _ in 0..100 {
+            n += db.active_expire(20, 16);
+        }
+        assert_eq!(n, 100);
+        assert_eq!(db.len(), 1);
+    }
+}

@@ -1,0 +1,157 @@
+//! String values: number parsing/formatting with Redis' exact rules, and byte-range helpers.
+//!
+//! Place in the flow: used by `command/strings.rs` (INCR family, SETRANGE, GETRANGE, LCS) and by
+//! argument parsing everywhere (`parse_i64` is Redis' strict string-to-integer rule).
+
+/// Strict integer parse as Redis does it: optional `-`, no `+`, no spaces, no leading zeros
+/// (except `0` itself), must fit in i64.
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (neg, d) = if s[0] == b'-' {
+        (true, &s[1..])
+    } else {
+        (false, s)
+    };
+    if d.is_empty() || d[0] == b'0' {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in d {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else if v > i64::MAX as u64 {
+        None
+    } else {
+        Some(v as i64)
+    }
+}
+
+/// Float parse as Redis does for scores and INCRBYFLOAT: no surrounding spaces, accepts
+/// `inf`/`-inf`/`+inf`, rejects NaN and empty strings.
+pub fn parse_f64(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || s[0].is_ascii_whitespace() || s[s.len() - 1].is_ascii_whitespace() {
+        return None;
+    }
+    let t = std::str::from_utf8(s).ok()?;
+    let v: f64 = match t.to_ascii_lowercase().as_str() {
+        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
+        "-inf" | "-infinity" => f64::NEG_INFINITY,
+        _ => {
+            // Rust accepts forms Redis does not ("nan", "infinity" handled above); it also
+            // rejects hex floats, which strtod would take — rare enough to ignore.
+            if t.contains(['n', 'N']) && !t.contains(['e', 'E']) {
+                return None;
+            }
+            t.parse().ok()?
+        }
+    };
+    if v.is_nan() { None } else { Some(v) }
+}
+
+/// Decimal bytes of an integer.
+pub fn i64_bytes(v: i64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(20);
+    crate::resp::reply::push_int(&mut out, v);
+    out
+}
+
+/// Writes an integer's decimal form into an existing buffer, reusing its allocation (INCR).
+pub fn set_i64(buf: &mut Vec<u8>, v: i64) {
+    buf.clear();
+    crate::resp::reply::push_int(buf, v);
+}
+
+/// INCRBYFLOAT's formatting: plain decimal notation (no exponent), shortest digits that
+/// round-trip, trailing zeros removed.
+pub fn format_float_human(v: f64) -> String {
+    if v == v.trunc() && v.abs() < 1e17 {
+        return format!("{}", v as i64);
+    }
+    let s = format!("{v}");
+    if s.contains('e') {
+        // Very large/small magnitudes: expand with fixed precision like `%.17Lf`, then trim.
+        let s = format!("{v:.17}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        return s.to_string();
+    }
+    s
+}
+
+/// Resolves a Redis `start`/`end` pair (negative from the end, inclusive) against `len`;
+/// `None` when the range is empty.
+pub fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let mut s = if start < 0 { len + start } else { start };
+    let mut e = if end < 0 { len + end } else { end };
+    if s < 0 {
+        s = 0;
+    }
+    if e < 0 {
+        e = 0;
+    }
+    if e >= len {
+        e = len - 1;
+    }
+    if s > e || len == 0 {
+        return None;
+    }
+    Some((s as usize, e as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_integers() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-12"), Some(-12));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775808"), None);
+        for bad in [&b""[..], b"+1", b" 1", b"1 ", b"01", b"-0", b"1a", b"-"] {
+            assert_eq!(parse_i64(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"1e3"), Some(1000.0));
+        assert_eq!(parse_f64(b"nan"), None);
+        assert_eq!(parse_f64(b" 1"), None);
+        assert_eq!(parse_f64(b"abc"), None);
+    }
+
+    #[test]
+    fn human_floats() {
+        assert_eq!(format_float_human(10.6), "10.6");
+        assert_eq!(format_float_human(3.0), "3");
+        assert_eq!(format_float_human(-0.5), "-0.5");
+        assert_eq!(format_float_human(5.0e3), "5000");
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(clamp_range(0, -1, 5), Some((0, 4)));
+        assert_eq!(clamp_range(-2, -1, 5), Some((3, 4)));
+        assert_eq!(clamp_range(3, 1, 5), None);
+        assert_eq!(clamp_range(0, 100, 0), None);
+        assert_eq!(clamp_range(-100, 1, 5), Some((0, 1)));
+    }
+}

@@ -1,0 +1,241 @@
+//! [`RedisNode`]: starting, inspecting, reconfiguring and stopping one engine node.
+//!
+//! Place in the flow: the supervisor's handle on a node. `start` binds the listener
+//! synchronously (so the node is listening when it returns), then spawns the accept loop and
+//! the periodic cron (active expiry, pause expiry, ops/sec sampling) on the ambient tokio
+//! runtime; every connection becomes a task there too.
+
+use crate::command::{CommandTable, v};
+use crate::config::Config;
+use crate::conn::{Shared, serve};
+use crate::engine::{Engine, NodeInfo, wall_ms};
+use crate::{Flavor, NodeStats, RedisConfig};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+/// A running node.
+#[derive(Debug)]
+pub struct RedisNode {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Parses `major.minor.patch` (missing parts are 0).
+pub fn parse_version(s: &str) -> u32 {
+    let mut it = s.split('.').map(|p| p.trim().parse::<u32>().unwrap_or(0));
+    let (a, b, c) = (
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+        it.next().unwrap_or(0),
+    );
+    v(a, b.min(99), c.min(99))
+}
+
+/// The Redis version whose command set a node offers: Valkey 7.2 and 8.x speak Redis 7.2.4.
+pub fn compat_version(flavor: Flavor, version: &str) -> u32 {
+    match flavor {
+        Flavor::Redis => parse_version(version),
+        Flavor::Valkey => v(7, 2, 4),
+    }
+}
+
+fn run_id() -> String {
+    use rand::RngExt;
+    let mut r = rand::rng();
+    (0..40)
+        .map(|_| char::from_digit(r.random_range(0..16u32), 16).unwrap_or('0'))
+        .collect()
+}
+
+impl RedisNode {
+    /// Binds and starts a node. Must be called within a tokio runtime.
+    pub fn start(cfg: RedisConfig) -> io::Result<RedisNode> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|e| {
+            io::Error::other(format!("RedisNode::start needs a tokio runtime: {e}"))
+        })?;
+        let std_listener = std::net::TcpListener::bind(cfg.bind)?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let listener = {
+            let _enter = handle.enter();
+            tokio::net::TcpListener::from_std(std_listener)?
+        };
+        let compat = compat_version(cfg.flavor, &cfg.engine_version);
+        let mut table = CommandTable::build(compat);
+        let mut config = Config::default();
+        config.set_initial("port", &addr.port().to_string()).ok();
+        config.set_initial("bind", &addr.ip().to_string()).ok();
+        config
+            .set_initial(
+                "cluster-enabled",
+                if cfg.cluster_enabled { "yes" } else { "no" },
+            )
+            .ok();
+        if cfg.maxmemory > 0 {
+            config.set("maxmemory", &cfg.maxmemory.to_string()).ok();
+        }
+        for (name, value) in &cfg.parameters {
+            if name.eq_ignore_ascii_case("rename-commands")
+                || name.eq_ignore_ascii_case("rename-command")
+            {
+                let words: Vec<&str> = value.split_whitespace().collect();
+                for pair in words.chunks(2) {
+                    if let [old, new] = pair {
+                        table.rename(old, new);
+                    }
+                }
+                continue;
+            }
+            if name.eq_ignore_ascii_case("disabled-commands") {
+                // Commands the deployment withholds (ElastiCache makes CONFIG, SAVE, DEBUG…
+                // unavailable): they answer "unknown command", as on the managed service.
+                for c in value.split_whitespace() {
+                    table.rename(c, "");
+                }
+                continue;
+            }
+            if let Err(e) = config.set_initial(name, value) {
+                tracing::warn!(parameter = %name, %value, error = %e, "ignoring engine parameter");
+            }
+        }
+        if let Some(p) = &cfg.requirepass {
+            config.set("requirepass", p).ok();
+        }
+        let info = NodeInfo {
+            version: cfg.engine_version.clone(),
+            compat,
+            flavor: cfg.flavor,
+            port: addr.port(),
+            run_id: run_id(),
+            started: Instant::now(),
+            started_ms: wall_ms(),
+            cluster: cfg.cluster_enabled,
+        };
+        let engine = Engine::new(info, config, Arc::new(table));
+        let (shutdown, _) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            engine: Mutex::new(engine),
+            shutdown,
+            conns: AtomicUsize::new(0),
+            idle: Notify::new(),
+        });
+        let accept = handle.spawn(accept_loop(shared.clone(), listener, addr));
+        let cron = handle.spawn(cron_loop(shared.clone()));
+        tracing::info!(%addr, version = %cfg.engine_version, "redis node listening");
+        Ok(RedisNode {
+            shared,
+            addr,
+            tasks: vec![accept, cron],
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Sets a parameter as `CONFIG SET` would (error text without the `ERR ` prefix).
+    pub fn config_set(&self, name: &str, value: &str) -> Result<(), String> {
+        let mut eng = self.shared.lock();
+        eng.cfg.set(name, value)?;
+        eng.refresh_access_mode();
+        Ok(())
+    }
+
+    /// Current value of a parameter.
+    pub fn config_get(&self, name: &str) -> Option<String> {
+        self.shared.lock().cfg.get(name)
+    }
+
+    /// Empties every database (FLUSHALL).
+    pub fn flush_all(&self) {
+        let mut eng = self.shared.lock();
+        for i in 0..eng.dbs.len() {
+            eng.flush_db(i);
+        }
+    }
+
+    /// Figures for the control plane.
+    pub fn stats(&self) -> NodeStats {
+        let eng = self.shared.lock();
+        NodeStats {
+            keys: eng.total_keys(),
+            used_memory: eng.used_memory(),
+            connected_clients: eng.clients.map.len() as u64,
+        }
+    }
+
+    /// Moves the node's clock forward (tests: deterministic expiry without sleeping).
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.lock().clock_offset += by.as_millis() as i64;
+    }
+
+    /// Stops accepting, closes every connection and waits (briefly) for them to end.
+    pub async fn shutdown(self) {
+        let _ = self.shared.shutdown.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let wait = async {
+            while self.shared.conns.load(Ordering::Acquire) > 0 {
+                let notified = self.shared.idle.notified();
+                if self.shared.conns.load(Ordering::Acquire) == 0 {
+                    break;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
+        tracing::info!(addr = %self.addr, "redis node stopped");
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener, local: SocketAddr) {
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    let max = shared.lock().cfg.get("maxclients").and_then(|v| v.parse::<usize>().ok()).unwrap_or(65000);
+                    if shared.conns.load(Ordering::Acquire) >= max {
+                        shared.lock().stats.rejected_conns += 1;
+                        tokio::spawn(async move {
+                            use tokio::io::AsyncWriteExt;
+                            let mut s = stream;
+                            let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
+                        });
+                        continue;
+                    }
+                    let local = stream.local_addr().unwrap_or(local);
+                    tokio::spawn(serve(shared.clone(), stream, peer, local));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+}
+
+async fn cron_loop(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => shared.lock().cron(),
+            _ = shutdown.changed() => break,
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Shared helpers for the engine's integration tests: start a real node on an ephemeral port and
+//! talk to it with raw RESP over TCP (exact wire assertions) or the `redis` crate.
+
+#![allow(dead_code)]
+
+use ecl_redis::{RedisConfig, RedisNode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Starts a node with the test defaults, adjusted by `f`.
+pub fn start_with(f: impl FnOnce(&mut RedisConfig)) -> RedisNode {
+    let mut cfg = RedisConfig::for_tests();
+    f(&mut cfg);
+    RedisNode::start(cfg).expect("node starts")
+}
+
+/// Starts a default node.
+pub fn start() -> RedisNode {
+    start_with(|_| {})
+}
+
+/// A raw RESP connection.
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+/// Length of the first complete RESP frame in `b`, if complete.
+pub fn frame_len(b: &[u8]) -> Option<usize> {
+    let line_end = |from: usize| -> Option<usize> {
+        b.get(from..)?
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map(|p| from + p)
+    };
+    let t = *b.first()?;
+    let e = line_end(1)?;
+    let head = std::str::from_utf8(&b[1..e]).ok()?;
+    match t {
+        b'+' | b'-' | b':' | b'_' | b'#' | b',' | b'(' => Some(e + 2),
+        b'$' | b'=' | b'!' => {
+            let n: i64 = head.parse().ok()?;
+            if n < 0 {
+                return Some(e + 2);
+            }
+            let end = e + 2 + n as usize + 2;
+            if b.len() >= end { Some(end) } else { None }
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n: i64 = head.parse().ok()?;
+            if n < 0 {
+                return Some(e + 2);
+            }
+            let n = if t == b'%' || t == b'|' { n * 2 } else { n };
+            let mut pos = e + 2;
+            for _ in 0..n {
+                pos += frame_len(&b[pos..])?;
+            }
+            // An attribute precedes the real reply.
+            if t == b'|' {
+                pos += frame_len(&b[pos..])?;
+            }
+            Some(pos)
+        }
+        _ => None,
+    }
+}
+
+impl Raw {
+    /// Connects to a node.
+    pub async fn connect(node: &RedisNode) -> Raw {
+        let stream = TcpStream::connect(node.local_addr())
+            .await
+            .expect("connect");
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Sends raw bytes.
+    pub async fn send_raw(&mut self, b: &[u8]) {
+        self.stream.write_all(b).await.expect("write");
+    }
+
+    /// Sends a command as a multibulk request.
+    pub async fn send(&mut self, args: &[&str]) {
+        let mut b = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            b.extend_from_slice(a.as_bytes());
+            b.extend_from_slice(b"\r\n");
+        }
+        self.send_raw(&b).await;
+    }
+
+    /// Sends a binary-safe command and reads the raw reply bytes.
+    pub async fn cmd_bytes(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        let mut b = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            b.extend_from_slice(a);
+            b.extend_from_slice(b"\r\n");
+        }
+        self.send_raw(&b).await;
+        loop {
+            if let Some(n) = frame_len(&self.buf) {
+                return self.buf.drain(..n).collect();
+            }
+            let mut tmp = vec![0u8; 65536];
+            let n = self.stream.read(&mut tmp).await.expect("read");
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&tmp[..n]);
+        }
+    }
+
+    /// Reads one complete reply, as text (lossy).
+    pub async fn read(&mut self) -> String {
+        loop {
+            if let Some(n) = frame_len(&self.buf) {
+                let frame: Vec<u8> = self.buf.drain(..n).collect();
+                return String::from_utf8_lossy(&frame).into_owned();
+            }
+            let mut tmp = vec![0u8; 65536];
+            let n = self.stream.read(&mut tmp).await.expect("read");
+            assert!(
+                n > 0,
+                "connection closed while waiting for a reply; buffered: {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+            self.buf.extend_from_slice(&tmp[..n]);
+        }
+    }
+
+    /// Sends a command and reads its reply.
+    pub async fn cmd(&mut self, args: &[&str]) -> String {
+        self.send(args).await;
+        self.read().await
+    }
+
+    /// Whether the server closed the connection (reads until EOF).
+    pub async fn closed(&mut self) -> bool {
+        let mut tmp = vec![0u8; 1024];
+        loop {
+            match self.stream.read(&mut tmp).await {
+                Ok(0) | Err(_) => return true,
+                Ok(n) => self.buf.extend_from_slice(&tmp[..n]),
+            }
+        }
+    }
+}
+
+/// A `redis` crate connection to the node.
+pub async fn client(node: &RedisNode) -> redis::aio::MultiplexedConnection {
+    let url = format!("redis://{}/", node.local_addr());
+    redis::Client::open(url)
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect")
+}

@@ -1,0 +1,238 @@
+//! Server introspection (INFO, CONFIG, COMMAND, SLOWLOG, MEMORY) and maxmemory behaviour
+//! (noeviction OOM, LRU/LFU/TTL/random eviction) through the node handle and the wire.
+
+mod common;
+use common::{Raw, start, start_with};
+use ecl_redis::Flavor;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_sections_are_truthful() {
+    let node = start_with(|c| {
+        c.engine_version = "7.0.7".into();
+        c.parameters
+            .push(("maxmemory-policy".into(), "allkeys-lru".into()));
+    });
+    let mut c = Raw::connect(&node).await;
+    c.cmd(&["SET", "a", "1"]).await;
+    c.cmd(&["SET", "b", "2", "EX", "100"]).await;
+    c.cmd(&["GET", "a"]).await;
+    c.cmd(&["GET", "zz"]).await;
+    c.cmd(&["NOPE"]).await;
+    let info = c.cmd(&["INFO"]).await;
+    for needle in [
+        "redis_version:7.0.7",
+        "redis_mode:standalone",
+        "connected_clients:1",
+        "maxmemory_policy:allkeys-lru",
+        "role:master",
+        "connected_slaves:0",
+        "keyspace_hits:1",
+        "keyspace_misses:1",
+        "db0:keys=2,expires=1,",
+        "errorstat_ERR:count=1",
+        "cluster_enabled:0",
+        &format!("tcp_port:{}", node.local_addr().port()),
+    ] {
+        assert!(info.contains(needle), "missing {needle} in {info}");
+    }
+    assert!(!info.contains("cmdstat_"), "commandstats only with 'all'");
+    let all = c.cmd(&["INFO", "commandstats"]).await;
+    assert!(all.contains("cmdstat_set:calls=2"), "{all}");
+    assert!(all.contains("cmdstat_get:calls=2"), "{all}");
+    node.shutdown().await;
+
+    let vk = start_with(|c| {
+        c.flavor = Flavor::Valkey;
+        c.engine_version = "8.0.1".into();
+    });
+    let mut c = Raw::connect(&vk).await;
+    let info = c.cmd(&["INFO", "server"]).await;
+    assert!(
+        info.contains("redis_version:7.2.4")
+            && info.contains("server_name:valkey")
+            && info.contains("valkey_version:8.0.1"),
+        "{info}"
+    );
+    let hello = c.cmd(&["HELLO", "3"]).await;
+    assert!(hello.contains("$6\r\nvalkey\r\n"), "{hello}");
+    vk.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_get_set_and_node_handle() {
+    let node = start_with(|c| c.parameters.push(("timeout".into(), "300".into())));
+    assert_eq!(node.config_get("timeout").as_deref(), Some("300"));
+    node.config_set("maxmemory-policy", "volatile-ttl").unwrap();
+    assert!(node.config_set("maxmemory-policy", "nope").is_err());
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxmemory-policy"]).await,
+        "*2\r\n$16\r\nmaxmemory-policy\r\n$12\r\nvolatile-ttl\r\n"
+    );
+    assert_eq!(
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "maxmemory",
+            "10mb",
+            "maxmemory-samples",
+            "7"
+        ])
+        .await,
+        "+OK\r\n"
+    );
+    assert_eq!(node.config_get("maxmemory").as_deref(), Some("10485760"));
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "nosuch", "1"]).await,
+        "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n"
+    );
+    // A failed multi-set changes nothing.
+    assert!(
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "maxmemory-samples",
+            "3",
+            "maxmemory-policy",
+            "bad"
+        ])
+        .await
+        .starts_with("-ERR CONFIG SET failed")
+    );
+    assert_eq!(node.config_get("maxmemory-samples").as_deref(), Some("7"));
+    c.cmd(&["SET", "k", "v"]).await;
+    node.flush_all();
+    assert_eq!(c.cmd(&["DBSIZE"]).await, ":0\r\n");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_introspection() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    let count: usize = c
+        .cmd(&["COMMAND", "COUNT"])
+        .await
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(count > 80, "{count}");
+    let info = c.cmd(&["COMMAND", "INFO", "get", "nope"]).await;
+    assert!(
+        info.starts_with("*2\r\n*10\r\n$3\r\nget\r\n:2\r\n"),
+        "{info}"
+    );
+    assert!(info.ends_with("*-1\r\n"), "{info}");
+    assert_eq!(
+        c.cmd(&["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"])
+            .await,
+        "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["COMMAND", "GETKEYS", "PING"]).await,
+        "-ERR The command has no key arguments\r\n"
+    );
+    let list = c
+        .cmd(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "get*"])
+        .await;
+    assert!(
+        list.contains("getrange") && list.contains("getdel") && !list.contains("mget"),
+        "{list}"
+    );
+    let docs = c.cmd(&["COMMAND", "DOCS", "set"]).await;
+    assert!(
+        docs.contains("summary") && docs.contains("string"),
+        "{docs}"
+    );
+    let all = c.cmd(&["COMMAND"]).await;
+    assert!(all.starts_with(&format!("*{count}\r\n")));
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowlog_and_memory() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"])
+        .await;
+    c.cmd(&["SET", "k", "v"]).await;
+    assert!(c.cmd(&["SLOWLOG", "LEN"]).await != ":0\r\n");
+    let log = c.cmd(&["SLOWLOG", "GET", "10"]).await;
+    assert!(log.contains("$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"), "{log}");
+    assert_eq!(c.cmd(&["SLOWLOG", "RESET"]).await, "+OK\r\n");
+    let usage = c.cmd(&["MEMORY", "USAGE", "k"]).await;
+    assert!(usage.starts_with(':'), "{usage}");
+    assert_eq!(c.cmd(&["MEMORY", "USAGE", "none"]).await, "$-1\r\n");
+    assert!(c.cmd(&["MEMORY", "STATS"]).await.contains("keys.count"));
+    node.shutdown().await;
+}
+
+async fn fill(c: &mut Raw, prefix: &str, n: usize, ttl: bool) -> usize {
+    let val = "x".repeat(1000);
+    let mut oom = 0;
+    for i in 0..n {
+        let k = format!("{prefix}{i}");
+        let r = if ttl {
+            c.cmd(&["SET", &k, &val, "EX", "1000"]).await
+        } else {
+            c.cmd(&["SET", &k, &val]).await
+        };
+        if r.starts_with("-OOM") {
+            oom += 1;
+        }
+    }
+    oom
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maxmemory_noeviction_and_eviction_policies() {
+    let node = start();
+    let base = node.stats().used_memory;
+    let limit = base + 200 * 1024;
+    let mut c = Raw::connect(&node).await;
+    c.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()])
+        .await;
+    let oom = fill(&mut c, "k", 400, false).await;
+    assert!(oom > 0, "noeviction refuses writes over the limit");
+    assert_eq!(
+        c.cmd(&["SET", "another", "x"]).await,
+        "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+    );
+    assert!(c.cmd(&["GET", "k0"]).await.len() > 5, "reads still work");
+    assert_eq!(c.cmd(&["DEL", "k0"]).await, ":1\r\n", "DEL is not denyoom");
+
+    for policy in ["allkeys-lru", "allkeys-lfu", "allkeys-random"] {
+        c.cmd(&["FLUSHALL"]).await;
+        c.cmd(&["CONFIG", "SET", "maxmemory-policy", policy]).await;
+        let oom = fill(&mut c, "p", 600, false).await;
+        assert_eq!(oom, 0, "{policy} evicts instead of refusing");
+        assert!(
+            node.stats().used_memory <= limit + 4096,
+            "{policy} stays near the limit"
+        );
+        assert!(node.stats().keys < 600, "{policy} evicted keys");
+    }
+    // volatile-ttl only evicts keys with a TTL; persistent keys survive.
+    c.cmd(&["FLUSHALL"]).await;
+    c.cmd(&["CONFIG", "SET", "maxmemory-policy", "volatile-ttl"])
+        .await;
+    fill(&mut c, "keep", 50, false).await;
+    let oom = fill(&mut c, "tmp", 400, true).await;
+    assert_eq!(oom, 0);
+    for i in 0..50 {
+        assert!(
+            c.cmd(&["EXISTS", &format!("keep{i}")]).await == ":1\r\n",
+            "persistent keep{i} survived"
+        );
+    }
+    let info = c.cmd(&["INFO", "stats"]).await;
+    let evicted: u64 = info
+        .split("evicted_keys:")
+        .nth(1)
+        .and_then(|s| s.split("\r\n").next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!(evicted > 0, "{info}");
+    node.shutdown().await;
+}

@@ -1,0 +1,322 @@
+//! Strings, bitmaps and generic key commands against a real node (exact replies).
+
+mod common;
+use common::{Raw, start};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_options() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(c.cmd(&["SET", "k", "v1", "NX"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "k", "v2", "NX"]).await, "$-1\r\n");
+    assert_eq!(
+        c.cmd(&["SET", "k", "v3", "XX", "GET"]).await,
+        "$2\r\nv1\r\n"
+    );
+    assert_eq!(c.cmd(&["SET", "nokey", "v", "XX"]).await, "$-1\r\n");
+    assert_eq!(c.cmd(&["SET", "k", "v4", "EX", "100"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["TTL", "k"]).await, ":100\r\n");
+    assert_eq!(c.cmd(&["SET", "k", "v5", "KEEPTTL"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["TTL", "k"]).await, ":100\r\n");
+    assert_eq!(c.cmd(&["SET", "k", "v6"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["TTL", "k"]).await, ":-1\r\n");
+    assert_eq!(
+        c.cmd(&["SET", "k", "v", "EX", "0"]).await,
+        "-ERR invalid expire time in 'set' command\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["SET", "k", "v", "EX", "x"]).await,
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["SET", "k", "v", "EX", "1", "PX", "1"]).await,
+        "-ERR syntax error\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["SET", "k", "v", "PXAT", "99999999999999"]).await,
+        "+OK\r\n"
+    );
+    assert_eq!(c.cmd(&["PEXPIRETIME", "k"]).await, ":99999999999999\r\n");
+    assert_eq!(
+        c.cmd(&["SETEX", "s", "-1", "v"]).await,
+        "-ERR invalid expire time in 'setex' command\r\n"
+    );
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_and_errors() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(c.cmd(&["INCR", "n"]).await, ":1\r\n");
+    assert_eq!(c.cmd(&["INCRBY", "n", "-5"]).await, ":-4\r\n");
+    assert_eq!(c.cmd(&["DECRBY", "n", "6"]).await, ":-10\r\n");
+    assert_eq!(
+        c.cmd(&["SET", "big", "9223372036854775807"]).await,
+        "+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["INCR", "big"]).await,
+        "-ERR increment or decrement would overflow\r\n"
+    );
+    assert_eq!(c.cmd(&["SET", "s", "abc"]).await, "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["INCR", "s"]).await,
+        "-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["INCRBYFLOAT", "s", "1"]).await,
+        "-ERR value is not a valid float\r\n"
+    );
+    assert_eq!(c.cmd(&["INCRBYFLOAT", "f", "10.5"]).await, "$4\r\n10.5\r\n");
+    assert_eq!(c.cmd(&["INCRBYFLOAT", "f", "0.1"]).await, "$4\r\n10.6\r\n");
+    assert_eq!(
+        c.cmd(&["INCRBYFLOAT", "f", "5.0e3"]).await,
+        "$6\r\n5010.6\r\n"
+    );
+    assert_eq!(c.cmd(&["APPEND", "s", "de"]).await, ":5\r\n");
+    assert_eq!(c.cmd(&["STRLEN", "s"]).await, ":5\r\n");
+    assert_eq!(c.cmd(&["GETRANGE", "s", "1", "-2"]).await, "$3\r\nbcd\r\n");
+    assert_eq!(c.cmd(&["SETRANGE", "s", "7", "X"]).await, ":8\r\n");
+    assert_eq!(c.cmd(&["GET", "s"]).await, "$8\r\nabcde\0\0X\r\n");
+    assert_eq!(c.cmd(&["MSETNX", "s", "1", "t", "2"]).await, ":0\r\n");
+    assert_eq!(
+        c.cmd(&["MSET", "a"]).await,
+        "-ERR wrong number of arguments for 'mset' command\r\n"
+    );
+    assert_eq!(c.cmd(&["GETDEL", "s"]).await, "$8\r\nabcde\0\0X\r\n");
+    assert_eq!(c.cmd(&["EXISTS", "s"]).await, ":0\r\n");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lcs_and_bits() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    c.cmd(&["MSET", "key1", "ohmytext", "key2", "mynewtext"])
+        .await;
+    assert_eq!(c.cmd(&["LCS", "key1", "key2"]).await, "$6\r\nmytext\r\n");
+    assert_eq!(c.cmd(&["LCS", "key1", "key2", "LEN"]).await, ":6\r\n");
+    assert_eq!(
+        c.cmd(&[
+            "LCS",
+            "key1",
+            "key2",
+            "IDX",
+            "MINMATCHLEN",
+            "4",
+            "WITHMATCHLEN"
+        ])
+        .await,
+        "*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n$3\r\nlen\r\n:6\r\n"
+    );
+    assert_eq!(c.cmd(&["SETBIT", "b", "7", "1"]).await, ":0\r\n");
+    assert_eq!(c.cmd(&["GETBIT", "b", "7"]).await, ":1\r\n");
+    assert_eq!(c.cmd(&["GET", "b"]).await, "$1\r\n\x01\r\n");
+    assert_eq!(
+        c.cmd(&["SETBIT", "b", "7", "2"]).await,
+        "-ERR bit is not an integer or out of range\r\n"
+    );
+    c.cmd(&["SET", "mykey", "foobar"]).await;
+    assert_eq!(c.cmd(&["BITCOUNT", "mykey"]).await, ":26\r\n");
+    assert_eq!(c.cmd(&["BITCOUNT", "mykey", "1", "1"]).await, ":6\r\n");
+    assert_eq!(
+        c.cmd(&["BITCOUNT", "mykey", "5", "30", "BIT"]).await,
+        ":17\r\n"
+    );
+    c.cmd(&["SET", "p", "\u{00ff}"]).await;
+    c.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\np\r\n$3\r\n\xff\xf0\x00\r\n")
+        .await;
+    assert_eq!(c.read().await, "+OK\r\n");
+    assert_eq!(c.cmd(&["BITPOS", "p", "0"]).await, ":12\r\n");
+    assert_eq!(
+        c.cmd(&["BITPOS", "p", "1", "2", "-1", "BYTE"]).await,
+        ":-1\r\n"
+    );
+    c.send_raw(b"*3\r\n$3\r\nSET\r\n$2\r\nff\r\n$3\r\n\xff\xff\xff\r\n")
+        .await;
+    c.read().await;
+    assert_eq!(c.cmd(&["BITPOS", "ff", "0"]).await, ":24\r\n");
+    assert_eq!(c.cmd(&["BITPOS", "ff", "0", "0", "-1"]).await, ":-1\r\n");
+    c.cmd(&["SET", "k1", "foobar"]).await;
+    c.cmd(&["SET", "k2", "abcdef"]).await;
+    assert_eq!(c.cmd(&["BITOP", "AND", "dest", "k1", "k2"]).await, ":6\r\n");
+    assert_eq!(c.cmd(&["GET", "dest"]).await, "$6\r\n`bc`ab\r\n");
+    assert_eq!(
+        c.cmd(&["BITOP", "NOT", "dest", "k1", "k2"]).await,
+        "-ERR BITOP NOT must be called with a single source key.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&[
+            "BITFIELD", "bf", "INCRBY", "i5", "100", "1", "GET", "u4", "0"
+        ])
+        .await,
+        "*2\r\n:1\r\n:0\r\n"
+    );
+    assert_eq!(
+        c.cmd(&[
+            "BITFIELD", "bf2", "OVERFLOW", "FAIL", "INCRBY", "u2", "102", "5", "OVERFLOW", "SAT",
+            "INCRBY", "u2", "102", "5"
+        ])
+        .await,
+        "*2\r\n$-1\r\n:3\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["BITFIELD_RO", "bf", "SET", "u4", "0", "1"]).await,
+        "-ERR BITFIELD_RO only supports the GET subcommand\r\n"
+    );
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expire_family_and_clock() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    c.cmd(&["SET", "k", "v"]).await;
+    assert_eq!(c.cmd(&["EXPIRE", "k", "100", "XX"]).await, ":0\r\n");
+    assert_eq!(c.cmd(&["EXPIRE", "k", "100", "NX"]).await, ":1\r\n");
+    assert_eq!(c.cmd(&["EXPIRE", "k", "50", "GT"]).await, ":0\r\n");
+    assert_eq!(c.cmd(&["EXPIRE", "k", "50", "LT"]).await, ":1\r\n");
+    assert_eq!(
+        c.cmd(&["EXPIRE", "k", "50", "NX", "XX"]).await,
+        "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["EXPIRE", "k", "50", "GT", "LT"]).await,
+        "-ERR GT and LT options at the same time are not compatible\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["EXPIRE", "k", "50", "FOO"]).await,
+        "-ERR Unsupported option FOO\r\n"
+    );
+    assert!(c.cmd(&["PTTL", "k"]).await.starts_with(":"));
+    assert_eq!(c.cmd(&["PERSIST", "k"]).await, ":1\r\n");
+    assert_eq!(c.cmd(&["TTL", "k"]).await, ":-1\r\n");
+    assert_eq!(c.cmd(&["TTL", "nokey"]).await, ":-2\r\n");
+    assert_eq!(c.cmd(&["EXPIRETIME", "k"]).await, ":-1\r\n");
+    c.cmd(&["PEXPIRE", "k", "1500"]).await;
+    c.cmd(&["SET", "untouched", "v", "PX", "1500"]).await;
+    assert_eq!(c.cmd(&["DBSIZE"]).await, ":2\r\n");
+    node.advance_clock(Duration::from_secs(2));
+    assert_eq!(c.cmd(&["GET", "k"]).await, "$-1\r\n", "lazy expiry");
+    // Active expiry reclaims the key nobody touches; poll DBSIZE (bounded) rather than sleep.
+    let mut gone = false;
+    for _ in 0..100 {
+        if c.cmd(&["DBSIZE"]).await == ":0\r\n" {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "active expiry removed the untouched key");
+    let info = c.cmd(&["INFO", "stats"]).await;
+    assert!(info.contains("expired_keys:2"), "{info}");
+    assert_eq!(c.cmd(&["EXPIRE", "k", "10"]).await, ":0\r\n");
+    c.cmd(&["SET", "k", "v"]).await;
+    assert_eq!(
+        c.cmd(&["EXPIRE", "k", "-1"]).await,
+        ":1\r\n",
+        "past expiry deletes"
+    );
+    assert_eq!(c.cmd(&["EXISTS", "k"]).await, ":0\r\n");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyspace_commands() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    c.cmd(&["MSET", "user:1", "a", "user:2", "b", "other", "c"])
+        .await;
+    let keys = c.cmd(&["KEYS", "user:*"]).await;
+    assert!(keys.starts_with("*2\r\n") && keys.contains("user:1") && keys.contains("user:2"));
+    assert_eq!(c.cmd(&["TYPE", "other"]).await, "+string\r\n");
+    assert_eq!(c.cmd(&["TYPE", "none"]).await, "+none\r\n");
+    assert_eq!(
+        c.cmd(&["RENAME", "none", "x"]).await,
+        "-ERR no such key\r\n"
+    );
+    assert_eq!(c.cmd(&["RENAME", "other", "renamed"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["RENAMENX", "renamed", "user:1"]).await, ":0\r\n");
+    assert_eq!(c.cmd(&["COPY", "renamed", "copy"]).await, ":1\r\n");
+    assert_eq!(c.cmd(&["COPY", "renamed", "copy"]).await, ":0\r\n");
+    assert_eq!(
+        c.cmd(&["COPY", "renamed", "copy", "REPLACE"]).await,
+        ":1\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["COPY", "renamed", "renamed"]).await,
+        "-ERR source and destination objects are the same\r\n"
+    );
+    assert_eq!(c.cmd(&["MOVE", "copy", "1"]).await, ":1\r\n");
+    assert_eq!(c.cmd(&["SELECT", "1"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "copy"]).await, "$1\r\nc\r\n");
+    assert_eq!(
+        c.cmd(&["SELECT", "16"]).await,
+        "-ERR DB index is out of range\r\n"
+    );
+    assert_eq!(c.cmd(&["SWAPDB", "0", "1"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]).await, ":3\r\n");
+    assert_eq!(c.cmd(&["SELECT", "0"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]).await, ":1\r\n");
+    assert_eq!(c.cmd(&["RANDOMKEY"]).await, "$4\r\ncopy\r\n");
+    assert_eq!(c.cmd(&["TOUCH", "copy", "nope"]).await, ":1\r\n");
+    assert_eq!(c.cmd(&["DEL", "copy", "nope"]).await, ":1\r\n");
+    assert_eq!(c.cmd(&["RANDOMKEY"]).await, "$-1\r\n");
+    c.cmd(&["SET", "n", "12345"]).await;
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "n"]).await, "$3\r\nint\r\n");
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "missing"]).await, "$-1\r\n");
+    assert_eq!(c.cmd(&["OBJECT", "IDLETIME", "n"]).await, ":0\r\n");
+    assert!(
+        c.cmd(&["OBJECT", "FREQ", "n"])
+            .await
+            .starts_with("-ERR An LFU maxmemory policy is not selected")
+    );
+    assert_eq!(c.cmd(&["FLUSHALL"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["FLUSHALL", "ASYNC"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["WAIT", "0", "0"]).await, ":0\r\n");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_covers_everything_with_filters() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    for i in 0..300 {
+        c.cmd(&["SET", &format!("key:{i}"), "v"]).await;
+    }
+    c.cmd(&["SET", "other", "v"]).await;
+    let mut cursor = "0".to_string();
+    let mut seen = std::collections::HashSet::new();
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds < 1000);
+        let r = c
+            .cmd(&[
+                "SCAN", &cursor, "MATCH", "key:*", "COUNT", "20", "TYPE", "string",
+            ])
+            .await;
+        let lines: Vec<&str> = r.split("\r\n").collect();
+        cursor = lines[2].to_string();
+        for (i, l) in lines.iter().enumerate().skip(5) {
+            if i % 2 == 1 && !l.is_empty() {
+                seen.insert(l.to_string());
+            }
+        }
+        // Concurrent writes between calls must not hide stable keys.
+        c.cmd(&["SET", &format!("tmp:{rounds}"), "v"]).await;
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 300);
+    assert!(seen.iter().all(|k| k.starts_with("key:")));
+    assert_eq!(c.cmd(&["SCAN", "abc"]).await, "-ERR invalid cursor\r\n");
+    assert_eq!(
+        c.cmd(&["SCAN", "0", "COUNT", "0"]).await,
+        "-ERR syntax error\r\n"
+    );
+    node.shutdown().await;
+}

@@ -1,0 +1,310 @@
+//! Transactions, WATCH, Pub/Sub (RESP2 and RESP3), keyspace notifications, CLIENT commands,
+//! MONITOR, blocking (WAIT) and CLIENT UNBLOCK.
+
+mod common;
+use common::{Raw, start};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_exec_rules() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(c.cmd(&["EXEC"]).await, "-ERR EXEC without MULTI\r\n");
+    assert_eq!(c.cmd(&["DISCARD"]).await, "-ERR DISCARD without MULTI\r\n");
+    assert_eq!(c.cmd(&["MULTI"]).await, "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["MULTI"]).await,
+        "-ERR MULTI calls can not be nested\r\n"
+    );
+    assert_eq!(c.cmd(&["SET", "a", "x"]).await, "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["INCR", "a"]).await, "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["GET", "a"]).await, "+QUEUED\r\n");
+    assert_eq!(
+        c.cmd(&["EXEC"]).await,
+        "*3\r\n+OK\r\n-ERR value is not an integer or out of range\r\n$1\r\nx\r\n"
+    );
+    assert_eq!(c.cmd(&["MULTI"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "b", "1"]).await, "+QUEUED\r\n");
+    assert!(c.cmd(&["NOSUCH"]).await.starts_with("-ERR unknown command"));
+    assert_eq!(
+        c.cmd(&["GET"]).await,
+        "-ERR wrong number of arguments for 'get' command\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["EXEC"]).await,
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert_eq!(c.cmd(&["EXISTS", "b"]).await, ":0\r\n");
+    assert_eq!(c.cmd(&["MULTI"]).await, "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["WATCH", "x"]).await,
+        "-ERR WATCH inside MULTI is not allowed\r\n"
+    );
+    assert_eq!(c.cmd(&["SET", "b", "1"]).await, "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["DISCARD"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["EXISTS", "b"]).await, ":0\r\n");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_is_invalidated_by_writes_expiry_and_flush() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    let mut other = Raw::connect(&node).await;
+    c.cmd(&["SET", "w", "1"]).await;
+    // Untouched: EXEC runs.
+    c.cmd(&["WATCH", "w"]).await;
+    c.cmd(&["MULTI"]).await;
+    c.cmd(&["INCR", "w"]).await;
+    assert_eq!(c.cmd(&["EXEC"]).await, "*1\r\n:2\r\n");
+    // Another client's write aborts.
+    c.cmd(&["WATCH", "w"]).await;
+    other.cmd(&["SET", "w", "10"]).await;
+    c.cmd(&["MULTI"]).await;
+    c.cmd(&["INCR", "w"]).await;
+    assert_eq!(c.cmd(&["EXEC"]).await, "*-1\r\n");
+    // Expiry of a watched key aborts.
+    c.cmd(&["SET", "e", "1", "PX", "1000"]).await;
+    c.cmd(&["WATCH", "e"]).await;
+    node.advance_clock(Duration::from_secs(2));
+    c.cmd(&["MULTI"]).await;
+    c.cmd(&["PING"]).await;
+    assert_eq!(c.cmd(&["EXEC"]).await, "*-1\r\n");
+    // FLUSHALL aborts, even for a missing key.
+    c.cmd(&["WATCH", "missing"]).await;
+    other.cmd(&["FLUSHALL"]).await;
+    c.cmd(&["MULTI"]).await;
+    c.cmd(&["PING"]).await;
+    assert_eq!(c.cmd(&["EXEC"]).await, "*-1\r\n");
+    // UNWATCH forgets.
+    c.cmd(&["WATCH", "w"]).await;
+    other.cmd(&["SET", "w", "5"]).await;
+    c.cmd(&["UNWATCH"]).await;
+    c.cmd(&["MULTI"]).await;
+    c.cmd(&["GET", "w"]).await;
+    assert_eq!(c.cmd(&["EXEC"]).await, "*1\r\n$1\r\n5\r\n");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_resp2_and_resp3() {
+    let node = start();
+    let mut sub = Raw::connect(&node).await;
+    let mut pub_ = Raw::connect(&node).await;
+    assert_eq!(
+        sub.cmd(&["SUBSCRIBE", "news", "sport"]).await,
+        "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
+    );
+    assert_eq!(
+        sub.read().await,
+        "*3\r\n$9\r\nsubscribe\r\n$5\r\nsport\r\n:2\r\n"
+    );
+    assert_eq!(
+        sub.cmd(&["PSUBSCRIBE", "n*"]).await,
+        "*3\r\n$10\r\npsubscribe\r\n$2\r\nn*\r\n:3\r\n"
+    );
+    assert_eq!(
+        sub.cmd(&["GET", "x"]).await,
+        "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n"
+    );
+    assert_eq!(sub.cmd(&["PING"]).await, "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    assert_eq!(pub_.cmd(&["PUBLISH", "news", "hello"]).await, ":2\r\n");
+    assert_eq!(
+        sub.read().await,
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+    );
+    assert_eq!(
+        sub.read().await,
+        "*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+    );
+    let numsub = pub_.cmd(&["PUBSUB", "NUMSUB", "news", "none"]).await;
+    assert_eq!(numsub, "*4\r\n$4\r\nnews\r\n:1\r\n$4\r\nnone\r\n:0\r\n");
+    assert_eq!(pub_.cmd(&["PUBSUB", "NUMPAT"]).await, ":1\r\n");
+    assert_eq!(
+        sub.cmd(&["UNSUBSCRIBE", "news"]).await,
+        "*3\r\n$11\r\nunsubscribe\r\n$4\r\nnews\r\n:2\r\n"
+    );
+    assert_eq!(
+        sub.cmd(&["PUNSUBSCRIBE"]).await,
+        "*3\r\n$12\r\npunsubscribe\r\n$2\r\nn*\r\n:1\r\n"
+    );
+    assert_eq!(
+        sub.cmd(&["UNSUBSCRIBE"]).await,
+        "*3\r\n$11\r\nunsubscribe\r\n$5\r\nsport\r\n:0\r\n"
+    );
+    assert_eq!(
+        sub.cmd(&["GET", "x"]).await,
+        "$-1\r\n",
+        "left subscribed mode"
+    );
+
+    let mut s3 = Raw::connect(&node).await;
+    s3.cmd(&["HELLO", "3"]).await;
+    assert_eq!(
+        s3.cmd(&["SSUBSCRIBE", "orders"]).await,
+        ">3\r\n$10\r\nssubscribe\r\n$6\r\norders\r\n:1\r\n"
+    );
+    assert_eq!(
+        s3.cmd(&["GET", "x"]).await,
+        "_\r\n",
+        "RESP3 clients may run commands while subscribed"
+    );
+    assert_eq!(pub_.cmd(&["SPUBLISH", "orders", "o1"]).await, ":1\r\n");
+    assert_eq!(
+        s3.read().await,
+        ">3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$2\r\no1\r\n"
+    );
+    assert_eq!(
+        pub_.cmd(&["PUBSUB", "SHARDCHANNELS"]).await,
+        "*1\r\n$6\r\norders\r\n"
+    );
+    assert_eq!(
+        pub_.cmd(&["PUBSUB", "SHARDNUMSUB", "orders"]).await,
+        "*2\r\n$6\r\norders\r\n:1\r\n"
+    );
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyspace_notifications() {
+    let node = start();
+    let mut sub = Raw::connect(&node).await;
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"])
+            .await,
+        "+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "notify-keyspace-events"]).await,
+        "*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nAKE\r\n"
+    );
+    sub.cmd(&["PSUBSCRIBE", "__key*__:*"]).await;
+    c.cmd(&["SET", "k", "v"]).await;
+    let a = sub.read().await;
+    assert!(
+        a.contains("__keyspace@0__:k") && a.ends_with("$3\r\nset\r\n"),
+        "{a}"
+    );
+    let b = sub.read().await;
+    assert!(
+        b.contains("__keyevent@0__:set") && b.ends_with("$1\r\nk\r\n"),
+        "{b}"
+    );
+    c.cmd(&["PEXPIRE", "k", "10"]).await;
+    sub.read().await;
+    sub.read().await;
+    node.advance_clock(Duration::from_secs(1));
+    assert_eq!(c.cmd(&["GET", "k"]).await, "$-1\r\n");
+    let e = sub.read().await;
+    assert!(
+        e.contains("__keyspace@0__:k") && e.ends_with("$7\r\nexpired\r\n"),
+        "{e}"
+    );
+    assert!(
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Q"])
+            .await
+            .starts_with("-ERR CONFIG SET failed")
+    );
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_commands_and_monitor() {
+    let node = start();
+    let mut a = Raw::connect(&node).await;
+    let mut b = Raw::connect(&node).await;
+    let id_b = b
+        .cmd(&["CLIENT", "ID"])
+        .await
+        .trim_start_matches(':')
+        .trim()
+        .to_string();
+    assert_eq!(b.cmd(&["CLIENT", "SETNAME", "worker-b"]).await, "+OK\r\n");
+    assert_eq!(
+        b.cmd(&["CLIENT", "SETNAME", "bad name"]).await,
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+    );
+    let list = a.cmd(&["CLIENT", "LIST"]).await;
+    assert!(list.contains("name=worker-b"), "{list}");
+    assert!(list.contains("cmd=client|list"), "{list}");
+    let info = b.cmd(&["CLIENT", "INFO"]).await;
+    assert!(info.contains(&format!("id={id_b} ")), "{info}");
+    // CLIENT REPLY OFF silences replies until ON.
+    a.send(&["CLIENT", "REPLY", "OFF"]).await;
+    a.send(&["SET", "silent", "1"]).await;
+    assert_eq!(a.cmd(&["CLIENT", "REPLY", "ON"]).await, "+OK\r\n");
+    assert_eq!(a.cmd(&["GET", "silent"]).await, "$1\r\n1\r\n");
+    // MONITOR sees other clients' commands.
+    let mut m = Raw::connect(&node).await;
+    assert_eq!(m.cmd(&["MONITOR"]).await, "+OK\r\n");
+    a.cmd(&["SET", "watched", "v"]).await;
+    let line = m.read().await;
+    assert!(
+        line.starts_with('+') && line.contains("\"SET\" \"watched\" \"v\""),
+        "{line}"
+    );
+    // CLIENT KILL by id closes the target.
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &id_b]).await, ":1\r\n");
+    assert!(b.closed().await);
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_wait_times_out_and_unblocks() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    let mut other = Raw::connect(&node).await;
+    let id = c
+        .cmd(&["CLIENT", "ID"])
+        .await
+        .trim_start_matches(':')
+        .trim()
+        .to_string();
+    // With no replicas, WAIT 1 <timeout> waits for the timeout, then answers 0.
+    assert_eq!(c.cmd(&["WAIT", "1", "50"]).await, ":0\r\n");
+    // An unbounded WAIT is released by CLIENT UNBLOCK.
+    c.send(&["WAIT", "1", "0"]).await;
+    let mut n = ":0\r\n".to_string();
+    for _ in 0..200 {
+        n = other.cmd(&["CLIENT", "UNBLOCK", &id]).await;
+        if n == ":1\r\n" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(n, ":1\r\n");
+    assert_eq!(c.read().await, ":0\r\n");
+    assert_eq!(c.cmd(&["PING"]).await, "+PONG\r\n");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_subscriber_is_disconnected_not_buffered_forever() {
+    let node = start();
+    let mut sub = Raw::connect(&node).await;
+    let mut p = Raw::connect(&node).await;
+    sub.cmd(&["SUBSCRIBE", "firehose"]).await;
+    // The subscriber never reads again; publish ~64 MB.
+    let msg = "x".repeat(1 << 20);
+    let mut dropped = false;
+    for _ in 0..64 {
+        if p.cmd(&["PUBLISH", "firehose", &msg]).await == ":0\r\n" {
+            dropped = true;
+            break;
+        }
+    }
+    let mut gone = dropped;
+    for _ in 0..200 {
+        if gone {
+            break;
+        }
+        gone = p
+            .cmd(&["PUBSUB", "NUMSUB", "firehose"])
+            .await
+            .ends_with(":0\r\n");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(gone, "the stalled subscriber was disconnected");
+    node.shutdown().await;
+}
