@@ -143,6 +143,8 @@ pub struct Engine {
     pub clients: Clients,
     /// Subscriptions.
     pub pubsub: PubSub,
+    /// Client-side caching (CLIENT TRACKING).
+    pub tracking: crate::tracking::Tracking,
     /// Blocked clients by id.
     pub blocked: HashMap<u64, Blocked>,
     /// Waiting client ids per (db, key), FIFO.
@@ -198,6 +200,7 @@ impl Engine {
             },
             clients: Clients::default(),
             pubsub: PubSub::default(),
+            tracking: Default::default(),
             blocked: HashMap::new(),
             waiters: HashMap::new(),
             ready: Vec::new(),
@@ -295,6 +298,10 @@ impl Engine {
             };
             self.dbs[db].remove(&key);
             self.stats.evicted += 1;
+            if self.tracking.is_active() {
+                self.tracking
+                    .invalidate(&self.clients, &[key.to_vec()], None);
+            }
             self.notify(notify::EVICTED, "evicted", db, &key);
         }
         true
@@ -344,6 +351,10 @@ impl Engine {
             }
             let keys = std::mem::take(&mut self.dbs[db].expired_log);
             self.dirty += keys.len() as u64;
+            if self.tracking.is_active() {
+                let ks: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
+                self.tracking.invalidate(&self.clients, &ks, None);
+            }
             if self.cfg.notify & notify::EXPIRED != 0 {
                 for k in keys {
                     self.notify(notify::EXPIRED, "expired", db, &k);
@@ -459,16 +470,25 @@ impl Engine {
     /// Empties one database, keeping its statistics.
     pub fn flush_db(&mut self, i: usize) {
         self.dbs[i].clear();
+        if self.tracking.is_active() {
+            self.tracking.invalidate_all(&self.clients);
+        }
+    }
+
+    /// Empties every database (FLUSHALL), with one invalidation for tracking clients.
+    pub fn flush_all(&mut self) {
+        for db in &mut self.dbs {
+            db.clear();
+        }
+        if self.tracking.is_active() {
+            self.tracking.invalidate_all(&self.clients);
+        }
     }
 
     /// Runs one active-expiry pass over all databases (the node's periodic cycle).
     pub fn cron(&mut self) {
         let now = self.now_ms();
-        let effort = self
-            .cfg
-            .get("active-expire-effort")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1usize);
+        let effort = self.cfg.active_expire_effort;
         for db in &mut self.dbs {
             if db.expires_len() > 0 {
                 db.active_expire(now, 4 * effort);

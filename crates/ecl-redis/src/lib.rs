@@ -27,6 +27,7 @@ pub mod node;
 pub mod pubsub;
 pub mod rdb;
 pub mod resp;
+pub mod tracking;
 
 pub use node::RedisNode;
 
