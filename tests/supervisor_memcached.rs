@@ -190,7 +190,6 @@ async fn memcached_parameters_shape_the_node() {
 }
 
 #[tokio::test]
-#[ignore = "ecl-memcached's ClusterDiscovery::set_nodes keeps one node per host name; in ports mode every node shares the advertised host, so it must key nodes by (host, port)"]
 async fn ports_mode_lists_every_node_under_the_advertised_host() {
     let first = 24_600u16;
     let range = format!("{first}-{}", first + 49);
