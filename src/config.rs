@@ -34,8 +34,14 @@ impl std::str::FromStr for PortRange {
         let (a, b) = s
             .split_once('-')
             .ok_or_else(|| format!("expected FIRST-LAST, got {s:?}"))?;
-        let first: u16 = a.trim().parse().map_err(|e| format!("bad first port {a:?}: {e}"))?;
-        let last: u16 = b.trim().parse().map_err(|e| format!("bad last port {b:?}: {e}"))?;
+        let first: u16 = a
+            .trim()
+            .parse()
+            .map_err(|e| format!("bad first port {a:?}: {e}"))?;
+        let last: u16 = b
+            .trim()
+            .parse()
+            .map_err(|e| format!("bad last port {b:?}: {e}"))?;
         if first == 0 || last < first {
             return Err(format!("port range {s:?} must satisfy 0 < FIRST <= LAST"));
         }
@@ -80,7 +86,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 )]
 pub struct Config {
     /// Address and port of the ElastiCache Query API (HTTP).
-    #[arg(long, env = "ELASTICACHE_LOCAL_LISTEN", default_value = "127.0.0.1:4566")]
+    #[arg(
+        long,
+        env = "ELASTICACHE_LOCAL_LISTEN",
+        default_value = "127.0.0.1:4566"
+    )]
     pub listen: SocketAddr,
 
     /// How engine endpoints get addresses: `loopback` (own 127.x address, requested port) or
@@ -89,7 +99,11 @@ pub struct Config {
     pub addressing: Addressing,
 
     /// Ports handed to endpoints in `ports` addressing mode.
-    #[arg(long, env = "ELASTICACHE_LOCAL_PORT_RANGE", default_value = "21000-22999")]
+    #[arg(
+        long,
+        env = "ELASTICACHE_LOCAL_PORT_RANGE",
+        default_value = "21000-22999"
+    )]
     pub port_range: PortRange,
 
     /// Host name or address reported in endpoints in `ports` mode (for example a Docker
@@ -98,7 +112,11 @@ pub struct Config {
     pub advertised_host: Option<String>,
 
     /// First loopback address handed to endpoints in `loopback` mode; later endpoints count up.
-    #[arg(long, env = "ELASTICACHE_LOCAL_LOOPBACK_BASE", default_value = "127.0.1.1")]
+    #[arg(
+        long,
+        env = "ELASTICACHE_LOCAL_LOOPBACK_BASE",
+        default_value = "127.0.1.1"
+    )]
     pub loopback_base: IpAddr,
 
     /// Region used when a request is not signed.
@@ -106,7 +124,11 @@ pub struct Config {
     pub region: String,
 
     /// Account used when the access key id is not a 12-digit account id.
-    #[arg(long, env = "ELASTICACHE_LOCAL_ACCOUNT_ID", default_value = "000000000000")]
+    #[arg(
+        long,
+        env = "ELASTICACHE_LOCAL_ACCOUNT_ID",
+        default_value = "000000000000"
+    )]
     pub account_id: String,
 
     /// Extra time a resource stays in `creating`/`modifying`/`deleting`, to mimic AWS timing
@@ -153,7 +175,13 @@ mod tests {
 
     #[test]
     fn port_range_parses_and_rejects() {
-        assert_eq!("10-20".parse::<PortRange>(), Ok(PortRange { first: 10, last: 20 }));
+        assert_eq!(
+            "10-20".parse::<PortRange>(),
+            Ok(PortRange {
+                first: 10,
+                last: 20
+            })
+        );
         assert!("20-10".parse::<PortRange>().is_err());
         assert!("0-10".parse::<PortRange>().is_err());
         assert!("abc".parse::<PortRange>().is_err());
