@@ -670,7 +670,7 @@ fn stat(node: &NodeShared, h: &Header, key: &[u8], out: &mut Vec<u8>) {
         b"items" => class_stats(node, "items"),
         b"slabs" => class_stats(node, "slabs"),
         b"sizes" => class_stats(node, "sizes"),
-        b"conns" => conns_stats(node),
+        b"conns" => conns_stats(node, u64::MAX),
         b"reset" => {
             node.store.counters.reset();
             StatLines::default()
