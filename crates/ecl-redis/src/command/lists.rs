@@ -316,7 +316,11 @@ fn lpos(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         }
         if argv.is(i, "rank") {
             rank = argv.i64(i + 1)?;
-            if rank == 0 || rank == i64::MIN {
+            if rank == i64::MIN {
+                // Redis 7.0 ends up treating the most negative rank as -1.
+                rank = -1;
+            }
+            if rank == 0 {
                 return Err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list".into());
             }
         } else if argv.is(i, "count") {

@@ -81,7 +81,7 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let mut pairs = Vec::with_capacity(rest / 2);
     let mut j = i;
     while j + 1 < argv.len() {
-        pairs.push((argv.f64(j)?, argv.get(j + 1)));
+        pairs.push((score_arg(argv, j)?, argv.get(j + 1)));
         j += 2;
     }
     let key = argv.get(1);
@@ -166,7 +166,7 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn zincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let by = argv.f64(2)?;
+    let by = score_arg(argv, 2)?;
     let key = argv.get(1);
     let m = argv.get(3);
     let (me, mv) = coll::listpack_limits(ctx, "zset");
@@ -222,6 +222,11 @@ fn zcard(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let n = read::<ZSet>(ctx, argv.get(1))?.map_or(0, |z| z.len());
     ctx.out.int(n as i64);
     Ok(())
+}
+
+/// A score or increment argument (`ERR value is not a valid float`).
+pub fn score_arg(argv: &Argv<'_>, i: usize) -> Result<f64, CmdError> {
+    crate::db::zset::parse_score(argv.get(i)).ok_or_else(|| errors::NOT_FLOAT.into())
 }
 
 /// Parses a score range (`ERR min or max is not a float`).

@@ -121,7 +121,7 @@ fn parse_algebra<'a>(
         let left = argv.len() - i - 1;
         if op != Op::Diff && argv.is(i, "weights") && left >= a.keys.len() {
             for j in 0..a.keys.len() {
-                a.weights[j] = crate::db::string::parse_f64(argv.get(i + 1 + j))
+                a.weights[j] = crate::db::zset::parse_score(argv.get(i + 1 + j))
                     .ok_or(CmdError::from("ERR weight value is not a float"))?;
             }
             i += 1 + a.keys.len();

@@ -367,6 +367,22 @@ impl ZSet {
     }
 }
 
+/// Parses a score, increment or weight as Redis does for these arguments: like `strtod`,
+/// but a literal that overflows to infinity or underflows to zero is refused (explicit
+/// `inf` / `-inf` are fine).
+pub fn parse_score(b: &[u8]) -> Option<f64> {
+    let v = super::string::parse_f64(b)?;
+    let text = std::str::from_utf8(b).ok()?.to_ascii_lowercase();
+    let mantissa = text.split('e').next().unwrap_or("");
+    if v.is_infinite() && !text.contains("inf") {
+        return None;
+    }
+    if v == 0.0 && mantissa.bytes().any(|c| (b'1'..=b'9').contains(&c)) {
+        return None;
+    }
+    Some(v)
+}
+
 /// A score interval as ZRANGEBYSCORE takes it (`(` marks an exclusive bound).
 #[derive(Clone, Copy, Debug)]
 pub struct ScoreRange {
@@ -507,6 +523,17 @@ mod tests {
         assert!(!z.remove(b"m0005"));
         assert_eq!(z.len(), 999);
         assert_eq!(z.range(0, 2000).len(), 999);
+    }
+
+    #[test]
+    fn score_parsing_refuses_overflow() {
+        assert_eq!(parse_score(b"1.5"), Some(1.5));
+        assert_eq!(parse_score(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_score(b"+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_score(b"1e400"), None);
+        assert_eq!(parse_score(b"1e-400"), None);
+        assert_eq!(parse_score(b"0e5"), Some(0.0));
+        assert_eq!(parse_score(b"nan"), None);
     }
 
     #[test]
