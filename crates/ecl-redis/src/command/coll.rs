@@ -23,10 +23,13 @@ pub trait Coll: Sized {
     fn of(v: &Value) -> Option<&Self>;
     /// Mutable form of [`Coll::of`].
     fn of_mut(v: &mut Value) -> Option<&mut Self>;
+    /// Whether the value still uses a compact encoding that writes may have to convert
+    /// (lists are always checked: they also convert back when shrinking).
+    fn is_compact(&self) -> bool;
 }
 
 macro_rules! coll {
-    ($t:ty, $var:ident) => {
+    ($t:ty, $var:ident, $compact:expr) => {
         impl Coll for $t {
             fn make() -> Value {
                 Value::$var(Box::default())
@@ -43,13 +46,49 @@ macro_rules! coll {
                     _ => None,
                 }
             }
+            fn is_compact(&self) -> bool {
+                let f: fn(&Self) -> bool = $compact;
+                f(self)
+            }
         }
     };
 }
-coll!(List, List);
-coll!(Hash, Hash);
-coll!(Set, Set);
-coll!(ZSet, ZSet);
+coll!(List, List, |_| true);
+coll!(Hash, Hash, |h| h.encoding() == "listpack");
+coll!(Set, Set, |s| s.encoding() != "hashtable");
+coll!(ZSet, ZSet, |z| z.encoding() == "listpack");
+
+/// Whether a write to `key` may need the encoding thresholds (missing key or compact value);
+/// reading the configuration is skipped for values already in their final encoding.
+fn needs_limits<T: Coll>(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
+    let now = ctx.now;
+    match ctx.eng.dbs[ctx.client.db].peek(key, now) {
+        None => true,
+        Some(e) => T::of(&e.value).is_none_or(|c| c.is_compact()),
+    }
+}
+
+/// [`listpack_limits`] for a write to `key`; unlimited when the value can no longer convert.
+pub fn limits_for<T: Coll>(ctx: &mut Ctx<'_>, key: &[u8], ty: &str) -> (usize, usize) {
+    if needs_limits::<T>(ctx, key) {
+        listpack_limits(ctx, ty)
+    } else {
+        (usize::MAX, usize::MAX)
+    }
+}
+
+/// [`set_limits`] for a write to `key`; unlimited when the set is already a hash table.
+pub fn set_limits_for(ctx: &mut Ctx<'_>, key: &[u8]) -> SetLimits {
+    if needs_limits::<Set>(ctx, key) {
+        set_limits(ctx)
+    } else {
+        SetLimits {
+            intset_entries: usize::MAX,
+            listpack_entries: usize::MAX,
+            listpack_value: usize::MAX,
+        }
+    }
+}
 
 /// Reads a collection for a command that reads it (counts hits/misses); `None` when missing,
 /// WRONGTYPE when the key holds another type.
@@ -134,8 +173,13 @@ pub fn cfg_i64(ctx: &Ctx<'_>, name: &str, default: i64) -> i64 {
 
 /// `(max entries, max value length)` for a `<type>-max-listpack-*` pair.
 pub fn listpack_limits(ctx: &Ctx<'_>, ty: &str) -> (usize, usize) {
-    let e = cfg_i64(ctx, &format!("{ty}-max-listpack-entries"), 128);
-    let v = cfg_i64(ctx, &format!("{ty}-max-listpack-value"), 64);
+    let (en, vn) = match ty {
+        "hash" => ("hash-max-listpack-entries", "hash-max-listpack-value"),
+        "zset" => ("zset-max-listpack-entries", "zset-max-listpack-value"),
+        _ => ("set-max-listpack-entries", "set-max-listpack-value"),
+    };
+    let e = cfg_i64(ctx, en, 128);
+    let v = cfg_i64(ctx, vn, 64);
     (e.max(0) as usize, v.max(0) as usize)
 }
 

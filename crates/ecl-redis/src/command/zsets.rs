@@ -85,7 +85,7 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         j += 2;
     }
     let key = argv.get(1);
-    let (me, mv) = coll::listpack_limits(ctx, "zset");
+    let (me, mv) = coll::limits_for::<ZSet>(ctx, key, "zset");
     if xx && !coll::check::<ZSet>(ctx, key)? {
         if incr {
             ctx.out.null();
@@ -169,7 +169,7 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let by = score_arg(argv, 2)?;
     let key = argv.get(1);
     let m = argv.get(3);
-    let (me, mv) = coll::listpack_limits(ctx, "zset");
+    let (me, mv) = coll::limits_for::<ZSet>(ctx, key, "zset");
     let r = coll::write::<ZSet, _>(ctx, key, true, |z| {
         let n = z.score(m).unwrap_or(0.0) + by;
         if n.is_nan() {
