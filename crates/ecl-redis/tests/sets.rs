@@ -46,6 +46,11 @@ async fn membership_and_algebra() {
         c.cmd(&["SPOP", "b", "-1"]).await,
         "-ERR value is out of range, must be positive\r\n"
     );
+    // A repetition count whose reply could not reasonably be built is refused.
+    assert_eq!(
+        c.cmd(&["SRANDMEMBER", "b", "-100000000"]).await,
+        "-ERR value is out of range\r\n"
+    );
     c.cmd(&["HELLO", "3"]).await;
     assert_eq!(c.cmd(&["SMEMBERS", "i"]).await.chars().next(), Some('~'));
     assert_eq!(c.cmd(&["SINTER", "i", "nokey"]).await, "~0\r\n");

@@ -357,6 +357,18 @@ pub fn keys_of(keys: &[&[u8]]) -> Vec<Key> {
     keys.iter().map(|k| Key::from(*k)).collect()
 }
 
+/// Largest `|count|` accepted by HRANDFIELD / SRANDMEMBER / ZRANDMEMBER with repetitions: the
+/// reply is built in memory, so an absurd count must not exhaust the process.
+pub const MAX_RANDOM_COUNT: u64 = 1 << 24;
+
+/// Checks a random-member count against [`MAX_RANDOM_COUNT`] (`ERR value is out of range`).
+pub fn random_count(c: i64) -> Result<i64, CmdError> {
+    if c.unsigned_abs() > MAX_RANDOM_COUNT {
+        return Err("ERR value is out of range".into());
+    }
+    Ok(c)
+}
+
 /// Random keys of `d` per Redis' count rules (positive: distinct, at most `len`; negative:
 /// `|count|` draws with repetition), in O(count) for small counts: big collections are
 /// sampled through the table instead of being copied.
@@ -369,7 +381,8 @@ pub fn sample_keys<V>(d: &Dict<V>, count: i64) -> Vec<Key> {
     let mut r = rand::rng();
     let mut draw = || d.random_entry(|| r.random::<u64>()).map(|(k, _)| k.clone());
     if count < 0 {
-        let n = count.unsigned_abs().min(1 << 32) as usize;
+        // Callers refuse counts above MAX_RANDOM_COUNT; the bound here is only a backstop.
+        let n = count.unsigned_abs().min(MAX_RANDOM_COUNT) as usize;
         return (0..n).filter_map(|_| draw()).collect();
     }
     let n = (count as u64).min(len as u64) as usize;

@@ -269,7 +269,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         if with_values && c.unsigned_abs() > (i64::MAX as u64) / 2 {
             return Err("ERR value is out of range".into());
         }
-        Some(c)
+        Some(if c < 0 { coll::random_count(c)? } else { c })
     } else {
         None
     };

@@ -185,7 +185,7 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         if c == i64::MIN {
             return Err("ERR value is out of range".into());
         }
-        Some(c)
+        Some(if c < 0 { coll::random_count(c)? } else { c })
     } else {
         None
     };
