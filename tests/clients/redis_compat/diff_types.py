@@ -130,6 +130,25 @@ hkeys h
 hvals h
 hscan h 0
 hscan h 0 match [ab]
+hincrbyfloat hf a 3.14159
+hincrbyfloat hf a 1000
+hincrbyfloat hf a -0.001
+hincrbyfloat hf b 1e20
+hincrbyfloat hf b 1.5
+hincrbyfloat hf c 123456.789
+hincrbyfloat hf c 0.001
+hincrbyfloat hf d -0.1
+hincrbyfloat hf d 0.1
+hincrbyfloat hf e 99999999999.99
+hincrbyfloat hf e 0.01
+hincrbyfloat hf g 1e-10
+hincrbyfloat hf g 2.5e-5
+hincrbyfloat hf h 5e30
+hincrbyfloat hf h -5e30
+hincrbyfloat hf i 0.3
+hincrbyfloat hf i 0.6
+hincrbyfloat hf i 0.7
+hgetall hf
 hrandfield nokey
 hrandfield nokey 5
 hrandfield nokey 5 withvalues

@@ -11,6 +11,7 @@ use super::keys::{parse_cursor, scan_opts};
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
 use crate::db::hash::Hash;
+use crate::db::longdouble;
 use crate::db::string::{format_float_human, parse_f64, parse_i64};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::glob::glob_match;
@@ -241,11 +242,19 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err("ERR value is NaN or Infinity".into());
     }
     let key = argv.get(1);
+    let incr = argv.get(3);
     let new = update_field(ctx, key, argv.get(2), |cur| {
         let old = match cur {
             None => 0.0,
             Some(b) => parse_f64(b).ok_or(CmdError::from("ERR hash value is not a float"))?,
         };
+        // Redis adds in x87 long double and prints `%.17Lf`: reproduce its exact text.
+        let old_text: &[u8] = cur.map_or(b"0", |b| b.as_slice());
+        match longdouble::add_decimal(old_text, incr) {
+            Some(Ok(text)) => return Ok(text.into_bytes()),
+            Some(Err(())) => return Err(errors::INCR_NAN.into()),
+            None => {}
+        }
         let n = old + by;
         if !n.is_finite() {
             return Err(errors::INCR_NAN.into());
