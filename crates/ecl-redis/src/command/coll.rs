@@ -281,6 +281,11 @@ pub fn score_text(ctx: &Ctx<'_>, v: f64) -> String {
 /// C's `%.17g`: 17 significant digits, trailing zeros dropped, exponent form when the decimal
 /// exponent is below -4 or at least 17.
 pub fn format_g17(v: f64) -> String {
+    // Integral values below 1e17 print all their digits either way (the common case for
+    // scores); this avoids the slow exact-precision float formatting.
+    if v.fract() == 0.0 && v.abs() < 1e17 {
+        return format!("{}", v as i64);
+    }
     let sci = format!("{v:.16e}");
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
@@ -304,13 +309,23 @@ pub fn format_g17(v: f64) -> String {
 
 /// Writes a score: RESP3 double or RESP2 bulk string, formatted per [`score_text`].
 pub fn reply_score(ctx: &mut Ctx<'_>, v: f64) {
-    let s = score_text(ctx, v);
-    if ctx.out.resp3 {
-        ctx.out.raw(b",");
-        ctx.out.raw(s.as_bytes());
-        ctx.out.raw(b"\r\n");
+    let legacy = !is_72(ctx);
+    write_score(ctx.out, legacy, v);
+}
+
+/// [`reply_score`] on a bare reply buffer; `legacy` selects `%.17g` (before Redis 7.2).
+pub fn write_score(out: &mut crate::resp::Reply, legacy: bool, v: f64) {
+    let s = if legacy && v.is_finite() && v != 0.0 {
+        format_g17(v)
     } else {
-        ctx.out.bulk(s.as_bytes());
+        crate::resp::reply::format_double(v)
+    };
+    if out.resp3 {
+        out.raw(b",");
+        out.raw(s.as_bytes());
+        out.raw(b"\r\n");
+    } else {
+        out.bulk(s.as_bytes());
     }
 }
 

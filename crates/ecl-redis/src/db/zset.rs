@@ -198,7 +198,14 @@ impl Tree {
         None
     }
     /// Visits ranks `[lo, hi)` in order (O(log n + hi - lo)).
-    fn visit(&self, t: u32, base: usize, lo: usize, hi: usize, f: &mut dyn FnMut(f64, &Key)) {
+    fn visit(
+        &self,
+        t: u32,
+        base: usize,
+        (lo, hi): (usize, usize),
+        rev: bool,
+        f: &mut dyn FnMut(f64, &Key),
+    ) {
         if t == NIL || lo >= hi {
             return;
         }
@@ -208,12 +215,17 @@ impl Tree {
         if end <= lo || base >= hi {
             return;
         }
-        self.visit(node.left, base, lo, hi, f);
         let me = base + ls;
+        let (first, first_base, second, second_base) = if rev {
+            (node.right, me + 1, node.left, base)
+        } else {
+            (node.left, base, node.right, me + 1)
+        };
+        self.visit(first, first_base, (lo, hi), rev, f);
         if me >= lo && me < hi {
             f(node.score, &node.member);
         }
-        self.visit(node.right, me + 1, lo, hi, f);
+        self.visit(second, second_base, (lo, hi), rev, f);
     }
 }
 
@@ -323,10 +335,17 @@ impl ZSet {
     pub fn range(&self, lo: usize, hi: usize) -> Vec<(Key, f64)> {
         let mut out = Vec::with_capacity(hi.saturating_sub(lo).min(1 << 16));
         let hi = hi.min(self.len());
-        self.tree.visit(self.tree.root, 0, lo, hi, &mut |s, m| {
-            out.push((m.clone(), s))
-        });
+        self.tree
+            .visit(self.tree.root, 0, (lo, hi), false, &mut |s, m| {
+                out.push((m.clone(), s))
+            });
         out
+    }
+    /// Calls `f` for ranks `[lo, hi)` without copying members, descending when `rev`.
+    pub fn for_range(&self, lo: usize, hi: usize, rev: bool, f: &mut dyn FnMut(&Key, f64)) {
+        let hi = hi.min(self.len());
+        self.tree
+            .visit(self.tree.root, 0, (lo, hi), rev, &mut |s, m| f(m, s));
     }
     /// Rank range `[lo, hi)` of the scores within `r`.
     pub fn score_span(&self, r: &ScoreRange) -> (usize, usize) {
