@@ -184,14 +184,24 @@ fn llen(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn lrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let (s, e) = (argv.i64(2)?, argv.i64(3)?);
-    let items: Vec<Vec<u8>> = match read::<List>(ctx, argv.get(1))? {
-        None => Vec::new(),
-        Some(l) => match clamp_range(s, e, l.len()) {
-            None => Vec::new(),
-            Some((a, b)) => l.iter().skip(a).take(b - a + 1).cloned().collect(),
+    // Replies straight from the list (no element copies): the database and the reply
+    // buffer are disjoint parts of the context.
+    let now = ctx.now;
+    let out = &mut *ctx.out;
+    let l = match ctx.eng.dbs[ctx.client.db].get(argv.get(1), now) {
+        None => {
+            out.array(0);
+            return Ok(());
+        }
+        Some(en) => match &en.value {
+            crate::db::Value::List(l) => l,
+            _ => return Err(crate::db::wrong_type()),
         },
     };
-    ctx.out.bulk_array(items.iter().map(|x| x.as_slice()));
+    match clamp_range(s, e, l.len()) {
+        None => out.array(0),
+        Some((a, b)) => out.bulk_array(l.iter().skip(a).take(b - a + 1).map(|x| x.as_slice())),
+    }
     Ok(())
 }
 
