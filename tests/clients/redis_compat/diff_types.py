@@ -193,6 +193,8 @@ smove s t 1
 smove s t 1
 smove s str 2
 smove nokey t 1
+smove nokey str 1
+smove t str 2
 sinter s str
 sadd str x
 sscan nokey 0

@@ -210,7 +210,10 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn smove(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let (src, dst, m) = (argv.get(1), argv.get(2), argv.get(3));
     let src_has = read::<Set>(ctx, src)?.map(|s| s.contains(m));
-    coll::check::<Set>(ctx, dst)?;
+    // As Redis: a missing source answers 0 before the destination's type is looked at.
+    if src_has.is_some() {
+        coll::check::<Set>(ctx, dst)?;
+    }
     match src_has {
         None | Some(false) => {
             ctx.out.int(0);
