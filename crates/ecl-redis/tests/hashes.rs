@@ -37,6 +37,20 @@ async fn fields_counters_and_errors() {
         c.cmd(&["HINCRBYFLOAT", "h", "c", "1"]).await,
         "-ERR hash value is not a float\r\n"
     );
+    // Extended-precision sum and `%.17Lf` text, exactly as redis-server answers.
+    assert_eq!(
+        c.cmd(&["HINCRBYFLOAT", "h", "p", "1001.5"]).await,
+        "$6\r\n1001.5\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["HINCRBYFLOAT", "h", "p", "0.1"]).await,
+        "$22\r\n1001.59999999999999998\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["HINCRBYFLOAT", "h", "p", "inf"]).await,
+        "-ERR value is NaN or Infinity\r\n"
+    );
+    c.cmd(&["HDEL", "h", "p"]).await;
     assert_eq!(
         c.cmd(&["HSET", "h", "m", "9223372036854775807"]).await,
         ":1\r\n"

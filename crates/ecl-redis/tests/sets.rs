@@ -46,6 +46,11 @@ async fn membership_and_algebra() {
         c.cmd(&["SPOP", "b", "-1"]).await,
         "-ERR value is out of range, must be positive\r\n"
     );
+    // A repetition count whose reply could not reasonably be built is refused.
+    assert_eq!(
+        c.cmd(&["SRANDMEMBER", "b", "-100000000"]).await,
+        "-ERR value is out of range\r\n"
+    );
     c.cmd(&["HELLO", "3"]).await;
     assert_eq!(c.cmd(&["SMEMBERS", "i"]).await.chars().next(), Some('~'));
     assert_eq!(c.cmd(&["SINTER", "i", "nokey"]).await, "~0\r\n");
@@ -178,4 +183,42 @@ async fn no_op_writes_leave_watchers_alone() {
     w.cmd(&["MULTI"]).await;
     w.cmd(&["PING"]).await;
     assert_eq!(w.cmd(&["EXEC"]).await, "*-1\r\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encodings_follow_configured_thresholds() {
+    let node = start_with(|c| c.engine_version = "7.2.4".to_string());
+    let mut c = Raw::connect(&node).await;
+    for (p, v) in [
+        ("hash-max-listpack-entries", "2"),
+        ("zset-max-listpack-value", "3"),
+        ("set-max-intset-entries", "2"),
+        ("set-max-listpack-entries", "2"),
+        ("list-max-listpack-size", "3"),
+    ] {
+        assert_eq!(c.cmd(&["CONFIG", "SET", p, v]).await, "+OK\r\n");
+    }
+    let enc = |s: &str| format!("${}\r\n{s}\r\n", s.len());
+    c.cmd(&["HSET", "h", "a", "1", "b", "2"]).await;
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "h"]).await, enc("listpack"));
+    c.cmd(&["HSET", "h", "c", "3"]).await;
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "h"]).await, enc("hashtable"));
+    c.cmd(&["HDEL", "h", "c", "b"]).await;
+    assert_eq!(
+        c.cmd(&["OBJECT", "ENCODING", "h"]).await,
+        enc("hashtable"),
+        "sticky"
+    );
+    c.cmd(&["ZADD", "z", "1", "abc"]).await;
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "z"]).await, enc("listpack"));
+    c.cmd(&["ZADD", "z", "1", "abcd"]).await;
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "z"]).await, enc("skiplist"));
+    c.cmd(&["SADD", "s", "1", "2"]).await;
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "s"]).await, enc("intset"));
+    c.cmd(&["SADD", "s", "3"]).await;
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "s"]).await, enc("hashtable"));
+    c.cmd(&["RPUSH", "l", "a", "b", "c"]).await;
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "l"]).await, enc("listpack"));
+    c.cmd(&["RPUSH", "l", "d"]).await;
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "l"]).await, enc("quicklist"));
 }

@@ -130,6 +130,25 @@ hkeys h
 hvals h
 hscan h 0
 hscan h 0 match [ab]
+hincrbyfloat hf a 3.14159
+hincrbyfloat hf a 1000
+hincrbyfloat hf a -0.001
+hincrbyfloat hf b 1e20
+hincrbyfloat hf b 1.5
+hincrbyfloat hf c 123456.789
+hincrbyfloat hf c 0.001
+hincrbyfloat hf d -0.1
+hincrbyfloat hf d 0.1
+hincrbyfloat hf e 99999999999.99
+hincrbyfloat hf e 0.01
+hincrbyfloat hf g 1e-10
+hincrbyfloat hf g 2.5e-5
+hincrbyfloat hf h 5e30
+hincrbyfloat hf h -5e30
+hincrbyfloat hf i 0.3
+hincrbyfloat hf i 0.6
+hincrbyfloat hf i 0.7
+hgetall hf
 hrandfield nokey
 hrandfield nokey 5
 hrandfield nokey 5 withvalues
@@ -174,6 +193,8 @@ smove s t 1
 smove s t 1
 smove s str 2
 smove nokey t 1
+smove nokey str 1
+smove t str 2
 sinter s str
 sadd str x
 sscan nokey 0
@@ -340,6 +361,55 @@ pfadd str x
 pfcount str
 pfmerge str hll
 pfcount l
+zadd e2 gt ch 5 new
+zadd e2 lt 3 new 1 other
+zrange e2 0 -1 withscores
+zadd e2 1e400 huge
+zadd e2 " 1" sp
+zadd e2 -INF low +Inf high
+zscore e2 huge
+zadd e3 100000000000000000 a 12345678901234567890 b 0.000001 c 0.00001 d
+zrange e3 0 -1 withscores
+zrangebyscore e3 (inf +inf
+zrangebyscore e3 -inf (-inf
+zunionstore z1b 2 z1b pm
+zadd ua 1 a 2 b
+zunionstore ua 2 ua ua
+zrange ua 0 -1 withscores
+zinterstore ua 2 ua sz weights 2 3
+zrange ua 0 -1 withscores
+sadd sa 1 2 3
+sinterstore sa sa t
+smembers sa
+smove sa sa 3
+smove sa sa 99
+sintercard 1 t limit 0
+zrandmember pm 0
+zrandmember pm 0 withscores
+zmscore pm
+rpush ll a b c
+lset ll -1 Z
+lset ll -4 Z
+lindex ll -9223372036854775808
+lrange ll -9223372036854775808 9223372036854775807
+lpos ll Z rank -9223372036854775808
+zadd lxx 0 a 0 b 0 c 0 d
+zrange lxx [c - bylex rev limit 0 1
+zrange lxx + - bylex rev
+zrange lxx (a (a bylex
+zrangestore lxo lxx [b [c bylex
+zrange lxo 0 -1
+hset hh a 1
+hrandfield hh 1 withvalues
+hrandfield hh -2 withvalues
+srandmember sa 5
+expire ll 100
+rpush ll x
+ttl ll
+zadd zt 1 a
+expire zt 100
+zadd zt 2 b
+ttl zt
 object encoding s
 object encoding z
 object encoding h

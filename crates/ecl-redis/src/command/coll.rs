@@ -23,10 +23,13 @@ pub trait Coll: Sized {
     fn of(v: &Value) -> Option<&Self>;
     /// Mutable form of [`Coll::of`].
     fn of_mut(v: &mut Value) -> Option<&mut Self>;
+    /// Whether the value still uses a compact encoding that writes may have to convert
+    /// (lists are always checked: they also convert back when shrinking).
+    fn is_compact(&self) -> bool;
 }
 
 macro_rules! coll {
-    ($t:ty, $var:ident) => {
+    ($t:ty, $var:ident, $compact:expr) => {
         impl Coll for $t {
             fn make() -> Value {
                 Value::$var(Box::default())
@@ -43,13 +46,49 @@ macro_rules! coll {
                     _ => None,
                 }
             }
+            fn is_compact(&self) -> bool {
+                let f: fn(&Self) -> bool = $compact;
+                f(self)
+            }
         }
     };
 }
-coll!(List, List);
-coll!(Hash, Hash);
-coll!(Set, Set);
-coll!(ZSet, ZSet);
+coll!(List, List, |_| true);
+coll!(Hash, Hash, |h| h.encoding() == "listpack");
+coll!(Set, Set, |s| s.encoding() != "hashtable");
+coll!(ZSet, ZSet, |z| z.encoding() == "listpack");
+
+/// Whether a write to `key` may need the encoding thresholds (missing key or compact value);
+/// reading the configuration is skipped for values already in their final encoding.
+fn needs_limits<T: Coll>(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
+    let now = ctx.now;
+    match ctx.eng.dbs[ctx.client.db].peek(key, now) {
+        None => true,
+        Some(e) => T::of(&e.value).is_none_or(|c| c.is_compact()),
+    }
+}
+
+/// [`listpack_limits`] for a write to `key`; unlimited when the value can no longer convert.
+pub fn limits_for<T: Coll>(ctx: &mut Ctx<'_>, key: &[u8], ty: &str) -> (usize, usize) {
+    if needs_limits::<T>(ctx, key) {
+        listpack_limits(ctx, ty)
+    } else {
+        (usize::MAX, usize::MAX)
+    }
+}
+
+/// [`set_limits`] for a write to `key`; unlimited when the set is already a hash table.
+pub fn set_limits_for(ctx: &mut Ctx<'_>, key: &[u8]) -> SetLimits {
+    if needs_limits::<Set>(ctx, key) {
+        set_limits(ctx)
+    } else {
+        SetLimits {
+            intset_entries: usize::MAX,
+            listpack_entries: usize::MAX,
+            listpack_value: usize::MAX,
+        }
+    }
+}
 
 /// Reads a collection for a command that reads it (counts hits/misses); `None` when missing,
 /// WRONGTYPE when the key holds another type.
@@ -134,8 +173,13 @@ pub fn cfg_i64(ctx: &Ctx<'_>, name: &str, default: i64) -> i64 {
 
 /// `(max entries, max value length)` for a `<type>-max-listpack-*` pair.
 pub fn listpack_limits(ctx: &Ctx<'_>, ty: &str) -> (usize, usize) {
-    let e = cfg_i64(ctx, &format!("{ty}-max-listpack-entries"), 128);
-    let v = cfg_i64(ctx, &format!("{ty}-max-listpack-value"), 64);
+    let (en, vn) = match ty {
+        "hash" => ("hash-max-listpack-entries", "hash-max-listpack-value"),
+        "zset" => ("zset-max-listpack-entries", "zset-max-listpack-value"),
+        _ => ("set-max-listpack-entries", "set-max-listpack-value"),
+    };
+    let e = cfg_i64(ctx, en, 128);
+    let v = cfg_i64(ctx, vn, 64);
     (e.max(0) as usize, v.max(0) as usize)
 }
 
@@ -237,6 +281,11 @@ pub fn score_text(ctx: &Ctx<'_>, v: f64) -> String {
 /// C's `%.17g`: 17 significant digits, trailing zeros dropped, exponent form when the decimal
 /// exponent is below -4 or at least 17.
 pub fn format_g17(v: f64) -> String {
+    // Integral values below 1e17 print all their digits either way (the common case for
+    // scores); this avoids the slow exact-precision float formatting.
+    if v.fract() == 0.0 && v.abs() < 1e17 {
+        return format!("{}", v as i64);
+    }
     let sci = format!("{v:.16e}");
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
@@ -260,13 +309,23 @@ pub fn format_g17(v: f64) -> String {
 
 /// Writes a score: RESP3 double or RESP2 bulk string, formatted per [`score_text`].
 pub fn reply_score(ctx: &mut Ctx<'_>, v: f64) {
-    let s = score_text(ctx, v);
-    if ctx.out.resp3 {
-        ctx.out.raw(b",");
-        ctx.out.raw(s.as_bytes());
-        ctx.out.raw(b"\r\n");
+    let legacy = !is_72(ctx);
+    write_score(ctx.out, legacy, v);
+}
+
+/// [`reply_score`] on a bare reply buffer; `legacy` selects `%.17g` (before Redis 7.2).
+pub fn write_score(out: &mut crate::resp::Reply, legacy: bool, v: f64) {
+    let s = if legacy && v.is_finite() && v != 0.0 {
+        format_g17(v)
     } else {
-        ctx.out.bulk(s.as_bytes());
+        crate::resp::reply::format_double(v)
+    };
+    if out.resp3 {
+        out.raw(b",");
+        out.raw(s.as_bytes());
+        out.raw(b"\r\n");
+    } else {
+        out.bulk(s.as_bytes());
     }
 }
 
@@ -313,6 +372,18 @@ pub fn keys_of(keys: &[&[u8]]) -> Vec<Key> {
     keys.iter().map(|k| Key::from(*k)).collect()
 }
 
+/// Largest `|count|` accepted by HRANDFIELD / SRANDMEMBER / ZRANDMEMBER with repetitions: the
+/// reply is built in memory, so an absurd count must not exhaust the process.
+pub const MAX_RANDOM_COUNT: u64 = 1 << 24;
+
+/// Checks a random-member count against [`MAX_RANDOM_COUNT`] (`ERR value is out of range`).
+pub fn random_count(c: i64) -> Result<i64, CmdError> {
+    if c.unsigned_abs() > MAX_RANDOM_COUNT {
+        return Err("ERR value is out of range".into());
+    }
+    Ok(c)
+}
+
 /// Random keys of `d` per Redis' count rules (positive: distinct, at most `len`; negative:
 /// `|count|` draws with repetition), in O(count) for small counts: big collections are
 /// sampled through the table instead of being copied.
@@ -325,7 +396,8 @@ pub fn sample_keys<V>(d: &Dict<V>, count: i64) -> Vec<Key> {
     let mut r = rand::rng();
     let mut draw = || d.random_entry(|| r.random::<u64>()).map(|(k, _)| k.clone());
     if count < 0 {
-        let n = count.unsigned_abs().min(1 << 32) as usize;
+        // Callers refuse counts above MAX_RANDOM_COUNT; the bound here is only a backstop.
+        let n = count.unsigned_abs().min(MAX_RANDOM_COUNT) as usize;
         return (0..n).filter_map(|_| draw()).collect();
     }
     let n = (count as u64).min(len as u64) as usize;

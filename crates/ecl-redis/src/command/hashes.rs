@@ -11,6 +11,7 @@ use super::keys::{parse_cursor, scan_opts};
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
 use crate::db::hash::Hash;
+use crate::db::longdouble;
 use crate::db::string::{format_float_human, parse_f64, parse_i64};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::glob::glob_match;
@@ -46,7 +47,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Result<usize, CmdError> {
         return Err(errors::wrong_arity(&name));
     }
     let key = argv.get(1);
-    let (me, mv) = coll::listpack_limits(ctx, "hash");
+    let (me, mv) = coll::limits_for::<Hash>(ctx, key, "hash");
     let added = coll::write::<Hash, _>(ctx, key, true, |h| {
         let mut added = 0;
         let mut longest = 0;
@@ -88,7 +89,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    let (me, mv) = coll::listpack_limits(ctx, "hash");
+    let (me, mv) = coll::limits_for::<Hash>(ctx, key, "hash");
     coll::write::<Hash, _>(ctx, key, true, |h| {
         h.insert(f, val.to_vec());
         h.check_encoding(me, mv, f.len().max(val.len()));
@@ -206,7 +207,7 @@ fn update_field(
 ) -> Result<Vec<u8>, CmdError> {
     let cur = read::<Hash>(ctx, key)?.and_then(|h| h.get(field)).cloned();
     let new = f(cur.as_ref())?;
-    let (me, mv) = coll::listpack_limits(ctx, "hash");
+    let (me, mv) = coll::limits_for::<Hash>(ctx, key, "hash");
     let stored = new.clone();
     coll::write::<Hash, _>(ctx, key, true, |h| {
         let longest = field.len().max(stored.len());
@@ -241,11 +242,19 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err("ERR value is NaN or Infinity".into());
     }
     let key = argv.get(1);
+    let incr = argv.get(3);
     let new = update_field(ctx, key, argv.get(2), |cur| {
         let old = match cur {
             None => 0.0,
             Some(b) => parse_f64(b).ok_or(CmdError::from("ERR hash value is not a float"))?,
         };
+        // Redis adds in x87 long double and prints `%.17Lf`: reproduce its exact text.
+        let old_text: &[u8] = cur.map_or(b"0", |b| b.as_slice());
+        match longdouble::add_decimal(old_text, incr) {
+            Some(Ok(text)) => return Ok(text.into_bytes()),
+            Some(Err(())) => return Err(errors::INCR_NAN.into()),
+            None => {}
+        }
         let n = old + by;
         if !n.is_finite() {
             return Err(errors::INCR_NAN.into());
@@ -269,7 +278,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         if with_values && c.unsigned_abs() > (i64::MAX as u64) / 2 {
             return Err("ERR value is out of range".into());
         }
-        Some(c)
+        Some(if c < 0 { coll::random_count(c)? } else { c })
     } else {
         None
     };

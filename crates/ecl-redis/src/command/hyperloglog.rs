@@ -7,7 +7,7 @@ use super::flags::*;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
 use crate::db::Value;
-use crate::db::hll::{Hll, HllError};
+use crate::db::hll::{self, Hll, HllError};
 use crate::errors::{self, CmdError, CmdResult};
 
 const R: u32 = acl::READ | acl::HYPERLOGLOG;
@@ -87,6 +87,29 @@ fn save(ctx: &mut Ctx<'_>, key: &[u8], h: &Hll) {
 
 fn pfadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
+    // Dense HLLs are updated in place (no decode/encode of 16384 registers per call); the
+    // key is only touched when a register really changes.
+    let now = ctx.now;
+    let dense = match ctx.db().peek(key, now).map(|e| &e.value) {
+        Some(Value::Str(b)) if hll::is_dense(b) => {
+            Some(hll::dense_would_change(b, argv.iter_from(2)))
+        }
+        _ => None,
+    };
+    if let Some(change) = dense {
+        if change
+            && let Some(mut v) = ctx.db().get_mut(key, now)
+            && let Value::Str(b) = &mut *v
+        {
+            hll::dense_add(b, argv.iter_from(2));
+        }
+        if change {
+            ctx.dirty(1);
+            ctx.notify(notify::STRING, "pfadd", key);
+        }
+        ctx.out.int(i64::from(change));
+        return Ok(());
+    }
     let (mut h, created) = match load(ctx, key)? {
         Some(h) => (h, false),
         None => (Hll::new(), true),
@@ -107,6 +130,14 @@ fn pfadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn pfcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if argv.len() == 2 {
         let key = argv.get(1);
+        // A valid cached cardinality answers without decoding the registers.
+        let now = ctx.now;
+        if let Some(Value::Str(b)) = ctx.db().get(key, now).map(|e| &e.value)
+            && let Some(n) = hll::cached_count(b)
+        {
+            ctx.out.int(n as i64);
+            return Ok(());
+        }
         let Some(mut h) = load(ctx, key)? else {
             ctx.out.int(0);
             return Ok(());

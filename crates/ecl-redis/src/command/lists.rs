@@ -184,14 +184,24 @@ fn llen(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn lrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let (s, e) = (argv.i64(2)?, argv.i64(3)?);
-    let items: Vec<Vec<u8>> = match read::<List>(ctx, argv.get(1))? {
-        None => Vec::new(),
-        Some(l) => match clamp_range(s, e, l.len()) {
-            None => Vec::new(),
-            Some((a, b)) => l.iter().skip(a).take(b - a + 1).cloned().collect(),
+    // Replies straight from the list (no element copies): the database and the reply
+    // buffer are disjoint parts of the context.
+    let now = ctx.now;
+    let out = &mut *ctx.out;
+    let l = match ctx.eng.dbs[ctx.client.db].get(argv.get(1), now) {
+        None => {
+            out.array(0);
+            return Ok(());
+        }
+        Some(en) => match &en.value {
+            crate::db::Value::List(l) => l,
+            _ => return Err(crate::db::wrong_type()),
         },
     };
-    ctx.out.bulk_array(items.iter().map(|x| x.as_slice()));
+    match clamp_range(s, e, l.len()) {
+        None => out.array(0),
+        Some((a, b)) => out.bulk_array(l.iter().skip(a).take(b - a + 1).map(|x| x.as_slice())),
+    }
     Ok(())
 }
 
@@ -316,7 +326,11 @@ fn lpos(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         }
         if argv.is(i, "rank") {
             rank = argv.i64(i + 1)?;
-            if rank == 0 || rank == i64::MIN {
+            if rank == i64::MIN {
+                // Redis 7.0 ends up treating the most negative rank as -1.
+                rank = -1;
+            }
+            if rank == 0 {
                 return Err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list".into());
             }
         } else if argv.is(i, "count") {

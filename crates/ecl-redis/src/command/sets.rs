@@ -53,7 +53,7 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    let lim = coll::set_limits(ctx);
+    let lim = coll::set_limits_for(ctx, key);
     let n = coll::write::<Set, _>(ctx, key, true, |s| {
         let members: Vec<&[u8]> = argv.iter_from(2).collect();
         let n = members.iter().filter(|m| s.insert(m)).count();
@@ -185,7 +185,7 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         if c == i64::MIN {
             return Err("ERR value is out of range".into());
         }
-        Some(c)
+        Some(if c < 0 { coll::random_count(c)? } else { c })
     } else {
         None
     };
@@ -210,7 +210,10 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn smove(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let (src, dst, m) = (argv.get(1), argv.get(2), argv.get(3));
     let src_has = read::<Set>(ctx, src)?.map(|s| s.contains(m));
-    coll::check::<Set>(ctx, dst)?;
+    // As Redis: a missing source answers 0 before the destination's type is looked at.
+    if src_has.is_some() {
+        coll::check::<Set>(ctx, dst)?;
+    }
     match src_has {
         None | Some(false) => {
             ctx.out.int(0);
@@ -225,7 +228,7 @@ fn smove(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     coll::write::<Set, _>(ctx, src, false, |s| s.remove(m))?;
     ctx.notify(notify::SET, "srem", src);
     cleanup(ctx, src);
-    let lim = coll::set_limits(ctx);
+    let lim = coll::set_limits_for(ctx, dst);
     let added = coll::write::<Set, _>(ctx, dst, true, |s| {
         let a = s.insert(m);
         s.check_encoding(lim, &[m]);

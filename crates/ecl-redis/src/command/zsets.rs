@@ -81,11 +81,11 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let mut pairs = Vec::with_capacity(rest / 2);
     let mut j = i;
     while j + 1 < argv.len() {
-        pairs.push((argv.f64(j)?, argv.get(j + 1)));
+        pairs.push((score_arg(argv, j)?, argv.get(j + 1)));
         j += 2;
     }
     let key = argv.get(1);
-    let (me, mv) = coll::listpack_limits(ctx, "zset");
+    let (me, mv) = coll::limits_for::<ZSet>(ctx, key, "zset");
     if xx && !coll::check::<ZSet>(ctx, key)? {
         if incr {
             ctx.out.null();
@@ -166,10 +166,10 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn zincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let by = argv.f64(2)?;
+    let by = score_arg(argv, 2)?;
     let key = argv.get(1);
     let m = argv.get(3);
-    let (me, mv) = coll::listpack_limits(ctx, "zset");
+    let (me, mv) = coll::limits_for::<ZSet>(ctx, key, "zset");
     let r = coll::write::<ZSet, _>(ctx, key, true, |z| {
         let n = z.score(m).unwrap_or(0.0) + by;
         if n.is_nan() {
@@ -222,6 +222,11 @@ fn zcard(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let n = read::<ZSet>(ctx, argv.get(1))?.map_or(0, |z| z.len());
     ctx.out.int(n as i64);
     Ok(())
+}
+
+/// A score or increment argument (`ERR value is not a valid float`).
+pub fn score_arg(argv: &Argv<'_>, i: usize) -> Result<f64, CmdError> {
+    crate::db::zset::parse_score(argv.get(i)).ok_or_else(|| errors::NOT_FLOAT.into())
 }
 
 /// Parses a score range (`ERR min or max is not a float`).
@@ -345,10 +350,22 @@ pub struct RangeSpec {
 
 /// Evaluates a range against a sorted set: (member, score) in reply order.
 pub fn eval_range(z: &ZSet, spec: &RangeSpec) -> Vec<(Key, f64)> {
+    let Some((lo, hi)) = span(z, spec) else {
+        return Vec::new();
+    };
+    let mut out = z.range(lo, hi);
+    if spec.rev {
+        out.reverse();
+    }
+    out
+}
+
+/// Ascending rank interval `[lo, hi)` selected by a range query (LIMIT applied).
+pub fn span(z: &ZSet, spec: &RangeSpec) -> Option<(usize, usize)> {
     let len = z.len();
     let (lo, hi) = match &spec.by {
         By::Rank(s, e) => match clamp_range(*s, *e, len) {
-            None => return Vec::new(),
+            None => return None,
             Some((a, b)) if spec.rev => (len - 1 - b, len - a),
             Some((a, b)) => (a, b + 1),
         },
@@ -358,7 +375,7 @@ pub fn eval_range(z: &ZSet, spec: &RangeSpec) -> Vec<(Key, f64)> {
     let (mut lo, mut hi) = (lo, hi);
     if let Some((off, count)) = spec.limit {
         if off < 0 {
-            return Vec::new();
+            return None;
         }
         let off = off as usize;
         let avail = hi.saturating_sub(lo);
@@ -368,7 +385,7 @@ pub fn eval_range(z: &ZSet, spec: &RangeSpec) -> Vec<(Key, f64)> {
             (count as usize).min(avail)
         };
         if off >= avail {
-            return Vec::new();
+            return None;
         }
         let take = take.min(avail - off);
         if spec.rev {
@@ -379,11 +396,7 @@ pub fn eval_range(z: &ZSet, spec: &RangeSpec) -> Vec<(Key, f64)> {
             hi = lo + take;
         }
     }
-    let mut out = z.range(lo, hi);
-    if spec.rev {
-        out.reverse();
-    }
-    out
+    Some((lo, hi.max(lo)))
 }
 
 /// Writes a list of members, with scores when asked (RESP3: pairs; RESP2: flat).
@@ -463,10 +476,37 @@ fn parse_zrange(argv: &Argv<'_>, at: usize, store: bool) -> Result<RangeSpec, Cm
 
 /// Runs a range query against `key` and replies.
 fn range_reply(ctx: &mut Ctx<'_>, key: &[u8], spec: &RangeSpec) -> CmdResult {
-    let items = read::<ZSet>(ctx, key)?
-        .map(|z| eval_range(z, spec))
-        .unwrap_or_default();
-    reply_entries(ctx, &items, spec.withscores);
+    // Replies straight from the tree (no member copies): the database and the reply buffer
+    // are disjoint parts of the context.
+    let legacy = !coll::is_72(ctx);
+    let now = ctx.now;
+    let out = &mut *ctx.out;
+    let z = match ctx.eng.dbs[ctx.client.db].get(key, now) {
+        None => {
+            out.array(0);
+            return Ok(());
+        }
+        Some(e) => match &e.value {
+            Value::ZSet(z) => z,
+            _ => return Err(crate::db::wrong_type()),
+        },
+    };
+    let Some((lo, hi)) = span(z, spec) else {
+        out.array(0);
+        return Ok(());
+    };
+    let n = hi - lo;
+    let pairs = spec.withscores && out.resp3;
+    out.array(if spec.withscores && !pairs { 2 * n } else { n });
+    z.for_range(lo, hi, spec.rev, &mut |m, s| {
+        if pairs {
+            out.array(2);
+        }
+        out.bulk(m);
+        if spec.withscores {
+            coll::write_score(out, legacy, s);
+        }
+    });
     Ok(())
 }
 

@@ -121,7 +121,7 @@ fn parse_algebra<'a>(
         let left = argv.len() - i - 1;
         if op != Op::Diff && argv.is(i, "weights") && left >= a.keys.len() {
             for j in 0..a.keys.len() {
-                a.weights[j] = crate::db::string::parse_f64(argv.get(i + 1 + j))
+                a.weights[j] = crate::db::zset::parse_score(argv.get(i + 1 + j))
                     .ok_or(CmdError::from("ERR weight value is not a float"))?;
             }
             i += 1 + a.keys.len();
@@ -446,7 +446,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         if ws && c.unsigned_abs() > (i64::MAX as u64) / 2 {
             return Err("ERR value is out of range".into());
         }
-        Some(c)
+        Some(if c < 0 { coll::random_count(c)? } else { c })
     } else {
         None
     };

@@ -267,6 +267,50 @@ impl Hll {
     }
 }
 
+/// The valid cached cardinality in an HLL header, without decoding the registers.
+pub fn cached_count(b: &[u8]) -> Option<u64> {
+    if b.len() < HDR || &b[..4] != b"HYLL" || b[4] > SPARSE || b[15] & 0x80 != 0 {
+        return None;
+    }
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[8..16]);
+    Some(u64::from_le_bytes(w))
+}
+
+/// Whether `b` is a well-formed dense HLL (updated in place, without decoding).
+pub fn is_dense(b: &[u8]) -> bool {
+    b.len() == DENSE_SIZE && &b[..4] == b"HYLL" && b[4] == DENSE
+}
+
+/// Whether adding `elems` would raise a register of the dense HLL `b`.
+pub fn dense_would_change<'a>(b: &[u8], elems: impl Iterator<Item = &'a [u8]>) -> bool {
+    let p = &b[HDR..];
+    elems.into_iter().any(|e| {
+        let (i, n) = pattern(e);
+        dense_get(p, i) < n
+    })
+}
+
+/// Adds elements to the dense HLL `b` in place (as Redis does), marking the cached
+/// cardinality stale when a register changed; true when one did.
+pub fn dense_add<'a>(b: &mut [u8], elems: impl Iterator<Item = &'a [u8]>) -> bool {
+    let mut changed = false;
+    {
+        let p = &mut b[HDR..];
+        for e in elems {
+            let (i, n) = pattern(e);
+            if dense_get(p, i) < n {
+                dense_set(p, i, n);
+                changed = true;
+            }
+        }
+    }
+    if changed {
+        b[15] |= 0x80;
+    }
+    changed
+}
+
 fn dense_get(p: &[u8], i: usize) -> u8 {
     let bit = i * 6;
     let (b, s) = (bit / 8, bit % 8);
@@ -364,6 +408,29 @@ mod tests {
         let mut bad = s.clone();
         bad.push(0x3f);
         assert_eq!(Hll::decode(&bad).err(), Some(HllError::Corrupt));
+    }
+
+    #[test]
+    fn dense_in_place_matches_decoded_updates() {
+        let mut h = Hll::new();
+        h.dense = true;
+        let mut bytes = h.encode(3000);
+        assert!(is_dense(&bytes));
+        let elems: Vec<Vec<u8>> = (0..2000u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        assert!(dense_would_change(
+            &bytes,
+            elems.iter().map(|e| e.as_slice())
+        ));
+        assert!(dense_add(&mut bytes, elems.iter().map(|e| e.as_slice())));
+        assert!(!dense_would_change(
+            &bytes,
+            elems.iter().map(|e| e.as_slice())
+        ));
+        assert_eq!(cached_count(&bytes), None);
+        for e in &elems {
+            h.add(e);
+        }
+        assert_eq!(Hll::decode(&bytes).map(|d| d.regs), Ok(h.regs));
     }
 
     #[test]

@@ -198,7 +198,14 @@ impl Tree {
         None
     }
     /// Visits ranks `[lo, hi)` in order (O(log n + hi - lo)).
-    fn visit(&self, t: u32, base: usize, lo: usize, hi: usize, f: &mut dyn FnMut(f64, &Key)) {
+    fn visit(
+        &self,
+        t: u32,
+        base: usize,
+        (lo, hi): (usize, usize),
+        rev: bool,
+        f: &mut dyn FnMut(f64, &Key),
+    ) {
         if t == NIL || lo >= hi {
             return;
         }
@@ -208,12 +215,17 @@ impl Tree {
         if end <= lo || base >= hi {
             return;
         }
-        self.visit(node.left, base, lo, hi, f);
         let me = base + ls;
+        let (first, first_base, second, second_base) = if rev {
+            (node.right, me + 1, node.left, base)
+        } else {
+            (node.left, base, node.right, me + 1)
+        };
+        self.visit(first, first_base, (lo, hi), rev, f);
         if me >= lo && me < hi {
             f(node.score, &node.member);
         }
-        self.visit(node.right, me + 1, lo, hi, f);
+        self.visit(second, second_base, (lo, hi), rev, f);
     }
 }
 
@@ -323,10 +335,17 @@ impl ZSet {
     pub fn range(&self, lo: usize, hi: usize) -> Vec<(Key, f64)> {
         let mut out = Vec::with_capacity(hi.saturating_sub(lo).min(1 << 16));
         let hi = hi.min(self.len());
-        self.tree.visit(self.tree.root, 0, lo, hi, &mut |s, m| {
-            out.push((m.clone(), s))
-        });
+        self.tree
+            .visit(self.tree.root, 0, (lo, hi), false, &mut |s, m| {
+                out.push((m.clone(), s))
+            });
         out
+    }
+    /// Calls `f` for ranks `[lo, hi)` without copying members, descending when `rev`.
+    pub fn for_range(&self, lo: usize, hi: usize, rev: bool, f: &mut dyn FnMut(&Key, f64)) {
+        let hi = hi.min(self.len());
+        self.tree
+            .visit(self.tree.root, 0, (lo, hi), rev, &mut |s, m| f(m, s));
     }
     /// Rank range `[lo, hi)` of the scores within `r`.
     pub fn score_span(&self, r: &ScoreRange) -> (usize, usize) {
@@ -365,6 +384,22 @@ impl ZSet {
             Enc::Skiplist => "skiplist",
         }
     }
+}
+
+/// Parses a score, increment or weight as Redis does for these arguments: like `strtod`,
+/// but a literal that overflows to infinity or underflows to zero is refused (explicit
+/// `inf` / `-inf` are fine).
+pub fn parse_score(b: &[u8]) -> Option<f64> {
+    let v = super::string::parse_f64(b)?;
+    let text = std::str::from_utf8(b).ok()?.to_ascii_lowercase();
+    let mantissa = text.split('e').next().unwrap_or("");
+    if v.is_infinite() && !text.contains("inf") {
+        return None;
+    }
+    if v == 0.0 && mantissa.bytes().any(|c| (b'1'..=b'9').contains(&c)) {
+        return None;
+    }
+    Some(v)
 }
 
 /// A score interval as ZRANGEBYSCORE takes it (`(` marks an exclusive bound).
@@ -507,6 +542,17 @@ mod tests {
         assert!(!z.remove(b"m0005"));
         assert_eq!(z.len(), 999);
         assert_eq!(z.range(0, 2000).len(), 999);
+    }
+
+    #[test]
+    fn score_parsing_refuses_overflow() {
+        assert_eq!(parse_score(b"1.5"), Some(1.5));
+        assert_eq!(parse_score(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_score(b"+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_score(b"1e400"), None);
+        assert_eq!(parse_score(b"1e-400"), None);
+        assert_eq!(parse_score(b"0e5"), Some(0.0));
+        assert_eq!(parse_score(b"nan"), None);
     }
 
     #[test]
