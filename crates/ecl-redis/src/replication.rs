@@ -170,7 +170,9 @@ impl Replication {
     pub fn acked(&self, offset: u64) -> usize {
         self.replicas
             .iter()
-            .filter(|d| !d.link.closed.load(Ordering::Acquire))
+            .filter(|d| {
+                !d.link.closed.load(Ordering::Acquire) && d.link.online.load(Ordering::Acquire)
+            })
             .filter(|d| d.link.ack.load(Ordering::Acquire) >= offset)
             .count()
     }
@@ -306,9 +308,7 @@ impl Engine {
             let n = self.repl.acked(w.offset);
             if n >= w.want {
                 if self.unblock_client(w.id).is_some() {
-                    let mut r = Vec::new();
-                    crate::resp::reply::push_int(&mut r, n as i64);
-                    self.send(w.id, Event::Unblocked(r));
+                    self.send(w.id, Event::Unblocked(int_reply(n as i64)));
                 }
             } else if self.blocked.contains_key(&w.id) {
                 self.repl.waiters.push(w);
@@ -321,12 +321,17 @@ impl Engine {
     pub fn blocked_timeout_reply(&mut self, id: u64, b: &Blocked) -> Vec<u8> {
         if let Some(i) = self.repl.waiters.iter().position(|w| w.id == id) {
             let w = self.repl.waiters.swap_remove(i);
-            let mut r = Vec::new();
-            crate::resp::reply::push_int(&mut r, self.repl.acked(w.offset) as i64);
-            return r;
+            return int_reply(self.repl.acked(w.offset) as i64);
         }
         Engine::timeout_reply(b)
     }
+}
+
+/// An integer reply (same encoding in RESP2 and RESP3).
+fn int_reply(n: i64) -> Vec<u8> {
+    let mut r = Reply::new();
+    r.int(n);
+    r.buf
 }
 
 fn has_word(argv: &Argv<'_>, from: usize, words: &[&str]) -> bool {
