@@ -230,6 +230,9 @@ impl Engine {
         for c in &cmds {
             self.repl.offset += resp_len(c);
         }
+        self.cluster
+            .offset_cell
+            .store(self.repl.offset, Ordering::Release);
         let unit = Arc::new(Unit {
             cmds,
             end: self.repl.offset,
@@ -726,6 +729,7 @@ async fn apply_loop(
             }
         }
         eng.repl.offset = offset;
+        eng.cluster.offset_cell.store(offset, Ordering::Release);
         link.online.store(true, Ordering::Release);
     }
     ack(&primary, &link, offset);
@@ -764,6 +768,7 @@ async fn apply_loop(
                 end = u.end;
             }
             eng.repl.offset = end;
+            eng.cluster.offset_cell.store(end, Ordering::Release);
             end
         };
         ack(&primary, &link, end);

@@ -292,6 +292,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     lists::COMMANDS,
     hashes::COMMANDS,
     sets::COMMANDS,
+    crate::cluster::commands::COMMANDS,
 ];
 
 /// A resolved table entry.
