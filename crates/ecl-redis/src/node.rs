@@ -162,6 +162,7 @@ impl RedisNode {
         for i in 0..eng.dbs.len() {
             eng.flush_db(i);
         }
+        eng.propagate_flushall();
     }
 
     /// Figures for the control plane.

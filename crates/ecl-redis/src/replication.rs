@@ -248,7 +248,10 @@ impl Engine {
         }
     }
 
-    /// Queues commands produced by one client command: buffered while an `EXEC` runs.
+    /// Queues commands produced by one client command: buffered while an `EXEC` runs. A
+    /// script runner does the same: it dispatches the script's commands with
+    /// `client.in_exec` set, so their effects leave as one `MULTI … EXEC` unit when the
+    /// script's own command ends.
     fn propagate_parts(&mut self, in_exec: bool, parts: Vec<(usize, OwnedArgv)>) {
         if parts.is_empty() {
             return;
@@ -267,6 +270,24 @@ impl Engine {
             0 => {}
             1 => self.emit(parts, false),
             _ => self.emit(parts, true),
+        }
+    }
+
+    /// Propagates a `FLUSHALL` done outside any client (the supervisor's `flush_all`).
+    pub fn propagate_flushall(&mut self) {
+        if self.repl.streaming() {
+            self.emit(vec![(0, owned(&[b"FLUSHALL"]))], false);
+        }
+    }
+
+    /// Answers every client blocked in `WAIT` with the count reached so far (the node stops
+    /// being a primary).
+    fn release_waiters(&mut self) {
+        for w in std::mem::take(&mut self.repl.waiters) {
+            let n = self.repl.acked(w.offset);
+            if self.unblock_client(w.id).is_some() {
+                self.send(w.id, Event::Unblocked(int_reply(n as i64)));
+            }
         }
     }
 
@@ -393,6 +414,9 @@ fn rewrite(
             }
             v
         }
+        // Scripts replicate their effects: the commands they run reach this hook themselves
+        // (buffered like EXEC's, see `propagate_parts`), never the script.
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => Vec::new(),
         // SPOP picks members at random: replicas remove the members this primary popped.
         "spop" => {
             let members = reply_strings(reply);
@@ -608,8 +632,8 @@ impl RedisNode {
         let (me, generation) = {
             let mut eng = self.shared.lock();
             eng.repl.detach();
+            eng.release_waiters();
             eng.repl.replicas.clear();
-            eng.repl.waiters.clear();
             eng.repl.upstream = Some(Upstream {
                 primary: announced.clone(),
                 link: link.clone(),
