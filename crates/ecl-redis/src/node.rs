@@ -159,9 +159,7 @@ impl RedisNode {
     /// Empties every database (FLUSHALL).
     pub fn flush_all(&self) {
         let mut eng = self.shared.lock();
-        for i in 0..eng.dbs.len() {
-            eng.flush_db(i);
-        }
+        eng.flush_all();
         eng.propagate_flushall();
     }
 

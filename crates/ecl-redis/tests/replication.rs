@@ -180,7 +180,11 @@ async fn full_sync_then_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_refuse_writes_and_leave_expiry_to_the_primary() {
     let p = start();
-    let r = start();
+    // ElastiCache restricts REPLICAOF/SLAVEOF; the supervisor disables them like this.
+    let r = common::start_with(|c| {
+        c.parameters
+            .push(("disabled-commands".into(), "replicaof slaveof".into()))
+    });
     r.replicate_from(&p, endpoint(&p));
     let mut pc = common::client(&p).await;
     let mut raw = Raw::connect(&r).await;
@@ -193,7 +197,7 @@ async fn replicas_refuse_writes_and_leave_expiry_to_the_primary() {
     assert_eq!(raw.cmd(&["MULTI"]).await, "+OK\r\n");
     assert!(raw.cmd(&["INCR", "a"]).await.starts_with("-READONLY"));
     assert!(raw.cmd(&["EXEC"]).await.starts_with("-EXECABORT"));
-    // ElastiCache restricts REPLICAOF/SLAVEOF: they are unknown commands.
+    // Restricted commands answer as unknown commands, as on ElastiCache.
     for c in ["REPLICAOF", "SLAVEOF"] {
         assert!(
             raw.cmd(&[c, "NO", "ONE"])
