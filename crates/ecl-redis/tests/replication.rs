@@ -213,9 +213,11 @@ async fn replicas_refuse_writes_and_leave_expiry_to_the_primary() {
 
     let _: () = pc.pset_ex("short", "v", 1000).await.unwrap();
     assert_eq!(wait_for(&mut pc, 1).await, 1);
-    // The replica's clock passes the TTL: it keeps the key (DBSIZE does not expire anything).
+    // The replica's clock passes the TTL: the key reads as missing, but the replica keeps it
+    // until the primary's DEL (its cron and reads delete nothing).
     r.advance_clock(Duration::from_secs(5));
-    tokio::task::yield_now().await;
+    assert_eq!(raw.cmd(&["GET", "short"]).await, "$-1\r\n");
+    assert_eq!(raw.cmd(&["EXISTS", "short"]).await, ":0\r\n");
     assert_eq!(raw.cmd(&["DBSIZE"]).await, ":1\r\n");
     // The primary expires it and propagates DEL.
     p.advance_clock(Duration::from_secs(5));
