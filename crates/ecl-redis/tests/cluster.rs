@@ -394,3 +394,44 @@ async fn cluster_slots_shards_nodes_formats() {
     );
     plain.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topology_replacement_moves_slots() {
+    let a = cluster_node();
+    let b = cluster_node();
+    let whole = |n: &RedisNode| ClusterShard {
+        shard_id: "a".repeat(40),
+        slots: vec![(0, 16383)],
+        primary: info(n),
+        replicas: vec![],
+    };
+    a.set_cluster_topology(ClusterTopology {
+        shards: vec![whole(&a)],
+    });
+    let mut c = Raw::connect(&a).await;
+    assert_eq!(c.cmd(&["SET", "somekey", "1"]).await, "+OK\r\n");
+    // Slot 11058 (somekey) now belongs to b; slots outside any shard are not served.
+    let mut sa = whole(&a);
+    sa.slots = vec![(0, 9999)];
+    let mut sb = whole(&b);
+    sb.shard_id = "b".repeat(40);
+    sb.slots = vec![(10000, 16000)];
+    a.set_cluster_topology(ClusterTopology {
+        shards: vec![sa, sb],
+    });
+    let pb = b.local_addr().port();
+    assert_eq!(
+        c.cmd(&["GET", "somekey"]).await,
+        format!("-MOVED 11058 127.0.0.1:{pb}\r\n")
+    );
+    let (k, _) = key_in((16001, 16383), "z");
+    assert_eq!(
+        c.cmd(&["GET", &k]).await,
+        "-CLUSTERDOWN Hash slot not served\r\n"
+    );
+    let info = c.cmd(&["CLUSTER", "INFO"]).await;
+    assert!(info.contains("cluster_state:fail\r\n"), "{info}");
+    assert!(info.contains("cluster_slots_assigned:16001\r\n"), "{info}");
+    a.shutdown().await;
+    b.shutdown().await;
+}

@@ -362,3 +362,65 @@ async fn promote_and_demote_keep_acknowledged_writes() {
     p.shutdown().await;
     r.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_key_rewritten_on_primary_keeps_new_value_on_replica() {
+    let p = start();
+    let r = start();
+    r.replicate_from(&p, endpoint(&p));
+    let mut pc = common::client(&p).await;
+    let _: () = pc.pset_ex("k", "old", 1000).await.unwrap();
+    let _: () = pc.rpush("list", "a").await.unwrap();
+    let _: () = pc.pexpire("list", 1000).await.unwrap();
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    // On the primary the keys are now expired; the writes below meet the expired values, so
+    // the primary's DELs must reach the replica before the new writes, not after.
+    p.advance_clock(Duration::from_secs(2));
+    r.advance_clock(Duration::from_secs(2));
+    let _: () = pc.append("k", "new").await.unwrap();
+    let _: () = pc.rpush("list", "b").await.unwrap();
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    let mut rc = common::client(&r).await;
+    let v: String = rc.get("k").await.unwrap();
+    assert_eq!(v, "new");
+    let l: Vec<String> = rc.lrange("list", 0, -1).await.unwrap();
+    assert_eq!(l, vec!["b".to_string()]);
+    let ttl: i64 = rc.pttl("k").await.unwrap();
+    assert_eq!(ttl, -1);
+    // Eviction on the primary is propagated as DEL too.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("allkeys-random")
+        .exec_async(&mut pc)
+        .await
+        .unwrap();
+    for i in 0..200 {
+        let _: () = pc.set(format!("fill{i}"), "x".repeat(1000)).await.unwrap();
+    }
+    let used: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut pc)
+        .await
+        .unwrap();
+    let used: u64 = used
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(used - 50_000)
+        .exec_async(&mut pc)
+        .await
+        .unwrap();
+    let _: () = pc.set("trigger", "1").await.unwrap();
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    let pn: i64 = redis::cmd("DBSIZE").query_async(&mut pc).await.unwrap();
+    let rn: i64 = redis::cmd("DBSIZE").query_async(&mut rc).await.unwrap();
+    assert!(pn < 203, "the primary evicted ({pn} keys)");
+    assert_eq!(pn, rn);
+    r.shutdown().await;
+    p.shutdown().await;
+}
