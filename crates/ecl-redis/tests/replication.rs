@@ -424,3 +424,25 @@ async fn expired_key_rewritten_on_primary_keeps_new_value_on_replica() {
     r.shutdown().await;
     p.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_reaches_subscribers_of_replicas() {
+    let p = start();
+    let r = start();
+    r.replicate_from(&p, endpoint(&p));
+    let mut sub = Raw::connect(&r).await;
+    assert_eq!(
+        sub.cmd(&["SUBSCRIBE", "news"]).await,
+        "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
+    );
+    let mut pc = common::client(&p).await;
+    // The primary has no subscriber of its own: PUBLISH counts local receivers only.
+    let n: i64 = pc.publish("news", "hello").await.unwrap();
+    assert_eq!(n, 0);
+    assert_eq!(
+        sub.read().await,
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+    );
+    r.shutdown().await;
+    p.shutdown().await;
+}

@@ -300,7 +300,9 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         (spec.handler)(&mut ctx, argv)
     };
     if eng.repl.streaming() {
-        if eng.dirty != dirty_before
+        // PUBLISH changes nothing but is replicated, so subscribers of replicas get messages.
+        let publish = spec.has(flags::PUBSUB) && spec.has(flags::MAY_REPLICATE);
+        if (eng.dirty != dirty_before || publish)
             && res.is_ok()
             && (spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE))
         {
