@@ -61,8 +61,12 @@ pub struct LinkState {
     pub last_ack_ms: AtomicI64,
     /// Set when the replica leaves (promotion, re-targeting, shutdown).
     pub closed: AtomicBool,
-    /// Whether the full copy has been loaded.
+    /// Whether the full copy has been loaded and the link is alive.
     pub online: AtomicBool,
+    /// Whether the full copy has been loaded (stays set when the link later goes down).
+    pub loaded: AtomicBool,
+    /// When the link went down (Unix ms), 0 while up or syncing.
+    pub down_since_ms: AtomicI64,
 }
 
 /// One replica attached to this primary.
@@ -551,14 +555,24 @@ pub fn info_section(eng: &mut Engine, s: &mut String) {
         let status = if online && !closed { "up" } else { "down" };
         let _ = write!(
             s,
-            "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{status}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\nslave_priority:100\r\nslave_read_only:1\r\nreplica_announced:1\r\n",
+            "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{status}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\n",
             up.primary.0,
             up.primary.1,
             if online { 0 } else { -1 },
-            u8::from(!online),
+            u8::from(!up.link.loaded.load(Ordering::Acquire)),
             r.offset,
             r.offset,
         );
+        if status == "down" {
+            let since = up.link.down_since_ms.load(Ordering::Acquire);
+            let secs = if since == 0 {
+                -1
+            } else {
+                (now - since).max(0) / 1000
+            };
+            let _ = write!(s, "master_link_down_since_seconds:{secs}\r\n");
+        }
+        s.push_str("slave_priority:100\r\nslave_read_only:1\r\nreplica_announced:1\r\n");
     } else {
         s.push_str("role:master\r\n");
     }
@@ -633,6 +647,8 @@ impl RedisNode {
             last_ack_ms: AtomicI64::new(wall_ms()),
             closed: AtomicBool::new(false),
             online: AtomicBool::new(false),
+            loaded: AtomicBool::new(false),
+            down_since_ms: AtomicI64::new(0),
         });
         // Leave the old primary and stop accepting writes before the copy is taken.
         let (me, generation) = {
@@ -768,6 +784,7 @@ async fn apply_loop(
         eng.repl.offset = offset;
         eng.cluster.offset_cell.store(offset, Ordering::Release);
         link.online.store(true, Ordering::Release);
+        link.loaded.store(true, Ordering::Release);
     }
     ack(&primary, &link, offset);
     let mut primary_down = primary.shutdown.subscribe();
@@ -815,6 +832,7 @@ async fn apply_loop(
         ack(&primary, &link, end);
     }
     // The primary went away (or this node stops): the link is down until re-targeted.
+    link.down_since_ms.store(wall_ms(), Ordering::Release);
     link.online.store(false, Ordering::Release);
 }
 

@@ -446,3 +446,37 @@ async fn publish_reaches_subscribers_of_replicas() {
     r.shutdown().await;
     p.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_goes_down_when_the_primary_stops() {
+    let p = start();
+    let r = start();
+    r.replicate_from(&p, endpoint(&p));
+    let mut pc = common::client(&p).await;
+    let _: () = pc.set("kept", "1").await.unwrap();
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    drop(pc);
+    p.shutdown().await;
+    let mut rc = Raw::connect(&r).await;
+    // The link status changes asynchronously: poll INFO (bounded), as a monitoring tool would.
+    let mut info = String::new();
+    for _ in 0..200 {
+        info = rc.cmd(&["INFO", "replication"]).await;
+        if info.contains("master_link_status:down") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(info.contains("master_link_status:down\r\n"), "{info}");
+    assert!(info.contains("master_sync_in_progress:0\r\n"), "{info}");
+    assert!(info.contains("master_link_down_since_seconds:"), "{info}");
+    assert!(matches!(
+        r.role(),
+        ReplicationRole::Replica { link_up: false, .. }
+    ));
+    // The data stays readable, and promotion makes the node writable again.
+    assert_eq!(rc.cmd(&["GET", "kept"]).await, "$1\r\n1\r\n");
+    r.promote();
+    assert_eq!(rc.cmd(&["SET", "new", "1"]).await, "+OK\r\n");
+    r.shutdown().await;
+}
