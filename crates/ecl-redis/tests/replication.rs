@@ -312,6 +312,8 @@ async fn wait_role_and_info() {
         )
     );
     let mut raw = Raw::connect(&r1).await;
+    let hello = raw.cmd(&["HELLO", "3"]).await;
+    assert!(hello.contains("$4\r\nrole\r\n$7\r\nreplica\r\n"), "{hello}");
     assert_eq!(
         raw.cmd(&["ROLE"]).await,
         format!("*5\r\n$5\r\nslave\r\n$8\r\n10.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:{offset}\r\n")
