@@ -482,3 +482,34 @@ async fn link_goes_down_when_the_primary_stops() {
     assert_eq!(rc.cmd(&["SET", "new", "1"]).await, "+OK\r\n");
     r.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_over_its_output_buffer_limit_resynchronizes() {
+    let p = start();
+    let r = start();
+    r.replicate_from(&p, endpoint(&p));
+    let mut pc = common::client(&p).await;
+    // A tiny replica buffer: one pipelined burst overflows it, the link is dropped and the
+    // replica takes a new full copy, as a Redis replica reconnecting after the same error.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("client-output-buffer-limit")
+        .arg("slave 200 0 0")
+        .exec_async(&mut pc)
+        .await
+        .unwrap();
+    let mut pipe = redis::pipe();
+    for i in 0..3000 {
+        pipe.set(format!("burst{i}"), i).ignore();
+    }
+    let _: () = pipe.query_async(&mut pc).await.unwrap();
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    let mut rc = common::client(&r).await;
+    let n: i64 = redis::cmd("DBSIZE").query_async(&mut rc).await.unwrap();
+    assert_eq!(n, 3000);
+    let v: i64 = rc.get("burst2999").await.unwrap();
+    assert_eq!(v, 2999);
+    assert_eq!(r.replication_offset(), p.replication_offset());
+    r.shutdown().await;
+    p.shutdown().await;
+}
