@@ -112,6 +112,10 @@ pub struct Client {
     pub last_cmd: usize,
     /// Last command name as sent and its table id (skips the hash lookup for repeats).
     pub name_cache: Option<(Vec<u8>, usize)>,
+    /// The replication link's client on a replica: writes allowed, expiry suspended.
+    pub master: bool,
+    /// Cluster `READONLY`: reads of this replica's slots are served here.
+    pub readonly: bool,
 }
 
 impl Client {
@@ -136,6 +140,8 @@ impl Client {
             no_evict: false,
             last_cmd: usize::MAX,
             name_cache: None,
+            master: false,
+            readonly: false,
         }
     }
 

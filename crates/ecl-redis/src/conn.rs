@@ -255,7 +255,7 @@ pub async fn serve(
             _ = block_wait => {
                 let mut eng = shared.lock();
                 if let Some(b) = eng.unblock_client(id) {
-                    out.raw(&Engine::timeout_reply(&b));
+                    out.raw(&eng.blocked_timeout_reply(id, &b));
                     client.block = None;
                 }
             }

@@ -175,6 +175,10 @@ pub struct Engine {
     /// End of the previous command (or start of the batch), for per-command timing with one
     /// clock read per command.
     pub last_tick: Instant,
+    /// Replication state (role, links, stream offset).
+    pub repl: crate::replication::Replication,
+    /// Cluster-mode state (node id, topology, slot map).
+    pub cluster: crate::cluster::ClusterState,
 }
 
 /// Wall-clock milliseconds.
@@ -215,6 +219,8 @@ impl Engine {
             batch_now: 0,
             batch_cmds: 0,
             last_tick: Instant::now(),
+            repl: Default::default(),
+            cluster: Default::default(),
         };
         e.refresh_access_mode();
         e
@@ -297,6 +303,7 @@ impl Engine {
                 return false;
             };
             self.dbs[db].remove(&key);
+            self.propagate_dels(db, std::slice::from_ref(&key));
             self.stats.evicted += 1;
             if self.tracking.is_active() {
                 self.tracking
@@ -350,6 +357,7 @@ impl Engine {
                 continue;
             }
             let keys = std::mem::take(&mut self.dbs[db].expired_log);
+            self.propagate_dels(db, &keys);
             self.dirty += keys.len() as u64;
             if self.tracking.is_active() {
                 let ks: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
@@ -489,7 +497,9 @@ impl Engine {
     pub fn cron(&mut self) {
         let now = self.now_ms();
         let effort = self.cfg.active_expire_effort;
-        for db in &mut self.dbs {
+        // Replicas leave expiry to their primary, which propagates DEL.
+        let replica = self.repl.is_replica();
+        for db in self.dbs.iter_mut().filter(|_| !replica) {
             if db.expires_len() > 0 {
                 db.active_expire(now, 4 * effort);
             }

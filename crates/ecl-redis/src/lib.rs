@@ -8,6 +8,8 @@
 //! Contract with the supervisor (keep these signatures stable; add, do not break):
 //! - `RedisNode::start(RedisConfig) -> io::Result<RedisNode>`: the node is listening when it returns.
 //! - `RedisNode::local_addr`, `config_set`, `config_get`, `flush_all`, `stats`, `shutdown`.
+//! - Replication ([`replication`]): `replicate_from`, `promote`, `replication_offset`, `role`,
+//!   `set_announce`; cluster mode ([`cluster`]): `set_cluster_topology`, `node_id`.
 //!
 //! Inside: [`resp`] (codec) → [`conn`] (one task per connection, batches under the node lock) →
 //! [`command`] (declarative table, dispatch, family handlers) → [`db`] (keyspace, values,
@@ -16,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod conn;
@@ -26,10 +29,13 @@ pub mod glob;
 pub mod node;
 pub mod pubsub;
 pub mod rdb;
+pub mod replication;
 pub mod resp;
 pub mod tracking;
 
+pub use cluster::{ClusterNodeInfo, ClusterShard, ClusterTopology};
 pub use node::RedisNode;
+pub use replication::ReplicationRole;
 
 use std::net::SocketAddr;
 

@@ -21,9 +21,11 @@ use tokio::task::JoinHandle;
 /// A running node.
 #[derive(Debug)]
 pub struct RedisNode {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
+    /// The runtime the node runs on (replication tasks are spawned there).
+    pub(crate) runtime: tokio::runtime::Handle,
 }
 
 /// Parses `major.minor.patch` (missing parts are 0).
@@ -132,6 +134,7 @@ impl RedisNode {
             shared,
             addr,
             tasks: vec![accept, cron],
+            runtime: handle,
         })
     }
 
@@ -155,7 +158,9 @@ impl RedisNode {
 
     /// Empties every database (FLUSHALL).
     pub fn flush_all(&self) {
-        self.shared.lock().flush_all();
+        let mut eng = self.shared.lock();
+        eng.flush_all();
+        eng.propagate_flushall();
     }
 
     /// Figures for the control plane.

@@ -234,8 +234,25 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         reject(eng, client, out, Some(id), e);
         return Flow::Continue;
     }
-    let now = eng.command_now();
-    let over_memory = eng.cfg.maxmemory > 0 && !eng.evict_if_needed(now);
+    if !client.master {
+        // Cluster redirection first (a write sent to a replica is MOVED to its primary, as in
+        // Redis Cluster), then the read-only replica rule.
+        if eng.info.cluster
+            && eng.cluster.active()
+            && let Err(e) = crate::cluster::route(eng, client, spec, argv)
+        {
+            reject(eng, client, out, Some(id), e);
+            return Flow::Continue;
+        }
+        if eng.repl.is_replica() && spec.has(flags::WRITE) {
+            reject(eng, client, out, Some(id), errors::READONLY_REPLICA.into());
+            return Flow::Continue;
+        }
+    }
+    // The replication link applies the primary's stream with expiry suspended (time 0): only
+    // the primary's DELs remove keys on a replica. Replicas leave eviction to the primary too.
+    let now = if client.master { 0 } else { eng.command_now() };
+    let over_memory = eng.cfg.maxmemory > 0 && !eng.repl.is_replica() && !eng.evict_if_needed(now);
     if client.multi.is_some() && !spec.has(flags::TXN_CONTROL) {
         if spec.has(flags::NO_MULTI) {
             reject(
@@ -270,6 +287,8 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     if !eng.clients.monitors.is_empty() && !spec.has(flags::SKIP_MONITOR) && !client.detached {
         feed_monitors(eng, client, argv, now);
     }
+    let dirty_before = eng.dirty;
+    let reply_mark = out.len();
     let res = {
         let mut ctx = Ctx {
             eng: &mut *eng,
@@ -280,6 +299,32 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         };
         (spec.handler)(&mut ctx, argv)
     };
+    if eng.repl.streaming() {
+        // PUBLISH changes nothing but is replicated, so subscribers of replicas get messages
+        // (in cluster mode the cluster bus carries it instead).
+        let publish =
+            spec.has(flags::PUBSUB) && spec.has(flags::MAY_REPLICATE) && !eng.info.cluster;
+        if (eng.dirty != dirty_before || publish)
+            && res.is_ok()
+            && (spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE))
+        {
+            eng.propagate_command(client, spec, argv, &out.buf[reply_mark..]);
+        }
+        if !client.in_exec && !eng.repl.txn.is_empty() {
+            eng.flush_txn();
+        }
+    }
+    if eng.info.cluster
+        && !client.master
+        && res.is_ok()
+        && eng.cluster.bus.is_some()
+        && spec.has(flags::PUBSUB)
+        && spec.has(flags::MAY_REPLICATE)
+        && argv.len() == 3
+    {
+        let shard = spec.name == "spublish";
+        crate::cluster::broadcast_publish(eng, shard, argv.get(1), argv.get(2));
+    }
     let t1 = Instant::now();
     let usec = t1.saturating_duration_since(eng.last_tick).as_micros() as u64;
     eng.last_tick = t1;

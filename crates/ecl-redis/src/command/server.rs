@@ -999,12 +999,8 @@ fn lolwut(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
-fn role(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    ctx.out.array(3);
-    ctx.out.bulk(b"master");
-    ctx.out.int(0);
-    ctx.out.array(0);
-    Ok(())
+fn role(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    crate::replication::role_cmd(ctx, argv)
 }
 
 fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
