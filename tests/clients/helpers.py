@@ -289,7 +289,7 @@ class ResourceTracker:
         for client, name in self.clusters:
             try:
                 client.delete_cache_cluster(CacheClusterId=name)
-            except ClientError:
+            except Exception:  # best effort; the test itself reports failures
                 pass
         for client, name in self.clusters:
             try:
@@ -306,5 +306,5 @@ class ResourceTracker:
             for client, name in items:
                 try:
                     getattr(client, op)(**{key: name})
-                except ClientError:
+                except Exception:  # best effort; the test itself reports failures
                     pass
