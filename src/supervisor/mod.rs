@@ -16,9 +16,11 @@ mod engines;
 mod node;
 pub mod params;
 mod proxy;
+mod topology;
 
 pub use alloc::{Allocator, Reservation};
 pub use node::Supervisor;
+pub use topology::ShardTopology;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
