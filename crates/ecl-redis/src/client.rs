@@ -69,6 +69,8 @@ pub enum TimeoutReply {
     Null,
     /// An integer (WAIT: acknowledged replicas).
     Int(i64),
+    /// `+OK` (DEBUG SLEEP).
+    Ok,
 }
 
 /// Per-connection state used by command handlers.
@@ -110,6 +112,10 @@ pub struct Client {
     pub last_cmd: usize,
     /// Last command name as sent and its table id (skips the hash lookup for repeats).
     pub name_cache: Option<(Vec<u8>, usize)>,
+    /// The replication link's client on a replica: writes allowed, expiry suspended.
+    pub master: bool,
+    /// Cluster `READONLY`: reads of this replica's slots are served here.
+    pub readonly: bool,
 }
 
 impl Client {
@@ -134,6 +140,8 @@ impl Client {
             no_evict: false,
             last_cmd: usize::MAX,
             name_cache: None,
+            master: false,
+            readonly: false,
         }
     }
 
@@ -180,6 +188,29 @@ pub struct ClientInfo {
     pub no_evict: bool,
     /// Authenticated user.
     pub user: String,
+    /// Bytes pushed to the connection and not yet taken by it (Pub/Sub, MONITOR backlog).
+    pub pending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Wakes the connection even while it is stuck writing to a client that does not read.
+    pub kill: std::sync::Arc<tokio::sync::Notify>,
+}
+
+/// Backlog above which a Pub/Sub or MONITOR client is disconnected, like Redis'
+/// `client-output-buffer-limit pubsub` hard limit (32 MB by default).
+pub const PUSH_BACKLOG_LIMIT: usize = 32 * 1024 * 1024;
+
+impl ClientInfo {
+    /// Queues pushed bytes; a client that lets more than [`PUSH_BACKLOG_LIMIT`] pile up is
+    /// closed instead, so a stalled subscriber cannot grow the process without bound.
+    pub fn push(&self, bytes: Vec<u8>) -> bool {
+        use std::sync::atomic::Ordering;
+        let n = bytes.len();
+        if self.pending.fetch_add(n, Ordering::AcqRel) + n > PUSH_BACKLOG_LIMIT {
+            let _ = self.tx.send(Event::Kill);
+            self.kill.notify_one();
+            return false;
+        }
+        self.tx.send(Event::Push(bytes)).is_ok()
+    }
 }
 
 /// Registry of connected clients.
@@ -204,7 +235,10 @@ impl Clients {
 
     /// Sends an event to a client; false if it is gone.
     pub fn send(&self, id: u64, ev: Event) -> bool {
-        self.map.get(&id).is_some_and(|c| c.tx.send(ev).is_ok())
+        self.map.get(&id).is_some_and(|c| match ev {
+            Event::Push(b) => c.push(b),
+            ev => c.tx.send(ev).is_ok(),
+        })
     }
 
     /// Number of pub/sub clients (at least one subscription).

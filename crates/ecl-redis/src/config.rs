@@ -77,6 +77,8 @@ const PARAMS: &[(&str, &str, Kind)] = &[
     ("replica-lazy-flush", "yes", Kind::Bool),
     ("replica-ignore-maxmemory", "yes", Kind::Bool),
     ("replica-read-only", "yes", Kind::Bool),
+    ("replica-announce-ip", "", Kind::Text),
+    ("replica-announce-port", "0", Kind::Int(0, 65535)),
     ("client-query-buffer-limit", "1073741824", Kind::Bytes),
     ("proto-max-bulk-len", "536870912", Kind::Bytes),
     ("lazyfree-lazy-eviction", "no", Kind::Bool),

@@ -65,6 +65,8 @@ pub async fn serve(
     let _ = stream.set_nodelay(true);
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let mut shutdown = shared.shutdown.subscribe();
+    let pending = Arc::new(AtomicUsize::new(0));
+    let kill = Arc::new(Notify::new());
     let (mut client, mut dec) = {
         let mut eng = shared.lock();
         let id = eng.clients.alloc_id();
@@ -90,6 +92,8 @@ pub async fn serve(
                 monitor: false,
                 no_evict: false,
                 user: "default".to_string(),
+                pending: pending.clone(),
+                kill: kill.clone(),
             },
         );
         let authed = eng.cfg.requirepass.is_none();
@@ -164,6 +168,10 @@ pub async fn serve(
             tokio::select! {
                 r = stream.write_all(&out.buf) => if r.is_err() { break 'conn; },
                 _ = shutdown.changed() => break 'conn,
+                _ = kill.notified() => {
+                    tracing::warn!(client = id, "closing client: push backlog over the output buffer limit");
+                    break 'conn;
+                }
             }
             out.buf.clear();
             if out.buf.capacity() > 1 << 20 {
@@ -215,7 +223,10 @@ pub async fn serve(
                 let mut ev = ev;
                 while let Some(e) = ev {
                     match e {
-                        Event::Push(b) => out.raw(&b),
+                        Event::Push(b) => {
+                            pending.fetch_sub(b.len(), Ordering::AcqRel);
+                            out.raw(&b);
+                        }
                         Event::Unblocked(b) => {
                             out.raw(&b);
                             client.block = None;
@@ -228,7 +239,7 @@ pub async fn serve(
             _ = block_wait => {
                 let mut eng = shared.lock();
                 if let Some(b) = eng.unblock_client(id) {
-                    out.raw(&Engine::timeout_reply(&b));
+                    out.raw(&eng.blocked_timeout_reply(id, &b));
                     client.block = None;
                 }
             }

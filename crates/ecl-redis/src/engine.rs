@@ -173,6 +173,10 @@ pub struct Engine {
     /// End of the previous command (or start of the batch), for per-command timing with one
     /// clock read per command.
     pub last_tick: Instant,
+    /// Replication state (role, links, stream offset).
+    pub repl: crate::replication::Replication,
+    /// Cluster-mode state (node id, topology, slot map).
+    pub cluster: crate::cluster::ClusterState,
 }
 
 /// Wall-clock milliseconds.
@@ -212,6 +216,8 @@ impl Engine {
             batch_now: 0,
             batch_cmds: 0,
             last_tick: Instant::now(),
+            repl: Default::default(),
+            cluster: Default::default(),
         };
         e.refresh_access_mode();
         e
@@ -250,8 +256,14 @@ impl Engine {
         } else {
             AccessMode::Lru
         };
+        let n = self.cfg.notify;
+        let track_new = n & notify::NEW != 0 && n & (notify::KEYSPACE | notify::KEYEVENT) != 0;
         for db in &mut self.dbs {
             db.access = mode;
+            db.track_new = track_new;
+            if !track_new {
+                db.new_log.clear();
+            }
         }
     }
 
@@ -288,6 +300,7 @@ impl Engine {
                 return false;
             };
             self.dbs[db].remove(&key);
+            self.propagate_dels(db, std::slice::from_ref(&key));
             self.stats.evicted += 1;
             self.notify(notify::EVICTED, "evicted", db, &key);
         }
@@ -317,6 +330,19 @@ impl Engine {
         }
     }
 
+    /// Publishes `new` notifications for keys the databases created since last time.
+    pub fn drain_new(&mut self) {
+        for db in 0..self.dbs.len() {
+            if self.dbs[db].new_log.is_empty() {
+                continue;
+            }
+            let keys = std::mem::take(&mut self.dbs[db].new_log);
+            for k in keys {
+                self.notify(notify::NEW, "new", db, &k);
+            }
+        }
+    }
+
     /// Publishes `expired` notifications for keys the databases expired since last time.
     pub fn drain_expired(&mut self) {
         for db in 0..self.dbs.len() {
@@ -324,6 +350,7 @@ impl Engine {
                 continue;
             }
             let keys = std::mem::take(&mut self.dbs[db].expired_log);
+            self.propagate_dels(db, &keys);
             self.dirty += keys.len() as u64;
             if self.cfg.notify & notify::EXPIRED != 0 {
                 for k in keys {
@@ -388,6 +415,7 @@ impl Engine {
             TimeoutReply::NullArray => r.null_array(),
             TimeoutReply::Null => r.null(),
             TimeoutReply::Int(n) => r.int(n),
+            TimeoutReply::Ok => r.ok(),
         }
         r.buf
     }
@@ -449,7 +477,9 @@ impl Engine {
             .get("active-expire-effort")
             .and_then(|v| v.parse().ok())
             .unwrap_or(1usize);
-        for db in &mut self.dbs {
+        // Replicas leave expiry to their primary, which propagates DEL.
+        let replica = self.repl.is_replica();
+        for db in self.dbs.iter_mut().filter(|_| !replica) {
             if db.expires_len() > 0 {
                 db.active_expire(now, 4 * effort);
             }

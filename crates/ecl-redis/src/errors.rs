@@ -117,6 +117,16 @@ pub const BIT_OFFSET: &str = "ERR bit offset is not an integer or out of range";
 pub const BIT_VALUE: &str = "ERR bit is not an integer or out of range";
 /// Source and destination equal (COPY…).
 pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+/// A write sent to a replica.
+pub const READONLY_REPLICA: &str = "READONLY You can't write against a read only replica.";
+/// WAIT on a replica.
+pub const WAIT_ON_REPLICA: &str = "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
+/// Keys of one command in different hash slots.
+pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+/// A slot no shard serves.
+pub const CLUSTERDOWN_UNBOUND: &str = "CLUSTERDOWN Hash slot not served";
+/// CLUSTER on a node without cluster mode.
+pub const CLUSTER_DISABLED: &str = "ERR This instance has cluster support disabled";
 /// Cluster-mode SELECT.
 pub const SELECT_CLUSTER: &str = "ERR SELECT is not allowed in cluster mode";
 

@@ -8,6 +8,8 @@
 //! Contract with the supervisor (keep these signatures stable; add, do not break):
 //! - `RedisNode::start(RedisConfig) -> io::Result<RedisNode>`: the node is listening when it returns.
 //! - `RedisNode::local_addr`, `config_set`, `config_get`, `flush_all`, `stats`, `shutdown`.
+//! - Replication ([`replication`]): `replicate_from`, `promote`, `replication_offset`, `role`,
+//!   `set_announce`; cluster mode ([`cluster`]): `set_cluster_topology`, `node_id`.
 //!
 //! Inside: [`resp`] (codec) → [`conn`] (one task per connection, batches under the node lock) →
 //! [`command`] (declarative table, dispatch, family handlers) → [`db`] (keyspace, values,
@@ -16,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod conn;
@@ -26,9 +29,12 @@ pub mod glob;
 pub mod node;
 pub mod pubsub;
 pub mod rdb;
+pub mod replication;
 pub mod resp;
 
+pub use cluster::{ClusterNodeInfo, ClusterShard, ClusterTopology};
 pub use node::RedisNode;
+pub use replication::ReplicationRole;
 
 use std::net::SocketAddr;
 
@@ -54,6 +60,9 @@ pub struct RedisConfig {
     pub maxmemory: u64,
     /// Initial CONFIG values, named as Redis names them (e.g. `maxmemory-policy`, `timeout`,
     /// `notify-keyspace-events`). The supervisor maps ElastiCache parameters to these.
+    /// Two names are engine directives rather than CONFIG values: `rename-commands`
+    /// (space-separated `old new` pairs) and `disabled-commands` (space-separated names that then
+    /// answer "unknown command", e.g. ElastiCache's restricted `config save bgsave debug …`).
     pub parameters: Vec<(String, String)>,
     /// AUTH password of the default user (ElastiCache AuthToken), if any.
     pub requirepass: Option<String>,

@@ -21,9 +21,11 @@ use tokio::task::JoinHandle;
 /// A running node.
 #[derive(Debug)]
 pub struct RedisNode {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
+    /// The runtime the node runs on (replication tasks are spawned there).
+    pub(crate) runtime: tokio::runtime::Handle,
 }
 
 /// Parses `major.minor.patch` (missing parts are 0).
@@ -92,6 +94,14 @@ impl RedisNode {
                 }
                 continue;
             }
+            if name.eq_ignore_ascii_case("disabled-commands") {
+                // Commands the deployment withholds (ElastiCache makes CONFIG, SAVE, DEBUG…
+                // unavailable): they answer "unknown command", as on the managed service.
+                for c in value.split_whitespace() {
+                    table.rename(c, "");
+                }
+                continue;
+            }
             if let Err(e) = config.set_initial(name, value) {
                 tracing::warn!(parameter = %name, %value, error = %e, "ignoring engine parameter");
             }
@@ -124,6 +134,7 @@ impl RedisNode {
             shared,
             addr,
             tasks: vec![accept, cron],
+            runtime: handle,
         })
     }
 

@@ -6,7 +6,7 @@
 //! connection. The publishing client's own copy goes straight into its reply buffer, so its
 //! ordering relative to its own replies matches Redis.
 
-use crate::client::{Clients, Event};
+use crate::client::Clients;
 use crate::glob::glob_match;
 use crate::resp::Reply;
 use std::collections::HashMap;
@@ -94,7 +94,7 @@ impl PubSub {
                 return true;
             }
             match clients.map.get(&id) {
-                Some(c) => c.tx.send(Event::Push(encode(c.resp == 3, parts))).is_ok(),
+                Some(c) => c.push(encode(c.resp == 3, parts)),
                 None => false,
             }
         };

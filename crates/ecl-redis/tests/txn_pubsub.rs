@@ -278,3 +278,33 @@ async fn blocking_wait_times_out_and_unblocks() {
     assert_eq!(c.cmd(&["PING"]).await, "+PONG\r\n");
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_subscriber_is_disconnected_not_buffered_forever() {
+    let node = start();
+    let mut sub = Raw::connect(&node).await;
+    let mut p = Raw::connect(&node).await;
+    sub.cmd(&["SUBSCRIBE", "firehose"]).await;
+    // The subscriber never reads again; publish ~64 MB.
+    let msg = "x".repeat(1 << 20);
+    let mut dropped = false;
+    for _ in 0..64 {
+        if p.cmd(&["PUBLISH", "firehose", &msg]).await == ":0\r\n" {
+            dropped = true;
+            break;
+        }
+    }
+    let mut gone = dropped;
+    for _ in 0..200 {
+        if gone {
+            break;
+        }
+        gone = p
+            .cmd(&["PUBSUB", "NUMSUB", "firehose"])
+            .await
+            .ends_with(":0\r\n");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(gone, "the stalled subscriber was disconnected");
+    node.shutdown().await;
+}

@@ -70,6 +70,7 @@ impl Ctx<'_> {
                 TimeoutReply::NullArray => self.out.null_array(),
                 TimeoutReply::Null => self.out.null(),
                 TimeoutReply::Int(n) => self.out.int(n),
+                TimeoutReply::Ok => self.out.ok(),
             }
             return Ok(());
         }
@@ -155,6 +156,11 @@ pub fn dispatch(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: &A
         if !eng.dbs[client.db].expired_log.is_empty() {
             eng.drain_expired();
         }
+        if eng.cfg.notify & crate::config::notify::NEW != 0
+            && eng.dbs.iter().any(|d| !d.new_log.is_empty())
+        {
+            eng.drain_new();
+        }
     }
     flow
 }
@@ -228,8 +234,23 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         reject(eng, client, out, Some(id), e);
         return Flow::Continue;
     }
-    let now = eng.command_now();
-    let over_memory = eng.cfg.maxmemory > 0 && !eng.evict_if_needed(now);
+    if !client.master {
+        if eng.repl.is_replica() && spec.has(flags::WRITE) {
+            reject(eng, client, out, Some(id), errors::READONLY_REPLICA.into());
+            return Flow::Continue;
+        }
+        if eng.info.cluster
+            && eng.cluster.active()
+            && let Err(e) = crate::cluster::route(eng, client, spec, argv)
+        {
+            reject(eng, client, out, Some(id), e);
+            return Flow::Continue;
+        }
+    }
+    // The replication link applies the primary's stream with expiry suspended (time 0): only
+    // the primary's DELs remove keys on a replica. Replicas leave eviction to the primary too.
+    let now = if client.master { 0 } else { eng.command_now() };
+    let over_memory = eng.cfg.maxmemory > 0 && !eng.repl.is_replica() && !eng.evict_if_needed(now);
     if client.multi.is_some() && !spec.has(flags::TXN_CONTROL) {
         if spec.has(flags::NO_MULTI) {
             reject(
@@ -264,6 +285,8 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     if !eng.clients.monitors.is_empty() && !spec.has(flags::SKIP_MONITOR) && !client.detached {
         feed_monitors(eng, client, argv, now);
     }
+    let dirty_before = eng.dirty;
+    let reply_mark = out.len();
     let res = {
         let mut ctx = Ctx {
             eng: &mut *eng,
@@ -274,6 +297,17 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         };
         (spec.handler)(&mut ctx, argv)
     };
+    if eng.repl.streaming() {
+        if eng.dirty != dirty_before
+            && res.is_ok()
+            && (spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE))
+        {
+            eng.propagate_command(client, spec, argv, &out.buf[reply_mark..]);
+        }
+        if !client.in_exec && !eng.repl.txn.is_empty() {
+            eng.flush_txn();
+        }
+    }
     let t1 = Instant::now();
     let usec = t1.saturating_duration_since(eng.last_tick).as_micros() as u64;
     eng.last_tick = t1;

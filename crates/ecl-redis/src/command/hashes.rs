@@ -100,7 +100,10 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn hget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    match read::<Hash>(ctx, argv.get(1))?.and_then(|h| h.get(argv.get(2))).cloned() {
+    match read::<Hash>(ctx, argv.get(1))?
+        .and_then(|h| h.get(argv.get(2)))
+        .cloned()
+    {
         Some(x) => ctx.out.bulk(&x),
         None => ctx.out.null(),
     }
@@ -272,7 +275,8 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if with_values && resp3 {
         ctx.out.array(picked.len());
     } else {
-        ctx.out.array(picked.len() * if with_values { 2 } else { 1 });
+        ctx.out
+            .array(picked.len() * if with_values { 2 } else { 1 });
     }
     for i in picked {
         let (k, v) = &pairs[i];

@@ -284,13 +284,8 @@ fn stats(eng: &Engine, s: &mut String) {
     );
 }
 
-fn replication(eng: &Engine, s: &mut String) {
-    let _ = write!(
-        s,
-        "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-        eng.info.run_id,
-        eng.cfg.get("repl-backlog-size").unwrap_or_default()
-    );
+fn replication(eng: &mut Engine, s: &mut String) {
+    crate::replication::info_section(eng, s);
 }
 
 fn commandstats(eng: &Engine, s: &mut String) {

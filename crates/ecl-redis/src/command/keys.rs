@@ -6,7 +6,6 @@
 
 use super::flags::*;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
-use crate::client::TimeoutReply;
 use crate::config::notify;
 use crate::db::evict;
 use crate::errors::{self, CmdError, CmdResult};
@@ -583,16 +582,5 @@ fn object_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn wait(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let n = argv.i64(1)?;
-    let t = argv.i64(2)?;
-    if t < 0 {
-        return Err("ERR timeout is negative".into());
-    }
-    if n <= 0 {
-        ctx.out.int(0);
-        return Ok(());
-    }
-    // No replicas: Redis waits for the timeout (forever with 0), then reports 0.
-    let deadline = if t == 0 { None } else { Some(ctx.now + t) };
-    ctx.block(Vec::new(), deadline, TimeoutReply::Int(0))
+    crate::replication::wait_cmd(ctx, argv)
 }

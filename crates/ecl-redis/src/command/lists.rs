@@ -195,7 +195,8 @@ fn lrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn lindex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let i = argv.i64(2)?;
-    let item = read::<List>(ctx, argv.get(1))?.and_then(|l| l.index(i).and_then(|j| l.get(j)).cloned());
+    let item =
+        read::<List>(ctx, argv.get(1))?.and_then(|l| l.index(i).and_then(|j| l.get(j)).cloned());
     match item {
         Some(x) => ctx.out.bulk(&x),
         None => ctx.out.null(),

@@ -913,23 +913,25 @@ fn lolwut(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
-fn role(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    ctx.out.array(3);
-    ctx.out.bulk(b"master");
-    ctx.out.int(0);
-    ctx.out.array(0);
-    Ok(())
+fn role(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    crate::replication::role_cmd(ctx, argv)
 }
 
 fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let sub = argv.str(1).to_ascii_lowercase();
     match sub.as_str() {
         "sleep" if argv.len() == 3 => {
-            // The node lock is held by our caller; sleeping here would stall only this node,
-            // as a real DEBUG SLEEP stalls the server. Cap it to keep tests bounded.
-            let secs = argv.f64(2)?.clamp(0.0, 10.0);
-            std::thread::sleep(std::time::Duration::from_secs_f64(secs));
-            ctx.out.ok();
+            // A real DEBUG SLEEP stalls the whole server. We stall the node the same way (every
+            // client is paused) without blocking a runtime thread, which other nodes share: the
+            // node is paused for the duration and the caller is answered when it ends.
+            let ms = (argv.f64(2)?.max(0.0) * 1000.0) as i64;
+            if ms == 0 || ctx.client.in_exec {
+                ctx.out.ok();
+            } else {
+                let until = ctx.now + ms;
+                ctx.eng.pause = Some((ctx.eng.pause.map_or(until, |(u, _)| u.max(until)), false));
+                return ctx.block(Vec::new(), Some(until), crate::client::TimeoutReply::Ok);
+            }
         }
         "object" if argv.len() == 3 => {
             let now = ctx.now;

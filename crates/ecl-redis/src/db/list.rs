@@ -209,7 +209,9 @@ impl List {
                 bytes <= (4096usize << (level - 1)) / div
             }
         };
-        let payload = self.bytes.saturating_sub(self.items.len() * (ELEM_OVERHEAD - 2));
+        let payload = self
+            .bytes
+            .saturating_sub(self.items.len() * (ELEM_OVERHEAD - 2));
         if !self.quicklist {
             if !fits(self.items.len(), payload, false) {
                 self.quicklist = true;
@@ -255,11 +257,17 @@ mod tests {
     fn lrem_trim_insert() {
         let mut l = list(&["a", "x", "b", "x", "c", "x"]);
         assert_eq!(l.remove_matching(b"x", -2), 2);
-        assert_eq!(l.iter().map(|v| v.as_slice()).collect::<Vec<_>>(), [b"a", b"x", b"b", b"c"]);
+        assert_eq!(
+            l.iter().map(|v| v.as_slice()).collect::<Vec<_>>(),
+            [b"a", b"x", b"b", b"c"]
+        );
         assert_eq!(l.insert_at_pivot(b"b", b"y".to_vec(), true), Some(5));
         assert_eq!(l.insert_at_pivot(b"zz", b"y".to_vec(), true), None);
         l.trim(1, -2);
-        assert_eq!(l.iter().map(|v| v.as_slice()).collect::<Vec<_>>(), [b"x", b"b", b"y"]);
+        assert_eq!(
+            l.iter().map(|v| v.as_slice()).collect::<Vec<_>>(),
+            [b"x", b"b", b"y"]
+        );
         let before = l.mem_size();
         l.recount();
         assert_eq!(before, l.mem_size());

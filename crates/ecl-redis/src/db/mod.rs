@@ -52,6 +52,10 @@ pub struct Db {
     pub epoch: u64,
     /// Keys removed by expiry since the engine last drained them (for `expired` notifications).
     pub expired_log: Vec<Key>,
+    /// Keys created since the engine last drained them, when `new` notifications are on.
+    pub new_log: Vec<Key>,
+    /// Whether to record created keys (`notify-keyspace-events` has `n`).
+    pub track_new: bool,
     /// Counters reported by INFO.
     pub hits: u64,
     /// Lookups that found nothing.
@@ -110,6 +114,8 @@ impl Db {
             ver: 1,
             epoch: 0,
             expired_log: Vec::new(),
+            new_log: Vec::new(),
+            track_new: false,
             hits: 0,
             misses: 0,
             expired: 0,
@@ -302,6 +308,9 @@ impl Db {
         }
         if created {
             self.used += KEY_OVERHEAD + key.len();
+            if self.track_new {
+                self.new_log.push(key.into());
+            }
         }
         // A new value counts from zero so that its whole size is added on drop.
         let old = if created { 0 } else { e.value.mem_size() };
@@ -334,6 +343,11 @@ impl Db {
         let had_ttl = e.expire_at != 0;
         if !keep_ttl || expired {
             e.expire_at = 0;
+        }
+        if created || expired {
+            if self.track_new {
+                self.new_log.push(key.into());
+            }
         }
         if created {
             self.used += KEY_OVERHEAD + key.len() + new_size;
@@ -376,7 +390,9 @@ impl Db {
 
     /// Inserts a whole entry (RENAME, MOVE, COPY, RESTORE), replacing any existing key.
     pub fn insert_entry(&mut self, key: &[u8], mut e: Entry) {
-        self.remove(key);
+        if self.remove(key).is_none() && self.track_new {
+            self.new_log.push(key.into());
+        }
         e.ver = self.next_ver();
         self.used += entry_size(key, &e.value);
         if e.expire_at != 0 {

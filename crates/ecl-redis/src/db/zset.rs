@@ -63,7 +63,11 @@ impl Tree {
         }
     }
     fn size(&self, t: u32) -> u32 {
-        if t == NIL { 0 } else { self.nodes[t as usize].size }
+        if t == NIL {
+            0
+        } else {
+            self.nodes[t as usize].size
+        }
     }
     fn fix(&mut self, t: u32) {
         let (l, r) = (self.nodes[t as usize].left, self.nodes[t as usize].right);
@@ -140,15 +144,17 @@ impl Tree {
         };
         let (s, m) = (score, self.nodes[id as usize].member.clone());
         let root = self.root;
-        let (l, r) =
-            self.split(root, &|n| cmp_entry(n.score, &n.member, s, &m) == Ordering::Less);
+        let (l, r) = self.split(root, &|n| {
+            cmp_entry(n.score, &n.member, s, &m) == Ordering::Less
+        });
         let lm = self.merge(l, id);
         self.root = self.merge(lm, r);
     }
     fn remove(&mut self, score: f64, member: &[u8]) {
         let root = self.root;
-        let (l, r) =
-            self.split(root, &|n| cmp_entry(n.score, &n.member, score, member) == Ordering::Less);
+        let (l, r) = self.split(root, &|n| {
+            cmp_entry(n.score, &n.member, score, member) == Ordering::Less
+        });
         let (m, r2) = self.split(r, &|n| {
             cmp_entry(n.score, &n.member, score, member) != Ordering::Greater
         });
@@ -315,8 +321,9 @@ impl ZSet {
     pub fn range(&self, lo: usize, hi: usize) -> Vec<(Key, f64)> {
         let mut out = Vec::with_capacity(hi.saturating_sub(lo).min(1 << 16));
         let hi = hi.min(self.len());
-        self.tree
-            .visit(self.tree.root, 0, lo, hi, &mut |s, m| out.push((m.clone(), s)));
+        self.tree.visit(self.tree.root, 0, lo, hi, &mut |s, m| {
+            out.push((m.clone(), s))
+        });
         out
     }
     /// Rank range `[lo, hi)` of the scores within `r`.
@@ -385,11 +392,19 @@ impl ScoreRange {
     }
     /// Whether `s` lies below the lower bound.
     pub fn below_min(&self, s: f64) -> bool {
-        if self.minex { s <= self.min } else { s < self.min }
+        if self.minex {
+            s <= self.min
+        } else {
+            s < self.min
+        }
     }
     /// Whether `s` lies above the upper bound.
     pub fn above_max(&self, s: f64) -> bool {
-        if self.maxex { s >= self.max } else { s > self.max }
+        if self.maxex {
+            s >= self.max
+        } else {
+            s > self.max
+        }
     }
     /// Whether `s` is inside.
     pub fn contains(&self, s: f64) -> bool {
@@ -478,8 +493,10 @@ mod tests {
         assert_eq!(z.rank(b"m0000"), Some(0));
         assert_eq!(z.rank(b"m0010"), Some(1));
         let all = z.range(0, 1000);
-        assert!(all.windows(2).all(|w| cmp_entry(w[0].1, &w[0].0, w[1].1, &w[1].0)
-            == Ordering::Less));
+        assert!(
+            all.windows(2)
+                .all(|w| cmp_entry(w[0].1, &w[0].0, w[1].1, &w[1].0) == Ordering::Less)
+        );
         for (i, (m, _)) in all.iter().enumerate() {
             assert_eq!(z.rank(m), Some(i));
             assert_eq!(z.at(i).map(|x| x.0.clone()), Some(m.clone()));

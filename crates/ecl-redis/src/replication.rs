@@ -1,0 +1,799 @@
+//! Primary/replica replication between nodes of this process.
+//!
+//! Place in the flow: the supervisor links two [`RedisNode`]s with
+//! [`RedisNode::replicate_from`]. The replica takes a full copy of the primary's keyspace
+//! (cloned under the primary's lock, like Redis' fork-time snapshot), then applies the
+//! primary's write stream on a task of its own, asynchronously, exactly as a Redis replica
+//! reads its master link. On the primary, the dispatcher calls [`Engine::propagate_command`]
+//! after every write that changed the keyspace: the command is rewritten the way Redis
+//! propagates it (relative expiry → absolute `PEXPIREAT`, expired or evicted keys → `DEL`,
+//! commands of one `EXEC` wrapped in `MULTI`/`EXEC`), numbered by its RESP length
+//! (`master_repl_offset`) and sent to every replica link. Replicas acknowledge what they
+//! applied, which `WAIT`, `ROLE` and `INFO replication` read.
+//!
+//! Replicas refuse writes (`READONLY`) from ordinary clients, do not run active expiry (the
+//! primary's `DEL`s remove keys) and apply the stream with expiry suspended, so a key is never
+//! dropped by a replica's clock while the primary still has it.
+
+use crate::client::{Client, Event};
+use crate::command::{Argv, CommandSpec, Ctx, OwnedArgv, dispatch};
+use crate::conn::Shared;
+use crate::db::{Entry, Key};
+use crate::engine::{Blocked, Engine, wall_ms};
+use crate::errors::{self, CmdResult};
+use crate::node::RedisNode;
+use crate::resp::Reply;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use tokio::sync::mpsc;
+
+/// A node's replication role, as the supervisor sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplicationRole {
+    /// Serves writes (the default).
+    Primary,
+    /// Replicates `primary` (its endpoint as clients see it).
+    Replica {
+        /// The primary's announced endpoint (INFO `master_host`/`master_port`).
+        primary: (String, u16),
+        /// Whether the initial copy is done and the link is alive (`master_link_status:up`).
+        link_up: bool,
+    },
+}
+
+/// A block of stream commands applied atomically on the replica (one command, or a whole
+/// `MULTI … EXEC`), with the primary's offset after it.
+#[derive(Debug)]
+pub struct Unit {
+    /// Commands in stream order (including `SELECT`, `MULTI`, `EXEC`).
+    pub cmds: Vec<OwnedArgv>,
+    /// `master_repl_offset` once this unit is counted.
+    pub end: u64,
+}
+
+/// What primary and replica share about one link.
+#[derive(Debug)]
+pub struct LinkState {
+    /// Offset the replica has applied (REPLCONF ACK).
+    pub ack: AtomicU64,
+    /// When it last acknowledged (Unix ms).
+    pub last_ack_ms: AtomicI64,
+    /// Set when the replica leaves (promotion, re-targeting, shutdown).
+    pub closed: AtomicBool,
+    /// Whether the full copy has been loaded.
+    pub online: AtomicBool,
+}
+
+/// One replica attached to this primary.
+#[derive(Debug)]
+pub struct Downstream {
+    /// The replica's endpoint as clients see it (INFO `slaveN:ip=…,port=…`).
+    pub addr: (String, u16),
+    /// Stream sender.
+    pub tx: mpsc::UnboundedSender<Arc<Unit>>,
+    /// Acknowledgements.
+    pub link: Arc<LinkState>,
+}
+
+/// A client blocked in `WAIT`.
+#[derive(Debug)]
+pub struct Waiter {
+    /// Client id.
+    pub id: u64,
+    /// Offset to be acknowledged.
+    pub offset: u64,
+    /// Replicas wanted.
+    pub want: usize,
+}
+
+/// The replica side of a link.
+#[derive(Debug)]
+pub struct Upstream {
+    /// The primary's announced endpoint.
+    pub primary: (String, u16),
+    /// Shared with the primary.
+    pub link: Arc<LinkState>,
+    /// The applier task.
+    pub task: Option<tokio::task::AbortHandle>,
+}
+
+/// Replication state of a node (behind the node lock).
+#[derive(Debug)]
+pub struct Replication {
+    /// Replication id (40 hex), new on every promotion.
+    pub replid: String,
+    /// Previous replication id (after a promotion), `0…0` otherwise.
+    pub replid2: String,
+    /// Offset where `replid2` ended (-1 if none).
+    pub second_offset: i64,
+    /// `master_repl_offset` on a primary; processed offset on a replica.
+    pub offset: u64,
+    /// Whether a stream has ever been produced (Redis keeps offsets once a backlog exists).
+    pub backlog_active: bool,
+    /// First offset of the backlog.
+    pub backlog_first: u64,
+    /// Replicas attached (primary side).
+    pub replicas: Vec<Downstream>,
+    /// Database the stream last selected.
+    pub last_db: Option<usize>,
+    /// Commands of a running `EXEC`, propagated as one `MULTI … EXEC` when it ends.
+    pub txn: Vec<(usize, OwnedArgv)>,
+    /// Clients blocked in `WAIT`.
+    pub waiters: Vec<Waiter>,
+    /// Set while this node is a replica.
+    pub upstream: Option<Upstream>,
+    /// Bumped whenever the upstream changes, so a stale applier stops applying.
+    pub generation: u64,
+}
+
+/// 40 random hex characters (run ids, replication ids, node ids).
+pub fn random_hex40() -> String {
+    use rand::RngExt;
+    let mut r = rand::rng();
+    (0..40)
+        .map(|_| char::from_digit(r.random_range(0..16u32), 16).unwrap_or('0'))
+        .collect()
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Replication {
+            replid: random_hex40(),
+            replid2: "0".repeat(40),
+            second_offset: -1,
+            offset: 0,
+            backlog_active: false,
+            backlog_first: 0,
+            replicas: Vec::new(),
+            last_db: None,
+            txn: Vec::new(),
+            waiters: Vec::new(),
+            upstream: None,
+            generation: 0,
+        }
+    }
+}
+
+impl Replication {
+    /// Whether this node replicates another.
+    pub fn is_replica(&self) -> bool {
+        self.upstream.is_some()
+    }
+
+    /// Whether writes are to be streamed (primary with a backlog).
+    pub fn streaming(&self) -> bool {
+        self.upstream.is_none() && self.backlog_active
+    }
+
+    /// Replicas that acknowledged at least `offset`.
+    pub fn acked(&self, offset: u64) -> usize {
+        self.replicas
+            .iter()
+            .filter(|d| !d.link.closed.load(Ordering::Acquire))
+            .filter(|d| d.link.ack.load(Ordering::Acquire) >= offset)
+            .count()
+    }
+
+    fn prune(&mut self) {
+        self.replicas
+            .retain(|d| !d.link.closed.load(Ordering::Acquire) && !d.tx.is_closed());
+    }
+
+    /// Leaves the current primary (if any): the old link is closed so that primary forgets it.
+    fn detach(&mut self) {
+        self.generation += 1;
+        if let Some(up) = self.upstream.take() {
+            up.link.closed.store(true, Ordering::Release);
+            if let Some(t) = up.task {
+                t.abort();
+            }
+        }
+    }
+}
+
+/// RESP length of one command (what it adds to the replication offset).
+fn resp_len(argv: &OwnedArgv) -> u64 {
+    let a = argv.as_argv();
+    let digits = |n: usize| n.to_string().len() as u64;
+    let mut n = 1 + digits(a.len()) + 2;
+    for x in a.iter_from(0) {
+        n += 1 + digits(x.len()) + 2 + x.len() as u64 + 2;
+    }
+    n
+}
+
+fn owned(parts: &[&[u8]]) -> OwnedArgv {
+    OwnedArgv::from_slices(parts.iter().copied())
+}
+
+impl Engine {
+    /// Sends one unit (commands for database `db`) down the stream.
+    fn emit(&mut self, parts: Vec<(usize, OwnedArgv)>, wrap: bool) {
+        let mut cmds = Vec::with_capacity(parts.len() + 3);
+        if wrap {
+            cmds.push(owned(&[b"MULTI"]));
+        }
+        for (db, c) in parts {
+            if self.repl.last_db != Some(db) {
+                let d = db.to_string();
+                cmds.push(owned(&[b"SELECT", d.as_bytes()]));
+                self.repl.last_db = Some(db);
+            }
+            cmds.push(c);
+        }
+        if wrap {
+            cmds.push(owned(&[b"EXEC"]));
+        }
+        for c in &cmds {
+            self.repl.offset += resp_len(c);
+        }
+        let unit = Arc::new(Unit {
+            cmds,
+            end: self.repl.offset,
+        });
+        let mut closed = false;
+        for d in &self.repl.replicas {
+            if d.tx.send(unit.clone()).is_err() {
+                closed = true;
+            }
+        }
+        if closed {
+            self.repl.prune();
+        }
+    }
+
+    /// Queues commands produced by one client command: buffered while an `EXEC` runs.
+    fn propagate_parts(&mut self, in_exec: bool, parts: Vec<(usize, OwnedArgv)>) {
+        if parts.is_empty() {
+            return;
+        }
+        if in_exec {
+            self.repl.txn.extend(parts);
+        } else {
+            self.emit(parts, false);
+        }
+    }
+
+    /// Ends a transaction: its buffered commands go out as one `MULTI … EXEC` unit.
+    pub fn flush_txn(&mut self) {
+        let parts = std::mem::take(&mut self.repl.txn);
+        match parts.len() {
+            0 => {}
+            1 => self.emit(parts, false),
+            _ => self.emit(parts, true),
+        }
+    }
+
+    /// Propagates `DEL` for keys this primary expired or evicted.
+    pub fn propagate_dels(&mut self, db: usize, keys: &[Key]) {
+        if !self.repl.streaming() || keys.is_empty() {
+            return;
+        }
+        let parts = keys.iter().map(|k| (db, owned(&[b"DEL", k]))).collect();
+        self.emit(parts, false);
+    }
+
+    /// Called by the dispatcher after a write command changed the keyspace: propagates it the
+    /// way Redis does (see [`rewrite`]).
+    pub fn propagate_command(
+        &mut self,
+        client: &Client,
+        spec: &CommandSpec,
+        argv: &Argv<'_>,
+        reply: &[u8],
+    ) {
+        if !self.repl.streaming() {
+            return;
+        }
+        // Keys the command expired lazily must be deleted on replicas before the command runs.
+        if self.dbs.iter().any(|d| !d.expired_log.is_empty()) {
+            self.drain_expired();
+        }
+        let db = client.db;
+        let cmds = rewrite(self, db, spec.name, argv, reply);
+        let parts = cmds.into_iter().map(|c| (db, c)).collect();
+        self.propagate_parts(client.in_exec, parts);
+    }
+
+    /// A replica acknowledged: wakes `WAIT` clients whose offset is now reached.
+    pub fn on_replica_ack(&mut self) {
+        if self.repl.waiters.is_empty() {
+            return;
+        }
+        let waiters = std::mem::take(&mut self.repl.waiters);
+        for w in waiters {
+            let n = self.repl.acked(w.offset);
+            if n >= w.want {
+                if self.unblock_client(w.id).is_some() {
+                    let mut r = Vec::new();
+                    crate::resp::reply::push_int(&mut r, n as i64);
+                    self.send(w.id, Event::Unblocked(r));
+                }
+            } else if self.blocked.contains_key(&w.id) {
+                self.repl.waiters.push(w);
+            }
+        }
+    }
+
+    /// The reply a blocked client gets when its deadline passes (`WAIT` answers how many
+    /// replicas acknowledged so far).
+    pub fn blocked_timeout_reply(&mut self, id: u64, b: &Blocked) -> Vec<u8> {
+        if let Some(i) = self.repl.waiters.iter().position(|w| w.id == id) {
+            let w = self.repl.waiters.swap_remove(i);
+            let mut r = Vec::new();
+            crate::resp::reply::push_int(&mut r, self.repl.acked(w.offset) as i64);
+            return r;
+        }
+        Engine::timeout_reply(b)
+    }
+}
+
+fn has_word(argv: &Argv<'_>, from: usize, words: &[&str]) -> bool {
+    argv.iter_from(from)
+        .any(|a| words.iter().any(|w| a.eq_ignore_ascii_case(w.as_bytes())))
+}
+
+/// The commands Redis would propagate for `argv` (already executed on this primary).
+fn rewrite(
+    eng: &mut Engine,
+    db: usize,
+    name: &str,
+    argv: &Argv<'_>,
+    reply: &[u8],
+) -> Vec<OwnedArgv> {
+    let verbatim = || vec![argv.to_owned()];
+    let ttl_of = |eng: &Engine, key: &[u8]| eng.dbs[db].peek_raw(key).map(|e| e.expire_at);
+    let pexpireat = |key: &[u8], at: i64| owned(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
+    match name {
+        "expire" | "pexpire" | "expireat" | "pexpireat" if argv.len() >= 3 => {
+            let key = argv.get(1);
+            match ttl_of(eng, key) {
+                None => vec![owned(&[b"DEL", key])],
+                Some(at) if at > 0 => vec![pexpireat(key, at)],
+                Some(_) => verbatim(),
+            }
+        }
+        "setex" | "psetex" if argv.len() == 4 => {
+            let key = argv.get(1);
+            let mut v = vec![owned(&[b"SET", key, argv.get(3)])];
+            if let Some(at) = ttl_of(eng, key).filter(|&at| at > 0) {
+                v.push(pexpireat(key, at));
+            }
+            v
+        }
+        "set" if argv.len() > 3 && has_word(argv, 3, &["ex", "px", "exat", "pxat"]) => {
+            let key = argv.get(1);
+            match ttl_of(eng, key) {
+                Some(at) if at > 0 => vec![owned(&[b"SET", key, argv.get(2)]), pexpireat(key, at)],
+                _ => verbatim(),
+            }
+        }
+        "getex" if argv.len() > 2 => {
+            let key = argv.get(1);
+            match ttl_of(eng, key) {
+                Some(at) if at > 0 => vec![pexpireat(key, at)],
+                Some(_) => vec![owned(&[b"PERSIST", key])],
+                None => Vec::new(),
+            }
+        }
+        "restore" if argv.len() >= 4 => {
+            let key = argv.get(1);
+            let mut v = verbatim();
+            if let Some(at) = ttl_of(eng, key).filter(|&at| at > 0) {
+                v.push(pexpireat(key, at));
+            }
+            v
+        }
+        // SPOP picks members at random: replicas remove the members this primary popped.
+        "spop" => {
+            let members = reply_strings(reply);
+            if members.is_empty() {
+                return Vec::new();
+            }
+            let mut c = owned(&[b"SREM", argv.get(1)]);
+            for m in &members {
+                c.push(m);
+            }
+            vec![c]
+        }
+        _ => verbatim(),
+    }
+}
+
+/// Bulk strings of a reply (a bulk, or an array/set of bulks), for result-based rewrites.
+fn reply_strings(mut r: &[u8]) -> Vec<Vec<u8>> {
+    fn line(r: &[u8]) -> Option<(&[u8], &[u8])> {
+        let p = r.windows(2).position(|w| w == b"\r\n")?;
+        Some((&r[..p], &r[p + 2..]))
+    }
+    let mut out = Vec::new();
+    let mut bulk_count = 1usize;
+    if let Some(&t) = r.first()
+        && (t == b'*' || t == b'~')
+    {
+        let Some((h, rest)) = line(&r[1..]) else {
+            return out;
+        };
+        bulk_count = std::str::from_utf8(h)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        r = rest;
+    }
+    for _ in 0..bulk_count {
+        if r.first() != Some(&b'$') {
+            break;
+        }
+        let Some((h, rest)) = line(&r[1..]) else {
+            break;
+        };
+        let Some(n) = std::str::from_utf8(h)
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+        else {
+            break;
+        };
+        if rest.len() < n + 2 {
+            break;
+        }
+        out.push(rest[..n].to_vec());
+        r = &rest[n + 2..];
+    }
+    out
+}
+
+/// `WAIT numreplicas timeout`.
+pub fn wait_cmd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if ctx.eng.repl.is_replica() {
+        return Err(errors::WAIT_ON_REPLICA.into());
+    }
+    let want = argv.i64(1)?;
+    let t = argv.i64(2)?;
+    if t < 0 {
+        return Err("ERR timeout is negative".into());
+    }
+    let offset = ctx.eng.repl.offset;
+    let have = ctx.eng.repl.acked(offset);
+    if want <= 0 || have >= want as usize || ctx.client.in_exec {
+        ctx.out.int(have as i64);
+        return Ok(());
+    }
+    ctx.eng.repl.waiters.push(Waiter {
+        id: ctx.client.id,
+        offset,
+        want: want as usize,
+    });
+    let deadline = if t == 0 { None } else { Some(ctx.now + t) };
+    ctx.block(
+        Vec::new(),
+        deadline,
+        crate::client::TimeoutReply::Int(have as i64),
+    )
+}
+
+/// `ROLE`.
+pub fn role_cmd(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let r = &mut ctx.eng.repl;
+    match &r.upstream {
+        None => {
+            r.prune();
+            ctx.out.array(3);
+            ctx.out.bulk(b"master");
+            ctx.out.int(r.offset as i64);
+            ctx.out.array(r.replicas.len());
+            for d in &r.replicas {
+                ctx.out.array(3);
+                ctx.out.bulk(d.addr.0.as_bytes());
+                ctx.out.bulk(d.addr.1.to_string().as_bytes());
+                ctx.out
+                    .bulk(d.link.ack.load(Ordering::Acquire).to_string().as_bytes());
+            }
+        }
+        Some(up) => {
+            let state: &[u8] = if up.link.online.load(Ordering::Acquire) {
+                b"connected"
+            } else {
+                b"sync"
+            };
+            ctx.out.array(5);
+            ctx.out.bulk(b"slave");
+            ctx.out.bulk(up.primary.0.as_bytes());
+            ctx.out.int(i64::from(up.primary.1));
+            ctx.out.bulk(state);
+            ctx.out.int(r.offset as i64);
+        }
+    }
+    Ok(())
+}
+
+/// `INFO replication` section.
+pub fn info_section(eng: &mut Engine, s: &mut String) {
+    eng.repl.prune();
+    let r = &eng.repl;
+    let now = wall_ms();
+    s.push_str("# Replication\r\n");
+    if let Some(up) = &r.upstream {
+        let online = up.link.online.load(Ordering::Acquire);
+        let closed = up.link.closed.load(Ordering::Acquire);
+        let status = if online && !closed { "up" } else { "down" };
+        let _ = write!(
+            s,
+            "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{status}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\nslave_priority:100\r\nslave_read_only:1\r\nreplica_announced:1\r\n",
+            up.primary.0,
+            up.primary.1,
+            if online { 0 } else { -1 },
+            u8::from(!online),
+            r.offset,
+            r.offset,
+        );
+    } else {
+        s.push_str("role:master\r\n");
+    }
+    let _ = write!(s, "connected_slaves:{}\r\n", r.replicas.len());
+    for (i, d) in r.replicas.iter().enumerate() {
+        let online = d.link.online.load(Ordering::Acquire);
+        let lag = (now - d.link.last_ack_ms.load(Ordering::Acquire)).max(0) / 1000;
+        let _ = write!(
+            s,
+            "slave{i}:ip={},port={},state={},offset={},lag={lag}\r\n",
+            d.addr.0,
+            d.addr.1,
+            if online { "online" } else { "wait_bgsave" },
+            d.link.ack.load(Ordering::Acquire),
+        );
+    }
+    let hist = r.offset.saturating_sub(r.backlog_first);
+    let _ = write!(
+        s,
+        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+        r.replid,
+        r.replid2,
+        r.offset,
+        r.second_offset,
+        u8::from(r.backlog_active),
+        eng.cfg.get("repl-backlog-size").unwrap_or_default(),
+        if r.backlog_active {
+            r.backlog_first + 1
+        } else {
+            0
+        },
+        hist.min(1_048_576),
+    );
+}
+
+/// The endpoint a node announces for itself (config `replica-announce-ip`/`-port`, else the
+/// bound address).
+fn own_endpoint(eng: &Engine) -> (String, u16) {
+    let ip = eng
+        .cfg
+        .get("replica-announce-ip")
+        .filter(|s| !s.is_empty())
+        .or_else(|| eng.cfg.get("bind"))
+        .unwrap_or_else(|| "127.0.0.1".to_string());
+    let port = eng
+        .cfg
+        .get("replica-announce-port")
+        .and_then(|p| p.parse::<u16>().ok())
+        .filter(|&p| p != 0)
+        .unwrap_or(eng.info.port);
+    (ip, port)
+}
+
+impl RedisNode {
+    /// Become a replica of `primary` (in-process link, both nodes live in this process):
+    /// full copy of the primary's data, then its write stream, asynchronously as in Redis.
+    /// `announced` is the primary's endpoint as clients see it (INFO master_host/master_port).
+    /// Calling it again re-targets the node (the previous link is dropped); calling it with the
+    /// node itself is ignored.
+    pub fn replicate_from(&self, primary: &RedisNode, announced: (String, u16)) {
+        if Arc::ptr_eq(&self.shared, &primary.shared) {
+            return;
+        }
+        let link = Arc::new(LinkState {
+            ack: AtomicU64::new(0),
+            last_ack_ms: AtomicI64::new(wall_ms()),
+            closed: AtomicBool::new(false),
+            online: AtomicBool::new(false),
+        });
+        // Leave the old primary and stop accepting writes before the copy is taken.
+        let (me, generation) = {
+            let mut eng = self.shared.lock();
+            eng.repl.detach();
+            eng.repl.replicas.clear();
+            eng.repl.waiters.clear();
+            eng.repl.upstream = Some(Upstream {
+                primary: announced.clone(),
+                link: link.clone(),
+                task: None,
+            });
+            (own_endpoint(&eng), eng.repl.generation)
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (snapshot, offset) = {
+            let mut p = primary.shared.lock();
+            let snapshot: Vec<Vec<(Key, Entry)>> = p
+                .dbs
+                .iter()
+                .map(|d| d.iter().map(|(k, e)| (k.clone(), e.clone())).collect())
+                .collect();
+            if !p.repl.backlog_active {
+                p.repl.backlog_active = true;
+                p.repl.backlog_first = p.repl.offset;
+            }
+            // The new replica's master client starts in database 0.
+            p.repl.last_db = None;
+            link.ack.store(p.repl.offset, Ordering::Release);
+            p.repl.replicas.push(Downstream {
+                addr: me,
+                tx,
+                link: link.clone(),
+            });
+            (snapshot, p.repl.offset)
+        };
+        let task = self.runtime.spawn(apply_loop(
+            self.shared.clone(),
+            primary.shared.clone(),
+            link,
+            generation,
+            snapshot,
+            offset,
+            rx,
+        ));
+        let mut eng = self.shared.lock();
+        let current = eng.repl.generation == generation;
+        match eng.repl.upstream.as_mut() {
+            Some(up) if current => up.task = Some(task.abort_handle()),
+            _ => task.abort(),
+        }
+    }
+
+    /// Stop replicating and serve writes as a primary, keeping the data.
+    pub fn promote(&self) {
+        let mut eng = self.shared.lock();
+        if !eng.repl.is_replica() {
+            return;
+        }
+        eng.repl.detach();
+        let r = &mut eng.repl;
+        r.replid2 = std::mem::replace(&mut r.replid, random_hex40());
+        r.second_offset = r.offset as i64 + 1;
+        r.last_db = None;
+        tracing::info!(addr = %self.local_addr(), offset = r.offset, "replica promoted to primary");
+    }
+
+    /// Replication offset: master_repl_offset on a primary, processed offset on a replica.
+    pub fn replication_offset(&self) -> u64 {
+        self.shared.lock().repl.offset
+    }
+
+    /// Current role.
+    pub fn role(&self) -> ReplicationRole {
+        let eng = self.shared.lock();
+        match &eng.repl.upstream {
+            None => ReplicationRole::Primary,
+            Some(up) => ReplicationRole::Replica {
+                primary: up.primary.clone(),
+                link_up: up.link.online.load(Ordering::Acquire)
+                    && !up.link.closed.load(Ordering::Acquire),
+            },
+        }
+    }
+
+    /// Sets the endpoint this node reports for itself to its primary (INFO `slaveN:ip,port`,
+    /// ROLE), like Redis' `replica-announce-ip`/`replica-announce-port` (which can also be
+    /// given in [`crate::RedisConfig::parameters`]). Applies to links made afterwards.
+    pub fn set_announce(&self, endpoint: (String, u16)) {
+        let mut eng = self.shared.lock();
+        let _ = eng.cfg.set("replica-announce-ip", &endpoint.0);
+        let _ = eng
+            .cfg
+            .set("replica-announce-port", &endpoint.1.to_string());
+    }
+}
+
+/// The replica's side of a link: load the copy, then apply units as they come.
+async fn apply_loop(
+    me: Arc<Shared>,
+    primary: Arc<Shared>,
+    link: Arc<LinkState>,
+    generation: u64,
+    snapshot: Vec<Vec<(Key, Entry)>>,
+    offset: u64,
+    mut rx: mpsc::UnboundedReceiver<Arc<Unit>>,
+) {
+    let mut master = Client::new(0, true);
+    master.master = true;
+    master.in_exec = true;
+    {
+        let mut eng = me.lock();
+        if eng.repl.generation != generation {
+            return;
+        }
+        for i in 0..eng.dbs.len() {
+            eng.flush_db(i);
+        }
+        for (i, keys) in snapshot.into_iter().enumerate() {
+            if let Some(db) = eng.dbs.get_mut(i) {
+                for (k, e) in keys {
+                    db.insert_entry(&k, e);
+                }
+            }
+        }
+        eng.repl.offset = offset;
+        link.online.store(true, Ordering::Release);
+    }
+    ack(&primary, &link, offset);
+    let mut primary_down = primary.shutdown.subscribe();
+    let mut own_down = me.shutdown.subscribe();
+    loop {
+        let first = tokio::select! {
+            u = rx.recv() => u,
+            _ = primary_down.changed() => None,
+            _ = own_down.changed() => None,
+        };
+        let Some(first) = first else { break };
+        let mut units = vec![first];
+        while units.len() < 256
+            && let Ok(u) = rx.try_recv()
+        {
+            units.push(u);
+        }
+        let end = {
+            let mut eng = me.lock();
+            if eng.repl.generation != generation {
+                return;
+            }
+            eng.begin_batch();
+            let mut sink = Reply::new();
+            let mut end = eng.repl.offset;
+            for u in &units {
+                for c in &u.cmds {
+                    let a = c.as_argv();
+                    if a.is(0, "multi") || a.is(0, "exec") {
+                        continue;
+                    }
+                    dispatch::dispatch(&mut eng, &mut master, &mut sink, &a);
+                    sink.buf.clear();
+                }
+                end = u.end;
+            }
+            eng.repl.offset = end;
+            end
+        };
+        ack(&primary, &link, end);
+    }
+    // The primary went away (or this node stops): the link is down until re-targeted.
+    link.online.store(false, Ordering::Release);
+}
+
+fn ack(primary: &Shared, link: &LinkState, offset: u64) {
+    link.ack.store(offset, Ordering::Release);
+    link.last_ack_ms.store(wall_ms(), Ordering::Release);
+    primary.lock().on_replica_ack();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resp_length_matches_encoding() {
+        let c = owned(&[b"SET", b"k", b"hello"]);
+        assert_eq!(
+            resp_len(&c),
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n".len() as u64
+        );
+    }
+
+    #[test]
+    fn reply_strings_reads_bulks_and_arrays() {
+        assert_eq!(reply_strings(b"$1\r\na\r\n"), vec![b"a".to_vec()]);
+        assert_eq!(
+            reply_strings(b"*2\r\n$1\r\na\r\n$2\r\nbc\r\n"),
+            vec![b"a".to_vec(), b"bc".to_vec()]
+        );
+        assert!(reply_strings(b"$-1\r\n").is_empty());
+        assert!(reply_strings(b"*0\r\n").is_empty());
+    }
+}

@@ -1,0 +1,131 @@
+//! Connection lifecycle: QUIT, RESET, idle `timeout`, CLIENT PAUSE, DEBUG SLEEP, SELECT rules.
+
+mod common;
+use common::{Raw, start, start_with};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quit_and_reset() {
+    let node = start_with(|c| c.requirepass = Some("pw".into()));
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(c.cmd(&["AUTH", "pw"]).await, "+OK\r\n");
+    c.cmd(&["HELLO", "3"]).await;
+    c.cmd(&["SELECT", "2"]).await;
+    c.cmd(&["SUBSCRIBE", "ch"]).await;
+    c.cmd(&["MULTI"]).await;
+    assert_eq!(c.cmd(&["RESET"]).await, "+RESET\r\n");
+    // Back to RESP2, db 0, no transaction, no subscriptions, and unauthenticated again.
+    assert_eq!(
+        c.cmd(&["GET", "x"]).await,
+        "-NOAUTH Authentication required.\r\n"
+    );
+    c.cmd(&["AUTH", "pw"]).await;
+    assert_eq!(c.cmd(&["GET", "x"]).await, "$-1\r\n");
+    assert_eq!(c.cmd(&["EXEC"]).await, "-ERR EXEC without MULTI\r\n");
+    assert!(c.cmd(&["CLIENT", "INFO"]).await.contains(" db=0 "));
+    assert_eq!(c.cmd(&["QUIT"]).await, "+OK\r\n");
+    assert!(c.closed().await);
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_timeout_closes_clients() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    // `timeout` is validated like Redis (integer >= 0) and applies to idle connections.
+    assert_eq!(c.cmd(&["CONFIG", "SET", "timeout", "1"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["PING"]).await, "+PONG\r\n");
+    let closed = tokio::time::timeout(Duration::from_secs(10), c.closed()).await;
+    assert_eq!(closed.ok(), Some(true), "idle client closed by the server");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_pause_holds_writes_until_unpause() {
+    let node = start();
+    let mut admin = Raw::connect(&node).await;
+    let mut w = Raw::connect(&node).await;
+    assert_eq!(
+        admin.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]).await,
+        "+OK\r\n"
+    );
+    // Reads still run during a WRITE pause.
+    assert_eq!(w.cmd(&["GET", "k"]).await, "$-1\r\n");
+    w.send(&["SET", "k", "v"]).await;
+    // The write is held: the key stays absent while paused.
+    for _ in 0..5 {
+        assert_eq!(admin.cmd(&["EXISTS", "k"]).await, ":0\r\n");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]).await, "+OK\r\n");
+    assert_eq!(w.read().await, "+OK\r\n");
+    assert_eq!(admin.cmd(&["GET", "k"]).await, "$1\r\nv\r\n");
+    assert_eq!(
+        admin.cmd(&["CLIENT", "PAUSE", "x"]).await,
+        "-ERR timeout is not an integer or out of range\r\n"
+    );
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_sleep_stalls_the_node_not_the_runtime() {
+    let node = start();
+    let other = start();
+    let mut c = Raw::connect(&node).await;
+    let mut d = Raw::connect(&node).await;
+    let mut o = Raw::connect(&other).await;
+    c.send(&["DEBUG", "SLEEP", "0.3"]).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Another node on the same runtime answers meanwhile.
+    assert_eq!(o.cmd(&["PING"]).await, "+PONG\r\n");
+    // The sleeping node answers others only after the sleep.
+    assert_eq!(d.cmd(&["PING"]).await, "+PONG\r\n");
+    assert_eq!(c.read().await, "+OK\r\n");
+    assert_eq!(c.cmd(&["DEBUG", "SLEEP", "0"]).await, "+OK\r\n");
+    node.shutdown().await;
+    other.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_mode_select_and_move() {
+    let node = start_with(|c| c.cluster_enabled = true);
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(c.cmd(&["SELECT", "0"]).await, "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["SELECT", "1"]).await,
+        "-ERR SELECT is not allowed in cluster mode\r\n"
+    );
+    assert!(
+        c.cmd(&["INFO", "cluster"])
+            .await
+            .contains("cluster_enabled:1")
+    );
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renamed_and_disabled_commands() {
+    let node = start_with(|c| {
+        c.parameters
+            .push(("disabled-commands".into(), "config save DEBUG".into()));
+        c.parameters
+            .push(("rename-commands".into(), "flushall wipe-everything".into()));
+    });
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "x"]).await,
+        "-ERR unknown command 'CONFIG', with args beginning with: 'GET' 'x' \r\n"
+    );
+    assert!(c.cmd(&["SAVE"]).await.starts_with("-ERR unknown command"));
+    assert!(
+        c.cmd(&["FLUSHALL"])
+            .await
+            .starts_with("-ERR unknown command")
+    );
+    c.cmd(&["SET", "k", "v"]).await;
+    assert_eq!(c.cmd(&["WIPE-EVERYTHING"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]).await, ":0\r\n");
+    // The node handle still reconfigures the engine.
+    node.config_set("maxmemory-policy", "allkeys-lru").unwrap();
+    node.shutdown().await;
+}
