@@ -63,8 +63,10 @@ impl Supervisor {
         else {
             return Err(not_redis(replica));
         };
-        let announced = (r.endpoint.address.clone(), r.endpoint.port);
-        rn.replicate_from(pn, announced);
+        // The replica reports itself (INFO/ROLE on the primary) and its primary with the
+        // endpoints the API reports, not the bound sockets.
+        rn.set_announce((r.endpoint.address.clone(), r.endpoint.port));
+        rn.replicate_from(pn, (p.endpoint.address.clone(), p.endpoint.port));
         drop(p);
         drop(r);
         self.topology
@@ -126,8 +128,9 @@ impl Supervisor {
                         best = Some((off, r.clone()));
                     }
                 }
-                best.map(|(_, k)| k)
-                    .ok_or_else(|| SupervisorError::UnknownNode(format!("no replica of {primary}")))?
+                best.map(|(_, k)| k).ok_or_else(|| {
+                    SupervisorError::UnknownNode(format!("no replica of {primary}"))
+                })?
             }
         };
         if let Ok(target) = self.replication_offset(primary).await {
@@ -142,7 +145,8 @@ impl Supervisor {
         if self.slot(primary).is_ok() {
             self.replicate(primary, &chosen).await?;
         }
-        for r in replicas.iter().filter(|r| **r != chosen) {
+        let others: Vec<String> = replicas.iter().filter(|r| **r != chosen).cloned().collect();
+        for r in &others {
             self.replicate(r, &chosen).await?;
         }
         tracing::info!(old = primary, new = %chosen, "shard failed over");
@@ -170,10 +174,11 @@ impl Supervisor {
             });
         }
         let topology = ecl_redis::ClusterTopology { shards: described };
-        for key in shards
+        let keys: Vec<String> = shards
             .iter()
-            .flat_map(|s| std::iter::once(&s.primary).chain(s.replicas.iter()))
-        {
+            .flat_map(|s| std::iter::once(s.primary.clone()).chain(s.replicas.iter().cloned()))
+            .collect();
+        for key in &keys {
             let slot = self.slot(key)?;
             let guard = slot.lock().await;
             let Some(RunningNode::Redis(n)) = &guard.running else {
@@ -197,7 +202,7 @@ impl Supervisor {
             node_id: n.node_id(),
             ip: guard.endpoint.ip.to_string(),
             port: guard.endpoint.port,
-            hostname: guard.endpoint.address.clone(),
+            hostname: Some(guard.endpoint.address.clone()),
         })
     }
 }

@@ -57,7 +57,10 @@ pub(super) fn node_type_for(name: &str, engine: &str) -> Result<&'static NodeTyp
 }
 
 /// Resolves an engine name and version.
-pub(super) fn engine_version(engine: &str, version: Option<&str>) -> Result<&'static EngineVersion, ApiError> {
+pub(super) fn engine_version(
+    engine: &str,
+    version: Option<&str>,
+) -> Result<&'static EngineVersion, ApiError> {
     if !catalog().is_engine(engine) {
         return Err(invalid(format!(
             "Invalid value for Engine: {engine}. Valid engines are redis, valkey and memcached."

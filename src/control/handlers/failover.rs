@@ -32,7 +32,10 @@ pub fn test_failover(
         let shard_id = format!(
             "{:04}",
             input.node_group_id.trim().parse::<u32>().map_err(|_| {
-                ApiError::node_group_not_found(format!("NodeGroup not found: {}", input.node_group_id))
+                ApiError::node_group_not_found(format!(
+                    "NodeGroup not found: {}",
+                    input.node_group_id
+                ))
             })?
         );
         let Some(ng) = g.node_groups.iter().find(|ng| ng.id == shard_id) else {
@@ -97,7 +100,10 @@ impl Service {
             .with_group(gref, |r| {
                 let g = r.replication_groups.get(&gref.id)?;
                 let ng = g.node_groups.iter().find(|ng| ng.id == shard)?;
-                Some((ng.primary.clone(), ng.replicas().cloned().collect::<Vec<_>>()))
+                Some((
+                    ng.primary.clone(),
+                    ng.replicas().cloned().collect::<Vec<_>>(),
+                ))
             })
             .flatten();
         let Some((primary, replicas)) = roles else {
@@ -119,7 +125,9 @@ impl Service {
             .find(|m| gref.node_key(m) == new_key)
             .cloned()
         else {
-            return Err(format!("Failover of node group {shard} chose an unknown node"));
+            return Err(format!(
+                "Failover of node group {shard} chose an unknown node"
+            ));
         };
         let now = self.inner.store.now();
         self.with_group(gref, |r| {

@@ -66,7 +66,10 @@ fn targets(
                         "NewReplicaCount must be between 0 and {MAX_REPLICAS}."
                     )));
                 }
-                let zones = shard.preferred_availability_zones.clone().unwrap_or_default();
+                let zones = shard
+                    .preferred_availability_zones
+                    .clone()
+                    .unwrap_or_default();
                 for z in &zones {
                     check_zone(r, z)?;
                 }
@@ -212,7 +215,10 @@ pub fn decrease_replica_count(
             }
         }
         let targets = if input.new_replica_count.is_none()
-            && input.replica_configuration.as_ref().is_none_or(|c| c.is_empty())
+            && input
+                .replica_configuration
+                .as_ref()
+                .is_none_or(|c| c.is_empty())
             && !to_remove.is_empty()
         {
             // Only ReplicasToRemove: each shard loses the named replicas.
@@ -282,8 +288,7 @@ pub fn decrease_replica_count(
             ));
         }
         mark_deleting(&mut r, &removed);
-        if g
-            .snapshotting_cluster_id
+        if g.snapshotting_cluster_id
             .as_ref()
             .is_some_and(|s| removed.contains(s))
         {
@@ -400,10 +405,9 @@ pub fn delete_member_cluster(
     let region = svc.region(ctx);
     let (record, gref) = {
         let mut r = lock(&region);
-        let c = r
-            .clusters
-            .get(id)
-            .ok_or_else(|| ApiError::cache_cluster_not_found(format!("CacheCluster not found: {id}")))?;
+        let c = r.clusters.get(id).ok_or_else(|| {
+            ApiError::cache_cluster_not_found(format!("CacheCluster not found: {id}"))
+        })?;
         let rg = c.replication_group_id.clone().unwrap_or_default();
         let mut g = find_group(&r, &rg)?.clone();
         if g.cluster_enabled {
@@ -446,7 +450,10 @@ pub fn delete_member_cluster(
         let record = r.clusters.get(id).cloned();
         (record, gref)
     };
-    let event = format!("Removed read replica {id} from replication group {}", gref.id);
+    let event = format!(
+        "Removed read replica {id} from replication group {}",
+        gref.id
+    );
     svc.spawn_group_shrink(gref, vec![id.to_string()], event);
     Ok(DeleteCacheClusterOutput {
         cache_cluster: record.map(|c| render_cluster(ctx, &c, false)),

@@ -6,7 +6,6 @@
 //! under the region lock, answers with the transitional status, and hands the engine work to a
 //! `replication_lifecycle` task (start nodes, wire replication, endpoints, cluster topology).
 
-use crate::catalog::catalog;
 use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
@@ -209,7 +208,11 @@ fn plan_shards(
             ));
         }
         let config = configs.first();
-        let replicas = match (input.num_cache_clusters, config.and_then(|c| c.replica_count), rpng) {
+        let replicas = match (
+            input.num_cache_clusters,
+            config.and_then(|c| c.replica_count),
+            rpng,
+        ) {
             (Some(n), _, _) => {
                 if !(1..=MAX_CMD_NODES).contains(&n) {
                     return Err(if n > MAX_CMD_NODES {
@@ -232,7 +235,10 @@ fn plan_shards(
             }
             (None, None, None) => 0,
         };
-        let mut zones: Vec<String> = input.preferred_cache_cluster_azs.clone().unwrap_or_default();
+        let mut zones: Vec<String> = input
+            .preferred_cache_cluster_azs
+            .clone()
+            .unwrap_or_default();
         if !zones.is_empty() && zones.len() != replicas + 1 {
             return Err(invalid(format!(
                 "The number of PreferredCacheClusterAZs ({}) must equal NumCacheClusters ({}).",
@@ -309,8 +315,7 @@ fn plan_shards(
             None => format!("{:04}", i + 1),
         };
         let slots = match config.and_then(|c| c.slots.as_deref()) {
-            Some(s) => parse_slots(s)
-                .ok_or_else(|| invalid(format!("Invalid slot range: {s}")))?,
+            Some(s) => parse_slots(s).ok_or_else(|| invalid(format!("Invalid slot range: {s}")))?,
             None => vec![defaults[i]],
         };
         let replicas = config.and_then(|c| c.replica_count).or(rpng).unwrap_or(0);
@@ -365,11 +370,17 @@ pub async fn create_replication_group(
     input: CreateReplicationGroupInput,
 ) -> Result<CreateReplicationGroupOutput, ApiError> {
     let id = validate::replication_group_id(&input.replication_group_id).map_err(invalid)?;
-    non_blank("ReplicationGroupDescription", &input.replication_group_description)?;
+    non_blank(
+        "ReplicationGroupDescription",
+        &input.replication_group_description,
+    )?;
     if input.global_replication_group_id.is_some() {
         return Err(ApiError::global_replication_group_not_found(format!(
             "GlobalReplicationGroup not found: {}",
-            input.global_replication_group_id.clone().unwrap_or_default()
+            input
+                .global_replication_group_id
+                .clone()
+                .unwrap_or_default()
         )));
     }
     if input.snapshot_name.is_some() || input.snapshot_arns.as_ref().is_some_and(|a| !a.is_empty())
@@ -551,7 +562,10 @@ pub async fn create_replication_group(
         }
         let cache_security_groups = check_security_groups(
             &r,
-            input.cache_security_group_names.as_deref().unwrap_or_default(),
+            input
+                .cache_security_group_names
+                .as_deref()
+                .unwrap_or_default(),
         )?;
         let new_nodes = total_nodes - usize::from(adopted.is_some());
         if r.node_count() + new_nodes > MAX_NODES_PER_REGION {
@@ -601,8 +615,14 @@ pub async fn create_replication_group(
             snapshotting_cluster_id: None,
             maintenance_window: maintenance,
             auto_minor_version_upgrade: input.auto_minor_version_upgrade.unwrap_or(true),
-            network_type: input.network_type.clone().unwrap_or_else(|| "ipv4".to_string()),
-            ip_discovery: input.ip_discovery.clone().unwrap_or_else(|| "ipv4".to_string()),
+            network_type: input
+                .network_type
+                .clone()
+                .unwrap_or_else(|| "ipv4".to_string()),
+            ip_discovery: input
+                .ip_discovery
+                .clone()
+                .unwrap_or_else(|| "ipv4".to_string()),
             data_tiering: if input.data_tiering_enabled.unwrap_or(false) {
                 "enabled"
             } else {
@@ -704,7 +724,10 @@ pub fn describe_replication_groups(
         let r = lock(&region);
         match &input.replication_group_id {
             Some(raw) => vec![render_group(ctx, &r, find_group(&r, raw)?)],
-            None => r.groups_in_order().map(|g| render_group(ctx, &r, g)).collect(),
+            None => r
+                .groups_in_order()
+                .map(|g| render_group(ctx, &r, g))
+                .collect(),
         }
     };
     let page = page(rendered, input.marker.as_deref(), max)?;
@@ -723,9 +746,8 @@ pub async fn delete_replication_group(
 ) -> Result<DeleteReplicationGroupOutput, ApiError> {
     let retain = input.retain_primary_cluster.unwrap_or(false);
     if let Some(name) = &input.final_snapshot_identifier {
-        validate::cluster_id(name).map_err(|_| {
-            invalid(format!("Invalid FinalSnapshotIdentifier: {name}"))
-        })?;
+        validate::cluster_id(name)
+            .map_err(|_| invalid(format!("Invalid FinalSnapshotIdentifier: {name}")))?;
     }
     let now = svc.inner.store.now();
     let region = svc.region(ctx);
@@ -780,9 +802,4 @@ pub async fn delete_replication_group(
     Ok(DeleteReplicationGroupOutput {
         replication_group: Some(out),
     })
-}
-
-/// The catalog family of a group's engine version (for parameter group checks).
-pub fn family_exists(family: &str) -> bool {
-    catalog().family(family).is_some()
 }

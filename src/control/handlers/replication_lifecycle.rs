@@ -334,22 +334,6 @@ impl Service {
         });
     }
 
-    /// `modifying` → `available` for changes that only need the topology re-applied (primary
-    /// switch) or nothing at all.
-    pub(crate) fn spawn_group_modify(&self, gref: GroupRef, resync: bool) {
-        let svc = self.clone();
-        tokio::spawn(async move {
-            let result = if resync {
-                svc.sync_topology(&gref).await
-            } else {
-                Ok(())
-            };
-            svc.group_delay().await;
-            let msg = format!("Replication group {} modified", gref.id);
-            svc.finish_group(&gref, result, false, Some(msg));
-        });
-    }
-
     /// `deleting` → gone: stop the endpoints and members, drop the records. A retained
     /// primary stops following anything and becomes a standalone cluster.
     pub(crate) fn spawn_group_delete(&self, gref: GroupRef, retained: Option<String>) {

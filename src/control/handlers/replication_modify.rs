@@ -72,8 +72,7 @@ pub fn modify_replication_group(
         }
         if let Some(v) = &input.engine_version {
             let ver = engine_version(&g.engine, Some(v))?;
-            if compare_versions(&ver.full_version, &g.engine_version) == std::cmp::Ordering::Less
-            {
+            if compare_versions(&ver.full_version, &g.engine_version) == std::cmp::Ordering::Less {
                 return Err(invalid(format!(
                     "Cannot downgrade {} from {} to {}.",
                     g.engine, g.engine_version, ver.full_version
@@ -142,7 +141,12 @@ pub fn modify_replication_group(
         if let Some(b) = input.auto_minor_version_upgrade {
             g.auto_minor_version_upgrade = b;
         }
-        let replicas = g.node_groups.iter().map(|ng| ng.members.len() - 1).min().unwrap_or(0);
+        let replicas = g
+            .node_groups
+            .iter()
+            .map(|ng| ng.members.len() - 1)
+            .min()
+            .unwrap_or(0);
         if let Some(af) = input.automatic_failover_enabled {
             if !af && g.cluster_enabled {
                 return Err(combination(
@@ -204,7 +208,10 @@ pub fn modify_replication_group(
             }
             g.snapshotting_cluster_id = Some(s);
         }
-        match (input.auth_token_update_strategy.as_deref(), &input.auth_token) {
+        match (
+            input.auth_token_update_strategy.as_deref(),
+            &input.auth_token,
+        ) {
             (None | Some("SET") | Some("ROTATE"), Some(t)) => {
                 if !g.transit_encryption_enabled {
                     return Err(invalid(

@@ -27,7 +27,11 @@ fn enabled(b: bool) -> String {
 }
 
 /// Renders a group with its members as they are in `r` now.
-pub fn render_group(ctx: &RequestContext, r: &Region, g: &ReplicationGroupRecord) -> ReplicationGroup {
+pub fn render_group(
+    ctx: &RequestContext,
+    r: &Region,
+    g: &ReplicationGroupRecord,
+) -> ReplicationGroup {
     let node_groups = g
         .node_groups
         .iter()
@@ -48,7 +52,12 @@ pub fn render_group(ctx: &RequestContext, r: &Region, g: &ReplicationGroupRecord
                         },
                         preferred_availability_zone: node.map(|n| n.availability_zone.clone()),
                         current_role: (!g.cluster_enabled).then(|| {
-                            if *m == ng.primary { "primary" } else { "replica" }.to_string()
+                            if *m == ng.primary {
+                                "primary"
+                            } else {
+                                "replica"
+                            }
+                            .to_string()
                         }),
                         ..Default::default()
                     }
