@@ -46,7 +46,7 @@ fn targets(
             for ng in &g.node_groups {
                 out.insert(ng.id.clone(), (n.max(-1) as usize, Vec::new()));
             }
-            if n < 0 || n > MAX_REPLICAS {
+            if !(0..=MAX_REPLICAS).contains(&n) {
                 return Err(invalid(format!(
                     "NewReplicaCount must be between 0 and {MAX_REPLICAS}."
                 )));

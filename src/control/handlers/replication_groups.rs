@@ -301,7 +301,7 @@ fn plan_shards(
         ));
     }
     let mut plans = Vec::with_capacity(n);
-    for i in 0..n {
+    for (i, default_range) in defaults.iter().enumerate() {
         let config = configs.get(i);
         let id = match config.and_then(|c| c.node_group_id.clone()) {
             Some(id) => {
@@ -316,7 +316,7 @@ fn plan_shards(
         };
         let slots = match config.and_then(|c| c.slots.as_deref()) {
             Some(s) => parse_slots(s).ok_or_else(|| invalid(format!("Invalid slot range: {s}")))?,
-            None => vec![defaults[i]],
+            None => vec![*default_range],
         };
         let replicas = config.and_then(|c| c.replica_count).or(rpng).unwrap_or(0);
         if !(0..=MAX_REPLICAS).contains(&replicas) {
