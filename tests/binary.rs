@@ -14,8 +14,14 @@ const EXIT_WITHIN: Duration = Duration::from_secs(1);
 /// Starts the binary on an ephemeral API port, node addresses from `loopback_base`, and reads
 /// the logged API address.
 fn spawn(loopback_base: &str) -> (Child, Option<SocketAddr>) {
+    spawn_with(&["--loopback-base", loopback_base])
+}
+
+/// Starts the binary on an ephemeral API port with `args`, and reads the logged API address.
+fn spawn_with(args: &[&str]) -> (Child, Option<SocketAddr>) {
     let child = Command::new(env!("CARGO_BIN_EXE_elasticache-local"))
-        .args(["--listen", "127.0.0.1:0", "--loopback-base", loopback_base])
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -108,30 +114,15 @@ fn sigterm_stops_every_node_and_exits_zero() {
         .unwrap_or_default();
     assert_eq!(status, 200, "{body}");
 
-    // The cluster becomes available in milliseconds; poll a bounded number of times.
-    let describe = "Action=DescribeCacheClusters&Version=2015-02-02&CacheClusterId=sigterm-mc\
-                    &ShowCacheNodeInfo=true";
-    let mut endpoints = Vec::new();
-    for _ in 0..200 {
-        let (_, body) = rt
-            .block_on(common::api_post(addr, describe))
-            .unwrap_or_default();
-        if common::xml_values(&body, "CacheClusterStatus")
-            .first()
-            .map(String::as_str)
-            == Some("available")
-        {
-            let hosts = common::xml_values(&body, "Address");
-            let ports = common::xml_values(&body, "Port");
-            endpoints = hosts
-                .iter()
-                .zip(&ports)
-                .filter_map(|(h, p)| format!("{h}:{p}").parse::<SocketAddr>().ok())
-                .collect();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // The cluster becomes available in milliseconds; polling is bounded.
+    let body = wait_available(&rt, addr, "sigterm-mc");
+    let hosts = common::xml_values(&body, "Address");
+    let ports = common::xml_values(&body, "Port");
+    let endpoints: Vec<SocketAddr> = hosts
+        .iter()
+        .zip(&ports)
+        .filter_map(|(h, p)| format!("{h}:{p}").parse().ok())
+        .collect();
     assert_eq!(
         endpoints.len(),
         3,
@@ -155,6 +146,79 @@ fn sigterm_stops_every_node_and_exits_zero() {
     for e in &endpoints {
         assert!(std::net::TcpStream::connect(e).is_err(), "{e} is closed");
     }
+}
+
+/// Polls DescribeCacheClusters until `id` is available (bounded); answers the response body.
+fn wait_available(rt: &tokio::runtime::Runtime, addr: SocketAddr, id: &str) -> String {
+    let describe = format!(
+        "Action=DescribeCacheClusters&Version=2015-02-02&CacheClusterId={id}&ShowCacheNodeInfo=true"
+    );
+    for _ in 0..200 {
+        let (_, body) = rt
+            .block_on(common::api_post(addr, &describe))
+            .unwrap_or_default();
+        if common::xml_values(&body, "CacheClusterStatus")
+            .first()
+            .map(String::as_str)
+            == Some("available")
+        {
+            return body;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    String::new()
+}
+
+#[test]
+fn ports_addressing_reports_the_advertised_host_and_a_port_from_the_range() {
+    let (mut child, addr) = spawn_with(&[
+        "--addressing",
+        "ports",
+        "--port-range",
+        "24700-24799",
+        "--advertised-host",
+        "localhost",
+    ]);
+    let Some(addr) = addr else {
+        let _ = child.kill();
+        panic!("the binary did not log its listening address")
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let Ok(rt) = rt else { panic!("no runtime") };
+    let create = "Action=CreateCacheCluster&Version=2015-02-02&CacheClusterId=ports-redis\
+                  &Engine=redis&CacheNodeType=cache.t3.micro&NumCacheNodes=1";
+    let (status, body) = rt
+        .block_on(common::api_post(addr, create))
+        .unwrap_or_default();
+    assert_eq!(status, 200, "{body}");
+    let body = wait_available(&rt, addr, "ports-redis");
+    let host = common::xml_values(&body, "Address");
+    let port: Vec<u16> = common::xml_values(&body, "Port")
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert_eq!(host, vec!["localhost".to_string()], "{body}");
+    assert_eq!(port.len(), 1);
+    assert!((24_700..=24_799).contains(&port[0]), "{port:?}");
+
+    // A stock client reaches the node through the advertised host and the reported port.
+    let value: redis::RedisResult<String> = rt.block_on(async {
+        let client = redis::Client::open(format!("redis://localhost:{}/", port[0]))?;
+        let mut con = client.get_multiplexed_async_connection().await?;
+        redis::cmd("SET")
+            .arg("k")
+            .arg("through ports mode")
+            .query_async::<()>(&mut con)
+            .await?;
+        redis::cmd("GET").arg("k").query_async(&mut con).await
+    });
+    assert_eq!(value.ok().as_deref(), Some("through ports mode"));
+
+    sigterm(&child);
+    let exit = wait_exit(&mut child, EXIT_WITHIN);
+    assert_eq!(exit.and_then(|s| s.code()), Some(0));
 }
 
 #[test]

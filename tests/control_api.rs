@@ -315,7 +315,8 @@ async fn memcached_cluster_scales_with_configuration_endpoint() {
 async fn create_validation_uses_aws_codes() {
     let srv = start().await;
     let addr = srv.local_addr();
-    let cases: &[(&[(&str, &str)], u16, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
+    let cases: &[Case] = &[
         (
             &[
                 ("CacheClusterId", "1bad"),
@@ -852,5 +853,137 @@ async fn subnet_security_groups_tags_and_catalog() {
             .all("CacheEngineVersion")
             .len()
     );
+    srv.shutdown().await;
+}
+
+/// `INFO <section>` of a node, through the `redis` crate.
+async fn info(node: &str, section: &str) -> String {
+    let client = redis::Client::open(format!("redis://{node}/")).expect("redis url");
+    let mut con = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to node");
+    redis::cmd("INFO")
+        .arg(section)
+        .query_async::<String>(&mut con)
+        .await
+        .expect("INFO")
+}
+
+fn info_field(info: &str, field: &str) -> Option<String> {
+    info.lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|v| v.trim().to_string())
+    })
+}
+
+#[tokio::test]
+async fn redis_nodes_run_what_the_api_reports() {
+    let srv = start().await;
+    let addr = srv.local_addr();
+    call(
+        addr,
+        "CreateCacheParameterGroup",
+        &[
+            ("CacheParameterGroupName", "lru"),
+            ("CacheParameterGroupFamily", "redis6.x"),
+            ("Description", "d"),
+        ],
+    )
+    .await;
+    let a = call(
+        addr,
+        "CreateCacheCluster",
+        &[
+            ("CacheClusterId", "real"),
+            ("Engine", "redis"),
+            ("EngineVersion", "6.2"),
+            ("CacheNodeType", "cache.t3.micro"),
+            ("CacheParameterGroupName", "lru"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let d = wait_status(addr, "real", "available").await;
+    let node = format!(
+        "{}:{}",
+        d.get("Address").expect("address"),
+        d.get("Port").expect("port")
+    );
+    let server = info(&node, "server").await;
+    assert_eq!(
+        info_field(&server, "redis_version").as_deref(),
+        Some("6.2.6")
+    );
+    let memory = info(&node, "memory").await;
+    // t3.micro: 512 MiB less the default 25 % reserved memory.
+    assert_eq!(
+        info_field(&memory, "maxmemory").as_deref(),
+        Some("402653184")
+    );
+    assert_eq!(
+        info_field(&memory, "maxmemory_policy").as_deref(),
+        Some("volatile-lru")
+    );
+
+    // An immediate parameter reaches the running node.
+    let m = call(
+        addr,
+        "ModifyCacheParameterGroup",
+        &[
+            ("CacheParameterGroupName", "lru"),
+            (
+                "ParameterNameValues.ParameterNameValue.1.ParameterName",
+                "maxmemory-policy",
+            ),
+            (
+                "ParameterNameValues.ParameterNameValue.1.ParameterValue",
+                "allkeys-lru",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(m.status, 200, "{}", m.body);
+    let memory = info(&node, "memory").await;
+    assert_eq!(
+        info_field(&memory, "maxmemory_policy").as_deref(),
+        Some("allkeys-lru")
+    );
+
+    // A larger node type means more memory, on the same engine version.
+    let m = call(
+        addr,
+        "ModifyCacheCluster",
+        &[
+            ("CacheClusterId", "real"),
+            ("CacheNodeType", "cache.t3.small"),
+            ("ApplyImmediately", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(m.get("CacheClusterStatus").as_deref(), Some("modifying"));
+    assert_eq!(
+        m.get("CacheNodeType").as_deref(),
+        Some("cache.t3.micro"),
+        "old type until the change is done"
+    );
+    let d = wait_status(addr, "real", "available").await;
+    assert_eq!(d.get("CacheNodeType").as_deref(), Some("cache.t3.small"));
+    let node = format!(
+        "{}:{}",
+        d.get("Address").expect("address"),
+        d.get("Port").expect("port")
+    );
+    let memory = info(&node, "memory").await;
+    assert_eq!(
+        info_field(&memory, "maxmemory").as_deref(),
+        Some((1471026299u64 * 75 / 100).to_string().as_str())
+    );
+    assert_eq!(
+        info_field(&memory, "maxmemory_policy").as_deref(),
+        Some("allkeys-lru")
+    );
+    call(addr, "DeleteCacheCluster", &[("CacheClusterId", "real")]).await;
+    wait_gone(addr, "real").await;
     srv.shutdown().await;
 }

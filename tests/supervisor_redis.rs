@@ -23,16 +23,15 @@ async fn connect(
         .await
 }
 
-async fn config_get(con: &mut MultiplexedConnection, name: &str) -> String {
-    let reply: redis::RedisResult<Vec<String>> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg(name)
-        .query_async(con)
-        .await;
-    reply
-        .ok()
-        .and_then(|v| v.get(1).cloned())
+/// A field of `INFO <section>` (CONFIG is restricted on ElastiCache, so tests read INFO as an
+/// application on AWS would).
+async fn info_field(con: &mut MultiplexedConnection, section: &str, field: &str) -> String {
+    let info: redis::RedisResult<String> = redis::cmd("INFO").arg(section).query_async(con).await;
+    let info = info.unwrap_or_default();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
         .unwrap_or_default()
+        .to_string()
 }
 
 #[tokio::test]
@@ -67,9 +66,12 @@ async fn redis_node_listens_on_its_own_address_and_the_requested_port() {
     assert_eq!(got.ok().as_deref(), Some("v"));
 
     // cache.t3.micro: 512 MiB less the default 25% reserved memory, as INFO shows on AWS.
-    assert_eq!(config_get(&mut con, "maxmemory").await, "402653184");
     assert_eq!(
-        config_get(&mut con, "maxmemory-policy").await,
+        info_field(&mut con, "memory", "maxmemory").await,
+        "402653184"
+    );
+    assert_eq!(
+        info_field(&mut con, "memory", "maxmemory_policy").await,
         "allkeys-lru"
     );
     let info: redis::RedisResult<String> =
@@ -188,10 +190,13 @@ async fn parameter_changes_reach_the_running_node() {
         panic!("cannot connect")
     };
     assert_eq!(
-        config_get(&mut con, "maxmemory-policy").await,
+        info_field(&mut con, "memory", "maxmemory_policy").await,
         "allkeys-lfu"
     );
-    assert_eq!(config_get(&mut con, "maxmemory").await, "268435456");
+    assert_eq!(
+        info_field(&mut con, "memory", "maxmemory").await,
+        "268435456"
+    );
 
     params.insert("maxmemory-policy".into(), "sometimes-lru".into());
     let rejected = sup.apply_parameters("acct/r/c3/0001", &params).await;
@@ -219,7 +224,7 @@ async fn node_memory_cap_limits_maxmemory() {
         panic!("cannot connect")
     };
     assert_eq!(
-        config_get(&mut con, "maxmemory").await,
+        info_field(&mut con, "memory", "maxmemory").await,
         (64u64 << 20).to_string()
     );
     sup.shutdown_all().await;
@@ -281,5 +286,51 @@ async fn forwarding_endpoint_follows_its_target() {
 
     sup.stop_proxy_endpoint("acct/r/rg/primary").await;
     assert!(connect(&primary, None).await.is_err());
+    sup.shutdown_all().await;
+}
+
+#[tokio::test]
+async fn commands_elasticache_restricts_are_unknown_unless_allowed() {
+    let sup = Supervisor::new(&common::loopback_config("127.0.87.1", &[]));
+    let Ok(restricted) = sup
+        .start_node(common::redis_spec("acct/r/x/0001", 6379, &[]))
+        .await
+    else {
+        panic!("start failed")
+    };
+    let Ok(mut con) = connect(&restricted, None).await else {
+        panic!("cannot connect")
+    };
+    for command in ["CONFIG", "BGSAVE", "DEBUG", "SHUTDOWN", "REPLICAOF"] {
+        let reply: redis::RedisResult<redis::Value> = redis::cmd(command)
+            .arg("GET")
+            .arg("x")
+            .query_async(&mut con)
+            .await;
+        let err = reply.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("unknown command"), "{command}: {err}");
+    }
+    sup.shutdown_all().await;
+
+    let allowed = common::loopback_config("127.0.88.1", &["--allow-restricted-commands"]);
+    let sup = Supervisor::new(&allowed);
+    let Ok(open) = sup
+        .start_node(common::redis_spec("acct/r/y/0001", 6379, &[]))
+        .await
+    else {
+        panic!("start failed")
+    };
+    let Ok(mut con) = connect(&open, None).await else {
+        panic!("cannot connect")
+    };
+    let reply: redis::RedisResult<Vec<String>> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory")
+        .query_async(&mut con)
+        .await;
+    assert_eq!(
+        reply.ok(),
+        Some(vec!["maxmemory".to_string(), "402653184".to_string()])
+    );
     sup.shutdown_all().await;
 }

@@ -29,6 +29,13 @@ ENGINE_VERSIONS = [
     ("memcached", "1.6.12", "1.6.12", "memcached1.6"),
     ("memcached", "1.6.17", "1.6.17", "memcached1.6"),
     ("memcached", "1.6.22", "1.6.22", "memcached1.6"),
+    ("redis", "2.6.13", "2.6.13", "redis2.6"),
+    ("redis", "2.8.6", "2.8.6", "redis2.8"),
+    ("redis", "2.8.19", "2.8.19", "redis2.8"),
+    ("redis", "2.8.21", "2.8.21", "redis2.8"),
+    ("redis", "2.8.22", "2.8.22", "redis2.8"),
+    ("redis", "2.8.23", "2.8.23", "redis2.8"),
+    ("redis", "2.8.24", "2.8.24", "redis2.8"),
     ("redis", "3.2.4", "3.2.4", "redis3.2"),
     ("redis", "3.2.6", "3.2.6", "redis3.2"),
     ("redis", "3.2.10", "3.2.10", "redis3.2"),
@@ -45,10 +52,10 @@ ENGINE_VERSIONS = [
 ENGINE_DESCRIPTIONS = {"memcached": "memcached", "redis": "Redis", "valkey": "Valkey"}
 
 # Families in order; redis-like families share one parameter table, indexed by "generation".
-REDIS_FAMILIES = {"redis3.2": 0, "redis4.0": 1, "redis5.0": 2, "redis6.x": 3, "redis7": 4,
+REDIS_FAMILIES = {"redis2.6": -2, "redis2.8": -1, "redis3.2": 0, "redis4.0": 1, "redis5.0": 2, "redis6.x": 3, "redis7": 4,
                   "valkey7": 4, "valkey8": 4}
 MEMCACHED_FAMILIES = {"memcached1.4": 0, "memcached1.5": 1, "memcached1.6": 2}
-GEN = {"3.2": 0, "4.0": 1, "5.0": 2, "6": 3, "7": 4}
+GEN = {"2.6": -2, "2.8": -1, "3.2": 0, "4.0": 1, "5.0": 2, "6": 3, "7": 4}
 
 YN = "yes,no"
 B01 = "0,1"
@@ -229,7 +236,23 @@ REDIS_OVERRIDES = {
     ("activerehashing", "valkey7"): {"modifiable": False},
     ("activerehashing", "valkey8"): {"modifiable": False},
     ("repl-backlog-size", "valkey8"): {"default": "10485760"},
+    ("maxmemory-policy", "redis2.6"): {"allowed_values": POLICIES_OLD},
+    ("maxmemory-policy", "redis2.8"): {"allowed_values": POLICIES_OLD},
+    ("tcp-keepalive", "redis2.6"): {"default": "0"},
+    ("tcp-keepalive", "redis2.8"): {"default": "0"},
 }
+
+
+def first_generation(first, minv):
+    """Parameters listed from redis3.2 on also exist in the older families their minimum
+    engine version reaches (2.6.13 ones in redis2.6, 2.8.x ones in redis2.8)."""
+    if first != "3.2":
+        return GEN[first]
+    if minv.startswith("2.6"):
+        return GEN["2.6"]
+    if minv.startswith("2.8"):
+        return GEN["2.8"]
+    return GEN[first]
 
 # Node-type specific parameters: (name, source column, data type, modifiable, change type,
 # minimum engine version, first gen, last gen, description).
@@ -407,7 +430,7 @@ def families():
         engine = "valkey" if fam.startswith("valkey") else "redis"
         params = []
         for (name, default, dtype, allowed, mod, change, minv, first, last, desc) in REDIS_PARAMS:
-            if not (GEN[first] <= gen <= GEN[last]):
+            if not (first_generation(first, minv) <= gen <= GEN[last]):
                 continue
             p = param(name, default, dtype, allowed, mod, change, minv, desc)
             p.update(REDIS_OVERRIDES.get((name, fam), {}))
@@ -416,12 +439,12 @@ def families():
             params.append(p)
         node_params = []
         for (name, col, dtype, mod, change, minv, first, last, desc) in REDIS_NODE_PARAMS:
-            if GEN[first] <= gen <= GEN[last]:
+            if first_generation(first, minv) <= gen <= GEN[last]:
                 node_params.append({"name": name, "source_column": col, "description": desc,
                                     "data_type": dtype, "modifiable": mod, "change_type": change,
                                     "minimum_engine_version": minv})
         fams[fam] = {"engine": engine, "description_engine": ENGINE_DESCRIPTIONS[engine],
-                     "cluster_on_variant": True, "parameters": sorted(params, key=lambda p: p["name"]),
+                     "cluster_on_variant": gen >= 0, "parameters": sorted(params, key=lambda p: p["name"]),
                      "node_type_specific": node_params}
     for fam, gen in MEMCACHED_FAMILIES.items():
         params = [param(n, d, t, a, m, c, v, desc)

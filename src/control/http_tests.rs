@@ -170,3 +170,28 @@ async fn protocol_errors() {
         r.body
     );
 }
+
+#[tokio::test]
+async fn garbage_bodies_always_get_an_xml_answer() {
+    let addr = serve(Limits::default()).await;
+    let many_keys: String = (0..10_001).map(|i| format!("k{i}=v&")).collect();
+    let bodies = [
+        "Action=CreateCacheCluster&CacheClusterId=%".to_string(),
+        "Action=CreateCacheCluster&CacheClusterId=c&Tags.Tag.x.Key=k".to_string(),
+        "Action=DescribeCacheClusters&MaxRecords=1e3".to_string(),
+        "Action=%FF%FE&&&==".to_string(),
+        format!("Action=DescribeCacheClusters&{}", "a.".repeat(40) + "b=1"),
+        format!("Action=DescribeCacheClusters&{many_keys}"),
+        "Action=DescribeEvents&StartTime=2024-02-30T00:00:00Z".to_string(),
+    ];
+    for body in bodies {
+        let r = send(addr, "POST", "/", "", &body).await;
+        assert_eq!(r.status, 400, "{body:.80}: {}", r.body);
+        assert!(
+            r.body.starts_with("<ErrorResponse"),
+            "{body:.80}: {}",
+            r.body
+        );
+        assert!(r.head.contains("x-amzn-requestid: "));
+    }
+}

@@ -81,6 +81,8 @@ enum Claim {
 pub struct Supervisor {
     alloc: Allocator,
     memory_cap: Option<u64>,
+    /// Whether Redis nodes keep the commands ElastiCache restricts.
+    allow_restricted: bool,
     nodes: Mutex<HashMap<String, NodeEntry>>,
     groups: Mutex<HashMap<String, Group>>,
     cluster_endpoints: Mutex<HashMap<(String, u16), Reservation>>,
@@ -118,6 +120,7 @@ impl Supervisor {
         Supervisor {
             alloc: Allocator::new(config),
             memory_cap: config.max_node_memory,
+            allow_restricted: config.allow_restricted_commands,
             nodes: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
             cluster_endpoints: Mutex::new(HashMap::new()),
@@ -716,6 +719,13 @@ impl Supervisor {
         spec: &NodeSpec,
         bind: SocketAddr,
     ) -> Result<RedisConfig, SupervisorError> {
+        let mut parameters = params::redis_settings(&spec.parameters, spec.node_memory_bytes);
+        if !self.allow_restricted {
+            parameters.push((
+                params::DISABLED_COMMANDS_DIRECTIVE.to_string(),
+                params::RESTRICTED_COMMANDS.to_string(),
+            ));
+        }
         Ok(RedisConfig {
             bind,
             engine_version: spec.engine_version.clone(),
@@ -728,7 +738,7 @@ impl Supervisor {
                 &spec.parameters,
                 self.memory_cap,
             )?,
-            parameters: params::redis_settings(&spec.parameters, spec.node_memory_bytes),
+            parameters,
             requirepass: spec.auth_token.clone(),
             cluster_enabled: spec.cluster_enabled,
         })

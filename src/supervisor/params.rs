@@ -52,7 +52,6 @@ const REDIS_PASS_THROUGH: &[&str] = &[
     "active-defrag-ignore-bytes",
     "active-defrag-threshold-lower",
     "active-defrag-threshold-upper",
-    "active-defrag-max-scan-fields",
     "active-expire-effort",
     "lfu-log-factor",
     "lfu-decay-time",
@@ -79,6 +78,11 @@ const REDIS_PASS_THROUGH: &[&str] = &[
     "stream-node-max-entries",
     "hll-sparse-max-bytes",
     "activerehashing",
+    "appendonly",
+    "appendfsync",
+    // Refuse writes on a replica by closing the connection (an ElastiCache parameter the
+    // engine implements).
+    "close-on-replica-write",
     // ElastiCache's `rename-commands` ("old new" pairs); the engine applies it at start.
     "rename-commands",
 ];
@@ -89,11 +93,20 @@ const REDIS_RENAMED: &[(&str, &str)] = &[
     ("min-slaves-max-lag", "min-replicas-max-lag"),
     ("slave-lazy-flush", "replica-lazy-flush"),
     ("slave-ignore-maxmemory", "replica-ignore-maxmemory"),
+    ("close-on-slave-write", "close-on-replica-write"),
 ];
 
 /// Parameters that only take effect on a reboot in ElastiCache (`ChangeType: requires-reboot`),
 /// so a parameter-group change does not reach a running node through `CONFIG SET`.
 const REDIS_REQUIRES_REBOOT: &[&str] = &["databases", "activerehashing", "rename-commands"];
+
+/// Commands ElastiCache makes unavailable on Redis OSS / Valkey nodes ("Restricted commands" in
+/// the ElastiCache user guide), passed to the engine as its `disabled-commands` directive.
+pub const RESTRICTED_COMMANDS: &str =
+    "bgrewriteaof bgsave config debug migrate replicaof save slaveof shutdown sync psync";
+
+/// Engine directive naming the commands a node answers as unknown.
+pub const DISABLED_COMMANDS_DIRECTIVE: &str = "disabled-commands";
 
 /// AWS default of `reserved-memory-percent` when the group does not say.
 const DEFAULT_RESERVED_MEMORY_PERCENT: u64 = 25;
@@ -193,6 +206,12 @@ pub fn redis_runtime_changes(
             before.get(name) != Some(value) && !REDIS_REQUIRES_REBOOT.contains(&name.as_str())
         })
         .collect()
+}
+
+/// Whether a Redis setting only takes effect when the node restarts (so a parameter-group change
+/// is not sent to a running node).
+pub fn redis_requires_reboot(name: &str) -> bool {
+    REDIS_REQUIRES_REBOOT.contains(&name)
 }
 
 /// Maps `client-output-buffer-limit-<class>-<field>` to (Redis class, field index).
@@ -362,7 +381,7 @@ mod tests {
             ("maxmemory-policy", "allkeys-lru"),
             ("reserved-memory-percent", "25"),
             ("cluster-enabled", "yes"),
-            ("close-on-replica-write", "yes"),
+            ("replica-allow-chaining", "no"),
             ("min-slaves-to-write", "1"),
             ("client-output-buffer-limit-pubsub-hard-limit", "1000"),
             ("client-output-buffer-limit-replica-soft-seconds", "30"),

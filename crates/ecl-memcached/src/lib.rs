@@ -156,14 +156,15 @@ impl MemcachedNode {
         self.shared.store.flush_now();
     }
 
-    /// Re-applies parameters at runtime: memory budget (evicting down to it on the next
-    /// writes), item size, CAS, `-M`, flush permission, connection limit, idle timeout,
+    /// Re-applies parameters at runtime: memory budget (evicting down to a lowered
+    /// budget at once), item size, CAS, `-M`, flush permission, connection limit, idle timeout,
     /// version, threads and discovery. The bind address cannot change.
     pub fn apply(&self, config: &MemcachedConfig) {
         let s = &self.shared;
         let st = &s.store.settings;
         st.memory_limit
             .store(config.memory_limit, Ordering::Relaxed);
+        s.store.enforce_budget();
         st.max_item_size
             .store(config.max_item_size, Ordering::Relaxed);
         st.cas_disabled

@@ -228,6 +228,8 @@ pub(crate) struct ConnState {
     pub(crate) swallow: usize,
     /// Close after flushing the output.
     pub(crate) closing: bool,
+    /// The protocol stopped early because its output is large; call it again before reading.
+    pub(crate) output_full: bool,
 }
 
 async fn serve(mut stream: TcpStream, peer: SocketAddr, node: Arc<NodeShared>) {
@@ -245,15 +247,20 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, node: Arc<NodeShared>) {
     }
     let _ = stream.set_nodelay(true);
     debug!(%peer, "memcached connection");
-    let mut buf = BytesMut::with_capacity(16 * 1024);
-    let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut buf = BytesMut::with_capacity(8 * 1024);
+    let mut out: Vec<u8> = Vec::with_capacity(8 * 1024);
     let mut state = ConnState {
         stripe,
         swallow: 0,
         closing: false,
+        output_full: false,
     };
     let mut binary: Option<bool> = None;
     loop {
+        // Keep room for a full-sized read (a full BytesMut would otherwise read 64 bytes).
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(16 * 1024);
+        }
         let idle = node.idle_timeout.load(Ordering::Relaxed);
         let read = if idle > 0 {
             match tokio::time::timeout(Duration::from_secs(idle), stream.read_buf(&mut buf)).await {
@@ -275,26 +282,33 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, node: Arc<NodeShared>) {
         }
         let is_binary =
             *binary.get_or_insert_with(|| buf.first() == Some(&protocol::binary::REQ_MAGIC));
-        let step = if is_binary {
-            protocol::binary::process(&node, &mut state, &mut buf, &mut out)
-        } else {
-            protocol::text::process(&node, &mut state, &mut buf, &mut out)
-        };
-        if !out.is_empty() {
-            node.store
-                .counters
-                .add(stripe, Counter::BytesWritten, out.len() as u64);
-            if stream.write_all(&out).await.is_err() {
+        loop {
+            let step = if is_binary {
+                protocol::binary::process(&node, &mut state, &mut buf, &mut out)
+            } else {
+                protocol::text::process(&node, &mut state, &mut buf, &mut out)
+            };
+            if !out.is_empty() {
+                node.store
+                    .counters
+                    .add(stripe, Counter::BytesWritten, out.len() as u64);
+                if stream.write_all(&out).await.is_err() {
+                    return;
+                }
+                out.clear();
+                if out.capacity() > 1 << 20 {
+                    out.shrink_to(16 * 1024);
+                }
+            }
+            if matches!(step, Step::Close) || state.closing {
+                let _ = stream.shutdown().await;
                 return;
             }
-            out.clear();
-            if out.capacity() > 1 << 20 {
-                out.shrink_to(16 * 1024);
+            // The protocol paused because its output grew large: requests may still wait in
+            // the buffer, so serve them before reading again.
+            if !std::mem::take(&mut state.output_full) {
+                break;
             }
-        }
-        if matches!(step, Step::Close) || state.closing {
-            let _ = stream.shutdown().await;
-            return;
         }
         if buf.capacity() > 4 << 20 && buf.len() < 16 * 1024 {
             // Give back the memory a large value needed once.

@@ -322,6 +322,8 @@ impl Store {
     /// Removes every item now.
     pub(crate) fn flush_now(&self) {
         self.flush_at.store(0, Ordering::Relaxed);
+        // memcached marks the flush point with a CAS id, so CAS values continue as there.
+        self.next_cas();
         for shard in self.shards.iter() {
             let mut s = lock(shard);
             let freed: u64 = s
@@ -394,6 +396,29 @@ impl Store {
                 if e.exptime == 0 || e.exptime > now {
                     f(e.key(), e.data.len() - e.key_len as usize, e.exptime);
                 }
+            }
+        }
+    }
+
+    /// Evicts least recently used items from every shard until within budget (after the
+    /// budget was lowered at runtime).
+    pub(crate) fn enforce_budget(&self) {
+        let limit = self.settings.memory_limit.load(Ordering::Relaxed);
+        loop {
+            let mut progressed = false;
+            for (i, shard) in self.shards.iter().enumerate() {
+                if self.used.load(Ordering::Relaxed) <= limit {
+                    return;
+                }
+                let mut s = lock(shard);
+                let tail = s.tail;
+                if tail != NIL {
+                    self.evict(&mut s, i, tail);
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                return;
             }
         }
     }

@@ -181,3 +181,22 @@ async fn shutdown_closes_connections_and_listener_and_apply_changes_settings() {
     assert!(c.is_closed().await);
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lowering_the_budget_evicts_at_once() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    let value = "v".repeat(1000);
+    for i in 0..20_000 {
+        c.send(format!("set key{i} 0 0 1000 noreply\r\n{value}\r\n").as_bytes())
+            .await;
+    }
+    c.expect(b"mn\r\n", b"MN\r\n").await;
+    assert!(node.stats().bytes > 16 << 20);
+    let mut config = ecl_memcached::MemcachedConfig::for_tests();
+    config.memory_limit = 8 << 20;
+    node.apply(&config);
+    let st = node.stats();
+    assert!(st.bytes <= 8 << 20 && st.evictions > 0, "{st:?}");
+    node.shutdown().await;
+}

@@ -386,3 +386,25 @@ async fn cas_disabled_reports_zero() {
     c.expect(b"cas a 0 0 1 0\r\ny\r\n", b"STORED\r\n").await;
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deep_pipeline_with_large_output_is_served_completely() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    let value = "v".repeat(100_000);
+    c.expect(
+        format!("set big 0 0 100000\r\n{value}\r\n").as_bytes(),
+        b"STORED\r\n",
+    )
+    .await;
+    let mut req = Vec::new();
+    let mut expected = Vec::new();
+    for _ in 0..40 {
+        req.extend_from_slice(b"get big\r\n");
+        expected.extend_from_slice(format!("VALUE big 0 100000\r\n{value}\r\nEND\r\n").as_bytes());
+    }
+    req.extend_from_slice(b"mn\r\n");
+    expected.extend_from_slice(b"MN\r\n");
+    c.expect(&req, &expected).await;
+    node.shutdown().await;
+}

@@ -752,15 +752,25 @@ pub async fn delete_cache_cluster(
                 "Snapshots are not supported for the memcached engine.",
             ));
         }
-        if let Some(name) = &input.final_snapshot_identifier {
-            tracing::warn!(cluster = %id, snapshot = %name, "final snapshots are not implemented yet; deleting without one");
-        }
+        let skipped_snapshot = input.final_snapshot_identifier.clone();
         c.status = ClusterStatus::Deleting;
         for n in &mut c.nodes {
             n.status = NodeStatus::Deleting;
         }
         c.generation += 1;
         let record = c.clone();
+        if let Some(name) = skipped_snapshot {
+            // Snapshots come with a later issue; say so where users look (DescribeEvents)
+            // rather than failing the delete Terraform and scripts depend on.
+            tracing::warn!(cluster = %id, snapshot = %name, "final snapshot not taken: snapshots are not implemented yet");
+            let now = svc.inner.store.now();
+            r.event(
+                crate::state::SourceType::CacheCluster,
+                &id,
+                format!("Final snapshot {name} was not taken: snapshots are not supported by elasticache-local yet"),
+                now,
+            );
+        }
         (record.clone(), ClusterRef::of(&r, &record))
     };
     svc.spawn_delete(cref);

@@ -37,6 +37,9 @@ mod security_groups;
 mod subnet_groups;
 mod tags;
 
+#[cfg(test)]
+mod tests;
+
 /// Shared parts of the service; cloned into background lifecycle tasks.
 pub(crate) struct Inner {
     pub(crate) store: Store,

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs pymemcache's own integration tests (from its PyPI source distribution, pinned) against
-# an ecl-memcached node and against Debian's stock memcached in the same run, and prints both
-# pass counts side by side. Fails if any test that passes on memcached fails on ours.
+# Compatibility of ecl-memcached with Debian's stock memcached, in one run:
+# 1. wire_diff.py: the same raw request sequences (text, meta, binary, malformed ones) sent to
+#    both fresh servers, replies compared byte for byte;
+# 2. pymemcache's own integration tests (from its PyPI source distribution, pinned) against
+#    both, pass counts side by side.
+# Fails on any wire difference or any test that passes on memcached but not on ours.
 #
 # Usage: tests/clients/memcached_compat/run.sh        (from the repository root)
 # Needs: cargo, python3 with venv, apt (installs memcached if missing), network to PyPI.
@@ -43,13 +46,17 @@ wait_port() {
 }
 
 MC_PORT=$(free_port)
-memcached -u nobody -l 127.0.0.1 -p "$MC_PORT" -U 0 -t 4 -m 64 &
+memcached -u nobody -l 127.0.0.1 -p "$MC_PORT" -U 0 -t 4 -m 64 2>/dev/null &
 PIDS+=($!)
 OURS_PORT=$(free_port)
 "$SERVER" --port "$OURS_PORT" --memory 64 --threads 4 --version "$(memcached -V | awk '{print $2}')" 2>"$WORK/ours.log" &
 PIDS+=($!)
 wait_port "$MC_PORT"
 wait_port "$OURS_PORT"
+
+echo "== raw wire comparison"
+WIRE_STATUS=0
+python3 "$ROOT/tests/clients/memcached_compat/wire_diff.py" "$MC_PORT" "$OURS_PORT" || WIRE_STATUS=1
 
 run_suite() { # name port
   (cd "$SRC" && "$WORK/venv/bin/python" -m pytest -q -o addopts="" -p no:cacheprovider \
@@ -89,3 +96,4 @@ for n in regressions:
     print("REGRESSION (passes on memcached, not on ours):", n)
 sys.exit(1 if regressions else 0)
 PY
+exit "$WIRE_STATUS"

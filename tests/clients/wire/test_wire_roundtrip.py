@@ -22,6 +22,7 @@ import pytest
 from conftest import probe  # noqa: F401  (fixture)
 from wire_values import Builder, to_json
 
+
 def _operations():
     import botocore.session
 

@@ -173,6 +173,10 @@ pub(crate) fn process(
                 return Step::More;
             }
         }
+        if out.len() >= super::OUTPUT_SOFT_LIMIT {
+            st.output_full = true;
+            return Step::More;
+        }
         if buf.len() < HEADER {
             return Step::More;
         }

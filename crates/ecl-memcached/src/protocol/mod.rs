@@ -18,6 +18,10 @@ pub(crate) mod text;
 /// Longest key memcached accepts.
 pub(crate) const KEY_MAX: usize = 250;
 
+/// Output size after which a protocol stops taking new requests from the buffer until the
+/// connection has written what it has (bounds memory for deep pipelines).
+pub(crate) const OUTPUT_SOFT_LIMIT: usize = 1 << 20;
+
 /// What the connection should do after a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step {

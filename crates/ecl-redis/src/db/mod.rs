@@ -344,10 +344,8 @@ impl Db {
         if !keep_ttl || expired {
             e.expire_at = 0;
         }
-        if created || expired {
-            if self.track_new {
-                self.new_log.push(key.into());
-            }
+        if (created || expired) && self.track_new {
+            self.new_log.push(key.into());
         }
         if created {
             self.used += KEY_OVERHEAD + key.len() + new_size;
