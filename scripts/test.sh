@@ -102,10 +102,21 @@ xdist=()
 # Our API suites are safe to run in parallel (each worker starts its own emulator).
 run_pytest clients no tests/clients "${xdist[@]}" \
   --ignore=tests/clients/wire --ignore=tests/clients/memcached_compat --ignore=tests/clients/terraform
-# Suites owned by other engineers run serially (they may start reference servers of their own).
+# Suites owned by other engineers run serially (they may start reference servers of their own):
+# their pytest files, and their run.sh when they ship one (counted as one check).
 for suite in wire memcached_compat; do
-  if [[ -d "tests/clients/$suite" ]]; then
-    run_pytest "$suite" yes "tests/clients/$suite"
+  dir="tests/clients/$suite"
+  [[ -d "$dir" ]] || continue
+  if compgen -G "$dir/test_*.py" >/dev/null || compgen -G "$dir/*_test.py" >/dev/null; then
+    run_pytest "$suite" yes "$dir"
+  fi
+  if [[ -f "$dir/run.sh" ]]; then
+    step "$dir/run.sh"
+    if ECL_BINARY="$BINARY" bash "$dir/run.sh"; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1)); problems+=("$dir/run.sh failed")
+    fi
   fi
 done
 

@@ -94,4 +94,3 @@ resource "aws_elasticache_cluster" "memcached" {
 output "redis_address" { value = aws_elasticache_cluster.redis.cache_nodes[0].address }
 output "redis_port" { value = aws_elasticache_cluster.redis.cache_nodes[0].port }
 output "memcached_configuration_endpoint" { value = aws_elasticache_cluster.memcached.configuration_endpoint }
-output "memcached_nodes" { value = [for n in aws_elasticache_cluster.memcached.cache_nodes : "${n.address}:${n.port}"] }
