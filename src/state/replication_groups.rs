@@ -268,6 +268,24 @@ impl Region {
         self.replication_groups.remove(id)
     }
 
+    /// Applies a tag change of a replication group to its member clusters too (tags on a
+    /// group apply to its members): `add` is added/overwritten, `remove` keys are dropped.
+    pub fn propagate_group_tags(&mut self, id: &str, add: &[super::Tag], remove: &[String]) {
+        let members = self
+            .replication_groups
+            .get(id)
+            .map(|g| g.member_ids())
+            .unwrap_or_default();
+        for m in members {
+            if !add.is_empty() {
+                self.add_tags(super::ResourceKind::Cluster, &m, add);
+            }
+            if !remove.is_empty() {
+                self.remove_tags(super::ResourceKind::Cluster, &m, remove);
+            }
+        }
+    }
+
     /// Replication groups in creation order.
     pub fn groups_in_order(&self) -> impl Iterator<Item = &ReplicationGroupRecord> {
         self.replication_group_order

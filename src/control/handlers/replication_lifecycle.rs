@@ -105,6 +105,7 @@ impl Service {
             let Some(spec) = spec else {
                 return Err(format!("Cache cluster {m} disappeared while starting"));
             };
+            self.inner.supervisor.forget_topology(&spec.key);
             let started = self.inner.supervisor.start_node(spec).await;
             let now = self.inner.store.now();
             match started {
@@ -140,6 +141,8 @@ impl Service {
             if let Err(err) = self.inner.supervisor.stop_node(&gref.node_key(m)).await {
                 tracing::debug!(member = %m, %err, "member node was not running");
             }
+            // A later member may reuse the id (and node key): it must sync from scratch.
+            self.inner.supervisor.forget_topology(&gref.node_key(m));
             let now = self.inner.store.now();
             let region = self.inner.store.region(&gref.account, &gref.region);
             let mut r = lock(&region);
