@@ -53,18 +53,10 @@ pub fn parameter_group_name(raw: &str) -> Result<String, String> {
     check_identifier("CacheParameterGroupName", raw, 255)
 }
 
-/// `CacheSubnetGroupName` of a group being created: ≤ 255 letters, digits or hyphens.
+/// `CacheSubnetGroupName` of a group being created: 1–255, identifier rules (AWS answers
+/// "The parameter CacheSubnetGroupName is not a valid identifier…" for `my_group`).
 pub fn subnet_group_name(raw: &str) -> Result<String, String> {
-    let name = raw.trim().to_ascii_lowercase();
-    if name.is_empty()
-        || name.len() > 255
-        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        return Err(format!(
-            "Invalid subnet group name: {raw}. The name must contain no more than 255 alphanumeric characters or hyphens."
-        ));
-    }
-    Ok(name)
+    check_identifier("CacheSubnetGroupName", raw, 255)
 }
 
 /// `CacheSecurityGroupName` of a group being created: ≤ 255 letters, digits or hyphens, not
@@ -252,6 +244,8 @@ mod tests {
         assert!(parameter_group_name("my.params").is_err());
         assert_eq!(subnet_group_name("Sub-1"), Ok("sub-1".into()));
         assert!(subnet_group_name("a b").is_err());
+        assert!(subnet_group_name("my_group").is_err());
+        assert!(subnet_group_name("1group").is_err());
         assert!(security_group_name("Default").is_err());
         assert!(security_group_name("mysg").is_ok());
     }

@@ -104,6 +104,8 @@ pub struct PendingModifications {
     pub num_cache_nodes: Option<u32>,
     /// Nodes to remove with it.
     pub cache_node_ids_to_remove: Vec<String>,
+    /// New engine (the Redis OSS → Valkey switch).
+    pub engine: Option<String>,
     /// New engine version (full).
     pub engine_version: Option<String>,
     /// New node type.

@@ -476,6 +476,11 @@ pub async fn modify_cache_cluster(
             return Err(not_available(c));
         }
         let memcached = c.engine == "memcached";
+        match input.az_mode.as_deref() {
+            None | Some("single-az") => {}
+            Some("cross-az") if memcached => {}
+            Some(m) => return Err(invalid(format!("Invalid value for AZMode: {m}"))),
+        }
         let mut plan = ModifyPlan::default();
         let mut pending = PendingModifications::default();
 
@@ -552,7 +557,34 @@ pub async fn modify_cache_cluster(
 
         // Engine version (upgrades only) and the parameter group that goes with it.
         let mut family = c.family.clone();
-        if let Some(v) = &input.engine_version {
+        let target_engine = match input
+            .engine
+            .as_deref()
+            .map(|e| e.trim().to_ascii_lowercase())
+        {
+            None => c.engine.clone(),
+            Some(e) if e == c.engine => e,
+            // ElastiCache offers one engine switch: Redis OSS to Valkey, in place.
+            Some(e) if c.engine == "redis" && e == "valkey" => {
+                let ver = engine_version(&e, input.engine_version.as_deref())?;
+                pending.engine = Some(e.clone());
+                pending.engine_version = Some(ver.full_version.clone());
+                plan.restart_nodes = true;
+                family = ver.family.clone();
+                e
+            }
+            Some(e) => {
+                return Err(invalid(format!(
+                    "Cannot change the engine of cluster {id} from {} to {e}.",
+                    c.engine
+                )));
+            }
+        };
+        if let Some(v) = input
+            .engine_version
+            .as_deref()
+            .filter(|_| target_engine == c.engine)
+        {
             let ver = engine_version(&c.engine, Some(v))?;
             match compare_versions(&ver.full_version, &c.engine_version) {
                 std::cmp::Ordering::Less => {
@@ -660,6 +692,9 @@ pub async fn modify_cache_cluster(
         }
         if let Some(g) = security_groups {
             c.cache_security_groups = g;
+        }
+        if let Some(m) = &input.az_mode {
+            c.az_mode = m.clone();
         }
         if let Some(b) = input.auto_minor_version_upgrade {
             c.auto_minor_version_upgrade = b;

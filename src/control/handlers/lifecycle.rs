@@ -352,6 +352,9 @@ impl Service {
                     if let Some(v) = c.pending.engine_version.take() {
                         c.engine_version = v;
                     }
+                    if let Some(e) = c.pending.engine.take() {
+                        c.engine = e;
+                    }
                     for n in &mut c.nodes {
                         n.status = NodeStatus::Modifying;
                     }

@@ -277,3 +277,63 @@ async fn engine_upgrade_moves_default_group_and_refuses_downgrade() {
     );
     sup.shutdown_all().await;
 }
+
+#[tokio::test]
+async fn redis_cluster_switches_to_valkey_in_place() {
+    let (svc, sup) = service(Duration::ZERO);
+    svc.create_cache_cluster(&ctx(), create_input("switch", "redis"))
+        .await
+        .expect("create");
+    wait_until(&svc, "switch", Some("available")).await;
+    let bad = svc
+        .modify_cache_cluster(
+            &ctx(),
+            ModifyCacheClusterInput {
+                cache_cluster_id: "switch".into(),
+                engine: Some("memcached".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(
+        bad.err().map(|e| e.wire_code()),
+        Some("InvalidParameterValue")
+    );
+    svc.modify_cache_cluster(
+        &ctx(),
+        ModifyCacheClusterInput {
+            cache_cluster_id: "switch".into(),
+            engine: Some("valkey".into()),
+            engine_version: Some("8.0".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("switch");
+    wait_until(&svc, "switch", Some("available")).await;
+    let c = svc
+        .describe_cache_clusters(
+            &ctx(),
+            DescribeCacheClustersInput {
+                cache_cluster_id: Some("switch".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("describe")
+        .cache_clusters
+        .and_then(|c| c.into_iter().next())
+        .expect("cluster");
+    assert_eq!(
+        (c.engine.as_deref(), c.engine_version.as_deref()),
+        (Some("valkey"), Some("8.0.1"))
+    );
+    assert_eq!(
+        c.cache_parameter_group
+            .and_then(|g| g.cache_parameter_group_name)
+            .as_deref(),
+        Some("default.valkey8")
+    );
+    assert_eq!(sup.counts().nodes.get("valkey"), Some(&1));
+    sup.shutdown_all().await;
+}
