@@ -178,3 +178,26 @@ fn ports_mode_skips_a_port_another_program_holds() {
     );
     drop(squatter);
 }
+
+#[test]
+fn a_port_taken_on_every_address_falls_back_to_an_ephemeral_port() {
+    // Another server listening on 0.0.0.0:<port> (a local redis-server on 6379, say) blocks that
+    // port on all of 127/8; endpoints still get an address, with the port actually bound.
+    let port = free_port("0.0.0.0", 24800);
+    let squatter = TcpListener::bind(("0.0.0.0", port));
+    assert!(squatter.is_ok());
+    let sup = Supervisor::new(&config(&[
+        "--addressing",
+        "loopback",
+        "--loopback-base",
+        "127.0.76.1",
+    ]));
+    let e = sup.allocate_endpoint(port);
+    let Ok(e) = e else {
+        panic!("no fallback: {e:?}")
+    };
+    assert_ne!(e.port, port);
+    assert_ne!(e.port, 0, "the bound port is reported");
+    assert!(e.address.starts_with("127.0.76."), "{e:?}");
+    drop(squatter);
+}

@@ -11,14 +11,39 @@ use std::time::{Duration, Instant};
 /// The bound stated in the task: the process is gone within a second of the signal.
 const EXIT_WITHIN: Duration = Duration::from_secs(1);
 
+/// A spawned emulator, killed when dropped so a failing assertion never leaves it running.
+struct Emulator(Child);
+
+impl std::ops::Deref for Emulator {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Emulator {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Starts the binary on an ephemeral API port, node addresses from `loopback_base`, and reads
 /// the logged API address.
-fn spawn(loopback_base: &str) -> (Child, Option<SocketAddr>) {
+fn spawn(loopback_base: &str) -> (Emulator, Option<SocketAddr>) {
     spawn_with(&["--loopback-base", loopback_base])
 }
 
 /// Starts the binary on an ephemeral API port with `args`, and reads the logged API address.
-fn spawn_with(args: &[&str]) -> (Child, Option<SocketAddr>) {
+fn spawn_with(args: &[&str]) -> (Emulator, Option<SocketAddr>) {
     let child = Command::new(env!("CARGO_BIN_EXE_elasticache-local"))
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
@@ -26,9 +51,10 @@ fn spawn_with(args: &[&str]) -> (Child, Option<SocketAddr>) {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn();
-    let Ok(mut child) = child else {
+    let Ok(child) = child else {
         panic!("cannot spawn the binary")
     };
+    let mut child = Emulator(child);
     let mut addr = None;
     if let Some(stderr) = child.stderr.take() {
         let mut lines = BufReader::new(stderr).lines();
@@ -329,6 +355,27 @@ fn every_container_setting_is_a_flag_of_the_binary() {
     );
     assert!(dockerfile.contains("AS builder") && dockerfile.contains("--from=builder"));
     assert!(dockerfile.contains("ENTRYPOINT [\"elasticache-local\"]"));
+
+    // Exec-form instructions must be valid JSON arrays of strings, or Docker silently runs them
+    // through a shell as text.
+    let joined = dockerfile.replace("\\\n", " ");
+    let mut exec_forms = 0;
+    for line in joined.lines() {
+        let Some(start) = line.find('[') else {
+            continue;
+        };
+        let keyword = line.split_whitespace().next().unwrap_or("");
+        if !matches!(keyword, "ENTRYPOINT" | "CMD" | "HEALTHCHECK") {
+            continue;
+        }
+        let parsed: Result<Vec<String>, _> = serde_json::from_str(line[start..].trim());
+        assert!(parsed.is_ok(), "not a JSON exec form: {line}");
+        exec_forms += 1;
+    }
+    assert!(
+        exec_forms >= 2,
+        "ENTRYPOINT and HEALTHCHECK use the exec form"
+    );
 }
 
 #[test]

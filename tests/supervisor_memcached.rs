@@ -190,7 +190,6 @@ async fn memcached_parameters_shape_the_node() {
 }
 
 #[tokio::test]
-#[ignore = "ecl-memcached's ClusterDiscovery::set_nodes keeps one node per host name; in ports mode every node shares the advertised host, so it must key nodes by (host, port)"]
 async fn ports_mode_lists_every_node_under_the_advertised_host() {
     let first = 24_600u16;
     let range = format!("{first}-{}", first + 49);
@@ -232,4 +231,25 @@ async fn ports_mode_lists_every_node_under_the_advertised_host() {
         )
     );
     sup.shutdown_all().await;
+}
+
+#[tokio::test]
+async fn nothing_starts_once_shutdown_began() {
+    let sup = Supervisor::new(&common::loopback_config("127.0.95.1", &[]));
+    sup.shutdown_all().await;
+    let node = sup
+        .start_node(common::memcached_spec(
+            "acct/m/late/0001",
+            "acct/m/late",
+            11211,
+        ))
+        .await;
+    assert!(node.is_err());
+    assert!(
+        sup.start_config_endpoint("acct/m/late", 11211)
+            .await
+            .is_err()
+    );
+    assert!(sup.allocate_endpoint(11211).is_err());
+    assert!(sup.counts().nodes.is_empty());
 }

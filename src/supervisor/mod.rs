@@ -9,7 +9,13 @@
 //! Contract with the control plane (keep these signatures stable; add, do not break):
 //! `Supervisor::new`, `start_node`, `stop_node`, `reboot_node`, `apply_parameters`,
 //! `start_config_endpoint`, `stop_config_endpoint`, `allocate_endpoint`, `release_endpoint`,
-//! `counts`, `shutdown_all`.
+//! `counts`, `shutdown_all`. Added since: `start_proxy_endpoint` / `set_proxy_targets` /
+//! `stop_proxy_endpoint` (cluster-level endpoints that relay to nodes: primary, reader,
+//! cluster-mode configuration), `endpoint`, `discovery`.
+//!
+//! Modules: `alloc` (addresses), `params` (ElastiCache parameters → engine settings), `node`
+//! (the [`Supervisor`] itself), `engines` (the only code that calls the engine crates), `proxy`
+//! (forwarding endpoints).
 
 mod alloc;
 mod engines;

@@ -106,6 +106,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The error of any start requested once `shutdown_all` has begun.
+fn shutting_down() -> SupervisorError {
+    SupervisorError::Bind("the emulator is shutting down".to_string())
+}
+
 /// Whether a bind error means "this address is taken or unusable, try the next one".
 fn retry_elsewhere(err: &std::io::Error) -> bool {
     matches!(
@@ -149,6 +154,17 @@ impl Supervisor {
             self.enter_group(group, &spec.engine_version);
         }
         match self.launch_new(&spec).await {
+            Ok((reservation, _, running)) if self.shutting_down.load(Ordering::SeqCst) => {
+                // `shutdown_all` ran while this node was starting (after the check above and
+                // before the node was claimed): stop it rather than leave it running.
+                running.shutdown().await;
+                self.alloc.release(reservation.bind);
+                if let Some(group) = &spec.discovery_group {
+                    self.abandon_group(group);
+                }
+                lock(&self.nodes).remove(&spec.key);
+                Err(shutting_down())
+            }
             Ok((reservation, endpoint, running)) => {
                 guard.reservation = reservation;
                 guard.endpoint = endpoint.clone();
@@ -314,6 +330,11 @@ impl Supervisor {
                 }
             })
             .await?;
+        if self.shutting_down.load(Ordering::SeqCst) {
+            listener.shutdown().await;
+            self.alloc.release(reservation.bind);
+            return Err(shutting_down());
+        }
         tracing::info!(group, endpoint = %format!("{}:{}", endpoint.address, endpoint.port), "configuration endpoint started");
         *guard = Some(ConfigSlot {
             reservation,
@@ -416,6 +437,11 @@ impl Supervisor {
                 return Err(err);
             }
         };
+        if self.shutting_down.load(Ordering::SeqCst) {
+            forwarder.shutdown().await;
+            self.alloc.release(reservation.bind);
+            return Err(shutting_down());
+        }
         tracing::info!(endpoint_name = name, endpoint = %format!("{}:{}", endpoint.address, endpoint.port), "cluster endpoint started");
         *guard = Some(ForwarderSlot {
             reservation,
@@ -622,9 +648,7 @@ impl Supervisor {
 
     fn refuse_when_shutting_down(&self) -> Result<(), SupervisorError> {
         if self.shutting_down.load(Ordering::SeqCst) {
-            return Err(SupervisorError::Bind(
-                "the emulator is shutting down".to_string(),
-            ));
+            return Err(shutting_down());
         }
         Ok(())
     }

@@ -57,25 +57,29 @@ impl ClusterDiscovery {
         }
     }
 
-    /// Replaces the node list. The version grows by one per node added or removed; a node
-    /// (same host name) whose address or port changed counts as one change, since clients must
-    /// notice it too. Nodes are kept sorted by host name. Returns the new version.
+    /// Replaces the node list. A node is identified by its host name and port (in ports
+    /// mode every node shares one advertised host name and differs by port). The version
+    /// grows by one per node added or removed; a node whose IP changed counts as one change,
+    /// since clients must notice it too. Nodes are kept sorted by host name, then port.
+    /// Returns the new version.
     pub fn set_nodes(&self, mut nodes: Vec<DiscoveryNode>) -> u64 {
-        nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname));
-        nodes.dedup_by(|a, b| a.hostname == b.hostname);
+        let same =
+            |a: &DiscoveryNode, b: &DiscoveryNode| a.hostname == b.hostname && a.port == b.port;
+        nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname).then(a.port.cmp(&b.port)));
+        nodes.dedup_by(|a, b| same(a, b));
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         let old = &state.nodes;
         let mut changes = 0u64;
         for n in &nodes {
-            match old.iter().find(|o| o.hostname == n.hostname) {
+            match old.iter().find(|o| same(o, n)) {
                 None => changes += 1,
-                Some(o) if o != n => changes += 1,
+                Some(o) if o.ip != n.ip => changes += 1,
                 Some(_) => {}
             }
         }
         changes += old
             .iter()
-            .filter(|o| !nodes.iter().any(|n| n.hostname == o.hostname))
+            .filter(|o| !nodes.iter().any(|n| same(n, o)))
             .count() as u64;
         state.version += changes;
         state.nodes = nodes;
@@ -87,7 +91,7 @@ impl ClusterDiscovery {
         self.state.read().unwrap_or_else(|p| p.into_inner()).version
     }
 
-    /// Current node list, sorted by host name.
+    /// Current node list, sorted by host name, then port.
     pub fn nodes(&self) -> Vec<DiscoveryNode> {
         self.state
             .read()
@@ -206,5 +210,18 @@ mod tests {
         assert_eq!(d.set_nodes(vec![a.clone(), c.clone()]), 5);
         assert_eq!(d.set_nodes(vec![]), 7);
         assert_eq!(d.body(), "7\n\n");
+    }
+
+    #[test]
+    fn nodes_sharing_a_host_name_are_told_apart_by_port() {
+        let d = ClusterDiscovery::new();
+        let a = node("localhost", [127, 0, 0, 1], 24601);
+        let b = node("localhost", [127, 0, 0, 1], 24600);
+        assert_eq!(d.set_nodes(vec![a.clone(), b.clone()]), 3);
+        assert_eq!(
+            d.body(),
+            "3\nlocalhost|127.0.0.1|24600 localhost|127.0.0.1|24601\n"
+        );
+        assert_eq!(d.set_nodes(vec![a]), 4);
     }
 }

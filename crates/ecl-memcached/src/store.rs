@@ -648,10 +648,6 @@ impl ShardGuard<'_> {
             return Err(StoreError::TooLarge);
         }
         if self.store.too_large(key.len(), value_len) {
-            if let Some(old) = existing {
-                // memcached drops the old value when a set fails, so no stale data survives.
-                self.remove(old);
-            }
             return Err(StoreError::TooLarge);
         }
         let cost = (key.len() + value_len + ITEM_OVERHEAD) as u64;

@@ -71,6 +71,12 @@ pub const INVALID_OR_DUPLICATE_FLAG: &[u8] = b"CLIENT_ERROR invalid or duplicate
 pub const INVALID_MS_MODE: &[u8] = b"CLIENT_ERROR invalid mode for ms M token\r\n";
 /// Meta ma: unknown `M` mode.
 pub const INVALID_MA_MODE: &[u8] = b"CLIENT_ERROR invalid mode for ma M token\r\n";
+/// Meta mg/ms: `D` without a number.
+pub const INVALID_DELTA_VALUE: &[u8] = b"CLIENT_ERROR invalid numeric delta value\r\n";
+/// Meta mg/ms: `J` without a number.
+pub const INVALID_INITIAL_VALUE: &[u8] = b"CLIENT_ERROR invalid numeric initial value\r\n";
+/// Meta mg/ms: `M` with other than one character.
+pub const M_TOKEN_LENGTH: &[u8] = b"CLIENT_ERROR incorrect length for M token\r\n";
 /// Meta: `O` token over 32 bytes.
 pub const OPAQUE_TOO_LONG: &[u8] = b"CLIENT_ERROR opaque token too long\r\n";
 /// Meta: `b` flag with a key that is not valid base64.

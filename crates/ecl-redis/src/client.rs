@@ -188,6 +188,8 @@ pub struct ClientInfo {
     pub no_evict: bool,
     /// Authenticated user.
     pub user: String,
+    /// Number of WATCHed keys.
+    pub watched: usize,
     /// Bytes pushed to the connection and not yet taken by it (Pub/Sub, MONITOR backlog).
     pub pending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Wakes the connection even while it is stuck writing to a client that does not read.

@@ -296,6 +296,10 @@ pub struct Config {
     pub slowlog_max_len: usize,
     /// Password of the default user.
     pub requirepass: Option<String>,
+    /// `active-expire-effort` (1–10).
+    pub active_expire_effort: usize,
+    /// `latency-monitor-threshold` in ms (0 = off).
+    pub latency_threshold_ms: u64,
 }
 
 impl Default for Config {
@@ -314,6 +318,8 @@ impl Default for Config {
             slowlog_slower_than: 10_000,
             slowlog_max_len: 128,
             requirepass: None,
+            active_expire_effort: 1,
+            latency_threshold_ms: 0,
         };
         for (name, def, _) in PARAMS {
             c.values.insert(name, def.to_string());
@@ -417,6 +423,10 @@ impl Config {
                 self.slowlog_slower_than = get(self).parse().unwrap_or(10_000)
             }
             "slowlog-max-len" => self.slowlog_max_len = get(self).parse().unwrap_or(128),
+            "latency-monitor-threshold" => {
+                self.latency_threshold_ms = get(self).parse().unwrap_or(0)
+            }
+            "active-expire-effort" => self.active_expire_effort = get(self).parse().unwrap_or(1),
             "requirepass" => {
                 let p = get(self);
                 self.requirepass = if p.is_empty() { None } else { Some(p) };

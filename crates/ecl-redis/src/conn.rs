@@ -53,6 +53,21 @@ impl Drop for ConnGuard {
 
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Takes the node lock for a batch without parking the worker thread when another batch holds
+/// it: a short spin, then the task yields so the thread serves other connections' I/O.
+async fn lock_async(shared: &Shared) -> MutexGuard<'_, Engine> {
+    loop {
+        for _ in 0..64 {
+            match shared.engine.try_lock() {
+                Ok(g) => return g,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => std::hint::spin_loop(),
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Serves one connection until it closes.
 pub async fn serve(
     shared: Arc<Shared>,
@@ -92,6 +107,7 @@ pub async fn serve(
                 monitor: false,
                 no_evict: false,
                 user: "default".to_string(),
+                watched: 0,
                 pending: pending.clone(),
                 kill: kill.clone(),
             },
@@ -113,7 +129,7 @@ pub async fn serve(
     let mut paused = false;
     'conn: loop {
         if start < inbuf.len() && client.block.is_none() {
-            let mut eng = shared.lock();
+            let mut eng = lock_async(&shared).await;
             eng.begin_batch();
             dec.limits.max_bulk = eng.cfg.proto_max_bulk_len;
             dec.limits.authenticated = client.authenticated;
@@ -269,6 +285,7 @@ fn sync_info(eng: &mut Engine, client: &Client, out: &Reply) {
         );
         ci.multi = client.multi.as_ref().map_or(-1, |q| q.len() as i64);
         ci.no_evict = client.no_evict;
+        ci.watched = client.watches.len();
         if let Some(l) = last
             && ci.last_cmd != l
         {
@@ -291,5 +308,6 @@ fn cleanup(shared: &Shared, client: &Client) {
         eng.pubsub.unsubscribe(crate::pubsub::Kind::Shard, s, id);
     }
     eng.clients.monitors.retain(|&m| m != id);
+    eng.tracking.remove_client(id);
     eng.clients.map.remove(&id);
 }

@@ -143,6 +143,8 @@ pub struct Engine {
     pub clients: Clients,
     /// Subscriptions.
     pub pubsub: PubSub,
+    /// Client-side caching (CLIENT TRACKING).
+    pub tracking: crate::tracking::Tracking,
     /// Blocked clients by id.
     pub blocked: HashMap<u64, Blocked>,
     /// Waiting client ids per (db, key), FIFO.
@@ -202,6 +204,7 @@ impl Engine {
             },
             clients: Clients::default(),
             pubsub: PubSub::default(),
+            tracking: Default::default(),
             blocked: HashMap::new(),
             waiters: HashMap::new(),
             ready: Vec::new(),
@@ -302,6 +305,10 @@ impl Engine {
             self.dbs[db].remove(&key);
             self.propagate_dels(db, std::slice::from_ref(&key));
             self.stats.evicted += 1;
+            if self.tracking.is_active() {
+                self.tracking
+                    .invalidate(&self.clients, &[key.to_vec()], None);
+            }
             self.notify(notify::EVICTED, "evicted", db, &key);
         }
         true
@@ -352,6 +359,10 @@ impl Engine {
             let keys = std::mem::take(&mut self.dbs[db].expired_log);
             self.propagate_dels(db, &keys);
             self.dirty += keys.len() as u64;
+            if self.tracking.is_active() {
+                let ks: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
+                self.tracking.invalidate(&self.clients, &ks, None);
+            }
             if self.cfg.notify & notify::EXPIRED != 0 {
                 for k in keys {
                     self.notify(notify::EXPIRED, "expired", db, &k);
@@ -467,16 +478,25 @@ impl Engine {
     /// Empties one database, keeping its statistics.
     pub fn flush_db(&mut self, i: usize) {
         self.dbs[i].clear();
+        if self.tracking.is_active() {
+            self.tracking.invalidate_all(&self.clients);
+        }
+    }
+
+    /// Empties every database (FLUSHALL), with one invalidation for tracking clients.
+    pub fn flush_all(&mut self) {
+        for db in &mut self.dbs {
+            db.clear();
+        }
+        if self.tracking.is_active() {
+            self.tracking.invalidate_all(&self.clients);
+        }
     }
 
     /// Runs one active-expiry pass over all databases (the node's periodic cycle).
     pub fn cron(&mut self) {
         let now = self.now_ms();
-        let effort = self
-            .cfg
-            .get("active-expire-effort")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1usize);
+        let effort = self.cfg.active_expire_effort;
         // Replicas leave expiry to their primary, which propagates DEL.
         let replica = self.repl.is_replica();
         for db in self.dbs.iter_mut().filter(|_| !replica) {

@@ -31,6 +31,7 @@ pub mod pubsub;
 pub mod rdb;
 pub mod replication;
 pub mod resp;
+pub mod tracking;
 
 pub use cluster::{ClusterNodeInfo, ClusterShard, ClusterTopology};
 pub use node::RedisNode;

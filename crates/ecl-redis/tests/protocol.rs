@@ -238,3 +238,34 @@ async fn shutdown_closes_connections() {
     assert!(c.closed().await);
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_never_takes_the_node_down() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let node = start();
+    let mut seed = 0x1234_5678_9abc_def1u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let alphabet: &[u8] = b"*$:+-\r\n0123456789-\"' abcSETGETMULTIEXECHELLO3\\x";
+    for _ in 0..200 {
+        let mut s = tokio::net::TcpStream::connect(node.local_addr())
+            .await
+            .unwrap();
+        let len = (next() % 300) as usize;
+        let junk: Vec<u8> = (0..len)
+            .map(|_| alphabet[(next() as usize) % alphabet.len()])
+            .collect();
+        let _ = s.write_all(&junk).await;
+        let _ = s.shutdown().await;
+        let mut sink = Vec::new();
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(2), s.read_to_end(&mut sink)).await;
+    }
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(c.cmd(&["PING"]).await, "+PONG\r\n");
+    node.shutdown().await;
+}

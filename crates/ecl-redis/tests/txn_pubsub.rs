@@ -308,3 +308,71 @@ async fn stalled_subscriber_is_disconnected_not_buffered_forever() {
     assert!(gone, "the stalled subscriber was disconnected");
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_side_caching_invalidations() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    let mut w = Raw::connect(&node).await;
+    c.cmd(&["HELLO", "3"]).await;
+    assert_eq!(c.cmd(&["CLIENT", "TRACKING", "on"]).await, "+OK\r\n");
+    w.cmd(&["SET", "a", "1"]).await;
+    assert_eq!(c.cmd(&["GET", "a"]).await, "$1\r\n1\r\n");
+    w.cmd(&["SET", "a", "2"]).await;
+    // The next thing the tracking client sees is the invalidation push for `a`.
+    assert_eq!(
+        c.read().await,
+        ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\na\r\n"
+    );
+    // Not read since: a second write sends nothing more; FLUSHALL sends a null invalidation.
+    w.cmd(&["SET", "a", "3"]).await;
+    w.cmd(&["FLUSHALL"]).await;
+    assert_eq!(c.read().await, ">2\r\n$10\r\ninvalidate\r\n_\r\n");
+    let info = c.cmd(&["CLIENT", "TRACKINGINFO"]).await;
+    assert!(info.contains("$2\r\non\r\n"), "{info}");
+    assert_eq!(c.cmd(&["CLIENT", "GETREDIR"]).await, ":0\r\n");
+    assert_eq!(
+        c.cmd(&["CLIENT", "TRACKING", "on", "PREFIX", "x"]).await,
+        "-ERR PREFIX option requires BCAST mode to be enabled\r\n"
+    );
+    // BCAST with a prefix: writes to matching keys are announced without reads.
+    assert_eq!(
+        c.cmd(&["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "user:"])
+            .await,
+        "+OK\r\n"
+    );
+    w.cmd(&["SET", "other", "1"]).await;
+    w.cmd(&["SET", "user:1", "1"]).await;
+    assert_eq!(
+        c.read().await,
+        ">2\r\n$10\r\ninvalidate\r\n*1\r\n$6\r\nuser:1\r\n"
+    );
+
+    // RESP2 with REDIRECT: messages arrive on __redis__:invalidate of the redirect client.
+    let mut r = Raw::connect(&node).await;
+    let rid = r
+        .cmd(&["CLIENT", "ID"])
+        .await
+        .trim_start_matches(':')
+        .trim()
+        .to_string();
+    r.cmd(&["SUBSCRIBE", "__redis__:invalidate"]).await;
+    let mut t = Raw::connect(&node).await;
+    assert_eq!(
+        t.cmd(&["CLIENT", "TRACKING", "on", "REDIRECT", &rid]).await,
+        "+OK\r\n"
+    );
+    assert_eq!(t.cmd(&["CLIENT", "GETREDIR"]).await, format!(":{rid}\r\n"));
+    t.cmd(&["GET", "k"]).await;
+    w.cmd(&["SET", "k", "v"]).await;
+    assert_eq!(
+        r.read().await,
+        "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$1\r\nk\r\n"
+    );
+    assert_eq!(
+        t.cmd(&["CLIENT", "TRACKING", "on", "REDIRECT", "999999"])
+            .await,
+        "-ERR The client ID you want redirect to does not exist\r\n"
+    );
+    node.shutdown().await;
+}

@@ -57,7 +57,24 @@ b'set x 0 0 1\n1\nget x\nincr x 1\n\r\n \r\nget  x \r\nstats reset\r\nstats deta
 b'set big 0 0 1\r\nx\r\nappend big 0 0 1048500\r\n' + b'x'*1048500 + b'\r\nget big\r\nset z 0 0 1\r\nx\r\nmg z s v l h\r\nmg z s v l h\r\nadd z 0 0 1\r\ny\r\nreplace nope 0 0 1\r\ny\r\n',
 b'set v 0 0 1048000\r\n'+b'x'*1048000+b'\r\nset v 0 0 1048576\r\n'+b'x'*1048576+b'\r\nset v 0 0 1048500\r\n'+b'x'*1048500+b'\r\nmn\r\n',
 b'gets a b c d\r\ngat 100 x y\r\ngats 100 x y\r\ntouch zz 1\r\nincr\r\ndecr a\r\ndelete\r\ntouch a\r\nappend a 0 0 1 noreply\r\nx\r\nmn\r\n',
+b'set ap 0 0 600000\r\n'+b'x'*600000+b'\r\nappend ap 0 0 600000\r\n'+b'y'*600000+b'\r\nmg ap s\r\nset bb 0 0 5\r\nhello\r\nms bb 2000000\r\n'+b'z'*2000000+b'\r\nmg bb s\r\nset cc 0 0 1\r\nc\r\nms cc 2000000 MA\r\n'+b'z'*2000000+b'\r\nmg cc s\r\n',
+b'set sp 0 0 3\r\n 12\r\nincr sp 1\r\nset big 0 0 20\r\n18446744073709551616\r\nincr big 1\r\nset neg 0 0 2\r\n-1\r\nincr neg 1\r\nset e 0 0 0\r\n\r\nincr e 1\r\n',
+b'set a 1 0 1\r\na\r\nset b 2 0 1\r\nb\r\ngets a b a\r\ntouch a 0 noreply\r\nverbosity 1 noreply\r\nflush_all 0 noreply\r\nget a\r\n',
+b'mg ZGVm b k v\r\nms ZGVm 1 b k c\r\nx\r\nmg ZGVm b k s O77\r\nma bm N0 b\r\nma Ym0= N0 b k v\r\nmd Ym0= b k\r\nmn\r\n',
+b'ms q 1 q\r\na\r\nms q 1 q ME\r\nb\r\nmd q q\r\nmd q q\r\nmg q q v\r\nma q q\r\nmn\r\n',
+b'get a\r\nget a  \r\nget\ta\r\n  get a\r\nGET a\r\nset a 0 0 1 \r\nx\r\n',
 ]
+
+# Every flag letter, bare and with a number, on each meta command. `E` and `x` are left out:
+# this engine implements them as the newer 1.6 documentation describes, 1.6.18 rejects them.
+_flag_matrix = b"set fk 0 0 1\r\n1\r\n"
+for _c in "abcdfghijklmnopqrstuvwyzABCDFGHIJKLMNOPQRSTUVWXYZ":
+    for _tok in (_c, _c + "5"):
+        _flag_matrix += (
+            f"mg fk {_tok}\r\nms fk 1 {_tok}\r\n1\r\nmd fk {_tok}\r\n"
+            f"set fk 0 0 1\r\n1\r\nma fk {_tok}\r\nmn\r\n"
+        ).encode()
+text_cases.append(_flag_matrix)
 
 def pkt(op,key=b'',extras=b'',value=b'',cas=0,opaque=0xdeadbeef):
     return struct.pack('>BBHBBHIIQ',0x80,op,len(key),len(extras),0,0,len(key)+len(extras)+len(value),opaque,cas)+extras+key+value

@@ -509,12 +509,19 @@ fn store(
                 [value, &old_value]
             };
         }
-        g.write(key, existing, item)
-            .map(|(_, cas)| cas)
-            .map_err(|e| match e {
-                StoreError::TooLarge => Status::TooLarge,
-                StoreError::NoMemory => Status::OutOfMemory,
-            })
+        match g.write(key, existing, item) {
+            Ok((_, cas)) => Ok(cas),
+            // memcached keeps the item when an append would grow it too large...
+            Err(StoreError::TooLarge) if concat => Err(Status::NotStored),
+            Err(StoreError::TooLarge) => {
+                // ...and drops it when a set is too large, so no stale value survives.
+                if let Some(slot) = existing {
+                    g.remove(slot);
+                }
+                Err(Status::TooLarge)
+            }
+            Err(StoreError::NoMemory) => Err(Status::OutOfMemory),
+        }
     })();
     drop(g);
     match outcome {

@@ -53,12 +53,13 @@ enum Cmd {
 }
 
 impl Cmd {
+    /// Flags the command accepts. memcached parses one flag set for every meta command and
+    /// each command ignores the ones it has no use for; `E` (explicit CAS) and `x` (md: keep
+    /// the item, drop its value) are the newer additions of the 1.6 documentation.
     fn allowed(self) -> &'static [u8] {
         match self {
-            Cmd::Get => b"bcfhklOqstuvENRT",
-            Cmd::Set => b"bcCEFIkOqsSTMN",
-            Cmd::Delete => b"bCEIkOqTx",
-            Cmd::Arith => b"bCENJDTMOqtcvk",
+            Cmd::Get | Cmd::Set | Cmd::Arith => b"bcfhklOqstuvCDEFIJLMNPRT",
+            Cmd::Delete => b"bcfhklOqstuvCDEFIJLMNPRTx",
         }
     }
     fn invalid(self) -> &'static [u8] {
@@ -73,12 +74,31 @@ impl Cmd {
             _ => wire::INVALID_OR_DUPLICATE_FLAG,
         }
     }
-    /// Error for a flag whose numeric token does not parse.
-    fn bad_number(self) -> &'static [u8] {
-        match self {
-            Cmd::Get | Cmd::Set => wire::BAD_TOKEN,
-            _ => wire::INVALID_OR_DUPLICATE_FLAG,
+    /// Error for a flag whose token does not parse: md and ma report every such error as a
+    /// flag error; mg and ms name the problem.
+    fn bad_token(self, flag: u8) -> &'static [u8] {
+        if matches!(self, Cmd::Delete | Cmd::Arith) {
+            return wire::INVALID_OR_DUPLICATE_FLAG;
         }
+        match flag {
+            b'D' => wire::INVALID_DELTA_VALUE,
+            b'J' => wire::INVALID_INITIAL_VALUE,
+            b'F' => wire::BAD_FORMAT,
+            b'M' => wire::M_TOKEN_LENGTH,
+            _ => wire::BAD_TOKEN,
+        }
+    }
+}
+
+/// Whether the token of `flag` is well formed (checked while parsing, as memcached does,
+/// so the first bad flag in request order decides the error).
+fn token_ok(flag: u8, tok: &[u8]) -> bool {
+    match flag {
+        b'C' | b'E' | b'D' | b'J' => parse_u64(tok).is_some(),
+        b'N' | b'R' | b'T' => parse_i64(tok).is_some(),
+        b'F' => parse_flags(tok).is_some(),
+        b'M' => tok.len() == 1,
+        _ => true,
     }
 }
 
@@ -98,6 +118,9 @@ fn parse_flags_list<'a>(
         if f.tokens[c as usize].is_some() {
             return Err(cmd.duplicate());
         }
+        if !token_ok(c, &tok[1..]) {
+            return Err(cmd.bad_token(c));
+        }
         f.tokens[c as usize] = Some(&tok[1..]);
         f.order.push(c);
     }
@@ -116,7 +139,7 @@ fn num<T>(
 ) -> Result<Option<T>, &'static [u8]> {
     match f.token(flag) {
         None => Ok(None),
-        Some(t) => parse(t).map(Some).ok_or(cmd.bad_number()),
+        Some(t) => parse(t).map(Some).ok_or(cmd.bad_token(flag)),
     }
 }
 
@@ -134,6 +157,15 @@ fn decode_key(raw: &[u8], b64: bool) -> Result<Vec<u8>, &'static [u8]> {
         return Err(wire::BAD_FORMAT);
     }
     Ok(key)
+}
+
+/// The error an undecodable base64 key gets from `cmd` (md/ma fold it into their flag error).
+fn bad_key(cmd: Cmd, err: &'static [u8]) -> &'static [u8] {
+    if err == wire::KEY_DECODE && matches!(cmd, Cmd::Delete | Cmd::Arith) {
+        wire::INVALID_OR_DUPLICATE_FLAG
+    } else {
+        err
+    }
 }
 
 /// Appends the opaque and key echo (`O…`, `k…`, ` b`) that every reply carries when asked.
@@ -388,10 +420,7 @@ fn meta_set(
     let store = &node.store;
     let counters = &store.counters;
     let parsed = parse_flags_list(Cmd::Set, toks).and_then(|f| {
-        let flags = match f.token(b'F') {
-            None => None,
-            Some(t) => Some(parse_flags(t).ok_or(wire::BAD_FORMAT)?),
-        };
+        let flags = num(Cmd::Set, &f, b'F', parse_flags)?;
         let ttl = num(Cmd::Set, &f, b'T', parse_i64)?;
         let compare = num(Cmd::Set, &f, b'C', parse_u64)?;
         let new_cas = num(Cmd::Set, &f, b'E', parse_u64)?;
@@ -416,6 +445,11 @@ fn meta_set(
     if store.too_large(key.len(), vlen) {
         counters.incr(st.stripe, Counter::StoreTooLarge);
         out.extend_from_slice(wire::TOO_LARGE);
+        // memcached unlinks the old item whatever the mode, so no stale value survives.
+        let mut g = store.lock(&key);
+        if let Some(slot) = g.find(&key, false) {
+            g.remove(slot);
+        }
         st.swallow = vlen + 2;
         return Handled::Consumed(line_len);
     }
@@ -504,7 +538,6 @@ fn meta_set(
                 for &c in &f.order {
                     match c {
                         b'c' => push_flag(out, &mut nums, b'c', cas),
-                        b's' => push_flag(out, &mut nums, b's', vlen as u64),
                         b'O' => {
                             out.extend_from_slice(b" O");
                             out.extend_from_slice(f.token(b'O').unwrap_or_default());
@@ -544,7 +577,8 @@ fn meta_delete<'a>(
         let compare = num(Cmd::Delete, &f, b'C', parse_u64)?;
         let new_cas = num(Cmd::Delete, &f, b'E', parse_u64)?;
         let ttl = num(Cmd::Delete, &f, b'T', parse_i64)?;
-        let key = decode_key(raw_key, f.has(b'b'))?;
+        // memcached reports an undecodable key of md/ma as a flag error.
+        let key = decode_key(raw_key, f.has(b'b')).map_err(|e| bad_key(Cmd::Delete, e))?;
         Ok((f, key, compare, new_cas, ttl))
     });
     let (f, key, compare, new_cas, ttl) = match parsed {
@@ -614,7 +648,7 @@ fn meta_arith<'a>(
             Some([b'D' | b'd' | b'-']) => false,
             Some(_) => return Err(wire::INVALID_MA_MODE),
         };
-        let key = decode_key(raw_key, f.has(b'b'))?;
+        let key = decode_key(raw_key, f.has(b'b')).map_err(|e| bad_key(cmd, e))?;
         Ok((f, key, compare, new_cas, vivify, initial, delta, ttl, incr))
     });
     let (f, key, compare, new_cas, vivify, initial, delta, ttl, incr) = match parsed {
@@ -688,7 +722,8 @@ fn meta_arith<'a>(
     if let Some(t) = ttl {
         g.set_exptime(slot, store.clock.expiry(t));
     }
-    g.touch_access(slot, true, true);
+    // Arithmetic does not count as a fetch (the `h` flag stays as it was).
+    g.touch_access(slot, true, false);
     if f.has(b'q') {
         return;
     }
@@ -730,8 +765,8 @@ fn meta_arith<'a>(
 fn meta_debug(node: &NodeShared, raw_key: &[u8], b64: bool, out: &mut Vec<u8>) {
     let key = match decode_key(raw_key, b64) {
         Ok(k) => k,
-        Err(e) => {
-            out.extend_from_slice(e);
+        Err(_) => {
+            out.extend_from_slice(wire::BAD_FORMAT);
             return;
         }
     };

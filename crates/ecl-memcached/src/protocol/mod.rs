@@ -428,3 +428,146 @@ mod tests {
         assert_eq!(counter_bytes(100, 2), b"100".to_vec());
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    //! Feeds pseudo-random requests built from protocol fragments through both parsers: no
+    //! input may panic, and the buffer must always shrink or wait for more.
+    use bytes::BytesMut;
+
+    use crate::MemcachedConfig;
+    use crate::server::{ConnState, NodeShared};
+
+    const FRAGMENTS: &[&[u8]] = &[
+        b"get",
+        b"gets",
+        b"gat",
+        b"set",
+        b"add",
+        b"cas",
+        b"append",
+        b"incr",
+        b"decr",
+        b"touch",
+        b"delete",
+        b"flush_all",
+        b"stats",
+        b"verbosity",
+        b"mg",
+        b"ms",
+        b"md",
+        b"ma",
+        b"mn",
+        b"me",
+        b"config",
+        b"k",
+        b"key",
+        b"0",
+        b"1",
+        b"-1",
+        b"5",
+        b"99999999999",
+        b"18446744073709551616",
+        b"noreply",
+        b"v",
+        b"c",
+        b"q",
+        b"k",
+        b"b",
+        b"N30",
+        b"T-1",
+        b"MA",
+        b"MX",
+        b"D5",
+        b"J",
+        b"O12",
+        b"E5",
+        b"I",
+        b"x",
+        b"R5",
+        b"YTY0",
+        b"\r\n",
+        b"\n",
+        b" ",
+        b"  ",
+        b"\0",
+        b"\xff",
+    ];
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    #[test]
+    fn random_text_and_binary_input_never_panics() {
+        let mut config = MemcachedConfig::for_tests();
+        config.max_item_size = 4096;
+        config.memory_limit = 1 << 20;
+        let node = NodeShared::new(&config);
+        let mut rng = Rng(0x1234_5678_9abc_def1);
+        for round in 0..20_000u32 {
+            let mut input = Vec::new();
+            if round.is_multiple_of(3) {
+                // Binary: a request header with random fields, then random bytes.
+                input.push(0x80);
+                for _ in 0..(23 + rng.next() % 40) {
+                    input.push((rng.next() % 256) as u8);
+                }
+                // Keep bodies small so the loop finishes.
+                input[8] = 0;
+                input[9] = 0;
+            } else {
+                for _ in 0..(rng.next() % 30) {
+                    input.extend_from_slice(
+                        FRAGMENTS[(rng.next() % FRAGMENTS.len() as u64) as usize],
+                    );
+                    if rng.next().is_multiple_of(2) {
+                        input.push(b' ');
+                    }
+                }
+                input.extend_from_slice(b"\r\n");
+            }
+            let mut buf = BytesMut::from(&input[..]);
+            let mut out = Vec::new();
+            let mut st = ConnState {
+                stripe: 0,
+                swallow: 0,
+                closing: false,
+                output_full: false,
+            };
+            for _ in 0..64 {
+                let before = buf.len();
+                let step = if input[0] == 0x80 {
+                    super::binary::process(&node, &mut st, &mut buf, &mut out)
+                } else {
+                    super::text::process(&node, &mut st, &mut buf, &mut out)
+                };
+                if step == super::Step::Close
+                    || buf.is_empty()
+                    || (buf.len() == before && !st.output_full)
+                {
+                    break;
+                }
+                out.clear();
+            }
+        }
+        // The node is intact: it still answers and stayed within its budget.
+        let mut st = ConnState {
+            stripe: 0,
+            swallow: 0,
+            closing: false,
+            output_full: false,
+        };
+        let mut buf = BytesMut::from(&b"version\r\n"[..]);
+        let mut out = Vec::new();
+        super::text::process(&node, &mut st, &mut buf, &mut out);
+        assert_eq!(out, b"VERSION 1.6.22\r\n");
+        assert!(node.store.bytes() <= 1 << 20);
+    }
+}

@@ -446,7 +446,11 @@ fn storage(
             } else {
                 [data, &old_value]
             };
-            g.write(key, Some(slot), item).map(|_| wire::STORED)
+            // memcached answers NOT_STORED when the combined item would be too large.
+            match g.write(key, Some(slot), item) {
+                Err(StoreError::TooLarge) => Ok(wire::NOT_STORED),
+                other => other.map(|_| wire::STORED),
+            }
         }
         (_, existing) => {
             if is_cas {

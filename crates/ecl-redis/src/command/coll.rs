@@ -12,7 +12,7 @@ use crate::db::hash::Hash;
 use crate::db::list::List;
 use crate::db::set::{Set, SetLimits};
 use crate::db::zset::ZSet;
-use crate::db::{Key, Value, wrong_type};
+use crate::db::{Dict, Key, Value, wrong_type};
 use crate::errors::CmdError;
 
 /// A collection type stored in a [`Value`] variant.
@@ -56,6 +56,16 @@ coll!(ZSet, ZSet);
 pub fn read<'a, T: Coll>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a T>, CmdError> {
     let now = ctx.now;
     match ctx.eng.dbs[ctx.client.db].get(key, now) {
+        None => Ok(None),
+        Some(e) => T::of(&e.value).map(Some).ok_or_else(wrong_type),
+    }
+}
+
+/// Reads a collection without touching statistics (pre-checks that decide whether a write
+/// will change anything: Redis only marks a key modified, for WATCH, when it really changes).
+pub fn peek<'a, T: Coll>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a T>, CmdError> {
+    let now = ctx.now;
+    match ctx.eng.dbs[ctx.client.db].peek(key, now) {
         None => Ok(None),
         Some(e) => T::of(&e.value).map(Some).ok_or_else(wrong_type),
     }
@@ -129,9 +139,18 @@ pub fn listpack_limits(ctx: &Ctx<'_>, ty: &str) -> (usize, usize) {
     (e.max(0) as usize, v.max(0) as usize)
 }
 
-/// The set encoding thresholds.
+/// Whether the node speaks Redis 7.2+ (listpack-encoded small lists and sets, ZRANK
+/// WITHSCORE); older versions keep lists as quicklists and sets as intset/hashtable only.
+pub fn is_72(ctx: &Ctx<'_>) -> bool {
+    ctx.version() >= super::v(7, 2, 0)
+}
+
+/// The set encoding thresholds (no listpack stage before Redis 7.2).
 pub fn set_limits(ctx: &Ctx<'_>) -> SetLimits {
-    let (listpack_entries, listpack_value) = listpack_limits(ctx, "set");
+    let (mut listpack_entries, listpack_value) = listpack_limits(ctx, "set");
+    if !is_72(ctx) {
+        listpack_entries = 0;
+    }
     SetLimits {
         intset_entries: cfg_i64(ctx, "set-max-intset-entries", 512).max(0) as usize,
         listpack_entries,
@@ -139,17 +158,136 @@ pub fn set_limits(ctx: &Ctx<'_>) -> SetLimits {
     }
 }
 
-/// Parses `numkeys key…` at `at`: the keys, with Redis' errors.
-pub fn numkeys<'a>(argv: &Argv<'a>, at: usize) -> Result<Vec<&'a [u8]>, CmdError> {
+/// Which error wording a `numkeys` command uses (Redis differs per command).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum NumkeysStyle {
+    /// SINTERCARD / ZINTERCARD: both limits have their own message.
+    Card,
+    /// LMPOP / ZMPOP and blocking forms: too many keys is a syntax error.
+    Mpop,
+    /// ZUNION / ZINTER / ZDIFF (+STORE): "at least 1 input key" and syntax error.
+    Algebra,
+}
+
+/// Sets the encoding of a collection built outside the families (RESTORE, RDB load) from its
+/// content and the node's thresholds, as Redis picks it when loading.
+pub fn fit_encoding(ctx: &Ctx<'_>, v: &mut Value) {
+    match v {
+        Value::List(l) => {
+            let max = is_72(ctx).then(|| cfg_i64(ctx, "list-max-listpack-size", -2));
+            l.check_encoding(max);
+        }
+        Value::Hash(h) => {
+            let (me, mv) = listpack_limits(ctx, "hash");
+            let longest = h
+                .iter()
+                .map(|(k, v)| k.len().max(v.len()))
+                .max()
+                .unwrap_or(0);
+            h.check_encoding(me, mv, longest);
+        }
+        Value::Set(s) => {
+            let lim = set_limits(ctx);
+            let all: Vec<Key> = s.iter().cloned().collect();
+            let refs: Vec<&[u8]> = all.iter().map(|m| &m[..]).collect();
+            s.check_encoding(lim, &refs);
+        }
+        Value::ZSet(z) => {
+            let (me, mv) = listpack_limits(ctx, "zset");
+            let longest = z.dict().iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            z.check_encoding(me, mv, longest);
+        }
+        _ => {}
+    }
+}
+
+/// Parses `numkeys key…` at `at`: the keys, with Redis' errors for the command's style.
+pub fn numkeys<'a>(
+    argv: &Argv<'a>,
+    at: usize,
+    style: NumkeysStyle,
+) -> Result<Vec<&'a [u8]>, CmdError> {
     let n = argv.i64(at)?;
     if n <= 0 {
+        if style == NumkeysStyle::Algebra {
+            let name = argv.str(0).to_ascii_lowercase();
+            return Err(format!("ERR at least 1 input key is needed for '{name}' command").into());
+        }
         return Err("ERR numkeys should be greater than 0".into());
     }
     let n = n as usize;
     if n > argv.len().saturating_sub(at + 1) {
-        return Err("ERR Number of keys can't be greater than number of args".into());
+        if style == NumkeysStyle::Card {
+            return Err("ERR Number of keys can't be greater than number of args".into());
+        }
+        return Err(crate::errors::SYNTAX.into());
     }
     Ok(argv.iter_from(at + 1).take(n).collect())
+}
+
+/// Formats a score as the node's Redis version does: `%.17g` before 7.2, the shortest
+/// round-trip form from 7.2 on (and on Valkey).
+pub fn score_text(ctx: &Ctx<'_>, v: f64) -> String {
+    if is_72(ctx) || !v.is_finite() || v == 0.0 {
+        return crate::resp::reply::format_double(v);
+    }
+    format_g17(v)
+}
+
+/// C's `%.17g`: 17 significant digits, trailing zeros dropped, exponent form when the decimal
+/// exponent is below -4 or at least 17.
+pub fn format_g17(v: f64) -> String {
+    let sci = format!("{v:.16e}");
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..17).contains(&exp) {
+        let m = if mant.contains('.') {
+            mant.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            mant
+        };
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{m}e{sign}{:02}", exp.abs());
+    }
+    let decimals = (16 - exp).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// Writes a score: RESP3 double or RESP2 bulk string, formatted per [`score_text`].
+pub fn reply_score(ctx: &mut Ctx<'_>, v: f64) {
+    let s = score_text(ctx, v);
+    if ctx.out.resp3 {
+        ctx.out.raw(b",");
+        ctx.out.raw(s.as_bytes());
+        ctx.out.raw(b"\r\n");
+    } else {
+        ctx.out.bulk(s.as_bytes());
+    }
+}
+
+/// Sorts members numerically when they would live in an intset (all integers, within
+/// `set-max-intset-entries`), since Redis replies from an intset in ascending order.
+pub fn intset_order(ctx: &Ctx<'_>, items: &mut [Key]) {
+    let lim = set_limits(ctx).intset_entries;
+    if items.len() > lim {
+        return;
+    }
+    let mut nums = Vec::with_capacity(items.len());
+    for m in items.iter() {
+        match crate::db::string::parse_i64(m) {
+            Some(n) if m.len() <= 20 => nums.push(n),
+            _ => return,
+        }
+    }
+    let mut idx: Vec<usize> = (0..items.len()).collect();
+    idx.sort_by_key(|&i| nums[i]);
+    let sorted: Vec<Key> = idx.iter().map(|&i| items[i].clone()).collect();
+    items.clone_from_slice(&sorted);
 }
 
 /// Key positions of a `numkeys`-style command whose count sits at `at` (for the table).
@@ -175,8 +313,65 @@ pub fn keys_of(keys: &[&[u8]]) -> Vec<Key> {
     keys.iter().map(|k| Key::from(*k)).collect()
 }
 
+/// Random keys of `d` per Redis' count rules (positive: distinct, at most `len`; negative:
+/// `|count|` draws with repetition), in O(count) for small counts: big collections are
+/// sampled through the table instead of being copied.
+pub fn sample_keys<V>(d: &Dict<V>, count: i64) -> Vec<Key> {
+    use rand::RngExt;
+    let len = d.len();
+    if len == 0 || count == 0 {
+        return Vec::new();
+    }
+    let mut r = rand::rng();
+    let mut draw = || d.random_entry(|| r.random::<u64>()).map(|(k, _)| k.clone());
+    if count < 0 {
+        let n = count.unsigned_abs().min(1 << 32) as usize;
+        return (0..n).filter_map(|_| draw()).collect();
+    }
+    let n = (count as u64).min(len as u64) as usize;
+    if n * 3 <= len {
+        let mut seen = std::collections::HashSet::with_capacity(n);
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n.saturating_mul(64).max(1024) {
+            if out.len() == n {
+                return out;
+            }
+            if let Some(k) = draw()
+                && seen.insert(k.clone())
+            {
+                out.push(k);
+            }
+        }
+    }
+    // Large share of the collection: a partial shuffle of all keys.
+    let mut all: Vec<Key> = d.iter().map(|(k, _)| k.clone()).collect();
+    for i in 0..n {
+        let j = i + rand_below(all.len() - i);
+        all.swap(i, j);
+    }
+    all.truncate(n);
+    all
+}
+
 /// Uniform random number in `0..n` (n > 0).
 pub fn rand_below(n: usize) -> usize {
     use rand::RngExt;
     rand::rng().random_range(0..n.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_g17;
+
+    #[test]
+    fn g17_matches_c() {
+        assert_eq!(format_g17(1.1), "1.1000000000000001");
+        assert_eq!(format_g17(0.1), "0.10000000000000001");
+        assert_eq!(format_g17(3.0), "3");
+        assert_eq!(format_g17(1.5e-7), "1.4999999999999999e-07");
+        assert_eq!(format_g17(1e20), "1e+20");
+        assert_eq!(format_g17(123456789.123), "123456789.123");
+        assert_eq!(format_g17(-2.5), "-2.5");
+        assert_eq!(format_g17(0.0001), "0.0001");
+    }
 }

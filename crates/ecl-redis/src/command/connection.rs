@@ -216,6 +216,39 @@ const CLIENT: &[CommandSpec] = &[
     )
     .doc("Unblocks a client blocked by a blocking command from a different connection."),
     cmd(
+        "tracking",
+        -3,
+        CONN,
+        N,
+        AS,
+        v(6, 0, 0),
+        "connection",
+        client_tracking,
+    )
+    .doc("Controls server-assisted client-side caching for the connection."),
+    cmd(
+        "caching",
+        3,
+        CONN,
+        N,
+        AS,
+        v(6, 0, 0),
+        "connection",
+        client_caching,
+    )
+    .doc("Instructs the server whether to track the keys in the next request."),
+    cmd(
+        "trackinginfo",
+        2,
+        CONN,
+        N,
+        AS,
+        v(6, 2, 0),
+        "connection",
+        client_trackinginfo,
+    )
+    .doc("Returns information about server-assisted client-side caching for the connection."),
+    cmd(
         "getredir",
         2,
         CONN,
@@ -291,6 +324,7 @@ fn reset(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     ctx.client.no_touch = false;
     ctx.client.authenticated = ctx.eng.cfg.requirepass.is_none();
     ctx.eng.clients.monitors.retain(|&m| m != id);
+    ctx.eng.tracking.remove_client(id);
     if let Some(ci) = ctx.eng.clients.map.get_mut(&id) {
         ci.name.clear();
         ci.monitor = false;
@@ -470,6 +504,12 @@ pub fn client_line(ctx: &Ctx<'_>, id: u64) -> String {
     }
     if c.no_evict {
         flags.push('e');
+    }
+    if let Some(t) = ctx.eng.tracking.clients.get(&id) {
+        flags.push('t');
+        if t.bcast {
+            flags.push('B');
+        }
     }
     if flags.is_empty() {
         flags.push('N');
@@ -754,7 +794,142 @@ fn client_unblock(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn client_getredir(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    ctx.out.int(-1);
+    let r = match ctx.eng.tracking.clients.get(&ctx.client.id) {
+        None => -1,
+        Some(st) => st.redirect.map_or(0, |r| r as i64),
+    };
+    ctx.out.int(r);
+    Ok(())
+}
+
+fn client_tracking(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let on = on_off(argv, 2)?;
+    let mut st = crate::tracking::TrackState::default();
+    let mut i = 3;
+    while i < argv.len() {
+        if argv.is(i, "redirect") && i + 1 < argv.len() {
+            let r = argv.i64(i + 1)?;
+            if r as u64 != ctx.client.id && !ctx.eng.clients.map.contains_key(&(r as u64)) {
+                return Err("ERR The client ID you want redirect to does not exist".into());
+            }
+            if r as u64 != ctx.client.id {
+                st.redirect = Some(r as u64);
+            }
+            i += 2;
+        } else if argv.is(i, "prefix") && i + 1 < argv.len() {
+            st.prefixes.push(argv.get(i + 1).to_vec());
+            i += 2;
+        } else if argv.is(i, "bcast") {
+            st.bcast = true;
+            i += 1;
+        } else if argv.is(i, "optin") {
+            st.optin = true;
+            i += 1;
+        } else if argv.is(i, "optout") {
+            st.optout = true;
+            i += 1;
+        } else if argv.is(i, "noloop") {
+            st.noloop = true;
+            i += 1;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    let id = ctx.client.id;
+    if !on {
+        ctx.eng.tracking.remove_client(id);
+        ctx.out.ok();
+        return Ok(());
+    }
+    if !st.prefixes.is_empty() && !st.bcast {
+        return Err("ERR PREFIX option requires BCAST mode to be enabled".into());
+    }
+    if st.bcast && (st.optin || st.optout) {
+        return Err("ERR OPTIN and OPTOUT are not compatible with BCAST".into());
+    }
+    if st.optin && st.optout {
+        return Err("ERR You can't use both OPTIN and OPTOUT".into());
+    }
+    ctx.eng.tracking.remove_client(id);
+    ctx.eng.tracking.clients.insert(id, st);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_caching(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let yes = if argv.is(2, "yes") {
+        true
+    } else if argv.is(2, "no") {
+        false
+    } else {
+        return Err(errors::SYNTAX.into());
+    };
+    let id = ctx.client.id;
+    let Some(st) = ctx
+        .eng
+        .tracking
+        .clients
+        .get_mut(&id)
+        .filter(|s| s.optin || s.optout)
+    else {
+        return Err("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled".into());
+    };
+    if yes && !st.optin {
+        return Err(
+            "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.".into(),
+        );
+    }
+    if !yes && !st.optout {
+        return Err(
+            "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.".into(),
+        );
+    }
+    st.caching = Some(yes);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_trackinginfo(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let st = ctx.eng.tracking.clients.get(&ctx.client.id).cloned();
+    let mut fl: Vec<&str> = Vec::new();
+    match &st {
+        None => fl.push("off"),
+        Some(s) => {
+            fl.push("on");
+            for (set, name) in [
+                (s.bcast, "bcast"),
+                (s.optin, "optin"),
+                (s.optout, "optout"),
+                (s.noloop, "noloop"),
+            ] {
+                if set {
+                    fl.push(name);
+                }
+            }
+            match s.caching {
+                Some(true) => fl.push("caching-yes"),
+                Some(false) => fl.push("caching-no"),
+                None => {}
+            }
+        }
+    }
+    ctx.out.map(3);
+    ctx.out.bulk(b"flags");
+    ctx.out.set(fl.len());
+    for f in fl {
+        ctx.out.bulk(f.as_bytes());
+    }
+    ctx.out.bulk(b"redirect");
+    ctx.out.int(match &st {
+        None => -1,
+        Some(s) => s.redirect.map_or(0, |r| r as i64),
+    });
+    ctx.out.bulk(b"prefixes");
+    let prefixes = st.map(|s| s.prefixes).unwrap_or_default();
+    ctx.out.array(prefixes.len());
+    for p in prefixes {
+        ctx.out.bulk(&p);
+    }
     Ok(())
 }
 

@@ -319,9 +319,21 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
             s.failed += 1;
         }
     }
+    let ok = res.is_ok();
     if let Err(e) = res {
         count_error(eng, &e);
         out.error(&e.0);
+    }
+    if eng.tracking.is_active() {
+        track(eng, client, spec, argv, ok);
+    }
+    let lat = eng.cfg.latency_threshold_ms;
+    if lat > 0 && usec / 1000 >= lat {
+        // LATENCY LATEST/HISTORY: the "command" event, as Redis records slow commands.
+        let ms = usec / 1000;
+        let max = eng.latency.get("command").map_or(ms, |e| e.2.max(ms));
+        eng.latency
+            .insert("command".to_string(), (now / 1000, ms, max));
     }
     let slow = eng.cfg.slowlog_slower_than;
     if slow >= 0 && usec >= slow as u64 && !spec.has(flags::SKIP_SLOWLOG) && !client.detached {
@@ -340,6 +352,21 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         eng.block_client(client.id, b);
     }
     Flow::Continue
+}
+
+/// Client-side caching bookkeeping after a command, driven by the table's flags and key specs.
+fn track(eng: &mut Engine, client: &Client, spec: &CommandSpec, argv: &Argv<'_>, ok: bool) {
+    let pos = spec.key_positions(argv);
+    if spec.has(flags::WRITE) && ok && !pos.is_empty() {
+        let keys: Vec<Vec<u8>> = pos.iter().map(|&i| argv.get(i).to_vec()).collect();
+        eng.tracking
+            .invalidate(&eng.clients, &keys, Some(client.id));
+    } else if spec.has(flags::READONLY) && !pos.is_empty() {
+        eng.tracking
+            .record_reads(client.id, pos.iter().map(|&i| argv.get(i)));
+    }
+    let caching_cmd = argv.is(0, "client") && argv.is(1, "caching");
+    eng.tracking.end_command(client.id, caching_cmd);
 }
 
 fn record_slow(eng: &mut Engine, client: &Client, argv: &Argv<'_>, usec: u64, now: i64) {

@@ -88,7 +88,11 @@ fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err("BUSYKEY Target key name already exists.".into());
     }
     let value = match rdb::restore(argv.get(3), ctx.version()) {
-        Ok(v) => v,
+        Ok(mut v) => {
+            // Encodings follow the node's thresholds, as when Redis loads a value.
+            super::coll::fit_encoding(ctx, &mut v);
+            v
+        }
         Err(RestoreError::VersionOrChecksum) => {
             return Err("ERR DUMP payload version or checksum are wrong".into());
         }

@@ -41,7 +41,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// Sets field/value pairs from `argv[2..]`; the number of new fields.
 fn set_pairs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Result<usize, CmdError> {
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         let name = argv.str(0).to_ascii_lowercase();
         return Err(errors::wrong_arity(&name));
     }
@@ -127,6 +127,11 @@ fn hmget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn hdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
+    if !coll::peek::<Hash>(ctx, key)?.is_some_and(|h| argv.iter_from(2).any(|f| h.get(f).is_some()))
+    {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let n = coll::write::<Hash, _>(ctx, key, false, |h| {
         argv.iter_from(2).filter(|f| h.remove(f).is_some()).count()
     })?
@@ -160,8 +165,11 @@ fn hexists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
+/// A field and its value.
+type Pair = (Vec<u8>, Vec<u8>);
+
 /// Field/value pairs of a hash (empty when missing).
-fn all_pairs(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CmdError> {
+fn all_pairs(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Vec<Pair>, CmdError> {
     Ok(read::<Hash>(ctx, key)?
         .map(|h| h.iter().map(|(k, v)| (k.to_vec(), v.clone())).collect())
         .unwrap_or_default())
@@ -229,6 +237,9 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let by = argv.f64(3)?;
+    if !by.is_finite() {
+        return Err("ERR value is NaN or Infinity".into());
+    }
     let key = argv.get(1);
     let new = update_field(ctx, key, argv.get(2), |cur| {
         let old = match cur {
@@ -262,15 +273,23 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         None
     };
-    let pairs = all_pairs(ctx, argv.get(1))?;
-    let Some(count) = count else {
-        match pairs.get(coll::rand_below(pairs.len())) {
-            Some((k, _)) if !pairs.is_empty() => ctx.out.bulk(k),
-            _ => ctx.out.null(),
+    let picked: Vec<Pair> = match read::<Hash>(ctx, argv.get(1))? {
+        None => Vec::new(),
+        Some(h) => coll::sample_keys(h.dict(), count.unwrap_or(1))
+            .into_iter()
+            .map(|k| {
+                let v = h.get(&k).cloned().unwrap_or_default();
+                (k.to_vec(), v)
+            })
+            .collect(),
+    };
+    let Some(_) = count else {
+        match picked.first() {
+            Some((k, _)) => ctx.out.bulk(k),
+            None => ctx.out.null(),
         }
         return Ok(());
     };
-    let picked = pick(pairs.len(), count);
     let resp3 = ctx.out.resp3;
     if with_values && resp3 {
         ctx.out.array(picked.len());
@@ -278,8 +297,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.out
             .array(picked.len() * if with_values { 2 } else { 1 });
     }
-    for i in picked {
-        let (k, v) = &pairs[i];
+    for (k, v) in &picked {
         if with_values && resp3 {
             ctx.out.array(2);
         }
@@ -289,26 +307,6 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         }
     }
     Ok(())
-}
-
-/// Random indices into `0..len` per Redis' count rules: positive = distinct (at most `len`),
-/// negative = `|count|` draws with repetition.
-pub fn pick(len: usize, count: i64) -> Vec<usize> {
-    if len == 0 || count == 0 {
-        return Vec::new();
-    }
-    if count < 0 {
-        let n = count.unsigned_abs().min(1 << 32) as usize;
-        return (0..n).map(|_| coll::rand_below(len)).collect();
-    }
-    let n = (count as u64).min(len as u64) as usize;
-    let mut idx: Vec<usize> = (0..len).collect();
-    for i in 0..n {
-        let j = i + coll::rand_below(len - i);
-        idx.swap(i, j);
-    }
-    idx.truncate(n);
-    idx
 }
 
 fn hscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

@@ -195,13 +195,15 @@ fn server(eng: &Engine, s: &mut String, now: i64) {
 }
 
 fn clients(eng: &Engine, s: &mut String) {
-    let watched: usize = 0;
+    let watched: usize = eng.clients.map.values().map(|c| c.watched).sum();
+    let watching = eng.clients.map.values().filter(|c| c.watched > 0).count();
     let _ = write!(
         s,
-        "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:20480\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\npubsub_clients:{}\r\nwatching_clients:0\r\nclients_in_timeout_table:{}\r\ntotal_watched_keys:{watched}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
+        "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:20480\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\npubsub_clients:{}\r\nwatching_clients:{watching}\r\nclients_in_timeout_table:{}\r\ntotal_watched_keys:{watched}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
         eng.clients.map.len(),
         eng.cfg.get("maxclients").unwrap_or_default(),
         eng.blocked.len(),
+        eng.tracking.clients.len(),
         eng.clients.pubsub_clients(),
         eng.blocked
             .values()

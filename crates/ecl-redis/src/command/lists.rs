@@ -5,7 +5,7 @@
 //! served (in FIFO order by the dispatcher); blocking commands try first and otherwise park
 //! with `ctx.block`, which answers the timeout reply at once inside MULTI.
 
-use super::coll::{self, cleanup, keys_of, numkeys, numkeys_positions, read};
+use super::coll::{self, NumkeysStyle, cleanup, keys_of, numkeys, numkeys_positions, read};
 use super::flags::*;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::client::TimeoutReply;
@@ -53,8 +53,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, Keys::Custom(blmpop_keys), BLK, v(7, 0, 0), "list", blmpop).doc("Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];
 
-fn max_size(ctx: &Ctx<'_>) -> i64 {
-    coll::cfg_i64(ctx, "list-max-listpack-size", -2)
+/// `list-max-listpack-size`, or `None` before Redis 7.2 (lists are always quicklists there).
+fn max_size(ctx: &Ctx<'_>) -> Option<i64> {
+    coll::is_72(ctx).then(|| coll::cfg_i64(ctx, "list-max-listpack-size", -2))
 }
 
 fn event(end: End, push: bool) -> &'static str {
@@ -139,7 +140,8 @@ fn positive_count(argv: &Argv<'_>, i: usize) -> Result<usize, CmdError> {
 
 fn pop_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, end: End) -> CmdResult {
     if argv.len() > 3 {
-        return Err(errors::SYNTAX.into());
+        let name = argv.str(0).to_ascii_lowercase();
+        return Err(errors::wrong_arity(&name));
     }
     let key = argv.get(1);
     let count = if argv.len() == 3 {
@@ -234,6 +236,17 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err(errors::SYNTAX.into());
     };
     let key = argv.get(1);
+    match coll::peek::<List>(ctx, key)? {
+        None => {
+            ctx.out.int(0);
+            return Ok(());
+        }
+        Some(l) if !l.iter().any(|x| x == argv.get(3)) => {
+            ctx.out.int(-1);
+            return Ok(());
+        }
+        Some(_) => {}
+    }
     let ms = max_size(ctx);
     let r = coll::write::<List, _>(ctx, key, false, |l| {
         let n = l.insert_at_pivot(argv.get(3), argv.get(4).to_vec(), after);
@@ -255,6 +268,10 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn lrem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
     let count = argv.i64(2)?;
+    if !coll::peek::<List>(ctx, key)?.is_some_and(|l| l.iter().any(|x| x == argv.get(3))) {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let ms = max_size(ctx);
     let n = coll::write::<List, _>(ctx, key, false, |l| {
         let n = l.remove_matching(argv.get(3), count);
@@ -401,7 +418,12 @@ fn blmove_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, from: End, to: End, t: usi
             ctx.out.bulk(&x);
             Ok(())
         }
-        None => ctx.block(keys_of(&[argv.get(1)]), deadline, TimeoutReply::Null),
+        // Inside MULTI: a null bulk at once; a real timeout answers a null array (as Redis).
+        None if ctx.client.in_exec => {
+            ctx.out.null();
+            Ok(())
+        }
+        None => ctx.block(keys_of(&[argv.get(1)]), deadline, TimeoutReply::NullArray),
     }
 }
 
@@ -448,7 +470,7 @@ fn brpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 /// Parses `numkeys key… LEFT|RIGHT [COUNT n]` starting at `at`.
 fn mpop_args<'a>(argv: &Argv<'a>, at: usize) -> Result<(Vec<&'a [u8]>, End, usize), CmdError> {
-    let keys = numkeys(argv, at)?;
+    let keys = numkeys(argv, at, NumkeysStyle::Mpop)?;
     let mut i = at + 1 + keys.len();
     let end = End::parse(argv.get(i)).ok_or(CmdError::from(errors::SYNTAX))?;
     i += 1;

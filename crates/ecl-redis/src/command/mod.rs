@@ -34,6 +34,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod dump;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod info;
 pub mod introspect;
 pub mod keys;
@@ -44,6 +45,8 @@ pub mod sets;
 pub mod sort;
 pub mod strings;
 pub mod txn;
+pub mod zsets;
+pub mod zsets_ops;
 
 pub use argv::{Argv, OwnedArgv};
 pub use dispatch::Ctx;
@@ -292,6 +295,9 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     lists::COMMANDS,
     hashes::COMMANDS,
     sets::COMMANDS,
+    zsets::COMMANDS,
+    zsets_ops::COMMANDS,
+    hyperloglog::COMMANDS,
 ];
 
 /// A resolved table entry.
@@ -437,5 +443,42 @@ mod tests {
         let buf = b"msetk1v1k2v2";
         let offs = [(0, 4), (4, 6), (6, 8), (8, 10), (10, 12)];
         assert_eq!(mset.key_positions(&Argv::new(buf, &offs)), vec![1, 3]);
+    }
+}
+
+#[cfg(test)]
+mod readme_tests {
+    use super::*;
+
+    /// The crate README never lists a command the table does not have (for a current version).
+    #[test]
+    fn readme_commands_exist() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("<!-- commands:start -->").unwrap_or(0);
+        let end = readme.find("<!-- commands:end -->").unwrap_or(readme.len());
+        let t = CommandTable::build(v(7, 2, 4));
+        let containers = [
+            "client", "command", "config", "slowlog", "latency", "memory", "object", "pubsub",
+        ];
+        for line in readme[start..end].lines().filter(|l| l.starts_with("- ")) {
+            let (label, names) = line[2..].split_once(':').unwrap_or(("", ""));
+            let label = label.trim().to_ascii_lowercase();
+            let parents: Vec<&str> = label.split(" / ").collect();
+            let groups: Vec<&str> = names.split(" / ").collect();
+            for (i, group) in groups.iter().enumerate() {
+                for name in group.split_whitespace() {
+                    let lower = name.to_ascii_lowercase();
+                    let parent = parents.get(i).copied().filter(|p| containers.contains(p));
+                    let found = match parent {
+                        Some(p) => t
+                            .lookup(p.as_bytes())
+                            .and_then(|id| t.lookup_sub(id, lower.as_bytes()))
+                            .is_some(),
+                        None => t.lookup(lower.as_bytes()).is_some(),
+                    };
+                    assert!(found, "README lists {label} {name}, which the table lacks");
+                }
+            }
+        }
     }
 }

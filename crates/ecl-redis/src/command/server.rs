@@ -465,9 +465,7 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn flushall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     flush_mode(argv)?;
     let n = ctx.eng.total_keys();
-    for i in 0..ctx.eng.dbs.len() {
-        ctx.eng.flush_db(i);
-    }
+    ctx.eng.flush_all();
     ctx.dirty(n.max(1));
     ctx.out.ok();
     Ok(())

@@ -5,9 +5,8 @@
 //! `set-max-*` parameters and emit `sadd` / `srem` / `spop` / `*store` events. Whole-set
 //! replies use the RESP3 set type.
 
-use super::coll::{self, cleanup, numkeys, numkeys_positions, read};
+use super::coll::{self, NumkeysStyle, cleanup, numkeys, numkeys_positions, read};
 use super::flags::*;
-use super::hashes::pick;
 use super::keys::{parse_cursor, scan_opts};
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
@@ -48,6 +47,12 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 fn sadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
+    let nothing_new =
+        coll::peek::<Set>(ctx, key)?.is_some_and(|s| argv.iter_from(2).all(|m| s.contains(m)));
+    if nothing_new {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let lim = coll::set_limits(ctx);
     let n = coll::write::<Set, _>(ctx, key, true, |s| {
         let members: Vec<&[u8]> = argv.iter_from(2).collect();
@@ -69,6 +74,10 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn srem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
+    if !coll::peek::<Set>(ctx, key)?.is_some_and(|s| argv.iter_from(2).any(|m| s.contains(m))) {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let n = coll::write::<Set, _>(ctx, key, false, |s| {
         argv.iter_from(2).filter(|m| s.remove(m)).count()
     })?
@@ -82,10 +91,16 @@ fn srem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
+/// Members in the order Redis replies with them (ascending for intsets).
 fn members(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Vec<Key>, CmdError> {
-    Ok(read::<Set>(ctx, key)?
-        .map(|s| s.iter().cloned().collect())
-        .unwrap_or_default())
+    let (mut items, intset) = match read::<Set>(ctx, key)? {
+        Some(s) => (s.iter().cloned().collect(), s.encoding() == "intset"),
+        None => (Vec::new(), false),
+    };
+    if intset {
+        coll::intset_order(ctx, &mut items);
+    }
+    Ok(items)
 }
 
 fn reply_set(ctx: &mut Ctx<'_>, items: &[Key]) {
@@ -138,11 +153,9 @@ fn spop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         None
     };
-    let all = members(ctx, key)?;
-    let chosen: Vec<Key> = pick(all.len(), count.unwrap_or(1))
-        .into_iter()
-        .map(|i| all[i].clone())
-        .collect();
+    let chosen: Vec<Key> = read::<Set>(ctx, key)?
+        .map(|s| coll::sample_keys(s.dict(), count.unwrap_or(1)))
+        .unwrap_or_default();
     if !chosen.is_empty() {
         coll::write::<Set, _>(ctx, key, false, |s| {
             for m in &chosen {
@@ -176,11 +189,9 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         None
     };
-    let all = members(ctx, argv.get(1))?;
-    let chosen: Vec<&Key> = pick(all.len(), count.unwrap_or(1))
-        .into_iter()
-        .map(|i| &all[i])
-        .collect();
+    let chosen: Vec<Key> = read::<Set>(ctx, argv.get(1))?
+        .map(|s| coll::sample_keys(s.dict(), count.unwrap_or(1)))
+        .unwrap_or_default();
     match count {
         None => match chosen.first() {
             Some(m) => ctx.out.bulk(m),
@@ -188,7 +199,7 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         },
         Some(_) => {
             ctx.out.array(chosen.len());
-            for m in chosen {
+            for m in &chosen {
                 ctx.out.bulk(m);
             }
         }
@@ -284,7 +295,8 @@ fn compute(ctx: &mut Ctx<'_>, keys: &[&[u8]], op: Op, limit: usize) -> Result<Ve
 
 fn algebra(ctx: &mut Ctx<'_>, argv: &Argv<'_>, op: Op) -> CmdResult {
     let keys: Vec<&[u8]> = argv.iter_from(1).collect();
-    let r = compute(ctx, &keys, op, 0)?;
+    let mut r = compute(ctx, &keys, op, 0)?;
+    coll::intset_order(ctx, &mut r);
     reply_set(ctx, &r);
     Ok(())
 }
@@ -333,7 +345,7 @@ fn sdiffstore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn sintercard(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let keys = numkeys(argv, 1)?;
+    let keys = numkeys(argv, 1, NumkeysStyle::Card)?;
     let mut i = 2 + keys.len();
     let mut limit = 0usize;
     while i < argv.len() {
@@ -369,7 +381,11 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
                 }
             };
             if s.encoding() != "hashtable" {
-                for k in s.iter() {
+                let mut all: Vec<Key> = s.iter().cloned().collect();
+                if s.encoding() == "intset" {
+                    all.sort_by_key(|m| crate::db::string::parse_i64(m).unwrap_or(0));
+                }
+                for k in &all {
                     visit(k);
                 }
                 0

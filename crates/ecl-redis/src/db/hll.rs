@@ -92,7 +92,8 @@ impl Hll {
         Hll {
             regs: vec![0; REGISTERS],
             dense: false,
-            cached: Some(0),
+            // A new HLL starts with its cached cardinality marked stale, as in Redis.
+            cached: None,
         }
     }
 
@@ -257,7 +258,7 @@ impl Hll {
                     run -= n;
                 }
             }
-            if out.len() > max + HDR {
+            if out.len() > max {
                 return None;
             }
             i = j;

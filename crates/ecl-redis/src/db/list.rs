@@ -199,7 +199,12 @@ impl List {
     }
     /// Applies `list-max-listpack-size` after a write: a list turns into a quicklist when it
     /// outgrows one listpack node and back once it shrinks to half the limit, as Redis 7.2.
-    pub fn check_encoding(&mut self, max_size: i64) {
+    /// `None` (engines before 7.2) keeps every list a quicklist.
+    pub fn check_encoding(&mut self, max_size: Option<i64>) {
+        let Some(max_size) = max_size else {
+            self.quicklist = true;
+            return;
+        };
         let fits = |n: usize, bytes: usize, shrink: bool| -> bool {
             let div = if shrink { 2 } else { 1 };
             if max_size >= 0 {

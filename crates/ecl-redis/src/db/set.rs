@@ -112,7 +112,7 @@ impl Set {
             }
         }
     }
-    /// Forces an encoding (SINTERSTORE & co. build results that Redis encodes afresh).
+    /// The current encoding.
     pub fn encoding_kind(&self) -> SetEnc {
         self.enc
     }

@@ -281,6 +281,8 @@ impl ZSet {
     }
     /// Adds or updates a member; true when it was new.
     pub fn insert(&mut self, m: &[u8], score: f64) -> bool {
+        // Redis never reports a negative zero score.
+        let score = if score == 0.0 { 0.0 } else { score };
         let (slot, inserted) = self.scores.get_or_insert_with(m, || score);
         if inserted {
             self.bytes += 2 * m.len() + MEMBER_OVERHEAD;

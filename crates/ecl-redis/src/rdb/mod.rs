@@ -129,7 +129,8 @@ pub fn restore(payload: &[u8], compat: u32) -> Result<Value, RestoreError> {
     }
     let (body, crc) = payload.split_at(payload.len() - 8);
     let ver = u16::from_le_bytes([body[body.len() - 2], body[body.len() - 1]]);
-    if ver > rdb_version(compat).max(11) {
+    // Like Redis, refuse payloads from a newer RDB format than this engine version writes.
+    if ver > rdb_version(compat) {
         return Err(RestoreError::VersionOrChecksum);
     }
     let want = u64::from_le_bytes(

@@ -1,0 +1,151 @@
+//! HyperLogLog commands: PFADD, PFCOUNT (several keys = union), PFMERGE.
+//!
+//! Place in the flow: HLLs are string values in Redis' `HYLL` layout (`db/hll.rs` decodes and
+//! encodes them), so GET/SET/DUMP/RESTORE carry them unchanged and `TYPE` says `string`.
+
+use super::flags::*;
+use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use crate::config::notify;
+use crate::db::Value;
+use crate::db::hll::{Hll, HllError};
+use crate::errors::{self, CmdError, CmdResult};
+
+const R: u32 = acl::READ | acl::HYPERLOGLOG;
+const W: u32 = acl::WRITE | acl::HYPERLOGLOG;
+
+/// `WRONGTYPE` for strings that are not HLLs.
+pub const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
+/// Corrupt sparse/dense payload.
+pub const CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
+
+/// HyperLogLog family table.
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd(
+        "pfadd",
+        -2,
+        WRITE | DENYOOM | FAST,
+        Keys::Range(1, 1, 1),
+        W | acl::FAST,
+        v(2, 8, 9),
+        "hyperloglog",
+        pfadd,
+    )
+    .doc("Adds elements to a HyperLogLog key. Creates the key if it doesn't exist."),
+    cmd(
+        "pfcount",
+        -2,
+        READONLY | MAY_REPLICATE,
+        Keys::Range(1, -1, 1),
+        R | acl::SLOW,
+        v(2, 8, 9),
+        "hyperloglog",
+        pfcount,
+    )
+    .doc("Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s)."),
+    cmd(
+        "pfmerge",
+        -2,
+        WRITE | DENYOOM,
+        Keys::Range(1, -1, 1),
+        W | acl::SLOW,
+        v(2, 8, 9),
+        "hyperloglog",
+        pfmerge,
+    )
+    .doc("Merges one or more HyperLogLog values into a single key."),
+];
+
+fn map_err(e: HllError) -> CmdError {
+    match e {
+        HllError::NotHll => NOT_HLL.into(),
+        HllError::Corrupt => CORRUPT.into(),
+    }
+}
+
+/// Loads the HLL at `key` (`None` when missing).
+fn load(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Hll>, CmdError> {
+    let now = ctx.now;
+    match ctx.db().get(key, now) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::Str(s) => Hll::decode(s).map(Some).map_err(map_err),
+            _ => Err(errors::WRONGTYPE.into()),
+        },
+    }
+}
+
+fn sparse_max(ctx: &Ctx<'_>) -> usize {
+    super::coll::cfg_i64(ctx, "hll-sparse-max-bytes", 3000).max(0) as usize
+}
+
+/// Stores `h` at `key`, keeping any TTL.
+fn save(ctx: &mut Ctx<'_>, key: &[u8], h: &Hll) {
+    let bytes = h.encode(sparse_max(ctx));
+    let now = ctx.now;
+    ctx.db().set(key, Value::Str(bytes), now, true);
+}
+
+fn pfadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let key = argv.get(1);
+    let (mut h, created) = match load(ctx, key)? {
+        Some(h) => (h, false),
+        None => (Hll::new(), true),
+    };
+    let mut changed = created;
+    for e in argv.iter_from(2) {
+        changed |= h.add(e);
+    }
+    if changed {
+        save(ctx, key, &h);
+        ctx.dirty(1);
+        ctx.notify(notify::STRING, "pfadd", key);
+    }
+    ctx.out.int(i64::from(changed));
+    Ok(())
+}
+
+fn pfcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.len() == 2 {
+        let key = argv.get(1);
+        let Some(mut h) = load(ctx, key)? else {
+            ctx.out.int(0);
+            return Ok(());
+        };
+        let n = match h.cached {
+            Some(n) => n,
+            None => {
+                // Refresh the cached cardinality in the header, as Redis does.
+                let n = h.count();
+                h.cached = Some(n);
+                save(ctx, key, &h);
+                n
+            }
+        };
+        ctx.out.int(n as i64);
+        return Ok(());
+    }
+    let mut acc = Hll::new();
+    for k in argv.iter_from(1) {
+        if let Some(h) = load(ctx, k)? {
+            acc.merge(&h);
+        }
+    }
+    ctx.out.int(acc.count() as i64);
+    Ok(())
+}
+
+fn pfmerge(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let dst = argv.get(1);
+    let mut acc = load(ctx, dst)?.unwrap_or_default();
+    for k in argv.iter_from(2) {
+        if let Some(h) = load(ctx, k)? {
+            acc.merge(&h);
+        }
+    }
+    acc.cached = None;
+    save(ctx, dst, &acc);
+    ctx.dirty(1);
+    ctx.notify(notify::STRING, "pfadd", dst);
+    ctx.out.ok();
+    Ok(())
+}

@@ -1,0 +1,634 @@
+//! Sorted-set commands: adding/scoring, ranks, and every range form (ZRANGE with
+//! BYSCORE/BYLEX/REV/LIMIT, the legacy ZRANGEBY*/ZREV* commands, ZRANGESTORE, ZREMRANGEBY*).
+//!
+//! Place in the flow: argument parsing and reply shaping for `Value::ZSet`; the ordered
+//! structure (order-statistic tree + member map) lives in `db/zset.rs`. Set algebra, pops,
+//! blocking pops, random members and ZSCAN are in `zsets_ops.rs`. Scores go out as RESP3
+//! doubles (RESP2 bulk strings) with Redis' formatting.
+
+use super::coll::{self, cleanup, read};
+use super::flags::*;
+use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use crate::config::notify;
+use crate::db::string::clamp_range;
+use crate::db::zset::{LexBound, LexRange, ScoreRange, ZSet};
+use crate::db::{Key, Value};
+use crate::errors::{self, CmdError, CmdResult};
+
+pub(crate) const R: u32 = acl::READ | acl::SORTEDSET;
+pub(crate) const W: u32 = acl::WRITE | acl::SORTEDSET;
+const K1: Keys = Keys::Range(1, 1, 1);
+
+/// `ERR min or max is not a float`.
+pub const MINMAX_FLOAT: &str = "ERR min or max is not a float";
+/// `ERR min or max not valid string range item`.
+pub const MINMAX_LEX: &str = "ERR min or max not valid string range item";
+
+/// Sorted-set family table (basic and range commands; see `zsets_ops` for the rest).
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("zadd", -4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 2, 0), "sorted-set", zadd).doc("Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist."),
+    cmd("zincrby", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 2, 0), "sorted-set", zincrby).doc("Increments the score of a member in a sorted set."),
+    cmd("zrem", -3, WRITE | FAST, K1, W | acl::FAST, v(1, 2, 0), "sorted-set", zrem).doc("Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
+    cmd("zcard", 2, READONLY | FAST, K1, R | acl::FAST, v(1, 2, 0), "sorted-set", zcard).doc("Returns the number of members in a sorted set."),
+    cmd("zcount", 4, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "sorted-set", zcount).doc("Returns the count of members in a sorted set that have scores within a range."),
+    cmd("zlexcount", 4, READONLY | FAST, K1, R | acl::FAST, v(2, 8, 9), "sorted-set", zlexcount).doc("Returns the number of members in a sorted set within a lexicographical range."),
+    cmd("zscore", 3, READONLY | FAST, K1, R | acl::FAST, v(1, 2, 0), "sorted-set", zscore).doc("Returns the score of a member in a sorted set."),
+    cmd("zmscore", -3, READONLY | FAST, K1, R | acl::FAST, v(6, 2, 0), "sorted-set", zmscore).doc("Returns the score of one or more members in a sorted set."),
+    cmd("zrank", -3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "sorted-set", zrank).doc("Returns the index of a member in a sorted set ordered by ascending scores."),
+    cmd("zrevrank", -3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "sorted-set", zrevrank).doc("Returns the index of a member in a sorted set ordered by descending scores."),
+    cmd("zrange", -4, READONLY, K1, R | acl::SLOW, v(1, 2, 0), "sorted-set", zrange).doc("Returns members in a sorted set within a range of indexes."),
+    cmd("zrangestore", -5, WRITE | DENYOOM, Keys::Range(1, 2, 1), W | acl::SLOW, v(6, 2, 0), "sorted-set", zrangestore).doc("Stores a range of members from sorted set in a key."),
+    cmd("zrevrange", -4, READONLY, K1, R | acl::SLOW, v(1, 2, 0), "sorted-set", zrevrange).doc("Returns members in a sorted set within a range of indexes in reverse order."),
+    cmd("zrangebyscore", -4, READONLY, K1, R | acl::SLOW, v(1, 0, 5), "sorted-set", zrangebyscore).doc("Returns members in a sorted set within a range of scores."),
+    cmd("zrevrangebyscore", -4, READONLY, K1, R | acl::SLOW, v(2, 2, 0), "sorted-set", zrevrangebyscore).doc("Returns members in a sorted set within a range of scores in reverse order."),
+    cmd("zrangebylex", -4, READONLY, K1, R | acl::SLOW, v(2, 8, 9), "sorted-set", zrangebylex).doc("Returns members in a sorted set within a lexicographical range."),
+    cmd("zrevrangebylex", -4, READONLY, K1, R | acl::SLOW, v(2, 8, 9), "sorted-set", zrevrangebylex).doc("Returns members in a sorted set within a lexicographical range in reverse order."),
+    cmd("zremrangebyrank", 4, WRITE, K1, W | acl::SLOW, v(2, 0, 0), "sorted-set", zremrangebyrank).doc("Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed."),
+    cmd("zremrangebyscore", 4, WRITE, K1, W | acl::SLOW, v(1, 2, 0), "sorted-set", zremrangebyscore).doc("Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
+    cmd("zremrangebylex", 4, WRITE, K1, W | acl::SLOW, v(2, 8, 9), "sorted-set", zremrangebylex).doc("Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
+];
+
+fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
+        (false, false, false, false, false, false);
+    let mut i = 2;
+    while i < argv.len() {
+        let a = argv.get(i).to_ascii_lowercase();
+        match a.as_slice() {
+            b"nx" => nx = true,
+            b"xx" => xx = true,
+            b"gt" => gt = true,
+            b"lt" => lt = true,
+            b"ch" => ch = true,
+            b"incr" => incr = true,
+            _ => break,
+        }
+        i += 1;
+    }
+    let rest = argv.len() - i;
+    if rest == 0 || !rest.is_multiple_of(2) {
+        return Err(errors::SYNTAX.into());
+    }
+    if nx && xx {
+        return Err("ERR XX and NX options at the same time are not compatible".into());
+    }
+    if (nx && (gt || lt)) || (gt && lt) {
+        return Err("ERR GT, LT, and/or NX options at the same time are not compatible".into());
+    }
+    if incr && rest > 2 {
+        return Err("ERR INCR option supports a single increment-element pair".into());
+    }
+    let mut pairs = Vec::with_capacity(rest / 2);
+    let mut j = i;
+    while j + 1 < argv.len() {
+        pairs.push((argv.f64(j)?, argv.get(j + 1)));
+        j += 2;
+    }
+    let key = argv.get(1);
+    let (me, mv) = coll::listpack_limits(ctx, "zset");
+    if xx && !coll::check::<ZSet>(ctx, key)? {
+        if incr {
+            ctx.out.null();
+        } else {
+            ctx.out.int(0);
+        }
+        return Ok(());
+    }
+    // Nothing would change (NX on existing members, equal scores, GT/LT refusals): answer
+    // without touching the key, so WATCHers are not disturbed.
+    if !incr
+        && let Some(z) = coll::peek::<ZSet>(ctx, key)?
+        && pairs.iter().all(|(s, m)| match z.score(m) {
+            None => xx,
+            Some(c) => nx || *s == c || (gt && *s <= c) || (lt && *s >= c),
+        })
+    {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let res = coll::write::<ZSet, _>(ctx, key, true, |z| {
+        let (mut added, mut changed) = (0i64, 0i64);
+        let mut last: Option<f64> = None;
+        let mut longest = 0;
+        for (score, m) in &pairs {
+            let cur = z.score(m);
+            let new = match cur {
+                Some(c) => {
+                    if nx {
+                        continue;
+                    }
+                    let n = if incr { c + score } else { *score };
+                    if n.is_nan() {
+                        return Err(CmdError::from("ERR resulting score is not a number (NaN)"));
+                    }
+                    if (gt && n <= c) || (lt && n >= c) {
+                        continue;
+                    }
+                    if n != c {
+                        changed += 1;
+                    }
+                    n
+                }
+                None => {
+                    if xx {
+                        continue;
+                    }
+                    added += 1;
+                    longest = longest.max(m.len());
+                    *score
+                }
+            };
+            z.insert(m, new);
+            last = Some(new);
+        }
+        z.check_encoding(me, mv, longest);
+        Ok((added, changed, last))
+    })?;
+    let (added, changed, last) = match res {
+        Some(r) => r?,
+        None => (0, 0, None),
+    };
+    cleanup(ctx, key);
+    if incr {
+        match last {
+            Some(s) => coll::reply_score(ctx, s),
+            None => ctx.out.null(),
+        }
+    } else {
+        ctx.out.int(if ch { added + changed } else { added });
+    }
+    if added + changed > 0 || (incr && last.is_some()) {
+        ctx.dirty((added + changed) as u64);
+        ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
+        ctx.signal_ready(key);
+    }
+    Ok(())
+}
+
+fn zincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let by = argv.f64(2)?;
+    let key = argv.get(1);
+    let m = argv.get(3);
+    let (me, mv) = coll::listpack_limits(ctx, "zset");
+    let r = coll::write::<ZSet, _>(ctx, key, true, |z| {
+        let n = z.score(m).unwrap_or(0.0) + by;
+        if n.is_nan() {
+            return Err(CmdError::from("ERR resulting score is not a number (NaN)"));
+        }
+        z.insert(m, n);
+        z.check_encoding(me, mv, m.len());
+        Ok(n)
+    })?;
+    let n = match r {
+        Some(r) => r,
+        None => Ok(0.0),
+    };
+    let n = match n {
+        Ok(n) => n,
+        Err(e) => {
+            cleanup(ctx, key);
+            return Err(e);
+        }
+    };
+    coll::reply_score(ctx, n);
+    ctx.dirty(1);
+    ctx.notify(notify::ZSET, "zincr", key);
+    ctx.signal_ready(key);
+    Ok(())
+}
+
+fn zrem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let key = argv.get(1);
+    if !coll::peek::<ZSet>(ctx, key)?
+        .is_some_and(|z| argv.iter_from(2).any(|m| z.score(m).is_some()))
+    {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let n = coll::write::<ZSet, _>(ctx, key, false, |z| {
+        argv.iter_from(2).filter(|m| z.remove(m)).count()
+    })?
+    .unwrap_or(0);
+    ctx.out.int(n as i64);
+    if n > 0 {
+        ctx.dirty(n as u64);
+        ctx.notify(notify::ZSET, "zrem", key);
+        cleanup(ctx, key);
+    }
+    Ok(())
+}
+
+fn zcard(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let n = read::<ZSet>(ctx, argv.get(1))?.map_or(0, |z| z.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// Parses a score range (`ERR min or max is not a float`).
+pub fn score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, CmdError> {
+    ScoreRange::parse(min, max).ok_or_else(|| MINMAX_FLOAT.into())
+}
+
+/// Parses a lex range (`ERR min or max not valid string range item`).
+pub fn lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
+    match (LexBound::parse(min), LexBound::parse(max)) {
+        (Some(min), Some(max)) => Ok(LexRange { min, max }),
+        _ => Err(MINMAX_LEX.into()),
+    }
+}
+
+fn zcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let r = score_range(argv.get(2), argv.get(3))?;
+    let n = read::<ZSet>(ctx, argv.get(1))?.map_or(0, |z| {
+        let (lo, hi) = z.score_span(&r);
+        hi - lo
+    });
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn zlexcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let r = lex_range(argv.get(2), argv.get(3))?;
+    let n = read::<ZSet>(ctx, argv.get(1))?.map_or(0, |z| {
+        let (lo, hi) = z.lex_span(&r);
+        hi - lo
+    });
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn zscore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    match read::<ZSet>(ctx, argv.get(1))?.and_then(|z| z.score(argv.get(2))) {
+        Some(s) => coll::reply_score(ctx, s),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn zmscore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let r: Vec<Option<f64>> = match read::<ZSet>(ctx, argv.get(1))? {
+        Some(z) => argv.iter_from(2).map(|m| z.score(m)).collect(),
+        None => vec![None; argv.len() - 2],
+    };
+    ctx.out.array(r.len());
+    for s in r {
+        match s {
+            Some(s) => coll::reply_score(ctx, s),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn rank_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, rev: bool) -> CmdResult {
+    let with_score = match argv.len() {
+        3 => false,
+        // Before 7.2 the commands take exactly key and member.
+        _ if !coll::is_72(ctx) => {
+            let name = argv.str(0).to_ascii_lowercase();
+            return Err(errors::wrong_arity(&name));
+        }
+        4 if argv.is(3, "withscore") && coll::is_72(ctx) => true,
+        4 => return Err(errors::SYNTAX.into()),
+        _ => {
+            let name = argv.str(0).to_ascii_lowercase();
+            return Err(errors::wrong_arity(&name));
+        }
+    };
+    let m = argv.get(2);
+    let found = read::<ZSet>(ctx, argv.get(1))?.and_then(|z| {
+        let r = z.rank(m)?;
+        let r = if rev { z.len() - 1 - r } else { r };
+        Some((r, z.score(m).unwrap_or(0.0)))
+    });
+    match (found, with_score) {
+        (None, false) => ctx.out.null(),
+        (None, true) => ctx.out.null_array(),
+        (Some((r, _)), false) => ctx.out.int(r as i64),
+        (Some((r, s)), true) => {
+            ctx.out.array(2);
+            ctx.out.int(r as i64);
+            coll::reply_score(ctx, s);
+        }
+    }
+    Ok(())
+}
+
+fn zrank(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    rank_generic(ctx, argv, false)
+}
+fn zrevrank(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    rank_generic(ctx, argv, true)
+}
+
+/// How a range selects elements.
+pub enum By {
+    /// Inclusive ranks (negative from the end).
+    Rank(i64, i64),
+    /// Scores.
+    Score(ScoreRange),
+    /// Member bytes.
+    Lex(LexRange),
+}
+
+/// A fully-parsed range query.
+pub struct RangeSpec {
+    /// Selection.
+    pub by: By,
+    /// Descending order.
+    pub rev: bool,
+    /// LIMIT offset count (count < 0 = all).
+    pub limit: Option<(i64, i64)>,
+    /// WITHSCORES.
+    pub withscores: bool,
+}
+
+/// Evaluates a range against a sorted set: (member, score) in reply order.
+pub fn eval_range(z: &ZSet, spec: &RangeSpec) -> Vec<(Key, f64)> {
+    let len = z.len();
+    let (lo, hi) = match &spec.by {
+        By::Rank(s, e) => match clamp_range(*s, *e, len) {
+            None => return Vec::new(),
+            Some((a, b)) if spec.rev => (len - 1 - b, len - a),
+            Some((a, b)) => (a, b + 1),
+        },
+        By::Score(r) => z.score_span(r),
+        By::Lex(r) => z.lex_span(r),
+    };
+    let (mut lo, mut hi) = (lo, hi);
+    if let Some((off, count)) = spec.limit {
+        if off < 0 {
+            return Vec::new();
+        }
+        let off = off as usize;
+        let avail = hi.saturating_sub(lo);
+        let take = if count < 0 {
+            avail
+        } else {
+            (count as usize).min(avail)
+        };
+        if off >= avail {
+            return Vec::new();
+        }
+        let take = take.min(avail - off);
+        if spec.rev {
+            hi -= off;
+            lo = hi - take;
+        } else {
+            lo += off;
+            hi = lo + take;
+        }
+    }
+    let mut out = z.range(lo, hi);
+    if spec.rev {
+        out.reverse();
+    }
+    out
+}
+
+/// Writes a list of members, with scores when asked (RESP3: pairs; RESP2: flat).
+pub fn reply_entries(ctx: &mut Ctx<'_>, items: &[(Key, f64)], withscores: bool) {
+    if withscores && ctx.out.resp3 {
+        ctx.out.array(items.len());
+        for (m, s) in items {
+            ctx.out.array(2);
+            ctx.out.bulk(m);
+            coll::reply_score(ctx, *s);
+        }
+    } else if withscores {
+        ctx.out.array(items.len() * 2);
+        for (m, s) in items {
+            ctx.out.bulk(m);
+            coll::reply_score(ctx, *s);
+        }
+    } else {
+        ctx.out.array(items.len());
+        for (m, _) in items {
+            ctx.out.bulk(m);
+        }
+    }
+}
+
+/// Parses ZRANGE-style arguments: `min max [BYSCORE|BYLEX] [REV] [LIMIT o c] [WITHSCORES]`
+/// at `at` (WITHSCORES refused for ZRANGESTORE).
+fn parse_zrange(argv: &Argv<'_>, at: usize, store: bool) -> Result<RangeSpec, CmdError> {
+    let (mut byscore, mut bylex, mut rev, mut ws, mut limit) = (false, false, false, false, None);
+    let mut i = at + 2;
+    while i < argv.len() {
+        if argv.is(i, "byscore") {
+            byscore = true;
+        } else if argv.is(i, "bylex") {
+            bylex = true;
+        } else if argv.is(i, "rev") {
+            rev = true;
+        } else if argv.is(i, "withscores") && !store {
+            ws = true;
+        } else if argv.is(i, "limit") && i + 2 < argv.len() {
+            limit = Some((argv.i64(i + 1)?, argv.i64(i + 2)?));
+            i += 2;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+        i += 1;
+    }
+    if byscore && bylex {
+        return Err(errors::SYNTAX.into());
+    }
+    if limit.is_some() && !byscore && !bylex {
+        return Err(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+                .into(),
+        );
+    }
+    if ws && bylex {
+        return Err("ERR syntax error, WITHSCORES not supported in combination with BYLEX".into());
+    }
+    let (a, b) = (argv.get(at), argv.get(at + 1));
+    // With REV the first bound is the maximum for score and lex ranges.
+    let (min, max) = if rev { (b, a) } else { (a, b) };
+    let by = if byscore {
+        By::Score(score_range(min, max)?)
+    } else if bylex {
+        By::Lex(lex_range(min, max)?)
+    } else {
+        By::Rank(argv.i64(at)?, argv.i64(at + 1)?)
+    };
+    Ok(RangeSpec {
+        by,
+        rev,
+        limit,
+        withscores: ws,
+    })
+}
+
+/// Runs a range query against `key` and replies.
+fn range_reply(ctx: &mut Ctx<'_>, key: &[u8], spec: &RangeSpec) -> CmdResult {
+    let items = read::<ZSet>(ctx, key)?
+        .map(|z| eval_range(z, spec))
+        .unwrap_or_default();
+    reply_entries(ctx, &items, spec.withscores);
+    Ok(())
+}
+
+fn zrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let spec = parse_zrange(argv, 2, false)?;
+    range_reply(ctx, argv.get(1), &spec)
+}
+
+fn zrangestore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let spec = parse_zrange(argv, 3, true)?;
+    let (dst, src) = (argv.get(1), argv.get(2));
+    let items = read::<ZSet>(ctx, src)?
+        .map(|z| eval_range(z, &spec))
+        .unwrap_or_default();
+    store_entries(ctx, dst, &items, "zrangestore");
+    ctx.out.int(items.len() as i64);
+    Ok(())
+}
+
+/// Replaces `dst` with a sorted set of `items` (deleting it when empty), with events.
+pub fn store_entries(ctx: &mut Ctx<'_>, dst: &[u8], items: &[(Key, f64)], event: &str) {
+    let (me, mv) = coll::listpack_limits(ctx, "zset");
+    let mut z = ZSet::new();
+    let mut longest = 0;
+    for (m, s) in items {
+        z.insert(m, *s);
+        longest = longest.max(m.len());
+    }
+    z.check_encoding(me, mv, longest);
+    let now = ctx.now;
+    let existed = ctx.db().exists(dst, now);
+    if coll::store(ctx, dst, Value::ZSet(Box::new(z)), items.is_empty()) {
+        ctx.notify(notify::ZSET, event, dst);
+        ctx.signal_ready(dst);
+    } else if existed {
+        ctx.notify(notify::GENERIC, "del", dst);
+    }
+    ctx.dirty(1);
+}
+
+fn withscores_only(argv: &Argv<'_>, at: usize) -> Result<bool, CmdError> {
+    match argv.len() - at {
+        0 => Ok(false),
+        1 if argv.is(at, "withscores") => Ok(true),
+        _ => Err(errors::SYNTAX.into()),
+    }
+}
+
+fn zrevrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let ws = withscores_only(argv, 4)?;
+    let spec = RangeSpec {
+        by: By::Rank(argv.i64(2)?, argv.i64(3)?),
+        rev: true,
+        limit: None,
+        withscores: ws,
+    };
+    range_reply(ctx, argv.get(1), &spec)
+}
+
+/// Legacy ZRANGEBYSCORE/ZRANGEBYLEX options: `[WITHSCORES] [LIMIT o c]` in any order.
+fn legacy_opts(argv: &Argv<'_>, lex: bool) -> Result<(bool, Option<(i64, i64)>), CmdError> {
+    let (mut ws, mut limit) = (false, None);
+    let mut i = 4;
+    while i < argv.len() {
+        if argv.is(i, "withscores") && !lex {
+            ws = true;
+            i += 1;
+        } else if argv.is(i, "limit") && i + 2 < argv.len() {
+            limit = Some((argv.i64(i + 1)?, argv.i64(i + 2)?));
+            i += 3;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    Ok((ws, limit))
+}
+
+fn by_score_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, rev: bool) -> CmdResult {
+    let (a, b) = (argv.get(2), argv.get(3));
+    let r = if rev {
+        score_range(b, a)?
+    } else {
+        score_range(a, b)?
+    };
+    let (ws, limit) = legacy_opts(argv, false)?;
+    let spec = RangeSpec {
+        by: By::Score(r),
+        rev,
+        limit,
+        withscores: ws,
+    };
+    range_reply(ctx, argv.get(1), &spec)
+}
+
+fn by_lex_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, rev: bool) -> CmdResult {
+    let (a, b) = (argv.get(2), argv.get(3));
+    let r = if rev {
+        lex_range(b, a)?
+    } else {
+        lex_range(a, b)?
+    };
+    let (_, limit) = legacy_opts(argv, true)?;
+    let spec = RangeSpec {
+        by: By::Lex(r),
+        rev,
+        limit,
+        withscores: false,
+    };
+    range_reply(ctx, argv.get(1), &spec)
+}
+
+fn zrangebyscore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    by_score_generic(ctx, argv, false)
+}
+fn zrevrangebyscore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    by_score_generic(ctx, argv, true)
+}
+fn zrangebylex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    by_lex_generic(ctx, argv, false)
+}
+fn zrevrangebylex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    by_lex_generic(ctx, argv, true)
+}
+
+fn remrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by: By, event: &str) -> CmdResult {
+    let key = argv.get(1);
+    let spec = RangeSpec {
+        by,
+        rev: false,
+        limit: None,
+        withscores: false,
+    };
+    if coll::peek::<ZSet>(ctx, key)?.is_none_or(|z| eval_range(z, &spec).is_empty()) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let n = coll::write::<ZSet, _>(ctx, key, false, |z| {
+        let items = eval_range(z, &spec);
+        for (m, _) in &items {
+            z.remove(m);
+        }
+        items.len()
+    })?
+    .unwrap_or(0);
+    ctx.out.int(n as i64);
+    if n > 0 {
+        ctx.dirty(n as u64);
+        ctx.notify(notify::ZSET, event, key);
+        cleanup(ctx, key);
+    }
+    Ok(())
+}
+
+fn zremrangebyrank(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let by = By::Rank(argv.i64(2)?, argv.i64(3)?);
+    remrange(ctx, argv, by, "zremrangebyrank")
+}
+fn zremrangebyscore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let by = By::Score(score_range(argv.get(2), argv.get(3))?);
+    remrange(ctx, argv, by, "zremrangebyscore")
+}
+fn zremrangebylex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let by = By::Lex(lex_range(argv.get(2), argv.get(3))?);
+    remrange(ctx, argv, by, "zremrangebylex")
+}
