@@ -13,6 +13,7 @@ import uuid
 import pytest
 import redis
 from pymemcache.client.base import Client as MemcacheClient
+from pymemcache.exceptions import MemcacheServerError
 
 from helpers import (
     FAST_WAITER,
@@ -611,3 +612,46 @@ def test_account_isolation(make_client, resources, uid):
     c = create_redis(other, resources, cid)
     assert c["ARN"] == f"arn:aws:elasticache:us-east-1:123456789012:cluster:{cid}"
     assert describe_cluster(default, cid)["ARN"] == f"arn:aws:elasticache:us-east-1:000000000000:cluster:{cid}"
+
+
+def test_memcached_reboot_applies_pending_parameters(ec, resources, uid):
+    # max_item_size is a requires-reboot parameter (reference 7.2): new clusters start with the
+    # group's value; a change marks running nodes pending-reboot until RebootCacheCluster.
+    pg = resources.parameter_group(ec, uid("pg"))
+    ec.create_cache_parameter_group(CacheParameterGroupName=pg, CacheParameterGroupFamily="memcached1.6", Description="t")
+    ec.modify_cache_parameter_group(
+        CacheParameterGroupName=pg, ParameterNameValues=[{"ParameterName": "max_item_size", "ParameterValue": "2097152"}]
+    )
+    cid = uid("mc")
+    c = create_memcached(ec, resources, cid, nodes=1, CacheParameterGroupName=pg)
+    ep = node_endpoints(c)["0001"]
+    mc = _memcache(*ep)
+    assert int(mc.stats("settings")[b"item_size_max"]) == 2097152
+    big = b"x" * (1536 * 1024)
+    assert mc.set("big", big, noreply=False) is True
+    assert mc.get("big") == big
+    huge = b"y" * (3 * 1024 * 1024)
+    with pytest.raises(MemcacheServerError, match="too large"):
+        mc.set("huge", huge, noreply=False)  # 3 MiB exceeds max_item_size 2 MiB
+    mc.close()
+
+    ec.modify_cache_parameter_group(
+        CacheParameterGroupName=pg, ParameterNameValues=[{"ParameterName": "max_item_size", "ParameterValue": "4194304"}]
+    )
+    c = describe_cluster(ec, cid)
+    assert c["CacheParameterGroup"]["ParameterApplyStatus"] == "pending-reboot"
+    assert c["CacheParameterGroup"]["CacheNodeIdsToReboot"] == ["0001"]
+    assert c["CacheNodes"][0]["ParameterGroupStatus"] == "pending-reboot"
+    mc = _memcache(*ep)
+    assert int(mc.stats("settings")[b"item_size_max"]) == 2097152, "requires-reboot values wait for a reboot"
+    mc.close()
+
+    ec.reboot_cache_cluster(CacheClusterId=cid, CacheNodeIdsToReboot=["0001"])
+    c = wait_available(ec, cid)
+    assert c["CacheParameterGroup"]["ParameterApplyStatus"] == "in-sync"
+    assert c["CacheNodes"][0]["ParameterGroupStatus"] == "in-sync"
+    mc = _memcache(*ep)
+    assert int(mc.stats("settings")[b"item_size_max"]) == 4194304
+    assert mc.set("huge", huge, noreply=False) is True
+    assert mc.get("huge") == huge
+    mc.close()
