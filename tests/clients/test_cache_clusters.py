@@ -24,6 +24,7 @@ from helpers import (
     create_memcached,
     create_redis,
     describe_cluster,
+    memcached_exchange,
     node_endpoints,
     wait_available,
     wait_deleted,
@@ -655,3 +656,23 @@ def test_memcached_reboot_applies_pending_parameters(ec, resources, uid):
     assert mc.set("huge", huge, noreply=False) is True
     assert mc.get("huge") == huge
     mc.close()
+
+
+def test_legacy_discovery_key_on_old_memcached(ec, resources, uid):
+    # Engines older than 1.4.14 answer auto discovery through the key AmazonElastiCache:cluster
+    # (reference 6), with the same body as `config get cluster`.
+    c = create_memcached(ec, resources, uid("mc"), nodes=2, EngineVersion="1.4.5")
+    assert c["EngineVersion"] == "1.4.5"
+    assert c["CacheParameterGroup"]["CacheParameterGroupName"] == "default.memcached1.4"
+    cfg = (c["ConfigurationEndpoint"]["Address"], c["ConfigurationEndpoint"]["Port"])
+    raw = memcached_exchange(*cfg, b"get AmazonElastiCache:cluster\r\n")
+    header, _, rest = raw.partition(b"\r\n")
+    assert header.startswith(b"VALUE AmazonElastiCache:cluster 0 "), raw
+    length = int(header.split(b" ")[3])
+    body = rest[:length]
+    assert rest[length:] == b"\r\nEND\r\n"
+    version, nodes, empty = body.split(b"\n")
+    assert int(version) >= 1 and empty == b""
+    listed = sorted((h, int(p)) for h, _, p in (t.split("|") for t in nodes.decode().split(" ")))
+    assert listed == sorted(node_endpoints(c).values())
+    assert memcached_exchange(*cfg, b"version\r\n", until=(b"\r\n",)) == b"VERSION 1.4.5\r\n"
