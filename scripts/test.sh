@@ -28,7 +28,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # ---- 1. build once -------------------------------------------------------------------------
 step "cargo build --workspace --bins (debug)"
-cargo build --workspace --bins --locked
+cargo build --workspace --bins
 BINARY="$ROOT/target/debug/elasticache-local"
 [[ -x "$BINARY" ]] || { echo "error: $BINARY was not built" >&2; exit 1; }
 
@@ -36,7 +36,7 @@ BINARY="$ROOT/target/debug/elasticache-local"
 if [[ "${ECL_SKIP_RUST:-0}" != 1 ]]; then
   step "cargo test --workspace"
   set +e
-  cargo test --workspace --locked 2>&1 | tee "$LOGDIR/cargo-test.log"
+  cargo test --workspace 2>&1 | tee "$LOGDIR/cargo-test.log"
   rc=${PIPESTATUS[0]}
   set -e
   # Sum the "test result:" lines of every test binary and doc-test run.

@@ -152,3 +152,29 @@ def test_memcached_walkthrough(aws):
     for host, port in endpoints + [cfg_ep]:
         assert wait_port_closed(host, port), f"{host}:{port} still accepts connections after deletion"
     assert not any(can_connect(h, p) for h, p in endpoints)
+
+
+def test_unsigned_requests_use_default_region_and_account(aws, ec):
+    # `aws --no-sign-request` sends no credential scope: the emulator answers for us-east-1 and
+    # account 000000000000 (reference 1.3), the same partition the signed default client uses.
+    cluster_id = f"nosign-{uuid.uuid4().hex[:6]}"
+    out = aws.json(
+        "--no-sign-request", "elasticache", "create-cache-cluster",
+        "--cache-cluster-id", cluster_id, "--engine", "memcached",
+        "--cache-node-type", "cache.t3.micro", "--num-cache-nodes", "1",
+    )
+    assert out["CacheCluster"]["ARN"] == f"arn:aws:elasticache:us-east-1:000000000000:cluster:{cluster_id}"
+    seen = ec.describe_cache_clusters(CacheClusterId=cluster_id)["CacheClusters"]
+    assert [c["CacheClusterId"] for c in seen] == [cluster_id]
+    _delete_and_wait(aws, cluster_id)
+
+
+def test_cli_pagination_and_errors(aws):
+    # aws-cli maps --page-size to MaxRecords and follows Marker until the end.
+    listed = aws.json("elasticache", "describe-cache-engine-versions", "--page-size", "20")
+    versions = [(v["Engine"], v["EngineVersion"]) for v in listed["CacheEngineVersions"]]
+    assert len(versions) == len(set(versions)) and ("redis", "7.1") in versions
+    # Errors surface with their code and a non-zero exit status.
+    missing = aws.run("elasticache", "describe-cache-clusters", "--cache-cluster-id", "no-such-cluster", check=False)
+    assert missing.returncode != 0
+    assert "(CacheClusterNotFound)" in missing.stderr

@@ -8,11 +8,13 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import time
 import uuid
 
 import pytest
 import redis
 from pymemcache.client.base import Client as MemcacheClient
+from pymemcache.exceptions import MemcacheServerError
 
 from helpers import (
     FAST_WAITER,
@@ -23,6 +25,7 @@ from helpers import (
     create_memcached,
     create_redis,
     describe_cluster,
+    memcached_exchange,
     node_endpoints,
     wait_available,
     wait_deleted,
@@ -35,6 +38,30 @@ SNAPSHOT_WINDOW = re.compile(r"^\d\d:\d\d-\d\d:\d\d$")
 
 def _redis(host: str, port: int) -> redis.Redis:
     return redis.Redis(host=host, port=port, socket_timeout=10, decode_responses=True)
+
+
+def _policy(r: redis.Redis) -> str:
+    """The node's eviction policy as INFO reports it (CONFIG is not available on ElastiCache)."""
+    return r.info("memory")["maxmemory_policy"]
+
+
+def _expired_event_delivered(r: redis.Redis) -> bool:
+    """True when an expiring key publishes __keyevent@0__:expired (needs `Ex` notifications)."""
+    key = f"ttl-{uuid.uuid4().hex[:6]}"
+    pubsub = r.pubsub()
+    pubsub.subscribe("__keyevent@0__:expired")
+    try:
+        pubsub.get_message(timeout=5)  # the subscribe confirmation
+        r.set(key, "v", px=1)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            r.get(key)  # an access expires the key if the active cycle has not yet
+            msg = pubsub.get_message(timeout=0.5)
+            if msg and msg["type"] == "message" and msg["data"] == key:
+                return True
+        return False
+    finally:
+        pubsub.close()
 
 
 def _memcache(host: str, port: int) -> MemcacheClient:
@@ -88,8 +115,12 @@ def test_create_redis_defaults_and_engine(ec, resources, uid):
     assert r.get("greeting") == "hello"
     assert r.info("server")["redis_version"] == c["EngineVersion"], "INFO reports the API's engine version"
     # Node types mean memory: t3.micro is 512 MiB, less reserved-memory-percent 25 (reference section 5).
-    assert int(r.config_get("maxmemory")["maxmemory"]) == 402653184
-    assert r.config_get("maxmemory-policy")["maxmemory-policy"] == "volatile-lru"
+    memory = r.info("memory")
+    assert int(memory["maxmemory"]) == 402653184
+    assert memory["maxmemory_policy"] == "volatile-lru"
+    # CONFIG is one of the commands ElastiCache does not expose.
+    with pytest.raises(redis.ResponseError):
+        r.config_get("maxmemory")
     r.close()
 
 
@@ -511,7 +542,7 @@ def test_parameter_group_applies_to_running_redis(ec, resources, uid):
     c = create_redis(ec, resources, cid, CacheParameterGroupName=pg)
     assert c["CacheParameterGroup"]["CacheParameterGroupName"] == pg
     r = _redis(*node_endpoints(c)["0001"])
-    assert r.config_get("maxmemory-policy")["maxmemory-policy"] == "allkeys-lru"
+    assert _policy(r) == "allkeys-lru"
 
     # An immediate parameter change reaches the running node.
     ec.modify_cache_parameter_group(
@@ -522,13 +553,13 @@ def test_parameter_group_applies_to_running_redis(ec, resources, uid):
         ],
     )
     wait_available(ec, cid)
-    assert r.config_get("maxmemory-policy")["maxmemory-policy"] == "allkeys-lfu"
-    assert set(r.config_get("notify-keyspace-events")["notify-keyspace-events"]) == set("xE")
+    assert _policy(r) == "allkeys-lfu"
+    assert _expired_event_delivered(r), "notify-keyspace-events Ex reached the node"
 
     # Reset goes back to the family defaults on the running node too.
     ec.reset_cache_parameter_group(CacheParameterGroupName=pg, ResetAllParameters=True)
     wait_available(ec, cid)
-    assert r.config_get("maxmemory-policy")["maxmemory-policy"] == "volatile-lru"
+    assert _policy(r) == "volatile-lru"
 
     # Switching the cluster to another group applies that group's values.
     pg2 = resources.parameter_group(ec, uid("pg"))
@@ -540,7 +571,7 @@ def test_parameter_group_applies_to_running_redis(ec, resources, uid):
     ec.modify_cache_cluster(CacheClusterId=cid, CacheParameterGroupName=pg2, ApplyImmediately=True)
     c = wait_available(ec, cid)
     assert c["CacheParameterGroup"]["CacheParameterGroupName"] == pg2
-    assert r.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+    assert _policy(r) == "noeviction"
     r.close()
 
     # A group in use cannot be deleted.
@@ -611,3 +642,66 @@ def test_account_isolation(make_client, resources, uid):
     c = create_redis(other, resources, cid)
     assert c["ARN"] == f"arn:aws:elasticache:us-east-1:123456789012:cluster:{cid}"
     assert describe_cluster(default, cid)["ARN"] == f"arn:aws:elasticache:us-east-1:000000000000:cluster:{cid}"
+
+
+def test_memcached_reboot_applies_pending_parameters(ec, resources, uid):
+    # max_item_size is a requires-reboot parameter (reference 7.2): new clusters start with the
+    # group's value; a change marks running nodes pending-reboot until RebootCacheCluster.
+    pg = resources.parameter_group(ec, uid("pg"))
+    ec.create_cache_parameter_group(CacheParameterGroupName=pg, CacheParameterGroupFamily="memcached1.6", Description="t")
+    ec.modify_cache_parameter_group(
+        CacheParameterGroupName=pg, ParameterNameValues=[{"ParameterName": "max_item_size", "ParameterValue": "2097152"}]
+    )
+    cid = uid("mc")
+    c = create_memcached(ec, resources, cid, nodes=1, CacheParameterGroupName=pg)
+    ep = node_endpoints(c)["0001"]
+    mc = _memcache(*ep)
+    assert int(mc.stats("settings")[b"item_size_max"]) == 2097152
+    big = b"x" * (1536 * 1024)
+    assert mc.set("big", big, noreply=False) is True
+    assert mc.get("big") == big
+    huge = b"y" * (3 * 1024 * 1024)
+    with pytest.raises(MemcacheServerError, match="too large"):
+        mc.set("huge", huge, noreply=False)  # 3 MiB exceeds max_item_size 2 MiB
+    mc.close()
+
+    ec.modify_cache_parameter_group(
+        CacheParameterGroupName=pg, ParameterNameValues=[{"ParameterName": "max_item_size", "ParameterValue": "4194304"}]
+    )
+    c = describe_cluster(ec, cid)
+    assert c["CacheParameterGroup"]["ParameterApplyStatus"] == "pending-reboot"
+    assert c["CacheParameterGroup"]["CacheNodeIdsToReboot"] == ["0001"]
+    assert c["CacheNodes"][0]["ParameterGroupStatus"] == "pending-reboot"
+    mc = _memcache(*ep)
+    assert int(mc.stats("settings")[b"item_size_max"]) == 2097152, "requires-reboot values wait for a reboot"
+    mc.close()
+
+    ec.reboot_cache_cluster(CacheClusterId=cid, CacheNodeIdsToReboot=["0001"])
+    c = wait_available(ec, cid)
+    assert c["CacheParameterGroup"]["ParameterApplyStatus"] == "in-sync"
+    assert c["CacheNodes"][0]["ParameterGroupStatus"] == "in-sync"
+    mc = _memcache(*ep)
+    assert int(mc.stats("settings")[b"item_size_max"]) == 4194304
+    assert mc.set("huge", huge, noreply=False) is True
+    assert mc.get("huge") == huge
+    mc.close()
+
+
+def test_legacy_discovery_key_on_old_memcached(ec, resources, uid):
+    # Engines older than 1.4.14 answer auto discovery through the key AmazonElastiCache:cluster
+    # (reference 6), with the same body as `config get cluster`.
+    c = create_memcached(ec, resources, uid("mc"), nodes=2, EngineVersion="1.4.5")
+    assert c["EngineVersion"] == "1.4.5"
+    assert c["CacheParameterGroup"]["CacheParameterGroupName"] == "default.memcached1.4"
+    cfg = (c["ConfigurationEndpoint"]["Address"], c["ConfigurationEndpoint"]["Port"])
+    raw = memcached_exchange(*cfg, b"get AmazonElastiCache:cluster\r\n")
+    header, _, rest = raw.partition(b"\r\n")
+    assert header.startswith(b"VALUE AmazonElastiCache:cluster 0 "), raw
+    length = int(header.split(b" ")[3])
+    body = rest[:length]
+    assert rest[length:] == b"\r\nEND\r\n"
+    version, nodes, empty = body.split(b"\n")
+    assert int(version) >= 1 and empty == b""
+    listed = sorted((h, int(p)) for h, _, p in (t.split("|") for t in nodes.decode().split(" ")))
+    assert listed == sorted(node_endpoints(c).values())
+    assert memcached_exchange(*cfg, b"version\r\n", until=(b"\r\n",)) == b"VERSION 1.4.5\r\n"

@@ -157,7 +157,7 @@ def test_apply_update_destroy(terraform_env, endpoint_url, make_client):
             assert tags == {"suite": "terraform", "stage": "one"}
 
         r = redis.Redis(host=outputs["redis_address"]["value"], port=outputs["redis_port"]["value"], socket_timeout=10, decode_responses=True)
-        assert r.config_get("maxmemory-policy") == {"maxmemory-policy": "allkeys-lru"}
+        assert r.info("memory")["maxmemory_policy"] == "allkeys-lru"
         assert r.set("tf", "ok") and r.get("tf") == "ok"
         cfg = outputs["memcached_configuration_endpoint"]["value"]
         host, port = cfg.rsplit(":", 1)
@@ -181,7 +181,7 @@ def test_apply_update_destroy(terraform_env, endpoint_url, make_client):
             assert client.get("k") == b"v"
             client.close()
         assert len(config_get_cluster(host, int(port)).nodes) == 4
-        assert r.config_get("maxmemory-policy") == {"maxmemory-policy": "allkeys-lfu"}
+        assert r.info("memory")["maxmemory_policy"] == "allkeys-lfu"
         tags = {t["Key"]: t["Value"] for t in ec.list_tags_for_resource(ResourceName=mc["ARN"])["TagList"]}
         assert tags == {"suite": "terraform", "stage": "two"}
         user = {
