@@ -158,7 +158,9 @@ impl RedisNode {
 
     /// Empties every database (FLUSHALL).
     pub fn flush_all(&self) {
-        self.shared.lock().flush_all();
+        let mut eng = self.shared.lock();
+        eng.flush_all();
+        eng.propagate_flushall();
     }
 
     /// Figures for the control plane.

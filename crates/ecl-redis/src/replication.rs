@@ -170,7 +170,9 @@ impl Replication {
     pub fn acked(&self, offset: u64) -> usize {
         self.replicas
             .iter()
-            .filter(|d| !d.link.closed.load(Ordering::Acquire))
+            .filter(|d| {
+                !d.link.closed.load(Ordering::Acquire) && d.link.online.load(Ordering::Acquire)
+            })
             .filter(|d| d.link.ack.load(Ordering::Acquire) >= offset)
             .count()
     }
@@ -228,6 +230,9 @@ impl Engine {
         for c in &cmds {
             self.repl.offset += resp_len(c);
         }
+        self.cluster
+            .offset_cell
+            .store(self.repl.offset, Ordering::Release);
         let unit = Arc::new(Unit {
             cmds,
             end: self.repl.offset,
@@ -243,7 +248,10 @@ impl Engine {
         }
     }
 
-    /// Queues commands produced by one client command: buffered while an `EXEC` runs.
+    /// Queues commands produced by one client command: buffered while an `EXEC` runs. A
+    /// script runner does the same: it dispatches the script's commands with
+    /// `client.in_exec` set, so their effects leave as one `MULTI … EXEC` unit when the
+    /// script's own command ends.
     fn propagate_parts(&mut self, in_exec: bool, parts: Vec<(usize, OwnedArgv)>) {
         if parts.is_empty() {
             return;
@@ -262,6 +270,24 @@ impl Engine {
             0 => {}
             1 => self.emit(parts, false),
             _ => self.emit(parts, true),
+        }
+    }
+
+    /// Propagates a `FLUSHALL` done outside any client (the supervisor's `flush_all`).
+    pub fn propagate_flushall(&mut self) {
+        if self.repl.streaming() {
+            self.emit(vec![(0, owned(&[b"FLUSHALL"]))], false);
+        }
+    }
+
+    /// Answers every client blocked in `WAIT` with the count reached so far (the node stops
+    /// being a primary).
+    fn release_waiters(&mut self) {
+        for w in std::mem::take(&mut self.repl.waiters) {
+            let n = self.repl.acked(w.offset);
+            if self.unblock_client(w.id).is_some() {
+                self.send(w.id, Event::Unblocked(int_reply(n as i64)));
+            }
         }
     }
 
@@ -306,9 +332,7 @@ impl Engine {
             let n = self.repl.acked(w.offset);
             if n >= w.want {
                 if self.unblock_client(w.id).is_some() {
-                    let mut r = Vec::new();
-                    crate::resp::reply::push_int(&mut r, n as i64);
-                    self.send(w.id, Event::Unblocked(r));
+                    self.send(w.id, Event::Unblocked(int_reply(n as i64)));
                 }
             } else if self.blocked.contains_key(&w.id) {
                 self.repl.waiters.push(w);
@@ -321,12 +345,17 @@ impl Engine {
     pub fn blocked_timeout_reply(&mut self, id: u64, b: &Blocked) -> Vec<u8> {
         if let Some(i) = self.repl.waiters.iter().position(|w| w.id == id) {
             let w = self.repl.waiters.swap_remove(i);
-            let mut r = Vec::new();
-            crate::resp::reply::push_int(&mut r, self.repl.acked(w.offset) as i64);
-            return r;
+            return int_reply(self.repl.acked(w.offset) as i64);
         }
         Engine::timeout_reply(b)
     }
+}
+
+/// An integer reply (same encoding in RESP2 and RESP3).
+fn int_reply(n: i64) -> Vec<u8> {
+    let mut r = Reply::new();
+    r.int(n);
+    r.buf
 }
 
 fn has_word(argv: &Argv<'_>, from: usize, words: &[&str]) -> bool {
@@ -385,6 +414,9 @@ fn rewrite(
             }
             v
         }
+        // Scripts replicate their effects: the commands they run reach this hook themselves
+        // (buffered like EXEC's, see `propagate_parts`), never the script.
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => Vec::new(),
         // SPOP picks members at random: replicas remove the members this primary popped.
         "spop" => {
             let members = reply_strings(reply);
@@ -600,8 +632,8 @@ impl RedisNode {
         let (me, generation) = {
             let mut eng = self.shared.lock();
             eng.repl.detach();
+            eng.release_waiters();
             eng.repl.replicas.clear();
-            eng.repl.waiters.clear();
             eng.repl.upstream = Some(Upstream {
                 primary: announced.clone(),
                 link: link.clone(),
@@ -721,6 +753,7 @@ async fn apply_loop(
             }
         }
         eng.repl.offset = offset;
+        eng.cluster.offset_cell.store(offset, Ordering::Release);
         link.online.store(true, Ordering::Release);
     }
     ack(&primary, &link, offset);
@@ -759,6 +792,7 @@ async fn apply_loop(
                 end = u.end;
             }
             eng.repl.offset = end;
+            eng.cluster.offset_cell.store(end, Ordering::Release);
             end
         };
         ack(&primary, &link, end);

@@ -1,15 +1,551 @@
-//! The `CLUSTER` command family and `READONLY`/`READWRITE`/`ASKING`.
+//! The `CLUSTER` command family and `READONLY` / `READWRITE` / `ASKING`.
 //!
-//! Place in the flow: registered in the command table like any family; every reply is
-//! rendered from the topology in [`super::ClusterState`].
+//! Place in the flow: registered in the command table like any family. Every reply is
+//! rendered from the topology the supervisor set ([`super::ClusterState`]), in the formats
+//! Redis 7 documents; every address is the announced endpoint from that topology. Replication
+//! offsets of the other nodes come from [`offsets`], a process-wide registry each node
+//! publishes its offset to (all nodes live in this process), so no node ever takes another
+//! node's lock.
 
-use crate::command::{Argv, CommandSpec, Ctx};
-use crate::errors::CmdResult;
+use super::{ClusterNodeInfo, ClusterShard, SLOTS, key_slot};
+use crate::command::flags::*;
+use crate::command::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
+use crate::engine::wall_ms;
+use crate::errors::{self, CmdError, CmdResult};
+use std::fmt::Write as _;
+
+const N: Keys = Keys::None;
+const SLOW: u32 = acl::SLOW;
 
 /// Commands of this family.
-pub const COMMANDS: &[CommandSpec] = &[];
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd("cluster", -2, 0, N, SLOW, v(3, 0, 0), "cluster", container)
+        .doc("A container for Redis Cluster commands.")
+        .subs(SUBS),
+    cmd(
+        "readonly",
+        1,
+        LOADING | STALE | FAST,
+        N,
+        acl::CONNECTION | acl::FAST,
+        v(3, 0, 0),
+        "cluster",
+        readonly,
+    )
+    .doc("Enables read-only queries for a connection to a Redis Cluster replica node."),
+    cmd(
+        "readwrite",
+        1,
+        LOADING | STALE | FAST,
+        N,
+        acl::CONNECTION | acl::FAST,
+        v(3, 0, 0),
+        "cluster",
+        readwrite,
+    )
+    .doc("Enables read-write queries for a connection to a Reids Cluster replica node."),
+    cmd(
+        "asking",
+        1,
+        FAST,
+        N,
+        acl::CONNECTION | acl::FAST,
+        v(3, 0, 0),
+        "cluster",
+        asking,
+    )
+    .doc("Signals that a cluster client is following an -ASK redirect."),
+];
 
-#[allow(dead_code)]
-fn unused(_: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+const INFO_FLAGS: u32 = LOADING | STALE;
+
+const SUBS: &[CommandSpec] = &[
+    cmd(
+        "slots",
+        2,
+        INFO_FLAGS,
+        N,
+        SLOW,
+        v(3, 0, 0),
+        "cluster",
+        slots,
+    )
+    .doc("Returns the mapping of cluster slots to nodes."),
+    cmd(
+        "shards",
+        2,
+        INFO_FLAGS,
+        N,
+        SLOW,
+        v(7, 0, 0),
+        "cluster",
+        shards,
+    )
+    .doc("Returns the mapping of cluster slots to shards."),
+    cmd(
+        "nodes",
+        2,
+        INFO_FLAGS,
+        N,
+        SLOW,
+        v(3, 0, 0),
+        "cluster",
+        nodes,
+    )
+    .doc("Returns the cluster configuration for a node."),
+    cmd("info", 2, INFO_FLAGS, N, SLOW, v(3, 0, 0), "cluster", info)
+        .doc("Returns information about the state of a node."),
+    cmd("myid", 2, INFO_FLAGS, N, SLOW, v(3, 0, 0), "cluster", myid)
+        .doc("Returns the ID of a node."),
+    cmd(
+        "myshardid",
+        2,
+        INFO_FLAGS,
+        N,
+        SLOW,
+        v(7, 2, 0),
+        "cluster",
+        myshardid,
+    )
+    .doc("Returns the shard ID of a node."),
+    cmd("keyslot", 3, STALE, N, SLOW, v(3, 0, 0), "cluster", keyslot)
+        .doc("Returns the hash slot for a key."),
+    cmd(
+        "countkeysinslot",
+        3,
+        STALE,
+        N,
+        SLOW,
+        v(3, 0, 0),
+        "cluster",
+        countkeysinslot,
+    )
+    .doc("Returns the number of keys in a hash slot."),
+    cmd(
+        "getkeysinslot",
+        4,
+        STALE,
+        N,
+        SLOW,
+        v(3, 0, 0),
+        "cluster",
+        getkeysinslot,
+    )
+    .doc("Returns the key names in a hash slot."),
+    cmd(
+        "replicas",
+        3,
+        ADMIN | STALE,
+        N,
+        SLOW | acl::ADMIN | acl::DANGEROUS,
+        v(5, 0, 0),
+        "cluster",
+        replicas,
+    )
+    .doc("Lists the replica nodes of a master node."),
+    cmd(
+        "slaves",
+        3,
+        ADMIN | STALE,
+        N,
+        SLOW | acl::ADMIN | acl::DANGEROUS,
+        v(3, 0, 0),
+        "cluster",
+        replicas,
+    )
+    .doc("Lists the replica nodes of a master node."),
+    cmd(
+        "links",
+        2,
+        INFO_FLAGS,
+        N,
+        SLOW,
+        v(7, 0, 0),
+        "cluster",
+        links,
+    )
+    .doc("Returns a list of all TCP links to and from peer nodes."),
+];
+
+/// Process-wide replication offsets by node id, so CLUSTER SHARDS can report every node's.
+pub mod offsets {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+    fn registry() -> &'static Mutex<HashMap<String, Weak<AtomicU64>>> {
+        static R: OnceLock<Mutex<HashMap<String, Weak<AtomicU64>>>> = OnceLock::new();
+        R.get_or_init(Default::default)
+    }
+
+    /// Registers a node's published offset cell.
+    pub fn register(node_id: &str, cell: &Arc<AtomicU64>) {
+        if let Ok(mut m) = registry().lock() {
+            m.retain(|_, w| w.strong_count() > 0);
+            m.insert(node_id.to_string(), Arc::downgrade(cell));
+        }
+    }
+
+    /// A node's last published offset (0 if unknown).
+    pub fn get(node_id: &str) -> u64 {
+        registry()
+            .lock()
+            .ok()
+            .and_then(|m| m.get(node_id).and_then(Weak::upgrade))
+            .map_or(0, |c| c.load(Ordering::Acquire))
+    }
+}
+
+fn require_cluster(ctx: &Ctx<'_>) -> CmdResult {
+    if ctx.eng.info.cluster {
+        Ok(())
+    } else {
+        Err(errors::CLUSTER_DISABLED.into())
+    }
+}
+
+fn readonly(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    ctx.client.readonly = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn readwrite(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    ctx.client.readonly = false;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn asking(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// A node with its role in the topology.
+struct Member<'a> {
+    node: &'a ClusterNodeInfo,
+    shard: usize,
+    primary: bool,
+}
+
+fn members(shards: &[ClusterShard]) -> Vec<Member<'_>> {
+    let mut v = Vec::new();
+    for (i, s) in shards.iter().enumerate() {
+        v.push(Member {
+            node: &s.primary,
+            shard: i,
+            primary: true,
+        });
+        for r in &s.replicas {
+            v.push(Member {
+                node: r,
+                shard: i,
+                primary: false,
+            });
+        }
+    }
+    v
+}
+
+fn node_entry(ctx: &mut Ctx<'_>, n: &ClusterNodeInfo) {
+    ctx.out.array(4);
+    ctx.out.bulk(n.ip.as_bytes());
+    ctx.out.int(i64::from(n.port));
+    ctx.out.bulk(n.node_id.as_bytes());
+    match &n.hostname {
+        Some(h) => {
+            ctx.out.map(1);
+            ctx.out.bulk(b"hostname");
+            ctx.out.bulk(h.as_bytes());
+        }
+        None => ctx.out.map(0),
+    }
+}
+
+fn slots(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    let shards = ctx.eng.cluster.topology.shards.clone();
+    let ranges: Vec<(u16, u16, &ClusterShard)> = shards
+        .iter()
+        .flat_map(|s| s.slots.iter().map(move |&(a, b)| (a, b, s)))
+        .collect();
+    ctx.out.array(ranges.len());
+    for (a, b, s) in ranges {
+        ctx.out.array(3 + s.replicas.len());
+        ctx.out.int(i64::from(a));
+        ctx.out.int(i64::from(b));
+        node_entry(ctx, &s.primary);
+        for r in &s.replicas {
+            node_entry(ctx, r);
+        }
+    }
+    Ok(())
+}
+
+fn offset_of(ctx: &Ctx<'_>, id: &str) -> u64 {
+    if id == ctx.eng.cluster.node_id {
+        ctx.eng.repl.offset
+    } else {
+        offsets::get(id)
+    }
+}
+
+fn shards(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    let shards = ctx.eng.cluster.topology.shards.clone();
+    ctx.out.array(shards.len());
+    for s in &shards {
+        ctx.out.map(2);
+        ctx.out.bulk(b"slots");
+        ctx.out.array(s.slots.len() * 2);
+        for &(a, b) in &s.slots {
+            ctx.out.int(i64::from(a));
+            ctx.out.int(i64::from(b));
+        }
+        ctx.out.bulk(b"nodes");
+        ctx.out.array(1 + s.replicas.len());
+        let all = std::iter::once((&s.primary, true)).chain(s.replicas.iter().map(|r| (r, false)));
+        for (n, primary) in all {
+            ctx.out.map(if n.hostname.is_some() { 8 } else { 7 });
+            ctx.out.bulk(b"id");
+            ctx.out.bulk(n.node_id.as_bytes());
+            ctx.out.bulk(b"port");
+            ctx.out.int(i64::from(n.port));
+            ctx.out.bulk(b"ip");
+            ctx.out.bulk(n.ip.as_bytes());
+            ctx.out.bulk(b"endpoint");
+            ctx.out.bulk(n.ip.as_bytes());
+            if let Some(h) = &n.hostname {
+                ctx.out.bulk(b"hostname");
+                ctx.out.bulk(h.as_bytes());
+            }
+            ctx.out.bulk(b"role");
+            ctx.out.bulk(if primary { b"master" } else { b"replica" });
+            ctx.out.bulk(b"replication-offset");
+            let off = offset_of(ctx, &n.node_id);
+            ctx.out.int(off as i64);
+            ctx.out.bulk(b"health");
+            ctx.out.bulk(b"online");
+        }
+    }
+    Ok(())
+}
+
+/// One `CLUSTER NODES` line (without the newline).
+fn node_line(ctx: &Ctx<'_>, m: &Member<'_>, now: i64) -> String {
+    let st = &ctx.eng.cluster;
+    let me = m.node.node_id == st.node_id;
+    let shard = &st.topology.shards[m.shard];
+    let mut line = format!(
+        "{} {}:{}@{}",
+        m.node.node_id,
+        m.node.ip,
+        m.node.port,
+        u32::from(m.node.port) + 10000
+    );
+    if let Some(h) = &m.node.hostname {
+        let _ = write!(line, ",{h}");
+    }
+    let role = if m.primary { "master" } else { "slave" };
+    let flags = if me {
+        format!("myself,{role}")
+    } else {
+        role.to_string()
+    };
+    let master = if m.primary {
+        "-".to_string()
+    } else {
+        shard.primary.node_id.clone()
+    };
+    let pong = if me { 0 } else { now };
+    let _ = write!(line, " {flags} {master} 0 {pong} {} connected", m.shard + 1);
+    if m.primary {
+        for &(a, b) in &shard.slots {
+            if a == b {
+                let _ = write!(line, " {a}");
+            } else {
+                let _ = write!(line, " {a}-{b}");
+            }
+        }
+    }
+    line
+}
+
+fn nodes(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    let now = wall_ms();
+    let topo = ctx.eng.cluster.topology.clone();
+    let mut text = String::new();
+    let all = members(&topo.shards);
+    let listed = all
+        .iter()
+        .any(|m| m.node.node_id == ctx.eng.cluster.node_id);
+    for m in &all {
+        text.push_str(&node_line(ctx, m, now));
+        text.push('\n');
+    }
+    if !listed {
+        // Not in any shard yet: a lone master without slots, as a fresh cluster node.
+        let _ = writeln!(
+            text,
+            "{} {}:{}@{} myself,master - 0 0 0 connected",
+            ctx.eng.cluster.node_id,
+            ctx.eng.cfg.get("bind").unwrap_or_default(),
+            ctx.eng.info.port,
+            u32::from(ctx.eng.info.port) + 10000
+        );
+    }
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+fn info(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    let st = &ctx.eng.cluster;
+    let assigned = st.assigned();
+    let known = members(&st.topology.shards).len().max(1);
+    let size = st
+        .topology
+        .shards
+        .iter()
+        .filter(|s| !s.slots.is_empty())
+        .count();
+    let state = if assigned == SLOTS { "ok" } else { "fail" };
+    let my_epoch = st.my_shard.map_or(0, |i| i + 1);
+    let links = known.saturating_sub(1) as u64;
+    let ticks = (wall_ms() - st.since_ms).max(0) as u64 / 1000 * links;
+    let text = format!(
+        "cluster_state:{state}\r\ncluster_slots_assigned:{assigned}\r\ncluster_slots_ok:{assigned}\r\ncluster_slots_pfail:0\r\ncluster_slots_fail:0\r\ncluster_known_nodes:{known}\r\ncluster_size:{size}\r\ncluster_current_epoch:{}\r\ncluster_my_epoch:{my_epoch}\r\ncluster_stats_messages_ping_sent:{ticks}\r\ncluster_stats_messages_pong_sent:{ticks}\r\ncluster_stats_messages_sent:{}\r\ncluster_stats_messages_ping_received:{ticks}\r\ncluster_stats_messages_pong_received:{ticks}\r\ncluster_stats_messages_received:{}\r\ntotal_cluster_links_buffer_limit_exceeded:0\r\n",
+        st.topology.shards.len(),
+        ticks * 2,
+        ticks * 2,
+    );
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+fn myid(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    let id = ctx.eng.cluster.node_id.clone();
+    ctx.out.bulk(id.as_bytes());
+    Ok(())
+}
+
+fn myshardid(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    let id = match ctx.eng.cluster.me() {
+        Some((s, _, _)) => s.shard_id.clone(),
+        None => ctx.eng.cluster.node_id.clone(),
+    };
+    ctx.out.bulk(id.as_bytes());
+    Ok(())
+}
+
+fn keyslot(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    ctx.out.int(i64::from(key_slot(argv.get(2))));
+    Ok(())
+}
+
+fn slot_arg(argv: &Argv<'_>, i: usize) -> Result<u16, CmdError> {
+    let n = argv
+        .i64(i)
+        .map_err(|_| CmdError::from("ERR Invalid slot"))?;
+    if !(0..SLOTS as i64).contains(&n) {
+        return Err("ERR Invalid slot".into());
+    }
+    Ok(n as u16)
+}
+
+/// Live keys of database 0 in `slot`, at most `limit`. A scan of the keyspace: Redis keeps a
+/// per-slot index; ElastiCache users call these commands rarely (resharding tools).
+fn keys_in_slot(ctx: &mut Ctx<'_>, slot: u16, limit: usize) -> Vec<Vec<u8>> {
+    let now = ctx.now;
+    let db = &ctx.eng.dbs[0];
+    db.iter()
+        .filter(|(k, e)| (e.expire_at == 0 || e.expire_at > now) && key_slot(k) == slot)
+        .take(limit)
+        .map(|(k, _)| k.to_vec())
+        .collect()
+}
+
+fn countkeysinslot(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    let slot = slot_arg(argv, 2)?;
+    let n = keys_in_slot(ctx, slot, usize::MAX).len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn getkeysinslot(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    let slot = slot_arg(argv, 2)?;
+    let count = argv.i64(3)?;
+    if count < 0 {
+        return Err("ERR Invalid number of keys".into());
+    }
+    let keys = keys_in_slot(ctx, slot, count as usize);
+    ctx.out.array(keys.len());
+    for k in &keys {
+        ctx.out.bulk(k);
+    }
+    Ok(())
+}
+
+fn replicas(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    let id = argv.str(2);
+    let topo = ctx.eng.cluster.topology.clone();
+    let all = members(&topo.shards);
+    let Some(m) = all.iter().find(|m| m.node.node_id == id) else {
+        return Err(format!("ERR Unknown node {id}").into());
+    };
+    if !m.primary {
+        return Err("ERR The specified node is not a master".into());
+    }
+    let now = wall_ms();
+    let lines: Vec<String> = all
+        .iter()
+        .filter(|r| !r.primary && r.shard == m.shard)
+        .map(|r| format!("{}\n", node_line(ctx, r, now)))
+        .collect();
+    ctx.out.array(lines.len());
+    for l in &lines {
+        ctx.out.verbatim("txt", l.as_bytes());
+    }
+    Ok(())
+}
+
+fn links(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    let me = ctx.eng.cluster.node_id.clone();
+    let since = ctx.eng.cluster.since_ms;
+    let topo = ctx.eng.cluster.topology.clone();
+    let peers: Vec<String> = members(&topo.shards)
+        .iter()
+        .filter(|m| m.node.node_id != me)
+        .map(|m| m.node.node_id.clone())
+        .collect();
+    ctx.out.array(peers.len() * 2);
+    for p in &peers {
+        for (dir, events) in [("to", "rw"), ("from", "r")] {
+            ctx.out.map(6);
+            ctx.out.bulk(b"direction");
+            ctx.out.bulk(dir.as_bytes());
+            ctx.out.bulk(b"node");
+            ctx.out.bulk(p.as_bytes());
+            ctx.out.bulk(b"create-time");
+            ctx.out.int(since);
+            ctx.out.bulk(b"events");
+            ctx.out.bulk(events.as_bytes());
+            ctx.out.bulk(b"send-buffer-allocated");
+            ctx.out.int(0);
+            ctx.out.bulk(b"send-buffer-used");
+            ctx.out.int(0);
+        }
+    }
     Ok(())
 }

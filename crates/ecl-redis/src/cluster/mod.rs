@@ -68,17 +68,23 @@ pub struct ClusterState {
     pub epoch: u64,
     /// When the topology was last set (Unix ms), for CLUSTER LINKS.
     pub since_ms: i64,
+    /// This node's replication offset, published for other nodes' CLUSTER SHARDS.
+    pub offset_cell: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Default for ClusterState {
     fn default() -> Self {
+        let node_id = crate::replication::random_hex40();
+        let offset_cell = std::sync::Arc::default();
+        commands::offsets::register(&node_id, &offset_cell);
         ClusterState {
-            node_id: crate::replication::random_hex40(),
+            node_id,
             topology: ClusterTopology::default(),
             owner: Vec::new(),
             my_shard: None,
             epoch: 0,
             since_ms: 0,
+            offset_cell,
         }
     }
 }
@@ -154,7 +160,7 @@ pub fn route(
             return Ok(());
         }
         let read = spec.has(flags::READONLY) && !spec.has(flags::WRITE);
-        if read && (client.readonly || client.in_exec && client.readonly) {
+        if read && client.readonly {
             return Ok(());
         }
     }

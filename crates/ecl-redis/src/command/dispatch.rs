@@ -235,15 +235,17 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         return Flow::Continue;
     }
     if !client.master {
-        if eng.repl.is_replica() && spec.has(flags::WRITE) {
-            reject(eng, client, out, Some(id), errors::READONLY_REPLICA.into());
-            return Flow::Continue;
-        }
+        // Cluster redirection first (a write sent to a replica is MOVED to its primary, as in
+        // Redis Cluster), then the read-only replica rule.
         if eng.info.cluster
             && eng.cluster.active()
             && let Err(e) = crate::cluster::route(eng, client, spec, argv)
         {
             reject(eng, client, out, Some(id), e);
+            return Flow::Continue;
+        }
+        if eng.repl.is_replica() && spec.has(flags::WRITE) {
+            reject(eng, client, out, Some(id), errors::READONLY_REPLICA.into());
             return Flow::Continue;
         }
     }

@@ -298,6 +298,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     zsets_ops::COMMANDS,
     hyperloglog::COMMANDS,
+    crate::cluster::commands::COMMANDS,
 ];
 
 /// A resolved table entry.

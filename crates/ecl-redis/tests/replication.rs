@@ -1,0 +1,358 @@
+//! Replication between two or three real nodes of this process: full sync, the write stream
+//! (expiry as absolute times and DELs, MULTI/EXEC, FLUSHALL, SPOP), READONLY replicas, WAIT,
+//! ROLE/INFO, and promotion/demotion keeping acknowledged writes. Every check that needs the
+//! replica to have caught up first waits with `WAIT n 0` on the primary, as an application
+//! would.
+
+mod common;
+use common::{Raw, start};
+use ecl_redis::{RedisNode, ReplicationRole};
+use redis::AsyncCommands;
+use std::time::Duration;
+
+fn endpoint(n: &RedisNode) -> (String, u16) {
+    (n.local_addr().ip().to_string(), n.local_addr().port())
+}
+
+async fn wait_for(c: &mut redis::aio::MultiplexedConnection, n: i64) -> i64 {
+    redis::cmd("WAIT")
+        .arg(n)
+        .arg(0)
+        .query_async(c)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_sync_then_stream() {
+    let p = start();
+    let r = start();
+    let mut pc = common::client(&p).await;
+    let mut rc = common::client(&r).await;
+    for i in 0..500 {
+        let _: () = pc.set(format!("k{i}"), i).await.unwrap();
+    }
+    let _: () = pc.hset("h", "f", "v").await.unwrap();
+    let _: () = pc.rpush("l", &[1, 2, 3]).await.unwrap();
+    let _: () = redis::cmd("SELECT")
+        .arg(3)
+        .exec_async(&mut pc)
+        .await
+        .unwrap();
+    let _: () = pc.set("in3", "x").await.unwrap();
+    let _: () = redis::cmd("SELECT")
+        .arg(0)
+        .exec_async(&mut pc)
+        .await
+        .unwrap();
+    let _: () = pc.set_ex("ttl", "v", 1000).await.unwrap();
+
+    r.replicate_from(&p, endpoint(&p));
+    assert!(matches!(r.role(), ReplicationRole::Replica { .. }));
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    assert_eq!(
+        r.role(),
+        ReplicationRole::Replica {
+            primary: endpoint(&p),
+            link_up: true
+        }
+    );
+    // Full copy.
+    let n: i64 = redis::cmd("DBSIZE").query_async(&mut rc).await.unwrap();
+    assert_eq!(n, 503);
+    let v: String = rc.get("k499").await.unwrap();
+    assert_eq!(v, "499");
+    let l: Vec<i64> = rc.lrange("l", 0, -1).await.unwrap();
+    assert_eq!(l, vec![1, 2, 3]);
+    let pt: i64 = redis::cmd("PEXPIRETIME")
+        .arg("ttl")
+        .query_async(&mut pc)
+        .await
+        .unwrap();
+    let rt: i64 = redis::cmd("PEXPIRETIME")
+        .arg("ttl")
+        .query_async(&mut rc)
+        .await
+        .unwrap();
+    assert_eq!(pt, rt);
+
+    // Stream: plain writes, relative expiry (replicated as absolute times), SELECT.
+    let _: () = pc.set("new", "1").await.unwrap();
+    let _: () = pc.incr("new", 41).await.unwrap();
+    let _: () = pc.expire("new", 500).await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("sx")
+        .arg("v")
+        .arg("PX")
+        .arg(123_456)
+        .exec_async(&mut pc)
+        .await
+        .unwrap();
+    let _: () = pc.del("k0").await.unwrap();
+    let _: () = redis::cmd("SELECT")
+        .arg(3)
+        .exec_async(&mut pc)
+        .await
+        .unwrap();
+    let _: () = pc.set("in3b", "y").await.unwrap();
+    let _: () = redis::cmd("SELECT")
+        .arg(0)
+        .exec_async(&mut pc)
+        .await
+        .unwrap();
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    let v: String = rc.get("new").await.unwrap();
+    assert_eq!(v, "42");
+    for key in ["new", "sx"] {
+        let pt: i64 = redis::cmd("PEXPIRETIME")
+            .arg(key)
+            .query_async(&mut pc)
+            .await
+            .unwrap();
+        let rt: i64 = redis::cmd("PEXPIRETIME")
+            .arg(key)
+            .query_async(&mut rc)
+            .await
+            .unwrap();
+        assert!(pt > 0);
+        assert_eq!(pt, rt, "{key}: absolute expiry replicated");
+    }
+    let gone: bool = rc.exists("k0").await.unwrap();
+    assert!(!gone);
+    let _: () = redis::cmd("SELECT")
+        .arg(3)
+        .exec_async(&mut rc)
+        .await
+        .unwrap();
+    let v: String = rc.get("in3b").await.unwrap();
+    assert_eq!(v, "y");
+    let _: () = redis::cmd("SELECT")
+        .arg(0)
+        .exec_async(&mut rc)
+        .await
+        .unwrap();
+
+    // MULTI/EXEC as a unit.
+    let (a, b): (i64, i64) = redis::pipe()
+        .atomic()
+        .incr("ctr", 1)
+        .incr("ctr", 10)
+        .query_async(&mut pc)
+        .await
+        .unwrap();
+    assert_eq!((a, b), (1, 11));
+    // SPOP picks at random: the replica must drop the same members.
+    let _: () = pc.sadd("s", &["a", "b", "c", "d", "e"]).await.unwrap();
+    let _: Vec<String> = redis::cmd("SPOP")
+        .arg("s")
+        .arg(2)
+        .query_async(&mut pc)
+        .await
+        .unwrap();
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    let v: i64 = rc.get("ctr").await.unwrap();
+    assert_eq!(v, 11);
+    let mut ps: Vec<String> = pc.smembers("s").await.unwrap();
+    let mut rs: Vec<String> = rc.smembers("s").await.unwrap();
+    ps.sort();
+    rs.sort();
+    assert_eq!(ps.len(), 3);
+    assert_eq!(ps, rs);
+
+    // FLUSHALL.
+    let _: () = redis::cmd("FLUSHALL").exec_async(&mut pc).await.unwrap();
+    let _: () = pc.set("after", "flush").await.unwrap();
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    let n: i64 = redis::cmd("DBSIZE").query_async(&mut rc).await.unwrap();
+    assert_eq!(n, 1);
+    let _: () = redis::cmd("SELECT")
+        .arg(3)
+        .exec_async(&mut rc)
+        .await
+        .unwrap();
+    let n: i64 = redis::cmd("DBSIZE").query_async(&mut rc).await.unwrap();
+    assert_eq!(n, 0);
+    assert_eq!(r.replication_offset(), p.replication_offset());
+    r.shutdown().await;
+    p.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_refuse_writes_and_leave_expiry_to_the_primary() {
+    let p = start();
+    let r = start();
+    r.replicate_from(&p, endpoint(&p));
+    let mut pc = common::client(&p).await;
+    let mut raw = Raw::connect(&r).await;
+    assert_eq!(
+        raw.cmd(&["SET", "a", "1"]).await,
+        "-READONLY You can't write against a read only replica.\r\n"
+    );
+    assert_eq!(raw.cmd(&["GET", "a"]).await, "$-1\r\n");
+    // Inside MULTI the write is refused at queueing time and the transaction aborts.
+    assert_eq!(raw.cmd(&["MULTI"]).await, "+OK\r\n");
+    assert!(raw.cmd(&["INCR", "a"]).await.starts_with("-READONLY"));
+    assert!(raw.cmd(&["EXEC"]).await.starts_with("-EXECABORT"));
+    // ElastiCache restricts REPLICAOF/SLAVEOF: they are unknown commands.
+    for c in ["REPLICAOF", "SLAVEOF"] {
+        assert!(
+            raw.cmd(&[c, "NO", "ONE"])
+                .await
+                .starts_with("-ERR unknown command"),
+            "{c}"
+        );
+    }
+    assert_eq!(
+        raw.cmd(&["WAIT", "1", "0"]).await,
+        "-ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.\r\n"
+    );
+
+    let _: () = pc.pset_ex("short", "v", 1000).await.unwrap();
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    // The replica's clock passes the TTL: it keeps the key (DBSIZE does not expire anything).
+    r.advance_clock(Duration::from_secs(5));
+    tokio::task::yield_now().await;
+    assert_eq!(raw.cmd(&["DBSIZE"]).await, ":1\r\n");
+    // The primary expires it and propagates DEL.
+    p.advance_clock(Duration::from_secs(5));
+    let got: Option<String> = pc.get("short").await.unwrap();
+    assert_eq!(got, None);
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    assert_eq!(raw.cmd(&["DBSIZE"]).await, ":0\r\n");
+    r.shutdown().await;
+    p.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_role_and_info() {
+    let p = start();
+    let r1 = start();
+    let r2 = start();
+    r2.set_announce(("10.0.0.2".into(), 6379));
+    r1.replicate_from(&p, ("10.0.0.1".into(), 6379));
+    r2.replicate_from(&p, ("10.0.0.1".into(), 6379));
+    let mut pc = common::client(&p).await;
+    let _: () = pc.set("a", "1").await.unwrap();
+    assert_eq!(wait_for(&mut pc, 2).await, 2);
+    // Asking for more replicas than exist answers the count reached when the timeout passes.
+    let n: i64 = redis::cmd("WAIT")
+        .arg(3)
+        .arg(50)
+        .query_async(&mut pc)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let n: i64 = redis::cmd("WAIT")
+        .arg(0)
+        .arg(0)
+        .query_async(&mut pc)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+
+    let offset = p.replication_offset();
+    assert!(offset > 0);
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut pc)
+        .await
+        .unwrap();
+    assert!(info.contains("role:master\r\n"), "{info}");
+    assert!(info.contains("connected_slaves:2\r\n"), "{info}");
+    let r1_port = r1.local_addr().port();
+    assert!(
+        info.contains(&format!(
+            "slave0:ip=127.0.0.1,port={r1_port},state=online,offset={offset},lag="
+        )),
+        "{info}"
+    );
+    assert!(
+        info.contains(&format!(
+            "slave1:ip=10.0.0.2,port=6379,state=online,offset={offset},lag="
+        )),
+        "{info}"
+    );
+    assert!(
+        info.contains(&format!("master_repl_offset:{offset}\r\n")),
+        "{info}"
+    );
+
+    let mut rc = common::client(&r1).await;
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut rc)
+        .await
+        .unwrap();
+    for line in [
+        "role:slave",
+        "master_host:10.0.0.1",
+        "master_port:6379",
+        "master_link_status:up",
+        "slave_read_only:1",
+        &format!("slave_repl_offset:{offset}"),
+        &format!("master_repl_offset:{offset}"),
+    ] {
+        assert!(info.contains(&format!("{line}\r\n")), "{line} in {info}");
+    }
+
+    let mut raw = Raw::connect(&p).await;
+    assert_eq!(
+        raw.cmd(&["ROLE"]).await,
+        format!(
+            "*3\r\n$6\r\nmaster\r\n:{offset}\r\n*2\r\n*3\r\n$9\r\n127.0.0.1\r\n${}\r\n{r1_port}\r\n${}\r\n{offset}\r\n*3\r\n$8\r\n10.0.0.2\r\n$4\r\n6379\r\n${}\r\n{offset}\r\n",
+            r1_port.to_string().len(),
+            offset.to_string().len(),
+            offset.to_string().len(),
+        )
+    );
+    let mut raw = Raw::connect(&r1).await;
+    assert_eq!(
+        raw.cmd(&["ROLE"]).await,
+        format!("*5\r\n$5\r\nslave\r\n$8\r\n10.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:{offset}\r\n")
+    );
+    for n in [r1, r2, p] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_and_demote_keep_acknowledged_writes() {
+    let p = start();
+    let r = start();
+    r.replicate_from(&p, endpoint(&p));
+    let mut pc = common::client(&p).await;
+    // A connection opened while p is primary; it must see READONLY after the demotion.
+    let mut old = Raw::connect(&p).await;
+    for i in 0..1000 {
+        let _: () = pc.set(format!("k{i}"), i).await.unwrap();
+    }
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+
+    // Failover: the replica becomes primary, the old primary follows it.
+    r.promote();
+    assert_eq!(r.role(), ReplicationRole::Primary);
+    p.replicate_from(&r, endpoint(&r));
+    let mut rc = common::client(&r).await;
+    assert_eq!(wait_for(&mut rc, 1).await, 1);
+    for i in (0..1000).step_by(97) {
+        let v: i64 = rc.get(format!("k{i}")).await.unwrap();
+        assert_eq!(v, i);
+    }
+    assert!(old.cmd(&["SET", "x", "1"]).await.starts_with("-READONLY"));
+    // Writes to the new primary reach the demoted node.
+    let _: () = rc.set("after", "failover").await.unwrap();
+    assert_eq!(wait_for(&mut rc, 1).await, 1);
+    assert_eq!(old.cmd(&["GET", "after"]).await, "$8\r\nfailover\r\n");
+    assert_eq!(old.cmd(&["DBSIZE"]).await, ":1001\r\n");
+    let info: String = redis::cmd("INFO")
+        .arg("replication")
+        .query_async(&mut rc)
+        .await
+        .unwrap();
+    assert!(
+        info.contains("role:master\r\nconnected_slaves:1\r\n"),
+        "{info}"
+    );
+    p.shutdown().await;
+    r.shutdown().await;
+}
