@@ -611,7 +611,6 @@ async fn cme_cluster_slots_announce_the_endpoints_the_api_reports() {
 }
 
 #[tokio::test]
-#[ignore = "needs the CLUSTER command family from repl-engine (not merged yet)"]
 async fn cme_cluster_slots_list_the_api_endpoints() {
     let srv = start().await;
     let addr = srv.local_addr();
