@@ -803,3 +803,223 @@ async fn replication_group_errors_follow_the_reference() {
     assert_eq!(members(&d.section("ReplicationGroup")).len(), 1);
     srv.shutdown().await;
 }
+
+/// (ip, port) of the first node (the primary) of each CLUSTER SLOTS range, by range start.
+async fn slot_primaries(con: &mut MultiplexedConnection) -> Vec<(i64, (String, u16))> {
+    let slots: Vec<Vec<redis::Value>> = redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query_async(con)
+        .await
+        .expect("CLUSTER SLOTS");
+    let mut out = Vec::new();
+    for range in &slots {
+        let redis::Value::Int(start) = range[0] else {
+            panic!("range start {:?}", range[0])
+        };
+        let redis::Value::Array(parts) = &range[2] else {
+            panic!("node entry {:?}", range[2])
+        };
+        let ip = match &parts[0] {
+            redis::Value::BulkString(b) => String::from_utf8_lossy(b).to_string(),
+            other => panic!("ip {other:?}"),
+        };
+        let redis::Value::Int(port) = parts[1] else {
+            panic!("port {:?}", parts[1])
+        };
+        out.push((start, (ip, port as u16)));
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn cme_test_failover_moves_the_shard_primary_in_cluster_slots() {
+    let srv = start().await;
+    let addr = srv.local_addr();
+    let a = call(
+        addr,
+        "CreateReplicationGroup",
+        &[
+            ("ReplicationGroupId", "cfo"),
+            ("ReplicationGroupDescription", "sharded failover"),
+            ("CacheNodeType", "cache.t3.micro"),
+            ("ClusterMode", "enabled"),
+            (
+                "NodeGroupConfiguration.NodeGroupConfiguration.1.Slots",
+                "0-8999",
+            ),
+            (
+                "NodeGroupConfiguration.NodeGroupConfiguration.1.ReplicaCount",
+                "1",
+            ),
+            (
+                "NodeGroupConfiguration.NodeGroupConfiguration.2.Slots",
+                "9000-16383",
+            ),
+            (
+                "NodeGroupConfiguration.NodeGroupConfiguration.2.ReplicaCount",
+                "1",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let d = wait_available(addr, "cfo").await;
+    let rg = d.section("ReplicationGroup");
+    assert_eq!(rg.all("Slots"), vec!["0-8999", "9000-16383"]);
+    let cfg = rg.endpoint("ConfigurationEndpoint");
+    let mut con = connect(&cfg).await;
+    let before = slot_primaries(&mut con).await;
+    let endpoint_of = |answer: &Answer, id: &str| {
+        answer
+            .sections("CacheCluster")
+            .into_iter()
+            .find(|c| c.get("CacheClusterId").as_deref() == Some(id))
+            .map(|c| c.section("CacheNode").endpoint("Endpoint"))
+            .expect("member")
+    };
+    let nodes = call(
+        addr,
+        "DescribeCacheClusters",
+        &[("ShowCacheNodeInfo", "true")],
+    )
+    .await;
+    assert_eq!(before[1].1, endpoint_of(&nodes, "cfo-0002-001"));
+    // Write to shard 0002's primary directly (a key of its slots), wait for its replica.
+    let mut p = connect(&before[1].1).await;
+    let mut written = Vec::new();
+    for i in 0..2000 {
+        let key = format!("k{i}");
+        let r: redis::RedisResult<()> =
+            redis::cmd("SET").arg(&key).arg(i).query_async(&mut p).await;
+        if r.is_ok() {
+            written.push(key);
+        }
+    }
+    assert!(!written.is_empty());
+    let acked: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(5000)
+        .query_async(&mut p)
+        .await
+        .expect("WAIT");
+    assert_eq!(acked, 1);
+
+    let t = call(
+        addr,
+        "TestFailover",
+        &[("ReplicationGroupId", "cfo"), ("NodeGroupId", "2")],
+    )
+    .await;
+    assert_eq!(t.status, 200, "{}", t.body);
+    wait_available(addr, "cfo").await;
+    let after = slot_primaries(&mut connect(&cfg).await).await;
+    assert_eq!(after[0], before[0]);
+    assert_eq!(after[1].1, endpoint_of(&nodes, "cfo-0002-002"));
+    let mut np = connect(&after[1].1).await;
+    for key in &written {
+        let v: Option<String> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut np)
+            .await
+            .expect("GET");
+        assert!(v.is_some(), "acknowledged write {key} lost");
+    }
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn rebooting_a_primary_with_automatic_failover_fails_over_and_node_type_changes_keep_data() {
+    let srv = start().await;
+    let addr = srv.local_addr();
+    let a = call(
+        addr,
+        "CreateReplicationGroup",
+        &[
+            ("ReplicationGroupId", "rb"),
+            ("ReplicationGroupDescription", "reboot"),
+            ("CacheNodeType", "cache.t3.micro"),
+            ("NumCacheClusters", "2"),
+            ("AutomaticFailoverEnabled", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let d = wait_available(addr, "rb").await;
+    let primary_ep = d.section("ReplicationGroup").endpoint("PrimaryEndpoint");
+    let mut p = connect(&primary_ep).await;
+    for i in 0..300 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query_async(&mut p)
+            .await
+            .expect("SET");
+    }
+    let _: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(5000)
+        .query_async(&mut p)
+        .await
+        .expect("WAIT");
+    let r = call(
+        addr,
+        "RebootCacheCluster",
+        &[
+            ("CacheClusterId", "rb-001"),
+            ("CacheNodeIdsToReboot.CacheNodeId.1", "0001"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.get("CacheClusterStatus").as_deref(),
+        Some("rebooting cluster nodes")
+    );
+    let d = wait_available(addr, "rb").await;
+    let m = members(&d.section("ReplicationGroup"));
+    assert_eq!(m[0].2, "replica");
+    assert_eq!(m[1].2, "primary");
+    let mut p = connect(&primary_ep).await;
+    let size: i64 = redis::cmd("DBSIZE")
+        .query_async(&mut p)
+        .await
+        .expect("DBSIZE");
+    assert_eq!(size, 300);
+    // The rebooted node came back empty and re-synchronised from the new primary.
+    eventually_get(&m[0].1, "k299", "299").await;
+
+    let modify = call(
+        addr,
+        "ModifyReplicationGroup",
+        &[
+            ("ReplicationGroupId", "rb"),
+            ("CacheNodeType", "cache.t3.small"),
+            ("ApplyImmediately", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(modify.status, 200, "{}", modify.body);
+    assert_eq!(modify.get("Status").as_deref(), Some("modifying"));
+    let d = wait_available(addr, "rb").await;
+    assert_eq!(
+        d.section("ReplicationGroup")
+            .get("CacheNodeType")
+            .as_deref(),
+        Some("cache.t3.small")
+    );
+    let mut p = connect(&primary_ep).await;
+    let size: i64 = redis::cmd("DBSIZE")
+        .query_async(&mut p)
+        .await
+        .expect("DBSIZE");
+    assert_eq!(size, 300, "a rolling node type change keeps the data");
+    let c = call(
+        addr,
+        "DescribeCacheClusters",
+        &[("CacheClusterId", "rb-002")],
+    )
+    .await;
+    assert_eq!(c.get("CacheNodeType").as_deref(), Some("cache.t3.small"));
+    srv.shutdown().await;
+}
