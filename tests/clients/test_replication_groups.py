@@ -374,3 +374,19 @@ def test_replication_group_errors(ec, groups, uid):
     deleting = ec.delete_replication_group(ReplicationGroupId=gid, FinalSnapshotIdentifier="final-snap")
     assert deleting["ReplicationGroup"]["Status"] == "deleting"
     ec.get_waiter("replication_group_deleted").wait(ReplicationGroupId=gid, WaiterConfig=FAST_WAITER)
+
+
+def test_describe_replication_groups_paginates(ec, groups, uid):
+    prefix = uid("page")
+    ids = [f"{prefix}-{i:02d}" for i in range(21)]
+    for gid in ids:
+        create_cmd(ec, groups, gid)
+    pages = list(
+        ec.get_paginator("describe_replication_groups").paginate(PaginationConfig={"PageSize": 20})
+    )
+    assert len(pages) >= 2
+    seen = [g["ReplicationGroupId"] for page in pages for g in page["ReplicationGroups"]]
+    assert len(seen) == len(set(seen)), "a group appears on two pages"
+    assert [g for g in seen if g.startswith(prefix)] == ids, "creation order, every group once"
+    with aws_error(ec, "InvalidParameterValue", 400, "InvalidParameterValueException"):
+        ec.describe_replication_groups(MaxRecords=10)
