@@ -337,3 +337,56 @@ async fn redis_cluster_switches_to_valkey_in_place() {
     assert_eq!(sup.counts().nodes.get("valkey"), Some(&1));
     sup.shutdown_all().await;
 }
+
+#[tokio::test]
+async fn describe_pages_through_every_record_once() {
+    let (svc, sup) = service(Duration::ZERO);
+    for i in 0..44 {
+        svc.create_cache_subnet_group(
+            &ctx(),
+            CreateCacheSubnetGroupInput {
+                cache_subnet_group_name: format!("g{i:02}"),
+                cache_subnet_group_description: "d".into(),
+                subnet_ids: vec![format!("subnet-{i}")],
+                tags: None,
+            },
+        )
+        .await
+        .expect("create");
+    }
+    let mut names = Vec::new();
+    let mut marker = None;
+    let mut pages = 0;
+    loop {
+        let out = svc
+            .describe_cache_subnet_groups(
+                &ctx(),
+                DescribeCacheSubnetGroupsInput {
+                    max_records: Some(20),
+                    marker: marker.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("page");
+        pages += 1;
+        names.extend(
+            out.cache_subnet_groups
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|g| g.cache_subnet_group_name),
+        );
+        match out.marker {
+            Some(m) => marker = Some(m),
+            None => break,
+        }
+        assert!(pages < 10, "pagination must end");
+    }
+    // 44 groups plus the pre-created `default` one: 20 + 20 + 5.
+    assert_eq!(pages, 3);
+    assert_eq!(names.len(), 45);
+    let mut unique = names.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), 45);
+    sup.shutdown_all().await;
+}
