@@ -1,6 +1,6 @@
 //! `GET /health`: a JSON summary of the running emulator for scripts, container health checks
-//! and humans: crate version, uptime, addressing mode, and counts of clusters and nodes by
-//! engine.
+//! and humans: crate version, uptime, addressing mode, counts of clusters and nodes by engine,
+//! and the keys/items and bytes the nodes hold.
 //!
 //! Place in the flow: `server` mounts [`router`] beside the ElastiCache Query API router; the
 //! handler reads node counts from the [`Supervisor`] and resource counts from the control plane
@@ -47,10 +47,20 @@ impl Health {
     /// The JSON document `GET /health` answers.
     pub fn report(&self) -> Value {
         let counts = self.supervisor.counts();
+        let usage = self.supervisor.usage();
         let mut nodes = Map::new();
+        let mut data = Map::new();
         for engine in [EngineKind::Redis, EngineKind::Valkey, EngineKind::Memcached] {
-            let n = counts.nodes.get(engine.as_str()).copied().unwrap_or(0);
-            nodes.insert(engine.as_str().to_string(), json!(n));
+            let name = engine.as_str();
+            let n = counts.nodes.get(name).copied().unwrap_or(0);
+            nodes.insert(name.to_string(), json!(n));
+            data.insert(
+                name.to_string(),
+                json!({
+                    "keys": usage.keys.get(name).copied().unwrap_or(0),
+                    "bytes": usage.bytes.get(name).copied().unwrap_or(0),
+                }),
+            );
         }
         json!({
             "status": "running",
@@ -60,6 +70,7 @@ impl Health {
             "addressing": self.addressing,
             "resources": (self.resources)(),
             "nodes": nodes,
+            "data": data,
             "configuration_endpoints": counts.config_endpoints,
             "cluster_endpoints": counts.cluster_endpoints,
         })

@@ -25,7 +25,32 @@ async fn health_reports_version_uptime_and_counts() {
         assert_eq!(json["nodes"][engine], 0, "{json}");
     }
     assert!(json["resources"].is_object(), "{json}");
+    assert_eq!(json["data"]["redis"]["keys"], 0, "{json}");
+
+    // A node with data shows up in the counts and the data figures.
+    let spec = common::memcached_spec("acct/h/c/0001", "acct/h/c", 0);
+    let node = server.supervisor().start_node(spec).await;
+    let Ok(node) = node else {
+        panic!("start failed")
+    };
+    let at = std::net::SocketAddr::new(node.ip, node.port);
+    let stored = common::memcached_exchange(at, "set k 0 0 5\r\nhello\r\n", &["STORED"]).await;
+    assert_eq!(stored.ok().as_deref(), Some("STORED\r\n"));
+    let (_, body) = common::http_get(server.local_addr(), "/health")
+        .await
+        .unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    assert_eq!(json["nodes"]["memcached"], 1, "{json}");
+    assert_eq!(json["data"]["memcached"]["keys"], 1, "{json}");
+    assert!(
+        json["data"]["memcached"]["bytes"].as_u64().unwrap_or(0) > 0,
+        "{json}"
+    );
     server.shutdown().await;
+    assert!(
+        tokio::net::TcpStream::connect(at).await.is_err(),
+        "shutdown stops the nodes"
+    );
 }
 
 #[tokio::test]

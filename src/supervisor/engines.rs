@@ -41,6 +41,20 @@ impl RunningNode {
         }
     }
 
+    /// (keys or items, bytes of data) the node holds now.
+    pub fn usage(&self) -> (u64, u64) {
+        match self {
+            RunningNode::Redis(n) => {
+                let s = n.stats();
+                (s.keys, s.used_memory)
+            }
+            RunningNode::Memcached(n) => {
+                let s = n.stats();
+                (s.curr_items, s.bytes)
+            }
+        }
+    }
+
     /// Sets one Redis CONFIG value at runtime, as `CONFIG SET` would (Memcached nodes have no
     /// such settings and accept nothing).
     pub async fn config_set(&self, name: &str, value: &str) -> Result<(), String> {

@@ -92,6 +92,15 @@ pub struct NodeCounts {
     pub cluster_endpoints: usize,
 }
 
+/// What the running nodes hold, summed per engine (health endpoint).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Redis keys / Memcached items, per engine.
+    pub keys: BTreeMap<&'static str, u64>,
+    /// Bytes of data as the engines account them (Redis `used_memory`, Memcached `bytes`).
+    pub bytes: BTreeMap<&'static str, u64>,
+}
+
 impl EngineKind {
     /// Lower-case engine name, as ElastiCache writes it (`redis`, `valkey`, `memcached`).
     pub fn as_str(self) -> &'static str {

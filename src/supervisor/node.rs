@@ -22,7 +22,7 @@ use super::alloc::{Allocator, Reservation};
 use super::engines::{self, ConfigListener, RunningNode};
 use super::params;
 use super::proxy::Forwarder;
-use super::{Endpoint, EngineKind, NodeCounts, NodeSpec, SupervisorError};
+use super::{Endpoint, EngineKind, NodeCounts, NodeSpec, SupervisorError, Usage};
 use crate::config::Config;
 
 /// How many addresses one endpoint tries before giving up when binds fail because something
@@ -559,6 +559,25 @@ impl Supervisor {
         counts.cluster_endpoints =
             lock(&self.cluster_endpoints).len() + lock(&self.forwarders).len();
         counts
+    }
+
+    /// Keys/items and data bytes the running nodes hold, summed per engine. A node busy
+    /// starting, rebooting or being reconfigured is skipped rather than waited for.
+    pub fn usage(&self) -> Usage {
+        let slots: Vec<(EngineKind, Arc<tokio::sync::Mutex<NodeSlot>>)> = lock(&self.nodes)
+            .values()
+            .map(|e| (e.engine, e.slot.clone()))
+            .collect();
+        let mut usage = Usage::default();
+        for (engine, slot) in slots {
+            let Ok(guard) = slot.try_lock() else { continue };
+            if let Some(node) = &guard.running {
+                let (keys, bytes) = node.usage();
+                *usage.keys.entry(engine.as_str()).or_default() += keys;
+                *usage.bytes.entry(engine.as_str()).or_default() += bytes;
+            }
+        }
+        usage
     }
 
     /// Stops every node and configuration endpoint, in parallel, and refuses new ones.

@@ -8,10 +8,11 @@
 //! the accumulated replies once per batch (so pipelined requests cost one write). Shutdown
 //! aborts the accept loop and every connection task, which closes their sockets.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -53,6 +54,8 @@ pub struct NodeShared {
     running: AtomicBool,
     /// Listening address.
     pub(crate) addr: RwLock<Option<SocketAddr>>,
+    /// Open connections by id (for `stats conns`; locked only on connect and disconnect).
+    pub(crate) conns: Mutex<BTreeMap<u64, Arc<ConnInfo>>>,
 }
 
 impl std::fmt::Debug for NodeShared {
@@ -85,6 +88,7 @@ impl NodeShared {
             next_conn: AtomicU64::new(0),
             running: AtomicBool::new(true),
             addr: RwLock::new(None),
+            conns: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -211,12 +215,26 @@ async fn accept_loop(listener: TcpListener, target: Target, mut stop: watch::Rec
     conns.shutdown().await;
 }
 
-/// Decrements the connection gauge however the task ends (including abort).
-struct ConnGuard(Arc<NodeShared>);
+/// What `stats conns` shows of one open connection.
+pub(crate) struct ConnInfo {
+    /// Client address.
+    pub(crate) peer: SocketAddr,
+    /// Unix time of the last request batch.
+    pub(crate) last_cmd: AtomicU32,
+}
+
+/// Decrements the connection gauge and unregisters the connection however the task ends
+/// (including abort).
+struct ConnGuard(Arc<NodeShared>, u64);
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
         self.0.curr_connections.fetch_sub(1, Ordering::Relaxed);
+        self.0
+            .conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.1);
     }
 }
 
@@ -237,7 +255,7 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, node: Arc<NodeShared>) {
     let stripe = id as usize;
     node.store.counters.incr(stripe, Counter::TotalConnections);
     let open = node.curr_connections.fetch_add(1, Ordering::Relaxed) + 1;
-    let _guard = ConnGuard(node.clone());
+    let _guard = ConnGuard(node.clone(), id);
     if open > node.max_connections.load(Ordering::Relaxed) as u64 {
         node.store
             .counters
@@ -247,6 +265,14 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, node: Arc<NodeShared>) {
     }
     let _ = stream.set_nodelay(true);
     debug!(%peer, "memcached connection");
+    let info = Arc::new(ConnInfo {
+        peer,
+        last_cmd: AtomicU32::new(node.store.clock.now()),
+    });
+    node.conns
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id, info.clone());
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out: Vec<u8> = Vec::with_capacity(8 * 1024);
     let mut state = ConnState {
@@ -275,10 +301,13 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, node: Arc<NodeShared>) {
         };
         match read {
             Ok(0) | Err(_) => return,
-            Ok(n) => node
-                .store
-                .counters
-                .add(stripe, Counter::BytesRead, n as u64),
+            Ok(n) => {
+                node.store
+                    .counters
+                    .add(stripe, Counter::BytesRead, n as u64);
+                info.last_cmd
+                    .store(node.store.clock.now(), Ordering::Relaxed);
+            }
         }
         let is_binary =
             *binary.get_or_insert_with(|| buf.first() == Some(&protocol::binary::REQ_MAGIC));

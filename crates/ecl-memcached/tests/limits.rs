@@ -200,3 +200,45 @@ async fn lowering_the_budget_evicts_at_once() {
     assert!(st.bytes <= 8 << 20 && st.evictions > 0, "{st:?}");
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_on_a_small_node_stay_within_budget() {
+    let budget = 1u64 << 20;
+    let node = Arc::new(start_with(|c| c.memory_limit = budget));
+    let addr = node.local_addr();
+    let mut tasks = Vec::new();
+    for t in 0..8 {
+        tasks.push(tokio::spawn(async move {
+            let mut c = Conn::connect(addr).await;
+            let value = "x".repeat(500);
+            for i in 0..3_000 {
+                let key = format!("w{t}:{i}");
+                c.expect(
+                    format!("set {key} {t} 0 500\r\n{value}\r\n").as_bytes(),
+                    b"STORED\r\n",
+                )
+                .await;
+                if i % 10 == 0 {
+                    // A read of a recent key sees exactly what was written, or a miss.
+                    c.send(format!("get w{t}:{}\r\n", i / 2).as_bytes()).await;
+                    let line = c.read_line().await;
+                    if line != b"END\r\n" {
+                        assert_eq!(line, format!("VALUE w{t}:{} {t} 500\r\n", i / 2).as_bytes());
+                        assert_eq!(c.read_n(502).await, format!("{value}\r\n").as_bytes());
+                        assert_eq!(c.read_line().await, b"END\r\n");
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.is_ok());
+    }
+    let st = node.stats();
+    assert!(st.bytes <= budget, "{st:?}");
+    assert!(st.evictions > 0 && st.curr_items > 0, "{st:?}");
+    assert_eq!(st.total_items, 8 * 3_000);
+    if let Ok(node) = Arc::try_unwrap(node) {
+        node.shutdown().await;
+    }
+}

@@ -324,7 +324,33 @@ async fn stats_report_what_clients_read() {
         stats(&mut c, "sizes").await,
         vec![("sizes_status".to_string(), "disabled".to_string())]
     );
-    assert!(!stats(&mut c, "conns").await.is_empty());
+    let _other = Conn::connect(node.local_addr()).await;
+    let conns = stats(&mut c, "conns").await;
+    assert!(
+        conns
+            .iter()
+            .any(|(k, v)| k == "0:state" && v == "conn_listening")
+    );
+    assert_eq!(
+        conns
+            .iter()
+            .filter(|(k, v)| k.ends_with(":state") && v == "conn_parse_cmd")
+            .count(),
+        1
+    );
+    let local = format!(
+        "tcp:{}",
+        c.stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    );
+    assert!(
+        conns
+            .iter()
+            .any(|(k, v)| k.ends_with(":addr") && *v == local),
+        "{conns:?}"
+    );
     c.expect(b"stats reset\r\n", b"RESET\r\n").await;
     assert_eq!(stat(&stats(&mut c, "").await, "get_hits"), 0);
     let st = node.stats();

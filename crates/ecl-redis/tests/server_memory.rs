@@ -145,6 +145,9 @@ async fn command_introspection() {
         docs.contains("summary") && docs.contains("string"),
         "{docs}"
     );
+    assert_eq!(c.cmd(&["MODULE", "LIST"]).await, "*0\r\n");
+    assert_eq!(c.cmd(&["REPLICAOF", "NO", "ONE"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["ROLE"]).await, "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
     let all = c.cmd(&["COMMAND"]).await;
     assert!(all.starts_with(&format!("*{count}\r\n")));
     node.shutdown().await;

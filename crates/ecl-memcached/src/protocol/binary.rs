@@ -52,6 +52,9 @@ mod op {
     pub const TOUCH: u8 = 0x1c;
     pub const GAT: u8 = 0x1d;
     pub const GATQ: u8 = 0x1e;
+    pub const SASL_LIST_MECHS: u8 = 0x20;
+    pub const SASL_AUTH: u8 = 0x21;
+    pub const SASL_STEP: u8 = 0x22;
     pub const GATK: u8 = 0x23;
     pub const GATKQ: u8 = 0x24;
 }
@@ -263,7 +266,11 @@ fn shape_ok(h: &Header, extras: &[u8], key: &[u8], value: &[u8]) -> bool {
         }
         op::QUIT | op::QUITQ | op::NOOP | op::VERSION => e == 0 && k == 0 && v == 0,
         op::FLUSH | op::FLUSHQ => (e == 0 || e == 4) && k == 0 && v == 0,
-        op::STAT => e == 0 && v == 0 && k <= KEY_MAX,
+        // memcached reads only the key of a stat request (a value desynchronises the stream).
+        op::STAT => e == 0 && k <= KEY_MAX,
+        // SASL is not enabled, but the packets are still checked for shape first.
+        op::SASL_LIST_MECHS => e == 0 && k == 0 && v == 0,
+        op::SASL_AUTH | op::SASL_STEP => e == 0 && k > 0,
         _ => true,
     }
 }
@@ -345,7 +352,13 @@ fn dispatch(
             &[],
             node.version().as_bytes(),
         ),
-        op::STAT => stat(node, h, key, out),
+        op::STAT => {
+            stat(node, h, key, out);
+            if !value.is_empty() {
+                // memcached would read the value as the next header: the stream is lost.
+                return Step::Close;
+            }
+        }
         _ => error(out, h, Status::UnknownCommand),
     }
     Step::More
@@ -657,7 +670,7 @@ fn stat(node: &NodeShared, h: &Header, key: &[u8], out: &mut Vec<u8>) {
         b"items" => class_stats(node, "items"),
         b"slabs" => class_stats(node, "slabs"),
         b"sizes" => class_stats(node, "sizes"),
-        b"conns" => conns_stats(node),
+        b"conns" => conns_stats(node, u64::MAX),
         b"reset" => {
             node.store.counters.reset();
             StatLines::default()

@@ -386,19 +386,43 @@ pub(crate) fn cachedump(node: &NodeShared, class: u64, limit: u64, out: &mut Vec
     out.extend_from_slice(crate::wire::END);
 }
 
-/// `stats conns`: the listener and a count of open connections.
-pub(crate) fn conns_stats(node: &NodeShared) -> StatLines {
+/// `stats conns`: the listener, then every open connection with its address, state and
+/// idle seconds, as memcached lists them (ids are connection numbers, not descriptors).
+pub(crate) fn conns_stats(node: &NodeShared, current: u64) -> StatLines {
     let mut s = StatLines::default();
+    let now = node.store.clock.now();
     let addr = node
         .addr
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .to_owned();
-    if let Some(addr) = addr {
-        let mut v = String::new();
-        let _ = write!(v, "tcp:{addr}");
-        s.push("0:addr", v);
+    let listen = addr.map(|a| format!("tcp:{a}")).unwrap_or_default();
+    if addr.is_some() {
+        s.push("0:addr", &listen);
         s.push("0:state", "conn_listening");
+        s.push(
+            "0:secs_since_last_cmd",
+            now.saturating_sub(node.store.clock.started()),
+        );
+    }
+    let conns = node.conns.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    for (id, info) in conns {
+        let id = id + 1;
+        let mut peer = String::new();
+        let _ = write!(peer, "tcp:{}", info.peer);
+        s.push(format!("{id}:addr"), peer);
+        s.push(format!("{id}:listen_addr"), &listen);
+        let state = if id == current + 1 {
+            "conn_parse_cmd"
+        } else {
+            "conn_waiting"
+        };
+        s.push(format!("{id}:state"), state);
+        let last = info.last_cmd.load(Ordering::Relaxed);
+        s.push(
+            format!("{id}:secs_since_last_cmd"),
+            now.saturating_sub(last),
+        );
     }
     s
 }

@@ -187,7 +187,7 @@ fn handle(
         }
         b"quit" if n == 1 => Handled::Close,
         b"stats" => {
-            stats(node, &t, out);
+            stats(node, st, &t, out);
             Handled::Consumed(line_len)
         }
         b"config" if n == 3 && t.get(1) == b"get" && t.get(2) == b"cluster" => {
@@ -617,7 +617,7 @@ fn flush_all(node: &NodeShared, st: &ConnState, t: &Tokens<'_>, out: &mut Vec<u8
     reply(out, noreply, wire::OK);
 }
 
-fn stats(node: &NodeShared, t: &Tokens<'_>, out: &mut Vec<u8>) {
+fn stats(node: &NodeShared, st: &ConnState, t: &Tokens<'_>, out: &mut Vec<u8>) {
     use super::{class_stats, conns_stats, general_stats, settings_stats};
     match (t.get(1), t.len) {
         (_, 1) => general_stats(node).render_text(out),
@@ -625,7 +625,7 @@ fn stats(node: &NodeShared, t: &Tokens<'_>, out: &mut Vec<u8>) {
         (b"items", 2) => class_stats(node, "items").render_text(out),
         (b"slabs", 2) => class_stats(node, "slabs").render_text(out),
         (b"sizes", 2) => class_stats(node, "sizes").render_text(out),
-        (b"conns", 2) => conns_stats(node).render_text(out),
+        (b"conns", 2) => conns_stats(node, st.stripe as u64).render_text(out),
         (b"reset", 2) => {
             node.store.counters.reset();
             out.extend_from_slice(wire::RESET);

@@ -204,6 +204,65 @@ pub const COMMANDS: &[CommandSpec] = &[
         super::info::info,
     )
     .doc("Returns information and statistics about the server."),
+    cmd(
+        "module",
+        -2,
+        0,
+        N,
+        acl::SLOW,
+        v(4, 0, 0),
+        "server",
+        container,
+    )
+    .doc("A container for module commands.")
+    .subs(MODULE),
+    cmd(
+        "replicaof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_MULTI,
+        N,
+        ADM,
+        v(5, 0, 0),
+        "server",
+        replicaof,
+    )
+    .doc("Configures a server as replica of another, or promotes it to a master."),
+    cmd(
+        "slaveof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_MULTI,
+        N,
+        ADM,
+        v(1, 0, 0),
+        "server",
+        replicaof,
+    )
+    .doc("Sets a Redis server as a replica of another, or promotes it to being a master."),
+];
+
+const MODULE: &[CommandSpec] = &[
+    cmd(
+        "list",
+        2,
+        ADMIN | NOSCRIPT,
+        N,
+        ADM,
+        v(4, 0, 0),
+        "server",
+        module_list,
+    )
+    .doc("Returns all loaded modules."),
+    cmd(
+        "help",
+        2,
+        LOADING | STALE,
+        N,
+        acl::SLOW,
+        v(5, 0, 0),
+        "server",
+        module_help,
+    )
+    .doc("Returns helpful text about the different subcommands."),
 ];
 
 const CONFIG: &[CommandSpec] = &[
@@ -437,6 +496,35 @@ const MEMORY: &[CommandSpec] = &[
     )
     .doc("Returns helpful text about the different subcommands."),
 ];
+
+fn module_list(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    ctx.out.array(0);
+    Ok(())
+}
+
+fn module_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    super::connection::help(
+        ctx,
+        "MODULE",
+        &["LIST", "    Return a list of loaded modules."],
+    );
+    Ok(())
+}
+
+/// REPLICAOF / SLAVEOF. A node is a master; `NO ONE` is accepted (nothing to change). Following
+/// another server is the replication layer's job, which drives nodes through the supervisor.
+fn replicaof(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if ctx.eng.info.cluster {
+        return Err("ERR REPLICAOF not allowed in cluster mode.".into());
+    }
+    if argv.is(1, "no") && argv.is(2, "one") {
+        ctx.out.ok();
+        return Ok(());
+    }
+    argv.i64(2)
+        .map_err(|_| CmdError::from("ERR Invalid master port"))?;
+    Err("ERR REPLICAOF to an arbitrary server is not supported; replicas are created through the ElastiCache API".into())
+}
 
 fn dbsize(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     let n = ctx.db().len();
