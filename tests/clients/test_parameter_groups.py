@@ -155,12 +155,6 @@ def test_modify_errors(ec, resources, uid):
         ec.modify_cache_parameter_group(
             CacheParameterGroupName=name, ParameterNameValues=[{"ParameterName": "maxmemory", "ParameterValue": "1000"}]
         )
-    # cluster-enabled decides cluster mode and cannot be changed on a group (reference 7.1).
-    with aws_error(ec, "InvalidParameterValue", 400, "InvalidParameterValueException"):
-        ec.modify_cache_parameter_group(
-            CacheParameterGroupName=name,
-            ParameterNameValues=[{"ParameterName": "cluster-enabled", "ParameterValue": "yes"}],
-        )
     # A value outside AllowedValues.
     with aws_error(ec, "InvalidParameterValue", 400, "InvalidParameterValueException"):
         ec.modify_cache_parameter_group(
