@@ -263,6 +263,21 @@ def test_cluster_mode_parameter_group_rejected(ec, uid):
         )
 
 
+def test_custom_cluster_mode_group_rejected(ec, resources, uid):
+    # Reference 7.1 marks cluster-enabled "not modifiable", but the AWS User Guide
+    # ("Modifying an ElastiCache parameter group") changes cluster-enabled on a custom group as
+    # its example, so the change is accepted; such a group then cannot back a cache cluster.
+    pg = resources.parameter_group(ec, uid("pg"))
+    ec.create_cache_parameter_group(CacheParameterGroupName=pg, CacheParameterGroupFamily="redis7", Description="t")
+    ec.modify_cache_parameter_group(
+        CacheParameterGroupName=pg, ParameterNameValues=[{"ParameterName": "cluster-enabled", "ParameterValue": "yes"}]
+    )
+    with aws_error(ec, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
+        ec.create_cache_cluster(
+            CacheClusterId=uid("c"), Engine="redis", CacheNodeType="cache.t3.micro", CacheParameterGroupName=pg
+        )
+
+
 def test_memcached_rejects_snapshot_options(ec, uid):
     with aws_error(ec, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
         ec.create_cache_cluster(
