@@ -594,9 +594,15 @@ pub fn info_section(eng: &mut Engine, s: &mut String) {
     );
 }
 
-/// The endpoint a node announces for itself (config `replica-announce-ip`/`-port`, else the
-/// bound address).
+/// The endpoint a node announces for itself: config `replica-announce-ip`/`-port`, else its
+/// entry in the cluster topology, else the bound address.
 fn own_endpoint(eng: &Engine) -> (String, u16) {
+    let announced_ip = eng.cfg.get("replica-announce-ip").filter(|s| !s.is_empty());
+    if announced_ip.is_none()
+        && let Some((_, me, _)) = eng.cluster.me()
+    {
+        return (me.ip.clone(), me.port);
+    }
     let ip = eng
         .cfg
         .get("replica-announce-ip")
@@ -639,6 +645,9 @@ impl RedisNode {
                 link: link.clone(),
                 task: None,
             });
+            for db in &mut eng.dbs {
+                db.keep_expired = true;
+            }
             (own_endpoint(&eng), eng.repl.generation)
         };
         let (tx, rx) = mpsc::unbounded_channel();
@@ -687,6 +696,10 @@ impl RedisNode {
             return;
         }
         eng.repl.detach();
+        // As a primary the node expires keys itself again (and propagates the DELs).
+        for db in &mut eng.dbs {
+            db.keep_expired = false;
+        }
         let r = &mut eng.repl;
         r.replid2 = std::mem::replace(&mut r.replid, random_hex40());
         r.second_offset = r.offset as i64 + 1;
@@ -763,7 +776,11 @@ async fn apply_loop(
         let first = tokio::select! {
             u = rx.recv() => u,
             _ = primary_down.changed() => None,
-            _ = own_down.changed() => None,
+            _ = own_down.changed() => {
+                // This replica is gone for good: its primary forgets it.
+                link.closed.store(true, Ordering::Release);
+                None
+            }
         };
         let Some(first) = first else { break };
         let mut units = vec![first];

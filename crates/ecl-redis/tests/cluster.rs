@@ -394,3 +394,83 @@ async fn cluster_slots_shards_nodes_formats() {
     );
     plain.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topology_replacement_moves_slots() {
+    let a = cluster_node();
+    let b = cluster_node();
+    let whole = |n: &RedisNode| ClusterShard {
+        shard_id: "a".repeat(40),
+        slots: vec![(0, 16383)],
+        primary: info(n),
+        replicas: vec![],
+    };
+    a.set_cluster_topology(ClusterTopology {
+        shards: vec![whole(&a)],
+    });
+    let mut c = Raw::connect(&a).await;
+    assert_eq!(c.cmd(&["SET", "somekey", "1"]).await, "+OK\r\n");
+    // Slot 11058 (somekey) now belongs to b; slots outside any shard are not served.
+    let mut sa = whole(&a);
+    sa.slots = vec![(0, 9999)];
+    let mut sb = whole(&b);
+    sb.shard_id = "b".repeat(40);
+    sb.slots = vec![(10000, 16000)];
+    a.set_cluster_topology(ClusterTopology {
+        shards: vec![sa, sb],
+    });
+    let pb = b.local_addr().port();
+    assert_eq!(
+        c.cmd(&["GET", "somekey"]).await,
+        format!("-MOVED 11058 127.0.0.1:{pb}\r\n")
+    );
+    let (k, _) = key_in((16001, 16383), "z");
+    assert_eq!(
+        c.cmd(&["GET", &k]).await,
+        "-CLUSTERDOWN Hash slot not served\r\n"
+    );
+    let info = c.cmd(&["CLUSTER", "INFO"]).await;
+    assert!(info.contains("cluster_state:fail\r\n"), "{info}");
+    assert!(info.contains("cluster_slots_assigned:16001\r\n"), "{info}");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_crosses_the_cluster_and_spublish_its_shard() {
+    let (primaries, replicas, topo) = three_shards();
+    // A classic subscriber on another shard's primary sees PUBLISH sent to shard 0.
+    let mut sub = Raw::connect(&primaries[2]).await;
+    assert!(
+        sub.cmd(&["SUBSCRIBE", "news"])
+            .await
+            .starts_with("*3\r\n$9\r\nsubscribe")
+    );
+    let mut c = Raw::connect(&primaries[0]).await;
+    assert_eq!(c.cmd(&["PUBLISH", "news", "hi"]).await, ":0\r\n");
+    assert_eq!(
+        sub.read().await,
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
+    );
+    // A sharded subscriber on the replica of the channel's shard sees SPUBLISH.
+    let (ch, _) = key_in(topo.shards[1].slots[0], "ch");
+    let mut ssub = Raw::connect(&replicas[1]).await;
+    assert_eq!(
+        ssub.cmd(&["SSUBSCRIBE", &ch]).await,
+        format!("*3\r\n$10\r\nssubscribe\r\n${}\r\n{ch}\r\n:1\r\n", ch.len())
+    );
+    let mut c1 = Raw::connect(&primaries[1]).await;
+    assert_eq!(c1.cmd(&["SPUBLISH", &ch, "x"]).await, ":0\r\n");
+    assert_eq!(
+        ssub.read().await,
+        format!(
+            "*3\r\n$8\r\nsmessage\r\n${}\r\n{ch}\r\n$1\r\nx\r\n",
+            ch.len()
+        )
+    );
+    // SPUBLISH to another shard's node is redirected.
+    assert!(c.cmd(&["SPUBLISH", &ch, "x"]).await.starts_with("-MOVED"));
+    for n in primaries.into_iter().chain(replicas) {
+        n.shutdown().await;
+    }
+}

@@ -180,7 +180,11 @@ async fn full_sync_then_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_refuse_writes_and_leave_expiry_to_the_primary() {
     let p = start();
-    let r = start();
+    // ElastiCache restricts REPLICAOF/SLAVEOF; the supervisor disables them like this.
+    let r = common::start_with(|c| {
+        c.parameters
+            .push(("disabled-commands".into(), "replicaof slaveof".into()))
+    });
     r.replicate_from(&p, endpoint(&p));
     let mut pc = common::client(&p).await;
     let mut raw = Raw::connect(&r).await;
@@ -193,7 +197,7 @@ async fn replicas_refuse_writes_and_leave_expiry_to_the_primary() {
     assert_eq!(raw.cmd(&["MULTI"]).await, "+OK\r\n");
     assert!(raw.cmd(&["INCR", "a"]).await.starts_with("-READONLY"));
     assert!(raw.cmd(&["EXEC"]).await.starts_with("-EXECABORT"));
-    // ElastiCache restricts REPLICAOF/SLAVEOF: they are unknown commands.
+    // Restricted commands answer as unknown commands, as on ElastiCache.
     for c in ["REPLICAOF", "SLAVEOF"] {
         assert!(
             raw.cmd(&[c, "NO", "ONE"])
@@ -209,9 +213,11 @@ async fn replicas_refuse_writes_and_leave_expiry_to_the_primary() {
 
     let _: () = pc.pset_ex("short", "v", 1000).await.unwrap();
     assert_eq!(wait_for(&mut pc, 1).await, 1);
-    // The replica's clock passes the TTL: it keeps the key (DBSIZE does not expire anything).
+    // The replica's clock passes the TTL: the key reads as missing, but the replica keeps it
+    // until the primary's DEL (its cron and reads delete nothing).
     r.advance_clock(Duration::from_secs(5));
-    tokio::task::yield_now().await;
+    assert_eq!(raw.cmd(&["GET", "short"]).await, "$-1\r\n");
+    assert_eq!(raw.cmd(&["EXISTS", "short"]).await, ":0\r\n");
     assert_eq!(raw.cmd(&["DBSIZE"]).await, ":1\r\n");
     // The primary expires it and propagates DEL.
     p.advance_clock(Duration::from_secs(5));
@@ -355,4 +361,88 @@ async fn promote_and_demote_keep_acknowledged_writes() {
     );
     p.shutdown().await;
     r.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_key_rewritten_on_primary_keeps_new_value_on_replica() {
+    let p = start();
+    let r = start();
+    r.replicate_from(&p, endpoint(&p));
+    let mut pc = common::client(&p).await;
+    let _: () = pc.pset_ex("k", "old", 1000).await.unwrap();
+    let _: () = pc.rpush("list", "a").await.unwrap();
+    let _: () = pc.pexpire("list", 1000).await.unwrap();
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    // On the primary the keys are now expired; the writes below meet the expired values, so
+    // the primary's DELs must reach the replica before the new writes, not after.
+    p.advance_clock(Duration::from_secs(2));
+    r.advance_clock(Duration::from_secs(2));
+    let _: () = pc.append("k", "new").await.unwrap();
+    let _: () = pc.rpush("list", "b").await.unwrap();
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    let mut rc = common::client(&r).await;
+    let v: String = rc.get("k").await.unwrap();
+    assert_eq!(v, "new");
+    let l: Vec<String> = rc.lrange("list", 0, -1).await.unwrap();
+    assert_eq!(l, vec!["b".to_string()]);
+    let ttl: i64 = rc.pttl("k").await.unwrap();
+    assert_eq!(ttl, -1);
+    // Eviction on the primary is propagated as DEL too.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("allkeys-random")
+        .exec_async(&mut pc)
+        .await
+        .unwrap();
+    for i in 0..200 {
+        let _: () = pc.set(format!("fill{i}"), "x".repeat(1000)).await.unwrap();
+    }
+    let used: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut pc)
+        .await
+        .unwrap();
+    let used: u64 = used
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(used - 50_000)
+        .exec_async(&mut pc)
+        .await
+        .unwrap();
+    let _: () = pc.set("trigger", "1").await.unwrap();
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    let pn: i64 = redis::cmd("DBSIZE").query_async(&mut pc).await.unwrap();
+    let rn: i64 = redis::cmd("DBSIZE").query_async(&mut rc).await.unwrap();
+    assert!(pn < 203, "the primary evicted ({pn} keys)");
+    assert_eq!(pn, rn);
+    r.shutdown().await;
+    p.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_reaches_subscribers_of_replicas() {
+    let p = start();
+    let r = start();
+    r.replicate_from(&p, endpoint(&p));
+    let mut sub = Raw::connect(&r).await;
+    assert_eq!(
+        sub.cmd(&["SUBSCRIBE", "news"]).await,
+        "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
+    );
+    let mut pc = common::client(&p).await;
+    // The primary has no subscriber of its own: PUBLISH counts local receivers only.
+    let n: i64 = pc.publish("news", "hello").await.unwrap();
+    assert_eq!(n, 0);
+    assert_eq!(
+        sub.read().await,
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
+    );
+    r.shutdown().await;
+    p.shutdown().await;
 }

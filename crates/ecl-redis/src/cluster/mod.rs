@@ -9,6 +9,7 @@
 //! [`commands`] renders the same topology; every address it prints is the announced endpoint
 //! from the topology.
 
+pub mod bus;
 pub mod commands;
 pub mod slots;
 
@@ -68,6 +69,8 @@ pub struct ClusterState {
     pub epoch: u64,
     /// When the topology was last set (Unix ms), for CLUSTER LINKS.
     pub since_ms: i64,
+    /// This node's sending side of the Pub/Sub bus (set with the first topology).
+    pub bus: Option<bus::Bus>,
     /// This node's replication offset, published for other nodes' CLUSTER SHARDS.
     pub offset_cell: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
@@ -85,6 +88,7 @@ impl Default for ClusterState {
             epoch: 0,
             since_ms: 0,
             offset_cell,
+            bus: None,
         }
     }
 }
@@ -160,17 +164,53 @@ pub fn route(
             return Ok(());
         }
         let read = spec.has(flags::READONLY) && !spec.has(flags::WRITE);
-        if read && client.readonly {
+        // Sharded Pub/Sub is served by every node of the shard, READONLY or not.
+        if (read && client.readonly) || spec.has(flags::PUBSUB) {
             return Ok(());
         }
     }
     Err(format!("MOVED {slot} {}:{}", shard.primary.ip, shard.primary.port).into())
 }
 
+/// Broadcasts a message this node published: `PUBLISH` to every other node of the cluster,
+/// `SPUBLISH` to the other nodes of the channel's shard (as Redis' cluster bus does).
+pub fn broadcast_publish(eng: &Engine, shard: bool, channel: &[u8], payload: &[u8]) {
+    let st = &eng.cluster;
+    let Some(bus) = &st.bus else { return };
+    let shards: Vec<&ClusterShard> = if shard {
+        let owner = st.owner.get(key_slot(channel) as usize).copied();
+        owner
+            .and_then(|o| st.topology.shards.get(o as usize))
+            .into_iter()
+            .collect()
+    } else {
+        st.topology.shards.iter().collect()
+    };
+    let targets: Vec<String> = shards
+        .iter()
+        .flat_map(|s| std::iter::once(&s.primary).chain(&s.replicas))
+        .map(|n| n.node_id.clone())
+        .filter(|id| *id != st.node_id)
+        .collect();
+    if !targets.is_empty() {
+        bus.send(bus::Message {
+            targets,
+            shard,
+            channel: channel.to_vec(),
+            payload: payload.to_vec(),
+        });
+    }
+}
+
 impl RedisNode {
     /// Cluster mode: this node's view of the cluster (replaces the previous one).
     pub fn set_cluster_topology(&self, topology: ClusterTopology) {
-        self.shared.lock().cluster.set(topology);
+        let mut eng = self.shared.lock();
+        if eng.cluster.bus.is_none() {
+            bus::register(&eng.cluster.node_id, &self.shared);
+            eng.cluster.bus = Some(bus::Bus::start(&self.runtime));
+        }
+        eng.cluster.set(topology);
     }
 
     /// Cluster-mode node id (40 hex chars, stable for the node's life).

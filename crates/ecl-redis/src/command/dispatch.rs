@@ -300,7 +300,11 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         (spec.handler)(&mut ctx, argv)
     };
     if eng.repl.streaming() {
-        if eng.dirty != dirty_before
+        // PUBLISH changes nothing but is replicated, so subscribers of replicas get messages
+        // (in cluster mode the cluster bus carries it instead).
+        let publish =
+            spec.has(flags::PUBSUB) && spec.has(flags::MAY_REPLICATE) && !eng.info.cluster;
+        if (eng.dirty != dirty_before || publish)
             && res.is_ok()
             && (spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE))
         {
@@ -309,6 +313,17 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         if !client.in_exec && !eng.repl.txn.is_empty() {
             eng.flush_txn();
         }
+    }
+    if eng.info.cluster
+        && !client.master
+        && res.is_ok()
+        && eng.cluster.bus.is_some()
+        && spec.has(flags::PUBSUB)
+        && spec.has(flags::MAY_REPLICATE)
+        && argv.len() == 3
+    {
+        let shard = spec.name == "spublish";
+        crate::cluster::broadcast_publish(eng, shard, argv.get(1), argv.get(2));
     }
     let t1 = Instant::now();
     let usec = t1.saturating_duration_since(eng.last_tick).as_micros() as u64;

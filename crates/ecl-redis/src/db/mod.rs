@@ -64,6 +64,8 @@ pub struct Db {
     pub expired: u64,
     /// How accesses are recorded.
     pub access: AccessMode,
+    /// Replica mode: an expired key reads as missing but stays until the primary's DEL.
+    pub keep_expired: bool,
     rng: u64,
 }
 
@@ -120,6 +122,7 @@ impl Db {
             misses: 0,
             expired: 0,
             access: AccessMode::Lru,
+            keep_expired: false,
             rng: {
                 // Distinct, never-zero xorshift seeds per database.
                 static NEXT: std::sync::atomic::AtomicU64 =
@@ -185,6 +188,9 @@ impl Db {
     pub fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
         let expired =
             matches!(self.dict.get(key), Some(e) if e.expire_at != 0 && e.expire_at <= now_ms);
+        if expired && self.keep_expired {
+            return true;
+        }
         if expired && let Some((k, e)) = self.dict.remove(key) {
             self.used = self.used.saturating_sub(entry_size(&k, &e.value));
             self.volatile.remove(key);
@@ -220,7 +226,9 @@ impl Db {
     /// Lookup without side effects on statistics or access time (TYPE-like introspection still
     /// expires lazily).
     pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&Entry> {
-        self.expire_if_needed(key, now_ms);
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
         self.dict.get(key)
     }
 
