@@ -803,3 +803,103 @@ pub async fn delete_replication_group(
         replication_group: Some(out),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> CreateReplicationGroupInput {
+        CreateReplicationGroupInput {
+            replication_group_id: "g".to_string(),
+            replication_group_description: "d".to_string(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn cluster_mode_follows_shards_parameter_group_and_cluster_mode() {
+        assert_eq!(
+            decide_cluster_mode(&input(), None).ok(),
+            Some((false, "disabled".to_string()))
+        );
+        let shards = CreateReplicationGroupInput {
+            num_node_groups: Some(2),
+            ..input()
+        };
+        assert_eq!(
+            decide_cluster_mode(&shards, None).ok(),
+            Some((true, "enabled".to_string()))
+        );
+        assert_eq!(
+            decide_cluster_mode(&input(), Some(true)).ok(),
+            Some((true, "enabled".to_string()))
+        );
+        let compatible = CreateReplicationGroupInput {
+            cluster_mode: Some("compatible".to_string()),
+            ..input()
+        };
+        assert_eq!(
+            decide_cluster_mode(&compatible, None).ok(),
+            Some((false, "compatible".to_string()))
+        );
+        let conflict = CreateReplicationGroupInput {
+            cluster_mode: Some("disabled".to_string()),
+            num_node_groups: Some(3),
+            ..input()
+        };
+        assert!(decide_cluster_mode(&conflict, None).is_err());
+        let enabled_on_plain_group = CreateReplicationGroupInput {
+            cluster_mode: Some("enabled".to_string()),
+            ..input()
+        };
+        assert!(decide_cluster_mode(&enabled_on_plain_group, Some(false)).is_err());
+    }
+
+    #[test]
+    fn shard_plans_size_slots_and_limits() {
+        let cmd = CreateReplicationGroupInput {
+            num_cache_clusters: Some(3),
+            ..input()
+        };
+        let plans = plan_shards(&cmd, false, false).ok().unwrap_or_default();
+        assert_eq!(plans.len(), 1);
+        assert_eq!(plans[0].replicas, 2);
+        let too_many = CreateReplicationGroupInput {
+            num_cache_clusters: Some(7),
+            ..input()
+        };
+        assert!(plan_shards(&too_many, false, false).is_err());
+        let cme = CreateReplicationGroupInput {
+            num_node_groups: Some(3),
+            replicas_per_node_group: Some(2),
+            ..input()
+        };
+        let plans = plan_shards(&cme, true, false).ok().unwrap_or_default();
+        assert_eq!(
+            plans.iter().map(|p| p.slots.clone()).collect::<Vec<_>>(),
+            vec![vec![(0, 5461)], vec![(5462, 10922)], vec![(10923, 16383)]]
+        );
+        assert!(plans.iter().all(|p| p.replicas == 2));
+        assert_eq!(plans[2].id, "0003");
+        let over_quota = CreateReplicationGroupInput {
+            num_node_groups: Some(16),
+            replicas_per_node_group: Some(5),
+            ..input()
+        };
+        assert!(plan_shards(&over_quota, true, false).is_err());
+        let gap = CreateReplicationGroupInput {
+            node_group_configuration: Some(vec![
+                NodeGroupConfiguration {
+                    slots: Some("0-100".to_string()),
+                    ..Default::default()
+                },
+                NodeGroupConfiguration {
+                    slots: Some("200-16383".to_string()),
+                    ..Default::default()
+                },
+            ]),
+            ..input()
+        };
+        assert!(plan_shards(&gap, true, false).is_err());
+    }
+}
