@@ -769,6 +769,19 @@ async fn replication_group_errors_follow_the_reference() {
     let only = call(addr, "DeleteCacheCluster", &[("CacheClusterId", "e2-001")]).await;
     assert_eq!(only.code().as_deref(), Some("InvalidCacheClusterState"));
     assert!(only.body.contains("only member"), "{}", only.body);
+    let member_type = call(
+        addr,
+        "ModifyCacheCluster",
+        &[
+            ("CacheClusterId", "e2-001"),
+            ("CacheNodeType", "cache.t3.small"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        member_type.code().as_deref(),
+        Some("InvalidParameterCombination")
+    );
     // A replica created with CreateCacheCluster joins the group and gets its data.
     let replica = call(
         addr,

@@ -472,6 +472,9 @@ pub async fn modify_cache_cluster(
         let mut r = lock(&region);
         let zones = r.availability_zones();
         let c = r.clusters.get(&id).ok_or_else(|| not_found(&id))?;
+        if let Some(rg) = &c.replication_group_id {
+            super::replication_modify::check_member_modification(rg, &input)?;
+        }
         if !c.is_available() {
             return Err(not_available(c));
         }

@@ -309,6 +309,31 @@ pub fn modify_replication_group(
     })
 }
 
+/// ModifyCacheCluster on a replication group member: what defines the group's nodes (node
+/// type, engine version, parameter group, AUTH token, node count) is changed for the whole
+/// group with ModifyReplicationGroup, so every member keeps replicating.
+pub fn check_member_modification(
+    group: &str,
+    input: &ModifyCacheClusterInput,
+) -> Result<(), ApiError> {
+    let group_wide = input.cache_node_type.is_some()
+        || input.engine_version.is_some()
+        || input.cache_parameter_group_name.is_some()
+        || input.auth_token.is_some()
+        || input.auth_token_update_strategy.is_some()
+        || input.num_cache_nodes.is_some_and(|n| n != 1)
+        || input
+            .cache_node_ids_to_remove
+            .as_ref()
+            .is_some_and(|v| !v.is_empty());
+    if group_wide {
+        return Err(combination(format!(
+            "This cache cluster is a member of replication group {group}; modify its node type, engine version, parameter group or AUTH token with ModifyReplicationGroup."
+        )));
+    }
+    Ok(())
+}
+
 /// Whether two records agree on everything a modification can change.
 fn same_settings(a: &ReplicationGroupRecord, b: &ReplicationGroupRecord) -> bool {
     a.description == b.description
