@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::engines::RunningNode;
+use super::engines::{ClusterNodeInfo, ClusterShard, ClusterTopology};
 use super::{Supervisor, SupervisorError};
 
 /// How long a graceful failover waits for the chosen replica to catch up with the primary's
@@ -59,14 +59,16 @@ impl Supervisor {
         // of one group at once (the group is `modifying`), so no opposite order can interleave.
         let r = replica_slot.lock().await;
         let p = primary_slot.lock().await;
-        let (Some(RunningNode::Redis(rn)), Some(RunningNode::Redis(pn))) = (&r.running, &p.running)
-        else {
+        let (Some(rn), Some(pn)) = (&r.running, &p.running) else {
             return Err(not_redis(replica));
         };
         // The replica reports itself (INFO/ROLE on the primary) and its primary with the
         // endpoints the API reports, not the bound sockets.
-        rn.set_announce((r.endpoint.address.clone(), r.endpoint.port));
-        rn.replicate_from(pn, (p.endpoint.address.clone(), p.endpoint.port));
+        let own = (r.endpoint.address.clone(), r.endpoint.port);
+        let primary_endpoint = (p.endpoint.address.clone(), p.endpoint.port);
+        if !rn.replicate_from(pn, own, primary_endpoint) {
+            return Err(not_redis(replica));
+        }
         drop(p);
         drop(r);
         self.topology
@@ -80,10 +82,9 @@ impl Supervisor {
     pub async fn promote(&self, key: &str) -> Result<(), SupervisorError> {
         let slot = self.slot(key)?;
         let guard = slot.lock().await;
-        let Some(RunningNode::Redis(n)) = &guard.running else {
+        if !guard.running.as_ref().is_some_and(|n| n.promote()) {
             return Err(not_redis(key));
-        };
-        n.promote();
+        }
         drop(guard);
         self.topology.following().remove(key);
         tracing::info!(node = key, "node promoted to primary");
@@ -94,10 +95,11 @@ impl Supervisor {
     pub async fn replication_offset(&self, key: &str) -> Result<u64, SupervisorError> {
         let slot = self.slot(key)?;
         let guard = slot.lock().await;
-        match &guard.running {
-            Some(RunningNode::Redis(n)) => Ok(n.replication_offset()),
-            _ => Err(not_redis(key)),
-        }
+        guard
+            .running
+            .as_ref()
+            .and_then(|n| n.replication_offset())
+            .ok_or_else(|| not_redis(key))
     }
 
     /// Forgets what a node was told (it restarted empty, or stopped): the next
@@ -166,14 +168,14 @@ impl Supervisor {
             for r in &s.replicas {
                 replicas.push(self.cluster_node_info(r).await?);
             }
-            described.push(ecl_redis::ClusterShard {
+            described.push(ClusterShard {
                 shard_id: format!("{:040x}", i + 1),
                 slots: s.slots.clone(),
                 primary,
                 replicas,
             });
         }
-        let topology = ecl_redis::ClusterTopology { shards: described };
+        let topology = ClusterTopology { shards: described };
         let keys: Vec<String> = shards
             .iter()
             .flat_map(|s| std::iter::once(s.primary.clone()).chain(s.replicas.iter().cloned()))
@@ -181,25 +183,25 @@ impl Supervisor {
         for key in &keys {
             let slot = self.slot(key)?;
             let guard = slot.lock().await;
-            let Some(RunningNode::Redis(n)) = &guard.running else {
+            if !guard
+                .running
+                .as_ref()
+                .is_some_and(|n| n.set_cluster_topology(topology.clone()))
+            {
                 return Err(not_redis(key));
-            };
-            n.set_cluster_topology(topology.clone());
+            }
         }
         Ok(())
     }
 
-    async fn cluster_node_info(
-        &self,
-        key: &str,
-    ) -> Result<ecl_redis::ClusterNodeInfo, SupervisorError> {
+    async fn cluster_node_info(&self, key: &str) -> Result<ClusterNodeInfo, SupervisorError> {
         let slot = self.slot(key)?;
         let guard = slot.lock().await;
-        let Some(RunningNode::Redis(n)) = &guard.running else {
+        let Some(node_id) = guard.running.as_ref().and_then(|n| n.node_id()) else {
             return Err(not_redis(key));
         };
-        Ok(ecl_redis::ClusterNodeInfo {
-            node_id: n.node_id(),
+        Ok(ClusterNodeInfo {
+            node_id,
             ip: guard.endpoint.ip.to_string(),
             port: guard.endpoint.port,
             hostname: Some(guard.endpoint.address.clone()),
