@@ -50,6 +50,8 @@ pub struct Unit {
     pub cmds: Vec<OwnedArgv>,
     /// `master_repl_offset` once this unit is counted.
     pub end: u64,
+    /// RESP bytes of the unit.
+    pub bytes: u64,
 }
 
 /// What primary and replica share about one link.
@@ -61,8 +63,17 @@ pub struct LinkState {
     pub last_ack_ms: AtomicI64,
     /// Set when the replica leaves (promotion, re-targeting, shutdown).
     pub closed: AtomicBool,
-    /// Whether the full copy has been loaded.
+    /// Whether the full copy has been loaded and the link is alive.
     pub online: AtomicBool,
+    /// Whether the full copy has been loaded (stays set when the link later goes down).
+    pub loaded: AtomicBool,
+    /// When the link went down (Unix ms), 0 while up or syncing.
+    pub down_since_ms: AtomicI64,
+    /// Stream bytes sent but not yet applied (the replica's output buffer on the primary).
+    pub pending: AtomicU64,
+    /// Set by the primary when `pending` passed the `client-output-buffer-limit` for
+    /// replicas: the link is dropped and the replica resynchronizes from scratch.
+    pub overflow: AtomicBool,
 }
 
 /// One replica attached to this primary.
@@ -227,19 +238,28 @@ impl Engine {
         if wrap {
             cmds.push(owned(&[b"EXEC"]));
         }
-        for c in &cmds {
-            self.repl.offset += resp_len(c);
-        }
+        let bytes: u64 = cmds.iter().map(resp_len).sum();
+        self.repl.offset += bytes;
         self.cluster
             .offset_cell
             .store(self.repl.offset, Ordering::Release);
         let unit = Arc::new(Unit {
             cmds,
             end: self.repl.offset,
+            bytes,
         });
+        let limit = replica_buffer_limit(&self.cfg);
         let mut closed = false;
         for d in &self.repl.replicas {
-            if d.tx.send(unit.clone()).is_err() {
+            let pending = d.link.pending.fetch_add(bytes, Ordering::AcqRel) + bytes;
+            if limit > 0 && pending > limit {
+                // Like Redis, a replica that falls this far behind is disconnected; it then
+                // resynchronizes with a full copy.
+                tracing::warn!(replica = ?d.addr, pending, "replica output buffer over limit: dropping the link");
+                d.link.overflow.store(true, Ordering::Release);
+                d.link.closed.store(true, Ordering::Release);
+                closed = true;
+            } else if d.tx.send(unit.clone()).is_err() {
                 closed = true;
             }
         }
@@ -551,14 +571,24 @@ pub fn info_section(eng: &mut Engine, s: &mut String) {
         let status = if online && !closed { "up" } else { "down" };
         let _ = write!(
             s,
-            "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{status}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\nslave_priority:100\r\nslave_read_only:1\r\nreplica_announced:1\r\n",
+            "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{status}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\n",
             up.primary.0,
             up.primary.1,
             if online { 0 } else { -1 },
-            u8::from(!online),
+            u8::from(!up.link.loaded.load(Ordering::Acquire)),
             r.offset,
             r.offset,
         );
+        if status == "down" {
+            let since = up.link.down_since_ms.load(Ordering::Acquire);
+            let secs = if since == 0 {
+                -1
+            } else {
+                (now - since).max(0) / 1000
+            };
+            let _ = write!(s, "master_link_down_since_seconds:{secs}\r\n");
+        }
+        s.push_str("slave_priority:100\r\nslave_read_only:1\r\nreplica_announced:1\r\n");
     } else {
         s.push_str("role:master\r\n");
     }
@@ -618,6 +648,60 @@ fn own_endpoint(eng: &Engine) -> (String, u16) {
     (ip, port)
 }
 
+/// Hard limit (bytes) of the `slave`/`replica` class of `client-output-buffer-limit`
+/// (0 = none).
+fn replica_buffer_limit(cfg: &crate::config::Config) -> u64 {
+    let v = cfg.get("client-output-buffer-limit").unwrap_or_default();
+    let words: Vec<&str> = v.split_whitespace().collect();
+    words
+        .chunks(4)
+        .find(|c| c.len() == 4 && matches!(c[0], "slave" | "replica"))
+        .and_then(|c| crate::config::parse_memory(c[1]))
+        .unwrap_or(256 << 20)
+}
+
+/// What a (re)synchronization hands the applier: the copy, its offset and the stream.
+struct Attached {
+    snapshot: Vec<Vec<(Key, Entry)>>,
+    offset: u64,
+    rx: mpsc::UnboundedReceiver<Arc<Unit>>,
+}
+
+/// Registers `link` on the primary and takes the copy, under the primary's lock (the moment
+/// Redis forks for its RDB): the stream starts exactly after the copy.
+fn attach(primary: &Shared, link: &Arc<LinkState>, me: (String, u16)) -> Attached {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut p = primary.lock();
+    let snapshot: Vec<Vec<(Key, Entry)>> = p
+        .dbs
+        .iter()
+        .map(|d| d.iter().map(|(k, e)| (k.clone(), e.clone())).collect())
+        .collect();
+    if !p.repl.backlog_active {
+        p.repl.backlog_active = true;
+        p.repl.backlog_first = p.repl.offset;
+    }
+    // The new replica's master client starts in database 0.
+    p.repl.last_db = None;
+    link.ack.store(p.repl.offset, Ordering::Release);
+    link.pending.store(0, Ordering::Release);
+    link.overflow.store(false, Ordering::Release);
+    link.closed.store(false, Ordering::Release);
+    link.online.store(false, Ordering::Release);
+    p.repl.prune();
+    p.repl.replicas.retain(|d| !Arc::ptr_eq(&d.link, link));
+    p.repl.replicas.push(Downstream {
+        addr: me,
+        tx,
+        link: link.clone(),
+    });
+    Attached {
+        snapshot,
+        offset: p.repl.offset,
+        rx,
+    }
+}
+
 impl RedisNode {
     /// Become a replica of `primary` (in-process link, both nodes live in this process):
     /// full copy of the primary's data, then its write stream, asynchronously as in Redis.
@@ -633,6 +717,10 @@ impl RedisNode {
             last_ack_ms: AtomicI64::new(wall_ms()),
             closed: AtomicBool::new(false),
             online: AtomicBool::new(false),
+            loaded: AtomicBool::new(false),
+            down_since_ms: AtomicI64::new(0),
+            pending: AtomicU64::new(0),
+            overflow: AtomicBool::new(false),
         });
         // Leave the old primary and stop accepting writes before the copy is taken.
         let (me, generation) = {
@@ -650,36 +738,14 @@ impl RedisNode {
             }
             (own_endpoint(&eng), eng.repl.generation)
         };
-        let (tx, rx) = mpsc::unbounded_channel();
-        let (snapshot, offset) = {
-            let mut p = primary.shared.lock();
-            let snapshot: Vec<Vec<(Key, Entry)>> = p
-                .dbs
-                .iter()
-                .map(|d| d.iter().map(|(k, e)| (k.clone(), e.clone())).collect())
-                .collect();
-            if !p.repl.backlog_active {
-                p.repl.backlog_active = true;
-                p.repl.backlog_first = p.repl.offset;
-            }
-            // The new replica's master client starts in database 0.
-            p.repl.last_db = None;
-            link.ack.store(p.repl.offset, Ordering::Release);
-            p.repl.replicas.push(Downstream {
-                addr: me,
-                tx,
-                link: link.clone(),
-            });
-            (snapshot, p.repl.offset)
-        };
+        let first = attach(&primary.shared, &link, me.clone());
         let task = self.runtime.spawn(apply_loop(
             self.shared.clone(),
             primary.shared.clone(),
             link,
             generation,
-            snapshot,
-            offset,
-            rx,
+            me,
+            first,
         ));
         let mut eng = self.shared.lock();
         let current = eng.repl.generation == generation;
@@ -743,17 +809,56 @@ async fn apply_loop(
     primary: Arc<Shared>,
     link: Arc<LinkState>,
     generation: u64,
-    snapshot: Vec<Vec<(Key, Entry)>>,
-    offset: u64,
-    mut rx: mpsc::UnboundedReceiver<Arc<Unit>>,
+    endpoint: (String, u16),
+    first: Attached,
 ) {
+    let mut primary_down = primary.shutdown.subscribe();
+    let mut own_down = me.shutdown.subscribe();
+    let mut next = Some(first);
+    while let Some(attached) = next.take() {
+        let overflowed = sync_and_stream(
+            &me,
+            &primary,
+            &link,
+            generation,
+            attached,
+            &mut primary_down,
+            &mut own_down,
+        )
+        .await;
+        if overflowed && me.lock().repl.generation == generation {
+            tracing::info!(replica = ?endpoint, "resynchronizing after output buffer overflow");
+            next = Some(attach(&primary, &link, endpoint.clone()));
+        }
+    }
+    // The primary went away (or this node stops): the link is down until re-targeted.
+    link.down_since_ms.store(wall_ms(), Ordering::Release);
+    link.online.store(false, Ordering::Release);
+}
+
+/// Loads one copy then applies the stream until it ends; true when it ended because the
+/// primary dropped the link for overflow (a resync is due).
+async fn sync_and_stream(
+    me: &Shared,
+    primary: &Shared,
+    link: &LinkState,
+    generation: u64,
+    attached: Attached,
+    primary_down: &mut tokio::sync::watch::Receiver<bool>,
+    own_down: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    let Attached {
+        snapshot,
+        offset,
+        mut rx,
+    } = attached;
     let mut master = Client::new(0, true);
     master.master = true;
     master.in_exec = true;
     {
         let mut eng = me.lock();
         if eng.repl.generation != generation {
-            return;
+            return false;
         }
         for i in 0..eng.dbs.len() {
             eng.flush_db(i);
@@ -768,10 +873,9 @@ async fn apply_loop(
         eng.repl.offset = offset;
         eng.cluster.offset_cell.store(offset, Ordering::Release);
         link.online.store(true, Ordering::Release);
+        link.loaded.store(true, Ordering::Release);
     }
-    ack(&primary, &link, offset);
-    let mut primary_down = primary.shutdown.subscribe();
-    let mut own_down = me.shutdown.subscribe();
+    ack(primary, link, offset);
     loop {
         let first = tokio::select! {
             u = rx.recv() => u,
@@ -782,7 +886,9 @@ async fn apply_loop(
                 None
             }
         };
-        let Some(first) = first else { break };
+        let Some(first) = first else {
+            return link.overflow.load(Ordering::Acquire);
+        };
         let mut units = vec![first];
         while units.len() < 256
             && let Ok(u) = rx.try_recv()
@@ -792,7 +898,7 @@ async fn apply_loop(
         let end = {
             let mut eng = me.lock();
             if eng.repl.generation != generation {
-                return;
+                return false;
             }
             eng.begin_batch();
             let mut sink = Reply::new();
@@ -807,15 +913,18 @@ async fn apply_loop(
                     sink.buf.clear();
                 }
                 end = u.end;
+                let _ = link
+                    .pending
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |p| {
+                        Some(p.saturating_sub(u.bytes))
+                    });
             }
             eng.repl.offset = end;
             eng.cluster.offset_cell.store(end, Ordering::Release);
             end
         };
-        ack(&primary, &link, end);
+        ack(primary, link, end);
     }
-    // The primary went away (or this node stops): the link is down until re-targeted.
-    link.online.store(false, Ordering::Release);
 }
 
 fn ack(primary: &Shared, link: &LinkState, offset: u64) {

@@ -312,6 +312,8 @@ async fn wait_role_and_info() {
         )
     );
     let mut raw = Raw::connect(&r1).await;
+    let hello = raw.cmd(&["HELLO", "3"]).await;
+    assert!(hello.contains("$4\r\nrole\r\n$7\r\nreplica\r\n"), "{hello}");
     assert_eq!(
         raw.cmd(&["ROLE"]).await,
         format!("*5\r\n$5\r\nslave\r\n$8\r\n10.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:{offset}\r\n")
@@ -443,6 +445,71 @@ async fn publish_reaches_subscribers_of_replicas() {
         sub.read().await,
         "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n"
     );
+    r.shutdown().await;
+    p.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_goes_down_when_the_primary_stops() {
+    let p = start();
+    let r = start();
+    r.replicate_from(&p, endpoint(&p));
+    let mut pc = common::client(&p).await;
+    let _: () = pc.set("kept", "1").await.unwrap();
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    drop(pc);
+    p.shutdown().await;
+    let mut rc = Raw::connect(&r).await;
+    // The link status changes asynchronously: poll INFO (bounded), as a monitoring tool would.
+    let mut info = String::new();
+    for _ in 0..200 {
+        info = rc.cmd(&["INFO", "replication"]).await;
+        if info.contains("master_link_status:down") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(info.contains("master_link_status:down\r\n"), "{info}");
+    assert!(info.contains("master_sync_in_progress:0\r\n"), "{info}");
+    assert!(info.contains("master_link_down_since_seconds:"), "{info}");
+    assert!(matches!(
+        r.role(),
+        ReplicationRole::Replica { link_up: false, .. }
+    ));
+    // The data stays readable, and promotion makes the node writable again.
+    assert_eq!(rc.cmd(&["GET", "kept"]).await, "$1\r\n1\r\n");
+    r.promote();
+    assert_eq!(rc.cmd(&["SET", "new", "1"]).await, "+OK\r\n");
+    r.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_over_its_output_buffer_limit_resynchronizes() {
+    let p = start();
+    let r = start();
+    r.replicate_from(&p, endpoint(&p));
+    let mut pc = common::client(&p).await;
+    // A tiny replica buffer: one pipelined burst overflows it, the link is dropped and the
+    // replica takes a new full copy, as a Redis replica reconnecting after the same error.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("client-output-buffer-limit")
+        .arg("slave 200 0 0")
+        .exec_async(&mut pc)
+        .await
+        .unwrap();
+    let mut pipe = redis::pipe();
+    for i in 0..3000 {
+        pipe.set(format!("burst{i}"), i).ignore();
+    }
+    let _: () = pipe.query_async(&mut pc).await.unwrap();
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    let mut rc = common::client(&r).await;
+    let n: i64 = redis::cmd("DBSIZE").query_async(&mut rc).await.unwrap();
+    assert_eq!(n, 3000);
+    let v: i64 = rc.get("burst2999").await.unwrap();
+    assert_eq!(v, 2999);
+    assert_eq!(r.replication_offset(), p.replication_offset());
     r.shutdown().await;
     p.shutdown().await;
 }

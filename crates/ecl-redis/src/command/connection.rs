@@ -424,6 +424,11 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         "standalone"
     };
+    let role: &[u8] = if ctx.eng.repl.is_replica() {
+        b"replica"
+    } else {
+        b"master"
+    };
     let out = &mut *ctx.out;
     out.map(7);
     out.bulk(b"server");
@@ -437,7 +442,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     out.bulk(b"mode");
     out.bulk(mode.as_bytes());
     out.bulk(b"role");
-    out.bulk(b"master");
+    out.bulk(role);
     out.bulk(b"modules");
     out.array(0);
     Ok(())
