@@ -43,6 +43,11 @@ pub fn cluster_id(raw: &str) -> Result<String, String> {
     check_identifier("CacheClusterId", raw, 50)
 }
 
+/// `ReplicationGroupId`: 1–40 characters, identifier rules; returned lower-cased.
+pub fn replication_group_id(raw: &str) -> Result<String, String> {
+    check_identifier("ReplicationGroupId", raw, 40)
+}
+
 /// `CacheParameterGroupName` of a group being created: 1–255, identifier rules.
 pub fn parameter_group_name(raw: &str) -> Result<String, String> {
     check_identifier("CacheParameterGroupName", raw, 255)

@@ -14,11 +14,13 @@ mod clock;
 mod events;
 mod records;
 mod region;
+mod replication_groups;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{Event, EventQuery, SourceType};
 pub use records::*;
 pub use region::{DEFAULT_SUBNET_GROUP, Region};
+pub use replication_groups::*;
 
 /// Locks a mutex, recovering the data if a previous holder panicked: a panic in one request
 /// must not make a whole region unusable, and every update here leaves records consistent

@@ -32,6 +32,10 @@ pub struct Region {
     pub tags: BTreeMap<(ResourceKind, String), Vec<Tag>>,
     /// Event log.
     pub events: EventLog,
+    /// Replication groups by id.
+    pub replication_groups: BTreeMap<String, super::ReplicationGroupRecord>,
+    /// Replication group ids in creation order.
+    pub replication_group_order: Vec<String>,
 }
 
 /// Name of the subnet group every region has.
@@ -52,6 +56,8 @@ impl Region {
             users: BTreeMap::new(),
             tags: BTreeMap::new(),
             events: EventLog::default(),
+            replication_groups: BTreeMap::new(),
+            replication_group_order: Vec::new(),
         };
         for (name, family, description, cluster_on) in catalog().default_parameter_groups() {
             let mut system_values = BTreeMap::new();

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use ecl_memcached::{
     ClusterDiscovery, ConfigEndpoint, DiscoveryNode, MemcachedConfig, MemcachedNode,
 };
+pub use ecl_redis::{ClusterNodeInfo, ClusterShard, ClusterTopology};
 use ecl_redis::{RedisConfig, RedisNode};
 
 /// A running engine node.
@@ -68,6 +69,63 @@ impl RunningNode {
     pub async fn apply_memcached(&self, config: &MemcachedConfig) {
         if let RunningNode::Memcached(n) = self {
             n.apply(config);
+        }
+    }
+
+    /// Makes this node a replica of `primary` (both Redis/Valkey): it reports itself as
+    /// `own` and its primary as `primary_endpoint` (the endpoints the API reports). `false`
+    /// when either node is not a Redis/Valkey node.
+    pub fn replicate_from(
+        &self,
+        primary: &RunningNode,
+        own: (String, u16),
+        primary_endpoint: (String, u16),
+    ) -> bool {
+        match (self, primary) {
+            (RunningNode::Redis(n), RunningNode::Redis(p)) => {
+                n.set_announce(own);
+                n.replicate_from(p, primary_endpoint);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Stops replicating and serves writes (Redis/Valkey); `false` for other engines.
+    pub fn promote(&self) -> bool {
+        match self {
+            RunningNode::Redis(n) => {
+                n.promote();
+                true
+            }
+            RunningNode::Memcached(_) => false,
+        }
+    }
+
+    /// Replication offset (Redis/Valkey).
+    pub fn replication_offset(&self) -> Option<u64> {
+        match self {
+            RunningNode::Redis(n) => Some(n.replication_offset()),
+            RunningNode::Memcached(_) => None,
+        }
+    }
+
+    /// Cluster node id (Redis/Valkey).
+    pub fn node_id(&self) -> Option<String> {
+        match self {
+            RunningNode::Redis(n) => Some(n.node_id()),
+            RunningNode::Memcached(_) => None,
+        }
+    }
+
+    /// Replaces the CLUSTER slot map the node serves (Redis/Valkey); `false` for other engines.
+    pub fn set_cluster_topology(&self, topology: ClusterTopology) -> bool {
+        match self {
+            RunningNode::Redis(n) => {
+                n.set_cluster_topology(topology);
+                true
+            }
+            RunningNode::Memcached(_) => false,
         }
     }
 

@@ -11,20 +11,24 @@
 //! `start_config_endpoint`, `stop_config_endpoint`, `allocate_endpoint`, `release_endpoint`,
 //! `counts`, `shutdown_all`. Added since: `start_proxy_endpoint` / `set_proxy_targets` /
 //! `stop_proxy_endpoint` (cluster-level endpoints that relay to nodes: primary, reader,
-//! cluster-mode configuration), `endpoint`, `discovery`.
+//! cluster-mode configuration), `endpoint`, `discovery`; replication topology (`topology`):
+//! `replicate`, `promote`, `replication_offset`, `failover`, `set_cluster_topology`,
+//! `forget_topology`, [`ShardTopology`].
 //!
 //! Modules: `alloc` (addresses), `params` (ElastiCache parameters → engine settings), `node`
 //! (the [`Supervisor`] itself), `engines` (the only code that calls the engine crates), `proxy`
-//! (forwarding endpoints).
+//! (forwarding endpoints), `topology` (who replicates from whom, failover, CLUSTER slot maps).
 
 mod alloc;
 mod engines;
 mod node;
 pub mod params;
 mod proxy;
+mod topology;
 
 pub use alloc::{Allocator, Reservation};
 pub use node::Supervisor;
+pub use topology::ShardTopology;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

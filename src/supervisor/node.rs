@@ -41,12 +41,12 @@ const REBIND_PAUSE: Duration = Duration::from_millis(20);
 const DEFAULT_MEMCACHED_VERSION: &str = "1.6.22";
 
 /// One node's state, guarded by its own async mutex.
-struct NodeSlot {
-    spec: NodeSpec,
-    reservation: Reservation,
-    endpoint: Endpoint,
+pub(super) struct NodeSlot {
+    pub(super) spec: NodeSpec,
+    pub(super) reservation: Reservation,
+    pub(super) endpoint: Endpoint,
     /// `None` while the node is down (a failed reboot) or before its first start completes.
-    running: Option<RunningNode>,
+    pub(super) running: Option<RunningNode>,
 }
 
 /// A node's entry in the supervisor's map.
@@ -88,6 +88,8 @@ pub struct Supervisor {
     cluster_endpoints: Mutex<HashMap<(String, u16), Reservation>>,
     forwarders: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<ForwarderSlot>>>>>,
     shutting_down: AtomicBool,
+    /// Replication and cluster topology the nodes were told (see `topology`).
+    pub(super) topology: super::topology::TopologyState,
 }
 
 /// A forwarding cluster-level endpoint and the node keys it relays to.
@@ -129,6 +131,7 @@ impl Supervisor {
             cluster_endpoints: Mutex::new(HashMap::new()),
             forwarders: Mutex::new(HashMap::new()),
             shutting_down: AtomicBool::new(false),
+            topology: Default::default(),
         }
     }
 
@@ -669,7 +672,10 @@ impl Supervisor {
         Ok(())
     }
 
-    fn slot(&self, key: &str) -> Result<Arc<tokio::sync::Mutex<NodeSlot>>, SupervisorError> {
+    pub(super) fn slot(
+        &self,
+        key: &str,
+    ) -> Result<Arc<tokio::sync::Mutex<NodeSlot>>, SupervisorError> {
         lock(&self.nodes)
             .get(key)
             .map(|e| e.slot.clone())

@@ -26,11 +26,11 @@ const MAX_MEMCACHED_NODES: i32 = 40;
 const DEFAULT_MAINTENANCE_WINDOW: &str = "sun:05:00-sun:06:00";
 const DEFAULT_SNAPSHOT_WINDOW: &str = "05:00-06:00";
 
-fn not_found(id: &str) -> ApiError {
+pub(super) fn not_found(id: &str) -> ApiError {
     ApiError::cache_cluster_not_found(format!("CacheCluster not found: {id}"))
 }
 
-fn not_available(c: &CacheClusterRecord) -> ApiError {
+pub(super) fn not_available(c: &CacheClusterRecord) -> ApiError {
     ApiError::invalid_cache_cluster_state(format!(
         "Cache cluster {} is not in available state (current state: {}).",
         c.id,
@@ -39,7 +39,7 @@ fn not_available(c: &CacheClusterRecord) -> ApiError {
 }
 
 /// Resolves and checks a node type for an engine.
-fn node_type_for(name: &str, engine: &str) -> Result<&'static NodeType, ApiError> {
+pub(super) fn node_type_for(name: &str, engine: &str) -> Result<&'static NodeType, ApiError> {
     let nt = catalog()
         .node_type(name)
         .ok_or_else(|| invalid(format!("Invalid CacheNodeType: {name}")))?;
@@ -57,7 +57,10 @@ fn node_type_for(name: &str, engine: &str) -> Result<&'static NodeType, ApiError
 }
 
 /// Resolves an engine name and version.
-fn engine_version(engine: &str, version: Option<&str>) -> Result<&'static EngineVersion, ApiError> {
+pub(super) fn engine_version(
+    engine: &str,
+    version: Option<&str>,
+) -> Result<&'static EngineVersion, ApiError> {
     if !catalog().is_engine(engine) {
         return Err(invalid(format!(
             "Invalid value for Engine: {engine}. Valid engines are redis, valkey and memcached."
@@ -94,7 +97,7 @@ fn check_parameter_group(r: &Region, name: &str, family: &str) -> Result<(), Api
     Ok(())
 }
 
-fn check_security_groups(r: &Region, names: &[String]) -> Result<Vec<String>, ApiError> {
+pub(super) fn check_security_groups(r: &Region, names: &[String]) -> Result<Vec<String>, ApiError> {
     names
         .iter()
         .map(|n| {
@@ -169,11 +172,8 @@ pub async fn create_cache_cluster(
     input: CreateCacheClusterInput,
 ) -> Result<CreateCacheClusterOutput, ApiError> {
     let id = validate::cluster_id(&input.cache_cluster_id).map_err(invalid)?;
-    if let Some(rg) = &input.replication_group_id {
-        return Err(ApiError::replication_group_not_found(format!(
-            "ReplicationGroup not found: {}",
-            rg.to_ascii_lowercase()
-        )));
+    if input.replication_group_id.is_some() {
+        return super::replica_count::add_replica_cluster(svc, ctx, id, &input);
     }
     let engine = input
         .engine
@@ -472,6 +472,9 @@ pub async fn modify_cache_cluster(
         let mut r = lock(&region);
         let zones = r.availability_zones();
         let c = r.clusters.get(&id).ok_or_else(|| not_found(&id))?;
+        if let Some(rg) = &c.replication_group_id {
+            super::replication_modify::check_member_modification(rg, &input)?;
+        }
         if !c.is_available() {
             return Err(not_available(c));
         }
@@ -772,6 +775,10 @@ pub async fn delete_cache_cluster(
     let (record, cref) = {
         let mut r = lock(&region);
         let c = r.clusters.get_mut(&id).ok_or_else(|| not_found(&id))?;
+        if c.replication_group_id.is_some() {
+            drop(r);
+            return super::replica_count::delete_member_cluster(svc, ctx, &id);
+        }
         if !matches!(
             c.status,
             ClusterStatus::Available | ClusterStatus::IncompatibleNetwork
@@ -826,6 +833,15 @@ pub async fn reboot_cache_cluster(
     let (record, cref, ids) = {
         let mut r = lock(&region);
         let c = r.clusters.get_mut(&id).ok_or_else(|| not_found(&id))?;
+        if c.replication_group_id.is_some() {
+            drop(r);
+            return super::failover::reboot_member_cluster(
+                svc,
+                ctx,
+                &id,
+                &input.cache_node_ids_to_reboot,
+            );
+        }
         if !c.is_available() {
             return Err(not_available(c));
         }
@@ -868,10 +884,10 @@ pub fn list_allowed_node_type_modifications(
             ));
         }
         (None, Some(rg)) => {
-            return Err(ApiError::replication_group_not_found(format!(
-                "ReplicationGroup not found: {}",
-                rg.to_ascii_lowercase()
-            )));
+            let region = svc.region(ctx);
+            let r = lock(&region);
+            let g = super::replication_groups::find_group(&r, rg)?;
+            (g.engine.clone(), g.node_type.clone())
         }
         (Some(id), None) => {
             let id = id.trim().to_ascii_lowercase();

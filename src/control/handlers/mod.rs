@@ -25,8 +25,14 @@ mod catalog;
 mod cluster_render;
 mod common;
 mod events;
+mod failover;
 mod lifecycle;
 mod parameter_groups;
+mod replica_count;
+mod replication_groups;
+mod replication_lifecycle;
+mod replication_modify;
+mod replication_render;
 mod security_groups;
 mod subnet_groups;
 mod tags;
@@ -307,5 +313,61 @@ impl ElastiCacheApi for Service {
         input: DescribeEventsInput,
     ) -> Result<DescribeEventsOutput, ApiError> {
         events::describe_events(self, ctx, input)
+    }
+
+    async fn create_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: CreateReplicationGroupInput,
+    ) -> Result<CreateReplicationGroupOutput, ApiError> {
+        replication_groups::create_replication_group(self, ctx, input).await
+    }
+
+    async fn describe_replication_groups(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeReplicationGroupsInput,
+    ) -> Result<DescribeReplicationGroupsOutput, ApiError> {
+        replication_groups::describe_replication_groups(self, ctx, input)
+    }
+
+    async fn modify_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: ModifyReplicationGroupInput,
+    ) -> Result<ModifyReplicationGroupOutput, ApiError> {
+        replication_modify::modify_replication_group(self, ctx, input)
+    }
+
+    async fn delete_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteReplicationGroupInput,
+    ) -> Result<DeleteReplicationGroupOutput, ApiError> {
+        replication_groups::delete_replication_group(self, ctx, input).await
+    }
+
+    async fn increase_replica_count(
+        &self,
+        ctx: &RequestContext,
+        input: IncreaseReplicaCountInput,
+    ) -> Result<IncreaseReplicaCountOutput, ApiError> {
+        replica_count::increase_replica_count(self, ctx, input)
+    }
+
+    async fn decrease_replica_count(
+        &self,
+        ctx: &RequestContext,
+        input: DecreaseReplicaCountInput,
+    ) -> Result<DecreaseReplicaCountOutput, ApiError> {
+        replica_count::decrease_replica_count(self, ctx, input)
+    }
+
+    async fn test_failover(
+        &self,
+        ctx: &RequestContext,
+        input: TestFailoverInput,
+    ) -> Result<TestFailoverOutput, ApiError> {
+        failover::test_failover(self, ctx, input)
     }
 }

@@ -30,6 +30,7 @@ fn resolve(
             ResourceKind::SubnetGroup => r.subnet_groups.contains_key(&id),
             ResourceKind::SecurityGroup => r.security_groups.contains_key(&id),
             ResourceKind::User => r.users.contains_key(&id),
+            ResourceKind::ReplicationGroup => r.replication_groups.contains_key(&id),
             _ => false,
         };
     if exists {
@@ -86,6 +87,9 @@ pub fn add_tags_to_resource(
         )));
     }
     let list = r.add_tags(kind, &id, &tags);
+    if kind == ResourceKind::ReplicationGroup {
+        r.propagate_group_tags(&id, &tags, &[]);
+    }
     Ok(AddTagsToResourceOutput {
         tag_list: Some(tags_to_api(list)),
     })
@@ -124,6 +128,9 @@ pub fn remove_tags_from_resource(
         }
     }
     let list = r.remove_tags(kind, &id, &input.tag_keys);
+    if kind == ResourceKind::ReplicationGroup {
+        r.propagate_group_tags(&id, &[], &input.tag_keys);
+    }
     Ok(RemoveTagsFromResourceOutput {
         tag_list: Some(tags_to_api(list)),
     })

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The one command that runs every test of elasticache-local:
+#   1. builds the workspace once (debug): the binaries the client suites drive;
+#   2. cargo test --workspace (unit and Rust integration tests);
+#   3. the Python client suites under tests/clients/ (aws-cli, boto3, redis-py, pymemcache,
+#      redis-cli, raw sockets), including the wire and memcached_compat suites;
+#   4. the Terraform suite, when terraform and an offline AWS provider mirror are present.
+# A Python venv (.venv) with tests/clients/requirements.txt is created or refreshed if needed.
+#
+# Environment:
+#   ECL_SKIP_RUST=1        skip cargo test (still builds the binary)
+#   ECL_SKIP_TERRAFORM=1   skip the Terraform suite
+#   ECL_PYTEST_WORKERS=N   parallel pytest workers for the client suites (default 2)
+#   PYTEST_ADDOPTS         extra pytest options (e.g. "-k walkthrough")
+# Prints "summary: N passed, N failed, N skipped" as its last line; exits non-zero on any failure.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+LOGDIR="$(mktemp -d "${TMPDIR:-/tmp}/ecl-test.XXXXXX")"
+VENV="${ECL_VENV:-$ROOT/.venv}"
+REQ="$ROOT/tests/clients/requirements.txt"
+
+passed=0 failed=0 skipped=0 problems=()
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# ---- 1. build once -------------------------------------------------------------------------
+step "cargo build --workspace --bins (debug)"
+cargo build --workspace --bins
+BINARY="$ROOT/target/debug/elasticache-local"
+[[ -x "$BINARY" ]] || { echo "error: $BINARY was not built" >&2; exit 1; }
+
+# ---- 2. Rust tests -------------------------------------------------------------------------
+if [[ "${ECL_SKIP_RUST:-0}" != 1 ]]; then
+  step "cargo test --workspace"
+  set +e
+  cargo test --workspace 2>&1 | tee "$LOGDIR/cargo-test.log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  # Sum the "test result:" lines of every test binary and doc-test run.
+  read -r p f i < <(awk '/^test result:/ {
+      for (k = 1; k <= NF; k++) {
+        if ($(k) ~ /^passed;?$/) p += $(k-1);
+        if ($(k) ~ /^failed;?$/) f += $(k-1);
+        if ($(k) ~ /^ignored;?$/) i += $(k-1);
+      } } END { print p+0, f+0, i+0 }' "$LOGDIR/cargo-test.log")
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + i))
+  if [[ $rc -ne 0 ]]; then
+    problems+=("cargo test exited $rc")
+    [[ $f -eq 0 ]] && failed=$((failed + 1))  # a build failure counts as a failure
+  fi
+else
+  step "cargo test skipped (ECL_SKIP_RUST=1)"
+fi
+
+# ---- 3. Python venv ------------------------------------------------------------------------
+want="$(sha256sum "$REQ" | cut -d' ' -f1)"
+if [[ ! -x "$VENV/bin/python" || "$(cat "$VENV/.requirements.sha256" 2>/dev/null)" != "$want" ]]; then
+  step "creating Python venv $VENV from tests/clients/requirements.txt"
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQ"
+  echo "$want" > "$VENV/.requirements.sha256"
+fi
+PY="$VENV/bin/python"
+
+# Runs pytest with junit output; adds its counts to the totals. Exit code 5 (nothing collected)
+# is only accepted for suites that are allowed to be empty.
+run_pytest() {
+  local name="$1" allow_empty="$2"; shift 2
+  step "pytest: $name"
+  local xml="$LOGDIR/$name.xml" rc
+  set +e
+  ECL_BINARY="$BINARY" "$PY" -m pytest -p no:cacheprovider --junitxml="$xml" "$@"
+  rc=$?
+  set -e
+  if [[ -f "$xml" ]]; then
+    read -r t f e s < <("$PY" - "$xml" <<'PYEOF'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+tot = [sum(int(s.get(k, 0)) for s in suites) for k in ("tests", "failures", "errors", "skipped")]
+print(*tot)
+PYEOF
+    )
+    passed=$((passed + t - f - e - s)); failed=$((failed + f + e)); skipped=$((skipped + s))
+  fi
+  if [[ $rc -eq 5 && "$allow_empty" == yes ]]; then
+    echo "($name: no tests collected)"
+  elif [[ $rc -ne 0 ]]; then
+    problems+=("pytest $name exited $rc")
+    [[ ! -f "$xml" || $rc -ge 2 ]] && failed=$((failed + 1))
+  fi
+  return 0
+}
+
+workers="${ECL_PYTEST_WORKERS:-2}"
+xdist=()
+[[ "$workers" -gt 1 ]] && xdist=(-n "$workers")
+
+# Our API suites are safe to run in parallel (each worker starts its own emulator).
+run_pytest clients no tests/clients "${xdist[@]}" \
+  --ignore=tests/clients/wire --ignore=tests/clients/memcached_compat --ignore=tests/clients/terraform
+# Suites owned by other engineers run serially (they may start reference servers of their own):
+# their pytest files, and their run.sh when they ship one (counted as one check).
+for suite in wire memcached_compat; do
+  dir="tests/clients/$suite"
+  [[ -d "$dir" ]] || continue
+  if compgen -G "$dir/test_*.py" >/dev/null || compgen -G "$dir/*_test.py" >/dev/null; then
+    run_pytest "$suite" yes "$dir"
+  fi
+  if [[ -f "$dir/run.sh" ]]; then
+    step "$dir/run.sh"
+    if ECL_BINARY="$BINARY" bash "$dir/run.sh"; then
+      passed=$((passed + 1))
+    else
+      failed=$((failed + 1)); problems+=("$dir/run.sh failed")
+    fi
+  fi
+done
+
+# ---- 4. Terraform --------------------------------------------------------------------------
+if [[ "${ECL_SKIP_TERRAFORM:-0}" == 1 ]]; then
+  step "Terraform suite skipped (ECL_SKIP_TERRAFORM=1)"
+elif ! command -v terraform >/dev/null 2>&1; then
+  step "Terraform suite skipped: terraform is not on PATH"
+elif [[ -d tests/clients/terraform ]]; then
+  run_pytest terraform yes tests/clients/terraform -rs
+fi
+
+# ---- summary -------------------------------------------------------------------------------
+echo
+for p in "${problems[@]}"; do echo "problem: $p"; done
+echo "logs: $LOGDIR"
+echo "summary: $passed passed, $failed failed, $skipped skipped"
+[[ $failed -eq 0 && ${#problems[@]} -eq 0 ]]

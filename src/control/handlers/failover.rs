@@ -1,0 +1,253 @@
+//! Failover: TestFailover (reference §2.8), the primary switch of ModifyReplicationGroup
+//! (`PrimaryClusterId`), and RebootCacheCluster of a replication group member (a primary with
+//! automatic failover fails over first, as ElastiCache does).
+//!
+//! Place in the flow: the handler checks the request and marks the group `modifying` under
+//! the region lock; a task asks the supervisor to promote the best replica (highest
+//! replication offset, caught up with the old primary), records the new primary, and
+//! re-applies the topology (endpoints retargeted, CLUSTER slot map updated).
+
+use crate::control::api::*;
+use crate::control::context::RequestContext;
+use crate::control::error::ApiError;
+use crate::state::{ClusterStatus, GroupStatus, NodeStatus, SourceType, lock};
+
+use super::Service;
+use super::cluster_render::render_cluster;
+use super::replication_groups::{available_group, find_group};
+use super::replication_lifecycle::GroupRef;
+use super::replication_render::render_group;
+
+/// TestFailover.
+pub fn test_failover(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: TestFailoverInput,
+) -> Result<TestFailoverOutput, ApiError> {
+    let now = svc.inner.store.now();
+    let region = svc.region(ctx);
+    let (out, gref, shard) = {
+        let mut r = lock(&region);
+        let g = available_group(&r, &input.replication_group_id)?;
+        let shard_id = format!(
+            "{:04}",
+            input.node_group_id.trim().parse::<u32>().map_err(|_| {
+                ApiError::node_group_not_found(format!(
+                    "NodeGroup not found: {}",
+                    input.node_group_id
+                ))
+            })?
+        );
+        let Some(ng) = g.node_groups.iter().find(|ng| ng.id == shard_id) else {
+            return Err(ApiError::node_group_not_found(format!(
+                "NodeGroup not found: {}",
+                input.node_group_id
+            )));
+        };
+        if !g.automatic_failover {
+            return Err(ApiError::invalid_replication_group_state(format!(
+                "Replication group {} does not have automatic failover enabled.",
+                g.id
+            )));
+        }
+        if ng.members.len() < 2 {
+            return Err(ApiError::invalid_replication_group_state(format!(
+                "Node group {shard_id} of replication group {} has no replica to fail over to.",
+                g.id
+            )));
+        }
+        let id = g.id.clone();
+        let Some(g) = r.replication_groups.get_mut(&id) else {
+            return Err(ApiError::replication_group_not_found(format!(
+                "ReplicationGroup not found: {id}"
+            )));
+        };
+        g.status = GroupStatus::Modifying;
+        if let Some(ng) = g.node_groups.iter_mut().find(|ng| ng.id == shard_id) {
+            ng.status = GroupStatus::Modifying;
+        }
+        g.generation += 1;
+        let g = g.clone();
+        r.event(
+            SourceType::ReplicationGroup,
+            &id,
+            format!("Test Failover API called for node group {shard_id}"),
+            now,
+        );
+        let gref = GroupRef::of(&r, &g);
+        (render_group(ctx, &r, &g), gref, shard_id)
+    };
+    let svc2 = svc.clone();
+    tokio::spawn(async move {
+        let result = svc2.fail_over(&gref, &shard, None).await;
+        svc2.finish_group(&gref, result, false, None);
+    });
+    Ok(TestFailoverOutput {
+        replication_group: Some(out),
+    })
+}
+
+impl Service {
+    /// Fails shard `shard` over (to `candidate`, or the best replica), records the new primary,
+    /// re-applies the topology, and logs AWS's failover event.
+    pub(crate) async fn fail_over(
+        &self,
+        gref: &GroupRef,
+        shard: &str,
+        candidate: Option<String>,
+    ) -> Result<(), String> {
+        let roles = self
+            .with_group(gref, |r| {
+                let g = r.replication_groups.get(&gref.id)?;
+                let ng = g.node_groups.iter().find(|ng| ng.id == shard)?;
+                Some((
+                    ng.primary.clone(),
+                    ng.replicas().cloned().collect::<Vec<_>>(),
+                ))
+            })
+            .flatten();
+        let Some((primary, replicas)) = roles else {
+            return Ok(());
+        };
+        let keys: Vec<String> = replicas.iter().map(|m| gref.node_key(m)).collect();
+        let new_key = self
+            .inner
+            .supervisor
+            .failover(
+                &gref.node_key(&primary),
+                &keys,
+                candidate.as_deref().map(|c| gref.node_key(c)).as_deref(),
+            )
+            .await
+            .map_err(|e| format!("Failover of node group {shard} failed: {e}"))?;
+        let Some(new_primary) = replicas
+            .iter()
+            .find(|m| gref.node_key(m) == new_key)
+            .cloned()
+        else {
+            return Err(format!(
+                "Failover of node group {shard} chose an unknown node"
+            ));
+        };
+        let now = self.inner.store.now();
+        self.with_group(gref, |r| {
+            if let Some(g) = r.replication_groups.get_mut(&gref.id) {
+                if let Some(ng) = g.node_groups.iter_mut().find(|ng| ng.id == shard) {
+                    ng.primary = new_primary.clone();
+                }
+                g.pending_primary = None;
+            }
+            r.event(
+                SourceType::ReplicationGroup,
+                &gref.id,
+                format!(
+                    "Failover from primary node {primary} to replica node {new_primary} completed"
+                ),
+                now,
+            );
+        });
+        self.sync_topology(gref).await
+    }
+}
+
+/// RebootCacheCluster of a replication group member. A primary with automatic failover on
+/// fails over to a replica first; the rebooted node comes back empty and re-synchronises from
+/// its shard's primary.
+pub fn reboot_member_cluster(
+    svc: &Service,
+    ctx: &RequestContext,
+    id: &str,
+    node_ids: &[String],
+) -> Result<RebootCacheClusterOutput, ApiError> {
+    let region = svc.region(ctx);
+    let (record, gref, shard, fail_over) = {
+        let mut r = lock(&region);
+        let c = r.clusters.get(id).ok_or_else(|| {
+            ApiError::cache_cluster_not_found(format!("CacheCluster not found: {id}"))
+        })?;
+        for n in node_ids {
+            if !c.nodes.iter().any(|x| &x.id == n) {
+                return Err(ApiError::invalid_parameter_value(format!(
+                    "Cache node {n} not found in cluster {id}."
+                )));
+            }
+        }
+        if !c.is_available() {
+            return Err(ApiError::invalid_cache_cluster_state(format!(
+                "Cache cluster {id} is not in available state (current state: {}).",
+                c.status.as_str()
+            )));
+        }
+        let rg = c.replication_group_id.clone().unwrap_or_default();
+        let g = find_group(&r, &rg)?;
+        if g.cluster_enabled {
+            return Err(ApiError::invalid_cache_cluster_state(format!(
+                "RebootCacheCluster is not supported for members of cluster mode enabled replication group {rg}."
+            )));
+        }
+        if !g.is_available() {
+            return Err(super::replication_groups::group_not_available(g));
+        }
+        let ng = g.node_groups[0].clone();
+        let fail_over = ng.primary == id && g.automatic_failover && ng.members.len() > 1;
+        let Some(g) = r.replication_groups.get_mut(&rg) else {
+            return Err(super::replication_groups::group_not_found(&rg));
+        };
+        g.status = GroupStatus::Modifying;
+        g.generation += 1;
+        let g = g.clone();
+        let gref = GroupRef::of(&r, &g);
+        let Some(c) = r.clusters.get_mut(id) else {
+            return Err(super::cache_clusters::not_found(id));
+        };
+        c.status = ClusterStatus::Rebooting;
+        for n in &mut c.nodes {
+            n.status = NodeStatus::Rebooting;
+        }
+        c.generation += 1;
+        (c.clone(), gref, ng.id, fail_over)
+    };
+    let svc2 = svc.clone();
+    let member = id.to_string();
+    tokio::spawn(async move {
+        let mut result = Ok(());
+        if fail_over {
+            result = svc2.fail_over(&gref, &shard, None).await;
+        }
+        if result.is_ok() {
+            let key = gref.node_key(&member);
+            svc2.inner.supervisor.forget_topology(&key);
+            result = svc2
+                .inner
+                .supervisor
+                .reboot_node(&key)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("Failed to restart cache node 0001: {e}"));
+        }
+        if result.is_ok() {
+            result = svc2.sync_topology(&gref).await;
+        }
+        let now = svc2.inner.store.now();
+        svc2.with_group(&gref, |r| {
+            if let Some(c) = r.clusters.get_mut(&member) {
+                c.status = ClusterStatus::Available;
+                for n in &mut c.nodes {
+                    n.status = NodeStatus::Available;
+                    n.parameter_group_status = "in-sync".to_string();
+                }
+                c.parameter_apply_status = "in-sync".to_string();
+            }
+            r.event(
+                SourceType::CacheCluster,
+                &member,
+                "Cache node 0001 restarted",
+                now,
+            );
+        });
+        svc2.finish_group(&gref, result, false, None);
+    });
+    Ok(RebootCacheClusterOutput {
+        cache_cluster: Some(render_cluster(ctx, &record, false)),
+    })
+}

@@ -1,0 +1,461 @@
+//! IncreaseReplicaCount, DecreaseReplicaCount, and the two cache cluster operations that change
+//! a group's replicas one at a time: CreateCacheCluster with `ReplicationGroupId` (adds a read
+//! replica) and DeleteCacheCluster of a member (reference §2.7, §2.8).
+//!
+//! Place in the flow: the records change under the region lock (new member clusters in
+//! `creating`, removed ones taken out of their shard and marked `deleting`, the group
+//! `modifying`), then a `replication_lifecycle` task starts or stops the nodes and re-wires
+//! replication, the reader endpoint and the cluster slot map.
+
+use std::collections::BTreeMap;
+
+use crate::control::api::*;
+use crate::control::context::RequestContext;
+use crate::control::error::ApiError;
+use crate::state::{
+    CacheClusterRecord, ClusterStatus, GroupStatus, NodeStatus, Region, ResourceKind, lock,
+};
+
+use super::Service;
+use super::cluster_render::render_cluster;
+use super::common::*;
+use super::replication_groups::{
+    MAX_REPLICAS, available_group, check_zone, find_group, group_not_available, member_record,
+    spread_zone,
+};
+use super::replication_lifecycle::GroupRef;
+use super::replication_render::render_group;
+
+/// Target replica count per node group, from `NewReplicaCount` (every shard) or
+/// `ReplicaConfiguration` (per shard, with optional zones).
+fn targets(
+    r: &Region,
+    group_id: &str,
+    new_count: Option<i32>,
+    config: Option<&Vec<ConfigureShard>>,
+) -> Result<BTreeMap<String, (usize, Vec<String>)>, ApiError> {
+    let g = find_group(r, group_id)?;
+    let mut out = BTreeMap::new();
+    match (new_count, config) {
+        (Some(_), Some(c)) if !c.is_empty() => {
+            return Err(combination(
+                "Only one of NewReplicaCount and ReplicaConfiguration may be specified.",
+            ));
+        }
+        (Some(n), _) => {
+            for ng in &g.node_groups {
+                out.insert(ng.id.clone(), (n.max(-1) as usize, Vec::new()));
+            }
+            if !(0..=MAX_REPLICAS).contains(&n) {
+                return Err(invalid(format!(
+                    "NewReplicaCount must be between 0 and {MAX_REPLICAS}."
+                )));
+            }
+        }
+        (None, Some(c)) if !c.is_empty() => {
+            for shard in c {
+                let id = format!("{:04}", shard.node_group_id.parse::<u32>().unwrap_or(0));
+                if !g.node_groups.iter().any(|ng| ng.id == id) {
+                    return Err(ApiError::node_group_not_found(format!(
+                        "NodeGroup not found: {}",
+                        shard.node_group_id
+                    )));
+                }
+                if !(0..=MAX_REPLICAS).contains(&shard.new_replica_count) {
+                    return Err(invalid(format!(
+                        "NewReplicaCount must be between 0 and {MAX_REPLICAS}."
+                    )));
+                }
+                let zones = shard
+                    .preferred_availability_zones
+                    .clone()
+                    .unwrap_or_default();
+                for z in &zones {
+                    check_zone(r, z)?;
+                }
+                out.insert(id, (shard.new_replica_count as usize, zones));
+            }
+        }
+        _ => {
+            return Err(invalid(
+                "Either NewReplicaCount or ReplicaConfiguration must be specified.",
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// IncreaseReplicaCount.
+pub fn increase_replica_count(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: IncreaseReplicaCountInput,
+) -> Result<IncreaseReplicaCountOutput, ApiError> {
+    if !input.apply_immediately {
+        return Err(invalid(
+            "ApplyImmediately must be true: replica count changes are applied immediately.",
+        ));
+    }
+    let now = svc.inner.store.now();
+    let region = svc.region(ctx);
+    let (out, gref, added) = {
+        let mut r = lock(&region);
+        let g = available_group(&r, &input.replication_group_id)?.clone();
+        let targets = targets(
+            &r,
+            &g.id,
+            input.new_replica_count,
+            input.replica_configuration.as_ref(),
+        )?;
+        let mut plan: Vec<(usize, usize, Vec<String>)> = Vec::new();
+        for (si, ng) in g.node_groups.iter().enumerate() {
+            let Some((want, zones)) = targets.get(&ng.id) else {
+                continue;
+            };
+            let have = ng.members.len() - 1;
+            if *want < have {
+                return Err(invalid(format!(
+                    "The new replica count ({want}) for node group {} must be greater than the current count ({have}).",
+                    ng.id
+                )));
+            }
+            if !zones.is_empty() && zones.len() != *want + 1 && zones.len() != *want - have {
+                return Err(invalid(
+                    "The number of PreferredAvailabilityZones must match the new replica count.",
+                ));
+            }
+            if *want > have {
+                plan.push((si, *want - have, zones.clone()));
+            }
+        }
+        if plan.is_empty() {
+            return Err(ApiError::no_operation(
+                "The replication group already has the requested number of replicas.",
+            ));
+        }
+        let adding: usize = plan.iter().map(|p| p.1).sum();
+        if r.node_count() + adding > MAX_NODES_PER_REGION {
+            return Err(ApiError::node_quota_for_customer_exceeded(format!(
+                "The request would exceed the maximum of {MAX_NODES_PER_REGION} cache nodes per region."
+            )));
+        }
+        let mut g = g;
+        let tags = r.tags_of(ResourceKind::ReplicationGroup, &g.id);
+        let mut added = Vec::new();
+        for (si, count, zones) in plan {
+            for i in 0..count {
+                let ng = &g.node_groups[si];
+                let mid = g.next_member_id(ng, |x| r.clusters.contains_key(x));
+                // Zones may list every node (primary first) or only the new ones.
+                let zone = if zones.len() > count {
+                    zones.get(ng.members.len() + i).cloned()
+                } else {
+                    zones.get(i).cloned()
+                }
+                .unwrap_or_else(|| spread_zone(&r, si + ng.members.len()));
+                let rec = member_record(&g, &mid, &zone, now);
+                attach_tags(&mut r, ResourceKind::Cluster, &mid, &tags);
+                r.insert_cluster(rec);
+                g.node_groups[si].members.push(mid.clone());
+                g.node_groups[si].status = GroupStatus::Modifying;
+                added.push(mid);
+            }
+        }
+        g.status = GroupStatus::Modifying;
+        g.generation += 1;
+        let gref = GroupRef::of(&r, &g);
+        r.replication_groups.insert(g.id.clone(), g.clone());
+        (render_group(ctx, &r, &g), gref, added)
+    };
+    let event = format!(
+        "Increased replica count of replication group {}: added {}",
+        gref.id,
+        added.join(", ")
+    );
+    svc.spawn_group_grow(gref, event);
+    Ok(IncreaseReplicaCountOutput {
+        replication_group: Some(out),
+    })
+}
+
+/// DecreaseReplicaCount.
+pub fn decrease_replica_count(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: DecreaseReplicaCountInput,
+) -> Result<DecreaseReplicaCountOutput, ApiError> {
+    if !input.apply_immediately {
+        return Err(invalid(
+            "ApplyImmediately must be true: replica count changes are applied immediately.",
+        ));
+    }
+    let region = svc.region(ctx);
+    let (out, gref, removed) = {
+        let mut r = lock(&region);
+        let mut g = available_group(&r, &input.replication_group_id)?.clone();
+        let to_remove: Vec<String> = input
+            .replicas_to_remove
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .map(|m| m.trim().to_ascii_lowercase())
+            .collect();
+        for m in &to_remove {
+            let Some(ng) = g.group_of(m) else {
+                return Err(invalid(format!(
+                    "Cache cluster {m} is not a member of replication group {}.",
+                    g.id
+                )));
+            };
+            if ng.primary == *m {
+                return Err(invalid(format!(
+                    "Cache cluster {m} is the primary of node group {}; only replicas can be removed.",
+                    ng.id
+                )));
+            }
+        }
+        let targets = if input.new_replica_count.is_none()
+            && input
+                .replica_configuration
+                .as_ref()
+                .is_none_or(|c| c.is_empty())
+            && !to_remove.is_empty()
+        {
+            // Only ReplicasToRemove: each shard loses the named replicas.
+            g.node_groups
+                .iter()
+                .map(|ng| {
+                    let gone = ng.members.iter().filter(|m| to_remove.contains(m)).count();
+                    (ng.id.clone(), (ng.members.len() - 1 - gone, Vec::new()))
+                })
+                .collect()
+        } else {
+            targets(
+                &r,
+                &g.id,
+                input.new_replica_count,
+                input.replica_configuration.as_ref(),
+            )?
+        };
+        let min = usize::from(!g.cluster_enabled && (g.multi_az || g.automatic_failover));
+        let mut removed = Vec::new();
+        for ng in &mut g.node_groups {
+            let Some((want, _)) = targets.get(&ng.id) else {
+                continue;
+            };
+            let have = ng.members.len() - 1;
+            if *want > have {
+                return Err(invalid(format!(
+                    "The new replica count ({want}) for node group {} must be less than the current count ({have}).",
+                    ng.id
+                )));
+            }
+            if *want < min {
+                return Err(invalid(format!(
+                    "A replication group with automatic failover or Multi-AZ enabled needs at least {min} replica."
+                )));
+            }
+            let named: Vec<String> = ng
+                .members
+                .iter()
+                .filter(|m| to_remove.contains(m))
+                .cloned()
+                .collect();
+            let count = have - want;
+            if !named.is_empty() && named.len() != count {
+                return Err(invalid(format!(
+                    "ReplicasToRemove names {} replicas of node group {} but the count decreases by {count}.",
+                    named.len(),
+                    ng.id
+                )));
+            }
+            let victims: Vec<String> = if named.is_empty() {
+                let mut replicas: Vec<String> = ng.replicas().cloned().collect();
+                replicas.sort();
+                replicas.into_iter().rev().take(count).collect()
+            } else {
+                named
+            };
+            if !victims.is_empty() {
+                ng.members.retain(|m| !victims.contains(m));
+                ng.status = GroupStatus::Modifying;
+                removed.extend(victims);
+            }
+        }
+        if removed.is_empty() {
+            return Err(ApiError::no_operation(
+                "The replication group already has the requested number of replicas.",
+            ));
+        }
+        mark_deleting(&mut r, &removed);
+        if g.snapshotting_cluster_id
+            .as_ref()
+            .is_some_and(|s| removed.contains(s))
+        {
+            g.snapshotting_cluster_id = g.node_groups.first().map(|ng| ng.primary.clone());
+        }
+        g.status = GroupStatus::Modifying;
+        g.generation += 1;
+        let gref = GroupRef::of(&r, &g);
+        r.replication_groups.insert(g.id.clone(), g.clone());
+        let out = render_group(ctx, &r, &g);
+        (out, gref, removed)
+    };
+    let event = format!(
+        "Decreased replica count of replication group {}: removed {}",
+        gref.id,
+        removed.join(", ")
+    );
+    svc.spawn_group_shrink(gref, removed, event);
+    Ok(DecreaseReplicaCountOutput {
+        replication_group: Some(out),
+    })
+}
+
+fn mark_deleting(r: &mut Region, members: &[String]) {
+    for m in members {
+        if let Some(c) = r.clusters.get_mut(m) {
+            c.status = ClusterStatus::Deleting;
+            for n in &mut c.nodes {
+                n.status = NodeStatus::Deleting;
+            }
+            c.generation += 1;
+        }
+    }
+}
+
+/// CreateCacheCluster with `ReplicationGroupId`: a read replica joins the (cluster mode
+/// disabled) group, inheriting its engine, version, node type, port and groups.
+pub fn add_replica_cluster(
+    svc: &Service,
+    ctx: &RequestContext,
+    id: String,
+    input: &CreateCacheClusterInput,
+) -> Result<CreateCacheClusterOutput, ApiError> {
+    let rg = input.replication_group_id.clone().unwrap_or_default();
+    let tags = tags_from_request(input.tags.clone())?;
+    check_tag_quota(&tags)?;
+    let now = svc.inner.store.now();
+    let region = svc.region(ctx);
+    let (record, gref) = {
+        let mut r = lock(&region);
+        let g = find_group(&r, &rg)?;
+        if !g.is_available() {
+            return Err(group_not_available(g));
+        }
+        if g.cluster_enabled {
+            return Err(invalid(
+                "Replicas can only be added with CreateCacheCluster to a cluster mode disabled replication group.",
+            ));
+        }
+        if r.clusters.contains_key(&id) {
+            return Err(ApiError::cache_cluster_already_exists(format!(
+                "Cache cluster {id} already exists."
+            )));
+        }
+        let ng = &g.node_groups[0];
+        if ng.members.len() > MAX_REPLICAS as usize {
+            return Err(ApiError::node_quota_for_cluster_exceeded(format!(
+                "Replication group {} already has {MAX_REPLICAS} replicas.",
+                g.id
+            )));
+        }
+        if r.node_count() + 1 > MAX_NODES_PER_REGION {
+            return Err(ApiError::node_quota_for_customer_exceeded(format!(
+                "The request would exceed the maximum of {MAX_NODES_PER_REGION} cache nodes per region."
+            )));
+        }
+        let zone = match &input.preferred_availability_zone {
+            Some(z) => check_zone(&r, z)?,
+            None => spread_zone(&r, ng.members.len()),
+        };
+        let mut g = g.clone();
+        let rec: CacheClusterRecord = member_record(&g, &id, &zone, now);
+        let mut all_tags = r.tags_of(ResourceKind::ReplicationGroup, &g.id);
+        for t in tags {
+            match all_tags.iter_mut().find(|x| x.key == t.key) {
+                Some(x) => x.value = t.value,
+                None => all_tags.push(t),
+            }
+        }
+        attach_tags(&mut r, ResourceKind::Cluster, &id, &all_tags);
+        r.insert_cluster(rec.clone());
+        g.node_groups[0].members.push(id.clone());
+        g.node_groups[0].status = GroupStatus::Modifying;
+        g.status = GroupStatus::Modifying;
+        g.generation += 1;
+        let gref = GroupRef::of(&r, &g);
+        r.replication_groups.insert(g.id.clone(), g);
+        (rec, gref)
+    };
+    let event = format!("Added read replica {id} to replication group {}", gref.id);
+    svc.spawn_group_grow(gref, event);
+    Ok(CreateCacheClusterOutput {
+        cache_cluster: Some(render_cluster(ctx, &record, false)),
+    })
+}
+
+/// DeleteCacheCluster of a replication group member: only a replica of a cluster mode
+/// disabled group may go this way (AWS's rules and messages).
+pub fn delete_member_cluster(
+    svc: &Service,
+    ctx: &RequestContext,
+    id: &str,
+) -> Result<DeleteCacheClusterOutput, ApiError> {
+    let region = svc.region(ctx);
+    let (record, gref) = {
+        let mut r = lock(&region);
+        let c = r.clusters.get(id).ok_or_else(|| {
+            ApiError::cache_cluster_not_found(format!("CacheCluster not found: {id}"))
+        })?;
+        let rg = c.replication_group_id.clone().unwrap_or_default();
+        let mut g = find_group(&r, &rg)?.clone();
+        if g.cluster_enabled {
+            return Err(ApiError::invalid_cache_cluster_state(format!(
+                "Cache cluster {id} is a member of cluster mode enabled replication group {rg}; use DecreaseReplicaCount or ModifyReplicationGroupShardConfiguration."
+            )));
+        }
+        let ng = &g.node_groups[0];
+        if ng.members.len() == 1 {
+            return Err(ApiError::invalid_cache_cluster_state(format!(
+                "Cannot delete the cache cluster because it is the only member of a replication group {rg}."
+            )));
+        }
+        if ng.primary == id {
+            return Err(ApiError::invalid_cache_cluster_state(format!(
+                "Cannot delete the cache cluster because it is serving as primary for replication group {rg}."
+            )));
+        }
+        if !c.is_available() || !g.is_available() {
+            return Err(ApiError::invalid_cache_cluster_state(format!(
+                "Cache cluster {id} is not in available state (current state: {}).",
+                c.status.as_str()
+            )));
+        }
+        if (g.multi_az || g.automatic_failover) && ng.members.len() <= 2 {
+            return Err(ApiError::invalid_cache_cluster_state(format!(
+                "Cannot delete the cache cluster {id}: replication group {rg} has automatic failover or Multi-AZ enabled and needs at least one replica."
+            )));
+        }
+        g.node_groups[0].members.retain(|m| m != id);
+        if g.snapshotting_cluster_id.as_deref() == Some(id) {
+            g.snapshotting_cluster_id = Some(g.node_groups[0].primary.clone());
+        }
+        g.status = GroupStatus::Modifying;
+        g.node_groups[0].status = GroupStatus::Modifying;
+        g.generation += 1;
+        mark_deleting(&mut r, &[id.to_string()]);
+        let gref = GroupRef::of(&r, &g);
+        r.replication_groups.insert(g.id.clone(), g);
+        let record = r.clusters.get(id).cloned();
+        (record, gref)
+    };
+    let event = format!(
+        "Removed read replica {id} from replication group {}",
+        gref.id
+    );
+    svc.spawn_group_shrink(gref, vec![id.to_string()], event);
+    Ok(DeleteCacheClusterOutput {
+        cache_cluster: record.map(|c| render_cluster(ctx, &c, false)),
+    })
+}

@@ -1,0 +1,905 @@
+//! CreateReplicationGroup, DescribeReplicationGroups and DeleteReplicationGroup (reference
+//! §2.8, §2.9), plus the helpers the other replication group operations share (lookups,
+//! member cluster records, errors).
+//!
+//! Place in the flow: each operation validates, updates the group and its member clusters
+//! under the region lock, answers with the transitional status, and hands the engine work to a
+//! `replication_lifecycle` task (start nodes, wire replication, endpoints, cluster topology).
+
+use crate::control::api::*;
+use crate::control::context::RequestContext;
+use crate::control::error::ApiError;
+use crate::control::validate;
+use crate::state::{
+    CacheClusterRecord, CacheNodeRecord, ClusterStatus, GroupStatus, NodeGroupRecord, NodeStatus,
+    PendingModifications, Region, ReplicationGroupRecord, ResourceKind, SourceType, default_slots,
+    lock, parse_slots, slots_cover_exactly,
+};
+
+use super::Service;
+use super::cache_clusters::{check_security_groups, engine_version, node_type_for};
+use super::common::*;
+use super::replication_lifecycle::GroupRef;
+use super::replication_render::render_group;
+
+/// Nodes per CMD group: one primary and up to five replicas.
+pub const MAX_CMD_NODES: i32 = 6;
+/// Replicas per shard.
+pub const MAX_REPLICAS: i32 = 5;
+/// Shards per CME group.
+pub const MAX_NODE_GROUPS: i32 = 90;
+/// Nodes per CME group (default quota).
+pub const MAX_CME_NODES: i32 = 90;
+const DEFAULT_MAINTENANCE_WINDOW: &str = "sun:05:00-sun:06:00";
+const DEFAULT_SNAPSHOT_WINDOW: &str = "05:00-06:00";
+
+/// `ReplicationGroupNotFoundFault` for `id`.
+pub fn group_not_found(id: &str) -> ApiError {
+    ApiError::replication_group_not_found(format!("ReplicationGroup not found: {id}"))
+}
+
+/// `InvalidReplicationGroupState` for a group that is not `available`.
+pub fn group_not_available(g: &ReplicationGroupRecord) -> ApiError {
+    ApiError::invalid_replication_group_state(format!(
+        "Replication group {} is not in available state (current state: {}).",
+        g.id,
+        g.status.as_str()
+    ))
+}
+
+/// The group `raw` names (case-insensitive).
+pub fn find_group<'a>(r: &'a Region, raw: &str) -> Result<&'a ReplicationGroupRecord, ApiError> {
+    let id = raw.trim().to_ascii_lowercase();
+    r.replication_groups
+        .get(&id)
+        .ok_or_else(|| group_not_found(&id))
+}
+
+/// The group `raw` names, checked `available`.
+pub fn available_group<'a>(
+    r: &'a Region,
+    raw: &str,
+) -> Result<&'a ReplicationGroupRecord, ApiError> {
+    let g = find_group(r, raw)?;
+    if !g.is_available() {
+        return Err(group_not_available(g));
+    }
+    Ok(g)
+}
+
+/// A new member cluster of `g` with one node in `zone`, status `creating`.
+pub fn member_record(
+    g: &ReplicationGroupRecord,
+    id: &str,
+    zone: &str,
+    now: time::OffsetDateTime,
+) -> CacheClusterRecord {
+    CacheClusterRecord {
+        id: id.to_string(),
+        engine: g.engine.clone(),
+        engine_version: g.engine_version.clone(),
+        family: g.family.clone(),
+        node_type: g.node_type.clone(),
+        status: ClusterStatus::Creating,
+        nodes: vec![CacheNodeRecord {
+            id: "0001".to_string(),
+            status: NodeStatus::Creating,
+            create_time: now,
+            endpoint: None,
+            availability_zone: zone.to_string(),
+            parameter_group_status: "in-sync".to_string(),
+        }],
+        az_mode: "single-az".to_string(),
+        preferred_availability_zone: zone.to_string(),
+        port: g.port,
+        parameter_group: g.parameter_group.clone(),
+        parameter_apply_status: "in-sync".to_string(),
+        subnet_group: g.subnet_group.clone(),
+        security_group_ids: g.security_group_ids.clone(),
+        cache_security_groups: g.cache_security_groups.clone(),
+        auto_minor_version_upgrade: g.auto_minor_version_upgrade,
+        snapshot_retention_limit: Some(g.snapshot_retention_limit),
+        snapshot_window: Some(g.snapshot_window.clone()),
+        maintenance_window: g.maintenance_window.clone(),
+        notification_topic_arn: None,
+        notification_topic_status: None,
+        auth_token: g.auth_token.clone(),
+        auth_token_last_modified: g.auth_token_last_modified,
+        transit_encryption_enabled: g.transit_encryption_enabled,
+        transit_encryption_mode: g.transit_encryption_mode.clone(),
+        at_rest_encryption_enabled: g.at_rest_encryption_enabled,
+        network_type: g.network_type.clone(),
+        ip_discovery: g.ip_discovery.clone(),
+        create_time: now,
+        replication_group_id: Some(g.id.clone()),
+        configuration_endpoint: None,
+        pending: PendingModifications::default(),
+        config_version: 0,
+        generation: 1,
+    }
+}
+
+/// Checks an availability zone name of the region.
+pub fn check_zone(r: &Region, z: &str) -> Result<String, ApiError> {
+    if r.availability_zones().iter().any(|x| x == z) {
+        Ok(z.to_string())
+    } else {
+        Err(invalid(format!("Invalid availability zone: {z}")))
+    }
+}
+
+/// The zone for the `i`-th node of a shard when none was asked for: spread over three zones.
+pub fn spread_zone(r: &Region, i: usize) -> String {
+    let zones = r.availability_zones();
+    zones[i % 3].clone()
+}
+
+/// What one shard of a new group needs.
+struct ShardPlan {
+    id: String,
+    slots: Vec<(u16, u16)>,
+    replicas: usize,
+    primary_zone: Option<String>,
+    replica_zones: Vec<String>,
+}
+
+/// Cluster mode from the request and the parameter group: (enabled, `ClusterMode` value).
+fn decide_cluster_mode(
+    input: &CreateReplicationGroupInput,
+    group_cluster_on: Option<bool>,
+) -> Result<(bool, String), ApiError> {
+    let wants_shards = input.num_node_groups.is_some_and(|n| n > 1)
+        || input
+            .node_group_configuration
+            .as_ref()
+            .is_some_and(|c| c.len() > 1);
+    let mode = input.cluster_mode.as_deref().map(str::to_ascii_lowercase);
+    let enabled = match mode.as_deref() {
+        Some("enabled") => true,
+        Some("disabled") | Some("compatible") => {
+            if wants_shards || group_cluster_on == Some(true) {
+                return Err(combination(
+                    "ClusterMode disabled or compatible cannot be used with more than one node group or a cluster mode enabled parameter group.",
+                ));
+            }
+            false
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "Invalid value for ClusterMode: {other}. Valid values are enabled, disabled and compatible."
+            )));
+        }
+        None => wants_shards || group_cluster_on == Some(true),
+    };
+    if enabled && group_cluster_on == Some(false) {
+        return Err(combination(
+            "A cluster mode enabled replication group needs a parameter group with cluster-enabled set to yes.",
+        ));
+    }
+    let label = mode.unwrap_or_else(|| if enabled { "enabled" } else { "disabled" }.to_string());
+    Ok((enabled, label))
+}
+
+/// Shards of a new group, from NumCacheClusters / ReplicasPerNodeGroup / NumNodeGroups /
+/// NodeGroupConfiguration.
+fn plan_shards(
+    input: &CreateReplicationGroupInput,
+    cluster_enabled: bool,
+    adopting_primary: bool,
+) -> Result<Vec<ShardPlan>, ApiError> {
+    let configs = input.node_group_configuration.clone().unwrap_or_default();
+    let rpng = input.replicas_per_node_group;
+    if let Some(r) = rpng
+        && !(0..=MAX_REPLICAS).contains(&r)
+    {
+        return Err(invalid(format!(
+            "ReplicasPerNodeGroup must be between 0 and {MAX_REPLICAS}."
+        )));
+    }
+    if !cluster_enabled {
+        if input.num_node_groups.is_some_and(|n| n != 1) || configs.len() > 1 {
+            return Err(combination(
+                "A cluster mode disabled replication group has exactly one node group.",
+            ));
+        }
+        if input.num_cache_clusters.is_some() && (rpng.is_some() || !configs.is_empty()) {
+            return Err(combination(
+                "NumCacheClusters cannot be used with ReplicasPerNodeGroup or NodeGroupConfiguration.",
+            ));
+        }
+        let config = configs.first();
+        let replicas = match (
+            input.num_cache_clusters,
+            config.and_then(|c| c.replica_count),
+            rpng,
+        ) {
+            (Some(n), _, _) => {
+                if !(1..=MAX_CMD_NODES).contains(&n) {
+                    return Err(if n > MAX_CMD_NODES {
+                        ApiError::node_quota_for_cluster_exceeded(format!(
+                            "NumCacheClusters ({n}) exceeds the maximum of {MAX_CMD_NODES} nodes (1 primary and 5 replicas)."
+                        ))
+                    } else {
+                        invalid("NumCacheClusters must be between 1 and 6.")
+                    });
+                }
+                (n - 1) as usize
+            }
+            (None, Some(c), _) | (None, None, Some(c)) => {
+                if !(0..=MAX_REPLICAS).contains(&c) {
+                    return Err(invalid(format!(
+                        "ReplicaCount must be between 0 and {MAX_REPLICAS}."
+                    )));
+                }
+                c as usize
+            }
+            (None, None, None) => 0,
+        };
+        let mut zones: Vec<String> = input
+            .preferred_cache_cluster_azs
+            .clone()
+            .unwrap_or_default();
+        if !zones.is_empty() && zones.len() != replicas + 1 {
+            return Err(invalid(format!(
+                "The number of PreferredCacheClusterAZs ({}) must equal NumCacheClusters ({}).",
+                zones.len(),
+                replicas + 1
+            )));
+        }
+        let mut primary_zone = None;
+        if !zones.is_empty() {
+            primary_zone = Some(zones.remove(0));
+        } else if let Some(c) = config {
+            primary_zone = c.primary_availability_zone.clone();
+            zones = c.replica_availability_zones.clone().unwrap_or_default();
+            if !zones.is_empty() && zones.len() != replicas {
+                return Err(invalid(
+                    "The number of ReplicaAvailabilityZones must equal the replica count.",
+                ));
+            }
+        }
+        if adopting_primary {
+            primary_zone = None;
+        }
+        return Ok(vec![ShardPlan {
+            id: "0001".to_string(),
+            slots: Vec::new(),
+            replicas,
+            primary_zone,
+            replica_zones: zones,
+        }]);
+    }
+    if input.num_cache_clusters.is_some() {
+        return Err(combination(
+            "NumCacheClusters cannot be used for a cluster mode enabled replication group; use NumNodeGroups and ReplicasPerNodeGroup.",
+        ));
+    }
+    let n = match (input.num_node_groups, configs.len()) {
+        (Some(n), c) if c > 0 && n as usize != c => {
+            return Err(invalid(format!(
+                "NumNodeGroups ({n}) must equal the number of NodeGroupConfiguration entries ({c})."
+            )));
+        }
+        (Some(n), _) => n,
+        (None, 0) => 1,
+        (None, c) => c as i32,
+    };
+    if n < 1 {
+        return Err(invalid("NumNodeGroups must be at least 1."));
+    }
+    if n > MAX_NODE_GROUPS {
+        return Err(ApiError::node_groups_per_replication_group_quota_exceeded(
+            format!("The number of node groups ({n}) exceeds the maximum of {MAX_NODE_GROUPS}."),
+        ));
+    }
+    let n = n as usize;
+    let defaults = default_slots(n);
+    let explicit_slots = !configs.is_empty() && configs.iter().all(|c| c.slots.is_some());
+    if configs.iter().any(|c| c.slots.is_some()) && !explicit_slots {
+        return Err(invalid(
+            "Slots must be given for every node group or for none.",
+        ));
+    }
+    let mut plans = Vec::with_capacity(n);
+    for (i, default_range) in defaults.iter().enumerate() {
+        let config = configs.get(i);
+        let id = match config.and_then(|c| c.node_group_id.clone()) {
+            Some(id) => {
+                if id.is_empty() || id.len() > 4 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(invalid(format!(
+                        "Invalid NodeGroupId: {id}. It must be 1 to 4 digits."
+                    )));
+                }
+                format!("{:04}", id.parse::<u32>().unwrap_or(0))
+            }
+            None => format!("{:04}", i + 1),
+        };
+        let slots = match config.and_then(|c| c.slots.as_deref()) {
+            Some(s) => parse_slots(s).ok_or_else(|| invalid(format!("Invalid slot range: {s}")))?,
+            None => vec![*default_range],
+        };
+        let replicas = config.and_then(|c| c.replica_count).or(rpng).unwrap_or(0);
+        if !(0..=MAX_REPLICAS).contains(&replicas) {
+            return Err(invalid(format!(
+                "ReplicaCount must be between 0 and {MAX_REPLICAS}."
+            )));
+        }
+        let replica_zones = config
+            .and_then(|c| c.replica_availability_zones.clone())
+            .unwrap_or_default();
+        if !replica_zones.is_empty() && replica_zones.len() != replicas as usize {
+            return Err(invalid(
+                "The number of ReplicaAvailabilityZones must equal the replica count.",
+            ));
+        }
+        plans.push(ShardPlan {
+            id,
+            slots,
+            replicas: replicas as usize,
+            primary_zone: config.and_then(|c| c.primary_availability_zone.clone()),
+            replica_zones,
+        });
+    }
+    let mut ids: Vec<&String> = plans.iter().map(|p| &p.id).collect();
+    ids.sort();
+    ids.dedup();
+    if ids.len() != plans.len() {
+        return Err(invalid("NodeGroupId values must be unique."));
+    }
+    let all: Vec<(u16, u16)> = plans.iter().flat_map(|p| p.slots.iter().copied()).collect();
+    if !slots_cover_exactly(&all) {
+        return Err(invalid(
+            "The slot ranges of the node groups must cover 0-16383 exactly once.",
+        ));
+    }
+    let total: usize = plans.iter().map(|p| 1 + p.replicas).sum();
+    if total > MAX_CME_NODES as usize {
+        return Err(ApiError::node_groups_per_replication_group_quota_exceeded(
+            format!(
+                "The replication group would have {total} nodes; the maximum is {MAX_CME_NODES}."
+            ),
+        ));
+    }
+    Ok(plans)
+}
+
+/// CreateReplicationGroup.
+pub async fn create_replication_group(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: CreateReplicationGroupInput,
+) -> Result<CreateReplicationGroupOutput, ApiError> {
+    let id = validate::replication_group_id(&input.replication_group_id).map_err(invalid)?;
+    non_blank(
+        "ReplicationGroupDescription",
+        &input.replication_group_description,
+    )?;
+    if input.global_replication_group_id.is_some() {
+        return Err(ApiError::global_replication_group_not_found(format!(
+            "GlobalReplicationGroup not found: {}",
+            input
+                .global_replication_group_id
+                .clone()
+                .unwrap_or_default()
+        )));
+    }
+    if input.snapshot_name.is_some() || input.snapshot_arns.as_ref().is_some_and(|a| !a.is_empty())
+    {
+        return Err(ApiError::snapshot_not_found(format!(
+            "Snapshot not found: {}",
+            input.snapshot_name.clone().unwrap_or_default()
+        )));
+    }
+    let tags = tags_from_request(input.tags.clone())?;
+    check_tag_quota(&tags)?;
+    let transit = input.transit_encryption_enabled.unwrap_or(false);
+    if let Some(token) = &input.auth_token {
+        if !transit {
+            return Err(invalid(
+                "The AUTH token is only supported when encryption-in-transit is enabled",
+            ));
+        }
+        validate::auth_token(token).map_err(invalid)?;
+    }
+    if let Some(mode) = &input.transit_encryption_mode
+        && !matches!(mode.as_str(), "preferred" | "required")
+    {
+        return Err(invalid(format!(
+            "Invalid value for TransitEncryptionMode: {mode}"
+        )));
+    }
+    let maintenance = match &input.preferred_maintenance_window {
+        Some(w) => validate::maintenance_window(w).map_err(invalid)?,
+        None => DEFAULT_MAINTENANCE_WINDOW.to_string(),
+    };
+    let snapshot_window = match &input.snapshot_window {
+        Some(w) => validate::snapshot_window(w).map_err(invalid)?,
+        None => DEFAULT_SNAPSHOT_WINDOW.to_string(),
+    };
+    let retention = match input.snapshot_retention_limit {
+        Some(l) => validate::snapshot_retention(l).map_err(invalid)?,
+        None => 0,
+    };
+    if input.user_group_ids.as_ref().is_some_and(|u| !u.is_empty()) {
+        return Err(ApiError::user_group_not_found(format!(
+            "User group not found: {}",
+            input.user_group_ids.clone().unwrap_or_default().join(",")
+        )));
+    }
+
+    let now = svc.inner.store.now();
+    let region = svc.region(ctx);
+    let (record, gref) = {
+        let mut r = lock(&region);
+        if r.replication_groups.contains_key(&id) {
+            return Err(ApiError::replication_group_already_exists(format!(
+                "Replication group {id} already exists."
+            )));
+        }
+        // An existing standalone cluster may become the primary (CMD only).
+        let adopted = match &input.primary_cluster_id {
+            Some(raw) => {
+                let pid = raw.trim().to_ascii_lowercase();
+                let c = r.clusters.get(&pid).ok_or_else(|| {
+                    ApiError::cache_cluster_not_found(format!("CacheCluster not found: {pid}"))
+                })?;
+                if !c.is_available() {
+                    return Err(ApiError::invalid_cache_cluster_state(format!(
+                        "Cache cluster {pid} is not in available state (current state: {}).",
+                        c.status.as_str()
+                    )));
+                }
+                if c.replication_group_id.is_some() {
+                    return Err(ApiError::invalid_cache_cluster_state(format!(
+                        "Cache cluster {pid} is already a member of a replication group."
+                    )));
+                }
+                if c.engine == "memcached" {
+                    return Err(combination(
+                        "Replication groups are only supported for the redis and valkey engines.",
+                    ));
+                }
+                Some(c.clone())
+            }
+            None => None,
+        };
+        let engine = match (&adopted, &input.engine) {
+            (Some(c), _) => c.engine.clone(),
+            (None, Some(e)) => e.trim().to_ascii_lowercase(),
+            (None, None) => "redis".to_string(),
+        };
+        if engine == "memcached" {
+            return Err(invalid(
+                "Replication groups are only supported for the redis and valkey engines.",
+            ));
+        }
+        let version = match &adopted {
+            Some(c) => engine_version(&engine, Some(&c.engine_version))?,
+            None => engine_version(&engine, input.engine_version.as_deref())?,
+        };
+        let node_type = match (&adopted, &input.cache_node_type) {
+            (Some(c), _) => c.node_type.clone(),
+            (None, Some(t)) => node_type_for(t, &engine)?.name.clone(),
+            (None, None) => {
+                return Err(invalid("The parameter CacheNodeType must be provided."));
+            }
+        };
+        let requested_group = input
+            .cache_parameter_group_name
+            .as_ref()
+            .map(|n| n.to_ascii_lowercase())
+            .or_else(|| adopted.as_ref().map(|c| c.parameter_group.clone()));
+        let group_cluster_on = match &requested_group {
+            Some(name) => {
+                let g = r.parameter_groups.get(name).ok_or_else(|| {
+                    ApiError::cache_parameter_group_not_found(format!(
+                        "CacheParameterGroup not found: {name}"
+                    ))
+                })?;
+                if g.family != version.family {
+                    return Err(combination(format!(
+                        "The parameter group {name} has family {} which does not match the engine version family {}.",
+                        g.family, version.family
+                    )));
+                }
+                Some(
+                    r.effective_parameters(name)
+                        .get("cluster-enabled")
+                        .map(String::as_str)
+                        == Some("yes"),
+                )
+            }
+            None => None,
+        };
+        let (cluster_enabled, cluster_mode) = decide_cluster_mode(&input, group_cluster_on)?;
+        if cluster_enabled && adopted.is_some() {
+            return Err(combination(
+                "PrimaryClusterId cannot be used for a cluster mode enabled replication group.",
+            ));
+        }
+        let parameter_group = requested_group.unwrap_or_else(|| {
+            if cluster_enabled {
+                format!("default.{}.cluster.on", version.family)
+            } else {
+                format!("default.{}", version.family)
+            }
+        });
+        let shards = plan_shards(&input, cluster_enabled, adopted.is_some())?;
+        let total_nodes: usize = shards.iter().map(|s| 1 + s.replicas).sum();
+        let automatic_failover = match input.automatic_failover_enabled {
+            Some(false) if cluster_enabled => {
+                return Err(combination(
+                    "Automatic failover must be enabled for a cluster mode enabled replication group.",
+                ));
+            }
+            Some(true) if !cluster_enabled && total_nodes < 2 => {
+                return Err(combination(
+                    "Automatic failover requires at least one read replica (NumCacheClusters must be at least 2).",
+                ));
+            }
+            Some(b) => b,
+            None => cluster_enabled,
+        };
+        let multi_az = input.multi_az_enabled.unwrap_or(false);
+        if multi_az && !automatic_failover {
+            return Err(combination(
+                "Multi-AZ requires automatic failover to be enabled.",
+            ));
+        }
+        let port = match (&adopted, input.port) {
+            (Some(c), None) => c.port,
+            (_, p) => validate::port(p.unwrap_or(6379)).map_err(invalid)?,
+        };
+        let subnet_group = input
+            .cache_subnet_group_name
+            .as_deref()
+            .unwrap_or("default")
+            .to_ascii_lowercase();
+        if !r.subnet_groups.contains_key(&subnet_group) {
+            return Err(ApiError::cache_subnet_group_not_found(format!(
+                "CacheSubnetGroup not found: {subnet_group}"
+            )));
+        }
+        let cache_security_groups = check_security_groups(
+            &r,
+            input
+                .cache_security_group_names
+                .as_deref()
+                .unwrap_or_default(),
+        )?;
+        let new_nodes = total_nodes - usize::from(adopted.is_some());
+        if r.node_count() + new_nodes > MAX_NODES_PER_REGION {
+            return Err(ApiError::node_quota_for_customer_exceeded(format!(
+                "The request would exceed the maximum of {MAX_NODES_PER_REGION} cache nodes per region."
+            )));
+        }
+        if r.clusters.len() + new_nodes > MAX_CLUSTERS_PER_REGION {
+            return Err(ApiError::cluster_quota_for_customer_exceeded(format!(
+                "The maximum of {MAX_CLUSTERS_PER_REGION} cache clusters per region has been reached."
+            )));
+        }
+        let mut g = ReplicationGroupRecord {
+            id: id.clone(),
+            description: input.replication_group_description.clone(),
+            status: GroupStatus::Creating,
+            engine: engine.clone(),
+            engine_version: version.full_version.clone(),
+            family: version.family.clone(),
+            node_type,
+            port,
+            parameter_group,
+            subnet_group,
+            security_group_ids: input.security_group_ids.clone().unwrap_or_default(),
+            cache_security_groups,
+            cluster_enabled,
+            cluster_mode,
+            automatic_failover,
+            multi_az,
+            node_groups: Vec::new(),
+            primary_endpoint: None,
+            reader_endpoint: None,
+            configuration_endpoint: None,
+            auth_token: input.auth_token.clone(),
+            auth_token_last_modified: input.auth_token.as_ref().map(|_| now),
+            transit_encryption_enabled: transit,
+            transit_encryption_mode: transit.then(|| {
+                input
+                    .transit_encryption_mode
+                    .clone()
+                    .unwrap_or_else(|| "required".to_string())
+            }),
+            at_rest_encryption_enabled: input.at_rest_encryption_enabled.unwrap_or(false),
+            kms_key_id: input.kms_key_id.clone(),
+            snapshot_retention_limit: retention,
+            snapshot_window,
+            snapshotting_cluster_id: None,
+            maintenance_window: maintenance,
+            auto_minor_version_upgrade: input.auto_minor_version_upgrade.unwrap_or(true),
+            network_type: input
+                .network_type
+                .clone()
+                .unwrap_or_else(|| "ipv4".to_string()),
+            ip_discovery: input
+                .ip_discovery
+                .clone()
+                .unwrap_or_else(|| "ipv4".to_string()),
+            data_tiering: if input.data_tiering_enabled.unwrap_or(false) {
+                "enabled"
+            } else {
+                "disabled"
+            }
+            .to_string(),
+            create_time: now,
+            pending_primary: None,
+            final_snapshot: None,
+            generation: 1,
+        };
+        // Member clusters, shard by shard.
+        let mut members: Vec<CacheClusterRecord> = Vec::new();
+        for (si, plan) in shards.iter().enumerate() {
+            let mut ng = NodeGroupRecord {
+                id: plan.id.clone(),
+                slots: plan.slots.clone(),
+                members: Vec::new(),
+                primary: String::new(),
+                status: GroupStatus::Creating,
+            };
+            if let Some(c) = &adopted {
+                ng.members.push(c.id.clone());
+            } else {
+                let mid = g.next_member_id(&ng, |x| r.clusters.contains_key(x));
+                let zone = match &plan.primary_zone {
+                    Some(z) => check_zone(&r, z)?,
+                    None => spread_zone(&r, si),
+                };
+                if r.clusters.contains_key(&mid) {
+                    return Err(ApiError::cache_cluster_already_exists(format!(
+                        "Cache cluster {mid} already exists."
+                    )));
+                }
+                members.push(member_record(&g, &mid, &zone, now));
+                ng.members.push(mid);
+            }
+            ng.primary = ng.members[0].clone();
+            for i in 0..plan.replicas {
+                let mid = format!(
+                    "{}{:03}",
+                    if cluster_enabled {
+                        format!("{id}-{}-", plan.id)
+                    } else {
+                        format!("{id}-")
+                    },
+                    ng.members.len() + 1
+                );
+                if r.clusters.contains_key(&mid) {
+                    return Err(ApiError::cache_cluster_already_exists(format!(
+                        "Cache cluster {mid} already exists."
+                    )));
+                }
+                let zone = match plan.replica_zones.get(i) {
+                    Some(z) => check_zone(&r, z)?,
+                    None => spread_zone(&r, si + i + 1),
+                };
+                members.push(member_record(&g, &mid, &zone, now));
+                ng.members.push(mid);
+            }
+            g.node_groups.push(ng);
+        }
+        if g.snapshot_retention_limit > 0 {
+            g.snapshotting_cluster_id = g
+                .node_groups
+                .first()
+                .and_then(|ng| ng.replicas().next().cloned().or(Some(ng.primary.clone())));
+        }
+        for m in members {
+            attach_tags(&mut r, ResourceKind::Cluster, &m.id, &tags);
+            r.insert_cluster(m);
+        }
+        if let Some(c) = &adopted
+            && let Some(rec) = r.clusters.get_mut(&c.id)
+        {
+            rec.replication_group_id = Some(id.clone());
+            rec.generation += 1;
+        }
+        attach_tags(&mut r, ResourceKind::ReplicationGroup, &id, &tags);
+        let gref = GroupRef::of(&r, &g);
+        r.insert_group(g.clone());
+        (render_group(ctx, &r, &g), gref)
+    };
+    svc.spawn_group_create(gref);
+    Ok(CreateReplicationGroupOutput {
+        replication_group: Some(record),
+    })
+}
+
+/// DescribeReplicationGroups.
+pub fn describe_replication_groups(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: DescribeReplicationGroupsInput,
+) -> Result<DescribeReplicationGroupsOutput, ApiError> {
+    let max = page_size(input.max_records)?;
+    let region = svc.region(ctx);
+    let rendered: Vec<ReplicationGroup> = {
+        let r = lock(&region);
+        match &input.replication_group_id {
+            Some(raw) => vec![render_group(ctx, &r, find_group(&r, raw)?)],
+            None => r
+                .groups_in_order()
+                .map(|g| render_group(ctx, &r, g))
+                .collect(),
+        }
+    };
+    let page = page(rendered, input.marker.as_deref(), max)?;
+    Ok(DescribeReplicationGroupsOutput {
+        replication_groups: Some(page.items),
+        marker: page.marker,
+    })
+}
+
+/// DeleteReplicationGroup: every member goes (or all but the primary with
+/// RetainPrimaryCluster=true, which becomes a standalone cluster again).
+pub async fn delete_replication_group(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: DeleteReplicationGroupInput,
+) -> Result<DeleteReplicationGroupOutput, ApiError> {
+    let retain = input.retain_primary_cluster.unwrap_or(false);
+    if let Some(name) = &input.final_snapshot_identifier {
+        validate::cluster_id(name)
+            .map_err(|_| invalid(format!("Invalid FinalSnapshotIdentifier: {name}")))?;
+    }
+    let now = svc.inner.store.now();
+    let region = svc.region(ctx);
+    let (out, gref) = {
+        let mut r = lock(&region);
+        let g = find_group(&r, &input.replication_group_id)?;
+        if !matches!(g.status, GroupStatus::Available | GroupStatus::CreateFailed) {
+            return Err(group_not_available(g));
+        }
+        if retain && g.cluster_enabled {
+            return Err(combination(
+                "RetainPrimaryCluster is not supported for cluster mode enabled replication groups.",
+            ));
+        }
+        let id = g.id.clone();
+        let retained = retain.then(|| g.node_groups[0].primary.clone());
+        let members = g.member_ids();
+        for m in &members {
+            if Some(m) == retained.as_ref() {
+                continue;
+            }
+            if let Some(c) = r.clusters.get_mut(m) {
+                c.status = ClusterStatus::Deleting;
+                for n in &mut c.nodes {
+                    n.status = NodeStatus::Deleting;
+                }
+                c.generation += 1;
+            }
+        }
+        let Some(g) = r.replication_groups.get_mut(&id) else {
+            return Err(group_not_found(&id));
+        };
+        g.status = GroupStatus::Deleting;
+        for ng in &mut g.node_groups {
+            ng.status = GroupStatus::Deleting;
+        }
+        g.final_snapshot = input.final_snapshot_identifier.clone();
+        g.generation += 1;
+        let g = g.clone();
+        if let Some(name) = &g.final_snapshot {
+            r.event(
+                SourceType::ReplicationGroup,
+                &id,
+                format!("Final snapshot {name} requested for replication group {id}"),
+                now,
+            );
+        }
+        let gref = GroupRef::of(&r, &g);
+        (render_group(ctx, &r, &g), (gref, retained))
+    };
+    svc.spawn_group_delete(gref.0, gref.1);
+    Ok(DeleteReplicationGroupOutput {
+        replication_group: Some(out),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> CreateReplicationGroupInput {
+        CreateReplicationGroupInput {
+            replication_group_id: "g".to_string(),
+            replication_group_description: "d".to_string(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn cluster_mode_follows_shards_parameter_group_and_cluster_mode() {
+        assert_eq!(
+            decide_cluster_mode(&input(), None).ok(),
+            Some((false, "disabled".to_string()))
+        );
+        let shards = CreateReplicationGroupInput {
+            num_node_groups: Some(2),
+            ..input()
+        };
+        assert_eq!(
+            decide_cluster_mode(&shards, None).ok(),
+            Some((true, "enabled".to_string()))
+        );
+        assert_eq!(
+            decide_cluster_mode(&input(), Some(true)).ok(),
+            Some((true, "enabled".to_string()))
+        );
+        let compatible = CreateReplicationGroupInput {
+            cluster_mode: Some("compatible".to_string()),
+            ..input()
+        };
+        assert_eq!(
+            decide_cluster_mode(&compatible, None).ok(),
+            Some((false, "compatible".to_string()))
+        );
+        let conflict = CreateReplicationGroupInput {
+            cluster_mode: Some("disabled".to_string()),
+            num_node_groups: Some(3),
+            ..input()
+        };
+        assert!(decide_cluster_mode(&conflict, None).is_err());
+        let enabled_on_plain_group = CreateReplicationGroupInput {
+            cluster_mode: Some("enabled".to_string()),
+            ..input()
+        };
+        assert!(decide_cluster_mode(&enabled_on_plain_group, Some(false)).is_err());
+    }
+
+    #[test]
+    fn shard_plans_size_slots_and_limits() {
+        let cmd = CreateReplicationGroupInput {
+            num_cache_clusters: Some(3),
+            ..input()
+        };
+        let plans = plan_shards(&cmd, false, false).ok().unwrap_or_default();
+        assert_eq!(plans.len(), 1);
+        assert_eq!(plans[0].replicas, 2);
+        let too_many = CreateReplicationGroupInput {
+            num_cache_clusters: Some(7),
+            ..input()
+        };
+        assert!(plan_shards(&too_many, false, false).is_err());
+        let cme = CreateReplicationGroupInput {
+            num_node_groups: Some(3),
+            replicas_per_node_group: Some(2),
+            ..input()
+        };
+        let plans = plan_shards(&cme, true, false).ok().unwrap_or_default();
+        assert_eq!(
+            plans.iter().map(|p| p.slots.clone()).collect::<Vec<_>>(),
+            vec![vec![(0, 5461)], vec![(5462, 10922)], vec![(10923, 16383)]]
+        );
+        assert!(plans.iter().all(|p| p.replicas == 2));
+        assert_eq!(plans[2].id, "0003");
+        let over_quota = CreateReplicationGroupInput {
+            num_node_groups: Some(16),
+            replicas_per_node_group: Some(5),
+            ..input()
+        };
+        assert!(plan_shards(&over_quota, true, false).is_err());
+        let gap = CreateReplicationGroupInput {
+            node_group_configuration: Some(vec![
+                NodeGroupConfiguration {
+                    slots: Some("0-100".to_string()),
+                    ..Default::default()
+                },
+                NodeGroupConfiguration {
+                    slots: Some("200-16383".to_string()),
+                    ..Default::default()
+                },
+            ]),
+            ..input()
+        };
+        assert!(plan_shards(&gap, true, false).is_err());
+    }
+}

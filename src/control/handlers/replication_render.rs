@@ -1,0 +1,126 @@
+//! Turns replication group records into the `ReplicationGroup` wire shape: node groups with
+//! their members, roles and endpoints, exactly the members AWS reports for cluster mode
+//! disabled (primary/reader endpoints, `CurrentRole`, `ReadEndpoint`) and enabled
+//! (`ConfigurationEndpoint`, `Slots`).
+//!
+//! Place in the flow: every replication group handler answers through [`render_group`], reading
+//! the member clusters from the same region snapshot it holds the lock on.
+
+use crate::control::api::{
+    Endpoint, NodeGroup, NodeGroupMember, ReplicationGroup, ReplicationGroupPendingModifiedValues,
+    Timestamp,
+};
+use crate::control::context::RequestContext;
+use crate::state::{EndpointRecord, Region, ReplicationGroupRecord, ResourceKind};
+
+use super::common::arn_of;
+
+fn endpoint(e: &EndpointRecord) -> Endpoint {
+    Endpoint {
+        address: Some(e.address.clone()),
+        port: Some(i32::from(e.port)),
+    }
+}
+
+fn enabled(b: bool) -> String {
+    if b { "enabled" } else { "disabled" }.to_string()
+}
+
+/// Renders a group with its members as they are in `r` now.
+pub fn render_group(
+    ctx: &RequestContext,
+    r: &Region,
+    g: &ReplicationGroupRecord,
+) -> ReplicationGroup {
+    let node_groups = g
+        .node_groups
+        .iter()
+        .map(|ng| {
+            let members = ng
+                .members
+                .iter()
+                .map(|m| {
+                    let c = r.clusters.get(m);
+                    let node = c.and_then(|c| c.nodes.first());
+                    NodeGroupMember {
+                        cache_cluster_id: Some(m.clone()),
+                        cache_node_id: Some("0001".to_string()),
+                        read_endpoint: if g.cluster_enabled {
+                            None
+                        } else {
+                            node.and_then(|n| n.endpoint.as_ref()).map(endpoint)
+                        },
+                        preferred_availability_zone: node.map(|n| n.availability_zone.clone()),
+                        current_role: (!g.cluster_enabled).then(|| {
+                            if *m == ng.primary {
+                                "primary"
+                            } else {
+                                "replica"
+                            }
+                            .to_string()
+                        }),
+                        ..Default::default()
+                    }
+                })
+                .collect();
+            NodeGroup {
+                node_group_id: Some(ng.id.clone()),
+                status: Some(ng.status.as_str().to_string()),
+                primary_endpoint: if g.cluster_enabled {
+                    None
+                } else {
+                    g.primary_endpoint.as_ref().map(endpoint)
+                },
+                reader_endpoint: if g.cluster_enabled {
+                    None
+                } else {
+                    g.reader_endpoint.as_ref().map(endpoint)
+                },
+                slots: g.cluster_enabled.then(|| ng.slots_string()),
+                node_group_members: Some(members),
+            }
+        })
+        .collect();
+    let pending = ReplicationGroupPendingModifiedValues {
+        primary_cluster_id: g.pending_primary.clone(),
+        ..Default::default()
+    };
+    ReplicationGroup {
+        replication_group_id: Some(g.id.clone()),
+        description: Some(g.description.clone()),
+        global_replication_group_info: None,
+        status: Some(g.status.as_str().to_string()),
+        pending_modified_values: Some(pending),
+        member_clusters: Some(g.member_ids()),
+        node_groups: Some(node_groups),
+        snapshotting_cluster_id: g.snapshotting_cluster_id.clone(),
+        automatic_failover: Some(enabled(g.automatic_failover)),
+        multi_az: Some(enabled(g.multi_az)),
+        configuration_endpoint: if g.cluster_enabled {
+            g.configuration_endpoint.as_ref().map(endpoint)
+        } else {
+            None
+        },
+        snapshot_retention_limit: Some(g.snapshot_retention_limit),
+        snapshot_window: Some(g.snapshot_window.clone()),
+        cluster_enabled: Some(g.cluster_enabled),
+        cluster_mode: Some(g.cluster_mode.clone()),
+        cache_node_type: Some(g.node_type.clone()),
+        auth_token_enabled: Some(g.auth_token.is_some()),
+        auth_token_last_modified_date: g.auth_token_last_modified.map(Timestamp),
+        transit_encryption_enabled: Some(g.transit_encryption_enabled),
+        transit_encryption_mode: g.transit_encryption_mode.clone(),
+        at_rest_encryption_enabled: Some(g.at_rest_encryption_enabled),
+        kms_key_id: g.kms_key_id.clone(),
+        arn: Some(arn_of(ctx, ResourceKind::ReplicationGroup, &g.id)),
+        user_group_ids: Some(Vec::new()),
+        log_delivery_configurations: Some(Vec::new()),
+        replication_group_create_time: Some(Timestamp(g.create_time)),
+        data_tiering: Some(g.data_tiering.clone()),
+        auto_minor_version_upgrade: Some(g.auto_minor_version_upgrade),
+        network_type: Some(g.network_type.clone()),
+        ip_discovery: Some(g.ip_discovery.clone()),
+        engine: Some(g.engine.clone()),
+        member_clusters_outpost_arns: None,
+    }
+}
