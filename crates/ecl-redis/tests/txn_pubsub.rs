@@ -162,6 +162,11 @@ async fn pubsub_resp2_and_resp3() {
         pub_.cmd(&["PUBSUB", "SHARDNUMSUB", "orders"]).await,
         "*2\r\n$6\r\norders\r\n:1\r\n"
     );
+    // A flat array even for a RESP3 client, as Redis replies.
+    assert_eq!(
+        s3.cmd(&["PUBSUB", "NUMSUB", "orders"]).await,
+        "*2\r\n$6\r\norders\r\n:0\r\n"
+    );
     node.shutdown().await;
 }
 

@@ -323,7 +323,8 @@ fn list_names(ctx: &mut Ctx<'_>, argv: &Argv<'_>, shard: bool) -> CmdResult {
 }
 
 fn numsub(ctx: &mut Ctx<'_>, argv: &Argv<'_>, shard: bool) -> CmdResult {
-    ctx.out.map(argv.len() - 2);
+    // A flat array in both protocols, as Redis replies (not a RESP3 map).
+    ctx.out.array(2 * (argv.len() - 2));
     for ch in argv.iter_from(2) {
         let map = if shard {
             &ctx.eng.pubsub.shard
