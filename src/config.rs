@@ -164,11 +164,12 @@ pub struct Config {
     #[arg(long, env = "ELASTICACHE_LOCAL_MAX_NODE_MEMORY", value_parser = parse_size)]
     pub max_node_memory: Option<u64>,
 
-    /// Let Redis/Valkey nodes answer the commands ElastiCache restricts (`CONFIG`, `DEBUG`,
-    /// `SAVE`, `BGSAVE`, `SHUTDOWN`, `REPLICAOF`, …). Off by default: those answer "unknown
-    /// command" as they do on AWS, so code that relies on them fails here first.
-    #[arg(long, env = "ELASTICACHE_LOCAL_ALLOW_RESTRICTED_COMMANDS")]
-    pub allow_restricted_commands: bool,
+    /// Strict ElastiCache mode: Redis/Valkey nodes answer the commands ElastiCache restricts
+    /// (`CONFIG`, `DEBUG`, `SAVE`, `BGSAVE`, `SHUTDOWN`, `REPLICAOF`, …) with "unknown command",
+    /// as they do on AWS, so code that relies on them fails here first. Off by default, so test
+    /// suites and tools that call `CONFIG GET/SET` keep working.
+    #[arg(long, env = "ELASTICACHE_LOCAL_STRICT_COMMANDS")]
+    pub strict_commands: bool,
 
     /// Log filter, in tracing's env-filter syntax (for example `info`, `elasticache_local=debug`).
     #[arg(long, env = "RUST_LOG", default_value = "info")]

@@ -290,8 +290,11 @@ async fn forwarding_endpoint_follows_its_target() {
 }
 
 #[tokio::test]
-async fn commands_elasticache_restricts_are_unknown_unless_allowed() {
-    let sup = Supervisor::new(&common::loopback_config("127.0.87.1", &[]));
+async fn commands_elasticache_restricts_are_unknown_in_strict_mode() {
+    let sup = Supervisor::new(&common::loopback_config(
+        "127.0.87.1",
+        &["--strict-commands"],
+    ));
     let Ok(restricted) = sup
         .start_node(common::redis_spec("acct/r/x/0001", 6379, &[]))
         .await
@@ -312,7 +315,7 @@ async fn commands_elasticache_restricts_are_unknown_unless_allowed() {
     }
     sup.shutdown_all().await;
 
-    let allowed = common::loopback_config("127.0.88.1", &["--allow-restricted-commands"]);
+    let allowed = common::loopback_config("127.0.88.1", &[]);
     let sup = Supervisor::new(&allowed);
     let Ok(open) = sup
         .start_node(common::redis_spec("acct/r/y/0001", 6379, &[]))

@@ -81,8 +81,8 @@ enum Claim {
 pub struct Supervisor {
     alloc: Allocator,
     memory_cap: Option<u64>,
-    /// Whether Redis nodes keep the commands ElastiCache restricts.
-    allow_restricted: bool,
+    /// Strict ElastiCache mode: Redis nodes refuse the commands ElastiCache restricts.
+    strict_commands: bool,
     nodes: Mutex<HashMap<String, NodeEntry>>,
     groups: Mutex<HashMap<String, Group>>,
     cluster_endpoints: Mutex<HashMap<(String, u16), Reservation>>,
@@ -123,7 +123,7 @@ impl Supervisor {
         Supervisor {
             alloc: Allocator::new(config),
             memory_cap: config.max_node_memory,
-            allow_restricted: config.allow_restricted_commands,
+            strict_commands: config.strict_commands,
             nodes: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
             cluster_endpoints: Mutex::new(HashMap::new()),
@@ -757,7 +757,7 @@ impl Supervisor {
         bind: SocketAddr,
     ) -> Result<RedisConfig, SupervisorError> {
         let mut parameters = params::redis_settings(&spec.parameters, spec.node_memory_bytes);
-        if !self.allow_restricted {
+        if self.strict_commands {
             parameters.push((
                 params::DISABLED_COMMANDS_DIRECTIVE.to_string(),
                 params::RESTRICTED_COMMANDS.to_string(),
