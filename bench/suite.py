@@ -28,9 +28,9 @@ from ecl_bench.profile import profile, worst_engine_figure  # noqa: E402
 SECTIONS = ["redis", "redis-memory", "memcached", "memcached-memory", "control", "scale",
             "profile"]
 FULL = dict(reps=3, n=200_000, keys=1_000_000, mc_ops=20_000, scale=1000, cold_reps=10,
-            create_reps=20, describe_samples=200)
+            create_reps=20, describe_samples=200, profile_seconds=10)
 QUICK = dict(reps=2, n=2_000, keys=20_000, mc_ops=200, scale=20, cold_reps=2, create_reps=3,
-             describe_samples=20)
+             describe_samples=20, profile_seconds=3)
 
 
 def sh(*argv):
@@ -67,6 +67,8 @@ def main():
                     help=f"comma-separated sections among {','.join(SECTIONS)}")
     ap.add_argument("--out", help="report path (default: bench/REPORT.md for a run of every "
                                   "section, bench/results/REPORT-partial.md otherwise)")
+    ap.add_argument("--budget", type=float, default=900,
+                    help="seconds; sections that would start after this are skipped")
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/elasticache-local"))
     ap.add_argument("--load-bin", default=os.path.join(ROOT, "target/release/ecl-memcached-load"))
     args = ap.parse_args()
@@ -98,6 +100,9 @@ def main():
 
     def section(name, fn):
         if name not in only:
+            return None
+        if time.time() - t0 > args.budget:
+            r["errors"].append(f"{name}: skipped, the run exceeded its {args.budget:.0f} s budget")
             return None
         log(f"== {name}")
         try:

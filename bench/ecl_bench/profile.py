@@ -6,6 +6,7 @@ top entries of `perf report --stdio`. Where perf cannot sample, valgrind's callg
 emulator through a short workload instead.
 """
 import os
+import re
 import subprocess
 import time
 
@@ -49,7 +50,12 @@ def profile(binary, fig, cfg, log, top=30):
             rec = procs.spawn(["perf", "record", "-e", "cpu-clock", "-F", "999", "-g",
                                "-p", str(emu.pid), "-o", data])
             time.sleep(0.5)
-            _workload(fig, addr, cfg, cfg.n)
+            # Repeat the workload for a few seconds so the profile holds enough samples.
+            deadline = time.monotonic() + cfg.profile_seconds
+            for _ in range(200):
+                _workload(fig, addr, cfg, cfg.n)
+                if time.monotonic() > deadline:
+                    break
         finally:
             if rec is not None:
                 rec.send_signal(2)  # SIGINT: perf writes its data and exits
@@ -62,8 +68,11 @@ def profile(binary, fig, cfg, log, top=30):
         cmd = ["perf", "report", "--stdio", "--no-children", "-g", "none", "--percent-limit",
                "0.5", "--sort", "symbol", "-i", data]
         text = procs.run(cmd, timeout=300)
-        lines = [l for l in text.splitlines() if l.strip() and not l.startswith("#")]
-        return "perf (cpu-clock, 999 Hz)", " ".join(cmd), "\n".join(lines[:top])
+        samples = next((l.strip("# ") for l in text.splitlines() if l.startswith("# Samples")), "")
+        # Drop the IPC columns, empty without hardware counters.
+        lines = [re.sub(r"\s+-\s+-\s*$", "", l) for l in text.splitlines()
+                 if l.strip() and not l.startswith("#")]
+        return f"perf (cpu-clock, 999 Hz; {samples})", " ".join(cmd), "\n".join(lines[:top])
     out = os.path.join(cfg.tmp, "callgrind.out")
     emu_proc = None
     try:
