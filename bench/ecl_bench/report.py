@@ -39,24 +39,28 @@ def plot(figs, path):
         return f"no plot: {e} (bench/run.sh installs matplotlib in bench/.venv)"
     thr = [f for f in figs if f["higher_better"]]
     mem = [f for f in figs if not f["higher_better"]]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 0.32 * max(len(thr), 6) + 1.8),
-                             gridspec_kw={"width_ratios": [3, 2]})
-    for ax, group, goals, title in (
-            (axes[0], thr, [(1.0, "goal -P 1"), (1.2, "goal -P 16")],
-             "throughput ratio ours/theirs (higher is better)"),
-            (axes[1], mem, [(1.3, "goal")], "memory ratio ours/theirs (lower is better)")):
+    panels = [p for p in (
+        (thr, [(1.0, "goal -P 1 (≥ 1.0)", ":"), (1.2, "goal -P 16 (≥ 1.2)", "--")],
+         "throughput ratio ours/theirs (higher is better)"),
+        (mem, [(1.3, "goal (≤ 1.3)", "--")], "memory ratio ours/theirs (lower is better)"))
+        if p[0]]
+    fig, axes = plt.subplots(1, len(panels), squeeze=False,
+                             figsize=(6 * len(panels), 0.32 * max(len(thr), 6) + 1.8),
+                             gridspec_kw={"width_ratios": [3, 2][:len(panels)]})
+    for ax, (group, goals, title) in zip(axes[0], panels):
         names = [f["name"] for f in group][::-1]
         for y, f in enumerate(group[::-1]):
             lo, m, hi = min(f["ratios"]), med(f["ratios"]), max(f["ratios"])
             ok = engine_goal(f)[1]
             ax.errorbar([m], [y], xerr=[[m - lo], [hi - m]], fmt="o", capsize=4,
                         color="tab:green" if ok else "tab:red")
-        for x, label in goals:
-            ax.axvline(x, linestyle="--", color="grey", linewidth=1)
-            ax.text(x, len(group) - 0.4, label, fontsize=7, color="grey", ha="center")
+        for x, label, style in goals:
+            ax.axvline(x, linestyle=style, color="grey", linewidth=1, label=label)
+        ax.legend(fontsize=7, loc="lower right")
         ax.set_yticks(range(len(names)), names, fontsize=8)
-        ax.set_ylim(-0.7, len(names) - 0.1)
-        ax.set_xlim(left=0)
+        ax.set_ylim(-0.7, len(names) - 0.3)
+        right = max([max(f["ratios"]) for f in group] + [g[0] for g in goals])
+        ax.set_xlim(0, right * 1.08)
         ax.set_title(title, fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle("elasticache-local vs redis-server / memcached: median, whiskers min–max "
