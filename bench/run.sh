@@ -33,6 +33,9 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
       && cargo build --release -q -p ecl-memcached --bin ecl-memcached-load)
 fi
 
+# 1,000 nodes need more than 1,024 descriptors.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
 PY=python3
 if [ ! -x "$HERE/.venv/bin/python" ]; then
   python3 -m venv --system-site-packages "$HERE/.venv" >/dev/null 2>&1 || true

@@ -12,12 +12,24 @@ import time
 
 _CHILDREN = []
 
+try:
+    import ctypes
+    _LIBC = ctypes.CDLL(None, use_errno=True)
+except OSError:  # not Linux/glibc: SIGTERM handling and finally blocks still apply
+    _LIBC = None
+
+
+def _die_with_parent():
+    """In the child before exec: SIGKILL me if the suite dies (even by SIGKILL)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
 
 def spawn(argv, **kw):
     """Start ``argv`` in a new process group, registered for cleanup."""
     kw.setdefault("stdout", subprocess.DEVNULL)
     kw.setdefault("stderr", subprocess.DEVNULL)
-    p = subprocess.Popen(argv, start_new_session=True, **kw)
+    p = subprocess.Popen(argv, start_new_session=True, preexec_fn=_die_with_parent, **kw)
     _CHILDREN.append(p)
     return p
 
