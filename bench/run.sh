@@ -3,8 +3,8 @@
 # redis-server, redis-tools, memcached) when missing, builds the release binaries, prepares
 # bench/.venv with matplotlib for the plot, then runs bench/suite.py.
 #
-#   bench/run.sh            full run (~10 min on 2 cores; run it on a quiet machine)
-#   bench/run.sh --quick    smoke run (tiny counts, ~2 min; numbers are meaningless)
+#   bench/run.sh            full run (~8 min on 2 cores, budget 15; run it on a quiet machine)
+#   bench/run.sh --quick    smoke run (tiny counts, under a minute; numbers are meaningless)
 #   bench/run.sh --only redis,memcached   some sections (see bench/run.sh --help)
 #
 # Writes bench/REPORT.md (+ bench/report-ratios.png, bench/REPORT.json).

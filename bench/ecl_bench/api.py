@@ -105,15 +105,22 @@ class Emulator:
 
     @property
     def boto(self):
+        """A boto3 client for us-east-1 (the region unsigned requests also land in)."""
+        return self.boto_for("us-east-1")
+
+    def boto_for(self, region):
+        """A boto3 client signing for ``region`` (state is partitioned by region)."""
         if self._boto is None:
+            self._boto = {}
+        if region not in self._boto:
             import boto3
             from botocore.config import Config
-            self._boto = boto3.client(
+            self._boto[region] = boto3.client(
                 "elasticache", endpoint_url=f"http://127.0.0.1:{self.port}",
-                region_name="us-east-1", aws_access_key_id="000000000000",
+                region_name=region, aws_access_key_id="000000000000",
                 aws_secret_access_key="test",
                 config=Config(retries={"max_attempts": 2, "mode": "standard"}))
-        return self._boto
+        return self._boto[region]
 
     def wait_available(self, cid, timeout=60.0):
         deadline = time.monotonic() + timeout

@@ -65,14 +65,25 @@ def profile(binary, fig, cfg, log, top=30):
                     pass
                 procs.stop(rec)
             emu.stop()
-        cmd = ["perf", "report", "--stdio", "--no-children", "-g", "none", "--percent-limit",
-               "0.5", "--sort", "symbol", "-i", data]
-        text = procs.run(cmd, timeout=300)
-        samples = next((l.strip("# ") for l in text.splitlines() if l.startswith("# Samples")), "")
-        # Drop the IPC columns, empty without hardware counters.
-        lines = [re.sub(r"\s+-\s+-\s*$", "", l) for l in text.splitlines()
-                 if l.strip() and not l.startswith("#")]
-        return f"perf (cpu-clock, 999 Hz; {samples})", " ".join(cmd), "\n".join(lines[:top])
+        base = ["perf", "report", "--stdio", "--no-children", "-g", "none", "-i", data]
+
+        def rows(*extra, limit):
+            text = procs.run(base + list(extra), timeout=300)
+            # Drop comments and the IPC columns (empty without hardware counters).
+            return [re.sub(r"\s+-\s+-\s*$", "", l) for l in text.splitlines()
+                    if l.strip() and not l.startswith("#")][:limit], text
+
+        by_dso, text = rows("--sort", "dso", limit=6)
+        samples = next((l.strip("# ") for l in text.splitlines() if l.startswith("# Samples")),
+                       "")
+        overall, _ = rows("--sort", "symbol", "--percent-limit", "0.5", limit=top // 2)
+        ours, _ = rows("--sort", "symbol", "--dsos", os.path.basename(binary),
+                       "--percent-limit", "0.2", limit=top)
+        text = "\n".join(["# by binary", *by_dso, "", "# hottest symbols, all code",
+                          *overall, "", f"# hottest symbols in {os.path.basename(binary)}",
+                          *ours])
+        cmd = " ".join(base[:-1] + [os.path.relpath(data)]) + " --sort dso|symbol [--dsos …]"
+        return f"perf (cpu-clock, 999 Hz; {samples})", cmd, text
     out = os.path.join(cfg.tmp, "callgrind.out")
     emu_proc = None
     try:
