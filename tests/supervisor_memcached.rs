@@ -169,10 +169,23 @@ async fn memcached_parameters_shape_the_node() {
         "{stats}"
     );
 
-    // A live parameter change reaches the node and keeps it in its discovery list.
+    // A parameter change waits for a reboot (Memcached parameters are launch settings on
+    // ElastiCache), then reaches the node, which keeps its address and discovery entry.
     let mut params = std::collections::BTreeMap::new();
     params.insert("max_item_size".to_string(), "8192".to_string());
     assert!(sup.apply_parameters("acct/m/p/0001", &params).await.is_ok());
+    let reply = common::memcached_exchange(
+        addr(&node),
+        &big,
+        &["STORED", "SERVER_ERROR object too large for cache"],
+    )
+    .await;
+    assert!(
+        reply.unwrap_or_default().starts_with("SERVER_ERROR"),
+        "the running node keeps its launch settings until a reboot"
+    );
+    let rebooted = sup.reboot_node("acct/m/p/0001").await;
+    assert_eq!(rebooted.ok().as_ref(), Some(&node));
     let reply = common::memcached_exchange(
         addr(&node),
         &big,

@@ -238,8 +238,8 @@ impl Supervisor {
 
     /// Applies a node's new effective parameters. Redis/Valkey: every changed parameter that
     /// ElastiCache applies immediately is set with `CONFIG SET` (including `maxmemory` when the
-    /// reserved memory changes); the others take effect on the next reboot. Memcached: the
-    /// settings the engine can change live are re-applied; all take effect on reboot.
+    /// reserved memory changes); the others take effect on the next reboot. Memcached: values
+    /// are validated and stored, and take effect on the next reboot (all are launch settings).
     pub async fn apply_parameters(
         &self,
         key: &str,
@@ -270,17 +270,11 @@ impl Supervisor {
                 }
             }
             EngineKind::Memcached => {
-                let mut config =
-                    self.memcached_config(&guard.spec, parameters, guard.reservation.bind)?;
-                // The engine replaces its whole configuration, discovery list included.
-                config.discovery = guard
-                    .spec
-                    .discovery_group
-                    .as_deref()
-                    .map(|g| self.group_discovery(g, &guard.spec.engine_version));
-                if let Some(node) = &guard.running {
-                    node.apply_memcached(&config).await;
-                }
+                // Every Memcached parameter ElastiCache exposes is a launch/restart setting
+                // (reference 7.2: `-I`, `-C`, `-M`, `-F`, idle timeout, connection overhead), so a
+                // parameter-group change reaches the node at its next reboot, while the group
+                // shows `pending-reboot`. Validate now so a bad value is refused immediately.
+                self.memcached_config(&guard.spec, parameters, guard.reservation.bind)?;
             }
         }
         guard.spec.parameters = parameters.clone();
