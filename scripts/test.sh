@@ -102,6 +102,12 @@ xdist=()
 # Our API suites are safe to run in parallel (each worker starts its own emulator).
 run_pytest clients no tests/clients "${xdist[@]}" \
   --ignore=tests/clients/wire --ignore=tests/clients/memcached_compat --ignore=tests/clients/terraform
+# The same suites against an emulator in `ports` addressing mode (one host, a port per endpoint:
+# macOS and containers), where cluster redirects, auto discovery and failover must hold too.
+export ECL_TEST_ADDRESSING=ports
+run_pytest clients-ports-mode no tests/clients "${xdist[@]}" \
+  --ignore=tests/clients/wire --ignore=tests/clients/memcached_compat --ignore=tests/clients/terraform
+unset ECL_TEST_ADDRESSING
 # Suites owned by other engineers run serially (they may start reference servers of their own):
 # their pytest files, and their run.sh when they ship one (counted as one check).
 for suite in wire memcached_compat; do

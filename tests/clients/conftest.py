@@ -31,6 +31,7 @@ from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import helpers  # noqa: E402
 from helpers import AwsCli, ResourceTracker  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +115,7 @@ def emulator(tmp_path_factory) -> Emulator:
     endpoint = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("emulator") / "emulator.log"
     args = [str(binary), "--listen", f"127.0.0.1:{port}", "--log", "info"]
-    addressing = os.environ.get("ECL_TEST_ADDRESSING", "loopback" if sys.platform == "linux" else "ports")
+    addressing = helpers.ADDRESSING
     if addressing == "loopback":
         # A random /24 inside 127/8 that no other test session is likely to use, so node
         # endpoints can listen on the default ports 6379/11211 without clashing.
@@ -123,6 +124,7 @@ def emulator(tmp_path_factory) -> Emulator:
     else:
         first = random.randint(20000, 50000)
         args += ["--addressing", "ports", "--port-range", f"{first}-{first + 999}"]
+        helpers.PORT_RANGE = (first, first + 999)
     env = dict(os.environ)
     env.pop("ELASTICACHE_LOCAL_LISTEN", None)
     env["NO_COLOR"] = "1"

@@ -28,6 +28,24 @@ FAST_WAITER = {"Delay": 1, "MaxAttempts": 120}
 # liveness bound for a loaded 2-core CI machine, not a performance assertion.
 SOCKET_SETTLE_S = 10.0
 
+# How the emulator under test gives endpoints addresses (conftest starts it so). In `loopback`
+# mode every endpoint listens on its own 127.x address on the requested port, so the API reports
+# 6379/11211 or the asked-for port; in `ports` mode each endpoint gets a port from the configured
+# range on one host instead (design.md, "Addresses and ports").
+ADDRESSING = os.environ.get("ECL_TEST_ADDRESSING", "loopback" if sys.platform == "linux" else "ports")
+# Set by conftest to the port range given to the emulator in `ports` mode.
+PORT_RANGE: tuple[int, int] | None = None
+
+
+def assert_endpoint_port(port: int, requested: int) -> None:
+    """The port an endpoint reports: the requested one in loopback mode, one of the configured
+    range in ports mode (where a requested port cannot be honoured on a single host)."""
+    if ADDRESSING == "loopback":
+        assert port == requested, f"the requested/default port {requested} is reported and honoured, got {port}"
+    else:
+        assert PORT_RANGE is not None
+        assert PORT_RANGE[0] <= port <= PORT_RANGE[1], f"port {port} outside the ports-mode range {PORT_RANGE}"
+
 
 # --------------------------------------------------------------------------------------------
 # aws-cli

@@ -10,7 +10,7 @@ import pytest
 import redis
 from redis.cluster import LoadBalancingStrategy, RedisCluster
 
-from helpers import FAST_WAITER, aws_error, wait_available
+from helpers import FAST_WAITER, assert_endpoint_port, aws_error, wait_available
 
 NODE_TYPE = "cache.t3.micro"
 
@@ -112,7 +112,8 @@ def test_cmd_group_with_two_replicas(ec, groups, uid):
     (ng,) = group["NodeGroups"]
     assert ng["NodeGroupId"] == "0001" and ng["Status"] == "available"
     primary, reader = ng["PrimaryEndpoint"], ng["ReaderEndpoint"]
-    assert primary["Port"] == 6379 and reader["Port"] == 6379
+    assert_endpoint_port(primary["Port"], 6379)
+    assert_endpoint_port(reader["Port"], 6379)
     roles = {m["CacheClusterId"]: m["CurrentRole"] for m in ng["NodeGroupMembers"]}
     assert roles == {f"{gid}-001": "primary", f"{gid}-002": "replica", f"{gid}-003": "replica"}
     for m in ng["NodeGroupMembers"]:
@@ -283,7 +284,7 @@ def test_cme_three_shards_with_redis_cluster(ec, groups, uid):
     assert len(group["MemberClusters"]) == 6
     assert f"{gid}-0003-002" in group["MemberClusters"]
     cfg = group["ConfigurationEndpoint"]
-    assert cfg["Port"] == 6379
+    assert_endpoint_port(cfg["Port"], 6379)
 
     rc = RedisCluster(host=cfg["Address"], port=cfg["Port"], decode_responses=True, socket_timeout=10)
     for i in range(10_000):
