@@ -335,5 +335,15 @@ async fn commands_elasticache_restricts_are_unknown_in_strict_mode() {
         reply.ok(),
         Some(vec!["maxmemory".to_string(), "402653184".to_string()])
     );
+    // Replication stays the control plane's in every mode.
+    for command in ["REPLICAOF", "SLAVEOF"] {
+        let reply: redis::RedisResult<redis::Value> = redis::cmd(command)
+            .arg("NO")
+            .arg("ONE")
+            .query_async(&mut con)
+            .await;
+        let err = reply.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("unknown command"), "{command}: {err}");
+    }
     sup.shutdown_all().await;
 }

@@ -757,12 +757,15 @@ impl Supervisor {
         bind: SocketAddr,
     ) -> Result<RedisConfig, SupervisorError> {
         let mut parameters = params::redis_settings(&spec.parameters, spec.node_memory_bytes);
-        if self.strict_commands {
-            parameters.push((
-                params::DISABLED_COMMANDS_DIRECTIVE.to_string(),
-                params::RESTRICTED_COMMANDS.to_string(),
-            ));
-        }
+        let disabled = if self.strict_commands {
+            params::RESTRICTED_COMMANDS
+        } else {
+            params::REPLICATION_COMMANDS
+        };
+        parameters.push((
+            params::DISABLED_COMMANDS_DIRECTIVE.to_string(),
+            disabled.to_string(),
+        ));
         Ok(RedisConfig {
             bind,
             engine_version: spec.engine_version.clone(),

@@ -105,6 +105,11 @@ const REDIS_REQUIRES_REBOOT: &[&str] = &["databases", "activerehashing", "rename
 pub const RESTRICTED_COMMANDS: &str =
     "bgrewriteaof bgsave config debug migrate replicaof save slaveof shutdown sync psync";
 
+/// Commands disabled on every node, strict mode or not: the control plane owns replication
+/// (replication groups, failover), so a client that re-pointed or promoted a node by itself would
+/// leave the API reporting roles and endpoints that are no longer true.
+pub const REPLICATION_COMMANDS: &str = "replicaof slaveof sync psync";
+
 /// Engine directive naming the commands a node answers as unknown.
 pub const DISABLED_COMMANDS_DIRECTIVE: &str = "disabled-commands";
 
