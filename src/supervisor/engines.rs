@@ -65,13 +65,6 @@ impl RunningNode {
         }
     }
 
-    /// Re-applies Memcached settings at runtime (no-op on other engines).
-    pub async fn apply_memcached(&self, config: &MemcachedConfig) {
-        if let RunningNode::Memcached(n) = self {
-            n.apply(config);
-        }
-    }
-
     /// Makes this node a replica of `primary` (both Redis/Valkey): it reports itself as
     /// `own` and its primary as `primary_endpoint` (the endpoints the API reports). `false`
     /// when either node is not a Redis/Valkey node.
