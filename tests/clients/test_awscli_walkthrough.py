@@ -180,3 +180,52 @@ def test_cli_pagination_and_errors(aws):
     missing = aws.run("elasticache", "describe-cache-clusters", "--cache-cluster-id", "no-such-cluster", check=False)
     assert missing.returncode != 0
     assert "(CacheClusterNotFound)" in missing.stderr
+
+
+def test_cluster_mode_walkthrough(aws):
+    """README's replication-group quick start: a cluster-mode-enabled group created with aws-cli,
+    used with `redis-cli -c` through its configuration endpoint (redis-cli follows MOVED to the
+    node endpoints the API reports), then deleted."""
+    cli = _redis_cli()
+    group_id = f"shop-{uuid.uuid4().hex[:6]}"
+    created = aws.json(
+        "elasticache", "create-replication-group",
+        "--replication-group-id", group_id,
+        "--replication-group-description", "shop",
+        "--cache-node-type", "cache.t3.micro",
+        "--num-node-groups", "3",
+        "--replicas-per-node-group", "1",
+    )
+    assert created["ReplicationGroup"]["ReplicationGroupId"] == group_id
+    aws.run("elasticache", "wait", "replication-group-available", "--replication-group-id", group_id)
+    (group,) = aws.json("elasticache", "describe-replication-groups", "--replication-group-id", group_id)[
+        "ReplicationGroups"
+    ]
+    assert group["ClusterEnabled"] is True
+    cfg = group["ConfigurationEndpoint"]
+    host, port = cfg["Address"], cfg["Port"]
+    assert_endpoint_port(port, 6379)
+
+    nodes = aws.json("elasticache", "describe-cache-clusters", "--show-cache-node-info")["CacheClusters"]
+    api_endpoints = {
+        f'{n["Endpoint"]["Address"]}:{n["Endpoint"]["Port"]}'
+        for c in nodes
+        if c.get("ReplicationGroupId") == group_id
+        for n in c["CacheNodes"]
+    }
+    assert len(api_endpoints) == 6
+
+    # Keys spread over the three shards: redis-cli -c follows each MOVED redirect.
+    for i in range(30):
+        assert _redis_cli_run(cli, host, port, "-c", "set", f"key:{i}", str(i)) == "OK"
+    for i in range(30):
+        assert _redis_cli_run(cli, host, port, "-c", "get", f"key:{i}") == str(i)
+    # CLUSTER NODES announces exactly the node endpoints the API reports (`id ip:port@bus ...`).
+    lines = _redis_cli_run(cli, host, port, "cluster", "nodes").splitlines()
+    announced = {line.split()[1].split("@")[0] for line in lines if line.strip()}
+    assert announced == api_endpoints, (announced, api_endpoints)
+
+    deleted = aws.json("elasticache", "delete-replication-group", "--replication-group-id", group_id)
+    assert deleted["ReplicationGroup"]["Status"] == "deleting"
+    aws.run("elasticache", "wait", "replication-group-deleted", "--replication-group-id", group_id)
+    assert wait_port_closed(host, port), "the configuration endpoint closes with its group"
