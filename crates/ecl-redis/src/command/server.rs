@@ -4,6 +4,7 @@
 //! Place in the flow: handlers over the whole node state ([`crate::engine::Engine`]).
 
 use super::flags::*;
+use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
 use crate::db::Value;
 use crate::errors::{self, CmdError, CmdResult};
@@ -439,6 +440,7 @@ const MEMORY: &[CommandSpec] = &[
         "server",
         memory_usage,
     )
+    .ks(&[ks::RO])
     .doc("Estimates the memory usage of a key."),
     cmd(
         "stats",

@@ -6,6 +6,7 @@
 //! `hash_*->field`), as Redis documents.
 
 use super::flags::*;
+use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
 use crate::db::list::List;
@@ -25,6 +26,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "generic",
         sort,
     )
+    .ks(&[ks::RO | ks::ACCESS, ks::OW | ks::UPDATE])
     .doc("Sorts the elements in a list, a set, or a sorted set, optionally storing the result."),
     cmd(
         "sort_ro",

@@ -5,6 +5,7 @@
 //! wakes nothing (strings never serve blocked clients).
 
 use super::flags::*;
+use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
 use crate::db::string::{clamp_range, format_float_human, parse_f64, parse_i64, set_i64};
@@ -19,38 +20,39 @@ const K1: Keys = Keys::Range(1, 1, 1);
 pub const COMMANDS: &[CommandSpec] = &[
     cmd("get", 2, READONLY | FAST, K1, R | acl::FAST, v(1, 0, 0), "string", get).doc("Returns the string value of a key."),
     cmd("set", -3, WRITE | DENYOOM, K1, W | acl::SLOW, v(1, 0, 0), "string", set)
+        .ks_var(&[ks::RW | ks::ACCESS | ks::UPDATE | ks::VARIABLE_FLAGS], set_key_flags)
         .doc("Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
-    cmd("setnx", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", setnx)
+    cmd("setnx", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", setnx).ks(&[ks::OW | ks::INSERT])
         .doc("Set the string value of a key only when the key doesn't exist."),
-    cmd("setex", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 0, 0), "string", setex)
+    cmd("setex", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 0, 0), "string", setex).ks(&[ks::OW | ks::UPDATE])
         .doc("Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
-    cmd("psetex", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 6, 0), "string", psetex)
+    cmd("psetex", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 6, 0), "string", psetex).ks(&[ks::OW | ks::UPDATE])
         .doc("Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
-    cmd("getset", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", getset)
+    cmd("getset", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", getset).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Returns the previous string value of a key after setting it to a new value."),
-    cmd("getdel", 2, WRITE | FAST, K1, W | acl::FAST, v(6, 2, 0), "string", getdel)
+    cmd("getdel", 2, WRITE | FAST, K1, W | acl::FAST, v(6, 2, 0), "string", getdel).ks(&[ks::RW | ks::ACCESS | ks::DELETE])
         .doc("Returns the string value of a key after deleting the key."),
-    cmd("getex", -2, WRITE | FAST, K1, W | acl::FAST, v(6, 2, 0), "string", getex)
+    cmd("getex", -2, WRITE | FAST, K1, W | acl::FAST, v(6, 2, 0), "string", getex).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Returns the string value of a key after setting its expiration time."),
     cmd("mget", -2, READONLY | FAST, Keys::Range(1, -1, 1), R | acl::FAST, v(1, 0, 0), "string", mget)
         .doc("Atomically returns the string values of one or more keys."),
-    cmd("mset", -3, WRITE | DENYOOM, Keys::Range(1, -1, 2), W | acl::SLOW, v(1, 0, 1), "string", mset)
+    cmd("mset", -3, WRITE | DENYOOM, Keys::Range(1, -1, 2), W | acl::SLOW, v(1, 0, 1), "string", mset).ks(&[ks::OW | ks::UPDATE])
         .doc("Atomically creates or modifies the string values of one or more keys."),
-    cmd("msetnx", -3, WRITE | DENYOOM, Keys::Range(1, -1, 2), W | acl::SLOW, v(1, 0, 1), "string", msetnx)
+    cmd("msetnx", -3, WRITE | DENYOOM, Keys::Range(1, -1, 2), W | acl::SLOW, v(1, 0, 1), "string", msetnx).ks(&[ks::OW | ks::INSERT])
         .doc("Atomically modifies the string values of one or more keys only when all keys don't exist."),
-    cmd("incr", 2, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", incr)
+    cmd("incr", 2, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", incr).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    cmd("decr", 2, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", decr)
+    cmd("decr", 2, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", decr).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    cmd("incrby", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", incrby)
+    cmd("incrby", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", incrby).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    cmd("decrby", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", decrby)
+    cmd("decrby", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", decrby).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
-    cmd("incrbyfloat", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 6, 0), "string", incrbyfloat)
+    cmd("incrbyfloat", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 6, 0), "string", incrbyfloat).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    cmd("append", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "string", append)
+    cmd("append", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "string", append).ks(&[ks::RW | ks::INSERT])
         .doc("Appends a string to the value of a key. Creates the key if it doesn't exist."),
-    cmd("strlen", 2, READONLY | FAST, K1, R | acl::FAST, v(2, 2, 0), "string", strlen).doc("Returns the length of a string value."),
+    cmd("strlen", 2, READONLY | FAST, K1, R | acl::FAST, v(2, 2, 0), "string", strlen).ks(&[ks::RO]).doc("Returns the length of a string value."),
     cmd("getrange", 4, READONLY, K1, R | acl::SLOW, v(2, 4, 0), "string", getrange)
         .doc("Returns a substring of the string stored at a key."),
     cmd("substr", 4, READONLY, K1, R | acl::SLOW, v(1, 0, 0), "string", getrange)
@@ -658,4 +660,13 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.out.bulk(&seq);
     }
     Ok(())
+}
+
+/// SET overwrites its key blindly unless GET asks for the old value first.
+fn set_key_flags(argv: &Argv<'_>, _nth: usize) -> u16 {
+    if (3..argv.len()).any(|i| argv.is(i, "get")) {
+        ks::RW | ks::ACCESS | ks::UPDATE
+    } else {
+        ks::OW | ks::UPDATE
+    }
 }
