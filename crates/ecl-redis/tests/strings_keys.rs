@@ -320,3 +320,37 @@ async fn scan_covers_everything_with_filters() {
     );
     node.shutdown().await;
 }
+
+/// OBJECT ENCODING follows how Redis builds each string, not just its length: SET-like
+/// commands give int/embstr, in-place edits and BITOP/HyperLogLog give raw, INCRBYFLOAT a
+/// plain string (embstr even when integer-like).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn string_encodings_follow_how_the_value_was_built() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    let steps: &[(&[&str], &str, &str)] = &[
+        (&["SET", "a", "12"], "a", "int"),
+        (&["SET", "b", "hello"], "b", "embstr"),
+        (&["APPEND", "a", "3"], "a", "raw"),
+        (&["APPEND", "d", "5"], "d", "int"),
+        (&["APPEND", "e", "hi"], "e", "embstr"),
+        (&["SETRANGE", "b", "0", "J"], "b", "raw"),
+        (&["SETBIT", "g", "3", "1"], "g", "raw"),
+        (&["PFADD", "h", "x", "y"], "h", "raw"),
+        (&["INCR", "a"], "a", "int"),
+        (&["INCRBYFLOAT", "l", "3"], "l", "embstr"),
+        (&["BITOP", "OR", "n", "g", "g"], "n", "raw"),
+        (&["SET", "o", "abc"], "o", "embstr"),
+        (&["BITFIELD", "o", "GET", "u8", "0"], "o", "embstr"),
+        (&["BITFIELD", "o", "SET", "u8", "0", "1"], "o", "raw"),
+        (&["COPY", "b", "b2"], "b2", "raw"),
+        (&["SET", "b", "again"], "b", "embstr"),
+    ];
+    for (cmd, key, want) in steps {
+        let r = c.cmd(cmd).await;
+        assert!(!r.starts_with('-'), "{cmd:?}: {r}");
+        let enc = c.cmd(&["OBJECT", "ENCODING", key]).await;
+        assert_eq!(enc, format!("${}\r\n{want}\r\n", want.len()), "{cmd:?}");
+    }
+    node.shutdown().await;
+}

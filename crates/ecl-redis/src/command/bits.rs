@@ -69,7 +69,9 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if let Some(e) = ctx.db().peek(key, now) {
         as_str(&e.value)?;
     }
-    let (mut val, _) = ctx.db().get_or_create(key, now, || Value::Str(Vec::new()));
+    let (mut val, _) = ctx
+        .db()
+        .get_or_create(key, now, || Value::Str(Vec::new().into()));
     let Value::Str(s) = &mut *val else {
         return Err(errors::WRONGTYPE.into());
     };
@@ -222,7 +224,8 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ctx.notify(notify::GENERIC, "del", dst);
         }
     } else {
-        ctx.db().set(dst, Value::Str(res), now, false);
+        ctx.db()
+            .set(dst, Value::Str(crate::db::Str::raw(res)), now, false);
         ctx.notify(notify::STRING, "set", dst);
     }
     ctx.dirty(1);
@@ -440,7 +443,8 @@ fn run_bitfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
     if writes && changed {
         let keep = existed;
         let bytes = std::mem::take(s);
-        ctx.db().set(key, Value::Str(bytes), now, keep);
+        ctx.db()
+            .set(key, Value::Str(crate::db::Str::raw(bytes)), now, keep);
         ctx.dirty(1);
         ctx.notify(notify::STRING, "setbit", key);
     }

@@ -86,7 +86,8 @@ fn sparse_max(ctx: &Ctx<'_>) -> usize {
 fn save(ctx: &mut Ctx<'_>, key: &[u8], h: &Hll) {
     let bytes = h.encode(sparse_max(ctx));
     let now = ctx.now;
-    ctx.db().set(key, Value::Str(bytes), now, true);
+    ctx.db()
+        .set(key, Value::Str(crate::db::Str::raw(bytes)), now, true);
 }
 
 fn pfadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

@@ -78,7 +78,7 @@ fn lookup(db: &mut Db, now: i64, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>>
     key.extend_from_slice(&key_pat[star + 1..]);
     let e = db.peek(&key, now)?;
     match (&e.value, field) {
-        (Value::Str(s), None) => Some(s.clone()),
+        (Value::Str(s), None) => Some(s.to_vec()),
         (Value::Hash(h), Some(f)) => h.get(f).cloned(),
         _ => None,
     }

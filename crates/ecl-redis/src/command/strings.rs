@@ -128,14 +128,13 @@ pub fn store_str(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], keep_ttl: bool) {
             && s.capacity() >= val.len()
             && s.capacity() <= 2 * val.len() + 64
         {
-            s.clear();
-            s.extend_from_slice(val);
+            s.assign(val);
             return;
         }
-        *v = Value::Str(val.to_vec());
+        *v = Value::Str(val.to_vec().into());
         return;
     }
-    db.set(key, Value::Str(val.to_vec()), now, keep_ttl);
+    db.set(key, Value::Str(val.to_vec().into()), now, keep_ttl);
 }
 
 fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
@@ -390,7 +389,7 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     let now = ctx.now;
     let db = &mut ctx.eng.dbs[ctx.client.db];
-    let (mut val, _) = db.get_or_create(key, now, || Value::Str(b"0".to_vec()));
+    let (mut val, _) = db.get_or_create(key, now, || Value::Str(b"0".to_vec().into()));
     let Value::Str(s) = &mut *val else {
         return Err(errors::WRONGTYPE.into());
     };
@@ -399,6 +398,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
         .checked_add(by)
         .ok_or(CmdError::from(errors::INCR_OVERFLOW))?;
     set_i64(s, new);
+    s.reencode();
     drop(val);
     ctx.dirty(1);
     ctx.notify(notify::STRING, "incrby", key);
@@ -441,7 +441,9 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     let text = format_float_human(new);
     let keep = ctx.db().expire_at(key, now).is_some();
-    store_str(ctx, key, text.as_bytes(), keep);
+    // Redis builds the result as a plain string object (never `int`).
+    let stored = Value::Str(crate::db::Str::plain(text.as_bytes().to_vec()));
+    ctx.db().set(key, stored, now, keep);
     ctx.dirty(1);
     ctx.notify(notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
@@ -464,11 +466,15 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             return Err(errors::STRING_TOO_LONG.into());
         }
     }
-    let (mut val, _) = db.get_or_create(key, now, || Value::Str(Vec::new()));
+    let (mut val, created) = db.get_or_create(key, now, || Value::Str(Vec::new().into()));
     let Value::Str(s) = &mut *val else {
         return Err(errors::WRONGTYPE.into());
     };
     s.extend_from_slice(add);
+    if created {
+        // APPEND to a missing key stores its argument as SET would.
+        s.reencode();
+    }
     let n = s.len();
     drop(val);
     ctx.dirty(1);
@@ -531,7 +537,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if off + val.len() > limit {
         return Err(errors::STRING_TOO_LONG.into());
     }
-    let (mut v, _) = db.get_or_create(key, now, || Value::Str(Vec::new()));
+    let (mut v, _) = db.get_or_create(key, now, || Value::Str(Vec::new().into()));
     let Value::Str(s) = &mut *v else {
         return Err(errors::WRONGTYPE.into());
     };
@@ -577,7 +583,7 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let mut fetch = |k: &[u8]| -> Result<Vec<u8>, CmdError> {
         match db.get(k, now).map(|e| &e.value) {
             None => Ok(Vec::new()),
-            Some(Value::Str(s)) => Ok(s.clone()),
+            Some(Value::Str(s)) => Ok(s.to_vec()),
             Some(_) => Err("ERR The specified keys must contain string values".into()),
         }
     };
