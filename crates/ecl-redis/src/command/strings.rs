@@ -9,7 +9,7 @@ use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
 use crate::db::string::{clamp_range, format_float_human, parse_f64, parse_i64, set_i64};
-use crate::db::{Value, as_str};
+use crate::db::{Value, as_str, longdouble};
 use crate::errors::{self, CmdError, CmdResult};
 
 const R: u32 = acl::READ | acl::STRING;
@@ -431,15 +431,30 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let by = argv.f64(2)?;
     let key = argv.get(1);
     let now = ctx.now;
-    let cur = match read_str(ctx, key)? {
-        None => 0.0,
-        Some(s) => parse_f64(s).ok_or(CmdError::from(errors::NOT_FLOAT))?,
-    };
-    let new = cur + by;
-    if !new.is_finite() {
-        return Err(errors::INCR_NAN.into());
+    if beyond_long_double(by, argv.get(2)) {
+        return Err(errors::NOT_FLOAT.into());
     }
-    let text = format_float_human(new);
+    let (cur, cur_text) = match read_str(ctx, key)? {
+        None => (0.0, b"0".to_vec()),
+        Some(s) => match parse_f64(s) {
+            Some(f) if !beyond_long_double(f, s) => (f, s.to_vec()),
+            _ => return Err(errors::NOT_FLOAT.into()),
+        },
+    };
+    // Redis adds in x87 long double and prints `%.17Lf` trimmed: reproduce its exact text
+    // (`f64` would drift, e.g. after repeated `INCRBYFLOAT k 0.1`), falling back to `f64`
+    // only for operands that are not plain decimals (exponents, inf).
+    let text = match longdouble::add_decimal(&cur_text, argv.get(2)) {
+        Some(Ok(text)) => text,
+        Some(Err(())) => return Err(errors::INCR_NAN.into()),
+        None => {
+            let new = cur + by;
+            if !new.is_finite() {
+                return Err(errors::INCR_NAN.into());
+            }
+            format_float_human(new)
+        }
+    };
     let keep = ctx.db().expire_at(key, now).is_some();
     // Redis builds the result as a plain string object (never `int`).
     let stored = Value::Str(crate::db::Str::plain(text.as_bytes().to_vec()));
@@ -448,6 +463,12 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     ctx.notify(notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
+}
+
+/// A numeral too large even for a long double (`strtold` reports ERANGE, which Redis treats
+/// as "not a valid float"); `inf` spelled out is a valid float that fails later instead.
+fn beyond_long_double(parsed: f64, text: &[u8]) -> bool {
+    !parsed.is_finite() && text.iter().any(u8::is_ascii_digit) && longdouble::parse(text).is_none()
 }
 
 fn max_len(ctx: &Ctx<'_>) -> usize {
