@@ -200,7 +200,11 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
                 for r in rows {
                     l.push_back(r.unwrap_or_default());
                 }
-                db.set(dst, Value::List(Box::new(l)), now, false);
+                // Encoding as Redis picks it for the stored list: quicklist before 7.2,
+                // listpack when it fits from 7.2 on.
+                let mut v = Value::List(Box::new(l));
+                super::coll::fit_encoding(ctx, &mut v);
+                ctx.db().set(dst, v, now, false);
                 ctx.notify(notify::LIST, "sortstore", dst);
                 ctx.signal_ready(dst);
             }
