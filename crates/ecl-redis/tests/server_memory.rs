@@ -277,3 +277,26 @@ async fn memory_stats_doubles_follow_the_version() {
         node.shutdown().await;
     }
 }
+
+/// CONFIG RESETSTAT zeroes the command counter while ops/sec samples from before the reset
+/// may still be queued: INFO must keep answering (it once underflowed and dropped the
+/// connection, seen as redis-py's test_info failing after test_config_resetstat).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_survives_resetstat_between_samples() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    for _ in 0..200 {
+        c.cmd(&["PING"]).await;
+    }
+    // Let the cron's 16-sample window (1.6 s) fill with samples of the high counter, so the
+    // oldest one is newer than the pings (waiting, not asserting time).
+    tokio::time::sleep(std::time::Duration::from_millis(1800)).await;
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]).await, "+OK\r\n");
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        let info = c.cmd(&["INFO", "stats"]).await;
+        assert!(info.contains("instantaneous_ops_per_sec:"), "{info}");
+    }
+    assert_eq!(c.cmd(&["PING"]).await, "+PONG\r\n");
+    node.shutdown().await;
+}

@@ -675,6 +675,8 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     let n = ctx.eng.table.entries.len();
     let st = &mut ctx.eng.stats;
     st.commands = 0;
+    // The ops/sec samples count from the old total: start them afresh.
+    st.ops_samples.clear();
     st.cmd = vec![Default::default(); n];
     st.errors.clear();
     st.error_replies = 0;
