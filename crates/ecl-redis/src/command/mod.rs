@@ -15,8 +15,10 @@
 //!
 //! Adding a family (e.g. lists): create `command/lists.rs` with `pub const COMMANDS` built from
 //! [`cmd`] entries (`arity` as Redis counts it, including the name; flags from [`flags`]; key
-//! positions as [`Keys::Range`] or a [`Keys::Custom`] function plus `MOVABLE_KEYS`), add
-//! `pub mod lists;` and `lists::COMMANDS` to [`FAMILIES`] — nothing else in shared files.
+//! positions as [`Keys::Range`] or a [`Keys::Custom`] function plus `MOVABLE_KEYS`; per-key
+//! key-spec flags with `.ks(&[…])` from [`ks`], one entry per key in order, the last covering
+//! the rest, when Redis documents something other than the default of
+//! [`CommandSpec::key_flags`]), add `pub mod lists;` and `lists::COMMANDS` to [`FAMILIES`] — nothing else in shared files.
 //! Handlers are `fn(&mut Ctx, &Argv) -> CmdResult`: read with `ctx.db().get(key, ctx.now)`
 //! (counts hits/misses) or `peek`, write through `ctx.db().get_or_create` / `get_mut` (memory
 //! and WATCH bookkeeping happen on drop of the returned guard), call `ctx.db().remove_if_empty`
