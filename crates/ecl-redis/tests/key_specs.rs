@@ -146,5 +146,22 @@ async fn command_info_key_specs_split_by_role() {
         spec_flags(&mut c, "set").await,
         vec![vec!["RW", "access", "update", "variable_flags"]]
     );
+    // Movable-key commands whose first key has a fixed place report it as Redis derives it.
+    for name in ["zunionstore", "sort"] {
+        let info: Vec<Value> = redis::cmd("COMMAND")
+            .arg("INFO")
+            .arg(name)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let Value::Array(fields) = &info[0] else {
+            panic!("{info:?}")
+        };
+        let fls: Vec<i64> = fields[3..6]
+            .iter()
+            .map(|v| redis::from_redis_value(v.clone()).unwrap())
+            .collect();
+        assert_eq!(fls, vec![1, 1, 1], "{name}");
+    }
     node.shutdown().await;
 }

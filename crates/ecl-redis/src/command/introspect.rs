@@ -57,7 +57,11 @@ fn command(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 
 fn first_last_step(spec: &CommandSpec) -> (i64, i64, i64) {
     match spec.keys {
-        Keys::None | Keys::Custom(_) => (0, 0, 0),
+        Keys::None => (0, 0, 0),
+        Keys::Custom(_) => {
+            let (f, l, st) = spec.legacy_range;
+            (f as i64, l as i64, st as i64)
+        }
         Keys::Range(f, l, s) => (f as i64, l as i64, s as i64),
     }
 }

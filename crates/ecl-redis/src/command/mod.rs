@@ -276,6 +276,9 @@ pub struct CommandSpec {
     pub key_flags: &'static [u16],
     /// Per-invocation flags for [`ks::VARIABLE_FLAGS`] commands.
     pub key_flags_fn: Option<KeyFlagsFn>,
+    /// `COMMAND INFO` first/last/step for [`Keys::Custom`] commands whose first key is at a
+    /// fixed place (ZUNIONSTORE's destination, SORT's key), as Redis derives them.
+    pub legacy_range: (i32, i32, i32),
 }
 
 impl CommandSpec {
@@ -298,6 +301,11 @@ impl CommandSpec {
     pub const fn ks_var(mut self, flags: &'static [u16], f: KeyFlagsFn) -> CommandSpec {
         self.key_flags = flags;
         self.key_flags_fn = Some(f);
+        self
+    }
+    /// Declares the `COMMAND INFO` first/last/step of a [`Keys::Custom`] command.
+    pub const fn legacy(mut self, first: i32, last: i32, step: i32) -> CommandSpec {
+        self.legacy_range = (first, last, step);
         self
     }
     /// Declared key-spec flags of the key with ordinal `nth` (`RO access` for read-only
@@ -367,6 +375,7 @@ pub const fn cmd(
         subs: &[],
         key_flags: &[],
         key_flags_fn: None,
+        legacy_range: (0, 0, 0),
     }
 }
 

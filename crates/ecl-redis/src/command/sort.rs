@@ -26,6 +26,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "generic",
         sort,
     )
+    .legacy(1, 1, 1)
     .ks(&[ks::RO | ks::ACCESS, ks::OW | ks::UPDATE])
     .doc("Sorts the elements in a list, a set, or a sorted set, optionally storing the result."),
     cmd(
@@ -38,6 +39,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "generic",
         sort_ro,
     )
+    .legacy(1, 1, 1)
     .doc("Returns the sorted elements of a list, a set, or a sorted set."),
 ];
 
