@@ -95,9 +95,18 @@ pub const COMMANDS: &[CommandSpec] = &[
         auth,
     )
     .doc("Authenticates the connection."),
-    cmd("client", -2, 0, N, AS, v(2, 4, 0), "connection", container)
-        .doc("A container for client connection commands.")
-        .subs(CLIENT),
+    cmd(
+        "client",
+        -2,
+        0,
+        N,
+        acl::SLOW,
+        v(2, 4, 0),
+        "connection",
+        container,
+    )
+    .doc("A container for client connection commands.")
+    .subs(CLIENT),
 ];
 
 const CLIENT: &[CommandSpec] = &[

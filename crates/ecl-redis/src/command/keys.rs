@@ -59,7 +59,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("Returns a random key name from the database."),
     cmd("touch", -2, READONLY | FAST, KALL, KS | acl::READ | acl::FAST, v(3, 2, 1), "generic", touch).ks(&[ks::RO])
         .doc("Returns the number of existing keys out of those specified after updating the time they were last accessed."),
-    cmd("object", -2, 0, Keys::None, KS | acl::READ | acl::SLOW, v(2, 2, 3), "generic", container)
+    cmd("object", -2, 0, Keys::None, acl::SLOW, v(2, 2, 3), "generic", container)
         .doc("A container for object introspection commands.")
         .subs(OBJECT),
     cmd("wait", 3, BLOCKING, Keys::None, acl::SLOW | acl::BLOCKING | acl::CONNECTION, v(3, 0, 0), "generic", wait)

@@ -435,7 +435,7 @@ const MEMORY: &[CommandSpec] = &[
         -3,
         READONLY,
         Keys::Range(2, 2, 1),
-        acl::READ | acl::SLOW | acl::KEYSPACE,
+        acl::READ | acl::SLOW,
         v(4, 0, 0),
         "server",
         memory_usage,
