@@ -527,7 +527,9 @@ impl Engine {
             self.stats.ops_samples.back(),
         ) {
             (Some((t0, c0)), Some((t1, c1))) if t1 > t0 => {
-                ((c1 - c0) as f64 / t1.duration_since(*t0).as_secs_f64()) as u64
+                // CONFIG RESETSTAT zeroes the counter between samples (and clears them);
+                // never underflow if a sample from before the reset is still queued.
+                (c1.saturating_sub(*c0) as f64 / t1.duration_since(*t0).as_secs_f64()) as u64
             }
             _ => 0,
         }

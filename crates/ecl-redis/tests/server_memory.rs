@@ -239,3 +239,64 @@ async fn maxmemory_noeviction_and_eviction_policies() {
     assert!(evicted > 0, "{info}");
     node.shutdown().await;
 }
+
+/// MEMORY STATS' ratios are doubles printed as the node's version does: `%.17g` (17
+/// significant digits) before 7.2, the shortest round-trip text from 7.2 on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_stats_doubles_follow_the_version() {
+    for (version, legacy) in [("7.0.15", true), ("7.2.4", false)] {
+        let node = common::start_with(|c| c.engine_version = version.to_string());
+        let mut c = common::client(&node).await;
+        let _: () = redis::cmd("SET")
+            .arg("k")
+            .arg("v")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let stats: Vec<redis::Value> = redis::cmd("MEMORY")
+            .arg("STATS")
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let text = stats
+            .chunks(2)
+            .find(|kv| matches!(&kv[0], redis::Value::BulkString(k) if k == b"fragmentation"))
+            .map(|kv| match &kv[1] {
+                redis::Value::BulkString(b) => String::from_utf8(b.clone()).unwrap(),
+                other => panic!("{other:?}"),
+            })
+            .expect("fragmentation field");
+        let v: f64 = text.parse().unwrap();
+        assert!(v > 1.0, "{version}: {text}");
+        let significant = text.chars().filter(char::is_ascii_digit).count();
+        if legacy {
+            assert_eq!(significant, 17, "{version}: {text}");
+        } else {
+            assert_eq!(text, v.to_string(), "{version}: {text}");
+        }
+        node.shutdown().await;
+    }
+}
+
+/// CONFIG RESETSTAT zeroes the command counter while ops/sec samples from before the reset
+/// may still be queued: INFO must keep answering (it once underflowed and dropped the
+/// connection, seen as redis-py's test_info failing after test_config_resetstat).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_survives_resetstat_between_samples() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    for _ in 0..200 {
+        c.cmd(&["PING"]).await;
+    }
+    // Let the cron's 16-sample window (1.6 s) fill with samples of the high counter, so the
+    // oldest one is newer than the pings (waiting, not asserting time).
+    tokio::time::sleep(std::time::Duration::from_millis(1800)).await;
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]).await, "+OK\r\n");
+    for _ in 0..3 {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        let info = c.cmd(&["INFO", "stats"]).await;
+        assert!(info.contains("instantaneous_ops_per_sec:"), "{info}");
+    }
+    assert_eq!(c.cmd(&["PING"]).await, "+PONG\r\n");
+    node.shutdown().await;
+}

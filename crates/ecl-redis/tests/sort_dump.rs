@@ -75,6 +75,11 @@ async fn restore_sort_and_dump_round_trip() {
         ":3\r\n"
     );
     assert_eq!(c.cmd(&["TYPE", "dst"]).await, "+list\r\n");
+    // Redis 7.0 stores SORT results in a quicklist whatever their size.
+    assert_eq!(
+        c.cmd(&["OBJECT", "ENCODING", "dst"]).await,
+        "$9\r\nquicklist\r\n"
+    );
     assert_eq!(
         c.cmd(&["SORT", "dst"]).await,
         "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$3\r\n300\r\n"
@@ -118,5 +123,19 @@ async fn restore_sort_and_dump_round_trip() {
         "-ERR Invalid TTL value, must be >= 0\r\n"
     );
     assert_eq!(c.cmd(&["DUMP", "nokey"]).await, "$-1\r\n");
+    node.shutdown().await;
+}
+
+/// From 7.2 a small SORT … STORE result is a listpack, as for any list that fits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_store_encoding_on_72() {
+    let node = start_with(|c| c.engine_version = "7.2.4".into());
+    let mut c = Raw::connect(&node).await;
+    c.cmd(&["RPUSH", "l", "3", "1", "2"]).await;
+    assert_eq!(c.cmd(&["SORT", "l", "STORE", "d"]).await, ":3\r\n");
+    assert_eq!(
+        c.cmd(&["OBJECT", "ENCODING", "d"]).await,
+        "$8\r\nlistpack\r\n"
+    );
     node.shutdown().await;
 }

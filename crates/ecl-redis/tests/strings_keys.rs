@@ -73,7 +73,8 @@ async fn counters_and_errors() {
     assert_eq!(c.cmd(&["INCRBYFLOAT", "f", "0.1"]).await, "$4\r\n10.6\r\n");
     assert_eq!(
         c.cmd(&["INCRBYFLOAT", "f", "5.0e3"]).await,
-        "$6\r\n5010.6\r\n"
+        // As redis-server 7.0 answers: the sum is taken in long double.
+        "$22\r\n5010.60000000000000009\r\n"
     );
     assert_eq!(c.cmd(&["APPEND", "s", "de"]).await, ":5\r\n");
     assert_eq!(c.cmd(&["STRLEN", "s"]).await, ":5\r\n");
@@ -317,6 +318,75 @@ async fn scan_covers_everything_with_filters() {
     assert_eq!(
         c.cmd(&["SCAN", "0", "COUNT", "0"]).await,
         "-ERR syntax error\r\n"
+    );
+    node.shutdown().await;
+}
+
+/// OBJECT ENCODING follows how Redis builds each string, not just its length: SET-like
+/// commands give int/embstr, in-place edits and BITOP/HyperLogLog give raw, INCRBYFLOAT a
+/// plain string (embstr even when integer-like).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn string_encodings_follow_how_the_value_was_built() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    let steps: &[(&[&str], &str, &str)] = &[
+        (&["SET", "a", "12"], "a", "int"),
+        (&["SET", "b", "hello"], "b", "embstr"),
+        (&["APPEND", "a", "3"], "a", "raw"),
+        (&["APPEND", "d", "5"], "d", "int"),
+        (&["APPEND", "e", "hi"], "e", "embstr"),
+        (&["SETRANGE", "b", "0", "J"], "b", "raw"),
+        (&["SETBIT", "g", "3", "1"], "g", "raw"),
+        (&["PFADD", "h", "x", "y"], "h", "raw"),
+        (&["INCR", "a"], "a", "int"),
+        (&["INCRBYFLOAT", "l", "3"], "l", "embstr"),
+        (&["BITOP", "OR", "n", "g", "g"], "n", "raw"),
+        (&["SET", "o", "abc"], "o", "embstr"),
+        (&["BITFIELD", "o", "GET", "u8", "0"], "o", "embstr"),
+        (&["BITFIELD", "o", "SET", "u8", "0", "1"], "o", "raw"),
+        (&["COPY", "b", "b2"], "b2", "raw"),
+        (&["SET", "b", "again"], "b", "embstr"),
+    ];
+    for (cmd, key, want) in steps {
+        let r = c.cmd(cmd).await;
+        assert!(!r.starts_with('-'), "{cmd:?}: {r}");
+        let enc = c.cmd(&["OBJECT", "ENCODING", key]).await;
+        assert_eq!(enc, format!("${}\r\n{want}\r\n", want.len()), "{cmd:?}");
+    }
+    node.shutdown().await;
+}
+
+/// INCRBYFLOAT adds in long double as Redis does (values as redis-server 7.0 answers them),
+/// and treats numerals beyond the long-double range as invalid floats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incrbyfloat_uses_long_double_text() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    let bulk = |s: &str| format!("${}\r\n{s}\r\n", s.len());
+    c.cmd(&["SET", "w", "1001.5"]).await;
+    assert_eq!(
+        c.cmd(&["INCRBYFLOAT", "w", "0.1"]).await,
+        bulk("1001.59999999999999998")
+    );
+    c.cmd(&["SET", "w", "10.50"]).await;
+    assert_eq!(c.cmd(&["INCRBYFLOAT", "w", "0.1"]).await, bulk("10.6"));
+    assert_eq!(c.cmd(&["INCRBYFLOAT", "w", "-5"]).await, bulk("5.6"));
+    c.cmd(&["SET", "w", "5.0e3"]).await;
+    assert_eq!(c.cmd(&["INCRBYFLOAT", "w", "2.0e2"]).await, bulk("5200"));
+    for want in ["0.1", "0.2", "0.3", "0.4", "0.5"] {
+        assert_eq!(c.cmd(&["INCRBYFLOAT", "q", "0.1"]).await, bulk(want));
+    }
+    // 1e400 is finite as a long double; 2e4932 is not.
+    c.cmd(&["SET", "big", "1e400"]).await;
+    let r = c.cmd(&["INCRBYFLOAT", "big", "1e400"]).await;
+    assert!(r.starts_with("$401\r\n2000"), "{r}");
+    assert_eq!(
+        c.cmd(&["INCRBYFLOAT", "big", "2e4932"]).await,
+        "-ERR value is not a valid float\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["INCRBYFLOAT", "big", "inf"]).await,
+        "-ERR increment would produce NaN or Infinity\r\n"
     );
     node.shutdown().await;
 }

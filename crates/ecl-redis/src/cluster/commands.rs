@@ -57,7 +57,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     .doc("Signals that a cluster client is following an -ASK redirect."),
 ];
 
-const INFO_FLAGS: u32 = LOADING | STALE;
+/// Read-only CLUSTER subcommands: Redis 7.0 flags them `stale` only (not `loading`).
+const INFO_FLAGS: u32 = STALE;
 
 const SUBS: &[CommandSpec] = &[
     cmd(

@@ -4,6 +4,7 @@
 //! (bit 0 is the most significant bit of byte 0, as Redis documents).
 
 use super::flags::*;
+use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
 use crate::db::string::clamp_range;
@@ -16,14 +17,15 @@ const W: u32 = acl::WRITE | acl::BITMAP;
 
 /// Bitmap family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("setbit", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 2, 0), "bitmap", setbit)
+    cmd("setbit", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 2, 0), "bitmap", setbit).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),
     cmd("getbit", 3, READONLY | FAST, K1, R | acl::FAST, v(2, 2, 0), "bitmap", getbit).doc("Returns a bit value by offset."),
     cmd("bitcount", -2, READONLY, K1, R | acl::SLOW, v(2, 6, 0), "bitmap", bitcount).doc("Counts the number of set bits (population counting) in a string."),
     cmd("bitpos", -3, READONLY, K1, R | acl::SLOW, v(2, 8, 7), "bitmap", bitpos).doc("Finds the first set (1) or clear (0) bit in a string."),
-    cmd("bitop", -4, WRITE | DENYOOM, Keys::Range(2, -1, 1), W | acl::SLOW, v(2, 6, 0), "bitmap", bitop)
+    cmd("bitop", -4, WRITE | DENYOOM, Keys::Range(2, -1, 1), W | acl::SLOW, v(2, 6, 0), "bitmap", bitop).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS])
         .doc("Performs bitwise operations on multiple strings, and stores the result."),
     cmd("bitfield", -2, WRITE | DENYOOM, K1, W | acl::SLOW, v(3, 2, 0), "bitmap", bitfield)
+        .ks_var(&[ks::RW | ks::ACCESS | ks::UPDATE | ks::VARIABLE_FLAGS], bitfield_key_flags)
         .doc("Performs arbitrary bitfield integer operations on strings."),
     cmd("bitfield_ro", -2, READONLY | FAST, K1, R | acl::FAST, v(6, 0, 0), "bitmap", bitfield_ro)
         .doc("Performs arbitrary read-only bitfield integer operations on strings."),
@@ -67,7 +69,9 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if let Some(e) = ctx.db().peek(key, now) {
         as_str(&e.value)?;
     }
-    let (mut val, _) = ctx.db().get_or_create(key, now, || Value::Str(Vec::new()));
+    let (mut val, _) = ctx
+        .db()
+        .get_or_create(key, now, || Value::Str(Vec::new().into()));
     let Value::Str(s) = &mut *val else {
         return Err(errors::WRONGTYPE.into());
     };
@@ -220,7 +224,8 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ctx.notify(notify::GENERIC, "del", dst);
         }
     } else {
-        ctx.db().set(dst, Value::Str(res), now, false);
+        ctx.db()
+            .set(dst, Value::Str(crate::db::Str::raw(res)), now, false);
         ctx.notify(notify::STRING, "set", dst);
     }
     ctx.dirty(1);
@@ -438,7 +443,8 @@ fn run_bitfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
     if writes && changed {
         let keep = existed;
         let bytes = std::mem::take(s);
-        ctx.db().set(key, Value::Str(bytes), now, keep);
+        ctx.db()
+            .set(key, Value::Str(crate::db::Str::raw(bytes)), now, keep);
         ctx.dirty(1);
         ctx.notify(notify::STRING, "setbit", key);
     }
@@ -458,6 +464,15 @@ fn bitfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn bitfield_ro(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     run_bitfield(ctx, argv, true)
+}
+
+/// BITFIELD only reads its key unless a SET or INCRBY sub-operation is present.
+fn bitfield_key_flags(argv: &Argv<'_>, _nth: usize) -> u16 {
+    if (2..argv.len()).any(|i| argv.is(i, "set") || argv.is(i, "incrby")) {
+        ks::RW | ks::ACCESS | ks::UPDATE
+    } else {
+        ks::RO | ks::ACCESS
+    }
 }
 
 #[cfg(test)]

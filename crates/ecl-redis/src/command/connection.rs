@@ -10,7 +10,8 @@ use crate::Flavor;
 use crate::client::{Event, ReplyMode};
 use crate::errors::{self, CmdError, CmdResult};
 
-const CONN: u32 = NOSCRIPT | LOADING | STALE | FAST;
+/// CLIENT subcommands: connection-level but not `fast` (Redis 7.0 does not flag them so).
+const CL: u32 = NOSCRIPT | LOADING | STALE;
 const A: u32 = acl::CONNECTION | acl::FAST;
 const AS: u32 = acl::CONNECTION | acl::SLOW;
 const N: Keys = Keys::None;
@@ -28,9 +29,28 @@ pub const COMMANDS: &[CommandSpec] = &[
         ping,
     )
     .doc("Returns the server's liveliness response."),
-    cmd("echo", 2, FAST, N, A, v(1, 0, 0), "connection", echo).doc("Returns the given string."),
-    cmd("select", 2, CONN, N, A, v(1, 0, 0), "connection", select)
-        .doc("Changes the selected database."),
+    cmd(
+        "echo",
+        2,
+        LOADING | STALE | FAST,
+        N,
+        A,
+        v(1, 0, 0),
+        "connection",
+        echo,
+    )
+    .doc("Returns the given string."),
+    cmd(
+        "select",
+        2,
+        LOADING | STALE | FAST,
+        N,
+        A,
+        v(1, 0, 0),
+        "connection",
+        select,
+    )
+    .doc("Changes the selected database."),
     cmd(
         "quit",
         -1,
@@ -75,18 +95,27 @@ pub const COMMANDS: &[CommandSpec] = &[
         auth,
     )
     .doc("Authenticates the connection."),
-    cmd("client", -2, 0, N, AS, v(2, 4, 0), "connection", container)
-        .doc("A container for client connection commands.")
-        .subs(CLIENT),
+    cmd(
+        "client",
+        -2,
+        0,
+        N,
+        acl::SLOW,
+        v(2, 4, 0),
+        "connection",
+        container,
+    )
+    .doc("A container for client connection commands.")
+    .subs(CLIENT),
 ];
 
 const CLIENT: &[CommandSpec] = &[
-    cmd("id", 2, CONN, N, AS, v(5, 0, 0), "connection", client_id)
+    cmd("id", 2, CL, N, AS, v(5, 0, 0), "connection", client_id)
         .doc("Returns the unique client ID of the connection."),
     cmd(
         "setname",
         3,
-        CONN,
+        CL,
         N,
         AS,
         v(2, 6, 9),
@@ -97,7 +126,7 @@ const CLIENT: &[CommandSpec] = &[
     cmd(
         "getname",
         2,
-        CONN,
+        CL,
         N,
         AS,
         v(2, 6, 9),
@@ -108,7 +137,7 @@ const CLIENT: &[CommandSpec] = &[
     cmd(
         "list",
         -2,
-        ADMIN | CONN,
+        ADMIN | CL,
         N,
         AS | acl::ADMIN | acl::DANGEROUS,
         v(2, 4, 0),
@@ -116,21 +145,12 @@ const CLIENT: &[CommandSpec] = &[
         client_list,
     )
     .doc("Lists open connections."),
-    cmd(
-        "info",
-        2,
-        CONN,
-        N,
-        AS,
-        v(6, 2, 0),
-        "connection",
-        client_info,
-    )
-    .doc("Returns information about the connection."),
+    cmd("info", 2, CL, N, AS, v(6, 2, 0), "connection", client_info)
+        .doc("Returns information about the connection."),
     cmd(
         "kill",
         -3,
-        ADMIN | CONN,
+        ADMIN | CL,
         N,
         AS | acl::ADMIN | acl::DANGEROUS,
         v(2, 4, 0),
@@ -141,7 +161,7 @@ const CLIENT: &[CommandSpec] = &[
     cmd(
         "pause",
         -3,
-        ADMIN | CONN,
+        ADMIN | CL,
         N,
         AS | acl::ADMIN | acl::DANGEROUS,
         v(3, 0, 0),
@@ -152,7 +172,7 @@ const CLIENT: &[CommandSpec] = &[
     cmd(
         "unpause",
         2,
-        ADMIN | CONN,
+        ADMIN | CL,
         N,
         AS | acl::ADMIN | acl::DANGEROUS,
         v(6, 2, 0),
@@ -163,7 +183,7 @@ const CLIENT: &[CommandSpec] = &[
     cmd(
         "reply",
         3,
-        CONN,
+        CL,
         N,
         AS,
         v(3, 2, 0),
@@ -174,7 +194,7 @@ const CLIENT: &[CommandSpec] = &[
     cmd(
         "no-evict",
         3,
-        ADMIN | CONN,
+        ADMIN | CL,
         N,
         AS | acl::ADMIN | acl::DANGEROUS,
         v(7, 0, 0),
@@ -185,7 +205,7 @@ const CLIENT: &[CommandSpec] = &[
     cmd(
         "no-touch",
         3,
-        CONN,
+        CL,
         N,
         AS,
         v(7, 2, 0),
@@ -196,7 +216,7 @@ const CLIENT: &[CommandSpec] = &[
     cmd(
         "setinfo",
         4,
-        CONN,
+        CL,
         N,
         AS,
         v(7, 2, 0),
@@ -207,7 +227,7 @@ const CLIENT: &[CommandSpec] = &[
     cmd(
         "unblock",
         -3,
-        ADMIN | CONN,
+        ADMIN | CL,
         N,
         AS | acl::ADMIN | acl::DANGEROUS,
         v(5, 0, 0),
@@ -218,7 +238,7 @@ const CLIENT: &[CommandSpec] = &[
     cmd(
         "tracking",
         -3,
-        CONN,
+        CL,
         N,
         AS,
         v(6, 0, 0),
@@ -229,7 +249,7 @@ const CLIENT: &[CommandSpec] = &[
     cmd(
         "caching",
         3,
-        CONN,
+        CL,
         N,
         AS,
         v(6, 0, 0),
@@ -240,7 +260,7 @@ const CLIENT: &[CommandSpec] = &[
     cmd(
         "trackinginfo",
         2,
-        CONN,
+        CL,
         N,
         AS,
         v(6, 2, 0),
@@ -251,7 +271,7 @@ const CLIENT: &[CommandSpec] = &[
     cmd(
         "getredir",
         2,
-        CONN,
+        CL,
         N,
         AS,
         v(6, 0, 0),
@@ -262,7 +282,7 @@ const CLIENT: &[CommandSpec] = &[
     cmd(
         "help",
         2,
-        CONN,
+        LOADING | STALE,
         N,
         AS,
         v(5, 0, 0),

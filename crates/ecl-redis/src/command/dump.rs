@@ -3,6 +3,7 @@
 //! Place in the flow: generic key commands; payloads are interchangeable with real Redis.
 
 use super::flags::*;
+use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
 use crate::db::{Entry, evict};
@@ -32,6 +33,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "generic",
         restore,
     )
+    .ks(&[ks::OW | ks::UPDATE])
     .doc("Creates a key from the serialized representation of a value."),
 ];
 

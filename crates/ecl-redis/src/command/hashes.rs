@@ -8,6 +8,7 @@
 use super::coll::{self, cleanup, read};
 use super::flags::*;
 use super::keys::{parse_cursor, scan_opts};
+use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
 use crate::db::hash::Hash;
@@ -24,18 +25,18 @@ const K1: Keys = Keys::Range(1, 1, 1);
 pub const COMMANDS: &[CommandSpec] = &[
     cmd("hset", -4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hset).doc("Creates or modifies the value of a field in a hash."),
     cmd("hmset", -4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hmset).doc("Sets the values of multiple fields."),
-    cmd("hsetnx", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hsetnx).doc("Sets the value of a field in a hash only when the field doesn't exist."),
+    cmd("hsetnx", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hsetnx).ks(&[ks::RW | ks::INSERT]).doc("Sets the value of a field in a hash only when the field doesn't exist."),
     cmd("hget", 3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "hash", hget).doc("Returns the value of a field in a hash."),
     cmd("hmget", -3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "hash", hmget).doc("Returns the values of all fields in a hash."),
-    cmd("hdel", -3, WRITE | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hdel).doc("Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
-    cmd("hlen", 2, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "hash", hlen).doc("Returns the number of fields in a hash."),
-    cmd("hstrlen", 3, READONLY | FAST, K1, R | acl::FAST, v(3, 2, 0), "hash", hstrlen).doc("Returns the length of the value of a field."),
-    cmd("hexists", 3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "hash", hexists).doc("Determines whether a field exists in a hash."),
+    cmd("hdel", -3, WRITE | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hdel).ks(&[ks::RW | ks::DELETE]).doc("Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
+    cmd("hlen", 2, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "hash", hlen).ks(&[ks::RO]).doc("Returns the number of fields in a hash."),
+    cmd("hstrlen", 3, READONLY | FAST, K1, R | acl::FAST, v(3, 2, 0), "hash", hstrlen).ks(&[ks::RO]).doc("Returns the length of the value of a field."),
+    cmd("hexists", 3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "hash", hexists).ks(&[ks::RO]).doc("Determines whether a field exists in a hash."),
     cmd("hkeys", 2, READONLY, K1, R | acl::SLOW, v(2, 0, 0), "hash", hkeys).doc("Returns all fields in a hash."),
     cmd("hvals", 2, READONLY, K1, R | acl::SLOW, v(2, 0, 0), "hash", hvals).doc("Returns all values in a hash."),
     cmd("hgetall", 2, READONLY, K1, R | acl::SLOW, v(2, 0, 0), "hash", hgetall).doc("Returns all fields and values in a hash."),
-    cmd("hincrby", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hincrby).doc("Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
-    cmd("hincrbyfloat", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 6, 0), "hash", hincrbyfloat).doc("Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
+    cmd("hincrby", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hincrby).ks(&[ks::RW | ks::ACCESS | ks::UPDATE]).doc("Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
+    cmd("hincrbyfloat", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 6, 0), "hash", hincrbyfloat).ks(&[ks::RW | ks::ACCESS | ks::UPDATE]).doc("Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
     cmd("hrandfield", -2, READONLY, K1, R | acl::SLOW, v(6, 2, 0), "hash", hrandfield).doc("Returns one or more random fields from a hash."),
     cmd("hscan", -3, READONLY, K1, R | acl::SLOW, v(2, 8, 0), "hash", hscan).doc("Iterates over fields and values of a hash."),
 ];
@@ -238,7 +239,8 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let by = argv.f64(3)?;
-    if !by.is_finite() {
+    // Redis checks the increment as a long double: 1e400 is finite there.
+    if !by.is_finite() && longdouble::parse(argv.get(3)).is_none() {
         return Err("ERR value is NaN or Infinity".into());
     }
     let key = argv.get(1);

@@ -4,6 +4,7 @@
 //! encodes them), so GET/SET/DUMP/RESTORE carry them unchanged and `TYPE` says `string`.
 
 use super::flags::*;
+use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
 use crate::db::Value;
@@ -30,6 +31,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "hyperloglog",
         pfadd,
     )
+    .ks(&[ks::RW | ks::INSERT])
     .doc("Adds elements to a HyperLogLog key. Creates the key if it doesn't exist."),
     cmd(
         "pfcount",
@@ -41,6 +43,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "hyperloglog",
         pfcount,
     )
+    .ks(&[ks::RW | ks::ACCESS])
     .doc("Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s)."),
     cmd(
         "pfmerge",
@@ -52,6 +55,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "hyperloglog",
         pfmerge,
     )
+    .ks(&[ks::RW | ks::ACCESS | ks::INSERT, ks::RO | ks::ACCESS])
     .doc("Merges one or more HyperLogLog values into a single key."),
 ];
 
@@ -82,7 +86,8 @@ fn sparse_max(ctx: &Ctx<'_>) -> usize {
 fn save(ctx: &mut Ctx<'_>, key: &[u8], h: &Hll) {
     let bytes = h.encode(sparse_max(ctx));
     let now = ctx.now;
-    ctx.db().set(key, Value::Str(bytes), now, true);
+    ctx.db()
+        .set(key, Value::Str(crate::db::Str::raw(bytes)), now, true);
 }
 
 fn pfadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

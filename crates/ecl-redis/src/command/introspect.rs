@@ -5,7 +5,7 @@
 //! reports is what the node enforces.
 
 use super::flags::*;
-use super::{Argv, CommandSpec, Ctx, Entry, Keys, acl, cmd, v};
+use super::{Argv, CommandSpec, Ctx, Entry, Keys, acl, cmd, ks, v};
 use crate::errors::{self, CmdResult};
 use crate::glob::glob_match_nocase;
 
@@ -57,7 +57,11 @@ fn command(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 
 fn first_last_step(spec: &CommandSpec) -> (i64, i64, i64) {
     match spec.keys {
-        Keys::None | Keys::Custom(_) => (0, 0, 0),
+        Keys::None => (0, 0, 0),
+        Keys::Custom(_) => {
+            let (f, l, st) = spec.legacy_range;
+            (f as i64, l as i64, st as i64)
+        }
         Keys::Range(f, l, s) => (f as i64, l as i64, s as i64),
     }
 }
@@ -93,44 +97,78 @@ fn write_info(ctx: &mut Ctx<'_>, id: usize) {
         out.simple(&format!("@{c}"));
     }
     out.set(0); // tips
-    // Key specs: one range spec when the command has positional keys.
-    match spec.keys {
-        Keys::Range(first, last, step) => {
-            out.array(1);
-            out.map(3);
-            out.bulk(b"flags");
-            out.set(0);
-            out.bulk(b"begin_search");
-            out.map(2);
-            out.bulk(b"type");
-            out.bulk(b"index");
-            out.bulk(b"spec");
-            out.map(1);
-            out.bulk(b"index");
-            out.int(first as i64);
-            out.bulk(b"find_keys");
-            out.map(2);
-            out.bulk(b"type");
-            out.bulk(b"range");
-            out.bulk(b"spec");
-            out.map(3);
-            out.bulk(b"lastkey");
-            out.int(if last < 0 {
-                last as i64
-            } else {
-                (last - first) as i64
-            });
-            out.bulk(b"keystep");
-            out.int(step as i64);
-            out.bulk(b"limit");
-            out.int(0);
-        }
-        _ => out.array(0),
-    }
+    write_key_specs(out, spec);
     let subs: Vec<usize> = e.subs.values().copied().collect();
     out.array(subs.len());
     for sid in subs {
         write_info(ctx, sid);
+    }
+}
+
+/// One `index`/`range` key spec for a keyword-free position range.
+fn write_range_spec(
+    out: &mut crate::resp::reply::Reply,
+    flags: u16,
+    index: i32,
+    lastkey: i32,
+    step: i32,
+) {
+    let names: Vec<&str> = ks::names(flags).collect();
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(names.len());
+    for n in names {
+        out.simple(n);
+    }
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"index");
+    out.bulk(b"spec");
+    out.map(1);
+    out.bulk(b"index");
+    out.int(index as i64);
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"range");
+    out.bulk(b"spec");
+    out.map(3);
+    out.bulk(b"lastkey");
+    out.int(lastkey as i64);
+    out.bulk(b"keystep");
+    out.int(step as i64);
+    out.bulk(b"limit");
+    out.int(0);
+}
+
+/// Key specs for positional commands: one spec per declared key-flag entry, the first ones
+/// covering a single key each and the last one the rest of the range (how Redis splits e.g.
+/// LMOVE's source and destination, or SINTERSTORE's destination and sources). Commands whose
+/// keys are found by a function report none, as before.
+fn write_key_specs(out: &mut crate::resp::reply::Reply, spec: &CommandSpec) {
+    let Keys::Range(first, last, step) = spec.keys else {
+        out.array(0);
+        return;
+    };
+    let declared = spec.key_flags.len().max(1);
+    // Ranges with a fixed end hold (last - first) / step + 1 keys; never emit more specs.
+    let n = if last >= 0 {
+        declared.min(((last - first) / step.max(1) + 1).max(1) as usize)
+    } else {
+        declared
+    };
+    out.array(n);
+    for i in 0..n {
+        let index = first + i as i32 * step;
+        let lastkey = if i + 1 < n {
+            0
+        } else if last < 0 {
+            last
+        } else {
+            last - index
+        };
+        write_range_spec(out, spec.key_flags(i), index, lastkey, step);
     }
 }
 
@@ -244,7 +282,9 @@ fn list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
-fn keys_of(ctx: &Ctx<'_>, argv: &Argv<'_>) -> Result<Vec<usize>, errors::CmdError> {
+/// Key positions (relative to the inner command) and their key-spec flags; keys flagged
+/// `not_key` (shard channels) are not keys here, as in Redis.
+fn keys_of(ctx: &Ctx<'_>, argv: &Argv<'_>) -> Result<Vec<(usize, u16)>, errors::CmdError> {
     let target: Vec<&[u8]> = argv.iter_from(2).collect();
     let buf: Vec<u8> = target.concat();
     let mut offs = Vec::new();
@@ -267,7 +307,13 @@ fn keys_of(ctx: &Ctx<'_>, argv: &Argv<'_>) -> Result<Vec<usize>, errors::CmdErro
     if !super::arity_ok(spec.arity, inner.len()) {
         return Err("ERR Invalid number of arguments specified for command".into());
     }
-    let pos = spec.key_positions(&inner);
+    let pos: Vec<(usize, u16)> = spec
+        .key_positions(&inner)
+        .into_iter()
+        .enumerate()
+        .map(|(nth, p)| (p, spec.key_flags_for(&inner, nth)))
+        .filter(|(_, f)| f & ks::NOT_KEY == 0)
+        .collect();
     if pos.is_empty() {
         return Err("ERR The command has no key arguments".into());
     }
@@ -277,7 +323,7 @@ fn keys_of(ctx: &Ctx<'_>, argv: &Argv<'_>) -> Result<Vec<usize>, errors::CmdErro
 fn getkeys(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let pos = keys_of(ctx, argv)?;
     ctx.out.array(pos.len());
-    for p in pos {
+    for (p, _) in pos {
         ctx.out.bulk(argv.get(p + 2));
     }
     Ok(())
@@ -285,17 +331,15 @@ fn getkeys(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn getkeysandflags(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let pos = keys_of(ctx, argv)?;
-    let write = ctx
-        .eng
-        .table
-        .lookup(argv.get(2))
-        .is_some_and(|id| ctx.eng.table.entries[id].spec.has(WRITE));
     ctx.out.array(pos.len());
-    for p in pos {
+    for (p, f) in pos {
         ctx.out.array(2);
         ctx.out.bulk(argv.get(p + 2));
-        ctx.out.set(1);
-        ctx.out.simple(if write { "RW" } else { "RO" });
+        let names: Vec<&str> = ks::names(f).collect();
+        ctx.out.set(names.len());
+        for n in names {
+            ctx.out.simple(n);
+        }
     }
     Ok(())
 }

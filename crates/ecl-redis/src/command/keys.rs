@@ -5,6 +5,7 @@
 //! lives in `sort.rs`, DUMP/RESTORE in `dump.rs`).
 
 use super::flags::*;
+use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
 use crate::config::notify;
 use crate::db::evict;
@@ -17,12 +18,12 @@ const KALL: Keys = Keys::Range(1, -1, 1);
 
 /// Generic family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("del", -2, WRITE, KALL, KS | acl::WRITE | acl::SLOW, v(1, 0, 0), "generic", del).doc("Deletes one or more keys."),
-    cmd("unlink", -2, WRITE | FAST, KALL, KS | acl::WRITE | acl::FAST, v(4, 0, 0), "generic", del)
+    cmd("del", -2, WRITE, KALL, KS | acl::WRITE | acl::SLOW, v(1, 0, 0), "generic", del).ks(&[ks::RM | ks::DELETE]).doc("Deletes one or more keys."),
+    cmd("unlink", -2, WRITE | FAST, KALL, KS | acl::WRITE | acl::FAST, v(4, 0, 0), "generic", del).ks(&[ks::RM | ks::DELETE])
         .doc("Asynchronously deletes one or more keys."),
-    cmd("exists", -2, READONLY | FAST, KALL, KS | acl::READ | acl::FAST, v(1, 0, 0), "generic", exists)
+    cmd("exists", -2, READONLY | FAST, KALL, KS | acl::READ | acl::FAST, v(1, 0, 0), "generic", exists).ks(&[ks::RO])
         .doc("Determines whether one or more keys exist."),
-    cmd("type", 2, READONLY | FAST, K1, KS | acl::READ | acl::FAST, v(1, 0, 0), "generic", type_cmd)
+    cmd("type", 2, READONLY | FAST, K1, KS | acl::READ | acl::FAST, v(1, 0, 0), "generic", type_cmd).ks(&[ks::RO])
         .doc("Determines the type of value stored at a key."),
     cmd("expire", -3, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(1, 0, 0), "generic", expire)
         .doc("Sets the expiration time of a key in seconds."),
@@ -46,19 +47,19 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("Returns all key names that match a pattern."),
     cmd("scan", -2, READONLY, Keys::None, KS | acl::READ | acl::SLOW, v(2, 8, 0), "generic", scan)
         .doc("Iterates over the key names in the database."),
-    cmd("rename", 3, WRITE, Keys::Range(1, 2, 1), KS | acl::WRITE | acl::SLOW, v(1, 0, 0), "generic", rename)
+    cmd("rename", 3, WRITE, Keys::Range(1, 2, 1), KS | acl::WRITE | acl::SLOW, v(1, 0, 0), "generic", rename).ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::OW | ks::UPDATE])
         .doc("Renames a key and overwrites the destination."),
-    cmd("renamenx", 3, WRITE | FAST, Keys::Range(1, 2, 1), KS | acl::WRITE | acl::FAST, v(1, 0, 0), "generic", renamenx)
+    cmd("renamenx", 3, WRITE | FAST, Keys::Range(1, 2, 1), KS | acl::WRITE | acl::FAST, v(1, 0, 0), "generic", renamenx).ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::OW | ks::INSERT])
         .doc("Renames a key only when the target key name doesn't exist."),
-    cmd("copy", -3, WRITE | DENYOOM, Keys::Range(1, 2, 1), KS | acl::WRITE | acl::SLOW, v(6, 2, 0), "generic", copy)
+    cmd("copy", -3, WRITE | DENYOOM, Keys::Range(1, 2, 1), KS | acl::WRITE | acl::SLOW, v(6, 2, 0), "generic", copy).ks(&[ks::RO | ks::ACCESS, ks::OW | ks::UPDATE])
         .doc("Copies the value of a key to a new key."),
-    cmd("move", 3, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(1, 0, 0), "generic", move_cmd)
+    cmd("move", 3, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(1, 0, 0), "generic", move_cmd).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Moves a key to another database."),
     cmd("randomkey", 1, READONLY, Keys::None, KS | acl::READ | acl::SLOW, v(1, 0, 0), "generic", randomkey)
         .doc("Returns a random key name from the database."),
-    cmd("touch", -2, READONLY | FAST, KALL, KS | acl::READ | acl::FAST, v(3, 2, 1), "generic", touch)
+    cmd("touch", -2, READONLY | FAST, KALL, KS | acl::READ | acl::FAST, v(3, 2, 1), "generic", touch).ks(&[ks::RO])
         .doc("Returns the number of existing keys out of those specified after updating the time they were last accessed."),
-    cmd("object", -2, 0, Keys::None, KS | acl::READ | acl::SLOW, v(2, 2, 3), "generic", container)
+    cmd("object", -2, 0, Keys::None, acl::SLOW, v(2, 2, 3), "generic", container)
         .doc("A container for object introspection commands.")
         .subs(OBJECT),
     cmd("wait", 3, BLOCKING, Keys::None, acl::SLOW | acl::BLOCKING | acl::CONNECTION, v(3, 0, 0), "generic", wait)
@@ -76,6 +77,7 @@ const OBJECT: &[CommandSpec] = &[
         "generic",
         object_encoding,
     )
+    .ks(&[ks::RO])
     .doc("Returns the internal encoding of a Redis object."),
     cmd(
         "freq",
@@ -87,6 +89,7 @@ const OBJECT: &[CommandSpec] = &[
         "generic",
         object_freq,
     )
+    .ks(&[ks::RO])
     .doc("Returns the logarithmic access frequency counter of a Redis object."),
     cmd(
         "idletime",
@@ -98,6 +101,7 @@ const OBJECT: &[CommandSpec] = &[
         "generic",
         object_idletime,
     )
+    .ks(&[ks::RO])
     .doc("Returns the time since the last access to a Redis object."),
     cmd(
         "refcount",
@@ -109,6 +113,7 @@ const OBJECT: &[CommandSpec] = &[
         "generic",
         object_refcount,
     )
+    .ks(&[ks::RO])
     .doc("Returns the reference count of a value of a key."),
     cmd(
         "help",

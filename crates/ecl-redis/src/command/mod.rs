@@ -15,8 +15,10 @@
 //!
 //! Adding a family (e.g. lists): create `command/lists.rs` with `pub const COMMANDS` built from
 //! [`cmd`] entries (`arity` as Redis counts it, including the name; flags from [`flags`]; key
-//! positions as [`Keys::Range`] or a [`Keys::Custom`] function plus `MOVABLE_KEYS`), add
-//! `pub mod lists;` and `lists::COMMANDS` to [`FAMILIES`] — nothing else in shared files.
+//! positions as [`Keys::Range`] or a [`Keys::Custom`] function plus `MOVABLE_KEYS`; per-key
+//! key-spec flags with `.ks(&[…])` from [`ks`], one entry per key in order, the last covering
+//! the rest, when Redis documents something other than the default of
+//! [`CommandSpec::key_flags`]), add `pub mod lists;` and `lists::COMMANDS` to [`FAMILIES`] — nothing else in shared files.
 //! Handlers are `fn(&mut Ctx, &Argv) -> CmdResult`: read with `ctx.db().get(key, ctx.now)`
 //! (counts hits/misses) or `peek`, write through `ctx.db().get_or_create` / `get_mut` (memory
 //! and WATCH bookkeeping happen on drop of the returned guard), call `ctx.db().remove_if_empty`
@@ -172,6 +174,62 @@ pub mod acl {
     ];
 }
 
+/// Key-spec flags (as `COMMAND INFO` key specs and `COMMAND GETKEYSANDFLAGS` name them).
+///
+/// Exactly one of the first four says what the command does to the key itself; the next four
+/// say what it does to the user data inside; the rest qualify the spec.
+pub mod ks {
+    /// Read-only: reads the value, may not return it.
+    pub const RO: u16 = 1 << 0;
+    /// Read-write: modifies the value or its metadata.
+    pub const RW: u16 = 1 << 1;
+    /// Overwrite: replaces the value without reading it.
+    pub const OW: u16 = 1 << 2;
+    /// Removes the key.
+    pub const RM: u16 = 1 << 3;
+    /// Returns, copies or uses the user data.
+    pub const ACCESS: u16 = 1 << 4;
+    /// Updates the user data (the new value may depend on the old).
+    pub const UPDATE: u16 = 1 << 5;
+    /// Adds data without touching what exists.
+    pub const INSERT: u16 = 1 << 6;
+    /// Deletes data from the value.
+    pub const DELETE: u16 = 1 << 7;
+    /// Looks like a key but is not one (shard channels): excluded from GETKEYS.
+    pub const NOT_KEY: u16 = 1 << 8;
+    /// The spec may not find every key (patterns, options).
+    pub const INCOMPLETE: u16 = 1 << 9;
+    /// The flags depend on the arguments (SET … GET, BITFIELD sub-operations).
+    pub const VARIABLE_FLAGS: u16 = 1 << 10;
+
+    /// Flag names in the order Redis prints them.
+    pub const NAMES: &[(u16, &str)] = &[
+        (RO, "RO"),
+        (RW, "RW"),
+        (OW, "OW"),
+        (RM, "RM"),
+        (ACCESS, "access"),
+        (UPDATE, "update"),
+        (INSERT, "insert"),
+        (DELETE, "delete"),
+        (NOT_KEY, "not_key"),
+        (INCOMPLETE, "incomplete"),
+        (VARIABLE_FLAGS, "variable_flags"),
+    ];
+
+    /// Names of the bits set in `f`.
+    pub fn names(f: u16) -> impl Iterator<Item = &'static str> {
+        NAMES
+            .iter()
+            .filter(move |(b, _)| f & b != 0)
+            .map(|(_, n)| *n)
+    }
+}
+
+/// Computes one key's flags from a concrete invocation (commands whose spec says
+/// [`ks::VARIABLE_FLAGS`]): `(argv, key ordinal)`.
+pub type KeyFlagsFn = fn(&Argv<'_>, usize) -> u16;
+
 /// Where a command's keys are.
 #[derive(Clone, Copy, Debug)]
 pub enum Keys {
@@ -212,6 +270,15 @@ pub struct CommandSpec {
     pub handler: Handler,
     /// Subcommands for containers (CONFIG, CLIENT, OBJECT, …).
     pub subs: &'static [CommandSpec],
+    /// Key-spec flags per key ordinal (the n-th key found by [`CommandSpec::key_positions`]);
+    /// the last entry covers every further key. Empty: derived from the command flags (see
+    /// [`CommandSpec::key_flags`]).
+    pub key_flags: &'static [u16],
+    /// Per-invocation flags for [`ks::VARIABLE_FLAGS`] commands.
+    pub key_flags_fn: Option<KeyFlagsFn>,
+    /// `COMMAND INFO` first/last/step for [`Keys::Custom`] commands whose first key is at a
+    /// fixed place (ZUNIONSTORE's destination, SORT's key), as Redis derives them.
+    pub legacy_range: (i32, i32, i32),
 }
 
 impl CommandSpec {
@@ -224,6 +291,40 @@ impl CommandSpec {
     pub const fn subs(mut self, subs: &'static [CommandSpec]) -> CommandSpec {
         self.subs = subs;
         self
+    }
+    /// Declares key-spec flags per key ordinal (see [`CommandSpec::key_flags`]).
+    pub const fn ks(mut self, flags: &'static [u16]) -> CommandSpec {
+        self.key_flags = flags;
+        self
+    }
+    /// Declares key-spec flags plus a function computing them per invocation.
+    pub const fn ks_var(mut self, flags: &'static [u16], f: KeyFlagsFn) -> CommandSpec {
+        self.key_flags = flags;
+        self.key_flags_fn = Some(f);
+        self
+    }
+    /// Declares the `COMMAND INFO` first/last/step of a [`Keys::Custom`] command.
+    pub const fn legacy(mut self, first: i32, last: i32, step: i32) -> CommandSpec {
+        self.legacy_range = (first, last, step);
+        self
+    }
+    /// Declared key-spec flags of the key with ordinal `nth` (`RO access` for read-only
+    /// commands and `RW update` for writers when nothing is declared: the most general
+    /// statement that is still true for a command of that kind).
+    pub fn key_flags(&self, nth: usize) -> u16 {
+        match self.key_flags {
+            [] if self.has(flags::WRITE) => ks::RW | ks::UPDATE,
+            [] if self.has(flags::READONLY) => ks::RO | ks::ACCESS,
+            [] => ks::RO,
+            list => list[nth.min(list.len() - 1)],
+        }
+    }
+    /// Key-spec flags of the key with ordinal `nth` in a concrete invocation.
+    pub fn key_flags_for(&self, argv: &Argv<'_>, nth: usize) -> u16 {
+        match self.key_flags_fn {
+            Some(f) => f(argv, nth) & !ks::VARIABLE_FLAGS,
+            None => self.key_flags(nth),
+        }
     }
     /// Whether a flag is set.
     pub const fn has(&self, f: u32) -> bool {
@@ -272,6 +373,9 @@ pub const fn cmd(
         summary: "",
         handler,
         subs: &[],
+        key_flags: &[],
+        key_flags_fn: None,
+        legacy_range: (0, 0, 0),
     }
 }
 

@@ -6,6 +6,7 @@
 //! QUIT and RESET.
 
 use super::flags::*;
+use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
 use crate::errors::CmdResult;
 use crate::glob::glob_match;
@@ -70,6 +71,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "pubsub",
         ssubscribe,
     )
+    .ks(&[ks::NOT_KEY])
     .doc("Listens for messages published to shard channels."),
     cmd(
         "sunsubscribe",
@@ -81,6 +83,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "pubsub",
         sunsubscribe,
     )
+    .ks(&[ks::NOT_KEY])
     .doc("Stops listening to messages posted to shard channels."),
     cmd(
         "publish",
@@ -103,13 +106,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         "pubsub",
         spublish,
     )
+    .ks(&[ks::NOT_KEY])
     .doc("Post a message to a shard channel"),
     cmd(
         "pubsub",
         -2,
         0,
         Keys::None,
-        A,
+        acl::SLOW,
         v(2, 8, 0),
         "pubsub",
         container,
@@ -179,7 +183,7 @@ const PUBSUB_SUBS: &[CommandSpec] = &[
         2,
         LOADING | STALE,
         Keys::None,
-        A,
+        acl::SLOW,
         v(6, 2, 0),
         "pubsub",
         pubsub_help,

@@ -4,6 +4,7 @@
 //! Place in the flow: handlers over the whole node state ([`crate::engine::Engine`]).
 
 use super::flags::*;
+use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
 use crate::db::Value;
 use crate::errors::{self, CmdError, CmdResult};
@@ -434,11 +435,12 @@ const MEMORY: &[CommandSpec] = &[
         -3,
         READONLY,
         Keys::Range(2, 2, 1),
-        acl::READ | acl::SLOW | acl::KEYSPACE,
+        acl::READ | acl::SLOW,
         v(4, 0, 0),
         "server",
         memory_usage,
     )
+    .ks(&[ks::RO])
     .doc("Estimates the memory usage of a key."),
     cmd(
         "stats",
@@ -673,6 +675,8 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     let n = ctx.eng.table.entries.len();
     let st = &mut ctx.eng.stats;
     st.commands = 0;
+    // The ops/sec samples count from the old total: start them afresh.
+    st.ops_samples.clear();
     st.cmd = vec![Default::default(); n];
     st.errors.clear();
     st.error_replies = 0;
@@ -890,6 +894,13 @@ fn memory_usage(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn memory_stats(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     let used = ctx.eng.used_memory();
+    ctx.eng.stats.peak_memory = ctx.eng.stats.peak_memory.max(used);
+    let peak = ctx.eng.stats.peak_memory;
+    // Same model as INFO memory: resident size is the accounted size plus 10%.
+    let rss = used + used / 10;
+    // Redis keeps these ratios in single-precision floats and prints them as doubles
+    // (`%.17g` before 7.2), hence the f32 round trip.
+    let legacy = !super::coll::is_72(ctx);
     let keys = ctx.eng.total_keys();
     let data: u64 = ctx.eng.dbs.iter().map(|d| d.used_memory() as u64).sum();
     let clients = ctx.eng.clients.map.len() as u64 * 1024;
@@ -902,8 +913,44 @@ fn memory_stats(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
         .filter(|(_, d)| !d.is_empty())
         .map(|(i, d)| (i, d.len(), d.expires_len()))
         .collect();
+    let overhead = startup + clients;
+    let pct = |part: u64, whole: u64| {
+        if whole == 0 {
+            0.0
+        } else {
+            f64::from((part as f64 * 100.0 / whole as f64) as f32)
+        }
+    };
+    let ratio = |a: u64, b: u64| {
+        if b == 0 {
+            0.0
+        } else {
+            f64::from((a as f64 / b as f64) as f32)
+        }
+    };
+    let floats = [
+        (
+            "dataset.percentage",
+            pct(data, used.saturating_sub(startup)),
+        ),
+        ("peak.percentage", pct(used, peak)),
+    ];
+    let allocator = [
+        ("allocator.allocated", used),
+        ("allocator.active", rss),
+        ("allocator.resident", rss),
+    ];
+    let frag = [
+        (
+            "allocator-fragmentation.ratio",
+            ratio(rss, used),
+            rss - used,
+        ),
+        ("allocator-rss.ratio", 1.0, 0),
+        ("rss-overhead.ratio", 1.0, 0),
+    ];
     let out = &mut *ctx.out;
-    out.map(14 + dbs.len());
+    out.map(14 + dbs.len() + floats.len() + allocator.len() + 2 * frag.len() + 2);
     let mut kv = |k: &str, n: u64| {
         out.bulk(k.as_bytes());
         out.int(n as i64);
@@ -918,7 +965,7 @@ fn memory_stats(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     kv("aof.buffer", 0);
     kv("lua.caches", 0);
     kv("functions.caches", 0);
-    kv("overhead.total", startup + clients);
+    kv("overhead.total", overhead);
     kv("keys.count", keys);
     kv("keys.bytes-per-key", data.checked_div(keys).unwrap_or(0));
     kv("dataset.bytes", data);
@@ -930,6 +977,24 @@ fn memory_stats(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
         out.bulk(b"overhead.hashtable.expires");
         out.int(e as i64 * 8);
     }
+    for (k, f) in floats {
+        out.bulk(k.as_bytes());
+        super::coll::write_score(out, legacy, f);
+    }
+    for (k, n) in allocator {
+        out.bulk(k.as_bytes());
+        out.int(n as i64);
+    }
+    for (k, f, bytes) in frag {
+        out.bulk(k.as_bytes());
+        super::coll::write_score(out, legacy, f);
+        out.bulk(k.replace(".ratio", ".bytes").as_bytes());
+        out.int(bytes as i64);
+    }
+    out.bulk(b"fragmentation");
+    super::coll::write_score(out, legacy, ratio(rss, used));
+    out.bulk(b"fragmentation.bytes");
+    out.int((rss - used) as i64);
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! `hash_*->field`), as Redis documents.
 
 use super::flags::*;
+use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
 use crate::db::list::List;
@@ -25,6 +26,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         "generic",
         sort,
     )
+    .legacy(1, 1, 1)
+    .ks(&[ks::RO | ks::ACCESS, ks::OW | ks::UPDATE])
     .doc("Sorts the elements in a list, a set, or a sorted set, optionally storing the result."),
     cmd(
         "sort_ro",
@@ -36,6 +39,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "generic",
         sort_ro,
     )
+    .legacy(1, 1, 1)
     .doc("Returns the sorted elements of a list, a set, or a sorted set."),
 ];
 
@@ -76,7 +80,7 @@ fn lookup(db: &mut Db, now: i64, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>>
     key.extend_from_slice(&key_pat[star + 1..]);
     let e = db.peek(&key, now)?;
     match (&e.value, field) {
-        (Value::Str(s), None) => Some(s.clone()),
+        (Value::Str(s), None) => Some(s.to_vec()),
         (Value::Hash(h), Some(f)) => h.get(f).cloned(),
         _ => None,
     }
@@ -198,7 +202,11 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
                 for r in rows {
                     l.push_back(r.unwrap_or_default());
                 }
-                db.set(dst, Value::List(Box::new(l)), now, false);
+                // Encoding as Redis picks it for the stored list: quicklist before 7.2,
+                // listpack when it fits from 7.2 on.
+                let mut v = Value::List(Box::new(l));
+                super::coll::fit_encoding(ctx, &mut v);
+                ctx.db().set(dst, v, now, false);
                 ctx.notify(notify::LIST, "sortstore", dst);
                 ctx.signal_ready(dst);
             }

@@ -5,10 +5,11 @@
 //! wakes nothing (strings never serve blocked clients).
 
 use super::flags::*;
+use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
 use crate::db::string::{clamp_range, format_float_human, parse_f64, parse_i64, set_i64};
-use crate::db::{Value, as_str};
+use crate::db::{Value, as_str, longdouble};
 use crate::errors::{self, CmdError, CmdResult};
 
 const R: u32 = acl::READ | acl::STRING;
@@ -19,38 +20,39 @@ const K1: Keys = Keys::Range(1, 1, 1);
 pub const COMMANDS: &[CommandSpec] = &[
     cmd("get", 2, READONLY | FAST, K1, R | acl::FAST, v(1, 0, 0), "string", get).doc("Returns the string value of a key."),
     cmd("set", -3, WRITE | DENYOOM, K1, W | acl::SLOW, v(1, 0, 0), "string", set)
+        .ks_var(&[ks::RW | ks::ACCESS | ks::UPDATE | ks::VARIABLE_FLAGS], set_key_flags)
         .doc("Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
-    cmd("setnx", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", setnx)
+    cmd("setnx", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", setnx).ks(&[ks::OW | ks::INSERT])
         .doc("Set the string value of a key only when the key doesn't exist."),
-    cmd("setex", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 0, 0), "string", setex)
+    cmd("setex", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 0, 0), "string", setex).ks(&[ks::OW | ks::UPDATE])
         .doc("Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
-    cmd("psetex", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 6, 0), "string", psetex)
+    cmd("psetex", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 6, 0), "string", psetex).ks(&[ks::OW | ks::UPDATE])
         .doc("Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
-    cmd("getset", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", getset)
+    cmd("getset", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", getset).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Returns the previous string value of a key after setting it to a new value."),
-    cmd("getdel", 2, WRITE | FAST, K1, W | acl::FAST, v(6, 2, 0), "string", getdel)
+    cmd("getdel", 2, WRITE | FAST, K1, W | acl::FAST, v(6, 2, 0), "string", getdel).ks(&[ks::RW | ks::ACCESS | ks::DELETE])
         .doc("Returns the string value of a key after deleting the key."),
-    cmd("getex", -2, WRITE | FAST, K1, W | acl::FAST, v(6, 2, 0), "string", getex)
+    cmd("getex", -2, WRITE | FAST, K1, W | acl::FAST, v(6, 2, 0), "string", getex).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Returns the string value of a key after setting its expiration time."),
     cmd("mget", -2, READONLY | FAST, Keys::Range(1, -1, 1), R | acl::FAST, v(1, 0, 0), "string", mget)
         .doc("Atomically returns the string values of one or more keys."),
-    cmd("mset", -3, WRITE | DENYOOM, Keys::Range(1, -1, 2), W | acl::SLOW, v(1, 0, 1), "string", mset)
+    cmd("mset", -3, WRITE | DENYOOM, Keys::Range(1, -1, 2), W | acl::SLOW, v(1, 0, 1), "string", mset).ks(&[ks::OW | ks::UPDATE])
         .doc("Atomically creates or modifies the string values of one or more keys."),
-    cmd("msetnx", -3, WRITE | DENYOOM, Keys::Range(1, -1, 2), W | acl::SLOW, v(1, 0, 1), "string", msetnx)
+    cmd("msetnx", -3, WRITE | DENYOOM, Keys::Range(1, -1, 2), W | acl::SLOW, v(1, 0, 1), "string", msetnx).ks(&[ks::OW | ks::INSERT])
         .doc("Atomically modifies the string values of one or more keys only when all keys don't exist."),
-    cmd("incr", 2, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", incr)
+    cmd("incr", 2, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", incr).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    cmd("decr", 2, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", decr)
+    cmd("decr", 2, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", decr).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    cmd("incrby", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", incrby)
+    cmd("incrby", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", incrby).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    cmd("decrby", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", decrby)
+    cmd("decrby", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", decrby).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
-    cmd("incrbyfloat", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 6, 0), "string", incrbyfloat)
+    cmd("incrbyfloat", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 6, 0), "string", incrbyfloat).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    cmd("append", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "string", append)
+    cmd("append", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "string", append).ks(&[ks::RW | ks::INSERT])
         .doc("Appends a string to the value of a key. Creates the key if it doesn't exist."),
-    cmd("strlen", 2, READONLY | FAST, K1, R | acl::FAST, v(2, 2, 0), "string", strlen).doc("Returns the length of a string value."),
+    cmd("strlen", 2, READONLY | FAST, K1, R | acl::FAST, v(2, 2, 0), "string", strlen).ks(&[ks::RO]).doc("Returns the length of a string value."),
     cmd("getrange", 4, READONLY, K1, R | acl::SLOW, v(2, 4, 0), "string", getrange)
         .doc("Returns a substring of the string stored at a key."),
     cmd("substr", 4, READONLY, K1, R | acl::SLOW, v(1, 0, 0), "string", getrange)
@@ -126,14 +128,13 @@ pub fn store_str(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], keep_ttl: bool) {
             && s.capacity() >= val.len()
             && s.capacity() <= 2 * val.len() + 64
         {
-            s.clear();
-            s.extend_from_slice(val);
+            s.assign(val);
             return;
         }
-        *v = Value::Str(val.to_vec());
+        *v = Value::Str(val.to_vec().into());
         return;
     }
-    db.set(key, Value::Str(val.to_vec()), now, keep_ttl);
+    db.set(key, Value::Str(val.to_vec().into()), now, keep_ttl);
 }
 
 fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
@@ -388,7 +389,7 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     let now = ctx.now;
     let db = &mut ctx.eng.dbs[ctx.client.db];
-    let (mut val, _) = db.get_or_create(key, now, || Value::Str(b"0".to_vec()));
+    let (mut val, _) = db.get_or_create(key, now, || Value::Str(b"0".to_vec().into()));
     let Value::Str(s) = &mut *val else {
         return Err(errors::WRONGTYPE.into());
     };
@@ -397,6 +398,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
         .checked_add(by)
         .ok_or(CmdError::from(errors::INCR_OVERFLOW))?;
     set_i64(s, new);
+    s.reencode();
     drop(val);
     ctx.dirty(1);
     ctx.notify(notify::STRING, "incrby", key);
@@ -429,21 +431,44 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let by = argv.f64(2)?;
     let key = argv.get(1);
     let now = ctx.now;
-    let cur = match read_str(ctx, key)? {
-        None => 0.0,
-        Some(s) => parse_f64(s).ok_or(CmdError::from(errors::NOT_FLOAT))?,
-    };
-    let new = cur + by;
-    if !new.is_finite() {
-        return Err(errors::INCR_NAN.into());
+    if beyond_long_double(by, argv.get(2)) {
+        return Err(errors::NOT_FLOAT.into());
     }
-    let text = format_float_human(new);
+    let (cur, cur_text) = match read_str(ctx, key)? {
+        None => (0.0, b"0".to_vec()),
+        Some(s) => match parse_f64(s) {
+            Some(f) if !beyond_long_double(f, s) => (f, s.to_vec()),
+            _ => return Err(errors::NOT_FLOAT.into()),
+        },
+    };
+    // Redis adds in x87 long double and prints `%.17Lf` trimmed: reproduce its exact text
+    // (`f64` would drift, e.g. after repeated `INCRBYFLOAT k 0.1`), falling back to `f64`
+    // only for operands that are not plain decimals (exponents, inf).
+    let text = match longdouble::add_decimal(&cur_text, argv.get(2)) {
+        Some(Ok(text)) => text,
+        Some(Err(())) => return Err(errors::INCR_NAN.into()),
+        None => {
+            let new = cur + by;
+            if !new.is_finite() {
+                return Err(errors::INCR_NAN.into());
+            }
+            format_float_human(new)
+        }
+    };
     let keep = ctx.db().expire_at(key, now).is_some();
-    store_str(ctx, key, text.as_bytes(), keep);
+    // Redis builds the result as a plain string object (never `int`).
+    let stored = Value::Str(crate::db::Str::plain(text.as_bytes().to_vec()));
+    ctx.db().set(key, stored, now, keep);
     ctx.dirty(1);
     ctx.notify(notify::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
+}
+
+/// A numeral too large even for a long double (`strtold` reports ERANGE, which Redis treats
+/// as "not a valid float"); `inf` spelled out is a valid float that fails later instead.
+fn beyond_long_double(parsed: f64, text: &[u8]) -> bool {
+    !parsed.is_finite() && text.iter().any(u8::is_ascii_digit) && longdouble::parse(text).is_none()
 }
 
 fn max_len(ctx: &Ctx<'_>) -> usize {
@@ -462,11 +487,15 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             return Err(errors::STRING_TOO_LONG.into());
         }
     }
-    let (mut val, _) = db.get_or_create(key, now, || Value::Str(Vec::new()));
+    let (mut val, created) = db.get_or_create(key, now, || Value::Str(Vec::new().into()));
     let Value::Str(s) = &mut *val else {
         return Err(errors::WRONGTYPE.into());
     };
     s.extend_from_slice(add);
+    if created {
+        // APPEND to a missing key stores its argument as SET would.
+        s.reencode();
+    }
     let n = s.len();
     drop(val);
     ctx.dirty(1);
@@ -529,7 +558,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if off + val.len() > limit {
         return Err(errors::STRING_TOO_LONG.into());
     }
-    let (mut v, _) = db.get_or_create(key, now, || Value::Str(Vec::new()));
+    let (mut v, _) = db.get_or_create(key, now, || Value::Str(Vec::new().into()));
     let Value::Str(s) = &mut *v else {
         return Err(errors::WRONGTYPE.into());
     };
@@ -575,7 +604,7 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let mut fetch = |k: &[u8]| -> Result<Vec<u8>, CmdError> {
         match db.get(k, now).map(|e| &e.value) {
             None => Ok(Vec::new()),
-            Some(Value::Str(s)) => Ok(s.clone()),
+            Some(Value::Str(s)) => Ok(s.to_vec()),
             Some(_) => Err("ERR The specified keys must contain string values".into()),
         }
     };
@@ -658,4 +687,13 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.out.bulk(&seq);
     }
     Ok(())
+}
+
+/// SET overwrites its key blindly unless GET asks for the old value first.
+fn set_key_flags(argv: &Argv<'_>, _nth: usize) -> u16 {
+    if (3..argv.len()).any(|i| argv.is(i, "get")) {
+        ks::RW | ks::ACCESS | ks::UPDATE
+    } else {
+        ks::OW | ks::UPDATE
+    }
 }

@@ -8,6 +8,7 @@
 
 use super::coll::{self, cleanup, read};
 use super::flags::*;
+use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::config::notify;
 use crate::db::string::clamp_range;
@@ -27,9 +28,9 @@ pub const MINMAX_LEX: &str = "ERR min or max not valid string range item";
 /// Sorted-set family table (basic and range commands; see `zsets_ops` for the rest).
 pub const COMMANDS: &[CommandSpec] = &[
     cmd("zadd", -4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 2, 0), "sorted-set", zadd).doc("Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist."),
-    cmd("zincrby", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 2, 0), "sorted-set", zincrby).doc("Increments the score of a member in a sorted set."),
-    cmd("zrem", -3, WRITE | FAST, K1, W | acl::FAST, v(1, 2, 0), "sorted-set", zrem).doc("Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
-    cmd("zcard", 2, READONLY | FAST, K1, R | acl::FAST, v(1, 2, 0), "sorted-set", zcard).doc("Returns the number of members in a sorted set."),
+    cmd("zincrby", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 2, 0), "sorted-set", zincrby).ks(&[ks::RW | ks::ACCESS | ks::UPDATE]).doc("Increments the score of a member in a sorted set."),
+    cmd("zrem", -3, WRITE | FAST, K1, W | acl::FAST, v(1, 2, 0), "sorted-set", zrem).ks(&[ks::RW | ks::DELETE]).doc("Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
+    cmd("zcard", 2, READONLY | FAST, K1, R | acl::FAST, v(1, 2, 0), "sorted-set", zcard).ks(&[ks::RO]).doc("Returns the number of members in a sorted set."),
     cmd("zcount", 4, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "sorted-set", zcount).doc("Returns the count of members in a sorted set that have scores within a range."),
     cmd("zlexcount", 4, READONLY | FAST, K1, R | acl::FAST, v(2, 8, 9), "sorted-set", zlexcount).doc("Returns the number of members in a sorted set within a lexicographical range."),
     cmd("zscore", 3, READONLY | FAST, K1, R | acl::FAST, v(1, 2, 0), "sorted-set", zscore).doc("Returns the score of a member in a sorted set."),
@@ -37,15 +38,15 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("zrank", -3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "sorted-set", zrank).doc("Returns the index of a member in a sorted set ordered by ascending scores."),
     cmd("zrevrank", -3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "sorted-set", zrevrank).doc("Returns the index of a member in a sorted set ordered by descending scores."),
     cmd("zrange", -4, READONLY, K1, R | acl::SLOW, v(1, 2, 0), "sorted-set", zrange).doc("Returns members in a sorted set within a range of indexes."),
-    cmd("zrangestore", -5, WRITE | DENYOOM, Keys::Range(1, 2, 1), W | acl::SLOW, v(6, 2, 0), "sorted-set", zrangestore).doc("Stores a range of members from sorted set in a key."),
+    cmd("zrangestore", -5, WRITE | DENYOOM, Keys::Range(1, 2, 1), W | acl::SLOW, v(6, 2, 0), "sorted-set", zrangestore).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores a range of members from sorted set in a key."),
     cmd("zrevrange", -4, READONLY, K1, R | acl::SLOW, v(1, 2, 0), "sorted-set", zrevrange).doc("Returns members in a sorted set within a range of indexes in reverse order."),
     cmd("zrangebyscore", -4, READONLY, K1, R | acl::SLOW, v(1, 0, 5), "sorted-set", zrangebyscore).doc("Returns members in a sorted set within a range of scores."),
     cmd("zrevrangebyscore", -4, READONLY, K1, R | acl::SLOW, v(2, 2, 0), "sorted-set", zrevrangebyscore).doc("Returns members in a sorted set within a range of scores in reverse order."),
     cmd("zrangebylex", -4, READONLY, K1, R | acl::SLOW, v(2, 8, 9), "sorted-set", zrangebylex).doc("Returns members in a sorted set within a lexicographical range."),
     cmd("zrevrangebylex", -4, READONLY, K1, R | acl::SLOW, v(2, 8, 9), "sorted-set", zrevrangebylex).doc("Returns members in a sorted set within a lexicographical range in reverse order."),
-    cmd("zremrangebyrank", 4, WRITE, K1, W | acl::SLOW, v(2, 0, 0), "sorted-set", zremrangebyrank).doc("Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed."),
-    cmd("zremrangebyscore", 4, WRITE, K1, W | acl::SLOW, v(1, 2, 0), "sorted-set", zremrangebyscore).doc("Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
-    cmd("zremrangebylex", 4, WRITE, K1, W | acl::SLOW, v(2, 8, 9), "sorted-set", zremrangebylex).doc("Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
+    cmd("zremrangebyrank", 4, WRITE, K1, W | acl::SLOW, v(2, 0, 0), "sorted-set", zremrangebyrank).ks(&[ks::RW | ks::DELETE]).doc("Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed."),
+    cmd("zremrangebyscore", 4, WRITE, K1, W | acl::SLOW, v(1, 2, 0), "sorted-set", zremrangebyscore).ks(&[ks::RW | ks::DELETE]).doc("Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
+    cmd("zremrangebylex", 4, WRITE, K1, W | acl::SLOW, v(2, 8, 9), "sorted-set", zremrangebylex).ks(&[ks::RW | ks::DELETE]).doc("Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
 ];
 
 fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

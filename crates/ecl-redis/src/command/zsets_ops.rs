@@ -8,6 +8,7 @@
 use super::coll::{self, NumkeysStyle, cleanup, keys_of, numkeys, numkeys_positions};
 use super::flags::*;
 use super::keys::{parse_cursor, scan_opts};
+use super::ks;
 use super::zsets::{R, W, reply_entries, store_entries};
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
 use crate::client::TimeoutReply;
@@ -37,16 +38,16 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd("zunion", -3, READONLY | MOVABLE_KEYS, Keys::Custom(keys_at1), R | acl::SLOW, v(6, 2, 0), "sorted-set", zunion).doc("Returns the union of multiple sorted sets."),
     cmd("zinter", -3, READONLY | MOVABLE_KEYS, Keys::Custom(keys_at1), R | acl::SLOW, v(6, 2, 0), "sorted-set", zinter).doc("Returns the intersect of multiple sorted sets."),
     cmd("zdiff", -3, READONLY | MOVABLE_KEYS, Keys::Custom(keys_at1), R | acl::SLOW, v(6, 2, 0), "sorted-set", zdiff).doc("Returns the difference between multiple sorted sets."),
-    cmd("zunionstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, Keys::Custom(keys_store), W | acl::SLOW, v(2, 0, 0), "sorted-set", zunionstore).doc("Stores the union of multiple sorted sets in a key."),
-    cmd("zinterstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, Keys::Custom(keys_store), W | acl::SLOW, v(2, 0, 0), "sorted-set", zinterstore).doc("Stores the intersect of multiple sorted sets in a key."),
-    cmd("zdiffstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, Keys::Custom(keys_store), W | acl::SLOW, v(6, 2, 0), "sorted-set", zdiffstore).doc("Stores the difference of multiple sorted sets in a key."),
+    cmd("zunionstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, Keys::Custom(keys_store), W | acl::SLOW, v(2, 0, 0), "sorted-set", zunionstore).legacy(1, 1, 1).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the union of multiple sorted sets in a key."),
+    cmd("zinterstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, Keys::Custom(keys_store), W | acl::SLOW, v(2, 0, 0), "sorted-set", zinterstore).legacy(1, 1, 1).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the intersect of multiple sorted sets in a key."),
+    cmd("zdiffstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, Keys::Custom(keys_store), W | acl::SLOW, v(6, 2, 0), "sorted-set", zdiffstore).legacy(1, 1, 1).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the difference of multiple sorted sets in a key."),
     cmd("zintercard", -3, READONLY | MOVABLE_KEYS, Keys::Custom(keys_at1), R | acl::SLOW, v(7, 0, 0), "sorted-set", zintercard).doc("Returns the number of members of the intersect of multiple sorted sets."),
-    cmd("zpopmin", -2, WRITE | FAST, K1, W | acl::FAST, v(5, 0, 0), "sorted-set", zpopmin).doc("Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
-    cmd("zpopmax", -2, WRITE | FAST, K1, W | acl::FAST, v(5, 0, 0), "sorted-set", zpopmax).doc("Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
-    cmd("zmpop", -4, WRITE | MOVABLE_KEYS, Keys::Custom(keys_at1), W | acl::SLOW, v(7, 0, 0), "sorted-set", zmpop).doc("Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped."),
-    cmd("bzpopmin", -3, WRITE | FAST | BLOCKING, Keys::Range(1, -2, 1), BLK | acl::FAST, v(5, 0, 0), "sorted-set", bzpopmin).doc("Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
-    cmd("bzpopmax", -3, WRITE | FAST | BLOCKING, Keys::Range(1, -2, 1), BLK | acl::FAST, v(5, 0, 0), "sorted-set", bzpopmax).doc("Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped."),
-    cmd("bzmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, Keys::Custom(keys_at2), BLK, v(7, 0, 0), "sorted-set", bzmpop).doc("Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
+    cmd("zpopmin", -2, WRITE | FAST, K1, W | acl::FAST, v(5, 0, 0), "sorted-set", zpopmin).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
+    cmd("zpopmax", -2, WRITE | FAST, K1, W | acl::FAST, v(5, 0, 0), "sorted-set", zpopmax).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
+    cmd("zmpop", -4, WRITE | MOVABLE_KEYS, Keys::Custom(keys_at1), W | acl::SLOW, v(7, 0, 0), "sorted-set", zmpop).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped."),
+    cmd("bzpopmin", -3, WRITE | FAST | BLOCKING | NOSCRIPT, Keys::Range(1, -2, 1), (BLK & !acl::SLOW) | acl::FAST, v(5, 0, 0), "sorted-set", bzpopmin).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
+    cmd("bzpopmax", -3, WRITE | FAST | BLOCKING | NOSCRIPT, Keys::Range(1, -2, 1), (BLK & !acl::SLOW) | acl::FAST, v(5, 0, 0), "sorted-set", bzpopmax).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped."),
+    cmd("bzmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, Keys::Custom(keys_at2), BLK, v(7, 0, 0), "sorted-set", bzmpop).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
     cmd("zrandmember", -2, READONLY, K1, R | acl::SLOW, v(6, 2, 0), "sorted-set", zrandmember).doc("Returns one or more random members from a sorted set."),
     cmd("zscan", -3, READONLY, K1, R | acl::SLOW, v(2, 8, 0), "sorted-set", zscan).doc("Iterates over members and scores of a sorted set."),
 ];

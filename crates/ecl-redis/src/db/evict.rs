@@ -215,10 +215,10 @@ mod tests {
     fn volatile_ttl_prefers_nearest_expiry() {
         let mut dbs = vec![Db::new()];
         for (k, at) in [("a", 5000), ("b", 1000), ("c", 9000)] {
-            dbs[0].set(k.as_bytes(), Value::Str(b"v".to_vec()), 0, false);
+            dbs[0].set(k.as_bytes(), Value::Str(b"v".to_vec().into()), 0, false);
             dbs[0].set_expire(k.as_bytes(), at, 0);
         }
-        dbs[0].set(b"persistent", Value::Str(b"v".to_vec()), 0, false);
+        dbs[0].set(b"persistent", Value::Str(b"v".to_vec().into()), 0, false);
         let mut seen_b = false;
         for _ in 0..20 {
             let (_, k) = pick_victim(&mut dbs, Policy::VolatileTtl, 10, 0, 1).unwrap();

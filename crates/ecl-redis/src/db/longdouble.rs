@@ -1,4 +1,4 @@
-//! x87 80-bit `long double` arithmetic for HINCRBYFLOAT (and usable by INCRBYFLOAT): Redis
+//! x87 80-bit `long double` arithmetic for HINCRBYFLOAT and INCRBYFLOAT: Redis
 //! parses both operands with `strtold`, adds them in extended precision (64-bit mantissa) and
 //! prints the sum with `%.17Lf` before trimming trailing zeros. Doing the same in `f64` gives
 //! different text as soon as the integer part has a few digits (Redis answers
@@ -6,7 +6,8 @@
 //! to extended conversion and formatting are done with exact big-integer arithmetic and
 //! round-half-even, as glibc does.
 //!
-//! Place in the flow: `command/hashes.rs` calls [`add_decimal`]; inputs outside plain decimal
+//! Place in the flow: HINCRBYFLOAT (`command/hashes.rs`) and INCRBYFLOAT (`command/strings.rs`)
+//! call [`add_decimal`]; inputs outside plain decimal
 //! notation (hex floats, `inf`) make it return `None` so the caller falls back to `f64`.
 
 /// Little-endian base-2^32 natural number.
@@ -207,7 +208,9 @@ pub fn parse(s: &[u8]) -> Option<Ext> {
         return None;
     }
     let digits: String = format!("{int}{frac}").trim_start_matches('0').to_string();
-    if digits.len() > 60 {
+    // Redis refuses long-double text over 5 KiB; beyond that (or the extended exponent
+    // range below) the caller falls back to `f64`.
+    if digits.len() > 5120 {
         return None;
     }
     let e10 = exp10.checked_sub(frac.len() as i32)?;
@@ -218,7 +221,8 @@ pub fn parse(s: &[u8]) -> Option<Ext> {
             exp: 0,
         });
     }
-    if !(-400..=400).contains(&(e10 + digits.len() as i32)) {
+    // x87 extended covers about 1e-4951 ..= 1.19e4932.
+    if !(-4950..=4933).contains(&(e10 + digits.len() as i32)) {
         return None;
     }
     let mut d = Big(Vec::new());
@@ -246,6 +250,10 @@ pub fn parse(s: &[u8]) -> Option<Ext> {
         let top = q.shr_u128(shift);
         round_to_64(top, shift as i32 - k as i32, rem || q.any_below(shift))
     };
+    if exp + 64 > MAX_EXP {
+        // Beyond LDBL_MAX: strtold would say infinity.
+        return None;
+    }
     Some(Ext { neg, mant, exp })
 }
 

@@ -23,7 +23,7 @@ pub mod value;
 pub mod zset;
 
 pub use dict::{Dict, Key};
-pub use value::{Entry, KEY_OVERHEAD, Value};
+pub use value::{Entry, KEY_OVERHEAD, Str, StrKind, Value};
 
 use crate::errors::{self, CmdError};
 
@@ -287,9 +287,9 @@ impl Db {
         let lru = self.initial_lru(now_ms);
         let access = self.access;
         let mut make = Some(make);
-        let mut fresh = || make.take().map_or(Value::Str(Vec::new()), |f| f());
+        let mut fresh = || make.take().map_or(Value::Str(Str::default()), |f| f());
         let (e, mut created) = self.dict.get_or_insert_with(key, || Entry {
-            value: Value::Str(Vec::new()),
+            value: Value::Str(Str::default()),
             expire_at: 0,
             lru,
             ver,
@@ -339,7 +339,7 @@ impl Db {
         let lru = self.initial_lru(now_ms);
         let new_size = value.mem_size();
         let (e, created) = self.dict.get_or_insert_with(key, || Entry {
-            value: Value::Str(Vec::new()),
+            value: Value::Str(Str::default()),
             expire_at: 0,
             lru,
             ver,
@@ -581,7 +581,7 @@ mod tests {
     use super::*;
 
     fn s(v: &str) -> Value {
-        Value::Str(v.as_bytes().to_vec())
+        Value::Str(v.as_bytes().to_vec().into())
     }
 
     #[test]

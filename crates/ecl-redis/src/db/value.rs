@@ -10,11 +10,107 @@ use super::{hash::Hash, list::List, set::Set, zset::ZSet};
 /// Redis reports per small key.
 pub const KEY_OVERHEAD: usize = 56;
 
+/// How Redis would hold a string object, beyond what its bytes say.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StrKind {
+    /// Built from a SET-like argument: `int` when integer-like, else `embstr` up to 44 bytes.
+    #[default]
+    Fresh,
+    /// Built as a plain string without the integer attempt (INCRBYFLOAT results).
+    Plain,
+    /// Edited in place or built by BITOP/HyperLogLog: `raw` whatever its length.
+    Raw,
+}
+
+/// A string value plus how Redis would have encoded it.
+///
+/// Redis picks `int`/`embstr` only when it builds a string from a SET-like command's argument;
+/// a string edited in place (APPEND, SETRANGE, SETBIT, BITFIELD, PFADD) or built by BITOP or
+/// the HyperLogLog commands becomes `raw` whatever its length. Any mutable access through
+/// [`DerefMut`](std::ops::DerefMut) therefore marks the string raw; SET-like paths build a
+/// fresh [`Str`] (or call [`Str::assign`]) and INCR-style rewrites call [`Str::reencode`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Str {
+    bytes: Vec<u8>,
+    kind: StrKind,
+}
+
+impl Str {
+    /// A string held as `raw` whatever its content (BITOP, HyperLogLog results).
+    pub fn raw(bytes: Vec<u8>) -> Str {
+        Str {
+            bytes,
+            kind: StrKind::Raw,
+        }
+    }
+    /// A string built without the integer attempt (`embstr` up to 44 bytes, else `raw`).
+    pub fn plain(bytes: Vec<u8>) -> Str {
+        Str {
+            bytes,
+            kind: StrKind::Plain,
+        }
+    }
+    /// How the string is held.
+    pub fn kind(&self) -> StrKind {
+        self.kind
+    }
+    /// Replaces the content as a SET-like command would (encoding chosen from the content).
+    pub fn assign(&mut self, val: &[u8]) {
+        self.bytes.clear();
+        self.bytes.extend_from_slice(val);
+        self.kind = StrKind::Fresh;
+    }
+    /// After an in-place rewrite that Redis performs by building a new object from the bytes
+    /// (INCR family, APPEND creating the key): the encoding follows the content again.
+    pub fn reencode(&mut self) {
+        self.kind = StrKind::Fresh;
+    }
+    /// The bytes, by value.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+impl From<Vec<u8>> for Str {
+    fn from(bytes: Vec<u8>) -> Str {
+        Str {
+            bytes,
+            kind: StrKind::Fresh,
+        }
+    }
+}
+
+impl std::ops::Deref for Str {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.bytes
+    }
+}
+
+impl std::ops::DerefMut for Str {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        self.kind = StrKind::Raw;
+        &mut self.bytes
+    }
+}
+
+impl PartialEq<[u8]> for Str {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.bytes == other
+    }
+}
+
+impl<const N: usize> PartialEq<&[u8; N]> for Str {
+    fn eq(&self, other: &&[u8; N]) -> bool {
+        self.bytes == other[..]
+    }
+}
+
 /// A Redis value.
 #[derive(Clone, Debug)]
 pub enum Value {
     /// String (also integers, bitmaps and HyperLogLogs).
-    Str(Vec<u8>),
+    Str(Str),
     /// List.
     List(Box<List>),
     /// Hash.
@@ -52,7 +148,11 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => {
-                if s.len() <= 20 && crate::db::string::parse_i64(s).is_some() {
+                if s.kind() == StrKind::Raw || (s.kind() == StrKind::Plain && s.len() > 44) {
+                    "raw"
+                } else if s.kind() == StrKind::Plain {
+                    "embstr"
+                } else if s.len() <= 20 && crate::db::string::parse_i64(s).is_some() {
                     "int"
                 } else if s.len() <= 44 {
                     "embstr"

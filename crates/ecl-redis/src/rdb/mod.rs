@@ -237,7 +237,7 @@ fn score_from_elem(e: listpack::Elem) -> Option<f64> {
 pub fn decode_value(r: &mut Reader<'_>) -> Option<Value> {
     let t = r.byte()?;
     Some(match t {
-        ty::STRING => Value::Str(r.string()?),
+        ty::STRING => Value::Str(r.string()?.into()),
         ty::LIST => {
             let n = r.count()?;
             let mut l = List::new();
@@ -432,7 +432,7 @@ mod tests {
         z.insert(b"m", 1.5);
         z.insert(b"n", f64::NEG_INFINITY);
         for v in [
-            Value::Str(b"hello".to_vec()),
+            Value::Str(b"hello".to_vec().into()),
             Value::List(Box::new(l)),
             Value::Set(Box::new(s)),
             Value::Hash(Box::new(h)),
