@@ -1089,7 +1089,10 @@ async fn cluster_client_through_the_configuration_endpoint() {
         .query_async(&mut plain)
         .await;
     let text = cross.err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(text.contains("Keys in request don't hash to the same slot"), "{text}");
+    assert!(
+        text.contains("Keys in request don't hash to the same slot"),
+        "{text}"
+    );
     let tagged: redis::RedisResult<()> = redis::cmd("MSET")
         .arg("{user:1}name")
         .arg("ada")
@@ -1100,7 +1103,7 @@ async fn cluster_client_through_the_configuration_endpoint() {
     assert!(tagged.is_ok(), "{tagged:?}");
 
     let Ok(readers) = redis::cluster::ClusterClientBuilder::new(vec![url.clone()])
-        .read_from_replicas()
+        .read_routing_strategy(redis::cluster_read_routing::RandomReplicaStrategy)
         .build()
     else {
         panic!("replica-reading cluster client")

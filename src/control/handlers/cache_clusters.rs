@@ -634,42 +634,16 @@ pub async fn modify_cache_cluster(
             ));
         }
         // AUTH token changes (redis/valkey with in-transit encryption).
-        let mut new_token: Option<Option<String>> = None;
-        match (
-            input.auth_token_update_strategy.as_deref(),
-            &input.auth_token,
-        ) {
-            (_, Some(_)) | (Some(_), _) if memcached => {
-                return Err(combination(
-                    "AuthToken is only supported for the redis and valkey engines.",
-                ));
-            }
-            (None | Some("SET") | Some("ROTATE"), Some(t)) => {
-                if !c.transit_encryption_enabled {
-                    return Err(invalid(
-                        "The AUTH token is only supported when encryption-in-transit is enabled",
-                    ));
-                }
-                new_token = Some(Some(t.clone()));
-            }
-            (Some("DELETE"), None) => new_token = Some(None),
-            (Some("DELETE"), Some(_)) => {
-                return Err(combination(
-                    "AuthToken must not be given with AuthTokenUpdateStrategy DELETE.",
-                ));
-            }
-            (Some("SET" | "ROTATE"), None) => {
-                return Err(invalid(
-                    "AuthToken is required with AuthTokenUpdateStrategy SET or ROTATE.",
-                ));
-            }
-            (Some(other), _) => {
-                return Err(invalid(format!(
-                    "Invalid value for AuthTokenUpdateStrategy: {other}"
-                )));
-            }
-            (None, None) => {}
+        if memcached && (input.auth_token.is_some() || input.auth_token_update_strategy.is_some()) {
+            return Err(combination(
+                "AuthToken is only supported for the redis and valkey engines.",
+            ));
         }
+        let new_token = auth_token_update(
+            input.auth_token_update_strategy.as_deref(),
+            input.auth_token.as_ref(),
+            c.transit_encryption_enabled,
+        )?;
         if new_token.as_ref().is_some_and(|t| *t != c.auth_token) {
             plan.restart_nodes = true;
         }

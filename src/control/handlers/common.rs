@@ -109,3 +109,35 @@ pub fn non_blank(name: &str, value: &str) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+/// What a Modify request asks of a node's AUTH token, from `AuthToken` and
+/// `AuthTokenUpdateStrategy` (SET/ROTATE set it, DELETE removes it): `None` leaves it alone,
+/// `Some(Some(t))` sets `t`, `Some(None)` removes it. AWS only accepts a token when in-transit
+/// encryption is on, and refuses a DELETE that carries one or a SET/ROTATE without one.
+pub fn auth_token_update(
+    strategy: Option<&str>,
+    token: Option<&String>,
+    transit_encryption_enabled: bool,
+) -> Result<Option<Option<String>>, ApiError> {
+    match (strategy, token) {
+        (None | Some("SET") | Some("ROTATE"), Some(t)) => {
+            if !transit_encryption_enabled {
+                return Err(invalid(
+                    "The AUTH token is only supported when encryption-in-transit is enabled",
+                ));
+            }
+            Ok(Some(Some(t.clone())))
+        }
+        (Some("DELETE"), None) => Ok(Some(None)),
+        (Some("DELETE"), Some(_)) => Err(combination(
+            "AuthToken must not be given with AuthTokenUpdateStrategy DELETE.",
+        )),
+        (Some("SET" | "ROTATE"), None) => Err(invalid(
+            "AuthToken is required with AuthTokenUpdateStrategy SET or ROTATE.",
+        )),
+        (Some(other), _) => Err(invalid(format!(
+            "Invalid value for AuthTokenUpdateStrategy: {other}"
+        ))),
+        (None, None) => Ok(None),
+    }
+}

@@ -208,39 +208,13 @@ pub fn modify_replication_group(
             }
             g.snapshotting_cluster_id = Some(s);
         }
-        match (
+        if let Some(token) = auth_token_update(
             input.auth_token_update_strategy.as_deref(),
-            &input.auth_token,
-        ) {
-            (None | Some("SET") | Some("ROTATE"), Some(t)) => {
-                if !g.transit_encryption_enabled {
-                    return Err(invalid(
-                        "The AUTH token is only supported when encryption-in-transit is enabled",
-                    ));
-                }
-                g.auth_token = Some(t.clone());
-                g.auth_token_last_modified = Some(now);
-            }
-            (Some("DELETE"), None) => {
-                g.auth_token = None;
-                g.auth_token_last_modified = Some(now);
-            }
-            (Some("DELETE"), Some(_)) => {
-                return Err(combination(
-                    "AuthToken must not be given with AuthTokenUpdateStrategy DELETE.",
-                ));
-            }
-            (Some("SET" | "ROTATE"), None) => {
-                return Err(invalid(
-                    "AuthToken is required with AuthTokenUpdateStrategy SET or ROTATE.",
-                ));
-            }
-            (Some(other), _) => {
-                return Err(invalid(format!(
-                    "Invalid value for AuthTokenUpdateStrategy: {other}"
-                )));
-            }
-            (None, None) => {}
+            input.auth_token.as_ref(),
+            g.transit_encryption_enabled,
+        )? {
+            g.auth_token = token;
+            g.auth_token_last_modified = Some(now);
         }
         if let Some(te) = input.transit_encryption_enabled {
             g.transit_encryption_enabled = te;
