@@ -272,6 +272,10 @@ pub fn parse_memory(s: &str) -> Option<u64> {
 #[derive(Clone, Debug)]
 pub struct Config {
     values: BTreeMap<&'static str, String>,
+    /// The integer-valued parameters parsed once when set, so commands that consult a
+    /// threshold on every call (listpack/intset limits) skip name canonicalisation, the string
+    /// clone and the parse: the profile of ZADD/HSET at -P 16 showed ~7% of CPU there.
+    ints: BTreeMap<&'static str, i64>,
     /// `maxmemory` in bytes (0 = none).
     pub maxmemory: u64,
     /// `maxmemory-policy`.
@@ -306,6 +310,7 @@ impl Default for Config {
     fn default() -> Self {
         let mut c = Config {
             values: BTreeMap::new(),
+            ints: BTreeMap::new(),
             maxmemory: 0,
             policy: Policy::NoEviction,
             samples: 5,
@@ -322,7 +327,7 @@ impl Default for Config {
             latency_threshold_ms: 0,
         };
         for (name, def, _) in PARAMS {
-            c.values.insert(name, def.to_string());
+            c.put(name, def.to_string());
         }
         c
     }
@@ -387,7 +392,7 @@ impl Config {
             },
             Kind::Text => value.to_string(),
         };
-        self.values.insert(name, norm);
+        self.put(name, norm);
         self.refresh(name);
         Ok(())
     }
@@ -395,7 +400,7 @@ impl Config {
     /// Sets a value bypassing the read-only check (initial parameters from the supervisor).
     pub fn set_initial(&mut self, name: &str, value: &str) -> Result<(), String> {
         if let Some((n, Kind::ReadOnly)) = canonical(name) {
-            self.values.insert(n, value.to_string());
+            self.put(n, value.to_string());
             return Ok(());
         }
         self.set(name, value)
@@ -439,6 +444,29 @@ impl Config {
     pub fn get(&self, name: &str) -> Option<String> {
         let (n, _) = canonical(name)?;
         self.values.get(n).cloned()
+    }
+
+    /// An integer parameter's value: direct lookup for canonical names (the hot path), falling
+    /// back to alias/case resolution; `None` when unknown or not an integer.
+    pub fn get_i64(&self, name: &str) -> Option<i64> {
+        if let Some(v) = self.ints.get(name) {
+            return Some(*v);
+        }
+        let (n, _) = canonical(name)?;
+        self.ints.get(n).copied()
+    }
+
+    /// Stores a value and its parsed integer form (when it has one).
+    fn put(&mut self, name: &'static str, value: String) {
+        match value.parse::<i64>() {
+            Ok(v) => {
+                self.ints.insert(name, v);
+            }
+            Err(_) => {
+                self.ints.remove(name);
+            }
+        }
+        self.values.insert(name, value);
     }
 
     /// `CONFIG GET` with a glob pattern: (name, value) pairs; aliases match by their own name.

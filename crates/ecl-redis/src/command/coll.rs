@@ -164,11 +164,7 @@ pub fn cleanup(ctx: &mut Ctx<'_>, key: &[u8]) {
 
 /// An integer configuration parameter (`default` when unset or unparsable).
 pub fn cfg_i64(ctx: &Ctx<'_>, name: &str, default: i64) -> i64 {
-    ctx.eng
-        .cfg
-        .get(name)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
+    ctx.eng.cfg.get_i64(name).unwrap_or(default)
 }
 
 /// `(max entries, max value length)` for a `<type>-max-listpack-*` pair.
