@@ -2,86 +2,13 @@
 //! real HTTP requests in the Query protocol (form-encoded POST, XML answers), and real TCP
 //! connections to the endpoints the API reports.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use elasticache_local::config::Config;
-use elasticache_local::server::{self, RunningServer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use common::api::{Answer, call, start};
 use tokio::net::TcpStream;
-
-/// A configuration whose engine addresses come from a loopback block of their own, so that
-/// parallel test runs on this machine do not compete for the same `127.x:6379`.
-fn config() -> Config {
-    let mut c = Config::for_tests();
-    let b = 2 + (std::process::id() % 200) as u8;
-    let c2 = 10 + (rand::random::<u8>() % 200);
-    c.loopback_base = format!("127.{b}.{c2}.1").parse().expect("ip");
-    c
-}
-
-/// One API answer.
-struct Answer {
-    status: u16,
-    body: String,
-}
-
-impl Answer {
-    /// Text of every `<tag>` element, in document order.
-    fn all(&self, tag: &str) -> Vec<String> {
-        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-        let mut out = Vec::new();
-        let mut rest = self.body.as_str();
-        while let Some(i) = rest.find(&open) {
-            let after = &rest[i + open.len()..];
-            let Some(j) = after.find(&close) else { break };
-            out.push(after[..j].to_string());
-            rest = &after[j + close.len()..];
-        }
-        out
-    }
-
-    /// Text of the first `<tag>` element.
-    fn get(&self, tag: &str) -> Option<String> {
-        self.all(tag).into_iter().next()
-    }
-
-    /// The error code, for error answers.
-    fn code(&self) -> Option<String> {
-        self.get("Code")
-    }
-}
-
-fn encode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// POSTs one Query API request (unsigned: default account and region).
-async fn call(addr: SocketAddr, action: &str, params: &[(&str, &str)]) -> Answer {
-    let mut body = format!("Action={action}&Version=2015-02-02");
-    for (k, v) in params {
-        body.push_str(&format!("&{}={}", encode(k), encode(v)));
-    }
-    let mut stream = TcpStream::connect(addr).await.expect("connect to API");
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(req.as_bytes()).await.expect("send");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Answer { status, body }
-}
 
 /// Polls DescribeCacheClusters until the cluster reports `want` (bounded).
 async fn wait_status(addr: SocketAddr, id: &str, want: &str) -> Answer {
@@ -111,10 +38,6 @@ async fn wait_gone(addr: SocketAddr, id: &str) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("cluster {id} was never removed");
-}
-
-async fn start() -> RunningServer {
-    server::start(config()).await.expect("server starts")
 }
 
 #[tokio::test]
