@@ -301,16 +301,7 @@ pub async fn create_cache_cluster(
             None => format!("default.{}", version.family),
         };
         check_parameter_group(&r, &parameter_group, &version.family)?;
-        let subnet_group = input
-            .cache_subnet_group_name
-            .as_deref()
-            .unwrap_or("default")
-            .to_ascii_lowercase();
-        if !r.subnet_groups.contains_key(&subnet_group) {
-            return Err(ApiError::cache_subnet_group_not_found(format!(
-                "CacheSubnetGroup not found: {subnet_group}"
-            )));
-        }
+        let subnet_group = resolve_subnet_group(&r, input.cache_subnet_group_name.as_deref())?;
         let cache_security_groups = check_security_groups(
             &r,
             input
@@ -447,26 +438,16 @@ pub async fn modify_cache_cluster(
     input: ModifyCacheClusterInput,
 ) -> Result<ModifyCacheClusterOutput, ApiError> {
     let id = input.cache_cluster_id.trim().to_ascii_lowercase();
-    let maintenance = input
-        .preferred_maintenance_window
-        .as_deref()
-        .map(validate::maintenance_window)
-        .transpose()
-        .map_err(invalid)?;
-    let snapshot_window = input
-        .snapshot_window
-        .as_deref()
-        .map(validate::snapshot_window)
-        .transpose()
-        .map_err(invalid)?;
-    let retention = input
-        .snapshot_retention_limit
-        .map(validate::snapshot_retention)
-        .transpose()
-        .map_err(invalid)?;
-    if let Some(t) = &input.auth_token {
-        validate::auth_token(t).map_err(invalid)?;
-    }
+    let ModifySchedule {
+        maintenance,
+        snapshot_window,
+        retention,
+    } = modify_schedule(
+        input.preferred_maintenance_window.as_deref(),
+        input.snapshot_window.as_deref(),
+        input.snapshot_retention_limit,
+        input.auth_token.as_ref(),
+    )?;
     let region = svc.region(ctx);
     let (record, cref, plan) = {
         let mut r = lock(&region);

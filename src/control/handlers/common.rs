@@ -141,3 +141,55 @@ pub fn auth_token_update(
         (None, None) => Ok(None),
     }
 }
+
+/// The schedule and AUTH parts of a Modify request (ModifyCacheCluster and
+/// ModifyReplicationGroup share AWS's rules for them), validated once.
+pub struct ModifySchedule {
+    /// `PreferredMaintenanceWindow`, normalised (lower case).
+    pub maintenance: Option<String>,
+    /// `SnapshotWindow`.
+    pub snapshot_window: Option<String>,
+    /// `SnapshotRetentionLimit`.
+    pub retention: Option<i32>,
+}
+
+/// Validates a Modify request's windows, retention and AuthToken characters.
+pub fn modify_schedule(
+    maintenance_window: Option<&str>,
+    snapshot_window: Option<&str>,
+    retention: Option<i32>,
+    auth_token: Option<&String>,
+) -> Result<ModifySchedule, ApiError> {
+    let maintenance = maintenance_window
+        .map(validate::maintenance_window)
+        .transpose()
+        .map_err(invalid)?;
+    let snapshot_window = snapshot_window
+        .map(validate::snapshot_window)
+        .transpose()
+        .map_err(invalid)?;
+    let retention = retention
+        .map(validate::snapshot_retention)
+        .transpose()
+        .map_err(invalid)?;
+    if let Some(t) = auth_token {
+        validate::auth_token(t).map_err(invalid)?;
+    }
+    Ok(ModifySchedule {
+        maintenance,
+        snapshot_window,
+        retention,
+    })
+}
+
+/// The subnet group a Create request names (`default` when it names none), lower-cased, which
+/// must exist in the region.
+pub fn resolve_subnet_group(r: &Region, name: Option<&str>) -> Result<String, ApiError> {
+    let subnet_group = name.unwrap_or("default").to_ascii_lowercase();
+    if !r.subnet_groups.contains_key(&subnet_group) {
+        return Err(ApiError::cache_subnet_group_not_found(format!(
+            "CacheSubnetGroup not found: {subnet_group}"
+        )));
+    }
+    Ok(subnet_group)
+}

@@ -550,16 +550,7 @@ pub async fn create_replication_group(
             (Some(c), None) => c.port,
             (_, p) => validate::port(p.unwrap_or(6379)).map_err(invalid)?,
         };
-        let subnet_group = input
-            .cache_subnet_group_name
-            .as_deref()
-            .unwrap_or("default")
-            .to_ascii_lowercase();
-        if !r.subnet_groups.contains_key(&subnet_group) {
-            return Err(ApiError::cache_subnet_group_not_found(format!(
-                "CacheSubnetGroup not found: {subnet_group}"
-            )));
-        }
+        let subnet_group = resolve_subnet_group(&r, input.cache_subnet_group_name.as_deref())?;
         let cache_security_groups = check_security_groups(
             &r,
             input

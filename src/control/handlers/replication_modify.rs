@@ -11,7 +11,6 @@ use crate::catalog::compare_versions;
 use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
-use crate::control::validate;
 use crate::state::{ClusterStatus, GroupStatus, NodeStatus, ReplicationGroupRecord, lock};
 
 use super::Service;
@@ -36,26 +35,16 @@ pub fn modify_replication_group(
     ctx: &RequestContext,
     input: ModifyReplicationGroupInput,
 ) -> Result<ModifyReplicationGroupOutput, ApiError> {
-    let maintenance = input
-        .preferred_maintenance_window
-        .as_deref()
-        .map(validate::maintenance_window)
-        .transpose()
-        .map_err(invalid)?;
-    let snapshot_window = input
-        .snapshot_window
-        .as_deref()
-        .map(validate::snapshot_window)
-        .transpose()
-        .map_err(invalid)?;
-    let retention = input
-        .snapshot_retention_limit
-        .map(validate::snapshot_retention)
-        .transpose()
-        .map_err(invalid)?;
-    if let Some(t) = &input.auth_token {
-        validate::auth_token(t).map_err(invalid)?;
-    }
+    let ModifySchedule {
+        maintenance,
+        snapshot_window,
+        retention,
+    } = modify_schedule(
+        input.preferred_maintenance_window.as_deref(),
+        input.snapshot_window.as_deref(),
+        input.snapshot_retention_limit,
+        input.auth_token.as_ref(),
+    )?;
     let now = svc.inner.store.now();
     let region = svc.region(ctx);
     let (out, gref, plan) = {
