@@ -73,6 +73,8 @@ pub fn proto_expected_dollar(got: u8) -> &'static str {
 // Generic.
 /// Generic syntax error.
 pub const SYNTAX: &str = "ERR syntax error";
+/// LMPOP/ZMPOP/BLMPOP/BZMPOP with `COUNT` 0 or negative.
+pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
 /// Integer argument parse failure.
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 /// Float argument parse failure.

@@ -31,6 +31,30 @@ pub(crate) enum Step {
     Close,
 }
 
+/// The start of every turn of a protocol's parse loop: first drop the rest of a data block
+/// being swallowed (an oversized or refused value), then stop taking requests while the output
+/// is over [`OUTPUT_SOFT_LIMIT`]. `true` means "wait for more input or for the writer".
+pub(crate) fn must_wait(
+    st: &mut crate::server::ConnState,
+    buf: &mut bytes::BytesMut,
+    out: &[u8],
+) -> bool {
+    use bytes::Buf as _;
+    if st.swallow > 0 {
+        let n = st.swallow.min(buf.len());
+        buf.advance(n);
+        st.swallow -= n;
+        if st.swallow > 0 {
+            return true;
+        }
+    }
+    if out.len() >= OUTPUT_SOFT_LIMIT {
+        st.output_full = true;
+        return true;
+    }
+    false
+}
+
 /// Parses an unsigned decimal as memcached's `strtoull`-based check does: optional `+`, no
 /// `-`, no overflow, nothing after the digits.
 pub(crate) fn parse_u64(tok: &[u8]) -> Option<u64> {

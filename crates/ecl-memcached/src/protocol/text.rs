@@ -80,16 +80,7 @@ pub(crate) fn process(
     out: &mut Vec<u8>,
 ) -> Step {
     loop {
-        if st.swallow > 0 {
-            let n = st.swallow.min(buf.len());
-            buf.advance(n);
-            st.swallow -= n;
-            if st.swallow > 0 {
-                return Step::More;
-            }
-        }
-        if out.len() >= super::OUTPUT_SOFT_LIMIT {
-            st.output_full = true;
+        if super::must_wait(st, buf, out) {
             return Step::More;
         }
         if buf.is_empty() {

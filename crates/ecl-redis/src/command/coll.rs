@@ -90,6 +90,25 @@ pub fn set_limits_for(ctx: &mut Ctx<'_>, key: &[u8]) -> SetLimits {
     }
 }
 
+/// The optional trailing `COUNT n` of the *MPOP commands, starting at argument `i`: 1 when
+/// absent; a repeated or unknown option is a syntax error, and `n` must be positive.
+pub fn mpop_count(argv: &Argv<'_>, mut i: usize) -> Result<usize, CmdError> {
+    let mut count = None;
+    while i < argv.len() {
+        if argv.is(i, "count") && i + 1 < argv.len() && count.is_none() {
+            let c = argv.i64(i + 1)?;
+            if c <= 0 {
+                return Err(crate::errors::COUNT_NOT_POSITIVE.into());
+            }
+            count = Some(c as usize);
+            i += 2;
+        } else {
+            return Err(crate::errors::SYNTAX.into());
+        }
+    }
+    Ok(count.unwrap_or(1))
+}
+
 /// Reads a collection for a command that reads it (counts hits/misses); `None` when missing,
 /// WRONGTYPE when the key holds another type.
 pub fn read<'a, T: Coll>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a T>, CmdError> {

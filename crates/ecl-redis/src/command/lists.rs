@@ -489,20 +489,7 @@ fn mpop_args<'a>(argv: &Argv<'a>, at: usize) -> Result<(Vec<&'a [u8]>, End, usiz
     let mut i = at + 1 + keys.len();
     let end = End::parse(argv.get(i)).ok_or(CmdError::from(errors::SYNTAX))?;
     i += 1;
-    let mut count = None;
-    while i < argv.len() {
-        if argv.is(i, "count") && i + 1 < argv.len() && count.is_none() {
-            let c = argv.i64(i + 1)?;
-            if c <= 0 {
-                return Err("ERR count should be greater than 0".into());
-            }
-            count = Some(c as usize);
-            i += 2;
-        } else {
-            return Err(errors::SYNTAX.into());
-        }
-    }
-    Ok((keys, end, count.unwrap_or(1)))
+    Ok((keys, end, coll::mpop_count(argv, i)?))
 }
 
 /// Pops from the first non-empty list; true when it replied with `[key, [elements]]`.

@@ -385,20 +385,7 @@ fn mpop_args<'a>(argv: &Argv<'a>, at: usize) -> Result<(Vec<&'a [u8]>, bool, usi
         return Err(errors::SYNTAX.into());
     };
     i += 1;
-    let mut count = None;
-    while i < argv.len() {
-        if argv.is(i, "count") && i + 1 < argv.len() && count.is_none() {
-            let c = argv.i64(i + 1)?;
-            if c <= 0 {
-                return Err("ERR count should be greater than 0".into());
-            }
-            count = Some(c as usize);
-            i += 2;
-        } else {
-            return Err(errors::SYNTAX.into());
-        }
-    }
-    Ok((keys, max, count.unwrap_or(1)))
+    Ok((keys, max, coll::mpop_count(argv, i)?))
 }
 
 fn mpop_try(ctx: &mut Ctx<'_>, keys: &[&[u8]], max: bool, count: usize) -> Result<bool, CmdError> {
