@@ -122,7 +122,9 @@ def emulator(tmp_path_factory) -> Emulator:
         base = f"127.{random.randint(100, 250)}.{random.randint(0, 255)}.1"
         args += ["--addressing", "loopback", "--loopback-base", base]
     else:
-        first = random.randint(20000, 50000)
+        # Below Linux's ephemeral range (32768-60999 by default): an outgoing client socket may
+        # otherwise take a port of the range before a node binds it.
+        first = random.randint(20000, 31000)
         args += ["--addressing", "ports", "--port-range", f"{first}-{first + 999}"]
         helpers.PORT_RANGE = (first, first + 999)
     env = dict(os.environ)
