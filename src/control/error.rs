@@ -8,6 +8,7 @@
 use std::fmt;
 
 use crate::control::api::Operation;
+use crate::state::StateError;
 
 include!(concat!(env!("OUT_DIR"), "/api_errors.rs"));
 
@@ -67,6 +68,32 @@ impl ApiError {
             "Sender"
         } else {
             "Receiver"
+        }
+    }
+}
+
+/// A refused lookup or transition of the state layer, in AWS's words.
+impl From<StateError> for ApiError {
+    fn from(e: StateError) -> ApiError {
+        match e {
+            StateError::ClusterNotFound(id) => {
+                ApiError::cache_cluster_not_found(format!("CacheCluster not found: {id}"))
+            }
+            StateError::GroupNotFound(id) => {
+                ApiError::replication_group_not_found(format!("ReplicationGroup not found: {id}"))
+            }
+            StateError::ClusterState { id, status } => {
+                ApiError::invalid_cache_cluster_state(format!(
+                    "Cache cluster {id} is not in available state (current state: {}).",
+                    status.as_str()
+                ))
+            }
+            StateError::GroupState { id, status } => {
+                ApiError::invalid_replication_group_state(format!(
+                    "Replication group {id} is not in available state (current state: {}).",
+                    status.as_str()
+                ))
+            }
         }
     }
 }

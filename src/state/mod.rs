@@ -12,12 +12,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 mod clock;
 mod events;
+mod lifecycle;
 mod records;
 mod region;
 mod replication_groups;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{Event, EventQuery, SourceType};
+pub use lifecycle::{
+    ClusterStatus, GroupStatus, Lifecycle, NodeStatus, ParameterStatus, StateError,
+};
 pub use records::*;
 pub use region::{DEFAULT_SUBNET_GROUP, Region};
 pub use replication_groups::*;

@@ -7,67 +7,7 @@ use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
-/// `CacheClusterStatus` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClusterStatus {
-    /// `creating`: nodes are starting.
-    Creating,
-    /// `available`: every node listens.
-    Available,
-    /// `modifying`: a modification is being applied.
-    Modifying,
-    /// `rebooting cluster nodes`.
-    Rebooting,
-    /// `snapshotting`.
-    Snapshotting,
-    /// `deleting`: nodes are stopping; the record disappears afterwards.
-    Deleting,
-    /// `incompatible-network`: a node could not get its endpoint (bind failure).
-    IncompatibleNetwork,
-}
-
-impl ClusterStatus {
-    /// The wire string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClusterStatus::Creating => "creating",
-            ClusterStatus::Available => "available",
-            ClusterStatus::Modifying => "modifying",
-            ClusterStatus::Rebooting => "rebooting cluster nodes",
-            ClusterStatus::Snapshotting => "snapshotting",
-            ClusterStatus::Deleting => "deleting",
-            ClusterStatus::IncompatibleNetwork => "incompatible-network",
-        }
-    }
-}
-
-/// `CacheNodeStatus` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NodeStatus {
-    /// `creating`
-    Creating,
-    /// `available`
-    Available,
-    /// `rebooting`
-    Rebooting,
-    /// `modifying`
-    Modifying,
-    /// `deleting`
-    Deleting,
-}
-
-impl NodeStatus {
-    /// The wire string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeStatus::Creating => "creating",
-            NodeStatus::Available => "available",
-            NodeStatus::Rebooting => "rebooting",
-            NodeStatus::Modifying => "modifying",
-            NodeStatus::Deleting => "deleting",
-        }
-    }
-}
+use super::lifecycle::{ClusterStatus, NodeStatus, ParameterStatus};
 
 /// Where a node (or configuration endpoint) can be reached.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,7 +34,7 @@ pub struct CacheNodeRecord {
     /// `CustomerAvailabilityZone`.
     pub availability_zone: String,
     /// `in-sync` or `pending-reboot`.
-    pub parameter_group_status: String,
+    pub parameter_group_status: ParameterStatus,
 }
 
 /// Changes parked until the next maintenance window (`ApplyImmediately=false`).
@@ -145,7 +85,7 @@ pub struct CacheClusterRecord {
     /// Parameter group name.
     pub parameter_group: String,
     /// `in-sync` / `pending-reboot` / `applying`.
-    pub parameter_apply_status: String,
+    pub parameter_apply_status: ParameterStatus,
     /// Subnet group name.
     pub subnet_group: String,
     /// VPC security group ids.

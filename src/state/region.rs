@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 use super::events::{Event, EventLog, EventQuery, SourceType};
+use super::lifecycle::{GroupStatus, StateError};
 use super::records::*;
 use crate::catalog::catalog;
 
@@ -158,6 +159,60 @@ impl Region {
     /// Events matching a query, newest first.
     pub fn query_events(&self, q: &EventQuery) -> Vec<Event> {
         self.events.query(q)
+    }
+
+    /// The cluster `raw` names (case-insensitive), or `ClusterNotFound`.
+    pub fn cluster(&self, raw: &str) -> Result<&CacheClusterRecord, StateError> {
+        let id = raw.trim().to_ascii_lowercase();
+        self.clusters
+            .get(&id)
+            .ok_or(StateError::ClusterNotFound(id))
+    }
+
+    /// The cluster `raw` names, for an update.
+    pub fn cluster_mut(&mut self, raw: &str) -> Result<&mut CacheClusterRecord, StateError> {
+        let id = raw.trim().to_ascii_lowercase();
+        self.clusters
+            .get_mut(&id)
+            .ok_or(StateError::ClusterNotFound(id))
+    }
+
+    /// The replication group `raw` names (case-insensitive), or `GroupNotFound`.
+    pub fn group(&self, raw: &str) -> Result<&super::ReplicationGroupRecord, StateError> {
+        let id = raw.trim().to_ascii_lowercase();
+        self.replication_groups
+            .get(&id)
+            .ok_or(StateError::GroupNotFound(id))
+    }
+
+    /// The replication group `raw` names, for an update.
+    pub fn group_mut(
+        &mut self,
+        raw: &str,
+    ) -> Result<&mut super::ReplicationGroupRecord, StateError> {
+        let id = raw.trim().to_ascii_lowercase();
+        self.replication_groups
+            .get_mut(&id)
+            .ok_or(StateError::GroupNotFound(id))
+    }
+
+    /// The replication group `raw` names, which must be `available`.
+    pub fn available_group(&self, raw: &str) -> Result<&super::ReplicationGroupRecord, StateError> {
+        let g = self.group(raw)?;
+        if g.status != GroupStatus::Available {
+            return Err(StateError::GroupState {
+                id: g.id.clone(),
+                status: g.status,
+            });
+        }
+        Ok(g)
+    }
+
+    /// The zone for the `i`-th node of a shard when none was asked for: spread over three
+    /// zones.
+    pub fn spread_zone(&self, i: usize) -> String {
+        let zones = self.availability_zones();
+        zones[i % 3].clone()
     }
 
     /// Inserts a new cluster (the caller checked that the id is free).

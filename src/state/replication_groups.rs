@@ -9,39 +9,9 @@
 
 use time::OffsetDateTime;
 
+use super::lifecycle::GroupStatus;
 use super::records::EndpointRecord;
 use super::region::Region;
-
-/// `ReplicationGroup.Status` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GroupStatus {
-    /// `creating`
-    Creating,
-    /// `available`
-    Available,
-    /// `modifying`
-    Modifying,
-    /// `deleting`
-    Deleting,
-    /// `create-failed`
-    CreateFailed,
-    /// `snapshotting`
-    Snapshotting,
-}
-
-impl GroupStatus {
-    /// The wire string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GroupStatus::Creating => "creating",
-            GroupStatus::Available => "available",
-            GroupStatus::Modifying => "modifying",
-            GroupStatus::Deleting => "deleting",
-            GroupStatus::CreateFailed => "create-failed",
-            GroupStatus::Snapshotting => "snapshotting",
-        }
-    }
-}
 
 /// One node group (shard).
 #[derive(Clone, Debug)]

@@ -11,8 +11,8 @@ use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
 use crate::control::validate;
 use crate::state::{
-    CacheClusterRecord, CacheNodeRecord, ClusterStatus, NodeStatus, PendingModifications, Region,
-    ResourceKind, lock,
+    CacheClusterRecord, CacheNodeRecord, ClusterStatus, NodeStatus, ParameterStatus,
+    PendingModifications, Region, ResourceKind, lock,
 };
 
 use super::Service;
@@ -329,7 +329,7 @@ pub async fn create_cache_cluster(
                 create_time: now,
                 endpoint: None,
                 availability_zone: z.clone(),
-                parameter_group_status: "in-sync".to_string(),
+                parameter_group_status: ParameterStatus::InSync,
             })
             .collect();
         let mut record = CacheClusterRecord {
@@ -351,7 +351,7 @@ pub async fn create_cache_cluster(
             preferred_availability_zone: String::new(),
             port,
             parameter_group,
-            parameter_apply_status: "in-sync".to_string(),
+            parameter_apply_status: ParameterStatus::InSync,
             subnet_group,
             security_group_ids: input.security_group_ids.clone().unwrap_or_default(),
             cache_security_groups,
@@ -669,15 +669,11 @@ pub async fn modify_cache_cluster(
         }
         if group_changed {
             c.parameter_group = parameter_group;
-            c.parameter_apply_status = if reboot_needed {
-                "pending-reboot"
+            c.set_parameter_status(if reboot_needed {
+                ParameterStatus::PendingReboot
             } else {
-                "in-sync"
-            }
-            .to_string();
-            for n in &mut c.nodes {
-                n.parameter_group_status = c.parameter_apply_status.clone();
-            }
+                ParameterStatus::InSync
+            });
         }
         if family != c.family && pending.engine_version.is_some() {
             c.family = family;
@@ -689,8 +685,7 @@ pub async fn modify_cache_cluster(
             pending.cache_node_type = None;
         }
         c.pending = pending;
-        c.status = ClusterStatus::Modifying;
-        c.generation += 1;
+        c.begin(ClusterStatus::Modifying)?;
         let record = c.clone();
         let cref = ClusterRef::of(&r, &record);
         (record, cref, plan)
@@ -734,23 +729,17 @@ pub async fn delete_cache_cluster(
             drop(r);
             return super::replica_count::delete_member_cluster(svc, ctx, &id);
         }
-        if !matches!(
-            c.status,
-            ClusterStatus::Available | ClusterStatus::IncompatibleNetwork
-        ) {
-            return Err(not_available(c));
-        }
+        c.check(ClusterStatus::Deleting)?;
         if input.final_snapshot_identifier.is_some() && c.engine == "memcached" {
             return Err(ApiError::snapshot_feature_not_supported(
                 "Snapshots are not supported for the memcached engine.",
             ));
         }
         let skipped_snapshot = input.final_snapshot_identifier.clone();
-        c.status = ClusterStatus::Deleting;
+        c.begin(ClusterStatus::Deleting)?;
         for n in &mut c.nodes {
-            n.status = NodeStatus::Deleting;
+            n.begin(NodeStatus::Deleting);
         }
-        c.generation += 1;
         let record = c.clone();
         if let Some(name) = skipped_snapshot {
             // Snapshots come with a later issue; say so where users look (DescribeEvents)
@@ -811,11 +800,10 @@ pub async fn reboot_cache_cluster(
                 ids.push(n.clone());
             }
         }
-        c.status = ClusterStatus::Rebooting;
+        c.begin(ClusterStatus::Rebooting)?;
         for n in c.nodes.iter_mut().filter(|n| ids.contains(&n.id)) {
-            n.status = NodeStatus::Rebooting;
+            n.begin(NodeStatus::Rebooting);
         }
-        c.generation += 1;
         let record = c.clone();
         (record.clone(), ClusterRef::of(&r, &record), ids)
     };

@@ -6,7 +6,7 @@ use crate::control::api::{
     NotificationConfiguration, PendingModifiedValues, SecurityGroupMembership, Timestamp,
 };
 use crate::control::context::RequestContext;
-use crate::state::{CacheClusterRecord, EndpointRecord, ResourceKind};
+use crate::state::{CacheClusterRecord, EndpointRecord, ParameterStatus, ResourceKind};
 
 use super::common::arn_of;
 
@@ -37,10 +37,11 @@ pub fn render_cluster(
         cache_node_type: pending.cache_node_type.clone(),
         ..Default::default()
     };
-    let nodes_to_reboot: Vec<String> = if c.parameter_apply_status == "pending-reboot" {
+    let nodes_to_reboot: Vec<String> = if c.parameter_apply_status == ParameterStatus::PendingReboot
+    {
         c.nodes
             .iter()
-            .filter(|n| n.parameter_group_status == "pending-reboot")
+            .filter(|n| n.parameter_group_status == ParameterStatus::PendingReboot)
             .map(|n| n.id.clone())
             .collect()
     } else {
@@ -80,7 +81,7 @@ pub fn render_cluster(
         ),
         cache_parameter_group: Some(CacheParameterGroupStatus {
             cache_parameter_group_name: Some(c.parameter_group.clone()),
-            parameter_apply_status: Some(c.parameter_apply_status.clone()),
+            parameter_apply_status: Some(c.parameter_apply_status.as_str().to_string()),
             cache_node_ids_to_reboot: Some(nodes_to_reboot),
         }),
         cache_subnet_group_name: Some(c.subnet_group.clone()),
@@ -92,7 +93,7 @@ pub fn render_cluster(
                     cache_node_status: Some(n.status.as_str().to_string()),
                     cache_node_create_time: Some(Timestamp(n.create_time)),
                     endpoint: n.endpoint.as_ref().map(endpoint),
-                    parameter_group_status: Some(n.parameter_group_status.clone()),
+                    parameter_group_status: Some(n.parameter_group_status.as_str().to_string()),
                     customer_availability_zone: Some(n.availability_zone.clone()),
                     ..Default::default()
                 })

@@ -10,7 +10,7 @@
 use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
-use crate::state::{ClusterStatus, GroupStatus, NodeStatus, SourceType, lock};
+use crate::state::{ClusterStatus, GroupStatus, NodeStatus, ParameterStatus, SourceType, lock};
 
 use super::Service;
 use super::cluster_render::render_cluster;
@@ -62,11 +62,10 @@ pub fn test_failover(
                 "ReplicationGroup not found: {id}"
             )));
         };
-        g.status = GroupStatus::Modifying;
-        if let Some(ng) = g.node_groups.iter_mut().find(|ng| ng.id == shard_id) {
-            ng.status = GroupStatus::Modifying;
-        }
-        g.generation += 1;
+        g.begin(
+            GroupStatus::Modifying,
+            Some(std::slice::from_ref(&shard_id)),
+        )?;
         let g = g.clone();
         r.event(
             SourceType::ReplicationGroup,
@@ -193,18 +192,16 @@ pub fn reboot_member_cluster(
         let Some(g) = r.replication_groups.get_mut(&rg) else {
             return Err(super::replication_groups::group_not_found(&rg));
         };
-        g.status = GroupStatus::Modifying;
-        g.generation += 1;
+        g.begin(GroupStatus::Modifying, Some(&[]))?;
         let g = g.clone();
         let gref = GroupRef::of(&r, &g);
         let Some(c) = r.clusters.get_mut(id) else {
             return Err(super::cache_clusters::not_found(id));
         };
-        c.status = ClusterStatus::Rebooting;
+        c.begin(ClusterStatus::Rebooting)?;
         for n in &mut c.nodes {
-            n.status = NodeStatus::Rebooting;
+            n.begin(NodeStatus::Rebooting);
         }
-        c.generation += 1;
         (c.clone(), gref, ng.id, fail_over)
     };
     let svc2 = svc.clone();
@@ -231,12 +228,11 @@ pub fn reboot_member_cluster(
         let now = svc2.inner.store.now();
         svc2.with_group(&gref, |r| {
             if let Some(c) = r.clusters.get_mut(&member) {
-                c.status = ClusterStatus::Available;
+                c.complete(ClusterStatus::Available);
                 for n in &mut c.nodes {
-                    n.status = NodeStatus::Available;
-                    n.parameter_group_status = "in-sync".to_string();
+                    n.complete(NodeStatus::Available);
                 }
-                c.parameter_apply_status = "in-sync".to_string();
+                c.set_parameter_status(ParameterStatus::InSync);
             }
             r.event(
                 SourceType::CacheCluster,

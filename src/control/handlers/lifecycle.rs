@@ -9,8 +9,8 @@
 
 use crate::catalog::catalog;
 use crate::state::{
-    CacheClusterRecord, CacheNodeRecord, ClusterStatus, EndpointRecord, NodeStatus, Region,
-    SourceType, lock,
+    CacheClusterRecord, CacheNodeRecord, ClusterStatus, EndpointRecord, NodeStatus,
+    ParameterStatus, Region, SourceType, lock,
 };
 use crate::supervisor::{Endpoint, EngineKind, NodeSpec};
 
@@ -124,7 +124,7 @@ impl Service {
                         if let Some(c) = r.clusters.get_mut(&cref.id) {
                             if let Some(n) = c.nodes.iter_mut().find(|n| &n.id == node_id) {
                                 n.endpoint = Some(to_record(&ep));
-                                n.status = NodeStatus::Available;
+                                n.complete(NodeStatus::Available);
                                 az = n.availability_zone.clone();
                             }
                             c.config_version += 1;
@@ -203,7 +203,7 @@ impl Service {
                 ClusterStatus::IncompatibleNetwork
             };
             if let Some(c) = r.clusters.get_mut(&cref.id) {
-                c.status = status;
+                c.complete(status);
             }
             match &result {
                 Ok(()) => {
@@ -290,14 +290,14 @@ impl Service {
                             if let Some(c) = r.clusters.get_mut(&cref.id) {
                                 if let Some(n) = c.nodes.iter_mut().find(|n| &n.id == node_id) {
                                     n.endpoint = Some(to_record(&ep));
-                                    n.status = NodeStatus::Available;
-                                    n.parameter_group_status = "in-sync".to_string();
+                                    n.complete(NodeStatus::Available);
+                                    n.parameter_group_status = ParameterStatus::InSync;
                                 }
                                 if c.nodes
                                     .iter()
-                                    .all(|n| n.parameter_group_status == "in-sync")
+                                    .all(|n| n.parameter_group_status == ParameterStatus::InSync)
                                 {
-                                    c.parameter_apply_status = "in-sync".to_string();
+                                    c.parameter_apply_status = ParameterStatus::InSync;
                                 }
                             }
                             r.event(
@@ -356,7 +356,7 @@ impl Service {
                         c.engine = e;
                     }
                     for n in &mut c.nodes {
-                        n.status = NodeStatus::Modifying;
+                        n.begin(NodeStatus::Modifying);
                     }
                     Some(c.nodes.iter().map(|n| n.id.clone()).collect::<Vec<_>>())
                 })
@@ -385,7 +385,7 @@ impl Service {
                             create_time: now,
                             endpoint: None,
                             availability_zone: az,
-                            parameter_group_status: "in-sync".to_string(),
+                            parameter_group_status: ParameterStatus::InSync,
                         });
                         ids.push(id);
                     }

@@ -13,7 +13,7 @@ use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
 use crate::control::validate;
-use crate::state::{ParameterGroupRecord, Region, ResourceKind, SourceType, lock};
+use crate::state::{ParameterGroupRecord, ParameterStatus, Region, ResourceKind, SourceType, lock};
 
 use super::Service;
 use super::cache_clusters::requires_reboot_change;
@@ -313,10 +313,7 @@ fn propagate(r: &mut Region, name: &str, old: &BTreeMap<String, String>) -> Vec<
             continue;
         };
         if reboot {
-            c.parameter_apply_status = "pending-reboot".to_string();
-            for n in &mut c.nodes {
-                n.parameter_group_status = "pending-reboot".to_string();
-            }
+            c.set_parameter_status(ParameterStatus::PendingReboot);
         }
         let c = c.clone();
         refs.push(ClusterRef::of(r, &c));

@@ -12,9 +12,7 @@ use std::collections::BTreeMap;
 use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
-use crate::state::{
-    CacheClusterRecord, ClusterStatus, GroupStatus, NodeStatus, Region, ResourceKind, lock,
-};
+use crate::state::{CacheClusterRecord, GroupStatus, Region, ResourceKind, lock};
 
 use super::Service;
 use super::cluster_render::render_cluster;
@@ -142,6 +140,7 @@ pub fn increase_replica_count(
         let mut g = g;
         let tags = r.tags_of(ResourceKind::ReplicationGroup, &g.id);
         let mut added = Vec::new();
+        let mut shards = Vec::new();
         for (si, count, zones) in plan {
             for i in 0..count {
                 let ng = &g.node_groups[si];
@@ -157,12 +156,11 @@ pub fn increase_replica_count(
                 attach_tags(&mut r, ResourceKind::Cluster, &mid, &tags);
                 r.insert_cluster(rec);
                 g.node_groups[si].members.push(mid.clone());
-                g.node_groups[si].status = GroupStatus::Modifying;
                 added.push(mid);
             }
+            shards.push(g.node_groups[si].id.clone());
         }
-        g.status = GroupStatus::Modifying;
-        g.generation += 1;
+        g.begin(GroupStatus::Modifying, Some(&shards))?;
         let gref = GroupRef::of(&r, &g);
         r.replication_groups.insert(g.id.clone(), g.clone());
         (render_group(ctx, &r, &g), gref, added)
@@ -239,6 +237,7 @@ pub fn decrease_replica_count(
         };
         let min = usize::from(!g.cluster_enabled && (g.multi_az || g.automatic_failover));
         let mut removed = Vec::new();
+        let mut shards = Vec::new();
         for ng in &mut g.node_groups {
             let Some((want, _)) = targets.get(&ng.id) else {
                 continue;
@@ -278,7 +277,7 @@ pub fn decrease_replica_count(
             };
             if !victims.is_empty() {
                 ng.members.retain(|m| !victims.contains(m));
-                ng.status = GroupStatus::Modifying;
+                shards.push(ng.id.clone());
                 removed.extend(victims);
             }
         }
@@ -294,8 +293,7 @@ pub fn decrease_replica_count(
         {
             g.snapshotting_cluster_id = g.node_groups.first().map(|ng| ng.primary.clone());
         }
-        g.status = GroupStatus::Modifying;
-        g.generation += 1;
+        g.begin(GroupStatus::Modifying, Some(&shards))?;
         let gref = GroupRef::of(&r, &g);
         r.replication_groups.insert(g.id.clone(), g.clone());
         let out = render_group(ctx, &r, &g);
@@ -315,11 +313,7 @@ pub fn decrease_replica_count(
 fn mark_deleting(r: &mut Region, members: &[String]) {
     for m in members {
         if let Some(c) = r.clusters.get_mut(m) {
-            c.status = ClusterStatus::Deleting;
-            for n in &mut c.nodes {
-                n.status = NodeStatus::Deleting;
-            }
-            c.generation += 1;
+            c.retire();
         }
     }
 }
@@ -381,9 +375,7 @@ pub fn add_replica_cluster(
         attach_tags(&mut r, ResourceKind::Cluster, &id, &all_tags);
         r.insert_cluster(rec.clone());
         g.node_groups[0].members.push(id.clone());
-        g.node_groups[0].status = GroupStatus::Modifying;
-        g.status = GroupStatus::Modifying;
-        g.generation += 1;
+        g.begin(GroupStatus::Modifying, None)?;
         let gref = GroupRef::of(&r, &g);
         r.replication_groups.insert(g.id.clone(), g);
         (rec, gref)
@@ -441,9 +433,7 @@ pub fn delete_member_cluster(
         if g.snapshotting_cluster_id.as_deref() == Some(id) {
             g.snapshotting_cluster_id = Some(g.node_groups[0].primary.clone());
         }
-        g.status = GroupStatus::Modifying;
-        g.node_groups[0].status = GroupStatus::Modifying;
-        g.generation += 1;
+        g.begin(GroupStatus::Modifying, None)?;
         mark_deleting(&mut r, &[id.to_string()]);
         let gref = GroupRef::of(&r, &g);
         r.replication_groups.insert(g.id.clone(), g);

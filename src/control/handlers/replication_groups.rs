@@ -12,8 +12,8 @@ use crate::control::error::ApiError;
 use crate::control::validate;
 use crate::state::{
     CacheClusterRecord, CacheNodeRecord, ClusterStatus, GroupStatus, NodeGroupRecord, NodeStatus,
-    PendingModifications, Region, ReplicationGroupRecord, ResourceKind, SourceType, default_slots,
-    lock, parse_slots, slots_cover_exactly,
+    ParameterStatus, PendingModifications, Region, ReplicationGroupRecord, ResourceKind,
+    SourceType, default_slots, lock, parse_slots, slots_cover_exactly,
 };
 
 use super::Service;
@@ -87,13 +87,13 @@ pub fn member_record(
             create_time: now,
             endpoint: None,
             availability_zone: zone.to_string(),
-            parameter_group_status: "in-sync".to_string(),
+            parameter_group_status: ParameterStatus::InSync,
         }],
         az_mode: "single-az".to_string(),
         preferred_availability_zone: zone.to_string(),
         port: g.port,
         parameter_group: g.parameter_group.clone(),
-        parameter_apply_status: "in-sync".to_string(),
+        parameter_apply_status: ParameterStatus::InSync,
         subnet_group: g.subnet_group.clone(),
         security_group_ids: g.security_group_ids.clone(),
         cache_security_groups: g.cache_security_groups.clone(),
@@ -745,9 +745,7 @@ pub async fn delete_replication_group(
     let (out, gref) = {
         let mut r = lock(&region);
         let g = find_group(&r, &input.replication_group_id)?;
-        if !matches!(g.status, GroupStatus::Available | GroupStatus::CreateFailed) {
-            return Err(group_not_available(g));
-        }
+        g.check(GroupStatus::Deleting)?;
         if retain && g.cluster_enabled {
             return Err(combination(
                 "RetainPrimaryCluster is not supported for cluster mode enabled replication groups.",
@@ -761,22 +759,14 @@ pub async fn delete_replication_group(
                 continue;
             }
             if let Some(c) = r.clusters.get_mut(m) {
-                c.status = ClusterStatus::Deleting;
-                for n in &mut c.nodes {
-                    n.status = NodeStatus::Deleting;
-                }
-                c.generation += 1;
+                c.retire();
             }
         }
         let Some(g) = r.replication_groups.get_mut(&id) else {
             return Err(group_not_found(&id));
         };
-        g.status = GroupStatus::Deleting;
-        for ng in &mut g.node_groups {
-            ng.status = GroupStatus::Deleting;
-        }
+        g.begin(GroupStatus::Deleting, None)?;
         g.final_snapshot = input.final_snapshot_identifier.clone();
-        g.generation += 1;
         let g = g.clone();
         if let Some(name) = &g.final_snapshot {
             r.event(

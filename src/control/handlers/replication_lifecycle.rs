@@ -115,10 +115,10 @@ impl Service {
                         if let Some(c) = r.clusters.get_mut(m) {
                             if let Some(n) = c.nodes.first_mut() {
                                 n.endpoint = Some(to_record(&ep));
-                                n.status = NodeStatus::Available;
+                                n.complete(NodeStatus::Available);
                                 az = n.availability_zone.clone();
                             }
-                            c.status = ClusterStatus::Available;
+                            c.complete(ClusterStatus::Available);
                         }
                         r.event(
                             SourceType::CacheCluster,
@@ -246,10 +246,7 @@ impl Service {
             };
             let members = match r.replication_groups.get_mut(&gref.id) {
                 Some(g) => {
-                    g.status = status;
-                    for ng in &mut g.node_groups {
-                        ng.status = status;
-                    }
+                    g.complete(status);
                     g.member_ids()
                 }
                 None => Vec::new(),
@@ -259,7 +256,7 @@ impl Service {
                     if let Some(c) = r.clusters.get_mut(&m)
                         && c.status != ClusterStatus::Deleting
                     {
-                        c.status = ClusterStatus::Available;
+                        c.follow_group(ClusterStatus::Available);
                     }
                 }
             }

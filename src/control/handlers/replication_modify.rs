@@ -248,15 +248,11 @@ pub fn modify_replication_group(
                 c.transit_encryption_mode = g.transit_encryption_mode.clone();
                 c.auto_minor_version_upgrade = g.auto_minor_version_upgrade;
                 if plan.restart {
-                    c.status = ClusterStatus::Modifying;
+                    c.follow_group(ClusterStatus::Modifying);
                 }
             }
         }
-        g.status = GroupStatus::Modifying;
-        for ng in &mut g.node_groups {
-            ng.status = GroupStatus::Modifying;
-        }
-        g.generation += 1;
+        g.begin(GroupStatus::Modifying, None)?;
         let gref = GroupRef::of(&r, &g);
         r.replication_groups.insert(g.id.clone(), g.clone());
         (render_group(ctx, &r, &g), gref, plan)
@@ -410,7 +406,7 @@ impl Service {
                     ip: ep.ip,
                     port: ep.port,
                 });
-                n.status = NodeStatus::Available;
+                n.complete(NodeStatus::Available);
             }
         });
         Ok(())

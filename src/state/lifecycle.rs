@@ -1,0 +1,484 @@
+//! Every status a resource can report, its wire string, and the legal transitions between
+//! statuses: one table per kind of resource, all here.
+//!
+//! Place in the flow: handlers ask a record for a transition when an operation starts
+//! ([`CacheClusterRecord::begin`], [`ReplicationGroupRecord::begin`]); a transition the table
+//! does not list is refused with a [`StateError`], which the control plane answers as
+//! `InvalidCacheClusterState` / `InvalidReplicationGroupState`. Background lifecycle tasks
+//! complete transitions the same way ([`CacheClusterRecord::complete`]). Lookups of the
+//! region (`Region::cluster`, `Region::available_group`, ...) return the same error type for
+//! missing resources.
+//!
+//! One exception is written down rather than hidden: a replication group drives its member
+//! clusters, so a member follows its group's transition whatever its own status
+//! ([`CacheClusterRecord::follow_group`]), as ElastiCache reports it.
+
+use std::fmt::Debug;
+
+use super::records::{CacheClusterRecord, CacheNodeRecord};
+use super::replication_groups::{NodeGroupRecord, ReplicationGroupRecord};
+
+/// A status with a wire string and a table of legal transitions.
+pub trait Lifecycle: Copy + Eq + Debug + 'static {
+    /// Every legal `(from, to)` pair.
+    const TRANSITIONS: &'static [(Self, Self)];
+
+    /// The string the API reports.
+    fn as_str(self) -> &'static str;
+
+    /// Whether `self → to` is a legal transition.
+    fn can_become(self, to: Self) -> bool {
+        Self::TRANSITIONS.contains(&(self, to))
+    }
+}
+
+/// `CacheClusterStatus` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClusterStatus {
+    /// `creating`: nodes are starting.
+    Creating,
+    /// `available`: every node listens.
+    Available,
+    /// `modifying`: a modification is being applied.
+    Modifying,
+    /// `rebooting cluster nodes`.
+    Rebooting,
+    /// `snapshotting`.
+    Snapshotting,
+    /// `deleting`: nodes are stopping; the record disappears afterwards.
+    Deleting,
+    /// `incompatible-network`: a node could not get its endpoint (bind failure).
+    IncompatibleNetwork,
+}
+
+impl ClusterStatus {
+    /// The string the API reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClusterStatus::Creating => "creating",
+            ClusterStatus::Available => "available",
+            ClusterStatus::Modifying => "modifying",
+            ClusterStatus::Rebooting => "rebooting cluster nodes",
+            ClusterStatus::Snapshotting => "snapshotting",
+            ClusterStatus::Deleting => "deleting",
+            ClusterStatus::IncompatibleNetwork => "incompatible-network",
+        }
+    }
+}
+
+impl Lifecycle for ClusterStatus {
+    const TRANSITIONS: &'static [(Self, Self)] = {
+        use ClusterStatus::*;
+        &[
+            // Operations start from `available` (Delete also from a failed network).
+            (Available, Modifying),
+            (Available, Rebooting),
+            (Available, Snapshotting),
+            (Available, Deleting),
+            (IncompatibleNetwork, Deleting),
+            // Background tasks complete them: `available`, or `incompatible-network` when a
+            // node cannot get its endpoint.
+            (Creating, Available),
+            (Modifying, Available),
+            (Rebooting, Available),
+            (Snapshotting, Available),
+            (Creating, IncompatibleNetwork),
+            (Modifying, IncompatibleNetwork),
+            (Rebooting, IncompatibleNetwork),
+        ]
+    };
+
+    fn as_str(self) -> &'static str {
+        Self::as_str(self)
+    }
+}
+
+/// `CacheNodeStatus` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// `creating`
+    Creating,
+    /// `available`
+    Available,
+    /// `rebooting`
+    Rebooting,
+    /// `modifying`
+    Modifying,
+    /// `deleting`
+    Deleting,
+}
+
+impl NodeStatus {
+    /// The string the API reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Creating => "creating",
+            NodeStatus::Available => "available",
+            NodeStatus::Rebooting => "rebooting",
+            NodeStatus::Modifying => "modifying",
+            NodeStatus::Deleting => "deleting",
+        }
+    }
+}
+
+impl Lifecycle for NodeStatus {
+    const TRANSITIONS: &'static [(Self, Self)] = {
+        use NodeStatus::*;
+        &[
+            (Creating, Available),
+            (Creating, Deleting),
+            (Available, Rebooting),
+            (Available, Modifying),
+            (Available, Deleting),
+            // A cluster whose transition failed (`incompatible-network`) can still be deleted.
+            (Rebooting, Deleting),
+            (Modifying, Deleting),
+            (Rebooting, Available),
+            (Modifying, Available),
+        ]
+    };
+
+    fn as_str(self) -> &'static str {
+        Self::as_str(self)
+    }
+}
+
+/// `ReplicationGroup.Status` values (node groups report the same values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupStatus {
+    /// `creating`
+    Creating,
+    /// `available`
+    Available,
+    /// `modifying`
+    Modifying,
+    /// `deleting`
+    Deleting,
+    /// `create-failed`
+    CreateFailed,
+    /// `snapshotting`
+    Snapshotting,
+}
+
+impl GroupStatus {
+    /// The string the API reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupStatus::Creating => "creating",
+            GroupStatus::Available => "available",
+            GroupStatus::Modifying => "modifying",
+            GroupStatus::Deleting => "deleting",
+            GroupStatus::CreateFailed => "create-failed",
+            GroupStatus::Snapshotting => "snapshotting",
+        }
+    }
+}
+
+impl Lifecycle for GroupStatus {
+    const TRANSITIONS: &'static [(Self, Self)] = {
+        use GroupStatus::*;
+        &[
+            (Available, Modifying),
+            (Available, Snapshotting),
+            (Available, Deleting),
+            (CreateFailed, Deleting),
+            (Creating, Available),
+            (Creating, CreateFailed),
+            (Modifying, Available),
+            (Snapshotting, Available),
+        ]
+    };
+
+    fn as_str(self) -> &'static str {
+        Self::as_str(self)
+    }
+}
+
+/// `ParameterApplyStatus` of a cluster and `ParameterGroupStatus` of a node. Any value may
+/// follow any other (a parameter change sets `pending-reboot` or `in-sync`, a reboot
+/// `in-sync`), so there is no transition table, only the wire strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParameterStatus {
+    /// `in-sync`: the nodes run the group's values.
+    InSync,
+    /// `pending-reboot`: a requires-reboot value changed; a reboot applies it.
+    PendingReboot,
+    /// `applying`.
+    Applying,
+}
+
+impl ParameterStatus {
+    /// The string the API reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParameterStatus::InSync => "in-sync",
+            ParameterStatus::PendingReboot => "pending-reboot",
+            ParameterStatus::Applying => "applying",
+        }
+    }
+}
+
+/// Why a lookup or transition was refused; the control plane maps each variant to the AWS
+/// error (`CacheClusterNotFound`, `InvalidCacheClusterState`, ...) with AWS's message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateError {
+    /// No cache cluster has this id.
+    ClusterNotFound(String),
+    /// No replication group has this id.
+    GroupNotFound(String),
+    /// The cluster's status does not allow the requested transition.
+    ClusterState {
+        /// Cluster id.
+        id: String,
+        /// Its current status.
+        status: ClusterStatus,
+    },
+    /// The group's status does not allow the requested transition.
+    GroupState {
+        /// Group id.
+        id: String,
+        /// Its current status.
+        status: GroupStatus,
+    },
+}
+
+/// Moves `status` to `to` when the table allows it.
+fn step<S: Lifecycle>(status: &mut S, to: S) -> bool {
+    let legal = status.can_become(to);
+    if legal {
+        *status = to;
+    }
+    legal
+}
+
+/// Moves `status` to `to` at the end of a transition: nothing to do when it is there already
+/// (parts an operation did not touch), refused with a warning when the table disagrees.
+fn settle<S: Lifecycle>(status: &mut S, to: S, what: &str, id: &str) {
+    if *status != to && !step(status, to) {
+        tracing::warn!(
+            resource = what,
+            %id,
+            from = status.as_str(),
+            to = to.as_str(),
+            "illegal status transition refused"
+        );
+    }
+}
+
+impl CacheNodeRecord {
+    /// Starts a node transition (reboot, restart, delete).
+    pub fn begin(&mut self, to: NodeStatus) {
+        settle(&mut self.status, to, "cache node", &self.id);
+    }
+
+    /// Completes a node transition (usually to `available`).
+    pub fn complete(&mut self, to: NodeStatus) {
+        settle(&mut self.status, to, "cache node", &self.id);
+    }
+}
+
+impl CacheClusterRecord {
+    /// Whether the cluster can take an operation moving it to `to`; the error is the one
+    /// AWS answers (`InvalidCacheClusterState`).
+    pub fn check(&self, to: ClusterStatus) -> Result<(), StateError> {
+        if self.status.can_become(to) {
+            Ok(())
+        } else {
+            Err(StateError::ClusterState {
+                id: self.id.clone(),
+                status: self.status,
+            })
+        }
+    }
+
+    /// Starts an operation: moves to `to` (checked) and bumps the generation, so tasks of
+    /// earlier operations stop touching the record.
+    pub fn begin(&mut self, to: ClusterStatus) -> Result<(), StateError> {
+        self.check(to)?;
+        self.status = to;
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Completes a transition (background tasks): `available` or `incompatible-network`.
+    pub fn complete(&mut self, to: ClusterStatus) {
+        settle(&mut self.status, to, "cache cluster", &self.id);
+    }
+
+    /// A replication group member takes its group's transition whatever its own status
+    /// (`modifying` for a restart, `available` when the group's task ends).
+    pub fn follow_group(&mut self, to: ClusterStatus) {
+        self.status = to;
+    }
+
+    /// A member removed by its group (DecreaseReplicaCount, DeleteCacheCluster of a replica,
+    /// DeleteReplicationGroup): it and its nodes go `deleting` whatever their status.
+    pub fn retire(&mut self) {
+        self.status = ClusterStatus::Deleting;
+        for n in &mut self.nodes {
+            n.status = NodeStatus::Deleting;
+        }
+        self.generation += 1;
+    }
+
+    /// Sets the parameter status of the cluster and every node.
+    pub fn set_parameter_status(&mut self, s: ParameterStatus) {
+        self.parameter_apply_status = s;
+        for n in &mut self.nodes {
+            n.parameter_group_status = s;
+        }
+    }
+}
+
+impl NodeGroupRecord {
+    /// Starts or completes a shard transition; shards an operation did not touch are already
+    /// where the group goes.
+    pub fn settle(&mut self, to: GroupStatus) {
+        settle(&mut self.status, to, "node group", &self.id);
+    }
+}
+
+impl ReplicationGroupRecord {
+    /// Whether the group can take an operation moving it to `to`; the error is the one AWS
+    /// answers (`InvalidReplicationGroupState`).
+    pub fn check(&self, to: GroupStatus) -> Result<(), StateError> {
+        if self.status.can_become(to) {
+            Ok(())
+        } else {
+            Err(StateError::GroupState {
+                id: self.id.clone(),
+                status: self.status,
+            })
+        }
+    }
+
+    /// Starts an operation on the group: moves it to `to` (checked), bumps the generation,
+    /// and moves the listed shards (`None`: every shard) along.
+    pub fn begin(&mut self, to: GroupStatus, shards: Option<&[String]>) -> Result<(), StateError> {
+        self.check(to)?;
+        self.status = to;
+        self.generation += 1;
+        for ng in &mut self.node_groups {
+            if shards.is_none_or(|s| s.contains(&ng.id)) {
+                ng.settle(to);
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes the group's transition, every shard with it.
+    pub fn complete(&mut self, to: GroupStatus) {
+        settle(&mut self.status, to, "replication group", &self.id);
+        for ng in &mut self.node_groups {
+            ng.settle(to);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLUSTER: [ClusterStatus; 7] = {
+        use ClusterStatus::*;
+        [
+            Creating,
+            Available,
+            Modifying,
+            Rebooting,
+            Snapshotting,
+            Deleting,
+            IncompatibleNetwork,
+        ]
+    };
+    const GROUP: [GroupStatus; 6] = {
+        use GroupStatus::*;
+        [
+            Creating,
+            Available,
+            Modifying,
+            Deleting,
+            CreateFailed,
+            Snapshotting,
+        ]
+    };
+    const NODE: [NodeStatus; 5] = {
+        use NodeStatus::*;
+        [Creating, Available, Rebooting, Modifying, Deleting]
+    };
+
+    /// Every pair is legal exactly when the table lists it; a status never "becomes" itself.
+    fn table_is_exact<S: Lifecycle>(all: &[S]) {
+        for &from in all {
+            for &to in all {
+                let listed = S::TRANSITIONS.contains(&(from, to));
+                assert_eq!(from.can_become(to), listed, "{from:?} -> {to:?}");
+                let mut s = from;
+                assert_eq!(step(&mut s, to), listed);
+                assert_eq!(s, if listed { to } else { from });
+            }
+            assert!(!from.can_become(from), "{from:?} -> itself");
+        }
+    }
+
+    #[test]
+    fn every_listed_transition_is_accepted_and_no_other() {
+        table_is_exact(&CLUSTER);
+        table_is_exact(&GROUP);
+        table_is_exact(&NODE);
+        // Deleting is terminal for clusters, groups and nodes.
+        assert!(
+            CLUSTER
+                .iter()
+                .all(|&s| !ClusterStatus::Deleting.can_become(s))
+        );
+        assert!(GROUP.iter().all(|&s| !GroupStatus::Deleting.can_become(s)));
+        assert!(NODE.iter().all(|&s| !NodeStatus::Deleting.can_become(s)));
+    }
+
+    #[test]
+    fn operations_start_only_from_available() {
+        use ClusterStatus::*;
+        for to in [Modifying, Rebooting] {
+            let from: Vec<_> = CLUSTER.iter().filter(|s| s.can_become(to)).collect();
+            assert_eq!(from, vec![&Available]);
+        }
+        let from: Vec<_> = CLUSTER.iter().filter(|s| s.can_become(Deleting)).collect();
+        assert_eq!(from, vec![&Available, &IncompatibleNetwork]);
+        let from: Vec<_> = GROUP
+            .iter()
+            .filter(|s| s.can_become(GroupStatus::Modifying))
+            .collect();
+        assert_eq!(from, vec![&GroupStatus::Available]);
+        let from: Vec<_> = GROUP
+            .iter()
+            .filter(|s| s.can_become(GroupStatus::Deleting))
+            .collect();
+        assert_eq!(
+            from,
+            vec![&GroupStatus::Available, &GroupStatus::CreateFailed]
+        );
+    }
+
+    #[test]
+    fn wire_strings_are_aws_values() {
+        assert_eq!(ClusterStatus::Rebooting.as_str(), "rebooting cluster nodes");
+        assert_eq!(
+            ClusterStatus::IncompatibleNetwork.as_str(),
+            "incompatible-network"
+        );
+        assert_eq!(NodeStatus::Rebooting.as_str(), "rebooting");
+        assert_eq!(GroupStatus::CreateFailed.as_str(), "create-failed");
+        assert_eq!(ParameterStatus::PendingReboot.as_str(), "pending-reboot");
+        assert_eq!(ParameterStatus::InSync.as_str(), "in-sync");
+    }
+
+    #[test]
+    fn settling_on_the_current_status_is_not_a_transition() {
+        let mut s = GroupStatus::Available;
+        settle(&mut s, GroupStatus::Available, "node group", "0001");
+        assert_eq!(s, GroupStatus::Available);
+        settle(&mut s, GroupStatus::CreateFailed, "node group", "0001");
+        assert_eq!(s, GroupStatus::Available, "illegal completion refused");
+    }
+}
