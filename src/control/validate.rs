@@ -7,6 +7,8 @@
 
 use crate::state::Tag;
 
+pub mod checks;
+
 /// Maximum tags per resource.
 pub const MAX_TAGS: usize = 50;
 

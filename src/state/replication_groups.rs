@@ -9,8 +9,8 @@
 
 use time::OffsetDateTime;
 
-use super::lifecycle::GroupStatus;
-use super::records::EndpointRecord;
+use super::lifecycle::{ClusterStatus, GroupStatus, NodeStatus, ParameterStatus};
+use super::records::{CacheClusterRecord, CacheNodeRecord, EndpointRecord, PendingModifications};
 use super::region::Region;
 
 /// One node group (shard).
@@ -126,6 +126,54 @@ pub struct ReplicationGroupRecord {
 }
 
 impl ReplicationGroupRecord {
+    /// A new member cluster of `g` with one node in `zone`, status `creating`.
+    pub fn new_member(&self, id: &str, zone: &str, now: OffsetDateTime) -> CacheClusterRecord {
+        let g = self;
+        CacheClusterRecord {
+            id: id.to_string(),
+            engine: g.engine.clone(),
+            engine_version: g.engine_version.clone(),
+            family: g.family.clone(),
+            node_type: g.node_type.clone(),
+            status: ClusterStatus::Creating,
+            nodes: vec![CacheNodeRecord {
+                id: "0001".to_string(),
+                status: NodeStatus::Creating,
+                create_time: now,
+                endpoint: None,
+                availability_zone: zone.to_string(),
+                parameter_group_status: ParameterStatus::InSync,
+            }],
+            az_mode: "single-az".to_string(),
+            preferred_availability_zone: zone.to_string(),
+            port: g.port,
+            parameter_group: g.parameter_group.clone(),
+            parameter_apply_status: ParameterStatus::InSync,
+            subnet_group: g.subnet_group.clone(),
+            security_group_ids: g.security_group_ids.clone(),
+            cache_security_groups: g.cache_security_groups.clone(),
+            auto_minor_version_upgrade: g.auto_minor_version_upgrade,
+            snapshot_retention_limit: Some(g.snapshot_retention_limit),
+            snapshot_window: Some(g.snapshot_window.clone()),
+            maintenance_window: g.maintenance_window.clone(),
+            notification_topic_arn: None,
+            notification_topic_status: None,
+            auth_token: g.auth_token.clone(),
+            auth_token_last_modified: g.auth_token_last_modified,
+            transit_encryption_enabled: g.transit_encryption_enabled,
+            transit_encryption_mode: g.transit_encryption_mode.clone(),
+            at_rest_encryption_enabled: g.at_rest_encryption_enabled,
+            network_type: g.network_type.clone(),
+            ip_discovery: g.ip_discovery.clone(),
+            create_time: now,
+            replication_group_id: Some(g.id.clone()),
+            configuration_endpoint: None,
+            pending: PendingModifications::default(),
+            config_version: 0,
+            generation: 1,
+        }
+    }
+
     /// Every member cluster id, shard by shard.
     pub fn member_ids(&self) -> Vec<String> {
         self.node_groups
@@ -173,7 +221,7 @@ impl ReplicationGroupRecord {
 }
 
 /// The default slot split for `n` shards: `floor(16384/n)` each, one more for the first
-/// `16384 mod n`, contiguous from 0 (reference §2.9).
+/// `16384 mod n`, contiguous from 0, as ElastiCache splits them.
 pub fn default_slots(n: usize) -> Vec<(u16, u16)> {
     let n = n.max(1) as u32;
     let (base, extra) = (16384 / n, 16384 % n);

@@ -5,11 +5,12 @@
 //! hands the engine work to a `lifecycle` task; the answer shows the transitional status
 //! (`creating`, `modifying`, `rebooting cluster nodes`, `deleting`) as AWS does.
 
-use crate::catalog::{EngineVersion, NodeType, catalog, compare_versions};
+use crate::catalog::{catalog, compare_versions};
 use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
 use crate::control::validate;
+use crate::control::validate::checks::{self, *};
 use crate::state::{
     CacheClusterRecord, CacheNodeRecord, ClusterStatus, NodeStatus, ParameterStatus,
     PendingModifications, Region, ResourceKind, lock,
@@ -19,99 +20,6 @@ use super::Service;
 use super::cluster_render::render_cluster;
 use super::common::*;
 use super::lifecycle::{ClusterRef, ModifyPlan, update_preferred_zone};
-
-/// Memcached nodes per cluster.
-const MAX_MEMCACHED_NODES: i32 = 40;
-/// Default windows (the ones AWS shows in its examples).
-const DEFAULT_MAINTENANCE_WINDOW: &str = "sun:05:00-sun:06:00";
-const DEFAULT_SNAPSHOT_WINDOW: &str = "05:00-06:00";
-
-pub(super) fn not_found(id: &str) -> ApiError {
-    ApiError::cache_cluster_not_found(format!("CacheCluster not found: {id}"))
-}
-
-pub(super) fn not_available(c: &CacheClusterRecord) -> ApiError {
-    ApiError::invalid_cache_cluster_state(format!(
-        "Cache cluster {} is not in available state (current state: {}).",
-        c.id,
-        c.status.as_str()
-    ))
-}
-
-/// Resolves and checks a node type for an engine.
-pub(super) fn node_type_for(name: &str, engine: &str) -> Result<&'static NodeType, ApiError> {
-    let nt = catalog()
-        .node_type(name)
-        .ok_or_else(|| invalid(format!("Invalid CacheNodeType: {name}")))?;
-    if !nt.creatable {
-        return Err(invalid(format!(
-            "The node type {name} is no longer available for new nodes."
-        )));
-    }
-    if !nt.supports(engine) {
-        return Err(invalid(format!(
-            "The node type {name} is not supported by engine {engine}."
-        )));
-    }
-    Ok(nt)
-}
-
-/// Resolves an engine name and version.
-pub(super) fn engine_version(
-    engine: &str,
-    version: Option<&str>,
-) -> Result<&'static EngineVersion, ApiError> {
-    if !catalog().is_engine(engine) {
-        return Err(invalid(format!(
-            "Invalid value for Engine: {engine}. Valid engines are redis, valkey and memcached."
-        )));
-    }
-    catalog().resolve_version(engine, version).ok_or_else(|| {
-        invalid(format!(
-            "Cannot find version {} for {engine}",
-            version.unwrap_or_default()
-        ))
-    })
-}
-
-/// Checks that a parameter group exists and fits a standalone cluster of `family`.
-fn check_parameter_group(r: &Region, name: &str, family: &str) -> Result<(), ApiError> {
-    let g = r.parameter_groups.get(name).ok_or_else(|| {
-        ApiError::cache_parameter_group_not_found(format!("CacheParameterGroup not found: {name}"))
-    })?;
-    if g.family != family {
-        return Err(combination(format!(
-            "The parameter group {name} has family {} which does not match the engine version family {family}.",
-            g.family
-        )));
-    }
-    if r.effective_parameters(name)
-        .get("cluster-enabled")
-        .map(String::as_str)
-        == Some("yes")
-    {
-        return Err(combination(format!(
-            "The parameter group {name} has cluster-enabled set to yes; a cache cluster cannot use a cluster mode enabled parameter group."
-        )));
-    }
-    Ok(())
-}
-
-pub(super) fn check_security_groups(r: &Region, names: &[String]) -> Result<Vec<String>, ApiError> {
-    names
-        .iter()
-        .map(|n| {
-            let n = n.to_ascii_lowercase();
-            if r.security_groups.contains_key(&n) {
-                Ok(n)
-            } else {
-                Err(ApiError::cache_security_group_not_found(format!(
-                    "CacheSecurityGroup not found: {n}"
-                )))
-            }
-        })
-        .collect()
-}
 
 /// Availability zones of the new nodes, and the cluster's `PreferredAvailabilityZone`.
 fn plan_zones(
@@ -172,9 +80,6 @@ pub async fn create_cache_cluster(
     input: CreateCacheClusterInput,
 ) -> Result<CreateCacheClusterOutput, ApiError> {
     let id = validate::cluster_id(&input.cache_cluster_id).map_err(invalid)?;
-    if input.replication_group_id.is_some() {
-        return super::replica_count::add_replica_cluster(svc, ctx, id, &input);
-    }
     let engine = input
         .engine
         .as_deref()
@@ -291,34 +196,22 @@ pub async fn create_cache_cluster(
     let region = svc.region(ctx);
     let (record, cref) = {
         let mut r = lock(&region);
-        if r.clusters.contains_key(&id) {
-            return Err(ApiError::cache_cluster_already_exists(format!(
-                "Cache cluster {id} already exists."
-            )));
-        }
+        cluster_id_free(&r, &id)?;
         let parameter_group = match &input.cache_parameter_group_name {
             Some(name) => name.to_ascii_lowercase(),
             None => format!("default.{}", version.family),
         };
-        check_parameter_group(&r, &parameter_group, &version.family)?;
-        let subnet_group = resolve_subnet_group(&r, input.cache_subnet_group_name.as_deref())?;
-        let cache_security_groups = check_security_groups(
+        standalone_parameter_group(&r, &parameter_group, &version.family)?;
+        let subnet_group = checks::subnet_group(&r, input.cache_subnet_group_name.as_deref())?;
+        let cache_security_groups = security_groups(
             &r,
             input
                 .cache_security_group_names
                 .as_deref()
                 .unwrap_or_default(),
         )?;
-        if r.clusters.len() >= MAX_CLUSTERS_PER_REGION {
-            return Err(ApiError::cluster_quota_for_customer_exceeded(format!(
-                "The maximum of {MAX_CLUSTERS_PER_REGION} cache clusters per region has been reached."
-            )));
-        }
-        if r.node_count() + num_nodes as usize > MAX_NODES_PER_REGION {
-            return Err(ApiError::node_quota_for_customer_exceeded(format!(
-                "The request would exceed the maximum of {MAX_NODES_PER_REGION} cache nodes per region."
-            )));
-        }
+        cluster_quota(&r, 1)?;
+        node_quota(&r, num_nodes as usize)?;
         let zones = plan_zones(&r, &input, num_nodes as usize, memcached)?;
         let nodes: Vec<CacheNodeRecord> = zones
             .iter()
@@ -412,9 +305,7 @@ pub fn describe_cache_clusters(
         let r = lock(&region);
         match &input.cache_cluster_id {
             Some(raw) => {
-                let id = raw.trim().to_ascii_lowercase();
-                let c = r.clusters.get(&id).ok_or_else(|| not_found(&id))?;
-                vec![render_cluster(ctx, c, show_nodes)]
+                vec![render_cluster(ctx, r.cluster(raw)?, show_nodes)]
             }
             None => r
                 .clusters_in_order()
@@ -452,13 +343,11 @@ pub async fn modify_cache_cluster(
     let (record, cref, plan) = {
         let mut r = lock(&region);
         let zones = r.availability_zones();
-        let c = r.clusters.get(&id).ok_or_else(|| not_found(&id))?;
+        let c = r.cluster(&id)?;
         if let Some(rg) = &c.replication_group_id {
-            super::replication_modify::check_member_modification(rg, &input)?;
+            check_member_modification(rg, &input)?;
         }
-        if !c.is_available() {
-            return Err(not_available(c));
-        }
+        c.check(ClusterStatus::Modifying)?;
         let memcached = c.engine == "memcached";
         match input.az_mode.as_deref() {
             None | Some("single-az") => {}
@@ -507,11 +396,7 @@ pub async fn modify_cache_cluster(
             ));
         }
         if target > current {
-            if r.node_count() + (target - current) as usize > MAX_NODES_PER_REGION {
-                return Err(ApiError::node_quota_for_customer_exceeded(format!(
-                    "The request would exceed the maximum of {MAX_NODES_PER_REGION} cache nodes per region."
-                )));
-            }
+            node_quota(&r, (target - current) as usize)?;
             let new_zones = input.new_availability_zones.clone().unwrap_or_default();
             for z in &new_zones {
                 if !zones.contains(z) {
@@ -599,11 +484,11 @@ pub async fn modify_cache_cluster(
             }
         }
         if parameter_group != c.parameter_group || family != c.family {
-            check_parameter_group(&r, &parameter_group, &family)?;
+            standalone_parameter_group(&r, &parameter_group, &family)?;
         }
         let group_changed = parameter_group != c.parameter_group;
         let security_groups = match &input.cache_security_group_names {
-            Some(names) => Some(check_security_groups(&r, names)?),
+            Some(names) => Some(security_groups(&r, names)?),
             None => None,
         };
         if memcached
@@ -635,7 +520,7 @@ pub async fn modify_cache_cluster(
         let new_params = r.effective_parameters(&parameter_group);
         let reboot_needed =
             group_changed && requires_reboot_change(&family, &old_params, &new_params);
-        let c = r.clusters.get_mut(&id).ok_or_else(|| not_found(&id))?;
+        let c = r.cluster_mut(&id)?;
         if let Some(w) = maintenance {
             c.maintenance_window = w;
         }
@@ -696,22 +581,26 @@ pub async fn modify_cache_cluster(
     })
 }
 
-/// Whether moving from `old` to `new` values changes a parameter that only takes effect after
-/// a reboot.
-pub fn requires_reboot_change(
-    family: &str,
-    old: &std::collections::BTreeMap<String, String>,
-    new: &std::collections::BTreeMap<String, String>,
-) -> bool {
-    let Some(fam) = catalog().family(family) else {
-        return false;
-    };
-    new.iter().any(|(k, v)| {
-        old.get(k) != Some(v)
-            && fam
-                .parameter(k)
-                .is_some_and(|p| p.change_type == "requires-reboot")
-    })
+/// ModifyCacheCluster on a replication group member: what defines the group's nodes (node
+/// type, engine version, parameter group, AUTH token, node count) is changed for the whole
+/// group with ModifyReplicationGroup, so every member keeps replicating.
+fn check_member_modification(group: &str, input: &ModifyCacheClusterInput) -> Result<(), ApiError> {
+    let group_wide = input.cache_node_type.is_some()
+        || input.engine_version.is_some()
+        || input.cache_parameter_group_name.is_some()
+        || input.auth_token.is_some()
+        || input.auth_token_update_strategy.is_some()
+        || input.num_cache_nodes.is_some_and(|n| n != 1)
+        || input
+            .cache_node_ids_to_remove
+            .as_ref()
+            .is_some_and(|v| !v.is_empty());
+    if group_wide {
+        return Err(combination(format!(
+            "This cache cluster is a member of replication group {group}; modify its node type, engine version, parameter group or AUTH token with ModifyReplicationGroup."
+        )));
+    }
+    Ok(())
 }
 
 /// DeleteCacheCluster.
@@ -724,11 +613,7 @@ pub async fn delete_cache_cluster(
     let region = svc.region(ctx);
     let (record, cref) = {
         let mut r = lock(&region);
-        let c = r.clusters.get_mut(&id).ok_or_else(|| not_found(&id))?;
-        if c.replication_group_id.is_some() {
-            drop(r);
-            return super::replica_count::delete_member_cluster(svc, ctx, &id);
-        }
+        let c = r.cluster_mut(&id)?;
         c.check(ClusterStatus::Deleting)?;
         if input.final_snapshot_identifier.is_some() && c.engine == "memcached" {
             return Err(ApiError::snapshot_feature_not_supported(
@@ -776,19 +661,8 @@ pub async fn reboot_cache_cluster(
     let region = svc.region(ctx);
     let (record, cref, ids) = {
         let mut r = lock(&region);
-        let c = r.clusters.get_mut(&id).ok_or_else(|| not_found(&id))?;
-        if c.replication_group_id.is_some() {
-            drop(r);
-            return super::failover::reboot_member_cluster(
-                svc,
-                ctx,
-                &id,
-                &input.cache_node_ids_to_reboot,
-            );
-        }
-        if !c.is_available() {
-            return Err(not_available(c));
-        }
+        let c = r.cluster_mut(&id)?;
+        c.check(ClusterStatus::Rebooting)?;
         let mut ids: Vec<String> = Vec::new();
         for n in &input.cache_node_ids_to_reboot {
             if !c.nodes.iter().any(|x| &x.id == n) {
@@ -829,14 +703,13 @@ pub fn list_allowed_node_type_modifications(
         (None, Some(rg)) => {
             let region = svc.region(ctx);
             let r = lock(&region);
-            let g = super::replication_groups::find_group(&r, rg)?;
+            let g = r.group(rg)?;
             (g.engine.clone(), g.node_type.clone())
         }
         (Some(id), None) => {
-            let id = id.trim().to_ascii_lowercase();
             let region = svc.region(ctx);
             let r = lock(&region);
-            let c = r.clusters.get(&id).ok_or_else(|| not_found(&id))?;
+            let c = r.cluster(id)?;
             (c.engine.clone(), c.node_type.clone())
         }
     };

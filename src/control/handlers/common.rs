@@ -7,13 +7,10 @@ use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
 use crate::control::pagination;
 use crate::control::validate;
+use crate::control::validate::checks;
 use crate::state::{Region, ResourceKind, Tag};
 
-/// Region-wide quotas (reference §2.5).
-pub const MAX_NODES_PER_REGION: usize = 300;
-/// Clusters per region.
-pub const MAX_CLUSTERS_PER_REGION: usize = 300;
-/// Parameter groups per region (user-created ones).
+/// Parameter groups per region (user-created ones; AWS's default quota).
 pub const MAX_PARAMETER_GROUPS: usize = 300;
 /// Subnet groups per region.
 pub const MAX_SUBNET_GROUPS: usize = 300;
@@ -122,9 +119,7 @@ pub fn auth_token_update(
     match (strategy, token) {
         (None | Some("SET") | Some("ROTATE"), Some(t)) => {
             if !transit_encryption_enabled {
-                return Err(invalid(
-                    "The AUTH token is only supported when encryption-in-transit is enabled",
-                ));
+                return Err(checks::auth_token_needs_transit());
             }
             Ok(Some(Some(t.clone())))
         }
@@ -180,16 +175,4 @@ pub fn modify_schedule(
         snapshot_window,
         retention,
     })
-}
-
-/// The subnet group a Create request names (`default` when it names none), lower-cased, which
-/// must exist in the region.
-pub fn resolve_subnet_group(r: &Region, name: Option<&str>) -> Result<String, ApiError> {
-    let subnet_group = name.unwrap_or("default").to_ascii_lowercase();
-    if !r.subnet_groups.contains_key(&subnet_group) {
-        return Err(ApiError::cache_subnet_group_not_found(format!(
-            "CacheSubnetGroup not found: {subnet_group}"
-        )));
-    }
-    Ok(subnet_group)
 }

@@ -14,7 +14,6 @@ use crate::state::{ClusterStatus, GroupStatus, NodeStatus, ParameterStatus, Sour
 
 use super::Service;
 use super::cluster_render::render_cluster;
-use super::replication_groups::{available_group, find_group};
 use super::replication_lifecycle::GroupRef;
 use super::replication_render::render_group;
 
@@ -28,7 +27,7 @@ pub fn test_failover(
     let region = svc.region(ctx);
     let (out, gref, shard) = {
         let mut r = lock(&region);
-        let g = available_group(&r, &input.replication_group_id)?;
+        let g = r.available_group(&input.replication_group_id)?;
         let shard_id = format!(
             "{:04}",
             input.node_group_id.trim().parse::<u32>().map_err(|_| {
@@ -57,11 +56,7 @@ pub fn test_failover(
             )));
         }
         let id = g.id.clone();
-        let Some(g) = r.replication_groups.get_mut(&id) else {
-            return Err(ApiError::replication_group_not_found(format!(
-                "ReplicationGroup not found: {id}"
-            )));
-        };
+        let g = r.group_mut(&id)?;
         g.begin(
             GroupStatus::Modifying,
             Some(std::slice::from_ref(&shard_id)),
@@ -161,9 +156,7 @@ pub fn reboot_member_cluster(
     let region = svc.region(ctx);
     let (record, gref, shard, fail_over) = {
         let mut r = lock(&region);
-        let c = r.clusters.get(id).ok_or_else(|| {
-            ApiError::cache_cluster_not_found(format!("CacheCluster not found: {id}"))
-        })?;
+        let c = r.cluster(id)?;
         for n in node_ids {
             if !c.nodes.iter().any(|x| &x.id == n) {
                 return Err(ApiError::invalid_parameter_value(format!(
@@ -171,33 +164,22 @@ pub fn reboot_member_cluster(
                 )));
             }
         }
-        if !c.is_available() {
-            return Err(ApiError::invalid_cache_cluster_state(format!(
-                "Cache cluster {id} is not in available state (current state: {}).",
-                c.status.as_str()
-            )));
-        }
+        c.check(ClusterStatus::Rebooting)?;
         let rg = c.replication_group_id.clone().unwrap_or_default();
-        let g = find_group(&r, &rg)?;
+        let g = r.group(&rg)?;
         if g.cluster_enabled {
             return Err(ApiError::invalid_cache_cluster_state(format!(
                 "RebootCacheCluster is not supported for members of cluster mode enabled replication group {rg}."
             )));
         }
-        if !g.is_available() {
-            return Err(super::replication_groups::group_not_available(g));
-        }
+        g.check(GroupStatus::Modifying)?;
         let ng = g.node_groups[0].clone();
         let fail_over = ng.primary == id && g.automatic_failover && ng.members.len() > 1;
-        let Some(g) = r.replication_groups.get_mut(&rg) else {
-            return Err(super::replication_groups::group_not_found(&rg));
-        };
+        let g = r.group_mut(&rg)?;
         g.begin(GroupStatus::Modifying, Some(&[]))?;
         let g = g.clone();
         let gref = GroupRef::of(&r, &g);
-        let Some(c) = r.clusters.get_mut(id) else {
-            return Err(super::cache_clusters::not_found(id));
-        };
+        let c = r.cluster_mut(id)?;
         c.begin(ClusterStatus::Rebooting)?;
         for n in &mut c.nodes {
             n.begin(NodeStatus::Rebooting);

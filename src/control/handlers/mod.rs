@@ -81,6 +81,14 @@ impl Service {
         self.inner.store.region(&ctx.account, &ctx.region)
     }
 
+    /// Whether the cluster `raw` names is a replication group member (its Create, Delete and
+    /// Reboot follow the group's rules); `CacheClusterNotFound` when it does not exist.
+    fn is_group_member(&self, ctx: &RequestContext, raw: &str) -> Result<bool, ApiError> {
+        let region = self.region(ctx);
+        let r = lock(&region);
+        Ok(r.cluster(raw)?.replication_group_id.is_some())
+    }
+
     /// Clusters and nodes per engine across every account and region, for `/health`:
     /// `{"clusters": {"redis": 1}, "nodes": {"redis": 1}}`.
     pub fn resource_counts(&self) -> serde_json::Value {
@@ -104,6 +112,10 @@ impl ElastiCacheApi for Service {
         ctx: &RequestContext,
         input: CreateCacheClusterInput,
     ) -> Result<CreateCacheClusterOutput, ApiError> {
+        // A cluster created in a replication group is a read replica of that group.
+        if input.replication_group_id.is_some() {
+            return replica_count::add_replica_cluster(self, ctx, input);
+        }
         cache_clusters::create_cache_cluster(self, ctx, input).await
     }
 
@@ -128,6 +140,9 @@ impl ElastiCacheApi for Service {
         ctx: &RequestContext,
         input: DeleteCacheClusterInput,
     ) -> Result<DeleteCacheClusterOutput, ApiError> {
+        if self.is_group_member(ctx, &input.cache_cluster_id)? {
+            return replica_count::delete_member_cluster(self, ctx, &input.cache_cluster_id);
+        }
         cache_clusters::delete_cache_cluster(self, ctx, input).await
     }
 
@@ -136,6 +151,18 @@ impl ElastiCacheApi for Service {
         ctx: &RequestContext,
         input: RebootCacheClusterInput,
     ) -> Result<RebootCacheClusterOutput, ApiError> {
+        // An empty node list is refused before the lookup, as AWS does.
+        if !input.cache_node_ids_to_reboot.is_empty()
+            && self.is_group_member(ctx, &input.cache_cluster_id)?
+        {
+            let id = input.cache_cluster_id.trim().to_ascii_lowercase();
+            return failover::reboot_member_cluster(
+                self,
+                ctx,
+                &id,
+                &input.cache_node_ids_to_reboot,
+            );
+        }
         cache_clusters::reboot_cache_cluster(self, ctx, input).await
     }
 

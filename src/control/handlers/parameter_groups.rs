@@ -13,10 +13,10 @@ use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
 use crate::control::validate;
+use crate::control::validate::checks::requires_reboot_change;
 use crate::state::{ParameterGroupRecord, ParameterStatus, Region, ResourceKind, SourceType, lock};
 
 use super::Service;
-use super::cache_clusters::requires_reboot_change;
 use super::common::*;
 use super::lifecycle::ClusterRef;
 

@@ -12,15 +12,13 @@ use std::collections::BTreeMap;
 use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
+use crate::control::validate;
+use crate::control::validate::checks::{self, *};
 use crate::state::{CacheClusterRecord, GroupStatus, Region, ResourceKind, lock};
 
 use super::Service;
 use super::cluster_render::render_cluster;
 use super::common::*;
-use super::replication_groups::{
-    MAX_REPLICAS, available_group, check_zone, find_group, group_not_available, member_record,
-    spread_zone,
-};
 use super::replication_lifecycle::GroupRef;
 use super::replication_render::render_group;
 
@@ -32,7 +30,7 @@ fn targets(
     new_count: Option<i32>,
     config: Option<&Vec<ConfigureShard>>,
 ) -> Result<BTreeMap<String, (usize, Vec<String>)>, ApiError> {
-    let g = find_group(r, group_id)?;
+    let g = r.group(group_id)?;
     let mut out = BTreeMap::new();
     match (new_count, config) {
         (Some(_), Some(c)) if !c.is_empty() => {
@@ -69,7 +67,7 @@ fn targets(
                     .clone()
                     .unwrap_or_default();
                 for z in &zones {
-                    check_zone(r, z)?;
+                    checks::zone(r, z)?;
                 }
                 out.insert(id, (shard.new_replica_count as usize, zones));
             }
@@ -98,7 +96,7 @@ pub fn increase_replica_count(
     let region = svc.region(ctx);
     let (out, gref, added) = {
         let mut r = lock(&region);
-        let g = available_group(&r, &input.replication_group_id)?.clone();
+        let g = r.available_group(&input.replication_group_id)?.clone();
         let targets = targets(
             &r,
             &g.id,
@@ -132,11 +130,7 @@ pub fn increase_replica_count(
             ));
         }
         let adding: usize = plan.iter().map(|p| p.1).sum();
-        if r.node_count() + adding > MAX_NODES_PER_REGION {
-            return Err(ApiError::node_quota_for_customer_exceeded(format!(
-                "The request would exceed the maximum of {MAX_NODES_PER_REGION} cache nodes per region."
-            )));
-        }
+        node_quota(&r, adding)?;
         let mut g = g;
         let tags = r.tags_of(ResourceKind::ReplicationGroup, &g.id);
         let mut added = Vec::new();
@@ -151,8 +145,8 @@ pub fn increase_replica_count(
                 } else {
                     zones.get(i).cloned()
                 }
-                .unwrap_or_else(|| spread_zone(&r, si + ng.members.len()));
-                let rec = member_record(&g, &mid, &zone, now);
+                .unwrap_or_else(|| r.spread_zone(si + ng.members.len()));
+                let rec = g.new_member(&mid, &zone, now);
                 attach_tags(&mut r, ResourceKind::Cluster, &mid, &tags);
                 r.insert_cluster(rec);
                 g.node_groups[si].members.push(mid.clone());
@@ -190,7 +184,7 @@ pub fn decrease_replica_count(
     let region = svc.region(ctx);
     let (out, gref, removed) = {
         let mut r = lock(&region);
-        let mut g = available_group(&r, &input.replication_group_id)?.clone();
+        let mut g = r.available_group(&input.replication_group_id)?.clone();
         let to_remove: Vec<String> = input
             .replicas_to_remove
             .clone()
@@ -323,9 +317,9 @@ fn mark_deleting(r: &mut Region, members: &[String]) {
 pub fn add_replica_cluster(
     svc: &Service,
     ctx: &RequestContext,
-    id: String,
-    input: &CreateCacheClusterInput,
+    input: CreateCacheClusterInput,
 ) -> Result<CreateCacheClusterOutput, ApiError> {
+    let id = validate::cluster_id(&input.cache_cluster_id).map_err(invalid)?;
     let rg = input.replication_group_id.clone().unwrap_or_default();
     let tags = tags_from_request(input.tags.clone())?;
     check_tag_quota(&tags)?;
@@ -333,20 +327,13 @@ pub fn add_replica_cluster(
     let region = svc.region(ctx);
     let (record, gref) = {
         let mut r = lock(&region);
-        let g = find_group(&r, &rg)?;
-        if !g.is_available() {
-            return Err(group_not_available(g));
-        }
+        let g = r.available_group(&rg)?;
         if g.cluster_enabled {
             return Err(invalid(
                 "Replicas can only be added with CreateCacheCluster to a cluster mode disabled replication group.",
             ));
         }
-        if r.clusters.contains_key(&id) {
-            return Err(ApiError::cache_cluster_already_exists(format!(
-                "Cache cluster {id} already exists."
-            )));
-        }
+        cluster_id_free(&r, &id)?;
         let ng = &g.node_groups[0];
         if ng.members.len() > MAX_REPLICAS as usize {
             return Err(ApiError::node_quota_for_cluster_exceeded(format!(
@@ -354,17 +341,13 @@ pub fn add_replica_cluster(
                 g.id
             )));
         }
-        if r.node_count() + 1 > MAX_NODES_PER_REGION {
-            return Err(ApiError::node_quota_for_customer_exceeded(format!(
-                "The request would exceed the maximum of {MAX_NODES_PER_REGION} cache nodes per region."
-            )));
-        }
+        node_quota(&r, 1)?;
         let zone = match &input.preferred_availability_zone {
-            Some(z) => check_zone(&r, z)?,
-            None => spread_zone(&r, ng.members.len()),
+            Some(z) => checks::zone(&r, z)?,
+            None => r.spread_zone(ng.members.len()),
         };
         let mut g = g.clone();
-        let rec: CacheClusterRecord = member_record(&g, &id, &zone, now);
+        let rec: CacheClusterRecord = g.new_member(&id, &zone, now);
         let mut all_tags = r.tags_of(ResourceKind::ReplicationGroup, &g.id);
         for t in tags {
             match all_tags.iter_mut().find(|x| x.key == t.key) {
@@ -394,14 +377,14 @@ pub fn delete_member_cluster(
     ctx: &RequestContext,
     id: &str,
 ) -> Result<DeleteCacheClusterOutput, ApiError> {
+    let id = id.trim().to_ascii_lowercase();
+    let id = id.as_str();
     let region = svc.region(ctx);
     let (record, gref) = {
         let mut r = lock(&region);
-        let c = r.clusters.get(id).ok_or_else(|| {
-            ApiError::cache_cluster_not_found(format!("CacheCluster not found: {id}"))
-        })?;
+        let c = r.cluster(id)?;
         let rg = c.replication_group_id.clone().unwrap_or_default();
-        let mut g = find_group(&r, &rg)?.clone();
+        let mut g = r.group(&rg)?.clone();
         if g.cluster_enabled {
             return Err(ApiError::invalid_cache_cluster_state(format!(
                 "Cache cluster {id} is a member of cluster mode enabled replication group {rg}; use DecreaseReplicaCount or ModifyReplicationGroupShardConfiguration."

@@ -10,129 +10,16 @@ use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
 use crate::control::validate;
+use crate::control::validate::checks::{self, *};
 use crate::state::{
-    CacheClusterRecord, CacheNodeRecord, ClusterStatus, GroupStatus, NodeGroupRecord, NodeStatus,
-    ParameterStatus, PendingModifications, Region, ReplicationGroupRecord, ResourceKind,
-    SourceType, default_slots, lock, parse_slots, slots_cover_exactly,
+    CacheClusterRecord, ClusterStatus, GroupStatus, NodeGroupRecord, ReplicationGroupRecord,
+    ResourceKind, SourceType, default_slots, lock, parse_slots, slots_cover_exactly,
 };
 
 use super::Service;
-use super::cache_clusters::{check_security_groups, engine_version, node_type_for};
 use super::common::*;
 use super::replication_lifecycle::GroupRef;
 use super::replication_render::render_group;
-
-/// Nodes per CMD group: one primary and up to five replicas.
-pub const MAX_CMD_NODES: i32 = 6;
-/// Replicas per shard.
-pub const MAX_REPLICAS: i32 = 5;
-/// Shards per CME group.
-pub const MAX_NODE_GROUPS: i32 = 90;
-/// Nodes per CME group (default quota).
-pub const MAX_CME_NODES: i32 = 90;
-const DEFAULT_MAINTENANCE_WINDOW: &str = "sun:05:00-sun:06:00";
-const DEFAULT_SNAPSHOT_WINDOW: &str = "05:00-06:00";
-
-/// `ReplicationGroupNotFoundFault` for `id`.
-pub fn group_not_found(id: &str) -> ApiError {
-    ApiError::replication_group_not_found(format!("ReplicationGroup not found: {id}"))
-}
-
-/// `InvalidReplicationGroupState` for a group that is not `available`.
-pub fn group_not_available(g: &ReplicationGroupRecord) -> ApiError {
-    ApiError::invalid_replication_group_state(format!(
-        "Replication group {} is not in available state (current state: {}).",
-        g.id,
-        g.status.as_str()
-    ))
-}
-
-/// The group `raw` names (case-insensitive).
-pub fn find_group<'a>(r: &'a Region, raw: &str) -> Result<&'a ReplicationGroupRecord, ApiError> {
-    let id = raw.trim().to_ascii_lowercase();
-    r.replication_groups
-        .get(&id)
-        .ok_or_else(|| group_not_found(&id))
-}
-
-/// The group `raw` names, checked `available`.
-pub fn available_group<'a>(
-    r: &'a Region,
-    raw: &str,
-) -> Result<&'a ReplicationGroupRecord, ApiError> {
-    let g = find_group(r, raw)?;
-    if !g.is_available() {
-        return Err(group_not_available(g));
-    }
-    Ok(g)
-}
-
-/// A new member cluster of `g` with one node in `zone`, status `creating`.
-pub fn member_record(
-    g: &ReplicationGroupRecord,
-    id: &str,
-    zone: &str,
-    now: time::OffsetDateTime,
-) -> CacheClusterRecord {
-    CacheClusterRecord {
-        id: id.to_string(),
-        engine: g.engine.clone(),
-        engine_version: g.engine_version.clone(),
-        family: g.family.clone(),
-        node_type: g.node_type.clone(),
-        status: ClusterStatus::Creating,
-        nodes: vec![CacheNodeRecord {
-            id: "0001".to_string(),
-            status: NodeStatus::Creating,
-            create_time: now,
-            endpoint: None,
-            availability_zone: zone.to_string(),
-            parameter_group_status: ParameterStatus::InSync,
-        }],
-        az_mode: "single-az".to_string(),
-        preferred_availability_zone: zone.to_string(),
-        port: g.port,
-        parameter_group: g.parameter_group.clone(),
-        parameter_apply_status: ParameterStatus::InSync,
-        subnet_group: g.subnet_group.clone(),
-        security_group_ids: g.security_group_ids.clone(),
-        cache_security_groups: g.cache_security_groups.clone(),
-        auto_minor_version_upgrade: g.auto_minor_version_upgrade,
-        snapshot_retention_limit: Some(g.snapshot_retention_limit),
-        snapshot_window: Some(g.snapshot_window.clone()),
-        maintenance_window: g.maintenance_window.clone(),
-        notification_topic_arn: None,
-        notification_topic_status: None,
-        auth_token: g.auth_token.clone(),
-        auth_token_last_modified: g.auth_token_last_modified,
-        transit_encryption_enabled: g.transit_encryption_enabled,
-        transit_encryption_mode: g.transit_encryption_mode.clone(),
-        at_rest_encryption_enabled: g.at_rest_encryption_enabled,
-        network_type: g.network_type.clone(),
-        ip_discovery: g.ip_discovery.clone(),
-        create_time: now,
-        replication_group_id: Some(g.id.clone()),
-        configuration_endpoint: None,
-        pending: PendingModifications::default(),
-        config_version: 0,
-        generation: 1,
-    }
-}
-
-/// Checks an availability zone name of the region.
-pub fn check_zone(r: &Region, z: &str) -> Result<String, ApiError> {
-    if r.availability_zones().iter().any(|x| x == z) {
-        Ok(z.to_string())
-    } else {
-        Err(invalid(format!("Invalid availability zone: {z}")))
-    }
-}
-
-/// The zone for the `i`-th node of a shard when none was asked for: spread over three zones.
-pub fn spread_zone(r: &Region, i: usize) -> String {
-    let zones = r.availability_zones();
-    zones[i % 3].clone()
-}
 
 /// What one shard of a new group needs.
 struct ShardPlan {
@@ -440,15 +327,8 @@ pub async fn create_replication_group(
         let adopted = match &input.primary_cluster_id {
             Some(raw) => {
                 let pid = raw.trim().to_ascii_lowercase();
-                let c = r.clusters.get(&pid).ok_or_else(|| {
-                    ApiError::cache_cluster_not_found(format!("CacheCluster not found: {pid}"))
-                })?;
-                if !c.is_available() {
-                    return Err(ApiError::invalid_cache_cluster_state(format!(
-                        "Cache cluster {pid} is not in available state (current state: {}).",
-                        c.status.as_str()
-                    )));
-                }
+                let c = r.cluster(&pid)?;
+                c.check(ClusterStatus::Modifying)?;
                 if c.replication_group_id.is_some() {
                     return Err(ApiError::invalid_cache_cluster_state(format!(
                         "Cache cluster {pid} is already a member of a replication group."
@@ -550,8 +430,8 @@ pub async fn create_replication_group(
             (Some(c), None) => c.port,
             (_, p) => validate::port(p.unwrap_or(6379)).map_err(invalid)?,
         };
-        let subnet_group = resolve_subnet_group(&r, input.cache_subnet_group_name.as_deref())?;
-        let cache_security_groups = check_security_groups(
+        let subnet_group = checks::subnet_group(&r, input.cache_subnet_group_name.as_deref())?;
+        let cache_security_groups = security_groups(
             &r,
             input
                 .cache_security_group_names
@@ -559,16 +439,8 @@ pub async fn create_replication_group(
                 .unwrap_or_default(),
         )?;
         let new_nodes = total_nodes - usize::from(adopted.is_some());
-        if r.node_count() + new_nodes > MAX_NODES_PER_REGION {
-            return Err(ApiError::node_quota_for_customer_exceeded(format!(
-                "The request would exceed the maximum of {MAX_NODES_PER_REGION} cache nodes per region."
-            )));
-        }
-        if r.clusters.len() + new_nodes > MAX_CLUSTERS_PER_REGION {
-            return Err(ApiError::cluster_quota_for_customer_exceeded(format!(
-                "The maximum of {MAX_CLUSTERS_PER_REGION} cache clusters per region has been reached."
-            )));
-        }
+        node_quota(&r, new_nodes)?;
+        cluster_quota(&r, new_nodes)?;
         let mut g = ReplicationGroupRecord {
             id: id.clone(),
             description: input.replication_group_description.clone(),
@@ -640,15 +512,11 @@ pub async fn create_replication_group(
             } else {
                 let mid = g.next_member_id(&ng, |x| r.clusters.contains_key(x));
                 let zone = match &plan.primary_zone {
-                    Some(z) => check_zone(&r, z)?,
-                    None => spread_zone(&r, si),
+                    Some(z) => checks::zone(&r, z)?,
+                    None => r.spread_zone(si),
                 };
-                if r.clusters.contains_key(&mid) {
-                    return Err(ApiError::cache_cluster_already_exists(format!(
-                        "Cache cluster {mid} already exists."
-                    )));
-                }
-                members.push(member_record(&g, &mid, &zone, now));
+                cluster_id_free(&r, &mid)?;
+                members.push(g.new_member(&mid, &zone, now));
                 ng.members.push(mid);
             }
             ng.primary = ng.members[0].clone();
@@ -662,16 +530,12 @@ pub async fn create_replication_group(
                     },
                     ng.members.len() + 1
                 );
-                if r.clusters.contains_key(&mid) {
-                    return Err(ApiError::cache_cluster_already_exists(format!(
-                        "Cache cluster {mid} already exists."
-                    )));
-                }
+                cluster_id_free(&r, &mid)?;
                 let zone = match plan.replica_zones.get(i) {
-                    Some(z) => check_zone(&r, z)?,
-                    None => spread_zone(&r, si + i + 1),
+                    Some(z) => checks::zone(&r, z)?,
+                    None => r.spread_zone(si + i + 1),
                 };
-                members.push(member_record(&g, &mid, &zone, now));
+                members.push(g.new_member(&mid, &zone, now));
                 ng.members.push(mid);
             }
             g.node_groups.push(ng);
@@ -714,7 +578,7 @@ pub fn describe_replication_groups(
     let rendered: Vec<ReplicationGroup> = {
         let r = lock(&region);
         match &input.replication_group_id {
-            Some(raw) => vec![render_group(ctx, &r, find_group(&r, raw)?)],
+            Some(raw) => vec![render_group(ctx, &r, r.group(raw)?)],
             None => r
                 .groups_in_order()
                 .map(|g| render_group(ctx, &r, g))
@@ -744,7 +608,7 @@ pub async fn delete_replication_group(
     let region = svc.region(ctx);
     let (out, gref) = {
         let mut r = lock(&region);
-        let g = find_group(&r, &input.replication_group_id)?;
+        let g = r.group(&input.replication_group_id)?;
         g.check(GroupStatus::Deleting)?;
         if retain && g.cluster_enabled {
             return Err(combination(
@@ -762,9 +626,7 @@ pub async fn delete_replication_group(
                 c.retire();
             }
         }
-        let Some(g) = r.replication_groups.get_mut(&id) else {
-            return Err(group_not_found(&id));
-        };
+        let g = r.group_mut(&id)?;
         g.begin(GroupStatus::Deleting, None)?;
         g.final_snapshot = input.final_snapshot_identifier.clone();
         let g = g.clone();

@@ -11,13 +11,12 @@ use crate::catalog::compare_versions;
 use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
+use crate::control::validate::checks::*;
 use crate::state::{ClusterStatus, GroupStatus, NodeStatus, ReplicationGroupRecord, lock};
 
 use super::Service;
-use super::cache_clusters::{check_security_groups, engine_version, node_type_for};
 use super::common::*;
 use super::lifecycle::{ClusterRef, node_spec};
-use super::replication_groups::available_group;
 use super::replication_lifecycle::GroupRef;
 use super::replication_render::render_group;
 
@@ -49,7 +48,7 @@ pub fn modify_replication_group(
     let region = svc.region(ctx);
     let (out, gref, plan) = {
         let mut r = lock(&region);
-        let old = available_group(&r, &input.replication_group_id)?.clone();
+        let old = r.available_group(&input.replication_group_id)?.clone();
         let mut g: ReplicationGroupRecord = old.clone();
         let mut plan = Plan::default();
         if let Some(d) = &input.replication_group_description {
@@ -113,7 +112,7 @@ pub fn modify_replication_group(
             }
         }
         if let Some(names) = &input.cache_security_group_names {
-            g.cache_security_groups = check_security_groups(&r, names)?;
+            g.cache_security_groups = security_groups(&r, names)?;
         }
         if let Some(ids) = &input.security_group_ids {
             g.security_group_ids = ids.clone();
@@ -266,31 +265,6 @@ pub fn modify_replication_group(
     Ok(ModifyReplicationGroupOutput {
         replication_group: Some(out),
     })
-}
-
-/// ModifyCacheCluster on a replication group member: what defines the group's nodes (node
-/// type, engine version, parameter group, AUTH token, node count) is changed for the whole
-/// group with ModifyReplicationGroup, so every member keeps replicating.
-pub fn check_member_modification(
-    group: &str,
-    input: &ModifyCacheClusterInput,
-) -> Result<(), ApiError> {
-    let group_wide = input.cache_node_type.is_some()
-        || input.engine_version.is_some()
-        || input.cache_parameter_group_name.is_some()
-        || input.auth_token.is_some()
-        || input.auth_token_update_strategy.is_some()
-        || input.num_cache_nodes.is_some_and(|n| n != 1)
-        || input
-            .cache_node_ids_to_remove
-            .as_ref()
-            .is_some_and(|v| !v.is_empty());
-    if group_wide {
-        return Err(combination(format!(
-            "This cache cluster is a member of replication group {group}; modify its node type, engine version, parameter group or AUTH token with ModifyReplicationGroup."
-        )));
-    }
-    Ok(())
 }
 
 /// Whether two records agree on everything a modification can change.
