@@ -5,7 +5,9 @@
 //! hands the engine work to a `lifecycle` task; the answer shows the transitional status
 //! (`creating`, `modifying`, `rebooting cluster nodes`, `deleting`) as AWS does.
 
-use crate::catalog::{catalog, compare_versions};
+use time::OffsetDateTime;
+
+use crate::catalog::{EngineVersion, NodeType, catalog, compare_versions};
 use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
@@ -13,7 +15,7 @@ use crate::control::validate;
 use crate::control::validate::checks::{self, *};
 use crate::state::{
     CacheClusterRecord, CacheNodeRecord, ClusterStatus, NodeStatus, ParameterStatus,
-    PendingModifications, Region, ResourceKind, lock,
+    PendingModifications, Region, ResourceKind, Tag, lock,
 };
 
 use super::Service;
@@ -73,13 +75,27 @@ fn plan_zones(
     Ok(vec![zones[pick].clone(); n])
 }
 
-/// CreateCacheCluster.
-pub async fn create_cache_cluster(
-    svc: &Service,
-    ctx: &RequestContext,
-    input: CreateCacheClusterInput,
-) -> Result<CreateCacheClusterOutput, ApiError> {
-    let id = validate::cluster_id(&input.cache_cluster_id).map_err(invalid)?;
+/// What a CreateCacheCluster request asks for, its own values checked (no state read).
+#[derive(Debug)]
+struct CreateRequest {
+    id: String,
+    engine: String,
+    version: &'static EngineVersion,
+    node_type: &'static NodeType,
+    memcached: bool,
+    num_nodes: i32,
+    port: u16,
+    tags: Vec<Tag>,
+    transit: bool,
+    maintenance: String,
+    snapshot_window: Option<String>,
+    retention: Option<i32>,
+}
+
+/// The engine, size and placement parts of a CreateCacheCluster request.
+fn check_engine_and_size(
+    input: &CreateCacheClusterInput,
+) -> Result<(String, &'static EngineVersion, &'static NodeType, i32, u16), ApiError> {
     let engine = input
         .engine
         .as_deref()
@@ -125,6 +141,14 @@ pub async fn create_cache_cluster(
             )));
         }
     }
+    Ok((engine, version, node_type, num_nodes, port))
+}
+
+/// Plan, first half: checks a CreateCacheCluster request's own values.
+fn check_create_request(input: &CreateCacheClusterInput) -> Result<CreateRequest, ApiError> {
+    let id = validate::cluster_id(&input.cache_cluster_id).map_err(invalid)?;
+    let (engine, version, node_type, num_nodes, port) = check_engine_and_size(input)?;
+    let memcached = engine == "memcached";
     let tags = tags_from_request(input.tags.clone())?;
     check_tag_quota(&tags)?;
     let transit = input.transit_encryption_enabled.unwrap_or(false);
@@ -192,95 +216,151 @@ pub async fn create_cache_cluster(
         }
     }
 
+    Ok(CreateRequest {
+        id,
+        engine,
+        version,
+        node_type,
+        memcached,
+        num_nodes,
+        port,
+        tags,
+        transit,
+        maintenance,
+        snapshot_window,
+        retention,
+    })
+}
+
+/// Plan, second half: checks the request against the region and builds the new record (in
+/// `creating`, nodes included). Pure: the region is only read.
+fn plan_create(
+    r: &Region,
+    req: CreateRequest,
+    input: &CreateCacheClusterInput,
+    now: OffsetDateTime,
+) -> Result<(CacheClusterRecord, Vec<Tag>), ApiError> {
+    let CreateRequest {
+        id,
+        engine,
+        version,
+        node_type,
+        memcached,
+        num_nodes,
+        port,
+        tags,
+        transit,
+        maintenance,
+        snapshot_window,
+        retention,
+    } = req;
+    cluster_id_free(r, &id)?;
+    let parameter_group = match &input.cache_parameter_group_name {
+        Some(name) => name.to_ascii_lowercase(),
+        None => format!("default.{}", version.family),
+    };
+    standalone_parameter_group(r, &parameter_group, &version.family)?;
+    let subnet_group = checks::subnet_group(r, input.cache_subnet_group_name.as_deref())?;
+    let cache_security_groups = security_groups(
+        r,
+        input
+            .cache_security_group_names
+            .as_deref()
+            .unwrap_or_default(),
+    )?;
+    cluster_quota(r, 1)?;
+    node_quota(r, num_nodes as usize)?;
+    let zones = plan_zones(r, input, num_nodes as usize, memcached)?;
+    let nodes: Vec<CacheNodeRecord> = zones
+        .iter()
+        .enumerate()
+        .map(|(i, z)| CacheNodeRecord {
+            id: format!("{:04}", i + 1),
+            status: NodeStatus::Creating,
+            create_time: now,
+            endpoint: None,
+            availability_zone: z.clone(),
+            parameter_group_status: ParameterStatus::InSync,
+        })
+        .collect();
+    let mut record = CacheClusterRecord {
+        id: id.clone(),
+        engine: engine.clone(),
+        engine_version: version.full_version.clone(),
+        family: version.family.clone(),
+        node_type: node_type.name.clone(),
+        status: ClusterStatus::Creating,
+        nodes,
+        az_mode: if memcached {
+            input
+                .az_mode
+                .clone()
+                .unwrap_or_else(|| "single-az".to_string())
+        } else {
+            "single-az".to_string()
+        },
+        preferred_availability_zone: String::new(),
+        port,
+        parameter_group,
+        parameter_apply_status: ParameterStatus::InSync,
+        subnet_group,
+        security_group_ids: input.security_group_ids.clone().unwrap_or_default(),
+        cache_security_groups,
+        auto_minor_version_upgrade: input.auto_minor_version_upgrade.unwrap_or(true),
+        snapshot_retention_limit: retention,
+        snapshot_window,
+        maintenance_window: maintenance,
+        notification_topic_arn: input.notification_topic_arn.clone(),
+        notification_topic_status: input
+            .notification_topic_arn
+            .as_ref()
+            .map(|_| "active".to_string()),
+        auth_token: input.auth_token.clone(),
+        auth_token_last_modified: input.auth_token.as_ref().map(|_| now),
+        transit_encryption_enabled: transit,
+        transit_encryption_mode: transit.then(|| "required".to_string()),
+        at_rest_encryption_enabled: false,
+        network_type: input
+            .network_type
+            .clone()
+            .unwrap_or_else(|| "ipv4".to_string()),
+        ip_discovery: input
+            .ip_discovery
+            .clone()
+            .unwrap_or_else(|| "ipv4".to_string()),
+        create_time: now,
+        replication_group_id: None,
+        configuration_endpoint: None,
+        pending: PendingModifications::default(),
+        config_version: 0,
+        generation: 1,
+    };
+    update_preferred_zone(&mut record);
+    Ok((record, tags))
+}
+
+/// Apply: records a planned cluster and its tags; the reference its lifecycle task works for.
+fn apply_create(r: &mut Region, record: &CacheClusterRecord, tags: &[Tag]) -> ClusterRef {
+    attach_tags(r, ResourceKind::Cluster, &record.id, tags);
+    let cref = ClusterRef::of(r, record);
+    r.insert_cluster(record.clone());
+    cref
+}
+
+/// CreateCacheCluster: plan (request, then region), apply, then spawn the `creating` task.
+pub async fn create_cache_cluster(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: CreateCacheClusterInput,
+) -> Result<CreateCacheClusterOutput, ApiError> {
+    let req = check_create_request(&input)?;
+    let memcached = req.memcached;
     let now = svc.inner.store.now();
     let region = svc.region(ctx);
     let (record, cref) = {
         let mut r = lock(&region);
-        cluster_id_free(&r, &id)?;
-        let parameter_group = match &input.cache_parameter_group_name {
-            Some(name) => name.to_ascii_lowercase(),
-            None => format!("default.{}", version.family),
-        };
-        standalone_parameter_group(&r, &parameter_group, &version.family)?;
-        let subnet_group = checks::subnet_group(&r, input.cache_subnet_group_name.as_deref())?;
-        let cache_security_groups = security_groups(
-            &r,
-            input
-                .cache_security_group_names
-                .as_deref()
-                .unwrap_or_default(),
-        )?;
-        cluster_quota(&r, 1)?;
-        node_quota(&r, num_nodes as usize)?;
-        let zones = plan_zones(&r, &input, num_nodes as usize, memcached)?;
-        let nodes: Vec<CacheNodeRecord> = zones
-            .iter()
-            .enumerate()
-            .map(|(i, z)| CacheNodeRecord {
-                id: format!("{:04}", i + 1),
-                status: NodeStatus::Creating,
-                create_time: now,
-                endpoint: None,
-                availability_zone: z.clone(),
-                parameter_group_status: ParameterStatus::InSync,
-            })
-            .collect();
-        let mut record = CacheClusterRecord {
-            id: id.clone(),
-            engine: engine.clone(),
-            engine_version: version.full_version.clone(),
-            family: version.family.clone(),
-            node_type: node_type.name.clone(),
-            status: ClusterStatus::Creating,
-            nodes,
-            az_mode: if memcached {
-                input
-                    .az_mode
-                    .clone()
-                    .unwrap_or_else(|| "single-az".to_string())
-            } else {
-                "single-az".to_string()
-            },
-            preferred_availability_zone: String::new(),
-            port,
-            parameter_group,
-            parameter_apply_status: ParameterStatus::InSync,
-            subnet_group,
-            security_group_ids: input.security_group_ids.clone().unwrap_or_default(),
-            cache_security_groups,
-            auto_minor_version_upgrade: input.auto_minor_version_upgrade.unwrap_or(true),
-            snapshot_retention_limit: retention,
-            snapshot_window,
-            maintenance_window: maintenance,
-            notification_topic_arn: input.notification_topic_arn.clone(),
-            notification_topic_status: input
-                .notification_topic_arn
-                .as_ref()
-                .map(|_| "active".to_string()),
-            auth_token: input.auth_token.clone(),
-            auth_token_last_modified: input.auth_token.as_ref().map(|_| now),
-            transit_encryption_enabled: transit,
-            transit_encryption_mode: transit.then(|| "required".to_string()),
-            at_rest_encryption_enabled: false,
-            network_type: input
-                .network_type
-                .clone()
-                .unwrap_or_else(|| "ipv4".to_string()),
-            ip_discovery: input
-                .ip_discovery
-                .clone()
-                .unwrap_or_else(|| "ipv4".to_string()),
-            create_time: now,
-            replication_group_id: None,
-            configuration_endpoint: None,
-            pending: PendingModifications::default(),
-            config_version: 0,
-            generation: 1,
-        };
-        update_preferred_zone(&mut record);
-        attach_tags(&mut r, ResourceKind::Cluster, &id, &tags);
-        let cref = ClusterRef::of(&r, &record);
-        r.insert_cluster(record.clone());
+        let (record, tags) = plan_create(&r, req, &input, now)?;
+        let cref = apply_create(&mut r, &record, &tags);
         (record, cref)
     };
     svc.spawn_create(cref, memcached);
@@ -734,4 +814,116 @@ pub fn list_allowed_node_type_modifications(
         scale_up_modifications: Some(up),
         scale_down_modifications: Some(down),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2025-01-01 00:00 UTC);
+
+    fn region() -> Region {
+        Region::new("000000000000", "us-east-1", NOW)
+    }
+
+    fn input(id: &str, engine: &str) -> CreateCacheClusterInput {
+        CreateCacheClusterInput {
+            cache_cluster_id: id.to_string(),
+            engine: Some(engine.to_string()),
+            cache_node_type: Some("cache.t3.micro".to_string()),
+            ..Default::default()
+        }
+    }
+
+    fn plan(r: &Region, input: &CreateCacheClusterInput) -> Result<CacheClusterRecord, ApiError> {
+        let req = check_create_request(input)?;
+        plan_create(r, req, input, NOW).map(|(c, _)| c)
+    }
+
+    fn error(r: Result<CacheClusterRecord, ApiError>) -> Option<(&'static str, String)> {
+        r.err().map(|e| (e.wire_code(), e.message().to_string()))
+    }
+
+    #[test]
+    fn invalid_create_requests_yield_the_aws_error() {
+        let r = region();
+        let two_redis_nodes = CreateCacheClusterInput {
+            num_cache_nodes: Some(2),
+            ..input("c1", "redis")
+        };
+        assert_eq!(
+            error(plan(&r, &two_redis_nodes)),
+            Some((
+                "InvalidParameterValue",
+                "Cache clusters with the redis engine must have exactly 1 cache node; use a replication group for more.".to_string()
+            ))
+        );
+        let too_many = CreateCacheClusterInput {
+            num_cache_nodes: Some(41),
+            ..input("c1", "memcached")
+        };
+        assert_eq!(
+            error(plan(&r, &too_many)).map(|e| e.0),
+            Some("NodeQuotaForClusterExceeded")
+        );
+        let token_without_tls = CreateCacheClusterInput {
+            auth_token: Some("a-long-enough-token-123".to_string()),
+            ..input("c1", "redis")
+        };
+        assert_eq!(
+            error(plan(&r, &token_without_tls)),
+            Some((
+                "InvalidParameterValue",
+                "The AUTH token is only supported when encryption-in-transit is enabled"
+                    .to_string()
+            ))
+        );
+        let cluster_on_group = CreateCacheClusterInput {
+            cache_parameter_group_name: Some("default.redis7.cluster.on".to_string()),
+            ..input("c1", "redis")
+        };
+        assert_eq!(
+            error(plan(&r, &cluster_on_group)).map(|e| e.0),
+            Some("InvalidParameterCombination")
+        );
+    }
+
+    #[test]
+    fn a_valid_create_plans_the_record_and_apply_records_it() {
+        let mut r = region();
+        let memcached = CreateCacheClusterInput {
+            num_cache_nodes: Some(3),
+            az_mode: Some("cross-az".to_string()),
+            ..input("Mc1", "memcached")
+        };
+        let c = plan(&r, &memcached).ok();
+        let c = c.as_ref();
+        assert_eq!(c.map(|c| c.id.as_str()), Some("mc1"));
+        assert_eq!(c.map(|c| c.status), Some(ClusterStatus::Creating));
+        assert_eq!(
+            c.map(|c| c.nodes.iter().map(|n| n.id.as_str()).collect::<Vec<_>>()),
+            Some(vec!["0001", "0002", "0003"])
+        );
+        assert_eq!(c.map(|c| c.port), Some(11211));
+        assert_eq!(
+            c.map(|c| c.preferred_availability_zone.as_str()),
+            Some("Multiple")
+        );
+        assert_eq!(
+            c.map(|c| c.maintenance_window.as_str()),
+            Some(DEFAULT_MAINTENANCE_WINDOW)
+        );
+        assert_eq!(c.and_then(|c| c.snapshot_window.clone()), None);
+        if let Some(c) = c {
+            apply_create(&mut r, c, &[]);
+        }
+        assert_eq!(
+            error(plan(&r, &memcached)),
+            Some((
+                "CacheClusterAlreadyExists",
+                "Cache cluster mc1 already exists.".to_string()
+            ))
+        );
+    }
 }
