@@ -6,14 +6,18 @@
 //! under the region lock, answers with the transitional status, and hands the engine work to a
 //! `replication_lifecycle` task (start nodes, wire replication, endpoints, cluster topology).
 
+use time::OffsetDateTime;
+
+use crate::catalog::EngineVersion;
 use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
 use crate::control::validate;
 use crate::control::validate::checks::{self, *};
 use crate::state::{
-    CacheClusterRecord, ClusterStatus, GroupStatus, NodeGroupRecord, ReplicationGroupRecord,
-    ResourceKind, SourceType, default_slots, lock, parse_slots, slots_cover_exactly,
+    CacheClusterRecord, ClusterStatus, GroupStatus, NodeGroupRecord, Region,
+    ReplicationGroupRecord, ResourceKind, SourceType, Tag, default_slots, lock, parse_slots,
+    slots_cover_exactly,
 };
 
 use super::Service;
@@ -250,12 +254,18 @@ fn plan_shards(
     Ok(plans)
 }
 
-/// CreateReplicationGroup.
-pub async fn create_replication_group(
-    svc: &Service,
-    ctx: &RequestContext,
-    input: CreateReplicationGroupInput,
-) -> Result<CreateReplicationGroupOutput, ApiError> {
+/// A CreateReplicationGroup request, its own values checked (no state read).
+struct GroupRequest {
+    id: String,
+    tags: Vec<Tag>,
+    transit: bool,
+    maintenance: String,
+    snapshot_window: String,
+    retention: i32,
+}
+
+/// Plan, first step: checks a CreateReplicationGroup request's own values.
+fn check_group_request(input: &CreateReplicationGroupInput) -> Result<GroupRequest, ApiError> {
     let id = validate::replication_group_id(&input.replication_group_id).map_err(invalid)?;
     non_blank(
         "ReplicationGroupDescription",
@@ -282,9 +292,7 @@ pub async fn create_replication_group(
     let transit = input.transit_encryption_enabled.unwrap_or(false);
     if let Some(token) = &input.auth_token {
         if !transit {
-            return Err(invalid(
-                "The AUTH token is only supported when encryption-in-transit is enabled",
-            ));
+            return Err(auth_token_needs_transit());
         }
         validate::auth_token(token).map_err(invalid)?;
     }
@@ -314,252 +322,385 @@ pub async fn create_replication_group(
         )));
     }
 
+    Ok(GroupRequest {
+        id,
+        tags,
+        transit,
+        maintenance,
+        snapshot_window,
+        retention,
+    })
+}
+
+/// The engine of a new group: an adopted standalone primary's, or the request's.
+struct EngineChoice {
+    adopted: Option<CacheClusterRecord>,
+    engine: String,
+    version: &'static EngineVersion,
+    node_type: String,
+}
+
+/// Plan: the engine, version and node type, adopting `PrimaryClusterId` when given.
+fn plan_engine(r: &Region, input: &CreateReplicationGroupInput) -> Result<EngineChoice, ApiError> {
+    // An existing standalone cluster may become the primary (CMD only).
+    let adopted = match &input.primary_cluster_id {
+        Some(raw) => {
+            let pid = raw.trim().to_ascii_lowercase();
+            let c = r.cluster(&pid)?;
+            c.check(ClusterStatus::Modifying)?;
+            if c.replication_group_id.is_some() {
+                return Err(ApiError::invalid_cache_cluster_state(format!(
+                    "Cache cluster {pid} is already a member of a replication group."
+                )));
+            }
+            if c.engine == "memcached" {
+                return Err(combination(
+                    "Replication groups are only supported for the redis and valkey engines.",
+                ));
+            }
+            Some(c.clone())
+        }
+        None => None,
+    };
+    let engine = match (&adopted, &input.engine) {
+        (Some(c), _) => c.engine.clone(),
+        (None, Some(e)) => e.trim().to_ascii_lowercase(),
+        (None, None) => "redis".to_string(),
+    };
+    if engine == "memcached" {
+        return Err(invalid(
+            "Replication groups are only supported for the redis and valkey engines.",
+        ));
+    }
+    let version = match &adopted {
+        Some(c) => engine_version(&engine, Some(&c.engine_version))?,
+        None => engine_version(&engine, input.engine_version.as_deref())?,
+    };
+    let node_type = match (&adopted, &input.cache_node_type) {
+        (Some(c), _) => c.node_type.clone(),
+        (None, Some(t)) => node_type_for(t, &engine)?.name.clone(),
+        (None, None) => {
+            return Err(invalid("The parameter CacheNodeType must be provided."));
+        }
+    };
+    Ok(EngineChoice {
+        adopted,
+        engine,
+        version,
+        node_type,
+    })
+}
+
+/// Group-wide settings of a new group, from the request, its engine and the region.
+struct GroupSettings {
+    cluster_enabled: bool,
+    cluster_mode: String,
+    parameter_group: String,
+    shards: Vec<ShardPlan>,
+    automatic_failover: bool,
+    multi_az: bool,
+    port: u16,
+    subnet_group: String,
+    cache_security_groups: Vec<String>,
+}
+
+/// Plan: cluster mode, parameter group, shards, failover, port, groups and quotas.
+fn plan_settings(
+    r: &Region,
+    input: &CreateReplicationGroupInput,
+    choice: &EngineChoice,
+) -> Result<GroupSettings, ApiError> {
+    let EngineChoice {
+        adopted, version, ..
+    } = choice;
+    let requested_group = input
+        .cache_parameter_group_name
+        .as_ref()
+        .map(|n| n.to_ascii_lowercase())
+        .or_else(|| adopted.as_ref().map(|c| c.parameter_group.clone()));
+    let group_cluster_on = match &requested_group {
+        Some(name) => Some(parameter_group_family(r, name, &version.family)?),
+        None => None,
+    };
+    let (cluster_enabled, cluster_mode) = decide_cluster_mode(input, group_cluster_on)?;
+    if cluster_enabled && adopted.is_some() {
+        return Err(combination(
+            "PrimaryClusterId cannot be used for a cluster mode enabled replication group.",
+        ));
+    }
+    let parameter_group = requested_group
+        .unwrap_or_else(|| default_parameter_group(&version.family, cluster_enabled));
+    let shards = plan_shards(input, cluster_enabled, adopted.is_some())?;
+    let total_nodes: usize = shards.iter().map(|s| 1 + s.replicas).sum();
+    let automatic_failover = match input.automatic_failover_enabled {
+        Some(false) if cluster_enabled => {
+            return Err(combination(
+                "Automatic failover must be enabled for a cluster mode enabled replication group.",
+            ));
+        }
+        Some(true) if !cluster_enabled && total_nodes < 2 => {
+            return Err(combination(
+                "Automatic failover requires at least one read replica (NumCacheClusters must be at least 2).",
+            ));
+        }
+        Some(b) => b,
+        None => cluster_enabled,
+    };
+    let multi_az = input.multi_az_enabled.unwrap_or(false);
+    if multi_az && !automatic_failover {
+        return Err(combination(
+            "Multi-AZ requires automatic failover to be enabled.",
+        ));
+    }
+    let port = match (&adopted, input.port) {
+        (Some(c), None) => c.port,
+        (_, p) => validate::port(p.unwrap_or(6379)).map_err(invalid)?,
+    };
+    let subnet_group = checks::subnet_group(r, input.cache_subnet_group_name.as_deref())?;
+    let cache_security_groups = security_groups(
+        r,
+        input
+            .cache_security_group_names
+            .as_deref()
+            .unwrap_or_default(),
+    )?;
+    let new_nodes = total_nodes - usize::from(adopted.is_some());
+    node_quota(r, new_nodes)?;
+    cluster_quota(r, new_nodes)?;
+    Ok(GroupSettings {
+        cluster_enabled,
+        cluster_mode,
+        parameter_group,
+        shards,
+        automatic_failover,
+        multi_az,
+        port,
+        subnet_group,
+        cache_security_groups,
+    })
+}
+
+/// The record of a new group (`creating`, no shards yet).
+fn new_group_record(
+    input: &CreateReplicationGroupInput,
+    req: GroupRequest,
+    choice: &EngineChoice,
+    settings: GroupSettings,
+    now: OffsetDateTime,
+) -> ReplicationGroupRecord {
+    let GroupRequest {
+        id,
+        transit,
+        maintenance,
+        snapshot_window,
+        retention,
+        ..
+    } = req;
+    let GroupSettings {
+        cluster_enabled,
+        cluster_mode,
+        parameter_group,
+        automatic_failover,
+        multi_az,
+        port,
+        subnet_group,
+        cache_security_groups,
+        ..
+    } = settings;
+    let (engine, version, node_type) = (&choice.engine, choice.version, choice.node_type.clone());
+    ReplicationGroupRecord {
+        id: id.clone(),
+        description: input.replication_group_description.clone(),
+        status: GroupStatus::Creating,
+        engine: engine.clone(),
+        engine_version: version.full_version.clone(),
+        family: version.family.clone(),
+        node_type,
+        port,
+        parameter_group,
+        subnet_group,
+        security_group_ids: input.security_group_ids.clone().unwrap_or_default(),
+        cache_security_groups,
+        cluster_enabled,
+        cluster_mode,
+        automatic_failover,
+        multi_az,
+        node_groups: Vec::new(),
+        primary_endpoint: None,
+        reader_endpoint: None,
+        configuration_endpoint: None,
+        auth_token: input.auth_token.clone(),
+        auth_token_last_modified: input.auth_token.as_ref().map(|_| now),
+        transit_encryption_enabled: transit,
+        transit_encryption_mode: transit.then(|| {
+            input
+                .transit_encryption_mode
+                .clone()
+                .unwrap_or_else(|| "required".to_string())
+        }),
+        at_rest_encryption_enabled: input.at_rest_encryption_enabled.unwrap_or(false),
+        kms_key_id: input.kms_key_id.clone(),
+        snapshot_retention_limit: retention,
+        snapshot_window,
+        snapshotting_cluster_id: None,
+        maintenance_window: maintenance,
+        auto_minor_version_upgrade: input.auto_minor_version_upgrade.unwrap_or(true),
+        network_type: input
+            .network_type
+            .clone()
+            .unwrap_or_else(|| "ipv4".to_string()),
+        ip_discovery: input
+            .ip_discovery
+            .clone()
+            .unwrap_or_else(|| "ipv4".to_string()),
+        data_tiering: if input.data_tiering_enabled.unwrap_or(false) {
+            "enabled"
+        } else {
+            "disabled"
+        }
+        .to_string(),
+        create_time: now,
+        pending_primary: None,
+        final_snapshot: None,
+        generation: 1,
+    }
+}
+
+/// Plan: the shards of a new group and their member clusters (ids, zones), shard by shard.
+fn plan_members(
+    r: &Region,
+    g: &mut ReplicationGroupRecord,
+    shards: &[ShardPlan],
+    adopted: Option<&CacheClusterRecord>,
+    now: OffsetDateTime,
+) -> Result<Vec<CacheClusterRecord>, ApiError> {
+    let (id, cluster_enabled) = (g.id.clone(), g.cluster_enabled);
+    // Member clusters, shard by shard.
+    let mut members: Vec<CacheClusterRecord> = Vec::new();
+    for (si, plan) in shards.iter().enumerate() {
+        let mut ng = NodeGroupRecord {
+            id: plan.id.clone(),
+            slots: plan.slots.clone(),
+            members: Vec::new(),
+            primary: String::new(),
+            status: GroupStatus::Creating,
+        };
+        if let Some(c) = adopted {
+            ng.members.push(c.id.clone());
+        } else {
+            let mid = g.next_member_id(&ng, |x| r.clusters.contains_key(x));
+            let zone = match &plan.primary_zone {
+                Some(z) => checks::zone(r, z)?,
+                None => r.spread_zone(si),
+            };
+            cluster_id_free(r, &mid)?;
+            members.push(g.new_member(&mid, &zone, now));
+            ng.members.push(mid);
+        }
+        ng.primary = ng.members[0].clone();
+        for i in 0..plan.replicas {
+            let mid = format!(
+                "{}{:03}",
+                if cluster_enabled {
+                    format!("{id}-{}-", plan.id)
+                } else {
+                    format!("{id}-")
+                },
+                ng.members.len() + 1
+            );
+            cluster_id_free(r, &mid)?;
+            let zone = match plan.replica_zones.get(i) {
+                Some(z) => checks::zone(r, z)?,
+                None => r.spread_zone(si + i + 1),
+            };
+            members.push(g.new_member(&mid, &zone, now));
+            ng.members.push(mid);
+        }
+        g.node_groups.push(ng);
+    }
+    if g.snapshot_retention_limit > 0 {
+        g.snapshotting_cluster_id = g
+            .node_groups
+            .first()
+            .and_then(|ng| ng.replicas().next().cloned().or(Some(ng.primary.clone())));
+    }
+    Ok(members)
+}
+
+/// A planned new replication group: the group, its new member clusters, the adopted
+/// primary (if any) and the tags every one of them gets.
+struct GroupPlan {
+    group: ReplicationGroupRecord,
+    members: Vec<CacheClusterRecord>,
+    adopted: Option<String>,
+    tags: Vec<Tag>,
+}
+
+/// Plan of CreateReplicationGroup under the region lock; the region is only read.
+fn plan_create_group(
+    r: &Region,
+    input: &CreateReplicationGroupInput,
+    req: GroupRequest,
+    now: OffsetDateTime,
+) -> Result<GroupPlan, ApiError> {
+    if r.replication_groups.contains_key(&req.id) {
+        return Err(ApiError::replication_group_already_exists(format!(
+            "Replication group {} already exists.",
+            req.id
+        )));
+    }
+    let choice = plan_engine(r, input)?;
+    let mut settings = plan_settings(r, input, &choice)?;
+    let shards = std::mem::take(&mut settings.shards);
+    let tags = req.tags.clone();
+    let mut group = new_group_record(input, req, &choice, settings, now);
+    let members = plan_members(r, &mut group, &shards, choice.adopted.as_ref(), now)?;
+    Ok(GroupPlan {
+        group,
+        members,
+        adopted: choice.adopted.map(|c| c.id),
+        tags,
+    })
+}
+
+/// Apply: records the planned group, its members and tags, and marks the adopted primary.
+fn apply_create_group(r: &mut Region, plan: &GroupPlan) -> GroupRef {
+    for m in &plan.members {
+        attach_tags(r, ResourceKind::Cluster, &m.id, &plan.tags);
+        r.insert_cluster(m.clone());
+    }
+    if let Some(c) = &plan.adopted
+        && let Some(rec) = r.clusters.get_mut(c)
+    {
+        rec.replication_group_id = Some(plan.group.id.clone());
+        rec.generation += 1;
+    }
+    attach_tags(
+        r,
+        ResourceKind::ReplicationGroup,
+        &plan.group.id,
+        &plan.tags,
+    );
+    let gref = GroupRef::of(r, &plan.group);
+    r.insert_group(plan.group.clone());
+    gref
+}
+
+/// CreateReplicationGroup: plan (request, then region), apply, then spawn the `creating`
+/// task that starts the members and wires replication.
+pub async fn create_replication_group(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: CreateReplicationGroupInput,
+) -> Result<CreateReplicationGroupOutput, ApiError> {
+    let req = check_group_request(&input)?;
     let now = svc.inner.store.now();
     let region = svc.region(ctx);
     let (record, gref) = {
         let mut r = lock(&region);
-        if r.replication_groups.contains_key(&id) {
-            return Err(ApiError::replication_group_already_exists(format!(
-                "Replication group {id} already exists."
-            )));
-        }
-        // An existing standalone cluster may become the primary (CMD only).
-        let adopted = match &input.primary_cluster_id {
-            Some(raw) => {
-                let pid = raw.trim().to_ascii_lowercase();
-                let c = r.cluster(&pid)?;
-                c.check(ClusterStatus::Modifying)?;
-                if c.replication_group_id.is_some() {
-                    return Err(ApiError::invalid_cache_cluster_state(format!(
-                        "Cache cluster {pid} is already a member of a replication group."
-                    )));
-                }
-                if c.engine == "memcached" {
-                    return Err(combination(
-                        "Replication groups are only supported for the redis and valkey engines.",
-                    ));
-                }
-                Some(c.clone())
-            }
-            None => None,
-        };
-        let engine = match (&adopted, &input.engine) {
-            (Some(c), _) => c.engine.clone(),
-            (None, Some(e)) => e.trim().to_ascii_lowercase(),
-            (None, None) => "redis".to_string(),
-        };
-        if engine == "memcached" {
-            return Err(invalid(
-                "Replication groups are only supported for the redis and valkey engines.",
-            ));
-        }
-        let version = match &adopted {
-            Some(c) => engine_version(&engine, Some(&c.engine_version))?,
-            None => engine_version(&engine, input.engine_version.as_deref())?,
-        };
-        let node_type = match (&adopted, &input.cache_node_type) {
-            (Some(c), _) => c.node_type.clone(),
-            (None, Some(t)) => node_type_for(t, &engine)?.name.clone(),
-            (None, None) => {
-                return Err(invalid("The parameter CacheNodeType must be provided."));
-            }
-        };
-        let requested_group = input
-            .cache_parameter_group_name
-            .as_ref()
-            .map(|n| n.to_ascii_lowercase())
-            .or_else(|| adopted.as_ref().map(|c| c.parameter_group.clone()));
-        let group_cluster_on = match &requested_group {
-            Some(name) => {
-                let g = r.parameter_groups.get(name).ok_or_else(|| {
-                    ApiError::cache_parameter_group_not_found(format!(
-                        "CacheParameterGroup not found: {name}"
-                    ))
-                })?;
-                if g.family != version.family {
-                    return Err(combination(format!(
-                        "The parameter group {name} has family {} which does not match the engine version family {}.",
-                        g.family, version.family
-                    )));
-                }
-                Some(
-                    r.effective_parameters(name)
-                        .get("cluster-enabled")
-                        .map(String::as_str)
-                        == Some("yes"),
-                )
-            }
-            None => None,
-        };
-        let (cluster_enabled, cluster_mode) = decide_cluster_mode(&input, group_cluster_on)?;
-        if cluster_enabled && adopted.is_some() {
-            return Err(combination(
-                "PrimaryClusterId cannot be used for a cluster mode enabled replication group.",
-            ));
-        }
-        let parameter_group = requested_group.unwrap_or_else(|| {
-            if cluster_enabled {
-                format!("default.{}.cluster.on", version.family)
-            } else {
-                format!("default.{}", version.family)
-            }
-        });
-        let shards = plan_shards(&input, cluster_enabled, adopted.is_some())?;
-        let total_nodes: usize = shards.iter().map(|s| 1 + s.replicas).sum();
-        let automatic_failover = match input.automatic_failover_enabled {
-            Some(false) if cluster_enabled => {
-                return Err(combination(
-                    "Automatic failover must be enabled for a cluster mode enabled replication group.",
-                ));
-            }
-            Some(true) if !cluster_enabled && total_nodes < 2 => {
-                return Err(combination(
-                    "Automatic failover requires at least one read replica (NumCacheClusters must be at least 2).",
-                ));
-            }
-            Some(b) => b,
-            None => cluster_enabled,
-        };
-        let multi_az = input.multi_az_enabled.unwrap_or(false);
-        if multi_az && !automatic_failover {
-            return Err(combination(
-                "Multi-AZ requires automatic failover to be enabled.",
-            ));
-        }
-        let port = match (&adopted, input.port) {
-            (Some(c), None) => c.port,
-            (_, p) => validate::port(p.unwrap_or(6379)).map_err(invalid)?,
-        };
-        let subnet_group = checks::subnet_group(&r, input.cache_subnet_group_name.as_deref())?;
-        let cache_security_groups = security_groups(
-            &r,
-            input
-                .cache_security_group_names
-                .as_deref()
-                .unwrap_or_default(),
-        )?;
-        let new_nodes = total_nodes - usize::from(adopted.is_some());
-        node_quota(&r, new_nodes)?;
-        cluster_quota(&r, new_nodes)?;
-        let mut g = ReplicationGroupRecord {
-            id: id.clone(),
-            description: input.replication_group_description.clone(),
-            status: GroupStatus::Creating,
-            engine: engine.clone(),
-            engine_version: version.full_version.clone(),
-            family: version.family.clone(),
-            node_type,
-            port,
-            parameter_group,
-            subnet_group,
-            security_group_ids: input.security_group_ids.clone().unwrap_or_default(),
-            cache_security_groups,
-            cluster_enabled,
-            cluster_mode,
-            automatic_failover,
-            multi_az,
-            node_groups: Vec::new(),
-            primary_endpoint: None,
-            reader_endpoint: None,
-            configuration_endpoint: None,
-            auth_token: input.auth_token.clone(),
-            auth_token_last_modified: input.auth_token.as_ref().map(|_| now),
-            transit_encryption_enabled: transit,
-            transit_encryption_mode: transit.then(|| {
-                input
-                    .transit_encryption_mode
-                    .clone()
-                    .unwrap_or_else(|| "required".to_string())
-            }),
-            at_rest_encryption_enabled: input.at_rest_encryption_enabled.unwrap_or(false),
-            kms_key_id: input.kms_key_id.clone(),
-            snapshot_retention_limit: retention,
-            snapshot_window,
-            snapshotting_cluster_id: None,
-            maintenance_window: maintenance,
-            auto_minor_version_upgrade: input.auto_minor_version_upgrade.unwrap_or(true),
-            network_type: input
-                .network_type
-                .clone()
-                .unwrap_or_else(|| "ipv4".to_string()),
-            ip_discovery: input
-                .ip_discovery
-                .clone()
-                .unwrap_or_else(|| "ipv4".to_string()),
-            data_tiering: if input.data_tiering_enabled.unwrap_or(false) {
-                "enabled"
-            } else {
-                "disabled"
-            }
-            .to_string(),
-            create_time: now,
-            pending_primary: None,
-            final_snapshot: None,
-            generation: 1,
-        };
-        // Member clusters, shard by shard.
-        let mut members: Vec<CacheClusterRecord> = Vec::new();
-        for (si, plan) in shards.iter().enumerate() {
-            let mut ng = NodeGroupRecord {
-                id: plan.id.clone(),
-                slots: plan.slots.clone(),
-                members: Vec::new(),
-                primary: String::new(),
-                status: GroupStatus::Creating,
-            };
-            if let Some(c) = &adopted {
-                ng.members.push(c.id.clone());
-            } else {
-                let mid = g.next_member_id(&ng, |x| r.clusters.contains_key(x));
-                let zone = match &plan.primary_zone {
-                    Some(z) => checks::zone(&r, z)?,
-                    None => r.spread_zone(si),
-                };
-                cluster_id_free(&r, &mid)?;
-                members.push(g.new_member(&mid, &zone, now));
-                ng.members.push(mid);
-            }
-            ng.primary = ng.members[0].clone();
-            for i in 0..plan.replicas {
-                let mid = format!(
-                    "{}{:03}",
-                    if cluster_enabled {
-                        format!("{id}-{}-", plan.id)
-                    } else {
-                        format!("{id}-")
-                    },
-                    ng.members.len() + 1
-                );
-                cluster_id_free(&r, &mid)?;
-                let zone = match plan.replica_zones.get(i) {
-                    Some(z) => checks::zone(&r, z)?,
-                    None => r.spread_zone(si + i + 1),
-                };
-                members.push(g.new_member(&mid, &zone, now));
-                ng.members.push(mid);
-            }
-            g.node_groups.push(ng);
-        }
-        if g.snapshot_retention_limit > 0 {
-            g.snapshotting_cluster_id = g
-                .node_groups
-                .first()
-                .and_then(|ng| ng.replicas().next().cloned().or(Some(ng.primary.clone())));
-        }
-        for m in members {
-            attach_tags(&mut r, ResourceKind::Cluster, &m.id, &tags);
-            r.insert_cluster(m);
-        }
-        if let Some(c) = &adopted
-            && let Some(rec) = r.clusters.get_mut(&c.id)
-        {
-            rec.replication_group_id = Some(id.clone());
-            rec.generation += 1;
-        }
-        attach_tags(&mut r, ResourceKind::ReplicationGroup, &id, &tags);
-        let gref = GroupRef::of(&r, &g);
-        r.insert_group(g.clone());
-        (render_group(ctx, &r, &g), gref)
+        let plan = plan_create_group(&r, &input, req, now)?;
+        let gref = apply_create_group(&mut r, &plan);
+        (render_group(ctx, &r, &plan.group), gref)
     };
     svc.spawn_group_create(gref);
     Ok(CreateReplicationGroupOutput {
@@ -650,6 +791,66 @@ pub async fn delete_replication_group(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2025-01-01 00:00 UTC);
+
+    fn plan(r: &Region, input: &CreateReplicationGroupInput) -> Result<GroupPlan, ApiError> {
+        let req = check_group_request(input)?;
+        plan_create_group(r, input, req, NOW)
+    }
+
+    #[test]
+    fn group_plans_answer_aws_errors_and_build_members() {
+        let mut r = Region::new("000000000000", "us-east-1", NOW);
+        let no_type = input();
+        let e = plan(&r, &no_type).err();
+        assert_eq!(
+            e.map(|e| (e.wire_code(), e.message().to_string())),
+            Some((
+                "InvalidParameterValue",
+                "The parameter CacheNodeType must be provided.".to_string()
+            ))
+        );
+        let cme = CreateReplicationGroupInput {
+            cache_node_type: Some("cache.t3.micro".to_string()),
+            num_node_groups: Some(2),
+            replicas_per_node_group: Some(1),
+            ..input()
+        };
+        let p = plan(&r, &cme).ok();
+        let p = p.as_ref();
+        assert_eq!(p.map(|p| p.group.status), Some(GroupStatus::Creating));
+        assert_eq!(
+            p.map(|p| p.group.parameter_group.as_str()),
+            Some("default.redis7.cluster.on")
+        );
+        assert_eq!(
+            p.map(|p| p.members.iter().map(|m| m.id.as_str()).collect::<Vec<_>>()),
+            Some(vec!["g-0001-001", "g-0001-002", "g-0002-001", "g-0002-002"])
+        );
+        assert_eq!(
+            p.map(|p| p.group.node_groups[1].primary.as_str()),
+            Some("g-0002-001")
+        );
+        assert!(p.is_some_and(|p| {
+            p.members
+                .iter()
+                .all(|m| m.status == ClusterStatus::Creating)
+        }));
+        if let Some(p) = p {
+            apply_create_group(&mut r, p);
+        }
+        assert_eq!(r.clusters.len(), 4);
+        let e = plan(&r, &cme).err();
+        assert_eq!(
+            e.map(|e| (e.wire_code(), e.message().to_string())),
+            Some((
+                "ReplicationGroupAlreadyExists",
+                "Replication group g already exists.".to_string()
+            ))
+        );
+    }
 
     fn input() -> CreateReplicationGroupInput {
         CreateReplicationGroupInput {
