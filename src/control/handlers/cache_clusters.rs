@@ -5,6 +5,8 @@
 //! hands the engine work to a `lifecycle` task; the answer shows the transitional status
 //! (`creating`, `modifying`, `rebooting cluster nodes`, `deleting`) as AWS does.
 
+use std::cmp::Ordering;
+
 use time::OffsetDateTime;
 
 use crate::catalog::{EngineVersion, NodeType, catalog, compare_versions};
@@ -154,9 +156,7 @@ fn check_create_request(input: &CreateCacheClusterInput) -> Result<CreateRequest
     let transit = input.transit_encryption_enabled.unwrap_or(false);
     if let Some(token) = &input.auth_token {
         if memcached {
-            return Err(combination(
-                "AuthToken is only supported for the redis and valkey engines.",
-            ));
+            return Err(auth_token_not_for_memcached());
         }
         if !transit {
             return Err(invalid(
@@ -171,9 +171,7 @@ fn check_create_request(input: &CreateCacheClusterInput) -> Result<CreateRequest
             || input.snapshot_retention_limit.is_some_and(|l| l > 0)
             || input.snapshot_window.is_some())
     {
-        return Err(combination(
-            "Snapshot options are not supported for the memcached engine.",
-        ));
+        return Err(snapshots_not_for_memcached());
     }
     if let Some(name) = &input.snapshot_name {
         return Err(ApiError::snapshot_not_found(format!(
@@ -401,259 +399,322 @@ pub fn describe_cache_clusters(
     })
 }
 
+/// What a ModifyCacheCluster changes, checked against the cluster and the region.
+struct ModifyChanges {
+    /// The engine work (nodes to remove, add or restart; parameters to push).
+    plan: ModifyPlan,
+    /// What `PendingModifiedValues` reports while the work runs.
+    pending: PendingModifications,
+    schedule: ModifySchedule,
+    family: String,
+    parameter_group: String,
+    reboot_needed: bool,
+    security_groups: Option<Vec<String>>,
+    new_token: Option<Option<String>>,
+}
+
+/// Plan of the node count (Memcached only; Redis/Valkey standalone clusters have exactly one).
+fn plan_node_count(
+    r: &Region,
+    c: &CacheClusterRecord,
+    input: &ModifyCacheClusterInput,
+    plan: &mut ModifyPlan,
+    pending: &mut PendingModifications,
+) -> Result<(), ApiError> {
+    let (id, memcached, zones) = (&c.id, c.engine == "memcached", r.availability_zones());
+    let current = c.nodes.len() as i32;
+    let target = input.num_cache_nodes.unwrap_or(current);
+    let to_remove: Vec<String> = input.cache_node_ids_to_remove.clone().unwrap_or_default();
+    if !memcached && target != 1 {
+        return Err(invalid(
+            "Cache clusters with the redis or valkey engine must have exactly 1 cache node.",
+        ));
+    }
+    if target < 1 {
+        return Err(invalid("NumCacheNodes must be at least 1."));
+    }
+    if target > MAX_MEMCACHED_NODES {
+        return Err(ApiError::node_quota_for_cluster_exceeded(format!(
+            "The number of cache nodes ({target}) exceeds the maximum of {MAX_MEMCACHED_NODES} per cluster."
+        )));
+    }
+    if target < current {
+        if to_remove.len() as i32 != current - target {
+            return Err(invalid(format!(
+                "To reduce the number of cache nodes from {current} to {target}, CacheNodeIdsToRemove must list exactly {} node ids.",
+                current - target
+            )));
+        }
+        for n in &to_remove {
+            if !c.nodes.iter().any(|x| &x.id == n) {
+                return Err(invalid(format!(
+                    "Cache node {n} not found in cluster {id}."
+                )));
+            }
+        }
+        plan.remove_nodes = to_remove.clone();
+        pending.cache_node_ids_to_remove = to_remove;
+    } else if !to_remove.is_empty() {
+        return Err(combination(
+            "CacheNodeIdsToRemove can only be used when NumCacheNodes is reduced.",
+        ));
+    }
+    if target > current {
+        node_quota(r, (target - current) as usize)?;
+        let new_zones = input.new_availability_zones.clone().unwrap_or_default();
+        for z in &new_zones {
+            if !zones.contains(z) {
+                return Err(invalid(format!("Invalid availability zone: {z}")));
+            }
+        }
+        if !new_zones.is_empty() && new_zones.len() as i32 != target - current {
+            return Err(invalid(
+                "The number of NewAvailabilityZones must equal the number of nodes added.",
+            ));
+        }
+        plan.add_nodes = (target - current) as usize;
+        plan.new_zones = new_zones;
+    }
+    if target != current {
+        pending.num_cache_nodes = Some(target as u32);
+    }
+
+    Ok(())
+}
+
+/// Plan of the node type, engine (version) and parameter group; returns the new family and
+/// parameter group.
+fn plan_engine_change(
+    r: &Region,
+    c: &CacheClusterRecord,
+    input: &ModifyCacheClusterInput,
+    plan: &mut ModifyPlan,
+    pending: &mut PendingModifications,
+) -> Result<(String, String), ApiError> {
+    let id = &c.id;
+    // Node type.
+    if let Some(t) = &input.cache_node_type {
+        let nt = node_type_for(t, &c.engine)?;
+        if nt.name != c.node_type {
+            pending.cache_node_type = Some(nt.name.clone());
+            plan.restart_nodes = true;
+        }
+    }
+
+    // Engine version (upgrades only) and the parameter group that goes with it.
+    let mut family = c.family.clone();
+    let target_engine = match input
+        .engine
+        .as_deref()
+        .map(|e| e.trim().to_ascii_lowercase())
+    {
+        None => c.engine.clone(),
+        Some(e) if e == c.engine => e,
+        // ElastiCache offers one engine switch: Redis OSS to Valkey, in place.
+        Some(e) if c.engine == "redis" && e == "valkey" => {
+            let ver = engine_version(&e, input.engine_version.as_deref())?;
+            pending.engine = Some(e.clone());
+            pending.engine_version = Some(ver.full_version.clone());
+            plan.restart_nodes = true;
+            family = ver.family.clone();
+            e
+        }
+        Some(e) => {
+            return Err(invalid(format!(
+                "Cannot change the engine of cluster {id} from {} to {e}.",
+                c.engine
+            )));
+        }
+    };
+    if let Some(v) = input
+        .engine_version
+        .as_deref()
+        .filter(|_| target_engine == c.engine)
+    {
+        let ver = upgrade_version(&c.engine, &c.engine_version, v)?;
+        if compare_versions(&ver.full_version, &c.engine_version) == Ordering::Greater {
+            pending.engine_version = Some(ver.full_version.clone());
+            plan.restart_nodes = true;
+            family = ver.family.clone();
+        }
+    }
+    let mut parameter_group = c.parameter_group.clone();
+    if let Some(g) = &input.cache_parameter_group_name {
+        parameter_group = g.to_ascii_lowercase();
+    } else if family != c.family {
+        parameter_group = upgraded_parameter_group(r, &c.parameter_group, &family, false)?;
+    }
+    if parameter_group != c.parameter_group || family != c.family {
+        standalone_parameter_group(r, &parameter_group, &family)?;
+    }
+    Ok((family, parameter_group))
+}
+
+/// Plan of ModifyCacheCluster: checks the request against the cluster, the catalogue and the
+/// region; the region is only read.
+fn plan_modify(
+    r: &Region,
+    id: &str,
+    input: &ModifyCacheClusterInput,
+    schedule: ModifySchedule,
+) -> Result<ModifyChanges, ApiError> {
+    let c = r.cluster(id)?;
+    if let Some(rg) = &c.replication_group_id {
+        check_member_modification(rg, input)?;
+    }
+    c.check(ClusterStatus::Modifying)?;
+    let memcached = c.engine == "memcached";
+    match input.az_mode.as_deref() {
+        None | Some("single-az") => {}
+        Some("cross-az") if memcached => {}
+        Some(m) => return Err(invalid(format!("Invalid value for AZMode: {m}"))),
+    }
+    let mut plan = ModifyPlan::default();
+    let mut pending = PendingModifications::default();
+    plan_node_count(r, c, input, &mut plan, &mut pending)?;
+    let (family, parameter_group) = plan_engine_change(r, c, input, &mut plan, &mut pending)?;
+    let group_changed = parameter_group != c.parameter_group;
+    let security_groups = match &input.cache_security_group_names {
+        Some(names) => Some(security_groups(r, names)?),
+        None => None,
+    };
+    if memcached
+        && (input.snapshot_window.is_some()
+            || input.snapshot_retention_limit.is_some_and(|l| l > 0))
+    {
+        return Err(snapshots_not_for_memcached());
+    }
+    // AUTH token changes (redis/valkey with in-transit encryption).
+    if memcached && (input.auth_token.is_some() || input.auth_token_update_strategy.is_some()) {
+        return Err(auth_token_not_for_memcached());
+    }
+    let new_token = auth_token_update(
+        input.auth_token_update_strategy.as_deref(),
+        input.auth_token.as_ref(),
+        c.transit_encryption_enabled,
+    )?;
+    if new_token.as_ref().is_some_and(|t| *t != c.auth_token) {
+        plan.restart_nodes = true;
+    }
+
+    plan.push_parameters = group_changed;
+    let old_params = r.effective_parameters(&c.parameter_group);
+    let new_params = r.effective_parameters(&parameter_group);
+    let reboot_needed = group_changed && requires_reboot_change(&family, &old_params, &new_params);
+    Ok(ModifyChanges {
+        plan,
+        pending,
+        schedule,
+        family,
+        parameter_group,
+        reboot_needed,
+        security_groups,
+        new_token,
+    })
+}
+
+/// Apply: writes a planned modification into the cluster record and starts its `modifying`
+/// transition; returns the record, its task reference and the engine work.
+fn apply_modify(
+    r: &mut Region,
+    id: &str,
+    input: &ModifyCacheClusterInput,
+    changes: ModifyChanges,
+    now: OffsetDateTime,
+) -> Result<(CacheClusterRecord, ClusterRef, ModifyPlan), ApiError> {
+    let ModifyChanges {
+        plan,
+        mut pending,
+        schedule:
+            ModifySchedule {
+                maintenance,
+                snapshot_window,
+                retention,
+            },
+        family,
+        parameter_group,
+        reboot_needed,
+        security_groups,
+        new_token,
+    } = changes;
+    let group_changed = plan.push_parameters;
+    let c = r.cluster_mut(id)?;
+    if let Some(w) = maintenance {
+        c.maintenance_window = w;
+    }
+    if let Some(w) = snapshot_window {
+        c.snapshot_window = Some(w);
+    }
+    if let Some(l) = retention {
+        c.snapshot_retention_limit = Some(l);
+    }
+    if let Some(ids) = &input.security_group_ids {
+        c.security_group_ids = ids.clone();
+    }
+    if let Some(g) = security_groups {
+        c.cache_security_groups = g;
+    }
+    if let Some(m) = &input.az_mode {
+        c.az_mode = m.clone();
+    }
+    if let Some(b) = input.auto_minor_version_upgrade {
+        c.auto_minor_version_upgrade = b;
+    }
+    if let Some(t) = &input.notification_topic_arn {
+        c.notification_topic_arn = Some(t.clone());
+    }
+    if let Some(s) = &input.notification_topic_status {
+        c.notification_topic_status = Some(s.clone());
+    }
+    if let Some(t) = new_token {
+        c.auth_token_last_modified = Some(now);
+        c.auth_token = t;
+    }
+    if group_changed {
+        c.parameter_group = parameter_group;
+        c.set_parameter_status(if reboot_needed {
+            ParameterStatus::PendingReboot
+        } else {
+            ParameterStatus::InSync
+        });
+    }
+    if family != c.family && pending.engine_version.is_some() {
+        c.family = family;
+    }
+    if !plan.restart_nodes {
+        // Nothing restarts: the version/type need no engine work (cannot happen today,
+        // kept so the record never reports a change that was not made).
+        pending.engine_version = None;
+        pending.cache_node_type = None;
+    }
+    c.pending = pending;
+    c.begin(ClusterStatus::Modifying)?;
+    let record = c.clone();
+    let cref = ClusterRef::of(r, &record);
+    Ok((record, cref, plan))
+}
+
 /// ModifyCacheCluster. Every change is applied now (Terraform reads actual values back), the
-/// answer shows `modifying` with the in-flight changes in `PendingModifiedValues`.
+/// answer shows `modifying` with the in-flight changes in `PendingModifiedValues`: plan,
+/// apply, then spawn the task doing the engine work.
 pub async fn modify_cache_cluster(
     svc: &Service,
     ctx: &RequestContext,
     input: ModifyCacheClusterInput,
 ) -> Result<ModifyCacheClusterOutput, ApiError> {
     let id = input.cache_cluster_id.trim().to_ascii_lowercase();
-    let ModifySchedule {
-        maintenance,
-        snapshot_window,
-        retention,
-    } = modify_schedule(
+    let schedule = modify_schedule(
         input.preferred_maintenance_window.as_deref(),
         input.snapshot_window.as_deref(),
         input.snapshot_retention_limit,
         input.auth_token.as_ref(),
     )?;
+    let now = svc.inner.store.now();
     let region = svc.region(ctx);
     let (record, cref, plan) = {
         let mut r = lock(&region);
-        let zones = r.availability_zones();
-        let c = r.cluster(&id)?;
-        if let Some(rg) = &c.replication_group_id {
-            check_member_modification(rg, &input)?;
-        }
-        c.check(ClusterStatus::Modifying)?;
-        let memcached = c.engine == "memcached";
-        match input.az_mode.as_deref() {
-            None | Some("single-az") => {}
-            Some("cross-az") if memcached => {}
-            Some(m) => return Err(invalid(format!("Invalid value for AZMode: {m}"))),
-        }
-        let mut plan = ModifyPlan::default();
-        let mut pending = PendingModifications::default();
-
-        // Node count (Memcached only; Redis/Valkey standalone clusters have exactly one).
-        let current = c.nodes.len() as i32;
-        let target = input.num_cache_nodes.unwrap_or(current);
-        let to_remove: Vec<String> = input.cache_node_ids_to_remove.clone().unwrap_or_default();
-        if !memcached && target != 1 {
-            return Err(invalid(
-                "Cache clusters with the redis or valkey engine must have exactly 1 cache node.",
-            ));
-        }
-        if target < 1 {
-            return Err(invalid("NumCacheNodes must be at least 1."));
-        }
-        if target > MAX_MEMCACHED_NODES {
-            return Err(ApiError::node_quota_for_cluster_exceeded(format!(
-                "The number of cache nodes ({target}) exceeds the maximum of {MAX_MEMCACHED_NODES} per cluster."
-            )));
-        }
-        if target < current {
-            if to_remove.len() as i32 != current - target {
-                return Err(invalid(format!(
-                    "To reduce the number of cache nodes from {current} to {target}, CacheNodeIdsToRemove must list exactly {} node ids.",
-                    current - target
-                )));
-            }
-            for n in &to_remove {
-                if !c.nodes.iter().any(|x| &x.id == n) {
-                    return Err(invalid(format!(
-                        "Cache node {n} not found in cluster {id}."
-                    )));
-                }
-            }
-            plan.remove_nodes = to_remove.clone();
-            pending.cache_node_ids_to_remove = to_remove;
-        } else if !to_remove.is_empty() {
-            return Err(combination(
-                "CacheNodeIdsToRemove can only be used when NumCacheNodes is reduced.",
-            ));
-        }
-        if target > current {
-            node_quota(&r, (target - current) as usize)?;
-            let new_zones = input.new_availability_zones.clone().unwrap_or_default();
-            for z in &new_zones {
-                if !zones.contains(z) {
-                    return Err(invalid(format!("Invalid availability zone: {z}")));
-                }
-            }
-            if !new_zones.is_empty() && new_zones.len() as i32 != target - current {
-                return Err(invalid(
-                    "The number of NewAvailabilityZones must equal the number of nodes added.",
-                ));
-            }
-            plan.add_nodes = (target - current) as usize;
-            plan.new_zones = new_zones;
-        }
-        if target != current {
-            pending.num_cache_nodes = Some(target as u32);
-        }
-
-        // Node type.
-        if let Some(t) = &input.cache_node_type {
-            let nt = node_type_for(t, &c.engine)?;
-            if nt.name != c.node_type {
-                pending.cache_node_type = Some(nt.name.clone());
-                plan.restart_nodes = true;
-            }
-        }
-
-        // Engine version (upgrades only) and the parameter group that goes with it.
-        let mut family = c.family.clone();
-        let target_engine = match input
-            .engine
-            .as_deref()
-            .map(|e| e.trim().to_ascii_lowercase())
-        {
-            None => c.engine.clone(),
-            Some(e) if e == c.engine => e,
-            // ElastiCache offers one engine switch: Redis OSS to Valkey, in place.
-            Some(e) if c.engine == "redis" && e == "valkey" => {
-                let ver = engine_version(&e, input.engine_version.as_deref())?;
-                pending.engine = Some(e.clone());
-                pending.engine_version = Some(ver.full_version.clone());
-                plan.restart_nodes = true;
-                family = ver.family.clone();
-                e
-            }
-            Some(e) => {
-                return Err(invalid(format!(
-                    "Cannot change the engine of cluster {id} from {} to {e}.",
-                    c.engine
-                )));
-            }
-        };
-        if let Some(v) = input
-            .engine_version
-            .as_deref()
-            .filter(|_| target_engine == c.engine)
-        {
-            let ver = engine_version(&c.engine, Some(v))?;
-            match compare_versions(&ver.full_version, &c.engine_version) {
-                std::cmp::Ordering::Less => {
-                    return Err(invalid(format!(
-                        "Cannot downgrade {} from {} to {}.",
-                        c.engine, c.engine_version, ver.full_version
-                    )));
-                }
-                std::cmp::Ordering::Greater => {
-                    pending.engine_version = Some(ver.full_version.clone());
-                    plan.restart_nodes = true;
-                    family = ver.family.clone();
-                }
-                std::cmp::Ordering::Equal => {}
-            }
-        }
-        let mut parameter_group = c.parameter_group.clone();
-        if let Some(g) = &input.cache_parameter_group_name {
-            parameter_group = g.to_ascii_lowercase();
-        } else if family != c.family {
-            let current_group = r.parameter_groups.get(&c.parameter_group);
-            if current_group.is_some_and(|g| g.is_default) {
-                parameter_group = format!("default.{family}");
-            } else {
-                return Err(combination(format!(
-                    "The engine version upgrade changes the parameter group family to {family}; specify a CacheParameterGroupName of that family."
-                )));
-            }
-        }
-        if parameter_group != c.parameter_group || family != c.family {
-            standalone_parameter_group(&r, &parameter_group, &family)?;
-        }
-        let group_changed = parameter_group != c.parameter_group;
-        let security_groups = match &input.cache_security_group_names {
-            Some(names) => Some(security_groups(&r, names)?),
-            None => None,
-        };
-        if memcached
-            && (input.snapshot_window.is_some()
-                || input.snapshot_retention_limit.is_some_and(|l| l > 0))
-        {
-            return Err(combination(
-                "Snapshot options are not supported for the memcached engine.",
-            ));
-        }
-        // AUTH token changes (redis/valkey with in-transit encryption).
-        if memcached && (input.auth_token.is_some() || input.auth_token_update_strategy.is_some()) {
-            return Err(combination(
-                "AuthToken is only supported for the redis and valkey engines.",
-            ));
-        }
-        let new_token = auth_token_update(
-            input.auth_token_update_strategy.as_deref(),
-            input.auth_token.as_ref(),
-            c.transit_encryption_enabled,
-        )?;
-        if new_token.as_ref().is_some_and(|t| *t != c.auth_token) {
-            plan.restart_nodes = true;
-        }
-        plan.push_parameters = group_changed;
-
-        let now = svc.inner.store.now();
-        let old_params = r.effective_parameters(&c.parameter_group);
-        let new_params = r.effective_parameters(&parameter_group);
-        let reboot_needed =
-            group_changed && requires_reboot_change(&family, &old_params, &new_params);
-        let c = r.cluster_mut(&id)?;
-        if let Some(w) = maintenance {
-            c.maintenance_window = w;
-        }
-        if let Some(w) = snapshot_window {
-            c.snapshot_window = Some(w);
-        }
-        if let Some(l) = retention {
-            c.snapshot_retention_limit = Some(l);
-        }
-        if let Some(ids) = &input.security_group_ids {
-            c.security_group_ids = ids.clone();
-        }
-        if let Some(g) = security_groups {
-            c.cache_security_groups = g;
-        }
-        if let Some(m) = &input.az_mode {
-            c.az_mode = m.clone();
-        }
-        if let Some(b) = input.auto_minor_version_upgrade {
-            c.auto_minor_version_upgrade = b;
-        }
-        if let Some(t) = &input.notification_topic_arn {
-            c.notification_topic_arn = Some(t.clone());
-        }
-        if let Some(s) = &input.notification_topic_status {
-            c.notification_topic_status = Some(s.clone());
-        }
-        if let Some(t) = new_token {
-            c.auth_token_last_modified = Some(now);
-            c.auth_token = t;
-        }
-        if group_changed {
-            c.parameter_group = parameter_group;
-            c.set_parameter_status(if reboot_needed {
-                ParameterStatus::PendingReboot
-            } else {
-                ParameterStatus::InSync
-            });
-        }
-        if family != c.family && pending.engine_version.is_some() {
-            c.family = family;
-        }
-        if !plan.restart_nodes {
-            // Nothing restarts: the version/type need no engine work (cannot happen today,
-            // kept so the record never reports a change that was not made).
-            pending.engine_version = None;
-            pending.cache_node_type = None;
-        }
-        c.pending = pending;
-        c.begin(ClusterStatus::Modifying)?;
-        let record = c.clone();
-        let cref = ClusterRef::of(&r, &record);
-        (record, cref, plan)
+        let changes = plan_modify(&r, &id, &input, schedule)?;
+        apply_modify(&mut r, &id, &input, changes, now)?
     };
     svc.spawn_modify(cref, plan);
     Ok(ModifyCacheClusterOutput {
@@ -886,6 +947,49 @@ mod tests {
         assert_eq!(
             error(plan(&r, &cluster_on_group)).map(|e| e.0),
             Some("InvalidParameterCombination")
+        );
+    }
+
+    #[test]
+    fn modify_plans_refuse_with_the_aws_error_and_apply_starts_modifying() {
+        let mut r = region();
+        let created = plan(&r, &input("m1", "memcached")).ok();
+        if let Some(c) = &created {
+            apply_create(&mut r, c, &[]);
+        }
+        let modify = |n: i32| ModifyCacheClusterInput {
+            cache_cluster_id: "m1".to_string(),
+            num_cache_nodes: Some(n),
+            ..Default::default()
+        };
+        let schedule = || modify_schedule(None, None, None, None).ok();
+        // Still `creating`: AWS's InvalidCacheClusterState.
+        let e = schedule().and_then(|s| plan_modify(&r, "m1", &modify(2), s).err());
+        assert_eq!(
+            e.map(|e| (e.wire_code(), e.message().to_string())),
+            Some((
+                "InvalidCacheClusterState",
+                "Cache cluster m1 is not in available state (current state: creating).".to_string()
+            ))
+        );
+        if let Some(c) = r.clusters.get_mut("m1") {
+            c.complete(ClusterStatus::Available);
+        }
+        let e = schedule().and_then(|s| plan_modify(&r, "m1", &modify(41), s).err());
+        assert_eq!(
+            e.map(|e| e.wire_code()),
+            Some("NodeQuotaForClusterExceeded")
+        );
+        let changes = schedule().and_then(|s| plan_modify(&r, "m1", &modify(3), s).ok());
+        assert_eq!(changes.as_ref().map(|c| c.plan.add_nodes), Some(2));
+        assert_eq!(
+            changes.as_ref().and_then(|c| c.pending.num_cache_nodes),
+            Some(3)
+        );
+        let applied = changes.and_then(|c| apply_modify(&mut r, "m1", &modify(3), c, NOW).ok());
+        assert_eq!(
+            applied.map(|(c, cref, _)| (c.status, cref.generation)),
+            Some((ClusterStatus::Modifying, 2))
         );
     }
 
