@@ -7,12 +7,13 @@
 //! first, then the primary after a failover, so data survives), pushes parameter values to
 //! the running nodes, performs a primary switch, and re-applies the topology.
 
-use crate::catalog::compare_versions;
+use time::OffsetDateTime;
+
 use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
 use crate::control::validate::checks::*;
-use crate::state::{ClusterStatus, GroupStatus, NodeStatus, ReplicationGroupRecord, lock};
+use crate::state::{ClusterStatus, GroupStatus, NodeStatus, Region, ReplicationGroupRecord, lock};
 
 use super::Service;
 use super::common::*;
@@ -28,17 +29,234 @@ struct Plan {
     new_primary: Option<String>,
 }
 
-/// ModifyReplicationGroup.
+/// Plan of the node type, engine version and parameter group of a modified group.
+fn plan_group_engine(
+    r: &Region,
+    input: &ModifyReplicationGroupInput,
+    g: &mut ReplicationGroupRecord,
+    old: &ReplicationGroupRecord,
+) -> Result<(), ApiError> {
+    if let Some(t) = &input.cache_node_type {
+        g.node_type = node_type_for(t, &g.engine)?.name.clone();
+    }
+    if let Some(v) = &input.engine_version {
+        let ver = upgrade_version(&g.engine, &g.engine_version, v)?;
+        if ver.family != g.family && input.cache_parameter_group_name.is_none() {
+            g.parameter_group =
+                upgraded_parameter_group(r, &g.parameter_group, &ver.family, g.cluster_enabled)?;
+        }
+        g.engine_version = ver.full_version.clone();
+        g.family = ver.family.clone();
+    }
+    if let Some(name) = &input.cache_parameter_group_name {
+        g.parameter_group = name.to_ascii_lowercase();
+    }
+    if g.parameter_group != old.parameter_group || g.family != old.family {
+        let cluster_on = parameter_group_family(r, &g.parameter_group, &g.family)?;
+        if cluster_on != g.cluster_enabled {
+            return Err(combination(
+                "The parameter group's cluster-enabled value does not match the replication group's cluster mode.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Plan of the roles of a modified group: automatic failover, Multi-AZ, cluster mode, the
+/// primary (returned when it changes) and the snapshotting member.
+fn plan_group_roles(
+    input: &ModifyReplicationGroupInput,
+    g: &mut ReplicationGroupRecord,
+) -> Result<Option<String>, ApiError> {
+    let mut new_primary = None;
+    let replicas = g
+        .node_groups
+        .iter()
+        .map(|ng| ng.members.len() - 1)
+        .min()
+        .unwrap_or(0);
+    if let Some(af) = input.automatic_failover_enabled {
+        if !af && g.cluster_enabled {
+            return Err(combination(
+                "Automatic failover cannot be disabled for a cluster mode enabled replication group.",
+            ));
+        }
+        if af && replicas == 0 {
+            return Err(combination(
+                "Automatic failover requires at least one read replica.",
+            ));
+        }
+        g.automatic_failover = af;
+    }
+    if let Some(m) = input.multi_az_enabled {
+        g.multi_az = m;
+    }
+    if g.multi_az && !g.automatic_failover {
+        return Err(combination(
+            "Multi-AZ requires automatic failover to be enabled.",
+        ));
+    }
+    if let Some(mode) = &input.cluster_mode {
+        let mode = mode.to_ascii_lowercase();
+        match (mode.as_str(), g.cluster_enabled) {
+            ("enabled", true) | ("disabled", false) | ("compatible", false) => {
+                g.cluster_mode = mode;
+            }
+            ("enabled" | "disabled" | "compatible", _) => {
+                return Err(invalid(format!(
+                    "Changing ClusterMode to {mode} is not supported for this replication group."
+                )));
+            }
+            _ => return Err(invalid(format!("Invalid value for ClusterMode: {mode}"))),
+        }
+    }
+    if let Some(p) = &input.primary_cluster_id {
+        let p = p.trim().to_ascii_lowercase();
+        if g.cluster_enabled {
+            return Err(combination(
+                "PrimaryClusterId is not supported for cluster mode enabled replication groups.",
+            ));
+        }
+        if !g.node_groups[0].members.contains(&p) {
+            return Err(ApiError::cache_cluster_not_found(format!(
+                "CacheCluster not found: {p}"
+            )));
+        }
+        if p != g.node_groups[0].primary {
+            new_primary = Some(p.clone());
+            g.pending_primary = Some(p);
+        }
+    }
+    if let Some(s) = &input.snapshotting_cluster_id {
+        let s = s.trim().to_ascii_lowercase();
+        if !g.member_ids().contains(&s) {
+            return Err(ApiError::cache_cluster_not_found(format!(
+                "CacheCluster not found: {s}"
+            )));
+        }
+        g.snapshotting_cluster_id = Some(s);
+    }
+    Ok(new_primary)
+}
+
+/// Plan of ModifyReplicationGroup: the group as it will be and the engine work; the region
+/// is only read.
+fn plan_group_modify(
+    r: &Region,
+    input: &ModifyReplicationGroupInput,
+    schedule: ModifySchedule,
+    now: OffsetDateTime,
+) -> Result<(ReplicationGroupRecord, Plan), ApiError> {
+    let ModifySchedule {
+        maintenance,
+        snapshot_window,
+        retention,
+    } = schedule;
+    let old = r.available_group(&input.replication_group_id)?;
+    let mut g: ReplicationGroupRecord = old.clone();
+    let mut plan = Plan::default();
+    if let Some(d) = &input.replication_group_description {
+        non_blank("ReplicationGroupDescription", d)?;
+        g.description = d.clone();
+    }
+    plan_group_engine(r, input, &mut g, old)?;
+    if let Some(names) = &input.cache_security_group_names {
+        g.cache_security_groups = security_groups(r, names)?;
+    }
+    if let Some(ids) = &input.security_group_ids {
+        g.security_group_ids = ids.clone();
+    }
+    if let Some(w) = maintenance {
+        g.maintenance_window = w;
+    }
+    if let Some(w) = snapshot_window {
+        g.snapshot_window = w;
+    }
+    if let Some(l) = retention {
+        g.snapshot_retention_limit = l;
+    }
+    if let Some(b) = input.auto_minor_version_upgrade {
+        g.auto_minor_version_upgrade = b;
+    }
+    plan.new_primary = plan_group_roles(input, &mut g)?;
+    if let Some(token) = auth_token_update(
+        input.auth_token_update_strategy.as_deref(),
+        input.auth_token.as_ref(),
+        g.transit_encryption_enabled,
+    )? {
+        g.auth_token = token;
+        g.auth_token_last_modified = Some(now);
+    }
+    if let Some(te) = input.transit_encryption_enabled {
+        g.transit_encryption_enabled = te;
+        g.transit_encryption_mode = te.then(|| {
+            input
+                .transit_encryption_mode
+                .clone()
+                .unwrap_or_else(|| "required".to_string())
+        });
+    }
+    plan.restart = g.node_type != old.node_type
+        || g.engine_version != old.engine_version
+        || g.auth_token != old.auth_token;
+    plan.push_parameters = g.parameter_group != old.parameter_group;
+    let touched_other = input.notification_topic_arn.is_some()
+        || input.notification_topic_status.is_some()
+        || input.ip_discovery.is_some()
+        || input.log_delivery_configurations.is_some();
+    if !plan.restart
+        && !plan.push_parameters
+        && plan.new_primary.is_none()
+        && !touched_other
+        && same_settings(&g, old)
+    {
+        return Err(combination("No modifications were requested."));
+    }
+    Ok((g, plan))
+}
+
+/// Apply: members mirror the group's settings (and go `modifying` when they restart), the
+/// group begins its `modifying` transition and replaces the old record.
+fn apply_group_modify(
+    r: &mut Region,
+    mut g: ReplicationGroupRecord,
+    restart: bool,
+) -> Result<(ReplicationGroupRecord, GroupRef), ApiError> {
+    // Member clusters mirror the group's settings.
+    for m in g.member_ids() {
+        if let Some(c) = r.clusters.get_mut(&m) {
+            c.node_type = g.node_type.clone();
+            c.engine_version = g.engine_version.clone();
+            c.family = g.family.clone();
+            c.parameter_group = g.parameter_group.clone();
+            c.security_group_ids = g.security_group_ids.clone();
+            c.cache_security_groups = g.cache_security_groups.clone();
+            c.maintenance_window = g.maintenance_window.clone();
+            c.snapshot_window = Some(g.snapshot_window.clone());
+            c.snapshot_retention_limit = Some(g.snapshot_retention_limit);
+            c.auth_token = g.auth_token.clone();
+            c.auth_token_last_modified = g.auth_token_last_modified;
+            c.transit_encryption_enabled = g.transit_encryption_enabled;
+            c.transit_encryption_mode = g.transit_encryption_mode.clone();
+            c.auto_minor_version_upgrade = g.auto_minor_version_upgrade;
+            if restart {
+                c.follow_group(ClusterStatus::Modifying);
+            }
+        }
+    }
+    g.begin(GroupStatus::Modifying, None)?;
+    let gref = GroupRef::of(r, &g);
+    r.replication_groups.insert(g.id.clone(), g.clone());
+    Ok((g, gref))
+}
+
+/// ModifyReplicationGroup: plan, apply, then spawn the task doing the engine work.
 pub fn modify_replication_group(
     svc: &Service,
     ctx: &RequestContext,
     input: ModifyReplicationGroupInput,
 ) -> Result<ModifyReplicationGroupOutput, ApiError> {
-    let ModifySchedule {
-        maintenance,
-        snapshot_window,
-        retention,
-    } = modify_schedule(
+    let schedule = modify_schedule(
         input.preferred_maintenance_window.as_deref(),
         input.snapshot_window.as_deref(),
         input.snapshot_retention_limit,
@@ -48,212 +266,8 @@ pub fn modify_replication_group(
     let region = svc.region(ctx);
     let (out, gref, plan) = {
         let mut r = lock(&region);
-        let old = r.available_group(&input.replication_group_id)?.clone();
-        let mut g: ReplicationGroupRecord = old.clone();
-        let mut plan = Plan::default();
-        if let Some(d) = &input.replication_group_description {
-            non_blank("ReplicationGroupDescription", d)?;
-            g.description = d.clone();
-        }
-        if let Some(t) = &input.cache_node_type {
-            g.node_type = node_type_for(t, &g.engine)?.name.clone();
-        }
-        if let Some(v) = &input.engine_version {
-            let ver = engine_version(&g.engine, Some(v))?;
-            if compare_versions(&ver.full_version, &g.engine_version) == std::cmp::Ordering::Less {
-                return Err(invalid(format!(
-                    "Cannot downgrade {} from {} to {}.",
-                    g.engine, g.engine_version, ver.full_version
-                )));
-            }
-            if ver.family != g.family && input.cache_parameter_group_name.is_none() {
-                let current = r.parameter_groups.get(&g.parameter_group);
-                if current.is_some_and(|p| p.is_default) {
-                    g.parameter_group = if g.cluster_enabled {
-                        format!("default.{}.cluster.on", ver.family)
-                    } else {
-                        format!("default.{}", ver.family)
-                    };
-                } else {
-                    return Err(combination(format!(
-                        "The engine version upgrade changes the parameter group family to {}; specify a CacheParameterGroupName of that family.",
-                        ver.family
-                    )));
-                }
-            }
-            g.engine_version = ver.full_version.clone();
-            g.family = ver.family.clone();
-        }
-        if let Some(name) = &input.cache_parameter_group_name {
-            g.parameter_group = name.to_ascii_lowercase();
-        }
-        if g.parameter_group != old.parameter_group || g.family != old.family {
-            let pg = r.parameter_groups.get(&g.parameter_group).ok_or_else(|| {
-                ApiError::cache_parameter_group_not_found(format!(
-                    "CacheParameterGroup not found: {}",
-                    g.parameter_group
-                ))
-            })?;
-            if pg.family != g.family {
-                return Err(combination(format!(
-                    "The parameter group {} has family {} which does not match the engine version family {}.",
-                    g.parameter_group, pg.family, g.family
-                )));
-            }
-            let cluster_on = r
-                .effective_parameters(&g.parameter_group)
-                .get("cluster-enabled")
-                .map(String::as_str)
-                == Some("yes");
-            if cluster_on != g.cluster_enabled {
-                return Err(combination(
-                    "The parameter group's cluster-enabled value does not match the replication group's cluster mode.",
-                ));
-            }
-        }
-        if let Some(names) = &input.cache_security_group_names {
-            g.cache_security_groups = security_groups(&r, names)?;
-        }
-        if let Some(ids) = &input.security_group_ids {
-            g.security_group_ids = ids.clone();
-        }
-        if let Some(w) = maintenance {
-            g.maintenance_window = w;
-        }
-        if let Some(w) = snapshot_window {
-            g.snapshot_window = w;
-        }
-        if let Some(l) = retention {
-            g.snapshot_retention_limit = l;
-        }
-        if let Some(b) = input.auto_minor_version_upgrade {
-            g.auto_minor_version_upgrade = b;
-        }
-        let replicas = g
-            .node_groups
-            .iter()
-            .map(|ng| ng.members.len() - 1)
-            .min()
-            .unwrap_or(0);
-        if let Some(af) = input.automatic_failover_enabled {
-            if !af && g.cluster_enabled {
-                return Err(combination(
-                    "Automatic failover cannot be disabled for a cluster mode enabled replication group.",
-                ));
-            }
-            if af && replicas == 0 {
-                return Err(combination(
-                    "Automatic failover requires at least one read replica.",
-                ));
-            }
-            g.automatic_failover = af;
-        }
-        if let Some(m) = input.multi_az_enabled {
-            g.multi_az = m;
-        }
-        if g.multi_az && !g.automatic_failover {
-            return Err(combination(
-                "Multi-AZ requires automatic failover to be enabled.",
-            ));
-        }
-        if let Some(mode) = &input.cluster_mode {
-            let mode = mode.to_ascii_lowercase();
-            match (mode.as_str(), g.cluster_enabled) {
-                ("enabled", true) | ("disabled", false) | ("compatible", false) => {
-                    g.cluster_mode = mode;
-                }
-                ("enabled" | "disabled" | "compatible", _) => {
-                    return Err(invalid(format!(
-                        "Changing ClusterMode to {mode} is not supported for this replication group."
-                    )));
-                }
-                _ => return Err(invalid(format!("Invalid value for ClusterMode: {mode}"))),
-            }
-        }
-        if let Some(p) = &input.primary_cluster_id {
-            let p = p.trim().to_ascii_lowercase();
-            if g.cluster_enabled {
-                return Err(combination(
-                    "PrimaryClusterId is not supported for cluster mode enabled replication groups.",
-                ));
-            }
-            if !g.node_groups[0].members.contains(&p) {
-                return Err(ApiError::cache_cluster_not_found(format!(
-                    "CacheCluster not found: {p}"
-                )));
-            }
-            if p != g.node_groups[0].primary {
-                plan.new_primary = Some(p.clone());
-                g.pending_primary = Some(p);
-            }
-        }
-        if let Some(s) = &input.snapshotting_cluster_id {
-            let s = s.trim().to_ascii_lowercase();
-            if !g.member_ids().contains(&s) {
-                return Err(ApiError::cache_cluster_not_found(format!(
-                    "CacheCluster not found: {s}"
-                )));
-            }
-            g.snapshotting_cluster_id = Some(s);
-        }
-        if let Some(token) = auth_token_update(
-            input.auth_token_update_strategy.as_deref(),
-            input.auth_token.as_ref(),
-            g.transit_encryption_enabled,
-        )? {
-            g.auth_token = token;
-            g.auth_token_last_modified = Some(now);
-        }
-        if let Some(te) = input.transit_encryption_enabled {
-            g.transit_encryption_enabled = te;
-            g.transit_encryption_mode = te.then(|| {
-                input
-                    .transit_encryption_mode
-                    .clone()
-                    .unwrap_or_else(|| "required".to_string())
-            });
-        }
-        plan.restart = g.node_type != old.node_type
-            || g.engine_version != old.engine_version
-            || g.auth_token != old.auth_token;
-        plan.push_parameters = g.parameter_group != old.parameter_group;
-        let touched_other = input.notification_topic_arn.is_some()
-            || input.notification_topic_status.is_some()
-            || input.ip_discovery.is_some()
-            || input.log_delivery_configurations.is_some();
-        if !plan.restart
-            && !plan.push_parameters
-            && plan.new_primary.is_none()
-            && !touched_other
-            && same_settings(&g, &old)
-        {
-            return Err(combination("No modifications were requested."));
-        }
-        // Member clusters mirror the group's settings.
-        for m in g.member_ids() {
-            if let Some(c) = r.clusters.get_mut(&m) {
-                c.node_type = g.node_type.clone();
-                c.engine_version = g.engine_version.clone();
-                c.family = g.family.clone();
-                c.parameter_group = g.parameter_group.clone();
-                c.security_group_ids = g.security_group_ids.clone();
-                c.cache_security_groups = g.cache_security_groups.clone();
-                c.maintenance_window = g.maintenance_window.clone();
-                c.snapshot_window = Some(g.snapshot_window.clone());
-                c.snapshot_retention_limit = Some(g.snapshot_retention_limit);
-                c.auth_token = g.auth_token.clone();
-                c.auth_token_last_modified = g.auth_token_last_modified;
-                c.transit_encryption_enabled = g.transit_encryption_enabled;
-                c.transit_encryption_mode = g.transit_encryption_mode.clone();
-                c.auto_minor_version_upgrade = g.auto_minor_version_upgrade;
-                if plan.restart {
-                    c.follow_group(ClusterStatus::Modifying);
-                }
-            }
-        }
-        g.begin(GroupStatus::Modifying, None)?;
-        let gref = GroupRef::of(&r, &g);
-        r.replication_groups.insert(g.id.clone(), g.clone());
+        let (g, plan) = plan_group_modify(&r, &input, schedule, now)?;
+        let (g, gref) = apply_group_modify(&mut r, g, plan.restart)?;
         (render_group(ctx, &r, &g), gref, plan)
     };
     let svc2 = svc.clone();
@@ -384,5 +398,158 @@ impl Service {
             }
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2025-01-01 00:00 UTC);
+
+    fn region_with_group(status: GroupStatus) -> Region {
+        let mut r = Region::new("000000000000", "us-east-1", NOW);
+        let mut g = ReplicationGroupRecord {
+            id: "g".to_string(),
+            description: "d".to_string(),
+            status,
+            engine: "redis".to_string(),
+            engine_version: "7.1.0".to_string(),
+            family: "redis7".to_string(),
+            node_type: "cache.t3.micro".to_string(),
+            port: 6379,
+            parameter_group: "default.redis7".to_string(),
+            subnet_group: "default".to_string(),
+            security_group_ids: Vec::new(),
+            cache_security_groups: Vec::new(),
+            cluster_enabled: false,
+            cluster_mode: "disabled".to_string(),
+            automatic_failover: false,
+            multi_az: false,
+            node_groups: Vec::new(),
+            primary_endpoint: None,
+            reader_endpoint: None,
+            configuration_endpoint: None,
+            auth_token: None,
+            auth_token_last_modified: None,
+            transit_encryption_enabled: false,
+            transit_encryption_mode: None,
+            at_rest_encryption_enabled: false,
+            kms_key_id: None,
+            snapshot_retention_limit: 0,
+            snapshot_window: "05:00-06:00".to_string(),
+            snapshotting_cluster_id: None,
+            maintenance_window: "sun:05:00-sun:06:00".to_string(),
+            auto_minor_version_upgrade: true,
+            network_type: "ipv4".to_string(),
+            ip_discovery: "ipv4".to_string(),
+            data_tiering: "disabled".to_string(),
+            create_time: NOW,
+            pending_primary: None,
+            final_snapshot: None,
+            generation: 1,
+        };
+        g.node_groups.push(crate::state::NodeGroupRecord {
+            id: "0001".to_string(),
+            slots: Vec::new(),
+            members: vec!["g-001".to_string()],
+            primary: "g-001".to_string(),
+            status,
+        });
+        let member = g.new_member("g-001", "us-east-1a", NOW);
+        r.insert_cluster(member);
+        r.insert_group(g);
+        r
+    }
+
+    fn modify(input: ModifyReplicationGroupInput) -> ModifyReplicationGroupInput {
+        ModifyReplicationGroupInput {
+            replication_group_id: "G".to_string(),
+            ..input
+        }
+    }
+
+    fn plan(
+        r: &Region,
+        input: &ModifyReplicationGroupInput,
+    ) -> Result<(ReplicationGroupRecord, Plan), ApiError> {
+        let schedule = modify_schedule(None, None, None, None)?;
+        plan_group_modify(r, input, schedule, NOW)
+    }
+
+    fn error<T>(r: Result<T, ApiError>) -> Option<(&'static str, String)> {
+        r.err().map(|e| (e.wire_code(), e.message().to_string()))
+    }
+
+    #[test]
+    fn group_modify_plans_answer_aws_errors() {
+        let busy = region_with_group(GroupStatus::Creating);
+        assert_eq!(
+            error(plan(&busy, &modify(Default::default()))),
+            Some((
+                "InvalidReplicationGroupState",
+                "Replication group g is not in available state (current state: creating)."
+                    .to_string()
+            ))
+        );
+        let r = region_with_group(GroupStatus::Available);
+        assert_eq!(
+            error(plan(&r, &modify(Default::default()))),
+            Some((
+                "InvalidParameterCombination",
+                "No modifications were requested.".to_string()
+            ))
+        );
+        let failover = modify(ModifyReplicationGroupInput {
+            automatic_failover_enabled: Some(true),
+            ..Default::default()
+        });
+        assert_eq!(
+            error(plan(&r, &failover)),
+            Some((
+                "InvalidParameterCombination",
+                "Automatic failover requires at least one read replica.".to_string()
+            ))
+        );
+        let downgrade = modify(ModifyReplicationGroupInput {
+            engine_version: Some("6.2".to_string()),
+            ..Default::default()
+        });
+        assert_eq!(
+            error(plan(&r, &downgrade)).map(|e| e.0),
+            Some("InvalidParameterValue")
+        );
+    }
+
+    #[test]
+    fn a_node_type_change_plans_a_restart_and_apply_marks_members_modifying() {
+        let mut r = region_with_group(GroupStatus::Available);
+        let bigger = modify(ModifyReplicationGroupInput {
+            cache_node_type: Some("cache.m5.large".to_string()),
+            ..Default::default()
+        });
+        let planned = plan(&r, &bigger).ok();
+        assert_eq!(
+            planned
+                .as_ref()
+                .map(|(g, p)| (g.node_type.as_str(), p.restart)),
+            Some(("cache.m5.large", true))
+        );
+        // Planning changed nothing yet.
+        assert_eq!(
+            r.group("g").map(|g| g.node_type.clone()).ok().as_deref(),
+            Some("cache.t3.micro")
+        );
+        let applied = planned.and_then(|(g, p)| apply_group_modify(&mut r, g, p.restart).ok());
+        assert_eq!(
+            applied.map(|(g, gref)| (g.status, gref.generation)),
+            Some((GroupStatus::Modifying, 2))
+        );
+        let member = r.cluster("g-001").ok();
+        assert_eq!(
+            member.map(|c| (c.status, c.node_type.as_str())),
+            Some((ClusterStatus::Modifying, "cache.m5.large"))
+        );
     }
 }
