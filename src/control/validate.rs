@@ -1,4 +1,5 @@
-//! Validation of user-supplied identifiers and values, with AWS's rules (reference §2.1).
+//! Validation of user-supplied identifiers and values, with AWS's rules; checks
+//! against the catalogue and the region's records are in [`checks`].
 //!
 //! Place in the flow: handlers call these first, before any state lookup. Each function
 //! returns the normalised value (identifiers lower-cased, windows lower-cased) or the message

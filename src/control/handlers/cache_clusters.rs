@@ -1,9 +1,12 @@
 //! CreateCacheCluster, DescribeCacheClusters, ModifyCacheCluster, DeleteCacheCluster,
-//! RebootCacheCluster and ListAllowedNodeTypeModifications (reference §2.7, §2.10).
+//! RebootCacheCluster and ListAllowedNodeTypeModifications of standalone clusters
+//! (replication group members are routed to `replica_count` / `failover` by `handlers/mod.rs`).
 //!
-//! Each operation validates the request, then switches the record under the region lock and
-//! hands the engine work to a `lifecycle` task; the answer shows the transitional status
-//! (`creating`, `modifying`, `rebooting cluster nodes`, `deleting`) as AWS does.
+//! Create and Modify are split in three steps: a plan (pure: the request checked against the
+//! cluster, the catalogue and the region, giving the new record or the changes), an apply
+//! (written under the region lock, the transition started through `state::lifecycle`), and a
+//! spawn of the `lifecycle` task doing the engine work. The answer shows the transitional
+//! status (`creating`, `modifying`, `rebooting cluster nodes`, `deleting`) as AWS does.
 
 use std::cmp::Ordering;
 

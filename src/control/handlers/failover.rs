@@ -1,4 +1,4 @@
-//! Failover: TestFailover (reference §2.8), the primary switch of ModifyReplicationGroup
+//! Failover: TestFailover, the primary switch of ModifyReplicationGroup
 //! (`PrimaryClusterId`), and RebootCacheCluster of a replication group member (a primary with
 //! automatic failover fails over first, as ElastiCache does).
 //!

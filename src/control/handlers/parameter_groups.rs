@@ -1,5 +1,5 @@
 //! Create/Describe/Modify/Reset/DeleteCacheParameterGroup(s), DescribeCacheParameters and
-//! DescribeEngineDefaultParameters (reference §2.13).
+//! DescribeEngineDefaultParameters.
 //!
 //! Parameter definitions come from the catalogue; a group stores only what the user changed.
 //! Modify and Reset push the new values to the running nodes of every cluster using the group

@@ -1,6 +1,7 @@
 //! IncreaseReplicaCount, DecreaseReplicaCount, and the two cache cluster operations that change
 //! a group's replicas one at a time: CreateCacheCluster with `ReplicationGroupId` (adds a read
-//! replica) and DeleteCacheCluster of a member (reference §2.7, §2.8).
+//! replica) and DeleteCacheCluster of a member (only a replica of a cluster mode disabled
+//! group goes this way; the dispatcher in `handlers/mod.rs` routes members here).
 //!
 //! Place in the flow: the records change under the region lock (new member clusters in
 //! `creating`, removed ones taken out of their shard and marked `deleting`, the group
@@ -14,7 +15,9 @@ use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
 use crate::control::validate;
 use crate::control::validate::checks::{self, *};
-use crate::state::{CacheClusterRecord, GroupStatus, Region, ResourceKind, lock};
+use crate::state::{
+    CacheClusterRecord, GroupStatus, Region, ReplicationGroupRecord, ResourceKind, lock,
+};
 
 use super::Service;
 use super::cluster_render::render_cluster;
@@ -229,52 +232,7 @@ pub fn decrease_replica_count(
                 input.replica_configuration.as_ref(),
             )?
         };
-        let min = usize::from(!g.cluster_enabled && (g.multi_az || g.automatic_failover));
-        let mut removed = Vec::new();
-        let mut shards = Vec::new();
-        for ng in &mut g.node_groups {
-            let Some((want, _)) = targets.get(&ng.id) else {
-                continue;
-            };
-            let have = ng.members.len() - 1;
-            if *want > have {
-                return Err(invalid(format!(
-                    "The new replica count ({want}) for node group {} must be less than the current count ({have}).",
-                    ng.id
-                )));
-            }
-            if *want < min {
-                return Err(invalid(format!(
-                    "A replication group with automatic failover or Multi-AZ enabled needs at least {min} replica."
-                )));
-            }
-            let named: Vec<String> = ng
-                .members
-                .iter()
-                .filter(|m| to_remove.contains(m))
-                .cloned()
-                .collect();
-            let count = have - want;
-            if !named.is_empty() && named.len() != count {
-                return Err(invalid(format!(
-                    "ReplicasToRemove names {} replicas of node group {} but the count decreases by {count}.",
-                    named.len(),
-                    ng.id
-                )));
-            }
-            let victims: Vec<String> = if named.is_empty() {
-                let mut replicas: Vec<String> = ng.replicas().cloned().collect();
-                replicas.sort();
-                replicas.into_iter().rev().take(count).collect()
-            } else {
-                named
-            };
-            if !victims.is_empty() {
-                ng.members.retain(|m| !victims.contains(m));
-                shards.push(ng.id.clone());
-                removed.extend(victims);
-            }
-        }
+        let (removed, shards) = plan_removals(&mut g, &targets, &to_remove)?;
         if removed.is_empty() {
             return Err(ApiError::no_operation(
                 "The replication group already has the requested number of replicas.",
@@ -302,6 +260,63 @@ pub fn decrease_replica_count(
     Ok(DecreaseReplicaCountOutput {
         replication_group: Some(out),
     })
+}
+
+/// Plan of DecreaseReplicaCount's removals: per shard, the named replicas or the highest
+/// numbered ones, checked against the targets and the failover minimum; takes them out of
+/// `g`'s shards and returns them with the shards they left.
+fn plan_removals(
+    g: &mut ReplicationGroupRecord,
+    targets: &BTreeMap<String, (usize, Vec<String>)>,
+    to_remove: &[String],
+) -> Result<(Vec<String>, Vec<String>), ApiError> {
+    let min = usize::from(!g.cluster_enabled && (g.multi_az || g.automatic_failover));
+    let mut removed = Vec::new();
+    let mut shards = Vec::new();
+    for ng in &mut g.node_groups {
+        let Some((want, _)) = targets.get(&ng.id) else {
+            continue;
+        };
+        let have = ng.members.len() - 1;
+        if *want > have {
+            return Err(invalid(format!(
+                "The new replica count ({want}) for node group {} must be less than the current count ({have}).",
+                ng.id
+            )));
+        }
+        if *want < min {
+            return Err(invalid(format!(
+                "A replication group with automatic failover or Multi-AZ enabled needs at least {min} replica."
+            )));
+        }
+        let named: Vec<String> = ng
+            .members
+            .iter()
+            .filter(|m| to_remove.contains(m))
+            .cloned()
+            .collect();
+        let count = have - want;
+        if !named.is_empty() && named.len() != count {
+            return Err(invalid(format!(
+                "ReplicasToRemove names {} replicas of node group {} but the count decreases by {count}.",
+                named.len(),
+                ng.id
+            )));
+        }
+        let victims: Vec<String> = if named.is_empty() {
+            let mut replicas: Vec<String> = ng.replicas().cloned().collect();
+            replicas.sort();
+            replicas.into_iter().rev().take(count).collect()
+        } else {
+            named
+        };
+        if !victims.is_empty() {
+            ng.members.retain(|m| !victims.contains(m));
+            shards.push(ng.id.clone());
+            removed.extend(victims);
+        }
+    }
+    Ok((removed, shards))
 }
 
 fn mark_deleting(r: &mut Region, members: &[String]) {

@@ -1,10 +1,9 @@
-//! CreateReplicationGroup, DescribeReplicationGroups and DeleteReplicationGroup (reference
-//! §2.8, §2.9), plus the helpers the other replication group operations share (lookups,
-//! member cluster records, errors).
+//! CreateReplicationGroup, DescribeReplicationGroups and DeleteReplicationGroup.
 //!
-//! Place in the flow: each operation validates, updates the group and its member clusters
-//! under the region lock, answers with the transitional status, and hands the engine work to a
-//! `replication_lifecycle` task (start nodes, wire replication, endpoints, cluster topology).
+//! Place in the flow: Create plans the group (request, engine, settings, shards and member
+//! clusters; the region is only read), applies the plan under the region lock, answers with
+//! the transitional status, and hands the engine work to a `replication_lifecycle` task
+//! (start nodes, wire replication, endpoints, cluster topology).
 
 use time::OffsetDateTime;
 
@@ -87,79 +86,99 @@ fn plan_shards(
             "ReplicasPerNodeGroup must be between 0 and {MAX_REPLICAS}."
         )));
     }
-    if !cluster_enabled {
-        if input.num_node_groups.is_some_and(|n| n != 1) || configs.len() > 1 {
-            return Err(combination(
-                "A cluster mode disabled replication group has exactly one node group.",
-            ));
-        }
-        if input.num_cache_clusters.is_some() && (rpng.is_some() || !configs.is_empty()) {
-            return Err(combination(
-                "NumCacheClusters cannot be used with ReplicasPerNodeGroup or NodeGroupConfiguration.",
-            ));
-        }
-        let config = configs.first();
-        let replicas = match (
-            input.num_cache_clusters,
-            config.and_then(|c| c.replica_count),
-            rpng,
-        ) {
-            (Some(n), _, _) => {
-                if !(1..=MAX_CMD_NODES).contains(&n) {
-                    return Err(if n > MAX_CMD_NODES {
-                        ApiError::node_quota_for_cluster_exceeded(format!(
-                            "NumCacheClusters ({n}) exceeds the maximum of {MAX_CMD_NODES} nodes (1 primary and 5 replicas)."
-                        ))
-                    } else {
-                        invalid("NumCacheClusters must be between 1 and 6.")
-                    });
-                }
-                (n - 1) as usize
-            }
-            (None, Some(c), _) | (None, None, Some(c)) => {
-                if !(0..=MAX_REPLICAS).contains(&c) {
-                    return Err(invalid(format!(
-                        "ReplicaCount must be between 0 and {MAX_REPLICAS}."
-                    )));
-                }
-                c as usize
-            }
-            (None, None, None) => 0,
-        };
-        let mut zones: Vec<String> = input
-            .preferred_cache_cluster_azs
-            .clone()
-            .unwrap_or_default();
-        if !zones.is_empty() && zones.len() != replicas + 1 {
-            return Err(invalid(format!(
-                "The number of PreferredCacheClusterAZs ({}) must equal NumCacheClusters ({}).",
-                zones.len(),
-                replicas + 1
-            )));
-        }
-        let mut primary_zone = None;
-        if !zones.is_empty() {
-            primary_zone = Some(zones.remove(0));
-        } else if let Some(c) = config {
-            primary_zone = c.primary_availability_zone.clone();
-            zones = c.replica_availability_zones.clone().unwrap_or_default();
-            if !zones.is_empty() && zones.len() != replicas {
-                return Err(invalid(
-                    "The number of ReplicaAvailabilityZones must equal the replica count.",
-                ));
-            }
-        }
-        if adopting_primary {
-            primary_zone = None;
-        }
-        return Ok(vec![ShardPlan {
-            id: "0001".to_string(),
-            slots: Vec::new(),
-            replicas,
-            primary_zone,
-            replica_zones: zones,
-        }]);
+    if cluster_enabled {
+        plan_cme_shards(input, &configs, rpng)
+    } else {
+        plan_cmd_shard(input, &configs, rpng, adopting_primary)
     }
+}
+
+/// The one shard of a cluster mode disabled group: replica count and zones.
+fn plan_cmd_shard(
+    input: &CreateReplicationGroupInput,
+    configs: &[NodeGroupConfiguration],
+    rpng: Option<i32>,
+    adopting_primary: bool,
+) -> Result<Vec<ShardPlan>, ApiError> {
+    if input.num_node_groups.is_some_and(|n| n != 1) || configs.len() > 1 {
+        return Err(combination(
+            "A cluster mode disabled replication group has exactly one node group.",
+        ));
+    }
+    if input.num_cache_clusters.is_some() && (rpng.is_some() || !configs.is_empty()) {
+        return Err(combination(
+            "NumCacheClusters cannot be used with ReplicasPerNodeGroup or NodeGroupConfiguration.",
+        ));
+    }
+    let config = configs.first();
+    let replicas = match (
+        input.num_cache_clusters,
+        config.and_then(|c| c.replica_count),
+        rpng,
+    ) {
+        (Some(n), _, _) => {
+            if !(1..=MAX_CMD_NODES).contains(&n) {
+                return Err(if n > MAX_CMD_NODES {
+                    ApiError::node_quota_for_cluster_exceeded(format!(
+                        "NumCacheClusters ({n}) exceeds the maximum of {MAX_CMD_NODES} nodes (1 primary and 5 replicas)."
+                    ))
+                } else {
+                    invalid("NumCacheClusters must be between 1 and 6.")
+                });
+            }
+            (n - 1) as usize
+        }
+        (None, Some(c), _) | (None, None, Some(c)) => {
+            if !(0..=MAX_REPLICAS).contains(&c) {
+                return Err(invalid(format!(
+                    "ReplicaCount must be between 0 and {MAX_REPLICAS}."
+                )));
+            }
+            c as usize
+        }
+        (None, None, None) => 0,
+    };
+    let mut zones: Vec<String> = input
+        .preferred_cache_cluster_azs
+        .clone()
+        .unwrap_or_default();
+    if !zones.is_empty() && zones.len() != replicas + 1 {
+        return Err(invalid(format!(
+            "The number of PreferredCacheClusterAZs ({}) must equal NumCacheClusters ({}).",
+            zones.len(),
+            replicas + 1
+        )));
+    }
+    let mut primary_zone = None;
+    if !zones.is_empty() {
+        primary_zone = Some(zones.remove(0));
+    } else if let Some(c) = config {
+        primary_zone = c.primary_availability_zone.clone();
+        zones = c.replica_availability_zones.clone().unwrap_or_default();
+        if !zones.is_empty() && zones.len() != replicas {
+            return Err(invalid(
+                "The number of ReplicaAvailabilityZones must equal the replica count.",
+            ));
+        }
+    }
+    if adopting_primary {
+        primary_zone = None;
+    }
+    Ok(vec![ShardPlan {
+        id: "0001".to_string(),
+        slots: Vec::new(),
+        replicas,
+        primary_zone,
+        replica_zones: zones,
+    }])
+}
+
+/// The shards of a cluster mode enabled group: count, ids, slots, replicas and zones.
+fn plan_cme_shards(
+    input: &CreateReplicationGroupInput,
+    configs: &[NodeGroupConfiguration],
+    rpng: Option<i32>,
+) -> Result<Vec<ShardPlan>, ApiError> {
     if input.num_cache_clusters.is_some() {
         return Err(combination(
             "NumCacheClusters cannot be used for a cluster mode enabled replication group; use NumNodeGroups and ReplicasPerNodeGroup.",

@@ -1,9 +1,9 @@
-//! ModifyReplicationGroup (reference §2.8): description, node type, engine version, parameter
+//! ModifyReplicationGroup: description, node type, engine version, parameter
 //! group, security groups, windows, retention, automatic failover / Multi-AZ, the primary
 //! switch (`PrimaryClusterId`), `SnapshottingClusterId`, AUTH token.
 //!
-//! Place in the flow: everything is applied now (Terraform reads actual values back), the
-//! answer shows `modifying`; a task then restarts members whose node spec changed (replicas
+//! Place in the flow: a plan computes the group as it will be (reading the region only), the
+//! apply writes it (Terraform reads actual values back) and the answer shows `modifying`; a task then restarts members whose node spec changed (replicas
 //! first, then the primary after a failover, so data survives), pushes parameter values to
 //! the running nodes, performs a primary switch, and re-applies the topology.
 
