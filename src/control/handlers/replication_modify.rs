@@ -440,7 +440,7 @@ mod tests {
             snapshot_retention_limit: 0,
             snapshot_window: "05:00-06:00".to_string(),
             snapshotting_cluster_id: None,
-            maintenance_window: "sun:05:00-sun:06:00".to_string(),
+            maintenance_window: DEFAULT_MAINTENANCE_WINDOW.to_string(),
             auto_minor_version_upgrade: true,
             network_type: "ipv4".to_string(),
             ip_discovery: "ipv4".to_string(),
