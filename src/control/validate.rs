@@ -1,4 +1,6 @@
-//! Validation of user-supplied identifiers and values, with AWS's rules (reference §2.1).
+//! Validation of user-supplied identifiers and values, with AWS's rules: identifiers are
+//! stored lower-cased and looked up case-insensitively; cluster and replication group ids start
+//! with a letter, use letters, digits and hyphens, and never end with or double a hyphen.
 //!
 //! Place in the flow: handlers call these first, before any state lookup. Each function
 //! returns the normalised value (identifiers lower-cased, windows lower-cased) or the message
