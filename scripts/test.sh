@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every test of elasticache-local:
+#   0. the lints CI enforces: cargo fmt --check and cargo clippy -D warnings (a failure counts in
+#      the summary; the other suites still run);
 #   1. builds the workspace once (debug): the binaries the client suites drive;
 #   2. cargo test --workspace (unit and Rust integration tests);
 #   3. the Python client suites under tests/clients/ (aws-cli, boto3, redis-py, pymemcache,
@@ -8,6 +10,7 @@
 # A Python venv (.venv) with tests/clients/requirements.txt is created or refreshed if needed.
 #
 # Environment:
+#   ECL_SKIP_LINT=1        skip cargo fmt --check and cargo clippy
 #   ECL_SKIP_RUST=1        skip cargo test (still builds the binary)
 #   ECL_SKIP_TERRAFORM=1   skip the Terraform suite
 #   ECL_PYTEST_WORKERS=N   parallel pytest workers for the client suites (default 2)
@@ -25,6 +28,23 @@ REQ="$ROOT/tests/clients/requirements.txt"
 passed=0 failed=0 skipped=0 problems=()
 
 step() { printf '\n==> %s\n' "$*"; }
+
+# ---- 0. lints -----------------------------------------------------------------------------
+# Each lint that fails is one failed check; the suites below run regardless.
+lint() {
+  step "$*"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); problems+=("$* failed")
+  fi
+}
+if [[ "${ECL_SKIP_LINT:-0}" != 1 ]]; then
+  lint cargo fmt --all -- --check
+  lint cargo clippy --workspace --all-targets -- -D warnings
+else
+  step "lints skipped (ECL_SKIP_LINT=1)"
+fi
 
 # ---- 1. build once -------------------------------------------------------------------------
 step "cargo build --workspace --bins (debug)"

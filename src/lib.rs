@@ -18,7 +18,8 @@
 //! Three layers, one direction: `control` (AWS API, state, validation) → `supervisor` (starts,
 //! stops, reconfigures engine nodes; speaks in node specs, never AWS shapes) → engines (separate
 //! crates `ecl-redis` and `ecl-memcached`, which know nothing of AWS; the crate boundary makes
-//! the compiler enforce that).
+//! the compiler enforce that). The three request flows in full, the import rules and where each
+//! kind of code lives: `docs/architecture.md`.
 #![forbid(unsafe_code)]
 
 pub mod catalog;

@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::api::{Answer, call};
+
 /// The bound stated in the task: the process is gone within a second of the signal.
 const EXIT_WITHIN: Duration = Duration::from_secs(1);
 
@@ -105,7 +107,7 @@ fn binary_serves_health_and_exits_zero_on_sigterm() {
         .build();
     let Ok(rt) = rt else { panic!("no runtime") };
     let (status, body) = rt
-        .block_on(common::http_get(addr, "/health"))
+        .block_on(common::api::http_get(addr, "/health"))
         .unwrap_or_default();
     assert_eq!(status, 200);
     assert!(body.contains("\"status\":\"running\""), "{body}");
@@ -133,17 +135,22 @@ fn sigterm_stops_every_node_and_exits_zero() {
         .enable_all()
         .build();
     let Ok(rt) = rt else { panic!("no runtime") };
-    let create = "Action=CreateCacheCluster&Version=2015-02-02&CacheClusterId=sigterm-mc\
-                  &Engine=memcached&CacheNodeType=cache.t3.micro&NumCacheNodes=2";
-    let (status, body) = rt
-        .block_on(common::api_post(addr, create))
-        .unwrap_or_default();
-    assert_eq!(status, 200, "{body}");
+    let created = rt.block_on(call(
+        addr,
+        "CreateCacheCluster",
+        &[
+            ("CacheClusterId", "sigterm-mc"),
+            ("Engine", "memcached"),
+            ("CacheNodeType", "cache.t3.micro"),
+            ("NumCacheNodes", "2"),
+        ],
+    ));
+    assert_eq!(created.status, 200, "{}", created.body);
 
     // The cluster becomes available in milliseconds; polling is bounded.
-    let body = wait_available(&rt, addr, "sigterm-mc");
-    let hosts = common::xml_values(&body, "Address");
-    let ports = common::xml_values(&body, "Port");
+    let described = wait_available(&rt, addr, "sigterm-mc");
+    let hosts = described.all("Address");
+    let ports = described.all("Port");
     let endpoints: Vec<SocketAddr> = hosts
         .iter()
         .zip(&ports)
@@ -155,7 +162,7 @@ fn sigterm_stops_every_node_and_exits_zero() {
         "configuration endpoint and two nodes: {endpoints:?}"
     );
     let (_, health) = rt
-        .block_on(common::http_get(addr, "/health"))
+        .block_on(common::api::http_get(addr, "/health"))
         .unwrap_or_default();
     assert!(health.contains("\"memcached\":2"), "{health}");
 
@@ -174,25 +181,21 @@ fn sigterm_stops_every_node_and_exits_zero() {
     }
 }
 
-/// Polls DescribeCacheClusters until `id` is available (bounded); answers the response body.
-fn wait_available(rt: &tokio::runtime::Runtime, addr: SocketAddr, id: &str) -> String {
-    let describe = format!(
-        "Action=DescribeCacheClusters&Version=2015-02-02&CacheClusterId={id}&ShowCacheNodeInfo=true"
-    );
+/// Polls DescribeCacheClusters until `id` is available (bounded); answers that description, or
+/// an empty answer when the cluster never became available.
+fn wait_available(rt: &tokio::runtime::Runtime, addr: SocketAddr, id: &str) -> Answer {
+    let params = [("CacheClusterId", id), ("ShowCacheNodeInfo", "true")];
     for _ in 0..200 {
-        let (_, body) = rt
-            .block_on(common::api_post(addr, &describe))
-            .unwrap_or_default();
-        if common::xml_values(&body, "CacheClusterStatus")
-            .first()
-            .map(String::as_str)
-            == Some("available")
-        {
-            return body;
+        let answer = rt.block_on(call(addr, "DescribeCacheClusters", &params));
+        if answer.get("CacheClusterStatus").as_deref() == Some("available") {
+            return answer;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    String::new()
+    Answer {
+        status: 0,
+        body: String::new(),
+    }
 }
 
 #[test]
@@ -213,19 +216,25 @@ fn ports_addressing_reports_the_advertised_host_and_a_port_from_the_range() {
         .enable_all()
         .build();
     let Ok(rt) = rt else { panic!("no runtime") };
-    let create = "Action=CreateCacheCluster&Version=2015-02-02&CacheClusterId=ports-redis\
-                  &Engine=redis&CacheNodeType=cache.t3.micro&NumCacheNodes=1";
-    let (status, body) = rt
-        .block_on(common::api_post(addr, create))
-        .unwrap_or_default();
-    assert_eq!(status, 200, "{body}");
-    let body = wait_available(&rt, addr, "ports-redis");
-    let host = common::xml_values(&body, "Address");
-    let port: Vec<u16> = common::xml_values(&body, "Port")
+    let created = rt.block_on(call(
+        addr,
+        "CreateCacheCluster",
+        &[
+            ("CacheClusterId", "ports-redis"),
+            ("Engine", "redis"),
+            ("CacheNodeType", "cache.t3.micro"),
+            ("NumCacheNodes", "1"),
+        ],
+    ));
+    assert_eq!(created.status, 200, "{}", created.body);
+    let described = wait_available(&rt, addr, "ports-redis");
+    let host = described.all("Address");
+    let port: Vec<u16> = described
+        .all("Port")
         .iter()
         .filter_map(|p| p.parse().ok())
         .collect();
-    assert_eq!(host, vec!["localhost".to_string()], "{body}");
+    assert_eq!(host, vec!["localhost".to_string()], "{}", described.body);
     assert_eq!(port.len(), 1);
     assert!((24_700..=24_799).contains(&port[0]), "{port:?}");
 

@@ -910,3 +910,21 @@ async fn redis_nodes_run_what_the_api_reports() {
     wait_gone(addr, "real").await;
     srv.shutdown().await;
 }
+
+/// The shared client's XML reader (tests/common/api.rs): leaves unescaped, sections and nested
+/// elements in document order, an empty element as empty text.
+#[test]
+fn answer_reader_reads_leaves_sections_and_nested_elements() {
+    let a = Answer {
+        status: 200,
+        body: "<R><G><Id>a&amp;b</Id><M><Id>m1</Id></M><M><Id>m2</Id></M></G><E/><Id>z</Id></R>"
+            .to_string(),
+    };
+    assert_eq!(a.all("Id"), vec!["a&b", "m1", "m2", "z"]);
+    assert_eq!(a.get("E"), Some(String::new()));
+    assert_eq!(a.get("Missing"), None);
+    let members = a.section("G").sections("M");
+    assert_eq!(members.len(), 2);
+    assert_eq!(members[1].get("Id").as_deref(), Some("m2"));
+    assert_eq!(a.get("M").as_deref(), Some("<Id>m1</Id>"));
+}

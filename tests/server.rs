@@ -12,7 +12,7 @@ async fn health_reports_version_uptime_and_counts() {
     let Ok(server) = server else {
         panic!("server did not start")
     };
-    let (status, body) = common::http_get(server.local_addr(), "/health")
+    let (status, body) = common::api::http_get(server.local_addr(), "/health")
         .await
         .unwrap_or_default();
     assert_eq!(status, 200);
@@ -36,7 +36,7 @@ async fn health_reports_version_uptime_and_counts() {
     let at = std::net::SocketAddr::new(node.ip, node.port);
     let stored = common::memcached_exchange(at, "set k 0 0 5\r\nhello\r\n", &["STORED"]).await;
     assert_eq!(stored.ok().as_deref(), Some("STORED\r\n"));
-    let (_, body) = common::http_get(server.local_addr(), "/health")
+    let (_, body) = common::api::http_get(server.local_addr(), "/health")
         .await
         .unwrap_or_default();
     let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();

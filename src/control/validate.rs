@@ -1,4 +1,6 @@
-//! Validation of user-supplied identifiers and values, with AWS's rules; checks
+//! Validation of user-supplied identifiers and values, with AWS's rules: identifiers are
+//! stored lower-cased and looked up case-insensitively; cluster and replication group ids start
+//! with a letter, use letters, digits and hyphens, and never end with or double a hyphen. Checks
 //! against the catalogue and the region's records are in [`checks`].
 //!
 //! Place in the flow: handlers call these first, before any state lookup. Each function

@@ -135,13 +135,14 @@ impl RunningNode {
 pub struct ConfigListener(ConfigEndpoint);
 
 impl ConfigListener {
-    /// Binds the configuration endpoint of a discovery group.
+    /// Binds the configuration endpoint of a discovery group (`group` names it in log lines).
     pub async fn start(
+        group: &str,
         bind: SocketAddr,
         discovery: Arc<ClusterDiscovery>,
         engine_version: &str,
     ) -> io::Result<ConfigListener> {
-        ConfigEndpoint::start(bind, discovery, engine_version).map(ConfigListener)
+        ConfigEndpoint::start(bind, discovery, engine_version, group).map(ConfigListener)
     }
 
     /// The address the endpoint listens on.

@@ -318,7 +318,7 @@ impl Supervisor {
                 let discovery = discovery.clone();
                 let version = version.clone();
                 async move {
-                    let l = ConfigListener::start(bind, discovery, &version).await?;
+                    let l = ConfigListener::start(group, bind, discovery, &version).await?;
                     let local = l.local_addr()?;
                     Ok((l, local))
                 }
@@ -417,7 +417,7 @@ impl Supervisor {
             .bind_with_retries(requested_port, |bind| {
                 let addrs = addrs.clone();
                 async move {
-                    let f = Forwarder::start(bind, addrs).await?;
+                    let f = Forwarder::start(name, bind, addrs).await?;
                     let local = f.local_addr();
                     Ok((f, local))
                 }
@@ -767,6 +767,7 @@ impl Supervisor {
             disabled.to_string(),
         ));
         Ok(RedisConfig {
+            name: spec.key.clone(),
             bind,
             engine_version: spec.engine_version.clone(),
             flavor: match spec.engine {
@@ -797,6 +798,7 @@ impl Supervisor {
             self.memory_cap,
         )?;
         Ok(MemcachedConfig {
+            name: spec.key.clone(),
             bind,
             engine_version: spec.engine_version.clone(),
             memory_limit: s.memory_limit,

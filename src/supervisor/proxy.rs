@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 /// A running forwarding endpoint.
 pub struct Forwarder {
@@ -26,13 +27,19 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    /// Binds `bind` and starts relaying connections to `targets` (round robin per connection).
-    pub async fn start(bind: SocketAddr, targets: Vec<SocketAddr>) -> std::io::Result<Forwarder> {
+    /// Binds `bind` and starts relaying connections to `targets` (round robin per connection);
+    /// `name` (the endpoint's key) labels the `node` span its tasks log in.
+    pub async fn start(
+        name: &str,
+        bind: SocketAddr,
+        targets: Vec<SocketAddr>,
+    ) -> std::io::Result<Forwarder> {
         let listener = TcpListener::bind(bind).await?;
         let local = listener.local_addr()?;
         let (targets_tx, targets_rx) = watch::channel(Arc::new(targets));
         let (stop_tx, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, targets_rx, stop_rx));
+        let span = tracing::info_span!("node", node = %name, addr = %local);
+        let task = tokio::spawn(accept_loop(listener, targets_rx, stop_rx).instrument(span));
         Ok(Forwarder {
             targets: targets_tx,
             stop: stop_tx,
@@ -76,7 +83,9 @@ async fn accept_loop(
                     continue;
                 }
                 let target = current[next.fetch_add(1, Ordering::Relaxed) % current.len()];
-                connections.spawn(relay(client, target, targets.clone(), stop.clone()));
+                connections.spawn(
+                    relay(client, target, targets.clone(), stop.clone()).in_current_span(),
+                );
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
@@ -95,8 +104,10 @@ async fn relay(
     mut stop: watch::Receiver<bool>,
 ) {
     let Ok(mut upstream) = TcpStream::connect(target).await else {
+        tracing::debug!(%target, "target unreachable: closing the client connection");
         return;
     };
+    tracing::debug!(%target, "relaying a connection");
     let _ = client.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
     let retargeted = async {

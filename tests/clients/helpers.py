@@ -31,7 +31,7 @@ SOCKET_SETTLE_S = 10.0
 # How the emulator under test gives endpoints addresses (conftest starts it so). In `loopback`
 # mode every endpoint listens on its own 127.x address on the requested port, so the API reports
 # 6379/11211 or the asked-for port; in `ports` mode each endpoint gets a port from the configured
-# range on one host instead (design.md, "Addresses and ports").
+# range on one host instead (docs/architecture.md, "Addresses and ports").
 ADDRESSING = os.environ.get("ECL_TEST_ADDRESSING", "loopback" if sys.platform == "linux" else "ports")
 # Set by conftest to the port range given to the emulator in `ports` mode.
 PORT_RANGE: tuple[int, int] | None = None

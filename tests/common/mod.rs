@@ -1,5 +1,6 @@
-//! Helpers shared by the runtime integration tests: a minimal HTTP/1.1 GET over a raw socket
-//! (the tests speak the wire themselves rather than pulling in an HTTP client).
+//! Helpers shared by the runtime integration tests: the HTTP/Query API client (`api`), node
+//! specs and configurations for supervisor tests, and a raw memcached text exchange (the engine
+//! wire is what those tests check, so they speak it byte for byte).
 
 #![allow(dead_code)]
 
@@ -9,26 +10,6 @@ use std::net::SocketAddr;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// Sends `GET path` with `Connection: close` and answers (status code, body).
-pub async fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse::<u16>().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
-}
 
 use std::collections::BTreeMap;
 
@@ -123,39 +104,4 @@ pub async fn read_until(
         }
     }
     Ok(String::from_utf8_lossy(&buf).to_string())
-}
-
-/// Sends a form-encoded ElastiCache Query API request (unsigned) and answers (status, body).
-pub async fn api_post(addr: SocketAddr, form: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n\
-         Content-Length: {}\r\n\r\n{form}",
-        form.len()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
-/// Every text between `<tag>` and `</tag>` in an XML document, in order.
-pub fn xml_values(xml: &str, tag: &str) -> Vec<String> {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    xml.split(&open)
-        .skip(1)
-        .filter_map(|rest| rest.split_once(&close).map(|(v, _)| v.to_string()))
-        .collect()
 }

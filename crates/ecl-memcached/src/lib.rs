@@ -10,7 +10,7 @@
 //! Contract with the supervisor (keep these signatures stable; add, do not break):
 //! - `MemcachedNode::start(MemcachedConfig) -> io::Result<MemcachedNode>`: listening on return.
 //! - `MemcachedNode::local_addr`, `flush_all`, `apply`, `stats`, `shutdown`.
-//! - `ConfigEndpoint::start(bind, Arc<ClusterDiscovery>, engine_version)` for the configuration endpoint.
+//! - `ConfigEndpoint::start(bind, Arc<ClusterDiscovery>, engine_version, name)` for the configuration endpoint.
 //! - `ClusterDiscovery::new`, `set_nodes` (bumps the version when membership changes), `version`.
 //!
 //! Inside: `server` (listener, connection tasks, reaper), `protocol` (`text`, `meta`,
@@ -43,6 +43,9 @@ use stats::Counter;
 /// Everything needed to start one node. Values come from the node type and parameter group.
 #[derive(Clone, Debug)]
 pub struct MemcachedConfig {
+    /// Name of the node in log lines: every task of the node runs in a `node` span carrying it
+    /// (the supervisor passes its node key, e.g. `000000000000/us-east-1/mc/0001`).
+    pub name: String,
     /// Address to bind (port 0 picks an ephemeral port).
     pub bind: SocketAddr,
     /// Version reported by `version` and `stats`, e.g. `1.6.22`.
@@ -73,6 +76,7 @@ impl MemcachedConfig {
     /// 64 MiB, 1 MiB items.
     pub fn for_tests() -> MemcachedConfig {
         MemcachedConfig {
+            name: "test".to_string(),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             engine_version: "1.6.22".to_string(),
             memory_limit: 64 << 20,
@@ -142,7 +146,7 @@ impl MemcachedNode {
         if let Some(d) = &config.discovery {
             d.register(running.addr, Arc::downgrade(&shared));
         }
-        tracing::info!(addr = %running.addr, version = %config.engine_version, "memcached node listening");
+        tracing::info!(node = %config.name, addr = %running.addr, version = %config.engine_version, "memcached node listening");
         Ok(MemcachedNode { shared, running })
     }
 
@@ -228,14 +232,16 @@ pub struct ConfigEndpoint {
 }
 
 impl ConfigEndpoint {
-    /// Binds `bind` and serves auto discovery for `discovery`, reporting `engine_version`.
-    /// Must be called from inside a tokio runtime.
+    /// Binds `bind` and serves auto discovery for `discovery`, reporting `engine_version`;
+    /// `name` labels its log lines (the `node` span). Must be called inside a tokio runtime.
     pub fn start(
         bind: SocketAddr,
         discovery: Arc<ClusterDiscovery>,
         engine_version: impl Into<String>,
+        name: impl Into<String>,
     ) -> io::Result<ConfigEndpoint> {
         let mut config = MemcachedConfig::for_tests();
+        config.name = name.into();
         config.bind = bind;
         config.engine_version = engine_version.into();
         config.discovery = Some(discovery.clone());

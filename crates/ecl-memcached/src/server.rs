@@ -20,7 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
-use tracing::{debug, warn};
+use tracing::{Instrument, debug, warn};
 
 use crate::ClusterDiscovery;
 use crate::protocol::{self, Step};
@@ -30,6 +30,8 @@ use crate::wire;
 
 /// Everything connections of one node share: the store and the runtime settings.
 pub struct NodeShared {
+    /// The node's name in log lines (the `node` span of its tasks).
+    pub(crate) name: String,
     /// Items.
     pub(crate) store: Store,
     /// Reported by `version` and `stats`.
@@ -70,6 +72,7 @@ impl NodeShared {
     /// Shared state for a node configured by `config`.
     pub(crate) fn new(config: &crate::MemcachedConfig) -> NodeShared {
         NodeShared {
+            name: config.name.clone(),
             store: Store::new(
                 config.memory_limit,
                 config.max_item_size,
@@ -174,14 +177,19 @@ pub(crate) fn spawn(
         TcpListener::from_std(std_listener)?
     };
     let (stop, stop_rx) = watch::channel(false);
-    let accept = handle.spawn(accept_loop(listener, target, stop_rx));
-    let reaper = handle.spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tick.tick().await;
-            reaper_of.store.reap(512);
+    // Every task of the node (accept loop, connections, reaper) logs inside this span.
+    let span = tracing::info_span!("node", node = %reaper_of.name, %addr);
+    let accept = handle.spawn(accept_loop(listener, target, stop_rx).instrument(span.clone()));
+    let reaper = handle.spawn(
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                reaper_of.store.reap(512);
+            }
         }
-    });
+        .instrument(span),
+    );
     Ok(Running {
         addr,
         stop,
@@ -199,7 +207,7 @@ async fn accept_loop(listener: TcpListener, target: Target, mut stop: watch::Rec
                 match accepted {
                     Ok((stream, peer)) => {
                         let node = target.resolve();
-                        conns.spawn(serve(stream, peer, node));
+                        conns.spawn(serve(stream, peer, node).in_current_span());
                     }
                     Err(e) => {
                         // Out of descriptors and similar: back off instead of spinning.

@@ -44,6 +44,7 @@ async fn nodes_and_endpoint_answer_config_get_cluster() {
         SocketAddr::from(([127, 0, 0, 1], 0)),
         discovery.clone(),
         "1.6.22",
+        "test/config",
     ) {
         Ok(e) => e,
         Err(e) => panic!("endpoint: {e}"),
@@ -92,6 +93,7 @@ async fn empty_cluster_and_unknown_ip_fields() {
         SocketAddr::from(([127, 0, 0, 1], 0)),
         discovery.clone(),
         "1.6.17",
+        "test/config",
     ) {
         Ok(e) => e,
         Err(e) => panic!("endpoint: {e}"),

@@ -51,6 +51,9 @@ pub enum Flavor {
 /// Everything needed to start one node.
 #[derive(Clone, Debug)]
 pub struct RedisConfig {
+    /// Name of the node in log lines: every task of the node runs in a `node` span carrying it
+    /// (the supervisor passes its node key, e.g. `000000000000/us-east-1/web/0001`).
+    pub name: String,
     /// Address to bind (port 0 picks an ephemeral port).
     pub bind: SocketAddr,
     /// Full engine version reported by INFO and HELLO, e.g. `7.1.0` or `8.0.1`.
@@ -76,6 +79,7 @@ impl RedisConfig {
     /// no memory limit, no password, cluster mode off.
     pub fn for_tests() -> RedisConfig {
         RedisConfig {
+            name: "test".to_string(),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             engine_version: "7.1.0".to_string(),
             flavor: Flavor::Redis,

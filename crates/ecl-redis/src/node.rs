@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 /// A running node.
 #[derive(Debug)]
@@ -26,6 +27,8 @@ pub struct RedisNode {
     tasks: Vec<JoinHandle<()>>,
     /// The runtime the node runs on (replication tasks are spawned there).
     pub(crate) runtime: tokio::runtime::Handle,
+    /// The `node` span (name and address) every task of the node runs in.
+    pub(crate) span: tracing::Span,
 }
 
 /// Parses `major.minor.patch` (missing parts are 0).
@@ -127,14 +130,17 @@ impl RedisNode {
             conns: AtomicUsize::new(0),
             idle: Notify::new(),
         });
-        let accept = handle.spawn(accept_loop(shared.clone(), listener, addr));
-        let cron = handle.spawn(cron_loop(shared.clone()));
-        tracing::info!(%addr, version = %cfg.engine_version, "redis node listening");
+        let span = tracing::info_span!("node", node = %cfg.name, %addr);
+        let accept =
+            handle.spawn(accept_loop(shared.clone(), listener, addr).instrument(span.clone()));
+        let cron = handle.spawn(cron_loop(shared.clone()).instrument(span.clone()));
+        span.in_scope(|| tracing::info!(version = %cfg.engine_version, "redis node listening"));
         Ok(RedisNode {
             shared,
             addr,
             tasks: vec![accept, cron],
             runtime: handle,
+            span,
         })
     }
 
@@ -197,7 +203,7 @@ impl RedisNode {
             }
         };
         let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
-        tracing::info!(addr = %self.addr, "redis node stopped");
+        self.span.in_scope(|| tracing::info!("redis node stopped"));
     }
 }
 
@@ -214,11 +220,11 @@ async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener, loc
                             use tokio::io::AsyncWriteExt;
                             let mut s = stream;
                             let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
-                        });
+                        }.in_current_span());
                         continue;
                     }
                     let local = stream.local_addr().unwrap_or(local);
-                    tokio::spawn(serve(shared.clone(), stream, peer, local));
+                    tokio::spawn(serve(shared.clone(), stream, peer, local).in_current_span());
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");

@@ -27,6 +27,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 /// A node's replication role, as the supervisor sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -739,14 +740,17 @@ impl RedisNode {
             (own_endpoint(&eng), eng.repl.generation)
         };
         let first = attach(&primary.shared, &link, me.clone());
-        let task = self.runtime.spawn(apply_loop(
-            self.shared.clone(),
-            primary.shared.clone(),
-            link,
-            generation,
-            me,
-            first,
-        ));
+        let task = self.runtime.spawn(
+            apply_loop(
+                self.shared.clone(),
+                primary.shared.clone(),
+                link,
+                generation,
+                me,
+                first,
+            )
+            .instrument(self.span.clone()),
+        );
         let mut eng = self.shared.lock();
         let current = eng.repl.generation == generation;
         match eng.repl.upstream.as_mut() {

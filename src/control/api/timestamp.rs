@@ -2,13 +2,16 @@
 //!
 //! On the wire (query input and XML output) ElastiCache timestamps are ISO-8601 UTC; AWS writes
 //! them with milliseconds (`2016-12-21T21:59:43.794Z`). In the JSON values exchanged between the
-//! codecs and the typed structs a timestamp is that string.
+//! codecs and the typed structs a timestamp is that string. Parsing goes through
+//! `aws_smithy_types::DateTime` (the Smithy `date-time` format of the model); the value is kept
+//! as a `time::OffsetDateTime` because the state and its clock compute with that type.
 
 use std::fmt;
 
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use time::format_description::well_known::Rfc3339;
-use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+use time::{OffsetDateTime, UtcOffset};
 
 /// A point in time, serialized as AWS ISO-8601 (`2016-12-21T21:59:43.794Z`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -27,20 +30,18 @@ impl Timestamp {
     }
 
     /// Parses ISO-8601 as clients send it: RFC 3339 with or without a fraction and with `Z`
-    /// or an offset; a date-time without offset is taken as UTC (lenient, as AWS is).
+    /// or an offset; a date-time without offset is taken as UTC, a bare date as its midnight
+    /// UTC (lenient, as AWS is). Smithy's parser knows only the RFC 3339 forms, so the two
+    /// lenient forms are completed to RFC 3339 before it sees them.
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
-        if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
-            return Some(Timestamp(t.to_offset(UtcOffset::UTC)));
-        }
-        let with_z = format!("{text}Z");
-        if let Ok(t) = OffsetDateTime::parse(&with_z, &Rfc3339) {
-            return Some(Timestamp(t));
-        }
-        let fmt = time::macros::format_description!("[year]-[month]-[day]");
-        time::Date::parse(text, &fmt)
+        let parse = |t: &str| DateTime::from_str(t, Format::DateTimeWithOffset).ok();
+        let parsed = parse(text)
+            .or_else(|| parse(&format!("{text}Z")))
+            .or_else(|| parse(&format!("{text}T00:00:00Z")))?;
+        OffsetDateTime::from_unix_timestamp_nanos(parsed.as_nanos())
             .ok()
-            .map(|d| Timestamp(PrimitiveDateTime::new(d, time::Time::MIDNIGHT).assume_utc()))
+            .map(Timestamp)
     }
 
     /// Seconds since the Unix epoch.
@@ -49,6 +50,11 @@ impl Timestamp {
     }
 }
 
+/// Written by hand rather than with `DateTime::fmt(Format::DateTime)`: measured with
+/// aws-smithy-types 1.9.3, Smithy drops a zero fraction and trailing zeros
+/// (`2024-01-02T03:04:05Z`, `2024-01-02T03:04:05.79Z`) and keeps microseconds
+/// (`...05.123456Z`), while AWS responses (and the wire suite's expectations) always carry exactly
+/// three digits (`2024-01-02T03:04:05.000Z`, `...05.790Z`).
 impl fmt::Display for Timestamp {
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, the form AWS uses in responses.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

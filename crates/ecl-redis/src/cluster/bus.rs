@@ -11,6 +11,7 @@ use crate::conn::Shared;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 fn registry() -> &'static Mutex<HashMap<String, Weak<Shared>>> {
     static R: OnceLock<Mutex<HashMap<String, Weak<Shared>>>> = OnceLock::new();
@@ -50,19 +51,22 @@ pub struct Bus {
 
 impl Bus {
     /// Starts the delivery task of one node.
-    pub fn start(runtime: &tokio::runtime::Handle) -> Bus {
+    pub fn start(runtime: &tokio::runtime::Handle, span: &tracing::Span) -> Bus {
         let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
-        runtime.spawn(async move {
-            while let Some(m) = rx.recv().await {
-                for id in &m.targets {
-                    if let Some(node) = lookup(id) {
-                        let eng = node.lock();
-                        eng.pubsub
-                            .publish(&eng.clients, m.shard, &m.channel, &m.payload, None);
+        runtime.spawn(
+            async move {
+                while let Some(m) = rx.recv().await {
+                    for id in &m.targets {
+                        if let Some(node) = lookup(id) {
+                            let eng = node.lock();
+                            eng.pubsub
+                                .publish(&eng.clients, m.shard, &m.channel, &m.payload, None);
+                        }
                     }
                 }
             }
-        });
+            .instrument(span.clone()),
+        );
         Bus { tx }
     }
 

@@ -208,7 +208,7 @@ impl RedisNode {
         let mut eng = self.shared.lock();
         if eng.cluster.bus.is_none() {
             bus::register(&eng.cluster.node_id, &self.shared);
-            eng.cluster.bus = Some(bus::Bus::start(&self.runtime));
+            eng.cluster.bus = Some(bus::Bus::start(&self.runtime, &self.span));
         }
         eng.cluster.set(topology);
     }
