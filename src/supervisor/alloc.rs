@@ -6,7 +6,7 @@
 //! the endpoint's whole life (reboots included) or gives it back and asks for the next one when
 //! something outside the emulator already holds that address.
 //!
-//! Two modes (see `design.md`, "Addresses and ports"):
+//! Two modes (see docs/architecture.md, "Addresses and ports"):
 //! - **loopback**: every endpoint gets its own loopback IP, counting up from the configured base
 //!   (`127.0.1.1`, `127.0.1.2`, … never `.0` or `.255`, wrapping into the next /24), and binds the
 //!   port the user asked for, so the API reports the requested port truthfully.

@@ -3,7 +3,7 @@
 //! Place in the flow: [`Config`] lives inside the engine; `CONFIG SET`, `RedisNode::config_set`
 //! and node start all go through [`Config::set`], which validates like Redis and refreshes the
 //! typed copies the hot paths read (maxmemory, policy, notification flags, bulk limit…).
-//! Parameters ElastiCache exposes (reference §7.1) are all known here; values are kept in their
+//! Parameters ElastiCache exposes in its Redis parameter groups are all known here; values are kept in their
 //! canonical string form so `CONFIG GET` echoes what Redis would.
 
 use crate::db::evict::Policy;

@@ -1,4 +1,4 @@
-//! DescribeEvents (reference §2.18): the region's event log filtered by source and time
+//! DescribeEvents: the region's event log filtered by source and time
 //! window (default: the last 60 minutes; at most 14 days back), newest first, paginated.
 
 use time::Duration;

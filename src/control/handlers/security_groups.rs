@@ -1,5 +1,5 @@
 //! Create/Describe/DeleteCacheSecurityGroup(s) and Authorize/RevokeCacheSecurityGroupIngress
-//! (EC2-Classic legacy, reference §2.14). Nothing is enforced on the network: the groups are
+//! (EC2-Classic legacy). Nothing is enforced on the network: the groups are
 //! records that clusters may name.
 
 use crate::control::api::*;

@@ -1,4 +1,4 @@
-//! Create/Describe/Modify/DeleteCacheSubnetGroup(s) (reference §2.12).
+//! Create/Describe/Modify/DeleteCacheSubnetGroup(s).
 //!
 //! There is no VPC behind the emulator: any `subnet-…` id is accepted, every group of a region
 //! reports the region's synthetic VPC id, and subnets get zones `<region>a`, `b`, `c` in order.

@@ -1,4 +1,4 @@
-//! AddTagsToResource, ListTagsForResource, RemoveTagsFromResource (reference §2.19).
+//! AddTagsToResource, ListTagsForResource, RemoveTagsFromResource.
 //!
 //! Resources are named by ARN: a malformed ARN or an unsupported type is `InvalidARN`; a
 //! well-formed ARN of a resource that does not exist (in the caller's account and region)
