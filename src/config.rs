@@ -171,6 +171,13 @@ pub struct Config {
     #[arg(long, env = "ELASTICACHE_LOCAL_STRICT_COMMANDS")]
     pub strict_commands: bool,
 
+    /// Directory for state that outlives a run. Today: the local certificate authority that
+    /// signs the TLS endpoints' certificates (`ca.pem`, `ca-key.pem`), so clients that trust it
+    /// keep working across restarts. Unset: the CA lives in memory and changes every run
+    /// (download it from `GET /_elasticache_local/ca.pem`).
+    #[arg(long, env = "ELASTICACHE_LOCAL_DATA_DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+
     /// Log filter, in tracing's env-filter syntax (for example `info`, `elasticache_local=debug`).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,

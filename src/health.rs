@@ -1,6 +1,7 @@
 //! `GET /health`: a JSON summary of the running emulator for scripts, container health checks
 //! and humans: crate version, uptime, addressing mode, counts of clusters and nodes by engine,
-//! and the keys/items and bytes the nodes hold.
+//! the keys/items and bytes the nodes hold, and where the TLS CA is. `GET
+//! /_elasticache_local/ca.pem` serves that CA certificate, for clients of TLS endpoints.
 //!
 //! Place in the flow: `server` mounts [`router`] beside the ElastiCache Query API router; the
 //! handler reads node counts from the [`Supervisor`] and resource counts from the control plane
@@ -15,6 +16,10 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use crate::supervisor::{EngineKind, Supervisor};
+use crate::tls::LocalCa;
+
+/// Where clients download the CA that signs every TLS endpoint's certificate.
+pub const CA_PATH: &str = "/_elasticache_local/ca.pem";
 
 /// Produces the control plane's resource counts (clusters, replication groups, … by engine) as
 /// a JSON object.
@@ -27,6 +32,7 @@ pub struct Health {
     addressing: &'static str,
     supervisor: Arc<Supervisor>,
     resources: ResourceCounts,
+    ca: Arc<LocalCa>,
 }
 
 impl Health {
@@ -35,12 +41,14 @@ impl Health {
         addressing: &'static str,
         supervisor: Arc<Supervisor>,
         resources: ResourceCounts,
+        ca: Arc<LocalCa>,
     ) -> Health {
         Health {
             started: Instant::now(),
             addressing,
             supervisor,
             resources,
+            ca,
         }
     }
 
@@ -73,6 +81,10 @@ impl Health {
             "data": data,
             "configuration_endpoints": counts.config_endpoints,
             "cluster_endpoints": counts.cluster_endpoints,
+            "tls": {
+                "ca_url": CA_PATH,
+                "ca_file": self.ca.path().map(|p| p.display().to_string()),
+            },
         })
     }
 }
@@ -81,7 +93,15 @@ impl Health {
 pub fn router(health: Health) -> Router {
     Router::new()
         .route("/health", get(handler))
+        .route(CA_PATH, get(ca_pem))
         .with_state(health)
+}
+
+async fn ca_pem(State(health): State<Health>) -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/x-pem-file")],
+        health.ca.cert_pem().to_string(),
+    )
 }
 
 async fn handler(State(health): State<Health>) -> Json<Value> {

@@ -30,3 +30,4 @@ pub mod server;
 pub mod shutdown;
 pub mod state;
 pub mod supervisor;
+pub mod tls;

@@ -20,6 +20,7 @@ use crate::control::handlers::Service;
 use crate::control::http;
 use crate::health::{self, Health};
 use crate::supervisor::Supervisor;
+use crate::tls::LocalCa;
 
 /// How long in-flight API requests may take to finish after a shutdown signal before their
 /// connections are dropped (keep-alive connections would otherwise hold shutdown open).
@@ -77,7 +78,20 @@ impl RunningServer {
 
 /// Builds everything and starts serving the API; returns once the listener is bound.
 pub async fn start(config: Config) -> io::Result<RunningServer> {
-    let supervisor = Arc::new(Supervisor::new(&config));
+    let ca = match &config.data_dir {
+        Some(dir) => LocalCa::in_dir(dir),
+        None => LocalCa::ephemeral(),
+    }
+    .map(Arc::new)
+    .map_err(|e| io::Error::other(format!("TLS certificate authority: {e}")))?;
+    match ca.path() {
+        Some(path) => tracing::info!(ca = %path.display(), url = health::CA_PATH, "TLS CA"),
+        None => tracing::info!(
+            url = health::CA_PATH,
+            "TLS CA in memory (set --data-dir to keep it)"
+        ),
+    }
+    let supervisor = Arc::new(Supervisor::with_ca(&config, ca.clone()));
     let addressing = match config.addressing {
         Addressing::Loopback => "loopback",
         Addressing::Ports => "ports",
@@ -94,6 +108,7 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
             addressing,
             supervisor.clone(),
             resources,
+            ca,
         )))
         .merge(http::router(service, defaults));
 

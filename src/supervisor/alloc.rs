@@ -173,6 +173,26 @@ impl Allocator {
         }
     }
 
+    /// The names a TLS certificate for the endpoint bound at `bind` must cover: its own address
+    /// in `loopback` mode; the advertised host, the address it stands for and the bind address
+    /// in `ports` mode (where every endpoint shares them).
+    pub fn certificate_names(&self, bind: SocketAddr) -> Vec<String> {
+        match &*self.lock() {
+            Mode::Loopback { .. } => vec![bind.ip().to_string()],
+            Mode::Ports {
+                advertised,
+                reported_ip,
+                ..
+            } => {
+                let mut names = vec![advertised.clone(), reported_ip.to_string()];
+                if !bind.ip().is_unspecified() {
+                    names.push(bind.ip().to_string());
+                }
+                names
+            }
+        }
+    }
+
     /// Number of addresses currently reserved.
     pub fn live(&self) -> usize {
         match &*self.lock() {

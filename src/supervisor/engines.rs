@@ -135,14 +135,16 @@ impl RunningNode {
 pub struct ConfigListener(ConfigEndpoint);
 
 impl ConfigListener {
-    /// Binds the configuration endpoint of a discovery group (`group` names it in log lines).
+    /// Binds the configuration endpoint of a discovery group (`group` names it in log lines),
+    /// over TLS when `tls` is given.
     pub async fn start(
         group: &str,
         bind: SocketAddr,
         discovery: Arc<ClusterDiscovery>,
         engine_version: &str,
+        tls: Option<ecl_net::TlsPolicy>,
     ) -> io::Result<ConfigListener> {
-        ConfigEndpoint::start(bind, discovery, engine_version, group).map(ConfigListener)
+        ConfigEndpoint::start(bind, discovery, engine_version, group, tls).map(ConfigListener)
     }
 
     /// The address the endpoint listens on.

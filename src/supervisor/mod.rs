@@ -70,6 +70,30 @@ pub struct NodeSpec {
     /// Memcached auto discovery group (the cluster key): nodes with the same group share one
     /// discovery list, and its configuration endpoint answers with them.
     pub discovery_group: Option<String>,
+    /// TLS in transit (ElastiCache TransitEncryptionEnabled with its TransitEncryptionMode):
+    /// `None` serves plaintext only.
+    pub transit_encryption: Option<TransitMode>,
+}
+
+/// ElastiCache's TransitEncryptionMode: what a TLS-enabled endpoint does with plaintext.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransitMode {
+    /// TLS and plaintext both served on the same port (the migration step).
+    Preferred,
+    /// TLS only: plaintext connections are closed.
+    Required,
+}
+
+impl TransitMode {
+    /// The mode an API record states (`preferred` / `required`), `None` when encryption in
+    /// transit is off.
+    pub fn from_record(enabled: bool, mode: Option<&str>) -> Option<TransitMode> {
+        match (enabled, mode) {
+            (false, _) => None,
+            (true, Some("preferred")) => Some(TransitMode::Preferred),
+            (true, _) => Some(TransitMode::Required),
+        }
+    }
 }
 
 /// An address a client can reach, as the API reports it.

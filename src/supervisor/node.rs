@@ -21,9 +21,10 @@ use ecl_redis::{Flavor, RedisConfig};
 use super::alloc::{Allocator, Reservation};
 use super::engines::{self, ConfigListener, RunningNode};
 use super::params;
-use super::proxy::Forwarder;
-use super::{Endpoint, EngineKind, NodeCounts, NodeSpec, SupervisorError, Usage};
+use super::proxy::{Forwarder, ProxyTls};
+use super::{Endpoint, EngineKind, NodeCounts, NodeSpec, SupervisorError, TransitMode, Usage};
 use crate::config::Config;
+use crate::tls::LocalCa;
 
 /// How many addresses one endpoint tries before giving up when binds fail because something
 /// outside the emulator holds them.
@@ -63,6 +64,8 @@ struct Group {
     config: Option<Arc<tokio::sync::Mutex<Option<ConfigSlot>>>>,
     /// Nodes of the group being started (not yet listed); the group lives while any is.
     starting: usize,
+    /// TLS in transit of the group's nodes, which its configuration endpoint follows.
+    transit: Option<TransitMode>,
 }
 
 struct ConfigSlot {
@@ -88,6 +91,8 @@ pub struct Supervisor {
     cluster_endpoints: Mutex<HashMap<(String, u16), Reservation>>,
     forwarders: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<ForwarderSlot>>>>>,
     shutting_down: AtomicBool,
+    /// Issues the certificates of TLS endpoints.
+    ca: Arc<LocalCa>,
     /// Replication and cluster topology the nodes were told (see `topology`).
     pub(super) topology: super::topology::TopologyState,
 }
@@ -120,9 +125,17 @@ fn retry_elsewhere(err: &std::io::Error) -> bool {
 }
 
 impl Supervisor {
-    /// A supervisor with no node, drawing addresses as `config` says.
+    /// A supervisor with no node, drawing addresses as `config` says, with a CA of its own in
+    /// memory (tests; the server passes the emulator's CA with [`Supervisor::with_ca`]).
     pub fn new(config: &Config) -> Supervisor {
+        let ca = LocalCa::ephemeral().expect("generating an in-memory CA cannot fail");
+        Supervisor::with_ca(config, Arc::new(ca))
+    }
+
+    /// A supervisor whose TLS endpoints present certificates issued by `ca`.
+    pub fn with_ca(config: &Config, ca: Arc<LocalCa>) -> Supervisor {
         Supervisor {
+            ca,
             alloc: Allocator::new(config),
             memory_cap: config.max_node_memory,
             strict_commands: config.strict_commands,
@@ -151,7 +164,7 @@ impl Supervisor {
             }
         };
         if let Some(group) = &spec.discovery_group {
-            self.enter_group(group, &spec.engine_version);
+            self.enter_group(group, &spec.engine_version, spec.transit_encryption);
         }
         match self.launch_new(&spec).await {
             Ok((reservation, _, running)) if self.shutting_down.load(Ordering::SeqCst) => {
@@ -290,7 +303,7 @@ impl Supervisor {
         requested_port: u16,
     ) -> Result<Endpoint, SupervisorError> {
         self.refuse_when_shutting_down()?;
-        let (discovery, version, cell) = {
+        let (discovery, version, cell, transit) = {
             let mut groups = lock(&self.groups);
             let g = groups.entry(group.to_string()).or_insert_with(|| Group {
                 discovery: engines::new_discovery(),
@@ -298,6 +311,7 @@ impl Supervisor {
                 engine_version: None,
                 config: None,
                 starting: 0,
+                transit: None,
             });
             let cell = g
                 .config
@@ -307,7 +321,7 @@ impl Supervisor {
                 .engine_version
                 .clone()
                 .unwrap_or_else(|| DEFAULT_MEMCACHED_VERSION.to_string());
-            (g.discovery.clone(), version, cell)
+            (g.discovery.clone(), version, cell, g.transit)
         };
         let mut guard = cell.lock().await;
         if let Some(slot) = guard.as_ref() {
@@ -317,8 +331,11 @@ impl Supervisor {
             .bind_with_retries(requested_port, |bind| {
                 let discovery = discovery.clone();
                 let version = version.clone();
+                let tls = self
+                    .tls_policy(transit, bind)
+                    .map_err(std::io::Error::other);
                 async move {
-                    let l = ConfigListener::start(group, bind, discovery, &version).await?;
+                    let l = ConfigListener::start(group, bind, discovery, &version, tls?).await?;
                     let local = l.local_addr()?;
                     Ok((l, local))
                 }
@@ -403,6 +420,7 @@ impl Supervisor {
     ) -> Result<Endpoint, SupervisorError> {
         self.refuse_when_shutting_down()?;
         let addrs = self.target_addrs(targets).await;
+        let transit = self.targets_transit(targets).await;
         let cell = lock(&self.forwarders)
             .entry(name.to_string())
             .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(None)))
@@ -416,8 +434,9 @@ impl Supervisor {
         let started = self
             .bind_with_retries(requested_port, |bind| {
                 let addrs = addrs.clone();
+                let tls = self.proxy_tls(transit, bind);
                 async move {
-                    let f = Forwarder::start(name, bind, addrs).await?;
+                    let f = Forwarder::start(name, bind, addrs, tls?).await?;
                     let local = f.local_addr();
                     Ok((f, local))
                 }
@@ -482,6 +501,25 @@ impl Supervisor {
 
     /// Socket addresses to connect to for node keys (unknown keys are left out). A node bound to
     /// the unspecified address (ports mode with `--listen 0.0.0.0`) is reached over loopback.
+    /// TLS in transit of the nodes `keys` (one group's, so the first one's says it).
+    async fn targets_transit(&self, keys: &[String]) -> Option<TransitMode> {
+        let slot = self.slot(keys.first()?).ok()?;
+        slot.lock().await.spec.transit_encryption
+    }
+
+    /// The TLS of a forwarding endpoint bound at `bind` in front of nodes under `mode`.
+    fn proxy_tls(
+        &self,
+        mode: Option<TransitMode>,
+        bind: SocketAddr,
+    ) -> std::io::Result<Option<ProxyTls>> {
+        let Some(accept) = self.tls_policy(mode, bind).map_err(std::io::Error::other)? else {
+            return Ok(None);
+        };
+        let upstream = self.ca.client_config().map_err(std::io::Error::other)?;
+        Ok(Some(ProxyTls { accept, upstream }))
+    }
+
     async fn target_addrs(&self, keys: &[String]) -> Vec<SocketAddr> {
         let mut addrs = Vec::new();
         for key in keys {
@@ -782,6 +820,7 @@ impl Supervisor {
             parameters,
             requirepass: spec.auth_token.clone(),
             cluster_enabled: spec.cluster_enabled,
+            tls: self.tls_policy(spec.transit_encryption, bind)?,
         })
     }
 
@@ -810,7 +849,27 @@ impl Supervisor {
             max_connections: s.max_connections,
             idle_timeout_secs: s.idle_timeout_secs,
             discovery: None,
+            tls: self.tls_policy(spec.transit_encryption, bind)?,
         })
+    }
+
+    /// The TLS policy of an endpoint bound at `bind` under `mode`, with a certificate naming
+    /// the endpoint's address.
+    fn tls_policy(
+        &self,
+        mode: Option<TransitMode>,
+        bind: SocketAddr,
+    ) -> Result<Option<ecl_net::TlsPolicy>, SupervisorError> {
+        let Some(mode) = mode else { return Ok(None) };
+        let names = self.alloc.certificate_names(bind);
+        let config = self
+            .ca
+            .server_config(&names)
+            .map_err(|e| SupervisorError::Bind(format!("TLS certificate for {bind}: {e}")))?;
+        Ok(Some(ecl_net::TlsPolicy::new(
+            config,
+            mode == TransitMode::Required,
+        )))
     }
 
     /// The discovery list of a group, created on first use.
@@ -822,6 +881,7 @@ impl Supervisor {
             engine_version: None,
             config: None,
             starting: 0,
+            transit: None,
         });
         g.engine_version
             .get_or_insert_with(|| engine_version.to_string());
@@ -830,10 +890,11 @@ impl Supervisor {
 
     /// Marks a node of `group` as starting, so the group (and its discovery version) survives
     /// until the node is listed.
-    fn enter_group(&self, group: &str, engine_version: &str) {
+    fn enter_group(&self, group: &str, engine_version: &str, transit: Option<TransitMode>) {
         self.group_discovery(group, engine_version);
         if let Some(g) = lock(&self.groups).get_mut(group) {
             g.starting += 1;
+            g.transit = transit;
         }
     }
 

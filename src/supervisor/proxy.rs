@@ -14,9 +14,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::net::{TcpListener, TcpStream};
+
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument;
+
+/// TLS of a forwarding endpoint whose nodes serve TLS: the endpoint terminates the client's
+/// TLS session with a certificate naming its own address (a client verifies the host it dialled,
+/// and a node's certificate names the node), then opens its own TLS session to the node. Relaying
+/// the encrypted bytes untouched would show clients the node's certificate for the endpoint's
+/// address, which every verifying client refuses.
+pub struct ProxyTls {
+    /// How client connections are accepted (the group's TransitEncryptionMode).
+    pub accept: ecl_net::TlsPolicy,
+    /// How the endpoint reaches the nodes: TLS trusting the emulator's CA.
+    pub upstream: Arc<ecl_net::rustls::ClientConfig>,
+}
 
 /// A running forwarding endpoint.
 pub struct Forwarder {
@@ -33,13 +46,16 @@ impl Forwarder {
         name: &str,
         bind: SocketAddr,
         targets: Vec<SocketAddr>,
+        tls: Option<ProxyTls>,
     ) -> std::io::Result<Forwarder> {
         let listener = TcpListener::bind(bind).await?;
         let local = listener.local_addr()?;
         let (targets_tx, targets_rx) = watch::channel(Arc::new(targets));
         let (stop_tx, stop_rx) = watch::channel(false);
         let span = tracing::info_span!("node", node = %name, addr = %local);
-        let task = tokio::spawn(accept_loop(listener, targets_rx, stop_rx).instrument(span));
+        let task = tokio::spawn(
+            accept_loop(listener, targets_rx, stop_rx, tls.map(Arc::new)).instrument(span),
+        );
         Ok(Forwarder {
             targets: targets_tx,
             stop: stop_tx,
@@ -69,6 +85,7 @@ async fn accept_loop(
     listener: TcpListener,
     targets: watch::Receiver<Arc<Vec<SocketAddr>>>,
     mut stop: watch::Receiver<bool>,
+    tls: Option<Arc<ProxyTls>>,
 ) {
     let next = AtomicUsize::new(0);
     let mut connections = tokio::task::JoinSet::new();
@@ -84,7 +101,7 @@ async fn accept_loop(
                 }
                 let target = current[next.fetch_add(1, Ordering::Relaxed) % current.len()];
                 connections.spawn(
-                    relay(client, target, targets.clone(), stop.clone()).in_current_span(),
+                    relay(client, target, targets.clone(), stop.clone(), tls.clone()).in_current_span(),
                 );
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -98,18 +115,21 @@ async fn accept_loop(
 /// Relays one client connection to `target` until either side closes, the target is removed
 /// from the endpoint, or the endpoint stops.
 async fn relay(
-    mut client: TcpStream,
+    client: TcpStream,
     target: SocketAddr,
     mut targets: watch::Receiver<Arc<Vec<SocketAddr>>>,
     mut stop: watch::Receiver<bool>,
+    tls: Option<Arc<ProxyTls>>,
 ) {
-    let Ok(mut upstream) = TcpStream::connect(target).await else {
+    let Some(mut client) = ecl_net::accept(tls.as_ref().map(|t| &t.accept), client).await else {
+        return;
+    };
+    let upstream = ecl_net::connect(target, tls.as_ref().map(|t| &t.upstream)).await;
+    let Ok(mut upstream) = upstream else {
         tracing::debug!(%target, "target unreachable: closing the client connection");
         return;
     };
-    tracing::debug!(%target, "relaying a connection");
-    let _ = client.set_nodelay(true);
-    let _ = upstream.set_nodelay(true);
+    tracing::debug!(%target, tls = client.is_tls(), "relaying a connection");
     let retargeted = async {
         loop {
             if targets.changed().await.is_err() {

@@ -49,6 +49,7 @@ pub fn redis_spec(key: &str, port: u16, params: &[(&str, &str)]) -> NodeSpec {
         auth_token: None,
         cluster_enabled: false,
         discovery_group: None,
+        transit_encryption: None,
     }
 }
 
@@ -65,6 +66,7 @@ pub fn memcached_spec(key: &str, group: &str, port: u16) -> NodeSpec {
         auth_token: None,
         cluster_enabled: false,
         discovery_group: Some(group.to_string()),
+        transit_encryption: None,
     }
 }
 

@@ -69,6 +69,9 @@ pub struct MemcachedConfig {
     /// Auto discovery shared by the cluster's nodes; `None` answers `config get cluster` as stock
     /// memcached does (ERROR).
     pub discovery: Option<std::sync::Arc<ClusterDiscovery>>,
+    /// TLS in transit: `None` serves plaintext; a policy serves TLS, and plaintext too unless
+    /// it is `required`.
+    pub tls: Option<ecl_net::TlsPolicy>,
 }
 
 impl MemcachedConfig {
@@ -88,6 +91,7 @@ impl MemcachedConfig {
             max_connections: 65000,
             idle_timeout_secs: 0,
             discovery: None,
+            tls: None,
         }
     }
 }
@@ -141,7 +145,12 @@ impl MemcachedNode {
     /// Must be called from inside a tokio runtime (connections run as tasks on it).
     pub fn start(config: MemcachedConfig) -> io::Result<MemcachedNode> {
         let shared = Arc::new(NodeShared::new(&config));
-        let running = server::spawn(config.bind, Target::Node(shared.clone()), shared.clone())?;
+        let running = server::spawn(
+            config.bind,
+            Target::Node(shared.clone()),
+            shared.clone(),
+            config.tls.clone(),
+        )?;
         *shared.addr.write().unwrap_or_else(|p| p.into_inner()) = Some(running.addr);
         if let Some(d) = &config.discovery {
             d.register(running.addr, Arc::downgrade(&shared));
@@ -233,12 +242,14 @@ pub struct ConfigEndpoint {
 
 impl ConfigEndpoint {
     /// Binds `bind` and serves auto discovery for `discovery`, reporting `engine_version`;
-    /// `name` labels its log lines (the `node` span). Must be called inside a tokio runtime.
+    /// `name` labels its log lines (the `node` span); `tls` is the endpoint's TLS policy, as
+    /// for the cluster's nodes. Must be called inside a tokio runtime.
     pub fn start(
         bind: SocketAddr,
         discovery: Arc<ClusterDiscovery>,
         engine_version: impl Into<String>,
         name: impl Into<String>,
+        tls: Option<ecl_net::TlsPolicy>,
     ) -> io::Result<ConfigEndpoint> {
         let mut config = MemcachedConfig::for_tests();
         config.name = name.into();
@@ -250,7 +261,7 @@ impl ConfigEndpoint {
             discovery,
             fallback: fallback.clone(),
         };
-        let running = server::spawn(bind, target, fallback.clone())?;
+        let running = server::spawn(bind, target, fallback.clone(), tls)?;
         *fallback.addr.write().unwrap_or_else(|p| p.into_inner()) = Some(running.addr);
         Ok(ConfigEndpoint { fallback, running })
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{Instrument, debug, warn};
@@ -166,6 +166,7 @@ pub(crate) fn spawn(
     bind: SocketAddr,
     target: Target,
     reaper_of: Arc<NodeShared>,
+    tls: Option<ecl_net::TlsPolicy>,
 ) -> io::Result<Running> {
     let handle = tokio::runtime::Handle::try_current()
         .map_err(|e| io::Error::other(format!("memcached node needs a tokio runtime: {e}")))?;
@@ -179,7 +180,7 @@ pub(crate) fn spawn(
     let (stop, stop_rx) = watch::channel(false);
     // Every task of the node (accept loop, connections, reaper) logs inside this span.
     let span = tracing::info_span!("node", node = %reaper_of.name, %addr);
-    let accept = handle.spawn(accept_loop(listener, target, stop_rx).instrument(span.clone()));
+    let accept = handle.spawn(accept_loop(listener, target, stop_rx, tls).instrument(span.clone()));
     let reaper = handle.spawn(
         async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -198,7 +199,13 @@ pub(crate) fn spawn(
     })
 }
 
-async fn accept_loop(listener: TcpListener, target: Target, mut stop: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    target: Target,
+    mut stop: watch::Receiver<bool>,
+    tls: Option<ecl_net::TlsPolicy>,
+) {
+    let tls = tls.map(Arc::new);
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
@@ -207,7 +214,13 @@ async fn accept_loop(listener: TcpListener, target: Target, mut stop: watch::Rec
                 match accepted {
                     Ok((stream, peer)) => {
                         let node = target.resolve();
-                        conns.spawn(serve(stream, peer, node).in_current_span());
+                        let tls = tls.clone();
+                        let conn = async move {
+                            if let Some(conn) = ecl_net::accept(tls.as_deref(), stream).await {
+                                serve(conn, peer, node).await;
+                            }
+                        };
+                        conns.spawn(conn.in_current_span());
                     }
                     Err(e) => {
                         // Out of descriptors and similar: back off instead of spinning.
@@ -258,7 +271,10 @@ pub(crate) struct ConnState {
     pub(crate) output_full: bool,
 }
 
-async fn serve(mut stream: TcpStream, peer: SocketAddr, node: Arc<NodeShared>) {
+async fn serve<S>(mut stream: S, peer: SocketAddr, node: Arc<NodeShared>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let id = node.next_conn.fetch_add(1, Ordering::Relaxed);
     let stripe = id as usize;
     node.store.counters.incr(stripe, Counter::TotalConnections);
@@ -271,7 +287,6 @@ async fn serve(mut stream: TcpStream, peer: SocketAddr, node: Arc<NodeShared>) {
         let _ = stream.write_all(wire::TOO_MANY_CONNECTIONS).await;
         return;
     }
-    let _ = stream.set_nodelay(true);
     debug!(%peer, "memcached connection");
     let info = Arc::new(ConnInfo {
         peer,

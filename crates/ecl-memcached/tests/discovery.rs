@@ -45,6 +45,7 @@ async fn nodes_and_endpoint_answer_config_get_cluster() {
         discovery.clone(),
         "1.6.22",
         "test/config",
+        None,
     ) {
         Ok(e) => e,
         Err(e) => panic!("endpoint: {e}"),
@@ -94,6 +95,7 @@ async fn empty_cluster_and_unknown_ip_fields() {
         discovery.clone(),
         "1.6.17",
         "test/config",
+        None,
     ) {
         Ok(e) => e,
         Err(e) => panic!("endpoint: {e}"),

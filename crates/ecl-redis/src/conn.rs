@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc, watch};
 
 /// State shared by the node's tasks.
@@ -69,15 +68,12 @@ async fn lock_async(shared: &Shared) -> MutexGuard<'_, Engine> {
 }
 
 /// Serves one connection until it closes.
-pub async fn serve(
-    shared: Arc<Shared>,
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    local: SocketAddr,
-) {
+pub async fn serve<S>(shared: Arc<Shared>, mut stream: S, peer: SocketAddr, local: SocketAddr)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     shared.conns.fetch_add(1, Ordering::AcqRel);
     let _guard = ConnGuard(shared.clone());
-    let _ = stream.set_nodelay(true);
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let mut shutdown = shared.shutdown.subscribe();
     let pending = Arc::new(AtomicUsize::new(0));

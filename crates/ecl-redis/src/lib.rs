@@ -72,6 +72,9 @@ pub struct RedisConfig {
     pub requirepass: Option<String>,
     /// Whether the node runs in cluster mode (CLUSTER commands, MOVED, SELECT 0 only).
     pub cluster_enabled: bool,
+    /// TLS in transit: `None` serves plaintext; a policy serves TLS, and plaintext too unless
+    /// it is `required` (ElastiCache's TransitEncryptionMode).
+    pub tls: Option<ecl_net::TlsPolicy>,
 }
 
 impl RedisConfig {
@@ -87,6 +90,7 @@ impl RedisConfig {
             parameters: Vec::new(),
             requirepass: None,
             cluster_enabled: false,
+            tls: None,
         }
     }
 }

@@ -131,8 +131,9 @@ impl RedisNode {
             idle: Notify::new(),
         });
         let span = tracing::info_span!("node", node = %cfg.name, %addr);
-        let accept =
-            handle.spawn(accept_loop(shared.clone(), listener, addr).instrument(span.clone()));
+        let accept = handle.spawn(
+            accept_loop(shared.clone(), listener, addr, cfg.tls.clone()).instrument(span.clone()),
+        );
         let cron = handle.spawn(cron_loop(shared.clone()).instrument(span.clone()));
         span.in_scope(|| tracing::info!(version = %cfg.engine_version, "redis node listening"));
         Ok(RedisNode {
@@ -207,24 +208,21 @@ impl RedisNode {
     }
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener, local: SocketAddr) {
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: tokio::net::TcpListener,
+    local: SocketAddr,
+    tls: Option<ecl_net::TlsPolicy>,
+) {
     let mut shutdown = shared.shutdown.subscribe();
+    let tls = tls.map(Arc::new);
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
-                    let max = shared.lock().cfg.get("maxclients").and_then(|v| v.parse::<usize>().ok()).unwrap_or(65000);
-                    if shared.conns.load(Ordering::Acquire) >= max {
-                        shared.lock().stats.rejected_conns += 1;
-                        tokio::spawn(async move {
-                            use tokio::io::AsyncWriteExt;
-                            let mut s = stream;
-                            let _ = s.write_all(b"-ERR max number of clients reached\r\n").await;
-                        }.in_current_span());
-                        continue;
-                    }
                     let local = stream.local_addr().unwrap_or(local);
-                    tokio::spawn(serve(shared.clone(), stream, peer, local).in_current_span());
+                    let conn = open_connection(shared.clone(), stream, peer, local, tls.clone());
+                    tokio::spawn(conn.in_current_span());
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -234,6 +232,35 @@ async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener, loc
             _ = shutdown.changed() => break,
         }
     }
+}
+
+/// One accepted socket: the transport (TLS handshake or plaintext, as the node's policy
+/// allows), the `maxclients` check, then the RESP connection.
+async fn open_connection(
+    shared: Arc<Shared>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    tls: Option<Arc<ecl_net::TlsPolicy>>,
+) {
+    let Some(mut conn) = ecl_net::accept(tls.as_deref(), stream).await else {
+        return;
+    };
+    let max = shared
+        .lock()
+        .cfg
+        .get("maxclients")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(65000);
+    if shared.conns.load(Ordering::Acquire) >= max {
+        shared.lock().stats.rejected_conns += 1;
+        use tokio::io::AsyncWriteExt;
+        let _ = conn
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    }
+    serve(shared, conn, peer, local).await;
 }
 
 async fn cron_loop(shared: Arc<Shared>) {

@@ -12,7 +12,7 @@ use crate::state::{
     CacheClusterRecord, CacheNodeRecord, ClusterStatus, EndpointRecord, NodeStatus,
     ParameterStatus, Region, SourceType, lock,
 };
-use crate::supervisor::{Endpoint, EngineKind, NodeSpec};
+use crate::supervisor::{Endpoint, EngineKind, NodeSpec, TransitMode};
 
 use super::Service;
 
@@ -77,6 +77,10 @@ pub fn node_spec(r: &Region, c: &CacheClusterRecord, cref: &ClusterRef, node_id:
         auth_token: c.auth_token.clone(),
         cluster_enabled: false,
         discovery_group: (c.engine == "memcached").then(|| cref.group_key()),
+        transit_encryption: TransitMode::from_record(
+            c.transit_encryption_enabled,
+            c.transit_encryption_mode.as_deref(),
+        ),
     }
 }
 
