@@ -111,6 +111,14 @@ impl RunningNode {
         }
     }
 
+    /// Replaces the TLS policy for connections accepted from now on.
+    pub fn set_tls(&self, tls: Option<ecl_net::TlsPolicy>) {
+        match self {
+            RunningNode::Redis(n) => n.set_tls(tls),
+            RunningNode::Memcached(n) => n.set_tls(tls),
+        }
+    }
+
     /// Replaces the CLUSTER slot map the node serves (Redis/Valkey); `false` for other engines.
     pub fn set_cluster_topology(&self, topology: ClusterTopology) -> bool {
         match self {

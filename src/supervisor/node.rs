@@ -501,6 +501,38 @@ impl Supervisor {
 
     /// Socket addresses to connect to for node keys (unknown keys are left out). A node bound to
     /// the unspecified address (ports mode with `--listen 0.0.0.0`) is reached over loopback.
+    /// Moves nodes and the cluster-level endpoints in front of them to another
+    /// TransitEncryptionMode in place (no restart, data kept): connections accepted from now on
+    /// follow `mode`; open ones keep their transport. Unknown keys and names are skipped.
+    pub async fn set_transit_encryption(
+        &self,
+        keys: &[String],
+        endpoints: &[String],
+        mode: Option<TransitMode>,
+    ) -> Result<(), SupervisorError> {
+        for key in keys {
+            let Ok(slot) = self.slot(key) else { continue };
+            let mut guard = slot.lock().await;
+            guard.spec.transit_encryption = mode;
+            let policy = self.tls_policy(mode, guard.reservation.bind)?;
+            if let Some(node) = &guard.running {
+                node.set_tls(policy);
+            }
+        }
+        for name in endpoints {
+            let cell = lock(&self.forwarders).get(name).cloned();
+            let Some(cell) = cell else { continue };
+            let guard = cell.lock().await;
+            if let Some(slot) = guard.as_ref() {
+                let tls = self
+                    .proxy_tls(mode, slot.reservation.bind)
+                    .map_err(|e| SupervisorError::Bind(e.to_string()))?;
+                slot.forwarder.set_tls(tls);
+            }
+        }
+        Ok(())
+    }
+
     /// TLS in transit of the nodes `keys` (one group's, so the first one's says it).
     async fn targets_transit(&self, keys: &[String]) -> Option<TransitMode> {
         let slot = self.slot(keys.first()?).ok()?;

@@ -183,3 +183,51 @@ def test_memcached_nodes_and_auto_discovery_over_tls(ec, resources, uid, ca_file
     assert int(version) >= 1
     listed = listed.split(" ")
     assert sorted(int(n.split("|")[2]) for n in listed) == sorted(p for _, p in nodes.values())
+
+
+def test_in_place_migration_plaintext_to_preferred_to_required(ec, groups, uid, ca_file):
+    gid = uid("mig")
+    groups.append(gid)
+    ec.create_replication_group(
+        ReplicationGroupId=gid, ReplicationGroupDescription="migrate", CacheNodeType=NODE_TYPE, NumCacheClusters=2
+    )
+    ec.get_waiter("replication_group_available").wait(ReplicationGroupId=gid, WaiterConfig=FAST_WAITER)
+    group = ec.describe_replication_groups(ReplicationGroupId=gid)["ReplicationGroups"][0]
+    primary = group["NodeGroups"][0]["PrimaryEndpoint"]
+    host, port = primary["Address"], primary["Port"]
+    redis.Redis(host=host, port=port).set("kept", "across the migration")
+
+    # Straight to `required` is refused: AWS makes it a two-step migration.
+    with pytest.raises(ec.exceptions.InvalidParameterCombinationException):
+        ec.modify_replication_group(
+            ReplicationGroupId=gid, TransitEncryptionEnabled=True, TransitEncryptionMode="required", ApplyImmediately=True
+        )
+
+    def modify(**kwargs) -> dict:
+        ec.modify_replication_group(ReplicationGroupId=gid, ApplyImmediately=True, **kwargs)
+        ec.get_waiter("replication_group_available").wait(ReplicationGroupId=gid, WaiterConfig=FAST_WAITER)
+        return ec.describe_replication_groups(ReplicationGroupId=gid)["ReplicationGroups"][0]
+
+    g = modify(TransitEncryptionEnabled=True, TransitEncryptionMode="preferred")
+    assert (g["TransitEncryptionEnabled"], g["TransitEncryptionMode"]) == (True, "preferred")
+    tls = redis.Redis(host=host, port=port, ssl=True, ssl_ca_certs=ca_file)
+    assert tls.get("kept") == b"across the migration"
+    assert redis.Redis(host=host, port=port).get("kept") == b"across the migration"
+
+    g = modify(TransitEncryptionMode="required")
+    assert g["TransitEncryptionMode"] == "required"
+    assert redis.Redis(host=host, port=port, ssl=True, ssl_ca_certs=ca_file).get("kept") == b"across the migration"
+    assert plaintext_refused(host, port)
+    for member in g["MemberClusters"]:
+        c = ec.describe_cache_clusters(CacheClusterId=member, ShowCacheNodeInfo=True)["CacheClusters"][0]
+        assert c["TransitEncryptionMode"] == "required"
+        (node_host, node_port), = node_endpoints(c).values()
+        assert plaintext_refused(node_host, node_port)
+
+    # Switching off goes back through `preferred`.
+    with pytest.raises(ec.exceptions.InvalidParameterCombinationException):
+        ec.modify_replication_group(ReplicationGroupId=gid, TransitEncryptionEnabled=False, ApplyImmediately=True)
+    modify(TransitEncryptionMode="preferred")
+    g = modify(TransitEncryptionEnabled=False)
+    assert g["TransitEncryptionEnabled"] is False
+    assert redis.Redis(host=host, port=port).get("kept") == b"across the migration"

@@ -149,7 +149,7 @@ impl MemcachedNode {
             config.bind,
             Target::Node(shared.clone()),
             shared.clone(),
-            config.tls.clone(),
+            ecl_net::PolicyCell::new(config.tls.clone()),
         )?;
         *shared.addr.write().unwrap_or_else(|p| p.into_inner()) = Some(running.addr);
         if let Some(d) = &config.discovery {
@@ -162,6 +162,12 @@ impl MemcachedNode {
     /// The address the node listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.running.addr
+    }
+
+    /// Replaces the TLS policy for connections accepted from now on; open connections keep
+    /// their transport.
+    pub fn set_tls(&self, tls: Option<ecl_net::TlsPolicy>) {
+        self.running.tls.set(tls);
     }
 
     /// Empties the node (what a reboot does to a memcached node).
@@ -261,7 +267,12 @@ impl ConfigEndpoint {
             discovery,
             fallback: fallback.clone(),
         };
-        let running = server::spawn(bind, target, fallback.clone(), tls)?;
+        let running = server::spawn(
+            bind,
+            target,
+            fallback.clone(),
+            ecl_net::PolicyCell::new(tls),
+        )?;
         *fallback.addr.write().unwrap_or_else(|p| p.into_inner()) = Some(running.addr);
         Ok(ConfigEndpoint { fallback, running })
     }

@@ -148,6 +148,8 @@ pub(crate) struct Running {
     stop: watch::Sender<bool>,
     accept: JoinHandle<()>,
     reaper: JoinHandle<()>,
+    /// TLS policy of the listener, replaceable while it runs.
+    pub(crate) tls: ecl_net::PolicyCell,
 }
 
 impl Running {
@@ -166,7 +168,7 @@ pub(crate) fn spawn(
     bind: SocketAddr,
     target: Target,
     reaper_of: Arc<NodeShared>,
-    tls: Option<ecl_net::TlsPolicy>,
+    tls: ecl_net::PolicyCell,
 ) -> io::Result<Running> {
     let handle = tokio::runtime::Handle::try_current()
         .map_err(|e| io::Error::other(format!("memcached node needs a tokio runtime: {e}")))?;
@@ -180,7 +182,8 @@ pub(crate) fn spawn(
     let (stop, stop_rx) = watch::channel(false);
     // Every task of the node (accept loop, connections, reaper) logs inside this span.
     let span = tracing::info_span!("node", node = %reaper_of.name, %addr);
-    let accept = handle.spawn(accept_loop(listener, target, stop_rx, tls).instrument(span.clone()));
+    let accept =
+        handle.spawn(accept_loop(listener, target, stop_rx, tls.clone()).instrument(span.clone()));
     let reaper = handle.spawn(
         async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -196,6 +199,7 @@ pub(crate) fn spawn(
         stop,
         accept,
         reaper,
+        tls,
     })
 }
 
@@ -203,9 +207,8 @@ async fn accept_loop(
     listener: TcpListener,
     target: Target,
     mut stop: watch::Receiver<bool>,
-    tls: Option<ecl_net::TlsPolicy>,
+    tls: ecl_net::PolicyCell,
 ) {
-    let tls = tls.map(Arc::new);
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
@@ -214,7 +217,7 @@ async fn accept_loop(
                 match accepted {
                     Ok((stream, peer)) => {
                         let node = target.resolve();
-                        let tls = tls.clone();
+                        let tls = tls.current();
                         let conn = async move {
                             if let Some(conn) = ecl_net::accept(tls.as_deref(), stream).await {
                                 serve(conn, peer, node).await;

@@ -57,6 +57,28 @@ impl TlsPolicy {
     }
 }
 
+/// The TLS policy a listener applies to its next connections, replaceable while it runs
+/// (ElastiCache migrates a group between plaintext, `preferred` and `required` in place).
+#[derive(Clone, Debug, Default)]
+pub struct PolicyCell(Arc<std::sync::RwLock<Option<Arc<TlsPolicy>>>>);
+
+impl PolicyCell {
+    /// A cell holding `policy`.
+    pub fn new(policy: Option<TlsPolicy>) -> PolicyCell {
+        PolicyCell(Arc::new(std::sync::RwLock::new(policy.map(Arc::new))))
+    }
+
+    /// The policy for a connection accepted now.
+    pub fn current(&self) -> Option<Arc<TlsPolicy>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the policy; connections already open keep their transport.
+    pub fn set(&self, policy: Option<TlsPolicy>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = policy.map(Arc::new);
+    }
+}
+
 /// One accepted connection: plain TCP, or a TLS session over it (server side), or the client
 /// side of a TLS session a proxy opened to a node.
 #[derive(Debug)]

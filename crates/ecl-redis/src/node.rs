@@ -29,6 +29,8 @@ pub struct RedisNode {
     pub(crate) runtime: tokio::runtime::Handle,
     /// The `node` span (name and address) every task of the node runs in.
     pub(crate) span: tracing::Span,
+    /// TLS policy of the listener, replaceable while it runs.
+    tls: ecl_net::PolicyCell,
 }
 
 /// Parses `major.minor.patch` (missing parts are 0).
@@ -131,8 +133,9 @@ impl RedisNode {
             idle: Notify::new(),
         });
         let span = tracing::info_span!("node", node = %cfg.name, %addr);
+        let tls = ecl_net::PolicyCell::new(cfg.tls.clone());
         let accept = handle.spawn(
-            accept_loop(shared.clone(), listener, addr, cfg.tls.clone()).instrument(span.clone()),
+            accept_loop(shared.clone(), listener, addr, tls.clone()).instrument(span.clone()),
         );
         let cron = handle.spawn(cron_loop(shared.clone()).instrument(span.clone()));
         span.in_scope(|| tracing::info!(version = %cfg.engine_version, "redis node listening"));
@@ -142,7 +145,14 @@ impl RedisNode {
             tasks: vec![accept, cron],
             runtime: handle,
             span,
+            tls,
         })
+    }
+
+    /// Replaces the TLS policy for connections accepted from now on (ElastiCache's in-place
+    /// migration of TransitEncryptionMode); open connections keep their transport.
+    pub fn set_tls(&self, tls: Option<ecl_net::TlsPolicy>) {
+        self.tls.set(tls);
     }
 
     /// The bound address.
@@ -212,16 +222,15 @@ async fn accept_loop(
     shared: Arc<Shared>,
     listener: tokio::net::TcpListener,
     local: SocketAddr,
-    tls: Option<ecl_net::TlsPolicy>,
+    tls: ecl_net::PolicyCell,
 ) {
     let mut shutdown = shared.shutdown.subscribe();
-    let tls = tls.map(Arc::new);
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let local = stream.local_addr().unwrap_or(local);
-                    let conn = open_connection(shared.clone(), stream, peer, local, tls.clone());
+                    let conn = open_connection(shared.clone(), stream, peer, local, tls.current());
                     tokio::spawn(conn.in_current_span());
                 }
                 Err(e) => {

@@ -14,6 +14,7 @@ use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
 use crate::control::validate::checks::*;
 use crate::state::{ClusterStatus, GroupStatus, NodeStatus, Region, ReplicationGroupRecord, lock};
+use crate::supervisor::TransitMode;
 
 use super::Service;
 use super::common::*;
@@ -27,6 +28,55 @@ struct Plan {
     restart: bool,
     push_parameters: bool,
     new_primary: Option<String>,
+    /// The new TransitEncryptionMode of the nodes and endpoints, when it changes
+    /// (`Some(None)`: encryption in transit switched off).
+    transit: Option<Option<TransitMode>>,
+}
+
+/// In-place migration of encryption in transit, with ElastiCache's two-step rule: it is
+/// switched on with mode `preferred` (plaintext and TLS both served while clients move), then
+/// set to `required`; switching it off goes back through `preferred` the same way.
+fn plan_transit_encryption(
+    input: &ModifyReplicationGroupInput,
+    g: &mut ReplicationGroupRecord,
+) -> Result<(), ApiError> {
+    let mode = input.transit_encryption_mode.as_deref();
+    if let Some(m) = mode
+        && !matches!(m, "preferred" | "required")
+    {
+        return Err(invalid(format!(
+            "Invalid value for TransitEncryptionMode: {m}"
+        )));
+    }
+    let was = g.transit_encryption_enabled;
+    let now = input.transit_encryption_enabled.unwrap_or(was);
+    let current = g.transit_encryption_mode.as_deref();
+    match (was, now) {
+        (false, false) if mode.is_some() => Err(combination(
+            "TransitEncryptionMode can only be set when TransitEncryptionEnabled is true.",
+        )),
+        (false, false) => Ok(()),
+        (false, true) if mode != Some("preferred") => Err(combination(
+            "To enable in-transit encryption on an existing replication group, set \
+             TransitEncryptionMode to preferred first; set it to required once every client \
+             uses TLS.",
+        )),
+        (true, false) if current != Some("preferred") || mode.is_some() => Err(combination(
+            "To disable in-transit encryption, set TransitEncryptionMode to preferred first.",
+        )),
+        (true, false) if g.auth_token.is_some() => Err(combination(
+            "In-transit encryption cannot be disabled while an AUTH token is set.",
+        )),
+        (_, enabled) => {
+            g.transit_encryption_enabled = enabled;
+            g.transit_encryption_mode = match (enabled, mode) {
+                (false, _) => None,
+                (true, Some(m)) => Some(m.to_string()),
+                (true, None) => g.transit_encryption_mode.clone(),
+            };
+            Ok(())
+        }
+    }
 }
 
 /// Plan of the node type, engine version and parameter group of a modified group.
@@ -187,15 +237,15 @@ fn plan_group_modify(
         g.auth_token = token;
         g.auth_token_last_modified = Some(now);
     }
-    if let Some(te) = input.transit_encryption_enabled {
-        g.transit_encryption_enabled = te;
-        g.transit_encryption_mode = te.then(|| {
-            input
-                .transit_encryption_mode
-                .clone()
-                .unwrap_or_else(|| "required".to_string())
+    plan_transit_encryption(input, &mut g)?;
+    plan.transit = (g.transit_encryption_enabled != old.transit_encryption_enabled
+        || g.transit_encryption_mode != old.transit_encryption_mode)
+        .then(|| {
+            TransitMode::from_record(
+                g.transit_encryption_enabled,
+                g.transit_encryption_mode.as_deref(),
+            )
         });
-    }
     plan.restart = g.node_type != old.node_type
         || g.engine_version != old.engine_version
         || g.auth_token != old.auth_token;
@@ -320,11 +370,38 @@ impl Service {
                 }
             }
         }
+        if let Some(mode) = plan.transit {
+            self.migrate_transit_encryption(gref, mode).await?;
+        }
         if let Some(p) = plan.new_primary {
             let shard = "0001".to_string();
             self.fail_over(gref, &shard, Some(p)).await?;
         }
         self.sync_topology(gref).await
+    }
+
+    /// Moves every member node and the group's endpoints to `mode` in place.
+    async fn migrate_transit_encryption(
+        &self,
+        gref: &GroupRef,
+        mode: Option<TransitMode>,
+    ) -> Result<(), String> {
+        let members = self
+            .with_group(gref, |r| {
+                Some(r.replication_groups.get(&gref.id)?.member_ids())
+            })
+            .flatten()
+            .unwrap_or_default();
+        let keys: Vec<String> = members.iter().map(|m| gref.node_key(m)).collect();
+        let endpoints: Vec<String> = ["primary", "reader", "configuration"]
+            .iter()
+            .map(|e| gref.endpoint_name(e))
+            .collect();
+        self.inner
+            .supervisor
+            .set_transit_encryption(&keys, &endpoints, mode)
+            .await
+            .map_err(|e| format!("Failed to change in-transit encryption: {e}"))
     }
 
     /// Restarts every member with its new spec, replicas first (they re-synchronise from the
