@@ -352,10 +352,13 @@ def test_replication_group_errors(ec, groups, uid):
     group = wait_group(ec, gid)
     assert group["AuthTokenEnabled"] is True and group["TransitEncryptionEnabled"] is True
     assert group["SnapshotRetentionLimit"] == 3 and group["SnapshotWindow"] == "04:00-05:00"
-    with pytest.raises(redis.exceptions.AuthenticationError):
-        conn(group["NodeGroups"][0]["PrimaryEndpoint"]).ping()
+    # The group encrypts in transit, so clients speak TLS (certificate checks: test_tls.py).
     ep = group["NodeGroups"][0]["PrimaryEndpoint"]
-    assert redis.Redis(host=ep["Address"], port=ep["Port"], password="a-long-enough-token-123").ping()
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(host=ep["Address"], port=ep["Port"], ssl=True, ssl_cert_reqs=None).ping()
+    assert redis.Redis(
+        host=ep["Address"], port=ep["Port"], ssl=True, ssl_cert_reqs=None, password="a-long-enough-token-123"
+    ).ping()
 
     with aws_error(ec, "InvalidParameterCombination", 400, "InvalidParameterCombinationException") as info:
         ec.modify_replication_group(ReplicationGroupId=gid, ApplyImmediately=True)
