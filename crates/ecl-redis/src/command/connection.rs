@@ -6,7 +6,6 @@
 
 use super::flags::*;
 use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Release::Redis, acl, container, v};
-use crate::Flavor;
 use crate::client::{Event, ReplyMode};
 use crate::errors::{self, CmdError, CmdResult};
 
@@ -290,11 +289,8 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ci.name = n;
     }
     let info = &ctx.eng.info;
-    let server = match info.flavor {
-        Flavor::Redis => "redis",
-        Flavor::Valkey => "valkey",
-    };
-    let version = info.version.clone();
+    let (server, version) = ctx.eng.table.engine.hello_identity(&info.version);
+    let version = version.to_string();
     let mode = if info.cluster {
         "cluster"
     } else {

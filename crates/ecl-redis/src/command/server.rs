@@ -875,10 +875,7 @@ fn lolwut(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         art.push_str(&"\u{2588}".repeat(12 - row * 2));
         art.push('\n');
     }
-    let name = match ctx.eng.info.flavor {
-        crate::Flavor::Redis => "Redis",
-        crate::Flavor::Valkey => "Valkey",
-    };
+    let name = ctx.eng.table.engine.product();
     art.push_str(&format!(
         "\nelasticache-local. {} ver. {}\n",
         name, ctx.eng.info.version
