@@ -32,6 +32,7 @@ pub mod rdb;
 pub mod replication;
 pub mod resp;
 pub mod tracking;
+pub mod version;
 
 pub use cluster::{ClusterNodeInfo, ClusterShard, ClusterTopology};
 pub use node::RedisNode;

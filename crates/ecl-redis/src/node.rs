@@ -5,11 +5,12 @@
 //! the periodic cron (active expiry, pause expiry, ops/sec sampling) on the ambient tokio
 //! runtime; every connection becomes a task there too.
 
-use crate::command::{CommandTable, v};
+use crate::command::CommandTable;
 use crate::config::Config;
 use crate::conn::{Shared, serve};
 use crate::engine::{Engine, NodeInfo, wall_ms};
-use crate::{Flavor, NodeStats, RedisConfig};
+use crate::version::EngineVersion;
+use crate::{NodeStats, RedisConfig};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,25 +34,6 @@ pub struct RedisNode {
     tls: ecl_net::PolicyCell,
 }
 
-/// Parses `major.minor.patch` (missing parts are 0).
-pub fn parse_version(s: &str) -> u32 {
-    let mut it = s.split('.').map(|p| p.trim().parse::<u32>().unwrap_or(0));
-    let (a, b, c) = (
-        it.next().unwrap_or(0),
-        it.next().unwrap_or(0),
-        it.next().unwrap_or(0),
-    );
-    v(a, b.min(99), c.min(99))
-}
-
-/// The Redis version whose command set a node offers: Valkey 7.2 and 8.x speak Redis 7.2.4.
-pub fn compat_version(flavor: Flavor, version: &str) -> u32 {
-    match flavor {
-        Flavor::Redis => parse_version(version),
-        Flavor::Valkey => v(7, 2, 4),
-    }
-}
-
 fn run_id() -> String {
     use rand::RngExt;
     let mut r = rand::rng();
@@ -73,8 +55,8 @@ impl RedisNode {
             let _enter = handle.enter();
             tokio::net::TcpListener::from_std(std_listener)?
         };
-        let compat = compat_version(cfg.flavor, &cfg.engine_version);
-        let mut table = CommandTable::build(compat);
+        let engine = EngineVersion::parse(cfg.flavor, &cfg.engine_version);
+        let mut table = CommandTable::build(engine);
         let mut config = Config::default();
         config.set_initial("port", &addr.port().to_string()).ok();
         config.set_initial("bind", &addr.ip().to_string()).ok();
@@ -116,7 +98,7 @@ impl RedisNode {
         }
         let info = NodeInfo {
             version: cfg.engine_version.clone(),
-            compat,
+            compat: engine.compat(),
             flavor: cfg.flavor,
             port: addr.port(),
             run_id: run_id(),

@@ -58,6 +58,54 @@ async fn info_sections_are_truthful() {
     vk.shutdown().await;
 }
 
+/// Each Valkey release identifies itself as that release does: 7.2 still answers HELLO as
+/// Redis 7.2.4; 8.0 and 8.1 name themselves and their own version in HELLO and call the mode
+/// field `server_mode`; every release reports `redis_version:7.2.4` and its `valkey_version`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valkey_releases_report_their_own_version() {
+    for (version, own_name) in [("7.2.6", false), ("8.0.1", true), ("8.1.1", true)] {
+        let node = start_with(|c| {
+            c.flavor = Flavor::Valkey;
+            c.engine_version = version.into();
+        });
+        let mut c = Raw::connect(&node).await;
+        let info = c.cmd(&["INFO", "server"]).await;
+        for needle in [
+            "redis_version:7.2.4\r\n".to_string(),
+            "server_name:valkey\r\n".to_string(),
+            format!("valkey_version:{version}\r\n"),
+            format!(
+                "{}:standalone\r\n",
+                if own_name {
+                    "server_mode"
+                } else {
+                    "redis_mode"
+                }
+            ),
+        ] {
+            assert!(
+                info.contains(&needle),
+                "{version}: missing {needle} in {info}"
+            );
+        }
+        let hello = c.cmd(&["HELLO", "3"]).await;
+        let (server, reported) = if own_name {
+            ("valkey", version)
+        } else {
+            ("redis", "7.2.4")
+        };
+        let expected = format!(
+            "$6\r\nserver\r\n${}\r\n{server}\r\n$7\r\nversion\r\n$5\r\n{reported}\r\n",
+            server.len()
+        );
+        assert!(hello.contains(&expected), "{version}: {hello}");
+        // The command set is the Redis 7.2.4 one Valkey forked from (CLIENT NO-TOUCH is 7.2).
+        let touch = c.cmd(&["CLIENT", "NO-TOUCH", "off"]).await;
+        assert_eq!(touch, "+OK\r\n", "{version}");
+        node.shutdown().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_get_set_and_node_handle() {
     let node = start_with(|c| c.parameters.push(("timeout".into(), "300".into())));

@@ -9,163 +9,135 @@
 
 use super::{ClusterNodeInfo, ClusterShard, SLOTS, key_slot};
 use crate::command::flags::*;
-use crate::command::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
+use crate::command::{
+    AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Release::Redis, acl, container,
+};
 use crate::engine::wall_ms;
 use crate::errors::{self, CmdError, CmdResult};
 use std::fmt::Write as _;
 
-const N: Keys = Keys::None;
-const SLOW: u32 = acl::SLOW;
+const SLOW: AclCategories = acl::SLOW;
 
 /// Commands of this family.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("cluster", -2, 0, N, SLOW, v(3, 0, 0), "cluster", container)
+    Cmd::new("cluster", container)
+        .arity(-2)
+        .acl(&[SLOW])
+        .since(Redis(3, 0, 0))
+        .group("cluster")
         .doc("A container for Redis Cluster commands.")
         .subs(SUBS),
-    cmd(
-        "readonly",
-        1,
-        LOADING | STALE | FAST,
-        N,
-        acl::CONNECTION | acl::FAST,
-        v(3, 0, 0),
-        "cluster",
-        readonly,
-    )
-    .doc("Enables read-only queries for a connection to a Redis Cluster replica node."),
-    cmd(
-        "readwrite",
-        1,
-        LOADING | STALE | FAST,
-        N,
-        acl::CONNECTION | acl::FAST,
-        v(3, 0, 0),
-        "cluster",
-        readwrite,
-    )
-    .doc("Enables read-write queries for a connection to a Reids Cluster replica node."),
-    cmd(
-        "asking",
-        1,
-        FAST,
-        N,
-        acl::CONNECTION | acl::FAST,
-        v(3, 0, 0),
-        "cluster",
-        asking,
-    )
-    .doc("Signals that a cluster client is following an -ASK redirect."),
+    Cmd::new("readonly", readonly)
+        .arity(1)
+        .flags(&[LOADING, STALE, FAST])
+        .acl(&[acl::CONNECTION, acl::FAST])
+        .since(Redis(3, 0, 0))
+        .group("cluster")
+        .doc("Enables read-only queries for a connection to a Redis Cluster replica node."),
+    Cmd::new("readwrite", readwrite)
+        .arity(1)
+        .flags(&[LOADING, STALE, FAST])
+        .acl(&[acl::CONNECTION, acl::FAST])
+        .since(Redis(3, 0, 0))
+        .group("cluster")
+        .doc("Enables read-write queries for a connection to a Reids Cluster replica node."),
+    Cmd::new("asking", asking)
+        .arity(1)
+        .flags(&[FAST])
+        .acl(&[acl::CONNECTION, acl::FAST])
+        .since(Redis(3, 0, 0))
+        .group("cluster")
+        .doc("Signals that a cluster client is following an -ASK redirect."),
 ];
 
 /// Read-only CLUSTER subcommands: Redis 7.0 flags them `stale` only (not `loading`).
-const INFO_FLAGS: u32 = STALE;
+const INFO_FLAGS: Flags = STALE;
 
 const SUBS: &[CommandSpec] = &[
-    cmd(
-        "slots",
-        2,
-        INFO_FLAGS,
-        N,
-        SLOW,
-        v(3, 0, 0),
-        "cluster",
-        slots,
-    )
-    .doc("Returns the mapping of cluster slots to nodes."),
-    cmd(
-        "shards",
-        2,
-        INFO_FLAGS,
-        N,
-        SLOW,
-        v(7, 0, 0),
-        "cluster",
-        shards,
-    )
-    .doc("Returns the mapping of cluster slots to shards."),
-    cmd(
-        "nodes",
-        2,
-        INFO_FLAGS,
-        N,
-        SLOW,
-        v(3, 0, 0),
-        "cluster",
-        nodes,
-    )
-    .doc("Returns the cluster configuration for a node."),
-    cmd("info", 2, INFO_FLAGS, N, SLOW, v(3, 0, 0), "cluster", info)
+    Cmd::new("slots", slots)
+        .arity(2)
+        .flags(&[INFO_FLAGS])
+        .acl(&[SLOW])
+        .since(Redis(3, 0, 0))
+        .group("cluster")
+        .doc("Returns the mapping of cluster slots to nodes."),
+    Cmd::new("shards", shards)
+        .arity(2)
+        .flags(&[INFO_FLAGS])
+        .acl(&[SLOW])
+        .since(Redis(7, 0, 0))
+        .group("cluster")
+        .doc("Returns the mapping of cluster slots to shards."),
+    Cmd::new("nodes", nodes)
+        .arity(2)
+        .flags(&[INFO_FLAGS])
+        .acl(&[SLOW])
+        .since(Redis(3, 0, 0))
+        .group("cluster")
+        .doc("Returns the cluster configuration for a node."),
+    Cmd::new("info", info)
+        .arity(2)
+        .flags(&[INFO_FLAGS])
+        .acl(&[SLOW])
+        .since(Redis(3, 0, 0))
+        .group("cluster")
         .doc("Returns information about the state of a node."),
-    cmd("myid", 2, INFO_FLAGS, N, SLOW, v(3, 0, 0), "cluster", myid)
+    Cmd::new("myid", myid)
+        .arity(2)
+        .flags(&[INFO_FLAGS])
+        .acl(&[SLOW])
+        .since(Redis(3, 0, 0))
+        .group("cluster")
         .doc("Returns the ID of a node."),
-    cmd(
-        "myshardid",
-        2,
-        INFO_FLAGS,
-        N,
-        SLOW,
-        v(7, 2, 0),
-        "cluster",
-        myshardid,
-    )
-    .doc("Returns the shard ID of a node."),
-    cmd("keyslot", 3, STALE, N, SLOW, v(3, 0, 0), "cluster", keyslot)
+    Cmd::new("myshardid", myshardid)
+        .arity(2)
+        .flags(&[INFO_FLAGS])
+        .acl(&[SLOW])
+        .since(Redis(7, 2, 0))
+        .group("cluster")
+        .doc("Returns the shard ID of a node."),
+    Cmd::new("keyslot", keyslot)
+        .arity(3)
+        .flags(&[STALE])
+        .acl(&[SLOW])
+        .since(Redis(3, 0, 0))
+        .group("cluster")
         .doc("Returns the hash slot for a key."),
-    cmd(
-        "countkeysinslot",
-        3,
-        STALE,
-        N,
-        SLOW,
-        v(3, 0, 0),
-        "cluster",
-        countkeysinslot,
-    )
-    .doc("Returns the number of keys in a hash slot."),
-    cmd(
-        "getkeysinslot",
-        4,
-        STALE,
-        N,
-        SLOW,
-        v(3, 0, 0),
-        "cluster",
-        getkeysinslot,
-    )
-    .doc("Returns the key names in a hash slot."),
-    cmd(
-        "replicas",
-        3,
-        ADMIN | STALE,
-        N,
-        SLOW | acl::ADMIN | acl::DANGEROUS,
-        v(5, 0, 0),
-        "cluster",
-        replicas,
-    )
-    .doc("Lists the replica nodes of a master node."),
-    cmd(
-        "slaves",
-        3,
-        ADMIN | STALE,
-        N,
-        SLOW | acl::ADMIN | acl::DANGEROUS,
-        v(3, 0, 0),
-        "cluster",
-        replicas,
-    )
-    .doc("Lists the replica nodes of a master node."),
-    cmd(
-        "links",
-        2,
-        INFO_FLAGS,
-        N,
-        SLOW,
-        v(7, 0, 0),
-        "cluster",
-        links,
-    )
-    .doc("Returns a list of all TCP links to and from peer nodes."),
+    Cmd::new("countkeysinslot", countkeysinslot)
+        .arity(3)
+        .flags(&[STALE])
+        .acl(&[SLOW])
+        .since(Redis(3, 0, 0))
+        .group("cluster")
+        .doc("Returns the number of keys in a hash slot."),
+    Cmd::new("getkeysinslot", getkeysinslot)
+        .arity(4)
+        .flags(&[STALE])
+        .acl(&[SLOW])
+        .since(Redis(3, 0, 0))
+        .group("cluster")
+        .doc("Returns the key names in a hash slot."),
+    Cmd::new("replicas", replicas)
+        .arity(3)
+        .flags(&[ADMIN, STALE])
+        .acl(&[SLOW, acl::ADMIN, acl::DANGEROUS])
+        .since(Redis(5, 0, 0))
+        .group("cluster")
+        .doc("Lists the replica nodes of a master node."),
+    Cmd::new("slaves", replicas)
+        .arity(3)
+        .flags(&[ADMIN, STALE])
+        .acl(&[SLOW, acl::ADMIN, acl::DANGEROUS])
+        .since(Redis(3, 0, 0))
+        .group("cluster")
+        .doc("Lists the replica nodes of a master node."),
+    Cmd::new("links", links)
+        .arity(2)
+        .flags(&[INFO_FLAGS])
+        .acl(&[SLOW])
+        .since(Redis(7, 0, 0))
+        .group("cluster")
+        .doc("Returns a list of all TCP links to and from peer nodes."),
 ];
 
 /// Process-wide replication offsets by node id, so CLUSTER SHARDS can report every node's.

@@ -5,29 +5,29 @@
 
 use super::flags::*;
 use super::ks;
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, v};
 use crate::config::notify;
 use crate::db::string::clamp_range;
 use crate::db::{Value, as_str};
 use crate::errors::{self, CmdError, CmdResult};
 
 const K1: Keys = Keys::Range(1, 1, 1);
-const R: u32 = acl::READ | acl::BITMAP;
-const W: u32 = acl::WRITE | acl::BITMAP;
+const R: AclCategories = acl::READ.with(acl::BITMAP);
+const W: AclCategories = acl::WRITE.with(acl::BITMAP);
 
 /// Bitmap family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("setbit", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 2, 0), "bitmap", setbit).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
+    Cmd::new("setbit", setbit).arity(4).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(2, 2, 0)).group("bitmap").ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist."),
-    cmd("getbit", 3, READONLY | FAST, K1, R | acl::FAST, v(2, 2, 0), "bitmap", getbit).doc("Returns a bit value by offset."),
-    cmd("bitcount", -2, READONLY, K1, R | acl::SLOW, v(2, 6, 0), "bitmap", bitcount).doc("Counts the number of set bits (population counting) in a string."),
-    cmd("bitpos", -3, READONLY, K1, R | acl::SLOW, v(2, 8, 7), "bitmap", bitpos).doc("Finds the first set (1) or clear (0) bit in a string."),
-    cmd("bitop", -4, WRITE | DENYOOM, Keys::Range(2, -1, 1), W | acl::SLOW, v(2, 6, 0), "bitmap", bitop).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS])
+    Cmd::new("getbit", getbit).arity(3).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(2, 2, 0)).group("bitmap").doc("Returns a bit value by offset."),
+    Cmd::new("bitcount", bitcount).arity(-2).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(2, 6, 0)).group("bitmap").doc("Counts the number of set bits (population counting) in a string."),
+    Cmd::new("bitpos", bitpos).arity(-3).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(2, 8, 7)).group("bitmap").doc("Finds the first set (1) or clear (0) bit in a string."),
+    Cmd::new("bitop", bitop).arity(-4).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(Keys::Range(2, -1, 1)).since(Redis(2, 6, 0)).group("bitmap").ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS])
         .doc("Performs bitwise operations on multiple strings, and stores the result."),
-    cmd("bitfield", -2, WRITE | DENYOOM, K1, W | acl::SLOW, v(3, 2, 0), "bitmap", bitfield)
+    Cmd::new("bitfield", bitfield).arity(-2).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(3, 2, 0)).group("bitmap")
         .ks_var(&[ks::RW | ks::ACCESS | ks::UPDATE | ks::VARIABLE_FLAGS], bitfield_key_flags)
         .doc("Performs arbitrary bitfield integer operations on strings."),
-    cmd("bitfield_ro", -2, READONLY | FAST, K1, R | acl::FAST, v(6, 0, 0), "bitmap", bitfield_ro)
+    Cmd::new("bitfield_ro", bitfield_ro).arity(-2).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(6, 0, 0)).group("bitmap")
         .doc("Performs arbitrary read-only bitfield integer operations on strings."),
 ];
 

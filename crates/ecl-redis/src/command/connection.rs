@@ -5,290 +5,145 @@
 //! client registry, other clients (CLIENT KILL / UNBLOCK / PAUSE).
 
 use super::flags::*;
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
-use crate::Flavor;
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Release::Redis, acl, container, v};
 use crate::client::{Event, ReplyMode};
 use crate::errors::{self, CmdError, CmdResult};
 
 /// CLIENT subcommands: connection-level but not `fast` (Redis 7.0 does not flag them so).
-const CL: u32 = NOSCRIPT | LOADING | STALE;
-const A: u32 = acl::CONNECTION | acl::FAST;
-const AS: u32 = acl::CONNECTION | acl::SLOW;
-const N: Keys = Keys::None;
+const CL: Flags = Flags::all_of(&[NOSCRIPT, LOADING, STALE]);
+const A: AclCategories = acl::CONNECTION.with(acl::FAST);
+const AS: AclCategories = acl::CONNECTION.with(acl::SLOW);
 
 /// Connection family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd(
-        "ping",
-        -1,
-        FAST | SUBSCRIBED_OK,
-        N,
-        A,
-        v(1, 0, 0),
-        "connection",
-        ping,
-    )
-    .doc("Returns the server's liveliness response."),
-    cmd(
-        "echo",
-        2,
-        LOADING | STALE | FAST,
-        N,
-        A,
-        v(1, 0, 0),
-        "connection",
-        echo,
-    )
-    .doc("Returns the given string."),
-    cmd(
-        "select",
-        2,
-        LOADING | STALE | FAST,
-        N,
-        A,
-        v(1, 0, 0),
-        "connection",
-        select,
-    )
-    .doc("Changes the selected database."),
-    cmd(
-        "quit",
-        -1,
-        ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | TXN_CONTROL,
-        N,
-        A,
-        v(1, 0, 0),
-        "connection",
-        quit,
-    )
-    .doc("Closes the connection."),
-    cmd(
-        "reset",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | TXN_CONTROL | ALLOW_BUSY,
-        N,
-        A,
-        v(6, 2, 0),
-        "connection",
-        reset,
-    )
-    .doc("Resets the connection."),
-    cmd(
-        "hello",
-        -1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SUBSCRIBED_OK,
-        N,
-        A,
-        v(6, 0, 0),
-        "connection",
-        hello,
-    )
-    .doc("Handshakes with the Redis server."),
-    cmd(
-        "auth",
-        -2,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | SUBSCRIBED_OK,
-        N,
-        A,
-        v(1, 0, 0),
-        "connection",
-        auth,
-    )
-    .doc("Authenticates the connection."),
-    cmd(
-        "client",
-        -2,
-        0,
-        N,
-        acl::SLOW,
-        v(2, 4, 0),
-        "connection",
-        container,
-    )
-    .doc("A container for client connection commands.")
-    .subs(CLIENT),
+    Cmd::new("ping", ping)
+        .arity(-1)
+        .flags(&[FAST, SUBSCRIBED_OK])
+        .acl(&[A])
+        .since(Redis(1, 0, 0))
+        .group("connection")
+        .doc("Returns the server's liveliness response."),
+    Cmd::new("echo", echo)
+        .arity(2)
+        .flags(&[LOADING, STALE, FAST])
+        .acl(&[A])
+        .since(Redis(1, 0, 0))
+        .group("connection")
+        .doc("Returns the given string."),
+    Cmd::new("select", select)
+        .arity(2)
+        .flags(&[LOADING, STALE, FAST])
+        .acl(&[A])
+        .since(Redis(1, 0, 0))
+        .group("connection")
+        .doc("Changes the selected database."),
+    Cmd::new("quit", quit)
+        .arity(-1)
+        .flags(&[
+            ALLOW_BUSY,
+            NOSCRIPT,
+            LOADING,
+            STALE,
+            FAST,
+            NO_AUTH,
+            SUBSCRIBED_OK,
+            TXN_CONTROL,
+        ])
+        .acl(&[A])
+        .since(Redis(1, 0, 0))
+        .group("connection")
+        .doc("Closes the connection."),
+    Cmd::new("reset", reset)
+        .arity(1)
+        .flags(&[
+            NOSCRIPT,
+            LOADING,
+            STALE,
+            FAST,
+            NO_AUTH,
+            SUBSCRIBED_OK,
+            TXN_CONTROL,
+            ALLOW_BUSY,
+        ])
+        .acl(&[A])
+        .since(Redis(6, 2, 0))
+        .group("connection")
+        .doc("Resets the connection."),
+    Cmd::new("hello", hello)
+        .arity(-1)
+        .flags(&[
+            NOSCRIPT,
+            LOADING,
+            STALE,
+            FAST,
+            NO_AUTH,
+            ALLOW_BUSY,
+            SUBSCRIBED_OK,
+        ])
+        .acl(&[A])
+        .since(Redis(6, 0, 0))
+        .group("connection")
+        .doc("Handshakes with the Redis server."),
+    Cmd::new("auth", auth)
+        .arity(-2)
+        .flags(&[
+            NOSCRIPT,
+            LOADING,
+            STALE,
+            FAST,
+            NO_AUTH,
+            ALLOW_BUSY,
+            SUBSCRIBED_OK,
+        ])
+        .acl(&[A])
+        .since(Redis(1, 0, 0))
+        .group("connection")
+        .doc("Authenticates the connection."),
+    Cmd::new("client", container)
+        .arity(-2)
+        .acl(&[acl::SLOW])
+        .since(Redis(2, 4, 0))
+        .group("connection")
+        .doc("A container for client connection commands.")
+        .subs(CLIENT),
 ];
 
 const CLIENT: &[CommandSpec] = &[
-    cmd("id", 2, CL, N, AS, v(5, 0, 0), "connection", client_id)
+    Cmd::new("id", client_id).arity(2).flags(&[CL]).acl(&[AS]).since(Redis(5, 0, 0)).group("connection")
         .doc("Returns the unique client ID of the connection."),
-    cmd(
-        "setname",
-        3,
-        CL,
-        N,
-        AS,
-        v(2, 6, 9),
-        "connection",
-        client_setname,
-    )
+    Cmd::new("setname", client_setname).arity(3).flags(&[CL]).acl(&[AS]).since(Redis(2, 6, 9)).group("connection")
     .doc("Sets the connection name."),
-    cmd(
-        "getname",
-        2,
-        CL,
-        N,
-        AS,
-        v(2, 6, 9),
-        "connection",
-        client_getname,
-    )
+    Cmd::new("getname", client_getname).arity(2).flags(&[CL]).acl(&[AS]).since(Redis(2, 6, 9)).group("connection")
     .doc("Returns the name of the connection."),
-    cmd(
-        "list",
-        -2,
-        ADMIN | CL,
-        N,
-        AS | acl::ADMIN | acl::DANGEROUS,
-        v(2, 4, 0),
-        "connection",
-        client_list,
-    )
+    Cmd::new("list", client_list).arity(-2).flags(&[ADMIN, CL]).acl(&[AS, acl::ADMIN, acl::DANGEROUS]).since(Redis(2, 4, 0)).group("connection")
     .doc("Lists open connections."),
-    cmd("info", 2, CL, N, AS, v(6, 2, 0), "connection", client_info)
+    Cmd::new("info", client_info).arity(2).flags(&[CL]).acl(&[AS]).since(Redis(6, 2, 0)).group("connection")
         .doc("Returns information about the connection."),
-    cmd(
-        "kill",
-        -3,
-        ADMIN | CL,
-        N,
-        AS | acl::ADMIN | acl::DANGEROUS,
-        v(2, 4, 0),
-        "connection",
-        client_kill,
-    )
+    Cmd::new("kill", client_kill).arity(-3).flags(&[ADMIN, CL]).acl(&[AS, acl::ADMIN, acl::DANGEROUS]).since(Redis(2, 4, 0)).group("connection")
     .doc("Terminates open connections."),
-    cmd(
-        "pause",
-        -3,
-        ADMIN | CL,
-        N,
-        AS | acl::ADMIN | acl::DANGEROUS,
-        v(3, 0, 0),
-        "connection",
-        client_pause,
-    )
+    Cmd::new("pause", client_pause).arity(-3).flags(&[ADMIN, CL]).acl(&[AS, acl::ADMIN, acl::DANGEROUS]).since(Redis(3, 0, 0)).group("connection")
     .doc("Suspends commands processing."),
-    cmd(
-        "unpause",
-        2,
-        ADMIN | CL,
-        N,
-        AS | acl::ADMIN | acl::DANGEROUS,
-        v(6, 2, 0),
-        "connection",
-        client_unpause,
-    )
+    Cmd::new("unpause", client_unpause).arity(2).flags(&[ADMIN, CL]).acl(&[AS, acl::ADMIN, acl::DANGEROUS]).since(Redis(6, 2, 0)).group("connection")
     .doc("Resumes processing commands from paused clients."),
-    cmd(
-        "reply",
-        3,
-        CL,
-        N,
-        AS,
-        v(3, 2, 0),
-        "connection",
-        client_reply,
-    )
+    Cmd::new("reply", client_reply).arity(3).flags(&[CL]).acl(&[AS]).since(Redis(3, 2, 0)).group("connection")
     .doc("Instructs the server whether to reply to commands."),
-    cmd(
-        "no-evict",
-        3,
-        ADMIN | CL,
-        N,
-        AS | acl::ADMIN | acl::DANGEROUS,
-        v(7, 0, 0),
-        "connection",
-        client_no_evict,
-    )
+    Cmd::new("no-evict", client_no_evict).arity(3).flags(&[ADMIN, CL]).acl(&[AS, acl::ADMIN, acl::DANGEROUS]).since(Redis(7, 0, 0)).group("connection")
     .doc("Sets the client eviction mode of the connection."),
-    cmd(
-        "no-touch",
-        3,
-        CL,
-        N,
-        AS,
-        v(7, 2, 0),
-        "connection",
-        client_no_touch,
-    )
+    Cmd::new("no-touch", client_no_touch).arity(3).flags(&[CL]).acl(&[AS]).since(Redis(7, 2, 0)).group("connection")
     .doc("Controls whether commands sent by the client affect the LRU/LFU of accessed keys."),
-    cmd(
-        "setinfo",
-        4,
-        CL,
-        N,
-        AS,
-        v(7, 2, 0),
-        "connection",
-        client_setinfo,
-    )
+    Cmd::new("setinfo", client_setinfo).arity(4).flags(&[CL]).acl(&[AS]).since(Redis(7, 2, 0)).group("connection")
     .doc("Sets information specific to the client or connection."),
-    cmd(
-        "unblock",
-        -3,
-        ADMIN | CL,
-        N,
-        AS | acl::ADMIN | acl::DANGEROUS,
-        v(5, 0, 0),
-        "connection",
-        client_unblock,
-    )
+    Cmd::new("unblock", client_unblock).arity(-3).flags(&[ADMIN, CL]).acl(&[AS, acl::ADMIN, acl::DANGEROUS]).since(Redis(5, 0, 0)).group("connection")
     .doc("Unblocks a client blocked by a blocking command from a different connection."),
-    cmd(
-        "tracking",
-        -3,
-        CL,
-        N,
-        AS,
-        v(6, 0, 0),
-        "connection",
-        client_tracking,
-    )
+    Cmd::new("tracking", client_tracking).arity(-3).flags(&[CL]).acl(&[AS]).since(Redis(6, 0, 0)).group("connection")
     .doc("Controls server-assisted client-side caching for the connection."),
-    cmd(
-        "caching",
-        3,
-        CL,
-        N,
-        AS,
-        v(6, 0, 0),
-        "connection",
-        client_caching,
-    )
+    Cmd::new("caching", client_caching).arity(3).flags(&[CL]).acl(&[AS]).since(Redis(6, 0, 0)).group("connection")
     .doc("Instructs the server whether to track the keys in the next request."),
-    cmd(
-        "trackinginfo",
-        2,
-        CL,
-        N,
-        AS,
-        v(6, 2, 0),
-        "connection",
-        client_trackinginfo,
-    )
+    Cmd::new("trackinginfo", client_trackinginfo).arity(2).flags(&[CL]).acl(&[AS]).since(Redis(6, 2, 0)).group("connection")
     .doc("Returns information about server-assisted client-side caching for the connection."),
-    cmd(
-        "getredir",
-        2,
-        CL,
-        N,
-        AS,
-        v(6, 0, 0),
-        "connection",
-        client_getredir,
-    )
+    Cmd::new("getredir", client_getredir).arity(2).flags(&[CL]).acl(&[AS]).since(Redis(6, 0, 0)).group("connection")
     .doc("Returns the client ID to which the connection's tracking notifications are redirected."),
-    cmd(
-        "help",
-        2,
-        LOADING | STALE,
-        N,
-        AS,
-        v(5, 0, 0),
-        "connection",
-        client_help,
-    )
+    Cmd::new("help", client_help).arity(2).flags(&[LOADING, STALE]).acl(&[AS]).since(Redis(5, 0, 0)).group("connection")
     .doc("Returns helpful text about the different subcommands."),
 ];
 
@@ -434,11 +289,8 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ci.name = n;
     }
     let info = &ctx.eng.info;
-    let server = match info.flavor {
-        Flavor::Redis => "redis",
-        Flavor::Valkey => "valkey",
-    };
-    let version = info.version.clone();
+    let (server, version) = ctx.eng.table.engine.hello_identity(&info.version);
+    let version = version.to_string();
     let mode = if info.cluster {
         "cluster"
     } else {

@@ -4,7 +4,7 @@
 
 use super::flags::*;
 use super::ks;
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use super::{Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
 use crate::config::notify;
 use crate::db::{Entry, evict};
 use crate::errors::{self, CmdResult};
@@ -12,29 +12,23 @@ use crate::rdb::{self, RestoreError};
 
 /// DUMP/RESTORE table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd(
-        "dump",
-        2,
-        READONLY,
-        Keys::Range(1, 1, 1),
-        acl::KEYSPACE | acl::READ | acl::SLOW,
-        v(2, 6, 0),
-        "generic",
-        dump,
-    )
-    .doc("Returns a serialized representation of the value stored at a key."),
-    cmd(
-        "restore",
-        -4,
-        WRITE | DENYOOM,
-        Keys::Range(1, 1, 1),
-        acl::KEYSPACE | acl::WRITE | acl::SLOW | acl::DANGEROUS,
-        v(2, 6, 0),
-        "generic",
-        restore,
-    )
-    .ks(&[ks::OW | ks::UPDATE])
-    .doc("Creates a key from the serialized representation of a value."),
+    Cmd::new("dump", dump)
+        .arity(2)
+        .flags(&[READONLY])
+        .acl(&[acl::KEYSPACE, acl::READ, acl::SLOW])
+        .keys(Keys::Range(1, 1, 1))
+        .since(Redis(2, 6, 0))
+        .group("generic")
+        .doc("Returns a serialized representation of the value stored at a key."),
+    Cmd::new("restore", restore)
+        .arity(-4)
+        .flags(&[WRITE, DENYOOM])
+        .acl(&[acl::KEYSPACE, acl::WRITE, acl::SLOW, acl::DANGEROUS])
+        .keys(Keys::Range(1, 1, 1))
+        .since(Redis(2, 6, 0))
+        .group("generic")
+        .ks(&[ks::OW | ks::UPDATE])
+        .doc("Creates a key from the serialized representation of a value."),
 ];
 
 fn dump(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

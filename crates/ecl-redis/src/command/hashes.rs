@@ -9,7 +9,7 @@ use super::coll::{self, cleanup, read};
 use super::flags::*;
 use super::keys::{parse_cursor, scan_opts};
 use super::ks;
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
 use crate::config::notify;
 use crate::db::hash::Hash;
 use crate::db::longdouble;
@@ -17,28 +17,28 @@ use crate::db::string::{format_float_human, parse_f64, parse_i64};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::glob::glob_match;
 
-const R: u32 = acl::READ | acl::HASH;
-const W: u32 = acl::WRITE | acl::HASH;
+const R: AclCategories = acl::READ.with(acl::HASH);
+const W: AclCategories = acl::WRITE.with(acl::HASH);
 const K1: Keys = Keys::Range(1, 1, 1);
 
 /// Hash family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("hset", -4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hset).doc("Creates or modifies the value of a field in a hash."),
-    cmd("hmset", -4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hmset).doc("Sets the values of multiple fields."),
-    cmd("hsetnx", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hsetnx).ks(&[ks::RW | ks::INSERT]).doc("Sets the value of a field in a hash only when the field doesn't exist."),
-    cmd("hget", 3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "hash", hget).doc("Returns the value of a field in a hash."),
-    cmd("hmget", -3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "hash", hmget).doc("Returns the values of all fields in a hash."),
-    cmd("hdel", -3, WRITE | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hdel).ks(&[ks::RW | ks::DELETE]).doc("Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
-    cmd("hlen", 2, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "hash", hlen).ks(&[ks::RO]).doc("Returns the number of fields in a hash."),
-    cmd("hstrlen", 3, READONLY | FAST, K1, R | acl::FAST, v(3, 2, 0), "hash", hstrlen).ks(&[ks::RO]).doc("Returns the length of the value of a field."),
-    cmd("hexists", 3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "hash", hexists).ks(&[ks::RO]).doc("Determines whether a field exists in a hash."),
-    cmd("hkeys", 2, READONLY, K1, R | acl::SLOW, v(2, 0, 0), "hash", hkeys).doc("Returns all fields in a hash."),
-    cmd("hvals", 2, READONLY, K1, R | acl::SLOW, v(2, 0, 0), "hash", hvals).doc("Returns all values in a hash."),
-    cmd("hgetall", 2, READONLY, K1, R | acl::SLOW, v(2, 0, 0), "hash", hgetall).doc("Returns all fields and values in a hash."),
-    cmd("hincrby", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "hash", hincrby).ks(&[ks::RW | ks::ACCESS | ks::UPDATE]).doc("Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
-    cmd("hincrbyfloat", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 6, 0), "hash", hincrbyfloat).ks(&[ks::RW | ks::ACCESS | ks::UPDATE]).doc("Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
-    cmd("hrandfield", -2, READONLY, K1, R | acl::SLOW, v(6, 2, 0), "hash", hrandfield).doc("Returns one or more random fields from a hash."),
-    cmd("hscan", -3, READONLY, K1, R | acl::SLOW, v(2, 8, 0), "hash", hscan).doc("Iterates over fields and values of a hash."),
+    Cmd::new("hset", hset).arity(-4).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(2, 0, 0)).group("hash").doc("Creates or modifies the value of a field in a hash."),
+    Cmd::new("hmset", hmset).arity(-4).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(2, 0, 0)).group("hash").doc("Sets the values of multiple fields."),
+    Cmd::new("hsetnx", hsetnx).arity(4).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(2, 0, 0)).group("hash").ks(&[ks::RW | ks::INSERT]).doc("Sets the value of a field in a hash only when the field doesn't exist."),
+    Cmd::new("hget", hget).arity(3).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(2, 0, 0)).group("hash").doc("Returns the value of a field in a hash."),
+    Cmd::new("hmget", hmget).arity(-3).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(2, 0, 0)).group("hash").doc("Returns the values of all fields in a hash."),
+    Cmd::new("hdel", hdel).arity(-3).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(2, 0, 0)).group("hash").ks(&[ks::RW | ks::DELETE]).doc("Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain."),
+    Cmd::new("hlen", hlen).arity(2).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(2, 0, 0)).group("hash").ks(&[ks::RO]).doc("Returns the number of fields in a hash."),
+    Cmd::new("hstrlen", hstrlen).arity(3).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(3, 2, 0)).group("hash").ks(&[ks::RO]).doc("Returns the length of the value of a field."),
+    Cmd::new("hexists", hexists).arity(3).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(2, 0, 0)).group("hash").ks(&[ks::RO]).doc("Determines whether a field exists in a hash."),
+    Cmd::new("hkeys", hkeys).arity(2).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(2, 0, 0)).group("hash").doc("Returns all fields in a hash."),
+    Cmd::new("hvals", hvals).arity(2).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(2, 0, 0)).group("hash").doc("Returns all values in a hash."),
+    Cmd::new("hgetall", hgetall).arity(2).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(2, 0, 0)).group("hash").doc("Returns all fields and values in a hash."),
+    Cmd::new("hincrby", hincrby).arity(4).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(2, 0, 0)).group("hash").ks(&[ks::RW | ks::ACCESS | ks::UPDATE]).doc("Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist."),
+    Cmd::new("hincrbyfloat", hincrbyfloat).arity(4).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(2, 6, 0)).group("hash").ks(&[ks::RW | ks::ACCESS | ks::UPDATE]).doc("Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist."),
+    Cmd::new("hrandfield", hrandfield).arity(-2).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(6, 2, 0)).group("hash").doc("Returns one or more random fields from a hash."),
+    Cmd::new("hscan", hscan).arity(-3).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(2, 8, 0)).group("hash").doc("Iterates over fields and values of a hash."),
 ];
 
 /// Sets field/value pairs from `argv[2..]`; the number of new fields.

@@ -5,14 +5,14 @@
 
 use super::flags::*;
 use super::ks;
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
 use crate::config::notify;
 use crate::db::Value;
 use crate::db::hll::{self, Hll, HllError};
 use crate::errors::{self, CmdError, CmdResult};
 
-const R: u32 = acl::READ | acl::HYPERLOGLOG;
-const W: u32 = acl::WRITE | acl::HYPERLOGLOG;
+const R: AclCategories = acl::READ.with(acl::HYPERLOGLOG);
+const W: AclCategories = acl::WRITE.with(acl::HYPERLOGLOG);
 
 /// `WRONGTYPE` for strings that are not HLLs.
 pub const NOT_HLL: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
@@ -21,40 +21,13 @@ pub const CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
 
 /// HyperLogLog family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd(
-        "pfadd",
-        -2,
-        WRITE | DENYOOM | FAST,
-        Keys::Range(1, 1, 1),
-        W | acl::FAST,
-        v(2, 8, 9),
-        "hyperloglog",
-        pfadd,
-    )
+    Cmd::new("pfadd", pfadd).arity(-2).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(Keys::Range(1, 1, 1)).since(Redis(2, 8, 9)).group("hyperloglog")
     .ks(&[ks::RW | ks::INSERT])
     .doc("Adds elements to a HyperLogLog key. Creates the key if it doesn't exist."),
-    cmd(
-        "pfcount",
-        -2,
-        READONLY | MAY_REPLICATE,
-        Keys::Range(1, -1, 1),
-        R | acl::SLOW,
-        v(2, 8, 9),
-        "hyperloglog",
-        pfcount,
-    )
+    Cmd::new("pfcount", pfcount).arity(-2).flags(&[READONLY, MAY_REPLICATE]).acl(&[R, acl::SLOW]).keys(Keys::Range(1, -1, 1)).since(Redis(2, 8, 9)).group("hyperloglog")
     .ks(&[ks::RW | ks::ACCESS])
     .doc("Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s)."),
-    cmd(
-        "pfmerge",
-        -2,
-        WRITE | DENYOOM,
-        Keys::Range(1, -1, 1),
-        W | acl::SLOW,
-        v(2, 8, 9),
-        "hyperloglog",
-        pfmerge,
-    )
+    Cmd::new("pfmerge", pfmerge).arity(-2).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(Keys::Range(1, -1, 1)).since(Redis(2, 8, 9)).group("hyperloglog")
     .ks(&[ks::RW | ks::ACCESS | ks::INSERT, ks::RO | ks::ACCESS])
     .doc("Merges one or more HyperLogLog values into a single key."),
 ];

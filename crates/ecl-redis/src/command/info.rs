@@ -5,7 +5,6 @@
 //! internals) are reported as an idle Redis would.
 
 use super::{Argv, Ctx, v};
-use crate::Flavor;
 use crate::engine::Engine;
 use crate::errors::CmdResult;
 use std::fmt::Write;
@@ -153,27 +152,29 @@ pub fn render(eng: &mut Engine, wanted: &[String], now: i64, _client: u64) -> St
 
 fn server(eng: &Engine, s: &mut String, now: i64) {
     let info = &eng.info;
-    let redis_version = match info.flavor {
-        Flavor::Redis => info.version.clone(),
-        Flavor::Valkey => "7.2.4".to_string(),
-    };
+    let engine = eng.table.engine;
     let up = info.started.elapsed().as_secs();
     let mode = if info.cluster {
         "cluster"
     } else {
         "standalone"
     };
-    let _ = write!(s, "# Server\r\nredis_version:{redis_version}\r\n");
-    if info.flavor == Flavor::Valkey {
+    let _ = write!(
+        s,
+        "# Server\r\nredis_version:{}\r\n",
+        engine.redis_version(&info.version)
+    );
+    if let Some(own) = engine.valkey_version(&info.version) {
         let _ = write!(
             s,
-            "server_name:valkey\r\nvalkey_version:{}\r\nvalkey_release_stage:ga\r\n",
-            info.version
+            "server_name:{}\r\nvalkey_version:{own}\r\nvalkey_release_stage:ga\r\n",
+            engine.name()
         );
     }
     let _ = write!(
         s,
-        "redis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:{mode}\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nlru_clock:{}\r\nexecutable:/usr/local/bin/{}-server\r\nconfig_file:\r\nio_threads_active:0\r\n",
+        "redis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\n{}:{mode}\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nlru_clock:{}\r\nexecutable:/usr/local/bin/{}-server\r\nconfig_file:\r\nio_threads_active:0\r\n",
+        engine.mode_field(),
         std::env::consts::OS,
         std::env::consts::ARCH,
         std::process::id(),
@@ -182,11 +183,7 @@ fn server(eng: &Engine, s: &mut String, now: i64) {
         now * 1000,
         up / 86400,
         (now / 1000) & 0xFF_FFFF,
-        if info.flavor == Flavor::Valkey {
-            "valkey"
-        } else {
-            "redis"
-        },
+        engine.name(),
     );
     if let Some(reason) = eng.broken() {
         // Not a redis-server field: present only on a node that stopped serving data.

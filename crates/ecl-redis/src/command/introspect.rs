@@ -5,40 +5,74 @@
 //! reports is what the node enforces.
 
 use super::flags::*;
-use super::{Argv, CommandSpec, Ctx, Entry, Keys, acl, cmd, ks, v};
+use super::{
+    AclCategories, Argv, Cmd, CommandSpec, Ctx, Entry, Flags, Keys, Release::Redis, acl, ks,
+};
 use crate::errors::{self, CmdResult};
 use crate::glob::glob_match_nocase;
 
-const N: Keys = Keys::None;
-const F: u32 = LOADING | STALE;
-const A: u32 = acl::SLOW | acl::CONNECTION;
+const F: Flags = LOADING.with(STALE);
+const A: AclCategories = acl::SLOW.with(acl::CONNECTION);
 
 /// COMMAND family table.
-pub const COMMANDS: &[CommandSpec] = &[cmd("command", -1, F, N, A, v(2, 8, 13), "server", command)
+pub const COMMANDS: &[CommandSpec] = &[Cmd::new("command", command)
+    .arity(-1)
+    .flags(&[F])
+    .acl(&[A])
+    .since(Redis(2, 8, 13))
+    .group("server")
     .doc("Returns detailed information about all commands.")
     .subs(SUBS)];
 
 const SUBS: &[CommandSpec] = &[
-    cmd("count", 2, F, N, A, v(2, 8, 13), "server", count).doc("Returns a count of commands."),
-    cmd("info", -2, F, N, A, v(2, 8, 13), "server", info)
+    Cmd::new("count", count)
+        .arity(2)
+        .flags(&[F])
+        .acl(&[A])
+        .since(Redis(2, 8, 13))
+        .group("server")
+        .doc("Returns a count of commands."),
+    Cmd::new("info", info)
+        .arity(-2)
+        .flags(&[F])
+        .acl(&[A])
+        .since(Redis(2, 8, 13))
+        .group("server")
         .doc("Returns information about one, multiple or all commands."),
-    cmd("docs", -2, F, N, A, v(7, 0, 0), "server", docs)
+    Cmd::new("docs", docs)
+        .arity(-2)
+        .flags(&[F])
+        .acl(&[A])
+        .since(Redis(7, 0, 0))
+        .group("server")
         .doc("Returns documentary information about one, multiple or all commands."),
-    cmd("list", -2, F, N, A, v(7, 0, 0), "server", list).doc("Returns a list of command names."),
-    cmd("getkeys", -3, F, N, A, v(2, 8, 13), "server", getkeys)
+    Cmd::new("list", list)
+        .arity(-2)
+        .flags(&[F])
+        .acl(&[A])
+        .since(Redis(7, 0, 0))
+        .group("server")
+        .doc("Returns a list of command names."),
+    Cmd::new("getkeys", getkeys)
+        .arity(-3)
+        .flags(&[F])
+        .acl(&[A])
+        .since(Redis(2, 8, 13))
+        .group("server")
         .doc("Extracts the key names from an arbitrary command."),
-    cmd(
-        "getkeysandflags",
-        -3,
-        F,
-        N,
-        A,
-        v(7, 0, 0),
-        "server",
-        getkeysandflags,
-    )
-    .doc("Extracts the key names and access flags for an arbitrary command."),
-    cmd("help", 2, F, N, A, v(5, 0, 0), "server", help)
+    Cmd::new("getkeysandflags", getkeysandflags)
+        .arity(-3)
+        .flags(&[F])
+        .acl(&[A])
+        .since(Redis(7, 0, 0))
+        .group("server")
+        .doc("Extracts the key names and access flags for an arbitrary command."),
+    Cmd::new("help", help)
+        .arity(2)
+        .flags(&[F])
+        .acl(&[A])
+        .since(Redis(5, 0, 0))
+        .group("server")
         .doc("Returns helpful text about the different subcommands."),
 ];
 
@@ -74,11 +108,7 @@ fn write_info(ctx: &mut Ctx<'_>, id: usize) {
     out.array(10);
     out.bulk(e.full_name.as_bytes());
     out.int(spec.arity as i64);
-    let fl: Vec<&str> = NAMES
-        .iter()
-        .filter(|(b, _)| spec.flags & b != 0)
-        .map(|(_, n)| *n)
-        .collect();
+    let fl: Vec<&str> = spec.flags.names().collect();
     out.set(fl.len());
     for f in fl {
         out.simple(f);
@@ -87,11 +117,7 @@ fn write_info(ctx: &mut Ctx<'_>, id: usize) {
     out.int(f);
     out.int(l);
     out.int(s);
-    let cats: Vec<&str> = acl::NAMES
-        .iter()
-        .filter(|(b, _)| spec.acl & b != 0)
-        .map(|(_, n)| *n)
-        .collect();
+    let cats: Vec<&str> = spec.acl.names().collect();
     out.set(cats.len());
     for c in cats {
         out.simple(&format!("@{c}"));
@@ -212,11 +238,8 @@ fn write_docs(ctx: &mut Ctx<'_>, id: usize) {
     out.bulk(b"summary");
     out.bulk(spec.summary.as_bytes());
     out.bulk(b"since");
-    let (ma, mi, pa) = (
-        spec.since / 10_000,
-        spec.since / 100 % 100,
-        spec.since % 100,
-    );
+    let since = spec.since.doc_version();
+    let (ma, mi, pa) = (since / 10_000, since / 100 % 100, since % 100);
     out.bulk(format!("{ma}.{mi}.{pa}").as_bytes());
     out.bulk(b"group");
     out.bulk(spec.group.as_bytes());
@@ -260,14 +283,13 @@ fn list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             names.retain(|n| glob_match_nocase(val, n.as_bytes()));
         } else if argv.is(3, "aclcat") {
             let cat = String::from_utf8_lossy(val).to_ascii_lowercase();
-            let bit = acl::NAMES
-                .iter()
-                .find(|(_, n)| *n == cat)
-                .map(|(b, _)| *b)
-                .unwrap_or(0);
+            // An unknown category selects nothing.
+            let wanted = AclCategories::from_name(&cat);
             names.retain(|n| {
-                t.lookup(n.as_bytes())
-                    .is_some_and(|id| t.entries[id].spec.acl & bit != 0)
+                wanted.is_some_and(|c| {
+                    t.lookup(n.as_bytes())
+                        .is_some_and(|id| t.entries[id].spec.acl.contains(c))
+                })
             });
         } else if argv.is(3, "module") {
             names.clear();

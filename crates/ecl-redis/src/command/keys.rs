@@ -6,126 +6,110 @@
 
 use super::flags::*;
 use super::ks;
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, container, v};
 use crate::config::notify;
 use crate::db::evict;
 use crate::errors::{self, CmdError, CmdResult};
 use crate::glob::glob_match;
 
-const KS: u32 = acl::KEYSPACE;
+const KS: AclCategories = acl::KEYSPACE;
 const K1: Keys = Keys::Range(1, 1, 1);
 const KALL: Keys = Keys::Range(1, -1, 1);
 
 /// Generic family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("del", -2, WRITE, KALL, KS | acl::WRITE | acl::SLOW, v(1, 0, 0), "generic", del).ks(&[ks::RM | ks::DELETE]).doc("Deletes one or more keys."),
-    cmd("unlink", -2, WRITE | FAST, KALL, KS | acl::WRITE | acl::FAST, v(4, 0, 0), "generic", del).ks(&[ks::RM | ks::DELETE])
+    Cmd::new("del", del).arity(-2).flags(&[WRITE]).acl(&[KS, acl::WRITE, acl::SLOW]).keys(KALL).since(Redis(1, 0, 0)).group("generic").ks(&[ks::RM | ks::DELETE]).doc("Deletes one or more keys."),
+    Cmd::new("unlink", del).arity(-2).flags(&[WRITE, FAST]).acl(&[KS, acl::WRITE, acl::FAST]).keys(KALL).since(Redis(4, 0, 0)).group("generic").ks(&[ks::RM | ks::DELETE])
         .doc("Asynchronously deletes one or more keys."),
-    cmd("exists", -2, READONLY | FAST, KALL, KS | acl::READ | acl::FAST, v(1, 0, 0), "generic", exists).ks(&[ks::RO])
+    Cmd::new("exists", exists).arity(-2).flags(&[READONLY, FAST]).acl(&[KS, acl::READ, acl::FAST]).keys(KALL).since(Redis(1, 0, 0)).group("generic").ks(&[ks::RO])
         .doc("Determines whether one or more keys exist."),
-    cmd("type", 2, READONLY | FAST, K1, KS | acl::READ | acl::FAST, v(1, 0, 0), "generic", type_cmd).ks(&[ks::RO])
+    Cmd::new("type", type_cmd).arity(2).flags(&[READONLY, FAST]).acl(&[KS, acl::READ, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("generic").ks(&[ks::RO])
         .doc("Determines the type of value stored at a key."),
-    cmd("expire", -3, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(1, 0, 0), "generic", expire)
+    Cmd::new("expire", expire).arity(-3).flags(&[WRITE, FAST]).acl(&[KS, acl::WRITE, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("generic")
         .doc("Sets the expiration time of a key in seconds."),
-    cmd("pexpire", -3, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(2, 6, 0), "generic", pexpire)
+    Cmd::new("pexpire", pexpire).arity(-3).flags(&[WRITE, FAST]).acl(&[KS, acl::WRITE, acl::FAST]).keys(K1).since(Redis(2, 6, 0)).group("generic")
         .doc("Sets the expiration time of a key in milliseconds."),
-    cmd("expireat", -3, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(1, 2, 0), "generic", expireat)
+    Cmd::new("expireat", expireat).arity(-3).flags(&[WRITE, FAST]).acl(&[KS, acl::WRITE, acl::FAST]).keys(K1).since(Redis(1, 2, 0)).group("generic")
         .doc("Sets the expiration time of a key to a Unix timestamp."),
-    cmd("pexpireat", -3, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(2, 6, 0), "generic", pexpireat)
+    Cmd::new("pexpireat", pexpireat).arity(-3).flags(&[WRITE, FAST]).acl(&[KS, acl::WRITE, acl::FAST]).keys(K1).since(Redis(2, 6, 0)).group("generic")
         .doc("Sets the expiration time of a key to a Unix milliseconds timestamp."),
-    cmd("ttl", 2, READONLY | FAST, K1, KS | acl::READ | acl::FAST, v(1, 0, 0), "generic", ttl)
+    Cmd::new("ttl", ttl).arity(2).flags(&[READONLY, FAST]).acl(&[KS, acl::READ, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("generic")
         .doc("Returns the expiration time in seconds of a key."),
-    cmd("pttl", 2, READONLY | FAST, K1, KS | acl::READ | acl::FAST, v(2, 6, 0), "generic", pttl)
+    Cmd::new("pttl", pttl).arity(2).flags(&[READONLY, FAST]).acl(&[KS, acl::READ, acl::FAST]).keys(K1).since(Redis(2, 6, 0)).group("generic")
         .doc("Returns the expiration time in milliseconds of a key."),
-    cmd("expiretime", 2, READONLY | FAST, K1, KS | acl::READ | acl::FAST, v(7, 0, 0), "generic", expiretime)
+    Cmd::new("expiretime", expiretime).arity(2).flags(&[READONLY, FAST]).acl(&[KS, acl::READ, acl::FAST]).keys(K1).since(Redis(7, 0, 0)).group("generic")
         .doc("Returns the expiration time of a key as a Unix timestamp."),
-    cmd("pexpiretime", 2, READONLY | FAST, K1, KS | acl::READ | acl::FAST, v(7, 0, 0), "generic", pexpiretime)
+    Cmd::new("pexpiretime", pexpiretime).arity(2).flags(&[READONLY, FAST]).acl(&[KS, acl::READ, acl::FAST]).keys(K1).since(Redis(7, 0, 0)).group("generic")
         .doc("Returns the expiration time of a key as a Unix milliseconds timestamp."),
-    cmd("persist", 2, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(2, 2, 0), "generic", persist)
+    Cmd::new("persist", persist).arity(2).flags(&[WRITE, FAST]).acl(&[KS, acl::WRITE, acl::FAST]).keys(K1).since(Redis(2, 2, 0)).group("generic")
         .doc("Removes the expiration time of a key."),
-    cmd("keys", 2, READONLY, Keys::None, KS | acl::READ | acl::SLOW | acl::DANGEROUS, v(1, 0, 0), "generic", keys)
+    Cmd::new("keys", keys).arity(2).flags(&[READONLY]).acl(&[KS, acl::READ, acl::SLOW, acl::DANGEROUS]).since(Redis(1, 0, 0)).group("generic")
         .doc("Returns all key names that match a pattern."),
-    cmd("scan", -2, READONLY, Keys::None, KS | acl::READ | acl::SLOW, v(2, 8, 0), "generic", scan)
+    Cmd::new("scan", scan).arity(-2).flags(&[READONLY]).acl(&[KS, acl::READ, acl::SLOW]).since(Redis(2, 8, 0)).group("generic")
         .doc("Iterates over the key names in the database."),
-    cmd("rename", 3, WRITE, Keys::Range(1, 2, 1), KS | acl::WRITE | acl::SLOW, v(1, 0, 0), "generic", rename).ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::OW | ks::UPDATE])
+    Cmd::new("rename", rename).arity(3).flags(&[WRITE]).acl(&[KS, acl::WRITE, acl::SLOW]).keys(Keys::Range(1, 2, 1)).since(Redis(1, 0, 0)).group("generic").ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::OW | ks::UPDATE])
         .doc("Renames a key and overwrites the destination."),
-    cmd("renamenx", 3, WRITE | FAST, Keys::Range(1, 2, 1), KS | acl::WRITE | acl::FAST, v(1, 0, 0), "generic", renamenx).ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::OW | ks::INSERT])
+    Cmd::new("renamenx", renamenx).arity(3).flags(&[WRITE, FAST]).acl(&[KS, acl::WRITE, acl::FAST]).keys(Keys::Range(1, 2, 1)).since(Redis(1, 0, 0)).group("generic").ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::OW | ks::INSERT])
         .doc("Renames a key only when the target key name doesn't exist."),
-    cmd("copy", -3, WRITE | DENYOOM, Keys::Range(1, 2, 1), KS | acl::WRITE | acl::SLOW, v(6, 2, 0), "generic", copy).ks(&[ks::RO | ks::ACCESS, ks::OW | ks::UPDATE])
+    Cmd::new("copy", copy).arity(-3).flags(&[WRITE, DENYOOM]).acl(&[KS, acl::WRITE, acl::SLOW]).keys(Keys::Range(1, 2, 1)).since(Redis(6, 2, 0)).group("generic").ks(&[ks::RO | ks::ACCESS, ks::OW | ks::UPDATE])
         .doc("Copies the value of a key to a new key."),
-    cmd("move", 3, WRITE | FAST, K1, KS | acl::WRITE | acl::FAST, v(1, 0, 0), "generic", move_cmd).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
+    Cmd::new("move", move_cmd).arity(3).flags(&[WRITE, FAST]).acl(&[KS, acl::WRITE, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("generic").ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Moves a key to another database."),
-    cmd("randomkey", 1, READONLY, Keys::None, KS | acl::READ | acl::SLOW, v(1, 0, 0), "generic", randomkey)
+    Cmd::new("randomkey", randomkey).arity(1).flags(&[READONLY]).acl(&[KS, acl::READ, acl::SLOW]).since(Redis(1, 0, 0)).group("generic")
         .doc("Returns a random key name from the database."),
-    cmd("touch", -2, READONLY | FAST, KALL, KS | acl::READ | acl::FAST, v(3, 2, 1), "generic", touch).ks(&[ks::RO])
+    Cmd::new("touch", touch).arity(-2).flags(&[READONLY, FAST]).acl(&[KS, acl::READ, acl::FAST]).keys(KALL).since(Redis(3, 2, 1)).group("generic").ks(&[ks::RO])
         .doc("Returns the number of existing keys out of those specified after updating the time they were last accessed."),
-    cmd("object", -2, 0, Keys::None, acl::SLOW, v(2, 2, 3), "generic", container)
+    Cmd::new("object", container).arity(-2).acl(&[acl::SLOW]).since(Redis(2, 2, 3)).group("generic")
         .doc("A container for object introspection commands.")
         .subs(OBJECT),
-    cmd("wait", 3, BLOCKING, Keys::None, acl::SLOW | acl::BLOCKING | acl::CONNECTION, v(3, 0, 0), "generic", wait)
+    Cmd::new("wait", wait).arity(3).flags(&[BLOCKING]).acl(&[acl::SLOW, acl::BLOCKING, acl::CONNECTION]).since(Redis(3, 0, 0)).group("generic")
         .doc("Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."),
 ];
 
 const OBJECT: &[CommandSpec] = &[
-    cmd(
-        "encoding",
-        3,
-        READONLY,
-        Keys::Range(2, 2, 1),
-        KS | acl::READ | acl::SLOW,
-        v(2, 2, 3),
-        "generic",
-        object_encoding,
-    )
-    .ks(&[ks::RO])
-    .doc("Returns the internal encoding of a Redis object."),
-    cmd(
-        "freq",
-        3,
-        READONLY,
-        Keys::Range(2, 2, 1),
-        KS | acl::READ | acl::SLOW,
-        v(4, 0, 0),
-        "generic",
-        object_freq,
-    )
-    .ks(&[ks::RO])
-    .doc("Returns the logarithmic access frequency counter of a Redis object."),
-    cmd(
-        "idletime",
-        3,
-        READONLY,
-        Keys::Range(2, 2, 1),
-        KS | acl::READ | acl::SLOW,
-        v(2, 2, 3),
-        "generic",
-        object_idletime,
-    )
-    .ks(&[ks::RO])
-    .doc("Returns the time since the last access to a Redis object."),
-    cmd(
-        "refcount",
-        3,
-        READONLY,
-        Keys::Range(2, 2, 1),
-        KS | acl::READ | acl::SLOW,
-        v(2, 2, 3),
-        "generic",
-        object_refcount,
-    )
-    .ks(&[ks::RO])
-    .doc("Returns the reference count of a value of a key."),
-    cmd(
-        "help",
-        2,
-        LOADING | STALE,
-        Keys::None,
-        KS | acl::SLOW,
-        v(6, 2, 0),
-        "generic",
-        object_help,
-    )
-    .doc("Returns helpful text about the different subcommands."),
+    Cmd::new("encoding", object_encoding)
+        .arity(3)
+        .flags(&[READONLY])
+        .acl(&[KS, acl::READ, acl::SLOW])
+        .keys(Keys::Range(2, 2, 1))
+        .since(Redis(2, 2, 3))
+        .group("generic")
+        .ks(&[ks::RO])
+        .doc("Returns the internal encoding of a Redis object."),
+    Cmd::new("freq", object_freq)
+        .arity(3)
+        .flags(&[READONLY])
+        .acl(&[KS, acl::READ, acl::SLOW])
+        .keys(Keys::Range(2, 2, 1))
+        .since(Redis(4, 0, 0))
+        .group("generic")
+        .ks(&[ks::RO])
+        .doc("Returns the logarithmic access frequency counter of a Redis object."),
+    Cmd::new("idletime", object_idletime)
+        .arity(3)
+        .flags(&[READONLY])
+        .acl(&[KS, acl::READ, acl::SLOW])
+        .keys(Keys::Range(2, 2, 1))
+        .since(Redis(2, 2, 3))
+        .group("generic")
+        .ks(&[ks::RO])
+        .doc("Returns the time since the last access to a Redis object."),
+    Cmd::new("refcount", object_refcount)
+        .arity(3)
+        .flags(&[READONLY])
+        .acl(&[KS, acl::READ, acl::SLOW])
+        .keys(Keys::Range(2, 2, 1))
+        .since(Redis(2, 2, 3))
+        .group("generic")
+        .ks(&[ks::RO])
+        .doc("Returns the reference count of a value of a key."),
+    Cmd::new("help", object_help)
+        .arity(2)
+        .flags(&[LOADING, STALE])
+        .acl(&[KS, acl::SLOW])
+        .since(Redis(6, 2, 0))
+        .group("generic")
+        .doc("Returns helpful text about the different subcommands."),
 ];
 
 fn del(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

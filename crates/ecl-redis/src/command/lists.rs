@@ -8,18 +8,18 @@
 use super::coll::{self, NumkeysStyle, cleanup, keys_of, numkeys, numkeys_positions, read};
 use super::flags::*;
 use super::ks;
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
 use crate::client::TimeoutReply;
 use crate::config::notify;
 use crate::db::list::{End, List};
 use crate::db::string::clamp_range;
 use crate::errors::{self, CmdError, CmdResult};
 
-const R: u32 = acl::READ | acl::LIST;
-const W: u32 = acl::WRITE | acl::LIST;
+const R: AclCategories = acl::READ.with(acl::LIST);
+const W: AclCategories = acl::WRITE.with(acl::LIST);
 const K1: Keys = Keys::Range(1, 1, 1);
 const K12: Keys = Keys::Range(1, 2, 1);
-const BLK: u32 = W | acl::SLOW | acl::BLOCKING;
+const BLK: AclCategories = AclCategories::all_of(&[W, acl::SLOW, acl::BLOCKING]);
 
 fn lmpop_keys(a: &Argv<'_>) -> Vec<usize> {
     numkeys_positions(a, 1)
@@ -30,28 +30,28 @@ fn blmpop_keys(a: &Argv<'_>) -> Vec<usize> {
 
 /// List family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("lpush", -3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "list", lpush).ks(&[ks::RW | ks::INSERT]).doc("Prepends one or more elements to a list. Creates the key if it doesn't exist."),
-    cmd("rpush", -3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "list", rpush).ks(&[ks::RW | ks::INSERT]).doc("Appends one or more elements to a list. Creates the key if it doesn't exist."),
-    cmd("lpushx", -3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 2, 0), "list", lpushx).ks(&[ks::RW | ks::INSERT]).doc("Prepends one or more elements to a list only when the list exists."),
-    cmd("rpushx", -3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 2, 0), "list", rpushx).ks(&[ks::RW | ks::INSERT]).doc("Appends an element to a list only when the list exists."),
-    cmd("lpop", -2, WRITE | FAST, K1, W | acl::FAST, v(1, 0, 0), "list", lpop).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
-    cmd("rpop", -2, WRITE | FAST, K1, W | acl::FAST, v(1, 0, 0), "list", rpop).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
-    cmd("llen", 2, READONLY | FAST, K1, R | acl::FAST, v(1, 0, 0), "list", llen).ks(&[ks::RO]).doc("Returns the length of a list."),
-    cmd("lrange", 4, READONLY, K1, R | acl::SLOW, v(1, 0, 0), "list", lrange).doc("Returns a range of elements from a list."),
-    cmd("lindex", 3, READONLY, K1, R | acl::SLOW, v(1, 0, 0), "list", lindex).doc("Returns an element from a list by its index."),
-    cmd("lset", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(1, 0, 0), "list", lset).doc("Sets the value of an element in a list by its index."),
-    cmd("linsert", 5, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 2, 0), "list", linsert).ks(&[ks::RW | ks::INSERT]).doc("Inserts an element before or after another element in a list."),
-    cmd("lrem", 4, WRITE, K1, W | acl::SLOW, v(1, 0, 0), "list", lrem).ks(&[ks::RW | ks::DELETE]).doc("Removes elements from a list. Deletes the list if the last element was removed."),
-    cmd("ltrim", 4, WRITE, K1, W | acl::SLOW, v(1, 0, 0), "list", ltrim).ks(&[ks::RW | ks::DELETE]).doc("Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
-    cmd("lpos", -3, READONLY, K1, R | acl::SLOW, v(6, 0, 6), "list", lpos).doc("Returns the index of matching elements in a list."),
-    cmd("lmove", 5, WRITE | DENYOOM, K12, W | acl::SLOW, v(6, 2, 0), "list", lmove).ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::RW | ks::INSERT]).doc("Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
-    cmd("rpoplpush", 3, WRITE | DENYOOM, K12, W | acl::SLOW, v(1, 2, 0), "list", rpoplpush).ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::RW | ks::INSERT]).doc("Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
-    cmd("lmpop", -4, WRITE | MOVABLE_KEYS, Keys::Custom(lmpop_keys), W | acl::SLOW, v(7, 0, 0), "list", lmpop).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
-    cmd("blpop", -3, WRITE | BLOCKING | NOSCRIPT, Keys::Range(1, -2, 1), BLK, v(2, 0, 0), "list", blpop).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
-    cmd("brpop", -3, WRITE | BLOCKING | NOSCRIPT, Keys::Range(1, -2, 1), BLK, v(2, 0, 0), "list", brpop).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
-    cmd("blmove", 6, WRITE | DENYOOM | BLOCKING | NOSCRIPT, K12, BLK, v(6, 2, 0), "list", blmove).ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::RW | ks::INSERT]).doc("Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
-    cmd("brpoplpush", 4, WRITE | DENYOOM | BLOCKING | NOSCRIPT, K12, BLK, v(2, 2, 0), "list", brpoplpush).ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::RW | ks::INSERT]).doc("Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
-    cmd("blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, Keys::Custom(blmpop_keys), BLK, v(7, 0, 0), "list", blmpop).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    Cmd::new("lpush", lpush).arity(-3).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("list").ks(&[ks::RW | ks::INSERT]).doc("Prepends one or more elements to a list. Creates the key if it doesn't exist."),
+    Cmd::new("rpush", rpush).arity(-3).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("list").ks(&[ks::RW | ks::INSERT]).doc("Appends one or more elements to a list. Creates the key if it doesn't exist."),
+    Cmd::new("lpushx", lpushx).arity(-3).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(2, 2, 0)).group("list").ks(&[ks::RW | ks::INSERT]).doc("Prepends one or more elements to a list only when the list exists."),
+    Cmd::new("rpushx", rpushx).arity(-3).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(2, 2, 0)).group("list").ks(&[ks::RW | ks::INSERT]).doc("Appends an element to a list only when the list exists."),
+    Cmd::new("lpop", lpop).arity(-2).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("list").ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns the first elements in a list after removing it. Deletes the list if the last element was popped."),
+    Cmd::new("rpop", rpop).arity(-2).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("list").ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns and removes the last elements of a list. Deletes the list if the last element was popped."),
+    Cmd::new("llen", llen).arity(2).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("list").ks(&[ks::RO]).doc("Returns the length of a list."),
+    Cmd::new("lrange", lrange).arity(4).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(1, 0, 0)).group("list").doc("Returns a range of elements from a list."),
+    Cmd::new("lindex", lindex).arity(3).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(1, 0, 0)).group("list").doc("Returns an element from a list by its index."),
+    Cmd::new("lset", lset).arity(4).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(1, 0, 0)).group("list").doc("Sets the value of an element in a list by its index."),
+    Cmd::new("linsert", linsert).arity(5).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(2, 2, 0)).group("list").ks(&[ks::RW | ks::INSERT]).doc("Inserts an element before or after another element in a list."),
+    Cmd::new("lrem", lrem).arity(4).flags(&[WRITE]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(1, 0, 0)).group("list").ks(&[ks::RW | ks::DELETE]).doc("Removes elements from a list. Deletes the list if the last element was removed."),
+    Cmd::new("ltrim", ltrim).arity(4).flags(&[WRITE]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(1, 0, 0)).group("list").ks(&[ks::RW | ks::DELETE]).doc("Removes elements from both ends a list. Deletes the list if all elements were trimmed."),
+    Cmd::new("lpos", lpos).arity(-3).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(6, 0, 6)).group("list").doc("Returns the index of matching elements in a list."),
+    Cmd::new("lmove", lmove).arity(5).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(K12).since(Redis(6, 2, 0)).group("list").ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::RW | ks::INSERT]).doc("Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved."),
+    Cmd::new("rpoplpush", rpoplpush).arity(3).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(K12).since(Redis(1, 2, 0)).group("list").ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::RW | ks::INSERT]).doc("Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped."),
+    Cmd::new("lmpop", lmpop).arity(-4).flags(&[WRITE, MOVABLE_KEYS]).acl(&[W, acl::SLOW]).keys(Keys::Custom(lmpop_keys)).since(Redis(7, 0, 0)).group("list").ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns multiple elements from a list after removing them. Deletes the list if the last element was popped."),
+    Cmd::new("blpop", blpop).arity(-3).flags(&[WRITE, BLOCKING, NOSCRIPT]).acl(&[BLK]).keys(Keys::Range(1, -2, 1)).since(Redis(2, 0, 0)).group("list").ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    Cmd::new("brpop", brpop).arity(-3).flags(&[WRITE, BLOCKING, NOSCRIPT]).acl(&[BLK]).keys(Keys::Range(1, -2, 1)).since(Redis(2, 0, 0)).group("list").ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
+    Cmd::new("blmove", blmove).arity(6).flags(&[WRITE, DENYOOM, BLOCKING, NOSCRIPT]).acl(&[BLK]).keys(K12).since(Redis(6, 2, 0)).group("list").ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::RW | ks::INSERT]).doc("Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved."),
+    Cmd::new("brpoplpush", brpoplpush).arity(4).flags(&[WRITE, DENYOOM, BLOCKING, NOSCRIPT]).acl(&[BLK]).keys(K12).since(Redis(2, 2, 0)).group("list").ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::RW | ks::INSERT]).doc("Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped."),
+    Cmd::new("blmpop", blmpop).arity(-5).flags(&[WRITE, BLOCKING, MOVABLE_KEYS]).acl(&[BLK]).keys(Keys::Custom(blmpop_keys)).since(Redis(7, 0, 0)).group("list").ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped."),
 ];
 
 /// `list-max-listpack-size`, or `None` before Redis 7.2 (lists are always quicklists there).

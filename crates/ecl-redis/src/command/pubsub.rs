@@ -7,188 +7,132 @@
 
 use super::flags::*;
 use super::ks;
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
+use super::{
+    AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Keys, Release::Redis, acl, container,
+};
 use crate::errors::CmdResult;
 use crate::glob::glob_match;
 use crate::pubsub::Kind;
 
-const P: u32 = PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK;
-const A: u32 = acl::PUBSUB | acl::SLOW;
+const P: Flags = Flags::all_of(&[PUBSUB, NOSCRIPT, LOADING, STALE, SUBSCRIBED_OK]);
+const A: AclCategories = acl::PUBSUB.with(acl::SLOW);
 
 /// Pub/Sub family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd(
-        "subscribe",
-        -2,
-        P,
-        Keys::None,
-        A,
-        v(2, 0, 0),
-        "pubsub",
-        subscribe,
-    )
-    .doc("Listens for messages published to channels."),
-    cmd(
-        "unsubscribe",
-        -1,
-        P,
-        Keys::None,
-        A,
-        v(2, 0, 0),
-        "pubsub",
-        unsubscribe,
-    )
-    .doc("Stops listening to messages posted to channels."),
-    cmd(
-        "psubscribe",
-        -2,
-        P,
-        Keys::None,
-        A,
-        v(2, 0, 0),
-        "pubsub",
-        psubscribe,
-    )
-    .doc("Listens for messages published to channels that match one or more patterns."),
-    cmd(
-        "punsubscribe",
-        -1,
-        P,
-        Keys::None,
-        A,
-        v(2, 0, 0),
-        "pubsub",
-        punsubscribe,
-    )
-    .doc("Stops listening to messages published to channels that match one or more patterns."),
-    cmd(
-        "ssubscribe",
-        -2,
-        P,
-        Keys::Range(1, -1, 1),
-        A,
-        v(7, 0, 0),
-        "pubsub",
-        ssubscribe,
-    )
-    .ks(&[ks::NOT_KEY])
-    .doc("Listens for messages published to shard channels."),
-    cmd(
-        "sunsubscribe",
-        -1,
-        P,
-        Keys::Range(1, -1, 1),
-        A,
-        v(7, 0, 0),
-        "pubsub",
-        sunsubscribe,
-    )
-    .ks(&[ks::NOT_KEY])
-    .doc("Stops listening to messages posted to shard channels."),
-    cmd(
-        "publish",
-        3,
-        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
-        Keys::None,
-        acl::PUBSUB | acl::FAST,
-        v(2, 0, 0),
-        "pubsub",
-        publish,
-    )
-    .doc("Posts a message to a channel."),
-    cmd(
-        "spublish",
-        3,
-        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
-        Keys::Range(1, 1, 1),
-        acl::PUBSUB | acl::FAST,
-        v(7, 0, 0),
-        "pubsub",
-        spublish,
-    )
-    .ks(&[ks::NOT_KEY])
-    .doc("Post a message to a shard channel"),
-    cmd(
-        "pubsub",
-        -2,
-        0,
-        Keys::None,
-        acl::SLOW,
-        v(2, 8, 0),
-        "pubsub",
-        container,
-    )
-    .doc("A container for Pub/Sub commands.")
-    .subs(PUBSUB_SUBS),
+    Cmd::new("subscribe", subscribe)
+        .arity(-2)
+        .flags(&[P])
+        .acl(&[A])
+        .since(Redis(2, 0, 0))
+        .group("pubsub")
+        .doc("Listens for messages published to channels."),
+    Cmd::new("unsubscribe", unsubscribe)
+        .arity(-1)
+        .flags(&[P])
+        .acl(&[A])
+        .since(Redis(2, 0, 0))
+        .group("pubsub")
+        .doc("Stops listening to messages posted to channels."),
+    Cmd::new("psubscribe", psubscribe)
+        .arity(-2)
+        .flags(&[P])
+        .acl(&[A])
+        .since(Redis(2, 0, 0))
+        .group("pubsub")
+        .doc("Listens for messages published to channels that match one or more patterns."),
+    Cmd::new("punsubscribe", punsubscribe)
+        .arity(-1)
+        .flags(&[P])
+        .acl(&[A])
+        .since(Redis(2, 0, 0))
+        .group("pubsub")
+        .doc("Stops listening to messages published to channels that match one or more patterns."),
+    Cmd::new("ssubscribe", ssubscribe)
+        .arity(-2)
+        .flags(&[P])
+        .acl(&[A])
+        .keys(Keys::Range(1, -1, 1))
+        .since(Redis(7, 0, 0))
+        .group("pubsub")
+        .ks(&[ks::NOT_KEY])
+        .doc("Listens for messages published to shard channels."),
+    Cmd::new("sunsubscribe", sunsubscribe)
+        .arity(-1)
+        .flags(&[P])
+        .acl(&[A])
+        .keys(Keys::Range(1, -1, 1))
+        .since(Redis(7, 0, 0))
+        .group("pubsub")
+        .ks(&[ks::NOT_KEY])
+        .doc("Stops listening to messages posted to shard channels."),
+    Cmd::new("publish", publish)
+        .arity(3)
+        .flags(&[PUBSUB, LOADING, STALE, FAST, MAY_REPLICATE])
+        .acl(&[acl::PUBSUB, acl::FAST])
+        .since(Redis(2, 0, 0))
+        .group("pubsub")
+        .doc("Posts a message to a channel."),
+    Cmd::new("spublish", spublish)
+        .arity(3)
+        .flags(&[PUBSUB, LOADING, STALE, FAST, MAY_REPLICATE])
+        .acl(&[acl::PUBSUB, acl::FAST])
+        .keys(Keys::Range(1, 1, 1))
+        .since(Redis(7, 0, 0))
+        .group("pubsub")
+        .ks(&[ks::NOT_KEY])
+        .doc("Post a message to a shard channel"),
+    Cmd::new("pubsub", container)
+        .arity(-2)
+        .acl(&[acl::SLOW])
+        .since(Redis(2, 8, 0))
+        .group("pubsub")
+        .doc("A container for Pub/Sub commands.")
+        .subs(PUBSUB_SUBS),
 ];
 
 const PUBSUB_SUBS: &[CommandSpec] = &[
-    cmd(
-        "channels",
-        -2,
-        PUBSUB | LOADING | STALE,
-        Keys::None,
-        A,
-        v(2, 8, 0),
-        "pubsub",
-        pubsub_channels,
-    )
-    .doc("Returns the active channels."),
-    cmd(
-        "numsub",
-        -2,
-        PUBSUB | LOADING | STALE,
-        Keys::None,
-        A,
-        v(2, 8, 0),
-        "pubsub",
-        pubsub_numsub,
-    )
-    .doc("Returns a count of subscribers to channels."),
-    cmd(
-        "numpat",
-        2,
-        PUBSUB | LOADING | STALE,
-        Keys::None,
-        A,
-        v(2, 8, 0),
-        "pubsub",
-        pubsub_numpat,
-    )
-    .doc("Returns a count of unique pattern subscriptions."),
-    cmd(
-        "shardchannels",
-        -2,
-        PUBSUB | LOADING | STALE,
-        Keys::None,
-        A,
-        v(7, 0, 0),
-        "pubsub",
-        pubsub_shardchannels,
-    )
-    .doc("Returns the active shard channels."),
-    cmd(
-        "shardnumsub",
-        -2,
-        PUBSUB | LOADING | STALE,
-        Keys::None,
-        A,
-        v(7, 0, 0),
-        "pubsub",
-        pubsub_shardnumsub,
-    )
-    .doc("Returns the count of subscribers of shard channels."),
-    cmd(
-        "help",
-        2,
-        LOADING | STALE,
-        Keys::None,
-        acl::SLOW,
-        v(6, 2, 0),
-        "pubsub",
-        pubsub_help,
-    )
-    .doc("Returns helpful text about the different subcommands."),
+    Cmd::new("channels", pubsub_channels)
+        .arity(-2)
+        .flags(&[PUBSUB, LOADING, STALE])
+        .acl(&[A])
+        .since(Redis(2, 8, 0))
+        .group("pubsub")
+        .doc("Returns the active channels."),
+    Cmd::new("numsub", pubsub_numsub)
+        .arity(-2)
+        .flags(&[PUBSUB, LOADING, STALE])
+        .acl(&[A])
+        .since(Redis(2, 8, 0))
+        .group("pubsub")
+        .doc("Returns a count of subscribers to channels."),
+    Cmd::new("numpat", pubsub_numpat)
+        .arity(2)
+        .flags(&[PUBSUB, LOADING, STALE])
+        .acl(&[A])
+        .since(Redis(2, 8, 0))
+        .group("pubsub")
+        .doc("Returns a count of unique pattern subscriptions."),
+    Cmd::new("shardchannels", pubsub_shardchannels)
+        .arity(-2)
+        .flags(&[PUBSUB, LOADING, STALE])
+        .acl(&[A])
+        .since(Redis(7, 0, 0))
+        .group("pubsub")
+        .doc("Returns the active shard channels."),
+    Cmd::new("shardnumsub", pubsub_shardnumsub)
+        .arity(-2)
+        .flags(&[PUBSUB, LOADING, STALE])
+        .acl(&[A])
+        .since(Redis(7, 0, 0))
+        .group("pubsub")
+        .doc("Returns the count of subscribers of shard channels."),
+    Cmd::new("help", pubsub_help)
+        .arity(2)
+        .flags(&[LOADING, STALE])
+        .acl(&[acl::SLOW])
+        .since(Redis(6, 2, 0))
+        .group("pubsub")
+        .doc("Returns helpful text about the different subcommands."),
 ];
 
 fn confirm(ctx: &mut Ctx<'_>, what: &[u8], name: Option<&[u8]>, count: usize) {

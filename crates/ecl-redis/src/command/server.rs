@@ -5,498 +5,321 @@
 
 use super::flags::*;
 use super::ks;
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, container};
 use crate::db::Value;
 use crate::errors::{self, CmdError, CmdResult};
 
-const ADM: u32 = acl::ADMIN | acl::SLOW | acl::DANGEROUS;
-const N: Keys = Keys::None;
+const ADM: AclCategories = AclCategories::all_of(&[acl::ADMIN, acl::SLOW, acl::DANGEROUS]);
 
 /// Server family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd(
-        "dbsize",
-        1,
-        READONLY | FAST,
-        N,
-        acl::KEYSPACE | acl::READ | acl::FAST,
-        v(1, 0, 0),
-        "server",
-        dbsize,
-    )
-    .doc("Returns the number of keys in the database."),
-    cmd(
-        "flushdb",
-        -1,
-        WRITE,
-        N,
-        acl::KEYSPACE | acl::WRITE | acl::SLOW | acl::DANGEROUS,
-        v(1, 0, 0),
-        "server",
-        flushdb,
-    )
-    .doc("Remove all keys from the current database."),
-    cmd(
-        "flushall",
-        -1,
-        WRITE,
-        N,
-        acl::KEYSPACE | acl::WRITE | acl::SLOW | acl::DANGEROUS,
-        v(1, 0, 0),
-        "server",
-        flushall,
-    )
-    .doc("Removes all keys from all databases."),
-    cmd(
-        "swapdb",
-        3,
-        WRITE | FAST,
-        N,
-        acl::KEYSPACE | acl::WRITE | acl::FAST | acl::DANGEROUS,
-        v(4, 0, 0),
-        "server",
-        swapdb,
-    )
-    .doc("Swaps two Redis databases."),
-    cmd(
-        "time",
-        1,
-        LOADING | STALE | FAST,
-        N,
-        acl::FAST,
-        v(2, 6, 0),
-        "server",
-        time,
-    )
-    .doc("Returns the server time."),
-    cmd(
-        "lastsave",
-        1,
-        LOADING | STALE | FAST,
-        N,
-        acl::FAST | acl::ADMIN | acl::DANGEROUS,
-        v(1, 0, 0),
-        "server",
-        lastsave,
-    )
-    .doc("Returns the Unix timestamp of the last successful save to disk."),
-    cmd(
-        "save",
-        1,
-        ADMIN | NOSCRIPT | NO_MULTI,
-        N,
-        ADM,
-        v(1, 0, 0),
-        "server",
-        save,
-    )
-    .doc("Synchronously saves the database(s) to disk."),
-    cmd(
-        "bgsave",
-        -1,
-        ADMIN | NOSCRIPT,
-        N,
-        ADM,
-        v(1, 0, 0),
-        "server",
-        bgsave,
-    )
-    .doc("Asynchronously saves the database(s) to disk."),
-    cmd(
-        "config",
-        -2,
-        0,
-        N,
-        acl::SLOW,
-        v(2, 0, 0),
-        "server",
-        container,
-    )
-    .doc("A container for server configuration commands.")
-    .subs(CONFIG),
-    cmd(
-        "slowlog",
-        -2,
-        0,
-        N,
-        acl::SLOW,
-        v(2, 2, 12),
-        "server",
-        container,
-    )
-    .doc("A container for slow log commands.")
-    .subs(SLOWLOG),
-    cmd(
-        "monitor",
-        1,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        N,
-        ADM,
-        v(1, 0, 0),
-        "server",
-        monitor,
-    )
-    .doc("Listens for all requests received by the server in real-time."),
-    cmd(
-        "latency",
-        -2,
-        0,
-        N,
-        acl::SLOW,
-        v(2, 8, 13),
-        "server",
-        container,
-    )
-    .doc("A container for latency diagnostics commands.")
-    .subs(LATENCY),
-    cmd(
-        "memory",
-        -2,
-        0,
-        N,
-        acl::SLOW,
-        v(4, 0, 0),
-        "server",
-        container,
-    )
-    .doc("A container for memory diagnostics commands.")
-    .subs(MEMORY),
-    cmd(
-        "lolwut",
-        -1,
-        READONLY | FAST,
-        N,
-        acl::READ | acl::FAST,
-        v(5, 0, 0),
-        "server",
-        lolwut,
-    )
-    .doc("Displays computer art and the Redis version"),
-    cmd(
-        "debug",
-        -2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        N,
-        ADM,
-        v(1, 0, 0),
-        "server",
-        debug,
-    )
-    .doc("A container for debugging commands."),
-    cmd(
-        "role",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST,
-        N,
-        acl::ADMIN | acl::FAST | acl::DANGEROUS,
-        v(2, 8, 12),
-        "server",
-        role,
-    )
-    .doc("Returns the replication role."),
-    cmd(
-        "info",
-        -1,
-        LOADING | STALE,
-        N,
-        acl::SLOW | acl::DANGEROUS,
-        v(1, 0, 0),
-        "server",
-        super::info::info,
-    )
-    .doc("Returns information and statistics about the server."),
-    cmd(
-        "module",
-        -2,
-        0,
-        N,
-        acl::SLOW,
-        v(4, 0, 0),
-        "server",
-        container,
-    )
-    .doc("A container for module commands.")
-    .subs(MODULE),
-    cmd(
-        "replicaof",
-        3,
-        ADMIN | NOSCRIPT | STALE | NO_MULTI,
-        N,
-        ADM,
-        v(5, 0, 0),
-        "server",
-        replicaof,
-    )
-    .doc("Configures a server as replica of another, or promotes it to a master."),
-    cmd(
-        "slaveof",
-        3,
-        ADMIN | NOSCRIPT | STALE | NO_MULTI,
-        N,
-        ADM,
-        v(1, 0, 0),
-        "server",
-        replicaof,
-    )
-    .doc("Sets a Redis server as a replica of another, or promotes it to being a master."),
+    Cmd::new("dbsize", dbsize)
+        .arity(1)
+        .flags(&[READONLY, FAST])
+        .acl(&[acl::KEYSPACE, acl::READ, acl::FAST])
+        .since(Redis(1, 0, 0))
+        .group("server")
+        .doc("Returns the number of keys in the database."),
+    Cmd::new("flushdb", flushdb)
+        .arity(-1)
+        .flags(&[WRITE])
+        .acl(&[acl::KEYSPACE, acl::WRITE, acl::SLOW, acl::DANGEROUS])
+        .since(Redis(1, 0, 0))
+        .group("server")
+        .doc("Remove all keys from the current database."),
+    Cmd::new("flushall", flushall)
+        .arity(-1)
+        .flags(&[WRITE])
+        .acl(&[acl::KEYSPACE, acl::WRITE, acl::SLOW, acl::DANGEROUS])
+        .since(Redis(1, 0, 0))
+        .group("server")
+        .doc("Removes all keys from all databases."),
+    Cmd::new("swapdb", swapdb)
+        .arity(3)
+        .flags(&[WRITE, FAST])
+        .acl(&[acl::KEYSPACE, acl::WRITE, acl::FAST, acl::DANGEROUS])
+        .since(Redis(4, 0, 0))
+        .group("server")
+        .doc("Swaps two Redis databases."),
+    Cmd::new("time", time)
+        .arity(1)
+        .flags(&[LOADING, STALE, FAST])
+        .acl(&[acl::FAST])
+        .since(Redis(2, 6, 0))
+        .group("server")
+        .doc("Returns the server time."),
+    Cmd::new("lastsave", lastsave)
+        .arity(1)
+        .flags(&[LOADING, STALE, FAST])
+        .acl(&[acl::FAST, acl::ADMIN, acl::DANGEROUS])
+        .since(Redis(1, 0, 0))
+        .group("server")
+        .doc("Returns the Unix timestamp of the last successful save to disk."),
+    Cmd::new("save", save)
+        .arity(1)
+        .flags(&[ADMIN, NOSCRIPT, NO_MULTI])
+        .acl(&[ADM])
+        .since(Redis(1, 0, 0))
+        .group("server")
+        .doc("Synchronously saves the database(s) to disk."),
+    Cmd::new("bgsave", bgsave)
+        .arity(-1)
+        .flags(&[ADMIN, NOSCRIPT])
+        .acl(&[ADM])
+        .since(Redis(1, 0, 0))
+        .group("server")
+        .doc("Asynchronously saves the database(s) to disk."),
+    Cmd::new("config", container)
+        .arity(-2)
+        .acl(&[acl::SLOW])
+        .since(Redis(2, 0, 0))
+        .group("server")
+        .doc("A container for server configuration commands.")
+        .subs(CONFIG),
+    Cmd::new("slowlog", container)
+        .arity(-2)
+        .acl(&[acl::SLOW])
+        .since(Redis(2, 2, 12))
+        .group("server")
+        .doc("A container for slow log commands.")
+        .subs(SLOWLOG),
+    Cmd::new("monitor", monitor)
+        .arity(1)
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Redis(1, 0, 0))
+        .group("server")
+        .doc("Listens for all requests received by the server in real-time."),
+    Cmd::new("latency", container)
+        .arity(-2)
+        .acl(&[acl::SLOW])
+        .since(Redis(2, 8, 13))
+        .group("server")
+        .doc("A container for latency diagnostics commands.")
+        .subs(LATENCY),
+    Cmd::new("memory", container)
+        .arity(-2)
+        .acl(&[acl::SLOW])
+        .since(Redis(4, 0, 0))
+        .group("server")
+        .doc("A container for memory diagnostics commands.")
+        .subs(MEMORY),
+    Cmd::new("lolwut", lolwut)
+        .arity(-1)
+        .flags(&[READONLY, FAST])
+        .acl(&[acl::READ, acl::FAST])
+        .since(Redis(5, 0, 0))
+        .group("server")
+        .doc("Displays computer art and the Redis version"),
+    Cmd::new("debug", debug)
+        .arity(-2)
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Redis(1, 0, 0))
+        .group("server")
+        .doc("A container for debugging commands."),
+    Cmd::new("role", role)
+        .arity(1)
+        .flags(&[NOSCRIPT, LOADING, STALE, FAST])
+        .acl(&[acl::ADMIN, acl::FAST, acl::DANGEROUS])
+        .since(Redis(2, 8, 12))
+        .group("server")
+        .doc("Returns the replication role."),
+    Cmd::new("info", super::info::info)
+        .arity(-1)
+        .flags(&[LOADING, STALE])
+        .acl(&[acl::SLOW, acl::DANGEROUS])
+        .since(Redis(1, 0, 0))
+        .group("server")
+        .doc("Returns information and statistics about the server."),
+    Cmd::new("module", container)
+        .arity(-2)
+        .acl(&[acl::SLOW])
+        .since(Redis(4, 0, 0))
+        .group("server")
+        .doc("A container for module commands.")
+        .subs(MODULE),
+    Cmd::new("replicaof", replicaof)
+        .arity(3)
+        .flags(&[ADMIN, NOSCRIPT, STALE, NO_MULTI])
+        .acl(&[ADM])
+        .since(Redis(5, 0, 0))
+        .group("server")
+        .doc("Configures a server as replica of another, or promotes it to a master."),
+    Cmd::new("slaveof", replicaof)
+        .arity(3)
+        .flags(&[ADMIN, NOSCRIPT, STALE, NO_MULTI])
+        .acl(&[ADM])
+        .since(Redis(1, 0, 0))
+        .group("server")
+        .doc("Sets a Redis server as a replica of another, or promotes it to being a master."),
 ];
 
 const MODULE: &[CommandSpec] = &[
-    cmd(
-        "list",
-        2,
-        ADMIN | NOSCRIPT,
-        N,
-        ADM,
-        v(4, 0, 0),
-        "server",
-        module_list,
-    )
-    .doc("Returns all loaded modules."),
-    cmd(
-        "help",
-        2,
-        LOADING | STALE,
-        N,
-        acl::SLOW,
-        v(5, 0, 0),
-        "server",
-        module_help,
-    )
-    .doc("Returns helpful text about the different subcommands."),
+    Cmd::new("list", module_list)
+        .arity(2)
+        .flags(&[ADMIN, NOSCRIPT])
+        .acl(&[ADM])
+        .since(Redis(4, 0, 0))
+        .group("server")
+        .doc("Returns all loaded modules."),
+    Cmd::new("help", module_help)
+        .arity(2)
+        .flags(&[LOADING, STALE])
+        .acl(&[acl::SLOW])
+        .since(Redis(5, 0, 0))
+        .group("server")
+        .doc("Returns helpful text about the different subcommands."),
 ];
 
 const CONFIG: &[CommandSpec] = &[
-    cmd(
-        "get",
-        -3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        N,
-        ADM,
-        v(2, 0, 0),
-        "server",
-        config_get,
-    )
-    .doc("Returns the effective values of configuration parameters."),
-    cmd(
-        "set",
-        -4,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        N,
-        ADM,
-        v(2, 0, 0),
-        "server",
-        config_set,
-    )
-    .doc("Sets configuration parameters in-flight."),
-    cmd(
-        "resetstat",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        N,
-        ADM,
-        v(2, 0, 0),
-        "server",
-        config_resetstat,
-    )
-    .doc("Resets the server's statistics."),
-    cmd(
-        "rewrite",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        N,
-        ADM,
-        v(2, 8, 0),
-        "server",
-        config_rewrite,
-    )
-    .doc("Persists the effective configuration to file."),
-    cmd(
-        "help",
-        2,
-        LOADING | STALE,
-        N,
-        acl::SLOW,
-        v(5, 0, 0),
-        "server",
-        config_help,
-    )
-    .doc("Returns helpful text about the different subcommands."),
+    Cmd::new("get", config_get)
+        .arity(-3)
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Redis(2, 0, 0))
+        .group("server")
+        .doc("Returns the effective values of configuration parameters."),
+    Cmd::new("set", config_set)
+        .arity(-4)
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Redis(2, 0, 0))
+        .group("server")
+        .doc("Sets configuration parameters in-flight."),
+    Cmd::new("resetstat", config_resetstat)
+        .arity(2)
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Redis(2, 0, 0))
+        .group("server")
+        .doc("Resets the server's statistics."),
+    Cmd::new("rewrite", config_rewrite)
+        .arity(2)
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Redis(2, 8, 0))
+        .group("server")
+        .doc("Persists the effective configuration to file."),
+    Cmd::new("help", config_help)
+        .arity(2)
+        .flags(&[LOADING, STALE])
+        .acl(&[acl::SLOW])
+        .since(Redis(5, 0, 0))
+        .group("server")
+        .doc("Returns helpful text about the different subcommands."),
 ];
 
 const SLOWLOG: &[CommandSpec] = &[
-    cmd(
-        "get",
-        -2,
-        ADMIN | LOADING | STALE,
-        N,
-        ADM,
-        v(2, 2, 12),
-        "server",
-        slowlog_get,
-    )
-    .doc("Returns the slow log's entries."),
-    cmd(
-        "len",
-        2,
-        ADMIN | LOADING | STALE,
-        N,
-        ADM,
-        v(2, 2, 12),
-        "server",
-        slowlog_len,
-    )
-    .doc("Returns the number of entries in the slow log."),
-    cmd(
-        "reset",
-        2,
-        ADMIN | LOADING | STALE,
-        N,
-        ADM,
-        v(2, 2, 12),
-        "server",
-        slowlog_reset,
-    )
-    .doc("Clears all entries from the slow log."),
-    cmd(
-        "help",
-        2,
-        LOADING | STALE,
-        N,
-        acl::SLOW,
-        v(6, 2, 0),
-        "server",
-        slowlog_help,
-    )
-    .doc("Show helpful text about the different subcommands"),
+    Cmd::new("get", slowlog_get)
+        .arity(-2)
+        .flags(&[ADMIN, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Redis(2, 2, 12))
+        .group("server")
+        .doc("Returns the slow log's entries."),
+    Cmd::new("len", slowlog_len)
+        .arity(2)
+        .flags(&[ADMIN, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Redis(2, 2, 12))
+        .group("server")
+        .doc("Returns the number of entries in the slow log."),
+    Cmd::new("reset", slowlog_reset)
+        .arity(2)
+        .flags(&[ADMIN, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Redis(2, 2, 12))
+        .group("server")
+        .doc("Clears all entries from the slow log."),
+    Cmd::new("help", slowlog_help)
+        .arity(2)
+        .flags(&[LOADING, STALE])
+        .acl(&[acl::SLOW])
+        .since(Redis(6, 2, 0))
+        .group("server")
+        .doc("Show helpful text about the different subcommands"),
 ];
 
 const LATENCY: &[CommandSpec] = &[
-    cmd(
-        "latest",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        N,
-        ADM,
-        v(2, 8, 13),
-        "server",
-        latency_latest,
-    )
-    .doc("Returns the latest latency samples for all events."),
-    cmd(
-        "history",
-        3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        N,
-        ADM,
-        v(2, 8, 13),
-        "server",
-        latency_history,
-    )
-    .doc("Returns timestamp-latency samples for an event."),
-    cmd(
-        "reset",
-        -2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        N,
-        ADM,
-        v(2, 8, 13),
-        "server",
-        latency_reset,
-    )
-    .doc("Resets the latency data for one or more events."),
-    cmd(
-        "doctor",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        N,
-        ADM,
-        v(2, 8, 13),
-        "server",
-        latency_doctor,
-    )
-    .doc("Returns a human-readable latency analysis report."),
-    cmd(
-        "help",
-        2,
-        LOADING | STALE,
-        N,
-        acl::SLOW,
-        v(2, 8, 13),
-        "server",
-        latency_help,
-    )
-    .doc("Returns helpful text about the different subcommands."),
+    Cmd::new("latest", latency_latest)
+        .arity(2)
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Redis(2, 8, 13))
+        .group("server")
+        .doc("Returns the latest latency samples for all events."),
+    Cmd::new("history", latency_history)
+        .arity(3)
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Redis(2, 8, 13))
+        .group("server")
+        .doc("Returns timestamp-latency samples for an event."),
+    Cmd::new("reset", latency_reset)
+        .arity(-2)
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Redis(2, 8, 13))
+        .group("server")
+        .doc("Resets the latency data for one or more events."),
+    Cmd::new("doctor", latency_doctor)
+        .arity(2)
+        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Redis(2, 8, 13))
+        .group("server")
+        .doc("Returns a human-readable latency analysis report."),
+    Cmd::new("help", latency_help)
+        .arity(2)
+        .flags(&[LOADING, STALE])
+        .acl(&[acl::SLOW])
+        .since(Redis(2, 8, 13))
+        .group("server")
+        .doc("Returns helpful text about the different subcommands."),
 ];
 
 const MEMORY: &[CommandSpec] = &[
-    cmd(
-        "usage",
-        -3,
-        READONLY,
-        Keys::Range(2, 2, 1),
-        acl::READ | acl::SLOW,
-        v(4, 0, 0),
-        "server",
-        memory_usage,
-    )
-    .ks(&[ks::RO])
-    .doc("Estimates the memory usage of a key."),
-    cmd(
-        "stats",
-        2,
-        0,
-        N,
-        acl::SLOW,
-        v(4, 0, 0),
-        "server",
-        memory_stats,
-    )
-    .doc("Returns details about memory usage."),
-    cmd(
-        "doctor",
-        2,
-        0,
-        N,
-        acl::SLOW,
-        v(4, 0, 0),
-        "server",
-        memory_doctor,
-    )
-    .doc("Outputs a memory problems report."),
-    cmd(
-        "purge",
-        2,
-        0,
-        N,
-        acl::SLOW,
-        v(4, 0, 0),
-        "server",
-        memory_purge,
-    )
-    .doc("Asks the allocator to release memory."),
-    cmd(
-        "malloc-stats",
-        2,
-        0,
-        N,
-        acl::SLOW,
-        v(4, 0, 0),
-        "server",
-        memory_malloc_stats,
-    )
-    .doc("Returns the allocator statistics."),
-    cmd(
-        "help",
-        2,
-        LOADING | STALE,
-        N,
-        acl::SLOW,
-        v(4, 0, 0),
-        "server",
-        memory_help,
-    )
-    .doc("Returns helpful text about the different subcommands."),
+    Cmd::new("usage", memory_usage)
+        .arity(-3)
+        .flags(&[READONLY])
+        .acl(&[acl::READ, acl::SLOW])
+        .keys(Keys::Range(2, 2, 1))
+        .since(Redis(4, 0, 0))
+        .group("server")
+        .ks(&[ks::RO])
+        .doc("Estimates the memory usage of a key."),
+    Cmd::new("stats", memory_stats)
+        .arity(2)
+        .acl(&[acl::SLOW])
+        .since(Redis(4, 0, 0))
+        .group("server")
+        .doc("Returns details about memory usage."),
+    Cmd::new("doctor", memory_doctor)
+        .arity(2)
+        .acl(&[acl::SLOW])
+        .since(Redis(4, 0, 0))
+        .group("server")
+        .doc("Outputs a memory problems report."),
+    Cmd::new("purge", memory_purge)
+        .arity(2)
+        .acl(&[acl::SLOW])
+        .since(Redis(4, 0, 0))
+        .group("server")
+        .doc("Asks the allocator to release memory."),
+    Cmd::new("malloc-stats", memory_malloc_stats)
+        .arity(2)
+        .acl(&[acl::SLOW])
+        .since(Redis(4, 0, 0))
+        .group("server")
+        .doc("Returns the allocator statistics."),
+    Cmd::new("help", memory_help)
+        .arity(2)
+        .flags(&[LOADING, STALE])
+        .acl(&[acl::SLOW])
+        .since(Redis(4, 0, 0))
+        .group("server")
+        .doc("Returns helpful text about the different subcommands."),
 ];
 
 fn module_list(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
@@ -1052,10 +875,7 @@ fn lolwut(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         art.push_str(&"\u{2588}".repeat(12 - row * 2));
         art.push('\n');
     }
-    let name = match ctx.eng.info.flavor {
-        crate::Flavor::Redis => "Redis",
-        crate::Flavor::Valkey => "Valkey",
-    };
+    let name = ctx.eng.table.engine.product();
     art.push_str(&format!(
         "\nelasticache-local. {} ver. {}\n",
         name, ctx.eng.info.version

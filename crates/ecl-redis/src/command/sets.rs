@@ -9,15 +9,15 @@ use super::coll::{self, NumkeysStyle, cleanup, numkeys, numkeys_positions, read}
 use super::flags::*;
 use super::keys::{parse_cursor, scan_opts};
 use super::ks;
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
 use crate::config::notify;
 use crate::db::set::Set;
 use crate::db::{Key, Value};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::glob::glob_match;
 
-const R: u32 = acl::READ | acl::SET;
-const W: u32 = acl::WRITE | acl::SET;
+const R: AclCategories = acl::READ.with(acl::SET);
+const W: AclCategories = acl::WRITE.with(acl::SET);
 const K1: Keys = Keys::Range(1, 1, 1);
 const KALL: Keys = Keys::Range(1, -1, 1);
 
@@ -27,23 +27,23 @@ fn card_keys(a: &Argv<'_>) -> Vec<usize> {
 
 /// Set family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("sadd", -3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "set", sadd).ks(&[ks::RW | ks::INSERT]).doc("Adds one or more members to a set. Creates the key if it doesn't exist."),
-    cmd("srem", -3, WRITE | FAST, K1, W | acl::FAST, v(1, 0, 0), "set", srem).ks(&[ks::RW | ks::DELETE]).doc("Removes one or more members from a set. Deletes the set if the last member was removed."),
-    cmd("smembers", 2, READONLY, K1, R | acl::SLOW, v(1, 0, 0), "set", smembers).doc("Returns all members of a set."),
-    cmd("sismember", 3, READONLY | FAST, K1, R | acl::FAST, v(1, 0, 0), "set", sismember).ks(&[ks::RO]).doc("Determines whether a member belongs to a set."),
-    cmd("smismember", -3, READONLY | FAST, K1, R | acl::FAST, v(6, 2, 0), "set", smismember).doc("Determines whether multiple members belong to a set."),
-    cmd("scard", 2, READONLY | FAST, K1, R | acl::FAST, v(1, 0, 0), "set", scard).ks(&[ks::RO]).doc("Returns the number of members in a set."),
-    cmd("spop", -2, WRITE | FAST, K1, W | acl::FAST, v(1, 0, 0), "set", spop).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
-    cmd("srandmember", -2, READONLY, K1, R | acl::SLOW, v(1, 0, 0), "set", srandmember).doc("Get one or multiple random members from a set"),
-    cmd("smove", 4, WRITE | FAST, Keys::Range(1, 2, 1), W | acl::FAST, v(1, 0, 0), "set", smove).ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::RW | ks::INSERT]).doc("Moves a member from one set to another."),
-    cmd("sinter", -2, READONLY, KALL, R | acl::SLOW, v(1, 0, 0), "set", sinter).doc("Returns the intersect of multiple sets."),
-    cmd("sintercard", -3, READONLY | MOVABLE_KEYS, Keys::Custom(card_keys), R | acl::SLOW, v(7, 0, 0), "set", sintercard).doc("Returns the number of members of the intersect of multiple sets."),
-    cmd("sinterstore", -3, WRITE | DENYOOM, KALL, W | acl::SLOW, v(1, 0, 0), "set", sinterstore).ks(&[ks::RW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the intersect of multiple sets in a key."),
-    cmd("sunion", -2, READONLY, KALL, R | acl::SLOW, v(1, 0, 0), "set", sunion).doc("Returns the union of multiple sets."),
-    cmd("sunionstore", -3, WRITE | DENYOOM, KALL, W | acl::SLOW, v(1, 0, 0), "set", sunionstore).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the union of multiple sets in a key."),
-    cmd("sdiff", -2, READONLY, KALL, R | acl::SLOW, v(1, 0, 0), "set", sdiff).doc("Returns the difference of multiple sets."),
-    cmd("sdiffstore", -3, WRITE | DENYOOM, KALL, W | acl::SLOW, v(1, 0, 0), "set", sdiffstore).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the difference of multiple sets in a key."),
-    cmd("sscan", -3, READONLY, K1, R | acl::SLOW, v(2, 8, 0), "set", sscan).doc("Iterates over members of a set."),
+    Cmd::new("sadd", sadd).arity(-3).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("set").ks(&[ks::RW | ks::INSERT]).doc("Adds one or more members to a set. Creates the key if it doesn't exist."),
+    Cmd::new("srem", srem).arity(-3).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("set").ks(&[ks::RW | ks::DELETE]).doc("Removes one or more members from a set. Deletes the set if the last member was removed."),
+    Cmd::new("smembers", smembers).arity(2).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(1, 0, 0)).group("set").doc("Returns all members of a set."),
+    Cmd::new("sismember", sismember).arity(3).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("set").ks(&[ks::RO]).doc("Determines whether a member belongs to a set."),
+    Cmd::new("smismember", smismember).arity(-3).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(6, 2, 0)).group("set").doc("Determines whether multiple members belong to a set."),
+    Cmd::new("scard", scard).arity(2).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("set").ks(&[ks::RO]).doc("Returns the number of members in a set."),
+    Cmd::new("spop", spop).arity(-2).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("set").ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns one or more random members from a set after removing them. Deletes the set if the last member was popped."),
+    Cmd::new("srandmember", srandmember).arity(-2).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(1, 0, 0)).group("set").doc("Get one or multiple random members from a set"),
+    Cmd::new("smove", smove).arity(4).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(Keys::Range(1, 2, 1)).since(Redis(1, 0, 0)).group("set").ks(&[ks::RW | ks::ACCESS | ks::DELETE, ks::RW | ks::INSERT]).doc("Moves a member from one set to another."),
+    Cmd::new("sinter", sinter).arity(-2).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(KALL).since(Redis(1, 0, 0)).group("set").doc("Returns the intersect of multiple sets."),
+    Cmd::new("sintercard", sintercard).arity(-3).flags(&[READONLY, MOVABLE_KEYS]).acl(&[R, acl::SLOW]).keys(Keys::Custom(card_keys)).since(Redis(7, 0, 0)).group("set").doc("Returns the number of members of the intersect of multiple sets."),
+    Cmd::new("sinterstore", sinterstore).arity(-3).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(KALL).since(Redis(1, 0, 0)).group("set").ks(&[ks::RW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the intersect of multiple sets in a key."),
+    Cmd::new("sunion", sunion).arity(-2).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(KALL).since(Redis(1, 0, 0)).group("set").doc("Returns the union of multiple sets."),
+    Cmd::new("sunionstore", sunionstore).arity(-3).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(KALL).since(Redis(1, 0, 0)).group("set").ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the union of multiple sets in a key."),
+    Cmd::new("sdiff", sdiff).arity(-2).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(KALL).since(Redis(1, 0, 0)).group("set").doc("Returns the difference of multiple sets."),
+    Cmd::new("sdiffstore", sdiffstore).arity(-3).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(KALL).since(Redis(1, 0, 0)).group("set").ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the difference of multiple sets in a key."),
+    Cmd::new("sscan", sscan).arity(-3).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(2, 8, 0)).group("set").doc("Iterates over members of a set."),
 ];
 
 fn sadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

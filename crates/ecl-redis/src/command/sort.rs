@@ -7,7 +7,7 @@
 
 use super::flags::*;
 use super::ks;
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use super::{Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
 use crate::config::notify;
 use crate::db::list::List;
 use crate::db::string::parse_f64;
@@ -16,31 +16,41 @@ use crate::errors::{self, CmdError, CmdResult};
 
 /// SORT family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd(
-        "sort",
-        -2,
-        WRITE | DENYOOM | MOVABLE_KEYS,
-        Keys::Custom(sort_keys),
-        acl::WRITE | acl::SET | acl::SORTEDSET | acl::LIST | acl::SLOW | acl::DANGEROUS,
-        v(1, 0, 0),
-        "generic",
-        sort,
-    )
-    .legacy(1, 1, 1)
-    .ks(&[ks::RO | ks::ACCESS, ks::OW | ks::UPDATE])
-    .doc("Sorts the elements in a list, a set, or a sorted set, optionally storing the result."),
-    cmd(
-        "sort_ro",
-        -2,
-        READONLY | MOVABLE_KEYS,
-        Keys::Custom(sort_ro_keys),
-        acl::READ | acl::SET | acl::SORTEDSET | acl::LIST | acl::SLOW | acl::DANGEROUS,
-        v(7, 0, 0),
-        "generic",
-        sort_ro,
-    )
-    .legacy(1, 1, 1)
-    .doc("Returns the sorted elements of a list, a set, or a sorted set."),
+    Cmd::new("sort", sort)
+        .arity(-2)
+        .flags(&[WRITE, DENYOOM, MOVABLE_KEYS])
+        .acl(&[
+            acl::WRITE,
+            acl::SET,
+            acl::SORTEDSET,
+            acl::LIST,
+            acl::SLOW,
+            acl::DANGEROUS,
+        ])
+        .keys(Keys::Custom(sort_keys))
+        .since(Redis(1, 0, 0))
+        .group("generic")
+        .legacy(1, 1, 1)
+        .ks(&[ks::RO | ks::ACCESS, ks::OW | ks::UPDATE])
+        .doc(
+            "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.",
+        ),
+    Cmd::new("sort_ro", sort_ro)
+        .arity(-2)
+        .flags(&[READONLY, MOVABLE_KEYS])
+        .acl(&[
+            acl::READ,
+            acl::SET,
+            acl::SORTEDSET,
+            acl::LIST,
+            acl::SLOW,
+            acl::DANGEROUS,
+        ])
+        .keys(Keys::Custom(sort_ro_keys))
+        .since(Redis(7, 0, 0))
+        .group("generic")
+        .legacy(1, 1, 1)
+        .doc("Returns the sorted elements of a list, a set, or a sorted set."),
 ];
 
 fn sort_keys(argv: &Argv<'_>) -> Vec<usize> {

@@ -6,60 +6,60 @@
 
 use super::flags::*;
 use super::ks;
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, v};
 use crate::config::notify;
 use crate::db::string::{clamp_range, format_float_human, parse_f64, parse_i64, set_i64};
 use crate::db::{Value, as_str, longdouble};
 use crate::errors::{self, CmdError, CmdResult};
 
-const R: u32 = acl::READ | acl::STRING;
-const W: u32 = acl::WRITE | acl::STRING;
+const R: AclCategories = acl::READ.with(acl::STRING);
+const W: AclCategories = acl::WRITE.with(acl::STRING);
 const K1: Keys = Keys::Range(1, 1, 1);
 
 /// String family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("get", 2, READONLY | FAST, K1, R | acl::FAST, v(1, 0, 0), "string", get).doc("Returns the string value of a key."),
-    cmd("set", -3, WRITE | DENYOOM, K1, W | acl::SLOW, v(1, 0, 0), "string", set)
+    Cmd::new("get", get).arity(2).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("string").doc("Returns the string value of a key."),
+    Cmd::new("set", set).arity(-3).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(1, 0, 0)).group("string")
         .ks_var(&[ks::RW | ks::ACCESS | ks::UPDATE | ks::VARIABLE_FLAGS], set_key_flags)
         .doc("Sets the string value of a key, ignoring its type. The key is created if it doesn't exist."),
-    cmd("setnx", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", setnx).ks(&[ks::OW | ks::INSERT])
+    Cmd::new("setnx", setnx).arity(3).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("string").ks(&[ks::OW | ks::INSERT])
         .doc("Set the string value of a key only when the key doesn't exist."),
-    cmd("setex", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 0, 0), "string", setex).ks(&[ks::OW | ks::UPDATE])
+    Cmd::new("setex", setex).arity(4).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(2, 0, 0)).group("string").ks(&[ks::OW | ks::UPDATE])
         .doc("Sets the string value and expiration time of a key. Creates the key if it doesn't exist."),
-    cmd("psetex", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 6, 0), "string", psetex).ks(&[ks::OW | ks::UPDATE])
+    Cmd::new("psetex", psetex).arity(4).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(2, 6, 0)).group("string").ks(&[ks::OW | ks::UPDATE])
         .doc("Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist."),
-    cmd("getset", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", getset).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
+    Cmd::new("getset", getset).arity(3).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("string").ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Returns the previous string value of a key after setting it to a new value."),
-    cmd("getdel", 2, WRITE | FAST, K1, W | acl::FAST, v(6, 2, 0), "string", getdel).ks(&[ks::RW | ks::ACCESS | ks::DELETE])
+    Cmd::new("getdel", getdel).arity(2).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(6, 2, 0)).group("string").ks(&[ks::RW | ks::ACCESS | ks::DELETE])
         .doc("Returns the string value of a key after deleting the key."),
-    cmd("getex", -2, WRITE | FAST, K1, W | acl::FAST, v(6, 2, 0), "string", getex).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
+    Cmd::new("getex", getex).arity(-2).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(6, 2, 0)).group("string").ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Returns the string value of a key after setting its expiration time."),
-    cmd("mget", -2, READONLY | FAST, Keys::Range(1, -1, 1), R | acl::FAST, v(1, 0, 0), "string", mget)
+    Cmd::new("mget", mget).arity(-2).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(Keys::Range(1, -1, 1)).since(Redis(1, 0, 0)).group("string")
         .doc("Atomically returns the string values of one or more keys."),
-    cmd("mset", -3, WRITE | DENYOOM, Keys::Range(1, -1, 2), W | acl::SLOW, v(1, 0, 1), "string", mset).ks(&[ks::OW | ks::UPDATE])
+    Cmd::new("mset", mset).arity(-3).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(Keys::Range(1, -1, 2)).since(Redis(1, 0, 1)).group("string").ks(&[ks::OW | ks::UPDATE])
         .doc("Atomically creates or modifies the string values of one or more keys."),
-    cmd("msetnx", -3, WRITE | DENYOOM, Keys::Range(1, -1, 2), W | acl::SLOW, v(1, 0, 1), "string", msetnx).ks(&[ks::OW | ks::INSERT])
+    Cmd::new("msetnx", msetnx).arity(-3).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(Keys::Range(1, -1, 2)).since(Redis(1, 0, 1)).group("string").ks(&[ks::OW | ks::INSERT])
         .doc("Atomically modifies the string values of one or more keys only when all keys don't exist."),
-    cmd("incr", 2, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", incr).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
+    Cmd::new("incr", incr).arity(2).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("string").ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    cmd("decr", 2, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", decr).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
+    Cmd::new("decr", decr).arity(2).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("string").ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist."),
-    cmd("incrby", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", incrby).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
+    Cmd::new("incrby", incrby).arity(3).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("string").ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    cmd("decrby", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 0, 0), "string", decrby).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
+    Cmd::new("decrby", decrby).arity(3).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 0, 0)).group("string").ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist."),
-    cmd("incrbyfloat", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 6, 0), "string", incrbyfloat).ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
+    Cmd::new("incrbyfloat", incrbyfloat).arity(3).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(2, 6, 0)).group("string").ks(&[ks::RW | ks::ACCESS | ks::UPDATE])
         .doc("Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist."),
-    cmd("append", 3, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(2, 0, 0), "string", append).ks(&[ks::RW | ks::INSERT])
+    Cmd::new("append", append).arity(3).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(2, 0, 0)).group("string").ks(&[ks::RW | ks::INSERT])
         .doc("Appends a string to the value of a key. Creates the key if it doesn't exist."),
-    cmd("strlen", 2, READONLY | FAST, K1, R | acl::FAST, v(2, 2, 0), "string", strlen).ks(&[ks::RO]).doc("Returns the length of a string value."),
-    cmd("getrange", 4, READONLY, K1, R | acl::SLOW, v(2, 4, 0), "string", getrange)
+    Cmd::new("strlen", strlen).arity(2).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(2, 2, 0)).group("string").ks(&[ks::RO]).doc("Returns the length of a string value."),
+    Cmd::new("getrange", getrange).arity(4).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(2, 4, 0)).group("string")
         .doc("Returns a substring of the string stored at a key."),
-    cmd("substr", 4, READONLY, K1, R | acl::SLOW, v(1, 0, 0), "string", getrange)
+    Cmd::new("substr", getrange).arity(4).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(1, 0, 0)).group("string")
         .doc("Returns a substring from a string value."),
-    cmd("setrange", 4, WRITE | DENYOOM, K1, W | acl::SLOW, v(2, 2, 0), "string", setrange)
+    Cmd::new("setrange", setrange).arity(4).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(2, 2, 0)).group("string")
         .doc("Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist."),
-    cmd("lcs", -3, READONLY, Keys::Range(1, 2, 1), R | acl::SLOW, v(7, 0, 0), "string", lcs)
+    Cmd::new("lcs", lcs).arity(-3).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(Keys::Range(1, 2, 1)).since(Redis(7, 0, 0)).group("string")
         .doc("Finds the longest common substring."),
 ];
 

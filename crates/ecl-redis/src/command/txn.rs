@@ -7,70 +7,51 @@
 //! an expiry (the key reads as missing) or a FLUSHDB/FLUSHALL/SWAPDB.
 
 use super::flags::*;
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Keys, Release::Redis, acl};
 use crate::client::Watch;
 use crate::errors::{self, CmdResult};
 
-const T: u32 = acl::TRANSACTION | acl::FAST;
-const TX: u32 = NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY;
+const T: AclCategories = acl::TRANSACTION.with(acl::FAST);
+const TX: Flags = Flags::all_of(&[NOSCRIPT, LOADING, STALE, FAST, ALLOW_BUSY]);
 
 /// Transaction family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd(
-        "multi",
-        1,
-        TX | TXN_CONTROL,
-        Keys::None,
-        T,
-        v(1, 2, 0),
-        "transactions",
-        multi,
-    )
-    .doc("Starts a transaction."),
-    cmd(
-        "exec",
-        1,
-        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TXN_CONTROL,
-        Keys::None,
-        acl::TRANSACTION | acl::SLOW,
-        v(1, 2, 0),
-        "transactions",
-        exec,
-    )
-    .doc("Executes all commands in a transaction."),
-    cmd(
-        "discard",
-        1,
-        TX | TXN_CONTROL,
-        Keys::None,
-        T,
-        v(2, 0, 0),
-        "transactions",
-        discard,
-    )
-    .doc("Discards a transaction."),
-    cmd(
-        "watch",
-        -2,
-        TX | TXN_CONTROL,
-        Keys::Range(1, -1, 1),
-        T,
-        v(2, 2, 0),
-        "transactions",
-        watch,
-    )
-    .doc("Monitors changes to keys to determine the execution of a transaction."),
-    cmd(
-        "unwatch",
-        1,
-        TX,
-        Keys::None,
-        T,
-        v(2, 2, 0),
-        "transactions",
-        unwatch,
-    )
-    .doc("Forgets about watched keys of a transaction."),
+    Cmd::new("multi", multi)
+        .arity(1)
+        .flags(&[TX, TXN_CONTROL])
+        .acl(&[T])
+        .since(Redis(1, 2, 0))
+        .group("transactions")
+        .doc("Starts a transaction."),
+    Cmd::new("exec", exec)
+        .arity(1)
+        .flags(&[NOSCRIPT, LOADING, STALE, SKIP_SLOWLOG, TXN_CONTROL])
+        .acl(&[acl::TRANSACTION, acl::SLOW])
+        .since(Redis(1, 2, 0))
+        .group("transactions")
+        .doc("Executes all commands in a transaction."),
+    Cmd::new("discard", discard)
+        .arity(1)
+        .flags(&[TX, TXN_CONTROL])
+        .acl(&[T])
+        .since(Redis(2, 0, 0))
+        .group("transactions")
+        .doc("Discards a transaction."),
+    Cmd::new("watch", watch)
+        .arity(-2)
+        .flags(&[TX, TXN_CONTROL])
+        .acl(&[T])
+        .keys(Keys::Range(1, -1, 1))
+        .since(Redis(2, 2, 0))
+        .group("transactions")
+        .doc("Monitors changes to keys to determine the execution of a transaction."),
+    Cmd::new("unwatch", unwatch)
+        .arity(1)
+        .flags(&[TX])
+        .acl(&[T])
+        .since(Redis(2, 2, 0))
+        .group("transactions")
+        .doc("Forgets about watched keys of a transaction."),
 ];
 
 fn multi(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {

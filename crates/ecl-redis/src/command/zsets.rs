@@ -9,15 +9,15 @@
 use super::coll::{self, cleanup, read};
 use super::flags::*;
 use super::ks;
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
 use crate::config::notify;
 use crate::db::string::clamp_range;
 use crate::db::zset::{LexBound, LexRange, ScoreRange, ZSet};
 use crate::db::{Key, Value};
 use crate::errors::{self, CmdError, CmdResult};
 
-pub(crate) const R: u32 = acl::READ | acl::SORTEDSET;
-pub(crate) const W: u32 = acl::WRITE | acl::SORTEDSET;
+pub(crate) const R: AclCategories = acl::READ.with(acl::SORTEDSET);
+pub(crate) const W: AclCategories = acl::WRITE.with(acl::SORTEDSET);
 const K1: Keys = Keys::Range(1, 1, 1);
 
 /// `ERR min or max is not a float`.
@@ -27,26 +27,26 @@ pub const MINMAX_LEX: &str = "ERR min or max not valid string range item";
 
 /// Sorted-set family table (basic and range commands; see `zsets_ops` for the rest).
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("zadd", -4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 2, 0), "sorted-set", zadd).doc("Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist."),
-    cmd("zincrby", 4, WRITE | DENYOOM | FAST, K1, W | acl::FAST, v(1, 2, 0), "sorted-set", zincrby).ks(&[ks::RW | ks::ACCESS | ks::UPDATE]).doc("Increments the score of a member in a sorted set."),
-    cmd("zrem", -3, WRITE | FAST, K1, W | acl::FAST, v(1, 2, 0), "sorted-set", zrem).ks(&[ks::RW | ks::DELETE]).doc("Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
-    cmd("zcard", 2, READONLY | FAST, K1, R | acl::FAST, v(1, 2, 0), "sorted-set", zcard).ks(&[ks::RO]).doc("Returns the number of members in a sorted set."),
-    cmd("zcount", 4, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "sorted-set", zcount).doc("Returns the count of members in a sorted set that have scores within a range."),
-    cmd("zlexcount", 4, READONLY | FAST, K1, R | acl::FAST, v(2, 8, 9), "sorted-set", zlexcount).doc("Returns the number of members in a sorted set within a lexicographical range."),
-    cmd("zscore", 3, READONLY | FAST, K1, R | acl::FAST, v(1, 2, 0), "sorted-set", zscore).doc("Returns the score of a member in a sorted set."),
-    cmd("zmscore", -3, READONLY | FAST, K1, R | acl::FAST, v(6, 2, 0), "sorted-set", zmscore).doc("Returns the score of one or more members in a sorted set."),
-    cmd("zrank", -3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "sorted-set", zrank).doc("Returns the index of a member in a sorted set ordered by ascending scores."),
-    cmd("zrevrank", -3, READONLY | FAST, K1, R | acl::FAST, v(2, 0, 0), "sorted-set", zrevrank).doc("Returns the index of a member in a sorted set ordered by descending scores."),
-    cmd("zrange", -4, READONLY, K1, R | acl::SLOW, v(1, 2, 0), "sorted-set", zrange).doc("Returns members in a sorted set within a range of indexes."),
-    cmd("zrangestore", -5, WRITE | DENYOOM, Keys::Range(1, 2, 1), W | acl::SLOW, v(6, 2, 0), "sorted-set", zrangestore).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores a range of members from sorted set in a key."),
-    cmd("zrevrange", -4, READONLY, K1, R | acl::SLOW, v(1, 2, 0), "sorted-set", zrevrange).doc("Returns members in a sorted set within a range of indexes in reverse order."),
-    cmd("zrangebyscore", -4, READONLY, K1, R | acl::SLOW, v(1, 0, 5), "sorted-set", zrangebyscore).doc("Returns members in a sorted set within a range of scores."),
-    cmd("zrevrangebyscore", -4, READONLY, K1, R | acl::SLOW, v(2, 2, 0), "sorted-set", zrevrangebyscore).doc("Returns members in a sorted set within a range of scores in reverse order."),
-    cmd("zrangebylex", -4, READONLY, K1, R | acl::SLOW, v(2, 8, 9), "sorted-set", zrangebylex).doc("Returns members in a sorted set within a lexicographical range."),
-    cmd("zrevrangebylex", -4, READONLY, K1, R | acl::SLOW, v(2, 8, 9), "sorted-set", zrevrangebylex).doc("Returns members in a sorted set within a lexicographical range in reverse order."),
-    cmd("zremrangebyrank", 4, WRITE, K1, W | acl::SLOW, v(2, 0, 0), "sorted-set", zremrangebyrank).ks(&[ks::RW | ks::DELETE]).doc("Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed."),
-    cmd("zremrangebyscore", 4, WRITE, K1, W | acl::SLOW, v(1, 2, 0), "sorted-set", zremrangebyscore).ks(&[ks::RW | ks::DELETE]).doc("Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
-    cmd("zremrangebylex", 4, WRITE, K1, W | acl::SLOW, v(2, 8, 9), "sorted-set", zremrangebylex).ks(&[ks::RW | ks::DELETE]).doc("Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
+    Cmd::new("zadd", zadd).arity(-4).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 2, 0)).group("sorted-set").doc("Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist."),
+    Cmd::new("zincrby", zincrby).arity(4).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 2, 0)).group("sorted-set").ks(&[ks::RW | ks::ACCESS | ks::UPDATE]).doc("Increments the score of a member in a sorted set."),
+    Cmd::new("zrem", zrem).arity(-3).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(1, 2, 0)).group("sorted-set").ks(&[ks::RW | ks::DELETE]).doc("Removes one or more members from a sorted set. Deletes the sorted set if all members were removed."),
+    Cmd::new("zcard", zcard).arity(2).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(1, 2, 0)).group("sorted-set").ks(&[ks::RO]).doc("Returns the number of members in a sorted set."),
+    Cmd::new("zcount", zcount).arity(4).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(2, 0, 0)).group("sorted-set").doc("Returns the count of members in a sorted set that have scores within a range."),
+    Cmd::new("zlexcount", zlexcount).arity(4).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(2, 8, 9)).group("sorted-set").doc("Returns the number of members in a sorted set within a lexicographical range."),
+    Cmd::new("zscore", zscore).arity(3).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(1, 2, 0)).group("sorted-set").doc("Returns the score of a member in a sorted set."),
+    Cmd::new("zmscore", zmscore).arity(-3).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(6, 2, 0)).group("sorted-set").doc("Returns the score of one or more members in a sorted set."),
+    Cmd::new("zrank", zrank).arity(-3).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(2, 0, 0)).group("sorted-set").doc("Returns the index of a member in a sorted set ordered by ascending scores."),
+    Cmd::new("zrevrank", zrevrank).arity(-3).flags(&[READONLY, FAST]).acl(&[R, acl::FAST]).keys(K1).since(Redis(2, 0, 0)).group("sorted-set").doc("Returns the index of a member in a sorted set ordered by descending scores."),
+    Cmd::new("zrange", zrange).arity(-4).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(1, 2, 0)).group("sorted-set").doc("Returns members in a sorted set within a range of indexes."),
+    Cmd::new("zrangestore", zrangestore).arity(-5).flags(&[WRITE, DENYOOM]).acl(&[W, acl::SLOW]).keys(Keys::Range(1, 2, 1)).since(Redis(6, 2, 0)).group("sorted-set").ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores a range of members from sorted set in a key."),
+    Cmd::new("zrevrange", zrevrange).arity(-4).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(1, 2, 0)).group("sorted-set").doc("Returns members in a sorted set within a range of indexes in reverse order."),
+    Cmd::new("zrangebyscore", zrangebyscore).arity(-4).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(1, 0, 5)).group("sorted-set").doc("Returns members in a sorted set within a range of scores."),
+    Cmd::new("zrevrangebyscore", zrevrangebyscore).arity(-4).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(2, 2, 0)).group("sorted-set").doc("Returns members in a sorted set within a range of scores in reverse order."),
+    Cmd::new("zrangebylex", zrangebylex).arity(-4).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(2, 8, 9)).group("sorted-set").doc("Returns members in a sorted set within a lexicographical range."),
+    Cmd::new("zrevrangebylex", zrevrangebylex).arity(-4).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(2, 8, 9)).group("sorted-set").doc("Returns members in a sorted set within a lexicographical range in reverse order."),
+    Cmd::new("zremrangebyrank", zremrangebyrank).arity(4).flags(&[WRITE]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(2, 0, 0)).group("sorted-set").ks(&[ks::RW | ks::DELETE]).doc("Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed."),
+    Cmd::new("zremrangebyscore", zremrangebyscore).arity(4).flags(&[WRITE]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(1, 2, 0)).group("sorted-set").ks(&[ks::RW | ks::DELETE]).doc("Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed."),
+    Cmd::new("zremrangebylex", zremrangebylex).arity(4).flags(&[WRITE]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(2, 8, 9)).group("sorted-set").ks(&[ks::RW | ks::DELETE]).doc("Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
 ];
 
 fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

@@ -10,7 +10,7 @@ use super::flags::*;
 use super::keys::{parse_cursor, scan_opts};
 use super::ks;
 use super::zsets::{R, W, reply_entries, store_entries};
-use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
 use crate::client::TimeoutReply;
 use crate::config::notify;
 use crate::db::zset::ZSet;
@@ -31,25 +31,25 @@ fn keys_at2(a: &Argv<'_>) -> Vec<usize> {
 }
 
 const K1: Keys = Keys::Range(1, 1, 1);
-const BLK: u32 = W | acl::SLOW | acl::BLOCKING;
+const BLK: AclCategories = AclCategories::all_of(&[W, acl::SLOW, acl::BLOCKING]);
 
 /// Sorted-set algebra, pops and scans.
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd("zunion", -3, READONLY | MOVABLE_KEYS, Keys::Custom(keys_at1), R | acl::SLOW, v(6, 2, 0), "sorted-set", zunion).doc("Returns the union of multiple sorted sets."),
-    cmd("zinter", -3, READONLY | MOVABLE_KEYS, Keys::Custom(keys_at1), R | acl::SLOW, v(6, 2, 0), "sorted-set", zinter).doc("Returns the intersect of multiple sorted sets."),
-    cmd("zdiff", -3, READONLY | MOVABLE_KEYS, Keys::Custom(keys_at1), R | acl::SLOW, v(6, 2, 0), "sorted-set", zdiff).doc("Returns the difference between multiple sorted sets."),
-    cmd("zunionstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, Keys::Custom(keys_store), W | acl::SLOW, v(2, 0, 0), "sorted-set", zunionstore).legacy(1, 1, 1).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the union of multiple sorted sets in a key."),
-    cmd("zinterstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, Keys::Custom(keys_store), W | acl::SLOW, v(2, 0, 0), "sorted-set", zinterstore).legacy(1, 1, 1).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the intersect of multiple sorted sets in a key."),
-    cmd("zdiffstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, Keys::Custom(keys_store), W | acl::SLOW, v(6, 2, 0), "sorted-set", zdiffstore).legacy(1, 1, 1).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the difference of multiple sorted sets in a key."),
-    cmd("zintercard", -3, READONLY | MOVABLE_KEYS, Keys::Custom(keys_at1), R | acl::SLOW, v(7, 0, 0), "sorted-set", zintercard).doc("Returns the number of members of the intersect of multiple sorted sets."),
-    cmd("zpopmin", -2, WRITE | FAST, K1, W | acl::FAST, v(5, 0, 0), "sorted-set", zpopmin).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
-    cmd("zpopmax", -2, WRITE | FAST, K1, W | acl::FAST, v(5, 0, 0), "sorted-set", zpopmax).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
-    cmd("zmpop", -4, WRITE | MOVABLE_KEYS, Keys::Custom(keys_at1), W | acl::SLOW, v(7, 0, 0), "sorted-set", zmpop).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped."),
-    cmd("bzpopmin", -3, WRITE | FAST | BLOCKING | NOSCRIPT, Keys::Range(1, -2, 1), (BLK & !acl::SLOW) | acl::FAST, v(5, 0, 0), "sorted-set", bzpopmin).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
-    cmd("bzpopmax", -3, WRITE | FAST | BLOCKING | NOSCRIPT, Keys::Range(1, -2, 1), (BLK & !acl::SLOW) | acl::FAST, v(5, 0, 0), "sorted-set", bzpopmax).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped."),
-    cmd("bzmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, Keys::Custom(keys_at2), BLK, v(7, 0, 0), "sorted-set", bzmpop).ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
-    cmd("zrandmember", -2, READONLY, K1, R | acl::SLOW, v(6, 2, 0), "sorted-set", zrandmember).doc("Returns one or more random members from a sorted set."),
-    cmd("zscan", -3, READONLY, K1, R | acl::SLOW, v(2, 8, 0), "sorted-set", zscan).doc("Iterates over members and scores of a sorted set."),
+    Cmd::new("zunion", zunion).arity(-3).flags(&[READONLY, MOVABLE_KEYS]).acl(&[R, acl::SLOW]).keys(Keys::Custom(keys_at1)).since(Redis(6, 2, 0)).group("sorted-set").doc("Returns the union of multiple sorted sets."),
+    Cmd::new("zinter", zinter).arity(-3).flags(&[READONLY, MOVABLE_KEYS]).acl(&[R, acl::SLOW]).keys(Keys::Custom(keys_at1)).since(Redis(6, 2, 0)).group("sorted-set").doc("Returns the intersect of multiple sorted sets."),
+    Cmd::new("zdiff", zdiff).arity(-3).flags(&[READONLY, MOVABLE_KEYS]).acl(&[R, acl::SLOW]).keys(Keys::Custom(keys_at1)).since(Redis(6, 2, 0)).group("sorted-set").doc("Returns the difference between multiple sorted sets."),
+    Cmd::new("zunionstore", zunionstore).arity(-4).flags(&[WRITE, DENYOOM, MOVABLE_KEYS]).acl(&[W, acl::SLOW]).keys(Keys::Custom(keys_store)).since(Redis(2, 0, 0)).group("sorted-set").legacy(1, 1, 1).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the union of multiple sorted sets in a key."),
+    Cmd::new("zinterstore", zinterstore).arity(-4).flags(&[WRITE, DENYOOM, MOVABLE_KEYS]).acl(&[W, acl::SLOW]).keys(Keys::Custom(keys_store)).since(Redis(2, 0, 0)).group("sorted-set").legacy(1, 1, 1).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the intersect of multiple sorted sets in a key."),
+    Cmd::new("zdiffstore", zdiffstore).arity(-4).flags(&[WRITE, DENYOOM, MOVABLE_KEYS]).acl(&[W, acl::SLOW]).keys(Keys::Custom(keys_store)).since(Redis(6, 2, 0)).group("sorted-set").legacy(1, 1, 1).ks(&[ks::OW | ks::UPDATE, ks::RO | ks::ACCESS]).doc("Stores the difference of multiple sorted sets in a key."),
+    Cmd::new("zintercard", zintercard).arity(-3).flags(&[READONLY, MOVABLE_KEYS]).acl(&[R, acl::SLOW]).keys(Keys::Custom(keys_at1)).since(Redis(7, 0, 0)).group("sorted-set").doc("Returns the number of members of the intersect of multiple sorted sets."),
+    Cmd::new("zpopmin", zpopmin).arity(-2).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(5, 0, 0)).group("sorted-set").ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
+    Cmd::new("zpopmax", zpopmax).arity(-2).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(5, 0, 0)).group("sorted-set").ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped."),
+    Cmd::new("zmpop", zmpop).arity(-4).flags(&[WRITE, MOVABLE_KEYS]).acl(&[W, acl::SLOW]).keys(Keys::Custom(keys_at1)).since(Redis(7, 0, 0)).group("sorted-set").ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped."),
+    Cmd::new("bzpopmin", bzpopmin).arity(-3).flags(&[WRITE, FAST, BLOCKING, NOSCRIPT]).acl(&[W, acl::FAST, acl::BLOCKING]).keys(Keys::Range(1, -2, 1)).since(Redis(5, 0, 0)).group("sorted-set").ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
+    Cmd::new("bzpopmax", bzpopmax).arity(-3).flags(&[WRITE, FAST, BLOCKING, NOSCRIPT]).acl(&[W, acl::FAST, acl::BLOCKING]).keys(Keys::Range(1, -2, 1)).since(Redis(5, 0, 0)).group("sorted-set").ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise. Deletes the sorted set if the last element was popped."),
+    Cmd::new("bzmpop", bzmpop).arity(-5).flags(&[WRITE, BLOCKING, MOVABLE_KEYS]).acl(&[BLK]).keys(Keys::Custom(keys_at2)).since(Redis(7, 0, 0)).group("sorted-set").ks(&[ks::RW | ks::ACCESS | ks::DELETE]).doc("Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped."),
+    Cmd::new("zrandmember", zrandmember).arity(-2).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(6, 2, 0)).group("sorted-set").doc("Returns one or more random members from a sorted set."),
+    Cmd::new("zscan", zscan).arity(-3).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(2, 8, 0)).group("sorted-set").doc("Iterates over members and scores of a sorted set."),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
