@@ -351,33 +351,59 @@ async fn commands_elasticache_restricts_are_unknown_in_strict_mode() {
 #[tokio::test]
 async fn a_panicking_command_breaks_only_its_node_until_a_reboot() {
     let sup = Supervisor::new(&common::loopback_config("127.0.89.1", &[]));
-    let Ok(victim) = sup.start_node(common::redis_spec("acct/r/p1/0001", 0, &[])).await else {
-        panic!("start failed")
-    };
-    let Ok(bystander) = sup.start_node(common::redis_spec("acct/r/p2/0001", 0, &[])).await else {
-        panic!("start failed")
-    };
-    let (Ok(mut con), Ok(mut other)) = (connect(&victim, None).await, connect(&bystander, None).await)
+    let Ok(victim) = sup
+        .start_node(common::redis_spec("acct/r/p1/0001", 0, &[]))
+        .await
     else {
+        panic!("start failed")
+    };
+    let Ok(bystander) = sup
+        .start_node(common::redis_spec("acct/r/p2/0001", 0, &[]))
+        .await
+    else {
+        panic!("start failed")
+    };
+    let (Ok(mut con), Ok(mut other)) = (
+        connect(&victim, None).await,
+        connect(&bystander, None).await,
+    ) else {
         panic!("cannot connect")
     };
     for c in [&mut con, &mut other] {
-        let _: () = redis::cmd("SET").arg("k").arg("v").query_async(c).await.expect("set");
+        let _: () = redis::cmd("SET")
+            .arg("k")
+            .arg("v")
+            .query_async(c)
+            .await
+            .expect("set");
     }
     // DEBUG PANIC (which crashes a redis-server) panics inside the handler: the client gets an
     // error, the process and every other node keep running.
-    let panicked: redis::RedisResult<()> = redis::cmd("DEBUG").arg("PANIC").query_async(&mut con).await;
+    let panicked: redis::RedisResult<()> =
+        redis::cmd("DEBUG").arg("PANIC").query_async(&mut con).await;
     let err = panicked.expect_err("a panic is answered with an error");
     assert!(err.to_string().contains("stopped serving data"), "{err}");
     // The node refuses data commands on the same and on new connections, and says why.
-    let get: redis::RedisResult<Option<String>> = redis::cmd("GET").arg("k").query_async(&mut con).await;
+    let get: redis::RedisResult<Option<String>> =
+        redis::cmd("GET").arg("k").query_async(&mut con).await;
     assert!(get.is_err(), "a broken node serves no data: {get:?}");
     let Ok(mut fresh) = connect(&victim, None).await else {
         panic!("PING and HELLO still answer on a broken node")
     };
-    assert!(info_field(&mut fresh, "server", "node_broken").await.contains("DEBUG PANIC"));
-    assert_eq!(sup.broken_nodes().keys().collect::<Vec<_>>(), vec!["acct/r/p1/0001"]);
-    let get: Option<String> = redis::cmd("GET").arg("k").query_async(&mut other).await.expect("get");
+    assert!(
+        info_field(&mut fresh, "server", "node_broken")
+            .await
+            .contains("DEBUG PANIC")
+    );
+    assert_eq!(
+        sup.broken_nodes().keys().collect::<Vec<_>>(),
+        vec!["acct/r/p1/0001"]
+    );
+    let get: Option<String> = redis::cmd("GET")
+        .arg("k")
+        .query_async(&mut other)
+        .await
+        .expect("get");
     assert_eq!(get.as_deref(), Some("v"), "the other node is untouched");
 
     // A reboot starts a fresh engine on the same address.
@@ -386,6 +412,15 @@ async fn a_panicking_command_breaks_only_its_node_until_a_reboot() {
     let Ok(mut con) = connect(&victim, None).await else {
         panic!("cannot reconnect")
     };
-    let _: () = redis::cmd("SET").arg("k").arg("again").query_async(&mut con).await.expect("set after reboot");
-    assert!(info_field(&mut con, "server", "node_broken").await.is_empty());
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("again")
+        .query_async(&mut con)
+        .await
+        .expect("set after reboot");
+    assert!(
+        info_field(&mut con, "server", "node_broken")
+            .await
+            .is_empty()
+    );
 }
