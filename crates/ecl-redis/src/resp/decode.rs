@@ -312,6 +312,9 @@ pub fn split_inline(
 }
 
 #[cfg(test)]
+mod decode_fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
