@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, RwLock, Weak};
 
 use crate::DiscoveryNode;
-use crate::server::NodeShared;
+use crate::node::NodeShared;
 
 /// The legacy key pre-1.4.14 clients read the same body from.
 pub const LEGACY_KEY: &[u8] = b"AmazonElastiCache:cluster";
