@@ -4,7 +4,7 @@
 //! Place in the flow: the supervisor owns one [`ClusterDiscovery`] per Memcached cluster and
 //! calls [`ClusterDiscovery::set_nodes`] whenever membership changes; every node of the
 //! cluster and the cluster's [`crate::ConfigEndpoint`] hold the same `Arc` and render the
-//! reply from it when a client asks (`protocol::text`).
+//! reply from it when a client asks (`execute::text`).
 //!
 //! Body format (reference section 6): the version line `"<n>\n"`, then the nodes as
 //! `host|ip|port` separated by single spaces and ended by `"\n"`; the reply frames it as
@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, RwLock, Weak};
 
 use crate::DiscoveryNode;
-use crate::server::NodeShared;
+use crate::node::NodeShared;
 
 /// The legacy key pre-1.4.14 clients read the same body from.
 pub const LEGACY_KEY: &[u8] = b"AmazonElastiCache:cluster";

@@ -13,8 +13,11 @@
 //! - `ConfigEndpoint::start(bind, Arc<ClusterDiscovery>, engine_version, name)` for the configuration endpoint.
 //! - `ClusterDiscovery::new`, `set_nodes` (bumps the version when membership changes), `version`.
 //!
-//! Inside: `server` (listener, connection tasks, reaper), `protocol` (`text`, `meta`,
-//! `binary`), `store` (sharded byte-budget LRU), `stats`, `discovery`, `wire` (exact replies).
+//! Inside, in dependency order: `server` (listener, connection tasks, reaper) -> `conn` (the
+//! request loop of a connection) -> `protocol` (pure parsers of `text`, `meta` and `binary`
+//! into a `Request`, public so fuzz targets can call them) and `execute` (runs a `Request`
+//! against the node) -> `node` (shared state), `store` (sharded byte-budget LRU), `stats`,
+//! `discovery`, `wire` (exact replies).
 //!
 //! The configuration endpoint answers `config get cluster` and the legacy
 //! `get AmazonElastiCache:cluster` from the cluster's [`ClusterDiscovery`]; every other
@@ -29,15 +32,19 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+mod conn;
 mod discovery;
-mod protocol;
+mod execute;
+mod node;
+pub mod protocol;
 mod server;
 mod stats;
 mod store;
 pub mod wire;
 
 pub use discovery::{ClusterDiscovery, LEGACY_KEY};
-use server::{NodeShared, Running, Target};
+use node::NodeShared;
+use server::{Running, Target};
 use stats::Counter;
 
 /// Everything needed to start one node. Values come from the node type and parameter group.

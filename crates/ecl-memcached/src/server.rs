@@ -4,15 +4,14 @@
 //! Place in the flow: [`crate::MemcachedNode::start`] binds a socket and calls [`spawn`]; each
 //! accepted connection becomes a tokio task that reads into a buffer, detects the protocol
 //! from the first byte (0x80 = binary, anything else = text/meta, as memcached's
-//! auto-negotiation), hands the buffer to `protocol::text` or `protocol::binary`, and writes
-//! the accumulated replies once per batch (so pipelined requests cost one write). Shutdown
+//! auto-negotiation), hands the buffer to `conn::process` (parse with `protocol`, run with
+//! `execute`), and writes the accumulated replies once per batch (so pipelined requests cost one write). Shutdown
 //! aborts the accept loop and every connection task, which closes their sockets.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -23,99 +22,11 @@ use tokio::task::{JoinHandle, JoinSet};
 use tracing::{Instrument, debug, warn};
 
 use crate::ClusterDiscovery;
-use crate::protocol::{self, Step};
+use crate::conn::{self, ConnState, Step};
+use crate::node::{ConnInfo, NodeShared};
+use crate::protocol;
 use crate::stats::Counter;
-use crate::store::Store;
 use crate::wire;
-
-/// Everything connections of one node share: the store and the runtime settings.
-pub struct NodeShared {
-    /// The node's name in log lines (the `node` span of its tasks).
-    pub(crate) name: String,
-    /// Items.
-    pub(crate) store: Store,
-    /// Reported by `version` and `stats`.
-    pub(crate) engine_version: RwLock<String>,
-    /// Auto discovery of the node's cluster, if any.
-    pub(crate) discovery: RwLock<Option<Arc<ClusterDiscovery>>>,
-    /// Connection limit (`-c`).
-    pub(crate) max_connections: AtomicUsize,
-    /// Idle timeout in seconds, 0 = never.
-    pub(crate) idle_timeout: AtomicU64,
-    /// `flush_all` refused (`-F`).
-    pub(crate) disable_flush: AtomicBool,
-    /// Worker threads reported by stats (`-t`).
-    pub(crate) threads: AtomicUsize,
-    /// `verbosity` level (accepted and reported; logging goes through `tracing`).
-    pub(crate) verbosity: AtomicU32,
-    /// Open connections.
-    pub(crate) curr_connections: AtomicU64,
-    /// Source of connection ids (also picks a connection's counter stripe).
-    pub(crate) next_conn: AtomicU64,
-    /// Cleared when the node shuts down.
-    running: AtomicBool,
-    /// Listening address.
-    pub(crate) addr: RwLock<Option<SocketAddr>>,
-    /// Open connections by id (for `stats conns`; locked only on connect and disconnect).
-    pub(crate) conns: Mutex<BTreeMap<u64, Arc<ConnInfo>>>,
-}
-
-impl std::fmt::Debug for NodeShared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeShared")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
-    }
-}
-
-impl NodeShared {
-    /// Shared state for a node configured by `config`.
-    pub(crate) fn new(config: &crate::MemcachedConfig) -> NodeShared {
-        NodeShared {
-            name: config.name.clone(),
-            store: Store::new(
-                config.memory_limit,
-                config.max_item_size,
-                config.cas_disabled,
-                config.error_on_memory_exhausted,
-                config.threads,
-            ),
-            engine_version: RwLock::new(config.engine_version.clone()),
-            discovery: RwLock::new(config.discovery.clone()),
-            max_connections: AtomicUsize::new(config.max_connections),
-            idle_timeout: AtomicU64::new(config.idle_timeout_secs),
-            disable_flush: AtomicBool::new(config.disable_flush_all),
-            threads: AtomicUsize::new(config.threads),
-            verbosity: AtomicU32::new(0),
-            curr_connections: AtomicU64::new(0),
-            next_conn: AtomicU64::new(0),
-            running: AtomicBool::new(true),
-            addr: RwLock::new(None),
-            conns: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    /// Whether the node still serves.
-    pub(crate) fn is_running(&self) -> bool {
-        self.running.load(Ordering::Relaxed)
-    }
-
-    /// The version string clients see.
-    pub(crate) fn version(&self) -> String {
-        self.engine_version
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// The cluster's discovery, if the node has one.
-    pub(crate) fn discovery(&self) -> Option<Arc<ClusterDiscovery>> {
-        self.discovery
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
 
 /// Where a connection's requests go.
 #[derive(Clone)]
@@ -239,14 +150,6 @@ async fn accept_loop(
     conns.shutdown().await;
 }
 
-/// What `stats conns` shows of one open connection.
-pub(crate) struct ConnInfo {
-    /// Client address.
-    pub(crate) peer: SocketAddr,
-    /// Unix time of the last request batch.
-    pub(crate) last_cmd: AtomicU32,
-}
-
 /// Decrements the connection gauge and unregisters the connection however the task ends
 /// (including abort).
 struct ConnGuard(Arc<NodeShared>, u64);
@@ -260,18 +163,6 @@ impl Drop for ConnGuard {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.1);
     }
-}
-
-/// Per-connection protocol state.
-pub(crate) struct ConnState {
-    /// Counter stripe of this connection.
-    pub(crate) stripe: usize,
-    /// Bytes of a refused data block still to discard.
-    pub(crate) swallow: usize,
-    /// Close after flushing the output.
-    pub(crate) closing: bool,
-    /// The protocol stopped early because its output is large; call it again before reading.
-    pub(crate) output_full: bool,
 }
 
 async fn serve<S>(mut stream: S, peer: SocketAddr, node: Arc<NodeShared>)
@@ -338,11 +229,7 @@ where
         let is_binary =
             *binary.get_or_insert_with(|| buf.first() == Some(&protocol::binary::REQ_MAGIC));
         loop {
-            let step = if is_binary {
-                protocol::binary::process(&node, &mut state, &mut buf, &mut out)
-            } else {
-                protocol::text::process(&node, &mut state, &mut buf, &mut out)
-            };
+            let step = conn::process(&node, &mut state, &mut buf, &mut out, is_binary);
             if !out.is_empty() {
                 node.store
                     .counters

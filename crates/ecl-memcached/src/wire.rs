@@ -1,9 +1,9 @@
 //! Every exact reply string of the text and meta protocols, in one place.
 //!
-//! Place in the flow: the protocol modules (`protocol::text`, `protocol::meta`) write these
-//! bytes into a connection's output buffer. The texts are those memcached 1.6 sends, byte for
-//! byte (checked against a stock memcached by the compatibility suite), so clients that match
-//! on them behave identically.
+//! Place in the flow: the parsers (`protocol::*`) choose these and the executors
+//! (`execute::*`) write these bytes into a connection's output buffer. The texts are those
+//! memcached 1.6 sends, byte for byte (checked against a stock memcached by the compatibility
+//! suite), so clients that match on them behave identically.
 
 /// Success of a storage command.
 pub const STORED: &[u8] = b"STORED\r\n";

@@ -1,27 +1,27 @@
-//! The binary protocol (24-byte headers, magic 0x80/0x81): get/getk/getq/getkq, set/add/
-//! replace with CAS, append/prepend, delete, incr/decr with initial value, touch/gat/gatk,
-//! flush, noop, version, stat, verbosity, quit, and every quiet variant.
+//! Parser and reply encoder of the binary protocol (24-byte headers, magic 0x80/0x81):
+//! get/getk/getq/getkq, set/add/replace with CAS, append/prepend, delete, incr/decr with
+//! initial value, touch/gat/gatk, flush, noop, version, stat, verbosity, quit, and every
+//! quiet variant.
 //!
-//! Place in the flow: `server` picks this module when the first byte of a connection is the
-//! request magic 0x80 (memcached's auto-negotiation) and calls [`process`] after each read.
-//! Quiet commands answer only on error (quiet gets only on hit); error bodies carry
-//! memcached's texts ("Not found", "Data exists for key.", "Too large.", ...).
+//! Place in the flow: `conn` picks this module when the first byte of a connection is the
+//! request magic 0x80 (memcached's auto-negotiation) and calls [`parse`] on its buffer; the
+//! [`BinaryRequest`] (header plus extras, key and value slices, shape already checked) is run
+//! by `execute::binary`, which answers through [`respond`] and [`error`]. Quiet commands
+//! answer only on error (quiet gets only on hit); error bodies carry memcached's texts
+//! ("Not found", "Data exists for key.", "Too large.", ...).
 
-use bytes::{Buf, BytesMut};
-
-use super::{KEY_MAX, Step, apply_delta, counter_bytes, parse_counter};
-use crate::protocol::{class_stats, conns_stats, general_stats, settings_stats};
-use crate::server::{ConnState, NodeShared};
-use crate::stats::{Counter, StatLines};
-use crate::store::{NewItem, StoreError};
+use super::{KEY_MAX, Limits, Parsed, ProtocolError, Request};
 
 /// First byte of every request.
-pub(crate) const REQ_MAGIC: u8 = 0x80;
+pub const REQ_MAGIC: u8 = 0x80;
 /// First byte of every response.
 const RES_MAGIC: u8 = 0x81;
-const HEADER: usize = 24;
+/// Length of a request or response header.
+pub const HEADER: usize = 24;
 
-mod op {
+pub mod op {
+    //! Opcodes of the binary protocol.
+    #![allow(missing_docs)]
     pub const GET: u8 = 0x00;
     pub const SET: u8 = 0x01;
     pub const ADD: u8 = 0x02;
@@ -61,19 +61,28 @@ mod op {
 
 /// Response statuses with memcached's error texts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Status {
+pub enum Status {
+    /// Key not found.
     KeyNotFound,
+    /// Key exists (add, CAS mismatch).
     KeyExists,
+    /// Value too large.
     TooLarge,
+    /// Invalid arguments.
     Invalid,
+    /// Item not stored (append/prepend miss).
     NotStored,
+    /// incr/decr on a non-numeric value.
     NonNumeric,
+    /// Unknown command.
     UnknownCommand,
+    /// Out of memory.
     OutOfMemory,
 }
 
 impl Status {
-    fn code(self) -> u16 {
+    /// The status field of the response header.
+    pub fn code(self) -> u16 {
         match self {
             Status::KeyNotFound => 0x0001,
             Status::KeyExists => 0x0002,
@@ -85,7 +94,8 @@ impl Status {
             Status::OutOfMemory => 0x0082,
         }
     }
-    fn text(self) -> &'static [u8] {
+    /// memcached's error body for the status.
+    pub fn text(self) -> &'static [u8] {
         match self {
             Status::KeyNotFound => b"Not found",
             Status::KeyExists => b"Data exists for key.",
@@ -99,31 +109,161 @@ impl Status {
     }
 }
 
-/// A parsed request header.
-struct Header {
-    opcode: u8,
-    key_len: usize,
-    extras_len: usize,
-    body_len: usize,
-    opaque: u32,
-    cas: u64,
+/// A request header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Opcode (see [`op`]).
+    pub opcode: u8,
+    /// Key length.
+    pub key_len: usize,
+    /// Extras length.
+    pub extras_len: usize,
+    /// Total body length (extras, key and value).
+    pub body_len: usize,
+    /// Opaque, echoed in the response.
+    pub opaque: u32,
+    /// CAS (0 = none).
+    pub cas: u64,
 }
 
-fn be16(b: &[u8]) -> u16 {
+/// A binary request.
+#[derive(Debug)]
+pub enum BinaryRequest<'a> {
+    /// A complete packet whose extras, key and value have the shape its opcode requires.
+    Packet {
+        /// The header.
+        header: Header,
+        /// Extras.
+        extras: &'a [u8],
+        /// Key.
+        key: &'a [u8],
+        /// Value.
+        value: &'a [u8],
+    },
+    /// A body over the item size limit: answered at once and its body discarded.
+    BodyTooLarge {
+        /// The header.
+        header: Header,
+        /// A storage opcode (answered "Too large.", else "Invalid arguments").
+        is_store: bool,
+    },
+}
+
+/// Big-endian u16 of the first 2 bytes (callers pass slices of checked length).
+pub(crate) fn be16(b: &[u8]) -> u16 {
     u16::from_be_bytes([b[0], b[1]])
 }
-fn be32(b: &[u8]) -> u32 {
+/// Big-endian u32 of the first 4 bytes.
+pub(crate) fn be32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
-fn be64(b: &[u8]) -> u64 {
+/// Big-endian u64 of the first 8 bytes.
+pub(crate) fn be64(b: &[u8]) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[..8]);
     u64::from_be_bytes(a)
 }
 
+/// Parses the first binary packet in `buf`.
+pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<Request<'a>>, ProtocolError> {
+    if buf.len() < HEADER {
+        return Ok(Parsed::NeedMore { want: 0 });
+    }
+    if buf[0] != REQ_MAGIC {
+        // memcached drops a binary connection that stops sending request magic.
+        return Err(ProtocolError::BadMagic);
+    }
+    let header = Header {
+        opcode: buf[1],
+        key_len: be16(&buf[2..4]) as usize,
+        extras_len: buf[4] as usize,
+        body_len: be32(&buf[8..12]) as usize,
+        opaque: be32(&buf[12..16]),
+        cas: be64(&buf[16..24]),
+    };
+    let invalid = ProtocolError::InvalidPacket {
+        opcode: header.opcode,
+        opaque: header.opaque,
+    };
+    if header.key_len + header.extras_len > header.body_len {
+        return Err(invalid);
+    }
+    if header.body_len > limits.max_item_size.saturating_add(1024) {
+        let is_store = is_store(header.opcode);
+        return Ok(Parsed::Done {
+            request: Request::Binary(BinaryRequest::BodyTooLarge { header, is_store }),
+            consumed: HEADER,
+            discard: header.body_len,
+        });
+    }
+    let total = HEADER + header.body_len;
+    if buf.len() < total {
+        return Ok(Parsed::NeedMore { want: total });
+    }
+    let body = &buf[HEADER..total];
+    let extras = &body[..header.extras_len];
+    let key = &body[header.extras_len..header.extras_len + header.key_len];
+    let value = &body[header.extras_len + header.key_len..];
+    if !shape_ok(header.opcode, extras, key, value) {
+        // memcached answers a malformed packet with EINVAL and drops the connection.
+        return Err(invalid);
+    }
+    Ok(Parsed::Done {
+        request: Request::Binary(BinaryRequest::Packet {
+            header,
+            extras,
+            key,
+            value,
+        }),
+        consumed: total,
+        discard: 0,
+    })
+}
+
+/// Whether `opcode` stores an item (its oversized body is "Too large.", not invalid).
+fn is_store(opcode: u8) -> bool {
+    matches!(
+        opcode,
+        op::SET
+            | op::ADD
+            | op::REPLACE
+            | op::APPEND
+            | op::PREPEND
+            | op::SETQ
+            | op::ADDQ
+            | op::REPLACEQ
+            | op::APPENDQ
+            | op::PREPENDQ
+    )
+}
+
+/// Whether a request has the extras, key and value its opcode requires.
+fn shape_ok(opcode: u8, extras: &[u8], key: &[u8], value: &[u8]) -> bool {
+    let (e, k, v) = (extras.len(), key.len(), value.len());
+    let keyed = k > 0 && k <= KEY_MAX;
+    match opcode {
+        op::GET | op::GETQ | op::GETK | op::GETKQ => e == 0 && v == 0 && keyed,
+        op::TOUCH | op::GAT | op::GATQ | op::GATK | op::GATKQ => e == 4 && v == 0 && keyed,
+        op::SET | op::ADD | op::REPLACE | op::SETQ | op::ADDQ | op::REPLACEQ => e == 8 && keyed,
+        op::APPEND | op::PREPEND | op::APPENDQ | op::PREPENDQ => e == 0 && keyed,
+        op::DELETE | op::DELETEQ => e == 0 && v == 0 && keyed,
+        op::INCREMENT | op::DECREMENT | op::INCREMENTQ | op::DECREMENTQ => {
+            e == 20 && v == 0 && keyed
+        }
+        op::QUIT | op::QUITQ | op::NOOP | op::VERSION => e == 0 && k == 0 && v == 0,
+        op::FLUSH | op::FLUSHQ => (e == 0 || e == 4) && k == 0 && v == 0,
+        // memcached reads only the key of a stat request (a value desynchronises the stream).
+        op::STAT => e == 0 && k <= KEY_MAX,
+        // SASL is not enabled, but the packets are still checked for shape first.
+        op::SASL_LIST_MECHS => e == 0 && k == 0 && v == 0,
+        op::SASL_AUTH | op::SASL_STEP => e == 0 && k > 0,
+        _ => true,
+    }
+}
+
 /// Appends one response packet.
 #[allow(clippy::too_many_arguments)]
-fn respond(
+pub(crate) fn respond(
     out: &mut Vec<u8>,
     opcode: u8,
     status: u16,
@@ -147,12 +287,13 @@ fn respond(
     out.extend_from_slice(value);
 }
 
-fn error(out: &mut Vec<u8>, h: &Header, status: Status) {
+/// Appends an error response with memcached's text for `status`.
+pub(crate) fn error(out: &mut Vec<u8>, opcode: u8, opaque: u32, status: Status) {
     respond(
         out,
-        h.opcode,
+        opcode,
         status.code(),
-        h.opaque,
+        opaque,
         0,
         &[],
         &[],
@@ -160,528 +301,5 @@ fn error(out: &mut Vec<u8>, h: &Header, status: Status) {
     );
 }
 
-/// Consumes complete binary requests from `buf`.
-pub(crate) fn process(
-    node: &NodeShared,
-    st: &mut ConnState,
-    buf: &mut BytesMut,
-    out: &mut Vec<u8>,
-) -> Step {
-    loop {
-        if super::must_wait(st, buf, out) {
-            return Step::More;
-        }
-        if buf.len() < HEADER {
-            return Step::More;
-        }
-        if buf[0] != REQ_MAGIC {
-            // memcached drops a binary connection that stops sending request magic.
-            return Step::Close;
-        }
-        let h = Header {
-            opcode: buf[1],
-            key_len: be16(&buf[2..4]) as usize,
-            extras_len: buf[4] as usize,
-            body_len: be32(&buf[8..12]) as usize,
-            opaque: be32(&buf[12..16]),
-            cas: be64(&buf[16..24]),
-        };
-        if h.key_len + h.extras_len > h.body_len {
-            error(out, &h, Status::Invalid);
-            return Step::Close;
-        }
-        let max_item = node
-            .store
-            .settings
-            .max_item_size
-            .load(std::sync::atomic::Ordering::Relaxed);
-        if h.body_len > max_item + 1024 {
-            let is_store = matches!(
-                h.opcode,
-                op::SET
-                    | op::ADD
-                    | op::REPLACE
-                    | op::APPEND
-                    | op::PREPEND
-                    | op::SETQ
-                    | op::ADDQ
-                    | op::REPLACEQ
-                    | op::APPENDQ
-                    | op::PREPENDQ
-            );
-            error(
-                out,
-                &h,
-                if is_store {
-                    Status::TooLarge
-                } else {
-                    Status::Invalid
-                },
-            );
-            if is_store {
-                node.store.counters.incr(st.stripe, Counter::StoreTooLarge);
-            }
-            buf.advance(HEADER);
-            st.swallow = h.body_len;
-            continue;
-        }
-        let total = HEADER + h.body_len;
-        if buf.len() < total {
-            buf.reserve(total - buf.len());
-            return Step::More;
-        }
-        let body = &buf[HEADER..total];
-        let extras = &body[..h.extras_len];
-        let key = &body[h.extras_len..h.extras_len + h.key_len];
-        let value = &body[h.extras_len + h.key_len..];
-        let step = dispatch(node, st, &h, extras, key, value, out);
-        buf.advance(total);
-        if step == Step::Close {
-            return Step::Close;
-        }
-    }
-}
-
-/// Whether a request has the extras, key and value its opcode requires.
-fn shape_ok(h: &Header, extras: &[u8], key: &[u8], value: &[u8]) -> bool {
-    let (e, k, v) = (extras.len(), key.len(), value.len());
-    let keyed = k > 0 && k <= KEY_MAX;
-    match h.opcode {
-        op::GET | op::GETQ | op::GETK | op::GETKQ => e == 0 && v == 0 && keyed,
-        op::TOUCH | op::GAT | op::GATQ | op::GATK | op::GATKQ => e == 4 && v == 0 && keyed,
-        op::SET | op::ADD | op::REPLACE | op::SETQ | op::ADDQ | op::REPLACEQ => e == 8 && keyed,
-        op::APPEND | op::PREPEND | op::APPENDQ | op::PREPENDQ => e == 0 && keyed,
-        op::DELETE | op::DELETEQ => e == 0 && v == 0 && keyed,
-        op::INCREMENT | op::DECREMENT | op::INCREMENTQ | op::DECREMENTQ => {
-            e == 20 && v == 0 && keyed
-        }
-        op::QUIT | op::QUITQ | op::NOOP | op::VERSION => e == 0 && k == 0 && v == 0,
-        op::FLUSH | op::FLUSHQ => (e == 0 || e == 4) && k == 0 && v == 0,
-        // memcached reads only the key of a stat request (a value desynchronises the stream).
-        op::STAT => e == 0 && k <= KEY_MAX,
-        // SASL is not enabled, but the packets are still checked for shape first.
-        op::SASL_LIST_MECHS => e == 0 && k == 0 && v == 0,
-        op::SASL_AUTH | op::SASL_STEP => e == 0 && k > 0,
-        _ => true,
-    }
-}
-
-fn dispatch(
-    node: &NodeShared,
-    st: &mut ConnState,
-    h: &Header,
-    extras: &[u8],
-    key: &[u8],
-    value: &[u8],
-    out: &mut Vec<u8>,
-) -> Step {
-    if !shape_ok(h, extras, key, value) {
-        // memcached answers a malformed packet with EINVAL and drops the connection.
-        error(out, h, Status::Invalid);
-        return Step::Close;
-    }
-    match h.opcode {
-        op::GET
-        | op::GETQ
-        | op::GETK
-        | op::GETKQ
-        | op::GAT
-        | op::GATQ
-        | op::GATK
-        | op::GATKQ
-        | op::TOUCH => get(node, st, h, extras, key, out),
-        op::SET
-        | op::ADD
-        | op::REPLACE
-        | op::SETQ
-        | op::ADDQ
-        | op::REPLACEQ
-        | op::APPEND
-        | op::PREPEND
-        | op::APPENDQ
-        | op::PREPENDQ => store(node, st, h, extras, key, value, out),
-        op::DELETE | op::DELETEQ => delete(node, h, extras, key, value, out),
-        op::INCREMENT | op::DECREMENT | op::INCREMENTQ | op::DECREMENTQ => {
-            arith(node, h, extras, key, value, out)
-        }
-        op::QUIT => {
-            respond(out, h.opcode, 0, h.opaque, 0, &[], &[], &[]);
-            return Step::Close;
-        }
-        op::QUITQ => return Step::Close,
-        op::FLUSH | op::FLUSHQ => {
-            if node
-                .disable_flush
-                .load(std::sync::atomic::Ordering::Relaxed)
-            {
-                error(out, h, Status::Invalid);
-            } else {
-                let delay = if extras.len() == 4 {
-                    be32(extras) as i64
-                } else {
-                    0
-                };
-                node.store.counters.incr(st.stripe, Counter::CmdFlush);
-                if delay > 0 {
-                    node.store.flush_at(node.store.clock.expiry(delay));
-                } else {
-                    node.store.flush_now();
-                }
-                if h.opcode == op::FLUSH {
-                    respond(out, h.opcode, 0, h.opaque, 0, &[], &[], &[]);
-                }
-            }
-        }
-        op::NOOP => respond(out, h.opcode, 0, h.opaque, 0, &[], &[], &[]),
-        op::VERSION => respond(
-            out,
-            h.opcode,
-            0,
-            h.opaque,
-            0,
-            &[],
-            &[],
-            node.version().as_bytes(),
-        ),
-        op::STAT => {
-            stat(node, h, key, out);
-            if !value.is_empty() {
-                // memcached would read the value as the next header: the stream is lost.
-                return Step::Close;
-            }
-        }
-        _ => error(out, h, Status::UnknownCommand),
-    }
-    Step::More
-}
-
-fn get(
-    node: &NodeShared,
-    st: &ConnState,
-    h: &Header,
-    extras: &[u8],
-    key: &[u8],
-    out: &mut Vec<u8>,
-) {
-    let touching = matches!(
-        h.opcode,
-        op::TOUCH | op::GAT | op::GATQ | op::GATK | op::GATKQ
-    );
-    let quiet = matches!(h.opcode, op::GETQ | op::GETKQ | op::GATQ | op::GATKQ);
-    let with_key = matches!(h.opcode, op::GETK | op::GETKQ | op::GATK | op::GATKQ);
-    let store = &node.store;
-    let counters = &store.counters;
-    let exptime = touching.then(|| store.clock.expiry(be32(extras) as i64));
-    let mut g = store.lock(key);
-    let stripe = g.stripe();
-    if touching {
-        counters.incr(st.stripe, Counter::CmdTouch);
-    }
-    if h.opcode != op::TOUCH {
-        counters.incr(st.stripe, Counter::CmdGet);
-    }
-    match g.find(key, true) {
-        Some(slot) => {
-            if let Some(e) = exptime {
-                g.set_exptime(slot, e);
-            }
-            g.touch_access(slot, true, true);
-            counters.incr(
-                stripe,
-                if touching {
-                    Counter::TouchHits
-                } else {
-                    Counter::GetHits
-                },
-            );
-            let v = g.view(slot);
-            if h.opcode == op::TOUCH {
-                respond(
-                    out,
-                    h.opcode,
-                    0,
-                    h.opaque,
-                    v.cas,
-                    &v.flags.to_be_bytes(),
-                    &[],
-                    &[],
-                );
-            } else {
-                let k: &[u8] = if with_key { v.key } else { &[] };
-                respond(
-                    out,
-                    h.opcode,
-                    0,
-                    h.opaque,
-                    v.cas,
-                    &v.flags.to_be_bytes(),
-                    k,
-                    v.value,
-                );
-            }
-        }
-        None => {
-            counters.incr(
-                stripe,
-                if touching {
-                    Counter::TouchMisses
-                } else {
-                    Counter::GetMisses
-                },
-            );
-            if quiet {
-                return;
-            }
-            if with_key {
-                let s = Status::KeyNotFound;
-                respond(out, h.opcode, s.code(), h.opaque, 0, &[], key, &[]);
-            } else {
-                error(out, h, Status::KeyNotFound);
-            }
-        }
-    }
-}
-
-fn store(
-    node: &NodeShared,
-    st: &ConnState,
-    h: &Header,
-    extras: &[u8],
-    key: &[u8],
-    value: &[u8],
-    out: &mut Vec<u8>,
-) {
-    let (base, quiet) = match h.opcode {
-        op::SETQ => (op::SET, true),
-        op::ADDQ => (op::ADD, true),
-        op::REPLACEQ => (op::REPLACE, true),
-        op::APPENDQ => (op::APPEND, true),
-        op::PREPENDQ => (op::PREPEND, true),
-        other => (other, false),
-    };
-    let concat = base == op::APPEND || base == op::PREPEND;
-    let store = &node.store;
-    let counters = &store.counters;
-    counters.incr(st.stripe, Counter::CmdSet);
-    let (flags, exptime) = if concat {
-        (0, 0)
-    } else {
-        (
-            be32(&extras[..4]),
-            store.clock.expiry(be32(&extras[4..]) as i32 as i64),
-        )
-    };
-    let mut g = store.lock(key);
-    let stripe = g.stripe();
-    let existing = g.find(key, false);
-    let mut item = NewItem {
-        flags,
-        exptime,
-        parts: [value, b""],
-        cas: None,
-        bits: 0,
-    };
-    let mut old_value = Vec::new();
-    let outcome: Result<u64, Status> = (|| {
-        match (base, existing) {
-            (op::ADD, Some(_)) => return Err(Status::KeyExists),
-            (op::REPLACE, None) => return Err(Status::KeyNotFound),
-            (op::APPEND | op::PREPEND, None) => return Err(Status::NotStored),
-            (op::SET, None) if h.cas != 0 => {
-                counters.incr(stripe, Counter::CasMisses);
-                return Err(Status::KeyNotFound);
-            }
-            _ => {}
-        }
-        if let Some(slot) = existing
-            && h.cas != 0
-        {
-            if g.view(slot).cas != h.cas {
-                counters.incr(stripe, Counter::CasBadval);
-                return Err(Status::KeyExists);
-            }
-            counters.incr(stripe, Counter::CasHits);
-        }
-        if let (true, Some(slot)) = (concat, existing) {
-            let v = g.view(slot);
-            item.flags = v.flags;
-            item.exptime = v.exptime;
-            old_value = v.value.to_vec();
-            item.parts = if base == op::APPEND {
-                [&old_value, value]
-            } else {
-                [value, &old_value]
-            };
-        }
-        match g.write(key, existing, item) {
-            Ok((_, cas)) => Ok(cas),
-            // memcached keeps the item when an append would grow it too large...
-            Err(StoreError::TooLarge) if concat => Err(Status::NotStored),
-            Err(StoreError::TooLarge) => {
-                // ...and drops it when a set is too large, so no stale value survives.
-                if let Some(slot) = existing {
-                    g.remove(slot);
-                }
-                Err(Status::TooLarge)
-            }
-            Err(StoreError::NoMemory) => Err(Status::OutOfMemory),
-        }
-    })();
-    drop(g);
-    match outcome {
-        Ok(cas) => {
-            if !quiet {
-                respond(out, h.opcode, 0, h.opaque, cas, &[], &[], &[]);
-            }
-        }
-        Err(s) => {
-            if s == Status::TooLarge {
-                counters.incr(st.stripe, Counter::StoreTooLarge);
-            }
-            error(out, h, s)
-        }
-    }
-}
-
-fn delete(
-    node: &NodeShared,
-    h: &Header,
-    extras: &[u8],
-    key: &[u8],
-    value: &[u8],
-    out: &mut Vec<u8>,
-) {
-    let _ = (extras, value);
-    let store = &node.store;
-    let mut g = store.lock(key);
-    let stripe = g.stripe();
-    match g.find(key, false) {
-        None => {
-            store.counters.incr(stripe, Counter::DeleteMisses);
-            drop(g);
-            error(out, h, Status::KeyNotFound);
-        }
-        Some(slot) if h.cas != 0 && g.view(slot).cas != h.cas => {
-            drop(g);
-            error(out, h, Status::KeyExists);
-        }
-        Some(slot) => {
-            g.remove(slot);
-            store.counters.incr(stripe, Counter::DeleteHits);
-            if h.opcode == op::DELETE {
-                respond(out, h.opcode, 0, h.opaque, 0, &[], &[], &[]);
-            }
-        }
-    }
-}
-
-fn arith(
-    node: &NodeShared,
-    h: &Header,
-    extras: &[u8],
-    key: &[u8],
-    value: &[u8],
-    out: &mut Vec<u8>,
-) {
-    let _ = value;
-    let incr = matches!(h.opcode, op::INCREMENT | op::INCREMENTQ);
-    let quiet = matches!(h.opcode, op::INCREMENTQ | op::DECREMENTQ);
-    let delta = be64(&extras[..8]);
-    let initial = be64(&extras[8..16]);
-    let exp_raw = be32(&extras[16..20]);
-    let store = &node.store;
-    let counters = &store.counters;
-    let mut g = store.lock(key);
-    let stripe = g.stripe();
-    let (hit, miss) = if incr {
-        (Counter::IncrHits, Counter::IncrMisses)
-    } else {
-        (Counter::DecrHits, Counter::DecrMisses)
-    };
-    let result: Result<(u64, u64), Status> = match g.find(key, false) {
-        None => {
-            counters.incr(stripe, miss);
-            if exp_raw == u32::MAX {
-                Err(Status::KeyNotFound)
-            } else {
-                let bytes = initial.to_string();
-                let item = NewItem {
-                    flags: 0,
-                    exptime: store.clock.expiry(exp_raw as i32 as i64),
-                    parts: [bytes.as_bytes(), b""],
-                    cas: None,
-                    bits: 0,
-                };
-                g.write(key, None, item)
-                    .map(|(_, cas)| (initial, cas))
-                    .map_err(|_| Status::OutOfMemory)
-            }
-        }
-        Some(slot) => {
-            let v = g.view(slot);
-            if h.cas != 0 && v.cas != h.cas {
-                Err(Status::KeyExists)
-            } else {
-                match parse_counter(v.value) {
-                    None => Err(Status::NonNumeric),
-                    Some(cur) => {
-                        let new = apply_delta(cur, delta, incr);
-                        let bytes = counter_bytes(new, v.value.len());
-                        let item = NewItem {
-                            flags: v.flags,
-                            exptime: v.exptime,
-                            parts: [&bytes, b""],
-                            cas: None,
-                            bits: 0,
-                        };
-                        counters.incr(stripe, hit);
-                        g.write(key, Some(slot), item)
-                            .map(|(_, cas)| (new, cas))
-                            .map_err(|_| Status::OutOfMemory)
-                    }
-                }
-            }
-        }
-    };
-    drop(g);
-    match result {
-        Ok((n, cas)) => {
-            if !quiet {
-                respond(out, h.opcode, 0, h.opaque, cas, &[], &[], &n.to_be_bytes());
-            }
-        }
-        Err(s) => error(out, h, s),
-    }
-}
-
-fn stat(node: &NodeShared, h: &Header, key: &[u8], out: &mut Vec<u8>) {
-    let lines: StatLines = match key {
-        b"" => general_stats(node),
-        b"settings" => settings_stats(node),
-        b"items" => class_stats(node, "items"),
-        b"slabs" => class_stats(node, "slabs"),
-        b"sizes" => class_stats(node, "sizes"),
-        b"conns" => conns_stats(node, u64::MAX),
-        b"reset" => {
-            node.store.counters.reset();
-            StatLines::default()
-        }
-        _ => {
-            error(out, h, Status::KeyNotFound);
-            return;
-        }
-    };
-    for (name, value) in &lines.lines {
-        respond(
-            out,
-            h.opcode,
-            0,
-            h.opaque,
-            0,
-            &[],
-            name.as_bytes(),
-            value.as_bytes(),
-        );
-    }
-    respond(out, h.opcode, 0, h.opaque, 0, &[], &[], &[]);
-}
+#[cfg(test)]
+mod tests;

@@ -1,46 +1,183 @@
-//! The meta protocol: `mg`, `ms`, `md`, `ma`, `mn`, `me` with their flags, as memcached 1.6
-//! documents them (base64 keys, CAS compare and explicit CAS, client flags, hit/last-access,
-//! key echo, opaque, quiet mode, size, TTL, value, vivify on miss, recache / win / stale
-//! handling, invalidation, arithmetic modes and initial values).
+//! Parser of the meta protocol: `mg`, `ms`, `md`, `ma`, `mn`, `me` with their flags, as
+//! memcached 1.6 documents them (base64 keys, CAS compare and explicit CAS, client flags,
+//! hit/last-access, key echo, opaque, quiet mode, size, TTL, value, vivify on miss, recache /
+//! win / stale handling, invalidation, arithmetic modes and initial values).
 //!
-//! Place in the flow: `protocol::text` recognises a meta command by its name and calls
-//! [`handle`] with the whole input buffer (an `ms` has a data block after its line).
+//! Place in the flow: `protocol::text::parse` recognises a meta command by its name and calls
+//! [`parse_line`] with the whole buffer (an `ms` has a data block after its line); the
+//! resulting [`MetaRequest`] is run by `execute::meta`. Also the pure encoders of the flags
+//! every meta reply echoes.
 //!
-//! Replies carry the requested return flags in request order; `W` (win), `X` (stale) and
-//! `Z` (win token already sent) follow them. Error texts differ by command exactly as
-//! memcached's do (`mg`/`ms`: "invalid flag" / "duplicate flag"; `md`/`ma`: "invalid or
-//! duplicate flag").
+//! Error texts differ by command exactly as memcached's do (`mg`/`ms`: "invalid flag" /
+//! "duplicate flag"; `md`/`ma`: "invalid or duplicate flag"). Flags are checked in request
+//! order, so the first bad flag decides the error.
+
+use std::borrow::Cow;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use super::text::{Handled, push_num};
-use super::{
-    KEY_MAX, apply_delta, counter_bytes, parse_counter, parse_flags, parse_i64, parse_u64,
-};
-use crate::server::{ConnState, NodeShared};
-use crate::stats::Counter;
-use crate::store::{NewItem, Slot, StoreError};
+use super::{KEY_MAX, Limits, Parsed, Request, parse_flags, parse_i64, parse_u64};
 use crate::wire;
 
 /// Longest opaque token memcached accepts.
 const OPAQUE_MAX: usize = 32;
 
-/// Parsed flags of one meta command.
-struct Flags<'a> {
+/// A meta request whose key was read (every one of these counts in `cmd_meta`).
+#[derive(Debug)]
+pub enum MetaRequest<'a> {
+    /// A parse error answered with `msg`.
+    Error(&'static [u8]),
+    /// `mg`.
+    Get(MetaGet<'a>),
+    /// `ms` with its data block.
+    Set(MetaSet<'a>),
+    /// `ms` refused once its line was read (counted as a set).
+    SetRefused {
+        /// The decoded key.
+        key: Cow<'a, [u8]>,
+        /// Why.
+        why: super::text::Refusal,
+    },
+    /// `md`.
+    Delete(MetaDelete<'a>),
+    /// `ma`.
+    Arith(MetaArith<'a>),
+    /// `me`: item metadata for debugging.
+    Debug {
+        /// The key as sent.
+        raw_key: &'a [u8],
+        /// The decoded key.
+        key: Cow<'a, [u8]>,
+    },
+}
+
+/// Flags of one meta command, in request order, with their tokens.
+pub struct Flags<'a> {
     /// Flag letters in request order.
     order: Vec<u8>,
-    /// Token of each flag letter (empty if none).
-    tokens: [Option<&'a [u8]>; 128],
+    /// Token of each flag, in the same order.
+    tokens: Vec<&'a [u8]>,
+    /// Bit `c` set when flag letter `c` (ASCII) was given.
+    present: u128,
+}
+
+impl std::fmt::Debug for Flags<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.order
+                    .iter()
+                    .zip(&self.tokens)
+                    .map(|(&c, t)| (c as char, t)),
+            )
+            .finish()
+    }
 }
 
 impl<'a> Flags<'a> {
-    fn has(&self, f: u8) -> bool {
-        self.tokens[f as usize].is_some()
+    /// Whether flag `f` was given.
+    pub fn has(&self, f: u8) -> bool {
+        f < 128 && self.present & (1u128 << f) != 0
     }
-    fn token(&self, f: u8) -> Option<&'a [u8]> {
-        self.tokens[f as usize]
+    /// The token after flag `f`, if given.
+    pub fn token(&self, f: u8) -> Option<&'a [u8]> {
+        if !self.has(f) {
+            return None;
+        }
+        let i = self.order.iter().position(|&c| c == f)?;
+        self.tokens.get(i).copied()
     }
+    /// Flag letters in request order.
+    pub fn order(&self) -> &[u8] {
+        &self.order
+    }
+}
+
+/// `mg <key> <flags>*`.
+#[derive(Debug)]
+pub struct MetaGet<'a> {
+    /// The key as sent (echoed by `k`).
+    pub raw_key: &'a [u8],
+    /// The decoded key.
+    pub key: Cow<'a, [u8]>,
+    /// The flags.
+    pub flags: Flags<'a>,
+    /// `N`: vivify on miss with this TTL.
+    pub vivify: Option<i64>,
+    /// `R`: win a recache when the TTL is below this.
+    pub recache: Option<i64>,
+    /// `T`: new TTL.
+    pub ttl: Option<i64>,
+    /// `E`: explicit CAS for a vivified item.
+    pub new_cas: Option<u64>,
+}
+
+/// `ms <key> <datalen> <flags>*` and its data block.
+#[derive(Debug)]
+pub struct MetaSet<'a> {
+    /// The key as sent (echoed by `k`).
+    pub raw_key: &'a [u8],
+    /// The decoded key.
+    pub key: Cow<'a, [u8]>,
+    /// The flags.
+    pub flags: Flags<'a>,
+    /// `F`: client flags.
+    pub client_flags: Option<u32>,
+    /// `T`: TTL.
+    pub ttl: Option<i64>,
+    /// `C`: compare CAS.
+    pub compare: Option<u64>,
+    /// `E`: explicit new CAS.
+    pub new_cas: Option<u64>,
+    /// `N`: vivify on append/prepend miss with this TTL.
+    pub vivify: Option<i64>,
+    /// `M`: mode, upper case (`S` set, `E` add, `A` append, `P` prepend, `R` replace).
+    pub mode: u8,
+    /// The data block without CRLF.
+    pub data: &'a [u8],
+}
+
+/// `md <key> <flags>*`.
+#[derive(Debug)]
+pub struct MetaDelete<'a> {
+    /// The key as sent (echoed by `k`).
+    pub raw_key: &'a [u8],
+    /// The decoded key.
+    pub key: Cow<'a, [u8]>,
+    /// The flags.
+    pub flags: Flags<'a>,
+    /// `C`: compare CAS.
+    pub compare: Option<u64>,
+    /// `E`: explicit new CAS.
+    pub new_cas: Option<u64>,
+    /// `T`: TTL (with `I`).
+    pub ttl: Option<i64>,
+}
+
+/// `ma <key> <flags>*`.
+#[derive(Debug)]
+pub struct MetaArith<'a> {
+    /// The key as sent (echoed by `k`).
+    pub raw_key: &'a [u8],
+    /// The decoded key.
+    pub key: Cow<'a, [u8]>,
+    /// The flags.
+    pub flags: Flags<'a>,
+    /// `C`: compare CAS.
+    pub compare: Option<u64>,
+    /// `E`: explicit new CAS.
+    pub new_cas: Option<u64>,
+    /// `N`: vivify on miss with this TTL.
+    pub vivify: Option<i64>,
+    /// `J`: initial value on vivify.
+    pub initial: u64,
+    /// `D`: delta.
+    pub delta: u64,
+    /// `T`: TTL.
+    pub ttl: Option<i64>,
+    /// Increment (else decrement).
+    pub incr: bool,
 }
 
 /// Which meta command, for flag validation and error texts.
@@ -108,21 +245,26 @@ fn parse_flags_list<'a>(
 ) -> Result<Flags<'a>, &'static [u8]> {
     let mut f = Flags {
         order: Vec::new(),
-        tokens: [None; 128],
+        tokens: Vec::new(),
+        present: 0,
     };
     for tok in toks {
-        let c = tok[0];
+        let Some((&c, rest)) = tok.split_first() else {
+            continue;
+        };
+        // Every allowed letter is ASCII, so `present` can hold them all.
         if !cmd.allowed().contains(&c) {
             return Err(cmd.invalid());
         }
-        if f.tokens[c as usize].is_some() {
+        if f.has(c) {
             return Err(cmd.duplicate());
         }
-        if !token_ok(c, &tok[1..]) {
+        if !token_ok(c, rest) {
             return Err(cmd.bad_token(c));
         }
-        f.tokens[c as usize] = Some(&tok[1..]);
+        f.present |= 1u128 << c;
         f.order.push(c);
+        f.tokens.push(rest);
     }
     if f.token(b'O').is_some_and(|o| o.len() > OPAQUE_MAX) {
         return Err(wire::OPAQUE_TOO_LONG);
@@ -144,14 +286,14 @@ fn num<T>(
 }
 
 /// Decodes the key (base64 with `b`) and checks its length.
-fn decode_key(raw: &[u8], b64: bool) -> Result<Vec<u8>, &'static [u8]> {
+fn decode_key(raw: &[u8], b64: bool) -> Result<Cow<'_, [u8]>, &'static [u8]> {
     if raw.len() > KEY_MAX {
         return Err(wire::BAD_FORMAT);
     }
     let key = if b64 {
-        B64.decode(raw).map_err(|_| wire::KEY_DECODE)?
+        Cow::Owned(B64.decode(raw).map_err(|_| wire::KEY_DECODE)?)
     } else {
-        raw.to_vec()
+        Cow::Borrowed(raw)
     };
     if key.is_empty() || key.len() > KEY_MAX {
         return Err(wire::BAD_FORMAT);
@@ -168,628 +310,232 @@ fn bad_key(cmd: Cmd, err: &'static [u8]) -> &'static [u8] {
     }
 }
 
-/// Appends the opaque and key echo (`O…`, `k…`, ` b`) that every reply carries when asked.
-fn echo_basic(out: &mut Vec<u8>, f: &Flags<'_>, raw_key: &[u8]) {
-    for &c in &f.order {
-        match c {
-            b'O' => {
-                out.extend_from_slice(b" O");
-                out.extend_from_slice(f.token(b'O').unwrap_or_default());
-            }
-            b'k' => {
-                out.extend_from_slice(b" k");
-                out.extend_from_slice(raw_key);
-                if f.has(b'b') {
-                    out.extend_from_slice(b" b");
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Writes a status-only reply (`EN`, `NF`, `NS`, `EX`, `HD` without item flags).
-fn status(out: &mut Vec<u8>, code: &[u8], f: &Flags<'_>, raw_key: &[u8]) {
-    out.extend_from_slice(code);
-    echo_basic(out, f, raw_key);
-    out.extend_from_slice(b"\r\n");
-}
-
-/// Entry point for a meta command line `buf[..line_end]`.
-pub(crate) fn handle(
-    node: &NodeShared,
-    st: &mut ConnState,
-    buf: &[u8],
+/// Parses the meta command whose line is `buf[..line_end]`.
+pub fn parse_line<'a>(
+    buf: &'a [u8],
     line_end: usize,
     line_len: usize,
-    out: &mut Vec<u8>,
-) -> Handled {
+    limits: &Limits,
+) -> Parsed<Request<'a>> {
     let line = &buf[..line_end];
     let mut toks = line.split(|&b| b == b' ').filter(|t| !t.is_empty());
     let cmd = toks.next().unwrap_or_default();
+    let done = |request| Parsed::Done {
+        request,
+        consumed: line_len,
+        discard: 0,
+    };
     if cmd == b"mn" {
-        out.extend_from_slice(wire::MN);
-        return Handled::Consumed(line_len);
+        return done(Request::reply(wire::MN));
     }
     let Some(raw_key) = toks.next() else {
-        out.extend_from_slice(if cmd == b"mg" {
+        let msg = if cmd == b"mg" {
             wire::ERROR
         } else {
             wire::BAD_FORMAT
-        });
-        return Handled::Consumed(line_len);
+        };
+        return done(Request::reply(msg));
     };
-    node.store.counters.incr(st.stripe, Counter::CmdMeta);
-    match cmd {
-        b"mg" => {
-            meta_get(node, st, raw_key, toks, out);
-            Handled::Consumed(line_len)
-        }
-        b"ms" => meta_set(node, st, buf, raw_key, line_len, out),
-        b"md" => {
-            meta_delete(node, raw_key, toks, out);
-            Handled::Consumed(line_len)
-        }
-        b"ma" => {
-            meta_arith(node, raw_key, toks, out);
-            Handled::Consumed(line_len)
-        }
-        _ => {
-            meta_debug(node, raw_key, toks.next().is_some_and(|t| t == b"b"), out);
-            Handled::Consumed(line_len)
-        }
-    }
+    let meta = match cmd {
+        b"mg" => get(raw_key, toks),
+        b"ms" => return set(buf, raw_key, toks, line_len, limits),
+        b"md" => delete(raw_key, toks),
+        b"ma" => arith(raw_key, toks),
+        _ => match decode_key(raw_key, toks.next().is_some_and(|t| t == b"b")) {
+            Ok(key) => Ok(MetaRequest::Debug { raw_key, key }),
+            Err(_) => Err(wire::BAD_FORMAT),
+        },
+    };
+    done(Request::Meta(meta.unwrap_or_else(MetaRequest::Error)))
 }
 
-fn meta_get<'a>(
-    node: &NodeShared,
-    st: &ConnState,
+fn get<'a>(
     raw_key: &'a [u8],
     toks: impl Iterator<Item = &'a [u8]>,
-    out: &mut Vec<u8>,
-) {
-    let parsed = parse_flags_list(Cmd::Get, toks).and_then(|f| {
-        let vivify = num(Cmd::Get, &f, b'N', parse_i64)?;
-        let recache = num(Cmd::Get, &f, b'R', parse_i64)?;
-        let ttl = num(Cmd::Get, &f, b'T', parse_i64)?;
-        let new_cas = num(Cmd::Get, &f, b'E', parse_u64)?;
-        let key = decode_key(raw_key, f.has(b'b'))?;
-        Ok((f, key, vivify, recache, ttl, new_cas))
-    });
-    let (f, key, vivify, recache, ttl, new_cas) = match parsed {
-        Ok(p) => p,
-        Err(e) => {
-            out.extend_from_slice(e);
-            return;
-        }
+) -> Result<MetaRequest<'a>, &'static [u8]> {
+    let flags = parse_flags_list(Cmd::Get, toks)?;
+    let vivify = num(Cmd::Get, &flags, b'N', parse_i64)?;
+    let recache = num(Cmd::Get, &flags, b'R', parse_i64)?;
+    let ttl = num(Cmd::Get, &flags, b'T', parse_i64)?;
+    let new_cas = num(Cmd::Get, &flags, b'E', parse_u64)?;
+    let key = decode_key(raw_key, flags.has(b'b'))?;
+    Ok(MetaRequest::Get(MetaGet {
+        raw_key,
+        key,
+        flags,
+        vivify,
+        recache,
+        ttl,
+        new_cas,
+    }))
+}
+
+/// Everything of an `ms` line after its data length.
+fn set_flags<'a>(
+    raw_key: &'a [u8],
+    toks: impl Iterator<Item = &'a [u8]>,
+) -> Result<MetaSet<'a>, &'static [u8]> {
+    let flags = parse_flags_list(Cmd::Set, toks)?;
+    let client_flags = num(Cmd::Set, &flags, b'F', parse_flags)?;
+    let ttl = num(Cmd::Set, &flags, b'T', parse_i64)?;
+    let compare = num(Cmd::Set, &flags, b'C', parse_u64)?;
+    let new_cas = num(Cmd::Set, &flags, b'E', parse_u64)?;
+    let vivify = num(Cmd::Set, &flags, b'N', parse_i64)?;
+    let mode = match flags.token(b'M') {
+        None => b'S',
+        Some([m]) if b"EAPRSeaprs".contains(m) => m.to_ascii_uppercase(),
+        Some(_) => return Err(wire::INVALID_MS_MODE),
     };
-    let store = &node.store;
-    let counters = &store.counters;
-    let quiet = f.has(b'q');
-    let mut g = store.lock(&key);
-    let stripe = g.stripe();
-    counters.incr(st.stripe, Counter::CmdGet);
-    let (slot, vivified) = match g.find(&key, true) {
-        Some(slot) => {
-            counters.incr(stripe, Counter::GetHits);
-            (slot, false)
-        }
-        None => {
-            counters.incr(stripe, Counter::GetMisses);
-            let Some(n) = vivify else {
-                if !quiet {
-                    status(out, b"EN", &f, raw_key);
-                }
-                return;
-            };
-            let item = NewItem {
-                flags: 0,
-                exptime: store.clock.expiry(n),
-                parts: [b"", b""],
-                cas: new_cas,
-                bits: 0,
-            };
-            match g.write(&key, None, item) {
-                Ok((slot, _)) => {
-                    g.set_win_sent(slot, true);
-                    (slot, true)
-                }
-                Err(_) => {
-                    out.extend_from_slice(wire::OUT_OF_MEMORY);
-                    return;
-                }
-            }
-        }
-    };
-    let before = g.view(slot);
-    // memcached 1.6 reports `t` as it was before this request's `T` update.
-    let ttl_before = store.clock.ttl(before.exptime);
-    let (was_fetched, last_access, win_before, stale, exptime) = (
-        before.fetched,
-        before.atime,
-        before.win_sent,
-        before.stale,
-        before.exptime,
-    );
-    // Win logic: a vivified miss wins; a stale item hands out one win; an item close to
-    // expiry hands out one win to the first fetcher asking with R.
-    let mut win = vivified;
-    let already = win_before && !vivified;
-    if !vivified && !win_before {
-        let near_expiry =
-            recache.is_some_and(|r| exptime != 0 && (exptime as i64 - g.now() as i64) < r);
-        if stale || near_expiry {
-            win = true;
-            g.set_win_sent(slot, true);
-        }
-    }
-    if let Some(t) = ttl {
-        g.set_exptime(slot, store.clock.expiry(t));
-        counters.incr(st.stripe, Counter::CmdTouch);
-    }
-    g.touch_access(slot, !f.has(b'u'), true);
-    let v = g.view(slot);
-    let mut nums = [0u8; 20];
-    if f.has(b'v') {
-        out.extend_from_slice(b"VA");
-        push_num(out, &mut nums, b' ', v.value.len() as u64);
-    } else {
-        out.extend_from_slice(b"HD");
-    }
-    for &c in &f.order {
-        match c {
-            b'c' => push_flag(out, &mut nums, b'c', v.cas),
-            b'f' => push_flag(out, &mut nums, b'f', v.flags as u64),
-            b'h' => out.extend_from_slice(if was_fetched { b" h1" } else { b" h0" }),
-            b'l' => push_flag(
-                out,
-                &mut nums,
-                b'l',
-                g_now(node).saturating_sub(last_access) as u64,
-            ),
-            b's' => push_flag(out, &mut nums, b's', v.value.len() as u64),
-            b't' => out.extend_from_slice(format!(" t{ttl_before}").as_bytes()),
-            b'O' => {
-                out.extend_from_slice(b" O");
-                out.extend_from_slice(f.token(b'O').unwrap_or_default());
-            }
-            b'k' => {
-                out.extend_from_slice(b" k");
-                out.extend_from_slice(raw_key);
-                if f.has(b'b') {
-                    out.extend_from_slice(b" b");
-                }
-            }
-            _ => {}
-        }
-    }
-    if already {
-        out.extend_from_slice(b" Z");
-    }
-    if stale {
-        out.extend_from_slice(b" X");
-    }
-    if win {
-        out.extend_from_slice(b" W");
-    }
-    out.extend_from_slice(b"\r\n");
-    if f.has(b'v') {
-        out.extend_from_slice(v.value);
-        out.extend_from_slice(b"\r\n");
-    }
+    let key = decode_key(raw_key, flags.has(b'b'))?;
+    Ok(MetaSet {
+        raw_key,
+        key,
+        flags,
+        client_flags,
+        ttl,
+        compare,
+        new_cas,
+        vivify,
+        mode,
+        data: &[],
+    })
 }
 
-fn g_now(node: &NodeShared) -> u32 {
-    node.store.clock.now()
-}
-
-fn push_flag(out: &mut Vec<u8>, nums: &mut [u8; 20], flag: u8, n: u64) {
-    out.push(b' ');
-    out.push(flag);
-    let start = out.len();
-    push_num(out, nums, b' ', n);
-    // push_num wrote a separator we do not want between flag and number.
-    out.remove(start);
-}
-
-fn meta_set(
-    node: &NodeShared,
-    st: &mut ConnState,
-    buf: &[u8],
-    raw_key: &[u8],
+/// `ms`: the line, then the data block. A flag error still discards the data block.
+fn set<'a>(
+    buf: &'a [u8],
+    raw_key: &'a [u8],
+    mut toks: impl Iterator<Item = &'a [u8]>,
     line_len: usize,
-    out: &mut Vec<u8>,
-) -> Handled {
-    let line = &buf[..line_len];
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let mut toks = line.split(|&b| b == b' ').filter(|t| !t.is_empty()).skip(2);
+    limits: &Limits,
+) -> Parsed<Request<'a>> {
+    let done = |meta, consumed, discard| Parsed::Done {
+        request: Request::Meta(meta),
+        consumed,
+        discard,
+    };
     if raw_key.len() > KEY_MAX {
-        out.extend_from_slice(wire::BAD_FORMAT);
-        return Handled::Consumed(line_len);
+        return done(MetaRequest::Error(wire::BAD_FORMAT), line_len, 0);
     }
     let Some(vlen) = toks
         .next()
         .and_then(parse_i64)
         .filter(|v| *v >= 0 && *v <= i32::MAX as i64 - 2)
     else {
-        out.extend_from_slice(wire::BAD_FORMAT);
-        return Handled::Consumed(line_len);
+        return done(MetaRequest::Error(wire::BAD_FORMAT), line_len, 0);
     };
     let vlen = vlen as usize;
-    let store = &node.store;
-    let counters = &store.counters;
-    let parsed = parse_flags_list(Cmd::Set, toks).and_then(|f| {
-        let flags = num(Cmd::Set, &f, b'F', parse_flags)?;
-        let ttl = num(Cmd::Set, &f, b'T', parse_i64)?;
-        let compare = num(Cmd::Set, &f, b'C', parse_u64)?;
-        let new_cas = num(Cmd::Set, &f, b'E', parse_u64)?;
-        let vivify = num(Cmd::Set, &f, b'N', parse_i64)?;
-        let mode = match f.token(b'M') {
-            None => b'S',
-            Some([m]) if b"EAPRSeaprs".contains(m) => m.to_ascii_uppercase(),
-            Some(_) => return Err(wire::INVALID_MS_MODE),
-        };
-        let key = decode_key(raw_key, f.has(b'b'))?;
-        Ok((f, key, flags, ttl, compare, new_cas, vivify, mode))
-    });
-    let (f, key, flags, ttl, compare, new_cas, vivify, mode) = match parsed {
-        Ok(p) => p,
-        Err(e) => {
-            out.extend_from_slice(e);
-            st.swallow = vlen + 2;
-            return Handled::Consumed(line_len);
-        }
+    let mut set = match set_flags(raw_key, toks) {
+        Ok(set) => set,
+        Err(e) => return done(MetaRequest::Error(e), line_len, vlen + 2),
     };
-    counters.incr(st.stripe, Counter::CmdSet);
-    if store.too_large(key.len(), vlen) {
-        counters.incr(st.stripe, Counter::StoreTooLarge);
-        out.extend_from_slice(wire::TOO_LARGE);
-        // memcached unlinks the old item whatever the mode, so no stale value survives.
-        let mut g = store.lock(&key);
-        if let Some(slot) = g.find(&key, false) {
-            g.remove(slot);
-        }
-        st.swallow = vlen + 2;
-        return Handled::Consumed(line_len);
+    if limits.item_too_large(set.key.len(), vlen) {
+        let why = super::text::Refusal::TooLarge;
+        return done(
+            MetaRequest::SetRefused { key: set.key, why },
+            line_len,
+            vlen + 2,
+        );
     }
     let total = line_len + vlen + 2;
     if buf.len() < total {
-        return Handled::NeedMore(total);
+        return Parsed::NeedMore { want: total };
     }
     if &buf[total - 2..total] != b"\r\n" {
-        out.extend_from_slice(wire::BAD_CHUNK);
-        return Handled::Consumed(total);
+        let why = super::text::Refusal::BadChunk;
+        return done(MetaRequest::SetRefused { key: set.key, why }, total, 0);
     }
-    let data = &buf[line_len..line_len + vlen];
-    let quiet = f.has(b'q');
-    let mut g = store.lock(&key);
-    let stripe = g.stripe();
-    let existing = g.find(&key, false);
-    let exptime = ttl.map(|t| store.clock.expiry(t)).unwrap_or(0);
-    let mut item = NewItem {
-        flags: flags.unwrap_or(0),
-        exptime,
-        parts: [data, b""],
-        cas: new_cas,
-        bits: 0,
-    };
-    let mut stale_store = false;
-    // CAS compare first: a mismatch is EX (or, with I and an older CAS, a stale store).
-    if let Some(c) = compare {
-        match existing {
-            None => {
-                counters.incr(stripe, Counter::CasMisses);
-                status(out, b"NF", &f, raw_key);
-                return Handled::Consumed(total);
-            }
-            Some(slot) => {
-                let cur = g.view(slot).cas;
-                if c != cur {
-                    if f.has(b'I') && c < cur {
-                        stale_store = true;
-                    } else {
-                        counters.incr(stripe, Counter::CasBadval);
-                        status(out, b"EX", &f, raw_key);
-                        return Handled::Consumed(total);
-                    }
-                } else {
-                    counters.incr(stripe, Counter::CasHits);
-                }
-            }
-        }
-    }
-    let old_value;
-    let target = match (mode, existing) {
-        (b'E', Some(_)) | (b'R', None) => None,
-        (b'A' | b'P', None) => match vivify {
-            Some(n) => {
-                item.exptime = store.clock.expiry(n);
-                Some(None)
-            }
-            None => None,
-        },
-        (b'A' | b'P', Some(slot)) => {
-            let v = g.view(slot);
-            item.flags = v.flags;
-            item.exptime = v.exptime;
-            old_value = v.value.to_vec();
-            item.parts = if mode == b'A' {
-                [&old_value, data]
-            } else {
-                [data, &old_value]
-            };
-            Some(Some(slot))
-        }
-        (_, existing) => Some(existing),
-    };
-    let Some(existing) = target else {
-        status(out, b"NS", &f, raw_key);
-        return Handled::Consumed(total);
-    };
-    match g.write(&key, existing, item) {
-        Ok((slot, cas)) => {
-            if stale_store {
-                g.mark_stale(slot, cas);
-            }
-            if !quiet {
-                out.extend_from_slice(b"HD");
-                let mut nums = [0u8; 20];
-                for &c in &f.order {
-                    match c {
-                        b'c' => push_flag(out, &mut nums, b'c', cas),
-                        b'O' => {
-                            out.extend_from_slice(b" O");
-                            out.extend_from_slice(f.token(b'O').unwrap_or_default());
-                        }
-                        b'k' => {
-                            out.extend_from_slice(b" k");
-                            out.extend_from_slice(raw_key);
-                            if f.has(b'b') {
-                                out.extend_from_slice(b" b");
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                out.extend_from_slice(b"\r\n");
-            }
-        }
-        Err(StoreError::TooLarge) => {
-            counters.incr(st.stripe, Counter::StoreTooLarge);
-            out.extend_from_slice(wire::TOO_LARGE);
-        }
-        Err(StoreError::NoMemory) => {
-            counters.incr(st.stripe, Counter::StoreNoMemory);
-            out.extend_from_slice(wire::OUT_OF_MEMORY);
-        }
-    }
-    Handled::Consumed(total)
+    set.data = &buf[line_len..line_len + vlen];
+    done(MetaRequest::Set(set), total, 0)
 }
 
-fn meta_delete<'a>(
-    node: &NodeShared,
+fn delete<'a>(
     raw_key: &'a [u8],
     toks: impl Iterator<Item = &'a [u8]>,
-    out: &mut Vec<u8>,
-) {
-    let parsed = parse_flags_list(Cmd::Delete, toks).and_then(|f| {
-        let compare = num(Cmd::Delete, &f, b'C', parse_u64)?;
-        let new_cas = num(Cmd::Delete, &f, b'E', parse_u64)?;
-        let ttl = num(Cmd::Delete, &f, b'T', parse_i64)?;
-        // memcached reports an undecodable key of md/ma as a flag error.
-        let key = decode_key(raw_key, f.has(b'b')).map_err(|e| bad_key(Cmd::Delete, e))?;
-        Ok((f, key, compare, new_cas, ttl))
-    });
-    let (f, key, compare, new_cas, ttl) = match parsed {
-        Ok(p) => p,
-        Err(e) => {
-            out.extend_from_slice(e);
-            return;
-        }
-    };
-    let store = &node.store;
-    let mut g = store.lock(&key);
-    let stripe = g.stripe();
-    let Some(slot) = g.find(&key, false) else {
-        store.counters.incr(stripe, Counter::DeleteMisses);
-        status(out, b"NF", &f, raw_key);
-        return;
-    };
-    if let Some(c) = compare
-        && g.view(slot).cas != c
-    {
-        status(out, b"EX", &f, raw_key);
-        return;
-    }
-    store.counters.incr(stripe, Counter::DeleteHits);
-    if f.has(b'I') {
-        let cas = new_cas.unwrap_or_else(|| store.next_cas());
-        g.mark_stale(slot, cas);
-        if let Some(t) = ttl {
-            g.set_exptime(slot, store.clock.expiry(t));
-        }
-    } else if f.has(b'x') {
-        let v = g.view(slot);
-        let (flags, exptime) = (v.flags, v.exptime);
-        let item = NewItem {
-            flags,
-            exptime,
-            parts: [b"", b""],
-            cas: new_cas,
-            bits: 0,
-        };
-        let _ = g.write(&key, Some(slot), item);
-    } else {
-        g.remove(slot);
-    }
-    if !f.has(b'q') {
-        status(out, b"HD", &f, raw_key);
-    }
+) -> Result<MetaRequest<'a>, &'static [u8]> {
+    let cmd = Cmd::Delete;
+    let flags = parse_flags_list(cmd, toks)?;
+    let compare = num(cmd, &flags, b'C', parse_u64)?;
+    let new_cas = num(cmd, &flags, b'E', parse_u64)?;
+    let ttl = num(cmd, &flags, b'T', parse_i64)?;
+    // memcached reports an undecodable key of md/ma as a flag error.
+    let key = decode_key(raw_key, flags.has(b'b')).map_err(|e| bad_key(cmd, e))?;
+    Ok(MetaRequest::Delete(MetaDelete {
+        raw_key,
+        key,
+        flags,
+        compare,
+        new_cas,
+        ttl,
+    }))
 }
 
-fn meta_arith<'a>(
-    node: &NodeShared,
+fn arith<'a>(
     raw_key: &'a [u8],
     toks: impl Iterator<Item = &'a [u8]>,
-    out: &mut Vec<u8>,
-) {
+) -> Result<MetaRequest<'a>, &'static [u8]> {
     let cmd = Cmd::Arith;
-    let parsed = parse_flags_list(cmd, toks).and_then(|f| {
-        let compare = num(cmd, &f, b'C', parse_u64)?;
-        let new_cas = num(cmd, &f, b'E', parse_u64)?;
-        let vivify = num(cmd, &f, b'N', parse_i64)?;
-        let initial = num(cmd, &f, b'J', parse_u64)?.unwrap_or(0);
-        let delta = num(cmd, &f, b'D', parse_u64)?.unwrap_or(1);
-        let ttl = num(cmd, &f, b'T', parse_i64)?;
-        let incr = match f.token(b'M') {
-            None => true,
-            Some([b'I' | b'i' | b'+']) => true,
-            Some([b'D' | b'd' | b'-']) => false,
-            Some(_) => return Err(wire::INVALID_MA_MODE),
-        };
-        let key = decode_key(raw_key, f.has(b'b')).map_err(|e| bad_key(cmd, e))?;
-        Ok((f, key, compare, new_cas, vivify, initial, delta, ttl, incr))
-    });
-    let (f, key, compare, new_cas, vivify, initial, delta, ttl, incr) = match parsed {
-        Ok(p) => p,
-        Err(e) => {
-            out.extend_from_slice(e);
-            return;
-        }
+    let flags = parse_flags_list(cmd, toks)?;
+    let compare = num(cmd, &flags, b'C', parse_u64)?;
+    let new_cas = num(cmd, &flags, b'E', parse_u64)?;
+    let vivify = num(cmd, &flags, b'N', parse_i64)?;
+    let initial = num(cmd, &flags, b'J', parse_u64)?.unwrap_or(0);
+    let delta = num(cmd, &flags, b'D', parse_u64)?.unwrap_or(1);
+    let ttl = num(cmd, &flags, b'T', parse_i64)?;
+    let incr = match flags.token(b'M') {
+        None => true,
+        Some([b'I' | b'i' | b'+']) => true,
+        Some([b'D' | b'd' | b'-']) => false,
+        Some(_) => return Err(wire::INVALID_MA_MODE),
     };
-    let store = &node.store;
-    let counters = &store.counters;
-    let mut g = store.lock(&key);
-    let stripe = g.stripe();
-    let (hit, miss) = if incr {
-        (Counter::IncrHits, Counter::IncrMisses)
-    } else {
-        (Counter::DecrHits, Counter::DecrMisses)
-    };
-    let result: Result<(Slot, u64), &[u8]> = match g.find(&key, false) {
-        None => {
-            counters.incr(stripe, miss);
-            let Some(n) = vivify else {
-                status(out, b"NF", &f, raw_key);
-                return;
-            };
-            let bytes = initial.to_string();
-            let item = NewItem {
-                flags: 0,
-                exptime: store.clock.expiry(n),
-                parts: [bytes.as_bytes(), b""],
-                cas: new_cas,
-                bits: 0,
-            };
-            g.write(&key, None, item)
-                .map(|(s, _)| (s, initial))
-                .map_err(|_| wire::OUT_OF_MEMORY)
+    let key = decode_key(raw_key, flags.has(b'b')).map_err(|e| bad_key(cmd, e))?;
+    Ok(MetaRequest::Arith(MetaArith {
+        raw_key,
+        key,
+        flags,
+        compare,
+        new_cas,
+        vivify,
+        initial,
+        delta,
+        ttl,
+        incr,
+    }))
+}
+
+/// Appends the opaque and key echo (`O…`, `k…`, ` b`) a reply carries when asked, for the
+/// flag `c` of the request order (other flags are the caller's).
+pub(crate) fn encode_echo(out: &mut Vec<u8>, flags: &Flags<'_>, c: u8, raw_key: &[u8]) {
+    match c {
+        b'O' => {
+            out.extend_from_slice(b" O");
+            out.extend_from_slice(flags.token(b'O').unwrap_or_default());
         }
-        Some(slot) => {
-            let v = g.view(slot);
-            if compare.is_some_and(|c| c != v.cas) {
-                status(out, b"EX", &f, raw_key);
-                return;
-            }
-            match parse_counter(v.value) {
-                None => Err(wire::NON_NUMERIC),
-                Some(cur) => {
-                    let new = apply_delta(cur, delta, incr);
-                    let bytes = counter_bytes(new, v.value.len());
-                    let item = NewItem {
-                        flags: v.flags,
-                        exptime: v.exptime,
-                        parts: [&bytes, b""],
-                        cas: new_cas,
-                        bits: 0,
-                    };
-                    counters.incr(stripe, hit);
-                    g.write(&key, Some(slot), item)
-                        .map(|(s, _)| (s, new))
-                        .map_err(|_| wire::OUT_OF_MEMORY)
-                }
+        b'k' => {
+            out.extend_from_slice(b" k");
+            out.extend_from_slice(raw_key);
+            if flags.has(b'b') {
+                out.extend_from_slice(b" b");
             }
         }
-    };
-    let (slot, number) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            out.extend_from_slice(e);
-            return;
-        }
-    };
-    if let Some(t) = ttl {
-        g.set_exptime(slot, store.clock.expiry(t));
+        _ => {}
     }
-    // Arithmetic does not count as a fetch (the `h` flag stays as it was).
-    g.touch_access(slot, true, false);
-    if f.has(b'q') {
-        return;
-    }
-    let v = g.view(slot);
-    let text = number.to_string();
-    let mut nums = [0u8; 20];
-    if f.has(b'v') {
-        out.extend_from_slice(b"VA");
-        push_num(out, &mut nums, b' ', text.len() as u64);
-    } else {
-        out.extend_from_slice(b"HD");
-    }
-    for &c in &f.order {
-        match c {
-            b'c' => push_flag(out, &mut nums, b'c', v.cas),
-            b't' => out.extend_from_slice(format!(" t{}", store.clock.ttl(v.exptime)).as_bytes()),
-            b'O' => {
-                out.extend_from_slice(b" O");
-                out.extend_from_slice(f.token(b'O').unwrap_or_default());
-            }
-            b'k' => {
-                out.extend_from_slice(b" k");
-                out.extend_from_slice(raw_key);
-                if f.has(b'b') {
-                    out.extend_from_slice(b" b");
-                }
-            }
-            _ => {}
-        }
+}
+
+/// Writes a status-only reply (`EN`, `NF`, `NS`, `EX`, `HD` without item flags).
+pub(crate) fn encode_status(out: &mut Vec<u8>, code: &[u8], flags: &Flags<'_>, raw_key: &[u8]) {
+    out.extend_from_slice(code);
+    for &c in flags.order() {
+        encode_echo(out, flags, c, raw_key);
     }
     out.extend_from_slice(b"\r\n");
-    if f.has(b'v') {
-        out.extend_from_slice(text.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
 }
 
-/// `me <key> [b]`: item metadata in memcached's debug format.
-fn meta_debug(node: &NodeShared, raw_key: &[u8], b64: bool, out: &mut Vec<u8>) {
-    let key = match decode_key(raw_key, b64) {
-        Ok(k) => k,
-        Err(_) => {
-            out.extend_from_slice(wire::BAD_FORMAT);
-            return;
-        }
-    };
-    let store = &node.store;
-    let mut g = store.lock(&key);
-    let Some(slot) = g.find(&key, false) else {
-        out.extend_from_slice(wire::EN);
-        return;
-    };
-    let now = g.now();
-    let v = g.view(slot);
-    let size = 48 + 8 + v.key.len() + 1 + v.value.len() + 2;
-    out.extend_from_slice(b"ME ");
-    out.extend_from_slice(raw_key);
-    out.extend_from_slice(
-        format!(
-            " exp={} la={} cas={} fetch={} cls=1 size={}\r\n",
-            store.clock.ttl(v.exptime),
-            now.saturating_sub(v.atime),
-            v.cas,
-            if v.fetched { "yes" } else { "no" },
-            size
-        )
-        .as_bytes(),
-    );
+/// Appends ` <flag><n>`.
+pub(crate) fn encode_flag(out: &mut Vec<u8>, flag: u8, n: u64) {
+    out.push(b' ');
+    super::push_num(out, flag, n);
 }
+
+#[cfg(test)]
+mod tests;

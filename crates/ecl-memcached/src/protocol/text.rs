@@ -1,42 +1,215 @@
-//! The classic text protocol (storage, retrieval, delete, incr/decr, touch, gat, flush_all,
-//! stats, version, verbosity, quit) and auto discovery, with memcached 1.6's exact replies and
-//! error handling; meta commands (`m?`) are handed to `protocol::meta`.
+//! Parser of the classic text protocol (storage, retrieval, delete, incr/decr, touch, gat,
+//! flush_all, stats, version, verbosity, quit, cache_memlimit, auto discovery), with
+//! memcached 1.6's exact error replies; meta command lines (`m?`) go to `protocol::meta`.
 //!
-//! Place in the flow: `server` calls [`process`] with the connection's input buffer after
-//! every read. [`process`] consumes every complete request (a line, plus a data block for
-//! storage commands), appends replies to `out`, and leaves incomplete input in the buffer.
+//! Place in the flow: `conn` calls [`parse`] with the connection's input buffer; it returns
+//! the first request (a line, plus a data block for storage commands) as a [`Request`]
+//! borrowing from the buffer, without touching the node. `execute::text` runs it.
 //!
 //! Framing rules as memcached applies them: lines end with `\n` (an optional `\r` before it
 //! is dropped); tokens are separated by spaces; a line over 2048 bytes without newline closes
 //! the connection unless it is a `get`/`gets` (multi-gets may be long, up to
 //! [`MAX_GET_LINE`]); a storage command whose item is too large is answered and its data
-//! block swallowed, so the connection stays usable.
+//! block discarded, so the connection stays usable.
 
-use bytes::{Buf, BytesMut};
-
-use super::{KEY_MAX, Step, meta, parse_counter, parse_flags, parse_i64, parse_u64};
-use crate::discovery::LEGACY_KEY;
-use crate::protocol::{apply_delta, counter_bytes};
-use crate::server::{ConnState, NodeShared};
-use crate::stats::Counter;
-use crate::store::{NewItem, StoreError};
+use super::{
+    KEY_MAX, Limits, Parsed, ProtocolError, Request, meta, parse_flags, parse_i64, parse_u64,
+};
 use crate::wire;
 
 /// Longest line memcached waits for without seeing a newline (non-get commands).
-const MAX_LINE: usize = 2048;
+pub const MAX_LINE: usize = 2048;
 /// Longest multi-get line we buffer.
-pub(crate) const MAX_GET_LINE: usize = 4 << 20;
+pub const MAX_GET_LINE: usize = 4 << 20;
 /// memcached's token limit per command (MAX_TOKENS, including the terminal token).
-pub(crate) const MAX_TOKENS: usize = 24;
+pub const MAX_TOKENS: usize = 24;
 
-/// Outcome of one request.
-pub(crate) enum Handled {
-    /// Request complete; drop this many bytes from the buffer.
-    Consumed(usize),
-    /// Wait until the buffer holds this many bytes (nothing consumed).
-    NeedMore(usize),
-    /// Close the connection after flushing output.
-    Close,
+/// A classic text request.
+#[derive(Debug)]
+pub enum TextRequest<'a> {
+    /// get / gets / gat / gats.
+    Get {
+        /// Which retrieval command.
+        kind: GetKind,
+        /// gat/gats: the new exptime as sent.
+        exptime: Option<i64>,
+        /// The keys, in order, up to (not including) a key over [`KEY_MAX`].
+        keys: Keys<'a>,
+        /// A key over [`KEY_MAX`] followed `keys`: the reply so far is replaced by an error.
+        bad_key: bool,
+    },
+    /// set / add / replace / append / prepend / cas with its data block.
+    Store {
+        /// Which storage command.
+        cmd: StoreCmd,
+        /// The key.
+        key: &'a [u8],
+        /// Client flags.
+        flags: u32,
+        /// Exptime as sent.
+        exptime: i64,
+        /// cas: the unique the client last saw (0 otherwise).
+        cas: u64,
+        /// The data block, without its CRLF.
+        data: &'a [u8],
+        /// `noreply` given.
+        noreply: bool,
+    },
+    /// A storage command refused after its line was read (counted as a set).
+    StoreRefused {
+        /// Which storage command.
+        cmd: StoreCmd,
+        /// The key.
+        key: &'a [u8],
+        /// Why it was refused.
+        why: Refusal,
+        /// `noreply` given.
+        noreply: bool,
+    },
+    /// delete.
+    Delete {
+        /// The key.
+        key: &'a [u8],
+        /// `noreply` given.
+        noreply: bool,
+    },
+    /// incr / decr.
+    Arith {
+        /// incr (else decr).
+        incr: bool,
+        /// The key.
+        key: &'a [u8],
+        /// The delta.
+        delta: u64,
+        /// `noreply` given.
+        noreply: bool,
+    },
+    /// touch.
+    Touch {
+        /// The key.
+        key: &'a [u8],
+        /// Exptime as sent.
+        exptime: i64,
+        /// `noreply` given.
+        noreply: bool,
+    },
+    /// flush_all; `delay` is `None` when the argument is not a number (reported after the
+    /// flush permission check, as memcached does).
+    FlushAll {
+        /// Delay as sent (0 when absent).
+        delay: Option<i64>,
+        /// `noreply` given.
+        noreply: bool,
+    },
+    /// version.
+    Version,
+    /// verbosity.
+    Verbosity {
+        /// The level.
+        level: u64,
+        /// `noreply` given.
+        noreply: bool,
+    },
+    /// quit: close the connection.
+    Quit,
+    /// A `stats` family.
+    Stats(StatsRequest),
+    /// `config get cluster` (auto discovery).
+    ConfigGetCluster,
+    /// `cache_memlimit <mb>` with mb >= 8.
+    CacheMemlimit {
+        /// New limit in MiB.
+        mb: u64,
+        /// `noreply` given.
+        noreply: bool,
+    },
+}
+
+/// The retrieval commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GetKind {
+    /// get.
+    Get,
+    /// gets (with CAS).
+    Gets,
+    /// gat (touching).
+    Gat,
+    /// gats (touching, with CAS).
+    Gats,
+}
+
+impl GetKind {
+    /// The reply carries CAS values.
+    pub fn with_cas(self) -> bool {
+        matches!(self, GetKind::Gets | GetKind::Gats)
+    }
+    /// The command sets a new exptime.
+    pub fn touching(self) -> bool {
+        matches!(self, GetKind::Gat | GetKind::Gats)
+    }
+}
+
+/// The storage commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreCmd {
+    /// set.
+    Set,
+    /// add.
+    Add,
+    /// replace.
+    Replace,
+    /// append.
+    Append,
+    /// prepend.
+    Prepend,
+    /// cas.
+    Cas,
+}
+
+/// Why a storage command was refused once its line was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Over the item size limit (answered before the data block, which is discarded).
+    TooLarge,
+    /// The data block was not followed by CRLF.
+    BadChunk,
+}
+
+/// The `stats` families that need the node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatsRequest {
+    /// `stats`.
+    General,
+    /// `stats settings`.
+    Settings,
+    /// `stats items`.
+    Items,
+    /// `stats slabs`.
+    Slabs,
+    /// `stats sizes`.
+    Sizes,
+    /// `stats conns`.
+    Conns,
+    /// `stats reset`.
+    Reset,
+    /// `stats cachedump <class> <limit>`.
+    Cachedump {
+        /// Slab class id.
+        class: u64,
+        /// Most items to list (0 = all).
+        limit: u64,
+    },
+}
+
+/// Space-separated keys of a retrieval line.
+#[derive(Clone, Copy, Debug)]
+pub struct Keys<'a>(&'a [u8]);
+
+impl<'a> Keys<'a> {
+    /// The keys in request order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.0.split(|&b| b == b' ').filter(|t| !t.is_empty())
+    }
 }
 
 /// Tokens of a command line (at most [`MAX_TOKENS`] - 1; `more` tells there were others).
@@ -72,232 +245,320 @@ impl<'a> Tokens<'a> {
     }
 }
 
-/// Consumes complete requests from `buf`, appending replies to `out`.
-pub(crate) fn process(
-    node: &NodeShared,
-    st: &mut ConnState,
-    buf: &mut BytesMut,
-    out: &mut Vec<u8>,
-) -> Step {
-    loop {
-        if super::must_wait(st, buf, out) {
-            return Step::More;
-        }
-        if buf.is_empty() {
-            return Step::More;
-        }
-        let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
-            if buf.len() > MAX_LINE {
-                let spaces = buf.iter().take_while(|&&b| b == b' ').count();
-                let rest = &buf[spaces..];
-                if spaces > 100
-                    || !(rest.starts_with(b"get ") || rest.starts_with(b"gets "))
-                    || buf.len() > MAX_GET_LINE
-                {
-                    return Step::Close;
-                }
+/// Parses the first text or meta request in `buf`.
+pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<Request<'a>>, ProtocolError> {
+    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+        if buf.len() > MAX_LINE {
+            let spaces = buf.iter().take_while(|&&b| b == b' ').count();
+            let rest = &buf[spaces..];
+            if spaces > 100
+                || !(rest.starts_with(b"get ") || rest.starts_with(b"gets "))
+                || buf.len() > MAX_GET_LINE
+            {
+                return Err(ProtocolError::LineTooLong);
             }
-            return Step::More;
-        };
-        let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
-            nl - 1
-        } else {
-            nl
-        };
-        match handle(node, st, buf, line_end, nl + 1, out) {
-            Handled::Consumed(n) => buf.advance(n),
-            Handled::NeedMore(total) => {
-                buf.reserve(total.saturating_sub(buf.len()));
-                return Step::More;
-            }
-            Handled::Close => return Step::Close,
         }
-        if st.closing {
-            return Step::Close;
-        }
+        return Ok(Parsed::NeedMore { want: 0 });
+    };
+    let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    Ok(parse_line(buf, line_end, nl + 1, limits))
+}
+
+/// A request that is just its line.
+fn line_only(request: Request<'_>, line_len: usize) -> Parsed<Request<'_>> {
+    Parsed::Done {
+        request,
+        consumed: line_len,
+        discard: 0,
     }
 }
 
-/// Handles one request whose line is `buf[..line_end]` (`line_len` includes the newline).
-fn handle(
-    node: &NodeShared,
-    st: &mut ConnState,
-    buf: &[u8],
+/// Parses the request whose line is `buf[..line_end]` (`line_len` includes the newline).
+fn parse_line<'a>(
+    buf: &'a [u8],
     line_end: usize,
     line_len: usize,
-    out: &mut Vec<u8>,
-) -> Handled {
+    limits: &Limits,
+) -> Parsed<Request<'a>> {
     let line = &buf[..line_end];
     let t = Tokens::split(line);
-    let cmd = t.get(0);
     let n = t.len;
-    match cmd {
-        b"get" | b"gets" | b"gat" | b"gats" => {
-            retrieve(node, st, line, cmd, out);
-            Handled::Consumed(line_len)
-        }
+    let request = match t.get(0) {
+        b"get" => retrieval(line, GetKind::Get),
+        b"gets" => retrieval(line, GetKind::Gets),
+        b"gat" => retrieval(line, GetKind::Gat),
+        b"gats" => retrieval(line, GetKind::Gats),
         b"set" | b"add" | b"replace" | b"append" | b"prepend" if (n == 5 || n == 6) && !t.more => {
-            storage(node, st, buf, &t, line_len, out)
+            return storage(buf, &t, line_len, limits);
         }
-        b"cas" if (n == 6 || n == 7) && !t.more => storage(node, st, buf, &t, line_len, out),
+        b"cas" if (n == 6 || n == 7) && !t.more => return storage(buf, &t, line_len, limits),
         b"mg" | b"ms" | b"md" | b"ma" | b"mn" | b"me" => {
-            meta::handle(node, st, buf, line_end, line_len, out)
+            return meta::parse_line(buf, line_end, line_len, limits);
         }
-        b"delete" if (2..=4).contains(&n) => {
-            delete(node, st, &t, out);
-            Handled::Consumed(line_len)
-        }
-        b"incr" | b"decr" if n == 3 || n == 4 => {
-            arithmetic(node, st, &t, cmd == b"incr", out);
-            Handled::Consumed(line_len)
-        }
-        b"touch" if n == 3 || n == 4 => {
-            touch(node, st, &t, out);
-            Handled::Consumed(line_len)
-        }
-        b"flush_all" if (1..=3).contains(&n) => {
-            flush_all(node, st, &t, out);
-            Handled::Consumed(line_len)
-        }
-        b"version" if n == 1 => {
-            out.extend_from_slice(format!("VERSION {}\r\n", node.version()).as_bytes());
-            Handled::Consumed(line_len)
-        }
-        b"verbosity" if n == 2 || n == 3 => {
-            match parse_u64(t.get(1)) {
-                Some(level) => {
-                    node.verbosity.store(
-                        level.min(u32::MAX as u64) as u32,
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
-                    reply(out, t.noreply(), wire::OK);
-                }
-                None => reply(out, t.noreply(), wire::BAD_FORMAT),
-            }
-            Handled::Consumed(line_len)
-        }
-        b"quit" if n == 1 => Handled::Close,
-        b"stats" => {
-            stats(node, st, &t, out);
-            Handled::Consumed(line_len)
-        }
+        b"delete" if (2..=4).contains(&n) => delete(&t),
+        b"incr" | b"decr" if n == 3 || n == 4 => arith(&t),
+        b"touch" if n == 3 || n == 4 => touch(&t),
+        b"flush_all" if (1..=3).contains(&n) => flush_all(&t),
+        b"version" if n == 1 => Request::Text(TextRequest::Version),
+        b"verbosity" if n == 2 || n == 3 => match parse_u64(t.get(1)) {
+            Some(level) => Request::Text(TextRequest::Verbosity {
+                level,
+                noreply: t.noreply(),
+            }),
+            None => Request::Reply {
+                msg: wire::BAD_FORMAT,
+                noreply: t.noreply(),
+            },
+        },
+        b"quit" if n == 1 => Request::Text(TextRequest::Quit),
+        b"stats" => stats(&t),
         b"config" if n == 3 && t.get(1) == b"get" && t.get(2) == b"cluster" => {
-            match node.discovery() {
-                Some(d) => out.extend_from_slice(&d.config_reply()),
-                None => out.extend_from_slice(wire::ERROR),
-            }
-            Handled::Consumed(line_len)
+            Request::Text(TextRequest::ConfigGetCluster)
         }
-        b"cache_memlimit" if n == 2 || n == 3 => {
-            match parse_u64(t.get(1)) {
-                Some(mb) if mb >= 8 => {
-                    node.store
-                        .settings
-                        .memory_limit
-                        .store(mb << 20, std::sync::atomic::Ordering::Relaxed);
-                    reply(out, t.noreply(), wire::OK);
-                }
-                Some(_) => reply(out, t.noreply(), wire::MEMLIMIT_TOO_SMALL),
-                None => out.extend_from_slice(wire::ERROR),
-            }
-            Handled::Consumed(line_len)
-        }
-        b"shutdown" => {
-            out.extend_from_slice(wire::SHUTDOWN_DISABLED);
-            Handled::Consumed(line_len)
-        }
-        _ => {
-            out.extend_from_slice(wire::ERROR);
-            Handled::Consumed(line_len)
-        }
-    }
+        b"cache_memlimit" if n == 2 || n == 3 => match parse_u64(t.get(1)) {
+            Some(mb) if mb >= 8 => Request::Text(TextRequest::CacheMemlimit {
+                mb,
+                noreply: t.noreply(),
+            }),
+            Some(_) => Request::Reply {
+                msg: wire::MEMLIMIT_TOO_SMALL,
+                noreply: t.noreply(),
+            },
+            None => Request::reply(wire::ERROR),
+        },
+        b"shutdown" => Request::reply(wire::SHUTDOWN_DISABLED),
+        _ => Request::reply(wire::ERROR),
+    };
+    line_only(request, line_len)
 }
 
-fn reply(out: &mut Vec<u8>, noreply: bool, msg: &[u8]) {
-    if !noreply {
-        out.extend_from_slice(msg);
-    }
-}
-
-/// get / gets / gat / gats.
-fn retrieve(node: &NodeShared, st: &ConnState, line: &[u8], cmd: &[u8], out: &mut Vec<u8>) {
-    let with_cas = cmd == b"gets" || cmd == b"gats";
-    let touching = cmd == b"gat" || cmd == b"gats";
-    let mut words = line.split(|&b| b == b' ').filter(|t| !t.is_empty()).skip(1);
-    let exptime = if touching {
-        match words.next().map(parse_i64) {
-            Some(Some(e)) => Some(node.store.clock.expiry(e)),
-            Some(None) => {
-                out.extend_from_slice(wire::INVALID_EXPTIME);
-                return;
-            }
-            None => {
-                out.extend_from_slice(wire::ERROR);
-                return;
-            }
+/// get / gets / gat / gats: the keys stay a slice of the line (no allocation per key).
+fn retrieval(line: &[u8], kind: GetKind) -> Request<'_> {
+    // Offsets of the space-separated words after the command name.
+    let mut words = line
+        .split(|&b| b == b' ')
+        .scan(0usize, |pos, w| {
+            let start = *pos;
+            *pos += w.len() + 1;
+            Some((start, w))
+        })
+        .filter(|(_, w)| !w.is_empty())
+        .skip(1);
+    let exptime = if kind.touching() {
+        match words.next().map(|(_, w)| parse_i64(w)) {
+            Some(Some(e)) => Some(e),
+            Some(None) => return Request::reply(wire::INVALID_EXPTIME),
+            None => return Request::reply(wire::ERROR),
         }
     } else {
         None
     };
-    let start = out.len();
-    let mut any = false;
-    let counters = &node.store.counters;
-    let discovery = node.discovery();
-    for key in words {
-        any = true;
-        if key.len() > KEY_MAX {
-            out.truncate(start);
-            out.extend_from_slice(wire::BAD_FORMAT);
-            return;
-        }
-        if let (Some(d), true) = (&discovery, key == LEGACY_KEY) {
-            d.legacy_value(out);
-            continue;
-        }
-        let mut g = node.store.lock(key);
-        let stripe = g.stripe();
-        counters.incr(st.stripe, Counter::CmdGet);
-        if touching {
-            counters.incr(st.stripe, Counter::CmdTouch);
-        }
-        match g.find(key, true) {
-            Some(slot) => {
-                if let Some(e) = exptime {
-                    g.set_exptime(slot, e);
-                }
-                g.touch_access(slot, true, true);
-                let v = g.view(slot);
-                write_value(out, v.key, v.flags, v.value, with_cas.then_some(v.cas));
-                counters.incr(
-                    stripe,
-                    if touching {
-                        Counter::TouchHits
-                    } else {
-                        Counter::GetHits
-                    },
-                );
-            }
-            None => {
-                counters.incr(
-                    stripe,
-                    if touching {
-                        Counter::TouchMisses
-                    } else {
-                        Counter::GetMisses
-                    },
-                );
-            }
+    let mut first = None;
+    let mut end = line.len();
+    let mut bad_key = false;
+    for (start, w) in words {
+        first.get_or_insert(start);
+        if w.len() > KEY_MAX {
+            end = start;
+            bad_key = true;
+            break;
         }
     }
-    if !any && !touching {
-        out.extend_from_slice(wire::ERROR);
-        return;
+    let Some(first) = first else {
+        if !kind.touching() {
+            return Request::reply(wire::ERROR);
+        }
+        return Request::Text(TextRequest::Get {
+            kind,
+            exptime,
+            keys: Keys(&[]),
+            bad_key,
+        });
+    };
+    Request::Text(TextRequest::Get {
+        kind,
+        exptime,
+        keys: Keys(&line[first..end]),
+        bad_key,
+    })
+}
+
+/// set / add / replace / append / prepend / cas: the line, then the data block.
+fn storage<'a>(
+    buf: &'a [u8],
+    t: &Tokens<'a>,
+    line_len: usize,
+    limits: &Limits,
+) -> Parsed<Request<'a>> {
+    let cmd = match t.get(0) {
+        b"set" => StoreCmd::Set,
+        b"add" => StoreCmd::Add,
+        b"replace" => StoreCmd::Replace,
+        b"append" => StoreCmd::Append,
+        b"prepend" => StoreCmd::Prepend,
+        _ => StoreCmd::Cas,
+    };
+    let key = t.get(1);
+    let noreply = t.noreply();
+    let bad_format = line_only(Request::reply(wire::BAD_FORMAT), line_len);
+    if key.len() > KEY_MAX {
+        return bad_format;
     }
-    out.extend_from_slice(wire::END);
+    let (Some(flags), Some(exptime), Some(vlen)) = (
+        parse_flags(t.get(2)),
+        parse_i64(t.get(3)),
+        parse_i64(t.get(4)),
+    ) else {
+        return bad_format;
+    };
+    let cas = if cmd == StoreCmd::Cas {
+        match parse_u64(t.get(5)) {
+            Some(c) => c,
+            None => return bad_format,
+        }
+    } else {
+        0
+    };
+    if vlen < 0 || vlen > (i32::MAX as i64 - 2) {
+        return bad_format;
+    }
+    let vlen = vlen as usize;
+    let refused = |why| {
+        Request::Text(TextRequest::StoreRefused {
+            cmd,
+            key,
+            why,
+            noreply,
+        })
+    };
+    if limits.item_too_large(key.len(), vlen) {
+        return Parsed::Done {
+            request: refused(Refusal::TooLarge),
+            consumed: line_len,
+            discard: vlen + 2,
+        };
+    }
+    let total = line_len + vlen + 2;
+    if buf.len() < total {
+        return Parsed::NeedMore { want: total };
+    }
+    let request = if &buf[total - 2..total] != b"\r\n" {
+        refused(Refusal::BadChunk)
+    } else {
+        Request::Text(TextRequest::Store {
+            cmd,
+            key,
+            flags,
+            exptime,
+            cas,
+            data: &buf[line_len..line_len + vlen],
+            noreply,
+        })
+    };
+    Parsed::Done {
+        request,
+        consumed: total,
+        discard: 0,
+    }
+}
+
+fn delete<'a>(t: &Tokens<'a>) -> Request<'a> {
+    let key = t.get(1);
+    let noreply = t.noreply();
+    if t.len > 2 {
+        let hold_is_zero = t.get(2) == b"0";
+        let valid =
+            (t.len == 3 && (hold_is_zero || noreply)) || (t.len == 4 && hold_is_zero && noreply);
+        if !valid {
+            return Request::reply(wire::DELETE_USAGE);
+        }
+    }
+    if key.len() > KEY_MAX {
+        return Request::reply(wire::BAD_FORMAT);
+    }
+    Request::Text(TextRequest::Delete { key, noreply })
+}
+
+fn arith<'a>(t: &Tokens<'a>) -> Request<'a> {
+    let key = t.get(1);
+    let noreply = t.noreply();
+    if key.len() > KEY_MAX {
+        return Request::reply(wire::BAD_FORMAT);
+    }
+    let Some(delta) = parse_u64(t.get(2)) else {
+        return Request::Reply {
+            msg: wire::INVALID_DELTA,
+            noreply,
+        };
+    };
+    Request::Text(TextRequest::Arith {
+        incr: t.get(0) == b"incr",
+        key,
+        delta,
+        noreply,
+    })
+}
+
+fn touch<'a>(t: &Tokens<'a>) -> Request<'a> {
+    let key = t.get(1);
+    let noreply = t.noreply();
+    if key.len() > KEY_MAX {
+        return Request::reply(wire::BAD_FORMAT);
+    }
+    let Some(exptime) = parse_i64(t.get(2)) else {
+        return Request::Reply {
+            msg: wire::INVALID_EXPTIME,
+            noreply,
+        };
+    };
+    Request::Text(TextRequest::Touch {
+        key,
+        exptime,
+        noreply,
+    })
+}
+
+fn flush_all<'a>(t: &Tokens<'a>) -> Request<'a> {
+    let noreply = t.noreply();
+    let args = t.len - 1 - usize::from(noreply);
+    let delay = if args >= 1 {
+        parse_i64(t.get(1))
+    } else {
+        Some(0)
+    };
+    Request::Text(TextRequest::FlushAll { delay, noreply })
+}
+
+fn stats<'a>(t: &Tokens<'a>) -> Request<'a> {
+    let family = match (t.get(1), t.len) {
+        (_, 1) => StatsRequest::General,
+        (b"settings", 2) => StatsRequest::Settings,
+        (b"items", 2) => StatsRequest::Items,
+        (b"slabs", 2) => StatsRequest::Slabs,
+        (b"sizes", 2) => StatsRequest::Sizes,
+        (b"conns", 2) => StatsRequest::Conns,
+        (b"reset", 2) => StatsRequest::Reset,
+        (b"cachedump", 4) => match (parse_u64(t.get(2)), parse_u64(t.get(3))) {
+            (Some(class), Some(limit)) => StatsRequest::Cachedump { class, limit },
+            _ => return Request::reply(wire::BAD_FORMAT),
+        },
+        (b"cachedump", _) => return Request::reply(wire::CACHEDUMP_USAGE),
+        (b"detail", 3) if t.get(2) == b"on" || t.get(2) == b"off" => {
+            return Request::reply(wire::OK);
+        }
+        (b"detail", 3) if t.get(2) == b"dump" => return Request::reply(wire::END),
+        (b"detail", _) => return Request::reply(wire::STATS_DETAIL_USAGE),
+        _ => return Request::reply(wire::ERROR),
+    };
+    Request::Text(TextRequest::Stats(family))
 }
 
 /// `VALUE <key> <flags> <bytes> [<cas>]\r\n<data>\r\n`.
-pub(crate) fn write_value(
+pub(crate) fn encode_value(
     out: &mut Vec<u8>,
     key: &[u8],
     flags: u32,
@@ -306,353 +567,22 @@ pub(crate) fn write_value(
 ) {
     out.extend_from_slice(b"VALUE ");
     out.extend_from_slice(key);
-    let mut nums = itoa_buf();
-    push_num(out, &mut nums, b' ', flags as u64);
-    push_num(out, &mut nums, b' ', value.len() as u64);
+    super::push_num(out, b' ', flags as u64);
+    super::push_num(out, b' ', value.len() as u64);
     if let Some(cas) = cas {
-        push_num(out, &mut nums, b' ', cas);
+        super::push_num(out, b' ', cas);
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
 }
 
-fn itoa_buf() -> [u8; 20] {
-    [0; 20]
-}
-
-/// Appends `sep` and the decimal form of `n`.
-pub(crate) fn push_num(out: &mut Vec<u8>, scratch: &mut [u8; 20], sep: u8, mut n: u64) {
-    out.push(sep);
-    let mut i = scratch.len();
-    loop {
-        i -= 1;
-        scratch[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&scratch[i..]);
-}
-
-/// set / add / replace / append / prepend / cas.
-fn storage(
-    node: &NodeShared,
-    st: &mut ConnState,
-    buf: &[u8],
-    t: &Tokens<'_>,
-    line_len: usize,
-    out: &mut Vec<u8>,
-) -> Handled {
-    let cmd = t.get(0);
-    let is_cas = cmd == b"cas";
-    let key = t.get(1);
-    let noreply = t.noreply();
-    if key.len() > KEY_MAX {
-        out.extend_from_slice(wire::BAD_FORMAT);
-        return Handled::Consumed(line_len);
-    }
-    let (Some(flags), Some(exptime), Some(vlen)) = (
-        parse_flags(t.get(2)),
-        parse_i64(t.get(3)),
-        parse_i64(t.get(4)),
-    ) else {
-        out.extend_from_slice(wire::BAD_FORMAT);
-        return Handled::Consumed(line_len);
-    };
-    let cas_in = if is_cas {
-        match parse_u64(t.get(5)) {
-            Some(c) => c,
-            None => {
-                out.extend_from_slice(wire::BAD_FORMAT);
-                return Handled::Consumed(line_len);
-            }
-        }
-    } else {
-        0
-    };
-    if vlen < 0 || vlen > (i32::MAX as i64 - 2) {
-        out.extend_from_slice(wire::BAD_FORMAT);
-        return Handled::Consumed(line_len);
-    }
-    let vlen = vlen as usize;
-    let counters = &node.store.counters;
-    counters.incr(st.stripe, Counter::CmdSet);
-    if node.store.too_large(key.len(), vlen) {
-        counters.incr(st.stripe, Counter::StoreTooLarge);
-        reply(out, noreply, wire::TOO_LARGE);
-        if cmd == b"set" {
-            // memcached unlinks the old item so a failed set leaves no stale value behind.
-            let mut g = node.store.lock(key);
-            if let Some(slot) = g.find(key, false) {
-                g.remove(slot);
-            }
-        }
-        st.swallow = vlen + 2;
-        return Handled::Consumed(line_len);
-    }
-    let total = line_len + vlen + 2;
-    if buf.len() < total {
-        return Handled::NeedMore(total);
-    }
-    if &buf[total - 2..total] != b"\r\n" {
-        reply(out, noreply, wire::BAD_CHUNK);
-        return Handled::Consumed(total);
-    }
-    let data = &buf[line_len..line_len + vlen];
-    let exptime = node.store.clock.expiry(exptime);
-    let mut g = node.store.lock(key);
-    let existing = g.find(key, false);
-    let stripe = g.stripe();
-    let mut item = NewItem {
-        flags,
-        exptime,
-        parts: [data, b""],
-        cas: None,
-        bits: 0,
-    };
-    let result = match (cmd, existing) {
-        (b"add", Some(slot)) => {
-            g.touch_access(slot, true, false);
-            Ok(wire::NOT_STORED)
-        }
-        (b"replace" | b"append" | b"prepend", None) => Ok(wire::NOT_STORED),
-        (b"cas", None) => {
-            counters.incr(stripe, Counter::CasMisses);
-            Ok(wire::NOT_FOUND)
-        }
-        (b"cas", Some(slot)) if g.view(slot).cas != cas_in => {
-            counters.incr(stripe, Counter::CasBadval);
-            Ok(wire::EXISTS)
-        }
-        (b"append" | b"prepend", Some(slot)) => {
-            let old = g.view(slot);
-            let (old_flags, old_exp) = (old.flags, old.exptime);
-            let old_value = old.value.to_vec();
-            item.flags = old_flags;
-            item.exptime = old_exp;
-            item.parts = if cmd == b"append" {
-                [&old_value, data]
-            } else {
-                [data, &old_value]
-            };
-            // memcached answers NOT_STORED when the combined item would be too large.
-            match g.write(key, Some(slot), item) {
-                Err(StoreError::TooLarge) => Ok(wire::NOT_STORED),
-                other => other.map(|_| wire::STORED),
-            }
-        }
-        (_, existing) => {
-            if is_cas {
-                counters.incr(stripe, Counter::CasHits);
-            }
-            g.write(key, existing, item).map(|_| wire::STORED)
-        }
-    };
-    drop(g);
-    match result {
-        Ok(msg) => reply(out, noreply, msg),
-        Err(StoreError::TooLarge) => {
-            counters.incr(st.stripe, Counter::StoreTooLarge);
-            reply(out, noreply, wire::TOO_LARGE)
-        }
-        Err(StoreError::NoMemory) => {
-            counters.incr(st.stripe, Counter::StoreNoMemory);
-            reply(out, noreply, wire::OUT_OF_MEMORY)
-        }
-    }
-    Handled::Consumed(total)
-}
-
-fn delete(node: &NodeShared, st: &ConnState, t: &Tokens<'_>, out: &mut Vec<u8>) {
-    let key = t.get(1);
-    let noreply = t.noreply();
-    if t.len > 2 {
-        let hold_is_zero = t.get(2) == b"0";
-        let valid =
-            (t.len == 3 && (hold_is_zero || noreply)) || (t.len == 4 && hold_is_zero && noreply);
-        if !valid {
-            out.extend_from_slice(wire::DELETE_USAGE);
-            return;
-        }
-    }
-    if key.len() > KEY_MAX {
-        out.extend_from_slice(wire::BAD_FORMAT);
-        return;
-    }
-    let mut g = node.store.lock(key);
-    let _ = st;
-    match g.find(key, false) {
-        Some(slot) => {
-            g.remove(slot);
-            node.store.counters.incr(g.stripe(), Counter::DeleteHits);
-            reply(out, noreply, wire::DELETED);
-        }
-        None => {
-            node.store.counters.incr(g.stripe(), Counter::DeleteMisses);
-            reply(out, noreply, wire::NOT_FOUND);
-        }
-    }
-}
-
-fn arithmetic(node: &NodeShared, st: &ConnState, t: &Tokens<'_>, incr: bool, out: &mut Vec<u8>) {
-    let key = t.get(1);
-    let noreply = t.noreply();
-    if key.len() > KEY_MAX {
-        out.extend_from_slice(wire::BAD_FORMAT);
-        return;
-    }
-    let Some(delta) = parse_u64(t.get(2)) else {
-        reply(out, noreply, wire::INVALID_DELTA);
-        return;
-    };
-    let _ = st;
-    let counters = &node.store.counters;
-    let mut g = node.store.lock(key);
-    let stripe = g.stripe();
-    let (hit, miss) = if incr {
-        (Counter::IncrHits, Counter::IncrMisses)
-    } else {
-        (Counter::DecrHits, Counter::DecrMisses)
-    };
-    let Some(slot) = g.find(key, false) else {
-        counters.incr(stripe, miss);
-        reply(out, noreply, wire::NOT_FOUND);
-        return;
-    };
-    let v = g.view(slot);
-    let Some(current) = parse_counter(v.value) else {
-        reply(out, noreply, wire::NON_NUMERIC);
-        return;
-    };
-    let new = apply_delta(current, delta, incr);
-    let bytes = counter_bytes(new, v.value.len());
-    let item = NewItem {
-        flags: v.flags,
-        exptime: v.exptime,
-        parts: [&bytes, b""],
-        cas: None,
-        bits: 0,
-    };
-    g.touch_access(slot, true, true);
-    match g.write(key, Some(slot), item) {
-        Ok(_) => {
-            counters.incr(stripe, hit);
-            if !noreply {
-                out.extend_from_slice(new.to_string().as_bytes());
-                out.extend_from_slice(b"\r\n");
-            }
-        }
-        Err(_) => reply(out, noreply, wire::OUT_OF_MEMORY),
-    }
-}
-
-fn touch(node: &NodeShared, st: &ConnState, t: &Tokens<'_>, out: &mut Vec<u8>) {
-    let key = t.get(1);
-    let noreply = t.noreply();
-    if key.len() > KEY_MAX {
-        out.extend_from_slice(wire::BAD_FORMAT);
-        return;
-    }
-    let Some(exptime) = parse_i64(t.get(2)) else {
-        reply(out, noreply, wire::INVALID_EXPTIME);
-        return;
-    };
-    let exptime = node.store.clock.expiry(exptime);
-    let counters = &node.store.counters;
-    counters.incr(st.stripe, Counter::CmdTouch);
-    let mut g = node.store.lock(key);
-    match g.find(key, false) {
-        Some(slot) => {
-            g.set_exptime(slot, exptime);
-            g.touch_access(slot, true, false);
-            counters.incr(g.stripe(), Counter::TouchHits);
-            reply(out, noreply, wire::TOUCHED);
-        }
-        None => {
-            counters.incr(g.stripe(), Counter::TouchMisses);
-            reply(out, noreply, wire::NOT_FOUND);
-        }
-    }
-}
-
-fn flush_all(node: &NodeShared, st: &ConnState, t: &Tokens<'_>, out: &mut Vec<u8>) {
-    let noreply = t.noreply();
-    if node
-        .disable_flush
-        .load(std::sync::atomic::Ordering::Relaxed)
-    {
-        reply(out, noreply, wire::FLUSH_DISABLED);
-        return;
-    }
-    let args = t.len - 1 - usize::from(noreply);
-    let delay = if args >= 1 {
-        match parse_i64(t.get(1)) {
-            Some(d) => d,
-            None => {
-                reply(out, noreply, wire::INVALID_EXPTIME);
-                return;
-            }
-        }
-    } else {
-        0
-    };
-    node.store.counters.incr(st.stripe, Counter::CmdFlush);
-    if delay > 0 {
-        let at = node.store.clock.expiry(delay);
-        node.store.flush_at(at);
-    } else {
-        node.store.flush_now();
-    }
-    reply(out, noreply, wire::OK);
-}
-
-fn stats(node: &NodeShared, st: &ConnState, t: &Tokens<'_>, out: &mut Vec<u8>) {
-    use super::{class_stats, conns_stats, general_stats, settings_stats};
-    match (t.get(1), t.len) {
-        (_, 1) => general_stats(node).render_text(out),
-        (b"settings", 2) => settings_stats(node).render_text(out),
-        (b"items", 2) => class_stats(node, "items").render_text(out),
-        (b"slabs", 2) => class_stats(node, "slabs").render_text(out),
-        (b"sizes", 2) => class_stats(node, "sizes").render_text(out),
-        (b"conns", 2) => conns_stats(node, st.stripe as u64).render_text(out),
-        (b"reset", 2) => {
-            node.store.counters.reset();
-            out.extend_from_slice(wire::RESET);
-        }
-        (b"cachedump", 4) => match (parse_u64(t.get(2)), parse_u64(t.get(3))) {
-            (Some(class), Some(limit)) => super::cachedump(node, class, limit, out),
-            _ => out.extend_from_slice(wire::BAD_FORMAT),
-        },
-        (b"cachedump", _) => out.extend_from_slice(wire::CACHEDUMP_USAGE),
-        (b"detail", 3) if t.get(2) == b"on" || t.get(2) == b"off" => {
-            out.extend_from_slice(wire::OK)
-        }
-        (b"detail", 3) if t.get(2) == b"dump" => out.extend_from_slice(wire::END),
-        (b"detail", _) => out.extend_from_slice(wire::STATS_DETAIL_USAGE),
-        _ => out.extend_from_slice(wire::ERROR),
+/// Writes `msg` unless the request said `noreply`.
+pub(crate) fn encode_reply(out: &mut Vec<u8>, noreply: bool, msg: &[u8]) {
+    if !noreply {
+        out.extend_from_slice(msg);
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_split_on_spaces_and_limit() {
-        let t = Tokens::split(b"set  k 0 0 1 noreply");
-        assert_eq!(t.len, 6);
-        assert!(t.noreply());
-        let long = vec![&b"a "[..]; 40].concat();
-        let t = Tokens::split(&long);
-        assert!(t.more);
-    }
-
-    #[test]
-    fn value_line_format() {
-        let mut out = Vec::new();
-        write_value(&mut out, b"k", 5, b"hi", Some(7));
-        assert_eq!(out, b"VALUE k 5 2 7\r\nhi\r\n");
-    }
-}
+mod tests;

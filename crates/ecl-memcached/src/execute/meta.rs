@@ -1,0 +1,429 @@
+//! Runs meta requests (`mg`, `ms`, `md`, `ma`, `me`) against the store: CAS compare and
+//! explicit CAS, vivify on miss, recache / win / stale handling, invalidation, arithmetic.
+//!
+//! Place in the flow: `execute::execute` calls [`execute`] with a [`MetaRequest`] that
+//! `protocol::meta` parsed. Replies carry the requested return flags in request order;
+//! `W` (win), `X` (stale) and `Z` (win token already sent) follow them.
+
+use super::{apply_delta, counter_bytes, parse_counter};
+use crate::node::NodeShared;
+use crate::protocol::meta::{
+    Flags, MetaArith, MetaDelete, MetaGet, MetaRequest, MetaSet, encode_echo, encode_flag,
+    encode_status,
+};
+use crate::protocol::push_num;
+use crate::protocol::text::Refusal;
+use crate::stats::Counter;
+use crate::store::{NewItem, ShardGuard, Slot, StoreError};
+use crate::wire;
+
+/// Runs one meta request; every one counts in `cmd_meta`.
+pub(super) fn execute(
+    node: &NodeShared,
+    stripe: usize,
+    request: MetaRequest<'_>,
+    out: &mut Vec<u8>,
+) {
+    let counters = &node.store.counters;
+    counters.incr(stripe, Counter::CmdMeta);
+    match request {
+        MetaRequest::Error(msg) => out.extend_from_slice(msg),
+        MetaRequest::Get(r) => get(node, stripe, r, out),
+        MetaRequest::Set(r) => {
+            counters.incr(stripe, Counter::CmdSet);
+            set(node, stripe, r, out);
+        }
+        MetaRequest::SetRefused { key, why } => {
+            counters.incr(stripe, Counter::CmdSet);
+            if why == Refusal::BadChunk {
+                out.extend_from_slice(wire::BAD_CHUNK);
+                return;
+            }
+            counters.incr(stripe, Counter::StoreTooLarge);
+            out.extend_from_slice(wire::TOO_LARGE);
+            // memcached unlinks the old item whatever the mode, so no stale value survives.
+            let mut g = node.store.lock(&key);
+            if let Some(slot) = g.find(&key, false) {
+                g.remove(slot);
+            }
+        }
+        MetaRequest::Delete(r) => delete(node, r, out),
+        MetaRequest::Arith(r) => arith(node, r, out),
+        MetaRequest::Debug { raw_key, key } => debug(node, raw_key, &key, out),
+    }
+}
+
+/// `mg`: finds (or vivifies) the item, then answers.
+fn get(node: &NodeShared, conn_stripe: usize, r: MetaGet<'_>, out: &mut Vec<u8>) {
+    let store = &node.store;
+    let counters = &store.counters;
+    let mut g = store.lock(&r.key);
+    let stripe = g.stripe();
+    counters.incr(conn_stripe, Counter::CmdGet);
+    let (slot, vivified) = match g.find(&r.key, true) {
+        Some(slot) => {
+            counters.incr(stripe, Counter::GetHits);
+            (slot, false)
+        }
+        None => {
+            counters.incr(stripe, Counter::GetMisses);
+            let Some(n) = r.vivify else {
+                if !r.flags.has(b'q') {
+                    encode_status(out, b"EN", &r.flags, r.raw_key);
+                }
+                return;
+            };
+            let item = NewItem {
+                flags: 0,
+                exptime: store.clock.expiry(n),
+                parts: [b"", b""],
+                cas: r.new_cas,
+                bits: 0,
+            };
+            match g.write(&r.key, None, item) {
+                Ok((slot, _)) => {
+                    g.set_win_sent(slot, true);
+                    (slot, true)
+                }
+                Err(_) => {
+                    out.extend_from_slice(wire::OUT_OF_MEMORY);
+                    return;
+                }
+            }
+        }
+    };
+    get_found(node, conn_stripe, &r, &mut g, slot, vivified, out);
+}
+
+/// `mg` on an item present (or just vivified): win logic, TTL update, reply.
+fn get_found(
+    node: &NodeShared,
+    conn_stripe: usize,
+    r: &MetaGet<'_>,
+    g: &mut ShardGuard<'_>,
+    slot: Slot,
+    vivified: bool,
+    out: &mut Vec<u8>,
+) {
+    let store = &node.store;
+    let f = &r.flags;
+    let before = g.view(slot);
+    // memcached 1.6 reports `t` as it was before this request's `T` update.
+    let ttl_before = store.clock.ttl(before.exptime);
+    let (was_fetched, last_access, win_before, stale, exptime) = (
+        before.fetched,
+        before.atime,
+        before.win_sent,
+        before.stale,
+        before.exptime,
+    );
+    // Win logic: a vivified miss wins; a stale item hands out one win; an item close to
+    // expiry hands out one win to the first fetcher asking with R.
+    let mut win = vivified;
+    let already = win_before && !vivified;
+    if !vivified && !win_before {
+        let near_expiry = r
+            .recache
+            .is_some_and(|rc| exptime != 0 && (exptime as i64 - g.now() as i64) < rc);
+        if stale || near_expiry {
+            win = true;
+            g.set_win_sent(slot, true);
+        }
+    }
+    if let Some(t) = r.ttl {
+        g.set_exptime(slot, store.clock.expiry(t));
+        store.counters.incr(conn_stripe, Counter::CmdTouch);
+    }
+    g.touch_access(slot, !f.has(b'u'), true);
+    let v = g.view(slot);
+    if f.has(b'v') {
+        out.extend_from_slice(b"VA");
+        push_num(out, b' ', v.value.len() as u64);
+    } else {
+        out.extend_from_slice(b"HD");
+    }
+    for &c in f.order() {
+        match c {
+            b'c' => encode_flag(out, b'c', v.cas),
+            b'f' => encode_flag(out, b'f', v.flags as u64),
+            b'h' => out.extend_from_slice(if was_fetched { b" h1" } else { b" h0" }),
+            b'l' => encode_flag(
+                out,
+                b'l',
+                store.clock.now().saturating_sub(last_access) as u64,
+            ),
+            b's' => encode_flag(out, b's', v.value.len() as u64),
+            b't' => out.extend_from_slice(format!(" t{ttl_before}").as_bytes()),
+            _ => encode_echo(out, f, c, r.raw_key),
+        }
+    }
+    for (on, tail) in [(already, b" Z"), (stale, b" X"), (win, b" W")] {
+        if on {
+            out.extend_from_slice(tail);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    if f.has(b'v') {
+        out.extend_from_slice(v.value);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// `ms`: CAS compare, mode, write, reply.
+fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>) {
+    let store = &node.store;
+    let counters = &store.counters;
+    let f = &r.flags;
+    let mut g = store.lock(&r.key);
+    let stripe = g.stripe();
+    let existing = g.find(&r.key, false);
+    let mut item = NewItem {
+        flags: r.client_flags.unwrap_or(0),
+        exptime: r.ttl.map(|t| store.clock.expiry(t)).unwrap_or(0),
+        parts: [r.data, b""],
+        cas: r.new_cas,
+        bits: 0,
+    };
+    let mut stale_store = false;
+    // CAS compare first: a mismatch is EX (or, with I and an older CAS, a stale store).
+    if let Some(c) = r.compare {
+        let Some(slot) = existing else {
+            counters.incr(stripe, Counter::CasMisses);
+            encode_status(out, b"NF", f, r.raw_key);
+            return;
+        };
+        let cur = g.view(slot).cas;
+        if c == cur {
+            counters.incr(stripe, Counter::CasHits);
+        } else if f.has(b'I') && c < cur {
+            stale_store = true;
+        } else {
+            counters.incr(stripe, Counter::CasBadval);
+            encode_status(out, b"EX", f, r.raw_key);
+            return;
+        }
+    }
+    let old_value;
+    let target = match (r.mode, existing) {
+        (b'E', Some(_)) | (b'R', None) => None,
+        (b'A' | b'P', None) => r.vivify.map(|n| {
+            item.exptime = store.clock.expiry(n);
+            None
+        }),
+        (b'A' | b'P', Some(slot)) => {
+            let v = g.view(slot);
+            item.flags = v.flags;
+            item.exptime = v.exptime;
+            old_value = v.value.to_vec();
+            item.parts = if r.mode == b'A' {
+                [&old_value, r.data]
+            } else {
+                [r.data, &old_value]
+            };
+            Some(Some(slot))
+        }
+        (_, existing) => Some(existing),
+    };
+    let Some(existing) = target else {
+        encode_status(out, b"NS", f, r.raw_key);
+        return;
+    };
+    match g.write(&r.key, existing, item) {
+        Ok((slot, cas)) => {
+            if stale_store {
+                g.mark_stale(slot, cas);
+            }
+            if !f.has(b'q') {
+                out.extend_from_slice(b"HD");
+                for &c in f.order() {
+                    match c {
+                        b'c' => encode_flag(out, b'c', cas),
+                        _ => encode_echo(out, f, c, r.raw_key),
+                    }
+                }
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        Err(StoreError::TooLarge) => {
+            counters.incr(conn_stripe, Counter::StoreTooLarge);
+            out.extend_from_slice(wire::TOO_LARGE);
+        }
+        Err(StoreError::NoMemory) => {
+            counters.incr(conn_stripe, Counter::StoreNoMemory);
+            out.extend_from_slice(wire::OUT_OF_MEMORY);
+        }
+    }
+}
+
+/// `md`: remove, invalidate (`I`) or empty (`x`) the item.
+fn delete(node: &NodeShared, r: MetaDelete<'_>, out: &mut Vec<u8>) {
+    let store = &node.store;
+    let f = &r.flags;
+    let mut g = store.lock(&r.key);
+    let stripe = g.stripe();
+    let Some(slot) = g.find(&r.key, false) else {
+        store.counters.incr(stripe, Counter::DeleteMisses);
+        encode_status(out, b"NF", f, r.raw_key);
+        return;
+    };
+    if let Some(c) = r.compare
+        && g.view(slot).cas != c
+    {
+        encode_status(out, b"EX", f, r.raw_key);
+        return;
+    }
+    store.counters.incr(stripe, Counter::DeleteHits);
+    if f.has(b'I') {
+        let cas = r.new_cas.unwrap_or_else(|| store.next_cas());
+        g.mark_stale(slot, cas);
+        if let Some(t) = r.ttl {
+            g.set_exptime(slot, store.clock.expiry(t));
+        }
+    } else if f.has(b'x') {
+        let v = g.view(slot);
+        let (flags, exptime) = (v.flags, v.exptime);
+        let item = NewItem {
+            flags,
+            exptime,
+            parts: [b"", b""],
+            cas: r.new_cas,
+            bits: 0,
+        };
+        let _ = g.write(&r.key, Some(slot), item);
+    } else {
+        g.remove(slot);
+    }
+    if !f.has(b'q') {
+        encode_status(out, b"HD", f, r.raw_key);
+    }
+}
+
+/// `ma`: vivify with the initial value, or apply the delta; then answer.
+fn arith(node: &NodeShared, r: MetaArith<'_>, out: &mut Vec<u8>) {
+    let store = &node.store;
+    let counters = &store.counters;
+    let f = &r.flags;
+    let mut g = store.lock(&r.key);
+    let stripe = g.stripe();
+    let (hit, miss) = if r.incr {
+        (Counter::IncrHits, Counter::IncrMisses)
+    } else {
+        (Counter::DecrHits, Counter::DecrMisses)
+    };
+    let result: Result<(Slot, u64), &[u8]> = match g.find(&r.key, false) {
+        None => {
+            counters.incr(stripe, miss);
+            let Some(n) = r.vivify else {
+                encode_status(out, b"NF", f, r.raw_key);
+                return;
+            };
+            let bytes = r.initial.to_string();
+            let item = NewItem {
+                flags: 0,
+                exptime: store.clock.expiry(n),
+                parts: [bytes.as_bytes(), b""],
+                cas: r.new_cas,
+                bits: 0,
+            };
+            g.write(&r.key, None, item)
+                .map(|(s, _)| (s, r.initial))
+                .map_err(|_| wire::OUT_OF_MEMORY)
+        }
+        Some(slot) => {
+            let v = g.view(slot);
+            if r.compare.is_some_and(|c| c != v.cas) {
+                encode_status(out, b"EX", f, r.raw_key);
+                return;
+            }
+            match parse_counter(v.value) {
+                None => Err(wire::NON_NUMERIC),
+                Some(cur) => {
+                    let new = apply_delta(cur, r.delta, r.incr);
+                    let bytes = counter_bytes(new, v.value.len());
+                    let item = NewItem {
+                        flags: v.flags,
+                        exptime: v.exptime,
+                        parts: [&bytes, b""],
+                        cas: r.new_cas,
+                        bits: 0,
+                    };
+                    counters.incr(stripe, hit);
+                    g.write(&r.key, Some(slot), item)
+                        .map(|(s, _)| (s, new))
+                        .map_err(|_| wire::OUT_OF_MEMORY)
+                }
+            }
+        }
+    };
+    match result {
+        Ok((slot, number)) => arith_reply(node, &mut g, slot, number, &r, out),
+        Err(e) => out.extend_from_slice(e),
+    }
+}
+
+/// The reply of a successful `ma` (after its TTL update).
+fn arith_reply(
+    node: &NodeShared,
+    g: &mut ShardGuard<'_>,
+    slot: Slot,
+    number: u64,
+    r: &MetaArith<'_>,
+    out: &mut Vec<u8>,
+) {
+    let store = &node.store;
+    let f: &Flags<'_> = &r.flags;
+    if let Some(t) = r.ttl {
+        g.set_exptime(slot, store.clock.expiry(t));
+    }
+    // Arithmetic does not count as a fetch (the `h` flag stays as it was).
+    g.touch_access(slot, true, false);
+    if f.has(b'q') {
+        return;
+    }
+    let v = g.view(slot);
+    let text = number.to_string();
+    if f.has(b'v') {
+        out.extend_from_slice(b"VA");
+        push_num(out, b' ', text.len() as u64);
+    } else {
+        out.extend_from_slice(b"HD");
+    }
+    for &c in f.order() {
+        match c {
+            b'c' => encode_flag(out, b'c', v.cas),
+            b't' => out.extend_from_slice(format!(" t{}", store.clock.ttl(v.exptime)).as_bytes()),
+            _ => encode_echo(out, f, c, r.raw_key),
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    if f.has(b'v') {
+        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// `me <key> [b]`: item metadata in memcached's debug format.
+fn debug(node: &NodeShared, raw_key: &[u8], key: &[u8], out: &mut Vec<u8>) {
+    let store = &node.store;
+    let mut g = store.lock(key);
+    let Some(slot) = g.find(key, false) else {
+        out.extend_from_slice(wire::EN);
+        return;
+    };
+    let now = g.now();
+    let v = g.view(slot);
+    let size = 48 + 8 + v.key.len() + 1 + v.value.len() + 2;
+    out.extend_from_slice(b"ME ");
+    out.extend_from_slice(raw_key);
+    out.extend_from_slice(
+        format!(
+            " exp={} la={} cas={} fetch={} cls=1 size={}\r\n",
+            store.clock.ttl(v.exptime),
+            now.saturating_sub(v.atime),
+            v.cas,
+            if v.fetched { "yes" } else { "no" },
+            size
+        )
+        .as_bytes(),
+    );
+}

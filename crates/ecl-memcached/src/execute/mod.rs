@@ -1,0 +1,103 @@
+//! Runs parsed requests against a node: the store, its counters and its settings, writing
+//! each protocol's replies into the connection's output buffer.
+//!
+//! Place in the flow: `conn` parses a request with `protocol::*::parse` and hands it to
+//! [`execute`]; `text`, `meta` and `binary` here hold the store logic of each protocol,
+//! `stats` the `stats` families. Nothing here reads the wire: every limit and format check
+//! was done by the parser, so a request reaching this module is well formed.
+
+use crate::node::NodeShared;
+use crate::protocol::binary::{self as bin, Status};
+use crate::protocol::{ProtocolError, Request, text::encode_reply};
+
+mod binary;
+mod meta;
+pub(crate) mod stats;
+mod text;
+
+/// What the connection should do after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Keep reading.
+    More,
+    /// Flush the output, then close (quit, protocol violation).
+    Close,
+}
+
+/// Runs one request for the connection whose counter stripe is `stripe`, appending its
+/// replies to `out`.
+pub(crate) fn execute(
+    node: &NodeShared,
+    stripe: usize,
+    request: Request<'_>,
+    out: &mut Vec<u8>,
+) -> Step {
+    match request {
+        Request::Reply { msg, noreply } => {
+            encode_reply(out, noreply, msg);
+            Step::More
+        }
+        Request::Text(r) => text::execute(node, stripe, r, out),
+        Request::Meta(r) => {
+            meta::execute(node, stripe, r, out);
+            Step::More
+        }
+        Request::Binary(r) => binary::execute(node, stripe, r, out),
+    }
+}
+
+/// Writes the reply memcached sends before closing for a protocol error (if any).
+pub(crate) fn protocol_error(err: ProtocolError, out: &mut Vec<u8>) {
+    if let ProtocolError::InvalidPacket { opcode, opaque } = err {
+        bin::error(out, opcode, opaque, Status::Invalid);
+    }
+}
+
+/// The value of an item as an incr/decr operand: decimal digits, optionally followed by the
+/// space padding an earlier in-place decrement left (memcached accepts trailing spaces).
+fn parse_counter(value: &[u8]) -> Option<u64> {
+    let end = value
+        .iter()
+        .rposition(|&b| b != b' ')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let start = value.iter().position(|&b| b != b' ').unwrap_or(end);
+    if start >= end || end - start > 20 {
+        return None;
+    }
+    crate::protocol::parse_u64(&value[start..end])
+}
+
+/// Applies incr/decr as memcached does: incr wraps at 2^64, decr stops at 0.
+fn apply_delta(current: u64, delta: u64, incr: bool) -> u64 {
+    if incr {
+        current.wrapping_add(delta)
+    } else {
+        current.saturating_sub(delta)
+    }
+}
+
+/// New stored bytes after incr/decr: when the new number is shorter than the old value,
+/// memcached rewrites it in place, left-aligned and padded with spaces to the old length.
+fn counter_bytes(new: u64, old_len: usize) -> Vec<u8> {
+    let mut s = new.to_string().into_bytes();
+    if s.len() < old_len {
+        s.resize(old_len, b' ');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_parse_wrap_and_pad() {
+        assert_eq!(parse_counter(b"1   "), Some(1));
+        assert_eq!(parse_counter(b"abc"), None);
+        assert_eq!(apply_delta(u64::MAX, 2, true), 1);
+        assert_eq!(apply_delta(5, 10, false), 0);
+        assert_eq!(counter_bytes(1, 20), b"1                   ".to_vec());
+        assert_eq!(counter_bytes(100, 2), b"100".to_vec());
+    }
+}

@@ -1,0 +1,382 @@
+//! Runs classic text requests against the store, with memcached 1.6's replies and counters.
+//!
+//! Place in the flow: `execute::execute` calls [`execute`] with a [`TextRequest`] that
+//! `protocol::text` parsed (keys, numbers and sizes already checked).
+
+use std::sync::atomic::Ordering;
+
+use super::{Step, apply_delta, counter_bytes, parse_counter, stats};
+use crate::discovery::LEGACY_KEY;
+use crate::node::NodeShared;
+use crate::protocol::text::{
+    GetKind, Keys, Refusal, StatsRequest, StoreCmd, TextRequest, encode_reply, encode_value,
+};
+use crate::stats::Counter;
+use crate::store::{NewItem, StoreError};
+use crate::wire;
+
+/// Runs one text request.
+pub(super) fn execute(
+    node: &NodeShared,
+    stripe: usize,
+    request: TextRequest<'_>,
+    out: &mut Vec<u8>,
+) -> Step {
+    match request {
+        TextRequest::Get {
+            kind,
+            exptime,
+            keys,
+            bad_key,
+        } => retrieve(node, stripe, kind, exptime, keys, bad_key, out),
+        TextRequest::Store {
+            cmd,
+            key,
+            flags,
+            exptime,
+            cas,
+            data,
+            noreply,
+        } => {
+            node.store.counters.incr(stripe, Counter::CmdSet);
+            let exptime = node.store.clock.expiry(exptime);
+            let result = storage(node, cmd, key, cas, (flags, exptime), data);
+            storage_reply(node, stripe, result, noreply, out);
+        }
+        TextRequest::StoreRefused {
+            cmd,
+            key,
+            why,
+            noreply,
+        } => refused(node, stripe, cmd, key, why, noreply, out),
+        TextRequest::Delete { key, noreply } => delete(node, key, noreply, out),
+        TextRequest::Arith {
+            incr,
+            key,
+            delta,
+            noreply,
+        } => arithmetic(node, key, delta, incr, noreply, out),
+        TextRequest::Touch {
+            key,
+            exptime,
+            noreply,
+        } => touch(node, stripe, key, exptime, noreply, out),
+        TextRequest::FlushAll { delay, noreply } => flush_all(node, stripe, delay, noreply, out),
+        TextRequest::Version => {
+            out.extend_from_slice(format!("VERSION {}\r\n", node.version()).as_bytes());
+        }
+        TextRequest::Verbosity { level, noreply } => {
+            node.verbosity
+                .store(level.min(u32::MAX as u64) as u32, Ordering::Relaxed);
+            encode_reply(out, noreply, wire::OK);
+        }
+        TextRequest::Quit => return Step::Close,
+        TextRequest::Stats(family) => stats_family(node, stripe, family, out),
+        TextRequest::ConfigGetCluster => match node.discovery() {
+            Some(d) => out.extend_from_slice(&d.config_reply()),
+            None => out.extend_from_slice(wire::ERROR),
+        },
+        TextRequest::CacheMemlimit { mb, noreply } => {
+            node.store
+                .settings
+                .memory_limit
+                .store(mb << 20, Ordering::Relaxed);
+            encode_reply(out, noreply, wire::OK);
+        }
+    }
+    Step::More
+}
+
+/// get / gets / gat / gats.
+fn retrieve(
+    node: &NodeShared,
+    conn_stripe: usize,
+    kind: GetKind,
+    exptime: Option<i64>,
+    keys: Keys<'_>,
+    bad_key: bool,
+    out: &mut Vec<u8>,
+) {
+    let touching = kind.touching();
+    let exptime = exptime.map(|e| node.store.clock.expiry(e));
+    let start = out.len();
+    let counters = &node.store.counters;
+    let discovery = node.discovery();
+    for key in keys.iter() {
+        if let (Some(d), true) = (&discovery, key == LEGACY_KEY) {
+            d.legacy_value(out);
+            continue;
+        }
+        let mut g = node.store.lock(key);
+        let stripe = g.stripe();
+        counters.incr(conn_stripe, Counter::CmdGet);
+        if touching {
+            counters.incr(conn_stripe, Counter::CmdTouch);
+        }
+        let (hit, miss) = if touching {
+            (Counter::TouchHits, Counter::TouchMisses)
+        } else {
+            (Counter::GetHits, Counter::GetMisses)
+        };
+        match g.find(key, true) {
+            Some(slot) => {
+                if let Some(e) = exptime {
+                    g.set_exptime(slot, e);
+                }
+                g.touch_access(slot, true, true);
+                let v = g.view(slot);
+                let cas = kind.with_cas().then_some(v.cas);
+                encode_value(out, v.key, v.flags, v.value, cas);
+                counters.incr(stripe, hit);
+            }
+            None => counters.incr(stripe, miss),
+        }
+    }
+    if bad_key {
+        // memcached discards the values already written and reports the bad key alone.
+        out.truncate(start);
+        out.extend_from_slice(wire::BAD_FORMAT);
+        return;
+    }
+    out.extend_from_slice(wire::END);
+}
+
+/// set / add / replace / append / prepend / cas of `data` under `key`.
+fn storage(
+    node: &NodeShared,
+    cmd: StoreCmd,
+    key: &[u8],
+    cas_in: u64,
+    (flags, exptime): (u32, u32),
+    data: &[u8],
+) -> Result<&'static [u8], StoreError> {
+    let counters = &node.store.counters;
+    let mut g = node.store.lock(key);
+    let existing = g.find(key, false);
+    let stripe = g.stripe();
+    let mut item = NewItem {
+        flags,
+        exptime,
+        parts: [data, b""],
+        cas: None,
+        bits: 0,
+    };
+    match (cmd, existing) {
+        (StoreCmd::Add, Some(slot)) => {
+            g.touch_access(slot, true, false);
+            Ok(wire::NOT_STORED)
+        }
+        (StoreCmd::Replace | StoreCmd::Append | StoreCmd::Prepend, None) => Ok(wire::NOT_STORED),
+        (StoreCmd::Cas, None) => {
+            counters.incr(stripe, Counter::CasMisses);
+            Ok(wire::NOT_FOUND)
+        }
+        (StoreCmd::Cas, Some(slot)) if g.view(slot).cas != cas_in => {
+            counters.incr(stripe, Counter::CasBadval);
+            Ok(wire::EXISTS)
+        }
+        (StoreCmd::Append | StoreCmd::Prepend, Some(slot)) => {
+            let old = g.view(slot);
+            let (old_flags, old_exp) = (old.flags, old.exptime);
+            let old_value = old.value.to_vec();
+            item.flags = old_flags;
+            item.exptime = old_exp;
+            item.parts = if cmd == StoreCmd::Append {
+                [&old_value, data]
+            } else {
+                [data, &old_value]
+            };
+            // memcached answers NOT_STORED when the combined item would be too large.
+            match g.write(key, Some(slot), item) {
+                Err(StoreError::TooLarge) => Ok(wire::NOT_STORED),
+                other => other.map(|_| wire::STORED),
+            }
+        }
+        (_, existing) => {
+            if cmd == StoreCmd::Cas {
+                counters.incr(stripe, Counter::CasHits);
+            }
+            g.write(key, existing, item).map(|_| wire::STORED)
+        }
+    }
+}
+
+/// The reply of a storage command (counting refusals by size or memory).
+fn storage_reply(
+    node: &NodeShared,
+    stripe: usize,
+    result: Result<&'static [u8], StoreError>,
+    noreply: bool,
+    out: &mut Vec<u8>,
+) {
+    let counters = &node.store.counters;
+    match result {
+        Ok(msg) => encode_reply(out, noreply, msg),
+        Err(StoreError::TooLarge) => {
+            counters.incr(stripe, Counter::StoreTooLarge);
+            encode_reply(out, noreply, wire::TOO_LARGE)
+        }
+        Err(StoreError::NoMemory) => {
+            counters.incr(stripe, Counter::StoreNoMemory);
+            encode_reply(out, noreply, wire::OUT_OF_MEMORY)
+        }
+    }
+}
+
+/// A storage command refused after its line: too large (the old item of a `set` goes too)
+/// or a data block without CRLF.
+fn refused(
+    node: &NodeShared,
+    stripe: usize,
+    cmd: StoreCmd,
+    key: &[u8],
+    why: Refusal,
+    noreply: bool,
+    out: &mut Vec<u8>,
+) {
+    let counters = &node.store.counters;
+    counters.incr(stripe, Counter::CmdSet);
+    if why == Refusal::BadChunk {
+        encode_reply(out, noreply, wire::BAD_CHUNK);
+        return;
+    }
+    counters.incr(stripe, Counter::StoreTooLarge);
+    encode_reply(out, noreply, wire::TOO_LARGE);
+    if cmd == StoreCmd::Set {
+        // memcached unlinks the old item so a failed set leaves no stale value behind.
+        let mut g = node.store.lock(key);
+        if let Some(slot) = g.find(key, false) {
+            g.remove(slot);
+        }
+    }
+}
+
+fn delete(node: &NodeShared, key: &[u8], noreply: bool, out: &mut Vec<u8>) {
+    let mut g = node.store.lock(key);
+    match g.find(key, false) {
+        Some(slot) => {
+            g.remove(slot);
+            node.store.counters.incr(g.stripe(), Counter::DeleteHits);
+            encode_reply(out, noreply, wire::DELETED);
+        }
+        None => {
+            node.store.counters.incr(g.stripe(), Counter::DeleteMisses);
+            encode_reply(out, noreply, wire::NOT_FOUND);
+        }
+    }
+}
+
+fn arithmetic(
+    node: &NodeShared,
+    key: &[u8],
+    delta: u64,
+    incr: bool,
+    noreply: bool,
+    out: &mut Vec<u8>,
+) {
+    let counters = &node.store.counters;
+    let mut g = node.store.lock(key);
+    let stripe = g.stripe();
+    let (hit, miss) = if incr {
+        (Counter::IncrHits, Counter::IncrMisses)
+    } else {
+        (Counter::DecrHits, Counter::DecrMisses)
+    };
+    let Some(slot) = g.find(key, false) else {
+        counters.incr(stripe, miss);
+        encode_reply(out, noreply, wire::NOT_FOUND);
+        return;
+    };
+    let v = g.view(slot);
+    let Some(current) = parse_counter(v.value) else {
+        encode_reply(out, noreply, wire::NON_NUMERIC);
+        return;
+    };
+    let new = apply_delta(current, delta, incr);
+    let bytes = counter_bytes(new, v.value.len());
+    let item = NewItem {
+        flags: v.flags,
+        exptime: v.exptime,
+        parts: [&bytes, b""],
+        cas: None,
+        bits: 0,
+    };
+    g.touch_access(slot, true, true);
+    match g.write(key, Some(slot), item) {
+        Ok(_) => {
+            counters.incr(stripe, hit);
+            if !noreply {
+                out.extend_from_slice(new.to_string().as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        Err(_) => encode_reply(out, noreply, wire::OUT_OF_MEMORY),
+    }
+}
+
+fn touch(
+    node: &NodeShared,
+    conn_stripe: usize,
+    key: &[u8],
+    exptime: i64,
+    noreply: bool,
+    out: &mut Vec<u8>,
+) {
+    let exptime = node.store.clock.expiry(exptime);
+    let counters = &node.store.counters;
+    counters.incr(conn_stripe, Counter::CmdTouch);
+    let mut g = node.store.lock(key);
+    match g.find(key, false) {
+        Some(slot) => {
+            g.set_exptime(slot, exptime);
+            g.touch_access(slot, true, false);
+            counters.incr(g.stripe(), Counter::TouchHits);
+            encode_reply(out, noreply, wire::TOUCHED);
+        }
+        None => {
+            counters.incr(g.stripe(), Counter::TouchMisses);
+            encode_reply(out, noreply, wire::NOT_FOUND);
+        }
+    }
+}
+
+fn flush_all(
+    node: &NodeShared,
+    stripe: usize,
+    delay: Option<i64>,
+    noreply: bool,
+    out: &mut Vec<u8>,
+) {
+    if node.disable_flush.load(Ordering::Relaxed) {
+        encode_reply(out, noreply, wire::FLUSH_DISABLED);
+        return;
+    }
+    let Some(delay) = delay else {
+        encode_reply(out, noreply, wire::INVALID_EXPTIME);
+        return;
+    };
+    node.store.counters.incr(stripe, Counter::CmdFlush);
+    if delay > 0 {
+        let at = node.store.clock.expiry(delay);
+        node.store.flush_at(at);
+    } else {
+        node.store.flush_now();
+    }
+    encode_reply(out, noreply, wire::OK);
+}
+
+fn stats_family(node: &NodeShared, stripe: usize, family: StatsRequest, out: &mut Vec<u8>) {
+    match family {
+        StatsRequest::General => stats::general_stats(node).render_text(out),
+        StatsRequest::Settings => stats::settings_stats(node).render_text(out),
+        StatsRequest::Items => stats::class_stats(node, "items").render_text(out),
+        StatsRequest::Slabs => stats::class_stats(node, "slabs").render_text(out),
+        StatsRequest::Sizes => stats::class_stats(node, "sizes").render_text(out),
+        StatsRequest::Conns => stats::conns_stats(node, stripe as u64).render_text(out),
+        StatsRequest::Reset => {
+            node.store.counters.reset();
+            out.extend_from_slice(wire::RESET);
+        }
+        StatsRequest::Cachedump { class, limit } => stats::cachedump(node, class, limit, out),
+    }
+}
