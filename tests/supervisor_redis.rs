@@ -120,6 +120,54 @@ async fn valkey_nodes_and_auth_tokens() {
     sup.shutdown_all().await;
 }
 
+/// The node's engine and version are the spec's (the API's full engine version): a Valkey 8.1
+/// node names itself and its own release in HELLO and INFO, and keeps `redis_version:7.2.4`.
+#[tokio::test]
+async fn valkey_8_1_node_reports_its_own_release() {
+    let sup = Supervisor::new(&common::loopback_config("127.0.89.1", &[]));
+    let mut spec = common::redis_spec("acct/r/v81/0001", 6379, &[]);
+    spec.engine = EngineKind::Valkey;
+    spec.engine_version = "8.1.1".to_string();
+    let Ok(endpoint) = sup.start_node(spec).await else {
+        panic!("start failed")
+    };
+    let Ok(mut con) = connect(&endpoint, None).await else {
+        panic!("cannot connect")
+    };
+    assert_eq!(
+        info_field(&mut con, "server", "valkey_version").await,
+        "8.1.1"
+    );
+    assert_eq!(
+        info_field(&mut con, "server", "server_name").await,
+        "valkey"
+    );
+    assert_eq!(
+        info_field(&mut con, "server", "redis_version").await,
+        "7.2.4"
+    );
+    assert_eq!(
+        info_field(&mut con, "server", "server_mode").await,
+        "standalone"
+    );
+    let hello: redis::RedisResult<Vec<redis::Value>> =
+        redis::cmd("HELLO").query_async(&mut con).await;
+    let hello = hello.unwrap_or_default();
+    let text: Vec<String> = hello
+        .iter()
+        .map(|v| match v {
+            redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        text.get(..4),
+        Some(&["server", "valkey", "version", "8.1.1"].map(String::from)[..]),
+        "{text:?}"
+    );
+    sup.shutdown_all().await;
+}
+
 #[tokio::test]
 async fn reboot_keeps_the_address_and_loses_the_data() {
     let sup = Supervisor::new(&common::loopback_config("127.0.83.1", &[]));
