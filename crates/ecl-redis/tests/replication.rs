@@ -1,5 +1,6 @@
 //! Replication between two or three real nodes of this process: full sync, the write stream
-//! (expiry as absolute times and DELs, MULTI/EXEC, FLUSHALL, SPOP), READONLY replicas, WAIT,
+//! (expiry as absolute times and DELs, MULTI/EXEC, FLUSHALL, SPOP, and the exact commands each
+//! rewriting handler sends, read with MONITOR on the replica), READONLY replicas, WAIT,
 //! ROLE/INFO, and promotion/demotion keeping acknowledged writes. Every check that needs the
 //! replica to have caught up first waits with `WAIT n 0` on the primary, as an application
 //! would.
@@ -512,4 +513,131 @@ async fn replica_over_its_output_buffer_limit_resynchronizes() {
     assert_eq!(r.replication_offset(), p.replication_offset());
     r.shutdown().await;
     p.shutdown().await;
+}
+
+/// What the replica applies, read from MONITOR on it (the master link's commands show there, as
+/// in Redis): one entry per command, the arguments as MONITOR quotes them.
+async fn applied_until(m: &mut Raw, sentinel: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        let line = m.read().await;
+        let args = line
+            .split_once("] ")
+            .map(|(_, a)| a.trim_end().to_string())
+            .unwrap_or_else(|| panic!("not a MONITOR line: {line:?}"));
+        if args == sentinel {
+            return seen;
+        }
+        seen.push(args);
+    }
+}
+
+/// The absolute expiry (ms) the primary holds for `key`.
+async fn pexpiretime(c: &mut Raw, key: &str) -> String {
+    let r = c.cmd(&["PEXPIRETIME", key]).await;
+    let t = r.trim_start_matches(':').trim_end().to_string();
+    assert!(t.parse::<i64>().is_ok_and(|t| t > 0), "{key}: {r}");
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_rewrite_what_replicas_receive() {
+    let p = start();
+    let r = start();
+    let mut pc = common::client(&p).await;
+    r.replicate_from(&p, endpoint(&p));
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    let mut m = Raw::connect(&r).await;
+    assert_eq!(m.cmd(&["MONITOR"]).await, "+OK\r\n");
+    let mut c = Raw::connect(&p).await;
+    let q = |args: &[&str]| {
+        args.iter()
+            .map(|a| format!("\"{a}\""))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut want = vec![q(&["SELECT", "0"])];
+    // Verbatim by default.
+    assert_eq!(c.cmd(&["SET", "plain", "v"]).await, "+OK\r\n");
+    want.push(q(&["SET", "plain", "v"]));
+    // EXPIRE family: the absolute deadline, or DEL when it removed the key.
+    assert_eq!(c.cmd(&["EXPIRE", "plain", "100"]).await, ":1\r\n");
+    want.push(q(&[
+        "PEXPIREAT",
+        "plain",
+        &pexpiretime(&mut c, "plain").await,
+    ]));
+    let at = (common_now_s() + 1000).to_string();
+    assert_eq!(c.cmd(&["EXPIREAT", "plain", &at]).await, ":1\r\n");
+    want.push(q(&["PEXPIREAT", "plain", &format!("{at}000")]));
+    assert_eq!(c.cmd(&["PEXPIRE", "plain", "-1"]).await, ":1\r\n");
+    want.push(q(&["DEL", "plain"]));
+    // SETEX / PSETEX / SET EX: SET then PEXPIREAT.
+    assert_eq!(c.cmd(&["SETEX", "a", "100", "v"]).await, "+OK\r\n");
+    want.push(q(&["SET", "a", "v"]));
+    want.push(q(&["PEXPIREAT", "a", &pexpiretime(&mut c, "a").await]));
+    assert_eq!(c.cmd(&["PSETEX", "b", "100000", "w"]).await, "+OK\r\n");
+    want.push(q(&["SET", "b", "w"]));
+    want.push(q(&["PEXPIREAT", "b", &pexpiretime(&mut c, "b").await]));
+    assert_eq!(
+        c.cmd(&["SET", "c", "x", "EX", "100", "GET"]).await,
+        "$-1\r\n"
+    );
+    want.push(q(&["SET", "c", "x"]));
+    want.push(q(&["PEXPIREAT", "c", &pexpiretime(&mut c, "c").await]));
+    assert_eq!(c.cmd(&["SET", "c", "y", "KEEPTTL"]).await, "+OK\r\n");
+    want.push(q(&["SET", "c", "y", "KEEPTTL"]));
+    // GETEX: PERSIST, or the absolute deadline.
+    assert_eq!(c.cmd(&["GETEX", "c", "PERSIST"]).await, "$1\r\ny\r\n");
+    want.push(q(&["PERSIST", "c"]));
+    assert_eq!(c.cmd(&["GETEX", "c", "PX", "50000"]).await, "$1\r\ny\r\n");
+    want.push(q(&["PEXPIREAT", "c", &pexpiretime(&mut c, "c").await]));
+    // RESTORE with a TTL: the command, then its absolute deadline.
+    let dump = c.cmd_bytes(&[b"DUMP", b"c"]).await;
+    let payload = &dump[dump.iter().position(|&b| b == b'\n').unwrap() + 1..dump.len() - 2];
+    let ok = c.cmd_bytes(&[b"RESTORE", b"d", b"100000", payload]).await;
+    assert_eq!(ok, b"+OK\r\n");
+    let restore_at = pexpiretime(&mut c, "d").await;
+    // SPOP: SREM of the member this primary picked; nothing when there was none.
+    assert_eq!(c.cmd(&["SADD", "s", "m"]).await, ":1\r\n");
+    assert_eq!(c.cmd(&["SPOP", "s"]).await, "$1\r\nm\r\n");
+    assert_eq!(c.cmd(&["SPOP", "s"]).await, "$-1\r\n");
+    assert_eq!(c.cmd(&["SADD", "s2", "x", "y", "z"]).await, ":3\r\n");
+    let popped = c.cmd(&["SPOP", "s2", "2"]).await;
+    let members: Vec<&str> = popped.split("\r\n").skip(2).step_by(2).take(2).collect();
+    assert!(popped.starts_with("*2\r\n"), "{popped}");
+    // One EXEC: its commands, rewritten, applied as one unit.
+    assert_eq!(c.cmd(&["MULTI"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "t", "1"]).await, "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["EXPIRE", "t", "100"]).await, "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["EXEC"]).await, "*2\r\n+OK\r\n:1\r\n");
+    let t_at = pexpiretime(&mut c, "t").await;
+    assert_eq!(c.cmd(&["SET", "end", "1"]).await, "+OK\r\n");
+
+    let got = applied_until(&mut m, &q(&["SET", "end", "1"])).await;
+    let restore = got
+        .iter()
+        .position(|l| l.starts_with("\"RESTORE\""))
+        .expect("RESTORE applied");
+    assert!(got[restore].starts_with(&q(&["RESTORE", "d", "100000"])));
+    let mut rest = vec![q(&["PEXPIREAT", "d", &restore_at])];
+    rest.push(q(&["SADD", "s", "m"]));
+    rest.push(q(&["SREM", "s", "m"]));
+    rest.push(q(&["SADD", "s2", "x", "y", "z"]));
+    rest.push(q(&["SREM", "s2", members[0], members[1]]));
+    rest.push(q(&["SET", "t", "1"]));
+    rest.push(q(&["PEXPIREAT", "t", &t_at]));
+    assert_eq!(got[..restore], want[..]);
+    assert_eq!(got[restore + 1..], rest[..]);
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    assert_eq!(r.replication_offset(), p.replication_offset());
+    r.shutdown().await;
+    p.shutdown().await;
+}
+
+fn common_now_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
