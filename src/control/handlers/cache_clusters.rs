@@ -157,6 +157,9 @@ fn check_create_request(input: &CreateCacheClusterInput) -> Result<CreateRequest
     let tags = tags_from_request(input.tags.clone())?;
     check_tag_quota(&tags)?;
     let transit = input.transit_encryption_enabled.unwrap_or(false);
+    if memcached && transit {
+        checks::memcached_transit_version(&version.full_version)?;
+    }
     if let Some(token) = &input.auth_token {
         if memcached {
             return Err(auth_token_not_for_memcached());

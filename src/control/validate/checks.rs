@@ -242,6 +242,18 @@ pub fn auth_token_needs_transit() -> ApiError {
     invalid("The AUTH token is only supported when encryption-in-transit is enabled")
 }
 
+/// AWS's refusal of in-transit encryption on Memcached before 1.6.12 (the first version that
+/// supports TLS there).
+pub fn memcached_transit_version(full_version: &str) -> Result<(), ApiError> {
+    if compare_versions(full_version, "1.6.12") == Ordering::Less {
+        return Err(combination(format!(
+            "Encryption in transit is not supported for memcached {full_version}; \
+             use engine version 1.6.12 or later."
+        )));
+    }
+    Ok(())
+}
+
 /// AWS's refusal of AUTH token options for Memcached.
 pub fn auth_token_not_for_memcached() -> ApiError {
     combination("AuthToken is only supported for the redis and valkey engines.")
@@ -279,6 +291,18 @@ mod tests {
         assert_eq!(
             down.map(|e| e.message().to_string()).as_deref(),
             Some("Cannot downgrade redis from 7.1.0 to 6.2.6.")
+        );
+    }
+
+    #[test]
+    fn memcached_transit_encryption_needs_1_6_12() {
+        for ok in ["1.6.12", "1.6.17", "1.6.22"] {
+            assert!(memcached_transit_version(ok).is_ok(), "{ok}");
+        }
+        let e = memcached_transit_version("1.6.6").err();
+        assert_eq!(
+            e.map(|e| e.wire_code()),
+            Some("InvalidParameterCombination")
         );
     }
 
