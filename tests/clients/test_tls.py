@@ -231,3 +231,30 @@ def test_in_place_migration_plaintext_to_preferred_to_required(ec, groups, uid, 
     g = modify(TransitEncryptionEnabled=False)
     assert g["TransitEncryptionEnabled"] is False
     assert redis.Redis(host=host, port=port).get("kept") == b"across the migration"
+
+
+def test_large_replies_arrive_whole_over_tls(ec, groups, uid, ca_file, resources):
+    """Replies bigger than a TLS record and the socket buffer arrive whole (nothing stays
+    buffered in the TLS session), on a node and through the primary endpoint."""
+    group = create_group(ec, groups, uid("big"), NumCacheClusters=1)
+    primary = group["NodeGroups"][0]["PrimaryEndpoint"]
+    r = redis.Redis(host=primary["Address"], port=primary["Port"], ssl=True, ssl_ca_certs=ca_file, socket_timeout=20)
+    value = bytes(range(256)) * (5 * 4096)  # 5 MiB
+    r.set("big", value)
+    assert r.get("big") == value
+    pipe = r.pipeline(transaction=False)
+    for i in range(2000):
+        pipe.set(f"k{i}", str(i) * 50)
+    pipe.execute()
+    pipe = r.pipeline(transaction=False)
+    for i in range(2000):
+        pipe.get(f"k{i}")
+    assert pipe.execute() == [(str(i) * 50).encode() for i in range(2000)]
+
+    mc = create_memcached(ec, resources, uid("bigmc"), nodes=1, EngineVersion="1.6.22", TransitEncryptionEnabled=True)
+    (host, port), = node_endpoints(mc).values()
+    client = MemcacheClient((host, port), tls_context=ssl.create_default_context(cafile=ca_file), timeout=20)
+    item = b"x" * (1024 * 1024 - 512)
+    client.set_many({f"i{n}": item for n in range(4)})
+    assert client.get_many([f"i{n}" for n in range(4)]) == {f"i{n}": item for n in range(4)}
+    client.close()

@@ -179,6 +179,7 @@ where
             .counters
             .incr(stripe, Counter::RejectedConnections);
         let _ = stream.write_all(wire::TOO_MANY_CONNECTIONS).await;
+        let _ = stream.flush().await;
         return;
     }
     debug!(%peer, "memcached connection");
@@ -234,7 +235,8 @@ where
                 node.store
                     .counters
                     .add(stripe, Counter::BytesWritten, out.len() as u64);
-                if stream.write_all(&out).await.is_err() {
+                // Flush too: a TLS stream may keep the tail of a reply buffered otherwise.
+                if stream.write_all(&out).await.is_err() || stream.flush().await.is_err() {
                     return;
                 }
                 out.clear();

@@ -178,7 +178,10 @@ where
         }
         if !out.is_empty() {
             tokio::select! {
-                r = stream.write_all(&out.buf) => if r.is_err() { break 'conn; },
+                // Flush too: a TLS stream may keep the tail of a reply buffered otherwise.
+                r = async { stream.write_all(&out.buf).await?; stream.flush().await } => {
+                    if r.is_err() { break 'conn; }
+                },
                 _ = shutdown.changed() => break 'conn,
                 _ = kill.notified() => {
                     tracing::warn!(client = id, "closing client: push backlog over the output buffer limit");

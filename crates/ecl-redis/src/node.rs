@@ -255,6 +255,7 @@ async fn open_connection(
         let _ = conn
             .write_all(b"-ERR max number of clients reached\r\n")
             .await;
+        let _ = conn.flush().await;
         return;
     }
     serve(shared, conn, peer, local).await;

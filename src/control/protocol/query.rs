@@ -192,3 +192,7 @@ impl Decoder<'_> {
 #[cfg(test)]
 #[path = "query_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "query_fuzz.rs"]
+mod fuzz;
