@@ -5,12 +5,9 @@
 //! (cloned under the primary's lock, like Redis' fork-time snapshot), then applies the
 //! primary's write stream on a task of its own, asynchronously, exactly as a Redis replica
 //! reads its master link. On the primary, the dispatcher calls [`Engine::propagate_command`]
-//! after every write that changed the keyspace. What goes out is decided by the handler, as
-//! Redis' `alsoPropagate` lets a command decide: by default the command verbatim; a handler
-//! whose command must not be replayed as sent states its replacement with
-//! [`Ctx::propagate`] (relative expiry → absolute `PEXPIREAT` through the `propagate_*` rules
-//! below, SPOP → `SREM` of the popped members). Expired or evicted keys go out as `DEL`, the
-//! commands of one `EXEC` wrapped in `MULTI`/`EXEC`. Each unit is numbered by its RESP length
+//! after every write that changed the keyspace: the command is rewritten the way Redis
+//! propagates it (relative expiry → absolute `PEXPIREAT`, expired or evicted keys → `DEL`,
+//! commands of one `EXEC` wrapped in `MULTI`/`EXEC`), numbered by its RESP length
 //! (`master_repl_offset`) and sent to every replica link. Replicas acknowledge what they
 //! applied, which `WAIT`, `ROLE` and `INFO replication` read.
 //!
@@ -19,7 +16,7 @@
 //! dropped by a replica's clock while the primary still has it.
 
 use crate::client::{Client, Event};
-use crate::command::{Argv, Ctx, OwnedArgv, dispatch};
+use crate::command::{Argv, CommandSpec, Ctx, OwnedArgv, dispatch};
 use crate::conn::Shared;
 use crate::db::{Entry, Key};
 use crate::engine::{Blocked, Engine, wall_ms};
@@ -56,9 +53,6 @@ pub struct Unit {
     pub end: u64,
     /// RESP bytes of the unit.
     pub bytes: u64,
-    /// Whether `cmds` starts with `MULTI` and ends with `EXEC` (the replica applies what is
-    /// between them, atomically, without running the two).
-    pub wrapped: bool,
 }
 
 /// What primary and replica share about one link.
@@ -139,10 +133,6 @@ pub struct Replication {
     pub txn: Vec<(usize, OwnedArgv)>,
     /// Clients blocked in `WAIT`.
     pub waiters: Vec<Waiter>,
-    /// What the running command's handler stated replicas receive instead of the command
-    /// itself ([`Ctx::propagate`]); `None` while it stated nothing (verbatim). The dispatcher
-    /// takes it after every handler.
-    pub rewritten: Option<Vec<OwnedArgv>>,
     /// Set while this node is a replica.
     pub upstream: Option<Upstream>,
     /// Bumped whenever the upstream changes, so a stale applier stops applying.
@@ -171,7 +161,6 @@ impl Default for Replication {
             last_db: None,
             txn: Vec::new(),
             waiters: Vec::new(),
-            rewritten: None,
             upstream: None,
             generation: 0,
         }
@@ -259,7 +248,6 @@ impl Engine {
             cmds,
             end: self.repl.offset,
             bytes,
-            wrapped: wrap,
         });
         let limit = replica_buffer_limit(&self.cfg);
         let mut closed = false;
@@ -333,14 +321,14 @@ impl Engine {
         self.emit(parts, false);
     }
 
-    /// Called by the dispatcher after a write command changed the keyspace: propagates what
-    /// the handler stated with [`Ctx::propagate`] (`rewritten`), or the command verbatim when
-    /// the handler stated nothing.
+    /// Called by the dispatcher after a write command changed the keyspace: propagates it the
+    /// way Redis does (see [`rewrite`]).
     pub fn propagate_command(
         &mut self,
         client: &Client,
+        spec: &CommandSpec,
         argv: &Argv<'_>,
-        rewritten: Option<Vec<OwnedArgv>>,
+        reply: &[u8],
     ) {
         if !self.repl.streaming() {
             return;
@@ -350,7 +338,7 @@ impl Engine {
             self.drain_expired();
         }
         let db = client.db;
-        let cmds = rewritten.unwrap_or_else(|| vec![argv.to_owned()]);
+        let cmds = rewrite(self, db, spec.name, argv, reply);
         let parts = cmds.into_iter().map(|c| (db, c)).collect();
         self.propagate_parts(client.in_exec, parts);
     }
@@ -384,87 +372,128 @@ impl Engine {
     }
 }
 
-/// Absolute expiry (Unix ms) of `key` in the client's database as the running command left
-/// it: `None` once the key is gone, 0 while it has no TTL.
-fn expiry_after(ctx: &Ctx<'_>, key: &[u8]) -> Option<i64> {
-    ctx.eng.dbs[ctx.client.db]
-        .peek_raw(key)
-        .map(|e| e.expire_at)
-}
-
-fn pexpireat_cmd(key: &[u8], at: i64) -> OwnedArgv {
-    owned(&[b"PEXPIREAT", key, at.to_string().as_bytes()])
-}
-
-// The rewrites below are what write handlers state for replicas when their command must not be
-// replayed as sent: a relative expiry would restart on the replica's clock, so replicas get the
-// absolute deadline the primary computed. Each does nothing unless the node streams to replicas.
-
-/// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT: `PEXPIREAT key deadline`, or `DEL key` when the
-/// deadline had passed and the command removed the key.
-pub fn propagate_expiry(ctx: &mut Ctx<'_>, key: &[u8]) {
-    if !ctx.replicating() {
-        return;
-    }
-    match expiry_after(ctx, key) {
-        None => ctx.propagate(owned(&[b"DEL", key])),
-        Some(at) if at > 0 => ctx.propagate(pexpireat_cmd(key, at)),
-        Some(_) => {}
-    }
-}
-
-/// SETEX / PSETEX: `SET key value`, then `PEXPIREAT key deadline` while the key has one.
-pub fn propagate_setex(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8]) {
-    if !ctx.replicating() {
-        return;
-    }
-    ctx.propagate(owned(&[b"SET", key, value]));
-    if let Some(at) = expiry_after(ctx, key).filter(|&at| at > 0) {
-        ctx.propagate(pexpireat_cmd(key, at));
-    }
-}
-
-/// SET with EX / PX / EXAT / PXAT: `SET key value` and `PEXPIREAT key deadline` while the key
-/// has a deadline; otherwise the command goes verbatim.
-pub fn propagate_set_expiry(ctx: &mut Ctx<'_>, key: &[u8], value: &[u8]) {
-    if !ctx.replicating() {
-        return;
-    }
-    if let Some(at) = expiry_after(ctx, key).filter(|&at| at > 0) {
-        ctx.propagate(owned(&[b"SET", key, value]));
-        ctx.propagate(pexpireat_cmd(key, at));
-    }
-}
-
-/// GETEX with an option: `PEXPIREAT key deadline`, `PERSIST key` when the key has no TTL left,
-/// nothing when the key is gone.
-pub fn propagate_getex(ctx: &mut Ctx<'_>, key: &[u8]) {
-    if !ctx.replicating() {
-        return;
-    }
-    match expiry_after(ctx, key) {
-        Some(at) if at > 0 => ctx.propagate(pexpireat_cmd(key, at)),
-        Some(_) => ctx.propagate(owned(&[b"PERSIST", key])),
-        None => ctx.propagate_nothing(),
-    }
-}
-
-/// RESTORE: the command as sent, then `PEXPIREAT key deadline` while the key has one.
-pub fn propagate_restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>, key: &[u8]) {
-    if !ctx.replicating() {
-        return;
-    }
-    if let Some(at) = expiry_after(ctx, key).filter(|&at| at > 0) {
-        ctx.propagate(argv.to_owned());
-        ctx.propagate(pexpireat_cmd(key, at));
-    }
-}
-
 /// An integer reply (same encoding in RESP2 and RESP3).
 fn int_reply(n: i64) -> Vec<u8> {
     let mut r = Reply::new();
     r.int(n);
     r.buf
+}
+
+fn has_word(argv: &Argv<'_>, from: usize, words: &[&str]) -> bool {
+    argv.iter_from(from)
+        .any(|a| words.iter().any(|w| a.eq_ignore_ascii_case(w.as_bytes())))
+}
+
+/// The commands Redis would propagate for `argv` (already executed on this primary).
+fn rewrite(
+    eng: &mut Engine,
+    db: usize,
+    name: &str,
+    argv: &Argv<'_>,
+    reply: &[u8],
+) -> Vec<OwnedArgv> {
+    let verbatim = || vec![argv.to_owned()];
+    let ttl_of = |eng: &Engine, key: &[u8]| eng.dbs[db].peek_raw(key).map(|e| e.expire_at);
+    let pexpireat = |key: &[u8], at: i64| owned(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
+    match name {
+        "expire" | "pexpire" | "expireat" | "pexpireat" if argv.len() >= 3 => {
+            let key = argv.get(1);
+            match ttl_of(eng, key) {
+                None => vec![owned(&[b"DEL", key])],
+                Some(at) if at > 0 => vec![pexpireat(key, at)],
+                Some(_) => verbatim(),
+            }
+        }
+        "setex" | "psetex" if argv.len() == 4 => {
+            let key = argv.get(1);
+            let mut v = vec![owned(&[b"SET", key, argv.get(3)])];
+            if let Some(at) = ttl_of(eng, key).filter(|&at| at > 0) {
+                v.push(pexpireat(key, at));
+            }
+            v
+        }
+        "set" if argv.len() > 3 && has_word(argv, 3, &["ex", "px", "exat", "pxat"]) => {
+            let key = argv.get(1);
+            match ttl_of(eng, key) {
+                Some(at) if at > 0 => vec![owned(&[b"SET", key, argv.get(2)]), pexpireat(key, at)],
+                _ => verbatim(),
+            }
+        }
+        "getex" if argv.len() > 2 => {
+            let key = argv.get(1);
+            match ttl_of(eng, key) {
+                Some(at) if at > 0 => vec![pexpireat(key, at)],
+                Some(_) => vec![owned(&[b"PERSIST", key])],
+                None => Vec::new(),
+            }
+        }
+        "restore" if argv.len() >= 4 => {
+            let key = argv.get(1);
+            let mut v = verbatim();
+            if let Some(at) = ttl_of(eng, key).filter(|&at| at > 0) {
+                v.push(pexpireat(key, at));
+            }
+            v
+        }
+        // Scripts replicate their effects: the commands they run reach this hook themselves
+        // (buffered like EXEC's, see `propagate_parts`), never the script.
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => Vec::new(),
+        // SPOP picks members at random: replicas remove the members this primary popped.
+        "spop" => {
+            let members = reply_strings(reply);
+            if members.is_empty() {
+                return Vec::new();
+            }
+            let mut c = owned(&[b"SREM", argv.get(1)]);
+            for m in &members {
+                c.push(m);
+            }
+            vec![c]
+        }
+        _ => verbatim(),
+    }
+}
+
+/// Bulk strings of a reply (a bulk, or an array/set of bulks), for result-based rewrites.
+fn reply_strings(mut r: &[u8]) -> Vec<Vec<u8>> {
+    fn line(r: &[u8]) -> Option<(&[u8], &[u8])> {
+        let p = r.windows(2).position(|w| w == b"\r\n")?;
+        Some((&r[..p], &r[p + 2..]))
+    }
+    let mut out = Vec::new();
+    let mut bulk_count = 1usize;
+    if let Some(&t) = r.first()
+        && (t == b'*' || t == b'~')
+    {
+        let Some((h, rest)) = line(&r[1..]) else {
+            return out;
+        };
+        bulk_count = std::str::from_utf8(h)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        r = rest;
+    }
+    for _ in 0..bulk_count {
+        if r.first() != Some(&b'$') {
+            break;
+        }
+        let Some((h, rest)) = line(&r[1..]) else {
+            break;
+        };
+        let Some(n) = std::str::from_utf8(h)
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+        else {
+            break;
+        };
+        if rest.len() < n + 2 {
+            break;
+        }
+        out.push(rest[..n].to_vec());
+        r = &rest[n + 2..];
+    }
+    out
 }
 
 /// `WAIT numreplicas timeout`.
@@ -879,13 +908,12 @@ async fn sync_and_stream(
             let mut sink = Reply::new();
             let mut end = eng.repl.offset;
             for u in &units {
-                // A unit is applied under one lock hold: MULTI/EXEC need not run.
-                let body = match (u.wrapped, u.cmds.len()) {
-                    (true, n) if n >= 2 => &u.cmds[1..n - 1],
-                    _ => &u.cmds[..],
-                };
-                for c in body {
-                    dispatch::dispatch(&mut eng, &mut master, &mut sink, &c.as_argv());
+                for c in &u.cmds {
+                    let a = c.as_argv();
+                    if a.is(0, "multi") || a.is(0, "exec") {
+                        continue;
+                    }
+                    dispatch::dispatch(&mut eng, &mut master, &mut sink, &a);
                     sink.buf.clear();
                 }
                 end = u.end;
@@ -920,5 +948,16 @@ mod tests {
             resp_len(&c),
             b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n".len() as u64
         );
+    }
+
+    #[test]
+    fn reply_strings_reads_bulks_and_arrays() {
+        assert_eq!(reply_strings(b"$1\r\na\r\n"), vec![b"a".to_vec()]);
+        assert_eq!(
+            reply_strings(b"*2\r\n$1\r\na\r\n$2\r\nbc\r\n"),
+            vec![b"a".to_vec(), b"bc".to_vec()]
+        );
+        assert!(reply_strings(b"$-1\r\n").is_empty());
+        assert!(reply_strings(b"*0\r\n").is_empty());
     }
 }

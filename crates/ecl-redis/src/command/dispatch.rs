@@ -7,7 +7,7 @@
 //! statistics, slowlog entry, error counters, blocked-client wake-ups and expiry notifications
 //! are recorded.
 
-use super::{Argv, CommandSpec, OwnedArgv, arity_ok, flags};
+use super::{Argv, CommandSpec, arity_ok, flags};
 use crate::client::{BlockSpec, Client, Event, ReplyMode, TimeoutReply};
 use crate::db::{Db, Key};
 use crate::engine::{Blocked, Engine};
@@ -55,34 +55,6 @@ impl Ctx<'_> {
     pub fn signal_ready(&mut self, key: &[u8]) {
         let db = self.client.db;
         self.eng.signal_key_ready(db, key);
-    }
-
-    /// Whether this node streams its writes to replicas: rewrites for [`Ctx::propagate`] are
-    /// only worth building then.
-    pub fn replicating(&self) -> bool {
-        self.eng.repl.streaming()
-    }
-
-    /// States what replicas receive for this command instead of the command itself: the first
-    /// call replaces the verbatim command with `cmd`, later calls add commands after it (in
-    /// the order given). Applies only if the command succeeds and changed the keyspace, like
-    /// the verbatim default; ignored while the node has no replicas.
-    pub fn propagate(&mut self, cmd: OwnedArgv) {
-        if self.replicating() {
-            self.eng
-                .repl
-                .rewritten
-                .get_or_insert_with(Vec::new)
-                .push(cmd);
-        }
-    }
-
-    /// States that replicas receive nothing for this command (its effect reaches them in
-    /// another form, e.g. the commands a script ran), unless [`Ctx::propagate`] adds some.
-    pub fn propagate_nothing(&mut self) {
-        if self.replicating() {
-            self.eng.repl.rewritten.get_or_insert_with(Vec::new);
-        }
     }
 
     /// Blocks the client until one of `keys` is signalled ready or `deadline_ms` passes. Inside
@@ -340,6 +312,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         feed_monitors(eng, client, argv, now);
     }
     let dirty_before = eng.dirty;
+    let reply_mark = out.len();
     let res = {
         let mut ctx = Ctx {
             eng: &mut *eng,
@@ -350,8 +323,6 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         };
         run_handler(spec, &mut ctx, argv)
     };
-    // Taken after every handler, so a statement never outlives its command.
-    let rewritten = eng.repl.rewritten.take();
     if eng.repl.streaming() {
         // PUBLISH changes nothing but is replicated, so subscribers of replicas get messages
         // (in cluster mode the cluster bus carries it instead).
@@ -361,7 +332,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
             && res.is_ok()
             && (spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE))
         {
-            eng.propagate_command(client, argv, rewritten);
+            eng.propagate_command(client, spec, argv, &out.buf[reply_mark..]);
         }
         if !client.in_exec && !eng.repl.txn.is_empty() {
             eng.flush_txn();

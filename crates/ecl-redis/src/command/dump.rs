@@ -125,7 +125,6 @@ fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     ctx.notify(notify::GENERIC, "restore", key);
     ctx.signal_ready(key);
     ctx.dirty(1);
-    crate::replication::propagate_restore(ctx, argv, key);
     ctx.out.ok();
     Ok(())
 }

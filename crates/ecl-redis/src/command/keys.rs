@@ -208,8 +208,6 @@ fn expire_generic(
         ctx.notify(notify::GENERIC, "expire", key);
     }
     ctx.dirty(1);
-    // A relative TTL would restart on the replica's clock.
-    crate::replication::propagate_expiry(ctx, key);
     ctx.out.int(1);
     Ok(())
 }

@@ -166,14 +166,6 @@ fn spop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.dirty(chosen.len() as u64);
         ctx.notify(notify::SET, "spop", key);
         cleanup(ctx, key);
-        if ctx.replicating() {
-            // The members were picked at random: replicas remove exactly these.
-            let mut srem = super::OwnedArgv::from_slices([b"SREM".as_slice(), key]);
-            for m in &chosen {
-                srem.push(m);
-            }
-            ctx.propagate(srem);
-        }
     }
     match count {
         None => match chosen.first() {

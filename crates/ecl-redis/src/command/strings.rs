@@ -220,7 +220,6 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     ctx.notify(notify::STRING, "set", key);
     if matches!(ttl, Ttl::At(_)) {
         ctx.notify(notify::GENERIC, "expire", key);
-        crate::replication::propagate_set_expiry(ctx, key, argv.get(2));
     }
     match old {
         Some(Some(o)) => ctx.out.bulk(&o),
@@ -252,7 +251,6 @@ fn setex_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, unit: i64, name: &str) -> C
     ctx.dirty(1);
     ctx.notify(notify::STRING, "set", key);
     ctx.notify(notify::GENERIC, "expire", key);
-    crate::replication::propagate_setex(ctx, key, argv.get(3));
     ctx.out.ok();
     Ok(())
 }
@@ -315,9 +313,6 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     let key = argv.get(1);
     let Some(val) = read_str(ctx, key)?.cloned() else {
-        if argv.len() > 2 {
-            crate::replication::propagate_getex(ctx, key);
-        }
         ctx.out.null();
         return Ok(());
     };
@@ -339,10 +334,6 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ctx.dirty(1);
         }
         _ => {}
-    }
-    if argv.len() > 2 {
-        // Replicas get the deadline this node computed (or PERSIST), never a relative TTL.
-        crate::replication::propagate_getex(ctx, key);
     }
     ctx.out.bulk(&val);
     Ok(())
