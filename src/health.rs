@@ -81,7 +81,6 @@ impl Health {
             "data": data,
             "configuration_endpoints": counts.config_endpoints,
             "cluster_endpoints": counts.cluster_endpoints,
-            "broken_nodes": self.supervisor.broken_nodes(),
             "tls": {
                 "ca_url": CA_PATH,
                 "ca_file": self.ca.path().map(|p| p.display().to_string()),

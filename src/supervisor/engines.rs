@@ -111,14 +111,6 @@ impl RunningNode {
         }
     }
 
-    /// Why the node stopped serving data after a panicking command (Redis/Valkey).
-    pub fn broken(&self) -> Option<String> {
-        match self {
-            RunningNode::Redis(n) => n.broken(),
-            RunningNode::Memcached(_) => None,
-        }
-    }
-
     /// Replaces the TLS policy for connections accepted from now on.
     pub fn set_tls(&self, tls: Option<ecl_net::TlsPolicy>) {
         match self {

@@ -644,23 +644,6 @@ impl Supervisor {
         usage
     }
 
-    /// Nodes that stopped serving data after a command panicked, with the reason (a reboot
-    /// starts them afresh). Nodes busy starting or stopping are skipped.
-    pub fn broken_nodes(&self) -> BTreeMap<String, String> {
-        let slots: Vec<(String, Arc<tokio::sync::Mutex<NodeSlot>>)> = lock(&self.nodes)
-            .iter()
-            .map(|(k, e)| (k.clone(), e.slot.clone()))
-            .collect();
-        let mut broken = BTreeMap::new();
-        for (key, slot) in slots {
-            let Ok(guard) = slot.try_lock() else { continue };
-            if let Some(reason) = guard.running.as_ref().and_then(|n| n.broken()) {
-                broken.insert(key, reason);
-            }
-        }
-        broken
-    }
-
     /// Stops every node and configuration endpoint, in parallel, and refuses new ones.
     pub async fn shutdown_all(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);

@@ -179,24 +179,6 @@ pub struct Engine {
     pub repl: crate::replication::Replication,
     /// Cluster-mode state (node id, topology, slot map).
     pub cluster: crate::cluster::ClusterState,
-    /// Set when a command panicked: its write may be half applied, so the node stops serving
-    /// data (see [`Engine::mark_broken`]) until it is rebooted.
-    broken: Option<String>,
-}
-
-impl Engine {
-    /// Why the node stopped serving data, if it did.
-    pub fn broken(&self) -> Option<&str> {
-        self.broken.as_deref()
-    }
-
-    /// Stops serving data: a command panicked part-way, so the keyspace may hold a half-applied
-    /// write. Answering from it would show clients state no command sequence could produce;
-    /// the node refuses instead until a reboot gives it a fresh keyspace.
-    pub fn mark_broken(&mut self, reason: String) {
-        tracing::error!(%reason, "command panicked: the node stops serving data until rebooted");
-        self.broken.get_or_insert(reason);
-    }
 }
 
 /// Wall-clock milliseconds.
@@ -235,7 +217,6 @@ impl Engine {
             pause: None,
             latency: HashMap::new(),
             batch_now: 0,
-            broken: None,
             batch_cmds: 0,
             last_tick: Instant::now(),
             repl: Default::default(),

@@ -10,9 +10,6 @@ use std::borrow::Cow;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CmdError(pub Cow<'static, str>);
 
-/// Every data command of a node whose command panicked (see `Engine::mark_broken`).
-pub const NODE_BROKEN: &str = "ERR internal error: this node stopped serving data to protect it from a half-applied command; reboot the node (RebootCacheCluster) to recover";
-
 impl CmdError {
     /// The error code: the first word (used by INFO errorstats and MULTI bookkeeping).
     pub fn code(&self) -> &str {

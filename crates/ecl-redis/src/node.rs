@@ -131,12 +131,6 @@ impl RedisNode {
         })
     }
 
-    /// Why the node stopped serving data (a command panicked), if it did; a reboot (a new
-    /// node) clears it.
-    pub fn broken(&self) -> Option<String> {
-        self.shared.lock().broken().map(str::to_string)
-    }
-
     /// Replaces the TLS policy for connections accepted from now on (ElastiCache's in-place
     /// migration of TransitEncryptionMode); open connections keep their transport.
     pub fn set_tls(&self, tls: Option<ecl_net::TlsPolicy>) {

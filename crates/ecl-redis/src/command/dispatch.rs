@@ -215,25 +215,6 @@ fn resolve(
     Ok((sid, sub))
 }
 
-/// Runs a handler, turning a panic into an error reply and a broken node: one bad command must
-/// not take down the process (every node of every account lives in it), and the lock must not
-/// be left poisoned over a half-applied write that later commands would read.
-fn run_handler(spec: &'static CommandSpec, ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (spec.handler)(ctx, argv))) {
-        Ok(result) => result,
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".to_string());
-            ctx.eng
-                .mark_broken(format!("'{}' panicked: {what}", spec.name));
-            Err(errors::NODE_BROKEN.into())
-        }
-    }
-}
-
 fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: &Argv<'_>) -> Flow {
     let (id, spec) = match resolve(eng, client, argv) {
         Ok(x) => x,
@@ -243,11 +224,6 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         }
     };
     client.last_cmd = id;
-    if eng.broken().is_some() && (!spec.has(flags::LOADING) || spec.has(flags::WRITE)) {
-        // Like a node loading its data, a broken node answers only what needs no data.
-        reject(eng, client, out, Some(id), errors::NODE_BROKEN.into());
-        return Flow::Continue;
-    }
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         reject(eng, client, out, Some(id), errors::NOAUTH.into());
         return Flow::Continue;
@@ -321,7 +297,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
             now,
             cmd_id: id,
         };
-        run_handler(spec, &mut ctx, argv)
+        (spec.handler)(&mut ctx, argv)
     };
     if eng.repl.streaming() {
         // PUBLISH changes nothing but is replicated, so subscribers of replicas get messages

@@ -185,10 +185,6 @@ fn server(eng: &Engine, s: &mut String, now: i64) {
         (now / 1000) & 0xFF_FFFF,
         engine.name(),
     );
-    if let Some(reason) = eng.broken() {
-        // Not a redis-server field: present only on a node that stopped serving data.
-        let _ = write!(s, "node_broken:{}\r\n", reason.replace(['\r', '\n'], " "));
-    }
     if info.compat >= v(7, 2, 0) {
         s.push_str("listener0:name=tcp,bind=*,bind=-::*,port=");
         let _ = write!(s, "{}\r\n", info.port);

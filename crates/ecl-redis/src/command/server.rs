@@ -891,10 +891,6 @@ fn role(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let sub = argv.str(1).to_ascii_lowercase();
     match sub.as_str() {
-        // Redis's DEBUG PANIC crashes the server. Here a panic is contained to the node: it
-        // answers an error and stops serving data until rebooted, as any panicking command does
-        // (a fault a test can trigger on purpose; DEBUG is unavailable in --strict-commands).
-        "panic" if argv.len() == 2 => panic!("DEBUG PANIC"),
         "sleep" if argv.len() == 3 => {
             // A real DEBUG SLEEP stalls the whole server. We stall the node the same way (every
             // client is paused) without blocking a runtime thread, which other nodes share: the
