@@ -34,8 +34,11 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Takes the node lock. A panic inside a handler poisons the mutex; the state is still
-    /// consistent at command granularity, so later commands keep working.
+    /// Takes the node lock. A panic inside a command never poisons it: the dispatcher catches
+    /// the panic while the lock is held and marks the node broken (see
+    /// [`crate::command::dispatch::dispatch`]). A panic elsewhere under the lock (a bug in
+    /// connection bookkeeping) is not expected to leave the keyspace half-written, so a
+    /// poisoned lock is still taken.
     pub fn lock(&self) -> MutexGuard<'_, Engine> {
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -179,6 +179,10 @@ pub struct Engine {
     pub repl: crate::replication::Replication,
     /// Cluster-mode state (node id, topology, slot map).
     pub cluster: crate::cluster::ClusterState,
+    /// Set when a command panicked: the keyspace may hold a half-applied write, so the node
+    /// refuses commands until it is rebooted (a reboot builds a fresh engine). Holds the
+    /// panic's message.
+    broken: Option<String>,
 }
 
 /// Wall-clock milliseconds.
@@ -221,9 +225,22 @@ impl Engine {
             last_tick: Instant::now(),
             repl: Default::default(),
             cluster: Default::default(),
+            broken: None,
         };
         e.refresh_access_mode();
         e
+    }
+
+    /// Why the node is broken (a command panicked), or `None` while it is healthy.
+    pub fn broken(&self) -> Option<&str> {
+        self.broken.as_deref()
+    }
+
+    /// Marks the node broken after a command panicked; the first reason is kept.
+    pub fn mark_broken(&mut self, reason: String) {
+        if self.broken.is_none() {
+            self.broken = Some(reason);
+        }
     }
 
     /// Current time in ms (wall clock plus the test offset).

@@ -134,8 +134,65 @@ fn count_error(eng: &mut Engine, e: &CmdError) {
 const SUBSCRIBED_MSG: &str =
     "only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context";
 
+/// Commands a broken node still answers: INFO (which reports the breakage) and those a client
+/// needs to reach it (AUTH, HELLO) or leave (QUIT).
+const ALLOWED_WHEN_BROKEN: &[&str] = &["info", "auth", "hello", "quit"];
+
 /// Runs one command with all table-driven checks.
+///
+/// A panic inside the command is contained here, while the caller still holds the node lock
+/// (so the lock is never poisoned): the client gets an `-ERR` and the node is marked broken,
+/// because a multi-key write may have stopped halfway. From then on the node refuses every
+/// command but [`ALLOWED_WHEN_BROKEN`] until a reboot replaces its engine.
 pub fn dispatch(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: &Argv<'_>) -> Flow {
+    if let Some(reason) = eng.broken()
+        && !ALLOWED_WHEN_BROKEN.iter().any(|n| argv.is(0, n))
+    {
+        let e = errors::node_broken(reason);
+        count_error(eng, &e);
+        out.error(&e.0);
+        return Flow::Continue;
+    }
+    let mark = out.len();
+    let run = std::panic::AssertUnwindSafe(|| dispatch_unguarded(eng, client, out, argv));
+    match std::panic::catch_unwind(run) {
+        Ok(flow) => flow,
+        Err(payload) => {
+            let reason = panic_message(payload.as_ref());
+            tracing::error!(%reason, "command panicked: node marked broken until rebooted");
+            eng.mark_broken(reason.clone());
+            // Whatever the command had written of its reply is dropped for the error.
+            out.buf.truncate(mark);
+            let e = CmdError(format!("ERR command panicked ({reason}); the node is now broken and refuses commands until it is rebooted").into());
+            count_error(eng, &e);
+            out.error(&e.0);
+            Flow::Continue
+        }
+    }
+}
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    // It goes into one-line error replies and INFO fields.
+    text.replace(['\r', '\n'], " ")
+}
+
+fn dispatch_unguarded(
+    eng: &mut Engine,
+    client: &mut Client,
+    out: &mut Reply,
+    argv: &Argv<'_>,
+) -> Flow {
+    #[cfg(any(test, feature = "fault-injection"))]
+    if super::fault::is_fault(argv) {
+        super::fault::run(eng, client, out, argv);
+        return Flow::Continue;
+    }
     if client.reply_mode == ReplyMode::Skip {
         client.reply_mode = ReplyMode::SkipThis;
     }

@@ -98,7 +98,10 @@ pub fn render(eng: &mut Engine, wanted: &[String], now: i64, _client: u64) -> St
             "clients" => clients(eng, &mut s),
             "memory" => memory(eng, &mut s),
             "persistence" => persistence(eng, &mut s),
-            "stats" => stats(eng, &mut s),
+            "stats" => {
+                stats(eng, &mut s);
+                broken(eng, &mut s);
+            }
             "replication" => replication(eng, &mut s),
             "cpu" => {
                 let (u, sy) = cpu_seconds();
@@ -309,5 +312,19 @@ fn commandstats(eng: &Engine, s: &mut String) {
             "cmdstat_{}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
             e.full_name, st.calls, st.usec, st.rejected, st.failed
         );
+    }
+}
+
+/// `ecl_node_broken` (emulator field, end of `# Stats`): 1 once a command panicked and the
+/// node refuses commands until rebooted, with `ecl_node_broken_reason` (the panic message).
+fn broken(eng: &Engine, s: &mut String) {
+    match eng.broken() {
+        Some(reason) => {
+            let _ = write!(
+                s,
+                "ecl_node_broken:1\r\necl_node_broken_reason:{reason}\r\n"
+            );
+        }
+        None => s.push_str("ecl_node_broken:0\r\n"),
     }
 }

@@ -35,6 +35,8 @@ pub mod coll;
 pub mod connection;
 pub mod dispatch;
 pub mod dump;
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod fault;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
