@@ -950,6 +950,138 @@ mod tests {
         );
     }
 
+    /// Sends `args` as one RESP command over `sock` and reads one reply line (enough for the
+    /// simple and bulk replies these tests read).
+    async fn call(sock: &mut tokio::net::TcpStream, args: &[&str]) -> Vec<u8> {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        call_bytes(sock, &args).await
+    }
+
+    async fn call_bytes(sock: &mut tokio::net::TcpStream, args: &[&[u8]]) -> Vec<u8> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut b = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            b.extend_from_slice(a);
+            b.extend_from_slice(b"\r\n");
+        }
+        sock.write_all(&b).await.expect("write");
+        let mut buf = vec![0u8; 4096];
+        let n = sock.read(&mut buf).await.expect("read");
+        assert!(n > 0, "connection closed");
+        buf.truncate(n);
+        buf
+    }
+
+    fn text(u: &Unit) -> Vec<String> {
+        u.cmds
+            .iter()
+            .map(|c| {
+                let a = c.as_argv();
+                let parts: Vec<String> = a
+                    .iter_from(0)
+                    .map(|x| String::from_utf8_lossy(x).into_owned())
+                    .collect();
+                parts.join(" ")
+            })
+            .collect()
+    }
+
+    /// The exact commands the primary streams for the commands it rewrites (relative expiry
+    /// as `PEXPIREAT`, SETEX/PSETEX/SET EX as SET + PEXPIREAT, GETEX, RESTORE, SPOP as SREM),
+    /// read straight from a replica link's channel.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rewritten_commands_stream_exactly() {
+        let node = RedisNode::start(crate::RedisConfig::for_tests()).expect("node starts");
+        let link = Arc::new(LinkState {
+            ack: AtomicU64::new(0),
+            last_ack_ms: AtomicI64::new(0),
+            closed: AtomicBool::new(false),
+            online: AtomicBool::new(false),
+            loaded: AtomicBool::new(false),
+            down_since_ms: AtomicI64::new(0),
+            pending: AtomicU64::new(0),
+            overflow: AtomicBool::new(false),
+        });
+        let mut rx = attach(&node.shared, &link, ("127.0.0.1".to_string(), 1)).rx;
+        let mut sock = tokio::net::TcpStream::connect(node.local_addr())
+            .await
+            .expect("connect");
+        let next = |rx: &mut mpsc::UnboundedReceiver<Arc<Unit>>| {
+            let u = rx.try_recv().expect("a unit was streamed");
+            text(&u)
+        };
+        call(&mut sock, &["SET", "k", "v"]).await;
+        assert_eq!(next(&mut rx), ["SELECT 0", "SET k v"]);
+        call(&mut sock, &["EXPIRE", "k", "100"]).await;
+        let at = node.shared.lock().dbs[0]
+            .peek_raw(b"k")
+            .expect("k")
+            .expire_at;
+        assert_eq!(next(&mut rx), [format!("PEXPIREAT k {at}")]);
+        call(&mut sock, &["PEXPIRE", "k", "-1"]).await;
+        assert_eq!(next(&mut rx), ["DEL k"]);
+        call(&mut sock, &["SETEX", "s", "100", "v"]).await;
+        let at = node.shared.lock().dbs[0]
+            .peek_raw(b"s")
+            .expect("s")
+            .expire_at;
+        assert_eq!(
+            next(&mut rx),
+            ["SET s v".to_string(), format!("PEXPIREAT s {at}")]
+        );
+        call(&mut sock, &["SET", "e", "v", "NX", "PX", "50000", "GET"]).await;
+        let at = node.shared.lock().dbs[0]
+            .peek_raw(b"e")
+            .expect("e")
+            .expire_at;
+        assert_eq!(
+            next(&mut rx),
+            ["SET e v".to_string(), format!("PEXPIREAT e {at}")]
+        );
+        call(&mut sock, &["SET", "e", "w", "KEEPTTL"]).await;
+        assert_eq!(next(&mut rx), ["SET e w KEEPTTL"]);
+        call(&mut sock, &["GETEX", "e", "PERSIST"]).await;
+        assert_eq!(next(&mut rx), ["PERSIST e"]);
+        call(&mut sock, &["GETEX", "e", "EX", "70"]).await;
+        let at = node.shared.lock().dbs[0]
+            .peek_raw(b"e")
+            .expect("e")
+            .expire_at;
+        assert_eq!(next(&mut rx), [format!("PEXPIREAT e {at}")]);
+        call(&mut sock, &["SADD", "set", "only"]).await;
+        assert_eq!(next(&mut rx), ["SADD set only"]);
+        call(&mut sock, &["SPOP", "set"]).await;
+        assert_eq!(next(&mut rx), ["SREM set only"]);
+        call(&mut sock, &["SPOP", "set"]).await;
+        assert!(
+            rx.try_recv().is_err(),
+            "an SPOP that popped nothing streams nothing"
+        );
+        call(&mut sock, &["SADD", "set", "a", "b", "c"]).await;
+        next(&mut rx);
+        let popped = reply_strings(&call(&mut sock, &["SPOP", "set", "2"]).await);
+        let popped: Vec<String> = popped
+            .iter()
+            .map(|m| String::from_utf8_lossy(m).into_owned())
+            .collect();
+        assert_eq!(next(&mut rx), [format!("SREM set {}", popped.join(" "))]);
+        let dump = reply_strings(&call(&mut sock, &["DUMP", "s"]).await);
+        call_bytes(&mut sock, &[b"RESTORE", b"r", b"90000", &dump[0]]).await;
+        let at = node.shared.lock().dbs[0]
+            .peek_raw(b"r")
+            .expect("r")
+            .expire_at;
+        let unit = rx.try_recv().expect("RESTORE streamed");
+        assert_eq!(unit.cmds.len(), 2);
+        assert_eq!(unit.cmds[0].as_argv().get(0), b"RESTORE");
+        assert_eq!(unit.cmds[0].as_argv().get(3), dump[0].as_slice());
+        assert_eq!(text(&unit)[1], format!("PEXPIREAT r {at}"));
+        call_bytes(&mut sock, &[b"RESTORE", b"p", b"0", &dump[0]]).await;
+        assert_eq!(rx.try_recv().expect("RESTORE streamed").cmds.len(), 1);
+        node.shutdown().await;
+    }
+
     #[test]
     fn reply_strings_reads_bulks_and_arrays() {
         assert_eq!(reply_strings(b"$1\r\na\r\n"), vec![b"a".to_vec()]);
