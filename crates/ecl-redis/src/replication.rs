@@ -5,9 +5,12 @@
 //! (cloned under the primary's lock, like Redis' fork-time snapshot), then applies the
 //! primary's write stream on a task of its own, asynchronously, exactly as a Redis replica
 //! reads its master link. On the primary, the dispatcher calls [`Engine::propagate_command`]
-//! after every write that changed the keyspace: the command is rewritten the way Redis
-//! propagates it (relative expiry → absolute `PEXPIREAT`, expired or evicted keys → `DEL`,
-//! commands of one `EXEC` wrapped in `MULTI`/`EXEC`), numbered by its RESP length
+//! after every write that changed the keyspace with what the command's handler stated: the
+//! command verbatim by default, or what the handler set with [`Ctx::propagate`] /
+//! [`Ctx::also_propagate`] (relative expiry → absolute `PEXPIREAT`, SPOP → the `SREM` of the
+//! members it popped; this module never looks at command names). Expired or evicted keys
+//! become `DEL`s, commands of one `EXEC` are wrapped in `MULTI`/`EXEC`; each unit is numbered
+//! by its RESP length
 //! (`master_repl_offset`) and sent to every replica link. Replicas acknowledge what they
 //! applied, which `WAIT`, `ROLE` and `INFO replication` read.
 //!
@@ -16,7 +19,8 @@
 //! dropped by a replica's clock while the primary still has it.
 
 use crate::client::{Client, Event};
-use crate::command::{Argv, CommandSpec, Ctx, OwnedArgv, dispatch};
+use crate::command::dispatch::Propagation;
+use crate::command::{Argv, Ctx, OwnedArgv, dispatch};
 use crate::conn::Shared;
 use crate::db::{Entry, Key};
 use crate::engine::{Blocked, Engine, wall_ms};
@@ -53,6 +57,20 @@ pub struct Unit {
     pub end: u64,
     /// RESP bytes of the unit.
     pub bytes: u64,
+    /// Whether `cmds` starts with `MULTI` and ends with `EXEC` (a transaction's unit).
+    pub wrapped: bool,
+}
+
+impl Unit {
+    /// The commands a replica applies: the unit without its `MULTI`/`EXEC` wrapper (the
+    /// replica applies a whole unit under one lock, which is what the wrapper asks for).
+    pub fn body(&self) -> &[OwnedArgv] {
+        if self.wrapped && self.cmds.len() >= 2 {
+            &self.cmds[1..self.cmds.len() - 1]
+        } else {
+            &self.cmds
+        }
+    }
 }
 
 /// What primary and replica share about one link.
@@ -248,6 +266,7 @@ impl Engine {
             cmds,
             end: self.repl.offset,
             bytes,
+            wrapped: wrap,
         });
         let limit = replica_buffer_limit(&self.cfg);
         let mut closed = false;
@@ -321,15 +340,10 @@ impl Engine {
         self.emit(parts, false);
     }
 
-    /// Called by the dispatcher after a write command changed the keyspace: propagates it the
-    /// way Redis does (see [`rewrite`]).
-    pub fn propagate_command(
-        &mut self,
-        client: &Client,
-        spec: &CommandSpec,
-        argv: &Argv<'_>,
-        reply: &[u8],
-    ) {
+    /// Called by the dispatcher after a write command changed the keyspace: propagates what
+    /// its handler stated (the command verbatim unless the handler called
+    /// [`Ctx::propagate`] / [`Ctx::also_propagate`], e.g. relative expiry as `PEXPIREAT`).
+    pub fn propagate_command(&mut self, client: &Client, argv: &Argv<'_>, p: Propagation) {
         if !self.repl.streaming() {
             return;
         }
@@ -338,7 +352,8 @@ impl Engine {
             self.drain_expired();
         }
         let db = client.db;
-        let cmds = rewrite(self, db, spec.name, argv, reply);
+        let mut cmds = p.instead.unwrap_or_else(|| vec![argv.to_owned()]);
+        cmds.extend(p.also);
         let parts = cmds.into_iter().map(|c| (db, c)).collect();
         self.propagate_parts(client.in_exec, parts);
     }
@@ -379,121 +394,10 @@ fn int_reply(n: i64) -> Vec<u8> {
     r.buf
 }
 
-fn has_word(argv: &Argv<'_>, from: usize, words: &[&str]) -> bool {
-    argv.iter_from(from)
-        .any(|a| words.iter().any(|w| a.eq_ignore_ascii_case(w.as_bytes())))
-}
-
-/// The commands Redis would propagate for `argv` (already executed on this primary).
-fn rewrite(
-    eng: &mut Engine,
-    db: usize,
-    name: &str,
-    argv: &Argv<'_>,
-    reply: &[u8],
-) -> Vec<OwnedArgv> {
-    let verbatim = || vec![argv.to_owned()];
-    let ttl_of = |eng: &Engine, key: &[u8]| eng.dbs[db].peek_raw(key).map(|e| e.expire_at);
-    let pexpireat = |key: &[u8], at: i64| owned(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
-    match name {
-        "expire" | "pexpire" | "expireat" | "pexpireat" if argv.len() >= 3 => {
-            let key = argv.get(1);
-            match ttl_of(eng, key) {
-                None => vec![owned(&[b"DEL", key])],
-                Some(at) if at > 0 => vec![pexpireat(key, at)],
-                Some(_) => verbatim(),
-            }
-        }
-        "setex" | "psetex" if argv.len() == 4 => {
-            let key = argv.get(1);
-            let mut v = vec![owned(&[b"SET", key, argv.get(3)])];
-            if let Some(at) = ttl_of(eng, key).filter(|&at| at > 0) {
-                v.push(pexpireat(key, at));
-            }
-            v
-        }
-        "set" if argv.len() > 3 && has_word(argv, 3, &["ex", "px", "exat", "pxat"]) => {
-            let key = argv.get(1);
-            match ttl_of(eng, key) {
-                Some(at) if at > 0 => vec![owned(&[b"SET", key, argv.get(2)]), pexpireat(key, at)],
-                _ => verbatim(),
-            }
-        }
-        "getex" if argv.len() > 2 => {
-            let key = argv.get(1);
-            match ttl_of(eng, key) {
-                Some(at) if at > 0 => vec![pexpireat(key, at)],
-                Some(_) => vec![owned(&[b"PERSIST", key])],
-                None => Vec::new(),
-            }
-        }
-        "restore" if argv.len() >= 4 => {
-            let key = argv.get(1);
-            let mut v = verbatim();
-            if let Some(at) = ttl_of(eng, key).filter(|&at| at > 0) {
-                v.push(pexpireat(key, at));
-            }
-            v
-        }
-        // Scripts replicate their effects: the commands they run reach this hook themselves
-        // (buffered like EXEC's, see `propagate_parts`), never the script.
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => Vec::new(),
-        // SPOP picks members at random: replicas remove the members this primary popped.
-        "spop" => {
-            let members = reply_strings(reply);
-            if members.is_empty() {
-                return Vec::new();
-            }
-            let mut c = owned(&[b"SREM", argv.get(1)]);
-            for m in &members {
-                c.push(m);
-            }
-            vec![c]
-        }
-        _ => verbatim(),
-    }
-}
-
-/// Bulk strings of a reply (a bulk, or an array/set of bulks), for result-based rewrites.
-fn reply_strings(mut r: &[u8]) -> Vec<Vec<u8>> {
-    fn line(r: &[u8]) -> Option<(&[u8], &[u8])> {
-        let p = r.windows(2).position(|w| w == b"\r\n")?;
-        Some((&r[..p], &r[p + 2..]))
-    }
-    let mut out = Vec::new();
-    let mut bulk_count = 1usize;
-    if let Some(&t) = r.first()
-        && (t == b'*' || t == b'~')
-    {
-        let Some((h, rest)) = line(&r[1..]) else {
-            return out;
-        };
-        bulk_count = std::str::from_utf8(h)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        r = rest;
-    }
-    for _ in 0..bulk_count {
-        if r.first() != Some(&b'$') {
-            break;
-        }
-        let Some((h, rest)) = line(&r[1..]) else {
-            break;
-        };
-        let Some(n) = std::str::from_utf8(h)
-            .ok()
-            .and_then(|s| s.parse::<usize>().ok())
-        else {
-            break;
-        };
-        if rest.len() < n + 2 {
-            break;
-        }
-        out.push(rest[..n].to_vec());
-        r = &rest[n + 2..];
-    }
-    out
+/// `PEXPIREAT key at`: how a write that set a relative expiry reaches replicas, so their
+/// copy expires at the primary's instant whatever their clock or the link's delay.
+pub fn pexpireat(key: &[u8], at: i64) -> OwnedArgv {
+    owned(&[b"PEXPIREAT", key, at.to_string().as_bytes()])
 }
 
 /// `WAIT numreplicas timeout`.
@@ -908,11 +812,8 @@ async fn sync_and_stream(
             let mut sink = Reply::new();
             let mut end = eng.repl.offset;
             for u in &units {
-                for c in &u.cmds {
+                for c in u.body() {
                     let a = c.as_argv();
-                    if a.is(0, "multi") || a.is(0, "exec") {
-                        continue;
-                    }
                     dispatch::dispatch(&mut eng, &mut master, &mut sink, &a);
                     sink.buf.clear();
                 }
@@ -948,6 +849,48 @@ mod tests {
             resp_len(&c),
             b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n".len() as u64
         );
+    }
+
+    /// Bulk strings of a reply (a bulk, or an array/set of bulks), for result-based rewrites.
+    fn reply_strings(mut r: &[u8]) -> Vec<Vec<u8>> {
+        fn line(r: &[u8]) -> Option<(&[u8], &[u8])> {
+            let p = r.windows(2).position(|w| w == b"\r\n")?;
+            Some((&r[..p], &r[p + 2..]))
+        }
+        let mut out = Vec::new();
+        let mut bulk_count = 1usize;
+        if let Some(&t) = r.first()
+            && (t == b'*' || t == b'~')
+        {
+            let Some((h, rest)) = line(&r[1..]) else {
+                return out;
+            };
+            bulk_count = std::str::from_utf8(h)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            r = rest;
+        }
+        for _ in 0..bulk_count {
+            if r.first() != Some(&b'$') {
+                break;
+            }
+            let Some((h, rest)) = line(&r[1..]) else {
+                break;
+            };
+            let Some(n) = std::str::from_utf8(h)
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+            else {
+                break;
+            };
+            if rest.len() < n + 2 {
+                break;
+            }
+            out.push(rest[..n].to_vec());
+            r = &rest[n + 2..];
+        }
+        out
     }
 
     /// Sends `args` as one RESP command over `sock` and reads one reply line (enough for the

@@ -7,7 +7,7 @@
 //! statistics, slowlog entry, error counters, blocked-client wake-ups and expiry notifications
 //! are recorded.
 
-use super::{Argv, CommandSpec, arity_ok, flags};
+use super::{Argv, CommandSpec, OwnedArgv, arity_ok, flags};
 use crate::client::{BlockSpec, Client, Event, ReplyMode, TimeoutReply};
 use crate::db::{Db, Key};
 use crate::engine::{Blocked, Engine};
@@ -27,6 +27,65 @@ pub struct Ctx<'a> {
     pub now: i64,
     /// Table id of the running command.
     pub cmd_id: usize,
+    /// What the handler asked replicas to receive instead of, or besides, the command.
+    propagation: Propagation,
+}
+
+/// What a command sends to replicas once it dirtied the keyspace, as its handler states it
+/// (Redis' `alsoPropagate`). By default the command itself, verbatim.
+#[derive(Debug, Default)]
+pub struct Propagation {
+    /// Replaces the verbatim command (empty: propagate nothing).
+    pub instead: Option<Vec<OwnedArgv>>,
+    /// Sent after the command (or after `instead`).
+    pub also: Vec<OwnedArgv>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for running one command handler.
+    pub fn new(
+        eng: &'a mut Engine,
+        client: &'a mut Client,
+        out: &'a mut Reply,
+        now: i64,
+        cmd_id: usize,
+    ) -> Ctx<'a> {
+        Ctx {
+            eng,
+            client,
+            out,
+            now,
+            cmd_id,
+            propagation: Propagation::default(),
+        }
+    }
+
+    /// Whether this command's effects are streamed to replicas (a primary with a backlog):
+    /// handlers that rewrite what they propagate check it first, so a node without replicas
+    /// builds no commands for nobody.
+    pub fn replicating(&self) -> bool {
+        self.eng.repl.streaming()
+    }
+
+    /// Replicas receive `cmds` instead of this command (an empty list: nothing). Applies
+    /// only if the command dirtied the keyspace, like the default verbatim propagation.
+    pub fn propagate(&mut self, cmds: Vec<OwnedArgv>) {
+        self.propagation.instead = Some(cmds);
+    }
+
+    /// Replicas receive `cmd` after this command (or after what [`Ctx::propagate`] set).
+    pub fn also_propagate(&mut self, cmd: OwnedArgv) {
+        self.propagation.also.push(cmd);
+    }
+
+    /// The absolute expiry (Unix ms) stored for `key` in the selected database, `Some(0)`
+    /// for a key without one and `None` for a missing key, without touching access
+    /// statistics: what rewrites to `PEXPIREAT` read after the write.
+    pub fn stored_expiry(&self, key: &[u8]) -> Option<i64> {
+        self.eng.dbs[self.client.db]
+            .peek_raw(key)
+            .map(|e| e.expire_at)
+    }
 }
 
 impl Ctx<'_> {
@@ -345,16 +404,10 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         feed_monitors(eng, client, argv, now);
     }
     let dirty_before = eng.dirty;
-    let reply_mark = out.len();
-    let res = {
-        let mut ctx = Ctx {
-            eng: &mut *eng,
-            client: &mut *client,
-            out: &mut *out,
-            now,
-            cmd_id: id,
-        };
-        (spec.handler)(&mut ctx, argv)
+    let (res, propagation) = {
+        let mut ctx = Ctx::new(&mut *eng, &mut *client, &mut *out, now, id);
+        let res = (spec.handler)(&mut ctx, argv);
+        (res, ctx.propagation)
     };
     if eng.repl.streaming() {
         // PUBLISH changes nothing but is replicated, so subscribers of replicas get messages
@@ -365,7 +418,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
             && res.is_ok()
             && (spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE))
         {
-            eng.propagate_command(client, spec, argv, &out.buf[reply_mark..]);
+            eng.propagate_command(client, argv, propagation);
         }
         if !client.in_exec && !eng.repl.txn.is_empty() {
             eng.flush_txn();

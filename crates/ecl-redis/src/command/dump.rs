@@ -131,6 +131,11 @@ fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     ctx.notify(notify::GENERIC, "restore", key);
     ctx.signal_ready(key);
     ctx.dirty(1);
+    if ctx.replicating()
+        && let Some(at) = ctx.stored_expiry(key).filter(|&at| at > 0)
+    {
+        ctx.also_propagate(crate::replication::pexpireat(key, at));
+    }
     ctx.out.ok();
     Ok(())
 }

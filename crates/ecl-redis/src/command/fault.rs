@@ -41,13 +41,7 @@ pub fn run(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: &Argv<'
     let handler = eng.table.entries[id].spec.handler;
     let first = OwnedArgv::from_slices([b"MSET".as_slice(), argv.get(2), argv.get(3)]);
     let now = eng.command_now();
-    let mut ctx = Ctx {
-        eng,
-        client,
-        out,
-        now,
-        cmd_id: id,
-    };
+    let mut ctx = Ctx::new(eng, client, out, now, id);
     let _ = handler(&mut ctx, &first.as_argv());
     panic!("fault injection: panic in the middle of a multi-key write");
 }

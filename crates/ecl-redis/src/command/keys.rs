@@ -4,6 +4,7 @@
 //! Place in the flow: handlers over [`crate::db::Db`] that do not care about value types (SORT
 //! lives in `sort.rs`, DUMP/RESTORE in `dump.rs`).
 
+use super::OwnedArgv;
 use super::flags::*;
 use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, container, v};
@@ -11,6 +12,7 @@ use crate::config::notify;
 use crate::db::evict;
 use crate::errors::{self, CmdError, CmdResult};
 use crate::glob::glob_match;
+use crate::replication;
 
 const KS: u32 = acl::KEYSPACE;
 const K1: Keys = Keys::Range(1, 1, 1);
@@ -224,6 +226,14 @@ fn expire_generic(
         ctx.notify(notify::GENERIC, "expire", key);
     }
     ctx.dirty(1);
+    if ctx.replicating() {
+        // Replicas get the absolute instant, or the DEL a past deadline amounted to.
+        match ctx.stored_expiry(key) {
+            None => ctx.propagate(vec![OwnedArgv::from_slices([b"DEL".as_slice(), key])]),
+            Some(at) if at > 0 => ctx.propagate(vec![replication::pexpireat(key, at)]),
+            Some(_) => {}
+        }
+    }
     ctx.out.int(1);
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! `set-max-*` parameters and emit `sadd` / `srem` / `spop` / `*store` events. Whole-set
 //! replies use the RESP3 set type.
 
+use super::OwnedArgv;
 use super::coll::{self, NumkeysStyle, cleanup, numkeys, numkeys_positions, read};
 use super::flags::*;
 use super::keys::{parse_cursor, scan_opts};
@@ -166,6 +167,14 @@ fn spop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.dirty(chosen.len() as u64);
         ctx.notify(notify::SET, "spop", key);
         cleanup(ctx, key);
+        if ctx.replicating() {
+            // Members are picked at random: replicas remove the ones popped here.
+            let mut srem = OwnedArgv::from_slices([b"SREM".as_slice(), key]);
+            for m in &chosen {
+                srem.push(m);
+            }
+            ctx.propagate(vec![srem]);
+        }
     }
     match count {
         None => match chosen.first() {

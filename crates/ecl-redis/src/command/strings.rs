@@ -4,6 +4,7 @@
 //! arithmetic live in `db/string.rs`. Each write bumps `dirty`, emits its keyspace event and
 //! wakes nothing (strings never serve blocked clients).
 
+use super::OwnedArgv;
 use super::flags::*;
 use super::ks;
 use super::{Argv, CommandSpec, Ctx, Keys, acl, cmd, v};
@@ -11,6 +12,7 @@ use crate::config::notify;
 use crate::db::string::{clamp_range, format_float_human, parse_f64, parse_i64, set_i64};
 use crate::db::{Value, as_str, longdouble};
 use crate::errors::{self, CmdError, CmdResult};
+use crate::replication;
 
 const R: u32 = acl::READ | acl::STRING;
 const W: u32 = acl::WRITE | acl::STRING;
@@ -220,6 +222,13 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     ctx.notify(notify::STRING, "set", key);
     if matches!(ttl, Ttl::At(_)) {
         ctx.notify(notify::GENERIC, "expire", key);
+        // Replicas get a plain SET and the absolute instant (options like GET dropped).
+        if ctx.replicating()
+            && let Some(at) = ctx.stored_expiry(key).filter(|&at| at > 0)
+        {
+            let set = OwnedArgv::from_slices([b"SET".as_slice(), key, argv.get(2)]);
+            ctx.propagate(vec![set, replication::pexpireat(key, at)]);
+        }
     }
     match old {
         Some(Some(o)) => ctx.out.bulk(&o),
@@ -251,6 +260,18 @@ fn setex_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, unit: i64, name: &str) -> C
     ctx.dirty(1);
     ctx.notify(notify::STRING, "set", key);
     ctx.notify(notify::GENERIC, "expire", key);
+    if ctx.replicating() {
+        // Replicas get SET and the absolute instant.
+        let mut cmds = vec![OwnedArgv::from_slices([
+            b"SET".as_slice(),
+            key,
+            argv.get(3),
+        ])];
+        if let Some(at) = ctx.stored_expiry(key).filter(|&at| at > 0) {
+            cmds.push(replication::pexpireat(key, at));
+        }
+        ctx.propagate(cmds);
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -334,6 +355,15 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ctx.dirty(1);
         }
         _ => {}
+    }
+    if ctx.replicating() && argv.len() > 2 {
+        // Replicas get the TTL change alone, as an absolute instant or PERSIST.
+        let cmds = match ctx.stored_expiry(key) {
+            Some(at) if at > 0 => vec![replication::pexpireat(key, at)],
+            Some(_) => vec![OwnedArgv::from_slices([b"PERSIST".as_slice(), key])],
+            None => Vec::new(),
+        };
+        ctx.propagate(cmds);
     }
     ctx.out.bulk(&val);
     Ok(())
