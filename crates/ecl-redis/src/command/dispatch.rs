@@ -99,21 +99,10 @@ impl Ctx<'_> {
         self.eng.info.compat
     }
 
-    /// Keyspace notification for the selected database.
-    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
-        let db = self.client.db;
-        self.eng.notify(class, event, db, key);
-    }
-
-    /// Counts `n` changes (INFO `rdb_changes_since_last_save`).
+    /// Counts `n` changes (INFO `rdb_changes_since_last_save`) made over several keys at once
+    /// (MSET, DEL, FLUSHALL); a write on one key records its count on [`Ctx::write`]'s guard.
     pub fn dirty(&mut self, n: u64) {
         self.eng.dirty += n;
-    }
-
-    /// A write may have made `key` (selected database) serve blocked clients.
-    pub fn signal_ready(&mut self, key: &[u8]) {
-        let db = self.client.db;
-        self.eng.signal_key_ready(db, key);
     }
 
     /// Blocks the client until one of `keys` is signalled ready or `deadline_ms` passes. Inside

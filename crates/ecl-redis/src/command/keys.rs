@@ -137,7 +137,7 @@ fn del(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.db().expire_if_needed(k, now);
         if ctx.db().remove(k).is_some() {
             n += 1;
-            ctx.notify(notify::GENERIC, "del", k);
+            ctx.write(k).notify(notify::GENERIC, "del");
         }
     }
     ctx.dirty(n);
@@ -220,10 +220,10 @@ fn expire_generic(
     }
     if at <= now {
         ctx.db().remove(key);
-        ctx.notify(notify::GENERIC, "del", key);
+        ctx.write(key).notify(notify::GENERIC, "del");
     } else {
         ctx.db().set_expire(key, at, now);
-        ctx.notify(notify::GENERIC, "expire", key);
+        ctx.write(key).notify(notify::GENERIC, "expire");
     }
     ctx.dirty(1);
     if ctx.replicating() {
@@ -282,8 +282,7 @@ fn persist(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     match ctx.db().expire_at(key, now) {
         Some(at) if at != 0 => {
             ctx.db().set_expire(key, 0, now);
-            ctx.notify(notify::GENERIC, "persist", key);
-            ctx.dirty(1);
+            ctx.write(key).notify(notify::GENERIC, "persist").dirty(1);
             ctx.out.int(1);
         }
         _ => ctx.out.int(0),
@@ -413,10 +412,11 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) -> CmdResult {
         return Err(errors::NO_SUCH_KEY.into());
     };
     ctx.db().insert_entry(dst, e);
-    ctx.notify(notify::GENERIC, "rename_from", src);
-    ctx.notify(notify::GENERIC, "rename_to", dst);
-    ctx.signal_ready(dst);
-    ctx.dirty(1);
+    ctx.write(src).notify(notify::GENERIC, "rename_from");
+    ctx.write(dst)
+        .notify(notify::GENERIC, "rename_to")
+        .dirty(1)
+        .ready();
     if nx {
         ctx.out.int(1);
     } else {
@@ -469,9 +469,10 @@ fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Ok(());
     }
     ctx.eng.dbs[dst_db].insert_entry(dst, e);
-    ctx.eng.notify(notify::GENERIC, "copy_to", dst_db, dst);
-    ctx.eng.signal_key_ready(dst_db, dst);
-    ctx.dirty(1);
+    ctx.write_in(dst_db, dst)
+        .notify(notify::GENERIC, "copy_to")
+        .dirty(1)
+        .ready();
     ctx.out.int(1);
     Ok(())
 }
@@ -496,10 +497,11 @@ fn move_cmd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Ok(());
     };
     ctx.eng.dbs[dst].insert_entry(key, e);
-    ctx.eng.notify(notify::GENERIC, "move_from", src, key);
-    ctx.eng.notify(notify::GENERIC, "move_to", dst, key);
-    ctx.eng.signal_key_ready(dst, key);
-    ctx.dirty(1);
+    ctx.write_in(src, key).notify(notify::GENERIC, "move_from");
+    ctx.write_in(dst, key)
+        .notify(notify::GENERIC, "move_to")
+        .dirty(1)
+        .ready();
     ctx.out.int(1);
     Ok(())
 }

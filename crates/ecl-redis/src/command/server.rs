@@ -588,8 +588,8 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             .filter(|(d, _)| *d == a || *d == b)
             .cloned()
             .collect();
-        for (d, k) in keys {
-            ctx.eng.signal_key_ready(d, &k);
+        for (d, k) in &keys {
+            ctx.write_in(*d, k).ready();
         }
     }
     ctx.dirty(1);

@@ -218,10 +218,9 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if let Ttl::At(at) = ttl {
         ctx.db().set_expire(key, at, now);
     }
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "set", key);
+    ctx.write(key).notify(notify::STRING, "set").dirty(1);
     if matches!(ttl, Ttl::At(_)) {
-        ctx.notify(notify::GENERIC, "expire", key);
+        ctx.write(key).notify(notify::GENERIC, "expire");
         // Replicas get a plain SET and the absolute instant (options like GET dropped).
         if ctx.replicating()
             && let Some(at) = ctx.stored_expiry(key).filter(|&at| at > 0)
@@ -245,8 +244,9 @@ fn setnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Ok(());
     }
     store_str(ctx, argv.get(1), argv.get(2), false);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "set", argv.get(1));
+    ctx.write(argv.get(1))
+        .notify(notify::STRING, "set")
+        .dirty(1);
     ctx.out.int(1);
     Ok(())
 }
@@ -257,9 +257,10 @@ fn setex_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, unit: i64, name: &str) -> C
     store_str(ctx, key, argv.get(3), false);
     let now = ctx.now;
     ctx.db().set_expire(key, at, now);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "set", key);
-    ctx.notify(notify::GENERIC, "expire", key);
+    ctx.write(key)
+        .notify(notify::STRING, "set")
+        .notify(notify::GENERIC, "expire")
+        .dirty(1);
     if ctx.replicating() {
         // Replicas get SET and the absolute instant.
         let mut cmds = vec![OwnedArgv::from_slices([
@@ -287,8 +288,9 @@ fn psetex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn getset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let old = read_str(ctx, argv.get(1))?.cloned();
     store_str(ctx, argv.get(1), argv.get(2), false);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "set", argv.get(1));
+    ctx.write(argv.get(1))
+        .notify(notify::STRING, "set")
+        .dirty(1);
     match old {
         Some(o) => ctx.out.bulk(&o),
         None => ctx.out.null(),
@@ -303,8 +305,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Ok(());
     };
     ctx.db().remove(key);
-    ctx.dirty(1);
-    ctx.notify(notify::GENERIC, "del", key);
+    ctx.write(key).notify(notify::GENERIC, "del").dirty(1);
     ctx.out.bulk(&old);
     Ok(())
 }
@@ -341,18 +342,15 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     match ttl {
         Ttl::At(at) if at <= now => {
             ctx.db().remove(key);
-            ctx.notify(notify::GENERIC, "del", key);
-            ctx.dirty(1);
+            ctx.write(key).notify(notify::GENERIC, "del").dirty(1);
         }
         Ttl::At(at) => {
             ctx.db().set_expire(key, at, now);
-            ctx.notify(notify::GENERIC, "expire", key);
-            ctx.dirty(1);
+            ctx.write(key).notify(notify::GENERIC, "expire").dirty(1);
         }
         Ttl::Persist if ctx.db().expire_at(key, now).is_some_and(|t| t != 0) => {
             ctx.db().set_expire(key, 0, now);
-            ctx.notify(notify::GENERIC, "persist", key);
-            ctx.dirty(1);
+            ctx.write(key).notify(notify::GENERIC, "persist").dirty(1);
         }
         _ => {}
     }
@@ -388,7 +386,7 @@ fn mset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     for i in (1..argv.len()).step_by(2) {
         store_str(ctx, argv.get(i), argv.get(i + 1), false);
-        ctx.notify(notify::STRING, "set", argv.get(i));
+        ctx.write(argv.get(i)).notify(notify::STRING, "set");
     }
     ctx.dirty((argv.len() / 2) as u64);
     ctx.out.ok();
@@ -408,7 +406,7 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     for i in (1..argv.len()).step_by(2) {
         store_str(ctx, argv.get(i), argv.get(i + 1), false);
-        ctx.notify(notify::STRING, "set", argv.get(i));
+        ctx.write(argv.get(i)).notify(notify::STRING, "set");
     }
     ctx.dirty((argv.len() / 2) as u64);
     ctx.out.int(1);
@@ -430,8 +428,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     set_i64(s, new);
     s.reencode();
     drop(val);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "incrby", key);
+    ctx.write(key).notify(notify::STRING, "incrby").dirty(1);
     ctx.out.int(new);
     Ok(())
 }
@@ -489,8 +486,9 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     // Redis builds the result as a plain string object (never `int`).
     let stored = Value::Str(crate::db::Str::plain(text.as_bytes().to_vec()));
     ctx.db().set(key, stored, now, keep);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "incrbyfloat", key);
+    ctx.write(key)
+        .notify(notify::STRING, "incrbyfloat")
+        .dirty(1);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }
@@ -528,8 +526,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     let n = s.len();
     drop(val);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "append", key);
+    ctx.write(key).notify(notify::STRING, "append").dirty(1);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -598,8 +595,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     s[off..off + val.len()].copy_from_slice(val);
     let n = s.len();
     drop(v);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "setrange", key);
+    ctx.write(key).notify(notify::STRING, "setrange").dirty(1);
     ctx.out.int(n as i64);
     Ok(())
 }
