@@ -220,7 +220,7 @@ pub async fn serve(
             match deadline {
                 Some(at) => {
                     let now = crate::engine::wall_ms();
-                    let skew = shared.lock().clock_offset;
+                    let skew = shared.lock().clock_offset();
                     let left = (at - now - skew).max(0) as u64;
                     tokio::time::sleep(Duration::from_millis(left)).await
                 }
@@ -271,7 +271,7 @@ pub async fn serve(
 }
 
 fn sync_info(eng: &mut Engine, client: &Client, out: &Reply) {
-    let now = eng.batch_now;
+    let now = eng.batch_now();
     let last = eng
         .table
         .entries

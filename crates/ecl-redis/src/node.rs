@@ -187,7 +187,7 @@ impl RedisNode {
 
     /// Moves the node's clock forward (tests: deterministic expiry without sleeping).
     pub fn advance_clock(&self, by: Duration) {
-        self.shared.lock().clock_offset += by.as_millis() as i64;
+        self.shared.lock().advance_clock(by.as_millis() as i64);
     }
 
     /// Stops accepting, closes every connection and waits (briefly) for them to end.

@@ -370,7 +370,7 @@ impl Engine {
                 if self.unblock_client(w.id).is_some() {
                     self.send(w.id, Event::Unblocked(int_reply(n as i64)));
                 }
-            } else if self.blocked.contains_key(&w.id) {
+            } else if self.is_blocked(w.id) {
                 self.repl.waiters.push(w);
             }
         }

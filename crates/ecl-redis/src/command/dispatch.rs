@@ -13,7 +13,6 @@ use crate::db::{Db, Key};
 use crate::engine::{Blocked, Engine};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::resp::Reply;
-use std::time::Instant;
 
 /// Everything a handler can touch.
 pub struct Ctx<'a> {
@@ -102,7 +101,7 @@ impl Ctx<'_> {
     /// Counts `n` changes (INFO `rdb_changes_since_last_save`) made over several keys at once
     /// (MSET, DEL, FLUSHALL); a write on one key records its count on [`Ctx::write`]'s guard.
     pub fn dirty(&mut self, n: u64) {
-        self.eng.dirty += n;
+        self.eng.add_dirty(n);
     }
 
     /// Blocks the client until one of `keys` is signalled ready or `deadline_ms` passes. Inside
@@ -255,7 +254,7 @@ fn dispatch_unguarded(
         _ => {}
     }
     if !client.detached && !client.in_exec {
-        if !eng.ready.is_empty() {
+        if eng.has_ready() {
             serve_blocked(eng);
         }
         if !eng.dbs[client.db].expired_log.is_empty() {
@@ -375,7 +374,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         }
         return Flow::Continue;
     }
-    if let Some((until, writes_only)) = eng.pause {
+    if let Some((until, writes_only)) = eng.pause() {
         let affected = if writes_only {
             spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)
         } else {
@@ -392,7 +391,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     if !eng.clients.monitors.is_empty() && !spec.has(flags::SKIP_MONITOR) && !client.detached {
         feed_monitors(eng, client, argv, now);
     }
-    let dirty_before = eng.dirty;
+    let dirty_before = eng.dirty();
     let (res, propagation) = {
         let mut ctx = Ctx::new(&mut *eng, &mut *client, &mut *out, now, id);
         let res = (spec.handler)(&mut ctx, argv);
@@ -403,7 +402,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         // (in cluster mode the cluster bus carries it instead).
         let publish =
             spec.has(flags::PUBSUB) && spec.has(flags::MAY_REPLICATE) && !eng.info.cluster;
-        if (eng.dirty != dirty_before || publish)
+        if (eng.dirty() != dirty_before || publish)
             && res.is_ok()
             && (spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE))
         {
@@ -424,9 +423,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         let shard = spec.name == "spublish";
         crate::cluster::broadcast_publish(eng, shard, argv.get(1), argv.get(2));
     }
-    let t1 = Instant::now();
-    let usec = t1.saturating_duration_since(eng.last_tick).as_micros() as u64;
-    eng.last_tick = t1;
+    let usec = eng.command_elapsed_us();
     eng.stats.commands += 1;
     if let Some(s) = eng.stats.cmd.get_mut(id) {
         s.calls += 1;
@@ -447,9 +444,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     if lat > 0 && usec / 1000 >= lat {
         // LATENCY LATEST/HISTORY: the "command" event, as Redis records slow commands.
         let ms = usec / 1000;
-        let max = eng.latency.get("command").map_or(ms, |e| e.2.max(ms));
-        eng.latency
-            .insert("command".to_string(), (now / 1000, ms, max));
+        eng.record_latency("command", now / 1000, ms);
     }
     let slow = eng.cfg.slowlog_slower_than;
     if slow >= 0 && usec >= slow as u64 && !spec.has(flags::SKIP_SLOWLOG) && !client.detached {
@@ -549,24 +544,20 @@ fn feed_monitors(eng: &mut Engine, client: &Client, argv: &Argv<'_>, now: i64) {
 /// command atomically now; served ones get their reply through their event channel.
 pub fn serve_blocked(eng: &mut Engine) {
     let mut rounds = 0;
-    while !eng.ready.is_empty() && rounds < 10_000 {
+    while rounds < 10_000
+        && let Some((_, ids)) = eng.next_ready()
+    {
         rounds += 1;
-        let (db, key) = eng.ready.remove(0);
-        let ids: Vec<u64> = match eng.waiters.get(&(db, key.clone())) {
-            Some(q) => q.iter().copied().collect(),
-            None => continue,
-        };
         for id in ids {
-            let Some(b) = eng.blocked.get(&id) else {
+            let Some((argv, db, resp3)) = eng.blocked_command(id) else {
                 continue;
             };
-            let argv = b.argv.clone();
             let mut c = Client::new(id, true);
-            c.db = b.db;
+            c.db = db;
             c.detached = true;
             let mut r = Reply {
                 buf: Vec::new(),
-                resp3: b.resp3,
+                resp3,
             };
             dispatch_inner(eng, &mut c, &mut r, &argv.as_argv());
             if c.block.is_some() {

@@ -87,7 +87,7 @@ impl KeyWrite<'_, '_, '_> {
 impl Drop for KeyWrite<'_, '_, '_> {
     fn drop(&mut self) {
         self.publish();
-        self.ctx.eng.dirty += self.dirty;
+        self.ctx.eng.add_dirty(self.dirty);
         if self.ready {
             self.ctx.eng.signal_key_ready(self.db, self.key);
         }
