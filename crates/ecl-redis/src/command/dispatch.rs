@@ -397,41 +397,9 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         let res = (spec.handler)(&mut ctx, argv);
         (res, ctx.propagation)
     };
-    if eng.repl.streaming() {
-        // PUBLISH changes nothing but is replicated, so subscribers of replicas get messages
-        // (in cluster mode the cluster bus carries it instead).
-        let publish =
-            spec.has(flags::PUBSUB) && spec.has(flags::MAY_REPLICATE) && !eng.info.cluster;
-        if (eng.dirty() != dirty_before || publish)
-            && res.is_ok()
-            && (spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE))
-        {
-            eng.propagate_command(client, argv, propagation);
-        }
-        if !client.in_exec && !eng.repl.txn.is_empty() {
-            eng.flush_txn();
-        }
-    }
-    if eng.info.cluster
-        && !client.master
-        && res.is_ok()
-        && eng.cluster.bus.is_some()
-        && spec.has(flags::PUBSUB)
-        && spec.has(flags::MAY_REPLICATE)
-        && argv.len() == 3
-    {
-        let shard = spec.name == "spublish";
-        crate::cluster::broadcast_publish(eng, shard, argv.get(1), argv.get(2));
-    }
-    let usec = eng.command_elapsed_us();
-    eng.stats.commands += 1;
-    if let Some(s) = eng.stats.cmd.get_mut(id) {
-        s.calls += 1;
-        s.usec += usec;
-        if res.is_err() {
-            s.failed += 1;
-        }
-    }
+    let dirtied = eng.dirty() != dirty_before;
+    after_command_propagate(eng, client, spec, argv, res.is_ok(), dirtied, propagation);
+    let usec = count_call(eng, id, res.is_err());
     let ok = res.is_ok();
     if let Err(e) = res {
         count_error(eng, &e);
@@ -463,6 +431,58 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         eng.block_client(client.id, b);
     }
     Flow::Continue
+}
+
+/// Counts a call of command `id` (INFO stats and commandstats); returns its duration (µs).
+fn count_call(eng: &mut Engine, id: usize, failed: bool) -> u64 {
+    let usec = eng.command_elapsed_us();
+    eng.stats.commands += 1;
+    if let Some(s) = eng.stats.cmd.get_mut(id) {
+        s.calls += 1;
+        s.usec += usec;
+        if failed {
+            s.failed += 1;
+        }
+    }
+    usec
+}
+
+/// What leaves the node after a command: its replication stream (what the handler stated,
+/// once it dirtied the keyspace, and PUBLISH), the end of an EXEC's unit, and in cluster mode
+/// PUBLISH over the cluster bus.
+fn after_command_propagate(
+    eng: &mut Engine,
+    client: &Client,
+    spec: &CommandSpec,
+    argv: &Argv<'_>,
+    ok: bool,
+    dirtied: bool,
+    propagation: Propagation,
+) {
+    if eng.repl.streaming() {
+        // PUBLISH changes nothing but is replicated, so subscribers of replicas get messages
+        // (in cluster mode the cluster bus carries it instead).
+        let publish =
+            spec.has(flags::PUBSUB) && spec.has(flags::MAY_REPLICATE) && !eng.info.cluster;
+        if (dirtied || publish) && ok && (spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE))
+        {
+            eng.propagate_command(client, argv, propagation);
+        }
+        if !client.in_exec && !eng.repl.txn.is_empty() {
+            eng.flush_txn();
+        }
+    }
+    if eng.info.cluster
+        && !client.master
+        && ok
+        && eng.cluster.bus.is_some()
+        && spec.has(flags::PUBSUB)
+        && spec.has(flags::MAY_REPLICATE)
+        && argv.len() == 3
+    {
+        let shard = spec.name == "spublish";
+        crate::cluster::broadcast_publish(eng, shard, argv.get(1), argv.get(2));
+    }
 }
 
 /// Client-side caching bookkeeping after a command, driven by the table's flags and key specs.
