@@ -928,3 +928,66 @@ fn answer_reader_reads_leaves_sections_and_nested_elements() {
     assert_eq!(members[1].get("Id").as_deref(), Some("m2"));
     assert_eq!(a.get("M").as_deref(), Some("<Id>m1</Id>"));
 }
+
+/// Sends one RESP command on `s` and returns the first reply chunk as text.
+async fn resp(s: &mut TcpStream, args: &[&str]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut b = format!("*{}\r\n", args.len());
+    for a in args {
+        b.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s.write_all(b.as_bytes()).await.expect("write");
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).await.expect("read");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn a_node_broken_by_a_panic_shows_until_rebooted() {
+    let srv = start().await;
+    let addr = srv.local_addr();
+    let a = call(
+        addr,
+        "CreateCacheCluster",
+        &[
+            ("CacheClusterId", "fragile"),
+            ("Engine", "redis"),
+            ("CacheNodeType", "cache.t3.micro"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let d = wait_status(addr, "fragile", "available").await;
+    assert_eq!(d.get("CacheNodeStatus").as_deref(), Some("available"));
+    let (host, port) = d.endpoint("Endpoint");
+    let node = format!("{host}:{port}");
+    let mut s = TcpStream::connect(&node).await.expect("node accepts");
+    // The test build's hidden fault-injection command panics halfway through a write.
+    let r = resp(&mut s, &["ECL.FAULT", "PANIC-MID-MSET", "a", "1", "b", "2"]).await;
+    assert!(r.starts_with("-ERR command panicked"), "{r}");
+
+    let d = call(
+        addr,
+        "DescribeCacheClusters",
+        &[("CacheClusterId", "fragile"), ("ShowCacheNodeInfo", "true")],
+    )
+    .await;
+    assert_eq!(d.get("CacheNodeStatus").as_deref(), Some("rebooting"));
+
+    call(
+        addr,
+        "RebootCacheCluster",
+        &[
+            ("CacheClusterId", "fragile"),
+            ("CacheNodeIdsToReboot.CacheNodeId.1", "0001"),
+        ],
+    )
+    .await;
+    let d = wait_status(addr, "fragile", "available").await;
+    assert_eq!(d.get("CacheNodeStatus").as_deref(), Some("available"));
+    let mut s = TcpStream::connect(&node)
+        .await
+        .expect("rebooted node accepts");
+    assert_eq!(resp(&mut s, &["GET", "a"]).await, "$-1\r\n");
+    srv.shutdown().await;
+}

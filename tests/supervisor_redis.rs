@@ -395,3 +395,63 @@ async fn commands_elasticache_restricts_are_unknown_in_strict_mode() {
     }
     sup.shutdown_all().await;
 }
+
+#[tokio::test]
+async fn a_panicking_command_breaks_its_node_until_reboot() {
+    let sup = Supervisor::new(&common::loopback_config("127.0.113.1", &[]));
+    let (Ok(bad), Ok(good)) = (
+        sup.start_node(common::redis_spec("acct/r/p1/0001", 6379, &[]))
+            .await,
+        sup.start_node(common::redis_spec("acct/r/p2/0001", 6379, &[]))
+            .await,
+    ) else {
+        panic!("start failed")
+    };
+    let (Ok(mut con), Ok(mut other)) = (connect(&bad, None).await, connect(&good, None).await)
+    else {
+        panic!("cannot connect")
+    };
+    // The hidden fault-injection command (tests only) panics halfway through a multi-key write.
+    let r: redis::RedisResult<()> = redis::cmd("ECL.FAULT")
+        .arg(&["PANIC-MID-MSET", "a", "1", "b", "2"])
+        .query_async(&mut con)
+        .await;
+    let err = r.expect_err("a panicking command answers an error");
+    assert!(err.to_string().contains("command panicked"), "{err}");
+    let refused: redis::RedisResult<Option<String>> =
+        redis::cmd("GET").arg("a").query_async(&mut con).await;
+    let err = refused.expect_err("a broken node refuses commands");
+    assert!(err.to_string().contains("node is broken"), "{err}");
+    assert_eq!(info_field(&mut con, "stats", "ecl_node_broken").await, "1");
+    assert!(
+        sup.node_broken("acct/r/p1/0001")
+            .is_some_and(|r| r.contains("fault injection"))
+    );
+
+    // The other node is unaffected.
+    assert_eq!(sup.node_broken("acct/r/p2/0001"), None);
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .query_async(&mut other)
+        .await
+        .expect("healthy node serves");
+
+    // A reboot gives the node a fresh, empty engine.
+    assert_eq!(
+        sup.reboot_node("acct/r/p1/0001").await.ok(),
+        Some(bad.clone())
+    );
+    assert_eq!(sup.node_broken("acct/r/p1/0001"), None);
+    let Ok(mut con) = connect(&bad, None).await else {
+        panic!("rebooted node does not listen")
+    };
+    let got: Option<String> = redis::cmd("GET")
+        .arg("a")
+        .query_async(&mut con)
+        .await
+        .expect("rebooted node serves");
+    assert_eq!(got, None, "the half-applied write is gone");
+    assert_eq!(info_field(&mut con, "stats", "ecl_node_broken").await, "0");
+    sup.shutdown_all().await;
+}

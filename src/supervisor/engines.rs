@@ -103,6 +103,15 @@ impl RunningNode {
         }
     }
 
+    /// Why the node is broken (Redis/Valkey: a command panicked and the node refuses commands
+    /// until rebooted); `None` while healthy, and always for Memcached.
+    pub fn broken(&self) -> Option<String> {
+        match self {
+            RunningNode::Redis(n) => n.broken(),
+            RunningNode::Memcached(_) => None,
+        }
+    }
+
     /// Cluster node id (Redis/Valkey).
     pub fn node_id(&self) -> Option<String> {
         match self {

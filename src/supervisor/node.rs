@@ -644,6 +644,15 @@ impl Supervisor {
         usage
     }
 
+    /// Why a node is broken (a command panicked inside its engine; it refuses commands until
+    /// [`Supervisor::reboot_node`] gives it a fresh engine), or `None` when it is healthy,
+    /// unknown, or busy in a start/reboot/reconfiguration (which reports its own status).
+    pub fn node_broken(&self, key: &str) -> Option<String> {
+        let slot = lock(&self.nodes).get(key)?.slot.clone();
+        let guard = slot.try_lock().ok()?;
+        guard.running.as_ref()?.broken()
+    }
+
     /// Stops every node and configuration endpoint, in parallel, and refuses new ones.
     pub async fn shutdown_all(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);

@@ -33,8 +33,11 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Takes the node lock. A panic inside a handler poisons the mutex; the state is still
-    /// consistent at command granularity, so later commands keep working.
+    /// Takes the node lock. A panic inside a command never poisons it: the dispatcher catches
+    /// the panic while the lock is held and marks the node broken (see
+    /// [`crate::command::dispatch::dispatch`]). A panic elsewhere under the lock (a bug in
+    /// connection bookkeeping) is not expected to leave the keyspace half-written, so a
+    /// poisoned lock is still taken.
     pub fn lock(&self) -> MutexGuard<'_, Engine> {
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -216,7 +219,7 @@ where
             match deadline {
                 Some(at) => {
                     let now = crate::engine::wall_ms();
-                    let skew = shared.lock().clock_offset;
+                    let skew = shared.lock().clock_offset();
                     let left = (at - now - skew).max(0) as u64;
                     tokio::time::sleep(Duration::from_millis(left)).await
                 }
@@ -267,7 +270,7 @@ where
 }
 
 fn sync_info(eng: &mut Engine, client: &Client, out: &Reply) {
-    let now = eng.batch_now;
+    let now = eng.batch_now();
     let last = eng
         .table
         .entries

@@ -129,56 +129,67 @@ pub struct NodeInfo {
 }
 
 /// Everything behind the node lock.
+///
+/// Fields are private where the engine keeps an invariant over them (blocked clients and
+/// their key queues, the slow log and its ids, the dirty counter and last save, the batch
+/// clock, CLIENT PAUSE, latency events): siblings go through the methods below. The
+/// collections every command family works on (databases, configuration, clients,
+/// statistics, replication and cluster state…) are `pub(crate)`; nothing outside the crate
+/// sees any field.
 #[derive(Debug)]
 pub struct Engine {
     /// The databases.
-    pub dbs: Vec<Db>,
+    pub(crate) dbs: Vec<Db>,
     /// Command table.
-    pub table: Arc<CommandTable>,
+    pub(crate) table: Arc<CommandTable>,
     /// Configuration.
-    pub cfg: Config,
+    pub(crate) cfg: Config,
     /// Counters.
-    pub stats: Stats,
+    pub(crate) stats: Stats,
     /// Connected clients.
-    pub clients: Clients,
+    pub(crate) clients: Clients,
     /// Subscriptions.
-    pub pubsub: PubSub,
+    pub(crate) pubsub: PubSub,
     /// Client-side caching (CLIENT TRACKING).
-    pub tracking: crate::tracking::Tracking,
+    pub(crate) tracking: crate::tracking::Tracking,
     /// Blocked clients by id.
-    pub blocked: HashMap<u64, Blocked>,
+    blocked: HashMap<u64, Blocked>,
     /// Waiting client ids per (db, key), FIFO.
-    pub waiters: HashMap<(usize, Key), VecDeque<u64>>,
+    waiters: HashMap<(usize, Key), VecDeque<u64>>,
     /// Keys that became ready since the last serve.
-    pub ready: Vec<(usize, Key)>,
+    ready: Vec<(usize, Key)>,
     /// Slow log (newest first).
-    pub slowlog: VecDeque<SlowEntry>,
+    slowlog: VecDeque<SlowEntry>,
     /// Next slowlog id.
-    pub slowlog_next: u64,
+    slowlog_next: u64,
     /// Changes since the last save.
-    pub dirty: u64,
+    dirty: u64,
     /// Last save (Unix s).
-    pub lastsave: i64,
+    lastsave: i64,
     /// Facts.
-    pub info: NodeInfo,
+    pub(crate) info: NodeInfo,
     /// Test clock offset added to wall time (ms).
-    pub clock_offset: i64,
+    clock_offset: i64,
     /// CLIENT PAUSE: until (ms) and whether only writes are paused.
-    pub pause: Option<(i64, bool)>,
+    pause: Option<(i64, bool)>,
     /// Latest latency events (LATENCY LATEST): name → (time s, latest ms, max ms).
-    pub latency: HashMap<String, (i64, u64, u64)>,
+    latency: HashMap<String, (i64, u64, u64)>,
     /// Cached command time (ms) for the current batch: reading the clock costs as much as a
     /// simple command, so a batch reads it once (and again every few commands).
-    pub batch_now: i64,
+    batch_now: i64,
     /// Commands run since `batch_now` was read.
-    pub batch_cmds: u32,
+    batch_cmds: u32,
     /// End of the previous command (or start of the batch), for per-command timing with one
     /// clock read per command.
-    pub last_tick: Instant,
+    last_tick: Instant,
     /// Replication state (role, links, stream offset).
-    pub repl: crate::replication::Replication,
+    pub(crate) repl: crate::replication::Replication,
     /// Cluster-mode state (node id, topology, slot map).
-    pub cluster: crate::cluster::ClusterState,
+    pub(crate) cluster: crate::cluster::ClusterState,
+    /// Set when a command panicked: the keyspace may hold a half-applied write, so the node
+    /// refuses commands until it is rebooted (a reboot builds a fresh engine). Holds the
+    /// panic's message.
+    broken: Option<String>,
 }
 
 /// Wall-clock milliseconds.
@@ -221,9 +232,184 @@ impl Engine {
             last_tick: Instant::now(),
             repl: Default::default(),
             cluster: Default::default(),
+            broken: None,
         };
         e.refresh_access_mode();
         e
+    }
+
+    /// Why the node is broken (a command panicked), or `None` while it is healthy.
+    pub fn broken(&self) -> Option<&str> {
+        self.broken.as_deref()
+    }
+
+    /// Marks the node broken after a command panicked; the first reason is kept.
+    pub fn mark_broken(&mut self, reason: String) {
+        if self.broken.is_none() {
+            self.broken = Some(reason);
+        }
+    }
+
+    /// Changes since the last save (INFO `rdb_changes_since_last_save`).
+    pub fn dirty(&self) -> u64 {
+        self.dirty
+    }
+
+    /// Counts `n` changes.
+    pub fn add_dirty(&mut self, n: u64) {
+        self.dirty += n;
+    }
+
+    /// Last save (Unix s).
+    pub fn lastsave(&self) -> i64 {
+        self.lastsave
+    }
+
+    /// A save (SAVE/BGSAVE) completed at `now_s`: no change is pending any more.
+    pub fn mark_saved(&mut self, now_s: i64) {
+        self.dirty = 0;
+        self.lastsave = now_s;
+    }
+
+    /// The test clock offset (ms) added to wall time.
+    pub fn clock_offset(&self) -> i64 {
+        self.clock_offset
+    }
+
+    /// Moves the node's clock forward by `ms` (tests, DEBUG).
+    pub fn advance_clock(&mut self, ms: i64) {
+        self.clock_offset += ms;
+    }
+
+    /// The cached command time of the current batch (ms).
+    pub fn batch_now(&self) -> i64 {
+        self.batch_now
+    }
+
+    /// Microseconds since the previous command ended (or the batch started), and starts the
+    /// next command's interval: one clock read per command.
+    pub fn command_elapsed_us(&mut self) -> u64 {
+        let t1 = Instant::now();
+        let usec = t1.saturating_duration_since(self.last_tick).as_micros() as u64;
+        self.last_tick = t1;
+        usec
+    }
+
+    /// CLIENT PAUSE in effect: until (ms) and whether only writes are paused.
+    pub fn pause(&self) -> Option<(i64, bool)> {
+        self.pause
+    }
+
+    /// Sets (or with `None` lifts) CLIENT PAUSE.
+    pub fn set_pause(&mut self, pause: Option<(i64, bool)>) {
+        self.pause = pause;
+    }
+
+    /// Latest latency event `name`: (time s, latest ms, max ms).
+    pub fn latency_event(&self, name: &str) -> Option<(i64, u64, u64)> {
+        self.latency.get(name).copied()
+    }
+
+    /// Every latency event: name → (time s, latest ms, max ms).
+    pub fn latency_events(&self) -> Vec<(String, (i64, u64, u64))> {
+        self.latency.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    /// Whether no latency event was recorded.
+    pub fn latency_is_empty(&self) -> bool {
+        self.latency.is_empty()
+    }
+
+    /// Records a latency event of `ms` at `now_s`, keeping the maximum seen.
+    pub fn record_latency(&mut self, name: &str, now_s: i64, ms: u64) {
+        let max = self.latency.get(name).map_or(ms, |e| e.2.max(ms));
+        self.latency.insert(name.to_string(), (now_s, ms, max));
+    }
+
+    /// Forgets latency events: `names`, or all when empty; returns how many were dropped.
+    pub fn reset_latency(&mut self, names: &[String]) -> usize {
+        if names.is_empty() {
+            let n = self.latency.len();
+            self.latency.clear();
+            return n;
+        }
+        names
+            .iter()
+            .filter(|n| self.latency.remove(n.as_str()).is_some())
+            .count()
+    }
+
+    /// SLOWLOG entries, newest first, at most `count`.
+    pub fn slowlog_entries(&self, count: usize) -> Vec<SlowEntry> {
+        self.slowlog.iter().take(count).cloned().collect()
+    }
+
+    /// SLOWLOG LEN.
+    pub fn slowlog_len(&self) -> usize {
+        self.slowlog.len()
+    }
+
+    /// SLOWLOG RESET (ids keep growing, as in Redis).
+    pub fn slowlog_reset(&mut self) {
+        self.slowlog.clear();
+    }
+
+    /// Clients blocked in a blocking command.
+    pub fn blocked_count(&self) -> usize {
+        self.blocked.len()
+    }
+
+    /// Blocked clients with a deadline (INFO `clients_in_timeout_table`).
+    pub fn blocked_with_deadline(&self) -> usize {
+        self.blocked
+            .values()
+            .filter(|b| b.spec.deadline_ms.is_some())
+            .count()
+    }
+
+    /// Whether client `id` is blocked.
+    pub fn is_blocked(&self, id: u64) -> bool {
+        self.blocked.contains_key(&id)
+    }
+
+    /// Keys some client is blocked on (INFO `total_blocking_keys`).
+    pub fn blocking_keys(&self) -> usize {
+        self.waiters.len()
+    }
+
+    /// (db, key) pairs some client is blocked on, in databases `a` or `b` (SWAPDB).
+    pub fn waited_keys_in(&self, a: usize, b: usize) -> Vec<(usize, Key)> {
+        self.waiters
+            .keys()
+            .filter(|(d, _)| *d == a || *d == b)
+            .cloned()
+            .collect()
+    }
+
+    /// Whether some key was signalled ready since the blocked clients were last served.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// The oldest key signalled ready, with the ids waiting on it (FIFO).
+    pub fn next_ready(&mut self) -> Option<((usize, Key), Vec<u64>)> {
+        if self.ready.is_empty() {
+            return None;
+        }
+        let slot = self.ready.remove(0);
+        let ids = self
+            .waiters
+            .get(&slot)
+            .map(|q| q.iter().copied().collect())
+            .unwrap_or_default();
+        Some((slot, ids))
+    }
+
+    /// The command, database and protocol client `id` is blocked in.
+    pub fn blocked_command(&self, id: u64) -> Option<(OwnedArgv, usize, bool)> {
+        self.blocked
+            .get(&id)
+            .map(|b| (b.argv.clone(), b.db, b.resp3))
     }
 
     /// Current time in ms (wall clock plus the test offset).

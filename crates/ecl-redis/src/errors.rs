@@ -132,6 +132,16 @@ pub const CLUSTER_DISABLED: &str = "ERR This instance has cluster support disabl
 /// Cluster-mode SELECT.
 pub const SELECT_CLUSTER: &str = "ERR SELECT is not allowed in cluster mode";
 
+/// The refusal of a node marked broken after a command panicked.
+pub fn node_broken(reason: &str) -> CmdError {
+    CmdError(
+        format!(
+            "ERR node is broken: an earlier command panicked ({reason}) and may have left a write half-applied; reboot the node to recover"
+        )
+        .into(),
+    )
+}
+
 /// `ERR wrong number of arguments for 'xxx' command` (name as the client typed it, lowercased).
 pub fn wrong_arity(name: &str) -> CmdError {
     CmdError(format!("ERR wrong number of arguments for '{name}' command").into())

@@ -172,9 +172,15 @@ impl RedisNode {
         }
     }
 
+    /// Why the node is broken (a command panicked mid-way; it refuses commands until it is
+    /// rebooted), or `None` while it is healthy.
+    pub fn broken(&self) -> Option<String> {
+        self.shared.lock().broken().map(str::to_string)
+    }
+
     /// Moves the node's clock forward (tests: deterministic expiry without sleeping).
     pub fn advance_clock(&self, by: Duration) {
-        self.shared.lock().clock_offset += by.as_millis() as i64;
+        self.shared.lock().advance_clock(by.as_millis() as i64);
     }
 
     /// Stops accepting, closes every connection and waits (briefly) for them to end.

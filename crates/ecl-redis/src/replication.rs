@@ -5,9 +5,12 @@
 //! (cloned under the primary's lock, like Redis' fork-time snapshot), then applies the
 //! primary's write stream on a task of its own, asynchronously, exactly as a Redis replica
 //! reads its master link. On the primary, the dispatcher calls [`Engine::propagate_command`]
-//! after every write that changed the keyspace: the command is rewritten the way Redis
-//! propagates it (relative expiry → absolute `PEXPIREAT`, expired or evicted keys → `DEL`,
-//! commands of one `EXEC` wrapped in `MULTI`/`EXEC`), numbered by its RESP length
+//! after every write that changed the keyspace with what the command's handler stated: the
+//! command verbatim by default, or what the handler set with [`Ctx::propagate`] /
+//! [`Ctx::also_propagate`] (relative expiry → absolute `PEXPIREAT`, SPOP → the `SREM` of the
+//! members it popped; this module never looks at command names). Expired or evicted keys
+//! become `DEL`s, commands of one `EXEC` are wrapped in `MULTI`/`EXEC`; each unit is numbered
+//! by its RESP length
 //! (`master_repl_offset`) and sent to every replica link. Replicas acknowledge what they
 //! applied, which `WAIT`, `ROLE` and `INFO replication` read.
 //!
@@ -16,7 +19,8 @@
 //! dropped by a replica's clock while the primary still has it.
 
 use crate::client::{Client, Event};
-use crate::command::{Argv, CommandSpec, Ctx, OwnedArgv, dispatch};
+use crate::command::dispatch::Propagation;
+use crate::command::{Argv, Ctx, OwnedArgv, dispatch};
 use crate::conn::Shared;
 use crate::db::{Entry, Key};
 use crate::engine::{Blocked, Engine, wall_ms};
@@ -53,6 +57,20 @@ pub struct Unit {
     pub end: u64,
     /// RESP bytes of the unit.
     pub bytes: u64,
+    /// Whether `cmds` starts with `MULTI` and ends with `EXEC` (a transaction's unit).
+    pub wrapped: bool,
+}
+
+impl Unit {
+    /// The commands a replica applies: the unit without its `MULTI`/`EXEC` wrapper (the
+    /// replica applies a whole unit under one lock, which is what the wrapper asks for).
+    pub fn body(&self) -> &[OwnedArgv] {
+        if self.wrapped && self.cmds.len() >= 2 {
+            &self.cmds[1..self.cmds.len() - 1]
+        } else {
+            &self.cmds
+        }
+    }
 }
 
 /// What primary and replica share about one link.
@@ -248,6 +266,7 @@ impl Engine {
             cmds,
             end: self.repl.offset,
             bytes,
+            wrapped: wrap,
         });
         let limit = replica_buffer_limit(&self.cfg);
         let mut closed = false;
@@ -321,15 +340,10 @@ impl Engine {
         self.emit(parts, false);
     }
 
-    /// Called by the dispatcher after a write command changed the keyspace: propagates it the
-    /// way Redis does (see [`rewrite`]).
-    pub fn propagate_command(
-        &mut self,
-        client: &Client,
-        spec: &CommandSpec,
-        argv: &Argv<'_>,
-        reply: &[u8],
-    ) {
+    /// Called by the dispatcher after a write command changed the keyspace: propagates what
+    /// its handler stated (the command verbatim unless the handler called
+    /// [`Ctx::propagate`] / [`Ctx::also_propagate`], e.g. relative expiry as `PEXPIREAT`).
+    pub fn propagate_command(&mut self, client: &Client, argv: &Argv<'_>, p: Propagation) {
         if !self.repl.streaming() {
             return;
         }
@@ -338,7 +352,8 @@ impl Engine {
             self.drain_expired();
         }
         let db = client.db;
-        let cmds = rewrite(self, db, spec.name, argv, reply);
+        let mut cmds = p.instead.unwrap_or_else(|| vec![argv.to_owned()]);
+        cmds.extend(p.also);
         let parts = cmds.into_iter().map(|c| (db, c)).collect();
         self.propagate_parts(client.in_exec, parts);
     }
@@ -355,7 +370,7 @@ impl Engine {
                 if self.unblock_client(w.id).is_some() {
                     self.send(w.id, Event::Unblocked(int_reply(n as i64)));
                 }
-            } else if self.blocked.contains_key(&w.id) {
+            } else if self.is_blocked(w.id) {
                 self.repl.waiters.push(w);
             }
         }
@@ -379,121 +394,10 @@ fn int_reply(n: i64) -> Vec<u8> {
     r.buf
 }
 
-fn has_word(argv: &Argv<'_>, from: usize, words: &[&str]) -> bool {
-    argv.iter_from(from)
-        .any(|a| words.iter().any(|w| a.eq_ignore_ascii_case(w.as_bytes())))
-}
-
-/// The commands Redis would propagate for `argv` (already executed on this primary).
-fn rewrite(
-    eng: &mut Engine,
-    db: usize,
-    name: &str,
-    argv: &Argv<'_>,
-    reply: &[u8],
-) -> Vec<OwnedArgv> {
-    let verbatim = || vec![argv.to_owned()];
-    let ttl_of = |eng: &Engine, key: &[u8]| eng.dbs[db].peek_raw(key).map(|e| e.expire_at);
-    let pexpireat = |key: &[u8], at: i64| owned(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
-    match name {
-        "expire" | "pexpire" | "expireat" | "pexpireat" if argv.len() >= 3 => {
-            let key = argv.get(1);
-            match ttl_of(eng, key) {
-                None => vec![owned(&[b"DEL", key])],
-                Some(at) if at > 0 => vec![pexpireat(key, at)],
-                Some(_) => verbatim(),
-            }
-        }
-        "setex" | "psetex" if argv.len() == 4 => {
-            let key = argv.get(1);
-            let mut v = vec![owned(&[b"SET", key, argv.get(3)])];
-            if let Some(at) = ttl_of(eng, key).filter(|&at| at > 0) {
-                v.push(pexpireat(key, at));
-            }
-            v
-        }
-        "set" if argv.len() > 3 && has_word(argv, 3, &["ex", "px", "exat", "pxat"]) => {
-            let key = argv.get(1);
-            match ttl_of(eng, key) {
-                Some(at) if at > 0 => vec![owned(&[b"SET", key, argv.get(2)]), pexpireat(key, at)],
-                _ => verbatim(),
-            }
-        }
-        "getex" if argv.len() > 2 => {
-            let key = argv.get(1);
-            match ttl_of(eng, key) {
-                Some(at) if at > 0 => vec![pexpireat(key, at)],
-                Some(_) => vec![owned(&[b"PERSIST", key])],
-                None => Vec::new(),
-            }
-        }
-        "restore" if argv.len() >= 4 => {
-            let key = argv.get(1);
-            let mut v = verbatim();
-            if let Some(at) = ttl_of(eng, key).filter(|&at| at > 0) {
-                v.push(pexpireat(key, at));
-            }
-            v
-        }
-        // Scripts replicate their effects: the commands they run reach this hook themselves
-        // (buffered like EXEC's, see `propagate_parts`), never the script.
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => Vec::new(),
-        // SPOP picks members at random: replicas remove the members this primary popped.
-        "spop" => {
-            let members = reply_strings(reply);
-            if members.is_empty() {
-                return Vec::new();
-            }
-            let mut c = owned(&[b"SREM", argv.get(1)]);
-            for m in &members {
-                c.push(m);
-            }
-            vec![c]
-        }
-        _ => verbatim(),
-    }
-}
-
-/// Bulk strings of a reply (a bulk, or an array/set of bulks), for result-based rewrites.
-fn reply_strings(mut r: &[u8]) -> Vec<Vec<u8>> {
-    fn line(r: &[u8]) -> Option<(&[u8], &[u8])> {
-        let p = r.windows(2).position(|w| w == b"\r\n")?;
-        Some((&r[..p], &r[p + 2..]))
-    }
-    let mut out = Vec::new();
-    let mut bulk_count = 1usize;
-    if let Some(&t) = r.first()
-        && (t == b'*' || t == b'~')
-    {
-        let Some((h, rest)) = line(&r[1..]) else {
-            return out;
-        };
-        bulk_count = std::str::from_utf8(h)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        r = rest;
-    }
-    for _ in 0..bulk_count {
-        if r.first() != Some(&b'$') {
-            break;
-        }
-        let Some((h, rest)) = line(&r[1..]) else {
-            break;
-        };
-        let Some(n) = std::str::from_utf8(h)
-            .ok()
-            .and_then(|s| s.parse::<usize>().ok())
-        else {
-            break;
-        };
-        if rest.len() < n + 2 {
-            break;
-        }
-        out.push(rest[..n].to_vec());
-        r = &rest[n + 2..];
-    }
-    out
+/// `PEXPIREAT key at`: how a write that set a relative expiry reaches replicas, so their
+/// copy expires at the primary's instant whatever their clock or the link's delay.
+pub fn pexpireat(key: &[u8], at: i64) -> OwnedArgv {
+    owned(&[b"PEXPIREAT", key, at.to_string().as_bytes()])
 }
 
 /// `WAIT numreplicas timeout`.
@@ -908,11 +812,8 @@ async fn sync_and_stream(
             let mut sink = Reply::new();
             let mut end = eng.repl.offset;
             for u in &units {
-                for c in &u.cmds {
+                for c in u.body() {
                     let a = c.as_argv();
-                    if a.is(0, "multi") || a.is(0, "exec") {
-                        continue;
-                    }
                     dispatch::dispatch(&mut eng, &mut master, &mut sink, &a);
                     sink.buf.clear();
                 }
@@ -948,6 +849,180 @@ mod tests {
             resp_len(&c),
             b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n".len() as u64
         );
+    }
+
+    /// Bulk strings of a reply (a bulk, or an array/set of bulks), for result-based rewrites.
+    fn reply_strings(mut r: &[u8]) -> Vec<Vec<u8>> {
+        fn line(r: &[u8]) -> Option<(&[u8], &[u8])> {
+            let p = r.windows(2).position(|w| w == b"\r\n")?;
+            Some((&r[..p], &r[p + 2..]))
+        }
+        let mut out = Vec::new();
+        let mut bulk_count = 1usize;
+        if let Some(&t) = r.first()
+            && (t == b'*' || t == b'~')
+        {
+            let Some((h, rest)) = line(&r[1..]) else {
+                return out;
+            };
+            bulk_count = std::str::from_utf8(h)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            r = rest;
+        }
+        for _ in 0..bulk_count {
+            if r.first() != Some(&b'$') {
+                break;
+            }
+            let Some((h, rest)) = line(&r[1..]) else {
+                break;
+            };
+            let Some(n) = std::str::from_utf8(h)
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+            else {
+                break;
+            };
+            if rest.len() < n + 2 {
+                break;
+            }
+            out.push(rest[..n].to_vec());
+            r = &rest[n + 2..];
+        }
+        out
+    }
+
+    /// Sends `args` as one RESP command over `sock` and reads one reply line (enough for the
+    /// simple and bulk replies these tests read).
+    async fn call(sock: &mut tokio::net::TcpStream, args: &[&str]) -> Vec<u8> {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        call_bytes(sock, &args).await
+    }
+
+    async fn call_bytes(sock: &mut tokio::net::TcpStream, args: &[&[u8]]) -> Vec<u8> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut b = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            b.extend_from_slice(a);
+            b.extend_from_slice(b"\r\n");
+        }
+        sock.write_all(&b).await.expect("write");
+        let mut buf = vec![0u8; 4096];
+        let n = sock.read(&mut buf).await.expect("read");
+        assert!(n > 0, "connection closed");
+        buf.truncate(n);
+        buf
+    }
+
+    fn text(u: &Unit) -> Vec<String> {
+        u.cmds
+            .iter()
+            .map(|c| {
+                let a = c.as_argv();
+                let parts: Vec<String> = a
+                    .iter_from(0)
+                    .map(|x| String::from_utf8_lossy(x).into_owned())
+                    .collect();
+                parts.join(" ")
+            })
+            .collect()
+    }
+
+    /// The exact commands the primary streams for the commands it rewrites (relative expiry
+    /// as `PEXPIREAT`, SETEX/PSETEX/SET EX as SET + PEXPIREAT, GETEX, RESTORE, SPOP as SREM),
+    /// read straight from a replica link's channel.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rewritten_commands_stream_exactly() {
+        let node = RedisNode::start(crate::RedisConfig::for_tests()).expect("node starts");
+        let link = Arc::new(LinkState {
+            ack: AtomicU64::new(0),
+            last_ack_ms: AtomicI64::new(0),
+            closed: AtomicBool::new(false),
+            online: AtomicBool::new(false),
+            loaded: AtomicBool::new(false),
+            down_since_ms: AtomicI64::new(0),
+            pending: AtomicU64::new(0),
+            overflow: AtomicBool::new(false),
+        });
+        let mut rx = attach(&node.shared, &link, ("127.0.0.1".to_string(), 1)).rx;
+        let mut sock = tokio::net::TcpStream::connect(node.local_addr())
+            .await
+            .expect("connect");
+        let next = |rx: &mut mpsc::UnboundedReceiver<Arc<Unit>>| {
+            let u = rx.try_recv().expect("a unit was streamed");
+            text(&u)
+        };
+        call(&mut sock, &["SET", "k", "v"]).await;
+        assert_eq!(next(&mut rx), ["SELECT 0", "SET k v"]);
+        call(&mut sock, &["EXPIRE", "k", "100"]).await;
+        let at = node.shared.lock().dbs[0]
+            .peek_raw(b"k")
+            .expect("k")
+            .expire_at;
+        assert_eq!(next(&mut rx), [format!("PEXPIREAT k {at}")]);
+        call(&mut sock, &["PEXPIRE", "k", "-1"]).await;
+        assert_eq!(next(&mut rx), ["DEL k"]);
+        call(&mut sock, &["SETEX", "s", "100", "v"]).await;
+        let at = node.shared.lock().dbs[0]
+            .peek_raw(b"s")
+            .expect("s")
+            .expire_at;
+        assert_eq!(
+            next(&mut rx),
+            ["SET s v".to_string(), format!("PEXPIREAT s {at}")]
+        );
+        call(&mut sock, &["SET", "e", "v", "NX", "PX", "50000", "GET"]).await;
+        let at = node.shared.lock().dbs[0]
+            .peek_raw(b"e")
+            .expect("e")
+            .expire_at;
+        assert_eq!(
+            next(&mut rx),
+            ["SET e v".to_string(), format!("PEXPIREAT e {at}")]
+        );
+        call(&mut sock, &["SET", "e", "w", "KEEPTTL"]).await;
+        assert_eq!(next(&mut rx), ["SET e w KEEPTTL"]);
+        call(&mut sock, &["GETEX", "e", "PERSIST"]).await;
+        assert_eq!(next(&mut rx), ["PERSIST e"]);
+        call(&mut sock, &["GETEX", "e", "EX", "70"]).await;
+        let at = node.shared.lock().dbs[0]
+            .peek_raw(b"e")
+            .expect("e")
+            .expire_at;
+        assert_eq!(next(&mut rx), [format!("PEXPIREAT e {at}")]);
+        call(&mut sock, &["SADD", "set", "only"]).await;
+        assert_eq!(next(&mut rx), ["SADD set only"]);
+        call(&mut sock, &["SPOP", "set"]).await;
+        assert_eq!(next(&mut rx), ["SREM set only"]);
+        call(&mut sock, &["SPOP", "set"]).await;
+        assert!(
+            rx.try_recv().is_err(),
+            "an SPOP that popped nothing streams nothing"
+        );
+        call(&mut sock, &["SADD", "set", "a", "b", "c"]).await;
+        next(&mut rx);
+        let popped = reply_strings(&call(&mut sock, &["SPOP", "set", "2"]).await);
+        let popped: Vec<String> = popped
+            .iter()
+            .map(|m| String::from_utf8_lossy(m).into_owned())
+            .collect();
+        assert_eq!(next(&mut rx), [format!("SREM set {}", popped.join(" "))]);
+        let dump = reply_strings(&call(&mut sock, &["DUMP", "s"]).await);
+        call_bytes(&mut sock, &[b"RESTORE", b"r", b"90000", &dump[0]]).await;
+        let at = node.shared.lock().dbs[0]
+            .peek_raw(b"r")
+            .expect("r")
+            .expire_at;
+        let unit = rx.try_recv().expect("RESTORE streamed");
+        assert_eq!(unit.cmds.len(), 2);
+        assert_eq!(unit.cmds[0].as_argv().get(0), b"RESTORE");
+        assert_eq!(unit.cmds[0].as_argv().get(3), dump[0].as_slice());
+        assert_eq!(text(&unit)[1], format!("PEXPIREAT r {at}"));
+        call_bytes(&mut sock, &[b"RESTORE", b"p", b"0", &dump[0]]).await;
+        assert_eq!(rx.try_recv().expect("RESTORE streamed").cmds.len(), 1);
+        node.shutdown().await;
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::state::{
 };
 
 use super::Service;
-use super::cluster_render::render_cluster;
+use super::cluster_render::{render_cluster, render_cluster_with_health};
 use super::common::*;
 use super::lifecycle::{ClusterRef, ModifyPlan, update_preferred_zone};
 
@@ -373,6 +373,25 @@ pub async fn create_cache_cluster(
     })
 }
 
+/// Renders a cluster for DescribeCacheClusters, asking the supervisor (only when nodes are
+/// shown) whether each node's engine is broken.
+fn render_with_health(
+    svc: &Service,
+    ctx: &RequestContext,
+    r: &Region,
+    c: &CacheClusterRecord,
+    show_nodes: bool,
+) -> CacheCluster {
+    let cref = ClusterRef::of(r, c);
+    let broken = |node_id: &str| {
+        svc.inner
+            .supervisor
+            .node_broken(&cref.node_key(node_id))
+            .is_some()
+    };
+    render_cluster_with_health(ctx, c, show_nodes, &broken)
+}
+
 /// DescribeCacheClusters.
 pub fn describe_cache_clusters(
     svc: &Service,
@@ -389,12 +408,13 @@ pub fn describe_cache_clusters(
         let r = lock(&region);
         match &input.cache_cluster_id {
             Some(raw) => {
-                vec![render_cluster(ctx, r.cluster(raw)?, show_nodes)]
+                let c = r.cluster(raw)?;
+                vec![render_with_health(svc, ctx, &r, c, show_nodes)]
             }
             None => r
                 .clusters_in_order()
                 .filter(|c| !only_standalone || c.replication_group_id.is_none())
-                .map(|c| render_cluster(ctx, c, show_nodes))
+                .map(|c| render_with_health(svc, ctx, &r, c, show_nodes))
                 .collect(),
         }
     };

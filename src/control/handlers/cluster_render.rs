@@ -27,6 +27,24 @@ pub fn render_cluster(
     c: &CacheClusterRecord,
     show_nodes: bool,
 ) -> CacheCluster {
+    render_cluster_with_health(ctx, c, show_nodes, &|_| false)
+}
+
+/// `CacheNodeStatus` of a node whose engine is broken (a command panicked and it refuses
+/// commands until rebooted). ElastiCache documents only `available`, `creating`, `rebooting`
+/// and `deleting` for a node, none meaning "failed"; `rebooting` is the one that tells clients
+/// the node is not serving and comes back, as a failed ElastiCache node does once recovered
+/// (here, by RebootCacheCluster).
+pub const BROKEN_NODE_STATUS: &str = "rebooting";
+
+/// [`render_cluster`], with `broken(node_id)` saying whether a node's engine is broken (its
+/// status then reads [`BROKEN_NODE_STATUS`] whatever the record says).
+pub fn render_cluster_with_health(
+    ctx: &RequestContext,
+    c: &CacheClusterRecord,
+    show_nodes: bool,
+    broken: &dyn Fn(&str) -> bool,
+) -> CacheCluster {
     let is_redis = c.engine != "memcached";
     let pending = &c.pending;
     let pending_values = PendingModifiedValues {
@@ -90,7 +108,11 @@ pub fn render_cluster(
                 .iter()
                 .map(|n| CacheNode {
                     cache_node_id: Some(n.id.clone()),
-                    cache_node_status: Some(n.status.as_str().to_string()),
+                    cache_node_status: Some(if broken(&n.id) {
+                        BROKEN_NODE_STATUS.to_string()
+                    } else {
+                        n.status.as_str().to_string()
+                    }),
                     cache_node_create_time: Some(Timestamp(n.create_time)),
                     endpoint: n.endpoint.as_ref().map(endpoint),
                     parameter_group_status: Some(n.parameter_group_status.as_str().to_string()),

@@ -87,8 +87,7 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         s[byte] &= !mask;
     }
     drop(val);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "setbit", key);
+    ctx.write(key).notify(notify::STRING, "setbit").dirty(1);
     ctx.out.int(i64::from(old));
     Ok(())
 }
@@ -221,12 +220,12 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let now = ctx.now;
     if res.is_empty() {
         if ctx.db().remove(dst).is_some() {
-            ctx.notify(notify::GENERIC, "del", dst);
+            ctx.write(dst).notify(notify::GENERIC, "del");
         }
     } else {
         ctx.db()
             .set(dst, Value::Str(crate::db::Str::raw(res)), now, false);
-        ctx.notify(notify::STRING, "set", dst);
+        ctx.write(dst).notify(notify::STRING, "set");
     }
     ctx.dirty(1);
     ctx.out.int(len as i64);
@@ -445,8 +444,7 @@ fn run_bitfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
         let bytes = std::mem::take(s);
         ctx.db()
             .set(key, Value::Str(crate::db::Str::raw(bytes)), now, keep);
-        ctx.dirty(1);
-        ctx.notify(notify::STRING, "setbit", key);
+        ctx.write(key).notify(notify::STRING, "setbit").dirty(1);
     }
     ctx.out.array(replies.len());
     for r in replies {

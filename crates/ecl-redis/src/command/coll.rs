@@ -177,7 +177,7 @@ pub fn store(ctx: &mut Ctx<'_>, key: &[u8], v: Value, empty: bool) -> bool {
 /// Removes `key` if its collection became empty, with the `del` notification Redis sends.
 pub fn cleanup(ctx: &mut Ctx<'_>, key: &[u8]) {
     if ctx.db().remove_if_empty(key) {
-        ctx.notify(notify::GENERIC, "del", key);
+        ctx.write(key).notify(notify::GENERIC, "del");
     }
 }
 

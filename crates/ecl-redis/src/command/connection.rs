@@ -564,17 +564,17 @@ fn client_pause(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     };
     let until = ctx.now + ms;
     // A later, stronger pause extends; Redis keeps the most restrictive one.
-    let (u, w) = match ctx.eng.pause {
+    let (u, w) = match ctx.eng.pause() {
         Some((u0, w0)) => (u0.max(until), w0 && writes_only),
         None => (until, writes_only),
     };
-    ctx.eng.pause = Some((u, w));
+    ctx.eng.set_pause(Some((u, w)));
     ctx.out.ok();
     Ok(())
 }
 
 fn client_unpause(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    ctx.eng.pause = None;
+    ctx.eng.set_pause(None);
     ctx.out.ok();
     Ok(())
 }

@@ -7,13 +7,12 @@
 //! statistics, slowlog entry, error counters, blocked-client wake-ups and expiry notifications
 //! are recorded.
 
-use super::{Argv, CommandSpec, arity_ok, flags};
+use super::{Argv, CommandSpec, OwnedArgv, arity_ok, flags};
 use crate::client::{BlockSpec, Client, Event, ReplyMode, TimeoutReply};
 use crate::db::{Db, Key};
 use crate::engine::{Blocked, Engine};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::resp::Reply;
-use std::time::Instant;
 
 /// Everything a handler can touch.
 pub struct Ctx<'a> {
@@ -27,6 +26,65 @@ pub struct Ctx<'a> {
     pub now: i64,
     /// Table id of the running command.
     pub cmd_id: usize,
+    /// What the handler asked replicas to receive instead of, or besides, the command.
+    propagation: Propagation,
+}
+
+/// What a command sends to replicas once it dirtied the keyspace, as its handler states it
+/// (Redis' `alsoPropagate`). By default the command itself, verbatim.
+#[derive(Debug, Default)]
+pub struct Propagation {
+    /// Replaces the verbatim command (empty: propagate nothing).
+    pub instead: Option<Vec<OwnedArgv>>,
+    /// Sent after the command (or after `instead`).
+    pub also: Vec<OwnedArgv>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for running one command handler.
+    pub fn new(
+        eng: &'a mut Engine,
+        client: &'a mut Client,
+        out: &'a mut Reply,
+        now: i64,
+        cmd_id: usize,
+    ) -> Ctx<'a> {
+        Ctx {
+            eng,
+            client,
+            out,
+            now,
+            cmd_id,
+            propagation: Propagation::default(),
+        }
+    }
+
+    /// Whether this command's effects are streamed to replicas (a primary with a backlog):
+    /// handlers that rewrite what they propagate check it first, so a node without replicas
+    /// builds no commands for nobody.
+    pub fn replicating(&self) -> bool {
+        self.eng.repl.streaming()
+    }
+
+    /// Replicas receive `cmds` instead of this command (an empty list: nothing). Applies
+    /// only if the command dirtied the keyspace, like the default verbatim propagation.
+    pub fn propagate(&mut self, cmds: Vec<OwnedArgv>) {
+        self.propagation.instead = Some(cmds);
+    }
+
+    /// Replicas receive `cmd` after this command (or after what [`Ctx::propagate`] set).
+    pub fn also_propagate(&mut self, cmd: OwnedArgv) {
+        self.propagation.also.push(cmd);
+    }
+
+    /// The absolute expiry (Unix ms) stored for `key` in the selected database, `Some(0)`
+    /// for a key without one and `None` for a missing key, without touching access
+    /// statistics: what rewrites to `PEXPIREAT` read after the write.
+    pub fn stored_expiry(&self, key: &[u8]) -> Option<i64> {
+        self.eng.dbs[self.client.db]
+            .peek_raw(key)
+            .map(|e| e.expire_at)
+    }
 }
 
 impl Ctx<'_> {
@@ -40,21 +98,10 @@ impl Ctx<'_> {
         self.eng.info.compat
     }
 
-    /// Keyspace notification for the selected database.
-    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
-        let db = self.client.db;
-        self.eng.notify(class, event, db, key);
-    }
-
-    /// Counts `n` changes (INFO `rdb_changes_since_last_save`).
+    /// Counts `n` changes (INFO `rdb_changes_since_last_save`) made over several keys at once
+    /// (MSET, DEL, FLUSHALL); a write on one key records its count on [`Ctx::write`]'s guard.
     pub fn dirty(&mut self, n: u64) {
-        self.eng.dirty += n;
-    }
-
-    /// A write may have made `key` (selected database) serve blocked clients.
-    pub fn signal_ready(&mut self, key: &[u8]) {
-        let db = self.client.db;
-        self.eng.signal_key_ready(db, key);
+        self.eng.add_dirty(n);
     }
 
     /// Blocks the client until one of `keys` is signalled ready or `deadline_ms` passes. Inside
@@ -134,8 +181,65 @@ fn count_error(eng: &mut Engine, e: &CmdError) {
 const SUBSCRIBED_MSG: &str =
     "only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context";
 
+/// Commands a broken node still answers: INFO (which reports the breakage) and those a client
+/// needs to reach it (AUTH, HELLO) or leave (QUIT).
+const ALLOWED_WHEN_BROKEN: &[&str] = &["info", "auth", "hello", "quit"];
+
 /// Runs one command with all table-driven checks.
+///
+/// A panic inside the command is contained here, while the caller still holds the node lock
+/// (so the lock is never poisoned): the client gets an `-ERR` and the node is marked broken,
+/// because a multi-key write may have stopped halfway. From then on the node refuses every
+/// command but [`ALLOWED_WHEN_BROKEN`] until a reboot replaces its engine.
 pub fn dispatch(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: &Argv<'_>) -> Flow {
+    if let Some(reason) = eng.broken()
+        && !ALLOWED_WHEN_BROKEN.iter().any(|n| argv.is(0, n))
+    {
+        let e = errors::node_broken(reason);
+        count_error(eng, &e);
+        out.error(&e.0);
+        return Flow::Continue;
+    }
+    let mark = out.len();
+    let run = std::panic::AssertUnwindSafe(|| dispatch_unguarded(eng, client, out, argv));
+    match std::panic::catch_unwind(run) {
+        Ok(flow) => flow,
+        Err(payload) => {
+            let reason = panic_message(payload.as_ref());
+            tracing::error!(%reason, "command panicked: node marked broken until rebooted");
+            eng.mark_broken(reason.clone());
+            // Whatever the command had written of its reply is dropped for the error.
+            out.buf.truncate(mark);
+            let e = CmdError(format!("ERR command panicked ({reason}); the node is now broken and refuses commands until it is rebooted").into());
+            count_error(eng, &e);
+            out.error(&e.0);
+            Flow::Continue
+        }
+    }
+}
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    // It goes into one-line error replies and INFO fields.
+    text.replace(['\r', '\n'], " ")
+}
+
+fn dispatch_unguarded(
+    eng: &mut Engine,
+    client: &mut Client,
+    out: &mut Reply,
+    argv: &Argv<'_>,
+) -> Flow {
+    #[cfg(any(test, feature = "fault-injection"))]
+    if super::fault::is_fault(argv) {
+        super::fault::run(eng, client, out, argv);
+        return Flow::Continue;
+    }
     if client.reply_mode == ReplyMode::Skip {
         client.reply_mode = ReplyMode::SkipThis;
     }
@@ -150,7 +254,7 @@ pub fn dispatch(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: &A
         _ => {}
     }
     if !client.detached && !client.in_exec {
-        if !eng.ready.is_empty() {
+        if eng.has_ready() {
             serve_blocked(eng);
         }
         if !eng.dbs[client.db].expired_log.is_empty() {
@@ -270,7 +374,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         }
         return Flow::Continue;
     }
-    if let Some((until, writes_only)) = eng.pause {
+    if let Some((until, writes_only)) = eng.pause() {
         let affected = if writes_only {
             spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)
         } else {
@@ -287,55 +391,15 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     if !eng.clients.monitors.is_empty() && !spec.has(flags::SKIP_MONITOR) && !client.detached {
         feed_monitors(eng, client, argv, now);
     }
-    let dirty_before = eng.dirty;
-    let reply_mark = out.len();
-    let res = {
-        let mut ctx = Ctx {
-            eng: &mut *eng,
-            client: &mut *client,
-            out: &mut *out,
-            now,
-            cmd_id: id,
-        };
-        (spec.handler)(&mut ctx, argv)
+    let dirty_before = eng.dirty();
+    let (res, propagation) = {
+        let mut ctx = Ctx::new(&mut *eng, &mut *client, &mut *out, now, id);
+        let res = (spec.handler)(&mut ctx, argv);
+        (res, ctx.propagation)
     };
-    if eng.repl.streaming() {
-        // PUBLISH changes nothing but is replicated, so subscribers of replicas get messages
-        // (in cluster mode the cluster bus carries it instead).
-        let publish =
-            spec.has(flags::PUBSUB) && spec.has(flags::MAY_REPLICATE) && !eng.info.cluster;
-        if (eng.dirty != dirty_before || publish)
-            && res.is_ok()
-            && (spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE))
-        {
-            eng.propagate_command(client, spec, argv, &out.buf[reply_mark..]);
-        }
-        if !client.in_exec && !eng.repl.txn.is_empty() {
-            eng.flush_txn();
-        }
-    }
-    if eng.info.cluster
-        && !client.master
-        && res.is_ok()
-        && eng.cluster.bus.is_some()
-        && spec.has(flags::PUBSUB)
-        && spec.has(flags::MAY_REPLICATE)
-        && argv.len() == 3
-    {
-        let shard = spec.name == "spublish";
-        crate::cluster::broadcast_publish(eng, shard, argv.get(1), argv.get(2));
-    }
-    let t1 = Instant::now();
-    let usec = t1.saturating_duration_since(eng.last_tick).as_micros() as u64;
-    eng.last_tick = t1;
-    eng.stats.commands += 1;
-    if let Some(s) = eng.stats.cmd.get_mut(id) {
-        s.calls += 1;
-        s.usec += usec;
-        if res.is_err() {
-            s.failed += 1;
-        }
-    }
+    let dirtied = eng.dirty() != dirty_before;
+    after_command_propagate(eng, client, spec, argv, res.is_ok(), dirtied, propagation);
+    let usec = count_call(eng, id, res.is_err());
     let ok = res.is_ok();
     if let Err(e) = res {
         count_error(eng, &e);
@@ -348,9 +412,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     if lat > 0 && usec / 1000 >= lat {
         // LATENCY LATEST/HISTORY: the "command" event, as Redis records slow commands.
         let ms = usec / 1000;
-        let max = eng.latency.get("command").map_or(ms, |e| e.2.max(ms));
-        eng.latency
-            .insert("command".to_string(), (now / 1000, ms, max));
+        eng.record_latency("command", now / 1000, ms);
     }
     let slow = eng.cfg.slowlog_slower_than;
     if slow >= 0 && usec >= slow as u64 && !spec.has(flags::SKIP_SLOWLOG) && !client.detached {
@@ -369,6 +431,58 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         eng.block_client(client.id, b);
     }
     Flow::Continue
+}
+
+/// Counts a call of command `id` (INFO stats and commandstats); returns its duration (µs).
+fn count_call(eng: &mut Engine, id: usize, failed: bool) -> u64 {
+    let usec = eng.command_elapsed_us();
+    eng.stats.commands += 1;
+    if let Some(s) = eng.stats.cmd.get_mut(id) {
+        s.calls += 1;
+        s.usec += usec;
+        if failed {
+            s.failed += 1;
+        }
+    }
+    usec
+}
+
+/// What leaves the node after a command: its replication stream (what the handler stated,
+/// once it dirtied the keyspace, and PUBLISH), the end of an EXEC's unit, and in cluster mode
+/// PUBLISH over the cluster bus.
+fn after_command_propagate(
+    eng: &mut Engine,
+    client: &Client,
+    spec: &CommandSpec,
+    argv: &Argv<'_>,
+    ok: bool,
+    dirtied: bool,
+    propagation: Propagation,
+) {
+    if eng.repl.streaming() {
+        // PUBLISH changes nothing but is replicated, so subscribers of replicas get messages
+        // (in cluster mode the cluster bus carries it instead).
+        let publish =
+            spec.has(flags::PUBSUB) && spec.has(flags::MAY_REPLICATE) && !eng.info.cluster;
+        if (dirtied || publish) && ok && (spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE))
+        {
+            eng.propagate_command(client, argv, propagation);
+        }
+        if !client.in_exec && !eng.repl.txn.is_empty() {
+            eng.flush_txn();
+        }
+    }
+    if eng.info.cluster
+        && !client.master
+        && ok
+        && eng.cluster.bus.is_some()
+        && spec.has(flags::PUBSUB)
+        && spec.has(flags::MAY_REPLICATE)
+        && argv.len() == 3
+    {
+        let shard = spec.name == "spublish";
+        crate::cluster::broadcast_publish(eng, shard, argv.get(1), argv.get(2));
+    }
 }
 
 /// Client-side caching bookkeeping after a command, driven by the table's flags and key specs.
@@ -450,24 +564,20 @@ fn feed_monitors(eng: &mut Engine, client: &Client, argv: &Argv<'_>, now: i64) {
 /// command atomically now; served ones get their reply through their event channel.
 pub fn serve_blocked(eng: &mut Engine) {
     let mut rounds = 0;
-    while !eng.ready.is_empty() && rounds < 10_000 {
+    while rounds < 10_000
+        && let Some((_, ids)) = eng.next_ready()
+    {
         rounds += 1;
-        let (db, key) = eng.ready.remove(0);
-        let ids: Vec<u64> = match eng.waiters.get(&(db, key.clone())) {
-            Some(q) => q.iter().copied().collect(),
-            None => continue,
-        };
         for id in ids {
-            let Some(b) = eng.blocked.get(&id) else {
+            let Some((argv, db, resp3)) = eng.blocked_command(id) else {
                 continue;
             };
-            let argv = b.argv.clone();
             let mut c = Client::new(id, true);
-            c.db = b.db;
+            c.db = db;
             c.detached = true;
             let mut r = Reply {
                 buf: Vec::new(),
-                resp3: b.resp3,
+                resp3,
             };
             dispatch_inner(eng, &mut c, &mut r, &argv.as_argv());
             if c.block.is_some() {

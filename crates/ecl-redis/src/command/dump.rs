@@ -101,8 +101,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     };
     if expire_at != 0 && expire_at <= now {
         if ctx.db().remove(key).is_some() {
-            ctx.notify(notify::GENERIC, "del", key);
-            ctx.dirty(1);
+            ctx.write(key).notify(notify::GENERIC, "del").dirty(1);
         }
         ctx.out.ok();
         return Ok(());
@@ -122,9 +121,15 @@ fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ver: 0,
         },
     );
-    ctx.notify(notify::GENERIC, "restore", key);
-    ctx.signal_ready(key);
-    ctx.dirty(1);
+    ctx.write(key)
+        .notify(notify::GENERIC, "restore")
+        .dirty(1)
+        .ready();
+    if ctx.replicating()
+        && let Some(at) = ctx.stored_expiry(key).filter(|&at| at > 0)
+    {
+        ctx.also_propagate(crate::replication::pexpireat(key, at));
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -65,8 +65,9 @@ fn set_pairs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Result<usize, CmdError> {
         added
     })?
     .unwrap_or(0);
-    ctx.dirty((argv.len() as u64 - 2) / 2);
-    ctx.notify(notify::HASH, "hset", key);
+    ctx.write(key)
+        .notify(notify::HASH, "hset")
+        .dirty((argv.len() as u64 - 2) / 2);
     Ok(added)
 }
 
@@ -96,8 +97,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         h.check_encoding(me, mv, f.len().max(val.len()));
     })?;
     ctx.out.int(1);
-    ctx.dirty(1);
-    ctx.notify(notify::HASH, "hset", key);
+    ctx.write(key).notify(notify::HASH, "hset").dirty(1);
     Ok(())
 }
 
@@ -140,8 +140,7 @@ fn hdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     .unwrap_or(0);
     ctx.out.int(n as i64);
     if n > 0 {
-        ctx.dirty(n as u64);
-        ctx.notify(notify::HASH, "hdel", key);
+        ctx.write(key).notify(notify::HASH, "hdel").dirty(n as u64);
         cleanup(ctx, key);
     }
     Ok(())
@@ -233,7 +232,7 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         Ok(n.to_string().into_bytes())
     })?;
     ctx.out.int(parse_i64(&new).unwrap_or(0));
-    ctx.notify(notify::HASH, "hincrby", key);
+    ctx.write(key).notify(notify::HASH, "hincrby");
     Ok(())
 }
 
@@ -264,7 +263,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         Ok(format_float_human(n).into_bytes())
     })?;
     ctx.out.bulk(&new);
-    ctx.notify(notify::HASH, "hincrbyfloat", key);
+    ctx.write(key).notify(notify::HASH, "hincrbyfloat");
     Ok(())
 }
 

@@ -82,8 +82,7 @@ fn pfadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             hll::dense_add(b, argv.iter_from(2));
         }
         if change {
-            ctx.dirty(1);
-            ctx.notify(notify::STRING, "pfadd", key);
+            ctx.write(key).notify(notify::STRING, "pfadd").dirty(1);
         }
         ctx.out.int(i64::from(change));
         return Ok(());
@@ -98,8 +97,7 @@ fn pfadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     if changed {
         save(ctx, key, &h);
-        ctx.dirty(1);
-        ctx.notify(notify::STRING, "pfadd", key);
+        ctx.write(key).notify(notify::STRING, "pfadd").dirty(1);
     }
     ctx.out.int(i64::from(changed));
     Ok(())
@@ -153,8 +151,7 @@ fn pfmerge(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     acc.cached = None;
     save(ctx, dst, &acc);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "pfadd", dst);
+    ctx.write(dst).notify(notify::STRING, "pfadd").dirty(1);
     ctx.out.ok();
     Ok(())
 }

@@ -97,7 +97,10 @@ pub fn render(eng: &mut Engine, wanted: &[String], now: i64, _client: u64) -> St
             "clients" => clients(eng, &mut s),
             "memory" => memory(eng, &mut s),
             "persistence" => persistence(eng, &mut s),
-            "stats" => stats(eng, &mut s),
+            "stats" => {
+                stats(eng, &mut s);
+                broken(eng, &mut s);
+            }
             "replication" => replication(eng, &mut s),
             "cpu" => {
                 let (u, sy) = cpu_seconds();
@@ -199,14 +202,11 @@ fn clients(eng: &Engine, s: &mut String) {
         "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:20480\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\npubsub_clients:{}\r\nwatching_clients:{watching}\r\nclients_in_timeout_table:{}\r\ntotal_watched_keys:{watched}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
         eng.clients.map.len(),
         eng.cfg.get("maxclients").unwrap_or_default(),
-        eng.blocked.len(),
+        eng.blocked_count(),
         eng.tracking.clients.len(),
         eng.clients.pubsub_clients(),
-        eng.blocked
-            .values()
-            .filter(|b| b.spec.deadline_ms.is_some())
-            .count(),
-        eng.waiters.len(),
+        eng.blocked_with_deadline(),
+        eng.blocking_keys(),
     );
 }
 
@@ -255,7 +255,8 @@ fn persistence(eng: &Engine, s: &mut String) {
     let _ = write!(
         s,
         "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
-        eng.dirty, eng.lastsave
+        eng.dirty(),
+        eng.lastsave()
     );
 }
 
@@ -306,5 +307,19 @@ fn commandstats(eng: &Engine, s: &mut String) {
             "cmdstat_{}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
             e.full_name, st.calls, st.usec, st.rejected, st.failed
         );
+    }
+}
+
+/// `ecl_node_broken` (emulator field, end of `# Stats`): 1 once a command panicked and the
+/// node refuses commands until rebooted, with `ecl_node_broken_reason` (the panic message).
+fn broken(eng: &Engine, s: &mut String) {
+    match eng.broken() {
+        Some(reason) => {
+            let _ = write!(
+                s,
+                "ecl_node_broken:1\r\necl_node_broken_reason:{reason}\r\n"
+            );
+        }
+        None => s.push_str("ecl_node_broken:0\r\n"),
     }
 }

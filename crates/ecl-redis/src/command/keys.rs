@@ -4,6 +4,7 @@
 //! Place in the flow: handlers over [`crate::db::Db`] that do not care about value types (SORT
 //! lives in `sort.rs`, DUMP/RESTORE in `dump.rs`).
 
+use super::OwnedArgv;
 use super::flags::*;
 use super::ks;
 use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, container, v};
@@ -11,6 +12,7 @@ use crate::config::notify;
 use crate::db::evict;
 use crate::errors::{self, CmdError, CmdResult};
 use crate::glob::glob_match;
+use crate::replication;
 
 const KS: AclCategories = acl::KEYSPACE;
 const K1: Keys = Keys::Range(1, 1, 1);
@@ -119,7 +121,7 @@ fn del(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.db().expire_if_needed(k, now);
         if ctx.db().remove(k).is_some() {
             n += 1;
-            ctx.notify(notify::GENERIC, "del", k);
+            ctx.write(k).notify(notify::GENERIC, "del");
         }
     }
     ctx.dirty(n);
@@ -202,12 +204,20 @@ fn expire_generic(
     }
     if at <= now {
         ctx.db().remove(key);
-        ctx.notify(notify::GENERIC, "del", key);
+        ctx.write(key).notify(notify::GENERIC, "del");
     } else {
         ctx.db().set_expire(key, at, now);
-        ctx.notify(notify::GENERIC, "expire", key);
+        ctx.write(key).notify(notify::GENERIC, "expire");
     }
     ctx.dirty(1);
+    if ctx.replicating() {
+        // Replicas get the absolute instant, or the DEL a past deadline amounted to.
+        match ctx.stored_expiry(key) {
+            None => ctx.propagate(vec![OwnedArgv::from_slices([b"DEL".as_slice(), key])]),
+            Some(at) if at > 0 => ctx.propagate(vec![replication::pexpireat(key, at)]),
+            Some(_) => {}
+        }
+    }
     ctx.out.int(1);
     Ok(())
 }
@@ -256,8 +266,7 @@ fn persist(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     match ctx.db().expire_at(key, now) {
         Some(at) if at != 0 => {
             ctx.db().set_expire(key, 0, now);
-            ctx.notify(notify::GENERIC, "persist", key);
-            ctx.dirty(1);
+            ctx.write(key).notify(notify::GENERIC, "persist").dirty(1);
             ctx.out.int(1);
         }
         _ => ctx.out.int(0),
@@ -387,10 +396,11 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, nx: bool) -> CmdResult {
         return Err(errors::NO_SUCH_KEY.into());
     };
     ctx.db().insert_entry(dst, e);
-    ctx.notify(notify::GENERIC, "rename_from", src);
-    ctx.notify(notify::GENERIC, "rename_to", dst);
-    ctx.signal_ready(dst);
-    ctx.dirty(1);
+    ctx.write(src).notify(notify::GENERIC, "rename_from");
+    ctx.write(dst)
+        .notify(notify::GENERIC, "rename_to")
+        .dirty(1)
+        .ready();
     if nx {
         ctx.out.int(1);
     } else {
@@ -443,9 +453,10 @@ fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Ok(());
     }
     ctx.eng.dbs[dst_db].insert_entry(dst, e);
-    ctx.eng.notify(notify::GENERIC, "copy_to", dst_db, dst);
-    ctx.eng.signal_key_ready(dst_db, dst);
-    ctx.dirty(1);
+    ctx.write_in(dst_db, dst)
+        .notify(notify::GENERIC, "copy_to")
+        .dirty(1)
+        .ready();
     ctx.out.int(1);
     Ok(())
 }
@@ -470,10 +481,11 @@ fn move_cmd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Ok(());
     };
     ctx.eng.dbs[dst].insert_entry(key, e);
-    ctx.eng.notify(notify::GENERIC, "move_from", src, key);
-    ctx.eng.notify(notify::GENERIC, "move_to", dst, key);
-    ctx.eng.signal_key_ready(dst, key);
-    ctx.dirty(1);
+    ctx.write_in(src, key).notify(notify::GENERIC, "move_from");
+    ctx.write_in(dst, key)
+        .notify(notify::GENERIC, "move_to")
+        .dirty(1)
+        .ready();
     ctx.out.int(1);
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! List commands, including the blocking pops and moves.
 //!
 //! Place in the flow: argument parsing and reply shaping for `Value::List`; the list algorithms
-//! live in `db/list.rs`. Pushes emit their event and `signal_ready` so blocked clients are
+//! live in `db/list.rs`. Pushes emit their event and mark the key `ready` so blocked clients are
 //! served (in FIFO order by the dispatcher); blocking commands try first and otherwise park
 //! with `ctx.block`, which answers the timeout reply at once inside MULTI.
 
@@ -82,9 +82,10 @@ fn push_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, end: End, only_existing: boo
         None => ctx.out.int(0),
         Some(n) => {
             ctx.out.int(n as i64);
-            ctx.dirty(argv.len() as u64 - 2);
-            ctx.notify(notify::LIST, event(end, true), key);
-            ctx.signal_ready(key);
+            ctx.write(key)
+                .notify(notify::LIST, event(end, true))
+                .dirty(argv.len() as u64 - 2)
+                .ready();
         }
     }
     Ok(())
@@ -125,8 +126,9 @@ fn pop_n(
     if let Some(items) = &got
         && !items.is_empty()
     {
-        ctx.dirty(items.len() as u64);
-        ctx.notify(notify::LIST, event(end, false), key);
+        ctx.write(key)
+            .notify(notify::LIST, event(end, false))
+            .dirty(items.len() as u64);
         cleanup(ctx, key);
     }
     Ok(got)
@@ -231,8 +233,7 @@ fn lset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         Some(false) => Err("ERR index out of range".into()),
         Some(true) => {
             ctx.out.ok();
-            ctx.dirty(1);
-            ctx.notify(notify::LIST, "lset", key);
+            ctx.write(key).notify(notify::LIST, "lset").dirty(1);
             Ok(())
         }
     }
@@ -269,8 +270,7 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         Some(None) => ctx.out.int(-1),
         Some(Some(n)) => {
             ctx.out.int(n as i64);
-            ctx.dirty(1);
-            ctx.notify(notify::LIST, "linsert", key);
+            ctx.write(key).notify(notify::LIST, "linsert").dirty(1);
         }
     }
     Ok(())
@@ -292,8 +292,7 @@ fn lrem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     .unwrap_or(0);
     ctx.out.int(n as i64);
     if n > 0 {
-        ctx.dirty(n as u64);
-        ctx.notify(notify::LIST, "lrem", key);
+        ctx.write(key).notify(notify::LIST, "lrem").dirty(n as u64);
         cleanup(ctx, key);
     }
     Ok(())
@@ -311,8 +310,9 @@ fn ltrim(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     })?;
     ctx.out.ok();
     if let Some(removed) = r {
-        ctx.dirty(removed as u64);
-        ctx.notify(notify::LIST, "ltrim", key);
+        ctx.write(key)
+            .notify(notify::LIST, "ltrim")
+            .dirty(removed as u64);
         cleanup(ctx, key);
     }
     Ok(())
@@ -393,9 +393,10 @@ fn move_one(
         l.push(to, x.clone());
         l.check_encoding(ms);
     })?;
-    ctx.dirty(1);
-    ctx.notify(notify::LIST, event(to, true), dst);
-    ctx.signal_ready(dst);
+    ctx.write(dst)
+        .notify(notify::LIST, event(to, true))
+        .dirty(1)
+        .ready();
     Ok(Some(x))
 }
 

@@ -25,8 +25,9 @@
 //! Handlers are `fn(&mut Ctx, &Argv) -> CmdResult`: read with `ctx.db().get(key, ctx.now)`
 //! (counts hits/misses) or `peek`, write through `ctx.db().get_or_create` / `get_mut` (memory
 //! and WATCH bookkeeping happen on drop of the returned guard), call `ctx.db().remove_if_empty`
-//! after removing elements, then `ctx.dirty(n)`, `ctx.notify(notify::LIST, "lpush", key)` and,
-//! for pushes, `ctx.signal_ready(key)` so blocked clients are served. Blocking commands try
+//! after removing elements, then state the write's effects on the guard of [`write`]:
+//! `ctx.write(key).notify(notify::LIST, "lpush").dirty(n).ready()` (`ready` for writes that add
+//! content, so blocked clients are served), applied when the guard drops. Blocking commands try
 //! first and, when they cannot serve, return `ctx.block(keys, ctx.timeout_arg(argv, i)?,
 //! TimeoutReply::NullArray)`; the dispatcher re-runs them when a key is signalled. Return
 //! `Err(errors::WRONGTYPE.into())` (or `db::wrong_type()`) for the wrong value type; the
@@ -38,6 +39,8 @@ pub mod coll;
 pub mod connection;
 pub mod dispatch;
 pub mod dump;
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod fault;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
@@ -51,6 +54,7 @@ pub mod sort;
 pub mod spec;
 pub mod strings;
 pub mod txn;
+pub mod write;
 pub mod zsets;
 pub mod zsets_ops;
 

@@ -404,15 +404,9 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.eng.dbs[a].epoch += 1;
         ctx.eng.dbs[b].epoch += 1;
         // Clients blocked on either database may now be servable.
-        let keys: Vec<(usize, crate::db::Key)> = ctx
-            .eng
-            .waiters
-            .keys()
-            .filter(|(d, _)| *d == a || *d == b)
-            .cloned()
-            .collect();
-        for (d, k) in keys {
-            ctx.eng.signal_key_ready(d, &k);
+        let keys = ctx.eng.waited_keys_in(a, b);
+        for (d, k) in &keys {
+            ctx.write_in(*d, k).ready();
         }
     }
     ctx.dirty(1);
@@ -424,7 +418,7 @@ fn time(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let off = ctx.eng.clock_offset;
+    let off = ctx.eng.clock_offset();
     let total_us = d.as_micros() as i64 + off * 1000;
     ctx.out.array(2);
     ctx.out.bulk((total_us / 1_000_000).to_string().as_bytes());
@@ -433,14 +427,13 @@ fn time(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn lastsave(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    ctx.out.int(ctx.eng.lastsave);
+    ctx.out.int(ctx.eng.lastsave());
     Ok(())
 }
 
 fn save(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     // Snapshots are taken by the control plane; a local SAVE just marks the data as saved.
-    ctx.eng.dirty = 0;
-    ctx.eng.lastsave = ctx.now / 1000;
+    ctx.eng.mark_saved(ctx.now / 1000);
     ctx.out.ok();
     Ok(())
 }
@@ -449,8 +442,7 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if argv.len() > 2 || (argv.len() == 2 && !argv.is(1, "schedule")) {
         return Err(errors::SYNTAX.into());
     }
-    ctx.eng.dirty = 0;
-    ctx.eng.lastsave = ctx.now / 1000;
+    ctx.eng.mark_saved(ctx.now / 1000);
     ctx.out.simple("Background saving started");
     Ok(())
 }
@@ -516,7 +508,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
         db.misses = 0;
         db.expired = 0;
     }
-    ctx.eng.slowlog.clear();
+    ctx.eng.slowlog_reset();
     ctx.out.ok();
     Ok(())
 }
@@ -555,7 +547,7 @@ fn slowlog_get(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         return Err(errors::wrong_arity("slowlog|get"));
     };
-    let entries: Vec<_> = ctx.eng.slowlog.iter().take(count).cloned().collect();
+    let entries = ctx.eng.slowlog_entries(count);
     ctx.out.array(entries.len());
     for e in entries {
         ctx.out.array(6);
@@ -573,12 +565,12 @@ fn slowlog_get(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn slowlog_len(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    ctx.out.int(ctx.eng.slowlog.len() as i64);
+    ctx.out.int(ctx.eng.slowlog_len() as i64);
     Ok(())
 }
 
 fn slowlog_reset(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    ctx.eng.slowlog.clear();
+    ctx.eng.slowlog_reset();
     ctx.out.ok();
     Ok(())
 }
@@ -615,12 +607,7 @@ fn monitor(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn latency_latest(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    let ev: Vec<_> = ctx
-        .eng
-        .latency
-        .iter()
-        .map(|(k, v)| (k.clone(), *v))
-        .collect();
+    let ev = ctx.eng.latency_events();
     ctx.out.array(ev.len());
     for (name, (t, last, max)) in ev {
         ctx.out.array(4);
@@ -634,7 +621,7 @@ fn latency_latest(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 
 fn latency_history(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let name = argv.str(2);
-    match ctx.eng.latency.get(&name).copied() {
+    match ctx.eng.latency_event(&name) {
         Some((t, last, _)) => {
             ctx.out.array(1);
             ctx.out.array(2);
@@ -647,26 +634,17 @@ fn latency_history(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn latency_reset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let n = if argv.len() == 2 {
-        let n = ctx.eng.latency.len();
-        ctx.eng.latency.clear();
-        n
-    } else {
-        argv.iter_from(2)
-            .filter(|e| {
-                ctx.eng
-                    .latency
-                    .remove(&*String::from_utf8_lossy(e))
-                    .is_some()
-            })
-            .count()
-    };
+    let names: Vec<String> = argv
+        .iter_from(2)
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect();
+    let n = ctx.eng.reset_latency(&names);
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn latency_doctor(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    let text = if ctx.eng.latency.is_empty() {
+    let text = if ctx.eng.latency_is_empty() {
         "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep a little more.\n"
     } else {
         "Dave, I have observed latency spikes in this Redis instance. See LATENCY LATEST for details.\n"
@@ -900,7 +878,8 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
                 ctx.out.ok();
             } else {
                 let until = ctx.now + ms;
-                ctx.eng.pause = Some((ctx.eng.pause.map_or(until, |(u, _)| u.max(until)), false));
+                let until = ctx.eng.pause().map_or(until, |(u, _)| u.max(until));
+                ctx.eng.set_pause(Some((until, false)));
                 return ctx.block(Vec::new(), Some(until), crate::client::TimeoutReply::Ok);
             }
         }

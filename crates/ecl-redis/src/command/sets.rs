@@ -5,6 +5,7 @@
 //! `set-max-*` parameters and emit `sadd` / `srem` / `spop` / `*store` events. Whole-set
 //! replies use the RESP3 set type.
 
+use super::OwnedArgv;
 use super::coll::{self, NumkeysStyle, cleanup, numkeys, numkeys_positions, read};
 use super::flags::*;
 use super::keys::{parse_cursor, scan_opts};
@@ -64,8 +65,7 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     .unwrap_or(0);
     ctx.out.int(n as i64);
     if n > 0 {
-        ctx.dirty(n as u64);
-        ctx.notify(notify::SET, "sadd", key);
+        ctx.write(key).notify(notify::SET, "sadd").dirty(n as u64);
     } else {
         // Redis creates nothing new, but `get_or_create` may have made an empty set.
         ctx.db().remove_if_empty(key);
@@ -85,8 +85,7 @@ fn srem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     .unwrap_or(0);
     ctx.out.int(n as i64);
     if n > 0 {
-        ctx.dirty(n as u64);
-        ctx.notify(notify::SET, "srem", key);
+        ctx.write(key).notify(notify::SET, "srem").dirty(n as u64);
         cleanup(ctx, key);
     }
     Ok(())
@@ -163,9 +162,18 @@ fn spop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
                 s.remove(m);
             }
         })?;
-        ctx.dirty(chosen.len() as u64);
-        ctx.notify(notify::SET, "spop", key);
+        ctx.write(key)
+            .notify(notify::SET, "spop")
+            .dirty(chosen.len() as u64);
         cleanup(ctx, key);
+        if ctx.replicating() {
+            // Members are picked at random: replicas remove the ones popped here.
+            let mut srem = OwnedArgv::from_slices([b"SREM".as_slice(), key]);
+            for m in &chosen {
+                srem.push(m);
+            }
+            ctx.propagate(vec![srem]);
+        }
     }
     match count {
         None => match chosen.first() {
@@ -227,7 +235,7 @@ fn smove(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         Some(true) => {}
     }
     coll::write::<Set, _>(ctx, src, false, |s| s.remove(m))?;
-    ctx.notify(notify::SET, "srem", src);
+    ctx.write(src).notify(notify::SET, "srem");
     cleanup(ctx, src);
     let lim = coll::set_limits_for(ctx, dst);
     let added = coll::write::<Set, _>(ctx, dst, true, |s| {
@@ -236,7 +244,7 @@ fn smove(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         a
     })?;
     if added == Some(true) {
-        ctx.notify(notify::SET, "sadd", dst);
+        ctx.write(dst).notify(notify::SET, "sadd");
     }
     ctx.dirty(1);
     ctx.out.int(1);
@@ -305,7 +313,7 @@ fn algebra(ctx: &mut Ctx<'_>, argv: &Argv<'_>, op: Op) -> CmdResult {
     Ok(())
 }
 
-fn algebra_store(ctx: &mut Ctx<'_>, argv: &Argv<'_>, op: Op, event: &str) -> CmdResult {
+fn algebra_store(ctx: &mut Ctx<'_>, argv: &Argv<'_>, op: Op, event: &'static str) -> CmdResult {
     let dst = argv.get(1);
     let keys: Vec<&[u8]> = argv.iter_from(2).collect();
     let r = compute(ctx, &keys, op, 0)?;
@@ -320,9 +328,9 @@ fn algebra_store(ctx: &mut Ctx<'_>, argv: &Argv<'_>, op: Op, event: &str) -> Cmd
     let existed = ctx.db().exists(dst, now);
     let stored = coll::store(ctx, dst, Value::Set(Box::new(s)), r.is_empty());
     if stored {
-        ctx.notify(notify::SET, event, dst);
+        ctx.write(dst).notify(notify::SET, event);
     } else if existed {
-        ctx.notify(notify::GENERIC, "del", dst);
+        ctx.write(dst).notify(notify::GENERIC, "del");
     }
     ctx.dirty(1);
     ctx.out.int(r.len() as i64);

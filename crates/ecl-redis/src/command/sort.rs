@@ -205,7 +205,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
             let n = rows.len();
             if n == 0 {
                 if db.remove(dst).is_some() {
-                    ctx.notify(notify::GENERIC, "del", dst);
+                    ctx.write(dst).notify(notify::GENERIC, "del");
                 }
             } else {
                 let mut l = List::new();
@@ -217,8 +217,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
                 let mut v = Value::List(Box::new(l));
                 super::coll::fit_encoding(ctx, &mut v);
                 ctx.db().set(dst, v, now, false);
-                ctx.notify(notify::LIST, "sortstore", dst);
-                ctx.signal_ready(dst);
+                ctx.write(dst).notify(notify::LIST, "sortstore").ready();
             }
             ctx.dirty(n as u64);
             ctx.out.int(n as i64);

@@ -4,6 +4,7 @@
 //! arithmetic live in `db/string.rs`. Each write bumps `dirty`, emits its keyspace event and
 //! wakes nothing (strings never serve blocked clients).
 
+use super::OwnedArgv;
 use super::flags::*;
 use super::ks;
 use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, v};
@@ -11,6 +12,7 @@ use crate::config::notify;
 use crate::db::string::{clamp_range, format_float_human, parse_f64, parse_i64, set_i64};
 use crate::db::{Value, as_str, longdouble};
 use crate::errors::{self, CmdError, CmdResult};
+use crate::replication;
 
 const R: AclCategories = acl::READ.with(acl::STRING);
 const W: AclCategories = acl::WRITE.with(acl::STRING);
@@ -216,10 +218,16 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if let Ttl::At(at) = ttl {
         ctx.db().set_expire(key, at, now);
     }
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "set", key);
+    ctx.write(key).notify(notify::STRING, "set").dirty(1);
     if matches!(ttl, Ttl::At(_)) {
-        ctx.notify(notify::GENERIC, "expire", key);
+        ctx.write(key).notify(notify::GENERIC, "expire");
+        // Replicas get a plain SET and the absolute instant (options like GET dropped).
+        if ctx.replicating()
+            && let Some(at) = ctx.stored_expiry(key).filter(|&at| at > 0)
+        {
+            let set = OwnedArgv::from_slices([b"SET".as_slice(), key, argv.get(2)]);
+            ctx.propagate(vec![set, replication::pexpireat(key, at)]);
+        }
     }
     match old {
         Some(Some(o)) => ctx.out.bulk(&o),
@@ -236,8 +244,9 @@ fn setnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Ok(());
     }
     store_str(ctx, argv.get(1), argv.get(2), false);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "set", argv.get(1));
+    ctx.write(argv.get(1))
+        .notify(notify::STRING, "set")
+        .dirty(1);
     ctx.out.int(1);
     Ok(())
 }
@@ -248,9 +257,22 @@ fn setex_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, unit: i64, name: &str) -> C
     store_str(ctx, key, argv.get(3), false);
     let now = ctx.now;
     ctx.db().set_expire(key, at, now);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "set", key);
-    ctx.notify(notify::GENERIC, "expire", key);
+    ctx.write(key)
+        .notify(notify::STRING, "set")
+        .notify(notify::GENERIC, "expire")
+        .dirty(1);
+    if ctx.replicating() {
+        // Replicas get SET and the absolute instant.
+        let mut cmds = vec![OwnedArgv::from_slices([
+            b"SET".as_slice(),
+            key,
+            argv.get(3),
+        ])];
+        if let Some(at) = ctx.stored_expiry(key).filter(|&at| at > 0) {
+            cmds.push(replication::pexpireat(key, at));
+        }
+        ctx.propagate(cmds);
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -266,8 +288,9 @@ fn psetex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn getset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let old = read_str(ctx, argv.get(1))?.cloned();
     store_str(ctx, argv.get(1), argv.get(2), false);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "set", argv.get(1));
+    ctx.write(argv.get(1))
+        .notify(notify::STRING, "set")
+        .dirty(1);
     match old {
         Some(o) => ctx.out.bulk(&o),
         None => ctx.out.null(),
@@ -282,8 +305,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Ok(());
     };
     ctx.db().remove(key);
-    ctx.dirty(1);
-    ctx.notify(notify::GENERIC, "del", key);
+    ctx.write(key).notify(notify::GENERIC, "del").dirty(1);
     ctx.out.bulk(&old);
     Ok(())
 }
@@ -320,20 +342,26 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     match ttl {
         Ttl::At(at) if at <= now => {
             ctx.db().remove(key);
-            ctx.notify(notify::GENERIC, "del", key);
-            ctx.dirty(1);
+            ctx.write(key).notify(notify::GENERIC, "del").dirty(1);
         }
         Ttl::At(at) => {
             ctx.db().set_expire(key, at, now);
-            ctx.notify(notify::GENERIC, "expire", key);
-            ctx.dirty(1);
+            ctx.write(key).notify(notify::GENERIC, "expire").dirty(1);
         }
         Ttl::Persist if ctx.db().expire_at(key, now).is_some_and(|t| t != 0) => {
             ctx.db().set_expire(key, 0, now);
-            ctx.notify(notify::GENERIC, "persist", key);
-            ctx.dirty(1);
+            ctx.write(key).notify(notify::GENERIC, "persist").dirty(1);
         }
         _ => {}
+    }
+    if ctx.replicating() && argv.len() > 2 {
+        // Replicas get the TTL change alone, as an absolute instant or PERSIST.
+        let cmds = match ctx.stored_expiry(key) {
+            Some(at) if at > 0 => vec![replication::pexpireat(key, at)],
+            Some(_) => vec![OwnedArgv::from_slices([b"PERSIST".as_slice(), key])],
+            None => Vec::new(),
+        };
+        ctx.propagate(cmds);
     }
     ctx.out.bulk(&val);
     Ok(())
@@ -358,7 +386,7 @@ fn mset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     for i in (1..argv.len()).step_by(2) {
         store_str(ctx, argv.get(i), argv.get(i + 1), false);
-        ctx.notify(notify::STRING, "set", argv.get(i));
+        ctx.write(argv.get(i)).notify(notify::STRING, "set");
     }
     ctx.dirty((argv.len() / 2) as u64);
     ctx.out.ok();
@@ -378,7 +406,7 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     for i in (1..argv.len()).step_by(2) {
         store_str(ctx, argv.get(i), argv.get(i + 1), false);
-        ctx.notify(notify::STRING, "set", argv.get(i));
+        ctx.write(argv.get(i)).notify(notify::STRING, "set");
     }
     ctx.dirty((argv.len() / 2) as u64);
     ctx.out.int(1);
@@ -400,8 +428,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     set_i64(s, new);
     s.reencode();
     drop(val);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "incrby", key);
+    ctx.write(key).notify(notify::STRING, "incrby").dirty(1);
     ctx.out.int(new);
     Ok(())
 }
@@ -459,8 +486,9 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     // Redis builds the result as a plain string object (never `int`).
     let stored = Value::Str(crate::db::Str::plain(text.as_bytes().to_vec()));
     ctx.db().set(key, stored, now, keep);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "incrbyfloat", key);
+    ctx.write(key)
+        .notify(notify::STRING, "incrbyfloat")
+        .dirty(1);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }
@@ -498,8 +526,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     let n = s.len();
     drop(val);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "append", key);
+    ctx.write(key).notify(notify::STRING, "append").dirty(1);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -568,8 +595,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     s[off..off + val.len()].copy_from_slice(val);
     let n = s.len();
     drop(v);
-    ctx.dirty(1);
-    ctx.notify(notify::STRING, "setrange", key);
+    ctx.write(key).notify(notify::STRING, "setrange").dirty(1);
     ctx.out.int(n as i64);
     Ok(())
 }

@@ -159,9 +159,10 @@ fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.out.int(if ch { added + changed } else { added });
     }
     if added + changed > 0 || (incr && last.is_some()) {
-        ctx.dirty((added + changed) as u64);
-        ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
-        ctx.signal_ready(key);
+        ctx.write(key)
+            .notify(notify::ZSET, if incr { "zincr" } else { "zadd" })
+            .dirty((added + changed) as u64)
+            .ready();
     }
     Ok(())
 }
@@ -192,9 +193,10 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         }
     };
     coll::reply_score(ctx, n);
-    ctx.dirty(1);
-    ctx.notify(notify::ZSET, "zincr", key);
-    ctx.signal_ready(key);
+    ctx.write(key)
+        .notify(notify::ZSET, "zincr")
+        .dirty(1)
+        .ready();
     Ok(())
 }
 
@@ -212,8 +214,7 @@ fn zrem(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     .unwrap_or(0);
     ctx.out.int(n as i64);
     if n > 0 {
-        ctx.dirty(n as u64);
-        ctx.notify(notify::ZSET, "zrem", key);
+        ctx.write(key).notify(notify::ZSET, "zrem").dirty(n as u64);
         cleanup(ctx, key);
     }
     Ok(())
@@ -528,7 +529,7 @@ fn zrangestore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 /// Replaces `dst` with a sorted set of `items` (deleting it when empty), with events.
-pub fn store_entries(ctx: &mut Ctx<'_>, dst: &[u8], items: &[(Key, f64)], event: &str) {
+pub fn store_entries(ctx: &mut Ctx<'_>, dst: &[u8], items: &[(Key, f64)], event: &'static str) {
     let (me, mv) = coll::listpack_limits(ctx, "zset");
     let mut z = ZSet::new();
     let mut longest = 0;
@@ -540,10 +541,9 @@ pub fn store_entries(ctx: &mut Ctx<'_>, dst: &[u8], items: &[(Key, f64)], event:
     let now = ctx.now;
     let existed = ctx.db().exists(dst, now);
     if coll::store(ctx, dst, Value::ZSet(Box::new(z)), items.is_empty()) {
-        ctx.notify(notify::ZSET, event, dst);
-        ctx.signal_ready(dst);
+        ctx.write(dst).notify(notify::ZSET, event).ready();
     } else if existed {
-        ctx.notify(notify::GENERIC, "del", dst);
+        ctx.write(dst).notify(notify::GENERIC, "del");
     }
     ctx.dirty(1);
 }
@@ -632,7 +632,7 @@ fn zrevrangebylex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     by_lex_generic(ctx, argv, true)
 }
 
-fn remrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by: By, event: &str) -> CmdResult {
+fn remrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by: By, event: &'static str) -> CmdResult {
     let key = argv.get(1);
     let spec = RangeSpec {
         by,
@@ -654,8 +654,7 @@ fn remrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by: By, event: &str) -> CmdResul
     .unwrap_or(0);
     ctx.out.int(n as i64);
     if n > 0 {
-        ctx.dirty(n as u64);
-        ctx.notify(notify::ZSET, event, key);
+        ctx.write(key).notify(notify::ZSET, event).dirty(n as u64);
         cleanup(ctx, key);
     }
     Ok(())

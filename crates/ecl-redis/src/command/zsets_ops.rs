@@ -225,7 +225,7 @@ fn algebra(ctx: &mut Ctx<'_>, argv: &Argv<'_>, op: Op) -> CmdResult {
     Ok(())
 }
 
-fn algebra_store(ctx: &mut Ctx<'_>, argv: &Argv<'_>, op: Op, event: &str) -> CmdResult {
+fn algebra_store(ctx: &mut Ctx<'_>, argv: &Argv<'_>, op: Op, event: &'static str) -> CmdResult {
     let a = parse_algebra(argv, 2, op, true)?;
     let r = compute(ctx, &a, op, 0)?;
     store_entries(ctx, argv.get(1), &r, event);
@@ -303,8 +303,9 @@ fn pop_n(
     if let Some(items) = &got
         && !items.is_empty()
     {
-        ctx.dirty(items.len() as u64);
-        ctx.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+        ctx.write(key)
+            .notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" })
+            .dirty(items.len() as u64);
         cleanup(ctx, key);
     }
     Ok(got)
