@@ -33,7 +33,7 @@ pub struct ProxyTls {
 
 /// A running forwarding endpoint.
 pub struct Forwarder {
-    tls: Arc<std::sync::RwLock<Option<Arc<ProxyTls>>>>,
+    tls: ecl_net::Swap<ProxyTls>,
     targets: watch::Sender<Arc<Vec<SocketAddr>>>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -54,7 +54,7 @@ impl Forwarder {
         let (targets_tx, targets_rx) = watch::channel(Arc::new(targets));
         let (stop_tx, stop_rx) = watch::channel(false);
         let span = tracing::info_span!("node", node = %name, addr = %local);
-        let tls = Arc::new(std::sync::RwLock::new(tls.map(Arc::new)));
+        let tls = ecl_net::Swap::new(tls);
         let task =
             tokio::spawn(accept_loop(listener, targets_rx, stop_rx, tls.clone()).instrument(span));
         Ok(Forwarder {
@@ -79,7 +79,7 @@ impl Forwarder {
     /// Replaces the TLS of connections accepted from now on (in-place TransitEncryptionMode
     /// migration); open connections keep their transport.
     pub fn set_tls(&self, tls: Option<ProxyTls>) {
-        *self.tls.write().unwrap_or_else(|p| p.into_inner()) = tls.map(Arc::new);
+        self.tls.set(tls);
     }
 
     /// Closes the listener and every relayed connection.
@@ -93,7 +93,7 @@ async fn accept_loop(
     listener: TcpListener,
     targets: watch::Receiver<Arc<Vec<SocketAddr>>>,
     mut stop: watch::Receiver<bool>,
-    tls: Arc<std::sync::RwLock<Option<Arc<ProxyTls>>>>,
+    tls: ecl_net::Swap<ProxyTls>,
 ) {
     let next = AtomicUsize::new(0);
     let mut connections = tokio::task::JoinSet::new();
@@ -109,7 +109,7 @@ async fn accept_loop(
                 }
                 let target = current[next.fetch_add(1, Ordering::Relaxed) % current.len()];
                 connections.spawn(
-                    relay(client, target, targets.clone(), stop.clone(), current_tls(&tls)).in_current_span(),
+                    relay(client, target, targets.clone(), stop.clone(), tls.current()).in_current_span(),
                 );
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -118,10 +118,6 @@ async fn accept_loop(
     drop(listener);
     connections.abort_all();
     while connections.join_next().await.is_some() {}
-}
-
-fn current_tls(tls: &std::sync::RwLock<Option<Arc<ProxyTls>>>) -> Option<Arc<ProxyTls>> {
-    tls.read().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
 /// Relays one client connection to `target` until either side closes, the target is removed

@@ -57,25 +57,41 @@ impl TlsPolicy {
     }
 }
 
-/// The TLS policy a listener applies to its next connections, replaceable while it runs
-/// (ElastiCache migrates a group between plaintext, `preferred` and `required` in place).
-#[derive(Clone, Debug, Default)]
-pub struct PolicyCell(Arc<std::sync::RwLock<Option<Arc<TlsPolicy>>>>);
+/// A setting a listener reads for each connection it accepts, replaceable while it runs
+/// (ElastiCache migrates a group between plaintext, `preferred` and `required` in place). Open
+/// connections keep what they started with.
+#[derive(Debug)]
+pub struct Swap<T>(Arc<std::sync::RwLock<Option<Arc<T>>>>);
 
-impl PolicyCell {
-    /// A cell holding `policy`.
-    pub fn new(policy: Option<TlsPolicy>) -> PolicyCell {
-        PolicyCell(Arc::new(std::sync::RwLock::new(policy.map(Arc::new))))
+/// The TLS policy of an engine listener.
+pub type PolicyCell = Swap<TlsPolicy>;
+
+impl<T> Clone for Swap<T> {
+    fn clone(&self) -> Self {
+        Swap(self.0.clone())
+    }
+}
+
+impl<T> Default for Swap<T> {
+    fn default() -> Self {
+        Swap::new(None)
+    }
+}
+
+impl<T> Swap<T> {
+    /// A cell holding `value`.
+    pub fn new(value: Option<T>) -> Swap<T> {
+        Swap(Arc::new(std::sync::RwLock::new(value.map(Arc::new))))
     }
 
-    /// The policy for a connection accepted now.
-    pub fn current(&self) -> Option<Arc<TlsPolicy>> {
+    /// The value for a connection accepted now.
+    pub fn current(&self) -> Option<Arc<T>> {
         self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Replaces the policy; connections already open keep their transport.
-    pub fn set(&self, policy: Option<TlsPolicy>) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = policy.map(Arc::new);
+    /// Replaces the value for connections accepted from now on.
+    pub fn set(&self, value: Option<T>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = value.map(Arc::new);
     }
 }
 
