@@ -8,7 +8,7 @@
 use std::sync::atomic::Ordering;
 
 use super::stats::{class_stats, conns_stats, general_stats, settings_stats};
-use super::{Step, apply_delta, counter_bytes, parse_counter};
+use super::{Step, apply_delta, counter_bytes, counter_item, parse_counter};
 use crate::node::NodeShared;
 use crate::protocol::binary::{BinaryRequest, Header, Status, be32, be64, error, op, respond};
 use crate::stats::{Counter, StatLines};
@@ -374,13 +374,7 @@ fn arith(node: &NodeShared, h: &Header, extras: &[u8], key: &[u8], out: &mut Vec
                     Some(cur) => {
                         let new = apply_delta(cur, delta, incr);
                         let bytes = counter_bytes(new, v.value.len());
-                        let item = NewItem {
-                            flags: v.flags,
-                            exptime: v.exptime,
-                            parts: [&bytes, b""],
-                            cas: None,
-                            bits: 0,
-                        };
+                        let item = counter_item(&bytes, v.flags, v.exptime, None);
                         counters.incr(stripe, hit);
                         g.write(key, Some(slot), item)
                             .map(|(_, cas)| (new, cas))

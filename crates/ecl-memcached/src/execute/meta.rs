@@ -5,7 +5,7 @@
 //! `protocol::meta` parsed. Replies carry the requested return flags in request order;
 //! `W` (win), `X` (stale) and `Z` (win token already sent) follow them.
 
-use super::{apply_delta, counter_bytes, parse_counter};
+use super::{apply_delta, counter_bytes, counter_item, parse_counter};
 use crate::node::NodeShared;
 use crate::protocol::meta::{
     Flags, MetaArith, MetaDelete, MetaGet, MetaRequest, MetaSet, encode_echo, encode_flag,
@@ -340,13 +340,7 @@ fn arith(node: &NodeShared, r: MetaArith<'_>, out: &mut Vec<u8>) {
                 Some(cur) => {
                     let new = apply_delta(cur, r.delta, r.incr);
                     let bytes = counter_bytes(new, v.value.len());
-                    let item = NewItem {
-                        flags: v.flags,
-                        exptime: v.exptime,
-                        parts: [&bytes, b""],
-                        cas: r.new_cas,
-                        bits: 0,
-                    };
+                    let item = counter_item(&bytes, v.flags, v.exptime, r.new_cas);
                     counters.incr(stripe, hit);
                     g.write(&r.key, Some(slot), item)
                         .map(|(s, _)| (s, new))

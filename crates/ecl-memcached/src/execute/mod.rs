@@ -9,6 +9,7 @@
 use crate::node::NodeShared;
 use crate::protocol::binary::{self as bin, Status};
 use crate::protocol::{ProtocolError, Request, text::encode_reply};
+use crate::store::NewItem;
 
 mod binary;
 mod meta;
@@ -85,6 +86,18 @@ fn counter_bytes(new: u64, old_len: usize) -> Vec<u8> {
         s.resize(old_len, b' ');
     }
     s
+}
+
+/// The item incr/decr writes in place of the old one: the new number's bytes with the old
+/// item's flags and expiry, and no item bits carried over; `cas` is meta's `E` (None elsewhere).
+fn counter_item(bytes: &[u8], flags: u32, exptime: u32, cas: Option<u64>) -> NewItem<'_> {
+    NewItem {
+        flags,
+        exptime,
+        parts: [bytes, b""],
+        cas,
+        bits: 0,
+    }
 }
 
 #[cfg(test)]

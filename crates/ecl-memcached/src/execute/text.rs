@@ -5,7 +5,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{Step, apply_delta, counter_bytes, parse_counter, stats};
+use super::{Step, apply_delta, counter_bytes, counter_item, parse_counter, stats};
 use crate::discovery::LEGACY_KEY;
 use crate::node::NodeShared;
 use crate::protocol::text::{
@@ -294,13 +294,7 @@ fn arithmetic(
     };
     let new = apply_delta(current, delta, incr);
     let bytes = counter_bytes(new, v.value.len());
-    let item = NewItem {
-        flags: v.flags,
-        exptime: v.exptime,
-        parts: [&bytes, b""],
-        cas: None,
-        bits: 0,
-    };
+    let item = counter_item(&bytes, v.flags, v.exptime, None);
     g.touch_access(slot, true, true);
     match g.write(key, Some(slot), item) {
         Ok(_) => {
