@@ -33,7 +33,11 @@ const UNMODELED_ERRORS: &[(&str, &str, u16, bool, &str)] = &[
     ("ValidationError", "ValidationError", 400, true, "Input fails a model constraint."),
     ("InvalidQueryParameter", "InvalidQueryParameter", 400, true, "Malformed query parameter."),
     ("MalformedQueryString", "MalformedQueryString", 404, true, "The query string is malformed."),
-    ("RequestEntityTooLarge", "RequestEntityTooLarge", 400, true, "The request body is too large."),
+    // 413 as AWS's Query front end answers an oversized body (SQS: "413 Request Entity Too
+    // Large"); AWS's body there is plain text, this one an ErrorResponse SDKs can parse.
+    ("RequestEntityTooLarge", "RequestEntityTooLarge", 413, true, "The request body is too large."),
+    // HTTP's own status for a request whose body stops arriving (no AWS evidence found).
+    ("RequestTimeout", "RequestTimeout", 408, true, "The request body did not arrive in time."),
     ("InvalidClientTokenId", "InvalidClientTokenId", 403, true, "Unknown access key."),
     ("SignatureDoesNotMatch", "SignatureDoesNotMatch", 403, true, "Bad request signature."),
     ("IncompleteSignature", "IncompleteSignature", 400, true, "Malformed request signature."),

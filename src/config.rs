@@ -77,6 +77,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_micros((value * scale_ms * 1000.0) as u64))
 }
 
+/// A [`parse_duration`] that must be above zero (a zero timeout would close every connection).
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err(format!("timeout {s:?} must be above zero")),
+        d => Ok(d),
+    }
+}
+
 /// A byte size: a number with an optional unit `b`, `kb`, `mb`, `gb` (powers of 1024).
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let lower = s.trim().to_ascii_lowercase();
@@ -178,6 +186,23 @@ pub struct Config {
     #[arg(long, env = "ELASTICACHE_LOCAL_DATA_DIR")]
     pub data_dir: Option<std::path::PathBuf>,
 
+    /// Time a client has to send a complete request head (request line and headers) on the
+    /// Query API, counted from when the connection starts waiting for a request: it stops
+    /// slow-header (slowloris) clients and also closes keep-alive connections left idle that
+    /// long. Must be above zero.
+    #[arg(long, env = "ELASTICACHE_LOCAL_API_HEADER_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    pub api_header_timeout: Duration,
+
+    /// Time a client has to send the whole request body once its head has arrived (a body
+    /// shorter than its Content-Length is answered 408 and the connection closed).
+    #[arg(long, env = "ELASTICACHE_LOCAL_API_BODY_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    pub api_body_timeout: Duration,
+
+    /// Most Query API connections served at once; further clients wait in the listen backlog
+    /// until one closes. Keeps file handles for engine nodes when many clients connect.
+    #[arg(long, env = "ELASTICACHE_LOCAL_API_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub api_max_connections: u32,
+
     /// Log filter, in tracing's env-filter syntax (for example `info`, `elasticache_local=debug`).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
@@ -245,5 +270,7 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_timeout("250ms"), Ok(Duration::from_millis(250)));
+        assert!(parse_timeout("0").is_err());
     }
 }

@@ -22,6 +22,7 @@
 //! kind of code lives: `docs/architecture.md`.
 #![forbid(unsafe_code)]
 
+pub mod api_listener;
 pub mod catalog;
 pub mod config;
 pub mod control;

@@ -1,5 +1,6 @@
 //! Wiring of the whole emulator: builds the supervisor, the control plane and the HTTP router,
-//! binds the API listener, and tears everything down on shutdown.
+//! binds the API listener (served by `api_listener` under its timeouts and connection cap), and
+//! tears everything down on shutdown.
 //!
 //! `main` calls [`run_until_shutdown`]; integration tests call [`start`] to get a running
 //! emulator on an ephemeral port and a [`RunningServer`] handle to stop it.
@@ -14,10 +15,12 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::api_listener::{self, ServeOptions};
 use crate::config::{Addressing, Config};
 use crate::control::context::ContextDefaults;
 use crate::control::handlers::Service;
 use crate::control::http;
+use crate::control::protocol::Limits;
 use crate::health::{self, Health};
 use crate::supervisor::Supervisor;
 use crate::tls::LocalCa;
@@ -110,7 +113,12 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
             resources,
             ca,
         )))
-        .merge(http::router(service, defaults));
+        .merge(http::router_with(
+            service,
+            defaults,
+            Limits::default(),
+            config.api_body_timeout,
+        ));
 
     let listener = TcpListener::bind(config.listen).await.map_err(|err| {
         io::Error::new(
@@ -120,13 +128,13 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
     })?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
+    let options = ServeOptions {
+        header_timeout: config.api_header_timeout,
+        max_connections: config.api_max_connections as usize,
+    };
+    let task = tokio::spawn(api_listener::serve(listener, app, options, async move {
+        let _ = stop_rx.await;
+    }));
     Ok(RunningServer {
         addr,
         supervisor,

@@ -5,9 +5,19 @@
 //! `protocol::xml` (encode, walking the output shape). Serves `POST` on any path (SDKs post to
 //! `/`; the path is ignored) and `GET /?Action=…`. Every response carries `x-amzn-RequestId`
 //! (the Go SDK reads the request id there) and `Content-Type: text/xml`. Server wiring
-//! (listener, `/health`, shutdown) belongs to `server.rs`, which merges this router.
+//! (listener, `/health`, shutdown) belongs to `server.rs`, which merges this router;
+//! connection-level bounds (header timeout, connection cap) to `api_listener`.
+//!
+//! Refusals before any handler runs, as AWS's front end answers them: a body above
+//! [`Limits::max_body_bytes`] is `RequestEntityTooLarge` (413), refused from Content-Length before
+//! it is read; a body that does not arrive within the body timeout is `RequestTimeout` (408);
+//! both close the connection. A `Version` other than the model's (or none) is `InvalidAction`
+//! "Could not find operation X for version V" (`NO_VERSION_SPECIFIED` when absent), the answer
+//! AWS's Query services give; an unknown `Action` gets the same words. A POST body whose
+//! Content-Type is not a form is not read as parameters.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -15,6 +25,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tracing::Instrument;
 
 use crate::control::api::{ElastiCacheApi, Operation, dispatch};
@@ -25,10 +36,14 @@ use crate::control::protocol::{self, Limits, Params, form};
 /// Response header carrying the request id.
 pub const REQUEST_ID_HEADER: &str = "x-amzn-RequestId";
 
+/// How long a client may take to send a request body when the caller sets nothing.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
 struct Shared<A> {
     api: Arc<A>,
     defaults: ContextDefaults,
     limits: Limits,
+    body_timeout: Duration,
 }
 
 /// The API router with default parsing limits (1 MiB bodies; see [`Limits`]).
@@ -39,17 +54,29 @@ pub fn router<A: ElastiCacheApi + Send + Sync + 'static>(
     router_with_limits(api, defaults, Limits::default())
 }
 
-/// The API router with explicit parsing limits. Routes: `GET /`, `POST /`, `POST /{*path}`; no
-/// fallback is set, so the caller may merge other routes (such as `/health`) and a fallback.
+/// The API router with explicit parsing limits and the default body timeout.
 pub fn router_with_limits<A: ElastiCacheApi + Send + Sync + 'static>(
     api: Arc<A>,
     defaults: ContextDefaults,
     limits: Limits,
 ) -> Router {
+    router_with(api, defaults, limits, DEFAULT_BODY_TIMEOUT)
+}
+
+/// The API router with explicit parsing limits and body timeout (the time a client has to send
+/// a whole body once its head has arrived). Routes: `GET /`, `POST /`, `POST /{*path}`; no
+/// fallback is set, so the caller may merge other routes (such as `/health`) and a fallback.
+pub fn router_with<A: ElastiCacheApi + Send + Sync + 'static>(
+    api: Arc<A>,
+    defaults: ContextDefaults,
+    limits: Limits,
+    body_timeout: Duration,
+) -> Router {
     let shared = Arc::new(Shared {
         api,
         defaults,
         limits,
+        body_timeout,
     });
     Router::new()
         .route("/", get(handle::<A>).post(handle::<A>))
@@ -65,12 +92,13 @@ async fn handle<A: ElastiCacheApi + Send + Sync + 'static>(
     body: Body,
 ) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let body = if method == Method::POST {
-        match axum::body::to_bytes(body, shared.limits.max_body_bytes).await {
+    let body = if method == Method::POST && is_form(&headers) {
+        match read_body(&shared, &headers, body).await {
             Ok(bytes) => bytes,
-            Err(_) => return error_response(&form::body_too_large(&shared.limits), &request_id),
+            Err(err) => return closing(error_response(&err, &request_id)),
         }
     } else {
+        // A body of another type is not read as parameters, as AWS ignores it.
         Bytes::new()
     };
     let params = match request_params(uri.query(), &body, &shared.limits) {
@@ -98,6 +126,61 @@ async fn handle<A: ElastiCacheApi + Send + Sync + 'static>(
     .await
 }
 
+/// True unless the request says its body is something other than a form (no Content-Type is
+/// read as a form, as curl-style clients sometimes omit it).
+fn is_form(headers: &HeaderMap) -> bool {
+    match headers.get(header::CONTENT_TYPE) {
+        None => true,
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|t| t.split(';').next())
+            .is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            }),
+    }
+}
+
+/// The whole body, within the size limit (refused from Content-Length before reading when
+/// possible) and the body timeout.
+async fn read_body<A>(
+    shared: &Shared<A>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, ApiError> {
+    let max = shared.limits.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(form::body_too_large(&shared.limits));
+    }
+    let collect = Limited::new(body, max).collect();
+    match tokio::time::timeout(shared.body_timeout, collect).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(err)) if err.is::<LengthLimitError>() => Err(form::body_too_large(&shared.limits)),
+        // The client closed or broke the connection mid-body: nobody reads this answer.
+        Ok(Err(err)) => Err(ApiError::invalid_query_parameter(format!(
+            "The request body could not be read: {err}"
+        ))),
+        Err(_) => Err(ApiError::request_timeout(format!(
+            "The request body did not arrive within {} ms.",
+            shared.body_timeout.as_millis()
+        ))),
+    }
+}
+
+/// `response` with `Connection: close`: after a refused or unfinished body the connection's
+/// byte stream cannot be trusted to hold the next request.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// Query-string parameters followed by body parameters, under one set of limits.
 fn request_params(query: Option<&str>, body: &[u8], limits: &Limits) -> Result<Params, ApiError> {
     let mut pairs = form::parse_pairs(query.unwrap_or_default().as_bytes(), limits)?;
@@ -115,12 +198,10 @@ async fn run<A: ElastiCacheApi + Send + Sync + 'static>(
             "The request must contain the parameter Action.",
         ));
     }
-    let op = Operation::from_name(&ctx.action).ok_or_else(|| {
-        ApiError::invalid_action(format!(
-            "The action {} is not valid for this web service.",
-            form::truncate(&ctx.action, 128)
-        ))
-    })?;
+    // AWS checks the version before the action and names both in one answer.
+    protocol::check_version(&ctx.action, params)?;
+    let op = Operation::from_name(&ctx.action)
+        .ok_or_else(|| protocol::unknown_operation(&ctx.action, protocol::API_VERSION))?;
     let input = protocol::decode_input(op.def(), params, &shared.limits)?;
     // Run the handler on its own task so that a bug that panics becomes an InternalFailure
     // answer instead of a dropped connection.

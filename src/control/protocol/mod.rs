@@ -5,7 +5,8 @@
 //! operation's input shape over that tree and produces a JSON value shaped like the typed input
 //! (checking scalar types, required members and the model's constraints). After dispatch,
 //! [`xml::encode_success`] walks the output shape over the handler's JSON output and writes the
-//! `<{Op}Response>` document; [`xml::encode_error`] writes `<ErrorResponse>`.
+//! `<{Op}Response>` document; [`xml::encode_error`] writes `<ErrorResponse>`. Before decoding,
+//! [`query::check_version`] refuses a `Version` other than the model's, as AWS does.
 //!
 //! No code here knows any particular operation: everything comes from `control::api::model`.
 
@@ -15,7 +16,7 @@ pub mod query;
 pub mod xml;
 
 pub use form::{Limits, Params};
-pub use query::decode_input;
+pub use query::{check_version, decode_input, unknown_operation};
 pub use xml::{encode_error, encode_success};
 
 /// XML namespace of every ElastiCache response (`metadata.xmlNamespace` in the model).

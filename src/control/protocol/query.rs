@@ -15,6 +15,28 @@ use crate::control::error::ApiError;
 use super::constraints;
 use super::form::{Limits, Params, truncate};
 
+/// `Version` value of a request without one, as AWS names it in its answer.
+const NO_VERSION: &str = "NO_VERSION_SPECIFIED";
+
+/// Refuses a request whose `Version` is not the model's, as AWS's Query services do (checked
+/// before the action): `InvalidAction` "Could not find operation {action} for version {v}",
+/// `NO_VERSION_SPECIFIED` standing for an absent one.
+pub fn check_version(action: &str, params: &Params) -> Result<(), ApiError> {
+    match params.top_value("Version") {
+        Some(super::API_VERSION) => Ok(()),
+        other => Err(unknown_operation(action, other.unwrap_or(NO_VERSION))),
+    }
+}
+
+/// AWS's answer for an action the service does not have at `version`.
+pub fn unknown_operation(action: &str, version: &str) -> ApiError {
+    ApiError::invalid_action(format!(
+        "Could not find operation {} for version {}",
+        truncate(action, 128),
+        truncate(version, 64)
+    ))
+}
+
 /// Decodes the parameters of `op` from `params` (the whole request's key tree; `Action`,
 /// `Version` and keys the input shape does not name are ignored, as AWS does).
 pub fn decode_input(

@@ -175,3 +175,28 @@ fn garbage_bodies_never_panic() {
         }
     }
 }
+
+#[test]
+fn errors_name_list_items_by_the_models_item_name() {
+    // The generic `member` is read too, but errors name the item as the model writes it.
+    let err = decode(
+        Operation::IncreaseReplicaCount,
+        "ReplicationGroupId=g&ApplyImmediately=true&ReplicaConfiguration.member.1.NodeGroupId=0001",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.message(),
+        "The request must contain the parameter ReplicaConfiguration.ConfigureShard.1.NewReplicaCount"
+    );
+    let err = decode(
+        Operation::RebootCacheCluster,
+        "CacheClusterId=c&CacheNodeIdsToReboot.member.x=0001",
+    )
+    .unwrap_err();
+    assert!(
+        err.message()
+            .contains("parameter CacheNodeIdsToReboot.CacheNodeId.x"),
+        "{}",
+        err.message()
+    );
+}
