@@ -2,22 +2,81 @@
 //! (`PrimaryClusterId`), and RebootCacheCluster of a replication group member (a primary with
 //! automatic failover fails over first, as ElastiCache does).
 //!
-//! Place in the flow: the handler checks the request and marks the group `modifying` under
-//! the region lock; a task asks the supervisor to promote the best replica (highest
+//! Place in the flow: TestFailover plans (checks the request, reading the region only) and
+//! applies (marks the group `modifying`) under the region lock, like the other group
+//! operations; a task asks the supervisor to promote the best replica (highest
 //! replication offset, caught up with the old primary), records the new primary, and
 //! re-applies the topology (endpoints retargeted, CLUSTER slot map updated).
+
+use time::OffsetDateTime;
 
 use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
-use crate::state::{ClusterStatus, GroupStatus, NodeStatus, ParameterStatus, SourceType, lock};
+use crate::state::{
+    ClusterStatus, GroupStatus, NodeStatus, ParameterStatus, Region, ReplicationGroupRecord,
+    SourceType, lock,
+};
 
 use super::Service;
 use super::cluster_render::render_cluster;
 use super::replication_lifecycle::GroupRef;
 use super::replication_render::render_group;
 
-/// TestFailover.
+/// Plan of TestFailover: the group and the shard to fail over (its id normalised to `0001`
+/// form), checked as AWS does: the shard exists, automatic failover is on, it has a replica.
+/// The region is only read.
+fn plan_test_failover(r: &Region, input: &TestFailoverInput) -> Result<(String, String), ApiError> {
+    let g = r.available_group(&input.replication_group_id)?;
+    let not_found =
+        || ApiError::node_group_not_found(format!("NodeGroup not found: {}", input.node_group_id));
+    let shard_id = format!(
+        "{:04}",
+        input
+            .node_group_id
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| not_found())?
+    );
+    let Some(ng) = g.node_groups.iter().find(|ng| ng.id == shard_id) else {
+        return Err(not_found());
+    };
+    if !g.automatic_failover {
+        return Err(ApiError::invalid_replication_group_state(format!(
+            "Replication group {} does not have automatic failover enabled.",
+            g.id
+        )));
+    }
+    if ng.members.len() < 2 {
+        return Err(ApiError::invalid_replication_group_state(format!(
+            "Node group {shard_id} of replication group {} has no replica to fail over to.",
+            g.id
+        )));
+    }
+    Ok((g.id.clone(), shard_id))
+}
+
+/// Apply of TestFailover: the group begins `modifying` on the shard, with AWS's event.
+fn apply_test_failover(
+    r: &mut Region,
+    group_id: &str,
+    shard_id: &str,
+    now: OffsetDateTime,
+) -> Result<(ReplicationGroupRecord, GroupRef), ApiError> {
+    let g = r.group_mut(group_id)?;
+    g.begin(GroupStatus::Modifying, Some(&[shard_id.to_string()]))?;
+    let g = g.clone();
+    r.event(
+        SourceType::ReplicationGroup,
+        group_id,
+        format!("Test Failover API called for node group {shard_id}"),
+        now,
+    );
+    let gref = GroupRef::of(r, &g);
+    Ok((g, gref))
+}
+
+/// TestFailover: plan, apply, then spawn the task promoting a replica of the shard.
 pub fn test_failover(
     svc: &Service,
     ctx: &RequestContext,
@@ -27,61 +86,26 @@ pub fn test_failover(
     let region = svc.region(ctx);
     let (out, gref, shard) = {
         let mut r = lock(&region);
-        let g = r.available_group(&input.replication_group_id)?;
-        let shard_id = format!(
-            "{:04}",
-            input.node_group_id.trim().parse::<u32>().map_err(|_| {
-                ApiError::node_group_not_found(format!(
-                    "NodeGroup not found: {}",
-                    input.node_group_id
-                ))
-            })?
-        );
-        let Some(ng) = g.node_groups.iter().find(|ng| ng.id == shard_id) else {
-            return Err(ApiError::node_group_not_found(format!(
-                "NodeGroup not found: {}",
-                input.node_group_id
-            )));
-        };
-        if !g.automatic_failover {
-            return Err(ApiError::invalid_replication_group_state(format!(
-                "Replication group {} does not have automatic failover enabled.",
-                g.id
-            )));
-        }
-        if ng.members.len() < 2 {
-            return Err(ApiError::invalid_replication_group_state(format!(
-                "Node group {shard_id} of replication group {} has no replica to fail over to.",
-                g.id
-            )));
-        }
-        let id = g.id.clone();
-        let g = r.group_mut(&id)?;
-        g.begin(
-            GroupStatus::Modifying,
-            Some(std::slice::from_ref(&shard_id)),
-        )?;
-        let g = g.clone();
-        r.event(
-            SourceType::ReplicationGroup,
-            &id,
-            format!("Test Failover API called for node group {shard_id}"),
-            now,
-        );
-        let gref = GroupRef::of(&r, &g);
-        (render_group(ctx, &r, &g), gref, shard_id)
+        let (group_id, shard) = plan_test_failover(&r, &input)?;
+        let (g, gref) = apply_test_failover(&mut r, &group_id, &shard, now)?;
+        (render_group(ctx, &r, &g), gref, shard)
     };
-    let svc2 = svc.clone();
-    tokio::spawn(async move {
-        let result = svc2.fail_over(&gref, &shard, None).await;
-        svc2.finish_group(&gref, result, false, None);
-    });
+    svc.spawn_test_failover(gref, shard);
     Ok(TestFailoverOutput {
         replication_group: Some(out),
     })
 }
 
 impl Service {
+    /// TestFailover's engine work: fail the shard over, then end the group's `modifying`.
+    fn spawn_test_failover(&self, gref: GroupRef, shard: String) {
+        let svc = self.clone();
+        tokio::spawn(async move {
+            let result = svc.fail_over(&gref, &shard, None).await;
+            svc.finish_group(&gref, result, false, None);
+        });
+    }
+
     /// Fails shard `shard` over (to `candidate`, or the best replica), records the new primary,
     /// re-applies the topology, and logs AWS's failover event.
     pub(crate) async fn fail_over(

@@ -3,12 +3,16 @@
 //! replica) and DeleteCacheCluster of a member (only a replica of a cluster mode disabled
 //! group goes this way; the dispatcher in `handlers/mod.rs` routes members here).
 //!
-//! Place in the flow: the records change under the region lock (new member clusters in
-//! `creating`, removed ones taken out of their shard and marked `deleting`, the group
-//! `modifying`), then a `replication_lifecycle` task starts or stops the nodes and re-wires
+//! Place in the flow, as for the other group operations: under the region lock a plan computes
+//! the group as it will be (reading the region only: new members named and placed, or the
+//! replicas to remove chosen) and the apply writes it (new member clusters in `creating`,
+//! removed ones marked `deleting`, the group `modifying`); then a `replication_lifecycle`
+//! task (`spawn_group_grow` / `spawn_group_shrink`) starts or stops the nodes and re-wires
 //! replication, the reader endpoint and the cluster slot map.
 
 use std::collections::BTreeMap;
+
+use time::OffsetDateTime;
 
 use crate::control::api::*;
 use crate::control::context::RequestContext;
@@ -84,7 +88,114 @@ fn targets(
     Ok(out)
 }
 
-/// IncreaseReplicaCount.
+/// IncreaseReplicaCount's plan: the group as it will be (its shards listing the new members),
+/// the new member records and the shards they join. The region is only read.
+struct GrowPlan {
+    group: ReplicationGroupRecord,
+    members: Vec<CacheClusterRecord>,
+    shards: Vec<String>,
+}
+
+/// Per shard to grow: its index, how many replicas it gains and the zones asked for.
+fn grow_counts(
+    g: &ReplicationGroupRecord,
+    targets: &BTreeMap<String, (usize, Vec<String>)>,
+) -> Result<Vec<(usize, usize, Vec<String>)>, ApiError> {
+    let mut plan = Vec::new();
+    for (si, ng) in g.node_groups.iter().enumerate() {
+        let Some((want, zones)) = targets.get(&ng.id) else {
+            continue;
+        };
+        let have = ng.members.len() - 1;
+        if *want < have {
+            return Err(invalid(format!(
+                "The new replica count ({want}) for node group {} must be greater than the current count ({have}).",
+                ng.id
+            )));
+        }
+        if !zones.is_empty() && zones.len() != *want + 1 && zones.len() != *want - have {
+            return Err(invalid(
+                "The number of PreferredAvailabilityZones must match the new replica count.",
+            ));
+        }
+        if *want > have {
+            plan.push((si, *want - have, zones.clone()));
+        }
+    }
+    if plan.is_empty() {
+        return Err(ApiError::no_operation(
+            "The replication group already has the requested number of replicas.",
+        ));
+    }
+    Ok(plan)
+}
+
+/// Plan of IncreaseReplicaCount: new members named and placed per shard, quota checked.
+fn plan_grow(
+    r: &Region,
+    input: &IncreaseReplicaCountInput,
+    now: OffsetDateTime,
+) -> Result<GrowPlan, ApiError> {
+    let mut g = r.available_group(&input.replication_group_id)?.clone();
+    let targets = targets(
+        r,
+        &g.id,
+        input.new_replica_count,
+        input.replica_configuration.as_ref(),
+    )?;
+    let counts = grow_counts(&g, &targets)?;
+    node_quota(r, counts.iter().map(|p| p.1).sum())?;
+    let mut members: Vec<CacheClusterRecord> = Vec::new();
+    let mut shards = Vec::new();
+    for (si, count, zones) in counts {
+        for i in 0..count {
+            let ng = &g.node_groups[si];
+            let mid = g.next_member_id(ng, |x| {
+                r.clusters.contains_key(x) || members.iter().any(|m| m.id == x)
+            });
+            // Zones may list every node (primary first) or only the new ones.
+            let zone = if zones.len() > count {
+                zones.get(ng.members.len() + i).cloned()
+            } else {
+                zones.get(i).cloned()
+            }
+            .unwrap_or_else(|| r.spread_zone(si + ng.members.len()));
+            members.push(g.new_member(&mid, &zone, now));
+            g.node_groups[si].members.push(mid);
+        }
+        shards.push(g.node_groups[si].id.clone());
+    }
+    Ok(GrowPlan {
+        group: g,
+        members,
+        shards,
+    })
+}
+
+/// Apply of IncreaseReplicaCount: the group begins `modifying` on the grown shards, the new
+/// members are recorded (`creating`, with the group's tags) and the group replaced.
+fn apply_grow(
+    r: &mut Region,
+    plan: GrowPlan,
+) -> Result<(ReplicationGroupRecord, GroupRef, Vec<String>), ApiError> {
+    let GrowPlan {
+        group: mut g,
+        members,
+        shards,
+    } = plan;
+    g.begin(GroupStatus::Modifying, Some(&shards))?;
+    let tags = r.tags_of(ResourceKind::ReplicationGroup, &g.id);
+    let added: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+    for rec in members {
+        attach_tags(r, ResourceKind::Cluster, &rec.id, &tags);
+        r.insert_cluster(rec);
+    }
+    let gref = GroupRef::of(r, &g);
+    r.replication_groups.insert(g.id.clone(), g.clone());
+    Ok((g, gref, added))
+}
+
+/// IncreaseReplicaCount: plan, apply, then spawn the task starting the new members.
 pub fn increase_replica_count(
     svc: &Service,
     ctx: &RequestContext,
@@ -99,67 +210,8 @@ pub fn increase_replica_count(
     let region = svc.region(ctx);
     let (out, gref, added) = {
         let mut r = lock(&region);
-        let g = r.available_group(&input.replication_group_id)?.clone();
-        let targets = targets(
-            &r,
-            &g.id,
-            input.new_replica_count,
-            input.replica_configuration.as_ref(),
-        )?;
-        let mut plan: Vec<(usize, usize, Vec<String>)> = Vec::new();
-        for (si, ng) in g.node_groups.iter().enumerate() {
-            let Some((want, zones)) = targets.get(&ng.id) else {
-                continue;
-            };
-            let have = ng.members.len() - 1;
-            if *want < have {
-                return Err(invalid(format!(
-                    "The new replica count ({want}) for node group {} must be greater than the current count ({have}).",
-                    ng.id
-                )));
-            }
-            if !zones.is_empty() && zones.len() != *want + 1 && zones.len() != *want - have {
-                return Err(invalid(
-                    "The number of PreferredAvailabilityZones must match the new replica count.",
-                ));
-            }
-            if *want > have {
-                plan.push((si, *want - have, zones.clone()));
-            }
-        }
-        if plan.is_empty() {
-            return Err(ApiError::no_operation(
-                "The replication group already has the requested number of replicas.",
-            ));
-        }
-        let adding: usize = plan.iter().map(|p| p.1).sum();
-        node_quota(&r, adding)?;
-        let mut g = g;
-        let tags = r.tags_of(ResourceKind::ReplicationGroup, &g.id);
-        let mut added = Vec::new();
-        let mut shards = Vec::new();
-        for (si, count, zones) in plan {
-            for i in 0..count {
-                let ng = &g.node_groups[si];
-                let mid = g.next_member_id(ng, |x| r.clusters.contains_key(x));
-                // Zones may list every node (primary first) or only the new ones.
-                let zone = if zones.len() > count {
-                    zones.get(ng.members.len() + i).cloned()
-                } else {
-                    zones.get(i).cloned()
-                }
-                .unwrap_or_else(|| r.spread_zone(si + ng.members.len()));
-                let rec = g.new_member(&mid, &zone, now);
-                attach_tags(&mut r, ResourceKind::Cluster, &mid, &tags);
-                r.insert_cluster(rec);
-                g.node_groups[si].members.push(mid.clone());
-                added.push(mid);
-            }
-            shards.push(g.node_groups[si].id.clone());
-        }
-        g.begin(GroupStatus::Modifying, Some(&shards))?;
-        let gref = GroupRef::of(&r, &g);
-        r.replication_groups.insert(g.id.clone(), g.clone());
+        let plan = plan_grow(&r, &input, now)?;
+        let (g, gref, added) = apply_grow(&mut r, plan)?;
         (render_group(ctx, &r, &g), gref, added)
     };
     let event = format!(
@@ -173,7 +225,100 @@ pub fn increase_replica_count(
     })
 }
 
-/// DecreaseReplicaCount.
+/// DecreaseReplicaCount's plan: the group as it will be (the removed replicas out of their
+/// shards), the removed members and the shards they leave. The region is only read.
+struct ShrinkPlan {
+    group: ReplicationGroupRecord,
+    removed: Vec<String>,
+    shards: Vec<String>,
+}
+
+/// Plan of DecreaseReplicaCount: named replicas checked, per-shard targets from the counts or
+/// from `ReplicasToRemove` alone, removals chosen, snapshotting member moved off a removed one.
+fn plan_shrink(r: &Region, input: &DecreaseReplicaCountInput) -> Result<ShrinkPlan, ApiError> {
+    let mut g = r.available_group(&input.replication_group_id)?.clone();
+    let to_remove: Vec<String> = input
+        .replicas_to_remove
+        .clone()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| m.trim().to_ascii_lowercase())
+        .collect();
+    for m in &to_remove {
+        let Some(ng) = g.group_of(m) else {
+            return Err(invalid(format!(
+                "Cache cluster {m} is not a member of replication group {}.",
+                g.id
+            )));
+        };
+        if ng.primary == *m {
+            return Err(invalid(format!(
+                "Cache cluster {m} is the primary of node group {}; only replicas can be removed.",
+                ng.id
+            )));
+        }
+    }
+    let targets = if input.new_replica_count.is_none()
+        && input
+            .replica_configuration
+            .as_ref()
+            .is_none_or(|c| c.is_empty())
+        && !to_remove.is_empty()
+    {
+        // Only ReplicasToRemove: each shard loses the named replicas.
+        g.node_groups
+            .iter()
+            .map(|ng| {
+                let gone = ng.members.iter().filter(|m| to_remove.contains(m)).count();
+                (ng.id.clone(), (ng.members.len() - 1 - gone, Vec::new()))
+            })
+            .collect()
+    } else {
+        targets(
+            r,
+            &g.id,
+            input.new_replica_count,
+            input.replica_configuration.as_ref(),
+        )?
+    };
+    let (removed, shards) = plan_removals(&mut g, &targets, &to_remove)?;
+    if removed.is_empty() {
+        return Err(ApiError::no_operation(
+            "The replication group already has the requested number of replicas.",
+        ));
+    }
+    if g.snapshotting_cluster_id
+        .as_ref()
+        .is_some_and(|s| removed.contains(s))
+    {
+        g.snapshotting_cluster_id = g.node_groups.first().map(|ng| ng.primary.clone());
+    }
+    Ok(ShrinkPlan {
+        group: g,
+        removed,
+        shards,
+    })
+}
+
+/// Apply of DecreaseReplicaCount: removed members go `deleting`, the group begins
+/// `modifying` on the shards they leave and is replaced.
+fn apply_shrink(
+    r: &mut Region,
+    plan: ShrinkPlan,
+) -> Result<(ReplicationGroupRecord, GroupRef, Vec<String>), ApiError> {
+    let ShrinkPlan {
+        group: mut g,
+        removed,
+        shards,
+    } = plan;
+    g.begin(GroupStatus::Modifying, Some(&shards))?;
+    mark_deleting(r, &removed);
+    let gref = GroupRef::of(r, &g);
+    r.replication_groups.insert(g.id.clone(), g.clone());
+    Ok((g, gref, removed))
+}
+
+/// DecreaseReplicaCount: plan, apply, then spawn the task stopping the removed members.
 pub fn decrease_replica_count(
     svc: &Service,
     ctx: &RequestContext,
@@ -187,69 +332,9 @@ pub fn decrease_replica_count(
     let region = svc.region(ctx);
     let (out, gref, removed) = {
         let mut r = lock(&region);
-        let mut g = r.available_group(&input.replication_group_id)?.clone();
-        let to_remove: Vec<String> = input
-            .replicas_to_remove
-            .clone()
-            .unwrap_or_default()
-            .iter()
-            .map(|m| m.trim().to_ascii_lowercase())
-            .collect();
-        for m in &to_remove {
-            let Some(ng) = g.group_of(m) else {
-                return Err(invalid(format!(
-                    "Cache cluster {m} is not a member of replication group {}.",
-                    g.id
-                )));
-            };
-            if ng.primary == *m {
-                return Err(invalid(format!(
-                    "Cache cluster {m} is the primary of node group {}; only replicas can be removed.",
-                    ng.id
-                )));
-            }
-        }
-        let targets = if input.new_replica_count.is_none()
-            && input
-                .replica_configuration
-                .as_ref()
-                .is_none_or(|c| c.is_empty())
-            && !to_remove.is_empty()
-        {
-            // Only ReplicasToRemove: each shard loses the named replicas.
-            g.node_groups
-                .iter()
-                .map(|ng| {
-                    let gone = ng.members.iter().filter(|m| to_remove.contains(m)).count();
-                    (ng.id.clone(), (ng.members.len() - 1 - gone, Vec::new()))
-                })
-                .collect()
-        } else {
-            targets(
-                &r,
-                &g.id,
-                input.new_replica_count,
-                input.replica_configuration.as_ref(),
-            )?
-        };
-        let (removed, shards) = plan_removals(&mut g, &targets, &to_remove)?;
-        if removed.is_empty() {
-            return Err(ApiError::no_operation(
-                "The replication group already has the requested number of replicas.",
-            ));
-        }
-        mark_deleting(&mut r, &removed);
-        if g.snapshotting_cluster_id
-            .as_ref()
-            .is_some_and(|s| removed.contains(s))
-        {
-            g.snapshotting_cluster_id = g.node_groups.first().map(|ng| ng.primary.clone());
-        }
-        g.begin(GroupStatus::Modifying, Some(&shards))?;
-        let gref = GroupRef::of(&r, &g);
-        r.replication_groups.insert(g.id.clone(), g.clone());
-        let out = render_group(ctx, &r, &g);
-        (out, gref, removed)
+        let plan = plan_shrink(&r, &input)?;
+        let (g, gref, removed) = apply_shrink(&mut r, plan)?;
+        (render_group(ctx, &r, &g), gref, removed)
     };
     let event = format!(
         "Decreased replica count of replication group {}: removed {}",
