@@ -65,6 +65,8 @@ pub async fn serve(
         .header_read_timeout(options.header_timeout);
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
+    // Set while accepts fail for lack of resources, so the warning is logged once per episode.
+    let mut exhausted = false;
     tokio::pin!(stop);
     loop {
         while connections.try_join_next().is_some() {}
@@ -78,9 +80,12 @@ pub async fn serve(
         let stream = tokio::select! {
             () = &mut stop => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok((stream, _peer)) => {
+                    exhausted = false;
+                    stream
+                }
                 Err(err) => {
-                    accept_failed(&err).await;
+                    exhausted = accept_failed(&err, exhausted).await;
                     continue;
                 }
             },
@@ -99,15 +104,22 @@ pub async fn serve(
     Ok(())
 }
 
-/// Logs an accept error and waits when retrying at once would fail the same way.
-async fn accept_failed(err: &io::Error) {
+/// Logs an accept error (a resource shortage as a warning the first time in a row) and waits
+/// when retrying at once would fail the same way. Returns whether resources are short.
+async fn accept_failed(err: &io::Error, already_exhausted: bool) -> bool {
     if is_resource_exhaustion(err) {
-        tracing::warn!(%err, "cannot accept API connections now; retrying shortly");
+        if already_exhausted {
+            tracing::debug!(%err, "API accept still failing");
+        } else {
+            tracing::warn!(%err, "cannot accept API connections now; retrying shortly");
+        }
         tokio::time::sleep(RESOURCE_BACKOFF).await;
+        true
     } else {
         // The peer went away between SYN and accept (ECONNABORTED, ECONNRESET...): nothing
         // to wait for.
         tracing::debug!(%err, "API accept failed");
+        already_exhausted
     }
 }
 
