@@ -70,7 +70,8 @@ pub struct RedisConfig {
     /// `notify-keyspace-events`). The supervisor maps ElastiCache parameters to these.
     /// Two names are engine directives rather than CONFIG values: `rename-commands`
     /// (space-separated `old new` pairs) and `disabled-commands` (space-separated names that then
-    /// answer "unknown command", e.g. ElastiCache's restricted `config save bgsave debug …`).
+    /// answer "unknown command", e.g. ElastiCache's restricted `config save bgsave debug …`;
+    /// a `container|sub` word such as `acl|setuser` disables just that subcommand).
     pub parameters: Vec<(String, String)>,
     /// AUTH password of the default user (ElastiCache AuthToken), if any.
     pub requirepass: Option<String>,

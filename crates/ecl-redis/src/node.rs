@@ -85,7 +85,11 @@ impl RedisNode {
                 // Commands the deployment withholds (ElastiCache makes CONFIG, SAVE, DEBUG…
                 // unavailable): they answer "unknown command", as on the managed service.
                 for c in value.split_whitespace() {
-                    table.rename(c, "");
+                    if c.contains('|') {
+                        table.disable_sub(c);
+                    } else {
+                        table.rename(c, "");
+                    }
                 }
                 continue;
             }
@@ -109,7 +113,9 @@ impl RedisNode {
         let table = Arc::new(table);
         let mut engine = Engine::new(info, config, table.clone());
         if let Some(defs) = &cfg.users {
-            let users = crate::acl::Acl::build(defs, &table).map_err(io::Error::other)?;
+            let pubsub_all = engine.pubsub_default_all();
+            let users =
+                crate::acl::Acl::build(defs, &table, pubsub_all).map_err(io::Error::other)?;
             engine.acl.replace(users);
         }
         engine.acl.owner_managed = cfg.users.is_some() || cfg.requirepass.is_some();
@@ -168,7 +174,7 @@ impl RedisNode {
         let mut eng = self.shared.lock();
         let table = eng.table.clone();
         let fresh = match &users {
-            Some(defs) => crate::acl::Acl::build(defs, &table)?,
+            Some(defs) => crate::acl::Acl::build(defs, &table, eng.pubsub_default_all())?,
             None => crate::acl::Acl::legacy(eng.cfg.requirepass.as_deref(), &table).into_users(),
         };
         eng.acl.replace(fresh);

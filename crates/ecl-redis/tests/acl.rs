@@ -284,6 +284,43 @@ async fn acl_introspection_commands() {
     );
     assert_eq!(c.cmd(&["ACL", "LOG", "RESET"]).await, "+OK\r\n");
     assert_eq!(c.cmd(&["ACL", "LOG"]).await, "*0\r\n");
+    // CLIENT KILL USER reaches connections by their authenticated user.
+    assert_eq!(c.cmd(&["CLIENT", "KILL", "USER", "app"]).await, ":1\r\n");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), a.closed())
+            .await
+            .unwrap()
+    );
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_default_and_disabled_subcommands() {
+    // ElastiCache's `acl-pubsub-default` is `allchannels`: access strings without `&` rules
+    // still reach every channel; `acl|setuser`-style words disable single subcommands.
+    let node = start_with(|c| {
+        c.parameters = vec![
+            ("acl-pubsub-default".into(), "allchannels".into()),
+            ("disabled-commands".into(), "acl|setuser acl|deluser".into()),
+        ];
+        c.users = Some(vec![
+            user("default", "on nopass ~* +@all"),
+            user("app", "on >pw ~app:* +@all"),
+        ]);
+    });
+    let mut c = auth(&node, "app", "pw").await;
+    assert_eq!(c.cmd(&["PUBLISH", "any", "m"]).await, ":0\r\n");
+    let list = c.cmd(&["ACL", "LIST"]).await;
+    assert!(list.contains(" ~app:* &* +@all\r\n"), "{list}");
+    assert_eq!(
+        c.cmd(&["ACL", "SETUSER", "x"]).await,
+        "-ERR unknown subcommand 'SETUSER'. Try ACL HELP.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["ACL", "DELUSER", "app"]).await,
+        "-ERR unknown subcommand 'DELUSER'. Try ACL HELP.\r\n"
+    );
+    assert_eq!(c.cmd(&["ACL", "WHOAMI"]).await, "$3\r\napp\r\n");
     node.shutdown().await;
 }
 
@@ -381,6 +418,12 @@ impl Pair {
         let b = self.theirs.cmd(args).await;
         assert_eq!(a, b, "reply to {args:?}");
         a
+    }
+
+    /// Sends to both, compares nothing (replies that differ by design: version, ids).
+    async fn both(&mut self, args: &[&str]) {
+        self.ours.cmd(args).await;
+        self.theirs.cmd(args).await;
     }
 }
 
@@ -492,6 +535,21 @@ async fn replies_match_redis_server() {
     ] {
         k.same(args).await;
     }
+    // RESP3 shapes (HELLO itself differs: version and client id).
+    admin.both(&["HELLO", "3"]).await;
+    admin.same(&["ACL", "GETUSER", "k"]).await;
+    admin.same(&["ACL", "GETUSER", "nobody"]).await;
+    admin.both(&["HELLO", "2"]).await;
+    admin
+        .same(&["CONFIG", "SET", "acl-pubsub-default", "allchannels"])
+        .await;
+    admin
+        .same(&["ACL", "SETUSER", "p", "on", "~*", "+@all"])
+        .await;
+    admin.same(&["ACL", "SETUSER", "q", "reset", "+get"]).await;
+    admin.same(&["ACL", "GETUSER", "p"]).await;
+    admin.same(&["ACL", "LIST"]).await;
+    admin.same(&["ACL", "DELUSER", "p", "q", "nobody"]).await;
     admin.same(&["ACL", "SETUSER", "default", "off"]).await;
     let mut fresh = pair(&node, &real).await;
     fresh.same(&["GET", "x"]).await;

@@ -94,18 +94,20 @@ impl Acl {
         acl
     }
 
-    /// Builds users from definitions; `default` is added (off) when missing. The error names
-    /// the user and the refused rule (passwords hidden).
+    /// Builds users from definitions (`pubsub_all`: `acl-pubsub-default` is `allchannels`);
+    /// `default` is added (off) when missing. The error names the user and the refused rule
+    /// (passwords hidden).
     pub fn build(
         defs: &[UserDef],
         table: &CommandTable,
+        pubsub_all: bool,
     ) -> Result<BTreeMap<String, Arc<User>>, String> {
         let mut users = BTreeMap::new();
         for d in defs {
             if d.name.is_empty() || d.name.chars().any(|c| c.is_whitespace()) {
                 return Err(format!("invalid user name '{}'", d.name));
             }
-            let mut u = User::new(&d.name, table);
+            let mut u = User::new(&d.name, table, pubsub_all);
             u.apply_all(&d.rules, table).map_err(|(rule, why)| {
                 format!(
                     "user '{}': Error in ACL SETUSER modifier '{}': {why}",
@@ -118,7 +120,7 @@ impl Acl {
         }
         users
             .entry("default".to_string())
-            .or_insert_with(|| Arc::new(User::new("default", table)));
+            .or_insert_with(|| Arc::new(User::new("default", table, pubsub_all)));
         Ok(users)
     }
 
@@ -197,10 +199,11 @@ impl Acl {
         name: &str,
         rules: &[&str],
         table: &CommandTable,
+        pubsub_all: bool,
     ) -> Result<(), String> {
         let mut u = match self.users.get(name) {
             Some(u) => User::clone(u),
-            None => User::new(name, table),
+            None => User::new(name, table, pubsub_all),
         };
         for r in rules {
             u.apply(r, table)
@@ -223,7 +226,7 @@ impl Acl {
 }
 
 fn default_user(requirepass: Option<&str>, table: &CommandTable) -> User {
-    let mut u = User::new("default", table);
+    let mut u = User::new("default", table, true);
     let pass = match requirepass {
         Some(p) => format!(">{p}"),
         None => "nopass".to_string(),

@@ -82,12 +82,17 @@ pub struct User {
     pub all_channels: bool,
     /// Channel patterns (empty with `all_channels`).
     pub channels: Vec<Vec<u8>>,
+    /// `acl-pubsub-default` was `allchannels` when the user was made (what `reset` restores).
+    pubsub_all: bool,
     /// Allowed flag per command table entry id.
     allowed: Vec<bool>,
     /// First arguments allowed of otherwise denied commands (`+select|0`).
     first_args: HashMap<usize, Vec<Vec<u8>>>,
     /// Command rules in effect, compacted, for descriptions (`+@all -flushall`).
     cmd_rules: Vec<String>,
+    /// Every command, key and channel allowed: dispatch skips the checks. Kept current by
+    /// [`User::apply`].
+    open: bool,
 }
 
 impl std::fmt::Debug for User {
@@ -101,8 +106,9 @@ impl std::fmt::Debug for User {
 }
 
 impl User {
-    /// A user as `ACL SETUSER` creates it: off, no passwords, keys, channels or commands.
-    pub fn new(name: &str, table: &CommandTable) -> User {
+    /// A user as `ACL SETUSER` creates it: off, no passwords, keys or commands, and every
+    /// channel or none as `acl-pubsub-default` says (`pubsub_all`: `allchannels`).
+    pub fn new(name: &str, table: &CommandTable, pubsub_all: bool) -> User {
         User {
             name: name.to_string(),
             enabled: false,
@@ -112,11 +118,13 @@ impl User {
             check: None,
             all_keys: false,
             keys: Vec::new(),
-            all_channels: false,
+            all_channels: pubsub_all,
             channels: Vec::new(),
+            pubsub_all,
             allowed: vec![false; table.entries.len()],
             first_args: HashMap::new(),
             cmd_rules: vec!["-@all".to_string()],
+            open: false,
         }
     }
 
@@ -132,6 +140,12 @@ impl User {
 
     /// Applies one rule.
     pub fn apply(&mut self, rule: &str, table: &CommandTable) -> Result<(), &'static str> {
+        let r = self.apply_rule(rule, table);
+        self.open = self.all_keys && self.all_channels && self.allowed.iter().all(|a| *a);
+        r
+    }
+
+    fn apply_rule(&mut self, rule: &str, table: &CommandTable) -> Result<(), &'static str> {
         let lower = rule.to_ascii_lowercase();
         match lower.as_str() {
             "on" => self.enabled = true,
@@ -166,7 +180,7 @@ impl User {
             "skip-sanitize-payload" => self.sanitize = Some(false),
             "reset" => {
                 let name = std::mem::take(&mut self.name);
-                *self = User::new(&name, table);
+                *self = User::new(&name, table, self.pubsub_all);
                 self.sanitize = Some(true);
             }
             _ => return self.apply_prefixed(rule, &lower, table),
@@ -360,7 +374,7 @@ impl User {
 
     /// Whether no check can refuse this user anything (the fast path of dispatch).
     pub fn unrestricted(&self) -> bool {
-        self.all_keys && self.all_channels && self.allowed.iter().all(|a| *a)
+        self.open
     }
 
     /// The flags `ACL GETUSER` lists.

@@ -207,15 +207,14 @@ pub fn enforce(
             ));
         }
     }
-    let Some(user) = client.user.clone() else {
+    let user = match &client.user {
+        Some(u) if !u.unrestricted() => u,
+        _ => return Ok(()),
+    };
+    let Err(d) = acl::check(user, &eng.table, id, spec, argv) else {
         return Ok(());
     };
-    if user.unrestricted() {
-        return Ok(());
-    }
-    let Err(d) = acl::check(&user, &eng.table, id, spec, argv) else {
-        return Ok(());
-    };
+    let username = user.name.clone();
     let (reason, object, text) = match d {
         Denied::Command => {
             let name = eng.table.entries[id].full_name.clone();
@@ -235,7 +234,8 @@ pub fn enforce(
                 .to_string(),
         ),
     };
-    let context = if client.multi.is_some() {
+    // Refused while queueing or, rules having changed since, when EXEC runs it.
+    let context = if client.multi.is_some() || client.in_exec {
         "multi"
     } else {
         "toplevel"
@@ -245,7 +245,7 @@ pub fn enforce(
         let ctx = Ctx::new(&mut *eng, &mut *client, &mut *out, now, id);
         super::connection::client_line(&ctx, ctx.client.id)
     };
-    record(eng, reason, context, object, user.name.clone(), now, info);
+    record(eng, reason, context, object, username, now, info);
     Err(CmdError(text.into()))
 }
 
@@ -285,7 +285,7 @@ fn acl_getuser(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     out.map(6);
     out.bulk(b"flags");
     let flags = u.flag_words();
-    out.array(flags.len());
+    out.set(flags.len());
     for f in flags {
         out.bulk(f.as_bytes());
     }
@@ -443,9 +443,10 @@ fn acl_setuser(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let rules: Vec<String> = (3..argv.len()).map(|i| argv.str(i)).collect();
     let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
     let table = ctx.eng.table.clone();
+    let pubsub_all = ctx.eng.pubsub_default_all();
     ctx.eng
         .acl
-        .set_user(&name, &rules, &table)
+        .set_user(&name, &rules, &table, pubsub_all)
         .map_err(CmdError::from)?;
     ctx.out.ok();
     Ok(())

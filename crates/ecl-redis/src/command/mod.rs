@@ -176,6 +176,19 @@ impl CommandTable {
         self.entries.iter().filter(|e| e.parent.is_none())
     }
 
+    /// Disables a subcommand given as `container|sub` (e.g. `acl|setuser`): it then answers
+    /// "unknown subcommand" and ACL rules cannot name it.
+    pub fn disable_sub(&mut self, full: &str) -> bool {
+        let Some((cmd, sub)) = full.split_once('|') else {
+            return false;
+        };
+        let Some(id) = self.lookup(cmd.as_bytes()) else {
+            return false;
+        };
+        let sub = sub.to_ascii_lowercase();
+        self.entries[id].subs.remove(sub.as_bytes()).is_some()
+    }
+
     /// Renames or disables commands (`rename-command old new`; empty `new` disables).
     pub fn rename(&mut self, old: &str, new: &str) -> bool {
         let Some(id) = self.by_name.remove(old.to_ascii_lowercase().as_bytes()) else {
