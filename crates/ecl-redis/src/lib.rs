@@ -76,7 +76,8 @@ pub struct RedisConfig {
     /// AUTH password of the default user (ElastiCache AuthToken), if any.
     pub requirepass: Option<String>,
     /// The node's ACL users (ElastiCache RBAC). `None`: Redis' single `default` user (nopass,
-    /// or `requirepass` as its password). Either set by the owner makes `requirepass` a
+    /// or `requirepass` as its password); when set, they replace `requirepass` (give the
+    /// `default` user its passwords instead). Either set by the owner makes `requirepass` a
     /// protected config that `CONFIG SET` refuses.
     pub users: Option<Vec<UserDef>>,
     /// Whether the node runs in cluster mode (CLUSTER commands, MOVED, SELECT 0 only).

@@ -58,6 +58,8 @@ const NO_SUCH_PASS: &str = "The password you are trying to remove from the user 
 const AFTER_ALLKEYS: &str = "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns";
 const AFTER_ALLCHANNELS: &str = "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels";
 const SUB_FIRST_ARG: &str = "Allowing first-arg of a subcommand is not supported";
+/// Redis 7 selectors (`(…)`) are not implemented; ElastiCache access strings have none.
+const SELECTORS: &str = "Selectors are not supported by this engine";
 
 /// One user.
 #[derive(Clone)]
@@ -232,6 +234,7 @@ impl User {
                 }
             }
             '+' | '-' => self.apply_command_rule(first == '+', &lower[1..], table)?,
+            '(' => return Err(SELECTORS),
             _ => return Err(SYNTAX),
         }
         Ok(())
@@ -453,5 +456,61 @@ impl User {
         }
         parts.push(self.commands_text());
         parts.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Flavor;
+    use crate::command::EngineVersion;
+
+    fn table() -> CommandTable {
+        CommandTable::build(EngineVersion::parse(Flavor::Redis, "7.1.0"))
+    }
+
+    #[test]
+    fn rules_build_permissions_and_descriptions() {
+        let t = table();
+        let mut u = User::new("app", &t, false);
+        u.apply_all("on >pw ~app:* %R~ro:* &news +@read -get +set", &t)
+            .unwrap();
+        assert!(u.enabled && !u.unrestricted());
+        assert_eq!(u.passwords, vec![hash_password(b"pw")]);
+        let get = t.lookup(b"get").unwrap();
+        let set = t.lookup(b"set").unwrap();
+        let strlen = t.lookup(b"strlen").unwrap();
+        assert!(!u.command_allowed(get, None));
+        assert!(u.command_allowed(set, None) && u.command_allowed(strlen, None));
+        assert!(u.key_allowed(b"ro:1", ks::RO | ks::ACCESS));
+        assert!(!u.key_allowed(b"ro:1", ks::RW | ks::UPDATE));
+        assert!(u.key_allowed(b"app:1", ks::RW | ks::UPDATE));
+        assert!(u.channel_allowed(b"news", false) && !u.channel_allowed(b"new*", true));
+        assert_eq!(
+            u.describe(),
+            format!(
+                "user app on #{} ~app:* %R~ro:* resetchannels &news -@all +@read -get +set",
+                hex(&hash_password(b"pw"))
+            )
+        );
+    }
+
+    #[test]
+    fn refused_rules_name_the_reason() {
+        let t = table();
+        let mut u = User::new("u", &t, false);
+        assert_eq!(u.apply("bogus", &t), Err(SYNTAX));
+        assert_eq!(u.apply("+nosuch", &t), Err(UNKNOWN_CMD));
+        assert_eq!(u.apply("#abc", &t), Err(BAD_HASH));
+        assert_eq!(u.apply("<nope", &t), Err(NO_SUCH_PASS));
+        assert_eq!(u.apply("(~a +get)", &t), Err(SELECTORS));
+        u.apply("allkeys", &t).unwrap();
+        assert_eq!(u.apply("~a", &t), Err(AFTER_ALLKEYS));
+        // `reset` keeps the name and the pub/sub default, and marks the payload sanitised.
+        u.apply("reset", &t).unwrap();
+        assert_eq!(
+            u.describe(),
+            "user u off sanitize-payload resetchannels -@all"
+        );
     }
 }

@@ -323,7 +323,7 @@ fn acl_cat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         .table
         .entries
         .iter()
-        .filter(|e| e.spec.acl.contains(c) && e.spec.subs.is_empty())
+        .filter(|e| e.spec.acl.contains(c))
         .map(|e| e.full_name.clone())
         .collect();
     ctx.out.bulk_array(names.iter().map(|n| n.as_bytes()));
@@ -440,6 +440,9 @@ fn acl_log(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn acl_setuser(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let name = argv.str(2);
+    if name.contains([' ', '\0']) {
+        return Err("ERR Usernames can't contain spaces or null characters".into());
+    }
     let rules: Vec<String> = (3..argv.len()).map(|i| argv.str(i)).collect();
     let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
     let table = ctx.eng.table.clone();
