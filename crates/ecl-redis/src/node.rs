@@ -169,7 +169,8 @@ impl RedisNode {
     /// Replaces the node's users live (`None`: Redis' single `default` user, nopass or with
     /// `requirepass` as its password). On error nothing changes; the text names the user and
     /// the rule refused. Connections of a user that no longer exists or is now `off` are
-    /// closed; the others are judged by their user's new rules from their next command.
+    /// closed, and so are subscribers to channels their user may no longer use; the others
+    /// are judged by their user's new rules from their next command.
     pub fn set_users(&self, users: Option<Vec<crate::UserDef>>) -> Result<(), String> {
         let mut eng = self.shared.lock();
         let table = eng.table.clone();
@@ -179,7 +180,7 @@ impl RedisNode {
         };
         eng.acl.replace(fresh);
         eng.acl.owner_managed |= users.is_some();
-        crate::command::aclcmd::disconnect_orphans(&eng);
+        crate::command::aclcmd::disconnect_unpermitted(&eng, true);
         Ok(())
     }
 

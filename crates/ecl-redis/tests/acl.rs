@@ -163,6 +163,21 @@ async fn set_users_live_changes() {
                 .unwrap()
         );
     }
+    // Subscribers whose channels are no longer allowed are disconnected; others stay.
+    node.set_users(Some(vec![user("app", "on >pw ~* &news.* &sports +@all")]))
+        .unwrap();
+    let mut news = auth(&node, "app", "pw").await;
+    let mut sports = auth(&node, "app", "pw").await;
+    news.cmd(&["SUBSCRIBE", "news.today"]).await;
+    sports.cmd(&["PSUBSCRIBE", "sports"]).await;
+    node.set_users(Some(vec![user("app", "on >pw ~* &news.* +@all")]))
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), sports.closed())
+            .await
+            .unwrap()
+    );
+    assert_eq!(news.cmd(&["PING"]).await, "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
     // Back to the single default user.
     node.set_users(None).unwrap();
     let mut d = Raw::connect(&node).await;

@@ -249,10 +249,39 @@ pub fn enforce(
     Err(CmdError(text.into()))
 }
 
-/// Closes the connections whose user no longer exists or is `off`.
-pub fn disconnect_orphans(eng: &Engine) {
-    for ci in eng.clients.map.values() {
-        if eng.acl.get(&ci.user).is_none_or(|u| !u.enabled) {
+/// After users changed: closes the connections whose user no longer exists (or, with
+/// `disabled_too`, is `off`), and the subscribers whose user may no longer use a channel or
+/// pattern they are subscribed to (as Redis does when channel permissions shrink).
+pub fn disconnect_unpermitted(eng: &Engine, disabled_too: bool) {
+    let mut doomed = std::collections::BTreeSet::new();
+    for (&id, ci) in &eng.clients.map {
+        match eng.acl.get(&ci.user) {
+            None => {
+                doomed.insert(id);
+            }
+            Some(u) if disabled_too && !u.enabled => {
+                doomed.insert(id);
+            }
+            _ => {}
+        }
+    }
+    let ps = &eng.pubsub;
+    for (map, literal) in [
+        (&ps.channels, false),
+        (&ps.patterns, true),
+        (&ps.shard, false),
+    ] {
+        for (name, ids) in map {
+            for id in ids {
+                let user = eng.clients.map.get(id).and_then(|ci| eng.acl.get(&ci.user));
+                if user.is_some_and(|u| !u.channel_allowed(name, literal)) {
+                    doomed.insert(*id);
+                }
+            }
+        }
+    }
+    for id in doomed {
+        if let Some(ci) = eng.clients.map.get(&id) {
             let _ = ci.tx.send(Event::Kill);
         }
     }
@@ -451,6 +480,7 @@ fn acl_setuser(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         .acl
         .set_user(&name, &rules, &table, pubsub_all)
         .map_err(CmdError::from)?;
+    disconnect_unpermitted(ctx.eng, false);
     ctx.out.ok();
     Ok(())
 }
@@ -465,7 +495,7 @@ fn acl_deluser(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if names.iter().any(|n| n == user_name(ctx.client)) {
         ctx.client.close = true;
     }
-    disconnect_orphans(ctx.eng);
+    disconnect_unpermitted(ctx.eng, false);
     ctx.out.int(n as i64);
     Ok(())
 }
