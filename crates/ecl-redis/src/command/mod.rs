@@ -347,6 +347,7 @@ mod readme_tests {
         let t = CommandTable::build(EngineVersion::valkey(8, 0, 1));
         let containers = [
             "client", "command", "config", "slowlog", "latency", "memory", "object", "pubsub",
+            "acl",
         ];
         for line in readme[start..end].lines().filter(|l| l.starts_with("- ")) {
             let (label, names) = line[2..].split_once(':').unwrap_or(("", ""));
