@@ -571,3 +571,47 @@ async fn replies_match_redis_server() {
     fresh.same(&["AUTH", "default", "x"]).await;
     node.shutdown().await;
 }
+
+/// Commands with read (`r…`) and write (`w…`) keys, run by a user with `%R~r*` and `%W~w*`:
+/// whether each is refused must match redis-server (key-spec flags drive the decision).
+const KEY_CASES: &str = "exists w1|type r1|ttl w1|expire w1 100|expire r1 100|persist r1|\
+object encoding r1|rename w1 w2|rename r1 w2|rename w1 r2|mset w1 a w2 b|mset r1 a|mget r1 r2|\
+mget w1|append w1 x|incr w1|getdel w1|getdel r1|getex r1|getex r1 px 100|set w1 v get|\
+setnx r1 v|strlen w1|strlen r1|dump r1|dump w1|touch w1|unlink r1|lpush wl a|lpush rl a|\
+lpop rl|lrange rl 0 -1|lrange wl 0 -1|rpoplpush rl wl|lmove rl wl left right|\
+lmove wl rl left right|linsert wl before a b|sadd ws a|smembers ws|sunionstore ws rs|\
+sunionstore rs ws|sintercard 1 rs|smove rs ws a|smove ws rs a|hset rh a b|hget wh a|\
+hincrby wh a 1|zadd wz 1 a|zrange rz 0 -1|zunionstore wz 1 rz|zunionstore rz 1 wz|\
+zrangestore wz rz 0 -1|pfadd whl a|pfcount rhl|pfmerge whl rhl|pfmerge rhl whl|setbit wb 1 1|\
+getbit rb 1|bitop and wb rb|bitop and rb wb|sort rl|sort wl|sort rl store wl|sort_ro wl|\
+copy r1 w1|copy w1 r1|watch r1|getrange r1 0 1|setrange r1 0 x|lpos wl a|blpop rl 0.01|\
+brpoplpush rl wl 0.01|randomkey|keys *|dbsize";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_permissions_match_redis_server() {
+    let Some(real) = real_redis() else {
+        eprintln!("redis-server not installed: differential ACL test skipped");
+        return;
+    };
+    let node = start_with(|_| {});
+    let mut admin = pair(&node, &real).await;
+    let rules = ["SETUSER", "z", "on", ">pw", "%R~r*", "%W~w*", "&*", "+@all"];
+    admin.same(&[&["ACL"][..], &rules].concat()).await;
+    let mut z = pair(&node, &real).await;
+    z.same(&["AUTH", "z", "pw"]).await;
+    let mut refused = 0;
+    for case in KEY_CASES.split('|') {
+        let args: Vec<&str> = case.split_whitespace().collect();
+        let ours = z.ours.cmd(&args).await;
+        let theirs = z.theirs.cmd(&args).await;
+        assert_eq!(
+            ours.starts_with("-NOPERM"),
+            theirs.starts_with("-NOPERM"),
+            "{case}: ours {ours:?}, redis-server {theirs:?}"
+        );
+        refused += usize::from(ours.starts_with("-NOPERM"));
+    }
+    // Both kinds occur: the cases exercise refusals as well as permitted commands.
+    assert!(refused > 20 && refused < 60, "{refused} refused");
+    node.shutdown().await;
+}
