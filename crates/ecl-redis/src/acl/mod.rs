@@ -8,6 +8,7 @@
 //! every command of a restricted user (NOPERM replies and [`log`] entries). The `ACL` command
 //! family (`crate::command::aclcmd`) reads and edits the same registry.
 
+pub mod known;
 pub mod log;
 pub mod user;
 

@@ -61,6 +61,12 @@ const SUB_FIRST_ARG: &str = "Allowing first-arg of a subcommand is not supported
 /// Redis 7 selectors (`(…)`) are not implemented; ElastiCache access strings have none.
 const SELECTORS: &str = "Selectors are not supported by this engine";
 
+/// Whether the table has no entry at all for top-level `cmd` (not even a disabled one: a
+/// disabled command named in a rule is refused, as ElastiCache refuses restricted commands).
+fn unimplemented(cmd: &str, table: &CommandTable) -> bool {
+    !table.top_level().any(|e| e.spec.name == cmd)
+}
+
 /// One user.
 #[derive(Clone)]
 pub struct User {
@@ -303,10 +309,17 @@ impl User {
                 }
             }
         } else if let Some((cmd, sub)) = target.split_once('|') {
-            let id = table.lookup(cmd.as_bytes()).ok_or(UNKNOWN_CMD)?;
             if sub.contains('|') {
                 return Err(SUB_FIRST_ARG);
             }
+            let Some(id) = table.lookup(cmd.as_bytes()) else {
+                // A command Redis has and this engine lacks: the rule has nothing to act on.
+                if unimplemented(cmd, table) && super::known::is_redis_command(cmd) {
+                    self.record_rule(allow, target);
+                    return Ok(());
+                }
+                return Err(UNKNOWN_CMD);
+            };
             if table.entries[id].subs.is_empty() {
                 // A first argument: Redis allows it on commands without subcommands only.
                 if !allow || sub.is_empty() {
@@ -317,22 +330,37 @@ impl User {
                     args.push(sub.as_bytes().to_vec());
                 }
             } else {
-                let sid = table.lookup_sub(id, sub.as_bytes()).ok_or(UNKNOWN_CMD)?;
-                self.allowed[sid] = allow;
+                match table.lookup_sub(id, sub.as_bytes()) {
+                    Some(sid) => self.allowed[sid] = allow,
+                    None if super::known::is_redis_command(target)
+                        && !table.entries[id].spec.subs.iter().any(|s| s.name == sub) => {}
+                    None => return Err(UNKNOWN_CMD),
+                }
             }
         } else {
-            let id = table.lookup(target.as_bytes()).ok_or(UNKNOWN_CMD)?;
+            let Some(id) = table.lookup(target.as_bytes()) else {
+                if unimplemented(target, table) && super::known::is_redis_command(target) {
+                    self.record_rule(allow, target);
+                    return Ok(());
+                }
+                return Err(UNKNOWN_CMD);
+            };
             self.allowed[id] = allow;
             self.first_args.remove(&id);
             for &sid in table.entries[id].subs.values() {
                 self.allowed[sid] = allow;
             }
         }
+        self.record_rule(allow, target);
+        Ok(())
+    }
+
+    /// Keeps a command rule for descriptions; a later rule on the same target overrides an
+    /// earlier one entirely, so the earlier one is dropped.
+    fn record_rule(&mut self, allow: bool, target: &str) {
         let sign = if allow { '+' } else { '-' };
-        // A later rule on the same target overrides an earlier one entirely.
         self.cmd_rules.retain(|r| &r[1..] != target);
         self.cmd_rules.push(format!("{sign}{target}"));
-        Ok(())
     }
 
     /// Whether the user may run table entry `id` with these arguments.
@@ -504,6 +532,14 @@ mod tests {
         assert_eq!(u.apply("#abc", &t), Err(BAD_HASH));
         assert_eq!(u.apply("<nope", &t), Err(NO_SUCH_PASS));
         assert_eq!(u.apply("(~a +get)", &t), Err(SELECTORS));
+        // Commands Redis has and this engine lacks are accepted without effect.
+        u.apply_all("-geoadd +xinfo|stream -cluster|addslots +eval", &t)
+            .unwrap();
+        assert_eq!(u.apply("+cluster|nosuch", &t), Err(UNKNOWN_CMD));
+        assert!(
+            u.commands_text()
+                .ends_with("-geoadd +xinfo|stream -cluster|addslots +eval")
+        );
         u.apply("allkeys", &t).unwrap();
         assert_eq!(u.apply("~a", &t), Err(AFTER_ALLKEYS));
         // `reset` keeps the name and the pub/sub default, and marks the payload sanitised.
