@@ -340,6 +340,35 @@ async fn pubsub_default_and_disabled_subcommands() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_name_renamed_commands_by_their_original_name() {
+    // ElastiCache: access strings use a renamed command's original name; a disabled
+    // (restricted) command cannot be named.
+    let node = start_with(|c| {
+        c.parameters = vec![
+            ("rename-commands".into(), "flushall wipe".into()),
+            ("disabled-commands".into(), "debug".into()),
+        ];
+    });
+    let err = node
+        .set_users(Some(vec![user("app", "on >pw ~* +@all -debug")]))
+        .unwrap_err();
+    assert!(err.contains("'-debug'"), "{err}");
+    node.set_users(Some(vec![
+        user("default", "on nopass ~* &* +@all"),
+        user("app", "on >pw ~* +@all -flushall"),
+    ]))
+    .unwrap();
+    let mut c = auth(&node, "app", "pw").await;
+    assert_eq!(
+        c.cmd(&["WIPE"]).await,
+        "-NOPERM this user has no permissions to run the 'flushall' command\r\n"
+    );
+    let mut d = Raw::connect(&node).await;
+    assert_eq!(d.cmd(&["WIPE"]).await, "+OK\r\n");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requirepass_is_protected_when_the_owner_manages_auth() {
     let protected = "-ERR CONFIG SET failed (possibly related to argument 'requirepass') - can't set protected config\r\n";
     let node = with_users(vec![user("default", "on nopass ~* &* +@all")]);

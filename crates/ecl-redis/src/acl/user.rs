@@ -312,7 +312,7 @@ impl User {
             if sub.contains('|') {
                 return Err(SUB_FIRST_ARG);
             }
-            let Some(id) = table.lookup(cmd.as_bytes()) else {
+            let Some(id) = table.lookup_original(cmd) else {
                 // A command Redis has and this engine lacks: the rule has nothing to act on.
                 if unimplemented(cmd, table) && super::known::is_redis_command(cmd) {
                     self.record_rule(allow, target);
@@ -338,7 +338,7 @@ impl User {
                 }
             }
         } else {
-            let Some(id) = table.lookup(target.as_bytes()) else {
+            let Some(id) = table.lookup_original(target) else {
                 if unimplemented(target, table) && super::known::is_redis_command(target) {
                     self.record_rule(allow, target);
                     return Ok(());

@@ -176,6 +176,17 @@ impl CommandTable {
         self.entries.iter().filter(|e| e.parent.is_none())
     }
 
+    /// The top-level entry Redis names `name` (lowercase), if clients can still call it under
+    /// some name: ACL rules name commands by their original names even when
+    /// `rename-commands` gave them another, while disabled ones are gone.
+    pub fn lookup_original(&self, name: &str) -> Option<usize> {
+        let id = self
+            .entries
+            .iter()
+            .position(|e| e.parent.is_none() && e.spec.name == name)?;
+        self.by_name.values().any(|&v| v == id).then_some(id)
+    }
+
     /// Disables a subcommand given as `container|sub` (e.g. `acl|setuser`): it then answers
     /// "unknown subcommand" and ACL rules cannot name it.
     pub fn disable_sub(&mut self, full: &str) -> bool {
