@@ -297,6 +297,13 @@ async fn acl_introspection_commands() {
         c.cmd(&["ACL", "LOG", "1"]).await.matches("count").count(),
         1
     );
+    let stats = c.cmd(&["INFO", "stats"]).await;
+    for field in [
+        "acl_access_denied_auth:1\r\n",
+        "acl_access_denied_key:2\r\n",
+    ] {
+        assert!(stats.contains(field), "{field} in {stats}");
+    }
     assert_eq!(c.cmd(&["ACL", "LOG", "RESET"]).await, "+OK\r\n");
     assert_eq!(c.cmd(&["ACL", "LOG"]).await, "*0\r\n");
     // CLIENT KILL USER reaches connections by their authenticated user.

@@ -77,6 +77,21 @@ pub struct Acl {
     pub owner_managed: bool,
     /// `ACL LOG`.
     pub log: log::AclLog,
+    /// INFO `acl_access_denied_*` counters.
+    pub denied: DeniedCounts,
+}
+
+/// Refusals counted for INFO stats (reset by CONFIG RESETSTAT).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeniedCounts {
+    /// Failed AUTH / HELLO AUTH.
+    pub auth: u64,
+    /// Commands refused.
+    pub command: u64,
+    /// Keys refused.
+    pub key: u64,
+    /// Channels refused.
+    pub channel: u64,
 }
 
 impl Acl {
@@ -87,6 +102,7 @@ impl Acl {
             generation: 0,
             owner_managed: false,
             log: log::AclLog::default(),
+            denied: DeniedCounts::default(),
         };
         acl.users.insert(
             "default".to_string(),

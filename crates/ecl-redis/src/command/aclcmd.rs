@@ -171,6 +171,13 @@ fn record(
     now: i64,
     client_info: String,
 ) {
+    let d = &mut eng.acl.denied;
+    match reason {
+        "auth" => d.auth += 1,
+        "command" => d.command += 1,
+        "key" => d.key += 1,
+        _ => d.channel += 1,
+    }
     let max = eng.cfg.get_i64("acllog-max-len").unwrap_or(128).max(0) as usize;
     let e = LogEntry {
         count: 1,
