@@ -33,6 +33,7 @@
 //! `Err(errors::WRONGTYPE.into())` (or `db::wrong_type()`) for the wrong value type; the
 //! data-structure algorithms belong in `db/<type>.rs`.
 
+pub mod aclcmd;
 pub mod argv;
 pub mod bits;
 pub mod coll;
@@ -96,6 +97,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     zsets_ops::COMMANDS,
     hyperloglog::COMMANDS,
     crate::cluster::commands::COMMANDS,
+    aclcmd::COMMANDS,
 ];
 
 /// A resolved table entry.
@@ -172,6 +174,30 @@ impl CommandTable {
     /// Top-level entries (COMMAND, COMMAND COUNT).
     pub fn top_level(&self) -> impl Iterator<Item = &Entry> {
         self.entries.iter().filter(|e| e.parent.is_none())
+    }
+
+    /// The top-level entry Redis names `name` (lowercase), if clients can still call it under
+    /// some name: ACL rules name commands by their original names even when
+    /// `rename-commands` gave them another, while disabled ones are gone.
+    pub fn lookup_original(&self, name: &str) -> Option<usize> {
+        let id = self
+            .entries
+            .iter()
+            .position(|e| e.parent.is_none() && e.spec.name == name)?;
+        self.by_name.values().any(|&v| v == id).then_some(id)
+    }
+
+    /// Disables a subcommand given as `container|sub` (e.g. `acl|setuser`): it then answers
+    /// "unknown subcommand" and ACL rules cannot name it.
+    pub fn disable_sub(&mut self, full: &str) -> bool {
+        let Some((cmd, sub)) = full.split_once('|') else {
+            return false;
+        };
+        let Some(id) = self.lookup(cmd.as_bytes()) else {
+            return false;
+        };
+        let sub = sub.to_ascii_lowercase();
+        self.entries[id].subs.remove(sub.as_bytes()).is_some()
     }
 
     /// Renames or disables commands (`rename-command old new`; empty `new` disables).
@@ -332,6 +358,7 @@ mod readme_tests {
         let t = CommandTable::build(EngineVersion::valkey(8, 0, 1));
         let containers = [
             "client", "command", "config", "slowlog", "latency", "memory", "object", "pubsub",
+            "acl",
         ];
         for line in readme[start..end].lines().filter(|l| l.starts_with("- ")) {
             let (label, names) = line[2..].split_once(':').unwrap_or(("", ""));
