@@ -862,6 +862,8 @@ impl Supervisor {
             requirepass: spec.auth_token.clone(),
             cluster_enabled: spec.cluster_enabled,
             tls: self.tls_policy(spec.transit_encryption, bind)?,
+            data_dir: None,
+            initial_rdb: None,
         })
     }
 

@@ -106,7 +106,11 @@ impl RedisNode {
             started_ms: wall_ms(),
             cluster: cfg.cluster_enabled,
         };
-        let engine = Engine::new(info, config, Arc::new(table));
+        if let Some(dir) = &cfg.data_dir {
+            config.set_initial("dir", &dir.to_string_lossy()).ok();
+        }
+        let mut engine = Engine::new(info, config, Arc::new(table));
+        crate::rdb::persist::start_from(&mut engine, &cfg)?;
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             engine: Mutex::new(engine),
