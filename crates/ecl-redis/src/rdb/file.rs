@@ -499,3 +499,102 @@ impl Reader<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    fn opts(max_version: u16) -> ReadOptions {
+        ReadOptions {
+            max_version,
+            databases: 16,
+            now_ms: NOW,
+            lfu: false,
+        }
+    }
+
+    /// A file from raw body bytes (after the header), with EOF and a correct CRC.
+    fn file(version: u16, body: &[u8]) -> Vec<u8> {
+        let mut f = format!("REDIS{version:04}").into_bytes();
+        f.extend_from_slice(body);
+        f.push(op::EOF);
+        let crc = CRC.checksum(&f);
+        f.extend_from_slice(&crc.to_le_bytes());
+        f
+    }
+
+    #[test]
+    fn header_version_and_checksum_errors_name_offsets() {
+        assert_eq!(read(b"RUBBISH00", &opts(10)).unwrap_err().offset, 0);
+        let e = read(&file(11, b""), &opts(10)).unwrap_err();
+        assert_eq!((e.offset, e.reason.contains("RDB version 11")), (5, true));
+        let mut f = file(10, &[op::SELECTDB, 0, ty::STRING, 1, b'k', 1, b'v']);
+        let n = f.len();
+        f[n - 1] ^= 1;
+        let e = read(&f, &opts(10)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("CRC-64 checksum mismatch at byte {}", n - 8)
+        );
+        let e = read(&file(10, &[op::SELECTDB, 16]), &opts(10)).unwrap_err();
+        assert_eq!(e.offset, 9);
+        // A value whose length runs past the end: the offset is its body's.
+        let e = read(
+            &file(10, &[ty::STRING, 1, b'k', 0x80, 0, 0, 0, 40]),
+            &opts(10),
+        )
+        .unwrap_err();
+        assert_eq!(e.offset, 12, "{e}");
+    }
+
+    #[test]
+    fn expiry_idle_freq_and_function_opcodes() {
+        let past = (NOW - 1).to_le_bytes();
+        let future_s = ((NOW / 1000 + 100) as i32).to_le_bytes();
+        let mut body = vec![op::FUNCTION2, 3, b'l', b'u', b'a', op::EXPIRETIME_MS];
+        body.extend_from_slice(&past);
+        body.extend_from_slice(&[ty::STRING, 1, b'a', 1, b'x', op::EXPIRETIME]);
+        body.extend_from_slice(&future_s);
+        body.extend_from_slice(&[op::IDLE, 10, ty::STRING, 1, b'b', 0xC0, 7]);
+        body.extend_from_slice(&[op::FREQ, 5, ty::STRING, 1, b'c', 1, b'z']);
+        let (data, stats) = read(&file(10, &body), &opts(10)).unwrap();
+        assert_eq!(
+            (
+                stats.keys_loaded,
+                stats.keys_expired,
+                stats.functions_skipped
+            ),
+            (2, 1, 1)
+        );
+        let (k, e) = &data[0][0];
+        assert_eq!(
+            (&k[..], e.expire_at),
+            (&b"b"[..], (NOW / 1000 + 100) * 1000)
+        );
+        assert_eq!(e.lru, (NOW / 1000 - 10) as u32);
+        assert!(matches!(&e.value, Value::Str(s) if s[..] == b"7"[..]));
+    }
+
+    #[test]
+    fn score_text_reads_back_exactly() {
+        for v in [
+            1.5,
+            -3.0,
+            1e-7,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            0.1 + 0.2,
+        ] {
+            let t = score_text(v);
+            let back = crate::db::string::parse_f64(t.as_bytes()).unwrap();
+            assert!(
+                back == v && back.is_sign_negative() == v.is_sign_negative(),
+                "{t}"
+            );
+        }
+    }
+}

@@ -10,6 +10,8 @@
 
 pub mod file;
 pub mod listpack;
+#[cfg(test)]
+mod load_fuzz;
 pub mod lzf;
 pub mod persist;
 
