@@ -115,9 +115,12 @@ impl Drop for RealServer {
 }
 
 async fn conn_to(port: u16, db: u8) -> redis::RedisResult<MultiplexedConnection> {
-    redis::Client::open(format!("redis://127.0.0.1:{port}/{db}"))?
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/{db}"))?
         .get_multiplexed_async_connection()
-        .await
+        .await?;
+    // The client's default response timeout is shorter than a big SAVE or pipeline takes.
+    c.set_response_timeout(Duration::from_secs(120));
+    Ok(c)
 }
 
 /// Deterministic pseudo-random numbers (xorshift64).
@@ -169,10 +172,24 @@ fn key_commands(i: usize, rng: &mut Rng, out: &mut Vec<redis::Cmd>) {
             let v = "abcabcabd".repeat(3 + i % 200 + if big { 20_000 } else { 0 });
             out.push(cmd("SET").arg(&k).arg(v).clone());
         }
+        3..=10 => collection_commands(i, &k, big, rng, out),
+        _ => {
+            let v: &[u8] = if i % 24 == 11 { b"" } else { b"plain value" };
+            out.push(cmd("SET").arg(&k).arg(v).clone());
+        }
+    }
+    if i.is_multiple_of(7) {
+        out.push(cmd("PEXPIRE").arg(&k).arg(3_600_000 + i as u64).clone());
+    }
+}
+
+/// Lists, sets, hashes and sorted sets for key `i` (`big`: past the listpack/intset limits).
+fn collection_commands(i: usize, k: &str, big: bool, rng: &mut Rng, out: &mut Vec<redis::Cmd>) {
+    match i % 12 {
         3 | 4 => {
             let n = if big { 3000 } else { 3 + i % 20 };
             let mut c = cmd("RPUSH");
-            c.arg(&k);
+            c.arg(k);
             for j in 0..n {
                 match j % 4 {
                     0 => c.arg(j as i64 - 50),
@@ -190,7 +207,7 @@ fn key_commands(i: usize, rng: &mut Rng, out: &mut Vec<redis::Cmd>) {
         5 => {
             let n = if big { 700 } else { 2 + i % 30 };
             let mut c = cmd("SADD");
-            c.arg(&k);
+            c.arg(k);
             for _ in 0..n {
                 c.arg((rng.next() % 200_000) as i64 - 100_000);
             }
@@ -199,7 +216,7 @@ fn key_commands(i: usize, rng: &mut Rng, out: &mut Vec<redis::Cmd>) {
         6 => {
             let n = if big { 400 } else { 2 + i % 30 };
             let mut c = cmd("SADD");
-            c.arg(&k);
+            c.arg(k);
             for j in 0..n {
                 c.arg(format!("member:{j}:{}", rng.next() % 10_000));
             }
@@ -208,7 +225,7 @@ fn key_commands(i: usize, rng: &mut Rng, out: &mut Vec<redis::Cmd>) {
         7 | 8 => {
             let n = if big { 300 } else { 1 + i % 25 };
             let mut c = cmd("HSET");
-            c.arg(&k);
+            c.arg(k);
             for j in 0..n {
                 c.arg(format!("f{j}"));
                 if i % 24 == 8 && j == 0 {
@@ -232,7 +249,7 @@ fn key_commands(i: usize, rng: &mut Rng, out: &mut Vec<redis::Cmd>) {
             ];
             let n = if big { 300 } else { 1 + i % 20 };
             let mut c = cmd("ZADD");
-            c.arg(&k);
+            c.arg(k);
             for j in 0..n {
                 if j < scores.len() {
                     c.arg(scores[j]);
@@ -243,13 +260,7 @@ fn key_commands(i: usize, rng: &mut Rng, out: &mut Vec<redis::Cmd>) {
             }
             out.push(c);
         }
-        _ => {
-            let v: &[u8] = if i % 24 == 11 { b"" } else { b"plain value" };
-            out.push(cmd("SET").arg(&k).arg(v).clone());
-        }
-    }
-    if i.is_multiple_of(7) {
-        out.push(cmd("PEXPIRE").arg(&k).arg(3_600_000 + i as u64).clone());
+        _ => {}
     }
 }
 
@@ -581,7 +592,15 @@ async fn save_lastsave_info_and_data_dir() {
         .await
         .unwrap();
     assert!(info.contains("rdb_last_load_keys_loaded:2"), "{info}");
-    // Without a data directory SAVE keeps the image in memory; an image starts a node.
+    for n in [node, again] {
+        n.shutdown().await;
+    }
+}
+
+/// Without a data directory SAVE keeps the image in memory; an image starts a node; a
+/// corrupt image is refused without touching the data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_image_and_corrupt_load() {
     let mem = start_with(|_| {});
     let mut c3 = conn_to(mem.local_addr().port(), 0).await.unwrap();
     let _: () = cmd("SET")
@@ -603,7 +622,92 @@ async fn save_lastsave_info_and_data_dir() {
     assert!(from_img.load_rdb(&bad).is_err());
     let m: String = cmd("GET").arg("m").query_async(&mut c4).await.unwrap();
     assert_eq!(m, "v");
-    for n in [node, again, mem, from_img] {
+    for n in [mem, from_img] {
         n.shutdown().await;
     }
+}
+
+/// By hand, for the numbers in the README: 1,000,000 mixed keys on our node and on
+/// redis-server; time to write an image (ours: `snapshot_rdb`, i.e. the time the node lock is
+/// held; theirs: `SAVE`) and to load one (ours: `load_rdb`; theirs: start until it answers).
+/// `cargo test --release -p ecl-redis --test rdb_interop -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement, run by hand"]
+async fn measure_million_keys() {
+    if !have("redis-server") {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    }
+    const N: usize = 1_000_000;
+    let mut cmds = Vec::with_capacity(N);
+    for i in 0..N {
+        let k = format!("key:{i:07}");
+        cmds.push(match i % 4 {
+            0 | 1 => cmd("SET")
+                .arg(&k)
+                .arg(format!("value-{i}-{}", "x".repeat(i % 80)))
+                .clone(),
+            2 => cmd("HSET")
+                .arg(&k)
+                .arg(&["a", "1", "b", "two", "c", "3.5"])
+                .clone(),
+            _ => cmd("ZADD")
+                .arg(&k)
+                .arg(&["1", "m1", "2.5", "m2", "-3", "m3"])
+                .clone(),
+        });
+    }
+    let fill = |port: u16| {
+        let cmds = &cmds;
+        async move {
+            let mut c = conn_to(port, 0).await.unwrap();
+            for chunk in cmds.chunks(5000) {
+                let mut p = redis::pipe();
+                chunk.iter().for_each(|x| {
+                    p.add_command(x.clone()).ignore();
+                });
+                p.query_async::<()>(&mut c).await.unwrap();
+            }
+        }
+    };
+    let ours = our_node("7.0.15");
+    fill(ours.local_addr().port()).await;
+    let t = Instant::now();
+    let img = ours.snapshot_rdb();
+    let write_ours = t.elapsed();
+    let opts = ecl_redis::rdb::file::ReadOptions {
+        max_version: 10,
+        databases: 16,
+        now_ms: 0,
+        lfu: false,
+    };
+    let t = Instant::now();
+    drop(ecl_redis::rdb::file::read(&img, &opts).unwrap());
+    let parse_ours = t.elapsed();
+    let other = our_node("7.0.15");
+    let t = Instant::now();
+    let stats = other.load_rdb(&img).unwrap();
+    let load_ours = t.elapsed();
+    assert_eq!(stats.keys_loaded as usize, N);
+    let dir = TempDir::new("million");
+    let real = RealServer::start(&dir.0, "dump.rdb").await;
+    fill(real.port).await;
+    let mut rc = real.conn(0).await.unwrap();
+    let t = Instant::now();
+    let _: () = cmd("SAVE").query_async(&mut rc).await.unwrap();
+    let write_theirs = t.elapsed();
+    let theirs_len = std::fs::metadata(dir.0.join("dump.rdb")).unwrap().len();
+    drop(real);
+    let t = Instant::now();
+    let again = RealServer::start(&dir.0, "dump.rdb").await;
+    let load_theirs = t.elapsed();
+    let mut c = again.conn(0).await.unwrap();
+    let n: usize = cmd("DBSIZE").query_async(&mut c).await.unwrap();
+    assert_eq!(n, N);
+    eprintln!(
+        "1M keys: ours write {write_ours:?} ({} bytes), load {load_ours:?} (parse alone {parse_ours:?}); redis-server SAVE {write_theirs:?} ({theirs_len} bytes), start+load {load_theirs:?}",
+        img.len()
+    );
+    ours.shutdown().await;
+    other.shutdown().await;
 }

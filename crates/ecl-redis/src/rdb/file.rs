@@ -380,7 +380,7 @@ pub fn read(bytes: &[u8], opts: &ReadOptions) -> Result<(Dataset, LoadStats), Rd
                 }
                 let lru = meta.lru(opts);
                 data[db].push((
-                    key.as_slice().into(),
+                    key.into_boxed_slice(),
                     Entry {
                         value,
                         expire_at,

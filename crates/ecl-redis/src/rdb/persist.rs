@@ -46,16 +46,26 @@ pub fn image(eng: &Engine) -> Vec<u8> {
     file::write(&eng.dbs, &meta, eng.now_ms())
 }
 
-/// Replaces the dataset with the file's content. The file is parsed and verified in full
-/// first; on any error the dataset is left untouched.
-pub fn apply(eng: &mut Engine, bytes: &[u8]) -> Result<LoadStats, RdbError> {
-    let opts = ReadOptions {
+/// How this node reads files: its RDB version, databases, clock and eviction policy.
+fn read_options(eng: &Engine) -> ReadOptions {
+    ReadOptions {
         max_version: super::rdb_version(eng.info.compat),
         databases: eng.dbs.len(),
         now_ms: eng.now_ms(),
         lfu: eng.cfg.policy.is_lfu(),
-    };
-    let (data, stats) = file::read(bytes, &opts)?;
+    }
+}
+
+/// Replaces the dataset with the file's content. The file is parsed and verified in full
+/// first; on any error the dataset is left untouched.
+pub fn apply(eng: &mut Engine, bytes: &[u8]) -> Result<LoadStats, RdbError> {
+    let (data, stats) = file::read(bytes, &read_options(eng))?;
+    install(eng, data, &stats);
+    Ok(stats)
+}
+
+/// Swaps a parsed dataset in: flush, insert with this node's encodings, mark as saved.
+fn install(eng: &mut Engine, data: file::Dataset, stats: &LoadStats) {
     eng.flush_all();
     for (i, entries) in data.into_iter().enumerate() {
         for (key, mut entry) in entries {
@@ -67,7 +77,6 @@ pub fn apply(eng: &mut Engine, bytes: &[u8]) -> Result<LoadStats, RdbError> {
     eng.persist.last_load = (stats.keys_loaded, stats.keys_expired);
     let now_s = eng.now_ms() / 1000;
     eng.mark_saved(now_s);
-    Ok(stats)
 }
 
 /// SAVE / BGSAVE: takes an image and stores it (file in the data directory, or memory).
@@ -189,8 +198,13 @@ impl RedisNode {
     /// Replaces the node's dataset with an RDB file image (from this engine or a real Redis
     /// of the same or an older RDB version). The image is verified in full (checksum
     /// included) before anything changes; keys whose TTL has passed are skipped.
+    /// Parsing runs outside the node lock (commands go on meanwhile, on the old data); only
+    /// the swap holds it.
     pub fn load_rdb(&self, bytes: &[u8]) -> Result<LoadStats, RdbError> {
-        apply(&mut self.shared.lock(), bytes)
+        let opts = read_options(&self.shared.lock());
+        let (data, stats) = file::read(bytes, &opts)?;
+        install(&mut self.shared.lock(), data, &stats);
+        Ok(stats)
     }
 
     /// The image the last SAVE/BGSAVE kept in memory (nodes without a data directory).
