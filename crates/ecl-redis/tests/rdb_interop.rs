@@ -711,3 +711,61 @@ async fn measure_million_keys() {
     ours.shutdown().await;
     other.shutdown().await;
 }
+
+/// A Valkey 8 node writes RDB 11 (listpack sets included) that another Valkey node loads and a
+/// Redis 7.0 node refuses, as Redis refuses files newer than its own format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rdb_11_from_valkey_and_version_refusal() {
+    let valkey = start_with(|c| {
+        c.flavor = ecl_redis::Flavor::Valkey;
+        c.engine_version = "8.0.1".into();
+    });
+    let mut c = conn_to(valkey.local_addr().port(), 0).await.unwrap();
+    let _: () = cmd("SADD")
+        .arg("s")
+        .arg(&["a", "b", "c"])
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let _: () = cmd("RPUSH")
+        .arg("l")
+        .arg(&["1", "x"])
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let img = valkey.snapshot_rdb();
+    assert_eq!(&img[..9], b"REDIS0011");
+    let other = start_with(|c| {
+        c.flavor = ecl_redis::Flavor::Valkey;
+        c.engine_version = "8.0.1".into();
+    });
+    let stats = other.load_rdb(&img).expect("RDB 11 loads on Valkey");
+    assert_eq!(stats.keys_loaded, 2);
+    assert!(
+        stats
+            .aux
+            .iter()
+            .any(|(k, v)| k == "redis-ver" && v == "7.2.4")
+    );
+    let mut c2 = conn_to(other.local_addr().port(), 0).await.unwrap();
+    let enc: String = cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("s")
+        .query_async(&mut c2)
+        .await
+        .unwrap();
+    assert_eq!(enc, "listpack");
+    let mut members: Vec<String> = cmd("SMEMBERS").arg("s").query_async(&mut c2).await.unwrap();
+    members.sort();
+    assert_eq!(members, ["a", "b", "c"]);
+    let old = our_node("7.0.15");
+    let e = old.load_rdb(&img).unwrap_err();
+    assert_eq!(
+        (e.offset, e.reason.contains("RDB version 11")),
+        (5, true),
+        "{e}"
+    );
+    for n in [valkey, other, old] {
+        n.shutdown().await;
+    }
+}

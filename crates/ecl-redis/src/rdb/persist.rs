@@ -39,7 +39,11 @@ pub struct Persistence {
 pub fn image(eng: &Engine) -> Vec<u8> {
     let meta = WriteMeta {
         rdb_version: super::rdb_version(eng.info.compat),
-        engine_version: eng.info.version.clone(),
+        // `redis-ver` carries what INFO reports as `redis_version` (Valkey: the Redis release
+        // it follows), which is what tools reading the field compare against.
+        engine_version: crate::version::EngineVersion::parse(eng.info.flavor, &eng.info.version)
+            .redis_version(&eng.info.version)
+            .to_string(),
         ctime_s: eng.now_ms() / 1000,
         used_mem: eng.used_memory(),
     };
