@@ -6,7 +6,8 @@
 //! database a SELECTDB and RESIZEDB opcode followed by its keys (each optionally preceded by
 //! an expiry and LRU/LFU opcodes), the EOF opcode and the CRC-64 of everything before it.
 //! We write the encodings a Redis of the node's version writes (integer and LZF strings,
-//! quicklist-2 lists, listpack hashes/sorted sets, intsets, listpack sets from RDB 11) and
+//! quicklist-2 lists, listpack hashes/sorted sets, intsets, listpack sets from RDB 11; RDB 9
+//! files get plain lists, hashes and sorted sets instead of listpacks, which Redis 5/6 lack) and
 //! read those plus the older ones (ziplists, quicklist 1). Every length read is checked
 //! against the input that remains, and every error names the byte offset it was found at.
 
@@ -157,6 +158,13 @@ impl Writer {
         self.out.extend_from_slice(s);
     }
 
+    /// Whether the format has listpack types (RDB 10, Redis 7.0, on). Older files get the
+    /// plain forms, which every Redis loads (Redis 5/6 would write ziplists there; we do not
+    /// write that retired format).
+    fn listpacks(&self) -> bool {
+        self.version >= 10
+    }
+
     /// Type byte, key and value body.
     fn object(&mut self, key: &[u8], v: &Value) {
         match v {
@@ -165,13 +173,21 @@ impl Writer {
                 self.string(key);
                 self.string(s);
             }
-            Value::List(l) => {
+            Value::List(l) if self.listpacks() => {
                 self.out.push(ty::LIST_QUICKLIST_2);
                 self.string(key);
                 self.quicklist(l.iter().map(Vec::as_slice));
             }
+            Value::List(l) => {
+                self.out.push(ty::LIST);
+                self.string(key);
+                put_len(&mut self.out, l.len() as u64);
+                for e in l.iter() {
+                    self.string(e);
+                }
+            }
             Value::Set(s) => self.set(key, s),
-            Value::Hash(h) if h.encoding() == "listpack" => {
+            Value::Hash(h) if h.encoding() == "listpack" && self.listpacks() => {
                 self.out.push(ty::HASH_LISTPACK);
                 self.string(key);
                 let mut lp = ListpackWriter::default();
@@ -246,7 +262,7 @@ impl Writer {
     }
 
     fn zset(&mut self, key: &[u8], z: &crate::db::zset::ZSet) {
-        if z.encoding() == "listpack" {
+        if z.encoding() == "listpack" && self.listpacks() {
             self.out.push(ty::ZSET_LISTPACK);
             self.string(key);
             let mut lp = ListpackWriter::default();
@@ -575,6 +591,42 @@ mod tests {
         );
         assert_eq!(e.lru, (NOW / 1000 - 10) as u32);
         assert!(matches!(&e.value, Value::Str(s) if s[..] == b"7"[..]));
+    }
+
+    #[test]
+    fn rdb_9_has_no_listpack_types() {
+        let mut h = crate::db::hash::Hash::new();
+        h.insert(b"f", b"v".to_vec());
+        let mut l = crate::db::list::List::new();
+        l.push_back(b"x".to_vec());
+        for (v, want9, want10) in [
+            (Value::Hash(Box::new(h)), ty::HASH, ty::HASH_LISTPACK),
+            (Value::List(Box::new(l)), ty::LIST, ty::LIST_QUICKLIST_2),
+        ] {
+            for (version, want) in [(9, want9), (10, want10)] {
+                let mut dbs: Vec<Db> = (0..16).map(|_| Db::new()).collect();
+                let e = Entry {
+                    value: v.clone(),
+                    expire_at: 0,
+                    lru: 0,
+                    ver: 0,
+                };
+                dbs[0].insert_entry(b"k", e);
+                let meta = WriteMeta {
+                    rdb_version: version,
+                    engine_version: "6.2.6".into(),
+                    ctime_s: 0,
+                    used_mem: 0,
+                };
+                let f = write(&dbs, &meta, NOW);
+                // SELECTDB 0, RESIZEDB 1 0, then the type byte.
+                let at = f
+                    .windows(5)
+                    .position(|w| w == [op::SELECTDB, 0, op::RESIZEDB, 1, 0]);
+                assert_eq!(f[at.unwrap() + 5], want, "RDB {version}");
+                assert_eq!(read(&f, &opts(version)).unwrap().1.keys_loaded, 1);
+            }
+        }
     }
 
     #[test]
