@@ -863,6 +863,8 @@ impl Supervisor {
             users: None,
             cluster_enabled: spec.cluster_enabled,
             tls: self.tls_policy(spec.transit_encryption, bind)?,
+            data_dir: None,
+            initial_rdb: None,
         })
     }
 

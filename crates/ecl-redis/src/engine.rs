@@ -186,6 +186,8 @@ pub struct Engine {
     pub(crate) repl: crate::replication::Replication,
     /// Cluster-mode state (node id, topology, slot map).
     pub(crate) cluster: crate::cluster::ClusterState,
+    /// RDB persistence state (data directory, last image, INFO figures).
+    pub(crate) persist: crate::rdb::persist::Persistence,
     /// Set when a command panicked: the keyspace may hold a half-applied write, so the node
     /// refuses commands until it is rebooted (a reboot builds a fresh engine). Holds the
     /// panic's message.
@@ -235,6 +237,7 @@ impl Engine {
             last_tick: Instant::now(),
             repl: Default::default(),
             cluster: Default::default(),
+            persist: Default::default(),
             broken: None,
             acl,
         };

@@ -39,6 +39,7 @@ pub mod version;
 pub use acl::{PasswordCheck, UserDef};
 pub use cluster::{ClusterNodeInfo, ClusterShard, ClusterTopology};
 pub use node::RedisNode;
+pub use rdb::file::{LoadStats, RdbError};
 pub use replication::ReplicationRole;
 
 use std::net::SocketAddr;
@@ -85,6 +86,21 @@ pub struct RedisConfig {
     /// TLS in transit: `None` serves plaintext; a policy serves TLS, and plaintext too unless
     /// it is `required` (ElastiCache's TransitEncryptionMode).
     pub tls: Option<ecl_net::TlsPolicy>,
+    /// Data directory: SAVE/BGSAVE write `dbfilename` there, and the node loads that file at
+    /// start when it exists. `None` (the default) writes nothing to disk.
+    pub data_dir: Option<std::path::PathBuf>,
+    /// An RDB image to start from (a snapshot restore); takes precedence over `data_dir`'s file.
+    pub initial_rdb: Option<RdbImage>,
+}
+
+/// An RDB file image shared without copying (debug output shows its size, not its bytes).
+#[derive(Clone)]
+pub struct RdbImage(pub std::sync::Arc<Vec<u8>>);
+
+impl std::fmt::Debug for RdbImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RdbImage({} bytes)", self.0.len())
+    }
 }
 
 impl RedisConfig {
@@ -102,6 +118,8 @@ impl RedisConfig {
             users: None,
             cluster_enabled: false,
             tls: None,
+            data_dir: None,
+            initial_rdb: None,
         }
     }
 }

@@ -110,6 +110,9 @@ impl RedisNode {
             started_ms: wall_ms(),
             cluster: cfg.cluster_enabled,
         };
+        if let Some(dir) = &cfg.data_dir {
+            config.set_initial("dir", &dir.to_string_lossy()).ok();
+        }
         let table = Arc::new(table);
         let mut engine = Engine::new(info, config, table.clone());
         if let Some(defs) = &cfg.users {
@@ -119,6 +122,7 @@ impl RedisNode {
             engine.acl.replace(users);
         }
         engine.acl.owner_managed = cfg.users.is_some() || cfg.requirepass.is_some();
+        crate::rdb::persist::start_from(&mut engine, &cfg)?;
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             engine: Mutex::new(engine),

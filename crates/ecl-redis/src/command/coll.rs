@@ -13,6 +13,7 @@ use crate::db::list::List;
 use crate::db::set::{Set, SetLimits};
 use crate::db::zset::ZSet;
 use crate::db::{Dict, Key, Value, wrong_type};
+use crate::engine::Engine;
 use crate::errors::CmdError;
 
 /// A collection type stored in a [`Value`] variant.
@@ -188,13 +189,18 @@ pub fn cfg_i64(ctx: &Ctx<'_>, name: &str, default: i64) -> i64 {
 
 /// `(max entries, max value length)` for a `<type>-max-listpack-*` pair.
 pub fn listpack_limits(ctx: &Ctx<'_>, ty: &str) -> (usize, usize) {
+    listpack_limits_of(ctx.eng, ty)
+}
+
+/// [`listpack_limits`] from the engine itself (RDB loading runs outside a command).
+fn listpack_limits_of(eng: &Engine, ty: &str) -> (usize, usize) {
     let (en, vn) = match ty {
         "hash" => ("hash-max-listpack-entries", "hash-max-listpack-value"),
         "zset" => ("zset-max-listpack-entries", "zset-max-listpack-value"),
         _ => ("set-max-listpack-entries", "set-max-listpack-value"),
     };
-    let e = cfg_i64(ctx, en, 128);
-    let v = cfg_i64(ctx, vn, 64);
+    let e = eng.cfg.get_i64(en).unwrap_or(128);
+    let v = eng.cfg.get_i64(vn).unwrap_or(64);
     (e.max(0) as usize, v.max(0) as usize)
 }
 
@@ -206,12 +212,20 @@ pub fn is_72(ctx: &Ctx<'_>) -> bool {
 
 /// The set encoding thresholds (no listpack stage before Redis 7.2).
 pub fn set_limits(ctx: &Ctx<'_>) -> SetLimits {
-    let (mut listpack_entries, listpack_value) = listpack_limits(ctx, "set");
-    if !is_72(ctx) {
+    set_limits_of(ctx.eng)
+}
+
+fn set_limits_of(eng: &Engine) -> SetLimits {
+    let (mut listpack_entries, listpack_value) = listpack_limits_of(eng, "set");
+    if eng.info.compat < super::v(7, 2, 0) {
         listpack_entries = 0;
     }
     SetLimits {
-        intset_entries: cfg_i64(ctx, "set-max-intset-entries", 512).max(0) as usize,
+        intset_entries: eng
+            .cfg
+            .get_i64("set-max-intset-entries")
+            .unwrap_or(512)
+            .max(0) as usize,
         listpack_entries,
         listpack_value,
     }
@@ -231,13 +245,19 @@ pub enum NumkeysStyle {
 /// Sets the encoding of a collection built outside the families (RESTORE, RDB load) from its
 /// content and the node's thresholds, as Redis picks it when loading.
 pub fn fit_encoding(ctx: &Ctx<'_>, v: &mut Value) {
+    fit_encoding_in(ctx.eng, v)
+}
+
+/// [`fit_encoding`] from the engine itself (RDB loading runs outside a command).
+pub fn fit_encoding_in(eng: &Engine, v: &mut Value) {
     match v {
         Value::List(l) => {
-            let max = is_72(ctx).then(|| cfg_i64(ctx, "list-max-listpack-size", -2));
+            let max = (eng.info.compat >= super::v(7, 2, 0))
+                .then(|| eng.cfg.get_i64("list-max-listpack-size").unwrap_or(-2));
             l.check_encoding(max);
         }
         Value::Hash(h) => {
-            let (me, mv) = listpack_limits(ctx, "hash");
+            let (me, mv) = listpack_limits_of(eng, "hash");
             let longest = h
                 .iter()
                 .map(|(k, v)| k.len().max(v.len()))
@@ -246,13 +266,13 @@ pub fn fit_encoding(ctx: &Ctx<'_>, v: &mut Value) {
             h.check_encoding(me, mv, longest);
         }
         Value::Set(s) => {
-            let lim = set_limits(ctx);
+            let lim = set_limits_of(eng);
             let all: Vec<Key> = s.iter().cloned().collect();
             let refs: Vec<&[u8]> = all.iter().map(|m| &m[..]).collect();
             s.check_encoding(lim, &refs);
         }
         Value::ZSet(z) => {
-            let (me, mv) = listpack_limits(ctx, "zset");
+            let (me, mv) = listpack_limits_of(eng, "zset");
             let longest = z.dict().iter().map(|(k, _)| k.len()).max().unwrap_or(0);
             z.check_encoding(me, mv, longest);
         }

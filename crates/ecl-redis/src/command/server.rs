@@ -432,8 +432,8 @@ fn lastsave(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn save(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    // Snapshots are taken by the control plane; a local SAVE just marks the data as saved.
-    ctx.eng.mark_saved(ctx.now / 1000);
+    // To `dir/dbfilename` when the node has a data directory, else kept in memory.
+    crate::rdb::persist::save(ctx.eng).map_err(|e| format!("ERR {e}"))?;
     ctx.out.ok();
     Ok(())
 }
@@ -442,7 +442,8 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if argv.len() > 2 || (argv.len() == 2 && !argv.is(1, "schedule")) {
         return Err(errors::SYNTAX.into());
     }
-    ctx.eng.mark_saved(ctx.now / 1000);
+    // Synchronous underneath: the image is taken and stored before the reply.
+    crate::rdb::persist::save(ctx.eng).map_err(|e| format!("ERR {e}"))?;
     ctx.out.simple("Background saving started");
     Ok(())
 }
@@ -918,7 +919,11 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         "jmap" | "quicklist-packed-threshold" | "stringmatch-len" | "change-repl-id" => {
             ctx.out.ok()
         }
-        "reload" | "loadaof" => ctx.out.ok(),
+        "reload" => {
+            crate::rdb::persist::reload(ctx.eng).map_err(|e| format!("ERR {e}"))?;
+            ctx.out.ok()
+        }
+        "loadaof" => ctx.out.ok(),
         "help" => super::connection::help(
             ctx,
             "DEBUG",

@@ -1,14 +1,19 @@
 //! Our RDB value codec: DUMP payloads (value encoding + RDB version + CRC64) and RESTORE.
 //!
-//! Place in the flow: `DUMP`/`RESTORE` (and later snapshots) call [`dump`] and [`restore`].
+//! Place in the flow: `DUMP`/`RESTORE` call [`dump`] and [`restore`]; whole RDB files
+//! ([`file`]) and node snapshots ([`persist`]) reuse the value decoder and length codec.
 //! We write the plain encodings every Redis since 2.x loads (string, list, set, hash, zset with
 //! binary scores), and we read those plus the compact encodings current Redis writes (LZF and
 //! integer strings, intsets, listpacks, quicklist 2), so payloads move both ways between this
 //! engine and a real server. The payload trailer is the 2-byte RDB version (little endian) and
 //! the CRC-64 (Jones polynomial, as Redis uses) of everything before it.
 
+pub mod file;
 pub mod listpack;
+#[cfg(test)]
+mod load_fuzz;
 pub mod lzf;
+pub mod persist;
 
 use crate::db::Value;
 use crate::db::hash::Hash;
@@ -25,6 +30,10 @@ mod ty {
     pub const HASH: u8 = 4;
     pub const ZSET_2: u8 = 5;
     pub const SET_INTSET: u8 = 11;
+    pub const LIST_ZIPLIST: u8 = 10;
+    pub const ZSET_ZIPLIST: u8 = 12;
+    pub const HASH_ZIPLIST: u8 = 13;
+    pub const LIST_QUICKLIST: u8 = 14;
     pub const HASH_LISTPACK: u8 = 16;
     pub const ZSET_LISTPACK: u8 = 17;
     pub const LIST_QUICKLIST_2: u8 = 18;
@@ -214,8 +223,10 @@ impl Reader<'_> {
             }
             (3, true) => {
                 let clen = self.count()?;
+                // LZF expands at most ~88x (264 bytes from a 3-byte reference): a larger
+                // claimed length is corrupt, and must not size an allocation.
                 let ulen = match self.len()? {
-                    (n, false) if n <= 512 << 20 => n as usize,
+                    (n, false) if n <= 512 << 20 && n <= (clen as u64) * 90 + 64 => n as usize,
                     _ => return None,
                 };
                 let data = self.take(clen)?;
@@ -236,15 +247,20 @@ fn score_from_elem(e: listpack::Elem) -> Option<f64> {
 /// Decodes one RDB object (type byte + body).
 pub fn decode_value(r: &mut Reader<'_>) -> Option<Value> {
     let t = r.byte()?;
-    Some(match t {
-        ty::STRING => Value::Str(r.string()?.into()),
+    decode_body(r, t)
+}
+
+/// Decodes the body of an object of type `t` (in a file the key sits between the two).
+pub fn decode_body(r: &mut Reader<'_>, t: u8) -> Option<Value> {
+    match t {
+        ty::STRING => Some(Value::Str(r.string()?.into())),
         ty::LIST => {
             let n = r.count()?;
             let mut l = List::new();
             for _ in 0..n {
                 l.push_back(r.string()?);
             }
-            Value::List(Box::new(l))
+            Some(Value::List(Box::new(l)))
         }
         ty::SET => {
             let n = r.count()?;
@@ -252,30 +268,9 @@ pub fn decode_value(r: &mut Reader<'_>) -> Option<Value> {
             for _ in 0..n {
                 s.insert(&r.string()?);
             }
-            Value::Set(Box::new(s))
+            Some(Value::Set(Box::new(s)))
         }
-        ty::ZSET | ty::ZSET_2 => {
-            let n = r.count()?;
-            let mut z = ZSet::new();
-            for _ in 0..n {
-                let m = r.string()?;
-                let score = if t == ty::ZSET_2 {
-                    f64::from_le_bytes(r.take(8)?.try_into().ok()?)
-                } else {
-                    match r.byte()? {
-                        253 => return None,
-                        254 => f64::INFINITY,
-                        255 => f64::NEG_INFINITY,
-                        l => crate::db::string::parse_f64(r.take(l as usize)?)?,
-                    }
-                };
-                if score.is_nan() {
-                    return None;
-                }
-                z.insert(&m, score);
-            }
-            Value::ZSet(Box::new(z))
-        }
+        ty::ZSET | ty::ZSET_2 => decode_zset(r, t == ty::ZSET_2),
         ty::HASH => {
             let n = r.count()?;
             let mut h = Hash::new();
@@ -283,10 +278,69 @@ pub fn decode_value(r: &mut Reader<'_>) -> Option<Value> {
                 let f = r.string()?;
                 h.insert(&f, r.string()?);
             }
-            Value::Hash(Box::new(h))
+            Some(Value::Hash(Box::new(h)))
         }
+        ty::LIST_QUICKLIST | ty::LIST_QUICKLIST_2 => decode_quicklist(r, t == ty::LIST_QUICKLIST_2),
+        _ => decode_compact(r, t),
+    }
+}
+
+/// A sorted set in the plain encodings: scores as text (type 3) or as binary doubles (5).
+fn decode_zset(r: &mut Reader<'_>, binary: bool) -> Option<Value> {
+    let n = r.count()?;
+    let mut z = ZSet::new();
+    for _ in 0..n {
+        let m = r.string()?;
+        let score = if binary {
+            f64::from_le_bytes(r.take(8)?.try_into().ok()?)
+        } else {
+            match r.byte()? {
+                253 => return None,
+                254 => f64::INFINITY,
+                255 => f64::NEG_INFINITY,
+                l => crate::db::string::parse_f64(r.take(l as usize)?)?,
+            }
+        };
+        if score.is_nan() {
+            return None;
+        }
+        z.insert(&m, score);
+    }
+    Some(Value::ZSet(Box::new(z)))
+}
+
+/// A quicklist: nodes of ziplists (version 1) or of listpacks / plain elements (version 2).
+fn decode_quicklist(r: &mut Reader<'_>, v2: bool) -> Option<Value> {
+    let nodes = r.count()?;
+    let mut l = List::new();
+    for _ in 0..nodes {
+        let container = if v2 { r.count()? } else { 0 };
+        let blob = r.string()?;
+        let elems = match container {
+            0 => listpack::ziplist(&blob)?,
+            1 => {
+                l.push_back(blob);
+                continue;
+            }
+            2 => listpack::listpack(&blob)?,
+            _ => return None,
+        };
+        for e in elems {
+            l.push_back(e.into_bytes());
+        }
+    }
+    Some(Value::List(Box::new(l)))
+}
+
+/// The single-blob encodings: intset, listpacks and (before 7.0) ziplists.
+fn decode_compact(r: &mut Reader<'_>, t: u8) -> Option<Value> {
+    let blob = r.string()?;
+    let elems = |b: &[u8]| match t {
+        ty::LIST_ZIPLIST | ty::ZSET_ZIPLIST | ty::HASH_ZIPLIST => listpack::ziplist(b),
+        _ => listpack::listpack(b),
+    };
+    Some(match t {
         ty::SET_INTSET => {
-            let blob = r.string()?;
             let mut s = Set::new();
             for i in listpack::intset(&blob)? {
                 s.insert(&crate::db::string::i64_bytes(i));
@@ -294,59 +348,48 @@ pub fn decode_value(r: &mut Reader<'_>) -> Option<Value> {
             Value::Set(Box::new(s))
         }
         ty::SET_LISTPACK => {
-            let blob = r.string()?;
             let mut s = Set::new();
             for e in listpack::listpack(&blob)? {
                 s.insert(&e.into_bytes());
             }
             Value::Set(Box::new(s))
         }
-        ty::HASH_LISTPACK => {
-            let blob = r.string()?;
-            let elems = listpack::listpack(&blob)?;
-            if elems.len() % 2 != 0 {
-                return None;
+        ty::LIST_ZIPLIST => {
+            let mut l = List::new();
+            for e in listpack::ziplist(&blob)? {
+                l.push_back(e.into_bytes());
             }
+            Value::List(Box::new(l))
+        }
+        ty::HASH_LISTPACK | ty::HASH_ZIPLIST => {
             let mut h = Hash::new();
-            let mut it = elems.into_iter();
-            while let (Some(f), Some(v)) = (it.next(), it.next()) {
+            for (f, v) in pairs(elems(&blob)?)? {
                 h.insert(&f.into_bytes(), v.into_bytes());
             }
             Value::Hash(Box::new(h))
         }
-        ty::ZSET_LISTPACK => {
-            let blob = r.string()?;
-            let elems = listpack::listpack(&blob)?;
-            if elems.len() % 2 != 0 {
-                return None;
-            }
+        ty::ZSET_LISTPACK | ty::ZSET_ZIPLIST => {
             let mut z = ZSet::new();
-            let mut it = elems.into_iter();
-            while let (Some(m), Some(s)) = (it.next(), it.next()) {
+            for (m, s) in pairs(elems(&blob)?)? {
                 z.insert(&m.into_bytes(), score_from_elem(s)?);
             }
             Value::ZSet(Box::new(z))
         }
-        ty::LIST_QUICKLIST_2 => {
-            let nodes = r.count()?;
-            let mut l = List::new();
-            for _ in 0..nodes {
-                let container = r.count()?;
-                let blob = r.string()?;
-                match container {
-                    1 => l.push_back(blob),
-                    2 => {
-                        for e in listpack::listpack(&blob)? {
-                            l.push_back(e.into_bytes());
-                        }
-                    }
-                    _ => return None,
-                }
-            }
-            Value::List(Box::new(l))
-        }
         _ => return None,
     })
+}
+
+/// Elements taken two by two (field/value, member/score); `None` for an odd count.
+fn pairs(elems: Vec<listpack::Elem>) -> Option<Vec<(listpack::Elem, listpack::Elem)>> {
+    if !elems.len().is_multiple_of(2) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(elems.len() / 2);
+    let mut it = elems.into_iter();
+    while let (Some(a), Some(b)) = (it.next(), it.next()) {
+        out.push((a, b));
+    }
+    Some(out)
 }
 
 #[cfg(test)]
