@@ -27,6 +27,8 @@ enum Kind {
     Notify,
     /// Accepted but immutable at runtime.
     ReadOnly,
+    /// `client-output-buffer-limit`: class groups merged into the current limits.
+    BufferLimits,
 }
 
 /// (name, default, kind). Names as Redis spells them; aliases are listed separately.
@@ -139,7 +141,7 @@ const PARAMS: &[(&str, &str, Kind)] = &[
     (
         "client-output-buffer-limit",
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-        Kind::Text,
+        Kind::BufferLimits,
     ),
     ("enable-debug-command", "yes", Kind::ReadOnly),
     (
@@ -304,6 +306,8 @@ pub struct Config {
     pub active_expire_effort: usize,
     /// `latency-monitor-threshold` in ms (0 = off).
     pub latency_threshold_ms: u64,
+    /// `client-output-buffer-limit`, per class.
+    pub output_limits: crate::outbuf::OutputLimits,
 }
 
 impl Default for Config {
@@ -325,6 +329,7 @@ impl Default for Config {
             requirepass: None,
             active_expire_effort: 1,
             latency_threshold_ms: 0,
+            output_limits: crate::outbuf::OutputLimits::default(),
         };
         for (name, def, _) in PARAMS {
             c.put(name, def.to_string());
@@ -391,6 +396,10 @@ impl Config {
                 None => return bad("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."),
             },
             Kind::Text => value.to_string(),
+            Kind::BufferLimits => match self.output_limits.updated(value) {
+                Ok(limits) => limits.to_config_string(),
+                Err(why) => return bad(why),
+            },
         };
         self.put(name, norm);
         self.refresh(name);
@@ -432,6 +441,11 @@ impl Config {
                 self.latency_threshold_ms = get(self).parse().unwrap_or(0)
             }
             "active-expire-effort" => self.active_expire_effort = get(self).parse().unwrap_or(1),
+            "client-output-buffer-limit" => {
+                // The stored value is canonical (validated by `set`), so this cannot fail.
+                let limits = crate::outbuf::OutputLimits::default().updated(&get(self));
+                self.output_limits = limits.unwrap_or_default();
+            }
             "requirepass" => {
                 let p = get(self);
                 self.requirepass = if p.is_empty() { None } else { Some(p) };

@@ -11,11 +11,12 @@ use crate::client::{Client, ClientInfo, Event};
 use crate::command::Argv;
 use crate::command::dispatch::{Flow, dispatch};
 use crate::engine::Engine;
+use crate::outbuf::{PAUSE_OUTPUT, SoftClock};
 use crate::resp::{Decoder, Limits, Reply};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc, watch};
 
@@ -123,42 +124,28 @@ where
     tracing::debug!(client = id, %peer, "redis client connected");
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut start = 0usize;
-    let mut out = Reply::new();
+    let mut out = Output {
+        reply: Reply::new(),
+        counted: 0,
+        pending: pending.clone(),
+        soft: SoftClock::default(),
+    };
     let mut idle_timeout = 0u64;
     let mut paused = false;
     'conn: loop {
+        let mut more = false;
         if start < inbuf.len() && client.block.is_none() {
             let mut eng = lock_async(&shared).await;
-            eng.begin_batch();
-            dec.limits.max_bulk = eng.cfg.proto_max_bulk_len;
-            dec.limits.authenticated = client.authenticated;
-            paused = false;
             let before = start;
-            loop {
-                match dec.next(&inbuf[start..]) {
-                    Ok(Some(n)) => {
-                        let cmd = &inbuf[start..start + n];
-                        let argv = Argv::new(dec.arg_bytes(cmd), dec.args());
-                        if !argv.is_empty() {
-                            if dispatch(&mut eng, &mut client, &mut out, &argv) == Flow::Paused {
-                                paused = true;
-                                break;
-                            }
-                            dec.limits.authenticated = client.authenticated;
-                        }
-                        start += n;
-                        if client.block.is_some() || client.close {
-                            break;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        out.error(e);
-                        client.close = true;
-                        break;
-                    }
-                }
-            }
+            let end = run_batch(
+                &mut eng,
+                &mut client,
+                &mut dec,
+                &inbuf,
+                &mut start,
+                &mut out,
+            );
+            (paused, more) = (end == BatchEnd::Paused, end == BatchEnd::OutputFull);
             if inbuf.len() - start > eng.cfg.query_buffer_limit {
                 tracing::warn!(
                     client = id,
@@ -168,8 +155,8 @@ where
             }
             idle_timeout = eng.cfg.timeout;
             eng.stats.net_in += (start - before) as u64;
-            eng.stats.net_out += out.len() as u64;
-            sync_info(&mut eng, &client, &out);
+            eng.stats.net_out += (out.reply.len() - out.counted) as u64;
+            sync_info(&mut eng, &client, &out.reply);
             drop(eng);
             if start == inbuf.len() {
                 inbuf.clear();
@@ -179,25 +166,28 @@ where
                 start = 0;
             }
         }
-        if !out.is_empty() {
-            tokio::select! {
-                // Flush too: a TLS stream may keep the tail of a reply buffered otherwise.
-                r = async { stream.write_all(&out.buf).await?; stream.flush().await } => {
-                    if r.is_err() { break 'conn; }
-                },
-                _ = shutdown.changed() => break 'conn,
-                _ = kill.notified() => {
-                    tracing::warn!(client = id, "closing client: push backlog over the output buffer limit");
-                    break 'conn;
-                }
-            }
-            out.buf.clear();
-            if out.buf.capacity() > 1 << 20 {
-                out.buf.shrink_to(64 * 1024);
+        out.account();
+        if !out.reply.is_empty() {
+            let pubsub = client.sub_count() > 0;
+            if !flush(
+                &mut stream,
+                &mut out,
+                (&shared, &mut shutdown, &kill),
+                id,
+                pubsub,
+            )
+            .await
+            {
+                break 'conn;
             }
         }
         if client.close {
             break;
+        }
+        if more {
+            // The batch stopped at the output threshold: run the rest of the input buffer
+            // now that the socket took the replies, before reading more.
+            continue;
         }
         if paused {
             tokio::select! {
@@ -241,12 +231,9 @@ where
                 let mut ev = ev;
                 while let Some(e) = ev {
                     match e {
-                        Event::Push(b) => {
-                            pending.fetch_sub(b.len(), Ordering::AcqRel);
-                            out.raw(&b);
-                        }
+                        Event::Push(b) => out.push(&b),
                         Event::Unblocked(b) => {
-                            out.raw(&b);
+                            out.reply.raw(&b);
                             client.block = None;
                         }
                         Event::Kill => break 'conn,
@@ -257,7 +244,7 @@ where
             _ = block_wait => {
                 let mut eng = shared.lock();
                 if let Some(b) = eng.unblock_client(id) {
-                    out.raw(&eng.blocked_timeout_reply(id, &b));
+                    out.reply.raw(&eng.blocked_timeout_reply(id, &b));
                     client.block = None;
                 }
             }
@@ -267,6 +254,156 @@ where
     }
     cleanup(&shared, &client);
     tracing::debug!(client = id, "redis client disconnected");
+}
+
+/// How a batch ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BatchEnd {
+    /// The input buffer holds no complete command (or the client blocked or is closing).
+    Drained,
+    /// Clients are paused (CLIENT PAUSE): retry shortly.
+    Paused,
+    /// The output reached [`PAUSE_OUTPUT`]: write it, then run the rest.
+    OutputFull,
+}
+
+/// Runs the complete commands of `inbuf[*start..]` under the node lock, advancing `*start`.
+/// A reply that takes the client over the hard limit of its class drops the whole output
+/// and closes the client, as Redis does.
+fn run_batch(
+    eng: &mut Engine,
+    client: &mut Client,
+    dec: &mut Decoder,
+    inbuf: &[u8],
+    start: &mut usize,
+    out: &mut Output,
+) -> BatchEnd {
+    eng.begin_batch();
+    dec.limits.max_bulk = eng.cfg.proto_max_bulk_len;
+    dec.limits.authenticated = client.authenticated;
+    loop {
+        match dec.next(&inbuf[*start..]) {
+            Ok(Some(n)) => {
+                let cmd = &inbuf[*start..*start + n];
+                let argv = Argv::new(dec.arg_bytes(cmd), dec.args());
+                if !argv.is_empty() {
+                    if dispatch(eng, client, &mut out.reply, &argv) == Flow::Paused {
+                        return BatchEnd::Paused;
+                    }
+                    dec.limits.authenticated = client.authenticated;
+                    let limit = eng.cfg.output_limits.class(client.sub_count() > 0);
+                    if limit.over_hard(out.unsent()) {
+                        tracing::warn!(
+                            client = client.id,
+                            "closing client: output buffer over client-output-buffer-limit"
+                        );
+                        out.discard();
+                        client.close = true;
+                    }
+                }
+                *start += n;
+                if client.block.is_some() || client.close {
+                    return BatchEnd::Drained;
+                }
+                if out.reply.len() >= PAUSE_OUTPUT {
+                    return BatchEnd::OutputFull;
+                }
+            }
+            Ok(None) => return BatchEnd::Drained,
+            Err(e) => {
+                out.reply.error(e);
+                client.close = true;
+                return BatchEnd::Drained;
+            }
+        }
+    }
+}
+
+/// A connection's unsent output, counted in the client's shared `pending` (CLIENT LIST
+/// `omem`, INFO memory, the limits) until the socket takes it.
+struct Output {
+    reply: Reply,
+    /// Bytes of `reply` already counted in `pending` (pushes are counted when queued).
+    counted: usize,
+    pending: Arc<AtomicUsize>,
+    soft: SoftClock,
+}
+
+impl Output {
+    /// Counts the bytes produced since the last call.
+    fn account(&mut self) {
+        let new = self.reply.len() - self.counted;
+        self.counted = self.reply.len();
+        self.pending.fetch_add(new, Ordering::AcqRel);
+    }
+
+    /// Appends a queued push (counted when it was queued).
+    fn push(&mut self, b: &[u8]) {
+        self.reply.raw(b);
+        self.counted += b.len();
+    }
+
+    /// Every output byte of the connection not yet written.
+    fn unsent(&self) -> usize {
+        self.pending.load(Ordering::Acquire) + self.reply.len() - self.counted
+    }
+
+    /// Drops what was not written (the client is being closed for its limits).
+    fn discard(&mut self) {
+        self.pending.fetch_sub(self.counted, Ordering::AcqRel);
+        self.reply.buf.clear();
+        self.counted = 0;
+    }
+}
+
+/// Writes the whole output, uncounting bytes as the socket takes them. While the client does
+/// not read, its soft limit is checked every 250 ms. False when the connection must close
+/// (write error, node shutdown, killed for its limits).
+async fn flush<S>(
+    stream: &mut S,
+    out: &mut Output,
+    (shared, shutdown, kill): (&Shared, &mut watch::Receiver<bool>, &Notify),
+    id: u64,
+    pubsub: bool,
+) -> bool
+where
+    S: tokio::io::AsyncWrite + Unpin,
+{
+    let mut sent = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    while sent < out.reply.len() {
+        tokio::select! {
+            r = stream.write(&out.reply.buf[sent..]) => match r {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => {
+                    sent += n;
+                    out.pending.fetch_sub(n, Ordering::AcqRel);
+                }
+            },
+            _ = tick.tick() => {
+                let limit = shared.lock().cfg.output_limits.class(pubsub);
+                if out.soft.breached(out.unsent(), limit, Instant::now()) {
+                    tracing::warn!(client = id, "closing client: output buffer over client-output-buffer-limit");
+                    return false;
+                }
+            }
+            _ = shutdown.changed() => return false,
+            _ = kill.notified() => {
+                tracing::warn!(client = id, "closing client: output buffer over client-output-buffer-limit");
+                return false;
+            }
+        }
+    }
+    // Flush too: a TLS stream may keep the tail of a reply buffered otherwise.
+    if stream.flush().await.is_err() {
+        return false;
+    }
+    out.reply.buf.clear();
+    out.counted = 0;
+    if out.reply.buf.capacity() > 1 << 20 {
+        out.reply.buf.shrink_to(64 * 1024);
+    }
+    true
 }
 
 fn sync_info(eng: &mut Engine, client: &Client, out: &Reply) {

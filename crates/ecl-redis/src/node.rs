@@ -146,6 +146,7 @@ impl RedisNode {
     pub fn config_set(&self, name: &str, value: &str) -> Result<(), String> {
         let mut eng = self.shared.lock();
         eng.cfg.set(name, value)?;
+        eng.clients.output_limits = eng.cfg.output_limits;
         eng.refresh_access_mode();
         Ok(())
     }
