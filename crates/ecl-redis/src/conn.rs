@@ -311,7 +311,8 @@ fn run_batch(
             }
             Ok(None) => return BatchEnd::Drained,
             Err(e) => {
-                out.reply.error(e);
+                // Redis sends protocol errors as ordinary `ERR` errors, then closes.
+                out.reply.error(&format!("ERR {e}"));
                 client.close = true;
                 return BatchEnd::Drained;
             }
