@@ -15,7 +15,8 @@ Redis cases:
   R5  multibulk argument without its '$'            -> "expected '$', got 'f'", closed
   R6  command cut in the middle, then EOF           -> nothing sent, node unaffected
   R7  a pipeline sent one byte every few ms         -> the same replies as sent at once
-  R8  query buffer over client-query-buffer-limit   -> closed without a reply
+  R8  query buffer over client-query-buffer-limit   -> closed without a reply; both query
+      limits refuse values under redis-server's 1 MB floor with its error text
   R9  client-output-buffer-limit normal 1mb, GET 5 MB -> closed, nothing of the output sent
   R10 CONFIG SET client-output-buffer-limit bad values -> redis-server's error texts
   R11 2,000 pipelined GETs of a 5 MB value, not read for seconds -> RSS bounded (back-pressure),
@@ -288,6 +289,13 @@ def test_r8_query_buffer_over_its_limit(nodes, real, healthy):
     finally:
         for addr in targets:
             assert _config(addr, "client-query-buffer-limit", "1gb") == b"+OK\r\n"
+
+
+@pytest.mark.parametrize("name", ["client-query-buffer-limit", "proto-max-bulk-len"])
+@pytest.mark.parametrize("value", ["1000", "abc"])
+def test_r8_query_limits_below_their_floor(nodes, real, healthy, name, value):
+    ours = compare(nodes, real, "redis", resp("CONFIG", "SET", name, value))
+    assert ours[0].startswith(b"-ERR CONFIG SET failed"), ours
 
 
 def test_r9_normal_hard_output_limit(nodes, real, healthy):

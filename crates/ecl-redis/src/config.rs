@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 enum Kind {
     /// Memory size (`100mb`, `1gb`…), shown in bytes.
     Bytes,
+    /// Memory size with a lower bound (Redis's floor for the query buffer limits).
+    BytesAtLeast(u64),
     /// Integer within bounds.
     Int(i64, i64),
     /// `yes` / `no`.
@@ -81,8 +83,16 @@ const PARAMS: &[(&str, &str, Kind)] = &[
     ("replica-read-only", "yes", Kind::Bool),
     ("replica-announce-ip", "", Kind::Text),
     ("replica-announce-port", "0", Kind::Int(0, 65535)),
-    ("client-query-buffer-limit", "1073741824", Kind::Bytes),
-    ("proto-max-bulk-len", "536870912", Kind::Bytes),
+    (
+        "client-query-buffer-limit",
+        "1073741824",
+        Kind::BytesAtLeast(1 << 20),
+    ),
+    (
+        "proto-max-bulk-len",
+        "536870912",
+        Kind::BytesAtLeast(1 << 20),
+    ),
     ("lazyfree-lazy-eviction", "no", Kind::Bool),
     ("lazyfree-lazy-expire", "no", Kind::Bool),
     ("lazyfree-lazy-server-del", "no", Kind::Bool),
@@ -369,6 +379,16 @@ impl Config {
             Kind::ReadOnly => return bad("can't set immutable config"),
             Kind::Bytes => match parse_memory(value) {
                 Some(v) => v.to_string(),
+                None => return bad("argument must be a memory value"),
+            },
+            Kind::BytesAtLeast(min) => match parse_memory(value) {
+                Some(v) if v >= min && v <= i64::MAX as u64 => v.to_string(),
+                Some(_) => {
+                    return bad(&format!(
+                        "argument must be between {min} and {} inclusive",
+                        i64::MAX
+                    ));
+                }
                 None => return bad("argument must be a memory value"),
             },
             Kind::Int(lo, hi) => match value.parse::<i64>() {
