@@ -23,6 +23,8 @@ Redis cases:
       CLIENT LIST omem shows the unsent bytes, then every reply arrives intact
   R12 a Pub/Sub subscriber that never reads         -> closed at the pubsub hard limit after
       the same number of 100 KB messages as redis-server; another subscriber gets them all
+  R13 a subscriber over the pubsub soft limit (1 MB, 2 s, hard 0) -> closed once the seconds
+      passed, as in redis-server
 Memcached cases:
   M1  get naming a 1 MB item 1,000 times, read slowly -> reply byte-identical to memcached,
       RSS bounded (the reply is streamed under a per-connection budget)
@@ -346,6 +348,9 @@ def test_r11_pipelined_large_gets_without_reading(nodes, emulator, healthy):
     listing = exchange(nodes["redis"], resp("CLIENT", "LIST"), quiet=0.3)[0]
     omem = max(int(w[5:]) for w in listing.split() if w.startswith(b"omem="))
     assert 0 < omem < 16 << 20, listing
+    info = exchange(nodes["redis"], resp("INFO", "memory"), quiet=0.3)[0]
+    fields = dict(line.split(b":", 1) for line in info.split(b"\r\n") if b":" in line)
+    assert int(fields[b"mem_clients_normal"]) >= omem, fields[b"mem_clients_normal"]
     reply = b"$%d\r\n" % size + b"x" * size + b"\r\n"
     first = read_exact(s, len(reply))
     assert first == reply
@@ -507,3 +512,44 @@ def test_m11_binary_key_longer_than_the_body(nodes, healthy):
     # emulated node refuses the packet instead (compared with our own expectation only).
     ours = exchange(nodes["memcached"], bin_header(0x00, 10, 0, 5) + b"abcde")
     assert ours == (EINVAL_GET, True)
+
+
+def _soft_limit_closes(addr) -> tuple[bool, bool]:
+    """pubsub soft limit 1 MB for 2 s: 8 MB go to a subscriber that never reads (more than
+    the kernel buffers take). Returns (still subscribed at once, still subscribed once one more
+    message is published 3.5 s later)."""
+    assert _config(addr, "client-output-buffer-limit", "pubsub 0 1mb 2") == b"+OK\r\n"
+    try:
+        slow = socket.create_connection(addr, timeout=10)
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.sendall(resp("SUBSCRIBE", "soft"))
+        time.sleep(0.3)
+        pub = socket.create_connection(addr, timeout=10)
+        for _ in range(80):
+            pub.sendall(resp("PUBLISH", "soft", b"s" * 100_000))
+            assert read_exact(pub, 4) == b":1\r\n"
+
+        def subscribed() -> bool:
+            pub.sendall(resp("PUBSUB", "NUMSUB", "soft"))
+            return read_exact(pub, len(b"*2\r\n$4\r\nsoft\r\n:1\r\n"))[-4:] == b":1\r\n"
+
+        early = subscribed()
+        time.sleep(3.5)
+        pub.sendall(resp("PUBLISH", "soft", b"s"))
+        read_exact(pub, 4)
+        late = subscribed()
+        slow.close()
+        pub.close()
+        return early, late
+    finally:
+        _config(addr, "client-output-buffer-limit", "pubsub 32mb 8mb 60")
+
+
+def test_r13_subscriber_over_the_soft_limit_for_its_seconds(nodes, real, healthy):
+    # The hard limit is 0 and 8 MB stay far below the 32 MB backlog cap: only the soft limit
+    # can close the subscriber. (Whether it is still there right after the burst depends on
+    # how long publishing took on a loaded machine, so only the outcome is compared.)
+    _, late = _soft_limit_closes(nodes["redis"])
+    assert late is False
+    if real["redis"]:
+        assert _soft_limit_closes(real["redis"][0])[1] is False
