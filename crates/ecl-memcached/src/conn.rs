@@ -69,7 +69,9 @@ pub(crate) fn process(
                 return Step::Close;
             }
             Ok(Parsed::NeedMore { want }) => {
-                buf.reserve(want.saturating_sub(buf.len()));
+                // Room for the announced request, at most 1 MiB ahead of what arrived: a
+                // header claiming a large body commits nothing before its bytes come.
+                buf.reserve(want.saturating_sub(buf.len()).min(1 << 20));
                 return Step::More;
             }
             Ok(Parsed::Done {
