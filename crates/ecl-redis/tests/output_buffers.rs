@@ -74,7 +74,12 @@ async fn a_reply_over_the_normal_hard_limit_closes_without_output() {
         .await;
     assert_eq!(
         admin
-            .cmd(&["CONFIG", "SET", "client-output-buffer-limit", "normal 1mb 0 0"])
+            .cmd(&[
+                "CONFIG",
+                "SET",
+                "client-output-buffer-limit",
+                "normal 1mb 0 0"
+            ])
             .await,
         "+OK\r\n"
     );
