@@ -371,7 +371,10 @@ where
     S: tokio::io::AsyncWrite + Unpin,
 {
     let mut sent = 0;
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    // The first check comes a period later: a write the socket takes at once (the common
+    // case) costs no lock.
+    let period = Duration::from_millis(250);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     while sent < out.reply.len() {
         tokio::select! {
             r = stream.write(&out.reply.buf[sent..]) => match r {
