@@ -3,7 +3,9 @@
 //! Place in the flow: the node's accept loop spawns [`serve`] per TCP connection on the shared
 //! tokio runtime. The loop decodes every complete command its buffer holds, takes the node lock
 //! once for the whole batch (pipelining costs one lock and one write, not one per command),
-//! then writes all replies at once. Between batches it waits for socket input, events from
+//! then writes all replies at once; a batch stops early once [`PAUSE_OUTPUT`] bytes of replies
+//! wait, and the rest of the buffer runs after the socket took them (back-pressure), every
+//! unsent byte counted for the client's output buffer limits. Between batches it waits for socket input, events from
 //! other clients (Pub/Sub messages, MONITOR lines, unblocking replies, CLIENT KILL), node
 //! shutdown, a blocking command's deadline or the idle `timeout`.
 
