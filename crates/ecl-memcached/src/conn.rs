@@ -13,9 +13,10 @@ pub(crate) use crate::execute::Step;
 use crate::node::NodeShared;
 use crate::protocol::{self, Parsed};
 
-/// Output size after which a connection stops taking new requests from the buffer until it
-/// has written what it has (bounds memory for deep pipelines).
-pub(crate) const OUTPUT_SOFT_LIMIT: usize = 1 << 20;
+/// Output size after which a connection stops producing replies until it has written what it
+/// has: checked between requests (deep pipelines) and between the keys of a multi-key get, so
+/// a connection's pending output stays under this plus one item, however large the reply.
+pub(crate) const OUTPUT_SOFT_LIMIT: usize = 256 * 1024;
 
 /// Per-connection protocol state.
 pub(crate) struct ConnState {
@@ -27,6 +28,21 @@ pub(crate) struct ConnState {
     pub(crate) closing: bool,
     /// The protocol stopped early because its output is large; call it again before reading.
     pub(crate) output_full: bool,
+    /// Keys already served of the paused multi-key get at the head of the buffer.
+    pub(crate) resume: usize,
+}
+
+impl ConnState {
+    /// The state of a fresh connection on counter stripe `stripe`.
+    pub(crate) fn new(stripe: usize) -> ConnState {
+        ConnState {
+            stripe,
+            swallow: 0,
+            closing: false,
+            output_full: false,
+            resume: 0,
+        }
+    }
 }
 
 /// Consumes complete requests of the given protocol from `buf`, appending replies to `out`.
@@ -53,7 +69,9 @@ pub(crate) fn process(
                 return Step::Close;
             }
             Ok(Parsed::NeedMore { want }) => {
-                buf.reserve(want.saturating_sub(buf.len()));
+                // Room for the announced request, at most 1 MiB ahead of what arrived: a
+                // header claiming a large body commits nothing before its bytes come.
+                buf.reserve(want.saturating_sub(buf.len()).min(1 << 20));
                 return Step::More;
             }
             Ok(Parsed::Done {
@@ -61,7 +79,13 @@ pub(crate) fn process(
                 consumed,
                 discard,
             }) => {
-                let step = execute::execute(node, st.stripe, request, out);
+                let step = execute::execute(node, st.stripe, request, &mut st.resume, out);
+                if step == Step::Paused {
+                    // The request stays in the buffer; the next call resumes it at the cursor
+                    // once the writer has sent this part.
+                    st.output_full = true;
+                    return Step::More;
+                }
                 buf.advance(consumed);
                 st.swallow = discard;
                 if step == Step::Close || st.closing {
@@ -199,12 +223,7 @@ mod robustness {
             }
             let mut buf = BytesMut::from(&input[..]);
             let mut out = Vec::new();
-            let mut st = ConnState {
-                stripe: 0,
-                swallow: 0,
-                closing: false,
-                output_full: false,
-            };
+            let mut st = ConnState::new(0);
             for _ in 0..64 {
                 let before = buf.len();
                 let step = process(&node, &mut st, &mut buf, &mut out, input[0] == 0x80);
@@ -216,12 +235,7 @@ mod robustness {
             }
         }
         // The node is intact: it still answers and stayed within its budget.
-        let mut st = ConnState {
-            stripe: 0,
-            swallow: 0,
-            closing: false,
-            output_full: false,
-        };
+        let mut st = ConnState::new(0);
         let mut buf = BytesMut::from(&b"version\r\n"[..]);
         let mut out = Vec::new();
         process(&node, &mut st, &mut buf, &mut out, false);

@@ -193,12 +193,7 @@ where
         .insert(id, info.clone());
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut out: Vec<u8> = Vec::with_capacity(8 * 1024);
-    let mut state = ConnState {
-        stripe,
-        swallow: 0,
-        closing: false,
-        output_full: false,
-    };
+    let mut state = ConnState::new(stripe);
     let mut binary: Option<bool> = None;
     loop {
         // Keep room for a full-sized read (a full BytesMut would otherwise read 64 bytes).
@@ -240,7 +235,7 @@ where
                     return;
                 }
                 out.clear();
-                if out.capacity() > 1 << 20 {
+                if out.capacity() > 4 << 20 {
                     out.shrink_to(16 * 1024);
                 }
             }

@@ -197,23 +197,26 @@ pub struct ClientInfo {
     pub user: String,
     /// Number of WATCHed keys.
     pub watched: usize,
-    /// Bytes pushed to the connection and not yet taken by it (Pub/Sub, MONITOR backlog).
+    /// Output bytes of the connection not yet written to its socket: its own replies and the
+    /// Pub/Sub and MONITOR messages queued for it (CLIENT LIST `omem`, INFO `mem_clients_normal`).
     pub pending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Wakes the connection even while it is stuck writing to a client that does not read.
     pub kill: std::sync::Arc<tokio::sync::Notify>,
 }
 
-/// Backlog above which a Pub/Sub or MONITOR client is disconnected, like Redis'
-/// `client-output-buffer-limit pubsub` hard limit (32 MB by default).
-pub const PUSH_BACKLOG_LIMIT: usize = 32 * 1024 * 1024;
-
 impl ClientInfo {
-    /// Queues pushed bytes; a client that lets more than [`PUSH_BACKLOG_LIMIT`] pile up is
-    /// closed instead, so a stalled subscriber cannot grow the process without bound.
-    pub fn push(&self, bytes: Vec<u8>) -> bool {
+    /// Queues pushed bytes; a client whose unsent output would pass the hard limit of its
+    /// class (`client-output-buffer-limit`, see [`crate::outbuf`]) is closed instead, so a
+    /// stalled subscriber cannot grow the process without bound.
+    pub fn push(&self, bytes: Vec<u8>, limits: &crate::outbuf::OutputLimits) -> bool {
         use std::sync::atomic::Ordering;
         let n = bytes.len();
-        if self.pending.fetch_add(n, Ordering::AcqRel) + n > PUSH_BACKLOG_LIMIT {
+        let cap = limits.class(self.subs != (0, 0, 0)).push_cap();
+        if self.pending.fetch_add(n, Ordering::AcqRel) + n > cap {
+            tracing::warn!(
+                addr = %self.addr,
+                "closing client: output buffer over client-output-buffer-limit"
+            );
             let _ = self.tx.send(Event::Kill);
             self.kill.notify_one();
             return false;
@@ -221,6 +224,9 @@ impl ClientInfo {
         self.tx.send(Event::Push(bytes)).is_ok()
     }
 }
+
+/// What one connection costs before its buffers (CLIENT LIST `tot-mem` of an idle client).
+pub const CLIENT_BASE_MEMORY: u64 = 1024;
 
 /// Registry of connected clients.
 #[derive(Debug, Default)]
@@ -233,6 +239,9 @@ pub struct Clients {
     pub total_connections: u64,
     /// Ids of MONITOR clients.
     pub monitors: Vec<u64>,
+    /// Copy of the node's `client-output-buffer-limit`, applied to queued pushes (kept in step
+    /// with the configuration by the engine at every batch and configuration change).
+    pub output_limits: crate::outbuf::OutputLimits,
 }
 
 impl Clients {
@@ -245,9 +254,19 @@ impl Clients {
     /// Sends an event to a client; false if it is gone.
     pub fn send(&self, id: u64, ev: Event) -> bool {
         self.map.get(&id).is_some_and(|c| match ev {
-            Event::Push(b) => c.push(b),
+            Event::Push(b) => c.push(b, &self.output_limits),
             ev => c.tx.send(ev).is_ok(),
         })
+    }
+
+    /// Memory of the clients (INFO `mem_clients_normal`): a fixed cost per connection plus
+    /// every unsent output byte.
+    pub fn memory(&self) -> u64 {
+        use std::sync::atomic::Ordering;
+        self.map
+            .values()
+            .map(|c| CLIENT_BASE_MEMORY + c.pending.load(Ordering::Relaxed) as u64)
+            .sum()
     }
 
     /// Number of pub/sub clients (at least one subscription).

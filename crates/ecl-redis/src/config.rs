@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 enum Kind {
     /// Memory size (`100mb`, `1gb`…), shown in bytes.
     Bytes,
+    /// Memory size with a lower bound (Redis's floor for the query buffer limits).
+    BytesAtLeast(u64),
     /// Integer within bounds.
     Int(i64, i64),
     /// `yes` / `no`.
@@ -27,6 +29,8 @@ enum Kind {
     Notify,
     /// Accepted but immutable at runtime.
     ReadOnly,
+    /// `client-output-buffer-limit`: class groups merged into the current limits.
+    BufferLimits,
 }
 
 /// (name, default, kind). Names as Redis spells them; aliases are listed separately.
@@ -79,8 +83,16 @@ const PARAMS: &[(&str, &str, Kind)] = &[
     ("replica-read-only", "yes", Kind::Bool),
     ("replica-announce-ip", "", Kind::Text),
     ("replica-announce-port", "0", Kind::Int(0, 65535)),
-    ("client-query-buffer-limit", "1073741824", Kind::Bytes),
-    ("proto-max-bulk-len", "536870912", Kind::Bytes),
+    (
+        "client-query-buffer-limit",
+        "1073741824",
+        Kind::BytesAtLeast(1 << 20),
+    ),
+    (
+        "proto-max-bulk-len",
+        "536870912",
+        Kind::BytesAtLeast(1 << 20),
+    ),
     ("lazyfree-lazy-eviction", "no", Kind::Bool),
     ("lazyfree-lazy-expire", "no", Kind::Bool),
     ("lazyfree-lazy-server-del", "no", Kind::Bool),
@@ -139,7 +151,7 @@ const PARAMS: &[(&str, &str, Kind)] = &[
     (
         "client-output-buffer-limit",
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-        Kind::Text,
+        Kind::BufferLimits,
     ),
     ("enable-debug-command", "yes", Kind::ReadOnly),
     (
@@ -304,6 +316,8 @@ pub struct Config {
     pub active_expire_effort: usize,
     /// `latency-monitor-threshold` in ms (0 = off).
     pub latency_threshold_ms: u64,
+    /// `client-output-buffer-limit`, per class.
+    pub output_limits: crate::outbuf::OutputLimits,
 }
 
 impl Default for Config {
@@ -325,6 +339,7 @@ impl Default for Config {
             requirepass: None,
             active_expire_effort: 1,
             latency_threshold_ms: 0,
+            output_limits: crate::outbuf::OutputLimits::default(),
         };
         for (name, def, _) in PARAMS {
             c.put(name, def.to_string());
@@ -366,6 +381,16 @@ impl Config {
                 Some(v) => v.to_string(),
                 None => return bad("argument must be a memory value"),
             },
+            Kind::BytesAtLeast(min) => match parse_memory(value) {
+                Some(v) if v >= min && v <= i64::MAX as u64 => v.to_string(),
+                Some(_) => {
+                    return bad(&format!(
+                        "argument must be between {min} and {} inclusive",
+                        i64::MAX
+                    ));
+                }
+                None => return bad("argument must be a memory value"),
+            },
             Kind::Int(lo, hi) => match value.parse::<i64>() {
                 Ok(v) if v >= lo && v <= hi => v.to_string(),
                 Ok(_) => return bad(&format!("argument must be between {lo} and {hi} inclusive")),
@@ -391,6 +416,10 @@ impl Config {
                 None => return bad("Invalid event class character. Use 'Ag$lshzxeKEtmdn'."),
             },
             Kind::Text => value.to_string(),
+            Kind::BufferLimits => match self.output_limits.updated(value) {
+                Ok(limits) => limits.to_config_string(),
+                Err(why) => return bad(why),
+            },
         };
         self.put(name, norm);
         self.refresh(name);
@@ -432,6 +461,11 @@ impl Config {
                 self.latency_threshold_ms = get(self).parse().unwrap_or(0)
             }
             "active-expire-effort" => self.active_expire_effort = get(self).parse().unwrap_or(1),
+            "client-output-buffer-limit" => {
+                // The stored value is canonical (validated by `set`), so this cannot fail.
+                let limits = crate::outbuf::OutputLimits::default().updated(&get(self));
+                self.output_limits = limits.unwrap_or_default();
+            }
             "requirepass" => {
                 let p = get(self);
                 self.requirepass = if p.is_empty() { None } else { Some(p) };

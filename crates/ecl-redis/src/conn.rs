@@ -3,7 +3,9 @@
 //! Place in the flow: the node's accept loop spawns [`serve`] per TCP connection on the shared
 //! tokio runtime. The loop decodes every complete command its buffer holds, takes the node lock
 //! once for the whole batch (pipelining costs one lock and one write, not one per command),
-//! then writes all replies at once. Between batches it waits for socket input, events from
+//! then writes all replies at once; a batch stops early once [`PAUSE_OUTPUT`] bytes of replies
+//! wait, and the rest of the buffer runs after the socket took them (back-pressure), every
+//! unsent byte counted for the client's output buffer limits. Between batches it waits for socket input, events from
 //! other clients (Pub/Sub messages, MONITOR lines, unblocking replies, CLIENT KILL), node
 //! shutdown, a blocking command's deadline or the idle `timeout`.
 
@@ -11,11 +13,12 @@ use crate::client::{Client, ClientInfo, Event};
 use crate::command::Argv;
 use crate::command::dispatch::{Flow, dispatch};
 use crate::engine::Engine;
+use crate::outbuf::{PAUSE_OUTPUT, SoftClock};
 use crate::resp::{Decoder, Limits, Reply};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc, watch};
 
@@ -125,42 +128,28 @@ where
     tracing::debug!(client = id, %peer, "redis client connected");
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut start = 0usize;
-    let mut out = Reply::new();
+    let mut out = Output {
+        reply: Reply::new(),
+        counted: 0,
+        pending: pending.clone(),
+        soft: SoftClock::default(),
+    };
     let mut idle_timeout = 0u64;
     let mut paused = false;
     'conn: loop {
+        let mut more = false;
         if start < inbuf.len() && client.block.is_none() {
             let mut eng = lock_async(&shared).await;
-            eng.begin_batch();
-            dec.limits.max_bulk = eng.cfg.proto_max_bulk_len;
-            dec.limits.authenticated = client.authenticated;
-            paused = false;
             let before = start;
-            loop {
-                match dec.next(&inbuf[start..]) {
-                    Ok(Some(n)) => {
-                        let cmd = &inbuf[start..start + n];
-                        let argv = Argv::new(dec.arg_bytes(cmd), dec.args());
-                        if !argv.is_empty() {
-                            if dispatch(&mut eng, &mut client, &mut out, &argv) == Flow::Paused {
-                                paused = true;
-                                break;
-                            }
-                            dec.limits.authenticated = client.authenticated;
-                        }
-                        start += n;
-                        if client.block.is_some() || client.close {
-                            break;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        out.error(e);
-                        client.close = true;
-                        break;
-                    }
-                }
-            }
+            let end = run_batch(
+                &mut eng,
+                &mut client,
+                &mut dec,
+                &inbuf,
+                &mut start,
+                &mut out,
+            );
+            (paused, more) = (end == BatchEnd::Paused, end == BatchEnd::OutputFull);
             if inbuf.len() - start > eng.cfg.query_buffer_limit {
                 tracing::warn!(
                     client = id,
@@ -170,8 +159,8 @@ where
             }
             idle_timeout = eng.cfg.timeout;
             eng.stats.net_in += (start - before) as u64;
-            eng.stats.net_out += out.len() as u64;
-            sync_info(&mut eng, &client, &out);
+            eng.stats.net_out += (out.reply.len() - out.counted) as u64;
+            sync_info(&mut eng, &client, &out.reply);
             drop(eng);
             if start == inbuf.len() {
                 inbuf.clear();
@@ -181,25 +170,28 @@ where
                 start = 0;
             }
         }
-        if !out.is_empty() {
-            tokio::select! {
-                // Flush too: a TLS stream may keep the tail of a reply buffered otherwise.
-                r = async { stream.write_all(&out.buf).await?; stream.flush().await } => {
-                    if r.is_err() { break 'conn; }
-                },
-                _ = shutdown.changed() => break 'conn,
-                _ = kill.notified() => {
-                    tracing::warn!(client = id, "closing client: push backlog over the output buffer limit");
-                    break 'conn;
-                }
-            }
-            out.buf.clear();
-            if out.buf.capacity() > 1 << 20 {
-                out.buf.shrink_to(64 * 1024);
+        out.account();
+        if !out.reply.is_empty() {
+            let pubsub = client.sub_count() > 0;
+            if !flush(
+                &mut stream,
+                &mut out,
+                (&shared, &mut shutdown, &kill),
+                id,
+                pubsub,
+            )
+            .await
+            {
+                break 'conn;
             }
         }
         if client.close {
             break;
+        }
+        if more {
+            // The batch stopped at the output threshold: run the rest of the input buffer
+            // now that the socket took the replies, before reading more.
+            continue;
         }
         if paused {
             tokio::select! {
@@ -243,12 +235,9 @@ where
                 let mut ev = ev;
                 while let Some(e) = ev {
                     match e {
-                        Event::Push(b) => {
-                            pending.fetch_sub(b.len(), Ordering::AcqRel);
-                            out.raw(&b);
-                        }
+                        Event::Push(b) => out.push(&b),
                         Event::Unblocked(b) => {
-                            out.raw(&b);
+                            out.reply.raw(&b);
                             client.block = None;
                         }
                         Event::Kill => break 'conn,
@@ -259,7 +248,7 @@ where
             _ = block_wait => {
                 let mut eng = shared.lock();
                 if let Some(b) = eng.unblock_client(id) {
-                    out.raw(&eng.blocked_timeout_reply(id, &b));
+                    out.reply.raw(&eng.blocked_timeout_reply(id, &b));
                     client.block = None;
                 }
             }
@@ -269,6 +258,160 @@ where
     }
     cleanup(&shared, &client);
     tracing::debug!(client = id, "redis client disconnected");
+}
+
+/// How a batch ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BatchEnd {
+    /// The input buffer holds no complete command (or the client blocked or is closing).
+    Drained,
+    /// Clients are paused (CLIENT PAUSE): retry shortly.
+    Paused,
+    /// The output reached [`PAUSE_OUTPUT`]: write it, then run the rest.
+    OutputFull,
+}
+
+/// Runs the complete commands of `inbuf[*start..]` under the node lock, advancing `*start`.
+/// A reply that takes the client over the hard limit of its class drops the whole output
+/// and closes the client, as Redis does.
+fn run_batch(
+    eng: &mut Engine,
+    client: &mut Client,
+    dec: &mut Decoder,
+    inbuf: &[u8],
+    start: &mut usize,
+    out: &mut Output,
+) -> BatchEnd {
+    eng.begin_batch();
+    dec.limits.max_bulk = eng.cfg.proto_max_bulk_len;
+    dec.limits.authenticated = client.authenticated;
+    loop {
+        match dec.next(&inbuf[*start..]) {
+            Ok(Some(n)) => {
+                let cmd = &inbuf[*start..*start + n];
+                let argv = Argv::new(dec.arg_bytes(cmd), dec.args());
+                if !argv.is_empty() {
+                    if dispatch(eng, client, &mut out.reply, &argv) == Flow::Paused {
+                        return BatchEnd::Paused;
+                    }
+                    dec.limits.authenticated = client.authenticated;
+                    let limit = eng.cfg.output_limits.class(client.sub_count() > 0);
+                    if limit.over_hard(out.unsent()) {
+                        tracing::warn!(
+                            client = client.id,
+                            "closing client: output buffer over client-output-buffer-limit"
+                        );
+                        out.discard();
+                        client.close = true;
+                    }
+                }
+                *start += n;
+                if client.block.is_some() || client.close {
+                    return BatchEnd::Drained;
+                }
+                if out.reply.len() >= PAUSE_OUTPUT {
+                    return BatchEnd::OutputFull;
+                }
+            }
+            Ok(None) => return BatchEnd::Drained,
+            Err(e) => {
+                // Redis sends protocol errors as ordinary `ERR` errors, then closes.
+                out.reply.error(&format!("ERR {e}"));
+                client.close = true;
+                return BatchEnd::Drained;
+            }
+        }
+    }
+}
+
+/// A connection's unsent output, counted in the client's shared `pending` (CLIENT LIST
+/// `omem`, INFO memory, the limits) until the socket takes it.
+struct Output {
+    reply: Reply,
+    /// Bytes of `reply` already counted in `pending` (pushes are counted when queued).
+    counted: usize,
+    pending: Arc<AtomicUsize>,
+    soft: SoftClock,
+}
+
+impl Output {
+    /// Counts the bytes produced since the last call.
+    fn account(&mut self) {
+        let new = self.reply.len() - self.counted;
+        self.counted = self.reply.len();
+        self.pending.fetch_add(new, Ordering::AcqRel);
+    }
+
+    /// Appends a queued push (counted when it was queued).
+    fn push(&mut self, b: &[u8]) {
+        self.reply.raw(b);
+        self.counted += b.len();
+    }
+
+    /// Every output byte of the connection not yet written.
+    fn unsent(&self) -> usize {
+        self.pending.load(Ordering::Acquire) + self.reply.len() - self.counted
+    }
+
+    /// Drops what was not written (the client is being closed for its limits).
+    fn discard(&mut self) {
+        self.pending.fetch_sub(self.counted, Ordering::AcqRel);
+        self.reply.buf.clear();
+        self.counted = 0;
+    }
+}
+
+/// Writes the whole output, uncounting bytes as the socket takes them. While the client does
+/// not read, its soft limit is checked every 250 ms. False when the connection must close
+/// (write error, node shutdown, killed for its limits).
+async fn flush<S>(
+    stream: &mut S,
+    out: &mut Output,
+    (shared, shutdown, kill): (&Shared, &mut watch::Receiver<bool>, &Notify),
+    id: u64,
+    pubsub: bool,
+) -> bool
+where
+    S: tokio::io::AsyncWrite + Unpin,
+{
+    let mut sent = 0;
+    // The first check comes a period later: a write the socket takes at once (the common
+    // case) costs no lock.
+    let period = Duration::from_millis(250);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    while sent < out.reply.len() {
+        tokio::select! {
+            r = stream.write(&out.reply.buf[sent..]) => match r {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => {
+                    sent += n;
+                    out.pending.fetch_sub(n, Ordering::AcqRel);
+                }
+            },
+            _ = tick.tick() => {
+                let limit = shared.lock().cfg.output_limits.class(pubsub);
+                if out.soft.breached(out.unsent(), limit, Instant::now()) {
+                    tracing::warn!(client = id, "closing client: output buffer over client-output-buffer-limit");
+                    return false;
+                }
+            }
+            _ = shutdown.changed() => return false,
+            _ = kill.notified() => {
+                tracing::warn!(client = id, "closing client: output buffer over client-output-buffer-limit");
+                return false;
+            }
+        }
+    }
+    // Flush too: a TLS stream may keep the tail of a reply buffered otherwise.
+    if stream.flush().await.is_err() {
+        return false;
+    }
+    out.reply.buf.clear();
+    out.counted = 0;
+    if out.reply.buf.capacity() > 1 << 20 {
+        out.reply.buf.shrink_to(64 * 1024);
+    }
+    true
 }
 
 fn sync_info(eng: &mut Engine, client: &Client, out: &Reply) {

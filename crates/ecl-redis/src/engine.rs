@@ -209,6 +209,7 @@ impl Engine {
     pub fn new(info: NodeInfo, cfg: Config, table: Arc<CommandTable>) -> Engine {
         let n = table.entries.len();
         let acl = crate::acl::Acl::legacy(cfg.requirepass.as_deref(), &table);
+        let output_limits = cfg.output_limits;
         let mut e = Engine {
             dbs: (0..16).map(|_| Db::new()).collect(),
             table,
@@ -218,7 +219,10 @@ impl Engine {
                 since: Some(Instant::now()),
                 ..Default::default()
             },
-            clients: Clients::default(),
+            clients: Clients {
+                output_limits,
+                ..Clients::default()
+            },
             pubsub: PubSub::default(),
             tracking: Default::default(),
             blocked: HashMap::new(),
@@ -438,6 +442,7 @@ impl Engine {
 
     /// Starts a batch of commands: reads the clocks once.
     pub fn begin_batch(&mut self) {
+        self.clients.output_limits = self.cfg.output_limits;
         self.batch_now = self.now_ms();
         self.batch_cmds = 0;
         self.last_tick = Instant::now();
@@ -478,7 +483,7 @@ impl Engine {
     /// INFO `used_memory`.
     pub fn used_memory(&self) -> u64 {
         let data: usize = self.dbs.iter().map(|d| d.used_memory()).sum();
-        BASE_MEMORY + data as u64 + self.clients.map.len() as u64 * 1024
+        BASE_MEMORY + data as u64 + self.clients.memory()
     }
 
     /// Total keys.

@@ -29,6 +29,7 @@ pub mod engine;
 pub mod errors;
 pub mod glob;
 pub mod node;
+pub mod outbuf;
 pub mod pubsub;
 pub mod rdb;
 pub mod replication;

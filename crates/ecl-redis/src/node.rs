@@ -163,6 +163,7 @@ impl RedisNode {
         let mut eng = self.shared.lock();
         let before = eng.cfg.requirepass.clone();
         eng.cfg.set(name, value)?;
+        eng.clients.output_limits = eng.cfg.output_limits;
         eng.refresh_access_mode();
         if eng.cfg.requirepass != before {
             eng.sync_requirepass();

@@ -94,7 +94,7 @@ impl PubSub {
                 return true;
             }
             match clients.map.get(&id) {
-                Some(c) => c.push(encode(c.resp == 3, parts)),
+                Some(c) => c.push(encode(c.resp == 3, parts), &clients.output_limits),
                 None => false,
             }
         };

@@ -146,5 +146,5 @@ fn send(clients: &Clients, id: u64, redirect: Option<u64>, keys: Option<&[Vec<u8
         }
         None => r.null_array(),
     }
-    c.push(r.buf);
+    c.push(r.buf, &clients.output_limits);
 }

@@ -78,17 +78,23 @@ async fn protocol_error_closes_connection() {
     let node = start();
     let mut c = Raw::connect(&node).await;
     c.send_raw(b"*1\r\n+PING\r\n").await;
-    assert_eq!(c.read().await, "-Protocol error: expected '$', got '+'\r\n");
+    assert_eq!(
+        c.read().await,
+        "-ERR Protocol error: expected '$', got '+'\r\n"
+    );
     assert!(c.closed().await);
     let mut c = Raw::connect(&node).await;
     c.send_raw(b"*1\r\n$-3\r\n").await;
-    assert_eq!(c.read().await, "-Protocol error: invalid bulk length\r\n");
+    assert_eq!(
+        c.read().await,
+        "-ERR Protocol error: invalid bulk length\r\n"
+    );
     assert!(c.closed().await);
     let mut c = Raw::connect(&node).await;
     c.send_raw(b"SET k \"unterminated\r\n").await;
     assert_eq!(
         c.read().await,
-        "-Protocol error: unbalanced quotes in request\r\n"
+        "-ERR Protocol error: unbalanced quotes in request\r\n"
     );
     node.shutdown().await;
 }
@@ -103,7 +109,10 @@ async fn proto_max_bulk_len_is_enforced() {
         "+OK\r\n"
     );
     c.send_raw(b"*2\r\n$3\r\nGET\r\n$1048577\r\n").await;
-    assert_eq!(c.read().await, "-Protocol error: invalid bulk length\r\n");
+    assert_eq!(
+        c.read().await,
+        "-ERR Protocol error: invalid bulk length\r\n"
+    );
     node.shutdown().await;
 }
 
@@ -161,7 +170,7 @@ async fn auth_rules() {
     e.send_raw(b"*20\r\n").await;
     assert_eq!(
         e.read().await,
-        "-Protocol error: unauthenticated multibulk length\r\n"
+        "-ERR Protocol error: unauthenticated multibulk length\r\n"
     );
     node.shutdown().await;
 

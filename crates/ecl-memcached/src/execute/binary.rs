@@ -27,7 +27,9 @@ pub(super) fn execute(
                 node.store.counters.incr(stripe, Counter::StoreTooLarge);
                 Status::TooLarge
             } else {
-                Status::Invalid
+                // Only opcodes whose shape allows any body get here (unknown and SASL ones):
+                // memcached discards the body and answers them as unknown.
+                Status::UnknownCommand
             };
             error(out, header.opcode, header.opaque, status);
             Step::More

@@ -23,14 +23,18 @@ pub(crate) enum Step {
     More,
     /// Flush the output, then close (quit, protocol violation).
     Close,
+    /// The request is only partly served (a multi-key get whose output reached the soft
+    /// limit): write the output, then run the same request again from the saved cursor.
+    Paused,
 }
 
 /// Runs one request for the connection whose counter stripe is `stripe`, appending its
-/// replies to `out`.
+/// replies to `out`. `resume` is the cursor of a paused multi-key get (0 otherwise).
 pub(crate) fn execute(
     node: &NodeShared,
     stripe: usize,
     request: Request<'_>,
+    resume: &mut usize,
     out: &mut Vec<u8>,
 ) -> Step {
     match request {
@@ -38,7 +42,7 @@ pub(crate) fn execute(
             encode_reply(out, noreply, msg);
             Step::More
         }
-        Request::Text(r) => text::execute(node, stripe, r, out),
+        Request::Text(r) => text::execute(node, stripe, r, resume, out),
         Request::Meta(r) => {
             meta::execute(node, stripe, r, out);
             Step::More

@@ -6,6 +6,7 @@
 use std::sync::atomic::Ordering;
 
 use super::{Step, apply_delta, counter_bytes, counter_item, parse_counter, stats};
+use crate::conn::OUTPUT_SOFT_LIMIT;
 use crate::discovery::LEGACY_KEY;
 use crate::node::NodeShared;
 use crate::protocol::text::{
@@ -20,6 +21,7 @@ pub(super) fn execute(
     node: &NodeShared,
     stripe: usize,
     request: TextRequest<'_>,
+    resume: &mut usize,
     out: &mut Vec<u8>,
 ) -> Step {
     match request {
@@ -28,7 +30,7 @@ pub(super) fn execute(
             exptime,
             keys,
             bad_key,
-        } => retrieve(node, stripe, kind, exptime, keys, bad_key, out),
+        } => return retrieve(node, stripe, (kind, exptime, keys, bad_key), resume, out),
         TextRequest::Store {
             cmd,
             key,
@@ -87,58 +89,85 @@ pub(super) fn execute(
     Step::More
 }
 
-/// get / gets / gat / gats.
+/// get / gets / gat / gats, streamed: keys before `*resume` were served by earlier calls, and
+/// the call pauses (returning [`Step::Paused`] with `*resume` set) once `out` holds
+/// [`OUTPUT_SOFT_LIMIT`] bytes, so a line naming a large item many times never builds its
+/// whole reply in memory: the connection writes what it has and calls again.
 fn retrieve(
     node: &NodeShared,
     conn_stripe: usize,
-    kind: GetKind,
-    exptime: Option<i64>,
-    keys: Keys<'_>,
-    bad_key: bool,
+    get: (GetKind, Option<i64>, Keys<'_>, bool),
+    resume: &mut usize,
     out: &mut Vec<u8>,
-) {
-    let touching = kind.touching();
+) -> Step {
+    let (kind, exptime, keys, bad_key) = get;
     let exptime = exptime.map(|e| node.store.clock.expiry(e));
-    let start = out.len();
-    let counters = &node.store.counters;
     let discovery = node.discovery();
-    for key in keys.iter() {
+    let mut keys = keys.iter().enumerate().skip(*resume).peekable();
+    while let Some((i, key)) = keys.next() {
         if let (Some(d), true) = (&discovery, key == LEGACY_KEY) {
-            d.legacy_value(out);
-            continue;
-        }
-        let mut g = node.store.lock(key);
-        let stripe = g.stripe();
-        counters.incr(conn_stripe, Counter::CmdGet);
-        if touching {
-            counters.incr(conn_stripe, Counter::CmdTouch);
-        }
-        let (hit, miss) = if touching {
-            (Counter::TouchHits, Counter::TouchMisses)
+            if !bad_key {
+                d.legacy_value(out);
+            }
         } else {
-            (Counter::GetHits, Counter::GetMisses)
-        };
-        match g.find(key, true) {
-            Some(slot) => {
-                if let Some(e) = exptime {
-                    g.set_exptime(slot, e);
-                }
-                g.touch_access(slot, true, true);
-                let v = g.view(slot);
+            // memcached drops the values of a line with a bad key and reports the key alone,
+            // so such a line still counts and touches its items but writes no value.
+            get_one(
+                node,
+                conn_stripe,
+                kind,
+                exptime,
+                key,
+                (!bad_key).then_some(&mut *out),
+            );
+        }
+        if out.len() >= OUTPUT_SOFT_LIMIT && keys.peek().is_some() {
+            *resume = i + 1;
+            return Step::Paused;
+        }
+    }
+    *resume = 0;
+    out.extend_from_slice(if bad_key { wire::BAD_FORMAT } else { wire::END });
+    Step::More
+}
+
+/// One key of a retrieval line: counters, touch, and its `VALUE` block when `out` is given.
+fn get_one(
+    node: &NodeShared,
+    conn_stripe: usize,
+    kind: GetKind,
+    exptime: Option<u32>,
+    key: &[u8],
+    out: Option<&mut Vec<u8>>,
+) {
+    let counters = &node.store.counters;
+    let touching = kind.touching();
+    let mut g = node.store.lock(key);
+    let stripe = g.stripe();
+    counters.incr(conn_stripe, Counter::CmdGet);
+    if touching {
+        counters.incr(conn_stripe, Counter::CmdTouch);
+    }
+    let (hit, miss) = if touching {
+        (Counter::TouchHits, Counter::TouchMisses)
+    } else {
+        (Counter::GetHits, Counter::GetMisses)
+    };
+    match g.find(key, true) {
+        Some(slot) => {
+            if let Some(e) = exptime {
+                g.set_exptime(slot, e);
+            }
+            g.touch_access(slot, true, true);
+            let v = g.view(slot);
+            if let Some(out) = out {
                 let cas = kind.with_cas().then_some(v.cas);
                 encode_value(out, v.key, v.flags, v.value, cas);
-                counters.incr(stripe, hit);
             }
-            None => counters.incr(stripe, miss),
+            counters.incr(stripe, hit);
         }
+        None => counters.incr(stripe, miss),
     }
-    if bad_key {
-        // memcached discards the values already written and reports the bad key alone.
-        out.truncate(start);
-        out.extend_from_slice(wire::BAD_FORMAT);
-        return;
-    }
-    out.extend_from_slice(wire::END);
 }
 
 /// set / add / replace / append / prepend / cas of `data` under `key`.

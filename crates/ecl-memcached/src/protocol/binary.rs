@@ -144,7 +144,7 @@ pub enum BinaryRequest<'a> {
     BodyTooLarge {
         /// The header.
         header: Header,
-        /// A storage opcode (answered "Too large.", else "Invalid arguments").
+        /// A storage opcode (answered "Too large."; an unknown opcode's is "Unknown command").
         is_store: bool,
     },
 }
@@ -188,7 +188,20 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<Request<'a>>, 
     if header.key_len + header.extras_len > header.body_len {
         return Err(invalid);
     }
-    if header.body_len > limits.max_item_size.saturating_add(1024) {
+    let value_len = header.body_len - header.key_len - header.extras_len;
+    if !shape_ok(header.opcode, header.extras_len, header.key_len, value_len) {
+        // memcached answers a malformed packet with EINVAL and drops the connection as soon
+        // as the header shows it: a claimed body is never waited for nor buffered.
+        return Err(invalid);
+    }
+    // memcached reads only the key of a stat request: whatever the header claims beyond it
+    // is left in the stream (and usually breaks the framing of the next packet).
+    let body_len = if header.opcode == op::STAT {
+        header.key_len
+    } else {
+        header.body_len
+    };
+    if body_len > limits.max_item_size.saturating_add(1024) {
         let is_store = is_store(header.opcode);
         return Ok(Parsed::Done {
             request: Request::Binary(BinaryRequest::BodyTooLarge { header, is_store }),
@@ -196,7 +209,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<Request<'a>>, 
             discard: header.body_len,
         });
     }
-    let total = HEADER + header.body_len;
+    let total = HEADER + body_len;
     if buf.len() < total {
         return Ok(Parsed::NeedMore { want: total });
     }
@@ -204,10 +217,6 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<Request<'a>>, 
     let extras = &body[..header.extras_len];
     let key = &body[header.extras_len..header.extras_len + header.key_len];
     let value = &body[header.extras_len + header.key_len..];
-    if !shape_ok(header.opcode, extras, key, value) {
-        // memcached answers a malformed packet with EINVAL and drops the connection.
-        return Err(invalid);
-    }
     Ok(Parsed::Done {
         request: Request::Binary(BinaryRequest::Packet {
             header,
@@ -238,8 +247,7 @@ fn is_store(opcode: u8) -> bool {
 }
 
 /// Whether a request has the extras, key and value its opcode requires.
-fn shape_ok(opcode: u8, extras: &[u8], key: &[u8], value: &[u8]) -> bool {
-    let (e, k, v) = (extras.len(), key.len(), value.len());
+fn shape_ok(opcode: u8, e: usize, k: usize, v: usize) -> bool {
     let keyed = k > 0 && k <= KEY_MAX;
     match opcode {
         op::GET | op::GETQ | op::GETK | op::GETKQ => e == 0 && v == 0 && keyed,

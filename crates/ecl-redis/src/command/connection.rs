@@ -393,9 +393,12 @@ pub fn client_line(ctx: &Ctx<'_>, id: u64) -> String {
     if ver >= v(7, 0, 0) {
         s.push_str(&format!(" ssub={}", c.subs.2));
     }
+    // omem: every output byte not yet written (replies and queued messages).
+    let omem = c.pending.load(std::sync::atomic::Ordering::Relaxed) as u64;
     s.push_str(&format!(
-        " multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=1024 events=r cmd={} user={} redir=-1 resp={}",
+        " multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         c.multi,
+        crate::client::CLIENT_BASE_MEMORY + omem,
         if id == ctx.client.id { ctx.eng.table.entries[ctx.cmd_id].full_name.as_str() } else { c.last_cmd.as_str() },
         c.user,
         c.resp

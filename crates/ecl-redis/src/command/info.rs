@@ -247,7 +247,7 @@ fn memory(eng: &mut Engine, s: &mut String) {
         human(max),
         eng.cfg.policy.name(),
         rss - used,
-        eng.clients.map.len() * 1024,
+        eng.clients.memory(),
     );
 }
 

@@ -94,3 +94,47 @@ fn an_oversized_body_is_refused_from_its_header() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn an_impossible_body_closes_from_the_header_alone() {
+    // A get whose header claims a 2 GB body: refused before any body byte arrives (memcached
+    // sends EINVAL and closes), so nothing is buffered for it.
+    let mut p = packet(op::GET, &[], b"k", &[]);
+    p[8..12].copy_from_slice(&0x7fff_ffffu32.to_be_bytes());
+    assert_eq!(
+        parse(&p[..HEADER], &Limits::default()).unwrap_err(),
+        ProtocolError::InvalidPacket {
+            opcode: op::GET,
+            opaque: 7
+        }
+    );
+    // An unknown opcode may carry a body: over the limit it is discarded and answered as
+    // unknown, like memcached.
+    let mut p = packet(0x55, &[], &[], &[]);
+    p[8..12].copy_from_slice(&0x7fff_ffffu32.to_be_bytes());
+    match parse(&p[..HEADER], &Limits::default()) {
+        Ok(Parsed::Done {
+            request: Request::Binary(BinaryRequest::BodyTooLarge { is_store, .. }),
+            consumed,
+            discard,
+        }) => assert_eq!((is_store, consumed, discard), (false, HEADER, 0x7fff_ffff)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_stat_request_reads_only_its_key() {
+    let mut p = packet(op::STAT, &[], b"k", &[]);
+    p[8..12].copy_from_slice(&0x7fff_ffffu32.to_be_bytes());
+    match parse(&p, &Limits::default()) {
+        Ok(Parsed::Done {
+            request: Request::Binary(BinaryRequest::Packet { key, value, .. }),
+            consumed,
+            discard,
+        }) => assert_eq!(
+            (key, value, consumed, discard),
+            (&b"k"[..], &b""[..], HEADER + 1, 0)
+        ),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,94 @@
+//! Client output buffers on the wire: a client that pipelines large reads without reading
+//! holds only a bounded output (back-pressure), its unsent bytes show in CLIENT LIST and INFO,
+//! and `client-output-buffer-limit` closes a client over its class's hard limit without
+//! sending the output, as redis-server 7.0 does.
+
+mod common;
+use common::{Raw, start};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The value of `field=` for the client whose `cmd=` is not `client|list` (the other one).
+fn other_client_field(list: &str, field: &str) -> u64 {
+    let line = list
+        .lines()
+        .find(|l| l.starts_with("id=") && !l.contains("cmd=client|list"))
+        .expect("another client");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(field))
+        .and_then(|v| v.parse().ok())
+        .expect("field present")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_large_reads_wait_for_the_reader() {
+    let node = start();
+    let mut admin = Raw::connect(&node).await;
+    let value = vec![b'v'; 1_000_000];
+    admin.cmd_bytes(&[b"SET", b"big", &value]).await;
+    let mut slow = TcpStream::connect(node.local_addr()).await.unwrap();
+    let n = 300;
+    let pipeline = b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n".repeat(n);
+    // 300 MB of replies, none read for a while.
+    slow.write_all(&pipeline).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let list = admin.cmd(&["CLIENT", "LIST"]).await;
+    let omem = other_client_field(&list, "omem=");
+    assert!(omem > 0 && omem < 4 << 20, "unsent output {omem} in {list}");
+    let tot = other_client_field(&list, "tot-mem=");
+    assert!(tot > omem, "{list}");
+    let info = admin.cmd(&["INFO", "memory"]).await;
+    let clients: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("mem_clients_normal:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("mem_clients_normal");
+    assert!(clients >= omem, "{info}");
+    // Every reply arrives intact once the client reads.
+    let reply_len = format!("${}\r\n", value.len()).len() + value.len() + 2;
+    let mut left = n * reply_len;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut first = Vec::new();
+    while left > 0 {
+        let got = slow.read(&mut buf[..left.min(1 << 20)]).await.unwrap();
+        assert!(got > 0, "closed with {left} bytes missing");
+        if first.len() < 16 {
+            first.extend_from_slice(&buf[..got.min(16)]);
+        }
+        left -= got;
+    }
+    assert!(first.starts_with(b"$1000000\r\nvvvv"));
+    slow.write_all(b"PING\r\n").await.unwrap();
+    let mut pong = [0u8; 7];
+    slow.read_exact(&mut pong).await.unwrap();
+    assert_eq!(&pong, b"+PONG\r\n");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_over_the_normal_hard_limit_closes_without_output() {
+    let node = start();
+    let mut admin = Raw::connect(&node).await;
+    admin
+        .cmd_bytes(&[b"SET", b"big", &vec![b'x'; 5_000_000]])
+        .await;
+    assert_eq!(
+        admin
+            .cmd(&[
+                "CONFIG",
+                "SET",
+                "client-output-buffer-limit",
+                "normal 1mb 0 0"
+            ])
+            .await,
+        "+OK\r\n"
+    );
+    let mut c = TcpStream::connect(node.local_addr()).await.unwrap();
+    c.write_all(b"PING\r\nGET big\r\nPING\r\n").await.unwrap();
+    let mut got = Vec::new();
+    // The connection ends (EOF or reset) with nothing of its output sent.
+    let _ = c.read_to_end(&mut got).await;
+    assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(&got));
+    assert_eq!(admin.cmd(&["PING"]).await, "+PONG\r\n");
+    node.shutdown().await;
+}
