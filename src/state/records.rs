@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
-use super::lifecycle::{ClusterStatus, NodeStatus, ParameterStatus};
+use super::lifecycle::{ClusterStatus, NodeStatus, ParameterStatus, UserGroupStatus, UserStatus};
 
 /// Where a node (or configuration endpoint) can be reached.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -212,25 +212,64 @@ pub struct SecurityGroupRecord {
     pub ec2_groups: Vec<Ec2GroupRecord>,
 }
 
-/// An RBAC user (only the pre-created `default` user exists until the users issue).
+/// How an RBAC user authenticates (`Authentication.Type` on the wire).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserAuth {
+    /// `password`: one or two passwords (two while rotating).
+    Password(Vec<String>),
+    /// `no-password`: any password is accepted.
+    NoPassword,
+    /// `iam`: IAM tokens, which the emulator cannot check (see README).
+    Iam,
+}
+
+impl UserAuth {
+    /// The wire `Authentication.Type`.
+    pub fn type_str(&self) -> &'static str {
+        match self {
+            UserAuth::Password(_) => "password",
+            UserAuth::NoPassword => "no-password",
+            UserAuth::Iam => "iam",
+        }
+    }
+}
+
+/// An RBAC user: the pre-created `default` user and those made by CreateUser.
 #[derive(Clone, Debug)]
 pub struct UserRecord {
-    /// User id.
+    /// Lower-cased user id.
     pub user_id: String,
-    /// User name.
+    /// User name (the name clients AUTH with).
     pub user_name: String,
-    /// Engine.
+    /// `redis` or `valkey`.
     pub engine: String,
-    /// Access string.
+    /// Access string, as given.
     pub access_string: String,
-    /// `password`, `no-password`, `iam`.
-    pub authentication_type: String,
-    /// Passwords.
-    pub passwords: Vec<String>,
+    /// How the user authenticates.
+    pub auth: UserAuth,
     /// Status.
-    pub status: String,
+    pub status: UserStatus,
     /// Minimum engine version.
     pub minimum_engine_version: String,
+    /// Bumped by each operation that starts a transition (see `CacheClusterRecord`).
+    pub generation: u64,
+}
+
+/// An RBAC user group.
+#[derive(Clone, Debug)]
+pub struct UserGroupRecord {
+    /// Lower-cased id.
+    pub id: String,
+    /// `redis` or `valkey`.
+    pub engine: String,
+    /// Member user ids, in the order they joined.
+    pub user_ids: Vec<String>,
+    /// Status.
+    pub status: UserGroupStatus,
+    /// Membership changes being applied (`PendingChanges`): (to add, to remove).
+    pub pending: Option<(Vec<String>, Vec<String>)>,
+    /// Bumped by each operation that starts a transition.
+    pub generation: u64,
 }
 
 /// A tag.

@@ -123,6 +123,10 @@ pub struct ReplicationGroupRecord {
     pub final_snapshot: Option<String>,
     /// Bumped by every operation that starts a transition (as for clusters).
     pub generation: u64,
+    /// RBAC user groups attached (`UserGroupIds`); empty: AUTH token or no authentication.
+    pub user_group_ids: Vec<String>,
+    /// User group changes being applied (`PendingModifiedValues.UserGroups`): (add, remove).
+    pub pending_user_groups: Option<(Vec<String>, Vec<String>)>,
 }
 
 impl ReplicationGroupRecord {

@@ -582,6 +582,8 @@ fn new_group_record(
         pending_primary: None,
         final_snapshot: None,
         generation: 1,
+        user_group_ids: Vec::new(),
+        pending_user_groups: None,
     }
 }
 

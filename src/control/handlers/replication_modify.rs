@@ -526,6 +526,8 @@ mod tests {
             pending_primary: None,
             final_snapshot: None,
             generation: 1,
+            user_group_ids: Vec::new(),
+            pending_user_groups: None,
         };
         g.node_groups.push(crate::state::NodeGroupRecord {
             id: "0001".to_string(),

@@ -1,0 +1,86 @@
+//! Unit tests of the RBAC handlers with a transition delay, so the in-between statuses
+//! (`modifying`, `creating`) can be observed and the operations they refuse checked.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+
+fn service(delay: Duration) -> Service {
+    let mut cfg = Config::for_tests();
+    cfg.create_delay = delay;
+    Service::new(&cfg, Arc::new(Supervisor::new(&cfg)))
+}
+
+fn ctx() -> RequestContext {
+    RequestContext::for_tests("Test")
+}
+
+fn user(id: &str) -> CreateUserInput {
+    CreateUserInput {
+        user_id: id.to_string(),
+        user_name: id.to_string(),
+        engine: "redis".to_string(),
+        access_string: "on ~* +@all".to_string(),
+        passwords: Some(vec!["a-long-password-0001".to_string()]),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn in_flight_statuses_refuse_operations_until_they_settle() {
+    let svc = service(Duration::from_millis(300));
+    svc.create_user(&ctx(), user("alice")).await.expect("user");
+    let m = ModifyUserInput {
+        user_id: "alice".to_string(),
+        access_string: Some("on ~k* +get".to_string()),
+        ..Default::default()
+    };
+    let out = svc.modify_user(&ctx(), m.clone()).await.expect("modify");
+    assert_eq!(out.status.as_deref(), Some("modifying"));
+    let again = svc.modify_user(&ctx(), m.clone()).await;
+    assert_eq!(
+        again.map(|_| ()).map_err(|e| e.wire_code()),
+        Err("InvalidUserState")
+    );
+    let g = CreateUserGroupInput {
+        user_group_id: "g".to_string(),
+        engine: "redis".to_string(),
+        user_ids: Some(vec!["default".to_string(), "alice".to_string()]),
+        ..Default::default()
+    };
+    let created = svc.create_user_group(&ctx(), g).await.expect("group");
+    assert_eq!(created.status.as_deref(), Some("creating"));
+    let del = svc
+        .delete_user_group(
+            &ctx(),
+            DeleteUserGroupInput {
+                user_group_id: "g".to_string(),
+            },
+        )
+        .await;
+    assert_eq!(
+        del.map(|_| ()).map_err(|e| e.wire_code()),
+        Err("InvalidUserGroupState")
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let users = svc
+        .describe_users(
+            &ctx(),
+            DescribeUsersInput {
+                user_id: Some("alice".to_string()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("describe");
+    let alice = &users.users.expect("users")[0];
+    assert_eq!(alice.status.as_deref(), Some("active"));
+    assert_eq!(
+        alice.user_group_ids.as_deref(),
+        Some(&["g".to_string()][..])
+    );
+    svc.modify_user(&ctx(), m)
+        .await
+        .expect("modify once active");
+}

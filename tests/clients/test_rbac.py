@@ -1,0 +1,255 @@
+"""RBAC users and user groups (CreateUser ... DescribeUserGroups) through boto3.
+
+Everything runs in a region of its own (``eu-south-1``) so the user and user group quotas and
+the listings are not disturbed by other suites.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from helpers import aws_error
+
+REGION = "eu-south-1"
+PASSWORD = "a-long-password-0001"
+PASSWORD_2 = "a-long-password-0002"
+
+
+@pytest.fixture(scope="module")
+def rb(make_client):
+    return make_client(region=REGION)
+
+
+def wait_user_status(client, user_id: str, want: str | None, timeout: float = 20) -> None:
+    """Polls DescribeUsers until the user has `want` (None: until UserNotFound)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            user = client.describe_users(UserId=user_id)["Users"][0]
+        except client.exceptions.UserNotFoundFault:
+            if want is None:
+                return
+        else:
+            if user["Status"] == want:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"user {user_id} never reached {want}")
+
+
+def wait_group_status(client, group_id: str, want: str | None, timeout: float = 20) -> dict | None:
+    """Polls DescribeUserGroups until the group has `want` (None: until UserGroupNotFound)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            group = client.describe_user_groups(UserGroupId=group_id)["UserGroups"][0]
+        except client.exceptions.UserGroupNotFoundFault:
+            if want is None:
+                return None
+        else:
+            if group["Status"] == want:
+                return group
+        time.sleep(0.05)
+    raise AssertionError(f"user group {group_id} never reached {want}")
+
+
+def create_user(client, user_id: str, name: str | None = None, **extra) -> dict:
+    params = {
+        "UserId": user_id,
+        "UserName": name or user_id,
+        "Engine": "redis",
+        "AccessString": "on ~* +@all",
+        "Passwords": [PASSWORD],
+    }
+    params.update(extra)
+    return client.create_user(**{k: v for k, v in params.items() if v is not None})
+
+
+def test_default_user_is_always_listed(rb):
+    users = {u["UserId"]: u for u in rb.describe_users()["Users"]}
+    default = users["default"]
+    assert default["UserName"] == "default"
+    assert default["AccessString"] == "on ~* +@all"
+    assert default["Authentication"]["Type"] == "no-password"
+    assert default["Status"] == "active"
+    assert default["Engine"] == "redis"
+    assert default["MinimumEngineVersion"] == "6.0"
+    assert default["ARN"] == "arn:aws:elasticache:eu-south-1:000000000000:user:default"
+
+
+def test_create_describe_modify_delete_user(rb, uid):
+    user_id = uid("usr")
+    out = create_user(rb, user_id, Tags=[{"Key": "team", "Value": "a"}])
+    assert out["UserId"] == user_id
+    assert out["Status"] == "active"
+    assert out["Authentication"] == {"Type": "password", "PasswordCount": 1}
+    assert out["ARN"] == f"arn:aws:elasticache:{REGION}:000000000000:user:{user_id}"
+    assert out["UserGroupIds"] == []
+    tags = rb.list_tags_for_resource(ResourceName=out["ARN"])["TagList"]
+    assert tags == [{"Key": "team", "Value": "a"}]
+
+    listed = rb.describe_users(Filters=[{"Name": "user-id", "Values": [user_id]}])["Users"]
+    assert [u["UserId"] for u in listed] == [user_id]
+    assert all(u["Engine"] == "redis" for u in rb.describe_users(Engine="redis")["Users"])
+
+    mod = rb.modify_user(UserId=user_id, AccessString="on ~app:* +get", Passwords=[PASSWORD, PASSWORD_2])
+    assert mod["Status"] == "modifying"
+    assert mod["AccessString"] == "on ~app:* +get"
+    assert mod["Authentication"] == {"Type": "password", "PasswordCount": 2}
+    wait_user_status(rb, user_id, "active")
+    app = rb.modify_user(UserId=user_id, AppendAccessString="+set")
+    assert app["AccessString"] == "on ~app:* +get +set"
+    wait_user_status(rb, user_id, "active")
+
+    gone = rb.delete_user(UserId=user_id)
+    assert gone["Status"] == "deleting"
+    wait_user_status(rb, user_id, None)
+    with aws_error(rb, "UserNotFound", 404, "UserNotFoundFault"):
+        rb.describe_users(UserId=user_id)
+
+
+def test_authentication_modes(rb, uid):
+    nopass = create_user(rb, uid("np"), Passwords=None, NoPasswordRequired=True)
+    assert nopass["Authentication"]["Type"] == "no-password"
+    iam_id = uid("iam")
+    iam = create_user(rb, iam_id, Passwords=None, AuthenticationMode={"Type": "iam"})
+    assert iam["Authentication"]["Type"] == "iam"
+    pw = create_user(rb, uid("pw"), Passwords=None, AuthenticationMode={"Type": "password", "Passwords": [PASSWORD]})
+    assert pw["Authentication"] == {"Type": "password", "PasswordCount": 1}
+    valkey = create_user(rb, uid("vk"), Engine="VALKEY")
+    assert valkey["Engine"] == "valkey"
+    for user in (nopass, iam, pw, valkey):
+        rb.delete_user(UserId=user["UserId"])
+
+
+def test_user_errors(rb, uid):
+    user_id = uid("dup")
+    create_user(rb, user_id, name=f"name-{user_id}")
+    with aws_error(rb, "UserAlreadyExists", 400, "UserAlreadyExistsFault"):
+        create_user(rb, user_id)
+    with aws_error(rb, "DuplicateUserName", 400, "DuplicateUserNameFault"):
+        create_user(rb, uid("other"), name=f"name-{user_id}")
+    with aws_error(rb, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
+        create_user(rb, uid("x"), NoPasswordRequired=True)
+    with aws_error(rb, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
+        create_user(rb, uid("x"), AuthenticationMode={"Type": "password", "Passwords": [PASSWORD]})
+    with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
+        create_user(rb, uid("x"), Passwords=["short"])
+    with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
+        create_user(rb, uid("x"), Passwords=[PASSWORD, PASSWORD_2, PASSWORD + "3"])
+    with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
+        create_user(rb, uid("x"), Engine="memcached")
+    with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
+        create_user(rb, uid("x"), AccessString="on >secret ~* +@all")
+    with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
+        create_user(rb, "1-starts-with-a-digit")
+    with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
+        create_user(rb, uid("iam"), name="other-name", Passwords=None, AuthenticationMode={"Type": "iam"})
+    with aws_error(rb, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
+        rb.modify_user(UserId=user_id, AccessString="on", AppendAccessString="+get")
+    with aws_error(rb, "UserNotFound", 404, "UserNotFoundFault"):
+        rb.modify_user(UserId=uid("nobody"), AccessString="on")
+    with aws_error(rb, "UserNotFound", 404, "UserNotFoundFault"):
+        rb.delete_user(UserId=uid("nobody"))
+    with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
+        rb.modify_user(UserId="default", AccessString="on ~* +@all")
+    with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
+        rb.delete_user(UserId="default")
+    rb.delete_user(UserId=user_id)
+
+
+def test_user_group_lifecycle(rb, uid):
+    alice, new_default = uid("alice"), uid("newdef")
+    create_user(rb, alice)
+    create_user(rb, new_default, name="default")
+    group_id = uid("grp")
+    out = rb.create_user_group(
+        UserGroupId=group_id, Engine="redis", UserIds=["default", alice], Tags=[{"Key": "k", "Value": "v"}]
+    )
+    assert out["Status"] == "creating"
+    assert out["UserIds"] == ["default", alice]
+    assert out["MinimumEngineVersion"] == "6.0"
+    assert out["ReplicationGroups"] == []
+    assert out["ARN"] == f"arn:aws:elasticache:{REGION}:000000000000:usergroup:{group_id}"
+    assert rb.list_tags_for_resource(ResourceName=out["ARN"])["TagList"] == [{"Key": "k", "Value": "v"}]
+    wait_group_status(rb, group_id, "active")
+    assert rb.describe_users(UserId=alice)["Users"][0]["UserGroupIds"] == [group_id]
+
+    # Swap the built-in default user for one of ours, in one call.
+    mod = rb.modify_user_group(UserGroupId=group_id, UserIdsToAdd=[new_default], UserIdsToRemove=["default"])
+    assert mod["Status"] == "modifying"
+    assert mod["PendingChanges"] == {"UserIdsToAdd": [new_default], "UserIdsToRemove": ["default"]}
+    group = wait_group_status(rb, group_id, "active")
+    assert sorted(group["UserIds"]) == sorted([alice, new_default])
+    assert "PendingChanges" not in group
+
+    # Deleting a member leaves the group; the default-named member cannot go.
+    with aws_error(rb, "DefaultUserAssociatedToUserGroup", 400, "DefaultUserAssociatedToUserGroupFault"):
+        rb.delete_user(UserId=new_default)
+    rb.delete_user(UserId=alice)
+    assert rb.describe_user_groups(UserGroupId=group_id)["UserGroups"][0]["UserIds"] == [new_default]
+
+    assert rb.delete_user_group(UserGroupId=group_id)["Status"] == "deleting"
+    wait_group_status(rb, group_id, None)
+    wait_user_status(rb, alice, None)
+    rb.delete_user(UserId=new_default)
+
+
+def test_user_group_errors(rb, uid):
+    alice, twin = uid("alice"), uid("twin")
+    create_user(rb, alice)
+    create_user(rb, twin, name="default")
+    nopass = uid("np")
+    create_user(rb, nopass, Passwords=None, NoPasswordRequired=True)
+    group_id = uid("grp")
+    with aws_error(rb, "DefaultUserRequired", 400, "DefaultUserRequired"):
+        rb.create_user_group(UserGroupId=group_id, Engine="redis", UserIds=[alice])
+    with aws_error(rb, "DuplicateUserName", 400, "DuplicateUserNameFault"):
+        rb.create_user_group(UserGroupId=group_id, Engine="redis", UserIds=["default", twin])
+    with aws_error(rb, "UserNotFound", 404, "UserNotFoundFault"):
+        rb.create_user_group(UserGroupId=group_id, Engine="redis", UserIds=["default", uid("nobody")])
+    with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
+        rb.create_user_group(UserGroupId=group_id, Engine="valkey", UserIds=[twin, nopass])
+    rb.create_user_group(UserGroupId=group_id, Engine="redis", UserIds=["default", alice])
+    with aws_error(rb, "UserGroupAlreadyExists", 400, "UserGroupAlreadyExistsFault"):
+        rb.create_user_group(UserGroupId=group_id, Engine="redis", UserIds=["default"])
+    wait_group_status(rb, group_id, "active")
+    with aws_error(rb, "DefaultUserRequired", 400, "DefaultUserRequired"):
+        rb.modify_user_group(UserGroupId=group_id, UserIdsToRemove=["default"])
+    with aws_error(rb, "DuplicateUserName", 400, "DuplicateUserNameFault"):
+        rb.modify_user_group(UserGroupId=group_id, UserIdsToAdd=[twin])
+    with aws_error(rb, "UserGroupNotFound", 404, "UserGroupNotFoundFault"):
+        rb.modify_user_group(UserGroupId=uid("nogroup"), UserIdsToAdd=[alice])
+    with aws_error(rb, "UserGroupNotFound", 404, "UserGroupNotFoundFault"):
+        rb.delete_user_group(UserGroupId=uid("nogroup"))
+    with aws_error(rb, "UserGroupNotFound", 404, "UserGroupNotFoundFault"):
+        rb.describe_user_groups(UserGroupId=uid("nogroup"))
+    rb.delete_user_group(UserGroupId=group_id)
+    wait_group_status(rb, group_id, None)
+    for user in (alice, twin, nopass):
+        rb.delete_user(UserId=user)
+
+
+def test_user_and_user_group_quotas(make_client, uid):
+    client = make_client(region=REGION, access_key="111122223333")
+    existing = len(client.describe_user_groups()["UserGroups"])
+    made = []
+    for _ in range(100 - existing):
+        gid = uid("q")
+        client.create_user_group(UserGroupId=gid, Engine="redis", UserIds=["default"])
+        made.append(gid)
+    with aws_error(client, "UserGroupQuotaExceeded", 400, "UserGroupQuotaExceededFault"):
+        client.create_user_group(UserGroupId=uid("q"), Engine="redis", UserIds=["default"])
+    for gid in made:
+        wait_group_status(client, gid, "active")
+        client.delete_user_group(UserGroupId=gid)
+    users = []
+    while len(users) + 1 < 1000:
+        uid_ = uid("u")
+        create_user(client, uid_, Passwords=None, NoPasswordRequired=True)
+        users.append(uid_)
+    with aws_error(client, "UserQuotaExceeded", 400, "UserQuotaExceededFault"):
+        create_user(client, uid("u"))
+    for user in users:
+        client.delete_user(UserId=user)
