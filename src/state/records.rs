@@ -59,6 +59,15 @@ impl PendingModifications {
     }
 }
 
+/// What a ROTATE of the AUTH token leaves valid next to the new token, until a SET.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PreviousAuth {
+    /// The token that was current before the rotation.
+    Token(String),
+    /// The cluster had no token: clients that do not authenticate are still served.
+    Open,
+}
+
 /// A cache cluster (standalone or, in later issues, a replication-group member).
 #[derive(Clone, Debug)]
 pub struct CacheClusterRecord {
@@ -106,6 +115,8 @@ pub struct CacheClusterRecord {
     pub notification_topic_status: Option<String>,
     /// Redis AUTH token.
     pub auth_token: Option<String>,
+    /// What stays valid next to `auth_token` after a ROTATE, until a SET.
+    pub auth_token_previous: Option<PreviousAuth>,
     /// When the token last changed.
     pub auth_token_last_modified: Option<OffsetDateTime>,
     /// In-transit encryption flag.

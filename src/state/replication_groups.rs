@@ -89,6 +89,8 @@ pub struct ReplicationGroupRecord {
     pub configuration_endpoint: Option<EndpointRecord>,
     /// AUTH token (requirepass on every member).
     pub auth_token: Option<String>,
+    /// What stays valid next to `auth_token` after a ROTATE, until a SET.
+    pub auth_token_previous: Option<super::PreviousAuth>,
     /// When the token last changed.
     pub auth_token_last_modified: Option<OffsetDateTime>,
     /// In-transit encryption flag.
@@ -163,6 +165,7 @@ impl ReplicationGroupRecord {
             notification_topic_arn: None,
             notification_topic_status: None,
             auth_token: g.auth_token.clone(),
+            auth_token_previous: g.auth_token_previous.clone(),
             auth_token_last_modified: g.auth_token_last_modified,
             transit_encryption_enabled: g.transit_encryption_enabled,
             transit_encryption_mode: g.transit_encryption_mode.clone(),

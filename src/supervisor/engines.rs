@@ -65,6 +65,19 @@ impl RunningNode {
         }
     }
 
+    /// Replaces the node's ACL users (`None`: the single `default` user of `requirepass`).
+    pub fn set_users(&self, users: Option<&[super::NodeUser]>) -> Result<(), String> {
+        match (self, users) {
+            (_, None) => Ok(()),
+            (RunningNode::Redis(_), Some(_)) => {
+                Err("ACL users are not supported by this engine build yet".to_string())
+            }
+            (RunningNode::Memcached(_), Some(_)) => {
+                Err("Memcached nodes have no ACL users".to_string())
+            }
+        }
+    }
+
     /// Makes this node a replica of `primary` (both Redis/Valkey): it reports itself as
     /// `own` and its primary as `primary_endpoint` (the endpoints the API reports). `false`
     /// when either node is not a Redis/Valkey node.

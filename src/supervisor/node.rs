@@ -22,7 +22,9 @@ use super::alloc::{Allocator, Reservation};
 use super::engines::{self, ConfigListener, RunningNode};
 use super::params;
 use super::proxy::{Forwarder, ProxyTls};
-use super::{Endpoint, EngineKind, NodeCounts, NodeSpec, SupervisorError, TransitMode, Usage};
+use super::{
+    Endpoint, EngineKind, NodeCounts, NodeSpec, NodeUser, SupervisorError, TransitMode, Usage,
+};
 use crate::config::Config;
 use crate::tls::LocalCa;
 
@@ -291,6 +293,57 @@ impl Supervisor {
             }
         }
         guard.spec.parameters = parameters.clone();
+        Ok(())
+    }
+
+    /// Changes the AUTH token (`requirepass`) of running Redis/Valkey nodes in place: clients
+    /// that already authenticated stay connected; new ones need the new token.
+    pub async fn set_auth_token(
+        &self,
+        keys: &[String],
+        token: Option<String>,
+    ) -> Result<(), SupervisorError> {
+        for key in keys {
+            let slot = self.slot(key)?;
+            let mut guard = slot.lock().await;
+            if let Some(node) = &guard.running {
+                let value = token.clone().unwrap_or_default();
+                node.config_set("requirepass", &value)
+                    .await
+                    .map_err(|reason| SupervisorError::InvalidParameter {
+                        name: "requirepass".to_string(),
+                        reason,
+                    })?;
+            }
+            guard.spec.auth_token = token.clone();
+        }
+        Ok(())
+    }
+
+    /// Replaces the ACL users of running Redis/Valkey nodes in place (`None`: back to the
+    /// single `default` user with the node's AUTH token). Connected clients keep their
+    /// connection; those of a removed user are disconnected by the engine.
+    pub async fn set_users(
+        &self,
+        keys: &[String],
+        users: Option<Vec<NodeUser>>,
+    ) -> Result<(), SupervisorError> {
+        for key in keys {
+            let slot = self.slot(key)?;
+            let mut guard = slot.lock().await;
+            if guard.spec.users == users {
+                continue;
+            }
+            if let Some(node) = &guard.running {
+                node.set_users(users.as_deref()).map_err(|reason| {
+                    SupervisorError::InvalidParameter {
+                        name: "users".to_string(),
+                        reason,
+                    }
+                })?;
+            }
+            guard.spec.users = users.clone();
+        }
         Ok(())
     }
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from helpers import aws_error
+from helpers import FAST_WAITER, aws_error
 
 REGION = "eu-south-1"
 PASSWORD = "a-long-password-0001"
@@ -253,3 +253,123 @@ def test_user_and_user_group_quotas(make_client, uid):
         create_user(client, uid("u"))
     for user in users:
         client.delete_user(UserId=user)
+
+
+# --------------------------------------------------------------------------------------------
+# Replication groups: user groups attached, AUTH token strategies
+
+
+@pytest.fixture
+def rgs(rb):
+    created: list[str] = []
+    yield created
+    for gid in created:
+        try:
+            rb.delete_replication_group(ReplicationGroupId=gid)
+        except Exception:  # best effort: the test may have deleted it
+            pass
+    for gid in created:
+        try:
+            rb.get_waiter("replication_group_deleted").wait(ReplicationGroupId=gid, WaiterConfig=FAST_WAITER)
+        except Exception:
+            pass
+
+
+def create_rg(client, rgs, gid: str, **extra) -> dict:
+    params = {
+        "ReplicationGroupId": gid,
+        "ReplicationGroupDescription": "rbac",
+        "CacheNodeType": "cache.t3.micro",
+        "Engine": "redis",
+        "NumCacheClusters": 1,
+        "TransitEncryptionEnabled": True,
+    }
+    params.update(extra)
+    client.create_replication_group(**params)
+    rgs.append(gid)
+    return wait_rg(client, gid)
+
+
+def wait_rg(client, gid: str) -> dict:
+    client.get_waiter("replication_group_available").wait(ReplicationGroupId=gid, WaiterConfig=FAST_WAITER)
+    return client.describe_replication_groups(ReplicationGroupId=gid)["ReplicationGroups"][0]
+
+
+def rbac_setup(client, uid) -> tuple[str, str]:
+    """A user `reader` (get only, keys app:*) and an active user group holding it and `default`."""
+    user_id, group_id = uid("reader"), uid("ug")
+    create_user(client, user_id, AccessString="on ~app:* -@all +get +ping")
+    client.create_user_group(UserGroupId=group_id, Engine="redis", UserIds=["default", user_id])
+    wait_group_status(client, group_id, "active")
+    return user_id, group_id
+
+
+def test_user_group_attach_rules(rb, rgs, uid):
+    user_id, group_id = rbac_setup(rb, uid)
+    with aws_error(rb, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
+        create_rg(rb, rgs, uid("rg"), UserGroupIds=[group_id], AuthToken=PASSWORD)
+    with aws_error(rb, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
+        create_rg(rb, rgs, uid("rg"), UserGroupIds=[group_id], TransitEncryptionEnabled=False)
+    with aws_error(rb, "UserGroupNotFound", 404, "UserGroupNotFoundFault"):
+        create_rg(rb, rgs, uid("rg"), UserGroupIds=[uid("nogroup")])
+
+    gid = uid("rg")
+    group = create_rg(rb, rgs, gid, UserGroupIds=[group_id])
+    assert group["UserGroupIds"] == [group_id]
+    assert group["AuthTokenEnabled"] is False
+    ug = rb.describe_user_groups(UserGroupId=group_id)["UserGroups"][0]
+    assert ug["ReplicationGroups"] == [gid]
+    with aws_error(rb, "InvalidUserGroupState", 400, "InvalidUserGroupStateFault"):
+        rb.delete_user_group(UserGroupId=group_id)
+    # A token cannot come back while the user group stays attached.
+    with aws_error(rb, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
+        rb.modify_replication_group(ReplicationGroupId=gid, AuthToken=PASSWORD, ApplyImmediately=True)
+
+    out = rb.modify_replication_group(ReplicationGroupId=gid, UserGroupIdsToRemove=[group_id], ApplyImmediately=True)
+    rg = out["ReplicationGroup"]
+    assert rg["PendingModifiedValues"]["UserGroups"] == {"UserGroupIdsToAdd": [], "UserGroupIdsToRemove": [group_id]}
+    rg = wait_rg(rb, gid)
+    assert rg["UserGroupIds"] == []
+    assert "UserGroups" not in rg["PendingModifiedValues"]
+    assert rb.describe_user_groups(UserGroupId=group_id)["UserGroups"][0]["ReplicationGroups"] == []
+    rb.delete_replication_group(ReplicationGroupId=gid)
+    rb.get_waiter("replication_group_deleted").wait(ReplicationGroupId=gid, WaiterConfig=FAST_WAITER)
+    rb.delete_user_group(UserGroupId=group_id)
+    wait_group_status(rb, group_id, None)
+    rb.delete_user(UserId=user_id)
+
+
+def test_auth_token_strategy_rules(rb, rgs, uid):
+    open_gid = uid("open")
+    create_rg(rb, rgs, open_gid)
+    with aws_error(rb, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
+        rb.modify_replication_group(
+            ReplicationGroupId=open_gid, AuthToken=PASSWORD, AuthTokenUpdateStrategy="SET", ApplyImmediately=True
+        )
+    gid = uid("tok")
+    create_rg(rb, rgs, gid, AuthToken=PASSWORD)
+    # DELETE is only for moving to RBAC: it needs user groups to add.
+    with aws_error(rb, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
+        rb.modify_replication_group(ReplicationGroupId=gid, AuthTokenUpdateStrategy="DELETE", ApplyImmediately=True)
+    _, group_id = rbac_setup(rb, uid)
+    # ... and user groups cannot be added while the token stays.
+    with aws_error(rb, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
+        rb.modify_replication_group(ReplicationGroupId=gid, UserGroupIdsToAdd=[group_id], ApplyImmediately=True)
+    moved = rb.modify_replication_group(
+        ReplicationGroupId=gid,
+        AuthTokenUpdateStrategy="DELETE",
+        UserGroupIdsToAdd=[group_id],
+        ApplyImmediately=True,
+    )["ReplicationGroup"]
+    assert moved["AuthTokenEnabled"] is False
+    assert wait_rg(rb, gid)["UserGroupIds"] == [group_id]
+    # And back: a token with every user group removed.
+    back = rb.modify_replication_group(
+        ReplicationGroupId=gid,
+        AuthToken=PASSWORD_2,
+        AuthTokenUpdateStrategy="ROTATE",
+        RemoveUserGroups=True,
+        ApplyImmediately=True,
+    )["ReplicationGroup"]
+    assert back["AuthTokenEnabled"] is True
+    assert wait_rg(rb, gid)["UserGroupIds"] == []

@@ -29,6 +29,7 @@ mod events;
 mod failover;
 mod lifecycle;
 mod parameter_groups;
+mod rbac_attach;
 mod rbac_lifecycle;
 mod replica_count;
 mod replication_groups;

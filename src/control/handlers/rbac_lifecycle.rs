@@ -9,10 +9,15 @@
 //! the record's generation on.
 
 use crate::state::{
-    Region, ResourceKind, UserGroupRecord, UserGroupStatus, UserRecord, UserStatus, lock,
+    CacheClusterRecord, PreviousAuth, Region, ResourceKind, UserAuth, UserGroupRecord,
+    UserGroupStatus, UserRecord, UserStatus, lock,
 };
+use crate::supervisor::NodeUser;
 
 use super::Service;
+
+/// The node keys of one cluster with the AUTH token and ACL users they should run.
+type NodeAuthWork = (Vec<String>, Option<String>, Option<Vec<NodeUser>>);
 
 /// Identifies the user or user group (and the operation) a task works for.
 #[derive(Clone, Debug)]
@@ -161,6 +166,101 @@ impl Service {
     /// Has every node of the listed replication groups run the users its attached user
     /// groups hold now (or its AUTH token when none is attached).
     pub(crate) async fn push_users(&self, account: &str, region: &str, groups: &[String]) {
-        let _ = (account, region, groups);
+        let members: Vec<String> = {
+            let state = self.inner.store.region(account, region);
+            let r = lock(&state);
+            groups
+                .iter()
+                .filter_map(|g| r.replication_groups.get(g))
+                .flat_map(|g| g.member_ids())
+                .collect()
+        };
+        self.push_auth(account, region, &members).await;
+    }
+
+    /// Has the nodes of the listed clusters run their record's AUTH token and ACL users, live.
+    pub(crate) async fn push_auth(&self, account: &str, region: &str, clusters: &[String]) {
+        let work: Vec<NodeAuthWork> = {
+            let state = self.inner.store.region(account, region);
+            let r = lock(&state);
+            clusters
+                .iter()
+                .filter_map(|id| r.clusters.get(id))
+                .map(|c| {
+                    let keys = c
+                        .nodes
+                        .iter()
+                        .map(|n| format!("{account}/{region}/{}/{}", c.id, n.id))
+                        .collect();
+                    (keys, c.auth_token.clone(), node_users(&r, c))
+                })
+                .collect()
+        };
+        let sup = &self.inner.supervisor;
+        for (keys, token, users) in work {
+            let result = match sup.set_auth_token(&keys, token).await {
+                Ok(()) => sup.set_users(&keys, users).await,
+                Err(e) => Err(e),
+            };
+            if let Err(err) = result {
+                tracing::warn!(nodes = ?keys, %err, "authentication not applied");
+            }
+        }
+    }
+}
+
+/// The ACL users a cluster's nodes run: the members of the user group attached to its
+/// replication group (the `default`-named member replaces the engine's `default` user), or,
+/// during an AUTH token rotation, the `default` user with both valid credentials. `None`:
+/// the plain `default` user of the AUTH token (or of no AUTH at all).
+pub fn node_users(r: &Region, c: &CacheClusterRecord) -> Option<Vec<NodeUser>> {
+    let group = c
+        .replication_group_id
+        .as_ref()
+        .and_then(|g| r.replication_groups.get(g));
+    let user_groups = group.map(|g| g.user_group_ids.as_slice()).unwrap_or(&[]);
+    if !user_groups.is_empty() {
+        let mut users: Vec<NodeUser> = Vec::new();
+        let members = user_groups
+            .iter()
+            .filter_map(|id| r.user_groups.get(id))
+            .flat_map(|ug| ug.user_ids.iter())
+            .filter_map(|id| r.users.get(id));
+        for u in members {
+            if !users.iter().any(|x| x.name == u.user_name) {
+                users.push(engine_user(u));
+            }
+        }
+        return Some(users);
+    }
+    let previous = c.auth_token_previous.as_ref()?;
+    let current = c.auth_token.clone()?;
+    let (nopass, passwords) = match previous {
+        PreviousAuth::Open => (true, vec![current]),
+        PreviousAuth::Token(old) => (false, vec![old.clone(), current]),
+    };
+    Some(vec![NodeUser {
+        name: "default".to_string(),
+        enabled: true,
+        passwords,
+        nopass,
+        access: "~* &* +@all".to_string(),
+    }])
+}
+
+/// A user record in the supervisor's terms. IAM users get no password: the emulator cannot
+/// check IAM tokens, so nobody can authenticate as them.
+fn engine_user(u: &UserRecord) -> NodeUser {
+    let (passwords, nopass) = match &u.auth {
+        UserAuth::Password(p) => (p.clone(), false),
+        UserAuth::NoPassword => (Vec::new(), true),
+        UserAuth::Iam => (Vec::new(), false),
+    };
+    NodeUser {
+        name: u.user_name.clone(),
+        enabled: u.status != UserStatus::Deleting,
+        passwords,
+        nopass,
+        access: u.access_string.clone(),
     }
 }

@@ -84,3 +84,37 @@ async fn in_flight_statuses_refuse_operations_until_they_settle() {
         .await
         .expect("modify once active");
 }
+
+#[test]
+fn token_strategies_follow_aws_rules() {
+    use super::common::{TokenChange, apply_token_change, auth_token_change};
+    use crate::state::PreviousAuth;
+    let t = |s: &str| s.to_string();
+    let (mut current, mut previous) = (None, None);
+    // SET needs a token first; ROTATE on an open cluster keeps unauthenticated clients served.
+    let set = apply_token_change(&mut current, &mut previous, TokenChange::Set(t("b")));
+    assert_eq!(
+        set.map_err(|e| e.wire_code()),
+        Err("InvalidParameterCombination")
+    );
+    apply_token_change(&mut current, &mut previous, TokenChange::Rotate(t("a"))).expect("rotate");
+    assert_eq!(
+        (current.as_deref(), &previous),
+        (Some("a"), &Some(PreviousAuth::Open))
+    );
+    apply_token_change(&mut current, &mut previous, TokenChange::Rotate(t("b"))).expect("rotate");
+    assert_eq!(previous, Some(PreviousAuth::Token(t("a"))));
+    apply_token_change(&mut current, &mut previous, TokenChange::Set(t("c"))).expect("set");
+    assert_eq!((current.as_deref(), &previous), (Some("c"), &None));
+    apply_token_change(&mut current, &mut previous, TokenChange::Delete).expect("delete");
+    assert_eq!((current, previous), (None, None));
+    // The default strategy is ROTATE; DELETE takes no token; tokens need TLS.
+    let token = t("a-long-token-0000001");
+    assert_eq!(
+        auth_token_change(None, Some(&token), true).ok().flatten(),
+        Some(TokenChange::Rotate(token.clone()))
+    );
+    let delete_with_token = auth_token_change(Some("DELETE"), Some(&token), true);
+    assert!(delete_with_token.is_err());
+    assert!(auth_token_change(Some("SET"), Some(&token), false).is_err());
+}
