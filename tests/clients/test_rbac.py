@@ -7,8 +7,10 @@ the listings are not disturbed by other suites.
 from __future__ import annotations
 
 import time
+import urllib.request
 
 import pytest
+import redis
 
 from helpers import FAST_WAITER, aws_error
 
@@ -373,3 +375,56 @@ def test_auth_token_strategy_rules(rb, rgs, uid):
     )["ReplicationGroup"]
     assert back["AuthTokenEnabled"] is True
     assert wait_rg(rb, gid)["UserGroupIds"] == []
+
+
+@pytest.fixture(scope="module")
+def ca_file(endpoint_url, tmp_path_factory) -> str:
+    pem = urllib.request.urlopen(f"{endpoint_url}/_elasticache_local/ca.pem", timeout=10).read()
+    path = tmp_path_factory.mktemp("rbac-tls") / "ca.pem"
+    path.write_bytes(pem)
+    return str(path)
+
+
+def connect(rg: dict, ca_file: str, **auth) -> redis.Redis:
+    primary = rg["NodeGroups"][0]["PrimaryEndpoint"]
+    return redis.Redis(
+        host=primary["Address"], port=primary["Port"], ssl=True, ssl_ca_certs=ca_file, socket_timeout=10, **auth
+    )
+
+
+# The engine's replies, word for word (redis-py strips the WRONGPASS / NOAUTH code).
+WRONGPASS = "invalid username-password pair or user is disabled."
+# redis-py opens with HELLO; unauthenticated, the engine answers it with this NOAUTH reply.
+NOAUTH = (
+    "HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH "
+    "<user> <pass> option can be used to authenticate the client and select the RESP protocol version "
+    "at the same time"
+)
+
+
+def auth_error(client: redis.Redis) -> str:
+    """The engine's answer to a PING from a client whose AUTH fails or is missing."""
+    try:
+        client.ping()
+    except redis.AuthenticationError as err:
+        return str(err)
+    return "accepted"
+
+
+def modify_token(client, gid: str, **params) -> dict:
+    client.modify_replication_group(ReplicationGroupId=gid, ApplyImmediately=True, **params)
+    return wait_rg(client, gid)
+
+
+def test_auth_token_set_and_delete_are_live(rb, rgs, uid, ca_file):
+    gid = uid("live")
+    rg = create_rg(rb, rgs, gid, AuthToken=PASSWORD)
+    held = connect(rg, ca_file, password=PASSWORD)
+    held.set("k", "v")
+    rg = modify_token(rb, gid, AuthToken=PASSWORD_2, AuthTokenUpdateStrategy="SET")
+    assert rg["AuthTokenEnabled"] is True
+    # The node kept running: the connected client still works, new clients need the new token.
+    assert held.get("k") == b"v"
+    assert connect(rg, ca_file, password=PASSWORD_2).get("k") == b"v"
+    assert auth_error(connect(rg, ca_file, password=PASSWORD)) == WRONGPASS
+    assert auth_error(connect(rg, ca_file)) == NOAUTH
