@@ -913,6 +913,7 @@ impl Supervisor {
             )?,
             parameters,
             requirepass: spec.auth_token.clone(),
+            users: None,
             cluster_enabled: spec.cluster_enabled,
             tls: self.tls_policy(spec.transit_encryption, bind)?,
         })

@@ -116,6 +116,11 @@ pub struct Client {
     pub master: bool,
     /// Cluster `READONLY`: reads of this replica's slots are served here.
     pub readonly: bool,
+    /// The ACL user (`None`: an internal client without restrictions, e.g. the replication
+    /// link or a blocked command re-run).
+    pub user: Option<std::sync::Arc<crate::acl::User>>,
+    /// [`crate::acl::Acl::generation`] when `user` was read: a changed registry is re-read.
+    pub acl_gen: u64,
 }
 
 impl Client {
@@ -142,6 +147,8 @@ impl Client {
             name_cache: None,
             master: false,
             readonly: false,
+            user: None,
+            acl_gen: 0,
         }
     }
 

@@ -111,13 +111,15 @@ where
                 kill: kill.clone(),
             },
         );
-        let authed = eng.cfg.requirepass.is_none();
+        let authed = eng.acl.default_nopass();
         let limits = Limits {
             max_bulk: eng.cfg.proto_max_bulk_len,
             authenticated: authed,
             ..Limits::default()
         };
-        (Client::new(id, authed), Decoder::new(limits))
+        let mut client = Client::new(id, authed);
+        crate::command::aclcmd::start_as_default(&eng, &mut client);
+        (client, Decoder::new(limits))
     };
     let id = client.id;
     tracing::debug!(client = id, %peer, "redis client connected");

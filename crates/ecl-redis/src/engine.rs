@@ -190,6 +190,8 @@ pub struct Engine {
     /// refuses commands until it is rebooted (a reboot builds a fresh engine). Holds the
     /// panic's message.
     broken: Option<String>,
+    /// ACL users and log.
+    pub(crate) acl: crate::acl::Acl,
 }
 
 /// Wall-clock milliseconds.
@@ -204,6 +206,7 @@ impl Engine {
     /// A fresh engine.
     pub fn new(info: NodeInfo, cfg: Config, table: Arc<CommandTable>) -> Engine {
         let n = table.entries.len();
+        let acl = crate::acl::Acl::legacy(cfg.requirepass.as_deref(), &table);
         let mut e = Engine {
             dbs: (0..16).map(|_| Db::new()).collect(),
             table,
@@ -233,9 +236,17 @@ impl Engine {
             repl: Default::default(),
             cluster: Default::default(),
             broken: None,
+            acl,
         };
         e.refresh_access_mode();
         e
+    }
+
+    /// Makes the `default` user's password follow `requirepass` (CONFIG SET requirepass).
+    pub fn sync_requirepass(&mut self) {
+        let table = self.table.clone();
+        let pass = self.cfg.requirepass.clone();
+        self.acl.set_requirepass(pass.as_deref(), &table);
     }
 
     /// Why the node is broken (a command panicked), or `None` while it is healthy.

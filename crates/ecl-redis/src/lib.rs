@@ -8,6 +8,7 @@
 //! Contract with the supervisor (keep these signatures stable; add, do not break):
 //! - `RedisNode::start(RedisConfig) -> io::Result<RedisNode>`: the node is listening when it returns.
 //! - `RedisNode::local_addr`, `config_set`, `config_get`, `flush_all`, `stats`, `shutdown`.
+//! - Users ([`acl`]): `RedisConfig::users`, `set_users`.
 //! - Replication ([`replication`]): `replicate_from`, `promote`, `replication_offset`, `role`,
 //!   `set_announce`; cluster mode ([`cluster`]): `set_cluster_topology`, `node_id`.
 //!
@@ -17,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod client;
 pub mod cluster;
 pub mod command;
@@ -34,6 +36,7 @@ pub mod resp;
 pub mod tracking;
 pub mod version;
 
+pub use acl::{PasswordCheck, UserDef};
 pub use cluster::{ClusterNodeInfo, ClusterShard, ClusterTopology};
 pub use node::RedisNode;
 pub use replication::ReplicationRole;
@@ -71,6 +74,10 @@ pub struct RedisConfig {
     pub parameters: Vec<(String, String)>,
     /// AUTH password of the default user (ElastiCache AuthToken), if any.
     pub requirepass: Option<String>,
+    /// The node's ACL users (ElastiCache RBAC). `None`: Redis' single `default` user (nopass,
+    /// or `requirepass` as its password). Either set by the owner makes `requirepass` a
+    /// protected config that `CONFIG SET` refuses.
+    pub users: Option<Vec<UserDef>>,
     /// Whether the node runs in cluster mode (CLUSTER commands, MOVED, SELECT 0 only).
     pub cluster_enabled: bool,
     /// TLS in transit: `None` serves plaintext; a policy serves TLS, and plaintext too unless
@@ -90,6 +97,7 @@ impl RedisConfig {
             maxmemory: 0,
             parameters: Vec::new(),
             requirepass: None,
+            users: None,
             cluster_enabled: false,
             tls: None,
         }

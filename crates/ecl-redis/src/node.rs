@@ -106,7 +106,13 @@ impl RedisNode {
             started_ms: wall_ms(),
             cluster: cfg.cluster_enabled,
         };
-        let engine = Engine::new(info, config, Arc::new(table));
+        let table = Arc::new(table);
+        let mut engine = Engine::new(info, config, table.clone());
+        if let Some(defs) = &cfg.users {
+            let users = crate::acl::Acl::build(defs, &table).map_err(io::Error::other)?;
+            engine.acl.replace(users);
+        }
+        engine.acl.owner_managed = cfg.users.is_some() || cfg.requirepass.is_some();
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             engine: Mutex::new(engine),
@@ -145,8 +151,29 @@ impl RedisNode {
     /// Sets a parameter as `CONFIG SET` would (error text without the `ERR ` prefix).
     pub fn config_set(&self, name: &str, value: &str) -> Result<(), String> {
         let mut eng = self.shared.lock();
+        let before = eng.cfg.requirepass.clone();
         eng.cfg.set(name, value)?;
         eng.refresh_access_mode();
+        if eng.cfg.requirepass != before {
+            eng.sync_requirepass();
+        }
+        Ok(())
+    }
+
+    /// Replaces the node's users live (`None`: Redis' single `default` user, nopass or with
+    /// `requirepass` as its password). On error nothing changes; the text names the user and
+    /// the rule refused. Connections of a user that no longer exists or is now `off` are
+    /// closed; the others are judged by their user's new rules from their next command.
+    pub fn set_users(&self, users: Option<Vec<crate::UserDef>>) -> Result<(), String> {
+        let mut eng = self.shared.lock();
+        let table = eng.table.clone();
+        let fresh = match &users {
+            Some(defs) => crate::acl::Acl::build(defs, &table)?,
+            None => crate::acl::Acl::legacy(eng.cfg.requirepass.as_deref(), &table).into_users(),
+        };
+        eng.acl.replace(fresh);
+        eng.acl.owner_managed |= users.is_some();
+        crate::command::aclcmd::disconnect_orphans(&eng);
         Ok(())
     }
 

@@ -40,7 +40,9 @@ fn main() {
                 let v = val();
                 cfg.maxmemory = ecl_redis::config::parse_memory(&v).unwrap_or_else(|| usage());
             }
-            "--requirepass" => cfg.requirepass = Some(val()),
+            // A CONFIG value, not the owner's AUTH token: like redis-server, the standalone
+            // server lets clients change it with CONFIG SET.
+            "--requirepass" => cfg.parameters.push(("requirepass".to_string(), val())),
             "--cluster" => cfg.cluster_enabled = true,
             "-h" | "--help" => usage(),
             other if other.starts_with("--") => {

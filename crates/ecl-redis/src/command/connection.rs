@@ -197,27 +197,18 @@ fn reset(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     ctx.client.reply_mode = ReplyMode::On;
     ctx.client.no_evict = false;
     ctx.client.no_touch = false;
-    ctx.client.authenticated = ctx.eng.cfg.requirepass.is_none();
+    ctx.client.authenticated = ctx.eng.acl.default_nopass();
+    super::aclcmd::start_as_default(ctx.eng, ctx.client);
     ctx.eng.clients.monitors.retain(|&m| m != id);
     ctx.eng.tracking.remove_client(id);
     if let Some(ci) = ctx.eng.clients.map.get_mut(&id) {
         ci.name.clear();
         ci.monitor = false;
+        ci.user = "default".to_string();
     }
     ctx.out.resp3 = false;
     ctx.out.simple("RESET");
     Ok(())
-}
-
-/// Checks a password for `user` against the configured `requirepass`.
-fn check_password(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    match &ctx.eng.cfg.requirepass {
-        None => true,
-        Some(p) => p.as_bytes() == pass,
-    }
 }
 
 fn auth(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
@@ -229,16 +220,12 @@ fn auth(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         (&b"default"[..], argv.get(1))
     };
-    if argv.len() == 2 && ctx.eng.cfg.requirepass.is_none() {
+    if argv.len() == 2 && ctx.eng.acl.default_has_nopass_flag() {
         return Err(errors::AUTH_NOT_CONFIGURED.into());
     }
-    if check_password(ctx, user, pass) {
-        ctx.client.authenticated = true;
-        ctx.out.ok();
-        Ok(())
-    } else {
-        Err(errors::WRONGPASS.into())
-    }
+    super::aclcmd::authenticate(ctx, user, pass, "auth")?;
+    ctx.out.ok();
+    Ok(())
 }
 
 fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
@@ -257,10 +244,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let mut name = None;
     while i < argv.len() {
         if argv.is(i, "auth") && i + 2 < argv.len() {
-            if !check_password(ctx, argv.get(i + 1), argv.get(i + 2)) {
-                return Err(errors::WRONGPASS.into());
-            }
-            ctx.client.authenticated = true;
+            super::aclcmd::authenticate(ctx, argv.get(i + 1), argv.get(i + 2), "hello")?;
             i += 3;
         } else if argv.is(i, "setname") && i + 1 < argv.len() {
             validate_name(argv.get(i + 1))?;

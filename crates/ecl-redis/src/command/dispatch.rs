@@ -2,7 +2,7 @@
 //!
 //! Place in the flow: the connection calls [`dispatch`] for every decoded command while it
 //! holds the node lock. Order of checks follows Redis: lookup (unknown command), arity and
-//! subcommand, authentication, RESP2 subscribed-mode restrictions, MULTI queueing, CLIENT PAUSE,
+//! subcommand, authentication, ACL permissions, RESP2 subscribed-mode restrictions, MULTI queueing, CLIENT PAUSE,
 //! maxmemory (evict, then OOM for `denyoom`), MONITOR feed; then the handler runs and its
 //! statistics, slowlog entry, error counters, blocked-client wake-ups and expiry notifications
 //! are recorded.
@@ -330,6 +330,12 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     client.last_cmd = id;
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         reject(eng, client, out, Some(id), errors::NOAUTH.into());
+        return Flow::Continue;
+    }
+    if client.user.is_some()
+        && let Err(e) = super::aclcmd::enforce(eng, client, out, id, spec, argv)
+    {
+        reject(eng, client, out, Some(id), e);
         return Flow::Continue;
     }
     if !out.resp3 && client.sub_count() > 0 && !spec.has(flags::SUBSCRIBED_OK) {

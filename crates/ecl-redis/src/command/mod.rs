@@ -33,6 +33,7 @@
 //! `Err(errors::WRONGTYPE.into())` (or `db::wrong_type()`) for the wrong value type; the
 //! data-structure algorithms belong in `db/<type>.rs`.
 
+pub mod aclcmd;
 pub mod argv;
 pub mod bits;
 pub mod coll;
@@ -96,6 +97,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     zsets_ops::COMMANDS,
     hyperloglog::COMMANDS,
     crate::cluster::commands::COMMANDS,
+    aclcmd::COMMANDS,
 ];
 
 /// A resolved table entry.

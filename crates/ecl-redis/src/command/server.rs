@@ -477,11 +477,19 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             return Err(CmdError(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter").into()));
         }
         seen.push(name.clone());
+        if name == "requirepass" && ctx.eng.acl.owner_managed {
+            // The node's owner (the ElastiCache API) manages the AUTH token and users.
+            return Err(CmdError(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config").into()));
+        }
         next.set(&name, &argv.str(i + 1))
             .map_err(|e| CmdError(format!("ERR {e}").into()))?;
     }
+    let pass_changed = next.requirepass != ctx.eng.cfg.requirepass;
     ctx.eng.cfg = next;
     ctx.eng.refresh_access_mode();
+    if pass_changed {
+        ctx.eng.sync_requirepass();
+    }
     ctx.out.ok();
     Ok(())
 }

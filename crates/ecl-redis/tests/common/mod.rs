@@ -78,6 +78,15 @@ impl Raw {
         }
     }
 
+    /// Connects to any RESP server (e.g. a real `redis-server` in differential tests).
+    pub async fn connect_addr(addr: std::net::SocketAddr) -> Raw {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
     /// Sends raw bytes.
     pub async fn send_raw(&mut self, b: &[u8]) {
         self.stream.write_all(b).await.expect("write");

@@ -1,0 +1,505 @@
+//! ACL commands (`ACL WHOAMI|USERS|LIST|GETUSER|CAT|DRYRUN|LOG|GENPASS|SETUSER|DELUSER|…`)
+//! and the glue between clients and [`crate::acl`]: the user a connection starts as,
+//! AUTH/HELLO authentication, and the per-command permission check dispatch runs.
+//!
+//! Place in the flow: the connection calls [`start_as_default`] when it opens; AUTH and HELLO
+//! call [`authenticate`]; dispatch calls [`enforce`] after the NOAUTH check (so inside MULTI a
+//! refused command is refused at queue time, as in Redis); the handlers below answer the ACL
+//! container.
+
+use super::flags::*;
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, acl as cat, container};
+use crate::acl::{self, Denied, log::LogEntry};
+use crate::client::{Client, Event};
+use crate::engine::Engine;
+use crate::errors::{self, CmdError, CmdResult};
+use crate::resp::Reply;
+use crate::version::Release::Redis;
+
+const F: Flags = Flags::all_of(&[NOSCRIPT, LOADING, STALE]);
+const FA: Flags = F.with(ADMIN);
+const S: AclCategories = cat::SLOW;
+const SA: AclCategories = AclCategories::all_of(&[cat::ADMIN, cat::SLOW, cat::DANGEROUS]);
+
+/// ACL family table.
+pub const COMMANDS: &[CommandSpec] = &[Cmd::new("acl", container)
+    .arity(-2)
+    .acl(&[S])
+    .since(Redis(6, 0, 0))
+    .group("server")
+    .doc("A container for Access List Control commands.")
+    .subs(ACL)];
+
+const ACL: &[CommandSpec] = &[
+    Cmd::new("cat", acl_cat)
+        .arity(-2)
+        .flags(&[F])
+        .acl(&[S])
+        .since(Redis(6, 0, 0))
+        .group("server")
+        .doc("Lists the ACL categories, or the commands inside a category."),
+    Cmd::new("deluser", acl_deluser)
+        .arity(-3)
+        .flags(&[FA])
+        .acl(&[SA])
+        .since(Redis(6, 0, 0))
+        .group("server")
+        .doc("Deletes ACL users, and terminates their connections."),
+    Cmd::new("dryrun", acl_dryrun)
+        .arity(-4)
+        .flags(&[FA])
+        .acl(&[SA])
+        .since(Redis(7, 0, 0))
+        .group("server")
+        .doc("Simulates the execution of a command by a user, without executing the command."),
+    Cmd::new("genpass", acl_genpass)
+        .arity(-2)
+        .flags(&[F])
+        .acl(&[S])
+        .since(Redis(6, 0, 0))
+        .group("server")
+        .doc("Generates a pseudorandom, secure password that can be used to identify ACL users."),
+    Cmd::new("getuser", acl_getuser)
+        .arity(3)
+        .flags(&[FA])
+        .acl(&[SA])
+        .since(Redis(6, 0, 0))
+        .group("server")
+        .doc("Lists the ACL rules of a user."),
+    Cmd::new("help", acl_help)
+        .arity(2)
+        .flags(&[LOADING, STALE])
+        .acl(&[S])
+        .since(Redis(6, 0, 0))
+        .group("server")
+        .doc("Returns helpful text about the different subcommands."),
+    Cmd::new("list", acl_list)
+        .arity(2)
+        .flags(&[FA])
+        .acl(&[SA])
+        .since(Redis(6, 0, 0))
+        .group("server")
+        .doc("Dumps the effective rules in ACL file format."),
+    Cmd::new("load", acl_no_file)
+        .arity(2)
+        .flags(&[FA])
+        .acl(&[SA])
+        .since(Redis(6, 0, 0))
+        .group("server")
+        .doc("Reloads the rules from the configured ACL file."),
+    Cmd::new("log", acl_log)
+        .arity(-2)
+        .flags(&[FA])
+        .acl(&[SA])
+        .since(Redis(6, 0, 0))
+        .group("server")
+        .doc("Lists recent security events generated due to ACL rules."),
+    Cmd::new("save", acl_no_file)
+        .arity(2)
+        .flags(&[FA])
+        .acl(&[SA])
+        .since(Redis(6, 0, 0))
+        .group("server")
+        .doc("Saves the effective ACL rules in the configured ACL file."),
+    Cmd::new("setuser", acl_setuser)
+        .arity(-3)
+        .flags(&[FA])
+        .acl(&[SA])
+        .since(Redis(6, 0, 0))
+        .group("server")
+        .doc("Creates and modifies an ACL user and its rules."),
+    Cmd::new("users", acl_users)
+        .arity(2)
+        .flags(&[FA])
+        .acl(&[SA])
+        .since(Redis(6, 0, 0))
+        .group("server")
+        .doc("Lists all ACL users."),
+    Cmd::new("whoami", acl_whoami)
+        .arity(2)
+        .flags(&[F])
+        .acl(&[S])
+        .since(Redis(6, 0, 0))
+        .group("server")
+        .doc("Returns the authenticated username of the current connection."),
+];
+
+/// A new connection's user: `default` (authenticated iff it is `on` and `nopass`).
+pub fn start_as_default(eng: &Engine, client: &mut Client) {
+    client.user = eng.acl.get("default").cloned();
+    client.acl_gen = eng.acl.generation;
+}
+
+/// The name of the client's user (`default` for internal clients).
+fn user_name(client: &Client) -> &str {
+    client.user.as_ref().map_or("default", |u| u.name.as_str())
+}
+
+/// AUTH / HELLO AUTH: switches the client to `user` when `pass` is one of its passwords;
+/// otherwise logs the failure (`object` is `auth` or `hello`) and answers WRONGPASS.
+pub fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8], object: &str) -> CmdResult {
+    let Some(u) = ctx.eng.acl.authenticate(user, pass) else {
+        let name = String::from_utf8_lossy(user).into_owned();
+        let info = super::connection::client_line(ctx, ctx.client.id);
+        record(
+            ctx.eng,
+            "auth",
+            "toplevel",
+            object.to_string(),
+            name,
+            ctx.now,
+            info,
+        );
+        return Err(errors::WRONGPASS.into());
+    };
+    let id = ctx.client.id;
+    if let Some(ci) = ctx.eng.clients.map.get_mut(&id) {
+        ci.user = u.name.clone();
+    }
+    ctx.client.user = Some(u);
+    ctx.client.acl_gen = ctx.eng.acl.generation;
+    ctx.client.authenticated = true;
+    Ok(())
+}
+
+fn record(
+    eng: &mut Engine,
+    reason: &'static str,
+    context: &'static str,
+    object: String,
+    username: String,
+    now: i64,
+    client_info: String,
+) {
+    let max = eng.cfg.get_i64("acllog-max-len").unwrap_or(128).max(0) as usize;
+    let e = LogEntry {
+        count: 1,
+        reason,
+        context,
+        object,
+        username,
+        updated_ms: now,
+        client_info,
+    };
+    eng.acl.log.record(e, max);
+}
+
+/// The permission check of one command (after NOAUTH): re-reads the client's user when the
+/// registry changed, then asks [`acl::check`]; a refusal is logged and answered NOPERM.
+pub fn enforce(
+    eng: &mut Engine,
+    client: &mut Client,
+    out: &mut Reply,
+    id: usize,
+    spec: &CommandSpec,
+    argv: &Argv<'_>,
+) -> CmdResult {
+    if client.acl_gen != eng.acl.generation {
+        let name = user_name(client).to_string();
+        client.user = eng.acl.get(&name).cloned();
+        client.acl_gen = eng.acl.generation;
+        if client.user.as_ref().is_none_or(|u| !u.enabled) && client.authenticated {
+            // The user was removed or disabled: its connections end (set_users also kills them).
+            client.close = true;
+            client.user = None;
+            return Err(CmdError(
+                format!("ERR user '{name}' no longer exists or is disabled").into(),
+            ));
+        }
+    }
+    let Some(user) = client.user.clone() else {
+        return Ok(());
+    };
+    if user.unrestricted() {
+        return Ok(());
+    }
+    let Err(d) = acl::check(&user, &eng.table, id, spec, argv) else {
+        return Ok(());
+    };
+    let (reason, object, text) = match d {
+        Denied::Command => {
+            let name = eng.table.entries[id].full_name.clone();
+            let t = format!("NOPERM this user has no permissions to run the '{name}' command");
+            ("command", name, t)
+        }
+        Denied::Key(i) => (
+            "key",
+            argv.str(i),
+            "NOPERM this user has no permissions to access one of the keys used as arguments"
+                .to_string(),
+        ),
+        Denied::Channel(i) => (
+            "channel",
+            argv.str(i),
+            "NOPERM this user has no permissions to access one of the channels used as arguments"
+                .to_string(),
+        ),
+    };
+    let context = if client.multi.is_some() {
+        "multi"
+    } else {
+        "toplevel"
+    };
+    let now = eng.command_now();
+    let info = {
+        let ctx = Ctx::new(&mut *eng, &mut *client, &mut *out, now, id);
+        super::connection::client_line(&ctx, ctx.client.id)
+    };
+    record(eng, reason, context, object, user.name.clone(), now, info);
+    Err(CmdError(text.into()))
+}
+
+/// Closes the connections whose user no longer exists or is `off`.
+pub fn disconnect_orphans(eng: &Engine) {
+    for ci in eng.clients.map.values() {
+        if eng.acl.get(&ci.user).is_none_or(|u| !u.enabled) {
+            let _ = ci.tx.send(Event::Kill);
+        }
+    }
+}
+
+fn acl_whoami(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let name = user_name(ctx.client).to_string();
+    ctx.out.bulk(name.as_bytes());
+    Ok(())
+}
+
+fn acl_users(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let names: Vec<String> = ctx.eng.acl.names().map(str::to_string).collect();
+    ctx.out.bulk_array(names.iter().map(|n| n.as_bytes()));
+    Ok(())
+}
+
+fn acl_list(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let lines: Vec<String> = ctx.eng.acl.users().map(|u| u.describe()).collect();
+    ctx.out.bulk_array(lines.iter().map(|l| l.as_bytes()));
+    Ok(())
+}
+
+fn acl_getuser(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let Some(u) = ctx.eng.acl.get(&argv.str(2)).cloned() else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let out = &mut *ctx.out;
+    out.map(6);
+    out.bulk(b"flags");
+    let flags = u.flag_words();
+    out.array(flags.len());
+    for f in flags {
+        out.bulk(f.as_bytes());
+    }
+    out.bulk(b"passwords");
+    out.array(u.passwords.len());
+    for h in &u.passwords {
+        out.bulk(acl::user::hex(h).as_bytes());
+    }
+    out.bulk(b"commands");
+    out.bulk(u.commands_text().as_bytes());
+    out.bulk(b"keys");
+    out.bulk(u.keys_text().as_bytes());
+    out.bulk(b"channels");
+    out.bulk(u.channels_text().as_bytes());
+    out.bulk(b"selectors");
+    out.array(0);
+    Ok(())
+}
+
+fn acl_cat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(errors::wrong_arity("acl|cat"));
+    }
+    if argv.len() == 2 {
+        let names: Vec<&str> = cat::NAMES.iter().map(|(_, n)| *n).collect();
+        ctx.out.bulk_array(names.iter().map(|n| n.as_bytes()));
+        return Ok(());
+    }
+    let name = argv.str(2);
+    let Some(c) = AclCategories::from_name(&name.to_ascii_lowercase()) else {
+        return Err(CmdError(format!("ERR Unknown category '{name}'").into()));
+    };
+    let names: Vec<String> = ctx
+        .eng
+        .table
+        .entries
+        .iter()
+        .filter(|e| e.spec.acl.contains(c) && e.spec.subs.is_empty())
+        .map(|e| e.full_name.clone())
+        .collect();
+    ctx.out.bulk_array(names.iter().map(|n| n.as_bytes()));
+    Ok(())
+}
+
+fn acl_dryrun(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let uname = argv.str(2);
+    let Some(user) = ctx.eng.acl.get(&uname).cloned() else {
+        return Err(CmdError(format!("ERR User '{uname}' not found").into()));
+    };
+    let sub = super::OwnedArgv::from_slices(argv.iter_from(3));
+    let sub = sub.as_argv();
+    let table = ctx.eng.table.clone();
+    let not_found = || CmdError(format!("ERR Command '{}' not found", argv.str(3)).into());
+    let mut id = table.lookup(sub.get(0)).ok_or_else(not_found)?;
+    if !table.entries[id].subs.is_empty() && sub.len() > 1 {
+        id = table.lookup_sub(id, sub.get(1)).ok_or_else(not_found)?;
+    }
+    let e = &table.entries[id];
+    if !super::arity_ok(e.spec.arity, sub.len()) {
+        return Err(errors::wrong_arity(&e.full_name));
+    }
+    match acl::check(&user, &table, id, e.spec, &sub) {
+        Ok(()) => ctx.out.ok(),
+        Err(Denied::Command) => ctx.out.bulk(
+            format!(
+                "This user has no permissions to run the '{}' command",
+                e.full_name
+            )
+            .as_bytes(),
+        ),
+        Err(Denied::Key(i)) => ctx.out.bulk(
+            format!(
+                "This user has no permissions to access the '{}' key",
+                sub.str(i)
+            )
+            .as_bytes(),
+        ),
+        Err(Denied::Channel(i)) => ctx.out.bulk(
+            format!(
+                "This user has no permissions to access the '{}' channel",
+                sub.str(i)
+            )
+            .as_bytes(),
+        ),
+    }
+    Ok(())
+}
+
+fn acl_genpass(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(errors::wrong_arity("acl|genpass"));
+    }
+    let bits = if argv.len() == 3 { argv.i64(2)? } else { 256 };
+    if !(1..=4096).contains(&bits) {
+        return Err("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096".into());
+    }
+    use rand::RngExt;
+    let mut r = rand::rng();
+    let chars = (bits as usize).div_ceil(4);
+    let pass: String = (0..chars)
+        .map(|_| char::from_digit(r.random_range(0..16u32), 16).unwrap_or('0'))
+        .collect();
+    ctx.out.bulk(pass.as_bytes());
+    Ok(())
+}
+
+fn acl_log(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(errors::wrong_arity("acl|log"));
+    }
+    let mut count = 10usize;
+    if argv.len() == 3 {
+        if argv.is(2, "reset") {
+            ctx.eng.acl.log.entries.clear();
+            ctx.out.ok();
+            return Ok(());
+        }
+        count = argv.i64(2)?.max(0) as usize;
+    }
+    let now = ctx.now;
+    let entries: Vec<LogEntry> = ctx
+        .eng
+        .acl
+        .log
+        .entries
+        .iter()
+        .take(count)
+        .cloned()
+        .collect();
+    let out = &mut *ctx.out;
+    out.array(entries.len());
+    for e in entries {
+        out.map(7);
+        out.bulk(b"count");
+        out.int(e.count as i64);
+        for (k, v) in [
+            ("reason", e.reason),
+            ("context", e.context),
+            ("object", &e.object),
+            ("username", &e.username),
+        ] {
+            out.bulk(k.as_bytes());
+            out.bulk(v.as_bytes());
+        }
+        out.bulk(b"age-seconds");
+        out.double((now - e.updated_ms).max(0) as f64 / 1000.0);
+        out.bulk(b"client-info");
+        out.bulk(e.client_info.as_bytes());
+    }
+    Ok(())
+}
+
+fn acl_setuser(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let name = argv.str(2);
+    let rules: Vec<String> = (3..argv.len()).map(|i| argv.str(i)).collect();
+    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+    let table = ctx.eng.table.clone();
+    ctx.eng
+        .acl
+        .set_user(&name, &rules, &table)
+        .map_err(CmdError::from)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn acl_deluser(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let names: Vec<String> = (2..argv.len()).map(|i| argv.str(i)).collect();
+    if names.iter().any(|n| n == "default") {
+        return Err("ERR The 'default' user cannot be removed".into());
+    }
+    let n = ctx.eng.acl.delete(&names);
+    // Redis ends the connections of deleted users; the caller's own one after this reply.
+    if names.iter().any(|n| n == user_name(ctx.client)) {
+        ctx.client.close = true;
+    }
+    disconnect_orphans(ctx.eng);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn acl_no_file(_: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    Err("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.".into())
+}
+
+fn acl_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    super::connection::help(
+        ctx,
+        "ACL",
+        &[
+            "CAT [<category>]",
+            "    List the ACL categories, or the commands of one category.",
+            "DELUSER <username> [<username> ...]",
+            "    Remove users (their connections are closed).",
+            "DRYRUN <username> <command> [<arg> ...]",
+            "    Tell whether a user could run a command, without running it.",
+            "GETUSER <username>",
+            "    Show the rules of a user.",
+            "GENPASS [<bits>]",
+            "    Make a random password (256 bits unless told).",
+            "LIST",
+            "    Show every user as ACL rules.",
+            "LOAD",
+            "    Reload users from the ACL file (none on this node).",
+            "LOG [<count> | RESET]",
+            "    Show or clear recent refusals and failed authentications.",
+            "SAVE",
+            "    Write users to the ACL file (none on this node).",
+            "SETUSER <username> <attribute> [<attribute> ...]",
+            "    Create or change a user.",
+            "USERS",
+            "    List user names.",
+            "WHOAMI",
+            "    Show the user of this connection.",
+        ],
+    );
+    Ok(())
+}

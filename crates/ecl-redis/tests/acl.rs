@@ -1,0 +1,500 @@
+//! ACL users (ElastiCache RBAC, engine half): users given by the owner (`RedisConfig::users`,
+//! `RedisNode::set_users`), AUTH per user, NOPERM for commands, keys and channels, the ACL
+//! command family, and a differential check of every reply text against a real
+//! `redis-server` 7.0 when one is installed.
+
+mod common;
+use common::{Raw, start_with};
+use ecl_redis::{RedisNode, UserDef};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn user(name: &str, rules: &str) -> UserDef {
+    UserDef {
+        name: name.to_string(),
+        rules: rules.to_string(),
+        password_check: None,
+    }
+}
+
+fn with_users(users: Vec<UserDef>) -> RedisNode {
+    start_with(|c| c.users = Some(users))
+}
+
+async fn auth(node: &RedisNode, name: &str, pass: &str) -> Raw {
+    let mut c = Raw::connect(node).await;
+    assert_eq!(c.cmd(&["AUTH", name, pass]).await, "+OK\r\n", "AUTH {name}");
+    c
+}
+
+const KEY_NOPERM: &str =
+    "-NOPERM this user has no permissions to access one of the keys used as arguments\r\n";
+const CHANNEL_NOPERM: &str =
+    "-NOPERM this user has no permissions to access one of the channels used as arguments\r\n";
+const WRONGPASS: &str = "-WRONGPASS invalid username-password pair or user is disabled.\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_per_user_and_default_user() {
+    let node = with_users(vec![
+        user("default", "on nopass ~* &* +@all"),
+        user("app", "on >pw1 >pw2 ~app:* +@all"),
+        user("gone", "off >pw ~* +@all"),
+    ]);
+    // A nopass `default` authenticates every new connection.
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(c.cmd(&["ACL", "WHOAMI"]).await, "$7\r\ndefault\r\n");
+    assert_eq!(c.cmd(&["SET", "k", "v"]).await, "+OK\r\n");
+    // Both passwords of a user are valid (token rotation).
+    for pw in ["pw1", "pw2"] {
+        let mut a = auth(&node, "app", pw).await;
+        assert_eq!(a.cmd(&["ACL", "WHOAMI"]).await, "$3\r\napp\r\n");
+    }
+    assert_eq!(c.cmd(&["AUTH", "app", "nope"]).await, WRONGPASS);
+    assert_eq!(c.cmd(&["AUTH", "gone", "pw"]).await, WRONGPASS);
+    assert_eq!(c.cmd(&["AUTH", "nobody", "pw"]).await, WRONGPASS);
+    assert_eq!(
+        c.cmd(&["HELLO", "3", "AUTH", "app", "nope"]).await,
+        WRONGPASS
+    );
+    let hello = c.cmd(&["HELLO", "3", "AUTH", "app", "pw2"]).await;
+    assert!(hello.starts_with("%7\r\n"), "{hello}");
+    assert_eq!(c.cmd(&["ACL", "WHOAMI"]).await, "$3\r\napp\r\n");
+    // CLIENT LIST shows the user; the client's user is checked from now on.
+    assert!(c.cmd(&["CLIENT", "INFO"]).await.contains(" user=app "));
+    assert_eq!(c.cmd(&["GET", "k"]).await, KEY_NOPERM);
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_off_or_with_password_requires_auth() {
+    let node = with_users(vec![
+        user("default", "off nopass ~* +@all"),
+        user("app", "on >pw ~* +@all"),
+    ]);
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(
+        c.cmd(&["GET", "x"]).await,
+        "-NOAUTH Authentication required.\r\n"
+    );
+    // One-argument AUTH is the default user's, which is off.
+    assert_eq!(
+        c.cmd(&["AUTH", "anything"]).await,
+        "-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n"
+    );
+    c.cmd(&["AUTH", "app", "pw"]).await;
+    assert_eq!(c.cmd(&["GET", "x"]).await, "$-1\r\n");
+    node.set_users(Some(vec![user("default", "on >tok1 >tok2 ~* &* +@all")]))
+        .unwrap();
+    // `app` is gone: its connection was closed.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), c.closed())
+            .await
+            .unwrap()
+    );
+    // AUTH <password> checks the default user's passwords: both tokens work.
+    for tok in ["tok1", "tok2"] {
+        let mut d = Raw::connect(&node).await;
+        assert_eq!(
+            d.cmd(&["PING"]).await,
+            "-NOAUTH Authentication required.\r\n"
+        );
+        assert_eq!(d.cmd(&["AUTH", tok]).await, "+OK\r\n");
+        assert_eq!(d.cmd(&["PING"]).await, "+PONG\r\n");
+    }
+    let mut d = Raw::connect(&node).await;
+    assert_eq!(d.cmd(&["AUTH", "tok3"]).await, WRONGPASS);
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_check_replaces_the_password_list() {
+    let check: ecl_redis::PasswordCheck = Arc::new(|p: &[u8]| p.starts_with(b"token-"));
+    let node = with_users(vec![UserDef {
+        name: "iam".into(),
+        rules: "on ~* +@all".into(),
+        password_check: Some(check),
+    }]);
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(c.cmd(&["AUTH", "iam", "token-123"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["AUTH", "iam", "other"]).await, WRONGPASS);
+    // Debug output never shows passwords.
+    let dbg = format!("{:?}", user("x", "on >secret ~*"));
+    assert!(!dbg.contains("secret"), "{dbg}");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_users_live_changes() {
+    let node = with_users(vec![
+        user("app", "on >pw ~* +@all"),
+        user("ops", "on >pw ~* +@all"),
+        user("tmp", "on >pw ~* +@all"),
+    ]);
+    let mut app = auth(&node, "app", "pw").await;
+    let mut ops = auth(&node, "ops", "pw").await;
+    let mut tmp = auth(&node, "tmp", "pw").await;
+    assert_eq!(app.cmd(&["SET", "a", "1"]).await, "+OK\r\n");
+    // A refused definition changes nothing and names the user and the rule.
+    let err = node
+        .set_users(Some(vec![user("app", "on >pw +nosuchcmd")]))
+        .unwrap_err();
+    assert!(err.contains("'app'") && err.contains("+nosuchcmd"), "{err}");
+    assert!(
+        err.contains("Unknown command or category name in ACL"),
+        "{err}"
+    );
+    assert_eq!(app.cmd(&["SET", "a", "2"]).await, "+OK\r\n");
+    node.set_users(Some(vec![
+        user("app", "on >pw ~* +@read"),
+        user("ops", "off >pw ~* +@all"),
+    ]))
+    .unwrap();
+    // New rules apply to the open connection from its next command.
+    assert_eq!(
+        app.cmd(&["SET", "a", "3"]).await,
+        "-NOPERM this user has no permissions to run the 'set' command\r\n"
+    );
+    assert_eq!(app.cmd(&["GET", "a"]).await, "$1\r\n2\r\n");
+    // Removed and disabled users are disconnected.
+    for c in [&mut ops, &mut tmp] {
+        assert!(
+            tokio::time::timeout(Duration::from_secs(5), c.closed())
+                .await
+                .unwrap()
+        );
+    }
+    // Back to the single default user.
+    node.set_users(None).unwrap();
+    let mut d = Raw::connect(&node).await;
+    assert_eq!(d.cmd(&["ACL", "USERS"]).await, "*1\r\n$7\r\ndefault\r\n");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noperm_for_commands_keys_and_channels() {
+    let node = with_users(vec![user(
+        "app",
+        "on >pw ~app:* %R~ro:* %W~wo:* &news.* +@all -flushall -config|set",
+    )]);
+    let mut c = auth(&node, "app", "pw").await;
+    assert_eq!(
+        c.cmd(&["FLUSHALL"]).await,
+        "-NOPERM this user has no permissions to run the 'flushall' command\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "timeout", "0"]).await,
+        "-NOPERM this user has no permissions to run the 'config|set' command\r\n"
+    );
+    assert!(c.cmd(&["CONFIG", "GET", "timeout"]).await.starts_with("*2"));
+    assert_eq!(c.cmd(&["SET", "app:1", "v"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "other", "v"]).await, KEY_NOPERM);
+    // %R~: reads only; %W~: writes only; no-flag keys (EXISTS) need either.
+    assert_eq!(c.cmd(&["GET", "ro:1"]).await, "$-1\r\n");
+    assert_eq!(c.cmd(&["SET", "ro:1", "v"]).await, KEY_NOPERM);
+    assert_eq!(c.cmd(&["SET", "wo:1", "v"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "wo:1"]).await, KEY_NOPERM);
+    assert_eq!(c.cmd(&["COPY", "wo:1", "app:2"]).await, KEY_NOPERM);
+    assert_eq!(c.cmd(&["COPY", "app:1", "wo:2"]).await, ":1\r\n");
+    // Channels.
+    assert_eq!(c.cmd(&["PUBLISH", "news.x", "m"]).await, ":0\r\n");
+    assert_eq!(c.cmd(&["PUBLISH", "other", "m"]).await, CHANNEL_NOPERM);
+    assert_eq!(c.cmd(&["SUBSCRIBE", "other"]).await, CHANNEL_NOPERM);
+    // A PSUBSCRIBE pattern must be one of the user's patterns, literally.
+    assert_eq!(c.cmd(&["PSUBSCRIBE", "news.a*"]).await, CHANNEL_NOPERM);
+    let r = c.cmd(&["PSUBSCRIBE", "news.*"]).await;
+    assert!(r.starts_with("*3\r\n$10\r\npsubscribe"), "{r}");
+    c.cmd(&["PUNSUBSCRIBE"]).await;
+    // Inside MULTI the check happens at queue time and EXEC aborts.
+    assert_eq!(c.cmd(&["MULTI"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "other", "v"]).await, KEY_NOPERM);
+    assert_eq!(c.cmd(&["SET", "app:3", "v"]).await, "+QUEUED\r\n");
+    assert_eq!(
+        c.cmd(&["EXEC"]).await,
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acl_introspection_commands() {
+    let node = with_users(vec![
+        user("default", "on nopass ~* &* +@all"),
+        user("app", "on >pw ~app:* &chan +@all -flushall"),
+    ]);
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(
+        c.cmd(&["ACL", "USERS"]).await,
+        "*2\r\n$3\r\napp\r\n$7\r\ndefault\r\n"
+    );
+    let hash = "30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4";
+    let line = format!("user app on #{hash} ~app:* resetchannels &chan +@all -flushall");
+    let list = c.cmd(&["ACL", "LIST"]).await;
+    assert!(list.contains(&line), "{list}");
+    assert!(
+        list.contains("user default on nopass ~* &* +@all"),
+        "{list}"
+    );
+    let get = c.cmd(&["ACL", "GETUSER", "app"]).await;
+    let want = format!(
+        "*12\r\n$5\r\nflags\r\n*1\r\n$2\r\non\r\n$9\r\npasswords\r\n*1\r\n$64\r\n{hash}\r\n$8\r\ncommands\r\n$15\r\n+@all -flushall\r\n$4\r\nkeys\r\n$6\r\n~app:*\r\n$8\r\nchannels\r\n$5\r\n&chan\r\n$9\r\nselectors\r\n*0\r\n"
+    );
+    assert_eq!(get, want);
+    assert_eq!(c.cmd(&["ACL", "GETUSER", "nobody"]).await, "$-1\r\n");
+    c.cmd(&["HELLO", "3"]).await;
+    let get3 = c.cmd(&["ACL", "GETUSER", "app"]).await;
+    assert!(get3.starts_with("%6\r\n$5\r\nflags\r\n"), "{get3}");
+    c.cmd(&["HELLO", "2"]).await;
+    let cats = c.cmd(&["ACL", "CAT"]).await;
+    assert!(cats.starts_with("*21\r\n$8\r\nkeyspace\r\n"), "{cats}");
+    let strings = c.cmd(&["ACL", "CAT", "string"]).await;
+    assert!(strings.contains("\r\nget\r\n") && !strings.contains("\r\nhset\r\n"));
+    assert_eq!(
+        c.cmd(&["ACL", "CAT", "nope"]).await,
+        "-ERR Unknown category 'nope'\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["ACL", "DRYRUN", "app", "GET", "app:1"]).await,
+        "+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["ACL", "DRYRUN", "app", "GET", "x"]).await,
+        "$50\r\nThis user has no permissions to access the 'x' key\r\n"
+    );
+    let pass = c.cmd(&["ACL", "GENPASS"]).await;
+    assert!(pass.starts_with("$64\r\n"), "{pass}");
+    assert_eq!(
+        c.cmd(&["ACL", "GENPASS", "5"]).await.len(),
+        "$2\r\nab\r\n".len()
+    );
+    // ACL LOG: an auth failure and a refused key, newest first, equal events grouped.
+    let mut a = Raw::connect(&node).await;
+    a.cmd(&["AUTH", "app", "bad"]).await;
+    a.cmd(&["AUTH", "app", "pw"]).await;
+    a.cmd(&["GET", "x"]).await;
+    a.cmd(&["GET", "x"]).await;
+    let log = c.cmd(&["ACL", "LOG"]).await;
+    assert!(log.starts_with("*2\r\n*14\r\n$5\r\ncount\r\n:2\r\n$6\r\nreason\r\n$3\r\nkey\r\n$7\r\ncontext\r\n$8\r\ntoplevel\r\n$6\r\nobject\r\n$1\r\nx\r\n$8\r\nusername\r\n$3\r\napp\r\n$11\r\nage-seconds\r\n"), "{log}");
+    assert!(
+        log.contains("$6\r\nreason\r\n$4\r\nauth\r\n") && log.contains(" user=app "),
+        "{log}"
+    );
+    assert_eq!(
+        c.cmd(&["ACL", "LOG", "1"]).await.matches("count").count(),
+        1
+    );
+    assert_eq!(c.cmd(&["ACL", "LOG", "RESET"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["ACL", "LOG"]).await, "*0\r\n");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requirepass_is_protected_when_the_owner_manages_auth() {
+    let protected = "-ERR CONFIG SET failed (possibly related to argument 'requirepass') - can't set protected config\r\n";
+    let node = with_users(vec![user("default", "on nopass ~* &* +@all")]);
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "requirepass", "x"]).await,
+        protected
+    );
+    node.shutdown().await;
+    let node = start_with(|c| c.requirepass = Some("tok".into()));
+    let mut c = auth(&node, "default", "tok").await;
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "requirepass", "x"]).await,
+        protected
+    );
+    // The owner itself may rotate it.
+    node.config_set("requirepass", "tok2").unwrap();
+    let mut d = Raw::connect(&node).await;
+    assert_eq!(d.cmd(&["AUTH", "tok2"]).await, "+OK\r\n");
+    node.shutdown().await;
+    // A node without an owner-given password: CONFIG SET requirepass sets default's password.
+    let node = start_with(|_| {});
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "requirepass", "pw"]).await,
+        "+OK\r\n"
+    );
+    let mut d = Raw::connect(&node).await;
+    assert_eq!(
+        d.cmd(&["PING"]).await,
+        "-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(d.cmd(&["AUTH", "pw"]).await, "+OK\r\n");
+    node.shutdown().await;
+}
+
+/// A `redis-server` child process on a free port, killed on drop.
+struct RealRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for RealRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn real_redis() -> Option<RealRedis> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let child = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    Some(RealRedis { child, port })
+}
+
+async fn connect_port(port: u16) -> Option<tokio::net::TcpStream> {
+    for _ in 0..100 {
+        if let Ok(s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            return Some(s);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// Both servers, one connection each; every command's reply bytes must be equal.
+struct Pair {
+    ours: Raw,
+    theirs: Raw,
+}
+
+impl Pair {
+    async fn same(&mut self, args: &[&str]) -> String {
+        let a = self.ours.cmd(args).await;
+        let b = self.theirs.cmd(args).await;
+        assert_eq!(a, b, "reply to {args:?}");
+        a
+    }
+}
+
+async fn pair(node: &RedisNode, real: &RealRedis) -> Pair {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], real.port));
+    connect_port(real.port)
+        .await
+        .expect("redis-server listening");
+    let theirs = Raw::connect_addr(addr).await;
+    Pair {
+        ours: Raw::connect(node).await,
+        theirs,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_match_redis_server() {
+    let Some(real) = real_redis() else {
+        eprintln!("redis-server not installed: differential ACL test skipped");
+        return;
+    };
+    let node = start_with(|_| {});
+    let mut admin = pair(&node, &real).await;
+    for rule in [
+        "bogus",
+        "#abc",
+        "!abc",
+        "<nopw",
+        "%X~a",
+        "+@nocat",
+        "-@nocat",
+        "+nocmd",
+        "+config|nosuch",
+        "+acl|setuser|x",
+        "-select|0",
+    ] {
+        let r = admin.same(&["ACL", "SETUSER", "bad", rule]).await;
+        assert!(r.starts_with("-ERR Error in ACL SETUSER modifier"), "{r}");
+    }
+    admin.same(&["ACL", "SETUSER", "x", "allkeys", "~a"]).await;
+    admin
+        .same(&["ACL", "SETUSER", "x", "allchannels", "&a"])
+        .await;
+    admin.same(&["ACL", "DELUSER", "bad", "x"]).await;
+    admin
+        .same(&[
+            "ACL",
+            "SETUSER",
+            "k",
+            "on",
+            ">pw",
+            "%R~r:*",
+            "%W~w:*",
+            "~rw:*",
+            "&ch*",
+            "+@all",
+            "-flushall",
+        ])
+        .await;
+    admin.same(&["ACL", "LIST"]).await;
+    admin.same(&["ACL", "GETUSER", "k"]).await;
+    admin.same(&["ACL", "GETUSER", "nobody"]).await;
+    admin.same(&["ACL", "USERS"]).await;
+    admin.same(&["ACL", "WHOAMI"]).await;
+    admin.same(&["ACL", "CAT"]).await;
+    admin.same(&["ACL", "CAT", "nocat"]).await;
+    admin.same(&["ACL", "GENPASS", "4097"]).await;
+    admin.same(&["ACL", "GENPASS", "x"]).await;
+    admin.same(&["ACL", "DELUSER", "default"]).await;
+    admin.same(&["ACL", "LOAD"]).await;
+    admin.same(&["ACL", "SAVE"]).await;
+    admin.same(&["ACL", "LOG", "x"]).await;
+    admin.same(&["AUTH", "x"]).await;
+    for args in [
+        &["ACL", "DRYRUN", "k", "SET", "r:1", "x"][..],
+        &["ACL", "DRYRUN", "k", "GET", "r:1"],
+        &["ACL", "DRYRUN", "k", "FLUSHALL"],
+        &["ACL", "DRYRUN", "k", "PUBLISH", "other", "x"],
+        &["ACL", "DRYRUN", "nouser", "GET", "x"],
+        &["ACL", "DRYRUN", "k", "nocmd"],
+        &["ACL", "DRYRUN", "k", "GET"],
+    ] {
+        admin.same(args).await;
+    }
+    let mut k = pair(&node, &real).await;
+    k.same(&["AUTH", "k", "bad"]).await;
+    k.same(&["AUTH", "nobody", "bad"]).await;
+    k.same(&["HELLO", "2", "AUTH", "k", "bad"]).await;
+    k.same(&["AUTH", "k", "pw"]).await;
+    for args in [
+        &["GET", "r:1"][..],
+        &["SET", "r:1", "x"],
+        &["GET", "w:1"],
+        &["SET", "w:1", "x"],
+        &["EXISTS", "w:1"],
+        &["DEL", "r:1"],
+        &["GETRANGE", "w:1", "0", "1"],
+        &["COPY", "w:1", "rw:1"],
+        &["FLUSHALL"],
+        &["PUBLISH", "ch1", "x"],
+        &["PUBLISH", "other", "x"],
+        &["SUBSCRIBE", "other"],
+        &["PSUBSCRIBE", "ch1*"],
+        &["ACL", "WHOAMI"],
+        &["MULTI"],
+        &["SET", "r:2", "x"],
+        &["FLUSHALL"],
+        &["EXEC"],
+    ] {
+        k.same(args).await;
+    }
+    admin.same(&["ACL", "SETUSER", "default", "off"]).await;
+    let mut fresh = pair(&node, &real).await;
+    fresh.same(&["GET", "x"]).await;
+    fresh.same(&["AUTH", "default", "x"]).await;
+    node.shutdown().await;
+}
