@@ -13,7 +13,19 @@ use ecl_memcached::{
     ClusterDiscovery, ConfigEndpoint, DiscoveryNode, MemcachedConfig, MemcachedNode,
 };
 pub use ecl_redis::{ClusterNodeInfo, ClusterShard, ClusterTopology};
-use ecl_redis::{RedisConfig, RedisNode};
+use ecl_redis::{RedisConfig, RedisNode, UserDef};
+
+/// The engine's user definitions for the supervisor's users.
+pub fn user_defs(users: &[super::NodeUser]) -> Vec<UserDef> {
+    users
+        .iter()
+        .map(|u| UserDef {
+            name: u.name.clone(),
+            rules: u.rules(),
+            password_check: None,
+        })
+        .collect()
+}
 
 /// A running engine node.
 pub enum RunningNode {
@@ -65,16 +77,13 @@ impl RunningNode {
         }
     }
 
-    /// Replaces the node's ACL users (`None`: the single `default` user of `requirepass`).
+    /// Replaces the node's ACL users live (`None`: the single `default` user of
+    /// `requirepass`); the engine disconnects clients of users that are gone or now off.
     pub fn set_users(&self, users: Option<&[super::NodeUser]>) -> Result<(), String> {
-        match (self, users) {
-            (_, None) => Ok(()),
-            (RunningNode::Redis(_), Some(_)) => {
-                Err("ACL users are not supported by this engine build yet".to_string())
-            }
-            (RunningNode::Memcached(_), Some(_)) => {
-                Err("Memcached nodes have no ACL users".to_string())
-            }
+        match self {
+            RunningNode::Redis(n) => n.set_users(users.map(user_defs)),
+            RunningNode::Memcached(_) if users.is_none() => Ok(()),
+            RunningNode::Memcached(_) => Err("Memcached nodes have no ACL users".to_string()),
         }
     }
 

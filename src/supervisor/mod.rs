@@ -102,9 +102,11 @@ impl NodeUser {
     pub fn rules(&self) -> String {
         let mut parts: Vec<String> = vec![if self.enabled { "on" } else { "off" }.to_string()];
         if self.nopass {
+            // `nopass` accepts any password; a `>password` after it would switch it off.
             parts.push("nopass".to_string());
+        } else {
+            parts.extend(self.passwords.iter().map(|p| format!(">{p}")));
         }
-        parts.extend(self.passwords.iter().map(|p| format!(">{p}")));
         parts.push(self.access.clone());
         if !self.enabled {
             // A disabled user stays disabled whatever its access string says.

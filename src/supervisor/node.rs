@@ -306,14 +306,24 @@ impl Supervisor {
         for key in keys {
             let slot = self.slot(key)?;
             let mut guard = slot.lock().await;
+            if guard.spec.auth_token == token {
+                continue;
+            }
             if let Some(node) = &guard.running {
                 let value = token.clone().unwrap_or_default();
+                let refused = |reason| SupervisorError::InvalidParameter {
+                    name: "requirepass".to_string(),
+                    reason,
+                };
                 node.config_set("requirepass", &value)
                     .await
-                    .map_err(|reason| SupervisorError::InvalidParameter {
-                        name: "requirepass".to_string(),
-                        reason,
-                    })?;
+                    .map_err(refused)?;
+                // The engine gives `default` the new requirepass; users the node was given
+                // explicitly (RBAC, a rotation) are restored over it.
+                if guard.spec.users.is_some() {
+                    node.set_users(guard.spec.users.as_deref())
+                        .map_err(refused)?;
+                }
             }
             guard.spec.auth_token = token.clone();
         }
@@ -913,7 +923,7 @@ impl Supervisor {
             )?,
             parameters,
             requirepass: spec.auth_token.clone(),
-            users: None,
+            users: spec.users.as_deref().map(engines::user_defs),
             cluster_enabled: spec.cluster_enabled,
             tls: self.tls_policy(spec.transit_encryption, bind)?,
         })

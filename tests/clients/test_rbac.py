@@ -428,3 +428,84 @@ def test_auth_token_set_and_delete_are_live(rb, rgs, uid, ca_file):
     assert connect(rg, ca_file, password=PASSWORD_2).get("k") == b"v"
     assert auth_error(connect(rg, ca_file, password=PASSWORD)) == WRONGPASS
     assert auth_error(connect(rg, ca_file)) == NOAUTH
+
+
+def wait_until(check, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition never held")
+
+
+def test_users_authenticate_and_access_strings_are_enforced(rb, rgs, uid, ca_file):
+    user_id, group_id = rbac_setup(rb, uid)
+    gid = uid("acl")
+    rg = create_rg(rb, rgs, gid, UserGroupIds=[group_id])
+    # The built-in default user of the group: no password, full access.
+    anonymous = connect(rg, ca_file)
+    assert anonymous.set("app:1", "one") is True
+    reader = connect(rg, ca_file, username=user_id, password=PASSWORD)
+    assert reader.get("app:1") == b"one"
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        reader.set("app:1", "two")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        reader.get("other")
+    assert auth_error(connect(rg, ca_file, username=user_id, password=PASSWORD_2)) == WRONGPASS
+
+    # ModifyUser reaches the connected client: +set is allowed from now on.
+    rb.modify_user(UserId=user_id, AppendAccessString="+set")
+    wait_user_status(rb, user_id, "active")
+    assert reader.set("app:1", "two") is True
+    # New passwords: the old one stops working for new connections.
+    rb.modify_user(UserId=user_id, Passwords=[PASSWORD_2])
+    wait_user_status(rb, user_id, "active")
+    assert auth_error(connect(rg, ca_file, username=user_id, password=PASSWORD)) == WRONGPASS
+    assert connect(rg, ca_file, username=user_id, password=PASSWORD_2).get("app:1") == b"two"
+
+    # Leaving the group removes the user from the nodes.
+    rb.modify_user_group(UserGroupId=group_id, UserIdsToRemove=[user_id])
+    wait_group_status(rb, group_id, "active")
+    assert auth_error(connect(rg, ca_file, username=user_id, password=PASSWORD_2)) == WRONGPASS
+    assert anonymous.get("app:1") == b"two"
+
+
+def test_auth_token_rotate_keeps_both_tokens_until_set(rb, rgs, uid, ca_file):
+    gid = uid("rot")
+    rg = create_rg(rb, rgs, gid, AuthToken=PASSWORD)
+    held = connect(rg, ca_file, password=PASSWORD)
+    held.set("k", "v")
+    rg = modify_token(rb, gid, AuthToken=PASSWORD_2, AuthTokenUpdateStrategy="ROTATE")
+    assert connect(rg, ca_file, password=PASSWORD).get("k") == b"v"
+    assert connect(rg, ca_file, password=PASSWORD_2).get("k") == b"v"
+    assert held.get("k") == b"v"
+    rg = modify_token(rb, gid, AuthToken=PASSWORD_2, AuthTokenUpdateStrategy="SET")
+    assert auth_error(connect(rg, ca_file, password=PASSWORD)) == WRONGPASS
+    assert connect(rg, ca_file, password=PASSWORD_2).get("k") == b"v"
+
+
+def test_rotate_on_an_open_group_then_set_requires_the_token(rb, rgs, uid, ca_file):
+    gid = uid("open")
+    rg = create_rg(rb, rgs, gid)
+    rg = modify_token(rb, gid, AuthToken=PASSWORD, AuthTokenUpdateStrategy="ROTATE")
+    assert rg["AuthTokenEnabled"] is True
+    # Until SET, clients without the token are still served, and the token works.
+    assert connect(rg, ca_file).ping() is True
+    assert connect(rg, ca_file, password=PASSWORD).ping() is True
+    rg = modify_token(rb, gid, AuthToken=PASSWORD, AuthTokenUpdateStrategy="SET")
+    assert auth_error(connect(rg, ca_file)) == NOAUTH
+    assert connect(rg, ca_file, password=PASSWORD).ping() is True
+
+
+def test_moving_from_auth_to_rbac_and_back(rb, rgs, uid, ca_file):
+    user_id, group_id = rbac_setup(rb, uid)
+    gid = uid("move")
+    rg = create_rg(rb, rgs, gid, AuthToken=PASSWORD)
+    rg = modify_token(rb, gid, AuthTokenUpdateStrategy="DELETE", UserGroupIdsToAdd=[group_id])
+    assert connect(rg, ca_file).set("app:k", "v") is True
+    assert connect(rg, ca_file, username=user_id, password=PASSWORD).get("app:k") == b"v"
+    rg = modify_token(rb, gid, AuthToken=PASSWORD_2, AuthTokenUpdateStrategy="ROTATE", RemoveUserGroups=True)
+    rg = modify_token(rb, gid, AuthToken=PASSWORD_2, AuthTokenUpdateStrategy="SET")
+    assert auth_error(connect(rg, ca_file, username=user_id, password=PASSWORD)) == WRONGPASS
+    assert connect(rg, ca_file, password=PASSWORD_2).get("app:k") == b"v"

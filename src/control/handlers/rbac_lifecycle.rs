@@ -236,7 +236,8 @@ pub fn node_users(r: &Region, c: &CacheClusterRecord) -> Option<Vec<NodeUser>> {
     let previous = c.auth_token_previous.as_ref()?;
     let current = c.auth_token.clone()?;
     let (nopass, passwords) = match previous {
-        PreviousAuth::Open => (true, vec![current]),
+        // `nopass` accepts any password, the new token included (and clears password lists).
+        PreviousAuth::Open => (true, Vec::new()),
         PreviousAuth::Token(old) => (false, vec![old.clone(), current]),
     };
     Some(vec![NodeUser {
