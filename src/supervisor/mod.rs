@@ -80,27 +80,27 @@ pub struct NodeSpec {
 }
 
 /// One ACL user a Redis/Valkey node serves. The control plane states it in these terms; the
-/// supervisor turns it into engine rules (`on`/`off`, one `>password` each or `nopass`, then
-/// the access string).
+/// supervisor turns it into engine rules (one `>password` each or `nopass`, then the access
+/// string, then `off` for a disabled user).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeUser {
     /// The name clients AUTH with.
     pub name: String,
-    /// Whether the user may authenticate at all.
+    /// Whether the user may authenticate at all (a user being deleted may not).
     pub enabled: bool,
     /// Accepted passwords (two while a password or token is being rotated).
     pub passwords: Vec<String>,
     /// Any password is accepted (no-password users, and a rotation away from no AUTH).
     pub nopass: bool,
-    /// ElastiCache access string: key patterns, channels, command rules.
+    /// ElastiCache access string: `on`/`off`, key patterns, channels, command rules. As on
+    /// ElastiCache, a user whose access string says neither `on` nor `off` is off.
     pub access: String,
 }
 
 impl NodeUser {
-    /// The user's rules in ACL SETUSER syntax, applied to a fresh user: on/off, passwords,
-    /// then the access string (which may itself say `on`/`off` last).
+    /// The user's rules in ACL SETUSER syntax, applied to a fresh (disabled) user.
     pub fn rules(&self) -> String {
-        let mut parts: Vec<String> = vec![if self.enabled { "on" } else { "off" }.to_string()];
+        let mut parts: Vec<String> = Vec::new();
         if self.nopass {
             // `nopass` accepts any password; a `>password` after it would switch it off.
             parts.push("nopass".to_string());

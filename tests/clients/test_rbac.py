@@ -464,6 +464,14 @@ def test_users_authenticate_and_access_strings_are_enforced(rb, rgs, uid, ca_fil
     assert auth_error(connect(rg, ca_file, username=user_id, password=PASSWORD)) == WRONGPASS
     assert connect(rg, ca_file, username=user_id, password=PASSWORD_2).get("app:1") == b"two"
 
+    # An access string without `on` leaves the user off, as on ElastiCache.
+    rb.modify_user(UserId=user_id, AccessString="~app:* +@all")
+    wait_user_status(rb, user_id, "active")
+    assert auth_error(connect(rg, ca_file, username=user_id, password=PASSWORD_2)) == WRONGPASS
+    rb.modify_user(UserId=user_id, AccessString="on ~app:* +@all")
+    wait_user_status(rb, user_id, "active")
+    assert connect(rg, ca_file, username=user_id, password=PASSWORD_2).get("app:1") == b"two"
+
     # Leaving the group removes the user from the nodes.
     rb.modify_user_group(UserGroupId=group_id, UserIdsToRemove=[user_id])
     wait_group_status(rb, group_id, "active")

@@ -245,7 +245,7 @@ pub fn node_users(r: &Region, c: &CacheClusterRecord) -> Option<Vec<NodeUser>> {
         enabled: true,
         passwords,
         nopass,
-        access: "~* &* +@all".to_string(),
+        access: "on ~* &* +@all".to_string(),
     }])
 }
 
