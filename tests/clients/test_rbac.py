@@ -348,6 +348,10 @@ def test_auth_token_strategy_rules(rb, rgs, uid):
         rb.modify_replication_group(
             ReplicationGroupId=open_gid, AuthToken=PASSWORD, AuthTokenUpdateStrategy="SET", ApplyImmediately=True
         )
+    old_gid = uid("old")
+    create_rg(rb, rgs, old_gid, AuthToken=PASSWORD, EngineVersion="4.0.10")
+    with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
+        rb.modify_replication_group(ReplicationGroupId=old_gid, AuthToken=PASSWORD_2, ApplyImmediately=True)
     gid = uid("tok")
     create_rg(rb, rgs, gid, AuthToken=PASSWORD)
     # DELETE is only for moving to RBAC: it needs user groups to add.

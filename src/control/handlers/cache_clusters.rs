@@ -628,6 +628,7 @@ fn plan_modify(
             ));
         }
         Some(change) => {
+            token_change_supported(&c.engine, &c.engine_version)?;
             let (mut token, mut previous) = (c.auth_token.clone(), c.auth_token_previous.clone());
             apply_token_change(&mut token, &mut previous, change)?;
             plan.push_auth = true;

@@ -154,6 +154,19 @@ pub fn auth_token_change(
     Ok(Some(change))
 }
 
+/// AUTH token changes on a running cluster need Redis OSS 5.0.6 or later (token rotation
+/// came with 5.0.5; 5.0.6 is the first such version ElastiCache offers). Valkey always can.
+pub fn token_change_supported(engine: &str, full_version: &str) -> Result<(), ApiError> {
+    let old = engine == "redis"
+        && crate::catalog::compare_versions(full_version, "5.0.6") == std::cmp::Ordering::Less;
+    if old {
+        return Err(invalid(format!(
+            "Modifying the AUTH token requires Redis OSS engine version 5.0.6 or later; this cluster runs {full_version}."
+        )));
+    }
+    Ok(())
+}
+
 /// Applies a token change to a record's `(auth_token, auth_token_previous)` with AWS's
 /// rules: SET is allowed only once the cluster has a token (after a ROTATE or a token given
 /// at creation); DELETE needs a token to remove. A second ROTATE keeps the latest two tokens.

@@ -62,6 +62,7 @@ fn plan_authentication(
     let groups_changed = modify_user_groups(r, g, &request)?;
     let token_changed = change.is_some();
     if let Some(change) = change {
+        token_change_supported(&g.engine, &g.engine_version)?;
         apply_token_change(&mut g.auth_token, &mut g.auth_token_previous, change)?;
         g.auth_token_last_modified = Some(now);
     }
