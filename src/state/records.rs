@@ -50,6 +50,8 @@ pub struct PendingModifications {
     pub engine_version: Option<String>,
     /// New node type.
     pub cache_node_type: Option<String>,
+    /// `ROTATING` / `SETTING` while an AUTH token change is applied.
+    pub auth_token_status: Option<String>,
 }
 
 impl PendingModifications {

@@ -129,6 +129,8 @@ pub struct ReplicationGroupRecord {
     pub user_group_ids: Vec<String>,
     /// User group changes being applied (`PendingModifiedValues.UserGroups`): (add, remove).
     pub pending_user_groups: Option<(Vec<String>, Vec<String>)>,
+    /// `ROTATING` / `SETTING` while an AUTH token change is applied.
+    pub pending_auth_token_status: Option<String>,
 }
 
 impl ReplicationGroupRecord {

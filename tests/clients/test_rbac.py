@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 import redis
 
-from helpers import FAST_WAITER, aws_error
+from helpers import FAST_WAITER, aws_error, create_redis, node_endpoints, wait_available
 
 REGION = "eu-south-1"
 PASSWORD = "a-long-password-0001"
@@ -488,7 +488,12 @@ def test_auth_token_rotate_keeps_both_tokens_until_set(rb, rgs, uid, ca_file):
     rg = create_rg(rb, rgs, gid, AuthToken=PASSWORD)
     held = connect(rg, ca_file, password=PASSWORD)
     held.set("k", "v")
-    rg = modify_token(rb, gid, AuthToken=PASSWORD_2, AuthTokenUpdateStrategy="ROTATE")
+    answer = rb.modify_replication_group(
+        ReplicationGroupId=gid, AuthToken=PASSWORD_2, AuthTokenUpdateStrategy="ROTATE", ApplyImmediately=True
+    )["ReplicationGroup"]
+    assert answer["PendingModifiedValues"]["AuthTokenStatus"] == "ROTATING"
+    rg = wait_rg(rb, gid)
+    assert "AuthTokenStatus" not in rg["PendingModifiedValues"]
     assert connect(rg, ca_file, password=PASSWORD).get("k") == b"v"
     assert connect(rg, ca_file, password=PASSWORD_2).get("k") == b"v"
     assert held.get("k") == b"v"
@@ -521,3 +526,21 @@ def test_moving_from_auth_to_rbac_and_back(rb, rgs, uid, ca_file):
     rg = modify_token(rb, gid, AuthToken=PASSWORD_2, AuthTokenUpdateStrategy="SET")
     assert auth_error(connect(rg, ca_file, username=user_id, password=PASSWORD)) == WRONGPASS
     assert connect(rg, ca_file, password=PASSWORD_2).get("app:k") == b"v"
+
+
+def test_standalone_cluster_token_rotation_is_live(rb, resources, uid, ca_file):
+    cid = uid("solo")
+    create_redis(rb, resources, cid, TransitEncryptionEnabled=True, AuthToken=PASSWORD)
+    # DELETE is for replication groups moving to RBAC; a standalone cluster cannot.
+    with aws_error(rb, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
+        rb.modify_cache_cluster(CacheClusterId=cid, AuthTokenUpdateStrategy="DELETE", ApplyImmediately=True)
+    answer = rb.modify_cache_cluster(
+        CacheClusterId=cid, AuthToken=PASSWORD_2, AuthTokenUpdateStrategy="ROTATE", ApplyImmediately=True
+    )["CacheCluster"]
+    assert answer["PendingModifiedValues"]["AuthTokenStatus"] == "ROTATING"
+    wait_available(rb, cid)
+    c = rb.describe_cache_clusters(CacheClusterId=cid, ShowCacheNodeInfo=True)["CacheClusters"][0]
+    ((host, port),) = node_endpoints(c).values()
+    for token in (PASSWORD, PASSWORD_2):
+        node = redis.Redis(host=host, port=port, ssl=True, ssl_ca_certs=ca_file, password=token, socket_timeout=10)
+        assert node.ping() is True

@@ -629,6 +629,7 @@ fn plan_modify(
         }
         Some(change) => {
             token_change_supported(&c.engine, &c.engine_version)?;
+            pending.auth_token_status = Some(change.status().to_string());
             let (mut token, mut previous) = (c.auth_token.clone(), c.auth_token_previous.clone());
             apply_token_change(&mut token, &mut previous, change)?;
             plan.push_auth = true;

@@ -119,6 +119,16 @@ pub enum TokenChange {
     Delete,
 }
 
+impl TokenChange {
+    /// `PendingModifiedValues.AuthTokenStatus` while the change is applied.
+    pub fn status(&self) -> &'static str {
+        match self {
+            TokenChange::Rotate(_) => "ROTATING",
+            TokenChange::Set(_) | TokenChange::Delete => "SETTING",
+        }
+    }
+}
+
 /// The change `AuthToken` and `AuthTokenUpdateStrategy` ask for, or `None`. AWS only accepts
 /// a token when in-transit encryption is on, and refuses a DELETE that carries one or a
 /// SET/ROTATE without one.

@@ -578,6 +578,7 @@ fn new_group_record(
         generation: 1,
         user_group_ids: Vec::new(),
         pending_user_groups: None,
+        pending_auth_token_status: None,
     }
 }
 

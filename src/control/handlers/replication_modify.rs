@@ -63,6 +63,7 @@ fn plan_authentication(
     let token_changed = change.is_some();
     if let Some(change) = change {
         token_change_supported(&g.engine, &g.engine_version)?;
+        g.pending_auth_token_status = Some(change.status().to_string());
         apply_token_change(&mut g.auth_token, &mut g.auth_token_previous, change)?;
         g.auth_token_last_modified = Some(now);
     }
@@ -390,6 +391,7 @@ impl Service {
             self.with_group(gref, |r| {
                 if let Some(g) = r.replication_groups.get_mut(&gref.id) {
                     g.pending_user_groups = None;
+                    g.pending_auth_token_status = None;
                 }
             });
         }
@@ -568,6 +570,7 @@ mod tests {
             generation: 1,
             user_group_ids: Vec::new(),
             pending_user_groups: None,
+            pending_auth_token_status: None,
         };
         g.node_groups.push(crate::state::NodeGroupRecord {
             id: "0001".to_string(),

@@ -83,6 +83,7 @@ pub fn render_group(
         .collect();
     let pending = ReplicationGroupPendingModifiedValues {
         primary_cluster_id: g.pending_primary.clone(),
+        auth_token_status: g.pending_auth_token_status.clone(),
         user_groups: g
             .pending_user_groups
             .as_ref()
