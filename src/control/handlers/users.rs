@@ -330,8 +330,8 @@ pub fn delete_user(
     let region = svc.region(ctx);
     let mut r = lock(&region);
     let u = changeable(&mut r, &input.user_id)?;
-    let id = u.user_id.clone();
-    if u.user_name == DEFAULT_USER && !r.groups_of_user(&id).is_empty() {
+    let (id, name) = (u.user_id.clone(), u.user_name.clone());
+    if name == DEFAULT_USER && !r.groups_of_user(&id).is_empty() {
         return Err(ApiError::default_user_associated_to_user_group(format!(
             "User {id} is the default user of a user group and cannot be deleted."
         )));
@@ -340,12 +340,13 @@ pub fn delete_user(
     let u = changeable(&mut r, &id)?;
     u.begin(UserStatus::Deleting)
         .map_err(|s| user_state(&id, s))?;
-    let rref = RbacRef::user(&r, &r.users[&id]);
+    let deleting = u.clone();
     for g in r.user_groups.values_mut() {
         g.user_ids.retain(|m| m != &id);
     }
     r.event(SourceType::User, &id, "User deleted", now);
-    let out = render(ctx, &r, &r.users[&id]);
+    let rref = RbacRef::user(&r, &deleting);
+    let out = render(ctx, &r, &deleting);
     drop(r);
     svc.spawn_user_delete(rref, affected);
     Ok(out)
