@@ -242,6 +242,11 @@ impl Engine {
         e
     }
 
+    /// Whether new ACL users get every channel (`acl-pubsub-default allchannels`).
+    pub fn pubsub_default_all(&self) -> bool {
+        self.cfg.get("acl-pubsub-default").as_deref() == Some("allchannels")
+    }
+
     /// Makes the `default` user's password follow `requirepass` (CONFIG SET requirepass).
     pub fn sync_requirepass(&mut self) {
         let table = self.table.clone();

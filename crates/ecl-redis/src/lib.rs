@@ -70,12 +70,14 @@ pub struct RedisConfig {
     /// `notify-keyspace-events`). The supervisor maps ElastiCache parameters to these.
     /// Two names are engine directives rather than CONFIG values: `rename-commands`
     /// (space-separated `old new` pairs) and `disabled-commands` (space-separated names that then
-    /// answer "unknown command", e.g. ElastiCache's restricted `config save bgsave debug …`).
+    /// answer "unknown command", e.g. ElastiCache's restricted `config save bgsave debug …`;
+    /// a `container|sub` word such as `acl|setuser` disables just that subcommand).
     pub parameters: Vec<(String, String)>,
     /// AUTH password of the default user (ElastiCache AuthToken), if any.
     pub requirepass: Option<String>,
     /// The node's ACL users (ElastiCache RBAC). `None`: Redis' single `default` user (nopass,
-    /// or `requirepass` as its password). Either set by the owner makes `requirepass` a
+    /// or `requirepass` as its password); when set, they replace `requirepass` (give the
+    /// `default` user its passwords instead). Either set by the owner makes `requirepass` a
     /// protected config that `CONFIG SET` refuses.
     pub users: Option<Vec<UserDef>>,
     /// Whether the node runs in cluster mode (CLUSTER commands, MOVED, SELECT 0 only).

@@ -85,7 +85,11 @@ impl RedisNode {
                 // Commands the deployment withholds (ElastiCache makes CONFIG, SAVE, DEBUG…
                 // unavailable): they answer "unknown command", as on the managed service.
                 for c in value.split_whitespace() {
-                    table.rename(c, "");
+                    if c.contains('|') {
+                        table.disable_sub(c);
+                    } else {
+                        table.rename(c, "");
+                    }
                 }
                 continue;
             }
@@ -109,7 +113,9 @@ impl RedisNode {
         let table = Arc::new(table);
         let mut engine = Engine::new(info, config, table.clone());
         if let Some(defs) = &cfg.users {
-            let users = crate::acl::Acl::build(defs, &table).map_err(io::Error::other)?;
+            let pubsub_all = engine.pubsub_default_all();
+            let users =
+                crate::acl::Acl::build(defs, &table, pubsub_all).map_err(io::Error::other)?;
             engine.acl.replace(users);
         }
         engine.acl.owner_managed = cfg.users.is_some() || cfg.requirepass.is_some();
@@ -163,17 +169,18 @@ impl RedisNode {
     /// Replaces the node's users live (`None`: Redis' single `default` user, nopass or with
     /// `requirepass` as its password). On error nothing changes; the text names the user and
     /// the rule refused. Connections of a user that no longer exists or is now `off` are
-    /// closed; the others are judged by their user's new rules from their next command.
+    /// closed, and so are subscribers to channels their user may no longer use; the others
+    /// are judged by their user's new rules from their next command.
     pub fn set_users(&self, users: Option<Vec<crate::UserDef>>) -> Result<(), String> {
         let mut eng = self.shared.lock();
         let table = eng.table.clone();
         let fresh = match &users {
-            Some(defs) => crate::acl::Acl::build(defs, &table)?,
+            Some(defs) => crate::acl::Acl::build(defs, &table, eng.pubsub_default_all())?,
             None => crate::acl::Acl::legacy(eng.cfg.requirepass.as_deref(), &table).into_users(),
         };
         eng.acl.replace(fresh);
         eng.acl.owner_managed |= users.is_some();
-        crate::command::aclcmd::disconnect_orphans(&eng);
+        crate::command::aclcmd::disconnect_unpermitted(&eng, true);
         Ok(())
     }
 

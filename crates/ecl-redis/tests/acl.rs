@@ -163,6 +163,21 @@ async fn set_users_live_changes() {
                 .unwrap()
         );
     }
+    // Subscribers whose channels are no longer allowed are disconnected; others stay.
+    node.set_users(Some(vec![user("app", "on >pw ~* &news.* &sports +@all")]))
+        .unwrap();
+    let mut news = auth(&node, "app", "pw").await;
+    let mut sports = auth(&node, "app", "pw").await;
+    news.cmd(&["SUBSCRIBE", "news.today"]).await;
+    sports.cmd(&["PSUBSCRIBE", "sports"]).await;
+    node.set_users(Some(vec![user("app", "on >pw ~* &news.* +@all")]))
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), sports.closed())
+            .await
+            .unwrap()
+    );
+    assert_eq!(news.cmd(&["PING"]).await, "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
     // Back to the single default user.
     node.set_users(None).unwrap();
     let mut d = Raw::connect(&node).await;
@@ -282,8 +297,81 @@ async fn acl_introspection_commands() {
         c.cmd(&["ACL", "LOG", "1"]).await.matches("count").count(),
         1
     );
+    let stats = c.cmd(&["INFO", "stats"]).await;
+    for field in [
+        "acl_access_denied_auth:1\r\n",
+        "acl_access_denied_key:2\r\n",
+    ] {
+        assert!(stats.contains(field), "{field} in {stats}");
+    }
     assert_eq!(c.cmd(&["ACL", "LOG", "RESET"]).await, "+OK\r\n");
     assert_eq!(c.cmd(&["ACL", "LOG"]).await, "*0\r\n");
+    // CLIENT KILL USER reaches connections by their authenticated user.
+    assert_eq!(c.cmd(&["CLIENT", "KILL", "USER", "app"]).await, ":1\r\n");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), a.closed())
+            .await
+            .unwrap()
+    );
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubsub_default_and_disabled_subcommands() {
+    // ElastiCache's `acl-pubsub-default` is `allchannels`: access strings without `&` rules
+    // still reach every channel; `acl|setuser`-style words disable single subcommands.
+    let node = start_with(|c| {
+        c.parameters = vec![
+            ("acl-pubsub-default".into(), "allchannels".into()),
+            ("disabled-commands".into(), "acl|setuser acl|deluser".into()),
+        ];
+        c.users = Some(vec![
+            user("default", "on nopass ~* +@all"),
+            user("app", "on >pw ~app:* +@all"),
+        ]);
+    });
+    let mut c = auth(&node, "app", "pw").await;
+    assert_eq!(c.cmd(&["PUBLISH", "any", "m"]).await, ":0\r\n");
+    let list = c.cmd(&["ACL", "LIST"]).await;
+    assert!(list.contains(" ~app:* &* +@all\r\n"), "{list}");
+    assert_eq!(
+        c.cmd(&["ACL", "SETUSER", "x"]).await,
+        "-ERR unknown subcommand 'SETUSER'. Try ACL HELP.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["ACL", "DELUSER", "app"]).await,
+        "-ERR unknown subcommand 'DELUSER'. Try ACL HELP.\r\n"
+    );
+    assert_eq!(c.cmd(&["ACL", "WHOAMI"]).await, "$3\r\napp\r\n");
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_name_renamed_commands_by_their_original_name() {
+    // ElastiCache: access strings use a renamed command's original name; a disabled
+    // (restricted) command cannot be named.
+    let node = start_with(|c| {
+        c.parameters = vec![
+            ("rename-commands".into(), "flushall wipe".into()),
+            ("disabled-commands".into(), "debug".into()),
+        ];
+    });
+    let err = node
+        .set_users(Some(vec![user("app", "on >pw ~* +@all -debug")]))
+        .unwrap_err();
+    assert!(err.contains("'-debug'"), "{err}");
+    node.set_users(Some(vec![
+        user("default", "on nopass ~* &* +@all"),
+        user("app", "on >pw ~* +@all -flushall"),
+    ]))
+    .unwrap();
+    let mut c = auth(&node, "app", "pw").await;
+    assert_eq!(
+        c.cmd(&["WIPE"]).await,
+        "-NOPERM this user has no permissions to run the 'flushall' command\r\n"
+    );
+    let mut d = Raw::connect(&node).await;
+    assert_eq!(d.cmd(&["WIPE"]).await, "+OK\r\n");
     node.shutdown().await;
 }
 
@@ -382,6 +470,12 @@ impl Pair {
         assert_eq!(a, b, "reply to {args:?}");
         a
     }
+
+    /// Sends to both, compares nothing (replies that differ by design: version, ids).
+    async fn both(&mut self, args: &[&str]) {
+        self.ours.cmd(args).await;
+        self.theirs.cmd(args).await;
+    }
 }
 
 async fn pair(node: &RedisNode, real: &RealRedis) -> Pair {
@@ -420,11 +514,17 @@ async fn replies_match_redis_server() {
         let r = admin.same(&["ACL", "SETUSER", "bad", rule]).await;
         assert!(r.starts_with("-ERR Error in ACL SETUSER modifier"), "{r}");
     }
+    // An ElastiCache-style access string naming commands this engine lacks (GEO, streams).
+    let rules = "on ~app::* -@all +@read +@hash +@bitmap -setbit -bitfield -hset -geoadd \
+        -georadius +xadd -xinfo|stream";
+    let mut args = vec!["ACL", "SETUSER", "es"];
+    args.extend(rules.split_whitespace());
+    assert_eq!(admin.same(&args).await, "+OK\r\n");
     admin.same(&["ACL", "SETUSER", "x", "allkeys", "~a"]).await;
     admin
         .same(&["ACL", "SETUSER", "x", "allchannels", "&a"])
         .await;
-    admin.same(&["ACL", "DELUSER", "bad", "x"]).await;
+    admin.same(&["ACL", "DELUSER", "bad", "x", "es"]).await;
     admin
         .same(&[
             "ACL",
@@ -492,9 +592,68 @@ async fn replies_match_redis_server() {
     ] {
         k.same(args).await;
     }
+    // RESP3 shapes (HELLO itself differs: version and client id).
+    admin.both(&["HELLO", "3"]).await;
+    admin.same(&["ACL", "GETUSER", "k"]).await;
+    admin.same(&["ACL", "GETUSER", "nobody"]).await;
+    admin.both(&["HELLO", "2"]).await;
+    admin
+        .same(&["CONFIG", "SET", "acl-pubsub-default", "allchannels"])
+        .await;
+    admin
+        .same(&["ACL", "SETUSER", "p", "on", "~*", "+@all"])
+        .await;
+    admin.same(&["ACL", "SETUSER", "q", "reset", "+get"]).await;
+    admin.same(&["ACL", "GETUSER", "p"]).await;
+    admin.same(&["ACL", "LIST"]).await;
+    admin.same(&["ACL", "DELUSER", "p", "q", "nobody"]).await;
     admin.same(&["ACL", "SETUSER", "default", "off"]).await;
     let mut fresh = pair(&node, &real).await;
     fresh.same(&["GET", "x"]).await;
     fresh.same(&["AUTH", "default", "x"]).await;
+    node.shutdown().await;
+}
+
+/// Commands with read (`r…`) and write (`w…`) keys, run by a user with `%R~r*` and `%W~w*`:
+/// whether each is refused must match redis-server (key-spec flags drive the decision).
+const KEY_CASES: &str = "exists w1|type r1|ttl w1|expire w1 100|expire r1 100|persist r1|\
+object encoding r1|rename w1 w2|rename r1 w2|rename w1 r2|mset w1 a w2 b|mset r1 a|mget r1 r2|\
+mget w1|append w1 x|incr w1|getdel w1|getdel r1|getex r1|getex r1 px 100|set w1 v get|\
+setnx r1 v|strlen w1|strlen r1|dump r1|dump w1|touch w1|unlink r1|lpush wl a|lpush rl a|\
+lpop rl|lrange rl 0 -1|lrange wl 0 -1|rpoplpush rl wl|lmove rl wl left right|\
+lmove wl rl left right|linsert wl before a b|sadd ws a|smembers ws|sunionstore ws rs|\
+sunionstore rs ws|sintercard 1 rs|smove rs ws a|smove ws rs a|hset rh a b|hget wh a|\
+hincrby wh a 1|zadd wz 1 a|zrange rz 0 -1|zunionstore wz 1 rz|zunionstore rz 1 wz|\
+zrangestore wz rz 0 -1|pfadd whl a|pfcount rhl|pfmerge whl rhl|pfmerge rhl whl|setbit wb 1 1|\
+getbit rb 1|bitop and wb rb|bitop and rb wb|sort rl|sort wl|sort rl store wl|sort_ro wl|\
+copy r1 w1|copy w1 r1|watch r1|getrange r1 0 1|setrange r1 0 x|lpos wl a|blpop rl 0.01|\
+brpoplpush rl wl 0.01|randomkey|keys *|dbsize";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_permissions_match_redis_server() {
+    let Some(real) = real_redis() else {
+        eprintln!("redis-server not installed: differential ACL test skipped");
+        return;
+    };
+    let node = start_with(|_| {});
+    let mut admin = pair(&node, &real).await;
+    let rules = ["SETUSER", "z", "on", ">pw", "%R~r*", "%W~w*", "&*", "+@all"];
+    admin.same(&[&["ACL"][..], &rules].concat()).await;
+    let mut z = pair(&node, &real).await;
+    z.same(&["AUTH", "z", "pw"]).await;
+    let mut refused = 0;
+    for case in KEY_CASES.split('|') {
+        let args: Vec<&str> = case.split_whitespace().collect();
+        let ours = z.ours.cmd(&args).await;
+        let theirs = z.theirs.cmd(&args).await;
+        assert_eq!(
+            ours.starts_with("-NOPERM"),
+            theirs.starts_with("-NOPERM"),
+            "{case}: ours {ours:?}, redis-server {theirs:?}"
+        );
+        refused += usize::from(ours.starts_with("-NOPERM"));
+    }
+    // Both kinds occur: the cases exercise refusals as well as permitted commands.
+    assert!(refused > 20 && refused < 60, "{refused} refused");
     node.shutdown().await;
 }

@@ -8,6 +8,7 @@
 //! every command of a restricted user (NOPERM replies and [`log`] entries). The `ACL` command
 //! family (`crate::command::aclcmd`) reads and edits the same registry.
 
+pub mod known;
 pub mod log;
 pub mod user;
 
@@ -76,6 +77,21 @@ pub struct Acl {
     pub owner_managed: bool,
     /// `ACL LOG`.
     pub log: log::AclLog,
+    /// INFO `acl_access_denied_*` counters.
+    pub denied: DeniedCounts,
+}
+
+/// Refusals counted for INFO stats (reset by CONFIG RESETSTAT).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeniedCounts {
+    /// Failed AUTH / HELLO AUTH.
+    pub auth: u64,
+    /// Commands refused.
+    pub command: u64,
+    /// Keys refused.
+    pub key: u64,
+    /// Channels refused.
+    pub channel: u64,
 }
 
 impl Acl {
@@ -86,6 +102,7 @@ impl Acl {
             generation: 0,
             owner_managed: false,
             log: log::AclLog::default(),
+            denied: DeniedCounts::default(),
         };
         acl.users.insert(
             "default".to_string(),
@@ -94,18 +111,20 @@ impl Acl {
         acl
     }
 
-    /// Builds users from definitions; `default` is added (off) when missing. The error names
-    /// the user and the refused rule (passwords hidden).
+    /// Builds users from definitions (`pubsub_all`: `acl-pubsub-default` is `allchannels`);
+    /// `default` is added (off) when missing. The error names the user and the refused rule
+    /// (passwords hidden).
     pub fn build(
         defs: &[UserDef],
         table: &CommandTable,
+        pubsub_all: bool,
     ) -> Result<BTreeMap<String, Arc<User>>, String> {
         let mut users = BTreeMap::new();
         for d in defs {
             if d.name.is_empty() || d.name.chars().any(|c| c.is_whitespace()) {
                 return Err(format!("invalid user name '{}'", d.name));
             }
-            let mut u = User::new(&d.name, table);
+            let mut u = User::new(&d.name, table, pubsub_all);
             u.apply_all(&d.rules, table).map_err(|(rule, why)| {
                 format!(
                     "user '{}': Error in ACL SETUSER modifier '{}': {why}",
@@ -118,7 +137,7 @@ impl Acl {
         }
         users
             .entry("default".to_string())
-            .or_insert_with(|| Arc::new(User::new("default", table)));
+            .or_insert_with(|| Arc::new(User::new("default", table, pubsub_all)));
         Ok(users)
     }
 
@@ -197,10 +216,11 @@ impl Acl {
         name: &str,
         rules: &[&str],
         table: &CommandTable,
+        pubsub_all: bool,
     ) -> Result<(), String> {
         let mut u = match self.users.get(name) {
             Some(u) => User::clone(u),
-            None => User::new(name, table),
+            None => User::new(name, table, pubsub_all),
         };
         for r in rules {
             u.apply(r, table)
@@ -223,7 +243,7 @@ impl Acl {
 }
 
 fn default_user(requirepass: Option<&str>, table: &CommandTable) -> User {
-    let mut u = User::new("default", table);
+    let mut u = User::new("default", table, true);
     let pass = match requirepass {
         Some(p) => format!(">{p}"),
         None => "nopass".to_string(),

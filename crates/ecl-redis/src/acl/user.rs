@@ -58,6 +58,14 @@ const NO_SUCH_PASS: &str = "The password you are trying to remove from the user 
 const AFTER_ALLKEYS: &str = "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns";
 const AFTER_ALLCHANNELS: &str = "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels";
 const SUB_FIRST_ARG: &str = "Allowing first-arg of a subcommand is not supported";
+/// Redis 7 selectors (`(…)`) are not implemented; ElastiCache access strings have none.
+const SELECTORS: &str = "Selectors are not supported by this engine";
+
+/// Whether the table has no entry at all for top-level `cmd` (not even a disabled one: a
+/// disabled command named in a rule is refused, as ElastiCache refuses restricted commands).
+fn unimplemented(cmd: &str, table: &CommandTable) -> bool {
+    !table.top_level().any(|e| e.spec.name == cmd)
+}
 
 /// One user.
 #[derive(Clone)]
@@ -82,12 +90,17 @@ pub struct User {
     pub all_channels: bool,
     /// Channel patterns (empty with `all_channels`).
     pub channels: Vec<Vec<u8>>,
+    /// `acl-pubsub-default` was `allchannels` when the user was made (what `reset` restores).
+    pubsub_all: bool,
     /// Allowed flag per command table entry id.
     allowed: Vec<bool>,
     /// First arguments allowed of otherwise denied commands (`+select|0`).
     first_args: HashMap<usize, Vec<Vec<u8>>>,
     /// Command rules in effect, compacted, for descriptions (`+@all -flushall`).
     cmd_rules: Vec<String>,
+    /// Every command, key and channel allowed: dispatch skips the checks. Kept current by
+    /// [`User::apply`].
+    open: bool,
 }
 
 impl std::fmt::Debug for User {
@@ -101,8 +114,9 @@ impl std::fmt::Debug for User {
 }
 
 impl User {
-    /// A user as `ACL SETUSER` creates it: off, no passwords, keys, channels or commands.
-    pub fn new(name: &str, table: &CommandTable) -> User {
+    /// A user as `ACL SETUSER` creates it: off, no passwords, keys or commands, and every
+    /// channel or none as `acl-pubsub-default` says (`pubsub_all`: `allchannels`).
+    pub fn new(name: &str, table: &CommandTable, pubsub_all: bool) -> User {
         User {
             name: name.to_string(),
             enabled: false,
@@ -112,11 +126,13 @@ impl User {
             check: None,
             all_keys: false,
             keys: Vec::new(),
-            all_channels: false,
+            all_channels: pubsub_all,
             channels: Vec::new(),
+            pubsub_all,
             allowed: vec![false; table.entries.len()],
             first_args: HashMap::new(),
             cmd_rules: vec!["-@all".to_string()],
+            open: false,
         }
     }
 
@@ -132,6 +148,12 @@ impl User {
 
     /// Applies one rule.
     pub fn apply(&mut self, rule: &str, table: &CommandTable) -> Result<(), &'static str> {
+        let r = self.apply_rule(rule, table);
+        self.open = self.all_keys && self.all_channels && self.allowed.iter().all(|a| *a);
+        r
+    }
+
+    fn apply_rule(&mut self, rule: &str, table: &CommandTable) -> Result<(), &'static str> {
         let lower = rule.to_ascii_lowercase();
         match lower.as_str() {
             "on" => self.enabled = true,
@@ -166,7 +188,7 @@ impl User {
             "skip-sanitize-payload" => self.sanitize = Some(false),
             "reset" => {
                 let name = std::mem::take(&mut self.name);
-                *self = User::new(&name, table);
+                *self = User::new(&name, table, self.pubsub_all);
                 self.sanitize = Some(true);
             }
             _ => return self.apply_prefixed(rule, &lower, table),
@@ -218,6 +240,7 @@ impl User {
                 }
             }
             '+' | '-' => self.apply_command_rule(first == '+', &lower[1..], table)?,
+            '(' => return Err(SELECTORS),
             _ => return Err(SYNTAX),
         }
         Ok(())
@@ -286,10 +309,17 @@ impl User {
                 }
             }
         } else if let Some((cmd, sub)) = target.split_once('|') {
-            let id = table.lookup(cmd.as_bytes()).ok_or(UNKNOWN_CMD)?;
             if sub.contains('|') {
                 return Err(SUB_FIRST_ARG);
             }
+            let Some(id) = table.lookup_original(cmd) else {
+                // A command Redis has and this engine lacks: the rule has nothing to act on.
+                if unimplemented(cmd, table) && super::known::is_redis_command(cmd) {
+                    self.record_rule(allow, target);
+                    return Ok(());
+                }
+                return Err(UNKNOWN_CMD);
+            };
             if table.entries[id].subs.is_empty() {
                 // A first argument: Redis allows it on commands without subcommands only.
                 if !allow || sub.is_empty() {
@@ -300,22 +330,37 @@ impl User {
                     args.push(sub.as_bytes().to_vec());
                 }
             } else {
-                let sid = table.lookup_sub(id, sub.as_bytes()).ok_or(UNKNOWN_CMD)?;
-                self.allowed[sid] = allow;
+                match table.lookup_sub(id, sub.as_bytes()) {
+                    Some(sid) => self.allowed[sid] = allow,
+                    None if super::known::is_redis_command(target)
+                        && !table.entries[id].spec.subs.iter().any(|s| s.name == sub) => {}
+                    None => return Err(UNKNOWN_CMD),
+                }
             }
         } else {
-            let id = table.lookup(target.as_bytes()).ok_or(UNKNOWN_CMD)?;
+            let Some(id) = table.lookup_original(target) else {
+                if unimplemented(target, table) && super::known::is_redis_command(target) {
+                    self.record_rule(allow, target);
+                    return Ok(());
+                }
+                return Err(UNKNOWN_CMD);
+            };
             self.allowed[id] = allow;
             self.first_args.remove(&id);
             for &sid in table.entries[id].subs.values() {
                 self.allowed[sid] = allow;
             }
         }
+        self.record_rule(allow, target);
+        Ok(())
+    }
+
+    /// Keeps a command rule for descriptions; a later rule on the same target overrides an
+    /// earlier one entirely, so the earlier one is dropped.
+    fn record_rule(&mut self, allow: bool, target: &str) {
         let sign = if allow { '+' } else { '-' };
-        // A later rule on the same target overrides an earlier one entirely.
         self.cmd_rules.retain(|r| &r[1..] != target);
         self.cmd_rules.push(format!("{sign}{target}"));
-        Ok(())
     }
 
     /// Whether the user may run table entry `id` with these arguments.
@@ -360,7 +405,7 @@ impl User {
 
     /// Whether no check can refuse this user anything (the fast path of dispatch).
     pub fn unrestricted(&self) -> bool {
-        self.all_keys && self.all_channels && self.allowed.iter().all(|a| *a)
+        self.open
     }
 
     /// The flags `ACL GETUSER` lists.
@@ -439,5 +484,69 @@ impl User {
         }
         parts.push(self.commands_text());
         parts.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Flavor;
+    use crate::command::EngineVersion;
+
+    fn table() -> CommandTable {
+        CommandTable::build(EngineVersion::parse(Flavor::Redis, "7.1.0"))
+    }
+
+    #[test]
+    fn rules_build_permissions_and_descriptions() {
+        let t = table();
+        let mut u = User::new("app", &t, false);
+        u.apply_all("on >pw ~app:* %R~ro:* &news +@read -get +set", &t)
+            .unwrap();
+        assert!(u.enabled && !u.unrestricted());
+        assert_eq!(u.passwords, vec![hash_password(b"pw")]);
+        let get = t.lookup(b"get").unwrap();
+        let set = t.lookup(b"set").unwrap();
+        let strlen = t.lookup(b"strlen").unwrap();
+        assert!(!u.command_allowed(get, None));
+        assert!(u.command_allowed(set, None) && u.command_allowed(strlen, None));
+        assert!(u.key_allowed(b"ro:1", ks::RO | ks::ACCESS));
+        assert!(!u.key_allowed(b"ro:1", ks::RW | ks::UPDATE));
+        assert!(u.key_allowed(b"app:1", ks::RW | ks::UPDATE));
+        assert!(u.channel_allowed(b"news", false) && !u.channel_allowed(b"new*", true));
+        assert_eq!(
+            u.describe(),
+            format!(
+                "user app on #{} ~app:* %R~ro:* resetchannels &news -@all +@read -get +set",
+                hex(&hash_password(b"pw"))
+            )
+        );
+    }
+
+    #[test]
+    fn refused_rules_name_the_reason() {
+        let t = table();
+        let mut u = User::new("u", &t, false);
+        assert_eq!(u.apply("bogus", &t), Err(SYNTAX));
+        assert_eq!(u.apply("+nosuch", &t), Err(UNKNOWN_CMD));
+        assert_eq!(u.apply("#abc", &t), Err(BAD_HASH));
+        assert_eq!(u.apply("<nope", &t), Err(NO_SUCH_PASS));
+        assert_eq!(u.apply("(~a +get)", &t), Err(SELECTORS));
+        // Commands Redis has and this engine lacks are accepted without effect.
+        u.apply_all("-geoadd +xinfo|stream -cluster|addslots +eval", &t)
+            .unwrap();
+        assert_eq!(u.apply("+cluster|nosuch", &t), Err(UNKNOWN_CMD));
+        assert!(
+            u.commands_text()
+                .ends_with("-geoadd +xinfo|stream -cluster|addslots +eval")
+        );
+        u.apply("allkeys", &t).unwrap();
+        assert_eq!(u.apply("~a", &t), Err(AFTER_ALLKEYS));
+        // `reset` keeps the name and the pub/sub default, and marks the payload sanitised.
+        u.apply("reset", &t).unwrap();
+        assert_eq!(
+            u.describe(),
+            "user u off sanitize-payload resetchannels -@all"
+        );
     }
 }

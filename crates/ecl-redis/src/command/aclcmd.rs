@@ -171,6 +171,13 @@ fn record(
     now: i64,
     client_info: String,
 ) {
+    let d = &mut eng.acl.denied;
+    match reason {
+        "auth" => d.auth += 1,
+        "command" => d.command += 1,
+        "key" => d.key += 1,
+        _ => d.channel += 1,
+    }
     let max = eng.cfg.get_i64("acllog-max-len").unwrap_or(128).max(0) as usize;
     let e = LogEntry {
         count: 1,
@@ -207,15 +214,14 @@ pub fn enforce(
             ));
         }
     }
-    let Some(user) = client.user.clone() else {
+    let user = match &client.user {
+        Some(u) if !u.unrestricted() => u,
+        _ => return Ok(()),
+    };
+    let Err(d) = acl::check(user, &eng.table, id, spec, argv) else {
         return Ok(());
     };
-    if user.unrestricted() {
-        return Ok(());
-    }
-    let Err(d) = acl::check(&user, &eng.table, id, spec, argv) else {
-        return Ok(());
-    };
+    let username = user.name.clone();
     let (reason, object, text) = match d {
         Denied::Command => {
             let name = eng.table.entries[id].full_name.clone();
@@ -235,7 +241,8 @@ pub fn enforce(
                 .to_string(),
         ),
     };
-    let context = if client.multi.is_some() {
+    // Refused while queueing or, rules having changed since, when EXEC runs it.
+    let context = if client.multi.is_some() || client.in_exec {
         "multi"
     } else {
         "toplevel"
@@ -245,14 +252,43 @@ pub fn enforce(
         let ctx = Ctx::new(&mut *eng, &mut *client, &mut *out, now, id);
         super::connection::client_line(&ctx, ctx.client.id)
     };
-    record(eng, reason, context, object, user.name.clone(), now, info);
+    record(eng, reason, context, object, username, now, info);
     Err(CmdError(text.into()))
 }
 
-/// Closes the connections whose user no longer exists or is `off`.
-pub fn disconnect_orphans(eng: &Engine) {
-    for ci in eng.clients.map.values() {
-        if eng.acl.get(&ci.user).is_none_or(|u| !u.enabled) {
+/// After users changed: closes the connections whose user no longer exists (or, with
+/// `disabled_too`, is `off`), and the subscribers whose user may no longer use a channel or
+/// pattern they are subscribed to (as Redis does when channel permissions shrink).
+pub fn disconnect_unpermitted(eng: &Engine, disabled_too: bool) {
+    let mut doomed = std::collections::BTreeSet::new();
+    for (&id, ci) in &eng.clients.map {
+        match eng.acl.get(&ci.user) {
+            None => {
+                doomed.insert(id);
+            }
+            Some(u) if disabled_too && !u.enabled => {
+                doomed.insert(id);
+            }
+            _ => {}
+        }
+    }
+    let ps = &eng.pubsub;
+    for (map, literal) in [
+        (&ps.channels, false),
+        (&ps.patterns, true),
+        (&ps.shard, false),
+    ] {
+        for (name, ids) in map {
+            for id in ids {
+                let user = eng.clients.map.get(id).and_then(|ci| eng.acl.get(&ci.user));
+                if user.is_some_and(|u| !u.channel_allowed(name, literal)) {
+                    doomed.insert(*id);
+                }
+            }
+        }
+    }
+    for id in doomed {
+        if let Some(ci) = eng.clients.map.get(&id) {
             let _ = ci.tx.send(Event::Kill);
         }
     }
@@ -285,7 +321,7 @@ fn acl_getuser(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     out.map(6);
     out.bulk(b"flags");
     let flags = u.flag_words();
-    out.array(flags.len());
+    out.set(flags.len());
     for f in flags {
         out.bulk(f.as_bytes());
     }
@@ -323,7 +359,7 @@ fn acl_cat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         .table
         .entries
         .iter()
-        .filter(|e| e.spec.acl.contains(c) && e.spec.subs.is_empty())
+        .filter(|e| e.spec.acl.contains(c))
         .map(|e| e.full_name.clone())
         .collect();
     ctx.out.bulk_array(names.iter().map(|n| n.as_bytes()));
@@ -440,13 +476,18 @@ fn acl_log(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn acl_setuser(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let name = argv.str(2);
+    if name.contains([' ', '\0']) {
+        return Err("ERR Usernames can't contain spaces or null characters".into());
+    }
     let rules: Vec<String> = (3..argv.len()).map(|i| argv.str(i)).collect();
     let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
     let table = ctx.eng.table.clone();
+    let pubsub_all = ctx.eng.pubsub_default_all();
     ctx.eng
         .acl
-        .set_user(&name, &rules, &table)
+        .set_user(&name, &rules, &table, pubsub_all)
         .map_err(CmdError::from)?;
+    disconnect_unpermitted(ctx.eng, false);
     ctx.out.ok();
     Ok(())
 }
@@ -461,7 +502,7 @@ fn acl_deluser(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if names.iter().any(|n| n == user_name(ctx.client)) {
         ctx.client.close = true;
     }
-    disconnect_orphans(ctx.eng);
+    disconnect_unpermitted(ctx.eng, false);
     ctx.out.int(n as i64);
     Ok(())
 }

@@ -176,6 +176,30 @@ impl CommandTable {
         self.entries.iter().filter(|e| e.parent.is_none())
     }
 
+    /// The top-level entry Redis names `name` (lowercase), if clients can still call it under
+    /// some name: ACL rules name commands by their original names even when
+    /// `rename-commands` gave them another, while disabled ones are gone.
+    pub fn lookup_original(&self, name: &str) -> Option<usize> {
+        let id = self
+            .entries
+            .iter()
+            .position(|e| e.parent.is_none() && e.spec.name == name)?;
+        self.by_name.values().any(|&v| v == id).then_some(id)
+    }
+
+    /// Disables a subcommand given as `container|sub` (e.g. `acl|setuser`): it then answers
+    /// "unknown subcommand" and ACL rules cannot name it.
+    pub fn disable_sub(&mut self, full: &str) -> bool {
+        let Some((cmd, sub)) = full.split_once('|') else {
+            return false;
+        };
+        let Some(id) = self.lookup(cmd.as_bytes()) else {
+            return false;
+        };
+        let sub = sub.to_ascii_lowercase();
+        self.entries[id].subs.remove(sub.as_bytes()).is_some()
+    }
+
     /// Renames or disables commands (`rename-command old new`; empty `new` disables).
     pub fn rename(&mut self, old: &str, new: &str) -> bool {
         let Some(id) = self.by_name.remove(old.to_ascii_lowercase().as_bytes()) else {
@@ -334,6 +358,7 @@ mod readme_tests {
         let t = CommandTable::build(EngineVersion::valkey(8, 0, 1));
         let containers = [
             "client", "command", "config", "slowlog", "latency", "memory", "object", "pubsub",
+            "acl",
         ];
         for line in readme[start..end].lines().filter(|l| l.starts_with("- ")) {
             let (label, names) = line[2..].split_once(':').unwrap_or(("", ""));

@@ -503,6 +503,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     st.cmd = vec![Default::default(); n];
     st.errors.clear();
     st.error_replies = 0;
+    ctx.eng.acl.denied = Default::default();
     st.evicted = 0;
     st.expired_base = 0;
     st.hits_base = 0;
