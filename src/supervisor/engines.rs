@@ -15,6 +15,19 @@ use ecl_memcached::{
 pub use ecl_redis::{ClusterNodeInfo, ClusterShard, ClusterTopology};
 use ecl_redis::{RedisConfig, RedisNode, UserDef};
 
+/// Whether the engine accepts an access string as a user's rules (command and category names
+/// are checked against the newest Redis OSS command table); the error names the rule.
+pub fn check_access_string(access: &str) -> Result<(), String> {
+    let table =
+        ecl_redis::command::CommandTable::build(ecl_redis::version::EngineVersion::redis(7, 1, 0));
+    let def = UserDef {
+        name: "check".to_string(),
+        rules: access.to_string(),
+        password_check: None,
+    };
+    ecl_redis::acl::Acl::build(&[def], &table, true).map(|_| ())
+}
+
 /// The engine's user definitions for the supervisor's users.
 pub fn user_defs(users: &[super::NodeUser]) -> Vec<UserDef> {
     users

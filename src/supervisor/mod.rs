@@ -14,7 +14,7 @@
 //! cluster-mode configuration), `endpoint`, `discovery`; replication topology (`topology`):
 //! `replicate`, `promote`, `replication_offset`, `failover`, `set_cluster_topology`,
 //! `forget_topology`, [`ShardTopology`]; authentication: `set_auth_token`, `set_users`
-//! ([`NodeUser`]).
+//! ([`NodeUser`]), `check_access_string`.
 //!
 //! Modules: `alloc` (addresses), `params` (ElastiCache parameters → engine settings), `node`
 //! (the [`Supervisor`] itself), `engines` (the only code that calls the engine crates), `proxy`
@@ -28,6 +28,7 @@ mod proxy;
 mod topology;
 
 pub use alloc::{Allocator, Reservation};
+pub use engines::check_access_string;
 pub use node::Supervisor;
 pub use topology::ShardTopology;
 

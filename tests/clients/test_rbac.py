@@ -145,6 +145,10 @@ def test_user_errors(rb, uid):
     with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
         create_user(rb, uid("x"), AccessString="on >secret ~* +@all")
     with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
+        create_user(rb, uid("x"), AccessString="on ~* +no-such-command")
+    with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
+        rb.modify_user(UserId=user_id, AppendAccessString="+@no-such-category")
+    with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
         create_user(rb, "1-starts-with-a-digit")
     with aws_error(rb, "InvalidParameterValue", 400, "InvalidParameterValueException"):
         create_user(rb, uid("iam"), name="other-name", Passwords=None, AuthenticationMode={"Type": "iam"})

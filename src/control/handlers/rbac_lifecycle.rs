@@ -234,19 +234,23 @@ pub fn node_users(r: &Region, c: &CacheClusterRecord) -> Option<Vec<NodeUser>> {
         return Some(users);
     }
     let previous = c.auth_token_previous.as_ref()?;
-    let current = c.auth_token.clone()?;
+    Some(vec![rotation_user(c.auth_token.clone()?, previous)])
+}
+
+/// The `default` user while an AUTH token rotates: the new token and what stays valid.
+pub fn rotation_user(current: String, previous: &PreviousAuth) -> NodeUser {
     let (nopass, passwords) = match previous {
         // `nopass` accepts any password, the new token included (and clears password lists).
         PreviousAuth::Open => (true, Vec::new()),
         PreviousAuth::Token(old) => (false, vec![old.clone(), current]),
     };
-    Some(vec![NodeUser {
+    NodeUser {
         name: "default".to_string(),
         enabled: true,
         passwords,
         nopass,
-        access: "on ~* &* +@all".to_string(),
-    }])
+        access: "on ~* +@all".to_string(),
+    }
 }
 
 /// A user record in the supervisor's terms. IAM users get no password: the emulator cannot

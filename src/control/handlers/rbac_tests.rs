@@ -118,3 +118,18 @@ fn token_strategies_follow_aws_rules() {
     assert!(delete_with_token.is_err());
     assert!(auth_token_change(Some("SET"), Some(&token), false).is_err());
 }
+
+#[test]
+fn rotation_users_are_rules_the_engine_accepts() {
+    use crate::state::PreviousAuth;
+    let old = PreviousAuth::Token("old-token-0000001".to_string());
+    for previous in [PreviousAuth::Open, old] {
+        let user = super::rbac_lifecycle::rotation_user("new-token-0000001".into(), &previous);
+        let rules = user.rules();
+        assert_eq!(
+            crate::supervisor::check_access_string(&rules),
+            Ok(()),
+            "{rules}"
+        );
+    }
+}

@@ -115,6 +115,14 @@ fn checked_passwords(mut list: Vec<String>) -> Result<Vec<String>, ApiError> {
     Ok(list)
 }
 
+/// An access string ElastiCache accepts: no password rules (the API sets passwords), and only
+/// rules and command names the engine knows.
+fn check_access(access: &str) -> Result<(), ApiError> {
+    validate::access_string(access).map_err(invalid)?;
+    crate::supervisor::check_access_string(access)
+        .map_err(|why| invalid(format!("Invalid access string: {why}")))
+}
+
 /// IAM users must have their id as name (AWS's rule for IAM authentication).
 fn check_iam_name(auth: &UserAuth, user_id: &str, user_name: &str) -> Result<(), ApiError> {
     if *auth == UserAuth::Iam && user_id != user_name {
@@ -134,7 +142,7 @@ pub fn create_user(
     let user_id = validate::rbac_id("UserId", &input.user_id).map_err(invalid)?;
     non_blank("UserName", &input.user_name)?;
     let engine = validate::rbac_engine(&input.engine).map_err(invalid)?;
-    validate::access_string(&input.access_string).map_err(invalid)?;
+    check_access(&input.access_string)?;
     let auth = requested_auth(
         input.passwords,
         input.no_password_required,
@@ -267,7 +275,7 @@ pub fn modify_user(
         .into_iter()
         .flatten()
     {
-        validate::access_string(s).map_err(invalid)?;
+        check_access(s)?;
     }
     let engine = input
         .engine
