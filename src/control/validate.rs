@@ -219,6 +219,68 @@ pub fn tags(tags: &[Tag]) -> Result<(), String> {
     Ok(())
 }
 
+/// `UserId` / `UserGroupId`: the model's pattern `[a-zA-Z][a-zA-Z0-9-]*`, at most 120
+/// characters; returned lower-cased (AWS stores these ids in lower case).
+pub fn rbac_id(param: &str, raw: &str) -> Result<String, String> {
+    let id = raw.trim().to_ascii_lowercase();
+    let valid = id.len() <= 120
+        && id.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(id)
+    } else {
+        Err(format!(
+            "The parameter {param} must begin with a letter and contain only ASCII letters, digits, and hyphens."
+        ))
+    }
+}
+
+/// User and user group `Engine`: `redis` or `valkey` (any case); returned lower-cased.
+pub fn rbac_engine(raw: &str) -> Result<String, String> {
+    let engine = raw.trim().to_ascii_lowercase();
+    match engine.as_str() {
+        "redis" | "valkey" => Ok(engine),
+        _ => Err(format!(
+            "Invalid value for Engine: {raw}. Valid values are redis and valkey."
+        )),
+    }
+}
+
+/// A user password: 16–128 printable ASCII characters, none of `,` `"` `/` `@`.
+pub fn user_password(password: &str) -> Result<(), String> {
+    let ok_len = (16..=128).contains(&password.len());
+    let ok_chars = password
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b",\"/@".contains(&b));
+    if ok_len && ok_chars {
+        Ok(())
+    } else {
+        Err("Passwords length must be between 16-128 characters, and may not contain the characters , \" / @.".to_string())
+    }
+}
+
+/// An access string: not blank, and none of the rules ElastiCache manages itself (passwords
+/// come from the API, so `>pw`, `<pw`, `#hash`, `!hash`, `nopass`, `resetpass` and `reset`
+/// are refused).
+pub fn access_string(raw: &str) -> Result<(), String> {
+    if raw.trim().is_empty() {
+        return Err("The parameter AccessString must be provided and must not be blank.".into());
+    }
+    for rule in raw.split_ascii_whitespace() {
+        let lower = rule.to_ascii_lowercase();
+        let managed = rule.starts_with(['>', '<', '#', '!'])
+            || ["nopass", "resetpass", "reset"].contains(&lower.as_str());
+        if managed {
+            return Err(format!(
+                "Access string rule {rule} is not allowed: passwords are set with the Passwords parameter."
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `Port`: a TCP port.
 pub fn port(port: i32) -> Result<u16, String> {
     u16::try_from(port)
@@ -253,6 +315,24 @@ mod tests {
         assert!(subnet_group_name("1group").is_err());
         assert!(security_group_name("Default").is_err());
         assert!(security_group_name("mysg").is_ok());
+    }
+
+    #[test]
+    fn rbac_values() {
+        assert_eq!(rbac_id("UserId", "Alice-1"), Ok("alice-1".into()));
+        assert!(rbac_id("UserId", "1alice").is_err());
+        assert!(rbac_id("UserId", "al_ice").is_err());
+        assert!(rbac_id("UserId", "").is_err());
+        assert_eq!(rbac_engine("Valkey"), Ok("valkey".into()));
+        assert!(rbac_engine("memcached").is_err());
+        assert!(user_password("abcdefghijklmnop").is_ok());
+        assert!(user_password("abcdefghijklmno").is_err());
+        assert!(user_password("abcdefghijklmnop@").is_err());
+        assert!(user_password(&"a".repeat(129)).is_err());
+        assert!(access_string("on ~app:* +get").is_ok());
+        assert!(access_string("on >secret ~* +@all").is_err());
+        assert!(access_string("on nopass ~* +@all").is_err());
+        assert!(access_string("  ").is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@
 
 use std::fmt::Debug;
 
-use super::records::{CacheClusterRecord, CacheNodeRecord};
+use super::records::{CacheClusterRecord, CacheNodeRecord, UserGroupRecord, UserRecord};
 use super::replication_groups::{NodeGroupRecord, ReplicationGroupRecord};
 
 /// A status with a wire string and a table of legal transitions.
@@ -191,6 +191,67 @@ impl Lifecycle for GroupStatus {
 
     fn as_str(self) -> &'static str {
         Self::as_str(self)
+    }
+}
+
+/// `User.Status` values. A new user answers `active` straight away (as AWS does); a
+/// modification passes through `modifying`, a deletion through `deleting`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserStatus {
+    /// `active`
+    Active,
+    /// `modifying`: new passwords or access string are being pushed to the engines.
+    Modifying,
+    /// `deleting`: the record disappears afterwards.
+    Deleting,
+}
+
+impl Lifecycle for UserStatus {
+    const TRANSITIONS: &'static [(Self, Self)] = {
+        use UserStatus::*;
+        &[(Active, Modifying), (Active, Deleting), (Modifying, Active)]
+    };
+
+    fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Active => "active",
+            UserStatus::Modifying => "modifying",
+            UserStatus::Deleting => "deleting",
+        }
+    }
+}
+
+/// `UserGroup.Status` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserGroupStatus {
+    /// `creating`
+    Creating,
+    /// `active`
+    Active,
+    /// `modifying`: membership changes are pending (`PendingChanges`).
+    Modifying,
+    /// `deleting`
+    Deleting,
+}
+
+impl Lifecycle for UserGroupStatus {
+    const TRANSITIONS: &'static [(Self, Self)] = {
+        use UserGroupStatus::*;
+        &[
+            (Creating, Active),
+            (Active, Modifying),
+            (Modifying, Active),
+            (Active, Deleting),
+        ]
+    };
+
+    fn as_str(self) -> &'static str {
+        match self {
+            UserGroupStatus::Creating => "creating",
+            UserGroupStatus::Active => "active",
+            UserGroupStatus::Modifying => "modifying",
+            UserGroupStatus::Deleting => "deleting",
+        }
     }
 }
 
@@ -375,6 +436,40 @@ impl ReplicationGroupRecord {
     }
 }
 
+impl UserRecord {
+    /// Starts an operation on the user (`modifying`, `deleting`): `Err` with the current
+    /// status when the table refuses (AWS answers `InvalidUserState`); bumps the generation.
+    pub fn begin(&mut self, to: UserStatus) -> Result<(), UserStatus> {
+        if !step(&mut self.status, to) {
+            return Err(self.status);
+        }
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Completes the user's transition (background task).
+    pub fn complete(&mut self, to: UserStatus) {
+        settle(&mut self.status, to, "user", &self.user_id);
+    }
+}
+
+impl UserGroupRecord {
+    /// Starts an operation on the user group: `Err` with the current status when the table
+    /// refuses (AWS answers `InvalidUserGroupState`); bumps the generation.
+    pub fn begin(&mut self, to: UserGroupStatus) -> Result<(), UserGroupStatus> {
+        if !step(&mut self.status, to) {
+            return Err(self.status);
+        }
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Completes the group's transition (background task).
+    pub fn complete(&mut self, to: UserGroupStatus) {
+        settle(&mut self.status, to, "user group", &self.id);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,6 +521,17 @@ mod tests {
         table_is_exact(&CLUSTER);
         table_is_exact(&GROUP);
         table_is_exact(&NODE);
+        table_is_exact(&[
+            UserStatus::Active,
+            UserStatus::Modifying,
+            UserStatus::Deleting,
+        ]);
+        table_is_exact(&[
+            UserGroupStatus::Creating,
+            UserGroupStatus::Active,
+            UserGroupStatus::Modifying,
+            UserGroupStatus::Deleting,
+        ]);
         // Deleting is terminal for clusters, groups and nodes.
         assert!(
             CLUSTER

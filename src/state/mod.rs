@@ -21,6 +21,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{Event, EventQuery, SourceType};
 pub use lifecycle::{
     ClusterStatus, GroupStatus, Lifecycle, NodeStatus, ParameterStatus, StateError,
+    UserGroupStatus, UserStatus,
 };
 pub use records::*;
 pub use region::{DEFAULT_SUBNET_GROUP, Region};

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
-use super::lifecycle::{ClusterStatus, NodeStatus, ParameterStatus};
+use super::lifecycle::{ClusterStatus, NodeStatus, ParameterStatus, UserGroupStatus, UserStatus};
 
 /// Where a node (or configuration endpoint) can be reached.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +50,8 @@ pub struct PendingModifications {
     pub engine_version: Option<String>,
     /// New node type.
     pub cache_node_type: Option<String>,
+    /// `ROTATING` / `SETTING` while an AUTH token change is applied.
+    pub auth_token_status: Option<String>,
 }
 
 impl PendingModifications {
@@ -57,6 +59,15 @@ impl PendingModifications {
     pub fn is_empty(&self) -> bool {
         *self == PendingModifications::default()
     }
+}
+
+/// What a ROTATE of the AUTH token leaves valid next to the new token, until a SET.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PreviousAuth {
+    /// The token that was current before the rotation.
+    Token(String),
+    /// The cluster had no token: clients that do not authenticate are still served.
+    Open,
 }
 
 /// A cache cluster (standalone or, in later issues, a replication-group member).
@@ -106,6 +117,8 @@ pub struct CacheClusterRecord {
     pub notification_topic_status: Option<String>,
     /// Redis AUTH token.
     pub auth_token: Option<String>,
+    /// What stays valid next to `auth_token` after a ROTATE, until a SET.
+    pub auth_token_previous: Option<PreviousAuth>,
     /// When the token last changed.
     pub auth_token_last_modified: Option<OffsetDateTime>,
     /// In-transit encryption flag.
@@ -212,25 +225,64 @@ pub struct SecurityGroupRecord {
     pub ec2_groups: Vec<Ec2GroupRecord>,
 }
 
-/// An RBAC user (only the pre-created `default` user exists until the users issue).
+/// How an RBAC user authenticates (`Authentication.Type` on the wire).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserAuth {
+    /// `password`: one or two passwords (two while rotating).
+    Password(Vec<String>),
+    /// `no-password`: any password is accepted.
+    NoPassword,
+    /// `iam`: IAM tokens, which the emulator cannot check (see README).
+    Iam,
+}
+
+impl UserAuth {
+    /// The wire `Authentication.Type`.
+    pub fn type_str(&self) -> &'static str {
+        match self {
+            UserAuth::Password(_) => "password",
+            UserAuth::NoPassword => "no-password",
+            UserAuth::Iam => "iam",
+        }
+    }
+}
+
+/// An RBAC user: the pre-created `default` user and those made by CreateUser.
 #[derive(Clone, Debug)]
 pub struct UserRecord {
-    /// User id.
+    /// Lower-cased user id.
     pub user_id: String,
-    /// User name.
+    /// User name (the name clients AUTH with).
     pub user_name: String,
-    /// Engine.
+    /// `redis` or `valkey`.
     pub engine: String,
-    /// Access string.
+    /// Access string, as given.
     pub access_string: String,
-    /// `password`, `no-password`, `iam`.
-    pub authentication_type: String,
-    /// Passwords.
-    pub passwords: Vec<String>,
+    /// How the user authenticates.
+    pub auth: UserAuth,
     /// Status.
-    pub status: String,
+    pub status: UserStatus,
     /// Minimum engine version.
     pub minimum_engine_version: String,
+    /// Bumped by each operation that starts a transition (see `CacheClusterRecord`).
+    pub generation: u64,
+}
+
+/// An RBAC user group.
+#[derive(Clone, Debug)]
+pub struct UserGroupRecord {
+    /// Lower-cased id.
+    pub id: String,
+    /// `redis` or `valkey`.
+    pub engine: String,
+    /// Member user ids, in the order they joined.
+    pub user_ids: Vec<String>,
+    /// Status.
+    pub status: UserGroupStatus,
+    /// Membership changes being applied (`PendingChanges`): (to add, to remove).
+    pub pending: Option<(Vec<String>, Vec<String>)>,
+    /// Bumped by each operation that starts a transition.
+    pub generation: u64,
 }
 
 /// A tag.

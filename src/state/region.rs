@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 use super::events::{Event, EventLog, EventQuery, SourceType};
-use super::lifecycle::{GroupStatus, StateError};
+use super::lifecycle::{GroupStatus, StateError, UserStatus};
 use super::records::*;
 use crate::catalog::catalog;
 
@@ -29,6 +29,8 @@ pub struct Region {
     pub security_groups: BTreeMap<String, SecurityGroupRecord>,
     /// Users by id.
     pub users: BTreeMap<String, UserRecord>,
+    /// User groups by id.
+    pub user_groups: BTreeMap<String, UserGroupRecord>,
     /// Tags by resource.
     pub tags: BTreeMap<(ResourceKind, String), Vec<Tag>>,
     /// Event log.
@@ -55,6 +57,7 @@ impl Region {
             subnet_groups: BTreeMap::new(),
             security_groups: BTreeMap::new(),
             users: BTreeMap::new(),
+            user_groups: BTreeMap::new(),
             tags: BTreeMap::new(),
             events: EventLog::default(),
             replication_groups: BTreeMap::new(),
@@ -100,10 +103,10 @@ impl Region {
                 user_name: "default".to_string(),
                 engine: "redis".to_string(),
                 access_string: "on ~* +@all".to_string(),
-                authentication_type: "no-password".to_string(),
-                passwords: Vec::new(),
-                status: "active".to_string(),
+                auth: UserAuth::NoPassword,
+                status: UserStatus::Active,
                 minimum_engine_version: "6.0".to_string(),
+                generation: 0,
             },
         );
         r
@@ -277,6 +280,39 @@ impl Region {
             .unwrap_or_default();
         out.extend(g.system_values.iter().map(|(k, v)| (k.clone(), v.clone())));
         out.extend(g.user_values.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out
+    }
+
+    /// Ids of the user groups holding `user_id`, in id order (`User.UserGroupIds`).
+    pub fn groups_of_user(&self, user_id: &str) -> Vec<String> {
+        self.user_groups
+            .values()
+            .filter(|g| g.user_ids.iter().any(|u| u == user_id))
+            .map(|g| g.id.clone())
+            .collect()
+    }
+
+    /// Ids of the replication groups a user group is attached to (`UserGroup.ReplicationGroups`).
+    pub fn groups_using_user_group(&self, user_group_id: &str) -> Vec<String> {
+        self.replication_group_order
+            .iter()
+            .filter_map(|id| self.replication_groups.get(id))
+            .filter(|g| g.user_group_ids.iter().any(|u| u == user_group_id))
+            .map(|g| g.id.clone())
+            .collect()
+    }
+
+    /// Ids of the replication groups whose engines know `user_id` (through an attached user
+    /// group): those to update when the user changes.
+    pub fn groups_attached_to_user(&self, user_id: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for ug in self.groups_of_user(user_id) {
+            for rg in self.groups_using_user_group(&ug) {
+                if !out.contains(&rg) {
+                    out.push(rg);
+                }
+            }
+        }
         out
     }
 

@@ -89,6 +89,8 @@ pub struct ReplicationGroupRecord {
     pub configuration_endpoint: Option<EndpointRecord>,
     /// AUTH token (requirepass on every member).
     pub auth_token: Option<String>,
+    /// What stays valid next to `auth_token` after a ROTATE, until a SET.
+    pub auth_token_previous: Option<super::PreviousAuth>,
     /// When the token last changed.
     pub auth_token_last_modified: Option<OffsetDateTime>,
     /// In-transit encryption flag.
@@ -123,6 +125,12 @@ pub struct ReplicationGroupRecord {
     pub final_snapshot: Option<String>,
     /// Bumped by every operation that starts a transition (as for clusters).
     pub generation: u64,
+    /// RBAC user groups attached (`UserGroupIds`); empty: AUTH token or no authentication.
+    pub user_group_ids: Vec<String>,
+    /// User group changes being applied (`PendingModifiedValues.UserGroups`): (add, remove).
+    pub pending_user_groups: Option<(Vec<String>, Vec<String>)>,
+    /// `ROTATING` / `SETTING` while an AUTH token change is applied.
+    pub pending_auth_token_status: Option<String>,
 }
 
 impl ReplicationGroupRecord {
@@ -159,6 +167,7 @@ impl ReplicationGroupRecord {
             notification_topic_arn: None,
             notification_topic_status: None,
             auth_token: g.auth_token.clone(),
+            auth_token_previous: g.auth_token_previous.clone(),
             auth_token_last_modified: g.auth_token_last_modified,
             transit_encryption_enabled: g.transit_encryption_enabled,
             transit_encryption_mode: g.transit_encryption_mode.clone(),

@@ -13,7 +13,32 @@ use ecl_memcached::{
     ClusterDiscovery, ConfigEndpoint, DiscoveryNode, MemcachedConfig, MemcachedNode,
 };
 pub use ecl_redis::{ClusterNodeInfo, ClusterShard, ClusterTopology};
-use ecl_redis::{RedisConfig, RedisNode};
+use ecl_redis::{RedisConfig, RedisNode, UserDef};
+
+/// Whether the engine accepts an access string as a user's rules (command and category names
+/// are checked against the newest Redis OSS command table); the error names the rule.
+pub fn check_access_string(access: &str) -> Result<(), String> {
+    let table =
+        ecl_redis::command::CommandTable::build(ecl_redis::version::EngineVersion::redis(7, 1, 0));
+    let def = UserDef {
+        name: "check".to_string(),
+        rules: access.to_string(),
+        password_check: None,
+    };
+    ecl_redis::acl::Acl::build(&[def], &table, true).map(|_| ())
+}
+
+/// The engine's user definitions for the supervisor's users.
+pub fn user_defs(users: &[super::NodeUser]) -> Vec<UserDef> {
+    users
+        .iter()
+        .map(|u| UserDef {
+            name: u.name.clone(),
+            rules: u.rules(),
+            password_check: None,
+        })
+        .collect()
+}
 
 /// A running engine node.
 pub enum RunningNode {
@@ -62,6 +87,16 @@ impl RunningNode {
         match self {
             RunningNode::Redis(n) => n.config_set(name, value),
             RunningNode::Memcached(_) => Err(format!("{name} is not a Memcached setting")),
+        }
+    }
+
+    /// Replaces the node's ACL users live (`None`: the single `default` user of
+    /// `requirepass`); the engine disconnects clients of users that are gone or now off.
+    pub fn set_users(&self, users: Option<&[super::NodeUser]>) -> Result<(), String> {
+        match self {
+            RunningNode::Redis(n) => n.set_users(users.map(user_defs)),
+            RunningNode::Memcached(_) if users.is_none() => Ok(()),
+            RunningNode::Memcached(_) => Err("Memcached nodes have no ACL users".to_string()),
         }
     }
 

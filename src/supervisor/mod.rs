@@ -13,7 +13,8 @@
 //! `stop_proxy_endpoint` (cluster-level endpoints that relay to nodes: primary, reader,
 //! cluster-mode configuration), `endpoint`, `discovery`; replication topology (`topology`):
 //! `replicate`, `promote`, `replication_offset`, `failover`, `set_cluster_topology`,
-//! `forget_topology`, [`ShardTopology`].
+//! `forget_topology`, [`ShardTopology`]; authentication: `set_auth_token`, `set_users`
+//! ([`NodeUser`]), `check_access_string`.
 //!
 //! Modules: `alloc` (addresses), `params` (ElastiCache parameters → engine settings), `node`
 //! (the [`Supervisor`] itself), `engines` (the only code that calls the engine crates), `proxy`
@@ -27,6 +28,7 @@ mod proxy;
 mod topology;
 
 pub use alloc::{Allocator, Reservation};
+pub use engines::check_access_string;
 pub use node::Supervisor;
 pub use topology::ShardTopology;
 
@@ -63,8 +65,11 @@ pub struct NodeSpec {
     /// Effective ElastiCache parameter values of the node's parameter group (name → value).
     /// The supervisor maps them to engine settings (e.g. `reserved-memory-percent`).
     pub parameters: BTreeMap<String, String>,
-    /// Redis AUTH token, if any.
+    /// Redis AUTH token, if any (the `default` user's password when `users` is `None`).
     pub auth_token: Option<String>,
+    /// ACL users of a Redis/Valkey node (ElastiCache RBAC, or the two tokens of an AUTH
+    /// rotation); `None`: the single `default` user governed by `auth_token`.
+    pub users: Option<Vec<NodeUser>>,
     /// Redis cluster mode.
     pub cluster_enabled: bool,
     /// Memcached auto discovery group (the cluster key): nodes with the same group share one
@@ -73,6 +78,43 @@ pub struct NodeSpec {
     /// TLS in transit (ElastiCache TransitEncryptionEnabled with its TransitEncryptionMode):
     /// `None` serves plaintext only.
     pub transit_encryption: Option<TransitMode>,
+}
+
+/// One ACL user a Redis/Valkey node serves. The control plane states it in these terms; the
+/// supervisor turns it into engine rules (one `>password` each or `nopass`, then the access
+/// string, then `off` for a disabled user).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeUser {
+    /// The name clients AUTH with.
+    pub name: String,
+    /// Whether the user may authenticate at all (a user being deleted may not).
+    pub enabled: bool,
+    /// Accepted passwords (two while a password or token is being rotated).
+    pub passwords: Vec<String>,
+    /// Any password is accepted (no-password users, and a rotation away from no AUTH).
+    pub nopass: bool,
+    /// ElastiCache access string: `on`/`off`, key patterns, channels, command rules. As on
+    /// ElastiCache, a user whose access string says neither `on` nor `off` is off.
+    pub access: String,
+}
+
+impl NodeUser {
+    /// The user's rules in ACL SETUSER syntax, applied to a fresh (disabled) user.
+    pub fn rules(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if self.nopass {
+            // `nopass` accepts any password; a `>password` after it would switch it off.
+            parts.push("nopass".to_string());
+        } else {
+            parts.extend(self.passwords.iter().map(|p| format!(">{p}")));
+        }
+        parts.push(self.access.clone());
+        if !self.enabled {
+            // A disabled user stays disabled whatever its access string says.
+            parts.push("off".to_string());
+        }
+        parts.join(" ")
+    }
 }
 
 /// ElastiCache's TransitEncryptionMode: what a TLS-enabled endpoint does with plaintext.

@@ -22,7 +22,9 @@ use super::alloc::{Allocator, Reservation};
 use super::engines::{self, ConfigListener, RunningNode};
 use super::params;
 use super::proxy::{Forwarder, ProxyTls};
-use super::{Endpoint, EngineKind, NodeCounts, NodeSpec, SupervisorError, TransitMode, Usage};
+use super::{
+    Endpoint, EngineKind, NodeCounts, NodeSpec, NodeUser, SupervisorError, TransitMode, Usage,
+};
 use crate::config::Config;
 use crate::tls::LocalCa;
 
@@ -291,6 +293,67 @@ impl Supervisor {
             }
         }
         guard.spec.parameters = parameters.clone();
+        Ok(())
+    }
+
+    /// Changes the AUTH token (`requirepass`) of running Redis/Valkey nodes in place: clients
+    /// that already authenticated stay connected; new ones need the new token.
+    pub async fn set_auth_token(
+        &self,
+        keys: &[String],
+        token: Option<String>,
+    ) -> Result<(), SupervisorError> {
+        for key in keys {
+            let slot = self.slot(key)?;
+            let mut guard = slot.lock().await;
+            if guard.spec.auth_token == token {
+                continue;
+            }
+            if let Some(node) = &guard.running {
+                let value = token.clone().unwrap_or_default();
+                let refused = |reason| SupervisorError::InvalidParameter {
+                    name: "requirepass".to_string(),
+                    reason,
+                };
+                node.config_set("requirepass", &value)
+                    .await
+                    .map_err(refused)?;
+                // The engine gives `default` the new requirepass; users the node was given
+                // explicitly (RBAC, a rotation) are restored over it.
+                if guard.spec.users.is_some() {
+                    node.set_users(guard.spec.users.as_deref())
+                        .map_err(refused)?;
+                }
+            }
+            guard.spec.auth_token = token.clone();
+        }
+        Ok(())
+    }
+
+    /// Replaces the ACL users of running Redis/Valkey nodes in place (`None`: back to the
+    /// single `default` user with the node's AUTH token). Connected clients keep their
+    /// connection; those of a removed user are disconnected by the engine.
+    pub async fn set_users(
+        &self,
+        keys: &[String],
+        users: Option<Vec<NodeUser>>,
+    ) -> Result<(), SupervisorError> {
+        for key in keys {
+            let slot = self.slot(key)?;
+            let mut guard = slot.lock().await;
+            if guard.spec.users == users {
+                continue;
+            }
+            if let Some(node) = &guard.running {
+                node.set_users(users.as_deref()).map_err(|reason| {
+                    SupervisorError::InvalidParameter {
+                        name: "users".to_string(),
+                        reason,
+                    }
+                })?;
+            }
+            guard.spec.users = users.clone();
+        }
         Ok(())
     }
 
@@ -860,7 +923,7 @@ impl Supervisor {
             )?,
             parameters,
             requirepass: spec.auth_token.clone(),
-            users: None,
+            users: spec.users.as_deref().map(engines::user_defs),
             cluster_enabled: spec.cluster_enabled,
             tls: self.tls_policy(spec.transit_encryption, bind)?,
             data_dir: None,

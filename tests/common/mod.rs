@@ -47,6 +47,7 @@ pub fn redis_spec(key: &str, port: u16, params: &[(&str, &str)]) -> NodeSpec {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<BTreeMap<_, _>>(),
         auth_token: None,
+        users: None,
         cluster_enabled: false,
         discovery_group: None,
         transit_encryption: None,
@@ -64,6 +65,7 @@ pub fn memcached_spec(key: &str, group: &str, port: u16) -> NodeSpec {
         vcpus: 2,
         parameters: BTreeMap::new(),
         auth_token: None,
+        users: None,
         cluster_enabled: false,
         discovery_group: Some(group.to_string()),
         transit_encryption: None,

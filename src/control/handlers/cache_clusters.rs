@@ -20,7 +20,7 @@ use crate::control::validate;
 use crate::control::validate::checks::{self, *};
 use crate::state::{
     CacheClusterRecord, CacheNodeRecord, ClusterStatus, NodeStatus, ParameterStatus,
-    PendingModifications, Region, ResourceKind, Tag, lock,
+    PendingModifications, PreviousAuth, Region, ResourceKind, Tag, lock,
 };
 
 use super::Service;
@@ -320,6 +320,7 @@ fn plan_create(
             .as_ref()
             .map(|_| "active".to_string()),
         auth_token: input.auth_token.clone(),
+        auth_token_previous: None,
         auth_token_last_modified: input.auth_token.as_ref().map(|_| now),
         transit_encryption_enabled: transit,
         transit_encryption_mode: transit.then(|| "required".to_string()),
@@ -436,7 +437,8 @@ struct ModifyChanges {
     parameter_group: String,
     reboot_needed: bool,
     security_groups: Option<Vec<String>>,
-    new_token: Option<Option<String>>,
+    /// The AUTH token and what stays valid next to it, when they change.
+    new_auth: Option<(Option<String>, Option<PreviousAuth>)>,
 }
 
 /// Plan of the node count (Memcached only; Redis/Valkey standalone clusters have exactly one).
@@ -614,14 +616,27 @@ fn plan_modify(
     if memcached && (input.auth_token.is_some() || input.auth_token_update_strategy.is_some()) {
         return Err(auth_token_not_for_memcached());
     }
-    let new_token = auth_token_update(
+    let new_auth = match auth_token_change(
         input.auth_token_update_strategy.as_deref(),
         input.auth_token.as_ref(),
         c.transit_encryption_enabled,
-    )?;
-    if new_token.as_ref().is_some_and(|t| *t != c.auth_token) {
-        plan.restart_nodes = true;
-    }
+    )? {
+        // DELETE is for moving to RBAC user groups, which standalone clusters cannot take.
+        Some(TokenChange::Delete) => {
+            return Err(combination(
+                "AuthTokenUpdateStrategy DELETE is allowed only when moving a replication group to RBAC user groups.",
+            ));
+        }
+        Some(change) => {
+            token_change_supported(&c.engine, &c.engine_version)?;
+            pending.auth_token_status = Some(change.status().to_string());
+            let (mut token, mut previous) = (c.auth_token.clone(), c.auth_token_previous.clone());
+            apply_token_change(&mut token, &mut previous, change)?;
+            plan.push_auth = true;
+            Some((token, previous))
+        }
+        None => None,
+    };
 
     plan.push_parameters = group_changed;
     let old_params = r.effective_parameters(&c.parameter_group);
@@ -635,7 +650,7 @@ fn plan_modify(
         parameter_group,
         reboot_needed,
         security_groups,
-        new_token,
+        new_auth,
     })
 }
 
@@ -661,7 +676,7 @@ fn apply_modify(
         parameter_group,
         reboot_needed,
         security_groups,
-        new_token,
+        new_auth,
     } = changes;
     let group_changed = plan.push_parameters;
     let c = r.cluster_mut(id)?;
@@ -692,9 +707,10 @@ fn apply_modify(
     if let Some(s) = &input.notification_topic_status {
         c.notification_topic_status = Some(s.clone());
     }
-    if let Some(t) = new_token {
+    if let Some((token, previous)) = new_auth {
         c.auth_token_last_modified = Some(now);
-        c.auth_token = t;
+        c.auth_token = token;
+        c.auth_token_previous = previous;
     }
     if group_changed {
         c.parameter_group = parameter_group;

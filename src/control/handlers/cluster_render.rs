@@ -53,6 +53,7 @@ pub fn render_cluster_with_health(
             .then(|| pending.cache_node_ids_to_remove.clone()),
         engine_version: pending.engine_version.clone(),
         cache_node_type: pending.cache_node_type.clone(),
+        auth_token_status: pending.auth_token_status.clone(),
         ..Default::default()
     };
     let nodes_to_reboot: Vec<String> = if c.parameter_apply_status == ParameterStatus::PendingReboot

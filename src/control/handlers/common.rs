@@ -8,7 +8,7 @@ use crate::control::error::ApiError;
 use crate::control::pagination;
 use crate::control::validate;
 use crate::control::validate::checks;
-use crate::state::{Region, ResourceKind, Tag};
+use crate::state::{PreviousAuth, Region, ResourceKind, Tag};
 
 /// Parameter groups per region (user-created ones; AWS's default quota).
 pub const MAX_PARAMETER_GROUPS: usize = 300;
@@ -107,34 +107,114 @@ pub fn non_blank(name: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// What a Modify request asks of a node's AUTH token, from `AuthToken` and
-/// `AuthTokenUpdateStrategy` (SET/ROTATE set it, DELETE removes it): `None` leaves it alone,
-/// `Some(Some(t))` sets `t`, `Some(None)` removes it. AWS only accepts a token when in-transit
-/// encryption is on, and refuses a DELETE that carries one or a SET/ROTATE without one.
-pub fn auth_token_update(
+/// An AUTH token change a Modify request asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenChange {
+    /// `ROTATE` (the default): the new token becomes valid and the current one stays valid
+    /// (or, on a cluster without a token, unauthenticated clients stay served) until a SET.
+    Rotate(String),
+    /// `SET`: only the new token is valid.
+    Set(String),
+    /// `DELETE`: AUTH is removed (only when moving to RBAC user groups).
+    Delete,
+}
+
+impl TokenChange {
+    /// `PendingModifiedValues.AuthTokenStatus` while the change is applied.
+    pub fn status(&self) -> &'static str {
+        match self {
+            TokenChange::Rotate(_) => "ROTATING",
+            TokenChange::Set(_) | TokenChange::Delete => "SETTING",
+        }
+    }
+}
+
+/// The change `AuthToken` and `AuthTokenUpdateStrategy` ask for, or `None`. AWS only accepts
+/// a token when in-transit encryption is on, and refuses a DELETE that carries one or a
+/// SET/ROTATE without one.
+pub fn auth_token_change(
     strategy: Option<&str>,
     token: Option<&String>,
     transit_encryption_enabled: bool,
-) -> Result<Option<Option<String>>, ApiError> {
-    match (strategy, token) {
-        (None | Some("SET") | Some("ROTATE"), Some(t)) => {
-            if !transit_encryption_enabled {
-                return Err(checks::auth_token_needs_transit());
-            }
-            Ok(Some(Some(t.clone())))
+) -> Result<Option<TokenChange>, ApiError> {
+    let change = match (strategy, token) {
+        (None | Some("ROTATE"), Some(t)) => TokenChange::Rotate(t.clone()),
+        (Some("SET"), Some(t)) => TokenChange::Set(t.clone()),
+        (Some("DELETE"), None) => TokenChange::Delete,
+        (Some("DELETE"), Some(_)) => {
+            return Err(combination(
+                "AuthToken must not be given with AuthTokenUpdateStrategy DELETE.",
+            ));
         }
-        (Some("DELETE"), None) => Ok(Some(None)),
-        (Some("DELETE"), Some(_)) => Err(combination(
-            "AuthToken must not be given with AuthTokenUpdateStrategy DELETE.",
-        )),
-        (Some("SET" | "ROTATE"), None) => Err(invalid(
-            "AuthToken is required with AuthTokenUpdateStrategy SET or ROTATE.",
-        )),
-        (Some(other), _) => Err(invalid(format!(
-            "Invalid value for AuthTokenUpdateStrategy: {other}"
-        ))),
-        (None, None) => Ok(None),
+        (Some("SET" | "ROTATE"), None) => {
+            return Err(invalid(
+                "AuthToken is required with AuthTokenUpdateStrategy SET or ROTATE.",
+            ));
+        }
+        (Some(other), _) => {
+            return Err(invalid(format!(
+                "Invalid value for AuthTokenUpdateStrategy: {other}"
+            )));
+        }
+        (None, None) => return Ok(None),
+    };
+    if change != TokenChange::Delete && !transit_encryption_enabled {
+        return Err(checks::auth_token_needs_transit());
     }
+    Ok(Some(change))
+}
+
+/// AUTH token changes on a running cluster need Redis OSS 5.0.6 or later (token rotation
+/// came with 5.0.5; 5.0.6 is the first such version ElastiCache offers). Valkey always can.
+pub fn token_change_supported(engine: &str, full_version: &str) -> Result<(), ApiError> {
+    let old = engine == "redis"
+        && crate::catalog::compare_versions(full_version, "5.0.6") == std::cmp::Ordering::Less;
+    if old {
+        return Err(invalid(format!(
+            "Modifying the AUTH token requires Redis OSS engine version 5.0.6 or later; this cluster runs {full_version}."
+        )));
+    }
+    Ok(())
+}
+
+/// Applies a token change to a record's `(auth_token, auth_token_previous)` with AWS's
+/// rules: SET is allowed only once the cluster has a token (after a ROTATE or a token given
+/// at creation); DELETE needs a token to remove. A second ROTATE keeps the latest two tokens.
+pub fn apply_token_change(
+    current: &mut Option<String>,
+    previous: &mut Option<PreviousAuth>,
+    change: TokenChange,
+) -> Result<(), ApiError> {
+    match change {
+        TokenChange::Rotate(t) => {
+            if current.as_ref() != Some(&t) {
+                *previous = Some(match current.take() {
+                    Some(old) => PreviousAuth::Token(old),
+                    None => PreviousAuth::Open,
+                });
+                *current = Some(t);
+            }
+        }
+        TokenChange::Set(_) if current.is_none() => {
+            return Err(combination(
+                "AuthTokenUpdateStrategy SET is allowed only after ROTATE: add an AUTH token with ROTATE first.",
+            ));
+        }
+        TokenChange::Set(t) => {
+            *current = Some(t);
+            *previous = None;
+        }
+        TokenChange::Delete if current.is_none() => {
+            return Err(combination(
+                "AuthTokenUpdateStrategy DELETE needs an AUTH token to remove.",
+            ));
+        }
+        TokenChange::Delete => {
+            *current = None;
+            *previous = None;
+        }
+    }
+    Ok(())
 }
 
 /// The schedule and AUTH parts of a Modify request (ModifyCacheCluster and

@@ -75,6 +75,7 @@ pub fn node_spec(r: &Region, c: &CacheClusterRecord, cref: &ClusterRef, node_id:
             .max(1),
         parameters: r.effective_parameters(&c.parameter_group),
         auth_token: c.auth_token.clone(),
+        users: super::rbac_lifecycle::node_users(r, c),
         cluster_enabled: false,
         discovery_group: (c.engine == "memcached").then(|| cref.group_key()),
         transit_encryption: TransitMode::from_record(
@@ -324,7 +325,7 @@ impl Service {
     }
 
     /// `modifying` → `available`: remove nodes, restart nodes whose spec changed (node type,
-    /// engine version, AUTH token), add nodes, push parameter values, then fold the pending
+    /// engine version), add nodes, push parameter values and AUTH token changes, then fold the pending
     /// values into the record.
     pub(crate) fn spawn_modify(&self, cref: ClusterRef, plan: ModifyPlan) {
         let svc = self.clone();
@@ -403,6 +404,10 @@ impl Service {
         if plan.push_parameters {
             self.push_parameters(cref).await;
         }
+        if plan.push_auth {
+            self.push_auth(&cref.account, &cref.region, std::slice::from_ref(&cref.id))
+                .await;
+        }
         Ok(())
     }
 
@@ -440,8 +445,10 @@ pub struct ModifyPlan {
     pub add_nodes: usize,
     /// Zones of the added nodes (from NewAvailabilityZones), in order.
     pub new_zones: Vec<String>,
-    /// Whether every node restarts (node type, engine version or AUTH token changed).
+    /// Whether every node restarts (node type or engine version changed).
     pub restart_nodes: bool,
+    /// Whether the AUTH token changed: the running nodes take it live.
+    pub push_auth: bool,
     /// Whether the parameter values changed (new group).
     pub push_parameters: bool,
 }

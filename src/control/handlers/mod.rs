@@ -2,7 +2,8 @@
 //!
 //! Place in the flow: `control::api::dispatch` decodes a request into a typed input and calls
 //! the matching method of [`Service`]; the method (in the family file: `cache_clusters`,
-//! `parameter_groups`, `subnet_groups`, `security_groups`, `tags`, `events`, `catalog`)
+//! `parameter_groups`, `subnet_groups`, `security_groups`, `tags`, `events`, `catalog`,
+//! `users`, `user_groups`)
 //! validates it, reads or updates `state` under a short synchronous lock, asks the supervisor
 //! to start/stop/reconfigure engine nodes (never while holding a lock), and answers a typed
 //! output. Background lifecycle tasks (`lifecycle`) finish `creating`/`modifying`/`rebooting`/
@@ -28,6 +29,8 @@ mod events;
 mod failover;
 mod lifecycle;
 mod parameter_groups;
+mod rbac_attach;
+mod rbac_lifecycle;
 mod replica_count;
 mod replication_groups;
 mod replication_lifecycle;
@@ -36,7 +39,11 @@ mod replication_render;
 mod security_groups;
 mod subnet_groups;
 mod tags;
+mod user_groups;
+mod users;
 
+#[cfg(test)]
+mod rbac_tests;
 #[cfg(test)]
 mod tests;
 
@@ -396,5 +403,69 @@ impl ElastiCacheApi for Service {
         input: TestFailoverInput,
     ) -> Result<TestFailoverOutput, ApiError> {
         failover::test_failover(self, ctx, input)
+    }
+
+    async fn create_user(
+        &self,
+        ctx: &RequestContext,
+        input: CreateUserInput,
+    ) -> Result<CreateUserOutput, ApiError> {
+        users::create_user(self, ctx, input)
+    }
+
+    async fn describe_users(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeUsersInput,
+    ) -> Result<DescribeUsersOutput, ApiError> {
+        users::describe_users(self, ctx, input)
+    }
+
+    async fn modify_user(
+        &self,
+        ctx: &RequestContext,
+        input: ModifyUserInput,
+    ) -> Result<ModifyUserOutput, ApiError> {
+        users::modify_user(self, ctx, input)
+    }
+
+    async fn delete_user(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteUserInput,
+    ) -> Result<DeleteUserOutput, ApiError> {
+        users::delete_user(self, ctx, input)
+    }
+
+    async fn create_user_group(
+        &self,
+        ctx: &RequestContext,
+        input: CreateUserGroupInput,
+    ) -> Result<CreateUserGroupOutput, ApiError> {
+        user_groups::create_user_group(self, ctx, input)
+    }
+
+    async fn describe_user_groups(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeUserGroupsInput,
+    ) -> Result<DescribeUserGroupsOutput, ApiError> {
+        user_groups::describe_user_groups(self, ctx, input)
+    }
+
+    async fn modify_user_group(
+        &self,
+        ctx: &RequestContext,
+        input: ModifyUserGroupInput,
+    ) -> Result<ModifyUserGroupOutput, ApiError> {
+        user_groups::modify_user_group(self, ctx, input)
+    }
+
+    async fn delete_user_group(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteUserGroupInput,
+    ) -> Result<DeleteUserGroupOutput, ApiError> {
+        user_groups::delete_user_group(self, ctx, input)
     }
 }

@@ -334,13 +334,6 @@ fn check_group_request(input: &CreateReplicationGroupInput) -> Result<GroupReque
         Some(l) => validate::snapshot_retention(l).map_err(invalid)?,
         None => 0,
     };
-    if input.user_group_ids.as_ref().is_some_and(|u| !u.is_empty()) {
-        return Err(ApiError::user_group_not_found(format!(
-            "User group not found: {}",
-            input.user_group_ids.clone().unwrap_or_default().join(",")
-        )));
-    }
-
     Ok(GroupRequest {
         id,
         tags,
@@ -549,6 +542,7 @@ fn new_group_record(
         reader_endpoint: None,
         configuration_endpoint: None,
         auth_token: input.auth_token.clone(),
+        auth_token_previous: None,
         auth_token_last_modified: input.auth_token.as_ref().map(|_| now),
         transit_encryption_enabled: transit,
         transit_encryption_mode: transit.then(|| {
@@ -582,6 +576,9 @@ fn new_group_record(
         pending_primary: None,
         final_snapshot: None,
         generation: 1,
+        user_group_ids: Vec::new(),
+        pending_user_groups: None,
+        pending_auth_token_status: None,
     }
 }
 
@@ -673,6 +670,8 @@ fn plan_create_group(
     let shards = std::mem::take(&mut settings.shards);
     let tags = req.tags.clone();
     let mut group = new_group_record(input, req, &choice, settings, now);
+    group.user_group_ids =
+        super::rbac_attach::create_user_groups(r, input.user_group_ids.as_deref(), &group)?;
     let members = plan_members(r, &mut group, &shards, choice.adopted.as_ref(), now)?;
     Ok(GroupPlan {
         group,

@@ -1,6 +1,7 @@
 //! ModifyReplicationGroup: description, node type, engine version, parameter
 //! group, security groups, windows, retention, automatic failover / Multi-AZ, the primary
-//! switch (`PrimaryClusterId`), `SnapshottingClusterId`, AUTH token.
+//! switch (`PrimaryClusterId`), `SnapshottingClusterId`, AUTH token (applied live) and RBAC
+//! user groups.
 //!
 //! Place in the flow: a plan computes the group as it will be (reading the region only), the
 //! apply writes it (Terraform reads actual values back) and the answer shows `modifying`; a task then restarts members whose node spec changed (replicas
@@ -19,6 +20,7 @@ use crate::supervisor::TransitMode;
 use super::Service;
 use super::common::*;
 use super::lifecycle::{ClusterRef, node_spec};
+use super::rbac_attach::{UserGroupRequest, modify_user_groups};
 use super::replication_lifecycle::GroupRef;
 use super::replication_render::render_group;
 
@@ -31,6 +33,41 @@ struct Plan {
     /// The new TransitEncryptionMode of the nodes and endpoints, when it changes
     /// (`Some(None)`: encryption in transit switched off).
     transit: Option<Option<TransitMode>>,
+    /// The AUTH token or the attached user groups changed: nodes take them live.
+    push_auth: bool,
+}
+
+/// The AUTH token (`AuthToken` + `AuthTokenUpdateStrategy`) and user group
+/// (`UserGroupIdsToAdd` / `UserGroupIdsToRemove` / `RemoveUserGroups`) changes, planned
+/// together because AWS ties them: DELETE moves to RBAC, a token comes back only with every
+/// user group removed. Answers whether the nodes' authentication changes.
+fn plan_authentication(
+    r: &Region,
+    input: &ModifyReplicationGroupInput,
+    g: &mut ReplicationGroupRecord,
+    now: OffsetDateTime,
+) -> Result<bool, ApiError> {
+    let change = auth_token_change(
+        input.auth_token_update_strategy.as_deref(),
+        input.auth_token.as_ref(),
+        g.transit_encryption_enabled,
+    )?;
+    let request = UserGroupRequest {
+        add: input.user_group_ids_to_add.as_deref().unwrap_or(&[]),
+        remove: input.user_group_ids_to_remove.as_deref().unwrap_or(&[]),
+        remove_all: input.remove_user_groups.unwrap_or(false),
+        deletes_token: change == Some(TokenChange::Delete),
+        sets_token: matches!(change, Some(TokenChange::Rotate(_) | TokenChange::Set(_))),
+    };
+    let groups_changed = modify_user_groups(r, g, &request)?;
+    let token_changed = change.is_some();
+    if let Some(change) = change {
+        token_change_supported(&g.engine, &g.engine_version)?;
+        g.pending_auth_token_status = Some(change.status().to_string());
+        apply_token_change(&mut g.auth_token, &mut g.auth_token_previous, change)?;
+        g.auth_token_last_modified = Some(now);
+    }
+    Ok(groups_changed || token_changed)
 }
 
 /// In-place migration of encryption in transit, with ElastiCache's two-step rule: it is
@@ -229,14 +266,7 @@ fn plan_group_modify(
         g.auto_minor_version_upgrade = b;
     }
     plan.new_primary = plan_group_roles(input, &mut g)?;
-    if let Some(token) = auth_token_update(
-        input.auth_token_update_strategy.as_deref(),
-        input.auth_token.as_ref(),
-        g.transit_encryption_enabled,
-    )? {
-        g.auth_token = token;
-        g.auth_token_last_modified = Some(now);
-    }
+    plan.push_auth = plan_authentication(r, input, &mut g, now)?;
     plan_transit_encryption(input, &mut g)?;
     plan.transit = (g.transit_encryption_enabled != old.transit_encryption_enabled
         || g.transit_encryption_mode != old.transit_encryption_mode)
@@ -246,15 +276,14 @@ fn plan_group_modify(
                 g.transit_encryption_mode.as_deref(),
             )
         });
-    plan.restart = g.node_type != old.node_type
-        || g.engine_version != old.engine_version
-        || g.auth_token != old.auth_token;
+    plan.restart = g.node_type != old.node_type || g.engine_version != old.engine_version;
     plan.push_parameters = g.parameter_group != old.parameter_group;
     let touched_other = input.notification_topic_arn.is_some()
         || input.notification_topic_status.is_some()
         || input.ip_discovery.is_some()
         || input.log_delivery_configurations.is_some();
     if !plan.restart
+        && !plan.push_auth
         && !plan.push_parameters
         && plan.new_primary.is_none()
         && !touched_other
@@ -285,6 +314,7 @@ fn apply_group_modify(
             c.snapshot_window = Some(g.snapshot_window.clone());
             c.snapshot_retention_limit = Some(g.snapshot_retention_limit);
             c.auth_token = g.auth_token.clone();
+            c.auth_token_previous = g.auth_token_previous.clone();
             c.auth_token_last_modified = g.auth_token_last_modified;
             c.transit_encryption_enabled = g.transit_encryption_enabled;
             c.transit_encryption_mode = g.transit_encryption_mode.clone();
@@ -345,6 +375,7 @@ fn same_settings(a: &ReplicationGroupRecord, b: &ReplicationGroupRecord) -> bool
         && a.cluster_mode == b.cluster_mode
         && a.snapshotting_cluster_id == b.snapshotting_cluster_id
         && a.auth_token_last_modified == b.auth_token_last_modified
+        && a.user_group_ids == b.user_group_ids
         && a.transit_encryption_enabled == b.transit_encryption_enabled
         && a.transit_encryption_mode == b.transit_encryption_mode
 }
@@ -353,6 +384,16 @@ impl Service {
     async fn run_group_modify(&self, gref: &GroupRef, plan: Plan) -> Result<(), String> {
         if plan.restart {
             self.rolling_restart(gref).await?;
+        }
+        if plan.push_auth {
+            self.push_users(&gref.account, &gref.region, std::slice::from_ref(&gref.id))
+                .await;
+            self.with_group(gref, |r| {
+                if let Some(g) = r.replication_groups.get_mut(&gref.id) {
+                    g.pending_user_groups = None;
+                    g.pending_auth_token_status = None;
+                }
+            });
         }
         if plan.push_parameters {
             let work = self
@@ -509,6 +550,7 @@ mod tests {
             reader_endpoint: None,
             configuration_endpoint: None,
             auth_token: None,
+            auth_token_previous: None,
             auth_token_last_modified: None,
             transit_encryption_enabled: false,
             transit_encryption_mode: None,
@@ -526,6 +568,9 @@ mod tests {
             pending_primary: None,
             final_snapshot: None,
             generation: 1,
+            user_group_ids: Vec::new(),
+            pending_user_groups: None,
+            pending_auth_token_status: None,
         };
         g.node_groups.push(crate::state::NodeGroupRecord {
             id: "0001".to_string(),

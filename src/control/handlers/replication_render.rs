@@ -8,7 +8,7 @@
 
 use crate::control::api::{
     Endpoint, NodeGroup, NodeGroupMember, ReplicationGroup, ReplicationGroupPendingModifiedValues,
-    Timestamp,
+    Timestamp, UserGroupsUpdateStatus,
 };
 use crate::control::context::RequestContext;
 use crate::state::{EndpointRecord, Region, ReplicationGroupRecord, ResourceKind};
@@ -83,6 +83,14 @@ pub fn render_group(
         .collect();
     let pending = ReplicationGroupPendingModifiedValues {
         primary_cluster_id: g.pending_primary.clone(),
+        auth_token_status: g.pending_auth_token_status.clone(),
+        user_groups: g
+            .pending_user_groups
+            .as_ref()
+            .map(|(add, remove)| UserGroupsUpdateStatus {
+                user_group_ids_to_add: Some(add.clone()),
+                user_group_ids_to_remove: Some(remove.clone()),
+            }),
         ..Default::default()
     };
     ReplicationGroup {
@@ -113,7 +121,7 @@ pub fn render_group(
         at_rest_encryption_enabled: Some(g.at_rest_encryption_enabled),
         kms_key_id: g.kms_key_id.clone(),
         arn: Some(arn_of(ctx, ResourceKind::ReplicationGroup, &g.id)),
-        user_group_ids: Some(Vec::new()),
+        user_group_ids: Some(g.user_group_ids.clone()),
         log_delivery_configurations: Some(Vec::new()),
         replication_group_create_time: Some(Timestamp(g.create_time)),
         data_tiering: Some(g.data_tiering.clone()),

@@ -30,6 +30,7 @@ fn resolve(
             ResourceKind::SubnetGroup => r.subnet_groups.contains_key(&id),
             ResourceKind::SecurityGroup => r.security_groups.contains_key(&id),
             ResourceKind::User => r.users.contains_key(&id),
+            ResourceKind::UserGroup => r.user_groups.contains_key(&id),
             ResourceKind::ReplicationGroup => r.replication_groups.contains_key(&id),
             _ => false,
         };

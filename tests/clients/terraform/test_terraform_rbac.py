@@ -1,0 +1,95 @@
+"""Terraform `aws_elasticache_user`, `aws_elasticache_user_group` and a replication group with
+`user_group_ids` against the emulator: apply, clean plan, in-place update (the app user's
+access string and tags), clean plan, destroy.
+
+Reuses the harness of test_terraform.py (offline provider mirror, skipped when missing).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+from helpers import aws_error
+from test_terraform import Terraform, _assert_no_changes, _plan_actions, find_provider_mirror
+
+HERE = Path(__file__).resolve().parent / "rbac"
+
+pytestmark = [pytest.mark.terraform, pytest.mark.timeout(1500)]
+
+
+@pytest.fixture(scope="module")
+def terraform_rbac(tmp_path_factory):
+    if shutil.which("terraform") is None:
+        pytest.skip("terraform is not on PATH: Terraform suite skipped")
+    mirror = find_provider_mirror()
+    if mirror is None:
+        pytest.skip("no offline hashicorp/aws provider mirror found (set ECL_TF_MIRROR): Terraform suite skipped")
+    work = tmp_path_factory.mktemp("terraform-rbac")
+    shutil.copy(HERE / "main.tf", work / "main.tf")
+    cli_config = work / "cli.tfrc"
+    cli_config.write_text(
+        "provider_installation {\n"
+        f"  filesystem_mirror {{\n    path    = {json.dumps(str(mirror))}\n"
+        '    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
+        '  direct {\n    exclude = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
+        "}\n"
+    )
+    tf = Terraform(work, cli_config)
+    tf.run("init", "-no-color", "-input=false", timeout=300)
+    yield tf
+    shutil.rmtree(work / ".terraform", ignore_errors=True)
+
+
+def _vars(endpoint: str, suffix: str, stage: str, app_access: str) -> list[str]:
+    values = {"endpoint": endpoint, "suffix": suffix, "stage": stage, "app_access": app_access}
+    out: list[str] = []
+    for k, v in values.items():
+        out += ["-var", f"{k}={v}"]
+    return out
+
+
+def test_rbac_apply_update_destroy(terraform_rbac, endpoint_url, make_client):
+    tf = terraform_rbac
+    ec = make_client()
+    suffix = uuid.uuid4().hex[:8]
+    app_id, def_id, ug_id, rg_id = (f"tf-{k}-{suffix}" for k in ("app", "def", "ug", "rbac"))
+    v1 = _vars(endpoint_url, suffix, "one", "on ~app:* -@all +get")
+    v2 = _vars(endpoint_url, suffix, "two", "on ~app:* -@all +get +set")
+    try:
+        tf.run("apply", "-auto-approve", "-no-color", *v1)
+        _assert_no_changes(tf, v1)
+        rg = ec.describe_replication_groups(ReplicationGroupId=rg_id)["ReplicationGroups"][0]
+        assert rg["UserGroupIds"] == [ug_id] and rg["TransitEncryptionEnabled"] is True
+        ug = ec.describe_user_groups(UserGroupId=ug_id)["UserGroups"][0]
+        assert ug["Status"] == "active" and ug["ReplicationGroups"] == [rg_id]
+        assert sorted(ug["UserIds"]) == sorted([app_id, def_id])
+        app = ec.describe_users(UserId=app_id)["Users"][0]
+        assert app["AccessString"] == "on ~app:* -@all +get"
+        assert app["Authentication"] == {"Type": "password", "PasswordCount": 1}
+
+        # In place: the app user's access string and tags change; nothing is replaced.
+        actions = _plan_actions(tf, v2)
+        changed = {addr: act for addr, act in actions.items() if act != ["no-op"]}
+        assert changed == {"aws_elasticache_user.app": ["update"]}, changed
+        tf.run("apply", "-auto-approve", "-no-color", "tfplan")
+        _assert_no_changes(tf, v2)
+        app = ec.describe_users(UserId=app_id)["Users"][0]
+        assert app["AccessString"] == "on ~app:* -@all +get +set"
+        tags = {t["Key"]: t["Value"] for t in ec.list_tags_for_resource(ResourceName=app["ARN"])["TagList"]}
+        assert tags == {"suite": "terraform", "stage": "two"}
+
+        tf.run("destroy", "-auto-approve", "-no-color", *v2)
+        with aws_error(ec, "ReplicationGroupNotFoundFault", 404, "ReplicationGroupNotFoundFault"):
+            ec.describe_replication_groups(ReplicationGroupId=rg_id)
+        with aws_error(ec, "UserGroupNotFound", 404, "UserGroupNotFoundFault"):
+            ec.describe_user_groups(UserGroupId=ug_id)
+        for user in (app_id, def_id):
+            with aws_error(ec, "UserNotFound", 404, "UserNotFoundFault"):
+                ec.describe_users(UserId=user)
+    finally:
+        tf.run("destroy", "-auto-approve", "-no-color", *v2, ok_codes=(0, 1))
