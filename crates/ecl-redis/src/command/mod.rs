@@ -41,6 +41,7 @@ pub mod dispatch;
 pub mod dump;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod fault;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
@@ -95,6 +96,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     zsets_ops::COMMANDS,
     hyperloglog::COMMANDS,
+    geo::COMMANDS,
     crate::cluster::commands::COMMANDS,
 ];
 

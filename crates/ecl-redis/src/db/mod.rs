@@ -13,6 +13,7 @@
 
 pub mod dict;
 pub mod evict;
+pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod list;
