@@ -53,6 +53,7 @@ pub mod server;
 pub mod sets;
 pub mod sort;
 pub mod spec;
+pub mod streams;
 pub mod strings;
 pub mod txn;
 pub mod write;
@@ -97,6 +98,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     zsets_ops::COMMANDS,
     hyperloglog::COMMANDS,
     geo::COMMANDS,
+    streams::COMMANDS,
     crate::cluster::commands::COMMANDS,
 ];
 

@@ -19,6 +19,7 @@ pub mod hll;
 pub mod list;
 pub mod longdouble;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod value;
 pub mod zset;

@@ -1,0 +1,302 @@
+//! The stream value: entries (ID → field/value list) in ID order, the stream's last ID and
+//! tombstone counters, and the node layout that approximate trimming works on.
+//!
+//! Place in the flow: stored as `Value::Stream`; `command/streams.rs` parses arguments and
+//! shapes replies. Redis keeps entries in nodes of up to `stream-node-max-entries` entries
+//! (deleted ones still occupying their slot until the whole node empties); `~` trimming only
+//! drops whole nodes, so the node boundaries are modelled here to trim exactly as much. The
+//! `stream-node-max-bytes` bound is not modelled (with small entries the count bound is the
+//! one that applies).
+
+use std::collections::BTreeMap;
+
+/// A stream entry ID: milliseconds and sequence number.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamId {
+    /// Milliseconds part.
+    pub ms: u64,
+    /// Sequence part.
+    pub seq: u64,
+}
+
+impl StreamId {
+    /// The smallest ID.
+    pub const MIN: StreamId = StreamId { ms: 0, seq: 0 };
+    /// The largest ID.
+    pub const MAX: StreamId = StreamId {
+        ms: u64::MAX,
+        seq: u64::MAX,
+    };
+
+    /// The next ID, `None` past the largest.
+    pub fn incr(self) -> Option<StreamId> {
+        if self.seq < u64::MAX {
+            Some(StreamId {
+                ms: self.ms,
+                seq: self.seq + 1,
+            })
+        } else if self.ms < u64::MAX {
+            Some(StreamId {
+                ms: self.ms + 1,
+                seq: 0,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// The previous ID, `None` before the smallest.
+    pub fn decr(self) -> Option<StreamId> {
+        if self.seq > 0 {
+            Some(StreamId {
+                ms: self.ms,
+                seq: self.seq - 1,
+            })
+        } else if self.ms > 0 {
+            Some(StreamId {
+                ms: self.ms - 1,
+                seq: u64::MAX,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// `ms-seq` text.
+    pub fn text(self) -> String {
+        format!("{}-{}", self.ms, self.seq)
+    }
+}
+
+/// A node: the IDs appended to it (deleted ones included) and how many are still live.
+#[derive(Clone, Debug, Default)]
+struct Node {
+    ids: Vec<StreamId>,
+    live: usize,
+}
+
+/// How a trim bounds the stream.
+#[derive(Clone, Copy, Debug)]
+pub enum Trim {
+    /// Keep at most this many entries.
+    MaxLen(u64),
+    /// Drop entries below this ID.
+    MinId(StreamId),
+}
+
+/// A stream.
+#[derive(Clone, Debug, Default)]
+pub struct Stream {
+    entries: BTreeMap<StreamId, Vec<Vec<u8>>>,
+    /// Nodes keyed by their first (master) ID.
+    nodes: BTreeMap<StreamId, Node>,
+    /// The last ID ever added (or set by XSETID).
+    pub last_id: StreamId,
+    /// The largest ID deleted so far.
+    pub max_deleted_id: StreamId,
+    /// How many entries were ever added.
+    pub entries_added: u64,
+    bytes: usize,
+}
+
+impl Stream {
+    /// An empty stream.
+    pub fn new() -> Stream {
+        Stream::default()
+    }
+
+    /// Live entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no entry is live.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The first live ID (0-0 when empty).
+    pub fn first_id(&self) -> StreamId {
+        self.entries.keys().next().copied().unwrap_or_default()
+    }
+
+    /// Approximate memory.
+    pub fn mem_size(&self) -> usize {
+        self.bytes + 64 + self.nodes.len() * 48
+    }
+
+    /// Appends an entry with a new ID greater than [`Stream::last_id`]; `node_max` is the
+    /// per-node entry bound (0: unbounded).
+    pub fn append(&mut self, id: StreamId, fields: Vec<Vec<u8>>, node_max: usize) {
+        self.bytes += fields.iter().map(|f| f.len() + 8).sum::<usize>() + 32;
+        let full = match self.nodes.iter().next_back() {
+            None => true,
+            Some((_, n)) => node_max > 0 && n.ids.len() >= node_max,
+        };
+        if full {
+            self.nodes.insert(id, Node::default());
+        }
+        if let Some((_, n)) = self.nodes.iter_mut().next_back() {
+            n.ids.push(id);
+            n.live += 1;
+        }
+        self.entries.insert(id, fields);
+        self.last_id = id;
+        self.entries_added += 1;
+    }
+
+    /// Deletes one entry; false when absent.
+    pub fn delete(&mut self, id: StreamId) -> bool {
+        let Some(fields) = self.entries.remove(&id) else {
+            return false;
+        };
+        self.bytes = self
+            .bytes
+            .saturating_sub(fields.iter().map(|f| f.len() + 8).sum::<usize>() + 32);
+        let key = self.nodes.range(..=id).next_back().map(|(k, _)| *k);
+        if let Some(k) = key
+            && let Some(n) = self.nodes.get_mut(&k)
+        {
+            n.live -= 1;
+            // A node whose entries are all deleted is freed.
+            if n.live == 0 {
+                self.nodes.remove(&k);
+            }
+        }
+        if id > self.max_deleted_id {
+            self.max_deleted_id = id;
+        }
+        true
+    }
+
+    /// Trims the oldest entries; `approx` only drops whole nodes; `limit` (0: none) bounds
+    /// the entries a trim may remove. Returns how many were removed.
+    pub fn trim(&mut self, how: Trim, approx: bool, limit: u64) -> u64 {
+        let mut deleted = 0u64;
+        while let Some((&key, node)) = self.nodes.iter().next() {
+            if let Trim::MaxLen(max) = how
+                && self.len() as u64 <= max
+            {
+                break;
+            }
+            let live = node.live as u64;
+            if limit > 0 && deleted + live > limit {
+                break;
+            }
+            let whole = match how {
+                Trim::MaxLen(max) => self.len() as u64 - live >= max,
+                Trim::MinId(min) => node.ids.last().is_some_and(|l| *l < min),
+            };
+            if whole {
+                let ids = self.nodes.remove(&key).map(|n| n.ids).unwrap_or_default();
+                for id in ids {
+                    self.drop_entry(id);
+                }
+                deleted += live;
+                continue;
+            }
+            if approx {
+                break;
+            }
+            deleted += self.trim_within(key, how);
+            break;
+        }
+        deleted
+    }
+
+    /// Exact trimming inside the first node: entries are removed, the node keeps its slots.
+    fn trim_within(&mut self, key: StreamId, how: Trim) -> u64 {
+        let ids = self
+            .nodes
+            .get(&key)
+            .map(|n| n.ids.clone())
+            .unwrap_or_default();
+        let mut deleted = 0;
+        for id in ids {
+            let stop = match how {
+                Trim::MaxLen(max) => self.len() as u64 <= max,
+                Trim::MinId(min) => id >= min,
+            };
+            if stop {
+                break;
+            }
+            if self.drop_entry(id) {
+                deleted += 1;
+                if let Some(n) = self.nodes.get_mut(&key) {
+                    n.live -= 1;
+                }
+            }
+        }
+        deleted
+    }
+
+    /// Removes an entry's data (not its node slot); true when it was live.
+    fn drop_entry(&mut self, id: StreamId) -> bool {
+        match self.entries.remove(&id) {
+            Some(fields) => {
+                self.bytes = self
+                    .bytes
+                    .saturating_sub(fields.iter().map(|f| f.len() + 8).sum::<usize>() + 32);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Entries with IDs in `[lo, hi]`, ascending (descending when `rev`), at most `count`
+    /// (0: all).
+    pub fn range(
+        &self,
+        lo: StreamId,
+        hi: StreamId,
+        rev: bool,
+        count: usize,
+    ) -> Vec<(StreamId, &[Vec<u8>])> {
+        if lo > hi {
+            return Vec::new();
+        }
+        let it = self.entries.range(lo..=hi).map(|(k, v)| (*k, v.as_slice()));
+        let limit = if count == 0 { usize::MAX } else { count };
+        if rev {
+            it.rev().take(limit).collect()
+        } else {
+            it.take(limit).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(ms: u64) -> StreamId {
+        StreamId { ms, seq: 0 }
+    }
+
+    #[test]
+    fn approximate_trim_drops_whole_nodes_only() {
+        let mut s = Stream::new();
+        for i in 1..=250 {
+            s.append(id(i), vec![b"f".to_vec(), b"v".to_vec()], 100);
+        }
+        // Keeping 120 can drop the first node (100 entries) but not the second.
+        assert_eq!(s.trim(Trim::MaxLen(120), true, 0), 100);
+        assert_eq!(s.len(), 150);
+        assert_eq!(s.trim(Trim::MaxLen(120), false, 0), 30);
+        assert_eq!(s.first_id(), id(131));
+        assert_eq!(s.trim(Trim::MinId(id(200)), true, 0), 0);
+        assert_eq!(s.trim(Trim::MinId(id(240)), false, 0), 109);
+    }
+
+    #[test]
+    fn ids_step_over_sequence_limits() {
+        let top = StreamId {
+            ms: 1,
+            seq: u64::MAX,
+        };
+        assert_eq!(top.incr(), Some(id(2)));
+        assert_eq!(id(2).decr(), Some(top));
+        assert_eq!(StreamId::MAX.incr(), None);
+        assert_eq!(StreamId::MIN.decr(), None);
+    }
+}
