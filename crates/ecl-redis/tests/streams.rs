@@ -83,6 +83,36 @@ async fn replica_gets_generated_ids_and_exact_trims() {
     assert_eq!(rc.cmd(&["XLEN", "s"]).await, ":13\r\n");
 }
 
+/// XREAD BLOCK: `$` waits for entries added after the call, a timeout answers a null array,
+/// and a missing key is served once XADD creates it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xread_blocks_until_xadd() {
+    let node = start_70();
+    let mut w = Raw::connect(&node).await;
+    let mut r = Raw::connect(&node).await;
+    w.cmd(&["XADD", "s", "1-1", "old", "x"]).await;
+    r.send(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    w.cmd(&["XADD", "s", "2-1", "new", "y"]).await;
+    assert_eq!(
+        r.read().await,
+        "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$3\r\nnew\r\n$1\r\ny\r\n"
+    );
+    assert_eq!(
+        r.cmd(&["XREAD", "BLOCK", "50", "STREAMS", "s", "$"]).await,
+        "*-1\r\n"
+    );
+    r.cmd(&["HELLO", "3"]).await;
+    r.send(&["XREAD", "COUNT", "1", "BLOCK", "0", "STREAMS", "fresh", "$"])
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    w.cmd(&["XADD", "fresh", "5-5", "a", "b"]).await;
+    assert_eq!(
+        r.read().await,
+        "%1\r\n$5\r\nfresh\r\n*1\r\n*2\r\n$3\r\n5-5\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
+}
+
 /// A redis-server child on a free port, stopped on drop.
 struct RealServer {
     child: Child,
@@ -273,6 +303,36 @@ impl Gen {
         v
     }
 
+    fn xread(&mut self) -> Vec<String> {
+        let mut v = vec!["XREAD".to_string()];
+        if self.chance(0.5) {
+            v.push("COUNT".to_string());
+            v.push(self.pick(&["0", "1", "2", "5", "-1", "x"]).to_string());
+        }
+        if self.chance(0.1) {
+            // Never blocks here: BLOCK only matters when nothing can be served, and then
+            // both servers would wait; so only a bad timeout is sent.
+            v.push("BLOCK".to_string());
+            v.push(self.pick(&["-1", "x"]).to_string());
+        }
+        v.push("STREAMS".to_string());
+        let n = self.rng.random_range(1..3);
+        let keys: Vec<String> = (0..n).map(|_| self.key()).collect();
+        v.extend(keys);
+        for _ in 0..n {
+            let id = if self.chance(0.15) {
+                "$".to_string()
+            } else {
+                self.id(false)
+            };
+            v.push(id);
+        }
+        if self.chance(0.03) {
+            v.pop();
+        }
+        v
+    }
+
     fn next(&mut self) -> Vec<String> {
         match self.rng.random_range(0..20) {
             0..=8 => self.xadd(),
@@ -290,7 +350,8 @@ impl Gen {
                 self.trim_opts(&mut v);
                 v
             }
-            16 => vec!["XLEN".to_string(), self.key()],
+            16 if self.chance(0.5) => vec!["XLEN".to_string(), self.key()],
+            16 => self.xread(),
             17 => vec!["TYPE".to_string(), self.key()],
             18 => vec!["OBJECT".to_string(), "ENCODING".to_string(), self.key()],
             _ => {

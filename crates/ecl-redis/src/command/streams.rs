@@ -10,6 +10,7 @@
 use super::flags::*;
 use super::ks;
 use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, OwnedArgv, Release::Redis, acl};
+use crate::client::TimeoutReply;
 use crate::config::notify;
 use crate::db::stream::{Stream, StreamId, Trim};
 use crate::db::{Value, wrong_type};
@@ -67,6 +68,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .group("stream")
         .ks(&[ks::RW | ks::DELETE])
         .doc("Returns the number of messages after removing them from a stream."),
+    Cmd::new("xread", xread).arity(-4).flags(&[READONLY, BLOCKING, MOVABLE_KEYS]).acl(&[R, acl::SLOW, acl::BLOCKING]).keys(Keys::Custom(xread_keys)).since(Redis(5, 0, 0)).group("stream").doc("Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise."),
     Cmd::new("xtrim", xtrim)
         .arity(-4)
         .flags(&[WRITE])
@@ -470,8 +472,11 @@ fn range_cmd(ctx: &mut Ctx<'_>, argv: &Argv<'_>, rev: bool) -> CmdResult {
     Ok(())
 }
 
+/// An entry borrowed from a stream: its ID and its field/value list.
+pub type EntryRef<'a> = (StreamId, &'a [Vec<u8>]);
+
 /// Writes entries as `[[id, [field, value, ...]], ...]`.
-pub fn reply_entries(out: &mut crate::resp::Reply, items: &[(StreamId, &[Vec<u8>])]) {
+pub fn reply_entries(out: &mut crate::resp::Reply, items: &[EntryRef<'_>]) {
     out.array(items.len());
     for (id, fields) in items {
         out.array(2);
@@ -519,5 +524,102 @@ fn xtrim(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.write(key).notify(notify::STREAM, "xtrim").dirty(n);
     }
     ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// XREAD key positions: the first half of the arguments after STREAMS.
+fn xread_keys(a: &Argv<'_>) -> Vec<usize> {
+    match (1..a.len()).find(|&i| a.is(i, "streams")) {
+        Some(p) => (p + 1..p + 1 + (a.len() - p - 1) / 2).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// XREAD's options: (count, block timeout in ms, index of the first key, number of keys).
+fn xread_args(argv: &Argv<'_>) -> Result<(usize, Option<i64>, usize, usize), CmdError> {
+    let (mut count, mut block, mut i) = (0usize, None, 1);
+    while i < argv.len() {
+        let more = argv.len() - 1 - i;
+        if argv.is(i, "block") && more > 0 {
+            let t = crate::db::string::parse_i64(argv.get(i + 1)).ok_or(CmdError::from(
+                "ERR timeout is not an integer or out of range",
+            ))?;
+            if t < 0 {
+                return Err("ERR timeout is negative".into());
+            }
+            block = Some(t);
+            i += 2;
+        } else if argv.is(i, "count") && more > 0 {
+            count = argv.i64(i + 1)?.max(0) as usize;
+            i += 2;
+        } else if argv.is(i, "streams") && more > 0 {
+            if !more.is_multiple_of(2) {
+                return Err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.".into());
+            }
+            return Ok((count, block, i + 1, more / 2));
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    Err(errors::SYNTAX.into())
+}
+
+fn xread(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (count, block, at, n) = xread_args(argv)?;
+    let mut ids = Vec::with_capacity(n);
+    for k in 0..n {
+        let (key, arg) = (argv.get(at + k), argv.get(at + n + k));
+        let last = peek_stream(ctx, key, true)?.map(|s| s.last_id);
+        ids.push(match arg {
+            b"$" => last.unwrap_or_default(),
+            b">" => return Err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.".into()),
+            _ => parse_id(arg, 0, true, false)?.0,
+        });
+    }
+    let db = &ctx.eng.dbs[ctx.client.db];
+    let mut served: Vec<(&[u8], Vec<EntryRef<'_>>)> = Vec::new();
+    for (k, after) in ids.iter().enumerate() {
+        let key = argv.get(at + k);
+        let Some(Value::Stream(s)) = db.peek_raw(key).map(|e| &e.value) else {
+            continue;
+        };
+        let newest = s.range(StreamId::MIN, StreamId::MAX, true, 1);
+        if newest.first().is_some_and(|(id, _)| id > after)
+            && let Some(start) = after.incr()
+        {
+            served.push((key, s.range(start, StreamId::MAX, false, count)));
+        }
+    }
+    if !served.is_empty() {
+        if ctx.out.resp3 {
+            ctx.out.map(served.len());
+        } else {
+            ctx.out.array(served.len());
+        }
+        for (key, items) in &served {
+            if !ctx.out.resp3 {
+                ctx.out.array(2);
+            }
+            ctx.out.bulk(key);
+            reply_entries(ctx.out, items);
+        }
+        return Ok(());
+    }
+    let Some(ms) = block else {
+        ctx.out.null_array();
+        return Ok(());
+    };
+    let keys = (0..n).map(|k| argv.get(at + k).into()).collect();
+    let deadline = (ms > 0).then(|| ctx.now + ms);
+    ctx.block(keys, deadline, TimeoutReply::NullArray)?;
+    // Re-run with the IDs resolved now, so `$` keeps meaning "after what was there".
+    let mut rerun = OwnedArgv::default();
+    for a in argv.iter_from(0).take(at + n) {
+        rerun.push(a);
+    }
+    for id in &ids {
+        rerun.push(id.text().as_bytes());
+    }
+    ctx.block_rerun(rerun);
     Ok(())
 }
