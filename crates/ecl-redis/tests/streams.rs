@@ -333,6 +333,25 @@ impl Gen {
         v
     }
 
+    fn xsetid(&mut self) -> Vec<String> {
+        let mut v = vec!["XSETID".to_string(), self.key()];
+        let id = self.id(false);
+        v.push(id);
+        if self.chance(0.3) {
+            v.push("ENTRIESADDED".to_string());
+            v.push(self.pick(&["0", "5", "100", "1000", "-1", "x"]).to_string());
+        }
+        if self.chance(0.3) {
+            v.push("MAXDELETEDID".to_string());
+            let id = self.id(false);
+            v.push(id);
+        }
+        if self.chance(0.03) {
+            v.push("junk".to_string());
+        }
+        v
+    }
+
     fn next(&mut self) -> Vec<String> {
         match self.rng.random_range(0..20) {
             0..=8 => self.xadd(),
@@ -352,7 +371,8 @@ impl Gen {
             }
             16 if self.chance(0.5) => vec!["XLEN".to_string(), self.key()],
             16 => self.xread(),
-            17 => vec!["TYPE".to_string(), self.key()],
+            17 if self.chance(0.5) => vec!["TYPE".to_string(), self.key()],
+            17 => self.xsetid(),
             18 => vec!["OBJECT".to_string(), "ENCODING".to_string(), self.key()],
             _ => {
                 let name = self.pick(&["XADD", "XLEN", "XRANGE", "XDEL", "XTRIM"]);
@@ -394,6 +414,9 @@ async fn run_sequence(seed: u64, n: usize, mine: &RedisNode, port: u16) -> (Vec<
             (&mut m2, &mut r2)
         };
         let (a, b) = (mc.cmd(&cmd).await, rc.cmd(&cmd).await);
+        if std::env::var("STREAM_DIFF_TRACE").is_ok() {
+            eprintln!("#{i} {cmd:?} -> {:?}", String::from_utf8_lossy(&b));
+        }
         if b.first() == Some(&b'-') {
             errors += 1;
             if std::env::var("STREAM_DIFF_ERRORS").is_ok() {

@@ -69,6 +69,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .ks(&[ks::RW | ks::DELETE])
         .doc("Returns the number of messages after removing them from a stream."),
     Cmd::new("xread", xread).arity(-4).flags(&[READONLY, BLOCKING, MOVABLE_KEYS]).acl(&[R, acl::SLOW, acl::BLOCKING]).keys(Keys::Custom(xread_keys)).since(Redis(5, 0, 0)).group("stream").doc("Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise."),
+    Cmd::new("xsetid", xsetid).arity(-3).flags(&[WRITE, DENYOOM, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(5, 0, 0)).group("stream").ks(&[ks::RW | ks::UPDATE]).doc("An internal command for replicating stream values."),
     Cmd::new("xtrim", xtrim)
         .arity(-4)
         .flags(&[WRITE])
@@ -621,5 +622,63 @@ fn xread(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         rerun.push(id.text().as_bytes());
     }
     ctx.block_rerun(rerun);
+    Ok(())
+}
+
+/// XSETID's optional ENTRIESADDED / MAXDELETEDID, checked against the new last ID.
+fn xsetid_args(argv: &Argv<'_>, id: StreamId) -> Result<(Option<u64>, StreamId), CmdError> {
+    let (mut added, mut max_del, mut i) = (None, StreamId::MIN, 3);
+    while i < argv.len() {
+        let more = argv.len() - 1 - i;
+        if argv.is(i, "entriesadded") && more > 0 {
+            let n = argv.i64(i + 1)?;
+            if n < 0 {
+                return Err("ERR entries_added must be positive".into());
+            }
+            added = Some(n as u64);
+        } else if argv.is(i, "maxdeletedid") && more > 0 {
+            max_del = parse_id(argv.get(i + 1), 0, true, false)?.0;
+            if id < max_del {
+                return Err("ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id".into());
+            }
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+        i += 2;
+    }
+    Ok((added, max_del))
+}
+
+fn xsetid(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let id = parse_id(argv.get(2), 0, true, false)?.0;
+    let (added, max_del) = xsetid_args(argv, id)?;
+    let key = argv.get(1);
+    let Some(s) = peek_stream(ctx, key, false)? else {
+        return Err(errors::NO_SUCH_KEY.into());
+    };
+    // Redis 7.0 lets the last ID go below the largest deleted ID (only an explicit
+    // MAXDELETEDID is checked), and so does this.
+    if !s.is_empty() {
+        let top = s.range(StreamId::MIN, StreamId::MAX, true, 1);
+        if top.first().is_some_and(|(t, _)| id < *t) {
+            return Err(
+                "ERR The ID specified in XSETID is smaller than the target stream top item".into(),
+            );
+        }
+        if added.is_some_and(|a| (s.len() as u64) > a) {
+            return Err("ERR The entries_added specified in XSETID is smaller than the target stream length".into());
+        }
+    }
+    with_stream(ctx, key, |s| {
+        s.last_id = id;
+        if let Some(a) = added {
+            s.entries_added = a;
+        }
+        if max_del != StreamId::MIN {
+            s.max_deleted_id = max_del;
+        }
+    });
+    ctx.out.ok();
+    ctx.write(key).notify(notify::STREAM, "xsetid").dirty(1);
     Ok(())
 }
