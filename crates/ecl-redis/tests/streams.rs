@@ -1,5 +1,6 @@
 //! Stream commands over the wire: a seeded differential run of generated XADD / XLEN /
-//! XRANGE / XREVRANGE / XDEL / XTRIM commands (explicit IDs, so both servers agree on time)
+//! XRANGE / XREVRANGE / XDEL / XTRIM / XREAD / XSETID / XGROUP / XREADGROUP / XACK /
+//! XPENDING commands (explicit IDs, so both servers agree on time)
 //! against the installed redis-server, replies compared byte for byte in RESP2 and RESP3
 //! (skipped when no redis-server is installed), and the auto-ID forms checked on their own.
 
@@ -110,6 +111,65 @@ async fn xread_blocks_until_xadd() {
     assert_eq!(
         r.read().await,
         "%1\r\n$5\r\nfresh\r\n*1\r\n*2\r\n$3\r\n5-5\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
+}
+
+/// XREADGROUP BLOCK with `>` is served by the next XADD, records the delivery as pending,
+/// and XACK clears it; destroying the group answers a waiting reader NOGROUP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xreadgroup_blocks_and_acks() {
+    let node = start_70();
+    let mut w = Raw::connect(&node).await;
+    let mut r = Raw::connect(&node).await;
+    assert_eq!(
+        w.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"])
+            .await,
+        "+OK\r\n"
+    );
+    r.send(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "s",
+        ">",
+    ])
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    w.cmd(&["XADD", "s", "3-1", "k", "v"]).await;
+    assert_eq!(
+        r.read().await,
+        "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n3-1\r\n*2\r\n$1\r\nk\r\n$1\r\nv\r\n"
+    );
+    assert_eq!(
+        w.cmd(&["XPENDING", "s", "g"]).await,
+        "*4\r\n:1\r\n$3\r\n3-1\r\n$3\r\n3-1\r\n*1\r\n*2\r\n$1\r\nc\r\n$1\r\n1\r\n"
+    );
+    assert_eq!(w.cmd(&["XACK", "s", "g", "3-1"]).await, ":1\r\n");
+    assert_eq!(
+        w.cmd(&["XPENDING", "s", "g"]).await,
+        "*4\r\n:0\r\n$-1\r\n$-1\r\n*-1\r\n"
+    );
+    r.send(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "s",
+        ">",
+    ])
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(w.cmd(&["XGROUP", "DESTROY", "s", "g"]).await, ":1\r\n");
+    assert_eq!(
+        r.read().await,
+        "-NOGROUP the consumer group this client was blocked on no longer exists\r\n"
     );
 }
 
@@ -352,7 +412,120 @@ impl Gen {
         v
     }
 
+    fn group(&mut self) -> String {
+        self.pick(&["g1", "g1", "g2", "nog"]).to_string()
+    }
+
+    fn consumer(&mut self) -> String {
+        self.pick(&["alice", "bob", "carol"]).to_string()
+    }
+
+    fn xgroup(&mut self) -> Vec<String> {
+        let sub = self.pick(&[
+            "CREATE",
+            "CREATE",
+            "SETID",
+            "DESTROY",
+            "CREATECONSUMER",
+            "DELCONSUMER",
+            "create",
+        ]);
+        let mut v = vec![
+            "XGROUP".to_string(),
+            sub.to_string(),
+            self.key(),
+            self.group(),
+        ];
+        match sub.to_ascii_uppercase().as_str() {
+            "CREATE" | "SETID" => {
+                let id = if self.chance(0.3) {
+                    "$".to_string()
+                } else {
+                    self.id(false)
+                };
+                v.push(id);
+                if sub.eq_ignore_ascii_case("create") && self.chance(0.3) {
+                    v.push("MKSTREAM".to_string());
+                }
+                if self.chance(0.2) {
+                    v.push("ENTRIESREAD".to_string());
+                    v.push(self.pick(&["0", "3", "-1", "-2", "x"]).to_string());
+                }
+            }
+            "DESTROY" => {}
+            _ => v.push(self.consumer()),
+        }
+        if self.chance(0.03) {
+            v.push("junk".to_string());
+        }
+        v
+    }
+
+    fn xreadgroup(&mut self) -> Vec<String> {
+        let mut v = vec!["XREADGROUP".to_string()];
+        if !self.chance(0.03) {
+            v.extend([("GROUP".to_string()), self.group(), self.consumer()]);
+        }
+        if self.chance(0.5) {
+            v.push("COUNT".to_string());
+            v.push(self.pick(&["1", "2", "5", "0"]).to_string());
+        }
+        if self.chance(0.2) {
+            v.push("NOACK".to_string());
+        }
+        v.push("STREAMS".to_string());
+        let n = self.rng.random_range(1..3);
+        let keys: Vec<String> = (0..n)
+            .map(|_| self.pick(&["s1", "s1", "s2"]).to_string())
+            .collect();
+        v.extend(keys);
+        for _ in 0..n {
+            let id = match self.rng.random_range(0..10) {
+                0..=5 => ">".to_string(),
+                6 => "0".to_string(),
+                7 => "$".to_string(),
+                _ => self.id(false),
+            };
+            v.push(id);
+        }
+        v
+    }
+
+    fn xpending(&mut self) -> Vec<String> {
+        let mut v = vec!["XPENDING".to_string(), self.key(), self.group()];
+        if self.chance(0.6) {
+            if self.chance(0.3) {
+                v.push("IDLE".to_string());
+                v.push(self.pick(&["0", "100000", "x"]).to_string());
+            }
+            let (a, b) = (self.bound(true), self.bound(false));
+            v.push(a);
+            v.push(b);
+            v.push(self.pick(&["1", "3", "10", "-1", "x"]).to_string());
+            if self.chance(0.4) {
+                v.push(self.consumer());
+            }
+        }
+        v
+    }
+
+    fn xack(&mut self) -> Vec<String> {
+        let mut v = vec!["XACK".to_string(), self.key(), self.group()];
+        for _ in 0..self.rng.random_range(1..4) {
+            let id = self.id(false);
+            v.push(id);
+        }
+        v
+    }
+
     fn next(&mut self) -> Vec<String> {
+        match self.rng.random_range(0..26) {
+            20 | 21 => return self.xgroup(),
+            22 | 23 => return self.xreadgroup(),
+            24 => return self.xpending(),
+            25 => return self.xack(),
+            _ => {}
+        }
         match self.rng.random_range(0..20) {
             0..=8 => self.xadd(),
             9..=12 => self.range(),
@@ -414,6 +587,11 @@ async fn run_sequence(seed: u64, n: usize, mine: &RedisNode, port: u16) -> (Vec<
             (&mut m2, &mut r2)
         };
         let (a, b) = (mc.cmd(&cmd).await, rc.cmd(&cmd).await);
+        let (a, b) = if cmd[0] == "XPENDING" && cmd.len() >= 6 {
+            (zero_idle(&a), zero_idle(&b))
+        } else {
+            (a, b)
+        };
         if std::env::var("STREAM_DIFF_TRACE").is_ok() {
             eprintln!("#{i} {cmd:?} -> {:?}", String::from_utf8_lossy(&b));
         }
@@ -434,6 +612,25 @@ async fn run_sequence(seed: u64, n: usize, mine: &RedisNode, port: u16) -> (Vec<
         }
     }
     (bad, errors)
+}
+
+/// XPENDING's extended rows carry idle milliseconds, which differ between two servers:
+/// the first integer of each four-element row is set to 0.
+fn zero_idle(reply: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(reply);
+    let mut out = String::new();
+    let mut in_row = false;
+    for line in text.split_inclusive("\r\n") {
+        if line == "*4\r\n" {
+            in_row = true;
+        } else if in_row && line.starts_with(':') {
+            in_row = false;
+            out.push_str(":0\r\n");
+            continue;
+        }
+        out.push_str(line);
+    }
+    out.into_bytes()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,6 +54,7 @@ pub mod sets;
 pub mod sort;
 pub mod spec;
 pub mod streams;
+pub mod streams_groups;
 pub mod strings;
 pub mod txn;
 pub mod write;
@@ -99,6 +100,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     hyperloglog::COMMANDS,
     geo::COMMANDS,
     streams::COMMANDS,
+    streams_groups::COMMANDS,
     crate::cluster::commands::COMMANDS,
 ];
 

@@ -536,9 +536,31 @@ fn xread_keys(a: &Argv<'_>) -> Vec<usize> {
     }
 }
 
-/// XREAD's options: (count, block timeout in ms, index of the first key, number of keys).
-fn xread_args(argv: &Argv<'_>) -> Result<(usize, Option<i64>, usize, usize), CmdError> {
-    let (mut count, mut block, mut i) = (0usize, None, 1);
+/// What XREAD / XREADGROUP asked for.
+struct ReadArgs<'a> {
+    count: usize,
+    /// BLOCK timeout in ms, if given.
+    block: Option<i64>,
+    /// Index of the first key, and the number of keys.
+    at: usize,
+    n: usize,
+    /// XREADGROUP: group and consumer names.
+    group: Option<(&'a [u8], &'a [u8])>,
+    noack: bool,
+}
+
+/// Parses XREAD / XREADGROUP options up to STREAMS, in Redis' order.
+fn read_args<'a>(argv: &Argv<'a>, grouped: bool) -> Result<ReadArgs<'a>, CmdError> {
+    let name = if grouped { "XREADGROUP" } else { "XREAD" };
+    let mut r = ReadArgs {
+        count: 0,
+        block: None,
+        at: 0,
+        n: 0,
+        group: None,
+        noack: false,
+    };
+    let mut i = 1;
     while i < argv.len() {
         let more = argv.len() - 1 - i;
         if argv.is(i, "block") && more > 0 {
@@ -548,78 +570,185 @@ fn xread_args(argv: &Argv<'_>) -> Result<(usize, Option<i64>, usize, usize), Cmd
             if t < 0 {
                 return Err("ERR timeout is negative".into());
             }
-            block = Some(t);
-            i += 2;
+            r.block = Some(t);
+            i += 1;
         } else if argv.is(i, "count") && more > 0 {
-            count = argv.i64(i + 1)?.max(0) as usize;
-            i += 2;
+            r.count = argv.i64(i + 1)?.max(0) as usize;
+            i += 1;
         } else if argv.is(i, "streams") && more > 0 {
             if !more.is_multiple_of(2) {
-                return Err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.".into());
+                return Err(format!("ERR Unbalanced {name} list of streams: for each stream key an ID or '$' must be specified.").into());
             }
-            return Ok((count, block, i + 1, more / 2));
+            (r.at, r.n) = (i + 1, more / 2);
+            break;
+        } else if argv.is(i, "group") && more >= 2 {
+            if !grouped {
+                return Err("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.".into());
+            }
+            r.group = Some((argv.get(i + 1), argv.get(i + 2)));
+            i += 2;
+        } else if argv.is(i, "noack") {
+            if !grouped {
+                return Err("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.".into());
+            }
+            r.noack = true;
         } else {
             return Err(errors::SYNTAX.into());
         }
+        i += 1;
     }
-    Err(errors::SYNTAX.into())
+    if r.at == 0 {
+        return Err(errors::SYNTAX.into());
+    }
+    if grouped && r.group.is_none() {
+        return Err("ERR Missing GROUP option for XREADGROUP".into());
+    }
+    Ok(r)
 }
 
-fn xread(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let (count, block, at, n) = xread_args(argv)?;
-    let mut ids = Vec::with_capacity(n);
-    for k in 0..n {
-        let (key, arg) = (argv.get(at + k), argv.get(at + n + k));
-        let last = peek_stream(ctx, key, true)?.map(|s| s.last_id);
+/// The IDs to read after, per key (`StreamId::MAX` stands for XREADGROUP's `>`).
+fn read_ids(
+    ctx: &mut Ctx<'_>,
+    argv: &Argv<'_>,
+    r: &ReadArgs<'_>,
+) -> Result<Vec<StreamId>, CmdError> {
+    let mut ids = Vec::with_capacity(r.n);
+    for k in 0..r.n {
+        let (key, arg) = (argv.get(r.at + k), argv.get(r.at + r.n + k));
+        let s = peek_stream(ctx, key, true)?;
+        if let Some((g, _)) = r.group
+            && !s.is_some_and(|s| s.groups.contains_key(g))
+        {
+            // A waiting reader whose group went away (the re-run of a blocked command).
+            if ctx.client.detached {
+                return Err(
+                    "NOGROUP the consumer group this client was blocked on no longer exists".into(),
+                );
+            }
+            return Err(format!(
+                "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+                String::from_utf8_lossy(key),
+                String::from_utf8_lossy(g)
+            )
+            .into());
+        }
+        let last = s.map(|s| s.last_id);
         ids.push(match arg {
+            b"$" if r.group.is_some() => return Err("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.".into()),
             b"$" => last.unwrap_or_default(),
+            b">" if r.group.is_some() => StreamId::MAX,
             b">" => return Err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.".into()),
             _ => parse_id(arg, 0, true, false)?.0,
         });
     }
-    let db = &ctx.eng.dbs[ctx.client.db];
-    let mut served: Vec<(&[u8], Vec<EntryRef<'_>>)> = Vec::new();
+    Ok(ids)
+}
+
+/// Reads what one key can serve now: `None` when it has nothing for this call.
+type Served = Option<Vec<crate::db::stream::Delivered>>;
+
+fn serve_key(ctx: &mut Ctx<'_>, key: &[u8], after: StreamId, r: &ReadArgs<'_>) -> Served {
+    let now = ctx.now;
+    let newest = peek_stream(ctx, key, false).ok().flatten()?.last_live_id();
+    match r.group {
+        None => {
+            let start = after.incr()?;
+            if newest.is_none_or(|n| n <= after) {
+                return None;
+            }
+            let s = peek_stream(ctx, key, false).ok().flatten()?;
+            let items = s.range(start, StreamId::MAX, false, r.count);
+            Some(
+                items
+                    .into_iter()
+                    .map(|(id, f)| (id, Some(f.to_vec())))
+                    .collect(),
+            )
+        }
+        Some((g, c)) => {
+            let group_last = peek_stream(ctx, key, false)
+                .ok()
+                .flatten()?
+                .groups
+                .get(g)?
+                .last_id;
+            let history = (after != StreamId::MAX).then_some(after);
+            if history.is_none() && newest.is_none_or(|n| n <= group_last) {
+                return None;
+            }
+            let (items, created) = with_stream(ctx, key, |s| {
+                s.read_group(g, c, history, r.count, r.noack, now)
+            })?;
+            if created {
+                ctx.write(key)
+                    .notify(notify::STREAM, "xgroup-createconsumer");
+            }
+            ctx.dirty(1);
+            Some(items)
+        }
+    }
+}
+
+fn xread(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    read_generic(ctx, argv, false)
+}
+
+/// XREADGROUP (same shape as XREAD; registered by the group commands).
+pub fn xreadgroup(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    read_generic(ctx, argv, true)
+}
+
+fn read_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, grouped: bool) -> CmdResult {
+    let r = read_args(argv, grouped)?;
+    let ids = read_ids(ctx, argv, &r)?;
+    let mut served = Vec::new();
     for (k, after) in ids.iter().enumerate() {
-        let key = argv.get(at + k);
-        let Some(Value::Stream(s)) = db.peek_raw(key).map(|e| &e.value) else {
-            continue;
-        };
-        let newest = s.range(StreamId::MIN, StreamId::MAX, true, 1);
-        if newest.first().is_some_and(|(id, _)| id > after)
-            && let Some(start) = after.incr()
-        {
-            served.push((key, s.range(start, StreamId::MAX, false, count)));
+        let key = argv.get(r.at + k);
+        if let Some(items) = serve_key(ctx, key, *after, &r) {
+            served.push((key, items));
         }
     }
     if !served.is_empty() {
-        if ctx.out.resp3 {
+        let resp3 = ctx.out.resp3;
+        if resp3 {
             ctx.out.map(served.len());
         } else {
             ctx.out.array(served.len());
         }
         for (key, items) in &served {
-            if !ctx.out.resp3 {
+            if !resp3 {
                 ctx.out.array(2);
             }
             ctx.out.bulk(key);
-            reply_entries(ctx.out, items);
+            ctx.out.array(items.len());
+            for (id, fields) in items {
+                ctx.out.array(2);
+                ctx.out.bulk(id.text().as_bytes());
+                match fields {
+                    Some(f) => ctx.out.bulk_array(f.iter().map(Vec::as_slice)),
+                    None => ctx.out.null_array(),
+                }
+            }
         }
         return Ok(());
     }
-    let Some(ms) = block else {
+    let Some(ms) = r.block else {
         ctx.out.null_array();
         return Ok(());
     };
-    let keys = (0..n).map(|k| argv.get(at + k).into()).collect();
+    let keys = (0..r.n).map(|k| argv.get(r.at + k).into()).collect();
     let deadline = (ms > 0).then(|| ctx.now + ms);
     ctx.block(keys, deadline, TimeoutReply::NullArray)?;
     // Re-run with the IDs resolved now, so `$` keeps meaning "after what was there".
     let mut rerun = OwnedArgv::default();
-    for a in argv.iter_from(0).take(at + n) {
+    for a in argv.iter_from(0).take(r.at + r.n) {
         rerun.push(a);
     }
-    for id in &ids {
-        rerun.push(id.text().as_bytes());
+    for (k, id) in ids.iter().enumerate() {
+        match *id {
+            StreamId::MAX if grouped => rerun.push(argv.get(r.at + r.n + k)),
+            id => rerun.push(id.text().as_bytes()),
+        }
     }
     ctx.block_rerun(rerun);
     Ok(())
@@ -681,4 +810,14 @@ fn xsetid(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     ctx.out.ok();
     ctx.write(key).notify(notify::STREAM, "xsetid").dirty(1);
     Ok(())
+}
+
+/// A strict or plain ID argument for the consumer-group commands (no `ms-*`).
+pub(crate) fn parse_id_pub(b: &[u8], missing_seq: u64, strict: bool) -> Result<StreamId, CmdError> {
+    parse_id(b, missing_seq, strict, false).map(|(id, _)| id)
+}
+
+/// A range bound (`(` exclusive) for XPENDING.
+pub(crate) fn parse_bound_pub(b: &[u8], start: bool) -> Result<StreamId, CmdError> {
+    parse_bound(b, start)
 }

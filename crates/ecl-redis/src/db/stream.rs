@@ -8,7 +8,8 @@
 //! `stream-node-max-bytes` bound is not modelled (with small entries the count bound is the
 //! one that applies).
 
-use std::collections::BTreeMap;
+use crate::db::Key;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A stream entry ID: milliseconds and sequence number.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -84,9 +85,82 @@ pub enum Trim {
     MinId(StreamId),
 }
 
+/// A delivered, not yet acknowledged entry of a consumer group.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    /// The consumer it was delivered to.
+    pub consumer: Key,
+    /// Last delivery (Unix ms).
+    pub delivered_ms: i64,
+    /// How many times it was delivered.
+    pub deliveries: u64,
+}
+
+/// An entry handed out by XREADGROUP: its ID and fields (`None`: deleted since delivery).
+pub type Delivered = (StreamId, Option<Vec<Vec<u8>>>);
+
+/// A consumer of a group.
+#[derive(Clone, Debug, Default)]
+pub struct Consumer {
+    /// Last time it was seen (Unix ms).
+    pub seen_ms: i64,
+    /// IDs pending for it.
+    pub pel: BTreeSet<StreamId>,
+}
+
+/// A consumer group.
+#[derive(Clone, Debug, Default)]
+pub struct Group {
+    /// The last ID delivered to the group.
+    pub last_id: StreamId,
+    /// Entries read by the group (-1: unknown).
+    pub entries_read: i64,
+    /// Pending entries of the group.
+    pub pel: BTreeMap<StreamId, Pending>,
+    /// Consumers by name (byte order, as Redis lists them).
+    pub consumers: BTreeMap<Key, Consumer>,
+}
+
+impl Group {
+    /// Removes `id` from the group's and its consumer's pending lists; true when pending.
+    pub fn ack(&mut self, id: StreamId) -> bool {
+        match self.pel.remove(&id) {
+            Some(p) => {
+                if let Some(c) = self.consumers.get_mut(&p.consumer) {
+                    c.pel.remove(&id);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records a delivery of `id` to `consumer` at `now`, taking it from any previous owner.
+    pub fn deliver(&mut self, id: StreamId, consumer: &[u8], now: i64) {
+        if let Some(old) = self.pel.get(&id).map(|p| p.consumer.clone())
+            && let Some(c) = self.consumers.get_mut(&old)
+        {
+            c.pel.remove(&id);
+        }
+        self.pel.insert(
+            id,
+            Pending {
+                consumer: consumer.into(),
+                delivered_ms: now,
+                deliveries: 1,
+            },
+        );
+        if let Some(c) = self.consumers.get_mut(consumer) {
+            c.pel.insert(id);
+        }
+    }
+}
+
 /// A stream.
 #[derive(Clone, Debug, Default)]
 pub struct Stream {
+    /// Consumer groups by name.
+    pub groups: BTreeMap<Key, Group>,
     entries: BTreeMap<StreamId, Vec<Vec<u8>>>,
     /// Nodes keyed by their first (master) ID.
     nodes: BTreeMap<StreamId, Node>,
@@ -241,6 +315,115 @@ impl Stream {
             }
             None => false,
         }
+    }
+
+    /// The last live ID, if any.
+    pub fn last_live_id(&self) -> Option<StreamId> {
+        self.entries.keys().next_back().copied()
+    }
+
+    /// The fields of a live entry.
+    pub fn get(&self, id: StreamId) -> Option<&[Vec<u8>]> {
+        self.entries.get(&id).map(Vec::as_slice)
+    }
+
+    /// Whether a deleted ID may lie in `[start, MAX]` (Redis' tombstone test).
+    pub fn has_tombstones_from(&self, start: StreamId) -> bool {
+        !self.is_empty() && self.max_deleted_id != StreamId::MIN && start <= self.max_deleted_id
+    }
+
+    /// The logical read counter of `id` (how many entries were added up to it), when known.
+    pub fn estimate_read_counter(&self, id: StreamId) -> Option<i64> {
+        let added = self.entries_added as i64;
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if self.is_empty() && id <= self.last_id {
+            return Some(added);
+        }
+        match id.cmp(&self.last_id) {
+            std::cmp::Ordering::Equal => return Some(added),
+            std::cmp::Ordering::Greater => return None,
+            std::cmp::Ordering::Less => {}
+        }
+        let first = self.first_id();
+        if self.max_deleted_id == StreamId::MIN || self.max_deleted_id < first {
+            if id < first {
+                return Some(added - self.len() as i64);
+            }
+            if id == first {
+                return Some(added - self.len() as i64 + 1);
+            }
+        }
+        None
+    }
+
+    /// XREADGROUP on one stream: new entries after the group's last ID (`history == None`,
+    /// moving the group on and recording deliveries unless `noack`), or the consumer's
+    /// pending entries after `history` (redelivered; deleted ones come back as `None`).
+    /// Returns the entries and whether the consumer had to be created.
+    pub fn read_group(
+        &mut self,
+        group: &[u8],
+        consumer: &[u8],
+        history: Option<StreamId>,
+        count: usize,
+        noack: bool,
+        now: i64,
+    ) -> (Vec<Delivered>, bool) {
+        let limit = if count == 0 { usize::MAX } else { count };
+        let Some(mut g) = self.groups.remove(group) else {
+            return (Vec::new(), false);
+        };
+        let created = !g.consumers.contains_key(consumer);
+        g.consumers.entry(consumer.into()).or_default().seen_ms = now;
+        let mut out = Vec::new();
+        match history {
+            Some(after) => {
+                let ids: Vec<StreamId> = match (g.consumers.get(consumer), after.incr()) {
+                    (Some(c), Some(start)) => c.pel.range(start..).take(limit).copied().collect(),
+                    _ => Vec::new(),
+                };
+                for id in ids {
+                    if let Some(p) = g.pel.get_mut(&id) {
+                        p.delivered_ms = now;
+                        p.deliveries += 1;
+                    }
+                    out.push((id, self.entries.get(&id).cloned()));
+                }
+            }
+            None => {
+                let start = g.last_id.incr().unwrap_or(StreamId::MAX);
+                let ids: Vec<StreamId> = self
+                    .entries
+                    .range(start..)
+                    .take(limit)
+                    .map(|(k, _)| *k)
+                    .collect();
+                for id in ids {
+                    self.advance_group(&mut g, id);
+                    if !noack {
+                        g.deliver(id, consumer, now);
+                    }
+                    out.push((id, self.entries.get(&id).cloned()));
+                }
+            }
+        }
+        self.groups.insert(group.into(), g);
+        (out, created)
+    }
+
+    /// Moves a group's last ID to `id`, keeping its read counter as Redis does.
+    fn advance_group(&self, g: &mut Group, id: StreamId) {
+        if id <= g.last_id {
+            return;
+        }
+        if g.entries_read != -1 && !self.has_tombstones_from(id) {
+            g.entries_read += 1;
+        } else if self.entries_added > 0 {
+            g.entries_read = self.estimate_read_counter(id).unwrap_or(-1);
+        }
+        g.last_id = id;
     }
 
     /// Entries with IDs in `[lo, hi]`, ascending (descending when `rev`), at most `count`
