@@ -1,7 +1,7 @@
 //! Stream consumer groups: XGROUP CREATE [MKSTREAM] [ENTRIESREAD] / SETID / DESTROY /
 //! CREATECONSUMER / DELCONSUMER, XREADGROUP (new entries with `>`, a consumer's history with
-//! an ID, NOACK, COUNT, BLOCK), XACK and XPENDING (summary, and extended with IDLE and a
-//! consumer).
+//! an ID, NOACK, COUNT, BLOCK), XACK, XPENDING (summary, and extended with IDLE and a
+//! consumer), XCLAIM (IDLE/TIME/RETRYCOUNT/FORCE/JUSTID/LASTID) and XAUTOCLAIM.
 //!
 //! Place in the flow: registered beside `streams.rs`, which parses XREAD/XREADGROUP and
 //! serves them; the groups, consumers and pending lists live in `db/stream.rs`.
@@ -74,6 +74,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     Cmd::new("xgroup", container).arity(-2).acl(&[acl::SLOW]).since(Redis(5, 0, 0)).group("stream").doc("A container for consumer groups commands.").subs(XGROUP),
     Cmd::new("xreadgroup", xreadgroup).arity(-7).flags(&[WRITE, BLOCKING, MOVABLE_KEYS]).acl(&[W, acl::SLOW, acl::BLOCKING]).keys(Keys::Custom(xreadgroup_keys)).since(Redis(5, 0, 0)).group("stream").doc("Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise."),
     Cmd::new("xack", xack).arity(-4).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(5, 0, 0)).group("stream").doc("Returns the number of messages that were successfully acknowledged by the consumer group member of a stream."),
+    Cmd::new("xclaim", xclaim).arity(-6).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(5, 0, 0)).group("stream").doc("Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member."),
+    Cmd::new("xautoclaim", xautoclaim).arity(-6).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(6, 2, 0)).group("stream").doc("Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member."),
     Cmd::new("xpending", xpending).arity(-3).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(5, 0, 0)).group("stream").doc("Returns the information and entries from a stream consumer group's pending entries list."),
 ];
 
@@ -337,12 +339,7 @@ fn xpending(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let (key, gname) = (argv.get(1), argv.get(2));
     let now = ctx.now;
     let Some(g) = stream_at(ctx, key)?.and_then(|s| s.groups.get(gname)) else {
-        return Err(format!(
-            "NOGROUP No such key '{}' or consumer group '{}'",
-            String::from_utf8_lossy(key),
-            String::from_utf8_lossy(gname)
-        )
-        .into());
+        return Err(no_group(key, gname));
     };
     let g = g.clone();
     match ext {
@@ -397,4 +394,290 @@ fn pending_summary(ctx: &mut Ctx<'_>, g: &Group) {
         ctx.out.bulk(name);
         ctx.out.bulk(c.pel.len().to_string().as_bytes());
     }
+}
+
+/// One XCLAIM / XAUTOCLAIM reply element: the ID alone (JUSTID) or the entry.
+enum Claimed {
+    Id(StreamId),
+    Entry(StreamId, Vec<Vec<u8>>),
+}
+
+fn reply_claimed(ctx: &mut Ctx<'_>, items: &[Claimed]) {
+    ctx.out.array(items.len());
+    for c in items {
+        match c {
+            Claimed::Id(id) => ctx.out.bulk(id.text().as_bytes()),
+            Claimed::Entry(id, fields) => {
+                ctx.out.array(2);
+                ctx.out.bulk(id.text().as_bytes());
+                ctx.out.bulk_array(fields.iter().map(Vec::as_slice));
+            }
+        }
+    }
+}
+
+/// The NOGROUP error of XCLAIM / XAUTOCLAIM / XPENDING.
+fn no_group(key: &[u8], g: &[u8]) -> CmdError {
+    format!(
+        "NOGROUP No such key '{}' or consumer group '{}'",
+        String::from_utf8_lossy(key),
+        String::from_utf8_lossy(g)
+    )
+    .into()
+}
+
+/// XCLAIM's options after the IDs.
+#[derive(Default)]
+struct ClaimOpts {
+    /// Delivery time to record (None: now).
+    time: Option<i64>,
+    retry: Option<i64>,
+    force: bool,
+    justid: bool,
+    last_id: StreamId,
+}
+
+fn claim_opts(argv: &Argv<'_>, mut j: usize, now: i64) -> Result<ClaimOpts, CmdError> {
+    let mut o = ClaimOpts::default();
+    let int = |j: usize, what: &str| {
+        crate::db::string::parse_i64(argv.get(j))
+            .ok_or_else(|| CmdError::from(format!("ERR Invalid {what} option argument for XCLAIM")))
+    };
+    while j < argv.len() {
+        let more = argv.len() - 1 - j;
+        if argv.is(j, "force") {
+            o.force = true;
+        } else if argv.is(j, "justid") {
+            o.justid = true;
+        } else if argv.is(j, "idle") && more > 0 {
+            j += 1;
+            o.time = Some(now - int(j, "IDLE")?);
+        } else if argv.is(j, "time") && more > 0 {
+            j += 1;
+            o.time = Some(int(j, "TIME")?);
+        } else if argv.is(j, "retrycount") && more > 0 {
+            j += 1;
+            o.retry = Some(int(j, "RETRYCOUNT")?);
+        } else if argv.is(j, "lastid") && more > 0 {
+            j += 1;
+            o.last_id = parse_id(argv.get(j), 0, true)?;
+        } else {
+            return Err(format!(
+                "ERR Unrecognized XCLAIM option '{}'",
+                String::from_utf8_lossy(argv.get(j))
+            )
+            .into());
+        }
+        j += 1;
+    }
+    Ok(o)
+}
+
+/// Hands pending entry `id` to `consumer` (creating the consumer when needed); false when
+/// the entry is not pending (and not forced) or not idle enough.
+fn claim_one(
+    g: &mut Group,
+    id: StreamId,
+    consumer: &[u8],
+    min_idle: i64,
+    now: i64,
+    force: bool,
+) -> bool {
+    if force && !g.pel.contains_key(&id) {
+        g.pel.insert(
+            id,
+            crate::db::stream::Pending {
+                consumer: Default::default(),
+                delivered_ms: now,
+                deliveries: 0,
+            },
+        );
+    }
+    let Some(p) = g.pel.get(&id) else {
+        return false;
+    };
+    let owned = !p.consumer.is_empty() || !force;
+    if owned && min_idle > 0 && now - p.delivered_ms < min_idle {
+        return false;
+    }
+    let old = p.consumer.clone();
+    if &*old != consumer
+        && let Some(c) = g.consumers.get_mut(&old)
+    {
+        c.pel.remove(&id);
+    }
+    g.consumers
+        .entry(consumer.into())
+        .or_default()
+        .pel
+        .insert(id);
+    if let Some(p) = g.pel.get_mut(&id) {
+        p.consumer = consumer.into();
+    }
+    true
+}
+
+fn xclaim(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (key, gname, cname) = (argv.get(1), argv.get(2), argv.get(3));
+    let has = stream_at(ctx, key)?.is_some_and(|s| s.groups.contains_key(gname));
+    if !has {
+        return Err(no_group(key, gname));
+    }
+    let min_idle = crate::db::string::parse_i64(argv.get(4))
+        .ok_or(CmdError::from(
+            "ERR Invalid min-idle-time argument for XCLAIM",
+        ))?
+        .max(0);
+    let mut ids = Vec::new();
+    let mut j = 5;
+    while j < argv.len() {
+        match parse_id(argv.get(j), 0, true) {
+            Ok(id) => ids.push(id),
+            Err(_) => break,
+        }
+        j += 1;
+    }
+    let now = ctx.now;
+    let o = claim_opts(argv, j, now)?;
+    let when = o.time.filter(|t| (0..=now).contains(t)).unwrap_or(now);
+    let (items, created) = with_stream(ctx, key, |s| {
+        let Some(mut g) = s.groups.remove(gname) else {
+            return (Vec::new(), false);
+        };
+        let created = !g.consumers.contains_key(cname);
+        if o.last_id > g.last_id {
+            g.last_id = o.last_id;
+        }
+        let mut items = Vec::new();
+        for id in ids {
+            let Some(fields) = s.get(id).map(<[Vec<u8>]>::to_vec) else {
+                // Gone from the stream: it leaves the pending lists too.
+                g.ack(id);
+                continue;
+            };
+            if !claim_one(&mut g, id, cname, min_idle, now, o.force) {
+                continue;
+            }
+            if let Some(p) = g.pel.get_mut(&id) {
+                p.delivered_ms = when;
+                match o.retry {
+                    Some(r) if r >= 0 => p.deliveries = r as u64,
+                    _ if !o.justid => p.deliveries += 1,
+                    _ => {}
+                }
+            }
+            items.push(if o.justid {
+                Claimed::Id(id)
+            } else {
+                Claimed::Entry(id, fields)
+            });
+        }
+        let created = created && g.consumers.contains_key(cname);
+        s.groups.insert(gname.into(), g);
+        (items, created)
+    })
+    .unwrap_or((Vec::new(), false));
+    if created {
+        ctx.write(key)
+            .notify(notify::STREAM, "xgroup-createconsumer");
+    }
+    ctx.dirty(1);
+    reply_claimed(ctx, &items);
+    Ok(())
+}
+
+/// XAUTOCLAIM's arguments: (min idle, start, count, justid).
+fn autoclaim_args(argv: &Argv<'_>) -> Result<(i64, StreamId, usize, bool), CmdError> {
+    let min_idle = crate::db::string::parse_i64(argv.get(4))
+        .ok_or(CmdError::from(
+            "ERR Invalid min-idle-time argument for XAUTOCLAIM",
+        ))?
+        .max(0);
+    let start = super::streams::parse_bound_pub(argv.get(5), true)?;
+    let (mut count, mut justid, mut j) = (100usize, false, 6);
+    while j < argv.len() {
+        if argv.is(j, "count") && j + 1 < argv.len() {
+            count = crate::db::string::parse_i64(argv.get(j + 1))
+                .filter(|c| (1..=576_460_752_303_423_487).contains(c))
+                .ok_or(CmdError::from("ERR COUNT must be > 0"))? as usize;
+            j += 1;
+        } else if argv.is(j, "justid") {
+            justid = true;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+        j += 1;
+    }
+    Ok((min_idle, start, count, justid))
+}
+
+fn xautoclaim(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (key, gname, cname) = (argv.get(1), argv.get(2), argv.get(3));
+    let (min_idle, start, mut count, justid) = autoclaim_args(argv)?;
+    let has = stream_at(ctx, key)?.is_some_and(|s| s.groups.contains_key(gname));
+    if !has {
+        return Err(no_group(key, gname));
+    }
+    let now = ctx.now;
+    let out = with_stream(ctx, key, |s| {
+        let mut g = s.groups.remove(gname)?;
+        let created = !g.consumers.contains_key(cname);
+        let (mut items, mut deleted) = (Vec::new(), Vec::new());
+        let mut attempts = count.saturating_mul(10);
+        let mut last = None;
+        let candidates: Vec<StreamId> = g.pel.range(start..).map(|(k, _)| *k).collect();
+        for id in candidates {
+            if attempts == 0 || count == 0 {
+                break;
+            }
+            attempts -= 1;
+            last = Some(id);
+            let Some(fields) = s.get(id).map(<[Vec<u8>]>::to_vec) else {
+                g.ack(id);
+                deleted.push(id);
+                count -= 1;
+                continue;
+            };
+            if !claim_one(&mut g, id, cname, min_idle, now, false) {
+                continue;
+            }
+            if let Some(p) = g.pel.get_mut(&id) {
+                p.delivered_ms = now;
+                if !justid {
+                    p.deliveries += 1;
+                }
+            }
+            items.push(if justid {
+                Claimed::Id(id)
+            } else {
+                Claimed::Entry(id, fields)
+            });
+            count -= 1;
+        }
+        // The cursor: the first pending ID after the last one examined (0-0 at the end).
+        let next = last
+            .and_then(|l| l.incr())
+            .and_then(|n| g.pel.range(n..).next().map(|(k, _)| *k))
+            .unwrap_or_default();
+        let created = created && g.consumers.contains_key(cname);
+        s.groups.insert(gname.into(), g);
+        Some((next, items, deleted, created))
+    })
+    .flatten();
+    let Some((next, items, deleted, created)) = out else {
+        return Err(no_group(key, gname));
+    };
+    if created {
+        ctx.write(key)
+            .notify(notify::STREAM, "xgroup-createconsumer");
+    }
+    ctx.dirty(1);
+    ctx.out.array(3);
+    ctx.out.bulk(next.text().as_bytes());
+    reply_claimed(ctx, &items);
+    ctx.out.array(deleted.len());
+    for id in deleted {
+        ctx.out.bulk(id.text().as_bytes());
+    }
+    Ok(())
 }
