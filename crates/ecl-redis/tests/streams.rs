@@ -567,8 +567,26 @@ impl Gen {
         v
     }
 
+    fn xinfo(&mut self) -> Vec<String> {
+        let sub = self.pick(&["STREAM", "STREAM", "GROUPS", "CONSUMERS", "STREAM"]);
+        let mut v = vec!["XINFO".to_string(), sub.to_string(), self.key()];
+        match sub {
+            "CONSUMERS" => v.push(self.group()),
+            "STREAM" if self.chance(0.4) => {
+                v.push("FULL".to_string());
+                if self.chance(0.5) {
+                    v.push("COUNT".to_string());
+                    v.push(self.pick(&["0", "2", "-1", "x"]).to_string());
+                }
+            }
+            _ => {}
+        }
+        v
+    }
+
     fn next(&mut self) -> Vec<String> {
-        match self.rng.random_range(0..28) {
+        match self.rng.random_range(0..30) {
+            28 | 29 => return self.xinfo(),
             26 | 27 => return self.xclaim(),
             20 | 21 => return self.xgroup(),
             22 | 23 => return self.xreadgroup(),
@@ -639,6 +657,8 @@ async fn run_sequence(seed: u64, n: usize, mine: &RedisNode, port: u16) -> (Vec<
         let (a, b) = (mc.cmd(&cmd).await, rc.cmd(&cmd).await);
         let (a, b) = if cmd[0] == "XPENDING" && cmd.len() >= 6 {
             (zero_idle(&a), zero_idle(&b))
+        } else if cmd[0] == "XINFO" {
+            (untimed(&a), untimed(&b))
         } else {
             (a, b)
         };
@@ -652,12 +672,15 @@ async fn run_sequence(seed: u64, n: usize, mine: &RedisNode, port: u16) -> (Vec<
             }
         }
         if a != b && bad.len() < 20 {
+            // Long replies: show them from a little before where they part.
+            let at = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(0);
+            let from = at.saturating_sub(120);
             bad.push(format!(
-                "seed {seed} #{i} resp{} {:?}\n  engine: {:?}\n  redis:  {:?}",
+                "seed {seed} #{i} resp{} {:?} (differ at byte {at})\n  engine: {:?}\n  redis:  {:?}",
                 if resp3 { 3 } else { 2 },
                 cmd,
-                String::from_utf8_lossy(&a),
-                String::from_utf8_lossy(&b)
+                String::from_utf8_lossy(&a[from.min(a.len())..]),
+                String::from_utf8_lossy(&b[from.min(b.len())..])
             ));
         }
     }
@@ -737,6 +760,28 @@ async fn scripted_claims(mine: &RedisNode, port: u16) -> Vec<String> {
         }
     }
     bad
+}
+
+/// XINFO replies with the figures two servers cannot share set to 0: idle times, absolute
+/// times (any integer above 10^12), and `radix-tree-nodes` (Redis' internal tree size).
+fn untimed(reply: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(reply);
+    let mut out = String::new();
+    let mut prev = "";
+    for line in text.split_inclusive("\r\n") {
+        let body = line.trim_end_matches("\r\n");
+        let timed = body
+            .strip_prefix(':')
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|n| n > 1_000_000_000_000);
+        if body.starts_with(':') && (timed || prev == "idle" || prev == "radix-tree-nodes") {
+            out.push_str(":0\r\n");
+        } else {
+            out.push_str(line);
+        }
+        prev = body;
+    }
+    out.into_bytes()
 }
 
 /// XPENDING's extended rows carry idle milliseconds, which differ between two servers:

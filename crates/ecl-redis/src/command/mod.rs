@@ -55,6 +55,7 @@ pub mod sort;
 pub mod spec;
 pub mod streams;
 pub mod streams_groups;
+pub mod streams_info;
 pub mod strings;
 pub mod txn;
 pub mod write;
@@ -101,6 +102,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     geo::COMMANDS,
     streams::COMMANDS,
     streams_groups::COMMANDS,
+    streams_info::COMMANDS,
     crate::cluster::commands::COMMANDS,
 ];
 

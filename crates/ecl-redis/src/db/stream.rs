@@ -329,7 +329,27 @@ impl Stream {
 
     /// Whether a deleted ID may lie in `[start, MAX]` (Redis' tombstone test).
     pub fn has_tombstones_from(&self, start: StreamId) -> bool {
-        !self.is_empty() && self.max_deleted_id != StreamId::MIN && start <= self.max_deleted_id
+        !self.is_empty()
+            && self.max_deleted_id != StreamId::MIN
+            && self.first_id() <= self.max_deleted_id
+            && start <= self.max_deleted_id
+    }
+
+    /// A group's lag (entries added but not yet read by it), when it can be known.
+    pub fn lag(&self, g: &Group) -> Option<i64> {
+        let added = self.entries_added as i64;
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if g.entries_read != -1 && !self.has_tombstones_from(g.last_id) {
+            return Some(added - g.entries_read);
+        }
+        self.estimate_read_counter(g.last_id).map(|r| added - r)
+    }
+
+    /// Number of nodes (XINFO `radix-tree-keys`).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
     }
 
     /// The logical read counter of `id` (how many entries were added up to it), when known.
@@ -385,11 +405,15 @@ impl Stream {
                     _ => Vec::new(),
                 };
                 for id in ids {
-                    if let Some(p) = g.pel.get_mut(&id) {
+                    let fields = self.entries.get(&id).cloned();
+                    // Only entries still in the stream count as delivered again.
+                    if fields.is_some()
+                        && let Some(p) = g.pel.get_mut(&id)
+                    {
                         p.delivered_ms = now;
                         p.deliveries += 1;
                     }
-                    out.push((id, self.entries.get(&id).cloned()));
+                    out.push((id, fields));
                 }
             }
             None => {
