@@ -53,6 +53,13 @@ async fn auto_ids_and_types() {
         c.cmd(&["XADD", "nope", "NOMKSTREAM", "*", "a", "1"]).await,
         "$-1\r\n"
     );
+    // XDEL / XTRIM that remove nothing leave WATCH alone.
+    c.cmd(&["WATCH", "s"]).await;
+    assert_eq!(c.cmd(&["XDEL", "s", "999-0"]).await, ":0\r\n");
+    assert_eq!(c.cmd(&["XTRIM", "s", "MAXLEN", "100"]).await, ":0\r\n");
+    c.cmd(&["MULTI"]).await;
+    c.cmd(&["XLEN", "s"]).await;
+    assert_eq!(c.cmd(&["EXEC"]).await, "*1\r\n:3\r\n");
     // An emptied stream stays (streams are not removed when their last entry goes).
     c.cmd(&["XTRIM", "s", "MAXLEN", "0"]).await;
     assert_eq!(c.cmd(&["EXISTS", "s"]).await, ":1\r\n");

@@ -499,8 +499,14 @@ fn xdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         .iter_from(2)
         .map(|a| parse_id(a, 0, true, false).map(|(id, _)| id))
         .collect::<Result<Vec<_>, _>>()?;
-    let deleted =
-        with_stream(ctx, key, |s| ids.iter().filter(|id| s.delete(**id)).count()).unwrap_or(0);
+    // Only a real deletion touches the key (WATCH sees no change otherwise, as in Redis).
+    let any =
+        peek_stream(ctx, key, false)?.is_some_and(|s| ids.iter().any(|id| s.get(*id).is_some()));
+    let deleted = if any {
+        with_stream(ctx, key, |s| ids.iter().filter(|id| s.delete(**id)).count()).unwrap_or(0)
+    } else {
+        0
+    };
     if deleted > 0 {
         ctx.write(key)
             .notify(notify::STREAM, "xdel")
@@ -520,7 +526,16 @@ fn xtrim(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let Some(how) = t.how else {
         return Err(errors::SYNTAX.into());
     };
-    let n = with_stream(ctx, key, |s| s.trim(how, t.approx, t.limit)).unwrap_or(0);
+    // Nothing to trim: leave the key untouched (WATCH sees no change, as in Redis).
+    let due = peek_stream(ctx, key, false)?.is_some_and(|s| match how {
+        Trim::MaxLen(max) => s.len() as u64 > max,
+        Trim::MinId(min) => !s.is_empty() && s.first_id() < min,
+    });
+    let n = if due {
+        with_stream(ctx, key, |s| s.trim(how, t.approx, t.limit)).unwrap_or(0)
+    } else {
+        0
+    };
     if n > 0 {
         ctx.write(key).notify(notify::STREAM, "xtrim").dirty(n);
     }
