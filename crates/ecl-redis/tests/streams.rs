@@ -2,7 +2,9 @@
 //! XRANGE / XREVRANGE / XDEL / XTRIM / XREAD / XSETID / XGROUP / XREADGROUP / XACK /
 //! XPENDING commands (explicit IDs, so both servers agree on time)
 //! against the installed redis-server, replies compared byte for byte in RESP2 and RESP3
-//! (skipped when no redis-server is installed), and the auto-ID forms checked on their own.
+//! (skipped when no redis-server is installed), plus a scripted consumer-group story and the
+//! keyspace events of stream and geo writes compared the same way; the auto-ID forms,
+//! blocking reads and replication are checked on their own.
 
 mod common;
 
@@ -233,6 +235,10 @@ impl Conn {
             b.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
         }
         self.s.write_all(&b).await.expect("write");
+        self.read_frame().await
+    }
+
+    async fn read_frame(&mut self) -> Vec<u8> {
         loop {
             if let Some(n) = common::frame_len(&self.buf) {
                 return self.buf.drain(..n).collect();
@@ -791,6 +797,100 @@ fn untimed(reply: &[u8]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// Keyspace events of stream and geo writes, compared with redis-server's: the same
+/// commands on both, every `__keyevent@0__` message collected in order.
+async fn notifications_match(mine: &RedisNode, port: u16) -> Vec<String> {
+    let real: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let script: &[&[&str]] = &[
+        &["XADD", "ns", "1-1", "a", "1"],
+        &["XADD", "ns", "MAXLEN", "1", "2-1", "b", "2"],
+        &["XADD", "ns", "NOMKSTREAM", "3-1", "c", "3"],
+        &["XDEL", "ns", "3-1", "9-9"],
+        &["XTRIM", "ns", "MAXLEN", "0"],
+        &["XSETID", "ns", "5-0"],
+        &["XGROUP", "CREATE", "ns", "g", "$"],
+        &["XGROUP", "CREATE", "nsm", "g", "$", "MKSTREAM"],
+        &["XGROUP", "CREATECONSUMER", "ns", "g", "c1"],
+        &["XADD", "ns", "6-1", "d", "4"],
+        &["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "ns", ">"],
+        &["XCLAIM", "ns", "g", "c3", "0", "6-1"],
+        &["XGROUP", "SETID", "ns", "g", "0"],
+        &["XGROUP", "DELCONSUMER", "ns", "g", "c1"],
+        &["XGROUP", "DESTROY", "ns", "g"],
+        &[
+            "GEOADD", "geo", "13.36", "38.11", "p", "15.08", "37.50", "c",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "gdst",
+            "geo",
+            "FROMLONLAT",
+            "14",
+            "38",
+            "BYRADIUS",
+            "500",
+            "km",
+        ],
+        &[
+            "GEORADIUS",
+            "geo",
+            "14",
+            "38",
+            "500",
+            "km",
+            "STORE",
+            "gdst2",
+        ],
+        &[
+            "GEOSEARCHSTORE",
+            "gdst",
+            "geo",
+            "FROMLONLAT",
+            "0",
+            "0",
+            "BYRADIUS",
+            "1",
+            "m",
+        ],
+        &["PING"],
+    ];
+    let mut seen = Vec::new();
+    for addr in [mine.local_addr(), real] {
+        let mut c = Conn::open(addr).await;
+        let mut sub = Conn::open(addr).await;
+        c.cmd(&["FLUSHALL".to_string()]).await;
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"].map(String::from))
+            .await;
+        sub.cmd(&["PSUBSCRIBE", "__keyevent@0__:*"].map(String::from))
+            .await;
+        for cmd in script {
+            c.cmd(&cmd.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+                .await;
+        }
+        // The PING is not an event: read events until both commands' worth arrived.
+        c.cmd(&["PUBLISH", "__keyevent@0__:end", "x"].map(String::from))
+            .await;
+        let mut events = Vec::new();
+        loop {
+            let m = String::from_utf8_lossy(&sub.read_frame().await).into_owned();
+            if m.contains(":end") {
+                break;
+            }
+            events.push(m);
+        }
+        seen.push(events);
+    }
+    assert!(seen[1].len() > 15, "too few events: {:?}", seen[1]);
+    if seen[0] == seen[1] {
+        Vec::new()
+    } else {
+        vec![format!(
+            "notifications differ:\n  engine: {:?}\n  redis:  {:?}",
+            seen[0], seen[1]
+        )]
+    }
+}
+
 /// XPENDING's extended rows carry idle milliseconds, which differ between two servers:
 /// the first integer of each four-element row is set to 0.
 fn zero_idle(reply: &[u8]) -> Vec<u8> {
@@ -821,7 +921,9 @@ async fn differential_against_redis_server() {
         Ok(s) => vec![s.parse().unwrap_or(1)],
         Err(_) => vec![1, 2, 3],
     };
-    let (mut bad, mut errors, mut sent) = (scripted_claims(&mine, real.port).await, 0, 0);
+    let mut bad = scripted_claims(&mine, real.port).await;
+    bad.extend(notifications_match(&mine, real.port).await);
+    let (mut errors, mut sent) = (0, 0);
     for seed in seeds {
         let (b, e) = run_sequence(seed, 1000, &mine, real.port).await;
         bad.extend(b);
