@@ -58,6 +58,9 @@ pub struct BlockSpec {
     pub deadline_ms: Option<i64>,
     /// Encoded reply to send on timeout (RESP2 form, RESP3 form).
     pub timeout_reply: TimeoutReply,
+    /// The command to re-run when a key is ready, if not the one given (XREAD: `$` resolved
+    /// to the IDs it waits after).
+    pub rerun: Option<OwnedArgv>,
 }
 
 /// The reply a blocking command gives on timeout.

@@ -125,8 +125,16 @@ impl Ctx<'_> {
             keys,
             deadline_ms,
             timeout_reply,
+            rerun: None,
         });
         Ok(())
+    }
+
+    /// After [`Ctx::block`]: re-run `argv` instead of the command given when a key is ready.
+    pub fn block_rerun(&mut self, argv: OwnedArgv) {
+        if let Some(b) = self.client.block.as_mut() {
+            b.rerun = Some(argv);
+        }
     }
 
     /// Parses a blocking timeout in seconds (float) into an absolute deadline (`None` = 0 =
@@ -430,7 +438,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     {
         let b = Blocked {
             db: client.db,
-            argv: argv.to_owned(),
+            argv: spec.rerun.clone().unwrap_or_else(|| argv.to_owned()),
             resp3: out.resp3,
             spec,
         };

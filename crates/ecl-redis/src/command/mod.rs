@@ -42,6 +42,7 @@ pub mod dispatch;
 pub mod dump;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod fault;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
@@ -53,6 +54,9 @@ pub mod server;
 pub mod sets;
 pub mod sort;
 pub mod spec;
+pub mod streams;
+pub mod streams_groups;
+pub mod streams_info;
 pub mod strings;
 pub mod txn;
 pub mod write;
@@ -96,6 +100,10 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     zsets_ops::COMMANDS,
     hyperloglog::COMMANDS,
+    geo::COMMANDS,
+    streams::COMMANDS,
+    streams_groups::COMMANDS,
+    streams_info::COMMANDS,
     crate::cluster::commands::COMMANDS,
     aclcmd::COMMANDS,
 ];

@@ -49,7 +49,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     Cmd::new("zremrangebylex", zremrangebylex).arity(4).flags(&[WRITE]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(2, 8, 9)).group("sorted-set").ks(&[ks::RW | ks::DELETE]).doc("Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
 ];
 
-fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+pub(crate) fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
         (false, false, false, false, false, false);
     let mut i = 2;

@@ -13,11 +13,13 @@
 
 pub mod dict;
 pub mod evict;
+pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod list;
 pub mod longdouble;
 pub mod set;
+pub mod stream;
 pub mod string;
 pub mod value;
 pub mod zset;

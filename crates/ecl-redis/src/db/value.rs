@@ -4,7 +4,7 @@
 //! mutate the [`Value`] through `Db` so memory accounting, WATCH versions and expiry stay right.
 //! HyperLogLog values are strings (as in Redis, `TYPE` says `string`), so they have no variant.
 
-use super::{hash::Hash, list::List, set::Set, zset::ZSet};
+use super::{hash::Hash, list::List, set::Set, stream::Stream, zset::ZSet};
 
 /// Fixed per-key overhead counted in `used_memory` (entry, dict slot, bucket), roughly what
 /// Redis reports per small key.
@@ -119,6 +119,8 @@ pub enum Value {
     Set(Box<Set>),
     /// Sorted set.
     ZSet(Box<ZSet>),
+    /// Stream.
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -130,6 +132,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -141,6 +144,7 @@ impl Value {
             Value::Hash(h) => h.mem_size(),
             Value::Set(s) => s.mem_size(),
             Value::ZSet(z) => z.mem_size(),
+            Value::Stream(s) => s.mem_size(),
         }
     }
 
@@ -164,6 +168,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 }

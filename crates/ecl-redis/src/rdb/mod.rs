@@ -109,6 +109,9 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
                 out.extend_from_slice(&score.to_le_bytes());
             }
         }
+        // The stream RDB encoding (listpacks + consumer groups) belongs to the RDB work and
+        // is not written yet: a stream dumps as nothing, which RESTORE refuses.
+        Value::Stream(_) => {}
     }
 }
 
