@@ -207,6 +207,11 @@ impl Writer {
                 }
             }
             Value::ZSet(z) => self.zset(key, z),
+            // Streams arrived after the writer; their encoding (listpacks + consumer groups)
+            // follows in its own change. Until then a stream key is left out of the file.
+            Value::Stream(_) => {
+                tracing::warn!("RDB: stream keys are not written yet; one was left out");
+            }
         }
     }
 
