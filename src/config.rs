@@ -186,6 +186,13 @@ pub struct Config {
     #[arg(long, env = "ELASTICACHE_LOCAL_DATA_DIR")]
     pub data_dir: Option<std::path::PathBuf>,
 
+    /// Directory standing in for Amazon S3 in snapshot exports and seeds: CopySnapshot with
+    /// `TargetBucket=b` writes `<dir>/b/<name>-0001.rdb`, ...; `SnapshotArns` entries
+    /// `arn:aws:s3:::b/key` are read from `<dir>/b/key`. Default: `<data-dir>/s3`, or
+    /// `elasticache-local-s3` under the system temporary directory without a data directory.
+    #[arg(long, env = "ELASTICACHE_LOCAL_S3_DIR")]
+    pub s3_dir: Option<std::path::PathBuf>,
+
     /// Time a client has to send a complete request head (request line and headers) on the
     /// Query API, counted from when the connection starts waiting for a request: it stops
     /// slow-header (slowloris) clients and also closes keep-alive connections left idle that
@@ -227,6 +234,15 @@ impl Config {
         match self.listen.ip() {
             ip if ip.is_unspecified() => "127.0.0.1".to_string(),
             ip => ip.to_string(),
+        }
+    }
+
+    /// The directory standing in for S3 (see `s3_dir`).
+    pub fn effective_s3_dir(&self) -> std::path::PathBuf {
+        match (&self.s3_dir, &self.data_dir) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(data)) => data.join("s3"),
+            (None, None) => std::env::temp_dir().join("elasticache-local-s3"),
         }
     }
 

@@ -94,6 +94,10 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
             "TLS CA in memory (set --data-dir to keep it)"
         ),
     }
+    tracing::info!(
+        s3_dir = %config.effective_s3_dir().display(),
+        "S3 stand-in for snapshot exports and SnapshotArns"
+    );
     let supervisor = Arc::new(Supervisor::with_ca(&config, ca.clone()));
     let addressing = match config.addressing {
         Addressing::Loopback => "loopback",

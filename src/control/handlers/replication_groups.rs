@@ -23,6 +23,7 @@ use super::Service;
 use super::common::*;
 use super::replication_lifecycle::GroupRef;
 use super::replication_render::render_group;
+use super::{snapshot_restore, snapshots};
 
 /// What one shard of a new group needs.
 struct ShardPlan {
@@ -297,13 +298,6 @@ fn check_group_request(input: &CreateReplicationGroupInput) -> Result<GroupReque
                 .global_replication_group_id
                 .clone()
                 .unwrap_or_default()
-        )));
-    }
-    if input.snapshot_name.is_some() || input.snapshot_arns.as_ref().is_some_and(|a| !a.is_empty())
-    {
-        return Err(ApiError::snapshot_not_found(format!(
-            "Snapshot not found: {}",
-            input.snapshot_name.clone().unwrap_or_default()
         )));
     }
     let tags = tags_from_request(input.tags.clone())?;
@@ -710,17 +704,30 @@ fn apply_create_group(r: &mut Region, plan: &GroupPlan) -> GroupRef {
 pub async fn create_replication_group(
     svc: &Service,
     ctx: &RequestContext,
-    input: CreateReplicationGroupInput,
+    mut input: CreateReplicationGroupInput,
 ) -> Result<CreateReplicationGroupOutput, ApiError> {
+    let images = snapshot_restore::prepare_group_restore(svc, ctx, &mut input)?;
     let req = check_group_request(&input)?;
     let now = svc.inner.store.now();
     let region = svc.region(ctx);
-    let (record, gref) = {
+    let (record, gref, seeds) = {
         let mut r = lock(&region);
         let plan = plan_create_group(&r, &input, req, now)?;
+        let seeds = match images {
+            Some(images) => {
+                let primaries = plan.group.node_groups.iter().map(|ng| ng.primary.clone());
+                snapshot_restore::seeds_for_shards(primaries.collect(), images)?
+            }
+            None => Vec::new(),
+        };
         let gref = apply_create_group(&mut r, &plan);
-        (render_group(ctx, &r, &plan.group), gref)
+        (render_group(ctx, &r, &plan.group), gref, seeds)
     };
+    for (primary, image) in seeds {
+        svc.inner
+            .supervisor
+            .seed_rdb(&gref.node_key(&primary), image);
+    }
     svc.spawn_group_create(gref);
     Ok(CreateReplicationGroupOutput {
         replication_group: Some(record),
@@ -761,8 +768,9 @@ pub async fn delete_replication_group(
 ) -> Result<DeleteReplicationGroupOutput, ApiError> {
     let retain = input.retain_primary_cluster.unwrap_or(false);
     if let Some(name) = &input.final_snapshot_identifier {
-        validate::cluster_id(name)
-            .map_err(|_| invalid(format!("Invalid FinalSnapshotIdentifier: {name}")))?;
+        // Taken (and checked) before the members stop; a refusal leaves the group as it was.
+        let id = input.replication_group_id.trim().to_ascii_lowercase();
+        snapshots::final_snapshot(svc, ctx, snapshots::Source::Group(id), name).await?;
     }
     let now = svc.inner.store.now();
     let region = svc.region(ctx);

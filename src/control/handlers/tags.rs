@@ -31,6 +31,7 @@ fn resolve(
             ResourceKind::SecurityGroup => r.security_groups.contains_key(&id),
             ResourceKind::User => r.users.contains_key(&id),
             ResourceKind::ReplicationGroup => r.replication_groups.contains_key(&id),
+            ResourceKind::Snapshot => r.snapshots.contains_key(&id),
             _ => false,
         };
     if exists {
