@@ -42,6 +42,8 @@ mod subnet_groups;
 mod tags;
 
 #[cfg(test)]
+mod snapshot_tests;
+#[cfg(test)]
 mod tests;
 
 /// Shared parts of the service; cloned into background lifecycle tasks.
