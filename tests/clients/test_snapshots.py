@@ -298,6 +298,8 @@ def test_cme_group_snapshot_restores_every_shard(ec, groups, snapshots, uid):
 
     with aws_error(ec, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
         ec.create_cache_cluster(CacheClusterId=uid("one"), SnapshotName=name)
+    with aws_error(ec, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
+        ec.create_snapshot(CacheClusterId=g["MemberClusters"][0], SnapshotName=uid("member"))
 
     rid = uid("cmerest")
     groups.append(rid)
@@ -391,10 +393,13 @@ def test_export_to_bucket_loads_in_real_redis(ec, resources, snapshots, s3_dir, 
     finally:
         real.stop()
         shutil.rmtree(s3_dir / bucket, ignore_errors=True)
+    # A 7.0 snapshot restores into 7.0 or newer, never older.
+    with aws_error(ec, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
+        ec.create_cache_cluster(CacheClusterId=uid("older"), SnapshotName=name, EngineVersion="6.2")
 
 
 @pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
-def test_seed_from_a_real_redis_dump(ec, resources, s3_dir, uid):
+def test_seed_from_a_real_redis_dump(ec, resources, groups, s3_dir, uid):
     work = Path(tempfile.mkdtemp(prefix="ecl-seed-"))
     real = RealRedis(work)
     try:
@@ -418,6 +423,18 @@ def test_seed_from_a_real_redis_dump(ec, resources, s3_dir, uid):
         r = node_client(wait_available(ec, cid))
         check_dataset(r)
         assert r.dbsize() == len(KEYS)
+        gid = uid("seededgrp")
+        groups.append(gid)
+        ec.create_replication_group(
+            ReplicationGroupId=gid,
+            ReplicationGroupDescription="seeded",
+            Engine="redis",
+            CacheNodeType=NODE_TYPE,
+            NumCacheClusters=2,
+            SnapshotArns=[f"arn:aws:s3:::{bucket}/backups/dump.rdb"],
+        )
+        g = wait_group(ec, gid)
+        check_dataset(endpoint_client(g["NodeGroups"][0]["PrimaryEndpoint"]))
         with aws_error(ec, "InvalidParameterValue", 400, "InvalidParameterValueException"):
             ec.create_cache_cluster(
                 CacheClusterId=uid("nofile"),

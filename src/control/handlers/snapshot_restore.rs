@@ -9,9 +9,11 @@
 //! its image (`Supervisor::seed_rdb`) before spawning the creation; replicas then sync from
 //! their primary as usual.
 
+use std::cmp::Ordering;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::catalog::{catalog, compare_versions};
 use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
@@ -129,6 +131,36 @@ fn restore_images(
     }
 }
 
+/// A snapshot restores into its own engine (or Valkey, from Redis OSS) at the same or a newer
+/// version: an older engine could not read its RDB files.
+fn check_target_engine(
+    s: &SnapshotRecord,
+    engine: Option<&str>,
+    version: Option<&str>,
+) -> Result<(), ApiError> {
+    let engine = engine.map(|e| e.trim().to_ascii_lowercase());
+    let engine = engine.as_deref().unwrap_or(&s.engine);
+    if engine != s.engine && !(s.engine == "redis" && engine == "valkey") {
+        return Err(combination(format!(
+            "A snapshot of engine {} cannot be restored with engine {engine}.",
+            s.engine
+        )));
+    }
+    let Some(target) = catalog().resolve_version(engine, version) else {
+        // An unknown version is refused by the create checks in AWS's words.
+        return Ok(());
+    };
+    if engine == s.engine
+        && compare_versions(&target.full_version, &s.engine_version) == Ordering::Less
+    {
+        return Err(combination(format!(
+            "Snapshot {} was taken with engine version {}; it cannot be restored into the older version {}.",
+            s.name, s.engine_version, target.full_version
+        )));
+    }
+    Ok(())
+}
+
 /// CreateCacheCluster restore: fills engine, version and node type from the snapshot when
 /// the request leaves them out, and answers the one image the node starts from.
 pub fn prepare_cluster_restore(
@@ -146,6 +178,7 @@ pub fn prepare_cluster_restore(
         return Ok(None);
     };
     if let Some(s) = snapshot {
+        check_target_engine(&s, input.engine.as_deref(), input.engine_version.as_deref())?;
         input.engine.get_or_insert(s.engine);
         input.engine_version.get_or_insert(s.engine_version);
         input.cache_node_type.get_or_insert(s.node_type);
@@ -173,6 +206,7 @@ pub fn prepare_group_restore(
     };
     let sharded = match snapshot {
         Some(s) => {
+            check_target_engine(&s, input.engine.as_deref(), input.engine_version.as_deref())?;
             input.engine.get_or_insert(s.engine);
             input.engine_version.get_or_insert(s.engine_version);
             input.cache_node_type.get_or_insert(s.node_type);

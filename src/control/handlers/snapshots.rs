@@ -230,6 +230,13 @@ fn plan(
         Source::Cluster(id) => {
             let c = r.cluster(id)?;
             check_snapshottable(&c.engine, &c.node_type)?;
+            if let Some(g) = &c.replication_group_id
+                && r.group(g).is_ok_and(|g| g.cluster_enabled)
+            {
+                return Err(combination(format!(
+                    "Cache cluster {id} belongs to the cluster mode enabled replication group {g}: snapshot the replication group instead."
+                )));
+            }
             c.check(ClusterStatus::Snapshotting)?;
             plan_cluster(r, c, name, kind, now)?
         }
