@@ -30,6 +30,7 @@ mod topology;
 
 pub use alloc::{Allocator, Reservation};
 pub use node::Supervisor;
+pub use snapshots::{DecodedImages, decode_images};
 pub use topology::ShardTopology;
 
 use std::collections::BTreeMap;

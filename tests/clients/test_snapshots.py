@@ -306,7 +306,63 @@ def test_cme_group_snapshot_restores_every_shard(ec, groups, snapshots, uid):
     ec.create_replication_group(ReplicationGroupId=rid, ReplicationGroupDescription="restored", SnapshotName=name)
     restored = wait_group(ec, rid)
     assert len(restored["NodeGroups"]) == 2 and restored["ClusterEnabled"] is True
+    check_cluster_keys(restored["ConfigurationEndpoint"], keys)
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+def test_cme_restore_into_another_shard_count(ec, groups, snapshots, uid, shards):
+    gid = uid("cmesrc")
+    groups.append(gid)
+    ec.create_replication_group(
+        ReplicationGroupId=gid,
+        ReplicationGroupDescription="sharded",
+        Engine="redis",
+        CacheNodeType=NODE_TYPE,
+        NumNodeGroups=2,
+        ReplicasPerNodeGroup=0,
+    )
+    ep = wait_group(ec, gid)["ConfigurationEndpoint"]
+    rc = RedisCluster(host=ep["Address"], port=ep["Port"], decode_responses=True, socket_timeout=10)
+    keys = {f"{{tag{i % 7}}}:k{i}": f"v{i}" for i in range(300)}
+    for k, v in keys.items():
+        rc.set(k, v)
+    rc.expire(next(iter(keys)), 5000)
+    rc.close()
+    name = uid("resnap")
+    snapshots.append(name)
+    ec.create_snapshot(ReplicationGroupId=gid, SnapshotName=name)
+    wait_snapshot(ec, name)
+    rid = uid("reshard")
+    groups.append(rid)
+    ec.create_replication_group(
+        ReplicationGroupId=rid,
+        ReplicationGroupDescription="resharded",
+        SnapshotName=name,
+        NumNodeGroups=shards,
+        ReplicasPerNodeGroup=1,
+    )
+    restored = wait_group(ec, rid)
+    assert len(restored["NodeGroups"]) == shards and restored["ClusterEnabled"] is True
+    check_cluster_keys(restored["ConfigurationEndpoint"], keys)
     ep = restored["ConfigurationEndpoint"]
+    rc = RedisCluster(host=ep["Address"], port=ep["Port"], decode_responses=True, socket_timeout=10)
+    try:
+        assert 4900 < rc.ttl(next(iter(keys))) <= 5000
+        # Every shard's primary (its first member) holds exactly the keys of its own slots.
+        total = 0
+        for ng in restored["NodeGroups"]:
+            member = ng["NodeGroupMembers"][0]["CacheClusterId"]
+            node = node_client(wait_available(ec, member))
+            ranges = [tuple(int(x) for x in part.split("-")) for part in ng["Slots"].split(",")]
+            for key in node.keys("*"):
+                assert any(lo <= rc.keyslot(key) <= hi for lo, hi in ranges), (key, ng["Slots"])
+                total += 1
+        assert total == len(keys)
+    finally:
+        rc.close()
+
+
+def check_cluster_keys(ep: dict, keys: dict) -> None:
     rc = RedisCluster(host=ep["Address"], port=ep["Port"], decode_responses=True, socket_timeout=10)
     try:
         for k, v in keys.items():

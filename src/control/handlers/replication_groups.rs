@@ -707,23 +707,25 @@ pub async fn create_replication_group(
     mut input: CreateReplicationGroupInput,
 ) -> Result<CreateReplicationGroupOutput, ApiError> {
     let images = snapshot_restore::prepare_group_restore(svc, ctx, &mut input)?;
+    let restore = snapshot_restore::group_restore(&input, images)?;
     let req = check_group_request(&input)?;
     let now = svc.inner.store.now();
     let region = svc.region(ctx);
-    let (record, gref, seeds) = {
+    let (record, gref, shards) = {
         let mut r = lock(&region);
         let plan = plan_create_group(&r, &input, req, now)?;
-        let seeds = match images {
-            Some(images) => {
-                let primaries = plan.group.node_groups.iter().map(|ng| ng.primary.clone());
-                snapshot_restore::seeds_for_shards(primaries.collect(), images)?
-            }
-            None => Vec::new(),
-        };
+        let g = &plan.group;
+        if let Some(restore) = &restore {
+            snapshot_restore::check_restore_shape(restore, g.node_groups.len(), g.cluster_enabled)?;
+        }
+        let shards: Vec<(String, Vec<(u16, u16)>)> = (g.node_groups.iter())
+            .map(|ng| (ng.primary.clone(), ng.slots.clone()))
+            .collect();
         let gref = apply_create_group(&mut r, &plan);
-        (render_group(ctx, &r, &plan.group), gref, seeds)
+        (render_group(ctx, &r, &plan.group), gref, shards)
     };
-    for (primary, image) in seeds {
+    let seeds = restore.map(|x| snapshot_restore::seeds(x, shards));
+    for (primary, image) in seeds.unwrap_or_default() {
         svc.inner
             .supervisor
             .seed_rdb(&gref.node_key(&primary), image);

@@ -19,6 +19,7 @@ use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
 use crate::control::validate;
 use crate::state::{ResourceKind, SnapshotRecord, SnapshotStatus, lock};
+use crate::supervisor::{DecodedImages, decode_images};
 
 use super::Service;
 use super::common::*;
@@ -193,7 +194,8 @@ pub fn prepare_cluster_restore(
 
 /// CreateReplicationGroup restore: fills engine, version, node type, cluster mode and shard
 /// count from the snapshot (or, for `SnapshotArns`, one shard per file) when the request
-/// leaves them out, and answers the images, one per shard.
+/// leaves them out, and answers the images, one per source shard. A cluster-mode request for
+/// another number of shards gets the keys split by slot ([`group_restore`]).
 pub fn prepare_group_restore(
     svc: &Service,
     ctx: &RequestContext,
@@ -215,8 +217,10 @@ pub fn prepare_group_restore(
         None => images.len() > 1,
     };
     let shards_given = input.num_node_groups.is_some() || input.node_group_configuration.is_some();
-    if sharded && !shards_given && input.num_cache_clusters.is_none() {
-        input.num_node_groups = Some(images.len() as i32);
+    if sharded && input.num_cache_clusters.is_none() {
+        if !shards_given {
+            input.num_node_groups = Some(images.len() as i32);
+        }
         if input.cache_parameter_group_name.is_none() {
             input
                 .cluster_mode
@@ -226,17 +230,65 @@ pub fn prepare_group_restore(
     Ok(Some(images))
 }
 
-/// Checks a planned group's shard count against the images and pairs each shard's primary
-/// member with its image.
-pub fn seeds_for_shards(primaries: Vec<String>, images: Images) -> Result<Vec<Seed>, ApiError> {
-    if primaries.len() != images.len() {
-        return Err(combination(format!(
-            "The snapshot has {} node group(s) but the replication group would have {}; restoring into a different number of node groups is not supported by elasticache-local.",
-            images.len(),
-            primaries.len()
-        )));
+/// How a new group's shards get their data: each its own image, or the images' keys split
+/// by hash slot (a cluster-mode restore into a different number of shards).
+pub enum GroupRestore {
+    /// One image per new shard, in node group order.
+    Direct(Images),
+    /// Decoded keys to split by the new shards' slot ranges.
+    Reshard(DecodedImages),
+}
+
+/// Decides how a group restores: when the request asks for a different number of shards
+/// than the images hold, they are decoded now (a file that does not load is refused).
+pub fn group_restore(
+    input: &CreateReplicationGroupInput,
+    images: Option<Images>,
+) -> Result<Option<GroupRestore>, ApiError> {
+    let Some(images) = images else {
+        return Ok(None);
+    };
+    let wanted = match (&input.node_group_configuration, input.num_node_groups) {
+        (Some(c), _) if !c.is_empty() => c.len(),
+        (_, Some(n)) => usize::try_from(n).unwrap_or(0),
+        _ => 1,
+    };
+    if wanted == images.len() {
+        return Ok(Some(GroupRestore::Direct(images)));
     }
-    Ok(primaries.into_iter().zip(images).collect())
+    let decoded = decode_images(&images).map_err(invalid)?;
+    Ok(Some(GroupRestore::Reshard(decoded)))
+}
+
+/// Checks a planned group against its restore: a direct restore needs one image per shard,
+/// and splitting keys by slot needs cluster mode.
+pub fn check_restore_shape(
+    restore: &GroupRestore,
+    shards: usize,
+    cluster_enabled: bool,
+) -> Result<(), ApiError> {
+    match restore {
+        GroupRestore::Direct(images) if images.len() != shards => Err(combination(format!(
+            "The snapshot has {} node group(s) but the replication group would have {shards}.",
+            images.len()
+        ))),
+        GroupRestore::Reshard(_) if !cluster_enabled => Err(combination(
+            "A snapshot with more than one node group can only be restored into a cluster mode enabled replication group.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Pairs each new shard primary (member id, slot ranges) with the image it starts from.
+pub fn seeds(restore: GroupRestore, shards: Vec<(String, Vec<(u16, u16)>)>) -> Vec<Seed> {
+    let images = match restore {
+        GroupRestore::Direct(images) => images,
+        GroupRestore::Reshard(decoded) => {
+            let slots: Vec<Vec<(u16, u16)>> = shards.iter().map(|(_, s)| s.clone()).collect();
+            decoded.split(&slots)
+        }
+    };
+    shards.into_iter().map(|(p, _)| p).zip(images).collect()
 }
 
 /// Writes one RDB file per shard, `<name>-0001.rdb`, ... into `<s3-dir>/<bucket>/`.
