@@ -104,6 +104,8 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
         Addressing::Ports => "ports",
     };
     let service = Arc::new(Service::new(&config, supervisor.clone()));
+    // Automatic snapshots: a pass a minute is precise enough for daily windows.
+    service.spawn_snapshot_scheduler(std::time::Duration::from_secs(60));
     let counted = service.clone();
     let resources: health::ResourceCounts = Arc::new(move || counted.resource_counts());
     let defaults = ContextDefaults {

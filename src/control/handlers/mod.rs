@@ -37,6 +37,7 @@ mod replication_modify;
 mod replication_render;
 mod security_groups;
 mod snapshot_restore;
+mod snapshot_schedule;
 mod snapshots;
 mod subnet_groups;
 mod tags;

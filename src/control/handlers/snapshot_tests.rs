@@ -151,3 +151,75 @@ async fn snapshot_statuses_and_the_refusals_they_cause() {
     assert!(!file.exists(), "the snapshot's files go with it");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+async fn snapshot_names(svc: &Service, source: &str) -> Vec<String> {
+    let input = DescribeSnapshotsInput {
+        snapshot_source: Some(source.to_string()),
+        ..Default::default()
+    };
+    let out = svc
+        .describe_snapshots(&ctx(), input)
+        .await
+        .expect("describe");
+    out.snapshots
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| s.snapshot_name)
+        .collect()
+}
+
+#[tokio::test]
+async fn automatic_snapshots_follow_the_window_and_the_retention() {
+    use crate::state::{ManualClock, Store};
+    let mut cfg = Config::for_tests();
+    let b = 2 + (std::process::id() % 200) as u8;
+    cfg.loopback_base = format!("127.{b}.{}.1", 120 + rand::random::<u8>() % 30)
+        .parse()
+        .unwrap_or(cfg.loopback_base);
+    let clock = Arc::new(ManualClock::new(
+        time::macros::datetime!(2025-03-01 04:00 UTC),
+    ));
+    let sup = Arc::new(Supervisor::new(&cfg));
+    let svc = Service::with_store(&cfg, sup, Store::new(clock.clone()));
+    let input = CreateCacheClusterInput {
+        cache_cluster_id: "auto".to_string(),
+        engine: Some("redis".to_string()),
+        cache_node_type: Some("cache.t3.micro".to_string()),
+        snapshot_retention_limit: Some(1),
+        snapshot_window: Some("05:00-06:00".to_string()),
+        ..Default::default()
+    };
+    svc.create_cache_cluster(&ctx(), input)
+        .await
+        .expect("create");
+    wait_cluster(&svc, "auto", "available").await;
+    // Before the window: nothing.
+    svc.run_snapshot_schedule();
+    assert!(snapshot_names(&svc, "system").await.is_empty());
+    // In the window: one automated snapshot, taken once.
+    clock.advance(time::Duration::minutes(90));
+    svc.run_snapshot_schedule();
+    let first = "automatic.auto-2025-03-01-05-00".to_string();
+    assert_eq!(snapshot_names(&svc, "system").await, vec![first.clone()]);
+    assert!(snapshot_names(&svc, "user").await.is_empty());
+    wait_cluster(&svc, "auto", "available").await;
+    svc.run_snapshot_schedule();
+    assert_eq!(snapshot_names(&svc, "system").await, vec![first.clone()]);
+    // Next day: a second one; the day after, the first is past the 1-day retention.
+    clock.advance(time::Duration::days(1));
+    svc.run_snapshot_schedule();
+    wait_cluster(&svc, "auto", "available").await;
+    let second = "automatic.auto-2025-03-02-05-00".to_string();
+    assert_eq!(
+        snapshot_names(&svc, "system").await,
+        vec![first.clone(), second.clone()]
+    );
+    clock.advance(time::Duration::days(1));
+    svc.run_snapshot_schedule();
+    wait_cluster(&svc, "auto", "available").await;
+    let names = snapshot_names(&svc, "system").await;
+    assert_eq!(
+        names,
+        vec![second, "automatic.auto-2025-03-03-05-00".to_string()]
+    );
+}

@@ -38,7 +38,7 @@ pub enum Source {
 /// A snapshot about to be taken: its record (`creating`, no image yet) and the supervisor
 /// keys of the nodes to image, one per shard, in node group order.
 pub struct SnapshotPlan {
-    record: SnapshotRecord,
+    pub(super) record: SnapshotRecord,
     keys: Vec<String>,
 }
 
@@ -219,7 +219,7 @@ fn plan_group(
 
 /// Plans a snapshot of `source` (which must exist and, with `to` given, be able to move to
 /// that status) named `name`, and checks the name.
-fn plan(
+pub(super) fn plan(
     r: &Region,
     source: &Source,
     name: &str,
@@ -251,8 +251,13 @@ fn plan(
     Ok(plan)
 }
 
+/// The (account, region) a request works in.
+fn where_(ctx: &RequestContext) -> (String, String) {
+    (ctx.account.clone(), ctx.region.clone())
+}
+
 /// Records a planned snapshot and its tags.
-fn insert(r: &mut Region, record: &SnapshotRecord, tags: &[crate::state::Tag]) {
+pub(super) fn insert(r: &mut Region, record: &SnapshotRecord, tags: &[crate::state::Tag]) {
     attach_tags(r, ResourceKind::Snapshot, &record.name, tags);
     r.snapshots.insert(record.name.clone(), record.clone());
 }
@@ -298,7 +303,7 @@ pub fn create_snapshot(
         plan
     };
     let out = render(ctx, &plan.record, false);
-    svc.spawn_snapshot(ctx, plan, None, Some(source));
+    svc.spawn_snapshot(where_(ctx), plan, None, Some(source));
     Ok(CreateSnapshotOutput {
         snapshot: Some(out),
     })
@@ -346,7 +351,7 @@ pub async fn final_snapshot(
         check_name_free(&r, &name)?;
         insert(&mut r, &plan.record, &[]);
     }
-    svc.spawn_snapshot(ctx, plan, Some(images), None);
+    svc.spawn_snapshot(where_(ctx), plan, Some(images), None);
     Ok(())
 }
 
@@ -385,15 +390,14 @@ impl Service {
     /// Finishes a snapshot: takes the images (unless given), writes them to disk, waits the
     /// transition delay, then records them (`available`, or `failed`) and returns the source
     /// to `available`.
-    fn spawn_snapshot(
+    pub(super) fn spawn_snapshot(
         &self,
-        ctx: &RequestContext,
+        (account, region): (String, String),
         plan: SnapshotPlan,
         images: Option<Vec<Arc<Vec<u8>>>>,
         source: Option<Source>,
     ) {
         let svc = self.clone();
-        let (account, region) = (ctx.account.clone(), ctx.region.clone());
         tokio::spawn(async move {
             let images = match images {
                 Some(i) => Ok(i),
