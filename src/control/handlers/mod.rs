@@ -3,7 +3,7 @@
 //! Place in the flow: `control::api::dispatch` decodes a request into a typed input and calls
 //! the matching method of [`Service`]; the method (in the family file: `cache_clusters`,
 //! `parameter_groups`, `subnet_groups`, `security_groups`, `tags`, `events`, `catalog`,
-//! `snapshots`, `snapshot_restore`)
+//! `snapshots`, `snapshot_restore`; `snapshot_schedule` takes the automatic snapshots)
 //! validates it, reads or updates `state` under a short synchronous lock, asks the supervisor
 //! to start/stop/reconfigure engine nodes (never while holding a lock), and answers a typed
 //! output. Background lifecycle tasks (`lifecycle`) finish `creating`/`modifying`/`rebooting`/

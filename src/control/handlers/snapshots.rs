@@ -341,10 +341,11 @@ pub async fn final_snapshot(
         plan
     };
     let images = capture(svc, &plan.keys).await.map_err(|e| {
-        ApiError::new(
-            crate::control::error::ErrorCode::InvalidCacheClusterState,
-            format!("The final snapshot {name} could not be taken: {e}"),
-        )
+        let message = format!("The final snapshot {name} could not be taken: {e}");
+        match source {
+            Source::Cluster(_) => ApiError::invalid_cache_cluster_state(message),
+            Source::Group(_) => ApiError::invalid_replication_group_state(message),
+        }
     })?;
     {
         let mut r = lock(&region);
