@@ -271,6 +271,31 @@ mod tests {
     }
 
     #[test]
+    fn s3_dir_defaults_under_the_data_dir_or_the_temp_dir() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["elasticache-local"];
+            all.extend_from_slice(args);
+            Config::parse_from(all).effective_s3_dir()
+        };
+        assert_eq!(
+            parse(&["--s3-dir", "/x/s3", "--data-dir", "/d"]),
+            std::path::PathBuf::from("/x/s3")
+        );
+        assert_eq!(
+            parse(&["--data-dir", "/d"]),
+            std::path::PathBuf::from("/d/s3")
+        );
+        if std::env::var_os("ELASTICACHE_LOCAL_S3_DIR").is_none()
+            && std::env::var_os("ELASTICACHE_LOCAL_DATA_DIR").is_none()
+        {
+            assert_eq!(
+                parse(&[]),
+                std::env::temp_dir().join("elasticache-local-s3")
+            );
+        }
+    }
+
+    #[test]
     fn sizes_accept_units() {
         assert_eq!(parse_size("1024"), Ok(1024));
         assert_eq!(parse_size("512mb"), Ok(512 << 20));

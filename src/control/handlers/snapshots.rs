@@ -217,8 +217,8 @@ fn plan_group(
     Ok(SnapshotPlan { record, keys })
 }
 
-/// Plans a snapshot of `source` (which must exist and, with `to` given, be able to move to
-/// that status) named `name`, and checks the name.
+/// Plans a `kind` (`manual` / `automated`) snapshot named `name` of `source`, which must exist
+/// and be able to go `snapshotting`; checks that the name is free.
 pub(super) fn plan(
     r: &Region,
     source: &Source,
