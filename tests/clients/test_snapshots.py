@@ -155,6 +155,8 @@ def test_cluster_snapshot_and_restore(ec, resources, snapshots, uid):
     assert "SnapshotCreateTime" in node and "CacheNodeCreateTime" in node
     assert snap["EngineVersion"] == src["EngineVersion"]
     assert snap["CacheParameterGroupName"] == src["CacheParameterGroup"]["CacheParameterGroupName"]
+    events = ec.describe_events(SourceIdentifier=cid, SourceType="cache-cluster")["Events"]
+    assert any(f"Snapshot succeeded for snapshot with ID '{name}'" in e["Message"] for e in events), events
     tags = ec.list_tags_for_resource(ResourceName=snap["ARN"])["TagList"]
     assert tags == [{"Key": "team", "Value": "cache"}]
     ec.add_tags_to_resource(ResourceName=snap["ARN"], Tags=[{"Key": "env", "Value": "dev"}])
