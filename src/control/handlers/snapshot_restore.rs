@@ -337,7 +337,8 @@ pub fn copy_snapshot(
         attach_tags(&mut r, ResourceKind::Snapshot, &target, &tags);
         r.snapshots.insert(target.clone(), copy.clone());
     }
-    persist(svc, &target, &copy.images());
+    let place = (ctx.account.clone(), ctx.region.clone());
+    persist(svc, &place, &target, &copy.images());
     Ok(CopySnapshotOutput {
         snapshot: Some(render(ctx, &copy, false)),
     })

@@ -14,7 +14,7 @@ use time::{OffsetDateTime, Time};
 use crate::state::{ClusterStatus, GroupStatus, Region, ResourceKind, SnapshotStatus, lock};
 
 use super::Service;
-use super::snapshots::{Source, insert, plan};
+use super::snapshots::{Source, insert, plan, unpersist};
 
 /// A source with automatic snapshots: its retention (days) and today's window start.
 struct Schedule {
@@ -100,10 +100,9 @@ impl Service {
         for region in self.inner.store.regions() {
             let mut r = lock(&region);
             let all = schedules(&r);
+            let place = (r.account.clone(), r.region.clone());
             for name in prune(&mut r, &all, now) {
-                if let Some(dir) = &self.inner.snapshot_dir {
-                    let _ = std::fs::remove_dir_all(dir.join(&name));
-                }
+                unpersist(self, &place, &name);
             }
             for s in all.iter().filter(|s| s.available) {
                 let Some(start) = s.window_start else {
@@ -143,8 +142,7 @@ impl Service {
                     continue;
                 }
                 insert(&mut r, &planned.record, &[]);
-                let place = (r.account.clone(), r.region.clone());
-                self.spawn_snapshot(place, planned, None, Some(s.source.clone()));
+                self.spawn_snapshot(place.clone(), planned, None, Some(s.source.clone()));
             }
         }
     }

@@ -124,7 +124,12 @@ async fn snapshot_statuses_and_the_refusals_they_cause() {
         "available"
     );
     // The image is also on disk under the data directory.
-    let file = dir.join("snapshots").join("first").join("0001.rdb");
+    let caller = ctx();
+    let file = dir
+        .join("snapshots")
+        .join(&caller.account)
+        .join(&caller.region);
+    let file = file.join("first").join("0001.rdb");
     let bytes = std::fs::read(&file).expect("snapshot file");
     assert!(bytes.starts_with(b"REDIS"), "{}", file.display());
     // Deleting: `deleting` until the delay has passed, refused a second time, then gone.

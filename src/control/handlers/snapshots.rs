@@ -5,10 +5,11 @@
 //! or Valkey cluster, or a replication group: one image per node group, from its primary),
 //! records it `creating` with the source `snapshotting`, and spawns a task that takes the
 //! images from the supervisor (`Supervisor::snapshot_rdb`), writes them under
-//! `<data-dir>/snapshots/<name>/` when a data directory is set, waits the transition delay and
+//! `<data-dir>/snapshots/<account>/<region>/<name>/` when a data directory is set, waits the transition delay and
 //! makes both `available`. A final snapshot takes its images before the handler lets the
 //! deletion start. Restores read the images back (`snapshot_restore`).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -371,12 +372,26 @@ async fn capture(svc: &Service, keys: &[String]) -> Result<Vec<Arc<Vec<u8>>>, St
     Ok(images)
 }
 
-/// Writes a snapshot's shard images under `<data-dir>/snapshots/<name>/NNNN.rdb`.
-pub(super) fn persist(svc: &Service, name: &str, images: &[Arc<Vec<u8>>]) {
-    let Some(dir) = &svc.inner.snapshot_dir else {
+/// Where a snapshot's files go: `<data-dir>/snapshots/<account>/<region>/<name>/`, if anywhere.
+pub(super) fn snapshot_path(
+    svc: &Service,
+    place: &(String, String),
+    name: &str,
+) -> Option<PathBuf> {
+    let (account, region) = place;
+    (svc.inner.snapshot_dir.as_ref()).map(|d| d.join(account).join(region).join(name))
+}
+
+/// Writes a snapshot's shard images as `NNNN.rdb` files under [`snapshot_path`].
+pub(super) fn persist(
+    svc: &Service,
+    place: &(String, String),
+    name: &str,
+    images: &[Arc<Vec<u8>>],
+) {
+    let Some(dir) = snapshot_path(svc, place, name) else {
         return;
     };
-    let dir = dir.join(name);
     let written = std::fs::create_dir_all(&dir).and_then(|()| {
         images.iter().enumerate().try_for_each(|(i, img)| {
             std::fs::write(dir.join(format!("{:04}.rdb", i + 1)), img.as_slice())
@@ -384,6 +399,13 @@ pub(super) fn persist(svc: &Service, name: &str, images: &[Arc<Vec<u8>>]) {
     });
     if let Err(err) = written {
         tracing::warn!(snapshot = %name, dir = %dir.display(), %err, "snapshot not written to disk");
+    }
+}
+
+/// Removes a snapshot's files, if it has any.
+pub(super) fn unpersist(svc: &Service, place: &(String, String), name: &str) {
+    if let Some(dir) = snapshot_path(svc, place, name) {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 
@@ -406,7 +428,7 @@ impl Service {
             };
             let name = plan.record.name.clone();
             if let Ok(images) = &images {
-                persist(&svc, &name, images);
+                persist(&svc, &(account.clone(), region.clone()), &name, images);
             }
             if !svc.inner.create_delay.is_zero() {
                 tokio::time::sleep(svc.inner.create_delay).await;
@@ -593,9 +615,7 @@ pub fn delete_snapshot(
         if !svc.inner.create_delay.is_zero() {
             tokio::time::sleep(svc.inner.create_delay).await;
         }
-        if let Some(dir) = &svc.inner.snapshot_dir {
-            let _ = std::fs::remove_dir_all(dir.join(&name));
-        }
+        unpersist(&svc, &(account.clone(), region_name.clone()), &name);
         let region = svc.inner.store.region(&account, &region_name);
         let mut r = lock(&region);
         r.snapshots.remove(&name);
