@@ -186,6 +186,13 @@ pub struct Config {
     #[arg(long, env = "ELASTICACHE_LOCAL_DATA_DIR")]
     pub data_dir: Option<std::path::PathBuf>,
 
+    /// Directory standing in for Amazon S3 in snapshot exports and seeds: CopySnapshot with
+    /// `TargetBucket=b` writes `<dir>/b/<name>-0001.rdb`, ...; `SnapshotArns` entries
+    /// `arn:aws:s3:::b/key` are read from `<dir>/b/key`. Default: `<data-dir>/s3`, or
+    /// `elasticache-local-s3` under the system temporary directory without a data directory.
+    #[arg(long, env = "ELASTICACHE_LOCAL_S3_DIR")]
+    pub s3_dir: Option<std::path::PathBuf>,
+
     /// Time a client has to send a complete request head (request line and headers) on the
     /// Query API, counted from when the connection starts waiting for a request: it stops
     /// slow-header (slowloris) clients and also closes keep-alive connections left idle that
@@ -230,6 +237,15 @@ impl Config {
         }
     }
 
+    /// The directory standing in for S3 (see `s3_dir`).
+    pub fn effective_s3_dir(&self) -> std::path::PathBuf {
+        match (&self.s3_dir, &self.data_dir) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(data)) => data.join("s3"),
+            (None, None) => std::env::temp_dir().join("elasticache-local-s3"),
+        }
+    }
+
     /// A configuration for tests: API on an ephemeral port, no delays.
     pub fn for_tests() -> Config {
         Config::parse_from(["elasticache-local", "--listen", "127.0.0.1:0"])
@@ -252,6 +268,31 @@ mod tests {
         assert!("20-10".parse::<PortRange>().is_err());
         assert!("0-10".parse::<PortRange>().is_err());
         assert!("abc".parse::<PortRange>().is_err());
+    }
+
+    #[test]
+    fn s3_dir_defaults_under_the_data_dir_or_the_temp_dir() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["elasticache-local"];
+            all.extend_from_slice(args);
+            Config::parse_from(all).effective_s3_dir()
+        };
+        assert_eq!(
+            parse(&["--s3-dir", "/x/s3", "--data-dir", "/d"]),
+            std::path::PathBuf::from("/x/s3")
+        );
+        assert_eq!(
+            parse(&["--data-dir", "/d"]),
+            std::path::PathBuf::from("/d/s3")
+        );
+        if std::env::var_os("ELASTICACHE_LOCAL_S3_DIR").is_none()
+            && std::env::var_os("ELASTICACHE_LOCAL_DATA_DIR").is_none()
+        {
+            assert_eq!(
+                parse(&[]),
+                std::env::temp_dir().join("elasticache-local-s3")
+            );
+        }
     }
 
     #[test]

@@ -94,12 +94,18 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
             "TLS CA in memory (set --data-dir to keep it)"
         ),
     }
+    tracing::info!(
+        s3_dir = %config.effective_s3_dir().display(),
+        "S3 stand-in for snapshot exports and SnapshotArns"
+    );
     let supervisor = Arc::new(Supervisor::with_ca(&config, ca.clone()));
     let addressing = match config.addressing {
         Addressing::Loopback => "loopback",
         Addressing::Ports => "ports",
     };
     let service = Arc::new(Service::new(&config, supervisor.clone()));
+    // Automatic snapshots: a pass a minute is precise enough for daily windows.
+    service.spawn_snapshot_scheduler(std::time::Duration::from_secs(60));
     let counted = service.clone();
     let resources: health::ResourceCounts = Arc::new(move || counted.resource_counts());
     let defaults = ContextDefaults {

@@ -53,6 +53,12 @@ pub fn replication_group_id(raw: &str) -> Result<String, String> {
     check_identifier("ReplicationGroupId", raw, 40)
 }
 
+/// `SnapshotName` (also `TargetSnapshotName`, `FinalSnapshotIdentifier`): 1–255 characters,
+/// identifier rules; returned lower-cased.
+pub fn snapshot_name(raw: &str) -> Result<String, String> {
+    check_identifier("SnapshotName", raw, 255)
+}
+
 /// `CacheParameterGroupName` of a group being created: 1–255, identifier rules.
 pub fn parameter_group_name(raw: &str) -> Result<String, String> {
     check_identifier("CacheParameterGroupName", raw, 255)

@@ -17,6 +17,7 @@ use std::fmt::Debug;
 
 use super::records::{CacheClusterRecord, CacheNodeRecord, UserGroupRecord, UserRecord};
 use super::replication_groups::{NodeGroupRecord, ReplicationGroupRecord};
+use super::snapshots::SnapshotRecord;
 
 /// A status with a wire string and a table of legal transitions.
 pub trait Lifecycle: Copy + Eq + Debug + 'static {
@@ -255,6 +256,52 @@ impl Lifecycle for UserGroupStatus {
     }
 }
 
+/// `SnapshotStatus` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotStatus {
+    /// `creating`: the images are being taken.
+    Creating,
+    /// `available`: restorable, copyable, deletable.
+    Available,
+    /// `copying`: a CopySnapshot export is being written.
+    Copying,
+    /// `deleting`: the record disappears afterwards.
+    Deleting,
+    /// `failed`: no image could be taken (a node was down).
+    Failed,
+}
+
+impl SnapshotStatus {
+    /// The string the API reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotStatus::Creating => "creating",
+            SnapshotStatus::Available => "available",
+            SnapshotStatus::Copying => "copying",
+            SnapshotStatus::Deleting => "deleting",
+            SnapshotStatus::Failed => "failed",
+        }
+    }
+}
+
+impl Lifecycle for SnapshotStatus {
+    const TRANSITIONS: &'static [(Self, Self)] = {
+        use SnapshotStatus::*;
+        &[
+            (Creating, Available),
+            (Creating, Failed),
+            (Available, Copying),
+            (Copying, Available),
+            (Available, Deleting),
+            (Failed, Deleting),
+        ]
+    };
+
+    fn as_str(self) -> &'static str {
+        Self::as_str(self)
+    }
+}
+
 /// `ParameterApplyStatus` of a cluster and `ParameterGroupStatus` of a node. Any value may
 /// follow any other (a parameter change sets `pending-reboot` or `in-sync`, a reboot
 /// `in-sync`), so there is no transition table, only the wire strings.
@@ -323,6 +370,28 @@ fn settle<S: Lifecycle>(status: &mut S, to: S, what: &str, id: &str) {
             to = to.as_str(),
             "illegal status transition refused"
         );
+    }
+}
+
+impl SnapshotRecord {
+    /// Moves the snapshot to `to` (checked against the table); the error is
+    /// `InvalidSnapshotState`'s reason.
+    pub fn begin(&mut self, to: SnapshotStatus) -> Result<(), String> {
+        if self.status.can_become(to) {
+            self.status = to;
+            Ok(())
+        } else {
+            Err(format!(
+                "Snapshot {} is not in available state (current state: {}).",
+                self.name,
+                self.status.as_str()
+            ))
+        }
+    }
+
+    /// Completes a snapshot transition (background tasks).
+    pub fn complete(&mut self, to: SnapshotStatus) {
+        settle(&mut self.status, to, "snapshot", &self.name);
     }
 }
 

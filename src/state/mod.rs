@@ -1,5 +1,5 @@
 //! The emulator's resource records (cache clusters and their nodes, parameter, subnet and
-//! security groups, users, tags, events), partitioned by (account, region), and their status
+//! security groups, users, snapshots, tags, events), partitioned by (account, region), and their status
 //! lifecycle.
 //!
 //! Place in the flow: `control::handlers` validate a request, then take a region's lock for a
@@ -16,16 +16,18 @@ mod lifecycle;
 mod records;
 mod region;
 mod replication_groups;
+mod snapshots;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{Event, EventQuery, SourceType};
 pub use lifecycle::{
-    ClusterStatus, GroupStatus, Lifecycle, NodeStatus, ParameterStatus, StateError,
+    ClusterStatus, GroupStatus, Lifecycle, NodeStatus, ParameterStatus, SnapshotStatus, StateError,
     UserGroupStatus, UserStatus,
 };
 pub use records::*;
 pub use region::{DEFAULT_SUBNET_GROUP, Region};
 pub use replication_groups::*;
+pub use snapshots::*;
 
 /// Locks a mutex, recovering the data if a previous holder panicked: a panic in one request
 /// must not make a whole region unusable, and every update here leaves records consistent

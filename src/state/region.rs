@@ -39,6 +39,8 @@ pub struct Region {
     pub replication_groups: BTreeMap<String, super::ReplicationGroupRecord>,
     /// Replication group ids in creation order.
     pub replication_group_order: Vec<String>,
+    /// Snapshots by name, in name order (as DescribeSnapshots lists them).
+    pub snapshots: BTreeMap<String, super::SnapshotRecord>,
 }
 
 /// Name of the subnet group every region has.
@@ -62,6 +64,7 @@ impl Region {
             events: EventLog::default(),
             replication_groups: BTreeMap::new(),
             replication_group_order: Vec::new(),
+            snapshots: BTreeMap::new(),
         };
         for (name, family, description, cluster_on) in catalog().default_parameter_groups() {
             let mut system_values = BTreeMap::new();

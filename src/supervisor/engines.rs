@@ -174,6 +174,15 @@ impl RunningNode {
         }
     }
 
+    /// The node's dataset as an RDB file image, one point in time (Redis/Valkey); `None` for
+    /// Memcached, which has no persistence.
+    pub fn snapshot_rdb(&self) -> Option<Vec<u8>> {
+        match self {
+            RunningNode::Redis(n) => Some(n.snapshot_rdb()),
+            RunningNode::Memcached(_) => None,
+        }
+    }
+
     /// Stops the node: listener closed and client connections dropped when this returns.
     pub async fn shutdown(self) {
         match self {

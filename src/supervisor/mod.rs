@@ -14,22 +14,25 @@
 //! cluster-mode configuration), `endpoint`, `discovery`; replication topology (`topology`):
 //! `replicate`, `promote`, `replication_offset`, `failover`, `set_cluster_topology`,
 //! `forget_topology`, [`ShardTopology`]; authentication: `set_auth_token`, `set_users`
-//! ([`NodeUser`]), `check_access_string`.
+//! ([`NodeUser`]), `check_access_string`; snapshots (`snapshots`): `snapshot_rdb`, `seed_rdb`.
 //!
 //! Modules: `alloc` (addresses), `params` (ElastiCache parameters → engine settings), `node`
 //! (the [`Supervisor`] itself), `engines` (the only code that calls the engine crates), `proxy`
-//! (forwarding endpoints), `topology` (who replicates from whom, failover, CLUSTER slot maps).
+//! (forwarding endpoints), `topology` (who replicates from whom, failover, CLUSTER slot maps),
+//! `snapshots` (RDB images taken from nodes and given to nodes at start).
 
 mod alloc;
 mod engines;
 mod node;
 pub mod params;
 mod proxy;
+mod snapshots;
 mod topology;
 
 pub use alloc::{Allocator, Reservation};
 pub use engines::check_access_string;
 pub use node::Supervisor;
+pub use snapshots::{DecodedImages, decode_images};
 pub use topology::ShardTopology;
 
 use std::collections::BTreeMap;

@@ -97,6 +97,8 @@ pub struct Supervisor {
     ca: Arc<LocalCa>,
     /// Replication and cluster topology the nodes were told (see `topology`).
     pub(super) topology: super::topology::TopologyState,
+    /// RDB images the next start of a node key loads (snapshot restores; see `snapshots`).
+    pub(super) seeds: Mutex<HashMap<String, ecl_redis::RdbImage>>,
 }
 
 /// A forwarding cluster-level endpoint and the node keys it relays to.
@@ -107,7 +109,7 @@ struct ForwarderSlot {
     targets: Vec<String>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section is a handful of map operations; a panic inside one cannot leave a
     // map half-updated, so a poisoned lock is still consistent.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -147,6 +149,7 @@ impl Supervisor {
             forwarders: Mutex::new(HashMap::new()),
             shutting_down: AtomicBool::new(false),
             topology: Default::default(),
+            seeds: Mutex::new(HashMap::new()),
         }
     }
 
@@ -168,7 +171,10 @@ impl Supervisor {
         if let Some(group) = &spec.discovery_group {
             self.enter_group(group, &spec.engine_version, spec.transit_encryption);
         }
-        match self.launch_new(&spec).await {
+        let launched = self.launch_new(&spec).await;
+        // A seed is for the first start only: a reboot starts empty, as on ElastiCache.
+        lock(&self.seeds).remove(&spec.key);
+        match launched {
             Ok((reservation, _, running)) if self.shutting_down.load(Ordering::SeqCst) => {
                 // `shutdown_all` ran while this node was starting (after the check above and
                 // before the node was claimed): stop it rather than leave it running.
@@ -927,7 +933,7 @@ impl Supervisor {
             cluster_enabled: spec.cluster_enabled,
             tls: self.tls_policy(spec.transit_encryption, bind)?,
             data_dir: None,
-            initial_rdb: None,
+            initial_rdb: lock(&self.seeds).get(&spec.key).cloned(),
         })
     }
 

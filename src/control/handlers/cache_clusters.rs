@@ -179,16 +179,6 @@ fn check_create_request(input: &CreateCacheClusterInput) -> Result<CreateRequest
     {
         return Err(snapshots_not_for_memcached());
     }
-    if let Some(name) = &input.snapshot_name {
-        return Err(ApiError::snapshot_not_found(format!(
-            "Snapshot not found: {name}"
-        )));
-    }
-    if input.snapshot_arns.as_ref().is_some_and(|a| !a.is_empty()) {
-        return Err(invalid(
-            "Seeding a cluster from an S3 snapshot ARN is not supported by elasticache-local.",
-        ));
-    }
     let maintenance = match &input.preferred_maintenance_window {
         Some(w) => validate::maintenance_window(w).map_err(invalid)?,
         None => DEFAULT_MAINTENANCE_WINDOW.to_string(),
@@ -356,8 +346,9 @@ fn apply_create(r: &mut Region, record: &CacheClusterRecord, tags: &[Tag]) -> Cl
 pub async fn create_cache_cluster(
     svc: &Service,
     ctx: &RequestContext,
-    input: CreateCacheClusterInput,
+    mut input: CreateCacheClusterInput,
 ) -> Result<CreateCacheClusterOutput, ApiError> {
+    let seed = super::snapshot_restore::prepare_cluster_restore(svc, ctx, &mut input)?;
     let req = check_create_request(&input)?;
     let memcached = req.memcached;
     let now = svc.inner.store.now();
@@ -368,6 +359,9 @@ pub async fn create_cache_cluster(
         let cref = apply_create(&mut r, &record, &tags);
         (record, cref)
     };
+    if let Some(image) = seed {
+        svc.inner.supervisor.seed_rdb(&cref.node_key("0001"), image);
+    }
     svc.spawn_create(cref, memcached);
     Ok(CreateCacheClusterOutput {
         cache_cluster: Some(render_cluster(ctx, &record, false)),
@@ -793,6 +787,11 @@ pub async fn delete_cache_cluster(
     input: DeleteCacheClusterInput,
 ) -> Result<DeleteCacheClusterOutput, ApiError> {
     let id = input.cache_cluster_id.trim().to_ascii_lowercase();
+    if let Some(name) = &input.final_snapshot_identifier {
+        // Taken (and checked) before the nodes stop; a refusal leaves the cluster as it was.
+        let source = super::snapshots::Source::Cluster(id.clone());
+        super::snapshots::final_snapshot(svc, ctx, source, name).await?;
+    }
     let region = svc.region(ctx);
     let (record, cref) = {
         let mut r = lock(&region);
@@ -803,24 +802,11 @@ pub async fn delete_cache_cluster(
                 "Snapshots are not supported for the memcached engine.",
             ));
         }
-        let skipped_snapshot = input.final_snapshot_identifier.clone();
         c.begin(ClusterStatus::Deleting)?;
         for n in &mut c.nodes {
             n.begin(NodeStatus::Deleting);
         }
         let record = c.clone();
-        if let Some(name) = skipped_snapshot {
-            // Snapshots come with a later issue; say so where users look (DescribeEvents)
-            // rather than failing the delete Terraform and scripts depend on.
-            tracing::warn!(cluster = %id, snapshot = %name, "final snapshot not taken: snapshots are not implemented yet");
-            let now = svc.inner.store.now();
-            r.event(
-                crate::state::SourceType::CacheCluster,
-                &id,
-                format!("Final snapshot {name} was not taken: snapshots are not supported by elasticache-local yet"),
-                now,
-            );
-        }
         (record.clone(), ClusterRef::of(&r, &record))
     };
     svc.spawn_delete(cref);

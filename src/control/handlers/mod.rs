@@ -3,7 +3,8 @@
 //! Place in the flow: `control::api::dispatch` decodes a request into a typed input and calls
 //! the matching method of [`Service`]; the method (in the family file: `cache_clusters`,
 //! `parameter_groups`, `subnet_groups`, `security_groups`, `tags`, `events`, `catalog`,
-//! `users`, `user_groups`)
+//! `users`, `user_groups`, `snapshots`, `snapshot_restore`; `snapshot_schedule` takes the
+//! automatic snapshots)
 //! validates it, reads or updates `state` under a short synchronous lock, asks the supervisor
 //! to start/stop/reconfigure engine nodes (never while holding a lock), and answers a typed
 //! output. Background lifecycle tasks (`lifecycle`) finish `creating`/`modifying`/`rebooting`/
@@ -11,6 +12,7 @@
 //! Operations not implemented here keep the trait's default "not supported" answer.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,6 +39,9 @@ mod replication_lifecycle;
 mod replication_modify;
 mod replication_render;
 mod security_groups;
+mod snapshot_restore;
+mod snapshot_schedule;
+mod snapshots;
 mod subnet_groups;
 mod tags;
 mod user_groups;
@@ -45,6 +50,8 @@ mod users;
 #[cfg(test)]
 mod rbac_tests;
 #[cfg(test)]
+mod snapshot_tests;
+#[cfg(test)]
 mod tests;
 
 /// Shared parts of the service; cloned into background lifecycle tasks.
@@ -52,6 +59,10 @@ pub(crate) struct Inner {
     pub(crate) store: Store,
     pub(crate) supervisor: Arc<Supervisor>,
     pub(crate) create_delay: Duration,
+    /// Where snapshot images are also written (`<data-dir>/snapshots`), if anywhere.
+    pub(crate) snapshot_dir: Option<PathBuf>,
+    /// The directory standing in for S3 (exports and `SnapshotArns` seeds).
+    pub(crate) s3_dir: PathBuf,
 }
 
 /// The ElastiCache control plane: owns the resource state and drives the supervisor.
@@ -68,6 +79,8 @@ impl Service {
                 store: Store::new(Arc::new(SystemClock)),
                 supervisor,
                 create_delay: config.create_delay,
+                snapshot_dir: config.data_dir.as_ref().map(|d| d.join("snapshots")),
+                s3_dir: config.effective_s3_dir(),
             }),
         }
     }
@@ -79,6 +92,8 @@ impl Service {
                 store,
                 supervisor,
                 create_delay: config.create_delay,
+                snapshot_dir: config.data_dir.as_ref().map(|d| d.join("snapshots")),
+                s3_dir: config.effective_s3_dir(),
             }),
         }
     }
@@ -96,8 +111,9 @@ impl Service {
         Ok(r.cluster(raw)?.replication_group_id.is_some())
     }
 
-    /// Clusters and nodes per engine across every account and region, for `/health`:
-    /// `{"clusters": {"redis": 1}, "nodes": {"redis": 1}}`.
+    /// Clusters and nodes per engine across every account and region, snapshots, and the
+    /// directory standing in for S3, for `/health`: `{"clusters": {"redis": 1}, "nodes":
+    /// {"redis": 1}, "snapshots": 0, "s3_dir": "/tmp/elasticache-local-s3"}`.
     pub fn resource_counts(&self) -> serde_json::Value {
         let mut clusters: BTreeMap<String, usize> = BTreeMap::new();
         let mut nodes: BTreeMap<String, usize> = BTreeMap::new();
@@ -108,7 +124,19 @@ impl Service {
                 *nodes.entry(c.engine.clone()).or_default() += c.nodes.len();
             }
         }
-        serde_json::json!({ "clusters": clusters, "nodes": nodes })
+        let snapshots: usize = self
+            .inner
+            .store
+            .regions()
+            .iter()
+            .map(|r| lock(r).snapshots.len())
+            .sum();
+        serde_json::json!({
+            "clusters": clusters,
+            "nodes": nodes,
+            "snapshots": snapshots,
+            "s3_dir": self.inner.s3_dir.display().to_string(),
+        })
     }
 }
 
@@ -395,6 +423,38 @@ impl ElastiCacheApi for Service {
         input: DecreaseReplicaCountInput,
     ) -> Result<DecreaseReplicaCountOutput, ApiError> {
         replica_count::decrease_replica_count(self, ctx, input)
+    }
+
+    async fn create_snapshot(
+        &self,
+        ctx: &RequestContext,
+        input: CreateSnapshotInput,
+    ) -> Result<CreateSnapshotOutput, ApiError> {
+        snapshots::create_snapshot(self, ctx, input)
+    }
+
+    async fn describe_snapshots(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeSnapshotsInput,
+    ) -> Result<DescribeSnapshotsOutput, ApiError> {
+        snapshots::describe_snapshots(self, ctx, input)
+    }
+
+    async fn delete_snapshot(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteSnapshotInput,
+    ) -> Result<DeleteSnapshotOutput, ApiError> {
+        snapshots::delete_snapshot(self, ctx, input)
+    }
+
+    async fn copy_snapshot(
+        &self,
+        ctx: &RequestContext,
+        input: CopySnapshotInput,
+    ) -> Result<CopySnapshotOutput, ApiError> {
+        snapshot_restore::copy_snapshot(self, ctx, input)
     }
 
     async fn test_failover(

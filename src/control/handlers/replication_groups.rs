@@ -23,6 +23,7 @@ use super::Service;
 use super::common::*;
 use super::replication_lifecycle::GroupRef;
 use super::replication_render::render_group;
+use super::{snapshot_restore, snapshots};
 
 /// What one shard of a new group needs.
 struct ShardPlan {
@@ -297,13 +298,6 @@ fn check_group_request(input: &CreateReplicationGroupInput) -> Result<GroupReque
                 .global_replication_group_id
                 .clone()
                 .unwrap_or_default()
-        )));
-    }
-    if input.snapshot_name.is_some() || input.snapshot_arns.as_ref().is_some_and(|a| !a.is_empty())
-    {
-        return Err(ApiError::snapshot_not_found(format!(
-            "Snapshot not found: {}",
-            input.snapshot_name.clone().unwrap_or_default()
         )));
     }
     let tags = tags_from_request(input.tags.clone())?;
@@ -709,17 +703,32 @@ fn apply_create_group(r: &mut Region, plan: &GroupPlan) -> GroupRef {
 pub async fn create_replication_group(
     svc: &Service,
     ctx: &RequestContext,
-    input: CreateReplicationGroupInput,
+    mut input: CreateReplicationGroupInput,
 ) -> Result<CreateReplicationGroupOutput, ApiError> {
+    let images = snapshot_restore::prepare_group_restore(svc, ctx, &mut input)?;
+    let restore = snapshot_restore::group_restore(&input, images)?;
     let req = check_group_request(&input)?;
     let now = svc.inner.store.now();
     let region = svc.region(ctx);
-    let (record, gref) = {
+    let (record, gref, shards) = {
         let mut r = lock(&region);
         let plan = plan_create_group(&r, &input, req, now)?;
+        let g = &plan.group;
+        if let Some(restore) = &restore {
+            snapshot_restore::check_restore_shape(restore, g.node_groups.len(), g.cluster_enabled)?;
+        }
+        let shards: Vec<(String, Vec<(u16, u16)>)> = (g.node_groups.iter())
+            .map(|ng| (ng.primary.clone(), ng.slots.clone()))
+            .collect();
         let gref = apply_create_group(&mut r, &plan);
-        (render_group(ctx, &r, &plan.group), gref)
+        (render_group(ctx, &r, &plan.group), gref, shards)
     };
+    let seeds = restore.map(|x| snapshot_restore::seeds(x, shards));
+    for (primary, image) in seeds.unwrap_or_default() {
+        svc.inner
+            .supervisor
+            .seed_rdb(&gref.node_key(&primary), image);
+    }
     svc.spawn_group_create(gref);
     Ok(CreateReplicationGroupOutput {
         replication_group: Some(record),
@@ -760,8 +769,9 @@ pub async fn delete_replication_group(
 ) -> Result<DeleteReplicationGroupOutput, ApiError> {
     let retain = input.retain_primary_cluster.unwrap_or(false);
     if let Some(name) = &input.final_snapshot_identifier {
-        validate::cluster_id(name)
-            .map_err(|_| invalid(format!("Invalid FinalSnapshotIdentifier: {name}")))?;
+        // Taken (and checked) before the members stop; a refusal leaves the group as it was.
+        let id = input.replication_group_id.trim().to_ascii_lowercase();
+        snapshots::final_snapshot(svc, ctx, snapshots::Source::Group(id), name).await?;
     }
     let now = svc.inner.store.now();
     let region = svc.region(ctx);

@@ -32,6 +32,7 @@ fn resolve(
             ResourceKind::User => r.users.contains_key(&id),
             ResourceKind::UserGroup => r.user_groups.contains_key(&id),
             ResourceKind::ReplicationGroup => r.replication_groups.contains_key(&id),
+            ResourceKind::Snapshot => r.snapshots.contains_key(&id),
             _ => false,
         };
     if exists {
