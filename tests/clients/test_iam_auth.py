@@ -253,3 +253,29 @@ def test_listed_credentials_replace_the_dummy_pairs(emulator_with_credentials, t
     assert auth_result(connect(rg, ca, "carol", dummy)) == WRONGPASS
     wrong = generate_iam_auth_token("listed", "carol", REGION, session("AKIAIAMEXAMPLE", "iam-secret-2"))
     assert auth_result(connect(rg, ca, "carol", wrong)) == WRONGPASS
+
+
+def test_create_user_accepts_no_password_required_false_beside_iam(make_client):
+    """Terraform sends NoPasswordRequired=false with every CreateUser; AWS accepts it beside
+    AuthenticationMode, and refuses `true`."""
+    client = make_client(region=REGION)
+    user_id = f"tf-style-{random.getrandbits(32):08x}"
+    out = client.create_user(
+        UserId=user_id,
+        UserName=user_id,
+        Engine="redis",
+        AccessString="on ~* +@all",
+        AuthenticationMode={"Type": "iam"},
+        NoPasswordRequired=False,
+    )
+    assert out["Authentication"] == {"Type": "iam"}
+    client.delete_user(UserId=user_id)
+    with pytest.raises(client.exceptions.InvalidParameterCombinationException):
+        client.create_user(
+            UserId=f"{user_id}-x",
+            UserName=f"{user_id}-x",
+            Engine="redis",
+            AccessString="on ~* +@all",
+            AuthenticationMode={"Type": "iam"},
+            NoPasswordRequired=True,
+        )
