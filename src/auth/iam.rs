@@ -138,13 +138,12 @@ pub enum Refusal {
 }
 
 /// The parts of a token the checks need.
-struct Token<'a> {
+struct Token {
     host: String,
     params: Vec<(String, String)>,
-    raw: &'a str,
 }
 
-impl Token<'_> {
+impl Token {
     /// The single value of a query parameter.
     fn get(&self, name: &'static str) -> Result<&str, Refusal> {
         let mut values = self.params.iter().filter(|(k, _)| k == name);
@@ -156,7 +155,7 @@ impl Token<'_> {
     }
 }
 
-fn parse(token: &[u8]) -> Result<Token<'_>, Refusal> {
+fn parse(token: &[u8]) -> Result<Token, Refusal> {
     let raw = std::str::from_utf8(token).map_err(|_| Refusal::Malformed("not UTF-8"))?;
     let (host, query) = raw
         .split_once("/?")
@@ -171,7 +170,6 @@ fn parse(token: &[u8]) -> Result<Token<'_>, Refusal> {
         // SigV4 signs the host lower-cased; cache names are lower case anyway.
         host: host.to_ascii_lowercase(),
         params,
-        raw,
     })
 }
 
@@ -278,7 +276,7 @@ fn parse_amz_date(s: &str) -> Result<i64, Refusal> {
 /// forms presigners use (`UNSIGNED-PAYLOAD`: botocore, the AWS SDKs' presigners; the hash of
 /// the empty body: generic SigV4 libraries signing a GET).
 fn check_signature(
-    t: &Token<'_>,
+    t: &Token,
     scope: &Scope<'_>,
     amz_date: &str,
     creds: &IamCredentials,
@@ -302,7 +300,6 @@ fn check_signature(
             }
         }
     }
-    tracing::trace!(token_len = t.raw.len(), "IAM token signature mismatch");
     Err(Refusal::BadSignature)
 }
 
