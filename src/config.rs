@@ -210,6 +210,18 @@ pub struct Config {
     #[arg(long, env = "ELASTICACHE_LOCAL_API_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub api_max_connections: u32,
 
+    /// Secrets IAM authentication tokens are checked with (users with `AuthenticationMode
+    /// Type=iam`), as `ACCESS_KEY_ID:SECRET_ACCESS_KEY[,…]`: a token is admitted only when
+    /// signed with one of these pairs. Unset: the dummy credentials of local testing are
+    /// admitted, i.e. the secret `test` for any access key id, or a secret equal to the access
+    /// key id (`AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test`).
+    #[arg(
+        long,
+        env = "ELASTICACHE_LOCAL_IAM_CREDENTIALS",
+        hide_env_values = true
+    )]
+    pub iam_credentials: Option<crate::auth::iam::IamCredentials>,
+
     /// Log filter, in tracing's env-filter syntax (for example `info`, `elasticache_local=debug`).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,

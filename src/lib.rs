@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api_listener;
+pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod control;

@@ -13,7 +13,9 @@ use ecl_memcached::{
     ClusterDiscovery, ConfigEndpoint, DiscoveryNode, MemcachedConfig, MemcachedNode,
 };
 pub use ecl_redis::{ClusterNodeInfo, ClusterShard, ClusterTopology};
-use ecl_redis::{RedisConfig, RedisNode, UserDef};
+use ecl_redis::{PasswordCheck, RedisConfig, RedisNode, UserDef};
+
+use super::IamCredentials;
 
 /// Whether the engine accepts an access string as a user's rules (command and category names
 /// are checked against the newest Redis OSS command table); the error names the rule.
@@ -28,14 +30,17 @@ pub fn check_access_string(access: &str) -> Result<(), String> {
     ecl_redis::acl::Acl::build(&[def], &table, true).map(|_| ())
 }
 
-/// The engine's user definitions for the supervisor's users.
-pub fn user_defs(users: &[super::NodeUser]) -> Vec<UserDef> {
+/// The engine's user definitions for the supervisor's users; IAM users get a password check
+/// that validates IAM tokens against `iam`'s secrets.
+pub fn user_defs(users: &[super::NodeUser], iam: &Arc<IamCredentials>) -> Vec<UserDef> {
     users
         .iter()
         .map(|u| UserDef {
             name: u.name.clone(),
             rules: u.rules(),
-            password_check: None,
+            password_check: u.iam.clone().map(|target| {
+                Arc::new(crate::auth::iam::checker(target, iam.clone())) as PasswordCheck
+            }),
         })
         .collect()
 }
@@ -92,9 +97,13 @@ impl RunningNode {
 
     /// Replaces the node's ACL users live (`None`: the single `default` user of
     /// `requirepass`); the engine disconnects clients of users that are gone or now off.
-    pub fn set_users(&self, users: Option<&[super::NodeUser]>) -> Result<(), String> {
+    pub fn set_users(
+        &self,
+        users: Option<&[super::NodeUser]>,
+        iam: &Arc<IamCredentials>,
+    ) -> Result<(), String> {
         match self {
-            RunningNode::Redis(n) => n.set_users(users.map(user_defs)),
+            RunningNode::Redis(n) => n.set_users(users.map(|u| user_defs(u, iam))),
             RunningNode::Memcached(_) if users.is_none() => Ok(()),
             RunningNode::Memcached(_) => Err("Memcached nodes have no ACL users".to_string()),
         }

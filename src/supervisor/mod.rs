@@ -14,7 +14,8 @@
 //! cluster-mode configuration), `endpoint`, `discovery`; replication topology (`topology`):
 //! `replicate`, `promote`, `replication_offset`, `failover`, `set_cluster_topology`,
 //! `forget_topology`, [`ShardTopology`]; authentication: `set_auth_token`, `set_users`
-//! ([`NodeUser`]), `check_access_string`; snapshots (`snapshots`): `snapshot_rdb`, `seed_rdb`.
+//! ([`NodeUser`], IAM users checked with [`crate::auth::iam`]), `check_access_string`;
+//! snapshots (`snapshots`): `snapshot_rdb`, `seed_rdb`.
 //!
 //! Modules: `alloc` (addresses), `params` (ElastiCache parameters → engine settings), `node`
 //! (the [`Supervisor`] itself), `engines` (the only code that calls the engine crates), `proxy`
@@ -34,6 +35,8 @@ pub use engines::check_access_string;
 pub use node::Supervisor;
 pub use snapshots::{DecodedImages, decode_images};
 pub use topology::ShardTopology;
+
+pub use crate::auth::iam::{IamCredentials, IamTarget};
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -99,6 +102,9 @@ pub struct NodeUser {
     /// ElastiCache access string: `on`/`off`, key patterns, channels, command rules. As on
     /// ElastiCache, a user whose access string says neither `on` nor `off` is off.
     pub access: String,
+    /// IAM authentication (`AuthenticationMode Type=iam`): AUTH takes an IAM token naming this
+    /// cache, region and user instead of a password (`passwords` is then empty).
+    pub iam: Option<IamTarget>,
 }
 
 impl NodeUser {

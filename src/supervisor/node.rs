@@ -95,6 +95,8 @@ pub struct Supervisor {
     shutting_down: AtomicBool,
     /// Issues the certificates of TLS endpoints.
     ca: Arc<LocalCa>,
+    /// Secrets IAM authentication tokens are checked with.
+    iam: Arc<super::IamCredentials>,
     /// Replication and cluster topology the nodes were told (see `topology`).
     pub(super) topology: super::topology::TopologyState,
     /// RDB images the next start of a node key loads (snapshot restores; see `snapshots`).
@@ -143,6 +145,12 @@ impl Supervisor {
             alloc: Allocator::new(config),
             memory_cap: config.max_node_memory,
             strict_commands: config.strict_commands,
+            iam: Arc::new(
+                config
+                    .iam_credentials
+                    .clone()
+                    .unwrap_or(super::IamCredentials::Dummy),
+            ),
             nodes: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
             cluster_endpoints: Mutex::new(HashMap::new()),
@@ -327,7 +335,7 @@ impl Supervisor {
                 // The engine gives `default` the new requirepass; users the node was given
                 // explicitly (RBAC, a rotation) are restored over it.
                 if guard.spec.users.is_some() {
-                    node.set_users(guard.spec.users.as_deref())
+                    node.set_users(guard.spec.users.as_deref(), &self.iam)
                         .map_err(refused)?;
                 }
             }
@@ -351,12 +359,11 @@ impl Supervisor {
                 continue;
             }
             if let Some(node) = &guard.running {
-                node.set_users(users.as_deref()).map_err(|reason| {
-                    SupervisorError::InvalidParameter {
+                node.set_users(users.as_deref(), &self.iam)
+                    .map_err(|reason| SupervisorError::InvalidParameter {
                         name: "users".to_string(),
                         reason,
-                    }
-                })?;
+                    })?;
             }
             guard.spec.users = users.clone();
         }
@@ -929,7 +936,10 @@ impl Supervisor {
             )?,
             parameters,
             requirepass: spec.auth_token.clone(),
-            users: spec.users.as_deref().map(engines::user_defs),
+            users: spec
+                .users
+                .as_deref()
+                .map(|u| engines::user_defs(u, &self.iam)),
             cluster_enabled: spec.cluster_enabled,
             tls: self.tls_policy(spec.transit_encryption, bind)?,
             data_dir: None,

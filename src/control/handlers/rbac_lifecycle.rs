@@ -12,7 +12,7 @@ use crate::state::{
     CacheClusterRecord, PreviousAuth, Region, ResourceKind, UserAuth, UserGroupRecord,
     UserGroupStatus, UserRecord, UserStatus, lock,
 };
-use crate::supervisor::NodeUser;
+use crate::supervisor::{IamTarget, NodeUser};
 
 use super::Service;
 
@@ -228,7 +228,7 @@ pub fn node_users(r: &Region, c: &CacheClusterRecord) -> Option<Vec<NodeUser>> {
             .filter_map(|id| r.users.get(id));
         for u in members {
             if !users.iter().any(|x| x.name == u.user_name) {
-                users.push(engine_user(u));
+                users.push(engine_user(u, r, c));
             }
         }
         return Some(users);
@@ -250,16 +250,25 @@ pub fn rotation_user(current: String, previous: &PreviousAuth) -> NodeUser {
         passwords,
         nopass,
         access: "on ~* +@all".to_string(),
+        iam: None,
     }
 }
 
-/// A user record in the supervisor's terms. IAM users get no password: the emulator cannot
-/// check IAM tokens, so nobody can authenticate as them.
-fn engine_user(u: &UserRecord) -> NodeUser {
+/// A user record in the supervisor's terms, on a node of `c`. IAM users get no password but
+/// an IAM token check naming the node's replication group, region and user id.
+fn engine_user(u: &UserRecord, r: &Region, c: &CacheClusterRecord) -> NodeUser {
     let (passwords, nopass) = match &u.auth {
         UserAuth::Password(p) => (p.clone(), false),
         UserAuth::NoPassword => (Vec::new(), true),
         UserAuth::Iam => (Vec::new(), false),
+    };
+    let iam = match (&u.auth, &c.replication_group_id) {
+        (UserAuth::Iam, Some(group)) => Some(IamTarget {
+            cache_name: group.clone(),
+            region: r.region.clone(),
+            user_id: u.user_id.clone(),
+        }),
+        _ => None,
     };
     NodeUser {
         name: u.user_name.clone(),
@@ -267,5 +276,6 @@ fn engine_user(u: &UserRecord) -> NodeUser {
         passwords,
         nopass,
         access: u.access_string.clone(),
+        iam,
     }
 }

@@ -50,8 +50,10 @@ pub fn render(ctx: &RequestContext, r: &Region, u: &UserRecord) -> User {
 }
 
 /// The authentication a Create/ModifyUser request asks for, from `Passwords`,
-/// `NoPasswordRequired` and `AuthenticationMode` (which excludes the other two). `None`:
-/// the request does not change it (only allowed when `required` is false).
+/// `NoPasswordRequired` and `AuthenticationMode` (which excludes passwords and
+/// `NoPasswordRequired=true`; `false` is accepted beside it, as AWS does: Terraform sends it on
+/// every CreateUser). `None`: the request does not change it (only allowed when `required` is
+/// false).
 fn requested_auth(
     passwords: Option<Vec<String>>,
     no_password: Option<bool>,
@@ -60,12 +62,12 @@ fn requested_auth(
 ) -> Result<Option<UserAuth>, ApiError> {
     let passwords = passwords.filter(|p| !p.is_empty());
     let auth = match (mode, passwords, no_password) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+        (Some(_), Some(_), _) | (Some(_), _, Some(true)) => {
             return Err(combination(
                 "AuthenticationMode cannot be combined with Passwords or NoPasswordRequired.",
             ));
         }
-        (Some(m), None, None) => Some(mode_auth(m)?),
+        (Some(m), None, _) => Some(mode_auth(m)?),
         (None, Some(_), Some(true)) => {
             return Err(combination(
                 "Passwords cannot be provided when NoPasswordRequired is true.",

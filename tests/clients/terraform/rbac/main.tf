@@ -1,6 +1,6 @@
-# Terraform configuration driven by test_terraform_rbac.py against elasticache-local: two
-# RBAC users (one named "default" that replaces the built-in user), a user group holding
-# them, and a TLS replication group using that user group.
+# Terraform configuration driven by test_terraform_rbac.py against elasticache-local: three
+# RBAC users (one named "default" that replaces the built-in user, one authenticating with IAM
+# tokens), a user group holding them, and a TLS replication group using that user group.
 
 terraform {
   required_providers {
@@ -50,10 +50,26 @@ resource "aws_elasticache_user" "app" {
   }
 }
 
+# IAM authentication: ElastiCache requires user_name == user_id.
+resource "aws_elasticache_user" "iam" {
+  user_id       = "tf-iam-${var.suffix}"
+  user_name     = "tf-iam-${var.suffix}"
+  access_string = "on ~* +@all"
+  engine        = "redis"
+
+  authentication_mode {
+    type = "iam"
+  }
+}
+
 resource "aws_elasticache_user_group" "group" {
   user_group_id = "tf-ug-${var.suffix}"
   engine        = "redis"
-  user_ids      = [aws_elasticache_user.default.user_id, aws_elasticache_user.app.user_id]
+  user_ids = [
+    aws_elasticache_user.default.user_id,
+    aws_elasticache_user.app.user_id,
+    aws_elasticache_user.iam.user_id,
+  ]
 }
 
 resource "aws_elasticache_replication_group" "rbac" {
@@ -70,3 +86,4 @@ resource "aws_elasticache_replication_group" "rbac" {
 }
 
 output "primary_address" { value = aws_elasticache_replication_group.rbac.primary_endpoint_address }
+output "port" { value = aws_elasticache_replication_group.rbac.port }
