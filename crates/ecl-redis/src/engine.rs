@@ -190,6 +190,8 @@ pub struct Engine {
     /// refuses commands until it is rebooted (a reboot builds a fresh engine). Holds the
     /// panic's message.
     broken: Option<String>,
+    /// Lua scripting: the node's Lua state and script cache (EVAL, SCRIPT).
+    pub(crate) scripts: crate::scripting::Scripts,
 }
 
 /// Wall-clock milliseconds.
@@ -233,6 +235,7 @@ impl Engine {
             repl: Default::default(),
             cluster: Default::default(),
             broken: None,
+            scripts: Default::default(),
         };
         e.refresh_access_mode();
         e

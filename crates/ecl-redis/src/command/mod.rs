@@ -48,6 +48,7 @@ pub mod introspect;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -95,6 +96,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     zsets::COMMANDS,
     zsets_ops::COMMANDS,
     hyperloglog::COMMANDS,
+    scripting::COMMANDS,
     crate::cluster::commands::COMMANDS,
 ];
 
