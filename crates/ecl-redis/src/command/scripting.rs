@@ -142,6 +142,11 @@ fn numkeys(argv: &Argv<'_>) -> Result<usize, CmdError> {
 }
 
 fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> CmdResult {
+    // The table marks EVAL `skip_monitor` (as Redis does) because MONITOR must see it before
+    // the script's own commands, and only once it passed the generic checks.
+    if !ctx.eng.clients.monitors.is_empty() && !ctx.client.detached {
+        super::dispatch::feed_monitors(ctx.eng, ctx.client, argv, ctx.now);
+    }
     let n = numkeys(argv)?;
     let sha = if by_sha {
         let sha = String::from_utf8_lossy(argv.get(1)).to_ascii_lowercase();

@@ -71,6 +71,8 @@ pub struct Scripts {
     cache: HashMap<String, Script>,
     /// Memory taken by cached script bodies (INFO `used_memory_scripts_eval`).
     pub bodies_bytes: usize,
+    /// A script is running (MONITOR shows its commands as coming from `lua`).
+    pub running: bool,
     /// `math.random`'s state: one sequence per node, which goes on from script to script and
     /// survives SCRIPT FLUSH, as in Redis 7.0.
     rand: u64,
@@ -82,6 +84,7 @@ impl Default for Scripts {
             state: None,
             cache: HashMap::new(),
             bodies_bytes: 0,
+            running: false,
             rand: libs::RAND_INIT,
         }
     }
@@ -375,7 +378,9 @@ pub fn run_script(
     );
     client.reply_mode = ReplyMode::On;
     client.in_exec = true;
+    eng.scripts.running = true;
     let res = run_in_state(&st, eng, client, func, inv);
+    eng.scripts.running = false;
     (
         client.db,
         client.reply_mode,
@@ -529,10 +534,11 @@ fn check_call(
         return Err("ERR Unknown Redis command called from script");
     };
     let mut spec = table.entries[id].spec;
-    if !spec.subs.is_empty()
-        && argv.len() >= 2
-        && let Some(sid) = table.lookup_sub(id, argv.get(1))
-    {
+    if !spec.subs.is_empty() && argv.len() >= 2 {
+        // An unknown subcommand is an unknown command for scripts.
+        let Some(sid) = table.lookup_sub(id, argv.get(1)) else {
+            return Err("ERR Unknown Redis command called from script");
+        };
         spec = table.entries[sid].spec;
     }
     if !crate::command::arity_ok(spec.arity, argv.len()) {
