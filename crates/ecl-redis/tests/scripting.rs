@@ -767,6 +767,35 @@ return 1"##,
         r##"return redis.call('get', 'a', 'b', 'c')"##,
         r##"0"##,
     ],
+    &[r##"EVAL"##, r##"return cmsgpack.pack({1,2,3})"##, r##"0"##],
+    &[r##"EVAL"##, r##"return cmsgpack.pack({a=1})"##, r##"0"##],
+    &[
+        r##"EVAL"##,
+        r##"return cmsgpack.pack(1.5, -1, -100, 300, 70000, 5000000000, -40000, 0.1, 'abc', true, false)"##,
+        r##"0"##,
+    ],
+    &[
+        r##"EVAL"##,
+        r##"return cmsgpack.pack(string.rep('x', 40))"##,
+        r##"0"##,
+    ],
+    &[r##"EVAL"##, r##"return cmsgpack.pack({})"##, r##"0"##],
+    &[
+        r##"EVAL"##,
+        r##"return cmsgpack.unpack(cmsgpack.pack({1,{2,3},'x'}))"##,
+        r##"0"##,
+    ],
+    &[
+        r##"EVAL"##,
+        r##"local a, b = cmsgpack.unpack(cmsgpack.pack(7, 'y')) return {a, b}"##,
+        r##"0"##,
+    ],
+    &[
+        r##"EVAL"##,
+        r##"return cmsgpack.unpack(cmsgpack.pack({name='Joe'})).name"##,
+        r##"0"##,
+    ],
+    &[r##"EVAL"##, r##"return cmsgpack.pack()"##, r##"0"##],
 ];
 
 /// A connection to any address, reading whole RESP frames.

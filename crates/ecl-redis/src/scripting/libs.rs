@@ -1,9 +1,9 @@
-//! Libraries scripts see besides Lua's own: `redis.log`, a deterministic `math.random`, `bit`
-//! (LuaBitOp's API) and `cjson`, written in Rust.
+//! Libraries scripts see besides Lua's own: `redis.log`, `math.random` (Redis' lrand48),
+//! `bit` (LuaBitOp's API), `cjson` and `cmsgpack`, written in Rust.
 //!
 //! Place in the flow: [`install`] runs once when the node's Lua state is created
-//! (`scripting::new_state`); [`reset_random`] runs before every script so each run sees the
-//! same random sequence, as Redis 7 seeds it.
+//! (`scripting::new_state`); the runner hands `math.random` the node's [`Rand`] state for each
+//! script, so the sequence goes on from script to script, as in redis-server 7.0.
 
 use mlua::{LightUserData, Lua, MultiValue, Table, Value};
 
@@ -214,6 +214,7 @@ pub fn install(lua: &Lua, g: &Table) -> mlua::Result<()> {
     )?;
     g.raw_set("bit", bit_table(lua)?)?;
     g.raw_set("cjson", super::json::cjson_table(lua)?)?;
+    g.raw_set("cmsgpack", super::msgpack::cmsgpack_table(lua)?)?;
     Ok(())
 }
 

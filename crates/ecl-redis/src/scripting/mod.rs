@@ -14,6 +14,7 @@
 pub mod convert;
 pub mod json;
 pub mod libs;
+pub mod msgpack;
 
 use crate::client::{Client, ReplyMode};
 use crate::command::{OwnedArgv, flags};
