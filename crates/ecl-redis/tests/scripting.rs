@@ -1040,3 +1040,28 @@ async fn replicas_receive_the_scripts_effects_not_the_eval() {
     assert_eq!(on_p, on_r);
     assert_eq!(rc.cmd(&["GET", "n"]).await, "$1\r\n1\r\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_limit_rules_follow_the_script_flags() {
+    let node = start_with(|c| c.maxmemory = 2 * 1024 * 1024);
+    let mut c = Raw::connect(&node).await;
+    // Without a shebang, a script that already wrote goes on past the limit (as redis-server
+    // 7.0 does: stopping it halfway would leave a partial write).
+    let fill = "for i = 1, 3000 do redis.call('set', 'k' .. i, string.rep('x', 1000)) end return 1";
+    assert_eq!(c.cmd(&["EVAL", fill, "0"]).await, ":1\r\n");
+    let oom = "-OOM command not allowed when used memory > 'maxmemory'.";
+    // Declared flags without allow-oom: refused before running, and not cached.
+    let strict = "#!lua\nreturn redis.call('set', 'a', 'b')";
+    assert_eq!(c.cmd(&["EVAL", strict, "0"]).await, format!("{oom}\r\n"));
+    let info = c.cmd(&["INFO", "memory"]).await;
+    assert!(info.contains("number_of_cached_scripts:1\r\n"), "{info}");
+    let allowed = "#!lua flags=allow-oom\nreturn redis.call('set', 'a', 'b')";
+    assert_eq!(c.cmd(&["EVAL", allowed, "0"]).await, "+OK\r\n");
+    let reader = "#!lua flags=no-writes\nreturn redis.call('get', 'a')";
+    assert_eq!(c.cmd(&["EVAL", reader, "0"]).await, "$1\r\nb\r\n");
+    // A legacy script's first write over the limit fails inside the script.
+    let first = c
+        .cmd(&["EVAL", "return redis.call('set', 'a', 'c')", "0"])
+        .await;
+    assert!(first.starts_with(&format!("{oom} script: ")), "{first}");
+}

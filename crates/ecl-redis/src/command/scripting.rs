@@ -148,11 +148,27 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
         super::dispatch::feed_monitors(ctx.eng, ctx.client, argv, ctx.now);
     }
     let n = numkeys(argv)?;
-    let sha = if by_sha {
+    let (sha, flags) = if by_sha {
         let sha = String::from_utf8_lossy(argv.get(1)).to_ascii_lowercase();
-        if !ctx.eng.scripts.exists(&sha) {
+        let Some(flags) = ctx.eng.scripts.flags(&sha) else {
             return Err(NOSCRIPT_MSG.into());
-        }
+        };
+        (sha, flags)
+    } else {
+        // The shebang is read before the script is cached: a refused script is not cached.
+        let (flags, _) = scripting::parse_shebang(argv.get(1)).map_err(|e| CmdError(e.into()))?;
+        (String::new(), flags)
+    };
+    if flags.no_cluster && ctx.eng.info.cluster {
+        return Err("ERR Can not run script on cluster, 'no-cluster' flag is set.".into());
+    }
+    let read_only = ro || flags.no_writes;
+    // A script that declares its flags may write unless it says otherwise, so over the memory
+    // limit it is refused up front (Redis' rule), unless it declares `allow-oom`.
+    if flags.shebang && !flags.allow_oom && !read_only && over_memory(ctx) {
+        return Err(crate::errors::OOM.into());
+    }
+    let sha = if by_sha {
         sha
     } else {
         let (ver, num) = lua_version(ctx);
@@ -161,19 +177,26 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
             .load(argv.get(1), &ver, num)
             .map_err(|e| CmdError(e.into()))?
     };
-    let flags = ctx.eng.scripts.flags(&sha).unwrap_or_default();
-    if flags.no_cluster && ctx.eng.info.cluster {
-        return Err("ERR Can not run script on cluster, 'no-cluster' flag is set.".into());
-    }
     // The script's writes go to replicas (as MULTI/EXEC), the EVAL itself never.
     ctx.propagate(Vec::new());
     let inv = Invocation {
         sha: &sha,
         keys: argv.iter_from(3).take(n).collect(),
         args: argv.iter_from(3 + n).collect(),
-        read_only: ro || flags.no_writes,
+        read_only,
     };
-    scripting::run_script(ctx.eng, ctx.client, ctx.out, &inv).map_err(|e| CmdError(e.into()))
+    // `allow-oom`: the script's commands run as CLIENT NO-EVICT ones do, past the limit.
+    let saved = ctx.client.no_evict;
+    ctx.client.no_evict |= flags.allow_oom;
+    let res = scripting::run_script(ctx.eng, ctx.client, ctx.out, &inv);
+    ctx.client.no_evict = saved;
+    res.map_err(|e| CmdError(e.into()))
+}
+
+/// Whether the node is over `maxmemory` even after eviction (primaries only, as for commands).
+fn over_memory(ctx: &mut Ctx<'_>) -> bool {
+    let now = ctx.now;
+    ctx.eng.cfg.maxmemory > 0 && !ctx.eng.repl.is_replica() && !ctx.eng.evict_if_needed(now)
 }
 
 fn script_load(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

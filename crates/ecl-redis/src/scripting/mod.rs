@@ -423,10 +423,16 @@ fn run_in_state(
     setup().map_err(|e| format!("ERR {e}"))?;
     let cell = std::cell::RefCell::new((eng, client));
     let read_only = inv.read_only;
+    let dirty_at_start = cell.borrow().0.dirty();
     let call_with = |lua: &Lua, args: MultiValue| {
         let resp3 = st.hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
         let mut guard = cell.borrow_mut();
         let (eng, client) = &mut *guard;
+        // Once the script has written, its later commands are not refused for memory: a
+        // script stopped halfway would leave a partial write (Redis' rule).
+        if eng.dirty() != dirty_at_start {
+            client.no_evict = true;
+        }
         script_call(lua, eng, client, args, read_only, resp3)
     };
     let result = lua.scope(|scope| {
