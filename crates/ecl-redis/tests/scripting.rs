@@ -1065,3 +1065,82 @@ async fn memory_limit_rules_follow_the_script_flags() {
         .await;
     assert!(first.starts_with(&format!("{oom} script: ")), "{first}");
 }
+
+/// Three primaries splitting the slots as ElastiCache does; returns them (the first serves
+/// slots 0-5461).
+fn three_primaries() -> Vec<RedisNode> {
+    use ecl_redis::{ClusterNodeInfo, ClusterShard, ClusterTopology};
+    let nodes: Vec<RedisNode> = (0..3)
+        .map(|_| start_with(|c| c.cluster_enabled = true))
+        .collect();
+    let ranges = [(0u16, 5461u16), (5462, 10922), (10923, 16383)];
+    let shards = (0..3)
+        .map(|i| ClusterShard {
+            shard_id: format!("{:040x}", i + 1),
+            slots: vec![ranges[i]],
+            primary: ClusterNodeInfo {
+                node_id: nodes[i].node_id(),
+                ip: "127.0.0.1".into(),
+                port: nodes[i].local_addr().port(),
+                hostname: None,
+            },
+            replicas: vec![],
+        })
+        .collect();
+    let topo = ClusterTopology { shards };
+    for n in &nodes {
+        n.set_cluster_topology(topo.clone());
+    }
+    nodes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_mode_checks_declared_and_touched_keys() {
+    use ecl_redis::cluster::key_slot;
+    let nodes = three_primaries();
+    let mut c = Raw::connect(&nodes[0]).await;
+    let names: Vec<String> = (0..500).map(|i| format!("key{i}")).collect();
+    let local: Vec<&String> = names
+        .iter()
+        .filter(|k| key_slot(k.as_bytes()) <= 5461)
+        .collect();
+    let (l1, l2) = (local[0].as_str(), local[1].as_str());
+    assert_ne!(key_slot(l1.as_bytes()), key_slot(l2.as_bytes()));
+    let remote = names
+        .iter()
+        .find(|k| key_slot(k.as_bytes()) > 5461)
+        .map_or("", |k| k.as_str());
+    assert_eq!(
+        c.cmd(&["EVAL", "return 1", "2", l1, remote]).await,
+        "-CROSSSLOT Keys in request don't hash to the same slot\r\n"
+    );
+    let moved = c.cmd(&["EVAL", "return 1", "1", remote]).await;
+    assert!(moved.starts_with("-MOVED "), "{moved}");
+    // Scripts without a shebang may touch local keys of other slots (Redis 7.0's legacy rule).
+    let two = "redis.call('set', KEYS[1], '1') return redis.call('set', ARGV[1], '2')";
+    assert_eq!(c.cmd(&["EVAL", two, "1", l1, l2]).await, "+OK\r\n");
+    let strict = format!("#!lua\n{two}");
+    let err = c.cmd(&["EVAL", &strict, "1", l1, l2]).await;
+    assert!(
+        err.starts_with(
+            "-ERR Script attempted to access keys that do not hash to the same slot script: "
+        ) && err.ends_with(", on @user_script:2.\r\n"),
+        "{err}"
+    );
+    let allowed = format!("#!lua flags=allow-cross-slot-keys\n{two}");
+    assert_eq!(c.cmd(&["EVAL", &allowed, "1", l1, l2]).await, "+OK\r\n");
+    let far = c
+        .cmd(&["EVAL", "return redis.call('get', ARGV[1])", "0", remote])
+        .await;
+    assert!(
+        far.starts_with(
+            "-ERR Script attempted to access a non local key in a cluster node script: "
+        ),
+        "{far}"
+    );
+    assert_eq!(
+        c.cmd(&["EVAL", "#!lua flags=no-cluster\nreturn 1", "0"])
+            .await,
+        "-ERR Can not run script on cluster, 'no-cluster' flag is set.\r\n"
+    );
+}

@@ -184,6 +184,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
         keys: argv.iter_from(3).take(n).collect(),
         args: argv.iter_from(3 + n).collect(),
         read_only,
+        cross_slot: flags.cross_slot || !flags.shebang,
     };
     // `allow-oom`: the script's commands run as CLIENT NO-EVICT ones do, past the limit.
     let saved = ctx.client.no_evict;

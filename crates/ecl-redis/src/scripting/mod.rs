@@ -290,6 +290,9 @@ pub struct Invocation<'a> {
     pub args: Vec<&'a [u8]>,
     /// EVAL_RO/EVALSHA_RO or a `no-writes` script.
     pub read_only: bool,
+    /// In cluster mode the script may touch keys of several slots (`allow-cross-slot-keys`,
+    /// or a script without a shebang, as Redis 7.0 allows legacy scripts).
+    pub cross_slot: bool,
 }
 
 impl Scripts {
@@ -422,8 +425,15 @@ fn run_in_state(
     };
     setup().map_err(|e| format!("ERR {e}"))?;
     let cell = std::cell::RefCell::new((eng, client));
-    let read_only = inv.read_only;
     let dirty_at_start = cell.borrow().0.dirty();
+    // Cluster mode: the slot the script works in (its first declared key's, else the first
+    // key it touches).
+    let slot = std::cell::Cell::new(inv.keys.first().map(|k| crate::cluster::key_slot(k)));
+    let rules = CallRules {
+        read_only: inv.read_only,
+        cross_slot: inv.cross_slot,
+        slot: &slot,
+    };
     let call_with = |lua: &Lua, args: MultiValue| {
         let resp3 = st.hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
         let mut guard = cell.borrow_mut();
@@ -433,7 +443,7 @@ fn run_in_state(
         if eng.dirty() != dirty_at_start {
             client.no_evict = true;
         }
-        script_call(lua, eng, client, args, read_only, resp3)
+        script_call(lua, eng, client, args, &rules, resp3)
     };
     let result = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: MultiValue| {
@@ -492,7 +502,7 @@ fn script_call(
     eng: &mut Engine,
     client: &mut Client,
     args: MultiValue,
-    read_only: bool,
+    rules: &CallRules<'_>,
     resp3: bool,
 ) -> mlua::Result<(Value, bool)> {
     if args.is_empty() {
@@ -516,7 +526,7 @@ fn script_call(
         }
     }
     let argv = argv.as_argv();
-    if let Err(msg) = check_call(eng, &argv, read_only) {
+    if let Err(msg) = check_call(eng, client, &argv, rules) {
         return err_table(lua, msg);
     }
     let mut reply = Reply {
@@ -530,11 +540,19 @@ fn script_call(
     Ok((v, is_err))
 }
 
+/// What a script's commands are checked against besides the command table.
+struct CallRules<'a> {
+    read_only: bool,
+    cross_slot: bool,
+    slot: &'a std::cell::Cell<Option<u16>>,
+}
+
 /// The script-specific refusals before a command runs, in Redis' order.
 fn check_call(
     eng: &Engine,
+    client: &Client,
     argv: &crate::command::Argv<'_>,
-    read_only: bool,
+    rules: &CallRules<'_>,
 ) -> Result<(), &'static str> {
     let table = &eng.table;
     let Some(id) = table.lookup(argv.get(0)) else {
@@ -554,8 +572,40 @@ fn check_call(
     if spec.has(flags::NOSCRIPT) {
         return Err("ERR This Redis command is not allowed from script");
     }
-    if read_only && spec.has(flags::WRITE) {
+    if rules.read_only && spec.has(flags::WRITE) {
         return Err("ERR Write commands are not allowed from read-only scripts.");
     }
+    if eng.info.cluster && eng.cluster.active() {
+        check_cluster(eng, client, spec, argv, rules)?;
+    }
     Ok(())
+}
+
+/// Cluster mode: a script's command may only touch keys this node serves, and (unless the
+/// script allows cross-slot keys) of one slot.
+fn check_cluster(
+    eng: &Engine,
+    client: &Client,
+    spec: &crate::command::CommandSpec,
+    argv: &crate::command::Argv<'_>,
+    rules: &CallRules<'_>,
+) -> Result<(), &'static str> {
+    let positions = spec.key_positions(argv);
+    for &p in &positions {
+        let slot = crate::cluster::key_slot(argv.get(p));
+        if !rules.cross_slot {
+            match rules.slot.get() {
+                None => rules.slot.set(Some(slot)),
+                Some(s) if s != slot => {
+                    return Err(
+                        "ERR Script attempted to access keys that do not hash to the same slot",
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    // MOVED, or keys of several slots in one command: not served here.
+    crate::cluster::route(eng, client, spec, argv)
+        .map_err(|_| "ERR Script attempted to access a non local key in a cluster node")
 }
