@@ -1039,6 +1039,26 @@ async fn replicas_receive_the_scripts_effects_not_the_eval() {
     let (on_p, on_r) = (pc.cmd(&["GET", "r"]).await, rc.cmd(&["GET", "r"]).await);
     assert_eq!(on_p, on_r);
     assert_eq!(rc.cmd(&["GET", "n"]).await, "$1\r\n1\r\n");
+    // On the replica: a script declaring it may write is refused up front, a legacy one when
+    // it writes, a read-only one runs.
+    let ro = "-READONLY You can't write against a read only replica.";
+    assert_eq!(
+        rc.cmd(&["EVAL", "#!lua\nreturn 1", "0"]).await,
+        format!("{ro}\r\n")
+    );
+    let legacy = rc
+        .cmd(&["EVAL", "return redis.call('incr', 'n')", "0"])
+        .await;
+    assert!(legacy.starts_with(&format!("{ro} script: ")), "{legacy}");
+    assert_eq!(
+        rc.cmd(&[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get', 'n')",
+            "0"
+        ])
+        .await,
+        "$1\r\n1\r\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

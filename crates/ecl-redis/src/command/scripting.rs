@@ -163,6 +163,10 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
         return Err("ERR Can not run script on cluster, 'no-cluster' flag is set.".into());
     }
     let read_only = ro || flags.no_writes;
+    // A script that declares its flags and may write is refused by a replica up front.
+    if flags.shebang && !read_only && ctx.eng.repl.is_replica() && !ctx.client.master {
+        return Err(crate::errors::READONLY_REPLICA.into());
+    }
     // A script that declares its flags may write unless it says otherwise, so over the memory
     // limit it is refused up front (Redis' rule), unless it declares `allow-oom`.
     if flags.shebang && !flags.allow_oom && !read_only && over_memory(ctx) {
