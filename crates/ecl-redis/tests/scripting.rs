@@ -796,6 +796,21 @@ return 1"##,
         r##"0"##,
     ],
     &[r##"EVAL"##, r##"return cmsgpack.pack()"##, r##"0"##],
+    &[r##"MULTI"##],
+    &[r##"EVAL"##, r##"return redis.call('incr','mx')"##, r##"0"##],
+    &[r##"EVAL"##, r##"return redis.call('get','mx')"##, r##"0"##],
+    &[r##"EXEC"##],
+    &[r##"EVAL"##, r##"return redis.call('incr','mx')"##, r##"0"##],
+    &[r##"GET"##, r##"mx"##],
+    &[r##"WATCH"##, r##"wk"##],
+    &[
+        r##"EVAL"##,
+        r##"return redis.call('set','wk','1')"##,
+        r##"0"##,
+    ],
+    &[r##"MULTI"##],
+    &[r##"GET"##, r##"wk"##],
+    &[r##"EXEC"##],
 ];
 
 /// A connection to any address, reading whole RESP frames.
