@@ -33,6 +33,8 @@ pub struct Shared {
     pub conns: AtomicUsize,
     /// Signalled when the last connection ends.
     pub idle: Notify,
+    /// The running script, seen without the lock (BUSY replies, SCRIPT KILL).
+    pub script: Arc<crate::scripting::ScriptWatch>,
 }
 
 impl Shared {
@@ -43,6 +45,20 @@ impl Shared {
     /// poisoned lock is still taken.
     pub fn lock(&self) -> MutexGuard<'_, Engine> {
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes the node lock from a task without blocking its runtime thread: a script may hold
+    /// the lock for long (until SCRIPT KILL), and a worker thread parked on the mutex would
+    /// stall every other node and the API served by the same runtime.
+    pub async fn lock_wait(&self) -> MutexGuard<'_, Engine> {
+        loop {
+            match self.engine.try_lock() {
+                Ok(g) => return g,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 }
 
@@ -59,17 +75,67 @@ impl Drop for ConnGuard {
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Takes the node lock for a batch without parking the worker thread when another batch holds
-/// it: a short spin, then the task yields so the thread serves other connections' I/O.
-async fn lock_async(shared: &Shared) -> MutexGuard<'_, Engine> {
+/// it: a short spin, then the task yields so the thread serves other connections' I/O, and
+/// after a while sleeps between tries (a long script must not make its waiters spin).
+/// `None`: a script holds the lock past `busy-reply-threshold`; the caller answers BUSY.
+async fn lock_async(shared: &Shared) -> Option<MutexGuard<'_, Engine>> {
+    let mut rounds = 0u32;
     loop {
         for _ in 0..64 {
             match shared.engine.try_lock() {
-                Ok(g) => return g,
-                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Ok(g) => return Some(g),
+                Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
                 Err(std::sync::TryLockError::WouldBlock) => std::hint::spin_loop(),
             }
         }
-        tokio::task::yield_now().await;
+        if shared.script.busy(crate::engine::wall_ms()) {
+            return None;
+        }
+        rounds = rounds.saturating_add(1);
+        if rounds < 1000 {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// The BUSY reply other clients get while a script runs past `busy-reply-threshold`.
+const BUSY: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// While a script holds the node past `busy-reply-threshold`, answers the connection's
+/// complete commands without the lock, as Redis does: SCRIPT KILL asks the script to stop
+/// (or says why not), every other command gets BUSY. (SHUTDOWN NOSAVE is not offered: a
+/// node is stopped through the API, which also stops the script.)
+fn busy_batch(
+    watch: &crate::scripting::ScriptWatch,
+    dec: &mut Decoder,
+    inbuf: &[u8],
+    start: &mut usize,
+    out: &mut Output,
+) {
+    loop {
+        match dec.next(&inbuf[*start..]) {
+            Ok(Some(n)) => {
+                let cmd = &inbuf[*start..*start + n];
+                let argv = Argv::new(dec.arg_bytes(cmd), dec.args());
+                *start += n;
+                if argv.is_empty() {
+                    continue;
+                }
+                if argv.len() == 2 && argv.is(0, "script") && argv.is(1, "kill") {
+                    match watch.request_kill() {
+                        Ok(()) => out.reply.ok(),
+                        Err(e) => out.reply.error(e),
+                    }
+                } else {
+                    out.reply.error(BUSY);
+                }
+            }
+            // Incomplete or malformed input waits for the lock: the normal path answers it.
+            Ok(None) | Err(_) => return,
+        }
     }
 }
 
@@ -85,7 +151,7 @@ where
     let pending = Arc::new(AtomicUsize::new(0));
     let kill = Arc::new(Notify::new());
     let (mut client, mut dec) = {
-        let mut eng = shared.lock();
+        let mut eng = shared.lock_wait().await;
         let id = eng.clients.alloc_id();
         eng.clients.total_connections += 1;
         let now = eng.now_ms();
@@ -139,7 +205,31 @@ where
     'conn: loop {
         let mut more = false;
         if start < inbuf.len() && client.block.is_none() {
-            let mut eng = lock_async(&shared).await;
+            let Some(mut eng) = lock_async(&shared).await else {
+                busy_batch(&shared.script, &mut dec, &inbuf, &mut start, &mut out);
+                if start == inbuf.len() {
+                    inbuf.clear();
+                    start = 0;
+                }
+                out.account();
+                if !out.reply.is_empty()
+                    && !flush(
+                        &mut stream,
+                        &mut out,
+                        (&shared, &mut shutdown, &kill),
+                        id,
+                        false,
+                    )
+                    .await
+                {
+                    break 'conn;
+                }
+                if start < inbuf.len() {
+                    // A partial command: wait for more bytes (or the lock) a moment.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                continue;
+            };
             let before = start;
             let end = run_batch(
                 &mut eng,
@@ -213,7 +303,7 @@ where
             match deadline {
                 Some(at) => {
                     let now = crate::engine::wall_ms();
-                    let skew = shared.lock().clock_offset();
+                    let skew = shared.lock_wait().await.clock_offset();
                     let left = (at - now - skew).max(0) as u64;
                     tokio::time::sleep(Duration::from_millis(left)).await
                 }
@@ -246,7 +336,7 @@ where
                 }
             }
             _ = block_wait => {
-                let mut eng = shared.lock();
+                let mut eng = shared.lock_wait().await;
                 if let Some(b) = eng.unblock_client(id) {
                     out.reply.raw(&eng.blocked_timeout_reply(id, &b));
                     client.block = None;
@@ -256,7 +346,7 @@ where
             _ = shutdown.changed() => break 'conn,
         }
     }
-    cleanup(&shared, &client);
+    cleanup(&mut *shared.lock_wait().await, &client);
     tracing::debug!(client = id, "redis client disconnected");
 }
 
@@ -389,7 +479,7 @@ where
                 }
             },
             _ = tick.tick() => {
-                let limit = shared.lock().cfg.output_limits.class(pubsub);
+                let limit = shared.lock_wait().await.cfg.output_limits.class(pubsub);
                 if out.soft.breached(out.unsent(), limit, Instant::now()) {
                     tracing::warn!(client = id, "closing client: output buffer over client-output-buffer-limit");
                     return false;
@@ -441,8 +531,7 @@ fn sync_info(eng: &mut Engine, client: &Client, out: &Reply) {
     }
 }
 
-fn cleanup(shared: &Shared, client: &Client) {
-    let mut eng = shared.lock();
+fn cleanup(eng: &mut Engine, client: &Client) {
     let id = client.id;
     eng.unblock_client(id);
     for ch in &client.channels {

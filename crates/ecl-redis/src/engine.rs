@@ -194,6 +194,8 @@ pub struct Engine {
     broken: Option<String>,
     /// ACL users and log.
     pub(crate) acl: crate::acl::Acl,
+    /// Lua scripting: the node's Lua state and script cache (EVAL, SCRIPT).
+    pub(crate) scripts: crate::scripting::Scripts,
 }
 
 /// Wall-clock milliseconds.
@@ -244,6 +246,7 @@ impl Engine {
             persist: Default::default(),
             broken: None,
             acl,
+            scripts: Default::default(),
         };
         e.refresh_access_mode();
         e

@@ -34,6 +34,7 @@ pub mod pubsub;
 pub mod rdb;
 pub mod replication;
 pub mod resp;
+pub mod scripting;
 pub mod tracking;
 pub mod version;
 

@@ -123,12 +123,14 @@ impl RedisNode {
         }
         engine.acl.owner_managed = cfg.users.is_some() || cfg.requirepass.is_some();
         crate::rdb::persist::start_from(&mut engine, &cfg)?;
+        let script_watch = engine.scripts.watch.clone();
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             engine: Mutex::new(engine),
             shutdown,
             conns: AtomicUsize::new(0),
             idle: Notify::new(),
+            script: script_watch,
         });
         let span = tracing::info_span!("node", node = %cfg.name, %addr);
         let tls = ecl_net::PolicyCell::new(cfg.tls.clone());
@@ -224,6 +226,8 @@ impl RedisNode {
 
     /// Stops accepting, closes every connection and waits (briefly) for them to end.
     pub async fn shutdown(self) {
+        // A script looping forever stops at its next check instead of keeping a thread.
+        self.shared.script.force_kill();
         let _ = self.shared.shutdown.send(true);
         for t in &self.tasks {
             t.abort();
@@ -283,13 +287,14 @@ async fn open_connection(
         return;
     };
     let max = shared
-        .lock()
+        .lock_wait()
+        .await
         .cfg
         .get("maxclients")
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(65000);
     if shared.conns.load(Ordering::Acquire) >= max {
-        shared.lock().stats.rejected_conns += 1;
+        shared.lock_wait().await.stats.rejected_conns += 1;
         use tokio::io::AsyncWriteExt;
         let _ = conn
             .write_all(b"-ERR max number of clients reached\r\n")
@@ -306,7 +311,7 @@ async fn cron_loop(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.subscribe();
     loop {
         tokio::select! {
-            _ = tick.tick() => shared.lock().cron(),
+            _ = tick.tick() => shared.lock_wait().await.cron(),
             _ = shutdown.changed() => break,
         }
     }

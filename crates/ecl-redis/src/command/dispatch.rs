@@ -538,13 +538,17 @@ fn record_slow(eng: &mut Engine, client: &Client, argv: &Argv<'_>, usec: u64, no
     eng.slowlog_push(usec, args, addr, name, now);
 }
 
-fn feed_monitors(eng: &mut Engine, client: &Client, argv: &Argv<'_>, now: i64) {
-    let addr = eng
-        .clients
-        .map
-        .get(&client.id)
-        .map(|c| c.addr.clone())
-        .unwrap_or_default();
+/// Sends `argv` to MONITOR clients (a script's commands show `lua` as their origin).
+pub(crate) fn feed_monitors(eng: &mut Engine, client: &Client, argv: &Argv<'_>, now: i64) {
+    let addr = if eng.scripts.running {
+        "lua".to_string()
+    } else {
+        eng.clients
+            .map
+            .get(&client.id)
+            .map(|c| c.addr.clone())
+            .unwrap_or_default()
+    };
     let mut line = format!(
         "+{}.{:06} [{} {}]",
         now / 1000,

@@ -50,6 +50,7 @@ pub mod introspect;
 pub mod keys;
 pub mod lists;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -104,6 +105,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     streams::COMMANDS,
     streams_groups::COMMANDS,
     streams_info::COMMANDS,
+    scripting::COMMANDS,
     crate::cluster::commands::COMMANDS,
     aclcmd::COMMANDS,
 ];

@@ -1,0 +1,253 @@
+//! Scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH/KILL.
+//!
+//! Place in the flow: the dispatcher calls these handlers under the node lock; they check the
+//! arguments as Redis does (numkeys, NOSCRIPT, shebang flags) and hand the script to
+//! [`crate::scripting::run_script`], which runs it in the node's Lua state. The EVAL itself is
+//! never replicated: the script's write commands are (see the scripting module).
+
+use super::flags::*;
+use super::{Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, container};
+use crate::errors::{CmdError, CmdResult};
+use crate::scripting::{self, Invocation, NOSCRIPT_MSG};
+
+const SCRIPT_ACL: &[super::AclCategories] = &[acl::SLOW, acl::SCRIPTING];
+
+/// Scripting family table.
+pub const COMMANDS: &[CommandSpec] = &[
+    Cmd::new("eval", eval)
+        .arity(-3)
+        .flags(&[NOSCRIPT, SKIP_MONITOR, MAY_REPLICATE, STALE, MOVABLE_KEYS])
+        .acl(SCRIPT_ACL)
+        .keys(Keys::Custom(eval_keys))
+        .legacy(0, 0, 0)
+        .since(Redis(2, 6, 0))
+        .group("scripting")
+        .doc("Executes a server-side Lua script."),
+    Cmd::new("evalsha", evalsha)
+        .arity(-3)
+        .flags(&[NOSCRIPT, SKIP_MONITOR, MAY_REPLICATE, STALE, MOVABLE_KEYS])
+        .acl(SCRIPT_ACL)
+        .keys(Keys::Custom(eval_keys))
+        .legacy(0, 0, 0)
+        .since(Redis(2, 6, 0))
+        .group("scripting")
+        .doc("Executes a server-side Lua script by SHA1 digest."),
+    Cmd::new("eval_ro", eval_ro)
+        .arity(-3)
+        .flags(&[NOSCRIPT, SKIP_MONITOR, STALE, READONLY, MOVABLE_KEYS])
+        .acl(SCRIPT_ACL)
+        .keys(Keys::Custom(eval_keys))
+        .legacy(0, 0, 0)
+        .since(Redis(7, 0, 0))
+        .group("scripting")
+        .doc("Executes a read-only server-side Lua script."),
+    Cmd::new("evalsha_ro", evalsha_ro)
+        .arity(-3)
+        .flags(&[NOSCRIPT, SKIP_MONITOR, STALE, READONLY, MOVABLE_KEYS])
+        .acl(SCRIPT_ACL)
+        .keys(Keys::Custom(eval_keys))
+        .legacy(0, 0, 0)
+        .since(Redis(7, 0, 0))
+        .group("scripting")
+        .doc("Executes a read-only server-side Lua script by SHA1 digest."),
+    Cmd::new("script", container)
+        .arity(-2)
+        .since(Redis(2, 6, 0))
+        .group("scripting")
+        .doc("A container for Lua scripts management commands.")
+        .subs(SCRIPT_SUBS),
+];
+
+const SCRIPT_SUBS: &[CommandSpec] = &[
+    Cmd::new("load", script_load)
+        .arity(3)
+        .flags(&[NOSCRIPT, STALE])
+        .acl(SCRIPT_ACL)
+        .since(Redis(2, 6, 0))
+        .group("scripting")
+        .doc("Loads a server-side Lua script to the script cache."),
+    Cmd::new("exists", script_exists)
+        .arity(-3)
+        .flags(&[NOSCRIPT])
+        .acl(SCRIPT_ACL)
+        .since(Redis(2, 6, 0))
+        .group("scripting")
+        .doc("Determines whether server-side Lua scripts exist in the script cache."),
+    Cmd::new("flush", script_flush)
+        .arity(-2)
+        .flags(&[NOSCRIPT])
+        .acl(SCRIPT_ACL)
+        .since(Redis(2, 6, 0))
+        .group("scripting")
+        .doc("Removes all server-side Lua scripts from the script cache."),
+    Cmd::new("kill", script_kill)
+        .arity(2)
+        .flags(&[NOSCRIPT, ALLOW_BUSY])
+        .acl(SCRIPT_ACL)
+        .since(Redis(2, 6, 0))
+        .group("scripting")
+        .doc("Terminates a server-side Lua script during execution."),
+];
+
+/// Key positions of EVAL-style commands: `numkeys` keys after the script.
+fn eval_keys(argv: &Argv<'_>) -> Vec<usize> {
+    let n = std::str::from_utf8(argv.get(2))
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(0);
+    if n > argv.len().saturating_sub(3) {
+        return Vec::new();
+    }
+    (3..3 + n).collect()
+}
+
+fn eval(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    eval_generic(ctx, argv, false, false)
+}
+
+fn evalsha(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    eval_generic(ctx, argv, true, false)
+}
+
+fn eval_ro(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    eval_generic(ctx, argv, false, true)
+}
+
+fn evalsha_ro(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    eval_generic(ctx, argv, true, true)
+}
+
+/// `REDIS_VERSION` and `REDIS_VERSION_NUM` of the node's Redis-compatible release.
+fn lua_version(ctx: &Ctx<'_>) -> (String, u32) {
+    let c = ctx.version();
+    let (maj, min, patch) = (c / 10_000, c / 100 % 100, c % 100);
+    (
+        format!("{maj}.{min}.{patch}"),
+        (maj << 16) | (min << 8) | patch,
+    )
+}
+
+fn numkeys(argv: &Argv<'_>) -> Result<usize, CmdError> {
+    let n = std::str::from_utf8(argv.get(2))
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .ok_or(CmdError::from(crate::errors::NOT_INTEGER))?;
+    if n < 0 {
+        return Err("ERR Number of keys can't be negative".into());
+    }
+    if n as usize > argv.len() - 3 {
+        return Err("ERR Number of keys can't be greater than number of args".into());
+    }
+    Ok(n as usize)
+}
+
+fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> CmdResult {
+    // The table marks EVAL `skip_monitor` (as Redis does) because MONITOR must see it before
+    // the script's own commands, and only once it passed the generic checks.
+    if !ctx.eng.clients.monitors.is_empty() && !ctx.client.detached {
+        super::dispatch::feed_monitors(ctx.eng, ctx.client, argv, ctx.now);
+    }
+    let n = numkeys(argv)?;
+    let (sha, flags) = if by_sha {
+        let sha = String::from_utf8_lossy(argv.get(1)).to_ascii_lowercase();
+        let Some(flags) = ctx.eng.scripts.flags(&sha) else {
+            return Err(NOSCRIPT_MSG.into());
+        };
+        (sha, flags)
+    } else {
+        // The shebang is read before the script is cached: a refused script is not cached.
+        let (flags, _) = scripting::parse_shebang(argv.get(1)).map_err(|e| CmdError(e.into()))?;
+        (String::new(), flags)
+    };
+    if flags.no_cluster && ctx.eng.info.cluster {
+        return Err("ERR Can not run script on cluster, 'no-cluster' flag is set.".into());
+    }
+    let read_only = ro || flags.no_writes;
+    // A script that declares its flags and may write is refused by a replica up front.
+    if flags.shebang && !read_only && ctx.eng.repl.is_replica() && !ctx.client.master {
+        return Err(crate::errors::READONLY_REPLICA.into());
+    }
+    // A script that declares its flags may write unless it says otherwise, so over the memory
+    // limit it is refused up front (Redis' rule), unless it declares `allow-oom`.
+    if flags.shebang && !flags.allow_oom && !read_only && over_memory(ctx) {
+        return Err(crate::errors::OOM.into());
+    }
+    let sha = if by_sha {
+        sha
+    } else {
+        let (ver, num) = lua_version(ctx);
+        ctx.eng
+            .scripts
+            .load(argv.get(1), &ver, num)
+            .map_err(|e| CmdError(e.into()))?
+    };
+    // The script's writes go to replicas (as MULTI/EXEC), the EVAL itself never.
+    ctx.propagate(Vec::new());
+    let inv = Invocation {
+        sha: &sha,
+        keys: argv.iter_from(3).take(n).collect(),
+        args: argv.iter_from(3 + n).collect(),
+        read_only,
+        cross_slot: flags.cross_slot || !flags.shebang,
+    };
+    // `allow-oom`: the script's commands run as CLIENT NO-EVICT ones do, past the limit.
+    let saved = ctx.client.no_evict;
+    ctx.client.no_evict |= flags.allow_oom;
+    let res = run_off_worker(|| scripting::run_script(ctx.eng, ctx.client, ctx.out, &inv));
+    ctx.client.no_evict = saved;
+    res.map_err(|e| CmdError(e.into()))
+}
+
+/// Whether the node is over `maxmemory` even after eviction (primaries only, as for commands).
+fn over_memory(ctx: &mut Ctx<'_>) -> bool {
+    let now = ctx.now;
+    ctx.eng.cfg.maxmemory > 0 && !ctx.eng.repl.is_replica() && !ctx.eng.evict_if_needed(now)
+}
+
+fn script_load(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (ver, num) = lua_version(ctx);
+    let sha = ctx
+        .eng
+        .scripts
+        .load(argv.get(2), &ver, num)
+        .map_err(|e| CmdError(e.into()))?;
+    ctx.out.bulk(sha.as_bytes());
+    Ok(())
+}
+
+fn script_exists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    ctx.out.array(argv.len() - 2);
+    for sha in argv.iter_from(2) {
+        let known = ctx.eng.scripts.exists(&String::from_utf8_lossy(sha));
+        ctx.out.int(i64::from(known));
+    }
+    Ok(())
+}
+
+fn script_flush(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.len() > 3 || (argv.len() == 3 && !argv.is(2, "sync") && !argv.is(2, "async")) {
+        return Err("ERR SCRIPT FLUSH only support SYNC|ASYNC option".into());
+    }
+    ctx.eng.scripts.flush();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn script_kill(_: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    // A script runs under the node lock, so none is running when this command gets its turn
+    // through dispatch; a busy script is killed by the connection layer without the lock
+    // (`conn::busy_batch`).
+    Err("NOTBUSY No scripts in execution right now.".into())
+}
+
+/// Runs a script so that a long one does not hold one of the runtime's worker threads: on a
+/// multi-thread runtime the thread hands its other tasks (every other node, the API) to a
+/// new worker while the script runs. Elsewhere (tests on a current-thread runtime, no
+/// runtime) it runs in place.
+fn run_off_worker<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}

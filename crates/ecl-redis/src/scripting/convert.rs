@@ -1,0 +1,247 @@
+//! Conversions between command replies and Lua values, both ways, as Redis 7.0 defines them.
+//!
+//! Place in the flow: `redis.call` runs a command through the dispatcher into a reply buffer;
+//! [`reply_to_lua`] parses those bytes into the Lua value the script sees (RESP2 or RESP3 rules
+//! after `redis.setresp`). When the script returns, [`lua_to_reply`] writes its value to the
+//! calling client's reply in the client's protocol.
+
+use crate::resp::Reply;
+use mlua::{Lua, Table, Value};
+
+/// How deep nested tables are followed before the rest is answered as null (Redis stops too).
+const MAX_DEPTH: usize = 64;
+
+/// A Lua number as a command argument: `%.17g`, as Redis formats it.
+pub fn number_arg(v: f64) -> String {
+    if !v.is_finite() {
+        return if v.is_nan() {
+            "nan".into()
+        } else if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let sci = format!("{v:.16e}");
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..17).contains(&exp) {
+        let m = trim_zeros(mant);
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{m}e{sign}{:02}", exp.abs());
+    }
+    let decimals = (16 - exp).max(0) as usize;
+    trim_zeros(&format!("{v:.decimals$}")).to_string()
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// Parses one reply from `buf` at `*pos` into a Lua value (the command answered in RESP3 when
+/// the script asked for it with `redis.setresp(3)`, so the tags tell which rules apply).
+pub fn reply_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> mlua::Result<Value> {
+    let line = read_line(buf, pos);
+    let Some((&tag, rest)) = line.split_first() else {
+        return Ok(Value::Nil);
+    };
+    let text = || String::from_utf8_lossy(rest).into_owned();
+    let num = || {
+        std::str::from_utf8(rest)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+    };
+    Ok(match tag {
+        b':' => Value::Number(num().unwrap_or(0) as f64),
+        b'+' => single(lua, "ok", Value::String(lua.create_string(rest)?))?,
+        b'-' => single(lua, "err", Value::String(lua.create_string(rest)?))?,
+        b'$' | b'=' => match num() {
+            Some(n) if n >= 0 => {
+                let n = n as usize;
+                let end = (*pos + n).min(buf.len());
+                let s = &buf[*pos..end];
+                *pos = (end + 2).min(buf.len());
+                if tag == b'=' && s.len() >= 4 {
+                    let t = lua.create_table()?;
+                    t.set("format", lua.create_string(&s[..3])?)?;
+                    t.set("string", lua.create_string(&s[4..])?)?;
+                    single(lua, "verbatim_string", Value::Table(t))?
+                } else {
+                    Value::String(lua.create_string(s)?)
+                }
+            }
+            _ => Value::Boolean(false),
+        },
+        b'*' | b'>' => match num() {
+            Some(n) if n >= 0 => {
+                let t = lua.create_table()?;
+                for i in 1..=n {
+                    t.raw_set(i, reply_to_lua(lua, buf, pos)?)?;
+                }
+                Value::Table(t)
+            }
+            _ => Value::Boolean(false),
+        },
+        b'%' | b'~' => {
+            let n = num().unwrap_or(0);
+            let t = lua.create_table()?;
+            for _ in 0..n {
+                let k = reply_to_lua(lua, buf, pos)?;
+                let v = if tag == b'%' {
+                    reply_to_lua(lua, buf, pos)?
+                } else {
+                    Value::Boolean(true)
+                };
+                t.raw_set(k, v)?;
+            }
+            single(
+                lua,
+                if tag == b'%' { "map" } else { "set" },
+                Value::Table(t),
+            )?
+        }
+        b'|' => {
+            // Attributes are skipped: the value after them is what the script sees.
+            for _ in 0..num().unwrap_or(0) * 2 {
+                reply_to_lua(lua, buf, pos)?;
+            }
+            reply_to_lua(lua, buf, pos)?
+        }
+        b'_' => Value::Nil,
+        b'#' => Value::Boolean(rest == b"t"),
+        b',' => {
+            let d = text().parse::<f64>().unwrap_or(f64::NAN);
+            single(lua, "double", Value::Number(d))?
+        }
+        b'(' => single(lua, "big_number", Value::String(lua.create_string(rest)?))?,
+        _ => Value::Nil,
+    })
+}
+
+fn read_line<'a>(buf: &'a [u8], pos: &mut usize) -> &'a [u8] {
+    let start = (*pos).min(buf.len());
+    let end = buf[start..]
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map_or(buf.len(), |i| start + i);
+    *pos = (end + 2).min(buf.len());
+    &buf[start..end]
+}
+
+fn single(lua: &Lua, field: &str, v: Value) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    t.raw_set(field, v)?;
+    Ok(Value::Table(t))
+}
+
+/// Writes the script's return value to the caller's reply (`lua_resp3`: the script called
+/// `redis.setresp(3)`, which changes how booleans are answered).
+pub fn lua_to_reply(v: &Value, out: &mut Reply, lua_resp3: bool, depth: usize) {
+    match v {
+        Value::String(s) => out.bulk(&s.as_bytes()),
+        Value::Boolean(b) if lua_resp3 => out.boolean(*b),
+        Value::Boolean(true) => out.int(1),
+        Value::Integer(n) => out.int(*n),
+        Value::Number(n) => out.int(lua_number_to_int(*n)),
+        Value::Table(t) if depth < MAX_DEPTH => table_to_reply(t, out, lua_resp3, depth),
+        _ => out.null(),
+    }
+}
+
+/// C's `(long long)` cast as x86-64 performs it: out-of-range and NaN give `i64::MIN`.
+fn lua_number_to_int(n: f64) -> i64 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if !(-TWO_63..TWO_63).contains(&n) {
+        i64::MIN
+    } else {
+        n as i64
+    }
+}
+
+fn str_field(t: &Table, name: &str) -> Option<Vec<u8>> {
+    match t.raw_get::<Value>(name).ok()? {
+        Value::String(s) => Some(s.as_bytes().to_vec()),
+        _ => None,
+    }
+}
+
+fn table_to_reply(t: &Table, out: &mut Reply, lua_resp3: bool, depth: usize) {
+    if let Some(e) = str_field(t, "err") {
+        out.error(&String::from_utf8_lossy(&e));
+        return;
+    }
+    if let Some(s) = str_field(t, "ok") {
+        let s: Vec<u8> = s
+            .into_iter()
+            .filter(|&b| b != b'\r' && b != b'\n')
+            .collect();
+        out.simple(&String::from_utf8_lossy(&s));
+        return;
+    }
+    if let Ok(Value::Number(d)) = t.raw_get::<Value>("double") {
+        out.double(d);
+        return;
+    }
+    if let Ok(Value::Integer(d)) = t.raw_get::<Value>("double") {
+        out.double(d as f64);
+        return;
+    }
+    if let Some(s) = str_field(t, "big_number") {
+        out.big_number(&String::from_utf8_lossy(&s));
+        return;
+    }
+    if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
+        let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().filter_map(Result::ok).collect();
+        out.map(pairs.len());
+        for (k, v) in &pairs {
+            lua_to_reply(k, out, lua_resp3, depth + 1);
+            lua_to_reply(v, out, lua_resp3, depth + 1);
+        }
+        return;
+    }
+    if let Ok(Value::Table(s)) = t.raw_get::<Value>("set") {
+        let keys: Vec<Value> = s
+            .pairs::<Value, Value>()
+            .filter_map(|p| p.ok().map(|p| p.0))
+            .collect();
+        out.set(keys.len());
+        for k in &keys {
+            lua_to_reply(k, out, lua_resp3, depth + 1);
+        }
+        return;
+    }
+    let mut items = Vec::new();
+    for i in 1.. {
+        match t.raw_get::<Value>(i) {
+            Ok(Value::Nil) | Err(_) => break,
+            Ok(v) => items.push(v),
+        }
+    }
+    out.array(items.len());
+    for v in &items {
+        lua_to_reply(v, out, lua_resp3, depth + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_format_like_percent_17g() {
+        assert_eq!(number_arg(10.0), "10");
+        assert_eq!(number_arg(1.23456), "1.2345600000000001");
+        assert_eq!(number_arg(0.1), "0.10000000000000001");
+        assert_eq!(number_arg(1e20), "1e+20");
+        assert_eq!(number_arg(-2.5), "-2.5");
+        assert_eq!(number_arg(1e-5), "1.0000000000000001e-05");
+        assert_eq!(number_arg(123456789.0), "123456789");
+    }
+}

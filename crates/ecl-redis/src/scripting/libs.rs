@@ -1,0 +1,350 @@
+//! Libraries scripts see besides Lua's own: `redis.log`, `math.random` (Redis' lrand48),
+//! `bit` (LuaBitOp's API), `cjson` and `cmsgpack`, written in Rust.
+//!
+//! Place in the flow: [`install`] runs once when the node's Lua state is created
+//! (`scripting::new_state`); the runner hands `math.random` the node's [`Rand`] state for each
+//! script, so the sequence goes on from script to script, as in redis-server 7.0.
+
+use mlua::{LightUserData, Lua, MultiValue, Table, Value};
+
+/// The PRNG state (`lrand48`'s 48-bit state) kept as Lua app data while a script runs.
+pub struct Rand(pub u64);
+
+/// `lrand48`'s state before any seeding (what a fresh redis-server's first script sees).
+pub const RAND_INIT: u64 = 0x1234_ABCD_330E;
+
+/// An error raised by the `redis` library with a complete message (`ERR ...`, `WRONGTYPE ...`):
+/// the error handler uses it as is, without Lua's position prefix.
+#[derive(Debug)]
+pub struct Raised(pub String);
+
+impl std::fmt::Display for Raised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Raised {}
+
+fn raise<T>(msg: &str) -> mlua::Result<T> {
+    Err(mlua::Error::external(Raised(msg.to_string())))
+}
+
+const RAND_A: u64 = 0x5DEE_CE66D;
+const RAND_MASK: u64 = (1 << 48) - 1;
+const INT32_MAX: f64 = 2_147_483_647.0;
+
+fn seeded(seed: i32) -> Rand {
+    Rand((((seed as u32 as u64) << 16) | 0x330E) & RAND_MASK)
+}
+
+fn next_random(lua: &Lua) -> f64 {
+    let mut r = lua.app_data_mut::<Rand>();
+    let Some(state) = r.as_deref_mut() else {
+        return 0.0;
+    };
+    state.0 = (state.0.wrapping_mul(RAND_A).wrapping_add(0xB)) & RAND_MASK;
+    let v = (state.0 >> 17) as f64;
+    (v % INT32_MAX) / INT32_MAX
+}
+
+fn math_random(lua: &Lua, args: MultiValue) -> mlua::Result<f64> {
+    let r = next_random(lua);
+    let num = |v: &Value| match v {
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(*n),
+        Value::String(s) => s.to_str().ok().and_then(|s| s.trim().parse().ok()),
+        _ => None,
+    };
+    let arg = |i: usize| {
+        args.get(i).and_then(num).map(f64::floor).ok_or_else(|| {
+            mlua::Error::runtime(format!(
+                "bad argument #{} to 'random' (number expected, got {})",
+                i + 1,
+                args.get(i).map_or("no value", |v| v.type_name())
+            ))
+        })
+    };
+    match args.len() {
+        0 => Ok(r),
+        1 => {
+            let u = arg(0)?;
+            if u < 1.0 {
+                return Err(mlua::Error::runtime(
+                    "bad argument #1 to 'random' (interval is empty)",
+                ));
+            }
+            Ok((r * u).floor() + 1.0)
+        }
+        2 => {
+            let (l, u) = (arg(0)?, arg(1)?);
+            if l > u {
+                return Err(mlua::Error::runtime(
+                    "bad argument #2 to 'random' (interval is empty)",
+                ));
+            }
+            Ok((r * (u - l + 1.0)).floor() + l)
+        }
+        _ => Err(mlua::Error::runtime("wrong number of arguments")),
+    }
+}
+
+/// `redis.log(level, message...)`: the script's log line goes to the node's tracing output.
+pub fn log(_: &Lua, args: MultiValue) -> mlua::Result<()> {
+    if args.len() < 2 {
+        return raise("ERR redis.log() requires two arguments or more.");
+    }
+    let mut it = args.into_iter();
+    let level = match it.next().as_ref().and_then(number) {
+        Some(n) => n as i64,
+        None => return raise("ERR First argument must be a number (log level)."),
+    };
+    if !(0..=3).contains(&level) {
+        return raise("ERR Invalid debug level.");
+    }
+    let msg: Vec<String> = it
+        .map(|v| match v {
+            Value::String(s) => s.to_string_lossy(),
+            Value::Integer(n) => n.to_string(),
+            Value::Number(n) => n.to_string(),
+            other => other.type_name().to_string(),
+        })
+        .collect();
+    let msg = msg.join(" ");
+    match level {
+        3 => tracing::warn!(target: "lua", "{msg}"),
+        2 => tracing::info!(target: "lua", "{msg}"),
+        _ => tracing::debug!(target: "lua", "{msg}"),
+    }
+    Ok(())
+}
+
+/// Installs the `redis` functions written here: `setresp`, `set_repl` (their state in `hooks`),
+/// `error_reply`, `status_reply`.
+pub fn install_redis_fns(lua: &Lua, redis: &Table, hooks: &Table) -> mlua::Result<()> {
+    let h = hooks.clone();
+    let setresp = lua.create_function(move |_, args: MultiValue| {
+        if args.len() != 1 {
+            return raise("ERR redis.setresp() requires one argument.");
+        }
+        match number(&args[0]) {
+            Some(v) if v.trunc() == 2.0 || v.trunc() == 3.0 => h.raw_set("resp", v as i64),
+            _ => raise("ERR RESP version must be 2 or 3."),
+        }
+    })?;
+    redis.raw_set("setresp", setresp)?;
+    let h = hooks.clone();
+    let set_repl = lua.create_function(move |_, args: MultiValue| {
+        if args.len() != 1 {
+            return raise("ERR redis.set_repl() requires one argument.");
+        }
+        match number(&args[0]) {
+            Some(v) if (0.0..=3.0).contains(&v) && v.fract() == 0.0 => h.raw_set("repl", v as i64),
+            _ => raise(
+                "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+            ),
+        }
+    })?;
+    redis.raw_set("set_repl", set_repl)?;
+    for (name, field) in [("error_reply", "err"), ("status_reply", "ok")] {
+        let f = lua.create_function(move |lua, args: MultiValue| {
+            let t = lua.create_table()?;
+            let s = match args.front() {
+                Some(Value::String(s)) if args.len() == 1 => s.as_bytes().to_vec(),
+                _ => {
+                    // Returned, not raised: the script's reply becomes this error.
+                    t.raw_set("err", "ERR wrong number or type of arguments")?;
+                    return Ok(t);
+                }
+            };
+            let s = match (field, s.first()) {
+                ("err", Some(b'-')) => s[1..].to_vec(),
+                _ => s,
+            };
+            t.raw_set(field, lua.create_string(&s)?)?;
+            Ok(t)
+        })?;
+        redis.raw_set(name, f)?;
+    }
+    Ok(())
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(*n),
+        _ => None,
+    }
+}
+
+/// `redis.sha1hex(s)`: numbers are hashed in their Lua string form.
+pub fn sha1hex_fn(lua: &Lua, args: MultiValue) -> mlua::Result<String> {
+    if args.len() != 1 {
+        return raise("ERR wrong number of arguments");
+    }
+    let s = lua.coerce_string(args[0].clone())?;
+    Ok(super::sha1hex(
+        &s.map(|s| s.as_bytes().to_vec()).unwrap_or_default(),
+    ))
+}
+
+/// The message of an error value caught by the script's `pcall`: errors the `redis` library
+/// raised become their text, as Redis' `pcall` gives them; other values stay as they are.
+pub fn error_text(lua: &Lua, e: Value) -> mlua::Result<Value> {
+    let Value::Error(err) = &e else {
+        return Ok(e);
+    };
+    let text = match err.downcast_ref::<Raised>() {
+        Some(r) => r.0.clone(),
+        None => super::root_message(err),
+    };
+    Ok(Value::String(lua.create_string(&text)?))
+}
+
+/// Installs `math.random`/`math.randomseed`, `bit` and `cjson` in the globals `g`.
+pub fn install(lua: &Lua, g: &Table) -> mlua::Result<()> {
+    let math: Table = g.raw_get("math")?;
+    math.raw_set("random", lua.create_function(math_random)?)?;
+    math.raw_set(
+        "randomseed",
+        lua.create_function(|lua, seed: f64| {
+            lua.set_app_data(seeded(seed as i64 as i32));
+            Ok(())
+        })?,
+    )?;
+    g.raw_set("bit", bit_table(lua)?)?;
+    g.raw_set("cjson", super::json::cjson_table(lua)?)?;
+    g.raw_set("cmsgpack", super::msgpack::cmsgpack_table(lua)?)?;
+    Ok(())
+}
+
+/// LuaBitOp's normalisation of a number to a signed 32-bit integer.
+pub fn tobit(v: f64) -> i32 {
+    let r = v.round_ties_even();
+    (r.rem_euclid(4_294_967_296.0) as u64 as u32) as i32
+}
+
+fn bit_arg(args: &MultiValue, i: usize, fname: &str) -> mlua::Result<i32> {
+    match args.get(i) {
+        Some(Value::Integer(n)) => Ok(tobit(*n as f64)),
+        Some(Value::Number(n)) => Ok(tobit(*n)),
+        Some(Value::String(s)) => s
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .map(tobit)
+            .ok_or_else(|| bad_number(i, fname, "string")),
+        other => Err(bad_number(
+            i,
+            fname,
+            other.map_or("no value", |v| v.type_name()),
+        )),
+    }
+}
+
+fn bad_number(i: usize, fname: &str, got: &str) -> mlua::Error {
+    mlua::Error::runtime(format!(
+        "bad argument #{} to '{fname}' (number expected, got {got})",
+        i + 1
+    ))
+}
+
+fn bit_fold(
+    lua: &Lua,
+    name: &'static str,
+    op: fn(i32, i32) -> i32,
+) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |_, args: MultiValue| {
+        let mut acc = bit_arg(&args, 0, name)?;
+        for i in 1..args.len() {
+            acc = op(acc, bit_arg(&args, i, name)?);
+        }
+        Ok(acc as f64)
+    })
+}
+
+fn bit_shift(
+    lua: &Lua,
+    name: &'static str,
+    op: fn(i32, u32) -> i32,
+) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |_, args: MultiValue| {
+        let x = bit_arg(&args, 0, name)?;
+        let n = bit_arg(&args, 1, name)? as u32 & 31;
+        Ok(op(x, n) as f64)
+    })
+}
+
+fn bit_table(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set("band", bit_fold(lua, "band", |a, b| a & b)?)?;
+    t.raw_set("bor", bit_fold(lua, "bor", |a, b| a | b)?)?;
+    t.raw_set("bxor", bit_fold(lua, "bxor", |a, b| a ^ b)?)?;
+    t.raw_set(
+        "lshift",
+        bit_shift(lua, "lshift", |x, n| ((x as u32) << n) as i32)?,
+    )?;
+    t.raw_set(
+        "rshift",
+        bit_shift(lua, "rshift", |x, n| ((x as u32) >> n) as i32)?,
+    )?;
+    t.raw_set("arshift", bit_shift(lua, "arshift", |x, n| x >> n)?)?;
+    t.raw_set(
+        "rol",
+        bit_shift(lua, "rol", |x, n| (x as u32).rotate_left(n) as i32)?,
+    )?;
+    t.raw_set(
+        "ror",
+        bit_shift(lua, "ror", |x, n| (x as u32).rotate_right(n) as i32)?,
+    )?;
+    t.raw_set(
+        "tobit",
+        lua.create_function(|_, a: MultiValue| Ok(bit_arg(&a, 0, "tobit")? as f64))?,
+    )?;
+    t.raw_set(
+        "bnot",
+        lua.create_function(|_, a: MultiValue| Ok(!bit_arg(&a, 0, "bnot")? as f64))?,
+    )?;
+    t.raw_set(
+        "bswap",
+        lua.create_function(|_, a: MultiValue| Ok(bit_arg(&a, 0, "bswap")?.swap_bytes() as f64))?,
+    )?;
+    t.raw_set("tohex", lua.create_function(tohex)?)?;
+    Ok(t)
+}
+
+fn tohex(_: &Lua, args: MultiValue) -> mlua::Result<String> {
+    let x = bit_arg(&args, 0, "tohex")? as u32;
+    let n = if args.len() > 1 {
+        bit_arg(&args, 1, "tohex")?
+    } else {
+        8
+    };
+    let upper = n < 0;
+    let digits = (n.unsigned_abs().min(8)) as usize;
+    let s = if upper {
+        format!("{x:08X}")
+    } else {
+        format!("{x:08x}")
+    };
+    Ok(s[8 - digits..].to_string())
+}
+
+/// `cjson.null`: the light userdata JSON `null` decodes to.
+pub fn json_null() -> Value {
+    Value::LightUserData(LightUserData(std::ptr::null_mut()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tobit_wraps_like_bitop() {
+        assert_eq!(tobit(4294967295.0), -1);
+        assert_eq!(tobit(2147483648.0), i32::MIN);
+        assert_eq!(tobit(-1.0), -1);
+        assert_eq!(tobit(1.5), 2);
+        assert_eq!(tobit(2.5), 2);
+    }
+}

@@ -1,0 +1,710 @@
+//! Lua scripting: the node's Lua 5.1 state, the script cache by SHA-1, and running one script
+//! with `redis.call` going through the same dispatcher as clients.
+//!
+//! Place in the flow: `EVAL`/`EVALSHA`/`SCRIPT` handlers (`command/scripting.rs`) call
+//! [`run_script`] while the connection holds the node lock, so a script is atomic. The Lua
+//! state lives in the engine ([`Scripts`]) and is taken out while a script runs, so the
+//! `redis.call` callback can borrow the engine and the calling client mutably; each call is
+//! checked (script rules: unknown command, arity, `noscript`, read-only scripts) and then
+//! handed to [`crate::command::dispatch::dispatch`] with the caller's client marked as inside
+//! a transaction: ACL, OOM, keyspace notifications, statistics apply as for any command, and
+//! the writes reach replicas wrapped in MULTI/EXEC (not the EVAL). The reply bytes are then
+//! converted to Lua values ([`convert`]).
+
+pub mod convert;
+pub mod json;
+pub mod libs;
+pub mod msgpack;
+
+use crate::client::{Client, ReplyMode};
+use crate::command::{OwnedArgv, flags};
+use crate::engine::Engine;
+use crate::resp::Reply;
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+/// The reply to EVALSHA of an unknown script.
+pub const NOSCRIPT_MSG: &str = "NOSCRIPT No matching script. Please use EVAL.";
+
+/// `#!lua flags=...` of a script.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScriptFlags {
+    /// The script has a shebang (Redis then applies the declared flags strictly).
+    pub shebang: bool,
+    /// `no-writes`.
+    pub no_writes: bool,
+    /// `allow-oom`.
+    pub allow_oom: bool,
+    /// `allow-stale`.
+    pub allow_stale: bool,
+    /// `no-cluster`.
+    pub no_cluster: bool,
+    /// `allow-cross-slot-keys`.
+    pub cross_slot: bool,
+}
+
+/// A compiled, cached script.
+struct Script {
+    func: Function,
+    flags: ScriptFlags,
+}
+
+/// The parts of a Lua state the runner uses.
+struct State {
+    lua: Lua,
+    /// Hidden table the `redis` library wrappers read: `raw` (the per-run call function),
+    /// `resp` (2 or 3), `repl`.
+    hooks: Table,
+    /// The `redis` table (`call`/`pcall` are set for each run).
+    redis: Table,
+    /// `function(f) return xpcall(f, handler) end`.
+    runner: Function,
+    /// The real global table (the scripts see a read-only proxy of it).
+    globals: Table,
+    /// The environment scripts run in.
+    env: Table,
+}
+
+/// What other connections may know about a running script without the node lock (the
+/// script holds it): when it becomes "busy" for them, whether SCRIPT KILL asked it to stop,
+/// and whether it has written (then SCRIPT KILL refuses, as in Redis).
+#[derive(Debug, Default)]
+pub struct ScriptWatch {
+    /// Wall-clock ms from which other clients get BUSY (start + `busy-reply-threshold`);
+    /// 0 while no script runs.
+    busy_at_ms: AtomicI64,
+    /// SCRIPT KILL (or the node stopping) asked the script to stop.
+    kill: AtomicBool,
+    /// The script has written: SCRIPT KILL answers UNKILLABLE.
+    wrote: AtomicBool,
+}
+
+/// The error a killed script's caller gets (Redis appends where the script was).
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+/// How often (in Lua VM instructions) a running script checks for SCRIPT KILL.
+const KILL_CHECK_INSTRUCTIONS: u32 = 10_000;
+
+impl ScriptWatch {
+    /// Whether a script has run past `busy-reply-threshold` at `now_ms`.
+    pub fn busy(&self, now_ms: i64) -> bool {
+        let at = self.busy_at_ms.load(Ordering::Acquire);
+        at != 0 && now_ms >= at
+    }
+
+    /// SCRIPT KILL from another connection while a script is busy: `Ok` once the script is
+    /// asked to stop, else Redis's UNKILLABLE / NOTBUSY error.
+    pub fn request_kill(&self) -> Result<(), &'static str> {
+        if self.busy_at_ms.load(Ordering::Acquire) == 0 {
+            return Err("NOTBUSY No scripts in execution right now.");
+        }
+        if self.wrote.load(Ordering::Acquire) {
+            return Err(
+                "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+            );
+        }
+        self.kill.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// The node is stopping: whatever the script did, it stops at its next check (a script
+    /// looping forever must not keep a stopped node's thread).
+    pub fn force_kill(&self) {
+        self.kill.store(true, Ordering::Release);
+    }
+
+    fn begin(&self, busy_after_ms: i64) {
+        self.kill.store(false, Ordering::Release);
+        self.wrote.store(false, Ordering::Release);
+        let at = crate::engine::wall_ms()
+            .saturating_add(busy_after_ms)
+            .max(1);
+        self.busy_at_ms.store(at, Ordering::Release);
+    }
+
+    fn end(&self) {
+        self.busy_at_ms.store(0, Ordering::Release);
+        self.kill.store(false, Ordering::Release);
+    }
+}
+
+/// The node's scripting state: one Lua state (created on first use, dropped by SCRIPT FLUSH)
+/// and the scripts compiled in it.
+pub struct Scripts {
+    state: Option<State>,
+    cache: HashMap<String, Script>,
+    /// Memory taken by cached script bodies (INFO `used_memory_scripts_eval`).
+    pub bodies_bytes: usize,
+    /// A script is running (MONITOR shows its commands as coming from `lua`).
+    pub running: bool,
+    /// `math.random`'s state: one sequence per node, which goes on from script to script and
+    /// survives SCRIPT FLUSH, as in Redis 7.0.
+    rand: u64,
+    /// Shared with the node's connections (BUSY, SCRIPT KILL while a script runs).
+    pub watch: Arc<ScriptWatch>,
+}
+
+impl Default for Scripts {
+    fn default() -> Scripts {
+        Scripts {
+            state: None,
+            cache: HashMap::new(),
+            bodies_bytes: 0,
+            running: false,
+            rand: libs::RAND_INIT,
+            watch: Arc::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Scripts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scripts")
+            .field("cached", &self.cache.len())
+            .finish()
+    }
+}
+
+/// Lowercase hex SHA-1 of `body` (script names; `redis.sha1hex`).
+pub fn sha1hex(body: &[u8]) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, body);
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a `#!` first line; returns the flags and the body with the shebang commented out
+/// (so line numbers stay the same).
+pub fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), String> {
+    if !body.starts_with(b"#!") {
+        return Ok((ScriptFlags::default(), body.to_vec()));
+    }
+    let end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    let line = String::from_utf8_lossy(&body[..end]).into_owned();
+    let mut parts = line[2..].split(' ').filter(|p| !p.is_empty());
+    if parts.next() != Some("lua") {
+        return Err(format!("ERR Unexpected engine in script shebang: {line}"));
+    }
+    let mut f = ScriptFlags {
+        shebang: true,
+        ..Default::default()
+    };
+    for opt in parts {
+        let Some(list) = opt.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {opt}"));
+        };
+        for flag in list.split(',').filter(|s| !s.is_empty()) {
+            match flag {
+                "no-writes" => f.no_writes = true,
+                "allow-oom" => f.allow_oom = true,
+                "allow-stale" => f.allow_stale = true,
+                "no-cluster" => f.no_cluster = true,
+                "allow-cross-slot-keys" => f.cross_slot = true,
+                _ => return Err(format!("ERR Unexpected flag in script shebang: {flag}")),
+            }
+        }
+    }
+    let mut out = b"--".to_vec();
+    out.extend_from_slice(&body[2..]);
+    Ok((f, out))
+}
+
+/// Lua code setting the `redis` library constants, the read-only environment and the runner.
+/// Receives the globals table and the error handler. (The `redis` functions are written in
+/// Rust: C functions keep the caller's frame in a tail call, so an error raised by
+/// `return redis.call(...)` still knows the script's line, as in Redis.)
+const PRELUDE: &str = r#"
+local G, handler, error_text = ...
+local error, tostring, rawget, xpcall = error, tostring, rawget, xpcall
+local lua_pcall = pcall
+-- Errors the redis library raises reach the script's pcall as their text, as in Redis.
+local function fix(ok, ...)
+  if ok then return ok, ... end
+  return ok, error_text((...))
+end
+G.pcall = function(...) return fix(lua_pcall(...)) end
+local redis = G.redis
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+local env = setmetatable({}, {
+  __index = function(_, k)
+    local v = rawget(G, k)
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = function() error('Attempt to modify a readonly table', 2) end,
+  __metatable = false,
+})
+G._G = env
+local function run(f) return xpcall(f, handler) end
+return run, env
+"#;
+
+/// Creates a Lua state with the libraries scripts may use.
+fn new_state(version: &str, version_num: u32) -> mlua::Result<State> {
+    let lua = Lua::new_with(
+        StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+        LuaOptions::default(),
+    )?;
+    let g = lua.globals();
+    for name in ["loadfile", "dofile", "require", "module", "newproxy"] {
+        g.raw_set(name, Value::Nil)?;
+    }
+    let redis = lua.create_table()?;
+    redis.set("REDIS_VERSION", version)?;
+    redis.set("REDIS_VERSION_NUM", version_num)?;
+    redis.set("sha1hex", lua.create_function(libs::sha1hex_fn)?)?;
+    redis.set("log", lua.create_function(libs::log)?)?;
+    let hooks = lua.create_table()?;
+    libs::install_redis_fns(&lua, &redis, &hooks)?;
+    g.raw_set("redis", redis)?;
+    libs::install(&lua, &g)?;
+    let handler = lua.create_function(error_handler)?;
+    let (runner, env): (Function, Table) = lua.load(PRELUDE).set_name("=prelude").call((
+        g.clone(),
+        handler,
+        lua.create_function(libs::error_text)?,
+    ))?;
+    Ok(State {
+        lua,
+        hooks,
+        redis: g.raw_get("redis")?,
+        runner,
+        globals: g,
+        env,
+    })
+}
+
+/// The xpcall handler: turns any error into an `{err=...}` table that also carries where in
+/// the user's script it happened (`source`, `line`), as Redis reports it.
+fn error_handler(lua: &Lua, e: Value) -> mlua::Result<Table> {
+    let line = user_line(lua);
+    let raised = match &e {
+        Value::Error(err) => err.downcast_ref::<libs::Raised>().map(|r| r.0.clone()),
+        _ => None,
+    };
+    let t = match e {
+        Value::Table(t) => t,
+        _ if raised.is_some() => {
+            let t = lua.create_table()?;
+            t.raw_set("err", raised.unwrap_or_default())?;
+            t
+        }
+        other => {
+            let msg = match &other {
+                Value::String(s) => s.to_string_lossy(),
+                Value::Nil => "nil".to_string(),
+                // A library function written in Rust failed: Lua's C libraries prefix the
+                // caller's position, so the message reads the same.
+                Value::Error(err) => {
+                    let inner = root_message(err);
+                    match line {
+                        Some(l) => format!("user_script:{l}: {inner}"),
+                        None => inner,
+                    }
+                }
+                v => lua
+                    .coerce_string(v.clone())
+                    .ok()
+                    .flatten()
+                    .map(|s| s.to_string_lossy())
+                    .unwrap_or_else(|| v.type_name().to_string()),
+            };
+            let t = lua.create_table()?;
+            t.raw_set("err", format!("ERR {msg}"))?;
+            t
+        }
+    };
+    if let Some(l) = line {
+        t.raw_set("source", "@user_script")?;
+        t.raw_set("line", l)?;
+    }
+    Ok(t)
+}
+
+/// The current line of the innermost user-script function on the stack.
+fn user_line(lua: &Lua) -> Option<i64> {
+    for level in 0..64 {
+        let found = lua.inspect_stack(level, |d| {
+            let src = d.source();
+            (src.source.as_deref() == Some("@user_script")).then(|| d.current_line())
+        })?;
+        if let Some(line) = found {
+            return Some(line.map_or(-1, |l| l as i64));
+        }
+    }
+    None
+}
+
+/// The message of the error a Rust callback returned, without mlua's wrapping.
+pub(crate) fn root_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => root_message(cause),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::WithContext { cause, .. } => root_message(cause),
+        other => other.to_string(),
+    }
+}
+
+/// What a script run needs besides the engine and the client.
+pub struct Invocation<'a> {
+    /// The script's SHA-1 (lowercase hex).
+    pub sha: &'a str,
+    /// KEYS.
+    pub keys: Vec<&'a [u8]>,
+    /// ARGV.
+    pub args: Vec<&'a [u8]>,
+    /// EVAL_RO/EVALSHA_RO or a `no-writes` script.
+    pub read_only: bool,
+    /// In cluster mode the script may touch keys of several slots (`allow-cross-slot-keys`,
+    /// or a script without a shebang, as Redis 7.0 allows legacy scripts).
+    pub cross_slot: bool,
+}
+
+impl Scripts {
+    fn state(&mut self, version: &str, version_num: u32) -> Result<&State, String> {
+        if self.state.is_none() {
+            let st = new_state(version, version_num).map_err(|e| format!("ERR {e}"))?;
+            self.state = Some(st);
+        }
+        self.state
+            .as_ref()
+            .ok_or_else(|| "ERR no Lua state".to_string())
+    }
+
+    /// Whether a script with this SHA-1 is cached (`sha` in any case).
+    pub fn exists(&self, sha: &str) -> bool {
+        self.cache.contains_key(&sha.to_ascii_lowercase())
+    }
+
+    /// The flags of a cached script.
+    pub fn flags(&self, sha: &str) -> Option<ScriptFlags> {
+        self.cache.get(&sha.to_ascii_lowercase()).map(|s| s.flags)
+    }
+
+    /// Compiles and caches `body` (unless cached); returns its SHA-1.
+    pub fn load(&mut self, body: &[u8], version: &str, version_num: u32) -> Result<String, String> {
+        let sha = sha1hex(body);
+        if self.cache.contains_key(&sha) {
+            return Ok(sha);
+        }
+        let (flags, code) = parse_shebang(body)?;
+        let st = self.state(version, version_num)?;
+        let func = st
+            .lua
+            .load(&code[..])
+            .set_name("@user_script")
+            .set_environment(st.env.clone())
+            .into_function()
+            .map_err(|e| {
+                let msg = match &e {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                format!("ERR Error compiling script (new function): {msg}")
+            })?;
+        self.bodies_bytes += body.len();
+        self.cache.insert(sha.clone(), Script { func, flags });
+        Ok(sha)
+    }
+
+    /// SCRIPT FLUSH: forgets every script and starts a fresh Lua state.
+    pub fn flush(&mut self) {
+        self.cache.clear();
+        self.state = None;
+        self.bodies_bytes = 0;
+    }
+
+    /// Number of cached scripts (INFO `number_of_cached_scripts`).
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Whether no script is cached.
+    pub fn is_empty(&self) -> bool {
+        self.cache.is_empty()
+    }
+}
+
+/// Runs the cached script `inv.sha` for `client`, writing its reply (or error) to `out`.
+/// The script must have been loaded ([`Scripts::load`]).
+pub fn run_script(
+    eng: &mut Engine,
+    client: &mut Client,
+    out: &mut Reply,
+    inv: &Invocation<'_>,
+) -> Result<(), String> {
+    let Some(func) = eng.scripts.cache.get(inv.sha).map(|s| s.func.clone()) else {
+        return Err(NOSCRIPT_MSG.to_string());
+    };
+    let Some(st) = eng.scripts.state.take() else {
+        return Err(NOSCRIPT_MSG.to_string());
+    };
+    let saved = (
+        client.db,
+        client.reply_mode,
+        client.in_exec,
+        client.last_cmd,
+    );
+    client.reply_mode = ReplyMode::On;
+    client.in_exec = true;
+    eng.scripts.running = true;
+    let watch = eng.scripts.watch.clone();
+    let busy_after = eng
+        .cfg
+        .get("busy-reply-threshold")
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(5000);
+    watch.begin(busy_after);
+    let res = run_in_state(&st, eng, client, func, inv);
+    let killed = watch.kill.load(Ordering::Acquire);
+    watch.end();
+    st.lua.remove_hook();
+    eng.scripts.running = false;
+    (
+        client.db,
+        client.reply_mode,
+        client.in_exec,
+        client.last_cmd,
+    ) = saved;
+    // A SCRIPT FLUSH from inside is refused, so the state taken out is the one to put back.
+    eng.scripts.state = Some(st);
+    match res {
+        Ok((v, lua_resp3)) if !killed => {
+            convert::lua_to_reply(&v, out, lua_resp3, 0);
+            Ok(())
+        }
+        // The kill error as Redis words it (without Lua's position prefix); a script that
+        // caught it with pcall still ends killed.
+        Err(msg) if killed && msg.contains(KILLED) => {
+            Err(msg[msg.find(KILLED).unwrap_or(0)..].to_string())
+        }
+        Ok(_) => Err(format!("{KILLED} script: {}.", inv.sha)),
+        Err(msg) => Err(msg),
+    }
+}
+
+fn run_in_state(
+    st: &State,
+    eng: &mut Engine,
+    client: &mut Client,
+    func: Function,
+    inv: &Invocation<'_>,
+) -> Result<(Value, bool), String> {
+    let lua = &st.lua;
+    let rand = eng.scripts.rand;
+    let setup = || -> mlua::Result<()> {
+        let keys =
+            lua.create_sequence_from(inv.keys.iter().map(|k| mlua::BString::from(k.to_vec())))?;
+        let args =
+            lua.create_sequence_from(inv.args.iter().map(|k| mlua::BString::from(k.to_vec())))?;
+        st.globals.raw_set("KEYS", keys)?;
+        st.globals.raw_set("ARGV", args)?;
+        st.hooks.raw_set("resp", 2)?;
+        st.hooks.raw_set("repl", 3)?;
+        lua.set_app_data(libs::Rand(rand));
+        Ok(())
+    };
+    setup().map_err(|e| format!("ERR {e}"))?;
+    let watch = eng.scripts.watch.clone();
+    lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_INSTRUCTIONS),
+        move |_, _| {
+            if watch.kill.load(Ordering::Acquire) {
+                Err(mlua::Error::runtime(KILLED))
+            } else {
+                Ok(mlua::VmState::Continue)
+            }
+        },
+    )
+    .map_err(|e| format!("ERR {e}"))?;
+    let cell = std::cell::RefCell::new((eng, client));
+    let dirty_at_start = cell.borrow().0.dirty();
+    // Cluster mode: the slot the script works in (its first declared key's, else the first
+    // key it touches).
+    let slot = std::cell::Cell::new(inv.keys.first().map(|k| crate::cluster::key_slot(k)));
+    let rules = CallRules {
+        read_only: inv.read_only,
+        cross_slot: inv.cross_slot,
+        slot: &slot,
+    };
+    let call_with = |lua: &Lua, args: MultiValue| {
+        let resp3 = st.hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
+        let mut guard = cell.borrow_mut();
+        let (eng, client) = &mut *guard;
+        // Once the script has written, its later commands are not refused for memory: a
+        // script stopped halfway would leave a partial write (Redis' rule).
+        if eng.dirty() != dirty_at_start {
+            client.no_evict = true;
+        }
+        let r = script_call(lua, eng, client, args, &rules, resp3);
+        if eng.dirty() != dirty_at_start {
+            eng.scripts.watch.wrote.store(true, Ordering::Release);
+        }
+        r
+    };
+    let result = lua.scope(|scope| {
+        let call = scope.create_function(|lua, args: MultiValue| {
+            let (v, bad) = call_with(lua, args)?;
+            if bad && let Value::Table(t) = &v {
+                let msg: String = t.raw_get::<mlua::LuaString>("err")?.to_string_lossy();
+                return Err(mlua::Error::external(libs::Raised(msg)));
+            }
+            Ok(v)
+        })?;
+        let pcall = scope.create_function(|lua, args: MultiValue| Ok(call_with(lua, args)?.0))?;
+        st.redis.raw_set("call", call)?;
+        st.redis.raw_set("pcall", pcall)?;
+        let r: (bool, Value) = st.runner.call(func)?;
+        st.redis.raw_set("call", Value::Nil)?;
+        st.redis.raw_set("pcall", Value::Nil)?;
+        Ok(r)
+    });
+    let lua_resp3 = st.hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
+    if let Some(r) = lua.app_data_ref::<libs::Rand>() {
+        cell.borrow_mut().0.scripts.rand = r.0;
+    }
+    match result {
+        Ok((true, v)) => Ok((v, lua_resp3)),
+        Ok((false, Value::Table(t))) => Err(script_error(&t, inv.sha)),
+        Ok((false, other)) => Err(format!("ERR {other:?}")),
+        Err(e) => Err(format!("ERR {e}")),
+    }
+}
+
+/// The error reply for a script that raised `t` (`{err=..., source=..., line=...}`).
+fn script_error(t: &Table, sha: &str) -> String {
+    let msg = match t.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => s.to_string_lossy(),
+        _ => "ERR unknown error".to_string(),
+    };
+    let msg = msg.strip_prefix('-').unwrap_or(&msg).to_string();
+    match (
+        t.raw_get::<Option<String>>("source"),
+        t.raw_get::<Option<i64>>("line"),
+    ) {
+        (Ok(Some(src)), Ok(Some(line))) => format!("{msg} script: {sha}, on {src}:{line}."),
+        _ => msg,
+    }
+}
+
+fn err_table(lua: &Lua, msg: &str) -> mlua::Result<(Value, bool)> {
+    let t = lua.create_table()?;
+    t.raw_set("err", msg)?;
+    Ok((Value::Table(t), true))
+}
+
+/// One `redis.call`/`redis.pcall`: returns the converted reply and whether it is an error.
+fn script_call(
+    lua: &Lua,
+    eng: &mut Engine,
+    client: &mut Client,
+    args: MultiValue,
+    rules: &CallRules<'_>,
+    resp3: bool,
+) -> mlua::Result<(Value, bool)> {
+    if args.is_empty() {
+        return err_table(
+            lua,
+            "ERR Please specify at least one argument for this redis lib call",
+        );
+    }
+    let mut argv = OwnedArgv::default();
+    for a in args.iter() {
+        match a {
+            Value::String(s) => argv.push(&s.as_bytes()),
+            Value::Integer(n) => argv.push(n.to_string().as_bytes()),
+            Value::Number(n) => argv.push(convert::number_arg(*n).as_bytes()),
+            _ => {
+                return err_table(
+                    lua,
+                    "ERR Lua redis lib command arguments must be strings or integers",
+                );
+            }
+        }
+    }
+    let argv = argv.as_argv();
+    if let Err(msg) = check_call(eng, client, &argv, rules) {
+        return err_table(lua, msg);
+    }
+    let mut reply = Reply {
+        buf: Vec::new(),
+        resp3,
+    };
+    crate::command::dispatch::dispatch(eng, client, &mut reply, &argv);
+    let mut pos = 0;
+    let v = convert::reply_to_lua(lua, &reply.buf, &mut pos)?;
+    let is_err = reply.buf.first() == Some(&b'-');
+    Ok((v, is_err))
+}
+
+/// What a script's commands are checked against besides the command table.
+struct CallRules<'a> {
+    read_only: bool,
+    cross_slot: bool,
+    slot: &'a std::cell::Cell<Option<u16>>,
+}
+
+/// The script-specific refusals before a command runs, in Redis' order.
+fn check_call(
+    eng: &Engine,
+    client: &Client,
+    argv: &crate::command::Argv<'_>,
+    rules: &CallRules<'_>,
+) -> Result<(), &'static str> {
+    let table = &eng.table;
+    let Some(id) = table.lookup(argv.get(0)) else {
+        return Err("ERR Unknown Redis command called from script");
+    };
+    let mut spec = table.entries[id].spec;
+    if !spec.subs.is_empty() && argv.len() >= 2 {
+        // An unknown subcommand is an unknown command for scripts.
+        let Some(sid) = table.lookup_sub(id, argv.get(1)) else {
+            return Err("ERR Unknown Redis command called from script");
+        };
+        spec = table.entries[sid].spec;
+    }
+    if !crate::command::arity_ok(spec.arity, argv.len()) {
+        return Err("ERR Wrong number of args calling Redis command from script");
+    }
+    if spec.has(flags::NOSCRIPT) {
+        return Err("ERR This Redis command is not allowed from script");
+    }
+    if rules.read_only && spec.has(flags::WRITE) {
+        return Err("ERR Write commands are not allowed from read-only scripts.");
+    }
+    if eng.info.cluster && eng.cluster.active() {
+        check_cluster(eng, client, spec, argv, rules)?;
+    }
+    Ok(())
+}
+
+/// Cluster mode: a script's command may only touch keys this node serves, and (unless the
+/// script allows cross-slot keys) of one slot.
+fn check_cluster(
+    eng: &Engine,
+    client: &Client,
+    spec: &crate::command::CommandSpec,
+    argv: &crate::command::Argv<'_>,
+    rules: &CallRules<'_>,
+) -> Result<(), &'static str> {
+    let positions = spec.key_positions(argv);
+    for &p in &positions {
+        let slot = crate::cluster::key_slot(argv.get(p));
+        if !rules.cross_slot {
+            match rules.slot.get() {
+                None => rules.slot.set(Some(slot)),
+                Some(s) if s != slot => {
+                    return Err(
+                        "ERR Script attempted to access keys that do not hash to the same slot",
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    // MOVED, or keys of several slots in one command: not served here.
+    crate::cluster::route(eng, client, spec, argv)
+        .map_err(|_| "ERR Script attempted to access a non local key in a cluster node")
+}
