@@ -178,8 +178,11 @@ impl Reader<'_> {
         id_from(self.take(16)?)
     }
 
+    /// A time in Unix ms, kept within a range where `now - t` cannot overflow (a corrupt
+    /// value would otherwise reach the idle-time arithmetic of XPENDING and XINFO).
     fn millis(&mut self) -> Option<i64> {
-        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+        let t = i64::from_le_bytes(self.take(8)?.try_into().ok()?);
+        Some(t.clamp(0, i64::MAX / 2))
     }
 }
 
@@ -217,6 +220,9 @@ pub fn decode(r: &mut Reader<'_>, t: u8) -> Option<Value> {
         r.stream_id()?;
         s.max_deleted_id = r.stream_id()?;
         s.entries_added = r.plain()?;
+        if s.entries_added > i64::MAX as u64 {
+            return None;
+        }
     } else {
         s.entries_added = length;
     }
@@ -240,7 +246,11 @@ fn decode_group(r: &mut Reader<'_>, s: &Stream, level: u8) -> Option<Group> {
         ..Group::default()
     };
     g.entries_read = if level >= 2 {
-        r.plain()? as i64
+        // Two's complement: -1 ("unknown") is the only negative value.
+        match r.plain()? as i64 {
+            n if n < -1 => return None,
+            n => n,
+        }
     } else {
         s.estimate_read_counter(g.last_id).unwrap_or(-1)
     };
