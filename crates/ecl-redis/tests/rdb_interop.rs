@@ -893,14 +893,31 @@ async fn rdb_11_from_valkey_and_version_refusal() {
         .query_async(&mut c)
         .await
         .unwrap();
+    let mut streams = Vec::new();
+    stream_commands(&mut streams);
+    let mut p = redis::pipe();
+    streams.iter().for_each(|x| {
+        p.add_command(x.clone()).ignore();
+    });
+    p.query_async::<()>(&mut c).await.unwrap();
     let img = valkey.snapshot_rdb();
     assert_eq!(&img[..9], b"REDIS0011");
+    // Streams in RDB 11 take the third stream type (consumers with an active time).
+    let st1 = img.windows(5).position(|w| w == b"\x04st:1");
+    assert_eq!(st1.map(|i| img[i - 1]), Some(21), "stream type byte");
     let other = start_with(|c| {
         c.flavor = ecl_redis::Flavor::Valkey;
         c.engine_version = "8.0.1".into();
     });
     let stats = other.load_rdb(&img).expect("RDB 11 loads on Valkey");
-    assert_eq!(stats.keys_loaded, 2);
+    assert_eq!(stats.keys_loaded, 2 + STREAM_KEYS as u64);
+    for db in DBS {
+        let (x, y) = (
+            read_all(valkey.local_addr().port(), db, false).await,
+            read_all(other.local_addr().port(), db, false).await,
+        );
+        assert_eq!(x, y, "Valkey node reloaded from its RDB 11 image");
+    }
     assert!(
         stats
             .aux
