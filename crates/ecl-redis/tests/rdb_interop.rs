@@ -79,6 +79,8 @@ impl RealServer {
             // Built without a config file, redis-server's hash threshold is 512; redis.conf
             // (and ElastiCache, and our node) use 128: align it so encodings compare.
             .args(["--hash-max-listpack-entries", "128"])
+            // Files (ours among them) are loaded with Redis' deep integrity check.
+            .args(["--sanitize-dump-payload", "yes"])
             .arg("--dir")
             .arg(dir)
             .args(["--dbfilename", file])
