@@ -3,7 +3,8 @@
 //! XPENDING commands (explicit IDs, so both servers agree on time)
 //! against the installed redis-server, replies compared byte for byte in RESP2 and RESP3
 //! (skipped when no redis-server is installed), plus a scripted consumer-group story and the
-//! keyspace events of stream and geo writes compared the same way; the auto-ID forms,
+//! keyspace events of stream and geo writes compared the same way, and each run's streams
+//! DUMPed on one server and RESTOREd on the other; the auto-ID forms,
 //! blocking reads and replication are checked on their own.
 
 mod common;
@@ -205,6 +206,8 @@ fn real_server() -> Option<RealServer> {
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
+        // RESTORE of our DUMP payloads gets Redis' deep integrity check.
+        .args(["--sanitize-dump-payload", "yes"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -233,6 +236,18 @@ impl Conn {
         let mut b = format!("*{}\r\n", args.len()).into_bytes();
         for a in args {
             b.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        self.s.write_all(&b).await.expect("write");
+        self.read_frame().await
+    }
+
+    /// A command of binary arguments (DUMP payloads).
+    async fn cmd_bytes(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        let mut b = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            b.extend_from_slice(a);
+            b.extend_from_slice(b"\r\n");
         }
         self.s.write_all(&b).await.expect("write");
         self.read_frame().await
@@ -775,6 +790,78 @@ async fn scripted_claims(mine: &RedisNode, port: u16) -> Vec<String> {
     bad
 }
 
+/// The body of a bulk-string reply (a DUMP payload); `None` for anything else.
+fn bulk(reply: &[u8]) -> Option<Vec<u8>> {
+    let rest = reply.strip_prefix(b"$")?;
+    let nl = rest.windows(2).position(|w| w == b"\r\n")?;
+    let n: usize = std::str::from_utf8(&rest[..nl]).ok()?.parse().ok()?;
+    rest.get(nl + 2..nl + 2 + n).map(<[u8]>::to_vec)
+}
+
+/// DUMP of every stream key on one server RESTOREd on the other (as `copy:<key>`): there,
+/// XINFO STREAM FULL (times set aside) and XPENDING of each group match the original's.
+async fn dump_restore_cross(seed: u64, mine: &RedisNode, port: u16) -> Vec<String> {
+    let real: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let (mut m, mut r) = (Conn::open(mine.local_addr()).await, Conn::open(real).await);
+    let mut bad = Vec::new();
+    let mut streams = 0;
+    for key in ["s1", "s2"] {
+        let t = r.cmd(&["TYPE".to_string(), key.to_string()]).await;
+        if t != b"+stream\r\n" {
+            continue;
+        }
+        streams += 1;
+        let copy = format!("copy:{key}");
+        for ours_first in [true, false] {
+            let (from, to, dir) = if ours_first {
+                (&mut m, &mut r, "ours->redis")
+            } else {
+                (&mut r, &mut m, "redis->ours")
+            };
+            let payload = bulk(&from.cmd_bytes(&[b"DUMP", key.as_bytes()]).await);
+            let Some(payload) = payload else {
+                bad.push(format!("seed {seed} {dir}: DUMP {key} gave no payload"));
+                continue;
+            };
+            let restore = [b"RESTORE", copy.as_bytes(), b"0", &payload[..], b"REPLACE"];
+            let ok = to.cmd_bytes(&restore).await;
+            if ok != b"+OK\r\n" {
+                bad.push(format!(
+                    "seed {seed} {dir}: RESTORE {key}: {:?}",
+                    String::from_utf8_lossy(&ok)
+                ));
+                continue;
+            }
+            let info = |k: &str| ["XINFO", "STREAM", k, "FULL", "COUNT", "0"].map(String::from);
+            let (a, b) = (to.cmd(&info(key)).await, to.cmd(&info(&copy)).await);
+            if untimed(&a) != untimed(&b) {
+                bad.push(format!(
+                    "seed {seed} {dir}: XINFO STREAM {key} FULL differs after RESTORE\n  original: {:?}\n  restored: {:?}",
+                    String::from_utf8_lossy(&a),
+                    String::from_utf8_lossy(&b)
+                ));
+            }
+            for g in ["g1", "g2"] {
+                let pending = |k: &str| ["XPENDING", k, g, "-", "+", "100"].map(String::from);
+                let (a, b) = (to.cmd(&pending(key)).await, to.cmd(&pending(&copy)).await);
+                // A missing group's error names the key: only its being an error must match.
+                let both_errors = a.first() == Some(&b'-') && b.first() == Some(&b'-');
+                if !both_errors && zero_idle(&a) != zero_idle(&b) {
+                    bad.push(format!(
+                        "seed {seed} {dir}: XPENDING {key} {g} differs after RESTORE\n  original: {:?}\n  restored: {:?}",
+                        String::from_utf8_lossy(&a),
+                        String::from_utf8_lossy(&b)
+                    ));
+                }
+            }
+        }
+    }
+    if streams == 0 {
+        bad.push(format!("seed {seed}: no stream key to DUMP"));
+    }
+    bad
+}
+
 /// XINFO replies with the figures two servers cannot share set to 0: idle times, absolute
 /// times (any integer above 10^12), and `radix-tree-nodes` (Redis' internal tree size).
 fn untimed(reply: &[u8]) -> Vec<u8> {
@@ -927,6 +1014,7 @@ async fn differential_against_redis_server() {
     for seed in seeds {
         let (b, e) = run_sequence(seed, 1000, &mine, real.port).await;
         bad.extend(b);
+        bad.extend(dump_restore_cross(seed, &mine, real.port).await);
         errors += e;
         sent += 1000;
     }

@@ -347,6 +347,49 @@ impl Stream {
         self.estimate_read_counter(g.last_id).map(|r| added - r)
     }
 
+    /// The nodes in ID order: each node's master (first) ID and the IDs appended to it,
+    /// deleted ones included (the RDB codec writes this layout so that trimming and node
+    /// filling behave the same after a reload).
+    pub fn nodes(&self) -> impl Iterator<Item = (StreamId, &[StreamId])> + '_ {
+        self.nodes.iter().map(|(k, n)| (*k, n.ids.as_slice()))
+    }
+
+    /// Appends a node read from an RDB file: its master ID and its slots in ID order
+    /// (`None`: a deleted entry). `last_id`, `max_deleted_id` and `entries_added` are the
+    /// caller's to set. Returns false, changing nothing, unless the master ID lies after
+    /// every existing entry and the slot IDs ascend from it; a node with no live slot is
+    /// dropped (Redis frees such nodes).
+    pub fn push_node(
+        &mut self,
+        master: StreamId,
+        slots: Vec<(StreamId, Option<Vec<Vec<u8>>>)>,
+    ) -> bool {
+        let after = self.nodes.values().next_back().and_then(|n| n.ids.last());
+        if after.is_some_and(|last| master <= *last) {
+            return false;
+        }
+        let mut prev: Option<StreamId> = None;
+        for (id, _) in &slots {
+            if *id < master || prev.is_some_and(|p| *id <= p) {
+                return false;
+            }
+            prev = Some(*id);
+        }
+        let mut node = Node::default();
+        for (id, fields) in slots {
+            node.ids.push(id);
+            if let Some(fields) = fields {
+                self.bytes += fields.iter().map(|f| f.len() + 8).sum::<usize>() + 32;
+                self.entries.insert(id, fields);
+                node.live += 1;
+            }
+        }
+        if node.live > 0 {
+            self.nodes.insert(master, node);
+        }
+        true
+    }
+
     /// Number of nodes (XINFO `radix-tree-keys`).
     pub fn node_count(&self) -> usize {
         self.nodes.len()

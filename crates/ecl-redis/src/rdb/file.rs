@@ -6,14 +6,15 @@
 //! database a SELECTDB and RESIZEDB opcode followed by its keys (each optionally preceded by
 //! an expiry and LRU/LFU opcodes), the EOF opcode and the CRC-64 of everything before it.
 //! We write the encodings a Redis of the node's version writes (integer and LZF strings,
-//! quicklist-2 lists, listpack hashes/sorted sets, intsets, listpack sets from RDB 11; RDB 9
+//! quicklist-2 lists, listpack hashes/sorted sets, intsets, listpack sets from RDB 11, streams in the
+//! stream type of the version; RDB 9
 //! files get plain lists, hashes and sorted sets instead of listpacks, which Redis 5/6 lack) and
 //! read those plus the older ones (ziplists, quicklist 1). Every length read is checked
 //! against the input that remains, and every error names the byte offset it was found at.
 
 use super::listpack::{self, ListpackWriter};
 use super::lzf::Compressor;
-use super::{CRC, Reader, decode_body, put_len, ty};
+use super::{CRC, Reader, decode_body, put_len, put_string, stream, ty};
 use crate::db::set::SetEnc;
 use crate::db::{Db, Entry, Key, Value};
 use std::fmt;
@@ -126,36 +127,9 @@ impl Writer {
         self.string(value);
     }
 
-    /// A string as Redis stores it: short canonical integers in the integer encodings,
-    /// longer strings LZF-compressed when that saves space, otherwise raw.
+    /// A string in Redis' compact forms (see [`put_string`]).
     fn string(&mut self, s: &[u8]) {
-        if s.len() <= 11
-            && let Some(v) = listpack::canonical_int(s)
-        {
-            if let Ok(b) = i8::try_from(v) {
-                self.out.extend_from_slice(&[0xC0, b as u8]);
-                return;
-            } else if let Ok(h) = i16::try_from(v) {
-                self.out.push(0xC1);
-                self.out.extend_from_slice(&h.to_le_bytes());
-                return;
-            } else if let Ok(w) = i32::try_from(v) {
-                self.out.push(0xC2);
-                self.out.extend_from_slice(&w.to_le_bytes());
-                return;
-            }
-        }
-        if s.len() > 20
-            && let Some(c) = self.lzf.compress(s, s.len() - 4)
-        {
-            self.out.push(0xC3);
-            put_len(&mut self.out, c.len() as u64);
-            put_len(&mut self.out, s.len() as u64);
-            self.out.extend_from_slice(&c);
-            return;
-        }
-        put_len(&mut self.out, s.len() as u64);
-        self.out.extend_from_slice(s);
+        put_string(&mut self.lzf, &mut self.out, s);
     }
 
     /// Whether the format has listpack types (RDB 10, Redis 7.0, on). Older files get the
@@ -207,10 +181,13 @@ impl Writer {
                 }
             }
             Value::ZSet(z) => self.zset(key, z),
-            // Streams arrived after the writer; their encoding (listpacks + consumer groups)
-            // follows in its own change. Until then a stream key is left out of the file.
-            Value::Stream(_) => {
-                tracing::warn!("RDB: stream keys are not written yet; one was left out");
+            Value::Stream(st) => {
+                self.out.push(stream::type_byte(self.version));
+                self.string(key);
+                let lzf = &mut self.lzf;
+                stream::encode(st, self.version, &mut self.out, &mut |o, b| {
+                    put_string(lzf, o, b)
+                });
             }
         }
     }
@@ -462,9 +439,6 @@ fn key_value(r: &mut Reader<'_>, t: u8) -> Result<(Vec<u8>, Value), RdbError> {
     let at = r.p;
     if matches!(t, 6 | 7) {
         return err(at, "module values are not supported");
-    }
-    if matches!(t, 15 | 19 | 21) {
-        return err(at, "stream values are not supported");
     }
     r.p += 1;
     let key = r.string().ok_or_else(|| bad(at, "key"))?;

@@ -1,7 +1,8 @@
 //! A bounded fuzz harness for the RDB file loader, run by `cargo test` (so by CI on every
-//! change): seeded random datasets of every type and encoding are written with our writer,
-//! then mutated (bit flips, bytes set to the codec's special values, length fields replaced
-//! by huge ones, truncation, insertions and deletions) and loaded.
+//! change): seeded random datasets of every type (streams with groups included) and
+//! encoding are written with our writer, then mutated (bit flips, bytes set to the codec's
+//! special values, length fields replaced by huge ones, truncation, insertions and
+//! deletions) and loaded.
 //!
 //! Properties: the loader never panics; every case finishes quickly (no hang); a file that
 //! loads holds no more data than its bytes can express (LZF expands at most ~90x, so a
@@ -16,6 +17,7 @@ use super::file::{self, ReadOptions, WriteMeta};
 use crate::db::hash::Hash;
 use crate::db::list::List;
 use crate::db::set::{Set, SetLimits};
+use crate::db::stream::{Group, Stream, StreamId};
 use crate::db::zset::ZSet;
 use crate::db::{Db, Entry, Value};
 use rand::rngs::StdRng;
@@ -60,8 +62,9 @@ fn random_value(rng: &mut StdRng) -> Value {
     } else {
         rng.random_range(1..12)
     };
-    match rng.random_range(0..5) {
+    match rng.random_range(0..6) {
         0 => Value::Str(random_bytes(rng).into()),
+        5 => random_stream(rng, n as usize),
         1 => {
             let mut l = List::new();
             (0..n).for_each(|_| l.push_back(random_bytes(rng)));
@@ -107,6 +110,24 @@ fn random_value(rng: &mut StdRng) -> Value {
             Value::ZSet(Box::new(z))
         }
     }
+}
+
+/// A stream of `n` entries in small nodes, some deleted, with a group that read some of them.
+fn random_stream(rng: &mut StdRng, n: usize) -> Value {
+    let mut s = Stream::new();
+    for i in 1..=n as u64 {
+        let id = StreamId { ms: i * 3, seq: i };
+        s.append(id, vec![b"f".to_vec(), random_bytes(rng)], 4);
+    }
+    for i in 1..=n as u64 {
+        if rng.random_range(0..4) == 0 {
+            s.delete(StreamId { ms: i * 3, seq: i });
+        }
+    }
+    s.groups.insert(b"g".to_vec().into(), Group::default());
+    s.read_group(b"g", b"c1", None, rng.random_range(0..6), false, NOW_MS);
+    s.read_group(b"g", b"c2", None, 2, false, NOW_MS);
+    Value::Stream(Box::new(s))
 }
 
 /// A valid file of 1–12 keys over up to three databases, some with TTLs.

@@ -3,7 +3,8 @@
 //! Place in the flow: `DUMP`/`RESTORE` call [`dump`] and [`restore`]; whole RDB files
 //! ([`file`]) and node snapshots ([`persist`]) reuse the value decoder and length codec.
 //! We write the plain encodings every Redis since 2.x loads (string, list, set, hash, zset with
-//! binary scores), and we read those plus the compact encodings current Redis writes (LZF and
+//! binary scores; streams in the stream type of the payload's RDB version, see [`stream`]),
+//! and we read those plus the compact encodings current Redis writes (LZF and
 //! integer strings, intsets, listpacks, quicklist 2), so payloads move both ways between this
 //! engine and a real server. The payload trailer is the 2-byte RDB version (little endian) and
 //! the CRC-64 (Jones polynomial, as Redis uses) of everything before it.
@@ -14,6 +15,7 @@ pub mod listpack;
 mod load_fuzz;
 pub mod lzf;
 pub mod persist;
+pub mod stream;
 
 use crate::db::Value;
 use crate::db::hash::Hash;
@@ -67,13 +69,45 @@ fn put_len(out: &mut Vec<u8>, n: u64) {
     }
 }
 
+/// A string as Redis stores it: short canonical integers in the integer encodings, longer
+/// strings LZF-compressed when that saves space, otherwise raw.
+fn put_string(lzf: &mut lzf::Compressor, out: &mut Vec<u8>, s: &[u8]) {
+    if s.len() <= 11
+        && let Some(v) = listpack::canonical_int(s)
+    {
+        if let Ok(b) = i8::try_from(v) {
+            out.extend_from_slice(&[0xC0, b as u8]);
+            return;
+        } else if let Ok(h) = i16::try_from(v) {
+            out.push(0xC1);
+            out.extend_from_slice(&h.to_le_bytes());
+            return;
+        } else if let Ok(w) = i32::try_from(v) {
+            out.push(0xC2);
+            out.extend_from_slice(&w.to_le_bytes());
+            return;
+        }
+    }
+    if s.len() > 20
+        && let Some(c) = lzf.compress(s, s.len() - 4)
+    {
+        out.push(0xC3);
+        put_len(out, c.len() as u64);
+        put_len(out, s.len() as u64);
+        out.extend_from_slice(&c);
+        return;
+    }
+    put_str(out, s);
+}
+
 fn put_str(out: &mut Vec<u8>, s: &[u8]) {
     put_len(out, s.len() as u64);
     out.extend_from_slice(s);
 }
 
-/// Serialises a value in RDB object format (type byte + body).
-pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
+/// Serialises a value in RDB object format (type byte + body); `version` picks the stream
+/// form (the other types use the plain encodings every version loads).
+pub fn encode_value(v: &Value, version: u16, out: &mut Vec<u8>) {
     match v {
         Value::Str(s) => {
             out.push(ty::STRING);
@@ -109,17 +143,20 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
                 out.extend_from_slice(&score.to_le_bytes());
             }
         }
-        // The stream RDB encoding (listpacks + consumer groups) belongs to the RDB work and
-        // is not written yet: a stream dumps as nothing, which RESTORE refuses.
-        Value::Stream(_) => {}
+        Value::Stream(st) => {
+            out.push(stream::type_byte(version));
+            let mut lzf = lzf::Compressor::default();
+            stream::encode(st, version, out, &mut |o, b| put_string(&mut lzf, o, b));
+        }
     }
 }
 
 /// DUMP payload for a value.
 pub fn dump(v: &Value, compat: u32) -> Vec<u8> {
     let mut out = Vec::new();
-    encode_value(v, &mut out);
-    out.extend_from_slice(&rdb_version(compat).to_le_bytes());
+    let version = rdb_version(compat);
+    encode_value(v, version, &mut out);
+    out.extend_from_slice(&version.to_le_bytes());
     let crc = CRC.checksum(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
@@ -284,6 +321,7 @@ pub fn decode_body(r: &mut Reader<'_>, t: u8) -> Option<Value> {
             Some(Value::Hash(Box::new(h)))
         }
         ty::LIST_QUICKLIST | ty::LIST_QUICKLIST_2 => decode_quicklist(r, t == ty::LIST_QUICKLIST_2),
+        stream::TYPE_V1 | stream::TYPE_V2 | stream::TYPE_V3 => stream::decode(r, t),
         _ => decode_compact(r, t),
     }
 }
