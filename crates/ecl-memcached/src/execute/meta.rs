@@ -406,18 +406,43 @@ fn debug(node: &NodeShared, raw_key: &[u8], key: &[u8], out: &mut Vec<u8>) {
     };
     let now = g.now();
     let v = g.view(slot);
-    let size = 48 + 8 + v.key.len() + 1 + v.value.len() + 2;
+    // memcached stores non-zero client flags in 4 more bytes of the item.
+    let flag_bytes = if v.flags != 0 { 4 } else { 0 };
+    let size = 48 + 8 + v.key.len() + 1 + v.value.len() + 2 + flag_bytes;
+    // memcached 1.6 prints `current_time - exptime` here: the remaining time, negated.
+    let ttl = store.clock.ttl(v.exptime);
+    let exp = if ttl < 0 { -1 } else { -ttl };
     out.extend_from_slice(b"ME ");
     out.extend_from_slice(raw_key);
     out.extend_from_slice(
         format!(
-            " exp={} la={} cas={} fetch={} cls=1 size={}\r\n",
-            store.clock.ttl(v.exptime),
+            " exp={} la={} cas={} fetch={} cls={} size={}\r\n",
+            exp,
             now.saturating_sub(v.atime),
             v.cas,
             if v.fetched { "yes" } else { "no" },
+            slab_class(size),
             size
         )
         .as_bytes(),
     );
+}
+
+/// The slab class memcached's default slabs (`-n 48 -f 1.25`, 1 MiB pages) give an item of
+/// `size` bytes: chunks start at 96 bytes and grow by 1.25, rounded up to 8, up to 512 KiB.
+fn slab_class(size: usize) -> usize {
+    const CHUNK_MAX: usize = 512 * 1024;
+    let mut chunk: usize = 96;
+    let mut class = 1;
+    loop {
+        if chunk as f64 >= CHUNK_MAX as f64 / 1.25 {
+            return class; // the largest class, of 512 KiB chunks
+        }
+        let aligned = chunk.div_ceil(8) * 8;
+        if size <= aligned {
+            return class;
+        }
+        chunk = aligned * 5 / 4;
+        class += 1;
+    }
 }

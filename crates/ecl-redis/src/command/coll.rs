@@ -97,7 +97,8 @@ pub fn mpop_count(argv: &Argv<'_>, mut i: usize) -> Result<usize, CmdError> {
     let mut count = None;
     while i < argv.len() {
         if argv.is(i, "count") && i + 1 < argv.len() && count.is_none() {
-            let c = argv.i64(i + 1)?;
+            // Redis gives this one message for any COUNT that is not a positive integer.
+            let c = argv.i64(i + 1).unwrap_or(0);
             if c <= 0 {
                 return Err(crate::errors::COUNT_NOT_POSITIVE.into());
             }
@@ -286,7 +287,12 @@ pub fn numkeys<'a>(
     at: usize,
     style: NumkeysStyle,
 ) -> Result<Vec<&'a [u8]>, CmdError> {
-    let n = argv.i64(at)?;
+    // The *MPOP and *INTERCARD-style commands answer any bad numkeys with one message.
+    let n = match argv.i64(at) {
+        Ok(n) => n,
+        Err(e) if style == NumkeysStyle::Algebra => return Err(e),
+        Err(_) => return Err("ERR numkeys should be greater than 0".into()),
+    };
     if n <= 0 {
         if style == NumkeysStyle::Algebra {
             let name = argv.str(0).to_ascii_lowercase();

@@ -418,6 +418,9 @@ fn renamenx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn db_index(ctx: &Ctx<'_>, argv: &Argv<'_>, i: usize) -> Result<usize, CmdError> {
     let d = argv.i64(i)?;
+    if i32::try_from(d).is_err() {
+        return Err(errors::INT_OUT_OF_RANGE.into());
+    }
     if d < 0 || d as usize >= ctx.eng.dbs.len() {
         return Err(errors::DB_INDEX_OUT_OF_RANGE.into());
     }

@@ -362,11 +362,12 @@ fn sintercard(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let mut limit = 0usize;
     while i < argv.len() {
         if argv.is(i, "limit") && i + 1 < argv.len() {
-            let l = argv.i64(i + 1)?;
-            if l < 0 {
-                return Err("ERR LIMIT can't be negative".into());
-            }
-            limit = l as usize;
+            // Redis gives this one message for any LIMIT that is not a non-negative integer.
+            limit = argv
+                .i64(i + 1)
+                .ok()
+                .and_then(|l| usize::try_from(l).ok())
+                .ok_or(CmdError::from("ERR LIMIT can't be negative"))?;
             i += 2;
         } else {
             return Err(errors::SYNTAX.into());
