@@ -17,7 +17,7 @@
 #   ECL_PYTEST_WORKERS=N   parallel pytest workers for the client suites (default 2)
 #   PYTEST_ADDOPTS         extra pytest options (e.g. "-k walkthrough")
 #   ECL_ORACLE_SEED=N      first seed of the differential oracle (default 1)
-#   ECL_ORACLE_SEQUENCES=N sequences per engine and seed (default 400 Redis, 150 Memcached)
+#   ECL_ORACLE_SEQUENCES=N sequences per engine and seed (default 400 per engine)
 # Prints "summary: N passed, N failed, N skipped" as its last line; exits non-zero on any failure.
 set -euo pipefail
 

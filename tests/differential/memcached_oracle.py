@@ -94,7 +94,9 @@ def bin_packet(op, key=b"", extras=b"", val=b"", cas=0, opaque=0):
 def bin_request(rng):
     op = rng.choice([0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x08, 0x09, 0x0C, 0x0D, 0x0E, 0x0F,
                      0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x18, 0x19, 0x1A, 0x1C, 0x1D, 0x1E,
-                     0x23, 0x24, 0x55, 0x07])
+                     0x23, 0x24, 0x07])
+    if rng.random() < 0.01:
+        op = 0x55                  # unknown opcode (rare: memcached then goes silent, see known.txt)
     key = rng.choice(KEYS[:5] + [b""])
     opaque, cas = rng.randrange(1 << 32), rng.choice([0, 0, 0, 1, 2, 3, 99])
     exp = rng.choice([0, 0, 1000, 0xFFFFFFFF, 2592001])
@@ -172,6 +174,13 @@ def run_sequence(port, proto, reqs):
 def same(a, b):
     if a == b:
         return True
+    # memcached closes a connection at once on a line too long and drops replies it had not
+    # written yet (how many depends on how the bytes arrived), and while it swallows a data
+    # block too large it holds its error back: when both servers close, or both still wait for
+    # data, during a request, what each wrote before is not compared.
+    for end in (b"<closed>", b"<timeout>"):
+        if a.endswith(end) and b.endswith(end):
+            return True
     ta, tb = a.split(b" "), b.split(b" ")
     if len(ta) != len(tb):
         return False

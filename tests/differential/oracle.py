@@ -4,8 +4,7 @@ reference servers (Debian redis-server 7.0.15, memcached 1.6.18), replies compar
 byte; mismatches shrunk to minimal reproducers. See README.md in this directory.
 
 Usage: oracle.py [--engine redis|memcached|both] [--seed N] [--sequences N] [--no-replay]
-Knobs: ECL_ORACLE_SEED (first seed, default 1), ECL_ORACLE_SEQUENCES (per engine, default 400
-for Redis and 150 for Memcached), ECL_ORACLE_SEEDS (how many seeds, default 1).
+Knobs: ECL_ORACLE_SEED (first seed, default 1), ECL_ORACLE_SEQUENCES (per engine, default 400), ECL_ORACLE_SEEDS (how many seeds, default 1).
 Exit: 0 no unexpected mismatch, 1 mismatch (new family or a committed reproducer failing),
 77 when neither reference server is installed.
 """
@@ -80,8 +79,8 @@ def main():
     ap.add_argument("--no-replay", action="store_true")
     a = ap.parse_args()
     seeds = list(range(a.seed, a.seed + a.seeds))
-    plan = [("redis", redis_oracle, "ecl-redis-server", 400), ("memcached", memcached_oracle,
-                                                                "ecl-memcached-server", 150)]
+    plan = [("redis", redis_oracle, "ecl-redis-server", 400),
+            ("memcached", memcached_oracle, "ecl-memcached-server", 400)]
     results = []
     for engine, mod, binname, default in plan:
         if a.engine in (engine, "both"):

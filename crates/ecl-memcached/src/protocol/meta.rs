@@ -242,6 +242,7 @@ fn token_ok(flag: u8, tok: &[u8]) -> bool {
 
 fn parse_flags_list<'a>(
     cmd: Cmd,
+    raw_key: &[u8],
     toks: impl Iterator<Item = &'a [u8]>,
 ) -> Result<Flags<'a>, &'static [u8]> {
     let mut f = Flags {
@@ -270,6 +271,11 @@ fn parse_flags_list<'a>(
             } else {
                 bad_value = Some(e);
             }
+        }
+        // memcached decodes a base64 key within the same pass: a failure is noted like a bad
+        // value.
+        if c == b'b' && B64.decode(raw_key).is_err() {
+            bad_value = Some(bad_key(cmd, wire::KEY_DECODE));
         }
         f.present |= 1u128 << c;
         f.order.push(c);
@@ -369,7 +375,7 @@ fn get<'a>(
     raw_key: &'a [u8],
     toks: impl Iterator<Item = &'a [u8]>,
 ) -> Result<MetaRequest<'a>, &'static [u8]> {
-    let flags = parse_flags_list(Cmd::Get, toks)?;
+    let flags = parse_flags_list(Cmd::Get, raw_key, toks)?;
     let vivify = num(Cmd::Get, &flags, b'N', parse_time)?;
     let recache = num(Cmd::Get, &flags, b'R', parse_time)?;
     let ttl = num(Cmd::Get, &flags, b'T', parse_time)?;
@@ -391,7 +397,7 @@ fn set_flags<'a>(
     raw_key: &'a [u8],
     toks: impl Iterator<Item = &'a [u8]>,
 ) -> Result<MetaSet<'a>, &'static [u8]> {
-    let flags = parse_flags_list(Cmd::Set, toks)?;
+    let flags = parse_flags_list(Cmd::Set, raw_key, toks)?;
     let key = decode_key(raw_key, flags.has(b'b'))?;
     let client_flags = num(Cmd::Set, &flags, b'F', parse_flags)?;
     let ttl = num(Cmd::Set, &flags, b'T', parse_time)?;
@@ -471,7 +477,7 @@ fn delete<'a>(
     toks: impl Iterator<Item = &'a [u8]>,
 ) -> Result<MetaRequest<'a>, &'static [u8]> {
     let cmd = Cmd::Delete;
-    let flags = parse_flags_list(cmd, toks)?;
+    let flags = parse_flags_list(cmd, raw_key, toks)?;
     let compare = num(cmd, &flags, b'C', parse_u64)?;
     let new_cas = num(cmd, &flags, b'E', parse_u64)?;
     let ttl = num(cmd, &flags, b'T', parse_time)?;
@@ -492,7 +498,7 @@ fn arith<'a>(
     toks: impl Iterator<Item = &'a [u8]>,
 ) -> Result<MetaRequest<'a>, &'static [u8]> {
     let cmd = Cmd::Arith;
-    let flags = parse_flags_list(cmd, toks)?;
+    let flags = parse_flags_list(cmd, raw_key, toks)?;
     // memcached decodes the key in its flag pre-parse, before it reads the mode.
     let key = decode_key(raw_key, flags.has(b'b')).map_err(|e| bad_key(cmd, e))?;
     let compare = num(cmd, &flags, b'C', parse_u64)?;

@@ -191,9 +191,6 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     let count = if argv.len() == 3 {
         let c = argv.i64(2)?;
-        if c == i64::MIN {
-            return Err("ERR value is out of range".into());
-        }
         Some(if c < 0 { coll::random_count(c)? } else { c })
     } else {
         None
@@ -380,6 +377,9 @@ fn sintercard(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn sscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let cursor = parse_cursor(argv.get(2))?;
+    if coll::scan_missing::<Set>(ctx, argv.get(1))? {
+        return Ok(());
+    }
     let o = scan_opts(argv, 3, false)?;
     if o.novalues {
         return Err(errors::SYNTAX.into());

@@ -451,6 +451,9 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         } else if argv.len() > 3 {
             return Err(errors::SYNTAX.into());
         }
+        if c == i64::MIN {
+            coll::random_count(c)?; // Redis's range message comes before the one below
+        }
         if ws && c.unsigned_abs() > (i64::MAX as u64) / 2 {
             return Err("ERR value is out of range".into());
         }
@@ -481,6 +484,9 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn zscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let cursor = parse_cursor(argv.get(2))?;
+    if coll::scan_missing::<ZSet>(ctx, argv.get(1))? {
+        return Ok(());
+    }
     let o = scan_opts(argv, 3, false)?;
     if o.novalues {
         return Err(errors::SYNTAX.into());
