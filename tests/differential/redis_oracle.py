@@ -116,7 +116,7 @@ class Grammar:
             return rng.choice(EDGE)
         if t == "key":
             return rng.choice(KEYS)
-        if name in ("seconds", "milliseconds") and rng.random() < 0.9:
+        if name in ("seconds", "milliseconds", "ttl"):
             return rng.choice([b"100000", b"0", b"-1", b"x"])      # no expiry within a run
         if name == "timeout":
             return rng.choice([b"0.01", b"0.02", b"-1", b"x"])
