@@ -6,6 +6,7 @@
 #   2. cargo test --workspace (unit and Rust integration tests);
 #   3. the Python client suites under tests/clients/ (aws-cli, boto3, redis-py, pymemcache,
 #      redis-cli, raw sockets), including the wire and memcached_compat suites;
+#   3b. the differential oracle (tests/differential/oracle.py) against redis-server/memcached;
 #   4. the Terraform suite, when terraform and an offline AWS provider mirror are present.
 # A Python venv (.venv) with tests/clients/requirements.txt is created or refreshed if needed.
 #
@@ -15,6 +16,8 @@
 #   ECL_SKIP_TERRAFORM=1   skip the Terraform suite
 #   ECL_PYTEST_WORKERS=N   parallel pytest workers for the client suites (default 2)
 #   PYTEST_ADDOPTS         extra pytest options (e.g. "-k walkthrough")
+#   ECL_ORACLE_SEED=N      first seed of the differential oracle (default 1)
+#   ECL_ORACLE_SEQUENCES=N sequences per engine and seed (default 400 per engine)
 # Prints "summary: N passed, N failed, N skipped" as its last line; exits non-zero on any failure.
 set -euo pipefail
 
@@ -145,6 +148,21 @@ for suite in wire memcached_compat; do
     fi
   fi
 done
+
+# ---- 3b. differential oracle ----------------------------------------------------------------
+# Seeded command sequences against redis-server and memcached, replies compared byte for byte
+# (tests/differential/README.md); one check. Skipped when neither reference server is installed.
+if command -v redis-server >/dev/null 2>&1 || command -v memcached >/dev/null 2>&1; then
+  step "differential oracle (ECL_ORACLE_SEED=${ECL_ORACLE_SEED:-1}, ECL_ORACLE_SEQUENCES=${ECL_ORACLE_SEQUENCES:-default})"
+  if "$PY" tests/differential/oracle.py; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); problems+=("differential oracle failed")
+  fi
+else
+  step "differential oracle skipped: neither redis-server nor memcached is installed"
+  skipped=$((skipped + 1))
+fi
 
 # ---- 4. Terraform --------------------------------------------------------------------------
 if [[ "${ECL_SKIP_TERRAFORM:-0}" == 1 ]]; then

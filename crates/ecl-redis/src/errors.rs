@@ -89,6 +89,9 @@ pub const INCR_OVERFLOW: &str = "ERR increment or decrement would overflow";
 pub const INCR_NAN: &str = "ERR increment would produce NaN or Infinity";
 /// SELECT / MOVE / SWAPDB out of range.
 pub const DB_INDEX_OUT_OF_RANGE: &str = "ERR DB index is out of range";
+/// An integer argument Redis reads as a C `int` (SELECT and MOVE database indexes).
+pub const INT_OUT_OF_RANGE: &str =
+    "ERR value is out of range, value must between -2147483648 and 2147483647";
 /// Invalid expire time argument.
 pub fn invalid_expire(cmd: &str) -> CmdError {
     CmdError(format!("ERR invalid expire time in '{cmd}' command").into())

@@ -225,6 +225,9 @@ fn store(
         other => (other, false),
     };
     let concat = base == op::APPEND || base == op::PREPEND;
+    // memcached turns any set, add or replace carrying a CAS into a compare-and-swap: the key
+    // must exist with that CAS, whatever the opcode says.
+    let base = if h.cas != 0 && !concat { op::SET } else { base };
     let store = &node.store;
     let counters = &store.counters;
     counters.incr(conn_stripe, Counter::CmdSet);
@@ -233,7 +236,7 @@ fn store(
     } else {
         (
             be32(&extras[..4]),
-            store.clock.expiry(be32(&extras[4..]) as i32 as i64),
+            store.clock.expiry(i64::from(be32(&extras[4..]))),
         )
     };
     let mut g = store.lock(key);
@@ -248,6 +251,15 @@ fn store(
     };
     let mut old_value = Vec::new();
     let outcome: Result<u64, Status> = (|| {
+        // memcached allocates the new item (for append/prepend, the new part) before it looks
+        // for the old one: a value too large on its own is "too large" whatever the key holds;
+        // a plain SET also drops the old item, so no stale value survives.
+        if node.limits().item_too_large(key.len(), value.len()) {
+            if let (op::SET, Some(slot)) = (h.opcode, existing) {
+                g.remove(slot);
+            }
+            return Err(Status::TooLarge);
+        }
         match (base, existing) {
             (op::ADD, Some(_)) => return Err(Status::KeyExists),
             (op::REPLACE, None) => return Err(Status::KeyNotFound),
@@ -356,7 +368,7 @@ fn arith(node: &NodeShared, h: &Header, extras: &[u8], key: &[u8], out: &mut Vec
                 let bytes = initial.to_string();
                 let item = NewItem {
                     flags: 0,
-                    exptime: store.clock.expiry(exp_raw as i32 as i64),
+                    exptime: store.clock.expiry(i64::from(exp_raw)),
                     parts: [bytes.as_bytes(), b""],
                     cas: None,
                     bits: 0,
@@ -368,7 +380,11 @@ fn arith(node: &NodeShared, h: &Header, extras: &[u8], key: &[u8], out: &mut Vec
         }
         Some(slot) => {
             let v = g.view(slot);
-            if h.cas != 0 && v.cas != h.cas {
+            // memcached refuses an empty (or chunked, over 512 KiB) value as non-numeric
+            // before it compares the CAS.
+            if v.value.is_empty() || v.value.len() > 512 * 1024 {
+                Err(Status::NonNumeric)
+            } else if h.cas != 0 && v.cas != h.cas {
                 Err(Status::KeyExists)
             } else {
                 match parse_counter(v.value) {

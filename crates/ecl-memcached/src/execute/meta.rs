@@ -67,15 +67,17 @@ fn get(node: &NodeShared, conn_stripe: usize, r: MetaGet<'_>, out: &mut Vec<u8>)
         }
         None => {
             counters.incr(stripe, Counter::GetMisses);
-            let Some(n) = r.vivify else {
+            if r.vivify.is_none() {
                 if !r.flags.has(b'q') {
                     encode_status(out, b"EN", &r.flags, r.raw_key);
                 }
                 return;
-            };
+            }
+            // memcached creates the item without a TTL (its `t` reads -1) and sets the TTL
+            // afterwards, in `get_found`.
             let item = NewItem {
                 flags: 0,
-                exptime: store.clock.expiry(n),
+                exptime: 0,
                 parts: [b"", b""],
                 cas: r.new_cas,
                 bits: 0,
@@ -108,8 +110,6 @@ fn get_found(
     let store = &node.store;
     let f = &r.flags;
     let before = g.view(slot);
-    // memcached 1.6 reports `t` as it was before this request's `T` update.
-    let ttl_before = store.clock.ttl(before.exptime);
     let (was_fetched, last_access, win_before, stale, exptime) = (
         before.fetched,
         before.atime,
@@ -130,8 +130,20 @@ fn get_found(
             g.set_win_sent(slot, true);
         }
     }
-    if let Some(t) = r.ttl {
+    // A vivified item takes the later of its N and T flags (see the reply loop below).
+    let new_ttl = if vivified {
+        f.order().iter().rev().find_map(|c| match c {
+            b'T' => r.ttl,
+            b'N' => r.vivify,
+            _ => None,
+        })
+    } else {
+        r.ttl
+    };
+    if let Some(t) = new_ttl {
         g.set_exptime(slot, store.clock.expiry(t));
+    }
+    if r.ttl.is_some() {
         store.counters.incr(conn_stripe, Counter::CmdTouch);
     }
     g.touch_access(slot, !f.has(b'u'), true);
@@ -142,8 +154,23 @@ fn get_found(
     } else {
         out.extend_from_slice(b"HD");
     }
+    // memcached walks the flags in order: `T` (and `N` on a vivified item) set the TTL where
+    // they stand, and `t` reports the TTL as it is at its own position.
+    let mut cur_exp = exptime;
     for &c in f.order() {
         match c {
+            b'T' | b'N' => {
+                let t = if c == b'T' {
+                    r.ttl
+                } else {
+                    r.vivify.filter(|_| vivified)
+                };
+                if let Some(t) = t {
+                    cur_exp = store.clock.expiry(t);
+                }
+                encode_echo(out, f, c, r.raw_key);
+            }
+            b't' => out.extend_from_slice(format!(" t{}", store.clock.ttl(cur_exp)).as_bytes()),
             b'c' => encode_flag(out, b'c', v.cas),
             b'f' => encode_flag(out, b'f', v.flags as u64),
             b'h' => out.extend_from_slice(if was_fetched { b" h1" } else { b" h0" }),
@@ -153,7 +180,6 @@ fn get_found(
                 store.clock.now().saturating_sub(last_access) as u64,
             ),
             b's' => encode_flag(out, b's', v.value.len() as u64),
-            b't' => out.extend_from_slice(format!(" t{ttl_before}").as_bytes()),
             _ => encode_echo(out, f, c, r.raw_key),
         }
     }
@@ -189,7 +215,7 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
     if let Some(c) = r.compare {
         let Some(slot) = existing else {
             counters.incr(stripe, Counter::CasMisses);
-            encode_status(out, b"NF", f, r.raw_key);
+            set_status(out, b"NF", f, r.raw_key);
             return;
         };
         let cur = g.view(slot).cas;
@@ -199,7 +225,7 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
             stale_store = true;
         } else {
             counters.incr(stripe, Counter::CasBadval);
-            encode_status(out, b"EX", f, r.raw_key);
+            set_status(out, b"EX", f, r.raw_key);
             return;
         }
     }
@@ -225,7 +251,7 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
         (_, existing) => Some(existing),
     };
     let Some(existing) = target else {
-        encode_status(out, b"NS", f, r.raw_key);
+        set_status(out, b"NS", f, r.raw_key);
         return;
     };
     match g.write(&r.key, existing, item) {
@@ -310,7 +336,8 @@ fn arith(node: &NodeShared, r: MetaArith<'_>, out: &mut Vec<u8>) {
     } else {
         (Counter::DecrHits, Counter::DecrMisses)
     };
-    let result: Result<(Slot, u64), &[u8]> = match g.find(&r.key, false) {
+    // The flag says the item was vivified: memcached answers that case even with `q`.
+    let result: Result<(Slot, u64, bool), &[u8]> = match g.find(&r.key, false) {
         None => {
             counters.incr(stripe, miss);
             let Some(n) = r.vivify else {
@@ -326,7 +353,7 @@ fn arith(node: &NodeShared, r: MetaArith<'_>, out: &mut Vec<u8>) {
                 bits: 0,
             };
             g.write(&r.key, None, item)
-                .map(|(s, _)| (s, r.initial))
+                .map(|(s, _)| (s, r.initial, true))
                 .map_err(|_| wire::OUT_OF_MEMORY)
         }
         Some(slot) => {
@@ -343,14 +370,14 @@ fn arith(node: &NodeShared, r: MetaArith<'_>, out: &mut Vec<u8>) {
                     let item = counter_item(&bytes, v.flags, v.exptime, r.new_cas);
                     counters.incr(stripe, hit);
                     g.write(&r.key, Some(slot), item)
-                        .map(|(s, _)| (s, new))
+                        .map(|(s, _)| (s, new, false))
                         .map_err(|_| wire::OUT_OF_MEMORY)
                 }
             }
         }
     };
     match result {
-        Ok((slot, number)) => arith_reply(node, &mut g, slot, number, &r, out),
+        Ok((slot, number, created)) => arith_reply(node, &mut g, (slot, created), number, &r, out),
         Err(e) => out.extend_from_slice(e),
     }
 }
@@ -359,7 +386,7 @@ fn arith(node: &NodeShared, r: MetaArith<'_>, out: &mut Vec<u8>) {
 fn arith_reply(
     node: &NodeShared,
     g: &mut ShardGuard<'_>,
-    slot: Slot,
+    (slot, created): (Slot, bool),
     number: u64,
     r: &MetaArith<'_>,
     out: &mut Vec<u8>,
@@ -371,7 +398,7 @@ fn arith_reply(
     }
     // Arithmetic does not count as a fetch (the `h` flag stays as it was).
     g.touch_access(slot, true, false);
-    if f.has(b'q') {
+    if f.has(b'q') && !created {
         return;
     }
     let v = g.view(slot);
@@ -406,18 +433,57 @@ fn debug(node: &NodeShared, raw_key: &[u8], key: &[u8], out: &mut Vec<u8>) {
     };
     let now = g.now();
     let v = g.view(slot);
-    let size = 48 + 8 + v.key.len() + 1 + v.value.len() + 2;
+    // memcached stores non-zero client flags in 4 more bytes of the item.
+    let flag_bytes = if v.flags != 0 { 4 } else { 0 };
+    let size = 48 + 8 + v.key.len() + 1 + v.value.len() + 2 + flag_bytes;
+    // memcached 1.6 prints `current_time - exptime` here: the remaining time, negated.
+    let ttl = store.clock.ttl(v.exptime);
+    let exp = if ttl < 0 { -1 } else { -ttl };
     out.extend_from_slice(b"ME ");
     out.extend_from_slice(raw_key);
     out.extend_from_slice(
         format!(
-            " exp={} la={} cas={} fetch={} cls=1 size={}\r\n",
-            store.clock.ttl(v.exptime),
+            " exp={} la={} cas={} fetch={} cls={} size={}\r\n",
+            exp,
             now.saturating_sub(v.atime),
             v.cas,
             if v.fetched { "yes" } else { "no" },
+            slab_class(size),
             size
         )
         .as_bytes(),
     );
+}
+
+/// The slab class memcached's default slabs (`-n 48 -f 1.25`, 1 MiB pages) give an item of
+/// `size` bytes: chunks start at 96 bytes and grow by 1.25, rounded up to 8, up to 512 KiB.
+fn slab_class(size: usize) -> usize {
+    const CHUNK_MAX: usize = 512 * 1024;
+    let mut chunk: usize = 96;
+    let mut class = 1;
+    loop {
+        if chunk as f64 >= CHUNK_MAX as f64 / 1.25 {
+            return class; // the largest class, of 512 KiB chunks
+        }
+        let aligned = chunk.div_ceil(8) * 8;
+        if size <= aligned {
+            return class;
+        }
+        chunk = aligned * 5 / 4;
+        class += 1;
+    }
+}
+
+/// The status line of an `ms` that stored nothing: memcached echoes `c` as `c0` there (the CAS
+/// of the item it did not link), the other flags as usual.
+fn set_status(out: &mut Vec<u8>, code: &[u8], f: &Flags<'_>, raw_key: &[u8]) {
+    out.extend_from_slice(code);
+    for &c in f.order() {
+        if c == b'c' {
+            encode_flag(out, b'c', 0);
+        } else {
+            encode_echo(out, f, c, raw_key);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
 }

@@ -10,14 +10,15 @@
 //!
 //! Error texts differ by command exactly as memcached's do (`mg`/`ms`: "invalid flag" /
 //! "duplicate flag"; `md`/`ma`: "invalid or duplicate flag"). Flags are checked in request
-//! order, so the first bad flag decides the error.
+//! order: the first unknown or repeated flag decides the error at once, a bad flag value only
+//! when no such flag follows (as memcached's flag pre-parse does).
 
 use std::borrow::Cow;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use super::{KEY_MAX, Limits, Parsed, Request, parse_flags, parse_i64, parse_u64};
+use super::{KEY_MAX, Limits, Parsed, Request, parse_flags, parse_i64, parse_time, parse_u64};
 use crate::wire;
 
 /// Longest opaque token memcached accepts.
@@ -232,7 +233,7 @@ impl Cmd {
 fn token_ok(flag: u8, tok: &[u8]) -> bool {
     match flag {
         b'C' | b'E' | b'D' | b'J' => parse_u64(tok).is_some(),
-        b'N' | b'R' | b'T' => parse_i64(tok).is_some(),
+        b'N' | b'R' | b'T' => parse_time(tok).is_some(),
         b'F' => parse_flags(tok).is_some(),
         b'M' => tok.len() == 1,
         _ => true,
@@ -241,6 +242,7 @@ fn token_ok(flag: u8, tok: &[u8]) -> bool {
 
 fn parse_flags_list<'a>(
     cmd: Cmd,
+    raw_key: &[u8],
     toks: impl Iterator<Item = &'a [u8]>,
 ) -> Result<Flags<'a>, &'static [u8]> {
     let mut f = Flags {
@@ -248,6 +250,7 @@ fn parse_flags_list<'a>(
         tokens: Vec::new(),
         present: 0,
     };
+    let mut bad_value = None;
     for tok in toks {
         let Some((&c, rest)) = tok.split_first() else {
             continue;
@@ -260,11 +263,26 @@ fn parse_flags_list<'a>(
             return Err(cmd.duplicate());
         }
         if !token_ok(c, rest) {
-            return Err(cmd.bad_token(c));
+            // memcached notes a bad value and reads on: a later invalid or repeated flag
+            // wins, else the last bad value's text (F sets none of its own).
+            let e = cmd.bad_token(c);
+            if c == b'F' {
+                bad_value.get_or_insert(e);
+            } else {
+                bad_value = Some(e);
+            }
+        }
+        // memcached decodes a base64 key within the same pass: a failure is noted like a bad
+        // value.
+        if c == b'b' && B64.decode(raw_key).is_err() {
+            bad_value = Some(bad_key(cmd, wire::KEY_DECODE));
         }
         f.present |= 1u128 << c;
         f.order.push(c);
         f.tokens.push(rest);
+    }
+    if let Some(e) = bad_value {
+        return Err(e);
     }
     if f.token(b'O').is_some_and(|o| o.len() > OPAQUE_MAX) {
         return Err(wire::OPAQUE_TOO_LONG);
@@ -336,6 +354,10 @@ pub fn parse_line<'a>(
         };
         return done(Request::reply(msg));
     };
+    // memcached checks the key's length before it reads any flag.
+    if raw_key.len() > KEY_MAX && cmd != b"ms" {
+        return done(Request::Meta(MetaRequest::Error(wire::BAD_FORMAT)));
+    }
     let meta = match cmd {
         b"mg" => get(raw_key, toks),
         b"ms" => return set(buf, raw_key, toks, line_len, limits),
@@ -353,10 +375,10 @@ fn get<'a>(
     raw_key: &'a [u8],
     toks: impl Iterator<Item = &'a [u8]>,
 ) -> Result<MetaRequest<'a>, &'static [u8]> {
-    let flags = parse_flags_list(Cmd::Get, toks)?;
-    let vivify = num(Cmd::Get, &flags, b'N', parse_i64)?;
-    let recache = num(Cmd::Get, &flags, b'R', parse_i64)?;
-    let ttl = num(Cmd::Get, &flags, b'T', parse_i64)?;
+    let flags = parse_flags_list(Cmd::Get, raw_key, toks)?;
+    let vivify = num(Cmd::Get, &flags, b'N', parse_time)?;
+    let recache = num(Cmd::Get, &flags, b'R', parse_time)?;
+    let ttl = num(Cmd::Get, &flags, b'T', parse_time)?;
     let new_cas = num(Cmd::Get, &flags, b'E', parse_u64)?;
     let key = decode_key(raw_key, flags.has(b'b'))?;
     Ok(MetaRequest::Get(MetaGet {
@@ -375,18 +397,19 @@ fn set_flags<'a>(
     raw_key: &'a [u8],
     toks: impl Iterator<Item = &'a [u8]>,
 ) -> Result<MetaSet<'a>, &'static [u8]> {
-    let flags = parse_flags_list(Cmd::Set, toks)?;
+    let flags = parse_flags_list(Cmd::Set, raw_key, toks)?;
+    let key = decode_key(raw_key, flags.has(b'b'))?;
     let client_flags = num(Cmd::Set, &flags, b'F', parse_flags)?;
-    let ttl = num(Cmd::Set, &flags, b'T', parse_i64)?;
+    let ttl = num(Cmd::Set, &flags, b'T', parse_time)?;
     let compare = num(Cmd::Set, &flags, b'C', parse_u64)?;
     let new_cas = num(Cmd::Set, &flags, b'E', parse_u64)?;
-    let vivify = num(Cmd::Set, &flags, b'N', parse_i64)?;
+    let vivify = num(Cmd::Set, &flags, b'N', parse_time)?;
     let mode = match flags.token(b'M') {
         None => b'S',
-        Some([m]) if b"EAPRSeaprs".contains(m) => m.to_ascii_uppercase(),
+        // memcached 1.6.18 takes the upper-case letters only.
+        Some([m]) if b"EAPRS".contains(m) => *m,
         Some(_) => return Err(wire::INVALID_MS_MODE),
     };
-    let key = decode_key(raw_key, flags.has(b'b'))?;
     Ok(MetaSet {
         raw_key,
         key,
@@ -454,10 +477,10 @@ fn delete<'a>(
     toks: impl Iterator<Item = &'a [u8]>,
 ) -> Result<MetaRequest<'a>, &'static [u8]> {
     let cmd = Cmd::Delete;
-    let flags = parse_flags_list(cmd, toks)?;
+    let flags = parse_flags_list(cmd, raw_key, toks)?;
     let compare = num(cmd, &flags, b'C', parse_u64)?;
     let new_cas = num(cmd, &flags, b'E', parse_u64)?;
-    let ttl = num(cmd, &flags, b'T', parse_i64)?;
+    let ttl = num(cmd, &flags, b'T', parse_time)?;
     // memcached reports an undecodable key of md/ma as a flag error.
     let key = decode_key(raw_key, flags.has(b'b')).map_err(|e| bad_key(cmd, e))?;
     Ok(MetaRequest::Delete(MetaDelete {
@@ -475,20 +498,21 @@ fn arith<'a>(
     toks: impl Iterator<Item = &'a [u8]>,
 ) -> Result<MetaRequest<'a>, &'static [u8]> {
     let cmd = Cmd::Arith;
-    let flags = parse_flags_list(cmd, toks)?;
+    let flags = parse_flags_list(cmd, raw_key, toks)?;
+    // memcached decodes the key in its flag pre-parse, before it reads the mode.
+    let key = decode_key(raw_key, flags.has(b'b')).map_err(|e| bad_key(cmd, e))?;
     let compare = num(cmd, &flags, b'C', parse_u64)?;
     let new_cas = num(cmd, &flags, b'E', parse_u64)?;
-    let vivify = num(cmd, &flags, b'N', parse_i64)?;
+    let vivify = num(cmd, &flags, b'N', parse_time)?;
     let initial = num(cmd, &flags, b'J', parse_u64)?.unwrap_or(0);
     let delta = num(cmd, &flags, b'D', parse_u64)?.unwrap_or(1);
-    let ttl = num(cmd, &flags, b'T', parse_i64)?;
+    let ttl = num(cmd, &flags, b'T', parse_time)?;
     let incr = match flags.token(b'M') {
         None => true,
-        Some([b'I' | b'i' | b'+']) => true,
-        Some([b'D' | b'd' | b'-']) => false,
+        Some([b'I' | b'+']) => true,
+        Some([b'D' | b'-']) => false,
         Some(_) => return Err(wire::INVALID_MA_MODE),
     };
-    let key = decode_key(raw_key, flags.has(b'b')).map_err(|e| bad_key(cmd, e))?;
     Ok(MetaRequest::Arith(MetaArith {
         raw_key,
         key,

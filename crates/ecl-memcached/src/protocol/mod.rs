@@ -133,6 +133,12 @@ pub fn parse_u64(tok: &[u8]) -> Option<u64> {
     Some(v)
 }
 
+/// A time (TTL, exptime, flush delay): memcached reads these with `safe_strtol`, a 64-bit
+/// `strtol` stored into a 32-bit int, so larger values wrap (9999999999 is a date in 2014).
+pub fn parse_time(tok: &[u8]) -> Option<i64> {
+    parse_i64(tok).map(|v| i64::from(v as i32))
+}
+
 /// Parses a signed decimal (`strtol`): optional sign, no overflow, nothing after the digits.
 pub fn parse_i64(tok: &[u8]) -> Option<i64> {
     let (neg, digits) = match tok.first() {

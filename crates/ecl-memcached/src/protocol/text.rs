@@ -13,7 +13,8 @@
 //! block discarded, so the connection stays usable.
 
 use super::{
-    KEY_MAX, Limits, Parsed, ProtocolError, Request, meta, parse_flags, parse_i64, parse_u64,
+    KEY_MAX, Limits, Parsed, ProtocolError, Request, meta, parse_flags, parse_i64, parse_time,
+    parse_u64,
 };
 use crate::wire;
 
@@ -349,7 +350,7 @@ fn retrieval(line: &[u8], kind: GetKind) -> Request<'_> {
         .filter(|(_, w)| !w.is_empty())
         .skip(1);
     let exptime = if kind.touching() {
-        match words.next().map(|(_, w)| parse_i64(w)) {
+        match words.next().map(|(_, w)| parse_time(w)) {
             Some(Some(e)) => Some(e),
             Some(None) => return Request::reply(wire::INVALID_EXPTIME),
             None => return Request::reply(wire::ERROR),
@@ -404,13 +405,20 @@ fn storage<'a>(
     };
     let key = t.get(1);
     let noreply = t.noreply();
-    let bad_format = line_only(Request::reply(wire::BAD_FORMAT), line_len);
+    // memcached reads `noreply` before any check, so it silences these errors too.
+    let bad_format = line_only(
+        Request::Reply {
+            msg: wire::BAD_FORMAT,
+            noreply,
+        },
+        line_len,
+    );
     if key.len() > KEY_MAX {
         return bad_format;
     }
     let (Some(flags), Some(exptime), Some(vlen)) = (
         parse_flags(t.get(2)),
-        parse_i64(t.get(3)),
+        parse_time(t.get(3)),
         parse_i64(t.get(4)),
     ) else {
         return bad_format;
@@ -474,11 +482,17 @@ fn delete<'a>(t: &Tokens<'a>) -> Request<'a> {
         let valid =
             (t.len == 3 && (hold_is_zero || noreply)) || (t.len == 4 && hold_is_zero && noreply);
         if !valid {
-            return Request::reply(wire::DELETE_USAGE);
+            return Request::Reply {
+                msg: wire::DELETE_USAGE,
+                noreply,
+            };
         }
     }
     if key.len() > KEY_MAX {
-        return Request::reply(wire::BAD_FORMAT);
+        return Request::Reply {
+            msg: wire::BAD_FORMAT,
+            noreply,
+        };
     }
     Request::Text(TextRequest::Delete { key, noreply })
 }
@@ -487,7 +501,10 @@ fn arith<'a>(t: &Tokens<'a>) -> Request<'a> {
     let key = t.get(1);
     let noreply = t.noreply();
     if key.len() > KEY_MAX {
-        return Request::reply(wire::BAD_FORMAT);
+        return Request::Reply {
+            msg: wire::BAD_FORMAT,
+            noreply,
+        };
     }
     let Some(delta) = parse_u64(t.get(2)) else {
         return Request::Reply {
@@ -507,9 +524,12 @@ fn touch<'a>(t: &Tokens<'a>) -> Request<'a> {
     let key = t.get(1);
     let noreply = t.noreply();
     if key.len() > KEY_MAX {
-        return Request::reply(wire::BAD_FORMAT);
+        return Request::Reply {
+            msg: wire::BAD_FORMAT,
+            noreply,
+        };
     }
-    let Some(exptime) = parse_i64(t.get(2)) else {
+    let Some(exptime) = parse_time(t.get(2)) else {
         return Request::Reply {
             msg: wire::INVALID_EXPTIME,
             noreply,
@@ -526,7 +546,7 @@ fn flush_all<'a>(t: &Tokens<'a>) -> Request<'a> {
     let noreply = t.noreply();
     let args = t.len - 1 - usize::from(noreply);
     let delay = if args >= 1 {
-        parse_i64(t.get(1))
+        parse_time(t.get(1))
     } else {
         Some(0)
     };

@@ -134,7 +134,24 @@ fn bit_at(s: &[u8], i: usize) -> u8 {
     (s[i >> 3] >> (7 - (i & 7))) & 1
 }
 
+/// Before 7.2 Redis looks BITCOUNT's and BITPOS's key up before it reads the range: a missing
+/// key answers at once, whatever the other arguments. True when the key is missing there.
+fn missing_before_72(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<bool, CmdError> {
+    if super::coll::is_72(ctx) {
+        return Ok(false);
+    }
+    let now = ctx.now;
+    match ctx.db().peek(key, now) {
+        None => Ok(true),
+        Some(e) => as_str(&e.value).map(|_| false),
+    }
+}
+
 fn bitcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if missing_before_72(ctx, argv.get(1))? {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let range = range_args(ctx, argv, 2, false)?;
     let n = with_bytes(ctx, argv.get(1), |s| match range {
         None => s.iter().map(|b| b.count_ones() as i64).sum(),
@@ -158,11 +175,15 @@ fn bitcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn bitpos(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let want = match argv.get(2) {
-        b"0" => 0u8,
-        b"1" => 1u8,
+    let want = match argv.i64(2)? {
+        0 => 0u8,
+        1 => 1u8,
         _ => return Err("ERR The bit argument must be 1 or 0.".into()),
     };
+    if missing_before_72(ctx, argv.get(1))? {
+        ctx.out.int(if want == 1 { -1 } else { 0 });
+        return Ok(());
+    }
     let range = range_args(ctx, argv, 3, true)?;
     let exists = read_bytes(ctx, argv.get(1))?;
     let Some(s) = exists else {

@@ -97,7 +97,8 @@ pub fn mpop_count(argv: &Argv<'_>, mut i: usize) -> Result<usize, CmdError> {
     let mut count = None;
     while i < argv.len() {
         if argv.is(i, "count") && i + 1 < argv.len() && count.is_none() {
-            let c = argv.i64(i + 1)?;
+            // Redis gives this one message for any COUNT that is not a positive integer.
+            let c = argv.i64(i + 1).unwrap_or(0);
             if c <= 0 {
                 return Err(crate::errors::COUNT_NOT_POSITIVE.into());
             }
@@ -286,7 +287,12 @@ pub fn numkeys<'a>(
     at: usize,
     style: NumkeysStyle,
 ) -> Result<Vec<&'a [u8]>, CmdError> {
-    let n = argv.i64(at)?;
+    // The *MPOP and *INTERCARD-style commands answer any bad numkeys with one message.
+    let n = match argv.i64(at) {
+        Ok(n) => n,
+        Err(e) if style == NumkeysStyle::Algebra => return Err(e),
+        Err(_) => return Err("ERR numkeys should be greater than 0".into()),
+    };
     if n <= 0 {
         if style == NumkeysStyle::Algebra {
             let name = argv.str(0).to_ascii_lowercase();
@@ -307,6 +313,10 @@ pub fn numkeys<'a>(
 /// Formats a score as the node's Redis version does: `%.17g` before 7.2, the shortest
 /// round-trip form from 7.2 on (and on Valkey).
 pub fn score_text(ctx: &Ctx<'_>, v: f64) -> String {
+    // `%.17g` keeps the sign of a negative zero.
+    if !is_72(ctx) && v == 0.0 && v.is_sign_negative() {
+        return "-0".to_string();
+    }
     if is_72(ctx) || !v.is_finite() || v == 0.0 {
         return crate::resp::reply::format_double(v);
     }
@@ -350,7 +360,9 @@ pub fn reply_score(ctx: &mut Ctx<'_>, v: f64) {
 
 /// [`reply_score`] on a bare reply buffer; `legacy` selects `%.17g` (before Redis 7.2).
 pub fn write_score(out: &mut crate::resp::Reply, legacy: bool, v: f64) {
-    let s = if legacy && v.is_finite() && v != 0.0 {
+    let s = if legacy && v == 0.0 && v.is_sign_negative() {
+        "-0".to_string() // `%.17g` keeps the sign of a negative zero
+    } else if legacy && v.is_finite() && v != 0.0 {
         format_g17(v)
     } else {
         crate::resp::reply::format_double(v)
@@ -392,6 +404,17 @@ pub fn numkeys_positions(argv: &Argv<'_>, at: usize) -> Vec<usize> {
     }
 }
 
+/// HSCAN/SSCAN/ZSCAN on a missing key: Redis answers the empty scan (and WRONGTYPE) right
+/// after the cursor, before it reads the options. True when it replied.
+pub fn scan_missing<T: Coll>(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<bool, CmdError> {
+    if check::<T>(ctx, key)? {
+        return Ok(false);
+    }
+    read::<T>(ctx, key)?; // counts the keyspace miss, as Redis's lookup does
+    scan_reply(ctx, 0, &[]);
+    Ok(true)
+}
+
 /// Writes a `[cursor, [items…]]` scan reply.
 pub fn scan_reply(ctx: &mut Ctx<'_>, next: u64, items: &[Vec<u8>]) {
     ctx.out.array(2);
@@ -413,6 +436,13 @@ pub const MAX_RANDOM_COUNT: u64 = 1 << 24;
 
 /// Checks a random-member count against [`MAX_RANDOM_COUNT`] (`ERR value is out of range`).
 pub fn random_count(c: i64) -> Result<i64, CmdError> {
+    if c == i64::MIN {
+        // Redis reads the count within ±i64::MAX and says so.
+        return Err(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+                .into(),
+        );
+    }
     if c.unsigned_abs() > MAX_RANDOM_COUNT {
         return Err("ERR value is out of range".into());
     }

@@ -170,6 +170,9 @@ fn echo(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn select(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let i = argv.i64(1)?;
+    if i32::try_from(i).is_err() {
+        return Err(errors::INT_OUT_OF_RANGE.into());
+    }
     if ctx.eng.info.cluster && i != 0 {
         return Err(errors::SELECT_CLUSTER.into());
     }

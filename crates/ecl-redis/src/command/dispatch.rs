@@ -141,15 +141,25 @@ impl Ctx<'_> {
     /// forever), with Redis' error strings.
     pub fn timeout_arg(&self, argv: &Argv<'_>, i: usize) -> Result<Option<i64>, CmdError> {
         let t = crate::db::string::parse_f64(argv.get(i))
-            .filter(|t| t.is_finite())
             .ok_or(CmdError::from("ERR timeout is not a float or out of range"))?;
-        if t < 0.0 {
+        // Redis converts seconds to whole milliseconds with a C cast, which yields i64::MIN on
+        // x86-64 when the value does not fit (infinities too): such a timeout reads as negative.
+        let ms = t * 1000.0;
+        let ms = if ms.abs() < 9.2e18 {
+            ms as i64
+        } else {
+            i64::MIN
+        };
+        if ms < 0 {
             return Err("ERR timeout is negative".into());
         }
-        if t == 0.0 {
+        if ms == 0 {
             return Ok(None);
         }
-        Ok(Some(self.now + (t * 1000.0) as i64))
+        self.now
+            .checked_add(ms)
+            .map(Some)
+            .ok_or_else(|| "ERR timeout is out of range".into())
     }
 }
 
@@ -172,6 +182,19 @@ fn reject(eng: &mut Engine, client: &mut Client, out: &mut Reply, id: Option<usi
         s.rejected += 1;
     }
     count_error(eng, &e);
+    // Redis answers any refused EXEC with EXECABORT and drops the transaction and watches.
+    if let Some(id) = id
+        && eng.table.entries[id].full_name == "exec"
+    {
+        client.multi = None;
+        client.multi_dirty = false;
+        client.watches.clear();
+        let why = e.0.strip_prefix("ERR ").unwrap_or(&e.0);
+        out.error(&format!(
+            "EXECABORT Transaction discarded because of: {why}"
+        ));
+        return;
+    }
     out.error(&e.0);
 }
 

@@ -46,7 +46,6 @@ fn dump(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
-    let ttl = argv.i64(2)?;
     let (mut replace, mut absttl) = (false, false);
     let mut idle: Option<i64> = None;
     let mut freq: Option<i64> = None;
@@ -76,12 +75,14 @@ fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             return Err(errors::SYNTAX.into());
         }
     }
-    if ttl < 0 {
-        return Err("ERR Invalid TTL value, must be >= 0".into());
-    }
+    // Redis reads the options, then refuses an existing key, and only then reads the TTL.
     let now = ctx.now;
     if !replace && ctx.db().exists(key, now) {
         return Err("BUSYKEY Target key name already exists.".into());
+    }
+    let ttl = argv.i64(2)?;
+    if ttl < 0 {
+        return Err("ERR Invalid TTL value, must be >= 0".into());
     }
     let value = match rdb::restore(argv.get(3), ctx.version()) {
         Ok(mut v) => {

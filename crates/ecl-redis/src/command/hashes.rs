@@ -276,6 +276,9 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         } else if argv.len() > 3 {
             return Err(errors::SYNTAX.into());
         }
+        if c == i64::MIN {
+            coll::random_count(c)?; // Redis's range message comes before the one below
+        }
         if with_values && c.unsigned_abs() > (i64::MAX as u64) / 2 {
             return Err("ERR value is out of range".into());
         }
@@ -321,6 +324,9 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn hscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let cursor = parse_cursor(argv.get(2))?;
+    if coll::scan_missing::<Hash>(ctx, argv.get(1))? {
+        return Ok(());
+    }
     let o = scan_opts(argv, 3, false)?;
     let mut items = Vec::new();
     let next = match read::<Hash>(ctx, argv.get(1))? {

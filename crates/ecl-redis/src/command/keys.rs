@@ -169,7 +169,11 @@ fn expire_generic(
             b"lt" => lt = true,
             _ => {
                 return Err(CmdError(
-                    format!("ERR Unsupported option {}", errors::show(argv.get(i), 64)).into(),
+                    format!(
+                        "ERR Unsupported option {}",
+                        errors::show(argv.get(i), usize::MAX)
+                    )
+                    .into(),
                 ));
             }
         }
@@ -291,11 +295,26 @@ fn keys(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 /// Parses a SCAN cursor (`ERR invalid cursor`).
+/// Redis reads it with `strtoul`: an optional sign (a minus wraps, so `-1` is the largest
+/// cursor), no leading space, no overflow; an empty string is cursor 0.
 pub fn parse_cursor(b: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(b)
+    let invalid = || CmdError::from("ERR invalid cursor");
+    if b.is_empty() {
+        return Ok(0);
+    }
+    let (neg, digits) = match b[0] {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let v = std::str::from_utf8(digits)
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| "ERR invalid cursor".into())
+        .ok_or_else(invalid)?;
+    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 /// SCAN-family options: MATCH, COUNT, TYPE (TYPE only when `allow_type`), NOVALUES for HSCAN.
@@ -418,6 +437,9 @@ fn renamenx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn db_index(ctx: &Ctx<'_>, argv: &Argv<'_>, i: usize) -> Result<usize, CmdError> {
     let d = argv.i64(i)?;
+    if i32::try_from(d).is_err() {
+        return Err(errors::INT_OUT_OF_RANGE.into());
+    }
     if d < 0 || d as usize >= ctx.eng.dbs.len() {
         return Err(errors::DB_INDEX_OUT_OF_RANGE.into());
     }

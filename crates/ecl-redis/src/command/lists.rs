@@ -209,9 +209,13 @@ fn lrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn lindex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    // Redis looks the key up (nil, WRONGTYPE) before it parses the index.
+    let Some(l) = read::<List>(ctx, argv.get(1))? else {
+        ctx.out.null();
+        return Ok(());
+    };
     let i = argv.i64(2)?;
-    let item =
-        read::<List>(ctx, argv.get(1))?.and_then(|l| l.index(i).and_then(|j| l.get(j)).cloned());
+    let item = l.index(i).and_then(|j| l.get(j)).cloned();
     match item {
         Some(x) => ctx.out.bulk(&x),
         None => ctx.out.null(),
@@ -221,6 +225,10 @@ fn lindex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn lset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
+    // Redis looks the key up (no such key, WRONGTYPE) before it parses the index.
+    if !coll::check::<List>(ctx, key)? {
+        return Err(errors::NO_SUCH_KEY.into());
+    }
     let i = argv.i64(2)?;
     let ms = max_size(ctx);
     let r = coll::write::<List, _>(ctx, key, false, |l| {
@@ -335,17 +343,12 @@ fn lpos(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
                 return Err("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list".into());
             }
         } else if argv.is(i, "count") {
-            let c = argv.i64(i + 1)?;
-            if c < 0 {
-                return Err("ERR COUNT can't be negative".into());
-            }
-            count = Some(c as usize);
+            // Redis gives one message for any COUNT or MAXLEN that is not a non-negative integer.
+            let c = argv.i64(i + 1).ok().and_then(|c| usize::try_from(c).ok());
+            count = Some(c.ok_or(CmdError::from("ERR COUNT can't be negative"))?);
         } else if argv.is(i, "maxlen") {
-            let m = argv.i64(i + 1)?;
-            if m < 0 {
-                return Err("ERR MAXLEN can't be negative".into());
-            }
-            maxlen = m as usize;
+            let m = argv.i64(i + 1).ok().and_then(|m| usize::try_from(m).ok());
+            maxlen = m.ok_or(CmdError::from("ERR MAXLEN can't be negative"))?;
         } else {
             return Err(errors::SYNTAX.into());
         }
@@ -515,8 +518,9 @@ fn lmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn blmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let deadline = ctx.timeout_arg(argv, 1)?;
     let (keys, end, count) = mpop_args(argv, 2)?;
+    // Redis reads the timeout after all the other arguments.
+    let deadline = ctx.timeout_arg(argv, 1)?;
     if mpop_try(ctx, &keys, end, count)? {
         return Ok(());
     }

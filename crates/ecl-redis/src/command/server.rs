@@ -388,12 +388,17 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if ctx.eng.info.cluster {
         return Err("ERR SWAPDB is not allowed in cluster mode".into());
     }
+    // Redis reads both as C ints: anything beyond the i32 range is as invalid as a non-number.
     let a = argv
         .i64(1)
-        .map_err(|_| CmdError::from("ERR invalid first DB index"))?;
+        .ok()
+        .filter(|a| i32::try_from(*a).is_ok())
+        .ok_or_else(|| CmdError::from("ERR invalid first DB index"))?;
     let b = argv
         .i64(2)
-        .map_err(|_| CmdError::from("ERR invalid second DB index"))?;
+        .ok()
+        .filter(|b| i32::try_from(*b).is_ok())
+        .ok_or_else(|| CmdError::from("ERR invalid second DB index"))?;
     let n = ctx.eng.dbs.len() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(errors::DB_INDEX_OUT_OF_RANGE.into());

@@ -191,9 +191,6 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     let count = if argv.len() == 3 {
         let c = argv.i64(2)?;
-        if c == i64::MIN {
-            return Err("ERR value is out of range".into());
-        }
         Some(if c < 0 { coll::random_count(c)? } else { c })
     } else {
         None
@@ -362,11 +359,12 @@ fn sintercard(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let mut limit = 0usize;
     while i < argv.len() {
         if argv.is(i, "limit") && i + 1 < argv.len() {
-            let l = argv.i64(i + 1)?;
-            if l < 0 {
-                return Err("ERR LIMIT can't be negative".into());
-            }
-            limit = l as usize;
+            // Redis gives this one message for any LIMIT that is not a non-negative integer.
+            limit = argv
+                .i64(i + 1)
+                .ok()
+                .and_then(|l| usize::try_from(l).ok())
+                .ok_or(CmdError::from("ERR LIMIT can't be negative"))?;
             i += 2;
         } else {
             return Err(errors::SYNTAX.into());
@@ -379,6 +377,9 @@ fn sintercard(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn sscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let cursor = parse_cursor(argv.get(2))?;
+    if coll::scan_missing::<Set>(ctx, argv.get(1))? {
+        return Ok(());
+    }
     let o = scan_opts(argv, 3, false)?;
     if o.novalues {
         return Err(errors::SYNTAX.into());

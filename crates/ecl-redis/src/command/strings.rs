@@ -142,6 +142,8 @@ pub fn store_str(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], keep_ttl: bool) {
 fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let (mut nx, mut xx, mut want_get) = (false, false, false);
     let mut ttl = Ttl::None;
+    // Redis validates the time once every option has parsed: a syntax error further on wins.
+    let mut pending = None;
     let mut i = 3;
     while i < argv.len() {
         let a = argv.get(i);
@@ -166,7 +168,8 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             } else {
                 1
             };
-            ttl = Ttl::At(deadline(ctx, argv, i + 1, unit, false, "set")?);
+            ttl = Ttl::At(0);
+            pending = Some((i + 1, unit, false));
             i += 1;
         } else if ttl == Ttl::None
             && has_next
@@ -178,7 +181,8 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             } else {
                 1
             };
-            ttl = Ttl::At(deadline(ctx, argv, i + 1, unit, true, "set")?);
+            ttl = Ttl::At(0);
+            pending = Some((i + 1, unit, true));
             i += 1;
         } else {
             return Err(errors::SYNTAX.into());
@@ -187,6 +191,9 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     if nx && want_get && ctx.version() < v(7, 0, 0) {
         return Err(errors::SYNTAX.into());
+    }
+    if let Some((j, unit, abs)) = pending {
+        ttl = Ttl::At(deadline(ctx, argv, j, unit, abs, "set")?);
     }
     let key = argv.get(1);
     let now = ctx.now;
@@ -312,6 +319,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let mut ttl = Ttl::None;
+    let mut pending = None;
     let mut i = 2;
     while i < argv.len() {
         let a = argv.get(i);
@@ -326,7 +334,10 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
                 b"pxat" => (1, true),
                 _ => return Err(errors::SYNTAX.into()),
             };
-            ttl = Ttl::At(deadline(ctx, argv, i + 1, unit, abs, "getex")?);
+            // Read once the key is known to exist: Redis answers nil for a missing key
+            // before it validates the time.
+            ttl = Ttl::At(0);
+            pending = Some((i + 1, unit, abs));
             i += 1;
         } else {
             return Err(errors::SYNTAX.into());
@@ -338,6 +349,9 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
+    if let Some((j, unit, abs)) = pending {
+        ttl = Ttl::At(deadline(ctx, argv, j, unit, abs, "getex")?);
+    }
     let now = ctx.now;
     match ttl {
         Ttl::At(at) if at <= now => {
@@ -455,12 +469,9 @@ fn decrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let by = argv.f64(2)?;
     let key = argv.get(1);
     let now = ctx.now;
-    if beyond_long_double(by, argv.get(2)) {
-        return Err(errors::NOT_FLOAT.into());
-    }
+    // Redis checks the key (WRONGTYPE, then its current value) before the increment.
     let (cur, cur_text) = match read_str(ctx, key)? {
         None => (0.0, b"0".to_vec()),
         Some(s) => match parse_f64(s) {
@@ -468,6 +479,10 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             _ => return Err(errors::NOT_FLOAT.into()),
         },
     };
+    let by = argv.f64(2)?;
+    if beyond_long_double(by, argv.get(2)) {
+        return Err(errors::NOT_FLOAT.into());
+    }
     // Redis adds in x87 long double and prints `%.17Lf` trimmed: reproduce its exact text
     // (`f64` would drift, e.g. after repeated `INCRBYFLOAT k 0.1`), falling back to `f64`
     // only for operands that are not plain decimals (exponents, inf).
@@ -604,6 +619,18 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 type LcsMatch = ((usize, usize), (usize, usize), usize);
 
 fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    // Redis checks both keys' types before it reads the options.
+    let now = ctx.now;
+    let db = &mut ctx.eng.dbs[ctx.client.db];
+    let mut fetch = |k: &[u8]| -> Result<Vec<u8>, CmdError> {
+        match db.get(k, now).map(|e| &e.value) {
+            None => Ok(Vec::new()),
+            Some(Value::Str(s)) => Ok(s.to_vec()),
+            Some(_) => Err("ERR The specified keys must contain string values".into()),
+        }
+    };
+    let a = fetch(argv.get(1))?;
+    let b = fetch(argv.get(2))?;
     let (mut want_len, mut want_idx, mut with_len) = (false, false, false);
     let mut min_len = 0i64;
     let mut i = 3;
@@ -625,17 +652,6 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if want_len && want_idx {
         return Err("ERR If you want both the length and indexes, please just use IDX.".into());
     }
-    let now = ctx.now;
-    let db = &mut ctx.eng.dbs[ctx.client.db];
-    let mut fetch = |k: &[u8]| -> Result<Vec<u8>, CmdError> {
-        match db.get(k, now).map(|e| &e.value) {
-            None => Ok(Vec::new()),
-            Some(Value::Str(s)) => Ok(s.to_vec()),
-            Some(_) => Err("ERR The specified keys must contain string values".into()),
-        }
-    };
-    let a = fetch(argv.get(1))?;
-    let b = fetch(argv.get(2))?;
     let cells = (a.len() + 1).saturating_mul(b.len() + 1);
     if cells.saturating_mul(4) > ctx.eng.cfg.proto_max_bulk_len {
         return Err(

@@ -173,7 +173,8 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let m = argv.get(3);
     let (me, mv) = coll::limits_for::<ZSet>(ctx, key, "zset");
     let r = coll::write::<ZSet, _>(ctx, key, true, |z| {
-        let n = z.score(m).unwrap_or(0.0) + by;
+        // A new member takes the increment itself (so `-0` stays negative zero).
+        let n = z.score(m).map_or(by, |s| s + by);
         if n.is_nan() {
             return Err(CmdError::from("ERR resulting score is not a number (NaN)"));
         }
@@ -424,55 +425,105 @@ pub fn reply_entries(ctx: &mut Ctx<'_>, items: &[(Key, f64)], withscores: bool) 
     }
 }
 
-/// Parses ZRANGE-style arguments: `min max [BYSCORE|BYLEX] [REV] [LIMIT o c] [WITHSCORES]`
-/// at `at` (WITHSCORES refused for ZRANGESTORE).
-fn parse_zrange(argv: &Argv<'_>, at: usize, store: bool) -> Result<RangeSpec, CmdError> {
-    let (mut byscore, mut bylex, mut rev, mut ws, mut limit) = (false, false, false, false, None);
-    let mut i = at + 2;
+/// How a range is read: by rank, by score or by lex.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Auto,
+    Rank,
+    Score,
+    Lex,
+}
+
+/// What [`range_opts`] read: WITHSCORES, LIMIT, the range kind and direction.
+struct RangeOpts {
+    withscores: bool,
+    limit: Option<(i64, i64)>,
+    kind: Kind,
+    rev: bool,
+}
+
+/// The options after `min max`, read as Redis's ZRANGE family does for every variant (the
+/// legacy commands preset the kind and direction): options and LIMIT integers first, then the
+/// conflicts, and only then the range itself.
+fn range_opts(
+    argv: &Argv<'_>,
+    from: usize,
+    store: bool,
+    mut kind: Kind,
+    mut rev: Option<bool>,
+) -> Result<RangeOpts, CmdError> {
+    let (mut ws, mut limit) = (false, None);
+    let mut i = from;
     while i < argv.len() {
-        if argv.is(i, "byscore") {
-            byscore = true;
-        } else if argv.is(i, "bylex") {
-            bylex = true;
-        } else if argv.is(i, "rev") {
-            rev = true;
-        } else if argv.is(i, "withscores") && !store {
+        if !store && argv.is(i, "withscores") {
             ws = true;
         } else if argv.is(i, "limit") && i + 2 < argv.len() {
             limit = Some((argv.i64(i + 1)?, argv.i64(i + 2)?));
             i += 2;
+        } else if rev.is_none() && argv.is(i, "rev") {
+            rev = Some(true);
+        } else if kind == Kind::Auto && argv.is(i, "bylex") {
+            kind = Kind::Lex;
+        } else if kind == Kind::Auto && argv.is(i, "byscore") {
+            kind = Kind::Score;
         } else {
             return Err(errors::SYNTAX.into());
         }
         i += 1;
     }
-    if byscore && bylex {
-        return Err(errors::SYNTAX.into());
+    if kind == Kind::Auto {
+        kind = Kind::Rank;
     }
-    if limit.is_some() && !byscore && !bylex {
+    // Redis keeps -1 as "no limit", so `LIMIT o -1` passes with a rank range (and is unused).
+    if kind == Kind::Rank && limit.is_some_and(|(_, c)| c != -1) {
         return Err(
             "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
                 .into(),
         );
     }
-    if ws && bylex {
+    if ws && kind == Kind::Lex {
         return Err("ERR syntax error, WITHSCORES not supported in combination with BYLEX".into());
     }
+    if kind == Kind::Rank {
+        limit = None;
+    }
+    Ok(RangeOpts {
+        withscores: ws,
+        limit,
+        kind,
+        rev: rev.unwrap_or(false),
+    })
+}
+
+/// Parses ZRANGE-style arguments: `min max [BYSCORE|BYLEX] [REV] [LIMIT o c] [WITHSCORES]`
+/// at `at` (WITHSCORES refused for ZRANGESTORE).
+fn parse_zrange(argv: &Argv<'_>, at: usize, store: bool) -> Result<RangeSpec, CmdError> {
+    let o = range_opts(argv, at + 2, store, Kind::Auto, None)?;
+    range_spec(argv, at, o.kind, o.rev, o.limit, o.withscores)
+}
+
+/// The range at `at`, `at + 1` once the options are read.
+fn range_spec(
+    argv: &Argv<'_>,
+    at: usize,
+    kind: Kind,
+    rev: bool,
+    limit: Option<(i64, i64)>,
+    withscores: bool,
+) -> Result<RangeSpec, CmdError> {
     let (a, b) = (argv.get(at), argv.get(at + 1));
     // With REV the first bound is the maximum for score and lex ranges.
     let (min, max) = if rev { (b, a) } else { (a, b) };
-    let by = if byscore {
-        By::Score(score_range(min, max)?)
-    } else if bylex {
-        By::Lex(lex_range(min, max)?)
-    } else {
-        By::Rank(argv.i64(at)?, argv.i64(at + 1)?)
+    let by = match kind {
+        Kind::Score => By::Score(score_range(min, max)?),
+        Kind::Lex => By::Lex(lex_range(min, max)?),
+        _ => By::Rank(argv.i64(at)?, argv.i64(at + 1)?),
     };
     Ok(RangeSpec {
         by,
         rev,
         limit,
-        withscores: ws,
+        withscores,
     })
 }
 
@@ -567,55 +618,15 @@ fn zrevrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     range_reply(ctx, argv.get(1), &spec)
 }
 
-/// Legacy ZRANGEBYSCORE/ZRANGEBYLEX options: `[WITHSCORES] [LIMIT o c]` in any order.
-fn legacy_opts(argv: &Argv<'_>, lex: bool) -> Result<(bool, Option<(i64, i64)>), CmdError> {
-    let (mut ws, mut limit) = (false, None);
-    let mut i = 4;
-    while i < argv.len() {
-        if argv.is(i, "withscores") && !lex {
-            ws = true;
-            i += 1;
-        } else if argv.is(i, "limit") && i + 2 < argv.len() {
-            limit = Some((argv.i64(i + 1)?, argv.i64(i + 2)?));
-            i += 3;
-        } else {
-            return Err(errors::SYNTAX.into());
-        }
-    }
-    Ok((ws, limit))
-}
-
 fn by_score_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, rev: bool) -> CmdResult {
-    let (a, b) = (argv.get(2), argv.get(3));
-    let r = if rev {
-        score_range(b, a)?
-    } else {
-        score_range(a, b)?
-    };
-    let (ws, limit) = legacy_opts(argv, false)?;
-    let spec = RangeSpec {
-        by: By::Score(r),
-        rev,
-        limit,
-        withscores: ws,
-    };
+    let o = range_opts(argv, 4, false, Kind::Score, Some(rev))?;
+    let spec = range_spec(argv, 2, Kind::Score, rev, o.limit, o.withscores)?;
     range_reply(ctx, argv.get(1), &spec)
 }
 
 fn by_lex_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, rev: bool) -> CmdResult {
-    let (a, b) = (argv.get(2), argv.get(3));
-    let r = if rev {
-        lex_range(b, a)?
-    } else {
-        lex_range(a, b)?
-    };
-    let (_, limit) = legacy_opts(argv, true)?;
-    let spec = RangeSpec {
-        by: By::Lex(r),
-        rev,
-        limit,
-        withscores: false,
-    };
+    let o = range_opts(argv, 4, false, Kind::Lex, Some(rev))?;
+    let spec = range_spec(argv, 2, Kind::Lex, rev, o.limit, false)?;
     range_reply(ctx, argv.get(1), &spec)
 }
 

@@ -79,6 +79,20 @@ fn load(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<(Key, f64)>>, CmdErr
     }
 }
 
+/// Redis checks the input keys' types right after `numkeys`, before it reads the options: a
+/// WRONGTYPE key wins over a syntax error further on.
+fn check_types(ctx: &mut Ctx<'_>, argv: &Argv<'_>, at: usize) -> Result<(), CmdError> {
+    let now = ctx.now;
+    for k in numkeys(argv, at, NumkeysStyle::Algebra)? {
+        if let Some(e) = ctx.eng.dbs[ctx.client.db].get(k, now)
+            && !matches!(e.value, Value::ZSet(_) | Value::Set(_))
+        {
+            return Err(wrong_type());
+        }
+    }
+    Ok(())
+}
+
 fn aggregate(a: f64, b: f64, agg: Agg) -> f64 {
     match agg {
         Agg::Sum => {
@@ -219,6 +233,7 @@ fn compute(
 }
 
 fn algebra(ctx: &mut Ctx<'_>, argv: &Argv<'_>, op: Op) -> CmdResult {
+    check_types(ctx, argv, 1)?;
     let a = parse_algebra(argv, 1, op, false)?;
     let r = compute(ctx, &a, op, 0)?;
     reply_entries(ctx, &r, a.withscores);
@@ -226,6 +241,7 @@ fn algebra(ctx: &mut Ctx<'_>, argv: &Argv<'_>, op: Op) -> CmdResult {
 }
 
 fn algebra_store(ctx: &mut Ctx<'_>, argv: &Argv<'_>, op: Op, event: &'static str) -> CmdResult {
+    check_types(ctx, argv, 2)?;
     let a = parse_algebra(argv, 2, op, true)?;
     let r = compute(ctx, &a, op, 0)?;
     store_entries(ctx, argv.get(1), &r, event);
@@ -253,16 +269,18 @@ fn zdiffstore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn zintercard(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let keys = numkeys(argv, 1, NumkeysStyle::Card)?;
+    // ZINTERCARD takes the ZUNION/ZINTER path in Redis: its numkeys errors and key checks.
+    let keys = numkeys(argv, 1, NumkeysStyle::Algebra)?;
+    check_types(ctx, argv, 1)?;
     let mut i = 2 + keys.len();
     let mut limit = 0usize;
     while i < argv.len() {
         if argv.is(i, "limit") && i + 1 < argv.len() {
-            let l = argv.i64(i + 1)?;
-            if l < 0 {
-                return Err("ERR LIMIT can't be negative".into());
-            }
-            limit = l as usize;
+            limit = argv
+                .i64(i + 1)
+                .ok()
+                .and_then(|l| usize::try_from(l).ok())
+                .ok_or(CmdError::from("ERR LIMIT can't be negative"))?;
             i += 2;
         } else {
             return Err(errors::SYNTAX.into());
@@ -415,8 +433,9 @@ fn zmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn bzmpop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let deadline = ctx.timeout_arg(argv, 1)?;
     let (keys, max, count) = mpop_args(argv, 2)?;
+    // Redis reads the timeout after all the other arguments.
+    let deadline = ctx.timeout_arg(argv, 1)?;
     if mpop_try(ctx, &keys, max, count)? {
         return Ok(());
     }
@@ -431,6 +450,9 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ws = true;
         } else if argv.len() > 3 {
             return Err(errors::SYNTAX.into());
+        }
+        if c == i64::MIN {
+            coll::random_count(c)?; // Redis's range message comes before the one below
         }
         if ws && c.unsigned_abs() > (i64::MAX as u64) / 2 {
             return Err("ERR value is out of range".into());
@@ -462,6 +484,9 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn zscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let cursor = parse_cursor(argv.get(2))?;
+    if coll::scan_missing::<ZSet>(ctx, argv.get(1))? {
+        return Ok(());
+    }
     let o = scan_opts(argv, 3, false)?;
     if o.novalues {
         return Err(errors::SYNTAX.into());

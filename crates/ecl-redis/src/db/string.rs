@@ -51,15 +51,53 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
         "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
         "-inf" | "-infinity" => f64::NEG_INFINITY,
         _ => {
-            // Rust accepts forms Redis does not ("nan", "infinity" handled above); it also
-            // rejects hex floats, which strtod would take — rare enough to ignore.
-            if t.contains(['n', 'N']) && !t.contains(['e', 'E']) {
-                return None;
+            // Rust accepts forms Redis does not ("nan", "infinity" handled above); strtod
+            // also takes hex floats, which Rust does not.
+            if let Some(v) = parse_hex_f64(t) {
+                v
+            } else {
+                if t.contains(['n', 'N']) && !t.contains(['e', 'E']) {
+                    return None;
+                }
+                t.parse().ok()?
             }
-            t.parse().ok()?
         }
     };
     if v.is_nan() { None } else { Some(v) }
+}
+
+/// strtod's hexadecimal form: `[+-]0x<hex>[.<hex>][p[+-]<dec>]`; `None` when `t` is not one.
+fn parse_hex_f64(t: &str) -> Option<f64> {
+    let (neg, rest) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let rest = rest
+        .strip_prefix("0x")
+        .or_else(|| rest.strip_prefix("0X"))?;
+    let (mant, exp) = match rest.find(['p', 'P']) {
+        Some(i) => (&rest[..i], rest[i + 1..].parse::<i32>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    let v = v * 2f64.powi(exp);
+    if v.is_infinite() {
+        return None;
+    }
+    Some(if neg { -v } else { v })
 }
 
 /// Decimal bytes of an integer.

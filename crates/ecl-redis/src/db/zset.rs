@@ -454,8 +454,20 @@ fn parse_bound(b: &[u8]) -> Option<(f64, bool)> {
         Some(b'(') => (true, &b[1..]),
         _ => (false, b),
     };
-    let v = super::string::parse_f64(num)?;
+    // Redis runs strtod on the C string: it ends at a NUL, leading white space is skipped, and
+    // an empty string converts nothing and leaves nothing behind, which Redis takes as 0.
+    let num = num.split(|&c| c == 0).next().unwrap_or_default();
+    if num.is_empty() {
+        return Some((0.0, ex));
+    }
+    let start = num.iter().position(|c| !is_c_space(*c))?;
+    let v = super::string::parse_f64(&num[start..])?;
     Some((v, ex))
+}
+
+/// C's `isspace` in the C locale.
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 /// One end of a lexicographic range.

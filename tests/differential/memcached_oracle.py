@@ -1,0 +1,275 @@
+"""Memcached side of the differential oracle: a seeded generator of text, meta (mg/ms/md/ma/mn/me
+with their flags) and binary-protocol requests (every opcode incl. the quiet variants), with
+noreply, CAS, TTL edges, flags edges, large items, wrong data lengths and malformed lines. Each
+sequence runs on a fresh connection to each server; every request is followed by a sentinel
+(`mn` in text, a NOOP in binary) so each reply is cut exactly, and the raw bytes are compared,
+including whether the server closed the connection. Remaining TTLs (`t` flag) may differ by one
+second. CAS values are compared byte for byte: both servers start fresh and see the same stores,
+and are restarted after any mismatch so their counters agree again.
+"""
+
+import ast
+import random
+import shutil
+import socket
+import struct
+
+from common import ROOT, Server, ddmin
+
+KEYS = [b"a", b"a", b"b", b"c", b"n", b"k" * 250, b"k" * 251, b"x y", b"\x01"]
+VALUES = [b"", b"v", b"hello", b"10", b"18446744073709551615", b"-1", b" 12", b"0"]
+FLAGS = [b"0", b"1", b"4294967295", b"4294967296", b"-1", b"x", b"65536"]
+EXPS = [b"0", b"0", b"-1", b"1000", b"2592000", b"2592001", b"9999999999", b"4294967396", b"x"]
+NUMS = [b"1", b"5", b"0", b"18446744073709551615", b"18446744073709551616", b"-1", b"x", b""]
+# `E` and `x` are left out: this engine implements them as newer memcached documents them, 1.6.18
+# rejects them (a deliberate difference, see memcached_compat/wire_diff.py).
+META_FLAGS = "bcfhklOqstvNTRIMDJCFSPa"
+SENTINEL_TEXT = b"mn\r\n"
+NOOP_OPAQUE = 0xFEEDFACE
+
+
+def value(rng):
+    r = rng.random()
+    if r < 0.03:
+        return b"L" * rng.choice([1048000, 1048577, 2000000])
+    return rng.choice(VALUES)
+
+
+def storage(rng, cmd):
+    key, data = rng.choice(KEYS), value(rng)
+    n = len(data) if rng.random() < 0.93 else len(data) + rng.choice([-1, 1, 5])
+    parts = [cmd, key, rng.choice(FLAGS if rng.random() < 0.2 else [b"0", b"3"]),
+             rng.choice(EXPS if rng.random() < 0.3 else [b"0"]), str(n).encode()]
+    if cmd == b"cas":
+        parts.append(rng.choice([b"1", b"2", b"3", b"0", b"x", b"99"]))
+    if rng.random() < 0.2:
+        parts.append(b"noreply")
+    return b" ".join(parts) + b"\r\n" + data + b"\r\n"
+
+
+def meta(rng):
+    cmd = rng.choice([b"mg", b"mg", b"ms", b"md", b"ma", b"me"])
+    flags = []
+    for _ in range(rng.randint(0, 4)):
+        f = rng.choice(META_FLAGS)
+        arg = rng.choice(["", "", "5", "0", "-1", "x", "3"]) if f in "NTRIMDJCFSPO" else ""
+        if f == "M":
+            arg = rng.choice("EAPRSsIi+-x")
+        flags.append((f + arg).encode())
+    key = rng.choice(KEYS)
+    if cmd == b"ms":
+        data = value(rng)
+        size = str(len(data)).encode() if rng.random() < 0.95 else b"x"
+        return b" ".join([cmd, key, size] + flags) + b"\r\n" + data + b"\r\n"
+    return b" ".join([cmd, key] + flags) + b"\r\n"
+
+
+def text_request(rng):
+    r = rng.random()
+    if r < 0.3:
+        return storage(rng, rng.choice([b"set", b"set", b"add", b"replace", b"append", b"prepend", b"cas"]))
+    if r < 0.55:
+        return meta(rng)
+    if r < 0.62:
+        return rng.choice([b"get", b"gets"]) + b" " + b" ".join(rng.sample(KEYS, rng.randint(0, 3))) + b"\r\n"
+    if r < 0.67:
+        return rng.choice([b"gat", b"gats"]) + b" " + rng.choice(EXPS) + b" " + rng.choice(KEYS) + b"\r\n"
+    if r < 0.77:
+        tail = b" noreply" if rng.random() < 0.2 else b""
+        return rng.choice([b"incr", b"decr"]) + b" " + rng.choice(KEYS) + b" " + rng.choice(NUMS) + tail + b"\r\n"
+    if r < 0.83:
+        return rng.choice([b"delete ", b"touch "]) + rng.choice(KEYS) + rng.choice([b"", b" 0", b" 10", b" noreply"]) + b"\r\n"
+    if r < 0.86:
+        return b"flush_all" + rng.choice([b"", b" 0", b" -1", b" noreply", b" x"]) + b"\r\n"
+    junk = [b"", b" ", b"bogus", b"GET a", b"get", b"set a 0 0", b"incr", b"verbosity", b"verbosity 1",
+            b"mg", b"ms a", b"x" * 300, b"get " + b"a " * 30, b"set a 0 0 1 2 3", b"quit"]
+    return rng.choice(junk) + b"\r\n"
+
+
+def bin_packet(op, key=b"", extras=b"", val=b"", cas=0, opaque=0):
+    return struct.pack(">BBHBBHIIQ", 0x80, op, len(key), len(extras), 0, 0,
+                       len(key) + len(extras) + len(val), opaque, cas) + extras + key + val
+
+
+def bin_request(rng):
+    op = rng.choice([0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x08, 0x09, 0x0C, 0x0D, 0x0E, 0x0F,
+                     0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x18, 0x19, 0x1A, 0x1C, 0x1D, 0x1E,
+                     0x23, 0x24, 0x07])
+    if rng.random() < 0.01:
+        op = 0x55                  # unknown opcode (rare: memcached then goes silent, see known.txt)
+    key = rng.choice(KEYS[:5] + [b""])
+    opaque, cas = rng.randrange(1 << 32), rng.choice([0, 0, 0, 1, 2, 3, 99])
+    exp = rng.choice([0, 0, 1000, 0xFFFFFFFF, 2592001])
+    if op in (0x01, 0x02, 0x03, 0x11, 0x12, 0x13):
+        return bin_packet(op, key, struct.pack(">II", rng.choice([0, 7, 0xFFFFFFFF]), exp), value(rng), cas, opaque)
+    if op in (0x05, 0x06, 0x15, 0x16):
+        extras = struct.pack(">QQI", rng.choice([1, 5, 0, 2**64 - 1]), rng.choice([0, 10]),
+                             rng.choice([0, 0xFFFFFFFF, 100]))
+        return bin_packet(op, key, extras, b"", cas, opaque)
+    if op in (0x1C, 0x1D, 0x1E, 0x23, 0x24):
+        return bin_packet(op, key, struct.pack(">I", exp), b"", cas, opaque)
+    if op in (0x08, 0x18):
+        return bin_packet(op, b"", rng.choice([b"", struct.pack(">I", 0)]), b"", 0, opaque)
+    if op in (0x0E, 0x0F, 0x19, 0x1A):
+        return bin_packet(op, key, b"", value(rng), cas, opaque)
+    if rng.random() < 0.05:
+        return bin_packet(op, key, b"\x00", b"", cas, opaque)    # extras where none belong
+    return bin_packet(op, key, b"", b"", cas, opaque)
+
+
+def generate(rng, length):
+    """One sequence: (protocol, [request bytes]); protocol 'text' or 'binary'."""
+    if rng.random() < 0.3:
+        return "binary", [bin_request(rng) for _ in range(length)]
+    return "text", [text_request(rng) for _ in range(length)]
+
+
+def read_until(sock, done, timeout):
+    sock.settimeout(timeout)
+    out = b""
+    try:
+        while not done(out):
+            d = sock.recv(1 << 20)
+            if not d:
+                return out + b"<closed>", True
+            out += d
+    except socket.timeout:
+        return out + b"<timeout>", True
+    except ConnectionError:
+        return out + b"<closed>", True        # a reset is a close too
+    return out, False
+
+
+def binary_done(buf):
+    i = 0
+    while len(buf) - i >= 24:
+        op, blen, opaque = buf[i + 1], struct.unpack(">I", buf[i + 8:i + 12])[0], struct.unpack(">I", buf[i + 12:i + 16])[0]
+        if op == 0x0A and opaque == NOOP_OPAQUE and len(buf) >= i + 24 + blen:
+            return True
+        i += 24 + blen
+    return False
+
+
+def run_sequence(port, proto, reqs):
+    """Per request: the raw reply bytes up to and including the sentinel's reply."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    out = []
+    sentinel = SENTINEL_TEXT if proto == "text" else bin_packet(0x0A, opaque=NOOP_OPAQUE)
+    done = (lambda b: b.endswith(b"MN\r\n")) if proto == "text" else binary_done
+    for req in reqs:
+        try:
+            sock.sendall(req + sentinel)
+        except OSError:
+            out.append(b"<closed>")
+            continue
+        reply, dead = read_until(sock, done, 0.5)
+        out.append(reply)
+        if dead:
+            sock.close()
+            sock = socket.create_connection(("127.0.0.1", port))
+    sock.close()
+    return out
+
+
+def same(a, b):
+    if a == b:
+        return True
+    # memcached closes a connection at once on a line too long and drops replies it had not
+    # written yet (how many depends on how the bytes arrived), and while it swallows a data
+    # block too large it holds its error back: when both servers close, or both still wait for
+    # data, during a request, what each wrote before is not compared.
+    for end in (b"<closed>", b"<timeout>"):
+        if a.endswith(end) and b.endswith(end):
+            return True
+    ta, tb = a.split(b" "), b.split(b" ")
+    if len(ta) != len(tb):
+        return False
+    for x, y in zip(ta, tb):
+        if x != y:
+            xs, ys = x.rstrip(b"\r\nMN"), y.rstrip(b"\r\nMN")
+            if not (x[:1] == y[:1] == b"t" and xs[1:].isdigit() and ys[1:].isdigit()
+                    and abs(int(xs[1:]) - int(ys[1:])) <= 1 and x[len(xs):] == y[len(ys):]):
+                return False
+    return True
+
+
+def first_mismatch(ref, ours, proto, reqs, fresh=False):
+    if fresh:
+        ref.restart()
+        ours.restart()
+    for srv in (ref, ours):
+        run_sequence(srv.port, "text", [b"flush_all\r\n"])
+    ra, rb = run_sequence(ref.port, proto, reqs), run_sequence(ours.port, proto, reqs)
+    for i, (a, b) in enumerate(zip(ra, rb)):
+        if not same(a, b):
+            return i, a, b
+    return None
+
+
+def family(proto, req):
+    if proto == "binary":
+        return "bin:0x%02x" % req[1]
+    return "text:" + req.split(b" ")[0].split(b"\r\n")[0][:12].decode(errors="replace")
+
+
+def start_servers(ours_bin):
+    exe = shutil.which("memcached")
+    if not exe:
+        return None
+    ref = Server("memcached", lambda p: [exe, "-u", "nobody", "-l", "127.0.0.1", "-p", str(p), "-U", "0",
+                                         "-t", "2", "-m", "64"])
+    ours = Server("ecl-memcached", lambda p: [ours_bin, "--listen", "127.0.0.1", "--port", str(p), "--memory",
+                                               "64", "--threads", "2", "--version", "1.6.18"])
+    return ref, ours
+
+
+def render(proto, reqs):
+    head = "# protocol: %s\n" % proto
+    return head + "\n".join(repr(r) for r in reqs)
+
+
+def parse_block(block):
+    """A reproducer block: `# protocol: text|binary`, then one bytes literal per request;
+    other `#` lines are comments. None for a block of comments only."""
+    proto, reqs = None, []
+    for line in block.splitlines():
+        if line.startswith("# protocol:"):
+            proto = line.split(":", 1)[1].strip()
+        elif line.strip() and not line.startswith("#"):
+            reqs.append(ast.literal_eval(line))
+    return (proto, reqs) if proto and reqs else None
+
+
+def replay(ref, ours, path):
+    failures = []
+    blocks = [parse_block(b) for b in path.read_text().split("\n\n")]
+    blocks = [b for b in blocks if b]
+    for proto, reqs in blocks:
+        m = first_mismatch(ref, ours, proto, reqs, fresh=True)
+        if m:
+            failures.append((render(proto, reqs), m))
+    return len(blocks), failures
+
+
+def fuzz(ref, ours, seed, count, log, known=frozenset()):
+    rng = random.Random(seed)
+    found = {}
+    for _ in range(count):
+        proto, reqs = generate(rng, rng.randint(4, 16))
+        m = first_mismatch(ref, ours, proto, reqs)
+        if not m:
+            continue
+        fam = family(proto, reqs[m[0]])
+        log[fam] = log.get(fam, 0) + 1
+        if fam not in found and fam not in known:
+            def failing(s):
+                mm = first_mismatch(ref, ours, proto, s, fresh=True)
+                return mm is not None and family(proto, s[mm[0]]) == fam
+            small = ddmin(reqs[:m[0] + 1], failing)
+            found[fam] = ((proto, small), first_mismatch(ref, ours, proto, small, fresh=True))
+        ref.restart()
+        ours.restart()
+    return found
+
+
+DEFAULT_REPRO = ROOT / "tests" / "differential" / "reproducers" / "memcached.txt"

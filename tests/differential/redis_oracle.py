@@ -1,0 +1,426 @@
+"""Redis side of the differential oracle: builds a command grammar from the reference server's
+`COMMAND DOCS` (argument trees: types, tokens, optional/multiple flags), restricted to the
+commands our node lists in `COMMAND`, generates seeded sequences from it (edge numbers, wrong
+types, binary and empty keys, arity off by one, MULTI/EXEC, WATCH with a write from a second
+connection, RESP3 via HELLO 3, blocking pops with short timeouts), runs each sequence on both
+servers and compares the raw replies byte for byte. What is random by definition is compared
+by properties instead (see `normalise`). A failing sequence is shrunk with ddmin and printed
+as redis-cli lines (`@2 ` marks the second connection).
+"""
+
+import random
+import shutil
+import socket
+
+from common import ROOT, Closed, Reader, Server, ddmin, read_resp
+
+# Commands left out, and why: server/connection administration whose replies are about the
+# process, not the data (ids, times, memory, config, replication); pub/sub modes; scripting,
+# geo and streams (owned by other work); SCAN/SSCAN (hash-table order); COMMAND itself.
+EXCLUDED = set("""
+acl bgrewriteaof bgsave client cluster command config debug failover info lastsave latency
+lolwut memory module monitor psync replconf replicaof role save shutdown slaveof slowlog sync
+time wait quit eval eval_ro evalsha evalsha_ro script function fcall fcall_ro subscribe
+psubscribe ssubscribe unsubscribe punsubscribe sunsubscribe migrate scan sscan
+geoadd geodist geohash geopos georadius georadius_ro georadiusbymember georadiusbymember_ro
+geosearch geosearchstore xack xadd xautoclaim xclaim xdel xgroup xinfo xlen xpending xrange
+xread xreadgroup xrevrange xsetid xtrim reset auth object|idletime object|freq pubsub
+""".split())
+
+# Replies in hash-table order: compared as sorted multisets of their elements.
+UNORDERED = {"keys", "smembers", "sinter", "sunion", "sdiff"}
+# Random by definition: compared by shape (type, error text, length) and distinctness.
+RANDOM = {"srandmember", "spop", "hrandfield", "zrandmember", "randomkey"}
+# Remaining TTLs drift by the time between the two servers: compared within a tolerance.
+TOLERANCE = {"ttl": 1, "pttl": 100, "expiretime": 1, "pexpiretime": 100}
+
+KEYS = [b"k1", b"k1", b"k2", b"k2", b"k3", b"", b"\x00b\xffk", b"{t}k"]
+MEMBERS = [b"a", b"b", b"c", b"m1", b"1", b"2", b"-3", b"10", b"1.5", b""]
+STRINGS = [b"a", b"hello", b"1", b"10", b"-5", b"3.5", b"", b"x" * 70, b"\x00\xff\r\n", b"12345678901234567890",
+           b"0", b"-0", b" 1", b"1e3"]
+INTS = [b"0", b"1", b"2", b"3", b"-1", b"-2", b"5", b"100"]
+EDGE = [b"9223372036854775807", b"9223372036854775808", b"-9223372036854775808",
+        b"-9223372036854775809", b"-0", b"1e400", b"inf", b"-inf", b"nan", b"x", b"1.5", b"", b" 1",
+        b"0x10", b"+1", b"18446744073709551616"]
+DOUBLES = [b"0", b"1", b"1.5", b"-2.5", b"10", b"inf", b"-inf", b"+inf", b"(1", b"(-inf", b"1e3", b"-0"]
+PATTERNS = [b"*", b"k*", b"?1", b"[a-k]*", b"\\*", b"m*", b"*1*"]
+TIMES = [b"100000", b"99999999999", b"0", b"-1", b"4000000000"]
+BLOCKING = {"blpop", "brpop", "blmove", "brpoplpush", "bzpopmin", "bzpopmax", "blmpop", "bzmpop"}
+
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(3)
+    return s, Reader(s)
+
+
+def encode(args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def call(conn, args):
+    s, r = conn
+    s.sendall(encode(args))
+    return read_resp(r)
+
+
+def fetch_docs(port):
+    """COMMAND DOCS of the reference server (asked in RESP3, so maps stay maps) as
+    {name: doc-dict}, subcommands flattened to `a|b`."""
+    conn = connect(port)
+    call(conn, [b"HELLO", b"3"])
+    _, (_, items) = call(conn, [b"COMMAND", b"DOCS"])
+    conn[0].close()
+
+    def todict(v):
+        kind, body = v
+        if kind == "map":
+            vals = [todict(x[1]) for x in body]
+            return dict(zip(vals[0::2], vals[1::2]))
+        if kind in ("array", "set"):
+            return [todict(x[1]) for x in body]
+        return body.decode(errors="replace") if isinstance(body, bytes) else body
+
+    docs = {}
+    for i in range(0, len(items), 2):
+        name = items[i][1][1].decode()
+        d = todict(items[i + 1][1])
+        docs[name] = d
+        for sub, sd in (d.get("subcommands") or {}).items():
+            docs[sub] = sd
+    return docs
+
+
+def our_commands(port):
+    conn = connect(port)
+    _, (_, items) = call(conn, [b"COMMAND"])
+    conn[0].close()
+    return {it[1][1][0][1][1].decode().lower() for it in items}
+
+
+class Grammar:
+    """Argument generators from COMMAND DOCS, one command line at a time."""
+
+    def __init__(self, docs, ours, rng):
+        self.docs, self.rng = docs, rng
+        self.names = sorted(n for n in docs if n.split("|")[0] in ours and n not in EXCLUDED
+                            and n.split("|")[0] not in EXCLUDED and not n.endswith("|help")
+                            and not docs[n].get("subcommands"))
+
+    def value(self, arg, cmd):
+        rng, t, name = self.rng, arg.get("type"), arg.get("name", "")
+        if rng.random() < 0.04:
+            return rng.choice(EDGE)
+        if t == "key":
+            return rng.choice(KEYS)
+        if name in ("seconds", "milliseconds", "ttl"):
+            return rng.choice([b"100000", b"0", b"-1", b"x"])      # no expiry within a run
+        if name == "timeout":
+            return rng.choice([b"0.01", b"0.02", b"-1", b"x"])
+        if t == "integer":
+            return rng.choice(INTS) if rng.random() < 0.85 else rng.choice(EDGE)
+        if t == "double":
+            return rng.choice(DOUBLES)
+        if t == "pattern":
+            return rng.choice(PATTERNS)
+        if t == "unix-time":
+            return rng.choice(TIMES)
+        if name in ("member", "field", "element", "pivot", "members", "elements"):
+            return rng.choice(MEMBERS)
+        return rng.choice(STRINGS if rng.random() < 0.7 else MEMBERS)
+
+    def emit(self, arg, cmd, out):
+        rng, flags = self.rng, arg.get("flags") or []
+        if "optional" in flags and rng.random() < 0.55:
+            return
+        reps = rng.choice([1, 1, 2, 3]) if "multiple" in flags else 1
+        for i in range(reps):
+            if arg.get("token") and (i == 0 or "multiple_token" in flags):
+                tok = arg["token"].encode()
+                out.append(tok if rng.random() < 0.8 else tok.lower())
+            t = arg.get("type")
+            if t == "pure-token":
+                continue
+            if t == "oneof":
+                self.emit(dict(rng.choice(arg["arguments"]), flags=[]), cmd, out)
+            elif t == "block":
+                for sub in arg["arguments"]:
+                    self.emit(sub, cmd, out)
+            else:
+                out.append(self.value(arg, cmd))
+
+    def command(self, name=None):
+        rng = self.rng
+        name = name or rng.choice(self.names)
+        out = [w.encode() for w in name.upper().split("|")]
+        for arg in self.docs[name].get("arguments") or []:
+            self.emit(arg, name, out)
+        r = rng.random()
+        if r < 0.05 and len(out) > 1:
+            out.pop()                                    # arity one short
+        elif r < 0.10:
+            out.append(rng.choice(STRINGS + EDGE))       # one argument too many
+        elif r < 0.15 and len(out) > 1:
+            out[rng.randrange(1, len(out))] = rng.choice(EDGE)
+        return out
+
+
+CREATORS = [
+    lambda g: [b"SET", g.rng.choice(KEYS), g.rng.choice(STRINGS)],
+    lambda g: [b"RPUSH", g.rng.choice(KEYS)] + g.rng.sample(MEMBERS, 3),
+    lambda g: [b"SADD", g.rng.choice(KEYS)] + g.rng.sample(MEMBERS, 3),
+    lambda g: [b"HSET", g.rng.choice(KEYS), b"f1", b"v1", g.rng.choice(MEMBERS), b"2"],
+    lambda g: [b"ZADD", g.rng.choice(KEYS), b"1", b"a", g.rng.choice(DOUBLES[:5]), g.rng.choice(MEMBERS)],
+    lambda g: [b"SET", g.rng.choice(KEYS), g.rng.choice(INTS + EDGE[:4])],
+]
+
+
+def generate(grammar, length):
+    """One sequence: a list of (connection, args); connection 1 or 2."""
+    rng, seq = grammar.rng, []
+    while len(seq) < length:
+        r = rng.random()
+        if r < 0.25:
+            seq.append((1, rng.choice(CREATORS)(grammar)))
+        elif r < 0.32:
+            seq.append((1, [b"MULTI"]))
+            for _ in range(rng.randint(0, 4)):
+                seq.append((1, grammar.command()))
+            seq.append((1, [b"EXEC"] if rng.random() < 0.85 else [b"DISCARD"]))
+        elif r < 0.36:
+            k = rng.choice(KEYS)
+            seq.append((1, [b"WATCH", k]))
+            if rng.random() < 0.6:
+                seq.append((2, rng.choice(CREATORS)(grammar)[:1] + [k] + rng.choice(CREATORS)(grammar)[2:]))
+            seq += [(1, [b"MULTI"]), (1, grammar.command()), (1, [b"EXEC"])]
+        elif r < 0.39:
+            seq.append((1, [b"HELLO", rng.choice([b"3", b"2", b"3", b"4", b"x"])]))
+        elif r < 0.41:
+            seq.append((1, [b"SELECT", rng.choice([b"1", b"0", b"16", b"-1"])]))
+        else:
+            seq.append((1, grammar.command()))
+    return seq
+
+
+def run_sequence(port, seq):
+    """Runs seq on a flushed server; returns [(raw, value)] per step (or ('<closed>',...))."""
+    ctl = connect(port)
+    call(ctl, [b"FLUSHALL"])
+    ctl[0].close()
+    conns, out, popped = {}, [], {}
+    for c, args in seq:
+        if c not in conns:
+            conns[c] = connect(port)
+        conn = conns[c]
+        if conn is None:
+            out.append((b"<closed>", ("closed", None)))
+            continue
+        try:
+            out.append(call(conn, args))
+            name = args[0].lower()
+            # What SPOP removed is random: delete the key on both servers to stay in step
+            # (after EXEC when the SPOP was queued).
+            if name == b"spop" and len(args) > 1:
+                if out[-1][0] == b"+QUEUED\r\n":
+                    popped.setdefault(c, []).append(args[1])
+                else:
+                    call(conn, [b"DEL", args[1]])
+            elif name in (b"exec", b"discard") and popped.get(c):
+                call(conn, [b"DEL"] + popped.pop(c))
+        except (Closed, socket.timeout, ConnectionError, ValueError) as e:
+            out.append((b"<%s>" % type(e).__name__.encode(), ("closed", None)))
+            conn[0].close()
+            conns[c] = None
+    for conn in conns.values():
+        if conn:
+            conn[0].close()
+    return out
+
+
+def flat(v):
+    kind, body = v
+    return [x[0] for x in body] if isinstance(body, list) else None
+
+
+def same(args, a, b):
+    """Compares one step's replies: byte for byte unless the command's reply is random,
+    unordered or a remaining time."""
+    if a[0] == b[0]:
+        return True
+    name = args[0].lower().decode(errors="replace")
+    va, vb = a[1], b[1]
+    if va[0] != vb[0]:
+        return False
+    # SORT ... BY a pattern gives equal weights when the weight keys are missing; Redis then
+    # keeps the (hash-table) order of the source.
+    by = name in ("sort", "sort_ro") and any(x.lower() == b"by" for x in args)
+    if (name in UNORDERED or by) and flat(va) is not None and flat(vb) is not None:
+        return sorted(flat(va)) == sorted(flat(vb))
+    if name in RANDOM:
+        if va[0] in ("array", "set", "map"):
+            ea, eb = flat(va), flat(vb)
+            return ea is not None and eb is not None and len(ea) == len(eb) and (
+                len(args) < 3 or args[2].startswith(b"-") or len(set(ea)) == len(ea) == len(set(eb)))
+        return va[0] != "-"
+    if name == "hello" and va[0] in ("map", "array"):
+        # The connection id is a counter of the process: everything else must match.
+        ka = [x[0] for x in va[1]]
+        kb = [x[0] for x in vb[1]]
+        i = ka.index(b"$2\r\nid\r\n") + 1 if b"$2\r\nid\r\n" in ka else None
+        return i is not None and ka[:i] + ka[i + 1:] == kb[:i] + kb[i + 1:]
+    if name in TOLERANCE and va[0] == ":":
+        return abs(int(va[1]) - int(vb[1])) <= TOLERANCE[name]
+    return False
+
+
+def same_exec(queued, a, b):
+    """EXEC replies compared element by element, each by the rules of its queued command."""
+    ea, eb = a[1], b[1]
+    if a[0] == b[0]:
+        return True
+    if ea[0] != "array" or eb[0] != "array" or ea[1] is None or eb[1] is None:
+        return False
+    if len(ea[1]) != len(eb[1]) or len(ea[1]) != len(queued):
+        return False
+    for q, x, y in zip(queued, ea[1], eb[1]):
+        if not same(q, x, y):
+            return q               # the queued command whose reply differs
+    return True
+
+
+def first_mismatch(ref, ours, seq):
+    ra, rb = run_sequence(ref.port, seq), run_sequence(ours.port, seq)
+    if any(b"node is broken" in r[0] for r in rb):
+        ours.restart()        # a panic poisons the node: later sequences need a fresh one
+    queues = {}               # connection -> commands queued since MULTI (per the reference)
+    for i, (step, a, b) in enumerate(zip(seq, ra, rb)):
+        conn, args = step
+        name = args[0].lower()
+        fam = family(args)
+        if name == b"exec" and conn in queues:
+            ok = same_exec(queues.pop(conn), a, b)
+            if isinstance(ok, list):
+                fam, ok = family(ok), False
+        else:
+            ok = same(args, a, b)
+            if name == b"multi" and a[0] == b"+OK\r\n":
+                queues[conn] = []
+            elif name == b"discard":
+                queues.pop(conn, None)
+            elif conn in queues and a[0] == b"+QUEUED\r\n":
+                queues[conn].append(args)
+        if not ok:
+            return i, a[0], b[0], fam
+    return None
+
+
+def quote(a):
+    if a and all(33 <= c < 127 and c not in b'"\'\\' for c in a):
+        return a.decode()
+    return '"' + "".join(chr(c) if 32 <= c < 127 and c not in b'"\\' else "\\x%02x" % c for c in a) + '"'
+
+
+def render(seq):
+    return "\n".join(("@2 " if c == 2 else "") + " ".join(quote(a) for a in args) for c, args in seq)
+
+
+def parse_line(line):
+    """redis-cli style line (double quotes with \\xNN escapes) -> (connection, args)."""
+    conn = 1
+    if line.startswith("@2 "):
+        conn, line = 2, line[3:]
+    args, i = [], 0
+    while i < len(line):
+        if line[i] == " ":
+            i += 1
+            continue
+        if line[i] == '"':
+            i, cur = i + 1, b""
+            while line[i] != '"':
+                if line[i] == "\\" and line[i + 1] == "x":
+                    cur += bytes([int(line[i + 2:i + 4], 16)])
+                    i += 4
+                elif line[i] == "\\":
+                    cur += line[i + 1].encode()
+                    i += 2
+                else:
+                    cur += line[i].encode()
+                    i += 1
+            args.append(cur)
+            i += 1
+        else:
+            j = line.find(" ", i)
+            j = len(line) if j < 0 else j
+            args.append(line[i:j].encode())
+            i = j
+    return conn, args
+
+
+def family(args):
+    return args[0].decode(errors="replace").lower()
+
+
+def start_servers(ours_bin):
+    exe = shutil.which("redis-server")
+    if not exe:
+        return None
+    ref = Server("redis-server", lambda p: [exe, "--port", str(p), "--bind", "127.0.0.1", "--save", "",
+                                             "--appendonly", "no", "--hash-max-listpack-entries", "128"])
+    ours = Server("ecl-redis", lambda p: [ours_bin, "--port", str(p), "--bind", "127.0.0.1",
+                                           "--version", "7.0.15"])
+    return ref, ours
+
+
+def shrink(ref, ours, seq, idx):
+    """Shrinks seq[:idx+1] to a 1-minimal sequence still mismatching on the same command."""
+    target = first_mismatch(ref, ours, seq[:idx + 1])
+    target = target[3] if target else family(seq[idx][1])
+
+    def failing(s):
+        m = first_mismatch(ref, ours, s)
+        return m is not None and m[3] == target
+
+    return ddmin(seq[:idx + 1], failing)
+
+
+def replay(ref, ours, path):
+    """Replays the committed reproducers (blank-line separated blocks); returns failures."""
+    failures = []
+    blocks = [[parse_line(l) for l in b.splitlines() if l.strip() and not l.startswith("#")]
+              for b in path.read_text().split("\n\n")]
+    blocks = [b for b in blocks if b]
+    for seq in blocks:
+        m = first_mismatch(ref, ours, seq)
+        if m:
+            failures.append((render(seq), m))
+    return len(blocks), failures
+
+
+_TABLES = {}
+
+
+def fuzz(ref, ours, seed, count, log, known=frozenset()):
+    """Runs count sequences from seed; returns shrunk reproducers of mismatches (one per family)."""
+    rng = random.Random(seed)
+    if ref.port not in _TABLES:
+        _TABLES[ref.port] = (fetch_docs(ref.port), our_commands(ours.port))
+    grammar = Grammar(*_TABLES[ref.port], rng)
+    found = {}
+    for _ in range(count):
+        seq = generate(grammar, rng.randint(6, 24))
+        m = first_mismatch(ref, ours, seq)
+        if not m:
+            continue
+        fam = m[3]
+        log[fam] = log.get(fam, 0) + 1
+        if fam not in found and fam not in known:
+            small = shrink(ref, ours, seq, m[0])
+            again = first_mismatch(ref, ours, small)
+            found[fam] = (small, again)
+    return found
+
+
+DEFAULT_REPRO = ROOT / "tests" / "differential" / "reproducers" / "redis.txt"
