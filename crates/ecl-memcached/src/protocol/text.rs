@@ -249,24 +249,35 @@ impl<'a> Tokens<'a> {
 /// Parses the first text or meta request in `buf`.
 pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<Request<'a>>, ProtocolError> {
     let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
-        if buf.len() > MAX_LINE {
-            let spaces = buf.iter().take_while(|&&b| b == b' ').count();
-            let rest = &buf[spaces..];
-            if spaces > 100
-                || !(rest.starts_with(b"get ") || rest.starts_with(b"gets "))
-                || buf.len() > MAX_GET_LINE
-            {
-                return Err(ProtocolError::LineTooLong);
-            }
+        if buf.len() > MAX_LINE && !long_line_allowed(buf) {
+            return Err(ProtocolError::LineTooLong);
         }
         return Ok(Parsed::NeedMore { want: 0 });
     };
+    // memcached looks for the newline only within one read buffer (16 KiB): a longer line
+    // that is not a get closes the connection even when its newline has arrived.
+    if nl > READ_BUFFER && !long_line_allowed(&buf[..nl]) {
+        return Err(ProtocolError::LineTooLong);
+    }
     let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
         nl - 1
     } else {
         nl
     };
     Ok(parse_line(buf, line_end, nl + 1, limits))
+}
+
+/// memcached's read buffer: how far it looks for a request's newline.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// Whether a line over [`MAX_LINE`] may go on: only `get`/`gets` (after at most 100 leading
+/// spaces), up to [`MAX_GET_LINE`], as memcached allows.
+fn long_line_allowed(line: &[u8]) -> bool {
+    let spaces = line.iter().take_while(|&&b| b == b' ').count();
+    let rest = &line[spaces..];
+    spaces <= 100
+        && (rest.starts_with(b"get ") || rest.starts_with(b"gets "))
+        && line.len() <= MAX_GET_LINE
 }
 
 /// A request that is just its line.
