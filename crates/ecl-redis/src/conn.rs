@@ -93,6 +93,9 @@ async fn lock_async(shared: &Shared) -> Option<MutexGuard<'_, Engine>> {
         }
         rounds = rounds.saturating_add(1);
         if rounds < 1000 {
+            // Give the CPU to the holder's thread too: a script runs on a thread of its own
+            // (block_in_place), and waiters spinning on both cores would keep it off the CPU.
+            std::thread::yield_now();
             tokio::task::yield_now().await;
         } else {
             tokio::time::sleep(Duration::from_millis(1)).await;
