@@ -412,41 +412,6 @@ async fn requirepass_is_protected_when_the_owner_manages_auth() {
     node.shutdown().await;
 }
 
-/// A `redis-server` child process on a free port, killed on drop.
-struct RealRedis {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Drop for RealRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn real_redis() -> Option<RealRedis> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = std::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    Some(RealRedis { child, port })
-}
-
 async fn connect_port(port: u16) -> Option<tokio::net::TcpStream> {
     for _ in 0..100 {
         if let Ok(s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
@@ -478,7 +443,7 @@ impl Pair {
     }
 }
 
-async fn pair(node: &RedisNode, real: &RealRedis) -> Pair {
+async fn pair(node: &RedisNode, real: &common::ReferenceRedis) -> Pair {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], real.port));
     connect_port(real.port)
         .await
@@ -492,7 +457,7 @@ async fn pair(node: &RedisNode, real: &RealRedis) -> Pair {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_match_redis_server() {
-    let Some(real) = real_redis() else {
+    let Some(real) = common::ReferenceRedis::start(&[]) else {
         eprintln!("redis-server not installed: differential ACL test skipped");
         return;
     };
@@ -631,7 +596,7 @@ brpoplpush rl wl 0.01|randomkey|keys *|dbsize";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_permissions_match_redis_server() {
-    let Some(real) = real_redis() else {
+    let Some(real) = common::ReferenceRedis::start(&[]) else {
         eprintln!("redis-server not installed: differential ACL test skipped");
         return;
     };

@@ -9,8 +9,6 @@ use common::{Raw, start_with};
 use ecl_redis::RedisNode;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -104,36 +102,6 @@ async fn known_replies() {
 }
 
 // ---- the differential run ----
-
-/// A redis-server child on a free port, stopped on drop.
-struct RealServer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for RealServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the installed redis-server, or `None` when there is none.
-fn real_server() -> Option<RealServer> {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    Some(RealServer { child, port })
-}
 
 /// A raw connection that sends binary-safe commands and returns the raw reply bytes.
 struct Conn {
@@ -471,7 +439,7 @@ async fn run_sequence(seed: u64, n: usize, mine: &RedisNode, port: u16) -> Outco
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn differential_against_redis_server() {
-    let Some(real) = real_server() else {
+    let Some(real) = common::ReferenceRedis::start(&[]) else {
         eprintln!("redis-server not installed: differential geo test skipped");
         return;
     };

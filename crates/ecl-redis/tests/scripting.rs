@@ -852,22 +852,8 @@ impl Conn {
         }
     }
 }
-
-/// A redis-server child process, stopped on drop.
-struct RedisServer {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the installed redis-server on a free port, if it is there and is 7.0.x.
-fn redis_server() -> Option<RedisServer> {
+/// The reference redis-server, when it is installed and is 7.0.x (the texts compared are 7.0's).
+fn redis_server() -> Option<common::ReferenceRedis> {
     let out = std::process::Command::new("redis-server")
         .arg("--version")
         .output()
@@ -875,18 +861,7 @@ fn redis_server() -> Option<RedisServer> {
     if !String::from_utf8_lossy(&out.stdout).contains("v=7.0.") {
         return None;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = std::process::Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    Some(RedisServer { child, port })
+    common::ReferenceRedis::start(&[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,8 +13,6 @@ use common::{Raw, start_with};
 use ecl_redis::RedisNode;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -181,38 +179,6 @@ async fn xreadgroup_blocks_and_acks() {
         r.read().await,
         "-NOGROUP the consumer group this client was blocked on no longer exists\r\n"
     );
-}
-
-/// A redis-server child on a free port, stopped on drop.
-struct RealServer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for RealServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the installed redis-server, or `None` when there is none.
-fn real_server() -> Option<RealServer> {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        // RESTORE of our DUMP payloads gets Redis' deep integrity check.
-        .args(["--sanitize-dump-payload", "yes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    Some(RealServer { child, port })
 }
 
 /// A raw connection that sends binary-safe commands and returns the raw reply bytes.
@@ -999,7 +965,7 @@ fn zero_idle(reply: &[u8]) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn differential_against_redis_server() {
-    let Some(real) = real_server() else {
+    let Some(real) = common::ReferenceRedis::start(&["--sanitize-dump-payload", "yes"]) else {
         eprintln!("redis-server not installed: differential stream test skipped");
         return;
     };

@@ -168,3 +168,38 @@ pub async fn client(node: &RedisNode) -> redis::aio::MultiplexedConnection {
         .await
         .expect("connect")
 }
+
+/// Debian's redis-server on a free port (`--save '' --appendonly no` plus the caller's
+/// options), the reference of the differential tests; stopped when dropped.
+pub struct ReferenceRedis {
+    child: std::process::Child,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+}
+
+impl ReferenceRedis {
+    /// Starts it, or `None` when redis-server is not installed.
+    pub fn start(extra: &[&str]) -> Option<ReferenceRedis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        Some(ReferenceRedis { child, port })
+    }
+}
+
+impl Drop for ReferenceRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
