@@ -7,7 +7,8 @@
 //! [`User::channel_allowed`] for every command of a restricted user.
 
 use super::PasswordCheck;
-use crate::command::{AclCategories, CommandTable, ks};
+use crate::Flavor;
+use crate::command::{AclCategories, CommandTable, ks, spec};
 use crate::glob::glob_match;
 use std::collections::HashMap;
 
@@ -455,8 +456,14 @@ impl User {
         parts.join(" ")
     }
 
-    /// Command rules (`+@all -flushall`).
-    pub fn commands_text(&self) -> String {
+    /// Command rules as the engine release prints them (`ACL LIST`, `ACL GETUSER`): Redis 7.2
+    /// and Valkey keep the rules as given (a later rule on the same target replacing the earlier
+    /// one); Redis 7.0 and older rebuild them from the permission bits (see [`Self::rebuilt_rules`]).
+    pub fn commands_text(&self, table: &CommandTable) -> String {
+        if table.engine.flavor == Flavor::Redis && table.engine.version < crate::version::v(7, 2, 0)
+        {
+            return self.rebuilt_rules(table);
+        }
         let mut s = self.cmd_rules.join(" ");
         if !s.starts_with("+@all") && !s.starts_with("-@all") {
             s = format!("-@all {s}");
@@ -464,8 +471,78 @@ impl User {
         s
     }
 
-    /// The user as one `ACL LIST` line.
-    pub fn describe(&self) -> String {
+    /// The shortest-looking rules Redis 7.0 derives from the bits: start from `+@all` when the
+    /// user's rules started there (else `-@all`), then, in category order, every category most
+    /// of whose commands (subcommands included) still differ from that start once the categories
+    /// before it are taken out, then each command,
+    /// subcommand and first argument still differing. Redis lists the single commands in its
+    /// hash-table order, which changes with every process; this lists them in table order.
+    fn rebuilt_rules(&self, table: &CommandTable) -> String {
+        let additive = self.cmd_rules.first().map(String::as_str) != Some("+@all");
+        let mut rules = vec![if additive { "-@all" } else { "+@all" }.to_string()];
+        // `fake` has the rules emitted so far applied; `left` is the user with every emitted
+        // category taken back out, so a category whose commands an earlier one already covered
+        // (`@dangerous` after `@admin`) no longer looks like a majority.
+        let mut fake = vec![!additive; table.entries.len()];
+        let mut left = self.allowed.clone();
+        for (cat, name) in spec::acl::NAMES {
+            let members = || {
+                let all = table.entries.iter().enumerate();
+                all.filter(|(_, e)| e.spec.acl.contains(*cat))
+                    .map(|(id, _)| id)
+            };
+            let on = members().filter(|&id| left[id]).count();
+            let off = members().count() - on;
+            if (additive && on > off) || (!additive && off > on) {
+                rules.push(format!("{}@{name}", if additive { '+' } else { '-' }));
+                members().for_each(|id| {
+                    fake[id] = additive;
+                    left[id] = !additive;
+                });
+            }
+        }
+        for (id, e) in table
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.parent.is_none())
+        {
+            let sign = |allow: bool| if allow { '+' } else { '-' };
+            if self.allowed[id] != fake[id] {
+                rules.push(format!("{}{}", sign(self.allowed[id]), e.full_name));
+                fake[id] = self.allowed[id];
+                e.subs
+                    .values()
+                    .for_each(|&sid| fake[sid] = self.allowed[id]);
+            }
+            let subs = table
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.parent == Some(id));
+            for (sid, sub) in subs {
+                if self.allowed[sid] != fake[sid] {
+                    rules.push(format!("{}{}", sign(self.allowed[sid]), sub.full_name));
+                    fake[sid] = self.allowed[sid];
+                }
+            }
+            if !self.allowed[id] {
+                for arg in self.first_args.get(&id).into_iter().flatten() {
+                    rules.push(format!("+{}|{}", e.full_name, String::from_utf8_lossy(arg)));
+                }
+            }
+        }
+        // Rules on commands Redis has and this engine lacks have no bits: keep them as given.
+        let lacking = |r: &&String| {
+            let cmd = r[1..].split('|').next().unwrap_or_default();
+            !r[1..].starts_with('@') && !table.top_level().any(|e| e.spec.name == cmd)
+        };
+        rules.extend(self.cmd_rules.iter().filter(lacking).cloned());
+        rules.join(" ")
+    }
+
+    /// The user as one `ACL LIST` line, with command rules as [`Self::commands_text`] prints them.
+    pub fn describe(&self, table: &CommandTable) -> String {
         let mut parts: Vec<String> = vec![format!("user {}", self.name)];
         parts.extend(self.flag_words().iter().map(|w| w.to_string()));
         parts.extend(self.passwords.iter().map(|h| format!("#{}", hex(h))));
@@ -482,7 +559,7 @@ impl User {
                 parts.push(ch);
             }
         }
-        parts.push(self.commands_text());
+        parts.push(self.commands_text(table));
         parts.join(" ")
     }
 }
@@ -490,7 +567,6 @@ impl User {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Flavor;
     use crate::command::EngineVersion;
 
     fn table() -> CommandTable {
@@ -515,7 +591,7 @@ mod tests {
         assert!(u.key_allowed(b"app:1", ks::RW | ks::UPDATE));
         assert!(u.channel_allowed(b"news", false) && !u.channel_allowed(b"new*", true));
         assert_eq!(
-            u.describe(),
+            u.describe(&t),
             format!(
                 "user app on #{} ~app:* %R~ro:* resetchannels &news -@all +@read -get +set",
                 hex(&hash_password(b"pw"))
@@ -525,7 +601,7 @@ mod tests {
 
     #[test]
     fn refused_rules_name_the_reason() {
-        let t = table();
+        let t = CommandTable::build(EngineVersion::parse(Flavor::Valkey, "8.0.0"));
         let mut u = User::new("u", &t, false);
         assert_eq!(u.apply("bogus", &t), Err(SYNTAX));
         assert_eq!(u.apply("+nosuch", &t), Err(UNKNOWN_CMD));
@@ -537,7 +613,7 @@ mod tests {
             .unwrap();
         assert_eq!(u.apply("+cluster|nosuch", &t), Err(UNKNOWN_CMD));
         assert!(
-            u.commands_text()
+            u.commands_text(&t)
                 .ends_with("-geoadd +xinfo|stream -cluster|addslots +eval")
         );
         u.apply("allkeys", &t).unwrap();
@@ -545,8 +621,28 @@ mod tests {
         // `reset` keeps the name and the pub/sub default, and marks the payload sanitised.
         u.apply("reset", &t).unwrap();
         assert_eq!(
-            u.describe(),
+            u.describe(&t),
             "user u off sanitize-payload resetchannels -@all"
         );
+    }
+
+    /// Redis 7.0.15's `ACL LIST` lines for the same rules (read from the real server; only
+    /// cases whose single commands are one or none, since Redis orders those randomly).
+    #[test]
+    fn redis_7_0_rebuilds_rules_from_the_bits() {
+        let t = CommandTable::build(EngineVersion::redis(7, 0, 15));
+        let cases = [
+            ("-@all +@admin -bgsave", "-@all +@admin -bgsave"),
+            ("+@all -@admin +bgsave", "+@all -@admin +bgsave"),
+            ("+@all -config|get", "+@all -config|get"),
+            ("+@all -@admin +config|get", "+@all -@admin +config|get"),
+            ("+set +get -get +@read -@read", "-@all +set"),
+            ("+@hash +select|0", "-@all +@hash +select|0"),
+        ];
+        for (given, shown) in cases {
+            let mut u = User::new("u", &t, false);
+            u.apply_all(given, &t).unwrap();
+            assert_eq!(u.commands_text(&t), shown, "rules {given}");
+        }
     }
 }

@@ -307,7 +307,12 @@ fn acl_users(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn acl_list(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    let lines: Vec<String> = ctx.eng.acl.users().map(|u| u.describe()).collect();
+    let lines: Vec<String> = ctx
+        .eng
+        .acl
+        .users()
+        .map(|u| u.describe(&ctx.eng.table))
+        .collect();
     ctx.out.bulk_array(lines.iter().map(|l| l.as_bytes()));
     Ok(())
 }
@@ -331,7 +336,7 @@ fn acl_getuser(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         out.bulk(acl::user::hex(h).as_bytes());
     }
     out.bulk(b"commands");
-    out.bulk(u.commands_text().as_bytes());
+    out.bulk(u.commands_text(&ctx.eng.table).as_bytes());
     out.bulk(b"keys");
     out.bulk(u.keys_text().as_bytes());
     out.bulk(b"channels");

@@ -64,7 +64,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     Cmd::new("object", container).arity(-2).acl(&[acl::SLOW]).since(Redis(2, 2, 3)).group("generic")
         .doc("A container for object introspection commands.")
         .subs(OBJECT),
-    Cmd::new("wait", wait).arity(3).flags(&[BLOCKING]).acl(&[acl::SLOW, acl::BLOCKING, acl::CONNECTION]).since(Redis(3, 0, 0)).group("generic")
+    Cmd::new("wait", wait).arity(3).flags(&[NOSCRIPT]).acl(&[acl::SLOW, acl::CONNECTION]).since(Redis(3, 0, 0)).group("generic")
         .doc("Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed."),
 ];
 

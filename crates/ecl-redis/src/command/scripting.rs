@@ -52,6 +52,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("Executes a read-only server-side Lua script by SHA1 digest."),
     Cmd::new("script", container)
         .arity(-2)
+        .acl(&[acl::SLOW])
         .since(Redis(2, 6, 0))
         .group("scripting")
         .doc("A container for Lua scripts management commands.")
