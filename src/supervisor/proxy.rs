@@ -34,6 +34,8 @@ pub struct ProxyTls {
 /// A running forwarding endpoint.
 pub struct Forwarder {
     tls: ecl_net::Swap<ProxyTls>,
+    /// Whether plaintext clients may stay connected (false once TLS is required).
+    plaintext_ok: watch::Sender<bool>,
     targets: watch::Sender<Arc<Vec<SocketAddr>>>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
@@ -54,11 +56,17 @@ impl Forwarder {
         let (targets_tx, targets_rx) = watch::channel(Arc::new(targets));
         let (stop_tx, stop_rx) = watch::channel(false);
         let span = tracing::info_span!("node", node = %name, addr = %local);
+        let (plaintext_ok, plaintext_rx) = watch::channel(plaintext_allowed(tls.as_ref()));
         let tls = ecl_net::Swap::new(tls);
-        let task =
-            tokio::spawn(accept_loop(listener, targets_rx, stop_rx, tls.clone()).instrument(span));
+        let watches = Watches {
+            targets: targets_rx,
+            stop: stop_rx,
+            plaintext_ok: plaintext_rx,
+        };
+        let task = tokio::spawn(accept_loop(listener, watches, tls.clone()).instrument(span));
         Ok(Forwarder {
             tls,
+            plaintext_ok,
             targets: targets_tx,
             stop: stop_tx,
             task,
@@ -77,8 +85,11 @@ impl Forwarder {
     }
 
     /// Replaces the TLS of connections accepted from now on (in-place TransitEncryptionMode
-    /// migration); open connections keep their transport.
+    /// migration). Open TLS connections stay; once TLS is required, open plaintext ones are
+    /// closed, as ElastiCache drops them when a group reaches `required`.
     pub fn set_tls(&self, tls: Option<ProxyTls>) {
+        self.plaintext_ok
+            .send_replace(plaintext_allowed(tls.as_ref()));
         self.tls.set(tls);
     }
 
@@ -89,12 +100,22 @@ impl Forwarder {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
+/// Whether a policy lets plaintext clients in (no TLS, or `preferred`).
+fn plaintext_allowed(tls: Option<&ProxyTls>) -> bool {
+    tls.is_none_or(|t| !t.accept.required)
+}
+
+/// What every relayed connection watches: the endpoint's targets, its stop signal, and whether
+/// plaintext is still allowed.
+#[derive(Clone)]
+struct Watches {
     targets: watch::Receiver<Arc<Vec<SocketAddr>>>,
-    mut stop: watch::Receiver<bool>,
-    tls: ecl_net::Swap<ProxyTls>,
-) {
+    stop: watch::Receiver<bool>,
+    plaintext_ok: watch::Receiver<bool>,
+}
+
+async fn accept_loop(listener: TcpListener, watches: Watches, tls: ecl_net::Swap<ProxyTls>) {
+    let mut stop = watches.stop.clone();
     let next = AtomicUsize::new(0);
     let mut connections = tokio::task::JoinSet::new();
     loop {
@@ -102,14 +123,14 @@ async fn accept_loop(
             _ = stop.changed() => break,
             accepted = listener.accept() => {
                 let Ok((client, _)) = accepted else { continue };
-                let current = targets.borrow().clone();
+                let current = watches.targets.borrow().clone();
                 if current.is_empty() {
                     // No node to relay to (all down): close at once so clients retry.
                     continue;
                 }
                 let target = current[next.fetch_add(1, Ordering::Relaxed) % current.len()];
                 connections.spawn(
-                    relay(client, target, targets.clone(), stop.clone(), tls.current()).in_current_span(),
+                    relay(client, target, watches.clone(), tls.current()).in_current_span(),
                 );
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -121,14 +142,18 @@ async fn accept_loop(
 }
 
 /// Relays one client connection to `target` until either side closes, the target is removed
-/// from the endpoint, or the endpoint stops.
+/// from the endpoint, the endpoint stops, or (a plaintext client) TLS becomes required.
 async fn relay(
     client: TcpStream,
     target: SocketAddr,
-    mut targets: watch::Receiver<Arc<Vec<SocketAddr>>>,
-    mut stop: watch::Receiver<bool>,
+    watches: Watches,
     tls: Option<Arc<ProxyTls>>,
 ) {
+    let Watches {
+        mut targets,
+        mut stop,
+        mut plaintext_ok,
+    } = watches;
     let Some(mut client) = ecl_net::accept(tls.as_ref().map(|t| &t.accept), client).await else {
         return;
     };
@@ -148,9 +173,19 @@ async fn relay(
             }
         }
     };
+    let encrypted = client.is_tls();
+    let refused = async {
+        while encrypted || *plaintext_ok.borrow_and_update() {
+            if plaintext_ok.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        tracing::debug!("plaintext connection closed: TLS is now required");
+    };
     tokio::select! {
         _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
         _ = retargeted => {}
+        _ = refused => {}
         _ = stop.changed() => {}
     }
 }

@@ -66,6 +66,25 @@ def plaintext_refused(host: str, port: int) -> bool:
             return True
 
 
+def open_plaintext(host: str, port: int) -> socket.socket:
+    """A plaintext connection that has been served (answered PING)."""
+    sock = socket.create_connection((host, port), timeout=5)
+    sock.sendall(b"PING\r\n")
+    assert sock.recv(64) == b"+PONG\r\n"
+    return sock
+
+
+def dropped(sock: socket.socket) -> bool:
+    """Whether the server closed the connection: a command gets no reply, the socket EOF."""
+    try:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(64) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    finally:
+        sock.close()
+
+
 def redis_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["redis-cli", *args], capture_output=True, text=True, timeout=20)
 
@@ -214,8 +233,19 @@ def test_in_place_migration_plaintext_to_preferred_to_required(ec, groups, uid, 
     assert tls.get("kept") == b"across the migration"
     assert redis.Redis(host=host, port=port).get("kept") == b"across the migration"
 
+    # Connections open under `preferred`: plaintext ones are dropped when `required` arrives
+    # (through the primary endpoint and on a node directly); TLS ones stay.
+    member = ec.describe_cache_clusters(CacheClusterId=g["MemberClusters"][0], ShowCacheNodeInfo=True)
+    (node_host, node_port), = node_endpoints(member["CacheClusters"][0]).values()
+    plain_endpoint = open_plaintext(host, port)
+    plain_node = open_plaintext(node_host, node_port)
+    kept_tls = redis.Redis(host=host, port=port, ssl=True, ssl_ca_certs=ca_file)
+    kept_tls.ping()
+
     g = modify(TransitEncryptionMode="required")
     assert g["TransitEncryptionMode"] == "required"
+    assert dropped(plain_endpoint) and dropped(plain_node)
+    assert kept_tls.get("kept") == b"across the migration"
     assert redis.Redis(host=host, port=port, ssl=True, ssl_ca_certs=ca_file).get("kept") == b"across the migration"
     assert plaintext_refused(host, port)
     for member in g["MemberClusters"]:

@@ -205,6 +205,8 @@ pub struct ClientInfo {
     pub pending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Wakes the connection even while it is stuck writing to a client that does not read.
     pub kill: std::sync::Arc<tokio::sync::Notify>,
+    /// The connection is TLS (closed otherwise when the node switches to TLS only).
+    pub tls: bool,
 }
 
 impl ClientInfo {

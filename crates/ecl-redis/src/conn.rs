@@ -142,9 +142,15 @@ fn busy_batch(
     }
 }
 
-/// Serves one connection until it closes.
-pub async fn serve<S>(shared: Arc<Shared>, mut stream: S, peer: SocketAddr, local: SocketAddr)
-where
+/// Serves one connection until it closes; `tls` says whether it arrived encrypted (a switch
+/// to TLS-only closes the plaintext ones).
+pub async fn serve<S>(
+    shared: Arc<Shared>,
+    mut stream: S,
+    peer: SocketAddr,
+    local: SocketAddr,
+    tls: bool,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     shared.conns.fetch_add(1, Ordering::AcqRel);
@@ -181,6 +187,7 @@ where
                 watched: 0,
                 pending: pending.clone(),
                 kill: kill.clone(),
+                tls,
             },
         );
         let authed = eng.acl.default_nopass();

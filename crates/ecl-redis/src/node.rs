@@ -150,9 +150,28 @@ impl RedisNode {
     }
 
     /// Replaces the TLS policy for connections accepted from now on (ElastiCache's in-place
-    /// migration of TransitEncryptionMode); open connections keep their transport.
+    /// migration of TransitEncryptionMode). Open TLS connections stay; under a TLS-only policy
+    /// the open plaintext ones are closed, as ElastiCache drops them when a group reaches
+    /// `required`.
     pub fn set_tls(&self, tls: Option<ecl_net::TlsPolicy>) {
+        let required = tls.as_ref().is_some_and(|t| t.required);
         self.tls.set(tls);
+        if required {
+            let eng = self.shared.lock();
+            let plaintext = eng.clients.map.values().filter(|c| !c.tls);
+            let mut closed = 0;
+            for client in plaintext {
+                let _ = client.tx.send(crate::client::Event::Kill);
+                client.kill.notify_one();
+                closed += 1;
+            }
+            drop(eng);
+            if closed > 0 {
+                self.span.in_scope(|| {
+                    tracing::info!(closed, "plaintext connections closed: TLS is now required")
+                });
+            }
+        }
     }
 
     /// The bound address.
@@ -302,7 +321,8 @@ async fn open_connection(
         let _ = conn.flush().await;
         return;
     }
-    serve(shared, conn, peer, local).await;
+    let encrypted = conn.is_tls();
+    serve(shared, conn, peer, local, encrypted).await;
 }
 
 async fn cron_loop(shared: Arc<Shared>) {
