@@ -222,6 +222,12 @@ pub struct Config {
     )]
     pub iam_credentials: Option<crate::auth::iam::IamCredentials>,
 
+    /// Seconds an IAM-authenticated connection lasts before the node closes it, unless it
+    /// sends AUTH or HELLO with a fresh token: ElastiCache's 12 hours by default. Lower it to
+    /// test a client's token renewal without waiting half a day.
+    #[arg(long, env = "ELASTICACHE_LOCAL_IAM_SESSION_SECONDS", default_value_t = 43_200, value_parser = clap::value_parser!(u64).range(1..=43_200))]
+    pub iam_session_seconds: u64,
+
     /// Log filter, in tracing's env-filter syntax (for example `info`, `elasticache_local=debug`).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,

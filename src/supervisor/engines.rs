@@ -26,13 +26,19 @@ pub fn check_access_string(access: &str) -> Result<(), String> {
         name: "check".to_string(),
         rules: access.to_string(),
         password_check: None,
+        session_limit: None,
     };
     ecl_redis::acl::Acl::build(&[def], &table, true).map(|_| ())
 }
 
 /// The engine's user definitions for the supervisor's users; IAM users get a password check
-/// that validates IAM tokens against `iam`'s secrets.
-pub fn user_defs(users: &[super::NodeUser], iam: &Arc<IamCredentials>) -> Vec<UserDef> {
+/// that validates IAM tokens against `iam`'s secrets, and connections that last `iam_session`
+/// unless they authenticate again.
+pub fn user_defs(
+    users: &[super::NodeUser],
+    iam: &Arc<IamCredentials>,
+    iam_session: std::time::Duration,
+) -> Vec<UserDef> {
     users
         .iter()
         .map(|u| UserDef {
@@ -41,6 +47,7 @@ pub fn user_defs(users: &[super::NodeUser], iam: &Arc<IamCredentials>) -> Vec<Us
             password_check: u.iam.clone().map(|target| {
                 Arc::new(crate::auth::iam::checker(target, iam.clone())) as PasswordCheck
             }),
+            session_limit: u.iam.as_ref().map(|_| iam_session),
         })
         .collect()
 }
@@ -101,9 +108,10 @@ impl RunningNode {
         &self,
         users: Option<&[super::NodeUser]>,
         iam: &Arc<IamCredentials>,
+        iam_session: std::time::Duration,
     ) -> Result<(), String> {
         match self {
-            RunningNode::Redis(n) => n.set_users(users.map(|u| user_defs(u, iam))),
+            RunningNode::Redis(n) => n.set_users(users.map(|u| user_defs(u, iam, iam_session))),
             RunningNode::Memcached(_) if users.is_none() => Ok(()),
             RunningNode::Memcached(_) => Err("Memcached nodes have no ACL users".to_string()),
         }

@@ -97,6 +97,8 @@ pub struct Supervisor {
     ca: Arc<LocalCa>,
     /// Secrets IAM authentication tokens are checked with.
     iam: Arc<super::IamCredentials>,
+    /// How long an IAM-authenticated connection lasts without re-authenticating.
+    iam_session: std::time::Duration,
     /// Replication and cluster topology the nodes were told (see `topology`).
     pub(super) topology: super::topology::TopologyState,
     /// RDB images the next start of a node key loads (snapshot restores; see `snapshots`).
@@ -151,6 +153,7 @@ impl Supervisor {
                     .clone()
                     .unwrap_or(super::IamCredentials::Dummy),
             ),
+            iam_session: std::time::Duration::from_secs(config.iam_session_seconds),
             nodes: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
             cluster_endpoints: Mutex::new(HashMap::new()),
@@ -335,7 +338,7 @@ impl Supervisor {
                 // The engine gives `default` the new requirepass; users the node was given
                 // explicitly (RBAC, a rotation) are restored over it.
                 if guard.spec.users.is_some() {
-                    node.set_users(guard.spec.users.as_deref(), &self.iam)
+                    node.set_users(guard.spec.users.as_deref(), &self.iam, self.iam_session)
                         .map_err(refused)?;
                 }
             }
@@ -359,7 +362,7 @@ impl Supervisor {
                 continue;
             }
             if let Some(node) = &guard.running {
-                node.set_users(users.as_deref(), &self.iam)
+                node.set_users(users.as_deref(), &self.iam, self.iam_session)
                     .map_err(|reason| SupervisorError::InvalidParameter {
                         name: "users".to_string(),
                         reason,
@@ -939,7 +942,7 @@ impl Supervisor {
             users: spec
                 .users
                 .as_deref()
-                .map(|u| engines::user_defs(u, &self.iam)),
+                .map(|u| engines::user_defs(u, &self.iam, self.iam_session)),
             cluster_enabled: spec.cluster_enabled,
             tls: self.tls_policy(spec.transit_encryption, bind)?,
             data_dir: None,

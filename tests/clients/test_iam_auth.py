@@ -204,9 +204,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The second emulator's IAM session limit (ElastiCache's is 12 hours).
+SESSION_SECONDS = 3
+
+
 @pytest.fixture
 def emulator_with_credentials(tmp_path):
-    """A second emulator that knows one IAM key pair only (`--iam-credentials`)."""
+    """A second emulator that knows one IAM key pair only (`--iam-credentials`) and closes IAM
+    connections after SESSION_SECONDS (`--iam-session-seconds`)."""
     if os.environ.get("ECL_ENDPOINT"):
         pytest.skip("needs to start its own emulator")
     binary = Path(os.environ.get("ECL_BINARY", REPO_ROOT / "target" / "debug" / "elasticache-local"))
@@ -217,7 +222,11 @@ def emulator_with_credentials(tmp_path):
     else:
         first = random.randint(20000, 31000)
         args += ["--addressing", "ports", "--port-range", f"{first}-{first + 99}"]
-    env = dict(os.environ, ELASTICACHE_LOCAL_IAM_CREDENTIALS="AKIAIAMEXAMPLE:iam-secret-1")
+    env = dict(
+        os.environ,
+        ELASTICACHE_LOCAL_IAM_CREDENTIALS="AKIAIAMEXAMPLE:iam-secret-1",
+        ELASTICACHE_LOCAL_IAM_SESSION_SECONDS=str(SESSION_SECONDS),
+    )
     log = open(tmp_path / "emulator.log", "wb")
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -253,6 +262,35 @@ def test_listed_credentials_replace_the_dummy_pairs(emulator_with_credentials, t
     assert auth_result(connect(rg, ca, "carol", dummy)) == WRONGPASS
     wrong = generate_iam_auth_token("listed", "carol", REGION, session("AKIAIAMEXAMPLE", "iam-secret-2"))
     assert auth_result(connect(rg, ca, "carol", wrong)) == WRONGPASS
+
+
+def test_iam_connections_close_at_the_session_limit_unless_renewed(emulator_with_credentials, tmp_path):
+    url = emulator_with_credentials
+    client = boto3.client(
+        "elasticache", region_name=REGION, endpoint_url=url, aws_access_key_id="test", aws_secret_access_key="test"
+    )
+    iam_user(client, "dave")
+    client.create_user_group(UserGroupId="ug-dave", Engine="redis", UserIds=["default", "dave"])
+    wait_group_active(client, "ug-dave")
+    rg = create_group(client, "sessions", "ug-dave")
+    ca = download_ca(url, tmp_path)
+    signer = session("AKIAIAMEXAMPLE", "iam-secret-1")
+
+    def token() -> str:
+        return generate_iam_auth_token("sessions", "dave", REGION, signer)
+
+    lapsing = connect(rg, ca, "dave", token(), single_connection_client=True)
+    renewing = connect(rg, ca, "dave", token(), single_connection_client=True)
+    assert lapsing.ping() and renewing.ping()
+    time.sleep(SESSION_SECONDS / 2)
+    # AUTH with a fresh token starts a new session, as on ElastiCache.
+    assert renewing.execute_command("AUTH", "dave", token())
+    time.sleep(SESSION_SECONDS * 2 / 3)
+    with pytest.raises(redis.ConnectionError):
+        lapsing.ping()
+    assert renewing.ping()
+    # A new connection with a fresh token is admitted as before.
+    assert auth_result(connect(rg, ca, "dave", token())) == "dave"
 
 
 def test_create_user_accepts_no_password_required_false_beside_iam(make_client):

@@ -124,6 +124,9 @@ pub struct Client {
     pub user: Option<std::sync::Arc<crate::acl::User>>,
     /// [`crate::acl::Acl::generation`] when `user` was read: a changed registry is re-read.
     pub acl_gen: u64,
+    /// When the connection is closed unless it authenticates again (users with a session
+    /// limit, e.g. IAM users after 12 hours).
+    pub session_expires: Option<std::time::Instant>,
 }
 
 impl Client {
@@ -152,6 +155,7 @@ impl Client {
             readonly: false,
             user: None,
             acl_gen: 0,
+            session_expires: None,
         }
     }
 

@@ -326,6 +326,12 @@ pub async fn serve<S>(
                 None => std::future::pending().await,
             }
         };
+        let session_end = async {
+            match client.session_expires {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = stream.read_buf(&mut inbuf) => match r {
                 Ok(0) | Err(_) => break 'conn,
@@ -353,6 +359,10 @@ pub async fn serve<S>(
                 }
             }
             _ = idle_wait => break 'conn,
+            _ = session_end => {
+                tracing::info!(client = id, "authenticated session expired: connection closed");
+                break 'conn;
+            }
             _ = shutdown.changed() => break 'conn,
         }
     }

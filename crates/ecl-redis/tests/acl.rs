@@ -14,6 +14,7 @@ fn user(name: &str, rules: &str) -> UserDef {
         name: name.to_string(),
         rules: rules.to_string(),
         password_check: None,
+        session_limit: None,
     }
 }
 
@@ -113,6 +114,7 @@ async fn password_check_replaces_the_password_list() {
         name: "iam".into(),
         rules: "on ~* +@all".into(),
         password_check: Some(check),
+        session_limit: None,
     }]);
     let mut c = Raw::connect(&node).await;
     assert_eq!(c.cmd(&["AUTH", "iam", "token-123"]).await, "+OK\r\n");
@@ -120,6 +122,41 @@ async fn password_check_replaces_the_password_list() {
     // Debug output never shows passwords.
     let dbg = format!("{:?}", user("x", "on >secret ~*"));
     assert!(!dbg.contains("secret"), "{dbg}");
+    node.shutdown().await;
+}
+
+/// A user with a session limit (ElastiCache's 12 hours for IAM users): its connections are
+/// closed when the limit passes, unless they authenticate again, which starts a new session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_unless_renewed_by_auth() {
+    let limit = Duration::from_secs(2);
+    let node = with_users(vec![
+        UserDef {
+            session_limit: Some(limit),
+            ..user("iam", "on >tok ~* +@all")
+        },
+        user("plain", "on >pw ~* +@all"),
+    ]);
+    let mut lapsing = auth(&node, "iam", "tok").await;
+    let mut renewing = auth(&node, "iam", "tok").await;
+    let mut plain = auth(&node, "plain", "pw").await;
+    tokio::time::sleep(limit / 2).await;
+    assert_eq!(renewing.cmd(&["AUTH", "iam", "tok"]).await, "+OK\r\n");
+    // The first session has passed its limit; the renewed one is half-way through its own.
+    tokio::time::sleep(limit * 3 / 4).await;
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), lapsing.closed())
+            .await
+            .expect("closed at the end of its session")
+    );
+    assert_eq!(renewing.cmd(&["PING"]).await, "+PONG\r\n");
+    assert_eq!(plain.cmd(&["PING"]).await, "+PONG\r\n");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(5), renewing.closed())
+            .await
+            .expect("closed at the end of the renewed session")
+    );
+    assert_eq!(plain.cmd(&["PING"]).await, "+PONG\r\n");
     node.shutdown().await;
 }
 

@@ -30,6 +30,9 @@ pub struct UserDef {
     pub rules: String,
     /// When set, AUTH for this user asks it instead of the password list.
     pub password_check: Option<PasswordCheck>,
+    /// How long a connection authenticated as this user lasts before it is closed, unless it
+    /// authenticates again (ElastiCache closes IAM-authenticated connections after 12 hours).
+    pub session_limit: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for UserDef {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for UserDef {
             .field("name", &self.name)
             .field("rules", &redact(&self.rules))
             .field("password_check", &self.password_check.is_some())
+            .field("session_limit", &self.session_limit)
             .finish()
     }
 }
@@ -133,6 +137,7 @@ impl Acl {
                 )
             })?;
             u.check = d.password_check.clone();
+            u.session_limit = d.session_limit;
             users.insert(d.name.clone(), Arc::new(u));
         }
         users

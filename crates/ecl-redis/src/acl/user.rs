@@ -83,6 +83,8 @@ pub struct User {
     pub passwords: Vec<PasswordHash>,
     /// The owner's password check, asked instead of `passwords` when set.
     pub check: Option<PasswordCheck>,
+    /// How long an authenticated connection of this user lasts (see `UserDef::session_limit`).
+    pub session_limit: Option<std::time::Duration>,
     /// `allkeys` / `~*`.
     pub all_keys: bool,
     /// Key patterns (empty with `all_keys`).
@@ -125,6 +127,7 @@ impl User {
             sanitize: None,
             passwords: Vec::new(),
             check: None,
+            session_limit: None,
             all_keys: false,
             keys: Vec::new(),
             all_channels: pubsub_all,

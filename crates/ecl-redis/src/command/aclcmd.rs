@@ -156,6 +156,8 @@ pub fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8], object: &str) -
     if let Some(ci) = ctx.eng.clients.map.get_mut(&id) {
         ci.user = u.name.clone();
     }
+    // A new AUTH starts a new session (an IAM client renews its 12 hours with a fresh token).
+    ctx.client.session_expires = u.session_limit.map(|d| std::time::Instant::now() + d);
     ctx.client.user = Some(u);
     ctx.client.acl_gen = ctx.eng.acl.generation;
     ctx.client.authenticated = true;
