@@ -918,7 +918,7 @@ impl Supervisor {
         let disabled = if self.strict_commands {
             params::RESTRICTED_COMMANDS
         } else {
-            params::REPLICATION_COMMANDS
+            params::CONTROL_PLANE_COMMANDS
         };
         parameters.push((
             params::DISABLED_COMMANDS_DIRECTIVE.to_string(),

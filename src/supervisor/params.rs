@@ -102,13 +102,16 @@ const REDIS_REQUIRES_REBOOT: &[&str] = &["databases", "activerehashing", "rename
 
 /// Commands ElastiCache makes unavailable on Redis OSS / Valkey nodes ("Restricted commands" in
 /// the ElastiCache user guide), passed to the engine as its `disabled-commands` directive.
-pub const RESTRICTED_COMMANDS: &str =
-    "bgrewriteaof bgsave config debug migrate replicaof save slaveof shutdown sync psync";
+pub const RESTRICTED_COMMANDS: &str = "bgrewriteaof bgsave config debug migrate replicaof save \
+    slaveof shutdown sync psync acl|setuser acl|deluser acl|load acl|save";
 
 /// Commands disabled on every node, strict mode or not: the control plane owns replication
-/// (replication groups, failover), so a client that re-pointed or promoted a node by itself would
-/// leave the API reporting roles and endpoints that are no longer true.
-pub const REPLICATION_COMMANDS: &str = "replicaof slaveof sync psync";
+/// (replication groups, failover) and users (CreateUser, user groups, AUTH tokens), so a client
+/// that re-pointed or promoted a node, or added or removed a user, by itself would leave the API
+/// reporting roles, endpoints and users that are no longer true. ElastiCache manages users only
+/// through its API.
+pub const CONTROL_PLANE_COMMANDS: &str =
+    "replicaof slaveof sync psync acl|setuser acl|deluser acl|load acl|save";
 
 /// Engine directive naming the commands a node answers as unknown.
 pub const DISABLED_COMMANDS_DIRECTIVE: &str = "disabled-commands";

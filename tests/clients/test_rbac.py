@@ -462,6 +462,14 @@ def test_users_authenticate_and_access_strings_are_enforced(rb, rgs, uid, ca_fil
         reader.get("other")
     assert auth_error(connect(rg, ca_file, username=user_id, password=PASSWORD_2)) == WRONGPASS
 
+    # Users are managed through the API only: the engine's user-changing ACL subcommands are
+    # gone, even for the default user with +@all; the read-only ones answer.
+    for args in (["SETUSER", "intruder", "on", "nopass", "+@all"], ["DELUSER", user_id], ["SAVE"], ["LOAD"]):
+        with pytest.raises(redis.ResponseError, match="unknown subcommand"):
+            anonymous.execute_command("ACL", *args)
+    assert sorted(anonymous.acl_users()) == sorted(["default", user_id])
+    assert anonymous.acl_whoami() == "default"
+
     # ModifyUser reaches the connected client: +set is allowed from now on.
     rb.modify_user(UserId=user_id, AppendAccessString="+set")
     wait_user_status(rb, user_id, "active")
