@@ -18,8 +18,12 @@ async fn connect(
         Some(p) => format!("redis://:{p}@{}:{}/", e.ip, e.port),
         None => format!("redis://{}:{}/", e.ip, e.port),
     };
+    // A generous reply timeout: the panic test's reply waits for the panic hook, which prints a
+    // symbolized backtrace under RUST_BACKTRACE and takes seconds on a loaded machine.
+    let config = redis::AsyncConnectionConfig::new()
+        .set_response_timeout(Some(std::time::Duration::from_secs(30)));
     redis::Client::open(url)?
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(&config)
         .await
 }
 
