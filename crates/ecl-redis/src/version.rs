@@ -40,10 +40,19 @@ pub enum Release {
 /// Built from a [`Release`]: a Redis release up to the one Valkey forked from also covers every
 /// Valkey release; a later Redis release covers no Valkey release; a Valkey release covers no
 /// Redis release. [`Since::or_valkey`] states a Valkey release where that rule is wrong.
+/// [`Since::until`] ends the availability, for an entry a later release replaced (ZRANK's 7.0
+/// arity, replaced by the 7.2 one with WITHSCORE).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Since {
     redis: u32,
     valkey: u32,
+    /// First Redis release without it ([`NEVER`]: no end).
+    redis_until: u32,
+    /// First Valkey release without it.
+    valkey_until: u32,
+    /// The release `COMMAND DOCS` prints as `since` (the command's first release, also for a
+    /// variant that a later release introduced).
+    doc: u32,
 }
 
 impl Since {
@@ -60,11 +69,20 @@ impl Since {
                 } else {
                     NEVER
                 };
-                Since { redis, valkey }
+                Since {
+                    redis,
+                    valkey,
+                    redis_until: NEVER,
+                    valkey_until: NEVER,
+                    doc: redis,
+                }
             }
             Release::Valkey(a, b, c) => Since {
                 redis: NEVER,
                 valkey: v(a, b, c),
+                redis_until: NEVER,
+                valkey_until: NEVER,
+                doc: v(a, b, c),
             },
         }
     }
@@ -72,19 +90,46 @@ impl Since {
     /// The same, but present on Valkey from `major.minor.patch` on.
     pub const fn or_valkey(self, major: u32, minor: u32, patch: u32) -> Since {
         Since {
-            redis: self.redis,
             valkey: v(major, minor, patch),
+            ..self
+        }
+    }
+
+    /// The same, ending at `last` (exclusive): a Redis release up to the one Valkey forked
+    /// from ends it on every Valkey release too; a Valkey release ends it on Valkey only.
+    pub const fn until(self, last: Release) -> Since {
+        match last {
+            Release::Redis(a, b, c) => Since {
+                redis_until: v(a, b, c),
+                valkey_until: if v(a, b, c) <= VALKEY_REDIS_COMPAT {
+                    0
+                } else {
+                    self.valkey_until
+                },
+                ..self
+            },
+            Release::Valkey(a, b, c) => Since {
+                valkey_until: v(a, b, c),
+                ..self
+            },
+        }
+    }
+
+    /// The same availability starting at `first` instead, keeping the documented first
+    /// release: the later of two entries of one command whose syntax changed at `first`.
+    pub const fn variant_from(self, first: Release) -> Since {
+        let from = Since::from(first);
+        Since {
+            redis: from.redis,
+            valkey: from.valkey,
+            ..self
         }
     }
 
     /// The version `COMMAND DOCS` prints as `since`: the Redis release, or the Valkey one for
     /// Valkey-only commands.
     pub const fn doc_version(self) -> u32 {
-        if self.redis == NEVER {
-            self.valkey
-        } else {
-            self.redis
-        }
+        self.doc
     }
 }
 
@@ -125,8 +170,8 @@ impl EngineVersion {
     /// Whether a command available `since` exists on this release.
     pub const fn has(self, since: Since) -> bool {
         match self.flavor {
-            Flavor::Redis => since.redis <= self.version,
-            Flavor::Valkey => since.valkey <= self.version,
+            Flavor::Redis => since.redis <= self.version && self.version < since.redis_until,
+            Flavor::Valkey => since.valkey <= self.version && self.version < since.valkey_until,
         }
     }
 

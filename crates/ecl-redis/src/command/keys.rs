@@ -171,7 +171,8 @@ fn expire_generic(
                 return Err(CmdError(
                     format!(
                         "ERR Unsupported option {}",
-                        errors::show(argv.get(i), usize::MAX)
+                        // Redis formats the option as a C string: it ends at a NUL byte.
+                        errors::show(c_string(argv.get(i)), usize::MAX)
                     )
                     .into(),
                 ));
@@ -606,4 +607,9 @@ fn object_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 
 fn wait(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     crate::replication::wait_cmd(ctx, argv)
+}
+
+/// The bytes before the first NUL, as a C string of them reads.
+fn c_string(b: &[u8]) -> &[u8] {
+    b.split(|&c| c == 0).next().unwrap_or(b)
 }

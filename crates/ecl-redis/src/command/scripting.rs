@@ -16,7 +16,14 @@ const SCRIPT_ACL: &[super::AclCategories] = &[acl::SLOW, acl::SCRIPTING];
 pub const COMMANDS: &[CommandSpec] = &[
     Cmd::new("eval", eval)
         .arity(-3)
-        .flags(&[NOSCRIPT, SKIP_MONITOR, MAY_REPLICATE, STALE, MOVABLE_KEYS])
+        .flags(&[
+            NOSCRIPT,
+            SKIP_MONITOR,
+            MAY_REPLICATE,
+            STALE,
+            NO_MANDATORY_KEYS,
+            MOVABLE_KEYS,
+        ])
         .acl(SCRIPT_ACL)
         .keys(Keys::Custom(eval_keys))
         .legacy(0, 0, 0)
@@ -25,7 +32,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("Executes a server-side Lua script."),
     Cmd::new("evalsha", evalsha)
         .arity(-3)
-        .flags(&[NOSCRIPT, SKIP_MONITOR, MAY_REPLICATE, STALE, MOVABLE_KEYS])
+        .flags(&[
+            NOSCRIPT,
+            SKIP_MONITOR,
+            MAY_REPLICATE,
+            STALE,
+            NO_MANDATORY_KEYS,
+            MOVABLE_KEYS,
+        ])
         .acl(SCRIPT_ACL)
         .keys(Keys::Custom(eval_keys))
         .legacy(0, 0, 0)
@@ -34,7 +48,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("Executes a server-side Lua script by SHA1 digest."),
     Cmd::new("eval_ro", eval_ro)
         .arity(-3)
-        .flags(&[NOSCRIPT, SKIP_MONITOR, STALE, READONLY, MOVABLE_KEYS])
+        .flags(&[
+            NOSCRIPT,
+            SKIP_MONITOR,
+            STALE,
+            READONLY,
+            NO_MANDATORY_KEYS,
+            MOVABLE_KEYS,
+        ])
         .acl(SCRIPT_ACL)
         .keys(Keys::Custom(eval_keys))
         .legacy(0, 0, 0)
@@ -43,7 +64,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("Executes a read-only server-side Lua script."),
     Cmd::new("evalsha_ro", evalsha_ro)
         .arity(-3)
-        .flags(&[NOSCRIPT, SKIP_MONITOR, STALE, READONLY, MOVABLE_KEYS])
+        .flags(&[
+            NOSCRIPT,
+            SKIP_MONITOR,
+            STALE,
+            READONLY,
+            NO_MANDATORY_KEYS,
+            MOVABLE_KEYS,
+        ])
         .acl(SCRIPT_ACL)
         .keys(Keys::Custom(eval_keys))
         .legacy(0, 0, 0)

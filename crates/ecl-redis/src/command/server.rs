@@ -57,14 +57,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("Returns the Unix timestamp of the last successful save to disk."),
     Cmd::new("save", save)
         .arity(1)
-        .flags(&[ADMIN, NOSCRIPT, NO_MULTI])
+        .flags(&[ADMIN, NOSCRIPT, NO_ASYNC_LOADING, NO_MULTI])
         .acl(&[ADM])
         .since(Redis(1, 0, 0))
         .group("server")
         .doc("Synchronously saves the database(s) to disk."),
     Cmd::new("bgsave", bgsave)
         .arity(-1)
-        .flags(&[ADMIN, NOSCRIPT])
+        .flags(&[ADMIN, NOSCRIPT, NO_ASYNC_LOADING])
         .acl(&[ADM])
         .since(Redis(1, 0, 0))
         .group("server")
@@ -141,14 +141,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         .subs(MODULE),
     Cmd::new("replicaof", replicaof)
         .arity(3)
-        .flags(&[ADMIN, NOSCRIPT, STALE, NO_MULTI])
+        .flags(&[ADMIN, NOSCRIPT, STALE, NO_ASYNC_LOADING])
         .acl(&[ADM])
         .since(Redis(5, 0, 0))
         .group("server")
         .doc("Configures a server as replica of another, or promotes it to a master."),
     Cmd::new("slaveof", replicaof)
         .arity(3)
-        .flags(&[ADMIN, NOSCRIPT, STALE, NO_MULTI])
+        .flags(&[ADMIN, NOSCRIPT, STALE, NO_ASYNC_LOADING])
         .acl(&[ADM])
         .since(Redis(1, 0, 0))
         .group("server")

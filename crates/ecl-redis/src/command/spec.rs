@@ -136,7 +136,13 @@ pub mod flags {
     /// Key positions are computed by a function.
     pub const MOVABLE_KEYS: Flags = Flags(1 << 18);
 
-    /// Flag names as `COMMAND INFO` prints them.
+    /// Declares no key it must be given (EVAL with 0 keys); printed only.
+    pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 19);
+    /// Refused while a replica loads its dataset asynchronously; printed only.
+    pub const NO_ASYNC_LOADING: Flags = Flags(1 << 20);
+
+    /// Flag names in the order Redis 7.0's `COMMAND INFO` prints them; `may_replicate` and
+    /// the dispatch-only flags are not printed, as Redis keeps them internal.
     pub const NAMES: &[(Flags, &str)] = &[
         (WRITE, "write"),
         (READONLY, "readonly"),
@@ -144,17 +150,18 @@ pub mod flags {
         (ADMIN, "admin"),
         (PUBSUB, "pubsub"),
         (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
         (LOADING, "loading"),
         (STALE, "stale"),
-        (FAST, "fast"),
-        (BLOCKING, "blocking"),
-        (MAY_REPLICATE, "may_replicate"),
-        (NO_AUTH, "no_auth"),
         (SKIP_MONITOR, "skip_monitor"),
         (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
-        (ALLOW_BUSY, "allow_busy"),
         (MOVABLE_KEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
     ];
 }
 
@@ -357,6 +364,18 @@ impl CommandSpec {
     /// Sets the first release having the command (see [`Since::from`] for Valkey).
     pub const fn since(mut self, first: Release) -> CommandSpec {
         self.since = Since::from(first);
+        self
+    }
+    /// Ends the command's availability at release `last` (exclusive): for an entry a later
+    /// release replaced by another of the same name.
+    pub const fn until(mut self, last: Release) -> CommandSpec {
+        self.since = self.since.until(last);
+        self
+    }
+    /// Makes this entry the variant of its command from release `first` on (the entry with the
+    /// older syntax ends there with [`CommandSpec::until`]).
+    pub const fn variant_from(mut self, first: Release) -> CommandSpec {
+        self.since = self.since.variant_from(first);
         self
     }
     /// Overrides the first Valkey release having the command.
