@@ -5,6 +5,7 @@
 //! reports is what the node enforces.
 
 use super::flags::*;
+use super::keyspecs::{Begin, Find, KeySpec};
 use super::{
     AclCategories, Argv, Cmd, CommandSpec, Ctx, Entry, Flags, Keys, Release::Redis, acl, ks,
 };
@@ -53,15 +54,17 @@ const SUBS: &[CommandSpec] = &[
         .since(Redis(7, 0, 0))
         .group("server")
         .doc("Returns a list of command names."),
+    // Redis 7.0 wants the command and at least one argument (`COMMAND GETKEYS PING` is an
+    // arity error there).
     Cmd::new("getkeys", getkeys)
-        .arity(-3)
+        .arity(-4)
         .flags(&[F])
         .acl(&[A])
         .since(Redis(2, 8, 13))
         .group("server")
         .doc("Extracts the key names from an arbitrary command."),
     Cmd::new("getkeysandflags", getkeysandflags)
-        .arity(-3)
+        .arity(-4)
         .flags(&[F])
         .acl(&[A])
         .since(Redis(7, 0, 0))
@@ -122,8 +125,12 @@ fn write_info(ctx: &mut Ctx<'_>, id: usize) {
     for c in cats {
         out.simple(&format!("@{c}"));
     }
-    out.set(0); // tips
-    write_key_specs(out, spec);
+    let tips = super::tips::of(&e.full_name);
+    out.set(tips.len());
+    for t in tips {
+        out.bulk(t.as_bytes());
+    }
+    write_key_specs(out, e);
     let subs: Vec<usize> = e.subs.values().copied().collect();
     out.array(subs.len());
     for sid in subs {
@@ -131,15 +138,9 @@ fn write_info(ctx: &mut Ctx<'_>, id: usize) {
     }
 }
 
-/// One `index`/`range` key spec for a keyword-free position range.
-fn write_range_spec(
-    out: &mut crate::resp::reply::Reply,
-    flags: u16,
-    index: i32,
-    lastkey: i32,
-    step: i32,
-) {
-    let names: Vec<&str> = ks::names(flags).collect();
+/// One key spec as `COMMAND INFO` prints it: flags, where the search begins, how keys are found.
+fn write_spec(out: &mut crate::resp::reply::Reply, spec: &KeySpec) {
+    let names: Vec<&str> = ks::names(spec.flags).collect();
     out.map(3);
     out.bulk(b"flags");
     out.set(names.len());
@@ -149,30 +150,72 @@ fn write_range_spec(
     out.bulk(b"begin_search");
     out.map(2);
     out.bulk(b"type");
-    out.bulk(b"index");
-    out.bulk(b"spec");
-    out.map(1);
-    out.bulk(b"index");
-    out.int(index as i64);
+    match spec.begin {
+        Begin::Index(index) => {
+            out.bulk(b"index");
+            out.bulk(b"spec");
+            out.map(1);
+            out.bulk(b"index");
+            out.int(index as i64);
+        }
+        Begin::Keyword(keyword, startfrom) => {
+            out.bulk(b"keyword");
+            out.bulk(b"spec");
+            out.map(2);
+            out.bulk(b"keyword");
+            out.bulk(keyword.as_bytes());
+            out.bulk(b"startfrom");
+            out.int(startfrom as i64);
+        }
+        Begin::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
+    }
     out.bulk(b"find_keys");
     out.map(2);
     out.bulk(b"type");
-    out.bulk(b"range");
+    let fields: &[(&[u8], i32)] = match spec.find {
+        Find::Range(lastkey, keystep, limit) => {
+            out.bulk(b"range");
+            &[
+                (b"lastkey", lastkey),
+                (b"keystep", keystep),
+                (b"limit", limit),
+            ]
+        }
+        Find::Keynum(keynumidx, firstkey, keystep) => {
+            out.bulk(b"keynum");
+            &[
+                (b"keynumidx", keynumidx),
+                (b"firstkey", firstkey),
+                (b"keystep", keystep),
+            ]
+        }
+        Find::Unknown => {
+            out.bulk(b"unknown");
+            &[]
+        }
+    };
     out.bulk(b"spec");
-    out.map(3);
-    out.bulk(b"lastkey");
-    out.int(lastkey as i64);
-    out.bulk(b"keystep");
-    out.int(step as i64);
-    out.bulk(b"limit");
-    out.int(0);
+    out.map(fields.len());
+    for (name, value) in fields {
+        out.bulk(name);
+        out.int(*value as i64);
+    }
 }
 
-/// Key specs for positional commands: one spec per declared key-flag entry, the first ones
-/// covering a single key each and the last one the rest of the range (how Redis splits e.g.
-/// LMOVE's source and destination, or SINTERSTORE's destination and sources). Commands whose
-/// keys are found by a function report none, as before.
-fn write_key_specs(out: &mut crate::resp::reply::Reply, spec: &CommandSpec) {
+/// Key specs: the declared ones of computed-key commands ([`super::keyspecs`]); for positional
+/// commands one spec per declared key-flag entry, the first ones single keys and the last one
+/// covering the rest of the range.
+fn write_key_specs(out: &mut crate::resp::reply::Reply, e: &Entry) {
+    let spec = e.spec;
+    if let Some(declared) = super::keyspecs::declared(&e.full_name) {
+        out.array(declared.len());
+        declared.iter().for_each(|s| write_spec(out, s));
+        return;
+    }
     let Keys::Range(first, last, step) = spec.keys else {
         out.array(0);
         return;
@@ -194,7 +237,12 @@ fn write_key_specs(out: &mut crate::resp::reply::Reply, spec: &CommandSpec) {
         } else {
             last - index
         };
-        write_range_spec(out, spec.key_flags(i), index, lastkey, step);
+        let range = KeySpec {
+            flags: spec.key_flags(i),
+            begin: Begin::Index(index),
+            find: Find::Range(lastkey, step, 0),
+        };
+        write_spec(out, &range);
     }
 }
 

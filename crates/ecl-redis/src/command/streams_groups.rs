@@ -8,7 +8,7 @@
 
 use super::flags::*;
 use super::streams::{parse_id_pub as parse_id, xreadgroup};
-use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, container};
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, container, ks};
 use crate::config::notify;
 use crate::db::stream::{Group, Stream, StreamId};
 use crate::db::{Value, wrong_type};
@@ -32,6 +32,7 @@ const XGROUP: &[CommandSpec] = &[
         .flags(&[WRITE, DENYOOM])
         .acl(&[W, acl::SLOW])
         .keys(K2)
+        .ks(&[ks::RW | ks::INSERT])
         .since(Redis(5, 0, 0))
         .group("stream")
         .doc("Creates a consumer group."),
@@ -48,6 +49,7 @@ const XGROUP: &[CommandSpec] = &[
         .flags(&[WRITE])
         .acl(&[W, acl::SLOW])
         .keys(K2)
+        .ks(&[ks::RW | ks::DELETE])
         .since(Redis(5, 0, 0))
         .group("stream")
         .doc("Destroys a consumer group."),
@@ -56,6 +58,7 @@ const XGROUP: &[CommandSpec] = &[
         .flags(&[WRITE, DENYOOM])
         .acl(&[W, acl::SLOW])
         .keys(K2)
+        .ks(&[ks::RW | ks::INSERT])
         .since(Redis(6, 2, 0))
         .group("stream")
         .doc("Creates a consumer in a consumer group."),
@@ -64,6 +67,7 @@ const XGROUP: &[CommandSpec] = &[
         .flags(&[WRITE])
         .acl(&[W, acl::SLOW])
         .keys(K2)
+        .ks(&[ks::RW | ks::DELETE])
         .since(Redis(5, 0, 0))
         .group("stream")
         .doc("Deletes a consumer from a consumer group."),
@@ -75,7 +79,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     Cmd::new("xreadgroup", xreadgroup).arity(-7).flags(&[WRITE, BLOCKING, MOVABLE_KEYS]).acl(&[W, acl::SLOW, acl::BLOCKING]).keys(Keys::Custom(xreadgroup_keys)).since(Redis(5, 0, 0)).group("stream").doc("Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise."),
     Cmd::new("xack", xack).arity(-4).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(5, 0, 0)).group("stream").doc("Returns the number of messages that were successfully acknowledged by the consumer group member of a stream."),
     Cmd::new("xclaim", xclaim).arity(-6).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(5, 0, 0)).group("stream").doc("Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member."),
-    Cmd::new("xautoclaim", xautoclaim).arity(-6).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).since(Redis(6, 2, 0)).group("stream").doc("Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member."),
+    Cmd::new("xautoclaim", xautoclaim).arity(-6).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).ks(&[ks::RW | ks::DELETE]).since(Redis(6, 2, 0)).group("stream").doc("Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member."),
     Cmd::new("xpending", xpending).arity(-3).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(5, 0, 0)).group("stream").doc("Returns the information and entries from a stream consumer group's pending entries list."),
 ];
 

@@ -1,0 +1,121 @@
+//! `COMMAND INFO` of every command against Debian's redis-server 7.0.15: name, arity, flags,
+//! first/last/step, ACL categories, tips, key specs and subcommands must be equal, except
+//! the key specs' `notes` (Redis's explanatory prose, not reproduced) and the order of
+//! subcommands (Redis lists them in its hash-table order, which changes per process).
+
+mod common;
+
+use common::{ReferenceRedis, client, start_with};
+use redis::Value;
+use std::collections::BTreeMap;
+
+/// A value with key-spec notes dropped and subcommands sorted, so equal means same meaning.
+fn normalize(v: &Value) -> Value {
+    match v {
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().map(normalize).collect();
+            // A key spec as RESP2 prints a map: drop its `notes` pair.
+            if let Some(i) = items
+                .iter()
+                .step_by(2)
+                .position(|k| matches!(k, Value::BulkString(b) if b == b"notes"))
+            {
+                items.drain(2 * i..2 * i + 2);
+            }
+            Value::Array(items)
+        }
+        other => other.clone(),
+    }
+}
+
+/// COMMAND's reply as name → normalized entry (subcommands, at index 9, sorted by name).
+async fn command_table(c: &mut redis::aio::MultiplexedConnection) -> BTreeMap<String, Value> {
+    let reply: Value = redis::cmd("COMMAND").query_async(c).await.expect("COMMAND");
+    let Value::Array(entries) = reply else {
+        panic!("COMMAND is not an array")
+    };
+    let mut table = BTreeMap::new();
+    for e in entries {
+        let Value::Array(mut fields) = normalize(&e) else {
+            panic!("entry is not an array")
+        };
+        let name = match &fields[0] {
+            Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+            other => panic!("name {other:?}"),
+        };
+        if let Some(Value::Array(subs)) = fields.get_mut(9) {
+            subs.sort_by_key(|s| format!("{s:?}"));
+        }
+        table.insert(name, Value::Array(fields));
+    }
+    table
+}
+
+/// `real` with only the subcommands that `ours` also has (matched by name).
+fn only_subcommands_of(real: &Value, ours: &Value) -> Value {
+    let (Value::Array(real), Value::Array(ours)) = (real, ours) else {
+        return real.clone();
+    };
+    let (Some(Value::Array(real_subs)), Some(Value::Array(our_subs))) = (real.get(9), ours.get(9))
+    else {
+        return Value::Array(real.clone());
+    };
+    let names: Vec<&Value> = our_subs
+        .iter()
+        .filter_map(|s| match s {
+            Value::Array(f) => f.first(),
+            _ => None,
+        })
+        .collect();
+    let kept: Vec<Value> = real_subs
+        .iter()
+        .filter(|s| matches!(s, Value::Array(f) if f.first().is_some_and(|n| names.contains(&n))))
+        .cloned()
+        .collect();
+    let mut real = real.clone();
+    real[9] = Value::Array(kept);
+    Value::Array(real)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_info_matches_redis_server_7_0() {
+    let Some(real) = ReferenceRedis::start(&[]) else {
+        eprintln!("redis-server not installed: COMMAND INFO comparison skipped");
+        return;
+    };
+    let node = start_with(|c| c.engine_version = "7.0.15".to_string());
+    let mut ours = client(&node).await;
+    let url = format!("redis://127.0.0.1:{}/", real.port);
+    let mut theirs = None;
+    for _ in 0..100 {
+        if let Ok(c) = redis::Client::open(url.as_str())
+            .expect("url")
+            .get_multiplexed_async_connection()
+            .await
+        {
+            theirs = Some(c);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut theirs = theirs.expect("redis-server listening");
+    let (ours, theirs) = (
+        command_table(&mut ours).await,
+        command_table(&mut theirs).await,
+    );
+    let mut differing = Vec::new();
+    for (name, entry) in &ours {
+        // Subcommands this engine lacks (CLUSTER ADDSLOTS, LATENCY GRAPH…) are left out of
+        // redis-server's entry; every subcommand of ours must be in it.
+        let real = theirs.get(name).map(|r| only_subcommands_of(r, entry));
+        match real {
+            Some(real) if &real == entry => {}
+            Some(real) => differing.push(format!("{name}:\n ours {entry:?}\n real {real:?}")),
+            // Commands redis-server 7.0 lacks (later or Valkey releases) are not compared.
+            None => {}
+        }
+    }
+    assert!(differing.is_empty(), "{}", differing.join("\n"));
+    assert!(ours.len() > 200, "{} commands compared", ours.len());
+    node.shutdown().await;
+}
