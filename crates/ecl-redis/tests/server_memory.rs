@@ -177,8 +177,13 @@ async fn command_introspection() {
             .await,
         "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
     );
+    // As redis-server 7.0.15 answers: the command alone is an arity error of GETKEYS itself.
     assert_eq!(
         c.cmd(&["COMMAND", "GETKEYS", "PING"]).await,
+        "-ERR wrong number of arguments for 'command|getkeys' command\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["COMMAND", "GETKEYS", "PING", "x"]).await,
         "-ERR The command has no key arguments\r\n"
     );
     let list = c
