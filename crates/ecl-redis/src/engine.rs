@@ -724,6 +724,7 @@ impl Engine {
             self.pause = None;
         }
         self.stats.peak_memory = self.stats.peak_memory.max(self.used_memory());
+        crate::rdb::aof::cron(self);
         let inst = Instant::now();
         self.stats
             .ops_samples

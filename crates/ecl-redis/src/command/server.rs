@@ -62,6 +62,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         .since(Redis(1, 0, 0))
         .group("server")
         .doc("Synchronously saves the database(s) to disk."),
+    Cmd::new("bgrewriteaof", bgrewriteaof)
+        .arity(1)
+        .flags(&[ADMIN, NOSCRIPT])
+        .acl(&[ADM])
+        .since(Redis(1, 0, 0))
+        .group("server")
+        .doc("Asynchronously rewrites the append-only file to disk."),
     Cmd::new("bgsave", bgsave)
         .arity(-1)
         .flags(&[ADMIN, NOSCRIPT])
@@ -453,6 +460,13 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
+fn bgrewriteaof(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    crate::rdb::aof::rewrite::start(ctx.eng).map_err(|e| format!("ERR {e}"))?;
+    ctx.out
+        .simple("Background append only file rewriting started");
+    Ok(())
+}
+
 fn config_get(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for p in argv.iter_from(2) {
@@ -493,6 +507,7 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let pass_changed = next.requirepass != ctx.eng.cfg.requirepass;
     ctx.eng.cfg = next;
     ctx.eng.refresh_access_mode();
+    crate::rdb::aof::config_changed(ctx.eng).map_err(|e| CmdError(e.into()))?;
     if pass_changed {
         ctx.eng.sync_requirepass();
     }

@@ -9,6 +9,7 @@
 //! engine and a real server. The payload trailer is the 2-byte RDB version (little endian) and
 //! the CRC-64 (Jones polynomial, as Redis uses) of everything before it.
 
+pub mod aof;
 pub mod file;
 pub mod listpack;
 #[cfg(test)]

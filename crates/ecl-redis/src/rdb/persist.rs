@@ -33,6 +33,12 @@ pub struct Persistence {
     pub last_secs: Option<u64>,
     /// Keys loaded / skipped as expired by the last load.
     pub last_load: (u64, u64),
+    /// The open append-only file (`appendonly yes` with a data directory).
+    pub aof: Option<super::aof::Aof>,
+    /// AOF rewrite counters (INFO persistence).
+    pub aof_stats: super::aof::AofStats,
+    /// The node itself, for background work (rewrites) that takes the lock on its own.
+    pub node: std::sync::Weak<crate::conn::Shared>,
 }
 
 /// The node's current dataset as an RDB file image (caller holds the node lock).
@@ -135,13 +141,14 @@ fn write_atomically(dir: &std::path::Path, name: &str, img: &[u8]) -> std::io::R
 
 /// The INFO `persistence` section. Figures are truthful for what this engine does: saves
 /// are synchronous (BGSAVE too: the image is taken under the lock and stored before the reply),
-/// so no save is ever "in progress", and there is no fork, copy-on-write or AOF.
+/// so no save is ever "in progress", and there is no fork or copy-on-write; the `aof_*` lines
+/// come from [`super::aof`].
 pub fn info_section(eng: &Engine, s: &mut String) {
     use std::fmt::Write;
     let p = &eng.persist;
     let _ = write!(
         s,
-        "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n",
         eng.dirty(),
         eng.lastsave(),
         if p.last_failed { "err" } else { "ok" },
@@ -150,13 +157,27 @@ pub fn info_section(eng: &Engine, s: &mut String) {
         p.last_load.1,
         p.last_load.0,
     );
+    super::aof::info_lines(eng, s);
 }
 
-/// At node start: remembers the data directory and loads the initial image, or else the
-/// data directory's `dbfilename` when present. A file that does not load stops the start, as
-/// Redis refuses to start on a corrupt RDB.
+/// At node start: remembers the data directory and loads the initial image, or else (with
+/// `appendonly yes`) the AOF when it exists, or else the data directory's `dbfilename` when
+/// present. A file that does not load stops the start, as Redis refuses to start on a corrupt
+/// RDB or AOF. With `appendonly yes` and no AOF yet, one is created from what was loaded.
 pub fn start_from(eng: &mut Engine, cfg: &crate::RedisConfig) -> std::io::Result<()> {
     eng.persist.data_dir = cfg.data_dir.clone();
+    if super::aof::wanted(eng) {
+        if cfg.initial_rdb.is_none() && super::aof::start(eng)? {
+            return Ok(());
+        }
+        load_initial(eng, cfg)?;
+        return super::aof::create(eng);
+    }
+    load_initial(eng, cfg)
+}
+
+/// Loads the initial image, or else the data directory's `dbfilename` when present.
+fn load_initial(eng: &mut Engine, cfg: &crate::RedisConfig) -> std::io::Result<()> {
     let from_dir = || -> std::io::Result<Option<Vec<u8>>> {
         let Some(dir) = &cfg.data_dir else {
             return Ok(None);
