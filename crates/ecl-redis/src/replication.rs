@@ -787,6 +787,7 @@ async fn sync_and_stream(
         }
         eng.repl.offset = offset;
         eng.cluster.offset_cell.store(offset, Ordering::Release);
+        crate::rdb::persist::rebase_aof(&mut eng);
         link.online.store(true, Ordering::Release);
         link.loaded.store(true, Ordering::Release);
     }

@@ -454,16 +454,20 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if argv.len() > 2 || (argv.len() == 2 && !argv.is(1, "schedule")) {
         return Err(errors::SYNTAX.into());
     }
-    // Synchronous underneath: the image is taken and stored before the reply.
-    crate::rdb::persist::save(ctx.eng).map_err(|e| format!("ERR {e}"))?;
-    ctx.out.simple("Background saving started");
+    // A point-in-time image collected a slice at a time; a thread writes it.
+    let status =
+        crate::rdb::persist::bgsave(ctx.eng, argv.len() == 2).map_err(|e| format!("ERR {e}"))?;
+    ctx.out.simple(status);
     Ok(())
 }
 
 fn bgrewriteaof(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    crate::rdb::aof::rewrite::start(ctx.eng).map_err(|e| format!("ERR {e}"))?;
-    ctx.out
-        .simple("Background append only file rewriting started");
+    let started = crate::rdb::aof::rewrite::start(ctx.eng).map_err(|e| format!("ERR {e}"))?;
+    ctx.out.simple(if started {
+        "Background append only file rewriting started"
+    } else {
+        "Background append only file rewriting scheduled"
+    });
     Ok(())
 }
 

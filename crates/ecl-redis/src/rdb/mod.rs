@@ -16,6 +16,7 @@ pub mod listpack;
 mod load_fuzz;
 pub mod lzf;
 pub mod persist;
+pub mod snapshot;
 pub mod stream;
 
 use crate::db::Value;

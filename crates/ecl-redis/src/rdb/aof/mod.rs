@@ -86,6 +86,8 @@ pub struct Aof {
     pub write_ok: bool,
     /// The rewrite running, if any.
     pub rewrite: Option<rewrite::Running>,
+    /// A rewrite waiting for the snapshot being collected to end.
+    pub rewrite_scheduled: bool,
 }
 
 /// RESP of one command, appended to `out`.
@@ -180,6 +182,7 @@ impl Aof {
             size_at_rewrite: base_size + old_incr_size + cur_incr_size,
             write_ok: true,
             rewrite: None,
+            rewrite_scheduled: false,
         })
     }
 
@@ -424,13 +427,11 @@ pub fn cron(eng: &mut Engine) {
     };
     aof.write_out();
     aof.maybe_background_fsync();
-    if aof.rewrite.is_none() && rewrite::auto_due(aof, &eng.cfg) {
-        tracing::info!(
-            size = aof.current_size(),
-            "starting an automatic AOF rewrite"
-        );
+    let due = aof.rewrite.is_none() && (aof.rewrite_scheduled || rewrite::auto_due(aof, &eng.cfg));
+    if due && !crate::rdb::snapshot::in_progress(eng) {
+        tracing::info!("starting an AOF rewrite (scheduled or automatic)");
         if let Err(e) = rewrite::start(eng) {
-            tracing::warn!(error = %e, "automatic AOF rewrite failed to start");
+            tracing::warn!(error = %e, "AOF rewrite failed to start");
         }
     }
 }
@@ -443,9 +444,10 @@ pub fn info_lines(eng: &Engine, s: &mut String) {
     let running = aof.and_then(|a| a.rewrite.as_ref());
     let _ = write!(
         s,
-        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        "aof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
         u8::from(aof.is_some()),
         u8::from(running.is_some()),
+        u8::from(aof.is_some_and(|a| a.rewrite_scheduled)),
         st.last_secs.map_or(-1, |v| v as i64),
         running.map_or(-1, |r| r.started.elapsed().as_secs() as i64),
         if st.last_failed { "err" } else { "ok" },

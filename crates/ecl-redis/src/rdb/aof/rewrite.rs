@@ -1,14 +1,15 @@
 //! BGREWRITEAOF and the automatic rewrite (`auto-aof-rewrite-percentage`/`-min-size`).
 //!
 //! Place in the flow: under the node lock, [`start`] switches writes to a new incremental file
-//! (named in the manifest first, so a crash meanwhile still loads everything) and takes the
-//! dataset's point-in-time image at that same instant; the image reaches its new base file
-//! from a thread of its own, without the lock; [`finish`] then swaps the manifest atomically to
+//! (named in the manifest first, so a crash meanwhile still loads everything) and starts a
+//! point-in-time snapshot at that same instant ([`crate::rdb::snapshot`]); a thread of its own
+//! collects it a slice at a time and writes the new base file without the lock; [`finish`] then swaps the manifest atomically to
 //! the new base plus the incremental files opened since, and deletes the superseded files.
 
 use super::manifest::{self, FileEntry};
 use super::{Aof, base_name, remove_files};
 use crate::engine::Engine;
+use crate::rdb::snapshot;
 use std::time::Instant;
 
 /// A rewrite in progress.
@@ -30,8 +31,11 @@ pub fn auto_due(aof: &Aof, cfg: &crate::config::Config) -> bool {
     pct > 0 && size > min && size >= aof.size_at_rewrite.max(1) * (100 + pct as u64) / 100
 }
 
-/// Starts a rewrite. The error is the reply text (without `ERR `).
-pub fn start(eng: &mut Engine) -> Result<(), String> {
+/// Starts a rewrite: true when started, false when scheduled behind a snapshot being
+/// collected (it starts from the cron when that one ends). The error is the reply text
+/// (without `ERR `).
+pub fn start(eng: &mut Engine) -> Result<bool, String> {
+    let busy = snapshot::in_progress(eng);
     let node = eng.persist.node.clone();
     let Some(aof) = &mut eng.persist.aof else {
         return Err(
@@ -42,6 +46,11 @@ pub fn start(eng: &mut Engine) -> Result<(), String> {
     if aof.rewrite.is_some() {
         return Err("Background append only file rewriting already in progress".into());
     }
+    if busy {
+        aof.rewrite_scheduled = true;
+        return Ok(false);
+    }
+    aof.rewrite_scheduled = false;
     let incr = aof
         .switch_incr()
         .map_err(|e| format!("Can't open the append-only file: {e}"))?;
@@ -56,26 +65,38 @@ pub fn start(eng: &mut Engine) -> Result<(), String> {
         keep_from: incr.seq,
     });
     let dir = aof.dir.clone();
-    let img = crate::rdb::persist::image(eng);
-    let write = move || {
+    // The new incremental file and the image start at this same instant (one lock hold).
+    let Some(c) = snapshot::begin(eng) else {
+        finish(eng, Err(std::io::Error::other("a snapshot is in progress")));
+        return Err("Background save already in progress".into());
+    };
+    let write = move |img: Vec<u8>| {
         let len = img.len() as u64;
         manifest::write_durably(&dir, &base.name, &img).map(|()| len)
     };
     match node.upgrade() {
         Some(shared) => {
-            let spawned = std::thread::Builder::new()
+            let job = move || {
+                let img = snapshot::collect(&shared, c);
+                let res = write(img);
+                finish(&mut shared.lock(), res);
+            };
+            if let Err(e) = std::thread::Builder::new()
                 .name("aof-rewrite".into())
-                .spawn(move || {
-                    let res = write();
-                    finish(&mut shared.lock(), res);
-                });
-            if let Err(e) = spawned {
+                .spawn(job)
+            {
+                for d in &mut eng.dbs {
+                    d.snap = None;
+                }
                 finish(eng, Err(e));
             }
         }
-        None => finish(eng, write()),
+        None => {
+            let img = snapshot::collect_now(eng, c);
+            finish(eng, write(img));
+        }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Ends a rewrite: on success the manifest names the new base; the old files go.
