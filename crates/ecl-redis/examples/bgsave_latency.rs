@@ -3,7 +3,9 @@
 //! the same GETs until the save has finished; prints time to finish and p50/p99/max latency.
 //! Works against any server (ours, redis-server), plain `std` sockets.
 //!
-//! `cargo run --release -p ecl-redis --example bgsave_latency -- PORT [KEYS] [CLIENTS]`
+//! `cargo run --release -p ecl-redis --example bgsave_latency -- PORT [KEYS] [CLIENTS] [SAVE]`
+//! (`SAVE` as the fourth argument measures the synchronous SAVE instead: what BGSAVE was
+//! before snapshots stopped stalling the node).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -129,6 +131,7 @@ fn main() {
         .and_then(|p| p.parse().ok())
         .unwrap_or(1_000_000);
     let clients: usize = args.next().and_then(|p| p.parse().ok()).unwrap_or(4);
+    let verb = args.next().unwrap_or_else(|| "BGSAVE".into());
     let t = Instant::now();
     load(port, keys);
     println!("loaded {keys} keys in {:.2} s", t.elapsed().as_secs_f64());
@@ -159,7 +162,7 @@ fn main() {
         "rdb_saves",
     );
     let t = Instant::now();
-    let status = call(&mut s, &mut r, &[b"BGSAVE"]);
+    let status = call(&mut s, &mut r, &[verb.as_bytes()]);
     loop {
         let info = call(&mut s, &mut r, &[b"INFO", b"persistence"]);
         if field(&info, "rdb_bgsave_in_progress") == "0"
@@ -171,7 +174,7 @@ fn main() {
     }
     let took = t.elapsed();
     stop.store(true, Ordering::Relaxed);
-    println!("BGSAVE ({status}) finished in {:.3} s", took.as_secs_f64());
+    println!("{verb} ({status}) finished in {:.3} s", took.as_secs_f64());
     // Only the GETs sent while the save ran.
     let mut lat: Vec<u64> = during
         .join()
@@ -180,5 +183,5 @@ fn main() {
         .filter(|(at, _)| *at >= t && *at <= t + took)
         .map(|x| x.1)
         .collect();
-    summary("during BGSAVE", &mut lat);
+    summary(&format!("during {verb}"), &mut lat);
 }

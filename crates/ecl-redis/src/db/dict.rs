@@ -168,6 +168,15 @@ impl<V> Dict<V> {
         }
     }
 
+    /// Makes room for `n` entries without growing again (a bulk copy never rehashes midway).
+    pub fn reserve(&mut self, n: usize) {
+        let want = (n + 1).max(4).next_power_of_two();
+        if want > self.buckets.len() {
+            self.rehash(want);
+        }
+        self.slots.reserve(n.saturating_sub(self.len));
+    }
+
     /// Slab slots in use or free: the bound of [`Dict::slot_at`]. Entries never move between
     /// slots (a point-in-time snapshot walks slots in order while the table changes).
     pub fn slot_count(&self) -> usize {

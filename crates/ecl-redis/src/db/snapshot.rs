@@ -60,6 +60,11 @@ impl Db {
         }
     }
 
+    /// Sizes this (empty) database for `n` keys, so filling it never rehashes under the lock.
+    pub fn reserve(&mut self, n: usize) {
+        self.dict.reserve(n);
+    }
+
     /// Copies up to `*budget` slots of this database's snapshot into `out`, decreasing the
     /// budget; true once the database is fully copied.
     pub fn snapshot_step(&mut self, out: &mut Db, budget: &mut usize) -> bool {
