@@ -261,6 +261,8 @@ pub async fn serve<S>(
             eng.stats.net_in += (start - before) as u64;
             eng.stats.net_out += (out.reply.len() - out.counted) as u64;
             sync_info(&mut eng, &client, &out.reply);
+            // The batch's writes reach the AOF before its replies leave.
+            eng.flush_aof();
             drop(eng);
             if start == inbuf.len() {
                 inbuf.clear();

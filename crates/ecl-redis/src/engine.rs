@@ -297,6 +297,13 @@ impl Engine {
         self.lastsave = now_s;
     }
 
+    /// A background save that began with `dirty_at_start` changes pending completed at
+    /// `now_s`: changes made while it ran stay pending.
+    pub fn mark_saved_from(&mut self, dirty_at_start: u64, now_s: i64) {
+        self.dirty = self.dirty.saturating_sub(dirty_at_start);
+        self.lastsave = now_s;
+    }
+
     /// The test clock offset (ms) added to wall time.
     pub fn clock_offset(&self) -> i64 {
         self.clock_offset
@@ -724,6 +731,7 @@ impl Engine {
             self.pause = None;
         }
         self.stats.peak_memory = self.stats.peak_memory.max(self.used_memory());
+        crate::rdb::persist::cron(self);
         let inst = Instant::now();
         self.stats
             .ops_samples

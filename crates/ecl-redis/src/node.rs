@@ -132,6 +132,8 @@ impl RedisNode {
             idle: Notify::new(),
             script: script_watch,
         });
+        // Background persistence work (AOF rewrites) takes the lock from threads of its own.
+        shared.lock().persist.node = Arc::downgrade(&shared);
         let span = tracing::info_span!("node", node = %cfg.name, %addr);
         let tls = ecl_net::PolicyCell::new(cfg.tls.clone());
         let accept = handle.spawn(

@@ -242,6 +242,13 @@ fn owned(parts: &[&[u8]]) -> OwnedArgv {
 impl Engine {
     /// Sends one unit (commands for database `db`) down the stream.
     fn emit(&mut self, parts: Vec<(usize, OwnedArgv)>, wrap: bool) {
+        // The AOF records the same stream, with its own SELECTs.
+        if let Some(aof) = &mut self.persist.aof {
+            aof.feed(&parts, wrap);
+        }
+        if !self.repl.streaming() {
+            return;
+        }
         let mut cmds = Vec::with_capacity(parts.len() + 3);
         if wrap {
             cmds.push(owned(&[b"MULTI"]));
@@ -315,7 +322,7 @@ impl Engine {
 
     /// Propagates a `FLUSHALL` done outside any client (the supervisor's `flush_all`).
     pub fn propagate_flushall(&mut self) {
-        if self.repl.streaming() {
+        if self.feeding() {
             self.emit(vec![(0, owned(&[b"FLUSHALL"]))], false);
         }
     }
@@ -333,7 +340,7 @@ impl Engine {
 
     /// Propagates `DEL` for keys this primary expired or evicted.
     pub fn propagate_dels(&mut self, db: usize, keys: &[Key]) {
-        if !self.repl.streaming() || keys.is_empty() {
+        if !self.feeding() || keys.is_empty() {
             return;
         }
         let parts = keys.iter().map(|k| (db, owned(&[b"DEL", k]))).collect();
@@ -344,7 +351,7 @@ impl Engine {
     /// its handler stated (the command verbatim unless the handler called
     /// [`Ctx::propagate`] / [`Ctx::also_propagate`], e.g. relative expiry as `PEXPIREAT`).
     pub fn propagate_command(&mut self, client: &Client, argv: &Argv<'_>, p: Propagation) {
-        if !self.repl.streaming() {
+        if !self.feeding() {
             return;
         }
         // Keys the command expired lazily must be deleted on replicas before the command runs.
@@ -780,6 +787,7 @@ async fn sync_and_stream(
         }
         eng.repl.offset = offset;
         eng.cluster.offset_cell.store(offset, Ordering::Release);
+        crate::rdb::persist::rebase_aof(&mut eng);
         link.online.store(true, Ordering::Release);
         link.loaded.store(true, Ordering::Release);
     }
@@ -826,6 +834,9 @@ async fn sync_and_stream(
             }
             eng.repl.offset = end;
             eng.cluster.offset_cell.store(end, Ordering::Release);
+            // A replica with an AOF records what it applied, one unit per batch.
+            eng.flush_txn();
+            eng.flush_aof();
             end
         };
         ack(primary, link, end);

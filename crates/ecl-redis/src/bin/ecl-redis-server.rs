@@ -3,7 +3,10 @@
 //!
 //! Usage: `ecl-redis-server [--port 6379] [--bind 127.0.0.1] [--version 7.1.0] [--valkey]
 //! [--maxmemory 100mb] [--maxmemory-policy allkeys-lru] [--requirepass pw] [--cluster]
-//! [--<parameter> <value> ...]`
+//! [--dir PATH] [--<parameter> <value> ...]`
+//!
+//! `--dir` gives the node a data directory (SAVE/BGSAVE files, `--appendonly yes`'s AOF);
+//! without it nothing is written to disk.
 
 #![forbid(unsafe_code)]
 
@@ -13,7 +16,7 @@ use std::net::SocketAddr;
 fn usage() -> ! {
     eprintln!(
         "usage: ecl-redis-server [--port N] [--bind IP] [--version X.Y.Z] [--valkey] [--maxmemory SIZE] \
-         [--maxmemory-policy P] [--requirepass PW] [--cluster] [--<redis-parameter> VALUE ...]"
+         [--maxmemory-policy P] [--requirepass PW] [--cluster] [--dir PATH] [--<redis-parameter> VALUE ...]"
     );
     std::process::exit(2)
 }
@@ -44,6 +47,7 @@ fn main() {
             // server lets clients change it with CONFIG SET.
             "--requirepass" => cfg.parameters.push(("requirepass".to_string(), val())),
             "--cluster" => cfg.cluster_enabled = true,
+            "--dir" => cfg.data_dir = Some(val().into()),
             "-h" | "--help" => usage(),
             other if other.starts_with("--") => {
                 let v = val();

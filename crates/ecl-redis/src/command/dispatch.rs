@@ -63,7 +63,7 @@ impl<'a> Ctx<'a> {
     /// handlers that rewrite what they propagate check it first, so a node without replicas
     /// builds no commands for nobody.
     pub fn replicating(&self) -> bool {
-        self.eng.repl.streaming()
+        self.eng.feeding()
     }
 
     /// Replicas receive `cmds` instead of this command (an empty list: nothing). Applies
@@ -496,11 +496,13 @@ fn after_command_propagate(
     dirtied: bool,
     propagation: Propagation,
 ) {
-    if eng.repl.streaming() {
+    if eng.feeding() {
         // PUBLISH changes nothing but is replicated, so subscribers of replicas get messages
         // (in cluster mode the cluster bus carries it instead).
-        let publish =
-            spec.has(flags::PUBSUB) && spec.has(flags::MAY_REPLICATE) && !eng.info.cluster;
+        let publish = spec.has(flags::PUBSUB)
+            && spec.has(flags::MAY_REPLICATE)
+            && !eng.info.cluster
+            && eng.repl.streaming();
         if (dirtied || publish) && ok && (spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE))
         {
             eng.propagate_command(client, argv, propagation);

@@ -62,6 +62,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         .since(Redis(1, 0, 0))
         .group("server")
         .doc("Synchronously saves the database(s) to disk."),
+    Cmd::new("bgrewriteaof", bgrewriteaof)
+        .arity(1)
+        .flags(&[ADMIN, NOSCRIPT])
+        .acl(&[ADM])
+        .since(Redis(1, 0, 0))
+        .group("server")
+        .doc("Asynchronously rewrites the append-only file to disk."),
     Cmd::new("bgsave", bgsave)
         .arity(-1)
         .flags(&[ADMIN, NOSCRIPT, NO_ASYNC_LOADING])
@@ -447,9 +454,20 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if argv.len() > 2 || (argv.len() == 2 && !argv.is(1, "schedule")) {
         return Err(errors::SYNTAX.into());
     }
-    // Synchronous underneath: the image is taken and stored before the reply.
-    crate::rdb::persist::save(ctx.eng).map_err(|e| format!("ERR {e}"))?;
-    ctx.out.simple("Background saving started");
+    // A point-in-time image collected a slice at a time; a thread writes it.
+    let status =
+        crate::rdb::persist::bgsave(ctx.eng, argv.len() == 2).map_err(|e| format!("ERR {e}"))?;
+    ctx.out.simple(status);
+    Ok(())
+}
+
+fn bgrewriteaof(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    let started = crate::rdb::aof::rewrite::start(ctx.eng).map_err(|e| format!("ERR {e}"))?;
+    ctx.out.simple(if started {
+        "Background append only file rewriting started"
+    } else {
+        "Background append only file rewriting scheduled"
+    });
     Ok(())
 }
 
@@ -493,6 +511,7 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let pass_changed = next.requirepass != ctx.eng.cfg.requirepass;
     ctx.eng.cfg = next;
     ctx.eng.refresh_access_mode();
+    crate::rdb::aof::config_changed(ctx.eng).map_err(|e| CmdError(e.into()))?;
     if pass_changed {
         ctx.eng.sync_requirepass();
     }

@@ -168,6 +168,29 @@ impl<V> Dict<V> {
         }
     }
 
+    /// Makes room for `n` entries without growing again (a bulk copy never rehashes midway).
+    pub fn reserve(&mut self, n: usize) {
+        let want = (n + 1).max(4).next_power_of_two();
+        if want > self.buckets.len() {
+            self.rehash(want);
+        }
+        self.slots.reserve(n.saturating_sub(self.len));
+    }
+
+    /// Slab slots in use or free: the bound of [`Dict::slot_at`]. Entries never move between
+    /// slots (a point-in-time snapshot walks slots in order while the table changes).
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The entry in slab slot `i`, if that slot is in use.
+    pub fn slot_at(&self, i: usize) -> Option<(&Key, &V)> {
+        match self.slots.get(i) {
+            Some(Slot::Used(n)) => Some((&n.key, &n.val)),
+            _ => None,
+        }
+    }
+
     /// Mutable entry at a slot index returned by [`Dict::index_of`].
     pub fn at_mut(&mut self, i: u32) -> Option<&mut V> {
         match self.slots.get_mut(i as usize) {

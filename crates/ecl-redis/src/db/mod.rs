@@ -19,12 +19,14 @@ pub mod hll;
 pub mod list;
 pub mod longdouble;
 pub mod set;
+pub mod snapshot;
 pub mod stream;
 pub mod string;
 pub mod value;
 pub mod zset;
 
 pub use dict::{Dict, Key};
+pub use snapshot::SnapCursor;
 pub use value::{Entry, KEY_OVERHEAD, Str, StrKind, Value};
 
 use crate::errors::{self, CmdError};
@@ -69,6 +71,8 @@ pub struct Db {
     pub access: AccessMode,
     /// Replica mode: an expired key reads as missing but stays until the primary's DEL.
     pub keep_expired: bool,
+    /// A point-in-time image of this database being collected (see [`snapshot`]).
+    pub snap: Option<Box<SnapCursor>>,
     rng: u64,
 }
 
@@ -126,6 +130,7 @@ impl Db {
             expired: 0,
             access: AccessMode::Lru,
             keep_expired: false,
+            snap: None,
             rng: {
                 // Distinct, never-zero xorshift seeds per database.
                 static NEXT: std::sync::atomic::AtomicU64 =
@@ -194,6 +199,9 @@ impl Db {
         if expired && self.keep_expired {
             return true;
         }
+        if expired {
+            self.before_change(key);
+        }
         if expired && let Some((k, e)) = self.dict.remove(key) {
             self.used = self.used.saturating_sub(entry_size(&k, &e.value));
             self.volatile.remove(key);
@@ -247,6 +255,7 @@ impl Db {
 
     /// Write lookup: the value for in-place modification (marks the key modified).
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<ValueMut<'_>> {
+        self.before_change(key);
         let i = self.dict.index_of(key)?;
         if self
             .dict
@@ -285,6 +294,7 @@ impl Db {
         now_ms: i64,
         make: impl FnOnce() -> Value,
     ) -> (ValueMut<'_>, bool) {
+        self.before_change(key);
         let ver = self.next_ver();
         let lru = self.initial_lru(now_ms);
         let access = self.access;
@@ -337,6 +347,7 @@ impl Db {
 
     /// Stores `value` under `key`, replacing any value. The TTL is cleared unless `keep_ttl`.
     pub fn set(&mut self, key: &[u8], value: Value, now_ms: i64, keep_ttl: bool) {
+        self.before_change(key);
         let ver = self.next_ver();
         let lru = self.initial_lru(now_ms);
         let new_size = value.mem_size();
@@ -373,6 +384,7 @@ impl Db {
 
     /// Removes a key (no expiry check needed: an expired key is removed either way).
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        self.before_change(key);
         let (k, e) = self.dict.remove(key)?;
         self.used = self.used.saturating_sub(entry_size(&k, &e.value));
         if e.expire_at != 0 {
@@ -399,6 +411,7 @@ impl Db {
 
     /// Inserts a whole entry (RENAME, MOVE, COPY, RESTORE), replacing any existing key.
     pub fn insert_entry(&mut self, key: &[u8], mut e: Entry) {
+        self.before_change(key);
         if self.remove(key).is_none() && self.track_new {
             self.new_log.push(key.into());
         }
@@ -414,6 +427,7 @@ impl Db {
     /// when the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64, now_ms: i64) -> bool {
         self.expire_if_needed(key, now_ms);
+        self.before_change(key);
         let ver = self.next_ver();
         let Some(e) = self.dict.get_mut(key) else {
             return false;
@@ -445,7 +459,13 @@ impl Db {
 
     /// Removes every key.
     pub fn clear(&mut self) {
-        self.dict.clear();
+        match self.snap.as_deref_mut() {
+            // A snapshot in progress keeps reading the table as it was.
+            Some(s) if s.frozen.is_none() && !s.done => {
+                s.frozen = Some(std::mem::take(&mut self.dict))
+            }
+            _ => self.dict.clear(),
+        }
         self.volatile.clear();
         self.used = 0;
         self.epoch += 1;

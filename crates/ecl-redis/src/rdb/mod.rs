@@ -9,12 +9,14 @@
 //! engine and a real server. The payload trailer is the 2-byte RDB version (little endian) and
 //! the CRC-64 (Jones polynomial, as Redis uses) of everything before it.
 
+pub mod aof;
 pub mod file;
 pub mod listpack;
 #[cfg(test)]
 mod load_fuzz;
 pub mod lzf;
 pub mod persist;
+pub mod snapshot;
 pub mod stream;
 
 use crate::db::Value;

@@ -3,9 +3,9 @@
 //! persistence figures).
 //!
 //! Place in the flow: between the engine (databases under the node lock) and the file codec
-//! in [`super::file`]. Consistency: an image is serialised while the node lock is held, so it
-//! is one point in time, as Redis' fork gives; nothing else runs on the node meanwhile (see
-//! the crate README for the cost at a million keys). Where images go: with a data directory
+//! in [`super::file`]. Consistency: SAVE and DEBUG RELOAD serialise under the node lock;
+//! BGSAVE and `snapshot_rdb` take the same point-in-time image a slice at a time while the
+//! node keeps serving ([`super::snapshot`]), as Redis' fork gives. Where images go: with a data directory
 //! (`RedisConfig::data_dir`, shown as CONFIG `dir`), SAVE writes `dir/dbfilename` atomically
 //! (temporary file, then rename) and a node starting with that file present loads it, as
 //! Redis does; without one, SAVE keeps the image in memory only ([`RedisNode::last_saved_rdb`])
@@ -33,11 +33,28 @@ pub struct Persistence {
     pub last_secs: Option<u64>,
     /// Keys loaded / skipped as expired by the last load.
     pub last_load: (u64, u64),
+    /// The open append-only file (`appendonly yes` with a data directory).
+    pub aof: Option<super::aof::Aof>,
+    /// AOF rewrite counters (INFO persistence).
+    pub aof_stats: super::aof::AofStats,
+    /// The node itself, for background work (BGSAVE, rewrites) that takes the lock on its own.
+    pub node: std::sync::Weak<crate::conn::Shared>,
+    /// When the running BGSAVE started.
+    pub bgsave: Option<Instant>,
+    /// A BGSAVE SCHEDULE waiting for the running snapshot to end.
+    pub bgsave_scheduled: bool,
+    /// Keys copied / keys at the start of the snapshot being collected.
+    pub save_progress: (u64, u64),
 }
 
 /// The node's current dataset as an RDB file image (caller holds the node lock).
 pub fn image(eng: &Engine) -> Vec<u8> {
-    let meta = WriteMeta {
+    file::write(&eng.dbs, &write_meta(eng), eng.now_ms())
+}
+
+/// The header fields of an image of this node taken now.
+pub fn write_meta(eng: &Engine) -> WriteMeta {
+    WriteMeta {
         rdb_version: super::rdb_version(eng.info.compat),
         // `redis-ver` carries what INFO reports as `redis_version` (Valkey: the Redis release
         // it follows), which is what tools reading the field compare against.
@@ -46,8 +63,7 @@ pub fn image(eng: &Engine) -> Vec<u8> {
             .to_string(),
         ctime_s: eng.now_ms() / 1000,
         used_mem: eng.used_memory(),
-    };
-    file::write(&eng.dbs, &meta, eng.now_ms())
+    }
 }
 
 /// How this node reads files: its RDB version, databases, clock and eviction policy.
@@ -81,36 +97,124 @@ fn install(eng: &mut Engine, data: file::Dataset, stats: &LoadStats) {
     eng.persist.last_load = (stats.keys_loaded, stats.keys_expired);
     let now_s = eng.now_ms() / 1000;
     eng.mark_saved(now_s);
+    rebase_aof(eng);
+}
+
+/// The dataset was replaced wholesale (a load, a replica's full copy): an open AOF gets a new
+/// base from it, as Redis rewrites its AOF after such a load.
+pub fn rebase_aof(eng: &mut Engine) {
+    if eng.persist.aof.is_some()
+        && let Err(e) = super::aof::rewrite::start(eng)
+    {
+        tracing::warn!(error = %e, "AOF rewrite after a load failed to start");
+    }
 }
 
 /// SAVE / BGSAVE: takes an image and stores it (file in the data directory, or memory).
 /// Error text is the reply (without `ERR `).
 pub fn save(eng: &mut Engine) -> Result<(), String> {
+    if eng.persist.bgsave.is_some() {
+        return Err("Background save already in progress".into());
+    }
     let started = Instant::now();
+    let dirty = eng.dirty();
     let img = image(eng);
-    let stored = match &eng.persist.data_dir {
-        Some(dir) => {
-            let name = eng
-                .cfg
-                .get("dbfilename")
-                .unwrap_or_else(|| "dump.rdb".into());
-            write_atomically(dir, &name, &img)
-        }
-        None => {
-            eng.persist.last_image = Some(Arc::new(img));
-            Ok(())
-        }
-    };
+    let stored = store(target(eng), img);
+    finish_save(eng, stored, started, dirty)
+}
+
+/// Where a save goes: `dir/dbfilename`, or memory (`None`).
+fn target(eng: &Engine) -> Option<(PathBuf, String)> {
+    let dir = eng.persist.data_dir.clone()?;
+    let name = eng
+        .cfg
+        .get("dbfilename")
+        .unwrap_or_else(|| "dump.rdb".into());
+    Some((dir, name))
+}
+
+/// Writes an image to its file (no lock needed); a memory target keeps it for the lock holder.
+fn store(to: Option<(PathBuf, String)>, img: Vec<u8>) -> std::io::Result<Option<Vec<u8>>> {
+    match to {
+        Some((dir, name)) => write_atomically(&dir, &name, &img).map(|()| None),
+        None => Ok(Some(img)),
+    }
+}
+
+/// Records a finished save (INFO, LASTSAVE, the in-memory image).
+fn finish_save(
+    eng: &mut Engine,
+    stored: std::io::Result<Option<Vec<u8>>>,
+    started: Instant,
+    dirty_at_start: u64,
+) -> Result<(), String> {
     eng.persist.last_failed = stored.is_err();
-    if let Err(e) = stored {
-        tracing::warn!(error = %e, "RDB save failed");
-        return Err(format!("Background save failed: {e}"));
+    match stored {
+        Err(e) => {
+            tracing::warn!(error = %e, "RDB save failed");
+            return Err(format!("Background save failed: {e}"));
+        }
+        Ok(Some(img)) => eng.persist.last_image = Some(Arc::new(img)),
+        Ok(None) => {}
     }
     eng.persist.saves += 1;
     eng.persist.last_secs = Some(started.elapsed().as_secs());
     let now_s = eng.now_ms() / 1000;
-    eng.mark_saved(now_s);
+    eng.mark_saved_from(dirty_at_start, now_s);
     Ok(())
+}
+
+/// BGSAVE: starts a non-stalling snapshot whose image is written by a thread of its own (see
+/// [`super::snapshot`]). Returns the status reply; the error is the reply text.
+pub fn bgsave(eng: &mut Engine, schedule: bool) -> Result<&'static str, String> {
+    if eng.persist.bgsave.is_some() {
+        return Err("Background save already in progress".into());
+    }
+    if super::snapshot::in_progress(eng) {
+        if schedule {
+            eng.persist.bgsave_scheduled = true;
+            return Ok("Background saving scheduled");
+        }
+        return Err("Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into());
+    }
+    let Some(shared) = eng.persist.node.upgrade() else {
+        save(eng)?;
+        return Ok("Background saving started");
+    };
+    let Some(c) = super::snapshot::begin(eng) else {
+        return Err("Background save already in progress".into());
+    };
+    let started = Instant::now();
+    let (to, dirty) = (target(eng), eng.dirty());
+    eng.persist.bgsave = Some(started);
+    let job = move || {
+        let img = super::snapshot::collect(&shared, c);
+        let stored = store(to, img);
+        let mut eng = shared.lock();
+        eng.persist.bgsave = None;
+        let _ = finish_save(&mut eng, stored, started, dirty);
+    };
+    if let Err(e) = std::thread::Builder::new().name("bgsave".into()).spawn(job) {
+        // The closure (and the collector in it) is gone: drop the cursors it set.
+        for d in &mut eng.dbs {
+            d.snap = None;
+        }
+        eng.persist.bgsave = None;
+        return Err(format!("Background save failed: {e}"));
+    }
+    Ok("Background saving started")
+}
+
+/// The periodic persistence work (node cron): the AOF's, and a scheduled BGSAVE once no
+/// snapshot is being collected.
+pub fn cron(eng: &mut Engine) {
+    super::aof::cron(eng);
+    if eng.persist.bgsave_scheduled && !super::snapshot::in_progress(eng) {
+        eng.persist.bgsave_scheduled = false;
+        if let Err(e) = bgsave(eng, false) {
+            tracing::warn!(error = %e, "scheduled BGSAVE failed to start");
+        }
+    }
 }
 
 /// DEBUG RELOAD: save, then load the image back (a round trip of the whole dataset).
@@ -133,30 +237,52 @@ fn write_atomically(dir: &std::path::Path, name: &str, img: &[u8]) -> std::io::R
     std::fs::rename(&tmp, dir.join(name))
 }
 
-/// The INFO `persistence` section. Figures are truthful for what this engine does: saves
-/// are synchronous (BGSAVE too: the image is taken under the lock and stored before the reply),
-/// so no save is ever "in progress", and there is no fork, copy-on-write or AOF.
+/// The INFO `persistence` section. Figures are truthful for what this engine does: SAVE is
+/// synchronous; BGSAVE, BGREWRITEAOF and snapshots are collected a slice at a time (see
+/// [`super::snapshot`]), shown in progress meanwhile; there is no fork, so no copy-on-write
+/// figures; the `aof_*` lines come from [`super::aof`].
 pub fn info_section(eng: &Engine, s: &mut String) {
     use std::fmt::Write;
     let p = &eng.persist;
+    let (done, total) = if super::snapshot::in_progress(eng) {
+        p.save_progress
+    } else {
+        (0, 0)
+    };
     let _ = write!(
         s,
-        "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:ok\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_cow_size_age:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:{done}\r\ncurrent_save_keys_total:{total}\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:{}\r\nrdb_last_load_keys_loaded:{}\r\n",
         eng.dirty(),
+        u8::from(p.bgsave.is_some()),
         eng.lastsave(),
         if p.last_failed { "err" } else { "ok" },
         p.last_secs.map_or(-1, |s| s as i64),
+        p.bgsave.map_or(-1, |t| t.elapsed().as_secs() as i64),
         p.saves,
         p.last_load.1,
         p.last_load.0,
     );
+    super::aof::info_lines(eng, s);
 }
 
-/// At node start: remembers the data directory and loads the initial image, or else the
-/// data directory's `dbfilename` when present. A file that does not load stops the start, as
-/// Redis refuses to start on a corrupt RDB.
+/// At node start: remembers the data directory and loads the initial image, or else (with
+/// `appendonly yes`) the AOF when it exists, or else the data directory's `dbfilename` when
+/// present. A file that does not load stops the start, as Redis refuses to start on a corrupt
+/// RDB or AOF. With `appendonly yes` and no AOF yet, one is created from what was loaded.
 pub fn start_from(eng: &mut Engine, cfg: &crate::RedisConfig) -> std::io::Result<()> {
     eng.persist.data_dir = cfg.data_dir.clone();
+    if super::aof::wanted(eng) {
+        if cfg.initial_rdb.is_none() && super::aof::start(eng)? {
+            return Ok(());
+        }
+        load_initial(eng, cfg)?;
+        return super::aof::create(eng);
+    }
+    load_initial(eng, cfg)
+}
+
+/// Loads the initial image, or else the data directory's `dbfilename` when present.
+fn load_initial(eng: &mut Engine, cfg: &crate::RedisConfig) -> std::io::Result<()> {
     let from_dir = || -> std::io::Result<Option<Vec<u8>>> {
         let Some(dir) = &cfg.data_dir else {
             return Ok(None);
@@ -192,11 +318,24 @@ pub fn start_from(eng: &mut Engine, cfg: &crate::RedisConfig) -> std::io::Result
 }
 
 impl RedisNode {
-    /// The node's whole dataset as an RDB file image in the format of its engine version (one
-    /// consistent point in time: it is serialised under the node lock, which blocks the
-    /// node's commands meanwhile). Does not count as a SAVE.
+    /// The node's whole dataset as an RDB file image in the format of its engine version, at
+    /// one consistent point in time (the call's start, or the end of a snapshot already
+    /// running). The node keeps serving meanwhile: entries are copied a slice per lock hold
+    /// and serialised without the lock (see [`super::snapshot`]). Does not count as a SAVE.
     pub fn snapshot_rdb(&self) -> Vec<u8> {
-        image(&self.shared.lock())
+        let run = || {
+            let c = super::snapshot::begin_waiting(&self.shared);
+            super::snapshot::collect(&self.shared, c)
+        };
+        // Called from a runtime worker (the supervisor does), the worker's other tasks —
+        // this node's clients among them — move to another worker meanwhile.
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi_thread {
+            tokio::task::block_in_place(run)
+        } else {
+            run()
+        }
     }
 
     /// Replaces the node's dataset with an RDB file image (from this engine or a real Redis
@@ -211,8 +350,18 @@ impl RedisNode {
         Ok(stats)
     }
 
-    /// The image the last SAVE/BGSAVE kept in memory (nodes without a data directory).
+    /// The image the last SAVE/BGSAVE kept in memory (nodes without a data directory). A
+    /// BGSAVE still running is waited for, so the image is never older than the last BGSAVE
+    /// acknowledged.
     pub fn last_saved_rdb(&self) -> Option<Arc<Vec<u8>>> {
-        self.shared.lock().persist.last_image.clone()
+        loop {
+            {
+                let eng = self.shared.lock();
+                if eng.persist.bgsave.is_none() {
+                    return eng.persist.last_image.clone();
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
     }
 }

@@ -1,0 +1,145 @@
+//! BGREWRITEAOF and the automatic rewrite (`auto-aof-rewrite-percentage`/`-min-size`).
+//!
+//! Place in the flow: under the node lock, [`start`] switches writes to a new incremental file
+//! (named in the manifest first, so a crash meanwhile still loads everything) and starts a
+//! point-in-time snapshot at that same instant ([`crate::rdb::snapshot`]); a thread of its own
+//! collects it a slice at a time and writes the new base file without the lock; [`finish`] then swaps the manifest atomically to
+//! the new base plus the incremental files opened since, and deletes the superseded files.
+
+use super::manifest::{self, FileEntry};
+use super::{Aof, base_name, remove_files};
+use crate::engine::Engine;
+use crate::rdb::snapshot;
+use std::time::Instant;
+
+/// A rewrite in progress.
+#[derive(Debug)]
+pub struct Running {
+    /// When it started (`aof_current_rewrite_time_sec`).
+    pub started: Instant,
+    /// The base file being written.
+    base: FileEntry,
+    /// First incremental file that follows the new base.
+    keep_from: u64,
+}
+
+/// Whether the files grew enough since the last rewrite for an automatic one.
+pub fn auto_due(aof: &Aof, cfg: &crate::config::Config) -> bool {
+    let pct = cfg.get_i64("auto-aof-rewrite-percentage").unwrap_or(100);
+    let min = cfg.get_i64("auto-aof-rewrite-min-size").unwrap_or(64 << 20) as u64;
+    let size = aof.current_size();
+    pct > 0 && size > min && size >= aof.size_at_rewrite.max(1) * (100 + pct as u64) / 100
+}
+
+/// Starts a rewrite: true when started, false when scheduled behind a snapshot being
+/// collected (it starts from the cron when that one ends). The error is the reply text
+/// (without `ERR `).
+pub fn start(eng: &mut Engine) -> Result<bool, String> {
+    let busy = snapshot::in_progress(eng);
+    let node = eng.persist.node.clone();
+    let Some(aof) = &mut eng.persist.aof else {
+        return Err(
+            "Background append only file rewriting needs appendonly yes and a data directory"
+                .into(),
+        );
+    };
+    if aof.rewrite.is_some() {
+        return Err("Background append only file rewriting already in progress".into());
+    }
+    if busy {
+        aof.rewrite_scheduled = true;
+        return Ok(false);
+    }
+    aof.rewrite_scheduled = false;
+    let incr = aof
+        .switch_incr()
+        .map_err(|e| format!("Can't open the append-only file: {e}"))?;
+    let seq = aof.manifest.next_base_seq();
+    let base = FileEntry {
+        name: base_name(&aof.name, seq),
+        seq,
+    };
+    aof.rewrite = Some(Running {
+        started: Instant::now(),
+        base: base.clone(),
+        keep_from: incr.seq,
+    });
+    let dir = aof.dir.clone();
+    // The new incremental file and the image start at this same instant (one lock hold).
+    let Some(c) = snapshot::begin(eng) else {
+        finish(eng, Err(std::io::Error::other("a snapshot is in progress")));
+        return Err("Background save already in progress".into());
+    };
+    let write = move |img: Vec<u8>| {
+        let len = img.len() as u64;
+        manifest::write_durably(&dir, &base.name, &img).map(|()| len)
+    };
+    match node.upgrade() {
+        Some(shared) => {
+            let job = move || {
+                let img = snapshot::collect(&shared, c);
+                let res = write(img);
+                finish(&mut shared.lock(), res);
+            };
+            if let Err(e) = std::thread::Builder::new()
+                .name("aof-rewrite".into())
+                .spawn(job)
+            {
+                for d in &mut eng.dbs {
+                    d.snap = None;
+                }
+                finish(eng, Err(e));
+            }
+        }
+        None => {
+            let img = snapshot::collect_now(eng, c);
+            finish(eng, write(img));
+        }
+    }
+    Ok(true)
+}
+
+/// Ends a rewrite: on success the manifest names the new base; the old files go.
+fn finish(eng: &mut Engine, res: std::io::Result<u64>) {
+    let stats = &mut eng.persist.aof_stats;
+    // Turned off meanwhile: the new base is simply not referenced.
+    let Some(aof) = &mut eng.persist.aof else {
+        return;
+    };
+    let Some(run) = aof.rewrite.take() else {
+        return;
+    };
+    let outcome = res.and_then(|len| {
+        let mut next = aof.manifest.clone();
+        let old: Vec<FileEntry> = next
+            .base
+            .take()
+            .into_iter()
+            .chain(next.incrs.iter().filter(|e| e.seq < run.keep_from).cloned())
+            .collect();
+        next.base = Some(run.base.clone());
+        next.incrs.retain(|e| e.seq >= run.keep_from);
+        aof.write_manifest(&next)?;
+        aof.manifest = next;
+        remove_files(&aof.dir, old.iter());
+        aof.base_size = len;
+        aof.old_incr_size = 0;
+        aof.size_at_rewrite = aof.current_size();
+        Ok(())
+    });
+    stats.last_secs = Some(run.started.elapsed().as_secs());
+    match outcome {
+        Ok(()) => {
+            stats.rewrites += 1;
+            stats.last_failed = false;
+            stats.consecutive_failures = 0;
+            tracing::info!("AOF rewrite finished");
+        }
+        Err(e) => {
+            stats.last_failed = true;
+            stats.consecutive_failures += 1;
+            remove_files(&aof.dir, std::iter::once(&run.base));
+            tracing::warn!(error = %e, "AOF rewrite failed");
+        }
+    }
+}
