@@ -90,7 +90,7 @@ const SCRIPT_SUBS: &[CommandSpec] = &[
 ];
 
 /// Key positions of EVAL-style commands: `numkeys` keys after the script.
-fn eval_keys(argv: &Argv<'_>) -> Vec<usize> {
+pub(super) fn eval_keys(argv: &Argv<'_>) -> Vec<usize> {
     let n = std::str::from_utf8(argv.get(2))
         .ok()
         .and_then(|s| s.parse::<usize>().ok())
@@ -118,8 +118,12 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 /// `REDIS_VERSION` and `REDIS_VERSION_NUM` of the node's Redis-compatible release.
-fn lua_version(ctx: &Ctx<'_>) -> (String, u32) {
-    let c = ctx.version();
+pub(super) fn lua_version(ctx: &Ctx<'_>) -> (String, u32) {
+    lua_version_of(ctx.version())
+}
+
+/// `REDIS_VERSION` and `REDIS_VERSION_NUM` of a packed Redis-compatible version.
+pub(super) fn lua_version_of(c: u32) -> (String, u32) {
     let (maj, min, patch) = (c / 10_000, c / 100 % 100, c % 100);
     (
         format!("{maj}.{min}.{patch}"),
@@ -199,7 +203,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
 }
 
 /// Whether the node is over `maxmemory` even after eviction (primaries only, as for commands).
-fn over_memory(ctx: &mut Ctx<'_>) -> bool {
+pub(super) fn over_memory(ctx: &mut Ctx<'_>) -> bool {
     let now = ctx.now;
     ctx.eng.cfg.maxmemory > 0 && !ctx.eng.repl.is_replica() && !ctx.eng.evict_if_needed(now)
 }
@@ -244,7 +248,7 @@ fn script_kill(_: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 /// multi-thread runtime the thread hands its other tasks (every other node, the API) to a
 /// new worker while the script runs. Elsewhere (tests on a current-thread runtime, no
 /// runtime) it runs in place.
-fn run_off_worker<T>(f: impl FnOnce() -> T) -> T {
+pub(super) fn run_off_worker<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
         Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),

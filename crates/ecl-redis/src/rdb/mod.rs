@@ -10,6 +10,7 @@
 //! the CRC-64 (Jones polynomial, as Redis uses) of everything before it.
 
 pub mod file;
+pub mod functions;
 pub mod listpack;
 #[cfg(test)]
 mod load_fuzz;

@@ -47,7 +47,9 @@ pub fn image(eng: &Engine) -> Vec<u8> {
         ctime_s: eng.now_ms() / 1000,
         used_mem: eng.used_memory(),
     };
-    file::write(&eng.dbs, &meta, eng.now_ms())
+    let mut img = file::write(&eng.dbs, &meta, eng.now_ms());
+    super::functions::append_to_file(&mut img, &eng.scripts.functions.codes());
+    img
 }
 
 /// How this node reads files: its RDB version, databases, clock and eviction policy.
@@ -78,6 +80,7 @@ fn install(eng: &mut Engine, data: file::Dataset, stats: &LoadStats) {
             eng.dbs[i].insert_entry(&key, entry);
         }
     }
+    crate::command::functions::install_from_rdb(eng, &stats.functions);
     eng.persist.last_load = (stats.keys_loaded, stats.keys_expired);
     let now_s = eng.now_ms() / 1000;
     eng.mark_saved(now_s);
