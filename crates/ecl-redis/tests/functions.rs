@@ -518,6 +518,24 @@ async fn monitor_and_slowlog_show_fcall() {
     assert!(set.contains(" lua] \"set\" \"k\" \"v\""), "{set}");
     let get = m.read().await;
     assert!(get.contains(" lua] \"get\" \"k\""), "{get}");
+    // The slowlog has the FCALL from the client and the function's commands from Redis'
+    // connection-less Lua client (`?:0`), as redis-server 7.0 logs them.
     let log = c.cmd(&["SLOWLOG", "GET", "10"]).await;
     assert!(log.contains("$5\r\nFCALL\r\n$5\r\nsetit\r\n"), "{log}");
+    assert!(
+        log.contains("*3\r\n$3\r\nset\r\n$1\r\nk\r\n$1\r\nv\r\n$3\r\n?:0\r\n$0\r\n\r\n"),
+        "{log}"
+    );
+    // ACL: the family is @scripting; INFO counts the libraries.
+    let info = c.cmd(&["COMMAND", "INFO", "FCALL"]).await;
+    assert!(info.contains("@scripting"), "{info}");
+    let cat = c.cmd(&["ACL", "CAT", "scripting"]).await;
+    for name in ["fcall", "fcall_ro", "function|load", "function|kill"] {
+        assert!(cat.contains(&format!("\r\n{name}\r\n")), "{name}: {cat}");
+    }
+    let mem = c.cmd(&["INFO", "memory"]).await;
+    assert!(
+        mem.contains("number_of_functions:1\r\nnumber_of_libraries:1\r\n"),
+        "{mem}"
+    );
 }
