@@ -151,6 +151,10 @@ return env, switch, strict
 /// Creates the functions' Lua state and its load-time API tables.
 fn new_function_state(version: &str, version_num: u32) -> mlua::Result<(State, Extra)> {
     let st = new_state(version, version_num)?;
+    // Functions have no legacy or debugger entry points in their `redis` table.
+    for k in ["replicate_commands", "breakpoint", "debug"] {
+        st.redis.raw_set(k, Value::Nil)?;
+    }
     let lua = &st.lua;
     let g = &st.globals;
     let (env, switch, strict): (Table, Function, Function) =

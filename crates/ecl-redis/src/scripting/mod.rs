@@ -315,6 +315,11 @@ fn new_state(version: &str, version_num: u32) -> mlua::Result<State> {
     redis.set("REDIS_VERSION_NUM", version_num)?;
     redis.set("sha1hex", lua.create_function(libs::sha1hex_fn)?)?;
     redis.set("log", lua.create_function(libs::log)?)?;
+    // Kept for scripts written for older Redis: effects replication is always on (true), and
+    // there is no Lua debugger (breakpoint answers false, debug does nothing).
+    redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+    redis.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
+    redis.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     let hooks = lua.create_table()?;
     libs::install_redis_fns(&lua, &redis, &hooks)?;
     g.raw_set("redis", redis)?;
@@ -616,18 +621,7 @@ fn run_in_state(
         Ok((keys, args))
     };
     let (keys, args) = setup().map_err(|e| format!("ERR {e}"))?;
-    let watch = eng.scripts.watch.clone();
-    lua.set_hook(
-        mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_INSTRUCTIONS),
-        move |_, _| {
-            if watch.kill.load(Ordering::Acquire) {
-                Err(mlua::Error::runtime(KILLED))
-            } else {
-                Ok(mlua::VmState::Continue)
-            }
-        },
-    )
-    .map_err(|e| format!("ERR {e}"))?;
+    set_kill_hook(lua, eng.scripts.watch.clone())?;
     let cell = std::cell::RefCell::new((eng, client));
     let dirty_at_start = cell.borrow().0.dirty();
     // Cluster mode: the slot the script works in (its first declared key's, else the first
@@ -664,15 +658,21 @@ fn run_in_state(
             Ok(v)
         })?;
         let pcall = scope.create_function(|lua, args: MultiValue| Ok(call_with(lua, args)?.0))?;
+        let acl = scope.create_function(|_, args: MultiValue| {
+            let guard = cell.borrow();
+            acl_check(&*guard.0, &*guard.1, &args)
+        })?;
         st.redis.raw_set("call", call)?;
         st.redis.raw_set("pcall", pcall)?;
+        st.redis.raw_set("acl_check_cmd", acl)?;
         let r: (bool, Value) = if function {
             st.run_fn.call((func, keys, args))?
         } else {
             st.runner.call(func)?
         };
-        st.redis.raw_set("call", Value::Nil)?;
-        st.redis.raw_set("pcall", Value::Nil)?;
+        for f in ["call", "pcall", "acl_check_cmd"] {
+            st.redis.raw_set(f, Value::Nil)?;
+        }
         Ok(r)
     });
     let lua_resp3 = st.hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
@@ -685,6 +685,22 @@ fn run_in_state(
         Ok((false, other)) => Err(format!("ERR {other:?}")),
         Err(e) => Err(format!("ERR {e}")),
     }
+}
+
+/// Makes the running script check for SCRIPT KILL (or FUNCTION KILL) every few thousand
+/// instructions.
+fn set_kill_hook(lua: &Lua, watch: Arc<ScriptWatch>) -> Result<(), String> {
+    lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_INSTRUCTIONS),
+        move |_, _| {
+            if watch.kill.load(Ordering::Acquire) {
+                Err(mlua::Error::runtime(KILLED))
+            } else {
+                Ok(mlua::VmState::Continue)
+            }
+        },
+    )
+    .map_err(|e| format!("ERR {e}"))
 }
 
 /// The error reply for a script that raised `t` (`{err=..., source=..., line=...}`).
@@ -720,26 +736,10 @@ fn script_call(
     mode: (bool, i64),
 ) -> mlua::Result<(Value, bool)> {
     let (resp3, repl) = mode;
-    if args.is_empty() {
-        return err_table(
-            lua,
-            "ERR Please specify at least one argument for this redis lib call",
-        );
-    }
-    let mut argv = OwnedArgv::default();
-    for a in args.iter() {
-        match a {
-            Value::String(s) => argv.push(&s.as_bytes()),
-            Value::Integer(n) => argv.push(n.to_string().as_bytes()),
-            Value::Number(n) => argv.push(convert::number_arg(*n).as_bytes()),
-            _ => {
-                return err_table(
-                    lua,
-                    "ERR Lua redis lib command arguments must be strings or integers",
-                );
-            }
-        }
-    }
+    let argv = match lua_argv(&args) {
+        Ok(a) => a,
+        Err(msg) => return err_table(lua, msg),
+    };
     let argv = argv.as_argv();
     if let Err(msg) = check_call(eng, client, &argv, rules) {
         return err_table(lua, msg);
@@ -760,6 +760,42 @@ fn script_call(
     let v = convert::reply_to_lua(lua, &reply.buf, &mut pos)?;
     let is_err = reply.buf.first() == Some(&b'-');
     Ok((v, is_err))
+}
+
+/// A `redis.call`-style argument list as a command line; `Err` is Redis' message.
+fn lua_argv(args: &MultiValue) -> Result<OwnedArgv, &'static str> {
+    if args.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut argv = OwnedArgv::default();
+    for a in args.iter() {
+        match a {
+            Value::String(s) => argv.push(&s.as_bytes()),
+            Value::Integer(n) => argv.push(n.to_string().as_bytes()),
+            Value::Number(n) => argv.push(convert::number_arg(*n).as_bytes()),
+            _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    Ok(argv)
+}
+
+/// `redis.acl_check_cmd(command, args...)`: whether the script's user may run that command
+/// line (its command, keys and channels), without running it.
+fn acl_check(eng: &Engine, client: &Client, args: &MultiValue) -> mlua::Result<bool> {
+    let raised = |m: &str| mlua::Error::external(libs::Raised(m.to_string()));
+    let argv = lua_argv(args).map_err(raised)?;
+    let argv = argv.as_argv();
+    let table = &eng.table;
+    let invalid = || raised("ERR Invalid command passed to redis.acl_check_cmd()");
+    let mut id = table.lookup(argv.get(0)).ok_or_else(invalid)?;
+    if !table.entries[id].spec.subs.is_empty() && argv.len() > 1 {
+        id = table.lookup_sub(id, argv.get(1)).ok_or_else(invalid)?;
+    }
+    let spec = table.entries[id].spec;
+    Ok(match &client.user {
+        Some(u) if !u.unrestricted() => crate::acl::check(u, table, id, spec, &argv).is_ok(),
+        _ => true,
+    })
 }
 
 /// What a script's commands are checked against besides the command table.
