@@ -652,3 +652,92 @@ async fn monitor_and_slowlog_show_fcall() {
         "{mem}"
     );
 }
+
+/// Cluster mode: FCALL's declared keys are routed like EVAL's (CROSSSLOT, MOVED), a function
+/// without `allow-cross-slot-keys` stays in one slot, `no-cluster` functions are refused;
+/// over `maxmemory` a function that may write needs `allow-oom`; a 6.2 node has no functions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_memory_and_version_rules() {
+    use ecl_redis::cluster::key_slot;
+    use ecl_redis::{ClusterNodeInfo, ClusterShard, ClusterTopology};
+    let nodes: Vec<RedisNode> = (0..2)
+        .map(|_| start_with(|c| c.cluster_enabled = true))
+        .collect();
+    let ranges = [(0u16, 8191u16), (8192, 16383)];
+    let shards = (0..2)
+        .map(|i| ClusterShard {
+            shard_id: format!("{:040x}", i + 1),
+            slots: vec![ranges[i]],
+            primary: ClusterNodeInfo {
+                node_id: nodes[i].node_id(),
+                ip: "127.0.0.1".into(),
+                port: nodes[i].local_addr().port(),
+                hostname: None,
+            },
+            replicas: vec![],
+        })
+        .collect();
+    let topo = ClusterTopology { shards };
+    for n in &nodes {
+        n.set_cluster_topology(topo.clone());
+    }
+    let names: Vec<String> = (0..200).map(|i| format!("key{i}")).collect();
+    let local: Vec<&str> = names
+        .iter()
+        .filter(|k| key_slot(k.as_bytes()) <= 8191)
+        .map(String::as_str)
+        .collect();
+    let remote = names
+        .iter()
+        .find(|k| key_slot(k.as_bytes()) > 8191)
+        .map_or("", String::as_str);
+    let (l1, l2) = (local[0], local[1]);
+    assert_ne!(key_slot(l1.as_bytes()), key_slot(l2.as_bytes()));
+    let mut c = Raw::connect(&nodes[0]).await;
+    let lib = "#!lua name=cl\n\
+        redis.register_function('two', function(keys, args) redis.call('set', keys[1], '1') return redis.call('set', args[1], '2') end)\n\
+        redis.register_function{function_name='two_any', callback=function(keys, args) redis.call('set', keys[1], '1') return redis.call('set', args[1], '2') end, flags={'allow-cross-slot-keys'}}\n\
+        redis.register_function{function_name='nocl', callback=function() return 1 end, flags={'no-cluster'}}";
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", lib]).await, "$2\r\ncl\r\n");
+    assert_eq!(
+        c.cmd(&["FCALL", "two", "2", l1, remote]).await,
+        "-CROSSSLOT Keys in request don't hash to the same slot\r\n"
+    );
+    let moved = c.cmd(&["FCALL", "two", "1", remote]).await;
+    assert!(moved.starts_with("-MOVED "), "{moved}");
+    let err = c.cmd(&["FCALL", "two", "1", l1, l2]).await;
+    assert_eq!(
+        err,
+        "-ERR Script attempted to access keys that do not hash to the same slot script: two, on @user_function:2.\r\n"
+    );
+    assert_eq!(c.cmd(&["FCALL", "two_any", "1", l1, l2]).await, "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["FCALL", "nocl", "0"]).await,
+        "-ERR Can not run script on cluster, 'no-cluster' flag is set.\r\n"
+    );
+
+    let node = start_with(|c| c.maxmemory = 2 * 1024 * 1024);
+    let mut c = Raw::connect(&node).await;
+    let lib = "#!lua name=mem\n\
+        redis.register_function('fill', function() for i = 1, 3000 do redis.call('set', 'k' .. i, string.rep('x', 1000)) end return 1 end)\n\
+        redis.register_function{function_name='oomok', callback=function() return redis.call('set', 'a', 'b') end, flags={'allow-oom'}}\n\
+        redis.register_function{function_name='reader', callback=function() return redis.call('get', 'a') end, flags={'no-writes'}}";
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", lib]).await, "$3\r\nmem\r\n");
+    assert_eq!(c.cmd(&["FCALL", "fill", "0"]).await, ":1\r\n");
+    assert_eq!(
+        c.cmd(&["FCALL", "fill", "0"]).await,
+        "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+    );
+    assert_eq!(c.cmd(&["FCALL", "oomok", "0"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["FCALL", "reader", "0"]).await, "$1\r\nb\r\n");
+
+    let old = start_with(|c| c.engine_version = "6.2.6".into());
+    let mut c = Raw::connect(&old).await;
+    let reply = c.cmd(&["FUNCTION", "LIST"]).await;
+    assert!(
+        reply.starts_with("-ERR unknown command 'FUNCTION'"),
+        "{reply}"
+    );
+    let reply = c.cmd(&["FCALL", "f", "0"]).await;
+    assert!(reply.starts_with("-ERR unknown command 'FCALL'"), "{reply}");
+}
