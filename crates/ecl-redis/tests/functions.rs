@@ -228,6 +228,18 @@ const CASES: &[&[&str]] = &[
     &["FCALL", "legacy", "0"],
     &["AUTH", "default", "x"],
     &["ACL", "DELUSER", "limited"],
+    &[
+        "EVAL",
+        "local t = {} for k in pairs(redis) do t[#t + 1] = k end table.sort(t) return t",
+        "0",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=keys\nredis.register_function('rkeys', function() local t = {} for k in pairs(redis) do t[#t + 1] = k end table.sort(t) return t end)",
+    ],
+    &["FCALL", "rkeys", "0"],
+    &["FUNCTION", "DELETE", "keys"],
     &["FUNCTION", "DELETE", "legacy"],
     &["FUNCTION", "STATS"],
     &["FUNCTION", "STATS", "x"],

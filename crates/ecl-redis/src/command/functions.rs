@@ -165,6 +165,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, ro: bool) -> CmdResult {
     ctx.client.no_evict |= flags.allow_oom;
     let res = run_off_worker(|| scripting::run_function(ctx.eng, ctx.client, ctx.out, func, &inv));
     ctx.client.no_evict = saved;
+    ctx.eng.scripts.watch.set_running(None);
     res.map_err(|e| CmdError(e.into()))
 }
 
