@@ -658,6 +658,15 @@ async fn monitor_and_slowlog_show_fcall() {
     for name in ["fcall", "fcall_ro", "function|load", "function|kill"] {
         assert!(cat.contains(&format!("\r\n{name}\r\n")), "{name}: {cat}");
     }
+    // lua-time-limit is the old name of busy-reply-threshold.
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "lua-time-limit", "1234"]).await,
+        "+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "busy-reply-threshold"]).await,
+        "*2\r\n$20\r\nbusy-reply-threshold\r\n$4\r\n1234\r\n"
+    );
     let mem = c.cmd(&["INFO", "memory"]).await;
     assert!(
         mem.contains("number_of_functions:1\r\nnumber_of_libraries:1\r\n"),
