@@ -762,3 +762,19 @@ async fn cluster_memory_and_version_rules() {
     let reply = c.cmd(&["FCALL", "f", "0"]).await;
     assert!(reply.starts_with("-ERR unknown command 'FCALL'"), "{reply}");
 }
+
+/// A library whose load-time code never ends is stopped after 500 ms however it arrives
+/// (FUNCTION LOAD as in Redis, and FUNCTION RESTORE too), and the node goes on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_load_time_code_times_out() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    let code = "#!lua name=loop\nwhile true do end";
+    let want = "-ERR Error registering functions: ERR FUNCTION LOAD timeout\r\n";
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", code]).await, want);
+    let payload = ecl_redis::rdb::functions::dump_payload(&[code.as_bytes().to_vec()], 70000);
+    let reply = c.cmd_bytes(&[b"FUNCTION", b"RESTORE", &payload]).await;
+    assert_eq!(String::from_utf8_lossy(&reply), want);
+    assert_eq!(c.cmd(&["FUNCTION", "LIST"]).await, "*0\r\n");
+    assert_eq!(c.cmd(&["PING"]).await, "+PONG\r\n");
+}

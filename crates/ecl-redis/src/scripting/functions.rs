@@ -367,13 +367,13 @@ impl Functions {
     }
 
     /// Compiles `code` and runs its load-time part, returning the library (not yet added).
-    /// `timeout`: whether the load-time code is limited to 500 ms (FUNCTION LOAD).
+    /// The load-time part is limited to 500 ms however the library arrives (FUNCTION LOAD,
+    /// RESTORE, an RDB file): nothing may hold the node longer while it loads.
     fn compile(
         &mut self,
         code: &[u8],
         name: String,
         version: (&str, u32),
-        timeout: bool,
     ) -> Result<Library, String> {
         self.ensure_state(version.0, version.1)?;
         let (Some(st), Some(extra)) = (self.state.as_ref(), self.extra.as_ref()) else {
@@ -394,7 +394,7 @@ impl Functions {
                 };
                 format!("ERR Error compiling function: {msg}")
             })?;
-        let registered = run_load(st, extra, chunk, timeout)?;
+        let registered = run_load(st, extra, chunk)?;
         let mut functions: Vec<FunctionDef> = Vec::new();
         for r in registered {
             // Within a library names are told apart by case (FCALL's lookup is not).
@@ -433,7 +433,7 @@ impl Functions {
         if !replace && self.libs.contains_key(&name) {
             return Err(format!("ERR Library '{name}' already exists"));
         }
-        let lib = self.compile(code, name.clone(), version, true)?;
+        let lib = self.compile(code, name.clone(), version)?;
         self.check_collisions(&lib, &[&name])?;
         self.remove(&name);
         self.insert(lib);
@@ -525,7 +525,7 @@ impl Functions {
             if new.iter().any(|l| l.name == name) {
                 return Err(format!("ERR Library '{name}' already exists"));
             }
-            let lib = self.compile(code, name, version, false)?;
+            let lib = self.compile(code, name, version)?;
             for f in &lib.functions {
                 let clash = new
                     .iter()
@@ -562,28 +562,21 @@ impl Functions {
 
 /// Runs a library's load-time code with the load API as its globals and collects what it
 /// registered. Errors read as Redis words them (`ERR Error registering functions: ...`).
-fn run_load(
-    st: &State,
-    extra: &Extra,
-    chunk: Function,
-    timeout: bool,
-) -> Result<Vec<Registered>, String> {
+fn run_load(st: &State, extra: &Extra, chunk: Function) -> Result<Vec<Registered>, String> {
     let lua = &st.lua;
     let found = RefCell::new(Vec::new());
     let started = Instant::now();
-    if timeout {
-        lua.set_hook(
-            mlua::HookTriggers::new().every_nth_instruction(super::KILL_CHECK_INSTRUCTIONS),
-            move |_, _| {
-                if started.elapsed() > LOAD_TIMEOUT {
-                    raise("ERR FUNCTION LOAD timeout")
-                } else {
-                    Ok(mlua::VmState::Continue)
-                }
-            },
-        )
-        .map_err(|e| format!("ERR {e}"))?;
-    }
+    lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(super::KILL_CHECK_INSTRUCTIONS),
+        move |_, _| {
+            if started.elapsed() > LOAD_TIMEOUT {
+                raise("ERR FUNCTION LOAD timeout")
+            } else {
+                Ok(mlua::VmState::Continue)
+            }
+        },
+    )
+    .map_err(|e| format!("ERR {e}"))?;
     let result = lua.scope(|scope| {
         let reg = scope.create_function(|lua, args: MultiValue| {
             let r = registration(lua, args)?;
