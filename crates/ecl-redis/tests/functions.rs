@@ -276,6 +276,11 @@ const CASES: &[&[&str]] = &[
 
 /// The reference redis-server, when it is installed and is 7.0.x (the texts compared are 7.0's).
 fn redis_server() -> Option<common::ReferenceRedis> {
+    redis_server_7_0(&[])
+}
+
+/// redis-server 7.0.x with extra options, when installed.
+fn redis_server_7_0(extra: &[&str]) -> Option<common::ReferenceRedis> {
     let out = std::process::Command::new("redis-server")
         .arg("--version")
         .output()
@@ -283,7 +288,7 @@ fn redis_server() -> Option<common::ReferenceRedis> {
     if !String::from_utf8_lossy(&out.stdout).contains("v=7.0.") {
         return None;
     }
-    common::ReferenceRedis::start(&[])
+    common::ReferenceRedis::start(extra)
 }
 
 async fn connect_port(port: u16) -> Raw {
@@ -421,9 +426,8 @@ async fn rdb_files_carry_libraries_both_ways() {
     let dir = std::env::temp_dir().join(format!("ecl-fn-rdb-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let d = dir.to_string_lossy().to_string();
-    let Some(server) = common::ReferenceRedis::start(&["--dir", &d, "--dbfilename", "theirs.rdb"])
-    else {
-        eprintln!("redis-server not installed: RDB interop test skipped");
+    let Some(server) = redis_server_7_0(&["--dir", &d, "--dbfilename", "theirs.rdb"]) else {
+        eprintln!("redis-server 7.0 not installed: RDB interop test skipped");
         return;
     };
     let mut theirs = connect_port(server.port).await;
@@ -451,8 +455,7 @@ async fn rdb_files_carry_libraries_both_ways() {
     std::fs::write(dir.join("ours.rdb"), node.snapshot_rdb()).expect("write image");
     drop(theirs);
     drop(server);
-    let Some(server) = common::ReferenceRedis::start(&["--dir", &d, "--dbfilename", "ours.rdb"])
-    else {
+    let Some(server) = redis_server_7_0(&["--dir", &d, "--dbfilename", "ours.rdb"]) else {
         return;
     };
     let mut theirs = connect_port(server.port).await;

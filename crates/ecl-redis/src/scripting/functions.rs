@@ -60,8 +60,10 @@ struct Extra {
 /// The node's libraries and their Lua state.
 #[derive(Default)]
 pub struct Functions {
+    /// The functions' Lua state (taken out while a function runs, like the EVAL state).
     pub(super) state: Option<State>,
     extra: Option<Extra>,
+    /// Libraries by name (FUNCTION LIST shows them in this order).
     libs: BTreeMap<String, Library>,
     /// Lowercase function name -> library name.
     by_name: HashMap<String, String>,
