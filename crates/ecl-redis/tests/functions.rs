@@ -661,6 +661,16 @@ async fn monitor_and_slowlog_show_fcall() {
     for name in ["fcall", "fcall_ro", "function|load", "function|kill"] {
         assert!(cat.contains(&format!("\r\n{name}\r\n")), "{name}: {cat}");
     }
+    for container in ["SCRIPT", "FUNCTION"] {
+        let help = c.cmd(&[container, "HELP"]).await;
+        assert!(
+            help.starts_with(&format!(
+                "*{}\r\n+{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n",
+                if container == "SCRIPT" { 11 } else { 20 }
+            )),
+            "{help}"
+        );
+    }
     // lua-time-limit is the old name of busy-reply-threshold.
     assert_eq!(
         c.cmd(&["CONFIG", "SET", "lua-time-limit", "1234"]).await,

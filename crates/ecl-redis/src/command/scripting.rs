@@ -87,6 +87,13 @@ const SCRIPT_SUBS: &[CommandSpec] = &[
         .since(Redis(2, 6, 0))
         .group("scripting")
         .doc("Terminates a server-side Lua script during execution."),
+    Cmd::new("help", script_help)
+        .arity(2)
+        .flags(&[LOADING, STALE])
+        .acl(SCRIPT_ACL)
+        .since(Redis(5, 0, 0))
+        .group("scripting")
+        .doc("Returns helpful text about the different subcommands."),
 ];
 
 /// Key positions of EVAL-style commands: `numkeys` keys after the script.
@@ -242,6 +249,24 @@ fn script_kill(_: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     // through dispatch; a busy script is killed by the connection layer without the lock
     // (`conn::busy_batch`).
     Err("NOTBUSY No scripts in execution right now.".into())
+}
+
+fn script_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    super::connection::help(
+        ctx,
+        "SCRIPT",
+        &[
+            "EXISTS <sha1> [<sha1> ...]",
+            "    For each SHA-1, 1 if that script is cached, else 0.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Forget every cached script (functions are kept).",
+            "KILL",
+            "    Stop the running script (only if it has not written).",
+            "LOAD <script>",
+            "    Cache a script without running it; returns its SHA-1.",
+        ],
+    );
+    Ok(())
 }
 
 /// Runs a script so that a long one does not hold one of the runtime's worker threads: on a
