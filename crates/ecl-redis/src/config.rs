@@ -62,7 +62,6 @@ const PARAMS: &[(&str, &str, Kind)] = &[
     ("slowlog-max-len", "128", Kind::Int(0, i64::MAX)),
     ("latency-monitor-threshold", "0", Kind::Int(0, i64::MAX)),
     ("latency-tracking", "yes", Kind::Bool),
-    ("lua-time-limit", "5000", Kind::Int(0, i64::MAX)),
     ("busy-reply-threshold", "5000", Kind::Int(0, i64::MAX)),
     ("maxclients", "65000", Kind::Int(1, i64::MAX)),
     ("appendonly", "no", Kind::Bool),
@@ -179,6 +178,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("min-slaves-max-lag", "min-replicas-max-lag"),
     ("slave-lazy-flush", "replica-lazy-flush"),
     ("slave-read-only", "replica-read-only"),
+    ("lua-time-limit", "busy-reply-threshold"),
 ];
 
 /// Keyspace notification class bits (`notify-keyspace-events`).

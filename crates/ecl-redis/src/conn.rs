@@ -103,13 +103,10 @@ async fn lock_async(shared: &Shared) -> Option<MutexGuard<'_, Engine>> {
     }
 }
 
-/// The BUSY reply other clients get while a script runs past `busy-reply-threshold`.
-const BUSY: &str =
-    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
-
 /// While a script holds the node past `busy-reply-threshold`, answers the connection's
-/// complete commands without the lock, as Redis does: SCRIPT KILL asks the script to stop
-/// (or says why not), every other command gets BUSY. (SHUTDOWN NOSAVE is not offered: a
+/// complete commands without the lock, as Redis does: SCRIPT KILL (FUNCTION KILL for a
+/// function) asks the script to stop (or says why not), FUNCTION STATS shows the running
+/// function, every other command gets BUSY. (SHUTDOWN NOSAVE is not offered: a
 /// node is stopped through the API, which also stops the script.)
 fn busy_batch(
     watch: &crate::scripting::ScriptWatch,
@@ -127,13 +124,23 @@ fn busy_batch(
                 if argv.is_empty() {
                     continue;
                 }
-                if argv.len() == 2 && argv.is(0, "script") && argv.is(1, "kill") {
-                    match watch.request_kill() {
+                let function = argv.is(0, "function");
+                if argv.len() == 2 && (function || argv.is(0, "script")) && argv.is(1, "kill") {
+                    match watch.request_kill(function) {
                         Ok(()) => out.reply.ok(),
                         Err(e) => out.reply.error(e),
                     }
+                } else if argv.len() == 2 && function && argv.is(1, "stats") {
+                    match watch.running_function() {
+                        Some(r) => crate::command::functions::stats_reply(
+                            &mut out.reply,
+                            Some(&r),
+                            r.counts,
+                        ),
+                        None => out.reply.error(watch.busy_error()),
+                    }
                 } else {
-                    out.reply.error(BUSY);
+                    out.reply.error(watch.busy_error());
                 }
             }
             // Incomplete or malformed input waits for the lock: the normal path answers it.

@@ -1,8 +1,8 @@
 //! Primary/replica replication between nodes of this process.
 //!
 //! Place in the flow: the supervisor links two [`RedisNode`]s with
-//! [`RedisNode::replicate_from`]. The replica takes a full copy of the primary's keyspace
-//! (cloned under the primary's lock, like Redis' fork-time snapshot), then applies the
+//! [`RedisNode::replicate_from`]. The replica takes a full copy of the primary's keyspace and
+//! function libraries (cloned under the primary's lock, like Redis' fork-time snapshot), then applies the
 //! primary's write stream on a task of its own, asynchronously, exactly as a Redis replica
 //! reads its master link. On the primary, the dispatcher calls [`Engine::propagate_command`]
 //! after every write that changed the keyspace with what the command's handler stated: the
@@ -575,6 +575,8 @@ fn replica_buffer_limit(cfg: &crate::config::Config) -> u64 {
 /// What a (re)synchronization hands the applier: the copy, its offset and the stream.
 struct Attached {
     snapshot: Vec<Vec<(Key, Entry)>>,
+    /// The primary's function libraries (their code), part of the copy.
+    functions: Vec<Vec<u8>>,
     offset: u64,
     rx: mpsc::UnboundedReceiver<Arc<Unit>>,
 }
@@ -609,6 +611,7 @@ fn attach(primary: &Shared, link: &Arc<LinkState>, me: (String, u16)) -> Attache
     });
     Attached {
         snapshot,
+        functions: p.scripts.functions.codes(),
         offset: p.repl.offset,
         rx,
     }
@@ -764,6 +767,7 @@ async fn sync_and_stream(
 ) -> bool {
     let Attached {
         snapshot,
+        functions,
         offset,
         mut rx,
     } = attached;
@@ -785,6 +789,7 @@ async fn sync_and_stream(
                 }
             }
         }
+        crate::command::functions::install_from_rdb(&mut eng, &functions);
         eng.repl.offset = offset;
         eng.cluster.offset_cell.store(offset, Ordering::Release);
         crate::rdb::persist::rebase_aof(&mut eng);

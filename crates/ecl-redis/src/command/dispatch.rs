@@ -554,12 +554,16 @@ fn record_slow(eng: &mut Engine, client: &Client, argv: &Argv<'_>, usec: u64, no
             args.push(a.to_vec());
         }
     }
-    let (addr, name) = eng
-        .clients
-        .map
-        .get(&client.id)
-        .map(|c| (c.addr.clone(), c.name.clone()))
-        .unwrap_or_default();
+    // A script's own commands come from Redis' connection-less Lua client: `?:0`, no name.
+    let (addr, name) = if eng.scripts.running {
+        ("?:0".to_string(), String::new())
+    } else {
+        eng.clients
+            .map
+            .get(&client.id)
+            .map(|c| (c.addr.clone(), c.name.clone()))
+            .unwrap_or_default()
+    };
     eng.slowlog_push(usec, args, addr, name, now);
 }
 

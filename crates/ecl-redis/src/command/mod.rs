@@ -42,6 +42,7 @@ pub mod dispatch;
 pub mod dump;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod fault;
+pub mod functions;
 pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
@@ -108,6 +109,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     streams_groups::COMMANDS,
     streams_info::COMMANDS,
     scripting::COMMANDS,
+    functions::COMMANDS,
     crate::cluster::commands::COMMANDS,
     aclcmd::COMMANDS,
 ];

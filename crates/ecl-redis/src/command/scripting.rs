@@ -116,10 +116,17 @@ const SCRIPT_SUBS: &[CommandSpec] = &[
         .since(Redis(2, 6, 0))
         .group("scripting")
         .doc("Terminates a server-side Lua script during execution."),
+    Cmd::new("help", script_help)
+        .arity(2)
+        .flags(&[LOADING, STALE])
+        .acl(SCRIPT_ACL)
+        .since(Redis(5, 0, 0))
+        .group("scripting")
+        .doc("Returns helpful text about the different subcommands."),
 ];
 
 /// Key positions of EVAL-style commands: `numkeys` keys after the script.
-fn eval_keys(argv: &Argv<'_>) -> Vec<usize> {
+pub(super) fn eval_keys(argv: &Argv<'_>) -> Vec<usize> {
     let n = std::str::from_utf8(argv.get(2))
         .ok()
         .and_then(|s| s.parse::<usize>().ok())
@@ -147,8 +154,12 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 /// `REDIS_VERSION` and `REDIS_VERSION_NUM` of the node's Redis-compatible release.
-fn lua_version(ctx: &Ctx<'_>) -> (String, u32) {
-    let c = ctx.version();
+pub(super) fn lua_version(ctx: &Ctx<'_>) -> (String, u32) {
+    lua_version_of(ctx.version())
+}
+
+/// `REDIS_VERSION` and `REDIS_VERSION_NUM` of a packed Redis-compatible version.
+pub(super) fn lua_version_of(c: u32) -> (String, u32) {
     let (maj, min, patch) = (c / 10_000, c / 100 % 100, c % 100);
     (
         format!("{maj}.{min}.{patch}"),
@@ -228,7 +239,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
 }
 
 /// Whether the node is over `maxmemory` even after eviction (primaries only, as for commands).
-fn over_memory(ctx: &mut Ctx<'_>) -> bool {
+pub(super) fn over_memory(ctx: &mut Ctx<'_>) -> bool {
     let now = ctx.now;
     ctx.eng.cfg.maxmemory > 0 && !ctx.eng.repl.is_replica() && !ctx.eng.evict_if_needed(now)
 }
@@ -269,11 +280,29 @@ fn script_kill(_: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     Err("NOTBUSY No scripts in execution right now.".into())
 }
 
+fn script_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    super::connection::help(
+        ctx,
+        "SCRIPT",
+        &[
+            "EXISTS <sha1> [<sha1> ...]",
+            "    For each SHA-1, 1 if that script is cached, else 0.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Forget every cached script (functions are kept).",
+            "KILL",
+            "    Stop the running script (only if it has not written).",
+            "LOAD <script>",
+            "    Cache a script without running it; returns its SHA-1.",
+        ],
+    );
+    Ok(())
+}
+
 /// Runs a script so that a long one does not hold one of the runtime's worker threads: on a
 /// multi-thread runtime the thread hands its other tasks (every other node, the API) to a
 /// new worker while the script runs. Elsewhere (tests on a current-thread runtime, no
 /// runtime) it runs in place.
-fn run_off_worker<T>(f: impl FnOnce() -> T) -> T {
+pub(super) fn run_off_worker<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
         Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),

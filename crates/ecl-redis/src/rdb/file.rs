@@ -299,8 +299,11 @@ pub struct LoadStats {
     pub keys_loaded: u64,
     /// Keys skipped because their TTL had passed.
     pub keys_expired: u64,
-    /// Function libraries in the file, skipped (this engine has no functions).
+    /// Function library records in the file (their code is in `functions`).
     pub functions_skipped: u64,
+    /// The source code of each function library in the file (`FUNCTION2` records), for the
+    /// node to load (see `rdb::functions`).
+    pub functions: Vec<Vec<u8>>,
     /// Auxiliary fields, in file order.
     pub aux: Vec<(String, String)>,
 }
@@ -353,7 +356,8 @@ pub fn read(bytes: &[u8], opts: &ReadOptions) -> Result<(Dataset, LoadStats), Rd
             op::FREQ => pending.freq = Some(r.byte().ok_or_else(|| bad(at, "LFU frequency"))?),
             op::IDLE => pending.idle = Some(r.len_plain(at)?),
             op::FUNCTION2 => {
-                r.string().ok_or_else(|| bad(at, "function library"))?;
+                let code = r.string().ok_or_else(|| bad(at, "function library"))?;
+                stats.functions.push(code);
                 stats.functions_skipped += 1;
             }
             op::SLOT_INFO => {

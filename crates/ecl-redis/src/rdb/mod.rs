@@ -11,6 +11,7 @@
 
 pub mod aof;
 pub mod file;
+pub mod functions;
 pub mod listpack;
 #[cfg(test)]
 mod load_fuzz;

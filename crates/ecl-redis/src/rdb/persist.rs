@@ -47,9 +47,12 @@ pub struct Persistence {
     pub save_progress: (u64, u64),
 }
 
-/// The node's current dataset as an RDB file image (caller holds the node lock).
+/// The node's current dataset and function libraries as an RDB file image (caller holds the
+/// node lock).
 pub fn image(eng: &Engine) -> Vec<u8> {
-    file::write(&eng.dbs, &write_meta(eng), eng.now_ms())
+    let mut img = file::write(&eng.dbs, &write_meta(eng), eng.now_ms());
+    super::functions::append_to_file(&mut img, &eng.scripts.functions.codes());
+    img
 }
 
 /// The header fields of an image of this node taken now.
@@ -94,6 +97,7 @@ fn install(eng: &mut Engine, data: file::Dataset, stats: &LoadStats) {
             eng.dbs[i].insert_entry(&key, entry);
         }
     }
+    crate::command::functions::install_from_rdb(eng, &stats.functions);
     eng.persist.last_load = (stats.keys_loaded, stats.keys_expired);
     let now_s = eng.now_ms() / 1000;
     eng.mark_saved(now_s);

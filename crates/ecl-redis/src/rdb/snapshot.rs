@@ -26,6 +26,8 @@ pub struct Collector {
     db: usize,
     /// Header fields of the image, as of the start.
     meta: WriteMeta,
+    /// The function libraries' code, as of the start.
+    functions: Vec<Vec<u8>>,
     /// The start instant (ms): keys expired by then are left out.
     now_ms: i64,
     /// Keys at the start (INFO `current_save_keys_total`).
@@ -62,6 +64,7 @@ pub fn begin(eng: &mut Engine) -> Option<Collector> {
         copy,
         db: 0,
         meta: super::persist::write_meta(eng),
+        functions: eng.scripts.functions.codes(),
         now_ms: eng.now_ms(),
         keys_total: eng.total_keys(),
     })
@@ -103,7 +106,9 @@ impl Collector {
     /// The RDB image of the collected copy (call once [`Collector::step`] returned true;
     /// runs without the node lock).
     pub fn image(&self) -> Vec<u8> {
-        file::write(&self.copy, &self.meta, self.now_ms)
+        let mut img = file::write(&self.copy, &self.meta, self.now_ms);
+        super::functions::append_to_file(&mut img, &self.functions);
+        img
     }
 }
 

@@ -7,6 +7,11 @@
 
 use mlua::{LightUserData, Lua, MultiValue, Table, Value};
 
+/// `redis.REPL_ALL`: a script's effects go to the AOF and to replicas (the default).
+pub const REPL_ALL: i64 = 3;
+/// The `redis.REPL_REPLICA` bit of `redis.set_repl`'s flags: effects go to replicas.
+pub const REPL_REPLICA: i64 = 2;
+
 /// The PRNG state (`lrand48`'s 48-bit state) kept as Lua app data while a script runs.
 pub struct Rand(pub u64);
 

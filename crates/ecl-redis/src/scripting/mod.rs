@@ -12,6 +12,7 @@
 //! converted to Lua values ([`convert`]).
 
 pub mod convert;
+pub mod functions;
 pub mod json;
 pub mod libs;
 pub mod msgpack;
@@ -61,6 +62,9 @@ struct State {
     redis: Table,
     /// `function(f) return xpcall(f, handler) end`.
     runner: Function,
+    /// `function(f, keys, args) return xpcall(function() return f(keys, args) end, handler) end`
+    /// (Redis 7 functions get KEYS and ARGV as arguments).
+    run_fn: Function,
     /// The real global table (the scripts see a read-only proxy of it).
     globals: Table,
     /// The environment scripts run in.
@@ -69,7 +73,8 @@ struct State {
 
 /// What other connections may know about a running script without the node lock (the
 /// script holds it): when it becomes "busy" for them, whether SCRIPT KILL asked it to stop,
-/// and whether it has written (then SCRIPT KILL refuses, as in Redis).
+/// whether it has written (then SCRIPT KILL refuses, as in Redis), and for a function what
+/// FUNCTION STATS shows.
 #[derive(Debug, Default)]
 pub struct ScriptWatch {
     /// Wall-clock ms from which other clients get BUSY (start + `busy-reply-threshold`);
@@ -79,12 +84,35 @@ pub struct ScriptWatch {
     kill: AtomicBool,
     /// The script has written: SCRIPT KILL answers UNKILLABLE.
     wrote: AtomicBool,
+    /// What runs is a function (FCALL), not an EVAL script: FUNCTION KILL stops it.
+    function: AtomicBool,
+    /// The running function, for FUNCTION STATS while it runs.
+    running: std::sync::Mutex<Option<RunningFunction>>,
+}
+
+/// A function being run, as FUNCTION STATS reports it.
+#[derive(Debug, Clone)]
+pub struct RunningFunction {
+    /// The function's name.
+    pub name: String,
+    /// The FCALL/FCALL_RO command line.
+    pub argv: Vec<Vec<u8>>,
+    /// Wall-clock start (ms).
+    pub started_ms: i64,
+    /// Libraries and functions loaded when it started.
+    pub counts: (usize, usize),
 }
 
 /// The error a killed script's caller gets (Redis appends where the script was).
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 /// How often (in Lua VM instructions) a running script checks for SCRIPT KILL.
 const KILL_CHECK_INSTRUCTIONS: u32 = 10_000;
+/// BUSY while an EVAL script runs.
+const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// BUSY while a function runs.
+const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
 impl ScriptWatch {
     /// Whether a script has run past `busy-reply-threshold` at `now_ms`.
@@ -93,9 +121,19 @@ impl ScriptWatch {
         at != 0 && now_ms >= at
     }
 
-    /// SCRIPT KILL from another connection while a script is busy: `Ok` once the script is
-    /// asked to stop, else Redis's UNKILLABLE / NOTBUSY error.
-    pub fn request_kill(&self) -> Result<(), &'static str> {
+    /// The BUSY error other commands get while this script or function runs.
+    pub fn busy_error(&self) -> &'static str {
+        if self.function.load(Ordering::Acquire) {
+            BUSY_FUNCTION
+        } else {
+            BUSY_SCRIPT
+        }
+    }
+
+    /// SCRIPT KILL (`function` false) or FUNCTION KILL (`function` true) from another
+    /// connection while a script is busy: `Ok` once the script is asked to stop, else Redis's
+    /// NOTBUSY / UNKILLABLE / BUSY error (each KILL stops only its own kind).
+    pub fn request_kill(&self, function: bool) -> Result<(), &'static str> {
         if self.busy_at_ms.load(Ordering::Acquire) == 0 {
             return Err("NOTBUSY No scripts in execution right now.");
         }
@@ -104,8 +142,23 @@ impl ScriptWatch {
                 "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
             );
         }
+        if self.function.load(Ordering::Acquire) != function {
+            return Err(self.busy_error());
+        }
         self.kill.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// The function running now, if any (FUNCTION STATS).
+    pub fn running_function(&self) -> Option<RunningFunction> {
+        self.running.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// Records the function about to run (cleared when the run ends).
+    pub(crate) fn set_running(&self, r: Option<RunningFunction>) {
+        if let Ok(mut cur) = self.running.lock() {
+            *cur = r;
+        }
     }
 
     /// The node is stopping: whatever the script did, it stops at its next check (a script
@@ -114,9 +167,10 @@ impl ScriptWatch {
         self.kill.store(true, Ordering::Release);
     }
 
-    fn begin(&self, busy_after_ms: i64) {
+    fn begin(&self, busy_after_ms: i64, function: bool) {
         self.kill.store(false, Ordering::Release);
         self.wrote.store(false, Ordering::Release);
+        self.function.store(function, Ordering::Release);
         let at = crate::engine::wall_ms()
             .saturating_add(busy_after_ms)
             .max(1);
@@ -126,6 +180,7 @@ impl ScriptWatch {
     fn end(&self) {
         self.busy_at_ms.store(0, Ordering::Release);
         self.kill.store(false, Ordering::Release);
+        self.set_running(None);
     }
 }
 
@@ -143,6 +198,8 @@ pub struct Scripts {
     rand: u64,
     /// Shared with the node's connections (BUSY, SCRIPT KILL while a script runs).
     pub watch: Arc<ScriptWatch>,
+    /// Redis 7 functions (FUNCTION LOAD, FCALL): their own Lua state and libraries.
+    pub functions: functions::Functions,
 }
 
 impl Default for Scripts {
@@ -154,6 +211,7 @@ impl Default for Scripts {
             running: false,
             rand: libs::RAND_INIT,
             watch: Arc::default(),
+            functions: functions::Functions::default(),
         }
     }
 }
@@ -238,7 +296,8 @@ local env = setmetatable({}, {
 })
 G._G = env
 local function run(f) return xpcall(f, handler) end
-return run, env
+local function run_fn(f, k, a) return xpcall(function() return f(k, a) end, handler) end
+return run, env, run_fn
 "#;
 
 /// Creates a Lua state with the libraries scripts may use.
@@ -256,21 +315,26 @@ fn new_state(version: &str, version_num: u32) -> mlua::Result<State> {
     redis.set("REDIS_VERSION_NUM", version_num)?;
     redis.set("sha1hex", lua.create_function(libs::sha1hex_fn)?)?;
     redis.set("log", lua.create_function(libs::log)?)?;
+    // Kept for scripts written for older Redis: effects replication is always on (true), and
+    // there is no Lua debugger (breakpoint answers false, debug does nothing).
+    redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
+    redis.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
+    redis.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     let hooks = lua.create_table()?;
     libs::install_redis_fns(&lua, &redis, &hooks)?;
     g.raw_set("redis", redis)?;
     libs::install(&lua, &g)?;
     let handler = lua.create_function(error_handler)?;
-    let (runner, env): (Function, Table) = lua.load(PRELUDE).set_name("=prelude").call((
-        g.clone(),
-        handler,
-        lua.create_function(libs::error_text)?,
-    ))?;
+    let (runner, env, run_fn): (Function, Table, Function) = lua
+        .load(PRELUDE)
+        .set_name("=prelude")
+        .call((g.clone(), handler, lua.create_function(libs::error_text)?))?;
     Ok(State {
         lua,
         hooks,
         redis: g.raw_get("redis")?,
         runner,
+        run_fn,
         globals: g,
         env,
     })
@@ -279,7 +343,9 @@ fn new_state(version: &str, version_num: u32) -> mlua::Result<State> {
 /// The xpcall handler: turns any error into an `{err=...}` table that also carries where in
 /// the user's script it happened (`source`, `line`), as Redis reports it.
 fn error_handler(lua: &Lua, e: Value) -> mlua::Result<Table> {
-    let line = user_line(lua);
+    let at = user_line(lua);
+    let line = at.map(|(_, l)| l);
+    let src = at.map_or(USER_SCRIPT, |(s, _)| s);
     let raised = match &e {
         Value::Error(err) => err.downcast_ref::<libs::Raised>().map(|r| r.0.clone()),
         _ => None,
@@ -300,7 +366,7 @@ fn error_handler(lua: &Lua, e: Value) -> mlua::Result<Table> {
                 Value::Error(err) => {
                     let inner = root_message(err);
                     match line {
-                        Some(l) => format!("user_script:{l}: {inner}"),
+                        Some(l) => format!("{}:{l}: {inner}", &src[1..]),
                         None => inner,
                     }
                 }
@@ -317,21 +383,32 @@ fn error_handler(lua: &Lua, e: Value) -> mlua::Result<Table> {
         }
     };
     if let Some(l) = line {
-        t.raw_set("source", "@user_script")?;
+        t.raw_set("source", src)?;
         t.raw_set("line", l)?;
     }
     Ok(t)
 }
 
-/// The current line of the innermost user-script function on the stack.
-fn user_line(lua: &Lua) -> Option<i64> {
+/// Chunk name of EVAL scripts (errors say `user_script:<line>`).
+const USER_SCRIPT: &str = "@user_script";
+/// Chunk name of function libraries (errors say `user_function:<line>`).
+const USER_FUNCTION: &str = "@user_function";
+
+/// The chunk name and current line of the innermost user code (script or function library)
+/// on the stack.
+fn user_line(lua: &Lua) -> Option<(&'static str, i64)> {
     for level in 0..64 {
         let found = lua.inspect_stack(level, |d| {
             let src = d.source();
-            (src.source.as_deref() == Some("@user_script")).then(|| d.current_line())
+            let name = match src.source.as_deref() {
+                Some(USER_SCRIPT) => USER_SCRIPT,
+                Some(USER_FUNCTION) => USER_FUNCTION,
+                _ => return None,
+            };
+            Some((name, d.current_line()))
         })?;
-        if let Some(line) = found {
-            return Some(line.map_or(-1, |l| l as i64));
+        if let Some((name, line)) = found {
+            return Some((name, line.map_or(-1, |l| l as i64)));
         }
     }
     None
@@ -441,6 +518,41 @@ pub fn run_script(
     let Some(st) = eng.scripts.state.take() else {
         return Err(NOSCRIPT_MSG.to_string());
     };
+    let res = run_prepared(eng, client, out, &st, func, inv, false);
+    // A SCRIPT FLUSH from inside is refused, so the state taken out is the one to put back.
+    eng.scripts.state = Some(st);
+    res
+}
+
+/// Runs a registered function (FCALL): `inv.sha` is the function's name, `func` its callback
+/// in the functions' Lua state, which gets `(keys, args)` as arguments.
+pub(crate) fn run_function(
+    eng: &mut Engine,
+    client: &mut Client,
+    out: &mut Reply,
+    func: Function,
+    inv: &Invocation<'_>,
+) -> Result<(), String> {
+    let Some(st) = eng.scripts.functions.state.take() else {
+        return Err("ERR Function not found".to_string());
+    };
+    let res = run_prepared(eng, client, out, &st, func, inv, true);
+    // FUNCTION commands are refused from inside, so this state is still the current one.
+    eng.scripts.functions.state = Some(st);
+    res
+}
+
+/// The part of a run common to scripts and functions: the caller's state saved and restored,
+/// the BUSY/kill watch, the result converted to the caller's reply.
+fn run_prepared(
+    eng: &mut Engine,
+    client: &mut Client,
+    out: &mut Reply,
+    st: &State,
+    func: Function,
+    inv: &Invocation<'_>,
+    function: bool,
+) -> Result<(), String> {
     let saved = (
         client.db,
         client.reply_mode,
@@ -456,8 +568,8 @@ pub fn run_script(
         .get("busy-reply-threshold")
         .and_then(|v| v.parse::<i64>().ok())
         .unwrap_or(5000);
-    watch.begin(busy_after);
-    let res = run_in_state(&st, eng, client, func, inv);
+    watch.begin(busy_after, function);
+    let res = run_in_state(st, eng, client, func, inv, function);
     let killed = watch.kill.load(Ordering::Acquire);
     watch.end();
     st.lua.remove_hook();
@@ -468,8 +580,6 @@ pub fn run_script(
         client.in_exec,
         client.last_cmd,
     ) = saved;
-    // A SCRIPT FLUSH from inside is refused, so the state taken out is the one to put back.
-    eng.scripts.state = Some(st);
     match res {
         Ok((v, lua_resp3)) if !killed => {
             convert::lua_to_reply(&v, out, lua_resp3, 0);
@@ -491,34 +601,27 @@ fn run_in_state(
     client: &mut Client,
     func: Function,
     inv: &Invocation<'_>,
+    function: bool,
 ) -> Result<(Value, bool), String> {
     let lua = &st.lua;
     let rand = eng.scripts.rand;
-    let setup = || -> mlua::Result<()> {
+    let setup = || -> mlua::Result<(Table, Table)> {
         let keys =
             lua.create_sequence_from(inv.keys.iter().map(|k| mlua::BString::from(k.to_vec())))?;
         let args =
             lua.create_sequence_from(inv.args.iter().map(|k| mlua::BString::from(k.to_vec())))?;
-        st.globals.raw_set("KEYS", keys)?;
-        st.globals.raw_set("ARGV", args)?;
+        // Scripts read KEYS/ARGV globals; functions get them as arguments.
+        if !function {
+            st.globals.raw_set("KEYS", keys.clone())?;
+            st.globals.raw_set("ARGV", args.clone())?;
+        }
         st.hooks.raw_set("resp", 2)?;
-        st.hooks.raw_set("repl", 3)?;
+        st.hooks.raw_set("repl", libs::REPL_ALL)?;
         lua.set_app_data(libs::Rand(rand));
-        Ok(())
+        Ok((keys, args))
     };
-    setup().map_err(|e| format!("ERR {e}"))?;
-    let watch = eng.scripts.watch.clone();
-    lua.set_hook(
-        mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_INSTRUCTIONS),
-        move |_, _| {
-            if watch.kill.load(Ordering::Acquire) {
-                Err(mlua::Error::runtime(KILLED))
-            } else {
-                Ok(mlua::VmState::Continue)
-            }
-        },
-    )
-    .map_err(|e| format!("ERR {e}"))?;
+    let (keys, args) = setup().map_err(|e| format!("ERR {e}"))?;
+    set_kill_hook(lua, eng.scripts.watch.clone())?;
     let cell = std::cell::RefCell::new((eng, client));
     let dirty_at_start = cell.borrow().0.dirty();
     // Cluster mode: the slot the script works in (its first declared key's, else the first
@@ -531,6 +634,7 @@ fn run_in_state(
     };
     let call_with = |lua: &Lua, args: MultiValue| {
         let resp3 = st.hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
+        let repl = st.hooks.raw_get::<i64>("repl").unwrap_or(libs::REPL_ALL);
         let mut guard = cell.borrow_mut();
         let (eng, client) = &mut *guard;
         // Once the script has written, its later commands are not refused for memory: a
@@ -538,7 +642,7 @@ fn run_in_state(
         if eng.dirty() != dirty_at_start {
             client.no_evict = true;
         }
-        let r = script_call(lua, eng, client, args, &rules, resp3);
+        let r = script_call(lua, eng, client, args, &rules, (resp3, repl));
         if eng.dirty() != dirty_at_start {
             eng.scripts.watch.wrote.store(true, Ordering::Release);
         }
@@ -554,11 +658,21 @@ fn run_in_state(
             Ok(v)
         })?;
         let pcall = scope.create_function(|lua, args: MultiValue| Ok(call_with(lua, args)?.0))?;
+        let acl = scope.create_function(|_, args: MultiValue| {
+            let guard = cell.borrow();
+            acl_check(&*guard.0, &*guard.1, &args)
+        })?;
         st.redis.raw_set("call", call)?;
         st.redis.raw_set("pcall", pcall)?;
-        let r: (bool, Value) = st.runner.call(func)?;
-        st.redis.raw_set("call", Value::Nil)?;
-        st.redis.raw_set("pcall", Value::Nil)?;
+        st.redis.raw_set("acl_check_cmd", acl)?;
+        let r: (bool, Value) = if function {
+            st.run_fn.call((func, keys, args))?
+        } else {
+            st.runner.call(func)?
+        };
+        for f in ["call", "pcall", "acl_check_cmd"] {
+            st.redis.raw_set(f, Value::Nil)?;
+        }
         Ok(r)
     });
     let lua_resp3 = st.hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
@@ -571,6 +685,22 @@ fn run_in_state(
         Ok((false, other)) => Err(format!("ERR {other:?}")),
         Err(e) => Err(format!("ERR {e}")),
     }
+}
+
+/// Makes the running script check for SCRIPT KILL (or FUNCTION KILL) every few thousand
+/// instructions.
+fn set_kill_hook(lua: &Lua, watch: Arc<ScriptWatch>) -> Result<(), String> {
+    lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_INSTRUCTIONS),
+        move |_, _| {
+            if watch.kill.load(Ordering::Acquire) {
+                Err(mlua::Error::runtime(KILLED))
+            } else {
+                Ok(mlua::VmState::Continue)
+            }
+        },
+    )
+    .map_err(|e| format!("ERR {e}"))
 }
 
 /// The error reply for a script that raised `t` (`{err=..., source=..., line=...}`).
@@ -596,34 +726,20 @@ fn err_table(lua: &Lua, msg: &str) -> mlua::Result<(Value, bool)> {
 }
 
 /// One `redis.call`/`redis.pcall`: returns the converted reply and whether it is an error.
+/// `mode` is the script's protocol (`redis.setresp`) and replication flags (`redis.set_repl`).
 fn script_call(
     lua: &Lua,
     eng: &mut Engine,
     client: &mut Client,
     args: MultiValue,
     rules: &CallRules<'_>,
-    resp3: bool,
+    mode: (bool, i64),
 ) -> mlua::Result<(Value, bool)> {
-    if args.is_empty() {
-        return err_table(
-            lua,
-            "ERR Please specify at least one argument for this redis lib call",
-        );
-    }
-    let mut argv = OwnedArgv::default();
-    for a in args.iter() {
-        match a {
-            Value::String(s) => argv.push(&s.as_bytes()),
-            Value::Integer(n) => argv.push(n.to_string().as_bytes()),
-            Value::Number(n) => argv.push(convert::number_arg(*n).as_bytes()),
-            _ => {
-                return err_table(
-                    lua,
-                    "ERR Lua redis lib command arguments must be strings or integers",
-                );
-            }
-        }
-    }
+    let (resp3, repl) = mode;
+    let argv = match lua_argv(&args) {
+        Ok(a) => a,
+        Err(msg) => return err_table(lua, msg),
+    };
     let argv = argv.as_argv();
     if let Err(msg) = check_call(eng, client, &argv, rules) {
         return err_table(lua, msg);
@@ -632,11 +748,54 @@ fn script_call(
         buf: Vec::new(),
         resp3,
     };
+    // The command's effects queue up for the script's MULTI/EXEC unit (the caller is marked
+    // as inside a transaction); without REPL_REPLICA (`redis.set_repl`) they are dropped from
+    // it, so replicas never see them.
+    let queued = eng.repl.txn.len();
     crate::command::dispatch::dispatch(eng, client, &mut reply, &argv);
+    if repl & libs::REPL_REPLICA == 0 {
+        eng.repl.txn.truncate(queued);
+    }
     let mut pos = 0;
     let v = convert::reply_to_lua(lua, &reply.buf, &mut pos)?;
     let is_err = reply.buf.first() == Some(&b'-');
     Ok((v, is_err))
+}
+
+/// A `redis.call`-style argument list as a command line; `Err` is Redis' message.
+fn lua_argv(args: &MultiValue) -> Result<OwnedArgv, &'static str> {
+    if args.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut argv = OwnedArgv::default();
+    for a in args.iter() {
+        match a {
+            Value::String(s) => argv.push(&s.as_bytes()),
+            Value::Integer(n) => argv.push(n.to_string().as_bytes()),
+            Value::Number(n) => argv.push(convert::number_arg(*n).as_bytes()),
+            _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    Ok(argv)
+}
+
+/// `redis.acl_check_cmd(command, args...)`: whether the script's user may run that command
+/// line (its command, keys and channels), without running it.
+fn acl_check(eng: &Engine, client: &Client, args: &MultiValue) -> mlua::Result<bool> {
+    let raised = |m: &str| mlua::Error::external(libs::Raised(m.to_string()));
+    let argv = lua_argv(args).map_err(raised)?;
+    let argv = argv.as_argv();
+    let table = &eng.table;
+    let invalid = || raised("ERR Invalid command passed to redis.acl_check_cmd()");
+    let mut id = table.lookup(argv.get(0)).ok_or_else(invalid)?;
+    if !table.entries[id].spec.subs.is_empty() && argv.len() > 1 {
+        id = table.lookup_sub(id, argv.get(1)).ok_or_else(invalid)?;
+    }
+    let spec = table.entries[id].spec;
+    Ok(match &client.user {
+        Some(u) if !u.unrestricted() => crate::acl::check(u, table, id, spec, &argv).is_ok(),
+        _ => true,
+    })
 }
 
 /// What a script's commands are checked against besides the command table.
