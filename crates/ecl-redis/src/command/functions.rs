@@ -22,7 +22,14 @@ const WRITE_ACL: &[super::AclCategories] = &[acl::WRITE, acl::SLOW, acl::SCRIPTI
 pub const COMMANDS: &[CommandSpec] = &[
     Cmd::new("fcall", fcall)
         .arity(-3)
-        .flags(&[NOSCRIPT, SKIP_MONITOR, MAY_REPLICATE, STALE, MOVABLE_KEYS])
+        .flags(&[
+            NOSCRIPT,
+            SKIP_MONITOR,
+            MAY_REPLICATE,
+            STALE,
+            NO_MANDATORY_KEYS,
+            MOVABLE_KEYS,
+        ])
         .acl(SCRIPT_ACL)
         .keys(Keys::Custom(eval_keys))
         .legacy(0, 0, 0)
@@ -31,7 +38,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("Invokes a function."),
     Cmd::new("fcall_ro", fcall_ro)
         .arity(-3)
-        .flags(&[NOSCRIPT, SKIP_MONITOR, STALE, READONLY, MOVABLE_KEYS])
+        .flags(&[
+            NOSCRIPT,
+            SKIP_MONITOR,
+            STALE,
+            READONLY,
+            NO_MANDATORY_KEYS,
+            MOVABLE_KEYS,
+        ])
         .acl(SCRIPT_ACL)
         .keys(Keys::Custom(eval_keys))
         .legacy(0, 0, 0)
@@ -40,6 +54,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("Invokes a read-only function."),
     Cmd::new("function", container)
         .arity(-2)
+        .acl(&[acl::SLOW])
         .since(Redis(7, 0, 0))
         .group("scripting")
         .doc("A container for function commands.")

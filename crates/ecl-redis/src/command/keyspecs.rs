@@ -74,6 +74,15 @@ const DECLARED: &[(&str, &[KeySpec])] = &[
     ),
     ("evalsha_ro", &[spec(RO_ACCESS, Begin::Index(2), KEYNUM)]),
     (
+        "fcall",
+        &[spec(
+            ks::RW | ks::ACCESS | ks::UPDATE,
+            Begin::Index(2),
+            KEYNUM,
+        )],
+    ),
+    ("fcall_ro", &[spec(RO_ACCESS, Begin::Index(2), KEYNUM)]),
+    (
         "georadius",
         &[
             spec(RO_ACCESS, Begin::Index(1), ONE),

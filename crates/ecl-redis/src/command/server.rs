@@ -64,7 +64,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("Synchronously saves the database(s) to disk."),
     Cmd::new("bgrewriteaof", bgrewriteaof)
         .arity(1)
-        .flags(&[ADMIN, NOSCRIPT])
+        .flags(&[ADMIN, NOSCRIPT, NO_ASYNC_LOADING])
         .acl(&[ADM])
         .since(Redis(1, 0, 0))
         .group("server")
