@@ -30,6 +30,7 @@ mod common;
 mod events;
 mod failover;
 mod lifecycle;
+mod migration;
 mod parameter_groups;
 mod rbac_attach;
 mod rbac_lifecycle;
@@ -585,5 +586,29 @@ impl ElastiCacheApi for Service {
         input: DescribeReservedCacheNodesInput,
     ) -> Result<DescribeReservedCacheNodesOutput, ApiError> {
         reserved_nodes::describe_reserved_cache_nodes(self, ctx, input)
+    }
+
+    async fn start_migration(
+        &self,
+        ctx: &RequestContext,
+        input: StartMigrationInput,
+    ) -> Result<StartMigrationOutput, ApiError> {
+        migration::start_migration(self, ctx, input).await
+    }
+
+    async fn test_migration(
+        &self,
+        ctx: &RequestContext,
+        input: TestMigrationInput,
+    ) -> Result<TestMigrationOutput, ApiError> {
+        migration::test_migration(self, ctx, input).await
+    }
+
+    async fn complete_migration(
+        &self,
+        ctx: &RequestContext,
+        input: CompleteMigrationInput,
+    ) -> Result<CompleteMigrationOutput, ApiError> {
+        migration::complete_migration(self, ctx, input).await
     }
 }
