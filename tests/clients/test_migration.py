@@ -215,3 +215,23 @@ def test_migration_errors(ec, group, uid):
             ec.start_migration(ReplicationGroupId=tls, CustomerNodeEndpointList=one)
     finally:
         ec.delete_replication_group(ReplicationGroupId=tls)
+
+
+def test_an_elasticache_node_is_not_a_source(ec, group, resources, uid):
+    """ElastiCache nodes refuse SYNC/PSYNC (restricted commands), so migrating from one fails
+    to start: the group goes back to `available` with the failure event, as on AWS."""
+    from helpers import create_redis
+
+    cid = uid("mig-src")
+    node = create_redis(ec, resources, cid)["CacheNodes"][0]["Endpoint"]
+    src = redis.Redis(host=node["Address"], port=node["Port"], decode_responses=True)
+    src.set("never", "copied")
+    ec.start_migration(
+        ReplicationGroupId=group, CustomerNodeEndpointList=[{"Address": node["Address"], "Port": node["Port"]}]
+    )
+    until(lambda: describe(ec, group)["Status"] == "available")
+    failed = [m for m in events(ec, group) if m.startswith("Failed to start migration")]
+    assert failed and "PSYNC" in failed[0], failed
+    primary, _ = endpoint_clients(ec, group)
+    assert primary.exists("never") == 0
+    primary.set("writable", "1")
