@@ -243,3 +243,49 @@ async fn unreachable_source_fails_after_retries() {
     }
     panic!("link did not fail");
 }
+
+/// A payload of many reads (tens of thousands of keys and a 2 MB value) in the diskless form,
+/// then a burst of stream writes arriving while the node applies them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_diskless_payload_and_stream_burst() {
+    let dir = std::env::temp_dir().join(format!("ecl-remote-{}-large", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir_arg = dir.to_string_lossy().to_string();
+    let Some(source) =
+        ReferenceRedis::start(&["--repl-diskless-sync-delay", "0", "--dir", &dir_arg])
+    else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    let mut src = source_client(source.port).await;
+    let mut pipe = redis::pipe();
+    for i in 0..30_000 {
+        pipe.set(format!("key:{i}"), format!("value-{i}")).ignore();
+    }
+    let _: () = pipe.query_async(&mut src).await.unwrap();
+    let big = "x".repeat(2 << 20);
+    let _: () = src.set("big", &big).await.unwrap();
+    let node = start();
+    let mut ours = common::client(&node).await;
+    node.replicate_from_remote(("127.0.0.1".into(), source.port));
+    until("link up", async || {
+        node.remote_status() == Some(RemoteStatus::Up)
+    })
+    .await;
+    let mut burst = redis::pipe();
+    for i in 0..5_000 {
+        burst.incr("hits", 1).ignore();
+        burst.set(format!("new:{i}"), i).ignore();
+    }
+    let _: () = burst.query_async(&mut src).await.unwrap();
+    until("burst applied", async || {
+        ours.get::<_, Option<i64>>("hits").await.unwrap() == Some(5_000)
+    })
+    .await;
+    let size: i64 = redis::cmd("DBSIZE").query_async(&mut ours).await.unwrap();
+    assert_eq!(size, 30_000 + 1 + 1 + 5_000);
+    assert_eq!(ours.strlen::<_, usize>("big").await.unwrap(), 2 << 20);
+    node.stop_remote_replication();
+    drop(source);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -536,18 +536,20 @@ impl Conn {
         }
     }
 
-    /// Bytes up to (not including) `mark`, which ends the diskless payload.
+    /// Bytes up to (not including) `mark`, which ends the diskless payload. Each read is
+    /// searched once (plus the mark's length before it), so a large payload costs linear time.
     async fn until_mark(&mut self, mark: &[u8]) -> Result<Vec<u8>, String> {
+        let mut searched: usize = 0;
         loop {
             let have = &self.buf[self.pos..];
-            if have.len() >= mark.len()
-                && let Some(i) = have.windows(mark.len()).position(|w| w == mark)
-            {
-                let out = have[..i].to_vec();
-                self.pos += i + mark.len();
+            let from = searched.saturating_sub(mark.len() - 1);
+            if let Some(i) = have[from..].windows(mark.len()).position(|w| w == mark) {
+                let out = have[..from + i].to_vec();
+                self.pos += from + i + mark.len();
                 return Ok(out);
             }
-            if have.len() > MAX_PAYLOAD {
+            searched = have.len();
+            if searched > MAX_PAYLOAD {
                 return Err("the payload is too large".to_string());
             }
             self.fill().await?;
