@@ -186,3 +186,17 @@ def test_update_actions_paginate(acct, resources, uid):
     assert [len(p["UpdateActions"]) for p in pages] == [20, 2]
     seen = [(a["ServiceUpdateName"], a["CacheClusterId"]) for p in pages for a in p["UpdateActions"]]
     assert len(set(seen)) == 22
+
+
+def test_valkey_clusters_get_valkey_updates(acct, resources, uid):
+    vid = uid("su-valkey")
+    resources.cluster(acct, vid)
+    acct.create_cache_cluster(CacheClusterId=vid, Engine="valkey", CacheNodeType="cache.t3.micro", NumCacheNodes=1)
+    got = acct.describe_update_actions(Engine="valkey")["UpdateActions"]
+    assert [(a["ServiceUpdateName"], a["CacheClusterId"], a["Engine"]) for a in got] == [
+        ("elasticache-20251015-001", vid, "valkey")
+    ]
+    assert got[0]["ServiceUpdateSeverity"] == "critical"
+    # Its apply-by date has passed and it was not applied: the SLA is missed.
+    assert got[0]["SlaMet"] == "no"
+    assert acct.describe_update_actions(Engine="redis", CacheClusterIds=[vid])["UpdateActions"] == []
