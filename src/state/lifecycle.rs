@@ -159,6 +159,8 @@ pub enum GroupStatus {
     CreateFailed,
     /// `snapshotting`
     Snapshotting,
+    /// `migrating`: the primary replicates an outside Redis server (StartMigration).
+    Migrating,
 }
 
 impl GroupStatus {
@@ -171,6 +173,7 @@ impl GroupStatus {
             GroupStatus::Deleting => "deleting",
             GroupStatus::CreateFailed => "create-failed",
             GroupStatus::Snapshotting => "snapshotting",
+            GroupStatus::Migrating => "migrating",
         }
     }
 }
@@ -187,6 +190,8 @@ impl Lifecycle for GroupStatus {
             (Creating, CreateFailed),
             (Modifying, Available),
             (Snapshotting, Available),
+            (Available, Migrating),
+            (Migrating, Available),
         ]
     };
 
@@ -555,7 +560,7 @@ mod tests {
             IncompatibleNetwork,
         ]
     };
-    const GROUP: [GroupStatus; 6] = {
+    const GROUP: [GroupStatus; 7] = {
         use GroupStatus::*;
         [
             Creating,
@@ -564,6 +569,7 @@ mod tests {
             Deleting,
             CreateFailed,
             Snapshotting,
+            Migrating,
         ]
     };
     const NODE: [NodeStatus; 5] = {

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 mod clock;
 mod events;
 mod lifecycle;
+mod maintenance;
 mod records;
 mod region;
 mod replication_groups;
@@ -24,6 +25,7 @@ pub use lifecycle::{
     ClusterStatus, GroupStatus, Lifecycle, NodeStatus, ParameterStatus, SnapshotStatus, StateError,
     UserGroupStatus, UserStatus,
 };
+pub use maintenance::*;
 pub use records::*;
 pub use region::{DEFAULT_SUBNET_GROUP, Region};
 pub use replication_groups::*;

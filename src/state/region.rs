@@ -41,6 +41,12 @@ pub struct Region {
     pub replication_group_order: Vec<String>,
     /// Snapshots by name, in name order (as DescribeSnapshots lists them).
     pub snapshots: BTreeMap<String, super::SnapshotRecord>,
+    /// Service update actions a caller applied or stopped, by (update name, target id).
+    pub update_actions: BTreeMap<(String, String), super::UpdateActionRecord>,
+    /// Reserved cache nodes by lower-cased id.
+    pub reserved_nodes: BTreeMap<String, super::ReservedNodeRecord>,
+    /// Online migrations in progress, by replication group id.
+    pub migrations: BTreeMap<String, super::MigrationRecord>,
 }
 
 /// Name of the subnet group every region has.
@@ -65,6 +71,9 @@ impl Region {
             replication_groups: BTreeMap::new(),
             replication_group_order: Vec::new(),
             snapshots: BTreeMap::new(),
+            update_actions: BTreeMap::new(),
+            reserved_nodes: BTreeMap::new(),
+            migrations: BTreeMap::new(),
         };
         for (name, family, description, cluster_on) in catalog().default_parameter_groups() {
             let mut system_values = BTreeMap::new();

@@ -24,6 +24,7 @@
 
 mod alloc;
 mod engines;
+mod migration;
 mod node;
 pub mod params;
 mod proxy;
@@ -32,6 +33,7 @@ mod topology;
 
 pub use alloc::{Allocator, Reservation};
 pub use engines::check_access_string;
+pub use migration::MigrationLinkStatus;
 pub use node::Supervisor;
 pub use snapshots::{DecodedImages, decode_images};
 pub use topology::ShardTopology;

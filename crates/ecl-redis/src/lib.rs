@@ -43,6 +43,7 @@ pub use cluster::{ClusterNodeInfo, ClusterShard, ClusterTopology};
 pub use node::RedisNode;
 pub use rdb::file::{LoadStats, RdbError};
 pub use replication::ReplicationRole;
+pub use replication::remote::RemoteStatus;
 
 use std::net::SocketAddr;
 

@@ -33,6 +33,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+pub mod remote;
+
 /// A node's replication role, as the supervisor sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplicationRole {
@@ -153,6 +155,8 @@ pub struct Replication {
     pub waiters: Vec<Waiter>,
     /// Set while this node is a replica.
     pub upstream: Option<Upstream>,
+    /// The network link to a source server (online migration), if any.
+    pub remote: Option<remote::RemoteUpstream>,
     /// Bumped whenever the upstream changes, so a stale applier stops applying.
     pub generation: u64,
 }
@@ -180,6 +184,7 @@ impl Default for Replication {
             txn: Vec::new(),
             waiters: Vec::new(),
             upstream: None,
+            remote: None,
             generation: 0,
         }
     }
@@ -188,7 +193,7 @@ impl Default for Replication {
 impl Replication {
     /// Whether this node replicates another.
     pub fn is_replica(&self) -> bool {
-        self.upstream.is_some()
+        self.upstream.is_some() || self.remote.is_some()
     }
 
     /// Whether writes are to be streamed (primary with a backlog).
@@ -501,7 +506,7 @@ pub fn info_section(eng: &mut Engine, s: &mut String) {
             let _ = write!(s, "master_link_down_since_seconds:{secs}\r\n");
         }
         s.push_str("slave_priority:100\r\nslave_read_only:1\r\nreplica_announced:1\r\n");
-    } else {
+    } else if !remote::info_lines(eng, s) {
         s.push_str("role:master\r\n");
     }
     let _ = write!(s, "connected_slaves:{}\r\n", r.replicas.len());

@@ -30,6 +30,7 @@ mod common;
 mod events;
 mod failover;
 mod lifecycle;
+mod migration;
 mod parameter_groups;
 mod rbac_attach;
 mod rbac_lifecycle;
@@ -38,7 +39,9 @@ mod replication_groups;
 mod replication_lifecycle;
 mod replication_modify;
 mod replication_render;
+mod reserved_nodes;
 mod security_groups;
+mod service_updates;
 mod snapshot_restore;
 mod snapshot_schedule;
 mod snapshots;
@@ -527,5 +530,85 @@ impl ElastiCacheApi for Service {
         input: DeleteUserGroupInput,
     ) -> Result<DeleteUserGroupOutput, ApiError> {
         user_groups::delete_user_group(self, ctx, input)
+    }
+
+    async fn describe_service_updates(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeServiceUpdatesInput,
+    ) -> Result<DescribeServiceUpdatesOutput, ApiError> {
+        service_updates::describe_service_updates(self, ctx, input)
+    }
+
+    async fn describe_update_actions(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeUpdateActionsInput,
+    ) -> Result<DescribeUpdateActionsOutput, ApiError> {
+        service_updates::describe_update_actions(self, ctx, input)
+    }
+
+    async fn batch_apply_update_action(
+        &self,
+        ctx: &RequestContext,
+        input: BatchApplyUpdateActionInput,
+    ) -> Result<BatchApplyUpdateActionOutput, ApiError> {
+        service_updates::batch_apply_update_action(self, ctx, input)
+    }
+
+    async fn batch_stop_update_action(
+        &self,
+        ctx: &RequestContext,
+        input: BatchStopUpdateActionInput,
+    ) -> Result<BatchStopUpdateActionOutput, ApiError> {
+        service_updates::batch_stop_update_action(self, ctx, input)
+    }
+
+    async fn describe_reserved_cache_nodes_offerings(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeReservedCacheNodesOfferingsInput,
+    ) -> Result<DescribeReservedCacheNodesOfferingsOutput, ApiError> {
+        reserved_nodes::describe_reserved_cache_nodes_offerings(self, ctx, input)
+    }
+
+    async fn purchase_reserved_cache_nodes_offering(
+        &self,
+        ctx: &RequestContext,
+        input: PurchaseReservedCacheNodesOfferingInput,
+    ) -> Result<PurchaseReservedCacheNodesOfferingOutput, ApiError> {
+        reserved_nodes::purchase_reserved_cache_nodes_offering(self, ctx, input)
+    }
+
+    async fn describe_reserved_cache_nodes(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeReservedCacheNodesInput,
+    ) -> Result<DescribeReservedCacheNodesOutput, ApiError> {
+        reserved_nodes::describe_reserved_cache_nodes(self, ctx, input)
+    }
+
+    async fn start_migration(
+        &self,
+        ctx: &RequestContext,
+        input: StartMigrationInput,
+    ) -> Result<StartMigrationOutput, ApiError> {
+        migration::start_migration(self, ctx, input).await
+    }
+
+    async fn test_migration(
+        &self,
+        ctx: &RequestContext,
+        input: TestMigrationInput,
+    ) -> Result<TestMigrationOutput, ApiError> {
+        migration::test_migration(self, ctx, input).await
+    }
+
+    async fn complete_migration(
+        &self,
+        ctx: &RequestContext,
+        input: CompleteMigrationInput,
+    ) -> Result<CompleteMigrationOutput, ApiError> {
+        migration::complete_migration(self, ctx, input).await
     }
 }

@@ -33,6 +33,7 @@ fn resolve(
             ResourceKind::UserGroup => r.user_groups.contains_key(&id),
             ResourceKind::ReplicationGroup => r.replication_groups.contains_key(&id),
             ResourceKind::Snapshot => r.snapshots.contains_key(&id),
+            ResourceKind::ReservedInstance => r.reserved_nodes.contains_key(&id),
             _ => false,
         };
     if exists {

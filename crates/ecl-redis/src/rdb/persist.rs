@@ -70,7 +70,7 @@ pub fn write_meta(eng: &Engine) -> WriteMeta {
 }
 
 /// How this node reads files: its RDB version, databases, clock and eviction policy.
-fn read_options(eng: &Engine) -> ReadOptions {
+pub(crate) fn read_options(eng: &Engine) -> ReadOptions {
     ReadOptions {
         max_version: super::rdb_version(eng.info.compat),
         databases: eng.dbs.len(),
@@ -88,7 +88,7 @@ pub fn apply(eng: &mut Engine, bytes: &[u8]) -> Result<LoadStats, RdbError> {
 }
 
 /// Swaps a parsed dataset in: flush, insert with this node's encodings, mark as saved.
-fn install(eng: &mut Engine, data: file::Dataset, stats: &LoadStats) {
+pub(crate) fn install(eng: &mut Engine, data: file::Dataset, stats: &LoadStats) {
     eng.flush_all();
     for (i, entries) in data.into_iter().enumerate() {
         for (key, mut entry) in entries {
