@@ -41,6 +41,8 @@ pub struct Region {
     pub replication_group_order: Vec<String>,
     /// Snapshots by name, in name order (as DescribeSnapshots lists them).
     pub snapshots: BTreeMap<String, super::SnapshotRecord>,
+    /// Serverless caches and their snapshots.
+    pub serverless: super::ServerlessState,
 }
 
 /// Name of the subnet group every region has.
@@ -65,6 +67,7 @@ impl Region {
             replication_groups: BTreeMap::new(),
             replication_group_order: Vec::new(),
             snapshots: BTreeMap::new(),
+            serverless: Default::default(),
         };
         for (name, family, description, cluster_on) in catalog().default_parameter_groups() {
             let mut system_values = BTreeMap::new();

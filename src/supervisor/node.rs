@@ -821,6 +821,11 @@ impl Supervisor {
         Ok(())
     }
 
+    /// The emulator's `--max-node-memory` cap, if any.
+    pub(super) fn memory_cap(&self) -> Option<u64> {
+        self.memory_cap
+    }
+
     pub(super) fn slot(
         &self,
         key: &str,

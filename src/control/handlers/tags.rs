@@ -33,6 +33,8 @@ fn resolve(
             ResourceKind::UserGroup => r.user_groups.contains_key(&id),
             ResourceKind::ReplicationGroup => r.replication_groups.contains_key(&id),
             ResourceKind::Snapshot => r.snapshots.contains_key(&id),
+            ResourceKind::ServerlessCache => r.serverless.caches.contains_key(&id),
+            ResourceKind::ServerlessCacheSnapshot => r.serverless.snapshots.contains_key(&id),
             _ => false,
         };
     if exists {
