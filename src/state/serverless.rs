@@ -26,6 +26,17 @@ pub struct ServerlessState {
     pub snapshots: BTreeMap<String, ServerlessSnapshotRecord>,
 }
 
+impl ServerlessState {
+    /// Names of the caches a user group is attached to (`UserGroup.ServerlessCaches`).
+    pub fn caches_using_user_group(&self, user_group_id: &str) -> Vec<String> {
+        self.caches
+            .values()
+            .filter(|c| c.user_group_id.as_deref() == Some(user_group_id))
+            .map(|c| c.name.clone())
+            .collect()
+    }
+}
+
 /// `ServerlessCache.Status` (lower case on the wire).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ServerlessStatus {
