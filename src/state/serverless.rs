@@ -215,3 +215,68 @@ mod image_bytes {
         Vec::<u8>::deserialize(d).map(Arc::new)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_through_serde() {
+        let now = time::macros::datetime!(2025-03-01 04:05:06.789 UTC);
+        let mut state = ServerlessState::default();
+        state.caches.insert(
+            "c".into(),
+            ServerlessCacheRecord {
+                name: "c".into(),
+                description: "d".into(),
+                engine: "valkey".into(),
+                major_engine_version: "8".into(),
+                full_engine_version: "8.1".into(),
+                node_engine_version: "8.1.0".into(),
+                status: ServerlessStatus::Available,
+                create_time: now,
+                limits: UsageLimits {
+                    data_max_gb: Some(2),
+                    ..Default::default()
+                },
+                daily_snapshot_time: "03:00".into(),
+                snapshot_retention_limit: 1,
+                security_group_ids: vec!["sg-1".into()],
+                subnet_ids: vec![],
+                user_group_id: Some("ug".into()),
+                kms_key_id: None,
+                endpoint: Some(ServerlessEndpoint {
+                    address: "127.0.0.1".into(),
+                    port: 6379,
+                }),
+                reader_endpoint: None,
+                generation: 3,
+            },
+        );
+        state.snapshots.insert(
+            "s".into(),
+            ServerlessSnapshotRecord {
+                name: "s".into(),
+                status: "available".into(),
+                snapshot_type: "automated".into(),
+                create_time: now,
+                expiry_time: Some(now + time::Duration::days(1)),
+                kms_key_id: None,
+                cache_name: "c".into(),
+                engine: "valkey".into(),
+                major_engine_version: "8".into(),
+                image: Arc::new(b"REDIS0011".to_vec()),
+            },
+        );
+        let json = serde_json::to_string(&state).expect("serialize");
+        let back: ServerlessState = serde_json::from_str(&json).expect("deserialize");
+        let c = &back.caches["c"];
+        assert_eq!(c.create_time, now);
+        assert_eq!(c.limits.data_max_gb, Some(2));
+        assert_eq!(c.status, ServerlessStatus::Available);
+        let s = &back.snapshots["s"];
+        assert_eq!(s.expiry_time, Some(now + time::Duration::days(1)));
+        assert_eq!(s.image.as_slice(), b"REDIS0011");
+        assert_eq!(back.caches_using_user_group("ug"), vec!["c".to_string()]);
+    }
+}

@@ -5,7 +5,7 @@
 //! `parameter_groups`, `subnet_groups`, `security_groups`, `tags`, `events`, `catalog`,
 //! `users`, `user_groups`, `snapshots`, `snapshot_restore`; `snapshot_schedule` takes the
 //! automatic snapshots; `serverless`, `serverless_snapshots` with `serverless_run` for the
-//! serverless caches' nodes)
+//! serverless caches' nodes and `serverless_schedule` for their daily snapshots)
 //! validates it, reads or updates `state` under a short synchronous lock, asks the supervisor
 //! to start/stop/reconfigure engine nodes (never while holding a lock), and answers a typed
 //! output. Background lifecycle tasks (`lifecycle`) finish `creating`/`modifying`/`rebooting`/
@@ -42,6 +42,7 @@ mod replication_render;
 mod security_groups;
 mod serverless;
 mod serverless_run;
+mod serverless_schedule;
 mod serverless_snapshots;
 mod snapshot_restore;
 mod snapshot_schedule;
@@ -53,6 +54,8 @@ mod users;
 
 #[cfg(test)]
 mod rbac_tests;
+#[cfg(test)]
+mod serverless_tests;
 #[cfg(test)]
 mod snapshot_tests;
 #[cfg(test)]

@@ -199,20 +199,44 @@ pub fn create_serverless_cache_snapshot(
     let out = render(ctx, &record);
     r.serverless.snapshots.insert(name.clone(), record);
     drop(r);
-    let svc = svc.clone();
-    tokio::spawn(async move {
-        let image = svc.inner.supervisor.snapshot_rdb(&sref.node_key()).await;
-        if !svc.inner.create_delay.is_zero() {
-            tokio::time::sleep(svc.inner.create_delay).await;
-        }
-        svc.complete_serverless_snapshot(&sref, &name, image.map_err(|e| e.to_string()));
-    });
+    svc.spawn_serverless_capture(sref, name);
     Ok(CreateServerlessCacheSnapshotOutput {
         serverless_cache_snapshot: Some(out),
     })
 }
 
+/// Records the automated snapshot `name` of the cache `sref` names, `creating`, expiring at
+/// `expiry` (the scheduler takes its image next).
+pub fn record_automated(
+    r: &mut Region,
+    sref: &ServerlessRef,
+    name: &str,
+    now: time::OffsetDateTime,
+    expiry: time::OffsetDateTime,
+) {
+    let Some(c) = r.serverless.caches.get(&sref.name) else {
+        return;
+    };
+    let mut record = new_record(c, name, now, None);
+    record.snapshot_type = "automated".to_string();
+    record.expiry_time = Some(expiry);
+    r.serverless.snapshots.insert(name.to_string(), record);
+}
+
 impl Service {
+    /// Takes the image of snapshot `name` (recorded `creating`) from the cache's node in the
+    /// background, then completes it after the transition delay.
+    pub(crate) fn spawn_serverless_capture(&self, sref: ServerlessRef, name: String) {
+        let svc = self.clone();
+        tokio::spawn(async move {
+            let image = svc.inner.supervisor.snapshot_rdb(&sref.node_key()).await;
+            if !svc.inner.create_delay.is_zero() {
+                tokio::time::sleep(svc.inner.create_delay).await;
+            }
+            svc.complete_serverless_snapshot(&sref, &name, image.map_err(|e| e.to_string()));
+        });
+    }
+
     /// Records a taken image (`available`), or drops the snapshot when it could not be taken.
     fn complete_serverless_snapshot(
         &self,
