@@ -409,6 +409,17 @@ def test_user_group_is_enforced_on_the_node(ec, caches, uid, ca_file):
         rc.set("x", "1")
         assert rc.get("x") == b"1"
         rc.close()
+        # A change to a user of the group reaches the node: the app user may only read now.
+        ec.modify_user(UserId=app_id, AccessString="on ~* +@all -@write")
+        deadline = time.monotonic() + 30
+        while ec.describe_users(UserId=app_id)["Users"][0]["Status"] != "active":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        rc = cluster_client(cache, ca_file, username=f"{suffix}-app", password="p" * 20)
+        assert rc.get("x") == b"1"
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            rc.set("x", "2")
+        rc.close()
         # Removing the user group opens the default user again.
         ec.modify_serverless_cache(ServerlessCacheName=name, RemoveUserGroup=True)
         cache = wait_status(ec, name)

@@ -164,8 +164,9 @@ impl Service {
     }
 
     /// Has every node of the listed replication groups run the users its attached user
-    /// groups hold now (or its AUTH token when none is attached).
+    /// groups hold now (or its AUTH token when none is attached); serverless caches too.
     pub(crate) async fn push_users(&self, account: &str, region: &str, groups: &[String]) {
+        self.push_serverless_users(account, region).await;
         let members: Vec<String> = {
             let state = self.inner.store.region(account, region);
             let r = lock(&state);

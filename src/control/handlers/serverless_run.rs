@@ -50,8 +50,8 @@ impl ServerlessRef {
         }
     }
 
-    /// The supervisor key of the cache's node (`serverless` cannot be a cluster id segment
-    /// clash: cluster keys have four segments, this one three).
+    /// The supervisor key of the cache's node (three segments, where cluster node keys have
+    /// four, so the two never meet).
     pub fn node_key(&self) -> String {
         format!("{}/{}/serverless:{}", self.account, self.region, self.name)
     }
@@ -299,6 +299,27 @@ impl Service {
         sup.stop_proxy_endpoint(&sref.reader_name()).await;
         if let Err(err) = sup.stop_node(&sref.node_key()).await {
             tracing::debug!(cache = %sref.name, %err, "serverless node was not running");
+        }
+    }
+
+    /// Has the nodes of the region's Valkey/Redis OSS serverless caches run the users their
+    /// user groups hold now (after a user or user group changed; unchanged nodes are skipped).
+    pub(crate) async fn push_serverless_users(&self, account: &str, region: &str) {
+        let work: Vec<(String, Option<Vec<NodeUser>>)> = {
+            let state = self.inner.store.region(account, region);
+            let r = lock(&state);
+            r.serverless
+                .caches
+                .values()
+                .filter(|c| c.engine != "memcached" && c.endpoint.is_some())
+                .map(|c| (ServerlessRef::of(&r, c).node_key(), node_users(&r, c)))
+                .collect()
+        };
+        for (key, users) in work {
+            let keys = std::slice::from_ref(&key);
+            if let Err(err) = self.inner.supervisor.set_users(keys, users).await {
+                tracing::debug!(node = %key, %err, "serverless users not applied");
+            }
         }
     }
 
