@@ -222,8 +222,12 @@ def test_create_describe_delete_errors(ec, caches, uid):
     for extra in bad:
         with aws_error(ec, "InvalidParameterValue", 400, "InvalidParameterValueException"):
             ec.create_serverless_cache(ServerlessCacheName=uid("bad"), **extra)
+    for bad_name in ("1-starts-with-digit", "a" * 41, "double--hyphen"):
+        with aws_error(ec, "InvalidParameterValue", 400, "InvalidParameterValueException") as info:
+            ec.create_serverless_cache(ServerlessCacheName=bad_name, Engine="valkey")
+        assert "ServerlessCacheName" in info.value.response["Error"]["Message"]
     with aws_error(ec, "InvalidParameterValue", 400, "InvalidParameterValueException"):
-        ec.create_serverless_cache(ServerlessCacheName="1-starts-with-digit", Engine="valkey")
+        ec.create_serverless_cache_snapshot(ServerlessCacheName=name, ServerlessCacheSnapshotName="bad_name")
     with aws_error(ec, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
         ec.create_serverless_cache(
             ServerlessCacheName=uid("bad"),

@@ -41,10 +41,9 @@ pub fn not_available(name: &str, status: ServerlessStatus) -> ApiError {
     ))
 }
 
-/// A serverless cache name: the cache cluster id rules (1–40 characters), lower-cased.
+/// A serverless cache name: identifier rules, 1–40 characters, lower-cased.
 pub fn checked_name(raw: &str) -> Result<String, ApiError> {
-    validate::cluster_id(raw)
-        .map_err(|e| invalid(e.replace("Cache cluster id", "ServerlessCacheName")))
+    validate::serverless_name("ServerlessCacheName", raw, 40).map_err(invalid)
 }
 
 /// The wire `Endpoint` of a recorded one.

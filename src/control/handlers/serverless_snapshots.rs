@@ -32,10 +32,10 @@ fn not_found(name: &str) -> ApiError {
     ))
 }
 
-/// A serverless snapshot name: the cache cluster id rules, lower-cased.
+/// A serverless snapshot name: identifier rules, 1–255 characters, lower-cased.
 pub fn checked_snapshot_name(raw: &str) -> Result<String, ApiError> {
-    crate::control::validate::cluster_id(raw)
-        .map_err(|e| invalid(e.replace("Cache cluster id", "ServerlessCacheSnapshotName")))
+    crate::control::validate::serverless_name("ServerlessCacheSnapshotName", raw, 255)
+        .map_err(invalid)
 }
 
 /// A new snapshot named `name` of a cache of `engine` may be created: Valkey/Redis OSS only
