@@ -16,6 +16,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -27,6 +28,9 @@ from pymemcache.client.base import Client as MemcacheClient
 from redis.cluster import LoadBalancingStrategy, RedisCluster
 
 from helpers import aws_error
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "iam_auth"))
+from iam_auth import generate_iam_auth_token  # noqa: E402
 
 GIB = 1 << 30
 
@@ -438,6 +442,53 @@ def test_user_group_is_enforced_on_the_node(ec, caches, uid, ca_file):
         for call in (
             lambda: ec.delete_user_group(UserGroupId=ug),
             lambda: ec.delete_user(UserId=app_id),
+            lambda: ec.delete_user(UserId=default_id),
+        ):
+            try:
+                call()
+            except Exception:
+                pass
+
+
+def test_iam_user_connects_with_a_serverless_token(ec, caches, uid, ca_file):
+    suffix = uid("i")
+    default_id, iam_user, ug = f"{suffix}-def", f"{suffix}-iam", f"{suffix}-ug"
+    ec.create_user(UserId=default_id, UserName="default", Engine="redis", AccessString="off -@all", NoPasswordRequired=True)
+    ec.create_user(
+        UserId=iam_user, UserName=iam_user, Engine="redis", AccessString="on ~* +@all", AuthenticationMode={"Type": "iam"}
+    )
+    ec.create_user_group(UserGroupId=ug, Engine="redis", UserIds=[default_id, iam_user])
+    deadline = time.monotonic() + 30
+    while ec.describe_user_groups(UserGroupId=ug)["UserGroups"][0]["Status"] != "active":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    name = uid("slsiam")
+    try:
+        cache = create(ec, caches, name, UserGroupId=ug)
+        ep = cache["Endpoint"]
+        creds = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test")
+
+        def connect(token: str) -> redis.Redis:
+            return redis.Redis(
+                host=ep["Address"], port=ep["Port"], ssl=True, ssl_ca_certs=ca_file,
+                username=iam_user, password=token, socket_timeout=10,
+            )
+
+        token = generate_iam_auth_token(name, iam_user, "us-east-1", creds, serverless=True)
+        assert connect(token).acl_whoami() == iam_user
+        # A token for a node-based cache of that name (no ResourceType) is refused.
+        node_token = generate_iam_auth_token(name, iam_user, "us-east-1", creds)
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            connect(node_token).ping()
+    finally:
+        try:
+            ec.delete_serverless_cache(ServerlessCacheName=name)
+            wait_gone(ec, name)
+        except Exception:
+            pass
+        for call in (
+            lambda: ec.delete_user_group(UserGroupId=ug),
+            lambda: ec.delete_user(UserId=iam_user),
             lambda: ec.delete_user(UserId=default_id),
         ):
             try:

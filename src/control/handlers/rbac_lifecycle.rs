@@ -268,6 +268,7 @@ fn engine_user(u: &UserRecord, r: &Region, c: &CacheClusterRecord) -> NodeUser {
             cache_name: group.clone(),
             region: r.region.clone(),
             user_id: u.user_id.clone(),
+            serverless: false,
         }),
         _ => None,
     };

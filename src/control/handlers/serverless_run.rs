@@ -14,7 +14,7 @@ use crate::state::{
     Region, ResourceKind, ServerlessCacheRecord, ServerlessEndpoint, ServerlessStatus, SourceType,
     UserAuth, UserStatus, lock,
 };
-use crate::supervisor::{Endpoint, NodeSpec, NodeUser, TransitMode};
+use crate::supervisor::{Endpoint, IamTarget, NodeSpec, NodeUser, TransitMode};
 
 use super::Service;
 use super::lifecycle::engine_kind;
@@ -131,16 +131,22 @@ pub fn node_users(r: &Region, c: &ServerlessCacheRecord) -> Option<Vec<NodeUser>
         let (passwords, nopass) = match &u.auth {
             UserAuth::Password(p) => (p.clone(), false),
             UserAuth::NoPassword => (Vec::new(), true),
-            // IAM tokens of serverless caches are not checked here: such users cannot log in.
             UserAuth::Iam => (Vec::new(), false),
         };
+        // IAM users authenticate with a token naming this serverless cache.
+        let iam = (u.auth == UserAuth::Iam).then(|| IamTarget {
+            cache_name: c.name.clone(),
+            region: r.region.clone(),
+            user_id: u.user_id.clone(),
+            serverless: true,
+        });
         users.push(NodeUser {
             name: u.user_name.clone(),
             enabled: u.status != UserStatus::Deleting,
             passwords,
             nopass,
             access: u.access_string.clone(),
-            iam: None,
+            iam,
         });
     }
     Some(users)
