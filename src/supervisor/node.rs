@@ -952,7 +952,7 @@ impl Supervisor {
         })
     }
 
-    fn memcached_config(
+    pub(super) fn memcached_config(
         &self,
         spec: &NodeSpec,
         parameters: &BTreeMap<String, String>,

@@ -7,12 +7,10 @@
 //! `start_proxy_endpoint`, then calls [`super::Supervisor::set_serverless_topology`] here;
 //! ModifyServerlessCache's new `DataStorage` maximum arrives through `set_memory_limit`.
 
-use std::collections::BTreeMap;
-
 use ecl_redis::{ClusterNodeInfo, ClusterShard, ClusterTopology};
 
 use super::node::Supervisor;
-use super::{Endpoint, SupervisorError, params};
+use super::{Endpoint, EngineKind, SupervisorError, params};
 
 /// The id the reader endpoint has in CLUSTER SLOTS/SHARDS/NODES: it is a relay to the node,
 /// not a node of its own, so it needs a stable id distinct from the node's.
@@ -69,16 +67,24 @@ impl Supervisor {
         Ok(())
     }
 
-    /// Sets a running Valkey/Redis OSS node's `maxmemory` to `bytes` of data (no reserved
-    /// share; the emulator's `--max-node-memory` cap still applies), live, data kept.
+    /// Sets a running node's data limit to `bytes`, live with its data kept: a Valkey/Redis OSS
+    /// node's `maxmemory` (its spec reserves no share), a Memcached node's memory budget. The
+    /// emulator's `--max-node-memory` cap still applies, and the node keeps the limit if it
+    /// restarts.
     pub async fn set_memory_limit(&self, key: &str, bytes: u64) -> Result<(), SupervisorError> {
-        let no_reserve = BTreeMap::from([("reserved-memory-percent".to_string(), "0".to_string())]);
-        let limit = params::redis_maxmemory(bytes, &no_reserve, self.memory_cap())?;
         let slot = self.slot(key)?;
-        let guard = slot.lock().await;
+        let mut guard = slot.lock().await;
+        guard.spec.node_memory_bytes = bytes;
         let Some(node) = guard.running.as_ref() else {
             return Err(SupervisorError::UnknownNode(key.to_string()));
         };
+        if guard.spec.engine == EngineKind::Memcached {
+            let config =
+                self.memcached_config(&guard.spec, &guard.spec.parameters, guard.reservation.bind)?;
+            node.apply_memcached(&config);
+            return Ok(());
+        }
+        let limit = params::redis_maxmemory(bytes, &guard.spec.parameters, self.memory_cap())?;
         node.config_set("maxmemory", &limit.to_string())
             .await
             .map_err(|reason| SupervisorError::InvalidParameter {

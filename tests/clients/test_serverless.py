@@ -368,13 +368,22 @@ def test_snapshot_restore_copy_export_delete(ec, caches, uid, ca_file, endpoint_
 
 def test_memcached_cache_over_tls(ec, caches, uid, ca_file):
     name = uid("slsmc")
-    cache = create(ec, caches, name, engine="memcached")
+    limits = {"DataStorage": {"Maximum": 1, "Unit": "GB"}}
+    cache = create(ec, caches, name, engine="memcached", CacheUsageLimits=limits)
     assert cache["MajorEngineVersion"] == "1.6" and "ReaderEndpoint" not in cache
     ep = cache["Endpoint"]
     client = MemcacheClient(
         (ep["Address"], ep["Port"]), tls_context=ssl.create_default_context(cafile=ca_file), timeout=10
     )
     client.set("greeting", b"hello")
+    assert client.get("greeting") == b"hello"
+    assert int(client.stats()[b"limit_maxbytes"]) == GIB
+    # A new data limit reaches the running node; the data stays.
+    ec.modify_serverless_cache(
+        ServerlessCacheName=name, CacheUsageLimits={"DataStorage": {"Maximum": 2, "Unit": "GB"}}
+    )
+    wait_status(ec, name)
+    assert int(client.stats()[b"limit_maxbytes"]) == 2 * GIB
     assert client.get("greeting") == b"hello"
     client.close()
     with socket.create_connection((ep["Address"], ep["Port"]), timeout=5) as s:

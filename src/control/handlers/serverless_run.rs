@@ -252,10 +252,10 @@ impl Service {
                 .map_err(|e| e.to_string())?;
             return Ok((recorded(&endpoint), Some(recorded(&reader))));
         }
+        sup.set_memory_limit(&key, spec.node_memory_bytes)
+            .await
+            .map_err(|e| e.to_string())?;
         if spec.cluster_enabled {
-            sup.set_memory_limit(&key, spec.node_memory_bytes)
-                .await
-                .map_err(|e| e.to_string())?;
             sup.set_users(std::slice::from_ref(&key), spec.users.clone())
                 .await
                 .map_err(|e| e.to_string())?;
