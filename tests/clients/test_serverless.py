@@ -245,6 +245,16 @@ def test_create_describe_delete_errors(ec, caches, uid):
 
     listed = ec.describe_serverless_caches(MaxResults=1)
     assert len(listed["ServerlessCaches"]) == 1
+    seen, token = [], None
+    while True:
+        page = ec.describe_serverless_caches(MaxResults=1, **({"NextToken": token} if token else {}))
+        seen += [c["ServerlessCacheName"] for c in page["ServerlessCaches"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert name in seen and len(seen) == len(set(seen))
+    events = ec.describe_events(SourceType="serverless-cache", SourceIdentifier=name)["Events"]
+    assert {"Serverless cache created", "Serverless cache is available"} <= {e["Message"] for e in events}
     with aws_error(ec, "InvalidParameterValue", 400, "InvalidParameterValueException"):
         ec.describe_serverless_caches(MaxResults=0)
 
