@@ -372,6 +372,8 @@ def test_snapshot_restore_copy_export_delete(ec, caches, uid, ca_file, endpoint_
     ec.delete_serverless_cache(ServerlessCacheName=name, FinalSnapshotName=final)
     wait_gone(ec, name)
     assert wait_snapshot(ec, final)["BytesUsedForCache"] == s["BytesUsedForCache"]
+    by_cache = ec.describe_serverless_cache_snapshots(ServerlessCacheName=name)["ServerlessCacheSnapshots"]
+    assert final in {x["ServerlessCacheSnapshotName"] for x in by_cache}
     ec.delete_serverless_cache_snapshot(ServerlessCacheSnapshotName=final)
     ec.delete_serverless_cache_snapshot(ServerlessCacheSnapshotName=snap)
 

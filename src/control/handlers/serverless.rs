@@ -250,7 +250,7 @@ fn checked_user_group(r: &Region, engine: &str, raw: &str) -> Result<String, Api
         )));
     }
     if engine == "redis" && ug.engine != "redis" {
-        return Err(combination(format!(
+        return Err(invalid(format!(
             "User group {id} has engine {}; a redis serverless cache only takes redis user groups.",
             ug.engine
         )));

@@ -309,13 +309,10 @@ pub fn describe_serverless_cache_snapshots(
         .serverless_cache_name
         .as_deref()
         .map(|c| c.trim().to_ascii_lowercase());
+    // A cache name filters (snapshots outlive their cache: a final snapshot names a cache that
+    // is gone).
     let region = svc.region(ctx);
     let r = lock(&region);
-    if let Some(c) = &cache
-        && !r.serverless.caches.contains_key(c)
-    {
-        return Err(cache_not_found(c));
-    }
     let list: Vec<ServerlessCacheSnapshot> = match &input.serverless_cache_snapshot_name {
         Some(raw) => {
             let name = raw.trim().to_ascii_lowercase();
