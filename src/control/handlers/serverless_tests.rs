@@ -11,7 +11,7 @@ use crate::state::{ManualClock, Store};
 fn service(delay: Duration, clock: Option<Arc<ManualClock>>) -> Service {
     let mut cfg = Config::for_tests();
     let b = 2 + (std::process::id() % 200) as u8;
-    cfg.loopback_base = format!("127.{b}.{}.1", 200 + rand::random::<u8>() % 50)
+    cfg.loopback_base = format!("127.{b}.{}.1", 100 + rand::random::<u8>() % 20)
         .parse()
         .unwrap_or(cfg.loopback_base);
     cfg.create_delay = delay;
