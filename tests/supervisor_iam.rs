@@ -59,6 +59,7 @@ fn iam_user(name: &str, cache: &str) -> NodeUser {
             cache_name: cache.to_string(),
             region: "us-east-1".to_string(),
             user_id: name.to_string(),
+            serverless: false,
         }),
     }
 }

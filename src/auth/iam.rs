@@ -100,6 +100,9 @@ pub struct IamTarget {
     pub region: String,
     /// The user id (equal to the user name for IAM users; the token's `User`).
     pub user_id: String,
+    /// The cache is a serverless cache (`cache_name` is its name): its tokens carry
+    /// `ResourceType=ServerlessCache`, which node-based caches' tokens must not.
+    pub serverless: bool,
 }
 
 /// Why a token was refused (logged; the client only sees WRONGPASS, as on AWS).
@@ -188,8 +191,13 @@ pub fn validate(
     if t.get("User")? != target.user_id {
         return Err(Refusal::WrongUser);
     }
-    // Node-based caches only: a serverless token names another kind of cache.
-    if t.host != target.cache_name.to_ascii_lowercase() || t.get("ResourceType").is_ok() {
+    // A serverless token names its kind of cache; a node-based cache's token names none.
+    let serverless_token = match t.get("ResourceType") {
+        Ok("ServerlessCache") => true,
+        Ok(_) => return Err(Refusal::WrongCache),
+        Err(_) => false,
+    };
+    if t.host != target.cache_name.to_ascii_lowercase() || serverless_token != target.serverless {
         return Err(Refusal::WrongCache);
     }
     if t.get("X-Amz-Algorithm")? != "AWS4-HMAC-SHA256" {

@@ -19,6 +19,7 @@ fn target(cache: &str, region: &str, user: &str) -> IamTarget {
         cache_name: cache.to_string(),
         region: region.to_string(),
         user_id: user.to_string(),
+        serverless: false,
     }
 }
 

@@ -53,6 +53,12 @@ pub fn replication_group_id(raw: &str) -> Result<String, String> {
     check_identifier("ReplicationGroupId", raw, 40)
 }
 
+/// `ServerlessCacheName` (`max` 40) and the serverless snapshot names (`max` 255), named
+/// `param` in messages: identifier rules; returned lower-cased.
+pub fn serverless_name(param: &str, raw: &str, max: usize) -> Result<String, String> {
+    check_identifier(param, raw, max)
+}
+
 /// `SnapshotName` (also `TargetSnapshotName`, `FinalSnapshotIdentifier`): 1–255 characters,
 /// identifier rules; returned lower-cased.
 pub fn snapshot_name(raw: &str) -> Result<String, String> {

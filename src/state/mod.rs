@@ -17,6 +17,7 @@ mod maintenance;
 mod records;
 mod region;
 mod replication_groups;
+mod serverless;
 mod snapshots;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -29,6 +30,7 @@ pub use maintenance::*;
 pub use records::*;
 pub use region::{DEFAULT_SUBNET_GROUP, Region};
 pub use replication_groups::*;
+pub use serverless::*;
 pub use snapshots::*;
 
 /// Locks a mutex, recovering the data if a previous holder panicked: a panic in one request

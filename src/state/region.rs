@@ -47,6 +47,8 @@ pub struct Region {
     pub reserved_nodes: BTreeMap<String, super::ReservedNodeRecord>,
     /// Online migrations in progress, by replication group id.
     pub migrations: BTreeMap<String, super::MigrationRecord>,
+    /// Serverless caches and their snapshots.
+    pub serverless: super::ServerlessState,
 }
 
 /// Name of the subnet group every region has.
@@ -74,6 +76,7 @@ impl Region {
             update_actions: BTreeMap::new(),
             reserved_nodes: BTreeMap::new(),
             migrations: BTreeMap::new(),
+            serverless: Default::default(),
         };
         for (name, family, description, cluster_on) in catalog().default_parameter_groups() {
             let mut system_values = BTreeMap::new();

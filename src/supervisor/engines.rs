@@ -102,6 +102,18 @@ impl RunningNode {
         }
     }
 
+    /// Re-applies a Memcached node's settings live (memory budget first: a lowered one evicts
+    /// at once); `false` for Redis/Valkey nodes.
+    pub fn apply_memcached(&self, config: &MemcachedConfig) -> bool {
+        match self {
+            RunningNode::Memcached(n) => {
+                n.apply(config);
+                true
+            }
+            RunningNode::Redis(_) => false,
+        }
+    }
+
     /// Replaces the node's ACL users live (`None`: the single `default` user of
     /// `requirepass`); the engine disconnects clients of users that are gone or now off.
     pub fn set_users(

@@ -15,7 +15,8 @@
 //! `replicate`, `promote`, `replication_offset`, `failover`, `set_cluster_topology`,
 //! `forget_topology`, [`ShardTopology`]; authentication: `set_auth_token`, `set_users`
 //! ([`NodeUser`], IAM users checked with [`crate::auth::iam`]), `check_access_string`;
-//! snapshots (`snapshots`): `snapshot_rdb`, `seed_rdb`.
+//! snapshots (`snapshots`): `snapshot_rdb`, `seed_rdb`; serverless caches (`serverless`):
+//! `set_serverless_topology`, `set_memory_limit`.
 //!
 //! Modules: `alloc` (addresses), `params` (ElastiCache parameters → engine settings), `node`
 //! (the [`Supervisor`] itself), `engines` (the only code that calls the engine crates), `proxy`
@@ -28,6 +29,7 @@ mod migration;
 mod node;
 pub mod params;
 mod proxy;
+mod serverless;
 mod snapshots;
 mod topology;
 

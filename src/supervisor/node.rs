@@ -824,6 +824,11 @@ impl Supervisor {
         Ok(())
     }
 
+    /// The emulator's `--max-node-memory` cap, if any.
+    pub(super) fn memory_cap(&self) -> Option<u64> {
+        self.memory_cap
+    }
+
     pub(super) fn slot(
         &self,
         key: &str,
@@ -950,7 +955,7 @@ impl Supervisor {
         })
     }
 
-    fn memcached_config(
+    pub(super) fn memcached_config(
         &self,
         spec: &NodeSpec,
         parameters: &BTreeMap<String, String>,

@@ -4,7 +4,8 @@
 //! the matching method of [`Service`]; the method (in the family file: `cache_clusters`,
 //! `parameter_groups`, `subnet_groups`, `security_groups`, `tags`, `events`, `catalog`,
 //! `users`, `user_groups`, `snapshots`, `snapshot_restore`; `snapshot_schedule` takes the
-//! automatic snapshots)
+//! automatic snapshots; `serverless`, `serverless_snapshots` with `serverless_run` for the
+//! serverless caches' nodes and `serverless_schedule` for their daily snapshots)
 //! validates it, reads or updates `state` under a short synchronous lock, asks the supervisor
 //! to start/stop/reconfigure engine nodes (never while holding a lock), and answers a typed
 //! output. Background lifecycle tasks (`lifecycle`) finish `creating`/`modifying`/`rebooting`/
@@ -42,6 +43,10 @@ mod replication_render;
 mod reserved_nodes;
 mod security_groups;
 mod service_updates;
+mod serverless;
+mod serverless_run;
+mod serverless_schedule;
+mod serverless_snapshots;
 mod snapshot_restore;
 mod snapshot_schedule;
 mod snapshots;
@@ -52,6 +57,8 @@ mod users;
 
 #[cfg(test)]
 mod rbac_tests;
+#[cfg(test)]
+mod serverless_tests;
 #[cfg(test)]
 mod snapshot_tests;
 #[cfg(test)]
@@ -610,5 +617,77 @@ impl ElastiCacheApi for Service {
         input: CompleteMigrationInput,
     ) -> Result<CompleteMigrationOutput, ApiError> {
         migration::complete_migration(self, ctx, input).await
+    }
+
+    async fn create_serverless_cache(
+        &self,
+        ctx: &RequestContext,
+        input: CreateServerlessCacheInput,
+    ) -> Result<CreateServerlessCacheOutput, ApiError> {
+        serverless::create_serverless_cache(self, ctx, input)
+    }
+
+    async fn describe_serverless_caches(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeServerlessCachesInput,
+    ) -> Result<DescribeServerlessCachesOutput, ApiError> {
+        serverless::describe_serverless_caches(self, ctx, input)
+    }
+
+    async fn modify_serverless_cache(
+        &self,
+        ctx: &RequestContext,
+        input: ModifyServerlessCacheInput,
+    ) -> Result<ModifyServerlessCacheOutput, ApiError> {
+        serverless::modify_serverless_cache(self, ctx, input)
+    }
+
+    async fn delete_serverless_cache(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteServerlessCacheInput,
+    ) -> Result<DeleteServerlessCacheOutput, ApiError> {
+        serverless::delete_serverless_cache(self, ctx, input)
+    }
+
+    async fn create_serverless_cache_snapshot(
+        &self,
+        ctx: &RequestContext,
+        input: CreateServerlessCacheSnapshotInput,
+    ) -> Result<CreateServerlessCacheSnapshotOutput, ApiError> {
+        serverless_snapshots::create_serverless_cache_snapshot(self, ctx, input)
+    }
+
+    async fn describe_serverless_cache_snapshots(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeServerlessCacheSnapshotsInput,
+    ) -> Result<DescribeServerlessCacheSnapshotsOutput, ApiError> {
+        serverless_snapshots::describe_serverless_cache_snapshots(self, ctx, input)
+    }
+
+    async fn copy_serverless_cache_snapshot(
+        &self,
+        ctx: &RequestContext,
+        input: CopyServerlessCacheSnapshotInput,
+    ) -> Result<CopyServerlessCacheSnapshotOutput, ApiError> {
+        serverless_snapshots::copy_serverless_cache_snapshot(self, ctx, input)
+    }
+
+    async fn delete_serverless_cache_snapshot(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteServerlessCacheSnapshotInput,
+    ) -> Result<DeleteServerlessCacheSnapshotOutput, ApiError> {
+        serverless_snapshots::delete_serverless_cache_snapshot(self, ctx, input)
+    }
+
+    async fn export_serverless_cache_snapshot(
+        &self,
+        ctx: &RequestContext,
+        input: ExportServerlessCacheSnapshotInput,
+    ) -> Result<ExportServerlessCacheSnapshotOutput, ApiError> {
+        serverless_snapshots::export_serverless_cache_snapshot(self, ctx, input)
     }
 }

@@ -164,8 +164,9 @@ impl Service {
     }
 
     /// Has every node of the listed replication groups run the users its attached user
-    /// groups hold now (or its AUTH token when none is attached).
+    /// groups hold now (or its AUTH token when none is attached); serverless caches too.
     pub(crate) async fn push_users(&self, account: &str, region: &str, groups: &[String]) {
+        self.push_serverless_users(account, region).await;
         let members: Vec<String> = {
             let state = self.inner.store.region(account, region);
             let r = lock(&state);
@@ -267,6 +268,7 @@ fn engine_user(u: &UserRecord, r: &Region, c: &CacheClusterRecord) -> NodeUser {
             cache_name: group.clone(),
             region: r.region.clone(),
             user_id: u.user_id.clone(),
+            serverless: false,
         }),
         _ => None,
     };

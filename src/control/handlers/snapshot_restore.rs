@@ -51,7 +51,7 @@ fn available_snapshot(
 }
 
 /// An S3 bucket name: 3–63 lower-case letters, digits, dots and hyphens.
-fn check_bucket(bucket: &str) -> Result<(), ApiError> {
+pub(super) fn check_bucket(bucket: &str) -> Result<(), ApiError> {
     let ok = (3..=63).contains(&bucket.len())
         && bucket
             .bytes()
@@ -91,7 +91,7 @@ fn s3_path(svc: &Service, arn: &str) -> Result<PathBuf, ApiError> {
 }
 
 /// Reads the RDB files `SnapshotArns` names, checking each looks like one.
-fn read_arns(svc: &Service, arns: &[String]) -> Result<Images, ApiError> {
+pub(super) fn read_arns(svc: &Service, arns: &[String]) -> Result<Images, ApiError> {
     let mut images = Vec::new();
     for arn in arns {
         let path = s3_path(svc, arn)?;
@@ -292,7 +292,12 @@ pub fn seeds(restore: GroupRestore, shards: Vec<(String, Vec<(u16, u16)>)>) -> V
 }
 
 /// Writes one RDB file per shard, `<name>-0001.rdb`, ... into `<s3-dir>/<bucket>/`.
-fn export(svc: &Service, bucket: &str, name: &str, images: &Images) -> Result<(), ApiError> {
+pub(super) fn export(
+    svc: &Service,
+    bucket: &str,
+    name: &str,
+    images: &Images,
+) -> Result<(), ApiError> {
     let dir = svc.inner.s3_dir.join(bucket);
     let written = std::fs::create_dir_all(&dir).and_then(|()| {
         images.iter().enumerate().try_for_each(|(i, img)| {

@@ -94,7 +94,8 @@ fn prune(r: &mut Region, kept: &[Schedule], now: OffsetDateTime) -> Vec<String> 
 }
 
 impl Service {
-    /// One pass of the scheduler over every region: prunes, then takes the snapshots due.
+    /// One pass of the scheduler over every region: prunes, then takes the snapshots due
+    /// (serverless caches' too).
     pub fn run_snapshot_schedule(&self) {
         let now = self.inner.store.now();
         for region in self.inner.store.regions() {
@@ -145,6 +146,7 @@ impl Service {
                 self.spawn_snapshot(place.clone(), planned, None, Some(s.source.clone()));
             }
         }
+        self.run_serverless_snapshot_schedule();
     }
 
     /// Runs [`Service::run_snapshot_schedule`] every `period` for the life of the process.

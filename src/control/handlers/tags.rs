@@ -34,7 +34,8 @@ fn resolve(
             ResourceKind::ReplicationGroup => r.replication_groups.contains_key(&id),
             ResourceKind::Snapshot => r.snapshots.contains_key(&id),
             ResourceKind::ReservedInstance => r.reserved_nodes.contains_key(&id),
-            _ => false,
+            ResourceKind::ServerlessCache => r.serverless.caches.contains_key(&id),
+            ResourceKind::ServerlessCacheSnapshot => r.serverless.snapshots.contains_key(&id),
         };
     if exists {
         return Ok((parsed.kind, id));

@@ -51,7 +51,7 @@ pub fn render(ctx: &RequestContext, r: &Region, g: &UserGroupRecord) -> UserGrou
                 user_ids_to_remove: Some(remove.clone()),
             }),
         replication_groups: Some(r.groups_using_user_group(&g.id)),
-        serverless_caches: Some(Vec::new()),
+        serverless_caches: Some(r.serverless.caches_using_user_group(&g.id)),
         status: Some(g.status.as_str().to_string()),
         user_group_id: Some(g.id.clone()),
         user_ids: Some(g.user_ids.clone()),
@@ -239,7 +239,8 @@ pub fn modify_user_group(
     Ok(out)
 }
 
-/// DeleteUserGroup: refused while a replication group uses it (`InvalidUserGroupState`).
+/// DeleteUserGroup: refused while a replication group or a serverless cache uses it
+/// (`InvalidUserGroupState`).
 pub fn delete_user_group(
     svc: &Service,
     ctx: &RequestContext,
@@ -255,6 +256,11 @@ pub fn delete_user_group(
     if let Some(rg) = r.groups_using_user_group(&id).first() {
         return Err(ApiError::invalid_user_group_state(format!(
             "User group {id} is associated with replication group {rg} and cannot be deleted."
+        )));
+    }
+    if let Some(c) = r.serverless.caches_using_user_group(&id).first() {
+        return Err(ApiError::invalid_user_group_state(format!(
+            "User group {id} is associated with serverless cache {c} and cannot be deleted."
         )));
     }
     let Some(g) = r.user_groups.get_mut(&id) else {
