@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 mod clock;
 mod events;
+mod global;
 mod lifecycle;
 mod records;
 mod region;
@@ -20,6 +21,7 @@ mod snapshots;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{Event, EventQuery, SourceType};
+pub use global::*;
 pub use lifecycle::{
     ClusterStatus, GroupStatus, Lifecycle, NodeStatus, ParameterStatus, SnapshotStatus, StateError,
     UserGroupStatus, UserStatus,
@@ -42,6 +44,8 @@ type RegionMap = HashMap<(String, String), Arc<Mutex<Region>>>;
 /// All regions of all accounts.
 pub struct Store {
     regions: Mutex<RegionMap>,
+    /// Global datastores, per account (they span regions; see `global`).
+    globals: Mutex<GlobalStore>,
     clock: Arc<dyn Clock>,
 }
 
@@ -50,6 +54,7 @@ impl Store {
     pub fn new(clock: Arc<dyn Clock>) -> Store {
         Store {
             regions: Mutex::new(HashMap::new()),
+            globals: Mutex::new(GlobalStore::default()),
             clock,
         }
     }
@@ -71,6 +76,12 @@ impl Store {
         map.entry((account.to_string(), region.to_string()))
             .or_insert_with(|| Arc::new(Mutex::new(Region::new(account, region, self.clock.now()))))
             .clone()
+    }
+
+    /// The global datastores of every account. Lock order: a region lock may be held while
+    /// taking this one, never the reverse.
+    pub fn globals(&self) -> MutexGuard<'_, GlobalStore> {
+        lock(&self.globals)
     }
 
     /// Every region created so far (for health counts and shutdown).

@@ -4,7 +4,7 @@
 //! the matching method of [`Service`]; the method (in the family file: `cache_clusters`,
 //! `parameter_groups`, `subnet_groups`, `security_groups`, `tags`, `events`, `catalog`,
 //! `users`, `user_groups`, `snapshots`, `snapshot_restore`; `snapshot_schedule` takes the
-//! automatic snapshots)
+//! automatic snapshots; `global_*` the global datastores)
 //! validates it, reads or updates `state` under a short synchronous lock, asks the supervisor
 //! to start/stop/reconfigure engine nodes (never while holding a lock), and answers a typed
 //! output. Background lifecycle tasks (`lifecycle`) finish `creating`/`modifying`/`rebooting`/
@@ -29,6 +29,8 @@ mod cluster_render;
 mod common;
 mod events;
 mod failover;
+mod global_groups;
+mod global_members;
 mod lifecycle;
 mod parameter_groups;
 mod rbac_attach;
@@ -527,5 +529,44 @@ impl ElastiCacheApi for Service {
         input: DeleteUserGroupInput,
     ) -> Result<DeleteUserGroupOutput, ApiError> {
         user_groups::delete_user_group(self, ctx, input)
+    }
+    async fn create_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: CreateGlobalReplicationGroupInput,
+    ) -> Result<CreateGlobalReplicationGroupOutput, ApiError> {
+        global_groups::create_global_replication_group(self, ctx, input)
+    }
+
+    async fn describe_global_replication_groups(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeGlobalReplicationGroupsInput,
+    ) -> Result<DescribeGlobalReplicationGroupsOutput, ApiError> {
+        global_groups::describe_global_replication_groups(self, ctx, input)
+    }
+
+    async fn delete_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteGlobalReplicationGroupInput,
+    ) -> Result<DeleteGlobalReplicationGroupOutput, ApiError> {
+        global_groups::delete_global_replication_group(self, ctx, input)
+    }
+
+    async fn disassociate_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: DisassociateGlobalReplicationGroupInput,
+    ) -> Result<DisassociateGlobalReplicationGroupOutput, ApiError> {
+        global_members::disassociate_global_replication_group(self, ctx, input)
+    }
+
+    async fn failover_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: FailoverGlobalReplicationGroupInput,
+    ) -> Result<FailoverGlobalReplicationGroupOutput, ApiError> {
+        global_members::failover_global_replication_group(self, ctx, input)
     }
 }

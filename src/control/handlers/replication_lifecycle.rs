@@ -226,7 +226,8 @@ impl Service {
                 }
             });
         }
-        Ok(())
+        // A global datastore secondary's shard primaries follow the primary region's.
+        self.link_global(gref).await
     }
 
     /// Ends a group transition: `available` (members too) on success; on failure

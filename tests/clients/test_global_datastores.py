@@ -1,0 +1,268 @@
+"""Global datastores through boto3 (reference section 2.17) with two regions of one account
+(two clients, us-east-1 and us-west-2, against the same emulator), and their engines through
+redis-py: writes on the primary region's endpoint are read on every node of the secondary
+region, secondaries answer READONLY, failover swaps the roles, disassociation makes the
+secondary standalone and writable again.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+from redis.cluster import RedisCluster
+
+from helpers import FAST_WAITER, aws_error
+
+NODE_TYPE = "cache.m5.large"
+EAST, WEST = "us-east-1", "us-west-2"
+
+
+def eventually(fn, attempts: int = 400):
+    """Retries until `fn` returns something truthy (replication and transitions are async)."""
+    value = None
+    for _ in range(attempts):
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.025)
+    return value
+
+
+@pytest.fixture
+def regions(make_client):
+    """(east, west) clients; groups and datastores created through them are cleaned up."""
+    east, west = make_client(EAST), make_client(WEST)
+    yield east, west
+    for client in (east, west):
+        for g in client.describe_global_replication_groups(ShowMemberInfo=True)["GlobalReplicationGroups"]:
+            for m in g.get("Members", []):
+                if m["Role"] == "SECONDARY":
+                    try:
+                        client.disassociate_global_replication_group(
+                            GlobalReplicationGroupId=g["GlobalReplicationGroupId"],
+                            ReplicationGroupId=m["ReplicationGroupId"],
+                            ReplicationGroupRegion=m["ReplicationGroupRegion"],
+                        )
+                    except Exception:
+                        pass
+    for client in (east, west):
+        for g in client.describe_global_replication_groups()["GlobalReplicationGroups"]:
+            gid = g["GlobalReplicationGroupId"]
+            eventually(lambda: settled(client, gid))
+            try:
+                client.delete_global_replication_group(GlobalReplicationGroupId=gid, RetainPrimaryReplicationGroup=True)
+            except Exception:
+                pass
+            eventually(lambda: not client.describe_global_replication_groups()["GlobalReplicationGroups"])
+    for client in (east, west):
+        for rg in client.describe_replication_groups()["ReplicationGroups"]:
+            try:
+                client.delete_replication_group(ReplicationGroupId=rg["ReplicationGroupId"])
+            except Exception:
+                pass
+
+
+def settled(client, gid: str) -> bool:
+    g = client.describe_global_replication_groups(GlobalReplicationGroupId=gid)["GlobalReplicationGroups"]
+    return bool(g) and g[0]["Status"] in ("available", "primary-only")
+
+
+def describe(client, gid: str) -> dict:
+    return client.describe_global_replication_groups(GlobalReplicationGroupId=gid, ShowMemberInfo=True)[
+        "GlobalReplicationGroups"
+    ][0]
+
+
+def wait_group(client, rg: str) -> dict:
+    client.get_waiter("replication_group_available").wait(ReplicationGroupId=rg, WaiterConfig=FAST_WAITER)
+    return client.describe_replication_groups(ReplicationGroupId=rg)["ReplicationGroups"][0]
+
+
+def create_primary(client, rg: str, **extra) -> dict:
+    args = dict(
+        ReplicationGroupId=rg,
+        ReplicationGroupDescription="global primary",
+        Engine="redis",
+        EngineVersion="7.1",
+        CacheNodeType=NODE_TYPE,
+        NumCacheClusters=2,
+        AutomaticFailoverEnabled=True,
+    )
+    args.update(extra)
+    client.create_replication_group(**args)
+    return wait_group(client, rg)
+
+
+def create_global(client, suffix: str, primary: str) -> str:
+    out = client.create_global_replication_group(
+        GlobalReplicationGroupIdSuffix=suffix, PrimaryReplicationGroupId=primary
+    )["GlobalReplicationGroup"]
+    gid = out["GlobalReplicationGroupId"]
+    assert eventually(lambda: settled(client, gid))
+    return gid
+
+
+def create_secondary(client, rg: str, gid: str, **extra) -> dict:
+    client.create_replication_group(
+        ReplicationGroupId=rg, ReplicationGroupDescription="global secondary", GlobalReplicationGroupId=gid, **extra
+    )
+    group = wait_group(client, rg)
+    assert eventually(lambda: describe(client, gid)["Status"] == "available")
+    return group
+
+
+def conn(endpoint: dict) -> redis.Redis:
+    return redis.Redis(host=endpoint["Address"], port=endpoint["Port"], socket_timeout=10, decode_responses=True)
+
+
+def node_conns(group: dict) -> list[redis.Redis]:
+    return [conn(m["ReadEndpoint"]) for m in group["NodeGroups"][0]["NodeGroupMembers"]]
+
+
+def test_create_describe_and_the_id_prefix(regions, uid):
+    east, west = regions
+    rg = uid("gp")
+    create_primary(east, rg)
+    out = east.create_global_replication_group(
+        GlobalReplicationGroupIdSuffix=f"{rg}-g", PrimaryReplicationGroupId=rg, GlobalReplicationGroupDescription="d"
+    )["GlobalReplicationGroup"]
+    gid = out["GlobalReplicationGroupId"]
+    # us-east-1's prefix from the User Guide, then the suffix.
+    assert gid == f"ldgnf-{rg}-g"
+    assert out["Status"] == "creating"
+    assert out["ARN"] == f"arn:aws:elasticache::000000000000:globalreplicationgroup:{gid}"
+    assert eventually(lambda: settled(east, gid))
+    # Readable from every region of the account; members only with ShowMemberInfo.
+    g = west.describe_global_replication_groups(GlobalReplicationGroupId=gid)["GlobalReplicationGroups"][0]
+    assert g["Status"] == "primary-only" and "Members" not in g
+    g = describe(west, gid)
+    assert (g["Engine"], g["EngineVersion"], g["CacheNodeType"], g["ClusterEnabled"]) == (
+        "redis",
+        "7.1.0",
+        NODE_TYPE,
+        False,
+    )
+    assert g["GlobalReplicationGroupDescription"] == "d"
+    assert g["GlobalNodeGroups"] == [{"GlobalNodeGroupId": f"{gid}-0001"}]
+    assert g["Members"] == [
+        {
+            "ReplicationGroupId": rg,
+            "ReplicationGroupRegion": EAST,
+            "Role": "PRIMARY",
+            "AutomaticFailover": "enabled",
+            "Status": "associated",
+        }
+    ]
+    info = east.describe_replication_groups(ReplicationGroupId=rg)["ReplicationGroups"][0]["GlobalReplicationGroupInfo"]
+    assert info == {"GlobalReplicationGroupId": gid, "GlobalReplicationGroupMemberRole": "PRIMARY"}
+
+    # Errors.
+    with aws_error(east, "GlobalReplicationGroupAlreadyExistsFault", 400):
+        east.create_global_replication_group(GlobalReplicationGroupIdSuffix=f"{rg}-g", PrimaryReplicationGroupId=rg)
+    with aws_error(east, "InvalidReplicationGroupState", 400):
+        east.create_global_replication_group(GlobalReplicationGroupIdSuffix=f"{rg}-h", PrimaryReplicationGroupId=rg)
+    with aws_error(east, "ReplicationGroupNotFoundFault", 404):
+        east.create_global_replication_group(GlobalReplicationGroupIdSuffix="x", PrimaryReplicationGroupId="nope")
+    with aws_error(west, "GlobalReplicationGroupNotFoundFault", 404):
+        west.describe_global_replication_groups(GlobalReplicationGroupId="ldgnf-nope")
+    with aws_error(east, "InvalidParameterValue", 400):
+        east.describe_global_replication_groups(MaxRecords=5)
+    with aws_error(east, "InvalidReplicationGroupState", 400):
+        east.delete_replication_group(ReplicationGroupId=rg)
+    small = uid("gs")
+    create_primary(east, small, CacheNodeType="cache.t3.micro")
+    with aws_error(east, "InvalidParameterValue", 400):
+        east.create_global_replication_group(GlobalReplicationGroupIdSuffix=small, PrimaryReplicationGroupId=small)
+
+    # Pagination over the account's datastores (id order).
+    second = uid("gq")
+    create_primary(east, second)
+    gid2 = create_global(east, f"{second}-g", second)
+    page = west.describe_global_replication_groups(MaxRecords=20)
+    ids = [g["GlobalReplicationGroupId"] for g in page["GlobalReplicationGroups"]]
+    assert ids == sorted([gid, gid2]) and "Marker" not in page
+
+    # Delete keeps the primary as a plain replication group.
+    with aws_error(east, "InvalidParameterValue", 400):
+        east.delete_global_replication_group(GlobalReplicationGroupId=gid, RetainPrimaryReplicationGroup=False)
+    out = east.delete_global_replication_group(GlobalReplicationGroupId=gid, RetainPrimaryReplicationGroup=True)
+    assert out["GlobalReplicationGroup"]["Status"] == "deleting"
+    assert eventually(lambda: gid not in [g["GlobalReplicationGroupId"] for g in east.describe_global_replication_groups()["GlobalReplicationGroups"]])
+    with aws_error(east, "GlobalReplicationGroupNotFoundFault", 404):
+        east.delete_global_replication_group(GlobalReplicationGroupId=gid, RetainPrimaryReplicationGroup=True)
+    group = east.describe_replication_groups(ReplicationGroupId=rg)["ReplicationGroups"][0]
+    assert group["Status"] == "available" and "GlobalReplicationGroupInfo" not in group
+
+
+def test_secondary_replicates_every_write_and_refuses_writes(regions, uid, make_client):
+    east, west = regions
+    rg, sec = uid("gp"), uid("gs")
+    primary = create_primary(east, rg)
+    p = conn(primary["NodeGroups"][0]["PrimaryEndpoint"])
+    assert p.set("before", "1")
+    gid = create_global(east, rg, rg)
+    out = west.create_replication_group(
+        ReplicationGroupId=sec,
+        ReplicationGroupDescription="secondary",
+        GlobalReplicationGroupId=gid,
+        NumCacheClusters=2,
+    )["ReplicationGroup"]
+    assert out["GlobalReplicationGroupInfo"] == {
+        "GlobalReplicationGroupId": gid,
+        "GlobalReplicationGroupMemberRole": "SECONDARY",
+    }
+    # The datastore is `modifying` while the secondary joins (it may be done already).
+    g = describe(east, gid)
+    assert g["Status"] in ("modifying", "available")
+    assert g["Members"][1]["Status"] in ("associating", "associated")
+    secondary = wait_group(west, sec)
+    assert eventually(lambda: describe(east, gid)["Status"] == "available")
+    g = describe(west, gid)
+    assert [(m["ReplicationGroupId"], m["ReplicationGroupRegion"], m["Role"], m["Status"]) for m in g["Members"]] == [
+        (rg, EAST, "PRIMARY", "associated"),
+        (sec, WEST, "SECONDARY", "associated"),
+    ]
+    # Inherited from the datastore.
+    assert (secondary["CacheNodeType"], secondary["AutomaticFailover"], secondary["ClusterEnabled"]) == (
+        NODE_TYPE,
+        "enabled",
+        False,
+    )
+    assert len(secondary["MemberClusters"]) == 2
+
+    # Data written before and after reaches every node of the secondary region.
+    for i in range(50):
+        p.set(f"k{i}", i)
+    nodes = node_conns(secondary) + [conn(secondary["NodeGroups"][0]["PrimaryEndpoint"])]
+    for n in nodes:
+        assert eventually(lambda: n.get("k49") == "49")
+        assert n.get("before") == "1"
+    for n in nodes:
+        with pytest.raises(redis.exceptions.ReadOnlyError, match="You can't write against a read only replica"):
+            n.set("w", "1")
+    assert nodes[0].execute_command("ROLE")[0] in ("slave", "replica")
+
+    # One member per region, and members cannot be deleted while associated.
+    with aws_error(west, "InvalidParameterValue", 400):
+        west.create_replication_group(
+            ReplicationGroupId=uid("gx"), ReplicationGroupDescription="x", GlobalReplicationGroupId=gid
+        )
+    with aws_error(west, "GlobalReplicationGroupNotFoundFault", 404):
+        west.create_replication_group(
+            ReplicationGroupId=uid("gx"), ReplicationGroupDescription="x", GlobalReplicationGroupId="ldgnf-nope"
+        )
+    other = make_client("eu-west-1")
+    with aws_error(other, "InvalidParameterValue", 400):
+        other.create_replication_group(
+            ReplicationGroupId=uid("gx"),
+            ReplicationGroupDescription="x",
+            GlobalReplicationGroupId=gid,
+            CacheNodeType="cache.r6g.large",
+        )
+    with aws_error(west, "InvalidReplicationGroupState", 400):
+        west.delete_replication_group(ReplicationGroupId=sec)
+    with aws_error(east, "InvalidGlobalReplicationGroupState", 400):
+        east.delete_global_replication_group(GlobalReplicationGroupId=gid, RetainPrimaryReplicationGroup=True)
+
