@@ -266,3 +266,129 @@ def test_secondary_replicates_every_write_and_refuses_writes(regions, uid, make_
     with aws_error(east, "InvalidGlobalReplicationGroupState", 400):
         east.delete_global_replication_group(GlobalReplicationGroupId=gid, RetainPrimaryReplicationGroup=True)
 
+
+
+def test_failover_swaps_roles_and_disassociate_makes_the_secondary_writable(regions, uid):
+    east, west = regions
+    rg, sec = uid("gp"), uid("gs")
+    primary = create_primary(east, rg)
+    gid = create_global(east, rg, rg)
+    secondary = create_secondary(west, sec, gid, NumCacheClusters=2)
+    p = conn(primary["NodeGroups"][0]["PrimaryEndpoint"])
+    s = conn(secondary["NodeGroups"][0]["PrimaryEndpoint"])
+    p.set("a", "1")
+    assert eventually(lambda: s.get("a") == "1")
+
+    # Errors first: unknown member, the primary itself, unknown datastore.
+    with aws_error(east, "InvalidParameterValue", 400):
+        east.failover_global_replication_group(
+            GlobalReplicationGroupId=gid, PrimaryRegion=WEST, PrimaryReplicationGroupId="nope"
+        )
+    with aws_error(east, "InvalidParameterValue", 400):
+        east.failover_global_replication_group(GlobalReplicationGroupId=gid, PrimaryRegion=EAST, PrimaryReplicationGroupId=rg)
+    with aws_error(east, "GlobalReplicationGroupNotFoundFault", 404):
+        east.failover_global_replication_group(
+            GlobalReplicationGroupId="ldgnf-nope", PrimaryRegion=WEST, PrimaryReplicationGroupId=sec
+        )
+
+    out = west.failover_global_replication_group(
+        GlobalReplicationGroupId=gid, PrimaryRegion=WEST, PrimaryReplicationGroupId=sec
+    )["GlobalReplicationGroup"]
+    assert out["Status"] == "modifying"
+    assert eventually(lambda: describe(east, gid)["Status"] == "available")
+    g = describe(east, gid)
+    assert [(m["ReplicationGroupId"], m["Role"]) for m in g["Members"]] == [(sec, "PRIMARY"), (rg, "SECONDARY")]
+    roles = {
+        rg: east.describe_replication_groups(ReplicationGroupId=rg)["ReplicationGroups"][0],
+        sec: west.describe_replication_groups(ReplicationGroupId=sec)["ReplicationGroups"][0],
+    }
+    assert roles[rg]["GlobalReplicationGroupInfo"]["GlobalReplicationGroupMemberRole"] == "SECONDARY"
+    assert roles[sec]["GlobalReplicationGroupInfo"]["GlobalReplicationGroupMemberRole"] == "PRIMARY"
+    # The new primary region takes writes; the old one follows it on every node, read-only.
+    assert eventually(lambda: _writable(s))
+    s.set("b", "2")
+    for n in node_conns(roles[rg]) + [p]:
+        assert eventually(lambda: n.get("b") == "2")
+        assert n.get("a") == "1"
+        with pytest.raises(redis.exceptions.ReadOnlyError):
+            n.set("w", "1")
+
+    # Disassociate the old primary (now the secondary): standalone and writable, data kept.
+    with aws_error(east, "InvalidParameterValue", 400):
+        east.disassociate_global_replication_group(
+            GlobalReplicationGroupId=gid, ReplicationGroupId=sec, ReplicationGroupRegion=WEST
+        )
+    with aws_error(east, "InvalidParameterValue", 400) as info:
+        east.disassociate_global_replication_group(
+            GlobalReplicationGroupId=gid, ReplicationGroupId="nope", ReplicationGroupRegion=EAST
+        )
+    assert "is not associated with Global Replication Group" in str(info.value)
+    east.disassociate_global_replication_group(
+        GlobalReplicationGroupId=gid, ReplicationGroupId=rg, ReplicationGroupRegion=EAST
+    )
+    assert eventually(lambda: describe(west, gid)["Status"] == "primary-only")
+    assert [m["ReplicationGroupId"] for m in describe(west, gid)["Members"]] == [sec]
+    group = east.describe_replication_groups(ReplicationGroupId=rg)["ReplicationGroups"][0]
+    assert "GlobalReplicationGroupInfo" not in group
+    assert eventually(lambda: _writable(p))
+    assert p.get("b") == "2"
+    s.set("c", "3")
+    time.sleep(0.2)
+    assert p.get("c") is None
+    # Its own replica still follows it.
+    p.set("own", "x")
+    assert eventually(lambda: node_conns(group)[1].get("own") == "x")
+    east.delete_replication_group(ReplicationGroupId=rg)
+
+
+def _writable(c: redis.Redis) -> bool:
+    try:
+        c.set("__probe", "1")
+        return True
+    except redis.exceptions.ReadOnlyError:
+        return False
+
+
+def test_cluster_mode_secondary_replicates_shard_by_shard(regions, uid):
+    east, west = regions
+    rg, sec = uid("gp"), uid("gs")
+    east.create_replication_group(
+        ReplicationGroupId=rg,
+        ReplicationGroupDescription="cme primary",
+        Engine="redis",
+        EngineVersion="7.1",
+        CacheNodeType=NODE_TYPE,
+        NumNodeGroups=2,
+        ReplicasPerNodeGroup=1,
+    )
+    primary = wait_group(east, rg)
+    gid = create_global(east, rg, rg)
+    g = describe(east, gid)
+    assert g["ClusterEnabled"] is True
+    assert [(n["GlobalNodeGroupId"], n["Slots"]) for n in g["GlobalNodeGroups"]] == [
+        (f"{gid}-0001", "0-8191"),
+        (f"{gid}-0002", "8192-16383"),
+    ]
+    with aws_error(west, "InvalidParameterValue", 400):
+        west.create_replication_group(
+            ReplicationGroupId=sec, ReplicationGroupDescription="x", GlobalReplicationGroupId=gid, NumNodeGroups=3
+        )
+    secondary = create_secondary(west, sec, gid, ReplicasPerNodeGroup=1)
+    assert secondary["ClusterEnabled"] is True and len(secondary["NodeGroups"]) == 2
+    pc = RedisCluster(
+        host=primary["ConfigurationEndpoint"]["Address"],
+        port=primary["ConfigurationEndpoint"]["Port"],
+        decode_responses=True,
+    )
+    for i in range(100):
+        pc.set(f"key{i}", i)
+    sc = RedisCluster(
+        host=secondary["ConfigurationEndpoint"]["Address"],
+        port=secondary["ConfigurationEndpoint"]["Port"],
+        decode_responses=True,
+    )
+    assert eventually(lambda: all(sc.get(f"key{i}") == str(i) for i in range(100)), attempts=200)
+    with pytest.raises(redis.exceptions.ReadOnlyError):
+        sc.set("key1", "x")
+    pc.close()
+    sc.close()
