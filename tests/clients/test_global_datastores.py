@@ -390,5 +390,58 @@ def test_cluster_mode_secondary_replicates_shard_by_shard(regions, uid):
     assert eventually(lambda: all(sc.get(f"key{i}") == str(i) for i in range(100)), attempts=200)
     with pytest.raises(redis.exceptions.ReadOnlyError):
         sc.set("key1", "x")
+    # The default split is already even: a rebalance passes through `modifying`, slots stay.
+    out = east.rebalance_slots_in_global_replication_group(GlobalReplicationGroupId=gid, ApplyImmediately=True)
+    assert out["GlobalReplicationGroup"]["Status"] == "modifying"
+    assert eventually(lambda: describe(west, gid)["Status"] == "available")
+    assert [n["Slots"] for n in describe(west, gid)["GlobalNodeGroups"]] == ["0-8191", "8192-16383"]
+    with aws_error(east, "InvalidParameterValue", 400):
+        east.rebalance_slots_in_global_replication_group(GlobalReplicationGroupId=gid, ApplyImmediately=False)
     pc.close()
     sc.close()
+
+
+def test_modify_applies_to_every_member_and_replication_survives(regions, uid):
+    east, west = regions
+    rg, sec = uid("gp"), uid("gs")
+    primary = create_primary(east, rg)
+    gid = create_global(east, rg, rg)
+    secondary = create_secondary(west, sec, gid, NumCacheClusters=2)
+
+    with aws_error(east, "InvalidParameterValue", 400):
+        east.modify_global_replication_group(GlobalReplicationGroupId=gid, ApplyImmediately=False, CacheNodeType="cache.r6g.large")
+    with aws_error(east, "InvalidParameterCombination", 400):
+        east.modify_global_replication_group(GlobalReplicationGroupId=gid, ApplyImmediately=True)
+    with aws_error(east, "InvalidParameterValue", 400):
+        east.modify_global_replication_group(GlobalReplicationGroupId=gid, ApplyImmediately=True, CacheNodeType="cache.t3.micro")
+    with aws_error(east, "GlobalReplicationGroupNotFoundFault", 404):
+        east.modify_global_replication_group(GlobalReplicationGroupId="ldgnf-nope", ApplyImmediately=True, GlobalReplicationGroupDescription="x")
+    with aws_error(east, "InvalidParameterValue", 400):
+        east.rebalance_slots_in_global_replication_group(GlobalReplicationGroupId=gid, ApplyImmediately=True)
+
+    out = west.modify_global_replication_group(
+        GlobalReplicationGroupId=gid, ApplyImmediately=True, GlobalReplicationGroupDescription="new words"
+    )["GlobalReplicationGroup"]
+    assert out["GlobalReplicationGroupDescription"] == "new words"
+    assert eventually(lambda: describe(east, gid)["Status"] == "available")
+
+    out = east.modify_global_replication_group(
+        GlobalReplicationGroupId=gid, ApplyImmediately=True, CacheNodeType="cache.r6g.large"
+    )["GlobalReplicationGroup"]
+    assert (out["Status"], out["CacheNodeType"]) == ("modifying", "cache.r6g.large")
+    # A second change waits for the first.
+    with aws_error(east, "InvalidGlobalReplicationGroupState", 400):
+        east.modify_global_replication_group(GlobalReplicationGroupId=gid, ApplyImmediately=True, GlobalReplicationGroupDescription="x")
+    assert eventually(lambda: describe(east, gid)["Status"] == "available", attempts=1200)
+    for client, gid_rg in ((east, rg), (west, sec)):
+        group = wait_group(client, gid_rg)
+        assert group["CacheNodeType"] == "cache.r6g.large"
+    # Replication still runs from the primary region to every secondary node.
+    p = conn(east.describe_replication_groups(ReplicationGroupId=rg)["ReplicationGroups"][0]["NodeGroups"][0]["PrimaryEndpoint"])
+    assert eventually(lambda: _writable(p))
+    p.set("after-modify", "yes")
+    for n in node_conns(west.describe_replication_groups(ReplicationGroupId=sec)["ReplicationGroups"][0]):
+        assert eventually(lambda: n.get("after-modify") == "yes")
+        with pytest.raises(redis.exceptions.ReadOnlyError):
+            n.set("w", "1")
+    assert primary and secondary

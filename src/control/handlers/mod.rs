@@ -31,6 +31,7 @@ mod events;
 mod failover;
 mod global_groups;
 mod global_members;
+mod global_modify;
 mod lifecycle;
 mod parameter_groups;
 mod rbac_attach;
@@ -568,5 +569,20 @@ impl ElastiCacheApi for Service {
         input: FailoverGlobalReplicationGroupInput,
     ) -> Result<FailoverGlobalReplicationGroupOutput, ApiError> {
         global_members::failover_global_replication_group(self, ctx, input)
+    }
+    async fn modify_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: ModifyGlobalReplicationGroupInput,
+    ) -> Result<ModifyGlobalReplicationGroupOutput, ApiError> {
+        global_modify::modify_global_replication_group(self, ctx, input)
+    }
+
+    async fn rebalance_slots_in_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: RebalanceSlotsInGlobalReplicationGroupInput,
+    ) -> Result<RebalanceSlotsInGlobalReplicationGroupOutput, ApiError> {
+        global_modify::rebalance_slots_in_global_replication_group(self, ctx, input)
     }
 }
