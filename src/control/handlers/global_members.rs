@@ -209,6 +209,19 @@ impl Service {
         Ok(())
     }
 
+    /// Drops the member of `region` from datastore `id` after its group failed to be created
+    /// (called under that region's lock: region, then global lock).
+    pub(crate) fn abandon_secondary(&self, account: &str, region: &str, id: &str) {
+        let mut globals = self.inner.store.globals();
+        if let Some(g) = globals.get_mut(account, id) {
+            g.members
+                .retain(|m| !(m.region == region && m.role == GlobalRole::Secondary));
+            if g.status == GlobalStatus::Modifying {
+                g.status = g.settled_status();
+            }
+        }
+    }
+
     /// Promotes every shard primary of a member group (it stops following another region).
     async fn promote_shards(&self, account: &str, region: &str, id: &str) {
         for key in shard_primaries(self, account, region, id) {
