@@ -365,3 +365,40 @@ impl Service {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_types_and_engines_follow_the_user_guide() {
+        for ok in [
+            "cache.m5.large",
+            "cache.r6g.xlarge",
+            "cache.r6gd.2xlarge",
+            "cache.c7gn.large",
+        ] {
+            assert!(check_global_node_type(ok).is_ok(), "{ok}");
+        }
+        for refused in [
+            "cache.t3.micro",
+            "cache.m4.large",
+            "cache.t4g.medium",
+            "cache.r5",
+        ] {
+            let e = check_global_node_type(refused).err();
+            assert_eq!(
+                e.map(|e| e.wire_code()),
+                Some("InvalidParameterValue"),
+                "{refused}"
+            );
+        }
+        assert!(check_global_engine("redis", "5.0.6").is_ok());
+        assert!(check_global_engine("redis", "5.0.5").is_err());
+        assert!(check_global_engine("valkey", "7.2.4").is_ok());
+        assert_eq!(
+            global_arn("us-east-1", "000000000000", "ldgnf-x"),
+            "arn:aws:elasticache::000000000000:globalreplicationgroup:ldgnf-x"
+        );
+    }
+}
