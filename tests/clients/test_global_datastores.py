@@ -157,6 +157,11 @@ def test_create_describe_and_the_id_prefix(regions, uid):
     ]
     info = east.describe_replication_groups(ReplicationGroupId=rg)["ReplicationGroups"][0]["GlobalReplicationGroupInfo"]
     assert info == {"GlobalReplicationGroupId": gid, "GlobalReplicationGroupMemberRole": "PRIMARY"}
+    # Joining moves the group to a generated `global-datastore-` parameter group (same values).
+    member = east.describe_cache_clusters(CacheClusterId=f"{rg}-001")["CacheClusters"][0]
+    assert member["CacheParameterGroup"]["CacheParameterGroupName"] == f"global-datastore-{gid}"
+    pg = east.describe_cache_parameter_groups(CacheParameterGroupName=f"global-datastore-{gid}")["CacheParameterGroups"][0]
+    assert (pg["CacheParameterGroupFamily"], pg["IsGlobal"]) == ("redis7", True)
 
     # Errors.
     with aws_error(east, "GlobalReplicationGroupAlreadyExistsFault", 400):

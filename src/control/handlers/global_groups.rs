@@ -17,7 +17,7 @@ use crate::control::error::ApiError;
 use crate::control::validate;
 use crate::state::{
     GlobalGroupRecord, GlobalMemberRecord, GlobalMembership, GlobalRole, GlobalStatus,
-    MemberStatus, SourceType, lock, region_prefix,
+    MemberStatus, ParameterGroupRecord, Region, SourceType, lock, region_prefix,
 };
 
 use super::Service;
@@ -108,6 +108,37 @@ pub fn render(
         status: Some(g.status.as_str().to_string()),
         transit_encryption_enabled: Some(g.transit_encryption_enabled),
     }
+}
+
+/// The prefix of the parameter groups ElastiCache generates for global datastore members.
+const GLOBAL_PARAMETER_GROUP_PREFIX: &str = "global-datastore-";
+
+/// Whether a parameter group is one generated for a global datastore (`IsGlobal`).
+pub fn is_global_parameter_group(name: &str) -> bool {
+    name.starts_with(GLOBAL_PARAMETER_GROUP_PREFIX)
+}
+
+/// Gives a region the parameter group of datastore `gid` (AWS generates one, prefixed
+/// `global-datastore-`, for every member when it joins), a copy of `source`'s family and
+/// values, unless it has it already; answers its name. The member keeps it after leaving,
+/// as an ordinary group that can be deleted once nothing uses it.
+pub fn install_global_parameter_group(
+    r: &mut Region,
+    gid: &str,
+    source: &ParameterGroupRecord,
+) -> String {
+    let name = format!("{GLOBAL_PARAMETER_GROUP_PREFIX}{gid}");
+    r.parameter_groups
+        .entry(name.clone())
+        .or_insert_with(|| ParameterGroupRecord {
+            name: name.clone(),
+            family: source.family.clone(),
+            description: format!("Parameter group of Global datastore {gid}"),
+            is_default: false,
+            system_values: source.system_values.clone(),
+            user_values: source.user_values.clone(),
+        });
+    name
 }
 
 /// A node type global datastores accept (family and size as the User Guide lists them).
@@ -211,6 +242,19 @@ pub fn create_global_replication_group(
             return Err(exists());
         }
         globals.insert(&ctx.account, record.clone());
+    }
+    let source = r.parameter_groups.get(&g.parameter_group).cloned();
+    let members = g.member_ids();
+    if let Some(source) = source {
+        let pg = install_global_parameter_group(&mut r, &id, &source);
+        for m in &members {
+            if let Some(c) = r.clusters.get_mut(m) {
+                c.parameter_group = pg.clone();
+            }
+        }
+        if let Some(g) = r.replication_groups.get_mut(&gid) {
+            g.parameter_group = pg;
+        }
     }
     if let Some(g) = r.replication_groups.get_mut(&gid) {
         g.global = Some(GlobalMembership {

@@ -74,10 +74,12 @@ pub fn prepare_secondary(
         .unwrap_or_default();
     let g = joinable(svc, ctx, &raw)?;
     let primary = g.primary().cloned().ok_or_else(|| busy(&g))?;
-    let p = {
+    let (p, source) = {
         let reg = svc.inner.store.region(&ctx.account, &primary.region);
         let r = lock(&reg);
-        r.group(&primary.replication_group_id)?.clone()
+        let p = r.group(&primary.replication_group_id)?.clone();
+        let source = r.parameter_groups.get(&p.parameter_group).cloned();
+        (p, source)
     };
     if let Some(t) = &input.cache_node_type
         && !t.eq_ignore_ascii_case(&g.node_type)
@@ -108,6 +110,13 @@ pub fn prepare_secondary(
         return Err(combination(
             "A secondary replication group of a Global datastore starts from the primary's data: SnapshotName, SnapshotArns and PrimaryClusterId cannot be used.",
         ));
+    }
+    // The secondary runs the datastore's parameters, in a group of its own region.
+    if let Some(source) = source {
+        let reg = svc.region(ctx);
+        let mut r = lock(&reg);
+        let name = super::global_groups::install_global_parameter_group(&mut r, &g.id, &source);
+        input.cache_parameter_group_name = Some(name);
     }
     input.engine = Some(g.engine.clone());
     input.engine_version = Some(g.engine_version.clone());

@@ -66,8 +66,8 @@ fn plan_change(
     }
     if let Some(p) = &input.cache_parameter_group_name {
         if change.engine_version.is_none() {
-            return Err(combination(
-                "CacheParameterGroupName can only be changed with a major engine version upgrade.",
+            return Err(invalid(
+                "ModifyGlobalReplicationGroup API does not support cache parameter group modification without a change in major engine version.",
             ));
         }
         change.parameter_group = Some(p.to_ascii_lowercase());
