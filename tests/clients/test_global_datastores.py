@@ -268,6 +268,10 @@ def test_secondary_replicates_every_write_and_refuses_writes(regions, uid, make_
         )
     with aws_error(west, "InvalidReplicationGroupState", 400):
         west.delete_replication_group(ReplicationGroupId=sec)
+    # What the datastore manages cannot be changed on one member.
+    with aws_error(west, "InvalidParameterValue", 400) as info:
+        west.modify_replication_group(ReplicationGroupId=sec, ApplyImmediately=True, CacheNodeType="cache.r6g.large")
+    assert "is part of a global cluster" in str(info.value)
     with aws_error(east, "InvalidGlobalReplicationGroupState", 400):
         east.delete_global_replication_group(GlobalReplicationGroupId=gid, RetainPrimaryReplicationGroup=True)
 

@@ -135,7 +135,7 @@ fn modify_member(
         automatic_failover_enabled: change.automatic_failover,
         ..Default::default()
     };
-    match super::replication_modify::modify_replication_group(svc, &member_ctx, input) {
+    match super::replication_modify::modify_group(svc, &member_ctx, input) {
         Ok(_) => Ok(()),
         // Already as asked (e.g. automatic failover): nothing to do for this member.
         Err(e) if e.message().contains("No modifications were requested") => Ok(()),
