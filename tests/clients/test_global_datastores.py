@@ -454,3 +454,39 @@ def test_modify_applies_to_every_member_and_replication_survives(regions, uid):
         with pytest.raises(redis.exceptions.ReadOnlyError):
             n.set("w", "1")
     assert primary and secondary
+
+
+def test_encryption_and_auth_are_inherited_by_the_secondary(regions, uid):
+    east, west = regions
+    rg, sec = uid("gp"), uid("gs")
+    token = "global-token-0123456789"
+    primary = create_primary(
+        east, rg, TransitEncryptionEnabled=True, AtRestEncryptionEnabled=True, AuthToken=token
+    )
+    gid = create_global(east, rg, rg)
+    g = describe(east, gid)
+    assert (g["TransitEncryptionEnabled"], g["AtRestEncryptionEnabled"], g["AuthTokenEnabled"]) == (True, True, True)
+    secondary = create_secondary(west, sec, gid, NumCacheClusters=2)
+    assert (
+        secondary["TransitEncryptionEnabled"],
+        secondary["AtRestEncryptionEnabled"],
+        secondary["AuthTokenEnabled"],
+    ) == (True, True, True)
+
+    def tls(endpoint: dict, password: str | None) -> redis.Redis:
+        return redis.Redis(
+            host=endpoint["Address"],
+            port=endpoint["Port"],
+            ssl=True,
+            ssl_cert_reqs=None,
+            password=password,
+            socket_timeout=10,
+            decode_responses=True,
+        )
+
+    p = tls(primary["NodeGroups"][0]["PrimaryEndpoint"], token)
+    p.set("secret", "kept")
+    s = tls(secondary["NodeGroups"][0]["ReaderEndpoint"], token)
+    assert eventually(lambda: s.get("secret") == "kept")
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        tls(secondary["NodeGroups"][0]["ReaderEndpoint"], "wrong-password-0123").get("secret")

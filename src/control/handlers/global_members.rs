@@ -123,6 +123,11 @@ pub fn prepare_secondary(
     input.cache_node_type = Some(g.node_type.clone());
     input.transit_encryption_enabled = Some(g.transit_encryption_enabled);
     input.at_rest_encryption_enabled = Some(g.at_rest_encryption_enabled);
+    // Clients of every region authenticate alike: without a token of its own, the secondary
+    // takes the primary's.
+    if input.auth_token.is_none() {
+        input.auth_token = p.auth_token.clone();
+    }
     input.automatic_failover_enabled = Some(p.automatic_failover);
     input.multi_az_enabled = Some(p.multi_az);
     if g.cluster_enabled {
