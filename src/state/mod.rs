@@ -1,6 +1,6 @@
 //! The emulator's resource records (cache clusters and their nodes, parameter, subnet and
 //! security groups, users, snapshots, tags, events), partitioned by (account, region), and their status
-//! lifecycle.
+//! lifecycle; global datastores, which span regions, are kept per account (`global`).
 //!
 //! Place in the flow: `control::handlers` validate a request, then take a region's lock for a
 //! short synchronous read or update here, release it, and only then await the supervisor.
