@@ -1,6 +1,6 @@
 //! The emulator's resource records (cache clusters and their nodes, parameter, subnet and
 //! security groups, users, snapshots, tags, events), partitioned by (account, region), and their status
-//! lifecycle.
+//! lifecycle; global datastores, which span regions, are kept per account (`global`).
 //!
 //! Place in the flow: `control::handlers` validate a request, then take a region's lock for a
 //! short synchronous read or update here, release it, and only then await the supervisor.
@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 mod clock;
 mod events;
+mod global;
 mod lifecycle;
 mod maintenance;
 mod records;
@@ -22,6 +23,7 @@ mod snapshots;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{Event, EventQuery, SourceType};
+pub use global::*;
 pub use lifecycle::{
     ClusterStatus, GroupStatus, Lifecycle, NodeStatus, ParameterStatus, SnapshotStatus, StateError,
     UserGroupStatus, UserStatus,
@@ -46,6 +48,8 @@ type RegionMap = HashMap<(String, String), Arc<Mutex<Region>>>;
 /// All regions of all accounts.
 pub struct Store {
     regions: Mutex<RegionMap>,
+    /// Global datastores, per account (they span regions; see `global`).
+    globals: Mutex<GlobalStore>,
     clock: Arc<dyn Clock>,
 }
 
@@ -54,6 +58,7 @@ impl Store {
     pub fn new(clock: Arc<dyn Clock>) -> Store {
         Store {
             regions: Mutex::new(HashMap::new()),
+            globals: Mutex::new(GlobalStore::default()),
             clock,
         }
     }
@@ -75,6 +80,12 @@ impl Store {
         map.entry((account.to_string(), region.to_string()))
             .or_insert_with(|| Arc::new(Mutex::new(Region::new(account, region, self.clock.now()))))
             .clone()
+    }
+
+    /// The global datastores of every account. Lock order: a region lock may be held while
+    /// taking this one, never the reverse.
+    pub fn globals(&self) -> MutexGuard<'_, GlobalStore> {
+        lock(&self.globals)
     }
 
     /// Every region created so far (for health counts and shutdown).

@@ -131,6 +131,8 @@ pub struct ReplicationGroupRecord {
     pub pending_user_groups: Option<(Vec<String>, Vec<String>)>,
     /// `ROTATING` / `SETTING` while an AUTH token change is applied.
     pub pending_auth_token_status: Option<String>,
+    /// The global datastore this group belongs to, and its role there.
+    pub global: Option<super::GlobalMembership>,
 }
 
 impl ReplicationGroupRecord {

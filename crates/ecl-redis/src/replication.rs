@@ -14,6 +14,12 @@
 //! (`master_repl_offset`) and sent to every replica link. Replicas acknowledge what they
 //! applied, which `WAIT`, `ROLE` and `INFO replication` read.
 //!
+//! A replica may itself have replicas (chained replication, as Redis allows): it forwards the
+//! units it applies, unchanged and with the same offsets, to its own replicas, and when it
+//! loads a new full copy (or starts following another primary) its replicas resynchronize
+//! from it. The control plane uses this for ElastiCache global datastores, whose secondary
+//! group's primary follows the primary group's primary while its own replicas follow it.
+//!
 //! Replicas refuse writes (`READONLY`) from ordinary clients, do not run active expiry (the
 //! primary's `DEL`s remove keys) and apply the stream with expiry suspended, so a key is never
 //! dropped by a replica's clock while the primary still has it.
@@ -217,6 +223,16 @@ impl Replication {
             .retain(|d| !d.link.closed.load(Ordering::Acquire) && !d.tx.is_closed());
     }
 
+    /// Drops every replica of this node so each one resynchronizes from scratch (its applier
+    /// sees an overflowed link and takes a new full copy): the data this node streams is about
+    /// to restart from another copy, so what they hold no longer continues it.
+    fn resync_downstream(&mut self) {
+        for d in self.replicas.drain(..) {
+            d.link.overflow.store(true, Ordering::Release);
+            d.link.closed.store(true, Ordering::Release);
+        }
+    }
+
     /// Leaves the current primary (if any): the old link is closed so that primary forgets it.
     fn detach(&mut self) {
         self.generation += 1;
@@ -280,6 +296,13 @@ impl Engine {
             bytes,
             wrapped: wrap,
         });
+        self.fan_out(&unit);
+    }
+
+    /// Sends one unit to every replica link, dropping the links over their output buffer
+    /// limit. Used for this node's own stream and, on a replica, for the units it forwards.
+    fn fan_out(&mut self, unit: &Arc<Unit>) {
+        let bytes = unit.bytes;
         let limit = replica_buffer_limit(&self.cfg);
         let mut closed = false;
         for d in &self.repl.replicas {
@@ -583,6 +606,8 @@ struct Attached {
     /// The primary's function libraries (their code), part of the copy.
     functions: Vec<Vec<u8>>,
     offset: u64,
+    /// Database the stream is in at `offset` (the master client's starting database).
+    db: usize,
     rx: mpsc::UnboundedReceiver<Arc<Unit>>,
 }
 
@@ -600,8 +625,14 @@ fn attach(primary: &Shared, link: &Arc<LinkState>, me: (String, u16)) -> Attache
         p.repl.backlog_active = true;
         p.repl.backlog_first = p.repl.offset;
     }
-    // The new replica's master client starts in database 0.
-    p.repl.last_db = None;
+    // A primary's next unit selects its database again for the new link; a replica forwards
+    // its primary's units unchanged, so the new link starts in the database they are in.
+    let db = if p.repl.is_replica() {
+        p.repl.last_db.unwrap_or(0)
+    } else {
+        p.repl.last_db = None;
+        0
+    };
     link.ack.store(p.repl.offset, Ordering::Release);
     link.pending.store(0, Ordering::Release);
     link.overflow.store(false, Ordering::Release);
@@ -618,6 +649,7 @@ fn attach(primary: &Shared, link: &Arc<LinkState>, me: (String, u16)) -> Attache
         snapshot,
         functions: p.scripts.functions.codes(),
         offset: p.repl.offset,
+        db,
         rx,
     }
 }
@@ -647,7 +679,7 @@ impl RedisNode {
             let mut eng = self.shared.lock();
             eng.repl.detach();
             eng.release_waiters();
-            eng.repl.replicas.clear();
+            eng.repl.resync_downstream();
             eng.repl.upstream = Some(Upstream {
                 primary: announced.clone(),
                 link: link.clone(),
@@ -774,11 +806,13 @@ async fn sync_and_stream(
         snapshot,
         functions,
         offset,
+        db,
         mut rx,
     } = attached;
     let mut master = Client::new(0, true);
     master.master = true;
     master.in_exec = true;
+    master.db = db;
     {
         let mut eng = me.lock();
         if eng.repl.generation != generation {
@@ -796,6 +830,8 @@ async fn sync_and_stream(
         }
         crate::command::functions::install_from_rdb(&mut eng, &functions);
         eng.repl.offset = offset;
+        eng.repl.last_db = Some(db);
+        eng.repl.resync_downstream();
         eng.cluster.offset_cell.store(offset, Ordering::Release);
         crate::rdb::persist::rebase_aof(&mut eng);
         link.online.store(true, Ordering::Release);
@@ -843,10 +879,17 @@ async fn sync_and_stream(
                     });
             }
             eng.repl.offset = end;
+            eng.repl.last_db = Some(master.db);
             eng.cluster.offset_cell.store(end, Ordering::Release);
             // A replica with an AOF records what it applied, one unit per batch.
             eng.flush_txn();
             eng.flush_aof();
+            // Chained replication: this node's replicas get the same units, same offsets.
+            if !eng.repl.replicas.is_empty() {
+                for u in &units {
+                    eng.fan_out(u);
+                }
+            }
             end
         };
         ack(primary, link, end);

@@ -513,3 +513,69 @@ async fn replica_over_its_output_buffer_limit_resynchronizes() {
     r.shutdown().await;
     p.shutdown().await;
 }
+
+/// Polls `args` on `raw` until it answers `want` (bounded): a sub-replica is two links away
+/// from the primary, which `WAIT` on the primary does not cover.
+async fn eventually(raw: &mut Raw, args: &[&str], want: &str) {
+    let mut got = String::new();
+    for _ in 0..300 {
+        got = raw.cmd(args).await;
+        if got == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(got, want, "{args:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chained_replicas_follow_through_an_intermediate_replica() {
+    // p -> s -> r, as a global datastore's secondary primary follows the primary group's
+    // primary while the secondary's own replicas follow it.
+    let p = start();
+    let s = start();
+    let r = start();
+    let mut pc = common::client(&p).await;
+    let _: () = pc.set("before", "1").await.unwrap();
+    let _: () = redis::cmd("SELECT")
+        .arg(2)
+        .exec_async(&mut pc)
+        .await
+        .unwrap();
+    let _: () = pc.set("db2", "x").await.unwrap();
+    r.replicate_from(&s, endpoint(&s));
+    s.replicate_from(&p, endpoint(&p));
+    let mut rr = Raw::connect(&r).await;
+    // The full copy s loaded reaches r (r resynchronizes from s), and so does the stream,
+    // in the database the stream is in.
+    eventually(&mut rr, &["GET", "before"], "$1\r\n1\r\n").await;
+    let _: () = pc.set("db2-later", "y").await.unwrap();
+    assert_eq!(rr.cmd(&["SELECT", "2"]).await, "+OK\r\n");
+    eventually(&mut rr, &["GET", "db2-later"], "$1\r\ny\r\n").await;
+    assert_eq!(rr.cmd(&["GET", "db2"]).await, "$1\r\nx\r\n");
+    assert!(rr.cmd(&["SET", "w", "1"]).await.starts_with("-READONLY"));
+    let mut sr = Raw::connect(&s).await;
+    assert!(sr.cmd(&["SET", "w", "1"]).await.starts_with("-READONLY"));
+    let info = sr.cmd(&["INFO", "replication"]).await;
+    assert!(
+        info.contains("role:slave") && info.contains("connected_slaves:1"),
+        "{info}"
+    );
+    // Promoting the intermediate keeps its replica: s's own writes reach r.
+    s.promote();
+    assert_eq!(sr.cmd(&["SET", "from-s", "2"]).await, "+OK\r\n");
+    assert_eq!(rr.cmd(&["SELECT", "0"]).await, "+OK\r\n");
+    eventually(&mut rr, &["GET", "from-s"], "$1\r\n2\r\n").await;
+    // The intermediate follows another primary: r resynchronizes to q's data.
+    let q = start();
+    let mut qr = Raw::connect(&q).await;
+    assert_eq!(qr.cmd(&["SET", "only-q", "3"]).await, "+OK\r\n");
+    s.replicate_from(&q, endpoint(&q));
+    eventually(&mut rr, &["GET", "only-q"], "$1\r\n3\r\n").await;
+    eventually(&mut rr, &["DBSIZE"], ":1\r\n").await;
+    assert_eq!(qr.cmd(&["SET", "after", "4"]).await, "+OK\r\n");
+    eventually(&mut rr, &["GET", "after"], "$1\r\n4\r\n").await;
+    for n in [r, s, q, p] {
+        n.shutdown().await;
+    }
+}

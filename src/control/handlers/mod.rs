@@ -5,7 +5,8 @@
 //! `parameter_groups`, `subnet_groups`, `security_groups`, `tags`, `events`, `catalog`,
 //! `users`, `user_groups`, `snapshots`, `snapshot_restore`; `snapshot_schedule` takes the
 //! automatic snapshots; `serverless`, `serverless_snapshots` with `serverless_run` for the
-//! serverless caches' nodes and `serverless_schedule` for their daily snapshots)
+//! serverless caches' nodes and `serverless_schedule` for their daily snapshots; `global_*`
+//! the global datastores; `service_updates`, `reserved_nodes`, `migration`)
 //! validates it, reads or updates `state` under a short synchronous lock, asks the supervisor
 //! to start/stop/reconfigure engine nodes (never while holding a lock), and answers a typed
 //! output. Background lifecycle tasks (`lifecycle`) finish `creating`/`modifying`/`rebooting`/
@@ -30,6 +31,9 @@ mod cluster_render;
 mod common;
 mod events;
 mod failover;
+mod global_groups;
+mod global_members;
+mod global_modify;
 mod lifecycle;
 mod migration;
 mod parameter_groups;
@@ -689,5 +693,60 @@ impl ElastiCacheApi for Service {
         input: ExportServerlessCacheSnapshotInput,
     ) -> Result<ExportServerlessCacheSnapshotOutput, ApiError> {
         serverless_snapshots::export_serverless_cache_snapshot(self, ctx, input)
+    }
+
+    async fn create_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: CreateGlobalReplicationGroupInput,
+    ) -> Result<CreateGlobalReplicationGroupOutput, ApiError> {
+        global_groups::create_global_replication_group(self, ctx, input)
+    }
+
+    async fn describe_global_replication_groups(
+        &self,
+        ctx: &RequestContext,
+        input: DescribeGlobalReplicationGroupsInput,
+    ) -> Result<DescribeGlobalReplicationGroupsOutput, ApiError> {
+        global_groups::describe_global_replication_groups(self, ctx, input)
+    }
+
+    async fn delete_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: DeleteGlobalReplicationGroupInput,
+    ) -> Result<DeleteGlobalReplicationGroupOutput, ApiError> {
+        global_groups::delete_global_replication_group(self, ctx, input)
+    }
+
+    async fn disassociate_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: DisassociateGlobalReplicationGroupInput,
+    ) -> Result<DisassociateGlobalReplicationGroupOutput, ApiError> {
+        global_members::disassociate_global_replication_group(self, ctx, input)
+    }
+
+    async fn failover_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: FailoverGlobalReplicationGroupInput,
+    ) -> Result<FailoverGlobalReplicationGroupOutput, ApiError> {
+        global_members::failover_global_replication_group(self, ctx, input)
+    }
+    async fn modify_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: ModifyGlobalReplicationGroupInput,
+    ) -> Result<ModifyGlobalReplicationGroupOutput, ApiError> {
+        global_modify::modify_global_replication_group(self, ctx, input)
+    }
+
+    async fn rebalance_slots_in_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: RebalanceSlotsInGlobalReplicationGroupInput,
+    ) -> Result<RebalanceSlotsInGlobalReplicationGroupOutput, ApiError> {
+        global_modify::rebalance_slots_in_global_replication_group(self, ctx, input)
     }
 }

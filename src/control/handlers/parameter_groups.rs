@@ -40,7 +40,7 @@ fn render_group(ctx: &RequestContext, g: &ParameterGroupRecord) -> CacheParamete
         cache_parameter_group_name: Some(g.name.clone()),
         cache_parameter_group_family: Some(g.family.clone()),
         description: Some(g.description.clone()),
-        is_global: Some(false),
+        is_global: Some(super::global_groups::is_global_parameter_group(&g.name)),
         arn: Some(arn_of(ctx, ResourceKind::ParameterGroup, &g.name)),
     }
 }

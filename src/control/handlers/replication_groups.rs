@@ -291,15 +291,6 @@ fn check_group_request(input: &CreateReplicationGroupInput) -> Result<GroupReque
         "ReplicationGroupDescription",
         &input.replication_group_description,
     )?;
-    if input.global_replication_group_id.is_some() {
-        return Err(ApiError::global_replication_group_not_found(format!(
-            "GlobalReplicationGroup not found: {}",
-            input
-                .global_replication_group_id
-                .clone()
-                .unwrap_or_default()
-        )));
-    }
     let tags = tags_from_request(input.tags.clone())?;
     check_tag_quota(&tags)?;
     let transit = input.transit_encryption_enabled.unwrap_or(false);
@@ -573,6 +564,7 @@ fn new_group_record(
         user_group_ids: Vec::new(),
         pending_user_groups: None,
         pending_auth_token_status: None,
+        global: None,
     }
 }
 
@@ -705,6 +697,13 @@ pub async fn create_replication_group(
     ctx: &RequestContext,
     mut input: CreateReplicationGroupInput,
 ) -> Result<CreateReplicationGroupOutput, ApiError> {
+    // A secondary of a global datastore inherits its engine, node type and shards.
+    let secondary = match input.global_replication_group_id {
+        Some(_) => Some(super::global_members::prepare_secondary(
+            svc, ctx, &mut input,
+        )?),
+        None => None,
+    };
     let images = snapshot_restore::prepare_group_restore(svc, ctx, &mut input)?;
     let restore = snapshot_restore::group_restore(&input, images)?;
     let req = check_group_request(&input)?;
@@ -712,7 +711,10 @@ pub async fn create_replication_group(
     let region = svc.region(ctx);
     let (record, gref, shards) = {
         let mut r = lock(&region);
-        let plan = plan_create_group(&r, &input, req, now)?;
+        let mut plan = plan_create_group(&r, &input, req, now)?;
+        if let Some(s) = &secondary {
+            super::global_members::register_secondary(svc, ctx, s, &mut plan.group)?;
+        }
         let g = &plan.group;
         if let Some(restore) = &restore {
             snapshot_restore::check_restore_shape(restore, g.node_groups.len(), g.cluster_enabled)?;
@@ -779,6 +781,12 @@ pub async fn delete_replication_group(
         let mut r = lock(&region);
         let g = r.group(&input.replication_group_id)?;
         g.check(GroupStatus::Deleting)?;
+        if let Some(m) = &g.global {
+            return Err(ApiError::invalid_replication_group_state(format!(
+                "Replication group {} is a member of Global datastore {}; disassociate it (or delete the Global datastore) first.",
+                g.id, m.id
+            )));
+        }
         if retain && g.cluster_enabled {
             return Err(combination(
                 "RetainPrimaryCluster is not supported for cluster mode enabled replication groups.",

@@ -226,7 +226,8 @@ impl Service {
                 }
             });
         }
-        Ok(())
+        // A global datastore secondary's shard primaries follow the primary region's.
+        self.link_global(gref).await
     }
 
     /// Ends a group transition: `available` (members too) on success; on failure
@@ -247,6 +248,12 @@ impl Service {
             let members = match r.replication_groups.get_mut(&gref.id) {
                 Some(g) => {
                     g.complete(status);
+                    // A global datastore secondary that failed to start leaves the datastore.
+                    if status == GroupStatus::CreateFailed
+                        && let Some(m) = g.global.take()
+                    {
+                        self.abandon_secondary(&gref.account, &gref.region, &m.id);
+                    }
                     g.member_ids()
                 }
                 None => Vec::new(),

@@ -330,8 +330,36 @@ fn apply_group_modify(
     Ok((g, gref))
 }
 
-/// ModifyReplicationGroup: plan, apply, then spawn the task doing the engine work.
+/// ModifyReplicationGroup. A global datastore member's node type, engine version, parameter
+/// group and automatic failover belong to the datastore (ModifyGlobalReplicationGroup); AWS
+/// rejects them here.
 pub fn modify_replication_group(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: ModifyReplicationGroupInput,
+) -> Result<ModifyReplicationGroupOutput, ApiError> {
+    let datastore_managed = input.cache_node_type.is_some()
+        || input.engine_version.is_some()
+        || input.cache_parameter_group_name.is_some()
+        || input.automatic_failover_enabled.is_some();
+    if datastore_managed {
+        let region = svc.region(ctx);
+        let r = lock(&region);
+        if let Ok(g) = r.group(&input.replication_group_id)
+            && let Some(m) = &g.global
+        {
+            return Err(invalid(format!(
+                "Cluster [{}] is part of a global cluster [{}]. Request rejected.",
+                g.id, m.id
+            )));
+        }
+    }
+    modify_group(svc, ctx, input)
+}
+
+/// ModifyReplicationGroup without the datastore check (ModifyGlobalReplicationGroup applies
+/// its changes to each member through here): plan, apply, then spawn the engine work.
+pub fn modify_group(
     svc: &Service,
     ctx: &RequestContext,
     input: ModifyReplicationGroupInput,
@@ -571,6 +599,7 @@ mod tests {
             user_group_ids: Vec::new(),
             pending_user_groups: None,
             pending_auth_token_status: None,
+            global: None,
         };
         g.node_groups.push(crate::state::NodeGroupRecord {
             id: "0001".to_string(),

@@ -7,8 +7,8 @@
 //! the member clusters from the same region snapshot it holds the lock on.
 
 use crate::control::api::{
-    Endpoint, NodeGroup, NodeGroupMember, ReplicationGroup, ReplicationGroupPendingModifiedValues,
-    Timestamp, UserGroupsUpdateStatus,
+    Endpoint, GlobalReplicationGroupInfo, NodeGroup, NodeGroupMember, ReplicationGroup,
+    ReplicationGroupPendingModifiedValues, Timestamp, UserGroupsUpdateStatus,
 };
 use crate::control::context::RequestContext;
 use crate::state::{EndpointRecord, Region, ReplicationGroupRecord, ResourceKind};
@@ -96,7 +96,10 @@ pub fn render_group(
     ReplicationGroup {
         replication_group_id: Some(g.id.clone()),
         description: Some(g.description.clone()),
-        global_replication_group_info: None,
+        global_replication_group_info: g.global.as_ref().map(|m| GlobalReplicationGroupInfo {
+            global_replication_group_id: Some(m.id.clone()),
+            global_replication_group_member_role: Some(m.role.as_str().to_string()),
+        }),
         status: Some(g.status.as_str().to_string()),
         pending_modified_values: Some(pending),
         member_clusters: Some(g.member_ids()),

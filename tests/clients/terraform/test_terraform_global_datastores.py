@@ -1,0 +1,89 @@
+"""Terraform `aws_elasticache_global_replication_group` against the emulator: a primary
+replication group in us-east-1, the global datastore over it, and a secondary replication group
+in us-west-2 (two provider aliases against one endpoint): apply, clean second plan, data written
+in us-east-1 read in us-west-2, destroy (the secondary is disassociated, the datastore deleted
+keeping its primary, then the primary deleted).
+
+Reuses the harness of test_terraform.py (offline provider mirror, skipped when missing).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+from helpers import aws_error
+from test_terraform import Terraform, _assert_no_changes, find_provider_mirror
+
+HERE = Path(__file__).resolve().parent / "global_datastores"
+
+pytestmark = [pytest.mark.terraform, pytest.mark.timeout(1500)]
+
+
+@pytest.fixture(scope="module")
+def terraform_global(tmp_path_factory):
+    if shutil.which("terraform") is None:
+        pytest.skip("terraform is not on PATH: Terraform suite skipped")
+    mirror = find_provider_mirror()
+    if mirror is None:
+        pytest.skip("no offline hashicorp/aws provider mirror found (set ECL_TF_MIRROR): Terraform suite skipped")
+    work = tmp_path_factory.mktemp("terraform-global")
+    shutil.copy(HERE / "main.tf", work / "main.tf")
+    cli_config = work / "cli.tfrc"
+    cli_config.write_text(
+        "provider_installation {\n"
+        f"  filesystem_mirror {{\n    path    = {json.dumps(str(mirror))}\n"
+        '    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
+        '  direct {\n    exclude = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
+        "}\n"
+    )
+    tf = Terraform(work, cli_config)
+    tf.run("init", "-no-color", "-input=false", timeout=300)
+    yield tf
+    shutil.rmtree(work / ".terraform", ignore_errors=True)
+
+
+def test_global_datastore_apply_plan_destroy(terraform_global, endpoint_url, make_client):
+    tf = terraform_global
+    east, west = make_client("us-east-1"), make_client("us-west-2")
+    suffix = uuid.uuid4().hex[:8]
+    variables = ["-var", f"endpoint={endpoint_url}", "-var", f"suffix={suffix}"]
+    try:
+        tf.run("apply", "-auto-approve", "-no-color", *variables)
+        outputs = json.loads(tf.run("output", "-json").stdout)
+        _assert_no_changes(tf, variables)
+
+        gid = outputs["global_id"]["value"]
+        assert gid == f"ldgnf-tf-{suffix}"
+        g = west.describe_global_replication_groups(GlobalReplicationGroupId=gid, ShowMemberInfo=True)[
+            "GlobalReplicationGroups"
+        ][0]
+        assert g["Status"] == "available"
+        assert [(m["ReplicationGroupId"], m["ReplicationGroupRegion"], m["Role"]) for m in g["Members"]] == [
+            (f"tf-gp-{suffix}", "us-east-1", "PRIMARY"),
+            (f"tf-gs-{suffix}", "us-west-2", "SECONDARY"),
+        ]
+        p = redis.Redis(host=outputs["primary_address"]["value"], port=6379, socket_timeout=10, decode_responses=True)
+        s = redis.Redis(host=outputs["secondary_reader"]["value"], port=6379, socket_timeout=10, decode_responses=True)
+        assert p.set("tf-global", "ok")
+        for _ in range(200):
+            if s.get("tf-global") == "ok":
+                break
+            time.sleep(0.05)
+        assert s.get("tf-global") == "ok"
+
+        tf.run("destroy", "-auto-approve", "-no-color", *variables)
+        with aws_error(east, "GlobalReplicationGroupNotFoundFault", 404, "GlobalReplicationGroupNotFoundFault"):
+            east.describe_global_replication_groups(GlobalReplicationGroupId=gid)
+        with aws_error(west, "ReplicationGroupNotFoundFault", 404, "ReplicationGroupNotFoundFault"):
+            west.describe_replication_groups(ReplicationGroupId=f"tf-gs-{suffix}")
+        with aws_error(east, "ReplicationGroupNotFoundFault", 404, "ReplicationGroupNotFoundFault"):
+            east.describe_replication_groups(ReplicationGroupId=f"tf-gp-{suffix}")
+    finally:
+        tf.run("destroy", "-auto-approve", "-no-color", *variables, ok_codes=(0, 1))
