@@ -13,10 +13,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 mod clock;
 mod events;
 mod lifecycle;
+pub mod persist;
 mod records;
 mod region;
 mod replication_groups;
 mod snapshots;
+mod timestamp;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{Event, EventQuery, SourceType};
@@ -79,5 +81,7 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod persist_tests;
 #[cfg(test)]
 mod tests;

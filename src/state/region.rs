@@ -10,8 +10,11 @@ use super::lifecycle::{GroupStatus, StateError, UserStatus};
 use super::records::*;
 use crate::catalog::catalog;
 
-/// Everything one account has in one region.
-#[derive(Debug)]
+/// Everything one account has in one region. The state file (`state::persist`) writes it
+/// whole; a field missing from an older file takes its default (so a collection added later
+/// needs only its serde derives).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Region {
     /// Account id.
     pub account: String,
@@ -31,7 +34,8 @@ pub struct Region {
     pub users: BTreeMap<String, UserRecord>,
     /// User groups by id.
     pub user_groups: BTreeMap<String, UserGroupRecord>,
-    /// Tags by resource.
+    /// Tags by resource (a list of entries in the state file: JSON keys must be strings).
+    #[serde(with = "tag_entries")]
     pub tags: BTreeMap<(ResourceKind, String), Vec<Tag>>,
     /// Event log.
     pub events: EventLog,
@@ -375,5 +379,30 @@ impl CacheClusterRecord {
             .num_cache_nodes
             .map(|n| n as usize)
             .unwrap_or(0)
+    }
+}
+
+/// (De)serializes the tag map as `[[kind, id, tags], ...]`.
+mod tag_entries {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{ResourceKind, Tag};
+
+    type TagMap = BTreeMap<(ResourceKind, String), Vec<Tag>>;
+
+    pub fn serialize<S: Serializer>(map: &TagMap, s: S) -> Result<S::Ok, S::Error> {
+        let entries: Vec<(&ResourceKind, &String, &Vec<Tag>)> =
+            map.iter().map(|((k, id), tags)| (k, id, tags)).collect();
+        entries.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TagMap, D::Error> {
+        let entries: Vec<(ResourceKind, String, Vec<Tag>)> = Vec::deserialize(d)?;
+        Ok(entries
+            .into_iter()
+            .map(|(k, id, tags)| ((k, id), tags))
+            .collect())
     }
 }

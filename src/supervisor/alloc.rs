@@ -159,6 +159,46 @@ impl Allocator {
         }
     }
 
+    /// Reserves exactly the address an endpoint had in an earlier run (restart with
+    /// `--data-dir`), so it comes back where clients knew it: the same loopback IP and port, or
+    /// the same port of the range. `None` when that address is held now or no longer fits the
+    /// configuration (another mode, a port outside the range); the caller then takes a new one.
+    pub fn reserve_exact(&self, previous: &Endpoint) -> Option<Reservation> {
+        let mut mode = self.lock();
+        match &mut *mode {
+            Mode::Loopback { live, .. } => {
+                let ip = previous.ip;
+                if !ip.is_loopback() || previous.address != ip.to_string() || !live.insert(ip) {
+                    return None;
+                }
+                Some(Reservation {
+                    bind: SocketAddr::new(ip, previous.port),
+                    endpoint: previous.clone(),
+                })
+            }
+            Mode::Ports {
+                bind_ip,
+                advertised,
+                reported_ip,
+                range,
+                live,
+            } => {
+                let port = previous.port;
+                if !(range.first..=range.last).contains(&port) || !live.insert(port) {
+                    return None;
+                }
+                Some(Reservation {
+                    bind: SocketAddr::new(*bind_ip, port),
+                    endpoint: Endpoint {
+                        address: advertised.clone(),
+                        ip: *reported_ip,
+                        port,
+                    },
+                })
+            }
+        }
+    }
+
     /// Gives an address back (the endpoint stopped, or its bind failed). Releasing an address
     /// that is not reserved does nothing.
     pub fn release(&self, bind: SocketAddr) {

@@ -38,6 +38,7 @@ mod replication_groups;
 mod replication_lifecycle;
 mod replication_modify;
 mod replication_render;
+mod restart;
 mod security_groups;
 mod snapshot_restore;
 mod snapshot_schedule;
