@@ -171,14 +171,20 @@ fn byte_offset(bytes: &[u8], line: usize, column: usize) -> usize {
 }
 
 /// Writes `bytes` to `path` so that a reader (or a crash) sees either the old file or the new
-/// one, never a mix: a temporary file beside it, flushed to disk, renamed over it.
+/// one, never a mix: a temporary file beside it, flushed to disk, renamed over it. New files
+/// are readable by the owner only.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        // The state holds AUTH tokens and user passwords: readable by the owner only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
