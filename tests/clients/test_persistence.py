@@ -21,6 +21,7 @@ import pytest
 import redis
 from botocore.config import Config
 from pymemcache.client.base import Client as MemcacheClient
+from redis.cluster import RedisCluster
 
 import helpers
 from conftest import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, _binary, _free_port, _wait_healthy
@@ -306,6 +307,42 @@ def test_resources_endpoints_and_data_survive_a_restart(emulator_process):
     ec.get_waiter("cache_cluster_available").wait(CacheClusterId="from-snap", WaiterConfig=FAST_WAITER)
     restored = ec.describe_cache_clusters(CacheClusterId="from-snap", ShowCacheNodeInfo=True)["CacheClusters"][0]
     check_dataset(conn(*node_endpoints(restored)["0001"]))
+    p.stop()
+
+
+def test_a_cluster_mode_group_survives_a_restart(emulator_process):
+    p = emulator_process
+    p.start()
+    ec = p.client()
+    ec.create_replication_group(
+        ReplicationGroupId="keep-cme",
+        ReplicationGroupDescription="sharded",
+        CacheNodeType=NODE_TYPE,
+        NumNodeGroups=3,
+        ReplicasPerNodeGroup=1,
+    )
+    ec.get_waiter("replication_group_available").wait(ReplicationGroupId="keep-cme", WaiterConfig=FAST_WAITER)
+    before = ec.describe_replication_groups(ReplicationGroupId="keep-cme")["ReplicationGroups"][0]
+    cfg = before["ConfigurationEndpoint"]
+    rc = RedisCluster(host=cfg["Address"], port=cfg["Port"], decode_responses=True, socket_timeout=10)
+    for i in range(1000):
+        rc.set(f"user:{i}", i)
+    nodes_before = sorted((n.host, n.port, n.server_type) for n in rc.get_nodes())
+    rc.close()
+    p.stop()
+
+    p.start()
+    ec = p.client()
+    after = ec.describe_replication_groups(ReplicationGroupId="keep-cme")["ReplicationGroups"][0]
+    assert after["Status"] == "available"
+    assert after["ConfigurationEndpoint"] == cfg
+    assert after["NodeGroups"] == before["NodeGroups"]
+    rc = RedisCluster(host=cfg["Address"], port=cfg["Port"], decode_responses=True, socket_timeout=10)
+    assert sorted((n.host, n.port, n.server_type) for n in rc.get_nodes()) == nodes_before
+    assert [rc.get(f"user:{i}") for i in range(1000)] == [str(i) for i in range(1000)]
+    rc.set("after-restart", "yes")
+    assert rc.get("after-restart") == "yes"
+    rc.close()
     p.stop()
 
 

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::state::{EndpointRecord, NodeStatus, Region, SnapshotStatus, lock};
+use crate::state::{ClusterStatus, EndpointRecord, NodeStatus, Region, SnapshotStatus, lock};
 use crate::supervisor::{Endpoint, EngineKind};
 
 use super::Service;
@@ -119,7 +119,10 @@ impl Service {
         let (mut nodes, mut configs, mut groups) = (Vec::new(), Vec::new(), Vec::new());
         for region in self.inner.store.regions() {
             let r = lock(&region);
-            for c in r.clusters_in_order() {
+            // A cluster whose nodes could not get an endpoint before stays as it was (its
+            // status says so); it can still be deleted.
+            let clusters = r.clusters_in_order();
+            for c in clusters.filter(|c| c.status != ClusterStatus::IncompatibleNetwork) {
                 let cref = ClusterRef::of(&r, c);
                 for n in &c.nodes {
                     nodes.push(NodePlan {
