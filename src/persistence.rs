@@ -31,8 +31,13 @@ pub const STATE_FILE: &str = "state.json";
 pub const NODES_DIR: &str = "nodes";
 
 /// How often the writer looks for changes: a change is on disk this long after it is made
-/// (background transitions included, not only requests).
+/// (background transitions included, not only requests). A look costs little when no region
+/// was touched since the last one.
 const WRITE_PERIOD: Duration = Duration::from_millis(200);
+
+/// Every this many periods the state is compared even if no region was looked up (a task that
+/// kept a region handle across an await may change it without a new lookup).
+const FULL_CHECK_EVERY: u32 = 10;
 
 /// The persistence of one running emulator.
 pub struct Persistence {
@@ -91,11 +96,18 @@ impl Persistence {
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(WRITE_PERIOD);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let (mut seen, mut quiet) = (None, 0u32);
             loop {
                 ticks.tick().await;
                 if me.stopped.load(Ordering::SeqCst) {
                     break;
                 }
+                let touches = me.service.state_touches();
+                quiet += 1;
+                if seen == Some(touches) && quiet < FULL_CHECK_EVERY {
+                    continue;
+                }
+                (seen, quiet) = (Some(touches), 0);
                 if let Err(err) = me.save_state().await {
                     tracing::warn!(%err, "state file not written");
                 }

@@ -45,6 +45,9 @@ type RegionMap = HashMap<(String, String), Arc<Mutex<Region>>>;
 pub struct Store {
     regions: Mutex<RegionMap>,
     clock: Arc<dyn Clock>,
+    /// Bumped by every [`Store::region`] call: every read or update of a region starts there,
+    /// so an unchanged count means the state file need not be compared again.
+    touches: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -53,6 +56,7 @@ impl Store {
         Store {
             regions: Mutex::new(HashMap::new()),
             clock,
+            touches: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -69,10 +73,17 @@ impl Store {
     /// The state of one (account, region), created with AWS's pre-existing resources (default
     /// subnet group, `default.*` parameter groups, `default` user) on first use.
     pub fn region(&self, account: &str, region: &str) -> Arc<Mutex<Region>> {
+        self.touches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut map = lock(&self.regions);
         map.entry((account.to_string(), region.to_string()))
             .or_insert_with(|| Arc::new(Mutex::new(Region::new(account, region, self.clock.now()))))
             .clone()
+    }
+
+    /// How many times a region was looked up so far (see `touches`).
+    pub fn touches(&self) -> u64 {
+        self.touches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every region created so far (for health counts and shutdown).

@@ -279,4 +279,9 @@ impl Service {
     pub fn state_document(&self) -> Vec<u8> {
         self.inner.store.encode()
     }
+
+    /// A count that moves whenever a region may have been read or changed (`Store::touches`).
+    pub fn state_touches(&self) -> u64 {
+        self.inner.store.touches()
+    }
 }
