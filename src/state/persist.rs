@@ -83,11 +83,9 @@ struct Header {
     format_version: u32,
 }
 
-/// The document as read.
+/// The document as read (its version was checked through [`Header`]).
 #[derive(serde::Deserialize)]
 struct StateIn {
-    #[allow(dead_code)]
-    format_version: u32,
     regions: Vec<Region>,
 }
 

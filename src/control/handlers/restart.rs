@@ -26,6 +26,17 @@ struct NodePlan {
     previous: Option<EndpointRecord>,
 }
 
+/// Everything [`Service::resume_nodes`] starts, with the endpoints each had.
+#[derive(Default)]
+struct RestartPlan {
+    /// Every node of every cluster (group members included), in creation order.
+    nodes: Vec<NodePlan>,
+    /// Memcached clusters and their configuration endpoints.
+    configs: Vec<(ClusterRef, Option<EndpointRecord>)>,
+    /// Replication groups and their cluster-level endpoints by kind.
+    groups: Vec<(GroupRef, Vec<(&'static str, EndpointRecord)>)>,
+}
+
 /// The file a node's dataset is saved in.
 fn node_file(dir: &Path, key: &str) -> PathBuf {
     dir.join(format!("{key}.rdb"))
@@ -83,40 +94,31 @@ impl Service {
     /// started; an error (a node that cannot start, a dataset that does not load) stops the
     /// restart.
     pub async fn resume_nodes(&self, node_dir: &Path) -> Result<usize, String> {
-        let (nodes, configs, groups) = self.restart_plan();
+        let plan = self.restart_plan();
         let sup = &self.inner.supervisor;
-        for n in &nodes {
+        for n in &plan.nodes {
             if let Some(e) = &n.previous {
                 sup.pin(&n.cref.node_key(&n.node_id), &endpoint(e));
             }
         }
-        for (cref, e) in &configs {
+        for (cref, e) in &plan.configs {
             if let Some(e) = e {
                 sup.pin(&cref.group_key(), &endpoint(e));
             }
         }
-        for (gref, endpoints) in &groups {
+        for (gref, endpoints) in &plan.groups {
             for (kind, e) in endpoints {
                 sup.pin(&gref.endpoint_name(kind), &endpoint(e));
             }
         }
-        let result = self
-            .start_restored(node_dir, &nodes, &configs, &groups)
-            .await;
+        let result = self.start_restored(node_dir, &plan).await;
         sup.unpin_all();
-        result.map(|()| nodes.len())
+        result.map(|()| plan.nodes.len())
     }
 
     /// What [`Service::resume_nodes`] starts, read under each region's lock.
-    #[allow(clippy::type_complexity)]
-    fn restart_plan(
-        &self,
-    ) -> (
-        Vec<NodePlan>,
-        Vec<(ClusterRef, Option<EndpointRecord>)>,
-        Vec<(GroupRef, Vec<(&'static str, EndpointRecord)>)>,
-    ) {
-        let (mut nodes, mut configs, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+    fn restart_plan(&self) -> RestartPlan {
+        let mut plan = RestartPlan::default();
         for region in self.inner.store.regions() {
             let r = lock(&region);
             // A cluster whose nodes could not get an endpoint before stays as it was (its
@@ -125,14 +127,14 @@ impl Service {
             for c in clusters.filter(|c| c.status != ClusterStatus::IncompatibleNetwork) {
                 let cref = ClusterRef::of(&r, c);
                 for n in &c.nodes {
-                    nodes.push(NodePlan {
+                    plan.nodes.push(NodePlan {
                         cref: cref.clone(),
                         node_id: n.id.clone(),
                         previous: n.endpoint.clone(),
                     });
                 }
                 if engine_kind(&c.engine) == EngineKind::Memcached {
-                    configs.push((cref, c.configuration_endpoint.clone()));
+                    plan.configs.push((cref, c.configuration_endpoint.clone()));
                 }
             }
             for g in r.groups_in_order() {
@@ -144,25 +146,20 @@ impl Service {
                 .into_iter()
                 .filter_map(|(k, e)| e.clone().map(|e| (k, e)))
                 .collect();
-                groups.push((GroupRef::of(&r, g), endpoints));
+                plan.groups.push((GroupRef::of(&r, g), endpoints));
             }
         }
-        (nodes, configs, groups)
+        plan
     }
 
-    async fn start_restored(
-        &self,
-        node_dir: &Path,
-        nodes: &[NodePlan],
-        configs: &[(ClusterRef, Option<EndpointRecord>)],
-        groups: &[(GroupRef, Vec<(&'static str, EndpointRecord)>)],
-    ) -> Result<(), String> {
-        for n in nodes {
+    /// Starts the nodes, then the configuration endpoints, then each group's topology.
+    async fn start_restored(&self, node_dir: &Path, plan: &RestartPlan) -> Result<(), String> {
+        for n in &plan.nodes {
             self.start_restored_node(node_dir, n).await?;
         }
-        for (cref, _) in configs {
+        for (cref, _) in &plan.configs {
             let port = self.with_region(cref, |r| r.clusters.get(&cref.id).map(|c| c.port));
-            let Some(port) = port.flatten() else { continue };
+            let Some(port) = port else { continue };
             let ep = (self.inner.supervisor)
                 .start_config_endpoint(&cref.group_key(), port)
                 .await
@@ -173,7 +170,7 @@ impl Service {
                 }
             });
         }
-        for (gref, _) in groups {
+        for (gref, _) in &plan.groups {
             self.sync_topology(gref)
                 .await
                 .map_err(|e| format!("replication group {}: {e}", gref.id))?;
@@ -192,7 +189,7 @@ impl Service {
                 .is_some_and(|g| g.cluster_enabled);
             Some(spec)
         });
-        let Some(spec) = spec.flatten() else {
+        let Some(spec) = spec else {
             return Ok(());
         };
         let file = node_file(node_dir, &key);
@@ -222,10 +219,12 @@ impl Service {
         Ok(())
     }
 
-    fn with_region<T>(&self, cref: &ClusterRef, f: impl FnOnce(&mut Region) -> T) -> Option<T> {
+    /// Runs `f` on the cluster's region (nothing else runs during a restart, so no
+    /// generation check is needed).
+    fn with_region<T>(&self, cref: &ClusterRef, f: impl FnOnce(&mut Region) -> T) -> T {
         let region = self.inner.store.region(&cref.account, &cref.region);
         let mut r = lock(&region);
-        Some(f(&mut r))
+        f(&mut r)
     }
 
     /// Saves the dataset of every running Redis/Valkey node under `node_dir` (each file
