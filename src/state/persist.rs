@@ -204,6 +204,10 @@ impl Region {
             self.remove_cluster(&id);
         }
         for c in self.clusters.values_mut() {
+            if c.status == ClusterStatus::Modifying {
+                // An AUTH token change is recorded when it starts; only its status is pending.
+                c.pending.auth_token_status = None;
+            }
             if c.status != ClusterStatus::IncompatibleNetwork {
                 c.follow_group(ClusterStatus::Available);
             }
@@ -242,6 +246,12 @@ impl Region {
             }
         }
         for g in self.replication_groups.values_mut() {
+            if g.status == GroupStatus::Modifying {
+                // User groups and tokens are recorded when the change starts; only the
+                // "pending" report of the change remains to clear.
+                g.pending_user_groups = None;
+                g.pending_auth_token_status = None;
+            }
             if g.status != GroupStatus::CreateFailed {
                 g.status = GroupStatus::Available;
                 for ng in &mut g.node_groups {
