@@ -351,9 +351,21 @@ def test_a_corrupt_truncated_or_newer_state_file_is_refused(emulator_process):
     p.start()
     ec = p.client()
     ec.create_cache_parameter_group(CacheParameterGroupName="pg-a", CacheParameterGroupFamily="redis7", Description="a")
+    ec.create_cache_cluster(CacheClusterId="corrupt-redis", Engine="redis", CacheNodeType=NODE_TYPE, NumCacheNodes=1)
+    ec.get_waiter("cache_cluster_available").wait(CacheClusterId="corrupt-redis", WaiterConfig=FAST_WAITER)
+    endpoints = node_endpoints(ec.describe_cache_clusters(CacheClusterId="corrupt-redis", ShowCacheNodeInfo=True)["CacheClusters"][0])
+    conn(*endpoints["0001"]).set("kept", "yes")
     p.stop()
     state = p.data_dir / "state.json"
     good = state.read_bytes()
+    (rdb,) = (p.data_dir / "nodes").rglob("0001.rdb")
+    good_rdb = rdb.read_bytes()
+
+    # A node's data file that does not load stops the start too, naming the file.
+    rdb.write_bytes(good_rdb[: len(good_rdb) - 12])
+    code, log = p.start_failing()
+    assert code != 0 and str(rdb) in log, log
+    rdb.write_bytes(good_rdb)
 
     state.write_bytes(good[: len(good) // 2])
     code, log = p.start_failing()
@@ -369,10 +381,11 @@ def test_a_corrupt_truncated_or_newer_state_file_is_refused(emulator_process):
     code, log = p.start_failing()
     assert code != 0 and "format version 999" in log, log
 
-    # The good file still loads.
+    # The good files still load.
     state.write_bytes(good)
     p.start()
     assert p.client().describe_cache_parameter_groups(CacheParameterGroupName="pg-a")["CacheParameterGroups"]
+    assert conn(*endpoints["0001"]).get("kept") == "yes"
     p.stop()
 
 
