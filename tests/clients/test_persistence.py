@@ -41,12 +41,14 @@ class Process:
         self.port = _free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.addressing = ["--addressing", helpers.ADDRESSING]
+        # Addresses apart from those conftest gives the session emulators (127.100-250.x.x,
+        # ports 20000-31999), so no other emulator takes an address between a stop and a start.
         if helpers.ADDRESSING == "loopback":
-            base = f"127.{random.randint(100, 250)}.{random.randint(0, 255)}.1"
+            base = f"127.{random.randint(251, 254)}.{random.randint(0, 255)}.1"
             self.addressing += ["--loopback-base", base]
         else:
-            first = random.randint(20000, 31000)
-            self.addressing += ["--port-range", f"{first}-{first + 199}"]
+            first = random.randint(32000, 32600)
+            self.addressing += ["--port-range", f"{first}-{first + 99}"]
         self.proc: subprocess.Popen | None = None
         self.runs = 0
 
