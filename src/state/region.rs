@@ -392,12 +392,14 @@ mod tag_entries {
 
     type TagMap = BTreeMap<(ResourceKind, String), Vec<Tag>>;
 
+    /// Writes the map as a list of `[kind, id, tags]` entries.
     pub fn serialize<S: Serializer>(map: &TagMap, s: S) -> Result<S::Ok, S::Error> {
         let entries: Vec<(&ResourceKind, &String, &Vec<Tag>)> =
             map.iter().map(|((k, id), tags)| (k, id, tags)).collect();
         entries.serialize(s)
     }
 
+    /// Reads the list back into the map.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TagMap, D::Error> {
         let entries: Vec<(ResourceKind, String, Vec<Tag>)> = Vec::deserialize(d)?;
         Ok(entries
