@@ -179,10 +179,12 @@ pub struct Config {
     #[arg(long, env = "ELASTICACHE_LOCAL_STRICT_COMMANDS")]
     pub strict_commands: bool,
 
-    /// Directory for state that outlives a run. Today: the local certificate authority that
-    /// signs the TLS endpoints' certificates (`ca.pem`, `ca-key.pem`), so clients that trust it
-    /// keep working across restarts. Unset: the CA lives in memory and changes every run
-    /// (download it from `GET /_elasticache_local/ca.pem`).
+    /// Directory for state that outlives a run: every resource of every account and region
+    /// (`state.json`, kept current while running), each Redis/Valkey node's data (saved at
+    /// shutdown, loaded at start; Memcached nodes start empty), snapshot files, and the local
+    /// certificate authority that signs the TLS endpoints' certificates (`ca.pem`,
+    /// `ca-key.pem`). Nodes come back on the same endpoints. Unset: nothing is written to disk
+    /// and the CA changes every run (download it from `GET /_elasticache_local/ca.pem`).
     #[arg(long, env = "ELASTICACHE_LOCAL_DATA_DIR")]
     pub data_dir: Option<std::path::PathBuf>,
 

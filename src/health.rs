@@ -1,6 +1,7 @@
 //! `GET /health`: a JSON summary of the running emulator for scripts, container health checks
 //! and humans: crate version, uptime, addressing mode, counts of clusters and nodes by engine,
-//! the keys/items and bytes the nodes hold, and where the TLS CA is. `GET
+//! the keys/items and bytes the nodes hold, the data directory and whether state was restored
+//! from it, and where the TLS CA is. `GET
 //! /_elasticache_local/ca.pem` serves that CA certificate, for clients of TLS endpoints.
 //!
 //! Place in the flow: `server` mounts [`router`] beside the ElastiCache Query API router; the
@@ -33,6 +34,8 @@ pub struct Health {
     supervisor: Arc<Supervisor>,
     resources: ResourceCounts,
     ca: Arc<LocalCa>,
+    /// Data directory and whether state was restored from it (`null` data dir without one).
+    persistence: Value,
 }
 
 impl Health {
@@ -49,7 +52,14 @@ impl Health {
             supervisor,
             resources,
             ca,
+            persistence: json!({"data_dir": null, "restored": false}),
         }
+    }
+
+    /// The same, reporting `info` as the persistence section (`--data-dir`).
+    pub fn with_persistence(mut self, info: Value) -> Health {
+        self.persistence = info;
+        self
     }
 
     /// The JSON document `GET /health` answers.
@@ -81,6 +91,7 @@ impl Health {
             "data": data,
             "configuration_endpoints": counts.config_endpoints,
             "cluster_endpoints": counts.cluster_endpoints,
+            "persistence": self.persistence,
             "tls": {
                 "ca_url": CA_PATH,
                 "ca_file": self.ca.path().map(|p| p.display().to_string()),

@@ -28,6 +28,7 @@ pub mod catalog;
 pub mod config;
 pub mod control;
 pub mod health;
+pub mod persistence;
 pub mod server;
 pub mod shutdown;
 pub mod state;

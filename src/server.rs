@@ -22,6 +22,7 @@ use crate::control::handlers::Service;
 use crate::control::http;
 use crate::control::protocol::Limits;
 use crate::health::{self, Health};
+use crate::persistence::Persistence;
 use crate::supervisor::Supervisor;
 use crate::tls::LocalCa;
 
@@ -36,6 +37,8 @@ const NODES_DRAIN: Duration = Duration::from_millis(500);
 pub struct RunningServer {
     addr: SocketAddr,
     supervisor: Arc<Supervisor>,
+    /// State kept in `--data-dir`, if any.
+    persistence: Option<Arc<Persistence>>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<io::Result<()>>,
 }
@@ -56,8 +59,9 @@ impl RunningServer {
         &self.supervisor
     }
 
-    /// Stops accepting API requests, lets in-flight ones finish (briefly), then stops every
-    /// engine node. Returns within about a second.
+    /// Stops accepting API requests, lets in-flight ones finish (briefly), saves the state and
+    /// the nodes' data (with `--data-dir`), then stops every engine node. Returns within about a
+    /// second, plus the time saving takes.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -70,6 +74,9 @@ impl RunningServer {
                 self.task.abort();
             }
         }
+        if let Some(persistence) = &self.persistence {
+            persistence.save_on_shutdown().await;
+        }
         if tokio::time::timeout(NODES_DRAIN, self.supervisor.shutdown_all())
             .await
             .is_err()
@@ -79,7 +86,9 @@ impl RunningServer {
     }
 }
 
-/// Builds everything and starts serving the API; returns once the listener is bound.
+/// Builds everything and starts serving the API; returns once the listener is bound. With a
+/// data directory, the saved state is restored (every node running again) first; a state file
+/// that cannot be loaded is an error and nothing is served.
 pub async fn start(config: Config) -> io::Result<RunningServer> {
     let ca = match &config.data_dir {
         Some(dir) => LocalCa::in_dir(dir),
@@ -104,6 +113,16 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
         Addressing::Ports => "ports",
     };
     let service = Arc::new(Service::new(&config, supervisor.clone()));
+    let persistence = match &config.data_dir {
+        Some(dir) => match Persistence::open(dir, service.clone()).await {
+            Ok(p) => Some(p),
+            Err(err) => {
+                supervisor.shutdown_all().await;
+                return Err(err);
+            }
+        },
+        None => None,
+    };
     // Automatic snapshots: a pass a minute is precise enough for daily windows.
     service.spawn_snapshot_scheduler(std::time::Duration::from_secs(60));
     let counted = service.clone();
@@ -112,13 +131,12 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
         account: config.account_id.clone(),
         region: config.region.clone(),
     };
+    let mut health = Health::new(addressing, supervisor.clone(), resources, ca);
+    if let Some(p) = &persistence {
+        health = health.with_persistence(p.report());
+    }
     let app = Router::new()
-        .merge(health::router(Health::new(
-            addressing,
-            supervisor.clone(),
-            resources,
-            ca,
-        )))
+        .merge(health::router(health))
         .merge(http::router_with(
             service,
             defaults,
@@ -133,6 +151,9 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
         )
     })?;
     let addr = listener.local_addr()?;
+    if let Some(p) = &persistence {
+        p.spawn_writer();
+    }
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let options = ServeOptions {
         header_timeout: config.api_header_timeout,
@@ -144,6 +165,7 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
     Ok(RunningServer {
         addr,
         supervisor,
+        persistence,
         stop: Some(stop_tx),
         task,
     })

@@ -12,7 +12,7 @@ const MAX_EVENTS: usize = 10_000;
 pub const RETENTION: time::Duration = time::Duration::days(14);
 
 /// `SourceType` of an event (the wire strings of the model's enum).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SourceType {
     /// `cache-cluster`
     CacheCluster,
@@ -69,7 +69,7 @@ impl SourceType {
 }
 
 /// One event.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     /// Identifier of the resource (cluster id, group name, ...).
     pub source_identifier: String,
@@ -78,6 +78,7 @@ pub struct Event {
     /// What happened.
     pub message: String,
     /// When.
+    #[serde(with = "super::timestamp")]
     pub date: OffsetDateTime,
 }
 
@@ -95,7 +96,7 @@ pub struct EventQuery {
 }
 
 /// The event log of one region.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct EventLog {
     events: VecDeque<Event>,
 }

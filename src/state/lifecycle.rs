@@ -34,7 +34,7 @@ pub trait Lifecycle: Copy + Eq + Debug + 'static {
 }
 
 /// `CacheClusterStatus` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ClusterStatus {
     /// `creating`: nodes are starting.
     Creating,
@@ -95,7 +95,7 @@ impl Lifecycle for ClusterStatus {
 }
 
 /// `CacheNodeStatus` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NodeStatus {
     /// `creating`
     Creating,
@@ -145,7 +145,7 @@ impl Lifecycle for NodeStatus {
 }
 
 /// `ReplicationGroup.Status` values (node groups report the same values).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum GroupStatus {
     /// `creating`
     Creating,
@@ -202,7 +202,7 @@ impl Lifecycle for GroupStatus {
 
 /// `User.Status` values. A new user answers `active` straight away (as AWS does); a
 /// modification passes through `modifying`, a deletion through `deleting`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UserStatus {
     /// `active`
     Active,
@@ -228,7 +228,7 @@ impl Lifecycle for UserStatus {
 }
 
 /// `UserGroup.Status` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UserGroupStatus {
     /// `creating`
     Creating,
@@ -262,7 +262,7 @@ impl Lifecycle for UserGroupStatus {
 }
 
 /// `SnapshotStatus` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SnapshotStatus {
     /// `creating`: the images are being taken.
     Creating,
@@ -310,7 +310,7 @@ impl Lifecycle for SnapshotStatus {
 /// `ParameterApplyStatus` of a cluster and `ParameterGroupStatus` of a node. Any value may
 /// follow any other (a parameter change sets `pending-reboot` or `in-sync`, a reboot
 /// `in-sync`), so there is no transition table, only the wire strings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ParameterStatus {
     /// `in-sync`: the nodes run the group's values.
     InSync,

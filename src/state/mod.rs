@@ -15,11 +15,13 @@ mod events;
 mod global;
 mod lifecycle;
 mod maintenance;
+pub mod persist;
 mod records;
 mod region;
 mod replication_groups;
 mod serverless;
 mod snapshots;
+mod timestamp;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{Event, EventQuery, SourceType};
@@ -51,6 +53,9 @@ pub struct Store {
     /// Global datastores, per account (they span regions; see `global`).
     globals: Mutex<GlobalStore>,
     clock: Arc<dyn Clock>,
+    /// Bumped by every [`Store::region`] call: every read or update of a region starts there,
+    /// so an unchanged count means the state file need not be compared again.
+    touches: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -60,6 +65,7 @@ impl Store {
             regions: Mutex::new(HashMap::new()),
             globals: Mutex::new(GlobalStore::default()),
             clock,
+            touches: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -76,6 +82,8 @@ impl Store {
     /// The state of one (account, region), created with AWS's pre-existing resources (default
     /// subnet group, `default.*` parameter groups, `default` user) on first use.
     pub fn region(&self, account: &str, region: &str) -> Arc<Mutex<Region>> {
+        self.touches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut map = lock(&self.regions);
         map.entry((account.to_string(), region.to_string()))
             .or_insert_with(|| Arc::new(Mutex::new(Region::new(account, region, self.clock.now()))))
@@ -88,11 +96,18 @@ impl Store {
         lock(&self.globals)
     }
 
+    /// How many times a region was looked up so far (see `touches`).
+    pub fn touches(&self) -> u64 {
+        self.touches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Every region created so far (for health counts and shutdown).
     pub fn regions(&self) -> Vec<Arc<Mutex<Region>>> {
         lock(&self.regions).values().cloned().collect()
     }
 }
 
+#[cfg(test)]
+mod persist_tests;
 #[cfg(test)]
 mod tests;

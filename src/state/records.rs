@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::lifecycle::{ClusterStatus, NodeStatus, ParameterStatus, UserGroupStatus, UserStatus};
 
 /// Where a node (or configuration endpoint) can be reached.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EndpointRecord {
     /// Reported `Address`.
     pub address: String,
@@ -21,13 +21,14 @@ pub struct EndpointRecord {
 }
 
 /// One cache node of a cluster.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct CacheNodeRecord {
     /// `0001` ...
     pub id: String,
     /// Node status.
     pub status: NodeStatus,
     /// Creation time.
+    #[serde(with = "super::timestamp")]
     pub create_time: OffsetDateTime,
     /// Endpoint once the engine listens.
     pub endpoint: Option<EndpointRecord>,
@@ -38,7 +39,7 @@ pub struct CacheNodeRecord {
 }
 
 /// Changes parked until the next maintenance window (`ApplyImmediately=false`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PendingModifications {
     /// New node count.
     pub num_cache_nodes: Option<u32>,
@@ -62,7 +63,7 @@ impl PendingModifications {
 }
 
 /// What a ROTATE of the AUTH token leaves valid next to the new token, until a SET.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PreviousAuth {
     /// The token that was current before the rotation.
     Token(String),
@@ -71,7 +72,7 @@ pub enum PreviousAuth {
 }
 
 /// A cache cluster (standalone or, in later issues, a replication-group member).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct CacheClusterRecord {
     /// Lower-cased id.
     pub id: String,
@@ -120,6 +121,7 @@ pub struct CacheClusterRecord {
     /// What stays valid next to `auth_token` after a ROTATE, until a SET.
     pub auth_token_previous: Option<PreviousAuth>,
     /// When the token last changed.
+    #[serde(with = "super::timestamp::option")]
     pub auth_token_last_modified: Option<OffsetDateTime>,
     /// In-transit encryption flag.
     pub transit_encryption_enabled: bool,
@@ -132,6 +134,7 @@ pub struct CacheClusterRecord {
     /// `ipv4` / `ipv6`.
     pub ip_discovery: String,
     /// Creation time.
+    #[serde(with = "super::timestamp")]
     pub create_time: OffsetDateTime,
     /// Replication group, for members (later issues).
     pub replication_group_id: Option<String>,
@@ -165,7 +168,7 @@ impl CacheClusterRecord {
 }
 
 /// A cache parameter group.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ParameterGroupRecord {
     /// Name as given (parameter group names keep their case in AWS output only for defaults;
     /// user names are stored lower-cased).
@@ -184,7 +187,7 @@ pub struct ParameterGroupRecord {
 }
 
 /// One subnet of a subnet group.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SubnetRecord {
     /// `subnet-...`.
     pub id: String,
@@ -193,7 +196,7 @@ pub struct SubnetRecord {
 }
 
 /// A cache subnet group.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SubnetGroupRecord {
     /// Lower-cased name.
     pub name: String,
@@ -206,7 +209,7 @@ pub struct SubnetGroupRecord {
 }
 
 /// An EC2 security group authorised in a cache security group.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Ec2GroupRecord {
     /// EC2 group name.
     pub name: String,
@@ -215,7 +218,7 @@ pub struct Ec2GroupRecord {
 }
 
 /// A cache security group (EC2-Classic legacy).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SecurityGroupRecord {
     /// Lower-cased name.
     pub name: String,
@@ -226,7 +229,7 @@ pub struct SecurityGroupRecord {
 }
 
 /// How an RBAC user authenticates (`Authentication.Type` on the wire).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UserAuth {
     /// `password`: one or two passwords (two while rotating).
     Password(Vec<String>),
@@ -248,7 +251,7 @@ impl UserAuth {
 }
 
 /// An RBAC user: the pre-created `default` user and those made by CreateUser.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct UserRecord {
     /// Lower-cased user id.
     pub user_id: String,
@@ -269,7 +272,7 @@ pub struct UserRecord {
 }
 
 /// An RBAC user group.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct UserGroupRecord {
     /// Lower-cased id.
     pub id: String,
@@ -286,7 +289,7 @@ pub struct UserGroupRecord {
 }
 
 /// A tag.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tag {
     /// Key.
     pub key: String,
@@ -295,7 +298,9 @@ pub struct Tag {
 }
 
 /// Kinds of taggable resource, as they appear in ARNs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum ResourceKind {
     /// `cluster`
     Cluster,

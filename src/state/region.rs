@@ -10,8 +10,11 @@ use super::lifecycle::{GroupStatus, StateError, UserStatus};
 use super::records::*;
 use crate::catalog::catalog;
 
-/// Everything one account has in one region.
-#[derive(Debug)]
+/// Everything one account has in one region. The state file (`state::persist`) writes it
+/// whole; a field missing from an older file takes its default (so a collection added later
+/// needs only its serde derives).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Region {
     /// Account id.
     pub account: String,
@@ -31,7 +34,8 @@ pub struct Region {
     pub users: BTreeMap<String, UserRecord>,
     /// User groups by id.
     pub user_groups: BTreeMap<String, UserGroupRecord>,
-    /// Tags by resource.
+    /// Tags by resource (a list of entries in the state file: JSON keys must be strings).
+    #[serde(with = "tag_entries")]
     pub tags: BTreeMap<(ResourceKind, String), Vec<Tag>>,
     /// Event log.
     pub events: EventLog,
@@ -42,6 +46,7 @@ pub struct Region {
     /// Snapshots by name, in name order (as DescribeSnapshots lists them).
     pub snapshots: BTreeMap<String, super::SnapshotRecord>,
     /// Service update actions a caller applied or stopped, by (update name, target id).
+    #[serde(with = "pair_key_entries")]
     pub update_actions: BTreeMap<(String, String), super::UpdateActionRecord>,
     /// Reserved cache nodes by lower-cased id.
     pub reserved_nodes: BTreeMap<String, super::ReservedNodeRecord>,
@@ -387,5 +392,59 @@ impl CacheClusterRecord {
             .num_cache_nodes
             .map(|n| n as usize)
             .unwrap_or(0)
+    }
+}
+
+/// (De)serializes the tag map as `[[kind, id, tags], ...]`.
+mod tag_entries {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{ResourceKind, Tag};
+
+    type TagMap = BTreeMap<(ResourceKind, String), Vec<Tag>>;
+
+    /// Writes the map as a list of `[kind, id, tags]` entries.
+    pub fn serialize<S: Serializer>(map: &TagMap, s: S) -> Result<S::Ok, S::Error> {
+        let entries: Vec<(&ResourceKind, &String, &Vec<Tag>)> =
+            map.iter().map(|((k, id), tags)| (k, id, tags)).collect();
+        entries.serialize(s)
+    }
+
+    /// Reads the list back into the map.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<TagMap, D::Error> {
+        let entries: Vec<(ResourceKind, String, Vec<Tag>)> = Vec::deserialize(d)?;
+        Ok(entries
+            .into_iter()
+            .map(|(k, id, tags)| ((k, id), tags))
+            .collect())
+    }
+}
+
+/// (De)serializes a map keyed by a pair of strings as `[[a, b, value], ...]` (JSON object keys
+/// must be strings).
+mod pair_key_entries {
+    use std::collections::BTreeMap;
+
+    use serde::de::DeserializeOwned;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Writes the map as a list of `[a, b, value]` entries.
+    pub fn serialize<S: Serializer, V: Serialize>(
+        map: &BTreeMap<(String, String), V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let entries: Vec<(&String, &String, &V)> =
+            map.iter().map(|((a, b), v)| (a, b, v)).collect();
+        entries.serialize(s)
+    }
+
+    /// Reads the list back into the map.
+    pub fn deserialize<'de, D: Deserializer<'de>, V: DeserializeOwned>(
+        d: D,
+    ) -> Result<BTreeMap<(String, String), V>, D::Error> {
+        let entries: Vec<(String, String, V)> = Vec::deserialize(d)?;
+        Ok(entries.into_iter().map(|(a, b, v)| ((a, b), v)).collect())
     }
 }

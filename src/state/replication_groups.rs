@@ -14,7 +14,7 @@ use super::records::{CacheClusterRecord, CacheNodeRecord, EndpointRecord, Pendin
 use super::region::Region;
 
 /// One node group (shard).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct NodeGroupRecord {
     /// `0001` ...
     pub id: String,
@@ -45,7 +45,7 @@ impl NodeGroupRecord {
 }
 
 /// A replication group.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ReplicationGroupRecord {
     /// Lower-cased id.
     pub id: String,
@@ -92,6 +92,7 @@ pub struct ReplicationGroupRecord {
     /// What stays valid next to `auth_token` after a ROTATE, until a SET.
     pub auth_token_previous: Option<super::PreviousAuth>,
     /// When the token last changed.
+    #[serde(with = "super::timestamp::option")]
     pub auth_token_last_modified: Option<OffsetDateTime>,
     /// In-transit encryption flag.
     pub transit_encryption_enabled: bool,
@@ -118,6 +119,7 @@ pub struct ReplicationGroupRecord {
     /// `enabled` / `disabled`.
     pub data_tiering: String,
     /// Creation time.
+    #[serde(with = "super::timestamp")]
     pub create_time: OffsetDateTime,
     /// A primary switch requested by ModifyReplicationGroup and not yet done.
     pub pending_primary: Option<String>,

@@ -18,7 +18,7 @@ use super::lifecycle::SnapshotStatus;
 pub const MAX_SNAPSHOTS: usize = 100;
 
 /// One node's part of a snapshot (one per shard: the node the image was taken from).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct NodeSnapshotRecord {
     /// Member cluster the node belongs to.
     pub cache_cluster_id: String,
@@ -35,10 +35,14 @@ pub struct NodeSnapshotRecord {
     /// Availability zones of its replicas.
     pub replica_zones: Vec<String>,
     /// When the node was created.
+    #[serde(with = "super::timestamp")]
     pub node_create_time: OffsetDateTime,
     /// When the image was taken.
+    #[serde(with = "super::timestamp")]
     pub snapshot_create_time: OffsetDateTime,
-    /// The RDB file image (empty while `creating`).
+    /// The RDB file image (empty while `creating`). Not in the state file: the images are
+    /// files of their own under `<data-dir>/snapshots`, read back at start.
+    #[serde(skip)]
     pub image: Arc<Vec<u8>>,
 }
 
@@ -50,7 +54,7 @@ impl NodeSnapshotRecord {
 }
 
 /// A snapshot.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SnapshotRecord {
     /// Name (case kept as given; AWS compares snapshot names case-sensitively).
     pub name: String,
@@ -65,6 +69,7 @@ pub struct SnapshotRecord {
     /// Group description.
     pub replication_group_description: Option<String>,
     /// Source creation time.
+    #[serde(with = "super::timestamp")]
     pub cache_cluster_create_time: OffsetDateTime,
     /// Engine.
     pub engine: String,

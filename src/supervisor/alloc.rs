@@ -159,6 +159,46 @@ impl Allocator {
         }
     }
 
+    /// Reserves exactly the address an endpoint had in an earlier run (restart with
+    /// `--data-dir`), so it comes back where clients knew it: the same loopback IP and port, or
+    /// the same port of the range. `None` when that address is held now or no longer fits the
+    /// configuration (another mode, a port outside the range); the caller then takes a new one.
+    pub fn reserve_exact(&self, previous: &Endpoint) -> Option<Reservation> {
+        let mut mode = self.lock();
+        match &mut *mode {
+            Mode::Loopback { live, .. } => {
+                let ip = previous.ip;
+                if !ip.is_loopback() || previous.address != ip.to_string() || !live.insert(ip) {
+                    return None;
+                }
+                Some(Reservation {
+                    bind: SocketAddr::new(ip, previous.port),
+                    endpoint: previous.clone(),
+                })
+            }
+            Mode::Ports {
+                bind_ip,
+                advertised,
+                reported_ip,
+                range,
+                live,
+            } => {
+                let port = previous.port;
+                if !(range.first..=range.last).contains(&port) || !live.insert(port) {
+                    return None;
+                }
+                Some(Reservation {
+                    bind: SocketAddr::new(*bind_ip, port),
+                    endpoint: Endpoint {
+                        address: advertised.clone(),
+                        ip: *reported_ip,
+                        port,
+                    },
+                })
+            }
+        }
+    }
+
     /// Gives an address back (the endpoint stopped, or its bind failed). Releasing an address
     /// that is not reserved does nothing.
     pub fn release(&self, bind: SocketAddr) {
@@ -271,6 +311,50 @@ mod tests {
         assert_eq!(next_loopback(v4("127.0.255.254")), Some(v4("127.1.0.1")));
         assert_eq!(next_loopback(v4("127.255.255.254")), None);
         assert_eq!(next_loopback(v4("::1")), Some(v4("::2")));
+    }
+
+    fn allocator(args: &[&str]) -> Allocator {
+        use clap::Parser;
+        let mut all = vec!["elasticache-local", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        Allocator::new(&Config::parse_from(all))
+    }
+
+    #[test]
+    fn an_earlier_address_is_reserved_exactly_once_and_kept_from_new_endpoints() {
+        let a = allocator(&["--addressing", "loopback", "--loopback-base", "127.0.93.1"]);
+        let old = Endpoint {
+            address: "127.0.93.2".to_string(),
+            ip: v4("127.0.93.2"),
+            port: 6379,
+        };
+        let pinned = a.reserve_exact(&old).map(|r| r.bind);
+        assert_eq!(pinned, Some(SocketAddr::new(v4("127.0.93.2"), 6379)));
+        assert!(a.reserve_exact(&old).is_none(), "held already");
+        let first = a.reserve(6379, &[]).map(|r| r.bind.ip()).ok();
+        let second = a.reserve(6379, &[]).map(|r| r.bind.ip()).ok();
+        assert_eq!(first, Some(v4("127.0.93.1")));
+        assert_eq!(
+            second,
+            Some(v4("127.0.93.3")),
+            "the pinned address is skipped"
+        );
+
+        let p = allocator(&["--addressing", "ports", "--port-range", "21000-21009"]);
+        let inside = Endpoint {
+            address: "localhost".to_string(),
+            ip: v4("127.0.0.1"),
+            port: 21004,
+        };
+        assert_eq!(
+            p.reserve_exact(&inside).map(|r| r.endpoint.port),
+            Some(21004)
+        );
+        let outside = Endpoint {
+            port: 6379,
+            ..inside
+        };
+        assert!(p.reserve_exact(&outside).is_none(), "outside the range");
     }
 
     #[test]

@@ -103,6 +103,9 @@ pub struct Supervisor {
     pub(super) topology: super::topology::TopologyState,
     /// RDB images the next start of a node key loads (snapshot restores; see `snapshots`).
     pub(super) seeds: Mutex<HashMap<String, ecl_redis::RdbImage>>,
+    /// Addresses held for endpoints coming back after a restart, by node key, discovery
+    /// group or endpoint name: their next start binds there first (see [`Supervisor::pin`]).
+    pins: Mutex<HashMap<String, Reservation>>,
 }
 
 /// A forwarding cluster-level endpoint and the node keys it relays to.
@@ -161,6 +164,31 @@ impl Supervisor {
             shutting_down: AtomicBool::new(false),
             topology: Default::default(),
             seeds: Mutex::new(HashMap::new()),
+            pins: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Holds the address `previous` (an endpoint of an earlier run) for the next start of
+    /// `name`: a node key ([`Supervisor::start_node`]), a discovery group
+    /// ([`Supervisor::start_config_endpoint`]) or a cluster-level endpoint name
+    /// ([`Supervisor::start_proxy_endpoint`]). Pin every endpoint before starting any, so no
+    /// new endpoint takes an address an old one is coming back to. Answers whether the address
+    /// could be held (otherwise that start takes a new address, as usual).
+    pub fn pin(&self, name: &str, previous: &Endpoint) -> bool {
+        let Some(reservation) = self.alloc.reserve_exact(previous) else {
+            return false;
+        };
+        if let Some(old) = lock(&self.pins).insert(name.to_string(), reservation) {
+            self.alloc.release(old.bind);
+        }
+        true
+    }
+
+    /// Releases the pins no start used (endpoints that did not come back).
+    pub fn unpin_all(&self) {
+        let pins: Vec<Reservation> = lock(&self.pins).drain().map(|(_, r)| r).collect();
+        for r in pins {
+            self.alloc.release(r.bind);
         }
     }
 
@@ -407,7 +435,7 @@ impl Supervisor {
             return Ok(slot.endpoint.clone());
         }
         let (reservation, endpoint, listener) = self
-            .bind_with_retries(requested_port, |bind| {
+            .bind_with_retries(group, requested_port, |bind| {
                 let discovery = discovery.clone();
                 let version = version.clone();
                 let tls = self
@@ -511,7 +539,7 @@ impl Supervisor {
             return Ok(slot.endpoint.clone());
         }
         let started = self
-            .bind_with_retries(requested_port, |bind| {
+            .bind_with_retries(name, requested_port, |bind| {
                 let addrs = addrs.clone();
                 let tls = self.proxy_tls(transit, bind);
                 async move {
@@ -855,7 +883,7 @@ impl Supervisor {
                 self.memcached_config(spec, &spec.parameters, probe_bind)?;
             }
         }
-        self.bind_with_retries(spec.requested_port, |bind| async move {
+        self.bind_with_retries(&spec.key, spec.requested_port, |bind| async move {
             let node = self.launch(spec, bind).await?;
             let local = node.local_addr()?;
             Ok((node, local))
@@ -864,8 +892,10 @@ impl Supervisor {
     }
 
     /// Reserve → try → release-and-skip loop shared by nodes and configuration endpoints.
+    /// A pinned address of `name` (see [`Supervisor::pin`]) is tried first.
     async fn bind_with_retries<T, F, Fut>(
         &self,
+        name: &str,
         requested_port: u16,
         mut start: F,
     ) -> Result<(Reservation, Endpoint, T), SupervisorError>
@@ -873,6 +903,20 @@ impl Supervisor {
         F: FnMut(SocketAddr) -> Fut,
         Fut: std::future::Future<Output = std::io::Result<(T, SocketAddr)>>,
     {
+        let pinned = lock(&self.pins).remove(name);
+        if let Some(reservation) = pinned {
+            match start(reservation.bind).await {
+                Ok((value, local)) => {
+                    let endpoint = reservation.bound(local);
+                    return Ok((reservation, endpoint, value));
+                }
+                Err(err) => {
+                    tracing::warn!(%name, bind = %reservation.bind, %err,
+                        "previous address unavailable; taking a new one");
+                    self.alloc.release(reservation.bind);
+                }
+            }
+        }
         let mut attempts = BindAttempts::new(requested_port);
         loop {
             let reservation = self.alloc.reserve(attempts.port, &attempts.skip)?;

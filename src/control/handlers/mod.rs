@@ -45,6 +45,7 @@ mod replication_lifecycle;
 mod replication_modify;
 mod replication_render;
 mod reserved_nodes;
+mod restart;
 mod security_groups;
 mod service_updates;
 mod serverless;

@@ -1,0 +1,269 @@
+//! Unit tests of the state file: a round trip through `Store::encode` and `decode` keeps every
+//! record, interrupted transitions settle, and corrupt, truncated or newer files are refused
+//! with the file, line, column and byte offset.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use time::macros::datetime;
+
+use super::persist::{FORMAT_VERSION, LoadError, decode};
+use super::*;
+
+fn store() -> Store {
+    Store::new(Arc::new(ManualClock::new(
+        datetime!(2025-01-01 00:00:00.123 UTC),
+    )))
+}
+
+fn cluster(id: &str, status: ClusterStatus) -> CacheClusterRecord {
+    let now = datetime!(2025-01-01 00:00:00.123 UTC);
+    CacheClusterRecord {
+        id: id.to_string(),
+        engine: "redis".to_string(),
+        engine_version: "7.1.0".to_string(),
+        family: "redis7".to_string(),
+        node_type: "cache.t3.micro".to_string(),
+        status,
+        nodes: vec![CacheNodeRecord {
+            id: "0001".to_string(),
+            status: NodeStatus::Creating,
+            create_time: now,
+            endpoint: Some(EndpointRecord {
+                address: "127.0.1.7".to_string(),
+                ip: "127.0.1.7"
+                    .parse()
+                    .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
+                port: 6379,
+            }),
+            availability_zone: "us-east-1a".to_string(),
+            parameter_group_status: ParameterStatus::InSync,
+        }],
+        az_mode: "single-az".to_string(),
+        preferred_availability_zone: "us-east-1a".to_string(),
+        port: 6379,
+        parameter_group: "default.redis7".to_string(),
+        parameter_apply_status: ParameterStatus::InSync,
+        subnet_group: "default".to_string(),
+        security_group_ids: vec!["sg-1".to_string()],
+        cache_security_groups: Vec::new(),
+        auto_minor_version_upgrade: true,
+        snapshot_retention_limit: Some(1),
+        snapshot_window: Some("05:00-06:00".to_string()),
+        maintenance_window: "sun:23:00-mon:01:30".to_string(),
+        notification_topic_arn: None,
+        notification_topic_status: None,
+        auth_token: Some("a-long-enough-token".to_string()),
+        auth_token_previous: Some(PreviousAuth::Open),
+        auth_token_last_modified: Some(now),
+        transit_encryption_enabled: false,
+        transit_encryption_mode: None,
+        at_rest_encryption_enabled: false,
+        network_type: "ipv4".to_string(),
+        ip_discovery: "ipv4".to_string(),
+        create_time: now,
+        replication_group_id: None,
+        configuration_endpoint: None,
+        pending: PendingModifications {
+            num_cache_nodes: Some(2),
+            ..Default::default()
+        },
+        config_version: 3,
+        generation: 7,
+    }
+}
+
+/// A store with one record of each common kind in two regions.
+fn populated() -> Store {
+    let s = store();
+    let now = s.now();
+    {
+        let r = s.region("000000000000", "us-east-1");
+        let mut r = lock(&r);
+        r.insert_cluster(cluster("web", ClusterStatus::Available));
+        r.add_tags(
+            ResourceKind::Cluster,
+            "web",
+            &[Tag {
+                key: "team".into(),
+                value: "cache".into(),
+            }],
+        );
+        r.event(
+            SourceType::CacheCluster,
+            "web",
+            "Cache cluster created",
+            now,
+        );
+        if let Some(pg) = r.parameter_groups.get_mut("default.redis7") {
+            pg.user_values
+                .insert("maxmemory-policy".into(), "allkeys-lru".into());
+        }
+    }
+    {
+        // Collections keyed by pairs, and the global datastores outside the regions.
+        let r = s.region("000000000000", "us-east-1");
+        let mut r = lock(&r);
+        r.update_actions.insert(
+            ("elasticache-20250101-001".into(), "web".into()),
+            UpdateActionRecord {
+                service_update: "elasticache-20250101-001".into(),
+                replication_group_id: None,
+                cache_cluster_id: Some("web".into()),
+                phase: UpdateActionPhase::Applying,
+                since_ms: 1,
+                until_ms: 2,
+                started_ms: 1,
+            },
+        );
+    }
+    s.globals().accounts.entry("000000000000".into()).or_default().insert(
+        "ldgnf-g".into(),
+        GlobalGroupRecord {
+            id: "ldgnf-g".into(),
+            description: String::new(),
+            status: GlobalStatus::PrimaryOnly,
+            engine: "redis".into(),
+            engine_version: "7.1.0".into(),
+            node_type: "cache.r7g.large".into(),
+            cluster_enabled: false,
+            auth_token_enabled: false,
+            transit_encryption_enabled: false,
+            at_rest_encryption_enabled: false,
+            node_groups: vec![("ldgnf-g-0001".into(), vec![(0, 16383)])],
+            members: Vec::new(),
+            generation: 1,
+        },
+    );
+    s.region("111111111111", "eu-west-1");
+    s
+}
+
+#[test]
+fn a_round_trip_keeps_every_record_and_the_bytes() {
+    let s = populated();
+    let bytes = s.encode();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains(&format!("\"format_version\": {FORMAT_VERSION}")));
+    assert!(
+        text.contains("\"2025-01-01T00:00:00.123Z\""),
+        "AWS timestamps"
+    );
+    let doc = decode(Path::new("state.json"), &bytes).expect("decodes");
+    assert_eq!(doc.regions.len(), 2);
+    let again = store();
+    again.restore(doc.regions, doc.globals);
+    assert_eq!(again.encode(), bytes, "encode(decode(x)) == x");
+    assert!(again.globals().of("000000000000").any(|g| g.id == "ldgnf-g"));
+    let r = again.region("000000000000", "us-east-1");
+    let r = lock(&r);
+    assert_eq!(r.update_actions.len(), 1);
+    let c = r.cluster("web").expect("cluster restored");
+    assert_eq!(c.generation, 7);
+    assert_eq!(c.pending.num_cache_nodes, Some(2));
+    assert_eq!(c.auth_token_previous, Some(PreviousAuth::Open));
+    assert_eq!(c.nodes[0].endpoint.as_ref().map(|e| e.port), Some(6379));
+    assert_eq!(r.tags_of(ResourceKind::Cluster, "web").len(), 1);
+    assert_eq!(r.cluster_order, vec!["web".to_string()]);
+    assert_eq!(
+        r.effective_parameters("default.redis7")
+            .get("maxmemory-policy")
+            .map(String::as_str),
+        Some("allkeys-lru")
+    );
+    let q = EventQuery {
+        source_identifier: None,
+        source_type: None,
+        start: datetime!(2024-12-31 00:00 UTC),
+        end: datetime!(2025-01-02 00:00 UTC),
+    };
+    assert_eq!(r.query_events(&q).len(), 1);
+}
+
+#[test]
+fn a_file_without_newer_collections_still_loads() {
+    // A region written before a collection existed: the missing fields take their defaults.
+    let doc = br#"{"format_version": 1, "regions": [{"account": "000000000000",
+        "region": "us-east-1"}]}"#;
+    let loaded = decode(Path::new("old.json"), doc).expect("older file loads");
+    assert!(loaded.regions[0].clusters.is_empty());
+    assert!(loaded.regions[0].snapshots.is_empty());
+    assert!(loaded.globals.accounts.is_empty());
+}
+
+#[test]
+fn interrupted_transitions_settle() {
+    let s = store();
+    let r = s.region("000000000000", "us-east-1");
+    let mut r = lock(&r);
+    r.insert_cluster(cluster("new", ClusterStatus::Creating));
+    r.insert_cluster(cluster("rebooting", ClusterStatus::Rebooting));
+    r.insert_cluster(cluster("gone", ClusterStatus::Deleting));
+    r.settle_after_restart();
+    assert_eq!(
+        r.cluster("new").map(|c| c.status),
+        Ok(ClusterStatus::Available)
+    );
+    assert_eq!(
+        r.cluster("new").map(|c| c.nodes[0].status),
+        Ok(NodeStatus::Available)
+    );
+    assert_eq!(
+        r.cluster("rebooting").map(|c| c.status),
+        Ok(ClusterStatus::Available)
+    );
+    assert!(r.cluster("gone").is_err(), "a deletion completes");
+    assert!(!r.cluster_order.contains(&"gone".to_string()));
+}
+
+#[test]
+fn corrupt_and_truncated_files_name_the_place() {
+    let bytes = populated().encode();
+    let cut = bytes.len() / 2;
+    let err = decode(Path::new("/d/state.json"), &bytes[..cut]).err();
+    let Some(LoadError::Corrupt {
+        path, offset, len, ..
+    }) = &err
+    else {
+        panic!("truncated file accepted: {err:?}");
+    };
+    assert_eq!(path, Path::new("/d/state.json"));
+    assert_eq!(*len, cut);
+    assert!(
+        *offset <= cut && *offset + 2 >= cut,
+        "offset {offset} near the cut {cut}"
+    );
+    let message = err.map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        message.contains("/d/state.json") && message.contains("line"),
+        "{message}"
+    );
+
+    let mut garbled = bytes.clone();
+    garbled[40] = b'#';
+    let err = decode(Path::new("s.json"), &garbled).err();
+    match err {
+        Some(LoadError::Corrupt { line, offset, .. }) => {
+            assert_eq!(offset, 40, "offset of the bad byte");
+            assert!(line >= 1);
+        }
+        other => panic!("garbled file accepted: {other:?}"),
+    }
+}
+
+#[test]
+fn a_newer_format_is_refused() {
+    let doc = format!(
+        r#"{{"format_version": {}, "regions": [], "something_new": 1}}"#,
+        FORMAT_VERSION + 1
+    );
+    match decode(Path::new("s.json"), doc.as_bytes()) {
+        Err(LoadError::Newer {
+            found, supported, ..
+        }) => {
+            assert_eq!(found, FORMAT_VERSION + 1);
+            assert_eq!(supported, FORMAT_VERSION);
+        }
+        other => panic!("newer file not refused: {other:?}"),
+    }
+}
