@@ -131,6 +131,8 @@ pub struct ReplicationGroupRecord {
     pub pending_user_groups: Option<(Vec<String>, Vec<String>)>,
     /// `ROTATING` / `SETTING` while an AUTH token change is applied.
     pub pending_auth_token_status: Option<String>,
+    /// Online resharding in progress: percentage of the slots moved so far.
+    pub resharding_progress: Option<f64>,
 }
 
 impl ReplicationGroupRecord {

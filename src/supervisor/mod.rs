@@ -15,7 +15,8 @@
 //! `replicate`, `promote`, `replication_offset`, `failover`, `set_cluster_topology`,
 //! `forget_topology`, [`ShardTopology`]; authentication: `set_auth_token`, `set_users`
 //! ([`NodeUser`], IAM users checked with [`crate::auth::iam`]), `check_access_string`;
-//! snapshots (`snapshots`): `snapshot_rdb`, `seed_rdb`.
+//! snapshots (`snapshots`): `snapshot_rdb`, `seed_rdb`; online resharding (`resharding`):
+//! `set_slot_moves`, `migrate_slots`, `switch_cluster_topology`, [`SlotMovePlan`].
 //!
 //! Modules: `alloc` (addresses), `params` (ElastiCache parameters → engine settings), `node`
 //! (the [`Supervisor`] itself), `engines` (the only code that calls the engine crates), `proxy`
@@ -27,12 +28,14 @@ mod engines;
 mod node;
 pub mod params;
 mod proxy;
+mod resharding;
 mod snapshots;
 mod topology;
 
 pub use alloc::{Allocator, Reservation};
 pub use engines::check_access_string;
 pub use node::Supervisor;
+pub use resharding::{MigrationStats, SlotMovePlan};
 pub use snapshots::{DecodedImages, decode_images};
 pub use topology::ShardTopology;
 

@@ -38,6 +38,7 @@ mod replication_groups;
 mod replication_lifecycle;
 mod replication_modify;
 mod replication_render;
+mod resharding;
 mod security_groups;
 mod snapshot_restore;
 mod snapshot_schedule;
@@ -423,6 +424,14 @@ impl ElastiCacheApi for Service {
         input: DecreaseReplicaCountInput,
     ) -> Result<DecreaseReplicaCountOutput, ApiError> {
         replica_count::decrease_replica_count(self, ctx, input)
+    }
+
+    async fn modify_replication_group_shard_configuration(
+        &self,
+        ctx: &RequestContext,
+        input: ModifyReplicationGroupShardConfigurationInput,
+    ) -> Result<ModifyReplicationGroupShardConfigurationOutput, ApiError> {
+        resharding::modify_replication_group_shard_configuration(self, ctx, input)
     }
 
     async fn create_snapshot(

@@ -573,6 +573,7 @@ fn new_group_record(
         user_group_ids: Vec::new(),
         pending_user_groups: None,
         pending_auth_token_status: None,
+        resharding_progress: None,
     }
 }
 

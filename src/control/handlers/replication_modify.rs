@@ -571,6 +571,7 @@ mod tests {
             user_group_ids: Vec::new(),
             pending_user_groups: None,
             pending_auth_token_status: None,
+            resharding_progress: None,
         };
         g.node_groups.push(crate::state::NodeGroupRecord {
             id: "0001".to_string(),
