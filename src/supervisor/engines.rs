@@ -197,7 +197,7 @@ impl RunningNode {
 
     /// Moves one scan step's keys of `slots` from this primary to `target`'s
     /// ([`ecl_redis::RedisNode::migrate_keys`]); `None` unless both are Redis/Valkey nodes.
-    pub fn migrate_keys(
+    pub async fn migrate_keys(
         &self,
         target: &RunningNode,
         slots: &[(u16, u16)],
@@ -206,7 +206,7 @@ impl RunningNode {
     ) -> Option<MigrateStep> {
         match (self, target) {
             (RunningNode::Redis(s), RunningNode::Redis(t)) => {
-                Some(s.migrate_keys(t, slots, cursor, count))
+                Some(s.migrate_keys(t, slots, cursor, count).await)
             }
             _ => None,
         }

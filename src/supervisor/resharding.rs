@@ -110,6 +110,7 @@ impl Supervisor {
                         return Err(not_redis(source));
                     };
                     sn.migrate_keys(dn, slots, cursor, STEP_BUCKETS)
+                        .await
                         .ok_or_else(|| not_redis(source))?
                 };
                 stats.longest_step = stats.longest_step.max(step_started.elapsed());

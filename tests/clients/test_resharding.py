@@ -397,3 +397,62 @@ def test_redis_cli_follows_redirects(ec, groups, uid):
     reshard(ec, gid, NodeGroupCount=3)
     wait_group(ec, gid)
     assert [redis_cli_get(cfg["Address"], cfg["Port"], f"c:{i}") for i in range(200)] == [str(i) for i in range(200)]
+
+
+# ------------------------------------------------------------------------------------------
+# Replica counts per node group of a cluster mode enabled group
+
+
+def test_replica_configuration_per_node_group(ec, groups, uid):
+    gid = uid("rsr")
+    group = create_cme(ec, groups, gid, shards=2, replicas=1)
+    cfg = group["ConfigurationEndpoint"]
+    rc = RedisCluster(host=cfg["Address"], port=cfg["Port"], decode_responses=True, socket_timeout=10)
+    for i in range(500):
+        rc.set(f"r:{i}", i)
+    with aws_error(ec, "NodeGroupNotFoundFault", 404, "NodeGroupNotFoundFault"):
+        ec.increase_replica_count(
+            ReplicationGroupId=gid,
+            ApplyImmediately=True,
+            ReplicaConfiguration=[{"NodeGroupId": "0009", "NewReplicaCount": 2}],
+        )
+    with aws_error(ec, "InvalidParameterCombination", 400, "InvalidParameterCombinationException"):
+        ec.increase_replica_count(
+            ReplicationGroupId=gid,
+            ApplyImmediately=True,
+            NewReplicaCount=2,
+            ReplicaConfiguration=[{"NodeGroupId": "0001", "NewReplicaCount": 2}],
+        )
+    out = ec.increase_replica_count(
+        ReplicationGroupId=gid,
+        ApplyImmediately=True,
+        ReplicaConfiguration=[
+            {"NodeGroupId": "0001", "NewReplicaCount": 2, "PreferredAvailabilityZones": ["us-east-1c"]}
+        ],
+    )["ReplicationGroup"]
+    assert out["Status"] == "modifying"
+    group = wait_group(ec, gid)
+    assert [len(ng["NodeGroupMembers"]) for ng in group["NodeGroups"]] == [3, 2]
+    added = ec.describe_cache_clusters(CacheClusterId=f"{gid}-0001-003", ShowCacheNodeInfo=True)["CacheClusters"][0]
+    assert added["PreferredAvailabilityZone"] == "us-east-1c"
+    ep = added["CacheNodes"][0]["Endpoint"]
+    replica = redis.Redis(host=ep["Address"], port=ep["Port"], decode_responses=True)
+    replica.execute_command("READONLY")
+    owned = [i for i in range(500) if 0 <= rc.keyslot(f"r:{i}") <= 8191]
+    deadline = time.monotonic() + 10
+    while replica.dbsize() < len(owned) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [replica.get(f"r:{i}") for i in owned] == [str(i) for i in owned]
+
+    ec.decrease_replica_count(
+        ReplicationGroupId=gid,
+        ApplyImmediately=True,
+        ReplicaConfiguration=[{"NodeGroupId": "0002", "NewReplicaCount": 0}],
+    )
+    group = wait_group(ec, gid)
+    assert [len(ng["NodeGroupMembers"]) for ng in group["NodeGroups"]] == [3, 1]
+    # A scale out gives new node groups as many nodes as the smallest node group.
+    reshard(ec, gid, NodeGroupCount=3)
+    group = wait_group(ec, gid)
+    assert [len(ng["NodeGroupMembers"]) for ng in group["NodeGroups"]] == [3, 1, 1]
+    assert all(rc.get(f"r:{i}") == str(i) for i in range(500))

@@ -114,7 +114,7 @@ async fn slots_move_with_their_keys_ask_asking_and_moved() {
     // Move every key, in small batches.
     let (mut cursor, mut moved, mut steps) = (0u64, 0usize, 0);
     loop {
-        let step = p[0].migrate_keys(&p[2], &[(4096, 8191)], cursor, 16);
+        let step = p[0].migrate_keys(&p[2], &[(4096, 8191)], cursor, 16).await;
         moved += step.moved;
         cursor = step.cursor;
         steps += 1;
@@ -125,7 +125,9 @@ async fn slots_move_with_their_keys_ask_asking_and_moved() {
     assert_eq!(moved, moving.len());
     assert!(steps > 1);
     assert_eq!(
-        p[0].migrate_keys(&p[2], &[(4096, 8191)], 0, 100_000).moved,
+        p[0].migrate_keys(&p[2], &[(4096, 8191)], 0, 100_000)
+            .await
+            .moved,
         0
     );
     // Moved keys: ASK from the source, served with ASKING on the target, TTL kept.

@@ -154,61 +154,85 @@ impl RedisNode {
     /// bounds the scan step. Expiry times go along; both sides' replicas follow through
     /// replication. Walk until the answered cursor is 0, then once more to see nothing is
     /// left (keys cannot appear meanwhile: new keys of moving slots are created on the target).
-    pub fn migrate_keys(
+    pub async fn migrate_keys(
         &self,
         target: &RedisNode,
         slots: &[(u16, u16)],
         cursor: u64,
         count: usize,
     ) -> MigrateStep {
-        let mut src = self.shared.lock();
-        let now = src.now_ms();
-        let mut keys: Vec<Key> = Vec::new();
-        let next = src.dbs[0].scan(cursor, count, now, |k, _| {
-            if in_ranges(slots, key_slot(k)) {
-                keys.push(k.clone());
+        // Both locks at once, never parking a runtime worker on either (a script may hold one
+        // for long): the source's is awaited, the target's only tried, and on failure both are
+        // released before trying again.
+        loop {
+            {
+                let mut src = self.shared.lock_wait().await;
+                let dst = match target.shared.engine.try_lock() {
+                    Ok(g) => Some(g),
+                    Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                    Err(std::sync::TryLockError::WouldBlock) => None,
+                };
+                if let Some(mut dst) = dst {
+                    return move_step(&mut src, &mut dst, slots, cursor, count);
+                }
             }
-        });
-        if keys.is_empty() {
-            return MigrateStep {
-                cursor: next,
-                moved: 0,
-            };
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
-        let entries: Vec<_> = keys
-            .iter()
-            .filter_map(|k| src.dbs[0].remove(k).map(|e| (k.clone(), e)))
-            .collect();
-        // The source's lock is held until the target has the keys: a client of either side
-        // never sees a key in neither place.
-        let mut dst = target.shared.lock();
-        let streaming = dst.repl.streaming();
-        let compat = dst.info.compat;
-        let mut restores = Vec::new();
-        for (k, e) in entries {
-            if streaming {
-                let at = e.expire_at.max(0).to_string();
-                let payload = crate::rdb::dump(&e.value, compat);
-                restores.push(crate::command::OwnedArgv::from_slices([
-                    b"RESTORE".as_slice(),
-                    &k,
-                    at.as_bytes(),
-                    &payload,
-                    b"REPLACE",
-                    b"ABSTTL",
-                ]));
-            }
-            dst.dbs[0].insert_entry(&k, e);
-            dst.signal_key_ready(0, &k);
+    }
+}
+
+/// One step of [`RedisNode::migrate_keys`] with both nodes' locks held.
+fn move_step(
+    src: &mut Engine,
+    dst: &mut Engine,
+    slots: &[(u16, u16)],
+    cursor: u64,
+    count: usize,
+) -> MigrateStep {
+    let now = src.now_ms();
+    let mut keys: Vec<Key> = Vec::new();
+    let next = src.dbs[0].scan(cursor, count, now, |k, _| {
+        if in_ranges(slots, key_slot(k)) {
+            keys.push(k.clone());
         }
-        dst.add_dirty(keys.len() as u64);
-        dst.propagate_owned(0, restores);
-        drop(dst);
-        src.add_dirty(keys.len() as u64);
-        src.propagate_dels(0, &keys);
-        MigrateStep {
+    });
+    if keys.is_empty() {
+        return MigrateStep {
             cursor: next,
-            moved: keys.len(),
+            moved: 0,
+        };
+    }
+    let entries: Vec<_> = keys
+        .iter()
+        .filter_map(|k| src.dbs[0].remove(k).map(|e| (k.clone(), e)))
+        .collect();
+    // The source's lock is held until the target has the keys: a client of either side
+    // never sees a key in neither place.
+    let streaming = dst.repl.streaming();
+    let compat = dst.info.compat;
+    let mut restores = Vec::new();
+    for (k, e) in entries {
+        if streaming {
+            let at = e.expire_at.max(0).to_string();
+            let payload = crate::rdb::dump(&e.value, compat);
+            restores.push(crate::command::OwnedArgv::from_slices([
+                b"RESTORE".as_slice(),
+                &k,
+                at.as_bytes(),
+                &payload,
+                b"REPLACE",
+                b"ABSTTL",
+            ]));
         }
+        dst.dbs[0].insert_entry(&k, e);
+        dst.signal_key_ready(0, &k);
+    }
+    dst.add_dirty(keys.len() as u64);
+    dst.propagate_owned(0, restores);
+    src.add_dirty(keys.len() as u64);
+    src.propagate_dels(0, &keys);
+    MigrateStep {
+        cursor: next,
+        moved: keys.len(),
     }
 }
