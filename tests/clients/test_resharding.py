@@ -212,6 +212,7 @@ class Worker(threading.Thread):
         self.ops = 0
         self.errors: list[str] = []
         self.longest = 0.0
+        self.latencies: list[float] = []
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -220,7 +221,9 @@ class Worker(threading.Thread):
                 self.step(self.ops)
             except Exception as err:  # noqa: BLE001 - every client-visible failure counts
                 self.errors.append(f"{type(err).__name__}: {err}")
-            self.longest = max(self.longest, time.monotonic() - started)
+            took = time.monotonic() - started
+            self.latencies.append(took)
+            self.longest = max(self.longest, took)
             self.ops += 1
 
 
@@ -371,10 +374,12 @@ def test_resharding_two_four_three_with_clients_running(ec, groups, uid, emulato
 
     keys, secs, longest_step = migration_figures(emulator.log_tail(100_000))
     longest_call = max(w.longest for w in workers)
+    latencies = sorted(t for w in workers for t in w.latencies)
+    p99 = latencies[int(len(latencies) * 0.99)] if latencies else 0.0
     print(
         f"\nresharding figures: {keys} keys moved in {secs:.2f}s "
         f"({keys / secs if secs else 0:.0f} keys/s); longest migration step {longest_step:.1f} ms; "
-        f"longest client call {longest_call * 1000:.1f} ms; "
+        f"longest client call {longest_call * 1000:.1f} ms (p99 {p99 * 1000:.1f} ms); "
         f"writer {workers[0].ops} ops, reader {workers[1].ops} ops, "
         f"client errors {sum(len(w.errors) for w in workers)}; redis-cli reads {len(cli_seen)}"
     )
