@@ -21,7 +21,8 @@
 //! Modules: `alloc` (addresses), `params` (ElastiCache parameters → engine settings), `node`
 //! (the [`Supervisor`] itself), `engines` (the only code that calls the engine crates), `proxy`
 //! (forwarding endpoints), `topology` (who replicates from whom, failover, CLUSTER slot maps),
-//! `snapshots` (RDB images taken from nodes and given to nodes at start).
+//! `snapshots` (RDB images taken from nodes and given to nodes at start), `resharding` (slots
+//! moving with their keys between shard primaries).
 
 mod alloc;
 mod engines;

@@ -399,8 +399,20 @@ def test_redis_cli_follows_redirects(ec, groups, uid):
             check=True,
             timeout=10,
         )
-    reshard(ec, gid, NodeGroupCount=3)
+    # Every resulting node group listed, in order: the third entry places the new one.
+    reshard(
+        ec,
+        gid,
+        NodeGroupCount=3,
+        ReshardingConfiguration=[
+            {"PreferredAvailabilityZones": ["us-east-1a"]},
+            {"PreferredAvailabilityZones": ["us-east-1a"]},
+            {"PreferredAvailabilityZones": ["us-east-1b"]},
+        ],
+    )
     wait_group(ec, gid)
+    new = ec.describe_cache_clusters(CacheClusterId=f"{gid}-0003-001")["CacheClusters"][0]
+    assert new["PreferredAvailabilityZone"] == "us-east-1b"
     assert [redis_cli_get(cfg["Address"], cfg["Port"], f"c:{i}") for i in range(200)] == [str(i) for i in range(200)]
 
 

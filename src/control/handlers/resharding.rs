@@ -219,14 +219,17 @@ fn new_groups(
         .max()
         .unwrap_or(0);
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
-    let fresh = config.iter().filter(|c| {
-        c.node_group_id.as_ref().is_none_or(|id| {
-            !g.node_groups
-                .iter()
-                .any(|ng| ng.id == format!("{:0>4}", id))
-        })
-    });
-    let mut fresh: Vec<&ReshardingConfiguration> = fresh.collect();
+    // Entries naming an existing node group are about it; when every resulting node group is
+    // listed, unnamed entries go in order (existing node groups first).
+    let listed_all = config.len() == count;
+    let fresh = config
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| match &c.node_group_id {
+            Some(id) => !g.node_groups.iter().any(|ng| ng.id == format!("{id:0>4}")),
+            None => !listed_all || *i >= have,
+        });
+    let mut fresh: Vec<&ReshardingConfiguration> = fresh.map(|(_, c)| c).collect();
     fresh.truncate(count - have);
     for i in 0..count - have {
         let c = fresh.get(i);
