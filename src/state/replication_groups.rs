@@ -135,6 +135,8 @@ pub struct ReplicationGroupRecord {
     pub pending_auth_token_status: Option<String>,
     /// The global datastore this group belongs to, and its role there.
     pub global: Option<super::GlobalMembership>,
+    /// Online resharding in progress: percentage of the slots moved so far.
+    pub resharding_progress: Option<f64>,
 }
 
 impl ReplicationGroupRecord {

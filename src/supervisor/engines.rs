@@ -12,6 +12,7 @@ use std::sync::Arc;
 use ecl_memcached::{
     ClusterDiscovery, ConfigEndpoint, DiscoveryNode, MemcachedConfig, MemcachedNode,
 };
+pub use ecl_redis::cluster::{MigrateStep, SlotMove};
 pub use ecl_redis::{ClusterNodeInfo, ClusterShard, ClusterTopology};
 use ecl_redis::{PasswordCheck, RedisConfig, RedisNode, UserDef};
 
@@ -200,6 +201,34 @@ impl RunningNode {
                 true
             }
             RunningNode::Memcached(_) => false,
+        }
+    }
+
+    /// Sets the slot moves in progress (Redis/Valkey); `false` for other engines.
+    pub fn set_slot_moves(&self, moves: Vec<SlotMove>) -> bool {
+        match self {
+            RunningNode::Redis(n) => {
+                n.set_slot_moves(moves);
+                true
+            }
+            RunningNode::Memcached(_) => false,
+        }
+    }
+
+    /// Moves one scan step's keys of `slots` from this primary to `target`'s
+    /// ([`ecl_redis::RedisNode::migrate_keys`]); `None` unless both are Redis/Valkey nodes.
+    pub async fn migrate_keys(
+        &self,
+        target: &RunningNode,
+        slots: &[(u16, u16)],
+        cursor: u64,
+        count: usize,
+    ) -> Option<MigrateStep> {
+        match (self, target) {
+            (RunningNode::Redis(s), RunningNode::Redis(t)) => {
+                Some(s.migrate_keys(t, slots, cursor, count).await)
+            }
+            _ => None,
         }
     }
 

@@ -16,12 +16,14 @@
 //! `forget_topology`, [`ShardTopology`]; authentication: `set_auth_token`, `set_users`
 //! ([`NodeUser`], IAM users checked with [`crate::auth::iam`]), `check_access_string`;
 //! snapshots (`snapshots`): `snapshot_rdb`, `seed_rdb`; serverless caches (`serverless`):
-//! `set_serverless_topology`, `set_memory_limit`.
+//! `set_serverless_topology`, `set_memory_limit`; online resharding (`resharding`):
+//! `set_slot_moves`, `migrate_slots`, `switch_cluster_topology`, [`SlotMovePlan`].
 //!
 //! Modules: `alloc` (addresses), `params` (ElastiCache parameters → engine settings), `node`
 //! (the [`Supervisor`] itself), `engines` (the only code that calls the engine crates), `proxy`
 //! (forwarding endpoints), `topology` (who replicates from whom, failover, CLUSTER slot maps),
-//! `snapshots` (RDB images taken from nodes and given to nodes at start).
+//! `snapshots` (RDB images taken from nodes and given to nodes at start), `resharding` (slots
+//! moving with their keys between shard primaries).
 
 mod alloc;
 mod engines;
@@ -30,6 +32,7 @@ mod node;
 pub mod params;
 mod proxy;
 mod serverless;
+mod resharding;
 mod snapshots;
 mod topology;
 
@@ -37,6 +40,7 @@ pub use alloc::{Allocator, Reservation};
 pub use engines::check_access_string;
 pub use migration::MigrationLinkStatus;
 pub use node::Supervisor;
+pub use resharding::{MigrationStats, SlotMovePlan};
 pub use snapshots::{DecodedImages, decode_images};
 pub use topology::ShardTopology;
 

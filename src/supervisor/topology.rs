@@ -161,6 +161,15 @@ impl Supervisor {
         &self,
         shards: &[ShardTopology],
     ) -> Result<(), SupervisorError> {
+        self.push_cluster_topology(shards, &[]).await
+    }
+
+    /// [`Supervisor::set_cluster_topology`], telling the nodes in `first` before the others.
+    pub(super) async fn push_cluster_topology(
+        &self,
+        shards: &[ShardTopology],
+        first: &[String],
+    ) -> Result<(), SupervisorError> {
         let mut described = Vec::with_capacity(shards.len());
         for (i, s) in shards.iter().enumerate() {
             let primary = self.cluster_node_info(&s.primary).await?;
@@ -176,10 +185,11 @@ impl Supervisor {
             });
         }
         let topology = ClusterTopology { shards: described };
-        let keys: Vec<String> = shards
+        let mut keys: Vec<String> = shards
             .iter()
             .flat_map(|s| std::iter::once(s.primary.clone()).chain(s.replicas.iter().cloned()))
             .collect();
+        keys.sort_by_key(|k| !first.contains(k));
         for key in &keys {
             let slot = self.slot(key)?;
             let guard = slot.lock().await;

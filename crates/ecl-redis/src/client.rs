@@ -119,6 +119,8 @@ pub struct Client {
     pub master: bool,
     /// Cluster `READONLY`: reads of this replica's slots are served here.
     pub readonly: bool,
+    /// Cluster `ASKING` was the previous command: the next one may use an importing slot.
+    pub asking: bool,
     /// The ACL user (`None`: an internal client without restrictions, e.g. the replication
     /// link or a blocked command re-run).
     pub user: Option<std::sync::Arc<crate::acl::User>>,
@@ -153,6 +155,7 @@ impl Client {
             name_cache: None,
             master: false,
             readonly: false,
+            asking: false,
             user: None,
             acl_gen: 0,
             session_expires: None,

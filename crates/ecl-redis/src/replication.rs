@@ -375,6 +375,15 @@ impl Engine {
         self.emit(parts, false);
     }
 
+    /// Propagates commands made outside any client (keys a slot migration brought in).
+    pub fn propagate_owned(&mut self, db: usize, cmds: Vec<OwnedArgv>) {
+        if !self.repl.streaming() || cmds.is_empty() {
+            return;
+        }
+        let parts = cmds.into_iter().map(|c| (db, c)).collect();
+        self.emit(parts, false);
+    }
+
     /// Called by the dispatcher after a write command changed the keyspace: propagates what
     /// its handler stated (the command verbatim unless the handler called
     /// [`Ctx::propagate`] / [`Ctx::also_propagate`], e.g. relative expiry as `PEXPIREAT`).

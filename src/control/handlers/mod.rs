@@ -46,6 +46,7 @@ mod replication_modify;
 mod replication_render;
 mod reserved_nodes;
 mod restart;
+mod resharding;
 mod security_groups;
 mod service_updates;
 mod serverless;
@@ -438,6 +439,14 @@ impl ElastiCacheApi for Service {
         input: DecreaseReplicaCountInput,
     ) -> Result<DecreaseReplicaCountOutput, ApiError> {
         replica_count::decrease_replica_count(self, ctx, input)
+    }
+
+    async fn modify_replication_group_shard_configuration(
+        &self,
+        ctx: &RequestContext,
+        input: ModifyReplicationGroupShardConfigurationInput,
+    ) -> Result<ModifyReplicationGroupShardConfigurationOutput, ApiError> {
+        resharding::modify_replication_group_shard_configuration(self, ctx, input)
     }
 
     async fn create_snapshot(

@@ -565,6 +565,7 @@ fn new_group_record(
         pending_user_groups: None,
         pending_auth_token_status: None,
         global: None,
+        resharding_progress: None,
     }
 }
 

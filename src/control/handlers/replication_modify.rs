@@ -600,6 +600,7 @@ mod tests {
             pending_user_groups: None,
             pending_auth_token_status: None,
             global: None,
+            resharding_progress: None,
         };
         g.node_groups.push(crate::state::NodeGroupRecord {
             id: "0001".to_string(),

@@ -91,6 +91,13 @@ pub fn render_group(
                 user_group_ids_to_add: Some(add.clone()),
                 user_group_ids_to_remove: Some(remove.clone()),
             }),
+        resharding: g
+            .resharding_progress
+            .map(|p| crate::control::api::ReshardingStatus {
+                slot_migration: Some(crate::control::api::SlotMigration {
+                    progress_percentage: Some(p),
+                }),
+            }),
         ..Default::default()
     };
     ReplicationGroup {

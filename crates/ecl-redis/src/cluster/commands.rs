@@ -193,6 +193,7 @@ fn readwrite(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 
 fn asking(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     require_cluster(ctx)?;
+    ctx.client.asking = true;
     ctx.out.ok();
     Ok(())
 }
@@ -343,6 +344,9 @@ fn node_line(ctx: &Ctx<'_>, m: &Member<'_>, now: i64) -> String {
                 let _ = write!(line, " {a}-{b}");
             }
         }
+    }
+    if me {
+        line.push_str(&st.move_annotations());
     }
     line
 }

@@ -11,6 +11,7 @@
 
 pub mod bus;
 pub mod commands;
+pub mod migrate;
 pub mod slots;
 
 use crate::client::Client;
@@ -19,6 +20,7 @@ use crate::engine::Engine;
 use crate::errors::CmdError;
 use crate::node::RedisNode;
 
+pub use migrate::{MigrateStep, SlotMove};
 pub use slots::{SLOTS, key_slot};
 
 /// One node as the cluster announces it.
@@ -73,6 +75,10 @@ pub struct ClusterState {
     pub bus: Option<bus::Bus>,
     /// This node's replication offset, published for other nodes' CLUSTER SHARDS.
     pub offset_cell: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Slot moves in progress ([`migrate`]), by shard index of `topology`.
+    pub moves: Vec<SlotMove>,
+    /// Index into `moves` of each slot (`u16::MAX` = not moving); empty when none move.
+    pub moving: Vec<u16>,
 }
 
 impl Default for ClusterState {
@@ -89,6 +95,8 @@ impl Default for ClusterState {
             since_ms: 0,
             offset_cell,
             bus: None,
+            moves: Vec::new(),
+            moving: Vec::new(),
         }
     }
 }
@@ -110,6 +118,8 @@ impl ClusterState {
         });
         self.owner = owner;
         self.topology = topology;
+        // Moves name shards of the previous topology: a new slot map ends them.
+        self.set_moves(Vec::new());
         self.epoch += 1;
         self.since_ms = crate::engine::wall_ms();
     }
@@ -137,12 +147,14 @@ impl ClusterState {
     }
 }
 
-/// Checks that this node may serve a keyed command (see the module docs).
+/// Checks that this node may serve a keyed command (see the module docs); `asking`: the
+/// client sent `ASKING` just before (a moving slot's target then serves it).
 pub fn route(
     eng: &Engine,
     client: &Client,
     spec: &CommandSpec,
     argv: &Argv<'_>,
+    asking: bool,
 ) -> Result<(), CmdError> {
     let positions = spec.key_positions(argv);
     let Some(&first) = positions.first() else {
@@ -152,6 +164,16 @@ pub fn route(
     for &p in &positions[1..] {
         if p < argv.len() && key_slot(argv.get(p)) != slot {
             return Err(crate::errors::CROSSSLOT.into());
+        }
+    }
+    if !eng.cluster.moving.is_empty() {
+        let keys: Vec<&[u8]> = positions
+            .iter()
+            .filter(|&&p| p < argv.len())
+            .map(|&p| argv.get(p))
+            .collect();
+        if let Some(r) = migrate::route_moving(eng, client, spec, &keys, slot, asking) {
+            return r;
         }
     }
     let st = &eng.cluster;

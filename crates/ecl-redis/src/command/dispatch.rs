@@ -375,12 +375,14 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         reject(eng, client, out, Some(id), e);
         return Flow::Continue;
     }
+    // ASKING holds for the one command that follows it (ASKING itself sets it again).
+    let asking = std::mem::take(&mut client.asking);
     if !client.master {
         // Cluster redirection first (a write sent to a replica is MOVED to its primary, as in
         // Redis Cluster), then the read-only replica rule.
         if eng.info.cluster
             && eng.cluster.active()
-            && let Err(e) = crate::cluster::route(eng, client, spec, argv)
+            && let Err(e) = crate::cluster::route(eng, client, spec, argv, asking)
         {
             reject(eng, client, out, Some(id), e);
             return Flow::Continue;
