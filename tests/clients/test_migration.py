@@ -15,6 +15,7 @@ import time
 import pytest
 import redis
 
+import helpers
 from helpers import aws_error
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
@@ -198,7 +199,9 @@ def test_migration_errors(ec, group, uid):
     ep = node["CacheNodes"][0]["Endpoint"]
     with aws_error(ec, "InvalidParameterValue", 400):
         ec.start_migration(ReplicationGroupId=group, CustomerNodeEndpointList=[{"Address": ep["Address"], "Port": ep["Port"]}])
-    assert own["Port"] == ep["Port"]
+    if helpers.ADDRESSING == "loopback":
+        # Loopback mode gives every endpoint its own address on the requested port.
+        assert own["Port"] == ep["Port"]
     # In-transit encryption and cluster mode enabled groups are refused.
     tls = uid("mig-tls")
     ec.create_replication_group(
