@@ -1,0 +1,110 @@
+"""The pattern programs under ``examples/`` run against the emulator and do what they say.
+
+Each example is run twice: as a script (a subprocess with ``--endpoint-url``, creating and
+deleting its own resources, checked by what it prints) and imported, its classes driven against
+a real node to check the behaviour the pattern promises (hit ratio, expiry, ranks, limits, ...).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from conftest import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, REPO_ROOT
+from helpers import ResourceTracker, create_redis
+
+EXAMPLES = REPO_ROOT / "examples"
+
+
+def load(relative: str):
+    """Imports ``examples/<relative>`` as a module (example directories are not packages)."""
+    path = EXAMPLES / relative
+    spec = importlib.util.spec_from_file_location(f"example_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_example(relative: str, endpoint_url: str, name: str, timeout: float = 180) -> str:
+    """Runs an example as a script against the emulator; answers its standard output."""
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=DUMMY_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=DUMMY_SECRET_KEY)
+    env.pop("AWS_ENDPOINT_URL", None)
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / relative), "--endpoint-url", endpoint_url, "--name", name],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 0, f"{relative} exited {out.returncode}\nstdout: {out.stdout}\nstderr: {out.stderr}"
+    return out.stdout
+
+
+@pytest.fixture(scope="module")
+def node(make_client, request):
+    """One Redis node shared by this module's in-process tests: (host, port)."""
+    ec = make_client()
+    tracker = ResourceTracker(make_client)
+    cluster = create_redis(ec, tracker, f"examples-{os.getpid()}-{int(time.time() * 1000) % 100000}")
+    endpoint = cluster["CacheNodes"][0]["Endpoint"]
+    yield endpoint["Address"], endpoint["Port"]
+    tracker.cleanup()
+
+
+@pytest.fixture
+def r(node) -> redis.Redis:
+    """A client of the shared node, emptied for each test."""
+    client = redis.Redis(*node, decode_responses=True)
+    client.flushall()
+    yield client
+    client.close()
+
+
+# --------------------------------------------------------------------------------------------
+# 1. cache-aside
+
+
+def test_cache_aside_script(endpoint_url, uid):
+    out = run_example("cache_aside/cache_aside.py", endpoint_url, uid("aside"))
+    assert "hits=900 misses=100 hit ratio=0.90" in out, out
+    assert "after the update product 7 costs 99.5" in out, out
+
+
+def test_cache_aside_hits_ttl_and_invalidation(r, tmp_path):
+    mod = load("cache_aside/cache_aside.py")
+    db = mod.open_database(str(tmp_path / "shop.db"), products=20)
+    selects = []
+    db.set_trace_callback(lambda sql: selects.append(sql) if sql.startswith("SELECT") else None)
+    products = mod.ProductCache(db, r, ttl=30)
+
+    reads = [i % 5 for i in range(40)]  # 5 distinct products, 8 reads each
+    assert [products.get(i)["id"] for i in reads] == reads
+    assert (products.hits, products.misses) == (35, 5)
+    assert products.hit_ratio == pytest.approx(35 / 40)
+    assert len(selects) == 5, "only misses reach the database"
+    assert 0 < r.ttl("product:3") <= 30, "cached rows carry the TTL"
+    assert products.get(999) is None and products.misses == 6
+
+    products.update_price(3, 1.25)
+    assert not r.exists("product:3"), "a write invalidates the cached copy"
+    assert products.get(3)["price"] == 1.25, "the next read loads the new value"
+    assert len(selects) == 7
+
+    # A write that bypasses invalidation is served stale only until the TTL runs out.
+    short = mod.ProductCache(db, r, ttl=1)
+    assert short.get(10)["price"] == 20.0
+    with db:
+        db.execute("UPDATE products SET price = 0 WHERE id = 10")
+    assert short.get(10)["price"] == 20.0, "stale until expiry"
+    time.sleep(1.2)
+    assert short.get(10)["price"] == 0.0, "fresh after the TTL"
+    db.close()
