@@ -108,3 +108,44 @@ def test_cache_aside_hits_ttl_and_invalidation(r, tmp_path):
     time.sleep(1.2)
     assert short.get(10)["price"] == 0.0, "fresh after the TTL"
     db.close()
+
+
+# --------------------------------------------------------------------------------------------
+# 2. write-through
+
+
+def test_write_through_script(endpoint_url, uid):
+    out = run_example("write_through/write_through.py", endpoint_url, uid("wthrough"))
+    assert 'cached right after the write: {"id": 1, "name": "Ada"' in out, out
+    assert "refused by the database (NOT NULL constraint failed: users.email); cached: False" in out, out
+
+
+def test_write_through_reads_from_cache_and_never_caches_a_refused_write(r, tmp_path):
+    import sqlite3
+
+    mod = load("write_through/write_through.py")
+    db = sqlite3.connect(tmp_path / "users.db")
+    users = mod.UserStore(db, r, ttl=60)
+    selects = []
+    db.set_trace_callback(lambda sql: selects.append(sql) if sql.startswith("SELECT") else None)
+
+    for i in range(10):
+        users.save({"id": i, "name": f"user {i}", "email": f"u{i}@example.com"})
+    assert r.dbsize() == 10 and 0 < r.ttl("user:4") <= 60, "every write is in the cache with a TTL"
+    assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 10
+    selects.clear()
+    assert [users.get(i)["email"] for i in range(10)] == [f"u{i}@example.com" for i in range(10)]
+    assert selects == [], "reads after a write-through never reach the database"
+
+    users.save({"id": 4, "name": "renamed", "email": "new@example.com"})
+    assert users.get(4)["name"] == "renamed" and selects == [], "an update is written through too"
+
+    with pytest.raises(sqlite3.IntegrityError):
+        users.save({"id": 99, "name": "nobody", "email": None})
+    assert not r.exists("user:99"), "a write the database refused is not cached"
+    assert users.get(99) is None
+
+    r.delete("user:7")  # as if evicted
+    assert users.get(7)["name"] == "user 7" and len(selects) == 2
+    assert r.exists("user:7"), "a miss refills the cache"
+    db.close()
