@@ -149,3 +149,62 @@ def test_write_through_reads_from_cache_and_never_caches_a_refused_write(r, tmp_
     assert users.get(7)["name"] == "user 7" and len(selects) == 2
     assert r.exists("user:7"), "a miss refills the cache"
     db.close()
+
+
+# --------------------------------------------------------------------------------------------
+# 3. session store with sliding expiry
+
+
+def test_session_store_script(endpoint_url, uid):
+    out = run_example("sessions/session_store.py", endpoint_url, uid("sessions"))
+    assert "active session: {'user': 'alice'}; idle session: None" in out, out
+
+
+def test_sessions_slide_on_access_and_expire_when_idle(r):
+    mod = load("sessions/session_store.py")
+    sessions = mod.SessionStore(r, idle_timeout=2)
+    active = sessions.create("alice", role="admin")
+    idle = sessions.create("bob")
+    assert active != idle and len(active) >= 32
+
+    time.sleep(1.2)
+    assert r.pttl(f"session:{active}") <= 1000
+    assert sessions.get(active) == {"user": "alice", "role": "admin"}
+    assert r.pttl(f"session:{active}") > 1500, "an access resets the idle timeout"
+    time.sleep(1.2)  # 2.4 s after creation: past the timeout, but alice was active
+    assert sessions.get(active) is not None
+    assert sessions.get(idle) is None and not r.exists(f"session:{idle}"), "idle session expired"
+
+    sessions.destroy(active)
+    assert sessions.get(active) is None and r.dbsize() == 0
+
+
+# --------------------------------------------------------------------------------------------
+# 4. leaderboard
+
+
+def test_leaderboard_script(endpoint_url, uid):
+    out = run_example("leaderboard/leaderboard.py", endpoint_url, uid("board"))
+    assert out.splitlines() == ["#1 ed 70", "#1 bo 70", "#1 ann 70", "cy is #4"], out
+
+
+def test_leaderboard_top_rank_and_ties(r):
+    mod = load("leaderboard/leaderboard.py")
+    board = mod.Leaderboard(r, key="game:1")
+    scores = {"p1": 10, "p2": 40, "p3": 40, "p4": 25, "p5": 5, "p6": 25}
+    for player, points in scores.items():
+        board.add_points(player, points)
+    assert board.add_points("p5", 20) == 25.0, "ZINCRBY adds to the score"
+
+    assert board.top(3) == [(1, "p3", 40.0), (1, "p2", 40.0), (3, "p6", 25.0)]
+    assert board.top(10) == [
+        (1, "p3", 40.0),
+        (1, "p2", 40.0),
+        (3, "p6", 25.0),
+        (3, "p5", 25.0),
+        (3, "p4", 25.0),
+        (6, "p1", 10.0),
+    ]
+    assert [board.rank(p) for p in ("p2", "p3", "p4", "p5", "p6", "p1")] == [1, 1, 3, 3, 3, 6]
+    assert board.rank("nobody") is None
+    assert {r.zrevrank("game:1", "p2"), r.zrevrank("game:1", "p3")} == {0, 1}, "ZREVRANK splits ties"
