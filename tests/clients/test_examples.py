@@ -208,3 +208,41 @@ def test_leaderboard_top_rank_and_ties(r):
     assert [board.rank(p) for p in ("p2", "p3", "p4", "p5", "p6", "p1")] == [1, 1, 3, 3, 3, 6]
     assert board.rank("nobody") is None
     assert {r.zrevrank("game:1", "p2"), r.zrevrank("game:1", "p3")} == {0, 1}, "ZREVRANK splits ties"
+
+
+# --------------------------------------------------------------------------------------------
+# 5. rate limiters
+
+
+def test_rate_limit_script(endpoint_url, uid):
+    out = run_example("rate_limit/rate_limit.py", endpoint_url, uid("ratelimit"))
+    assert "across a window boundary: fixed window let 10 through, sliding log 5" in out, out
+
+
+def test_fixed_window_limits_per_client_and_window(r):
+    mod = load("rate_limit/rate_limit.py")
+    limiter = mod.FixedWindowLimiter(r, limit=3, window=10)
+    start = (int(time.time()) // 10 + 1) * 10.0  # the start of the next window
+    assert [limiter.allow("a", now=start + i) for i in range(5)] == [True, True, True, False, False]
+    assert limiter.allow("b", now=start), "clients have their own counters"
+    key = f"ratelimit:fixed:a:{int(start // 10)}"
+    assert r.get(key) == "5" and 0 < r.ttl(key) <= 10, "the counter expires with its window"
+    assert limiter.allow("a", now=start + 10), "a new window starts from zero"
+
+
+def test_sliding_log_runs_by_sha_and_survives_script_flush(r):
+    mod = load("rate_limit/rate_limit.py")
+    calls_before = int(r.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+    limiter = mod.SlidingLogLimiter(r, limit=3, window_ms=1000)
+    assert r.script_exists(limiter.sha) == [True], "loaded once at construction"
+    t = int(time.time() * 1000)
+    allowed = [limiter.allow("a", now_ms=t + ms) for ms in (0, 100, 200, 300, 999, 1001, 1050, 1150)]
+    assert allowed == [True, True, True, False, False, True, False, True]
+    assert r.zcard("ratelimit:log:a") == 3 and 0 < r.pttl("ratelimit:log:a") <= 1000
+    calls = int(r.info("commandstats")["cmdstat_evalsha"]["calls"])
+    assert calls - calls_before == 8, "every check is one EVALSHA"
+
+    r.script_flush()
+    assert limiter.allow("b"), "NOSCRIPT is answered by loading the script again"
+    assert r.script_exists(limiter.sha) == [True]
+    assert [limiter.allow("b") for _ in range(3)] == [True, True, False], "and real clocks work too"
