@@ -246,3 +246,39 @@ def test_sliding_log_runs_by_sha_and_survives_script_flush(r):
     assert limiter.allow("b"), "NOSCRIPT is answered by loading the script again"
     assert r.script_exists(limiter.sha) == [True]
     assert [limiter.allow("b") for _ in range(3)] == [True, True, False], "and real clocks work too"
+
+
+# --------------------------------------------------------------------------------------------
+# 6. pub/sub fan-out
+
+
+def test_pubsub_fanout_script(endpoint_url, uid):
+    out = run_example("pubsub_fanout/fanout.py", endpoint_url, uid("fanout"))
+    orders = str([f"order {i}" for i in range(5)])
+    for name in ("billing", "email", "search"):
+        assert f"{name} received {orders}" in out, out
+    assert "PUBLISH reached [3, 3, 3, 3, 3] subscribers" in out, out
+    assert "after search unsubscribed, PUBLISH reached 2" in out, out
+
+
+def test_pubsub_every_subscriber_gets_every_message_in_order(r):
+    mod = load("pubsub_fanout/fanout.py")
+    subscribers = [mod.Subscriber(r, "events") for _ in range(4)]
+    other = mod.Subscriber(r, "other")
+    try:
+        mod.wait_for_subscribers(r, "events", 4)
+        sent = [f"event {i}" for i in range(200)]
+        assert {r.publish("events", m) for m in sent} == {4}
+        mod.wait_for_messages(subscribers, len(sent))
+        assert all(s.received == sent for s in subscribers), [len(s.received) for s in subscribers]
+
+        subscribers[0].close()
+        mod.wait_for_subscribers(r, "events", 3)
+        assert r.publish("events", "late") == 3
+        mod.wait_for_messages(subscribers[1:], len(sent) + 1)
+        assert all(s.received[-1] == "late" for s in subscribers[1:])
+        assert subscribers[0].received == sent, "an unsubscribed client gets nothing more"
+        assert other.received == [], "other channels are not disturbed"
+    finally:
+        for s in subscribers[1:] + [other]:
+            s.close()
