@@ -334,3 +334,57 @@ def test_work_queue_recovers_a_crashed_workers_jobs(r):
     assert sorted(done) == sorted(jobs) and len(done) == len(jobs), "every job done exactly once"
     assert {w for w, _ in handled} == {"crasher", "a", "b"}, "both workers took jobs"
     assert r.keys("q:processing:*") == [], "nothing is left in progress"
+
+
+# --------------------------------------------------------------------------------------------
+# 8. memcached auto discovery through a node replacement
+
+
+def test_memcached_discovery_script(endpoint_url, uid):
+    out = run_example("memcached_discovery/discovery.py", endpoint_url, uid("mcdisc"))
+    lines = out.splitlines()
+    versions = [int(line.split()[1].rstrip(":")) for line in lines[:3]]
+    assert versions == sorted(set(versions)), f"the configuration version only grows: {out}"
+    assert lines[0].endswith(": 2 nodes") and lines[1].endswith("3 nodes after adding one"), out
+    assert lines[2].endswith("2 nodes after removing node 0001"), out
+    assert lines[3].endswith("after refilling 100/100"), out
+    survived = int(lines[3].split("/")[0])
+    assert 0 < survived < 100, f"keys of the removed node are gone, the others stay: {out}"
+
+
+def test_memcached_discovery_client_follows_a_node_replacement(ec, resources, uid):
+    from pymemcache.client.base import Client
+
+    from helpers import create_memcached, node_endpoints, wait_available
+
+    mod = load("memcached_discovery/discovery.py")
+    cid = uid("mcrepl")
+    cluster = create_memcached(ec, resources, cid, nodes=2)
+    cfg = cluster["ConfigurationEndpoint"]
+    cache = mod.DiscoveringClient((cfg["Address"], cfg["Port"]), interval=0.1)
+    try:
+        assert sorted(cache.nodes) == sorted(node_endpoints(cluster).values())
+        first = cache.version
+
+        mod.modify(ec, cid, NumCacheNodes=3)
+        mod.wait_for(lambda: len(cache.nodes) == 3)
+        mod.modify(ec, cid, NumCacheNodes=2, CacheNodeIdsToRemove=["0001"])
+        mod.wait_for(lambda: len(cache.nodes) == 2)
+        api = node_endpoints(wait_available(ec, cid))
+        assert sorted(api) == ["0002", "0003"]
+        assert sorted(cache.nodes) == sorted(api.values()), "the client uses exactly the nodes the API lists"
+        assert cache.version > first
+        assert cache.refresh() is False, "an unchanged configuration does not rebuild the client"
+
+        keys = [f"k{i}" for i in range(60)]
+        for key in keys:
+            assert cache.set(key, key) is True
+        per_node = {}
+        for host, port in cache.nodes:
+            direct = Client((host, port), connect_timeout=2, timeout=2)
+            per_node[(host, port)] = {k for k in keys if direct.get(k) == k.encode()}
+            direct.close()
+        assert all(per_node.values()), f"keys spread over both current nodes: {per_node}"
+        assert set().union(*per_node.values()) == set(keys) and sum(map(len, per_node.values())) == len(keys)
+    finally:
+        cache.close()
