@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import time
@@ -388,3 +389,53 @@ def test_memcached_discovery_client_follows_a_node_replacement(ec, resources, ui
         assert set().union(*per_node.values()) == set(keys) and sum(map(len, per_node.values())) == len(keys)
     finally:
         cache.close()
+
+
+# --------------------------------------------------------------------------------------------
+# 9. failover through the primary endpoint
+
+
+def test_failover_script(endpoint_url, uid):
+    name = uid("failover")
+    out = run_example("failover/failover.py", endpoint_url, name)
+    lines = out.splitlines()
+    assert lines[0] == f"primary {name}-001 -> {name}-002", out
+    written, after = map(int, re.fullmatch(r"(\d+) writes acknowledged \((\d+) after the failover\)", lines[1]).groups())
+    assert written > after > 0, f"the writer carried on after the failover: {out}"
+    assert int(lines[2].split()[0]) >= 1 and "ConnectionError" in lines[2], f"the failover was felt: {out}"
+    assert lines[3] == "acknowledged writes lost: 0", out
+
+
+def test_failover_writer_retries_and_keeps_every_acknowledged_write(ec, uid):
+    import threading
+
+    from helpers import FAST_WAITER
+
+    mod = load("failover/failover.py")
+    gid = uid("fowriter")
+    host, port = mod.create_group(ec, gid)
+    try:
+        writer, stop, acknowledged = mod.DurableWriter(host, port), threading.Event(), []
+        thread = threading.Thread(target=mod.write_until, args=(writer, stop, acknowledged), daemon=True)
+        thread.start()
+        for expected in (f"{gid}-002", f"{gid}-001"):  # over and back
+            time.sleep(0.3)
+            failures, count = len(writer.failures), len(acknowledged)
+            ec.test_failover(ReplicationGroupId=gid, NodeGroupId="0001")
+            ec.get_waiter("replication_group_available").wait(ReplicationGroupId=gid, WaiterConfig=FAST_WAITER)
+            assert mod.primary_of(ec, gid) == expected
+            deadline = time.monotonic() + 10
+            while len(acknowledged) < count + 50 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(acknowledged) >= count + 50, "the writer goes on against the new primary"
+            assert len(writer.failures) > failures, "the writer's connection was cut and retried"
+        stop.set()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+
+        check = redis.Redis(host=host, port=port, decode_responses=True)
+        assert check.execute_command("ROLE")[0] == "master"
+        assert check.mget([f"order:{i}" for i in acknowledged]) == [str(i) for i in acknowledged]
+        assert acknowledged == list(range(len(acknowledged))), "no write was skipped"
+    finally:
+        mod.delete_group(ec, gid)
