@@ -45,7 +45,10 @@ class ProductCache:
         return product
 
     def update_price(self, product_id: int, price: float) -> None:
-        with self.db:  # commit first, then invalidate: a reader never re-caches the old row
+        # Commit first, then invalidate: deleting before the commit would let a concurrent reader
+        # cache the old row again right away. (A reader that loaded the old row just before the
+        # commit can still write it back after the delete; the TTL bounds that rare case.)
+        with self.db:
             self.db.execute("UPDATE products SET price = ? WHERE id = ?", (price, product_id))
         self.cache.delete(f"product:{product_id}")
 

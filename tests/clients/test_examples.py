@@ -404,7 +404,7 @@ def test_failover_script(endpoint_url, uid):
     assert counts, out
     written, after = map(int, counts.groups())
     assert written > after > 0, f"the writer carried on after the failover: {out}"
-    assert lines[2].startswith("attempts retried: "), out
+    assert lines[2].startswith("writes retried: "), out
     assert lines[3] == "acknowledged writes lost: 0", out
 
 
