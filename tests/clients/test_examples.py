@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 import time
-from pathlib import Path
+import uuid
 
 import pytest
 import redis
@@ -34,28 +34,36 @@ def load(relative: str):
     return module
 
 
-def run_example(relative: str, endpoint_url: str, name: str, timeout: float = 180) -> str:
-    """Runs an example as a script against the emulator; answers its standard output."""
-    env = dict(os.environ, AWS_ACCESS_KEY_ID=DUMMY_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=DUMMY_SECRET_KEY)
-    env.pop("AWS_ENDPOINT_URL", None)
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLES / relative), "--endpoint-url", endpoint_url, "--name", name],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        stdin=subprocess.DEVNULL,
-    )
-    assert out.returncode == 0, f"{relative} exited {out.returncode}\nstdout: {out.stdout}\nstderr: {out.stderr}"
-    return out.stdout
+@pytest.fixture
+def run(endpoint_url, ec):
+    """Runs an example as a script against the emulator; answers its standard output, once the
+    script exited 0 and left none of its cache clusters behind."""
+
+    def run_example(relative: str, name: str, timeout: float = 180) -> str:
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=DUMMY_ACCESS_KEY, AWS_SECRET_ACCESS_KEY=DUMMY_SECRET_KEY)
+        env.pop("AWS_ENDPOINT_URL", None)
+        out = subprocess.run(
+            [sys.executable, str(EXAMPLES / relative), "--endpoint-url", endpoint_url, "--name", name],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        assert out.returncode == 0, f"{relative} exited {out.returncode}\nstdout: {out.stdout}\nstderr: {out.stderr}"
+        left = [c["CacheClusterId"] for c in ec.describe_cache_clusters()["CacheClusters"]]
+        assert not [c for c in left if c.startswith(name)], f"{relative} left {left} behind"
+        return out.stdout
+
+    return run_example
 
 
 @pytest.fixture(scope="module")
-def node(make_client, request):
+def node(make_client):
     """One Redis node shared by this module's in-process tests: (host, port)."""
     ec = make_client()
     tracker = ResourceTracker(make_client)
-    cluster = create_redis(ec, tracker, f"examples-{os.getpid()}-{int(time.time() * 1000) % 100000}")
+    cluster = create_redis(ec, tracker, f"examples-{uuid.uuid4().hex[:8]}")
     endpoint = cluster["CacheNodes"][0]["Endpoint"]
     yield endpoint["Address"], endpoint["Port"]
     tracker.cleanup()
@@ -74,8 +82,8 @@ def r(node) -> redis.Redis:
 # 1. cache-aside
 
 
-def test_cache_aside_script(endpoint_url, uid):
-    out = run_example("cache_aside/cache_aside.py", endpoint_url, uid("aside"))
+def test_cache_aside_script(run, uid):
+    out = run("cache_aside/cache_aside.py", uid("aside"))
     assert "hits=900 misses=100 hit ratio=0.90" in out, out
     assert "after the update product 7 costs 99.5" in out, out
 
@@ -115,8 +123,8 @@ def test_cache_aside_hits_ttl_and_invalidation(r, tmp_path):
 # 2. write-through
 
 
-def test_write_through_script(endpoint_url, uid):
-    out = run_example("write_through/write_through.py", endpoint_url, uid("wthrough"))
+def test_write_through_script(run, uid):
+    out = run("write_through/write_through.py", uid("wthrough"))
     assert 'cached right after the write: {"id": 1, "name": "Ada"' in out, out
     assert "refused by the database (NOT NULL constraint failed: users.email); cached: False" in out, out
 
@@ -156,8 +164,8 @@ def test_write_through_reads_from_cache_and_never_caches_a_refused_write(r, tmp_
 # 3. session store with sliding expiry
 
 
-def test_session_store_script(endpoint_url, uid):
-    out = run_example("sessions/session_store.py", endpoint_url, uid("sessions"))
+def test_session_store_script(run, uid):
+    out = run("sessions/session_store.py", uid("sessions"))
     assert "active session: {'user': 'alice'}; idle session: None" in out, out
 
 
@@ -184,8 +192,8 @@ def test_sessions_slide_on_access_and_expire_when_idle(r):
 # 4. leaderboard
 
 
-def test_leaderboard_script(endpoint_url, uid):
-    out = run_example("leaderboard/leaderboard.py", endpoint_url, uid("board"))
+def test_leaderboard_script(run, uid):
+    out = run("leaderboard/leaderboard.py", uid("board"))
     assert out.splitlines() == ["#1 ed 70", "#1 bo 70", "#1 ann 70", "cy is #4"], out
 
 
@@ -215,8 +223,8 @@ def test_leaderboard_top_rank_and_ties(r):
 # 5. rate limiters
 
 
-def test_rate_limit_script(endpoint_url, uid):
-    out = run_example("rate_limit/rate_limit.py", endpoint_url, uid("ratelimit"))
+def test_rate_limit_script(run, uid):
+    out = run("rate_limit/rate_limit.py", uid("ratelimit"))
     assert "across a window boundary: fixed window let 10 through,\nsliding log 5\n" in out, out
 
 
@@ -253,8 +261,8 @@ def test_sliding_log_runs_by_sha_and_survives_script_flush(r):
 # 6. pub/sub fan-out
 
 
-def test_pubsub_fanout_script(endpoint_url, uid):
-    out = run_example("pubsub_fanout/fanout.py", endpoint_url, uid("fanout"))
+def test_pubsub_fanout_script(run, uid):
+    out = run("pubsub_fanout/fanout.py", uid("fanout"))
     orders = str([f"order {i}" for i in range(5)])
     for name in ("billing", "email", "search"):
         assert f"{name} received {orders}" in out, out
@@ -289,8 +297,8 @@ def test_pubsub_every_subscriber_gets_every_message_in_order(r):
 # 7. reliable work queue
 
 
-def test_work_queue_script(endpoint_url, uid):
-    out = run_example("work_queue/work_queue.py", endpoint_url, uid("queue"))
+def test_work_queue_script(run, uid):
+    out = run("work_queue/work_queue.py", uid("queue"))
     assert "worker-1 took ['job-0', 'job-1', 'job-2'] and crashed" in out, out
     assert "recovered 3 jobs of dead workers" in out, out
     assert "worker-2 handled 10 jobs, all of them: True" in out, out
@@ -341,8 +349,8 @@ def test_work_queue_recovers_a_crashed_workers_jobs(r):
 # 8. memcached auto discovery through a node replacement
 
 
-def test_memcached_discovery_script(endpoint_url, uid):
-    out = run_example("memcached_discovery/discovery.py", endpoint_url, uid("mcdisc"))
+def test_memcached_discovery_script(run, uid):
+    out = run("memcached_discovery/discovery.py", uid("mcdisc"))
     lines = out.splitlines()
     versions = [int(line.split()[1].rstrip(":")) for line in lines[:3]]
     assert versions == sorted(set(versions)), f"the configuration version only grows: {out}"
@@ -395,9 +403,9 @@ def test_memcached_discovery_client_follows_a_node_replacement(ec, resources, ui
 # 9. failover through the primary endpoint
 
 
-def test_failover_script(endpoint_url, uid):
+def test_failover_script(run, uid):
     name = uid("failover")
-    out = run_example("failover/failover.py", endpoint_url, name)
+    out = run("failover/failover.py", name)
     lines = out.splitlines()
     assert lines[0] == f"primary {name}-001 -> {name}-002", out
     counts = re.fullmatch(r"(\d+) writes acknowledged \((\d+) after the failover\)", lines[1])
