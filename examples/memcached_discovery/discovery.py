@@ -58,7 +58,8 @@ class DiscoveringClient:
         version, nodes = config_get_cluster(*self.config_endpoint)
         if version == self.version:
             return False
-        client = HashClient(nodes, connect_timeout=2, timeout=2)
+        # ignore_exc: until the next poll, a node that just went away answers as a miss.
+        client = HashClient(nodes, connect_timeout=2, timeout=2, ignore_exc=True)
         with self.lock:
             old, self.client, self.version, self.nodes = self.client, client, version, nodes
         if old is not None:
