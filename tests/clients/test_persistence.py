@@ -576,3 +576,52 @@ def test_without_a_data_dir_appendonly_is_refused(emulator_process, tmp_path):
     r.close()
     p.stop()
     assert sorted(x.name for x in tmp_path.iterdir() if not x.name.endswith(".log")) == [], "nothing written"
+
+
+def test_a_kill_while_a_snapshot_is_written_leaves_the_earlier_files_whole(emulator_process):
+    p = emulator_process
+    p.start()
+    ec = p.client()
+    address, port = create_redis(ec, "snap-kill")
+    r = conn(address, port)
+    write_dataset(r)
+    ec.create_snapshot(CacheClusterId="snap-kill", SnapshotName="before")
+    wait_snapshot(ec, "before")
+    snapshots = p.data_dir / "snapshots" / DEFAULT_ACCOUNT / "us-east-1"
+    old_file = snapshots / "before" / "0001.rdb"
+    old_bytes = old_file.read_bytes()
+    # A dataset whose image takes a while to write: 160 MB that LZF cannot shrink.
+    pipe = r.pipeline(transaction=False)
+    for i in range(160):
+        pipe.set(f"big:{i}", os.urandom(1 << 20))
+    pipe.execute()
+    r.close()
+
+    ec.create_snapshot(CacheClusterId="snap-kill", SnapshotName="during")
+    tmp = snapshots / "during" / "0001.rdb.tmp"
+    deadline = time.monotonic() + 60
+    new_file = snapshots / "during" / "0001.rdb"
+    while not tmp.exists() and not new_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    p.kill()
+    # Killed while the new file was being written (or, on a slow poll, just after).
+    assert tmp.exists() or new_file.exists()
+    assert old_file.read_bytes() == old_bytes
+    check = subprocess.run(["redis-check-rdb", str(old_file)], capture_output=True, text=True)
+    assert check.returncode == 0 and "RDB looks OK" in check.stdout, check.stdout + check.stderr
+    if new_file.exists():
+        check = subprocess.run(["redis-check-rdb", str(new_file)], capture_output=True, text=True)
+        assert check.returncode == 0, "a file under an RDB name is always whole:\n" + check.stdout
+
+    p.start()
+    ec = p.client()
+    statuses = {s["SnapshotName"]: s["SnapshotStatus"] for s in ec.describe_snapshots()["Snapshots"]}
+    assert statuses["before"] == "available"
+    # The interrupted snapshot is failed (or gone, if the state file never listed it); only a
+    # whole file could make it available.
+    assert statuses.get("during", "failed") == "failed" or new_file.exists(), statuses
+    ec.create_cache_cluster(CacheClusterId="from-before", SnapshotName="before", CacheNodeType=NODE_TYPE)
+    ec.get_waiter("cache_cluster_available").wait(CacheClusterId="from-before", WaiterConfig=FAST_WAITER)
+    restored = ec.describe_cache_clusters(CacheClusterId="from-before", ShowCacheNodeInfo=True)["CacheClusters"][0]
+    check_dataset(conn(*node_endpoints(restored)["0001"]))
+    p.stop()
