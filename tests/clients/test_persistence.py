@@ -552,7 +552,23 @@ def test_save_writes_dump_rdb_in_the_node_directory(emulator_process):
     assert persistence_info(r)["rdb_last_load_keys_loaded"] > 200
     r.close()
 
+    # A reboot starts the node from its dump.rdb too.
+    run_id = conn(address, port).info("server")["run_id"]
     ec = p.client()
+    ec.reboot_cache_cluster(CacheClusterId="save-redis", CacheNodeIdsToReboot=["0001"])
+    ec.get_waiter("cache_cluster_available").wait(CacheClusterId="save-redis", WaiterConfig=FAST_WAITER)
+    r = conn(address, port)
+
+    def rebooted_with_data() -> bool:
+        try:
+            return r.info("server")["run_id"] != run_id and r.get("after-save") == "1"
+        except redis.ConnectionError:
+            return False
+
+    assert eventually(rebooted_with_data)
+    check_dataset(r)
+    r.close()
+
     ec.delete_cache_cluster(CacheClusterId="save-redis")
     ec.get_waiter("cache_cluster_deleted").wait(CacheClusterId="save-redis", WaiterConfig=FAST_WAITER)
     assert not node_dir(p, "save-redis").exists()
