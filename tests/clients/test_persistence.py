@@ -641,3 +641,36 @@ def test_a_kill_while_a_snapshot_is_written_leaves_the_earlier_files_whole(emula
     restored = ec.describe_cache_clusters(CacheClusterId="from-before", ShowCacheNodeInfo=True)["CacheClusters"][0]
     check_dataset(conn(*node_endpoints(restored)["0001"]))
     p.stop()
+
+
+def test_a_cluster_mode_group_with_aof_keeps_its_keys_across_a_sigkill(emulator_process):
+    p = emulator_process
+    p.start()
+    ec = p.client()
+    ec.create_replication_group(
+        ReplicationGroupId="aof-cme",
+        ReplicationGroupDescription="sharded with an AOF",
+        CacheNodeType=NODE_TYPE,
+        NumNodeGroups=2,
+        ReplicasPerNodeGroup=1,
+    )
+    ec.get_waiter("replication_group_available").wait(ReplicationGroupId="aof-cme", WaiterConfig=FAST_WAITER)
+    cfg = ec.describe_replication_groups(ReplicationGroupId="aof-cme")["ReplicationGroups"][0]["ConfigurationEndpoint"]
+    rc = RedisCluster(host=cfg["Address"], port=cfg["Port"], decode_responses=True, socket_timeout=10)
+    primaries = rc.get_primaries()
+    assert len(primaries) == 2
+    for node in primaries:
+        assert rc.config_set("appendonly", "yes", target_nodes=node)
+        assert rc.config_set("appendfsync", "always", target_nodes=node)
+    for i in range(2000):
+        rc.set(f"user:{i}", i)
+    rc.close()
+    p.kill()
+
+    p.start()
+    rc = RedisCluster(host=cfg["Address"], port=cfg["Port"], decode_responses=True, socket_timeout=10)
+    assert [rc.get(f"user:{i}") for i in range(2000)] == [str(i) for i in range(2000)]
+    infos = rc.info("persistence", target_nodes=RedisCluster.PRIMARIES)
+    assert all(info["aof_enabled"] == 1 for info in infos.values()), infos
+    rc.close()
+    p.stop()
