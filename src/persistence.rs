@@ -11,6 +11,8 @@
 //! Layout of the data directory: `state.json` (every record of every account and region),
 //! `nodes/<account>/<region>/<cluster>/<node>.rdb` (Redis/Valkey datasets, written at shutdown
 //! and removed once loaded, so a later crash never brings back older data),
+//! `node-data/<node key>/` (each Redis/Valkey node's own `dump.rdb` and append-only file, see
+//! `supervisor::node_data`; kept across crashes, removed with the node),
 //! `snapshots/...` (snapshot images, see `control::handlers::snapshots`), `ca.pem`.
 
 use std::io;
@@ -74,6 +76,14 @@ impl Persistence {
             tracing::info!(state = %path.display(), regions = count, nodes, "state restored");
         } else {
             tracing::info!(state = %path.display(), "no saved state; starting empty");
+        }
+        // Data directories of nodes that did not come back (deleted during a crash).
+        let swept = service.sweep_node_data();
+        if swept > 0 {
+            tracing::info!(
+                directories = swept,
+                "removed the data of nodes that no longer exist"
+            );
         }
         let last = if restored {
             std::fs::read(&path).unwrap_or_default()

@@ -29,6 +29,7 @@ mod alloc;
 mod engines;
 mod migration;
 mod node;
+mod node_data;
 pub mod params;
 mod proxy;
 mod resharding;

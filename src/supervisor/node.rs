@@ -53,7 +53,7 @@ pub(super) struct NodeSlot {
 }
 
 /// A node's entry in the supervisor's map.
-struct NodeEntry {
+pub(super) struct NodeEntry {
     engine: EngineKind,
     slot: Arc<tokio::sync::Mutex<NodeSlot>>,
 }
@@ -88,7 +88,7 @@ pub struct Supervisor {
     memory_cap: Option<u64>,
     /// Strict ElastiCache mode: Redis nodes refuse the commands ElastiCache restricts.
     strict_commands: bool,
-    nodes: Mutex<HashMap<String, NodeEntry>>,
+    pub(super) nodes: Mutex<HashMap<String, NodeEntry>>,
     groups: Mutex<HashMap<String, Group>>,
     cluster_endpoints: Mutex<HashMap<(String, u16), Reservation>>,
     forwarders: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<ForwarderSlot>>>>>,
@@ -106,6 +106,9 @@ pub struct Supervisor {
     /// Addresses held for endpoints coming back after a restart, by node key, discovery
     /// group or endpoint name: their next start binds there first (see [`Supervisor::pin`]).
     pins: Mutex<HashMap<String, Reservation>>,
+    /// `<data-dir>/node-data`: every Redis/Valkey node's own data directory is in there (see
+    /// `node_data`); `None` without `--data-dir` (nothing written to disk).
+    pub(super) node_data: Option<std::path::PathBuf>,
 }
 
 /// A forwarding cluster-level endpoint and the node keys it relays to.
@@ -165,6 +168,7 @@ impl Supervisor {
             topology: Default::default(),
             seeds: Mutex::new(HashMap::new()),
             pins: Mutex::new(HashMap::new()),
+            node_data: (config.data_dir.as_ref()).map(|d| d.join(super::node_data::NODE_DATA_DIR)),
         }
     }
 
@@ -261,12 +265,16 @@ impl Supervisor {
         }
         self.alloc.release(guard.reservation.bind);
         drop(guard);
+        // A stopped node is deleted or replaced by a fresh one: its files must not come back.
+        self.discard_node_data(key);
         self.forget_target(key).await;
         tracing::info!(node = %key, "node stopped");
         Ok(())
     }
 
-    /// Restarts a node on the same address; its data is lost, as on an ElastiCache reboot.
+    /// Restarts a node on the same address; its data is lost, as on an ElastiCache reboot,
+    /// unless its data directory (`--data-dir`) holds an AOF or a `dump.rdb`, which it loads
+    /// as redis-server does when it restarts.
     /// It stays in its discovery list (clients retry), as a rebooting ElastiCache node does.
     pub async fn reboot_node(&self, key: &str) -> Result<Endpoint, SupervisorError> {
         self.refuse_when_shutting_down()?;
@@ -973,6 +981,11 @@ impl Supervisor {
             params::DISABLED_COMMANDS_DIRECTIVE.to_string(),
             disabled.to_string(),
         ));
+        let data_dir = self.node_data_dir(&spec.key);
+        if data_dir.as_deref().is_some_and(super::node_data::has_aof) {
+            // As redis-server with `appendonly yes` in its configuration: load the AOF.
+            parameters.push(("appendonly".to_string(), "yes".to_string()));
+        }
         Ok(RedisConfig {
             name: spec.key.clone(),
             bind,
@@ -994,7 +1007,7 @@ impl Supervisor {
                 .map(|u| engines::user_defs(u, &self.iam, self.iam_session)),
             cluster_enabled: spec.cluster_enabled,
             tls: self.tls_policy(spec.transit_encryption, bind)?,
-            data_dir: None,
+            data_dir,
             initial_rdb: lock(&self.seeds).get(&spec.key).cloned(),
         })
     }

@@ -24,7 +24,7 @@ from pymemcache.client.base import Client as MemcacheClient
 from redis.cluster import RedisCluster
 
 import helpers
-from conftest import DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, _binary, _free_port, _wait_healthy
+from conftest import DEFAULT_ACCOUNT, DUMMY_ACCESS_KEY, DUMMY_SECRET_KEY, _binary, _free_port, _wait_healthy
 from helpers import FAST_WAITER, aws_error, node_endpoints
 
 NODE_TYPE = "cache.t3.micro"
@@ -434,4 +434,243 @@ def test_without_a_data_dir_nothing_is_kept(emulator_process, tmp_path):
     ec = p.client()
     with aws_error(ec, "CacheParameterGroupNotFound", 404):
         ec.describe_cache_parameter_groups(CacheParameterGroupName="pg-b")
+    p.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# Each Redis node's own data directory: `<data-dir>/node-data/<node key>/` (dump.rdb, the AOF)
+
+
+def create_redis(ec, cid: str, node_type: str = NODE_TYPE) -> tuple[str, int]:
+    ec.create_cache_cluster(CacheClusterId=cid, Engine="redis", CacheNodeType=node_type, NumCacheNodes=1)
+    ec.get_waiter("cache_cluster_available").wait(CacheClusterId=cid, WaiterConfig=FAST_WAITER)
+    return node_endpoints(ec.describe_cache_clusters(CacheClusterId=cid, ShowCacheNodeInfo=True)["CacheClusters"][0])["0001"]
+
+
+def node_dir(p: Process, cid: str) -> Path:
+    """The data directory of the cluster's node 0001 (account and region joined by dots)."""
+    return p.data_dir / "node-data" / f"{DEFAULT_ACCOUNT}.us-east-1.{cid}.0001"
+
+
+def persistence_info(r: redis.Redis) -> dict:
+    return r.info("persistence")
+
+
+@pytest.mark.parametrize("fsync", ["always", "everysec"])
+def test_an_aof_keeps_acknowledged_writes_across_a_sigkill(emulator_process, fsync):
+    p = emulator_process
+    p.start()
+    ec = p.client()
+    address, port = create_redis(ec, "aof-redis")
+    r = conn(address, port)
+    assert r.config_set("appendonly", "yes")
+    assert r.config_set("appendfsync", fsync)
+    assert persistence_info(r)["aof_enabled"] == 1
+    assert r.config_get("dir")["dir"] == str(node_dir(p, "aof-redis"))
+    assert (node_dir(p, "aof-redis") / "appendonlydir" / "appendonly.aof.manifest").is_file()
+    write_dataset(r)
+    # Every write below is acknowledged before the next is sent; the last one right before
+    # the kill.
+    acked = 0
+    for i in range(3000):
+        r.set(f"acked:{i}", i)
+        acked += 1
+    for _ in range(50):
+        r.incr("counter")
+    r.close()
+    p.kill()
+
+    p.start()
+    r = conn(address, port)
+    info = persistence_info(r)
+    assert info["aof_enabled"] == 1, "a node whose directory holds an AOF starts with appendonly yes"
+    values = r.mget([f"acked:{i}" for i in range(acked)])
+    missing = sum(v is None for v in values)
+    if fsync == "always":
+        assert missing == 0, f"appendfsync always lost {missing} of {acked} acknowledged writes"
+        assert values == [str(i) for i in range(acked)]
+    else:
+        # Writes reach the file before their reply, so a killed process loses none; a machine
+        # crash could lose the last second not yet fsynced.
+        assert missing <= acked // 2, f"everysec lost {missing} of {acked}"
+    check_dataset(r)
+    assert r.get("counter") == "50"
+
+    # A clean stop now leaves both the AOF and the clean-stop dataset: the AOF is loaded,
+    # alone (the counter is not counted twice) and it holds the writes made after the stop's
+    # dataset was taken too.
+    r.incr("counter")
+    r.close()
+    p.stop()
+    assert list((p.data_dir / "nodes").rglob("0001.rdb")), "the clean stop saved the dataset"
+    p.start()
+    r = conn(address, port)
+    assert r.get("counter") == "51"
+    assert r.mget([f"acked:{i}" for i in range(0, acked, 100)]) == [str(i) for i in range(0, acked, 100)]
+    assert persistence_info(r)["aof_enabled"] == 1
+    r.close()
+
+    # Deleting the cluster removes its node's directory, AOF and all.
+    ec = p.client()
+    ec.delete_cache_cluster(CacheClusterId="aof-redis")
+    ec.get_waiter("cache_cluster_deleted").wait(CacheClusterId="aof-redis", WaiterConfig=FAST_WAITER)
+    assert not node_dir(p, "aof-redis").exists()
+    p.stop()
+
+
+def test_save_writes_dump_rdb_in_the_node_directory(emulator_process):
+    p = emulator_process
+    p.start()
+    ec = p.client()
+    address, port = create_redis(ec, "save-redis")
+    r = conn(address, port)
+    write_dataset(r)
+    assert r.save()
+    dump = node_dir(p, "save-redis") / "dump.rdb"
+    assert dump.is_file()
+    check = subprocess.run(["redis-check-rdb", str(dump)], capture_output=True, text=True)
+    assert check.returncode == 0 and "RDB looks OK" in check.stdout, check.stdout + check.stderr
+    info = persistence_info(r)
+    assert info["rdb_saves"] == 1 and info["rdb_last_bgsave_status"] == "ok"
+    assert info["rdb_changes_since_last_save"] == 0 and info["aof_enabled"] == 0
+    r.set("after-save", "1")
+    assert persistence_info(r)["rdb_changes_since_last_save"] == 1
+    before = dump.stat().st_mtime_ns
+    r.bgsave()
+    assert eventually(lambda: persistence_info(r)["rdb_saves"] == 2)
+    assert dump.stat().st_mtime_ns >= before
+    r.set("after-bgsave", "lost on a kill")
+    r.close()
+
+    # After a SIGKILL the node starts from its last dump.rdb, as redis-server does.
+    p.kill()
+    p.start()
+    r = conn(address, port)
+    check_dataset(r)
+    assert r.get("after-save") == "1"
+    assert r.get("after-bgsave") is None
+    assert persistence_info(r)["rdb_last_load_keys_loaded"] > 200
+    r.close()
+
+    # A reboot starts the node from its dump.rdb too.
+    run_id = conn(address, port).info("server")["run_id"]
+    ec = p.client()
+    ec.reboot_cache_cluster(CacheClusterId="save-redis", CacheNodeIdsToReboot=["0001"])
+    ec.get_waiter("cache_cluster_available").wait(CacheClusterId="save-redis", WaiterConfig=FAST_WAITER)
+    r = conn(address, port)
+
+    def rebooted_with_data() -> bool:
+        try:
+            return r.info("server")["run_id"] != run_id and r.get("after-save") == "1"
+        except redis.ConnectionError:
+            return False
+
+    assert eventually(rebooted_with_data)
+    check_dataset(r)
+    r.close()
+
+    ec.delete_cache_cluster(CacheClusterId="save-redis")
+    ec.get_waiter("cache_cluster_deleted").wait(CacheClusterId="save-redis", WaiterConfig=FAST_WAITER)
+    assert not node_dir(p, "save-redis").exists()
+    p.stop()
+
+
+def test_without_a_data_dir_appendonly_is_refused(emulator_process, tmp_path):
+    p = emulator_process
+    p.start(data_dir=None)
+    address, port = create_redis(p.client(), "no-dir-redis")
+    r = conn(address, port)
+    with pytest.raises(redis.ResponseError) as err:
+        r.config_set("appendonly", "yes")
+    assert "Unable to turn on AOF" in str(err.value) and "without a data directory" in str(err.value)
+    assert r.config_get("appendonly")["appendonly"] == "no"
+    assert persistence_info(r)["aof_enabled"] == 0
+    # SAVE keeps the image in memory only.
+    r.set("k", "v")
+    assert r.save()
+    assert persistence_info(r)["rdb_saves"] == 1
+    r.close()
+    p.stop()
+    assert sorted(x.name for x in tmp_path.iterdir() if not x.name.endswith(".log")) == [], "nothing written"
+
+
+def test_a_kill_while_a_snapshot_is_written_leaves_the_earlier_files_whole(emulator_process):
+    p = emulator_process
+    p.start()
+    ec = p.client()
+    address, port = create_redis(ec, "snap-kill")
+    r = conn(address, port)
+    write_dataset(r)
+    ec.create_snapshot(CacheClusterId="snap-kill", SnapshotName="before")
+    wait_snapshot(ec, "before")
+    snapshots = p.data_dir / "snapshots" / DEFAULT_ACCOUNT / "us-east-1"
+    old_file = snapshots / "before" / "0001.rdb"
+    old_bytes = old_file.read_bytes()
+    # A dataset whose image takes a while to write: 160 MB that LZF cannot shrink.
+    pipe = r.pipeline(transaction=False)
+    for i in range(160):
+        pipe.set(f"big:{i}", os.urandom(1 << 20))
+    pipe.execute()
+    r.close()
+
+    ec.create_snapshot(CacheClusterId="snap-kill", SnapshotName="during")
+    tmp = snapshots / "during" / "0001.rdb.tmp"
+    deadline = time.monotonic() + 60
+    new_file = snapshots / "during" / "0001.rdb"
+    while not tmp.exists() and not new_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    p.kill()
+    # Killed while the new file was being written (or, on a slow poll, just after).
+    assert tmp.exists() or new_file.exists()
+    assert old_file.read_bytes() == old_bytes
+    check = subprocess.run(["redis-check-rdb", str(old_file)], capture_output=True, text=True)
+    assert check.returncode == 0 and "RDB looks OK" in check.stdout, check.stdout + check.stderr
+    if new_file.exists():
+        check = subprocess.run(["redis-check-rdb", str(new_file)], capture_output=True, text=True)
+        assert check.returncode == 0, "a file under an RDB name is always whole:\n" + check.stdout
+
+    p.start()
+    ec = p.client()
+    statuses = {s["SnapshotName"]: s["SnapshotStatus"] for s in ec.describe_snapshots()["Snapshots"]}
+    assert statuses["before"] == "available"
+    # The interrupted snapshot is failed (or gone, if the state file never listed it); only a
+    # whole file could make it available.
+    assert statuses.get("during", "failed") == "failed" or new_file.exists(), statuses
+    ec.create_cache_cluster(CacheClusterId="from-before", SnapshotName="before", CacheNodeType=NODE_TYPE)
+    ec.get_waiter("cache_cluster_available").wait(CacheClusterId="from-before", WaiterConfig=FAST_WAITER)
+    restored = ec.describe_cache_clusters(CacheClusterId="from-before", ShowCacheNodeInfo=True)["CacheClusters"][0]
+    check_dataset(conn(*node_endpoints(restored)["0001"]))
+    p.stop()
+
+
+def test_a_cluster_mode_group_with_aof_keeps_its_keys_across_a_sigkill(emulator_process):
+    p = emulator_process
+    p.start()
+    ec = p.client()
+    ec.create_replication_group(
+        ReplicationGroupId="aof-cme",
+        ReplicationGroupDescription="sharded with an AOF",
+        CacheNodeType=NODE_TYPE,
+        NumNodeGroups=2,
+        ReplicasPerNodeGroup=1,
+    )
+    ec.get_waiter("replication_group_available").wait(ReplicationGroupId="aof-cme", WaiterConfig=FAST_WAITER)
+    cfg = ec.describe_replication_groups(ReplicationGroupId="aof-cme")["ReplicationGroups"][0]["ConfigurationEndpoint"]
+    rc = RedisCluster(host=cfg["Address"], port=cfg["Port"], decode_responses=True, socket_timeout=10)
+    primaries = rc.get_primaries()
+    assert len(primaries) == 2
+    for node in primaries:
+        assert rc.config_set("appendonly", "yes", target_nodes=node)
+        assert rc.config_set("appendfsync", "always", target_nodes=node)
+    for i in range(2000):
+        rc.set(f"user:{i}", i)
+    rc.close()
+    p.kill()
+
+    p.start()
+    rc = RedisCluster(host=cfg["Address"], port=cfg["Port"], decode_responses=True, socket_timeout=10)
+    assert [rc.get(f"user:{i}") for i in range(2000)] == [str(i) for i in range(2000)]
+    infos = rc.info("persistence", target_nodes=RedisCluster.PRIMARIES)
+    assert all(info["aof_enabled"] == 1 for info in infos.values()), infos
+    rc.close()
     p.stop()

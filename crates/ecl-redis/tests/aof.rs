@@ -536,3 +536,31 @@ async fn sigkill_keeps_acknowledged_writes() {
     assert!(missing <= per_second, "everysec lost {missing} of {acked}");
     eprintln!("SIGKILL: always lost 0 of {always}; everysec lost {missing} of {acked}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appendonly_without_a_data_directory_is_refused() {
+    let node = start_with(|_| {});
+    let port = node.local_addr().port();
+    let mut c = conn(port, 0).await;
+    let err = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("yes")
+        .query_async::<()>(&mut c)
+        .await
+        .expect_err("no data directory: no AOF");
+    let text = err.to_string();
+    assert!(text.contains("Unable to turn on AOF"), "{text}");
+    assert!(text.contains("without a data directory"), "{text}");
+    // As Redis does after a failed enable, the setting stays `no` and nothing runs.
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("appendonly")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(got, vec!["appendonly".to_string(), "no".to_string()]);
+    assert_eq!(info_field(port, "aof_enabled").await, "0");
+    drop(c);
+    node.shutdown().await;
+}

@@ -7,7 +7,9 @@
 //! [`Service::restore_records`] then [`Service::resume_nodes`] before the API listens, and
 //! [`Service::save_node_data`] at shutdown before the supervisor stops the nodes. Node data
 //! lives in `<data-dir>/nodes/<account>/<region>/<cluster>/<node>.rdb` (the node key as a
-//! path); Memcached nodes have no persistence (as on ElastiCache) and start empty.
+//! path); Memcached nodes have no persistence (as on ElastiCache) and start empty. A node whose
+//! own data directory (`<data-dir>/node-data/`, see `supervisor::node_data`) holds an AOF
+//! loads that instead of its clean-stop dataset.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -198,7 +200,10 @@ impl Service {
             return Ok(());
         };
         let file = node_file(node_dir, &key);
-        if spec.engine != EngineKind::Memcached {
+        // A node with an AOF loads it instead: the AOF holds every write up to the node's
+        // stop, the clean-stop dataset only those before it was taken (loading both would
+        // bring back the older one).
+        if spec.engine != EngineKind::Memcached && !self.inner.supervisor.node_has_aof(&key) {
             match std::fs::read(&file) {
                 Ok(bytes) => self.inner.supervisor.seed_rdb(&key, Arc::new(bytes)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -279,6 +284,12 @@ fn record(e: &Endpoint) -> EndpointRecord {
 }
 
 impl Service {
+    /// Removes the data directories of nodes that are not running (see
+    /// `Supervisor::sweep_node_data`); call once the restored nodes have started.
+    pub fn sweep_node_data(&self) -> usize {
+        self.inner.supervisor.sweep_node_data()
+    }
+
     /// The state file document of every region now (see `state::persist`).
     pub fn state_document(&self) -> Vec<u8> {
         self.inner.store.encode()

@@ -299,12 +299,9 @@ pub(super) fn export(
     images: &Images,
 ) -> Result<(), ApiError> {
     let dir = svc.inner.s3_dir.join(bucket);
-    let written = std::fs::create_dir_all(&dir).and_then(|()| {
-        images.iter().enumerate().try_for_each(|(i, img)| {
-            std::fs::write(dir.join(format!("{name}-{:04}.rdb", i + 1)), img.as_slice())
-        })
-    });
-    written.map_err(|e| {
+    let files = (images.iter().enumerate())
+        .map(|(i, img)| (format!("{name}-{:04}.rdb", i + 1), img.as_slice()));
+    super::snapshots::write_rdb_files(&dir, files).map_err(|e| {
         invalid(format!(
             "Cannot write to the S3 bucket {bucket} (directory {}): {e}",
             dir.display()

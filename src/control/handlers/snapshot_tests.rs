@@ -228,3 +228,41 @@ async fn automatic_snapshots_follow_the_window_and_the_retention() {
         vec![second, "automatic.auto-2025-03-03-05-00".to_string()]
     );
 }
+
+/// A write of snapshot files that fails part way (here the temporary file of the second
+/// image cannot be created, as when the process dies or the disk fills before it is whole)
+/// leaves the files already there intact and never puts half a file under an RDB name.
+#[test]
+fn a_failed_snapshot_write_leaves_the_previous_files_intact() {
+    let dir = std::env::temp_dir().join(format!(
+        "ecl-snapshot-write-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let old: &[u8] = b"REDIS0011 the previous image";
+    let first = vec![("0001.rdb".to_string(), old), ("0002.rdb".to_string(), old)];
+    super::snapshots::write_rdb_files(&dir, first.into_iter()).expect("first write");
+    // Something in the way of the second file's temporary name makes its write fail.
+    std::fs::create_dir_all(dir.join("0002.rdb.tmp").join("x")).expect("obstacle");
+    let new = vec![0x55u8; 1 << 20];
+    let second = vec![
+        ("0001.rdb".to_string(), new.as_slice()),
+        ("0002.rdb".to_string(), new.as_slice()),
+    ];
+    let err = super::snapshots::write_rdb_files(&dir, second.into_iter());
+    assert!(err.is_err(), "the obstacle makes the write fail");
+    // The first file was replaced whole, the second is still the previous image.
+    assert_eq!(std::fs::read(dir.join("0001.rdb")).unwrap(), new);
+    assert_eq!(std::fs::read(dir.join("0002.rdb")).unwrap(), old);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.ends_with(".rdb") && n != "0001.rdb" && n != "0002.rdb")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,7 +9,7 @@
 //! makes both `available`. A final snapshot takes its images before the handler lets the
 //! deletion start. Restores read the images back (`snapshot_restore`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -392,14 +392,29 @@ pub(super) fn persist(
     let Some(dir) = snapshot_path(svc, place, name) else {
         return;
     };
-    let written = std::fs::create_dir_all(&dir).and_then(|()| {
-        images.iter().enumerate().try_for_each(|(i, img)| {
-            std::fs::write(dir.join(format!("{:04}.rdb", i + 1)), img.as_slice())
-        })
-    });
-    if let Err(err) = written {
+    let files = images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| (format!("{:04}.rdb", i + 1), img.as_slice()));
+    if let Err(err) = write_rdb_files(&dir, files) {
         tracing::warn!(snapshot = %name, dir = %dir.display(), %err, "snapshot not written to disk");
     }
+}
+
+/// Writes RDB files into `dir` (created if needed), each atomically: a temporary file beside
+/// it, fsynced, then renamed over the name, and the directory fsynced at the end. A process
+/// killed meanwhile leaves every earlier file whole (a stray `.tmp` at worst) and never half a
+/// file under an RDB name, which a restart would take for a complete snapshot.
+pub(super) fn write_rdb_files<'a>(
+    dir: &Path,
+    files: impl Iterator<Item = (String, &'a [u8])>,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (name, bytes) in files {
+        crate::state::persist::write_atomic(&dir.join(name), bytes)?;
+    }
+    // The renames themselves reach the disk with the directory.
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Removes a snapshot's files, if it has any.
@@ -428,7 +443,16 @@ impl Service {
             };
             let name = plan.record.name.clone();
             if let Ok(images) = &images {
-                persist(&svc, &(account.clone(), region.clone()), &name, images);
+                // Writing and fsyncing a large image blocks: keep it off the runtime's workers.
+                let (svc, place, name, images) = (
+                    svc.clone(),
+                    (account.clone(), region.clone()),
+                    name.clone(),
+                    images.clone(),
+                );
+                let written =
+                    tokio::task::spawn_blocking(move || persist(&svc, &place, &name, &images));
+                let _ = written.await;
             }
             if !svc.inner.create_delay.is_zero() {
                 tokio::time::sleep(svc.inner.create_delay).await;

@@ -404,7 +404,21 @@ pub fn config_changed(eng: &mut Engine) -> Result<(), String> {
                 let _ = aof.file.sync_data();
             }
         }
-        (None, true) => create(eng).map_err(|e| format!("ERR AOF could not be enabled: {e}"))?,
+        (None, true) => {
+            // Redis answers a failed enable with this wording and keeps `appendonly no`; the
+            // reason (a missing data directory, an I/O error) replaces its "check the logs".
+            let failed = match eng.persist.data_dir {
+                None => Err("the node was started without a data directory".to_string()),
+                Some(_) => create(eng).map_err(|e| e.to_string()),
+            };
+            if let Err(why) = failed {
+                tracing::warn!(reason = %why, "appendonly yes refused");
+                let _ = eng.cfg.set("appendonly", "no");
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF: {why}"
+                ));
+            }
+        }
         (None, false) => {}
     }
     Ok(())
