@@ -81,7 +81,7 @@ pub async fn handler(
 
 fn shell(key: &str, body: &str) -> String {
     format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0} · keys</title>\
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>{0} · keys</title>\
          <style>{1}</style></head><body><header><h1>{0}</h1><a href=\"/\" style=\"color:#fff\">\
          ← status</a></header><main>{body}</main></body></html>",
         escape(key),

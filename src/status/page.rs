@@ -20,7 +20,7 @@ pub fn render(report: &Value) -> String {
     let _ = write!(
         out,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>elasticache-local status</title><style>{STYLE}</style></head><body>\
+         <link rel=\"icon\" href=\"data:,\"><title>elasticache-local status</title><style>{STYLE}</style></head><body>\
          <header><h1>elasticache-local</h1><span>version {} · up <span id=\"uptime\">{}</span> s · \
          <span id=\"refreshed\">server-rendered</span></span></header><main id=\"main\">",
         escape(report["version"].as_str().unwrap_or("")),
