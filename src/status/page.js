@@ -18,7 +18,12 @@
         r[k].forEach(function (x) { ids.push(k + ":" + (x.id || x.name)); });
       });
     });
-    d.global_datastores.forEach(function (g) { ids.push("global:" + g.id); });
+    // Global datastores have no status cell of their own: a new status re-renders the tables.
+    d.global_datastores.forEach(function (g) {
+      ids.push("global:" + g.id + ":" + g.status + ":" + g.members.map(function (m) {
+        return m.replication_group_id + "=" + m.role + "/" + m.status;
+      }).join(","));
+    });
     d.nodes.forEach(function (n) { ids.push("node:" + n.key + ":" + n.role); });
     return ids.join("\n");
   }
