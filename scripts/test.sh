@@ -25,6 +25,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$PATH"
 LOGDIR="$(mktemp -d "${TMPDIR:-/tmp}/ecl-test.XXXXXX")"
+# Tests that keep artifacts (the status page screenshot) write them next to the logs.
+export ECL_ARTIFACTS_DIR="$LOGDIR"
 VENV="${ECL_VENV:-$ROOT/.venv}"
 REQ="$ROOT/tests/clients/requirements.txt"
 

@@ -32,5 +32,6 @@ pub mod persistence;
 pub mod server;
 pub mod shutdown;
 pub mod state;
+pub mod status;
 pub mod supervisor;
 pub mod tls;

@@ -23,6 +23,7 @@ use crate::control::http;
 use crate::control::protocol::Limits;
 use crate::health::{self, Health};
 use crate::persistence::Persistence;
+use crate::status::{self, Status};
 use crate::supervisor::Supervisor;
 use crate::tls::LocalCa;
 
@@ -125,6 +126,8 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
     };
     // Automatic snapshots: a pass a minute is precise enough for daily windows.
     service.spawn_snapshot_scheduler(std::time::Duration::from_secs(60));
+    let viewed = service.clone();
+    let status = Status::new(supervisor.clone(), Arc::new(move || viewed.overview()));
     let counted = service.clone();
     let resources: health::ResourceCounts = Arc::new(move || counted.resource_counts());
     let defaults = ContextDefaults {
@@ -137,12 +140,15 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
     }
     let app = Router::new()
         .merge(health::router(health))
+        .merge(status::router(status.clone()))
         .merge(http::router_with(
             service,
             defaults,
             Limits::default(),
             config.api_body_timeout,
         ));
+    // The status page answers `GET /` without an `Action`; the Query API keeps the rest.
+    let app = status::page_layer(app, status);
 
     let listener = TcpListener::bind(config.listen).await.map_err(|err| {
         io::Error::new(

@@ -7,6 +7,7 @@ pub mod context;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod overview;
 pub mod pagination;
 pub mod protocol;
 pub mod validate;

@@ -94,6 +94,43 @@ impl RunningNode {
         }
     }
 
+    /// Writes what the engine counts into the status page's figures of the node.
+    pub fn fill_figures(&self, f: &mut super::inspect::NodeFigures) {
+        f.running = true;
+        match self {
+            RunningNode::Redis(n) => {
+                let s = n.stats();
+                let replica = matches!(n.role(), ecl_redis::ReplicationRole::Replica { .. });
+                f.role = if replica { "replica" } else { "primary" };
+                f.keys = s.keys;
+                f.used_memory = s.used_memory;
+                f.maxmemory = s.maxmemory;
+                f.ops_per_sec = Some(s.ops_per_sec);
+                f.total_commands = s.total_commands;
+                f.connections = s.connected_clients;
+                f.evictions = s.evicted_keys;
+                f.replication_offset = Some(n.replication_offset());
+            }
+            RunningNode::Memcached(n) => {
+                let s = n.stats();
+                f.keys = s.curr_items;
+                f.used_memory = s.bytes;
+                f.maxmemory = s.limit_maxbytes;
+                f.total_commands = s.cmd_get + s.cmd_set;
+                f.connections = s.curr_connections;
+                f.evictions = s.evictions;
+            }
+        }
+    }
+
+    /// Runs a read-only inspection command (Redis/Valkey; see `RedisNode::inspect`).
+    pub fn inspect(&self, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+        match self {
+            RunningNode::Redis(n) => n.inspect(args),
+            RunningNode::Memcached(_) => Err("Memcached nodes have no key browser".to_string()),
+        }
+    }
+
     /// Sets one Redis CONFIG value at runtime, as `CONFIG SET` would (Memcached nodes have no
     /// such settings and accept nothing).
     pub async fn config_set(&self, name: &str, value: &str) -> Result<(), String> {

@@ -17,7 +17,8 @@
 //! ([`NodeUser`], IAM users checked with [`crate::auth::iam`]), `check_access_string`;
 //! snapshots (`snapshots`): `snapshot_rdb`, `seed_rdb`; serverless caches (`serverless`):
 //! `set_serverless_topology`, `set_memory_limit`; online resharding (`resharding`):
-//! `set_slot_moves`, `migrate_slots`, `switch_cluster_topology`, [`SlotMovePlan`].
+//! `set_slot_moves`, `migrate_slots`, `switch_cluster_topology`, [`SlotMovePlan`]; status page
+//! (`inspect`): `node_figures`, `inspect_node`.
 //!
 //! Modules: `alloc` (addresses), `params` (ElastiCache parameters → engine settings), `node`
 //! (the [`Supervisor`] itself), `engines` (the only code that calls the engine crates), `proxy`
@@ -27,6 +28,7 @@
 
 mod alloc;
 mod engines;
+mod inspect;
 mod migration;
 mod node;
 mod node_data;
@@ -39,6 +41,7 @@ mod topology;
 
 pub use alloc::{Allocator, Reservation};
 pub use engines::check_access_string;
+pub use inspect::NodeFigures;
 pub use migration::MigrationLinkStatus;
 pub use node::Supervisor;
 pub use resharding::{MigrationStats, SlotMovePlan};

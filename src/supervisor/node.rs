@@ -865,6 +865,16 @@ impl Supervisor {
         self.memory_cap
     }
 
+    /// Every node's key, engine and slot (status page figures).
+    pub(super) fn node_slots(
+        &self,
+    ) -> Vec<(String, EngineKind, Arc<tokio::sync::Mutex<NodeSlot>>)> {
+        lock(&self.nodes)
+            .iter()
+            .map(|(k, e)| (k.clone(), e.engine, e.slot.clone()))
+            .collect()
+    }
+
     pub(super) fn slot(
         &self,
         key: &str,

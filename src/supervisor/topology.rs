@@ -37,6 +37,11 @@ pub struct TopologyState {
 }
 
 impl TopologyState {
+    /// A copy of who follows whom (replica key → primary key).
+    pub fn following_snapshot(&self) -> HashMap<String, String> {
+        self.following().clone()
+    }
+
     fn following(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.following.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -136,4 +136,12 @@ pub struct NodeStats {
     pub used_memory: u64,
     /// Connected clients.
     pub connected_clients: u64,
+    /// Memory budget (`maxmemory`; 0 = none).
+    pub maxmemory: u64,
+    /// Commands per second over the last samples (INFO `instantaneous_ops_per_sec`).
+    pub ops_per_sec: u64,
+    /// Keys evicted to make room since start (INFO `evicted_keys`).
+    pub evicted_keys: u64,
+    /// Commands processed since start (INFO `total_commands_processed`).
+    pub total_commands: u64,
 }

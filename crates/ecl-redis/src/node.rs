@@ -20,6 +20,12 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
+/// The commands [`RedisNode::inspect`] runs: they only read.
+pub const INSPECT_COMMANDS: &[&str] = &[
+    "scan", "type", "pttl", "strlen", "getrange", "llen", "lrange", "scard", "sscan", "zcard",
+    "zrange", "hlen", "hscan", "xlen", "xrange", "slowlog", "dbsize",
+];
+
 /// A running node.
 #[derive(Debug)]
 pub struct RedisNode {
@@ -231,7 +237,46 @@ impl RedisNode {
             keys: eng.total_keys(),
             used_memory: eng.used_memory(),
             connected_clients: eng.clients.map.len() as u64,
+            maxmemory: eng.cfg.maxmemory,
+            ops_per_sec: eng.ops_per_sec(),
+            evicted_keys: eng.stats.evicted,
+            total_commands: eng.stats.commands,
         }
+    }
+
+    /// Runs one read-only inspection command (see [`INSPECT_COMMANDS`]) as an internal client
+    /// that bypasses AUTH and ACLs, does not touch the keys' access times and stays out of
+    /// SLOWLOG and MONITOR, and answers its RESP2 reply (it does count in INFO's command
+    /// statistics). For the emulator's own status page: it reads keys without holding any
+    /// user's credentials and without changing the node's users. Anything else is refused.
+    pub fn inspect(&self, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+        let name = args
+            .first()
+            .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+            .unwrap_or_default();
+        if !INSPECT_COMMANDS.contains(&name.as_str()) {
+            return Err(format!("'{name}' is not an inspection command"));
+        }
+        // SLOWLOG RESET would change the log: only its reading forms are inspection.
+        if name == "slowlog"
+            && !args
+                .get(1)
+                .is_some_and(|s| s.eq_ignore_ascii_case(b"get") || s.eq_ignore_ascii_case(b"len"))
+        {
+            return Err("only SLOWLOG GET and SLOWLOG LEN inspect".to_string());
+        }
+        let owned = crate::command::OwnedArgv::from_slices(args.iter().map(Vec::as_slice));
+        let mut client = crate::client::Client::new(0, true);
+        client.no_touch = true;
+        // A synthetic client: the browser's reads stay out of SLOWLOG and MONITOR, which show
+        // the applications' commands.
+        client.detached = true;
+        // Replicas of a sharded group answer reads of their own slots only in READONLY mode.
+        client.readonly = true;
+        let mut out = crate::resp::reply::Reply::new();
+        let mut eng = self.shared.lock();
+        crate::command::dispatch::dispatch(&mut eng, &mut client, &mut out, &owned.as_argv());
+        Ok(out.buf)
     }
 
     /// Why the node is broken (a command panicked mid-way; it refuses commands until it is
