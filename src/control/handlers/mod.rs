@@ -34,6 +34,7 @@ mod failover;
 mod global_groups;
 mod global_members;
 mod global_modify;
+mod global_shards;
 mod lifecycle;
 mod migration;
 mod parameter_groups;
@@ -45,14 +46,14 @@ mod replication_lifecycle;
 mod replication_modify;
 mod replication_render;
 mod reserved_nodes;
-mod restart;
 mod resharding;
+mod restart;
 mod security_groups;
-mod service_updates;
 mod serverless;
 mod serverless_run;
 mod serverless_schedule;
 mod serverless_snapshots;
+mod service_updates;
 mod snapshot_restore;
 mod snapshot_schedule;
 mod snapshots;
@@ -758,5 +759,21 @@ impl ElastiCacheApi for Service {
         input: RebalanceSlotsInGlobalReplicationGroupInput,
     ) -> Result<RebalanceSlotsInGlobalReplicationGroupOutput, ApiError> {
         global_modify::rebalance_slots_in_global_replication_group(self, ctx, input)
+    }
+
+    async fn increase_node_groups_in_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: IncreaseNodeGroupsInGlobalReplicationGroupInput,
+    ) -> Result<IncreaseNodeGroupsInGlobalReplicationGroupOutput, ApiError> {
+        global_shards::increase_node_groups_in_global_replication_group(self, ctx, input)
+    }
+
+    async fn decrease_node_groups_in_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: DecreaseNodeGroupsInGlobalReplicationGroupInput,
+    ) -> Result<DecreaseNodeGroupsInGlobalReplicationGroupOutput, ApiError> {
+        global_shards::decrease_node_groups_in_global_replication_group(self, ctx, input)
     }
 }
