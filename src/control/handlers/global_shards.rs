@@ -385,3 +385,76 @@ impl Service {
             .collect();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{GlobalRole, MemberStatus};
+
+    fn datastore(shards: usize) -> GlobalGroupRecord {
+        GlobalGroupRecord {
+            id: "ldgnf-g".into(),
+            description: String::new(),
+            status: GlobalStatus::Available,
+            engine: "redis".into(),
+            engine_version: "7.1.0".into(),
+            node_type: "cache.m5.large".into(),
+            cluster_enabled: true,
+            auth_token_enabled: false,
+            transit_encryption_enabled: false,
+            at_rest_encryption_enabled: false,
+            node_groups: (1..=shards)
+                .map(|i| (format!("ldgnf-g-{i:04}"), Vec::new()))
+                .collect(),
+            members: vec![GlobalMemberRecord {
+                replication_group_id: "p".into(),
+                region: "us-east-1".into(),
+                role: GlobalRole::Primary,
+                status: MemberStatus::Associated,
+                automatic_failover: true,
+            }],
+            generation: 1,
+        }
+    }
+
+    fn decrease(
+        count: i32,
+        remove: &[&str],
+        retain: &[&str],
+    ) -> DecreaseNodeGroupsInGlobalReplicationGroupInput {
+        let list = |l: &[&str]| (!l.is_empty()).then(|| l.iter().map(|s| s.to_string()).collect());
+        DecreaseNodeGroupsInGlobalReplicationGroupInput {
+            global_replication_group_id: "ldgnf-g".into(),
+            node_group_count: count,
+            global_node_groups_to_remove: list(remove),
+            global_node_groups_to_retain: list(retain),
+            apply_immediately: true,
+        }
+    }
+
+    #[test]
+    fn removed_positions_follow_either_list() {
+        let g = datastore(3);
+        let by_remove = removed_positions(&g, &decrease(2, &["LDGNF-G-0002"], &[]));
+        assert_eq!(by_remove.ok(), Some(vec![1]));
+        let by_retain = removed_positions(&g, &decrease(1, &[], &["ldgnf-g-0003"]));
+        assert_eq!(by_retain.ok(), Some(vec![0, 1]));
+        let code = |r: Result<Vec<usize>, ApiError>| r.err().map(|e| e.wire_code());
+        let both = decrease(2, &["ldgnf-g-0001"], &["ldgnf-g-0002", "ldgnf-g-0003"]);
+        assert_eq!(
+            code(removed_positions(&g, &both)),
+            Some("InvalidParameterCombination")
+        );
+        for bad in [
+            decrease(2, &[], &[]),
+            decrease(3, &["ldgnf-g-0001"], &[]),
+            decrease(1, &["ldgnf-g-0001"], &[]),
+            decrease(2, &["ldgnf-g-0009"], &[]),
+        ] {
+            assert_eq!(
+                code(removed_positions(&g, &bad)),
+                Some("InvalidParameterValue")
+            );
+        }
+    }
+}
