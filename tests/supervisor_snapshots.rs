@@ -1,7 +1,7 @@
 //! The supervisor's snapshot calls with real Redis engine nodes, driven by the `redis` crate:
 //! `snapshot_rdb` images a running node, `seed_rdb` makes a node's first start load an image
 //! (and only its first: a reboot starts empty), and `decode_images` + `split` move keys into
-//! images for another shard count by hash slot.
+//! images for another shard count by hash slot, every function library going to every image.
 
 mod common;
 
@@ -83,6 +83,16 @@ async fn images_split_by_hash_slot_into_another_shard_count() {
         for i in key_range {
             set(&mut con, &format!("k{i}"), &i.to_string()).await;
         }
+        // Each source shard holds a function library (as FUNCTION LOAD on every primary).
+        let lib = format!(
+            "#!lua name=lib{n}\nredis.register_function('f{n}', function() return {n} end)"
+        );
+        let loaded: redis::RedisResult<String> = redis::cmd("FUNCTION")
+            .arg("LOAD")
+            .arg(&lib)
+            .query_async(&mut con)
+            .await;
+        assert_eq!(loaded.ok().as_deref(), Some(format!("lib{n}").as_str()));
         images.push(Arc::new(sup.snapshot_rdb(&key).await.expect("image")));
     }
     let decoded = decode_images(&images).expect("decodes");
@@ -111,8 +121,62 @@ async fn images_split_by_hash_slot_into_another_shard_count() {
             assert!((lo..=hi).contains(&slot), "{k} (slot {slot}) in shard {i}");
             total += 1;
         }
+        // Every new shard has both libraries of the sources.
+        for n in [1, 2] {
+            let called: redis::RedisResult<i64> = redis::cmd("FCALL")
+                .arg(format!("f{n}"))
+                .arg(0)
+                .query_async(&mut con)
+                .await;
+            assert_eq!(called.ok(), Some(n), "f{n} on shard {i}");
+        }
     }
     assert_eq!(total, 100, "every key lands in exactly one shard");
     assert!(decode_images(&[Arc::new(b"REDIS0011garbage".to_vec())]).is_err());
+    sup.shutdown_all().await;
+}
+
+/// The image is taken off the runtime's threads: on a single-threaded runtime (as this test
+/// runs) the node still answers its clients while a large image is being made.
+#[tokio::test]
+async fn taking_an_image_leaves_the_runtime_serving_clients() {
+    let sup = Supervisor::new(&common::loopback_config("127.0.97.1", &[]));
+    let key = "acct/r/big/0001";
+    let ep = sup
+        .start_node(common::redis_spec(key, 6379, &[]))
+        .await
+        .expect("start");
+    let mut con = connect(&ep).await;
+    for batch in 0..40 {
+        let mut cmd = redis::cmd("MSET");
+        for i in 0..5000 {
+            cmd.arg(format!("big:{batch}:{i}")).arg("x".repeat(64));
+        }
+        let done: redis::RedisResult<()> = cmd.query_async(&mut con).await;
+        assert!(done.is_ok(), "MSET: {done:?}");
+    }
+    let finished = std::sync::atomic::AtomicBool::new(false);
+    let snapshot = async {
+        let image = sup.snapshot_rdb(key).await;
+        finished.store(true, std::sync::atomic::Ordering::SeqCst);
+        image
+    };
+    let pings = async {
+        let mut during = 0;
+        while !finished.load(std::sync::atomic::Ordering::SeqCst) {
+            let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut con).await;
+            assert_eq!(pong.ok().as_deref(), Some("PONG"));
+            if !finished.load(std::sync::atomic::Ordering::SeqCst) {
+                during += 1;
+            }
+        }
+        during
+    };
+    let (image, during) = tokio::join!(snapshot, pings);
+    assert!(image.expect("image").starts_with(b"REDIS"));
+    assert!(
+        during > 0,
+        "no client was answered while the image was taken"
+    );
     sup.shutdown_all().await;
 }

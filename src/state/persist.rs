@@ -218,6 +218,9 @@ impl Region {
     /// started afresh by the caller.
     pub fn settle_after_restart(&mut self) {
         self.settle_groups();
+        // An online migration's link to its source lives in the process only: the group
+        // (settled `available` above) serves its own data again and takes a new StartMigration.
+        self.migrations.clear();
         let gone: Vec<String> = (self.clusters.values())
             .filter(|c| c.status == ClusterStatus::Deleting)
             .map(|c| c.id.clone())

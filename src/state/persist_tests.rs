@@ -276,3 +276,92 @@ fn a_newer_format_is_refused() {
         other => panic!("newer file not refused: {other:?}"),
     }
 }
+
+/// A replication group as StartMigration leaves it: `migrating`, one member.
+fn migrating_group(id: &str) -> ReplicationGroupRecord {
+    let now = datetime!(2025-01-01 00:00:00.123 UTC);
+    let text = |s: &str| s.to_string();
+    ReplicationGroupRecord {
+        id: text(id),
+        description: String::new(),
+        status: GroupStatus::Migrating,
+        engine: text("redis"),
+        engine_version: text("7.1.0"),
+        family: text("redis7"),
+        node_type: text("cache.r7g.large"),
+        port: 6379,
+        parameter_group: text("default.redis7"),
+        subnet_group: text("default"),
+        security_group_ids: Vec::new(),
+        cache_security_groups: Vec::new(),
+        cluster_enabled: false,
+        cluster_mode: text("disabled"),
+        automatic_failover: false,
+        multi_az: false,
+        node_groups: vec![NodeGroupRecord {
+            id: text("0001"),
+            slots: Vec::new(),
+            members: vec![format!("{id}-001")],
+            primary: format!("{id}-001"),
+            status: GroupStatus::Migrating,
+        }],
+        primary_endpoint: None,
+        reader_endpoint: None,
+        configuration_endpoint: None,
+        auth_token: None,
+        auth_token_previous: None,
+        auth_token_last_modified: None,
+        transit_encryption_enabled: false,
+        transit_encryption_mode: None,
+        at_rest_encryption_enabled: false,
+        kms_key_id: None,
+        snapshot_retention_limit: 0,
+        snapshot_window: text("05:00-06:00"),
+        snapshotting_cluster_id: None,
+        maintenance_window: text("sun:23:00-mon:01:30"),
+        auto_minor_version_upgrade: true,
+        network_type: text("ipv4"),
+        ip_discovery: text("ipv4"),
+        data_tiering: text("disabled"),
+        create_time: now,
+        pending_primary: None,
+        final_snapshot: None,
+        generation: 3,
+        user_group_ids: Vec::new(),
+        pending_user_groups: None,
+        pending_auth_token_status: None,
+        global: None,
+        resharding_progress: None,
+    }
+}
+
+#[test]
+fn an_interrupted_migration_ends_and_its_group_is_available() {
+    // The source link of an online migration does not survive the process: after a restart
+    // the group serves its own data again and takes a new StartMigration.
+    let s = store();
+    {
+        let r = s.region("000000000000", "us-east-1");
+        let mut r = lock(&r);
+        r.replication_groups
+            .insert("mig".into(), migrating_group("mig"));
+        r.migrations.insert(
+            "mig".into(),
+            MigrationRecord {
+                replication_group_id: "mig".into(),
+                source: ("10.0.0.5".into(), 6379),
+                primary_node: "000000000000/us-east-1/mig-001/0001".into(),
+                started: 1_735_689_600,
+            },
+        );
+    }
+    let doc = decode(Path::new("state.json"), &s.encode()).expect("decodes");
+    let mut regions = doc.regions;
+    assert_eq!(regions[0].migrations.len(), 1, "the record is in the file");
+    regions[0].settle_after_restart();
+    let r = &regions[0];
+    assert!(r.migrations.is_empty(), "no migration runs after a restart");
+    let g = r.replication_groups.get("mig").expect("group kept");
+    assert_eq!(g.status, GroupStatus::Available);
+    assert_eq!(g.node_groups[0].status, GroupStatus::Available);
+}

@@ -12,17 +12,22 @@ use super::SupervisorError;
 use super::node::Supervisor;
 
 impl Supervisor {
-    /// The RDB image of a running Redis/Valkey node, taken at one point in time.
+    /// The RDB image of a running Redis/Valkey node, taken at one point in time. Taking it
+    /// blocks (entries are copied and serialised), so it runs on tokio's blocking pool, the
+    /// node's slot lock moving there with it (the node cannot stop or restart meanwhile).
     pub async fn snapshot_rdb(&self, key: &str) -> Result<Vec<u8>, SupervisorError> {
-        let slot = self.slot(key)?;
-        let guard = slot.lock().await;
-        match &guard.running {
-            Some(node) => node
-                .snapshot_rdb()
-                .ok_or_else(|| SupervisorError::InvalidParameter {
-                    name: "engine".to_string(),
-                    reason: "this engine has no snapshots".to_string(),
-                }),
+        let guard = self.slot(key)?.lock_owned().await;
+        let taken = tokio::task::spawn_blocking(move || {
+            guard.running.as_ref().map(|node| node.snapshot_rdb())
+        })
+        .await
+        .map_err(|e| SupervisorError::UnknownNode(format!("{key} (snapshot task failed: {e})")))?;
+        match taken {
+            Some(Some(image)) => Ok(image),
+            Some(None) => Err(SupervisorError::InvalidParameter {
+                name: "engine".to_string(),
+                reason: "this engine has no snapshots".to_string(),
+            }),
             None => Err(SupervisorError::UnknownNode(key.to_string())),
         }
     }
@@ -41,6 +46,8 @@ pub struct DecodedImages {
     engine_version: String,
     /// Database-0 entries (a cluster-mode node has only database 0) with their slot.
     entries: Vec<(u16, ecl_redis::db::Key, ecl_redis::db::Entry)>,
+    /// Function library codes (every shard of a cluster holds every library), each once.
+    functions: Vec<Vec<u8>>,
 }
 
 /// Decodes RDB images in full (checksums included); the error names the image and offset.
@@ -56,6 +63,7 @@ pub fn decode_images(images: &[Arc<Vec<u8>>]) -> Result<DecodedImages, String> {
         rdb_version: 0,
         engine_version: String::new(),
         entries: Vec::new(),
+        functions: Vec::new(),
     };
     for (i, image) in images.iter().enumerate() {
         let (data, stats) = ecl_redis::rdb::file::read(image, &opts)
@@ -69,6 +77,11 @@ pub fn decode_images(images: &[Arc<Vec<u8>>]) -> Result<DecodedImages, String> {
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default();
         }
+        for code in stats.functions {
+            if !decoded.functions.contains(&code) {
+                decoded.functions.push(code);
+            }
+        }
         for db in data {
             for (key, entry) in db {
                 let slot = ecl_redis::cluster::slots::key_slot(&key);
@@ -81,7 +94,8 @@ pub fn decode_images(images: &[Arc<Vec<u8>>]) -> Result<DecodedImages, String> {
 
 impl DecodedImages {
     /// One image per shard, each holding the keys whose hash slot falls in that shard's
-    /// ranges (inclusive), written in the newest RDB version among the inputs.
+    /// ranges (inclusive), written in the newest RDB version among the inputs, and every
+    /// function library of the inputs (libraries are not sharded: each shard loads them all).
     pub fn split(self, shards: &[Vec<(u16, u16)>]) -> Vec<Arc<Vec<u8>>> {
         let mut dbs: Vec<ecl_redis::db::Db> = shards.iter().map(|_| Default::default()).collect();
         for (slot, key, entry) in self.entries {
@@ -102,11 +116,9 @@ impl DecodedImages {
                     ctime_s: now_ms / 1000,
                     used_mem: 0,
                 };
-                Arc::new(ecl_redis::rdb::file::write(
-                    std::slice::from_ref(&db),
-                    &meta,
-                    now_ms,
-                ))
+                let mut img = ecl_redis::rdb::file::write(std::slice::from_ref(&db), &meta, now_ms);
+                ecl_redis::rdb::functions::append_to_file(&mut img, &self.functions);
+                Arc::new(img)
             })
             .collect()
     }

@@ -490,3 +490,167 @@ def test_encryption_and_auth_are_inherited_by_the_secondary(regions, uid):
     assert eventually(lambda: s.get("secret") == "kept")
     with pytest.raises(redis.exceptions.AuthenticationError):
         tls(secondary["NodeGroups"][0]["ReaderEndpoint"], "wrong-password-0123").get("secret")
+
+
+def _cme_global(east, west, rg: str, sec: str) -> tuple[str, dict, dict]:
+    """A two-shard cluster mode enabled datastore with a secondary in the other region."""
+    east.create_replication_group(
+        ReplicationGroupId=rg,
+        ReplicationGroupDescription="cme primary",
+        Engine="redis",
+        EngineVersion="7.1",
+        CacheNodeType=NODE_TYPE,
+        NumNodeGroups=2,
+        ReplicasPerNodeGroup=1,
+    )
+    primary = wait_group(east, rg)
+    gid = create_global(east, rg, rg)
+    secondary = create_secondary(west, sec, gid, ReplicasPerNodeGroup=1)
+    return gid, primary, secondary
+
+
+def _cluster(group: dict) -> RedisCluster:
+    ep = group["ConfigurationEndpoint"]
+    return RedisCluster(host=ep["Address"], port=ep["Port"], decode_responses=True, socket_timeout=10)
+
+
+def _wait_reshard(east, west, gid: str, rg: str, sec: str, shards: int) -> tuple[dict, dict]:
+    assert eventually(lambda: describe(east, gid)["Status"] == "available", attempts=2400)
+    assert len(describe(west, gid)["GlobalNodeGroups"]) == shards
+    primary, secondary = wait_group(east, rg), wait_group(west, sec)
+    assert len(primary["NodeGroups"]) == shards and len(secondary["NodeGroups"]) == shards
+    # Both regions hold the same slot layout, shard by shard.
+    layout = sorted(ng["Slots"] for ng in primary["NodeGroups"])
+    assert sorted(ng["Slots"] for ng in secondary["NodeGroups"]) == layout
+    return primary, secondary
+
+
+def _all_keys_on_secondary(secondary: dict, count: int) -> bool:
+    sc = _cluster(secondary)
+    try:
+        return all(sc.get(f"gk{i}") == str(i) for i in range(count))
+    except redis.exceptions.RedisError:
+        return False
+    finally:
+        sc.close()
+
+
+def test_node_group_changes_are_validated(regions, uid):
+    east, west = regions
+    rg, sec = uid("gp"), uid("gs")
+    with aws_error(east, "GlobalReplicationGroupNotFoundFault", 404):
+        east.increase_node_groups_in_global_replication_group(
+            GlobalReplicationGroupId="ldgnf-nope", NodeGroupCount=3, ApplyImmediately=True
+        )
+    create_primary(east, rg)
+    gid = create_global(east, rg, rg)
+    # Cluster mode disabled datastores have no node groups to add.
+    with aws_error(east, "InvalidParameterValue", 400):
+        east.increase_node_groups_in_global_replication_group(
+            GlobalReplicationGroupId=gid, NodeGroupCount=2, ApplyImmediately=True
+        )
+    east.delete_global_replication_group(GlobalReplicationGroupId=gid, RetainPrimaryReplicationGroup=True)
+    assert eventually(lambda: not east.describe_global_replication_groups()["GlobalReplicationGroups"])
+    gid, _, _ = _cme_global(east, west, uid("cp"), sec)
+    ids = [n["GlobalNodeGroupId"] for n in describe(east, gid)["GlobalNodeGroups"]]
+    bad = [
+        dict(NodeGroupCount=3, ApplyImmediately=False),
+        dict(NodeGroupCount=2, ApplyImmediately=True),
+        dict(
+            NodeGroupCount=3,
+            ApplyImmediately=True,
+            RegionalConfigurations=[
+                {"ReplicationGroupId": "not-a-member", "ReplicationGroupRegion": WEST, "ReshardingConfiguration": []}
+            ],
+        ),
+    ]
+    for args in bad:
+        with aws_error(east, "InvalidParameterValue", 400):
+            east.increase_node_groups_in_global_replication_group(GlobalReplicationGroupId=gid, **args)
+    dec = [
+        ("InvalidParameterValue", dict(NodeGroupCount=2)),
+        ("InvalidParameterValue", dict(NodeGroupCount=1)),
+        ("InvalidParameterValue", dict(NodeGroupCount=1, GlobalNodeGroupsToRemove=[f"{gid}-0009"])),
+        ("InvalidParameterValue", dict(NodeGroupCount=0, GlobalNodeGroupsToRemove=ids)),
+        ("InvalidParameterCombination", dict(NodeGroupCount=1, GlobalNodeGroupsToRemove=ids[:1], GlobalNodeGroupsToRetain=ids[1:])),
+    ]
+    for code, args in dec:
+        with aws_error(east, code, 400):
+            east.decrease_node_groups_in_global_replication_group(
+                GlobalReplicationGroupId=gid, ApplyImmediately=True, **args
+            )
+    assert describe(east, gid)["Status"] == "available"
+    assert len(describe(east, gid)["GlobalNodeGroups"]) == 2
+
+
+def test_node_groups_two_to_three_to_two_keep_every_key_in_both_regions(regions, uid):
+    east, west = regions
+    rg, sec = uid("gp"), uid("gs")
+    gid, primary, secondary = _cme_global(east, west, rg, sec)
+    pc = _cluster(primary)
+    count = 600
+    for i in range(count):
+        pc.set(f"gk{i}", i)
+    assert eventually(lambda: _all_keys_on_secondary(secondary, count), attempts=400)
+
+    out = east.increase_node_groups_in_global_replication_group(
+        GlobalReplicationGroupId=gid,
+        NodeGroupCount=3,
+        ApplyImmediately=True,
+        RegionalConfigurations=[
+            {
+                "ReplicationGroupId": sec,
+                "ReplicationGroupRegion": WEST,
+                "ReshardingConfiguration": [{"PreferredAvailabilityZones": ["us-west-2a", "us-west-2b"]}],
+            }
+        ],
+    )["GlobalReplicationGroup"]
+    assert out["Status"] == "modifying"
+    with aws_error(west, "InvalidGlobalReplicationGroupState", 400):
+        west.increase_node_groups_in_global_replication_group(
+            GlobalReplicationGroupId=gid, NodeGroupCount=4, ApplyImmediately=True
+        )
+    primary, secondary = _wait_reshard(east, west, gid, rg, sec, 3)
+    g = describe(east, gid)
+    assert [n["GlobalNodeGroupId"] for n in g["GlobalNodeGroups"]] == [f"{gid}-0001", f"{gid}-0002", f"{gid}-0003"]
+    assert sorted(n["Slots"] for n in g["GlobalNodeGroups"]) == sorted(ng["Slots"] for ng in primary["NodeGroups"])
+    zones = [
+        m["PreferredAvailabilityZone"]
+        for ng in secondary["NodeGroups"]
+        if ng["NodeGroupId"] == "0003"
+        for m in ng["NodeGroupMembers"]
+    ]
+    assert sorted(zones) == ["us-west-2a", "us-west-2b"]
+    # Three shards hold an even share each: a rebalance has nothing to move.
+    east.rebalance_slots_in_global_replication_group(GlobalReplicationGroupId=gid, ApplyImmediately=True)
+    assert eventually(lambda: describe(east, gid)["Status"] == "available")
+    assert [n["Slots"] for n in describe(east, gid)["GlobalNodeGroups"]] == [n["Slots"] for n in g["GlobalNodeGroups"]]
+    # Writes after the resharding, placed by slot on the three shards, reach the secondary.
+    pc.close()
+    pc = _cluster(primary)
+    for i in range(count, count + 200):
+        pc.set(f"gk{i}", i)
+    count += 200
+    assert eventually(lambda: _all_keys_on_secondary(secondary, count), attempts=400)
+
+    east.decrease_node_groups_in_global_replication_group(
+        GlobalReplicationGroupId=gid,
+        NodeGroupCount=2,
+        GlobalNodeGroupsToRetain=[f"{gid}-0001", f"{gid}-0003"],
+        ApplyImmediately=True,
+    )
+    primary, secondary = _wait_reshard(east, west, gid, rg, sec, 2)
+    assert [n["GlobalNodeGroupId"] for n in describe(east, gid)["GlobalNodeGroups"]] == [f"{gid}-0001", f"{gid}-0003"]
+    assert [ng["NodeGroupId"] for ng in secondary["NodeGroups"]] == ["0001", "0003"]
+    pc.close()
+    pc = _cluster(primary)
+    assert all(pc.get(f"gk{i}") == str(i) for i in range(count))
+    for i in range(count, count + 100):
+        pc.set(f"gk{i}", i)
+    count += 100
+    assert eventually(lambda: _all_keys_on_secondary(secondary, count), attempts=400)
+    sc = _cluster(secondary)
+    with pytest.raises(redis.exceptions.ReadOnlyError):
+        sc.set("gk1", "x")
+    sc.close()
+    pc.close()

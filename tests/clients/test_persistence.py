@@ -108,10 +108,10 @@ class Process:
             self.proc.kill()
             self.proc.wait()
 
-    def client(self):
+    def client(self, region: str = "us-east-1"):
         return boto3.client(
             "elasticache",
-            region_name="us-east-1",
+            region_name=region,
             endpoint_url=self.endpoint,
             aws_access_key_id=DUMMY_ACCESS_KEY,
             aws_secret_access_key=DUMMY_SECRET_KEY,
@@ -435,6 +435,73 @@ def test_without_a_data_dir_nothing_is_kept(emulator_process, tmp_path):
     with aws_error(ec, "CacheParameterGroupNotFound", 404):
         ec.describe_cache_parameter_groups(CacheParameterGroupName="pg-b")
     p.stop()
+
+
+def endpoint_conn(group: dict) -> redis.Redis:
+    """A connection to the primary endpoint of a cluster mode disabled group."""
+    ep = group["NodeGroups"][0]["PrimaryEndpoint"]
+    return conn(ep["Address"], ep["Port"])
+
+
+def test_a_global_datastore_survives_a_restart_and_keeps_replicating(emulator_process):
+    p = emulator_process
+    p.start()
+    east, west = p.client("us-east-1"), p.client("us-west-2")
+    east.create_replication_group(
+        ReplicationGroupId="keep-gp",
+        ReplicationGroupDescription="global primary",
+        EngineVersion="7.1",
+        CacheNodeType="cache.m5.large",
+        NumCacheClusters=2,
+        AutomaticFailoverEnabled=True,
+    )
+    east.get_waiter("replication_group_available").wait(ReplicationGroupId="keep-gp", WaiterConfig=FAST_WAITER)
+    gid = east.create_global_replication_group(
+        GlobalReplicationGroupIdSuffix="keep", PrimaryReplicationGroupId="keep-gp"
+    )["GlobalReplicationGroup"]["GlobalReplicationGroupId"]
+
+    def datastore(client) -> dict:
+        return client.describe_global_replication_groups(GlobalReplicationGroupId=gid, ShowMemberInfo=True)[
+            "GlobalReplicationGroups"
+        ][0]
+
+    assert eventually(lambda: datastore(east)["Status"] == "primary-only")
+    west.create_replication_group(
+        ReplicationGroupId="keep-gs",
+        ReplicationGroupDescription="secondary",
+        GlobalReplicationGroupId=gid,
+        NumCacheClusters=2,
+    )
+    west.get_waiter("replication_group_available").wait(ReplicationGroupId="keep-gs", WaiterConfig=FAST_WAITER)
+    assert eventually(lambda: datastore(east)["Status"] == "available")
+    before = datastore(east)
+    primary = east.describe_replication_groups(ReplicationGroupId="keep-gp")["ReplicationGroups"][0]
+    secondary = west.describe_replication_groups(ReplicationGroupId="keep-gs")["ReplicationGroups"][0]
+    pw = endpoint_conn(primary)
+    sr = endpoint_conn(secondary)
+    pw.set("before", "1")
+    assert eventually(lambda: sr.get("before") == "1")
+    p.stop()
+
+    p.start()
+    east, west = p.client("us-east-1"), p.client("us-west-2")
+    after = datastore(west)
+    assert after["Status"] == "available"
+    assert after["Members"] == before["Members"]
+    assert after["GlobalNodeGroups"] == before["GlobalNodeGroups"]
+    assert west.describe_replication_groups(ReplicationGroupId="keep-gs")["ReplicationGroups"][0][
+        "GlobalReplicationGroupInfo"
+    ] == {"GlobalReplicationGroupId": gid, "GlobalReplicationGroupMemberRole": "SECONDARY"}
+    pw = endpoint_conn(primary)
+    sr = endpoint_conn(secondary)
+    assert sr.get("before") == "1"
+    # The secondary still follows the primary region: a write made after the restart arrives.
+    pw.set("after", "2")
+    assert eventually(lambda: sr.get("after") == "2")
+    with pytest.raises(redis.exceptions.ReadOnlyError):
+        sr.set("x", "y")
+    pw.close()
+    sr.close()
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
 use crate::control::validate::checks::{node_type_for, upgrade_version};
-use crate::state::{GlobalGroupRecord, GlobalMemberRecord, GlobalStatus, default_slots, lock};
+use crate::state::{GlobalGroupRecord, GlobalMemberRecord, GlobalStatus, lock};
 
 use super::Service;
 use super::common::*;
@@ -208,9 +208,9 @@ pub fn modify_global_replication_group(
     })
 }
 
-/// RebalanceSlotsInGlobalReplicationGroup: the datastore's shards must hold equal slot
-/// ranges; ours always do (ElastiCache's default split, which shard changes keep), so the
-/// datastore passes through `modifying` with no slot to move.
+/// RebalanceSlotsInGlobalReplicationGroup: the datastore's shards must hold equal shares of
+/// the slots; ours always do (ElastiCache's default split, and every shard change ends even),
+/// so the datastore passes through `modifying` with no slot to move.
 pub fn rebalance_slots_in_global_replication_group(
     svc: &Service,
     ctx: &RequestContext,
@@ -235,16 +235,22 @@ pub fn rebalance_slots_in_global_replication_group(
     if !g.status.is_settled() {
         return Err(busy(g));
     }
-    let balanced: Vec<Vec<(u16, u16)>> = default_slots(g.node_groups.len())
-        .into_iter()
-        .map(|r| vec![r])
-        .collect();
-    if g.node_groups
+    // Even means every shard holds its share of the 16384 slots, one more or less (the
+    // default split, and what every shard change leaves).
+    let counts: Vec<u32> = g
+        .node_groups
         .iter()
-        .map(|(_, s)| s.clone())
-        .collect::<Vec<_>>()
-        != balanced
-    {
+        .map(|(_, s)| {
+            s.iter()
+                .map(|&(a, b)| u32::from(b) - u32::from(a) + 1)
+                .sum()
+        })
+        .collect();
+    let even = match (counts.iter().min(), counts.iter().max()) {
+        (Some(a), Some(b)) => b - a <= 1 && counts.iter().sum::<u32>() == 16384,
+        _ => true,
+    };
+    if !even {
         return Err(ApiError::invalid_global_replication_group_state(format!(
             "Global datastore {id} has an uneven slot layout that elasticache-local cannot move."
         )));
@@ -294,7 +300,7 @@ impl Service {
     }
 
     /// Whether every listed member group is `available` (or gone).
-    fn members_available(&self, account: &str, members: &[GlobalMemberRecord]) -> bool {
+    pub(super) fn members_available(&self, account: &str, members: &[GlobalMemberRecord]) -> bool {
         members.iter().all(|m| {
             let reg = self.inner.store.region(account, &m.region);
             let r = lock(&reg);

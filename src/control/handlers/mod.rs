@@ -34,6 +34,7 @@ mod failover;
 mod global_groups;
 mod global_members;
 mod global_modify;
+mod global_shards;
 mod lifecycle;
 mod migration;
 mod parameter_groups;
@@ -758,5 +759,21 @@ impl ElastiCacheApi for Service {
         input: RebalanceSlotsInGlobalReplicationGroupInput,
     ) -> Result<RebalanceSlotsInGlobalReplicationGroupOutput, ApiError> {
         global_modify::rebalance_slots_in_global_replication_group(self, ctx, input)
+    }
+
+    async fn increase_node_groups_in_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: IncreaseNodeGroupsInGlobalReplicationGroupInput,
+    ) -> Result<IncreaseNodeGroupsInGlobalReplicationGroupOutput, ApiError> {
+        global_shards::increase_node_groups_in_global_replication_group(self, ctx, input)
+    }
+
+    async fn decrease_node_groups_in_global_replication_group(
+        &self,
+        ctx: &RequestContext,
+        input: DecreaseNodeGroupsInGlobalReplicationGroupInput,
+    ) -> Result<DecreaseNodeGroupsInGlobalReplicationGroupOutput, ApiError> {
+        global_shards::decrease_node_groups_in_global_replication_group(self, ctx, input)
     }
 }

@@ -268,7 +268,7 @@ fn new_groups(
 
 /// The planned resharding: the group as it is during the operation (new node groups listed
 /// without slots), the new members, the moves, and the node groups removed at the end.
-struct ReshardPlan {
+pub(crate) struct ReshardPlan {
     group: ReplicationGroupRecord,
     members: Vec<CacheClusterRecord>,
     moves: Vec<ShardMove>,
@@ -364,8 +364,9 @@ fn shape(
     Ok((ids, Vec::new()))
 }
 
-/// Plan of ModifyReplicationGroupShardConfiguration under the region lock (region read only).
-fn plan_reshard(
+/// Plan of ModifyReplicationGroupShardConfiguration under the region lock (region read only;
+/// global datastore resharding runs it as a dry run for every member first).
+pub(crate) fn plan_reshard(
     r: &Region,
     input: &ModifyReplicationGroupShardConfigurationInput,
     now: OffsetDateTime,

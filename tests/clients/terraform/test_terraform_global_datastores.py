@@ -2,7 +2,8 @@
 replication group in us-east-1, the global datastore over it, and a secondary replication group
 in us-west-2 (two provider aliases against one endpoint): apply, clean second plan, data written
 in us-east-1 read in us-west-2, destroy (the secondary is disassociated, the datastore deleted
-keeping its primary, then the primary deleted).
+keeping its primary, then the primary deleted). A second configuration makes a cluster mode
+enabled datastore go 2 -> 3 -> 2 node groups through `num_node_groups`.
 
 Reuses the harness of test_terraform.py (offline provider mirror, skipped when missing).
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.cluster import RedisCluster
 
 from helpers import aws_error
 from test_terraform import Terraform, _assert_no_changes, find_provider_mirror
@@ -26,15 +28,15 @@ HERE = Path(__file__).resolve().parent / "global_datastores"
 pytestmark = [pytest.mark.terraform, pytest.mark.timeout(1500)]
 
 
-@pytest.fixture(scope="module")
-def terraform_global(tmp_path_factory):
+def _terraform_in(tmp_path_factory, source: Path):
+    """An initialised Terraform working directory holding `source`'s main.tf (offline mirror)."""
     if shutil.which("terraform") is None:
         pytest.skip("terraform is not on PATH: Terraform suite skipped")
     mirror = find_provider_mirror()
     if mirror is None:
         pytest.skip("no offline hashicorp/aws provider mirror found (set ECL_TF_MIRROR): Terraform suite skipped")
-    work = tmp_path_factory.mktemp("terraform-global")
-    shutil.copy(HERE / "main.tf", work / "main.tf")
+    work = tmp_path_factory.mktemp(f"terraform-{source.name}")
+    shutil.copy(source / "main.tf", work / "main.tf")
     cli_config = work / "cli.tfrc"
     cli_config.write_text(
         "provider_installation {\n"
@@ -45,6 +47,19 @@ def terraform_global(tmp_path_factory):
     )
     tf = Terraform(work, cli_config)
     tf.run("init", "-no-color", "-input=false", timeout=300)
+    return tf, work
+
+
+@pytest.fixture(scope="module")
+def terraform_global(tmp_path_factory):
+    tf, work = _terraform_in(tmp_path_factory, HERE)
+    yield tf
+    shutil.rmtree(work / ".terraform", ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def terraform_global_resharding(tmp_path_factory):
+    tf, work = _terraform_in(tmp_path_factory, HERE.parent / "global_resharding")
     yield tf
     shutil.rmtree(work / ".terraform", ignore_errors=True)
 
@@ -87,3 +102,56 @@ def test_global_datastore_apply_plan_destroy(terraform_global, endpoint_url, mak
             east.describe_replication_groups(ReplicationGroupId=f"tf-gp-{suffix}")
     finally:
         tf.run("destroy", "-auto-approve", "-no-color", *variables, ok_codes=(0, 1))
+
+
+def _secondary_has_every_key(address: str, count: int) -> bool:
+    sc = RedisCluster(host=address, port=6379, socket_timeout=10, decode_responses=True)
+    try:
+        return all(sc.get(f"tfk{i}") == str(i) for i in range(count))
+    except redis.exceptions.RedisError:
+        return False
+    finally:
+        sc.close()
+
+
+def test_global_datastore_num_node_groups_up_and_down(terraform_global_resharding, endpoint_url, make_client):
+    tf = terraform_global_resharding
+    east, west = make_client("us-east-1"), make_client("us-west-2")
+    suffix = uuid.uuid4().hex[:8]
+
+    def variables(shards: int) -> list[str]:
+        return ["-var", f"endpoint={endpoint_url}", "-var", f"suffix={suffix}", "-var", f"shards={shards}"]
+
+    try:
+        tf.run("apply", "-auto-approve", "-no-color", *variables(2))
+        _assert_no_changes(tf, variables(2))
+        outputs = json.loads(tf.run("output", "-json").stdout)
+        gid = outputs["global_id"]["value"]
+        pc = RedisCluster(
+            host=outputs["primary_configuration"]["value"], port=6379, socket_timeout=10, decode_responses=True
+        )
+        for i in range(300):
+            pc.set(f"tfk{i}", i)
+        pc.close()
+        secondary = outputs["secondary_configuration"]["value"]
+        for shards in (3, 2):
+            tf.run("apply", "-auto-approve", "-no-color", *variables(shards))
+            _assert_no_changes(tf, variables(shards))
+            g = west.describe_global_replication_groups(GlobalReplicationGroupId=gid)["GlobalReplicationGroups"][0]
+            assert g["Status"] == "available"
+            assert len(g["GlobalNodeGroups"]) == shards
+            for client, rg in ((east, f"tf-gsp-{suffix}"), (west, f"tf-gss-{suffix}")):
+                group = client.describe_replication_groups(ReplicationGroupId=rg)["ReplicationGroups"][0]
+                assert len(group["NodeGroups"]) == shards, rg
+            ok = False
+            for _ in range(200):
+                ok = _secondary_has_every_key(secondary, 300)
+                if ok:
+                    break
+                time.sleep(0.05)
+            assert ok, f"the secondary misses keys after going to {shards} node groups"
+        tf.run("destroy", "-auto-approve", "-no-color", *variables(2))
+        with aws_error(east, "GlobalReplicationGroupNotFoundFault", 404, "GlobalReplicationGroupNotFoundFault"):
+            east.describe_global_replication_groups(GlobalReplicationGroupId=gid)
+    finally:
+        tf.run("destroy", "-auto-approve", "-no-color", *variables(2), ok_codes=(0, 1))
