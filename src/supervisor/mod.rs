@@ -27,17 +27,19 @@
 
 mod alloc;
 mod engines;
+mod faults;
 mod migration;
 mod node;
 pub mod params;
 mod proxy;
-mod serverless;
 mod resharding;
+mod serverless;
 mod snapshots;
 mod topology;
 
 pub use alloc::{Allocator, Reservation};
 pub use engines::check_access_string;
+pub use faults::NetFault;
 pub use migration::MigrationLinkStatus;
 pub use node::Supervisor;
 pub use resharding::{MigrationStats, SlotMovePlan};
