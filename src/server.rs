@@ -131,12 +131,16 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
         account: config.account_id.clone(),
         region: config.region.clone(),
     };
-    let mut health = Health::new(addressing, supervisor.clone(), resources, ca);
+    let faults = crate::faults::Faults::new(service.clone(), defaults.clone());
+    let listed = faults.clone();
+    let mut health = Health::new(addressing, supervisor.clone(), resources, ca)
+        .with_faults(Arc::new(move || listed.health()));
     if let Some(p) = &persistence {
         health = health.with_persistence(p.report());
     }
     let app = Router::new()
         .merge(health::router(health))
+        .merge(crate::faults::router(faults))
         .merge(http::router_with(
             service,
             defaults,
