@@ -77,6 +77,7 @@ def make_group(ec, groups, gid: str, **extra) -> dict:
         AutomaticFailoverEnabled=True,
     )
     params.update(extra)
+    params = {k: v for k, v in params.items() if v is not None}
     ec.create_replication_group(**params)
     ec.get_waiter("replication_group_available").wait(ReplicationGroupId=gid, WaiterConfig=FAST_WAITER)
     group = ec.describe_replication_groups(ReplicationGroupId=gid)["ReplicationGroups"][0]
@@ -395,3 +396,96 @@ def test_cli_creates_lists_and_clears(ec, resources, uid, endpoint_url):
         timeout=30,
     )
     assert bad.returncode != 0 and "type:" in bad.stderr
+
+
+def test_redis_cluster_rides_out_an_az_power_interruption_of_a_three_shard_group(ec, groups, uid, endpoint_url):
+    from redis.cluster import RedisCluster
+
+    gid = uid("azc")
+    group = make_group(
+        ec,
+        groups,
+        gid,
+        NumCacheClusters=None,
+        NumNodeGroups=3,
+        ReplicasPerNodeGroup=1,
+        MultiAZEnabled=True,
+        NodeGroupConfiguration=[
+            {"PrimaryAvailabilityZone": "us-east-1f", "ReplicaAvailabilityZones": ["us-east-1b"]} for _ in range(3)
+        ],
+    )
+    cfg = group["ConfigurationEndpoint"]
+    primaries = {ng["NodeGroupId"]: ng_primary(ec, ng) for ng in group["NodeGroups"]}
+    assert {member(ec, p)["PreferredAvailabilityZone"] for p in primaries.values()} == {"us-east-1f"}
+    rc = RedisCluster(
+        host=cfg["Address"],
+        port=cfg["Port"],
+        decode_responses=True,
+        socket_timeout=2,
+        retry=Retry(ConstantBackoff(0.05), 20),
+    )
+    for i in range(300):
+        rc.set(f"user:{i}", i)
+    replicas = [
+        node_client(ec, m["CacheClusterId"])
+        for ng in group["NodeGroups"]
+        for m in ng["NodeGroupMembers"]
+        if m["CacheClusterId"] != primaries[ng["NodeGroupId"]]
+    ]
+    assert until(lambda: sum(r.dbsize() for r in replicas) == 300)
+
+    started = time.monotonic()
+    fault = inject(endpoint_url, {"type": "az-power", "target": {"availabilityZone": "us-east-1f"}})
+    rc.set("after", "power-cut")
+    print(f"\naz-power on 3 shards: RedisCluster writes again after {time.monotonic() - started:.3f} s")
+    after = ec.describe_replication_groups(ReplicationGroupId=gid)["ReplicationGroups"][0]
+    for ng in after["NodeGroups"]:
+        assert ng_primary(ec, ng) != primaries[ng["NodeGroupId"]]
+    assert [rc.get(f"user:{i}") for i in range(300)] == [str(i) for i in range(300)]
+    assert sum(m.count("Failover from primary node") for m in messages(ec, gid)) == 3
+    clear(endpoint_url, fault)
+    for old in primaries.values():
+        c = node_client(ec, old, socket_timeout=2)
+        assert until(lambda c=c: c.info("replication")["master_link_status"] == "up")
+
+
+def ng_primary(ec, ng: dict) -> str:
+    """The shard's primary, as its nodes say (cluster mode groups report no CurrentRole)."""
+    clients = {m["CacheClusterId"]: node_client(ec, m["CacheClusterId"], socket_timeout=2) for m in ng["NodeGroupMembers"]}
+    for cid, c in clients.items():
+        try:
+            if c.info("replication")["role"] == "master":
+                return cid
+        except redis.ConnectionError:
+            continue
+    raise AssertionError(f"no primary in {ng}")
+
+
+def test_pymemcache_hash_client_carries_on_across_a_node_crash(ec, resources, uid, endpoint_url):
+    from pymemcache.client.hash import HashClient
+
+    from helpers import config_get_cluster, create_memcached
+
+    cid = uid("mcc")
+    cluster = create_memcached(ec, resources, cid, nodes=3)
+    cfg = cluster["ConfigurationEndpoint"]
+    conf = config_get_cluster(cfg["Address"], cfg["Port"])
+    nodes = sorted((ip, port) for _host, ip, port in conf.nodes)
+    client = HashClient(nodes, connect_timeout=1, timeout=1, retry_attempts=0, dead_timeout=60, use_pooling=False)
+    for i in range(100):
+        assert client.set(f"k{i}", i)
+    fault = inject(endpoint_url, {"type": "crash", "target": {"cacheClusterId": cid, "cacheNodeId": "0002"}})
+    assert member(ec, cid)["CacheNodes"][1]["CacheNodeStatus"] == "rebooting"
+    # Auto discovery still lists the node (ElastiCache replaces a failed node on the same
+    # endpoint); the client marks it dead and rehashes its keys onto the others.
+    assert len(config_get_cluster(cfg["Address"], cfg["Port"]).nodes) == 3
+    stored = 0
+    for i in range(100):
+        try:
+            stored += bool(client.set(f"n{i}", i))
+        except Exception:  # the calls that discover the dead node fail once
+            pass
+    assert stored >= 95
+    assert all(client.get(f"n{i}") in (None, str(i).encode()) for i in range(100))
+    clear(endpoint_url, fault)
+    assert member(ec, cid)["CacheNodes"][1]["CacheNodeStatus"] == "available"

@@ -225,3 +225,67 @@ impl AsyncWrite for Faulty {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A served connection through `gate` (echoing what it reads) and the client's end.
+    async fn pair(gate: &FaultGate) -> (tokio::task::JoinHandle<io::Result<()>>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut conn = gate.wrap(Conn::Plain(stream));
+        let server = tokio::spawn(async move {
+            let mut buf = [0u8; 64];
+            loop {
+                let n = conn.read(&mut buf).await?;
+                if n == 0 {
+                    return Ok(());
+                }
+                conn.write_all(&buf[..n]).await?;
+            }
+        });
+        (server, client)
+    }
+
+    #[tokio::test]
+    async fn replies_are_delayed_and_kill_resets_idle_connections() {
+        let gate = FaultGate::new();
+        let (server, mut client) = pair(&gate).await;
+        gate.set_delay(Duration::from_millis(150), Duration::ZERO);
+        let started = std::time::Instant::now();
+        client.write_all(b"hi").await.unwrap();
+        let mut buf = [0u8; 2];
+        client.read_exact(&mut buf).await.unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        gate.set_delay(Duration::ZERO, Duration::ZERO);
+        // The server task is idle in a read: a kill reaches it at once.
+        gate.kill_all();
+        let ended = tokio::time::timeout(Duration::from_secs(2), server).await;
+        let err = ended.unwrap().unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset);
+        // Connections wrapped after the kill are not affected.
+        let (_server, mut fresh) = pair(&gate).await;
+        fresh.write_all(b"ok").await.unwrap();
+        fresh.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"ok");
+    }
+
+    #[test]
+    fn every_nth_and_refusal_decide_admission() {
+        let gate = FaultGate::new();
+        gate.set_every_nth(3);
+        let admitted: Vec<bool> = (0..6).map(|_| gate.admit()).collect();
+        assert_eq!(admitted, [true, true, false, true, true, false]);
+        gate.set_every_nth(0);
+        gate.set_refuse(true);
+        assert!(!gate.admit());
+        gate.set_refuse(false);
+        assert!(gate.admit());
+    }
+}
