@@ -133,6 +133,9 @@ impl CreateArgs {
 
 /// Runs `elasticache-local fault …` (`args` without the program name's `fault`); the exit code.
 pub fn run(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
+    // Usage lines name the whole command, not just `fault`.
+    let args =
+        std::iter::once("elasticache-local fault".to_string()).chain(args.into_iter().skip(1));
     let cli = FaultCli::parse_from(args);
     let (method, path, body) = match &cli.command {
         Command::Create(a) => ("POST", super::http::FAULTS_PATH.to_string(), Some(a.body())),
