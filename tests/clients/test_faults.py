@@ -246,6 +246,10 @@ def test_replication_partition_stalls_wait_then_recovers(ec, groups, uid, endpoi
     assert time.monotonic() - started >= 0.25
     assert r.get("b") is None
     assert r.get("a") == "1"
+    # The replica falls behind: the primary's offset moves on, the replica's does not.
+    lag = p.info("replication")["master_repl_offset"] - r.info("replication")["slave_repl_offset"]
+    p.set("c", 3)
+    assert p.info("replication")["master_repl_offset"] - r.info("replication")["slave_repl_offset"] > lag > 0
     clear(endpoint_url, fault)
     assert until(lambda: r.info("replication")["master_link_status"] == "up")
     assert until(lambda: r.get("b") == "2")
