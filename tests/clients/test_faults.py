@@ -220,13 +220,25 @@ def test_memory_pressure_gives_oom_then_clears(ec, resources, uid, endpoint_url)
     before = c.config_get("maxmemory")["maxmemory"]
     c.set("seed", "x" * 1000)
     c.config_set("maxmemory-policy", "noeviction")
-    fault = inject(endpoint_url, {"type": "memory", "target": {"cacheClusterId": cid}, "maxmemoryBytes": 1024})
-    assert c.config_get("maxmemory")["maxmemory"] == "1024"
+    limit = c.info("memory")["used_memory"] + 20_000
+    fault = inject(endpoint_url, {"type": "memory", "target": {"cacheClusterId": cid}, "maxmemoryBytes": limit})
+    assert c.config_get("maxmemory")["maxmemory"] == str(limit)
+    # As in Redis, a write is refused once used memory is above the limit (this one takes it there).
+    c.set("over", "f" * 50_000)
     with pytest.raises(redis.exceptions.OutOfMemoryError):
-        c.set("more", "y" * 10000)
+        c.set("more", "y" * 50_000)
+    # Under an evicting policy the same pressure evicts instead of refusing.
+    c.config_set("maxmemory-policy", "allkeys-lru")
+    evicted = c.info("stats")["evicted_keys"]
+    for i in range(20):
+        c.set(f"small{i}", "z" * 5000)
+    assert c.info("stats")["evicted_keys"] > evicted
+    assert c.dbsize() < 22
+    assert c.info("memory")["used_memory"] <= limit + 10_000
+    c.config_set("maxmemory-policy", "noeviction")
     clear(endpoint_url, fault)
     assert c.config_get("maxmemory")["maxmemory"] == before
-    assert c.set("more", "y" * 10000)
+    assert c.set("more", "y" * 50_000)
 
 
 def test_replication_partition_stalls_wait_then_recovers(ec, groups, uid, endpoint_url):
