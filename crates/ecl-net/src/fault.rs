@@ -182,7 +182,12 @@ impl AsyncRead for Faulty {
         this.check()?;
         // Registered at wrap time; a kill drains the list, but a connection registered before
         // a kill is reset by it, so it never needs registering again.
-        *lock(&this.slot) = Some(cx.waker().clone());
+        {
+            let mut slot = lock(&this.slot);
+            if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *slot = Some(cx.waker().clone());
+            }
+        }
         this.check()?;
         Pin::new(&mut this.inner).poll_read(cx, buf)
     }
