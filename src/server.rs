@@ -140,7 +140,6 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
     }
     let app = Router::new()
         .merge(health::router(health))
-        .merge(crate::faults::router(faults))
         .merge(http::router_with(
             service,
             defaults,
@@ -148,6 +147,8 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
             config.api_body_timeout,
         ));
 
+    // Fault injection's JSON API beside the Query API (its paths are more specific).
+    let app = app.merge(crate::faults::router(faults));
     let listener = TcpListener::bind(config.listen).await.map_err(|err| {
         io::Error::new(
             err.kind(),
