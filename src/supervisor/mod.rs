@@ -27,7 +27,6 @@
 
 mod alloc;
 mod engines;
-mod faults;
 mod migration;
 mod node;
 pub mod params;
@@ -39,7 +38,6 @@ mod topology;
 
 pub use alloc::{Allocator, Reservation};
 pub use engines::check_access_string;
-pub use faults::NetFault;
 pub use migration::MigrationLinkStatus;
 pub use node::Supervisor;
 pub use resharding::{MigrationStats, SlotMovePlan};
@@ -47,6 +45,10 @@ pub use snapshots::{DecodedImages, decode_images};
 pub use topology::ShardTopology;
 
 pub use crate::auth::iam::{IamCredentials, IamTarget};
+
+// Fault injection (`faults`): crash/revive, network faults, memory limit, replication cut.
+mod faults;
+pub use faults::NetFault;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
