@@ -36,6 +36,8 @@ pub struct Health {
     ca: Arc<LocalCa>,
     /// Data directory and whether state was restored from it (`null` data dir without one).
     persistence: Value,
+    /// Active injected faults (`crate::faults`), if the server has the registry.
+    faults: Option<ResourceCounts>,
 }
 
 impl Health {
@@ -53,7 +55,14 @@ impl Health {
             resources,
             ca,
             persistence: json!({"data_dir": null, "restored": false}),
+            faults: None,
         }
+    }
+
+    /// The same, listing the active injected faults that `faults` produces.
+    pub fn with_faults(mut self, faults: ResourceCounts) -> Health {
+        self.faults = Some(faults);
+        self
     }
 
     /// The same, reporting `info` as the persistence section (`--data-dir`).
@@ -92,6 +101,7 @@ impl Health {
             "configuration_endpoints": counts.config_endpoints,
             "cluster_endpoints": counts.cluster_endpoints,
             "persistence": self.persistence,
+            "faults": self.faults.as_ref().map(|f| f()).unwrap_or_else(|| json!([])),
             "tls": {
                 "ca_url": CA_PATH,
                 "ca_file": self.ca.path().map(|p| p.display().to_string()),

@@ -27,6 +27,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod control;
+pub mod faults;
 pub mod health;
 pub mod persistence;
 pub mod server;

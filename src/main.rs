@@ -12,6 +12,10 @@ use elasticache_local::config::Config;
 const RUNTIME_DRAIN: Duration = Duration::from_millis(200);
 
 fn main() -> std::process::ExitCode {
+    // `elasticache-local fault …` talks to a running emulator; anything else runs one.
+    if std::env::args().nth(1).as_deref() == Some("fault") {
+        return elasticache_local::faults::cli::run(std::env::args().skip(1));
+    }
     let config = Config::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

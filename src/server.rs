@@ -134,7 +134,10 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
         account: config.account_id.clone(),
         region: config.region.clone(),
     };
-    let mut health = Health::new(addressing, supervisor.clone(), resources, ca);
+    let faults = crate::faults::Faults::new(service.clone(), defaults.clone());
+    let listed = faults.clone();
+    let mut health = Health::new(addressing, supervisor.clone(), resources, ca)
+        .with_faults(Arc::new(move || listed.health()));
     if let Some(p) = &persistence {
         health = health.with_persistence(p.report());
     }
@@ -150,6 +153,8 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
     // The status page answers `GET /` without an `Action`; the Query API keeps the rest.
     let app = status::page_layer(app, status);
 
+    // Fault injection's JSON API beside the Query API (its paths are more specific).
+    let app = app.merge(crate::faults::router(faults));
     let listener = TcpListener::bind(config.listen).await.map_err(|err| {
         io::Error::new(
             err.kind(),

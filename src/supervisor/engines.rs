@@ -214,6 +214,14 @@ impl RunningNode {
         }
     }
 
+    /// The gate the node's client connections pass through (fault injection).
+    pub fn fault_gate(&self) -> ecl_net::FaultGate {
+        match self {
+            RunningNode::Redis(n) => n.fault_gate(),
+            RunningNode::Memcached(n) => n.fault_gate(),
+        }
+    }
+
     /// Cluster node id (Redis/Valkey).
     pub fn node_id(&self) -> Option<String> {
         match self {

@@ -50,6 +50,10 @@ pub use topology::ShardTopology;
 
 pub use crate::auth::iam::{IamCredentials, IamTarget};
 
+// Fault injection (`faults`): crash/revive, network faults, memory limit, replication cut.
+mod faults;
+pub use faults::NetFault;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 

@@ -30,10 +30,12 @@ pub struct ShardTopology {
     pub replicas: Vec<String>,
 }
 
-/// What the nodes were told: replica key → primary key it follows.
+/// What the nodes were told: replica key → primary key it follows; and the nodes crashed by
+/// fault injection (with how the cluster bus announced them), which topology changes skip.
 #[derive(Debug, Default)]
 pub struct TopologyState {
     following: Mutex<HashMap<String, String>>,
+    down: Mutex<HashMap<String, Option<ClusterNodeInfo>>>,
 }
 
 impl TopologyState {
@@ -44,6 +46,25 @@ impl TopologyState {
 
     fn following(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.following.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn down(&self) -> std::sync::MutexGuard<'_, HashMap<String, Option<ClusterNodeInfo>>> {
+        self.down.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a crashed node (and its last cluster announcement, for the slot map).
+    pub(super) fn mark_down(&self, key: &str, info: Option<ClusterNodeInfo>) {
+        self.down().insert(key.to_string(), info);
+    }
+
+    /// Forgets a crash: the node runs again.
+    pub(super) fn mark_up(&self, key: &str) {
+        self.down().remove(key);
+    }
+
+    /// Whether the node is crashed.
+    pub(super) fn is_down(&self, key: &str) -> bool {
+        self.down().contains_key(key)
     }
 }
 
@@ -56,6 +77,10 @@ impl Supervisor {
     /// stream). Does nothing when it follows `primary` already.
     pub async fn replicate(&self, replica: &str, primary: &str) -> Result<(), SupervisorError> {
         if self.topology.following().get(replica).map(String::as_str) == Some(primary) {
+            return Ok(());
+        }
+        if self.topology.is_down(replica) || self.topology.is_down(primary) {
+            // A crashed node is linked when it comes back (fault injection).
             return Ok(());
         }
         let replica_slot = self.slot(replica)?;
@@ -195,7 +220,7 @@ impl Supervisor {
             .flat_map(|s| std::iter::once(s.primary.clone()).chain(s.replicas.iter().cloned()))
             .collect();
         keys.sort_by_key(|k| !first.contains(k));
-        for key in &keys {
+        for key in keys.iter().filter(|k| !self.topology.is_down(k)) {
             let slot = self.slot(key)?;
             let guard = slot.lock().await;
             if !guard
@@ -210,6 +235,9 @@ impl Supervisor {
     }
 
     async fn cluster_node_info(&self, key: &str) -> Result<ClusterNodeInfo, SupervisorError> {
+        if let Some(Some(info)) = self.topology.down().get(key) {
+            return Ok(info.clone());
+        }
         let slot = self.slot(key)?;
         let guard = slot.lock().await;
         let Some(node_id) = guard.running.as_ref().and_then(|n| n.node_id()) else {

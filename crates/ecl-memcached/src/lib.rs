@@ -171,6 +171,12 @@ impl MemcachedNode {
         self.running.addr
     }
 
+    /// The gate through which the node's client connections pass: the supervisor sets
+    /// network faults (delay, refusal, resets) on it.
+    pub fn fault_gate(&self) -> ecl_net::FaultGate {
+        self.running.fault.clone()
+    }
+
     /// Replaces the TLS policy for connections accepted from now on; open connections keep
     /// their transport.
     pub fn set_tls(&self, tls: Option<ecl_net::TlsPolicy>) {

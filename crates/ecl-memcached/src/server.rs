@@ -61,6 +61,8 @@ pub(crate) struct Running {
     reaper: JoinHandle<()>,
     /// TLS policy of the listener, replaceable while it runs.
     pub(crate) tls: ecl_net::PolicyCell,
+    /// Network faults the listener's connections suffer (fault injection).
+    pub(crate) fault: ecl_net::FaultGate,
 }
 
 impl Running {
@@ -93,8 +95,10 @@ pub(crate) fn spawn(
     let (stop, stop_rx) = watch::channel(false);
     // Every task of the node (accept loop, connections, reaper) logs inside this span.
     let span = tracing::info_span!("node", node = %reaper_of.name, %addr);
-    let accept =
-        handle.spawn(accept_loop(listener, target, stop_rx, tls.clone()).instrument(span.clone()));
+    let fault = ecl_net::FaultGate::new();
+    let accept = handle.spawn(
+        accept_loop(listener, target, stop_rx, tls.clone(), fault.clone()).instrument(span.clone()),
+    );
     let reaper = handle.spawn(
         async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -111,6 +115,7 @@ pub(crate) fn spawn(
         accept,
         reaper,
         tls,
+        fault,
     })
 }
 
@@ -119,6 +124,7 @@ async fn accept_loop(
     target: Target,
     mut stop: watch::Receiver<bool>,
     tls: ecl_net::PolicyCell,
+    fault: ecl_net::FaultGate,
 ) {
     let mut conns = JoinSet::new();
     loop {
@@ -127,11 +133,15 @@ async fn accept_loop(
             accepted = listener.accept() => {
                 match accepted {
                     Ok((stream, peer)) => {
+                        if !fault.admit() {
+                            continue;
+                        }
                         let node = target.resolve();
                         let tls = tls.current();
+                        let fault = fault.clone();
                         let conn = async move {
                             if let Some(conn) = ecl_net::accept(tls.as_deref(), stream).await {
-                                serve(conn, peer, node).await;
+                                serve(fault.wrap(conn), peer, node).await;
                             }
                         };
                         conns.spawn(conn.in_current_span());

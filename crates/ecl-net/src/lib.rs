@@ -13,6 +13,9 @@
 //! the first byte of a RESP, Memcached text or Memcached binary request).
 #![forbid(unsafe_code)]
 
+mod fault;
+pub use fault::{FaultGate, Faulty};
+
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -105,12 +108,18 @@ pub enum Conn {
     Tls(Box<server::TlsStream<TcpStream>>),
     /// TLS opened by us to another listener.
     TlsClient(Box<client::TlsStream<TcpStream>>),
+    /// A connection under a [`FaultGate`] (fault injection).
+    Faulty(Box<Faulty>),
 }
 
 impl Conn {
     /// Whether the connection is encrypted.
     pub fn is_tls(&self) -> bool {
-        !matches!(self, Conn::Plain(_))
+        match self {
+            Conn::Plain(_) => false,
+            Conn::Faulty(f) => f.is_tls(),
+            _ => true,
+        }
     }
 }
 
@@ -178,6 +187,7 @@ impl AsyncRead for Conn {
             Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Conn::TlsClient(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Conn::Faulty(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -192,6 +202,7 @@ impl AsyncWrite for Conn {
             Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Conn::TlsClient(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Conn::Faulty(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -200,6 +211,7 @@ impl AsyncWrite for Conn {
             Conn::Plain(s) => Pin::new(s).poll_flush(cx),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Conn::TlsClient(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Conn::Faulty(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -208,6 +220,7 @@ impl AsyncWrite for Conn {
             Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Conn::TlsClient(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Conn::Faulty(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 
@@ -220,6 +233,7 @@ impl AsyncWrite for Conn {
             Conn::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
             Conn::TlsClient(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Conn::Faulty(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -228,6 +242,7 @@ impl AsyncWrite for Conn {
             Conn::Plain(s) => s.is_write_vectored(),
             Conn::Tls(s) => s.is_write_vectored(),
             Conn::TlsClient(s) => s.is_write_vectored(),
+            Conn::Faulty(_) => false,
         }
     }
 }

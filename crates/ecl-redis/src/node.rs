@@ -38,6 +38,8 @@ pub struct RedisNode {
     pub(crate) span: tracing::Span,
     /// TLS policy of the listener, replaceable while it runs.
     tls: ecl_net::PolicyCell,
+    /// Network faults the listener's connections suffer (fault injection).
+    fault: ecl_net::FaultGate,
 }
 
 fn run_id() -> String {
@@ -142,8 +144,10 @@ impl RedisNode {
         shared.lock().persist.node = Arc::downgrade(&shared);
         let span = tracing::info_span!("node", node = %cfg.name, %addr);
         let tls = ecl_net::PolicyCell::new(cfg.tls.clone());
+        let fault = ecl_net::FaultGate::new();
         let accept = handle.spawn(
-            accept_loop(shared.clone(), listener, addr, tls.clone()).instrument(span.clone()),
+            accept_loop(shared.clone(), listener, addr, tls.clone(), fault.clone())
+                .instrument(span.clone()),
         );
         let cron = handle.spawn(cron_loop(shared.clone()).instrument(span.clone()));
         span.in_scope(|| tracing::info!(version = %cfg.engine_version, "redis node listening"));
@@ -154,7 +158,14 @@ impl RedisNode {
             runtime: handle,
             span,
             tls,
+            fault,
         })
+    }
+
+    /// The gate through which the node's client connections pass: the supervisor sets
+    /// network faults (delay, refusal, resets) on it.
+    pub fn fault_gate(&self) -> ecl_net::FaultGate {
+        self.fault.clone()
     }
 
     /// Replaces the TLS policy for connections accepted from now on (ElastiCache's in-place
@@ -320,14 +331,18 @@ async fn accept_loop(
     listener: tokio::net::TcpListener,
     local: SocketAddr,
     tls: ecl_net::PolicyCell,
+    fault: ecl_net::FaultGate,
 ) {
     let mut shutdown = shared.shutdown.subscribe();
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
+                    if !fault.admit() {
+                        continue;
+                    }
                     let local = stream.local_addr().unwrap_or(local);
-                    let conn = open_connection(shared.clone(), stream, peer, local, tls.current());
+                    let conn = open_connection(shared.clone(), stream, peer, local, tls.current(), fault.clone());
                     tokio::spawn(conn.in_current_span());
                 }
                 Err(e) => {
@@ -348,10 +363,12 @@ async fn open_connection(
     peer: SocketAddr,
     local: SocketAddr,
     tls: Option<Arc<ecl_net::TlsPolicy>>,
+    fault: ecl_net::FaultGate,
 ) {
-    let Some(mut conn) = ecl_net::accept(tls.as_deref(), stream).await else {
+    let Some(conn) = ecl_net::accept(tls.as_deref(), stream).await else {
         return;
     };
+    let mut conn = fault.wrap(conn);
     let max = shared
         .lock_wait()
         .await

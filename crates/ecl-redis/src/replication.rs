@@ -765,6 +765,24 @@ impl RedisNode {
             .cfg
             .set("replica-announce-port", &endpoint.1.to_string());
     }
+
+    /// Cuts this replica's link to its primary as a network partition would (fault
+    /// injection): the replica keeps its data and role, stops applying the stream, and reports
+    /// the link down; the primary forgets it (WAIT no longer counts it). Re-linking takes a
+    /// new [`RedisNode::replicate_from`]. `false` when the node is not a replica.
+    pub fn cut_replication_link(&self) -> bool {
+        let eng = self.shared.lock();
+        let Some(up) = &eng.repl.upstream else {
+            return false;
+        };
+        up.link.closed.store(true, Ordering::Release);
+        up.link.online.store(false, Ordering::Release);
+        up.link.down_since_ms.store(wall_ms(), Ordering::Release);
+        if let Some(task) = &up.task {
+            task.abort();
+        }
+        true
+    }
 }
 
 /// The replica's side of a link: load the copy, then apply units as they come.

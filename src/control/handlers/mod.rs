@@ -25,12 +25,15 @@ use crate::control::error::ApiError;
 use crate::state::{Region, Store, SystemClock, lock};
 use crate::supervisor::Supervisor;
 
+pub(crate) use faults::{FaultNode, FaultTarget};
+
 mod cache_clusters;
 mod catalog;
 mod cluster_render;
 mod common;
 mod events;
 mod failover;
+mod faults;
 mod global_groups;
 mod global_members;
 mod global_modify;
