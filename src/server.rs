@@ -126,15 +126,22 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
     };
     // Automatic snapshots: a pass a minute is precise enough for daily windows.
     service.spawn_snapshot_scheduler(std::time::Duration::from_secs(60));
-    let viewed = service.clone();
-    let status = Status::new(supervisor.clone(), Arc::new(move || viewed.overview()));
-    let counted = service.clone();
-    let resources: health::ResourceCounts = Arc::new(move || counted.resource_counts());
     let defaults = ContextDefaults {
         account: config.account_id.clone(),
         region: config.region.clone(),
     };
     let faults = crate::faults::Faults::new(service.clone(), defaults.clone());
+    let (viewed, shown) = (service.clone(), faults.clone());
+    let status = Status::new(
+        supervisor.clone(),
+        Arc::new(move || {
+            let mut overview = viewed.overview();
+            overview["faults"] = shown.health();
+            overview
+        }),
+    );
+    let counted = service.clone();
+    let resources: health::ResourceCounts = Arc::new(move || counted.resource_counts());
     let listed = faults.clone();
     let mut health = Health::new(addressing, supervisor.clone(), resources, ca)
         .with_faults(Arc::new(move || listed.health()));

@@ -46,7 +46,29 @@ pub fn main_html(report: &Value) -> String {
         report["global_datastores"].as_array().unwrap_or(&empty),
     );
     nodes_table(&mut out, report["nodes"].as_array().unwrap_or(&empty));
+    faults_table(&mut out, report["faults"].as_array().unwrap_or(&empty));
     out
+}
+
+/// Active injected faults (`/_elasticache_local/faults`), with the nodes each one holds.
+fn faults_table(out: &mut String, faults: &[Value]) {
+    section(
+        out,
+        "faults",
+        "Injected faults",
+        &["Fault", "Type", "Nodes"],
+    );
+    for f in faults {
+        let nodes: Vec<String> = list(&f["nodes"]).iter().map(t).collect();
+        let _ = write!(
+            out,
+            "<tr><td class=\"id\">{}</td><td>{}</td><td>{}</td></tr>",
+            t(&f["faultId"]),
+            t(&f["type"]),
+            nodes.join("<br>"),
+        );
+    }
+    end(out, faults.len(), 3);
 }
 
 /// A JSON value as escaped text (`-` for null).

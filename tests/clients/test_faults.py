@@ -162,6 +162,12 @@ def test_crash_of_the_primary_fails_over_and_the_old_primary_returns_as_replica(
     assert any(f"Failover from primary node {old_primary}" in m for m in events), events
     status, health = api(endpoint_url, "GET")
     assert any(f["faultId"] == fault for f in health["faults"])
+    # The status page lists it too, in its JSON and in the page's faults table.
+    with urllib.request.urlopen(f"{endpoint_url}/_elasticache_local/status.json", timeout=10) as r:
+        assert any(f["faultId"] == fault for f in json.loads(r.read())["faults"])
+    with urllib.request.urlopen(f"{endpoint_url}/", timeout=10) as r:
+        page = r.read().decode()
+    assert "Injected faults" in page and fault in page
 
     clear(endpoint_url, fault)
     old = node_client(ec, old_primary, socket_timeout=2)
