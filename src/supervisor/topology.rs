@@ -37,6 +37,11 @@ pub struct TopologyState {
 }
 
 impl TopologyState {
+    /// Forgets every replication link (every node has stopped).
+    pub(super) fn clear(&self) {
+        self.following().clear();
+    }
+
     fn following(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.following.lock().unwrap_or_else(|p| p.into_inner())
     }
