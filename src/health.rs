@@ -36,6 +36,8 @@ pub struct Health {
     ca: Arc<LocalCa>,
     /// Data directory and whether state was restored from it (`null` data dir without one).
     persistence: Value,
+    /// Readiness after the init directory (`crate::ci`).
+    readiness: Arc<crate::ci::Readiness>,
 }
 
 impl Health {
@@ -53,7 +55,14 @@ impl Health {
             resources,
             ca,
             persistence: json!({"data_dir": null, "restored": false}),
+            readiness: crate::ci::Readiness::ready(),
         }
+    }
+
+    /// The same, reporting readiness (`"ready"`, `"init"`) from `readiness`.
+    pub fn with_readiness(mut self, readiness: Arc<crate::ci::Readiness>) -> Health {
+        self.readiness = readiness;
+        self
     }
 
     /// The same, reporting `info` as the persistence section (`--data-dir`).
@@ -80,8 +89,11 @@ impl Health {
                 }),
             );
         }
+        let (ready, init) = self.readiness.report();
         json!({
             "status": "running",
+            "ready": ready,
+            "init": init,
             "service": "elasticache-local",
             "version": env!("CARGO_PKG_VERSION"),
             "uptime_seconds": self.started.elapsed().as_secs(),
