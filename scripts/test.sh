@@ -8,7 +8,8 @@
 #      redis-cli, raw sockets), including the wire and memcached_compat suites;
 #   3b. the differential oracle (tests/differential/oracle.py) against redis-server/memcached;
 #   4. the Terraform suite, when terraform and an offline AWS provider mirror are present;
-#   5. the JavaScript SDK suite (tests/sdk/js), when node and npm are present.
+#   5. the JavaScript SDK suite (tests/sdk/js), when node and npm are present, and the Rust AWS
+#      SDK suite (tests/sdk/rust, a crate outside the workspace).
 # A Python venv (.venv) with tests/clients/requirements.txt is created or refreshed if needed.
 #
 # Environment:
@@ -16,6 +17,7 @@
 #   ECL_SKIP_RUST=1        skip cargo test (still builds the binary)
 #   ECL_SKIP_TERRAFORM=1   skip the Terraform suite
 #   ECL_SKIP_JS=1          skip the JavaScript SDK suite
+#   ECL_SKIP_RUST_SDK=1    skip the Rust AWS SDK suite
 #   ECL_PYTEST_WORKERS=N   parallel pytest workers for the client suites (default 2)
 #   PYTEST_ADDOPTS         extra pytest options (e.g. "-k walkthrough")
 #   ECL_ORACLE_SEED=N      first seed of the differential oracle (default 1)
@@ -197,6 +199,24 @@ else
     [[ $rc -ne 0 ]] && problems+=("JavaScript SDK suite exited $rc")
   else
     failed=$((failed + 1)); problems+=("npm ci in tests/sdk/js failed")
+  fi
+fi
+
+# The Rust AWS SDK (tests/sdk/rust: a crate outside the workspace, its own Cargo.lock and
+# target/; a clean build took 1m35s on the 2-core development machine).
+if [[ "${ECL_SKIP_RUST_SDK:-0}" == 1 ]]; then
+  step "Rust SDK suite skipped (ECL_SKIP_RUST_SDK=1)"
+else
+  step "Rust SDK suite (tests/sdk/rust: cargo test --locked)"
+  rs_out="$LOGDIR/sdk-rust.txt"
+  set +e
+  (cd tests/sdk/rust && ECL_BINARY="$BINARY" cargo test --locked) 2>&1 | tee "$rs_out"
+  rc=${PIPESTATUS[0]}
+  set -e
+  read -r p f < <(awk '/^test result:/ {p += $4; f += $6} END {print p + 0, f + 0}' "$rs_out")
+  passed=$((passed + p)); failed=$((failed + f))
+  if [[ $rc -ne 0 ]]; then
+    problems+=("Rust SDK suite exited $rc"); [[ $f -eq 0 ]] && failed=$((failed + 1))
   fi
 fi
 
