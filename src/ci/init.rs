@@ -244,3 +244,35 @@ async fn wait_settled(init: &InitRun) -> (bool, Vec<String>) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_become_query_forms() {
+        let request = serde_json::json!({"Action": "CreateCacheCluster", "NumCacheNodes": 2,
+            "AutoMinorVersionUpgrade": false, "Region": "eu-west-1"});
+        let (action, form) = form_of(&request, "us-east-1").unwrap();
+        assert_eq!(action, "CreateCacheCluster");
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(form.as_bytes())
+            .into_owned()
+            .collect();
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("NumCacheNodes"), Some("2"));
+        assert_eq!(get("AutoMinorVersionUpgrade"), Some("false"));
+        assert_eq!(get("Version"), Some(crate::control::protocol::API_VERSION));
+        assert_eq!(
+            get("X-Amz-Credential"),
+            Some("test/20200101/eu-west-1/elasticache/aws4_request")
+        );
+        assert_eq!(get("Region"), None);
+        let nested = serde_json::json!({"Action": "X", "Tags": [{"Key": "k"}]});
+        assert!(form_of(&nested, "us-east-1").unwrap_err().contains("Tags"));
+        assert!(form_of(&serde_json::json!({"CacheClusterId": "c"}), "us-east-1").is_err());
+        assert_eq!(
+            between("<Code>Bad</Code><Message>m</Message>", "<Code>", "</Code>"),
+            "Bad"
+        );
+    }
+}

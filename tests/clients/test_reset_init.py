@@ -38,23 +38,25 @@ READY_TIMEOUT_S = 90
 class Emulator:
     """One private emulator process with its own block of addresses."""
 
-    def __init__(self, workdir: Path, *extra: str):
+    def __init__(self, workdir: Path, *extra: str, addressing: list[str] | None = None):
         self.workdir = workdir
         self.port = _free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        args = [str(_binary()), "--listen", f"127.0.0.1:{self.port}", "--log", "info", "--addressing", helpers.ADDRESSING]
+        args = [str(_binary()), "--listen", f"127.0.0.1:{self.port}", "--log", "info"]
         # Apart from the session emulators' addresses (conftest: 127.100-250.x.x, ports 20000-31999).
-        if helpers.ADDRESSING == "loopback":
-            args += ["--loopback-base", f"127.{random.randint(251, 254)}.{random.randint(0, 255)}.1"]
-        else:
+        if addressing is None and helpers.ADDRESSING == "loopback":
+            addressing = ["--loopback-base", f"127.{random.randint(251, 254)}.{random.randint(0, 255)}.1"]
+        elif addressing is None:
             first = random.randint(32000, 32600)
-            args += ["--port-range", f"{first}-{first + 99}"]
+            addressing = ["--port-range", f"{first}-{first + 99}"]
+        self.addressing = addressing
+        args += ["--addressing", helpers.ADDRESSING, *addressing]
         env = {k: v for k, v in os.environ.items() if not k.startswith("ELASTICACHE_LOCAL_")}
         env["NO_COLOR"] = "1"
         # Init scripts call `aws`: the one installed beside this interpreter (awscli from
         # requirements.txt) comes first on their PATH.
         env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-        self.log_path = workdir / "emulator.log"
+        self.log_path = workdir / f"emulator-{self.port}.log"
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 args + list(extra), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=workdir
@@ -110,8 +112,8 @@ class Emulator:
 def start(tmp_path):
     started: list[Emulator] = []
 
-    def _start(*extra: str) -> Emulator:
-        emu = Emulator(tmp_path, *extra)
+    def _start(*extra: str, addressing: list[str] | None = None) -> Emulator:
+        emu = Emulator(tmp_path, *extra, addressing=addressing)
         started.append(emu)
         return emu
 
@@ -216,6 +218,24 @@ def test_failing_init_files_are_named_and_never_ready(start, tmp_path):
     assert time.monotonic() - started < 30  # a failed init ends the wait at once
     assert "ready: no, init: failed" in out.stdout
     assert re.search(r"^02-fails\.sh +FAILED +exit status: 3", out.stdout, re.M), out.stdout
+
+
+def test_init_files_do_not_run_again_on_restored_state(start, tmp_path):
+    init = write_init_dir(tmp_path / "init")
+    data = tmp_path / "data"
+    first = start("--init-dir", str(init), "--data-dir", str(data))
+    assert first.wait_init_finished()["ready"] is True
+    first.stop()
+    assert first.proc.returncode == 0, first.log()
+    # Same addresses, so the restored nodes come back on their endpoints.
+    second = start("--init-dir", str(init), "--data-dir", str(data), addressing=first.addressing)
+    h = second.wait_init_finished()
+    assert h["init"]["state"] == "done" and h["ready"] is True, (h["init"], second.log())
+    assert h["init"]["files"] == []  # the restored state already holds what the files created
+    assert h["persistence"]["restored"] is True
+    ec = second.client()
+    assert ec.describe_cache_clusters(CacheClusterId="init-cache")["CacheClusters"][0]["CacheClusterStatus"] == "available"
+    assert ec.describe_replication_groups(ReplicationGroupId="init-group")["ReplicationGroups"][0]["Status"] == "available"
 
 
 def populate(ec, ec_west) -> list[tuple[str, int]]:
