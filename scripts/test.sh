@@ -7,13 +7,17 @@
 #   3. the Python client suites under tests/clients/ (aws-cli, boto3, redis-py, pymemcache,
 #      redis-cli, raw sockets), including the wire and memcached_compat suites;
 #   3b. the differential oracle (tests/differential/oracle.py) against redis-server/memcached;
-#   4. the Terraform suite, when terraform and an offline AWS provider mirror are present.
+#   4. the Terraform suite, when terraform and an offline AWS provider mirror are present;
+#   5. the JavaScript SDK suite (tests/sdk/js), when node and npm are present, and the Rust AWS
+#      SDK suite (tests/sdk/rust, a crate outside the workspace).
 # A Python venv (.venv) with tests/clients/requirements.txt is created or refreshed if needed.
 #
 # Environment:
 #   ECL_SKIP_LINT=1        skip cargo fmt --check and cargo clippy
 #   ECL_SKIP_RUST=1        skip cargo test (still builds the binary)
 #   ECL_SKIP_TERRAFORM=1   skip the Terraform suite
+#   ECL_SKIP_JS=1          skip the JavaScript SDK suite
+#   ECL_SKIP_RUST_SDK=1    skip the Rust AWS SDK suite
 #   ECL_PYTEST_WORKERS=N   parallel pytest workers for the client suites (default 2)
 #   PYTEST_ADDOPTS         extra pytest options (e.g. "-k walkthrough")
 #   ECL_ORACLE_SEED=N      first seed of the differential oracle (default 1)
@@ -173,6 +177,49 @@ elif ! command -v terraform >/dev/null 2>&1; then
   step "Terraform suite skipped: terraform is not on PATH"
 elif [[ -d tests/clients/terraform ]]; then
   run_pytest terraform yes tests/clients/terraform -rs
+fi
+
+# ---- 5. SDKs beyond Python -----------------------------------------------------------------
+# AWS SDK for JavaScript v3 + ioredis + node-redis (tests/sdk/js, versions pinned by its
+# package-lock.json); skipped with a message when node or npm is absent.
+if [[ "${ECL_SKIP_JS:-0}" == 1 ]]; then
+  step "JavaScript SDK suite skipped (ECL_SKIP_JS=1)"
+elif ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  step "JavaScript SDK suite skipped: node/npm are not on PATH"
+  skipped=$((skipped + 1))
+else
+  step "JavaScript SDK suite (tests/sdk/js: npm ci && node --test)"
+  js_out="$LOGDIR/sdk-js.tap"
+  if (cd tests/sdk/js && npm ci --no-audit --no-fund --loglevel=error); then
+    set +e
+    (cd tests/sdk/js && ECL_BINARY="$BINARY" ECL_LOG_DIR="$LOGDIR" node --test --test-reporter=tap) | tee "$js_out"
+    rc=${PIPESTATUS[0]}
+    set -e
+    count() { grep -E "^# $1 [0-9]+$" "$js_out" | tail -n 1 | awk '{print $3}'; }
+    passed=$((passed + $(count pass || echo 0))); failed=$((failed + $(count fail || echo 0)))
+    skipped=$((skipped + $(count skipped || echo 0)))
+    [[ $rc -ne 0 ]] && problems+=("JavaScript SDK suite exited $rc")
+  else
+    failed=$((failed + 1)); problems+=("npm ci in tests/sdk/js failed")
+  fi
+fi
+
+# The Rust AWS SDK (tests/sdk/rust: a crate outside the workspace, its own Cargo.lock and
+# target/; a clean build took 1m35s on the 2-core development machine).
+if [[ "${ECL_SKIP_RUST_SDK:-0}" == 1 ]]; then
+  step "Rust SDK suite skipped (ECL_SKIP_RUST_SDK=1)"
+else
+  step "Rust SDK suite (tests/sdk/rust: cargo test --locked)"
+  rs_out="$LOGDIR/sdk-rust.txt"
+  set +e
+  (cd tests/sdk/rust && ECL_BINARY="$BINARY" cargo test --locked) 2>&1 | tee "$rs_out"
+  rc=${PIPESTATUS[0]}
+  set -e
+  read -r p f < <(awk '/^test result:/ {p += $4; f += $6} END {print p + 0, f + 0}' "$rs_out")
+  passed=$((passed + p)); failed=$((failed + f))
+  if [[ $rc -ne 0 ]]; then
+    problems+=("Rust SDK suite exited $rc"); [[ $f -eq 0 ]] && failed=$((failed + 1))
+  fi
 fi
 
 # ---- summary -------------------------------------------------------------------------------

@@ -233,6 +233,17 @@ pub struct Config {
     /// Log filter, in tracing's env-filter syntax (for example `info`, `elasticache_local=debug`).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
+
+    /// Directory of files run once at start, in name order: `*.json` (a list of Query API
+    /// requests, `[{"Action": "CreateCacheCluster", "CacheClusterId": "c1", …}]`) and `*.sh`
+    /// (run with `sh`, with `AWS_ENDPOINT_URL` and test credentials set for aws-cli). `/health`
+    /// says `"ready": true` once they ran and every resource is `available`.
+    #[arg(long, env = "ELASTICACHE_LOCAL_INIT_DIR")]
+    pub init_dir: Option<std::path::PathBuf>,
+
+    /// A subcommand talking to a running emulator; without one, the emulator runs.
+    #[command(subcommand)]
+    pub command: Option<crate::ci::cli::Command>,
 }
 
 /// Loopback addressing needs the whole 127/8 network on `lo`, which Linux provides; elsewhere

@@ -38,6 +38,8 @@ pub struct Health {
     persistence: Value,
     /// Active injected faults (`crate::faults`), if the server has the registry.
     faults: Option<ResourceCounts>,
+    /// Readiness after the init directory (`crate::ci`).
+    readiness: Arc<crate::ci::Readiness>,
 }
 
 impl Health {
@@ -56,12 +58,19 @@ impl Health {
             ca,
             persistence: json!({"data_dir": null, "restored": false}),
             faults: None,
+            readiness: crate::ci::Readiness::ready(),
         }
     }
 
     /// The same, listing the active injected faults that `faults` produces.
     pub fn with_faults(mut self, faults: ResourceCounts) -> Health {
         self.faults = Some(faults);
+        self
+    }
+
+    /// The same, reporting readiness (`"ready"`, `"init"`) from `readiness`.
+    pub fn with_readiness(mut self, readiness: Arc<crate::ci::Readiness>) -> Health {
+        self.readiness = readiness;
         self
     }
 
@@ -89,8 +98,11 @@ impl Health {
                 }),
             );
         }
+        let (ready, init) = self.readiness.report();
         json!({
             "status": "running",
+            "ready": ready,
+            "init": init,
             "service": "elasticache-local",
             "version": env!("CARGO_PKG_VERSION"),
             "uptime_seconds": self.started.elapsed().as_secs(),

@@ -25,6 +25,7 @@
 pub mod api_listener;
 pub mod auth;
 pub mod catalog;
+pub mod ci;
 pub mod config;
 pub mod control;
 pub mod faults;

@@ -29,6 +29,9 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
+    if let Some(command) = config.command {
+        return elasticache_local::ci::cli::run(command);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::api_listener::{self, ServeOptions};
+use crate::ci;
 use crate::config::{Addressing, Config};
 use crate::control::context::ContextDefaults;
 use crate::control::handlers::Service;
@@ -126,6 +127,16 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
     };
     // Automatic snapshots: a pass a minute is precise enough for daily windows.
     service.spawn_snapshot_scheduler(std::time::Duration::from_secs(60));
+    let counted = service.clone();
+    let resources: health::ResourceCounts = Arc::new(move || {
+        let mut counts = counted.resource_counts();
+        counts["regions"] = counted.region_summaries();
+        counts
+    });
+    let readiness = match &config.init_dir {
+        Some(dir) => ci::Readiness::pending(dir),
+        None => ci::Readiness::ready(),
+    };
     let defaults = ContextDefaults {
         account: config.account_id.clone(),
         region: config.region.clone(),
@@ -140,19 +151,19 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
             overview
         }),
     );
-    let counted = service.clone();
-    let resources: health::ResourceCounts = Arc::new(move || counted.resource_counts());
     let listed = faults.clone();
     let mut health = Health::new(addressing, supervisor.clone(), resources, ca)
-        .with_faults(Arc::new(move || listed.health()));
+        .with_faults(Arc::new(move || listed.health()))
+        .with_readiness(readiness.clone());
     if let Some(p) = &persistence {
         health = health.with_persistence(p.report());
     }
     let app = Router::new()
         .merge(health::router(health))
         .merge(status::router(status.clone()))
+        .merge(ci::router(service.clone(), persistence.clone()))
         .merge(http::router_with(
-            service,
+            service.clone(),
             defaults,
             Limits::default(),
             config.api_body_timeout,
@@ -171,6 +182,24 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
     let addr = listener.local_addr()?;
     if let Some(p) = &persistence {
         p.spawn_writer();
+    }
+    if let Some(dir) = &config.init_dir {
+        // Init scripts reach the API on loopback when it listens on every interface.
+        let mut reach = addr;
+        if reach.ip().is_unspecified() {
+            reach.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let restored = persistence
+            .as_ref()
+            .is_some_and(|p| p.report()["restored"] == true);
+        tokio::spawn(ci::init::run(ci::init::InitRun {
+            dir: dir.clone(),
+            endpoint: format!("http://{reach}"),
+            skip_files: restored,
+            region: config.region.clone(),
+            service,
+            readiness,
+        }));
     }
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let options = ServeOptions {

@@ -114,6 +114,16 @@ impl EventLog {
         self.events.push_back(event);
     }
 
+    /// How many events the log holds.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether the log holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
     /// Matching events, newest first (as AWS lists them).
     pub fn query(&self, q: &EventQuery) -> Vec<Event> {
         let id = q.source_identifier.as_ref().map(|s| s.to_ascii_lowercase());

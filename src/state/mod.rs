@@ -19,6 +19,7 @@ pub mod persist;
 mod records;
 mod region;
 mod replication_groups;
+mod reset;
 mod serverless;
 mod snapshots;
 mod timestamp;
@@ -34,6 +35,7 @@ pub use maintenance::*;
 pub use records::*;
 pub use region::{DEFAULT_SUBNET_GROUP, Region};
 pub use replication_groups::*;
+pub use reset::ResetSummary;
 pub use serverless::*;
 pub use snapshots::*;
 

@@ -771,7 +771,28 @@ impl Supervisor {
     /// Stops every node and configuration endpoint, in parallel, and refuses new ones.
     pub async fn shutdown_all(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
+        self.stop_everything().await;
+    }
+
+    /// Stops every node, configuration and cluster-level endpoint and forgets every seed, pin
+    /// and replication link, leaving the supervisor as freshly built (`/_elasticache_local/
+    /// reset`); new starts are refused while it runs, so a start racing the reset is undone by
+    /// `start_node`'s own shutdown check. Answers how many nodes were stopped.
+    pub async fn reset(&self) -> usize {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        let stopped = self.stop_everything().await;
+        lock(&self.seeds).clear();
+        self.unpin_all();
+        self.topology.clear();
+        self.shutting_down.store(false, Ordering::SeqCst);
+        tracing::info!(nodes = stopped, "every node stopped (reset)");
+        stopped
+    }
+
+    /// Stops everything running, in parallel; answers how many nodes were stopped.
+    async fn stop_everything(&self) -> usize {
         let nodes: Vec<(String, NodeEntry)> = lock(&self.nodes).drain().collect();
+        let stopped = nodes.len();
         let groups: Vec<(String, Group)> = lock(&self.groups).drain().collect();
         let forwarders: Vec<_> = lock(&self.forwarders).drain().collect();
         let mut tasks = tokio::task::JoinSet::new();
@@ -816,6 +837,7 @@ impl Supervisor {
         for (_, r) in lock(&self.cluster_endpoints).drain() {
             self.alloc.release(r.bind);
         }
+        stopped
     }
 
     /// The slot of `spec.key`: the existing one, or a new one inserted already locked (so

@@ -44,6 +44,11 @@ impl TopologyState {
         self.following().clone()
     }
 
+    /// Forgets every replication link (every node has stopped).
+    pub(super) fn clear(&self) {
+        self.following().clear();
+    }
+
     fn following(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.following.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -29,6 +29,7 @@ pub(crate) use faults::{FaultNode, FaultTarget};
 
 mod cache_clusters;
 mod catalog;
+mod ci;
 mod cluster_render;
 mod common;
 mod events;
