@@ -117,24 +117,28 @@ fn populated() -> Store {
             },
         );
     }
-    s.globals().accounts.entry("000000000000".into()).or_default().insert(
-        "ldgnf-g".into(),
-        GlobalGroupRecord {
-            id: "ldgnf-g".into(),
-            description: String::new(),
-            status: GlobalStatus::PrimaryOnly,
-            engine: "redis".into(),
-            engine_version: "7.1.0".into(),
-            node_type: "cache.r7g.large".into(),
-            cluster_enabled: false,
-            auth_token_enabled: false,
-            transit_encryption_enabled: false,
-            at_rest_encryption_enabled: false,
-            node_groups: vec![("ldgnf-g-0001".into(), vec![(0, 16383)])],
-            members: Vec::new(),
-            generation: 1,
-        },
-    );
+    s.globals()
+        .accounts
+        .entry("000000000000".into())
+        .or_default()
+        .insert(
+            "ldgnf-g".into(),
+            GlobalGroupRecord {
+                id: "ldgnf-g".into(),
+                description: String::new(),
+                status: GlobalStatus::PrimaryOnly,
+                engine: "redis".into(),
+                engine_version: "7.1.0".into(),
+                node_type: "cache.r7g.large".into(),
+                cluster_enabled: false,
+                auth_token_enabled: false,
+                transit_encryption_enabled: false,
+                at_rest_encryption_enabled: false,
+                node_groups: vec![("ldgnf-g-0001".into(), vec![(0, 16383)])],
+                members: Vec::new(),
+                generation: 1,
+            },
+        );
     s.region("111111111111", "eu-west-1");
     s
 }
@@ -154,7 +158,12 @@ fn a_round_trip_keeps_every_record_and_the_bytes() {
     let again = store();
     again.restore(doc.regions, doc.globals);
     assert_eq!(again.encode(), bytes, "encode(decode(x)) == x");
-    assert!(again.globals().of("000000000000").any(|g| g.id == "ldgnf-g"));
+    assert!(
+        again
+            .globals()
+            .of("000000000000")
+            .any(|g| g.id == "ldgnf-g")
+    );
     let r = again.region("000000000000", "us-east-1");
     let r = lock(&r);
     assert_eq!(r.update_actions.len(), 1);

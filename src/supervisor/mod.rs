@@ -31,8 +31,8 @@ mod migration;
 mod node;
 pub mod params;
 mod proxy;
-mod serverless;
 mod resharding;
+mod serverless;
 mod snapshots;
 mod topology;
 

@@ -629,8 +629,10 @@ pub fn serve_blocked(eng: &mut Engine) {
                 resp3,
             };
             dispatch_inner(eng, &mut c, &mut r, &argv.as_argv());
-            if c.block.is_some() {
-                // Still nothing to take for this client; later waiters would see the same.
+            // Still nothing to take for this client; later waiters would see the same. A key
+            // that became another type keeps its waiters blocked too (Redis 7.0 serves a waiter
+            // only from a key of the type it waits for).
+            if c.block.is_some() || r.buf.starts_with(b"-WRONGTYPE") {
                 break;
             }
             eng.unblock_client(id);

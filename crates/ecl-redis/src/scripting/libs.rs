@@ -162,9 +162,10 @@ pub fn install_redis_fns(lua: &Lua, redis: &Table, hooks: &Table) -> mlua::Resul
                     return Ok(t);
                 }
             };
-            let s = match (field, s.first()) {
-                ("err", Some(b'-')) => s[1..].to_vec(),
-                _ => s,
+            let s = if field == "err" {
+                reply_error_text(s)
+            } else {
+                s
             };
             t.raw_set(field, lua.create_string(&s)?)?;
             Ok(t)
@@ -172,6 +173,17 @@ pub fn install_redis_fns(lua: &Lua, redis: &Table, hooks: &Table) -> mlua::Resul
         redis.raw_set(name, f)?;
     }
     Ok(())
+}
+
+/// The error `redis.error_reply(s)` stands for: one leading `-` dropped, and a message without
+/// an error code (no space in it) gets the generic `ERR ` code, as Redis 7.0 stores it.
+fn reply_error_text(s: Vec<u8>) -> Vec<u8> {
+    let body = s.strip_prefix(b"-").unwrap_or(&s);
+    if body.contains(&b' ') {
+        body.to_vec()
+    } else {
+        [b"ERR ".as_slice(), body].concat()
+    }
 }
 
 fn number(v: &Value) -> Option<f64> {
