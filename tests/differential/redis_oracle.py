@@ -377,7 +377,11 @@ def same(args, a, b):
     # SORT ... BY a pattern gives equal weights when the weight keys are missing; Redis then
     # keeps the (hash-table) order of the source.
     by = name in ("sort", "sort_ro") and any(x.lower() == b"by" for x in args)
-    if (name in UNORDERED or by) and flat(va) is not None and flat(vb) is not None:
+    # A RESP3 set reaches a script as a Lua table keyed by member: it comes back in Lua's
+    # table order.
+    lua_set = name.startswith("eval") and len(args) > 1 and b"SMEMBERS" in fam.SCRIPT_BY_SHA.get(
+        args[1].lower(), args[1])
+    if (name in UNORDERED or by or lua_set) and flat(va) is not None and flat(vb) is not None:
         return sorted(flat(va)) == sorted(flat(vb))
     if name in RANDOM:
         if va[0] in ("array", "set", "map"):
