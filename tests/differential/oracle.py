@@ -5,6 +5,8 @@ byte; mismatches shrunk to minimal reproducers. See README.md in this directory.
 
 Usage: oracle.py [--engine redis|memcached|both] [--seed N] [--sequences N] [--no-replay]
 Knobs: ECL_ORACLE_SEED (first seed, default 1), ECL_ORACLE_SEQUENCES (per engine, default 400), ECL_ORACLE_SEEDS (how many seeds, default 1).
+Redis focused families: ECL_ORACLE_FAMILY_SEQUENCES (per family and seed, default sequences/8),
+ECL_ORACLE_FAMILY=geo|streams|scripting|functions|blocking|general (only that family).
 Exit: 0 no unexpected mismatch, 1 mismatch (new family or a committed reproducer failing),
 77 when neither reference server is installed.
 """
@@ -58,7 +60,7 @@ def run_engine(engine, mod, binary, seeds, count, replay):
                 print(f"{engine}: NEW mismatch in {fam} (seed {seed}), shrunk reproducer:")
                 rendered = mod.render(*small) if engine == "memcached" else mod.render(small)
                 show(engine, mod, rendered, m)
-        total = len(seeds) * count
+        total = len(seeds) * getattr(mod, "per_seed", lambda c: c)(count)
         print(f"{engine}: {total} sequences in {time.time() - t0:.1f}s, seeds {seeds[0]}..{seeds[-1]}; "
               f"mismatching sequences per family: {dict(sorted(log.items())) or 'none'}")
         tolerated = sorted(f for f in log if f in known)

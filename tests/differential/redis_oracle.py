@@ -12,7 +12,11 @@ import random
 import shutil
 import socket
 
-from common import ROOT, Closed, Reader, Server, ddmin, read_resp
+import select
+import time
+
+import redis_families as fam
+from common import ROOT, Closed, Reader, Server, ddmin, env_int, read_resp
 
 # Commands left out, and why: server/connection administration whose replies are about the
 # process, not the data (ids, times, memory, config, replication); pub/sub modes; scripting,
@@ -105,7 +109,8 @@ class Grammar:
     """Argument generators from COMMAND DOCS, one command line at a time."""
 
     def __init__(self, docs, ours, rng):
-        self.docs, self.rng = docs, rng
+        self.docs, self.rng, self.ours = docs, rng, ours
+        self.pools, self.keys = {}, KEYS
         self.names = sorted(n for n in docs if n.split("|")[0] in ours and n not in EXCLUDED
                             and n.split("|")[0] not in EXCLUDED and not n.endswith("|help")
                             and not docs[n].get("subcommands"))
@@ -115,7 +120,9 @@ class Grammar:
         if rng.random() < 0.04:
             return rng.choice(EDGE)
         if t == "key":
-            return rng.choice(KEYS)
+            return rng.choice(self.keys)
+        if name in self.pools:
+            return rng.choice(self.pools[name])
         if name in ("seconds", "milliseconds", "ttl"):
             return rng.choice([b"100000", b"0", b"-1", b"x"])      # no expiry within a run
         if name == "timeout":
@@ -151,6 +158,10 @@ class Grammar:
                     self.emit(sub, cmd, out)
             else:
                 out.append(self.value(arg, cmd))
+
+    def has(self, name):
+        """Whether both servers know name (`a|b` for a subcommand)."""
+        return name in self.docs and name.split("|")[0] in self.ours
 
     def command(self, name=None):
         rng = self.rng
@@ -205,13 +216,70 @@ def generate(grammar, length):
     return seq
 
 
+FAMILIES = ["geo", "streams", "scripting", "functions", "blocking"]
+
+
+def family_command(grammar, which, dump):
+    """One command line of a focused family (plain steps only)."""
+    rng = grammar.rng
+    if which == "scripting":
+        return fam.script_line(grammar) if rng.random() < 0.8 else rng.choice(CREATORS)(grammar)
+    if which == "functions":
+        return fam.function_line(grammar, dump) if rng.random() < 0.8 else rng.choice(CREATORS)(grammar)
+    names, creator = (fam.GEO_CMDS, fam.geo_creator) if which == "geo" else (fam.S_CMDS, fam.stream_creator)
+    if rng.random() < 0.3:
+        return creator(grammar)
+    name = rng.choice([n for n in names if grammar.has(n)])
+    grammar.pools, grammar.keys = (fam.GEO_POOLS, fam.GEO_KEYS) if which == "geo" else (fam.S_POOLS, fam.S_KEYS)
+    try:
+        line = grammar.command(name)
+    finally:
+        grammar.pools, grammar.keys = {}, KEYS
+    return fam.fix_stream(line) if which == "streams" else line
+
+
+def generate_family(grammar, which, length, dump=b""):
+    """One sequence of a focused family (redis_families.py), MULTI/EXEC blocks included."""
+    rng, seq = grammar.rng, []
+    if which == "blocking":       # one round: unwoken waiters cost their timeout
+        return fam.blocking_sequence(grammar, fam.BLOCK_CREATORS)
+    while len(seq) < length:
+        r = rng.random()
+        if r < 0.08:
+            seq.append((1, [b"MULTI"]))
+            seq += [(1, family_command(grammar, which, dump)) for _ in range(rng.randint(1, 3))]
+            seq.append((1, [b"EXEC"]))
+        elif r < 0.11:
+            seq.append((1, [b"HELLO", rng.choice([b"3", b"2"])]))
+        else:
+            seq.append((1, family_command(grammar, which, dump)))
+    return seq
+
+
+def wait_blocked(ctl, conn, expected):
+    """After sending a blocking command: waits until the server counts `expected` blocked clients
+    (True) or the reply is already readable (the command did not block); at most 0.5 s."""
+    end = time.time() + 0.5
+    while time.time() < end:
+        if conn[1].buf or select.select([conn[0]], [], [], 0)[0]:
+            return False
+        _, (_, info) = call(ctl, [b"INFO", b"clients"])
+        for line in (info or b"").split(b"\r\n"):
+            if line.startswith(b"blocked_clients:") and int(line.split(b":")[1]) >= expected:
+                return True
+        time.sleep(0.002)
+    return False
+
+
 def run_sequence(port, seq):
     """Runs seq on a flushed server; returns [(raw, value)] per step (or ('<closed>',...))."""
     ctl = connect(port)
-    call(ctl, [b"FLUSHALL"])
-    ctl[0].close()
-    conns, out, popped = {}, [], {}
+    for cmd in ([b"FLUSHALL"], [b"FUNCTION", b"FLUSH"], [b"SCRIPT", b"FLUSH"]):
+        call(ctl, cmd)
+    conns, out, popped, pending = {}, [], {}, set()
     for c, args in seq:
+        send_only = c >= 10
+        c = c - 10 if send_only else c
         if c not in conns:
             conns[c] = connect(port)
         conn = conns[c]
@@ -219,6 +287,16 @@ def run_sequence(port, seq):
             out.append((b"<closed>", ("closed", None)))
             continue
         try:
+            if send_only:
+                conn[0].sendall(encode(args))
+                if wait_blocked(ctl, conn, len(pending) + 1):
+                    pending.add(c)
+                out.append((b"<sent>", ("sent", None)))
+                continue
+            if args == [b"<read>"]:
+                pending.discard(c)
+                out.append(read_resp(conn[1]))
+                continue
             out.append(call(conn, args))
             name = args[0].lower()
             # What SPOP removed is random: delete the key on both servers to stay in step
@@ -237,12 +315,54 @@ def run_sequence(port, seq):
     for conn in conns.values():
         if conn:
             conn[0].close()
+    ctl[0].close()
     return out
 
 
 def flat(v):
     kind, body = v
     return [x[0] for x in body] if isinstance(body, list) else None
+
+
+# Clock-dependent integers in stream replies (idle times, delivery and seen times): compared
+# within this many milliseconds.
+CLOCK_KEYS = {b"idle", b"seen-time", b"active-time", b"delivery-time", b"inactive"}
+CLOCK_MS = 3000
+
+
+def same_clock(a, b, clock=False):
+    """Values equal except integers marked as clock readings (by the map key before them, or the
+    first integer of a PEL entry [id, (consumer,) time, count]), which may differ by CLOCK_MS."""
+    if a[0] != b[0]:
+        return False
+    if a[0] == ":" and clock:
+        return abs(int(a[1]) - int(b[1])) <= CLOCK_MS
+    if a[0] in ("array", "map", "set", "push") and isinstance(a[1], list) and isinstance(b[1], list):
+        if len(a[1]) != len(b[1]):
+            return False
+        xs, ys = [x[1] for x in a[1]], [y[1] for y in b[1]]
+        pel = 3 <= len(xs) <= 4 and xs[0][0] == "$" and xs[-1][0] == ":" and xs[-2][0] == ":"
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            mark = (i > 0 and xs[i - 1][0] in ("$", "+") and xs[i - 1][1] in CLOCK_KEYS) or (pel and i == len(xs) - 2)
+            if not same_clock(x, y, mark):
+                return False
+        return True
+    return a == b
+
+
+def canon(v):
+    """A value with every array's elements sorted (for replies in hash-table order at any depth;
+    map entries keep their pairing)."""
+    kind, body = v
+    if not isinstance(body, list):
+        return v
+    items = [canon(x[1]) for x in body]
+    if kind == "map":
+        return kind, sorted(zip(items[0::2], items[1::2]), key=repr)
+    if kind == "array" and len(items) % 2 == 0 and all(k[0] == "$" for k in items[0::2]) and \
+            any(k[1] in (b"library_name", b"name") for k in items[0::2]):
+        return kind, items                 # a RESP2 map: keep as is
+    return kind, sorted(items, key=repr)
 
 
 def same(args, a, b):
@@ -257,7 +377,11 @@ def same(args, a, b):
     # SORT ... BY a pattern gives equal weights when the weight keys are missing; Redis then
     # keeps the (hash-table) order of the source.
     by = name in ("sort", "sort_ro") and any(x.lower() == b"by" for x in args)
-    if (name in UNORDERED or by) and flat(va) is not None and flat(vb) is not None:
+    # A RESP3 set reaches a script as a Lua table keyed by member: it comes back in Lua's
+    # table order.
+    lua_set = name.startswith("eval") and len(args) > 1 and b"SMEMBERS" in fam.SCRIPT_BY_SHA.get(
+        args[1].lower(), args[1])
+    if (name in UNORDERED or by or lua_set) and flat(va) is not None and flat(vb) is not None:
         return sorted(flat(va)) == sorted(flat(vb))
     if name in RANDOM:
         if va[0] in ("array", "set", "map"):
@@ -271,6 +395,10 @@ def same(args, a, b):
         kb = [x[0] for x in vb[1]]
         i = ka.index(b"$2\r\nid\r\n") + 1 if b"$2\r\nid\r\n" in ka else None
         return i is not None and ka[:i] + ka[i + 1:] == kb[:i] + kb[i + 1:]
+    if name in ("xinfo", "xpending", "xclaim", "xautoclaim"):
+        return same_clock(va, vb)
+    if name == "function" and len(args) > 1 and args[1].lower() == b"list":
+        return canon(va) == canon(vb)    # libraries and their functions come in dict order
     if name in TOLERANCE and va[0] == ":":
         return abs(int(va[1]) - int(vb[1])) <= TOLERANCE[name]
     return False
@@ -296,8 +424,13 @@ def first_mismatch(ref, ours, seq):
     if any(b"node is broken" in r[0] for r in rb):
         ours.restart()        # a panic poisons the node: later sequences need a fresh one
     queues = {}               # connection -> commands queued since MULTI (per the reference)
+    blocked = {}              # connection -> blocking command sent without reading
     for i, (step, a, b) in enumerate(zip(seq, ra, rb)):
         conn, args = step
+        if conn >= 10:
+            blocked[conn - 10] = args
+        elif args == [b"<read>"]:
+            args = blocked.pop(conn, args)
         name = args[0].lower()
         fam = family(args)
         if name == b"exec" and conn in queues:
@@ -324,14 +457,21 @@ def quote(a):
 
 
 def render(seq):
-    return "\n".join(("@2 " if c == 2 else "") + " ".join(quote(a) for a in args) for c, args in seq)
+    def prefix(c):
+        return "" if c == 1 else  "@%d& " % (c - 10) if c >= 10 else "@%d " % c
+
+    return "\n".join("@%d<" % c if args == [b"<read>"] else (prefix(c) + " ".join(quote(a) for a in args))
+                     for c, args in seq)
 
 
 def parse_line(line):
     """redis-cli style line (double quotes with \\xNN escapes) -> (connection, args)."""
     conn = 1
-    if line.startswith("@2 "):
-        conn, line = 2, line[3:]
+    if line.startswith("@"):
+        head, _, line = line.partition(" ")
+        conn = int(head[1:].rstrip("&<")) + (10 if head.endswith("&") else 0)
+        if head.endswith("<"):
+            return conn, [b"<read>"]
     args, i = [], 0
     while i < len(line):
         if line[i] == " ":
@@ -360,7 +500,14 @@ def parse_line(line):
 
 
 def family(args):
-    return args[0].decode(errors="replace").lower()
+    """The command name; Lua scripts using a library we lack count as `eval:<lib>`."""
+    name = args[0].decode(errors="replace").lower()
+    if name.startswith("eval") and len(args) > 1:
+        script = fam.SCRIPT_BY_SHA.get(args[1].lower(), args[1]) if name.startswith("evalsha") else args[1]
+        for lib in (b"struct.",):
+            if lib in script:
+                return "eval:" + lib[:-1].decode()
+    return name
 
 
 def start_servers(ours_bin):
@@ -402,15 +549,49 @@ def replay(ref, ours, path):
 _TABLES = {}
 
 
+def function_dump(port):
+    """A FUNCTION DUMP payload of the reference (for FUNCTION RESTORE lines)."""
+    conn = connect(port)
+    call(conn, [b"FUNCTION", b"FLUSH"])
+    call(conn, [b"FUNCTION", b"LOAD", fam.LIBS[0]])
+    _, (_, payload) = call(conn, [b"FUNCTION", b"DUMP"])
+    call(conn, [b"FUNCTION", b"FLUSH"])
+    conn[0].close()
+    return payload
+
+
+def plan(rng, grammar, count, dump):
+    """The sequences of one seed: count general ones, then ECL_ORACLE_FAMILY_SEQUENCES (default
+    count // 8) of each focused family; ECL_ORACLE_FAMILY=name runs only that family."""
+    only = __import__("os").environ.get("ECL_ORACLE_FAMILY", "")
+    per = env_int("ECL_ORACLE_FAMILY_SEQUENCES", max(1, count // 8))
+    if not only or only == "general":
+        for _ in range(count):
+            yield generate(grammar, rng.randint(6, 24))
+    for which in FAMILIES:
+        if not only or only == which:
+            for _ in range(per if not only else count):
+                yield generate_family(grammar, which, rng.randint(4, 16), dump)
+
+
+def per_seed(count):
+    """How many sequences plan() yields per seed for count."""
+    only = __import__("os").environ.get("ECL_ORACLE_FAMILY", "")
+    if only:
+        return count
+    return count + len(FAMILIES) * env_int("ECL_ORACLE_FAMILY_SEQUENCES", max(1, count // 8))
+
+
 def fuzz(ref, ours, seed, count, log, known=frozenset()):
-    """Runs count sequences from seed; returns shrunk reproducers of mismatches (one per family)."""
+    """Runs the sequences of seed (see plan); returns shrunk reproducers of mismatches (one per
+    family)."""
     rng = random.Random(seed)
     if ref.port not in _TABLES:
-        _TABLES[ref.port] = (fetch_docs(ref.port), our_commands(ours.port))
-    grammar = Grammar(*_TABLES[ref.port], rng)
+        _TABLES[ref.port] = (fetch_docs(ref.port), our_commands(ours.port), function_dump(ref.port))
+    docs, ourcmds, dump = _TABLES[ref.port]
+    grammar = Grammar(docs, ourcmds, rng)
     found = {}
-    for _ in range(count):
-        seq = generate(grammar, rng.randint(6, 24))
+    for seq in plan(rng, grammar, count, dump):
         m = first_mismatch(ref, ours, seq)
         if not m:
             continue

@@ -225,8 +225,20 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<Request<'a>>, 
             value,
         }),
         consumed: total,
-        discard: 0,
+        discard: unknown_discard(&header),
     })
+}
+
+/// Bytes memcached 1.6.18 drops after the body of an opcode it does not know: it reads the
+/// extras and key, answers "Unknown command", then discards the whole body length again, so
+/// the extras+key count of bytes that follow the packet are lost (usually the start of the
+/// next header, which stalls or breaks the stream; observed against memcached 1.6.18).
+fn unknown_discard(h: &Header) -> usize {
+    if h.opcode == 0x1b || h.opcode > op::GATKQ {
+        h.extras_len + h.key_len
+    } else {
+        0
+    }
 }
 
 /// Whether `opcode` stores an item (its oversized body is "Too large.", not invalid).

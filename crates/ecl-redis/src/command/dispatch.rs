@@ -629,9 +629,14 @@ pub fn serve_blocked(eng: &mut Engine) {
                 resp3,
             };
             dispatch_inner(eng, &mut c, &mut r, &argv.as_argv());
+            // Still nothing to take for this client; later waiters would see the same.
             if c.block.is_some() {
-                // Still nothing to take for this client; later waiters would see the same.
                 break;
+            }
+            // A key of another type than this waiter waits for keeps it blocked (Redis 7.0
+            // serves a waiter only from a key of its type); a later waiter may be of that type.
+            if r.buf.starts_with(b"-WRONGTYPE") {
+                continue;
             }
             eng.unblock_client(id);
             eng.send(id, Event::Unblocked(r.buf));

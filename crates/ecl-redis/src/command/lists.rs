@@ -12,7 +12,7 @@ use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, ac
 use crate::client::TimeoutReply;
 use crate::config::notify;
 use crate::db::list::{End, List};
-use crate::db::string::clamp_range;
+use crate::db::string::rank_range;
 use crate::errors::{self, CmdError, CmdResult};
 
 const R: AclCategories = acl::READ.with(acl::LIST);
@@ -201,7 +201,7 @@ fn lrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             _ => return Err(crate::db::wrong_type()),
         },
     };
-    match clamp_range(s, e, l.len()) {
+    match rank_range(s, e, l.len()) {
         None => out.array(0),
         Some((a, b)) => out.bulk_array(l.iter().skip(a).take(b - a + 1).map(|x| x.as_slice())),
     }

@@ -187,6 +187,10 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
     if !ctx.eng.clients.monitors.is_empty() && !ctx.client.detached {
         super::dispatch::feed_monitors(ctx.eng, ctx.client, argv, ctx.now);
     }
+    // A digest that is not 40 characters long cannot name a script: NOSCRIPT before numkeys.
+    if by_sha && argv.get(1).len() != 40 {
+        return Err(NOSCRIPT_MSG.into());
+    }
     let n = numkeys(argv)?;
     let (sha, flags) = if by_sha {
         let sha = String::from_utf8_lossy(argv.get(1)).to_ascii_lowercase();

@@ -566,7 +566,6 @@ struct ReadArgs<'a> {
 
 /// Parses XREAD / XREADGROUP options up to STREAMS, in Redis' order.
 fn read_args<'a>(argv: &Argv<'a>, grouped: bool) -> Result<ReadArgs<'a>, CmdError> {
-    let name = if grouped { "XREADGROUP" } else { "XREAD" };
     let mut r = ReadArgs {
         count: 0,
         block: None,
@@ -592,7 +591,8 @@ fn read_args<'a>(argv: &Argv<'a>, grouped: bool) -> Result<ReadArgs<'a>, CmdErro
             i += 1;
         } else if argv.is(i, "streams") && more > 0 {
             if !more.is_multiple_of(2) {
-                return Err(format!("ERR Unbalanced {name} list of streams: for each stream key an ID or '$' must be specified.").into());
+                // Redis names XREAD here for XREADGROUP too.
+                return Err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.".into());
             }
             (r.at, r.n) = (i + 1, more / 2);
             break;

@@ -11,7 +11,7 @@ use super::flags::*;
 use super::ks;
 use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
 use crate::config::notify;
-use crate::db::string::clamp_range;
+use crate::db::string::rank_range;
 use crate::db::zset::{LexBound, LexRange, ScoreRange, ZSet};
 use crate::db::{Key, Value};
 use crate::errors::{self, CmdError, CmdResult};
@@ -370,7 +370,7 @@ pub fn eval_range(z: &ZSet, spec: &RangeSpec) -> Vec<(Key, f64)> {
 pub fn span(z: &ZSet, spec: &RangeSpec) -> Option<(usize, usize)> {
     let len = z.len();
     let (lo, hi) = match &spec.by {
-        By::Rank(s, e) => match clamp_range(*s, *e, len) {
+        By::Rank(s, e) => match rank_range(*s, *e, len) {
             None => return None,
             Some((a, b)) if spec.rev => (len - 1 - b, len - a),
             Some((a, b)) => (a, b + 1),

@@ -162,7 +162,7 @@ impl List {
     }
     /// LTRIM: keeps only the inclusive Redis range `start..=end`.
     pub fn trim(&mut self, start: i64, end: i64) {
-        match crate::db::string::clamp_range(start, end, self.items.len()) {
+        match crate::db::string::rank_range(start, end, self.items.len()) {
             None => self.items.clear(),
             Some((s, e)) => {
                 self.items.truncate(e + 1);

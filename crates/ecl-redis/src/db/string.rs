@@ -150,9 +150,31 @@ pub fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     Some((s as usize, e as usize))
 }
 
+/// Resolves a list or sorted-set rank pair (LRANGE, LTRIM, ZRANGE, ZREMRANGEBYRANK): unlike
+/// [`clamp_range`] (GETRANGE, BITCOUNT), an end still negative after counting from the end
+/// makes the range empty rather than pinning it to the first element.
+pub fn rank_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let e = if end < 0 {
+        (len as i64).saturating_add(end)
+    } else {
+        end
+    };
+    if e < 0 {
+        return None;
+    }
+    clamp_range(start, e, len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rank_range_end_before_the_first_element_is_empty() {
+        assert_eq!(rank_range(0, -5, 4), None);
+        assert_eq!(rank_range(0, -4, 4), Some((0, 0)));
+        assert_eq!(clamp_range(0, -5, 4), Some((0, 0)));
+    }
 
     #[test]
     fn strict_integers() {

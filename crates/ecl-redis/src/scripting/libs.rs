@@ -162,9 +162,10 @@ pub fn install_redis_fns(lua: &Lua, redis: &Table, hooks: &Table) -> mlua::Resul
                     return Ok(t);
                 }
             };
-            let s = match (field, s.first()) {
-                ("err", Some(b'-')) => s[1..].to_vec(),
-                _ => s,
+            let s = if field == "err" {
+                reply_error_text(s)
+            } else {
+                s
             };
             t.raw_set(field, lua.create_string(&s)?)?;
             Ok(t)
@@ -172,6 +173,21 @@ pub fn install_redis_fns(lua: &Lua, redis: &Table, hooks: &Table) -> mlua::Resul
         redis.raw_set(name, f)?;
     }
     Ok(())
+}
+
+/// The error `redis.error_reply(s)` stands for: one leading `-` dropped, and a message without
+/// an error code (no space in it) gets the generic `ERR ` code, as Redis 7.0 stores it.
+/// The message part loses the CR/LF bytes at both its ends.
+fn reply_error_text(s: Vec<u8>) -> Vec<u8> {
+    let body = s.strip_prefix(b"-").unwrap_or(&s);
+    let (code, msg) = match body.iter().position(|&b| b == b' ') {
+        Some(i) => (&body[..i], &body[i + 1..]),
+        None => (b"ERR".as_slice(), body),
+    };
+    let crlf = |b: &u8| *b == b'\r' || *b == b'\n';
+    let start = msg.iter().position(|b| !crlf(b)).unwrap_or(msg.len());
+    let end = msg.iter().rposition(|b| !crlf(b)).map_or(start, |i| i + 1);
+    [code, b" ", &msg[start..end]].concat()
 }
 
 fn number(v: &Value) -> Option<f64> {
