@@ -161,7 +161,11 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
     let app = Router::new()
         .merge(health::router(health))
         .merge(status::router(status.clone()))
-        .merge(ci::router(service.clone(), persistence.clone()))
+        .merge(ci::router(
+            service.clone(),
+            persistence.clone(),
+            faults.clone(),
+        ))
         .merge(http::router_with(
             service.clone(),
             defaults,

@@ -109,26 +109,36 @@ impl Readiness {
 struct ResetShared {
     service: Arc<Service>,
     persistence: Option<Arc<Persistence>>,
+    faults: Arc<crate::faults::Faults>,
 }
 
 /// The reset route.
-pub fn router(service: Arc<Service>, persistence: Option<Arc<Persistence>>) -> Router {
+pub fn router(
+    service: Arc<Service>,
+    persistence: Option<Arc<Persistence>>,
+    faults: Arc<crate::faults::Faults>,
+) -> Router {
     Router::new()
         .route(RESET_PATH, post(reset))
         .with_state(Arc::new(ResetShared {
             service,
             persistence,
+            faults,
         }))
 }
 
-/// Deletes every resource and stops every node; with a data directory the state file is
-/// rewritten before the answer, so it already reflects the reset when the caller reads it.
+/// Deletes every resource, stops every node and forgets every injected fault; with a data
+/// directory the state file is rewritten before the answer, so it already reflects the reset
+/// when the caller reads it.
 async fn reset(State(shared): State<Arc<ResetShared>>) -> Json<Value> {
+    let faults_cleared = shared.faults.forget_all().await;
     let (deleted, nodes_stopped) = shared.service.reset().await;
     if let Some(p) = &shared.persistence
         && let Err(err) = p.save_state().await
     {
         tracing::warn!(%err, "state file not written after reset");
     }
+    let mut deleted = json!(deleted);
+    deleted["faults"] = json!(faults_cleared);
     Json(json!({"reset": true, "deleted": deleted, "nodes_stopped": nodes_stopped}))
 }

@@ -122,6 +122,16 @@ impl Faults {
         Ok(())
     }
 
+    /// Forgets every active fault without healing its nodes: for a reset, which stops those
+    /// nodes anyway. Auto-clear timers then find nothing left. Answers how many were active.
+    pub async fn forget_all(&self) -> usize {
+        let _op = self.ops.lock().await;
+        let mut active = lock(&self.active);
+        let n = active.len();
+        active.clear();
+        n
+    }
+
     /// Active faults, as `GET` lists them (oldest first).
     pub fn list(&self) -> Value {
         let active = lock(&self.active);

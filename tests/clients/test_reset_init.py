@@ -278,10 +278,22 @@ def test_reset_deletes_everything_and_frees_ports(start, tmp_path):
         assert time.monotonic() < deadline
         time.sleep(0.1)
 
+    # An active fault is forgotten by the reset too (its nodes are gone).
+    cid = ec.describe_cache_clusters()["CacheClusters"][0]["CacheClusterId"]
+    body = json.dumps({"type": "latency", "target": {"cacheClusterId": cid, "cacheNodeId": "0001"},
+                       "delayMs": 5}).encode()
+    req = urllib.request.Request(emu.endpoint + "/_elasticache_local/faults", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert json.loads(resp.read())["faultId"]
+
     out = emu.cli("reset")
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
     assert answer["reset"] is True and answer["nodes_stopped"] == 7
+    assert answer["deleted"]["faults"] == 1
+    with urllib.request.urlopen(emu.endpoint + "/_elasticache_local/faults", timeout=30) as resp:
+        assert json.loads(resp.read())["faults"] == []
     d = answer["deleted"]
     assert (d["regions"], d["cache_clusters"], d["cache_nodes"], d["replication_groups"]) == (2, 6, 7, 1)
     assert (d["snapshots"], d["users"], d["user_groups"], d["parameter_groups"], d["subnet_groups"]) == (1, 1, 1, 1, 1)
