@@ -78,8 +78,9 @@ class DiscoveringClient:
             return self.client.get(key)
 
     def set(self, key: str, value: str | bytes, expire: int = 0) -> bool:
+        # noreply=False: wait for the node's STORED, so True means the write is there.
         with self.lock:
-            return self.client.set(key, value, expire=expire)
+            return self.client.set(key, value, expire=expire, noreply=False)
 
     def close(self) -> None:
         self._stop.set()
