@@ -8,8 +8,8 @@
 //! write commands the dispatcher replicates verbatim.
 
 use super::flags::*;
-use super::scripting::{eval_keys, lua_version, lua_version_of, over_memory, run_off_worker};
-use super::{Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, container};
+use super::scripting::{lua_version, lua_version_of, over_memory, run_off_worker, script_runner};
+use super::{Argv, Cmd, CommandSpec, Ctx, Release::Redis, acl, container};
 use crate::errors::{CmdError, CmdResult};
 use crate::resp::Reply;
 use crate::scripting::functions::{RestorePolicy, flag_names};
@@ -20,37 +20,11 @@ const WRITE_ACL: &[super::AclCategories] = &[acl::WRITE, acl::SLOW, acl::SCRIPTI
 
 /// Functions family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    Cmd::new("fcall", fcall)
-        .arity(-3)
-        .flags(&[
-            NOSCRIPT,
-            SKIP_MONITOR,
-            MAY_REPLICATE,
-            STALE,
-            NO_MANDATORY_KEYS,
-            MOVABLE_KEYS,
-        ])
-        .acl(SCRIPT_ACL)
-        .keys(Keys::Custom(eval_keys))
-        .legacy(0, 0, 0)
+    script_runner("fcall", fcall, false)
         .since(Redis(7, 0, 0))
-        .group("scripting")
         .doc("Invokes a function."),
-    Cmd::new("fcall_ro", fcall_ro)
-        .arity(-3)
-        .flags(&[
-            NOSCRIPT,
-            SKIP_MONITOR,
-            STALE,
-            READONLY,
-            NO_MANDATORY_KEYS,
-            MOVABLE_KEYS,
-        ])
-        .acl(SCRIPT_ACL)
-        .keys(Keys::Custom(eval_keys))
-        .legacy(0, 0, 0)
+    script_runner("fcall_ro", fcall_ro, true)
         .since(Redis(7, 0, 0))
-        .group("scripting")
         .doc("Invokes a read-only function."),
     Cmd::new("function", container)
         .arity(-2)

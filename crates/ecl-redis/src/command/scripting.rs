@@ -12,71 +12,55 @@ use crate::scripting::{self, Invocation, NOSCRIPT_MSG};
 
 const SCRIPT_ACL: &[super::AclCategories] = &[acl::SLOW, acl::SCRIPTING];
 
+/// The shape every command that runs a script or function shares (EVAL, EVALSHA, FCALL and
+/// their `_RO` forms), as Redis 7.0 declares them: keys after numkeys, `@slow @scripting`; the
+/// read-only forms are READONLY where the others may replicate. Callers add release and doc.
+pub(super) const fn script_runner(
+    name: &'static str,
+    handler: super::Handler,
+    read_only: bool,
+) -> CommandSpec {
+    let flags: &[super::Flags] = if read_only {
+        &[
+            NOSCRIPT,
+            SKIP_MONITOR,
+            STALE,
+            READONLY,
+            NO_MANDATORY_KEYS,
+            MOVABLE_KEYS,
+        ]
+    } else {
+        &[
+            NOSCRIPT,
+            SKIP_MONITOR,
+            MAY_REPLICATE,
+            STALE,
+            NO_MANDATORY_KEYS,
+            MOVABLE_KEYS,
+        ]
+    };
+    Cmd::new(name, handler)
+        .arity(-3)
+        .flags(flags)
+        .acl(SCRIPT_ACL)
+        .keys(Keys::Custom(eval_keys))
+        .legacy(0, 0, 0)
+        .group("scripting")
+}
+
 /// Scripting family table.
 pub const COMMANDS: &[CommandSpec] = &[
-    Cmd::new("eval", eval)
-        .arity(-3)
-        .flags(&[
-            NOSCRIPT,
-            SKIP_MONITOR,
-            MAY_REPLICATE,
-            STALE,
-            NO_MANDATORY_KEYS,
-            MOVABLE_KEYS,
-        ])
-        .acl(SCRIPT_ACL)
-        .keys(Keys::Custom(eval_keys))
-        .legacy(0, 0, 0)
+    script_runner("eval", eval, false)
         .since(Redis(2, 6, 0))
-        .group("scripting")
         .doc("Executes a server-side Lua script."),
-    Cmd::new("evalsha", evalsha)
-        .arity(-3)
-        .flags(&[
-            NOSCRIPT,
-            SKIP_MONITOR,
-            MAY_REPLICATE,
-            STALE,
-            NO_MANDATORY_KEYS,
-            MOVABLE_KEYS,
-        ])
-        .acl(SCRIPT_ACL)
-        .keys(Keys::Custom(eval_keys))
-        .legacy(0, 0, 0)
+    script_runner("evalsha", evalsha, false)
         .since(Redis(2, 6, 0))
-        .group("scripting")
         .doc("Executes a server-side Lua script by SHA1 digest."),
-    Cmd::new("eval_ro", eval_ro)
-        .arity(-3)
-        .flags(&[
-            NOSCRIPT,
-            SKIP_MONITOR,
-            STALE,
-            READONLY,
-            NO_MANDATORY_KEYS,
-            MOVABLE_KEYS,
-        ])
-        .acl(SCRIPT_ACL)
-        .keys(Keys::Custom(eval_keys))
-        .legacy(0, 0, 0)
+    script_runner("eval_ro", eval_ro, true)
         .since(Redis(7, 0, 0))
-        .group("scripting")
         .doc("Executes a read-only server-side Lua script."),
-    Cmd::new("evalsha_ro", evalsha_ro)
-        .arity(-3)
-        .flags(&[
-            NOSCRIPT,
-            SKIP_MONITOR,
-            STALE,
-            READONLY,
-            NO_MANDATORY_KEYS,
-            MOVABLE_KEYS,
-        ])
-        .acl(SCRIPT_ACL)
-        .keys(Keys::Custom(eval_keys))
-        .legacy(0, 0, 0)
+    script_runner("evalsha_ro", evalsha_ro, true)
         .since(Redis(7, 0, 0))
-        .group("scripting")
         .doc("Executes a read-only server-side Lua script by SHA1 digest."),
     Cmd::new("script", container)
         .arity(-2)
