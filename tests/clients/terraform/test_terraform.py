@@ -108,15 +108,16 @@ def _assert_no_changes(tf: Terraform, variables: list[str]) -> None:
     assert proc.returncode == 0, f"plan after apply shows drift:\n{proc.stdout[-6000:]}"
 
 
-@pytest.fixture(scope="module")
-def terraform_env(tmp_path_factory):
+def terraform_in(tmp_path_factory, source: Path) -> Terraform:
+    """An initialised Terraform working directory holding `source`'s main.tf, with the AWS
+    provider from the offline mirror; skips the test when terraform or the mirror is missing."""
     if shutil.which("terraform") is None:
         pytest.skip("terraform is not on PATH: Terraform suite skipped")
     mirror = find_provider_mirror()
     if mirror is None:
         pytest.skip("no offline hashicorp/aws provider mirror found (set ECL_TF_MIRROR): Terraform suite skipped")
-    work = tmp_path_factory.mktemp("terraform")
-    shutil.copy(HERE / "main.tf", work / "main.tf")
+    work = tmp_path_factory.mktemp(f"terraform-{source.name}")
+    shutil.copy(source / "main.tf", work / "main.tf")
     cli_config = work / "cli.tfrc"
     cli_config.write_text(
         "provider_installation {\n"
@@ -127,9 +128,15 @@ def terraform_env(tmp_path_factory):
     )
     tf = Terraform(work, cli_config)
     tf.run("init", "-no-color", "-input=false", timeout=300)
+    return tf
+
+
+@pytest.fixture(scope="module")
+def terraform_env(tmp_path_factory):
+    tf = terraform_in(tmp_path_factory, HERE)
     yield tf
     # The provider plugin copied by init is large; do not leave it in the temp directory.
-    shutil.rmtree(work / ".terraform", ignore_errors=True)
+    shutil.rmtree(tf.workdir / ".terraform", ignore_errors=True)
 
 
 def test_apply_update_destroy(terraform_env, endpoint_url, make_client):

@@ -21,47 +21,25 @@ import redis
 from redis.cluster import RedisCluster
 
 from helpers import aws_error
-from test_terraform import Terraform, _assert_no_changes, find_provider_mirror
+from test_terraform import _assert_no_changes, terraform_in
 
 HERE = Path(__file__).resolve().parent / "global_datastores"
 
 pytestmark = [pytest.mark.terraform, pytest.mark.timeout(1500)]
 
 
-def _terraform_in(tmp_path_factory, source: Path):
-    """An initialised Terraform working directory holding `source`'s main.tf (offline mirror)."""
-    if shutil.which("terraform") is None:
-        pytest.skip("terraform is not on PATH: Terraform suite skipped")
-    mirror = find_provider_mirror()
-    if mirror is None:
-        pytest.skip("no offline hashicorp/aws provider mirror found (set ECL_TF_MIRROR): Terraform suite skipped")
-    work = tmp_path_factory.mktemp(f"terraform-{source.name}")
-    shutil.copy(source / "main.tf", work / "main.tf")
-    cli_config = work / "cli.tfrc"
-    cli_config.write_text(
-        "provider_installation {\n"
-        f"  filesystem_mirror {{\n    path    = {json.dumps(str(mirror))}\n"
-        '    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
-        '  direct {\n    exclude = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
-        "}\n"
-    )
-    tf = Terraform(work, cli_config)
-    tf.run("init", "-no-color", "-input=false", timeout=300)
-    return tf, work
-
-
 @pytest.fixture(scope="module")
 def terraform_global(tmp_path_factory):
-    tf, work = _terraform_in(tmp_path_factory, HERE)
+    tf = terraform_in(tmp_path_factory, HERE)
     yield tf
-    shutil.rmtree(work / ".terraform", ignore_errors=True)
+    shutil.rmtree(tf.workdir / ".terraform", ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def terraform_global_resharding(tmp_path_factory):
-    tf, work = _terraform_in(tmp_path_factory, HERE.parent / "global_resharding")
+    tf = terraform_in(tmp_path_factory, HERE.parent / "global_resharding")
     yield tf
-    shutil.rmtree(work / ".terraform", ignore_errors=True)
+    shutil.rmtree(tf.workdir / ".terraform", ignore_errors=True)
 
 
 def test_global_datastore_apply_plan_destroy(terraform_global, endpoint_url, make_client):

@@ -17,7 +17,7 @@ import pytest
 from redis.cluster import RedisCluster
 
 from helpers import aws_error
-from test_terraform import Terraform, _assert_no_changes, _plan_actions, find_provider_mirror
+from test_terraform import _assert_no_changes, _plan_actions, terraform_in
 
 HERE = Path(__file__).resolve().parent / "resharding"
 
@@ -26,25 +26,9 @@ pytestmark = [pytest.mark.terraform, pytest.mark.timeout(1500)]
 
 @pytest.fixture(scope="module")
 def terraform_rs(tmp_path_factory):
-    if shutil.which("terraform") is None:
-        pytest.skip("terraform is not on PATH: Terraform suite skipped")
-    mirror = find_provider_mirror()
-    if mirror is None:
-        pytest.skip("no offline hashicorp/aws provider mirror found (set ECL_TF_MIRROR): Terraform suite skipped")
-    work = tmp_path_factory.mktemp("terraform-rs")
-    shutil.copy(HERE / "main.tf", work / "main.tf")
-    cli_config = work / "cli.tfrc"
-    cli_config.write_text(
-        "provider_installation {\n"
-        f"  filesystem_mirror {{\n    path    = {json.dumps(str(mirror))}\n"
-        '    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
-        '  direct {\n    exclude = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
-        "}\n"
-    )
-    tf = Terraform(work, cli_config)
-    tf.run("init", "-no-color", "-input=false", timeout=300)
+    tf = terraform_in(tmp_path_factory, HERE)
     yield tf
-    shutil.rmtree(work / ".terraform", ignore_errors=True)
+    shutil.rmtree(tf.workdir / ".terraform", ignore_errors=True)
 
 
 def _vars(endpoint: str, suffix: str, shards: int) -> list[str]:

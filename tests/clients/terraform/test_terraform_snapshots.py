@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from helpers import aws_error
-from test_terraform import Terraform, _assert_no_changes, find_provider_mirror
+from test_terraform import _assert_no_changes, terraform_in
 
 HERE = Path(__file__).resolve().parent / "snapshots"
 
@@ -27,31 +27,10 @@ pytestmark = [pytest.mark.terraform, pytest.mark.timeout(1500)]
 KEYS = {f"tf:key:{i}": f"value-{i}" for i in range(100)}
 
 
-def _workspace(tmp_path_factory, name: str, mirror: Path) -> Terraform:
-    work = tmp_path_factory.mktemp(f"terraform-snap-{name}")
-    shutil.copy(HERE / name / "main.tf", work / "main.tf")
-    cli_config = work / "cli.tfrc"
-    cli_config.write_text(
-        "provider_installation {\n"
-        f"  filesystem_mirror {{\n    path    = {json.dumps(str(mirror))}\n"
-        '    include = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
-        '  direct {\n    exclude = ["registry.terraform.io/hashicorp/aws"]\n  }\n'
-        "}\n"
-    )
-    tf = Terraform(work, cli_config)
-    tf.run("init", "-no-color", "-input=false", timeout=300)
-    return tf
-
-
 @pytest.fixture(scope="module")
 def terraform_snap(tmp_path_factory):
-    if shutil.which("terraform") is None:
-        pytest.skip("terraform is not on PATH: Terraform suite skipped")
-    mirror = find_provider_mirror()
-    if mirror is None:
-        pytest.skip("no offline hashicorp/aws provider mirror found (set ECL_TF_MIRROR): Terraform suite skipped")
-    source = _workspace(tmp_path_factory, "source", mirror)
-    restore = _workspace(tmp_path_factory, "restore", mirror)
+    source = terraform_in(tmp_path_factory, HERE / "source")
+    restore = terraform_in(tmp_path_factory, HERE / "restore")
     yield source, restore
     for tf in (source, restore):
         shutil.rmtree(tf.workdir / ".terraform", ignore_errors=True)
