@@ -9,7 +9,9 @@ and are restarted after any mismatch so their counters agree again.
 """
 
 import ast
+import os
 import random
+import re
 import shutil
 import socket
 import struct
@@ -81,9 +83,25 @@ def text_request(rng):
         return rng.choice([b"delete ", b"touch "]) + rng.choice(KEYS) + rng.choice([b"", b" 0", b" 10", b" noreply"]) + b"\r\n"
     if r < 0.86:
         return b"flush_all" + rng.choice([b"", b" 0", b" -1", b" noreply", b" x"]) + b"\r\n"
+    if r < 0.93:
+        return odd_arity(rng)
     junk = [b"", b" ", b"bogus", b"GET a", b"get", b"set a 0 0", b"incr", b"verbosity", b"verbosity 1",
             b"mg", b"ms a", b"x" * 300, b"get " + b"a " * 30, b"set a 0 0 1 2 3", b"quit"]
     return rng.choice(junk) + b"\r\n"
+
+
+# Every text command by name, each sent with 0 to 5 tokens from the pools after it: arities the
+# typed generators above never produce (memccapable's `version foo bar` was one such corner).
+TEXT_COMMANDS = [b"get", b"gets", b"gat", b"gats", b"set", b"add", b"replace", b"append", b"prepend",
+                 b"cas", b"delete", b"incr", b"decr", b"touch", b"flush_all", b"version", b"verbosity",
+                 b"quit", b"mn", b"me", b"mg", b"md", b"ma", b"cache_memlimit",
+                 b"version\x00", b"VERSION", b"Get"]
+
+
+def odd_arity(rng):
+    pool = KEYS[:5] + NUMS + [b"noreply", b"noreply", b"foo"]
+    args = [rng.choice(pool) for _ in range(rng.randint(0, 5))]
+    return b" ".join([rng.choice(TEXT_COMMANDS)] + args) + b"\r\n"
 
 
 def bin_packet(op, key=b"", extras=b"", val=b"", cas=0, opaque=0):
@@ -150,19 +168,38 @@ def binary_done(buf):
     return False
 
 
+def reply_timeout(req):
+    """How long to wait for a request's replies: half a second, plus a second per MB sent, so a
+    slow (debug, loaded) server still finishes a large item before we give up on it. A timeout
+    that cut a store short would let its effect land during the next request on a new
+    connection, a race that looked like a mismatch on CI."""
+    return 0.5 + len(req) / 1_000_000
+
+
+def mn_lines(req):
+    """How many `mn` lines a text request holds: each answers MN before the sentinel does."""
+    return sum(1 for line in req.split(b"\n") if line.rstrip(b"\r").split(b" ")[0] == b"mn")
+
+
 def run_sequence(port, proto, reqs):
     """Per request: the raw reply bytes up to and including the sentinel's reply."""
     sock = socket.create_connection(("127.0.0.1", port))
     out = []
     sentinel = SENTINEL_TEXT if proto == "text" else bin_packet(0x0A, opaque=NOOP_OPAQUE)
-    done = (lambda b: b.endswith(b"MN\r\n")) if proto == "text" else binary_done
+
+    def text_done(req):
+        want = mn_lines(req) + 1
+        return lambda b: b.endswith(b"MN\r\n") and b.count(b"MN\r\n") >= want
     for req in reqs:
         try:
             sock.sendall(req + sentinel)
+            done = text_done(req) if proto == "text" else binary_done
+            reply, dead = read_until(sock, done, reply_timeout(req))
         except OSError:
-            out.append(b"<closed>")
-            continue
-        reply, dead = read_until(sock, done, 0.5)
+            # Closed while we were still sending (memcached resets a connection at once on a
+            # line too long). The next request goes on a new connection either way: whether
+            # sendall noticed the close depends only on timing.
+            reply, dead = b"<closed>", True
         out.append(reply)
         if dead:
             sock.close()
@@ -184,13 +221,25 @@ def same(a, b):
     ta, tb = a.split(b" "), b.split(b" ")
     if len(ta) != len(tb):
         return False
-    for x, y in zip(ta, tb):
-        if x != y:
-            xs, ys = x.rstrip(b"\r\nMN"), y.rstrip(b"\r\nMN")
-            if not (x[:1] == y[:1] == b"t" and xs[1:].isdigit() and ys[1:].isdigit()
-                    and abs(int(xs[1:]) - int(ys[1:])) <= 1 and x[len(xs):] == y[len(ys):]):
-                return False
-    return True
+    return all(x == y or same_clock_token(x, y) for x, y in zip(ta, tb))
+
+
+# Tokens that are clock readings in seconds: mg's `t<n>` (TTL left), me's `exp=` and `la=`
+# (expiry and last access relative to now). A request that crosses a second boundary on one
+# server and not the other reads them one apart.
+CLOCK_TOKENS = (b"t", b"exp=", b"la=")
+
+
+def same_clock_token(x, y):
+    xs, ys = x.rstrip(b"\r\nMN"), y.rstrip(b"\r\nMN")
+    if x[len(xs):] != y[len(ys):]:
+        return False
+    for name in CLOCK_TOKENS:
+        if xs.startswith(name) and ys.startswith(name):
+            nx, ny = xs[len(name):], ys[len(name):]
+            if nx.lstrip(b"-").isdigit() and ny.lstrip(b"-").isdigit():
+                return abs(int(nx) - int(ny)) <= 1
+    return False
 
 
 def first_mismatch(ref, ours, proto, reqs, fresh=False):
@@ -223,9 +272,39 @@ def start_servers(ours_bin):
     return ref, ours
 
 
+RUN = re.compile(rb"(.)\1{63,}", re.S)
+
+
+def render_bytes(data):
+    """A bytes literal a reader can take in: runs of 64+ equal bytes become `b'L' * 1048577`."""
+    parts, at = [], 0
+    for m in RUN.finditer(data):
+        if m.start() > at:
+            parts.append(repr(data[at:m.start()]))
+        parts.append("%r * %d" % (m.group(1), m.end() - m.start()))
+        at = m.end()
+    if at < len(data) or not parts:
+        parts.append(repr(data[at:]))
+    return " + ".join(parts)
+
+
+def eval_bytes(text):
+    """The inverse of render_bytes: bytes literals joined by `+`, each maybe `* count`."""
+    def ev(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, bytes):
+            return node.value
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return ev(node.left) + ev(node.right)
+        if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)
+                and isinstance(node.right, ast.Constant) and isinstance(node.right.value, int)):
+            return ev(node.left) * node.right.value
+        raise ValueError("not a reproducer request: %s" % text[:80])
+    return ev(ast.parse(text, mode="eval").body)
+
+
 def render(proto, reqs):
     head = "# protocol: %s\n" % proto
-    return head + "\n".join(repr(r) for r in reqs)
+    return head + "\n".join(render_bytes(r) for r in reqs)
 
 
 def parse_block(block):
@@ -236,7 +315,7 @@ def parse_block(block):
         if line.startswith("# protocol:"):
             proto = line.split(":", 1)[1].strip()
         elif line.strip() and not line.startswith("#"):
-            reqs.append(ast.literal_eval(line))
+            reqs.append(eval_bytes(line))
     return (proto, reqs) if proto and reqs else None
 
 
@@ -251,6 +330,11 @@ def replay(ref, ours, path):
     return len(blocks), failures
 
 
+def reproduces(ref, ours, proto, reqs, tries=2):
+    """Whether a mismatching sequence mismatches again on freshly started servers."""
+    return any(first_mismatch(ref, ours, proto, reqs, fresh=True) for _ in range(tries))
+
+
 def fuzz(ref, ours, seed, count, log, known=frozenset()):
     rng = random.Random(seed)
     found = {}
@@ -260,6 +344,18 @@ def fuzz(ref, ours, seed, count, log, known=frozenset()):
         if not m:
             continue
         fam = family(proto, reqs[m[0]])
+        if not reproduces(ref, ours, proto, reqs):
+            # Timing on a loaded machine (a reply cut by the read timeout, a close racing the
+            # next request), not a deviation: shown, counted apart, not failing.
+            unstable = log.setdefault("unstable", {})
+            unstable[fam] = unstable.get(fam, 0) + 1
+            print("memcached: %s mismatched once and not on fresh servers twice (step %d: "
+                  "reference %r, ours %r)" % (fam, m[0], m[1][:160], m[2][:160]))
+            if os.environ.get("ECL_ORACLE_UNSTABLE_LOG"):
+                with open(os.environ["ECL_ORACLE_UNSTABLE_LOG"], "a") as f:
+                    f.write("# %s step %d: reference %r, ours %r\n%s\n\n"
+                            % (fam, m[0], m[1][:300], m[2][:300], render(proto, reqs[:m[0] + 1])))
+            continue
         log[fam] = log.get(fam, 0) + 1
         if fam not in found and fam not in known:
             def failing(s):

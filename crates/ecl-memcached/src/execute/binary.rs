@@ -225,6 +225,8 @@ fn store(
         other => (other, false),
     };
     let concat = base == op::APPEND || base == op::PREPEND;
+    // The opcode as sent, quiet or not: a too-large SET or SETQ drops the old item.
+    let plain_set = base == op::SET;
     // memcached turns any set, add or replace carrying a CAS into a compare-and-swap: the key
     // must exist with that CAS, whatever the opcode says.
     let base = if h.cas != 0 && !concat { op::SET } else { base };
@@ -255,7 +257,7 @@ fn store(
         // for the old one: a value too large on its own is "too large" whatever the key holds;
         // a plain SET also drops the old item, so no stale value survives.
         if node.limits().item_too_large(key.len(), value.len()) {
-            if let (op::SET, Some(slot)) = (h.opcode, existing) {
+            if let (true, Some(slot)) = (plain_set, existing) {
                 g.remove(slot);
             }
             return Err(Status::TooLarge);

@@ -347,10 +347,12 @@ pub fn parse_line<'a>(
         return done(Request::reply(wire::MN));
     }
     let Some(raw_key) = toks.next() else {
-        let msg = if cmd == b"mg" {
-            wire::ERROR
-        } else {
+        // memcached counts tokens before it dispatches mg/ms/md/ma (too few: ERROR); me
+        // checks its own key.
+        let msg = if cmd == b"me" {
             wire::BAD_FORMAT
+        } else {
+            wire::ERROR
         };
         return done(Request::reply(msg));
     };

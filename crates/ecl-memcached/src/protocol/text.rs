@@ -299,7 +299,10 @@ fn parse_line<'a>(
     let line = &buf[..line_end];
     let t = Tokens::split(line);
     let n = t.len;
-    let request = match t.get(0) {
+    // memcached compares the command token as a C string: a NUL ends it ("version\0" is
+    // version).
+    let command = t.get(0).split(|&b| b == 0).next().unwrap_or_default();
+    let request = match command {
         b"get" => retrieval(line, GetKind::Get),
         b"gets" => retrieval(line, GetKind::Gets),
         b"gat" => retrieval(line, GetKind::Gat),
@@ -315,7 +318,9 @@ fn parse_line<'a>(
         b"incr" | b"decr" if n == 3 || n == 4 => arith(&t),
         b"touch" if n == 3 || n == 4 => touch(&t),
         b"flush_all" if (1..=3).contains(&n) => flush_all(&t),
-        b"version" if n == 1 => Request::Text(TextRequest::Version),
+        // memcached ignores whatever follows these two (libmemcached's memccapable sends
+        // `version foo bar` and expects VERSION).
+        b"version" => Request::Text(TextRequest::Version),
         b"verbosity" if n == 2 || n == 3 => match parse_u64(t.get(1)) {
             Some(level) => Request::Text(TextRequest::Verbosity {
                 level,
@@ -326,7 +331,7 @@ fn parse_line<'a>(
                 noreply: t.noreply(),
             },
         },
-        b"quit" if n == 1 => Request::Text(TextRequest::Quit),
+        b"quit" => Request::Text(TextRequest::Quit),
         b"stats" => stats(&t),
         b"config" if n == 3 && t.get(1) == b"get" && t.get(2) == b"cluster" => {
             Request::Text(TextRequest::ConfigGetCluster)
@@ -340,7 +345,11 @@ fn parse_line<'a>(
                 msg: wire::MEMLIMIT_TOO_SMALL,
                 noreply: t.noreply(),
             },
-            None => Request::reply(wire::ERROR),
+            // Not a number: memcached's ERROR, silenced by noreply like its other replies.
+            None => Request::Reply {
+                msg: wire::ERROR,
+                noreply: t.noreply(),
+            },
         },
         b"shutdown" => Request::reply(wire::SHUTDOWN_DISABLED),
         _ => Request::reply(wire::ERROR),

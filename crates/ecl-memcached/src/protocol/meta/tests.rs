@@ -60,7 +60,12 @@ fn uncounted_replies_for_mn_and_a_missing_key() {
     };
     assert_eq!(reply(b"mn\r\n"), wire::MN);
     assert_eq!(reply(b"mg\r\n"), wire::ERROR);
-    assert_eq!(reply(b"ms\r\n"), wire::BAD_FORMAT);
+    // memcached 1.6.18 counts tokens first: ms, md and ma without a key are ERROR too; only
+    // me checks its key itself (the oracle's reproducers/memcached.txt replays this).
+    for cmd in [&b"ms\r\n"[..], b"md\r\n", b"ma\r\n"] {
+        assert_eq!(reply(cmd), wire::ERROR);
+    }
+    assert_eq!(reply(b"me\r\n"), wire::BAD_FORMAT);
 }
 
 #[test]
