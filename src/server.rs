@@ -92,6 +92,66 @@ impl RunningServer {
 /// data directory, the saved state is restored (every node running again) first; a state file
 /// that cannot be loaded is an error and nothing is served.
 pub async fn start(config: Config) -> io::Result<RunningServer> {
+    let ca = open_ca(&config)?;
+    let supervisor = Arc::new(Supervisor::with_ca(&config, ca.clone()));
+    let service = Arc::new(Service::new(&config, supervisor.clone()));
+    let persistence = match &config.data_dir {
+        Some(dir) => match Persistence::open(dir, service.clone()).await {
+            Ok(p) => Some(p),
+            Err(err) => {
+                supervisor.shutdown_all().await;
+                return Err(err);
+            }
+        },
+        None => None,
+    };
+    // Automatic snapshots: a pass a minute is precise enough for daily windows.
+    service.spawn_snapshot_scheduler(std::time::Duration::from_secs(60));
+    let readiness = match &config.init_dir {
+        Some(dir) => ci::Readiness::pending(dir),
+        None => ci::Readiness::ready(),
+    };
+    let app = build_app(
+        &config,
+        &service,
+        &supervisor,
+        ca,
+        persistence.as_ref(),
+        &readiness,
+    );
+    let listener = TcpListener::bind(config.listen).await.map_err(|err| {
+        io::Error::new(
+            err.kind(),
+            format!("cannot listen on {}: {err}", config.listen),
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    if let Some(p) = &persistence {
+        p.spawn_writer();
+    }
+    if let Some(dir) = &config.init_dir {
+        spawn_init(&config, dir, addr, persistence.as_ref(), service, readiness);
+    }
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let options = ServeOptions {
+        header_timeout: config.api_header_timeout,
+        max_connections: config.api_max_connections as usize,
+    };
+    let task = tokio::spawn(api_listener::serve(listener, app, options, async move {
+        let _ = stop_rx.await;
+    }));
+    Ok(RunningServer {
+        addr,
+        supervisor,
+        persistence,
+        stop: Some(stop_tx),
+        task,
+    })
+}
+
+/// The local certificate authority every TLS endpoint's certificate comes from: kept in the
+/// data directory when there is one (clients trust it once), in memory otherwise.
+fn open_ca(config: &Config) -> io::Result<Arc<LocalCa>> {
     let ca = match &config.data_dir {
         Some(dir) => LocalCa::in_dir(dir),
         None => LocalCa::ephemeral(),
@@ -109,34 +169,29 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
         s3_dir = %config.effective_s3_dir().display(),
         "S3 stand-in for snapshot exports and SnapshotArns"
     );
-    let supervisor = Arc::new(Supervisor::with_ca(&config, ca.clone()));
+    Ok(ca)
+}
+
+/// Every HTTP route on the API port: /health, the status page, the CI and fault-injection
+/// JSON APIs, and the Query API.
+fn build_app(
+    config: &Config,
+    service: &Arc<Service>,
+    supervisor: &Arc<Supervisor>,
+    ca: Arc<LocalCa>,
+    persistence: Option<&Arc<Persistence>>,
+    readiness: &Arc<ci::Readiness>,
+) -> Router {
     let addressing = match config.addressing {
         Addressing::Loopback => "loopback",
         Addressing::Ports => "ports",
     };
-    let service = Arc::new(Service::new(&config, supervisor.clone()));
-    let persistence = match &config.data_dir {
-        Some(dir) => match Persistence::open(dir, service.clone()).await {
-            Ok(p) => Some(p),
-            Err(err) => {
-                supervisor.shutdown_all().await;
-                return Err(err);
-            }
-        },
-        None => None,
-    };
-    // Automatic snapshots: a pass a minute is precise enough for daily windows.
-    service.spawn_snapshot_scheduler(std::time::Duration::from_secs(60));
     let counted = service.clone();
     let resources: health::ResourceCounts = Arc::new(move || {
         let mut counts = counted.resource_counts();
         counts["regions"] = counted.region_summaries();
         counts
     });
-    let readiness = match &config.init_dir {
-        Some(dir) => ci::Readiness::pending(dir),
-        None => ci::Readiness::ready(),
-    };
     let defaults = ContextDefaults {
         account: config.account_id.clone(),
         region: config.region.clone(),
@@ -155,7 +210,7 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
     let mut health = Health::new(addressing, supervisor.clone(), resources, ca)
         .with_faults(Arc::new(move || listed.health()))
         .with_readiness(readiness.clone());
-    if let Some(p) = &persistence {
+    if let Some(p) = persistence {
         health = health.with_persistence(p.report());
     }
     let app = Router::new()
@@ -163,7 +218,7 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
         .merge(status::router(status.clone()))
         .merge(ci::router(
             service.clone(),
-            persistence.clone(),
+            persistence.cloned(),
             faults.clone(),
         ))
         .merge(http::router_with(
@@ -174,52 +229,33 @@ pub async fn start(config: Config) -> io::Result<RunningServer> {
         ));
     // The status page answers `GET /` without an `Action`; the Query API keeps the rest.
     let app = status::page_layer(app, status);
-
     // Fault injection's JSON API beside the Query API (its paths are more specific).
-    let app = app.merge(crate::faults::router(faults));
-    let listener = TcpListener::bind(config.listen).await.map_err(|err| {
-        io::Error::new(
-            err.kind(),
-            format!("cannot listen on {}: {err}", config.listen),
-        )
-    })?;
-    let addr = listener.local_addr()?;
-    if let Some(p) = &persistence {
-        p.spawn_writer();
+    app.merge(crate::faults::router(faults))
+}
+
+/// Runs the `--init-dir` files against the API once it listens (on loopback when it listens
+/// on every interface); files are skipped when a saved state was restored.
+fn spawn_init(
+    config: &Config,
+    dir: &std::path::Path,
+    addr: std::net::SocketAddr,
+    persistence: Option<&Arc<Persistence>>,
+    service: Arc<Service>,
+    readiness: Arc<ci::Readiness>,
+) {
+    let mut reach = addr;
+    if reach.ip().is_unspecified() {
+        reach.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    if let Some(dir) = &config.init_dir {
-        // Init scripts reach the API on loopback when it listens on every interface.
-        let mut reach = addr;
-        if reach.ip().is_unspecified() {
-            reach.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        let restored = persistence
-            .as_ref()
-            .is_some_and(|p| p.report()["restored"] == true);
-        tokio::spawn(ci::init::run(ci::init::InitRun {
-            dir: dir.clone(),
-            endpoint: format!("http://{reach}"),
-            skip_files: restored,
-            region: config.region.clone(),
-            service,
-            readiness,
-        }));
-    }
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let options = ServeOptions {
-        header_timeout: config.api_header_timeout,
-        max_connections: config.api_max_connections as usize,
-    };
-    let task = tokio::spawn(api_listener::serve(listener, app, options, async move {
-        let _ = stop_rx.await;
+    let restored = persistence.is_some_and(|p| p.report()["restored"] == true);
+    tokio::spawn(ci::init::run(ci::init::InitRun {
+        dir: dir.to_path_buf(),
+        endpoint: format!("http://{reach}"),
+        skip_files: restored,
+        region: config.region.clone(),
+        service,
+        readiness,
     }));
-    Ok(RunningServer {
-        addr,
-        supervisor,
-        persistence,
-        stop: Some(stop_tx),
-        task,
-    })
 }
 
 /// Runs the emulator until Ctrl-C or SIGTERM, then stops every engine node.
