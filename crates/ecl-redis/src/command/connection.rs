@@ -5,7 +5,10 @@
 //! client registry, other clients (CLIENT KILL / UNBLOCK / PAUSE).
 
 use super::flags::*;
-use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Release::Redis, acl, container, v};
+use super::{
+    AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Release, Release::Redis, Since, acl,
+    container, v,
+};
 use crate::client::{Event, ReplyMode};
 use crate::errors::{self, CmdError, CmdResult};
 
@@ -476,6 +479,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         };
     }
     let me = ctx.client.id;
+    let maxage_known = ctx.has(Since::from(Release::Redis(7, 4, 0)).or_valkey(8, 0, 0));
     let mut skipme = true;
     let mut ids: Vec<u64> = ctx.eng.clients.map.keys().copied().collect();
     let mut i = 2;
@@ -504,7 +508,8 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
                 "no" => skipme = false,
                 _ => return Err(errors::SYNTAX.into()),
             },
-            "maxage" => {
+            // Redis 7.4 and Valkey 8.0 added MAXAGE; older releases answer a syntax error.
+            "maxage" if maxage_known => {
                 let age = argv.i64(i + 1)?;
                 let now = ctx.now;
                 ids.retain(|id| {

@@ -98,6 +98,12 @@ impl Ctx<'_> {
         self.eng.info.compat
     }
 
+    /// Whether this node's engine and version have a feature available `since` (an option a
+    /// later release added to an existing command, such as Valkey 8.1's `SET … IFEQ`).
+    pub fn has(&self, since: super::Since) -> bool {
+        super::EngineVersion::parse(self.eng.info.flavor, &self.eng.info.version).has(since)
+    }
+
     /// Counts `n` changes (INFO `rdb_changes_since_last_save`) made over several keys at once
     /// (MSET, DEL, FLUSHALL); a write on one key records its count on [`Ctx::write`]'s guard.
     pub fn dirty(&mut self, n: u64) {

@@ -9,7 +9,9 @@ use super::coll::{self, cleanup, read};
 use super::flags::*;
 use super::keys::{parse_cursor, scan_opts};
 use super::ks;
-use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
+use super::{
+    AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release, Release::Redis, Since, acl,
+};
 use crate::config::notify;
 use crate::db::hash::Hash;
 use crate::db::longdouble;
@@ -327,7 +329,8 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if coll::scan_missing::<Hash>(ctx, argv.get(1))? {
         return Ok(());
     }
-    let o = scan_opts(argv, 3, false)?;
+    let novalues = Since::from(Release::Redis(7, 4, 0)).or_valkey(8, 0, 0);
+    let o = scan_opts(argv, 3, false, ctx.has(novalues).then_some("novalues"))?;
     let mut items = Vec::new();
     let next = match read::<Hash>(ctx, argv.get(1))? {
         None => 0,

@@ -326,15 +326,18 @@ pub struct ScanOpts<'a> {
     pub count: usize,
     /// TYPE filter.
     pub type_name: Option<String>,
-    /// NOVALUES (HSCAN, 7.4+).
+    /// The collection's "names only" flag was given: HSCAN NOVALUES (Redis 7.4, Valkey 8.0),
+    /// ZSCAN NOSCORES (Valkey 8.0).
     pub novalues: bool,
 }
 
-/// Parses SCAN options starting at `from`.
+/// Parses SCAN options starting at `from`: TYPE when `allow_type` (SCAN), and `names_only`
+/// when the node's release has that flag for this command (else it is a syntax error).
 pub fn scan_opts<'a>(
     argv: &Argv<'a>,
     from: usize,
     allow_type: bool,
+    names_only: Option<&str>,
 ) -> Result<ScanOpts<'a>, CmdError> {
     let mut o = ScanOpts {
         pattern: None,
@@ -358,7 +361,7 @@ pub fn scan_opts<'a>(
         } else if argv.is(i, "type") && has && allow_type {
             o.type_name = Some(argv.str(i + 1).to_ascii_lowercase());
             i += 2;
-        } else if argv.is(i, "novalues") && !allow_type {
+        } else if names_only.is_some_and(|flag| argv.is(i, flag)) {
             o.novalues = true;
             i += 1;
         } else {
@@ -370,7 +373,7 @@ pub fn scan_opts<'a>(
 
 fn scan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let cursor = parse_cursor(argv.get(1))?;
-    let o = scan_opts(argv, 2, true)?;
+    let o = scan_opts(argv, 2, true, None)?;
     let now = ctx.now;
     let mut found: Vec<Vec<u8>> = Vec::new();
     let next = ctx.eng.dbs[ctx.client.db].scan(cursor, o.count, now, |k, e| {

@@ -380,7 +380,7 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if coll::scan_missing::<Set>(ctx, argv.get(1))? {
         return Ok(());
     }
-    let o = scan_opts(argv, 3, false)?;
+    let o = scan_opts(argv, 3, false, None)?;
     if o.novalues {
         return Err(errors::SYNTAX.into());
     }

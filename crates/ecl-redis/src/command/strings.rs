@@ -7,7 +7,9 @@
 use super::OwnedArgv;
 use super::flags::*;
 use super::ks;
-use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, v};
+use super::{
+    AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release, Release::Redis, Since, acl, v,
+};
 use crate::config::notify;
 use crate::db::string::{clamp_range, format_float_human, parse_f64, parse_i64, set_i64};
 use crate::db::{Value, as_str, longdouble};
@@ -141,6 +143,8 @@ pub fn store_str(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], keep_ttl: bool) {
 
 fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let (mut nx, mut xx, mut want_get) = (false, false, false);
+    // Valkey 8.1's compare-and-set: store only over an equal string value.
+    let mut ifeq: Option<&[u8]> = None;
     let mut ttl = Ttl::None;
     // Redis validates the time once every option has parsed: a syntax error further on wins.
     let mut pending = None;
@@ -148,10 +152,19 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     while i < argv.len() {
         let a = argv.get(i);
         let has_next = i + 1 < argv.len();
-        if a.eq_ignore_ascii_case(b"nx") && !xx {
+        if a.eq_ignore_ascii_case(b"nx") && !xx && ifeq.is_none() {
             nx = true;
-        } else if a.eq_ignore_ascii_case(b"xx") && !nx {
+        } else if a.eq_ignore_ascii_case(b"xx") && !nx && ifeq.is_none() {
             xx = true;
+        } else if a.eq_ignore_ascii_case(b"ifeq")
+            && has_next
+            && !nx
+            && !xx
+            && ifeq.is_none()
+            && ctx.has(Since::from(Release::Valkey(8, 1, 0)))
+        {
+            ifeq = Some(argv.get(i + 1));
+            i += 1;
         } else if a.eq_ignore_ascii_case(b"get") && ctx.version() >= v(6, 2, 0) {
             want_get = true;
         } else if a.eq_ignore_ascii_case(b"keepttl")
@@ -214,7 +227,14 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             None => db.exists(key, now),
         }
     };
-    if (nx && exists) || (xx && !exists) {
+    let ifeq_refused = match ifeq {
+        None => false,
+        Some(expected) => match db.get(key, now) {
+            None => true,
+            Some(e) => as_str(&e.value)?.as_slice() != expected,
+        },
+    };
+    if (nx && exists) || (xx && !exists) || ifeq_refused {
         match old {
             Some(Some(o)) => ctx.out.bulk(&o),
             _ => ctx.out.null(),
@@ -226,6 +246,14 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.db().set_expire(key, at, now);
     }
     ctx.write(key).notify(notify::STRING, "set").dirty(1);
+    if ifeq.is_some() && !matches!(ttl, Ttl::At(_)) && ctx.replicating() {
+        // The condition held here: replicas get the plain write.
+        let mut set = vec![b"SET".as_slice(), key, argv.get(2)];
+        if ttl == Ttl::Keep {
+            set.push(b"KEEPTTL");
+        }
+        ctx.propagate(vec![OwnedArgv::from_slices(set)]);
+    }
     if matches!(ttl, Ttl::At(_)) {
         ctx.write(key).notify(notify::GENERIC, "expire");
         // Replicas get a plain SET and the absolute instant (options like GET dropped).

@@ -10,7 +10,9 @@ use super::flags::*;
 use super::keys::{parse_cursor, scan_opts};
 use super::ks;
 use super::zsets::{R, W, reply_entries, store_entries};
-use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
+use super::{
+    AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release, Release::Redis, Since, acl,
+};
 use crate::client::TimeoutReply;
 use crate::config::notify;
 use crate::db::zset::ZSet;
@@ -487,10 +489,8 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if coll::scan_missing::<ZSet>(ctx, argv.get(1))? {
         return Ok(());
     }
-    let o = scan_opts(argv, 3, false)?;
-    if o.novalues {
-        return Err(errors::SYNTAX.into());
-    }
+    let noscores = Since::from(Release::Valkey(8, 0, 0));
+    let o = scan_opts(argv, 3, false, ctx.has(noscores).then_some("noscores"))?;
     let mut items = Vec::new();
     let legacy = !coll::is_72(ctx);
     let next = match coll::read::<ZSet>(ctx, argv.get(1))? {
@@ -499,6 +499,9 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             let mut visit = |k: &[u8], s: f64| {
                 if o.pattern.is_none_or(|p| glob_match(p, k)) {
                     items.push(k.to_vec());
+                    if o.novalues {
+                        return;
+                    }
                     let text = if legacy && s.is_finite() && s != 0.0 {
                         coll::format_g17(s)
                     } else {

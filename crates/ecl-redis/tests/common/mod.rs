@@ -197,6 +197,20 @@ impl ReferenceRedis {
     }
 }
 
+impl ReferenceRedis {
+    /// A connection to it, once it listens (it may still be starting).
+    pub async fn connect(&self) -> Raw {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        for _ in 0..100 {
+            if TcpStream::connect(addr).await.is_ok() {
+                return Raw::connect_addr(addr).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not listen on {addr}");
+    }
+}
+
 impl Drop for ReferenceRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
