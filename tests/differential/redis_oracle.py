@@ -176,7 +176,17 @@ class Grammar:
             out.append(rng.choice(STRINGS + EDGE))       # one argument too many
         elif r < 0.15 and len(out) > 1:
             out[rng.randrange(1, len(out))] = rng.choice(EDGE)
+        elif r < 0.18:
+            out.extend(rng.choice(LATER_OPTIONS))        # an option of a later release
         return out
+
+
+# Options that releases after 7.0 added to existing commands (Redis 7.2/7.4, Valkey 8.x): a
+# 7.0.15 reference refuses them, and so must a 7.0 node of ours. COMMAND DOCS of 7.0 cannot
+# name them, so the grammar above never would (HSCAN NOVALUES was accepted on every release
+# until 2026-12-06).
+LATER_OPTIONS = [[b"NOVALUES"], [b"NOSCORES"], [b"IFEQ", b"v"], [b"MAXAGE", b"1"], [b"WITHSCORE"],
+                 [b"IFNE", b"v"], [b"FIELDS", b"1", b"f"], [b"CANCEL"], [b"SCHEDULE"], [b"NX"]]
 
 
 CREATORS = [

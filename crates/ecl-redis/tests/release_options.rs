@@ -29,11 +29,15 @@ async fn set_ifeq_on_valkey_8_1_only() {
     assert_eq!(c.cmd(&["SET", "k", "v2", "IFEQ", "v1"]).await, "+OK\r\n");
     assert_eq!(c.cmd(&["SET", "k", "v3", "IFEQ", "v1"]).await, "$-1\r\n");
     assert_eq!(c.cmd(&["GET", "k"]).await, "$2\r\nv2\r\n");
-    assert_eq!(c.cmd(&["SET", "missing", "x", "IFEQ", "x"]).await, "$-1\r\n");
+    assert_eq!(
+        c.cmd(&["SET", "missing", "x", "IFEQ", "x"]).await,
+        "$-1\r\n"
+    );
     assert_eq!(c.cmd(&["EXISTS", "missing"]).await, ":0\r\n");
     // With GET the old value comes back whether or not the write happened; EX applies.
     assert_eq!(
-        c.cmd(&["SET", "k", "v4", "IFEQ", "v2", "GET", "EX", "100"]).await,
+        c.cmd(&["SET", "k", "v4", "IFEQ", "v2", "GET", "EX", "100"])
+            .await,
         "$2\r\nv2\r\n"
     );
     assert_eq!(c.cmd(&["TTL", "k"]).await, ":100\r\n");
@@ -76,7 +80,10 @@ async fn scan_names_only_flags_follow_the_release() {
     c.cmd(&["HSET", "h", "f1", "v1", "f2", "v2"]).await;
     c.cmd(&["ZADD", "z", "1", "m1", "2", "m2"]).await;
     let h = c.cmd(&["HSCAN", "h", "0", "NOVALUES"]).await;
-    assert!(h.contains("f1") && h.contains("f2") && !h.contains("v1"), "{h}");
+    assert!(
+        h.contains("f1") && h.contains("f2") && !h.contains("v1"),
+        "{h}"
+    );
     let z = c.cmd(&["ZSCAN", "z", "0", "NOSCORES"]).await;
     assert!(z.contains("m1") && z.contains("m2"), "{z}");
     assert!(z.ends_with("*2\r\n$2\r\nm1\r\n$2\r\nm2\r\n"), "{z}");

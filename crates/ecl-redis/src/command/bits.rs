@@ -102,7 +102,9 @@ fn getbit(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
-/// Parses the optional `start end [BYTE|BIT]` tail; returns (start, end, bit_mode).
+/// Parses the optional `start end [BYTE|BIT]` tail; returns (start, end, bit_mode). Redis
+/// checks the argument count before it reads a number (`BITCOUNT k x 1 BIT 2` is a syntax
+/// error, not a bad integer), and BITPOS reads BYTE|BIT before its end.
 fn range_args(
     ctx: &Ctx<'_>,
     argv: &Argv<'_>,
@@ -110,22 +112,37 @@ fn range_args(
     allow_start_only: bool,
 ) -> Result<Option<(i64, Option<i64>, bool)>, CmdError> {
     let n = argv.len() - from;
-    if n == 0 {
-        return Ok(None);
+    let unit_known = ctx.version() >= v(7, 0, 0);
+    let counted = match n {
+        0 => return Ok(None),
+        1 => allow_start_only,
+        2 => true,
+        3 => unit_known,
+        _ => false,
+    };
+    if !counted {
+        return Err(errors::SYNTAX.into());
     }
     let start = argv.i64(from)?;
     if n == 1 {
-        if allow_start_only {
-            return Ok(Some((start, None, false)));
-        }
-        return Err(errors::SYNTAX.into());
+        return Ok(Some((start, None, false)));
     }
-    let end = argv.i64(from + 1)?;
-    let bit = match n {
-        2 => false,
-        3 if argv.is(from + 2, "byte") && ctx.version() >= v(7, 0, 0) => false,
-        3 if argv.is(from + 2, "bit") && ctx.version() >= v(7, 0, 0) => true,
-        _ => return Err(errors::SYNTAX.into()),
+    let unit = |argv: &Argv<'_>| -> Result<bool, CmdError> {
+        match n {
+            3 if argv.is(from + 2, "bit") => Ok(true),
+            3 if argv.is(from + 2, "byte") => Ok(false),
+            3 => Err(errors::SYNTAX.into()),
+            _ => Ok(false),
+        }
+    };
+    // BITPOS (the command that allows a start alone) reads the unit before its end; BITCOUNT
+    // reads its end first.
+    let (end, bit) = if allow_start_only {
+        let bit = unit(argv)?;
+        (argv.i64(from + 1)?, bit)
+    } else {
+        let end = argv.i64(from + 1)?;
+        (end, unit(argv)?)
     };
     Ok(Some((start, Some(end), bit)))
 }
