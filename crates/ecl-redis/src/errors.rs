@@ -174,6 +174,11 @@ pub fn unknown_subcommand(container: &str, sub: &[u8]) -> CmdError {
     )
 }
 
+/// The bytes before the first NUL, as Redis's `%s` of a client argument prints them.
+pub fn c_string(b: &[u8]) -> &[u8] {
+    b.split(|&c| c == 0).next().unwrap_or(b)
+}
+
 /// Lossy, truncated rendering of client bytes inside error messages.
 pub fn show(b: &[u8], max: usize) -> String {
     let b = &b[..b.len().min(max)];

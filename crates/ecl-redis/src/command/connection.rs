@@ -258,9 +258,10 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             i += 2;
         } else {
             return Err(CmdError(
+                // Redis formats the option as a C string: it ends at the first NUL.
                 format!(
                     "ERR Syntax error in HELLO option '{}'",
-                    errors::show(argv.get(i), 64)
+                    errors::show(errors::c_string(argv.get(i)), usize::MAX)
                 )
                 .into(),
             ));

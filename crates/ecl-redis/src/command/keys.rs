@@ -10,7 +10,7 @@ use super::ks;
 use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, container, v};
 use crate::config::notify;
 use crate::db::evict;
-use crate::errors::{self, CmdError, CmdResult};
+use crate::errors::{self, CmdError, CmdResult, c_string};
 use crate::glob::glob_match;
 use crate::replication;
 
@@ -610,9 +610,4 @@ fn object_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 
 fn wait(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     crate::replication::wait_cmd(ctx, argv)
-}
-
-/// The bytes before the first NUL, as a C string of them reads.
-fn c_string(b: &[u8]) -> &[u8] {
-    b.split(|&c| c == 0).next().unwrap_or(b)
 }
