@@ -448,13 +448,14 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let mut ws = false;
     let count = if argv.len() >= 3 {
         let c = argv.i64(2)?;
+        if c == i64::MIN {
+            // Redis reads the count within ±LONG_MAX before it looks at what follows.
+            coll::random_count(c)?;
+        }
         if argv.len() == 4 && argv.is(3, "withscores") {
             ws = true;
         } else if argv.len() > 3 {
             return Err(errors::SYNTAX.into());
-        }
-        if c == i64::MIN {
-            coll::random_count(c)?; // Redis's range message comes before the one below
         }
         if ws && c.unsigned_abs() > (i64::MAX as u64) / 2 {
             return Err("ERR value is out of range".into());
