@@ -572,6 +572,9 @@ fn cleanup(eng: &mut Engine, client: &Client) {
     for s in &client.shard_channels {
         eng.pubsub.unsubscribe(crate::pubsub::Kind::Shard, s, id);
     }
+    for w in &client.watches {
+        eng.dbs[w.db].unwatch_key(&w.key);
+    }
     eng.clients.monitors.retain(|&m| m != id);
     eng.tracking.remove_client(id);
     eng.clients.map.remove(&id);

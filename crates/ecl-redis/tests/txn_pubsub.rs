@@ -70,9 +70,23 @@ async fn watch_is_invalidated_by_writes_expiry_and_flush() {
     c.cmd(&["MULTI"]).await;
     c.cmd(&["PING"]).await;
     assert_eq!(c.cmd(&["EXEC"]).await, "*-1\r\n");
-    // FLUSHALL aborts, even for a missing key.
+    // FLUSHALL aborts for a watched key it emptied, not for one that did not exist
+    // (redis-server 7.0.15 flags only watched keys present in the flushed database).
+    c.cmd(&["SET", "present", "1"]).await;
+    c.cmd(&["WATCH", "present"]).await;
+    other.cmd(&["FLUSHALL"]).await;
+    c.cmd(&["MULTI"]).await;
+    c.cmd(&["PING"]).await;
+    assert_eq!(c.cmd(&["EXEC"]).await, "*-1\r\n");
     c.cmd(&["WATCH", "missing"]).await;
     other.cmd(&["FLUSHALL"]).await;
+    c.cmd(&["MULTI"]).await;
+    c.cmd(&["PING"]).await;
+    assert_eq!(c.cmd(&["EXEC"]).await, "*1\r\n+PONG\r\n");
+    // A watched key created and deleted again by another client counts as modified.
+    c.cmd(&["WATCH", "transient"]).await;
+    other.cmd(&["SET", "transient", "1"]).await;
+    other.cmd(&["DEL", "transient"]).await;
     c.cmd(&["MULTI"]).await;
     c.cmd(&["PING"]).await;
     assert_eq!(c.cmd(&["EXEC"]).await, "*-1\r\n");

@@ -198,7 +198,7 @@ fn reset(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     super::pubsub::unsubscribe_all(ctx, false);
     ctx.client.multi = None;
     ctx.client.multi_dirty = false;
-    ctx.client.watches.clear();
+    super::txn::release_watches(ctx.eng, ctx.client);
     ctx.client.db = 0;
     ctx.client.reply_mode = ReplyMode::On;
     ctx.client.no_evict = false;

@@ -194,7 +194,7 @@ fn reject(eng: &mut Engine, client: &mut Client, out: &mut Reply, id: Option<usi
     {
         client.multi = None;
         client.multi_dirty = false;
-        client.watches.clear();
+        super::txn::release_watches(eng, client);
         let why = e.0.strip_prefix("ERR ").unwrap_or(&e.0);
         out.error(&format!(
             "EXECABORT Transaction discarded because of: {why}"

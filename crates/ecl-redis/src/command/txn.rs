@@ -69,9 +69,17 @@ fn discard(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
         return Err(errors::DISCARD_NO_MULTI.into());
     }
     ctx.client.multi_dirty = false;
-    ctx.client.watches.clear();
+    release_watches(ctx.eng, ctx.client);
     ctx.out.ok();
     Ok(())
+}
+
+/// Forgets the client's watches (EXEC, DISCARD, UNWATCH, RESET, disconnect), releasing its
+/// hold on each key's deletion record.
+pub fn release_watches(eng: &mut crate::engine::Engine, client: &mut crate::client::Client) {
+    for w in client.watches.drain(..) {
+        eng.dbs[w.db].unwatch_key(&w.key);
+    }
 }
 
 /// Whether any watched key changed since WATCH.
@@ -91,15 +99,15 @@ fn exec(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
         return Err(errors::EXEC_NO_MULTI.into());
     };
     if std::mem::take(&mut ctx.client.multi_dirty) {
-        ctx.client.watches.clear();
+        release_watches(ctx.eng, ctx.client);
         return Err(errors::EXECABORT.into());
     }
     if watches_dirty(ctx) {
-        ctx.client.watches.clear();
+        release_watches(ctx.eng, ctx.client);
         ctx.out.null_array();
         return Ok(());
     }
-    ctx.client.watches.clear();
+    release_watches(ctx.eng, ctx.client);
     ctx.out.array(queue.len());
     ctx.client.in_exec = true;
     for argv in &queue {
@@ -125,6 +133,7 @@ fn watch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             continue;
         }
         let db = &mut ctx.eng.dbs[dbi];
+        db.watch_key(k);
         let w = Watch {
             db: dbi,
             key: k.into(),
@@ -138,7 +147,7 @@ fn watch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn unwatch(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    ctx.client.watches.clear();
+    release_watches(ctx.eng, ctx.client);
     ctx.out.ok();
     Ok(())
 }

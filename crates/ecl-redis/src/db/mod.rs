@@ -30,6 +30,7 @@ pub use snapshot::SnapCursor;
 pub use value::{Entry, KEY_OVERHEAD, Str, StrKind, Value};
 
 use crate::errors::{self, CmdError};
+use std::collections::HashMap;
 
 /// How key accesses update the `lru` field (follows `maxmemory-policy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,8 +54,13 @@ pub struct Db {
     volatile: Dict<()>,
     used: usize,
     ver: u64,
-    /// Bumped by FLUSHDB/FLUSHALL/SWAPDB so WATCHers of this database become dirty.
+    /// Bumped by SWAPDB so WATCHers of this database become dirty.
     pub epoch: u64,
+    /// Keys some client WATCHes (how many watches), with the version a watched key got when
+    /// it was deleted: a watched key created and deleted again, or emptied by FLUSHALL, reads
+    /// as changed, while FLUSHALL leaves a watched key that did not exist unchanged (as
+    /// redis-server marks only watched keys that existed).
+    watched: HashMap<Key, (usize, Option<u64>)>,
     /// Keys removed by expiry since the engine last drained them (for `expired` notifications).
     pub expired_log: Vec<Key>,
     /// Keys created since the engine last drained them, when `new` notifications are on.
@@ -122,6 +128,7 @@ impl Db {
             used: 0,
             ver: 1,
             epoch: 0,
+            watched: HashMap::new(),
             expired_log: Vec::new(),
             new_log: Vec::new(),
             track_new: false,
@@ -391,6 +398,7 @@ impl Db {
             self.volatile.remove(key);
         }
         self.ver += 1;
+        self.note_watched_removal(key);
         Some(e)
     }
 
@@ -452,13 +460,53 @@ impl Db {
         self.peek(key, now_ms).map(|e| e.expire_at)
     }
 
-    /// Current modification version of a key (`None` if missing), for WATCH.
+    /// Current modification version of a key (`None` if missing and never deleted while
+    /// watched), for WATCH.
     pub fn version(&mut self, key: &[u8], now_ms: i64) -> Option<u64> {
-        self.peek(key, now_ms).map(|e| e.ver)
+        match self.peek(key, now_ms) {
+            Some(e) => Some(e.ver),
+            None => self.watched.get(key).and_then(|w| w.1),
+        }
+    }
+
+    /// A client starts watching `key` (call before reading its [`Db::version`]).
+    pub fn watch_key(&mut self, key: &[u8]) {
+        self.watched.entry(key.into()).or_insert((0, None)).0 += 1;
+    }
+
+    /// A client stops watching `key`; its deletion record goes with the last watcher.
+    pub fn unwatch_key(&mut self, key: &[u8]) {
+        if let Some(w) = self.watched.get_mut(key) {
+            w.0 = w.0.saturating_sub(1);
+            if w.0 == 0 {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// Records that a watched key was just deleted (a version no live entry has).
+    fn note_watched_removal(&mut self, key: &[u8]) {
+        if let Some(w) = self.watched.get_mut(key) {
+            self.ver += 1;
+            w.1 = Some(self.ver);
+        }
+    }
+
+    /// SWAPDB moves the data, not the watches (they name a database index): swaps the
+    /// watch records back.
+    pub fn keep_watches_across_swap(a: &mut Db, b: &mut Db) {
+        std::mem::swap(&mut a.watched, &mut b.watched);
     }
 
     /// Removes every key.
     pub fn clear(&mut self) {
+        let emptied: Vec<Key> = (self.watched.keys())
+            .filter(|k| self.dict.get(k).is_some())
+            .cloned()
+            .collect();
+        for k in emptied {
+            self.note_watched_removal(&k);
+        }
         match self.snap.as_deref_mut() {
             // A snapshot in progress keeps reading the table as it was.
             Some(s) if s.frozen.is_none() && !s.done => {
@@ -468,7 +516,6 @@ impl Db {
         }
         self.volatile.clear();
         self.used = 0;
-        self.epoch += 1;
     }
 
     /// One SCAN step over the keyspace; `visit` gets live keys only.
