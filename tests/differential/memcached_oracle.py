@@ -99,9 +99,14 @@ TEXT_COMMANDS = [b"get", b"gets", b"gat", b"gats", b"set", b"add", b"replace", b
 
 
 def odd_arity(rng):
-    pool = KEYS[:5] + NUMS + [b"noreply", b"noreply", b"foo"]
+    command = rng.choice(TEXT_COMMANDS)
+    pool = KEYS[:5] + NUMS + [b"noreply", b"noreply", b"foo", b"1000000001", b"7"]
+    if command.startswith(b"m"):
+        # A lone `x` or `E` is a meta flag 1.6.18 refuses and this engine takes (a documented
+        # difference, see META_FLAGS).
+        pool = [t for t in pool if t not in (b"x", b"E")]
     args = [rng.choice(pool) for _ in range(rng.randint(0, 5))]
-    return b" ".join([rng.choice(TEXT_COMMANDS)] + args) + b"\r\n"
+    return b" ".join([command] + args) + b"\r\n"
 
 
 def bin_packet(op, key=b"", extras=b"", val=b"", cas=0, opaque=0):

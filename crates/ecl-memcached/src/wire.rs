@@ -52,6 +52,9 @@ pub const STATS_DETAIL_USAGE: &[u8] = b"CLIENT_ERROR usage: stats detail on|off|
 pub const CACHEDUMP_USAGE: &[u8] = b"CLIENT_ERROR bad command line\r\n";
 /// `cache_memlimit` below memcached's 8 MB floor.
 pub const MEMLIMIT_TOO_SMALL: &[u8] = b"MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n";
+/// `cache_memlimit` over 1,000,000,000 (memcached takes it for a byte count given by mistake).
+pub const MEMLIMIT_NOT_BYTES: &[u8] =
+    b"MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n";
 /// Sent before closing a connection over the connection limit.
 pub const TOO_MANY_CONNECTIONS: &[u8] = b"ERROR Too many open connections\r\n";
 

@@ -337,6 +337,10 @@ fn parse_line<'a>(
             Request::Text(TextRequest::ConfigGetCluster)
         }
         b"cache_memlimit" if n == 2 || n == 3 => match parse_u64(t.get(1)) {
+            Some(mb) if mb > 1_000_000_000 => Request::Reply {
+                msg: wire::MEMLIMIT_NOT_BYTES,
+                noreply: t.noreply(),
+            },
             Some(mb) if mb >= 8 => Request::Text(TextRequest::CacheMemlimit {
                 mb,
                 noreply: t.noreply(),

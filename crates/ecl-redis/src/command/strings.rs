@@ -461,12 +461,19 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     let db = &mut ctx.eng.dbs[ctx.client.db];
     let (mut val, _) = db.get_or_create(key, now, || Value::Str(b"0".to_vec().into()));
     let Value::Str(s) = &mut *val else {
+        val.unchanged();
         return Err(errors::WRONGTYPE.into());
     };
-    let cur = parse_i64(s).ok_or(CmdError::from(errors::NOT_INTEGER))?;
-    let new = cur
-        .checked_add(by)
-        .ok_or(CmdError::from(errors::INCR_OVERFLOW))?;
+    let next = parse_i64(s)
+        .ok_or(errors::NOT_INTEGER)
+        .and_then(|cur| cur.checked_add(by).ok_or(errors::INCR_OVERFLOW));
+    let new = match next {
+        Ok(n) => n,
+        Err(e) => {
+            val.unchanged();
+            return Err(e.into());
+        }
+    };
     set_i64(s, new);
     s.reencode();
     drop(val);

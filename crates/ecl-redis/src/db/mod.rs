@@ -94,6 +94,17 @@ pub struct ValueMut<'a> {
     v: &'a mut Value,
     used: &'a mut usize,
     old: usize,
+    /// The entry's WATCH version and the one it had before this access.
+    ver: &'a mut u64,
+    prev_ver: u64,
+}
+
+impl ValueMut<'_> {
+    /// The command failed without changing the value (INCR of a non-integer, WRONGTYPE):
+    /// the key keeps its WATCH version, as Redis signals only keys it modified.
+    pub fn unchanged(self) {
+        *self.ver = self.prev_ver;
+    }
 }
 
 impl std::ops::Deref for ValueMut<'_> {
@@ -275,13 +286,15 @@ impl Db {
         let ver = self.next_ver();
         let access = self.access;
         let e = self.dict.at_mut(i)?;
-        e.ver = ver;
+        let prev_ver = std::mem::replace(&mut e.ver, ver);
         Self::touch(access, e, now_ms);
         let old = e.value.mem_size();
         Some(ValueMut {
             v: &mut e.value,
             used: &mut self.used,
             old,
+            ver: &mut e.ver,
+            prev_ver,
         })
     }
 
@@ -326,6 +339,8 @@ impl Db {
         } else {
             Self::touch(access, e, now_ms);
         }
+        // A created key had no version before: restoring this one is as good as unchanged.
+        let prev_ver = if created { ver } else { e.ver };
         e.ver = ver;
         // Field-level bookkeeping (not a method call) so `e` stays borrowed: one hash lookup.
         if let Some(sz) = reclaimed {
@@ -347,6 +362,8 @@ impl Db {
                 v: &mut e.value,
                 used: &mut self.used,
                 old,
+                ver: &mut e.ver,
+                prev_ver,
             },
             created,
         )
