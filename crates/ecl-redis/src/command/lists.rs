@@ -230,6 +230,11 @@ fn lset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err(errors::NO_SUCH_KEY.into());
     }
     let i = argv.i64(2)?;
+    // An index out of range changes nothing: checked before the write access, which would
+    // count as a modification for WATCH.
+    if coll::peek::<List>(ctx, key)?.is_some_and(|l| l.index(i).is_none()) {
+        return Err("ERR index out of range".into());
+    }
     let ms = max_size(ctx);
     let r = coll::write::<List, _>(ctx, key, false, |l| {
         let ok = l.index(i).is_some_and(|j| l.set(j, argv.get(3).to_vec()));
