@@ -5,6 +5,7 @@
 // reduced to booleans or lower bounds), so outcomes of two servers can be compared with
 // deepEqual.
 import { FlowProducer, Queue, QueueEvents, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 
 const TIMEOUT_MS = 30_000;
 
@@ -90,10 +91,35 @@ async function rateLimited(connection, name) {
   return { completed, elapsedAtLeastTwoWindows: elapsed >= 750 };
 }
 
+// The server's own account of what went wrong: the error codes of INFO errorstats and, per
+// command, whether any call was rejected or failed (counts vary with connection timing; kinds
+// must not). Reset first so only this scenario is counted.
+async function serverErrors(server, reset) {
+  const client = new Redis({ host: server.host, port: server.port, lazyConnect: true });
+  await client.connect();
+  if (reset) {
+    await client.config('RESETSTAT');
+    client.disconnect();
+    return null;
+  }
+  const codes = (await client.info('errorstats')).split('\r\n')
+    .filter((l) => l.startsWith('errorstat_')).map((l) => l.split(':')[0]).sort();
+  const refused = {};
+  for (const line of (await client.info('commandstats')).split('\r\n')) {
+    const m = /^cmdstat_([^:]+):.*rejected_calls=(\d+),failed_calls=(\d+)/.exec(line);
+    if (!m || m[1] === 'config|resetstat') continue;
+    const kinds = [Number(m[2]) > 0 && 'rejected', Number(m[3]) > 0 && 'failed'].filter(Boolean);
+    if (kinds.length) refused[m[1]] = kinds;
+  }
+  client.disconnect();
+  return { codes, refused };
+}
+
 /** Runs the scenario on `server` with queues named after `tag`; returns its outcome. */
 export async function scenario(server, tag) {
   const connection = { host: server.host, port: server.port, maxRetriesPerRequest: null };
   const name = `jobs-${tag}`;
+  await serverErrors(server, true);
   const queue = new Queue(name, { connection });
   const flows = new FlowProducer({ connection });
   const events = new QueueEvents(name, { connection });
@@ -141,6 +167,7 @@ export async function scenario(server, tag) {
   await queue.obliterate({ force: true });
   await queue.close();
   outcome.limited = await rateLimited(connection, `${name}-limited`);
+  outcome.serverErrors = await serverErrors(server, false);
   // Timing differs from run to run; only the lower bound above is part of the comparison.
   outcome.delayedWaitedMs = outcome.delayedWaitedMs >= 250 ? 'at least 250' : outcome.delayedWaitedMs;
   return outcome;
