@@ -117,6 +117,30 @@ def assert_parity(outcomes: dict[str, object]) -> None:
         assert outcome == reference, f"{name} differs from redis-server 7.0.15"
 
 
+def reset_server_stats(url: str) -> None:
+    """CONFIG RESETSTAT, so server_errors() counts one scenario only."""
+    from redis import Redis
+
+    with Redis.from_url(url) as conn:
+        conn.config_resetstat()
+
+
+def server_errors(url: str) -> dict:
+    """The server's account of what went wrong: INFO errorstats codes, and per command whether
+    any call was rejected or failed (counts vary with timing and connections; kinds must not)."""
+    from redis import Redis
+
+    with Redis.from_url(url) as conn:
+        codes = sorted(conn.info("errorstats"))
+        refused = {}
+        for name, st in conn.info("commandstats").items():
+            name = name.removeprefix("cmdstat_")
+            kinds = [k for k, n in (("rejected", st["rejected_calls"]), ("failed", st["failed_calls"])) if n]
+            if kinds and name != "config|resetstat":
+                refused[name] = kinds
+    return {"codes": codes, "refused": refused}
+
+
 def framework_env(url: str) -> dict[str, str]:
     """Environment for a framework worker subprocess: this directory importable, its URL set."""
     import os

@@ -16,7 +16,7 @@ import sys
 import time
 
 import pytest
-from conftest import assert_parity, framework_env
+from conftest import assert_parity, framework_env, reset_server_stats, server_errors
 
 TIMEOUT = 30
 
@@ -30,6 +30,7 @@ def _run_scenario(url: str) -> dict:
     import celery_app
     from celery import chord, group
 
+    reset_server_stats(url)
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--pool=solo",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],
@@ -67,6 +68,7 @@ def _run_scenario(url: str) -> dict:
             log, _ = worker.communicate()
         app.close()
     out["worker_exit"] = worker.returncode
+    out["server_errors"] = server_errors(url)
     assert worker.returncode == 0, log.decode(errors="replace")[-3000:]
     return out
 
@@ -81,5 +83,7 @@ EXPECTED = {
 def test_celery_same_outcome_as_redis_server(servers):
     outcomes = {name: _run_scenario(url) for name, url in servers.items()}
     for name, outcome in outcomes.items():
+        errors = outcome.pop("server_errors")
         assert outcome == EXPECTED, name
+        outcome["server_errors"] = errors
     assert_parity(outcomes)

@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 
-from conftest import assert_parity, framework_env
+from conftest import assert_parity, framework_env, reset_server_stats, server_errors
 from redis import Redis
 from rq import Queue, Retry
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry
@@ -41,6 +41,7 @@ def _enqueue(queue: Queue, counter: str) -> dict:
 
 
 def _run_scenario(url: str) -> dict:
+    reset_server_stats(url)
     conn = Redis.from_url(url)
     name = f"rq-{uuid.uuid4().hex[:6]}"
     queue = Queue(name, connection=conn)
@@ -70,6 +71,7 @@ def _run_scenario(url: str) -> dict:
     out["still_scheduled"] = ScheduledJobRegistry(queue=queue).get_job_ids() == [jobs["later"].id]
     out["runs_of_retried"] = int(conn.get(f"{name}:runs"))
     out["queued_after"] = queue.count
+    out["server_errors"] = server_errors(url)
     conn.close()
     return out
 
@@ -95,5 +97,7 @@ EXPECTED = {
 def test_rq_same_outcome_as_redis_server(servers):
     outcomes = {name: _run_scenario(url) for name, url in servers.items()}
     for name, outcome in outcomes.items():
+        errors = outcome.pop("server_errors")
         assert outcome == EXPECTED, name
+        outcome["server_errors"] = errors
     assert_parity(outcomes)
