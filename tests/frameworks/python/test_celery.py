@@ -58,7 +58,7 @@ def _run_scenario(url: str) -> dict:
         out["failed_state"] = failing.state
         # Remote control: a broadcast through the broker (kombu's fanout over PUBLISH), replies
         # on a reply queue.
-        out["ping"] = [list(reply.values()) for reply in app.control.ping(timeout=2)]
+        out["ping"] = [list(reply.values()) for reply in app.control.ping(timeout=10, limit=1)]
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
