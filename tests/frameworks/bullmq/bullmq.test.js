@@ -30,6 +30,7 @@ import {
 
 import { Redis } from 'ioredis';
 
+import { operations } from './operations.js';
 import { scenario } from './scenario.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -222,4 +223,21 @@ test('BullMQ on redis-server 7.0.15: the same outcome as on our nodes', async (t
   assertExpected(reference);
   assert.deepEqual(outcomes.cache, reference);
   assert.deepEqual(outcomes.group, reference);
+});
+
+test('BullMQ queue operations: the same results on our nodes as on redis-server 7.0.15', async () => {
+  const results = {
+    cache: await operations(cacheNode, 'cache'),
+    group: await operations(groupPrimary, 'group'),
+  };
+  if (redisServer) results.reference = await operations(redisServer, 'reference');
+  for (const [name, out] of Object.entries(results)) {
+    assert.deepEqual(out.waiting, ['b1', 'b2', 'b3', 'while-paused'], name);
+    assert.deepEqual(out.logs, { logs: ['first line', 'second line'], count: 2 }, name);
+    assert.equal(out.progress, 42, name);
+    assert.equal(out.deduplicated, true, name);
+    assert.equal(out.retriedResult, 'fail-once', name);
+    assert.equal(out.cleaned, 7, name);
+    if (results.reference) assert.deepEqual(out, results.reference, `${name} vs redis-server`);
+  }
 });
