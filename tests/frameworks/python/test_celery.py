@@ -1,8 +1,9 @@
 """Celery 5.7 (Redis broker and result backend), unchanged, on our nodes and on redis-server.
 
 One scenario per server: a worker subprocess (``celery -A celery_app worker --pool=solo``)
-consumes tasks sent with delay/apply_async (countdown and ETA), a group, a chord (the Redis
-backend's chord counter), a task that retries twice, and a task that fails; results are read
+consumes tasks sent with delay/apply_async (countdown, ETA, priority), a group, a chord (the Redis
+backend's chord counter), a chain, a task that retries twice, a task that fails, a revoked
+task and a forgotten result; remote control (ping, inspect registered) answers; results are read
 through the result backend (pub/sub), and the worker must shut down cleanly on SIGTERM. The
 outcome on each elasticache-local node must equal redis-server 7.0.15's.
 """
@@ -16,6 +17,7 @@ import sys
 import time
 
 import pytest
+from celery.exceptions import TaskRevokedError
 from conftest import assert_parity, framework_env, reset_server_stats, server_errors
 
 TIMEOUT = 30
@@ -52,6 +54,19 @@ def _run_scenario(url: str) -> dict:
         out["chord"] = chord(celery_app.add.s(i, i) for i in range(4))(
             celery_app.tsum.s()).get(timeout=TIMEOUT)
         out["retries"] = celery_app.flaky.delay(2).get(timeout=TIMEOUT)
+        out["chain"] = (celery_app.add.s(1, 2) | celery_app.add.s(3) | celery_app.add.s(4))().get(
+            timeout=TIMEOUT)
+        done = celery_app.add.apply_async((20, 22), priority=9)
+        out["priority"] = done.get(timeout=TIMEOUT)
+        done.forget()
+        out["forgotten"] = celery_app.app.AsyncResult(done.id).state
+        revoked = celery_app.add.apply_async((1, 1), countdown=1)
+        revoked.revoke()
+        with pytest.raises(TaskRevokedError):
+            revoked.get(timeout=TIMEOUT)
+        out["revoked_state"] = revoked.state
+        registered = app.control.inspect(timeout=10, limit=1).registered() or {}
+        out["registered"] = sorted(t for tasks in registered.values() for t in tasks)
         failing = celery_app.boom.delay()
         with pytest.raises(ValueError, match="boom"):
             failing.get(timeout=TIMEOUT)
@@ -76,6 +91,8 @@ def _run_scenario(url: str) -> dict:
 EXPECTED = {
     "delay": 5, "countdown": 9, "countdown_waited": True, "eta": 2, "eta_waited": True,
     "group": [0, 2, 4, 6, 8], "chord": 12, "retries": 2, "failed_state": "FAILURE",
+    "chain": 10, "priority": 42, "forgotten": "PENDING", "revoked_state": "REVOKED",
+    "registered": ["celery_app.add", "celery_app.boom", "celery_app.flaky", "celery_app.tsum"],
     "ping": [[{"ok": "pong"}]], "worker_exit": 0,
 }
 

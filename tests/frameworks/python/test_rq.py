@@ -101,3 +101,58 @@ def test_rq_same_outcome_as_redis_server(servers):
         assert outcome == EXPECTED, name
         outcome["server_errors"] = errors
     assert_parity(outcomes)
+
+
+def _management(url: str) -> dict:
+    """Queue and job management without a worker (plus one burst to requeue a failure)."""
+    conn = Redis.from_url(url)
+    name = f"rqm-{uuid.uuid4().hex[:6]}"
+    queue = Queue(name, connection=conn)
+    reset_server_stats(url)
+    many = queue.enqueue_many([Queue.prepare_data(rq_jobs.add, (i, i), job_id=f"{name}-{i}")
+                               for i in range(4)])
+    front = queue.enqueue(rq_jobs.add, 7, 7, at_front=True)
+    out = {"order": [j.id.removeprefix(f"{name}-") for j in queue.get_jobs()][1:],
+           "front_first": queue.get_job_ids()[0] == front.id,
+           "position": many[2].get_position()}
+    many[0].meta["owner"] = "test"
+    many[0].save_meta()
+    out["meta"] = queue.fetch_job(many[0].id).get_meta()
+    many[1].cancel()
+    out["canceled"] = (many[1].get_status().value, queue.canceled_job_registry.count, queue.count)
+    many[3].delete()
+    out["deleted_exists"] = queue.fetch_job(many[3].id) is None
+    out["removed"] = queue.remove(front)
+    out["count"] = queue.count
+    # Queue.empty runs RQ's Lua script (LRANGE + DEL of every job hash).
+    out["emptied"] = queue.empty()
+    out["after_empty"] = (queue.count, conn.exists(many[2].key))
+    failing = queue.enqueue(rq_jobs.divide, 1, 0)
+    subprocess.run([sys.executable, "-m", "rq.cli", "worker", "--burst", "--url", url,
+                    "--logging_level", "WARNING", name], env=framework_env(url),
+                   stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT, check=True)
+    registry = FailedJobRegistry(queue=queue)
+    out["failed"] = registry.count
+    registry.requeue(failing.id)
+    out["requeued"] = (registry.count, queue.count, failing.get_status().value)
+    out["queues"] = name in [q.name for q in Queue.all(connection=conn)]
+    info = subprocess.run([sys.executable, "-m", "rq.cli", "info", "--url", url, "--only-queues",
+                           name], capture_output=True, timeout=TIMEOUT, check=True)
+    out["info"] = info.stdout.decode().split("\n")[0].replace(name, "QUEUE")
+    out["server_errors"] = server_errors(url)
+    queue.delete(delete_jobs=True)
+    conn.close()
+    return out
+
+
+def test_rq_management_same_as_redis_server(servers):
+    outcomes = {name: _management(url) for name, url in servers.items()}
+    for name, out in outcomes.items():
+        assert out["order"] == ["0", "1", "2", "3"], name
+        assert out["front_first"] and out["position"] == 3, name
+        assert out["meta"] == {"owner": "test"}, name
+        assert out["canceled"] == ("canceled", 1, 4), name
+        assert out["emptied"] == 2 and out["after_empty"] == (0, 0), name
+        assert out["requeued"] == (0, 1, "queued"), name
+        assert out["info"].startswith("QUEUE") and "0 executing, 0 finished, 0 failed" in out["info"], name
+    assert_parity(outcomes)
