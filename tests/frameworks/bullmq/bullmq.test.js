@@ -31,6 +31,7 @@ import {
 import { Redis } from 'ioredis';
 
 import { operations } from './operations.js';
+import { keyspace, leaveJobs } from './replica.js';
 import { scenario } from './scenario.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -131,6 +132,8 @@ async function replicationGroupPrimary(id) {
   const group = ReplicationGroups[0];
   assert.equal(group.ClusterEnabled, false);
   const { Address: host, Port: port } = group.NodeGroups[0].PrimaryEndpoint;
+  const replica = group.NodeGroups[0].NodeGroupMembers.find((m) => m.CurrentRole === 'replica');
+  groupReplica = { host: replica.ReadEndpoint.Address, port: replica.ReadEndpoint.Port };
   return { host, port };
 }
 
@@ -160,6 +163,7 @@ const outcomes = {};
 let redisServer = null;
 let cacheNode;
 let groupPrimary;
+let groupReplica;
 
 before(async () => {
   const endpoint = await startEmulator();
@@ -239,5 +243,23 @@ test('BullMQ queue operations: the same results on our nodes as on redis-server 
     assert.equal(out.retriedResult, 'fail-once', name);
     assert.equal(out.cleaned, 7, name);
     if (results.reference) assert.deepEqual(out, results.reference, `${name} vs redis-server`);
+  }
+});
+
+test('BullMQ writes reach the replica of the replication group as they are on the primary', async () => {
+  await leaveJobs(groupPrimary, 'replicated');
+  const primary = new Redis({ ...groupPrimary, lazyConnect: true });
+  const replica = new Redis({ ...groupReplica, lazyConnect: true });
+  await primary.connect();
+  await replica.connect();
+  try {
+    // WAIT: the replica has acknowledged everything written so far.
+    assert.equal(await primary.wait(1, 5000), 1);
+    const onPrimary = await keyspace(primary);
+    assert.ok(Object.keys(onPrimary).length > 10, JSON.stringify(onPrimary));
+    assert.deepEqual(await keyspace(replica), onPrimary);
+  } finally {
+    primary.disconnect();
+    replica.disconnect();
   }
 });
