@@ -1,7 +1,9 @@
 // BullMQ, unchanged, against Redis nodes of elasticache-local created through the Query API (a
-// single-node cache cluster and the primary of a cluster-mode-disabled replication group) and
-// against Debian's redis-server 7.0.15 started on a free port: the same scenario runs on each
-// and its observable outcome (job results, processing order, events, counts) must be equal.
+// single-node cache cluster, the primary of a cluster-mode-disabled replication group, and a
+// cluster-mode-enabled group through ioredis' Cluster client) and against Debian's redis-server
+// 7.0.15 started on a free port: the same scenario runs on each and its observable outcome (job
+// results, processing order, events, counts, the server's error kinds) must be equal. Queue
+// operations are compared the same way, and the group's replica must hold what its primary holds.
 // BullMQ is built on Lua scripts (EVALSHA with many keys, cmsgpack, XADD events, blocking
 // BZPOPMIN markers), so this is a check of our scripting against real-world scripts.
 // Run by scripts/test.sh (`npm ci && node --test`); starts its own emulator from ECL_BINARY
@@ -159,11 +161,30 @@ async function maxmemoryPolicy(server) {
   return policy;
 }
 
+async function clusterModeGroup(id) {
+  await ec.send(new CreateReplicationGroupCommand({
+    ReplicationGroupId: id,
+    ReplicationGroupDescription: 'BullMQ on a cluster-mode-enabled group',
+    Engine: 'redis',
+    CacheNodeType: 'cache.t3.micro',
+    NumNodeGroups: 2,
+    ReplicasPerNodeGroup: 0,
+    CacheParameterGroupName: 'default.redis7.cluster.on',
+  }));
+  await waitUntilReplicationGroupAvailable({ client: ec, ...WAIT }, { ReplicationGroupId: id });
+  const { ReplicationGroups } = await ec.send(new DescribeReplicationGroupsCommand({
+    ReplicationGroupId: id,
+  }));
+  const { Address: host, Port: port } = ReplicationGroups[0].ConfigurationEndpoint;
+  return { cluster: [{ host, port }] };
+}
+
 const outcomes = {};
 let redisServer = null;
 let cacheNode;
 let groupPrimary;
 let groupReplica;
+let sharded;
 
 before(async () => {
   const endpoint = await startEmulator();
@@ -173,9 +194,10 @@ before(async () => {
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
   await noevictionParameterGroup();
-  [cacheNode, groupPrimary] = await Promise.all([
+  [cacheNode, groupPrimary, sharded] = await Promise.all([
     cacheClusterNode(`bullmq-cache-${process.pid}`),
     replicationGroupPrimary(`bullmq-rg-${process.pid}`),
+    clusterModeGroup(`bullmq-sharded-${process.pid}`),
   ]);
   const binary = redisServerPath();
   if (binary) redisServer = await startRedisServer(binary);
@@ -224,9 +246,20 @@ test('BullMQ on redis-server 7.0.15: the same outcome as on our nodes', async (t
   }
   assert.equal(await maxmemoryPolicy(redisServer), 'noeviction');
   const reference = await scenario(redisServer, 'reference');
+  outcomes.reference = reference;
   assertExpected(reference);
   assert.deepEqual(outcomes.cache, reference);
   assert.deepEqual(outcomes.group, reference);
+});
+
+test('BullMQ on a cluster-mode-enabled group: ioredis Cluster, a hash-tagged prefix', async () => {
+  const out = await scenario(sharded, 'sharded');
+  assertExpected(out);
+  if (outcomes.reference) {
+    const { serverErrors, ...reference } = outcomes.reference;
+    assert.ok(serverErrors);
+    assert.deepEqual(out, reference);
+  }
 });
 
 test('BullMQ queue operations: the same results on our nodes as on redis-server 7.0.15', async () => {

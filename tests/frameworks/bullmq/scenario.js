@@ -5,7 +5,7 @@
 // reduced to booleans or lower bounds), so outcomes of two servers can be compared with
 // deepEqual.
 import { FlowProducer, Queue, QueueEvents, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 
 const TIMEOUT_MS = 30_000;
 
@@ -74,13 +74,13 @@ async function addJobs(queue, flows, name) {
 }
 
 // Six jobs through a worker limited to 2 jobs per 400 ms: they need at least three windows.
-async function rateLimited(connection, name) {
-  const queue = new Queue(name, { connection });
+async function rateLimited(base, name) {
+  const queue = new Queue(name, { ...base });
   for (let i = 0; i < 6; i += 1) await queue.add('limited', { i });
   let completed = 0;
   const started = Date.now();
   const worker = new Worker(name, async () => 'done', {
-    connection, limiter: { max: 2, duration: 400 },
+    ...base, limiter: { max: 2, duration: 400 },
   });
   worker.on('completed', () => { completed += 1; });
   await waitFor('rate-limited jobs', async () => completed === 6);
@@ -115,14 +115,24 @@ async function serverErrors(server, reset) {
   return { codes, refused };
 }
 
+// Queue options for `server`: a standalone { host, port }, or { cluster: [seed nodes] } for a
+// cluster-mode-enabled group, where BullMQ wants its keys in one slot: a hash-tagged prefix.
+function baseOptions(server) {
+  if (!server.cluster) {
+    return { connection: { host: server.host, port: server.port, maxRetriesPerRequest: null } };
+  }
+  const connection = new Cluster(server.cluster, { redisOptions: { maxRetriesPerRequest: null } });
+  return { connection, prefix: '{bullmq}' };
+}
+
 /** Runs the scenario on `server` with queues named after `tag`; returns its outcome. */
 export async function scenario(server, tag) {
-  const connection = { host: server.host, port: server.port, maxRetriesPerRequest: null };
+  const base = baseOptions(server);
   const name = `jobs-${tag}`;
-  await serverErrors(server, true);
-  const queue = new Queue(name, { connection });
-  const flows = new FlowProducer({ connection });
-  const events = new QueueEvents(name, { connection });
+  if (!server.cluster) await serverErrors(server, true);
+  const queue = new Queue(name, { ...base });
+  const flows = new FlowProducer({ ...base });
+  const events = new QueueEvents(name, { ...base });
   await events.waitUntilReady();
   const completedEvents = [];
   const failedEvents = [];
@@ -131,7 +141,7 @@ export async function scenario(server, tag) {
 
   const jobs = await addJobs(queue, flows, name);
   const prioOrder = [];
-  const worker = new Worker(name, (job) => process(job, prioOrder), { connection, concurrency: 1 });
+  const worker = new Worker(name, (job) => process(job, prioOrder), { ...base, concurrency: 1 });
   await waitFor('all jobs finished', async () => {
     const c = await queue.getJobCounts('completed', 'failed');
     return c.completed === 14 && c.failed === 1 && completedEvents.length === 14;
@@ -166,8 +176,9 @@ export async function scenario(server, tag) {
   await flows.close();
   await queue.obliterate({ force: true });
   await queue.close();
-  outcome.limited = await rateLimited(connection, `${name}-limited`);
-  outcome.serverErrors = await serverErrors(server, false);
+  outcome.limited = await rateLimited(base, `${name}-limited`);
+  if (server.cluster) base.connection.disconnect();
+  else outcome.serverErrors = await serverErrors(server, false);
   // Timing differs from run to run; only the lower bound above is part of the comparison.
   outcome.delayedWaitedMs = outcome.delayedWaitedMs >= 250 ? 'at least 250' : outcome.delayedWaitedMs;
   return outcome;
