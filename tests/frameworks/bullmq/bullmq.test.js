@@ -78,8 +78,9 @@ async function startEmulator() {
   const binary = process.env.ECL_BINARY ?? path.join(ROOT, 'target/debug/elasticache-local');
   const port = await freePort();
   // `ports` addressing, from a block apart from the Python suites (20000-32999) and the JS
-  // SDK suite (33000-33999).
-  const first = 34000 + Math.floor(Math.random() * 900);
+  // SDK suite (33000-33999), and below Linux's ephemeral ports (32768+), which an outgoing
+  // client socket may hold when a node binds.
+  const first = 17000 + Math.floor(Math.random() * 900);
   const endpoint = `http://127.0.0.1:${port}`;
   const log = logFile('ecl-frameworks-bullmq');
   children.push(spawn(binary, ['--listen', `127.0.0.1:${port}`, '--addressing', 'ports',
