@@ -2,7 +2,8 @@
 
 ``servers`` maps a name to a ``redis://`` URL: ``cache`` (a one-node cache cluster created
 through the Query API), ``group`` (the primary endpoint of a cluster-mode-disabled replication
-group with a replica) and, when Debian's redis-server is installed, ``redis-server`` (7.0.15,
+group with a replica), ``tls`` (a one-node cache cluster with in-transit encryption, reached
+with ``rediss://``) and, when Debian's redis-server is installed, ``redis-server`` (7.0.15,
 started here on a free port) - the reference each framework's outcome on our nodes must equal.
 The emulator and boto3 fixtures are those of tests/clients/conftest.py, loaded as a module so
 both suites start and address the emulator the same way (ECL_BINARY, ECL_TEST_ADDRESSING).
@@ -81,15 +82,23 @@ def redis_server_url(tmp_path_factory):
 def servers(ec, redis_server_url) -> dict[str, str]:
     """Name -> redis:// URL of every server the scenarios run on (ours first)."""
     tag = uuid.uuid4().hex[:8]
-    cache_id, group_id = f"fw-cache-{tag}", f"fw-group-{tag}"
+    cache_id, group_id, tls_id = f"fw-cache-{tag}", f"fw-group-{tag}", f"fw-tls-{tag}"
     ec.create_cache_cluster(
         CacheClusterId=cache_id, Engine="redis", CacheNodeType="cache.t3.micro", NumCacheNodes=1
+    )
+    # In-transit encryption, as AWS users turn it on: the frameworks speak TLS (rediss://); the
+    # emulator's certificate is self-signed, so verification is off (tests/clients/test_tls.py
+    # checks the chain itself).
+    ec.create_cache_cluster(
+        CacheClusterId=tls_id, Engine="redis", CacheNodeType="cache.t3.micro", NumCacheNodes=1,
+        TransitEncryptionEnabled=True,
     )
     ec.create_replication_group(
         ReplicationGroupId=group_id, ReplicationGroupDescription="framework suites",
         Engine="redis", CacheNodeType="cache.t3.micro", NumCacheClusters=2,
     )
     cache = helpers.wait_available(ec, cache_id)
+    tls = helpers.wait_available(ec, tls_id)["CacheNodes"][0]["Endpoint"]
     ec.get_waiter("replication_group_available").wait(
         ReplicationGroupId=group_id, WaiterConfig=helpers.FAST_WAITER
     )
@@ -100,12 +109,14 @@ def servers(ec, redis_server_url) -> dict[str, str]:
     urls = {
         "cache": f"redis://{node['Address']}:{node['Port']}/0",
         "group": f"redis://{primary['Address']}:{primary['Port']}/0",
+        "tls": f"rediss://{tls['Address']}:{tls['Port']}/0?ssl_cert_reqs=none",
     }
     if redis_server_url:
         urls["redis-server"] = redis_server_url
     yield urls
     ec.delete_replication_group(ReplicationGroupId=group_id)
     ec.delete_cache_cluster(CacheClusterId=cache_id)
+    ec.delete_cache_cluster(CacheClusterId=tls_id)
 
 
 def assert_parity(outcomes: dict[str, object]) -> None:
