@@ -9,7 +9,9 @@
 #   3b. the differential oracle (tests/differential/oracle.py) against redis-server/memcached;
 #   4. the Terraform suite, when terraform and an offline AWS provider mirror are present;
 #   5. the JavaScript SDK suite (tests/sdk/js), when node and npm are present, and the Rust AWS
-#      SDK suite (tests/sdk/rust, a crate outside the workspace).
+#      SDK suite (tests/sdk/rust, a crate outside the workspace);
+#   5b. the job-queue frameworks BullMQ, Celery and RQ (tests/frameworks) on our nodes and on
+#      redis-server, outcomes compared (BullMQ when node and npm are present).
 # A Python venv (.venv) with tests/clients/requirements.txt is created or refreshed if needed.
 #
 # Environment:
@@ -19,6 +21,7 @@
 #   ECL_TERRAFORM_WORKERS=N parallel Terraform configs (default 8: they mostly wait)
 #   ECL_SKIP_JS=1          skip the JavaScript SDK suite
 #   ECL_SKIP_RUST_SDK=1    skip the Rust AWS SDK suite
+#   ECL_SKIP_FRAMEWORKS=1  skip the job-queue framework suites (BullMQ, Celery, RQ)
 #   ECL_PYTEST_WORKERS=N   parallel pytest workers for the client suites (default 2)
 #   PYTEST_ADDOPTS         extra pytest options (e.g. "-k walkthrough")
 #   ECL_ORACLE_SEED=N      first seed of the differential oracle (default 1)
@@ -205,6 +208,35 @@ else
   else
     failed=$((failed + 1)); problems+=("npm ci in tests/sdk/js failed")
   fi
+fi
+
+# ---- 5b. job-queue frameworks -----------------------------------------------------------------
+# BullMQ (tests/frameworks/bullmq: npm ci && node --test), Celery and RQ (tests/frameworks/python,
+# pinned in tests/clients/requirements.txt) run unchanged on nodes created through the API and on
+# redis-server 7.0.15, outcomes compared. BullMQ is skipped with a message when node/npm are absent.
+if [[ "${ECL_SKIP_FRAMEWORKS:-0}" == 1 ]]; then
+  step "framework suites skipped (ECL_SKIP_FRAMEWORKS=1)"
+else
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    step "BullMQ suite skipped: node/npm are not on PATH"
+    skipped=$((skipped + 1))
+  else
+    step "BullMQ suite (tests/frameworks/bullmq: npm ci && node --test)"
+    fw_out="$LOGDIR/frameworks-bullmq.tap"
+    if (cd tests/frameworks/bullmq && npm ci --no-audit --no-fund --loglevel=error); then
+      set +e
+      (cd tests/frameworks/bullmq && ECL_BINARY="$BINARY" ECL_LOG_DIR="$LOGDIR" node --test --test-reporter=tap) | tee "$fw_out"
+      rc=${PIPESTATUS[0]}
+      set -e
+      fw_count() { grep -E "^# $1 [0-9]+$" "$fw_out" | tail -n 1 | awk '{print $3}'; }
+      passed=$((passed + $(fw_count pass || echo 0))); failed=$((failed + $(fw_count fail || echo 0)))
+      skipped=$((skipped + $(fw_count skipped || echo 0)))
+      [[ $rc -ne 0 ]] && problems+=("BullMQ suite exited $rc")
+    else
+      failed=$((failed + 1)); problems+=("npm ci in tests/frameworks/bullmq failed")
+    fi
+  fi
+  run_pytest frameworks no tests/frameworks/python
 fi
 
 # The Rust AWS SDK (tests/sdk/rust: a crate outside the workspace, its own Cargo.lock and

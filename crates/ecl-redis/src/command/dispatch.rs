@@ -344,7 +344,10 @@ fn resolve(
         return Err((Some(id), errors::wrong_arity(&table.entries[id].full_name)));
     }
     let Some(sid) = table.lookup_sub(id, argv.get(1)) else {
-        return Err((Some(id), errors::unknown_subcommand(spec.name, argv.get(1))));
+        // Redis finds no command for an unknown subcommand, so the refusal is counted in
+        // errorstats only, not as a rejected call of the container (ioredis sends CLIENT
+        // SETINFO, new in 7.2, on every connection: BullMQ showed cmdstat_client growing).
+        return Err((None, errors::unknown_subcommand(spec.name, argv.get(1))));
     };
     let sub = table.entries[sid].spec;
     if !arity_ok(sub.arity, argv.len()) {
