@@ -535,10 +535,19 @@ fn order(hits: &mut Vec<Hit>, req: &Request<'_>) {
     } else {
         req.sort
     };
-    match sort {
-        Sort::Asc => hits.sort_by(|a, b| a.dist.total_cmp(&b.dist)),
-        Sort::Desc => hits.sort_by(|a, b| b.dist.total_cmp(&a.dist)),
-        Sort::None => {}
+    let mut by_distance = |a: &Hit, b: &Hit| match sort {
+        Sort::Desc => b.dist.total_cmp(&a.dist),
+        _ => a.dist.total_cmp(&b.dist),
+    };
+    if sort != Sort::None {
+        if req.count > 0 && req.count < hits.len() {
+            // Redis sorts only the first COUNT places, with its partial quicksort: equal
+            // distances come out in that algorithm's order.
+            super::partial_sort::partial_sort(hits, 0, req.count - 1, &mut by_distance);
+        } else {
+            // A full sort (glibc's qsort is a merge sort: equal distances keep their order).
+            hits.sort_by(by_distance);
+        }
     }
     if req.count > 0 {
         hits.truncate(req.count);

@@ -51,6 +51,7 @@ pub mod introspect;
 pub mod keys;
 pub mod keyspecs;
 pub mod lists;
+pub mod partial_sort;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;

@@ -7,6 +7,7 @@
 
 use super::flags::*;
 use super::ks;
+use super::partial_sort::partial_sort;
 use super::{Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
 use crate::config::notify;
 use crate::db::list::List;
@@ -146,36 +147,49 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
         };
     let dont_sort = by.is_some_and(|b| !b.contains(&b'*'));
     if !dont_sort {
-        // Weights: numeric unless ALPHA; missing weights sort as 0 / empty.
-        let mut keyed: Vec<(Option<f64>, Vec<u8>, Vec<u8>)> = Vec::with_capacity(elems.len());
+        // Weights: numeric unless ALPHA (a missing weight is 0); with ALPHA and BY, a missing
+        // weight sorts first.
+        let mut keyed: Vec<Weighed> = Vec::with_capacity(elems.len());
         for e in elems.drain(..) {
             let w = match by {
                 Some(p) => lookup(db, now, p, &e),
                 None => Some(e.clone()),
             };
-            let wb = w.unwrap_or_default();
             let num = if alpha {
-                None
-            } else if wb.is_empty() {
-                Some(0.0)
+                0.0
             } else {
-                Some(parse_f64(&wb).ok_or(CmdError::from(
-                    "ERR One or more scores can't be converted into double",
-                ))?)
+                match w.as_deref() {
+                    None | Some(b"") => 0.0,
+                    Some(wb) => parse_f64(wb).ok_or(CmdError::from(
+                        "ERR One or more scores can't be converted into double",
+                    ))?,
+                }
             };
-            keyed.push((num, wb, e));
+            keyed.push(Weighed {
+                num,
+                text: w,
+                elem: e,
+            });
         }
-        keyed.sort_by(|a, b| {
-            let o = match (a.0, b.0) {
-                (Some(x), Some(y)) => x.total_cmp(&y),
-                _ => a.1.cmp(&b.1),
-            };
-            o.then_with(|| a.2.cmp(&b.2))
-        });
-        if desc {
-            keyed.reverse();
+        let order = SortOrder {
+            alpha,
+            by_pattern: by.is_some(),
+            desc,
+        };
+        let mut compare = |a: &Weighed, b: &Weighed| order.compare(a, b);
+        let len = keyed.len();
+        let (lo, hi) = limit_positions(limit, len);
+        if by.is_some() && len > 0 && (lo != 0 || hi != len as i64 - 1) {
+            // Redis sorts only the LIMIT window then, with its partial quicksort: ties (equal
+            // ALPHA weights) come out in that algorithm's order.
+            if lo <= hi {
+                partial_sort(&mut keyed, lo as usize, hi as usize, &mut compare);
+            }
+        } else {
+            // glibc's qsort, a merge sort: ties keep their order, DESC included.
+            keyed.sort_by(compare);
         }
-        elems = keyed.into_iter().map(|k| k.2).collect();
+        elems = keyed.into_iter().map(|k| k.elem).collect();
     } else if !ordered {
         // Unordered sources without sorting: Redis gives a deterministic byte order then.
         elems.sort();
@@ -241,4 +255,65 @@ fn sort(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn sort_ro(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     sort_generic(ctx, argv, true)
+}
+
+/// One element to sort with its weight: the number (numeric sorts) and the text (ALPHA; the
+/// weight key's value with BY, `None` when that key is missing).
+struct Weighed {
+    num: f64,
+    text: Option<Vec<u8>>,
+    elem: Vec<u8>,
+}
+
+/// SORT's comparison as Redis makes it: numbers with ties broken by the elements' bytes;
+/// ALPHA with BY by the weights alone (a missing one first, equal ones tie); ALPHA alone by
+/// the elements; DESC negates the comparison (it does not reverse ties).
+#[derive(Clone, Copy)]
+struct SortOrder {
+    alpha: bool,
+    by_pattern: bool,
+    desc: bool,
+}
+
+impl SortOrder {
+    fn compare(self, a: &Weighed, b: &Weighed) -> std::cmp::Ordering {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let o = if !self.alpha {
+            a.num
+                .partial_cmp(&b.num)
+                .unwrap_or(Equal)
+                .then_with(|| a.elem.cmp(&b.elem))
+        } else if self.by_pattern {
+            match (&a.text, &b.text) {
+                (None, None) => Equal,
+                (None, Some(_)) => Less,
+                (Some(_), None) => Greater,
+                (Some(x), Some(y)) => x.cmp(y),
+            }
+        } else {
+            a.elem.cmp(&b.elem)
+        };
+        if self.desc { o.reverse() } else { o }
+    }
+}
+
+/// The positions LIMIT asks for, as Redis computes them before sorting: `(start, end)`
+/// inclusive, clamped to the vector (`end < start` when nothing is returned).
+fn limit_positions(limit: Option<(i64, i64)>, len: usize) -> (i64, i64) {
+    let len = len as i64;
+    let (offset, count) = limit.unwrap_or((0, -1));
+    let mut start = offset.max(0);
+    let mut end = if count < 0 {
+        len - 1
+    } else {
+        start.saturating_add(count) - 1
+    };
+    if start >= len {
+        start = len - 1;
+        end = len - 2;
+    }
+    if end >= len {
+        end = len - 1;
+    }
+    (start, end)
 }
