@@ -227,7 +227,8 @@ def function_line(g, dump):
     if r < 0.94:
         return [b"FUNCTION", b"RESTORE", rng.choice([dump, dump, b"junk", dump[:-1]])] + rng.choice(
             [[], [b"FLUSH"], [b"APPEND"], [b"REPLACE"], [b"x"]])
-    return rng.choice([[b"FUNCTION", b"STATS"], [b"FUNCTION", b"KILL"], [b"FUNCTION", b"DUMP", b"x"]])
+    return rng.choice([[b"FUNCTION", b"STATS"], [b"FUNCTION", b"KILL"], [b"FUNCTION", b"DUMP", b"x"],
+                       [b"FUNCTION", b"DUMP"], [b"FUNCTION", b"DUMP"]])
 
 
 # ---- woken blocking ---------------------------------------------------------------------------
