@@ -48,6 +48,13 @@ mod ty {
 
 const CRC: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
 
+thread_local! {
+    /// The LZF table DUMP payloads reuse (512 KiB: allocating it per DUMP would cost more than
+    /// encoding a small value; the compressor needs no clearing between inputs).
+    static DUMP_LZF: std::cell::RefCell<lzf::Compressor> =
+        std::cell::RefCell::new(lzf::Compressor::default());
+}
+
 /// The RDB version a given (packed) Redis version writes.
 pub fn rdb_version(compat: u32) -> u16 {
     match compat {
@@ -114,7 +121,7 @@ fn put_str(out: &mut Vec<u8>, s: &[u8]) {
 /// version loads (streams in the stream type of `version`).
 pub fn encode_value(v: &Value, version: u16, out: &mut Vec<u8>) {
     if version >= 10 {
-        encode::object(v, None, version, &mut lzf::Compressor::default(), out);
+        DUMP_LZF.with(|z| encode::object(v, None, version, &mut z.borrow_mut(), out));
         return;
     }
     match v {
