@@ -120,6 +120,12 @@ SCRIPTS = [
     b"return cmsgpack.pack({1, 'a', true, -5, 1.5})",
     b"return {bit.tohex(65535), bit.band(0xff, 0x0f), bit.bxor(5, 3), bit.lshift(1, 40), bit.bnot(0)}",
     b"return {struct.pack('>I2', 258), struct.unpack('<i4', struct.pack('<i4', -7))}",
+    b"return {struct.unpack('!4 b i >d c0 s', struct.pack('!4 b i >d c0 s', -1, 70000, 1.5, 'ab', ARGV[1] or 'z'))}",
+    b"return {struct.size('!8 b d i2 c3'), struct.size(ARGV[1] or 'x'), struct.pack('>I3 i9 B', 2^20, -2, 300)}",
+    b"return {struct.unpack('bc0 I2', ARGV[1] or '\\3abc\\1\\2', 1)}",
+    b"return struct.pack(ARGV[1] or 'z', 1, 'x')",
+    b"return struct.unpack('>i4', ARGV[1] or 'ab', tonumber(ARGV[2]) or 0)",
+    b"return struct.size('s')",
     b"return redis.sha1hex('')",
     b"return {tostring(1e15), tostring(0.1), string.format('%.17g', 0.1), tostring(1/0)}",
     b"redis.setresp(3) return redis.call('HGETALL', KEYS[1])",
@@ -221,7 +227,8 @@ def function_line(g, dump):
     if r < 0.94:
         return [b"FUNCTION", b"RESTORE", rng.choice([dump, dump, b"junk", dump[:-1]])] + rng.choice(
             [[], [b"FLUSH"], [b"APPEND"], [b"REPLACE"], [b"x"]])
-    return rng.choice([[b"FUNCTION", b"STATS"], [b"FUNCTION", b"KILL"], [b"FUNCTION", b"DUMP", b"x"]])
+    return rng.choice([[b"FUNCTION", b"STATS"], [b"FUNCTION", b"KILL"], [b"FUNCTION", b"DUMP", b"x"],
+                       [b"FUNCTION", b"DUMP"], [b"FUNCTION", b"DUMP"]])
 
 
 # ---- woken blocking ---------------------------------------------------------------------------

@@ -375,6 +375,72 @@ def canon(v):
     return kind, sorted(items, key=repr)
 
 
+def rdb_len(p, i):
+    """An RDB length at p[i:] -> (value, special, next index)."""
+    c = p[i]
+    kind = c >> 6
+    if kind == 0:
+        return c & 0x3F, False, i + 1
+    if kind == 1:
+        return ((c & 0x3F) << 8) | p[i + 1], False, i + 2
+    if c == 0x80:
+        return int.from_bytes(p[i + 1:i + 5], "big"), False, i + 5
+    if c == 0x81:
+        return int.from_bytes(p[i + 1:i + 9], "big"), False, i + 9
+    return c & 0x3F, True, i + 1
+
+
+def rdb_string(p, i):
+    """The raw bytes of one RDB string (plain, integer or LZF form) at p[i:] -> (bytes, next)."""
+    n, special, j = rdb_len(p, i)
+    if not special:
+        return p[i:j + n], j + n
+    if n in (0, 1, 2):
+        return p[i:j + (1, 2, 4)[n]], j + (1, 2, 4)[n]
+    clen, _, k = rdb_len(p, j)
+    _, _, k = rdb_len(p, k)
+    return p[i:k + clen], k + clen
+
+
+def table_dump(payload):
+    """A DUMP payload of a set or hash in its hash-table encoding (RDB types 2 and 4) as
+    (type, trailer version, sorted element encodings); None for any other payload. Such payloads
+    list elements in the server's hash-table order, which depends on a per-process seed (two
+    redis-servers differ too): each element's encoding is compared, not their order."""
+    if len(payload) < 11 or payload[0] not in (2, 4):
+        return None
+    try:
+        n, special, i = rdb_len(payload, 1)
+        items = []
+        for _ in range(n):
+            item, i = rdb_string(payload, i)
+            if payload[0] == 4:
+                value, i = rdb_string(payload, i)
+                item = (item, value)
+            items.append(item)
+    except IndexError:
+        return None
+    if special or i != len(payload) - 10:
+        return None
+    return payload[0], payload[-10:-8], sorted(items)
+
+
+def function_records(payload):
+    """A FUNCTION DUMP payload as (trailer version, sorted library records); None if it does not
+    parse. Libraries come in the server's dictionary order (seeded per process): each record
+    (LZF choice included) is compared, not their order."""
+    records, i = [], 0
+    try:
+        while i < len(payload) - 10:
+            if payload[i] != 0xF5:
+                return None
+            rec, i = rdb_string(payload, i + 1)
+            records.append(rec)
+    except IndexError:
+        return None
+    return (payload[-10:-8], sorted(records)) if i == len(payload) - 10 else None
+
+
 def same(args, a, b):
     """Compares one step's replies: byte for byte unless the command's reply is random,
     unordered or a remaining time."""
@@ -411,6 +477,12 @@ def same(args, a, b):
         return i is not None and ka[:i] + ka[i + 1:] == kb[:i] + kb[i + 1:]
     if name in ("xinfo", "xpending", "xclaim", "xautoclaim"):
         return same_clock(va, vb)
+    if name == "dump" and va[0] == "$" and vb[0] == "$":
+        ta, tb = table_dump(va[1]), table_dump(vb[1])
+        return ta is not None and ta == tb
+    if name == "function" and len(args) == 2 and args[1].lower() == b"dump" and va[0] == vb[0] == "$":
+        fa, fb = function_records(va[1]), function_records(vb[1])
+        return fa is not None and fa == fb
     if name == "function" and len(args) > 1 and args[1].lower() == b"list":
         return canon(va) == canon(vb)    # libraries and their functions come in dict order
     if name in TOLERANCE and va[0] == ":":

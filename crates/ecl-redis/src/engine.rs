@@ -577,6 +577,9 @@ impl Engine {
                 continue;
             }
             let keys = std::mem::take(&mut self.dbs[db].expired_log);
+            for k in &keys {
+                self.signal_stream_gone(db, k);
+            }
             self.propagate_dels(db, &keys);
             self.dirty += keys.len() as u64;
             if self.tracking.is_active() {
@@ -601,6 +604,30 @@ impl Engine {
             && !self.ready.iter().any(|(d, r)| *d == db && *r == k)
         {
             self.ready.push((db, k));
+        }
+    }
+
+    /// A write that may have deleted `key` or replaced its stream with another type: clients
+    /// blocked in XREADGROUP on it are queued as for a ready key, and their re-run answers that
+    /// the stream is gone, as Redis 7.0 releases them (other blocked commands keep waiting).
+    pub fn signal_stream_gone(&mut self, db: usize, key: &[u8]) {
+        if self.waiters.is_empty() {
+            return;
+        }
+        let Some(ids) = self.waiters.get(&(db, Key::from(key))) else {
+            return;
+        };
+        let grouped = ids.iter().any(|id| {
+            self.blocked
+                .get(id)
+                .is_some_and(|b| b.argv.as_argv().get(0).eq_ignore_ascii_case(b"xreadgroup"))
+        });
+        let stream = matches!(
+            self.dbs[db].peek_raw(key).map(|e| &e.value),
+            Some(crate::db::Value::Stream(_))
+        );
+        if grouped && !stream {
+            self.signal_key_ready(db, key);
         }
     }
 
@@ -725,6 +752,10 @@ impl Engine {
             }
         }
         self.drain_expired();
+        // XREADGROUP waiters on keys that just expired are released now, not at the next command.
+        if self.has_ready() {
+            crate::command::dispatch::serve_blocked(self);
+        }
         if let Some((until, _)) = self.pause
             && now >= until
         {

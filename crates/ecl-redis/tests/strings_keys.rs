@@ -356,6 +356,49 @@ async fn string_encodings_follow_how_the_value_was_built() {
     node.shutdown().await;
 }
 
+/// OBJECT REFCOUNT: Redis answers `INT_MAX` for its shared integer objects (0..9999 built by
+/// SET-like commands, INCR, APPEND creating the key) unless an LRU/LFU policy with a memory
+/// limit forbids sharing; a COPY is an object of its own (values as redis-server 7.0.15 gives).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refcount_of_shared_integers() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    let shared = ":2147483647\r\n";
+    let steps: &[(&[&str], &str, &str)] = &[
+        (&["SET", "a", "5"], "a", shared),
+        (&["SET", "b", "10000"], "b", ":1\r\n"),
+        (&["SET", "c", "-0"], "c", ":1\r\n"),
+        (&["INCR", "d"], "d", shared),
+        (&["APPEND", "e", "9999"], "e", shared),
+        (&["APPEND", "a", "1"], "a", ":1\r\n"),
+        (&["SET", "f", "7"], "f", shared),
+        (&["COPY", "f", "g"], "g", ":1\r\n"),
+        (&["RENAME", "f", "h"], "h", shared),
+        (&["INCRBYFLOAT", "i", "2"], "i", ":1\r\n"),
+        (&["CONFIG", "SET", "maxmemory", "1gb"], "h", shared),
+        (
+            &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+            "l",
+            "$-1\r\n",
+        ),
+        (&["SET", "j", "8"], "j", ":1\r\n"),
+        (
+            &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"],
+            "l",
+            "$-1\r\n",
+        ),
+        (&["SET", "k", "8"], "k", shared),
+        (&["RPUSH", "l", "1"], "l", ":1\r\n"),
+    ];
+    for (cmd, key, want) in steps {
+        let r = c.cmd(cmd).await;
+        assert!(!r.starts_with('-'), "{cmd:?}: {r}");
+        assert_eq!(c.cmd(&["OBJECT", "REFCOUNT", key]).await, *want, "{cmd:?}");
+    }
+    assert_eq!(c.cmd(&["OBJECT", "REFCOUNT", "nokey"]).await, "$-1\r\n");
+    node.shutdown().await;
+}
+
 /// INCRBYFLOAT adds in long double as Redis does (values as redis-server 7.0 answers them),
 /// and treats numerals beyond the long-double range as invalid floats.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,8 @@ use super::flags::*;
 use super::ks;
 use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, container, v};
 use crate::config::notify;
-use crate::db::evict;
+use crate::db::Value;
+use crate::db::evict::{self, Policy};
 use crate::errors::{self, CmdError, CmdResult, c_string};
 use crate::glob::glob_match;
 use crate::replication;
@@ -470,10 +471,13 @@ fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err(errors::SAME_OBJECT.into());
     }
     let now = ctx.now;
-    let Some(e) = ctx.db().peek(src, now).cloned() else {
+    let Some(mut e) = ctx.db().peek(src, now).cloned() else {
         ctx.out.int(0);
         return Ok(());
     };
+    if let crate::db::Value::Str(s) = &mut e.value {
+        s.unshare();
+    }
     if ctx.eng.dbs[dst_db].exists(dst, now) && !replace {
         ctx.out.int(0);
         return Ok(());
@@ -583,8 +587,22 @@ fn object_idletime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn object_refcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let now = ctx.now;
+    // Redis shares small integers unless an LRU/LFU policy with a memory limit needs per-key
+    // access data (`MAXMEMORY_FLAG_NO_SHARED_INTEGERS`). Redis decides when it builds the
+    // value; we decide when asked, so a value built before the policy changed reads as built
+    // under the new one.
+    let policy = ctx.eng.cfg.policy;
+    let sharing = ctx.eng.cfg.maxmemory == 0
+        || !(policy.is_lfu() || matches!(policy, Policy::AllKeysLru | Policy::VolatileLru));
     match ctx.db().peek(argv.get(2), now) {
-        Some(_) => ctx.out.int(1),
+        Some(e) => {
+            let shared = matches!(&e.value, Value::Str(s) if sharing && s.is_shared_integer());
+            ctx.out.int(if shared {
+                crate::db::value::SHARED_REFCOUNT
+            } else {
+                1
+            });
+        }
         None => ctx.out.null(),
     }
     Ok(())

@@ -377,6 +377,7 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let i = ctx.client.db;
     let n = ctx.eng.dbs[i].len() as u64;
     ctx.eng.flush_db(i);
+    release_stream_waiters(ctx, i..i + 1);
     ctx.dirty(n.max(1));
     ctx.out.ok();
     Ok(())
@@ -386,9 +387,19 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     flush_mode(argv)?;
     let n = ctx.eng.total_keys();
     ctx.eng.flush_all();
+    release_stream_waiters(ctx, 0..ctx.eng.dbs.len());
     ctx.dirty(n.max(1));
     ctx.out.ok();
     Ok(())
+}
+
+/// After a flush: XREADGROUP waiters on the emptied databases learn their stream is gone.
+fn release_stream_waiters(ctx: &mut Ctx<'_>, dbs: std::ops::Range<usize>) {
+    for d in dbs {
+        for (db, k) in ctx.eng.waited_keys_in(d, d) {
+            ctx.eng.signal_stream_gone(db, &k);
+        }
+    }
 }
 
 fn swapdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

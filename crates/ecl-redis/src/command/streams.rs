@@ -630,7 +630,14 @@ fn read_ids(
     let mut ids = Vec::with_capacity(r.n);
     for k in 0..r.n {
         let (key, arg) = (argv.get(r.at + k), argv.get(r.at + r.n + k));
-        let s = peek_stream(ctx, key, true)?;
+        let gone_waiter = ctx.client.detached && r.group.is_some();
+        let s = match peek_stream(ctx, key, true) {
+            // A waiting reader whose stream was deleted or replaced by another type.
+            Err(_) | Ok(None) if gone_waiter => {
+                return Err("UNBLOCKED the stream key no longer exists".into());
+            }
+            s => s?,
+        };
         if let Some((g, _)) = r.group
             && !s.is_some_and(|s| s.groups.contains_key(g))
         {

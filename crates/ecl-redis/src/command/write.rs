@@ -90,6 +90,9 @@ impl Drop for KeyWrite<'_, '_, '_> {
         self.ctx.eng.add_dirty(self.dirty);
         if self.ready {
             self.ctx.eng.signal_key_ready(self.db, self.key);
+        } else {
+            // A deleting or type-changing write releases XREADGROUP waiters.
+            self.ctx.eng.signal_stream_gone(self.db, self.key);
         }
     }
 }

@@ -58,6 +58,14 @@ impl Hash {
     pub fn remove(&mut self, field: &[u8]) -> Option<Vec<u8>> {
         let (k, v) = self.map.remove(field)?;
         self.bytes -= k.len() + FIELD_OVERHEAD + v.len();
+        if !self.hashtable && !self.map.is_empty() {
+            // A listpack keeps insertion order: rebuild without the freed slot, so a field
+            // added later comes last (HGETALL, DUMP) instead of filling the hole.
+            let old = std::mem::take(&mut self.map);
+            for (k, v) in old.into_entries() {
+                self.map.insert(k, v);
+            }
+        }
         Some(v)
     }
     /// Iterates fields and values.
@@ -86,5 +94,25 @@ impl Hash {
         } else {
             "listpack"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listpack hash keeps insertion order across deletes (a field added after a delete comes
+    /// last, as in Redis' listpack), which HGETALL and DUMP show.
+    #[test]
+    fn listpack_order_survives_deletes() {
+        let mut h = Hash::new();
+        for f in [&b"a"[..], b"b", b"c"] {
+            h.insert(f, b"v".to_vec());
+        }
+        h.remove(b"a");
+        h.insert(b"d", b"v".to_vec());
+        h.insert(b"b", b"w".to_vec());
+        let order: Vec<&[u8]> = h.iter().map(|(k, _)| &**k).collect();
+        assert_eq!(order, [&b"b"[..], b"c", b"d"]);
     }
 }

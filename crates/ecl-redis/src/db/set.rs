@@ -11,6 +11,9 @@ pub struct Set {
     members: Dict<()>,
     bytes: usize,
     enc: SetEnc,
+    /// Intset element width in bytes (2, 4, 8; 0 before the first member): like a real intset
+    /// it only grows, so a set that once held a wide integer keeps the wide layout.
+    width: u8,
 }
 
 /// Set encodings; conversions only go "up" (intset → listpack → hashtable), as in Redis.
@@ -32,6 +35,7 @@ impl Clone for Set {
             s.insert(k);
         }
         s.enc = self.enc;
+        s.width = self.width;
         s
     }
 }
@@ -56,8 +60,21 @@ impl Set {
         let (_, inserted) = self.members.get_or_insert_with(m, || ());
         if inserted {
             self.bytes += m.len() + MEMBER_OVERHEAD;
+            if self.enc == SetEnc::Intset
+                && let Some(v) = crate::db::string::parse_i64(m)
+            {
+                self.width = self.width.max(intset_width(v));
+            }
         }
         inserted
+    }
+    /// The intset element width (2, 4 or 8 bytes) this set has grown to while an intset.
+    pub fn intset_width(&self) -> u8 {
+        self.width.max(2)
+    }
+    /// Keeps at least `w` bytes per element (a restored intset keeps its stored layout).
+    pub fn widen_intset(&mut self, w: u8) {
+        self.width = self.width.max(w);
     }
     /// Removes a member; true when it was present.
     pub fn remove(&mut self, m: &[u8]) -> bool {
@@ -123,6 +140,17 @@ impl Set {
             SetEnc::Listpack => "listpack",
             SetEnc::Hashtable => "hashtable",
         }
+    }
+}
+
+/// Bytes an intset needs per element to hold `v`.
+pub fn intset_width(v: i64) -> u8 {
+    if i16::try_from(v).is_ok() {
+        2
+    } else if i32::try_from(v).is_ok() {
+        4
+    } else {
+        8
     }
 }
 

@@ -20,7 +20,15 @@ pub enum StrKind {
     Plain,
     /// Edited in place or built by BITOP/HyperLogLog: `raw` whatever its length.
     Raw,
+    /// A copy of a [`StrKind::Fresh`] string (COPY): the same encoding, but an object of its own,
+    /// never one of Redis' shared integers.
+    Copied,
 }
+
+/// `OBJECT REFCOUNT` of Redis' shared integer objects (`INT_MAX`).
+pub const SHARED_REFCOUNT: i64 = 2_147_483_647;
+/// Redis shares the integer objects below this (`OBJ_SHARED_INTEGERS`).
+const SHARED_INTEGERS: i64 = 10_000;
 
 /// A string value plus how Redis would have encoded it.
 ///
@@ -64,6 +72,22 @@ impl Str {
     /// (INCR family, APPEND creating the key): the encoding follows the content again.
     pub fn reencode(&mut self) {
         self.kind = StrKind::Fresh;
+    }
+    /// A copy held as an object of its own (COPY duplicates the value; a shared integer's copy
+    /// is no longer shared).
+    pub fn unshare(&mut self) {
+        if self.kind == StrKind::Fresh {
+            self.kind = StrKind::Copied;
+        }
+    }
+    /// Whether Redis would hold this string as one of its shared integers: built by a SET-like
+    /// command (or INCR, RESTORE) from a canonical integer in `0..10000`. Sharing also needs a
+    /// maxmemory policy that allows it, which the caller checks.
+    pub fn is_shared_integer(&self) -> bool {
+        self.kind == StrKind::Fresh
+            && self.bytes.len() <= 4
+            && crate::db::string::parse_i64(&self.bytes)
+                .is_some_and(|v| (0..SHARED_INTEGERS).contains(&v))
     }
     /// The bytes, by value.
     pub fn into_bytes(self) -> Vec<u8> {

@@ -210,13 +210,19 @@ fn push_backlen(b: &mut Vec<u8>, l: usize) {
 /// Encodes integers as an intset blob: the narrowest width (2, 4 or 8 bytes) that holds them
 /// all, members ascending.
 pub fn intset_encode(members: &mut [i64]) -> Vec<u8> {
+    intset_encode_wide(members, 2)
+}
+
+/// [`intset_encode`] with at least `min_width` bytes per element (an intset never narrows).
+pub fn intset_encode_wide(members: &mut [i64], min_width: usize) -> Vec<u8> {
     members.sort_unstable();
-    let width: usize = match (members.first(), members.last()) {
+    let needed: usize = match (members.first(), members.last()) {
         (Some(&lo), Some(&hi)) if lo >= i64::from(i16::MIN) && hi <= i64::from(i16::MAX) => 2,
         (Some(&lo), Some(&hi)) if lo >= i64::from(i32::MIN) && hi <= i64::from(i32::MAX) => 4,
         (None, _) | (_, None) => 2,
         _ => 8,
     };
+    let width = needed.max(min_width);
     let mut b = Vec::with_capacity(8 + width * members.len());
     b.extend_from_slice(&(width as u32).to_le_bytes());
     b.extend_from_slice(&(members.len() as u32).to_le_bytes());

@@ -51,12 +51,22 @@ const MAX_REF: usize = 264;
 const MAX_OFF: usize = 8192;
 /// Longest literal run one control byte covers.
 const MAX_LIT: usize = 32;
+/// Bits of the match table index (liblzf's `HLOG` as Redis builds it).
+const HLOG: u32 = 16;
 
 /// An LZF compressor whose match table is reused across calls (an RDB file compresses
 /// millions of strings; a fresh table per string would cost more than the compression).
+///
+/// It makes the choices liblzf makes in the configuration Redis builds it with (16-bit table,
+/// "very fast" mode), so its output is byte-identical to a real server's: the table is indexed
+/// by a hash of the next three bytes, a candidate is taken only if its first three bytes agree,
+/// it lies within 8 KiB and is not the very first byte of the input; after a match only the
+/// match's last two positions are entered in the table; a match stops two bytes before the end
+/// of the input except that a match found with more than 16 bytes left is first checked 16
+/// bytes ahead unconditionally (liblzf's unrolled loop), and literals are cut in runs of 32.
 pub struct Compressor {
-    /// Per 3-byte hash: `base + position + 1` of the last occurrence (entries from earlier
-    /// calls are below `base` and so read as empty, with no clearing between calls).
+    /// Per hash: `base + position` of the last occurrence (entries from earlier calls are
+    /// below `base` and so read as empty, with no clearing between calls).
     table: Vec<u64>,
     base: u64,
 }
@@ -64,70 +74,151 @@ pub struct Compressor {
 impl Default for Compressor {
     fn default() -> Self {
         Compressor {
-            table: vec![0; 1 << HBITS],
-            base: 0,
+            table: vec![0; 1 << HLOG],
+            base: 1,
         }
     }
 }
 
-const HBITS: u32 = 13;
+/// liblzf's table index for the three bytes ending `h` (`h` = b0 << 16 | b1 << 8 | b2, with
+/// older bytes above them, which the mask drops).
+fn slot(h: u32) -> usize {
+    ((h >> 8).wrapping_sub(h.wrapping_mul(5)) & ((1 << HLOG) - 1)) as usize
+}
+
+/// Output under construction, with liblzf's bounds: `op` counts the byte reserved for the
+/// current literal run's control byte.
+struct Out {
+    buf: Vec<u8>,
+    /// Index of the current run's control byte.
+    run: usize,
+    lit: usize,
+}
+
+impl Out {
+    fn start_run(&mut self) {
+        self.run = self.buf.len();
+        self.buf.push(0);
+        self.lit = 0;
+    }
+
+    fn literal(&mut self, b: u8) {
+        self.buf.push(b);
+        self.lit += 1;
+        if self.lit == MAX_LIT {
+            self.buf[self.run] = (MAX_LIT - 1) as u8;
+            self.start_run();
+        }
+    }
+
+    /// Closes the current run (dropping its control byte when it holds no literal).
+    fn end_run(&mut self) {
+        if self.lit == 0 {
+            self.buf.pop();
+        } else {
+            self.buf[self.run] = (self.lit - 1) as u8;
+        }
+    }
+}
 
 impl Compressor {
-    /// Compresses `input` into LZF; `None` when the result would not be smaller than
-    /// `max_len` (the caller then stores the bytes raw, as Redis does for incompressible data).
+    /// Compresses `input` into LZF; `None` when the result would not fit in `max_len` bytes
+    /// (the caller then stores the bytes raw, as Redis does for incompressible data).
     pub fn compress(&mut self, input: &[u8], max_len: usize) -> Option<Vec<u8>> {
+        let n = input.len();
+        if n == 0 || max_len == 0 {
+            return None;
+        }
         let base = self.base;
-        self.base += input.len() as u64 + 1;
-        let mut out = Vec::with_capacity(input.len().min(max_len) + 1);
-        let mut lit_start = 0;
-        let mut i = 0;
-        while i + 2 < input.len() {
-            let seq =
-                u32::from(input[i]) << 16 | u32::from(input[i + 1]) << 8 | u32::from(input[i + 2]);
-            let h = (seq.wrapping_mul(2_654_435_761) >> (32 - HBITS)) as usize;
-            let stored = self.table[h];
-            self.table[h] = base + i as u64 + 1;
-            let cand = (stored > base).then(|| (stored - base - 1) as usize);
-            match cand.filter(|&c| i - c <= MAX_OFF && input[c..c + 3] == input[i..i + 3]) {
-                Some(c) => {
-                    let limit = (input.len() - i).min(MAX_REF);
-                    let mut len = 3;
-                    while len < limit && input[c + len] == input[i + len] {
-                        len += 1;
-                    }
-                    push_literals(&mut out, &input[lit_start..i]);
-                    push_ref(&mut out, len, i - c - 1);
-                    i += len;
-                    lit_start = i;
+        self.base += n as u64 + 1;
+        let mut out = Out {
+            buf: Vec::with_capacity(max_len.min(n) + 2),
+            run: 0,
+            lit: 0,
+        };
+        out.start_run();
+        let mut ip = 0usize;
+        let mut h = (u32::from(input[0]) << 8) | u32::from(*input.get(1).unwrap_or(&0));
+        while ip + 2 < n {
+            h = (h << 8) | u32::from(input[ip + 2]);
+            let s = slot(h);
+            let stored = self.table[s];
+            self.table[s] = base + ip as u64;
+            let cand = (stored > base).then(|| (stored - base) as usize);
+            let found = cand.filter(|&r| {
+                r < ip && ip - r - 1 < MAX_OFF && input[r..r + 3] == input[ip..ip + 3]
+            });
+            let Some(r) = found else {
+                // liblzf refuses to write a literal once the output is full.
+                if out.buf.len() >= max_len {
+                    return None;
                 }
-                None => i += 1,
-            }
-            if out.len() >= max_len {
+                out.literal(input[ip]);
+                ip += 1;
+                continue;
+            };
+            let off = ip - r - 1;
+            // Conservative room check for the reference (and the next run's control byte).
+            if out.buf.len() + 4 >= max_len
+                && out.buf.len() - usize::from(out.lit == 0) + 4 >= max_len
+            {
                 return None;
             }
+            let len = match_len(input, r, ip);
+            out.end_run();
+            let l = len - 2;
+            if l < 7 {
+                out.buf.push(((l << 5) | (off >> 8)) as u8);
+            } else {
+                out.buf.push(((7 << 5) | (off >> 8)) as u8);
+                out.buf.push((l - 7) as u8);
+            }
+            out.buf.push(off as u8);
+            out.start_run();
+            ip += len;
+            if ip + 2 >= n {
+                break;
+            }
+            // Only the match's last two positions enter the table ("very fast" mode).
+            for p in [ip - 2, ip - 1] {
+                h = (u32::from(input[p]) << 16)
+                    | (u32::from(input[p + 1]) << 8)
+                    | u32::from(input[p + 2]);
+                self.table[slot(h)] = base + p as u64;
+            }
         }
-        push_literals(&mut out, &input[lit_start..]);
-        (out.len() < max_len).then_some(out)
+        if out.buf.len() + 3 > max_len {
+            return None;
+        }
+        while ip < n {
+            out.literal(input[ip]);
+            ip += 1;
+        }
+        out.end_run();
+        Some(out.buf)
     }
 }
 
-fn push_literals(out: &mut Vec<u8>, lit: &[u8]) {
-    for run in lit.chunks(MAX_LIT) {
-        out.push((run.len() - 1) as u8);
-        out.extend_from_slice(run);
+/// Length of the match between `input[r..]` and `input[ip..]` (at least 3, already checked),
+/// as liblzf measures it: at most `MAX_REF` and two bytes short of the input's end, except that
+/// with more than 16 bytes allowed it first compares 16 more bytes without the end check.
+fn match_len(input: &[u8], r: usize, ip: usize) -> usize {
+    let maxlen = (input.len() - ip - 2).min(MAX_REF);
+    let mut len = 2;
+    if maxlen > 16 {
+        for _ in 0..16 {
+            len += 1;
+            if input[r + len] != input[ip + len] {
+                return len;
+            }
+        }
     }
-}
-
-fn push_ref(out: &mut Vec<u8>, len: usize, off: usize) {
-    let l = len - 2;
-    let hi = (off >> 8) as u8;
-    if l < 7 {
-        out.push(((l as u8) << 5) | hi);
-    } else {
-        out.push((7 << 5) | hi);
-        out.push((l - 7) as u8);
+    loop {
+        len += 1;
+        if len >= maxlen || input[r + len] != input[ip + len] {
+            return len;
+        }
     }
-    out.push(off as u8);
 }
 
 #[cfg(test)]
@@ -146,11 +237,32 @@ mod tests {
         );
     }
 
+    /// liblzf's choices, as redis-server 7.0.15 stores these strings (no reference to the
+    /// first byte; a match found with more than 16 bytes left runs to the input's end).
+    #[test]
+    fn same_output_as_liblzf() {
+        let mut z = Compressor::default();
+        let x21 = [b'x'; 21];
+        assert_eq!(
+            z.compress(&x21, 17).unwrap(),
+            [1, b'x', b'x', 0xE0, 0x0A, 0]
+        );
+        let abc = b"abc".repeat(100);
+        assert_eq!(
+            z.compress(&abc, 296).unwrap(),
+            [
+                3, b'a', b'b', b'c', b'a', 0xE0, 0xFF, 2, 0xE1, 0x15, 7, 1, b'b', b'c'
+            ]
+        );
+        assert!(z.compress(b"abcdefghijklmnopqrstuvwxyz", 22).is_none());
+    }
+
     #[test]
     fn compress_round_trips() {
         let mut z = Compressor::default();
         let mut rng = 0x1234_5678_u64;
-        for len in [21usize, 100, 300, 5000, 70_000] {
+        // (liblzf never refers back to the first byte, so the shortest inputs may stay raw.)
+        for len in [32usize, 100, 300, 5000, 70_000] {
             // Repetitive text with some noise: compressible, with long and short matches.
             let data: Vec<u8> = (0..len)
                 .map(|i| {
@@ -164,7 +276,9 @@ mod tests {
                     }
                 })
                 .collect();
-            let c = z.compress(&data, data.len()).expect("compressible");
+            let c = z
+                .compress(&data, data.len())
+                .unwrap_or_else(|| panic!("compressible: {len}"));
             assert!(c.len() < data.len());
             assert_eq!(decompress(&c, data.len()).unwrap(), data);
         }

@@ -2,14 +2,15 @@
 //!
 //! Place in the flow: `DUMP`/`RESTORE` call [`dump`] and [`restore`]; whole RDB files
 //! ([`file`]) and node snapshots ([`persist`]) reuse the value decoder and length codec.
-//! We write the plain encodings every Redis since 2.x loads (string, list, set, hash, zset with
-//! binary scores; streams in the stream type of the payload's RDB version, see [`stream`]),
-//! and we read those plus the compact encodings current Redis writes (LZF and
-//! integer strings, intsets, listpacks, quicklist 2), so payloads move both ways between this
-//! engine and a real server. The payload trailer is the 2-byte RDB version (little endian) and
+//! For Redis 7.0 and later we write what a real server writes, byte for byte ([`encode`]:
+//! integer and LZF strings, intsets, listpacks, quicklist 2); for older versions the plain
+//! encodings every Redis since 2.x loads (streams in the stream type of the payload's RDB
+//! version, see [`stream`]). We read all of these (and ziplists), so payloads move both ways
+//! between this engine and a real server. The payload trailer is the 2-byte RDB version (little endian) and
 //! the CRC-64 (Jones polynomial, as Redis uses) of everything before it.
 
 pub mod aof;
+pub mod encode;
 pub mod file;
 pub mod functions;
 pub mod listpack;
@@ -46,6 +47,13 @@ mod ty {
 }
 
 const CRC: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+
+thread_local! {
+    /// The LZF table DUMP payloads reuse (512 KiB: allocating it per DUMP would cost more than
+    /// encoding a small value; the compressor needs no clearing between inputs).
+    static DUMP_LZF: std::cell::RefCell<lzf::Compressor> =
+        std::cell::RefCell::new(lzf::Compressor::default());
+}
 
 /// The RDB version a given (packed) Redis version writes.
 pub fn rdb_version(compat: u32) -> u16 {
@@ -108,9 +116,14 @@ fn put_str(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
-/// Serialises a value in RDB object format (type byte + body); `version` picks the stream
-/// form (the other types use the plain encodings every version loads).
+/// Serialises a value in RDB object format (type byte + body): from RDB 10 (Redis 7.0) in the
+/// encodings a real server writes ([`encode`]), before that in the plain encodings every
+/// version loads (streams in the stream type of `version`).
 pub fn encode_value(v: &Value, version: u16, out: &mut Vec<u8>) {
+    if version >= 10 {
+        DUMP_LZF.with(|z| encode::object(v, None, version, &mut z.borrow_mut(), out));
+        return;
+    }
     match v {
         Value::Str(s) => {
             out.push(ty::STRING);
@@ -389,6 +402,8 @@ fn decode_compact(r: &mut Reader<'_>, t: u8) -> Option<Value> {
             for i in listpack::intset(&blob)? {
                 s.insert(&crate::db::string::i64_bytes(i));
             }
+            // The stored layout stays, as when Redis loads the blob as is.
+            s.widen_intset(blob[0]);
             Value::Set(Box::new(s))
         }
         ty::SET_LISTPACK => {

@@ -1,11 +1,13 @@
 //! Libraries scripts see besides Lua's own: `redis.log`, `math.random` (Redis' lrand48),
-//! `bit` (LuaBitOp's API), `cjson` and `cmsgpack`, written in Rust.
+//! `bit` (LuaBitOp's API), `cjson`, `cmsgpack` and `struct` ([`structlib`]), written in Rust.
 //!
 //! Place in the flow: [`install`] runs once when the node's Lua state is created
 //! (`scripting::new_state`); the runner hands `math.random` the node's [`Rand`] state for each
 //! script, so the sequence goes on from script to script, as in redis-server 7.0.
 
 use mlua::{LightUserData, Lua, MultiValue, Table, Value};
+
+pub mod structlib;
 
 /// `redis.REPL_ALL`: a script's effects go to the AOF and to replicas (the default).
 pub const REPL_ALL: i64 = 3;
@@ -222,7 +224,8 @@ pub fn error_text(lua: &Lua, e: Value) -> mlua::Result<Value> {
     Ok(Value::String(lua.create_string(&text)?))
 }
 
-/// Installs `math.random`/`math.randomseed`, `bit` and `cjson` in the globals `g`.
+/// Installs `math.random`/`math.randomseed`, `bit`, `cjson`, `cmsgpack` and `struct` in the
+/// globals `g`.
 pub fn install(lua: &Lua, g: &Table) -> mlua::Result<()> {
     let math: Table = g.raw_get("math")?;
     math.raw_set("random", lua.create_function(math_random)?)?;
@@ -236,6 +239,7 @@ pub fn install(lua: &Lua, g: &Table) -> mlua::Result<()> {
     g.raw_set("bit", bit_table(lua)?)?;
     g.raw_set("cjson", super::json::cjson_table(lua)?)?;
     g.raw_set("cmsgpack", super::msgpack::cmsgpack_table(lua)?)?;
+    g.raw_set("struct", structlib::struct_table(lua)?)?;
     Ok(())
 }
 
