@@ -4,8 +4,9 @@
 //! user groups.
 //!
 //! Place in the flow: a plan computes the group as it will be (reading the region only), the
-//! apply writes it (Terraform reads actual values back) and the answer shows `modifying`; a task then restarts members whose node spec changed (replicas
-//! first, then the primary after a failover, so data survives), pushes parameter values to
+//! apply writes it (Terraform reads actual values back) and the answer shows `modifying`; a task then restarts in place (same address,
+//! keyspace kept) members whose node spec changed (replicas first, then the primary after a
+//! failover), pushes parameter values to
 //! the running nodes, performs a primary switch, and re-applies the topology.
 
 use time::OffsetDateTime;
@@ -510,11 +511,9 @@ impl Service {
         Ok(())
     }
 
-    /// Stops a member's node and starts it again from the member's current record.
+    /// Restarts a member's node in place with the spec of its current record (same address,
+    /// keyspace kept; the topology sync that follows re-links it).
     async fn restart_member(&self, gref: &GroupRef, member: &str) -> Result<(), String> {
-        let key = gref.node_key(member);
-        let _ = self.inner.supervisor.stop_node(&key).await;
-        self.inner.supervisor.forget_topology(&key);
         let spec = self
             .with_group(gref, |r| {
                 let g = r.replication_groups.get(&gref.id)?;
@@ -528,7 +527,7 @@ impl Service {
         let ep = self
             .inner
             .supervisor
-            .start_node(spec)
+            .respec_node(spec)
             .await
             .map_err(|e| format!("Failed to restart cache node 0001 of {member}: {e}"))?;
         self.with_group(gref, |r| {
