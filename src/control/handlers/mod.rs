@@ -451,7 +451,7 @@ impl ElastiCacheApi for Service {
         ctx: &RequestContext,
         input: ModifyReplicationGroupShardConfigurationInput,
     ) -> Result<ModifyReplicationGroupShardConfigurationOutput, ApiError> {
-        resharding::modify_replication_group_shard_configuration(self, ctx, input)
+        resharding::modify_shard_configuration_of_group(self, ctx, input)
     }
 
     async fn create_snapshot(

@@ -4,10 +4,10 @@
 //! user groups.
 //!
 //! Place in the flow: a plan computes the group as it will be (reading the region only), the
-//! apply writes it (Terraform reads actual values back) and the answer shows `modifying`; a task then restarts in place (same address,
-//! keyspace kept) members whose node spec changed (replicas first, then the primary after a
-//! failover), pushes parameter values to
-//! the running nodes, performs a primary switch, and re-applies the topology.
+//! apply writes it (Terraform reads actual values back) and the answer shows `modifying`; a
+//! task then restarts in place (same address, keyspace kept) members whose node spec changed
+//! (replicas first, then the primary after a failover), pushes parameter values to the
+//! running nodes, performs a primary switch, and re-applies the topology.
 
 use time::OffsetDateTime;
 
