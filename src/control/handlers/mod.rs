@@ -30,6 +30,7 @@ pub(crate) use faults::{FaultNode, FaultTarget};
 mod cache_clusters;
 mod catalog;
 mod ci;
+mod cluster_mode;
 mod cluster_render;
 mod common;
 mod events;
