@@ -908,6 +908,14 @@ impl Supervisor {
             .collect()
     }
 
+    /// Records the engine a node runs now (a restart in place may switch Redis OSS to Valkey),
+    /// so the per-engine counts follow it.
+    pub(super) fn set_engine(&self, key: &str, engine: EngineKind) {
+        if let Some(entry) = lock(&self.nodes).get_mut(key) {
+            entry.engine = engine;
+        }
+    }
+
     pub(super) fn slot(
         &self,
         key: &str,

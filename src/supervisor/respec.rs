@@ -46,6 +46,7 @@ impl Supervisor {
         if let Some(image) = image {
             self.seed_rdb(&key, Arc::new(image));
         }
+        self.set_engine(&key, spec.engine);
         guard.spec = spec;
         let started = self.relaunch(&key, &mut guard).await;
         // The image was for this start only: a later reboot starts empty, as on ElastiCache.
