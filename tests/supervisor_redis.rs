@@ -1,7 +1,8 @@
 //! The supervisor with real Redis/Valkey engine nodes, driven by the `redis` crate: node specs
 //! become listening nodes on their own loopback address and requested port, with `maxmemory`
 //! net of reserved memory, translated parameters, AUTH, reboots that keep the address and lose
-//! the data, runtime parameter changes, forwarding endpoints, and sockets closed on stop.
+//! the data, restarts in place with a new spec that keep it, runtime parameter changes,
+//! forwarding endpoints, and sockets closed on stop.
 
 mod common;
 
@@ -457,5 +458,63 @@ async fn a_panicking_command_breaks_its_node_until_reboot() {
         .expect("rebooted node serves");
     assert_eq!(got, None, "the half-applied write is gone");
     assert_eq!(info_field(&mut con, "stats", "ecl_node_broken").await, "0");
+    sup.shutdown_all().await;
+}
+
+#[tokio::test]
+async fn respec_keeps_the_address_and_the_keyspace_and_runs_the_new_spec() {
+    let sup = Supervisor::new(&common::loopback_config("127.0.96.1", &[]));
+    let mut spec = common::redis_spec("acct/r/c9/0001", 6379, &[]);
+    spec.engine_version = "6.2.6".to_string();
+    let Ok(first) = sup.start_node(spec.clone()).await else {
+        panic!("start failed")
+    };
+    let Ok(mut con) = connect(&first, None).await else {
+        panic!("cannot connect")
+    };
+    let set: redis::RedisResult<()> = redis::cmd("SET")
+        .arg("k")
+        .arg("v")
+        .arg("EX")
+        .arg(3600)
+        .query_async(&mut con)
+        .await;
+    assert!(set.is_ok());
+    let before = info_field(&mut con, "memory", "maxmemory").await;
+
+    // A larger node type and a newer version, as ModifyCacheCluster asks.
+    spec.engine_version = "7.0.7".to_string();
+    spec.node_memory_bytes *= 2;
+    let respecced = sup.respec_node(spec).await;
+    assert_eq!(respecced.ok(), Some(first.clone()), "same endpoint");
+    let Ok(mut con) = connect(&first, None).await else {
+        panic!("the node does not listen after the restart in place")
+    };
+    let got: redis::RedisResult<Option<String>> =
+        redis::cmd("GET").arg("k").query_async(&mut con).await;
+    assert_eq!(
+        got.ok(),
+        Some(Some("v".to_string())),
+        "the keyspace is kept"
+    );
+    let ttl: redis::RedisResult<i64> = redis::cmd("TTL").arg("k").query_async(&mut con).await;
+    assert!(ttl.is_ok_and(|t| t > 3000), "with its TTL");
+    assert_eq!(
+        info_field(&mut con, "server", "redis_version").await,
+        "7.0.7"
+    );
+    assert_ne!(info_field(&mut con, "memory", "maxmemory").await, before);
+
+    // The image was for that start only: a reboot afterwards starts empty, as on ElastiCache.
+    assert_eq!(
+        sup.reboot_node("acct/r/c9/0001").await.ok(),
+        Some(first.clone())
+    );
+    let Ok(mut con) = connect(&first, None).await else {
+        panic!("rebooted node does not listen")
+    };
+    let got: redis::RedisResult<Option<String>> =
+        redis::cmd("GET").arg("k").query_async(&mut con).await;
+    assert_eq!(got.ok(), Some(None));
     sup.shutdown_all().await;
 }

@@ -189,6 +189,13 @@ impl ReplicationGroupRecord {
         }
     }
 
+    /// Whether the nodes run with cluster mode on: cluster mode `enabled`, or `compatible`
+    /// (the migration step where the single shard serves standalone and cluster clients alike,
+    /// through the primary/reader endpoints and the configuration endpoint).
+    pub fn runs_cluster_mode(&self) -> bool {
+        self.cluster_enabled || self.cluster_mode == "compatible"
+    }
+
     /// Every member cluster id, shard by shard.
     pub fn member_ids(&self) -> Vec<String> {
         self.node_groups

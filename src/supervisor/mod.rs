@@ -18,13 +18,15 @@
 //! snapshots (`snapshots`): `snapshot_rdb`, `seed_rdb`; serverless caches (`serverless`):
 //! `set_serverless_topology`, `set_memory_limit`; online resharding (`resharding`):
 //! `set_slot_moves`, `migrate_slots`, `switch_cluster_topology`, [`SlotMovePlan`]; status page
-//! (`inspect`): `node_figures`, `inspect_node`.
+//! (`inspect`): `node_figures`, `inspect_node`; restart in place keeping the keyspace
+//! (`respec`): `respec_node`.
 //!
 //! Modules: `alloc` (addresses), `params` (ElastiCache parameters → engine settings), `node`
 //! (the [`Supervisor`] itself), `engines` (the only code that calls the engine crates), `proxy`
 //! (forwarding endpoints), `topology` (who replicates from whom, failover, CLUSTER slot maps),
 //! `snapshots` (RDB images taken from nodes and given to nodes at start), `resharding` (slots
-//! moving with their keys between shard primaries).
+//! moving with their keys between shard primaries), `respec` (a node restarted with a new
+//! spec on its address, keeping its keyspace).
 
 mod alloc;
 mod engines;
@@ -35,6 +37,7 @@ mod node_data;
 pub mod params;
 mod proxy;
 mod resharding;
+mod respec;
 mod serverless;
 mod snapshots;
 mod topology;

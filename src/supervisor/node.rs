@@ -283,21 +283,32 @@ impl Supervisor {
         if let Some(node) = guard.running.take() {
             node.shutdown().await;
         }
-        let bind = guard.reservation.bind;
+        let endpoint = self.relaunch(key, &mut guard).await?;
+        tracing::info!(node = %key, "node rebooted");
+        Ok(endpoint)
+    }
+
+    /// Starts the slot's spec again on the slot's own address (its engine already stopped),
+    /// retrying while the old listener's socket is being released.
+    pub(super) async fn relaunch(
+        &self,
+        key: &str,
+        slot: &mut NodeSlot,
+    ) -> Result<Endpoint, SupervisorError> {
+        let bind = slot.reservation.bind;
         let mut attempt = 0;
         loop {
-            match self.launch(&guard.spec, bind).await {
+            match self.launch(&slot.spec, bind).await {
                 Ok(running) => {
-                    guard.running = Some(running);
-                    tracing::info!(node = %key, "node rebooted");
-                    return Ok(guard.endpoint.clone());
+                    slot.running = Some(running);
+                    return Ok(slot.endpoint.clone());
                 }
                 Err(err) if retry_elsewhere(&err) && attempt < REBIND_ATTEMPTS => {
                     attempt += 1;
                     tokio::time::sleep(REBIND_PAUSE).await;
                 }
                 Err(err) => {
-                    tracing::warn!(node = %key, %err, "node could not restart after reboot");
+                    tracing::warn!(node = %key, %err, "node could not start again on its address");
                     return Err(SupervisorError::Bind(format!("{bind}: {err}")));
                 }
             }
@@ -875,7 +886,7 @@ impl Supervisor {
         Claim::New(guard)
     }
 
-    fn refuse_when_shutting_down(&self) -> Result<(), SupervisorError> {
+    pub(super) fn refuse_when_shutting_down(&self) -> Result<(), SupervisorError> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(shutting_down());
         }
@@ -897,6 +908,14 @@ impl Supervisor {
             .collect()
     }
 
+    /// Records the engine a node runs now (a restart in place may switch Redis OSS to Valkey),
+    /// so the per-engine counts follow it.
+    pub(super) fn set_engine(&self, key: &str, engine: EngineKind) {
+        if let Some(entry) = lock(&self.nodes).get_mut(key) {
+            entry.engine = engine;
+        }
+    }
+
     pub(super) fn slot(
         &self,
         key: &str,
@@ -914,21 +933,25 @@ impl Supervisor {
         spec: &NodeSpec,
     ) -> Result<(Reservation, Endpoint, RunningNode), SupervisorError> {
         // Validate the parameters before touching any address.
-        let probe_bind = SocketAddr::from(([127, 0, 0, 1], 0));
-        match spec.engine {
-            EngineKind::Redis | EngineKind::Valkey => {
-                self.redis_config(spec, probe_bind)?;
-            }
-            EngineKind::Memcached => {
-                self.memcached_config(spec, &spec.parameters, probe_bind)?;
-            }
-        }
+        self.check_spec(spec)?;
         self.bind_with_retries(&spec.key, spec.requested_port, |bind| async move {
             let node = self.launch(spec, bind).await?;
             let local = node.local_addr()?;
             Ok((node, local))
         })
         .await
+    }
+
+    /// Checks that `spec` makes a valid engine configuration (parameters, memory), binding
+    /// nothing.
+    pub(super) fn check_spec(&self, spec: &NodeSpec) -> Result<(), SupervisorError> {
+        let probe_bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        match spec.engine {
+            EngineKind::Redis | EngineKind::Valkey => self.redis_config(spec, probe_bind).map(drop),
+            EngineKind::Memcached => self
+                .memcached_config(spec, &spec.parameters, probe_bind)
+                .map(drop),
+        }
     }
 
     /// Reserve → try → release-and-skip loop shared by nodes and configuration endpoints.

@@ -148,6 +148,36 @@ impl Service {
         Ok(())
     }
 
+    /// Restarts the listed nodes in place with the spec their record now gives (node type,
+    /// engine version): same address, and a Redis/Valkey node keeps its keyspace, as
+    /// ElastiCache's online scaling and upgrades do (a Memcached node comes back empty).
+    async fn respec_nodes(&self, cref: &ClusterRef, node_ids: &[String]) -> Result<(), String> {
+        for node_id in node_ids {
+            let spec = self.with_cluster(cref, |r| {
+                let c = r.clusters.get(&cref.id)?;
+                Some(node_spec(r, c, cref, node_id))
+            });
+            let Some(Some(spec)) = spec else {
+                return Ok(());
+            };
+            let ep = self
+                .inner
+                .supervisor
+                .respec_node(spec)
+                .await
+                .map_err(|e| format!("Failed to restart cache node {node_id}: {e}"))?;
+            self.with_cluster(cref, |r| {
+                if let Some(c) = r.clusters.get_mut(&cref.id)
+                    && let Some(n) = c.nodes.iter_mut().find(|n| &n.id == node_id)
+                {
+                    n.endpoint = Some(to_record(&ep));
+                    n.complete(NodeStatus::Available);
+                }
+            });
+        }
+        Ok(())
+    }
+
     /// Stops the listed nodes and removes them from the record.
     async fn stop_nodes(&self, cref: &ClusterRef, node_ids: &[String], remove: bool) {
         for node_id in node_ids {
@@ -324,8 +354,8 @@ impl Service {
         });
     }
 
-    /// `modifying` → `available`: remove nodes, restart nodes whose spec changed (node type,
-    /// engine version), add nodes, push parameter values and AUTH token changes, then fold the pending
+    /// `modifying` → `available`: remove nodes, restart in place (keeping their data) the
+    /// nodes whose spec changed (node type, engine version), add nodes, push parameter values and AUTH token changes, then fold the pending
     /// values into the record.
     pub(crate) fn spawn_modify(&self, cref: ClusterRef, plan: ModifyPlan) {
         let svc = self.clone();
@@ -367,8 +397,7 @@ impl Service {
                 })
                 .flatten()
                 .unwrap_or_default();
-            self.stop_nodes(cref, &ids, false).await;
-            self.start_nodes(cref, &ids).await?;
+            self.respec_nodes(cref, &ids).await?;
         }
         if plan.add_nodes > 0 {
             let now = self.inner.store.now();

@@ -30,6 +30,7 @@ pub(crate) use faults::{FaultNode, FaultTarget};
 mod cache_clusters;
 mod catalog;
 mod ci;
+mod cluster_mode;
 mod cluster_render;
 mod common;
 mod events;
@@ -451,7 +452,7 @@ impl ElastiCacheApi for Service {
         ctx: &RequestContext,
         input: ModifyReplicationGroupShardConfigurationInput,
     ) -> Result<ModifyReplicationGroupShardConfigurationOutput, ApiError> {
-        resharding::modify_replication_group_shard_configuration(self, ctx, input)
+        resharding::modify_shard_configuration_of_group(self, ctx, input)
     }
 
     async fn create_snapshot(

@@ -62,7 +62,11 @@ fn to_record(e: &Endpoint) -> EndpointRecord {
 
 /// What [`Service::sync_topology`] needs from the records.
 struct TopologyPlan {
+    /// The nodes run with cluster mode on (slot map, configuration endpoint).
     cluster_enabled: bool,
+    /// The group has the primary and reader endpoints of cluster mode disabled (also while
+    /// `compatible`).
+    single_endpoints: bool,
     port: u16,
     shards: Vec<ShardTopology>,
 }
@@ -98,7 +102,7 @@ impl Service {
                     let g = r.replication_groups.get(&gref.id)?;
                     let c = r.clusters.get(m)?;
                     let mut spec = node_spec(r, c, &ClusterRef::of(r, c), "0001");
-                    spec.cluster_enabled = g.cluster_enabled;
+                    spec.cluster_enabled = g.runs_cluster_mode();
                     Some(spec)
                 })
                 .flatten();
@@ -160,7 +164,8 @@ impl Service {
             .with_group(gref, |r| {
                 let g = r.replication_groups.get(&gref.id)?;
                 Some(TopologyPlan {
-                    cluster_enabled: g.cluster_enabled,
+                    cluster_enabled: g.runs_cluster_mode(),
+                    single_endpoints: !g.cluster_enabled,
                     port: g.port,
                     shards: g
                         .node_groups
@@ -201,7 +206,10 @@ impl Service {
                     g.configuration_endpoint = Some(to_record(&ep));
                 }
             });
-        } else if let Some(shard) = plan.shards.first() {
+        }
+        if plan.single_endpoints
+            && let Some(shard) = plan.shards.first()
+        {
             let primary = sup
                 .start_proxy_endpoint(
                     &gref.endpoint_name("primary"),

@@ -4,9 +4,10 @@
 //! user groups.
 //!
 //! Place in the flow: a plan computes the group as it will be (reading the region only), the
-//! apply writes it (Terraform reads actual values back) and the answer shows `modifying`; a task then restarts members whose node spec changed (replicas
-//! first, then the primary after a failover, so data survives), pushes parameter values to
-//! the running nodes, performs a primary switch, and re-applies the topology.
+//! apply writes it (Terraform reads actual values back) and the answer shows `modifying`; a
+//! task then restarts in place (same address, keyspace kept) members whose node spec changed
+//! (replicas first, then the primary after a failover), pushes parameter values to the
+//! running nodes, performs a primary switch, and re-applies the topology.
 
 use time::OffsetDateTime;
 
@@ -18,6 +19,7 @@ use crate::state::{ClusterStatus, GroupStatus, NodeStatus, Region, ReplicationGr
 use crate::supervisor::TransitMode;
 
 use super::Service;
+use super::cluster_mode::{ModeSwitch, plan_cluster_mode};
 use super::common::*;
 use super::lifecycle::{ClusterRef, node_spec};
 use super::rbac_attach::{UserGroupRequest, modify_user_groups};
@@ -35,6 +37,8 @@ struct Plan {
     transit: Option<Option<TransitMode>>,
     /// The AUTH token or the attached user groups changed: nodes take them live.
     push_auth: bool,
+    /// The cluster mode switch the nodes and endpoints follow, when `ClusterMode` changes.
+    cluster_mode: Option<ModeSwitch>,
 }
 
 /// The AUTH token (`AuthToken` + `AuthTokenUpdateStrategy`) and user group
@@ -129,8 +133,12 @@ fn plan_group_engine(
     if let Some(v) = &input.engine_version {
         let ver = upgrade_version(&g.engine, &g.engine_version, v)?;
         if ver.family != g.family && input.cache_parameter_group_name.is_none() {
-            g.parameter_group =
-                upgraded_parameter_group(r, &g.parameter_group, &ver.family, g.cluster_enabled)?;
+            g.parameter_group = upgraded_parameter_group(
+                r,
+                &g.parameter_group,
+                &ver.family,
+                g.runs_cluster_mode(),
+            )?;
         }
         g.engine_version = ver.full_version.clone();
         g.family = ver.family.clone();
@@ -140,7 +148,7 @@ fn plan_group_engine(
     }
     if g.parameter_group != old.parameter_group || g.family != old.family {
         let cluster_on = parameter_group_family(r, &g.parameter_group, &g.family)?;
-        if cluster_on != g.cluster_enabled {
+        if cluster_on != g.runs_cluster_mode() {
             return Err(combination(
                 "The parameter group's cluster-enabled value does not match the replication group's cluster mode.",
             ));
@@ -182,20 +190,6 @@ fn plan_group_roles(
         return Err(combination(
             "Multi-AZ requires automatic failover to be enabled.",
         ));
-    }
-    if let Some(mode) = &input.cluster_mode {
-        let mode = mode.to_ascii_lowercase();
-        match (mode.as_str(), g.cluster_enabled) {
-            ("enabled", true) | ("disabled", false) | ("compatible", false) => {
-                g.cluster_mode = mode;
-            }
-            ("enabled" | "disabled" | "compatible", _) => {
-                return Err(invalid(format!(
-                    "Changing ClusterMode to {mode} is not supported for this replication group."
-                )));
-            }
-            _ => return Err(invalid(format!("Invalid value for ClusterMode: {mode}"))),
-        }
     }
     if let Some(p) = &input.primary_cluster_id {
         let p = p.trim().to_ascii_lowercase();
@@ -241,7 +235,10 @@ fn plan_group_modify(
     } = schedule;
     let old = r.available_group(&input.replication_group_id)?;
     let mut g: ReplicationGroupRecord = old.clone();
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        cluster_mode: plan_cluster_mode(r, input, &mut g)?,
+        ..Plan::default()
+    };
     if let Some(d) = &input.replication_group_description {
         non_blank("ReplicationGroupDescription", d)?;
         g.description = d.clone();
@@ -283,6 +280,7 @@ fn plan_group_modify(
         || input.ip_discovery.is_some()
         || input.log_delivery_configurations.is_some();
     if !plan.restart
+        && plan.cluster_mode.is_none()
         && !plan.push_auth
         && !plan.push_parameters
         && plan.new_primary.is_none()
@@ -410,6 +408,9 @@ fn same_settings(a: &ReplicationGroupRecord, b: &ReplicationGroupRecord) -> bool
 
 impl Service {
     async fn run_group_modify(&self, gref: &GroupRef, plan: Plan) -> Result<(), String> {
+        if let Some(switch) = plan.cluster_mode {
+            self.switch_cluster_mode(gref, switch).await?;
+        }
         if plan.restart {
             self.rolling_restart(gref).await?;
         }
@@ -510,17 +511,15 @@ impl Service {
         Ok(())
     }
 
-    /// Stops a member's node and starts it again from the member's current record.
-    async fn restart_member(&self, gref: &GroupRef, member: &str) -> Result<(), String> {
-        let key = gref.node_key(member);
-        let _ = self.inner.supervisor.stop_node(&key).await;
-        self.inner.supervisor.forget_topology(&key);
+    /// Restarts a member's node in place with the spec of its current record (same address,
+    /// keyspace kept; the topology sync that follows re-links it).
+    pub(crate) async fn restart_member(&self, gref: &GroupRef, member: &str) -> Result<(), String> {
         let spec = self
             .with_group(gref, |r| {
                 let g = r.replication_groups.get(&gref.id)?;
                 let c = r.clusters.get(member)?;
                 let mut spec = node_spec(r, c, &ClusterRef::of(r, c), "0001");
-                spec.cluster_enabled = g.cluster_enabled;
+                spec.cluster_enabled = g.runs_cluster_mode();
                 Some(spec)
             })
             .flatten();
@@ -528,7 +527,7 @@ impl Service {
         let ep = self
             .inner
             .supervisor
-            .start_node(spec)
+            .respec_node(spec)
             .await
             .map_err(|e| format!("Failed to restart cache node 0001 of {member}: {e}"))?;
         self.with_group(gref, |r| {

@@ -114,7 +114,7 @@ pub fn render_group(
         snapshotting_cluster_id: g.snapshotting_cluster_id.clone(),
         automatic_failover: Some(enabled(g.automatic_failover)),
         multi_az: Some(enabled(g.multi_az)),
-        configuration_endpoint: if g.cluster_enabled {
+        configuration_endpoint: if g.runs_cluster_mode() {
             g.configuration_endpoint.as_ref().map(endpoint)
         } else {
             None

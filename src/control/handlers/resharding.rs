@@ -435,8 +435,33 @@ pub(crate) fn plan_reshard(
     })
 }
 
-/// ModifyReplicationGroupShardConfiguration: plan and record under the lock, then spawn the
-/// resharding task.
+/// ModifyReplicationGroupShardConfiguration as clients call it: a global datastore member's
+/// shards belong to the datastore (Increase/DecreaseNodeGroupsInGlobalReplicationGroup, which
+/// reshard every member alike), so AWS rejects resharding one member, with the answer it gives
+/// to ModifyReplicationGroup on a member.
+pub fn modify_shard_configuration_of_group(
+    svc: &Service,
+    ctx: &RequestContext,
+    input: ModifyReplicationGroupShardConfigurationInput,
+) -> Result<ModifyReplicationGroupShardConfigurationOutput, ApiError> {
+    {
+        let region = svc.region(ctx);
+        let r = lock(&region);
+        if let Ok(g) = r.group(&input.replication_group_id)
+            && let Some(m) = &g.global
+        {
+            return Err(invalid(format!(
+                "Cluster [{}] is part of a global cluster [{}]. Request rejected.",
+                g.id, m.id
+            )));
+        }
+    }
+    modify_replication_group_shard_configuration(svc, ctx, input)
+}
+
+/// ModifyReplicationGroupShardConfiguration without the datastore check (the global datastore
+/// operations reshard each member through here): plan and record under the lock, then spawn
+/// the resharding task.
 pub fn modify_replication_group_shard_configuration(
     svc: &Service,
     ctx: &RequestContext,

@@ -193,7 +193,7 @@ impl Service {
             let mut spec = node_spec(r, c, &n.cref, &n.node_id);
             spec.cluster_enabled = (c.replication_group_id.as_ref())
                 .and_then(|g| r.replication_groups.get(g))
-                .is_some_and(|g| g.cluster_enabled);
+                .is_some_and(|g| g.runs_cluster_mode());
             Some(spec)
         });
         let Some(spec) = spec else {
