@@ -306,6 +306,12 @@ impl Store {
 
     /// Locks the shard of `key`.
     pub(crate) fn lock(&self, key: &[u8]) -> ShardGuard<'_> {
+        self.lock_at(key, self.clock.now())
+    }
+
+    /// Locks the shard of `key` for a request whose clock reading is `now` (a multi-key
+    /// request reads the clock once, not once per key).
+    pub(crate) fn lock_at(&self, key: &[u8], now: u32) -> ShardGuard<'_> {
         let hash = self.hasher.hash_one(key);
         let index = ((hash >> 32) as usize) & (self.shards.len() - 1);
         let shard = lock(&self.shards[index]);
@@ -314,7 +320,7 @@ impl Store {
             shard: Some(shard),
             index,
             hash,
-            now: self.clock.now(),
+            now,
             over_budget: false,
         }
     }
