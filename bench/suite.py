@@ -88,14 +88,17 @@ def main():
                           tmp=os.path.join(HERE, "results", "tmp"), load_bin=args.load_bin,
                           mc_standalone=args.mc_standalone)
     os.makedirs(cfg.tmp, exist_ok=True)
-    for b in (args.bin, args.load_bin):
+    # memcached-tools alone against the standalone server needs no emulator binary.
+    needs_emulator = not (set(only) <= {"memcached-tools"} and args.mc_standalone)
+    for b in ([args.bin] if needs_emulator else []) + [args.load_bin]:
         if not os.access(b, os.X_OK):
             sys.exit(f"missing {b}: run bench/run.sh (it builds the release binaries)")
 
     def log(msg):
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
-    r_bin = os.path.relpath(os.path.abspath(args.bin), ROOT)
+    r_bin = os.path.relpath(os.path.abspath(args.bin if needs_emulator else args.mc_standalone),
+                            ROOT)
     procs.install_signal_handlers()
     t0 = time.time()
     r = {"config": vars(cfg) | {"sections": only}, "machine": machine(),

@@ -99,7 +99,7 @@ def render(r):
     L.append(f"- Ours: `{m['binary']}` at commit `{m['commit']}`, nodes created "
              f"through the Query API. Theirs: redis-server {m['redis_version']}, memcached "
              f"{m['memcached_version']} (Debian), on loopback ephemeral ports."
-             + (f" memaslap/memslap rows: ours is the standalone `{cfg['mc_standalone']}` "
+             + (" memaslap/memslap rows: ours is the standalone ecl-memcached-server "
                 "(4 threads), not an emulator node." if cfg.get("mc_standalone") else ""))
     L.append(f"- Repetitions: {cfg['reps']} alternating (ours, theirs, ours, …); requests per "
              f"redis-benchmark test {cfg['n']:,}, -c 50; memory with {cfg['keys']:,} keys; "
