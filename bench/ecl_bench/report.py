@@ -50,7 +50,7 @@ def plot(figs, path):
                                                        "--")],
          "throughput ratio ours/theirs (higher is better)"),
         (mem, [(1.3, "goal memory (≤ 1.3)", "--"), (0.9, "goal CPU/op (≤ 0.9)", ":")],
-         "memory and CPU-per-op ratio ours/theirs (lower is better)"))
+         "memory, CPU per op: ours/theirs (lower is better)"))
         if p[0]]
     fig, axes = plt.subplots(1, len(panels), squeeze=False,
                              figsize=(6 * len(panels), 0.32 * max(len(thr), 6) + 1.8),
@@ -96,8 +96,9 @@ def render(r):
     L.append(f"- Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['mem_gib']:.0f} GiB, "
              f"kernel {m['kernel']}; load average before {m['load_before']}, after "
              f"{m['load_after']}")
-    L.append(f"- Ours: `{m['binary']}` at commit `{m['commit']}`, nodes created "
-             f"through the Query API. Theirs: redis-server {m['redis_version']}, memcached "
+    how = ("standalone" if cfg.get("mc_standalone") and set(cfg["sections"]) <= {
+        "memcached-tools"} else "nodes created through the Query API")
+    L.append(f"- Ours: `{m['binary']}` at commit `{m['commit']}`, {how}. Theirs: redis-server {m['redis_version']}, memcached "
              f"{m['memcached_version']} (Debian), on loopback ephemeral ports."
              + (" memaslap/memslap rows: ours is the standalone ecl-memcached-server "
                 "(4 threads), not an emulator node." if cfg.get("mc_standalone") else ""))
