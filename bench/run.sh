@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark suite's one entry point. Installs what it measures against (Debian's
-# redis-server, redis-tools, memcached) when missing, builds the release binaries, prepares
-# bench/.venv with matplotlib for the plot, then runs bench/suite.py.
+# redis-server, redis-tools, memcached, libmemcached-tools) when missing, builds the release
+# binaries, prepares bench/.venv with matplotlib for the plot, then runs bench/suite.py.
 #
 #   bench/run.sh            full run (~8 min on 2 cores, budget 15; run it on a quiet machine)
 #   bench/run.sh --quick    smoke run (tiny counts, under a minute; numbers are meaningless)
@@ -16,6 +16,9 @@ need=()
 command -v redis-server >/dev/null || need+=(redis-server)
 command -v redis-benchmark >/dev/null || need+=(redis-tools)
 command -v memcached >/dev/null || need+=(memcached)
+# memaslap and memslap (Debian names them memcaslap and memcslap).
+{ command -v memcaslap >/dev/null && command -v memcslap >/dev/null; } \
+  || need+=(libmemcached-tools)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} (Debian)" >&2
   apt-get update -qq
@@ -30,7 +33,7 @@ done
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   echo "building release binaries" >&2
   (cd "$ROOT" && cargo build --release -q --bin elasticache-local \
-      && cargo build --release -q -p ecl-memcached --bin ecl-memcached-load)
+      && cargo build --release -q -p ecl-memcached --bin ecl-memcached-load --bin ecl-memcached-server)
 fi
 
 # 1,000 nodes need more than 1,024 descriptors.

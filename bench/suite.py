@@ -3,7 +3,7 @@
 servers and builds the release binaries first).
 
 Sections: redis (redis-benchmark ratios), redis-memory (bytes per key), memcached (get/set
-mix), memcached-memory (bytes per item), control (create → available, cold start, idle RSS), scale (1,000
+mix), memcached-tools (memaslap and memslap: ops/s and server CPU per op), memcached-memory (bytes per item), control (create → available, cold start, idle RSS), scale (1,000
 clusters), profile (when an engine ratio is below 1.0). Writes bench/REPORT.md and
 bench/report-ratios.png for a full run of every section; a run restricted with --only writes
 bench/results/REPORT-partial.md unless --out is given.
@@ -25,12 +25,13 @@ sys.path.insert(0, HERE)
 from ecl_bench import control, engines, procs, report  # noqa: E402
 from ecl_bench.profile import profile, worst_engine_figure  # noqa: E402
 
-SECTIONS = ["redis", "redis-memory", "memcached", "memcached-memory", "control", "scale",
-            "profile"]
+SECTIONS = ["redis", "redis-memory", "memcached", "memcached-tools", "memcached-memory",
+            "control", "scale", "profile"]
 FULL = dict(reps=3, n=200_000, keys=1_000_000, mc_ops=20_000, scale=1000, cold_reps=10,
-            create_reps=20, describe_samples=200, profile_seconds=10)
+            create_reps=20, describe_samples=200, profile_seconds=10, mc_tool_secs=4,
+            mc_tool_n=4000)
 QUICK = dict(reps=2, n=2_000, keys=20_000, mc_ops=200, scale=20, cold_reps=2, create_reps=3,
-             describe_samples=20, profile_seconds=3)
+             describe_samples=20, profile_seconds=3, mc_tool_secs=1, mc_tool_n=100)
 
 
 def sh(*argv):
@@ -71,6 +72,10 @@ def main():
                     help="seconds; sections that would start after this are skipped")
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/elasticache-local"))
     ap.add_argument("--load-bin", default=os.path.join(ROOT, "target/release/ecl-memcached-load"))
+    ap.add_argument("--mc-standalone", metavar="BIN", nargs="?", const=os.path.join(
+        ROOT, "target/release/ecl-memcached-server"), default=None,
+                    help="memcached-tools: measure the standalone ecl-memcached-server (4 threads) "
+                         "instead of a node created through the emulator")
     args = ap.parse_args()
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     bad = [s for s in only if s not in SECTIONS]
@@ -80,16 +85,20 @@ def main():
     out = args.out or (os.path.join(HERE, "REPORT.md") if full_suite
                        else os.path.join(HERE, "results", "REPORT-partial.md"))
     cfg = SimpleNamespace(**(QUICK if args.quick else FULL), quick=args.quick,
-                          tmp=os.path.join(HERE, "results", "tmp"), load_bin=args.load_bin)
+                          tmp=os.path.join(HERE, "results", "tmp"), load_bin=args.load_bin,
+                          mc_standalone=args.mc_standalone)
     os.makedirs(cfg.tmp, exist_ok=True)
-    for b in (args.bin, args.load_bin):
+    # memcached-tools alone against the standalone server needs no emulator binary.
+    needs_emulator = not (set(only) <= {"memcached-tools"} and args.mc_standalone)
+    for b in ([args.bin] if needs_emulator else []) + [args.load_bin]:
         if not os.access(b, os.X_OK):
             sys.exit(f"missing {b}: run bench/run.sh (it builds the release binaries)")
 
     def log(msg):
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
-    r_bin = os.path.relpath(os.path.abspath(args.bin), ROOT)
+    r_bin = os.path.relpath(os.path.abspath(args.bin if needs_emulator else args.mc_standalone),
+                            ROOT)
     procs.install_signal_handlers()
     t0 = time.time()
     r = {"config": vars(cfg) | {"sections": only}, "machine": machine(),
@@ -118,6 +127,8 @@ def main():
         r["engines"] += section("redis", lambda: engines.redis_throughput(args.bin, cfg, log)) or []
         r["engines"] += section("memcached",
                                 lambda: engines.memcached_throughput(args.bin, cfg, log)) or []
+        r["engines"] += section("memcached-tools",
+                                lambda: engines.memcached_tools(args.bin, cfg, log)) or []
         r["engines"] += section("redis-memory",
                                 lambda: engines.redis_memory(args.bin, cfg, log)) or []
         r["engines"] += section("memcached-memory",
@@ -140,6 +151,7 @@ def main():
         procs.kill_all()
     r["machine"]["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     r["duration"] = time.time() - t0
+    os.makedirs(os.path.dirname(out), exist_ok=True)
     if r["engines"]:
         png = os.path.splitext(out)[0].replace("REPORT", "report") + "-ratios.png"
         err = report.plot(r["engines"], png)
@@ -148,7 +160,6 @@ def main():
         else:
             r["plot"] = os.path.relpath(png, os.path.dirname(out))
     text = report.render(r)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         f.write(text)
     with open(os.path.splitext(out)[0] + ".json", "w") as f:

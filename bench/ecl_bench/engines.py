@@ -7,7 +7,7 @@ import os
 import re
 import time
 
-from . import procs
+from . import mctools, procs
 from .api import Emulator
 
 REDIS_TESTS = ["SET", "GET", "INCR", "LPUSH", "LPOP", "SADD", "HSET", "ZADD", "MSET"]
@@ -21,13 +21,7 @@ def start_redis_server():
     return p, ("127.0.0.1", port)
 
 
-def start_memcached():
-    port = procs.free_port()
-    # Debian's defaults (-t 4) with a memory budget larger than any test's data.
-    p = procs.spawn(["memcached", "-u", "nobody", "-l", "127.0.0.1", "-p", str(port), "-U", "0",
-                     "-t", "4", "-m", "1024", "-c", "4096"])
-    procs.wait_port("127.0.0.1", port)
-    return p, ("127.0.0.1", port)
+start_memcached = mctools.start_memcached
 
 
 def redis_cli(addr, *args, timeout=30):
@@ -201,3 +195,36 @@ def memcached_memory(binary, cfg, log):
                     emu.stop()
         log(f"memcached memory rep {rep + 1}: RSS/item ours {o[-1]:.1f} theirs {t[-1]:.1f}")
     return [_fig(f"memcached RSS growth per item ({cfg.keys:,} items)", "bytes", o, t, False)]
+
+
+def memcached_tools(binary, cfg, log):
+    """The standard tools (memaslap, memslap; see mctools) against our node and Debian's
+    memcached -t 4, alternating: per workload an ops/s figure (goal ≥ 1.2×) and a server CPU
+    µs per op figure (goal ≤ 0.9×). Our side is a node created through the emulator, or with
+    cfg.mc_standalone the release ecl-memcached-server on 4 threads."""
+    emu = ours_p = theirs_p = None
+    try:
+        if cfg.mc_standalone:
+            ours_p, ours = mctools.start_standalone(cfg.mc_standalone)
+            ours_pid = ours_p.pid
+        else:
+            emu = Emulator(binary)
+            ours = emu.create_node("bench-mctools", "memcached", "cache.m6g.xlarge")
+            ours_pid = emu.pid
+        theirs_p, theirs = start_memcached()
+        res = mctools.compare((ours, ours_pid), (theirs, theirs_p.pid), cfg.reps,
+                              cfg.mc_tool_secs, cfg.mc_tool_n, log)
+        figs = []
+        for name, r in res.items():
+            spec = dict(test="mc-tool", tool=r["tool"], args=r["args"])
+            f = _fig(name, "ops/s", [o[0] for o in r["ours"]], [t[0] for t in r["theirs"]])
+            figs.append(dict(f, goal=("≥ 1.2", 1.2), **spec))
+            f = _fig(f"{name}: server CPU per op", "µs", [o[1] for o in r["ours"]],
+                     [t[1] for t in r["theirs"]], higher_better=False)
+            figs.append(dict(f, goal=("≤ 0.9×", 0.9), **spec))
+        return figs
+    finally:
+        procs.stop(ours_p)
+        procs.stop(theirs_p)
+        if emu:
+            emu.stop()

@@ -10,7 +10,7 @@ import re
 import subprocess
 import time
 
-from . import procs
+from . import mctools, procs
 from .api import Emulator
 from .engines import redis_benchmark, REDIS_TESTS
 
@@ -25,7 +25,11 @@ def _perf_works():
 
 
 def _workload(fig, addr, cfg, n):
-    if fig.get("test") == "mix":
+    if fig.get("test") == "mc-tool":
+        # A few seconds of the tool (memslap: enough operations per thread for that).
+        procs.run(mctools.argv_for(fig["tool"], fig["args"], addr, max(1, n // 40_000),
+                                   max(100, n // 100)), timeout=600)
+    elif fig.get("test") == "mix":
         procs.run([cfg.load_bin, "mix", "--addr", f"{addr[0]}:{addr[1]}", "--conns", "50",
                    "--ops", str(max(100, n // 50)), "--get-ratio", "0.9", "--keys", "10000",
                    "--value-size", "100"], timeout=600)
@@ -34,7 +38,7 @@ def _workload(fig, addr, cfg, n):
 
 
 def _node(emu, fig):
-    if fig.get("test") == "mix":
+    if fig.get("test") in ("mix", "mc-tool"):
         return emu.create_node("prof", "memcached", "cache.m6g.xlarge")
     return emu.create_node("prof", "redis", "cache.m6g.large", version="7.0")
 

@@ -15,12 +15,17 @@ def mark(ok):
 def fmt_num(x, unit):
     if unit == "bytes":
         return f"{x:,.1f} B"
+    if unit == "µs":
+        return f"{x:,.2f} µs"
     return f"{x:,.0f}"
 
 
 def engine_goal(f):
     """(goal text, passed) for an engine figure, judged on the median ratio."""
     m = med(f["ratios"])
+    if f.get("goal"):  # the figure names its own goal (text, threshold)
+        text, bound = f["goal"]
+        return text, (m >= bound if f["higher_better"] else m <= bound)
     if not f["higher_better"]:
         return "≤ 1.3×", m <= 1.3
     if f.get("pipeline") == 16:
@@ -41,9 +46,11 @@ def plot(figs, path):
     thr = [f for f in figs if f["higher_better"]]
     mem = [f for f in figs if not f["higher_better"]]
     panels = [p for p in (
-        (thr, [(1.0, "goal -P 1 (≥ 1.0)", ":"), (1.2, "goal -P 16 (≥ 1.2)", "--")],
+        (thr, [(1.0, "goal -P 1 (≥ 1.0)", ":"), (1.2, "goal -P 16, memcached tools (≥ 1.2)",
+                                                       "--")],
          "throughput ratio ours/theirs (higher is better)"),
-        (mem, [(1.3, "goal (≤ 1.3)", "--")], "memory ratio ours/theirs (lower is better)"))
+        (mem, [(1.3, "goal memory (≤ 1.3)", "--"), (0.9, "goal CPU/op (≤ 0.9)", ":")],
+         "memory, CPU per op: ours/theirs (lower is better)"))
         if p[0]]
     fig, axes = plt.subplots(1, len(panels), squeeze=False,
                              figsize=(6 * len(panels), 0.32 * max(len(thr), 6) + 1.8),
@@ -89,9 +96,12 @@ def render(r):
     L.append(f"- Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['mem_gib']:.0f} GiB, "
              f"kernel {m['kernel']}; load average before {m['load_before']}, after "
              f"{m['load_after']}")
-    L.append(f"- Ours: `{m['binary']}` at commit `{m['commit']}`, nodes created "
-             f"through the Query API. Theirs: redis-server {m['redis_version']}, memcached "
-             f"{m['memcached_version']} (Debian), on loopback ephemeral ports.")
+    how = ("standalone" if cfg.get("mc_standalone") and set(cfg["sections"]) <= {
+        "memcached-tools"} else "nodes created through the Query API")
+    L.append(f"- Ours: `{m['binary']}` at commit `{m['commit']}`, {how}. Theirs: redis-server {m['redis_version']}, memcached "
+             f"{m['memcached_version']} (Debian), on loopback ephemeral ports."
+             + (" memaslap/memslap rows: ours is the standalone ecl-memcached-server "
+                "(4 threads), not an emulator node." if cfg.get("mc_standalone") else ""))
     L.append(f"- Repetitions: {cfg['reps']} alternating (ours, theirs, ours, …); requests per "
              f"redis-benchmark test {cfg['n']:,}, -c 50; memory with {cfg['keys']:,} keys; "
              f"scale with {cfg['scale']:,} clusters.")
@@ -113,8 +123,11 @@ def render(r):
                      f"{fmt_num(med(f['theirs']), f['unit'])} | {min(rs):.2f} / {med(rs):.2f} / "
                      f"{max(rs):.2f} | {goal} | {mark(ok)} |")
         L.append("\nUnits: redis rows in requests/s (redis-benchmark), memcached mix in ops/s "
-                 "(ecl-memcached-load), memory rows in bytes per key/item (RSS: process growth "
-                 "from before to after the fill; used_memory: `INFO memory` growth).\n")
+                 "(ecl-memcached-load), memaslap/memslap rows in ops/s as the tool reports them "
+                 "and server CPU µs per op (utime + stime from /proc/PID/stat over the run, "
+                 "divided by the tool's operation count), memory rows in bytes per key/item "
+                 "(RSS: process growth from before to after the fill; used_memory: `INFO "
+                 "memory` growth).\n")
     cp = r.get("control")
     if cp:
         L.append("## Control plane\n")
@@ -191,6 +204,11 @@ def render(r):
              "not returned to the OS; redis keys are `key:NNNNNNN` (11 bytes) with 10-byte "
              "values loaded with `redis-cli --pipe`, memcached items the same size loaded by "
              "`ecl-memcached-load fill`.")
+    L.append("- memaslap (`memcaslap`) and memslap (`memcslap`) from Debian's libmemcached-tools "
+             "run against our memcached node and `memcached -t 4`, alternating (the first "
+             "server changes every repetition): memaslap for a fixed time with 32 connections "
+             "on 2 threads, 1 KiB values, get/set 9:1, in text, binary (`-B`) and 10-key "
+             "multi-get (`-d 10`); memslap `--test=set` and `--test=get` with 32 threads.")
     L.append("- Control-plane latencies are timed with a minimal keep-alive query-protocol client "
              "(unsigned form POST), polling Describe every 0.5 ms, so they are the emulator's, "
              "not botocore's.")

@@ -306,6 +306,12 @@ impl Store {
 
     /// Locks the shard of `key`.
     pub(crate) fn lock(&self, key: &[u8]) -> ShardGuard<'_> {
+        self.lock_at(key, self.clock.now())
+    }
+
+    /// Locks the shard of `key` for a request whose clock reading is `now` (a multi-key
+    /// request reads the clock once, not once per key).
+    pub(crate) fn lock_at(&self, key: &[u8], now: u32) -> ShardGuard<'_> {
         let hash = self.hasher.hash_one(key);
         let index = ((hash >> 32) as usize) & (self.shards.len() - 1);
         let shard = lock(&self.shards[index]);
@@ -314,7 +320,7 @@ impl Store {
             shard: Some(shard),
             index,
             hash,
-            now: self.clock.now(),
+            now,
             over_budget: false,
         }
     }
@@ -672,7 +678,7 @@ impl ShardGuard<'_> {
         data.extend_from_slice(item.parts[1]);
         let cas = item.cas.unwrap_or_else(|| self.store.next_cas());
         if let Some(old) = existing {
-            self.remove(old);
+            return Ok(self.overwrite(old, data, cas, &item, old_cost));
         }
         let entry = Entry {
             data: data.into_boxed_slice(),
@@ -705,6 +711,47 @@ impl ShardGuard<'_> {
         self.store.counters.incr(self.index, Counter::TotalItems);
         self.enforce_budget(slot);
         Ok((Slot(slot), cas))
+    }
+
+    /// Replaces the item in `slot` (same key) by `data` in place: its table entry stays, it
+    /// moves to the LRU head, and the byte total changes by the difference. The same outcome
+    /// as removing it and inserting anew (which would reuse this very slot), without hashing
+    /// the key again or touching the table.
+    fn overwrite(
+        &mut self,
+        slot: Slot,
+        data: Vec<u8>,
+        cas: u64,
+        item: &NewItem<'_>,
+        old_cost: u64,
+    ) -> (Slot, u64) {
+        let now = self.now;
+        let s = self.s();
+        if s.head != slot.0 {
+            lru_remove(s, slot.0);
+            lru_push_front(s, slot.0);
+        }
+        let e = &mut s.entries[slot.0 as usize];
+        e.data = data.into_boxed_slice();
+        e.cas = cas;
+        e.flags = item.flags;
+        e.exptime = item.exptime;
+        e.atime = now;
+        e.bits = item.bits;
+        let cost = e.cost();
+        // Shrink before growing, so no reader sees a total above the truth.
+        if cost < old_cost {
+            self.store
+                .used
+                .fetch_sub(old_cost - cost, Ordering::Relaxed);
+        } else {
+            self.store
+                .used
+                .fetch_add(cost - old_cost, Ordering::Relaxed);
+        }
+        self.store.counters.incr(self.index, Counter::TotalItems);
+        self.enforce_budget(slot.0);
+        (slot, cas)
     }
 
     /// Evicts from this shard's LRU tail (never `keep`) until within budget; if this shard
@@ -800,6 +847,29 @@ mod tests {
         drop(g);
         assert_eq!(store.items(), 0);
         assert_eq!(store.bytes(), 0);
+    }
+
+    #[test]
+    fn overwrite_replaces_in_place_and_keeps_accounting() {
+        let store = Store::new(1 << 20, 1 << 20, false, false, 1);
+        let mut g = store.lock(b"k");
+        let (first, cas1) = g.write(b"k", None, item(b"v")).unwrap_or_else(|_| panic!());
+        let (second, cas2) = g
+            .write(b"k", Some(first), item(b"a longer value"))
+            .unwrap_or_else(|_| panic!());
+        assert_eq!(first, second);
+        assert!(cas2 > cas1);
+        let slot = g.find(b"k", false);
+        assert_eq!(slot, Some(second));
+        assert_eq!(g.view(second).value, b"a longer value");
+        let (_, cas3) = g
+            .write(b"k", Some(second), item(b"x"))
+            .unwrap_or_else(|_| panic!());
+        assert!(cas3 > cas2);
+        drop(g);
+        assert_eq!(store.items(), 1);
+        assert_eq!(store.bytes(), (1 + 1 + ITEM_OVERHEAD) as u64);
+        assert_eq!(store.counters.get(Counter::TotalItems), 3);
     }
 
     #[test]

@@ -138,7 +138,8 @@ fn get(
     let counters = &store.counters;
     let exptime = touching.then(|| store.clock.expiry(be32(extras) as i64));
     let mut g = store.lock(key);
-    let stripe = g.stripe();
+    // The connection's stripe, not the shard's: a shard's stripe is shared by every worker.
+    let stripe = conn_stripe;
     if touching {
         counters.incr(conn_stripe, Counter::CmdTouch);
     }

@@ -102,24 +102,25 @@ fn retrieve(
 ) -> Step {
     let (kind, exptime, keys, bad_key) = get;
     let exptime = exptime.map(|e| node.store.clock.expiry(e));
-    let discovery = node.discovery();
+    // One clock reading for the whole line; discovery is looked up only for its own key (it
+    // sits behind a lock every worker would otherwise touch on every get).
+    let now = node.store.clock.now();
     let mut keys = keys.iter().enumerate().skip(*resume).peekable();
     while let Some((i, key)) = keys.next() {
-        if let (Some(d), true) = (&discovery, key == LEGACY_KEY) {
+        let discovery = if key == LEGACY_KEY {
+            node.discovery()
+        } else {
+            None
+        };
+        if let Some(d) = discovery {
             if !bad_key {
                 d.legacy_value(out);
             }
         } else {
             // memcached drops the values of a line with a bad key and reports the key alone,
             // so such a line still counts and touches its items but writes no value.
-            get_one(
-                node,
-                conn_stripe,
-                kind,
-                exptime,
-                key,
-                (!bad_key).then_some(&mut *out),
-            );
+            let out = (!bad_key).then_some(&mut *out);
+            get_one(node, (conn_stripe, now), kind, exptime, key, out);
         }
         if out.len() >= OUTPUT_SOFT_LIMIT && keys.peek().is_some() {
             *resume = i + 1;
@@ -132,9 +133,11 @@ fn retrieve(
 }
 
 /// One key of a retrieval line: counters, touch, and its `VALUE` block when `out` is given.
+/// Every counter goes to the connection's stripe: a shard's stripe would be shared by all
+/// workers.
 fn get_one(
     node: &NodeShared,
-    conn_stripe: usize,
+    (conn_stripe, now): (usize, u32),
     kind: GetKind,
     exptime: Option<u32>,
     key: &[u8],
@@ -142,8 +145,8 @@ fn get_one(
 ) {
     let counters = &node.store.counters;
     let touching = kind.touching();
-    let mut g = node.store.lock(key);
-    let stripe = g.stripe();
+    let mut g = node.store.lock_at(key, now);
+    let stripe = conn_stripe;
     counters.incr(conn_stripe, Counter::CmdGet);
     if touching {
         counters.incr(conn_stripe, Counter::CmdTouch);

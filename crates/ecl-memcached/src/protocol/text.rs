@@ -609,6 +609,8 @@ pub(crate) fn encode_value(
     value: &[u8],
     cas: Option<u64>,
 ) {
+    // One growth for the whole block: header (at most ~60 bytes past the key) and value.
+    out.reserve(key.len() + value.len() + 72);
     out.extend_from_slice(b"VALUE ");
     out.extend_from_slice(key);
     super::push_num(out, b' ', flags as u64);
