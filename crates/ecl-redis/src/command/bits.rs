@@ -174,6 +174,11 @@ fn bitcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         None => s.iter().map(|b| b.count_ones() as i64).sum(),
         Some((st, en, bit)) => {
             let en = en.unwrap_or(-1);
+            if st < 0 && en < 0 && st > en {
+                // Redis answers 0 at once for two negative indexes out of order, before it
+                // clamps them (-6 -7 on a 6-byte string would otherwise count byte 0).
+                return 0;
+            }
             if bit {
                 match clamp_range(st, en, s.len() * 8) {
                     Some((a, b)) => (a..=b).map(|i| i64::from(bit_at(s, i))).sum(),
