@@ -95,12 +95,12 @@ def text_request(rng):
 TEXT_COMMANDS = [b"get", b"gets", b"gat", b"gats", b"set", b"add", b"replace", b"append", b"prepend",
                  b"cas", b"delete", b"incr", b"decr", b"touch", b"flush_all", b"version", b"verbosity",
                  b"quit", b"mn", b"me", b"mg", b"md", b"ma", b"cache_memlimit",
-                 b"version\x00", b"VERSION", b"Get"]
+                 b"version\x00", b"VERSION", b"Get", b"GET / HTTP/1.0", b"POST"]
 
 
 def odd_arity(rng):
     command = rng.choice(TEXT_COMMANDS)
-    pool = KEYS[:5] + NUMS + [b"noreply", b"noreply", b"foo", b"1000000001", b"7"]
+    pool = KEYS[:5] + NUMS + [b"noreply", b"noreply", b"foo", b"1000000001", b"7", b"HTTP/1.1"]
     if command.startswith(b"m"):
         # A lone `x` or `E` is a meta flag 1.6.18 refuses and this engine takes (a documented
         # difference, see META_FLAGS).

@@ -289,6 +289,46 @@ fn line_only(request: Request<'_>, line_len: usize) -> Parsed<Request<'_>> {
     }
 }
 
+/// Text commands memcached 1.6 dispatches by name (a wrong arity of one is ERROR, not the
+/// HTTP-line close).
+const KNOWN_COMMANDS: &[&[u8]] = &[
+    b"get",
+    b"gets",
+    b"gat",
+    b"gats",
+    b"set",
+    b"add",
+    b"replace",
+    b"append",
+    b"prepend",
+    b"cas",
+    b"incr",
+    b"decr",
+    b"delete",
+    b"touch",
+    b"stats",
+    b"flush_all",
+    b"version",
+    b"quit",
+    b"shutdown",
+    b"slabs",
+    b"lru",
+    b"lru_crawler",
+    b"watch",
+    b"verbosity",
+    b"cache_memlimit",
+    b"misbehave",
+    b"debugtime",
+    b"extstore",
+    b"config",
+    b"me",
+    b"mg",
+    b"ms",
+    b"md",
+    b"ma",
+    b"mn",
+];
+
 /// Parses the request whose line is `buf[..line_end]` (`line_len` includes the newline).
 fn parse_line<'a>(
     buf: &'a [u8],
@@ -356,6 +396,14 @@ fn parse_line<'a>(
             },
         },
         b"shutdown" => Request::reply(wire::SHUTDOWN_DISABLED),
+        // An HTTP request line (`GET / HTTP/1.0`) sent to the cache: memcached closes the
+        // connection instead of answering ERROR.
+        // (Only for a line whose command memcached does not know: `set a HTTP/1.1` is ERROR.)
+        _ if !KNOWN_COMMANDS.contains(&command)
+            && t.get(n.saturating_sub(1)).starts_with(b"HTTP/") =>
+        {
+            Request::Text(TextRequest::Quit)
+        }
         _ => Request::reply(wire::ERROR),
     };
     line_only(request, line_len)
