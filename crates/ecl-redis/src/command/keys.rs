@@ -202,9 +202,14 @@ fn expire_generic(
         ctx.out.int(0);
         return Ok(());
     };
-    // No TTL counts as an infinite TTL for GT/LT.
-    let cur_eff = if cur == 0 { i64::MAX } else { cur };
-    if (nx && cur != 0) || (xx && cur == 0) || (gt && at <= cur_eff) || (lt && at >= cur_eff) {
+    // No TTL counts as an infinite TTL for GT/LT: LT always sets one (even at i64::MAX), GT
+    // never does.
+    let persistent = cur == 0;
+    if (nx && !persistent)
+        || (xx && persistent)
+        || (gt && (persistent || at <= cur))
+        || (lt && !persistent && at >= cur)
+    {
         ctx.out.int(0);
         return Ok(());
     }
