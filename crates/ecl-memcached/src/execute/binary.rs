@@ -22,9 +22,20 @@ pub(super) fn execute(
     out: &mut Vec<u8>,
 ) -> Step {
     match request {
-        BinaryRequest::BodyTooLarge { header, is_store } => {
+        BinaryRequest::BodyTooLarge {
+            header,
+            is_store,
+            key,
+        } => {
             let status = if is_store {
                 node.store.counters.incr(stripe, Counter::StoreTooLarge);
+                if matches!(header.opcode, op::SET | op::SETQ) {
+                    // As for a too-large value within the body limit: no stale value survives.
+                    let mut g = node.store.lock(key);
+                    if let Some(slot) = g.find(key, false) {
+                        g.remove(slot);
+                    }
+                }
                 Status::TooLarge
             } else {
                 // Only opcodes whose shape allows any body get here (unknown and SASL ones):

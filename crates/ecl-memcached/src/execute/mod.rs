@@ -61,16 +61,28 @@ pub(crate) fn protocol_error(err: ProtocolError, out: &mut Vec<u8>) {
 /// The value of an item as an incr/decr operand: decimal digits, optionally followed by the
 /// space padding an earlier in-place decrement left (memcached accepts trailing spaces).
 fn parse_counter(value: &[u8]) -> Option<u64> {
-    let end = value
-        .iter()
-        .rposition(|&b| b != b' ')
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    let start = value.iter().position(|&b| b != b' ').unwrap_or(end);
-    if start >= end || end - start > 20 {
+    // memcached reads the stored value with strtoull: leading white space, an optional sign,
+    // digits, then white space, a NUL or the end (its data ends with "\r\n"), so "10 12"
+    // counts as 10; a negative number is refused unless it wraps to a small positive one.
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
+    let mut i = value.iter().position(|&b| !is_space(b))?;
+    let negative = value[i] == b'-';
+    if matches!(value[i], b'+' | b'-') {
+        i += 1;
+    }
+    let digits = value[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let after = value.get(i + digits).copied();
+    if digits == 0 || after.is_some_and(|b| !is_space(b) && b != 0) {
         return None;
     }
-    crate::protocol::parse_u64(&value[start..end])
+    let n = value[i..i + digits].iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })?;
+    let n = if negative { n.wrapping_neg() } else { n };
+    if negative && (n as i64) < 0 {
+        return None;
+    }
+    Some(n)
 }
 
 /// Applies incr/decr as memcached does: incr wraps at 2^64, decr stops at 0.

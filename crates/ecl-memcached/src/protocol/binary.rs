@@ -146,6 +146,9 @@ pub enum BinaryRequest<'a> {
         header: Header,
         /// A storage opcode (answered "Too large."; an unknown opcode's is "Unknown command").
         is_store: bool,
+        /// The key of a storage opcode (memcached reads extras and key before it swallows the
+        /// value, and a SET drops the old item); empty otherwise.
+        key: &'a [u8],
     },
 }
 
@@ -203,10 +206,27 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<Request<'a>>, 
     };
     if body_len > limits.max_item_size.saturating_add(1024) {
         let is_store = is_store(header.opcode);
+        let head = if is_store {
+            HEADER + header.extras_len + header.key_len
+        } else {
+            HEADER
+        };
+        if buf.len() < head {
+            return Ok(Parsed::NeedMore { want: head });
+        }
+        let key: &[u8] = if is_store {
+            &buf[HEADER + header.extras_len..head]
+        } else {
+            &[]
+        };
         return Ok(Parsed::Done {
-            request: Request::Binary(BinaryRequest::BodyTooLarge { header, is_store }),
-            consumed: HEADER,
-            discard: header.body_len,
+            request: Request::Binary(BinaryRequest::BodyTooLarge {
+                header,
+                is_store,
+                key,
+            }),
+            consumed: head,
+            discard: header.body_len - (head - HEADER),
         });
     }
     let total = HEADER + body_len;

@@ -503,7 +503,8 @@ fn arith<'a>(
     let flags = parse_flags_list(cmd, raw_key, toks)?;
     // memcached decodes the key in its flag pre-parse, before it reads the mode.
     let key = decode_key(raw_key, flags.has(b'b')).map_err(|e| bad_key(cmd, e))?;
-    let compare = num(cmd, &flags, b'C', parse_u64)?;
+    // memcached's arithmetic treats a CAS of 0 as "no CAS given" (md and ms compare it).
+    let compare = num(cmd, &flags, b'C', parse_u64)?.filter(|&c| c != 0);
     let new_cas = num(cmd, &flags, b'E', parse_u64)?;
     let vivify = num(cmd, &flags, b'N', parse_time)?;
     let initial = num(cmd, &flags, b'J', parse_u64)?.unwrap_or(0);
