@@ -139,6 +139,8 @@ impl RedisNode {
             conns: AtomicUsize::new(0),
             idle: Notify::new(),
             script: script_watch,
+            waiters: AtomicUsize::new(0),
+            unlocked: Notify::new(),
         });
         // Background persistence work (AOF rewrites) takes the lock from threads of its own.
         shared.lock().persist.node = Arc::downgrade(&shared);

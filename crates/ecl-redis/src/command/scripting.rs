@@ -286,14 +286,23 @@ fn script_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
-/// Runs a script so that a long one does not hold one of the runtime's worker threads: on a
-/// multi-thread runtime the thread hands its other tasks (every other node, the API) to a
-/// new worker while the script runs. Elsewhere (tests on a current-thread runtime, no
-/// runtime) it runs in place.
+/// Runs a script or function in place. A script costs no thread hand-off up front (that
+/// hand-off cost more than a short script itself); one that runs long leaves the runtime's
+/// worker from its kill check instead ([`leave_worker`]).
 pub(super) fn run_off_worker<T>(f: impl FnOnce() -> T) -> T {
+    f()
+}
+
+/// Called from a long-running script's kill check: on a multi-thread runtime, hands this
+/// worker's other tasks (every other node, the API) to a new worker thread, so the script
+/// keeps this thread to itself. The hand-off happens while the short pause below lasts (the
+/// new thread must take the worker before the pause ends, or the worker stays here and the
+/// caller tries again later). Elsewhere (current-thread runtime, no runtime) does nothing.
+pub(crate) fn leave_worker() {
     use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => f(),
+    if let Ok(h) = Handle::try_current()
+        && h.runtime_flavor() == RuntimeFlavor::MultiThread
+    {
+        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(1)));
     }
 }
