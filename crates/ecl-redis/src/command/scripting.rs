@@ -184,7 +184,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
         (sha, flags)
     } else {
         // The shebang is read before the script is cached: a refused script is not cached.
-        let (flags, _) = scripting::parse_shebang(argv.get(1)).map_err(|e| CmdError(e.into()))?;
+        let flags = scripting::shebang_flags(argv.get(1)).map_err(|e| CmdError(e.into()))?;
         (String::new(), flags)
     };
     if flags.no_cluster && ctx.eng.info.cluster {
@@ -203,11 +203,12 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
     let sha = if by_sha {
         sha
     } else {
-        let (ver, num) = lua_version(ctx);
-        ctx.eng
-            .scripts
-            .load(argv.get(1), &ver, num)
-            .map_err(|e| CmdError(e.into()))?
+        let sha = scripting::sha1hex(argv.get(1));
+        if ctx.eng.scripts.exists(&sha) {
+            sha
+        } else {
+            load_script(ctx, argv.get(1))?
+        }
     };
     // The script's writes go to replicas (as MULTI/EXEC), the EVAL itself never.
     ctx.propagate(Vec::new());
@@ -224,6 +225,15 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
     let res = run_off_worker(|| scripting::run_script(ctx.eng, ctx.client, ctx.out, &inv));
     ctx.client.no_evict = saved;
     res.map_err(|e| CmdError(e.into()))
+}
+
+/// Compiles and caches an EVAL body the cache does not hold yet; returns its SHA-1.
+fn load_script(ctx: &mut Ctx<'_>, body: &[u8]) -> Result<String, CmdError> {
+    let (ver, num) = lua_version(ctx);
+    ctx.eng
+        .scripts
+        .load(body, &ver, num)
+        .map_err(|e| CmdError(e.into()))
 }
 
 /// Whether the node is over `maxmemory` even after eviction (primaries only, as for commands).

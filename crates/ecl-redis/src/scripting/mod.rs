@@ -81,8 +81,6 @@ struct Names {
     resp: mlua::LuaString,
     repl: mlua::LuaString,
     call: mlua::LuaString,
-    pcall: mlua::LuaString,
-    acl: mlua::LuaString,
 }
 
 impl Names {
@@ -91,8 +89,6 @@ impl Names {
             resp: lua.create_string("resp")?,
             repl: lua.create_string("repl")?,
             call: lua.create_string("call")?,
-            pcall: lua.create_string("pcall")?,
-            acl: lua.create_string("acl_check_cmd")?,
         })
     }
 }
@@ -276,8 +272,22 @@ impl std::fmt::Debug for Scripts {
 
 /// Lowercase hex SHA-1 of `body` (script names; `redis.sha1hex`).
 pub fn sha1hex(body: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, body);
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(40);
+    for b in d.as_ref() {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+/// The flags of a script body (its shebang line's), without copying the body.
+pub fn shebang_flags(body: &[u8]) -> Result<ScriptFlags, String> {
+    if !body.starts_with(b"#!") {
+        return Ok(ScriptFlags::default());
+    }
+    parse_shebang(body).map(|(f, _)| f)
 }
 
 /// Reads a `#!` first line; returns the flags and the body with the shebang commented out
@@ -372,6 +382,7 @@ fn new_state(version: &str, version_num: u32) -> mlua::Result<State> {
     redis.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     let hooks = lua.create_table()?;
     libs::install_redis_fns(&lua, &redis, &hooks)?;
+    install_call_wrappers(&lua, &redis, &hooks)?;
     g.raw_set("redis", redis)?;
     libs::install(&lua, &g)?;
     let handler = lua.create_function(error_handler)?;
@@ -390,6 +401,38 @@ fn new_state(version: &str, version_num: u32) -> mlua::Result<State> {
         names: Names::new(&lua)?,
         lua,
     })
+}
+
+/// The hidden marker `redis.acl_check_cmd` passes to the run's call function (scripts cannot
+/// get hold of it, so they cannot ask for an ACL check through `redis.call`).
+const ACL_MARK: &str = "acl_mark";
+
+/// `redis.pcall` and `redis.acl_check_cmd`, made once per state: both go through the run's one
+/// scoped function (`hooks.call`, also `redis.call`), so a run creates one Rust callback, not
+/// three. `pcall` turns the error `call` raises for an error reply back into the `{err=...}`
+/// table.
+fn install_call_wrappers(lua: &Lua, redis: &Table, hooks: &Table) -> mlua::Result<()> {
+    let mark = lua.create_table()?;
+    hooks.raw_set(ACL_MARK, mark.clone())?;
+    let h = hooks.clone();
+    let pcall = lua.create_function(move |lua, args: MultiValue| {
+        let call: Function = h.raw_get("call")?;
+        match call.call::<Value>(args) {
+            Ok(v) => Ok(v),
+            Err(e) => match e.downcast_ref::<libs::Raised>() {
+                Some(r) => Ok(err_table(lua, &r.0)?.0),
+                None => Err(e),
+            },
+        }
+    })?;
+    redis.raw_set("pcall", pcall)?;
+    let h = hooks.clone();
+    let acl = lua.create_function(move |_, mut args: MultiValue| {
+        let call: Function = h.raw_get("call")?;
+        args.push_front(Value::Table(mark.clone()));
+        call.call::<bool>(args)
+    })?;
+    redis.raw_set("acl_check_cmd", acl)
 }
 
 /// The xpcall handler: turns any error into an `{err=...}` table that also carries where in
@@ -504,12 +547,21 @@ impl Scripts {
 
     /// Whether a script with this SHA-1 is cached (`sha` in any case).
     pub fn exists(&self, sha: &str) -> bool {
-        self.cache.contains_key(&sha.to_ascii_lowercase())
+        self.cached(sha).is_some()
+    }
+
+    /// The cached script named `sha` in any case (no copy when it is lowercase already).
+    fn cached(&self, sha: &str) -> Option<&Script> {
+        if sha.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.cache.get(&sha.to_ascii_lowercase())
+        } else {
+            self.cache.get(sha)
+        }
     }
 
     /// The flags of a cached script.
     pub fn flags(&self, sha: &str) -> Option<ScriptFlags> {
-        self.cache.get(&sha.to_ascii_lowercase()).map(|s| s.flags)
+        self.cached(sha).map(|s| s.flags)
     }
 
     /// Compiles and caches `body` (unless cached); returns its SHA-1.
@@ -710,8 +762,17 @@ fn run_in_state(
         }
         r
     };
+    let mark: Table = st.hooks.raw_get(ACL_MARK).map_err(|e| format!("ERR {e}"))?;
     let result = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: MultiValue| {
+            if let Some(Value::Table(t)) = args.front()
+                && *t == mark
+            {
+                let mut args = args;
+                args.pop_front();
+                let guard = cell.borrow();
+                return Ok(Value::Boolean(acl_check(&*guard.0, &*guard.1, &args)?));
+            }
             let (v, bad) = call_with(lua, args)?;
             if bad && let Value::Table(t) = &v {
                 let msg: String = t.raw_get::<mlua::LuaString>("err")?.to_string_lossy();
@@ -719,23 +780,16 @@ fn run_in_state(
             }
             Ok(v)
         })?;
-        let pcall = scope.create_function(|lua, args: MultiValue| Ok(call_with(lua, args)?.0))?;
-        let acl = scope.create_function(|_, args: MultiValue| {
-            let guard = cell.borrow();
-            acl_check(&*guard.0, &*guard.1, &args)
-        })?;
         let n = &st.names;
-        st.redis.raw_set(&n.call, call)?;
-        st.redis.raw_set(&n.pcall, pcall)?;
-        st.redis.raw_set(&n.acl, acl)?;
+        st.redis.raw_set(&n.call, &call)?;
+        st.hooks.raw_set(&n.call, call)?;
         let r: (bool, Value) = if function {
             st.run_fn.call((func, keys, args))?
         } else {
             st.runner.call(func)?
         };
-        for f in [&n.call, &n.pcall, &n.acl] {
-            st.redis.raw_set(f, Value::Nil)?;
-        }
+        st.redis.raw_set(&n.call, Value::Nil)?;
+        st.hooks.raw_set(&n.call, Value::Nil)?;
         Ok(r)
     });
     let lua_resp3 = st.hooks.raw_get::<i64>(&st.names.resp).unwrap_or(2) == 3;
