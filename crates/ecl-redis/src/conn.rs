@@ -90,6 +90,11 @@ impl Shared {
         self.guard(self.engine.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// The node lock if it is free now.
+    pub fn try_lock(&self) -> Option<NodeGuard<'_>> {
+        try_guard(self)
+    }
+
     fn guard<'a>(&'a self, g: MutexGuard<'a, Engine>) -> NodeGuard<'a> {
         NodeGuard {
             guard: Some(g),
