@@ -37,6 +37,8 @@ pub struct Shared {
     pub script: Arc<crate::scripting::ScriptWatch>,
     /// Connection tasks waiting in [`lock_async`] for the lock.
     pub waiters: AtomicUsize,
+    /// Batches run so far: the cron thread ([`crate::cron`]) sees a node clients use.
+    pub activity: AtomicUsize,
     /// Signalled when a [`NodeGuard`] is released while tasks wait: a waiter sleeps until
     /// the holder is done instead of spinning (on a small machine a spinning waiter takes the
     /// CPU the holder and the clients need).
@@ -333,6 +335,7 @@ pub async fn serve<S>(
             }
             idle_timeout = eng.cfg.timeout;
             eng.stats.net_in += (start - before) as u64;
+            shared.activity.fetch_add(1, Ordering::Relaxed);
             eng.stats.net_out += (out.reply.len() - out.counted) as u64;
             sync_info(&mut eng, &client, &out.reply);
             // The batch's writes reach the AOF before its replies leave.

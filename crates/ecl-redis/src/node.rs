@@ -140,6 +140,7 @@ impl RedisNode {
             idle: Notify::new(),
             script: script_watch,
             waiters: AtomicUsize::new(0),
+            activity: AtomicUsize::new(0),
             unlocked: Notify::new(),
         });
         // Background persistence work (AOF rewrites) takes the lock from threads of its own.
