@@ -35,6 +35,51 @@ pub struct Shared {
     pub idle: Notify,
     /// The running script, seen without the lock (BUSY replies, SCRIPT KILL).
     pub script: Arc<crate::scripting::ScriptWatch>,
+    /// Connection tasks waiting in [`lock_async`] for the lock.
+    pub waiters: AtomicUsize,
+    /// Batches run so far: the cron thread ([`crate::cron`]) sees a node clients use.
+    pub activity: AtomicUsize,
+    /// Signalled when a [`NodeGuard`] is released while tasks wait: a waiter sleeps until
+    /// the holder is done instead of spinning (on a small machine a spinning waiter takes the
+    /// CPU the holder and the clients need).
+    pub unlocked: Notify,
+}
+
+/// The node lock held: the engine, and on release a wake-up for one task waiting in
+/// [`lock_async`].
+pub struct NodeGuard<'a> {
+    guard: Option<MutexGuard<'a, Engine>>,
+    shared: &'a Shared,
+}
+
+impl std::ops::Deref for NodeGuard<'_> {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        // Only `drop` empties the option.
+        self.guard
+            .as_deref()
+            .expect("node guard used after release")
+    }
+}
+
+impl std::ops::DerefMut for NodeGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Engine {
+        self.guard
+            .as_deref_mut()
+            .expect("node guard used after release")
+    }
+}
+
+impl Drop for NodeGuard<'_> {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        // Pairs with the waiter's count-then-retry in `lock_async`: either the waiter's retry
+        // sees the lock free, or this load sees the waiter.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.shared.waiters.load(Ordering::SeqCst) > 0 {
+            self.shared.unlocked.notify_one();
+        }
+    }
 }
 
 impl Shared {
@@ -43,18 +88,30 @@ impl Shared {
     /// [`crate::command::dispatch::dispatch`]). A panic elsewhere under the lock (a bug in
     /// connection bookkeeping) is not expected to leave the keyspace half-written, so a
     /// poisoned lock is still taken.
-    pub fn lock(&self) -> MutexGuard<'_, Engine> {
-        self.engine.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn lock(&self) -> NodeGuard<'_> {
+        self.guard(self.engine.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The node lock if it is free now.
+    pub fn try_lock(&self) -> Option<NodeGuard<'_>> {
+        try_guard(self)
+    }
+
+    fn guard<'a>(&'a self, g: MutexGuard<'a, Engine>) -> NodeGuard<'a> {
+        NodeGuard {
+            guard: Some(g),
+            shared: self,
+        }
     }
 
     /// Takes the node lock from a task without blocking its runtime thread: a script may hold
     /// the lock for long (until SCRIPT KILL), and a worker thread parked on the mutex would
     /// stall every other node and the API served by the same runtime.
-    pub async fn lock_wait(&self) -> MutexGuard<'_, Engine> {
+    pub async fn lock_wait(&self) -> NodeGuard<'_> {
         loop {
             match self.engine.try_lock() {
-                Ok(g) => return g,
-                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Ok(g) => return self.guard(g),
+                Err(std::sync::TryLockError::Poisoned(p)) => return self.guard(p.into_inner()),
                 Err(std::sync::TryLockError::WouldBlock) => {}
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -75,31 +132,43 @@ impl Drop for ConnGuard {
 const READ_CHUNK: usize = 16 * 1024;
 
 /// Takes the node lock for a batch without parking the worker thread when another batch holds
-/// it: a short spin, then the task yields so the thread serves other connections' I/O, and
-/// after a while sleeps between tries (a long script must not make its waiters spin).
-/// `None`: a script holds the lock past `busy-reply-threshold`; the caller answers BUSY.
-async fn lock_async(shared: &Shared) -> Option<MutexGuard<'_, Engine>> {
-    let mut rounds = 0u32;
+/// it: a short spin, then the task sleeps until the holder releases the lock (or 1 ms passed,
+/// for holders that take the mutex directly), so the thread serves other connections' I/O
+/// meanwhile. `None`: a script holds the lock past `busy-reply-threshold`; the caller answers
+/// BUSY.
+async fn lock_async(shared: &Shared) -> Option<NodeGuard<'_>> {
     loop {
         for _ in 0..64 {
-            match shared.engine.try_lock() {
-                Ok(g) => return Some(g),
-                Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
-                Err(std::sync::TryLockError::WouldBlock) => std::hint::spin_loop(),
+            if let Some(g) = try_guard(shared) {
+                return Some(g);
             }
+            std::hint::spin_loop();
         }
         if shared.script.busy(crate::engine::wall_ms()) {
             return None;
         }
-        rounds = rounds.saturating_add(1);
-        if rounds < 1000 {
-            // Give the CPU to the holder's thread too: a script runs on a thread of its own
-            // (block_in_place), and waiters spinning on both cores would keep it off the CPU.
-            std::thread::yield_now();
-            tokio::task::yield_now().await;
-        } else {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        let notified = shared.unlocked.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        shared.waiters.fetch_add(1, Ordering::SeqCst);
+        // Counted first, then retried: a release in between either is seen here or notifies.
+        if let Some(g) = try_guard(shared) {
+            shared.waiters.fetch_sub(1, Ordering::SeqCst);
+            return Some(g);
         }
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+        }
+        shared.waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn try_guard(shared: &Shared) -> Option<NodeGuard<'_>> {
+    match shared.engine.try_lock() {
+        Ok(g) => Some(shared.guard(g)),
+        Err(std::sync::TryLockError::Poisoned(p)) => Some(shared.guard(p.into_inner())),
+        Err(std::sync::TryLockError::WouldBlock) => None,
     }
 }
 
@@ -266,6 +335,7 @@ pub async fn serve<S>(
             }
             idle_timeout = eng.cfg.timeout;
             eng.stats.net_in += (start - before) as u64;
+            shared.activity.fetch_add(1, Ordering::Relaxed);
             eng.stats.net_out += (out.reply.len() - out.counted) as u64;
             sync_info(&mut eng, &client, &out.reply);
             // The batch's writes reach the AOF before its replies leave.

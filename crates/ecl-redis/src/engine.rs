@@ -772,6 +772,28 @@ impl Engine {
         }
     }
 
+    /// Whether the last [`Engine::cron`] left nothing for the next ones to do: no key with a
+    /// TTL to expire, no pause to lift, no persistence work, and an ops/sec window that shows
+    /// no commands. The cron thread then runs this node's cron less often until clients
+    /// use it again.
+    pub fn cron_quiet(&self) -> bool {
+        let replica = self.repl.is_replica();
+        let no_ttl = replica || self.dbs.iter().all(|d| d.expires_len() == 0);
+        let ops_flat = match (
+            self.stats.ops_samples.front(),
+            self.stats.ops_samples.back(),
+        ) {
+            (Some((_, c0)), Some((_, c1))) => c0 == c1 && self.stats.ops_samples.len() >= 16,
+            _ => false,
+        };
+        no_ttl
+            && ops_flat
+            && self.pause.is_none()
+            && self.persist.aof.is_none()
+            && !self.persist.bgsave_scheduled
+            && !crate::rdb::snapshot::in_progress(self)
+    }
+
     /// INFO `instantaneous_ops_per_sec`.
     pub fn ops_per_sec(&self) -> u64 {
         match (

@@ -24,6 +24,7 @@ pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod conn;
+pub mod cron;
 pub mod db;
 pub mod engine;
 pub mod errors;

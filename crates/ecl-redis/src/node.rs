@@ -1,9 +1,9 @@
 //! [`RedisNode`]: starting, inspecting, reconfiguring and stopping one engine node.
 //!
 //! Place in the flow: the supervisor's handle on a node. `start` binds the listener
-//! synchronously (so the node is listening when it returns), then spawns the accept loop and
-//! the periodic cron (active expiry, pause expiry, ops/sec sampling) on the ambient tokio
-//! runtime; every connection becomes a task there too.
+//! synchronously (so the node is listening when it returns), then spawns the accept loop on
+//! the ambient tokio runtime (every connection becomes a task there too) and registers the
+//! node's periodic cron (active expiry, pause expiry, ops/sec sampling) with [`crate::cron`].
 
 use crate::command::CommandTable;
 use crate::config::Config;
@@ -139,6 +139,9 @@ impl RedisNode {
             conns: AtomicUsize::new(0),
             idle: Notify::new(),
             script: script_watch,
+            waiters: AtomicUsize::new(0),
+            activity: AtomicUsize::new(0),
+            unlocked: Notify::new(),
         });
         // Background persistence work (AOF rewrites) takes the lock from threads of its own.
         shared.lock().persist.node = Arc::downgrade(&shared);
@@ -149,12 +152,12 @@ impl RedisNode {
             accept_loop(shared.clone(), listener, addr, tls.clone(), fault.clone())
                 .instrument(span.clone()),
         );
-        let cron = handle.spawn(cron_loop(shared.clone()).instrument(span.clone()));
+        crate::cron::register(&shared, handle.clone());
         span.in_scope(|| tracing::info!(version = %cfg.engine_version, "redis node listening"));
         Ok(RedisNode {
             shared,
             addr,
-            tasks: vec![accept, cron],
+            tasks: vec![accept],
             runtime: handle,
             span,
             tls,
@@ -387,16 +390,4 @@ async fn open_connection(
     }
     let encrypted = conn.is_tls();
     serve(shared, conn, peer, local, encrypted).await;
-}
-
-async fn cron_loop(shared: Arc<Shared>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut shutdown = shared.shutdown.subscribe();
-    loop {
-        tokio::select! {
-            _ = tick.tick() => shared.lock_wait().await.cron(),
-            _ = shutdown.changed() => break,
-        }
-    }
 }

@@ -184,7 +184,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
         (sha, flags)
     } else {
         // The shebang is read before the script is cached: a refused script is not cached.
-        let (flags, _) = scripting::parse_shebang(argv.get(1)).map_err(|e| CmdError(e.into()))?;
+        let flags = scripting::shebang_flags(argv.get(1)).map_err(|e| CmdError(e.into()))?;
         (String::new(), flags)
     };
     if flags.no_cluster && ctx.eng.info.cluster {
@@ -203,11 +203,12 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
     let sha = if by_sha {
         sha
     } else {
-        let (ver, num) = lua_version(ctx);
-        ctx.eng
-            .scripts
-            .load(argv.get(1), &ver, num)
-            .map_err(|e| CmdError(e.into()))?
+        let sha = scripting::sha1hex(argv.get(1));
+        if ctx.eng.scripts.exists(&sha) {
+            sha
+        } else {
+            load_script(ctx, argv.get(1))?
+        }
     };
     // The script's writes go to replicas (as MULTI/EXEC), the EVAL itself never.
     ctx.propagate(Vec::new());
@@ -224,6 +225,15 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
     let res = run_off_worker(|| scripting::run_script(ctx.eng, ctx.client, ctx.out, &inv));
     ctx.client.no_evict = saved;
     res.map_err(|e| CmdError(e.into()))
+}
+
+/// Compiles and caches an EVAL body the cache does not hold yet; returns its SHA-1.
+fn load_script(ctx: &mut Ctx<'_>, body: &[u8]) -> Result<String, CmdError> {
+    let (ver, num) = lua_version(ctx);
+    ctx.eng
+        .scripts
+        .load(body, &ver, num)
+        .map_err(|e| CmdError(e.into()))
 }
 
 /// Whether the node is over `maxmemory` even after eviction (primaries only, as for commands).
@@ -286,14 +296,23 @@ fn script_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
-/// Runs a script so that a long one does not hold one of the runtime's worker threads: on a
-/// multi-thread runtime the thread hands its other tasks (every other node, the API) to a
-/// new worker while the script runs. Elsewhere (tests on a current-thread runtime, no
-/// runtime) it runs in place.
+/// Runs a script or function in place. A script costs no thread hand-off up front (that
+/// hand-off cost more than a short script itself); one that runs long leaves the runtime's
+/// worker from its kill check instead ([`leave_worker`]).
 pub(super) fn run_off_worker<T>(f: impl FnOnce() -> T) -> T {
+    f()
+}
+
+/// Called from a long-running script's kill check: on a multi-thread runtime, hands this
+/// worker's other tasks (every other node, the API) to a new worker thread, so the script
+/// keeps this thread to itself. The hand-off happens while the short pause below lasts (the
+/// new thread must take the worker before the pause ends, or the worker stays here and the
+/// caller tries again later). Elsewhere (current-thread runtime, no runtime) does nothing.
+pub(crate) fn leave_worker() {
     use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => f(),
+    if let Ok(h) = Handle::try_current()
+        && h.runtime_flavor() == RuntimeFlavor::MultiThread
+    {
+        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(1)));
     }
 }

@@ -69,6 +69,28 @@ struct State {
     globals: Table,
     /// The environment scripts run in.
     env: Table,
+    /// The SCRIPT KILL check is installed (the EVAL state installs it once).
+    kill_hook: std::cell::Cell<bool>,
+    /// Field names every run sets and reads, made once (a `&str` key is hashed and interned
+    /// again on every use).
+    names: Names,
+}
+
+/// Interned field names of [`State::hooks`] and [`State::redis`].
+struct Names {
+    resp: mlua::LuaString,
+    repl: mlua::LuaString,
+    call: mlua::LuaString,
+}
+
+impl Names {
+    fn new(lua: &Lua) -> mlua::Result<Names> {
+        Ok(Names {
+            resp: lua.create_string("resp")?,
+            repl: lua.create_string("repl")?,
+            call: lua.create_string("call")?,
+        })
+    }
 }
 
 /// What other connections may know about a running script without the node lock (the
@@ -88,6 +110,9 @@ pub struct ScriptWatch {
     function: AtomicBool,
     /// The running function, for FUNCTION STATS while it runs.
     running: std::sync::Mutex<Option<RunningFunction>>,
+    /// Wall-clock ms at which the running script next tries to leave its runtime worker
+    /// ([`crate::command::scripting::leave_worker`]); 0 while no script runs.
+    leave_at_ms: AtomicI64,
 }
 
 /// A function being run, as FUNCTION STATS reports it.
@@ -105,6 +130,10 @@ pub struct RunningFunction {
 
 /// The error a killed script's caller gets (Redis appends where the script was).
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+/// A script running this long (ms) moves off the runtime's worker thread.
+const LEAVE_WORKER_AFTER_MS: i64 = 5;
+/// How often (ms) a long script retries leaving the worker.
+const LEAVE_WORKER_RETRY_MS: i64 = 100;
 /// How often (in Lua VM instructions) a running script checks for SCRIPT KILL.
 const KILL_CHECK_INSTRUCTIONS: u32 = 10_000;
 /// BUSY while an EVAL script runs.
@@ -171,14 +200,31 @@ impl ScriptWatch {
         self.kill.store(false, Ordering::Release);
         self.wrote.store(false, Ordering::Release);
         self.function.store(function, Ordering::Release);
-        let at = crate::engine::wall_ms()
-            .saturating_add(busy_after_ms)
-            .max(1);
+        let now = crate::engine::wall_ms();
+        let at = now.saturating_add(busy_after_ms).max(1);
         self.busy_at_ms.store(at, Ordering::Release);
+        self.leave_at_ms
+            .store(now.saturating_add(LEAVE_WORKER_AFTER_MS), Ordering::Relaxed);
+    }
+
+    /// From the kill check: a script running for a while leaves the runtime's worker thread
+    /// (retried now and then, in case a hand-off did not happen).
+    fn maybe_leave_worker(&self) {
+        let at = self.leave_at_ms.load(Ordering::Relaxed);
+        if at == 0 {
+            return;
+        }
+        let now = crate::engine::wall_ms();
+        if now >= at {
+            self.leave_at_ms
+                .store(now.saturating_add(LEAVE_WORKER_RETRY_MS), Ordering::Relaxed);
+            crate::command::scripting::leave_worker();
+        }
     }
 
     fn end(&self) {
         self.busy_at_ms.store(0, Ordering::Release);
+        self.leave_at_ms.store(0, Ordering::Relaxed);
         self.kill.store(false, Ordering::Release);
         self.set_running(None);
     }
@@ -226,8 +272,22 @@ impl std::fmt::Debug for Scripts {
 
 /// Lowercase hex SHA-1 of `body` (script names; `redis.sha1hex`).
 pub fn sha1hex(body: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, body);
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(40);
+    for b in d.as_ref() {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+/// The flags of a script body (its shebang line's), without copying the body.
+pub fn shebang_flags(body: &[u8]) -> Result<ScriptFlags, String> {
+    if !body.starts_with(b"#!") {
+        return Ok(ScriptFlags::default());
+    }
+    parse_shebang(body).map(|(f, _)| f)
 }
 
 /// Reads a `#!` first line; returns the flags and the body with the shebang commented out
@@ -322,6 +382,7 @@ fn new_state(version: &str, version_num: u32) -> mlua::Result<State> {
     redis.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     let hooks = lua.create_table()?;
     libs::install_redis_fns(&lua, &redis, &hooks)?;
+    install_call_wrappers(&lua, &redis, &hooks)?;
     g.raw_set("redis", redis)?;
     libs::install(&lua, &g)?;
     let handler = lua.create_function(error_handler)?;
@@ -330,14 +391,48 @@ fn new_state(version: &str, version_num: u32) -> mlua::Result<State> {
         .set_name("=prelude")
         .call((g.clone(), handler, lua.create_function(libs::error_text)?))?;
     Ok(State {
-        lua,
         hooks,
         redis: g.raw_get("redis")?,
         runner,
         run_fn,
         globals: g,
         env,
+        kill_hook: std::cell::Cell::new(false),
+        names: Names::new(&lua)?,
+        lua,
     })
+}
+
+/// The hidden marker `redis.acl_check_cmd` passes to the run's call function (scripts cannot
+/// get hold of it, so they cannot ask for an ACL check through `redis.call`).
+const ACL_MARK: &str = "acl_mark";
+
+/// `redis.pcall` and `redis.acl_check_cmd`, made once per state: both go through the run's one
+/// scoped function (`hooks.call`, also `redis.call`), so a run creates one Rust callback, not
+/// three. `pcall` turns the error `call` raises for an error reply back into the `{err=...}`
+/// table.
+fn install_call_wrappers(lua: &Lua, redis: &Table, hooks: &Table) -> mlua::Result<()> {
+    let mark = lua.create_table()?;
+    hooks.raw_set(ACL_MARK, mark.clone())?;
+    let h = hooks.clone();
+    let pcall = lua.create_function(move |lua, args: MultiValue| {
+        let call: Function = h.raw_get("call")?;
+        match call.call::<Value>(args) {
+            Ok(v) => Ok(v),
+            Err(e) => match e.downcast_ref::<libs::Raised>() {
+                Some(r) => Ok(err_table(lua, &r.0)?.0),
+                None => Err(e),
+            },
+        }
+    })?;
+    redis.raw_set("pcall", pcall)?;
+    let h = hooks.clone();
+    let acl = lua.create_function(move |_, mut args: MultiValue| {
+        let call: Function = h.raw_get("call")?;
+        args.push_front(Value::Table(mark.clone()));
+        call.call::<bool>(args)
+    })?;
+    redis.raw_set("acl_check_cmd", acl)
 }
 
 /// The xpcall handler: turns any error into an `{err=...}` table that also carries where in
@@ -452,12 +547,21 @@ impl Scripts {
 
     /// Whether a script with this SHA-1 is cached (`sha` in any case).
     pub fn exists(&self, sha: &str) -> bool {
-        self.cache.contains_key(&sha.to_ascii_lowercase())
+        self.cached(sha).is_some()
+    }
+
+    /// The cached script named `sha` in any case (no copy when it is lowercase already).
+    fn cached(&self, sha: &str) -> Option<&Script> {
+        if sha.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.cache.get(&sha.to_ascii_lowercase())
+        } else {
+            self.cache.get(sha)
+        }
     }
 
     /// The flags of a cached script.
     pub fn flags(&self, sha: &str) -> Option<ScriptFlags> {
-        self.cache.get(&sha.to_ascii_lowercase()).map(|s| s.flags)
+        self.cached(sha).map(|s| s.flags)
     }
 
     /// Compiles and caches `body` (unless cached); returns its SHA-1.
@@ -563,16 +667,16 @@ fn run_prepared(
     client.in_exec = true;
     eng.scripts.running = true;
     let watch = eng.scripts.watch.clone();
-    let busy_after = eng
-        .cfg
-        .get("busy-reply-threshold")
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(5000);
+    let busy_after = eng.cfg.get_i64("busy-reply-threshold").unwrap_or(5000);
     watch.begin(busy_after, function);
     let res = run_in_state(st, eng, client, func, inv, function);
     let killed = watch.kill.load(Ordering::Acquire);
     watch.end();
-    st.lua.remove_hook();
+    if function {
+        // The functions' state uses hooks of its own (FUNCTION LOAD's time limit); the EVAL
+        // state keeps its kill check installed between runs (installing costs every call).
+        st.lua.remove_hook();
+    }
     eng.scripts.running = false;
     (
         client.db,
@@ -606,22 +710,29 @@ fn run_in_state(
     let lua = &st.lua;
     let rand = eng.scripts.rand;
     let setup = || -> mlua::Result<(Table, Table)> {
-        let keys =
-            lua.create_sequence_from(inv.keys.iter().map(|k| mlua::BString::from(k.to_vec())))?;
-        let args =
-            lua.create_sequence_from(inv.args.iter().map(|k| mlua::BString::from(k.to_vec())))?;
+        let keys = string_sequence(lua, &inv.keys)?;
+        let args = string_sequence(lua, &inv.args)?;
         // Scripts read KEYS/ARGV globals; functions get them as arguments.
         if !function {
             st.globals.raw_set("KEYS", keys.clone())?;
             st.globals.raw_set("ARGV", args.clone())?;
         }
-        st.hooks.raw_set("resp", 2)?;
-        st.hooks.raw_set("repl", libs::REPL_ALL)?;
-        lua.set_app_data(libs::Rand(rand));
+        st.hooks.raw_set(&st.names.resp, 2)?;
+        st.hooks.raw_set(&st.names.repl, libs::REPL_ALL)?;
+        // Updated in place: inserting app data allocates.
+        match lua.app_data_mut::<libs::Rand>() {
+            Some(mut r) => r.0 = rand,
+            None => {
+                lua.set_app_data(libs::Rand(rand));
+            }
+        }
         Ok((keys, args))
     };
     let (keys, args) = setup().map_err(|e| format!("ERR {e}"))?;
-    set_kill_hook(lua, eng.scripts.watch.clone())?;
+    if function || !st.kill_hook.get() {
+        set_kill_hook(lua, eng.scripts.watch.clone())?;
+        st.kill_hook.set(!function);
+    }
     let cell = std::cell::RefCell::new((eng, client));
     let dirty_at_start = cell.borrow().0.dirty();
     // Cluster mode: the slot the script works in (its first declared key's, else the first
@@ -633,8 +744,11 @@ fn run_in_state(
         slot: &slot,
     };
     let call_with = |lua: &Lua, args: MultiValue| {
-        let resp3 = st.hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
-        let repl = st.hooks.raw_get::<i64>("repl").unwrap_or(libs::REPL_ALL);
+        let resp3 = st.hooks.raw_get::<i64>(&st.names.resp).unwrap_or(2) == 3;
+        let repl = st
+            .hooks
+            .raw_get::<i64>(&st.names.repl)
+            .unwrap_or(libs::REPL_ALL);
         let mut guard = cell.borrow_mut();
         let (eng, client) = &mut *guard;
         // Once the script has written, its later commands are not refused for memory: a
@@ -648,8 +762,17 @@ fn run_in_state(
         }
         r
     };
+    let mark: Table = st.hooks.raw_get(ACL_MARK).map_err(|e| format!("ERR {e}"))?;
     let result = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: MultiValue| {
+            if let Some(Value::Table(t)) = args.front()
+                && *t == mark
+            {
+                let mut args = args;
+                args.pop_front();
+                let guard = cell.borrow();
+                return Ok(Value::Boolean(acl_check(&*guard.0, &*guard.1, &args)?));
+            }
             let (v, bad) = call_with(lua, args)?;
             if bad && let Value::Table(t) = &v {
                 let msg: String = t.raw_get::<mlua::LuaString>("err")?.to_string_lossy();
@@ -657,25 +780,19 @@ fn run_in_state(
             }
             Ok(v)
         })?;
-        let pcall = scope.create_function(|lua, args: MultiValue| Ok(call_with(lua, args)?.0))?;
-        let acl = scope.create_function(|_, args: MultiValue| {
-            let guard = cell.borrow();
-            acl_check(&*guard.0, &*guard.1, &args)
-        })?;
-        st.redis.raw_set("call", call)?;
-        st.redis.raw_set("pcall", pcall)?;
-        st.redis.raw_set("acl_check_cmd", acl)?;
+        let n = &st.names;
+        st.redis.raw_set(&n.call, &call)?;
+        st.hooks.raw_set(&n.call, call)?;
         let r: (bool, Value) = if function {
             st.run_fn.call((func, keys, args))?
         } else {
             st.runner.call(func)?
         };
-        for f in ["call", "pcall", "acl_check_cmd"] {
-            st.redis.raw_set(f, Value::Nil)?;
-        }
+        st.redis.raw_set(&n.call, Value::Nil)?;
+        st.hooks.raw_set(&n.call, Value::Nil)?;
         Ok(r)
     });
-    let lua_resp3 = st.hooks.raw_get::<i64>("resp").unwrap_or(2) == 3;
+    let lua_resp3 = st.hooks.raw_get::<i64>(&st.names.resp).unwrap_or(2) == 3;
     if let Some(r) = lua.app_data_ref::<libs::Rand>() {
         cell.borrow_mut().0.scripts.rand = r.0;
     }
@@ -687,12 +804,22 @@ fn run_in_state(
     }
 }
 
+/// A Lua array of byte strings (KEYS, ARGV), built without copying each one first.
+fn string_sequence(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(item)?)?;
+    }
+    Ok(t)
+}
+
 /// Makes the running script check for SCRIPT KILL (or FUNCTION KILL) every few thousand
-/// instructions.
+/// instructions, and leave the runtime's worker once it has run for a while.
 fn set_kill_hook(lua: &Lua, watch: Arc<ScriptWatch>) -> Result<(), String> {
     lua.set_hook(
         mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_INSTRUCTIONS),
         move |_, _| {
+            watch.maybe_leave_worker();
             if watch.kill.load(Ordering::Acquire) {
                 Err(mlua::Error::runtime(KILLED))
             } else {
