@@ -340,14 +340,16 @@ fn arith(node: &NodeShared, r: MetaArith<'_>, out: &mut Vec<u8>) {
     let result: Result<(Slot, u64, bool), &[u8]> = match g.find(&r.key, false) {
         None => {
             counters.incr(stripe, miss);
-            let Some(n) = r.vivify else {
+            if r.vivify.is_none() {
                 encode_status(out, b"NF", f, r.raw_key);
                 return;
-            };
+            }
             let bytes = r.initial.to_string();
+            // memcached creates the item without a TTL; `N` (and `T`) set it as the reply
+            // walks the flags (see `arith_reply`).
             let item = NewItem {
                 flags: 0,
-                exptime: store.clock.expiry(n),
+                exptime: 0,
                 parts: [bytes.as_bytes(), b""],
                 cas: r.new_cas,
                 bits: 0,
@@ -358,6 +360,11 @@ fn arith(node: &NodeShared, r: MetaArith<'_>, out: &mut Vec<u8>) {
         }
         Some(slot) => {
             let v = g.view(slot);
+            // memcached refuses an empty value as non-numeric before it compares the CAS.
+            if v.value.is_empty() {
+                out.extend_from_slice(wire::NON_NUMERIC);
+                return;
+            }
             if r.compare.is_some_and(|c| c != v.cas) {
                 encode_status(out, b"EX", f, r.raw_key);
                 return;
@@ -382,7 +389,9 @@ fn arith(node: &NodeShared, r: MetaArith<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// The reply of a successful `ma` (after its TTL update).
+/// The reply of a successful `ma`. memcached walks the flags in order: `T` (and `N` on an
+/// item the command created) set the TTL where they stand, so a `t` before them reads the TTL
+/// as it was; they apply even when `q` silences the reply.
 fn arith_reply(
     node: &NodeShared,
     g: &mut ShardGuard<'_>,
@@ -393,29 +402,40 @@ fn arith_reply(
 ) {
     let store = &node.store;
     let f: &Flags<'_> = &r.flags;
-    if let Some(t) = r.ttl {
-        g.set_exptime(slot, store.clock.expiry(t));
-    }
     // Arithmetic does not count as a fetch (the `h` flag stays as it was).
     g.touch_access(slot, true, false);
-    if f.has(b'q') && !created {
-        return;
-    }
-    let v = g.view(slot);
     let text = number.to_string();
+    let mut line = Vec::new();
     if f.has(b'v') {
-        out.extend_from_slice(b"VA");
-        push_num(out, b' ', text.len() as u64);
+        line.extend_from_slice(b"VA");
+        push_num(&mut line, b' ', text.len() as u64);
     } else {
-        out.extend_from_slice(b"HD");
+        line.extend_from_slice(b"HD");
     }
     for &c in f.order() {
         match c {
-            b'c' => encode_flag(out, b'c', v.cas),
-            b't' => out.extend_from_slice(format!(" t{}", store.clock.ttl(v.exptime)).as_bytes()),
-            _ => encode_echo(out, f, c, r.raw_key),
+            b'T' => {
+                if let Some(t) = r.ttl {
+                    g.set_exptime(slot, store.clock.expiry(t));
+                }
+            }
+            b'N' => {
+                if let (true, Some(n)) = (created, r.vivify) {
+                    g.set_exptime(slot, store.clock.expiry(n));
+                }
+            }
+            b'c' => encode_flag(&mut line, b'c', g.view(slot).cas),
+            b't' => {
+                let ttl = store.clock.ttl(g.view(slot).exptime);
+                line.extend_from_slice(format!(" t{ttl}").as_bytes());
+            }
+            _ => encode_echo(&mut line, f, c, r.raw_key),
         }
     }
+    if f.has(b'q') && !created {
+        return;
+    }
+    out.extend_from_slice(&line);
     out.extend_from_slice(b"\r\n");
     if f.has(b'v') {
         out.extend_from_slice(text.as_bytes());
