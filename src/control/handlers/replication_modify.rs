@@ -341,18 +341,29 @@ pub fn modify_replication_group(
         || input.cache_parameter_group_name.is_some()
         || input.automatic_failover_enabled.is_some();
     if datastore_managed {
-        let region = svc.region(ctx);
-        let r = lock(&region);
-        if let Ok(g) = r.group(&input.replication_group_id)
-            && let Some(m) = &g.global
-        {
-            return Err(invalid(format!(
-                "Cluster [{}] is part of a global cluster [{}]. Request rejected.",
-                g.id, m.id
-            )));
-        }
+        refuse_global_member(svc, ctx, &input.replication_group_id)?;
     }
     modify_group(svc, ctx, input)
+}
+
+/// A member of a global datastore is changed through the datastore: AWS answers a direct
+/// change with this error (ModifyReplicationGroup, ModifyReplicationGroupShardConfiguration).
+pub(super) fn refuse_global_member(
+    svc: &Service,
+    ctx: &RequestContext,
+    group_id: &str,
+) -> Result<(), ApiError> {
+    let region = svc.region(ctx);
+    let r = lock(&region);
+    if let Ok(g) = r.group(group_id)
+        && let Some(m) = &g.global
+    {
+        return Err(invalid(format!(
+            "Cluster [{}] is part of a global cluster [{}]. Request rejected.",
+            g.id, m.id
+        )));
+    }
+    Ok(())
 }
 
 /// ModifyReplicationGroup without the datastore check (ModifyGlobalReplicationGroup applies

@@ -444,18 +444,7 @@ pub fn modify_shard_configuration_of_group(
     ctx: &RequestContext,
     input: ModifyReplicationGroupShardConfigurationInput,
 ) -> Result<ModifyReplicationGroupShardConfigurationOutput, ApiError> {
-    {
-        let region = svc.region(ctx);
-        let r = lock(&region);
-        if let Ok(g) = r.group(&input.replication_group_id)
-            && let Some(m) = &g.global
-        {
-            return Err(invalid(format!(
-                "Cluster [{}] is part of a global cluster [{}]. Request rejected.",
-                g.id, m.id
-            )));
-        }
-    }
+    super::replication_modify::refuse_global_member(svc, ctx, &input.replication_group_id)?;
     modify_replication_group_shard_configuration(svc, ctx, input)
 }
 
