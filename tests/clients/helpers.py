@@ -151,6 +151,30 @@ def error_code(fn, *args, **kwargs) -> str | None:
 # waits
 
 
+def wait_group(client, group_id: str) -> dict:
+    """Waits until the replication group is available; answers its description."""
+    client.get_waiter("replication_group_available").wait(ReplicationGroupId=group_id, WaiterConfig=FAST_WAITER)
+    return client.describe_replication_groups(ReplicationGroupId=group_id)["ReplicationGroups"][0]
+
+
+def delete_groups(client, group_ids: list[str], settle_first: bool = False) -> None:
+    """Deletes replication groups a test created and waits until they are gone; best effort
+    (the test may have deleted them). `settle_first` waits for `available` before deleting,
+    for tests that leave a group modifying."""
+    for gid in group_ids:
+        try:
+            if settle_first:
+                wait_group(client, gid)
+            client.delete_replication_group(ReplicationGroupId=gid)
+        except Exception:  # best effort; the test itself reports failures
+            pass
+    for gid in group_ids:
+        try:
+            client.get_waiter("replication_group_deleted").wait(ReplicationGroupId=gid, WaiterConfig=FAST_WAITER)
+        except Exception:
+            pass
+
+
 def wait_available(client, cluster_id: str) -> dict:
     client.get_waiter("cache_cluster_available").wait(CacheClusterId=cluster_id, WaiterConfig=FAST_WAITER)
     return describe_cluster(client, cluster_id)

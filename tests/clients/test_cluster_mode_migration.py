@@ -11,31 +11,16 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from helpers import FAST_WAITER, aws_error
+from helpers import aws_error, delete_groups, wait_group
 
 KEYS = 200
-
-
-def _wait(ec, gid: str) -> dict:
-    ec.get_waiter("replication_group_available").wait(ReplicationGroupId=gid, WaiterConfig=FAST_WAITER)
-    return ec.describe_replication_groups(ReplicationGroupId=gid)["ReplicationGroups"][0]
 
 
 @pytest.fixture
 def groups(ec):
     created: list[str] = []
     yield created
-    for gid in created:
-        try:
-            _wait(ec, gid)
-            ec.delete_replication_group(ReplicationGroupId=gid)
-        except Exception:  # best effort
-            pass
-    for gid in created:
-        try:
-            ec.get_waiter("replication_group_deleted").wait(ReplicationGroupId=gid, WaiterConfig=FAST_WAITER)
-        except Exception:
-            pass
+    delete_groups(ec, created, settle_first=True)
 
 
 def _create(ec, groups, gid: str, **extra) -> dict:
@@ -51,7 +36,7 @@ def _create(ec, groups, gid: str, **extra) -> dict:
     params.update(extra)
     ec.create_replication_group(**params)
     groups.append(gid)
-    return _wait(ec, gid)
+    return wait_group(ec, gid)
 
 
 def _plain(ep: dict) -> redis.Redis:
@@ -66,7 +51,7 @@ def _cluster(rg: dict) -> RedisCluster:
 def _modify(ec, gid: str, **params) -> dict:
     answer = ec.modify_replication_group(ReplicationGroupId=gid, ApplyImmediately=True, **params)["ReplicationGroup"]
     assert answer["Status"] == "modifying"
-    return _wait(ec, gid)
+    return wait_group(ec, gid)
 
 
 def test_disabled_compatible_enabled_keeps_keys_and_serves_cluster_clients(ec, groups, uid):
@@ -119,7 +104,7 @@ def test_disabled_compatible_enabled_keeps_keys_and_serves_cluster_clients(ec, g
 
     # A cluster mode enabled group reshards: two shards, every key reachable, MOVED on the wrong node.
     ec.modify_replication_group_shard_configuration(ReplicationGroupId=gid, NodeGroupCount=2, ApplyImmediately=True)
-    rg = _wait(ec, gid)
+    rg = wait_group(ec, gid)
     assert len(rg["NodeGroups"]) == 2
     cluster = _cluster(rg)
     assert all(cluster.get(f"key:{i}") == str(i) for i in range(KEYS))

@@ -14,7 +14,15 @@ import pytest
 import redis
 from pymemcache.client.base import Client as MemcacheClient
 
-from helpers import FAST_WAITER, create_memcached, create_redis, describe_cluster, node_endpoints, wait_available
+from helpers import (
+    create_memcached,
+    create_redis,
+    delete_groups,
+    describe_cluster,
+    node_endpoints,
+    wait_available,
+    wait_group,
+)
 
 TOKEN_1 = "first-token-0123456789"
 TOKEN_2 = "second-token-0123456789"
@@ -171,28 +179,14 @@ def _create_group(ec, gid: str, **extra) -> dict:
     }
     params.update(extra)
     ec.create_replication_group(**params)
-    return _wait_group(ec, gid)
-
-
-def _wait_group(ec, gid: str) -> dict:
-    ec.get_waiter("replication_group_available").wait(ReplicationGroupId=gid, WaiterConfig=FAST_WAITER)
-    return ec.describe_replication_groups(ReplicationGroupId=gid)["ReplicationGroups"][0]
+    return wait_group(ec, gid)
 
 
 @pytest.fixture
 def groups(ec):
     created: list[str] = []
     yield created
-    for gid in created:
-        try:
-            ec.delete_replication_group(ReplicationGroupId=gid)
-        except Exception:  # best effort: the test may have deleted it
-            pass
-    for gid in created:
-        try:
-            ec.get_waiter("replication_group_deleted").wait(ReplicationGroupId=gid, WaiterConfig=FAST_WAITER)
-        except Exception:
-            pass
+    delete_groups(ec, created)
 
 
 def _primary(rg: dict) -> tuple[str, int]:
@@ -203,7 +197,7 @@ def _primary(rg: dict) -> tuple[str, int]:
 def _modify_group(ec, gid: str, **params) -> dict:
     answer = ec.modify_replication_group(ReplicationGroupId=gid, ApplyImmediately=True, **params)
     assert answer["ReplicationGroup"]["Status"] == "modifying"
-    return _wait_group(ec, gid)
+    return wait_group(ec, gid)
 
 
 @pytest.mark.parametrize("replicas", [0, 1])

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 import redis
 
-from helpers import FAST_WAITER, aws_error, create_redis, node_endpoints, wait_available
+from helpers import FAST_WAITER, aws_error, create_redis, delete_groups, node_endpoints, wait_available
 
 REGION = "eu-south-1"
 PASSWORD = "a-long-password-0001"
@@ -269,16 +269,7 @@ def test_user_and_user_group_quotas(make_client, uid):
 def rgs(rb):
     created: list[str] = []
     yield created
-    for gid in created:
-        try:
-            rb.delete_replication_group(ReplicationGroupId=gid)
-        except Exception:  # best effort: the test may have deleted it
-            pass
-    for gid in created:
-        try:
-            rb.get_waiter("replication_group_deleted").wait(ReplicationGroupId=gid, WaiterConfig=FAST_WAITER)
-        except Exception:
-            pass
+    delete_groups(rb, created)
 
 
 def create_rg(client, rgs, gid: str, **extra) -> dict:
