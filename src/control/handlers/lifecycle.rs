@@ -109,15 +109,21 @@ impl Service {
         }
     }
 
+    /// The node's spec as its record now gives it; `None` once the cluster is gone or
+    /// recreated (the transition then stops quietly).
+    fn spec_of(&self, cref: &ClusterRef, node_id: &str) -> Option<NodeSpec> {
+        self.with_cluster(cref, |r| {
+            let c = r.clusters.get(&cref.id)?;
+            Some(node_spec(r, c, cref, node_id))
+        })
+        .flatten()
+    }
+
     /// Starts the listed nodes (already in the record with status `creating`), one by one,
     /// recording each endpoint as it comes up.
     async fn start_nodes(&self, cref: &ClusterRef, node_ids: &[String]) -> Result<(), String> {
         for node_id in node_ids {
-            let spec = self.with_cluster(cref, |r| {
-                let c = r.clusters.get(&cref.id)?;
-                Some(node_spec(r, c, cref, node_id))
-            });
-            let Some(Some(spec)) = spec else {
+            let Some(spec) = self.spec_of(cref, node_id) else {
                 return Ok(());
             };
             let started = self.inner.supervisor.start_node(spec).await;
@@ -153,11 +159,7 @@ impl Service {
     /// ElastiCache's online scaling and upgrades do (a Memcached node comes back empty).
     async fn respec_nodes(&self, cref: &ClusterRef, node_ids: &[String]) -> Result<(), String> {
         for node_id in node_ids {
-            let spec = self.with_cluster(cref, |r| {
-                let c = r.clusters.get(&cref.id)?;
-                Some(node_spec(r, c, cref, node_id))
-            });
-            let Some(Some(spec)) = spec else {
+            let Some(spec) = self.spec_of(cref, node_id) else {
                 return Ok(());
             };
             let ep = self
