@@ -114,6 +114,8 @@ pub struct NodeInfo {
     pub version: String,
     /// Redis-compatible version (packed), used for command availability.
     pub compat: u32,
+    /// The engine and version, parsed once (options a later release added are gated on it).
+    pub release: crate::version::EngineVersion,
     /// Redis or Valkey.
     pub flavor: Flavor,
     /// TCP port.

@@ -111,6 +111,7 @@ impl RedisNode {
         let info = NodeInfo {
             version: cfg.engine_version.clone(),
             compat: engine.compat(),
+            release: engine,
             flavor: cfg.flavor,
             port: addr.port(),
             run_id: run_id(),

@@ -101,7 +101,7 @@ impl Ctx<'_> {
     /// Whether this node's engine and version have a feature available `since` (an option a
     /// later release added to an existing command, such as Valkey 8.1's `SET … IFEQ`).
     pub fn has(&self, since: super::Since) -> bool {
-        super::EngineVersion::parse(self.eng.info.flavor, &self.eng.info.version).has(since)
+        self.eng.info.release.has(since)
     }
 
     /// Counts `n` changes (INFO `rdb_changes_since_last_save`) made over several keys at once

@@ -61,7 +61,9 @@ pub fn write_meta(eng: &Engine) -> WriteMeta {
         rdb_version: super::rdb_version(eng.info.compat),
         // `redis-ver` carries what INFO reports as `redis_version` (Valkey: the Redis release
         // it follows), which is what tools reading the field compare against.
-        engine_version: crate::version::EngineVersion::parse(eng.info.flavor, &eng.info.version)
+        engine_version: eng
+            .info
+            .release
             .redis_version(&eng.info.version)
             .to_string(),
         ctime_s: eng.now_ms() / 1000,
