@@ -503,6 +503,10 @@ impl Db {
 
     /// Records that a watched key was just deleted (a version no live entry has).
     fn note_watched_removal(&mut self, key: &[u8]) {
+        // Every delete passes here: no hashing when nobody watches anything.
+        if self.watched.is_empty() {
+            return;
+        }
         if let Some(w) = self.watched.get_mut(key) {
             self.ver += 1;
             w.1 = Some(self.ver);
