@@ -186,28 +186,36 @@ elif [[ -d tests/clients/terraform ]]; then
 fi
 
 # ---- 5. SDKs beyond Python -----------------------------------------------------------------
-# AWS SDK for JavaScript v3 + ioredis + node-redis (tests/sdk/js, versions pinned by its
-# package-lock.json); skipped with a message when node or npm is absent.
+# Runs a Node test suite (`npm ci && node --test`, versions pinned by its package-lock.json) and
+# adds its TAP counts; skipped with a message when node or npm is absent.
+run_node_suite() {
+  local name="$1" dir="$2" out="$LOGDIR/$3.tap" rc
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    step "$name skipped: node/npm are not on PATH"
+    skipped=$((skipped + 1))
+    return 0
+  fi
+  step "$name ($dir: npm ci && node --test)"
+  if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); then
+    failed=$((failed + 1)); problems+=("npm ci in $dir failed")
+    return 0
+  fi
+  set +e
+  (cd "$dir" && ECL_BINARY="$BINARY" ECL_LOG_DIR="$LOGDIR" node --test --test-reporter=tap) | tee "$out"
+  rc=${PIPESTATUS[0]}
+  set -e
+  tap_count() { grep -E "^# $1 [0-9]+$" "$out" | tail -n 1 | awk '{print $3}'; }
+  passed=$((passed + $(tap_count pass || echo 0))); failed=$((failed + $(tap_count fail || echo 0)))
+  skipped=$((skipped + $(tap_count skipped || echo 0)))
+  [[ $rc -ne 0 ]] && problems+=("$name exited $rc")
+  return 0
+}
+
+# AWS SDK for JavaScript v3 + ioredis + node-redis (tests/sdk/js).
 if [[ "${ECL_SKIP_JS:-0}" == 1 ]]; then
   step "JavaScript SDK suite skipped (ECL_SKIP_JS=1)"
-elif ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  step "JavaScript SDK suite skipped: node/npm are not on PATH"
-  skipped=$((skipped + 1))
 else
-  step "JavaScript SDK suite (tests/sdk/js: npm ci && node --test)"
-  js_out="$LOGDIR/sdk-js.tap"
-  if (cd tests/sdk/js && npm ci --no-audit --no-fund --loglevel=error); then
-    set +e
-    (cd tests/sdk/js && ECL_BINARY="$BINARY" ECL_LOG_DIR="$LOGDIR" node --test --test-reporter=tap) | tee "$js_out"
-    rc=${PIPESTATUS[0]}
-    set -e
-    count() { grep -E "^# $1 [0-9]+$" "$js_out" | tail -n 1 | awk '{print $3}'; }
-    passed=$((passed + $(count pass || echo 0))); failed=$((failed + $(count fail || echo 0)))
-    skipped=$((skipped + $(count skipped || echo 0)))
-    [[ $rc -ne 0 ]] && problems+=("JavaScript SDK suite exited $rc")
-  else
-    failed=$((failed + 1)); problems+=("npm ci in tests/sdk/js failed")
-  fi
+  run_node_suite "JavaScript SDK suite" tests/sdk/js sdk-js
 fi
 
 # ---- 5b. job-queue frameworks -----------------------------------------------------------------
@@ -217,25 +225,7 @@ fi
 if [[ "${ECL_SKIP_FRAMEWORKS:-0}" == 1 ]]; then
   step "framework suites skipped (ECL_SKIP_FRAMEWORKS=1)"
 else
-  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    step "BullMQ suite skipped: node/npm are not on PATH"
-    skipped=$((skipped + 1))
-  else
-    step "BullMQ suite (tests/frameworks/bullmq: npm ci && node --test)"
-    fw_out="$LOGDIR/frameworks-bullmq.tap"
-    if (cd tests/frameworks/bullmq && npm ci --no-audit --no-fund --loglevel=error); then
-      set +e
-      (cd tests/frameworks/bullmq && ECL_BINARY="$BINARY" ECL_LOG_DIR="$LOGDIR" node --test --test-reporter=tap) | tee "$fw_out"
-      rc=${PIPESTATUS[0]}
-      set -e
-      fw_count() { grep -E "^# $1 [0-9]+$" "$fw_out" | tail -n 1 | awk '{print $3}'; }
-      passed=$((passed + $(fw_count pass || echo 0))); failed=$((failed + $(fw_count fail || echo 0)))
-      skipped=$((skipped + $(fw_count skipped || echo 0)))
-      [[ $rc -ne 0 ]] && problems+=("BullMQ suite exited $rc")
-    else
-      failed=$((failed + 1)); problems+=("npm ci in tests/frameworks/bullmq failed")
-    fi
-  fi
+  run_node_suite "BullMQ suite" tests/frameworks/bullmq frameworks-bullmq
   run_pytest frameworks no tests/frameworks/python
 fi
 
