@@ -243,7 +243,43 @@ pub struct Config {
 
     /// A subcommand talking to a running emulator; without one, the emulator runs.
     #[command(subcommand)]
-    pub command: Option<crate::ci::cli::Command>,
+    pub command: Option<Command>,
+}
+
+/// What the binary does instead of running the emulator: the `reset` and `status`
+/// subcommands, which `ci::cli` carries out against a running emulator.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Command {
+    /// Delete every resource of every account and region and stop every node of a running
+    /// emulator (`POST /_elasticache_local/reset`); prints what was deleted as JSON.
+    Reset {
+        /// The emulator's API endpoint.
+        #[arg(
+            long,
+            env = "ELASTICACHE_LOCAL_ENDPOINT",
+            default_value = "http://127.0.0.1:4566"
+        )]
+        endpoint: String,
+    },
+    /// Print what a running emulator's `/health` knows as tables: readiness and init files,
+    /// resources per account and region, every cluster's nodes. Exits 0 when ready, 1 when
+    /// not (yet), 2 when unreachable.
+    Status {
+        /// The emulator's API endpoint.
+        #[arg(
+            long,
+            env = "ELASTICACHE_LOCAL_ENDPOINT",
+            default_value = "http://127.0.0.1:4566"
+        )]
+        endpoint: String,
+        /// Wait up to this many seconds for the emulator to be up and ready first (stops at
+        /// once when init failed).
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
+        /// Print the `/health` document as JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Loopback addressing needs the whole 127/8 network on `lo`, which Linux provides; elsewhere

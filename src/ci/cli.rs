@@ -12,41 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::client;
-
-/// What the binary does instead of running the emulator.
-#[derive(Clone, Debug, clap::Subcommand)]
-pub enum Command {
-    /// Delete every resource of every account and region and stop every node of a running
-    /// emulator (`POST /_elasticache_local/reset`); prints what was deleted as JSON.
-    Reset {
-        /// The emulator's API endpoint.
-        #[arg(
-            long,
-            env = "ELASTICACHE_LOCAL_ENDPOINT",
-            default_value = "http://127.0.0.1:4566"
-        )]
-        endpoint: String,
-    },
-    /// Print what a running emulator's `/health` knows as tables: readiness and init files,
-    /// resources per account and region, every cluster's nodes. Exits 0 when ready, 1 when
-    /// not (yet), 2 when unreachable.
-    Status {
-        /// The emulator's API endpoint.
-        #[arg(
-            long,
-            env = "ELASTICACHE_LOCAL_ENDPOINT",
-            default_value = "http://127.0.0.1:4566"
-        )]
-        endpoint: String,
-        /// Wait up to this many seconds for the emulator to be up and ready first (stops at
-        /// once when init failed).
-        #[arg(long, value_name = "SECONDS")]
-        wait: Option<u64>,
-        /// Print the `/health` document as JSON instead of tables.
-        #[arg(long)]
-        json: bool,
-    },
-}
+use crate::config::Command;
 
 /// Runs a subcommand to completion.
 pub fn run(command: Command) -> ExitCode {

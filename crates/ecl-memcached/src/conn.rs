@@ -8,15 +8,9 @@
 
 use bytes::{Buf as _, BytesMut};
 
-use crate::execute;
-pub(crate) use crate::execute::Step;
+use crate::execute::{self, OUTPUT_SOFT_LIMIT, Step};
 use crate::node::NodeShared;
 use crate::protocol::{self, Parsed};
-
-/// Output size after which a connection stops producing replies until it has written what it
-/// has: checked between requests (deep pipelines) and between the keys of a multi-key get, so
-/// a connection's pending output stays under this plus one item, however large the reply.
-pub(crate) const OUTPUT_SOFT_LIMIT: usize = 256 * 1024;
 
 /// Per-connection protocol state.
 pub(crate) struct ConnState {

@@ -22,7 +22,8 @@ use tokio::task::{JoinHandle, JoinSet};
 use tracing::{Instrument, debug, warn};
 
 use crate::ClusterDiscovery;
-use crate::conn::{self, ConnState, Step};
+use crate::conn::{self, ConnState};
+use crate::execute::Step;
 use crate::node::{ConnInfo, NodeShared};
 use crate::protocol;
 use crate::stats::Counter;

@@ -8,6 +8,7 @@
 
 use crate::db::evict::Policy;
 use crate::glob::glob_match_nocase;
+use crate::memsize::parse_memory;
 use std::collections::BTreeMap;
 
 /// How a parameter's value is validated and normalised.
@@ -267,25 +268,6 @@ pub fn notify_to_string(f: u32) -> String {
     s
 }
 
-/// Parses a memory amount: plain bytes or with k/kb/m/mb/g/gb (case-insensitive).
-pub fn parse_memory(s: &str) -> Option<u64> {
-    let l = s.to_ascii_lowercase();
-    let (num, mul) = [
-        ("gb", 1u64 << 30),
-        ("mb", 1 << 20),
-        ("kb", 1 << 10),
-        ("g", 1_000_000_000),
-        ("m", 1_000_000),
-        ("k", 1000),
-        ("b", 1),
-    ]
-    .iter()
-    .find_map(|(suf, m)| l.strip_suffix(suf).map(|n| (n.to_string(), *m)))
-    .unwrap_or((l.clone(), 1));
-    let n: u64 = num.parse().ok()?;
-    n.checked_mul(mul)
-}
-
 /// The node's configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -537,15 +519,6 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn memory_units() {
-        assert_eq!(parse_memory("100"), Some(100));
-        assert_eq!(parse_memory("1kb"), Some(1024));
-        assert_eq!(parse_memory("1k"), Some(1000));
-        assert_eq!(parse_memory("2GB"), Some(2 << 30));
-        assert_eq!(parse_memory("x"), None);
-    }
 
     #[test]
     fn notify_flags_round_trip() {

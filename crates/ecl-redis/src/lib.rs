@@ -29,6 +29,7 @@ pub mod db;
 pub mod engine;
 pub mod errors;
 pub mod glob;
+pub mod memsize;
 pub mod node;
 pub mod outbuf;
 pub mod pubsub;

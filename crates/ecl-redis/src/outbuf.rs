@@ -86,7 +86,7 @@ impl OutputLimits {
                 if w.starts_with('-') {
                     None
                 } else {
-                    crate::config::parse_memory(w)
+                    crate::memsize::parse_memory(w)
                 }
             };
             match (memory(group[1]), memory(group[2]), group[3].parse::<u64>()) {

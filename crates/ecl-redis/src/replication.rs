@@ -605,7 +605,7 @@ fn replica_buffer_limit(cfg: &crate::config::Config) -> u64 {
     words
         .chunks(4)
         .find(|c| c.len() == 4 && matches!(c[0], "slave" | "replica"))
-        .and_then(|c| crate::config::parse_memory(c[1]))
+        .and_then(|c| crate::memsize::parse_memory(c[1]))
         .unwrap_or(256 << 20)
 }
 

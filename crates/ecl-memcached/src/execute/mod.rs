@@ -11,6 +11,11 @@ use crate::protocol::binary::{self as bin, Status};
 use crate::protocol::{ProtocolError, Request, text::encode_reply};
 use crate::store::NewItem;
 
+/// Output size after which a connection stops producing replies until it has written what it
+/// has: checked between requests (deep pipelines) and between the keys of a multi-key get, so
+/// a connection's pending output stays under this plus one item, however large the reply.
+pub(crate) const OUTPUT_SOFT_LIMIT: usize = 256 * 1024;
+
 mod binary;
 mod meta;
 pub(crate) mod stats;

@@ -5,8 +5,9 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{Step, apply_delta, counter_bytes, counter_item, parse_counter, stats};
-use crate::conn::OUTPUT_SOFT_LIMIT;
+use super::{
+    OUTPUT_SOFT_LIMIT, Step, apply_delta, counter_bytes, counter_item, parse_counter, stats,
+};
 use crate::discovery::LEGACY_KEY;
 use crate::node::NodeShared;
 use crate::protocol::text::{

@@ -41,7 +41,7 @@ fn main() {
             }
             "--maxmemory" => {
                 let v = val();
-                cfg.maxmemory = ecl_redis::config::parse_memory(&v).unwrap_or_else(|| usage());
+                cfg.maxmemory = ecl_redis::memsize::parse_memory(&v).unwrap_or_else(|| usage());
             }
             // A CONFIG value, not the owner's AUTH token: like redis-server, the standalone
             // server lets clients change it with CONFIG SET.
