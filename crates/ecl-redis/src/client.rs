@@ -6,7 +6,7 @@
 //! clients reach other connections through the registry, which holds each connection's event
 //! sender.
 
-use crate::command::OwnedArgv;
+use crate::argv::OwnedArgv;
 use crate::db::Key;
 use std::collections::{BTreeMap, HashSet};
 use tokio::sync::mpsc::UnboundedSender;

@@ -19,8 +19,10 @@
 #![forbid(unsafe_code)]
 
 pub mod acl;
+pub mod argv;
 pub mod client;
 pub mod cluster;
+pub mod cmdtable;
 pub mod command;
 pub mod config;
 pub mod conn;

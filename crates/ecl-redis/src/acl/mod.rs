@@ -14,7 +14,8 @@ pub mod user;
 
 pub use user::User;
 
-use crate::command::{Argv, CommandSpec, CommandTable, flags, ks};
+use crate::argv::Argv;
+use crate::cmdtable::{CommandSpec, CommandTable, flags, ks};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -100,7 +101,7 @@ pub struct DeniedCounts {
 
 impl Acl {
     /// Redis' single `default` user: all permissions, nopass or `requirepass` as password.
-    pub fn legacy(requirepass: Option<&str>, table: &CommandTable) -> Acl {
+    pub fn legacy<H: Copy>(requirepass: Option<&str>, table: &CommandTable<H>) -> Acl {
         let mut acl = Acl {
             users: BTreeMap::new(),
             generation: 0,
@@ -118,9 +119,9 @@ impl Acl {
     /// Builds users from definitions (`pubsub_all`: `acl-pubsub-default` is `allchannels`);
     /// `default` is added (off) when missing. The error names the user and the refused rule
     /// (passwords hidden).
-    pub fn build(
+    pub fn build<H: Copy>(
         defs: &[UserDef],
-        table: &CommandTable,
+        table: &CommandTable<H>,
         pubsub_all: bool,
     ) -> Result<BTreeMap<String, Arc<User>>, String> {
         let mut users = BTreeMap::new();
@@ -199,7 +200,7 @@ impl Acl {
     }
 
     /// `CONFIG SET requirepass`: the default user's passwords become this one (or nopass).
-    pub fn set_requirepass(&mut self, pass: Option<&str>, table: &CommandTable) {
+    pub fn set_requirepass<H: Copy>(&mut self, pass: Option<&str>, table: &CommandTable<H>) {
         let mut u = self
             .users
             .get("default")
@@ -216,11 +217,11 @@ impl Acl {
     }
 
     /// `ACL SETUSER name rule…`: applied to a copy, stored only when every rule is valid.
-    pub fn set_user(
+    pub fn set_user<H: Copy>(
         &mut self,
         name: &str,
         rules: &[&str],
-        table: &CommandTable,
+        table: &CommandTable<H>,
         pubsub_all: bool,
     ) -> Result<(), String> {
         let mut u = match self.users.get(name) {
@@ -247,7 +248,7 @@ impl Acl {
     }
 }
 
-fn default_user(requirepass: Option<&str>, table: &CommandTable) -> User {
+fn default_user<H: Copy>(requirepass: Option<&str>, table: &CommandTable<H>) -> User {
     let mut u = User::new("default", table, true);
     let pass = match requirepass {
         Some(p) => format!(">{p}"),
@@ -262,11 +263,11 @@ fn default_user(requirepass: Option<&str>, table: &CommandTable) -> User {
 /// Whether `user` may run table entry `id` (`spec`) with `argv`: the command, then every key
 /// by its key-spec flags, then every channel (Redis' order, so the first refusal is the
 /// same one Redis reports).
-pub fn check(
+pub fn check<H: Copy>(
     user: &User,
-    table: &CommandTable,
+    table: &CommandTable<H>,
     id: usize,
-    spec: &CommandSpec,
+    spec: &CommandSpec<H>,
     argv: &Argv<'_>,
 ) -> Result<(), Denied> {
     if spec.has(flags::NO_AUTH) {

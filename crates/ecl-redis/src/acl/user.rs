@@ -8,7 +8,7 @@
 
 use super::PasswordCheck;
 use crate::Flavor;
-use crate::command::{AclCategories, CommandTable, ks, spec};
+use crate::cmdtable::{AclCategories, CommandTable, ks, spec};
 use crate::glob::glob_match;
 use std::collections::HashMap;
 
@@ -64,7 +64,7 @@ const SELECTORS: &str = "Selectors are not supported by this engine";
 
 /// Whether the table has no entry at all for top-level `cmd` (not even a disabled one: a
 /// disabled command named in a rule is refused, as ElastiCache refuses restricted commands).
-fn unimplemented(cmd: &str, table: &CommandTable) -> bool {
+fn unimplemented<H: Copy>(cmd: &str, table: &CommandTable<H>) -> bool {
     !table.top_level().any(|e| e.spec.name == cmd)
 }
 
@@ -119,7 +119,7 @@ impl std::fmt::Debug for User {
 impl User {
     /// A user as `ACL SETUSER` creates it: off, no passwords, keys or commands, and every
     /// channel or none as `acl-pubsub-default` says (`pubsub_all`: `allchannels`).
-    pub fn new(name: &str, table: &CommandTable, pubsub_all: bool) -> User {
+    pub fn new<H: Copy>(name: &str, table: &CommandTable<H>, pubsub_all: bool) -> User {
         User {
             name: name.to_string(),
             enabled: false,
@@ -142,7 +142,11 @@ impl User {
 
     /// Applies every whitespace-separated rule of `rules` in order; on error, the rule
     /// refused and the reason (the user is then partly changed: callers work on a copy).
-    pub fn apply_all(&mut self, rules: &str, table: &CommandTable) -> Result<(), (String, String)> {
+    pub fn apply_all<H: Copy>(
+        &mut self,
+        rules: &str,
+        table: &CommandTable<H>,
+    ) -> Result<(), (String, String)> {
         for r in rules.split_whitespace() {
             self.apply(r, table)
                 .map_err(|e| (r.to_string(), e.to_string()))?;
@@ -151,13 +155,21 @@ impl User {
     }
 
     /// Applies one rule.
-    pub fn apply(&mut self, rule: &str, table: &CommandTable) -> Result<(), &'static str> {
+    pub fn apply<H: Copy>(
+        &mut self,
+        rule: &str,
+        table: &CommandTable<H>,
+    ) -> Result<(), &'static str> {
         let r = self.apply_rule(rule, table);
         self.open = self.all_keys && self.all_channels && self.allowed.iter().all(|a| *a);
         r
     }
 
-    fn apply_rule(&mut self, rule: &str, table: &CommandTable) -> Result<(), &'static str> {
+    fn apply_rule<H: Copy>(
+        &mut self,
+        rule: &str,
+        table: &CommandTable<H>,
+    ) -> Result<(), &'static str> {
         let lower = rule.to_ascii_lowercase();
         match lower.as_str() {
             "on" => self.enabled = true,
@@ -200,11 +212,11 @@ impl User {
         Ok(())
     }
 
-    fn apply_prefixed(
+    fn apply_prefixed<H: Copy>(
         &mut self,
         rule: &str,
         lower: &str,
-        table: &CommandTable,
+        table: &CommandTable<H>,
     ) -> Result<(), &'static str> {
         let Some(first) = rule.chars().next() else {
             return Err(SYNTAX);
@@ -295,11 +307,11 @@ impl User {
 
     /// `+x` / `-x` where `x` is `@category`, `command` or `command|subcommand` (or
     /// `command|first-arg` for a command without subcommands, allow only).
-    fn apply_command_rule(
+    fn apply_command_rule<H: Copy>(
         &mut self,
         allow: bool,
         target: &str,
-        table: &CommandTable,
+        table: &CommandTable<H>,
     ) -> Result<(), &'static str> {
         if target == "@all" {
             self.set_all_commands(allow);
@@ -462,7 +474,7 @@ impl User {
     /// Command rules as the engine release prints them (`ACL LIST`, `ACL GETUSER`): Redis 7.2
     /// and Valkey keep the rules as given (a later rule on the same target replacing the earlier
     /// one); Redis 7.0 and older rebuild them from the permission bits (see [`Self::rebuilt_rules`]).
-    pub fn commands_text(&self, table: &CommandTable) -> String {
+    pub fn commands_text<H: Copy>(&self, table: &CommandTable<H>) -> String {
         if table.engine.flavor == Flavor::Redis && table.engine.version < crate::version::v(7, 2, 0)
         {
             return self.rebuilt_rules(table);
@@ -480,7 +492,7 @@ impl User {
     /// before it are taken out, then each command,
     /// subcommand and first argument still differing. Redis lists the single commands in its
     /// hash-table order, which changes with every process; this lists them in table order.
-    fn rebuilt_rules(&self, table: &CommandTable) -> String {
+    fn rebuilt_rules<H: Copy>(&self, table: &CommandTable<H>) -> String {
         let additive = self.cmd_rules.first().map(String::as_str) != Some("+@all");
         let mut rules = vec![if additive { "-@all" } else { "+@all" }.to_string()];
         // `fake` has the rules emitted so far applied; `left` is the user with every emitted
@@ -545,7 +557,7 @@ impl User {
     }
 
     /// The user as one `ACL LIST` line, with command rules as [`Self::commands_text`] prints them.
-    pub fn describe(&self, table: &CommandTable) -> String {
+    pub fn describe<H: Copy>(&self, table: &CommandTable<H>) -> String {
         let mut parts: Vec<String> = vec![format!("user {}", self.name)];
         parts.extend(self.flag_words().iter().map(|w| w.to_string()));
         parts.extend(self.passwords.iter().map(|h| format!("#{}", hex(h))));
@@ -570,7 +582,7 @@ impl User {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::EngineVersion;
+    use crate::command::{CommandTable, EngineVersion};
 
     fn table() -> CommandTable {
         CommandTable::build(EngineVersion::parse(Flavor::Redis, "7.1.0"))

@@ -6,7 +6,7 @@
 //! cluster routing find these commands' keys with the entry's key function, which handles
 //! every syntax exactly; the declarations here describe them for clients.
 
-use super::spec::ks;
+use crate::cmdtable::ks;
 
 /// Where the search for a spec's keys starts.
 #[derive(Clone, Copy, Debug)]

@@ -34,7 +34,6 @@
 //! data-structure algorithms belong in `db/<type>.rs`.
 
 pub mod aclcmd;
-pub mod argv;
 pub mod bits;
 pub mod coll;
 pub mod connection;
@@ -57,7 +56,6 @@ pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
-pub mod spec;
 pub mod streams;
 pub mod streams_groups;
 pub mod streams_info;
@@ -68,16 +66,21 @@ pub mod write;
 pub mod zsets;
 pub mod zsets_ops;
 
+pub use crate::argv::{Argv, OwnedArgv};
+pub use crate::cmdtable::{AclCategories, Flags, KeyFlagsFn, Keys, acl, arity_ok, flags, ks, spec};
 pub use crate::version::{EngineVersion, Release, Since, v};
-pub use argv::{Argv, OwnedArgv};
 pub use dispatch::Ctx;
-pub use spec::{
-    AclCategories, CommandSpec, CommandSpec as Cmd, Flags, KeyFlagsFn, Keys, acl, flags, ks,
-};
 
-use crate::db::dict::FnvBuild;
 use crate::errors::CmdResult;
-use std::collections::HashMap;
+
+/// One command table entry's definition, with this crate's handler type.
+pub type CommandSpec = crate::cmdtable::CommandSpec<Handler>;
+/// [`CommandSpec`] under the short name family tables use.
+pub type Cmd = CommandSpec;
+/// A resolved table entry.
+pub type Entry = crate::cmdtable::Entry<Handler>;
+/// The per-node command table: exactly the commands the node's engine release has.
+pub type CommandTable = crate::cmdtable::CommandTable<Handler>;
 
 /// A command handler.
 pub type Handler = fn(&mut Ctx<'_>, &Argv<'_>) -> CmdResult;
@@ -115,126 +118,10 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     aclcmd::COMMANDS,
 ];
 
-/// A resolved table entry.
-#[derive(Debug)]
-pub struct Entry {
-    /// The definition.
-    pub spec: &'static CommandSpec,
-    /// `name` or `container|sub`, as errors and INFO commandstats print it.
-    pub full_name: String,
-    /// Subcommand ids by lowercase name.
-    pub subs: HashMap<Vec<u8>, usize, FnvBuild>,
-    /// Parent entry id, for subcommands.
-    pub parent: Option<usize>,
-}
-
-/// The per-node command table: exactly the commands the node's engine release has.
-#[derive(Debug)]
-pub struct CommandTable {
-    by_name: HashMap<Vec<u8>, usize, FnvBuild>,
-    /// All entries; ids index this vector (and per-command statistics).
-    pub entries: Vec<Entry>,
-    /// Engine release the table was built for.
-    pub engine: EngineVersion,
-}
-
 impl CommandTable {
-    /// Builds the table for an engine release: entries (and subcommands) whose
-    /// [`CommandSpec::since`] that release does not have are left out.
+    /// Builds the table for an engine release from every family in [`FAMILIES`].
     pub fn build(engine: EngineVersion) -> CommandTable {
-        let mut t = CommandTable {
-            by_name: HashMap::default(),
-            entries: Vec::new(),
-            engine,
-        };
-        for fam in FAMILIES {
-            for spec in fam.iter().filter(|s| engine.has(s.since)) {
-                let id = t.entries.len();
-                t.entries.push(Entry {
-                    spec,
-                    full_name: spec.name.to_string(),
-                    subs: HashMap::default(),
-                    parent: None,
-                });
-                for sub in spec.subs.iter().filter(|s| engine.has(s.since)) {
-                    let sid = t.entries.len();
-                    t.entries.push(Entry {
-                        spec: sub,
-                        full_name: format!("{}|{}", spec.name, sub.name),
-                        subs: HashMap::default(),
-                        parent: Some(id),
-                    });
-                    t.entries[id].subs.insert(sub.name.as_bytes().to_vec(), sid);
-                }
-                t.by_name.insert(spec.name.as_bytes().to_vec(), id);
-            }
-        }
-        t
-    }
-
-    /// Looks up a top-level command by (any-case) name.
-    pub fn lookup(&self, name: &[u8]) -> Option<usize> {
-        let mut buf = [0u8; 32];
-        let n = argv::lower_name(name, &mut buf)?;
-        self.by_name.get(&buf[..n]).copied()
-    }
-
-    /// Looks up a subcommand of entry `id`.
-    pub fn lookup_sub(&self, id: usize, name: &[u8]) -> Option<usize> {
-        let mut buf = [0u8; 32];
-        let n = argv::lower_name(name, &mut buf)?;
-        self.entries[id].subs.get(&buf[..n]).copied()
-    }
-
-    /// Top-level entries (COMMAND, COMMAND COUNT).
-    pub fn top_level(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.iter().filter(|e| e.parent.is_none())
-    }
-
-    /// The top-level entry Redis names `name` (lowercase), if clients can still call it under
-    /// some name: ACL rules name commands by their original names even when
-    /// `rename-commands` gave them another, while disabled ones are gone.
-    pub fn lookup_original(&self, name: &str) -> Option<usize> {
-        let id = self
-            .entries
-            .iter()
-            .position(|e| e.parent.is_none() && e.spec.name == name)?;
-        self.by_name.values().any(|&v| v == id).then_some(id)
-    }
-
-    /// Disables a subcommand given as `container|sub` (e.g. `acl|setuser`): it then answers
-    /// "unknown subcommand" and ACL rules cannot name it.
-    pub fn disable_sub(&mut self, full: &str) -> bool {
-        let Some((cmd, sub)) = full.split_once('|') else {
-            return false;
-        };
-        let Some(id) = self.lookup(cmd.as_bytes()) else {
-            return false;
-        };
-        let sub = sub.to_ascii_lowercase();
-        self.entries[id].subs.remove(sub.as_bytes()).is_some()
-    }
-
-    /// Renames or disables commands (`rename-command old new`; empty `new` disables).
-    pub fn rename(&mut self, old: &str, new: &str) -> bool {
-        let Some(id) = self.by_name.remove(old.to_ascii_lowercase().as_bytes()) else {
-            return false;
-        };
-        if !new.is_empty() {
-            self.by_name
-                .insert(new.to_ascii_lowercase().into_bytes(), id);
-        }
-        true
-    }
-}
-
-/// Arity check (`arity` as in the spec).
-pub fn arity_ok(arity: i32, argc: usize) -> bool {
-    let argc = argc as i32;
-    if arity >= 0 {
-        argc == arity
-    } else {
-        argc >= -arity
+        CommandTable::from_families(engine, FAMILIES)
     }
 }
 

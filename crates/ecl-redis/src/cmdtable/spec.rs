@@ -10,7 +10,7 @@
 //! so entries list flags as slices (`.flags(&[WRITE, DENYOOM])`) and aliases combine with the
 //! `const fn` [`Flags::with`]; `|` ([`std::ops::BitOr`]) is for code outside the tables.
 
-use super::{Argv, Handler};
+use crate::argv::Argv;
 use crate::version::{Release, Since};
 use std::ops::BitOr;
 
@@ -289,7 +289,7 @@ pub enum Keys {
 /// One command (or subcommand) definition, built with [`CommandSpec::new`] and the builder
 /// methods (all `const`, so family tables are plain constants).
 #[derive(Debug)]
-pub struct CommandSpec {
+pub struct CommandSpec<H: 'static> {
     /// Lowercase name (for subcommands, the subcommand word).
     pub name: &'static str,
     /// Redis arity: positive = exact argument count, negative = at least |arity|.
@@ -306,10 +306,10 @@ pub struct CommandSpec {
     pub group: &'static str,
     /// `COMMAND DOCS` one-line summary.
     pub summary: &'static str,
-    /// The handler (containers use [`super::container`]).
-    pub handler: Handler,
+    /// The handler (containers use `command::container`).
+    pub handler: H,
     /// Subcommands for containers (CONFIG, CLIENT, OBJECT, …).
-    pub subs: &'static [CommandSpec],
+    pub subs: &'static [CommandSpec<H>],
     /// Key-spec flags per key ordinal (the n-th key found by [`CommandSpec::key_positions`]);
     /// the last entry covers every further key. Empty: derived from the command flags (see
     /// [`CommandSpec::key_flags`]).
@@ -321,10 +321,10 @@ pub struct CommandSpec {
     pub legacy_range: (i32, i32, i32),
 }
 
-impl CommandSpec {
+impl<H: Copy + 'static> CommandSpec<H> {
     /// Starts an entry: no flags, categories or keys, present in every release, arity still
     /// to be given (the table test rejects an arity of 0).
-    pub const fn new(name: &'static str, handler: Handler) -> CommandSpec {
+    pub const fn new(name: &'static str, handler: H) -> CommandSpec<H> {
         CommandSpec {
             name,
             arity: 0,
@@ -342,75 +342,75 @@ impl CommandSpec {
         }
     }
     /// Sets the arity (as Redis counts it, including the name).
-    pub const fn arity(mut self, arity: i32) -> CommandSpec {
+    pub const fn arity(mut self, arity: i32) -> CommandSpec<H> {
         self.arity = arity;
         self
     }
     /// Sets the flags to the union of `flags`.
-    pub const fn flags(mut self, flags: &[Flags]) -> CommandSpec {
+    pub const fn flags(mut self, flags: &[Flags]) -> CommandSpec<H> {
         self.flags = Flags::all_of(flags);
         self
     }
     /// Sets the ACL categories to the union of `cats`.
-    pub const fn acl(mut self, cats: &[AclCategories]) -> CommandSpec {
+    pub const fn acl(mut self, cats: &[AclCategories]) -> CommandSpec<H> {
         self.acl = AclCategories::all_of(cats);
         self
     }
     /// Sets the key positions.
-    pub const fn keys(mut self, keys: Keys) -> CommandSpec {
+    pub const fn keys(mut self, keys: Keys) -> CommandSpec<H> {
         self.keys = keys;
         self
     }
     /// Sets the first release having the command (see [`Since::from`] for Valkey).
-    pub const fn since(mut self, first: Release) -> CommandSpec {
+    pub const fn since(mut self, first: Release) -> CommandSpec<H> {
         self.since = Since::from(first);
         self
     }
     /// Ends the command's availability at release `last` (exclusive): for an entry a later
     /// release replaced by another of the same name.
-    pub const fn until(mut self, last: Release) -> CommandSpec {
+    pub const fn until(mut self, last: Release) -> CommandSpec<H> {
         self.since = self.since.until(last);
         self
     }
     /// Makes this entry the variant of its command from release `first` on (the entry with the
     /// older syntax ends there with [`CommandSpec::until`]).
-    pub const fn variant_from(mut self, first: Release) -> CommandSpec {
+    pub const fn variant_from(mut self, first: Release) -> CommandSpec<H> {
         self.since = self.since.variant_from(first);
         self
     }
     /// Overrides the first Valkey release having the command.
-    pub const fn valkey_since(mut self, major: u32, minor: u32, patch: u32) -> CommandSpec {
+    pub const fn valkey_since(mut self, major: u32, minor: u32, patch: u32) -> CommandSpec<H> {
         self.since = self.since.or_valkey(major, minor, patch);
         self
     }
     /// Sets the `COMMAND DOCS` group.
-    pub const fn group(mut self, group: &'static str) -> CommandSpec {
+    pub const fn group(mut self, group: &'static str) -> CommandSpec<H> {
         self.group = group;
         self
     }
     /// Adds a summary.
-    pub const fn doc(mut self, summary: &'static str) -> CommandSpec {
+    pub const fn doc(mut self, summary: &'static str) -> CommandSpec<H> {
         self.summary = summary;
         self
     }
     /// Adds subcommands.
-    pub const fn subs(mut self, subs: &'static [CommandSpec]) -> CommandSpec {
+    pub const fn subs(mut self, subs: &'static [CommandSpec<H>]) -> CommandSpec<H> {
         self.subs = subs;
         self
     }
     /// Declares key-spec flags per key ordinal (see [`CommandSpec::key_flags`]).
-    pub const fn ks(mut self, flags: &'static [u16]) -> CommandSpec {
+    pub const fn ks(mut self, flags: &'static [u16]) -> CommandSpec<H> {
         self.key_flags = flags;
         self
     }
     /// Declares key-spec flags plus a function computing them per invocation.
-    pub const fn ks_var(mut self, flags: &'static [u16], f: KeyFlagsFn) -> CommandSpec {
+    pub const fn ks_var(mut self, flags: &'static [u16], f: KeyFlagsFn) -> CommandSpec<H> {
         self.key_flags = flags;
         self.key_flags_fn = Some(f);
         self
     }
     /// Declares the `COMMAND INFO` first/last/step of a [`Keys::Custom`] command.
-    pub const fn legacy(mut self, first: i32, last: i32, step: i32) -> CommandSpec {
+    pub const fn legacy(mut self, first: i32, last: i32, step: i32) -> CommandSpec<H> {
         self.legacy_range = (first, last, step);
         self
     }
