@@ -200,13 +200,7 @@ pub struct Engine {
     pub(crate) scripts: crate::scripting::Scripts,
 }
 
-/// Wall-clock milliseconds.
-pub fn wall_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::clock::wall_ms;
 
 impl Engine {
     /// A fresh engine.

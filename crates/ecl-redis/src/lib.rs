@@ -21,6 +21,7 @@
 pub mod acl;
 pub mod argv;
 pub mod client;
+pub mod clock;
 pub mod cluster;
 pub mod cmdtable;
 pub mod command;
@@ -31,6 +32,7 @@ pub mod db;
 pub mod engine;
 pub mod errors;
 pub mod glob;
+pub mod ids;
 pub mod memsize;
 pub mod node;
 pub mod outbuf;

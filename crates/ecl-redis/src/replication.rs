@@ -168,13 +168,7 @@ pub struct Replication {
 }
 
 /// 40 random hex characters (run ids, replication ids, node ids).
-pub fn random_hex40() -> String {
-    use rand::RngExt;
-    let mut r = rand::rng();
-    (0..40)
-        .map(|_| char::from_digit(r.random_range(0..16u32), 16).unwrap_or('0'))
-        .collect()
-}
+pub use crate::ids::random_hex40;
 
 impl Default for Replication {
     fn default() -> Self {

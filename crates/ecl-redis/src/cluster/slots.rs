@@ -1,6 +1,6 @@
 //! Hash slots: CRC16 (XMODEM) of the key, or of its hash tag, modulo 16384.
 //!
-//! Place in the flow: [`super::route`] and `CLUSTER KEYSLOT/COUNTKEYSINSLOT/GETKEYSINSLOT`
+//! Place in the flow: `command::route` and `CLUSTER KEYSLOT/COUNTKEYSINSLOT/GETKEYSINSLOT`
 //! map keys to slots with [`key_slot`].
 
 /// Number of hash slots.

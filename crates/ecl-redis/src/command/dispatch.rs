@@ -391,7 +391,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         // Redis Cluster), then the read-only replica rule.
         if eng.info.cluster
             && eng.cluster.active()
-            && let Err(e) = crate::cluster::route(eng, client, spec, argv, asking)
+            && let Err(e) = super::route::route(eng, client, spec, argv, asking)
         {
             reject(eng, client, out, Some(id), e);
             return Flow::Continue;
@@ -531,7 +531,7 @@ fn after_command_propagate(
         && argv.len() == 3
     {
         let shard = spec.name == "spublish";
-        crate::cluster::broadcast_publish(eng, shard, argv.get(1), argv.get(2));
+        super::route::broadcast_publish(eng, shard, argv.get(1), argv.get(2));
     }
 }
 

@@ -35,6 +35,7 @@
 
 pub mod aclcmd;
 pub mod bits;
+pub mod cluster;
 pub mod coll;
 pub mod connection;
 pub mod dispatch;
@@ -52,6 +53,7 @@ pub mod keyspecs;
 pub mod lists;
 pub mod partial_sort;
 pub mod pubsub;
+pub mod route;
 pub mod scripting;
 pub mod server;
 pub mod sets;
@@ -114,7 +116,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     streams_info::COMMANDS,
     scripting::COMMANDS,
     functions::COMMANDS,
-    crate::cluster::commands::COMMANDS,
+    cluster::COMMANDS,
     aclcmd::COMMANDS,
 ];
 

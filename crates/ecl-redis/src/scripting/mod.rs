@@ -992,6 +992,6 @@ fn check_cluster(
     }
     // MOVED, or keys of several slots in one command: not served here. The script's own
     // command passed routing (with its ASKING, if any), so a slot it imports is served.
-    crate::cluster::route(eng, client, spec, argv, true)
+    crate::command::route::route(eng, client, spec, argv, true)
         .map_err(|_| "ERR Script attempted to access a non local key in a cluster node")
 }

@@ -5,6 +5,8 @@
 //! the ambient tokio runtime (every connection becomes a task there too) and registers the
 //! node's periodic cron (active expiry, pause expiry, ops/sec sampling) with [`crate::cron`].
 
+mod cluster;
+
 use crate::command::CommandTable;
 use crate::config::Config;
 use crate::conn::{Shared, serve};
@@ -40,14 +42,6 @@ pub struct RedisNode {
     tls: ecl_net::PolicyCell,
     /// Network faults the listener's connections suffer (fault injection).
     fault: ecl_net::FaultGate,
-}
-
-fn run_id() -> String {
-    use rand::RngExt;
-    let mut r = rand::rng();
-    (0..40)
-        .map(|_| char::from_digit(r.random_range(0..16u32), 16).unwrap_or('0'))
-        .collect()
 }
 
 impl RedisNode {
@@ -114,7 +108,7 @@ impl RedisNode {
             release: engine,
             flavor: cfg.flavor,
             port: addr.port(),
-            run_id: run_id(),
+            run_id: crate::ids::random_hex40(),
             started: Instant::now(),
             started_ms: wall_ms(),
             cluster: cfg.cluster_enabled,

@@ -1,13 +1,13 @@
 //! The `CLUSTER` command family and `READONLY` / `READWRITE` / `ASKING`.
 //!
 //! Place in the flow: registered in the command table like any family. Every reply is
-//! rendered from the topology the supervisor set ([`super::ClusterState`]), in the formats
+//! rendered from the topology the supervisor set ([`crate::cluster::ClusterState`]), in the formats
 //! Redis 7 documents; every address is the announced endpoint from that topology. Replication
 //! offsets of the other nodes come from [`offsets`], a process-wide registry each node
 //! publishes its offset to (all nodes live in this process), so no node ever takes another
 //! node's lock.
 
-use super::{ClusterNodeInfo, ClusterShard, SLOTS, key_slot};
+use crate::cluster::{ClusterNodeInfo, ClusterShard, SLOTS, key_slot, offsets};
 use crate::command::flags::*;
 use crate::command::{
     AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Release::Redis, acl, container,
@@ -139,35 +139,6 @@ const SUBS: &[CommandSpec] = &[
         .group("cluster")
         .doc("Returns a list of all TCP links to and from peer nodes."),
 ];
-
-/// Process-wide replication offsets by node id, so CLUSTER SHARDS can report every node's.
-pub mod offsets {
-    use std::collections::HashMap;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::{Arc, Mutex, OnceLock, Weak};
-
-    fn registry() -> &'static Mutex<HashMap<String, Weak<AtomicU64>>> {
-        static R: OnceLock<Mutex<HashMap<String, Weak<AtomicU64>>>> = OnceLock::new();
-        R.get_or_init(Default::default)
-    }
-
-    /// Registers a node's published offset cell.
-    pub fn register(node_id: &str, cell: &Arc<AtomicU64>) {
-        if let Ok(mut m) = registry().lock() {
-            m.retain(|_, w| w.strong_count() > 0);
-            m.insert(node_id.to_string(), Arc::downgrade(cell));
-        }
-    }
-
-    /// A node's last published offset (0 if unknown).
-    pub fn get(node_id: &str) -> u64 {
-        registry()
-            .lock()
-            .ok()
-            .and_then(|m| m.get(node_id).and_then(Weak::upgrade))
-            .map_or(0, |c| c.load(Ordering::Acquire))
-    }
-}
 
 fn require_cluster(ctx: &Ctx<'_>) -> CmdResult {
     if ctx.eng.info.cluster {
