@@ -9,7 +9,7 @@
 //! since its last cron) is visited only every [`QUIET_EVERY`] periods. A node leaves the
 //! list when it shuts down or is dropped.
 
-use crate::conn::Shared;
+use crate::engine::Shared;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, Once, Weak};
 use std::time::Duration;
@@ -91,6 +91,11 @@ fn tick(shared: &Shared) -> bool {
     for _ in 0..LOCK_TRIES {
         if let Some(mut eng) = shared.try_lock() {
             eng.cron();
+            // XREADGROUP waiters on keys that just expired are released now, not at the next
+            // command.
+            if eng.has_ready() {
+                crate::command::dispatch::serve_blocked(&mut eng);
+            }
             return eng.cron_quiet();
         }
         std::thread::yield_now();

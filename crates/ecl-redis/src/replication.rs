@@ -27,8 +27,8 @@
 use crate::client::{Client, Event};
 use crate::command::dispatch::Propagation;
 use crate::command::{Argv, Ctx, OwnedArgv, dispatch};
-use crate::conn::Shared;
 use crate::db::{Entry, Key};
+use crate::engine::Shared;
 use crate::engine::{Blocked, Engine, wall_ms};
 use crate::errors::{self, CmdResult};
 use crate::node::RedisNode;

@@ -11,34 +11,9 @@ use super::{Argv, CommandSpec, OwnedArgv, arity_ok, flags};
 use crate::client::{BlockSpec, Client, Event, ReplyMode, TimeoutReply};
 use crate::db::{Db, Key};
 use crate::engine::{Blocked, Engine};
+pub use crate::engine::{Ctx, Propagation};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::resp::Reply;
-
-/// Everything a handler can touch.
-pub struct Ctx<'a> {
-    /// The node state.
-    pub eng: &'a mut Engine,
-    /// The calling client.
-    pub client: &'a mut Client,
-    /// The reply buffer.
-    pub out: &'a mut Reply,
-    /// Time of this command (ms, Unix; includes the test clock offset).
-    pub now: i64,
-    /// Table id of the running command.
-    pub cmd_id: usize,
-    /// What the handler asked replicas to receive instead of, or besides, the command.
-    propagation: Propagation,
-}
-
-/// What a command sends to replicas once it dirtied the keyspace, as its handler states it
-/// (Redis' `alsoPropagate`). By default the command itself, verbatim.
-#[derive(Debug, Default)]
-pub struct Propagation {
-    /// Replaces the verbatim command (empty: propagate nothing).
-    pub instead: Option<Vec<OwnedArgv>>,
-    /// Sent after the command (or after `instead`).
-    pub also: Vec<OwnedArgv>,
-}
 
 impl<'a> Ctx<'a> {
     /// A context for running one command handler.

@@ -70,8 +70,8 @@ pub mod zsets_ops;
 
 pub use crate::argv::{Argv, OwnedArgv};
 pub use crate::cmdtable::{AclCategories, Flags, KeyFlagsFn, Keys, acl, arity_ok, flags, ks, spec};
+pub use crate::engine::{Ctx, Handler};
 pub use crate::version::{EngineVersion, Release, Since, v};
-pub use dispatch::Ctx;
 
 use crate::errors::CmdResult;
 
@@ -81,11 +81,7 @@ pub type CommandSpec = crate::cmdtable::CommandSpec<Handler>;
 pub type Cmd = CommandSpec;
 /// A resolved table entry.
 pub type Entry = crate::cmdtable::Entry<Handler>;
-/// The per-node command table: exactly the commands the node's engine release has.
-pub type CommandTable = crate::cmdtable::CommandTable<Handler>;
-
-/// A command handler.
-pub type Handler = fn(&mut Ctx<'_>, &Argv<'_>) -> CmdResult;
+pub use crate::engine::CommandTable;
 
 /// Handler placeholder for containers: the dispatcher always resolves a subcommand first.
 pub fn container(_: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {

@@ -9,9 +9,9 @@
 use super::RedisNode;
 use crate::cluster::bus::{Bus, Message};
 use crate::cluster::{ClusterTopology, MigrateStep, SlotMove, key_slot};
-use crate::conn::Shared;
 use crate::db::Key;
 use crate::engine::Engine;
+use crate::engine::Shared;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use tokio::sync::mpsc;

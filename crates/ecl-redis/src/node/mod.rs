@@ -9,7 +9,8 @@ mod cluster;
 
 use crate::command::CommandTable;
 use crate::config::Config;
-use crate::conn::{Shared, serve};
+use crate::conn::serve;
+use crate::engine::Shared;
 use crate::engine::{Engine, NodeInfo, wall_ms};
 use crate::version::EngineVersion;
 use crate::{NodeStats, RedisConfig};

@@ -38,7 +38,7 @@ pub struct Persistence {
     /// AOF rewrite counters (INFO persistence).
     pub aof_stats: super::aof::AofStats,
     /// The node itself, for background work (BGSAVE, rewrites) that takes the lock on its own.
-    pub node: std::sync::Weak<crate::conn::Shared>,
+    pub node: std::sync::Weak<crate::engine::Shared>,
     /// When the running BGSAVE started.
     pub bgsave: Option<Instant>,
     /// A BGSAVE SCHEDULE waiting for the running snapshot to end.

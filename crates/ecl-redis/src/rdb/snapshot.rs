@@ -9,9 +9,9 @@
 //! BGSAVE then answers "already in progress", BGREWRITEAOF is scheduled.
 
 use super::file::{self, WriteMeta};
-use crate::conn::Shared;
 use crate::db::{Db, SnapCursor};
 use crate::engine::Engine;
+use crate::engine::Shared;
 
 /// Slots copied per hold of the node lock (a few hundred microseconds of small keys; measured
 /// with bench/bgsave.sh: 4,096 put GET p99 at 1.3 ms during BGSAVE).

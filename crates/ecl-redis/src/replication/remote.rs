@@ -16,7 +16,7 @@
 use super::{Engine, Ordering};
 use crate::client::Client;
 use crate::command::{OwnedArgv, dispatch};
-use crate::conn::Shared;
+use crate::engine::Shared;
 use crate::node::RedisNode;
 use crate::resp::Reply;
 use std::sync::atomic::{AtomicU8, AtomicU64};

@@ -14,9 +14,20 @@
 //! is held), so a blocking mutex is the right tool; slow commands (KEYS on a big keyspace) stall
 //! only that node, as they stall a real Redis.
 
+mod context;
+mod shared;
+
+pub use context::{Ctx, Handler, Propagation};
+pub use shared::{NodeGuard, Shared, lock_async};
+
 use crate::Flavor;
+use crate::argv::OwnedArgv;
 use crate::client::{BlockSpec, Clients, Event, TimeoutReply};
-use crate::command::{CommandTable, OwnedArgv};
+use crate::cmdtable;
+
+/// The per-node command table: exactly the commands the node's engine release has, with their
+/// handlers.
+pub type CommandTable = cmdtable::CommandTable<Handler>;
 use crate::config::{Config, notify};
 use crate::db::evict::{self, Policy};
 use crate::db::{AccessMode, Db, Key};
@@ -736,7 +747,10 @@ impl Engine {
         }
     }
 
-    /// Runs one active-expiry pass over all databases (the node's periodic cycle).
+    /// Runs the engine's part of the node's periodic cycle: one active-expiry pass over all
+    /// databases, the end of an expired CLIENT PAUSE, memory and ops/sec samples. The node's
+    /// cron (`crate::cron`) then serves clients blocked on keys that expired and runs the
+    /// persistence cycle.
     pub fn cron(&mut self) {
         let now = self.now_ms();
         let effort = self.cfg.active_expire_effort;
@@ -748,10 +762,6 @@ impl Engine {
             }
         }
         self.drain_expired();
-        // XREADGROUP waiters on keys that just expired are released now, not at the next command.
-        if self.has_ready() {
-            crate::command::dispatch::serve_blocked(self);
-        }
         if let Some((until, _)) = self.pause
             && now >= until
         {
