@@ -96,6 +96,7 @@ fn tick(shared: &Shared) -> bool {
             if eng.has_ready() {
                 crate::command::dispatch::serve_blocked(&mut eng);
             }
+            crate::persistence::cron(&mut eng);
             return eng.cron_quiet();
         }
         std::thread::yield_now();

@@ -36,6 +36,7 @@ pub mod ids;
 pub mod memsize;
 pub mod node;
 pub mod outbuf;
+pub mod persistence;
 pub mod pubsub;
 pub mod rdb;
 pub mod replication;

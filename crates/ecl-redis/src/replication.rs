@@ -854,7 +854,7 @@ async fn sync_and_stream(
         eng.repl.last_db = Some(db);
         eng.repl.resync_downstream();
         eng.cluster.offset_cell.store(offset, Ordering::Release);
-        crate::rdb::persist::rebase_aof(&mut eng);
+        crate::persistence::rebase_aof(&mut eng);
         link.online.store(true, Ordering::Release);
         link.loaded.store(true, Ordering::Release);
     }

@@ -15,6 +15,7 @@ use crate::db::zset::ZSet;
 use crate::db::{Dict, Key, Value, wrong_type};
 use crate::engine::Engine;
 use crate::errors::CmdError;
+pub use crate::resp::reply::format_g17;
 
 /// A collection type stored in a [`Value`] variant.
 pub trait Coll: Sized {
@@ -321,35 +322,6 @@ pub fn score_text(ctx: &Ctx<'_>, v: f64) -> String {
         return crate::resp::reply::format_double(v);
     }
     format_g17(v)
-}
-
-/// C's `%.17g`: 17 significant digits, trailing zeros dropped, exponent form when the decimal
-/// exponent is below -4 or at least 17.
-pub fn format_g17(v: f64) -> String {
-    // Integral values below 1e17 print all their digits either way (the common case for
-    // scores); this avoids the slow exact-precision float formatting.
-    if v.fract() == 0.0 && v.abs() < 1e17 {
-        return format!("{}", v as i64);
-    }
-    let sci = format!("{v:.16e}");
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..17).contains(&exp) {
-        let m = if mant.contains('.') {
-            mant.trim_end_matches('0').trim_end_matches('.')
-        } else {
-            mant
-        };
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{m}e{sign}{:02}", exp.abs());
-    }
-    let decimals = (16 - exp).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
 }
 
 /// Writes a score: RESP3 double or RESP2 bulk string, formatted per [`score_text`].

@@ -254,7 +254,7 @@ fn memory(eng: &mut Engine, s: &mut String) {
 }
 
 fn persistence(eng: &Engine, s: &mut String) {
-    crate::rdb::persist::info_section(eng, s);
+    crate::persistence::info_section(eng, s);
 }
 
 fn stats(eng: &Engine, s: &mut String) {

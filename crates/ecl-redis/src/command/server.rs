@@ -458,7 +458,7 @@ fn lastsave(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 
 fn save(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     // To `dir/dbfilename` when the node has a data directory, else kept in memory.
-    crate::rdb::persist::save(ctx.eng).map_err(|e| format!("ERR {e}"))?;
+    crate::persistence::save(ctx.eng).map_err(|e| format!("ERR {e}"))?;
     ctx.out.ok();
     Ok(())
 }
@@ -469,13 +469,14 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     // A point-in-time image collected a slice at a time; a thread writes it.
     let status =
-        crate::rdb::persist::bgsave(ctx.eng, argv.len() == 2).map_err(|e| format!("ERR {e}"))?;
+        crate::persistence::bgsave(ctx.eng, argv.len() == 2).map_err(|e| format!("ERR {e}"))?;
     ctx.out.simple(status);
     Ok(())
 }
 
 fn bgrewriteaof(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    let started = crate::rdb::aof::rewrite::start(ctx.eng).map_err(|e| format!("ERR {e}"))?;
+    let started =
+        crate::persistence::aof_rewrite::start(ctx.eng).map_err(|e| format!("ERR {e}"))?;
     ctx.out.simple(if started {
         "Background append only file rewriting started"
     } else {
@@ -524,7 +525,7 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let pass_changed = next.requirepass != ctx.eng.cfg.requirepass;
     ctx.eng.cfg = next;
     ctx.eng.refresh_access_mode();
-    crate::rdb::aof::config_changed(ctx.eng).map_err(|e| CmdError(e.into()))?;
+    crate::persistence::aof::config_changed(ctx.eng).map_err(|e| CmdError(e.into()))?;
     if pass_changed {
         ctx.eng.sync_requirepass();
     }
@@ -957,7 +958,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ctx.out.ok()
         }
         "reload" => {
-            crate::rdb::persist::reload(ctx.eng).map_err(|e| format!("ERR {e}"))?;
+            crate::persistence::reload(ctx.eng).map_err(|e| format!("ERR {e}"))?;
             ctx.out.ok()
         }
         "loadaof" => ctx.out.ok(),

@@ -200,7 +200,10 @@ pub struct Engine {
     /// Cluster-mode state (node id, topology, slot map).
     pub(crate) cluster: crate::cluster::ClusterState,
     /// RDB persistence state (data directory, last image, INFO figures).
-    pub(crate) persist: crate::rdb::persist::Persistence,
+    pub(crate) persist: crate::rdb::state::Persistence,
+    /// The node itself, for background work (BGSAVE, AOF rewrites) that takes the lock on its
+    /// own; set when the node starts.
+    pub(crate) handle: std::sync::Weak<Shared>,
     /// Set when a command panicked: the keyspace may hold a half-applied write, so the node
     /// refuses commands until it is rebooted (a reboot builds a fresh engine). Holds the
     /// panic's message.
@@ -251,6 +254,7 @@ impl Engine {
             repl: Default::default(),
             cluster: Default::default(),
             persist: Default::default(),
+            handle: std::sync::Weak::new(),
             broken: None,
             acl,
             scripts: Default::default(),
@@ -768,7 +772,6 @@ impl Engine {
             self.pause = None;
         }
         self.stats.peak_memory = self.stats.peak_memory.max(self.used_memory());
-        crate::rdb::persist::cron(self);
         let inst = Instant::now();
         self.stats
             .ops_samples
@@ -797,7 +800,13 @@ impl Engine {
             && self.pause.is_none()
             && self.persist.aof.is_none()
             && !self.persist.bgsave_scheduled
-            && !crate::rdb::snapshot::in_progress(self)
+            && !self.snapshot_in_progress()
+    }
+
+    /// Whether a point-in-time snapshot (BGSAVE, an AOF rewrite, the supervisor's image) is
+    /// being collected: every database then carries a snapshot cursor.
+    pub fn snapshot_in_progress(&self) -> bool {
+        self.dbs.iter().any(|d| d.snap.is_some())
     }
 
     /// INFO `instantaneous_ops_per_sec`.

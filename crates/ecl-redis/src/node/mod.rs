@@ -6,6 +6,7 @@
 //! node's periodic cron (active expiry, pause expiry, ops/sec sampling) with [`crate::cron`].
 
 mod cluster;
+mod persistence;
 
 use crate::command::CommandTable;
 use crate::config::Config;
@@ -126,7 +127,7 @@ impl RedisNode {
             engine.acl.replace(users);
         }
         engine.acl.owner_managed = cfg.users.is_some() || cfg.requirepass.is_some();
-        crate::rdb::persist::start_from(&mut engine, &cfg)?;
+        crate::persistence::start_from(&mut engine, &cfg)?;
         let script_watch = engine.scripts.watch.clone();
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
@@ -140,7 +141,7 @@ impl RedisNode {
             unlocked: Notify::new(),
         });
         // Background persistence work (AOF rewrites) takes the lock from threads of its own.
-        shared.lock().persist.node = Arc::downgrade(&shared);
+        shared.lock().handle = Arc::downgrade(&shared);
         let span = tracing::info_span!("node", node = %cfg.name, %addr);
         let tls = ecl_net::PolicyCell::new(cfg.tls.clone());
         let fault = ecl_net::FaultGate::new();

@@ -171,7 +171,7 @@ pub fn score_entry(v: f64, version: u16) -> String {
     if version >= 11 || !v.is_finite() {
         crate::resp::reply::format_double(v)
     } else {
-        crate::command::coll::format_g17(v)
+        crate::resp::reply::format_g17(v)
     }
 }
 

@@ -17,8 +17,7 @@ pub mod listpack;
 #[cfg(test)]
 mod load_fuzz;
 pub mod lzf;
-pub mod persist;
-pub mod snapshot;
+pub mod state;
 pub mod stream;
 
 use crate::db::Value;

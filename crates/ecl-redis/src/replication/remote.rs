@@ -244,14 +244,14 @@ async fn session(
 /// Loads the source's RDB in place of the dataset and makes the node's own replicas resync.
 /// `Ok(false)` when the link was stopped meanwhile.
 fn load(shared: &Shared, rdb: &[u8], generation: u64) -> Result<bool, String> {
-    let opts = crate::rdb::persist::read_options(&shared.lock());
+    let opts = crate::persistence::read_options(&shared.lock());
     let (data, stats) =
         crate::rdb::file::read(rdb, &opts).map_err(|e| format!("cannot load the RDB: {e}"))?;
     let mut eng = shared.lock();
     if eng.repl.generation != generation {
         return Ok(false);
     }
-    crate::rdb::persist::install(&mut eng, data, &stats);
+    crate::persistence::install(&mut eng, data, &stats);
     for db in &mut eng.dbs {
         db.keep_expired = true;
     }

@@ -35,6 +35,35 @@ pub fn push_int(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(&tmp[i..]);
 }
 
+/// C's `%.17g`: 17 significant digits, trailing zeros dropped, exponent form when the decimal
+/// exponent is below -4 or at least 17.
+pub fn format_g17(v: f64) -> String {
+    // Integral values below 1e17 print all their digits either way (the common case for
+    // scores); this avoids the slow exact-precision float formatting.
+    if v.fract() == 0.0 && v.abs() < 1e17 {
+        return format!("{}", v as i64);
+    }
+    let sci = format!("{v:.16e}");
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..17).contains(&exp) {
+        let m = if mant.contains('.') {
+            mant.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            mant
+        };
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{m}e{sign}{:02}", exp.abs());
+    }
+    let decimals = (16 - exp).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 /// Formats a double the way Redis replies with one: shortest round-trip digits, `%g`-style
 /// exponent outside [1e-5, 1e17), `inf` / `-inf` / `nan`.
 pub fn format_double(v: f64) -> String {

@@ -4,14 +4,14 @@
 //! Place in the flow: [`begin`] (under the node lock) marks the instant: every database gets a
 //! cursor ([`crate::db::snapshot`]), so later changes keep pre-images. [`collect`] then copies
 //! the entries in slices of [`SLICE`] slots, taking the node lock for each slice only, so
-//! other clients are served between slices; the copy is serialised by [`super::file::write`]
+//! other clients are served between slices; the copy is serialised by [`crate::rdb::file::write`]
 //! with no lock held. One snapshot runs at a time per node (Redis runs one child at a time);
 //! BGSAVE then answers "already in progress", BGREWRITEAOF is scheduled.
 
-use super::file::{self, WriteMeta};
 use crate::db::{Db, SnapCursor};
 use crate::engine::Engine;
 use crate::engine::Shared;
+use crate::rdb::file::{self, WriteMeta};
 
 /// Slots copied per hold of the node lock (a few hundred microseconds of small keys; measured
 /// with bench/bgsave.sh: 4,096 put GET p99 at 1.3 ms during BGSAVE).
@@ -36,7 +36,7 @@ pub struct Collector {
 
 /// Whether a snapshot is being collected on this node.
 pub fn in_progress(eng: &Engine) -> bool {
-    eng.dbs.iter().any(|d| d.snap.is_some())
+    eng.snapshot_in_progress()
 }
 
 /// Starts a snapshot at this instant, or `None` when one is already being collected.
@@ -63,7 +63,7 @@ pub fn begin(eng: &mut Engine) -> Option<Collector> {
     Some(Collector {
         copy,
         db: 0,
-        meta: super::persist::write_meta(eng),
+        meta: super::write_meta(eng),
         functions: eng.scripts.functions.codes(),
         now_ms: eng.now_ms(),
         keys_total: eng.total_keys(),
@@ -107,7 +107,7 @@ impl Collector {
     /// runs without the node lock).
     pub fn image(&self) -> Vec<u8> {
         let mut img = file::write(&self.copy, &self.meta, self.now_ms);
-        super::functions::append_to_file(&mut img, &self.functions);
+        crate::rdb::functions::append_to_file(&mut img, &self.functions);
         img
     }
 }

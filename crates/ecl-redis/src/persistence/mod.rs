@@ -1,64 +1,39 @@
-//! Snapshots of a node: the [`RedisNode`] API the supervisor uses (`snapshot_rdb`,
-//! `load_rdb`) and the persistence commands' work (SAVE, BGSAVE, DEBUG RELOAD, INFO
+//! Persistence of a node: the work behind the supervisor's snapshots (`node::persistence`:
+//! `snapshot_rdb`, `load_rdb`) and the persistence commands (SAVE, BGSAVE, DEBUG RELOAD, INFO
 //! persistence figures).
 //!
 //! Place in the flow: between the engine (databases under the node lock) and the file codec
-//! in [`super::file`]. Consistency: SAVE and DEBUG RELOAD serialise under the node lock;
+//! in [`crate::rdb::file`]. Consistency: SAVE and DEBUG RELOAD serialise under the node lock;
 //! BGSAVE and `snapshot_rdb` take the same point-in-time image a slice at a time while the
-//! node keeps serving ([`super::snapshot`]), as Redis' fork gives. Where images go: with a data directory
+//! node keeps serving ([`snapshot`]), as Redis' fork gives. Where images go: with a data directory
 //! (`RedisConfig::data_dir`, shown as CONFIG `dir`), SAVE writes `dir/dbfilename` atomically
 //! (temporary file, then rename) and a node starting with that file present loads it, as
-//! Redis does; without one, SAVE keeps the image in memory only ([`RedisNode::last_saved_rdb`])
+//! Redis does; without one, SAVE keeps the image in memory only (`RedisNode::last_saved_rdb`)
 //! and nothing is ever written to disk.
 
-use super::file::{self, LoadStats, RdbError, ReadOptions, WriteMeta};
-use crate::RedisNode;
+pub mod aof;
+mod aof_load;
+pub mod aof_rewrite;
+pub mod snapshot;
+
 use crate::engine::Engine;
+use crate::rdb::file::{self, LoadStats, RdbError, ReadOptions, WriteMeta};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Persistence state of a node (INFO persistence, the last in-memory image).
-#[derive(Debug, Default)]
-pub struct Persistence {
-    /// Where SAVE writes `dbfilename`; `None` keeps images in memory only.
-    pub data_dir: Option<PathBuf>,
-    /// The image of the last successful SAVE/BGSAVE when there is no data directory.
-    pub last_image: Option<Arc<Vec<u8>>>,
-    /// Successful saves since start (INFO `rdb_saves`).
-    pub saves: u64,
-    /// Whether the last save failed (INFO `rdb_last_bgsave_status`).
-    pub last_failed: bool,
-    /// Seconds the last save took (INFO `rdb_last_bgsave_time_sec`), -1 before any.
-    pub last_secs: Option<u64>,
-    /// Keys loaded / skipped as expired by the last load.
-    pub last_load: (u64, u64),
-    /// The open append-only file (`appendonly yes` with a data directory).
-    pub aof: Option<super::aof::Aof>,
-    /// AOF rewrite counters (INFO persistence).
-    pub aof_stats: super::aof::AofStats,
-    /// The node itself, for background work (BGSAVE, rewrites) that takes the lock on its own.
-    pub node: std::sync::Weak<crate::engine::Shared>,
-    /// When the running BGSAVE started.
-    pub bgsave: Option<Instant>,
-    /// A BGSAVE SCHEDULE waiting for the running snapshot to end.
-    pub bgsave_scheduled: bool,
-    /// Keys copied / keys at the start of the snapshot being collected.
-    pub save_progress: (u64, u64),
-}
 
 /// The node's current dataset and function libraries as an RDB file image (caller holds the
 /// node lock).
 pub fn image(eng: &Engine) -> Vec<u8> {
     let mut img = file::write(&eng.dbs, &write_meta(eng), eng.now_ms());
-    super::functions::append_to_file(&mut img, &eng.scripts.functions.codes());
+    crate::rdb::functions::append_to_file(&mut img, &eng.scripts.functions.codes());
     img
 }
 
 /// The header fields of an image of this node taken now.
 pub fn write_meta(eng: &Engine) -> WriteMeta {
     WriteMeta {
-        rdb_version: super::rdb_version(eng.info.compat),
+        rdb_version: crate::rdb::rdb_version(eng.info.compat),
         // `redis-ver` carries what INFO reports as `redis_version` (Valkey: the Redis release
         // it follows), which is what tools reading the field compare against.
         engine_version: eng
@@ -74,7 +49,7 @@ pub fn write_meta(eng: &Engine) -> WriteMeta {
 /// How this node reads files: its RDB version, databases, clock and eviction policy.
 pub(crate) fn read_options(eng: &Engine) -> ReadOptions {
     ReadOptions {
-        max_version: super::rdb_version(eng.info.compat),
+        max_version: crate::rdb::rdb_version(eng.info.compat),
         databases: eng.dbs.len(),
         now_ms: eng.now_ms(),
         lfu: eng.cfg.policy.is_lfu(),
@@ -110,7 +85,7 @@ pub(crate) fn install(eng: &mut Engine, data: file::Dataset, stats: &LoadStats) 
 /// base from it, as Redis rewrites its AOF after such a load.
 pub fn rebase_aof(eng: &mut Engine) {
     if eng.persist.aof.is_some()
-        && let Err(e) = super::aof::rewrite::start(eng)
+        && let Err(e) = aof_rewrite::start(eng)
     {
         tracing::warn!(error = %e, "AOF rewrite after a load failed to start");
     }
@@ -176,25 +151,25 @@ pub fn bgsave(eng: &mut Engine, schedule: bool) -> Result<&'static str, String> 
     if eng.persist.bgsave.is_some() {
         return Err("Background save already in progress".into());
     }
-    if super::snapshot::in_progress(eng) {
+    if snapshot::in_progress(eng) {
         if schedule {
             eng.persist.bgsave_scheduled = true;
             return Ok("Background saving scheduled");
         }
         return Err("Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into());
     }
-    let Some(shared) = eng.persist.node.upgrade() else {
+    let Some(shared) = eng.handle.upgrade() else {
         save(eng)?;
         return Ok("Background saving started");
     };
-    let Some(c) = super::snapshot::begin(eng) else {
+    let Some(c) = snapshot::begin(eng) else {
         return Err("Background save already in progress".into());
     };
     let started = Instant::now();
     let (to, dirty) = (target(eng), eng.dirty());
     eng.persist.bgsave = Some(started);
     let job = move || {
-        let img = super::snapshot::collect(&shared, c);
+        let img = snapshot::collect(&shared, c);
         let stored = store(to, img);
         let mut eng = shared.lock();
         eng.persist.bgsave = None;
@@ -214,8 +189,8 @@ pub fn bgsave(eng: &mut Engine, schedule: bool) -> Result<&'static str, String> 
 /// The periodic persistence work (node cron): the AOF's, and a scheduled BGSAVE once no
 /// snapshot is being collected.
 pub fn cron(eng: &mut Engine) {
-    super::aof::cron(eng);
-    if eng.persist.bgsave_scheduled && !super::snapshot::in_progress(eng) {
+    aof::cron(eng);
+    if eng.persist.bgsave_scheduled && !snapshot::in_progress(eng) {
         eng.persist.bgsave_scheduled = false;
         if let Err(e) = bgsave(eng, false) {
             tracing::warn!(error = %e, "scheduled BGSAVE failed to start");
@@ -250,7 +225,7 @@ fn write_atomically(dir: &std::path::Path, name: &str, img: &[u8]) -> std::io::R
 pub fn info_section(eng: &Engine, s: &mut String) {
     use std::fmt::Write;
     let p = &eng.persist;
-    let (done, total) = if super::snapshot::in_progress(eng) {
+    let (done, total) = if snapshot::in_progress(eng) {
         p.save_progress
     } else {
         (0, 0)
@@ -268,7 +243,7 @@ pub fn info_section(eng: &Engine, s: &mut String) {
         p.last_load.1,
         p.last_load.0,
     );
-    super::aof::info_lines(eng, s);
+    aof::info_lines(eng, s);
 }
 
 /// At node start: remembers the data directory and loads the initial image, or else (with
@@ -277,12 +252,12 @@ pub fn info_section(eng: &Engine, s: &mut String) {
 /// RDB or AOF. With `appendonly yes` and no AOF yet, one is created from what was loaded.
 pub fn start_from(eng: &mut Engine, cfg: &crate::RedisConfig) -> std::io::Result<()> {
     eng.persist.data_dir = cfg.data_dir.clone();
-    if super::aof::wanted(eng) {
-        if cfg.initial_rdb.is_none() && super::aof::start(eng)? {
+    if aof::wanted(eng) {
+        if cfg.initial_rdb.is_none() && aof::start(eng)? {
             return Ok(());
         }
         load_initial(eng, cfg)?;
-        return super::aof::create(eng);
+        return aof::create(eng);
     }
     load_initial(eng, cfg)
 }
@@ -320,54 +295,5 @@ fn load_initial(eng: &mut Engine, cfg: &crate::RedisConfig) -> std::io::Result<(
             Ok(())
         }
         Err(e) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-    }
-}
-
-impl RedisNode {
-    /// The node's whole dataset as an RDB file image in the format of its engine version, at
-    /// one consistent point in time (the call's start, or the end of a snapshot already
-    /// running). The node keeps serving meanwhile: entries are copied a slice per lock hold
-    /// and serialised without the lock (see [`super::snapshot`]). Does not count as a SAVE.
-    pub fn snapshot_rdb(&self) -> Vec<u8> {
-        let run = || {
-            let c = super::snapshot::begin_waiting(&self.shared);
-            super::snapshot::collect(&self.shared, c)
-        };
-        // Called from a runtime worker (the supervisor does), the worker's other tasks —
-        // this node's clients among them — move to another worker meanwhile.
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if multi_thread {
-            tokio::task::block_in_place(run)
-        } else {
-            run()
-        }
-    }
-
-    /// Replaces the node's dataset with an RDB file image (from this engine or a real Redis
-    /// of the same or an older RDB version). The image is verified in full (checksum
-    /// included) before anything changes; keys whose TTL has passed are skipped.
-    /// Parsing runs outside the node lock (commands go on meanwhile, on the old data); only
-    /// the swap holds it.
-    pub fn load_rdb(&self, bytes: &[u8]) -> Result<LoadStats, RdbError> {
-        let opts = read_options(&self.shared.lock());
-        let (data, stats) = file::read(bytes, &opts)?;
-        install(&mut self.shared.lock(), data, &stats);
-        Ok(stats)
-    }
-
-    /// The image the last SAVE/BGSAVE kept in memory (nodes without a data directory). A
-    /// BGSAVE still running is waited for, so the image is never older than the last BGSAVE
-    /// acknowledged.
-    pub fn last_saved_rdb(&self) -> Option<Arc<Vec<u8>>> {
-        loop {
-            {
-                let eng = self.shared.lock();
-                if eng.persist.bgsave.is_none() {
-                    return eng.persist.last_image.clone();
-                }
-            }
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
     }
 }

@@ -6,22 +6,12 @@
 //! collects it a slice at a time and writes the new base file without the lock; [`finish`] then swaps the manifest atomically to
 //! the new base plus the incremental files opened since, and deletes the superseded files.
 
-use super::manifest::{self, FileEntry};
-use super::{Aof, base_name, remove_files};
+use super::aof::remove_files;
+use super::snapshot;
 use crate::engine::Engine;
-use crate::rdb::snapshot;
+use crate::rdb::aof::manifest::{self, FileEntry};
+use crate::rdb::aof::{Aof, Running, base_name};
 use std::time::Instant;
-
-/// A rewrite in progress.
-#[derive(Debug)]
-pub struct Running {
-    /// When it started (`aof_current_rewrite_time_sec`).
-    pub started: Instant,
-    /// The base file being written.
-    base: FileEntry,
-    /// First incremental file that follows the new base.
-    keep_from: u64,
-}
 
 /// Whether the files grew enough since the last rewrite for an automatic one.
 pub fn auto_due(aof: &Aof, cfg: &crate::config::Config) -> bool {
@@ -36,7 +26,7 @@ pub fn auto_due(aof: &Aof, cfg: &crate::config::Config) -> bool {
 /// (without `ERR `).
 pub fn start(eng: &mut Engine) -> Result<bool, String> {
     let busy = snapshot::in_progress(eng);
-    let node = eng.persist.node.clone();
+    let node = eng.handle.clone();
     let Some(aof) = &mut eng.persist.aof else {
         return Err(
             "Background append only file rewriting needs appendonly yes and a data directory"

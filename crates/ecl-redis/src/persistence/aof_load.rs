@@ -7,10 +7,10 @@
 //! valid content); anything else malformed refuses the start with an error naming the file and
 //! the byte offset, so a node never serves half-loaded data silently.
 
-use super::manifest::Manifest;
 use crate::client::Client;
 use crate::command::{OwnedArgv, dispatch};
 use crate::engine::Engine;
+use crate::rdb::aof::manifest::Manifest;
 use crate::resp::Reply;
 use std::io;
 use std::path::Path;
@@ -174,7 +174,7 @@ pub fn load(
         let path = dir.join(&base.name);
         let bytes = std::fs::read(&path)?;
         if bytes.starts_with(b"REDIS") {
-            crate::rdb::persist::apply(eng, &bytes).map_err(|e| {
+            super::apply(eng, &bytes).map_err(|e| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
