@@ -47,10 +47,9 @@ pub mod version;
 
 pub use acl::{PasswordCheck, UserDef};
 pub use cluster::{ClusterNodeInfo, ClusterShard, ClusterTopology};
+pub use engine::replication::{RemoteStatus, ReplicationRole};
 pub use node::RedisNode;
 pub use rdb::file::{LoadStats, RdbError};
-pub use replication::ReplicationRole;
-pub use replication::remote::RemoteStatus;
 
 use std::net::SocketAddr;
 

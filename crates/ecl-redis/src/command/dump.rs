@@ -129,7 +129,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if ctx.replicating()
         && let Some(at) = ctx.stored_expiry(key).filter(|&at| at > 0)
     {
-        ctx.also_propagate(crate::replication::pexpireat(key, at));
+        ctx.also_propagate(crate::engine::replication::pexpireat(key, at));
     }
     ctx.out.ok();
     Ok(())

@@ -286,7 +286,7 @@ fn stats(eng: &Engine, s: &mut String) {
 }
 
 fn replication(eng: &mut Engine, s: &mut String) {
-    crate::replication::info_section(eng, s);
+    super::replication::info_section(eng, s);
 }
 
 fn commandstats(eng: &Engine, s: &mut String) {

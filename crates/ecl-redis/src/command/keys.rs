@@ -11,9 +11,9 @@ use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, ac
 use crate::config::notify;
 use crate::db::Value;
 use crate::db::evict::{self, Policy};
+use crate::engine::replication;
 use crate::errors::{self, CmdError, CmdResult, c_string};
 use crate::glob::glob_match;
-use crate::replication;
 
 const KS: AclCategories = acl::KEYSPACE;
 const K1: Keys = Keys::Range(1, 1, 1);
@@ -632,5 +632,5 @@ fn object_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn wait(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    crate::replication::wait_cmd(ctx, argv)
+    super::replication::wait_cmd(ctx, argv)
 }

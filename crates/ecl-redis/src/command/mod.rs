@@ -53,6 +53,7 @@ pub mod keyspecs;
 pub mod lists;
 pub mod partial_sort;
 pub mod pubsub;
+pub mod replication;
 pub mod route;
 pub mod scripting;
 pub mod server;

@@ -911,7 +911,7 @@ fn lolwut(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn role(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    crate::replication::role_cmd(ctx, argv)
+    super::replication::role_cmd(ctx, argv)
 }
 
 fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

@@ -13,8 +13,8 @@ use super::{
 use crate::config::notify;
 use crate::db::string::{clamp_range, format_float_human, parse_f64, parse_i64, set_i64};
 use crate::db::{Value, as_str, longdouble};
+use crate::engine::replication;
 use crate::errors::{self, CmdError, CmdResult};
-use crate::replication;
 
 const R: AclCategories = acl::READ.with(acl::STRING);
 const W: AclCategories = acl::WRITE.with(acl::STRING);

@@ -15,6 +15,7 @@
 //! only that node, as they stall a real Redis.
 
 mod context;
+pub mod replication;
 mod shared;
 
 pub use context::{Ctx, Handler, Propagation};
@@ -196,7 +197,7 @@ pub struct Engine {
     /// clock read per command.
     last_tick: Instant,
     /// Replication state (role, links, stream offset).
-    pub(crate) repl: crate::replication::Replication,
+    pub(crate) repl: replication::Replication,
     /// Cluster-mode state (node id, topology, slot map).
     pub(crate) cluster: crate::cluster::ClusterState,
     /// RDB persistence state (data directory, last image, INFO figures).

@@ -7,6 +7,7 @@
 
 mod cluster;
 mod persistence;
+mod replication;
 
 use crate::command::CommandTable;
 use crate::config::Config;

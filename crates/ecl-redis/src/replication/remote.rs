@@ -13,18 +13,16 @@
 //! the group's replicas follow (chained replication). Loading the source's RDB replaces the
 //! dataset, so the node's own replicas are made to resynchronize with a full copy.
 
-use super::{Engine, Ordering};
 use crate::client::Client;
 use crate::command::{OwnedArgv, dispatch};
 use crate::engine::Shared;
-use crate::node::RedisNode;
+use crate::engine::replication::{RemoteState, RemoteStatus, own_endpoint};
 use crate::resp::Reply;
-use std::sync::atomic::{AtomicU8, AtomicU64};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tracing::Instrument;
 
 /// Attempts at the first synchronisation before the link gives up (as ElastiCache retries a
 /// few times, then reports the migration as failed).
@@ -33,130 +31,6 @@ const FIRST_SYNC_ATTEMPTS: u32 = 3;
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest RDB payload accepted (a guard against a corrupt length).
 const MAX_PAYLOAD: usize = 4 << 30;
-
-/// Where a network replication link stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RemoteStatus {
-    /// Connecting or in the handshake.
-    Connecting,
-    /// Receiving and loading the RDB payload.
-    Syncing,
-    /// Loaded; applying the source's stream.
-    Up,
-    /// The link was lost after a sync; reconnecting.
-    Reconnecting(String),
-    /// The first synchronisation failed every attempt; the link is gone.
-    Failed(String),
-}
-
-/// What the link task and the node share.
-#[derive(Debug, Default)]
-pub struct RemoteState {
-    phase: AtomicU8,
-    /// The source's replication offset applied so far.
-    pub offset: AtomicU64,
-    /// Full synchronisations completed.
-    pub syncs: AtomicU64,
-    /// Last error, for the statuses that carry one.
-    error: Mutex<String>,
-}
-
-impl RemoteState {
-    fn set(&self, status: &RemoteStatus) {
-        let (code, msg) = match status {
-            RemoteStatus::Connecting => (0, None),
-            RemoteStatus::Syncing => (1, None),
-            RemoteStatus::Up => (2, None),
-            RemoteStatus::Reconnecting(m) => (3, Some(m)),
-            RemoteStatus::Failed(m) => (4, Some(m)),
-        };
-        if let Some(m) = msg {
-            *self.error.lock().unwrap_or_else(|p| p.into_inner()) = m.clone();
-        }
-        self.phase.store(code, Ordering::Release);
-    }
-
-    /// The current status.
-    pub fn status(&self) -> RemoteStatus {
-        let msg = || self.error.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        match self.phase.load(Ordering::Acquire) {
-            0 => RemoteStatus::Connecting,
-            1 => RemoteStatus::Syncing,
-            2 => RemoteStatus::Up,
-            3 => RemoteStatus::Reconnecting(msg()),
-            _ => RemoteStatus::Failed(msg()),
-        }
-    }
-}
-
-/// The node's link to a source server (kept in [`super::Replication::remote`]).
-#[derive(Debug)]
-pub struct RemoteUpstream {
-    /// The source endpoint.
-    pub source: (String, u16),
-    /// Shared with the task.
-    pub state: Arc<RemoteState>,
-    /// The link task.
-    pub task: Option<tokio::task::AbortHandle>,
-}
-
-impl RedisNode {
-    /// Replicates the Redis server at `source` over the network until
-    /// [`RedisNode::stop_remote_replication`]: clients' writes are refused meanwhile; the
-    /// node's own replicas keep following it. Re-targets a link already running.
-    pub fn replicate_from_remote(&self, source: (String, u16)) {
-        let state = Arc::new(RemoteState::default());
-        let generation = {
-            let mut eng = self.shared.lock();
-            eng.repl.generation += 1;
-            if let Some(old) = eng.repl.remote.take()
-                && let Some(t) = old.task
-            {
-                t.abort();
-            }
-            eng.repl.remote = Some(RemoteUpstream {
-                source: source.clone(),
-                state: state.clone(),
-                task: None,
-            });
-            for db in &mut eng.dbs {
-                db.keep_expired = true;
-            }
-            eng.repl.generation
-        };
-        let task = self.runtime.spawn(
-            run(self.shared.clone(), state, source, generation).instrument(self.span.clone()),
-        );
-        let mut eng = self.shared.lock();
-        let current = eng.repl.generation == generation;
-        match eng.repl.remote.as_mut() {
-            Some(r) if current => r.task = Some(task.abort_handle()),
-            _ => task.abort(),
-        }
-    }
-
-    /// Ends a network replication link, keeping the data: the node serves writes again.
-    pub fn stop_remote_replication(&self) {
-        let mut eng = self.shared.lock();
-        let Some(old) = eng.repl.remote.take() else {
-            return;
-        };
-        eng.repl.generation += 1;
-        if let Some(t) = old.task {
-            t.abort();
-        }
-        for db in &mut eng.dbs {
-            db.keep_expired = false;
-        }
-        tracing::info!(source = ?old.source, "network replication stopped; node writable");
-    }
-
-    /// The network link's status, if the node has one.
-    pub fn remote_status(&self) -> Option<RemoteStatus> {
-        let eng = self.shared.lock();
-        eng.repl.remote.as_ref().map(|r| r.state.status())
-    }
-}
 
 /// Checks that `source` answers `PING` like a Redis server (TestMigration): `Ok` with the
 /// server's `redis_version` when INFO gives it, or the reason it cannot be replicated.
@@ -183,7 +57,12 @@ pub async fn probe(source: &(String, u16)) -> Result<String, String> {
 
 /// The link task: sessions until the node stops, is re-targeted, or the first sync fails
 /// [`FIRST_SYNC_ATTEMPTS`] times.
-async fn run(shared: Arc<Shared>, state: Arc<RemoteState>, source: (String, u16), generation: u64) {
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    state: Arc<RemoteState>,
+    source: (String, u16),
+    generation: u64,
+) {
     let mut own_down = shared.shutdown.subscribe();
     let mut failures = 0;
     loop {
@@ -221,7 +100,7 @@ async fn session(
     generation: u64,
 ) -> Result<(), String> {
     let mut conn = Conn::connect(source).await?;
-    let port = super::own_endpoint(&shared.lock()).1.to_string();
+    let port = own_endpoint(&shared.lock()).1.to_string();
     let offset = conn.handshake(port.as_bytes()).await?;
     state.set(&RemoteStatus::Syncing);
     let rdb = conn.payload().await?;
@@ -340,29 +219,6 @@ fn apply(shared: &Shared, master: &mut Client, units: &[Vec<OwnedArgv>], generat
         }
         eng.flush_txn();
     }
-    true
-}
-
-/// INFO replication lines of a node replicating a source over the network; `false` when it
-/// does not.
-pub(super) fn info_lines(eng: &Engine, s: &mut String) -> bool {
-    use std::fmt::Write as _;
-    let Some(r) = &eng.repl.remote else {
-        return false;
-    };
-    let status = r.state.status();
-    let up = status == RemoteStatus::Up;
-    let _ = write!(
-        s,
-        "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\nslave_priority:100\r\nslave_read_only:1\r\nreplica_announced:1\r\n",
-        r.source.0,
-        r.source.1,
-        if up { "up" } else { "down" },
-        if up { 0 } else { -1 },
-        u8::from(status == RemoteStatus::Syncing),
-        r.state.offset.load(Ordering::Acquire),
-        r.state.offset.load(Ordering::Acquire),
-    );
     true
 }
 
