@@ -1,5 +1,6 @@
 //! Valkey 8 additions exist on the Valkey release that brought them and nowhere else: SCRIPT
-//! SHOW, CLIENT CAPA, CLUSTER SLOT-STATS and XREAD's `+` ID (Valkey 8.0), BGSAVE CANCEL,
+//! SHOW, CLIENT CAPA (with `-REDIRECT` from a standalone replica and READONLY outside cluster
+//! mode), CLUSTER SLOT-STATS and XREAD's `+` ID (Valkey 8.0), BGSAVE CANCEL,
 //! COMMANDLOG and HELLO's `availability_zone` (Valkey 8.1). Each is driven through the `redis`
 //! crate on a node of the right release; on Redis 7.0 and Valkey 7.2 nodes the same commands
 //! get the refusal redis-server 7.0.15 answers (compared byte for byte where it is installed).
@@ -75,6 +76,43 @@ async fn client_capa_accepts_known_and_unknown_capabilities() {
     let arity = err_text(query::<String>(&mut con, &["CLIENT", "CAPA"]).await);
     assert!(arity.contains("wrong number of arguments"), "{arity}");
     n.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_capa_redirect_sends_data_commands_to_the_primary() {
+    let (primary, replica) = (node(Flavor::Valkey, "8.0.1"), node(Flavor::Valkey, "8.0.1"));
+    let port = primary.local_addr().port();
+    replica.replicate_from(&primary, ("127.0.0.1".into(), port));
+    let mut p = client(&primary).await;
+    let _: () = query(&mut p, &["SET", "k", "v"]).await.unwrap();
+    let mut plain = client(&replica).await;
+    for _ in 0..100 {
+        if query::<Option<String>>(&mut plain, &["GET", "k"]).await == Ok(Some("v".into())) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Without the capability: reads served, writes refused as READONLY.
+    let e = err_text(query::<()>(&mut plain, &["SET", "k", "w"]).await);
+    assert!(e.starts_with("READONLY"), "{e}");
+    let mut raw = Raw::connect(&replica).await;
+    assert_eq!(raw.cmd(&["CLIENT", "CAPA", "redirect"]).await, "+OK\r\n");
+    let redirect = format!("-REDIRECT 127.0.0.1:{port}\r\n");
+    assert_eq!(raw.cmd(&["GET", "k"]).await, redirect);
+    assert_eq!(raw.cmd(&["SET", "k", "w"]).await, redirect);
+    assert_eq!(raw.cmd(&["PING"]).await, "+PONG\r\n");
+    // READONLY keeps reads here; writes still go to the primary.
+    assert_eq!(raw.cmd(&["READONLY"]).await, "+OK\r\n");
+    assert_eq!(raw.cmd(&["GET", "k"]).await, "$1\r\nv\r\n");
+    assert_eq!(raw.cmd(&["SET", "k", "w"]).await, redirect);
+    assert_eq!(raw.cmd(&["READWRITE"]).await, "+OK\r\n");
+    assert_eq!(raw.cmd(&["GET", "k"]).await, redirect);
+    // The primary serves such a client as any other.
+    let mut on_primary = Raw::connect(&primary).await;
+    on_primary.cmd(&["CLIENT", "CAPA", "redirect"]).await;
+    assert_eq!(on_primary.cmd(&["GET", "k"]).await, "$1\r\nv\r\n");
+    replica.shutdown().await;
+    primary.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -440,7 +478,12 @@ async fn older_releases_refuse_the_additions() {
         let n = node(flavor, version);
         let mut raw = Raw::connect(&n).await;
         older.push(probe_answers(&mut raw).await);
-        // HELLO has no zone field whatever the node was given.
+        // READONLY still needs cluster mode; HELLO has no zone field.
+        assert!(
+            raw.cmd(&["READONLY"])
+                .await
+                .contains("cluster support disabled")
+        );
         assert!(!raw.cmd(&["HELLO", "3"]).await.contains("availability_zone"));
         n.shutdown().await;
     }

@@ -10,8 +10,8 @@
 use super::{ClusterNodeInfo, ClusterShard, SLOTS, key_slot};
 use crate::command::flags::*;
 use crate::command::{
-    AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Release::Redis, Release::Valkey, acl,
-    container,
+    AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Release, Release::Redis, Release::Valkey,
+    Since, acl, container,
 };
 use crate::engine::wall_ms;
 use crate::errors::{self, CmdError, CmdResult};
@@ -185,15 +185,24 @@ fn require_cluster(ctx: &Ctx<'_>) -> CmdResult {
     }
 }
 
+/// READONLY / READWRITE need cluster mode, except from Valkey 8.0 on, where a standalone
+/// replica uses them for `CLIENT CAPA redirect` clients.
+fn require_cluster_or_standalone_reads(ctx: &Ctx<'_>) -> CmdResult {
+    if ctx.has(Since::from(Release::Valkey(8, 0, 0))) {
+        return Ok(());
+    }
+    require_cluster(ctx)
+}
+
 fn readonly(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    require_cluster(ctx)?;
+    require_cluster_or_standalone_reads(ctx)?;
     ctx.client.readonly = true;
     ctx.out.ok();
     Ok(())
 }
 
 fn readwrite(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    require_cluster(ctx)?;
+    require_cluster_or_standalone_reads(ctx)?;
     ctx.client.readonly = false;
     ctx.out.ok();
     Ok(())

@@ -825,9 +825,15 @@ fn client_trackinginfo(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 /// CLIENT CAPA (Valkey 8.0): the client declares capabilities; unknown ones are ignored, as
-/// the documentation says. `redirect` is accepted but changes nothing here (see README,
-/// "Differences from AWS": replicas do not answer `-REDIRECT`).
-fn client_capa(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+/// the documentation says. `redirect`: a standalone replica answers this client's data
+/// commands with `-REDIRECT primary-ip:port` (reads stay here after READONLY).
+fn client_capa(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv
+        .iter_from(2)
+        .any(|c| c.eq_ignore_ascii_case(b"redirect"))
+    {
+        ctx.client.capa_redirect = true;
+    }
     ctx.out.ok();
     Ok(())
 }

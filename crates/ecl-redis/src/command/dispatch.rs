@@ -396,6 +396,10 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
             reject(eng, client, out, Some(id), e);
             return Flow::Continue;
         }
+        if let Some(e) = standalone_redirect(eng, client, spec) {
+            reject(eng, client, out, Some(id), e);
+            return Flow::Continue;
+        }
         if eng.repl.is_replica() && spec.has(flags::WRITE) {
             reject(eng, client, out, Some(id), errors::READONLY_REPLICA.into());
             return Flow::Continue;
@@ -541,6 +545,19 @@ fn track(eng: &mut Engine, client: &Client, spec: &CommandSpec, argv: &Argv<'_>,
     }
     let caching_cmd = argv.is(0, "client") && argv.is(1, "caching");
     eng.tracking.end_command(client.id, caching_cmd);
+}
+
+/// A standalone replica sends a client that declared `CLIENT CAPA redirect` (Valkey 8.0) to
+/// its primary for data commands: every write, and every read unless the client asked for
+/// READONLY.
+fn standalone_redirect(eng: &Engine, client: &Client, spec: &CommandSpec) -> Option<CmdError> {
+    if !client.capa_redirect || eng.info.cluster {
+        return None;
+    }
+    let (host, port) = &eng.repl.upstream.as_ref()?.primary;
+    let read = spec.has(flags::READONLY) && !spec.has(flags::WRITE);
+    let data = spec.has(flags::WRITE) || spec.has(flags::READONLY);
+    (data && !(read && client.readonly)).then(|| CmdError(format!("REDIRECT {host}:{port}").into()))
 }
 
 /// The logs a command that ran may enter: the latency monitor's `command` event, the slow log
