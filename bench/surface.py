@@ -61,7 +61,7 @@ def geo_commands(key: str, n: int, seed: int) -> bytes:
     return "".join(lines).encode()
 
 
-def prepare(port: int, requests: int) -> str:
+def prepare(port: int) -> str:
     """Loads the data every test reads; returns the script's SHA-1."""
     cli(port, "FLUSHALL")
     sha = cli(port, "SCRIPT", "LOAD", SCRIPT)
@@ -91,7 +91,7 @@ def bench(server: tuple[int, int], n: int, clients: int, *command: str) -> tuple
 
 def repetition(server: tuple[int, int], requests: int, clients: int) -> dict[str, tuple[float, float]]:
     port = server[0]
-    sha = prepare(port, requests)
+    sha = prepare(port)
     r = {}
     r["EVALSHA (GET in a script)"] = bench(server, requests, clients, "EVALSHA", sha, "1", "k")
     # XADD fills `s` with exactly `requests` entries, which XREADGROUP then consumes.
