@@ -103,6 +103,8 @@ pub struct NodeSpec {
     /// TLS in transit (ElastiCache TransitEncryptionEnabled with its TransitEncryptionMode):
     /// `None` serves plaintext only.
     pub transit_encryption: Option<TransitMode>,
+    /// The node's availability zone (`CustomerAvailabilityZone`), passed to the engine.
+    pub availability_zone: Option<String>,
 }
 
 /// One ACL user a Redis/Valkey node serves. The control plane states it in these terms; the

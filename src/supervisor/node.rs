@@ -1064,6 +1064,7 @@ impl Supervisor {
             tls: self.tls_policy(spec.transit_encryption, bind)?,
             data_dir,
             initial_rdb: lock(&self.seeds).get(&spec.key).cloned(),
+            availability_zone: spec.availability_zone.clone(),
         })
     }
 

@@ -51,6 +51,7 @@ pub fn redis_spec(key: &str, port: u16, params: &[(&str, &str)]) -> NodeSpec {
         cluster_enabled: false,
         discovery_group: None,
         transit_encryption: None,
+        availability_zone: None,
     }
 }
 
@@ -69,6 +70,7 @@ pub fn memcached_spec(key: &str, group: &str, port: u16) -> NodeSpec {
         cluster_enabled: false,
         discovery_group: Some(group.to_string()),
         transit_encryption: None,
+        availability_zone: None,
     }
 }
 

@@ -119,6 +119,8 @@ pub struct Client {
     pub master: bool,
     /// Cluster `READONLY`: reads of this replica's slots are served here.
     pub readonly: bool,
+    /// `CLIENT CAPA redirect` (Valkey 8.0): a standalone replica redirects data commands.
+    pub capa_redirect: bool,
     /// Cluster `ASKING` was the previous command: the next one may use an importing slot.
     pub asking: bool,
     /// The ACL user (`None`: an internal client without restrictions, e.g. the replication
@@ -155,6 +157,7 @@ impl Client {
             name_cache: None,
             master: false,
             readonly: false,
+            capa_redirect: false,
             asking: false,
             user: None,
             acl_gen: 0,

@@ -100,6 +100,9 @@ pub struct RedisConfig {
     pub data_dir: Option<std::path::PathBuf>,
     /// An RDB image to start from (a snapshot restore); takes precedence over `data_dir`'s file.
     pub initial_rdb: Option<RdbImage>,
+    /// The node's availability zone, as the control plane placed it (Valkey 8.1 reports it
+    /// in HELLO); `None`: not reported.
+    pub availability_zone: Option<String>,
 }
 
 /// An RDB file image shared without copying (debug output shows its size, not its bytes).
@@ -129,6 +132,7 @@ impl RedisConfig {
             tls: None,
             data_dir: None,
             initial_rdb: None,
+            availability_zone: None,
         }
     }
 }

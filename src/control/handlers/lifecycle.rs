@@ -82,6 +82,11 @@ pub fn node_spec(r: &Region, c: &CacheClusterRecord, cref: &ClusterRef, node_id:
             c.transit_encryption_enabled,
             c.transit_encryption_mode.as_deref(),
         ),
+        availability_zone: c
+            .nodes
+            .iter()
+            .find(|n| n.id == node_id)
+            .map(|n| n.availability_zone.clone()),
     }
 }
 

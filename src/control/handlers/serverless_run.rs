@@ -116,6 +116,7 @@ fn node_spec(r: &Region, c: &ServerlessCacheRecord, sref: &ServerlessRef) -> Nod
         cluster_enabled: !memcached,
         discovery_group: None,
         transit_encryption: Some(TransitMode::Required),
+        availability_zone: None,
     }
 }
 

@@ -10,7 +10,8 @@
 use crate::cluster::{ClusterNodeInfo, ClusterShard, SLOTS, key_slot, offsets};
 use crate::command::flags::*;
 use crate::command::{
-    AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Release::Redis, acl, container,
+    AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Release, Release::Redis, Release::Valkey,
+    Since, acl, container,
 };
 use crate::engine::wall_ms;
 use crate::errors::{self, CmdError, CmdResult};
@@ -138,6 +139,13 @@ const SUBS: &[CommandSpec] = &[
         .since(Redis(7, 0, 0))
         .group("cluster")
         .doc("Returns a list of all TCP links to and from peer nodes."),
+    Cmd::new("slot-stats", slot_stats)
+        .arity(-4)
+        .flags(&[LOADING, STALE])
+        .acl(&[SLOW])
+        .since(Valkey(8, 0, 0))
+        .group("cluster")
+        .doc("Returns per-slot statistics of the slots this node's shard serves."),
 ];
 
 fn require_cluster(ctx: &Ctx<'_>) -> CmdResult {
@@ -148,15 +156,24 @@ fn require_cluster(ctx: &Ctx<'_>) -> CmdResult {
     }
 }
 
+/// READONLY / READWRITE need cluster mode, except from Valkey 8.0 on, where a standalone
+/// replica uses them for `CLIENT CAPA redirect` clients.
+fn require_cluster_or_standalone_reads(ctx: &Ctx<'_>) -> CmdResult {
+    if ctx.has(Since::from(Release::Valkey(8, 0, 0))) {
+        return Ok(());
+    }
+    require_cluster(ctx)
+}
+
 fn readonly(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    require_cluster(ctx)?;
+    require_cluster_or_standalone_reads(ctx)?;
     ctx.client.readonly = true;
     ctx.out.ok();
     Ok(())
 }
 
 fn readwrite(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    require_cluster(ctx)?;
+    require_cluster_or_standalone_reads(ctx)?;
     ctx.client.readonly = false;
     ctx.out.ok();
     Ok(())
@@ -418,6 +435,101 @@ fn keys_in_slot(ctx: &mut Ctx<'_>, slot: u16, limit: usize) -> Vec<Vec<u8>> {
         .take(limit)
         .map(|(k, _)| k.to_vec())
         .collect()
+}
+
+/// What CLUSTER SLOT-STATS lists: a slot range, or the slots ordered by their key count.
+enum SlotSelection {
+    Range(u16, u16),
+    Ordered { limit: usize, ascending: bool },
+}
+
+fn slot_stats_args(argv: &Argv<'_>) -> Result<SlotSelection, CmdError> {
+    if argv.is(2, "slotsrange") && argv.len() == 5 {
+        let (start, end) = (slot_arg(argv, 3)?, slot_arg(argv, 4)?);
+        if start > end {
+            return Err(format!(
+                "ERR Start slot number {start} is greater than end slot number {end}"
+            )
+            .into());
+        }
+        return Ok(SlotSelection::Range(start, end));
+    }
+    if !argv.is(2, "orderby") {
+        return Err(errors::SYNTAX.into());
+    }
+    // Only `key-count` is kept: the CPU and network counters need
+    // `cluster-slot-stats-enabled`, which this engine does not offer.
+    if !argv.is(3, "key-count") {
+        return Err("ERR Unrecognized sort metric for ORDERBY.".into());
+    }
+    let (mut limit, mut ascending, mut i) = (SLOTS, false, 4);
+    while i < argv.len() {
+        if argv.is(i, "limit") && i + 1 < argv.len() {
+            let n = argv.i64(i + 1)?;
+            if !(1..=SLOTS as i64).contains(&n) {
+                return Err(format!("ERR Limit has to lie in between 1 and {SLOTS}").into());
+            }
+            limit = n as usize;
+            i += 2;
+        } else if argv.is(i, "asc") || argv.is(i, "desc") {
+            ascending = argv.is(i, "asc");
+            i += 1;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    Ok(SlotSelection::Ordered { limit, ascending })
+}
+
+/// CLUSTER SLOT-STATS (Valkey 8.0): `key-count` per slot of this node's shard, for a slot
+/// range (ascending slots) or ordered by count (ties by ascending slot).
+fn slot_stats(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    let selection = slot_stats_args(argv)?;
+    let mut mine = vec![false; SLOTS];
+    if let Some((shard, _, _)) = ctx.eng.cluster.me() {
+        for &(a, b) in &shard.slots {
+            mine[a as usize..=b as usize].fill(true);
+        }
+    }
+    let now = ctx.now;
+    let mut counts = vec![0i64; SLOTS];
+    for (k, e) in ctx.eng.dbs[0].iter() {
+        if e.expire_at == 0 || e.expire_at > now {
+            counts[key_slot(k) as usize] += 1;
+        }
+    }
+    let mut rows: Vec<(usize, i64)> = match selection {
+        SlotSelection::Range(a, b) => (a as usize..=b as usize)
+            .filter(|&s| mine[s])
+            .map(|s| (s, counts[s]))
+            .collect(),
+        SlotSelection::Ordered { limit, ascending } => {
+            let mut all: Vec<(usize, i64)> = (0..SLOTS)
+                .filter(|&s| mine[s])
+                .map(|s| (s, counts[s]))
+                .collect();
+            all.sort_by(|x, y| {
+                let by_count = if ascending {
+                    x.1.cmp(&y.1)
+                } else {
+                    y.1.cmp(&x.1)
+                };
+                by_count.then(x.0.cmp(&y.0))
+            });
+            all.truncate(limit);
+            all
+        }
+    };
+    ctx.out.array(rows.len());
+    for (slot, n) in rows.drain(..) {
+        ctx.out.array(2);
+        ctx.out.int(slot as i64);
+        ctx.out.map(1);
+        ctx.out.bulk(b"key-count");
+        ctx.out.int(n);
+    }
+    Ok(())
 }
 
 fn countkeysinslot(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

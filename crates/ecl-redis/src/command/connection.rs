@@ -6,8 +6,8 @@
 
 use super::flags::*;
 use super::{
-    AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Release, Release::Redis, Since, acl,
-    container, v,
+    AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Release, Release::Redis, Release::Valkey,
+    Since, acl, container, v,
 };
 use crate::client::{Event, ReplyMode};
 use crate::errors::{self, CmdError, CmdResult};
@@ -148,6 +148,8 @@ const CLIENT: &[CommandSpec] = &[
     .doc("Returns the client ID to which the connection's tracking notifications are redirected."),
     Cmd::new("help", client_help).arity(2).flags(&[LOADING, STALE]).acl(&[AS]).since(Redis(5, 0, 0)).group("connection")
     .doc("Returns helpful text about the different subcommands."),
+    Cmd::new("capa", client_capa).arity(-3).flags(&[CL]).acl(&[AS]).since(Valkey(8, 0, 0)).group("connection")
+    .doc("Declares the client's capabilities."),
 ];
 
 fn ping(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
@@ -279,6 +281,14 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     {
         ci.name = n;
     }
+    hello_reply(ctx);
+    Ok(())
+}
+
+/// The HELLO map: server identity, protocol, client id, mode, role and modules, plus Valkey
+/// 8.1's `availability_zone` when the node has one.
+fn hello_reply(ctx: &mut Ctx<'_>) {
+    let id = ctx.client.id;
     let info = &ctx.eng.info;
     let (server, version) = ctx.eng.table.engine.hello_identity(&info.version);
     let version = version.to_string();
@@ -287,13 +297,18 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         "standalone"
     };
+    let zone = info
+        .availability_zone
+        .as_deref()
+        .filter(|z| !z.is_empty() && ctx.has(Since::from(Release::Valkey(8, 1, 0))))
+        .map(str::to_string);
     let role: &[u8] = if ctx.eng.repl.is_replica() {
         b"replica"
     } else {
         b"master"
     };
     let out = &mut *ctx.out;
-    out.map(7);
+    out.map(7 + usize::from(zone.is_some()));
     out.bulk(b"server");
     out.bulk(server.as_bytes());
     out.bulk(b"version");
@@ -308,7 +323,10 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     out.bulk(role);
     out.bulk(b"modules");
     out.array(0);
-    Ok(())
+    if let Some(z) = zone {
+        out.bulk(b"availability_zone");
+        out.bulk(z.as_bytes());
+    }
 }
 
 fn validate_name(n: &[u8]) -> CmdResult {
@@ -803,6 +821,20 @@ fn client_trackinginfo(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     for p in prefixes {
         ctx.out.bulk(&p);
     }
+    Ok(())
+}
+
+/// CLIENT CAPA (Valkey 8.0): the client declares capabilities; unknown ones are ignored, as
+/// the documentation says. `redirect`: a standalone replica answers this client's data
+/// commands with `-REDIRECT primary-ip:port` (reads stay here after READONLY).
+fn client_capa(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv
+        .iter_from(2)
+        .any(|c| c.eq_ignore_ascii_case(b"redirect"))
+    {
+        ctx.client.capa_redirect = true;
+    }
+    ctx.out.ok();
     Ok(())
 }
 

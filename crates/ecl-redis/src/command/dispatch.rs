@@ -371,6 +371,10 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
             reject(eng, client, out, Some(id), e);
             return Flow::Continue;
         }
+        if let Some(e) = standalone_redirect(eng, client, spec) {
+            reject(eng, client, out, Some(id), e);
+            return Flow::Continue;
+        }
         if eng.repl.is_replica() && spec.has(flags::WRITE) {
             reject(eng, client, out, Some(id), errors::READONLY_REPLICA.into());
             return Flow::Continue;
@@ -415,6 +419,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         feed_monitors(eng, client, argv, now);
     }
     let dirty_before = eng.dirty();
+    let reply_before = out.len();
     let (res, propagation) = {
         let mut ctx = Ctx::new(&mut *eng, &mut *client, &mut *out, now, id);
         let res = (spec.handler)(&mut ctx, argv);
@@ -431,16 +436,8 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     if eng.tracking.is_active() {
         track(eng, client, spec, argv, ok);
     }
-    let lat = eng.cfg.latency_threshold_ms;
-    if lat > 0 && usec / 1000 >= lat {
-        // LATENCY LATEST/HISTORY: the "command" event, as Redis records slow commands.
-        let ms = usec / 1000;
-        eng.record_latency("command", now / 1000, ms);
-    }
-    let slow = eng.cfg.slowlog_slower_than;
-    if slow >= 0 && usec >= slow as u64 && !spec.has(flags::SKIP_SLOWLOG) && !client.detached {
-        record_slow(eng, client, argv, usec, now);
-    }
+    let reply_bytes = out.len().saturating_sub(reply_before);
+    log_command(eng, client, spec, argv, (usec, reply_bytes), now);
     if client.block.is_some()
         && !client.detached
         && let Some(spec) = client.block.clone()
@@ -525,7 +522,57 @@ fn track(eng: &mut Engine, client: &Client, spec: &CommandSpec, argv: &Argv<'_>,
     eng.tracking.end_command(client.id, caching_cmd);
 }
 
+/// A standalone replica sends a client that declared `CLIENT CAPA redirect` (Valkey 8.0) to
+/// its primary for data commands: every write, and every read unless the client asked for
+/// READONLY.
+fn standalone_redirect(eng: &Engine, client: &Client, spec: &CommandSpec) -> Option<CmdError> {
+    if !client.capa_redirect || eng.info.cluster {
+        return None;
+    }
+    let (host, port) = &eng.repl.upstream.as_ref()?.primary;
+    let read = spec.has(flags::READONLY) && !spec.has(flags::WRITE);
+    let data = spec.has(flags::WRITE) || spec.has(flags::READONLY);
+    (data && !(read && client.readonly)).then(|| CmdError(format!("REDIRECT {host}:{port}").into()))
+}
+
+/// The logs a command that ran may enter: the latency monitor's `command` event, the slow log
+/// and (Valkey 8.1) the large-request / large-reply command logs. `cost` is the run time in
+/// µs and the reply's size in bytes.
+fn log_command(
+    eng: &mut Engine,
+    client: &Client,
+    spec: &CommandSpec,
+    argv: &Argv<'_>,
+    cost: (u64, usize),
+    now: i64,
+) {
+    let (usec, reply_bytes) = cost;
+    let lat = eng.cfg.latency_threshold_ms;
+    if lat > 0 && usec / 1000 >= lat {
+        // LATENCY LATEST/HISTORY: the "command" event, as Redis records slow commands.
+        let ms = usec / 1000;
+        eng.record_latency("command", now / 1000, ms);
+    }
+    if client.detached {
+        return;
+    }
+    let slow = eng.cfg.slowlog_slower_than;
+    if slow >= 0 && usec >= slow as u64 && !spec.has(flags::SKIP_SLOWLOG) {
+        record_slow(eng, client, argv, usec, now);
+    }
+    if eng.info.release.has(super::commandlog::SINCE) {
+        super::commandlog::record(eng, client, argv, reply_bytes, now);
+    }
+}
+
 fn record_slow(eng: &mut Engine, client: &Client, argv: &Argv<'_>, usec: u64, now: i64) {
+    let args = logged_args(argv);
+    let (addr, name) = client_origin(eng, client);
+    eng.slowlog_push(usec, args, addr, name, now);
+}
+
+/// A command's arguments as the slow log and the command logs keep them.
+pub(crate) fn logged_args(argv: &Argv<'_>) -> Vec<Vec<u8>> {
     let mut args: Vec<Vec<u8>> = Vec::new();
     for (i, a) in argv.iter_from(0).enumerate() {
         if i == 31 && argv.len() > 32 {
@@ -540,8 +587,13 @@ fn record_slow(eng: &mut Engine, client: &Client, argv: &Argv<'_>, usec: u64, no
             args.push(a.to_vec());
         }
     }
+    args
+}
+
+/// The address and name a log entry shows for `client`.
+pub(crate) fn client_origin(eng: &Engine, client: &Client) -> (String, String) {
     // A script's own commands come from Redis' connection-less Lua client: `?:0`, no name.
-    let (addr, name) = if eng.scripts.running {
+    if eng.scripts.running {
         ("?:0".to_string(), String::new())
     } else {
         eng.clients
@@ -549,8 +601,7 @@ fn record_slow(eng: &mut Engine, client: &Client, argv: &Argv<'_>, usec: u64, no
             .get(&client.id)
             .map(|c| (c.addr.clone(), c.name.clone()))
             .unwrap_or_default()
-    };
-    eng.slowlog_push(usec, args, addr, name, now);
+    }
 }
 
 /// Sends `argv` to MONITOR clients (a script's commands show `lua` as their origin).

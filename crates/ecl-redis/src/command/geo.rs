@@ -507,11 +507,8 @@ fn collect(z: &ZSet, origin: (f64, f64), shape: Shape, req: &Request<'_>) -> Vec
             maxex: true,
         };
         let (lo, hi) = z.score_span(&range);
-        for rank in lo..hi {
-            if limit > 0 && hits.len() >= limit {
-                break;
-            }
-            let Some((m, score)) = z.at(rank) else { break };
+        let mut found = hits.len();
+        let mut consider = |m: &Key, score: f64| {
             let (lon, lat) = geohash::decode_score(score);
             if let Some(dist) = geohash::within(metres, origin, lon, lat) {
                 hits.push(Hit {
@@ -521,6 +518,23 @@ fn collect(z: &ZSet, origin: (f64, f64), shape: Shape, req: &Request<'_>) -> Vec
                     lat,
                     dist,
                 });
+                return true;
+            }
+            false
+        };
+        if limit == 0 {
+            // One in-order walk of the cell's members (a rank lookup each costs a descent).
+            z.for_range(lo, hi, false, &mut |m, score| {
+                consider(m, score);
+            });
+        } else {
+            // ANY: stop at COUNT hits.
+            for rank in lo..hi {
+                let Some((m, score)) = z.at(rank) else { break };
+                found += usize::from(consider(m, score));
+                if found >= limit {
+                    break;
+                }
             }
         }
         last = Some(i);

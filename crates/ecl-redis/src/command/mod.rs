@@ -37,6 +37,7 @@ pub mod aclcmd;
 pub mod bits;
 pub mod cluster;
 pub mod coll;
+pub mod commandlog;
 pub mod connection;
 pub mod dispatch;
 pub mod dump;
@@ -115,6 +116,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     functions::COMMANDS,
     cluster::COMMANDS,
     aclcmd::COMMANDS,
+    commandlog::COMMANDS,
 ];
 
 impl CommandTable {
@@ -208,15 +210,24 @@ mod tests {
         }
         let count = |e| CommandTable::build(e).entries.len();
         assert!(count(r62) < count(r70));
-        // No Valkey-only command is implemented yet: every Valkey release offers exactly the
-        // Redis 7.2.4 command set Valkey forked from.
+        // Valkey offers the Redis 7.2.4 command set it forked from, plus its own additions
+        // from the release that brought them.
         let fork = count(EngineVersion::redis(7, 2, 4));
-        for vk in [
-            EngineVersion::valkey(7, 2, 6),
-            vk80,
-            EngineVersion::valkey(8, 1, 1),
-        ] {
-            assert_eq!(count(vk), fork, "{vk:?}");
+        let valkey_8_0 = ["script|show", "client|capa", "cluster|slot-stats"];
+        let valkey_8_1 = ["commandlog", "commandlog|get", "commandlog|len"];
+        let vk72 = EngineVersion::valkey(7, 2, 6);
+        let vk81 = EngineVersion::valkey(8, 1, 1);
+        assert_eq!(count(vk72), fork);
+        assert_eq!(count(vk80), fork + valkey_8_0.len());
+        assert_eq!(count(vk81), fork + valkey_8_0.len() + 5);
+        for name in valkey_8_0.iter().chain(&valkey_8_1) {
+            let in81 = has(vk81, name);
+            let (in72, in80) = (has(vk72, name), has(vk80, name));
+            assert_eq!(
+                (in72, in80, in81),
+                (false, valkey_8_0.contains(name), true),
+                "{name}"
+            );
         }
     }
 

@@ -1,4 +1,5 @@
-//! Scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH/KILL.
+//! Scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH/KILL,
+//! plus Valkey 8.0's SCRIPT SHOW.
 //!
 //! Place in the flow: the dispatcher calls these handlers under the node lock; they check the
 //! arguments as Redis does (numkeys, NOSCRIPT, shebang flags) and hand the script to
@@ -6,7 +7,7 @@
 //! never replicated: the script's write commands are (see the scripting module).
 
 use super::flags::*;
-use super::{Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, container};
+use super::{Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, Release::Valkey, acl, container};
 use crate::errors::{CmdError, CmdResult};
 use crate::scripting::{self, Invocation, NOSCRIPT_MSG};
 
@@ -107,6 +108,13 @@ const SCRIPT_SUBS: &[CommandSpec] = &[
         .since(Redis(5, 0, 0))
         .group("scripting")
         .doc("Returns helpful text about the different subcommands."),
+    Cmd::new("show", script_show)
+        .arity(3)
+        .flags(&[NOSCRIPT])
+        .acl(SCRIPT_ACL)
+        .since(Valkey(8, 0, 0))
+        .group("scripting")
+        .doc("Shows the original source code of a cached script."),
 ];
 
 /// Key positions of EVAL-style commands: `numkeys` keys after the script.
@@ -260,6 +268,19 @@ fn script_exists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.out.int(i64::from(known));
     }
     Ok(())
+}
+
+/// SCRIPT SHOW: the cached script's source as it was loaded, for debugging a SHA-1 seen in
+/// MONITOR or the slow log.
+fn script_show(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let sha = String::from_utf8_lossy(argv.get(2));
+    match ctx.eng.scripts.body(&sha) {
+        Some(body) => {
+            ctx.out.bulk(body);
+            Ok(())
+        }
+        None => Err("NOSCRIPT No matching script.".into()),
+    }
 }
 
 fn script_flush(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

@@ -5,7 +5,10 @@
 
 use super::flags::*;
 use super::ks;
-use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, container};
+use super::{
+    AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release, Release::Redis, Since, acl,
+    container,
+};
 use crate::db::Value;
 use crate::errors::{self, CmdError, CmdResult};
 
@@ -464,6 +467,9 @@ fn save(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn bgsave(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    if argv.len() == 2 && argv.is(1, "cancel") && ctx.has(Since::from(Release::Valkey(8, 1, 0))) {
+        return bgsave_cancel(ctx);
+    }
     if argv.len() > 2 || (argv.len() == 2 && !argv.is(1, "schedule")) {
         return Err(errors::SYNTAX.into());
     }
@@ -471,6 +477,19 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let status =
         crate::persistence::bgsave(ctx.eng, argv.len() == 2).map_err(|e| format!("ERR {e}"))?;
     ctx.out.simple(status);
+    Ok(())
+}
+
+/// BGSAVE CANCEL (Valkey 8.1): the running snapshot is abandoned (its thread finishes
+/// collecting but writes nothing and leaves LASTSAVE alone) and a scheduled one is dropped.
+fn bgsave_cancel(ctx: &mut Ctx<'_>) -> CmdResult {
+    let p = &mut ctx.eng.persist;
+    let running = p.bgsave.take().is_some();
+    let scheduled = std::mem::take(&mut p.bgsave_scheduled);
+    if !running && !scheduled {
+        return Err("ERR Background saving is currently not in progress or scheduled".into());
+    }
+    ctx.out.simple("Background saving cancelled");
     Ok(())
 }
 

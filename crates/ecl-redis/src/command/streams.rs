@@ -9,7 +9,10 @@
 
 use super::flags::*;
 use super::ks;
-use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, OwnedArgv, Release::Redis, acl};
+use super::{
+    AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, OwnedArgv, Release, Release::Redis, Since,
+    acl,
+};
 use crate::client::TimeoutReply;
 use crate::config::notify;
 use crate::db::stream::{Stream, StreamId, Trim};
@@ -621,6 +624,9 @@ fn read_args<'a>(argv: &Argv<'a>, grouped: bool) -> Result<ReadArgs<'a>, CmdErro
     Ok(r)
 }
 
+/// XREAD's `+` ID (the stream's newest entry): Redis 7.4, and Valkey 8.0 (forked after it).
+const LAST_ENTRY_ID: Since = Since::from(Release::Redis(7, 4, 0)).or_valkey(8, 0, 0);
+
 /// The IDs to read after, per key (`StreamId::MAX` stands for XREADGROUP's `>`).
 fn read_ids(
     ctx: &mut Ctx<'_>,
@@ -655,10 +661,15 @@ fn read_ids(
             .into());
         }
         let last = s.map(|s| s.last_id);
+        let newest = s.and_then(Stream::last_live_id);
         ids.push(match arg {
             b"$" if r.group.is_some() => return Err("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.".into()),
             b"$" => last.unwrap_or_default(),
             b">" if r.group.is_some() => StreamId::MAX,
+            // Redis 7.4 / Valkey 8.0: `+` reads the newest entry (just after the one before it).
+            b"+" if r.group.is_none() && ctx.has(LAST_ENTRY_ID) => {
+                newest.and_then(StreamId::decr).unwrap_or_default()
+            }
             b">" => return Err("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.".into()),
             _ => parse_id(arg, 0, true, false)?.0,
         });

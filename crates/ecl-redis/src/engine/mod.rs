@@ -140,6 +140,8 @@ pub struct NodeInfo {
     pub started_ms: i64,
     /// Cluster mode.
     pub cluster: bool,
+    /// The node's availability zone (HELLO `availability_zone` on Valkey 8.1 on).
+    pub availability_zone: Option<String>,
 }
 
 /// Everything behind the node lock.
@@ -174,6 +176,8 @@ pub struct Engine {
     ready: Vec<(usize, Key)>,
     /// Slow log (newest first).
     slowlog: VecDeque<SlowEntry>,
+    /// COMMANDLOG's large-request and large-reply logs (Valkey 8.1).
+    pub(crate) commandlog: crate::command::commandlog::LargeLogs,
     /// Next slowlog id.
     slowlog_next: u64,
     /// Changes since the last save.
@@ -242,6 +246,7 @@ impl Engine {
             waiters: HashMap::new(),
             ready: Vec::new(),
             slowlog: VecDeque::new(),
+            commandlog: Default::default(),
             slowlog_next: 0,
             dirty: 0,
             lastsave: info.started_ms / 1000,

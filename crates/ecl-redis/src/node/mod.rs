@@ -115,6 +115,7 @@ impl RedisNode {
             started: Instant::now(),
             started_ms: wall_ms(),
             cluster: cfg.cluster_enabled,
+            availability_zone: cfg.availability_zone.clone(),
         };
         if let Some(dir) = &cfg.data_dir {
             config.set_initial("dir", &dir.to_string_lossy()).ok();

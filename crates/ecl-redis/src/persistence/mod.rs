@@ -170,8 +170,15 @@ pub fn bgsave(eng: &mut Engine, schedule: bool) -> Result<&'static str, String> 
     eng.persist.bgsave = Some(started);
     let job = move || {
         let img = snapshot::collect(&shared, c);
+        // BGSAVE CANCEL (Valkey 8.1) took `bgsave` away: this save writes nothing.
+        if shared.lock().persist.bgsave != Some(started) {
+            return;
+        }
         let stored = store(to, img);
         let mut eng = shared.lock();
+        if eng.persist.bgsave != Some(started) {
+            return;
+        }
         eng.persist.bgsave = None;
         let _ = finish_save(&mut eng, stored, started, dirty);
     };

@@ -1,6 +1,6 @@
 //! Whole RDB files: the writer ([`write`]) and the loader ([`read`]).
 //!
-//! Place in the flow: the node's snapshot API and SAVE/BGSAVE/DEBUG RELOAD (`rdb::persist`)
+//! Place in the flow: the node's snapshot API and SAVE/BGSAVE/DEBUG RELOAD (`crate::persistence`)
 //! call these with the engine's databases; values go through the value codec in
 //! [`super`]. A file is `REDIS` + four-digit version, auxiliary fields, then per non-empty
 //! database a SELECTDB and RESIZEDB opcode followed by its keys (each optionally preceded by

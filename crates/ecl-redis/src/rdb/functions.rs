@@ -2,7 +2,7 @@
 //! function records of RDB files.
 //!
 //! Place in the flow: FUNCTION DUMP/RESTORE (`command/functions.rs`) call [`dump_payload`] and
-//! [`read_payload`]; the snapshot writer (`rdb::persist`) adds the node's libraries to a file
+//! [`read_payload`]; the snapshot writer (`crate::persistence`) adds the node's libraries to a file
 //! image with [`append_to_file`], and the file loader hands the codes it read back
 //! (`LoadStats::functions`). Either way a library is the `FUNCTION2` opcode (0xF5) followed by
 //! its source code as an RDB string, as Redis 7 writes it; a payload ends, like a key's DUMP

@@ -50,6 +50,8 @@ pub struct ScriptFlags {
 struct Script {
     func: Function,
     flags: ScriptFlags,
+    /// The source as loaded (SCRIPT SHOW, Valkey 8.0).
+    body: Box<[u8]>,
 }
 
 /// The parts of a Lua state the runner uses.
@@ -564,6 +566,11 @@ impl Scripts {
         self.cached(sha).map(|s| s.flags)
     }
 
+    /// The source of a cached script, as it was loaded.
+    pub fn body(&self, sha: &str) -> Option<&[u8]> {
+        self.cached(sha).map(|s| &s.body[..])
+    }
+
     /// Compiles and caches `body` (unless cached); returns its SHA-1.
     pub fn load(&mut self, body: &[u8], version: &str, version_num: u32) -> Result<String, String> {
         let sha = sha1hex(body);
@@ -586,7 +593,8 @@ impl Scripts {
                 format!("ERR Error compiling script (new function): {msg}")
             })?;
         self.bodies_bytes += body.len();
-        self.cache.insert(sha.clone(), Script { func, flags });
+        let body = body.into();
+        self.cache.insert(sha.clone(), Script { func, flags, body });
         Ok(sha)
     }
 

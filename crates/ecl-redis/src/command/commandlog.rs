@@ -1,0 +1,217 @@
+//! COMMANDLOG GET / LEN / RESET (Valkey 8.1): three command logs with one shape. `slow` is
+//! the slow log SLOWLOG already keeps (Valkey 8.1 documents SLOWLOG as its alternative
+//! name); `large-request` and `large-reply` record commands whose request or reply is larger
+//! than a threshold.
+//!
+//! Place in the flow: the dispatcher calls [`record`] after each command on a release that
+//! has the command ([`SINCE`]); the logs live in the engine ([`LargeLogs`]) and the handlers
+//! here read them. Thresholds and lengths are Valkey's documented defaults (1 MiB, 128
+//! entries): the `commandlog-*` parameters are not settable here (README, "Differences").
+
+use super::flags::*;
+use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Release::Valkey, Since, acl, container};
+use crate::client::Client;
+use crate::engine::{Engine, SlowEntry};
+use crate::errors::{self, CmdResult};
+use std::collections::VecDeque;
+
+/// The releases having the command (and the two size logs).
+pub const SINCE: Since = Since::from(Valkey(8, 1, 0));
+
+/// Requests and replies larger than this many bytes are logged (Valkey's default of
+/// `commandlog-request-larger-than` and `commandlog-reply-larger-than`).
+pub const LARGER_THAN: usize = 1 << 20;
+
+/// Entries kept per size log (default `commandlog-large-request-max-len` /
+/// `commandlog-large-reply-max-len`).
+pub const MAX_LEN: usize = 128;
+
+const ADM: AclCategories = AclCategories::all_of(&[acl::ADMIN, acl::SLOW, acl::DANGEROUS]);
+
+/// COMMANDLOG family table.
+pub const COMMANDS: &[CommandSpec] = &[Cmd::new("commandlog", container)
+    .arity(-2)
+    .acl(&[acl::SLOW])
+    .since(Valkey(8, 1, 0))
+    .group("server")
+    .doc("A container for command log commands.")
+    .subs(SUBS)];
+
+const SUBS: &[CommandSpec] = &[
+    Cmd::new("get", commandlog_get)
+        .arity(4)
+        .flags(&[ADMIN, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Valkey(8, 1, 0))
+        .group("server")
+        .doc("Returns the specified command log's entries."),
+    Cmd::new("len", commandlog_len)
+        .arity(3)
+        .flags(&[ADMIN, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Valkey(8, 1, 0))
+        .group("server")
+        .doc("Returns the number of entries in the specified type of command log."),
+    Cmd::new("reset", commandlog_reset)
+        .arity(3)
+        .flags(&[ADMIN, LOADING, STALE])
+        .acl(&[ADM])
+        .since(Valkey(8, 1, 0))
+        .group("server")
+        .doc("Clears all entries from the specified type of command log."),
+    Cmd::new("help", commandlog_help)
+        .arity(2)
+        .flags(&[LOADING, STALE])
+        .acl(&[acl::SLOW])
+        .since(Valkey(8, 1, 0))
+        .group("server")
+        .doc("Show helpful text about the different subcommands"),
+];
+
+/// One size log: newest entry first, ids growing from 0 across resets.
+#[derive(Debug, Default)]
+pub struct SizeLog {
+    entries: VecDeque<SlowEntry>,
+    next: u64,
+}
+
+impl SizeLog {
+    fn push(&mut self, mut e: SlowEntry) {
+        e.id = self.next;
+        self.next += 1;
+        self.entries.push_front(e);
+        self.entries.truncate(MAX_LEN);
+    }
+}
+
+/// The two size logs of a node (the slow one is the engine's slow log).
+#[derive(Debug, Default)]
+pub struct LargeLogs {
+    /// Commands whose request was larger than [`LARGER_THAN`].
+    pub request: SizeLog,
+    /// Commands whose reply was larger than [`LARGER_THAN`].
+    pub reply: SizeLog,
+}
+
+/// Bytes of `argv` as a RESP multibulk request (`*N`, then `$len` and the bytes of each).
+fn request_bytes(argv: &Argv<'_>) -> usize {
+    let header = |n: usize| 3 + n.checked_ilog10().unwrap_or(0) as usize + 1;
+    argv.iter_from(0).fold(header(argv.len()), |sum, a| {
+        sum + header(a.len()) + a.len() + 2
+    })
+}
+
+/// Records the command just run when its request or its reply (`reply_bytes`) is large.
+pub(crate) fn record(
+    eng: &mut Engine,
+    client: &Client,
+    argv: &Argv<'_>,
+    reply_bytes: usize,
+    now_ms: i64,
+) {
+    let request = request_bytes(argv);
+    for (size, large_reply) in [(request, false), (reply_bytes, true)] {
+        if size <= LARGER_THAN {
+            continue;
+        }
+        let (addr, name) = super::dispatch::client_origin(eng, client);
+        let entry = SlowEntry {
+            id: 0,
+            time: now_ms / 1000,
+            usec: size as u64,
+            args: super::dispatch::logged_args(argv),
+            addr,
+            name,
+        };
+        let log = if large_reply {
+            &mut eng.commandlog.reply
+        } else {
+            &mut eng.commandlog.request
+        };
+        log.push(entry);
+    }
+}
+
+/// Which log a COMMANDLOG call names.
+enum Kind {
+    Slow,
+    Request,
+    Reply,
+}
+
+fn kind(argv: &Argv<'_>, i: usize) -> Result<Kind, errors::CmdError> {
+    if argv.is(i, "slow") {
+        Ok(Kind::Slow)
+    } else if argv.is(i, "large-request") {
+        Ok(Kind::Request)
+    } else if argv.is(i, "large-reply") {
+        Ok(Kind::Reply)
+    } else {
+        Err("ERR type should be one of the following: slow, large-request, large-reply".into())
+    }
+}
+
+fn commandlog_get(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let count = argv.i64(2)?;
+    if count < -1 {
+        return Err("ERR count should be greater than or equal to -1".into());
+    }
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    let entries: Vec<SlowEntry> = match kind(argv, 3)? {
+        Kind::Slow => ctx.eng.slowlog_entries(count),
+        Kind::Request => take(&ctx.eng.commandlog.request, count),
+        Kind::Reply => take(&ctx.eng.commandlog.reply, count),
+    };
+    ctx.out.array(entries.len());
+    for e in entries {
+        ctx.out.array(6);
+        ctx.out.int(e.id as i64);
+        ctx.out.int(e.time);
+        ctx.out.int(e.usec as i64);
+        ctx.out.bulk_array(e.args.iter().map(Vec::as_slice));
+        ctx.out.bulk(e.addr.as_bytes());
+        ctx.out.bulk(e.name.as_bytes());
+    }
+    Ok(())
+}
+
+fn take(log: &SizeLog, count: usize) -> Vec<SlowEntry> {
+    log.entries.iter().take(count).cloned().collect()
+}
+
+fn commandlog_len(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let n = match kind(argv, 2)? {
+        Kind::Slow => ctx.eng.slowlog_len(),
+        Kind::Request => ctx.eng.commandlog.request.entries.len(),
+        Kind::Reply => ctx.eng.commandlog.reply.entries.len(),
+    };
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn commandlog_reset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    match kind(argv, 2)? {
+        Kind::Slow => ctx.eng.slowlog_reset(),
+        Kind::Request => ctx.eng.commandlog.request.entries.clear(),
+        Kind::Reply => ctx.eng.commandlog.reply.entries.clear(),
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn commandlog_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    super::connection::help(
+        ctx,
+        "COMMANDLOG",
+        &[
+            "GET <count> <type>",
+            "    The newest <count> entries of the <type> log (-1: all).",
+            "LEN <type>",
+            "    Number of entries in the <type> log.",
+            "RESET <type>",
+            "    Empty the <type> log.",
+            "<type> is slow, large-request or large-reply.",
+        ],
+    );
+    Ok(())
+}
