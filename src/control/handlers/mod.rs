@@ -420,7 +420,7 @@ impl ElastiCacheApi for Service {
         ctx: &RequestContext,
         input: ModifyReplicationGroupInput,
     ) -> Result<ModifyReplicationGroupOutput, ApiError> {
-        replication_modify::modify_replication_group(self, ctx, input)
+        replication_modify::modify_replication_group(self, ctx, input).await
     }
 
     async fn delete_replication_group(
