@@ -105,4 +105,31 @@ pub struct MigrationRecord {
     pub primary_node: String,
     /// StartMigration time (Unix seconds).
     pub started: i64,
+    /// Cluster mode enabled groups: the other shards' links (each shard primary replicates
+    /// the source primary owning the same slots); empty for cluster mode disabled groups.
+    #[serde(default)]
+    pub more_links: Vec<MigrationLink>,
+}
+
+/// One shard's migration link: a shard primary of the group and the source node it
+/// replicates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationLink {
+    /// The node key (supervisor) of the shard primary that replicates.
+    pub node: String,
+    /// The source node it replicates.
+    pub source: (String, u16),
+}
+
+impl MigrationRecord {
+    /// Every link of the migration, the first shard's first.
+    pub fn links(&self) -> Vec<MigrationLink> {
+        let first = MigrationLink {
+            node: self.primary_node.clone(),
+            source: self.source.clone(),
+        };
+        std::iter::once(first)
+            .chain(self.more_links.iter().cloned())
+            .collect()
+    }
 }

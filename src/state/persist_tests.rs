@@ -352,6 +352,7 @@ fn an_interrupted_migration_ends_and_its_group_is_available() {
                 source: ("10.0.0.5".into(), 6379),
                 primary_node: "000000000000/us-east-1/mig-001/0001".into(),
                 started: 1_735_689_600,
+                more_links: Vec::new(),
             },
         );
     }

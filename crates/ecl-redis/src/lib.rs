@@ -44,7 +44,7 @@ pub use cluster::{ClusterNodeInfo, ClusterShard, ClusterTopology};
 pub use node::RedisNode;
 pub use rdb::file::{LoadStats, RdbError};
 pub use replication::ReplicationRole;
-pub use replication::remote::RemoteStatus;
+pub use replication::remote::{RemoteStatus, SourceLayout, SourcePrimary};
 
 use std::net::SocketAddr;
 

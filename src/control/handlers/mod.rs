@@ -42,6 +42,7 @@ mod global_modify;
 mod global_shards;
 mod lifecycle;
 mod migration;
+mod migration_shards;
 mod parameter_groups;
 mod rbac_attach;
 mod rbac_lifecycle;
