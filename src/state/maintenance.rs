@@ -37,12 +37,19 @@ pub struct UpdateActionRecord {
     pub until_ms: i64,
     /// When the apply started (kept across a stop; Unix milliseconds).
     pub started_ms: i64,
+    /// The nodes the update restarted so far (`cluster id/node id`), kept across a stop so a
+    /// new apply goes on with the others.
+    #[serde(default)]
+    pub nodes_done: Vec<String>,
+    /// Whether the node restarts are still running (the phase cannot end before they do).
+    #[serde(default)]
+    pub running: bool,
 }
 
 impl UpdateActionRecord {
     /// The `UpdateActionStatus` at `now_ms` (Unix milliseconds).
     pub fn status(&self, now_ms: i64) -> &'static str {
-        match (self.phase, now_ms >= self.until_ms) {
+        match (self.phase, now_ms >= self.until_ms && !self.running) {
             (UpdateActionPhase::Applying, false) => "in-progress",
             (UpdateActionPhase::Applying, true) => "complete",
             (UpdateActionPhase::Stopping, false) => "stopping",
