@@ -37,12 +37,19 @@ pub struct UpdateActionRecord {
     pub until_ms: i64,
     /// When the apply started (kept across a stop; Unix milliseconds).
     pub started_ms: i64,
+    /// The nodes the update restarted so far (`cluster id/node id`), kept across a stop so a
+    /// new apply goes on with the others.
+    #[serde(default)]
+    pub nodes_done: Vec<String>,
+    /// Whether the node restarts are still running (the phase cannot end before they do).
+    #[serde(default)]
+    pub running: bool,
 }
 
 impl UpdateActionRecord {
     /// The `UpdateActionStatus` at `now_ms` (Unix milliseconds).
     pub fn status(&self, now_ms: i64) -> &'static str {
-        match (self.phase, now_ms >= self.until_ms) {
+        match (self.phase, now_ms >= self.until_ms && !self.running) {
             (UpdateActionPhase::Applying, false) => "in-progress",
             (UpdateActionPhase::Applying, true) => "complete",
             (UpdateActionPhase::Stopping, false) => "stopping",
@@ -105,4 +112,31 @@ pub struct MigrationRecord {
     pub primary_node: String,
     /// StartMigration time (Unix seconds).
     pub started: i64,
+    /// Cluster mode enabled groups: the other shards' links (each shard primary replicates
+    /// the source primary owning the same slots); empty for cluster mode disabled groups.
+    #[serde(default)]
+    pub more_links: Vec<MigrationLink>,
+}
+
+/// One shard's migration link: a shard primary of the group and the source node it
+/// replicates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationLink {
+    /// The node key (supervisor) of the shard primary that replicates.
+    pub node: String,
+    /// The source node it replicates.
+    pub source: (String, u16),
+}
+
+impl MigrationRecord {
+    /// Every link of the migration, the first shard's first.
+    pub fn links(&self) -> Vec<MigrationLink> {
+        let first = MigrationLink {
+            node: self.primary_node.clone(),
+            source: self.source.clone(),
+        };
+        std::iter::once(first)
+            .chain(self.more_links.iter().cloned())
+            .collect()
+    }
 }

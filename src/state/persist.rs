@@ -221,6 +221,13 @@ impl Region {
         // An online migration's link to its source lives in the process only: the group
         // (settled `available` above) serves its own data again and takes a new StartMigration.
         self.migrations.clear();
+        // A service update's node restarts ran in the process too: the action reads
+        // `stopped`, with the nodes it finished, and a new apply goes on from there.
+        for a in self.update_actions.values_mut().filter(|a| a.running) {
+            a.running = false;
+            a.phase = super::UpdateActionPhase::Stopping;
+            a.until_ms = a.since_ms;
+        }
         let gone: Vec<String> = (self.clusters.values())
             .filter(|c| c.status == ClusterStatus::Deleting)
             .map(|c| c.id.clone())

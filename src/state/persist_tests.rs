@@ -114,6 +114,8 @@ fn populated() -> Store {
                 since_ms: 1,
                 until_ms: 2,
                 started_ms: 1,
+                nodes_done: Vec::new(),
+                running: false,
             },
         );
     }
@@ -352,6 +354,7 @@ fn an_interrupted_migration_ends_and_its_group_is_available() {
                 source: ("10.0.0.5".into(), 6379),
                 primary_node: "000000000000/us-east-1/mig-001/0001".into(),
                 started: 1_735_689_600,
+                more_links: Vec::new(),
             },
         );
     }
@@ -364,4 +367,37 @@ fn an_interrupted_migration_ends_and_its_group_is_available() {
     let g = r.replication_groups.get("mig").expect("group kept");
     assert_eq!(g.status, GroupStatus::Available);
     assert_eq!(g.node_groups[0].status, GroupStatus::Available);
+}
+
+#[test]
+fn an_interrupted_service_update_reads_stopped_with_its_nodes_done() {
+    // The node restarts of an applied update run in the process: after a restart the action
+    // is stopped, keeps the nodes it finished, and a new apply goes on from there.
+    let s = store();
+    let key = ("elasticache-20250318-001".to_string(), "web".to_string());
+    {
+        let r = s.region("000000000000", "us-east-1");
+        let mut r = lock(&r);
+        r.update_actions.insert(
+            key.clone(),
+            UpdateActionRecord {
+                service_update: key.0.clone(),
+                replication_group_id: Some("web".into()),
+                cache_cluster_id: None,
+                phase: UpdateActionPhase::Applying,
+                since_ms: 10,
+                until_ms: 1_010,
+                started_ms: 10,
+                nodes_done: vec!["web-002/0001".into()],
+                running: true,
+            },
+        );
+    }
+    let doc = decode(Path::new("state.json"), &s.encode()).expect("decodes");
+    let mut regions = doc.regions;
+    assert_eq!(regions[0].update_actions[&key].status(5_000), "in-progress");
+    regions[0].settle_after_restart();
+    let a = &regions[0].update_actions[&key];
+    assert_eq!(a.status(5_000), "stopped");
+    assert_eq!(a.nodes_done, ["web-002/0001"]);
 }

@@ -53,6 +53,19 @@ pub struct PendingModifications {
     pub cache_node_type: Option<String>,
     /// `ROTATING` / `SETTING` while an AUTH token change is applied.
     pub auth_token_status: Option<String>,
+    /// How a Memcached node type change restarts the nodes (batches and their spacing).
+    #[serde(default)]
+    pub scale_config: Option<ScaleSetting>,
+}
+
+/// ModifyCacheCluster's `ScaleConfig` as applied: the share of the nodes restarted together
+/// and the minutes AWS waits between batches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScaleSetting {
+    /// `ScalePercentage` (10–100).
+    pub percentage: u32,
+    /// `ScaleIntervalMinutes` (2–30).
+    pub interval_minutes: u32,
 }
 
 impl PendingModifications {

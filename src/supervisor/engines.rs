@@ -131,6 +131,23 @@ impl RunningNode {
         }
     }
 
+    /// How many keys a Redis/Valkey node holds outside database 0 (all of them but DBSIZE of
+    /// database 0); `None` for Memcached nodes, which have no databases.
+    pub fn keys_outside_db0(&self) -> Option<u64> {
+        let RunningNode::Redis(n) = self else {
+            return None;
+        };
+        let total = n.stats().keys;
+        let reply = n.inspect(&[b"dbsize".to_vec()]).ok()?;
+        // An integer reply: `:<n>\r\n`.
+        let db0: u64 = std::str::from_utf8(reply.get(1..)?)
+            .ok()?
+            .trim_end()
+            .parse()
+            .ok()?;
+        Some(total.saturating_sub(db0))
+    }
+
     /// Sets one Redis CONFIG value at runtime, as `CONFIG SET` would (Memcached nodes have no
     /// such settings and accept nothing).
     pub async fn config_set(&self, name: &str, value: &str) -> Result<(), String> {

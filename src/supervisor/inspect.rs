@@ -6,7 +6,8 @@
 //! engines already count (`ecl_redis::NodeStats`, `ecl_memcached::NodeStats`) through
 //! `engines`; roles and lag from what `topology` told the nodes. A node busy starting,
 //! rebooting or being reconfigured is reported without figures rather than waited for, so the
-//! page never stalls behind a long operation.
+//! page never stalls behind a long operation. The control plane also asks here how many keys
+//! a node holds outside database 0 before a cluster mode change (`keys_outside_db0`).
 
 use super::{EngineKind, Supervisor, SupervisorError};
 
@@ -102,6 +103,17 @@ impl Supervisor {
         match &guard.running {
             Some(node) => node.inspect(args),
             None => Err(SupervisorError::UnknownNode(key.to_string()).to_string()),
+        }
+    }
+
+    /// Keys a Redis/Valkey node holds outside database 0 (ModifyReplicationGroup's cluster
+    /// mode change needs them all in database 0); 0 for Memcached nodes.
+    pub async fn keys_outside_db0(&self, key: &str) -> Result<u64, SupervisorError> {
+        let slot = self.slot(key)?;
+        let guard = slot.lock().await;
+        match &guard.running {
+            Some(node) => Ok(node.keys_outside_db0().unwrap_or(0)),
+            None => Err(SupervisorError::UnknownNode(key.to_string())),
         }
     }
 }

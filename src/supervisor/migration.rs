@@ -1,6 +1,7 @@
 //! Online migration at the node level: a shard primary replicating a Redis server outside
 //! the emulator over the network (StartMigration), the link's status, and its end
-//! (CompleteMigration), plus the reachability probe of TestMigration.
+//! (CompleteMigration), plus the reachability probe of TestMigration and the source's layout
+//! (AUTH, cluster mode, slot owners) StartMigration pairs shards with.
 //!
 //! Place in the flow: `control::handlers::migration` names the group's primary node key and
 //! the source endpoint; this module hands them to the engine (`ecl_redis`'s network replica
@@ -11,6 +12,9 @@ use super::engines::RunningNode;
 use super::node::Supervisor;
 
 pub use ecl_redis::RemoteStatus as MigrationLinkStatus;
+pub use ecl_redis::{
+    SourceLayout as MigrationSourceLayout, SourcePrimary as MigrationSourcePrimary,
+};
 
 fn not_redis(key: &str) -> SupervisorError {
     SupervisorError::UnknownNode(format!("{key} (not a running Redis/Valkey node)"))
@@ -64,6 +68,17 @@ impl Supervisor {
 
     /// Whether `source` answers like a Redis server: its version, or why not.
     pub async fn probe_migration_source(&self, source: &(String, u16)) -> Result<String, String> {
-        ecl_redis::replication::remote::probe(source).await
+        Box::pin(ecl_redis::replication::remote::probe(source)).await
+    }
+
+    /// How `source` is laid out (AUTH, cluster mode, primaries and their slots), or why it
+    /// cannot be read.
+    pub async fn migration_source_layout(
+        &self,
+        source: &(String, u16),
+    ) -> Result<MigrationSourceLayout, String> {
+        // Boxed: the read buffers make the future large, and the API handler awaiting it
+        // runs on a worker thread's stack.
+        Box::pin(ecl_redis::replication::remote::source_layout(source)).await
     }
 }

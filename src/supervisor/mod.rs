@@ -45,7 +45,7 @@ mod topology;
 pub use alloc::{Allocator, Reservation};
 pub use engines::check_access_string;
 pub use inspect::NodeFigures;
-pub use migration::MigrationLinkStatus;
+pub use migration::{MigrationLinkStatus, MigrationSourceLayout, MigrationSourcePrimary};
 pub use node::Supervisor;
 pub use resharding::{MigrationStats, SlotMovePlan};
 pub use snapshots::{DecodedImages, decode_images};

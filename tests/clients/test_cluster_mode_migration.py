@@ -1,8 +1,10 @@
 """ModifyReplicationGroup ClusterMode, ElastiCache's two-step migration: disabled -> compatible
 (one shard owning every slot, served to standalone clients on the primary endpoint and to cluster
 clients on the configuration endpoint, keys kept) -> enabled (a cluster mode enabled group that
-reshards, with MOVED redirects), or compatible -> disabled (back). Disallowed transitions and
-preconditions answer AWS's errors. Driven with boto3, redis-py and redis-py's RedisCluster.
+reshards, with MOVED redirects). AWS documents the change as one-way, so compatible -> disabled
+is refused like enabled -> anything. Disallowed transitions and preconditions (keys only in
+database 0 among them) answer AWS's errors. Driven with boto3, redis-py and redis-py's
+RedisCluster.
 """
 
 from __future__ import annotations
@@ -123,23 +125,41 @@ def test_disabled_compatible_enabled_keeps_keys_and_serves_cluster_clients(ec, g
     assert moved > 0, "a node answers MOVED for keys of the other shard"
 
 
-def test_compatible_back_to_disabled_keeps_keys(ec, groups, uid):
+def test_compatible_cannot_go_back_to_disabled(ec, groups, uid):
     gid = uid("cmb")
     rg = _create(ec, groups, gid)
     primary = rg["NodeGroups"][0]["PrimaryEndpoint"]
     _plain(primary).set("k", "v")
     rg = _modify(ec, gid, ClusterMode="compatible")
+    # "Reverting this configuration is not possible": the group stays compatible, keys and all.
+    with aws_error(ec, "InvalidParameterValue", 400) as err:
+        ec.modify_replication_group(ReplicationGroupId=gid, ClusterMode="disabled", ApplyImmediately=True)
+    assert "only be changed from disabled to enabled" in err.value.response["Error"]["Message"]
+    rg = ec.describe_replication_groups(ReplicationGroupId=gid)["ReplicationGroups"][0]
+    assert (rg["Status"], rg["ClusterMode"]) == ("available", "compatible")
     assert "ConfigurationEndpoint" in rg
-    rg = _modify(ec, gid, ClusterMode="disabled")
-    assert (rg["ClusterMode"], rg["ClusterEnabled"]) == ("disabled", False)
-    assert "ConfigurationEndpoint" not in rg
-    assert rg["NodeGroups"][0]["PrimaryEndpoint"] == primary
-    plain = _plain(primary)
-    assert plain.get("k") == "v"
-    with pytest.raises(redis.exceptions.ResponseError):
-        plain.execute_command("CLUSTER", "SLOTS")  # cluster support is off again
-    member = ec.describe_cache_clusters(CacheClusterId=rg["MemberClusters"][0])["CacheClusters"][0]
-    assert member["CacheParameterGroup"]["CacheParameterGroupName"] == "default.redis7"
+    assert _plain(primary).get("k") == "v"
+    assert _cluster(rg).get("k") == "v"
+
+
+def test_keys_outside_database_0_block_the_migration(ec, groups, uid):
+    gid = uid("cmd")
+    rg = _create(ec, groups, gid)
+    ep = rg["NodeGroups"][0]["PrimaryEndpoint"]
+    _plain(ep).set("in-db0", "x")
+    db3 = redis.Redis(host=ep["Address"], port=ep["Port"], db=3, socket_timeout=10, decode_responses=True)
+    db3.set("a", "1")
+    db3.set("b", "2")
+    with aws_error(ec, "InvalidParameterValue", 400) as err:
+        ec.modify_replication_group(ReplicationGroupId=gid, ClusterMode="compatible", ApplyImmediately=True)
+    assert "2 keys in other databases" in err.value.response["Error"]["Message"]
+    rg = ec.describe_replication_groups(ReplicationGroupId=gid)["ReplicationGroups"][0]
+    assert (rg["Status"], rg["ClusterMode"]) == ("available", "disabled")
+    # Once database 3 is emptied the migration goes ahead, database 0 kept.
+    db3.flushdb()
+    rg = _modify(ec, gid, ClusterMode="compatible")
+    assert rg["ClusterMode"] == "compatible"
+    assert _cluster(rg).get("in-db0") == "x"
 
 
 def test_migration_preconditions(ec, groups, uid):

@@ -202,7 +202,7 @@ def test_migration_errors(ec, group, uid):
     if helpers.ADDRESSING == "loopback":
         # Loopback mode gives every endpoint its own address on the requested port.
         assert own["Port"] == ep["Port"]
-    # In-transit encryption and cluster mode enabled groups are refused.
+    # In-transit encryption groups are refused.
     tls = uid("mig-tls")
     ec.create_replication_group(
         ReplicationGroupId=tls,

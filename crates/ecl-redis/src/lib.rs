@@ -50,6 +50,7 @@ pub use cluster::{ClusterNodeInfo, ClusterShard, ClusterTopology};
 pub use engine::replication::{RemoteStatus, ReplicationRole};
 pub use node::RedisNode;
 pub use rdb::file::{LoadStats, RdbError};
+pub use replication::remote::{SourceLayout, SourcePrimary};
 
 use std::net::SocketAddr;
 

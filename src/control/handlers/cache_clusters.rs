@@ -595,6 +595,7 @@ fn plan_modify(
     let mut pending = PendingModifications::default();
     plan_node_count(r, c, input, &mut plan, &mut pending)?;
     let (family, parameter_group) = plan_engine_change(r, c, input, &mut plan, &mut pending)?;
+    super::memcached_scaling::plan_scale_config(c, input, &mut pending)?;
     let group_changed = parameter_group != c.parameter_group;
     let security_groups = match &input.cache_security_group_names {
         Some(names) => Some(security_groups(r, names)?),

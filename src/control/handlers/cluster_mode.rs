@@ -11,9 +11,10 @@
 
 use crate::catalog::compare_versions;
 use crate::control::api::ModifyReplicationGroupInput;
+use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
 use crate::control::validate::checks::*;
-use crate::state::{Region, ReplicationGroupRecord};
+use crate::state::{Region, ReplicationGroupRecord, lock};
 
 use super::Service;
 use super::common::*;
@@ -31,9 +32,6 @@ pub enum ModeSwitch {
     /// `compatible` → `enabled`: the nodes already run cluster mode; the primary/reader
     /// endpoints stop.
     ToEnabled,
-    /// `compatible` → `disabled`: nodes restart in place with cluster mode off; the
-    /// configuration endpoint stops.
-    BackToDisabled,
 }
 
 /// Whether a request changes more than the cluster mode and the parameter group, which AWS
@@ -73,13 +71,12 @@ fn check_migration_ready(g: &ReplicationGroupRecord) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The parameter group the group moves to when the request names none: the default group of
-/// the other cluster mode when it uses a default one, else AWS's demand for one.
+/// The parameter group the group moves to when the request names none: the cluster mode
+/// default group when it uses a default one, else AWS's demand for one.
 fn follow_parameter_group(
     r: &Region,
     input: &ModifyReplicationGroupInput,
     g: &mut ReplicationGroupRecord,
-    cluster_on: bool,
 ) -> Result<(), ApiError> {
     if input.cache_parameter_group_name.is_some() {
         return Ok(()); // Checked against the new mode with the rest of the engine plan.
@@ -88,13 +85,12 @@ fn follow_parameter_group(
         .get(&g.parameter_group)
         .is_some_and(|p| p.is_default)
     {
-        g.parameter_group = default_parameter_group(&g.family, cluster_on);
+        g.parameter_group = default_parameter_group(&g.family, true);
         return Ok(());
     }
-    Err(combination(format!(
-        "Changing the cluster mode needs a parameter group with cluster-enabled set to {}; specify CacheParameterGroupName.",
-        if cluster_on { "yes" } else { "no" }
-    )))
+    Err(combination(
+        "Changing the cluster mode needs a parameter group with cluster-enabled set to yes; specify CacheParameterGroupName.",
+    ))
 }
 
 /// Plan of a `ClusterMode` change: writes the new mode (and slots, parameter group) into `g`
@@ -132,7 +128,7 @@ pub fn plan_cluster_mode(
     let switch = match (current.as_str(), requested.as_str()) {
         ("disabled", "compatible") => {
             check_migration_ready(g)?;
-            follow_parameter_group(r, input, g, true)?;
+            follow_parameter_group(r, input, g)?;
             if let Some(ng) = g.node_groups.first_mut() {
                 ng.slots = vec![ALL_SLOTS];
             }
@@ -143,11 +139,9 @@ pub fn plan_cluster_mode(
             ModeSwitch::ToEnabled
         }
         ("compatible", "disabled") => {
-            follow_parameter_group(r, input, g, false)?;
-            for ng in &mut g.node_groups {
-                ng.slots.clear();
-            }
-            ModeSwitch::BackToDisabled
+            return Err(invalid(
+                "The cluster mode can only be changed from disabled to enabled; a replication group in compatible mode cannot go back to disabled.",
+            ));
         }
         ("disabled", _) => {
             return Err(invalid(
@@ -165,6 +159,46 @@ pub fn plan_cluster_mode(
 }
 
 impl Service {
+    /// AWS's precondition for `disabled` → `compatible` that only the data can tell: every key
+    /// in database 0 (cluster mode has no other database, so keys elsewhere would be lost to
+    /// clients). Read from the group's primary before the request is planned; other requests
+    /// pass untouched and the plan answers their errors.
+    pub(crate) async fn check_keys_in_db0(
+        &self,
+        ctx: &RequestContext,
+        input: &ModifyReplicationGroupInput,
+    ) -> Result<(), ApiError> {
+        let to_compatible = input
+            .cluster_mode
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case("compatible"));
+        if !to_compatible {
+            return Ok(());
+        }
+        let primary = {
+            let region = self.region(ctx);
+            let r = lock(&region);
+            let Ok(g) = r.group(&input.replication_group_id) else {
+                return Ok(());
+            };
+            let Some(ng) = g
+                .node_groups
+                .first()
+                .filter(|_| g.cluster_mode == "disabled")
+            else {
+                return Ok(());
+            };
+            GroupRef::of(&r, g).node_key(&ng.primary)
+        };
+        let outside = self.inner.supervisor.keys_outside_db0(&primary).await;
+        match outside {
+            Ok(0) | Err(_) => Ok(()),
+            Ok(n) => Err(invalid(format!(
+                "Changing the cluster mode requires every key to be in database 0; the primary node holds {n} keys in other databases."
+            ))),
+        }
+    }
+
     /// The engine side of a cluster mode switch: nodes restarted in place with the new mode
     /// (replicas first; each keeps its keyspace), endpoints that the new mode does not have
     /// stopped. The topology sync that follows gives the nodes their slot map and starts the
@@ -174,9 +208,8 @@ impl Service {
         gref: &GroupRef,
         switch: ModeSwitch,
     ) -> Result<(), String> {
-        let sup = &self.inner.supervisor;
         match switch {
-            ModeSwitch::ToCompatible | ModeSwitch::BackToDisabled => {
+            ModeSwitch::ToCompatible => {
                 let order = self
                     .with_group(gref, |r| {
                         let g = r.replication_groups.get(&gref.id)?;
@@ -190,19 +223,13 @@ impl Service {
                 for member in &order {
                     self.restart_member(gref, member).await?;
                 }
-                if switch == ModeSwitch::BackToDisabled {
-                    sup.stop_proxy_endpoint(&gref.endpoint_name("configuration"))
-                        .await;
-                    self.with_group(gref, |r| {
-                        if let Some(g) = r.replication_groups.get_mut(&gref.id) {
-                            g.configuration_endpoint = None;
-                        }
-                    });
-                }
             }
             ModeSwitch::ToEnabled => {
                 for kind in ["primary", "reader"] {
-                    sup.stop_proxy_endpoint(&gref.endpoint_name(kind)).await;
+                    self.inner
+                        .supervisor
+                        .stop_proxy_endpoint(&gref.endpoint_name(kind))
+                        .await;
                 }
                 self.with_group(gref, |r| {
                     if let Some(g) = r.replication_groups.get_mut(&gref.id) {

@@ -3,7 +3,8 @@
 
 use crate::control::api::{
     CacheCluster, CacheNode, CacheParameterGroupStatus, CacheSecurityGroupMembership, Endpoint,
-    NotificationConfiguration, PendingModifiedValues, SecurityGroupMembership, Timestamp,
+    NotificationConfiguration, PendingModifiedValues, ScaleConfig, SecurityGroupMembership,
+    Timestamp,
 };
 use crate::control::context::RequestContext;
 use crate::state::{CacheClusterRecord, EndpointRecord, ParameterStatus, ResourceKind};
@@ -54,6 +55,10 @@ pub fn render_cluster_with_health(
         engine_version: pending.engine_version.clone(),
         cache_node_type: pending.cache_node_type.clone(),
         auth_token_status: pending.auth_token_status.clone(),
+        scale_config: pending.scale_config.map(|s| ScaleConfig {
+            scale_percentage: Some(s.percentage as i32),
+            scale_interval_minutes: Some(s.interval_minutes as i32),
+        }),
         ..Default::default()
     };
     let nodes_to_reboot: Vec<String> = if c.parameter_apply_status == ParameterStatus::PendingReboot

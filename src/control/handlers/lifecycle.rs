@@ -162,7 +162,11 @@ impl Service {
     /// Restarts the listed nodes in place with the spec their record now gives (node type,
     /// engine version): same address, and a Redis/Valkey node keeps its keyspace, as
     /// ElastiCache's online scaling and upgrades do (a Memcached node comes back empty).
-    async fn respec_nodes(&self, cref: &ClusterRef, node_ids: &[String]) -> Result<(), String> {
+    pub(crate) async fn respec_nodes(
+        &self,
+        cref: &ClusterRef,
+        node_ids: &[String],
+    ) -> Result<(), String> {
         for node_id in node_ids {
             let Some(spec) = self.spec_of(cref, node_id) else {
                 return Ok(());
@@ -181,6 +185,46 @@ impl Service {
                     n.complete(NodeStatus::Available);
                 }
             });
+        }
+        Ok(())
+    }
+
+    /// Restarts `ids` in place in the batches `scale` gives (a Memcached node type change:
+    /// the nodes of a batch together, an event per batch, the create delay between batches
+    /// where AWS waits `ScaleIntervalMinutes`); one node after the other without it.
+    async fn restart_in_batches(
+        &self,
+        cref: &ClusterRef,
+        ids: &[String],
+        scale: Option<crate::state::ScaleSetting>,
+    ) -> Result<(), String> {
+        let Some(setting) = scale else {
+            return self.respec_nodes(cref, ids).await;
+        };
+        let batches = super::memcached_scaling::batches(ids, Some(setting));
+        let count = batches.len();
+        for (i, batch) in batches.into_iter().enumerate() {
+            if i > 0 {
+                self.transition_delay().await;
+            }
+            let now = self.inner.store.now();
+            self.with_cluster(cref, |r| {
+                let msg = format!(
+                    "Scaling batch {} of {count} ({}% of the nodes): restarting cache nodes {}",
+                    i + 1,
+                    setting.percentage,
+                    batch.join(", ")
+                );
+                r.event(SourceType::CacheCluster, &cref.id, msg, now);
+            });
+            let mut set = tokio::task::JoinSet::new();
+            for id in batch {
+                let (svc, cref) = (self.clone(), cref.clone());
+                set.spawn(async move { svc.respec_nodes(&cref, &[id]).await });
+            }
+            while let Some(done) = set.join_next().await {
+                done.map_err(|e| format!("Failed to restart a cache node: {e}"))??;
+            }
         }
         Ok(())
     }
@@ -383,6 +427,9 @@ impl Service {
     async fn run_modify(&self, cref: &ClusterRef, plan: &ModifyPlan) -> Result<(), String> {
         self.stop_nodes(cref, &plan.remove_nodes, true).await;
         if plan.restart_nodes {
+            let scale = self
+                .with_cluster(cref, |r| r.clusters.get(&cref.id)?.pending.scale_config)
+                .flatten();
             // Fold the new node type / version into the record first, so the restarted nodes
             // are built from (and report) the new values.
             let ids = self
@@ -404,7 +451,7 @@ impl Service {
                 })
                 .flatten()
                 .unwrap_or_default();
-            self.respec_nodes(cref, &ids).await?;
+            self.restart_in_batches(cref, &ids, scale).await?;
         }
         if plan.add_nodes > 0 {
             let now = self.inner.store.now();

@@ -1,25 +1,29 @@
 //! StartMigration, TestMigration and CompleteMigration: online migration of a Redis server
 //! outside the emulator into a replication group, as ElastiCache's online migration does it.
 //!
-//! Place in the flow: StartMigration checks the group (AWS's requirements), marks it
-//! `migrating`, records a [`MigrationRecord`] and asks the supervisor to make the group's
-//! primary replicate the source over the network (`supervisor::migration`); the group's
-//! replicas keep following the primary, clients can read but not write. A task watches the
-//! link: when the first synchronisation fails every attempt the migration ends by itself
+//! Place in the flow: StartMigration checks the group (AWS's requirements), reads the
+//! source's layout and pairs each shard primary with the source node owning the same slots
+//! (`migration_shards`: one link for cluster mode disabled, one per shard for cluster mode
+//! enabled; a source needing AUTH or of the other cluster mode is refused), marks the group
+//! `migrating`, records a [`MigrationRecord`] and asks the supervisor to make each shard
+//! primary replicate its source node over the network (`supervisor::migration`); the group's
+//! replicas keep following their primaries, clients can read but not write. A task watches
+//! the links: when a first synchronisation fails every attempt the migration ends by itself
 //! (the group is `available` again, with an event), as on AWS. CompleteMigration stops the
-//! link (refused while the link is not in sync, unless `Force`) and makes the group writable.
-//! TestMigration connects to the source and reports the outcome as an event.
+//! links (refused while one is not in sync, unless `Force`) and makes the group writable.
+//! TestMigration checks the source the same way and reports the outcome as an event.
 
 use std::time::Duration;
 
 use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
-use crate::state::{GroupStatus, MigrationRecord, Region, SourceType, lock};
+use crate::state::{GroupStatus, MigrationLink, MigrationRecord, Region, SourceType, lock};
 use crate::supervisor::MigrationLinkStatus;
 
 use super::Service;
 use super::common::*;
+use super::migration_shards::{self, Target};
 use super::replication_lifecycle::GroupRef;
 use super::replication_render::render_group;
 
@@ -51,10 +55,10 @@ fn source_of(list: &[CustomerNodeEndpoint]) -> Result<(String, u16), ApiError> {
 }
 
 /// Checks that group `id` can migrate from `source`: AWS's requirements (available, not under
-/// migration, Redis OSS 5.0.6 or later or Valkey, no in-transit encryption) and ours (cluster
-/// mode disabled, the source is not one of the group's own nodes). Answers the group's id
-/// and its primary member.
-fn plan(r: &Region, id: &str, source: &(String, u16)) -> Result<(String, String), ApiError> {
+/// migration, Redis OSS 5.0.6 or later or Valkey, no in-transit encryption) and ours (the
+/// source is not one of the group's own nodes). Answers the group's shards, each with its
+/// primary's node key and slots, for [`migration_shards::pair`].
+fn plan(r: &Region, id: &str, source: &(String, u16)) -> Result<Target, ApiError> {
     let g = r.group(id)?;
     if r.migrations.contains_key(&g.id) {
         return Err(ApiError::replication_group_already_under_migration(
@@ -75,12 +79,6 @@ fn plan(r: &Region, id: &str, source: &(String, u16)) -> Result<(String, String)
             g.id
         ));
     }
-    if g.cluster_enabled {
-        return state(format!(
-            "Replication group {} has cluster mode enabled; elasticache-local migrates into cluster mode disabled groups only.",
-            g.id
-        ));
-    }
     let own = g.member_ids().iter().any(|m| {
         r.clusters
             .get(m)
@@ -95,66 +93,94 @@ fn plan(r: &Region, id: &str, source: &(String, u16)) -> Result<(String, String)
             "The customer node endpoint must not be a node of the target replication group.",
         ));
     }
-    let primary = g
-        .node_groups
-        .first()
-        .map(|ng| ng.primary.clone())
-        .unwrap_or_default();
-    Ok((g.id.clone(), primary))
+    let gref = GroupRef::of(r, g);
+    Ok(Target {
+        id: g.id.clone(),
+        cluster: g.cluster_enabled,
+        shards: g
+            .node_groups
+            .iter()
+            .map(|ng| (gref.node_key(&ng.primary), ng.slots.clone()))
+            .collect(),
+    })
 }
 
-/// StartMigration.
+/// StartMigration: plans the target, reads the source's layout and pairs the shards
+/// ([`migration_shards::pair`]), then marks the group `migrating` and starts one link per
+/// shard primary.
 pub async fn start_migration(
     svc: &Service,
     ctx: &RequestContext,
     input: StartMigrationInput,
 ) -> Result<StartMigrationOutput, ApiError> {
     let source = source_of(&input.customer_node_endpoint_list)?;
-    let now = svc.inner.store.now();
     let region = svc.region(ctx);
-    let (out, gref, key) = {
+    let target = plan(&lock(&region), &input.replication_group_id, &source)?;
+    let layout = svc.inner.supervisor.migration_source_layout(&source).await;
+    let links = migration_shards::pair(&target, &source, layout)?;
+    let now = svc.inner.store.now();
+    let (out, gref) = {
         let mut r = lock(&region);
-        let (id, primary) = plan(&r, &input.replication_group_id, &source)?;
+        // Checked again: the group may have changed while the source was read.
+        let id = plan(&r, &input.replication_group_id, &source)?.id;
         let g = r.group_mut(&id)?;
         g.begin(GroupStatus::Migrating, None)?;
         let g = g.clone();
         let gref = GroupRef::of(&r, &g);
-        let key = gref.node_key(&primary);
+        let mut rest = links.clone();
+        let first = rest.remove(0);
         r.migrations.insert(
             id.clone(),
             MigrationRecord {
                 replication_group_id: id.clone(),
-                source: source.clone(),
-                primary_node: key.clone(),
+                source: first.source,
+                primary_node: first.node,
                 started: now.unix_timestamp(),
+                more_links: rest,
             },
         );
-        r.event(
-            SourceType::ReplicationGroup,
-            &id,
-            format!(
-                "Migration started: primary {primary} replicates {}:{}",
-                source.0, source.1
-            ),
-            now,
-        );
-        (render_group(ctx, &r, &g), gref, key)
+        let pairs: Vec<String> = links
+            .iter()
+            .map(|l| {
+                let member = member_of(&l.node);
+                format!("primary {member} replicates {}:{}", l.source.0, l.source.1)
+            })
+            .collect();
+        let message = format!("Migration started: {}", pairs.join(", "));
+        r.event(SourceType::ReplicationGroup, &id, message, now);
+        (render_group(ctx, &r, &g), gref)
     };
-    if let Err(e) = svc.inner.supervisor.start_migration(&key, source).await {
-        svc.end_migration(&gref, Some(format!("Failed to start migration: {e}")));
-        return Err(ApiError::invalid_replication_group_state(format!(
-            "The primary of replication group {} cannot replicate: {e}",
-            gref.id
-        )));
+    for l in &links {
+        if let Err(e) = svc
+            .inner
+            .supervisor
+            .start_migration(&l.node, l.source.clone())
+            .await
+        {
+            for started in &links {
+                let _ = svc.inner.supervisor.stop_migration(&started.node).await;
+            }
+            svc.end_migration(&gref, Some(format!("Failed to start migration: {e}")));
+            return Err(ApiError::invalid_replication_group_state(format!(
+                "A primary of replication group {} cannot replicate: {e}",
+                gref.id
+            )));
+        }
     }
-    svc.spawn_migration_watch(gref, key);
+    svc.spawn_migration_watch(gref, links);
     Ok(StartMigrationOutput {
         replication_group: Some(out),
     })
 }
 
-/// TestMigration: checks the request as StartMigration does, then connects to the source;
-/// the outcome is an event of the group (AWS reports it the same way).
+/// The member cluster of a node key (`account/region/cluster/0001`), for events.
+fn member_of(key: &str) -> &str {
+    key.rsplit('/').nth(1).unwrap_or(key)
+}
+
+/// TestMigration: checks the request as StartMigration does (the source's layout included),
+/// then connects to the source; the outcome is an event of the group (AWS reports it the same
+/// way).
 pub async fn test_migration(
     svc: &Service,
     ctx: &RequestContext,
@@ -162,19 +188,23 @@ pub async fn test_migration(
 ) -> Result<TestMigrationOutput, ApiError> {
     let source = source_of(&input.customer_node_endpoint_list)?;
     let region = svc.region(ctx);
-    let id = plan(&lock(&region), &input.replication_group_id, &source)?.0;
-    let outcome = svc.inner.supervisor.probe_migration_source(&source).await;
-    let message = match outcome {
-        Ok(version) => format!(
-            "Test migration succeeded: {}:{} is reachable and runs Redis {version}",
-            source.0, source.1
-        ),
-        Err(e) => format!("Test migration failed: {e}"),
+    let target = plan(&lock(&region), &input.replication_group_id, &source)?;
+    let layout = svc.inner.supervisor.migration_source_layout(&source).await;
+    let paired = migration_shards::pair(&target, &source, layout);
+    let message = match paired {
+        Err(e) => format!("Test migration failed: {}", e.message()),
+        Ok(_) => match svc.inner.supervisor.probe_migration_source(&source).await {
+            Ok(version) => format!(
+                "Test migration succeeded: {}:{} is reachable and runs Redis {version}",
+                source.0, source.1
+            ),
+            Err(e) => format!("Test migration failed: {e}"),
+        },
     };
     let now = svc.inner.store.now();
     let mut r = lock(&region);
-    r.event(SourceType::ReplicationGroup, &id, message, now);
-    let g = r.group(&id)?.clone();
+    r.event(SourceType::ReplicationGroup, &target.id, message, now);
+    let g = r.group(&target.id)?.clone();
     Ok(TestMigrationOutput {
         replication_group: Some(render_group(ctx, &r, &g)),
     })
@@ -188,7 +218,7 @@ pub async fn complete_migration(
     input: CompleteMigrationInput,
 ) -> Result<CompleteMigrationOutput, ApiError> {
     let region = svc.region(ctx);
-    let (id, key) = {
+    let (id, links) = {
         let r = lock(&region);
         let g = r.group(&input.replication_group_id)?;
         let Some(m) = r.migrations.get(&g.id) else {
@@ -197,21 +227,21 @@ pub async fn complete_migration(
                 g.id
             )));
         };
-        (g.id.clone(), m.primary_node.clone())
+        (g.id.clone(), m.links())
     };
-    let status = svc
-        .inner
-        .supervisor
-        .migration_status(&key)
-        .await
-        .ok()
-        .flatten();
-    if !input.force.unwrap_or(false) && status != Some(MigrationLinkStatus::Up) {
-        return Err(ApiError::invalid_replication_group_state(format!(
-            "Replication group {id} is not in sync with the migration source yet; retry later or use Force to stop the migration."
-        )));
+    if !input.force.unwrap_or(false) {
+        for l in &links {
+            let status = svc.inner.supervisor.migration_status(&l.node).await;
+            if status.ok().flatten() != Some(MigrationLinkStatus::Up) {
+                return Err(ApiError::invalid_replication_group_state(format!(
+                    "Replication group {id} is not in sync with the migration source yet; retry later or use Force to stop the migration."
+                )));
+            }
+        }
     }
-    let _ = svc.inner.supervisor.stop_migration(&key).await;
+    for l in &links {
+        let _ = svc.inner.supervisor.stop_migration(&l.node).await;
+    }
     let now = svc.inner.store.now();
     let mut r = lock(&region);
     if r.migrations.remove(&id).is_none() {
@@ -234,9 +264,10 @@ pub async fn complete_migration(
 }
 
 impl Service {
-    /// Watches the migration link of `gref`'s primary until CompleteMigration removes the
-    /// record: records the first sync, and ends the migration when the link fails for good.
-    fn spawn_migration_watch(&self, gref: GroupRef, key: String) {
+    /// Watches the migration links of `gref`'s shard primaries until CompleteMigration
+    /// removes the record: records the first sync (every link up), and ends the migration
+    /// when a link fails for good.
+    fn spawn_migration_watch(&self, gref: GroupRef, links: Vec<MigrationLink>) {
         let svc = self.clone();
         tokio::spawn(async move {
             let mut synced = false;
@@ -248,27 +279,35 @@ impl Service {
                 if !active {
                     return;
                 }
-                match svc.inner.supervisor.migration_status(&key).await {
-                    Ok(Some(MigrationLinkStatus::Up)) if !synced => {
-                        synced = true;
-                        svc.migration_event(
-                            &gref,
-                            "Migration: initial synchronization with the source completed",
-                        );
-                    }
-                    Ok(Some(MigrationLinkStatus::Failed(e))) => {
-                        let _ = svc.inner.supervisor.stop_migration(&key).await;
-                        svc.end_migration(&gref, Some(format!("Failed to start migration: {e}")));
+                let mut all_up = true;
+                for l in &links {
+                    let ending = match svc.inner.supervisor.migration_status(&l.node).await {
+                        Ok(Some(MigrationLinkStatus::Up)) => None,
+                        Ok(Some(MigrationLinkStatus::Failed(e))) => {
+                            Some(format!("Failed to start migration: {e}"))
+                        }
+                        Ok(Some(_)) => {
+                            all_up = false;
+                            None
+                        }
+                        Ok(None) | Err(_) => {
+                            Some("Migration stopped: a primary node is gone".to_string())
+                        }
+                    };
+                    if let Some(message) = ending {
+                        for l in &links {
+                            let _ = svc.inner.supervisor.stop_migration(&l.node).await;
+                        }
+                        svc.end_migration(&gref, Some(message));
                         return;
                     }
-                    Ok(Some(_)) => {}
-                    Ok(None) | Err(_) => {
-                        svc.end_migration(
-                            &gref,
-                            Some("Migration stopped: the primary node is gone".to_string()),
-                        );
-                        return;
-                    }
+                }
+                if all_up && !synced {
+                    synced = true;
+                    svc.migration_event(
+                        &gref,
+                        "Migration: initial synchronization with the source completed",
+                    );
                 }
             }
         });

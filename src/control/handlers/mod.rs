@@ -41,7 +41,9 @@ mod global_members;
 mod global_modify;
 mod global_shards;
 mod lifecycle;
+mod memcached_scaling;
 mod migration;
+mod migration_shards;
 mod parameter_groups;
 mod rbac_attach;
 mod rbac_lifecycle;
@@ -58,6 +60,7 @@ mod serverless;
 mod serverless_run;
 mod serverless_schedule;
 mod serverless_snapshots;
+mod service_update_run;
 mod service_updates;
 mod snapshot_restore;
 mod snapshot_schedule;
@@ -420,7 +423,7 @@ impl ElastiCacheApi for Service {
         ctx: &RequestContext,
         input: ModifyReplicationGroupInput,
     ) -> Result<ModifyReplicationGroupOutput, ApiError> {
-        replication_modify::modify_replication_group(self, ctx, input)
+        replication_modify::modify_replication_group(self, ctx, input).await
     }
 
     async fn delete_replication_group(

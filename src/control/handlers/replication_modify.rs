@@ -331,11 +331,12 @@ fn apply_group_modify(
 /// ModifyReplicationGroup. A global datastore member's node type, engine version, parameter
 /// group and automatic failover belong to the datastore (ModifyGlobalReplicationGroup); AWS
 /// rejects them here.
-pub fn modify_replication_group(
+pub async fn modify_replication_group(
     svc: &Service,
     ctx: &RequestContext,
     input: ModifyReplicationGroupInput,
 ) -> Result<ModifyReplicationGroupOutput, ApiError> {
+    svc.check_keys_in_db0(ctx, &input).await?;
     let datastore_managed = input.cache_node_type.is_some()
         || input.engine_version.is_some()
         || input.cache_parameter_group_name.is_some()

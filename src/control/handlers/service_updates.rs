@@ -6,8 +6,9 @@
 //! covers has one update action for it, `not-applied` until a Batch call changes it. What a
 //! caller asked is stored in `Region::update_actions` and read back against the clock, so an
 //! applied action reads `in-progress` and then `complete` once `Config.create_delay` (at
-//! least one second) has passed, and a stopped one `stopping` then `stopped`. Applying
-//! restarts no node: it only records the update (README, Differences from AWS).
+//! least one second) has passed and its nodes are restarted (`service_update_run`: every
+//! node in place, one at a time, replicas before primaries), and a stopped one `stopping`
+//! then `stopped` (the restarts end after the node in hand).
 
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -19,6 +20,7 @@ use crate::state::{Region, UpdateActionPhase, UpdateActionRecord, lock};
 
 use super::Service;
 use super::common::*;
+use super::service_update_run::ActionRef;
 
 /// One entry of the built-in catalogue.
 pub struct CatalogueEntry {
@@ -401,25 +403,40 @@ fn render_action(
 ) -> UpdateAction {
     let (rec, status) = action_status(r, e, t, now_ms);
     let total: usize = t.nodes.iter().map(|(_, n)| n.len()).sum();
-    let done = if status == "complete" { total } else { 0 };
+    // A node reads `complete` once the update restarted it (every node of a complete action).
+    let node_done = |cluster: &str, node: &str| {
+        status == "complete"
+            || rec.is_some_and(|a| {
+                a.nodes_done
+                    .iter()
+                    .any(|d| *d == format!("{cluster}/{node}"))
+            })
+    };
+    let done = t
+        .nodes
+        .iter()
+        .flat_map(|(_, n)| n)
+        .filter(|(c, n)| node_done(c, n))
+        .count();
     let sla = match (status, rec) {
         ("complete", Some(a)) if a.until_ms <= ms(e.apply_by) => "yes",
         ("complete", _) => "no",
         _ if now_ms > ms(e.apply_by) => "no",
         _ => "n/a",
     };
-    let node = |cluster: Option<String>, node: String| NodeGroupMemberUpdateStatus {
-        cache_cluster_id: cluster,
-        cache_node_id: Some(node),
-        node_deletion_date: None,
-        node_update_end_date: rec
-            .filter(|_| status == "complete")
-            .map(|a| from_ms(a.until_ms)),
-        node_update_initiated_by: rec.map(|_| "customer".to_string()),
-        node_update_initiated_date: rec.map(|a| from_ms(a.started_ms)),
-        node_update_start_date: rec.map(|a| from_ms(a.started_ms)),
-        node_update_status: Some(status.to_string()),
-        node_update_status_modified_date: rec.map(|a| from_ms(a.since_ms)),
+    let node = |cluster: Option<String>, owner: &str, node: String| {
+        let finished = node_done(owner, &node);
+        NodeGroupMemberUpdateStatus {
+            cache_cluster_id: cluster,
+            node_deletion_date: None,
+            node_update_end_date: rec.filter(|_| finished).map(|a| from_ms(a.until_ms)),
+            node_update_initiated_by: rec.map(|_| "customer".to_string()),
+            node_update_initiated_date: rec.map(|a| from_ms(a.started_ms)),
+            node_update_start_date: rec.map(|a| from_ms(a.started_ms)),
+            node_update_status: Some(if finished { "complete" } else { status }.to_string()),
+            node_update_status_modified_date: rec.map(|a| from_ms(a.since_ms)),
+            cache_node_id: Some(node),
+        }
     };
     let (groups, cache_nodes) = if !node_level {
         (None, None)
@@ -432,14 +449,14 @@ fn render_action(
                 node_group_member_update_status: Some(
                     members
                         .iter()
-                        .map(|(c, n)| node(Some(c.clone()), n.clone()))
+                        .map(|(c, n)| node(Some(c.clone()), c, n.clone()))
                         .collect(),
                 ),
             });
         (Some(shards.collect()), None)
     } else {
-        let nodes = t.nodes.iter().flat_map(|(_, n)| n).map(|(_, n)| {
-            let m = node(None, n.clone());
+        let nodes = t.nodes.iter().flat_map(|(_, n)| n).map(|(c, n)| {
+            let m = node(None, c, n.clone());
             CacheNodeUpdateStatus {
                 cache_node_id: m.cache_node_id,
                 node_deletion_date: None,
@@ -626,7 +643,16 @@ fn batch_one(
             refuse(format!("The update action for {id} is already complete."))
         }
         (Batch::Apply, "in-progress") | (Batch::Stop, "stopping" | "stopped") => Ok(status),
+        (Batch::Apply, "stopping") => refuse(format!(
+            "The update action for {id} is stopping; apply it again once it is stopped."
+        )),
         (Batch::Apply, _) => {
+            // Nodes a stopped apply already restarted stay updated.
+            let nodes_done = r
+                .update_actions
+                .get(&key)
+                .map(|a| a.nodes_done.clone())
+                .unwrap_or_default();
             r.update_actions.insert(
                 key,
                 UpdateActionRecord {
@@ -637,6 +663,8 @@ fn batch_one(
                     since_ms: now_ms,
                     until_ms: now_ms + step_ms,
                     started_ms: now_ms,
+                    nodes_done,
+                    running: true,
                 },
             );
             Ok("in-progress")
@@ -676,6 +704,7 @@ fn batch(
     let mut r = lock(&region);
     let mut done = Vec::new();
     let mut failed = Vec::new();
+    let mut started = Vec::new();
     for (is_group, id) in ids {
         let outcome = if op == Batch::Apply && e.status != "available" {
             Err((
@@ -689,6 +718,20 @@ fn batch(
             find_target(&r, e, is_group, &id)
                 .and_then(|t| batch_one(&mut r, e, &t, op, now_ms, step_ms))
         };
+        let began = outcome.is_ok()
+            && op == Batch::Apply
+            && r.update_actions
+                .get(&(e.name.to_string(), id.clone()))
+                .is_some_and(|a| a.running && a.since_ms == now_ms);
+        if began {
+            started.push(ActionRef {
+                account: r.account.clone(),
+                region: r.region.clone(),
+                update: e.name.to_string(),
+                target: id.clone(),
+                is_group,
+            });
+        }
         match outcome {
             Ok(status) => done.push(ProcessedUpdateAction {
                 cache_cluster_id: (!is_group).then(|| id.clone()),
@@ -698,6 +741,10 @@ fn batch(
             }),
             Err((kind, msg)) => failed.push(unprocessed(e.name, is_group, &id, kind, msg)),
         }
+    }
+    drop(r);
+    for action in started {
+        svc.spawn_update_action(action);
     }
     Ok(UpdateActionResultsMessage {
         processed_update_actions: Some(done),

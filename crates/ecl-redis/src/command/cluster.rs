@@ -425,11 +425,14 @@ fn slot_arg(argv: &Argv<'_>, i: usize) -> Result<u16, CmdError> {
     Ok(n as u16)
 }
 
-/// Live keys of database 0 in `slot`, at most `limit`. A scan of the keyspace: Redis keeps a
-/// per-slot index; ElastiCache users call these commands rarely (resharding tools).
+/// Live keys of database 0 in `slot`, at most `limit`: from the slot index (cluster mode
+/// keeps one), else a scan of the keyspace.
 fn keys_in_slot(ctx: &mut Ctx<'_>, slot: u16, limit: usize) -> Vec<Vec<u8>> {
     let now = ctx.now;
     let db = &ctx.eng.dbs[0];
+    if let Some(keys) = db.slot_keys(&[(slot, slot)], limit, now) {
+        return keys.into_iter().map(|k| k.to_vec()).collect();
+    }
     db.iter()
         .filter(|(k, e)| (e.expire_at == 0 || e.expire_at > now) && key_slot(k) == slot)
         .take(limit)

@@ -19,6 +19,7 @@ pub mod hll;
 pub mod list;
 pub mod longdouble;
 pub mod set;
+pub mod slots;
 pub mod snapshot;
 pub mod stream;
 pub mod string;
@@ -79,6 +80,8 @@ pub struct Db {
     pub keep_expired: bool,
     /// A point-in-time image of this database being collected (see [`snapshot`]).
     pub snap: Option<Box<SnapCursor>>,
+    /// Keys by hash slot (database 0 of a cluster-mode node; see [`slots`]).
+    slot_index: Option<Box<slots::SlotIndex>>,
     rng: u64,
 }
 
@@ -149,6 +152,7 @@ impl Db {
             access: AccessMode::Lru,
             keep_expired: false,
             snap: None,
+            slot_index: None,
             rng: {
                 // Distinct, never-zero xorshift seeds per database.
                 static NEXT: std::sync::atomic::AtomicU64 =
@@ -221,6 +225,9 @@ impl Db {
             self.before_change(key);
         }
         if expired && let Some((k, e)) = self.dict.remove(key) {
+            if let Some(ix) = self.slot_index.as_mut() {
+                ix.remove(&k);
+            }
             self.used = self.used.saturating_sub(entry_size(&k, &e.value));
             self.volatile.remove(key);
             self.expired += 1;
@@ -326,6 +333,9 @@ impl Db {
             lru,
             ver,
         });
+        if created && let Some(ix) = self.slot_index.as_mut() {
+            ix.add(key);
+        }
         let mut reclaimed = None;
         if created {
             e.value = fresh();
@@ -381,6 +391,9 @@ impl Db {
             lru,
             ver,
         });
+        if created && let Some(ix) = self.slot_index.as_mut() {
+            ix.add(key);
+        }
         let expired = !created && e.expire_at != 0 && e.expire_at <= now_ms;
         let old_size = if created { 0 } else { e.value.mem_size() };
         e.value = value;
@@ -410,6 +423,9 @@ impl Db {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         self.before_change(key);
         let (k, e) = self.dict.remove(key)?;
+        if let Some(ix) = self.slot_index.as_mut() {
+            ix.remove(&k);
+        }
         self.used = self.used.saturating_sub(entry_size(&k, &e.value));
         if e.expire_at != 0 {
             self.volatile.remove(key);
@@ -444,6 +460,9 @@ impl Db {
         self.used += entry_size(key, &e.value);
         if e.expire_at != 0 {
             self.volatile.insert(key.into(), ());
+        }
+        if let Some(ix) = self.slot_index.as_mut() {
+            ix.add(key);
         }
         self.dict.insert(key.into(), e);
     }
@@ -535,8 +554,37 @@ impl Db {
             }
             _ => self.dict.clear(),
         }
+        if let Some(ix) = self.slot_index.as_mut() {
+            ix.clear();
+        }
         self.volatile.clear();
         self.used = 0;
+    }
+
+    /// Keeps a per-slot key index from now on (database 0 of a cluster-mode node), built
+    /// from the keys the table holds.
+    pub fn enable_slot_index(&mut self) {
+        if self.slot_index.is_none() {
+            self.slot_index = Some(Box::new(slots::SlotIndex::of(
+                self.dict.iter().map(|(k, _)| k),
+            )));
+        }
+    }
+
+    /// Up to `limit` live keys of the slots in `ranges` (inclusive), slot by slot; `None`
+    /// without a slot index (the caller scans instead).
+    pub fn slot_keys(&self, ranges: &[(u16, u16)], limit: usize, now_ms: i64) -> Option<Vec<Key>> {
+        let ix = self.slot_index.as_deref()?;
+        let live = |k: &&Key| {
+            self.dict
+                .get(k)
+                .is_some_and(|e| e.expire_at == 0 || e.expire_at > now_ms)
+        };
+        let keys = (ix.slots_in(ranges).into_iter())
+            .flat_map(|slot| ix.keys(slot).filter(live).cloned().collect::<Vec<_>>())
+            .take(limit)
+            .collect();
+        Some(keys)
     }
 
     /// One SCAN step over the keyspace; `visit` gets live keys only.

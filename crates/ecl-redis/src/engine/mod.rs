@@ -266,6 +266,11 @@ impl Engine {
             scripts: Default::default(),
         };
         e.refresh_access_mode();
+        if e.info.cluster {
+            // Cluster mode has database 0 only; resharding and CLUSTER GETKEYSINSLOT read
+            // its keys by slot.
+            e.dbs[0].enable_slot_index();
+        }
         e
     }
 

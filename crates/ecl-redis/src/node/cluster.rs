@@ -41,9 +41,10 @@ impl RedisNode {
         self.shared.lock().cluster.set_moves(moves);
     }
 
-    /// Moves the keys of `slots` found in one step of a keyspace scan from this node (the
-    /// source primary) to `target` (the receiving primary), starting at `cursor`; `count`
-    /// bounds the scan step. Expiry times go along; both sides' replicas follow through
+    /// Moves the keys of `slots` found in one step from this node (the source primary) to
+    /// `target` (the receiving primary): up to `count` keys named by the slot index (cluster
+    /// mode keeps one), else those of a keyspace scan step of `count` buckets from `cursor`.
+    /// Expiry times go along; both sides' replicas follow through
     /// replication. Walk until the answered cursor is 0, then once more to see nothing is
     /// left (keys cannot appear meanwhile: new keys of moving slots are created on the target).
     pub async fn migrate_keys(
@@ -83,11 +84,19 @@ fn move_step(
 ) -> MigrateStep {
     let now = src.now_ms();
     let mut keys: Vec<Key> = Vec::new();
-    let next = src.dbs[0].scan(cursor, count, now, |k, _| {
-        if in_ranges(slots, key_slot(k)) {
-            keys.push(k.clone());
+    let next = match src.dbs[0].slot_keys(slots, count, now) {
+        // The slot index names the keys: a full step may leave more, a short one is the end.
+        Some(found) => {
+            let more = found.len() == count;
+            keys = found;
+            u64::from(more)
         }
-    });
+        None => src.dbs[0].scan(cursor, count, now, |k, _| {
+            if in_ranges(slots, key_slot(k)) {
+                keys.push(k.clone());
+            }
+        }),
+    };
     if keys.is_empty() {
         return MigrateStep {
             cursor: next,

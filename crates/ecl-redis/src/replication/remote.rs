@@ -12,6 +12,9 @@
 //! writes, applied through the dispatcher as the master client, go on down its own stream, so
 //! the group's replicas follow (chained replication). Loading the source's RDB replaces the
 //! dataset, so the node's own replicas are made to resynchronize with a full copy.
+//! [`source_layout`] reads a source before a migration starts (AUTH, cluster mode, its
+//! primaries and their slots) so the supervisor can pair each shard with the source shard
+//! owning the same slots.
 
 use crate::client::Client;
 use crate::command::{OwnedArgv, dispatch};
@@ -53,6 +56,112 @@ pub async fn probe(source: &(String, u16)) -> Result<String, String> {
         .unwrap_or("unknown")
         .trim()
         .to_string())
+}
+
+/// How a replication source is laid out, as read by [`source_layout`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceLayout {
+    /// Whether the source asks for AUTH (then nothing else was read: a link cannot log in).
+    pub auth_required: bool,
+    /// Whether the source runs cluster mode (`INFO cluster`: `cluster_enabled:1`).
+    pub cluster: bool,
+    /// With cluster mode: every primary that owns slots, with its address and its slot ranges
+    /// (sorted, inclusive). Empty without cluster mode.
+    pub primaries: Vec<SourcePrimary>,
+}
+
+/// One slot-owning primary of a cluster-mode source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourcePrimary {
+    /// Host and port it announces (the probed address when it announces no host).
+    pub addr: (String, u16),
+    /// Its slot ranges, sorted, inclusive.
+    pub slots: Vec<(u16, u16)>,
+}
+
+/// Reads a source's layout: whether it needs AUTH (a replica link cannot log in), whether it
+/// runs cluster mode, and with cluster mode its primaries and their slots (`CLUSTER NODES`).
+/// `Err` when the source cannot be reached or does not answer like a Redis server.
+pub async fn source_layout(source: &(String, u16)) -> Result<SourceLayout, String> {
+    let mut conn = Conn::connect(source).await?;
+    conn.send(&[b"PING"]).await?;
+    let pong = conn.line().await?;
+    if pong.starts_with(b"-NOAUTH") || pong.starts_with(b"-WRONGPASS") {
+        return Ok(SourceLayout {
+            auth_required: true,
+            cluster: false,
+            primaries: Vec::new(),
+        });
+    }
+    if pong != b"+PONG" {
+        return Err(format!(
+            "the source answered PING with {}",
+            String::from_utf8_lossy(&pong)
+        ));
+    }
+    conn.send(&[b"INFO", b"cluster"]).await?;
+    let info = conn.bulk().await?;
+    conn.exact(2).await?; // The bulk string's closing CRLF, before the next reply.
+    let cluster = String::from_utf8_lossy(&info)
+        .lines()
+        .any(|l| l.trim() == "cluster_enabled:1");
+    if !cluster {
+        return Ok(SourceLayout {
+            auth_required: false,
+            cluster,
+            primaries: Vec::new(),
+        });
+    }
+    conn.send(&[b"CLUSTER", b"NODES"]).await?;
+    let nodes = conn.bulk().await?;
+    Ok(SourceLayout {
+        auth_required: false,
+        cluster,
+        primaries: parse_cluster_nodes(&String::from_utf8_lossy(&nodes), &source.0),
+    })
+}
+
+/// The slot-owning primaries of a `CLUSTER NODES` reply (`<id> <host:port@bus> <flags>
+/// <primary> <ping> <pong> <epoch> <link> <slot>...`); importing/migrating markers
+/// (`[...]`) are skipped, failed primaries left out.
+fn parse_cluster_nodes(text: &str, probed_host: &str) -> Vec<SourcePrimary> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(addr), Some(flags)) = (fields.get(1), fields.get(2)) else {
+            continue;
+        };
+        let flags: Vec<&str> = flags.split(',').collect();
+        if !flags.contains(&"master") || flags.contains(&"fail") || flags.contains(&"noaddr") {
+            continue;
+        }
+        let hostport = addr.split(['@', ',']).next().unwrap_or_default();
+        let Some((host, port)) = hostport.rsplit_once(':') else {
+            continue;
+        };
+        let Ok(port) = port.parse::<u16>() else {
+            continue;
+        };
+        let host = if host.is_empty() { probed_host } else { host };
+        let mut slots: Vec<(u16, u16)> = fields
+            .iter()
+            .skip(8)
+            .filter(|f| !f.starts_with('['))
+            .filter_map(|f| match f.split_once('-') {
+                Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+                None => f.parse().ok().map(|s| (s, s)),
+            })
+            .collect();
+        if slots.is_empty() {
+            continue;
+        }
+        slots.sort_unstable();
+        out.push(SourcePrimary {
+            addr: (host.to_string(), port),
+            slots,
+        });
+    }
+    out
 }
 
 /// The link task: sessions until the node stops, is re-targeted, or the first sync fails
@@ -464,4 +573,32 @@ fn header(b: &[u8], at: usize) -> Result<Option<(usize, usize)>, String> {
 
 fn parse_len(s: &[u8]) -> Option<usize> {
     std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_nodes_give_slot_owning_primaries() {
+        let text = "\
+a1 127.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-8191 [9000->-b2]
+b2 127.0.0.1:7002@17002,host master - 0 0 2 connected 8192-10000 10002 10001-16383
+c3 127.0.0.1:7003@17003 slave a1 0 0 1 connected
+d4 :7004@17004 master - 0 0 3 connected 10001
+e5 127.0.0.1:7005@17005 master,fail - 0 0 4 disconnected 10002
+f6 127.0.0.1:7006@17006 master - 0 0 5 connected
+";
+        let got = parse_cluster_nodes(text, "10.0.0.9");
+        let addrs: Vec<_> = got.iter().map(|p| (p.addr.0.as_str(), p.addr.1)).collect();
+        assert_eq!(
+            addrs,
+            [("127.0.0.1", 7001), ("127.0.0.1", 7002), ("10.0.0.9", 7004)]
+        );
+        assert_eq!(got[0].slots, [(0, 8191)]);
+        assert_eq!(
+            got[1].slots,
+            [(8192, 10000), (10001, 16383), (10002, 10002)]
+        );
+    }
 }
