@@ -13,7 +13,8 @@ use crate::db::list::List;
 use crate::db::set::{Set, SetLimits};
 use crate::db::zset::ZSet;
 use crate::db::{Dict, Key, Value, wrong_type};
-use crate::engine::Engine;
+pub use crate::engine::encodings::fit_encoding_in;
+use crate::engine::encodings::{listpack_limits_of, set_limits_of};
 use crate::errors::CmdError;
 pub use crate::resp::reply::format_g17;
 
@@ -194,18 +195,6 @@ pub fn listpack_limits(ctx: &Ctx<'_>, ty: &str) -> (usize, usize) {
     listpack_limits_of(ctx.eng, ty)
 }
 
-/// [`listpack_limits`] from the engine itself (RDB loading runs outside a command).
-fn listpack_limits_of(eng: &Engine, ty: &str) -> (usize, usize) {
-    let (en, vn) = match ty {
-        "hash" => ("hash-max-listpack-entries", "hash-max-listpack-value"),
-        "zset" => ("zset-max-listpack-entries", "zset-max-listpack-value"),
-        _ => ("set-max-listpack-entries", "set-max-listpack-value"),
-    };
-    let e = eng.cfg.get_i64(en).unwrap_or(128);
-    let v = eng.cfg.get_i64(vn).unwrap_or(64);
-    (e.max(0) as usize, v.max(0) as usize)
-}
-
 /// Whether the node speaks Redis 7.2+ (listpack-encoded small lists and sets, ZRANK
 /// WITHSCORE); older versions keep lists as quicklists and sets as intset/hashtable only.
 pub fn is_72(ctx: &Ctx<'_>) -> bool {
@@ -215,22 +204,6 @@ pub fn is_72(ctx: &Ctx<'_>) -> bool {
 /// The set encoding thresholds (no listpack stage before Redis 7.2).
 pub fn set_limits(ctx: &Ctx<'_>) -> SetLimits {
     set_limits_of(ctx.eng)
-}
-
-fn set_limits_of(eng: &Engine) -> SetLimits {
-    let (mut listpack_entries, listpack_value) = listpack_limits_of(eng, "set");
-    if eng.info.compat < super::v(7, 2, 0) {
-        listpack_entries = 0;
-    }
-    SetLimits {
-        intset_entries: eng
-            .cfg
-            .get_i64("set-max-intset-entries")
-            .unwrap_or(512)
-            .max(0) as usize,
-        listpack_entries,
-        listpack_value,
-    }
 }
 
 /// Which error wording a `numkeys` command uses (Redis differs per command).
@@ -248,38 +221,6 @@ pub enum NumkeysStyle {
 /// content and the node's thresholds, as Redis picks it when loading.
 pub fn fit_encoding(ctx: &Ctx<'_>, v: &mut Value) {
     fit_encoding_in(ctx.eng, v)
-}
-
-/// [`fit_encoding`] from the engine itself (RDB loading runs outside a command).
-pub fn fit_encoding_in(eng: &Engine, v: &mut Value) {
-    match v {
-        Value::List(l) => {
-            let max = (eng.info.compat >= super::v(7, 2, 0))
-                .then(|| eng.cfg.get_i64("list-max-listpack-size").unwrap_or(-2));
-            l.check_encoding(max);
-        }
-        Value::Hash(h) => {
-            let (me, mv) = listpack_limits_of(eng, "hash");
-            let longest = h
-                .iter()
-                .map(|(k, v)| k.len().max(v.len()))
-                .max()
-                .unwrap_or(0);
-            h.check_encoding(me, mv, longest);
-        }
-        Value::Set(s) => {
-            let lim = set_limits_of(eng);
-            let all: Vec<Key> = s.iter().cloned().collect();
-            let refs: Vec<&[u8]> = all.iter().map(|m| &m[..]).collect();
-            s.check_encoding(lim, &refs);
-        }
-        Value::ZSet(z) => {
-            let (me, mv) = listpack_limits_of(eng, "zset");
-            let longest = z.dict().iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-            z.check_encoding(me, mv, longest);
-        }
-        _ => {}
-    }
 }
 
 /// Parses `numkeys key…` at `at`: the keys, with Redis' errors for the command's style.

@@ -4,16 +4,16 @@
 //! than a threshold.
 //!
 //! Place in the flow: the dispatcher calls [`record`] after each command on a release that
-//! has the command ([`SINCE`]); the logs live in the engine ([`LargeLogs`]) and the handlers
+//! has the command ([`SINCE`]); the logs live in the engine (`engine::commandlog::LargeLogs`) and the handlers
 //! here read them. Thresholds and lengths are Valkey's documented defaults (1 MiB, 128
 //! entries): the `commandlog-*` parameters are not settable here (README, "Differences").
 
 use super::flags::*;
 use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Release::Valkey, Since, acl, container};
 use crate::client::Client;
+use crate::engine::commandlog::SizeLog;
 use crate::engine::{Engine, SlowEntry};
 use crate::errors::{self, CmdResult};
-use std::collections::VecDeque;
 
 /// The releases having the command (and the two size logs).
 pub const SINCE: Since = Since::from(Valkey(8, 1, 0));
@@ -21,10 +21,6 @@ pub const SINCE: Since = Since::from(Valkey(8, 1, 0));
 /// Requests and replies larger than this many bytes are logged (Valkey's default of
 /// `commandlog-request-larger-than` and `commandlog-reply-larger-than`).
 pub const LARGER_THAN: usize = 1 << 20;
-
-/// Entries kept per size log (default `commandlog-large-request-max-len` /
-/// `commandlog-large-reply-max-len`).
-pub const MAX_LEN: usize = 128;
 
 const ADM: AclCategories = AclCategories::all_of(&[acl::ADMIN, acl::SLOW, acl::DANGEROUS]);
 
@@ -67,31 +63,6 @@ const SUBS: &[CommandSpec] = &[
         .group("server")
         .doc("Show helpful text about the different subcommands"),
 ];
-
-/// One size log: newest entry first, ids growing from 0 across resets.
-#[derive(Debug, Default)]
-pub struct SizeLog {
-    entries: VecDeque<SlowEntry>,
-    next: u64,
-}
-
-impl SizeLog {
-    fn push(&mut self, mut e: SlowEntry) {
-        e.id = self.next;
-        self.next += 1;
-        self.entries.push_front(e);
-        self.entries.truncate(MAX_LEN);
-    }
-}
-
-/// The two size logs of a node (the slow one is the engine's slow log).
-#[derive(Debug, Default)]
-pub struct LargeLogs {
-    /// Commands whose request was larger than [`LARGER_THAN`].
-    pub request: SizeLog,
-    /// Commands whose reply was larger than [`LARGER_THAN`].
-    pub reply: SizeLog,
-}
 
 /// Bytes of `argv` as a RESP multibulk request (`*N`, then `$len` and the bytes of each).
 fn request_bytes(argv: &Argv<'_>) -> usize {

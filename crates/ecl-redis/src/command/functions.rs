@@ -3,17 +3,18 @@
 //!
 //! Place in the flow: the dispatcher calls these handlers under the node lock. The library
 //! registry is [`crate::scripting::functions`]; FCALL runs a function through the same runner
-//! as EVAL ([`crate::scripting::run_function`]), so its writes reach replicas as the script's
+//! as EVAL ([`super::script_run::run_function`]), so its writes reach replicas as the script's
 //! MULTI/EXEC unit (never the FCALL), while the FUNCTION commands that change libraries are
 //! write commands the dispatcher replicates verbatim.
 
 use super::flags::*;
-use super::scripting::{lua_version, lua_version_of, over_memory, run_off_worker, script_runner};
+use super::script_run::{self, Invocation};
+use super::scripting::{lua_version, over_memory, run_off_worker, script_runner};
 use super::{Argv, Cmd, CommandSpec, Ctx, Release::Redis, acl, container};
 use crate::errors::{CmdError, CmdResult};
 use crate::resp::Reply;
+use crate::scripting::RunningFunction;
 use crate::scripting::functions::{RestorePolicy, flag_names};
-use crate::scripting::{self, Invocation, RunningFunction};
 
 const SCRIPT_ACL: &[super::AclCategories] = &[acl::SLOW, acl::SCRIPTING];
 const WRITE_ACL: &[super::AclCategories] = &[acl::WRITE, acl::SLOW, acl::SCRIPTING];
@@ -152,23 +153,10 @@ fn fcall_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, ro: bool) -> CmdResult {
     };
     let saved = ctx.client.no_evict;
     ctx.client.no_evict |= flags.allow_oom;
-    let res = run_off_worker(|| scripting::run_function(ctx.eng, ctx.client, ctx.out, func, &inv));
+    let res = run_off_worker(|| script_run::run_function(ctx.eng, ctx.client, ctx.out, func, &inv));
     ctx.client.no_evict = saved;
     ctx.eng.scripts.watch.set_running(None);
     res.map_err(|e| CmdError(e.into()))
-}
-
-/// Replaces the node's libraries with those of a loaded RDB file or a primary's full copy
-/// (Redis empties the functions with the dataset on such loads).
-pub fn install_from_rdb(eng: &mut crate::engine::Engine, codes: &[Vec<u8>]) {
-    let (ver, num) = lua_version_of(eng.info.compat);
-    let res = eng
-        .scripts
-        .functions
-        .restore(codes, RestorePolicy::Flush, (&ver, num));
-    if let Err(e) = res {
-        tracing::warn!(error = %e, "function libraries of the loaded data could not be loaded");
-    }
 }
 
 fn load(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

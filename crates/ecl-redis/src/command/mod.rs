@@ -56,6 +56,7 @@ pub mod partial_sort;
 pub mod pubsub;
 pub mod replication;
 pub mod route;
+pub mod script_run;
 pub mod scripting;
 pub mod server;
 pub mod sets;

@@ -3,13 +3,15 @@
 //!
 //! Place in the flow: the dispatcher calls these handlers under the node lock; they check the
 //! arguments as Redis does (numkeys, NOSCRIPT, shebang flags) and hand the script to
-//! [`crate::scripting::run_script`], which runs it in the node's Lua state. The EVAL itself is
+//! [`super::script_run::run_script`], which runs it in the node's Lua state. The EVAL itself is
 //! never replicated: the script's write commands are (see the scripting module).
 
 use super::flags::*;
+use super::script_run::{self, Invocation};
 use super::{Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, Release::Valkey, acl, container};
 use crate::errors::{CmdError, CmdResult};
-use crate::scripting::{self, Invocation, NOSCRIPT_MSG};
+pub(super) use crate::scripting::lua_version_of;
+use crate::scripting::{self, NOSCRIPT_MSG};
 
 const SCRIPT_ACL: &[super::AclCategories] = &[acl::SLOW, acl::SCRIPTING];
 
@@ -150,15 +152,6 @@ pub(super) fn lua_version(ctx: &Ctx<'_>) -> (String, u32) {
     lua_version_of(ctx.version())
 }
 
-/// `REDIS_VERSION` and `REDIS_VERSION_NUM` of a packed Redis-compatible version.
-pub(super) fn lua_version_of(c: u32) -> (String, u32) {
-    let (maj, min, patch) = (c / 10_000, c / 100 % 100, c % 100);
-    (
-        format!("{maj}.{min}.{patch}"),
-        (maj << 16) | (min << 8) | patch,
-    )
-}
-
 fn numkeys(argv: &Argv<'_>) -> Result<usize, CmdError> {
     let n = std::str::from_utf8(argv.get(2))
         .ok()
@@ -230,7 +223,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
     // `allow-oom`: the script's commands run as CLIENT NO-EVICT ones do, past the limit.
     let saved = ctx.client.no_evict;
     ctx.client.no_evict |= flags.allow_oom;
-    let res = run_off_worker(|| scripting::run_script(ctx.eng, ctx.client, ctx.out, &inv));
+    let res = run_off_worker(|| script_run::run_script(ctx.eng, ctx.client, ctx.out, &inv));
     ctx.client.no_evict = saved;
     res.map_err(|e| CmdError(e.into()))
 }
@@ -319,21 +312,7 @@ fn script_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 
 /// Runs a script or function in place. A script costs no thread hand-off up front (that
 /// hand-off cost more than a short script itself); one that runs long leaves the runtime's
-/// worker from its kill check instead ([`leave_worker`]).
+/// worker from its kill check instead (`scripting::leave_worker`).
 pub(super) fn run_off_worker<T>(f: impl FnOnce() -> T) -> T {
     f()
-}
-
-/// Called from a long-running script's kill check: on a multi-thread runtime, hands this
-/// worker's other tasks (every other node, the API) to a new worker thread, so the script
-/// keeps this thread to itself. The hand-off happens while the short pause below lasts (the
-/// new thread must take the worker before the pause ends, or the worker stays here and the
-/// caller tries again later). Elsewhere (current-thread runtime, no runtime) does nothing.
-pub(crate) fn leave_worker() {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    if let Ok(h) = Handle::try_current()
-        && h.runtime_flavor() == RuntimeFlavor::MultiThread
-    {
-        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(1)));
-    }
 }

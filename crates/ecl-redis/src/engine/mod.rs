@@ -14,7 +14,9 @@
 //! is held), so a blocking mutex is the right tool; slow commands (KEYS on a big keyspace) stall
 //! only that node, as they stall a real Redis.
 
+pub mod commandlog;
 mod context;
+pub mod encodings;
 pub mod replication;
 mod shared;
 
@@ -177,7 +179,7 @@ pub struct Engine {
     /// Slow log (newest first).
     slowlog: VecDeque<SlowEntry>,
     /// COMMANDLOG's large-request and large-reply logs (Valkey 8.1).
-    pub(crate) commandlog: crate::command::commandlog::LargeLogs,
+    pub(crate) commandlog: commandlog::LargeLogs,
     /// Next slowlog id.
     slowlog_next: u64,
     /// Changes since the last save.

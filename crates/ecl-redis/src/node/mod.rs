@@ -5,7 +5,9 @@
 //! the ambient tokio runtime (every connection becomes a task there too) and registers the
 //! node's periodic cron (active expiry, pause expiry, ops/sec sampling) with [`crate::cron`].
 
+mod aof_load;
 mod cluster;
+mod load;
 mod persistence;
 mod replication;
 
@@ -129,7 +131,7 @@ impl RedisNode {
             engine.acl.replace(users);
         }
         engine.acl.owner_managed = cfg.users.is_some() || cfg.requirepass.is_some();
-        crate::persistence::start_from(&mut engine, &cfg)?;
+        load::start_from(&mut engine, &cfg)?;
         let script_watch = engine.scripts.watch.clone();
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {

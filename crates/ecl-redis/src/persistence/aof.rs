@@ -25,7 +25,7 @@ impl Engine {
 }
 
 /// The AOF directory of a node (`dir/appenddirname`), if it has a data directory.
-fn aof_dir(eng: &Engine) -> Option<(PathBuf, String)> {
+pub(crate) fn aof_dir(eng: &Engine) -> Option<(PathBuf, String)> {
     let dir = eng.persist.data_dir.as_ref()?;
     let sub = eng
         .cfg
@@ -41,23 +41,6 @@ fn aof_dir(eng: &Engine) -> Option<(PathBuf, String)> {
 /// Whether `appendonly` is on.
 pub fn wanted(eng: &Engine) -> bool {
     eng.cfg.get("appendonly").as_deref() == Some("yes")
-}
-
-/// At node start with `appendonly yes`: loads the AOF when its manifest exists (instead of
-/// the RDB, as Redis does) and returns true; else returns false (the caller loads the RDB
-/// and then calls [`create`]).
-pub fn start(eng: &mut Engine) -> std::io::Result<bool> {
-    let Some((dir, name)) = aof_dir(eng) else {
-        return Ok(false);
-    };
-    let truncated_ok = eng.cfg.get("aof-load-truncated").as_deref() != Some("no");
-    let Some(m) = super::aof_load::load(eng, &dir, &name, truncated_ok)? else {
-        return Ok(false);
-    };
-    tracing::info!(dir = %dir.display(), keys = eng.total_keys(), "AOF loaded");
-    let aof = Aof::open(&eng.cfg, dir, name, m)?;
-    eng.persist.aof = Some(aof);
-    Ok(true)
 }
 
 /// Turns the AOF on from the current dataset: a new base (the dataset's image), an empty

@@ -12,7 +12,6 @@
 //! and nothing is ever written to disk.
 
 pub mod aof;
-mod aof_load;
 pub mod aof_rewrite;
 pub mod snapshot;
 
@@ -70,11 +69,11 @@ pub(crate) fn install(eng: &mut Engine, data: file::Dataset, stats: &LoadStats) 
     for (i, entries) in data.into_iter().enumerate() {
         for (key, mut entry) in entries {
             // Encodings follow this node's thresholds, as when Redis loads a file.
-            crate::command::coll::fit_encoding_in(eng, &mut entry.value);
+            crate::engine::encodings::fit_encoding_in(eng, &mut entry.value);
             eng.dbs[i].insert_entry(&key, entry);
         }
     }
-    crate::command::functions::install_from_rdb(eng, &stats.functions);
+    install_from_rdb(eng, &stats.functions);
     eng.persist.last_load = (stats.keys_loaded, stats.keys_expired);
     let now_s = eng.now_ms() / 1000;
     eng.mark_saved(now_s);
@@ -253,54 +252,16 @@ pub fn info_section(eng: &Engine, s: &mut String) {
     aof::info_lines(eng, s);
 }
 
-/// At node start: remembers the data directory and loads the initial image, or else (with
-/// `appendonly yes`) the AOF when it exists, or else the data directory's `dbfilename` when
-/// present. A file that does not load stops the start, as Redis refuses to start on a corrupt
-/// RDB or AOF. With `appendonly yes` and no AOF yet, one is created from what was loaded.
-pub fn start_from(eng: &mut Engine, cfg: &crate::RedisConfig) -> std::io::Result<()> {
-    eng.persist.data_dir = cfg.data_dir.clone();
-    if aof::wanted(eng) {
-        if cfg.initial_rdb.is_none() && aof::start(eng)? {
-            return Ok(());
-        }
-        load_initial(eng, cfg)?;
-        return aof::create(eng);
-    }
-    load_initial(eng, cfg)
-}
-
-/// Loads the initial image, or else the data directory's `dbfilename` when present.
-fn load_initial(eng: &mut Engine, cfg: &crate::RedisConfig) -> std::io::Result<()> {
-    let from_dir = || -> std::io::Result<Option<Vec<u8>>> {
-        let Some(dir) = &cfg.data_dir else {
-            return Ok(None);
-        };
-        let name = eng
-            .cfg
-            .get("dbfilename")
-            .unwrap_or_else(|| "dump.rdb".into());
-        match std::fs::read(dir.join(name)) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    };
-    let loaded = match &cfg.initial_rdb {
-        Some(img) => apply(eng, &img.0),
-        None => match from_dir()? {
-            Some(bytes) => apply(eng, &bytes),
-            None => return Ok(()),
-        },
-    };
-    match loaded {
-        Ok(stats) => {
-            tracing::info!(
-                keys = stats.keys_loaded,
-                expired = stats.keys_expired,
-                "RDB loaded"
-            );
-            Ok(())
-        }
-        Err(e) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+/// Replaces the node's libraries with those of a loaded RDB file or a primary's full copy
+/// (Redis empties the functions with the dataset on such loads).
+pub fn install_from_rdb(eng: &mut crate::engine::Engine, codes: &[Vec<u8>]) {
+    let (ver, num) = crate::scripting::lua_version_of(eng.info.compat);
+    let res = eng.scripts.functions.restore(
+        codes,
+        crate::scripting::functions::RestorePolicy::Flush,
+        (&ver, num),
+    );
+    if let Err(e) = res {
+        tracing::warn!(error = %e, "function libraries of the loaded data could not be loaded");
     }
 }

@@ -164,7 +164,7 @@ async fn sync_and_stream(
                 }
             }
         }
-        crate::command::functions::install_from_rdb(&mut eng, &functions);
+        crate::persistence::install_from_rdb(&mut eng, &functions);
         eng.repl.offset = offset;
         eng.repl.last_db = Some(db);
         eng.repl.resync_downstream();

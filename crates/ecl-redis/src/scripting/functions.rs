@@ -61,7 +61,7 @@ struct Extra {
 #[derive(Default)]
 pub struct Functions {
     /// The functions' Lua state (taken out while a function runs, like the EVAL state).
-    pub(super) state: Option<State>,
+    pub(crate) state: Option<State>,
     extra: Option<Extra>,
     /// Libraries by name (FUNCTION LIST shows them in this order).
     libs: BTreeMap<String, Library>,

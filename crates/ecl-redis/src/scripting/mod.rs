@@ -17,10 +17,6 @@ pub mod json;
 pub mod libs;
 pub mod msgpack;
 
-use crate::client::{Client, ReplyMode};
-use crate::command::{OwnedArgv, flags};
-use crate::engine::Engine;
-use crate::resp::Reply;
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,46 +43,46 @@ pub struct ScriptFlags {
 }
 
 /// A compiled, cached script.
-struct Script {
-    func: Function,
-    flags: ScriptFlags,
+pub(crate) struct Script {
+    pub(crate) func: Function,
+    pub(crate) flags: ScriptFlags,
     /// The source as loaded (SCRIPT SHOW, Valkey 8.0).
-    body: Box<[u8]>,
+    pub(crate) body: Box<[u8]>,
 }
 
 /// The parts of a Lua state the runner uses.
-struct State {
-    lua: Lua,
+pub(crate) struct State {
+    pub(crate) lua: Lua,
     /// Hidden table the `redis` library wrappers read: `raw` (the per-run call function),
     /// `resp` (2 or 3), `repl`.
-    hooks: Table,
+    pub(crate) hooks: Table,
     /// The `redis` table (`call`/`pcall` are set for each run).
-    redis: Table,
+    pub(crate) redis: Table,
     /// `function(f) return xpcall(f, handler) end`.
-    runner: Function,
+    pub(crate) runner: Function,
     /// `function(f, keys, args) return xpcall(function() return f(keys, args) end, handler) end`
     /// (Redis 7 functions get KEYS and ARGV as arguments).
-    run_fn: Function,
+    pub(crate) run_fn: Function,
     /// The real global table (the scripts see a read-only proxy of it).
-    globals: Table,
+    pub(crate) globals: Table,
     /// The environment scripts run in.
-    env: Table,
+    pub(crate) env: Table,
     /// The SCRIPT KILL check is installed (the EVAL state installs it once).
-    kill_hook: std::cell::Cell<bool>,
+    pub(crate) kill_hook: std::cell::Cell<bool>,
     /// Field names every run sets and reads, made once (a `&str` key is hashed and interned
     /// again on every use).
-    names: Names,
+    pub(crate) names: Names,
 }
 
 /// Interned field names of [`State::hooks`] and [`State::redis`].
-struct Names {
-    resp: mlua::LuaString,
-    repl: mlua::LuaString,
-    call: mlua::LuaString,
+pub(crate) struct Names {
+    pub(crate) resp: mlua::LuaString,
+    pub(crate) repl: mlua::LuaString,
+    pub(crate) call: mlua::LuaString,
 }
 
 impl Names {
-    fn new(lua: &Lua) -> mlua::Result<Names> {
+    pub(crate) fn new(lua: &Lua) -> mlua::Result<Names> {
         Ok(Names {
             resp: lua.create_string("resp")?,
             repl: lua.create_string("repl")?,
@@ -103,18 +99,18 @@ impl Names {
 pub struct ScriptWatch {
     /// Wall-clock ms from which other clients get BUSY (start + `busy-reply-threshold`);
     /// 0 while no script runs.
-    busy_at_ms: AtomicI64,
+    pub(crate) busy_at_ms: AtomicI64,
     /// SCRIPT KILL (or the node stopping) asked the script to stop.
-    kill: AtomicBool,
+    pub(crate) kill: AtomicBool,
     /// The script has written: SCRIPT KILL answers UNKILLABLE.
-    wrote: AtomicBool,
+    pub(crate) wrote: AtomicBool,
     /// What runs is a function (FCALL), not an EVAL script: FUNCTION KILL stops it.
-    function: AtomicBool,
+    pub(crate) function: AtomicBool,
     /// The running function, for FUNCTION STATS while it runs.
-    running: std::sync::Mutex<Option<RunningFunction>>,
+    pub(crate) running: std::sync::Mutex<Option<RunningFunction>>,
     /// Wall-clock ms at which the running script next tries to leave its runtime worker
-    /// ([`crate::command::scripting::leave_worker`]); 0 while no script runs.
-    leave_at_ms: AtomicI64,
+    /// ([`leave_worker`]); 0 while no script runs.
+    pub(crate) leave_at_ms: AtomicI64,
 }
 
 /// A function being run, as FUNCTION STATS reports it.
@@ -131,18 +127,18 @@ pub struct RunningFunction {
 }
 
 /// The error a killed script's caller gets (Redis appends where the script was).
-const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+pub(crate) const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 /// A script running this long (ms) moves off the runtime's worker thread.
-const LEAVE_WORKER_AFTER_MS: i64 = 5;
+pub(crate) const LEAVE_WORKER_AFTER_MS: i64 = 5;
 /// How often (ms) a long script retries leaving the worker.
-const LEAVE_WORKER_RETRY_MS: i64 = 100;
+pub(crate) const LEAVE_WORKER_RETRY_MS: i64 = 100;
 /// How often (in Lua VM instructions) a running script checks for SCRIPT KILL.
-const KILL_CHECK_INSTRUCTIONS: u32 = 10_000;
+pub(crate) const KILL_CHECK_INSTRUCTIONS: u32 = 10_000;
 /// BUSY while an EVAL script runs.
-const BUSY_SCRIPT: &str =
+pub(crate) const BUSY_SCRIPT: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 /// BUSY while a function runs.
-const BUSY_FUNCTION: &str =
+pub(crate) const BUSY_FUNCTION: &str =
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
 impl ScriptWatch {
@@ -198,11 +194,11 @@ impl ScriptWatch {
         self.kill.store(true, Ordering::Release);
     }
 
-    fn begin(&self, busy_after_ms: i64, function: bool) {
+    pub(crate) fn begin(&self, busy_after_ms: i64, function: bool) {
         self.kill.store(false, Ordering::Release);
         self.wrote.store(false, Ordering::Release);
         self.function.store(function, Ordering::Release);
-        let now = crate::engine::wall_ms();
+        let now = crate::clock::wall_ms();
         let at = now.saturating_add(busy_after_ms).max(1);
         self.busy_at_ms.store(at, Ordering::Release);
         self.leave_at_ms
@@ -211,20 +207,20 @@ impl ScriptWatch {
 
     /// From the kill check: a script running for a while leaves the runtime's worker thread
     /// (retried now and then, in case a hand-off did not happen).
-    fn maybe_leave_worker(&self) {
+    pub(crate) fn maybe_leave_worker(&self) {
         let at = self.leave_at_ms.load(Ordering::Relaxed);
         if at == 0 {
             return;
         }
-        let now = crate::engine::wall_ms();
+        let now = crate::clock::wall_ms();
         if now >= at {
             self.leave_at_ms
                 .store(now.saturating_add(LEAVE_WORKER_RETRY_MS), Ordering::Relaxed);
-            crate::command::scripting::leave_worker();
+            leave_worker();
         }
     }
 
-    fn end(&self) {
+    pub(crate) fn end(&self) {
         self.busy_at_ms.store(0, Ordering::Release);
         self.leave_at_ms.store(0, Ordering::Relaxed);
         self.kill.store(false, Ordering::Release);
@@ -235,15 +231,15 @@ impl ScriptWatch {
 /// The node's scripting state: one Lua state (created on first use, dropped by SCRIPT FLUSH)
 /// and the scripts compiled in it.
 pub struct Scripts {
-    state: Option<State>,
-    cache: HashMap<String, Script>,
+    pub(crate) state: Option<State>,
+    pub(crate) cache: HashMap<String, Script>,
     /// Memory taken by cached script bodies (INFO `used_memory_scripts_eval`).
     pub bodies_bytes: usize,
     /// A script is running (MONITOR shows its commands as coming from `lua`).
     pub running: bool,
     /// `math.random`'s state: one sequence per node, which goes on from script to script and
     /// survives SCRIPT FLUSH, as in Redis 7.0.
-    rand: u64,
+    pub(crate) rand: u64,
     /// Shared with the node's connections (BUSY, SCRIPT KILL while a script runs).
     pub watch: Arc<ScriptWatch>,
     /// Redis 7 functions (FUNCTION LOAD, FCALL): their own Lua state and libraries.
@@ -332,7 +328,7 @@ pub fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), String> {
 /// Receives the globals table and the error handler. (The `redis` functions are written in
 /// Rust: C functions keep the caller's frame in a tail call, so an error raised by
 /// `return redis.call(...)` still knows the script's line, as in Redis.)
-const PRELUDE: &str = r#"
+pub(crate) const PRELUDE: &str = r#"
 local G, handler, error_text = ...
 local error, tostring, rawget, xpcall = error, tostring, rawget, xpcall
 local lua_pcall = pcall
@@ -363,7 +359,7 @@ return run, env, run_fn
 "#;
 
 /// Creates a Lua state with the libraries scripts may use.
-fn new_state(version: &str, version_num: u32) -> mlua::Result<State> {
+pub(crate) fn new_state(version: &str, version_num: u32) -> mlua::Result<State> {
     let lua = Lua::new_with(
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
         LuaOptions::default(),
@@ -407,13 +403,13 @@ fn new_state(version: &str, version_num: u32) -> mlua::Result<State> {
 
 /// The hidden marker `redis.acl_check_cmd` passes to the run's call function (scripts cannot
 /// get hold of it, so they cannot ask for an ACL check through `redis.call`).
-const ACL_MARK: &str = "acl_mark";
+pub(crate) const ACL_MARK: &str = "acl_mark";
 
 /// `redis.pcall` and `redis.acl_check_cmd`, made once per state: both go through the run's one
 /// scoped function (`hooks.call`, also `redis.call`), so a run creates one Rust callback, not
 /// three. `pcall` turns the error `call` raises for an error reply back into the `{err=...}`
 /// table.
-fn install_call_wrappers(lua: &Lua, redis: &Table, hooks: &Table) -> mlua::Result<()> {
+pub(crate) fn install_call_wrappers(lua: &Lua, redis: &Table, hooks: &Table) -> mlua::Result<()> {
     let mark = lua.create_table()?;
     hooks.raw_set(ACL_MARK, mark.clone())?;
     let h = hooks.clone();
@@ -439,7 +435,7 @@ fn install_call_wrappers(lua: &Lua, redis: &Table, hooks: &Table) -> mlua::Resul
 
 /// The xpcall handler: turns any error into an `{err=...}` table that also carries where in
 /// the user's script it happened (`source`, `line`), as Redis reports it.
-fn error_handler(lua: &Lua, e: Value) -> mlua::Result<Table> {
+pub(crate) fn error_handler(lua: &Lua, e: Value) -> mlua::Result<Table> {
     let at = user_line(lua);
     let line = at.map(|(_, l)| l);
     let src = at.map_or(USER_SCRIPT, |(s, _)| s);
@@ -487,13 +483,13 @@ fn error_handler(lua: &Lua, e: Value) -> mlua::Result<Table> {
 }
 
 /// Chunk name of EVAL scripts (errors say `user_script:<line>`).
-const USER_SCRIPT: &str = "@user_script";
+pub(crate) const USER_SCRIPT: &str = "@user_script";
 /// Chunk name of function libraries (errors say `user_function:<line>`).
-const USER_FUNCTION: &str = "@user_function";
+pub(crate) const USER_FUNCTION: &str = "@user_function";
 
 /// The chunk name and current line of the innermost user code (script or function library)
 /// on the stack.
-fn user_line(lua: &Lua) -> Option<(&'static str, i64)> {
+pub(crate) fn user_line(lua: &Lua) -> Option<(&'static str, i64)> {
     for level in 0..64 {
         let found = lua.inspect_stack(level, |d| {
             let src = d.source();
@@ -521,23 +517,8 @@ pub(crate) fn root_message(e: &mlua::Error) -> String {
     }
 }
 
-/// What a script run needs besides the engine and the client.
-pub struct Invocation<'a> {
-    /// The script's SHA-1 (lowercase hex).
-    pub sha: &'a str,
-    /// KEYS.
-    pub keys: Vec<&'a [u8]>,
-    /// ARGV.
-    pub args: Vec<&'a [u8]>,
-    /// EVAL_RO/EVALSHA_RO or a `no-writes` script.
-    pub read_only: bool,
-    /// In cluster mode the script may touch keys of several slots (`allow-cross-slot-keys`,
-    /// or a script without a shebang, as Redis 7.0 allows legacy scripts).
-    pub cross_slot: bool,
-}
-
 impl Scripts {
-    fn state(&mut self, version: &str, version_num: u32) -> Result<&State, String> {
+    pub(crate) fn state(&mut self, version: &str, version_num: u32) -> Result<&State, String> {
         if self.state.is_none() {
             let st = new_state(version, version_num).map_err(|e| format!("ERR {e}"))?;
             self.state = Some(st);
@@ -553,7 +534,7 @@ impl Scripts {
     }
 
     /// The cached script named `sha` in any case (no copy when it is lowercase already).
-    fn cached(&self, sha: &str) -> Option<&Script> {
+    pub(crate) fn cached(&self, sha: &str) -> Option<&Script> {
         if sha.bytes().any(|b| b.is_ascii_uppercase()) {
             self.cache.get(&sha.to_ascii_lowercase())
         } else {
@@ -616,390 +597,31 @@ impl Scripts {
     }
 }
 
-/// Runs the cached script `inv.sha` for `client`, writing its reply (or error) to `out`.
-/// The script must have been loaded ([`Scripts::load`]).
-pub fn run_script(
-    eng: &mut Engine,
-    client: &mut Client,
-    out: &mut Reply,
-    inv: &Invocation<'_>,
-) -> Result<(), String> {
-    let Some(func) = eng.scripts.cache.get(inv.sha).map(|s| s.func.clone()) else {
-        return Err(NOSCRIPT_MSG.to_string());
-    };
-    let Some(st) = eng.scripts.state.take() else {
-        return Err(NOSCRIPT_MSG.to_string());
-    };
-    let res = run_prepared(eng, client, out, &st, func, inv, false);
-    // A SCRIPT FLUSH from inside is refused, so the state taken out is the one to put back.
-    eng.scripts.state = Some(st);
-    res
-}
-
-/// Runs a registered function (FCALL): `inv.sha` is the function's name, `func` its callback
-/// in the functions' Lua state, which gets `(keys, args)` as arguments.
-pub(crate) fn run_function(
-    eng: &mut Engine,
-    client: &mut Client,
-    out: &mut Reply,
-    func: Function,
-    inv: &Invocation<'_>,
-) -> Result<(), String> {
-    let Some(st) = eng.scripts.functions.state.take() else {
-        return Err("ERR Function not found".to_string());
-    };
-    let res = run_prepared(eng, client, out, &st, func, inv, true);
-    // FUNCTION commands are refused from inside, so this state is still the current one.
-    eng.scripts.functions.state = Some(st);
-    res
-}
-
-/// The part of a run common to scripts and functions: the caller's state saved and restored,
-/// the BUSY/kill watch, the result converted to the caller's reply.
-fn run_prepared(
-    eng: &mut Engine,
-    client: &mut Client,
-    out: &mut Reply,
-    st: &State,
-    func: Function,
-    inv: &Invocation<'_>,
-    function: bool,
-) -> Result<(), String> {
-    let saved = (
-        client.db,
-        client.reply_mode,
-        client.in_exec,
-        client.last_cmd,
-    );
-    client.reply_mode = ReplyMode::On;
-    client.in_exec = true;
-    eng.scripts.running = true;
-    let watch = eng.scripts.watch.clone();
-    let busy_after = eng.cfg.get_i64("busy-reply-threshold").unwrap_or(5000);
-    watch.begin(busy_after, function);
-    let res = run_in_state(st, eng, client, func, inv, function);
-    let killed = watch.kill.load(Ordering::Acquire);
-    watch.end();
-    if function {
-        // The functions' state uses hooks of its own (FUNCTION LOAD's time limit); the EVAL
-        // state keeps its kill check installed between runs (installing costs every call).
-        st.lua.remove_hook();
-    }
-    eng.scripts.running = false;
-    (
-        client.db,
-        client.reply_mode,
-        client.in_exec,
-        client.last_cmd,
-    ) = saved;
-    match res {
-        Ok((v, lua_resp3)) if !killed => {
-            convert::lua_to_reply(&v, out, lua_resp3, 0);
-            Ok(())
-        }
-        // The kill error as Redis words it (without Lua's position prefix); a script that
-        // caught it with pcall still ends killed.
-        Err(msg) if killed && msg.contains(KILLED) => {
-            Err(msg[msg.find(KILLED).unwrap_or(0)..].to_string())
-        }
-        Ok(_) => Err(format!("{KILLED} script: {}.", inv.sha)),
-        Err(msg) => Err(msg),
+/// Called from a long-running script's kill check: on a multi-thread runtime, hands this
+/// worker's other tasks (every other node, the API) to a new worker thread, so the script
+/// keeps this thread to itself. The hand-off happens while the short pause below lasts (the
+/// new thread must take the worker before the pause ends, or the worker stays here and the
+/// caller tries again later). Elsewhere (current-thread runtime, no runtime) does nothing.
+pub(crate) fn leave_worker() {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if let Ok(h) = Handle::try_current()
+        && h.runtime_flavor() == RuntimeFlavor::MultiThread
+    {
+        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(1)));
     }
 }
 
-fn run_in_state(
-    st: &State,
-    eng: &mut Engine,
-    client: &mut Client,
-    func: Function,
-    inv: &Invocation<'_>,
-    function: bool,
-) -> Result<(Value, bool), String> {
-    let lua = &st.lua;
-    let rand = eng.scripts.rand;
-    let setup = || -> mlua::Result<(Table, Table)> {
-        let keys = string_sequence(lua, &inv.keys)?;
-        let args = string_sequence(lua, &inv.args)?;
-        // Scripts read KEYS/ARGV globals; functions get them as arguments.
-        if !function {
-            st.globals.raw_set("KEYS", keys.clone())?;
-            st.globals.raw_set("ARGV", args.clone())?;
-        }
-        st.hooks.raw_set(&st.names.resp, 2)?;
-        st.hooks.raw_set(&st.names.repl, libs::REPL_ALL)?;
-        // Updated in place: inserting app data allocates.
-        match lua.app_data_mut::<libs::Rand>() {
-            Some(mut r) => r.0 = rand,
-            None => {
-                lua.set_app_data(libs::Rand(rand));
-            }
-        }
-        Ok((keys, args))
-    };
-    let (keys, args) = setup().map_err(|e| format!("ERR {e}"))?;
-    if function || !st.kill_hook.get() {
-        set_kill_hook(lua, eng.scripts.watch.clone())?;
-        st.kill_hook.set(!function);
-    }
-    let cell = std::cell::RefCell::new((eng, client));
-    let dirty_at_start = cell.borrow().0.dirty();
-    // Cluster mode: the slot the script works in (its first declared key's, else the first
-    // key it touches).
-    let slot = std::cell::Cell::new(inv.keys.first().map(|k| crate::cluster::key_slot(k)));
-    let rules = CallRules {
-        read_only: inv.read_only,
-        cross_slot: inv.cross_slot,
-        slot: &slot,
-    };
-    let call_with = |lua: &Lua, args: MultiValue| {
-        let resp3 = st.hooks.raw_get::<i64>(&st.names.resp).unwrap_or(2) == 3;
-        let repl = st
-            .hooks
-            .raw_get::<i64>(&st.names.repl)
-            .unwrap_or(libs::REPL_ALL);
-        let mut guard = cell.borrow_mut();
-        let (eng, client) = &mut *guard;
-        // Once the script has written, its later commands are not refused for memory: a
-        // script stopped halfway would leave a partial write (Redis' rule).
-        if eng.dirty() != dirty_at_start {
-            client.no_evict = true;
-        }
-        let r = script_call(lua, eng, client, args, &rules, (resp3, repl));
-        if eng.dirty() != dirty_at_start {
-            eng.scripts.watch.wrote.store(true, Ordering::Release);
-        }
-        r
-    };
-    let mark: Table = st.hooks.raw_get(ACL_MARK).map_err(|e| format!("ERR {e}"))?;
-    let result = lua.scope(|scope| {
-        let call = scope.create_function(|lua, args: MultiValue| {
-            if let Some(Value::Table(t)) = args.front()
-                && *t == mark
-            {
-                let mut args = args;
-                args.pop_front();
-                let guard = cell.borrow();
-                return Ok(Value::Boolean(acl_check(&*guard.0, &*guard.1, &args)?));
-            }
-            let (v, bad) = call_with(lua, args)?;
-            if bad && let Value::Table(t) = &v {
-                let msg: String = t.raw_get::<mlua::LuaString>("err")?.to_string_lossy();
-                return Err(mlua::Error::external(libs::Raised(msg)));
-            }
-            Ok(v)
-        })?;
-        let n = &st.names;
-        st.redis.raw_set(&n.call, &call)?;
-        st.hooks.raw_set(&n.call, call)?;
-        let r: (bool, Value) = if function {
-            st.run_fn.call((func, keys, args))?
-        } else {
-            st.runner.call(func)?
-        };
-        st.redis.raw_set(&n.call, Value::Nil)?;
-        st.hooks.raw_set(&n.call, Value::Nil)?;
-        Ok(r)
-    });
-    let lua_resp3 = st.hooks.raw_get::<i64>(&st.names.resp).unwrap_or(2) == 3;
-    if let Some(r) = lua.app_data_ref::<libs::Rand>() {
-        cell.borrow_mut().0.scripts.rand = r.0;
-    }
-    match result {
-        Ok((true, v)) => Ok((v, lua_resp3)),
-        Ok((false, Value::Table(t))) => Err(script_error(&t, inv.sha)),
-        Ok((false, other)) => Err(format!("ERR {other:?}")),
-        Err(e) => Err(format!("ERR {e}")),
-    }
-}
-
-/// A Lua array of byte strings (KEYS, ARGV), built without copying each one first.
-fn string_sequence(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, item) in items.iter().enumerate() {
-        t.raw_set(i + 1, lua.create_string(item)?)?;
-    }
-    Ok(t)
-}
-
-/// Makes the running script check for SCRIPT KILL (or FUNCTION KILL) every few thousand
-/// instructions, and leave the runtime's worker once it has run for a while.
-fn set_kill_hook(lua: &Lua, watch: Arc<ScriptWatch>) -> Result<(), String> {
-    lua.set_hook(
-        mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_INSTRUCTIONS),
-        move |_, _| {
-            watch.maybe_leave_worker();
-            if watch.kill.load(Ordering::Acquire) {
-                Err(mlua::Error::runtime(KILLED))
-            } else {
-                Ok(mlua::VmState::Continue)
-            }
-        },
-    )
-    .map_err(|e| format!("ERR {e}"))
-}
-
-/// The error reply for a script that raised `t` (`{err=..., source=..., line=...}`).
-fn script_error(t: &Table, sha: &str) -> String {
-    let msg = match t.raw_get::<Value>("err") {
-        Ok(Value::String(s)) => s.to_string_lossy(),
-        _ => "ERR unknown error".to_string(),
-    };
-    let msg = msg.strip_prefix('-').unwrap_or(&msg).to_string();
-    match (
-        t.raw_get::<Option<String>>("source"),
-        t.raw_get::<Option<i64>>("line"),
-    ) {
-        (Ok(Some(src)), Ok(Some(line))) => format!("{msg} script: {sha}, on {src}:{line}."),
-        _ => msg,
-    }
-}
-
-fn err_table(lua: &Lua, msg: &str) -> mlua::Result<(Value, bool)> {
+pub(crate) fn err_table(lua: &Lua, msg: &str) -> mlua::Result<(Value, bool)> {
     let t = lua.create_table()?;
     t.raw_set("err", msg)?;
     Ok((Value::Table(t), true))
 }
 
-/// One `redis.call`/`redis.pcall`: returns the converted reply and whether it is an error.
-/// `mode` is the script's protocol (`redis.setresp`) and replication flags (`redis.set_repl`).
-fn script_call(
-    lua: &Lua,
-    eng: &mut Engine,
-    client: &mut Client,
-    args: MultiValue,
-    rules: &CallRules<'_>,
-    mode: (bool, i64),
-) -> mlua::Result<(Value, bool)> {
-    let (resp3, repl) = mode;
-    let argv = match lua_argv(&args) {
-        Ok(a) => a,
-        Err(msg) => return err_table(lua, msg),
-    };
-    let argv = argv.as_argv();
-    if let Err(msg) = check_call(eng, client, &argv, rules) {
-        return err_table(lua, msg);
-    }
-    let mut reply = Reply {
-        buf: Vec::new(),
-        resp3,
-    };
-    // The command's effects queue up for the script's MULTI/EXEC unit (the caller is marked
-    // as inside a transaction); without REPL_REPLICA (`redis.set_repl`) they are dropped from
-    // it, so replicas never see them.
-    let queued = eng.repl.txn.len();
-    crate::command::dispatch::dispatch(eng, client, &mut reply, &argv);
-    if repl & libs::REPL_REPLICA == 0 {
-        eng.repl.txn.truncate(queued);
-    }
-    let mut pos = 0;
-    let v = convert::reply_to_lua(lua, &reply.buf, &mut pos)?;
-    let is_err = reply.buf.first() == Some(&b'-');
-    Ok((v, is_err))
-}
-
-/// A `redis.call`-style argument list as a command line; `Err` is Redis' message.
-fn lua_argv(args: &MultiValue) -> Result<OwnedArgv, &'static str> {
-    if args.is_empty() {
-        return Err("ERR Please specify at least one argument for this redis lib call");
-    }
-    let mut argv = OwnedArgv::default();
-    for a in args.iter() {
-        match a {
-            Value::String(s) => argv.push(&s.as_bytes()),
-            Value::Integer(n) => argv.push(n.to_string().as_bytes()),
-            Value::Number(n) => argv.push(convert::number_arg(*n).as_bytes()),
-            _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
-        }
-    }
-    Ok(argv)
-}
-
-/// `redis.acl_check_cmd(command, args...)`: whether the script's user may run that command
-/// line (its command, keys and channels), without running it.
-fn acl_check(eng: &Engine, client: &Client, args: &MultiValue) -> mlua::Result<bool> {
-    let raised = |m: &str| mlua::Error::external(libs::Raised(m.to_string()));
-    let argv = lua_argv(args).map_err(raised)?;
-    let argv = argv.as_argv();
-    let table = &eng.table;
-    let invalid = || raised("ERR Invalid command passed to redis.acl_check_cmd()");
-    let mut id = table.lookup(argv.get(0)).ok_or_else(invalid)?;
-    if !table.entries[id].spec.subs.is_empty() && argv.len() > 1 {
-        id = table.lookup_sub(id, argv.get(1)).ok_or_else(invalid)?;
-    }
-    let spec = table.entries[id].spec;
-    Ok(match &client.user {
-        Some(u) if !u.unrestricted() => crate::acl::check(u, table, id, spec, &argv).is_ok(),
-        _ => true,
-    })
-}
-
-/// What a script's commands are checked against besides the command table.
-struct CallRules<'a> {
-    read_only: bool,
-    cross_slot: bool,
-    slot: &'a std::cell::Cell<Option<u16>>,
-}
-
-/// The script-specific refusals before a command runs, in Redis' order.
-fn check_call(
-    eng: &Engine,
-    client: &Client,
-    argv: &crate::command::Argv<'_>,
-    rules: &CallRules<'_>,
-) -> Result<(), &'static str> {
-    let table = &eng.table;
-    let Some(id) = table.lookup(argv.get(0)) else {
-        return Err("ERR Unknown Redis command called from script");
-    };
-    let mut spec = table.entries[id].spec;
-    if !spec.subs.is_empty() && argv.len() >= 2 {
-        // An unknown subcommand is an unknown command for scripts.
-        let Some(sid) = table.lookup_sub(id, argv.get(1)) else {
-            return Err("ERR Unknown Redis command called from script");
-        };
-        spec = table.entries[sid].spec;
-    }
-    if !crate::command::arity_ok(spec.arity, argv.len()) {
-        return Err("ERR Wrong number of args calling Redis command from script");
-    }
-    if spec.has(flags::NOSCRIPT) {
-        return Err("ERR This Redis command is not allowed from script");
-    }
-    if rules.read_only && spec.has(flags::WRITE) {
-        return Err("ERR Write commands are not allowed from read-only scripts.");
-    }
-    if eng.info.cluster && eng.cluster.active() {
-        check_cluster(eng, client, spec, argv, rules)?;
-    }
-    Ok(())
-}
-
-/// Cluster mode: a script's command may only touch keys this node serves, and (unless the
-/// script allows cross-slot keys) of one slot.
-fn check_cluster(
-    eng: &Engine,
-    client: &Client,
-    spec: &crate::command::CommandSpec,
-    argv: &crate::command::Argv<'_>,
-    rules: &CallRules<'_>,
-) -> Result<(), &'static str> {
-    let positions = spec.key_positions(argv);
-    for &p in &positions {
-        let slot = crate::cluster::key_slot(argv.get(p));
-        if !rules.cross_slot {
-            match rules.slot.get() {
-                None => rules.slot.set(Some(slot)),
-                Some(s) if s != slot => {
-                    return Err(
-                        "ERR Script attempted to access keys that do not hash to the same slot",
-                    );
-                }
-                Some(_) => {}
-            }
-        }
-    }
-    // MOVED, or keys of several slots in one command: not served here. The script's own
-    // command passed routing (with its ASKING, if any), so a slot it imports is served.
-    crate::command::route::route(eng, client, spec, argv, true)
-        .map_err(|_| "ERR Script attempted to access a non local key in a cluster node")
+/// `REDIS_VERSION` and `REDIS_VERSION_NUM` of a packed Redis-compatible version.
+pub fn lua_version_of(c: u32) -> (String, u32) {
+    let (maj, min, patch) = (c / 10_000, c / 100 % 100, c % 100);
+    (
+        format!("{maj}.{min}.{patch}"),
+        (maj << 16) | (min << 8) | patch,
+    )
 }

@@ -174,7 +174,7 @@ pub fn load(
         let path = dir.join(&base.name);
         let bytes = std::fs::read(&path)?;
         if bytes.starts_with(b"REDIS") {
-            super::apply(eng, &bytes).map_err(|e| {
+            crate::persistence::apply(eng, &bytes).map_err(|e| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(

@@ -1,0 +1,419 @@
+//! Running a script or a function: the Lua side of EVAL / FCALL and `redis.call` back into
+//! the dispatcher, with the rules a script's commands follow (ACL, no-writes, cluster slots,
+//! OOM, kill checks).
+//!
+//! Place in the flow: the EVAL and FCALL families (`command::scripting`,
+//! `command::functions`) call [`run_script`] / [`run_function`] with the node's Lua state
+//! (`crate::scripting`); every `redis.call` a script makes goes through
+//! [`crate::command::dispatch::dispatch`] as a command of the calling client marked as inside
+//! the script. This is the one place where commands and scripts call each other.
+
+use crate::argv::OwnedArgv;
+use crate::client::{Client, ReplyMode};
+use crate::cmdtable::flags;
+use crate::engine::Engine;
+use crate::resp::Reply;
+use crate::scripting::{
+    ACL_MARK, KILL_CHECK_INSTRUCTIONS, KILLED, NOSCRIPT_MSG, ScriptWatch, State, convert,
+    err_table, libs,
+};
+use mlua::{Function, Lua, MultiValue, Table, Value};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// What a script run needs besides the engine and the client.
+pub struct Invocation<'a> {
+    /// The script's SHA-1 (lowercase hex).
+    pub sha: &'a str,
+    /// KEYS.
+    pub keys: Vec<&'a [u8]>,
+    /// ARGV.
+    pub args: Vec<&'a [u8]>,
+    /// EVAL_RO/EVALSHA_RO or a `no-writes` script.
+    pub read_only: bool,
+    /// In cluster mode the script may touch keys of several slots (`allow-cross-slot-keys`,
+    /// or a script without a shebang, as Redis 7.0 allows legacy scripts).
+    pub cross_slot: bool,
+}
+
+/// Runs the cached script `inv.sha` for `client`, writing its reply (or error) to `out`.
+/// The script must have been loaded ([`Scripts::load`]).
+pub fn run_script(
+    eng: &mut Engine,
+    client: &mut Client,
+    out: &mut Reply,
+    inv: &Invocation<'_>,
+) -> Result<(), String> {
+    let Some(func) = eng.scripts.cache.get(inv.sha).map(|s| s.func.clone()) else {
+        return Err(NOSCRIPT_MSG.to_string());
+    };
+    let Some(st) = eng.scripts.state.take() else {
+        return Err(NOSCRIPT_MSG.to_string());
+    };
+    let res = run_prepared(eng, client, out, &st, func, inv, false);
+    // A SCRIPT FLUSH from inside is refused, so the state taken out is the one to put back.
+    eng.scripts.state = Some(st);
+    res
+}
+
+/// Runs a registered function (FCALL): `inv.sha` is the function's name, `func` its callback
+/// in the functions' Lua state, which gets `(keys, args)` as arguments.
+pub(crate) fn run_function(
+    eng: &mut Engine,
+    client: &mut Client,
+    out: &mut Reply,
+    func: Function,
+    inv: &Invocation<'_>,
+) -> Result<(), String> {
+    let Some(st) = eng.scripts.functions.state.take() else {
+        return Err("ERR Function not found".to_string());
+    };
+    let res = run_prepared(eng, client, out, &st, func, inv, true);
+    // FUNCTION commands are refused from inside, so this state is still the current one.
+    eng.scripts.functions.state = Some(st);
+    res
+}
+
+/// The part of a run common to scripts and functions: the caller's state saved and restored,
+/// the BUSY/kill watch, the result converted to the caller's reply.
+fn run_prepared(
+    eng: &mut Engine,
+    client: &mut Client,
+    out: &mut Reply,
+    st: &State,
+    func: Function,
+    inv: &Invocation<'_>,
+    function: bool,
+) -> Result<(), String> {
+    let saved = (
+        client.db,
+        client.reply_mode,
+        client.in_exec,
+        client.last_cmd,
+    );
+    client.reply_mode = ReplyMode::On;
+    client.in_exec = true;
+    eng.scripts.running = true;
+    let watch = eng.scripts.watch.clone();
+    let busy_after = eng.cfg.get_i64("busy-reply-threshold").unwrap_or(5000);
+    watch.begin(busy_after, function);
+    let res = run_in_state(st, eng, client, func, inv, function);
+    let killed = watch.kill.load(Ordering::Acquire);
+    watch.end();
+    if function {
+        // The functions' state uses hooks of its own (FUNCTION LOAD's time limit); the EVAL
+        // state keeps its kill check installed between runs (installing costs every call).
+        st.lua.remove_hook();
+    }
+    eng.scripts.running = false;
+    (
+        client.db,
+        client.reply_mode,
+        client.in_exec,
+        client.last_cmd,
+    ) = saved;
+    match res {
+        Ok((v, lua_resp3)) if !killed => {
+            convert::lua_to_reply(&v, out, lua_resp3, 0);
+            Ok(())
+        }
+        // The kill error as Redis words it (without Lua's position prefix); a script that
+        // caught it with pcall still ends killed.
+        Err(msg) if killed && msg.contains(KILLED) => {
+            Err(msg[msg.find(KILLED).unwrap_or(0)..].to_string())
+        }
+        Ok(_) => Err(format!("{KILLED} script: {}.", inv.sha)),
+        Err(msg) => Err(msg),
+    }
+}
+
+fn run_in_state(
+    st: &State,
+    eng: &mut Engine,
+    client: &mut Client,
+    func: Function,
+    inv: &Invocation<'_>,
+    function: bool,
+) -> Result<(Value, bool), String> {
+    let lua = &st.lua;
+    let rand = eng.scripts.rand;
+    let setup = || -> mlua::Result<(Table, Table)> {
+        let keys = string_sequence(lua, &inv.keys)?;
+        let args = string_sequence(lua, &inv.args)?;
+        // Scripts read KEYS/ARGV globals; functions get them as arguments.
+        if !function {
+            st.globals.raw_set("KEYS", keys.clone())?;
+            st.globals.raw_set("ARGV", args.clone())?;
+        }
+        st.hooks.raw_set(&st.names.resp, 2)?;
+        st.hooks.raw_set(&st.names.repl, libs::REPL_ALL)?;
+        // Updated in place: inserting app data allocates.
+        match lua.app_data_mut::<libs::Rand>() {
+            Some(mut r) => r.0 = rand,
+            None => {
+                lua.set_app_data(libs::Rand(rand));
+            }
+        }
+        Ok((keys, args))
+    };
+    let (keys, args) = setup().map_err(|e| format!("ERR {e}"))?;
+    if function || !st.kill_hook.get() {
+        set_kill_hook(lua, eng.scripts.watch.clone())?;
+        st.kill_hook.set(!function);
+    }
+    let cell = std::cell::RefCell::new((eng, client));
+    let dirty_at_start = cell.borrow().0.dirty();
+    // Cluster mode: the slot the script works in (its first declared key's, else the first
+    // key it touches).
+    let slot = std::cell::Cell::new(inv.keys.first().map(|k| crate::cluster::key_slot(k)));
+    let rules = CallRules {
+        read_only: inv.read_only,
+        cross_slot: inv.cross_slot,
+        slot: &slot,
+    };
+    let call_with = |lua: &Lua, args: MultiValue| {
+        let resp3 = st.hooks.raw_get::<i64>(&st.names.resp).unwrap_or(2) == 3;
+        let repl = st
+            .hooks
+            .raw_get::<i64>(&st.names.repl)
+            .unwrap_or(libs::REPL_ALL);
+        let mut guard = cell.borrow_mut();
+        let (eng, client) = &mut *guard;
+        // Once the script has written, its later commands are not refused for memory: a
+        // script stopped halfway would leave a partial write (Redis' rule).
+        if eng.dirty() != dirty_at_start {
+            client.no_evict = true;
+        }
+        let r = script_call(lua, eng, client, args, &rules, (resp3, repl));
+        if eng.dirty() != dirty_at_start {
+            eng.scripts.watch.wrote.store(true, Ordering::Release);
+        }
+        r
+    };
+    let mark: Table = st.hooks.raw_get(ACL_MARK).map_err(|e| format!("ERR {e}"))?;
+    let result = lua.scope(|scope| {
+        let call = scope.create_function(|lua, args: MultiValue| {
+            if let Some(Value::Table(t)) = args.front()
+                && *t == mark
+            {
+                let mut args = args;
+                args.pop_front();
+                let guard = cell.borrow();
+                return Ok(Value::Boolean(acl_check(&*guard.0, &*guard.1, &args)?));
+            }
+            let (v, bad) = call_with(lua, args)?;
+            if bad && let Value::Table(t) = &v {
+                let msg: String = t.raw_get::<mlua::LuaString>("err")?.to_string_lossy();
+                return Err(mlua::Error::external(libs::Raised(msg)));
+            }
+            Ok(v)
+        })?;
+        let n = &st.names;
+        st.redis.raw_set(&n.call, &call)?;
+        st.hooks.raw_set(&n.call, call)?;
+        let r: (bool, Value) = if function {
+            st.run_fn.call((func, keys, args))?
+        } else {
+            st.runner.call(func)?
+        };
+        st.redis.raw_set(&n.call, Value::Nil)?;
+        st.hooks.raw_set(&n.call, Value::Nil)?;
+        Ok(r)
+    });
+    let lua_resp3 = st.hooks.raw_get::<i64>(&st.names.resp).unwrap_or(2) == 3;
+    if let Some(r) = lua.app_data_ref::<libs::Rand>() {
+        cell.borrow_mut().0.scripts.rand = r.0;
+    }
+    match result {
+        Ok((true, v)) => Ok((v, lua_resp3)),
+        Ok((false, Value::Table(t))) => Err(script_error(&t, inv.sha)),
+        Ok((false, other)) => Err(format!("ERR {other:?}")),
+        Err(e) => Err(format!("ERR {e}")),
+    }
+}
+
+/// A Lua array of byte strings (KEYS, ARGV), built without copying each one first.
+fn string_sequence(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(item)?)?;
+    }
+    Ok(t)
+}
+
+/// Makes the running script check for SCRIPT KILL (or FUNCTION KILL) every few thousand
+/// instructions, and leave the runtime's worker once it has run for a while.
+fn set_kill_hook(lua: &Lua, watch: Arc<ScriptWatch>) -> Result<(), String> {
+    lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_INSTRUCTIONS),
+        move |_, _| {
+            watch.maybe_leave_worker();
+            if watch.kill.load(Ordering::Acquire) {
+                Err(mlua::Error::runtime(KILLED))
+            } else {
+                Ok(mlua::VmState::Continue)
+            }
+        },
+    )
+    .map_err(|e| format!("ERR {e}"))
+}
+
+/// The error reply for a script that raised `t` (`{err=..., source=..., line=...}`).
+fn script_error(t: &Table, sha: &str) -> String {
+    let msg = match t.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => s.to_string_lossy(),
+        _ => "ERR unknown error".to_string(),
+    };
+    let msg = msg.strip_prefix('-').unwrap_or(&msg).to_string();
+    match (
+        t.raw_get::<Option<String>>("source"),
+        t.raw_get::<Option<i64>>("line"),
+    ) {
+        (Ok(Some(src)), Ok(Some(line))) => format!("{msg} script: {sha}, on {src}:{line}."),
+        _ => msg,
+    }
+}
+
+/// One `redis.call`/`redis.pcall`: returns the converted reply and whether it is an error.
+/// `mode` is the script's protocol (`redis.setresp`) and replication flags (`redis.set_repl`).
+fn script_call(
+    lua: &Lua,
+    eng: &mut Engine,
+    client: &mut Client,
+    args: MultiValue,
+    rules: &CallRules<'_>,
+    mode: (bool, i64),
+) -> mlua::Result<(Value, bool)> {
+    let (resp3, repl) = mode;
+    let argv = match lua_argv(&args) {
+        Ok(a) => a,
+        Err(msg) => return err_table(lua, msg),
+    };
+    let argv = argv.as_argv();
+    if let Err(msg) = check_call(eng, client, &argv, rules) {
+        return err_table(lua, msg);
+    }
+    let mut reply = Reply {
+        buf: Vec::new(),
+        resp3,
+    };
+    // The command's effects queue up for the script's MULTI/EXEC unit (the caller is marked
+    // as inside a transaction); without REPL_REPLICA (`redis.set_repl`) they are dropped from
+    // it, so replicas never see them.
+    let queued = eng.repl.txn.len();
+    crate::command::dispatch::dispatch(eng, client, &mut reply, &argv);
+    if repl & libs::REPL_REPLICA == 0 {
+        eng.repl.txn.truncate(queued);
+    }
+    let mut pos = 0;
+    let v = convert::reply_to_lua(lua, &reply.buf, &mut pos)?;
+    let is_err = reply.buf.first() == Some(&b'-');
+    Ok((v, is_err))
+}
+
+/// A `redis.call`-style argument list as a command line; `Err` is Redis' message.
+fn lua_argv(args: &MultiValue) -> Result<OwnedArgv, &'static str> {
+    if args.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut argv = OwnedArgv::default();
+    for a in args.iter() {
+        match a {
+            Value::String(s) => argv.push(&s.as_bytes()),
+            Value::Integer(n) => argv.push(n.to_string().as_bytes()),
+            Value::Number(n) => argv.push(convert::number_arg(*n).as_bytes()),
+            _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    Ok(argv)
+}
+
+/// `redis.acl_check_cmd(command, args...)`: whether the script's user may run that command
+/// line (its command, keys and channels), without running it.
+fn acl_check(eng: &Engine, client: &Client, args: &MultiValue) -> mlua::Result<bool> {
+    let raised = |m: &str| mlua::Error::external(libs::Raised(m.to_string()));
+    let argv = lua_argv(args).map_err(raised)?;
+    let argv = argv.as_argv();
+    let table = &eng.table;
+    let invalid = || raised("ERR Invalid command passed to redis.acl_check_cmd()");
+    let mut id = table.lookup(argv.get(0)).ok_or_else(invalid)?;
+    if !table.entries[id].spec.subs.is_empty() && argv.len() > 1 {
+        id = table.lookup_sub(id, argv.get(1)).ok_or_else(invalid)?;
+    }
+    let spec = table.entries[id].spec;
+    Ok(match &client.user {
+        Some(u) if !u.unrestricted() => crate::acl::check(u, table, id, spec, &argv).is_ok(),
+        _ => true,
+    })
+}
+
+/// What a script's commands are checked against besides the command table.
+struct CallRules<'a> {
+    read_only: bool,
+    cross_slot: bool,
+    slot: &'a std::cell::Cell<Option<u16>>,
+}
+
+/// The script-specific refusals before a command runs, in Redis' order.
+fn check_call(
+    eng: &Engine,
+    client: &Client,
+    argv: &crate::command::Argv<'_>,
+    rules: &CallRules<'_>,
+) -> Result<(), &'static str> {
+    let table = &eng.table;
+    let Some(id) = table.lookup(argv.get(0)) else {
+        return Err("ERR Unknown Redis command called from script");
+    };
+    let mut spec = table.entries[id].spec;
+    if !spec.subs.is_empty() && argv.len() >= 2 {
+        // An unknown subcommand is an unknown command for scripts.
+        let Some(sid) = table.lookup_sub(id, argv.get(1)) else {
+            return Err("ERR Unknown Redis command called from script");
+        };
+        spec = table.entries[sid].spec;
+    }
+    if !crate::command::arity_ok(spec.arity, argv.len()) {
+        return Err("ERR Wrong number of args calling Redis command from script");
+    }
+    if spec.has(flags::NOSCRIPT) {
+        return Err("ERR This Redis command is not allowed from script");
+    }
+    if rules.read_only && spec.has(flags::WRITE) {
+        return Err("ERR Write commands are not allowed from read-only scripts.");
+    }
+    if eng.info.cluster && eng.cluster.active() {
+        check_cluster(eng, client, spec, argv, rules)?;
+    }
+    Ok(())
+}
+
+/// Cluster mode: a script's command may only touch keys this node serves, and (unless the
+/// script allows cross-slot keys) of one slot.
+fn check_cluster(
+    eng: &Engine,
+    client: &Client,
+    spec: &crate::command::CommandSpec,
+    argv: &crate::command::Argv<'_>,
+    rules: &CallRules<'_>,
+) -> Result<(), &'static str> {
+    let positions = spec.key_positions(argv);
+    for &p in &positions {
+        let slot = crate::cluster::key_slot(argv.get(p));
+        if !rules.cross_slot {
+            match rules.slot.get() {
+                None => rules.slot.set(Some(slot)),
+                Some(s) if s != slot => {
+                    return Err(
+                        "ERR Script attempted to access keys that do not hash to the same slot",
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    // MOVED, or keys of several slots in one command: not served here. The script's own
+    // command passed routing (with its ASKING, if any), so a slot it imports is served.
+    crate::command::route::route(eng, client, spec, argv, true)
+        .map_err(|_| "ERR Script attempted to access a non local key in a cluster node")
+}
