@@ -140,7 +140,7 @@ fn user_name(client: &Client) -> &str {
 pub fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8], object: &str) -> CmdResult {
     let Some(u) = ctx.eng.acl.authenticate(user, pass) else {
         let name = String::from_utf8_lossy(user).into_owned();
-        let info = super::connection::client_line(ctx, ctx.client.id);
+        let info = super::client_line::client_line(ctx, ctx.client.id);
         record(
             ctx.eng,
             "auth",
@@ -252,7 +252,7 @@ pub fn enforce(
     let now = eng.command_now();
     let info = {
         let ctx = Ctx::new(&mut *eng, &mut *client, &mut *out, now, id);
-        super::connection::client_line(&ctx, ctx.client.id)
+        super::client_line::client_line(&ctx, ctx.client.id)
     };
     record(eng, reason, context, object, username, now, info);
     Err(CmdError(text.into()))
@@ -519,7 +519,7 @@ fn acl_no_file(_: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn acl_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    super::connection::help(
+    super::help::help(
         ctx,
         "ACL",
         &[

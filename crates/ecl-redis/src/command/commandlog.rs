@@ -10,17 +10,12 @@
 
 use super::flags::*;
 use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Release::Valkey, Since, acl, container};
-use crate::client::Client;
+use crate::engine::SlowEntry;
 use crate::engine::commandlog::SizeLog;
-use crate::engine::{Engine, SlowEntry};
 use crate::errors::{self, CmdResult};
 
 /// The releases having the command (and the two size logs).
 pub const SINCE: Since = Since::from(Valkey(8, 1, 0));
-
-/// Requests and replies larger than this many bytes are logged (Valkey's default of
-/// `commandlog-request-larger-than` and `commandlog-reply-larger-than`).
-pub const LARGER_THAN: usize = 1 << 20;
 
 const ADM: AclCategories = AclCategories::all_of(&[acl::ADMIN, acl::SLOW, acl::DANGEROUS]);
 
@@ -63,45 +58,6 @@ const SUBS: &[CommandSpec] = &[
         .group("server")
         .doc("Show helpful text about the different subcommands"),
 ];
-
-/// Bytes of `argv` as a RESP multibulk request (`*N`, then `$len` and the bytes of each).
-fn request_bytes(argv: &Argv<'_>) -> usize {
-    let header = |n: usize| 3 + n.checked_ilog10().unwrap_or(0) as usize + 1;
-    argv.iter_from(0).fold(header(argv.len()), |sum, a| {
-        sum + header(a.len()) + a.len() + 2
-    })
-}
-
-/// Records the command just run when its request or its reply (`reply_bytes`) is large.
-pub(crate) fn record(
-    eng: &mut Engine,
-    client: &Client,
-    argv: &Argv<'_>,
-    reply_bytes: usize,
-    now_ms: i64,
-) {
-    let request = request_bytes(argv);
-    for (size, large_reply) in [(request, false), (reply_bytes, true)] {
-        if size <= LARGER_THAN {
-            continue;
-        }
-        let (addr, name) = super::dispatch::client_origin(eng, client);
-        let entry = SlowEntry {
-            id: 0,
-            time: now_ms / 1000,
-            usec: size as u64,
-            args: super::dispatch::logged_args(argv),
-            addr,
-            name,
-        };
-        let log = if large_reply {
-            &mut eng.commandlog.reply
-        } else {
-            &mut eng.commandlog.request
-        };
-        log.push(entry);
-    }
-}
 
 /// Which log a COMMANDLOG call names.
 enum Kind {
@@ -171,7 +127,7 @@ fn commandlog_reset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn commandlog_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    super::connection::help(
+    super::help::help(
         ctx,
         "COMMANDLOG",
         &[

@@ -4,10 +4,12 @@
 //! client's state (database, protocol, authentication, name, reply mode) and, through the
 //! client registry, other clients (CLIENT KILL / UNBLOCK / PAUSE).
 
+use super::client_line::client_line;
 use super::flags::*;
+use super::help::help;
 use super::{
     AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Release, Release::Redis, Release::Valkey,
-    Since, acl, container, v,
+    Since, acl, container,
 };
 use crate::client::{Event, ReplyMode};
 use crate::errors::{self, CmdError, CmdResult};
@@ -200,7 +202,7 @@ fn reset(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     super::pubsub::unsubscribe_all(ctx, false);
     ctx.client.multi = None;
     ctx.client.multi_dirty = false;
-    super::txn::release_watches(ctx.eng, ctx.client);
+    ctx.eng.release_watches(ctx.client);
     ctx.client.db = 0;
     ctx.client.reply_mode = ReplyMode::On;
     ctx.client.no_evict = false;
@@ -367,71 +369,6 @@ fn client_getname(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
         ctx.out.bulk(name.as_bytes());
     }
     Ok(())
-}
-
-/// One CLIENT LIST line for client `id`.
-pub fn client_line(ctx: &Ctx<'_>, id: u64) -> String {
-    let Some(c) = ctx.eng.clients.map.get(&id) else {
-        return String::new();
-    };
-    let now = ctx.now;
-    let mut flags = String::new();
-    if c.subs.0 + c.subs.1 + c.subs.2 > 0 {
-        flags.push('P');
-    }
-    if c.blocked {
-        flags.push('b');
-    }
-    if c.multi >= 0 {
-        flags.push('x');
-    }
-    if c.monitor {
-        flags.push('O');
-    }
-    if c.no_evict {
-        flags.push('e');
-    }
-    if let Some(t) = ctx.eng.tracking.clients.get(&id) {
-        flags.push('t');
-        if t.bcast {
-            flags.push('B');
-        }
-    }
-    if flags.is_empty() {
-        flags.push('N');
-    }
-    let ver = ctx.version();
-    let mut s = format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={}",
-        id,
-        c.addr,
-        c.laddr,
-        7 + id,
-        c.name,
-        (now - c.created_ms).max(0) / 1000,
-        (now - c.last_ms).max(0) / 1000,
-        flags,
-        c.db,
-        c.subs.0,
-        c.subs.1
-    );
-    if ver >= v(7, 0, 0) {
-        s.push_str(&format!(" ssub={}", c.subs.2));
-    }
-    // omem: every output byte not yet written (replies and queued messages).
-    let omem = c.pending.load(std::sync::atomic::Ordering::Relaxed) as u64;
-    s.push_str(&format!(
-        " multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
-        c.multi,
-        crate::client::CLIENT_BASE_MEMORY + omem,
-        if id == ctx.client.id { ctx.eng.table.entries[ctx.cmd_id].full_name.as_str() } else { c.last_cmd.as_str() },
-        c.user,
-        c.resp
-    ));
-    if ver >= v(7, 2, 0) {
-        s.push_str(&format!(" lib-name={} lib-ver={}", c.lib_name, c.lib_ver));
-    }
-    s
 }
 
 fn client_list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
@@ -866,17 +803,4 @@ fn client_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
         ],
     );
     Ok(())
-}
-
-/// Writes a HELP reply: a header line, the given lines, and the trailer Redis adds.
-pub fn help(ctx: &mut Ctx<'_>, container: &str, lines: &[&str]) {
-    ctx.out.array(lines.len() + 3);
-    ctx.out.simple(&format!(
-        "{container} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
-    for l in lines {
-        ctx.out.simple(l);
-    }
-    ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
 }

@@ -10,6 +10,7 @@
 use super::{Argv, CommandSpec, OwnedArgv, arity_ok, flags};
 use crate::client::{BlockSpec, Client, Event, ReplyMode, TimeoutReply};
 use crate::db::{Db, Key};
+use crate::engine::commandlog::{client_origin, logged_args};
 use crate::engine::{Blocked, Engine};
 pub use crate::engine::{Ctx, Propagation};
 use crate::errors::{self, CmdError, CmdResult};
@@ -169,7 +170,7 @@ fn reject(eng: &mut Engine, client: &mut Client, out: &mut Reply, id: Option<usi
     {
         client.multi = None;
         client.multi_dirty = false;
-        super::txn::release_watches(eng, client);
+        eng.release_watches(client);
         let why = e.0.strip_prefix("ERR ").unwrap_or(&e.0);
         out.error(&format!(
             "EXECABORT Transaction discarded because of: {why}"
@@ -561,7 +562,7 @@ fn log_command(
         record_slow(eng, client, argv, usec, now);
     }
     if eng.info.release.has(super::commandlog::SINCE) {
-        super::commandlog::record(eng, client, argv, reply_bytes, now);
+        crate::engine::commandlog::record(eng, client, argv, reply_bytes, now);
     }
 }
 
@@ -569,39 +570,6 @@ fn record_slow(eng: &mut Engine, client: &Client, argv: &Argv<'_>, usec: u64, no
     let args = logged_args(argv);
     let (addr, name) = client_origin(eng, client);
     eng.slowlog_push(usec, args, addr, name, now);
-}
-
-/// A command's arguments as the slow log and the command logs keep them.
-pub(crate) fn logged_args(argv: &Argv<'_>) -> Vec<Vec<u8>> {
-    let mut args: Vec<Vec<u8>> = Vec::new();
-    for (i, a) in argv.iter_from(0).enumerate() {
-        if i == 31 && argv.len() > 32 {
-            args.push(format!("... ({} more arguments)", argv.len() - 31).into_bytes());
-            break;
-        }
-        if a.len() > 128 {
-            let mut v = a[..128].to_vec();
-            v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
-            args.push(v);
-        } else {
-            args.push(a.to_vec());
-        }
-    }
-    args
-}
-
-/// The address and name a log entry shows for `client`.
-pub(crate) fn client_origin(eng: &Engine, client: &Client) -> (String, String) {
-    // A script's own commands come from Redis' connection-less Lua client: `?:0`, no name.
-    if eng.scripts.running {
-        ("?:0".to_string(), String::new())
-    } else {
-        eng.clients
-            .map
-            .get(&client.id)
-            .map(|c| (c.addr.clone(), c.name.clone()))
-            .unwrap_or_default()
-    }
 }
 
 /// Sends `argv` to MONITOR clients (a script's commands show `lua` as their origin).

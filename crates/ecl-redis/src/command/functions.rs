@@ -352,7 +352,7 @@ fn kill(_: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    super::connection::help(
+    super::help::help(
         ctx,
         "FUNCTION",
         &[

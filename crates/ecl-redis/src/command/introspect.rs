@@ -415,7 +415,7 @@ fn getkeysandflags(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    super::connection::help(
+    super::help::help(
         ctx,
         "COMMAND",
         &[

@@ -614,7 +614,7 @@ fn object_refcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn object_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    super::connection::help(
+    super::help::help(
         ctx,
         "OBJECT",
         &[

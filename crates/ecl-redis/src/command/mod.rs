@@ -35,6 +35,7 @@
 
 pub mod aclcmd;
 pub mod bits;
+pub mod client_line;
 pub mod cluster;
 pub mod coll;
 pub mod commandlog;
@@ -46,6 +47,7 @@ pub mod fault;
 pub mod functions;
 pub mod geo;
 pub mod hashes;
+pub mod help;
 pub mod hyperloglog;
 pub mod info;
 pub mod introspect;

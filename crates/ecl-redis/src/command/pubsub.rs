@@ -303,7 +303,7 @@ fn pubsub_numpat(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 fn pubsub_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    super::connection::help(
+    super::help::help(
         ctx,
         "PUBSUB",
         &[

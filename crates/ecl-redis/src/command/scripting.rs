@@ -293,7 +293,7 @@ fn script_kill(_: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn script_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    super::connection::help(
+    super::help::help(
         ctx,
         "SCRIPT",
         &[

@@ -338,7 +338,7 @@ fn module_list(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn module_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    super::connection::help(
+    super::help::help(
         ctx,
         "MODULE",
         &["LIST", "    Return a list of loaded modules."],
@@ -585,7 +585,7 @@ fn config_rewrite(_: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn config_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    super::connection::help(
+    super::help::help(
         ctx,
         "CONFIG",
         &[
@@ -643,7 +643,7 @@ fn slowlog_reset(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn slowlog_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    super::connection::help(
+    super::help::help(
         ctx,
         "SLOWLOG",
         &[
@@ -721,7 +721,7 @@ fn latency_doctor(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn latency_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    super::connection::help(
+    super::help::help(
         ctx,
         "LATENCY",
         &[
@@ -883,7 +883,7 @@ fn memory_malloc_stats(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn memory_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    super::connection::help(
+    super::help::help(
         ctx,
         "MEMORY",
         &[
@@ -981,7 +981,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ctx.out.ok()
         }
         "loadaof" => ctx.out.ok(),
-        "help" => super::connection::help(
+        "help" => super::help::help(
             ctx,
             "DEBUG",
             &[

@@ -69,17 +69,9 @@ fn discard(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
         return Err(errors::DISCARD_NO_MULTI.into());
     }
     ctx.client.multi_dirty = false;
-    release_watches(ctx.eng, ctx.client);
+    ctx.eng.release_watches(ctx.client);
     ctx.out.ok();
     Ok(())
-}
-
-/// Forgets the client's watches (EXEC, DISCARD, UNWATCH, RESET, disconnect), releasing its
-/// hold on each key's deletion record.
-pub fn release_watches(eng: &mut crate::engine::Engine, client: &mut crate::client::Client) {
-    for w in client.watches.drain(..) {
-        eng.dbs[w.db].unwatch_key(&w.key);
-    }
 }
 
 /// Whether any watched key changed since WATCH.
@@ -99,15 +91,15 @@ fn exec(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
         return Err(errors::EXEC_NO_MULTI.into());
     };
     if std::mem::take(&mut ctx.client.multi_dirty) {
-        release_watches(ctx.eng, ctx.client);
+        ctx.eng.release_watches(ctx.client);
         return Err(errors::EXECABORT.into());
     }
     if watches_dirty(ctx) {
-        release_watches(ctx.eng, ctx.client);
+        ctx.eng.release_watches(ctx.client);
         ctx.out.null_array();
         return Ok(());
     }
-    release_watches(ctx.eng, ctx.client);
+    ctx.eng.release_watches(ctx.client);
     ctx.out.array(queue.len());
     ctx.client.in_exec = true;
     for argv in &queue {
@@ -147,7 +139,7 @@ fn watch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn unwatch(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    release_watches(ctx.eng, ctx.client);
+    ctx.eng.release_watches(ctx.client);
     ctx.out.ok();
     Ok(())
 }

@@ -4,8 +4,14 @@
 //! Place in the flow: part of the engine; the dispatcher records into them and the COMMANDLOG
 //! family (`command::commandlog`) reads and resets them.
 
-use super::SlowEntry;
+use super::{Engine, SlowEntry};
+use crate::argv::Argv;
+use crate::client::Client;
 use std::collections::VecDeque;
+
+/// Requests and replies larger than this many bytes are logged (Valkey's default of
+/// `commandlog-request-larger-than` and `commandlog-reply-larger-than`).
+pub const LARGER_THAN: usize = 1 << 20;
 
 /// Entries kept per size log (default `commandlog-large-request-max-len` /
 /// `commandlog-large-reply-max-len`).
@@ -30,8 +36,80 @@ impl SizeLog {
 /// The two size logs of a node (the slow one is the engine's slow log).
 #[derive(Debug, Default)]
 pub struct LargeLogs {
-    /// Commands whose request was larger than `command::commandlog::LARGER_THAN`.
+    /// Commands whose request was larger than [`LARGER_THAN`].
     pub request: SizeLog,
-    /// Commands whose reply was larger than `command::commandlog::LARGER_THAN`.
+    /// Commands whose reply was larger than [`LARGER_THAN`].
     pub reply: SizeLog,
+}
+
+/// Bytes of `argv` as a RESP multibulk request (`*N`, then `$len` and the bytes of each).
+fn request_bytes(argv: &Argv<'_>) -> usize {
+    let header = |n: usize| 3 + n.checked_ilog10().unwrap_or(0) as usize + 1;
+    argv.iter_from(0).fold(header(argv.len()), |sum, a| {
+        sum + header(a.len()) + a.len() + 2
+    })
+}
+
+/// Records the command just run when its request or its reply (`reply_bytes`) is large.
+pub(crate) fn record(
+    eng: &mut Engine,
+    client: &Client,
+    argv: &Argv<'_>,
+    reply_bytes: usize,
+    now_ms: i64,
+) {
+    let request = request_bytes(argv);
+    for (size, large_reply) in [(request, false), (reply_bytes, true)] {
+        if size <= LARGER_THAN {
+            continue;
+        }
+        let (addr, name) = client_origin(eng, client);
+        let entry = SlowEntry {
+            id: 0,
+            time: now_ms / 1000,
+            usec: size as u64,
+            args: logged_args(argv),
+            addr,
+            name,
+        };
+        let log = if large_reply {
+            &mut eng.commandlog.reply
+        } else {
+            &mut eng.commandlog.request
+        };
+        log.push(entry);
+    }
+}
+
+/// A command's arguments as the slow log and the command logs keep them.
+pub(crate) fn logged_args(argv: &Argv<'_>) -> Vec<Vec<u8>> {
+    let mut args: Vec<Vec<u8>> = Vec::new();
+    for (i, a) in argv.iter_from(0).enumerate() {
+        if i == 31 && argv.len() > 32 {
+            args.push(format!("... ({} more arguments)", argv.len() - 31).into_bytes());
+            break;
+        }
+        if a.len() > 128 {
+            let mut v = a[..128].to_vec();
+            v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
+            args.push(v);
+        } else {
+            args.push(a.to_vec());
+        }
+    }
+    args
+}
+
+/// The address and name a log entry shows for `client`.
+pub(crate) fn client_origin(eng: &Engine, client: &Client) -> (String, String) {
+    // A script's own commands come from Redis' connection-less Lua client: `?:0`, no name.
+    if eng.scripts.running {
+        ("?:0".to_string(), String::new())
+    } else {
+        eng.clients
+            .map
+            .get(&client.id)
+            .map(|c| (c.addr.clone(), c.name.clone()))
+            .unwrap_or_default()
+    }
 }

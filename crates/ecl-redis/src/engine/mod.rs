@@ -25,7 +25,7 @@ pub use shared::{NodeGuard, Shared, lock_async};
 
 use crate::Flavor;
 use crate::argv::OwnedArgv;
-use crate::client::{BlockSpec, Clients, Event, TimeoutReply};
+use crate::client::{BlockSpec, Client, Clients, Event, TimeoutReply};
 use crate::cmdtable;
 
 /// The per-node command table: exactly the commands the node's engine release has, with their
@@ -814,6 +814,14 @@ impl Engine {
             && self.persist.aof.is_none()
             && !self.persist.bgsave_scheduled
             && !self.snapshot_in_progress()
+    }
+
+    /// Forgets the client's watches (EXEC, DISCARD, UNWATCH, RESET, disconnect), releasing its
+    /// hold on each key's deletion record.
+    pub fn release_watches(&mut self, client: &mut Client) {
+        for w in client.watches.drain(..) {
+            self.dbs[w.db].unwatch_key(&w.key);
+        }
     }
 
     /// Whether a point-in-time snapshot (BGSAVE, an AOF rewrite, the supervisor's image) is

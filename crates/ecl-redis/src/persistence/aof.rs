@@ -6,8 +6,8 @@
 
 use crate::engine::Engine;
 use crate::rdb::aof::manifest::{self, FileEntry, Manifest};
-use crate::rdb::aof::{Aof, Fsync, base_name, incr_name};
-use std::path::{Path, PathBuf};
+use crate::rdb::aof::{Aof, Fsync, base_name, incr_name, remove_files};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 impl Engine {
@@ -77,17 +77,6 @@ pub fn create(eng: &mut Engine) -> std::io::Result<()> {
     remove_files(&dir, old.base.iter().chain(&old.incrs).chain(&old.history));
     eng.persist.aof = Some(aof);
     Ok(())
-}
-
-/// Deletes superseded files (a failure only leaves an unreferenced file behind).
-pub(crate) fn remove_files<'a>(dir: &Path, files: impl Iterator<Item = &'a FileEntry>) {
-    for f in files {
-        if let Err(e) = std::fs::remove_file(dir.join(&f.name))
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(file = %f.name, error = %e, "cannot delete an old AOF file");
-        }
-    }
 }
 
 /// After CONFIG SET: follows `appendonly` (on: create from the dataset; off: close) and

@@ -6,11 +6,10 @@
 //! collects it a slice at a time and writes the new base file without the lock; [`finish`] then swaps the manifest atomically to
 //! the new base plus the incremental files opened since, and deletes the superseded files.
 
-use super::aof::remove_files;
 use super::snapshot;
 use crate::engine::Engine;
 use crate::rdb::aof::manifest::{self, FileEntry};
-use crate::rdb::aof::{Aof, Running, base_name};
+use crate::rdb::aof::{Aof, Running, base_name, remove_files};
 use std::time::Instant;
 
 /// Whether the files grew enough since the last rewrite for an automatic one.

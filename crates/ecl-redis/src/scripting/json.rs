@@ -4,11 +4,15 @@
 //!
 //! Place in the flow: installed in the node's Lua state by `libs::install`.
 
-use super::libs::json_null;
 use mlua::{Lua, Table, Value};
 
 /// Nesting cjson refuses beyond.
 const MAX_DEPTH: usize = 1000;
+
+/// `cjson.null`: the light userdata JSON `null` decodes to.
+pub fn json_null() -> Value {
+    Value::LightUserData(mlua::LightUserData(std::ptr::null_mut()))
+}
 
 /// Builds the `cjson` table.
 pub fn cjson_table(lua: &Lua) -> mlua::Result<Table> {

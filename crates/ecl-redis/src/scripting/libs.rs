@@ -5,7 +5,7 @@
 //! (`scripting::new_state`); the runner hands `math.random` the node's [`Rand`] state for each
 //! script, so the sequence goes on from script to script, as in redis-server 7.0.
 
-use mlua::{LightUserData, Lua, MultiValue, Table, Value};
+use mlua::{Lua, MultiValue, Table, Value};
 
 pub mod structlib;
 
@@ -353,11 +353,6 @@ fn tohex(_: &Lua, args: MultiValue) -> mlua::Result<String> {
         format!("{x:08x}")
     };
     Ok(s[8 - digits..].to_string())
-}
-
-/// `cjson.null`: the light userdata JSON `null` decodes to.
-pub fn json_null() -> Value {
-    Value::LightUserData(LightUserData(std::ptr::null_mut()))
 }
 
 #[cfg(test)]

@@ -311,3 +311,14 @@ pub struct Running {
     /// First incremental file that follows the new base.
     pub(crate) keep_from: u64,
 }
+
+/// Deletes superseded files (a failure only leaves an unreferenced file behind).
+pub(crate) fn remove_files<'a>(dir: &Path, files: impl Iterator<Item = &'a FileEntry>) {
+    for f in files {
+        if let Err(e) = std::fs::remove_file(dir.join(&f.name))
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(file = %f.name, error = %e, "cannot delete an old AOF file");
+        }
+    }
+}
