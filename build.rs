@@ -302,7 +302,7 @@ impl<'a> Generator<'a> {
             s.push_str("        let _ = (ctx, input);\n");
             let _ = writeln!(
                 s,
-                "        async {{ Err(ApiError::not_implemented(Operation::{op})) }}"
+                "        async {{ Err(ApiError::not_implemented(Operation::{op}.name())) }}"
             );
             s.push_str("    }\n\n");
         }

@@ -7,7 +7,6 @@
 
 use std::fmt;
 
-use crate::control::api::Operation;
 use crate::state::StateError;
 
 include!(concat!(env!("OUT_DIR"), "/api_errors.rs"));
@@ -30,10 +29,9 @@ impl ApiError {
 
     /// The answer of an operation the emulator does not implement. `InvalidAction` (400) rather
     /// than a 5xx, because SDKs retry 5xx answers with backoff before giving up.
-    pub fn not_implemented(op: Operation) -> ApiError {
+    pub fn not_implemented(operation: &str) -> ApiError {
         ApiError::invalid_action(format!(
-            "The operation {} is not supported by elasticache-local.",
-            op.name()
+            "The operation {operation} is not supported by elasticache-local."
         ))
     }
 
@@ -147,7 +145,7 @@ mod tests {
 
     #[test]
     fn unimplemented_operations_answer_a_non_retried_400() {
-        let e = ApiError::not_implemented(Operation::TestMigration);
+        let e = ApiError::not_implemented("TestMigration");
         assert_eq!((e.wire_code(), e.http_status()), ("InvalidAction", 400));
         assert!(e.message().contains("TestMigration"));
     }

@@ -23,6 +23,7 @@ mod reset;
 mod serverless;
 mod snapshots;
 mod timestamp;
+mod transitions;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{Event, EventQuery, SourceType};

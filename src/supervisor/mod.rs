@@ -31,6 +31,7 @@
 mod alloc;
 mod engines;
 mod inspect;
+mod locks;
 mod migration;
 mod node;
 mod node_data;

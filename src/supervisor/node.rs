@@ -9,10 +9,11 @@
 //! own async mutex, held while it starts, reboots, is reconfigured or stops, so operations on one
 //! node are serialised while different nodes proceed in parallel.
 
+pub(super) use super::locks::lock;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ecl_memcached::{ClusterDiscovery, DiscoveryNode, MemcachedConfig};
@@ -117,12 +118,6 @@ struct ForwarderSlot {
     endpoint: Endpoint,
     forwarder: Forwarder,
     targets: Vec<String>,
-}
-
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section is a handful of map operations; a panic inside one cannot leave a
-    // map half-updated, so a poisoned lock is still consistent.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The error of any start requested once `shutdown_all` has begun.

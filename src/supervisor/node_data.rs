@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Supervisor;
-use super::node::lock;
+use super::locks::lock;
 
 /// Directory of the nodes' data directories, inside the emulator's data directory.
 pub const NODE_DATA_DIR: &str = "node-data";

@@ -57,6 +57,7 @@ mod resharding;
 mod restart;
 mod security_groups;
 mod serverless;
+mod serverless_common;
 mod serverless_run;
 mod serverless_schedule;
 mod serverless_snapshots;

@@ -6,11 +6,12 @@
 //! lock and answer at once (`creating`, `modifying`, `deleting`); `serverless_run` then drives
 //! the supervisor and completes the transition. Snapshots live in `serverless_snapshots`.
 
+pub use super::serverless_common::{not_available, not_found, results_size};
 use crate::catalog::{catalog, compare_versions};
 use crate::control::api::*;
 use crate::control::context::RequestContext;
 use crate::control::error::ApiError;
-use crate::control::{pagination, validate};
+use crate::control::validate;
 use crate::state::{
     MAX_SERVERLESS_CACHES, Region, ResourceKind, ServerlessCacheRecord, ServerlessStatus,
     SourceType, UsageLimits, UserGroupStatus, lock,
@@ -27,19 +28,6 @@ const DATA_GB: std::ops::RangeInclusive<i32> = 1..=5000;
 const ECPU: std::ops::RangeInclusive<i32> = 1000..=15_000_000;
 /// Default `DailySnapshotTime` (AWS picks one; this one is fixed).
 const DEFAULT_DAILY_SNAPSHOT_TIME: &str = "03:00";
-
-/// `ServerlessCacheNotFoundFault` for `name`.
-pub fn not_found(name: &str) -> ApiError {
-    ApiError::serverless_cache_not_found(format!("Serverless cache {name} not found."))
-}
-
-/// `InvalidServerlessCacheStateFault`: `name` is not `available`.
-pub fn not_available(name: &str, status: ServerlessStatus) -> ApiError {
-    ApiError::invalid_serverless_cache_state(format!(
-        "Serverless cache {name} is in the {} state; it must be available.",
-        status.as_str()
-    ))
-}
 
 /// A serverless cache name: identifier rules, 1–40 characters, lower-cased.
 pub fn checked_name(raw: &str) -> Result<String, ApiError> {
@@ -286,12 +274,6 @@ fn checked_subnets(r: &Region, ids: Option<Vec<String>>) -> Result<Vec<String>, 
             .unwrap_or_default());
     }
     Ok(ids)
-}
-
-/// The page size of DescribeServerlessCaches / DescribeServerlessCacheSnapshots.
-pub fn results_size(v: Option<i32>, max: i32) -> Result<usize, ApiError> {
-    pagination::max_records(v, 1, max, 50)
-        .map_err(|e| invalid(e.replace("MaxRecords", "MaxResults")))
 }
 
 /// CreateServerlessCache: the record is `creating` until its node (and reader) listen.

@@ -21,7 +21,7 @@ use crate::supervisor::decode_images;
 
 use super::Service;
 use super::common::*;
-use super::serverless::{not_available, not_found as cache_not_found, results_size};
+use super::serverless_common::{not_available, not_found as cache_not_found, results_size};
 use super::serverless_run::ServerlessRef;
 use super::snapshot_restore::{check_bucket, export, read_arns};
 

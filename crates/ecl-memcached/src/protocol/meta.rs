@@ -38,7 +38,7 @@ pub enum MetaRequest<'a> {
         /// The decoded key.
         key: Cow<'a, [u8]>,
         /// Why.
-        why: super::text::Refusal,
+        why: super::Refusal,
     },
     /// `md`.
     Delete(MetaDelete<'a>),
@@ -455,7 +455,7 @@ fn set<'a>(
         Err(e) => return done(MetaRequest::Error(e), line_len, vlen + 2),
     };
     if limits.item_too_large(set.key.len(), vlen) {
-        let why = super::text::Refusal::TooLarge;
+        let why = super::Refusal::TooLarge;
         return done(
             MetaRequest::SetRefused { key: set.key, why },
             line_len,
@@ -467,7 +467,7 @@ fn set<'a>(
         return Parsed::NeedMore { want: total };
     }
     if &buf[total - 2..total] != b"\r\n" {
-        let why = super::text::Refusal::BadChunk;
+        let why = super::Refusal::BadChunk;
         return done(MetaRequest::SetRefused { key: set.key, why }, total, 0);
     }
     set.data = &buf[line_len..line_len + vlen];

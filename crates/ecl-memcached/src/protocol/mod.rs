@@ -182,6 +182,15 @@ pub(crate) fn push_num(out: &mut Vec<u8>, sep: u8, mut n: u64) {
     out.extend_from_slice(&scratch[i..]);
 }
 
+/// Why a storage command was refused once its line was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Over the item size limit (answered before the data block, which is discarded).
+    TooLarge,
+    /// The data block was not followed by CRLF.
+    BadChunk,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,7 @@
 //! [`MAX_GET_LINE`]); a storage command whose item is too large is answered and its data
 //! block discarded, so the connection stays usable.
 
+pub use super::Refusal;
 use super::{
     KEY_MAX, Limits, Parsed, ProtocolError, Request, meta, parse_flags, parse_i64, parse_time,
     parse_u64,
@@ -165,15 +166,6 @@ pub enum StoreCmd {
     Prepend,
     /// cas.
     Cas,
-}
-
-/// Why a storage command was refused once its line was read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// Over the item size limit (answered before the data block, which is discarded).
-    TooLarge,
-    /// The data block was not followed by CRLF.
-    BadChunk,
 }
 
 /// The `stats` families that need the node.
