@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+use tracing::instrument::WithSubscriber;
 use tracing::{Instrument, debug, warn};
 
 use crate::ClusterDiscovery;
@@ -188,17 +189,23 @@ async fn accept_loop(
                         let node = target.resolve();
                         let tls = tls.current();
                         let fault = fault.clone();
-                        // The node's span covers the handshake and the connect line (the
-                        // only events a connection logs), not every poll of the request
-                        // loop: entering an enabled span costs shared atomics per poll.
+                        // The node's span, and the subscriber of this thread (the worker
+                        // threads may have another default), cover the handshake and the
+                        // connect line (the only events a connection logs), not every poll of
+                        // the request loop: entering an enabled span costs shared atomics.
                         let span = tracing::Span::current();
+                        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
                         let conn = async move {
                             let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
                                 return;
                             };
-                            let handshake = ecl_net::accept(tls.as_deref(), stream);
-                            if let Some(conn) = handshake.instrument(span.clone()).await {
-                                span.in_scope(|| debug!(%peer, "memcached connection"));
+                            let handshake = ecl_net::accept(tls.as_deref(), stream)
+                                .instrument(span.clone())
+                                .with_subscriber(dispatch.clone());
+                            if let Some(conn) = handshake.await {
+                                tracing::dispatcher::with_default(&dispatch, || {
+                                    span.in_scope(|| debug!(%peer, "memcached connection"))
+                                });
                                 let flush = conn.is_tls();
                                 serve(fault.wrap(conn), peer, node, flush).await;
                             }
