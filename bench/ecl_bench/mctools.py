@@ -5,9 +5,12 @@ Each workload runs once per server per repetition; the figures are ops/s (as the
 reports it) and server CPU µs per operation (utime + stime of the server process, read from
 /proc/PID/stat just before and after the run, divided by the operations the tool counted).
 
-Run alone for quick comparisons while tuning (no emulator, our standalone server):
+Run alone for quick comparisons while tuning: one or more builds of ours (standalone server
+or a node of an emulator binary), each against the same memcached, interleaved:
 
     python3 bench/ecl_bench/mctools.py --server target/release/ecl-memcached-server --reps 3
+    .venv/bin/python bench/ecl_bench/mctools.py --emulator /tmp/before --emulator \
+        target/release/elasticache-local --reps 3 --n 4000
 """
 import os
 import re
@@ -111,34 +114,96 @@ def compare(ours, theirs, reps, secs, n, log, only=None):
     return res
 
 
+def compare_builds(ours, theirs, reps, secs, n, log, only=None):
+    """Several servers of ours (``[(label, addr, pid)]``, e.g. the build before and after a
+    change) and memcached (``(addr, pid)``) in one run: per workload and repetition every
+    server once, the order reversed every other repetition. Returns {workload: {label or
+    "theirs": [(ops/s, µs/op)]}}."""
+    servers = ours + [("theirs", *theirs)]
+    res = {}
+    for rep in range(reps):
+        for name, tool, args in WORKLOADS:
+            if only and not any(o in name for o in only):
+                continue
+            r = res.setdefault(name, {label: [] for label, _, _ in servers})
+            for label, addr, pid in (servers if rep % 2 == 0 else servers[::-1]):
+                r[label].append(run_tool(tool, args, addr, pid, secs, n))
+            t = r["theirs"][-1]
+            log(f"{name} rep {rep + 1}: " + "; ".join(
+                f"{label} x{r[label][-1][0] / t[0]:.2f} ops, x{r[label][-1][1] / t[1]:.2f} cpu"
+                for label, _, _ in ours))
+    return res
+
+
+def _start_ours(kind, binary):
+    """(addr, pid, cleanup) of our node: the standalone server, or a node created through
+    the emulator's API (cache.m6g.xlarge: 4 vCPUs, 4 threads like memcached -t 4)."""
+    if kind == "server":
+        p, addr = start_standalone(binary)
+        return addr, p.pid, None
+    try:
+        from .api import Emulator
+    except ImportError:  # run as a script: api.py imports its package relatively
+        import sys
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        from ecl_bench.api import Emulator  # type: ignore
+    emu = Emulator(binary)
+    addr = emu.create_node("bench-mctools", "memcached", "cache.m6g.xlarge")
+    return tuple(addr), emu.pid, emu
+
+
 def _main():
     import argparse
     import statistics
     import sys
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--server", default="target/release/ecl-memcached-server")
+    ap.add_argument("--server", action="append", default=[],
+                    help="our standalone server binary (repeatable)")
+    ap.add_argument("--emulator", action="append", default=[],
+                    help="an elasticache-local binary: measure a node it creates (repeatable; "
+                         "needs boto3)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--secs", type=int, default=4)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--only", default="", help="comma-separated substrings of workload names")
     a = ap.parse_args()
+    targets = [("server", b) for b in a.server] + [("emulator", b) for b in a.emulator]
+    if not targets:
+        targets = [("server", "target/release/ecl-memcached-server")]
     procs.install_signal_handlers()
     log = lambda m: print(f"[{time.strftime('%H:%M:%S')}] {m}", file=sys.stderr, flush=True)
+    emus = []
     try:
-        op, oaddr = start_standalone(a.server)
+        ours = []
+        for i, (kind, binary) in enumerate(targets):
+            addr, pid, emu = _start_ours(kind, binary)
+            emus.append(emu)
+            ours.append((f"S{i}", addr, pid))
+            print(f"S{i}: {kind} {binary}")
         tp, taddr = start_memcached()
-        res = compare((oaddr, op.pid), (taddr, tp.pid), a.reps, a.secs, a.n, log,
-                      [s for s in a.only.split(",") if s])
+        print(f"load average before: {' '.join(open('/proc/loadavg').read().split()[:3])}")
+        res = compare_builds(ours, (taddr, tp.pid), a.reps, a.secs, a.n, log,
+                             [s for s in a.only.split(",") if s])
+        print(f"load average after: {' '.join(open('/proc/loadavg').read().split()[:3])}")
     finally:
+        for emu in emus:
+            if emu is not None:
+                emu.stop()
         procs.kill_all()
-    print(f"{'workload':40} {'ops ratio':>9} {'cpu/op ours':>11} {'theirs':>7} {'cpu ratio':>9}")
+    print("medians over repetitions; ratios are ours/theirs within each repetition")
+    print(f"{'workload':36} {'server':6} {'ops/s':>9} {'µs/op':>6} {'ops ratio':>9} {'cpu ratio':>9}")
     for name, r in res.items():
-        ratio = statistics.median(o[0] / t[0] for o, t in zip(r["ours"], r["theirs"]))
-        oc = statistics.median(o[1] for o in r["ours"])
-        tc = statistics.median(t[1] for t in r["theirs"])
-        cr = statistics.median(o[1] / t[1] for o, t in zip(r["ours"], r["theirs"]))
-        print(f"{name:40} {ratio:9.2f} {oc:11.2f} {tc:7.2f} {cr:9.2f}")
+        t = r["theirs"]
+        for label in [o[0] for o in ours] + ["theirs"]:
+            v = r[label]
+            ops = statistics.median(x[0] for x in v)
+            cpu = statistics.median(x[1] for x in v)
+            ratios = ""
+            if label != "theirs":
+                ratios = (f"{statistics.median(o[0] / x[0] for o, x in zip(v, t)):9.2f} "
+                          f"{statistics.median(o[1] / x[1] for o, x in zip(v, t)):9.2f}")
+            print(f"{name[:36]:36} {label:6} {ops:9,.0f} {cpu:6.2f} {ratios}")
 
 
 if __name__ == "__main__":

@@ -1,24 +1,28 @@
 //! Listener, accept loop, per-connection tasks and the reaper of one node (or of a
 //! configuration endpoint).
 //!
-//! Place in the flow: [`crate::MemcachedNode::start`] binds a socket and calls [`spawn`]; each
-//! accepted connection becomes a tokio task that reads into a buffer, detects the protocol
-//! from the first byte (0x80 = binary, anything else = text/meta, as memcached's
-//! auto-negotiation), hands the buffer to `conn::process` (parse with `protocol`, run with
-//! `execute`), and writes the accumulated replies once per batch (so pipelined requests cost one write). Shutdown
-//! aborts the accept loop and every connection task, which closes their sockets.
+//! Place in the flow: [`crate::MemcachedNode::start`] binds a socket and calls [`spawn`]; the
+//! accept loop runs on the caller's runtime, and each accepted connection becomes a task on
+//! the memcached worker runtime (shared by all nodes, see `worker_runtime`) that reads into a
+//! buffer, detects the protocol from the first byte (0x80 = binary, anything else =
+//! text/meta, as memcached's auto-negotiation), hands the buffer to `conn::process` (parse
+//! with `protocol`, run with `execute`), and writes the accumulated replies once per batch (so
+//! pipelined requests cost one write). Shutdown aborts the accept loop and every connection
+//! task, which closes their sockets.
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::runtime::{Handle, Runtime};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+use tracing::instrument::WithSubscriber;
 use tracing::{Instrument, debug, warn};
 
 use crate::ClusterDiscovery;
@@ -84,7 +88,7 @@ pub(crate) fn spawn(
     reaper_of: Arc<NodeShared>,
     tls: ecl_net::PolicyCell,
 ) -> io::Result<Running> {
-    let handle = tokio::runtime::Handle::try_current()
+    let handle = Handle::try_current()
         .map_err(|e| io::Error::other(format!("memcached node needs a tokio runtime: {e}")))?;
     let std_listener = std::net::TcpListener::bind(bind)?;
     std_listener.set_nonblocking(true)?;
@@ -94,11 +98,20 @@ pub(crate) fn spawn(
         TcpListener::from_std(std_listener)?
     };
     let (stop, stop_rx) = watch::channel(false);
-    // Every task of the node (accept loop, connections, reaper) logs inside this span.
+    // The node's tasks log inside this span (connections during their handshake only).
     let span = tracing::info_span!("node", node = %reaper_of.name, %addr);
     let fault = ecl_net::FaultGate::new();
+    let workers = worker_runtime()?;
     let accept = handle.spawn(
-        accept_loop(listener, target, stop_rx, tls.clone(), fault.clone()).instrument(span.clone()),
+        accept_loop(
+            listener,
+            target,
+            stop_rx,
+            tls.clone(),
+            fault.clone(),
+            workers,
+        )
+        .instrument(span.clone()),
     );
     let reaper = handle.spawn(
         async move {
@@ -120,12 +133,46 @@ pub(crate) fn spawn(
     })
 }
 
+/// Worker threads of [`worker_runtime`]: memcached's default `-t 4`, or one per core where
+/// there are more.
+fn worker_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(4)
+}
+
+/// The runtime every node's connections run on, shared by all nodes of the process and
+/// started with the first one.
+///
+/// Why not the caller's runtime: that one is sized to the host's cores (two on a small
+/// machine) and shared with everything else the process does, while memcached serves on its
+/// own worker threads (`-t`, 4 by default). On a busy host the scheduler shares the CPUs per
+/// thread, so a node on two shared workers gets half the time memcached's four get, and
+/// waits behind the control plane. Idle workers park, so the runtime costs nothing at rest.
+fn worker_runtime() -> io::Result<Handle> {
+    static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
+    let mut rt = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(rt) = rt.as_ref() {
+        return Ok(rt.handle().clone());
+    }
+    let started = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads())
+        .thread_name("memcached-worker")
+        .enable_all()
+        .build()?;
+    let handle = started.handle().clone();
+    *rt = Some(started);
+    Ok(handle)
+}
+
 async fn accept_loop(
     listener: TcpListener,
     target: Target,
     mut stop: watch::Receiver<bool>,
     tls: ecl_net::PolicyCell,
     fault: ecl_net::FaultGate,
+    workers: Handle,
 ) {
     let mut conns = JoinSet::new();
     loop {
@@ -137,15 +184,34 @@ async fn accept_loop(
                         if !fault.admit() {
                             continue;
                         }
+                        // The socket moves to the worker runtime: it leaves this runtime's
+                        // poller here and joins the workers' poller in the task.
+                        let Ok(stream) = stream.into_std() else { continue };
                         let node = target.resolve();
                         let tls = tls.current();
                         let fault = fault.clone();
+                        // The node's span, and the subscriber of this thread (the worker
+                        // threads may have another default), cover the handshake and the
+                        // connect line (the only events a connection logs), not every poll of
+                        // the request loop: entering an enabled span costs shared atomics.
+                        let span = tracing::Span::current();
+                        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
                         let conn = async move {
-                            if let Some(conn) = ecl_net::accept(tls.as_deref(), stream).await {
-                                serve(fault.wrap(conn), peer, node).await;
+                            let Ok(stream) = tokio::net::TcpStream::from_std(stream) else {
+                                return;
+                            };
+                            let handshake = ecl_net::accept(tls.as_deref(), stream)
+                                .instrument(span.clone())
+                                .with_subscriber(dispatch.clone());
+                            if let Some(conn) = handshake.await {
+                                tracing::dispatcher::with_default(&dispatch, || {
+                                    span.in_scope(|| debug!(%peer, "memcached connection"))
+                                });
+                                let flush = conn.is_tls();
+                                serve(fault.wrap(conn), peer, node, flush).await;
                             }
                         };
-                        conns.spawn(conn.in_current_span());
+                        conns.spawn_on(conn, &workers);
                     }
                     Err(e) => {
                         // Out of descriptors and similar: back off instead of spinning.
@@ -176,7 +242,9 @@ impl Drop for ConnGuard {
     }
 }
 
-async fn serve<S>(mut stream: S, peer: SocketAddr, node: Arc<NodeShared>)
+/// Serves one connection until it closes. `flush`: the transport buffers writes (TLS), so
+/// every batch of replies is flushed; a plain socket sends what it is given.
+async fn serve<S>(mut stream: S, peer: SocketAddr, node: Arc<NodeShared>, flush: bool)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -193,7 +261,6 @@ where
         let _ = stream.flush().await;
         return;
     }
-    debug!(%peer, "memcached connection");
     let info = Arc::new(ConnInfo {
         peer,
         last_cmd: AtomicU32::new(node.store.clock.now()),
@@ -241,8 +308,9 @@ where
                 node.store
                     .counters
                     .add(stripe, Counter::BytesWritten, out.len() as u64);
-                // Flush too: a TLS stream may keep the tail of a reply buffered otherwise.
-                if stream.write_all(&out).await.is_err() || stream.flush().await.is_err() {
+                // Flush TLS: its stream may keep the tail of a reply buffered otherwise.
+                if stream.write_all(&out).await.is_err() || (flush && stream.flush().await.is_err())
+                {
                     return;
                 }
                 out.clear();
