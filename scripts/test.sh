@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that runs every test of elasticache-local:
-#   0. the lints CI enforces: cargo fmt --check and cargo clippy -D warnings (a failure counts in
-#      the summary; the other suites still run);
+#   0. the lints CI enforces: cargo fmt --check, cargo clippy -D warnings and no import circle
+#      between modules or files (scripts/import_cycles.py) (a failure counts in the summary;
+#      the other suites still run);
 #   1. builds the workspace once (debug): the binaries the client suites drive;
 #   2. cargo test --workspace (unit and Rust integration tests);
 #   3. the Python client suites under tests/clients/ (aws-cli, boto3, redis-py, pymemcache,
@@ -15,7 +16,7 @@
 # A Python venv (.venv) with tests/clients/requirements.txt is created or refreshed if needed.
 #
 # Environment:
-#   ECL_SKIP_LINT=1        skip cargo fmt --check and cargo clippy
+#   ECL_SKIP_LINT=1        skip cargo fmt --check, cargo clippy and the import-circle check
 #   ECL_SKIP_RUST=1        skip cargo test (still builds the binary)
 #   ECL_SKIP_TERRAFORM=1   skip the Terraform suite
 #   ECL_TERRAFORM_WORKERS=N parallel Terraform configs (default 8: they mostly wait)
@@ -55,6 +56,7 @@ lint() {
 if [[ "${ECL_SKIP_LINT:-0}" != 1 ]]; then
   lint cargo fmt --all -- --check
   lint cargo clippy --workspace --all-targets -- -D warnings
+  lint python3 scripts/import_cycles.py
 else
   step "lints skipped (ECL_SKIP_LINT=1)"
 fi
