@@ -12,9 +12,12 @@
 //! - Replication ([`replication`]): `replicate_from`, `promote`, `replication_offset`, `role`,
 //!   `set_announce`; cluster mode ([`cluster`]): `set_cluster_topology`, `node_id`.
 //!
-//! Inside: [`resp`] (codec) → [`conn`] (one task per connection, batches under the node lock) →
-//! [`command`] (declarative table, dispatch, family handlers) → [`db`] (keyspace, values,
-//! expiry, eviction) with [`engine`] holding the node state, [`pubsub`], [`config`], [`glob`].
+//! Inside, top to bottom (imports only go down; `docs/architecture.md` draws it): [`node`] and
+//! its tasks ([`conn`], one per connection, batches under the node lock; [`cron`];
+//! [`replication`] links) → [`persistence`] → [`command`] (dispatch, family handlers, scripts)
+//! → [`engine`] (the node state behind the lock, its command table and propagation) → the
+//! state it is made of ([`acl`], [`client`], [`pubsub`], [`tracking`], [`cluster`],
+//! [`scripting`], [`rdb`]) → leaves ([`db`], [`cmdtable`], [`resp`], [`config`], [`glob`]).
 
 #![forbid(unsafe_code)]
 

@@ -1,6 +1,6 @@
 //! Point-in-time images of a database collected a slice at a time, while commands go on.
 //!
-//! Place in the flow: `crate::rdb::snapshot` starts a snapshot by giving every database a
+//! Place in the flow: `crate::persistence::snapshot` starts a snapshot by giving every database a
 //! [`SnapCursor`], then copies slab slots in order, a bounded slice per node-lock hold
 //! ([`Db::snapshot_step`]); between slices, clients are served. Consistency without a fork:
 //! entries never move between slab slots, so the cursor splits the table into slots already

@@ -2,7 +2,7 @@
 //!
 //! Place in the flow: under the node lock, [`start`] switches writes to a new incremental file
 //! (named in the manifest first, so a crash meanwhile still loads everything) and starts a
-//! point-in-time snapshot at that same instant ([`crate::rdb::snapshot`]); a thread of its own
+//! point-in-time snapshot at that same instant ([`crate::persistence::snapshot`]); a thread of its own
 //! collects it a slice at a time and writes the new base file without the lock; [`finish`] then swaps the manifest atomically to
 //! the new base plus the incremental files opened since, and deletes the superseded files.
 
