@@ -3,7 +3,7 @@
 //! name); `large-request` and `large-reply` record commands whose request or reply is larger
 //! than a threshold.
 //!
-//! Place in the flow: the dispatcher calls [`record`] after each command on a release that
+//! Place in the flow: the dispatcher calls [`crate::engine::commandlog::record`] after each command on a release that
 //! has the command ([`SINCE`]); the logs live in the engine (`engine::commandlog::LargeLogs`) and the handlers
 //! here read them. Thresholds and lengths are Valkey's documented defaults (1 MiB, 128
 //! entries): the `commandlog-*` parameters are not settable here (README, "Differences").

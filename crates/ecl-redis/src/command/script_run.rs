@@ -37,7 +37,7 @@ pub struct Invocation<'a> {
 }
 
 /// Runs the cached script `inv.sha` for `client`, writing its reply (or error) to `out`.
-/// The script must have been loaded ([`Scripts::load`]).
+/// The script must have been loaded ([`crate::scripting::Scripts::load`]).
 pub fn run_script(
     eng: &mut Engine,
     client: &mut Client,

@@ -1,4 +1,4 @@
-//! Stream consumer groups: XGROUP CREATE [MKSTREAM] [ENTRIESREAD] / SETID / DESTROY /
+//! Stream consumer groups: XGROUP CREATE `[MKSTREAM] [ENTRIESREAD]` / SETID / DESTROY /
 //! CREATECONSUMER / DELCONSUMER, XREADGROUP (new entries with `>`, a consumer's history with
 //! an ID, NOACK, COUNT, BLOCK), XACK, XPENDING (summary, and extended with IDLE and a
 //! consumer), XCLAIM (IDLE/TIME/RETRYCOUNT/FORCE/JUSTID/LASTID) and XAUTOCLAIM.

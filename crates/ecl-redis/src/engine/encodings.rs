@@ -9,7 +9,8 @@ use crate::db::set::SetLimits;
 use crate::db::{Key, Value};
 use crate::version;
 
-/// [`listpack_limits`] from the engine itself (RDB loading runs outside a command).
+/// The listpack limits (entries, value bytes) of a hash, zset or set under this node's
+/// configuration.
 pub fn listpack_limits_of(eng: &Engine, ty: &str) -> (usize, usize) {
     let (en, vn) = match ty {
         "hash" => ("hash-max-listpack-entries", "hash-max-listpack-value"),

@@ -356,7 +356,7 @@ impl Engine {
 
     /// Called by the dispatcher after a write command changed the keyspace: propagates what
     /// its handler stated (the command verbatim unless the handler called
-    /// [`Ctx::propagate`] / [`Ctx::also_propagate`], e.g. relative expiry as `PEXPIREAT`).
+    /// [`crate::engine::Ctx::propagate`] / [`crate::engine::Ctx::also_propagate`], e.g. relative expiry as `PEXPIREAT`).
     pub fn propagate_command(&mut self, client: &Client, argv: &Argv<'_>, p: Propagation) {
         if !self.feeding() {
             return;
@@ -493,7 +493,7 @@ impl RemoteState {
     }
 }
 
-/// The node's link to a source server (kept in [`super::Replication::remote`]).
+/// The node's link to a source server (kept in [`Replication::remote`]).
 #[derive(Debug)]
 pub struct RemoteUpstream {
     /// The source endpoint.

@@ -145,7 +145,7 @@ fn finish_save(
 }
 
 /// BGSAVE: starts a non-stalling snapshot whose image is written by a thread of its own (see
-/// [`super::snapshot`]). Returns the status reply; the error is the reply text.
+/// [`snapshot`]). Returns the status reply; the error is the reply text.
 pub fn bgsave(eng: &mut Engine, schedule: bool) -> Result<&'static str, String> {
     if eng.persist.bgsave.is_some() {
         return Err("Background save already in progress".into());
@@ -226,8 +226,8 @@ fn write_atomically(dir: &std::path::Path, name: &str, img: &[u8]) -> std::io::R
 
 /// The INFO `persistence` section. Figures are truthful for what this engine does: SAVE is
 /// synchronous; BGSAVE, BGREWRITEAOF and snapshots are collected a slice at a time (see
-/// [`super::snapshot`]), shown in progress meanwhile; there is no fork, so no copy-on-write
-/// figures; the `aof_*` lines come from [`super::aof`].
+/// [`snapshot`]), shown in progress meanwhile; there is no fork, so no copy-on-write
+/// figures; the `aof_*` lines come from [`aof`].
 pub fn info_section(eng: &Engine, s: &mut String) {
     use std::fmt::Write;
     let p = &eng.persist;

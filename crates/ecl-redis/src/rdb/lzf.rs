@@ -1,7 +1,7 @@
 //! LZF compression and decompression (the format Redis uses for compressed RDB strings).
 //!
 //! Place in the flow: RESTORE and RDB loading call [`decompress`] on strings stored with the LZF
-//! special encoding; the RDB file writer calls [`compress`] ([`Compressor`]) on longer strings. Format, as documented for liblzf: a control byte `c`; if `c < 32` a literal
+//! special encoding; the RDB file writer calls [`Compressor::compress`] on longer strings. Format, as documented for liblzf: a control byte `c`; if `c < 32` a literal
 //! run of `c + 1` bytes follows; otherwise a back-reference of length `(c >> 5) + 2` (length 7
 //! means an extra length byte follows) at distance `((c & 31) << 8) + next + 1`.
 

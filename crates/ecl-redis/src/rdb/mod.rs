@@ -1,7 +1,7 @@
 //! Our RDB value codec: DUMP payloads (value encoding + RDB version + CRC64) and RESTORE.
 //!
 //! Place in the flow: `DUMP`/`RESTORE` call [`dump`] and [`restore`]; whole RDB files
-//! ([`file`]) and node snapshots ([`persist`]) reuse the value decoder and length codec.
+//! ([`file`]) and node snapshots (`crate::persistence`) reuse the value decoder and length codec.
 //! For Redis 7.0 and later we write what a real server writes, byte for byte ([`encode`]:
 //! integer and LZF strings, intsets, listpacks, quicklist 2); for older versions the plain
 //! encodings every Redis since 2.x loads (streams in the stream type of the payload's RDB

@@ -1,13 +1,13 @@
 //! Primary/replica replication between nodes of this process.
 //!
-//! Place in the flow: the supervisor links two [`RedisNode`]s with
-//! [`RedisNode::replicate_from`]. The replica takes a full copy of the primary's keyspace and
+//! Place in the flow: the supervisor links two `RedisNode`s with
+//! `RedisNode::replicate_from` (`node::replication`). The replica takes a full copy of the primary's keyspace and
 //! function libraries (cloned under the primary's lock, like Redis' fork-time snapshot), then applies the
 //! primary's write stream on a task of its own, asynchronously, exactly as a Redis replica
-//! reads its master link. On the primary, the dispatcher calls [`Engine::propagate_command`]
+//! reads its master link. On the primary, the dispatcher calls [`crate::engine::Engine::propagate_command`] (`engine::replication`)
 //! after every write that changed the keyspace with what the command's handler stated: the
-//! command verbatim by default, or what the handler set with [`Ctx::propagate`] /
-//! [`Ctx::also_propagate`] (relative expiry → absolute `PEXPIREAT`, SPOP → the `SREM` of the
+//! command verbatim by default, or what the handler set with [`crate::engine::Ctx::propagate`] /
+//! [`crate::engine::Ctx::also_propagate`] (relative expiry → absolute `PEXPIREAT`, SPOP → the `SREM` of the
 //! members it popped; this module never looks at command names). Expired or evicted keys
 //! become `DEL`s, commands of one `EXEC` are wrapped in `MULTI`/`EXEC`; each unit is numbered
 //! by its RESP length

@@ -5,9 +5,9 @@
 //! then applies the source's command stream and acknowledges it (`REPLCONF ACK <offset>` every
 //! second and on `REPLCONF GETACK`).
 //!
-//! Place in the flow: the supervisor calls [`RedisNode::replicate_from_remote`] on a group's
-//! primary and [`RedisNode::stop_remote_replication`] when the migration completes. Unlike an
-//! in-process replica ([`RedisNode::replicate_from`]) the node stays the primary of its own
+//! Place in the flow: the supervisor calls `RedisNode::replicate_from_remote` on a group's
+//! primary and `RedisNode::stop_remote_replication` (both in `node::replication`) when the migration completes. Unlike an
+//! in-process replica (`RedisNode::replicate_from`) the node stays the primary of its own
 //! replicas: it refuses writes from clients (`READONLY`, as a replica does) but the source's
 //! writes, applied through the dispatcher as the master client, go on down its own stream, so
 //! the group's replicas follow (chained replication). Loading the source's RDB replaces the

@@ -4,7 +4,7 @@
 //! Place in the flow: the FUNCTION/FCALL handlers (`command/functions.rs`) call
 //! [`Functions::load`], [`Functions::delete`] and friends under the node lock; FCALL finds a
 //! function with [`Functions::get`] and runs it through the same runner as EVAL
-//! ([`super::run_function`]). A library is loaded by running its code once with a restricted
+//! (`command::script_run::run_function`). A library is loaded by running its code once with a restricted
 //! environment in which only `redis.register_function`, `redis.log` and the version constants
 //! exist (Redis 7.0's load-time rules); the functions it registered then run with the normal
 //! read-only globals. Libraries are kept as their source code, which is what FUNCTION DUMP,

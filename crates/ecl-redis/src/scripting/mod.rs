@@ -2,7 +2,7 @@
 //! with `redis.call` going through the same dispatcher as clients.
 //!
 //! Place in the flow: `EVAL`/`EVALSHA`/`SCRIPT` handlers (`command/scripting.rs`) call
-//! [`run_script`] while the connection holds the node lock, so a script is atomic. The Lua
+//! `command::script_run::run_script` while the connection holds the node lock, so a script is atomic. The Lua
 //! state lives in the engine ([`Scripts`]) and is taken out while a script runs, so the
 //! `redis.call` callback can borrow the engine and the calling client mutably; each call is
 //! checked (script rules: unknown command, arity, `noscript`, read-only scripts) and then

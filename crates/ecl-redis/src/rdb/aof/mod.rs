@@ -6,7 +6,7 @@
 //! what every write leaves behind (rewritten relative expiries, expired/evicted keys as `DEL`,
 //! `MULTI … EXEC` units for transactions and scripts); [`Aof::feed`] appends exactly that
 //! stream, with its own `SELECT`s, to a buffer under the node lock. The buffer reaches the file
-//! at the end of each batch ([`Engine::flush_aof`], before the batch's replies are written),
+//! at the end of each batch (`Engine::flush_aof`, in `crate::persistence::aof`, before the batch's replies are written),
 //! so a process killed after a reply has the write in the file; `appendfsync always` also
 //! fsyncs there, `everysec` fsyncs from a blocking task once a second (a machine crash
 //! loses at most about a second), `no` leaves it to the OS. BGREWRITEAOF and the automatic
