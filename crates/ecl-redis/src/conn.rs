@@ -97,47 +97,14 @@ pub async fn serve<S>(
     let mut shutdown = shared.shutdown.subscribe();
     let pending = Arc::new(AtomicUsize::new(0));
     let kill = Arc::new(Notify::new());
-    let (mut client, mut dec) = {
-        let mut eng = shared.lock_wait().await;
-        let id = eng.clients.alloc_id();
-        eng.clients.total_connections += 1;
-        let now = eng.now_ms();
-        eng.clients.map.insert(
-            id,
-            ClientInfo {
-                tx,
-                addr: peer.to_string(),
-                laddr: local.to_string(),
-                name: String::new(),
-                lib_name: String::new(),
-                lib_ver: String::new(),
-                db: 0,
-                created_ms: now,
-                last_ms: now,
-                last_cmd: "NULL".to_string(),
-                resp: 2,
-                subs: (0, 0, 0),
-                multi: -1,
-                blocked: false,
-                monitor: false,
-                no_evict: false,
-                user: "default".to_string(),
-                watched: 0,
-                pending: pending.clone(),
-                kill: kill.clone(),
-                tls,
-            },
-        );
-        let authed = eng.acl.default_nopass();
-        let limits = Limits {
-            max_bulk: eng.cfg.proto_max_bulk_len,
-            authenticated: authed,
-            ..Limits::default()
-        };
-        let mut client = Client::new(id, authed);
-        crate::command::aclcmd::start_as_default(&eng, &mut client);
-        (client, Decoder::new(limits))
-    };
+    let (mut client, mut dec) = register(
+        &shared,
+        tx,
+        (peer, local, tls),
+        pending.clone(),
+        kill.clone(),
+    )
+    .await;
     let id = client.id;
     tracing::debug!(client = id, %peer, "redis client connected");
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
@@ -154,27 +121,18 @@ pub async fn serve<S>(
         let mut more = false;
         if start < inbuf.len() && client.block.is_none() {
             let Some(mut eng) = lock_async(&shared).await else {
-                busy_batch(&shared.script, &mut dec, &inbuf, &mut start, &mut out);
-                if start == inbuf.len() {
-                    inbuf.clear();
-                    start = 0;
-                }
-                out.account();
-                if !out.reply.is_empty()
-                    && !flush(
-                        &mut stream,
-                        &mut out,
-                        (&shared, &mut shutdown, &kill),
-                        id,
-                        false,
-                    )
-                    .await
+                let busy = (&*shared, &mut shutdown, &*kill);
+                if !busy_turn(
+                    &mut stream,
+                    &mut dec,
+                    (&mut inbuf, &mut start),
+                    &mut out,
+                    busy,
+                    id,
+                )
+                .await
                 {
                     break 'conn;
-                }
-                if start < inbuf.len() {
-                    // A partial command: wait for more bytes (or the lock) a moment.
-                    tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 continue;
             };
@@ -188,28 +146,11 @@ pub async fn serve<S>(
                 &mut out,
             );
             (paused, more) = (end == BatchEnd::Paused, end == BatchEnd::OutputFull);
-            if inbuf.len() - start > eng.cfg.query_buffer_limit {
-                tracing::warn!(
-                    client = id,
-                    "closing client: query buffer over client-query-buffer-limit"
-                );
-                client.close = true;
-            }
-            idle_timeout = eng.cfg.timeout;
-            eng.stats.net_in += (start - before) as u64;
+            let (read, unread) = (start - before, inbuf.len() - start);
+            idle_timeout = after_batch(&mut eng, &mut client, &out, read, unread);
             shared.activity.fetch_add(1, Ordering::Relaxed);
-            eng.stats.net_out += (out.reply.len() - out.counted) as u64;
-            sync_info(&mut eng, &client, &out.reply);
-            // The batch's writes reach the AOF before its replies leave.
-            eng.flush_aof();
             drop(eng);
-            if start == inbuf.len() {
-                inbuf.clear();
-                start = 0;
-            } else if start > 0 && (start > READ_CHUNK || inbuf.capacity() - inbuf.len() < 1024) {
-                inbuf.drain(..start);
-                start = 0;
-            }
+            compact_input(&mut inbuf, &mut start);
         }
         out.account();
         if !out.reply.is_empty() {
@@ -241,74 +182,230 @@ pub async fn serve<S>(
             }
             continue;
         }
-        if inbuf.capacity() - inbuf.len() < READ_CHUNK {
-            inbuf.reserve(READ_CHUNK);
-        }
-        let deadline = client.block.as_ref().and_then(|b| b.deadline_ms);
-        let idle = if idle_timeout > 0 && client.block.is_none() && client.sub_count() == 0 {
-            Some(Duration::from_secs(idle_timeout))
-        } else {
-            None
+        let waiting = Waiting {
+            shared: &shared,
+            shutdown: &mut shutdown,
+            rx: &mut rx,
+            idle_timeout,
         };
-        let block_wait = async {
-            match deadline {
-                Some(at) => {
-                    let now = crate::engine::wall_ms();
-                    let skew = shared.lock_wait().await.clock_offset();
-                    let left = (at - now - skew).max(0) as u64;
-                    tokio::time::sleep(Duration::from_millis(left)).await
-                }
-                None => std::future::pending().await,
-            }
-        };
-        let idle_wait = async {
-            match idle {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        let session_end = async {
-            match client.session_expires {
-                Some(at) => tokio::time::sleep_until(at.into()).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            r = stream.read_buf(&mut inbuf) => match r {
-                Ok(0) | Err(_) => break 'conn,
-                Ok(_) => {}
-            },
-            ev = rx.recv() => {
-                let mut ev = ev;
-                while let Some(e) = ev {
-                    match e {
-                        Event::Push(b) => out.push(&b),
-                        Event::Unblocked(b) => {
-                            out.reply.raw(&b);
-                            client.block = None;
-                        }
-                        Event::Kill => break 'conn,
-                    }
-                    ev = rx.try_recv().ok();
-                }
-            }
-            _ = block_wait => {
-                let mut eng = shared.lock_wait().await;
-                if let Some(b) = eng.unblock_client(id) {
-                    out.reply.raw(&eng.blocked_timeout_reply(id, &b));
-                    client.block = None;
-                }
-            }
-            _ = idle_wait => break 'conn,
-            _ = session_end => {
-                tracing::info!(client = id, "authenticated session expired: connection closed");
-                break 'conn;
-            }
-            _ = shutdown.changed() => break 'conn,
+        if !wait_for_work(&mut stream, &mut inbuf, &mut client, &mut out, waiting).await {
+            break 'conn;
         }
     }
     cleanup(&mut *shared.lock_wait().await, &client);
     tracing::debug!(client = id, "redis client disconnected");
+}
+
+/// Under the node lock after a batch: the query buffer limit (`unread` bytes wait), the
+/// network counters, the client's CLIENT LIST fields, and the AOF write (the batch's writes
+/// reach the file before its replies leave). Returns the node's idle `timeout`.
+fn after_batch(
+    eng: &mut Engine,
+    client: &mut Client,
+    out: &Output,
+    read: usize,
+    unread: usize,
+) -> u64 {
+    if unread > eng.cfg.query_buffer_limit {
+        tracing::warn!(
+            client = client.id,
+            "closing client: query buffer over client-query-buffer-limit"
+        );
+        client.close = true;
+    }
+    eng.stats.net_in += read as u64;
+    eng.stats.net_out += (out.reply.len() - out.counted) as u64;
+    sync_info(eng, client, &out.reply);
+    eng.flush_aof();
+    eng.cfg.timeout
+}
+
+/// Drops the input a batch consumed: all of it when nothing is left, else the consumed
+/// prefix once it is large or the buffer is nearly full (a partial command stays).
+fn compact_input(inbuf: &mut Vec<u8>, start: &mut usize) {
+    if *start == inbuf.len() {
+        inbuf.clear();
+        *start = 0;
+    } else if *start > 0 && (*start > READ_CHUNK || inbuf.capacity() - inbuf.len() < 1024) {
+        inbuf.drain(..*start);
+        *start = 0;
+    }
+}
+
+/// Registers a new connection with the node (CLIENT LIST entry, id, the default user when it
+/// needs no password) and gives its client state and request decoder.
+async fn register(
+    shared: &Shared,
+    tx: mpsc::UnboundedSender<Event>,
+    (peer, local, tls): (SocketAddr, SocketAddr, bool),
+    pending: Arc<AtomicUsize>,
+    kill: Arc<Notify>,
+) -> (Client, Decoder) {
+    let mut eng = shared.lock_wait().await;
+    let id = eng.clients.alloc_id();
+    eng.clients.total_connections += 1;
+    let now = eng.now_ms();
+    eng.clients.map.insert(
+        id,
+        ClientInfo {
+            tx,
+            addr: peer.to_string(),
+            laddr: local.to_string(),
+            name: String::new(),
+            lib_name: String::new(),
+            lib_ver: String::new(),
+            db: 0,
+            created_ms: now,
+            last_ms: now,
+            last_cmd: "NULL".to_string(),
+            resp: 2,
+            subs: (0, 0, 0),
+            multi: -1,
+            blocked: false,
+            monitor: false,
+            no_evict: false,
+            user: "default".to_string(),
+            watched: 0,
+            pending: pending.clone(),
+            kill: kill.clone(),
+            tls,
+        },
+    );
+    let authed = eng.acl.default_nopass();
+    let limits = Limits {
+        max_bulk: eng.cfg.proto_max_bulk_len,
+        authenticated: authed,
+        ..Limits::default()
+    };
+    let mut client = Client::new(id, authed);
+    crate::command::aclcmd::start_as_default(&eng, &mut client);
+    (client, Decoder::new(limits))
+}
+
+/// One turn of a connection while a script holds the node past `busy-reply-threshold`: its
+/// complete commands are answered without the lock ([`busy_batch`]) and written. `false`: the
+/// connection ends.
+async fn busy_turn<S>(
+    stream: &mut S,
+    dec: &mut Decoder,
+    (inbuf, start): (&mut Vec<u8>, &mut usize),
+    out: &mut Output,
+    (shared, shutdown, kill): (&Shared, &mut watch::Receiver<bool>, &Notify),
+    id: u64,
+) -> bool
+where
+    S: tokio::io::AsyncWrite + Unpin,
+{
+    busy_batch(&shared.script, dec, inbuf, start, out);
+    if *start == inbuf.len() {
+        inbuf.clear();
+        *start = 0;
+    }
+    out.account();
+    if !out.reply.is_empty() && !flush(stream, out, (shared, shutdown, kill), id, false).await {
+        return false;
+    }
+    if *start < inbuf.len() {
+        // A partial command: wait for more bytes (or the lock) a moment.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    true
+}
+
+/// What a connection waits on between batches besides its socket.
+struct Waiting<'a> {
+    shared: &'a Shared,
+    shutdown: &'a mut watch::Receiver<bool>,
+    rx: &'a mut mpsc::UnboundedReceiver<Event>,
+    idle_timeout: u64,
+}
+
+/// Waits for the next thing to do: input on the socket, events from other clients (Pub/Sub
+/// messages, MONITOR lines, an unblocking reply, CLIENT KILL), a blocking command's deadline,
+/// the idle `timeout`, the end of an authenticated session, or node shutdown. `false`: the
+/// connection ends.
+async fn wait_for_work<S>(
+    stream: &mut S,
+    inbuf: &mut Vec<u8>,
+    client: &mut Client,
+    out: &mut Output,
+    w: Waiting<'_>,
+) -> bool
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
+    let Waiting {
+        shared,
+        shutdown,
+        rx,
+        idle_timeout,
+    } = w;
+    if inbuf.capacity() - inbuf.len() < READ_CHUNK {
+        inbuf.reserve(READ_CHUNK);
+    }
+    let deadline = client.block.as_ref().and_then(|b| b.deadline_ms);
+    let idle = if idle_timeout > 0 && client.block.is_none() && client.sub_count() == 0 {
+        Some(Duration::from_secs(idle_timeout))
+    } else {
+        None
+    };
+    let block_wait = async {
+        match deadline {
+            Some(at) => {
+                let now = crate::engine::wall_ms();
+                let skew = shared.lock_wait().await.clock_offset();
+                let left = (at - now - skew).max(0) as u64;
+                tokio::time::sleep(Duration::from_millis(left)).await
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let idle_wait = async {
+        match idle {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    let session_end = async {
+        match client.session_expires {
+            Some(at) => tokio::time::sleep_until(at.into()).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        r = stream.read_buf(inbuf) => match r {
+            Ok(0) | Err(_) => return false,
+            Ok(_) => {}
+        },
+        ev = rx.recv() => {
+            let mut ev = ev;
+            while let Some(e) = ev {
+                match e {
+                    Event::Push(b) => out.push(&b),
+                    Event::Unblocked(b) => {
+                        out.reply.raw(&b);
+                        client.block = None;
+                    }
+                    Event::Kill => return false,
+                }
+                ev = rx.try_recv().ok();
+            }
+        }
+        _ = block_wait => {
+            let mut eng = shared.lock_wait().await;
+            if let Some(b) = eng.unblock_client(client.id) {
+                out.reply.raw(&eng.blocked_timeout_reply(client.id, &b));
+                client.block = None;
+            }
+        }
+        _ = idle_wait => return false,
+        _ = session_end => {
+            tracing::info!(client = client.id, "authenticated session expired: connection closed");
+            return false;
+        }
+        _ = shutdown.changed() => return false,
+    }
+    true
 }
 
 /// How a batch ended.
