@@ -670,6 +670,9 @@ def per_seed(count):
     return count + len(FAMILIES) * env_int("ECL_ORACLE_FAMILY_SEQUENCES", max(1, count // 8))
 
 
+EXECUTED = {"sequences": 0, "commands": 0}  # fuzzed (not replayed, not shrinking trials)
+
+
 def fuzz(ref, ours, seed, count, log, known=frozenset()):
     """Runs the sequences of seed (see plan); returns shrunk reproducers of mismatches (one per
     family)."""
@@ -680,6 +683,8 @@ def fuzz(ref, ours, seed, count, log, known=frozenset()):
     grammar = Grammar(docs, ourcmds, rng)
     found = {}
     for seq in plan(rng, grammar, count, dump):
+        EXECUTED["sequences"] += 1
+        EXECUTED["commands"] += len(seq)
         m = first_mismatch(ref, ours, seq)
         if not m:
             continue
