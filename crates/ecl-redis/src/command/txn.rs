@@ -110,11 +110,24 @@ fn exec(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     release_watches(ctx.eng, ctx.client);
     ctx.out.array(queue.len());
     ctx.client.in_exec = true;
+    // Tags the strings the queued commands store from their arguments (OBJECT REFCOUNT counts
+    // the queue's reference until EXEC ends); unique per process, so a tag outlives its EXEC
+    // without matching a later one.
+    static EXEC_TAGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let tag = EXEC_TAGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    set_exec_tag(ctx, tag);
     for argv in &queue {
         super::dispatch::dispatch(ctx.eng, ctx.client, ctx.out, &argv.as_argv());
     }
+    set_exec_tag(ctx, 0);
     ctx.client.in_exec = false;
     Ok(())
+}
+
+fn set_exec_tag(ctx: &mut Ctx<'_>, tag: u64) {
+    for db in &mut ctx.eng.dbs {
+        db.exec_tag = tag;
+    }
 }
 
 fn watch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

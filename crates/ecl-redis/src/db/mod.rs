@@ -79,6 +79,10 @@ pub struct Db {
     pub keep_expired: bool,
     /// A point-in-time image of this database being collected (see [`snapshot`]).
     pub snap: Option<Box<SnapCursor>>,
+    /// Non-zero while an EXEC runs (the same tag in every database of the node): strings a
+    /// queued SET-like command stores carry it (see [`value::Str::hold`]), since Redis keeps the
+    /// queued arguments, one of which is the stored object, until EXEC ends.
+    pub exec_tag: u64,
     rng: u64,
 }
 
@@ -149,6 +153,7 @@ impl Db {
             access: AccessMode::Lru,
             keep_expired: false,
             snap: None,
+            exec_tag: 0,
             rng: {
                 // Distinct, never-zero xorshift seeds per database.
                 static NEXT: std::sync::atomic::AtomicU64 =
