@@ -623,13 +623,21 @@ pub(crate) fn feed_monitors(eng: &mut Engine, client: &Client, argv: &Argv<'_>, 
 pub fn serve_blocked(eng: &mut Engine) {
     let mut rounds = 0;
     while rounds < 10_000
-        && let Some((_, ids)) = eng.next_ready()
+        && let Some(((_, key), ids)) = eng.next_ready()
     {
         rounds += 1;
         for id in ids {
             let Some((argv, db, resp3)) = eng.blocked_command(id) else {
                 continue;
             };
+            // A stream read is served from this key alone; each of its waiters reads at its
+            // own position (or group), so one left waiting says nothing about the next.
+            let stream = super::streams::rerun_for_key(&argv.as_argv(), &key);
+            let own_position = {
+                let a = argv.as_argv();
+                a.is(0, "xread") || a.is(0, "xreadgroup")
+            };
+            let argv = stream.unwrap_or(argv);
             let mut c = Client::new(id, true);
             c.db = db;
             c.detached = true;
@@ -639,6 +647,9 @@ pub fn serve_blocked(eng: &mut Engine) {
             };
             dispatch_inner(eng, &mut c, &mut r, &argv.as_argv());
             // Still nothing to take for this client; later waiters would see the same.
+            if c.block.is_some() && own_position {
+                continue;
+            }
             if c.block.is_some() {
                 break;
             }
