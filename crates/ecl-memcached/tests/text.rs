@@ -145,6 +145,8 @@ async fn errors_are_memcacheds() {
     )
     .await;
     c.expect(b"delete s 0\r\n", b"DELETED\r\n").await;
+    // `noreply` counts only after the key: alone it is the key (memcached 1.6.18).
+    c.expect(b"delete noreply\r\n", b"NOT_FOUND\r\n").await;
     c.expect(
         b"flush_all x\r\n",
         b"CLIENT_ERROR invalid exptime argument\r\n",

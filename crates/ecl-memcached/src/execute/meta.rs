@@ -211,9 +211,21 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
         bits: 0,
     };
     let mut stale_store = false;
+    // memcached 1.6.18 makes set and replace with `C` a CAS store (a missing item is NF, even
+    // for `C0`); append and prepend compare a non-zero `C` with an existing item only (a
+    // missing one is NS, not vivified); add ignores `C`.
+    let compare = match r.mode {
+        b'A' | b'P' => r.compare.filter(|&c| c != 0),
+        b'E' => None,
+        _ => r.compare,
+    };
     // CAS compare first: a mismatch is EX (or, with I and an older CAS, a stale store).
-    if let Some(c) = r.compare {
+    if let Some(c) = compare {
         let Some(slot) = existing else {
+            if matches!(r.mode, b'A' | b'P') {
+                set_status(out, b"NS", f, r.raw_key);
+                return;
+            }
             counters.incr(stripe, Counter::CasMisses);
             set_status(out, b"NF", f, r.raw_key);
             return;
@@ -231,11 +243,9 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
     }
     let old_value;
     let target = match (r.mode, existing) {
-        (b'E', Some(_)) | (b'R', None) => None,
-        (b'A' | b'P', None) => r.vivify.map(|n| {
-            item.exptime = store.clock.expiry(n);
-            None
-        }),
+        // memcached 1.6.18 parses `N` on ms but does not vivify: append/prepend to a missing
+        // item is NS (what the docs of later releases describe is not in this one).
+        (b'E', Some(_)) | (b'R', None) | (b'A' | b'P', None) => None,
         (b'A' | b'P', Some(slot)) => {
             let v = g.view(slot);
             item.flags = v.flags;
