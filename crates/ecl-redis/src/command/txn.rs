@@ -3,8 +3,9 @@
 //! Place in the flow: the dispatcher queues commands while a client is in MULTI (after the
 //! table's arity/unknown checks, flagging the transaction on any queueing error); EXEC runs the
 //! queue in one go under the node lock, so nothing interleaves. WATCH records each key's
-//! version and its database's flush epoch; EXEC aborts (null reply) if any changed — a write,
-//! an expiry (the key reads as missing) or a FLUSHDB/FLUSHALL/SWAPDB.
+//! version and how many SWAPDBs touched it; EXEC aborts (null reply) if either changed — a
+//! write, an expiry (the key reads as missing), a FLUSHDB/FLUSHALL or SWAPDB of a key that
+//! existed.
 
 use super::flags::*;
 use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Keys, Release::Redis, acl};
@@ -88,7 +89,7 @@ fn watches_dirty(ctx: &mut Ctx<'_>) -> bool {
     let watches = std::mem::take(&mut ctx.client.watches);
     let dirty = watches.iter().any(|w| {
         let db = &mut ctx.eng.dbs[w.db];
-        db.epoch != w.epoch || db.version(&w.key, now) != w.ver
+        db.swap_epoch(&w.key) != w.epoch || db.version(&w.key, now) != w.ver
     });
     ctx.client.watches = watches;
     dirty
@@ -151,7 +152,7 @@ fn watch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             db: dbi,
             key: k.into(),
             ver: db.version(k, now),
-            epoch: db.epoch,
+            epoch: db.swap_epoch(k),
         };
         ctx.client.watches.push(w);
     }
