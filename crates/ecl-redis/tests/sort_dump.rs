@@ -160,3 +160,27 @@ async fn sort_weights_read_as_strtod() {
         assert_eq!(c.cmd(&["SORT", "b"]).await, refused, "{bad:?}");
     }
 }
+
+/// SORT converts a listpack sorted set it reads to a skiplist, for good (even when it then
+/// fails on a weight), without touching its WATCH version (as redis-server 7.0.15 does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_converts_sorted_sets_to_skiplist() {
+    let node = start_with(|_| {});
+    let mut c = Raw::connect(&node).await;
+    let skiplist = "$8\r\nskiplist\r\n";
+    c.cmd(&["ZADD", "z", "1", "a", "0", "1"]).await;
+    c.cmd(&["WATCH", "z"]).await;
+    assert_eq!(
+        c.cmd(&["SORT", "z", "LIMIT", "0", "1", "ALPHA"]).await,
+        "*1\r\n$1\r\n1\r\n"
+    );
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "z"]).await, skiplist);
+    c.cmd(&["MULTI"]).await;
+    assert_eq!(c.cmd(&["EXEC"]).await, "*0\r\n");
+    c.cmd(&["ZADD", "w", "1", "a"]).await;
+    assert_eq!(
+        c.cmd(&["SORT_RO", "w"]).await,
+        "-ERR One or more scores can't be converted into double\r\n"
+    );
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "w"]).await, skiplist);
+}

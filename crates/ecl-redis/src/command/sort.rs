@@ -136,6 +136,16 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
     }
     let now = ctx.now;
     let db = &mut ctx.eng.dbs[ctx.client.db];
+    // Redis converts a listpack sorted set it sorts to a skiplist, for good (OBJECT ENCODING,
+    // ZSCAN order and DUMP show it); not a modification (WATCH keeps its version).
+    if matches!(db.peek(argv.get(1), now).map(|e| &e.value), Some(Value::ZSet(z)) if z.encoding() == "listpack")
+        && let Some(mut v) = db.get_mut(argv.get(1), now)
+    {
+        if let Value::ZSet(z) = &mut *v {
+            z.to_skiplist();
+        }
+        v.unchanged();
+    }
     let (mut elems, ordered): (Vec<Vec<u8>>, bool) =
         match db.get(argv.get(1), now).map(|e| &e.value) {
             None => (Vec::new(), false),
