@@ -264,5 +264,9 @@ async fn meta_errors() {
         line.starts_with("ME d exp=-1 la=0 cas=") && line.ends_with(" fetch=no cls=1 size=61\r\n"),
         "{line}"
     );
+    // touch looks the item up as a fetch does (memcached 1.6.18 then says fetch=yes).
+    c.expect(b"touch d 0\r\nme d\r\n", b"TOUCHED\r\n").await;
+    let line = String::from_utf8_lossy(&c.read_line().await).to_string();
+    assert!(line.ends_with(" fetch=yes cls=1 size=61\r\n"), "{line}");
     node.shutdown().await;
 }
