@@ -233,7 +233,8 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
         let cur = g.view(slot).cas;
         if c == cur {
             counters.incr(stripe, Counter::CasHits);
-        } else if f.has(b'I') && c < cur {
+        } else if f.has(b'I') && c != 0 && c < cur {
+            // (`C0` is no CAS to memcached, never an older one: it stays a mismatch.)
             stale_store = true;
         } else {
             counters.incr(stripe, Counter::CasBadval);
