@@ -125,7 +125,24 @@ impl Clock {
         }
     }
 
-    /// Remaining TTL as the meta `t` flag reports it: -1 for never.
+    /// The meta `t` flag (mg, ma): -1 for never, else memcached's relative expiry minus its
+    /// clock as an unsigned 32-bit number, so an item given a TTL already past (`N-1`, `T-1`)
+    /// reads as a huge value. memcached counts from 60 s before our `started` (its
+    /// `process_started`) and keeps an already-expired item at relative time 1.
+    pub(crate) fn ttl_flag(&self, exptime: u32) -> i64 {
+        if exptime == 0 {
+            return -1;
+        }
+        let origin = i64::from(self.started) - 60;
+        let rel = if exptime == 1 {
+            1
+        } else {
+            i64::from(exptime) - origin
+        };
+        (rel - (i64::from(self.now()) - origin)).rem_euclid(1 << 32)
+    }
+
+    /// Remaining TTL (`me` reports its negation): -1 for never.
     pub(crate) fn ttl(&self, exptime: u32) -> i64 {
         if exptime == 0 {
             -1

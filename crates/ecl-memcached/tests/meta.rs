@@ -104,6 +104,24 @@ async fn meta_set_compare_per_mode() {
     node.shutdown().await;
 }
 
+/// The `t` flag of an item whose TTL is already past: memcached 1.6.18 prints its relative
+/// expiry minus its clock as an unsigned 32-bit number (its clock starts 62 s before the
+/// process; a second may pass between start and request).
+#[tokio::test(flavor = "multi_thread")]
+async fn ttl_flag_of_expired_ttl_wraps() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.send(b"mg a N-1 t\r\n").await;
+    let line = String::from_utf8_lossy(&c.read_line().await).to_string();
+    let ok = [
+        "HD t4294967235 W\r\n",
+        "HD t4294967234 W\r\n",
+        "HD t4294967233 W\r\n",
+    ];
+    assert!(ok.contains(&line.as_str()), "{line}");
+    node.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn vivify_recache_and_stale() {
     let node = start();

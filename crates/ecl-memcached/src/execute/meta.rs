@@ -170,7 +170,9 @@ fn get_found(
                 }
                 encode_echo(out, f, c, r.raw_key);
             }
-            b't' => out.extend_from_slice(format!(" t{}", store.clock.ttl(cur_exp)).as_bytes()),
+            b't' => {
+                out.extend_from_slice(format!(" t{}", store.clock.ttl_flag(cur_exp)).as_bytes())
+            }
             b'c' => encode_flag(out, b'c', v.cas),
             b'f' => encode_flag(out, b'f', v.flags as u64),
             b'h' => out.extend_from_slice(if was_fetched { b" h1" } else { b" h0" }),
@@ -437,7 +439,7 @@ fn arith_reply(
             }
             b'c' => encode_flag(&mut line, b'c', g.view(slot).cas),
             b't' => {
-                let ttl = store.clock.ttl(g.view(slot).exptime);
+                let ttl = store.clock.ttl_flag(g.view(slot).exptime);
                 line.extend_from_slice(format!(" t{ttl}").as_bytes());
             }
             _ => encode_echo(&mut line, f, c, r.raw_key),
