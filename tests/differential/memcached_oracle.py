@@ -340,11 +340,16 @@ def reproduces(ref, ours, proto, reqs, tries=2):
     return any(first_mismatch(ref, ours, proto, reqs, fresh=True) for _ in range(tries))
 
 
+EXECUTED = {"sequences": 0, "commands": 0}  # fuzzed requests (not replayed, not shrinking trials)
+
+
 def fuzz(ref, ours, seed, count, log, known=frozenset()):
     rng = random.Random(seed)
     found = {}
     for _ in range(count):
         proto, reqs = generate(rng, rng.randint(4, 16))
+        EXECUTED["sequences"] += 1
+        EXECUTED["commands"] += len(reqs)
         m = first_mismatch(ref, ours, proto, reqs)
         if not m:
             continue

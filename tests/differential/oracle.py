@@ -62,7 +62,9 @@ def run_engine(engine, mod, binary, seeds, count, replay):
                 show(engine, mod, rendered, m)
         unstable = log.pop("unstable", None)
         total = len(seeds) * getattr(mod, "per_seed", lambda c: c)(count)
-        print(f"{engine}: {total} sequences in {time.time() - t0:.1f}s, seeds {seeds[0]}..{seeds[-1]}; "
+        cmds = getattr(mod, "EXECUTED", {}).get("commands", 0)
+        print(f"{engine}: {total} sequences ({cmds} commands) in {time.time() - t0:.1f}s, "
+              f"seeds {seeds[0]}..{seeds[-1]}; "
               f"mismatching sequences per family: {dict(sorted(log.items())) or 'none'}")
         if unstable:
             print(f"{engine}: mismatches that did not reproduce on fresh servers (timing, not "

@@ -245,6 +245,31 @@ def blocker(g, key):
     ])
 
 
+def multi_blocker(g, key, other):
+    """A blocking command on two keys: Redis serves it from the key signalled first."""
+    return g.rng.choice([
+        [b"XREAD", b"BLOCK", b"200", b"STREAMS", key, other, b"$", b"$"],
+        [b"XREAD", b"COUNT", b"1", b"BLOCK", b"200", b"STREAMS", other, key, b"0-0", b"2-0"],
+        [b"XREADGROUP", b"GROUP", b"g1", b"c1", b"BLOCK", b"200", b"STREAMS", key, other, b">", b">"],
+        [b"XREADGROUP", b"GROUP", b"g1", b"c1", b"BLOCK", b"200", b"STREAMS", other, key, b">", b"0"],
+        [b"BLPOP", key, other, b"0.2"], [b"BZPOPMIN", other, key, b"0.2"],
+        [b"BLMPOP", b"0.2", b"2", key, other, b"RIGHT"], [b"BZMPOP", b"0.2", b"2", other, key, b"MAX"],
+    ])
+
+
+def two_key_waker(g, key, other):
+    """A transaction writing both keys (in either order): which key is signalled first."""
+    rng = g.rng
+    steps = []
+    for k in rng.sample([key, other], 2):
+        steps.append(rng.choice([
+            [b"XADD", k, b"9-3", b"f", b"v"], [b"XGROUP", b"DESTROY", k, b"g1"], [b"DEL", k],
+            [b"SET", k, b"str"], [b"LPUSH", k, b"a"], [b"ZADD", k, b"1", b"a"],
+            [b"XGROUP", b"CREATE", k, b"g1", b"$", b"MKSTREAM"],
+        ]))
+    return [[b"MULTI"]] + steps + [[b"EXEC"]]
+
+
 def waker(g, key):
     rng = g.rng
     return rng.choice([
@@ -263,12 +288,16 @@ def waker(g, key):
 def blocking_sequence(g, creators):
     rng, seq = g.rng, []
     key = rng.choice([b"bk", b"bk", b"bk2"])
+    other = b"bk2" if key == b"bk" else b"bk"
+    two = rng.random() < 0.35
     for _ in range(rng.randint(0, 2)):
         seq.append((1, rng.choice(creators)(g, key)))
+    for _ in range(rng.randint(0, 2) if two else 0):
+        seq.append((1, rng.choice(creators)(g, other)))
     waiters = [2] if rng.random() < 0.7 else [2, 3]
     for c in waiters:
-        seq.append((10 + c, blocker(g, key)))
-    for step in waker(g, key):
+        seq.append((10 + c, multi_blocker(g, key, other) if two else blocker(g, key)))
+    for step in two_key_waker(g, key, other) if two and rng.random() < 0.7 else waker(g, key):
         seq.append((1, step))
     for c in waiters:
         seq.append((c, [b"<read>"]))

@@ -125,7 +125,24 @@ impl Clock {
         }
     }
 
-    /// Remaining TTL as the meta `t` flag reports it: -1 for never.
+    /// The meta `t` flag (mg, ma): -1 for never, else memcached's relative expiry minus its
+    /// clock as an unsigned 32-bit number, so an item given a TTL already past (`N-1`, `T-1`)
+    /// reads as a huge value. memcached counts from 60 s before our `started` (its
+    /// `process_started`) and keeps an already-expired item at relative time 1.
+    pub(crate) fn ttl_flag(&self, exptime: u32) -> i64 {
+        if exptime == 0 {
+            return -1;
+        }
+        let origin = i64::from(self.started) - 60;
+        let rel = if exptime == 1 {
+            1
+        } else {
+            i64::from(exptime) - origin
+        };
+        (rel - (i64::from(self.now()) - origin)).rem_euclid(1 << 32)
+    }
+
+    /// Remaining TTL (`me` reports its negation): -1 for never.
     pub(crate) fn ttl(&self, exptime: u32) -> i64 {
         if exptime == 0 {
             -1
@@ -360,7 +377,7 @@ impl Store {
     pub(crate) fn reap(&self, budget: usize) {
         let now = self.clock.now();
         let flush = self.flush_at.load(Ordering::Relaxed);
-        let flush_due = flush != 0 && flush <= now;
+        let flush_due = flush_started(flush, now);
         for (index, shard) in self.shards.iter().enumerate() {
             let mut s = lock(shard);
             let len = s.entries.len();
@@ -386,7 +403,8 @@ impl Store {
                 }
             }
         }
-        if flush_due {
+        // Items stored in the flush's first second are flushed too: forget it only after.
+        if flush_due && flush <= now {
             let _ = self
                 .flush_at
                 .compare_exchange(flush, 0, Ordering::Relaxed, Ordering::Relaxed);
@@ -560,7 +578,7 @@ impl ShardGuard<'_> {
             .find(hash, |&i| s.entries[i as usize].key() == key)?;
         let e = &s.entries[slot as usize];
         let expired = e.exptime != 0 && e.exptime <= now;
-        let flushed = flush != 0 && flush <= now && e.atime < flush;
+        let flushed = flush_started(flush, now) && e.atime < flush;
         if expired || flushed {
             if count_fetch {
                 let c = if expired {
@@ -810,6 +828,14 @@ fn unreachable_shard() -> &'static mut Shard {
     // A ShardGuard always holds its lock until Drop; reaching this is a logic error in this
     // module, never a consequence of input.
     unreachable!("shard guard used after release")
+}
+
+/// Whether a delayed flush at `at` (0: none) applies at `now`. memcached's flush point is one
+/// second before the requested time (`oldest_live`) and an item is gone once the clock reaches
+/// it if it was last stored or bumped at or before it: `flush_all 1` empties the cache at once,
+/// items stored in the same second included, and `flush_all 2` a second later.
+fn flush_started(at: u32, now: u32) -> bool {
+    at != 0 && at <= now.saturating_add(1)
 }
 
 #[cfg(test)]

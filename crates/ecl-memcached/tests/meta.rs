@@ -77,12 +77,48 @@ async fn ms_modes_and_cas() {
     let cas = c.cas_of("m").await;
     c.expect(format!("ms m 1 C{cas} k\r\nx\r\n").as_bytes(), b"HD km\r\n")
         .await;
-    // Append with N vivifies a missing item (documented autovivify on append).
-    c.expect(
-        b"ms viv 2 MA N30\r\nab\r\nmg viv v t\r\n",
-        b"HD\r\nVA 2 t30\r\nab\r\n",
-    )
-    .await;
+    // memcached 1.6.18 parses N on ms but does not vivify (the autovivify on append that
+    // later docs describe): append to a missing item is NS and nothing is stored.
+    c.expect(b"ms viv 2 MA N30\r\nab\r\nmg viv v t\r\n", b"NS\r\nEN\r\n")
+        .await;
+    node.shutdown().await;
+}
+
+/// `C` on ms per mode, as memcached 1.6.18 answers: set and replace are CAS stores (a missing
+/// item is NF, `C0` compares too), append and prepend compare a non-zero `C` with an existing
+/// item only (a missing one is NS), add ignores `C`.
+#[tokio::test(flavor = "multi_thread")]
+async fn meta_set_compare_per_mode() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.expect(b"ms a 2 C5 MS\r\nxy\r\n", b"NF\r\n").await;
+    c.expect(b"ms a 2 C5 MR\r\nxy\r\n", b"NF\r\n").await;
+    c.expect(b"ms a 2 C5 MA\r\nxy\r\n", b"NS\r\n").await;
+    c.expect(b"ms a 2 C5 MP N30\r\nxy\r\n", b"NS\r\n").await;
+    c.expect(b"ms a 2 C5 ME\r\nxy\r\n", b"HD\r\n").await;
+    c.expect(b"ms a 2 C5 ME\r\nzz\r\n", b"NS\r\n").await;
+    c.expect(b"ms a 2 C0 MP\r\nab\r\n", b"HD\r\n").await;
+    c.expect(b"ms a 2 C0 MS\r\nab\r\n", b"EX\r\n").await;
+    c.expect(b"ms a 2 C5 MA\r\nab\r\n", b"EX\r\n").await;
+    c.expect(b"mg a v\r\n", b"VA 4\r\nabxy\r\n").await;
+    node.shutdown().await;
+}
+
+/// The `t` flag of an item whose TTL is already past: memcached 1.6.18 prints its relative
+/// expiry minus its clock as an unsigned 32-bit number (its clock starts 62 s before the
+/// process; a second may pass between start and request).
+#[tokio::test(flavor = "multi_thread")]
+async fn ttl_flag_of_expired_ttl_wraps() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.send(b"mg a N-1 t\r\n").await;
+    let line = String::from_utf8_lossy(&c.read_line().await).to_string();
+    let ok = [
+        "HD t4294967235 W\r\n",
+        "HD t4294967234 W\r\n",
+        "HD t4294967233 W\r\n",
+    ];
+    assert!(ok.contains(&line.as_str()), "{line}");
     node.shutdown().await;
 }
 
@@ -246,5 +282,9 @@ async fn meta_errors() {
         line.starts_with("ME d exp=-1 la=0 cas=") && line.ends_with(" fetch=no cls=1 size=61\r\n"),
         "{line}"
     );
+    // touch looks the item up as a fetch does (memcached 1.6.18 then says fetch=yes).
+    c.expect(b"touch d 0\r\nme d\r\n", b"TOUCHED\r\n").await;
+    let line = String::from_utf8_lossy(&c.read_line().await).to_string();
+    assert!(line.ends_with(" fetch=yes cls=1 size=61\r\n"), "{line}");
     node.shutdown().await;
 }

@@ -145,6 +145,8 @@ async fn errors_are_memcacheds() {
     )
     .await;
     c.expect(b"delete s 0\r\n", b"DELETED\r\n").await;
+    // `noreply` counts only after the key: alone it is the key (memcached 1.6.18).
+    c.expect(b"delete noreply\r\n", b"NOT_FOUND\r\n").await;
     c.expect(
         b"flush_all x\r\n",
         b"CLIENT_ERROR invalid exptime argument\r\n",
@@ -264,6 +266,19 @@ async fn expiry_touch_gat_and_delayed_flush_follow_the_clock() {
     .await;
     c.expect(b"flush_all\r\nget after\r\n", b"OK\r\nEND\r\n")
         .await;
+    // memcached's flush point is a second before the requested time: `flush_all 1` empties
+    // the cache at once, and items stored once the clock moved on stay.
+    c.expect(
+        b"set a1 0 0 1\r\na\r\nflush_all 1\r\nget a1\r\n",
+        b"STORED\r\nOK\r\nEND\r\n",
+    )
+    .await;
+    node.advance_clock(2);
+    c.expect(
+        b"set a3 0 0 1\r\na\r\nget a3\r\n",
+        b"STORED\r\nVALUE a3 0 1\r\na\r\nEND\r\n",
+    )
+    .await;
     node.shutdown().await;
 }
 

@@ -45,7 +45,7 @@ pub struct Watch {
     pub key: Key,
     /// Key version at WATCH time (`None` = missing).
     pub ver: Option<u64>,
-    /// Database flush epoch at WATCH time.
+    /// SWAPDB count of the key at WATCH time (`Db::swap_epoch`): a swap that moved the key invalidates the watch.
     pub epoch: u64,
 }
 

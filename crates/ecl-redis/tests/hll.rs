@@ -95,3 +95,23 @@ async fn small_sets_and_errors() {
         "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
     );
 }
+
+/// PFADD with no elements checks only the HLL header, as Redis does: a sparse HLL whose
+/// payload is corrupt answers 0, a string that is not an HLL answers WRONGTYPE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pfadd_without_elements_checks_the_header() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(c.cmd(&["PFADD", "h"]).await, ":1\r\n");
+    assert_eq!(c.cmd(&["SETRANGE", "h", "100", "a"]).await, ":101\r\n");
+    assert_eq!(c.cmd(&["PFADD", "h"]).await, ":0\r\n");
+    assert_eq!(
+        c.cmd(&["PFCOUNT", "h"]).await,
+        "-INVALIDOBJ Corrupted HLL object detected\r\n"
+    );
+    c.cmd(&["SET", "s", "HYLL"]).await;
+    assert_eq!(
+        c.cmd(&["PFADD", "s"]).await,
+        "-WRONGTYPE Key is not a valid HyperLogLog string value.\r\n"
+    );
+}

@@ -284,3 +284,50 @@ async fn blocked_clients_served_after_exec_chained_and_in_order() {
         ("m2".to_string(), vec!["3".to_string(), "2".to_string()])
     );
 }
+
+/// The two writes of one transaction.
+type Writes<'a> = [&'a [&'a str]; 2];
+
+/// A pop blocked on several keys is served from the key an EXEC signalled first, whatever the
+/// order of its own keys, and also when an earlier key of its list holds another type (replies
+/// as redis-server 7.0.15 gives them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_key_waiter_served_from_first_signalled_key() {
+    let node = start();
+    let mut admin = client(&node).await;
+    let mut w = Raw::connect(&node).await;
+    let mut tx = Raw::connect(&node).await;
+    let cases: [(&[&str], Writes, &str); 4] = [
+        (
+            &["BLPOP", "k1", "k2", "0"],
+            [&["RPUSH", "k2", "x"], &["RPUSH", "k1", "y"]],
+            "*2\r\n$2\r\nk2\r\n$1\r\nx\r\n",
+        ),
+        (
+            &["BLMPOP", "0", "2", "k1", "k2", "LEFT", "COUNT", "2"],
+            [&["RPUSH", "k2", "x"], &["RPUSH", "k1", "y"]],
+            "*2\r\n$2\r\nk2\r\n*1\r\n$1\r\nx\r\n",
+        ),
+        (
+            &["BZPOPMIN", "k1", "k2", "0"],
+            [&["ZADD", "k2", "1", "x"], &["ZADD", "k1", "2", "y"]],
+            "*3\r\n$2\r\nk2\r\n$1\r\nx\r\n$1\r\n1\r\n",
+        ),
+        (
+            &["BZMPOP", "0", "2", "k2", "k1", "MAX"],
+            [&["ZADD", "k1", "1", "a"], &["LPUSH", "k2", "a"]],
+            "*2\r\n$2\r\nk1\r\n*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n",
+        ),
+    ];
+    for (blocker, writes, want) in cases {
+        let _: i64 = q(&mut admin, &["DEL", "k1", "k2"]).await;
+        w.send(blocker).await;
+        wait_blocked(&mut admin, 1).await;
+        tx.cmd(&["MULTI"]).await;
+        for write in writes {
+            tx.cmd(write).await;
+        }
+        tx.cmd(&["EXEC"]).await;
+        assert_eq!(w.read().await, want, "{blocker:?}");
+    }
+}

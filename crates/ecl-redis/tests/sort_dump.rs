@@ -139,3 +139,48 @@ async fn sort_store_encoding_on_72() {
     );
     node.shutdown().await;
 }
+
+/// SORT reads numeric weights as strtod reads the C string (replies as redis-server 7.0.15
+/// gives them): leading white space skipped, the text ends at a NUL, an empty weight is 0;
+/// trailing text and out-of-range values (ERANGE, subnormals included) are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_weights_read_as_strtod() {
+    let node = start_with(|_| {});
+    let mut c = Raw::connect(&node).await;
+    c.cmd_bytes(&[b"RPUSH", b"l", b" 3", b"\t2", b"1\x00x", b"", b"0x10"])
+        .await;
+    assert_eq!(
+        c.cmd_bytes(&[b"SORT", b"l"]).await,
+        b"*5\r\n$0\r\n\r\n$3\r\n1\x00x\r\n$2\r\n\t2\r\n$2\r\n 3\r\n$4\r\n0x10\r\n".to_vec()
+    );
+    let refused = "-ERR One or more scores can't be converted into double\r\n";
+    for bad in ["1 ", "1e400", "1e-310", "nan", " "] {
+        c.cmd(&["DEL", "b"]).await;
+        c.cmd(&["RPUSH", "b", bad]).await;
+        assert_eq!(c.cmd(&["SORT", "b"]).await, refused, "{bad:?}");
+    }
+}
+
+/// SORT converts a listpack sorted set it reads to a skiplist, for good (even when it then
+/// fails on a weight), without touching its WATCH version (as redis-server 7.0.15 does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_converts_sorted_sets_to_skiplist() {
+    let node = start_with(|_| {});
+    let mut c = Raw::connect(&node).await;
+    let skiplist = "$8\r\nskiplist\r\n";
+    c.cmd(&["ZADD", "z", "1", "a", "0", "1"]).await;
+    c.cmd(&["WATCH", "z"]).await;
+    assert_eq!(
+        c.cmd(&["SORT", "z", "LIMIT", "0", "1", "ALPHA"]).await,
+        "*1\r\n$1\r\n1\r\n"
+    );
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "z"]).await, skiplist);
+    c.cmd(&["MULTI"]).await;
+    assert_eq!(c.cmd(&["EXEC"]).await, "*0\r\n");
+    c.cmd(&["ZADD", "w", "1", "a"]).await;
+    assert_eq!(
+        c.cmd(&["SORT_RO", "w"]).await,
+        "-ERR One or more scores can't be converted into double\r\n"
+    );
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "w"]).await, skiplist);
+}

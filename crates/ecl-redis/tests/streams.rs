@@ -181,6 +181,73 @@ async fn xreadgroup_blocks_and_acks() {
     );
 }
 
+/// A reader blocked on several streams is served from the key signalled first in a
+/// transaction, with that stream alone (replies as redis-server 7.0.15 gives them): new entries
+/// on s1 before s2's group is destroyed, s2 deleted before s1's group is destroyed, and two
+/// streams written in one EXEC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_reader_served_from_first_ready_stream() {
+    let node = start_70();
+    let mut w = Raw::connect(&node).await;
+    let mut r = Raw::connect(&node).await;
+    let entry_5_1 = |key: &str| {
+        format!("*1\r\n*2\r\n$2\r\n{key}\r\n*1\r\n*2\r\n$3\r\n5-1\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n")
+    };
+    let group_read = [
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "s1",
+        "s2",
+        ">",
+        ">",
+    ];
+    let cases: [(&[&str], &[&str], String); 3] = [
+        (
+            &["XADD", "s1", "5-1", "a", "b"],
+            &["XGROUP", "DESTROY", "s2", "g"],
+            entry_5_1("s1"),
+        ),
+        (
+            &["DEL", "s2"],
+            &["XGROUP", "DESTROY", "s1", "g"],
+            "-UNBLOCKED the stream key no longer exists\r\n".to_string(),
+        ),
+        (
+            &["XGROUP", "DESTROY", "s2", "g"],
+            &["DEL", "s1"],
+            "-NOGROUP the consumer group this client was blocked on no longer exists\r\n"
+                .to_string(),
+        ),
+    ];
+    for (first, second, want) in cases {
+        w.cmd(&["FLUSHALL"]).await;
+        for s in ["s1", "s2"] {
+            w.cmd(&["XADD", s, "1-1", "f", "v"]).await;
+            w.cmd(&["XGROUP", "CREATE", s, "g", "$"]).await;
+        }
+        r.send(&group_read).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        w.cmd(&["MULTI"]).await;
+        w.cmd(first).await;
+        w.cmd(second).await;
+        w.cmd(&["EXEC"]).await;
+        assert_eq!(r.read().await, want, "{first:?} then {second:?}");
+    }
+    r.send(&["XREAD", "BLOCK", "0", "STREAMS", "s1", "s2", "$", "$"])
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    w.cmd(&["MULTI"]).await;
+    w.cmd(&["XADD", "s2", "5-1", "a", "b"]).await;
+    w.cmd(&["XADD", "s1", "5-1", "a", "b"]).await;
+    w.cmd(&["EXEC"]).await;
+    assert_eq!(r.read().await, entry_5_1("s2"));
+}
+
 /// A raw connection that sends binary-safe commands and returns the raw reply bytes.
 struct Conn {
     s: TcpStream,

@@ -399,6 +399,54 @@ async fn refcount_of_shared_integers() {
     node.shutdown().await;
 }
 
+/// OBJECT REFCOUNT inside EXEC: Redis keeps a queued command's arguments until EXEC ends, and
+/// SET-like commands store their argument object itself, so such a value counts 2 until then
+/// (also after RENAME and MOVE); an edit (APPEND, SETRANGE), a COPY or a SET run by a script
+/// gives an object of its own (values as redis-server 7.0.15 gives them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refcount_of_values_set_inside_exec() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    let script = "redis.call('set','s','zz') return redis.call('object','refcount','s')";
+    let steps: &[(&[&str], &str)] = &[
+        (&["SET", "a", "x"], "a"),
+        (&["SET", "b", "123456"], "b"),
+        (&["MSET", "c", "x", "d", "y"], "d"),
+        (&["SETNX", "e", "x"], "e"),
+        (&["SETEX", "f", "100", "x"], "f"),
+        (&["GETSET", "g", "x"], "g"),
+        (&["APPEND", "h", "x"], "h"),
+        (&["APPEND", "a", "y"], "a"),
+        (&["RENAME", "b", "i"], "i"),
+        (&["COPY", "c", "j"], "j"),
+        (&["SET", "k", "5"], "k"),
+        (&["EVAL", script, "0"], "c"),
+    ];
+    assert_eq!(c.cmd(&["MULTI"]).await, "+OK\r\n");
+    for (cmd, key) in steps {
+        assert_eq!(c.cmd(cmd).await, "+QUEUED\r\n");
+        assert_eq!(c.cmd(&["OBJECT", "REFCOUNT", key]).await, "+QUEUED\r\n");
+    }
+    let want = [
+        "+OK\r\n:2\r\n",
+        "+OK\r\n:2\r\n",
+        "+OK\r\n:2\r\n",
+        ":1\r\n:2\r\n",
+        "+OK\r\n:2\r\n",
+        "$-1\r\n:2\r\n",
+        ":1\r\n:2\r\n",
+        ":2\r\n:1\r\n",
+        "+OK\r\n:2\r\n",
+        ":1\r\n:1\r\n",
+        "+OK\r\n:2147483647\r\n",
+        ":1\r\n:2\r\n",
+    ];
+    assert_eq!(c.cmd(&["EXEC"]).await, format!("*24\r\n{}", want.concat()));
+    assert_eq!(c.cmd(&["OBJECT", "REFCOUNT", "i"]).await, ":1\r\n");
+    assert_eq!(c.cmd(&["OBJECT", "REFCOUNT", "s"]).await, ":1\r\n");
+    node.shutdown().await;
+}
+
 /// INCRBYFLOAT adds in long double as Redis does (values as redis-server 7.0 answers them),
 /// and treats numerals beyond the long-double range as invalid floats.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -395,3 +395,40 @@ async fn client_side_caching_invalidations() {
     );
     node.shutdown().await;
 }
+
+/// SWAPDB marks a WATCHed key changed only when it exists in one of the two databases (as
+/// redis-server 7.0.15 does): a watched key missing from both leaves EXEC to run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swapdb_touches_only_existing_watched_keys() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    let cases: [(&[&[&str]], &str); 4] = [
+        (&[&["WATCH", "k"], &["SWAPDB", "0", "2"]], "*0\r\n"),
+        (
+            &[&["SET", "k", "1"], &["WATCH", "k"], &["SWAPDB", "0", "2"]],
+            "*-1\r\n",
+        ),
+        (
+            &[
+                &["SELECT", "3"],
+                &["SET", "k", "1"],
+                &["SELECT", "0"],
+                &["WATCH", "k"],
+                &["SWAPDB", "0", "3"],
+            ],
+            "*-1\r\n",
+        ),
+        (
+            &[&["SET", "k", "1"], &["WATCH", "k"], &["SWAPDB", "1", "2"]],
+            "*0\r\n",
+        ),
+    ];
+    for (setup, want) in cases {
+        c.cmd(&["FLUSHALL"]).await;
+        for step in setup {
+            c.cmd(step).await;
+        }
+        c.cmd(&["MULTI"]).await;
+        assert_eq!(c.cmd(&["EXEC"]).await, want, "{setup:?}");
+    }
+}

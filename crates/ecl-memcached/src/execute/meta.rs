@@ -170,7 +170,9 @@ fn get_found(
                 }
                 encode_echo(out, f, c, r.raw_key);
             }
-            b't' => out.extend_from_slice(format!(" t{}", store.clock.ttl(cur_exp)).as_bytes()),
+            b't' => {
+                out.extend_from_slice(format!(" t{}", store.clock.ttl_flag(cur_exp)).as_bytes())
+            }
             b'c' => encode_flag(out, b'c', v.cas),
             b'f' => encode_flag(out, b'f', v.flags as u64),
             b'h' => out.extend_from_slice(if was_fetched { b" h1" } else { b" h0" }),
@@ -211,9 +213,21 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
         bits: 0,
     };
     let mut stale_store = false;
+    // memcached 1.6.18 makes set and replace with `C` a CAS store (a missing item is NF, even
+    // for `C0`); append and prepend compare a non-zero `C` with an existing item only (a
+    // missing one is NS, not vivified); add ignores `C`.
+    let compare = match r.mode {
+        b'A' | b'P' => r.compare.filter(|&c| c != 0),
+        b'E' => None,
+        _ => r.compare,
+    };
     // CAS compare first: a mismatch is EX (or, with I and an older CAS, a stale store).
-    if let Some(c) = r.compare {
+    if let Some(c) = compare {
         let Some(slot) = existing else {
+            if matches!(r.mode, b'A' | b'P') {
+                set_status(out, b"NS", f, r.raw_key);
+                return;
+            }
             counters.incr(stripe, Counter::CasMisses);
             set_status(out, b"NF", f, r.raw_key);
             return;
@@ -221,7 +235,8 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
         let cur = g.view(slot).cas;
         if c == cur {
             counters.incr(stripe, Counter::CasHits);
-        } else if f.has(b'I') && c < cur {
+        } else if f.has(b'I') && c != 0 && c < cur {
+            // (`C0` is no CAS to memcached, never an older one: it stays a mismatch.)
             stale_store = true;
         } else {
             counters.incr(stripe, Counter::CasBadval);
@@ -231,11 +246,9 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
     }
     let old_value;
     let target = match (r.mode, existing) {
-        (b'E', Some(_)) | (b'R', None) => None,
-        (b'A' | b'P', None) => r.vivify.map(|n| {
-            item.exptime = store.clock.expiry(n);
-            None
-        }),
+        // memcached 1.6.18 parses `N` on ms but does not vivify: append/prepend to a missing
+        // item is NS (what the docs of later releases describe is not in this one).
+        (b'E', Some(_)) | (b'R', None) | (b'A' | b'P', None) => None,
         (b'A' | b'P', Some(slot)) => {
             let v = g.view(slot);
             item.flags = v.flags;
@@ -426,7 +439,7 @@ fn arith_reply(
             }
             b'c' => encode_flag(&mut line, b'c', g.view(slot).cas),
             b't' => {
-                let ttl = store.clock.ttl(g.view(slot).exptime);
+                let ttl = store.clock.ttl_flag(g.view(slot).exptime);
                 line.extend_from_slice(format!(" t{ttl}").as_bytes());
             }
             _ => encode_echo(&mut line, f, c, r.raw_key),

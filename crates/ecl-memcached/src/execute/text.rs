@@ -356,7 +356,8 @@ fn touch(
     match g.find(key, false) {
         Some(slot) => {
             g.set_exptime(slot, exptime);
-            g.touch_access(slot, true, false);
+            // memcached's touch looks the item up as a fetch does: `me` says fetch=yes.
+            g.touch_access(slot, true, true);
             counters.incr(g.stripe(), Counter::TouchHits);
             encode_reply(out, noreply, wire::TOUCHED);
         }

@@ -540,7 +540,8 @@ fn storage<'a>(
 
 fn delete<'a>(t: &Tokens<'a>) -> Request<'a> {
     let key = t.get(1);
-    let noreply = t.noreply();
+    // memcached looks for `noreply` only after the key: `delete noreply` deletes "noreply".
+    let noreply = t.len > 2 && t.noreply();
     if t.len > 2 {
         let hold_is_zero = t.get(2) == b"0";
         let valid =

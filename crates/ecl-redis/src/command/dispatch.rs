@@ -617,13 +617,20 @@ pub(crate) fn feed_monitors(eng: &mut Engine, client: &Client, argv: &Argv<'_>, 
 pub fn serve_blocked(eng: &mut Engine) {
     let mut rounds = 0;
     while rounds < 10_000
-        && let Some((_, ids)) = eng.next_ready()
+        && let Some(((_, key), ids)) = eng.next_ready()
     {
         rounds += 1;
         for id in ids {
             let Some((argv, db, resp3)) = eng.blocked_command(id) else {
                 continue;
             };
+            // Served from this key alone; a stream waiter reads at its own position (or
+            // group), so one left waiting says nothing about the next.
+            let own_position = {
+                let a = argv.as_argv();
+                a.is(0, "xread") || a.is(0, "xreadgroup")
+            };
+            let argv = rerun_for_key(&argv.as_argv(), &key).unwrap_or(argv);
             let mut c = Client::new(id, true);
             c.db = db;
             c.detached = true;
@@ -633,6 +640,9 @@ pub fn serve_blocked(eng: &mut Engine) {
             };
             dispatch_inner(eng, &mut c, &mut r, &argv.as_argv());
             // Still nothing to take for this client; later waiters would see the same.
+            if c.block.is_some() && own_position {
+                continue;
+            }
             if c.block.is_some() {
                 break;
             }
@@ -645,4 +655,38 @@ pub fn serve_blocked(eng: &mut Engine) {
             eng.send(id, Event::Unblocked(r.buf));
         }
     }
+}
+
+/// The command a waiter re-runs for one ready key: Redis serves a client blocked on several
+/// keys from the key that became ready (keys in the order they were signalled, e.g. within an
+/// EXEC), not from the first of its keys that has data, so the re-run names that key alone.
+/// `None` when the command waits on one key (or is not a multi-key blocking command).
+fn rerun_for_key(argv: &Argv<'_>, key: &[u8]) -> Option<OwnedArgv> {
+    let n = argv.len();
+    let (first, count) = if ["blpop", "brpop", "bzpopmin", "bzpopmax"]
+        .iter()
+        .any(|c| argv.is(0, c))
+    {
+        (1, n.checked_sub(2)?)
+    } else if argv.is(0, "blmpop") || argv.is(0, "bzmpop") {
+        let numkeys = crate::db::string::parse_i64(argv.get(2))?;
+        (3, usize::try_from(numkeys).ok()?.min(n.saturating_sub(3)))
+    } else {
+        return super::streams::rerun_for_key(argv, key);
+    };
+    if count < 2 || !(first..first + count).any(|i| argv.get(i) == key) {
+        return None;
+    }
+    let mut one = OwnedArgv::default();
+    for i in (0..n).filter(|&i| i < first || i >= first + count) {
+        if first == 3 && i == 2 {
+            one.push(b"1");
+        } else {
+            one.push(argv.get(i));
+        }
+        if i + 1 == first {
+            one.push(key);
+        }
+    }
+    Some(one)
 }

@@ -74,6 +74,17 @@ fn pfadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         }
         _ => None,
     };
+    if argv.len() == 2
+        && let Some(e) = ctx.db().peek(key, now)
+    {
+        // No elements: Redis checks the value is an HLL (header only) and changes nothing.
+        let Value::Str(b) = &e.value else {
+            return Err(errors::WRONGTYPE.into());
+        };
+        hll::check_header(b).map_err(map_err)?;
+        ctx.out.int(0);
+        return Ok(());
+    }
     if let Some(change) = dense {
         if change
             && let Some(mut v) = ctx.db().get_mut(key, now)

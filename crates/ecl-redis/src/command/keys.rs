@@ -599,11 +599,16 @@ fn object_refcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let policy = ctx.eng.cfg.policy;
     let sharing = ctx.eng.cfg.maxmemory == 0
         || !(policy.is_lfu() || matches!(policy, Policy::AllKeysLru | Policy::VolatileLru));
+    let exec = ctx.db().exec_tag;
     match ctx.db().peek(argv.get(2), now) {
         Some(e) => {
             let shared = matches!(&e.value, Value::Str(s) if sharing && s.is_shared_integer());
+            // A string stored from an argument of this EXEC's queue: the queue holds it too.
+            let queued = matches!(&e.value, Value::Str(s) if exec != 0 && s.held_by() == exec);
             ctx.out.int(if shared {
                 crate::db::value::SHARED_REFCOUNT
+            } else if queued {
+                2
             } else {
                 1
             });

@@ -11,7 +11,6 @@ use super::partial_sort::partial_sort;
 use super::{Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
 use crate::config::notify;
 use crate::db::list::List;
-use crate::db::string::parse_f64;
 use crate::db::{Db, Value};
 use crate::errors::{self, CmdError, CmdResult};
 
@@ -137,6 +136,16 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
     }
     let now = ctx.now;
     let db = &mut ctx.eng.dbs[ctx.client.db];
+    // Redis converts a listpack sorted set it sorts to a skiplist, for good (OBJECT ENCODING,
+    // ZSCAN order and DUMP show it); not a modification (WATCH keeps its version).
+    if matches!(db.peek(argv.get(1), now).map(|e| &e.value), Some(Value::ZSet(z)) if z.encoding() == "listpack")
+        && let Some(mut v) = db.get_mut(argv.get(1), now)
+    {
+        if let Value::ZSet(z) = &mut *v {
+            z.to_skiplist();
+        }
+        v.unchanged();
+    }
     let (mut elems, ordered): (Vec<Vec<u8>>, bool) =
         match db.get(argv.get(1), now).map(|e| &e.value) {
             None => (Vec::new(), false),
@@ -160,7 +169,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
             } else {
                 match w.as_deref() {
                     None | Some(b"") => 0.0,
-                    Some(wb) => parse_f64(wb).ok_or(CmdError::from(
+                    Some(wb) => weight(wb).ok_or(CmdError::from(
                         "ERR One or more scores can't be converted into double",
                     ))?,
                 }
@@ -316,4 +325,19 @@ fn limit_positions(limit: Option<(i64, i64)>, len: usize) -> (i64, i64) {
         end = len - 1;
     }
     (start, end)
+}
+
+/// A numeric weight as Redis' SORT reads it: strtod over the C string (leading white space
+/// skipped, the text ends at a NUL, an empty text is 0, nothing may follow the number), with
+/// overflow, underflow and subnormal results refused as strtod's ERANGE is (ZADD refuses only
+/// overflow and underflow to zero).
+fn weight(b: &[u8]) -> Option<f64> {
+    let b = b.split(|&c| c == 0).next().unwrap_or_default();
+    if b.is_empty() {
+        return Some(0.0);
+    }
+    let start = b
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
+    crate::db::zset::parse_score(&b[start..]).filter(|v| *v == 0.0 || v.abs() >= f64::MIN_POSITIVE)
 }

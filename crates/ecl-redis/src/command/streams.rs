@@ -787,6 +787,30 @@ fn read_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, grouped: bool) -> CmdResult 
     Ok(())
 }
 
+/// A blocked XREAD / XREADGROUP re-run for one ready key: the same command reading only `key`
+/// (its first occurrence's ID). Redis serves a stream waiter from the key that became ready, in
+/// the order keys were signalled, replying with that stream alone: new entries on another of
+/// its streams, a group destroyed or a stream deleted elsewhere do not change that reply.
+/// `None` when the command reads one stream or is not a stream read.
+pub fn rerun_for_key(argv: &Argv<'_>, key: &[u8]) -> Option<OwnedArgv> {
+    let grouped = argv.is(0, "xreadgroup");
+    if !grouped && !argv.is(0, "xread") {
+        return None;
+    }
+    let r = read_args(argv, grouped).ok()?;
+    let k = (0..r.n).find(|&k| argv.get(r.at + k) == key)?;
+    if r.n == 1 {
+        return None;
+    }
+    let mut one = OwnedArgv::default();
+    for a in argv.iter_from(0).take(r.at) {
+        one.push(a);
+    }
+    one.push(key);
+    one.push(argv.get(r.at + r.n + k));
+    Some(one)
+}
+
 /// XSETID's optional ENTRIESADDED / MAXDELETEDID, checked against the new last ID.
 fn xsetid_args(argv: &Argv<'_>, id: StreamId) -> Result<(Option<u64>, StreamId), CmdError> {
     let (mut added, mut max_del, mut i) = (None, StreamId::MIN, 3);

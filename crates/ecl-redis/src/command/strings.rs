@@ -126,6 +126,7 @@ fn deadline(
 /// Stores a string, reusing the existing allocation when the key already holds a string.
 pub fn store_str(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], keep_ttl: bool) {
     let now = ctx.now;
+    let held = exec_hold(ctx);
     let db = &mut ctx.eng.dbs[ctx.client.db];
     if keep_ttl && let Some(mut v) = db.get_mut(key, now) {
         if let Value::Str(s) = &mut *v
@@ -133,12 +134,30 @@ pub fn store_str(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], keep_ttl: bool) {
             && s.capacity() <= 2 * val.len() + 64
         {
             s.assign(val);
+            s.hold(held);
             return;
         }
-        *v = Value::Str(val.to_vec().into());
+        *v = Value::Str(held_str(val.to_vec(), held));
         return;
     }
-    db.set(key, Value::Str(val.to_vec().into()), now, keep_ttl);
+    db.set(key, Value::Str(held_str(val.to_vec(), held)), now, keep_ttl);
+}
+
+/// The EXEC tag a string stored from this command's argument carries: the running EXEC's when
+/// the command is one of its queued commands, 0 otherwise (a script's `redis.call` arguments are
+/// released as the call returns, even inside EXEC).
+fn exec_hold(ctx: &mut Ctx<'_>) -> u64 {
+    if ctx.eng.scripts.running {
+        0
+    } else {
+        ctx.db().exec_tag
+    }
+}
+
+fn held_str(bytes: Vec<u8>, held: u64) -> crate::db::Str {
+    let mut s = crate::db::Str::from(bytes);
+    s.hold(held);
+    s
 }
 
 fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
@@ -558,6 +577,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let add = argv.get(2);
     let now = ctx.now;
     let limit = max_len(ctx);
+    let held = exec_hold(ctx);
     let db = &mut ctx.eng.dbs[ctx.client.db];
     if let Some(e) = db.peek(key, now) {
         let s = as_str(&e.value)?;
@@ -573,6 +593,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if created {
         // APPEND to a missing key stores its argument as SET would.
         s.reencode();
+        s.hold(held);
     }
     let n = s.len();
     drop(val);

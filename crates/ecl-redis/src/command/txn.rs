@@ -3,8 +3,9 @@
 //! Place in the flow: the dispatcher queues commands while a client is in MULTI (after the
 //! table's arity/unknown checks, flagging the transaction on any queueing error); EXEC runs the
 //! queue in one go under the node lock, so nothing interleaves. WATCH records each key's
-//! version and its database's flush epoch; EXEC aborts (null reply) if any changed — a write,
-//! an expiry (the key reads as missing) or a FLUSHDB/FLUSHALL/SWAPDB.
+//! version and how many SWAPDBs touched it; EXEC aborts (null reply) if either changed — a
+//! write, an expiry (the key reads as missing), a FLUSHDB/FLUSHALL or SWAPDB of a key that
+//! existed.
 
 use super::flags::*;
 use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Flags, Keys, Release::Redis, acl};
@@ -80,7 +81,7 @@ fn watches_dirty(ctx: &mut Ctx<'_>) -> bool {
     let watches = std::mem::take(&mut ctx.client.watches);
     let dirty = watches.iter().any(|w| {
         let db = &mut ctx.eng.dbs[w.db];
-        db.epoch != w.epoch || db.version(&w.key, now) != w.ver
+        db.swap_epoch(&w.key) != w.epoch || db.version(&w.key, now) != w.ver
     });
     ctx.client.watches = watches;
     dirty
@@ -102,11 +103,24 @@ fn exec(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     ctx.eng.release_watches(ctx.client);
     ctx.out.array(queue.len());
     ctx.client.in_exec = true;
+    // Tags the strings the queued commands store from their arguments (OBJECT REFCOUNT counts
+    // the queue's reference until EXEC ends); unique per process, so a tag outlives its EXEC
+    // without matching a later one.
+    static EXEC_TAGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let tag = EXEC_TAGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    set_exec_tag(ctx, tag);
     for argv in &queue {
         super::dispatch::dispatch(ctx.eng, ctx.client, ctx.out, &argv.as_argv());
     }
+    set_exec_tag(ctx, 0);
     ctx.client.in_exec = false;
     Ok(())
+}
+
+fn set_exec_tag(ctx: &mut Ctx<'_>, tag: u64) {
+    for db in &mut ctx.eng.dbs {
+        db.exec_tag = tag;
+    }
 }
 
 fn watch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
@@ -130,7 +144,7 @@ fn watch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             db: dbi,
             key: k.into(),
             ver: db.version(k, now),
-            epoch: db.epoch,
+            epoch: db.swap_epoch(k),
         };
         ctx.client.watches.push(w);
     }

@@ -99,9 +99,7 @@ impl Hll {
 
     /// Decodes Redis' representation.
     pub fn decode(b: &[u8]) -> Result<Hll, HllError> {
-        if b.len() < HDR || &b[..4] != b"HYLL" {
-            return Err(HllError::NotHll);
-        }
+        check_header(b)?;
         let enc = b[4];
         let cached = if b[15] & 0x80 != 0 {
             None
@@ -113,9 +111,6 @@ impl Hll {
         let mut regs = vec![0u8; REGISTERS];
         match enc {
             DENSE => {
-                if b.len() != DENSE_SIZE {
-                    return Err(HllError::NotHll);
-                }
                 let p = &b[HDR..];
                 for (i, r) in regs.iter_mut().enumerate() {
                     *r = dense_get(p, i);
@@ -275,6 +270,20 @@ pub fn cached_count(b: &[u8]) -> Option<u64> {
     let mut w = [0u8; 8];
     w.copy_from_slice(&b[8..16]);
     Some(u64::from_le_bytes(w))
+}
+
+/// What Redis checks before using a string as an HLL: magic, a known encoding, and the exact
+/// size of a dense one. The sparse opcodes are read only by the operations that walk them, so
+/// a PFADD with no elements answers 0 on a sparse HLL whose payload is corrupt.
+pub fn check_header(b: &[u8]) -> Result<(), HllError> {
+    if b.len() < HDR || &b[..4] != b"HYLL" {
+        return Err(HllError::NotHll);
+    }
+    match b[4] {
+        DENSE if b.len() != DENSE_SIZE => Err(HllError::NotHll),
+        DENSE | SPARSE => Ok(()),
+        _ => Err(HllError::NotHll),
+    }
 }
 
 /// Whether `b` is a well-formed dense HLL (updated in place, without decoding).

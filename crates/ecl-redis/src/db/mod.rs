@@ -55,13 +55,8 @@ pub struct Db {
     volatile: Dict<()>,
     used: usize,
     ver: u64,
-    /// Bumped by SWAPDB so WATCHers of this database become dirty.
-    pub epoch: u64,
-    /// Keys some client WATCHes (how many watches), with the version a watched key got when
-    /// it was deleted: a watched key created and deleted again, or emptied by FLUSHALL, reads
-    /// as changed, while FLUSHALL leaves a watched key that did not exist unchanged (as
-    /// redis-server marks only watched keys that existed).
-    watched: HashMap<Key, (usize, Option<u64>)>,
+    /// Keys some client WATCHes, with what marks them changed besides their version.
+    watched: HashMap<Key, WatchRecord>,
     /// Keys removed by expiry since the engine last drained them (for `expired` notifications).
     pub expired_log: Vec<Key>,
     /// Keys created since the engine last drained them, when `new` notifications are on.
@@ -82,7 +77,25 @@ pub struct Db {
     pub snap: Option<Box<SnapCursor>>,
     /// Keys by hash slot (database 0 of a cluster-mode node; see [`slots`]).
     slot_index: Option<Box<slots::SlotIndex>>,
+    /// Non-zero while an EXEC runs (the same tag in every database of the node): strings a
+    /// queued SET-like command stores carry it (see [`value::Str::hold`]), since Redis keeps the
+    /// queued arguments, one of which is the stored object, until EXEC ends.
+    pub exec_tag: u64,
     rng: u64,
+}
+
+/// The bookkeeping of one watched key: a watched key created and deleted again, or emptied by
+/// FLUSHALL, reads as changed, while FLUSHALL leaves a watched key that did not exist unchanged
+/// (redis-server marks only watched keys that existed); SWAPDB likewise touches only watched
+/// keys that exist in one of the two databases.
+#[derive(Debug, Default)]
+struct WatchRecord {
+    /// How many watches name the key.
+    watchers: usize,
+    /// The version the key got when it was last deleted (a version no live entry has).
+    deleted: Option<u64>,
+    /// SWAPDBs that touched the key (it existed in one of the two databases).
+    swaps: u64,
 }
 
 impl Default for Db {
@@ -141,7 +154,6 @@ impl Db {
             volatile: Dict::new(),
             used: 0,
             ver: 1,
-            epoch: 0,
             watched: HashMap::new(),
             expired_log: Vec::new(),
             new_log: Vec::new(),
@@ -153,6 +165,7 @@ impl Db {
             keep_expired: false,
             snap: None,
             slot_index: None,
+            exec_tag: 0,
             rng: {
                 // Distinct, never-zero xorshift seeds per database.
                 static NEXT: std::sync::atomic::AtomicU64 =
@@ -501,20 +514,26 @@ impl Db {
     pub fn version(&mut self, key: &[u8], now_ms: i64) -> Option<u64> {
         match self.peek(key, now_ms) {
             Some(e) => Some(e.ver),
-            None => self.watched.get(key).and_then(|w| w.1),
+            None => self.watched.get(key).and_then(|w| w.deleted),
         }
+    }
+
+    /// How many SWAPDBs touched watched `key` (a WATCH compares it at EXEC as it compares the
+    /// version).
+    pub fn swap_epoch(&self, key: &[u8]) -> u64 {
+        self.watched.get(key).map_or(0, |w| w.swaps)
     }
 
     /// A client starts watching `key` (call before reading its [`Db::version`]).
     pub fn watch_key(&mut self, key: &[u8]) {
-        self.watched.entry(key.into()).or_insert((0, None)).0 += 1;
+        self.watched.entry(key.into()).or_default().watchers += 1;
     }
 
     /// A client stops watching `key`; its deletion record goes with the last watcher.
     pub fn unwatch_key(&mut self, key: &[u8]) {
         if let Some(w) = self.watched.get_mut(key) {
-            w.0 = w.0.saturating_sub(1);
-            if w.0 == 0 {
+            w.watchers = w.watchers.saturating_sub(1);
+            if w.watchers == 0 {
                 self.watched.remove(key);
             }
         }
@@ -528,14 +547,25 @@ impl Db {
         }
         if let Some(w) = self.watched.get_mut(key) {
             self.ver += 1;
-            w.1 = Some(self.ver);
+            w.deleted = Some(self.ver);
         }
     }
 
     /// SWAPDB moves the data, not the watches (they name a database index): swaps the
-    /// watch records back.
+    /// watch records back, and touches each watched key that exists in either database (as
+    /// redis-server does; a watched key missing from both stays unchanged).
     pub fn keep_watches_across_swap(a: &mut Db, b: &mut Db) {
         std::mem::swap(&mut a.watched, &mut b.watched);
+        Db::touch_existing(&mut a.watched, &a.dict, &b.dict);
+        Db::touch_existing(&mut b.watched, &a.dict, &b.dict);
+    }
+
+    fn touch_existing(watched: &mut HashMap<Key, WatchRecord>, x: &Dict<Entry>, y: &Dict<Entry>) {
+        for (k, w) in watched.iter_mut() {
+            if x.get(k).is_some() || y.get(k).is_some() {
+                w.swaps += 1;
+            }
+        }
     }
 
     /// Removes every key.

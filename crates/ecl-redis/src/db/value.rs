@@ -37,11 +37,23 @@ const SHARED_INTEGERS: i64 = 10_000;
 /// the HyperLogLog commands becomes `raw` whatever its length. Any mutable access through
 /// [`DerefMut`](std::ops::DerefMut) therefore marks the string raw; SET-like paths build a
 /// fresh [`Str`] (or call [`Str::assign`]) and INCR-style rewrites call [`Str::reencode`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Str {
     bytes: Vec<u8>,
     kind: StrKind,
+    /// The EXEC whose queued command stored this string as its argument (0: none); see
+    /// [`Str::hold`].
+    held: u64,
 }
+
+/// Equality is of content and encoding; who holds the object is not part of the value.
+impl PartialEq for Str {
+    fn eq(&self, other: &Str) -> bool {
+        self.bytes == other.bytes && self.kind == other.kind
+    }
+}
+
+impl Eq for Str {}
 
 impl Str {
     /// A string held as `raw` whatever its content (BITOP, HyperLogLog results).
@@ -49,6 +61,7 @@ impl Str {
         Str {
             bytes,
             kind: StrKind::Raw,
+            held: 0,
         }
     }
     /// A string built without the integer attempt (`embstr` up to 44 bytes, else `raw`).
@@ -56,6 +69,7 @@ impl Str {
         Str {
             bytes,
             kind: StrKind::Plain,
+            held: 0,
         }
     }
     /// How the string is held.
@@ -67,15 +81,31 @@ impl Str {
         self.bytes.clear();
         self.bytes.extend_from_slice(val);
         self.kind = StrKind::Fresh;
+        self.held = 0;
     }
     /// After an in-place rewrite that Redis performs by building a new object from the bytes
     /// (INCR family, APPEND creating the key): the encoding follows the content again.
     pub fn reencode(&mut self) {
         self.kind = StrKind::Fresh;
+        self.held = 0;
+    }
+    /// Marks the string as the argument object of a command queued in the EXEC tagged `exec`
+    /// (0: none). Redis stores SET's (SETNX, SETEX, GETSET, MSET, APPEND to a new key…) argument
+    /// object itself and a queued command's arguments stay referenced until EXEC ends, so until
+    /// then `OBJECT REFCOUNT` counts 2 (checked on redis-server 7.0.15: 2 inside the EXEC, also
+    /// after RENAME/MOVE/SWAPDB; 1 after APPEND or SETRANGE edit it, for a COPY, for a SET run
+    /// by a script, and once EXEC returned).
+    pub fn hold(&mut self, exec: u64) {
+        self.held = exec;
+    }
+    /// The EXEC tag given by [`Str::hold`] (0: none).
+    pub fn held_by(&self) -> u64 {
+        self.held
     }
     /// A copy held as an object of its own (COPY duplicates the value; a shared integer's copy
     /// is no longer shared).
     pub fn unshare(&mut self) {
+        self.held = 0;
         if self.kind == StrKind::Fresh {
             self.kind = StrKind::Copied;
         }
@@ -100,6 +130,7 @@ impl From<Vec<u8>> for Str {
         Str {
             bytes,
             kind: StrKind::Fresh,
+            held: 0,
         }
     }
 }
@@ -113,7 +144,9 @@ impl std::ops::Deref for Str {
 
 impl std::ops::DerefMut for Str {
     fn deref_mut(&mut self) -> &mut Vec<u8> {
+        // Redis edits a private copy of a shared object: an EXEC's argument no longer.
         self.kind = StrKind::Raw;
+        self.held = 0;
         &mut self.bytes
     }
 }

@@ -377,6 +377,11 @@ impl ZSet {
             self.enc = Enc::Skiplist;
         }
     }
+    /// Converts to the skiplist encoding whatever the size (Redis' SORT converts the sorted
+    /// sets it reads).
+    pub fn to_skiplist(&mut self) {
+        self.enc = Enc::Skiplist;
+    }
     /// `OBJECT ENCODING` name.
     pub fn encoding(&self) -> &'static str {
         match self.enc {
