@@ -151,6 +151,17 @@ def error_code(fn, *args, **kwargs) -> str | None:
 # waits
 
 
+def until(fn, timeout: float = 30.0, pause: float = 0.2):
+    """Polls `fn` until it returns something truthy (returned), or fails after `timeout` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(pause)
+    raise AssertionError("condition not reached")
+
+
 def wait_group(client, group_id: str) -> dict:
     """Waits until the replication group is available; answers its description."""
     client.get_waiter("replication_group_available").wait(ReplicationGroupId=group_id, WaiterConfig=FAST_WAITER)

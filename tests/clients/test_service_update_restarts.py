@@ -7,12 +7,11 @@ action leaves the rest for the next apply, which goes on from there.
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 import redis
 
-from helpers import delete_groups, wait_group
+from helpers import delete_groups, until, wait_group
 
 REDIS_SECURITY = "elasticache-20250318-001"
 
@@ -29,15 +28,6 @@ def groups(acct):
     yield made
     delete_groups(acct, made, settle_first=True)
 
-
-def until(fn, timeout: float = 60.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not reached")
 
 
 def action(ec, gid: str) -> dict:
@@ -83,7 +73,7 @@ def test_applying_an_update_restarts_every_node_keeping_the_keys(acct, groups, u
 
     out = acct.batch_apply_update_action(ServiceUpdateName=REDIS_SECURITY, ReplicationGroupIds=[gid])
     assert out["ProcessedUpdateActions"][0]["UpdateActionStatus"] == "in-progress"
-    done = until(lambda: (a := action(acct, gid))["UpdateActionStatus"] == "complete" and a)
+    done = until(lambda: (a := action(acct, gid))["UpdateActionStatus"] == "complete" and a, timeout=60.0)
     assert done["NodesUpdated"] == "2/2"
     members = done["NodeGroupUpdateStatus"][0]["NodeGroupMemberUpdateStatus"]
     assert {m["NodeUpdateStatus"] for m in members} == {"complete"}
@@ -111,14 +101,14 @@ def test_a_stopped_update_goes_on_with_the_other_nodes_when_applied_again(acct, 
     acct.batch_apply_update_action(ServiceUpdateName=REDIS_SECURITY, ReplicationGroupIds=[gid])
     stopped = acct.batch_stop_update_action(ServiceUpdateName=REDIS_SECURITY, ReplicationGroupIds=[gid])
     assert stopped["ProcessedUpdateActions"][0]["UpdateActionStatus"] == "stopping"
-    halted = until(lambda: (a := action(acct, gid))["UpdateActionStatus"] == "stopped" and a)
+    halted = until(lambda: (a := action(acct, gid))["UpdateActionStatus"] == "stopped" and a, timeout=60.0)
     updated = int(halted["NodesUpdated"].split("/")[0])
     assert updated < 2, "the stop came before the last node"
     statuses = [m["NodeUpdateStatus"] for m in halted["NodeGroupUpdateStatus"][0]["NodeGroupMemberUpdateStatus"]]
     assert statuses.count("complete") == updated and statuses.count("stopped") == 2 - updated
 
     acct.batch_apply_update_action(ServiceUpdateName=REDIS_SECURITY, ReplicationGroupIds=[gid])
-    done = until(lambda: (a := action(acct, gid))["UpdateActionStatus"] == "complete" and a)
+    done = until(lambda: (a := action(acct, gid))["UpdateActionStatus"] == "complete" and a, timeout=60.0)
     assert done["NodesUpdated"] == "2/2"
     after = run_ids(acct, wait_group(acct, gid))
     assert all(after[m] != before[m] for m in before)

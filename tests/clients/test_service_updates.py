@@ -8,12 +8,11 @@ in-progress -> stopping -> stopped, with AWS's unprocessed entries and errors.
 from __future__ import annotations
 
 import random
-import time
 from datetime import datetime, timezone
 
 import pytest
 
-from helpers import aws_error, create_memcached, create_redis
+from helpers import aws_error, create_memcached, create_redis, until
 
 REDIS_SECURITY = "elasticache-20250318-001"
 REDIS_ENGINE_7 = "elasticache-20250812-002"
@@ -26,15 +25,6 @@ def acct(make_client):
     """A client of an account of its own, so other suites' clusters do not show up."""
     return make_client(access_key=str(random.randint(10**11, 10**12 - 1)))
 
-
-def until(fn, timeout: float = 30.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not reached")
 
 
 def test_service_updates_catalogue_filters_and_pages(acct):
