@@ -79,6 +79,22 @@ pub struct LinkState {
     pub overflow: AtomicBool,
 }
 
+impl LinkState {
+    /// A new link, not yet loaded or online, whose last acknowledgement is `now_ms`.
+    pub fn new(now_ms: i64) -> LinkState {
+        LinkState {
+            ack: AtomicU64::new(0),
+            last_ack_ms: AtomicI64::new(now_ms),
+            closed: AtomicBool::new(false),
+            online: AtomicBool::new(false),
+            loaded: AtomicBool::new(false),
+            down_since_ms: AtomicI64::new(0),
+            pending: AtomicU64::new(0),
+            overflow: AtomicBool::new(false),
+        }
+    }
+}
+
 /// One replica attached to this primary.
 #[derive(Debug)]
 pub struct Downstream {

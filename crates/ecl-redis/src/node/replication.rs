@@ -14,7 +14,7 @@ use crate::engine::wall_ms;
 use crate::ids::random_hex40;
 use crate::replication::{apply_loop, attach, remote};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use tracing::Instrument;
 
 impl RedisNode {
@@ -27,16 +27,7 @@ impl RedisNode {
         if Arc::ptr_eq(&self.shared, &primary.shared) {
             return;
         }
-        let link = Arc::new(LinkState {
-            ack: AtomicU64::new(0),
-            last_ack_ms: AtomicI64::new(wall_ms()),
-            closed: AtomicBool::new(false),
-            online: AtomicBool::new(false),
-            loaded: AtomicBool::new(false),
-            down_since_ms: AtomicI64::new(0),
-            pending: AtomicU64::new(0),
-            overflow: AtomicBool::new(false),
-        });
+        let link = Arc::new(LinkState::new(wall_ms()));
         // Leave the old primary and stop accepting writes before the copy is taken.
         let (me, generation) = {
             let mut eng = self.shared.lock();

@@ -243,7 +243,6 @@ mod tests {
     use super::*;
     use crate::engine::replication::{owned, resp_len};
     use crate::node::RedisNode;
-    use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 
     #[test]
     fn resp_length_matches_encoding() {
@@ -339,16 +338,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn rewritten_commands_stream_exactly() {
         let node = RedisNode::start(crate::RedisConfig::for_tests()).expect("node starts");
-        let link = Arc::new(LinkState {
-            ack: AtomicU64::new(0),
-            last_ack_ms: AtomicI64::new(0),
-            closed: AtomicBool::new(false),
-            online: AtomicBool::new(false),
-            loaded: AtomicBool::new(false),
-            down_since_ms: AtomicI64::new(0),
-            pending: AtomicU64::new(0),
-            overflow: AtomicBool::new(false),
-        });
+        let link = Arc::new(LinkState::new(0));
         let mut rx = attach(&node.shared, &link, ("127.0.0.1".to_string(), 1)).rx;
         let mut sock = tokio::net::TcpStream::connect(node.local_addr())
             .await
