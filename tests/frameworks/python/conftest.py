@@ -128,6 +128,16 @@ def assert_parity(outcomes: dict[str, object]) -> None:
         assert outcome == reference, f"{name} differs from redis-server 7.0.15"
 
 
+def assert_outcomes(outcomes: dict[str, dict], expected: dict) -> None:
+    """Every server's outcome, apart from its `server_errors`, is `expected`; and every
+    server's outcome, errors included, equals redis-server's."""
+    for name, outcome in outcomes.items():
+        errors = outcome.pop("server_errors")
+        assert outcome == expected, name
+        outcome["server_errors"] = errors
+    assert_parity(outcomes)
+
+
 def reset_server_stats(url: str) -> None:
     """CONFIG RESETSTAT, so server_errors() counts one scenario only."""
     from redis import Redis

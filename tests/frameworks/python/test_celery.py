@@ -18,7 +18,7 @@ import time
 
 import pytest
 from celery.exceptions import TaskRevokedError
-from conftest import assert_parity, framework_env, reset_server_stats, server_errors
+from conftest import assert_outcomes, framework_env, reset_server_stats, server_errors
 
 TIMEOUT = 30
 
@@ -99,8 +99,4 @@ EXPECTED = {
 
 def test_celery_same_outcome_as_redis_server(servers):
     outcomes = {name: _run_scenario(url) for name, url in servers.items()}
-    for name, outcome in outcomes.items():
-        errors = outcome.pop("server_errors")
-        assert outcome == EXPECTED, name
-        outcome["server_errors"] = errors
-    assert_parity(outcomes)
+    assert_outcomes(outcomes, EXPECTED)

@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 
-from conftest import assert_parity, framework_env, reset_server_stats, server_errors
+from conftest import assert_outcomes, assert_parity, framework_env, reset_server_stats, server_errors
 from redis import Redis
 from rq import Queue, Retry
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry
@@ -96,11 +96,7 @@ EXPECTED = {
 
 def test_rq_same_outcome_as_redis_server(servers):
     outcomes = {name: _run_scenario(url) for name, url in servers.items()}
-    for name, outcome in outcomes.items():
-        errors = outcome.pop("server_errors")
-        assert outcome == EXPECTED, name
-        outcome["server_errors"] = errors
-    assert_parity(outcomes)
+    assert_outcomes(outcomes, EXPECTED)
 
 
 def _management(url: str) -> dict:
