@@ -24,7 +24,7 @@ pub fn auto_due(aof: &Aof, cfg: &crate::config::Config) -> bool {
 /// collected (it starts from the cron when that one ends). The error is the reply text
 /// (without `ERR `).
 pub fn start(eng: &mut Engine) -> Result<bool, String> {
-    let busy = snapshot::in_progress(eng);
+    let busy = eng.snapshot_in_progress();
     let node = eng.handle.clone();
     let Some(aof) = &mut eng.persist.aof else {
         return Err(

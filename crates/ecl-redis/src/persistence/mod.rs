@@ -150,7 +150,7 @@ pub fn bgsave(eng: &mut Engine, schedule: bool) -> Result<&'static str, String> 
     if eng.persist.bgsave.is_some() {
         return Err("Background save already in progress".into());
     }
-    if snapshot::in_progress(eng) {
+    if eng.snapshot_in_progress() {
         if schedule {
             eng.persist.bgsave_scheduled = true;
             return Ok("Background saving scheduled");
@@ -196,7 +196,7 @@ pub fn bgsave(eng: &mut Engine, schedule: bool) -> Result<&'static str, String> 
 /// snapshot is being collected.
 pub fn cron(eng: &mut Engine) {
     aof::cron(eng);
-    if eng.persist.bgsave_scheduled && !snapshot::in_progress(eng) {
+    if eng.persist.bgsave_scheduled && !eng.snapshot_in_progress() {
         eng.persist.bgsave_scheduled = false;
         if let Err(e) = bgsave(eng, false) {
             tracing::warn!(error = %e, "scheduled BGSAVE failed to start");
@@ -231,7 +231,7 @@ fn write_atomically(dir: &std::path::Path, name: &str, img: &[u8]) -> std::io::R
 pub fn info_section(eng: &Engine, s: &mut String) {
     use std::fmt::Write;
     let p = &eng.persist;
-    let (done, total) = if snapshot::in_progress(eng) {
+    let (done, total) = if eng.snapshot_in_progress() {
         p.save_progress
     } else {
         (0, 0)

@@ -34,14 +34,9 @@ pub struct Collector {
     pub keys_total: u64,
 }
 
-/// Whether a snapshot is being collected on this node.
-pub fn in_progress(eng: &Engine) -> bool {
-    eng.snapshot_in_progress()
-}
-
 /// Starts a snapshot at this instant, or `None` when one is already being collected.
 pub fn begin(eng: &mut Engine) -> Option<Collector> {
-    if in_progress(eng) {
+    if eng.snapshot_in_progress() {
         return None;
     }
     for (i, d) in eng.dbs.iter_mut().enumerate() {
