@@ -229,10 +229,12 @@ def same(a, b):
     return all(x == y or same_clock_token(x, y) for x, y in zip(ta, tb))
 
 
-# Tokens that are clock readings in seconds: mg's `t<n>` (TTL left), me's `exp=` and `la=`
-# (expiry and last access relative to now). A request that crosses a second boundary on one
-# server and not the other reads them one apart.
-CLOCK_TOKENS = (b"t", b"exp=", b"la=")
+# Tokens that are clock readings in seconds: mg's `t<n>` (TTL left) and `l<n>` (seconds since
+# the last access), me's `exp=` and `la=` (expiry and last access relative to now). A request
+# that crosses a second boundary on one server and not the other reads them one apart (seed
+# 1324: a request that waits out the read timeout between a store and `mg a l` puts the access
+# age right at a second boundary on a loaded machine).
+CLOCK_TOKENS = (b"t", b"l", b"exp=", b"la=")
 
 
 def same_clock_token(x, y):
