@@ -6,14 +6,17 @@ byte; mismatches shrunk to minimal reproducers. See README.md in this directory.
 Usage: oracle.py [--engine redis|memcached|both] [--seed N] [--sequences N] [--no-replay]
 Knobs: ECL_ORACLE_SEED (first seed, default 1), ECL_ORACLE_SEQUENCES (per engine, default 400), ECL_ORACLE_SEEDS (how many seeds, default 1).
 Redis focused families: ECL_ORACLE_FAMILY_SEQUENCES (per family and seed, default sequences/8),
-ECL_ORACLE_FAMILY=geo|streams|scripting|functions|blocking|general (only that family).
+ECL_ORACLE_FAMILY=geo|streams|scripting|functions|blocking|hll|general (only that family);
+ECL_ORACLE_BIN_DIR (another build's engine binaries; default target/debug).
 Exit: 0 no unexpected mismatch, 1 mismatch (new family or a committed reproducer failing),
 77 when neither reference server is installed.
 """
 
 import argparse
+import os
 import sys
 import time
+from pathlib import Path
 
 import memcached_oracle
 import redis_oracle
@@ -92,7 +95,9 @@ def main():
     results = []
     for engine, mod, binname, default in plan:
         if a.engine in (engine, "both"):
-            binary = ROOT / "target" / "debug" / binname
+            # ECL_ORACLE_BIN_DIR: another build's binaries (an older commit, a release build).
+            bin_dir = os.environ.get("ECL_ORACLE_BIN_DIR") or ROOT / "target" / "debug"
+            binary = Path(bin_dir) / binname
             results.append(run_engine(engine, mod, binary, seeds, a.sequences or default, not a.no_replay))
     ran = [r for r in results if r is not None]
     if not ran:

@@ -315,3 +315,31 @@ BLOCK_CREATORS = [
     lambda g, k: [b"XGROUP", b"CREATE", k, b"g1", b"$", b"MKSTREAM"],
     lambda g, k: [b"SET", k, b"s"],
 ]
+
+
+# HyperLogLog: PFADD/PFMERGE edit a sparse HLL's bytes in place (the bytes GET shows depend on
+# the order of updates, and a payload damaged after the opcode an element lands in is still
+# updated), promote to dense past hll-sparse-max-bytes, and PFCOUNT rewrites the cached
+# cardinality in the header; junk comes from SETRANGE/APPEND on the HLL strings.
+HLL_KEYS = [b"h1", b"h2", b"h3"]
+
+
+def hll_line(g):
+    rng = g.rng
+    k = rng.choice(HLL_KEYS)
+    r = rng.random()
+    if r < 0.45:
+        n = rng.choice([0, 1, 2, 5, 20, 200, 1500])
+        return [b"PFADD", k] + [b"e%d" % rng.randint(0, 20000) for _ in range(n)]
+    if r < 0.55:
+        return [b"PFMERGE", k] + rng.sample(HLL_KEYS + [b"h4"], rng.randint(0, 2))
+    if r < 0.65:
+        return [b"PFCOUNT"] + rng.sample(HLL_KEYS, rng.randint(1, 2))
+    if r < 0.75:
+        junk = bytes(rng.randint(0, 255) for _ in range(rng.randint(1, 3)))
+        return [b"SETRANGE", k, b"%d" % rng.choice([4, 15, 16, 17, 18, 20, 40, 100]), junk]
+    if r < 0.8:
+        return [b"APPEND", k, bytes(rng.randint(0, 255) for _ in range(rng.randint(1, 3)))]
+    if r < 0.85:
+        return [b"OBJECT", b"ENCODING", k] if rng.random() < 0.5 else [b"STRLEN", k]
+    return [b"GET", k]

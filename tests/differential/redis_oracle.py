@@ -228,7 +228,7 @@ def generate(grammar, length):
     return seq
 
 
-FAMILIES = ["geo", "streams", "scripting", "functions", "blocking"]
+FAMILIES = ["geo", "streams", "scripting", "functions", "blocking", "hll"]
 
 
 def family_command(grammar, which, dump):
@@ -238,6 +238,8 @@ def family_command(grammar, which, dump):
         return fam.script_line(grammar) if rng.random() < 0.8 else rng.choice(CREATORS)(grammar)
     if which == "functions":
         return fam.function_line(grammar, dump) if rng.random() < 0.8 else rng.choice(CREATORS)(grammar)
+    if which == "hll":
+        return fam.hll_line(grammar)
     names, creator = (fam.GEO_CMDS, fam.geo_creator) if which == "geo" else (fam.S_CMDS, fam.stream_creator)
     if rng.random() < 0.3:
         return creator(grammar)

@@ -9,6 +9,7 @@ use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, ac
 use crate::config::notify;
 use crate::db::Value;
 use crate::db::hll::{self, Hll, HllError};
+use crate::db::hll_sparse;
 use crate::errors::{self, CmdError, CmdResult};
 
 const R: AclCategories = acl::READ.with(acl::HYPERLOGLOG);
@@ -55,62 +56,68 @@ fn sparse_max(ctx: &Ctx<'_>) -> usize {
     super::coll::cfg_i64(ctx, "hll-sparse-max-bytes", 3000).max(0) as usize
 }
 
-/// Stores `h` at `key`, keeping any TTL.
-fn save(ctx: &mut Ctx<'_>, key: &[u8], h: &Hll) {
-    let bytes = h.encode(sparse_max(ctx));
+/// Stores a new empty HLL at `key`: sparse whatever `hll-sparse-max-bytes` says, as Redis
+/// creates every HLL (the limit is checked only when an update grows it).
+fn create_empty(ctx: &mut Ctx<'_>, key: &[u8]) {
+    let empty = Hll::new().encode(usize::MAX);
     let now = ctx.now;
     ctx.db()
-        .set(key, Value::Str(crate::db::Str::raw(bytes)), now, true);
+        .set(key, Value::Str(crate::db::Str::raw(empty)), now, false);
 }
 
 fn pfadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
-    // Dense HLLs are updated in place (no decode/encode of 16384 registers per call); the
-    // key is only touched when a register really changes.
     let now = ctx.now;
-    let dense = match ctx.db().peek(key, now).map(|e| &e.value) {
-        Some(Value::Str(b)) if hll::is_dense(b) => {
-            Some(hll::dense_would_change(b, argv.iter_from(2)))
+    let max = sparse_max(ctx);
+    let created = match ctx.db().peek(key, now).map(|e| &e.value) {
+        None => true,
+        Some(Value::Str(b)) => {
+            hll::check_header(b).map_err(map_err)?;
+            false
         }
-        _ => None,
+        Some(_) => return Err(errors::WRONGTYPE.into()),
     };
-    if argv.len() == 2
-        && let Some(e) = ctx.db().peek(key, now)
+    if created {
+        create_empty(ctx, key);
+    }
+    // Redis edits its own (unshared, so `raw`) copy of the string in place, register by
+    // register; an element whose register lies past a corrupt sparse payload's end fails the
+    // command, the registers raised before it stay raised, and the key is not signalled.
+    let mut raised = 0u64;
+    let mut failed = None;
+    if let Some(mut v) = ctx.db().get_mut(key, now)
+        && let Value::Str(s) = &mut *v
     {
-        // No elements: Redis checks the value is an HLL (header only) and changes nothing.
-        let Value::Str(b) = &e.value else {
-            return Err(errors::WRONGTYPE.into());
-        };
-        hll::check_header(b).map_err(map_err)?;
-        ctx.out.int(0);
-        return Ok(());
-    }
-    if let Some(change) = dense {
-        if change
-            && let Some(mut v) = ctx.db().get_mut(key, now)
-            && let Value::Str(b) = &mut *v
-        {
-            hll::dense_add(b, argv.iter_from(2));
+        let bytes: &mut Vec<u8> = s;
+        for e in argv.iter_from(2) {
+            let (index, count) = hll::pattern(e);
+            match hll_sparse::set_register(bytes, index, count, max) {
+                Ok(true) => raised += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
-        if change {
-            ctx.write(key).notify(notify::STRING, "pfadd").dirty(1);
+        if raised > 0 && failed.is_none() {
+            hll::mark_stale(bytes);
         }
-        ctx.out.int(i64::from(change));
-        return Ok(());
+        if raised == 0 && !created {
+            v.unchanged();
+        }
     }
-    let (mut h, created) = match load(ctx, key)? {
-        Some(h) => (h, false),
-        None => (Hll::new(), true),
-    };
-    let mut changed = created;
-    for e in argv.iter_from(2) {
-        changed |= h.add(e);
+    if let Some(e) = failed {
+        return Err(map_err(e));
     }
-    if changed {
-        save(ctx, key, &h);
-        ctx.write(key).notify(notify::STRING, "pfadd").dirty(1);
+    let updated = raised + u64::from(created);
+    if updated > 0 {
+        // Redis counts every raised register (and the creation) as a change.
+        ctx.write(key)
+            .notify(notify::STRING, "pfadd")
+            .dirty(updated);
     }
-    ctx.out.int(i64::from(changed));
+    ctx.out.int(i64::from(updated > 0));
     Ok(())
 }
 
@@ -125,17 +132,22 @@ fn pfcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ctx.out.int(n as i64);
             return Ok(());
         }
-        let Some(mut h) = load(ctx, key)? else {
+        let Some(h) = load(ctx, key)? else {
             ctx.out.int(0);
             return Ok(());
         };
         let n = match h.cached {
             Some(n) => n,
             None => {
-                // Refresh the cached cardinality in the header, as Redis does.
+                // Redis writes the fresh cardinality into the header in place, and counts
+                // that as a change of the key (WATCH, dirty, replicated as PFCOUNT).
                 let n = h.count();
-                h.cached = Some(n);
-                save(ctx, key, &h);
+                if let Some(mut v) = ctx.db().get_mut(key, now)
+                    && let Value::Str(s) = &mut *v
+                {
+                    hll::store_cached(s, n);
+                }
+                ctx.write(key).dirty(1);
                 n
             }
         };
@@ -154,14 +166,34 @@ fn pfcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn pfmerge(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let dst = argv.get(1);
+    // The register-wise maximum of every input, the destination included.
     let mut acc = load(ctx, dst)?.unwrap_or_default();
     for k in argv.iter_from(2) {
         if let Some(h) = load(ctx, k)? {
             acc.merge(&h);
         }
     }
-    acc.cached = None;
-    save(ctx, dst, &acc);
+    let now = ctx.now;
+    let max = sparse_max(ctx);
+    if !ctx.db().exists(dst, now) {
+        create_empty(ctx, dst);
+    }
+    // Written into the destination's own bytes register by register, as Redis does: dense
+    // first when any input was dense, else edited sparse (and promoted if it outgrows it).
+    if let Some(mut v) = ctx.db().get_mut(dst, now)
+        && let Value::Str(s) = &mut *v
+    {
+        let bytes: &mut Vec<u8> = s;
+        if acc.dense {
+            hll_sparse::to_dense(bytes).map_err(map_err)?;
+        }
+        for (index, &count) in acc.regs.iter().enumerate() {
+            if count > 0 {
+                hll_sparse::set_register(bytes, index, count, max).map_err(map_err)?;
+            }
+        }
+        hll::mark_stale(bytes);
+    }
     ctx.write(dst).notify(notify::STRING, "pfadd").dirty(1);
     ctx.out.ok();
     Ok(())

@@ -552,8 +552,13 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         }
     };
     let keep = ctx.db().expire_at(key, now).is_some();
-    // Redis builds the result as a plain string object (never `int`).
-    let stored = Value::Str(crate::db::Str::plain(text.as_bytes().to_vec()));
+    // Redis builds the result as a plain string object (never `int`), and replicates the
+    // command as a SET whose argument is that same object: inside EXEC the queued command keeps
+    // it referenced until EXEC ends, as SET's argument is (OBJECT REFCOUNT 2; found seed 2013).
+    let held = exec_hold(ctx);
+    let mut stored = crate::db::Str::plain(text.as_bytes().to_vec());
+    stored.hold(held);
+    let stored = Value::Str(stored);
     ctx.db().set(key, stored, now, keep);
     ctx.write(key)
         .notify(notify::STRING, "incrbyfloat")

@@ -8,20 +8,22 @@
 //! stale; then 16384 six-bit registers (dense, 12288 bytes, little-endian bit packing) or the
 //! sparse opcodes ZERO `00xxxxxx`, XZERO `01xxxxxx yyyyyyyy` and VAL `1vvvvvxx`. Elements are
 //! hashed with MurmurHash64A (seed 0xadc83b19); the estimator is Ertl's improved raw estimator,
-//! as Redis uses since 5.0. Updates decode to a register array, change it, and re-encode
-//! canonically (sparse while every register fits in a VAL opcode and the encoding stays within
-//! `hll-sparse-max-bytes`).
+//! as Redis uses since 5.0. PFADD and PFMERGE edit the bytes in place (`db/hll_sparse.rs`);
+//! reads decode to a register array.
 
 /// Number of registers (2^14).
 pub const REGISTERS: usize = 16384;
 const P: u32 = 14;
 const Q: u32 = 64 - P;
-const HDR: usize = 16;
+/// Header bytes before the registers or opcodes.
+pub(crate) const HDR: usize = 16;
 /// Size of a dense HLL string.
 pub const DENSE_SIZE: usize = HDR + REGISTERS * 6 / 8;
-const DENSE: u8 = 0;
+/// Encoding byte of a dense HLL.
+pub(crate) const DENSE: u8 = 0;
 const SPARSE: u8 = 1;
-const SPARSE_VAL_MAX: u8 = 32;
+/// The highest register value a sparse VAL opcode holds.
+pub(crate) const SPARSE_VAL_MAX: u8 = 32;
 
 /// Why bytes could not be used as a HyperLogLog.
 #[derive(Debug, PartialEq, Eq)]
@@ -291,33 +293,31 @@ pub fn is_dense(b: &[u8]) -> bool {
     b.len() == DENSE_SIZE && &b[..4] == b"HYLL" && b[4] == DENSE
 }
 
-/// Whether adding `elems` would raise a register of the dense HLL `b`.
-pub fn dense_would_change<'a>(b: &[u8], elems: impl Iterator<Item = &'a [u8]>) -> bool {
-    let p = &b[HDR..];
-    elems.into_iter().any(|e| {
-        let (i, n) = pattern(e);
-        dense_get(p, i) < n
-    })
+/// Marks the cached cardinality in the header stale (only its top bit: the other bytes stay,
+/// as in Redis).
+pub fn mark_stale(b: &mut [u8]) {
+    b[15] |= 0x80;
 }
 
-/// Adds elements to the dense HLL `b` in place (as Redis does), marking the cached
-/// cardinality stale when a register changed; true when one did.
-pub fn dense_add<'a>(b: &mut [u8], elems: impl Iterator<Item = &'a [u8]>) -> bool {
-    let mut changed = false;
-    {
-        let p = &mut b[HDR..];
-        for e in elems {
-            let (i, n) = pattern(e);
-            if dense_get(p, i) < n {
-                dense_set(p, i, n);
-                changed = true;
-            }
-        }
+/// Writes a freshly computed cardinality into the header (valid again).
+pub fn store_cached(b: &mut [u8], n: u64) {
+    b[8..HDR].copy_from_slice(&n.to_le_bytes());
+}
+
+/// Whether `b` (header already checked) is a sparse HLL.
+pub fn is_sparse(b: &[u8]) -> bool {
+    b.len() >= HDR && b[4] == SPARSE
+}
+
+/// Raises register `index` of the dense HLL `b` to `count` when lower; true when it did.
+pub fn dense_raise(b: &mut [u8], index: usize, count: u8) -> bool {
+    let p = &mut b[HDR..];
+    if dense_get(p, index) < count {
+        dense_set(p, index, count);
+        true
+    } else {
+        false
     }
-    if changed {
-        b[15] |= 0x80;
-    }
-    changed
 }
 
 fn dense_get(p: &[u8], i: usize) -> u8 {
@@ -328,7 +328,7 @@ fn dense_get(p: &[u8], i: usize) -> u8 {
     (((lo | (hi << 8)) >> s) & 0x3f) as u8
 }
 
-fn dense_set(p: &mut [u8], i: usize, v: u8) {
+pub(crate) fn dense_set(p: &mut [u8], i: usize, v: u8) {
     let bit = i * 6;
     let (b, s) = (bit / 8, bit % 8);
     let v = u16::from(v & 0x3f) << s;
@@ -426,19 +426,17 @@ mod tests {
         let mut bytes = h.encode(3000);
         assert!(is_dense(&bytes));
         let elems: Vec<Vec<u8>> = (0..2000u32).map(|i| i.to_be_bytes().to_vec()).collect();
-        assert!(dense_would_change(
-            &bytes,
-            elems.iter().map(|e| e.as_slice())
-        ));
-        assert!(dense_add(&mut bytes, elems.iter().map(|e| e.as_slice())));
-        assert!(!dense_would_change(
-            &bytes,
-            elems.iter().map(|e| e.as_slice())
-        ));
-        assert_eq!(cached_count(&bytes), None);
+        let mut raised = 0;
         for e in &elems {
+            let (i, n) = pattern(e);
+            raised += usize::from(dense_raise(&mut bytes, i, n));
             h.add(e);
         }
+        assert!(raised > 0);
+        assert!(elems.iter().all(|e| {
+            let (i, n) = pattern(e);
+            !dense_raise(&mut bytes, i, n)
+        }));
         assert_eq!(Hll::decode(&bytes).map(|d| d.regs), Ok(h.regs));
     }
 

@@ -16,6 +16,7 @@ pub mod evict;
 pub mod geohash;
 pub mod hash;
 pub mod hll;
+pub mod hll_sparse;
 pub mod list;
 pub mod longdouble;
 pub mod set;
