@@ -96,155 +96,202 @@ fn lookup(db: &mut Db, now: i64, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>>
     }
 }
 
-fn sort_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResult {
-    let mut by: Option<&[u8]> = None;
-    let mut gets: Vec<&[u8]> = Vec::new();
-    let mut desc = false;
-    let mut alpha = false;
-    let mut limit: Option<(i64, i64)> = None;
-    let mut store: Option<&[u8]> = None;
+/// SORT's options as parsed from its arguments.
+#[derive(Default)]
+struct SortArgs<'a> {
+    by: Option<&'a [u8]>,
+    gets: Vec<&'a [u8]>,
+    desc: bool,
+    alpha: bool,
+    limit: Option<(i64, i64)>,
+    store: Option<&'a [u8]>,
+}
+
+impl SortArgs<'_> {
+    /// BY names a constant key (no `*`): Redis skips sorting then.
+    fn dont_sort(&self) -> bool {
+        self.by.is_some_and(|b| !b.contains(&b'*'))
+    }
+}
+
+fn parse_sort_args<'a>(argv: &'a Argv<'_>, read_only: bool) -> Result<SortArgs<'a>, CmdError> {
+    let mut a = SortArgs::default();
     let mut i = 2;
     while i < argv.len() {
         let left = argv.len() - i - 1;
         if argv.is(i, "asc") {
-            desc = false;
+            a.desc = false;
         } else if argv.is(i, "desc") {
-            desc = true;
+            a.desc = true;
         } else if argv.is(i, "alpha") {
-            alpha = true;
+            a.alpha = true;
         } else if argv.is(i, "limit") && left >= 2 {
-            limit = Some((argv.i64(i + 1)?, argv.i64(i + 2)?));
+            a.limit = Some((argv.i64(i + 1)?, argv.i64(i + 2)?));
             i += 2;
         } else if argv.is(i, "store") && left >= 1 && !read_only {
-            store = Some(argv.get(i + 1));
+            a.store = Some(argv.get(i + 1));
             i += 1;
         } else if argv.is(i, "by") && left >= 1 {
-            by = Some(argv.get(i + 1));
+            a.by = Some(argv.get(i + 1));
             i += 1;
         } else if argv.is(i, "get") && left >= 1 {
-            gets.push(argv.get(i + 1));
+            a.gets.push(argv.get(i + 1));
             i += 1;
         } else {
             return Err(errors::SYNTAX.into());
         }
         i += 1;
     }
-    if ctx.eng.info.cluster
-        && (by.is_some_and(|b| b.contains(&b'*')) || gets.iter().any(|g| *g != b"#"))
-    {
-        return Err("ERR BY/GET option with pattern is not supported in cluster mode".into());
-    }
-    let now = ctx.now;
-    let db = &mut ctx.eng.dbs[ctx.client.db];
+    Ok(a)
+}
+
+/// The elements of the list, set or sorted set at `key`, and whether their order means
+/// something (lists and sorted sets).
+fn load_elements(db: &mut Db, key: &[u8], now: i64) -> Result<(Vec<Vec<u8>>, bool), CmdError> {
     // Redis converts a listpack sorted set it sorts to a skiplist, for good (OBJECT ENCODING,
     // ZSCAN order and DUMP show it); not a modification (WATCH keeps its version).
-    if matches!(db.peek(argv.get(1), now).map(|e| &e.value), Some(Value::ZSet(z)) if z.encoding() == "listpack")
-        && let Some(mut v) = db.get_mut(argv.get(1), now)
+    if matches!(db.peek(key, now).map(|e| &e.value), Some(Value::ZSet(z)) if z.encoding() == "listpack")
+        && let Some(mut v) = db.get_mut(key, now)
     {
         if let Value::ZSet(z) = &mut *v {
             z.to_skiplist();
         }
         v.unchanged();
     }
-    let (mut elems, ordered): (Vec<Vec<u8>>, bool) =
-        match db.get(argv.get(1), now).map(|e| &e.value) {
-            None => (Vec::new(), false),
-            Some(Value::List(l)) => (l.iter().cloned().collect(), true),
-            Some(Value::Set(s)) => (s.iter().map(|m| m.to_vec()).collect(), false),
-            Some(Value::ZSet(z)) => (z.iter().map(|(m, _)| m.to_vec()).collect(), true),
-            Some(_) => return Err(errors::WRONGTYPE.into()),
+    Ok(match db.get(key, now).map(|e| &e.value) {
+        None => (Vec::new(), false),
+        Some(Value::List(l)) => (l.iter().cloned().collect(), true),
+        Some(Value::Set(s)) => (s.iter().map(|m| m.to_vec()).collect(), false),
+        Some(Value::ZSet(z)) => (z.iter().map(|(m, _)| m.to_vec()).collect(), true),
+        Some(_) => return Err(errors::WRONGTYPE.into()),
+    })
+}
+
+/// Sorts `elems` by their weights (the elements themselves, or what BY points at).
+fn sort_by_weights(
+    db: &mut Db,
+    now: i64,
+    elems: Vec<Vec<u8>>,
+    a: &SortArgs<'_>,
+) -> Result<Vec<Vec<u8>>, CmdError> {
+    // Weights: numeric unless ALPHA (a missing weight is 0); with ALPHA and BY, a missing
+    // weight sorts first.
+    let mut keyed: Vec<Weighed> = Vec::with_capacity(elems.len());
+    for e in elems {
+        let w = match a.by {
+            Some(p) => lookup(db, now, p, &e),
+            None => Some(e.clone()),
         };
-    let dont_sort = by.is_some_and(|b| !b.contains(&b'*'));
-    if !dont_sort {
-        // Weights: numeric unless ALPHA (a missing weight is 0); with ALPHA and BY, a missing
-        // weight sorts first.
-        let mut keyed: Vec<Weighed> = Vec::with_capacity(elems.len());
-        for e in elems.drain(..) {
-            let w = match by {
-                Some(p) => lookup(db, now, p, &e),
-                None => Some(e.clone()),
-            };
-            let num = if alpha {
-                0.0
-            } else {
-                match w.as_deref() {
-                    None | Some(b"") => 0.0,
-                    Some(wb) => weight(wb).ok_or(CmdError::from(
-                        "ERR One or more scores can't be converted into double",
-                    ))?,
-                }
-            };
-            keyed.push(Weighed {
-                num,
-                text: w,
-                elem: e,
-            });
-        }
-        let order = SortOrder {
-            alpha,
-            by_pattern: by.is_some(),
-            desc,
-        };
-        let mut compare = |a: &Weighed, b: &Weighed| order.compare(a, b);
-        let len = keyed.len();
-        let (lo, hi) = limit_positions(limit, len);
-        if by.is_some() && len > 0 && (lo != 0 || hi != len as i64 - 1) {
-            // Redis sorts only the LIMIT window then, with its partial quicksort: ties (equal
-            // ALPHA weights) come out in that algorithm's order.
-            if lo <= hi {
-                partial_sort(&mut keyed, lo as usize, hi as usize, &mut compare);
-            }
+        let num = if a.alpha {
+            0.0
         } else {
-            // glibc's qsort, a merge sort: ties keep their order, DESC included.
-            keyed.sort_by(compare);
-        }
-        elems = keyed.into_iter().map(|k| k.elem).collect();
-    } else if !ordered {
-        // Unordered sources without sorting: Redis gives a deterministic byte order then.
-        elems.sort();
-    } else if desc {
-        elems.reverse();
+            match w.as_deref() {
+                None | Some(b"") => 0.0,
+                Some(wb) => weight(wb).ok_or(CmdError::from(
+                    "ERR One or more scores can't be converted into double",
+                ))?,
+            }
+        };
+        keyed.push(Weighed {
+            num,
+            text: w,
+            elem: e,
+        });
     }
-    let (start, count) = limit.unwrap_or((0, -1));
+    let order = SortOrder {
+        alpha: a.alpha,
+        by_pattern: a.by.is_some(),
+        desc: a.desc,
+    };
+    let mut compare = |x: &Weighed, y: &Weighed| order.compare(x, y);
+    let len = keyed.len();
+    let (lo, hi) = limit_positions(a.limit, len);
+    if a.by.is_some() && len > 0 && (lo != 0 || hi != len as i64 - 1) {
+        // Redis sorts only the LIMIT window then, with its partial quicksort: ties (equal
+        // ALPHA weights) come out in that algorithm's order.
+        if lo <= hi {
+            partial_sort(&mut keyed, lo as usize, hi as usize, &mut compare);
+        }
+    } else {
+        // glibc's qsort, a merge sort: ties keep their order, DESC included.
+        keyed.sort_by(compare);
+    }
+    Ok(keyed.into_iter().map(|k| k.elem).collect())
+}
+
+/// The reply rows: the LIMIT window of the sorted elements, each as itself or as what each GET
+/// pattern points at.
+fn project_rows(
+    db: &mut Db,
+    now: i64,
+    elems: Vec<Vec<u8>>,
+    a: &SortArgs<'_>,
+) -> Vec<Option<Vec<u8>>> {
+    let (start, count) = a.limit.unwrap_or((0, -1));
     let start = start.max(0) as usize;
     let take = if count < 0 {
         usize::MAX
     } else {
         count as usize
     };
-    let picked: Vec<Vec<u8>> = elems.into_iter().skip(start).take(take).collect();
     let mut rows: Vec<Option<Vec<u8>>> = Vec::new();
-    for e in &picked {
-        if gets.is_empty() {
-            rows.push(Some(e.clone()));
+    for e in elems.into_iter().skip(start).take(take) {
+        if a.gets.is_empty() {
+            rows.push(Some(e));
         } else {
-            for g in &gets {
-                rows.push(lookup(db, now, g, e));
+            for g in &a.gets {
+                rows.push(lookup(db, now, g, &e));
             }
         }
     }
-    match store {
-        Some(dst) => {
-            let n = rows.len();
-            if n == 0 {
-                if db.remove(dst).is_some() {
-                    ctx.write(dst).notify(notify::GENERIC, "del");
-                }
-            } else {
-                let mut l = List::new();
-                for r in rows {
-                    l.push_back(r.unwrap_or_default());
-                }
-                // Encoding as Redis picks it for the stored list: quicklist before 7.2,
-                // listpack when it fits from 7.2 on.
-                let mut v = Value::List(Box::new(l));
-                super::coll::fit_encoding(ctx, &mut v);
-                ctx.db().set(dst, v, now, false);
-                ctx.write(dst).notify(notify::LIST, "sortstore").ready();
-            }
-            ctx.dirty(n as u64);
-            ctx.out.int(n as i64);
+    rows
+}
+
+/// SORT … STORE: the rows become a list at `dst` (an empty result deletes it).
+fn store_rows(ctx: &mut Ctx<'_>, dst: &[u8], rows: Vec<Option<Vec<u8>>>) {
+    let n = rows.len();
+    let now = ctx.now;
+    if n == 0 {
+        if ctx.db().remove(dst).is_some() {
+            ctx.write(dst).notify(notify::GENERIC, "del");
         }
+    } else {
+        let mut l = List::new();
+        for r in rows {
+            l.push_back(r.unwrap_or_default());
+        }
+        // Encoding as Redis picks it for the stored list: quicklist before 7.2,
+        // listpack when it fits from 7.2 on.
+        let mut v = Value::List(Box::new(l));
+        super::coll::fit_encoding(ctx, &mut v);
+        ctx.db().set(dst, v, now, false);
+        ctx.write(dst).notify(notify::LIST, "sortstore").ready();
+    }
+    ctx.dirty(n as u64);
+    ctx.out.int(n as i64);
+}
+
+fn sort_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResult {
+    let a = parse_sort_args(argv, read_only)?;
+    if ctx.eng.info.cluster
+        && (a.by.is_some_and(|b| b.contains(&b'*')) || a.gets.iter().any(|g| *g != b"#"))
+    {
+        return Err("ERR BY/GET option with pattern is not supported in cluster mode".into());
+    }
+    let now = ctx.now;
+    let db = &mut ctx.eng.dbs[ctx.client.db];
+    let (mut elems, ordered) = load_elements(db, argv.get(1), now)?;
+    if !a.dont_sort() {
+        elems = sort_by_weights(db, now, elems, &a)?;
+    } else if !ordered {
+        // Unordered sources without sorting: Redis gives a deterministic byte order then.
+        elems.sort();
+    } else if a.desc {
+        elems.reverse();
+    }
+    let rows = project_rows(db, now, elems, &a);
+    match a.store {
+        Some(dst) => store_rows(ctx, dst, rows),
         None => {
             ctx.out.array(rows.len());
             for r in rows {
