@@ -52,19 +52,31 @@ pub const COMMANDS: &[CommandSpec] = &[
     Cmd::new("zremrangebylex", zremrangebylex).arity(4).flags(&[WRITE]).acl(&[W, acl::SLOW]).keys(K1).since(Redis(2, 8, 9)).group("sorted-set").ks(&[ks::RW | ks::DELETE]).doc("Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed."),
 ];
 
-pub(crate) fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
-        (false, false, false, false, false, false);
+/// ZADD's flags, read before its score-member pairs.
+#[derive(Clone, Copy, Default)]
+struct ZaddFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+    ch: bool,
+    incr: bool,
+}
+
+/// Reads ZADD's flags; returns them with the index of the first score, after checking the
+/// combinations Redis refuses (in its order of checks).
+fn parse_zadd_flags(argv: &Argv<'_>) -> Result<(ZaddFlags, usize), CmdError> {
+    let mut f = ZaddFlags::default();
     let mut i = 2;
     while i < argv.len() {
         let a = argv.get(i).to_ascii_lowercase();
         match a.as_slice() {
-            b"nx" => nx = true,
-            b"xx" => xx = true,
-            b"gt" => gt = true,
-            b"lt" => lt = true,
-            b"ch" => ch = true,
-            b"incr" => incr = true,
+            b"nx" => f.nx = true,
+            b"xx" => f.xx = true,
+            b"gt" => f.gt = true,
+            b"lt" => f.lt = true,
+            b"ch" => f.ch = true,
+            b"incr" => f.incr = true,
             _ => break,
         }
         i += 1;
@@ -73,25 +85,77 @@ pub(crate) fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if rest == 0 || !rest.is_multiple_of(2) {
         return Err(errors::SYNTAX.into());
     }
-    if nx && xx {
+    if f.nx && f.xx {
         return Err("ERR XX and NX options at the same time are not compatible".into());
     }
-    if (nx && (gt || lt)) || (gt && lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err("ERR GT, LT, and/or NX options at the same time are not compatible".into());
     }
-    if incr && rest > 2 {
+    if f.incr && rest > 2 {
         return Err("ERR INCR option supports a single increment-element pair".into());
     }
-    let mut pairs = Vec::with_capacity(rest / 2);
-    let mut j = i;
+    Ok((f, i))
+}
+
+/// What applying ZADD's pairs did: members added, scores changed, the last score written.
+type ZaddOutcome = (i64, i64, Option<f64>);
+
+/// Applies the pairs to `z` under the flags (`me`/`mv`: the listpack limits).
+fn apply_zadd_pairs(
+    z: &mut ZSet,
+    pairs: &[(f64, &[u8])],
+    f: ZaddFlags,
+    (me, mv): (usize, usize),
+) -> Result<ZaddOutcome, CmdError> {
+    let (mut added, mut changed) = (0i64, 0i64);
+    let mut last: Option<f64> = None;
+    let mut longest = 0;
+    for &(score, m) in pairs {
+        let new = match z.score(m) {
+            Some(c) => {
+                if f.nx {
+                    continue;
+                }
+                let n = if f.incr { c + score } else { score };
+                if n.is_nan() {
+                    return Err(CmdError::from("ERR resulting score is not a number (NaN)"));
+                }
+                if (f.gt && n <= c) || (f.lt && n >= c) {
+                    continue;
+                }
+                if n != c {
+                    changed += 1;
+                }
+                n
+            }
+            None => {
+                if f.xx {
+                    continue;
+                }
+                added += 1;
+                longest = longest.max(m.len());
+                score
+            }
+        };
+        z.insert(m, new);
+        last = Some(new);
+    }
+    z.check_encoding(me, mv, longest);
+    Ok((added, changed, last))
+}
+
+pub(crate) fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let (f, first) = parse_zadd_flags(argv)?;
+    let mut pairs = Vec::with_capacity((argv.len() - first) / 2);
+    let mut j = first;
     while j + 1 < argv.len() {
         pairs.push((score_arg(argv, j)?, argv.get(j + 1)));
         j += 2;
     }
     let key = argv.get(1);
-    let (me, mv) = coll::limits_for::<ZSet>(ctx, key, "zset");
-    if xx && !coll::check::<ZSet>(ctx, key)? {
-        if incr {
+    let limits = coll::limits_for::<ZSet>(ctx, key, "zset");
+    if f.xx && !coll::check::<ZSet>(ctx, key)? {
+        if f.incr {
             ctx.out.null();
         } else {
             ctx.out.int(0);
@@ -100,70 +164,33 @@ pub(crate) fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     // Nothing would change (NX on existing members, equal scores, GT/LT refusals): answer
     // without touching the key, so WATCHers are not disturbed.
-    if !incr
+    if !f.incr
         && let Some(z) = coll::peek::<ZSet>(ctx, key)?
         && pairs.iter().all(|(s, m)| match z.score(m) {
-            None => xx,
-            Some(c) => nx || *s == c || (gt && *s <= c) || (lt && *s >= c),
+            None => f.xx,
+            Some(c) => f.nx || *s == c || (f.gt && *s <= c) || (f.lt && *s >= c),
         })
     {
         ctx.out.int(0);
         return Ok(());
     }
-    let res = coll::write::<ZSet, _>(ctx, key, true, |z| {
-        let (mut added, mut changed) = (0i64, 0i64);
-        let mut last: Option<f64> = None;
-        let mut longest = 0;
-        for (score, m) in &pairs {
-            let cur = z.score(m);
-            let new = match cur {
-                Some(c) => {
-                    if nx {
-                        continue;
-                    }
-                    let n = if incr { c + score } else { *score };
-                    if n.is_nan() {
-                        return Err(CmdError::from("ERR resulting score is not a number (NaN)"));
-                    }
-                    if (gt && n <= c) || (lt && n >= c) {
-                        continue;
-                    }
-                    if n != c {
-                        changed += 1;
-                    }
-                    n
-                }
-                None => {
-                    if xx {
-                        continue;
-                    }
-                    added += 1;
-                    longest = longest.max(m.len());
-                    *score
-                }
-            };
-            z.insert(m, new);
-            last = Some(new);
-        }
-        z.check_encoding(me, mv, longest);
-        Ok((added, changed, last))
-    })?;
+    let res = coll::write::<ZSet, _>(ctx, key, true, |z| apply_zadd_pairs(z, &pairs, f, limits))?;
     let (added, changed, last) = match res {
         Some(r) => r?,
         None => (0, 0, None),
     };
     cleanup(ctx, key);
-    if incr {
+    if f.incr {
         match last {
             Some(s) => coll::reply_score(ctx, s),
             None => ctx.out.null(),
         }
     } else {
-        ctx.out.int(if ch { added + changed } else { added });
+        ctx.out.int(if f.ch { added + changed } else { added });
     }
-    if added + changed > 0 || (incr && last.is_some()) {
+    if added + changed > 0 || (f.incr && last.is_some()) {
         ctx.write(key)
-            .notify(notify::ZSET, if incr { "zincr" } else { "zadd" })
+            .notify(notify::ZSET, if f.incr { "zincr" } else { "zadd" })
             .dirty((added + changed) as u64)
             .ready();
     }
