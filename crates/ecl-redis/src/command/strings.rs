@@ -91,8 +91,9 @@ fn get(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 /// Expiry option parsed from SET/GETEX arguments.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 enum Ttl {
+    #[default]
     None,
     Keep,
     Persist,
@@ -160,77 +161,127 @@ fn held_str(bytes: Vec<u8>, held: u64) -> crate::db::Str {
     s
 }
 
-fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let (mut nx, mut xx, mut want_get) = (false, false, false);
-    // Valkey 8.1's compare-and-set: store only over an equal string value.
-    let mut ifeq: Option<&[u8]> = None;
-    let mut ttl = Ttl::None;
-    // Redis validates the time once every option has parsed: a syntax error further on wins.
+/// SET's options after the value.
+#[derive(Default)]
+struct SetOptions<'a> {
+    nx: bool,
+    xx: bool,
+    want_get: bool,
+    /// Valkey 8.1's compare-and-set: store only over an equal string value.
+    ifeq: Option<&'a [u8]>,
+    ttl: Ttl,
+}
+
+/// Parses SET's options (those the node's version has). Redis validates the time once every
+/// option has parsed: a syntax error further on wins over a bad time.
+fn parse_set_options<'a>(ctx: &Ctx<'_>, argv: &'a Argv<'_>) -> Result<SetOptions<'a>, CmdError> {
+    let mut o = SetOptions::default();
     let mut pending = None;
     let mut i = 3;
     while i < argv.len() {
         let a = argv.get(i);
         let has_next = i + 1 < argv.len();
-        if a.eq_ignore_ascii_case(b"nx") && !xx && ifeq.is_none() {
-            nx = true;
-        } else if a.eq_ignore_ascii_case(b"xx") && !nx && ifeq.is_none() {
-            xx = true;
-        } else if a.eq_ignore_ascii_case(b"ifeq")
+        let is = |name: &[u8]| a.eq_ignore_ascii_case(name);
+        if is(b"nx") && !o.xx && o.ifeq.is_none() {
+            o.nx = true;
+        } else if is(b"xx") && !o.nx && o.ifeq.is_none() {
+            o.xx = true;
+        } else if is(b"ifeq")
             && has_next
-            && !nx
-            && !xx
-            && ifeq.is_none()
+            && !o.nx
+            && !o.xx
+            && o.ifeq.is_none()
             && ctx.has(Since::from(Release::Valkey(8, 1, 0)))
         {
-            ifeq = Some(argv.get(i + 1));
+            o.ifeq = Some(argv.get(i + 1));
             i += 1;
-        } else if a.eq_ignore_ascii_case(b"get") && ctx.version() >= v(6, 2, 0) {
-            want_get = true;
-        } else if a.eq_ignore_ascii_case(b"keepttl")
-            && ttl == Ttl::None
-            && ctx.version() >= v(6, 0, 0)
-        {
-            ttl = Ttl::Keep;
-        } else if ttl == Ttl::None
-            && has_next
-            && (a.eq_ignore_ascii_case(b"ex") || a.eq_ignore_ascii_case(b"px"))
-        {
-            let unit = if a.eq_ignore_ascii_case(b"ex") {
-                1000
-            } else {
-                1
-            };
-            ttl = Ttl::At(0);
-            pending = Some((i + 1, unit, false));
+        } else if is(b"get") && ctx.version() >= v(6, 2, 0) {
+            o.want_get = true;
+        } else if is(b"keepttl") && o.ttl == Ttl::None && ctx.version() >= v(6, 0, 0) {
+            o.ttl = Ttl::Keep;
+        } else if o.ttl == Ttl::None && has_next && (is(b"ex") || is(b"px")) {
+            o.ttl = Ttl::At(0);
+            pending = Some((i + 1, if is(b"ex") { 1000 } else { 1 }, false));
             i += 1;
-        } else if ttl == Ttl::None
+        } else if o.ttl == Ttl::None
             && has_next
             && ctx.version() >= v(6, 2, 0)
-            && (a.eq_ignore_ascii_case(b"exat") || a.eq_ignore_ascii_case(b"pxat"))
+            && (is(b"exat") || is(b"pxat"))
         {
-            let unit = if a.eq_ignore_ascii_case(b"exat") {
-                1000
-            } else {
-                1
-            };
-            ttl = Ttl::At(0);
-            pending = Some((i + 1, unit, true));
+            o.ttl = Ttl::At(0);
+            pending = Some((i + 1, if is(b"exat") { 1000 } else { 1 }, true));
             i += 1;
         } else {
             return Err(errors::SYNTAX.into());
         }
         i += 1;
     }
-    if nx && want_get && ctx.version() < v(7, 0, 0) {
+    if o.nx && o.want_get && ctx.version() < v(7, 0, 0) {
         return Err(errors::SYNTAX.into());
     }
     if let Some((j, unit, abs)) = pending {
-        ttl = Ttl::At(deadline(ctx, argv, j, unit, abs, "set")?);
+        o.ttl = Ttl::At(deadline(ctx, argv, j, unit, abs, "set")?);
     }
+    Ok(o)
+}
+
+/// Whether SET's condition (NX, XX, IFEQ) refuses the write, given the old value GET read.
+fn set_refused(
+    db: &mut crate::db::Db,
+    key: &[u8],
+    now: i64,
+    o: &SetOptions<'_>,
+    old: &Option<Option<Vec<u8>>>,
+) -> Result<bool, CmdError> {
+    let exists = if !(o.nx || o.xx) {
+        false
+    } else {
+        match old {
+            Some(prev) => prev.is_some() || db.exists(key, now),
+            None => db.exists(key, now),
+        }
+    };
+    let ifeq_refused = match o.ifeq {
+        None => false,
+        Some(expected) => match db.get(key, now) {
+            None => true,
+            Some(e) => as_str(&e.value)?.as_slice() != expected,
+        },
+    };
+    Ok((o.nx && exists) || (o.xx && !exists) || ifeq_refused)
+}
+
+/// What replicas get for a SET with a condition or a relative time: the plain write, and the
+/// absolute expiry (options like GET dropped).
+fn propagate_set(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], o: &SetOptions<'_>) {
+    if !ctx.replicating() {
+        return;
+    }
+    match o.ttl {
+        Ttl::At(_) => {
+            if let Some(at) = ctx.stored_expiry(key).filter(|&at| at > 0) {
+                let set = OwnedArgv::from_slices([b"SET".as_slice(), key, val]);
+                ctx.propagate(vec![set, replication::pexpireat(key, at)]);
+            }
+        }
+        // The IFEQ condition held here: replicas get the plain write.
+        _ if o.ifeq.is_some() => {
+            let mut set = vec![b"SET".as_slice(), key, val];
+            if o.ttl == Ttl::Keep {
+                set.push(b"KEEPTTL");
+            }
+            ctx.propagate(vec![OwnedArgv::from_slices(set)]);
+        }
+        _ => {}
+    }
+}
+
+fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    let o = parse_set_options(ctx, argv)?;
     let key = argv.get(1);
     let now = ctx.now;
     let db = &mut ctx.eng.dbs[ctx.client.db];
-    let old: Option<Option<Vec<u8>>> = if want_get {
+    let old: Option<Option<Vec<u8>>> = if o.want_get {
         match db.get(key, now) {
             None => Some(None),
             Some(e) => Some(Some(as_str(&e.value)?.clone())),
@@ -238,53 +289,24 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         None
     };
-    let exists = if !(nx || xx) {
-        false
-    } else {
-        match &old {
-            Some(o) => o.is_some() || db.exists(key, now),
-            None => db.exists(key, now),
-        }
-    };
-    let ifeq_refused = match ifeq {
-        None => false,
-        Some(expected) => match db.get(key, now) {
-            None => true,
-            Some(e) => as_str(&e.value)?.as_slice() != expected,
-        },
-    };
-    if (nx && exists) || (xx && !exists) || ifeq_refused {
+    if set_refused(db, key, now, &o, &old)? {
         match old {
-            Some(Some(o)) => ctx.out.bulk(&o),
+            Some(Some(prev)) => ctx.out.bulk(&prev),
             _ => ctx.out.null(),
         }
         return Ok(());
     }
-    store_str(ctx, key, argv.get(2), ttl == Ttl::Keep);
-    if let Ttl::At(at) = ttl {
+    store_str(ctx, key, argv.get(2), o.ttl == Ttl::Keep);
+    if let Ttl::At(at) = o.ttl {
         ctx.db().set_expire(key, at, now);
     }
     ctx.write(key).notify(notify::STRING, "set").dirty(1);
-    if ifeq.is_some() && !matches!(ttl, Ttl::At(_)) && ctx.replicating() {
-        // The condition held here: replicas get the plain write.
-        let mut set = vec![b"SET".as_slice(), key, argv.get(2)];
-        if ttl == Ttl::Keep {
-            set.push(b"KEEPTTL");
-        }
-        ctx.propagate(vec![OwnedArgv::from_slices(set)]);
-    }
-    if matches!(ttl, Ttl::At(_)) {
+    if matches!(o.ttl, Ttl::At(_)) {
         ctx.write(key).notify(notify::GENERIC, "expire");
-        // Replicas get a plain SET and the absolute instant (options like GET dropped).
-        if ctx.replicating()
-            && let Some(at) = ctx.stored_expiry(key).filter(|&at| at > 0)
-        {
-            let set = OwnedArgv::from_slices([b"SET".as_slice(), key, argv.get(2)]);
-            ctx.propagate(vec![set, replication::pexpireat(key, at)]);
-        }
     }
+    propagate_set(ctx, key, argv.get(2), &o);
     match old {
-        Some(Some(o)) => ctx.out.bulk(&o),
+        Some(Some(prev)) => ctx.out.bulk(&prev),
         Some(None) => ctx.out.null(),
         None => ctx.out.ok(),
     }
