@@ -536,7 +536,12 @@ def same_exec(queued, a, b):
 def first_mismatch(ref, ours, seq):
     ra, rb = run_sequence(ref.port, seq), run_sequence(ours.port, seq)
     if any(b"node is broken" in r[0] for r in rb):
-        ours.restart()        # a panic poisons the node: later sequences need a fresh one
+        # A panic poisons the node: later sequences need a fresh one. The reference restarts
+        # with it, so that process-wide state no FLUSHALL resets (Lua's math.random sequence,
+        # counters) stays in step: restarting ours alone turned every later math.random into
+        # a mismatch (seeds 2042-2051).
+        ours.restart()
+        ref.restart()
     queues = {}               # connection -> commands queued since MULTI (per the reference)
     blocked = {}              # connection -> blocking command sent without reading
     for i, (step, a, b) in enumerate(zip(seq, ra, rb)):

@@ -513,7 +513,9 @@ fn client_pause(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         4 if argv.is(3, "all") => false,
         _ => return Err(errors::SYNTAX.into()),
     };
-    let until = ctx.now + ms;
+    // Redis adds the time without a check: past the range the end wraps negative, and that
+    // pause is over at once.
+    let until = ctx.now.wrapping_add(ms);
     // A later, stronger pause extends; Redis keeps the most restrictive one.
     let (u, w) = match ctx.eng.pause() {
         Some((u0, w0)) => (u0.max(until), w0 && writes_only),

@@ -124,10 +124,11 @@ impl Ctx<'_> {
     pub fn timeout_arg(&self, argv: &Argv<'_>, i: usize) -> Result<Option<i64>, CmdError> {
         let t = crate::db::string::parse_f64(argv.get(i))
             .ok_or(CmdError::from("ERR timeout is not a float or out of range"))?;
-        // Redis converts seconds to whole milliseconds with a C cast, which yields i64::MIN on
-        // x86-64 when the value does not fit (infinities too): such a timeout reads as negative.
-        let ms = t * 1000.0;
-        let ms = if ms.abs() < 9.2e18 {
+        // Redis rounds up to whole milliseconds (so 0.0001 waits 1 ms, not forever) and
+        // converts with a C cast, which yields i64::MIN on x86-64 when the value does not fit
+        // in 64 bits (infinities too): such a timeout reads as negative.
+        let ms = (t * 1000.0).ceil();
+        let ms = if (-TWO_POW_63..TWO_POW_63).contains(&ms) {
             ms as i64
         } else {
             i64::MIN
@@ -135,15 +136,24 @@ impl Ctx<'_> {
         if ms < 0 {
             return Err("ERR timeout is negative".into());
         }
+        Ok(self.deadline_after(ms))
+    }
+
+    /// The absolute deadline of a wait of `ms` milliseconds (non-negative; 0 = forever, `None`).
+    /// Redis 7.0 adds the current time in a C `long long` without a check: a sum past its
+    /// range wraps negative, and the table of blocked clients' timeouts (unsigned) never fires
+    /// it, so such a wait is forever too.
+    pub fn deadline_after(&self, ms: i64) -> Option<i64> {
         if ms == 0 {
-            return Ok(None);
+            None
+        } else {
+            self.now.checked_add(ms)
         }
-        self.now
-            .checked_add(ms)
-            .map(Some)
-            .ok_or_else(|| "ERR timeout is out of range".into())
     }
 }
+
+/// 2^63 as a float: the first value a C cast to `long long` cannot hold.
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
 
 /// What the connection should do after a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -32,7 +32,7 @@ pub fn wait_cmd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         offset,
         want: want as usize,
     });
-    let deadline = if t == 0 { None } else { Some(ctx.now + t) };
+    let deadline = ctx.deadline_after(t);
     ctx.block(
         Vec::new(),
         deadline,

@@ -942,7 +942,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             if ms == 0 || ctx.client.in_exec {
                 ctx.out.ok();
             } else {
-                let until = ctx.now + ms;
+                let until = ctx.now.saturating_add(ms);
                 let until = ctx.eng.pause().map_or(until, |(u, _)| u.max(until));
                 ctx.eng.set_pause(Some((until, false)));
                 return ctx.block(Vec::new(), Some(until), crate::client::TimeoutReply::Ok);

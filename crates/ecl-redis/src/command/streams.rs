@@ -770,7 +770,7 @@ fn read_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, grouped: bool) -> CmdResult 
         return Ok(());
     };
     let keys = (0..r.n).map(|k| argv.get(r.at + k).into()).collect();
-    let deadline = (ms > 0).then(|| ctx.now + ms);
+    let deadline = ctx.deadline_after(ms);
     ctx.block(keys, deadline, TimeoutReply::NullArray)?;
     // Re-run with the IDs resolved now, so `$` keeps meaning "after what was there".
     let mut rerun = OwnedArgv::default();
