@@ -701,6 +701,93 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 /// One LCS match: ranges in the first and second string, and its length.
 type LcsMatch = ((usize, usize), (usize, usize), usize);
 
+/// The longest-common-subsequence length table of `a` and `b`, row-major with rows of
+/// `b.len() + 1` cells.
+fn lcs_table(a: &[u8], b: &[u8]) -> Vec<u32> {
+    let w = b.len() + 1;
+    let mut dp = vec![0u32; (a.len() + 1) * w];
+    for x in 1..=a.len() {
+        for y in 1..=b.len() {
+            dp[x * w + y] = if a[x - 1] == b[y - 1] {
+                dp[(x - 1) * w + y - 1] + 1
+            } else {
+                dp[(x - 1) * w + y].max(dp[x * w + y - 1])
+            };
+        }
+    }
+    dp
+}
+
+/// Walks the table back from the end, as Redis does: the common subsequence and its matching
+/// ranges, last range first.
+fn lcs_walk(a: &[u8], b: &[u8], dp: &[u32]) -> (Vec<u8>, Vec<LcsMatch>) {
+    let w = b.len() + 1;
+    let total = dp[a.len() * w + b.len()] as usize;
+    let mut seq = vec![0u8; total];
+    let mut matches: Vec<LcsMatch> = Vec::new();
+    let (mut x, mut y, mut k) = (a.len(), b.len(), total);
+    let mut cur: Option<((usize, usize), (usize, usize))> = None;
+    while x > 0 && y > 0 {
+        if a[x - 1] == b[y - 1] {
+            k -= 1;
+            seq[k] = a[x - 1];
+            match cur.as_mut() {
+                Some((ra, rb)) if ra.0 == x && rb.0 == y => {
+                    ra.0 = x - 1;
+                    rb.0 = y - 1;
+                }
+                _ => {
+                    if let Some((ra, rb)) = cur.take() {
+                        matches.push((ra, rb, ra.1 - ra.0 + 1));
+                    }
+                    cur = Some(((x - 1, x - 1), (y - 1, y - 1)));
+                }
+            }
+            x -= 1;
+            y -= 1;
+        } else if dp[(x - 1) * w + y] > dp[x * w + y - 1] {
+            x -= 1;
+        } else {
+            y -= 1;
+        }
+    }
+    if let Some((ra, rb)) = cur.take() {
+        matches.push((ra, rb, ra.1 - ra.0 + 1));
+    }
+    (seq, matches)
+}
+
+/// LCS … IDX: the ranges of at least `min_len`, with their lengths when asked.
+fn reply_lcs_idx(
+    ctx: &mut Ctx<'_>,
+    matches: Vec<LcsMatch>,
+    min_len: i64,
+    with_len: bool,
+    total: usize,
+) {
+    let kept: Vec<_> = matches
+        .into_iter()
+        .filter(|m| m.2 as i64 >= min_len)
+        .collect();
+    ctx.out.map(2);
+    ctx.out.bulk(b"matches");
+    ctx.out.array(kept.len());
+    for (ra, rb, l) in kept {
+        ctx.out.array(if with_len { 3 } else { 2 });
+        ctx.out.array(2);
+        ctx.out.int(ra.0 as i64);
+        ctx.out.int(ra.1 as i64);
+        ctx.out.array(2);
+        ctx.out.int(rb.0 as i64);
+        ctx.out.int(rb.1 as i64);
+        if with_len {
+            ctx.out.int(l as i64);
+        }
+    }
+    ctx.out.bulk(b"len");
+    ctx.out.int(total as i64);
+}
+
 fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     // Redis checks both keys' types before it reads the options.
     let now = ctx.now;
@@ -741,73 +828,12 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len".into(),
         );
     }
-    let w = b.len() + 1;
-    let mut dp = vec![0u32; cells];
-    for x in 1..=a.len() {
-        for y in 1..=b.len() {
-            dp[x * w + y] = if a[x - 1] == b[y - 1] {
-                dp[(x - 1) * w + y - 1] + 1
-            } else {
-                dp[(x - 1) * w + y].max(dp[x * w + y - 1])
-            };
-        }
-    }
-    let total = dp[a.len() * w + b.len()] as usize;
-    let mut seq = vec![0u8; total];
-    let mut matches: Vec<LcsMatch> = Vec::new();
-    let (mut x, mut y, mut k) = (a.len(), b.len(), total);
-    let mut cur: Option<((usize, usize), (usize, usize))> = None;
-    while x > 0 && y > 0 {
-        if a[x - 1] == b[y - 1] {
-            k -= 1;
-            seq[k] = a[x - 1];
-            match cur.as_mut() {
-                Some((ra, rb)) if ra.0 == x && rb.0 == y => {
-                    ra.0 = x - 1;
-                    rb.0 = y - 1;
-                }
-                _ => {
-                    if let Some((ra, rb)) = cur.take() {
-                        matches.push((ra, rb, ra.1 - ra.0 + 1));
-                    }
-                    cur = Some(((x - 1, x - 1), (y - 1, y - 1)));
-                }
-            }
-            x -= 1;
-            y -= 1;
-        } else if dp[(x - 1) * w + y] > dp[x * w + y - 1] {
-            x -= 1;
-        } else {
-            y -= 1;
-        }
-    }
-    if let Some((ra, rb)) = cur.take() {
-        matches.push((ra, rb, ra.1 - ra.0 + 1));
-    }
+    let dp = lcs_table(&a, &b);
+    let (seq, matches) = lcs_walk(&a, &b, &dp);
     if want_len {
-        ctx.out.int(total as i64);
+        ctx.out.int(seq.len() as i64);
     } else if want_idx {
-        let kept: Vec<_> = matches
-            .into_iter()
-            .filter(|m| m.2 as i64 >= min_len)
-            .collect();
-        ctx.out.map(2);
-        ctx.out.bulk(b"matches");
-        ctx.out.array(kept.len());
-        for (ra, rb, l) in kept {
-            ctx.out.array(if with_len { 3 } else { 2 });
-            ctx.out.array(2);
-            ctx.out.int(ra.0 as i64);
-            ctx.out.int(ra.1 as i64);
-            ctx.out.array(2);
-            ctx.out.int(rb.0 as i64);
-            ctx.out.int(rb.1 as i64);
-            if with_len {
-                ctx.out.int(l as i64);
-            }
-        }
-        ctx.out.bulk(b"len");
-        ctx.out.int(total as i64);
+        reply_lcs_idx(ctx, matches, min_len, with_len, seq.len());
     } else {
         ctx.out.bulk(&seq);
     }
