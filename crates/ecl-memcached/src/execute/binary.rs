@@ -219,6 +219,70 @@ fn get(
     }
 }
 
+/// What a binary storage opcode asks for.
+struct StoreKind {
+    /// The command (quiet variants mapped to theirs; a CAS turns set/add/replace into SET).
+    base: u8,
+    /// A quiet variant: no reply on success.
+    quiet: bool,
+    /// APPEND or PREPEND.
+    concat: bool,
+    /// The opcode as sent was SET or SETQ: a too-large one drops the old item.
+    plain_set: bool,
+}
+
+impl StoreKind {
+    fn of(h: &Header) -> StoreKind {
+        let (base, quiet) = match h.opcode {
+            op::SETQ => (op::SET, true),
+            op::ADDQ => (op::ADD, true),
+            op::REPLACEQ => (op::REPLACE, true),
+            op::APPENDQ => (op::APPEND, true),
+            op::PREPENDQ => (op::PREPEND, true),
+            other => (other, false),
+        };
+        let concat = base == op::APPEND || base == op::PREPEND;
+        StoreKind {
+            // memcached turns any set, add or replace carrying a CAS into a compare-and-swap:
+            // the key must exist with that CAS, whatever the opcode says.
+            base: if h.cas != 0 && !concat { op::SET } else { base },
+            quiet,
+            concat,
+            plain_set: base == op::SET,
+        }
+    }
+}
+
+/// Whether the key's presence (and CAS, `existing_cas`) allows the store, counting CAS hits,
+/// misses and bad values as memcached does.
+fn check_existing(
+    base: u8,
+    cas: u64,
+    existing_cas: Option<u64>,
+    mut count: impl FnMut(Counter),
+) -> Result<(), Status> {
+    match (base, existing_cas) {
+        (op::ADD, Some(_)) => return Err(Status::KeyExists),
+        (op::REPLACE, None) => return Err(Status::KeyNotFound),
+        (op::APPEND | op::PREPEND, None) => return Err(Status::NotStored),
+        (op::SET, None) if cas != 0 => {
+            count(Counter::CasMisses);
+            return Err(Status::KeyNotFound);
+        }
+        _ => {}
+    }
+    if let Some(have) = existing_cas
+        && cas != 0
+    {
+        if have != cas {
+            count(Counter::CasBadval);
+            return Err(Status::KeyExists);
+        }
+        count(Counter::CasHits);
+    }
+    Ok(())
+}
+
 fn store(
     node: &NodeShared,
     conn_stripe: usize,
@@ -228,20 +292,12 @@ fn store(
     value: &[u8],
     out: &mut Vec<u8>,
 ) {
-    let (base, quiet) = match h.opcode {
-        op::SETQ => (op::SET, true),
-        op::ADDQ => (op::ADD, true),
-        op::REPLACEQ => (op::REPLACE, true),
-        op::APPENDQ => (op::APPEND, true),
-        op::PREPENDQ => (op::PREPEND, true),
-        other => (other, false),
-    };
-    let concat = base == op::APPEND || base == op::PREPEND;
-    // The opcode as sent, quiet or not: a too-large SET or SETQ drops the old item.
-    let plain_set = base == op::SET;
-    // memcached turns any set, add or replace carrying a CAS into a compare-and-swap: the key
-    // must exist with that CAS, whatever the opcode says.
-    let base = if h.cas != 0 && !concat { op::SET } else { base };
+    let StoreKind {
+        base,
+        quiet,
+        concat,
+        plain_set,
+    } = StoreKind::of(h);
     let store = &node.store;
     let counters = &store.counters;
     counters.incr(conn_stripe, Counter::CmdSet);
@@ -274,25 +330,9 @@ fn store(
             }
             return Err(Status::TooLarge);
         }
-        match (base, existing) {
-            (op::ADD, Some(_)) => return Err(Status::KeyExists),
-            (op::REPLACE, None) => return Err(Status::KeyNotFound),
-            (op::APPEND | op::PREPEND, None) => return Err(Status::NotStored),
-            (op::SET, None) if h.cas != 0 => {
-                counters.incr(stripe, Counter::CasMisses);
-                return Err(Status::KeyNotFound);
-            }
-            _ => {}
-        }
-        if let Some(slot) = existing
-            && h.cas != 0
-        {
-            if g.view(slot).cas != h.cas {
-                counters.incr(stripe, Counter::CasBadval);
-                return Err(Status::KeyExists);
-            }
-            counters.incr(stripe, Counter::CasHits);
-        }
+        // The item's CAS is read only when the request carries one (the common store does not).
+        let existing_cas = existing.map(|slot| if h.cas != 0 { g.view(slot).cas } else { 0 });
+        check_existing(base, h.cas, existing_cas, |c| counters.incr(stripe, c))?;
         if let (true, Some(slot)) = (concat, existing) {
             let v = g.view(slot);
             item.flags = v.flags;
