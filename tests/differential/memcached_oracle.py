@@ -27,6 +27,12 @@ NUMS = [b"1", b"5", b"0", b"18446744073709551615", b"18446744073709551616", b"-1
 # rejects them (a deliberate difference, see memcached_compat/wire_diff.py).
 META_FLAGS = "bcfhklOqstvNTRIMDJCFSPa"
 SENTINEL_TEXT = b"mn\r\n"
+# What each sequence starts with after flush_all: a delete of every key the generators use
+# (the typed pools and the odd-arity tokens; `x y` is two keys).
+RESET_KEYS = sorted({t for t in KEYS + [b"x", b"y"] + NUMS + [b"noreply", b"foo", b"1000000001", b"7",
+                                                             b"HTTP/1.1", b"ka"]
+                     if t and b" " not in t and len(t) <= 250})
+RESET_DELETES = [b"delete %s noreply\r\n" % k for k in RESET_KEYS]
 NOOP_OPAQUE = 0xFEEDFACE
 
 
@@ -105,6 +111,12 @@ def odd_arity(rng):
         # A lone `x` or `E` is a meta flag 1.6.18 refuses and this engine takes (a documented
         # difference, see META_FLAGS).
         pool = [t for t in pool if t not in (b"x", b"E")]
+    if command == b"flush_all":
+        # memcached flushes lazily and `flush_all <a time in the past>` clears its flush mark,
+        # so items an earlier flush_all hid come back until its crawler reclaims them (timing
+        # of memcached's own background thread); this engine removed them at the flush. Not
+        # generated (a documented difference, README.md "Left out").
+        pool = [t for t in pool if t != b"1000000001"]
     args = [rng.choice(pool) for _ in range(rng.randint(0, 5))]
     return b" ".join([command] + args) + b"\r\n"
 
@@ -254,7 +266,9 @@ def first_mismatch(ref, ours, proto, reqs, fresh=False):
         ref.restart()
         ours.restart()
     for srv in (ref, ours):
-        run_sequence(srv.port, "text", [b"flush_all\r\n"])
+        # flush_all alone is not a clean slate on memcached (see odd_arity): every key the
+        # generator uses is deleted as well.
+        run_sequence(srv.port, "text", [b"flush_all\r\n"] + RESET_DELETES)
     ra, rb = run_sequence(ref.port, proto, reqs), run_sequence(ours.port, proto, reqs)
     for i, (a, b) in enumerate(zip(ra, rb)):
         if not same(a, b):
