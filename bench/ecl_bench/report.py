@@ -1,4 +1,6 @@
 """REPORT.md and the ratio plot from the suite's results."""
+
+import os
 import statistics
 
 MIB = 2 ** 20
@@ -212,7 +214,25 @@ def render(r):
     L.append("- Control-plane latencies are timed with a minimal keep-alive query-protocol client "
              "(unsigned form POST), polling Describe every 0.5 ms, so they are the emulator's, "
              "not botocore's.")
-    return "\n".join(L) + "\n"
+    L.append("")
+    L.append(hand_kept())
+    return "\n".join(L).rstrip() + "\n"
+
+
+HAND_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "hand")
+
+
+def hand_kept():
+    """The hand-kept sections (bench/hand/*.md, in name order): measurements taken by other
+    programs (bench/surface.py, mctools.py runs) that a suite run must carry over, not erase."""
+    parts = ["# Hand-kept sections\n",
+             "Kept in `bench/hand/*.md` and appended to every generated report; each says "
+             "when and how it was measured.\n"]
+    for name in sorted(os.listdir(HAND_DIR)) if os.path.isdir(HAND_DIR) else []:
+        if name.endswith(".md"):
+            with open(os.path.join(HAND_DIR, name)) as f:
+                parts.append(f.read().rstrip() + "\n")
+    return "\n".join(parts)
 
 
 def pct(xs, q):
