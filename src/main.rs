@@ -34,6 +34,7 @@ fn main() -> std::process::ExitCode {
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(ecl_redis::WORKER_STACK_SIZE)
         .build()
     {
         Ok(rt) => rt,

@@ -156,8 +156,34 @@ SCRIPT_BY_SHA = {hashlib.sha1(s).hexdigest().encode(): s for s in SCRIPTS}
 S_ARGS = [b"k1", b"k2", b"1", b"10", b"x", b"", b"3.5", b"-1"]
 
 
+# cjson.decode on JSON texts damaged at random: lua-cjson's tokenizer decides what decodes and
+# how an error names the token and its position (strtod prefixes, `+1`/hex/inf/nan, NUL ends,
+# surrogate pairs, nesting limits).
+JSON_TEXTS = [b'{"a":[1,2,{"b":null}],"c":"x\\u00e9y","d":1.5e3,"e":true}',
+              b'["\\ud83d\\ude00","\\n\\/",0x1F,+1,01,-0,1.5e,2E+3,0x1p-3]', b'[[[[[[1]]]]]]',
+              b'{"k\\u0000":"\\udc00"}', b' [ true , false , null ] ', b'"str"', b'-12.5e-3', b'{}']
+JSON_SCRIPT = (b"local ok, r = pcall(cjson.decode, ARGV[1]) "
+               b"if not ok then return {err=r} end return cjson.encode(r)")
+
+
+def damaged_json(rng):
+    b = bytearray(rng.choice(JSON_TEXTS))
+    for _ in range(rng.randint(0, 3)):
+        i = rng.randrange(len(b) + 1)
+        r = rng.random()
+        if r < 0.4 and i < len(b):
+            b[i] = rng.choice(b'{}[]",:0123456789.eE+-\\u tfnixXpP\x00\xff')
+        elif r < 0.7 and i < len(b):
+            del b[i]
+        else:
+            b.insert(i, rng.choice(b'{}[]",:0.eE+-\\u tfnx'))
+    return bytes(b)
+
+
 def script_line(g):
     rng = g.rng
+    if rng.random() < 0.1:
+        return [b"EVAL", JSON_SCRIPT, b"0", damaged_json(rng)]
     s = rng.choice(SCRIPTS)
     nk = rng.choice([0, 1, 1, 1, 2])
     keys = [rng.choice([b"k1", b"k2", b"{t}k"]) for _ in range(nk)]

@@ -57,6 +57,13 @@ pub use replication::remote::{SourceLayout, SourcePrimary};
 
 use std::net::SocketAddr;
 
+/// Stack size for the runtime threads that serve nodes (8 MiB, a C program's main thread's
+/// usual size, where redis-server runs scripts). Lua scripts recurse through Rust code:
+/// `cjson.encode`, `cmsgpack` and the reply conversion follow a table nested up to Redis's
+/// limits (1000 levels for cjson), which overflows tokio's default 2 MiB in a debug build and
+/// would abort the whole process.
+pub const WORKER_STACK_SIZE: usize = 8 << 20;
+
 /// Which engine the node claims to be (INFO `server` section, HELLO reply, version rules).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {

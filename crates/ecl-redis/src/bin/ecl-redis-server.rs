@@ -66,7 +66,8 @@ fn main() {
         .and_then(|t| t.parse().ok())
         .unwrap_or(0usize);
     let mut rt = tokio::runtime::Builder::new_multi_thread();
-    rt.enable_all();
+    rt.enable_all()
+        .thread_stack_size(ecl_redis::WORKER_STACK_SIZE);
     if threads > 0 {
         rt.worker_threads(threads);
     }

@@ -14,6 +14,7 @@
 pub mod convert;
 pub mod functions;
 pub mod json;
+pub mod json_decode;
 pub mod libs;
 pub mod msgpack;
 
