@@ -180,10 +180,51 @@ def damaged_json(rng):
     return bytes(b)
 
 
+# cmsgpack.unpack/unpack_one/unpack_limit on damaged MessagePack (type codes Redis's
+# lua-cmsgpack refuses, nil and NaN map keys, missing bytes), and struct.unpack with random
+# formats and data (argument errors name the function as the call site does: '?' in pcall).
+MSGPACK_TEXTS = [b"\x93\x01\xa3two\x81\xa1k\xc3", b"\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00",
+                 b"\x84\xa1a\x93\x01\x02\x81\xa1b\xc0\xa1c\xa4x\xc3\xa9y\xa1d\xcd\x05\xdc\xa1e\xc3",
+                 b"\xdc\x00\x02\x01\x02\xde\x00\x01\xd9\x01a\xd0\xff", b"\x01\x02\x03"]
+MSGPACK_SCRIPTS = [
+    b"local ok, r = pcall(cmsgpack.unpack, ARGV[1]) if not ok then return {err=r} end return cjson.encode({r})",
+    b"return {pcall(cmsgpack.unpack_one, ARGV[1], tonumber(ARGV[2]))}",
+    b"return {pcall(cmsgpack.unpack_limit, ARGV[1], tonumber(ARGV[2]), 1)}",
+]
+STRUCT_SCRIPT = (b"local ok, a, b, c = pcall(struct.unpack, ARGV[1], ARGV[2]) "
+                 b"if not ok then return {err=a} end return {tostring(a), tostring(b), tostring(c)}")
+
+
+def damaged(rng, texts, alphabet):
+    b = bytearray(rng.choice(texts))
+    for _ in range(rng.randint(0, 3)):
+        i = rng.randrange(len(b) + 1)
+        r = rng.random()
+        if r < 0.4 and i < len(b):
+            b[i] = rng.choice(alphabet)
+        elif r < 0.7 and i < len(b):
+            del b[i]
+        else:
+            b.insert(i, rng.choice(alphabet))
+    return bytes(b)
+
+
+def library_line(rng):
+    """A script decoding damaged input with cjson, cmsgpack or struct."""
+    r = rng.random()
+    if r < 0.5:
+        return [b"EVAL", JSON_SCRIPT, b"0", damaged_json(rng)]
+    if r < 0.8:
+        data = damaged(rng, MSGPACK_TEXTS, bytes(range(256)))
+        return [b"EVAL", rng.choice(MSGPACK_SCRIPTS), b"0", data, rng.choice([b"0", b"1", b"3", b"-1", b"x"])]
+    fmt = bytes(rng.choice(b"bBhHlLiIfdsc0123456789<>!x ") for _ in range(rng.randint(1, 5)))
+    return [b"EVAL", STRUCT_SCRIPT, b"0", fmt, bytes(rng.randrange(256) for _ in range(rng.randint(0, 12)))]
+
+
 def script_line(g):
     rng = g.rng
-    if rng.random() < 0.1:
-        return [b"EVAL", JSON_SCRIPT, b"0", damaged_json(rng)]
+    if rng.random() < 0.15:
+        return library_line(rng)
     s = rng.choice(SCRIPTS)
     nk = rng.choice([0, 1, 1, 1, 2])
     keys = [rng.choice([b"k1", b"k2", b"{t}k"]) for _ in range(nk)]

@@ -228,7 +228,7 @@ pub fn error_text(lua: &Lua, e: Value) -> mlua::Result<Value> {
 /// globals `g`.
 pub fn install(lua: &Lua, g: &Table) -> mlua::Result<()> {
     let math: Table = g.raw_get("math")?;
-    math.raw_set("random", lua.create_function(math_random)?)?;
+    math.raw_set("random", lib_fn(lua, math_random)?)?;
     math.raw_set(
         "randomseed",
         lua.create_function(|lua, seed: f64| {
@@ -274,12 +274,50 @@ fn bad_number(i: usize, fname: &str, got: &str) -> mlua::Error {
     ))
 }
 
+/// A library function (`struct`, `bit`, `cmsgpack`, `math.random`) whose "bad argument"
+/// errors name the function as the call site does, as Lua 5.1's `luaL_argerror` does: by the
+/// name the caller used (a local alias's own name), or `?` when it was called through `pcall`.
+pub(crate) fn lib_fn<A, R, F>(lua: &Lua, f: F) -> mlua::Result<mlua::Function>
+where
+    A: mlua::FromLuaMulti,
+    R: mlua::IntoLuaMulti,
+    F: Fn(&Lua, A) -> mlua::Result<R> + Send + 'static,
+{
+    lua.create_function(move |lua, args: A| f(lua, args).map_err(|e| as_called(lua, e)))
+}
+
+/// Renames the function in a "bad argument #n to 'name' (…)" error to the name the running
+/// function was called by (its debug info), `?` when it has none.
+fn as_called(lua: &Lua, e: mlua::Error) -> mlua::Error {
+    let mlua::Error::RuntimeError(msg) = &e else {
+        return e;
+    };
+    let Some(rest) = msg.strip_prefix("bad argument #") else {
+        return e;
+    };
+    let (Some(open), Some(close)) = (rest.find(" to '"), rest.find("' (")) else {
+        return e;
+    };
+    if close < open {
+        return e;
+    }
+    let name = lua
+        .inspect_stack(0, |d| d.names().name.map(|n| n.into_owned()))
+        .flatten()
+        .unwrap_or_else(|| "?".to_string());
+    mlua::Error::runtime(format!(
+        "bad argument #{} to '{name}'{}",
+        &rest[..open],
+        &rest[close + 1..]
+    ))
+}
+
 fn bit_fold(
     lua: &Lua,
     name: &'static str,
     op: fn(i32, i32) -> i32,
 ) -> mlua::Result<mlua::Function> {
-    lua.create_function(move |_, args: MultiValue| {
+    lib_fn(lua, move |_, args: MultiValue| {
         let mut acc = bit_arg(&args, 0, name)?;
         for i in 1..args.len() {
             acc = op(acc, bit_arg(&args, i, name)?);
@@ -293,7 +331,7 @@ fn bit_shift(
     name: &'static str,
     op: fn(i32, u32) -> i32,
 ) -> mlua::Result<mlua::Function> {
-    lua.create_function(move |_, args: MultiValue| {
+    lib_fn(lua, move |_, args: MultiValue| {
         let x = bit_arg(&args, 0, name)?;
         let n = bit_arg(&args, 1, name)? as u32 & 31;
         Ok(op(x, n) as f64)
@@ -324,17 +362,19 @@ fn bit_table(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "tobit",
-        lua.create_function(|_, a: MultiValue| Ok(bit_arg(&a, 0, "tobit")? as f64))?,
+        lib_fn(lua, |_, a: MultiValue| Ok(bit_arg(&a, 0, "tobit")? as f64))?,
     )?;
     t.raw_set(
         "bnot",
-        lua.create_function(|_, a: MultiValue| Ok(!bit_arg(&a, 0, "bnot")? as f64))?,
+        lib_fn(lua, |_, a: MultiValue| Ok(!bit_arg(&a, 0, "bnot")? as f64))?,
     )?;
     t.raw_set(
         "bswap",
-        lua.create_function(|_, a: MultiValue| Ok(bit_arg(&a, 0, "bswap")?.swap_bytes() as f64))?,
+        lib_fn(lua, |_, a: MultiValue| {
+            Ok(bit_arg(&a, 0, "bswap")?.swap_bytes() as f64)
+        })?,
     )?;
-    t.raw_set("tohex", lua.create_function(tohex)?)?;
+    t.raw_set("tohex", lib_fn(lua, tohex)?)?;
     Ok(t)
 }
 
