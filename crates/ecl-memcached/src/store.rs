@@ -370,6 +370,12 @@ impl Store {
     /// Invalidates every item not updated or accessed after `at` (Unix seconds), from then on.
     pub(crate) fn flush_at(&self, at: u32) {
         self.flush_at.store(at, Ordering::Relaxed);
+        // memcached marks a flush point with a CAS id when the point is already reached
+        // (`flush_all 1`, a time in the past), as a flush without delay does: CAS values go
+        // on from there on both.
+        if flush_started(at, self.clock.now()) {
+            self.next_cas();
+        }
     }
 
     /// One reaper pass: reclaims up to `budget` slots per shard that are expired or flushed,
