@@ -44,9 +44,33 @@ pub struct UpdateActionRecord {
     /// Whether the node restarts are still running (the phase cannot end before they do).
     #[serde(default)]
     pub running: bool,
+    /// The node being restarted now (`cluster id/node id`) and when its restart began (Unix
+    /// milliseconds): the one node that reads `in-progress` (or `stopping`).
+    #[serde(default)]
+    pub current: Option<(String, i64)>,
+    /// When each updated node's restart began and ended (Unix milliseconds), by
+    /// `cluster id/node id`: its NodeUpdateStartDate and NodeUpdateEndDate.
+    #[serde(default)]
+    pub node_times: std::collections::BTreeMap<String, (i64, i64)>,
 }
 
 impl UpdateActionRecord {
+    /// The `NodeUpdateStatus` of node `node` (`cluster id/node id`) while the action reads
+    /// `status`: `complete` once restarted, the node being restarted `in-progress` (or
+    /// `stopping`), the others `waiting-to-start` (`stopped` once the action is).
+    pub fn node_status(&self, node: &str, status: &'static str) -> &'static str {
+        if status == "complete" || self.nodes_done.iter().any(|d| d == node) {
+            return "complete";
+        }
+        let current = self.current.as_ref().is_some_and(|(c, _)| c == node);
+        match status {
+            "in-progress" if current => "in-progress",
+            "in-progress" => "waiting-to-start",
+            "stopping" if current => "stopping",
+            _ => "stopped",
+        }
+    }
+
     /// The `UpdateActionStatus` at `now_ms` (Unix milliseconds).
     pub fn status(&self, now_ms: i64) -> &'static str {
         match (self.phase, now_ms >= self.until_ms && !self.running) {

@@ -225,6 +225,7 @@ impl Region {
         // `stopped`, with the nodes it finished, and a new apply goes on from there.
         for a in self.update_actions.values_mut().filter(|a| a.running) {
             a.running = false;
+            a.current = None;
             a.phase = super::UpdateActionPhase::Stopping;
             a.until_ms = a.since_ms;
         }

@@ -115,6 +115,8 @@ fn populated() -> Store {
                 until_ms: 2,
                 started_ms: 1,
                 nodes_done: Vec::new(),
+                current: None,
+                node_times: Default::default(),
                 running: false,
             },
         );
@@ -390,6 +392,8 @@ fn an_interrupted_service_update_reads_stopped_with_its_nodes_done() {
                 started_ms: 10,
                 nodes_done: vec!["web-002/0001".into()],
                 running: true,
+                current: Some(("web-001/0001".into(), 900)),
+                node_times: [("web-002/0001".to_string(), (10, 800))].into(),
             },
         );
     }
@@ -400,4 +404,11 @@ fn an_interrupted_service_update_reads_stopped_with_its_nodes_done() {
     let a = &regions[0].update_actions[&key];
     assert_eq!(a.status(5_000), "stopped");
     assert_eq!(a.nodes_done, ["web-002/0001"]);
+    assert_eq!(a.node_status("web-002/0001", "stopped"), "complete");
+    assert_eq!(
+        a.current, None,
+        "no node is being restarted after a restart"
+    );
+    assert_eq!(a.node_status("web-001/0001", "stopped"), "stopped");
+    assert_eq!(a.node_times["web-002/0001"], (10, 800));
 }

@@ -1,6 +1,7 @@
 //! The node work of an applied service update: BatchApplyUpdateAction restarts every node the
 //! action covers in place, one at a time, as ElastiCache applies an update (replicas first,
-//! then each shard's primary after a failover to a replica when it has one; a Redis/Valkey
+//! then each shard's primary, after a failover to a replica when the group has automatic
+//! failover on, in place otherwise; a Redis/Valkey
 //! node keeps its keyspace, a Memcached node comes back empty as on AWS). The action's record
 //! counts the nodes done (`NodesUpdated`, node-level statuses) and reads `in-progress` until
 //! the last one is back; BatchStopUpdateAction stops the walk before the next node.
@@ -32,7 +33,7 @@ pub struct ActionRef {
 }
 
 /// One shard's members in restart order: replicas, then the primary (failed over first
-/// when it has replicas).
+/// when it has replicas and the group has automatic failover).
 type ShardOrder = (String, Vec<String>, String);
 
 impl Service {
@@ -83,9 +84,20 @@ impl Service {
             .unwrap_or(false)
     }
 
+    /// Records node `node` (`cluster/node id`) as the one being updated now.
+    fn node_starts(&self, action: &ActionRef, node: &str) {
+        self.with_action(action, |a, now_ms| {
+            a.current = Some((node.to_string(), now_ms))
+        });
+    }
+
     /// Records node `node` (`cluster/node id`) as updated.
     fn node_updated(&self, action: &ActionRef, node: String) {
-        self.with_action(action, |a, _| {
+        self.with_action(action, |a, now_ms| {
+            let start = (a.current.take())
+                .filter(|(c, _)| *c == node)
+                .map_or(now_ms, |(_, s)| s);
+            a.node_times.insert(node.clone(), (start, now_ms));
             if !a.nodes_done.contains(&node) {
                 a.nodes_done.push(node);
             }
@@ -109,10 +121,10 @@ impl Service {
                         )
                     })
                     .collect();
-                (GroupRef::of(&r, g), order)
+                (GroupRef::of(&r, g), order, g.automatic_failover)
             })
         };
-        let Some((gref, order)) = plan else {
+        let Some((gref, order, failover)) = plan else {
             return Ok(());
         };
         for (shard, replicas, primary) in order {
@@ -123,6 +135,7 @@ impl Service {
                 if self.node_is_done(action, &format!("{m}/0001")) {
                     continue;
                 }
+                self.node_starts(action, &format!("{m}/0001"));
                 self.restart_member(&gref, m).await?;
                 self.node_updated(action, format!("{m}/0001"));
             }
@@ -133,7 +146,10 @@ impl Service {
             if self.node_is_done(action, &format!("{primary}/0001")) {
                 continue;
             }
-            if !replicas.is_empty() {
+            self.node_starts(action, &format!("{primary}/0001"));
+            // With automatic failover a replica takes over first and the primary endpoint
+            // follows it; without it the primary restarts in place (its own short outage).
+            if !replicas.is_empty() && failover {
                 self.fail_over(&gref, &shard, None).await?;
             }
             self.restart_member(&gref, &primary).await?;
@@ -163,6 +179,7 @@ impl Service {
             if self.node_is_done(action, &format!("{}/{id}", cref.id)) {
                 continue;
             }
+            self.node_starts(action, &format!("{}/{id}", cref.id));
             self.respec_nodes(&cref, std::slice::from_ref(&id)).await?;
             self.node_updated(action, format!("{}/{id}", cref.id));
         }

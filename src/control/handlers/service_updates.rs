@@ -393,6 +393,27 @@ fn action_status<'a>(
     (rec, status)
 }
 
+/// When node `key` (`cluster id/node id`) began and finished its restart, as far as it got;
+/// a node of a complete action that has no times of its own (an action completed before
+/// they were kept) reads the action's.
+fn node_dates(
+    rec: Option<&UpdateActionRecord>,
+    key: &str,
+    node_status: &str,
+) -> (Option<i64>, Option<i64>) {
+    let Some(a) = rec else {
+        return (None, None);
+    };
+    if let Some(&(start, end)) = a.node_times.get(key) {
+        return (Some(start), Some(end));
+    }
+    match &a.current {
+        Some((c, start)) if c == key => (Some(*start), None),
+        _ if node_status == "complete" => (Some(a.started_ms), Some(a.until_ms)),
+        _ => (None, None),
+    }
+}
+
 /// Renders one update action; node-level statuses when asked.
 fn render_action(
     r: &Region,
@@ -403,20 +424,17 @@ fn render_action(
 ) -> UpdateAction {
     let (rec, status) = action_status(r, e, t, now_ms);
     let total: usize = t.nodes.iter().map(|(_, n)| n.len()).sum();
-    // A node reads `complete` once the update restarted it (every node of a complete action).
-    let node_done = |cluster: &str, node: &str| {
-        status == "complete"
-            || rec.is_some_and(|a| {
-                a.nodes_done
-                    .iter()
-                    .any(|d| *d == format!("{cluster}/{node}"))
-            })
+    // Each node's own status and dates (see `UpdateActionRecord::node_status`).
+    let node_status = |cluster: &str, node: &str| {
+        rec.map_or("not-applied", |a| {
+            a.node_status(&format!("{cluster}/{node}"), status)
+        })
     };
     let done = t
         .nodes
         .iter()
         .flat_map(|(_, n)| n)
-        .filter(|(c, n)| node_done(c, n))
+        .filter(|(c, n)| node_status(c, n) == "complete")
         .count();
     let sla = match (status, rec) {
         ("complete", Some(a)) if a.until_ms <= ms(e.apply_by) => "yes",
@@ -425,16 +443,18 @@ fn render_action(
         _ => "n/a",
     };
     let node = |cluster: Option<String>, owner: &str, node: String| {
-        let finished = node_done(owner, &node);
+        let node_status = node_status(owner, &node);
+        let (start, end) = node_dates(rec, &format!("{owner}/{node}"), node_status);
         NodeGroupMemberUpdateStatus {
             cache_cluster_id: cluster,
             node_deletion_date: None,
-            node_update_end_date: rec.filter(|_| finished).map(|a| from_ms(a.until_ms)),
+            node_update_end_date: end.map(from_ms),
             node_update_initiated_by: rec.map(|_| "customer".to_string()),
             node_update_initiated_date: rec.map(|a| from_ms(a.started_ms)),
-            node_update_start_date: rec.map(|a| from_ms(a.started_ms)),
-            node_update_status: Some(if finished { "complete" } else { status }.to_string()),
-            node_update_status_modified_date: rec.map(|a| from_ms(a.since_ms)),
+            node_update_start_date: start.map(from_ms),
+            node_update_status: Some(node_status.to_string()),
+            node_update_status_modified_date: rec
+                .map(|a| from_ms(end.or(start).unwrap_or(a.since_ms).max(a.since_ms))),
             cache_node_id: Some(node),
         }
     };
@@ -648,10 +668,10 @@ fn batch_one(
         )),
         (Batch::Apply, _) => {
             // Nodes a stopped apply already restarted stay updated.
-            let nodes_done = r
+            let (nodes_done, node_times) = r
                 .update_actions
                 .get(&key)
-                .map(|a| a.nodes_done.clone())
+                .map(|a| (a.nodes_done.clone(), a.node_times.clone()))
                 .unwrap_or_default();
             r.update_actions.insert(
                 key,
@@ -665,6 +685,8 @@ fn batch_one(
                     started_ms: now_ms,
                     nodes_done,
                     running: true,
+                    current: None,
+                    node_times,
                 },
             );
             Ok("in-progress")

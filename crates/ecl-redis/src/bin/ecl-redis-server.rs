@@ -6,11 +6,13 @@
 //! [--dir PATH] [--<parameter> <value> ...]`
 //!
 //! `--dir` gives the node a data directory (SAVE/BGSAVE files, `--appendonly yes`'s AOF);
-//! without it nothing is written to disk.
+//! without it nothing is written to disk. `--cluster` starts a one-shard cluster whose only
+//! node owns all 16384 slots, so keyed commands go through cluster routing as on a real
+//! cluster-mode node.
 
 #![forbid(unsafe_code)]
 
-use ecl_redis::{Flavor, RedisConfig, RedisNode};
+use ecl_redis::{ClusterNodeInfo, ClusterShard, ClusterTopology, Flavor, RedisConfig, RedisNode};
 use std::net::SocketAddr;
 
 fn usage() -> ! {
@@ -78,6 +80,7 @@ fn main() {
             std::process::exit(1)
         }
     };
+    let cluster = cfg.cluster_enabled;
     rt.block_on(async move {
         let node = match RedisNode::start(cfg) {
             Ok(n) => n,
@@ -86,10 +89,32 @@ fn main() {
                 std::process::exit(1)
             }
         };
+        if cluster {
+            node.set_cluster_topology(whole_cluster(&node));
+        }
         eprintln!("ecl-redis-server listening on {}", node.local_addr());
         let _ = tokio::signal::ctrl_c().await;
         node.shutdown().await;
     });
+}
+
+/// A cluster of this node alone, serving every slot from its own address.
+fn whole_cluster(node: &RedisNode) -> ClusterTopology {
+    let addr = node.local_addr();
+    let me = ClusterNodeInfo {
+        node_id: node.node_id(),
+        ip: addr.ip().to_string(),
+        port: addr.port(),
+        hostname: None,
+    };
+    ClusterTopology {
+        shards: vec![ClusterShard {
+            shard_id: ecl_redis::ids::random_hex40(),
+            slots: vec![(0, 16383)],
+            primary: me,
+            replicas: Vec::new(),
+        }],
+    }
 }
 
 fn tracing_subscriber_init() {

@@ -60,6 +60,8 @@ pub struct ClusterState {
     pub owner: Vec<u16>,
     /// This node's shard index, if the topology lists it.
     pub my_shard: Option<usize>,
+    /// Whether this node is its shard's primary (routing asks for every keyed command).
+    pub primary_here: bool,
     /// Topology changes so far (reported as the config epoch).
     pub epoch: u64,
     /// When the topology was last set (Unix ms), for CLUSTER LINKS.
@@ -84,6 +86,7 @@ impl Default for ClusterState {
             topology: ClusterTopology::default(),
             owner: Vec::new(),
             my_shard: None,
+            primary_here: false,
             epoch: 0,
             since_ms: 0,
             offset_cell,
@@ -109,6 +112,8 @@ impl ClusterState {
             s.primary.node_id == self.node_id
                 || s.replicas.iter().any(|r| r.node_id == self.node_id)
         });
+        self.primary_here =
+            (self.my_shard).is_some_and(|i| topology.shards[i].primary.node_id == self.node_id);
         self.owner = owner;
         self.topology = topology;
         // Moves name shards of the previous topology: a new slot map ends them.

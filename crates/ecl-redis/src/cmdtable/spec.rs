@@ -438,19 +438,37 @@ impl<H: Copy + 'static> CommandSpec<H> {
     }
     /// Key positions for a concrete invocation.
     pub fn key_positions(&self, argv: &Argv<'_>) -> Vec<usize> {
+        let mut v = Vec::new();
+        self.visit_key_positions(argv, |p| {
+            v.push(p);
+            true
+        });
+        v
+    }
+
+    /// Calls `visit` with each key position of [`CommandSpec::key_positions`], in order,
+    /// until it returns false; no allocation for the fixed-range forms (cluster routing
+    /// runs this for every keyed command).
+    pub fn visit_key_positions(&self, argv: &Argv<'_>, mut visit: impl FnMut(usize) -> bool) {
         match self.keys {
-            Keys::None => Vec::new(),
-            Keys::Custom(f) => f(argv),
+            Keys::None => {}
+            Keys::Custom(f) => {
+                for p in f(argv) {
+                    if !visit(p) {
+                        return;
+                    }
+                }
+            }
             Keys::Range(first, last, step) => {
                 let n = argv.len() as i32;
                 let last = if last < 0 { n + last } else { last };
-                let mut v = Vec::new();
                 let mut i = first;
                 while i <= last && i < n && step > 0 {
-                    v.push(i as usize);
+                    if !visit(i as usize) {
+                        return;
+                    }
                     i += step;
                 }
-                v
             }
         }
     }

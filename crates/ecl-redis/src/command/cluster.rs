@@ -429,7 +429,7 @@ fn slot_arg(argv: &Argv<'_>, i: usize) -> Result<u16, CmdError> {
 /// keeps one), else a scan of the keyspace.
 fn keys_in_slot(ctx: &mut Ctx<'_>, slot: u16, limit: usize) -> Vec<Vec<u8>> {
     let now = ctx.now;
-    let db = &ctx.eng.dbs[0];
+    let db = &mut ctx.eng.dbs[0];
     if let Some(keys) = db.slot_keys(&[(slot, slot)], limit, now) {
         return keys.into_iter().map(|k| k.to_vec()).collect();
     }

@@ -22,19 +22,26 @@ pub fn route(
     argv: &Argv<'_>,
     asking: bool,
 ) -> Result<(), CmdError> {
-    let positions = spec.key_positions(argv);
-    let Some(&first) = positions.first() else {
+    // The slot of the first key; any other key of another slot is CROSSSLOT.
+    let (mut slot, mut cross) = (None, false);
+    spec.visit_key_positions(argv, |p| match slot {
+        None => {
+            slot = Some(key_slot(argv.get(p)));
+            true
+        }
+        Some(s) => {
+            cross = p < argv.len() && key_slot(argv.get(p)) != s;
+            !cross
+        }
+    });
+    let Some(slot) = slot else {
         return Ok(());
     };
-    let slot = key_slot(argv.get(first));
-    for &p in &positions[1..] {
-        if p < argv.len() && key_slot(argv.get(p)) != slot {
-            return Err(crate::errors::CROSSSLOT.into());
-        }
+    if cross {
+        return Err(crate::errors::CROSSSLOT.into());
     }
     if !eng.cluster.moving.is_empty() {
-        let keys: Vec<&[u8]> = positions
-            .iter()
+        let keys: Vec<&[u8]> = (spec.key_positions(argv).iter())
             .filter(|&&p| p < argv.len())
             .map(|&p| argv.get(p))
             .collect();
@@ -48,7 +55,7 @@ pub fn route(
         return Err(crate::errors::CLUSTERDOWN_UNBOUND.into());
     };
     if Some(owner as usize) == st.my_shard {
-        if shard.primary.node_id == st.node_id {
+        if st.primary_here {
             return Ok(());
         }
         let read = spec.has(flags::READONLY) && !spec.has(flags::WRITE);

@@ -317,6 +317,17 @@ impl<V> Dict<V> {
         }
     }
 
+    /// [`Dict::get_or_insert_with`] giving the entry's slab index (see [`Dict::at_mut`])
+    /// instead of the value, for callers that track entries by position (the slot index).
+    pub fn get_or_insert_index(&mut self, key: &[u8], make: impl FnOnce() -> V) -> (u32, bool) {
+        let h = self.hash(key);
+        let i = self.find(key, h);
+        if i != NIL {
+            return (i, false);
+        }
+        (self.insert_new(key.into(), h, make()), true)
+    }
+
     /// Removes a key, returning its stored key and value.
     pub fn remove(&mut self, key: &[u8]) -> Option<(Key, V)> {
         if self.buckets.is_empty() {

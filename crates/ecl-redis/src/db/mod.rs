@@ -203,7 +203,11 @@ impl Db {
 
     /// Bytes accounted to keys and values.
     pub fn used_memory(&self) -> usize {
-        self.used + self.dict.bucket_count() * 4 + self.volatile.bucket_count() * 4
+        let index = self
+            .slot_index
+            .as_deref()
+            .map_or(0, slots::SlotIndex::mem_bytes);
+        self.used + self.dict.bucket_count() * 4 + self.volatile.bucket_count() * 4 + index
     }
 
     fn next_ver(&mut self) -> u64 {
@@ -237,11 +241,9 @@ impl Db {
         }
         if expired {
             self.before_change(key);
+            self.unindex(key);
         }
         if expired && let Some((k, e)) = self.dict.remove(key) {
-            if let Some(ix) = self.slot_index.as_mut() {
-                ix.remove(&k);
-            }
             self.used = self.used.saturating_sub(entry_size(&k, &e.value));
             self.volatile.remove(key);
             self.expired += 1;
@@ -341,15 +343,13 @@ impl Db {
         let access = self.access;
         let mut make = Some(make);
         let mut fresh = || make.take().map_or(Value::Str(Str::default()), |f| f());
-        let (e, mut created) = self.dict.get_or_insert_with(key, || Entry {
-            value: Value::Str(Str::default()),
-            expire_at: 0,
+        let (e, mut created) = Self::entry_for_write(
+            &mut self.dict,
+            self.slot_index.as_deref_mut(),
+            key,
             lru,
             ver,
-        });
-        if created && let Some(ix) = self.slot_index.as_mut() {
-            ix.add(key);
-        }
+        );
         let mut reclaimed = None;
         if created {
             e.value = fresh();
@@ -399,15 +399,13 @@ impl Db {
         let ver = self.next_ver();
         let lru = self.initial_lru(now_ms);
         let new_size = value.mem_size();
-        let (e, created) = self.dict.get_or_insert_with(key, || Entry {
-            value: Value::Str(Str::default()),
-            expire_at: 0,
+        let (e, created) = Self::entry_for_write(
+            &mut self.dict,
+            self.slot_index.as_deref_mut(),
+            key,
             lru,
             ver,
-        });
-        if created && let Some(ix) = self.slot_index.as_mut() {
-            ix.add(key);
-        }
+        );
         let expired = !created && e.expire_at != 0 && e.expire_at <= now_ms;
         let old_size = if created { 0 } else { e.value.mem_size() };
         e.value = value;
@@ -436,10 +434,8 @@ impl Db {
     /// Removes a key (no expiry check needed: an expired key is removed either way).
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         self.before_change(key);
+        self.unindex(key);
         let (k, e) = self.dict.remove(key)?;
-        if let Some(ix) = self.slot_index.as_mut() {
-            ix.remove(&k);
-        }
         self.used = self.used.saturating_sub(entry_size(&k, &e.value));
         if e.expire_at != 0 {
             self.volatile.remove(key);
@@ -475,10 +471,13 @@ impl Db {
         if e.expire_at != 0 {
             self.volatile.insert(key.into(), ());
         }
-        if let Some(ix) = self.slot_index.as_mut() {
-            ix.add(key);
-        }
         self.dict.insert(key.into(), e);
+        if let Some(ix) = self.slot_index.as_deref_mut()
+            && let Some(pos) = self.dict.index_of(key)
+            && ix.add(pos)
+        {
+            ix.resolve(|p| self.dict.slot_at(p as usize).map(|(k, _)| &**k));
+        }
     }
 
     /// Sets the absolute expiry (ms) of an existing key; `0` removes the TTL. Returns false
@@ -596,23 +595,66 @@ impl Db {
     /// from the keys the table holds.
     pub fn enable_slot_index(&mut self) {
         if self.slot_index.is_none() {
-            self.slot_index = Some(Box::new(slots::SlotIndex::of(
-                self.dict.iter().map(|(k, _)| k),
-            )));
+            let mut ix = slots::SlotIndex::default();
+            for pos in 0..self.dict.slot_count() {
+                if self.dict.slot_at(pos).is_some() {
+                    ix.add(pos as u32);
+                }
+            }
+            ix.resolve(|p| self.dict.slot_at(p as usize).map(|(k, _)| &**k));
+            self.slot_index = Some(Box::new(ix));
+        }
+    }
+
+    /// The entry a write stores into, created blank (and indexed by slot) when missing;
+    /// whether it was created.
+    fn entry_for_write<'a>(
+        dict: &'a mut Dict<Entry>,
+        index: Option<&mut slots::SlotIndex>,
+        key: &[u8],
+        lru: u32,
+        ver: u64,
+    ) -> (&'a mut Entry, bool) {
+        let blank = || Entry {
+            value: Value::Str(Str::default()),
+            expire_at: 0,
+            lru,
+            ver,
+        };
+        let Some(ix) = index else {
+            return dict.get_or_insert_with(key, blank);
+        };
+        let (pos, created) = dict.get_or_insert_index(key, blank);
+        if created && ix.add(pos) {
+            ix.resolve(|p| dict.slot_at(p as usize).map(|(k, _)| &**k));
+        }
+        (dict.at_mut(pos).expect("slab index just returned"), created)
+    }
+
+    /// Drops `key` from the slot index before it leaves the table.
+    fn unindex(&mut self, key: &[u8]) {
+        if let Some(ix) = self.slot_index.as_deref_mut()
+            && let Some(pos) = self.dict.index_of(key)
+        {
+            ix.remove(pos);
         }
     }
 
     /// Up to `limit` live keys of the slots in `ranges` (inclusive), slot by slot; `None`
     /// without a slot index (the caller scans instead).
-    pub fn slot_keys(&self, ranges: &[(u16, u16)], limit: usize, now_ms: i64) -> Option<Vec<Key>> {
-        let ix = self.slot_index.as_deref()?;
-        let live = |k: &&Key| {
-            self.dict
-                .get(k)
-                .is_some_and(|e| e.expire_at == 0 || e.expire_at > now_ms)
-        };
+    pub fn slot_keys(
+        &mut self,
+        ranges: &[(u16, u16)],
+        limit: usize,
+        now_ms: i64,
+    ) -> Option<Vec<Key>> {
+        let ix = self.slot_index.as_deref_mut()?;
+        ix.resolve(|p| self.dict.slot_at(p as usize).map(|(k, _)| &**k));
         let keys = (ix.slots_in(ranges).into_iter())
-            .flat_map(|slot| ix.keys(slot).filter(live).cloned().collect::<Vec<_>>())
+            .flat_map(|slot| ix.positions(slot))
+            .filter_map(|pos| self.dict.slot_at(pos as usize))
+            .filter(|(_, e)| e.expire_at == 0 || e.expire_at > now_ms)
+            .map(|(k, _)| k.clone())
             .take(limit)
             .collect();
         Some(keys)
