@@ -9,10 +9,7 @@ use mlua::{Lua, Table, Value};
 /// Nesting cjson refuses beyond.
 const MAX_DEPTH: usize = 1000;
 
-/// `cjson.null`: the light userdata JSON `null` decodes to.
-pub fn json_null() -> Value {
-    Value::LightUserData(mlua::LightUserData(std::ptr::null_mut()))
-}
+pub use super::json_decode::json_null;
 
 /// Builds the `cjson` table.
 pub fn cjson_table(lua: &Lua) -> mlua::Result<Table> {

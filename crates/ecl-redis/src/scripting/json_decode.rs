@@ -14,8 +14,12 @@
 //! ones; nesting beyond 1000 levels is refused; an error names the token found (its type, or
 //! what is wrong with it) and its 1-based position.
 
-use super::json::json_null;
 use mlua::{Lua, Value};
+
+/// `cjson.null`: the light userdata JSON `null` decodes to (and encodes from).
+pub fn json_null() -> Value {
+    Value::LightUserData(mlua::LightUserData(std::ptr::null_mut()))
+}
 
 /// Nesting cjson refuses beyond (`decode_max_depth`).
 const MAX_DEPTH: usize = 1000;

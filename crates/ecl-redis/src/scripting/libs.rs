@@ -5,6 +5,7 @@
 //! (`scripting::new_state`); the runner hands `math.random` the node's [`Rand`] state for each
 //! script, so the sequence goes on from script to script, as in redis-server 7.0.
 
+use super::argerror::lib_fn;
 use mlua::{Lua, MultiValue, Table, Value};
 
 pub mod structlib;
@@ -271,44 +272,6 @@ fn bad_number(i: usize, fname: &str, got: &str) -> mlua::Error {
     mlua::Error::runtime(format!(
         "bad argument #{} to '{fname}' (number expected, got {got})",
         i + 1
-    ))
-}
-
-/// A library function (`struct`, `bit`, `cmsgpack`, `math.random`) whose "bad argument"
-/// errors name the function as the call site does, as Lua 5.1's `luaL_argerror` does: by the
-/// name the caller used (a local alias's own name), or `?` when it was called through `pcall`.
-pub(crate) fn lib_fn<A, R, F>(lua: &Lua, f: F) -> mlua::Result<mlua::Function>
-where
-    A: mlua::FromLuaMulti,
-    R: mlua::IntoLuaMulti,
-    F: Fn(&Lua, A) -> mlua::Result<R> + Send + 'static,
-{
-    lua.create_function(move |lua, args: A| f(lua, args).map_err(|e| as_called(lua, e)))
-}
-
-/// Renames the function in a "bad argument #n to 'name' (…)" error to the name the running
-/// function was called by (its debug info), `?` when it has none.
-fn as_called(lua: &Lua, e: mlua::Error) -> mlua::Error {
-    let mlua::Error::RuntimeError(msg) = &e else {
-        return e;
-    };
-    let Some(rest) = msg.strip_prefix("bad argument #") else {
-        return e;
-    };
-    let (Some(open), Some(close)) = (rest.find(" to '"), rest.find("' (")) else {
-        return e;
-    };
-    if close < open {
-        return e;
-    }
-    let name = lua
-        .inspect_stack(0, |d| d.names().name.map(|n| n.into_owned()))
-        .flatten()
-        .unwrap_or_else(|| "?".to_string());
-    mlua::Error::runtime(format!(
-        "bad argument #{} to '{name}'{}",
-        &rest[..open],
-        &rest[close + 1..]
     ))
 }
 

@@ -11,6 +11,7 @@
 //! the writes reach replicas wrapped in MULTI/EXEC (not the EVAL). The reply bytes are then
 //! converted to Lua values ([`convert`]).
 
+pub mod argerror;
 pub mod convert;
 pub mod functions;
 pub mod json;

@@ -14,7 +14,7 @@ pub fn cmsgpack_table(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set(
         "pack",
-        super::libs::lib_fn(lua, |_, args: MultiValue| {
+        super::argerror::lib_fn(lua, |_, args: MultiValue| {
             if args.is_empty() {
                 return Err(mlua::Error::runtime(
                     "bad argument #0 to 'pack' (MessagePack pack needs input.)",
@@ -29,20 +29,20 @@ pub fn cmsgpack_table(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "unpack",
-        super::libs::lib_fn(lua, |lua, args: MultiValue| {
+        super::argerror::lib_fn(lua, |lua, args: MultiValue| {
             unpack_full(lua, &check_string(&args, 0, "unpack")?, None, 0)
         })?,
     )?;
     t.raw_set(
         "unpack_one",
-        super::libs::lib_fn(lua, |lua, args: MultiValue| {
+        super::argerror::lib_fn(lua, |lua, args: MultiValue| {
             let offset = opt_integer(&args, 1, "unpack_one", 0)?;
             unpack_full(lua, &check_string(&args, 0, "unpack_one")?, Some(1), offset)
         })?,
     )?;
     t.raw_set(
         "unpack_limit",
-        super::libs::lib_fn(lua, |lua, args: MultiValue| {
+        super::argerror::lib_fn(lua, |lua, args: MultiValue| {
             let limit = check_integer(&args, 1, "unpack_limit")?;
             let offset = opt_integer(&args, 2, "unpack_limit", 0)?;
             unpack_full(

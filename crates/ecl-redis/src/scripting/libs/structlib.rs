@@ -25,9 +25,9 @@ const MAX_C_STACK: usize = 8000;
 /// Builds the `struct` table.
 pub fn struct_table(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    t.raw_set("pack", super::lib_fn(lua, pack)?)?;
-    t.raw_set("unpack", super::lib_fn(lua, unpack)?)?;
-    t.raw_set("size", super::lib_fn(lua, size)?)?;
+    t.raw_set("pack", crate::scripting::argerror::lib_fn(lua, pack)?)?;
+    t.raw_set("unpack", crate::scripting::argerror::lib_fn(lua, unpack)?)?;
+    t.raw_set("size", crate::scripting::argerror::lib_fn(lua, size)?)?;
     Ok(t)
 }
 
