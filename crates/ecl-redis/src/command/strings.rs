@@ -68,7 +68,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Reads a string value (`None` when missing), WRONGTYPE otherwise; counts hits/misses.
-fn read_str<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a Vec<u8>>, CmdError> {
+fn read_str<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a [u8]>, CmdError> {
     let now = ctx.now;
     let db = &mut ctx.eng.dbs[ctx.client.db];
     match db.get(key, now) {
@@ -123,16 +123,13 @@ fn deadline(
     }
 }
 
-/// Stores a string, reusing the existing allocation when the key already holds a string.
+/// Stores a string, in place when the key already holds a string.
 pub fn store_str(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], keep_ttl: bool) {
     let now = ctx.now;
     let held = exec_hold(ctx);
     let db = &mut ctx.eng.dbs[ctx.client.db];
     if keep_ttl && let Some(mut v) = db.get_mut(key, now) {
-        if let Value::Str(s) = &mut *v
-            && s.capacity() >= val.len()
-            && s.capacity() <= 2 * val.len() + 64
-        {
+        if let Value::Str(s) = &mut *v {
             s.assign(val);
             s.hold(held);
             return;
@@ -233,7 +230,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let old: Option<Option<Vec<u8>>> = if want_get {
         match db.get(key, now) {
             None => Some(None),
-            Some(e) => Some(Some(as_str(&e.value)?.clone())),
+            Some(e) => Some(Some(as_str(&e.value)?.to_vec())),
         }
     } else {
         None
@@ -250,7 +247,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         None => false,
         Some(expected) => match db.get(key, now) {
             None => true,
-            Some(e) => as_str(&e.value)?.as_slice() != expected,
+            Some(e) => as_str(&e.value)? != expected,
         },
     };
     if (nx && exists) || (xx && !exists) || ifeq_refused {
@@ -340,7 +337,7 @@ fn psetex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn getset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let old = read_str(ctx, argv.get(1))?.cloned();
+    let old = read_str(ctx, argv.get(1))?.map(<[u8]>::to_vec);
     store_str(ctx, argv.get(1), argv.get(2), false);
     ctx.write(argv.get(1))
         .notify(notify::STRING, "set")
@@ -354,7 +351,7 @@ fn getset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn getdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
-    let Some(old) = read_str(ctx, key)?.cloned() else {
+    let Some(old) = read_str(ctx, key)?.map(<[u8]>::to_vec) else {
         ctx.out.null();
         return Ok(());
     };
@@ -392,7 +389,7 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         i += 1;
     }
     let key = argv.get(1);
-    let Some(val) = read_str(ctx, key)?.cloned() else {
+    let Some(val) = read_str(ctx, key)?.map(<[u8]>::to_vec) else {
         ctx.out.null();
         return Ok(());
     };
@@ -494,7 +491,6 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
         }
     };
     set_i64(s, new);
-    s.reencode();
     drop(val);
     ctx.write(key).notify(notify::STRING, "incrby").dirty(1);
     ctx.out.int(new);
@@ -589,7 +585,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let Value::Str(s) = &mut *val else {
         return Err(errors::WRONGTYPE.into());
     };
-    s.extend_from_slice(add);
+    s.vec_mut().extend_from_slice(add);
     if created {
         // APPEND to a missing key stores its argument as SET would.
         s.reencode();
@@ -661,7 +657,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err(errors::WRONGTYPE.into());
     };
     if s.len() < off + val.len() {
-        s.resize(off + val.len(), 0);
+        s.vec_mut().resize(off + val.len(), 0);
     }
     s[off..off + val.len()].copy_from_slice(val);
     let n = s.len();

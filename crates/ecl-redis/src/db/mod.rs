@@ -11,6 +11,7 @@
 //! Data-structure algorithms live beside this file (`list.rs`, `hash.rs`, `set.rs`, `zset.rs`,
 //! `string.rs`), never in command files.
 
+pub mod bytes;
 pub mod dict;
 pub mod evict;
 pub mod geohash;
@@ -28,7 +29,7 @@ pub mod zset;
 
 pub use dict::{Dict, Key};
 pub use snapshot::SnapCursor;
-pub use value::{Entry, KEY_OVERHEAD, Str, StrKind, Value};
+pub use value::{Entry, KEY_OVERHEAD, Str, StrKind, Value, key_size};
 
 use crate::errors::{self, CmdError};
 use std::collections::HashMap;
@@ -142,8 +143,9 @@ impl Drop for ValueMut<'_> {
     }
 }
 
-fn entry_size(key: &[u8], v: &Value) -> usize {
-    KEY_OVERHEAD + key.len() + v.mem_size()
+/// Bytes a key and its value take: the slab slot, the key's heap block if any, the value's.
+pub fn entry_size(key: &[u8], v: &Value) -> usize {
+    key_size(key) + v.mem_size()
 }
 
 impl Db {
@@ -202,7 +204,8 @@ impl Db {
 
     /// Bytes accounted to keys and values.
     pub fn used_memory(&self) -> usize {
-        self.used + self.dict.bucket_count() * 4 + self.volatile.bucket_count() * 4
+        let volatile = self.volatile.len() * Dict::<()>::SLOT_BYTES;
+        self.used + self.dict.bucket_count() * 4 + self.volatile.bucket_count() * 4 + volatile
     }
 
     fn next_ver(&mut self) -> u64 {
@@ -354,7 +357,7 @@ impl Db {
             e.value = fresh();
         } else if e.expire_at != 0 && e.expire_at <= now_ms {
             // The old value expired: the write sees a fresh key.
-            reclaimed = Some(KEY_OVERHEAD + key.len() + e.value.mem_size());
+            reclaimed = Some(entry_size(key, &e.value));
             e.value = fresh();
             e.expire_at = 0;
             e.lru = lru;
@@ -373,7 +376,7 @@ impl Db {
             self.expired_log.push(key.into());
         }
         if created {
-            self.used += KEY_OVERHEAD + key.len();
+            self.used += key_size(key);
             if self.track_new {
                 self.new_log.push(key.into());
             }
@@ -420,10 +423,10 @@ impl Db {
             self.new_log.push(key.into());
         }
         if created {
-            self.used += KEY_OVERHEAD + key.len() + new_size;
+            self.used += key_size(key) + new_size;
         } else if expired {
-            self.reclaim_expired_in_place(key, KEY_OVERHEAD + key.len() + old_size);
-            self.used += KEY_OVERHEAD + key.len() + new_size;
+            self.reclaim_expired_in_place(key, key_size(key) + old_size);
+            self.used += key_size(key) + new_size;
         } else {
             self.used = (self.used + new_size).saturating_sub(old_size);
             if had_ttl && !keep_ttl {
@@ -732,7 +735,7 @@ impl Db {
 }
 
 /// WRONGTYPE unless `v` is a string; returns the bytes.
-pub fn as_str(v: &Value) -> Result<&Vec<u8>, CmdError> {
+pub fn as_str(v: &Value) -> Result<&[u8], CmdError> {
     match v {
         Value::Str(s) => Ok(s),
         _ => Err(errors::WRONGTYPE.into()),
@@ -778,7 +781,7 @@ mod tests {
         if let Some(mut v) = db.get_mut(b"k", 0)
             && let Value::Str(b) = &mut *v
         {
-            b.extend_from_slice(&[0u8; 1000]);
+            b.vec_mut().extend_from_slice(&[0u8; 1000]);
         }
         assert!(db.used >= before + 1000);
     }

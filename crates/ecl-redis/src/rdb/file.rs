@@ -382,7 +382,7 @@ pub fn read(bytes: &[u8], opts: &ReadOptions) -> Result<(Dataset, LoadStats), Rd
                 }
                 let lru = meta.lru(opts);
                 data[db].push((
-                    key.into_boxed_slice(),
+                    key.into(),
                     Entry {
                         value,
                         expire_at,
