@@ -268,8 +268,6 @@ pub struct Entry {
     pub expire_at: i64,
     /// LRU clock (seconds) or LFU data (`minutes << 8 | counter`), per maxmemory-policy.
     pub lru: u32,
-    /// Modification version (from the database's counter), for WATCH.
-    pub ver: u64,
 }
 
 #[cfg(test)]
@@ -282,8 +280,8 @@ mod tests {
     fn per_key_sizes() {
         assert_eq!(std::mem::size_of::<Str>(), 32);
         assert_eq!(std::mem::size_of::<Value>(), 32);
-        assert_eq!(std::mem::size_of::<Entry>(), 56);
-        assert_eq!(KEY_OVERHEAD, 88);
+        assert_eq!(std::mem::size_of::<Entry>(), 48);
+        assert_eq!(KEY_OVERHEAD, 80);
         assert_eq!(key_size(b"key:0000001"), KEY_OVERHEAD);
         assert_eq!(key_size(&[b'k'; 40]), KEY_OVERHEAD + 40);
     }
