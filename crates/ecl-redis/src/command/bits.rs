@@ -45,7 +45,7 @@ fn read_bytes(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError
     let now = ctx.now;
     match ctx.db().get(key, now) {
         None => Ok(None),
-        Some(e) => as_str(&e.value).map(|s| Some(s.clone())),
+        Some(e) => as_str(&e.value).map(|s| Some(s.to_vec())),
     }
 }
 
@@ -53,7 +53,7 @@ fn with_bytes<T>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&[u8]) -> T) -> R
     let now = ctx.now;
     match ctx.db().get(key, now) {
         None => Ok(f(&[])),
-        Some(e) => as_str(&e.value).map(|s| f(s)),
+        Some(e) => as_str(&e.value).map(f),
     }
 }
 
@@ -77,7 +77,7 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     };
     let byte = (off >> 3) as usize;
     if s.len() <= byte {
-        s.resize(byte + 1, 0);
+        s.vec_mut().resize(byte + 1, 0);
     }
     let mask = 1u8 << (7 - (off & 7));
     let old = u8::from(s[byte] & mask != 0);

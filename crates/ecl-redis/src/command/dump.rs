@@ -119,7 +119,6 @@ fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             value,
             expire_at,
             lru,
-            ver: 0,
         },
     );
     ctx.write(key)

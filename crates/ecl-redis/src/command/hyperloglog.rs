@@ -88,7 +88,7 @@ fn pfadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if let Some(mut v) = ctx.db().get_mut(key, now)
         && let Value::Str(s) = &mut *v
     {
-        let bytes: &mut Vec<u8> = s;
+        let bytes: &mut Vec<u8> = s.vec_mut();
         for e in argv.iter_from(2) {
             let (index, count) = hll::pattern(e);
             match hll_sparse::set_register(bytes, index, count, max) {
@@ -183,7 +183,7 @@ fn pfmerge(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if let Some(mut v) = ctx.db().get_mut(dst, now)
         && let Value::Str(s) = &mut *v
     {
-        let bytes: &mut Vec<u8> = s;
+        let bytes: &mut Vec<u8> = s.vec_mut();
         if acc.dense {
             hll_sparse::to_dense(bytes).map_err(map_err)?;
         }

@@ -750,7 +750,7 @@ fn memory_usage(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(2);
     match ctx.db().peek(key, now) {
         Some(e) => {
-            let n = crate::db::KEY_OVERHEAD + key.len() + e.value.mem_size();
+            let n = crate::db::entry_size(key, &e.value);
             ctx.out.int(n as i64);
         }
         None => ctx.out.null(),
@@ -953,7 +953,11 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             let Some(e) = ctx.db().peek(argv.get(2), now) else {
                 return Err(errors::NO_SUCH_KEY.into());
             };
-            let ser = e.value.mem_size();
+            // Strings report their length as before inline storage made their heap share 0.
+            let ser = match &e.value {
+                Value::Str(s) => s.len() + 16,
+                v => v.mem_size(),
+            };
             let enc = e.value.encoding();
             let lru = e.lru;
             let extra = match &e.value {

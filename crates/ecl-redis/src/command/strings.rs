@@ -68,7 +68,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Reads a string value (`None` when missing), WRONGTYPE otherwise; counts hits/misses.
-fn read_str<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a Vec<u8>>, CmdError> {
+fn read_str<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a [u8]>, CmdError> {
     let now = ctx.now;
     let db = &mut ctx.eng.dbs[ctx.client.db];
     match db.get(key, now) {
@@ -124,16 +124,13 @@ fn deadline(
     }
 }
 
-/// Stores a string, reusing the existing allocation when the key already holds a string.
+/// Stores a string, in place when the key already holds a string.
 pub fn store_str(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], keep_ttl: bool) {
     let now = ctx.now;
     let held = exec_hold(ctx);
     let db = &mut ctx.eng.dbs[ctx.client.db];
     if keep_ttl && let Some(mut v) = db.get_mut(key, now) {
-        if let Value::Str(s) = &mut *v
-            && s.capacity() >= val.len()
-            && s.capacity() <= 2 * val.len() + 64
-        {
+        if let Value::Str(s) = &mut *v {
             s.assign(val);
             s.hold(held);
             return;
@@ -245,7 +242,7 @@ fn set_refused(
         None => false,
         Some(expected) => match db.get(key, now) {
             None => true,
-            Some(e) => as_str(&e.value)?.as_slice() != expected,
+            Some(e) => as_str(&e.value)? != expected,
         },
     };
     Ok((o.nx && exists) || (o.xx && !exists) || ifeq_refused)
@@ -284,7 +281,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let old: Option<Option<Vec<u8>>> = if o.want_get {
         match db.get(key, now) {
             None => Some(None),
-            Some(e) => Some(Some(as_str(&e.value)?.clone())),
+            Some(e) => Some(Some(as_str(&e.value)?.to_vec())),
         }
     } else {
         None
@@ -362,7 +359,7 @@ fn psetex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn getset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let old = read_str(ctx, argv.get(1))?.cloned();
+    let old = read_str(ctx, argv.get(1))?.map(<[u8]>::to_vec);
     store_str(ctx, argv.get(1), argv.get(2), false);
     ctx.write(argv.get(1))
         .notify(notify::STRING, "set")
@@ -376,7 +373,7 @@ fn getset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn getdel(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
-    let Some(old) = read_str(ctx, key)?.cloned() else {
+    let Some(old) = read_str(ctx, key)?.map(<[u8]>::to_vec) else {
         ctx.out.null();
         return Ok(());
     };
@@ -414,7 +411,7 @@ fn getex(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         i += 1;
     }
     let key = argv.get(1);
-    let Some(val) = read_str(ctx, key)?.cloned() else {
+    let Some(val) = read_str(ctx, key)?.map(<[u8]>::to_vec) else {
         ctx.out.null();
         return Ok(());
     };
@@ -516,7 +513,6 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
         }
     };
     set_i64(s, new);
-    s.reencode();
     drop(val);
     ctx.write(key).notify(notify::STRING, "incrby").dirty(1);
     ctx.out.int(new);
@@ -616,7 +612,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let Value::Str(s) = &mut *val else {
         return Err(errors::WRONGTYPE.into());
     };
-    s.extend_from_slice(add);
+    s.vec_mut().extend_from_slice(add);
     if created {
         // APPEND to a missing key stores its argument as SET would.
         s.reencode();
@@ -688,7 +684,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err(errors::WRONGTYPE.into());
     };
     if s.len() < off + val.len() {
-        s.resize(off + val.len(), 0);
+        s.vec_mut().resize(off + val.len(), 0);
     }
     s[off..off + val.len()].copy_from_slice(val);
     let n = s.len();

@@ -8,15 +8,21 @@
 //! stays valid across power-of-two resizes; and (2) cheap random sampling of entries for
 //! eviction and active expiry. Entries live in a slab (`Vec<Slot>`) chained through `u32`
 //! indices, so a bucket costs 4 bytes and deleting never moves other entries.
+//!
+//! Memory per entry is what a keyspace of many small keys pays for, so a slot holds only the
+//! chain link, the key (inline up to [`super::bytes::INLINE`] bytes, see [`SmallBytes`]) and the
+//! value: no cached hash, since comparing an inline key is as cheap as comparing a hash and a
+//! resize can recompute hashes from the keys in place.
 
-/// Key type: binary-safe, owned.
-pub type Key = Box<[u8]>;
+pub use super::bytes::SmallBytes;
+
+/// Key type: binary-safe, owned, inline when short.
+pub type Key = SmallBytes;
 
 const NIL: u32 = u32::MAX;
 
 #[derive(Debug)]
 struct Node<V> {
-    hash: u64,
     next: u32,
     key: Key,
     val: V,
@@ -104,6 +110,9 @@ fn process_seed() -> u64 {
 }
 
 impl<V> Dict<V> {
+    /// Bytes one entry takes in the slab (memory accounting).
+    pub const SLOT_BYTES: usize = std::mem::size_of::<Slot<V>>();
+
     /// An empty table (no allocation until the first insert).
     pub fn new() -> Dict<V> {
         Dict {
@@ -142,7 +151,7 @@ impl<V> Dict<V> {
         while i != NIL {
             match &self.slots[i as usize] {
                 Slot::Used(n) => {
-                    if n.hash == h && &*n.key == key {
+                    if *n.key == *key {
                         return i;
                     }
                     i = n.next;
@@ -254,7 +263,7 @@ impl<V> Dict<V> {
         let mask = size - 1;
         for (idx, slot) in self.slots.iter_mut().enumerate() {
             if let Slot::Used(n) = slot {
-                let b = (n.hash as usize) & mask;
+                let b = (hash_bytes(self.seed, &n.key) as usize) & mask;
                 n.next = self.buckets[b];
                 self.buckets[b] = idx as u32;
             }
@@ -281,7 +290,6 @@ impl<V> Dict<V> {
         self.grow_if_needed();
         let b = (h as usize) & (self.buckets.len() - 1);
         let node = Node {
-            hash: h,
             next: self.buckets[b],
             key,
             val,
@@ -339,7 +347,7 @@ impl<V> Dict<V> {
         let mut i = self.buckets[b];
         while i != NIL {
             let (next, hit) = match &self.slots[i as usize] {
-                Slot::Used(n) => (n.next, n.hash == h && &*n.key == key),
+                Slot::Used(n) => (n.next, *n.key == *key),
                 Slot::Free(_) => return None,
             };
             if hit {

@@ -5,12 +5,14 @@
 //! only ever read or change keys through its methods, so that:
 //! - expired keys are never visible (lazy expiry on every lookup, plus [`Db::active_expire`]
 //!   sampling keys with a TTL like Redis' active expiry cycle, so untouched keys disappear too);
-//! - every modification bumps the entry's version (WATCH compares versions at EXEC);
+//! - every modification of a watched key counts in its watch record (WATCH compares at EXEC;
+//!   keys nobody watches carry no version, which keeps a keyspace slot small);
 //! - `used_memory` stays exact with respect to our own accounting ([`Value::mem_size`] is O(1)).
 //!
 //! Data-structure algorithms live beside this file (`list.rs`, `hash.rs`, `set.rs`, `zset.rs`,
 //! `string.rs`), never in command files.
 
+pub mod bytes;
 pub mod dict;
 pub mod evict;
 pub mod geohash;
@@ -29,7 +31,7 @@ pub mod zset;
 
 pub use dict::{Dict, Key};
 pub use snapshot::SnapCursor;
-pub use value::{Entry, KEY_OVERHEAD, Str, StrKind, Value};
+pub use value::{Entry, KEY_OVERHEAD, Str, StrKind, Value, key_size};
 
 use crate::errors::{self, CmdError};
 use std::collections::HashMap;
@@ -55,7 +57,6 @@ pub struct Db {
     /// Keys that have a TTL (for active expiry and volatile-* eviction sampling).
     volatile: Dict<()>,
     used: usize,
-    ver: u64,
     /// Keys some client WATCHes, with what marks them changed besides their version.
     watched: HashMap<Key, WatchRecord>,
     /// Keys removed by expiry since the engine last drained them (for `expired` notifications).
@@ -93,8 +94,8 @@ pub struct Db {
 struct WatchRecord {
     /// How many watches name the key.
     watchers: usize,
-    /// The version the key got when it was last deleted (a version no live entry has).
-    deleted: Option<u64>,
+    /// Modifications of the key (deletion included) since the record was made.
+    changes: u64,
     /// SWAPDBs that touched the key (it existed in one of the two databases).
     swaps: u64,
 }
@@ -105,22 +106,21 @@ impl Default for Db {
     }
 }
 
-/// Mutable access to a value; on drop it re-accounts the value's memory. Creating one counts as
-/// a modification (the key's WATCH version changes).
+/// Mutable access to a value; on drop it re-accounts the value's memory and, unless
+/// [`ValueMut::unchanged`] was called, counts a modification of the key for its watchers.
 pub struct ValueMut<'a> {
     v: &'a mut Value,
     used: &'a mut usize,
     old: usize,
-    /// The entry's WATCH version and the one it had before this access.
-    ver: &'a mut u64,
-    prev_ver: u64,
+    /// The watch record's change counter, when some client watches the key.
+    touch: Option<&'a mut u64>,
 }
 
 impl ValueMut<'_> {
     /// The command failed without changing the value (INCR of a non-integer, WRONGTYPE):
-    /// the key keeps its WATCH version, as Redis signals only keys it modified.
-    pub fn unchanged(self) {
-        *self.ver = self.prev_ver;
+    /// watchers of the key see no change, as Redis signals only keys it modified.
+    pub fn unchanged(mut self) {
+        self.touch = None;
     }
 }
 
@@ -140,11 +140,15 @@ impl std::ops::DerefMut for ValueMut<'_> {
 impl Drop for ValueMut<'_> {
     fn drop(&mut self) {
         *self.used = (*self.used + self.v.mem_size()).saturating_sub(self.old);
+        if let Some(t) = self.touch.as_deref_mut() {
+            *t += 1;
+        }
     }
 }
 
-fn entry_size(key: &[u8], v: &Value) -> usize {
-    KEY_OVERHEAD + key.len() + v.mem_size()
+/// Bytes a key and its value take: the slab slot, the key's heap block if any, the value's.
+pub fn entry_size(key: &[u8], v: &Value) -> usize {
+    key_size(key) + v.mem_size()
 }
 
 impl Db {
@@ -154,7 +158,6 @@ impl Db {
             dict: Dict::new(),
             volatile: Dict::new(),
             used: 0,
-            ver: 1,
             watched: HashMap::new(),
             expired_log: Vec::new(),
             new_log: Vec::new(),
@@ -207,12 +210,31 @@ impl Db {
             .slot_index
             .as_deref()
             .map_or(0, slots::SlotIndex::mem_bytes);
-        self.used + self.dict.bucket_count() * 4 + self.volatile.bucket_count() * 4 + index
+        let volatile = self.volatile.len() * Dict::<()>::SLOT_BYTES;
+        self.used
+            + self.dict.bucket_count() * 4
+            + self.volatile.bucket_count() * 4
+            + volatile
+            + index
     }
 
-    fn next_ver(&mut self) -> u64 {
-        self.ver += 1;
-        self.ver
+    /// The change counter of `key`'s watch record, if some client watches it (no hashing when
+    /// nobody watches anything). Takes the map, not `self`, so callers can hold an entry.
+    fn watch_counter<'a>(
+        watched: &'a mut HashMap<Key, WatchRecord>,
+        key: &[u8],
+    ) -> Option<&'a mut u64> {
+        if watched.is_empty() {
+            return None;
+        }
+        watched.get_mut(key).map(|w| &mut w.changes)
+    }
+
+    /// Counts a modification of `key` for its watchers.
+    fn touch_watched(watched: &mut HashMap<Key, WatchRecord>, key: &[u8]) {
+        if let Some(c) = Self::watch_counter(watched, key) {
+            *c += 1;
+        }
     }
 
     fn touch(access: AccessMode, e: &mut Entry, now_ms: i64) {
@@ -246,6 +268,7 @@ impl Db {
         if expired && let Some((k, e)) = self.dict.remove(key) {
             self.used = self.used.saturating_sub(entry_size(&k, &e.value));
             self.volatile.remove(key);
+            Self::touch_watched(&mut self.watched, key);
             self.expired += 1;
             self.expired_log.push(k);
         }
@@ -306,18 +329,15 @@ impl Db {
             self.expire_if_needed(key, now_ms);
             return None;
         }
-        let ver = self.next_ver();
         let access = self.access;
         let e = self.dict.at_mut(i)?;
-        let prev_ver = std::mem::replace(&mut e.ver, ver);
         Self::touch(access, e, now_ms);
         let old = e.value.mem_size();
         Some(ValueMut {
             v: &mut e.value,
             used: &mut self.used,
             old,
-            ver: &mut e.ver,
-            prev_ver,
+            touch: Self::watch_counter(&mut self.watched, key),
         })
     }
 
@@ -325,6 +345,7 @@ impl Db {
     fn reclaim_expired_in_place(&mut self, key: &[u8], old_size: usize) {
         self.used = self.used.saturating_sub(old_size);
         self.volatile.remove(key);
+        Self::touch_watched(&mut self.watched, key);
         self.expired += 1;
         self.expired_log.push(key.into());
     }
@@ -338,24 +359,18 @@ impl Db {
         make: impl FnOnce() -> Value,
     ) -> (ValueMut<'_>, bool) {
         self.before_change(key);
-        let ver = self.next_ver();
         let lru = self.initial_lru(now_ms);
         let access = self.access;
         let mut make = Some(make);
         let mut fresh = || make.take().map_or(Value::Str(Str::default()), |f| f());
-        let (e, mut created) = Self::entry_for_write(
-            &mut self.dict,
-            self.slot_index.as_deref_mut(),
-            key,
-            lru,
-            ver,
-        );
+        let (e, mut created) =
+            Self::entry_for_write(&mut self.dict, self.slot_index.as_deref_mut(), key, lru);
         let mut reclaimed = None;
         if created {
             e.value = fresh();
         } else if e.expire_at != 0 && e.expire_at <= now_ms {
             // The old value expired: the write sees a fresh key.
-            reclaimed = Some(KEY_OVERHEAD + key.len() + e.value.mem_size());
+            reclaimed = Some(entry_size(key, &e.value));
             e.value = fresh();
             e.expire_at = 0;
             e.lru = lru;
@@ -363,18 +378,18 @@ impl Db {
         } else {
             Self::touch(access, e, now_ms);
         }
-        // A created key had no version before: restoring this one is as good as unchanged.
-        let prev_ver = if created { ver } else { e.ver };
-        e.ver = ver;
         // Field-level bookkeeping (not a method call) so `e` stays borrowed: one hash lookup.
+        // A created key reads as changed to its watchers even if the caller then reports the
+        // access unchanged: it exists now.
         if let Some(sz) = reclaimed {
             self.used = self.used.saturating_sub(sz);
             self.volatile.remove(key);
+            Self::touch_watched(&mut self.watched, key);
             self.expired += 1;
             self.expired_log.push(key.into());
         }
         if created {
-            self.used += KEY_OVERHEAD + key.len();
+            self.used += key_size(key);
             if self.track_new {
                 self.new_log.push(key.into());
             }
@@ -386,8 +401,7 @@ impl Db {
                 v: &mut e.value,
                 used: &mut self.used,
                 old,
-                ver: &mut e.ver,
-                prev_ver,
+                touch: Self::watch_counter(&mut self.watched, key),
             },
             created,
         )
@@ -396,20 +410,14 @@ impl Db {
     /// Stores `value` under `key`, replacing any value. The TTL is cleared unless `keep_ttl`.
     pub fn set(&mut self, key: &[u8], value: Value, now_ms: i64, keep_ttl: bool) {
         self.before_change(key);
-        let ver = self.next_ver();
+        Self::touch_watched(&mut self.watched, key);
         let lru = self.initial_lru(now_ms);
         let new_size = value.mem_size();
-        let (e, created) = Self::entry_for_write(
-            &mut self.dict,
-            self.slot_index.as_deref_mut(),
-            key,
-            lru,
-            ver,
-        );
+        let (e, created) =
+            Self::entry_for_write(&mut self.dict, self.slot_index.as_deref_mut(), key, lru);
         let expired = !created && e.expire_at != 0 && e.expire_at <= now_ms;
         let old_size = if created { 0 } else { e.value.mem_size() };
         e.value = value;
-        e.ver = ver;
         e.lru = lru;
         let had_ttl = e.expire_at != 0;
         if !keep_ttl || expired {
@@ -419,10 +427,10 @@ impl Db {
             self.new_log.push(key.into());
         }
         if created {
-            self.used += KEY_OVERHEAD + key.len() + new_size;
+            self.used += key_size(key) + new_size;
         } else if expired {
-            self.reclaim_expired_in_place(key, KEY_OVERHEAD + key.len() + old_size);
-            self.used += KEY_OVERHEAD + key.len() + new_size;
+            self.reclaim_expired_in_place(key, key_size(key) + old_size);
+            self.used += key_size(key) + new_size;
         } else {
             self.used = (self.used + new_size).saturating_sub(old_size);
             if had_ttl && !keep_ttl {
@@ -440,8 +448,7 @@ impl Db {
         if e.expire_at != 0 {
             self.volatile.remove(key);
         }
-        self.ver += 1;
-        self.note_watched_removal(key);
+        Self::touch_watched(&mut self.watched, key);
         Some(e)
     }
 
@@ -461,12 +468,12 @@ impl Db {
     }
 
     /// Inserts a whole entry (RENAME, MOVE, COPY, RESTORE), replacing any existing key.
-    pub fn insert_entry(&mut self, key: &[u8], mut e: Entry) {
+    pub fn insert_entry(&mut self, key: &[u8], e: Entry) {
         self.before_change(key);
         if self.remove(key).is_none() && self.track_new {
             self.new_log.push(key.into());
         }
-        e.ver = self.next_ver();
+        Self::touch_watched(&mut self.watched, key);
         self.used += entry_size(key, &e.value);
         if e.expire_at != 0 {
             self.volatile.insert(key.into(), ());
@@ -485,13 +492,12 @@ impl Db {
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64, now_ms: i64) -> bool {
         self.expire_if_needed(key, now_ms);
         self.before_change(key);
-        let ver = self.next_ver();
         let Some(e) = self.dict.get_mut(key) else {
             return false;
         };
         let had = e.expire_at != 0;
         e.expire_at = at_ms;
-        e.ver = ver;
+        Self::touch_watched(&mut self.watched, key);
         match (had, at_ms != 0) {
             (false, true) => {
                 self.volatile.insert(key.into(), ());
@@ -509,13 +515,13 @@ impl Db {
         self.peek(key, now_ms).map(|e| e.expire_at)
     }
 
-    /// Current modification version of a key (`None` if missing and never deleted while
-    /// watched), for WATCH.
+    /// Current modification version of a watched key (call [`Db::watch_key`] first), for
+    /// WATCH: the changes counted since the watch record was made, and whether the key exists
+    /// (so a key that expired or was created without a write reported reads as changed too).
     pub fn version(&mut self, key: &[u8], now_ms: i64) -> Option<u64> {
-        match self.peek(key, now_ms) {
-            Some(e) => Some(e.ver),
-            None => self.watched.get(key).and_then(|w| w.deleted),
-        }
+        let exists = self.peek(key, now_ms).is_some();
+        let changes = self.watched.get(key).map_or(0, |w| w.changes);
+        Some(changes * 2 + u64::from(exists))
     }
 
     /// How many SWAPDBs touched watched `key` (a WATCH compares it at EXEC as it compares the
@@ -536,18 +542,6 @@ impl Db {
             if w.watchers == 0 {
                 self.watched.remove(key);
             }
-        }
-    }
-
-    /// Records that a watched key was just deleted (a version no live entry has).
-    fn note_watched_removal(&mut self, key: &[u8]) {
-        // Every delete passes here: no hashing when nobody watches anything.
-        if self.watched.is_empty() {
-            return;
-        }
-        if let Some(w) = self.watched.get_mut(key) {
-            self.ver += 1;
-            w.deleted = Some(self.ver);
         }
     }
 
@@ -575,7 +569,7 @@ impl Db {
             .cloned()
             .collect();
         for k in emptied {
-            self.note_watched_removal(&k);
+            Self::touch_watched(&mut self.watched, &k);
         }
         match self.snap.as_deref_mut() {
             // A snapshot in progress keeps reading the table as it was.
@@ -613,13 +607,11 @@ impl Db {
         index: Option<&mut slots::SlotIndex>,
         key: &[u8],
         lru: u32,
-        ver: u64,
     ) -> (&'a mut Entry, bool) {
         let blank = || Entry {
             value: Value::Str(Str::default()),
             expire_at: 0,
             lru,
-            ver,
         };
         let Some(ix) = index else {
             return dict.get_or_insert_with(key, blank);
@@ -775,7 +767,7 @@ impl Db {
 }
 
 /// WRONGTYPE unless `v` is a string; returns the bytes.
-pub fn as_str(v: &Value) -> Result<&Vec<u8>, CmdError> {
+pub fn as_str(v: &Value) -> Result<&[u8], CmdError> {
     match v {
         Value::Str(s) => Ok(s),
         _ => Err(errors::WRONGTYPE.into()),
@@ -821,7 +813,7 @@ mod tests {
         if let Some(mut v) = db.get_mut(b"k", 0)
             && let Value::Str(b) = &mut *v
         {
-            b.extend_from_slice(&[0u8; 1000]);
+            b.vec_mut().extend_from_slice(&[0u8; 1000]);
         }
         assert!(db.used >= before + 1000);
     }
@@ -830,9 +822,55 @@ mod tests {
     fn versions_change_on_write() {
         let mut db = Db::new();
         db.set(b"k", s("x"), 0, false);
+        db.watch_key(b"k");
         let v1 = db.version(b"k", 0);
         db.set(b"k", s("x"), 0, false);
         assert_ne!(db.version(b"k", 0), v1);
+    }
+
+    /// Every way a watched key changes moves its version; a failed write and other keys'
+    /// writes do not.
+    #[test]
+    fn watched_versions_follow_every_change() {
+        let mut db = Db::new();
+        db.set(b"k", s("1"), 0, false);
+        db.watch_key(b"k");
+        db.watch_key(b"missing");
+        let mut v = db.version(b"k", 0);
+        let gone = db.version(b"missing", 0);
+        fn changed(db: &mut Db, v: &mut Option<u64>, what: &str) {
+            let now = db.version(b"k", 0);
+            assert_ne!(now, *v, "{what}");
+            *v = now;
+        }
+        drop(db.get_mut(b"k", 0));
+        changed(&mut db, &mut v, "get_mut");
+        db.set_expire(b"k", 50, 0);
+        changed(&mut db, &mut v, "expire");
+        db.set(b"other", s("x"), 0, false);
+        if let Some(m) = db.get_mut(b"k", 0) {
+            m.unchanged();
+        }
+        assert_eq!(db.version(b"k", 0), v, "unchanged access, other key");
+        assert!(db.get(b"k", 60).is_none());
+        changed(&mut db, &mut v, "expired");
+        db.get_or_create(b"k", 60, || s("2")).0.unchanged();
+        changed(&mut db, &mut v, "created");
+        db.remove(b"k");
+        changed(&mut db, &mut v, "removed");
+        db.get_or_create(b"k", 60, || s("3"));
+        db.remove(b"k");
+        changed(&mut db, &mut v, "created and removed again");
+        assert_eq!(db.version(b"missing", 0), gone, "never touched");
+        db.set(b"k", s("4"), 0, false);
+        changed(&mut db, &mut v, "set");
+        db.clear();
+        changed(&mut db, &mut v, "flushed");
+        assert_eq!(
+            db.version(b"missing", 0),
+            gone,
+            "a flush leaves missing keys alone"
+        );
     }
 
     #[test]

@@ -204,7 +204,6 @@ mod tests {
             value: val("w"),
             expire_at: 50,
             lru: 0,
-            ver: 0,
         };
         db.insert_entry(b"{a}4", e);
         assert_eq!(keys(&mut db, s, 0), ["{a}1", "{a}2", "{a}3", "{a}4"]);
@@ -259,7 +258,6 @@ mod tests {
                         value: val("w"),
                         expire_at: 0,
                         lru: 0,
-                        ver: 0,
                     };
                     db.insert_entry(key.as_bytes(), e);
                     model.insert(key);

@@ -107,10 +107,25 @@ pub fn i64_bytes(v: i64) -> Vec<u8> {
     out
 }
 
-/// Writes an integer's decimal form into an existing buffer, reusing its allocation (INCR).
-pub fn set_i64(buf: &mut Vec<u8>, v: i64) {
-    buf.clear();
-    crate::resp::reply::push_int(buf, v);
+/// Stores an integer's decimal form as a freshly built string (INCR family): the digits are
+/// formatted on the stack, so a counter kept inline never touches the heap.
+pub fn set_i64(s: &mut crate::db::Str, v: i64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    let mut u = v.unsigned_abs();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        i -= 1;
+        tmp[i] = b'-';
+    }
+    s.assign(&tmp[i..]);
 }
 
 /// INCRBYFLOAT's formatting: plain decimal notation (no exponent), shortest digits that
@@ -185,6 +200,16 @@ mod tests {
         assert_eq!(parse_i64(b"9223372036854775808"), None);
         for bad in [&b""[..], b"+1", b" 1", b"1 ", b"01", b"-0", b"1a", b"-"] {
             assert_eq!(parse_i64(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn integers_stored_in_place() {
+        let mut s = crate::db::Str::raw(b"x".to_vec());
+        for v in [0, 7, -12, i64::MAX, i64::MIN] {
+            set_i64(&mut s, v);
+            assert_eq!(&*s, v.to_string().as_bytes());
+            assert_eq!(s.kind(), crate::db::StrKind::Fresh);
         }
     }
 

@@ -382,12 +382,11 @@ pub fn read(bytes: &[u8], opts: &ReadOptions) -> Result<(Dataset, LoadStats), Rd
                 }
                 let lru = meta.lru(opts);
                 data[db].push((
-                    key.into_boxed_slice(),
+                    key.into(),
                     Entry {
                         value,
                         expire_at,
                         lru,
-                        ver: 0,
                     },
                 ));
                 stats.keys_loaded += 1;
@@ -592,7 +591,6 @@ mod tests {
                     value: v.clone(),
                     expire_at: 0,
                     lru: 0,
-                    ver: 0,
                 };
                 dbs[0].insert_entry(b"k", e);
                 let meta = WriteMeta {

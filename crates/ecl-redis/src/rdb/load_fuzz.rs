@@ -143,7 +143,6 @@ fn random_file(rng: &mut StdRng) -> (Vec<u8>, u16) {
             value: random_value(rng),
             expire_at,
             lru: 0,
-            ver: 0,
         };
         dbs[rng.random_range(0..3)].insert_entry(format!("key:{i}").as_bytes(), e);
     }

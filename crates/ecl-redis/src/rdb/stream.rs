@@ -258,7 +258,7 @@ fn decode_group(r: &mut Reader<'_>, s: &Stream, level: u8) -> Option<Group> {
     for _ in 0..r.items(25)? {
         let id = r.raw_id()?;
         let p = Pending {
-            consumer: Box::default(),
+            consumer: Default::default(),
             delivered_ms: r.millis()?,
             deliveries: r.plain()?,
         };
