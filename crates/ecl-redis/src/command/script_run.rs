@@ -14,10 +14,9 @@ use crate::cmdtable::flags;
 use crate::engine::Engine;
 use crate::resp::Reply;
 use crate::scripting::{
-    ACL_MARK, KILL_CHECK_INSTRUCTIONS, KILLED, NOSCRIPT_MSG, ScriptWatch, State, convert,
-    err_table, libs,
+    KILL_CHECK_INSTRUCTIONS, KILLED, NOSCRIPT_MSG, ScriptWatch, State, convert, err_table, libs,
 };
-use mlua::{Function, Lua, MultiValue, Table, Value};
+use mlua::{Either, Function, Lua, MultiValue, Table, Value};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -44,13 +43,13 @@ pub fn run_script(
     out: &mut Reply,
     inv: &Invocation<'_>,
 ) -> Result<(), String> {
-    let Some(func) = eng.scripts.cache.get(inv.sha).map(|s| s.func.clone()) else {
+    let Some(index) = eng.scripts.cache.get(inv.sha).map(|s| s.index) else {
         return Err(NOSCRIPT_MSG.to_string());
     };
     let Some(st) = eng.scripts.state.take() else {
         return Err(NOSCRIPT_MSG.to_string());
     };
-    let res = run_prepared(eng, client, out, &st, func, inv, false);
+    let res = run_prepared(eng, client, out, &st, Either::Left(index), inv);
     // A SCRIPT FLUSH from inside is refused, so the state taken out is the one to put back.
     eng.scripts.state = Some(st);
     res
@@ -68,11 +67,14 @@ pub(crate) fn run_function(
     let Some(st) = eng.scripts.functions.state.take() else {
         return Err("ERR Function not found".to_string());
     };
-    let res = run_prepared(eng, client, out, &st, func, inv, true);
+    let res = run_prepared(eng, client, out, &st, Either::Right(func), inv);
     // FUNCTION commands are refused from inside, so this state is still the current one.
     eng.scripts.functions.state = Some(st);
     res
 }
+
+/// What a run calls: a cached script by its index in the EVAL state, or a function.
+type Target = Either<i64, Function>;
 
 /// The part of a run common to scripts and functions: the caller's state saved and restored,
 /// the BUSY/kill watch, the result converted to the caller's reply.
@@ -81,10 +83,10 @@ fn run_prepared(
     client: &mut Client,
     out: &mut Reply,
     st: &State,
-    func: Function,
+    target: Target,
     inv: &Invocation<'_>,
-    function: bool,
 ) -> Result<(), String> {
+    let function = target.is_right();
     let saved = (
         client.db,
         client.reply_mode,
@@ -97,7 +99,7 @@ fn run_prepared(
     let watch = eng.scripts.watch.clone();
     let busy_after = eng.cfg.get_i64("busy-reply-threshold").unwrap_or(5000);
     watch.begin(busy_after, function);
-    let res = run_in_state(st, eng, client, func, inv, function);
+    let res = run_in_state(st, eng, client, target, inv);
     let killed = watch.kill.load(Ordering::Acquire);
     watch.end();
     if function {
@@ -131,32 +133,12 @@ fn run_in_state(
     st: &State,
     eng: &mut Engine,
     client: &mut Client,
-    func: Function,
+    target: Target,
     inv: &Invocation<'_>,
-    function: bool,
 ) -> Result<(Value, bool), String> {
     let lua = &st.lua;
-    let rand = eng.scripts.rand;
-    let setup = || -> mlua::Result<(Table, Table)> {
-        let keys = string_sequence(lua, &inv.keys)?;
-        let args = string_sequence(lua, &inv.args)?;
-        // Scripts read KEYS/ARGV globals; functions get them as arguments.
-        if !function {
-            st.globals.raw_set("KEYS", keys.clone())?;
-            st.globals.raw_set("ARGV", args.clone())?;
-        }
-        st.hooks.raw_set(&st.names.resp, 2)?;
-        st.hooks.raw_set(&st.names.repl, libs::REPL_ALL)?;
-        // Updated in place: inserting app data allocates.
-        match lua.app_data_mut::<libs::Rand>() {
-            Some(mut r) => r.0 = rand,
-            None => {
-                lua.set_app_data(libs::Rand(rand));
-            }
-        }
-        Ok((keys, args))
-    };
-    let (keys, args) = setup().map_err(|e| format!("ERR {e}"))?;
+    let function = target.is_right();
+    st.modes.begin(eng.scripts.rand);
     if function || !st.kill_hook.get() {
         set_kill_hook(lua, eng.scripts.watch.clone())?;
         st.kill_hook.set(!function);
@@ -172,11 +154,7 @@ fn run_in_state(
         slot: &slot,
     };
     let call_with = |lua: &Lua, args: MultiValue| {
-        let resp3 = st.hooks.raw_get::<i64>(&st.names.resp).unwrap_or(2) == 3;
-        let repl = st
-            .hooks
-            .raw_get::<i64>(&st.names.repl)
-            .unwrap_or(libs::REPL_ALL);
+        let mode = (st.modes.resp3(), st.modes.repl());
         let mut guard = cell.borrow_mut();
         let (eng, client) = &mut *guard;
         // Once the script has written, its later commands are not refused for memory: a
@@ -184,17 +162,19 @@ fn run_in_state(
         if eng.dirty() != dirty_at_start {
             client.no_evict = true;
         }
-        let r = script_call(lua, eng, client, args, &rules, (resp3, repl));
+        let r = script_call(lua, eng, client, args, &rules, mode);
         if eng.dirty() != dirty_at_start {
             eng.scripts.watch.wrote.store(true, Ordering::Release);
         }
         r
     };
-    let mark: Table = st.hooks.raw_get(ACL_MARK).map_err(|e| format!("ERR {e}"))?;
+    let mark = &st.acl_mark;
+    // The call function borrows the engine and the client, so it lives for this run only; the
+    // Lua runner installs it as `redis.call` and removes it when the script returns.
     let result = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: MultiValue| {
             if let Some(Value::Table(t)) = args.front()
-                && *t == mark
+                && t == mark
             {
                 let mut args = args;
                 args.pop_front();
@@ -208,27 +188,52 @@ fn run_in_state(
             }
             Ok(v)
         })?;
-        let n = &st.names;
-        st.redis.raw_set(&n.call, &call)?;
-        st.hooks.raw_set(&n.call, call)?;
-        let r: (bool, Value) = if function {
-            st.run_fn.call((func, keys, args))?
-        } else {
-            st.runner.call(func)?
-        };
-        st.redis.raw_set(&n.call, Value::Nil)?;
-        st.hooks.raw_set(&n.call, Value::Nil)?;
-        Ok(r)
+        let runner = if function { &st.run_fn } else { &st.run_script };
+        call_runner(lua, runner, call, target, inv)
     });
-    let lua_resp3 = st.hooks.raw_get::<i64>(&st.names.resp).unwrap_or(2) == 3;
-    if let Some(r) = lua.app_data_ref::<libs::Rand>() {
-        cell.borrow_mut().0.scripts.rand = r.0;
-    }
+    let lua_resp3 = st.modes.resp3();
+    cell.borrow_mut().0.scripts.rand = st.modes.rand();
     match result {
         Ok((true, v)) => Ok((v, lua_resp3)),
         Ok((false, Value::Table(t))) => Err(script_error(&t, inv.sha)),
         Ok((false, other)) => Err(format!("ERR {other:?}")),
         Err(e) => Err(format!("ERR {e}")),
+    }
+}
+
+/// Above this many keys and arguments, KEYS and ARGV are built here and passed as tables: a
+/// call passes at most a few thousand values on Lua's stack.
+const MAX_PASSED_ARGS: usize = 1000;
+
+/// Calls the Lua runner with the run's call function, the script and its keys and arguments,
+/// passed as values on Lua's stack (the runner builds KEYS and ARGV from them, which costs no
+/// reference per string as tables built from here would).
+fn call_runner(
+    lua: &Lua,
+    runner: &Function,
+    call: Function,
+    target: Target,
+    inv: &Invocation<'_>,
+) -> mlua::Result<(bool, Value)> {
+    let n = inv.keys.len() + inv.args.len();
+    if n > MAX_PASSED_ARGS {
+        let keys = string_sequence(lua, &inv.keys)?;
+        let args = string_sequence(lua, &inv.args)?;
+        return runner.call((call, target, -1, keys, args));
+    }
+    let mut values = Vec::with_capacity(n);
+    for item in inv.keys.iter().chain(&inv.args) {
+        values.push(lua_bytes(lua, item)?);
+    }
+    runner.call((call, target, inv.keys.len(), mlua::Variadic::from(values)))
+}
+
+/// A byte string to pass to Lua: text goes straight onto Lua's stack; other bytes become a
+/// Lua string first (mlua pushes only `str` directly).
+fn lua_bytes<'a>(lua: &Lua, b: &'a [u8]) -> mlua::Result<Either<&'a str, mlua::LuaString>> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Ok(Either::Left(s)),
+        Err(_) => lua.create_string(b).map(Either::Right),
     }
 }
 
