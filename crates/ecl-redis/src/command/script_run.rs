@@ -36,16 +36,15 @@ pub struct Invocation<'a> {
 }
 
 /// Runs the cached script `inv.sha` for `client`, writing its reply (or error) to `out`.
-/// The script must have been loaded ([`crate::scripting::Scripts::load`]).
+/// The script must have been loaded ([`crate::scripting::Scripts::load`]); `index` is what
+/// [`crate::scripting::Scripts::lookup`] gave for it.
 pub fn run_script(
     eng: &mut Engine,
     client: &mut Client,
     out: &mut Reply,
+    index: i64,
     inv: &Invocation<'_>,
 ) -> Result<(), String> {
-    let Some(index) = eng.scripts.cache.get(inv.sha).map(|s| s.index) else {
-        return Err(NOSCRIPT_MSG.to_string());
-    };
     let Some(st) = eng.scripts.state.take() else {
         return Err(NOSCRIPT_MSG.to_string());
     };
@@ -162,7 +161,7 @@ fn run_in_state(
         if eng.dirty() != dirty_at_start {
             client.no_evict = true;
         }
-        let r = script_call(lua, eng, client, args, &rules, mode);
+        let r = script_call(lua, eng, client, args, &rules, mode, &st.call_bufs);
         if eng.dirty() != dirty_at_start {
             eng.scripts.watch.wrote.store(true, Ordering::Release);
         }
@@ -215,17 +214,25 @@ fn call_runner(
     target: Target,
     inv: &Invocation<'_>,
 ) -> mlua::Result<(bool, Value)> {
-    let n = inv.keys.len() + inv.args.len();
-    if n > MAX_PASSED_ARGS {
+    let (nk, na) = (inv.keys.len(), inv.args.len());
+    if nk + na > MAX_PASSED_ARGS {
         let keys = string_sequence(lua, &inv.keys)?;
         let args = string_sequence(lua, &inv.args)?;
-        return runner.call((call, target, -1, keys, args));
+        return runner.call((call, target, -1, 0, keys, args));
     }
-    let mut values = Vec::with_capacity(n);
-    for item in inv.keys.iter().chain(&inv.args) {
-        values.push(lua_bytes(lua, item)?);
+    let mut all = inv.keys.iter().chain(&inv.args);
+    let mut next = || lua_bytes(lua, all.next().copied().unwrap_or_default());
+    // A few values go as a tuple (no vector to allocate).
+    match nk + na {
+        0 => runner.call((call, target, nk, na)),
+        1 => runner.call((call, target, nk, na, next()?)),
+        2 => runner.call((call, target, nk, na, next()?, next()?)),
+        3 => runner.call((call, target, nk, na, next()?, next()?, next()?)),
+        n => {
+            let values = (0..n).map(|_| next()).collect::<mlua::Result<Vec<_>>>()?;
+            runner.call((call, target, nk, na, mlua::Variadic::from(values)))
+        }
     }
-    runner.call((call, target, inv.keys.len(), mlua::Variadic::from(values)))
 }
 
 /// A byte string to pass to Lua: text goes straight onto Lua's stack; other bytes become a
@@ -281,6 +288,8 @@ fn script_error(t: &Table, sha: &str) -> String {
 
 /// One `redis.call`/`redis.pcall`: returns the converted reply and whether it is an error.
 /// `mode` is the script's protocol (`redis.setresp`) and replication flags (`redis.set_repl`).
+/// The command line and the reply go through the state's buffers (`bufs`), kept from call to
+/// call so a call allocates nothing for them.
 fn script_call(
     lua: &Lua,
     eng: &mut Engine,
@@ -288,25 +297,42 @@ fn script_call(
     args: MultiValue,
     rules: &CallRules<'_>,
     mode: (bool, i64),
+    bufs: &std::cell::Cell<(OwnedArgv, Vec<u8>)>,
 ) -> mlua::Result<(Value, bool)> {
-    let (resp3, repl) = mode;
-    let argv = match lua_argv(&args) {
-        Ok(a) => a,
-        Err(msg) => return err_table(lua, msg),
-    };
+    let (mut argv, buf) = bufs.take();
+    argv.clear();
+    let mut reply = Reply { buf, resp3: mode.0 };
+    reply.buf.clear();
+    let r = call_with_bufs(
+        lua, eng, client, &args, rules, mode.1, &mut argv, &mut reply,
+    );
+    bufs.set((argv, reply.buf));
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn call_with_bufs(
+    lua: &Lua,
+    eng: &mut Engine,
+    client: &mut Client,
+    args: &MultiValue,
+    rules: &CallRules<'_>,
+    repl: i64,
+    argv: &mut OwnedArgv,
+    reply: &mut Reply,
+) -> mlua::Result<(Value, bool)> {
+    if let Err(msg) = lua_argv(args, argv) {
+        return err_table(lua, msg);
+    }
     let argv = argv.as_argv();
     if let Err(msg) = check_call(eng, client, &argv, rules) {
         return err_table(lua, msg);
     }
-    let mut reply = Reply {
-        buf: Vec::new(),
-        resp3,
-    };
     // The command's effects queue up for the script's MULTI/EXEC unit (the caller is marked
     // as inside a transaction); without REPL_REPLICA (`redis.set_repl`) they are dropped from
     // it, so replicas never see them.
     let queued = eng.repl.txn.len();
-    crate::command::dispatch::dispatch(eng, client, &mut reply, &argv);
+    crate::command::dispatch::dispatch(eng, client, reply, &argv);
     if repl & libs::REPL_REPLICA == 0 {
         eng.repl.txn.truncate(queued);
     }
@@ -316,12 +342,11 @@ fn script_call(
     Ok((v, is_err))
 }
 
-/// A `redis.call`-style argument list as a command line; `Err` is Redis' message.
-fn lua_argv(args: &MultiValue) -> Result<OwnedArgv, &'static str> {
+/// A `redis.call`-style argument list as a command line in `argv`; `Err` is Redis' message.
+fn lua_argv(args: &MultiValue, argv: &mut OwnedArgv) -> Result<(), &'static str> {
     if args.is_empty() {
         return Err("ERR Please specify at least one argument for this redis lib call");
     }
-    let mut argv = OwnedArgv::default();
     for a in args.iter() {
         match a {
             Value::String(s) => argv.push(&s.as_bytes()),
@@ -330,15 +355,16 @@ fn lua_argv(args: &MultiValue) -> Result<OwnedArgv, &'static str> {
             _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
         }
     }
-    Ok(argv)
+    Ok(())
 }
 
 /// `redis.acl_check_cmd(command, args...)`: whether the script's user may run that command
 /// line (its command, keys and channels), without running it.
 fn acl_check(eng: &Engine, client: &Client, args: &MultiValue) -> mlua::Result<bool> {
     let raised = |m: &str| mlua::Error::external(libs::Raised(m.to_string()));
-    let argv = lua_argv(args).map_err(raised)?;
-    let argv = argv.as_argv();
+    let mut owned = OwnedArgv::default();
+    lua_argv(args, &mut owned).map_err(raised)?;
+    let argv = owned.as_argv();
     let table = &eng.table;
     let invalid = || raised("ERR Invalid command passed to redis.acl_check_cmd()");
     let mut id = table.lookup(argv.get(0)).ok_or_else(invalid)?;

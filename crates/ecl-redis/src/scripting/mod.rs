@@ -59,8 +59,8 @@ pub(crate) struct State {
     pub(crate) redis: Table,
     /// `function(f) return xpcall(f, handler) end` (a library's load-time code).
     pub(crate) protect: Function,
-    /// `function(call, index, nkeys, keys and args...)`: sets KEYS, ARGV and `redis.call` for
-    /// the run, then `xpcall(scripts[index], handler)` (see [`PRELUDE`]).
+    /// `function(call, index, nkeys, nargs, keys and args...)`: sets KEYS, ARGV and
+    /// `redis.call` for the run, then `xpcall(scripts[index], handler)` (see [`PRELUDE`]).
     pub(crate) run_script: Function,
     /// The same for Redis 7 functions, which get KEYS and ARGV as arguments:
     /// `xpcall(function() return f(keys, args) end, handler)`.
@@ -75,6 +75,8 @@ pub(crate) struct State {
     pub(crate) acl_mark: Table,
     /// The SCRIPT KILL check is installed (the EVAL state installs it once).
     pub(crate) kill_hook: std::cell::Cell<bool>,
+    /// Buffers `redis.call` reuses from call to call: the command line and its reply.
+    pub(crate) call_bufs: std::cell::Cell<(crate::argv::OwnedArgv, Vec<u8>)>,
     /// What the run and the `redis` library functions share without a Lua table: the
     /// protocol (`redis.setresp`), the replication flags (`redis.set_repl`) and `math.random`'s
     /// state.
@@ -277,11 +279,36 @@ impl ScriptWatch {
     }
 }
 
+/// The script cache's hasher: FNV-1a. Its keys are SHA-1 digests in hex, evenly spread
+/// already, and EVALSHA looks one up per call (SipHash costs several times more on 40 bytes).
+pub(crate) type ShaHash = std::hash::BuildHasherDefault<Fnv>;
+
+/// FNV-1a, 64 bits.
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The node's scripting state: one Lua state (created on first use, dropped by SCRIPT FLUSH)
 /// and the scripts compiled in it.
 pub struct Scripts {
     pub(crate) state: Option<State>,
-    pub(crate) cache: HashMap<String, Script>,
+    pub(crate) cache: HashMap<String, Script, ShaHash>,
     /// Memory taken by cached script bodies (INFO `used_memory_scripts_eval`).
     pub bodies_bytes: usize,
     /// A script is running (MONITOR shows its commands as coming from `lua`).
@@ -299,7 +326,7 @@ impl Default for Scripts {
     fn default() -> Scripts {
         Scripts {
             state: None,
-            cache: HashMap::new(),
+            cache: HashMap::default(),
             bodies_bytes: 0,
             running: false,
             rand: libs::RAND_INIT,
@@ -392,44 +419,48 @@ G.pcall = function(...) return fix(lua_pcall(...)) end
 local redis = G.redis
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
-local env = setmetatable({}, {
+-- Scripts see an empty read-only table whose reads fall through to the globals (a table
+-- __index: no function call per global read); reading a global that does not exist raises,
+-- from the globals' own metatable, the error Redis raises.
+setmetatable(G, {
   __index = function(_, k)
-    local v = rawget(G, k)
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
   end,
+  __metatable = false,
+})
+local env = setmetatable({}, {
+  __index = G,
   __newindex = function() error('Attempt to modify a readonly table', 2) end,
   __metatable = false,
 })
 G._G = env
 local function protect(f) return xpcall(f, handler) end
--- KEYS and ARGV from a run's arguments: `nk` keys, then the arguments. A negative `nk` means
+-- KEYS and ARGV from a run's arguments: `nk` keys, then `na` arguments. A negative `nk` means
 -- the two tables come made (a run with more arguments than a call may pass).
-local function split(nk, ...)
+local function split(nk, na, ...)
   if nk < 0 then return ... end
+  if na == 0 then return {...}, {} end
   if nk == 0 then return {}, {...} end
-  local n = select('#', ...)
-  if n == nk then return {...}, {} end
   local all, k, a = {...}, {}, {}
   for i = 1, nk do k[i] = all[i] end
-  for i = nk + 1, n do a[i - nk] = all[i] end
+  for i = 1, na do a[i] = all[nk + i] end
   return k, a
 end
-local function finish(ok, v)
-  redis.call, hooks.call = nil, nil
-  return ok, v
-end
-local function run_script(call, i, nk, ...)
-  G.KEYS, G.ARGV = split(nk, ...)
+-- The run's call function stays in `redis.call` after the run: no Lua code runs in this
+-- state between runs, and the next run replaces it.
+local function run_script(call, i, nk, na, ...)
+  if na == 0 and nk >= 0 then
+    G.KEYS, G.ARGV = {...}, {}
+  else
+    G.KEYS, G.ARGV = split(nk, na, ...)
+  end
   redis.call, hooks.call = call, call
-  return finish(xpcall(fns[i], handler))
+  return xpcall(fns[i], handler)
 end
-local function run_fn(call, f, nk, ...)
-  local k, a = split(nk, ...)
+local function run_fn(call, f, nk, na, ...)
+  local k, a = split(nk, na, ...)
   redis.call, hooks.call = call, call
-  return finish(xpcall(function() return f(k, a) end, handler))
+  return xpcall(function() return f(k, a) end, handler)
 end
 return protect, env, run_script, run_fn
 "#;
@@ -480,6 +511,7 @@ pub(crate) fn new_state(version: &str, version_num: u32) -> mlua::Result<State> 
         scripts,
         acl_mark,
         kill_hook: std::cell::Cell::new(false),
+        call_bufs: std::cell::Cell::default(),
         modes,
         lua,
     })
@@ -631,6 +663,11 @@ impl Scripts {
     /// The flags of a cached script.
     pub fn flags(&self, sha: &str) -> Option<ScriptFlags> {
         self.cached(sha).map(|s| s.flags)
+    }
+
+    /// The flags and the runner's index of a cached script (`sha` in lowercase).
+    pub fn lookup(&self, sha: &str) -> Option<(ScriptFlags, i64)> {
+        self.cache.get(sha).map(|s| (s.flags, s.index))
     }
 
     /// The source of a cached script, as it was loaded.
