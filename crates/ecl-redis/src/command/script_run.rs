@@ -11,6 +11,7 @@
 use crate::argv::OwnedArgv;
 use crate::client::{Client, ReplyMode};
 use crate::cmdtable::flags;
+use crate::command::Argv;
 use crate::engine::Engine;
 use crate::resp::Reply;
 use crate::scripting::{
@@ -24,15 +25,27 @@ use std::sync::atomic::Ordering;
 pub struct Invocation<'a> {
     /// The script's SHA-1 (lowercase hex).
     pub sha: &'a str,
-    /// KEYS.
-    pub keys: Vec<&'a [u8]>,
-    /// ARGV.
-    pub args: Vec<&'a [u8]>,
+    /// The EVAL/FCALL command line: KEYS are `argv[3..3 + nkeys]`, ARGV what follows.
+    pub argv: &'a Argv<'a>,
+    /// How many keys.
+    pub nkeys: usize,
     /// EVAL_RO/EVALSHA_RO or a `no-writes` script.
     pub read_only: bool,
     /// In cluster mode the script may touch keys of several slots (`allow-cross-slot-keys`,
     /// or a script without a shebang, as Redis 7.0 allows legacy scripts).
     pub cross_slot: bool,
+}
+
+impl<'a> Invocation<'a> {
+    /// KEYS.
+    fn keys(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+        self.argv.iter_from(3).take(self.nkeys)
+    }
+
+    /// ARGV.
+    fn args(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+        self.argv.iter_from(3 + self.nkeys)
+    }
 }
 
 /// Runs the cached script `inv.sha` for `client`, writing its reply (or error) to `out`.
@@ -146,14 +159,14 @@ fn run_in_state(
     let dirty_at_start = cell.borrow().0.dirty();
     // Cluster mode: the slot the script works in (its first declared key's, else the first
     // key it touches).
-    let slot = std::cell::Cell::new(inv.keys.first().map(|k| crate::cluster::key_slot(k)));
+    let slot = std::cell::Cell::new(inv.keys().next().map(crate::cluster::key_slot));
     let rules = CallRules {
         read_only: inv.read_only,
         cross_slot: inv.cross_slot,
         slot: &slot,
+        modes: &st.modes,
     };
     let call_with = |lua: &Lua, args: MultiValue| {
-        let mode = (st.modes.resp3(), st.modes.repl());
         let mut guard = cell.borrow_mut();
         let (eng, client) = &mut *guard;
         // Once the script has written, its later commands are not refused for memory: a
@@ -161,7 +174,7 @@ fn run_in_state(
         if eng.dirty() != dirty_at_start {
             client.no_evict = true;
         }
-        let r = script_call(lua, eng, client, args, &rules, mode, &st.call_bufs);
+        let r = script_call(lua, eng, client, args, &rules, &st.call_bufs);
         if eng.dirty() != dirty_at_start {
             eng.scripts.watch.wrote.store(true, Ordering::Release);
         }
@@ -169,7 +182,7 @@ fn run_in_state(
     };
     let mark = &st.acl_mark;
     // The call function borrows the engine and the client, so it lives for this run only; the
-    // Lua runner installs it as `redis.call` and removes it when the script returns.
+    // Lua runner installs it as `redis.call` for the run.
     let result = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: MultiValue| {
             if let Some(Value::Table(t)) = args.front()
@@ -178,10 +191,11 @@ fn run_in_state(
                 let mut args = args;
                 args.pop_front();
                 let guard = cell.borrow();
-                return Ok(Value::Boolean(acl_check(&*guard.0, &*guard.1, &args)?));
+                let allowed = acl_check(&*guard.0, &*guard.1, &args)?;
+                return Ok(Either::Right(Value::Boolean(allowed)));
             }
             let (v, bad) = call_with(lua, args)?;
-            if bad && let Value::Table(t) = &v {
+            if bad && let Either::Right(Value::Table(t)) = &v {
                 let msg: String = t.raw_get::<mlua::LuaString>("err")?.to_string_lossy();
                 return Err(mlua::Error::external(libs::Raised(msg)));
             }
@@ -214,14 +228,14 @@ fn call_runner(
     target: Target,
     inv: &Invocation<'_>,
 ) -> mlua::Result<(bool, Value)> {
-    let (nk, na) = (inv.keys.len(), inv.args.len());
+    let (nk, na) = (inv.keys().len(), inv.args().len());
     if nk + na > MAX_PASSED_ARGS {
-        let keys = string_sequence(lua, &inv.keys)?;
-        let args = string_sequence(lua, &inv.args)?;
+        let keys = string_sequence(lua, inv.keys())?;
+        let args = string_sequence(lua, inv.args())?;
         return runner.call((call, target, -1, 0, keys, args));
     }
-    let mut all = inv.keys.iter().chain(&inv.args);
-    let mut next = || lua_bytes(lua, all.next().copied().unwrap_or_default());
+    let mut all = inv.keys().chain(inv.args());
+    let mut next = || lua_bytes(lua, all.next().unwrap_or_default());
     // A few values go as a tuple (no vector to allocate).
     match nk + na {
         0 => runner.call((call, target, nk, na)),
@@ -245,9 +259,12 @@ fn lua_bytes<'a>(lua: &Lua, b: &'a [u8]) -> mlua::Result<Either<&'a str, mlua::L
 }
 
 /// A Lua array of byte strings (KEYS, ARGV), built without copying each one first.
-fn string_sequence(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+fn string_sequence<'a>(
+    lua: &Lua,
+    items: impl ExactSizeIterator<Item = &'a [u8]>,
+) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.enumerate() {
         t.raw_set(i + 1, lua.create_string(item)?)?;
     }
     Ok(t)
@@ -287,7 +304,6 @@ fn script_error(t: &Table, sha: &str) -> String {
 }
 
 /// One `redis.call`/`redis.pcall`: returns the converted reply and whether it is an error.
-/// `mode` is the script's protocol (`redis.setresp`) and replication flags (`redis.set_repl`).
 /// The command line and the reply go through the state's buffers (`bufs`), kept from call to
 /// call so a call allocates nothing for them.
 fn script_call(
@@ -296,50 +312,69 @@ fn script_call(
     client: &mut Client,
     args: MultiValue,
     rules: &CallRules<'_>,
-    mode: (bool, i64),
     bufs: &std::cell::Cell<(OwnedArgv, Vec<u8>)>,
-) -> mlua::Result<(Value, bool)> {
+) -> mlua::Result<(CallReply, bool)> {
     let (mut argv, buf) = bufs.take();
     argv.clear();
-    let mut reply = Reply { buf, resp3: mode.0 };
+    // The reply comes in the script's protocol (`redis.setresp`).
+    let mut reply = Reply {
+        buf,
+        resp3: rules.modes.resp3(),
+    };
     reply.buf.clear();
-    let r = call_with_bufs(
-        lua, eng, client, &args, rules, mode.1, &mut argv, &mut reply,
-    );
+    let r = run_call(lua, eng, client, &args, rules, &mut argv, &mut reply);
     bufs.set((argv, reply.buf));
     r
 }
 
-#[allow(clippy::too_many_arguments)]
-fn call_with_bufs(
+/// [`script_call`] with its buffers: checks and runs the command, converts the reply.
+fn run_call(
     lua: &Lua,
     eng: &mut Engine,
     client: &mut Client,
     args: &MultiValue,
     rules: &CallRules<'_>,
-    repl: i64,
     argv: &mut OwnedArgv,
     reply: &mut Reply,
-) -> mlua::Result<(Value, bool)> {
+) -> mlua::Result<(CallReply, bool)> {
+    let refused = |msg| err_table(lua, msg).map(|(v, bad)| (Either::Right(v), bad));
     if let Err(msg) = lua_argv(args, argv) {
-        return err_table(lua, msg);
+        return refused(msg);
     }
     let argv = argv.as_argv();
     if let Err(msg) = check_call(eng, client, &argv, rules) {
-        return err_table(lua, msg);
+        return refused(msg);
     }
     // The command's effects queue up for the script's MULTI/EXEC unit (the caller is marked
     // as inside a transaction); without REPL_REPLICA (`redis.set_repl`) they are dropped from
     // it, so replicas never see them.
     let queued = eng.repl.txn.len();
     crate::command::dispatch::dispatch(eng, client, reply, &argv);
-    if repl & libs::REPL_REPLICA == 0 {
+    if rules.modes.repl() & libs::REPL_REPLICA == 0 {
         eng.repl.txn.truncate(queued);
+    }
+    if let Some(text) = bulk_text(&reply.buf) {
+        return Ok((Either::Left(text.to_string()), false));
     }
     let mut pos = 0;
     let v = convert::reply_to_lua(lua, &reply.buf, &mut pos)?;
     let is_err = reply.buf.first() == Some(&b'-');
-    Ok((v, is_err))
+    Ok((Either::Right(v), is_err))
+}
+
+/// What `redis.call` hands back: a text bulk reply as a Rust string (mlua pushes it straight
+/// onto Lua's stack), or any other reply as a Lua value.
+type CallReply = Either<String, Value>;
+
+/// The text of a reply that is one bulk string of valid UTF-8 (the common reply, which then
+/// reaches the script without a Lua reference).
+fn bulk_text(buf: &[u8]) -> Option<&str> {
+    let rest = buf.strip_prefix(b"$")?;
+    let nl = rest.iter().position(|&b| b == b'\r')?;
+    let len: usize = std::str::from_utf8(&rest[..nl]).ok()?.parse().ok()?;
+    let body = rest.get(nl + 2..nl + 2 + len)?;
+    (rest.len() == nl + 2 + len + 2).then_some(())?;
+    std::str::from_utf8(body).ok()
 }
 
 /// A `redis.call`-style argument list as a command line in `argv`; `Err` is Redis' message.
@@ -378,11 +413,13 @@ fn acl_check(eng: &Engine, client: &Client, args: &MultiValue) -> mlua::Result<b
     })
 }
 
-/// What a script's commands are checked against besides the command table.
+/// What a script's commands are checked against besides the command table, and the
+/// protocol and replication flags the script set.
 struct CallRules<'a> {
     read_only: bool,
     cross_slot: bool,
     slot: &'a std::cell::Cell<Option<u16>>,
+    modes: &'a crate::scripting::RunModes,
 }
 
 /// The script-specific refusals before a command runs, in Redis' order.

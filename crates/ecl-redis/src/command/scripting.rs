@@ -224,8 +224,8 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
     ctx.propagate(Vec::new());
     let inv = Invocation {
         sha: &sha,
-        keys: argv.iter_from(3).take(n).collect(),
-        args: argv.iter_from(3 + n).collect(),
+        argv,
+        nkeys: n,
         read_only,
         cross_slot: flags.cross_slot || !flags.shebang,
     };
