@@ -111,6 +111,12 @@ impl OwnedArgv {
         self.offs.push((s, self.buf.len()));
     }
 
+    /// Removes every argument, keeping the memory for the next command line.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.offs.clear();
+    }
+
     /// Borrowed view.
     pub fn as_argv(&self) -> Argv<'_> {
         Argv::new(&self.buf, &self.offs)

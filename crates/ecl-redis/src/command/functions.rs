@@ -146,8 +146,8 @@ fn fcall_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, ro: bool) -> CmdResult {
     }));
     let inv = Invocation {
         sha: &name,
-        keys: argv.iter_from(3).take(n).collect(),
-        args: argv.iter_from(3 + n).collect(),
+        argv,
+        nkeys: n,
         read_only: flags.no_writes,
         cross_slot: flags.cross_slot,
     };

@@ -11,13 +11,13 @@
 use crate::argv::OwnedArgv;
 use crate::client::{Client, ReplyMode};
 use crate::cmdtable::flags;
+use crate::command::Argv;
 use crate::engine::Engine;
 use crate::resp::Reply;
 use crate::scripting::{
-    ACL_MARK, KILL_CHECK_INSTRUCTIONS, KILLED, NOSCRIPT_MSG, ScriptWatch, State, convert,
-    err_table, libs,
+    KILL_CHECK_INSTRUCTIONS, KILLED, NOSCRIPT_MSG, ScriptWatch, State, convert, err_table, libs,
 };
-use mlua::{Function, Lua, MultiValue, Table, Value};
+use mlua::{Either, Function, Lua, MultiValue, Table, Value};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -25,10 +25,10 @@ use std::sync::atomic::Ordering;
 pub struct Invocation<'a> {
     /// The script's SHA-1 (lowercase hex).
     pub sha: &'a str,
-    /// KEYS.
-    pub keys: Vec<&'a [u8]>,
-    /// ARGV.
-    pub args: Vec<&'a [u8]>,
+    /// The EVAL/FCALL command line: KEYS are `argv[3..3 + nkeys]`, ARGV what follows.
+    pub argv: &'a Argv<'a>,
+    /// How many keys.
+    pub nkeys: usize,
     /// EVAL_RO/EVALSHA_RO or a `no-writes` script.
     pub read_only: bool,
     /// In cluster mode the script may touch keys of several slots (`allow-cross-slot-keys`,
@@ -36,21 +36,32 @@ pub struct Invocation<'a> {
     pub cross_slot: bool,
 }
 
+impl<'a> Invocation<'a> {
+    /// KEYS.
+    fn keys(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+        self.argv.iter_from(3).take(self.nkeys)
+    }
+
+    /// ARGV.
+    fn args(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+        self.argv.iter_from(3 + self.nkeys)
+    }
+}
+
 /// Runs the cached script `inv.sha` for `client`, writing its reply (or error) to `out`.
-/// The script must have been loaded ([`crate::scripting::Scripts::load`]).
+/// The script must have been loaded ([`crate::scripting::Scripts::load`]); `index` is what
+/// [`crate::scripting::Scripts::lookup`] gave for it.
 pub fn run_script(
     eng: &mut Engine,
     client: &mut Client,
     out: &mut Reply,
+    index: i64,
     inv: &Invocation<'_>,
 ) -> Result<(), String> {
-    let Some(func) = eng.scripts.cache.get(inv.sha).map(|s| s.func.clone()) else {
-        return Err(NOSCRIPT_MSG.to_string());
-    };
     let Some(st) = eng.scripts.state.take() else {
         return Err(NOSCRIPT_MSG.to_string());
     };
-    let res = run_prepared(eng, client, out, &st, func, inv, false);
+    let res = run_prepared(eng, client, out, &st, Either::Left(index), inv);
     // A SCRIPT FLUSH from inside is refused, so the state taken out is the one to put back.
     eng.scripts.state = Some(st);
     res
@@ -68,11 +79,14 @@ pub(crate) fn run_function(
     let Some(st) = eng.scripts.functions.state.take() else {
         return Err("ERR Function not found".to_string());
     };
-    let res = run_prepared(eng, client, out, &st, func, inv, true);
+    let res = run_prepared(eng, client, out, &st, Either::Right(func), inv);
     // FUNCTION commands are refused from inside, so this state is still the current one.
     eng.scripts.functions.state = Some(st);
     res
 }
+
+/// What a run calls: a cached script by its index in the EVAL state, or a function.
+type Target = Either<i64, Function>;
 
 /// The part of a run common to scripts and functions: the caller's state saved and restored,
 /// the BUSY/kill watch, the result converted to the caller's reply.
@@ -81,10 +95,10 @@ fn run_prepared(
     client: &mut Client,
     out: &mut Reply,
     st: &State,
-    func: Function,
+    target: Target,
     inv: &Invocation<'_>,
-    function: bool,
 ) -> Result<(), String> {
+    let function = target.is_right();
     let saved = (
         client.db,
         client.reply_mode,
@@ -97,7 +111,7 @@ fn run_prepared(
     let watch = eng.scripts.watch.clone();
     let busy_after = eng.cfg.get_i64("busy-reply-threshold").unwrap_or(5000);
     watch.begin(busy_after, function);
-    let res = run_in_state(st, eng, client, func, inv, function);
+    let res = run_in_state(st, eng, client, target, inv);
     let killed = watch.kill.load(Ordering::Acquire);
     watch.end();
     if function {
@@ -131,32 +145,12 @@ fn run_in_state(
     st: &State,
     eng: &mut Engine,
     client: &mut Client,
-    func: Function,
+    target: Target,
     inv: &Invocation<'_>,
-    function: bool,
 ) -> Result<(Value, bool), String> {
     let lua = &st.lua;
-    let rand = eng.scripts.rand;
-    let setup = || -> mlua::Result<(Table, Table)> {
-        let keys = string_sequence(lua, &inv.keys)?;
-        let args = string_sequence(lua, &inv.args)?;
-        // Scripts read KEYS/ARGV globals; functions get them as arguments.
-        if !function {
-            st.globals.raw_set("KEYS", keys.clone())?;
-            st.globals.raw_set("ARGV", args.clone())?;
-        }
-        st.hooks.raw_set(&st.names.resp, 2)?;
-        st.hooks.raw_set(&st.names.repl, libs::REPL_ALL)?;
-        // Updated in place: inserting app data allocates.
-        match lua.app_data_mut::<libs::Rand>() {
-            Some(mut r) => r.0 = rand,
-            None => {
-                lua.set_app_data(libs::Rand(rand));
-            }
-        }
-        Ok((keys, args))
-    };
-    let (keys, args) = setup().map_err(|e| format!("ERR {e}"))?;
+    let function = target.is_right();
+    st.modes.begin(eng.scripts.rand);
     if function || !st.kill_hook.get() {
         set_kill_hook(lua, eng.scripts.watch.clone())?;
         st.kill_hook.set(!function);
@@ -165,18 +159,14 @@ fn run_in_state(
     let dirty_at_start = cell.borrow().0.dirty();
     // Cluster mode: the slot the script works in (its first declared key's, else the first
     // key it touches).
-    let slot = std::cell::Cell::new(inv.keys.first().map(|k| crate::cluster::key_slot(k)));
+    let slot = std::cell::Cell::new(inv.keys().next().map(crate::cluster::key_slot));
     let rules = CallRules {
         read_only: inv.read_only,
         cross_slot: inv.cross_slot,
         slot: &slot,
+        modes: &st.modes,
     };
     let call_with = |lua: &Lua, args: MultiValue| {
-        let resp3 = st.hooks.raw_get::<i64>(&st.names.resp).unwrap_or(2) == 3;
-        let repl = st
-            .hooks
-            .raw_get::<i64>(&st.names.repl)
-            .unwrap_or(libs::REPL_ALL);
         let mut guard = cell.borrow_mut();
         let (eng, client) = &mut *guard;
         // Once the script has written, its later commands are not refused for memory: a
@@ -184,46 +174,38 @@ fn run_in_state(
         if eng.dirty() != dirty_at_start {
             client.no_evict = true;
         }
-        let r = script_call(lua, eng, client, args, &rules, (resp3, repl));
+        let r = script_call(lua, eng, client, args, &rules, &st.call_bufs);
         if eng.dirty() != dirty_at_start {
             eng.scripts.watch.wrote.store(true, Ordering::Release);
         }
         r
     };
-    let mark: Table = st.hooks.raw_get(ACL_MARK).map_err(|e| format!("ERR {e}"))?;
+    let mark = &st.acl_mark;
+    // The call function borrows the engine and the client, so it lives for this run only; the
+    // Lua runner installs it as `redis.call` for the run.
     let result = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: MultiValue| {
             if let Some(Value::Table(t)) = args.front()
-                && *t == mark
+                && t == mark
             {
                 let mut args = args;
                 args.pop_front();
                 let guard = cell.borrow();
-                return Ok(Value::Boolean(acl_check(&*guard.0, &*guard.1, &args)?));
+                let allowed = acl_check(&*guard.0, &*guard.1, &args)?;
+                return Ok(Either::Right(Value::Boolean(allowed)));
             }
             let (v, bad) = call_with(lua, args)?;
-            if bad && let Value::Table(t) = &v {
+            if bad && let Either::Right(Value::Table(t)) = &v {
                 let msg: String = t.raw_get::<mlua::LuaString>("err")?.to_string_lossy();
                 return Err(mlua::Error::external(libs::Raised(msg)));
             }
             Ok(v)
         })?;
-        let n = &st.names;
-        st.redis.raw_set(&n.call, &call)?;
-        st.hooks.raw_set(&n.call, call)?;
-        let r: (bool, Value) = if function {
-            st.run_fn.call((func, keys, args))?
-        } else {
-            st.runner.call(func)?
-        };
-        st.redis.raw_set(&n.call, Value::Nil)?;
-        st.hooks.raw_set(&n.call, Value::Nil)?;
-        Ok(r)
+        let runner = if function { &st.run_fn } else { &st.run_script };
+        call_runner(lua, runner, call, target, inv)
     });
-    let lua_resp3 = st.hooks.raw_get::<i64>(&st.names.resp).unwrap_or(2) == 3;
-    if let Some(r) = lua.app_data_ref::<libs::Rand>() {
-        cell.borrow_mut().0.scripts.rand = r.0;
-    }
+    let lua_resp3 = st.modes.resp3();
+    cell.borrow_mut().0.scripts.rand = st.modes.rand();
     match result {
         Ok((true, v)) => Ok((v, lua_resp3)),
         Ok((false, Value::Table(t))) => Err(script_error(&t, inv.sha)),
@@ -232,10 +214,57 @@ fn run_in_state(
     }
 }
 
+/// Above this many keys and arguments, KEYS and ARGV are built here and passed as tables: a
+/// call passes at most a few thousand values on Lua's stack.
+const MAX_PASSED_ARGS: usize = 1000;
+
+/// Calls the Lua runner with the run's call function, the script and its keys and arguments,
+/// passed as values on Lua's stack (the runner builds KEYS and ARGV from them, which costs no
+/// reference per string as tables built from here would).
+fn call_runner(
+    lua: &Lua,
+    runner: &Function,
+    call: Function,
+    target: Target,
+    inv: &Invocation<'_>,
+) -> mlua::Result<(bool, Value)> {
+    let (nk, na) = (inv.keys().len(), inv.args().len());
+    if nk + na > MAX_PASSED_ARGS {
+        let keys = string_sequence(lua, inv.keys())?;
+        let args = string_sequence(lua, inv.args())?;
+        return runner.call((call, target, -1, 0, keys, args));
+    }
+    let mut all = inv.keys().chain(inv.args());
+    let mut next = || lua_bytes(lua, all.next().unwrap_or_default());
+    // A few values go as a tuple (no vector to allocate).
+    match nk + na {
+        0 => runner.call((call, target, nk, na)),
+        1 => runner.call((call, target, nk, na, next()?)),
+        2 => runner.call((call, target, nk, na, next()?, next()?)),
+        3 => runner.call((call, target, nk, na, next()?, next()?, next()?)),
+        n => {
+            let values = (0..n).map(|_| next()).collect::<mlua::Result<Vec<_>>>()?;
+            runner.call((call, target, nk, na, mlua::Variadic::from(values)))
+        }
+    }
+}
+
+/// A byte string to pass to Lua: text goes straight onto Lua's stack; other bytes become a
+/// Lua string first (mlua pushes only `str` directly).
+fn lua_bytes<'a>(lua: &Lua, b: &'a [u8]) -> mlua::Result<Either<&'a str, mlua::LuaString>> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Ok(Either::Left(s)),
+        Err(_) => lua.create_string(b).map(Either::Right),
+    }
+}
+
 /// A Lua array of byte strings (KEYS, ARGV), built without copying each one first.
-fn string_sequence(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+fn string_sequence<'a>(
+    lua: &Lua,
+    items: impl ExactSizeIterator<Item = &'a [u8]>,
+) -> mlua::Result<Table> {
     let t = lua.create_table_with_capacity(items.len(), 0)?;
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.enumerate() {
         t.raw_set(i + 1, lua.create_string(item)?)?;
     }
     Ok(t)
@@ -275,48 +304,84 @@ fn script_error(t: &Table, sha: &str) -> String {
 }
 
 /// One `redis.call`/`redis.pcall`: returns the converted reply and whether it is an error.
-/// `mode` is the script's protocol (`redis.setresp`) and replication flags (`redis.set_repl`).
+/// The command line and the reply go through the state's buffers (`bufs`), kept from call to
+/// call so a call allocates nothing for them.
 fn script_call(
     lua: &Lua,
     eng: &mut Engine,
     client: &mut Client,
     args: MultiValue,
     rules: &CallRules<'_>,
-    mode: (bool, i64),
-) -> mlua::Result<(Value, bool)> {
-    let (resp3, repl) = mode;
-    let argv = match lua_argv(&args) {
-        Ok(a) => a,
-        Err(msg) => return err_table(lua, msg),
+    bufs: &std::cell::Cell<(OwnedArgv, Vec<u8>)>,
+) -> mlua::Result<(CallReply, bool)> {
+    let (mut argv, buf) = bufs.take();
+    argv.clear();
+    // The reply comes in the script's protocol (`redis.setresp`).
+    let mut reply = Reply {
+        buf,
+        resp3: rules.modes.resp3(),
     };
+    reply.buf.clear();
+    let r = run_call(lua, eng, client, &args, rules, &mut argv, &mut reply);
+    bufs.set((argv, reply.buf));
+    r
+}
+
+/// [`script_call`] with its buffers: checks and runs the command, converts the reply.
+fn run_call(
+    lua: &Lua,
+    eng: &mut Engine,
+    client: &mut Client,
+    args: &MultiValue,
+    rules: &CallRules<'_>,
+    argv: &mut OwnedArgv,
+    reply: &mut Reply,
+) -> mlua::Result<(CallReply, bool)> {
+    let refused = |msg| err_table(lua, msg).map(|(v, bad)| (Either::Right(v), bad));
+    if let Err(msg) = lua_argv(args, argv) {
+        return refused(msg);
+    }
     let argv = argv.as_argv();
     if let Err(msg) = check_call(eng, client, &argv, rules) {
-        return err_table(lua, msg);
+        return refused(msg);
     }
-    let mut reply = Reply {
-        buf: Vec::new(),
-        resp3,
-    };
     // The command's effects queue up for the script's MULTI/EXEC unit (the caller is marked
     // as inside a transaction); without REPL_REPLICA (`redis.set_repl`) they are dropped from
     // it, so replicas never see them.
     let queued = eng.repl.txn.len();
-    crate::command::dispatch::dispatch(eng, client, &mut reply, &argv);
-    if repl & libs::REPL_REPLICA == 0 {
+    crate::command::dispatch::dispatch(eng, client, reply, &argv);
+    if rules.modes.repl() & libs::REPL_REPLICA == 0 {
         eng.repl.txn.truncate(queued);
+    }
+    if let Some(text) = bulk_text(&reply.buf) {
+        return Ok((Either::Left(text.to_string()), false));
     }
     let mut pos = 0;
     let v = convert::reply_to_lua(lua, &reply.buf, &mut pos)?;
     let is_err = reply.buf.first() == Some(&b'-');
-    Ok((v, is_err))
+    Ok((Either::Right(v), is_err))
 }
 
-/// A `redis.call`-style argument list as a command line; `Err` is Redis' message.
-fn lua_argv(args: &MultiValue) -> Result<OwnedArgv, &'static str> {
+/// What `redis.call` hands back: a text bulk reply as a Rust string (mlua pushes it straight
+/// onto Lua's stack), or any other reply as a Lua value.
+type CallReply = Either<String, Value>;
+
+/// The text of a reply that is one bulk string of valid UTF-8 (the common reply, which then
+/// reaches the script without a Lua reference).
+fn bulk_text(buf: &[u8]) -> Option<&str> {
+    let rest = buf.strip_prefix(b"$")?;
+    let nl = rest.iter().position(|&b| b == b'\r')?;
+    let len: usize = std::str::from_utf8(&rest[..nl]).ok()?.parse().ok()?;
+    let body = rest.get(nl + 2..nl + 2 + len)?;
+    (rest.len() == nl + 2 + len + 2).then_some(())?;
+    std::str::from_utf8(body).ok()
+}
+
+/// A `redis.call`-style argument list as a command line in `argv`; `Err` is Redis' message.
+fn lua_argv(args: &MultiValue, argv: &mut OwnedArgv) -> Result<(), &'static str> {
     if args.is_empty() {
         return Err("ERR Please specify at least one argument for this redis lib call");
     }
-    let mut argv = OwnedArgv::default();
     for a in args.iter() {
         match a {
             Value::String(s) => argv.push(&s.as_bytes()),
@@ -325,15 +390,16 @@ fn lua_argv(args: &MultiValue) -> Result<OwnedArgv, &'static str> {
             _ => return Err("ERR Lua redis lib command arguments must be strings or integers"),
         }
     }
-    Ok(argv)
+    Ok(())
 }
 
 /// `redis.acl_check_cmd(command, args...)`: whether the script's user may run that command
 /// line (its command, keys and channels), without running it.
 fn acl_check(eng: &Engine, client: &Client, args: &MultiValue) -> mlua::Result<bool> {
     let raised = |m: &str| mlua::Error::external(libs::Raised(m.to_string()));
-    let argv = lua_argv(args).map_err(raised)?;
-    let argv = argv.as_argv();
+    let mut owned = OwnedArgv::default();
+    lua_argv(args, &mut owned).map_err(raised)?;
+    let argv = owned.as_argv();
     let table = &eng.table;
     let invalid = || raised("ERR Invalid command passed to redis.acl_check_cmd()");
     let mut id = table.lookup(argv.get(0)).ok_or_else(invalid)?;
@@ -347,11 +413,13 @@ fn acl_check(eng: &Engine, client: &Client, args: &MultiValue) -> mlua::Result<b
     })
 }
 
-/// What a script's commands are checked against besides the command table.
+/// What a script's commands are checked against besides the command table, and the
+/// protocol and replication flags the script set.
 struct CallRules<'a> {
     read_only: bool,
     cross_slot: bool,
     slot: &'a std::cell::Cell<Option<u16>>,
+    modes: &'a crate::scripting::RunModes,
 }
 
 /// The script-specific refusals before a command runs, in Redis' order.

@@ -177,16 +177,20 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
         return Err(NOSCRIPT_MSG.into());
     }
     let n = numkeys(argv)?;
-    let (sha, flags) = if by_sha {
-        let sha = String::from_utf8_lossy(argv.get(1)).to_ascii_lowercase();
-        let Some(flags) = ctx.eng.scripts.flags(&sha) else {
+    // EVALSHA: the digest in lowercase, without an allocation (it is 40 bytes long).
+    let mut digest = [0u8; 40];
+    let (sha, flags, index) = if by_sha {
+        digest.copy_from_slice(argv.get(1));
+        digest.make_ascii_lowercase();
+        let sha = std::str::from_utf8(&digest).map_err(|_| CmdError(NOSCRIPT_MSG.into()))?;
+        let Some((flags, index)) = ctx.eng.scripts.lookup(sha) else {
             return Err(NOSCRIPT_MSG.into());
         };
-        (sha, flags)
+        (std::borrow::Cow::Borrowed(sha), flags, Some(index))
     } else {
         // The shebang is read before the script is cached: a refused script is not cached.
         let flags = scripting::shebang_flags(argv.get(1)).map_err(|e| CmdError(e.into()))?;
-        (String::new(), flags)
+        (std::borrow::Cow::Owned(String::new()), flags, None)
     };
     if flags.no_cluster && ctx.eng.info.cluster {
         return Err("ERR Can not run script on cluster, 'no-cluster' flag is set.".into());
@@ -201,29 +205,34 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
     if flags.shebang && !flags.allow_oom && !read_only && over_memory(ctx) {
         return Err(crate::errors::OOM.into());
     }
-    let sha = if by_sha {
-        sha
-    } else {
-        let sha = scripting::sha1hex(argv.get(1));
-        if ctx.eng.scripts.exists(&sha) {
-            sha
-        } else {
-            load_script(ctx, argv.get(1))?
+    let (sha, index) = match index {
+        Some(index) => (sha, index),
+        None => {
+            let sha = scripting::sha1hex(argv.get(1));
+            let sha = if ctx.eng.scripts.exists(&sha) {
+                sha
+            } else {
+                load_script(ctx, argv.get(1))?
+            };
+            let Some((_, index)) = ctx.eng.scripts.lookup(&sha) else {
+                return Err(NOSCRIPT_MSG.into());
+            };
+            (std::borrow::Cow::Owned(sha), index)
         }
     };
     // The script's writes go to replicas (as MULTI/EXEC), the EVAL itself never.
     ctx.propagate(Vec::new());
     let inv = Invocation {
         sha: &sha,
-        keys: argv.iter_from(3).take(n).collect(),
-        args: argv.iter_from(3 + n).collect(),
+        argv,
+        nkeys: n,
         read_only,
         cross_slot: flags.cross_slot || !flags.shebang,
     };
     // `allow-oom`: the script's commands run as CLIENT NO-EVICT ones do, past the limit.
     let saved = ctx.client.no_evict;
     ctx.client.no_evict |= flags.allow_oom;
-    let res = run_off_worker(|| script_run::run_script(ctx.eng, ctx.client, ctx.out, &inv));
+    let res = run_off_worker(|| script_run::run_script(ctx.eng, ctx.client, ctx.out, index, &inv));
     ctx.client.no_evict = saved;
     res.map_err(|e| CmdError(e.into()))
 }

@@ -587,7 +587,7 @@ fn run_load(st: &State, extra: &Extra, chunk: Function) -> Result<Vec<Registered
         })?;
         extra.load_redis.raw_set("register_function", reg)?;
         extra.switch.call::<()>(extra.load_globals.clone())?;
-        let r: mlua::Result<(bool, Value)> = st.runner.call(chunk);
+        let r: mlua::Result<(bool, Value)> = st.protect.call(chunk);
         extra.switch.call::<()>(Value::Nil)?;
         extra.load_redis.raw_set("register_function", Value::Nil)?;
         r

@@ -2,11 +2,13 @@
 //! `bit` (LuaBitOp's API), `cjson`, `cmsgpack` and `struct` ([`structlib`]), written in Rust.
 //!
 //! Place in the flow: [`install`] runs once when the node's Lua state is created
-//! (`scripting::new_state`); the runner hands `math.random` the node's [`Rand`] state for each
-//! script, so the sequence goes on from script to script, as in redis-server 7.0.
+//! (`scripting::new_state`); the runner lends `math.random` the node's random state for each
+//! script ([`RunModes`]), so the sequence goes on from script to script, as in redis-server 7.0.
 
+use super::RunModes;
 use super::argerror::lib_fn;
 use mlua::{Lua, MultiValue, Table, Value};
+use std::sync::Arc;
 
 pub mod structlib;
 
@@ -14,9 +16,6 @@ pub mod structlib;
 pub const REPL_ALL: i64 = 3;
 /// The `redis.REPL_REPLICA` bit of `redis.set_repl`'s flags: effects go to replicas.
 pub const REPL_REPLICA: i64 = 2;
-
-/// The PRNG state (`lrand48`'s 48-bit state) kept as Lua app data while a script runs.
-pub struct Rand(pub u64);
 
 /// `lrand48`'s state before any seeding (what a fresh redis-server's first script sees).
 pub const RAND_INIT: u64 = 0x1234_ABCD_330E;
@@ -42,22 +41,20 @@ const RAND_A: u64 = 0x5DEE_CE66D;
 const RAND_MASK: u64 = (1 << 48) - 1;
 const INT32_MAX: f64 = 2_147_483_647.0;
 
-fn seeded(seed: i32) -> Rand {
-    Rand((((seed as u32 as u64) << 16) | 0x330E) & RAND_MASK)
+/// `lrand48`'s state after `srand48(seed)`.
+fn seeded(seed: i32) -> u64 {
+    (((seed as u32 as u64) << 16) | 0x330E) & RAND_MASK
 }
 
-fn next_random(lua: &Lua) -> f64 {
-    let mut r = lua.app_data_mut::<Rand>();
-    let Some(state) = r.as_deref_mut() else {
-        return 0.0;
-    };
-    state.0 = (state.0.wrapping_mul(RAND_A).wrapping_add(0xB)) & RAND_MASK;
-    let v = (state.0 >> 17) as f64;
+fn next_random(modes: &RunModes) -> f64 {
+    let state = (modes.rand().wrapping_mul(RAND_A).wrapping_add(0xB)) & RAND_MASK;
+    modes.set_rand(state);
+    let v = (state >> 17) as f64;
     (v % INT32_MAX) / INT32_MAX
 }
 
-fn math_random(lua: &Lua, args: MultiValue) -> mlua::Result<f64> {
-    let r = next_random(lua);
+fn math_random(modes: &RunModes, args: MultiValue) -> mlua::Result<f64> {
+    let r = next_random(modes);
     let num = |v: &Value| match v {
         Value::Integer(n) => Some(*n as f64),
         Value::Number(n) => Some(*n),
@@ -127,27 +124,37 @@ pub fn log(_: &Lua, args: MultiValue) -> mlua::Result<()> {
     Ok(())
 }
 
-/// Installs the `redis` functions written here: `setresp`, `set_repl` (their state in `hooks`),
+/// Installs the `redis` functions written here: `setresp`, `set_repl` (their state in `modes`),
 /// `error_reply`, `status_reply`.
-pub fn install_redis_fns(lua: &Lua, redis: &Table, hooks: &Table) -> mlua::Result<()> {
-    let h = hooks.clone();
+pub(crate) fn install_redis_fns(
+    lua: &Lua,
+    redis: &Table,
+    modes: &Arc<RunModes>,
+) -> mlua::Result<()> {
+    let m = modes.clone();
     let setresp = lua.create_function(move |_, args: MultiValue| {
         if args.len() != 1 {
             return raise("ERR redis.setresp() requires one argument.");
         }
         match number(&args[0]) {
-            Some(v) if v.trunc() == 2.0 || v.trunc() == 3.0 => h.raw_set("resp", v as i64),
+            Some(v) if v.trunc() == 2.0 || v.trunc() == 3.0 => {
+                m.set_resp(v as u8);
+                Ok(())
+            }
             _ => raise("ERR RESP version must be 2 or 3."),
         }
     })?;
     redis.raw_set("setresp", setresp)?;
-    let h = hooks.clone();
+    let m = modes.clone();
     let set_repl = lua.create_function(move |_, args: MultiValue| {
         if args.len() != 1 {
             return raise("ERR redis.set_repl() requires one argument.");
         }
         match number(&args[0]) {
-            Some(v) if (0.0..=3.0).contains(&v) && v.fract() == 0.0 => h.raw_set("repl", v as i64),
+            Some(v) if (0.0..=3.0).contains(&v) && v.fract() == 0.0 => {
+                m.set_repl(v as u8);
+                Ok(())
+            }
             _ => raise(
                 "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
             ),
@@ -225,15 +232,17 @@ pub fn error_text(lua: &Lua, e: Value) -> mlua::Result<Value> {
     Ok(Value::String(lua.create_string(&text)?))
 }
 
-/// Installs `math.random`/`math.randomseed`, `bit`, `cjson`, `cmsgpack` and `struct` in the
-/// globals `g`.
-pub fn install(lua: &Lua, g: &Table) -> mlua::Result<()> {
+/// Installs `math.random`/`math.randomseed` (their state in `modes`), `bit`, `cjson`,
+/// `cmsgpack` and `struct` in the globals `g`.
+pub(crate) fn install(lua: &Lua, g: &Table, modes: &Arc<RunModes>) -> mlua::Result<()> {
     let math: Table = g.raw_get("math")?;
-    math.raw_set("random", lib_fn(lua, math_random)?)?;
+    let m = modes.clone();
+    math.raw_set("random", lib_fn(lua, move |_, args| math_random(&m, args))?)?;
+    let m = modes.clone();
     math.raw_set(
         "randomseed",
-        lua.create_function(|lua, seed: f64| {
-            lua.set_app_data(seeded(seed as i64 as i32));
+        lua.create_function(move |_, seed: f64| {
+            m.set_rand(seeded(seed as i64 as i32));
             Ok(())
         })?,
     )?;

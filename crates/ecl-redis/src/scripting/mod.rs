@@ -22,7 +22,7 @@ pub mod msgpack;
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering};
 
 /// The reply to EVALSHA of an unknown script.
 pub const NOSCRIPT_MSG: &str = "NOSCRIPT No matching script. Please use EVAL.";
@@ -46,7 +46,9 @@ pub struct ScriptFlags {
 
 /// A compiled, cached script.
 pub(crate) struct Script {
-    pub(crate) func: Function,
+    /// Where the compiled function is in [`State::scripts`] (a run passes this number to the
+    /// Lua runner, which costs less than passing the function).
+    pub(crate) index: i64,
     pub(crate) flags: ScriptFlags,
     /// The source as loaded (SCRIPT SHOW, Valkey 8.0).
     pub(crate) body: Box<[u8]>,
@@ -55,41 +57,90 @@ pub(crate) struct Script {
 /// The parts of a Lua state the runner uses.
 pub(crate) struct State {
     pub(crate) lua: Lua,
-    /// Hidden table the `redis` library wrappers read: `raw` (the per-run call function),
-    /// `resp` (2 or 3), `repl`.
-    pub(crate) hooks: Table,
-    /// The `redis` table (`call`/`pcall` are set for each run).
+    /// The `redis` table (`call` is set for each run).
     pub(crate) redis: Table,
-    /// `function(f) return xpcall(f, handler) end`.
-    pub(crate) runner: Function,
-    /// `function(f, keys, args) return xpcall(function() return f(keys, args) end, handler) end`
-    /// (Redis 7 functions get KEYS and ARGV as arguments).
+    /// `function(f) return xpcall(f, handler) end` (a library's load-time code).
+    pub(crate) protect: Function,
+    /// `function(call, index, nkeys, nargs, keys and args...)`: sets KEYS, ARGV and
+    /// `redis.call` for the run, then `xpcall(scripts[index], handler)` (see [`PRELUDE`]).
+    pub(crate) run_script: Function,
+    /// The same for Redis 7 functions, which get KEYS and ARGV as arguments:
+    /// `xpcall(function() return f(keys, args) end, handler)`.
     pub(crate) run_fn: Function,
     /// The real global table (the scripts see a read-only proxy of it).
     pub(crate) globals: Table,
     /// The environment scripts run in.
     pub(crate) env: Table,
+    /// The compiled EVAL scripts by [`Script::index`] (the runner's `fns`).
+    pub(crate) scripts: Table,
+    /// The marker `redis.acl_check_cmd` passes to the run's call function.
+    pub(crate) acl_mark: Table,
     /// The SCRIPT KILL check is installed (the EVAL state installs it once).
     pub(crate) kill_hook: std::cell::Cell<bool>,
-    /// Field names every run sets and reads, made once (a `&str` key is hashed and interned
-    /// again on every use).
-    pub(crate) names: Names,
+    /// Buffers `redis.call` reuses from call to call: the command line and its reply.
+    pub(crate) call_bufs: std::cell::Cell<(crate::argv::OwnedArgv, Vec<u8>)>,
+    /// What the run and the `redis` library functions share without a Lua table: the
+    /// protocol (`redis.setresp`), the replication flags (`redis.set_repl`) and `math.random`'s
+    /// state.
+    pub(crate) modes: Arc<RunModes>,
 }
 
-/// Interned field names of [`State::hooks`] and [`State::redis`].
-pub(crate) struct Names {
-    pub(crate) resp: mlua::LuaString,
-    pub(crate) repl: mlua::LuaString,
-    pub(crate) call: mlua::LuaString,
+/// The per-run settings the `redis` library changes, read by the runner's `redis.call`
+/// without a Lua API call (atomics only because a Lua state must be `Send`; one thread uses
+/// them at a time, under the node lock).
+#[derive(Debug)]
+pub(crate) struct RunModes {
+    /// 2 or 3 (`redis.setresp`).
+    resp: AtomicU8,
+    /// `redis.set_repl` flags.
+    repl: AtomicU8,
+    /// `math.random`'s lrand48 state, lent by the node for the run.
+    rand: AtomicU64,
 }
 
-impl Names {
-    pub(crate) fn new(lua: &Lua) -> mlua::Result<Names> {
-        Ok(Names {
-            resp: lua.create_string("resp")?,
-            repl: lua.create_string("repl")?,
-            call: lua.create_string("call")?,
-        })
+impl Default for RunModes {
+    fn default() -> RunModes {
+        RunModes {
+            resp: AtomicU8::new(2),
+            repl: AtomicU8::new(libs::REPL_ALL as u8),
+            rand: AtomicU64::new(libs::RAND_INIT),
+        }
+    }
+}
+
+impl RunModes {
+    /// A run starts in RESP2, replicating everything, with the node's random sequence.
+    pub(crate) fn begin(&self, rand: u64) {
+        self.resp.store(2, Ordering::Relaxed);
+        self.repl.store(libs::REPL_ALL as u8, Ordering::Relaxed);
+        self.rand.store(rand, Ordering::Relaxed);
+    }
+
+    /// `redis.setresp(3)` was called.
+    pub(crate) fn resp3(&self) -> bool {
+        self.resp.load(Ordering::Relaxed) == 3
+    }
+
+    pub(crate) fn set_resp(&self, v: u8) {
+        self.resp.store(v, Ordering::Relaxed);
+    }
+
+    /// `redis.set_repl` flags.
+    pub(crate) fn repl(&self) -> i64 {
+        i64::from(self.repl.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_repl(&self, v: u8) {
+        self.repl.store(v, Ordering::Relaxed);
+    }
+
+    /// `math.random`'s state.
+    pub(crate) fn rand(&self) -> u64 {
+        self.rand.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_rand(&self, v: u64) {
+        self.rand.store(v, Ordering::Relaxed);
     }
 }
 
@@ -230,11 +281,36 @@ impl ScriptWatch {
     }
 }
 
+/// The script cache's hasher: FNV-1a. Its keys are SHA-1 digests in hex, evenly spread
+/// already, and EVALSHA looks one up per call (SipHash costs several times more on 40 bytes).
+pub(crate) type ShaHash = std::hash::BuildHasherDefault<Fnv>;
+
+/// FNV-1a, 64 bits.
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The node's scripting state: one Lua state (created on first use, dropped by SCRIPT FLUSH)
 /// and the scripts compiled in it.
 pub struct Scripts {
     pub(crate) state: Option<State>,
-    pub(crate) cache: HashMap<String, Script>,
+    pub(crate) cache: HashMap<String, Script, ShaHash>,
     /// Memory taken by cached script bodies (INFO `used_memory_scripts_eval`).
     pub bodies_bytes: usize,
     /// A script is running (MONITOR shows its commands as coming from `lua`).
@@ -252,7 +328,7 @@ impl Default for Scripts {
     fn default() -> Scripts {
         Scripts {
             state: None,
-            cache: HashMap::new(),
+            cache: HashMap::default(),
             bodies_bytes: 0,
             running: false,
             rand: libs::RAND_INIT,
@@ -326,12 +402,14 @@ pub fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), String> {
     Ok((f, out))
 }
 
-/// Lua code setting the `redis` library constants, the read-only environment and the runner.
-/// Receives the globals table and the error handler. (The `redis` functions are written in
+/// Lua code setting the `redis` library constants, the read-only environment and the runners.
+/// Receives the globals table, the error handler and the hidden hooks table. The runners set
+/// up a run in Lua (KEYS and ARGV built from the call's arguments, `redis.call` installed and
+/// removed), so a run costs one call from Rust into Lua. (The `redis` functions are written in
 /// Rust: C functions keep the caller's frame in a tail call, so an error raised by
 /// `return redis.call(...)` still knows the script's line, as in Redis.)
 pub(crate) const PRELUDE: &str = r#"
-local G, handler, error_text = ...
+local G, handler, error_text, hooks, fns = ...
 local error, tostring, rawget, xpcall = error, tostring, rawget, xpcall
 local lua_pcall = pcall
 -- Errors the redis library raises reach the script's pcall as their text, as in Redis.
@@ -343,21 +421,50 @@ G.pcall = function(...) return fix(lua_pcall(...)) end
 local redis = G.redis
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
-local env = setmetatable({}, {
+-- Scripts see an empty read-only table whose reads fall through to the globals (a table
+-- __index: no function call per global read); reading a global that does not exist raises,
+-- from the globals' own metatable, the error Redis raises.
+setmetatable(G, {
   __index = function(_, k)
-    local v = rawget(G, k)
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
   end,
+  __metatable = false,
+})
+local env = setmetatable({}, {
+  __index = G,
   __newindex = function() error('Attempt to modify a readonly table', 2) end,
   __metatable = false,
 })
 G._G = env
-local function run(f) return xpcall(f, handler) end
-local function run_fn(f, k, a) return xpcall(function() return f(k, a) end, handler) end
-return run, env, run_fn
+local function protect(f) return xpcall(f, handler) end
+-- KEYS and ARGV from a run's arguments: `nk` keys, then `na` arguments. A negative `nk` means
+-- the two tables come made (a run with more arguments than a call may pass).
+local function split(nk, na, ...)
+  if nk < 0 then return ... end
+  if na == 0 then return {...}, {} end
+  if nk == 0 then return {}, {...} end
+  local all, k, a = {...}, {}, {}
+  for i = 1, nk do k[i] = all[i] end
+  for i = 1, na do a[i] = all[nk + i] end
+  return k, a
+end
+-- The run's call function stays in `redis.call` after the run: no Lua code runs in this
+-- state between runs, and the next run replaces it.
+local function run_script(call, i, nk, na, ...)
+  if na == 0 and nk >= 0 then
+    G.KEYS, G.ARGV = {...}, {}
+  else
+    G.KEYS, G.ARGV = split(nk, na, ...)
+  end
+  redis.call, hooks.call = call, call
+  return xpcall(fns[i], handler)
+end
+local function run_fn(call, f, nk, na, ...)
+  local k, a = split(nk, na, ...)
+  redis.call, hooks.call = call, call
+  return xpcall(function() return f(k, a) end, handler)
+end
+return protect, env, run_script, run_fn
 "#;
 
 /// Creates a Lua state with the libraries scripts may use.
@@ -381,39 +488,48 @@ pub(crate) fn new_state(version: &str, version_num: u32) -> mlua::Result<State> 
     redis.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
     redis.set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
     let hooks = lua.create_table()?;
-    libs::install_redis_fns(&lua, &redis, &hooks)?;
-    install_call_wrappers(&lua, &redis, &hooks)?;
+    let modes = Arc::new(RunModes::default());
+    libs::install_redis_fns(&lua, &redis, &modes)?;
+    let acl_mark = install_call_wrappers(&lua, &redis, &hooks)?;
+    let scripts = lua.create_table()?;
     g.raw_set("redis", redis)?;
-    libs::install(&lua, &g)?;
+    libs::install(&lua, &g, &modes)?;
     let handler = lua.create_function(error_handler)?;
-    let (runner, env, run_fn): (Function, Table, Function) = lua
-        .load(PRELUDE)
-        .set_name("=prelude")
-        .call((g.clone(), handler, lua.create_function(libs::error_text)?))?;
+    let (protect, env, run_script, run_fn): (Function, Table, Function, Function) =
+        lua.load(PRELUDE).set_name("=prelude").call((
+            g.clone(),
+            handler,
+            lua.create_function(libs::error_text)?,
+            hooks,
+            scripts.clone(),
+        ))?;
     Ok(State {
-        hooks,
         redis: g.raw_get("redis")?,
-        runner,
+        protect,
+        run_script,
         run_fn,
         globals: g,
         env,
+        scripts,
+        acl_mark,
         kill_hook: std::cell::Cell::new(false),
-        names: Names::new(&lua)?,
+        call_bufs: std::cell::Cell::default(),
+        modes,
         lua,
     })
 }
 
-/// The hidden marker `redis.acl_check_cmd` passes to the run's call function (scripts cannot
-/// get hold of it, so they cannot ask for an ACL check through `redis.call`).
-pub(crate) const ACL_MARK: &str = "acl_mark";
-
 /// `redis.pcall` and `redis.acl_check_cmd`, made once per state: both go through the run's one
 /// scoped function (`hooks.call`, also `redis.call`), so a run creates one Rust callback, not
 /// three. `pcall` turns the error `call` raises for an error reply back into the `{err=...}`
-/// table.
-pub(crate) fn install_call_wrappers(lua: &Lua, redis: &Table, hooks: &Table) -> mlua::Result<()> {
+/// table. Returns the hidden marker `redis.acl_check_cmd` passes to the call function
+/// (scripts cannot get hold of it, so they cannot ask for an ACL check through `redis.call`).
+pub(crate) fn install_call_wrappers(
+    lua: &Lua,
+    redis: &Table,
+    hooks: &Table,
+) -> mlua::Result<Table> {
     let mark = lua.create_table()?;
-    hooks.raw_set(ACL_MARK, mark.clone())?;
     let h = hooks.clone();
     let pcall = lua.create_function(move |lua, args: MultiValue| {
         let call: Function = h.raw_get("call")?;
@@ -427,12 +543,14 @@ pub(crate) fn install_call_wrappers(lua: &Lua, redis: &Table, hooks: &Table) -> 
     })?;
     redis.raw_set("pcall", pcall)?;
     let h = hooks.clone();
+    let m = mark.clone();
     let acl = lua.create_function(move |_, mut args: MultiValue| {
         let call: Function = h.raw_get("call")?;
-        args.push_front(Value::Table(mark.clone()));
+        args.push_front(Value::Table(m.clone()));
         call.call::<bool>(args)
     })?;
-    redis.raw_set("acl_check_cmd", acl)
+    redis.raw_set("acl_check_cmd", acl)?;
+    Ok(mark)
 }
 
 /// The xpcall handler: turns any error into an `{err=...}` table that also carries where in
@@ -549,6 +667,11 @@ impl Scripts {
         self.cached(sha).map(|s| s.flags)
     }
 
+    /// The flags and the runner's index of a cached script (`sha` in lowercase).
+    pub fn lookup(&self, sha: &str) -> Option<(ScriptFlags, i64)> {
+        self.cache.get(sha).map(|s| (s.flags, s.index))
+    }
+
     /// The source of a cached script, as it was loaded.
     pub fn body(&self, sha: &str) -> Option<&[u8]> {
         self.cached(sha).map(|s| &s.body[..])
@@ -561,6 +684,8 @@ impl Scripts {
             return Ok(sha);
         }
         let (flags, code) = parse_shebang(body)?;
+        // Scripts leave the cache only all at once (SCRIPT FLUSH, with a new Lua state).
+        let index = self.cache.len() as i64 + 1;
         let st = self.state(version, version_num)?;
         let func = st
             .lua
@@ -575,9 +700,13 @@ impl Scripts {
                 };
                 format!("ERR Error compiling script (new function): {msg}")
             })?;
+        st.scripts
+            .raw_set(index, func)
+            .map_err(|e| format!("ERR {e}"))?;
         self.bodies_bytes += body.len();
         let body = body.into();
-        self.cache.insert(sha.clone(), Script { func, flags, body });
+        self.cache
+            .insert(sha.clone(), Script { index, flags, body });
         Ok(sha)
     }
 
