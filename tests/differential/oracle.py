@@ -82,6 +82,9 @@ def run_engine(engine, mod, binary, seeds, count, replay):
 
 
 def main():
+    # Replies nest as deep as Redis's Lua stack allows (7995 arrays): the RESP reader and the
+    # comparison recurse once per level.
+    sys.setrecursionlimit(40_000)
     ap = argparse.ArgumentParser()
     ap.add_argument("--engine", default="both", choices=["redis", "memcached", "both"])
     ap.add_argument("--seed", type=int, default=env_int("ECL_ORACLE_SEED", 1))

@@ -128,7 +128,7 @@ fn run_prepared(
     ) = saved;
     match res {
         Ok((v, lua_resp3)) if !killed => {
-            convert::lua_to_reply(&v, out, lua_resp3, 0);
+            convert::lua_to_reply(&v, out, lua_resp3);
             Ok(())
         }
         // The kill error as Redis words it (without Lua's position prefix); a script that

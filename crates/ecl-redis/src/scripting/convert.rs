@@ -8,8 +8,13 @@
 use crate::resp::Reply;
 use mlua::{Lua, Table, Value};
 
-/// How deep nested tables are followed before the rest is answered as null (Redis stops too).
-const MAX_DEPTH: usize = 64;
+/// The Lua stack slots a C function may use (Lua 5.1's `LUAI_MAXCSTACK`). Redis converts a
+/// script's reply recursively and checks for 4 free slots before each value; a value it cannot
+/// fit is answered `reached lua stack limit` and the conversion goes on with the next one.
+const LUA_MAX_C_STACK: usize = 8000;
+/// Slots in use when Redis starts converting the returned value (measured on redis-server
+/// 7.0.15: 7995 nested arrays convert, the 7996th level is the error).
+const REPLY_BASE_SLOTS: usize = 2;
 
 /// A Lua number as a command argument: `%.17g`, as Redis formats it.
 pub fn number_arg(v: f64) -> String {
@@ -142,15 +147,42 @@ fn single(lua: &Lua, field: &str, v: Value) -> mlua::Result<Value> {
 }
 
 /// Writes the script's return value to the caller's reply (`lua_resp3`: the script called
-/// `redis.setresp(3)`, which changes how booleans are answered).
-pub fn lua_to_reply(v: &Value, out: &mut Reply, lua_resp3: bool, depth: usize) {
+/// `redis.setresp(3)`, which changes how booleans are answered). Nested tables are followed
+/// with an explicit stack rather than recursion, so thousands of levels (as Redis converts)
+/// cannot exhaust a runtime thread's stack.
+pub fn lua_to_reply(v: &Value, out: &mut Reply, lua_resp3: bool) {
+    // The values still to write per open table, innermost last, each with the Lua stack
+    // slots Redis would have in use when converting it.
+    let mut pending: Vec<std::vec::IntoIter<(Value, usize)>> = Vec::new();
+    let mut next = Some((v.clone(), REPLY_BASE_SLOTS));
+    while let Some((v, used)) = next.take() {
+        match &v {
+            _ if used + 4 > LUA_MAX_C_STACK => out.error("ERR reached lua stack limit"),
+            Value::Table(t) => {
+                if let Some(children) = table_head(t, out, used) {
+                    pending.push(children.into_iter());
+                }
+            }
+            scalar => scalar_to_reply(scalar, out, lua_resp3),
+        }
+        // The next value: the following one of the innermost table that has one left.
+        while let Some(it) = pending.last_mut() {
+            if let Some(child) = it.next() {
+                next = Some(child);
+                break;
+            }
+            pending.pop();
+        }
+    }
+}
+
+fn scalar_to_reply(v: &Value, out: &mut Reply, lua_resp3: bool) {
     match v {
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Boolean(b) if lua_resp3 => out.boolean(*b),
         Value::Boolean(true) => out.int(1),
         Value::Integer(n) => out.int(*n),
         Value::Number(n) => out.int(lua_number_to_int(*n)),
-        Value::Table(t) if depth < MAX_DEPTH => table_to_reply(t, out, lua_resp3, depth),
         _ => out.null(),
     }
 }
@@ -172,10 +204,16 @@ fn str_field(t: &Table, name: &str) -> Option<Vec<u8>> {
     }
 }
 
-fn table_to_reply(t: &Table, out: &mut Reply, lua_resp3: bool, depth: usize) {
+/// Writes what a table stands for: a whole reply for the `err`/`ok`/`double`/`big_number`
+/// forms, else the header of a map, set or array, returning its elements (a map's keys and
+/// values alternating) to write after it, each with the stack slots Redis's conversion holds
+/// for it: an array element sits above its table (+1); a map key is converted from a copy
+/// above the map table, key and value (+4), the value then (+3); a set member from a copy above
+/// the set table and the member (+3).
+fn table_head(t: &Table, out: &mut Reply, used: usize) -> Option<Vec<(Value, usize)>> {
     if let Some(e) = str_field(t, "err") {
         out.error(&String::from_utf8_lossy(&e));
-        return;
+        return None;
     }
     if let Some(s) = str_field(t, "ok") {
         let s: Vec<u8> = s
@@ -183,28 +221,32 @@ fn table_to_reply(t: &Table, out: &mut Reply, lua_resp3: bool, depth: usize) {
             .filter(|&b| b != b'\r' && b != b'\n')
             .collect();
         out.simple(&String::from_utf8_lossy(&s));
-        return;
+        return None;
     }
-    if let Ok(Value::Number(d)) = t.raw_get::<Value>("double") {
-        out.double(d);
-        return;
-    }
-    if let Ok(Value::Integer(d)) = t.raw_get::<Value>("double") {
-        out.double(d as f64);
-        return;
+    match t.raw_get::<Value>("double") {
+        Ok(Value::Number(d)) => {
+            out.double(d);
+            return None;
+        }
+        Ok(Value::Integer(d)) => {
+            out.double(d as f64);
+            return None;
+        }
+        _ => {}
     }
     if let Some(s) = str_field(t, "big_number") {
         out.big_number(&String::from_utf8_lossy(&s));
-        return;
+        return None;
     }
     if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
         let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().filter_map(Result::ok).collect();
         out.map(pairs.len());
-        for (k, v) in &pairs {
-            lua_to_reply(k, out, lua_resp3, depth + 1);
-            lua_to_reply(v, out, lua_resp3, depth + 1);
-        }
-        return;
+        return Some(
+            pairs
+                .into_iter()
+                .flat_map(|(k, v)| [(k, used + 4), (v, used + 3)])
+                .collect(),
+        );
     }
     if let Ok(Value::Table(s)) = t.raw_get::<Value>("set") {
         let keys: Vec<Value> = s
@@ -212,22 +254,17 @@ fn table_to_reply(t: &Table, out: &mut Reply, lua_resp3: bool, depth: usize) {
             .filter_map(|p| p.ok().map(|p| p.0))
             .collect();
         out.set(keys.len());
-        for k in &keys {
-            lua_to_reply(k, out, lua_resp3, depth + 1);
-        }
-        return;
+        return Some(keys.into_iter().map(|k| (k, used + 3)).collect());
     }
     let mut items = Vec::new();
     for i in 1.. {
         match t.raw_get::<Value>(i) {
             Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(v),
+            Ok(v) => items.push((v, used + 1)),
         }
     }
     out.array(items.len());
-    for v in &items {
-        lua_to_reply(v, out, lua_resp3, depth + 1);
-    }
+    Some(items)
 }
 
 #[cfg(test)]
