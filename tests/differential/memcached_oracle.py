@@ -404,9 +404,19 @@ def fuzz(ref, ours, seed, count, log, known=frozenset()):
 CAS_PROBE = [b"set __cas_probe 0 0 1\r\nx\r\n", b"gets __cas_probe\r\n"]
 
 
+def probe_cas(reply):
+    """The CAS of the probe's `gets` reply, None when the probe item is not there."""
+    fields = reply.split(b"\r\n", 1)[0].split(b" ")
+    return fields[4] if len(fields) == 5 and fields[0] == b"VALUE" else None
+
+
 def cas_in_step(ref, ours):
-    a, b = (run_sequence(srv.port, "text", CAS_PROBE)[1] for srv in (ref, ours))
-    return a == b
+    """Whether both servers hand out the same next CAS id. A probe item that a delayed
+    flush_all swallowed on one server (memcached's clock ticks at its own phase, ours at the
+    wall clock's second, so an item stored near a flush point's second can be flushed on one
+    only) says nothing about the counters: that is no mismatch of theirs."""
+    a, b = (probe_cas(run_sequence(srv.port, "text", CAS_PROBE)[1]) for srv in (ref, ours))
+    return a is None or b is None or a == b
 
 
 def cas_diverged(ref, ours, proto, reqs, log, found):
