@@ -378,6 +378,38 @@ def test_snapshot_restore_copy_export_delete(ec, caches, uid, ca_file, endpoint_
     ec.delete_serverless_cache_snapshot(ServerlessCacheSnapshotName=snap)
 
 
+def test_snapshot_listing_pages_through_every_snapshot(ec, caches, uid):
+    """DescribeServerlessCacheSnapshots pages with MaxResults/NextToken: every snapshot of the
+    cache exactly once, in name order, whatever the page size; MaxResults outside 1..50 is
+    refused."""
+    name = uid("slpage")
+    create(ec, caches, name)
+    snaps = sorted(uid(f"page{i}") for i in range(5))
+    for snap in snaps:
+        ec.create_serverless_cache_snapshot(ServerlessCacheName=name, ServerlessCacheSnapshotName=snap)
+    for snap in snaps:
+        wait_snapshot(ec, snap)
+    for size in (1, 2, 3, 50):
+        seen, token, pages = [], None, 0
+        while True:
+            page = ec.describe_serverless_cache_snapshots(
+                ServerlessCacheName=name, MaxResults=size, **({"NextToken": token} if token else {})
+            )
+            pages += 1
+            assert len(page["ServerlessCacheSnapshots"]) <= size
+            seen += [x["ServerlessCacheSnapshotName"] for x in page["ServerlessCacheSnapshots"]]
+            token = page.get("NextToken")
+            if not token:
+                break
+        assert seen == snaps, f"page size {size}"
+        assert pages == -(-len(snaps) // size)
+    for bad in (0, 51):
+        with aws_error(ec, "InvalidParameterValue", 400, "InvalidParameterValueException"):
+            ec.describe_serverless_cache_snapshots(ServerlessCacheName=name, MaxResults=bad)
+    for snap in snaps:
+        ec.delete_serverless_cache_snapshot(ServerlessCacheSnapshotName=snap)
+
+
 def test_memcached_cache_over_tls(ec, caches, uid, ca_file):
     name = uid("slsmc")
     limits = {"DataStorage": {"Maximum": 1, "Unit": "GB"}}
