@@ -40,9 +40,11 @@ def wait_port(port, proc, timeout=20.0):
 class Server:
     """One server process on a free port; `restart()` gives a fresh one (empty, counters reset)."""
 
-    def __init__(self, name, argv_for_port):
+    def __init__(self, name, argv_for_port, after_start=None):
         self.name = name
         self.argv_for_port = argv_for_port
+        # Called with the port once the server listens (settings every fresh process needs).
+        self.after_start = after_start
         self.proc = None
         self.port = None
         self.start()
@@ -55,6 +57,8 @@ class Server:
         self.proc = subprocess.Popen(self.argv_for_port(self.port), stdout=err,
                                      stderr=err, stdin=subprocess.DEVNULL)
         wait_port(self.port, self.proc)
+        if self.after_start:
+            self.after_start(self.port)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -302,6 +302,9 @@ pub struct Config {
     pub requirepass: Option<String>,
     /// `active-expire-effort` (1–10).
     pub active_expire_effort: usize,
+    /// Whether the periodic cycle expires keys (`DEBUG SET-ACTIVE-EXPIRE 0` turns it off, as
+    /// Redis's tests do for deterministic expiry: keys then expire only when accessed).
+    pub active_expire_enabled: bool,
     /// `latency-monitor-threshold` in ms (0 = off).
     pub latency_threshold_ms: u64,
     /// `client-output-buffer-limit`, per class.
@@ -326,6 +329,7 @@ impl Default for Config {
             slowlog_max_len: 128,
             requirepass: None,
             active_expire_effort: 1,
+            active_expire_enabled: true,
             latency_threshold_ms: 0,
             output_limits: crate::outbuf::OutputLimits::default(),
         };

@@ -481,3 +481,31 @@ async fn incrbyfloat_uses_long_double_text() {
     );
     node.shutdown().await;
 }
+
+/// `DEBUG SET-ACTIVE-EXPIRE 0` stops the periodic cycle from removing expired keys (they stay
+/// counted until accessed, as in Redis's own tests); `1` turns it back on.
+#[tokio::test]
+async fn debug_set_active_expire_switches_the_background_cycle() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]).await, "+OK\r\n");
+    for i in 0..5 {
+        c.cmd(&["SET", &format!("k{i}"), "v", "PX", "1"]).await;
+    }
+    // Several periodic cycles (10 per second) pass: nothing is removed.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(c.cmd(&["DBSIZE"]).await, ":5\r\n");
+    // An access expires the key it touches.
+    assert_eq!(c.cmd(&["GET", "k0"]).await, "$-1\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]).await, ":4\r\n");
+    assert_eq!(c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]).await, "+OK\r\n");
+    let mut size = String::new();
+    for _ in 0..50 {
+        size = c.cmd(&["DBSIZE"]).await;
+        if size == ":0\r\n" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(size, ":0\r\n");
+}

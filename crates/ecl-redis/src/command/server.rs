@@ -974,7 +974,17 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
                 lru & 0xFF_FFFF
             ));
         }
-        "set-active-expire" if argv.len() == 3 => ctx.out.ok(),
+        "set-active-expire" if argv.len() == 3 => {
+            // Redis reads the flag with atoi: a number's leading digits, anything else 0.
+            let flag = argv.get(2);
+            let digits = flag
+                .iter()
+                .skip(usize::from(matches!(flag.first(), Some(b'-' | b'+'))))
+                .take_while(|b| b.is_ascii_digit())
+                .any(|&b| b != b'0');
+            ctx.eng.cfg.active_expire_enabled = digits;
+            ctx.out.ok();
+        }
         "jmap" | "quicklist-packed-threshold" | "stringmatch-len" | "change-repl-id" => {
             ctx.out.ok()
         }

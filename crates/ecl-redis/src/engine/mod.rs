@@ -772,8 +772,8 @@ impl Engine {
         let now = self.now_ms();
         let effort = self.cfg.active_expire_effort;
         // Replicas leave expiry to their primary, which propagates DEL.
-        let replica = self.repl.is_replica();
-        for db in self.dbs.iter_mut().filter(|_| !replica) {
+        let active = self.cfg.active_expire_enabled && !self.repl.is_replica();
+        for db in self.dbs.iter_mut().filter(|_| active) {
             if db.expires_len() > 0 {
                 db.active_expire(now, 4 * effort);
             }
@@ -799,7 +799,7 @@ impl Engine {
     /// no commands. The cron thread then runs this node's cron less often until clients
     /// use it again.
     pub fn cron_quiet(&self) -> bool {
-        let replica = self.repl.is_replica();
+        let replica = self.repl.is_replica() || !self.cfg.active_expire_enabled;
         let no_ttl = replica || self.dbs.iter().all(|d| d.expires_len() == 0);
         let ops_flat = match (
             self.stats.ops_samples.front(),
