@@ -111,21 +111,7 @@ pub fn i64_bytes(v: i64) -> Vec<u8> {
 /// formatted on the stack, so a counter kept inline never touches the heap.
 pub fn set_i64(s: &mut crate::db::Str, v: i64) {
     let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    let mut u = v.unsigned_abs();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (u % 10) as u8;
-        u /= 10;
-        if u == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        i -= 1;
-        tmp[i] = b'-';
-    }
-    s.assign(&tmp[i..]);
+    s.assign(crate::resp::reply::format_i64(v, &mut tmp));
 }
 
 /// INCRBYFLOAT's formatting: plain decimal notation (no exponent), shortest digits that

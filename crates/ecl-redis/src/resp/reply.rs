@@ -18,21 +18,27 @@ pub struct Reply {
 /// Writes `v` in decimal into `out` without allocating.
 pub fn push_int(out: &mut Vec<u8>, v: i64) {
     let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    let neg = v < 0;
+    out.extend_from_slice(format_i64(v, &mut tmp));
+}
+
+/// `v` in decimal, formatted in `buf` (20 bytes hold `i64::MIN` with its sign); returns the
+/// digits' slice of it.
+pub fn format_i64(v: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
     let mut u = v.unsigned_abs();
     loop {
         i -= 1;
-        tmp[i] = b'0' + (u % 10) as u8;
+        buf[i] = b'0' + (u % 10) as u8;
         u /= 10;
         if u == 0 {
             break;
         }
     }
-    if neg {
-        out.push(b'-');
+    if v < 0 {
+        i -= 1;
+        buf[i] = b'-';
     }
-    out.extend_from_slice(&tmp[i..]);
+    &buf[i..]
 }
 
 /// C's `%.17g`: 17 significant digits, trailing zeros dropped, exponent form when the decimal
@@ -277,6 +283,14 @@ mod tests {
         };
         f(&mut r);
         String::from_utf8(r.buf).unwrap()
+    }
+
+    #[test]
+    fn integers_format_with_their_sign_at_the_edges() {
+        let mut buf = [0u8; 20];
+        for v in [0, 7, -7, 1234567890, i64::MAX, i64::MIN] {
+            assert_eq!(format_i64(v, &mut buf), v.to_string().as_bytes());
+        }
     }
 
     #[test]
