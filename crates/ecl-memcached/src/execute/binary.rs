@@ -434,9 +434,7 @@ fn arith(node: &NodeShared, h: &Header, extras: &[u8], key: &[u8], out: &mut Vec
         }
         Some(slot) => {
             let v = g.view(slot);
-            // memcached refuses an empty (or chunked, over 512 KiB) value as non-numeric
-            // before it compares the CAS.
-            if v.value.is_empty() || v.value.len() > 512 * 1024 {
+            if super::not_a_counter(v.value) {
                 Err(Status::NonNumeric)
             } else if h.cas != 0 && v.cas != h.cas {
                 Err(Status::KeyExists)

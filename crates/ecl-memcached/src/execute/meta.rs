@@ -373,8 +373,7 @@ fn arith(node: &NodeShared, r: MetaArith<'_>, out: &mut Vec<u8>) {
         }
         Some(slot) => {
             let v = g.view(slot);
-            // memcached refuses an empty value as non-numeric before it compares the CAS.
-            if v.value.is_empty() {
+            if super::not_a_counter(v.value) {
                 out.extend_from_slice(wire::NON_NUMERIC);
                 return;
             }

@@ -65,6 +65,12 @@ pub(crate) fn protocol_error(err: ProtocolError, out: &mut Vec<u8>) {
 
 /// The value of an item as an incr/decr operand: decimal digits, optionally followed by the
 /// space padding an earlier in-place decrement left (memcached accepts trailing spaces).
+/// Values memcached refuses to count before it compares a CAS: empty ones, and ones stored in
+/// chunks (an item over its 512 KiB largest slab chunk: "too large to be a number").
+fn not_a_counter(value: &[u8]) -> bool {
+    value.is_empty() || value.len() > 512 * 1024
+}
+
 fn parse_counter(value: &[u8]) -> Option<u64> {
     // memcached reads the stored value with strtoull: leading white space, an optional sign,
     // digits, then white space, a NUL or the end (its data ends with "\r\n"), so "10 12"
