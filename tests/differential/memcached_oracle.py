@@ -112,11 +112,12 @@ def odd_arity(rng):
         # difference, see META_FLAGS).
         pool = [t for t in pool if t not in (b"x", b"E")]
     if command == b"flush_all":
-        # memcached flushes lazily and `flush_all <a time in the past>` clears its flush mark,
-        # so items an earlier flush_all hid come back until its crawler reclaims them (timing
-        # of memcached's own background thread); this engine removed them at the flush. Not
-        # generated (a documented difference, README.md "Left out").
-        pool = [t for t in pool if t != b"1000000001"]
+        # memcached flushes lazily, and a flush_all whose point lies in the past or the future
+        # moves its flush mark, so items an earlier flush_all hid come back until its crawler
+        # reclaims them (timing of memcached's own background thread); this engine removed
+        # them at the flush. No delay is generated (a documented difference; seeds 3541 with
+        # `flush_all 0` then `flush_all 7`, and earlier with a past time).
+        pool = [t for t in pool if not (t.isdigit() and int(t) > 0)]
     args = [rng.choice(pool) for _ in range(rng.randint(0, 5))]
     return b" ".join([command] + args) + b"\r\n"
 
