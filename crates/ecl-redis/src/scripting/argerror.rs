@@ -6,7 +6,7 @@
 //! their functions with [`lib_fn`]; the functions themselves write their errors with their
 //! own name and this module renames it from the running function's debug info.
 
-use mlua::Lua;
+use mlua::{Lua, Value};
 
 /// A library function (`struct`, `bit`, `cmsgpack`, `math.random`) whose "bad argument"
 /// errors name the function as the call site does, as Lua 5.1's `luaL_argerror` does: by the
@@ -44,4 +44,16 @@ fn as_called(lua: &Lua, e: mlua::Error) -> mlua::Error {
         &rest[..open],
         &rest[close + 1..]
     ))
+}
+
+/// Lua's name of an argument's type in "bad argument" errors (`luaL_typename`): numbers are
+/// `number` whatever mlua holds them as, light userdata (`cjson.null`) is `userdata`, a
+/// missing argument is `no value`.
+pub(crate) fn lua_type_name(v: Option<&Value>) -> &'static str {
+    match v {
+        None => "no value",
+        Some(Value::Integer(_) | Value::Number(_)) => "number",
+        Some(Value::LightUserData(_)) => "userdata",
+        Some(v) => v.type_name(),
+    }
 }

@@ -6,7 +6,7 @@
 //! script ([`RunModes`]), so the sequence goes on from script to script, as in redis-server 7.0.
 
 use super::RunModes;
-use super::argerror::lib_fn;
+use super::argerror::{lib_fn, lua_type_name};
 use mlua::{Lua, MultiValue, Table, Value};
 use std::sync::Arc;
 
@@ -66,7 +66,7 @@ fn math_random(modes: &RunModes, args: MultiValue) -> mlua::Result<f64> {
             mlua::Error::runtime(format!(
                 "bad argument #{} to 'random' (number expected, got {})",
                 i + 1,
-                args.get(i).map_or("no value", |v| v.type_name())
+                lua_type_name(args.get(i))
             ))
         })
     };
@@ -269,11 +269,7 @@ fn bit_arg(args: &MultiValue, i: usize, fname: &str) -> mlua::Result<i32> {
             .and_then(|s| s.trim().parse::<f64>().ok())
             .map(tobit)
             .ok_or_else(|| bad_number(i, fname, "string")),
-        other => Err(bad_number(
-            i,
-            fname,
-            other.map_or("no value", |v| v.type_name()),
-        )),
+        other => Err(bad_number(i, fname, lua_type_name(other))),
     }
 }
 

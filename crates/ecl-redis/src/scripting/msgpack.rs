@@ -4,6 +4,7 @@
 //!
 //! Place in the flow: installed in the node's Lua state by `libs::install`.
 
+use super::argerror::lua_type_name;
 use mlua::{Lua, MultiValue, Table, Value};
 
 /// Nesting followed before a value is packed as nil.
@@ -161,16 +162,6 @@ fn take<'a>(b: &'a [u8], pos: &mut usize, n: usize) -> mlua::Result<&'a [u8]> {
 
 fn be(b: &[u8]) -> u64 {
     b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
-}
-
-/// Lua's name of a value's type in argument errors.
-fn lua_type_name(v: Option<&Value>) -> &'static str {
-    match v {
-        None => "no value",
-        Some(Value::Integer(_) | Value::Number(_)) => "number",
-        Some(Value::LightUserData(_)) => "userdata",
-        Some(v) => v.type_name(),
-    }
 }
 
 fn arg_error(i: usize, name: &str, msg: String) -> mlua::Error {

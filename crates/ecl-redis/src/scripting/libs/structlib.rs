@@ -140,9 +140,8 @@ fn type_error(args: &MultiValue, i: usize, fname: &str, want: &str) -> mlua::Err
     // missing argument reads as that nil there.
     let marker = fname == "pack" && i > 0 && i == args.len();
     let got = match args.get(i) {
-        Some(v) => v.type_name(),
         None if marker => "nil",
-        None => "no value",
+        v => crate::scripting::argerror::lua_type_name(v),
     };
     arg_error(i + 1, fname, &format!("{want} expected, got {got}"))
 }
