@@ -151,6 +151,11 @@ fn single(lua: &Lua, field: &str, v: Value) -> mlua::Result<Value> {
 /// with an explicit stack rather than recursion, so thousands of levels (as Redis converts)
 /// cannot exhaust a runtime thread's stack.
 pub fn lua_to_reply(v: &Value, out: &mut Reply, lua_resp3: bool) {
+    // Most scripts return a scalar: written at once, without the clone the walk needs.
+    if !matches!(v, Value::Table(_)) {
+        scalar_to_reply(v, out, lua_resp3);
+        return;
+    }
     // The values still to write per open table, innermost last, each with the Lua stack
     // slots Redis would have in use when converting it.
     let mut pending: Vec<std::vec::IntoIter<(Value, usize)>> = Vec::new();
