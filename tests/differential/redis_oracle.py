@@ -487,8 +487,17 @@ def same(args, a, b):
         return len(flat(va)) == len(flat(vb))
     if (name in UNORDERED or by or lua_set) and flat(va) is not None and flat(vb) is not None:
         return sorted(flat(va)) == sorted(flat(vb))
-    if name in ("zscan", "hscan") and scan_pairs(va) is not None and scan_pairs(va) == scan_pairs(vb):
-        return True
+    if name in ("zscan", "hscan") and scan_pairs(va) is not None and scan_pairs(vb) is not None:
+        (ca, pa), (cb, pb) = scan_pairs(va), scan_pairs(vb)
+        if (ca, pa) == (cb, pb):
+            return True
+        # A cursor other than 0 into a hash table: which buckets it still visits depends on
+        # where the process's seeded hash put the elements (a one-field hash at cursor 1 came
+        # back with the field on 4 of 6 fresh redis-servers, empty on 2; found at seed 2703),
+        # so only the cursor and membership are defined: what one side lists, the other lists
+        # or may have passed.
+        if len(args) > 2 and args[2] != b"0" and ca == cb:
+            return set(pa) <= set(pb) or set(pb) <= set(pa)
     if name in RANDOM:
         if va[0] in ("array", "set", "map"):
             ea, eb = flat(va), flat(vb)
