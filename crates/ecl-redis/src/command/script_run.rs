@@ -15,7 +15,8 @@ use crate::command::Argv;
 use crate::engine::Engine;
 use crate::resp::Reply;
 use crate::scripting::{
-    KILL_CHECK_INSTRUCTIONS, KILLED, NOSCRIPT_MSG, ScriptWatch, State, convert, err_table, libs,
+    KILL_CHECK_INSTRUCTIONS, KILLED, NOSCRIPT_MSG, RunModes, ScriptWatch, State, convert,
+    err_table, libs,
 };
 use mlua::{Either, Function, Lua, MultiValue, Table, Value};
 use std::sync::Arc;
@@ -155,63 +156,126 @@ fn run_in_state(
         set_kill_hook(lua, eng.scripts.watch.clone())?;
         st.kill_hook.set(!function);
     }
-    let cell = std::cell::RefCell::new((eng, client));
-    let dirty_at_start = cell.borrow().0.dirty();
-    // Cluster mode: the slot the script works in (its first declared key's, else the first
-    // key it touches).
-    let slot = std::cell::Cell::new(inv.keys().next().map(crate::cluster::key_slot));
+    let call = call_function(st, eng).map_err(|e| format!("ERR {e}"))?;
     let rules = CallRules {
         read_only: inv.read_only,
         cross_slot: inv.cross_slot,
-        slot: &slot,
-        modes: &st.modes,
+        // Cluster mode: the slot the script works in (its first declared key's, else the
+        // first key it touches).
+        slot: inv.keys().next().map(crate::cluster::key_slot),
+        dirty_at_start: eng.dirty(),
     };
-    let call_with = |lua: &Lua, args: MultiValue| {
-        let mut guard = cell.borrow_mut();
-        let (eng, client) = &mut *guard;
-        // Once the script has written, its later commands are not refused for memory: a
-        // script stopped halfway would leave a partial write (Redis' rule).
-        if eng.dirty() != dirty_at_start {
-            client.no_evict = true;
-        }
-        let r = script_call(lua, eng, client, args, &rules, &st.call_bufs);
-        if eng.dirty() != dirty_at_start {
-            eng.scripts.watch.wrote.store(true, Ordering::Release);
-        }
-        r
-    };
-    let mark = &st.acl_mark;
-    // The call function borrows the engine and the client, so it lives for this run only; the
-    // Lua runner installs it as `redis.call` for the run.
-    let result = lua.scope(|scope| {
-        let call = scope.create_function(|lua, args: MultiValue| {
-            if let Some(Value::Table(t)) = args.front()
-                && t == mark
-            {
-                let mut args = args;
-                args.pop_front();
-                let guard = cell.borrow();
-                let allowed = acl_check(&*guard.0, &*guard.1, &args)?;
-                return Ok(Either::Right(Value::Boolean(allowed)));
-            }
-            let (v, bad) = call_with(lua, args)?;
-            if bad && let Either::Right(Value::Table(t)) = &v {
-                let msg: String = t.raw_get::<mlua::LuaString>("err")?.to_string_lossy();
-                return Err(mlua::Error::external(libs::Raised(msg)));
-            }
-            Ok(v)
-        })?;
+    let result = {
+        let _lent = LentEngine::lend(lua, eng, client, rules).map_err(|e| format!("ERR {e}"))?;
         let runner = if function { &st.run_fn } else { &st.run_script };
         call_runner(lua, runner, call, target, inv)
-    });
+    };
     let lua_resp3 = st.modes.resp3();
-    cell.borrow_mut().0.scripts.rand = st.modes.rand();
+    eng.scripts.rand = st.modes.rand();
     match result {
         Ok((true, v)) => Ok((v, lua_resp3)),
         Ok((false, Value::Table(t))) => Err(script_error(&t, inv.sha)),
         Ok((false, other)) => Err(format!("ERR {other:?}")),
         Err(e) => Err(format!("ERR {e}")),
     }
+}
+
+/// What the state's call function works on, kept in the Lua state's app data: between runs a
+/// placeholder engine and client, during a run the node's, swapped in by [`LentEngine`]. (A
+/// function made once per state and reaching the engine this way costs a run nothing; one
+/// borrowing the engine through `Lua::scope` cost about 3,500 instructions and garbage per
+/// run, a fifth of an EVALSHA.)
+struct RunSlot {
+    eng: Box<Engine>,
+    client: Box<Client>,
+    /// A run is in progress: the engine and client above are the node's.
+    active: bool,
+    rules: CallRules,
+    /// The command line and reply buffers `redis.call` reuses from call to call.
+    argv: OwnedArgv,
+    reply: Vec<u8>,
+}
+
+/// The node's engine and client lent to the state's call function for one run; dropping it
+/// (also when a panic unwinds) gives them back.
+struct LentEngine<'a> {
+    lua: &'a Lua,
+    eng: &'a mut Engine,
+    client: &'a mut Client,
+}
+
+impl<'a> LentEngine<'a> {
+    fn lend(
+        lua: &'a Lua,
+        eng: &'a mut Engine,
+        client: &'a mut Client,
+        rules: CallRules,
+    ) -> mlua::Result<LentEngine<'a>> {
+        let mut slot = lua
+            .app_data_mut::<RunSlot>()
+            .ok_or_else(|| mlua::Error::runtime("the script state has no call slot"))?;
+        std::mem::swap(eng, &mut *slot.eng);
+        std::mem::swap(client, &mut *slot.client);
+        slot.active = true;
+        slot.rules = rules;
+        Ok(LentEngine { lua, eng, client })
+    }
+}
+
+impl Drop for LentEngine<'_> {
+    fn drop(&mut self) {
+        if let Some(mut slot) = self.lua.app_data_mut::<RunSlot>() {
+            std::mem::swap(self.eng, &mut *slot.eng);
+            std::mem::swap(self.client, &mut *slot.client);
+            slot.active = false;
+        }
+    }
+}
+
+/// The state's call function (`redis.call`, and through it `redis.pcall` and
+/// `redis.acl_check_cmd`), made at the state's first run together with its [`RunSlot`].
+fn call_function<'s>(st: &'s State, eng: &Engine) -> mlua::Result<&'s Function> {
+    if let Some(f) = st.call.get() {
+        return Ok(f);
+    }
+    let placeholder = Engine::new(
+        eng.info.clone(),
+        crate::config::Config::default(),
+        eng.table.clone(),
+    );
+    st.lua.set_app_data(RunSlot {
+        eng: Box::new(placeholder),
+        client: Box::new(Client::new(0, false)),
+        active: false,
+        rules: CallRules::default(),
+        argv: OwnedArgv::default(),
+        reply: Vec::new(),
+    });
+    let (mark, modes) = (st.acl_mark.clone(), st.modes.clone());
+    let f = st.lua.create_function(move |lua, args: MultiValue| {
+        let mut guard = lua
+            .app_data_mut::<RunSlot>()
+            .ok_or_else(|| mlua::Error::runtime("the script state has no call slot"))?;
+        let slot = &mut *guard;
+        if !slot.active {
+            return Err(mlua::Error::runtime("redis.call outside a script run"));
+        }
+        if let Some(Value::Table(t)) = args.front()
+            && *t == mark
+        {
+            let mut args = args;
+            args.pop_front();
+            let allowed = acl_check(&slot.eng, &slot.client, &args)?;
+            return Ok(Either::Right(Value::Boolean(allowed)));
+        }
+        let (v, bad) = script_call(lua, slot, args, &modes)?;
+        if bad && let Either::Right(Value::Table(t)) = &v {
+            let msg: String = t.raw_get::<mlua::LuaString>("err")?.to_string_lossy();
+            return Err(mlua::Error::external(libs::Raised(msg)));
+        }
+        Ok(v)
+    })?;
+    Ok(st.call.get_or_init(|| f))
 }
 
 /// Above this many keys and arguments, KEYS and ARGV are built here and passed as tables: a
@@ -224,7 +288,7 @@ const MAX_PASSED_ARGS: usize = 1000;
 fn call_runner(
     lua: &Lua,
     runner: &Function,
-    call: Function,
+    call: &Function,
     target: Target,
     inv: &Invocation<'_>,
 ) -> mlua::Result<(bool, Value)> {
@@ -303,37 +367,54 @@ fn script_error(t: &Table, sha: &str) -> String {
     }
 }
 
-/// One `redis.call`/`redis.pcall`: returns the converted reply and whether it is an error.
-/// The command line and the reply go through the state's buffers (`bufs`), kept from call to
-/// call so a call allocates nothing for them.
+/// One `redis.call`/`redis.pcall` on the lent engine: returns the converted reply and whether
+/// it is an error. The command line and the reply go through the slot's buffers, kept from
+/// call to call so a call allocates nothing for them.
 fn script_call(
     lua: &Lua,
-    eng: &mut Engine,
-    client: &mut Client,
+    slot: &mut RunSlot,
     args: MultiValue,
-    rules: &CallRules<'_>,
-    bufs: &std::cell::Cell<(OwnedArgv, Vec<u8>)>,
+    modes: &RunModes,
 ) -> mlua::Result<(CallReply, bool)> {
-    let (mut argv, buf) = bufs.take();
-    argv.clear();
+    let (eng, client) = (&mut *slot.eng, &mut *slot.client);
+    // Once the script has written, its later commands are not refused for memory: a script
+    // stopped halfway would leave a partial write (Redis' rule).
+    if eng.dirty() != slot.rules.dirty_at_start {
+        client.no_evict = true;
+    }
+    slot.argv.clear();
     // The reply comes in the script's protocol (`redis.setresp`).
     let mut reply = Reply {
-        buf,
-        resp3: rules.modes.resp3(),
+        buf: std::mem::take(&mut slot.reply),
+        resp3: modes.resp3(),
     };
     reply.buf.clear();
-    let r = run_call(lua, eng, client, &args, rules, &mut argv, &mut reply);
-    bufs.set((argv, reply.buf));
+    let r = run_call(
+        lua,
+        eng,
+        client,
+        &args,
+        &mut slot.rules,
+        modes,
+        &mut slot.argv,
+        &mut reply,
+    );
+    slot.reply = reply.buf;
+    if eng.dirty() != slot.rules.dirty_at_start {
+        eng.scripts.watch.wrote.store(true, Ordering::Release);
+    }
     r
 }
 
 /// [`script_call`] with its buffers: checks and runs the command, converts the reply.
+#[allow(clippy::too_many_arguments)]
 fn run_call(
     lua: &Lua,
     eng: &mut Engine,
     client: &mut Client,
     args: &MultiValue,
-    rules: &CallRules<'_>,
+    rules: &mut CallRules,
+    modes: &RunModes,
     argv: &mut OwnedArgv,
     reply: &mut Reply,
 ) -> mlua::Result<(CallReply, bool)> {
@@ -350,7 +431,7 @@ fn run_call(
     // it, so replicas never see them.
     let queued = eng.repl.txn.len();
     crate::command::dispatch::dispatch(eng, client, reply, &argv);
-    if rules.modes.repl() & libs::REPL_REPLICA == 0 {
+    if modes.repl() & libs::REPL_REPLICA == 0 {
         eng.repl.txn.truncate(queued);
     }
     if let Some(text) = bulk_text(&reply.buf) {
@@ -413,13 +494,15 @@ fn acl_check(eng: &Engine, client: &Client, args: &MultiValue) -> mlua::Result<b
     })
 }
 
-/// What a script's commands are checked against besides the command table, and the
-/// protocol and replication flags the script set.
-struct CallRules<'a> {
+/// What a run's commands are checked against besides the command table.
+#[derive(Default)]
+struct CallRules {
     read_only: bool,
     cross_slot: bool,
-    slot: &'a std::cell::Cell<Option<u16>>,
-    modes: &'a crate::scripting::RunModes,
+    /// Cluster mode: the one slot the script's keys must hash to, once known.
+    slot: Option<u16>,
+    /// The engine's dirty counter when the run began.
+    dirty_at_start: u64,
 }
 
 /// The script-specific refusals before a command runs, in Redis' order.
@@ -427,7 +510,7 @@ fn check_call(
     eng: &Engine,
     client: &Client,
     argv: &crate::command::Argv<'_>,
-    rules: &CallRules<'_>,
+    rules: &mut CallRules,
 ) -> Result<(), &'static str> {
     let table = &eng.table;
     let Some(id) = table.lookup(argv.get(0)) else {
@@ -463,14 +546,14 @@ fn check_cluster(
     client: &Client,
     spec: &crate::command::CommandSpec,
     argv: &crate::command::Argv<'_>,
-    rules: &CallRules<'_>,
+    rules: &mut CallRules,
 ) -> Result<(), &'static str> {
     let positions = spec.key_positions(argv);
     for &p in &positions {
         let slot = crate::cluster::key_slot(argv.get(p));
         if !rules.cross_slot {
-            match rules.slot.get() {
-                None => rules.slot.set(Some(slot)),
+            match rules.slot {
+                None => rules.slot = Some(slot),
                 Some(s) if s != slot => {
                     return Err(
                         "ERR Script attempted to access keys that do not hash to the same slot",

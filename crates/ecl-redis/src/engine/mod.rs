@@ -154,6 +154,10 @@ pub struct NodeInfo {
 /// collections every command family works on (databases, configuration, clients,
 /// statistics, replication and cluster state…) are `pub(crate)`; nothing outside the crate
 /// sees any field.
+///
+/// Large parts a command rarely touches (persistence state, the Lua states) are boxed: a
+/// script run lends the whole engine to the Lua state by swapping it by value
+/// (`command::script_run`), which costs in proportion to this struct's size.
 #[derive(Debug)]
 pub struct Engine {
     /// The databases.
@@ -207,7 +211,7 @@ pub struct Engine {
     /// Cluster-mode state (node id, topology, slot map).
     pub(crate) cluster: crate::cluster::ClusterState,
     /// RDB persistence state (data directory, last image, INFO figures).
-    pub(crate) persist: crate::rdb::state::Persistence,
+    pub(crate) persist: Box<crate::rdb::state::Persistence>,
     /// The node itself, for background work (BGSAVE, AOF rewrites) that takes the lock on its
     /// own; set when the node starts.
     pub(crate) handle: std::sync::Weak<Shared>,

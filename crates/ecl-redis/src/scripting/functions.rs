@@ -61,7 +61,7 @@ struct Extra {
 #[derive(Default)]
 pub struct Functions {
     /// The functions' Lua state (taken out while a function runs, like the EVAL state).
-    pub(crate) state: Option<State>,
+    pub(crate) state: Option<Box<State>>,
     extra: Option<Extra>,
     /// Libraries by name (FUNCTION LIST shows them in this order).
     libs: BTreeMap<String, Library>,
@@ -362,7 +362,7 @@ impl Functions {
         if self.state.is_none() {
             let (st, extra) =
                 new_function_state(version, version_num).map_err(|e| format!("ERR {e}"))?;
-            self.state = Some(st);
+            self.state = Some(Box::new(st));
             self.extra = Some(extra);
         }
         Ok(())

@@ -77,8 +77,10 @@ pub(crate) struct State {
     pub(crate) acl_mark: Table,
     /// The SCRIPT KILL check is installed (the EVAL state installs it once).
     pub(crate) kill_hook: std::cell::Cell<bool>,
-    /// Buffers `redis.call` reuses from call to call: the command line and its reply.
-    pub(crate) call_bufs: std::cell::Cell<(crate::argv::OwnedArgv, Vec<u8>)>,
+    /// This state's one `redis.call` function, made at its first run by
+    /// `command::script_run` (it reaches the engine through the state's app data, a type
+    /// this module does not name).
+    pub(crate) call: std::cell::OnceCell<Function>,
     /// What the run and the `redis` library functions share without a Lua table: the
     /// protocol (`redis.setresp`), the replication flags (`redis.set_repl`) and `math.random`'s
     /// state.
@@ -309,7 +311,7 @@ impl std::hash::Hasher for Fnv {
 /// The node's scripting state: one Lua state (created on first use, dropped by SCRIPT FLUSH)
 /// and the scripts compiled in it.
 pub struct Scripts {
-    pub(crate) state: Option<State>,
+    pub(crate) state: Option<Box<State>>,
     pub(crate) cache: HashMap<String, Script, ShaHash>,
     /// Memory taken by cached script bodies (INFO `used_memory_scripts_eval`).
     pub bodies_bytes: usize,
@@ -513,15 +515,14 @@ pub(crate) fn new_state(version: &str, version_num: u32) -> mlua::Result<State> 
         scripts,
         acl_mark,
         kill_hook: std::cell::Cell::new(false),
-        call_bufs: std::cell::Cell::default(),
+        call: std::cell::OnceCell::new(),
         modes,
         lua,
     })
 }
 
-/// `redis.pcall` and `redis.acl_check_cmd`, made once per state: both go through the run's one
-/// scoped function (`hooks.call`, also `redis.call`), so a run creates one Rust callback, not
-/// three. `pcall` turns the error `call` raises for an error reply back into the `{err=...}`
+/// `redis.pcall` and `redis.acl_check_cmd`, made once per state: both go through the state's
+/// one call function (`hooks.call`, also `redis.call`, see [`State::call`]). `pcall` turns the error `call` raises for an error reply back into the `{err=...}`
 /// table. Returns the hidden marker `redis.acl_check_cmd` passes to the call function
 /// (scripts cannot get hold of it, so they cannot ask for an ACL check through `redis.call`).
 pub(crate) fn install_call_wrappers(
@@ -641,10 +642,10 @@ impl Scripts {
     pub(crate) fn state(&mut self, version: &str, version_num: u32) -> Result<&State, String> {
         if self.state.is_none() {
             let st = new_state(version, version_num).map_err(|e| format!("ERR {e}"))?;
-            self.state = Some(st);
+            self.state = Some(Box::new(st));
         }
         self.state
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| "ERR no Lua state".to_string())
     }
 
