@@ -156,7 +156,7 @@ fn run_in_state(
         set_kill_hook(lua, eng.scripts.watch.clone())?;
         st.kill_hook.set(!function);
     }
-    let call = call_function(st, eng).map_err(|e| format!("ERR {e}"))?;
+    let (call, slot) = call_function(st, eng).map_err(|e| format!("ERR {e}"))?;
     let rules = CallRules {
         read_only: inv.read_only,
         cross_slot: inv.cross_slot,
@@ -166,7 +166,7 @@ fn run_in_state(
         dirty_at_start: eng.dirty(),
     };
     let result = {
-        let _lent = LentEngine::lend(lua, eng, client, rules).map_err(|e| format!("ERR {e}"))?;
+        let _lent = LentEngine::lend(slot, eng, client, rules);
         let runner = if function { &st.run_fn } else { &st.run_script };
         call_runner(lua, runner, call, target, inv)
     };
@@ -180,11 +180,10 @@ fn run_in_state(
     }
 }
 
-/// What the state's call function works on, kept in the Lua state's app data: between runs a
-/// placeholder engine and client, during a run the node's, swapped in by [`LentEngine`]. (A
-/// function made once per state and reaching the engine this way costs a run nothing; one
-/// borrowing the engine through `Lua::scope` cost about 3,500 instructions and garbage per
-/// run, a fifth of an EVALSHA.)
+/// What the state's call function works on: between runs a placeholder engine and client,
+/// during a run the node's, swapped in by [`LentEngine`]. (A function made once per state and
+/// reaching the engine this way costs a run nothing; one borrowing the engine through
+/// `Lua::scope` cost about 3,500 instructions and garbage per run, a fifth of an EVALSHA.)
 struct RunSlot {
     eng: Box<Engine>,
     client: Box<Client>,
@@ -196,66 +195,77 @@ struct RunSlot {
     reply: Vec<u8>,
 }
 
+/// The slot behind a state's call function. Only the thread running the script touches it,
+/// under the node lock; the mutex is there because a Lua state must be `Send`.
+type Slot = std::sync::Mutex<RunSlot>;
+
+fn lock_slot(slot: &Slot) -> std::sync::MutexGuard<'_, RunSlot> {
+    // A panic while the slot was held was caught and the node marked broken; the slot's
+    // contents are still whole (swaps are not interrupted).
+    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The node's engine and client lent to the state's call function for one run; dropping it
 /// (also when a panic unwinds) gives them back.
 struct LentEngine<'a> {
-    lua: &'a Lua,
+    slot: &'a Slot,
     eng: &'a mut Engine,
     client: &'a mut Client,
 }
 
 impl<'a> LentEngine<'a> {
     fn lend(
-        lua: &'a Lua,
+        slot: &'a Slot,
         eng: &'a mut Engine,
         client: &'a mut Client,
         rules: CallRules,
-    ) -> mlua::Result<LentEngine<'a>> {
-        let mut slot = lua
-            .app_data_mut::<RunSlot>()
-            .ok_or_else(|| mlua::Error::runtime("the script state has no call slot"))?;
-        std::mem::swap(eng, &mut *slot.eng);
-        std::mem::swap(client, &mut *slot.client);
-        slot.active = true;
-        slot.rules = rules;
-        Ok(LentEngine { lua, eng, client })
+    ) -> LentEngine<'a> {
+        let mut s = lock_slot(slot);
+        std::mem::swap(eng, &mut *s.eng);
+        std::mem::swap(client, &mut *s.client);
+        s.active = true;
+        s.rules = rules;
+        drop(s);
+        LentEngine { slot, eng, client }
     }
 }
 
 impl Drop for LentEngine<'_> {
     fn drop(&mut self) {
-        if let Some(mut slot) = self.lua.app_data_mut::<RunSlot>() {
-            std::mem::swap(self.eng, &mut *slot.eng);
-            std::mem::swap(self.client, &mut *slot.client);
-            slot.active = false;
-        }
+        let mut s = lock_slot(self.slot);
+        std::mem::swap(self.eng, &mut *s.eng);
+        std::mem::swap(self.client, &mut *s.client);
+        s.active = false;
     }
 }
 
 /// The state's call function (`redis.call`, and through it `redis.pcall` and
-/// `redis.acl_check_cmd`), made at the state's first run together with its [`RunSlot`].
-fn call_function<'s>(st: &'s State, eng: &Engine) -> mlua::Result<&'s Function> {
-    if let Some(f) = st.call.get() {
-        return Ok(f);
+/// `redis.acl_check_cmd`) and its [`RunSlot`], made at the state's first run.
+fn call_function<'s>(st: &'s State, eng: &Engine) -> mlua::Result<(&'s Function, &'s Slot)> {
+    let no_slot = || mlua::Error::runtime("the script state's call slot has another type");
+    if let Some((f, slot)) = st.call.get() {
+        return Ok((f, slot.downcast_ref::<Slot>().ok_or_else(no_slot)?));
     }
     let placeholder = Engine::new(
         eng.info.clone(),
         crate::config::Config::default(),
         eng.table.clone(),
     );
-    st.lua.set_app_data(RunSlot {
+    let slot = Arc::new(Slot::new(RunSlot {
         eng: Box::new(placeholder),
         client: Box::new(Client::new(0, false)),
         active: false,
         rules: CallRules::default(),
         argv: OwnedArgv::default(),
         reply: Vec::new(),
-    });
-    let (mark, modes) = (st.acl_mark.clone(), st.modes.clone());
+    }));
+    let (mark, modes, held) = (st.acl_mark.clone(), st.modes.clone(), slot.clone());
     let f = st.lua.create_function(move |lua, args: MultiValue| {
-        let mut guard = lua
-            .app_data_mut::<RunSlot>()
-            .ok_or_else(|| mlua::Error::runtime("the script state has no call slot"))?;
+        // Never blocks: the slot is free whenever Lua code runs; a command that re-entered a
+        // script from inside `redis.call` would find it held.
+        let Ok(mut guard) = held.try_lock() else {
+            return Err(mlua::Error::runtime("redis.call re-entered"));
+        };
         let slot = &mut *guard;
         if !slot.active {
             return Err(mlua::Error::runtime("redis.call outside a script run"));
@@ -275,7 +285,8 @@ fn call_function<'s>(st: &'s State, eng: &Engine) -> mlua::Result<&'s Function> 
         }
         Ok(v)
     })?;
-    Ok(st.call.get_or_init(|| f))
+    let (f, slot) = st.call.get_or_init(|| (f, slot));
+    Ok((f, slot.downcast_ref::<Slot>().ok_or_else(no_slot)?))
 }
 
 /// Above this many keys and arguments, KEYS and ARGV are built here and passed as tables: a

@@ -77,10 +77,10 @@ pub(crate) struct State {
     pub(crate) acl_mark: Table,
     /// The SCRIPT KILL check is installed (the EVAL state installs it once).
     pub(crate) kill_hook: std::cell::Cell<bool>,
-    /// This state's one `redis.call` function, made at its first run by
-    /// `command::script_run` (it reaches the engine through the state's app data, a type
-    /// this module does not name).
-    pub(crate) call: std::cell::OnceCell<Function>,
+    /// This state's one `redis.call` function and the slot it reaches the engine through,
+    /// made at its first run by `command::script_run` (the slot's type names the engine,
+    /// which this module does not).
+    pub(crate) call: std::cell::OnceCell<(Function, Arc<dyn std::any::Any + Send + Sync>)>,
     /// What the run and the `redis` library functions share without a Lua table: the
     /// protocol (`redis.setresp`), the replication flags (`redis.set_repl`) and `math.random`'s
     /// state.
