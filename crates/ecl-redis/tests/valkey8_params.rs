@@ -6,8 +6,10 @@
 mod common;
 
 use common::{Raw, client, start_with};
-use ecl_redis::{Flavor, RedisNode};
+use ecl_redis::cluster::key_slot;
+use ecl_redis::{ClusterNodeInfo, ClusterShard, ClusterTopology, Flavor, RedisNode};
 use redis::Value;
+use std::collections::HashMap;
 
 fn node(flavor: Flavor, version: &str) -> RedisNode {
     start_with(|c| {
@@ -224,4 +226,236 @@ async fn commandlog_parameters_are_unknown_before_valkey_8_1() {
             format!("-ERR Unknown option or number of arguments for CONFIG SET - '{name}'\r\n")
         );
     }
+}
+
+fn cluster_node(version: &str) -> RedisNode {
+    let version = version.to_string();
+    start_with(move |c| {
+        c.cluster_enabled = true;
+        c.flavor = Flavor::Valkey;
+        c.engine_version = version;
+    })
+}
+
+/// A one-shard cluster of `n` serving every slot.
+fn own_all_slots(n: &RedisNode) {
+    n.set_cluster_topology(ClusterTopology {
+        shards: vec![ClusterShard {
+            shard_id: format!("{:040x}", 1),
+            slots: vec![(0, 16383)],
+            primary: ClusterNodeInfo {
+                node_id: n.node_id(),
+                ip: "127.0.0.1".into(),
+                port: n.local_addr().port(),
+                hostname: None,
+            },
+            replicas: vec![],
+        }],
+    });
+}
+
+/// A hash tag whose keys live in `slot`.
+fn tag(slot: u16) -> String {
+    (0..)
+        .map(|i| format!("t{i}"))
+        .find(|t| key_slot(t.as_bytes()) == slot)
+        .unwrap_or_default()
+}
+
+/// Bytes of `args` as a RESP request.
+fn request_len(args: &[&str]) -> i64 {
+    let head = |n: usize| n.to_string().len() as i64 + 3;
+    args.iter().fold(head(args.len()), |sum, a| {
+        sum + head(a.len()) + a.len() as i64 + 2
+    })
+}
+
+type Stats = Vec<(i64, HashMap<String, i64>)>;
+
+async fn slot_stats(con: &mut redis::aio::MultiplexedConnection, args: &[&str]) -> Stats {
+    let mut full = vec!["CLUSTER", "SLOT-STATS"];
+    full.extend_from_slice(args);
+    query(con, &full).await.unwrap()
+}
+
+async fn stats_of(con: &mut redis::aio::MultiplexedConnection, slot: u16) -> HashMap<String, i64> {
+    let s = slot.to_string();
+    let mut rows = slot_stats(con, &["SLOTSRANGE", &s, &s]).await;
+    rows.pop().expect("the slot is served").1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slot_stats_metrics_follow_cluster_slot_stats_enabled() {
+    let n = cluster_node("8.0.1");
+    own_all_slots(&n);
+    let mut con = client(&n).await;
+    let mut raw = Raw::connect(&n).await;
+    assert_eq!(
+        config_get(&mut con, "cluster-slot-stats-enabled").await,
+        vec!["cluster-slot-stats-enabled", "no"]
+    );
+    // Disabled: key-count only, and the usage metrics are no sort keys.
+    let (k5, k6, k7, k8) = (tag(5), tag(6), tag(7), tag(8));
+    let set5 = ["SET", &format!("{{{k5}}}:a"), "hello"];
+    assert_eq!(raw.cmd(&set5).await, "+OK\r\n");
+    let before = stats_of(&mut con, 5).await;
+    assert_eq!(before, HashMap::from([("key-count".to_string(), 1)]));
+    for metric in ["cpu-usec", "network-bytes-in", "network-bytes-out", "bogus"] {
+        assert_eq!(
+            err_text(query::<Value>(&mut con, &["CLUSTER", "SLOT-STATS", "ORDERBY", metric]).await),
+            "ERR Unrecognized sort metric for ORDERBY."
+        );
+    }
+    let _: () = query(
+        &mut con,
+        &["CONFIG", "SET", "cluster-slot-stats-enabled", "yes"],
+    )
+    .await
+    .unwrap();
+    // Enabled: a write and a read of slot 5 count their request and reply bytes there.
+    assert_eq!(raw.cmd(&set5).await, "+OK\r\n");
+    let get5 = ["GET", &format!("{{{k5}}}:a")];
+    assert_eq!(raw.cmd(&get5).await, "$5\r\nhello\r\n");
+    let s5 = stats_of(&mut con, 5).await;
+    assert_eq!(s5["key-count"], 1);
+    assert_eq!(
+        s5["network-bytes-in"],
+        request_len(&set5) + request_len(&get5)
+    );
+    assert_eq!(s5["network-bytes-out"], 5 + 11);
+    assert!(s5.contains_key("cpu-usec"), "{s5:?}");
+    assert_eq!(
+        stats_of(&mut con, 6).await,
+        HashMap::from([
+            ("key-count".to_string(), 0),
+            ("cpu-usec".to_string(), 0),
+            ("network-bytes-in".to_string(), 0),
+            ("network-bytes-out".to_string(), 0),
+        ])
+    );
+    // A script declaring a key of slot 6 is counted there, with its run time.
+    let spin = "local n = redis.call('INCR', KEYS[1]) local x = 0 \
+                for i = 1, 300000 do x = x + i end return n";
+    let eval = ["EVAL", spin, "1", &format!("{{{k6}}}:n")];
+    assert_eq!(raw.cmd(&eval).await, ":1\r\n");
+    let s6 = stats_of(&mut con, 6).await;
+    assert!(s6["cpu-usec"] > 1000, "{s6:?}");
+    assert_eq!(s6["network-bytes-in"], request_len(&eval));
+    assert_eq!(s6["network-bytes-out"], 4);
+    let top = slot_stats(&mut con, &["ORDERBY", "cpu-usec", "LIMIT", "1"]).await;
+    assert_eq!(top[0].0, 6);
+    let top = slot_stats(&mut con, &["ORDERBY", "network-bytes-in", "LIMIT", "2"]).await;
+    assert_eq!(
+        (top[0].0, top[1].0),
+        (6, 5),
+        "the script's request is the longer"
+    );
+    let top = slot_stats(&mut con, &["ORDERBY", "network-bytes-out", "LIMIT", "1"]).await;
+    assert_eq!(top[0].0, 5);
+    // A transaction counts under its commands' slot: MULTI and EXEC's bytes, EXEC's reply.
+    let k7a = format!("{{{k7}}}:a");
+    assert_eq!(raw.cmd(&["MULTI"]).await, "+OK\r\n");
+    assert_eq!(raw.cmd(&["SET", &k7a, "1"]).await, "+QUEUED\r\n");
+    assert_eq!(raw.cmd(&["INCR", &k7a]).await, "+QUEUED\r\n");
+    assert_eq!(raw.cmd(&["EXEC"]).await, "*2\r\n+OK\r\n:2\r\n");
+    let s7 = stats_of(&mut con, 7).await;
+    assert_eq!(
+        (s7["network-bytes-in"], s7["network-bytes-out"]),
+        (15 + 14, 13)
+    );
+    // SPUBLISH: the reply and the message each subscriber of this node receives (SSUBSCRIBE,
+    // keyed by its channel, counts its own reply there too).
+    let ch = format!("{{{k8}}}ch");
+    let mut sub = Raw::connect(&n).await;
+    let confirmed = sub.cmd(&["SSUBSCRIBE", &ch]).await.len() as i64;
+    let publish = ["SPUBLISH", &ch, "hi"];
+    assert_eq!(raw.cmd(&publish).await, ":1\r\n");
+    let delivered = sub.read().await;
+    assert!(delivered.contains("smessage"), "{delivered}");
+    let s8 = stats_of(&mut con, 8).await;
+    assert_eq!(
+        s8["network-bytes-out"],
+        confirmed + 4 + delivered.len() as i64
+    );
+    // CONFIG RESETSTAT zeroes the usage counters (not the key count).
+    let _: () = query(&mut con, &["CONFIG", "RESETSTAT"]).await.unwrap();
+    let s5 = stats_of(&mut con, 5).await;
+    assert_eq!(
+        (
+            s5["key-count"],
+            s5["network-bytes-in"],
+            s5["network-bytes-out"]
+        ),
+        (1, 0, 0)
+    );
+    // RESP3: a map of the four figures; disabled again, one.
+    raw.cmd(&["HELLO", "3"]).await;
+    let shown = raw
+        .cmd(&["CLUSTER", "SLOT-STATS", "SLOTSRANGE", "9", "9"])
+        .await;
+    assert!(
+        shown.starts_with(
+            "*1\r\n*2\r\n:9\r\n%4\r\n$9\r\nkey-count\r\n:0\r\n$8\r\ncpu-usec\r\n:0\r\n"
+        ),
+        "{shown}"
+    );
+    let _: () = query(
+        &mut con,
+        &["CONFIG", "SET", "cluster-slot-stats-enabled", "no"],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        raw.cmd(&["CLUSTER", "SLOT-STATS", "SLOTSRANGE", "9", "9"])
+            .await,
+        "*1\r\n*2\r\n:9\r\n%1\r\n$9\r\nkey-count\r\n:0\r\n"
+    );
+    n.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slot_stats_argument_errors_are_valkeys() {
+    let n = cluster_node("8.0.1");
+    own_all_slots(&n);
+    let mut raw = Raw::connect(&n).await;
+    let limit = "-ERR Limit has to lie in between 1 and 16384 (maximum number of slots).\r\n";
+    for (args, answer) in [
+        (&["ORDERBY", "key-count", "LIMIT", "0"][..], limit),
+        (&["ORDERBY", "key-count", "LIMIT", "x"], limit),
+        (
+            &["ORDERBY", "key-count", "LIMIT", "1", "LIMIT", "2"],
+            "-ERR Multiple filters of the same type are disallowed.\r\n",
+        ),
+        (
+            &["ORDERBY", "key-count", "ASC", "DESC"],
+            "-ERR Multiple filters of the same type are disallowed.\r\n",
+        ),
+        (&["ORDERBY", "key-count", "UP"], "-ERR syntax error\r\n"),
+        (
+            &["SLOTSRANGE", "1"],
+            "-ERR unknown subcommand or wrong number of arguments for 'SLOT-STATS'. Try CLUSTER HELP.\r\n",
+        ),
+    ] {
+        let mut full = vec!["CLUSTER", "SLOT-STATS"];
+        full.extend_from_slice(args);
+        assert_eq!(raw.cmd(&full).await, answer, "{args:?}");
+    }
+    n.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slot_stats_parameter_is_unknown_before_valkey_8() {
+    let n = start_with(|c| {
+        c.cluster_enabled = true;
+        c.flavor = Flavor::Valkey;
+        c.engine_version = "7.2.6".into();
+    });
+    let mut raw = Raw::connect(&n).await;
+    let name = "cluster-slot-stats-enabled";
+    assert_eq!(raw.cmd(&["CONFIG", "GET", name]).await, "*0\r\n");
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", name, "yes"]).await,
+        format!("-ERR Unknown option or number of arguments for CONFIG SET - '{name}'\r\n")
+    );
+    n.shutdown().await;
 }

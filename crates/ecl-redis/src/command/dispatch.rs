@@ -11,6 +11,7 @@ use super::{Argv, CommandSpec, OwnedArgv, arity_ok, flags};
 use crate::client::{BlockSpec, Client, Event, ReplyMode, TimeoutReply};
 use crate::db::{Db, Key};
 use crate::engine::commandlog::{client_origin, logged_args};
+use crate::engine::slot_stats;
 use crate::engine::{Blocked, Engine};
 pub use crate::engine::{Ctx, Propagation};
 use crate::errors::{self, CmdError, CmdResult};
@@ -431,6 +432,10 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     }
     let dirty_before = eng.dirty();
     let reply_before = out.len();
+    // EXEC's slot is that of the commands it runs: read before the queue is consumed.
+    let exec_slot = (eng.cfg.slot_stats && spec.name == "exec")
+        .then(|| slot_stats::transaction_slot(eng, client))
+        .flatten();
     let (res, propagation) = {
         let mut ctx = Ctx::new(&mut *eng, &mut *client, &mut *out, now, id);
         let res = (spec.handler)(&mut ctx, argv);
@@ -449,6 +454,15 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     }
     let reply_bytes = out.len().saturating_sub(reply_before);
     log_command(eng, client, spec, argv, (usec, reply_bytes), now);
+    if eng.cfg.slot_stats {
+        slot_stats::account(eng, client, (spec, argv), (usec, reply_bytes), exec_slot);
+    }
+    block_if_asked(eng, client, out, argv);
+    Flow::Continue
+}
+
+/// Parks the client when the command it just ran asked to wait (a blocking command).
+fn block_if_asked(eng: &mut Engine, client: &Client, out: &Reply, argv: &Argv<'_>) {
     if client.block.is_some()
         && !client.detached
         && let Some(spec) = client.block.clone()
@@ -461,7 +475,6 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         };
         eng.block_client(client.id, b);
     }
-    Flow::Continue
 }
 
 /// Counts a call of command `id` (INFO stats and commandstats); returns its duration (µs).

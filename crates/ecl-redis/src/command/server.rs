@@ -574,6 +574,8 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
         db.expired = 0;
     }
     ctx.eng.slowlog_reset();
+    // CLUSTER SLOT-STATS' usage counters are statistics too (Valkey resets them here).
+    ctx.eng.slot_stats = Default::default();
     ctx.out.ok();
     Ok(())
 }

@@ -38,7 +38,7 @@ pub struct LargeLogs {
 }
 
 /// Bytes of `argv` as a RESP multibulk request (`*N`, then `$len` and the bytes of each).
-fn request_bytes(argv: &Argv<'_>) -> usize {
+pub(crate) fn request_bytes(argv: &Argv<'_>) -> usize {
     let header = |n: usize| 3 + n.checked_ilog10().unwrap_or(0) as usize + 1;
     argv.iter_from(0).fold(header(argv.len()), |sum, a| {
         sum + header(a.len()) + a.len() + 2
