@@ -459,3 +459,193 @@ async fn slot_stats_parameter_is_unknown_before_valkey_8() {
     );
     n.shutdown().await;
 }
+
+/// A Valkey 8.1 node with a data directory of its own.
+fn saving_node(tag: &str) -> (RedisNode, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("ecl-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.clone();
+    let n = start_with(move |c| {
+        c.flavor = Flavor::Valkey;
+        c.engine_version = "8.1.1".into();
+        c.data_dir = Some(d);
+    });
+    (n, dir)
+}
+
+/// `n` keys of 1000 random bytes each (the RDB writer cannot compress them), by a script.
+async fn fill(con: &mut redis::aio::MultiplexedConnection, prefix: &str, n: u32) {
+    let body = "local t = {} for j = 1, 1000 do t[j] = string.char(math.random(0, 255)) end \
+                local v = table.concat(t) \
+                for i = 1, tonumber(ARGV[2]) do redis.call('SET', ARGV[1] .. i, v) end";
+    let _: () = query(con, &["EVAL", body, "0", prefix, &n.to_string()])
+        .await
+        .unwrap();
+}
+
+async fn persistence(con: &mut redis::aio::MultiplexedConnection) -> HashMap<String, String> {
+    let info: String = query(con, &["INFO", "persistence"]).await.unwrap();
+    info.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+async fn wait_for_no_save(con: &mut redis::aio::MultiplexedConnection) {
+    for _ in 0..3000 {
+        if persistence(con).await["rdb_bgsave_in_progress"] == "0" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the BGSAVE never ended");
+}
+
+/// Files in `dir` other than `dump.rdb` (a temporary file left behind).
+fn strays(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "dump.rdb")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bgsave_cancel_while_writing_keeps_the_previous_file() {
+    let (n, dir) = saving_node("bgsave-write-cancel");
+    let mut con = client(&n).await;
+    con.set_response_timeout(std::time::Duration::from_secs(120));
+    let file = dir.join("dump.rdb");
+    let _: () = query(&mut con, &["SET", "before", "1"]).await.unwrap();
+    let _: () = query(&mut con, &["SAVE"]).await.unwrap();
+    let (old_bytes, old_mtime) = (
+        std::fs::read(&file).unwrap(),
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+    );
+    let lastsave: i64 = query(&mut con, &["LASTSAVE"]).await.unwrap();
+    // A dataset whose image takes a while to serialise and write (about 40 MB).
+    fill(&mut con, "big:", 40_000).await;
+    let started: String = query(&mut con, &["BGSAVE"]).await.unwrap();
+    assert_eq!(started, "Background saving started");
+    // Collection is over once the save is still running with no keys left to copy: the
+    // image is being serialised or written.
+    let mut writing = false;
+    for _ in 0..20_000 {
+        let p = persistence(&mut con).await;
+        if p["rdb_bgsave_in_progress"] == "0" {
+            break;
+        }
+        if p["current_save_keys_total"] == "0" {
+            writing = true;
+            break;
+        }
+    }
+    assert!(writing, "the save ended before its write phase was seen");
+    let cancelled: String = query(&mut con, &["BGSAVE", "CANCEL"]).await.unwrap();
+    assert_eq!(cancelled, "Background saving cancelled");
+    let p = persistence(&mut con).await;
+    assert_eq!(
+        (
+            p["rdb_bgsave_in_progress"].as_str(),
+            p["rdb_last_bgsave_status"].as_str()
+        ),
+        ("0", "ok")
+    );
+    // Give the abandoned thread time to notice: the previous file is untouched, its
+    // temporary file removed, LASTSAVE unchanged.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(std::fs::read(&file).unwrap() == old_bytes);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+        old_mtime
+    );
+    assert!(strays(&dir).is_empty(), "{:?}", strays(&dir));
+    assert_eq!(query::<i64>(&mut con, &["LASTSAVE"]).await, Ok(lastsave));
+    // A BGSAVE afterwards runs to its end and replaces the file.
+    let again: String = query(&mut con, &["BGSAVE"]).await.unwrap();
+    assert_eq!(again, "Background saving started");
+    wait_for_no_save(&mut con).await;
+    let p = persistence(&mut con).await;
+    assert_eq!(p["rdb_last_bgsave_status"], "ok");
+    assert!(std::fs::read(&file).unwrap().len() > old_bytes.len() + 40_000_000);
+    n.shutdown().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bgsave_cancel_while_collecting_frees_the_snapshot_at_once() {
+    let (n, dir) = saving_node("bgsave-collect-cancel");
+    let mut con = client(&n).await;
+    con.set_response_timeout(std::time::Duration::from_secs(120));
+    fill(&mut con, "k:", 20_000).await;
+    // CANCEL right behind BGSAVE (one pipeline): the save is still collecting; a BGSAVE
+    // right after starts at once.
+    let (started, cancelled, again): (String, String, String) = redis::pipe()
+        .cmd("BGSAVE")
+        .cmd("BGSAVE")
+        .arg("CANCEL")
+        .cmd("BGSAVE")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(
+        (started.as_str(), cancelled.as_str(), again.as_str()),
+        (
+            "Background saving started",
+            "Background saving cancelled",
+            "Background saving started"
+        )
+    );
+    wait_for_no_save(&mut con).await;
+    let p = persistence(&mut con).await;
+    assert_eq!(
+        (
+            p["rdb_saves"].as_str(),
+            p["rdb_last_bgsave_status"].as_str()
+        ),
+        ("1", "ok")
+    );
+    // The completed save holds every key.
+    let bytes = std::fs::read(dir.join("dump.rdb")).unwrap();
+    assert!(bytes.len() > 20_000 * 1000, "{}", bytes.len());
+    assert!(strays(&dir).is_empty(), "{:?}", strays(&dir));
+    n.shutdown().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bgsave_cancel_of_a_scheduled_save() {
+    let (n, dir) = saving_node("bgsave-scheduled-cancel");
+    let mut con = client(&n).await;
+    con.set_response_timeout(std::time::Duration::from_secs(120));
+    fill(&mut con, "k:", 20_000).await;
+    // An AOF rewrite holds the snapshot: BGSAVE SCHEDULE waits, CANCEL drops it.
+    let _: () = query(&mut con, &["CONFIG", "SET", "appendonly", "yes"])
+        .await
+        .unwrap();
+    wait_for_no_save(&mut con).await;
+    let (rewrite, scheduled, cancelled): (String, String, String) = redis::pipe()
+        .cmd("BGREWRITEAOF")
+        .cmd("BGSAVE")
+        .arg("SCHEDULE")
+        .cmd("BGSAVE")
+        .arg("CANCEL")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert!(
+        rewrite.starts_with("Background append only file rewriting"),
+        "{rewrite}"
+    );
+    assert_eq!(scheduled, "Background saving scheduled");
+    assert_eq!(cancelled, "Scheduled background saving cancelled");
+    let none = err_text(query::<String>(&mut con, &["BGSAVE", "CANCEL"]).await);
+    assert_eq!(
+        none,
+        "ERR Background saving is currently not in progress or scheduled"
+    );
+    n.shutdown().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
