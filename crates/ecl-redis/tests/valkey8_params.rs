@@ -650,3 +650,53 @@ async fn bgsave_cancel_of_a_scheduled_save() {
     n.shutdown().await;
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slot_stats_restart_for_a_slot_that_comes_back() {
+    let n = cluster_node("8.0.1");
+    own_all_slots(&n);
+    let mut con = client(&n).await;
+    let _: () = query(
+        &mut con,
+        &["CONFIG", "SET", "cluster-slot-stats-enabled", "yes"],
+    )
+    .await
+    .unwrap();
+    for slot in [5, 6] {
+        let key = format!("{{{}}}:x", tag(slot));
+        let _: () = query(&mut con, &["SET", &key, "v"]).await.unwrap();
+    }
+    // Slot 5 goes to another shard, then comes back.
+    let me = ClusterNodeInfo {
+        node_id: n.node_id(),
+        ip: "127.0.0.1".into(),
+        port: n.local_addr().port(),
+        hostname: None,
+    };
+    let elsewhere = ClusterNodeInfo {
+        node_id: format!("{:040x}", 9),
+        ip: "127.0.0.1".into(),
+        port: 1,
+        hostname: None,
+    };
+    n.set_cluster_topology(ClusterTopology {
+        shards: vec![
+            ClusterShard {
+                shard_id: format!("{:040x}", 1),
+                slots: vec![(0, 4), (6, 16383)],
+                primary: me,
+                replicas: vec![],
+            },
+            ClusterShard {
+                shard_id: format!("{:040x}", 2),
+                slots: vec![(5, 5)],
+                primary: elsewhere,
+                replicas: vec![],
+            },
+        ],
+    });
+    own_all_slots(&n);
+    assert_eq!(stats_of(&mut con, 5).await["network-bytes-in"], 0);
+    assert!(stats_of(&mut con, 6).await["network-bytes-in"] > 0);
+    n.shutdown().await;
+}

@@ -7,7 +7,9 @@
 //! CLUSTER family reads the counters. As Valkey counts them: only in cluster mode, only for a
 //! command whose keys are all in one slot (EXEC by the commands it ran, EVAL/FCALL by their
 //! declared keys), the commands a transaction or a script runs not counted again, and a
-//! blocked command's request counted once, when it first arrives.
+//! blocked command's request counted once, when it first arrives. CONFIG RESETSTAT zeroes the
+//! counters, and a slot this node's shard gains or loses starts again from zero (the node's
+//! `set_cluster_topology`).
 
 use crate::argv::Argv;
 use crate::client::Client;
@@ -44,6 +46,25 @@ impl SlotStats {
     /// Bytes the running command delivers to other clients, counted with its slot.
     pub fn add_out(&mut self, bytes: u64) {
         self.pending_out += bytes;
+    }
+
+    /// Zeroes the counters of the slots whose ownership differs between `before` and `after`
+    /// (slot ranges this node's shard served): a slot that arrives starts from zero, as
+    /// Valkey resets a slot's statistics when it is assigned.
+    pub fn reset_moved(&mut self, before: &[(u16, u16)], after: &[(u16, u16)]) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let owned = |ranges: &[(u16, u16)], s: usize| {
+            ranges
+                .iter()
+                .any(|&(a, b)| (a as usize..=b as usize).contains(&s))
+        };
+        for (s, u) in self.slots.iter_mut().enumerate() {
+            if owned(before, s) != owned(after, s) {
+                *u = SlotUsage::default();
+            }
+        }
     }
 
     fn slot_mut(&mut self, slot: u16) -> &mut SlotUsage {
