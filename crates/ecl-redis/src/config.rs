@@ -457,14 +457,16 @@ impl Config {
     /// Sets a parameter like `CONFIG SET` (validation, normalisation, typed refresh). The error
     /// is the reason text; the caller wraps it in Redis' CONFIG SET message.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let given = name.to_ascii_lowercase();
         let Some((name, kind)) = self.lookup(name) else {
             return Err(format!(
                 "Unknown option or number of arguments for CONFIG SET - '{name}'"
             ));
         };
+        // The error names the parameter as the client spelled it (an alias stays an alias).
         let bad = |why: &str| {
             Err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - {why}"
+                "CONFIG SET failed (possibly related to argument '{given}') - {why}"
             ))
         };
         let norm = match kind {
