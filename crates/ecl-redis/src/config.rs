@@ -4,11 +4,14 @@
 //! and node start all go through [`Config::set`], which validates like Redis and refreshes the
 //! typed copies the hot paths read (maxmemory, policy, notification flags, bulk limit…).
 //! Parameters ElastiCache exposes in its Redis parameter groups are all known here; values are kept in their
-//! canonical string form so `CONFIG GET` echoes what Redis would.
+//! canonical string form so `CONFIG GET` echoes what Redis would. A parameter a later release
+//! brought ([`LATER`]) exists only on the nodes of that release or newer: elsewhere it is an
+//! unknown option, as the older engine answers.
 
 use crate::db::evict::Policy;
 use crate::glob::glob_match_nocase;
 use crate::memsize::parse_memory;
+use crate::version::{EngineVersion, Release::Valkey, Since};
 use std::collections::BTreeMap;
 
 /// How a parameter's value is validated and normalised.
@@ -61,6 +64,26 @@ const PARAMS: &[(&str, &str, Kind)] = &[
     ("databases", "16", Kind::ReadOnly),
     ("slowlog-log-slower-than", "10000", Kind::Int(-1, i64::MAX)),
     ("slowlog-max-len", "128", Kind::Int(0, i64::MAX)),
+    (
+        "commandlog-request-larger-than",
+        "1048576",
+        Kind::Int(-1, i64::MAX),
+    ),
+    (
+        "commandlog-large-request-max-len",
+        "128",
+        Kind::Int(0, i64::MAX),
+    ),
+    (
+        "commandlog-reply-larger-than",
+        "1048576",
+        Kind::Int(-1, i64::MAX),
+    ),
+    (
+        "commandlog-large-reply-max-len",
+        "128",
+        Kind::Int(0, i64::MAX),
+    ),
     ("latency-monitor-threshold", "0", Kind::Int(0, i64::MAX)),
     ("latency-tracking", "yes", Kind::Bool),
     ("busy-reply-threshold", "5000", Kind::Int(0, i64::MAX)),
@@ -140,6 +163,7 @@ const PARAMS: &[(&str, &str, Kind)] = &[
     ("cluster-allow-reads-when-down", "no", Kind::Bool),
     ("cluster-allow-pubsubshard-when-down", "yes", Kind::Bool),
     ("cluster-node-timeout", "15000", Kind::Int(0, i64::MAX)),
+    ("cluster-slot-stats-enabled", "no", Kind::Bool),
     ("hz", "10", Kind::Int(1, 500)),
     ("dynamic-hz", "yes", Kind::Bool),
     ("io-threads", "1", Kind::ReadOnly),
@@ -180,6 +204,27 @@ const ALIASES: &[(&str, &str)] = &[
     ("slave-lazy-flush", "replica-lazy-flush"),
     ("slave-read-only", "replica-read-only"),
     ("lua-time-limit", "busy-reply-threshold"),
+    // Valkey 8.1 names the slow log's two settings as the command log's slow type; both
+    // spellings stay valid and name the same value.
+    (
+        "commandlog-execution-slower-than",
+        "slowlog-log-slower-than",
+    ),
+    ("commandlog-slow-execution-max-len", "slowlog-max-len"),
+];
+
+/// Valkey 8.1's command log parameters.
+const COMMANDLOG: Since = Since::from(Valkey(8, 1, 0));
+
+/// Names (canonical or alias) a later release brought, with the first release having them.
+const LATER: &[(&str, Since)] = &[
+    ("commandlog-execution-slower-than", COMMANDLOG),
+    ("commandlog-slow-execution-max-len", COMMANDLOG),
+    ("commandlog-request-larger-than", COMMANDLOG),
+    ("commandlog-large-request-max-len", COMMANDLOG),
+    ("commandlog-reply-larger-than", COMMANDLOG),
+    ("commandlog-large-reply-max-len", COMMANDLOG),
+    ("cluster-slot-stats-enabled", Since::from(Valkey(8, 0, 0))),
 ];
 
 /// Keyspace notification class bits (`notify-keyspace-events`).
@@ -298,6 +343,18 @@ pub struct Config {
     pub slowlog_slower_than: i64,
     /// `slowlog-max-len`.
     pub slowlog_max_len: usize,
+    /// `commandlog-request-larger-than` (bytes; negative disables the log).
+    pub request_larger_than: i64,
+    /// `commandlog-large-request-max-len`.
+    pub request_log_max_len: usize,
+    /// `commandlog-reply-larger-than` (bytes; negative disables the log).
+    pub reply_larger_than: i64,
+    /// `commandlog-large-reply-max-len`.
+    pub reply_log_max_len: usize,
+    /// `cluster-slot-stats-enabled`: whether CPU and network use is counted per slot.
+    pub slot_stats: bool,
+    /// The release whose parameters the node offers (`None`: every parameter known here).
+    release: Option<EngineVersion>,
     /// Password of the default user.
     pub requirepass: Option<String>,
     /// `active-expire-effort` (1–10).
@@ -327,6 +384,12 @@ impl Default for Config {
             query_buffer_limit: 1 << 30,
             slowlog_slower_than: 10_000,
             slowlog_max_len: 128,
+            request_larger_than: 1 << 20,
+            request_log_max_len: 128,
+            reply_larger_than: 1 << 20,
+            reply_log_max_len: 128,
+            slot_stats: false,
+            release: None,
             requirepass: None,
             active_expire_effort: 1,
             active_expire_enabled: true,
@@ -341,12 +404,15 @@ impl Default for Config {
 }
 
 fn canonical(name: &str) -> Option<(&'static str, Kind)> {
-    let lower = name.to_ascii_lowercase();
+    canonical_lower(&name.to_ascii_lowercase())
+}
+
+fn canonical_lower(lower: &str) -> Option<(&'static str, Kind)> {
     let target = ALIASES
         .iter()
         .find(|(a, _)| *a == lower)
         .map(|(_, t)| *t)
-        .unwrap_or(&lower);
+        .unwrap_or(lower);
     PARAMS
         .iter()
         .find(|(n, _, _)| *n == target)
@@ -354,17 +420,53 @@ fn canonical(name: &str) -> Option<(&'static str, Kind)> {
 }
 
 impl Config {
+    /// The configuration of a node of `release`: the parameters that release has, at their
+    /// defaults.
+    pub fn for_release(release: EngineVersion) -> Config {
+        let mut c = Config {
+            release: Some(release),
+            ..Config::default()
+        };
+        for (name, since) in LATER {
+            if !release.has(*since) {
+                c.values.remove(name);
+                c.ints.remove(name);
+            }
+        }
+        c
+    }
+
+    /// Whether the node's release has a parameter of this (lowercase) name.
+    fn offers(&self, lower: &str) -> bool {
+        match (self.release, LATER.iter().find(|(n, _)| *n == lower)) {
+            (Some(release), Some((_, since))) => release.has(*since),
+            _ => true,
+        }
+    }
+
+    /// A parameter name resolved for this node: canonical name and kind, `None` when the
+    /// node's release does not have it.
+    fn lookup(&self, name: &str) -> Option<(&'static str, Kind)> {
+        let lower = name.to_ascii_lowercase();
+        if !self.offers(&lower) {
+            return None;
+        }
+        canonical_lower(&lower)
+    }
+
     /// Sets a parameter like `CONFIG SET` (validation, normalisation, typed refresh). The error
     /// is the reason text; the caller wraps it in Redis' CONFIG SET message.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
-        let Some((name, kind)) = canonical(name) else {
+        let given = name.to_ascii_lowercase();
+        let Some((name, kind)) = self.lookup(name) else {
             return Err(format!(
                 "Unknown option or number of arguments for CONFIG SET - '{name}'"
             ));
         };
+        // The error names the parameter as the client spelled it (an alias stays an alias).
         let bad = |why: &str| {
             Err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - {why}"
+                "CONFIG SET failed (possibly related to argument '{given}') - {why}"
             ))
         };
         let norm = match kind {
@@ -420,7 +522,7 @@ impl Config {
 
     /// Sets a value bypassing the read-only check (initial parameters from the supervisor).
     pub fn set_initial(&mut self, name: &str, value: &str) -> Result<(), String> {
-        if let Some((n, Kind::ReadOnly)) = canonical(name) {
+        if let Some((n, Kind::ReadOnly)) = self.lookup(name) {
             self.put(n, value.to_string());
             return Ok(());
         }
@@ -449,6 +551,19 @@ impl Config {
                 self.slowlog_slower_than = get(self).parse().unwrap_or(10_000)
             }
             "slowlog-max-len" => self.slowlog_max_len = get(self).parse().unwrap_or(128),
+            "commandlog-request-larger-than" => {
+                self.request_larger_than = get(self).parse().unwrap_or(1 << 20)
+            }
+            "commandlog-large-request-max-len" => {
+                self.request_log_max_len = get(self).parse().unwrap_or(128)
+            }
+            "commandlog-reply-larger-than" => {
+                self.reply_larger_than = get(self).parse().unwrap_or(1 << 20)
+            }
+            "commandlog-large-reply-max-len" => {
+                self.reply_log_max_len = get(self).parse().unwrap_or(128)
+            }
+            "cluster-slot-stats-enabled" => self.slot_stats = get(self) == "yes",
             "latency-monitor-threshold" => {
                 self.latency_threshold_ms = get(self).parse().unwrap_or(0)
             }
@@ -468,7 +583,7 @@ impl Config {
 
     /// Current value of a parameter (aliases accepted).
     pub fn get(&self, name: &str) -> Option<String> {
-        let (n, _) = canonical(name)?;
+        let (n, _) = self.lookup(name)?;
         self.values.get(n).cloned()
     }
 
@@ -478,7 +593,7 @@ impl Config {
         if let Some(v) = self.ints.get(name) {
             return Some(*v);
         }
-        let (n, _) = canonical(name)?;
+        let (n, _) = self.lookup(name)?;
         self.ints.get(n).copied()
     }
 
@@ -505,6 +620,7 @@ impl Config {
             .collect();
         for (alias, target) in ALIASES {
             if glob_match_nocase(pattern, alias.as_bytes())
+                && self.offers(alias)
                 && !out.iter().any(|(n, _)| n == alias)
                 && let Some(v) = self.values.get(target)
             {
@@ -514,7 +630,7 @@ impl Config {
         out
     }
 
-    /// Whether a parameter name is known (aliases included).
+    /// Whether a parameter name is known on some release (aliases included).
     pub fn is_known(name: &str) -> bool {
         canonical(name).is_some()
     }

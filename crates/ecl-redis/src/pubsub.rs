@@ -46,6 +46,17 @@ fn encode(resp3: bool, parts: &[&[u8]]) -> Vec<u8> {
 }
 
 impl PubSub {
+    /// Bytes one sharded message takes on the wire for each of this node's subscribers other
+    /// than `me` (CLUSTER SLOT-STATS' `network-bytes-out`; RESP2 and RESP3 frames are as long).
+    pub fn shard_delivery_bytes(&self, channel: &[u8], msg: &[u8], me: u64) -> u64 {
+        let Some(ids) = self.shard.get(channel) else {
+            return 0;
+        };
+        let others = ids.iter().filter(|&&id| id != me).count() as u64;
+        let frame = encode(false, &[b"smessage", channel, msg]).len() as u64;
+        others * frame
+    }
+
     fn map(&mut self, kind: Kind) -> &mut HashMap<Vec<u8>, Vec<u64>> {
         match kind {
             Kind::Channel => &mut self.channels,

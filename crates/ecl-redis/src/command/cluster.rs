@@ -440,13 +440,27 @@ fn keys_in_slot(ctx: &mut Ctx<'_>, slot: u16, limit: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// What CLUSTER SLOT-STATS lists: a slot range, or the slots ordered by their key count.
-enum SlotSelection {
-    Range(u16, u16),
-    Ordered { limit: usize, ascending: bool },
+/// A CLUSTER SLOT-STATS metric (`key-count` always; the others with
+/// `cluster-slot-stats-enabled`).
+#[derive(Clone, Copy)]
+enum Metric {
+    KeyCount,
+    CpuUsec,
+    NetIn,
+    NetOut,
 }
 
-fn slot_stats_args(argv: &Argv<'_>) -> Result<SlotSelection, CmdError> {
+/// What CLUSTER SLOT-STATS lists: a slot range, or the slots ordered by a metric.
+enum SlotSelection {
+    Range(u16, u16),
+    Ordered {
+        by: Metric,
+        limit: usize,
+        ascending: bool,
+    },
+}
+
+fn slot_stats_args(argv: &Argv<'_>, enabled: bool) -> Result<SlotSelection, CmdError> {
     if argv.is(2, "slotsrange") && argv.len() == 5 {
         let (start, end) = (slot_arg(argv, 3)?, slot_arg(argv, 4)?);
         if start > end {
@@ -458,37 +472,80 @@ fn slot_stats_args(argv: &Argv<'_>) -> Result<SlotSelection, CmdError> {
         return Ok(SlotSelection::Range(start, end));
     }
     if !argv.is(2, "orderby") {
-        return Err(errors::SYNTAX.into());
+        return Err(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLUSTER HELP.",
+            String::from_utf8_lossy(argv.get(1))
+        )
+        .into());
     }
-    // Only `key-count` is kept: the CPU and network counters need
-    // `cluster-slot-stats-enabled`, which this engine does not offer.
-    if !argv.is(3, "key-count") {
-        return Err("ERR Unrecognized sort metric for ORDERBY.".into());
-    }
+    // The usage metrics are sort keys only while they are kept.
+    let by = match argv.str(3).to_ascii_lowercase().as_str() {
+        "key-count" => Metric::KeyCount,
+        "cpu-usec" if enabled => Metric::CpuUsec,
+        "network-bytes-in" if enabled => Metric::NetIn,
+        "network-bytes-out" if enabled => Metric::NetOut,
+        _ => return Err("ERR Unrecognized sort metric for ORDERBY.".into()),
+    };
     let (mut limit, mut ascending, mut i) = (SLOTS, false, 4);
+    let (mut limits, mut orders) = (0, 0);
     while i < argv.len() {
         if argv.is(i, "limit") && i + 1 < argv.len() {
-            let n = argv.i64(i + 1)?;
+            let bad = || {
+                CmdError::from(format!(
+                    "ERR Limit has to lie in between 1 and {SLOTS} (maximum number of slots)."
+                ))
+            };
+            let n = argv.i64(i + 1).map_err(|_| bad())?;
             if !(1..=SLOTS as i64).contains(&n) {
-                return Err(format!("ERR Limit has to lie in between 1 and {SLOTS}").into());
+                return Err(bad());
             }
             limit = n as usize;
+            limits += 1;
             i += 2;
         } else if argv.is(i, "asc") || argv.is(i, "desc") {
             ascending = argv.is(i, "asc");
+            orders += 1;
             i += 1;
         } else {
             return Err(errors::SYNTAX.into());
         }
+        if limits > 1 || orders > 1 {
+            return Err("ERR Multiple filters of the same type are disallowed.".into());
+        }
     }
-    Ok(SlotSelection::Ordered { limit, ascending })
+    Ok(SlotSelection::Ordered {
+        by,
+        limit,
+        ascending,
+    })
 }
 
-/// CLUSTER SLOT-STATS (Valkey 8.0): `key-count` per slot of this node's shard, for a slot
-/// range (ascending slots) or ordered by count (ties by ascending slot).
+/// One slot's figures, in the order SLOT-STATS lists them.
+#[derive(Clone, Copy)]
+struct SlotFigures {
+    keys: i64,
+    usage: crate::engine::slot_stats::SlotUsage,
+}
+
+impl SlotFigures {
+    fn metric(&self, m: Metric) -> u64 {
+        match m {
+            Metric::KeyCount => self.keys as u64,
+            Metric::CpuUsec => self.usage.cpu_usec,
+            Metric::NetIn => self.usage.net_in,
+            Metric::NetOut => self.usage.net_out,
+        }
+    }
+}
+
+/// CLUSTER SLOT-STATS (Valkey 8.0): per slot of this node's shard its `key-count` and, with
+/// `cluster-slot-stats-enabled`, `cpu-usec`, `network-bytes-in` and `network-bytes-out`
+/// (`engine::slot_stats`), for a slot range (ascending slots) or ordered by one of them
+/// (ties by ascending slot).
 fn slot_stats(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     require_cluster(ctx)?;
-    let selection = slot_stats_args(argv)?;
+    let enabled = ctx.eng.cfg.slot_stats;
+    let selection = slot_stats_args(argv, enabled)?;
     let mut mine = vec![false; SLOTS];
     if let Some((shard, _, _)) = ctx.eng.cluster.me() {
         for &(a, b) in &shard.slots {
@@ -502,35 +559,51 @@ fn slot_stats(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             counts[key_slot(k) as usize] += 1;
         }
     }
-    let mut rows: Vec<(usize, i64)> = match selection {
+    let stats = &ctx.eng.slot_stats;
+    let figures = |s: usize| SlotFigures {
+        keys: counts[s],
+        usage: stats.get(s),
+    };
+    let rows: Vec<(usize, SlotFigures)> = match selection {
         SlotSelection::Range(a, b) => (a as usize..=b as usize)
             .filter(|&s| mine[s])
-            .map(|s| (s, counts[s]))
+            .map(|s| (s, figures(s)))
             .collect(),
-        SlotSelection::Ordered { limit, ascending } => {
-            let mut all: Vec<(usize, i64)> = (0..SLOTS)
+        SlotSelection::Ordered {
+            by,
+            limit,
+            ascending,
+        } => {
+            let mut all: Vec<(usize, SlotFigures)> = (0..SLOTS)
                 .filter(|&s| mine[s])
-                .map(|s| (s, counts[s]))
+                .map(|s| (s, figures(s)))
                 .collect();
             all.sort_by(|x, y| {
-                let by_count = if ascending {
-                    x.1.cmp(&y.1)
-                } else {
-                    y.1.cmp(&x.1)
-                };
-                by_count.then(x.0.cmp(&y.0))
+                let (a, b) = (x.1.metric(by), y.1.metric(by));
+                let by_metric = if ascending { a.cmp(&b) } else { b.cmp(&a) };
+                by_metric.then(x.0.cmp(&y.0))
             });
             all.truncate(limit);
             all
         }
     };
     ctx.out.array(rows.len());
-    for (slot, n) in rows.drain(..) {
+    for (slot, f) in rows {
         ctx.out.array(2);
         ctx.out.int(slot as i64);
-        ctx.out.map(1);
+        ctx.out.map(if enabled { 4 } else { 1 });
         ctx.out.bulk(b"key-count");
-        ctx.out.int(n);
+        ctx.out.int(f.keys);
+        if enabled {
+            for (name, v) in [
+                (&b"cpu-usec"[..], f.usage.cpu_usec),
+                (b"network-bytes-in", f.usage.net_in),
+                (b"network-bytes-out", f.usage.net_out),
+            ] {
+                ctx.out.bulk(name);
+                ctx.out.int(v as i64);
+            }
+        }
     }
     Ok(())
 }

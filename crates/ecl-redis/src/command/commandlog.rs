@@ -5,8 +5,8 @@
 //!
 //! Place in the flow: the dispatcher calls [`crate::engine::commandlog::record`] after each command on a release that
 //! has the command ([`SINCE`]); the logs live in the engine (`engine::commandlog::LargeLogs`) and the handlers
-//! here read them. Thresholds and lengths are Valkey's documented defaults (1 MiB, 128
-//! entries): the `commandlog-*` parameters are not settable here (README, "Differences").
+//! here read them. Thresholds and lengths are the `commandlog-*` parameters (`config.rs`),
+//! which exist on the same releases.
 
 use super::flags::*;
 use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Release::Valkey, Since, acl, container};

@@ -11,6 +11,7 @@ use super::{Argv, CommandSpec, OwnedArgv, arity_ok, flags};
 use crate::client::{BlockSpec, Client, Event, ReplyMode, TimeoutReply};
 use crate::db::{Db, Key};
 use crate::engine::commandlog::{client_origin, logged_args};
+use crate::engine::slot_stats;
 use crate::engine::{Blocked, Engine};
 pub use crate::engine::{Ctx, Propagation};
 use crate::errors::{self, CmdError, CmdResult};
@@ -431,6 +432,13 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     }
     let dirty_before = eng.dirty();
     let reply_before = out.len();
+    // EXEC's slot is that of the commands it runs: read before the queue is consumed.
+    let exec_slot = (eng.cfg.slot_stats && spec.name == "exec")
+        .then(|| slot_stats::transaction_slot(eng, client))
+        .flatten();
+    // A command run by EXEC or a script is timed on its own clock: the node's per-command tick
+    // keeps measuring the EXEC/EVAL around it, whose time includes its commands, as in Redis.
+    let nested_start = client.in_exec.then(std::time::Instant::now);
     let (res, propagation) = {
         let mut ctx = Ctx::new(&mut *eng, &mut *client, &mut *out, now, id);
         let res = (spec.handler)(&mut ctx, argv);
@@ -438,7 +446,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     };
     let dirtied = eng.dirty() != dirty_before;
     after_command_propagate(eng, client, spec, argv, res.is_ok(), dirtied, propagation);
-    let usec = count_call(eng, id, res.is_err());
+    let usec = count_call(eng, id, res.is_err(), nested_start);
     let ok = res.is_ok();
     if let Err(e) = res {
         count_error(eng, &e);
@@ -449,6 +457,15 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     }
     let reply_bytes = out.len().saturating_sub(reply_before);
     log_command(eng, client, spec, argv, (usec, reply_bytes), now);
+    if eng.cfg.slot_stats {
+        slot_stats::account(eng, client, (spec, argv), (usec, reply_bytes), exec_slot);
+    }
+    block_if_asked(eng, client, out, argv);
+    Flow::Continue
+}
+
+/// Parks the client when the command it just ran asked to wait (a blocking command).
+fn block_if_asked(eng: &mut Engine, client: &Client, out: &Reply, argv: &Argv<'_>) {
     if client.block.is_some()
         && !client.detached
         && let Some(spec) = client.block.clone()
@@ -461,12 +478,20 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         };
         eng.block_client(client.id, b);
     }
-    Flow::Continue
 }
 
-/// Counts a call of command `id` (INFO stats and commandstats); returns its duration (µs).
-fn count_call(eng: &mut Engine, id: usize, failed: bool) -> u64 {
-    let usec = eng.command_elapsed_us();
+/// Counts a call of command `id` (INFO stats and commandstats); returns its duration (µs),
+/// since `nested_start` for a command run inside another one.
+fn count_call(
+    eng: &mut Engine,
+    id: usize,
+    failed: bool,
+    nested_start: Option<std::time::Instant>,
+) -> u64 {
+    let usec = match nested_start {
+        Some(t) => t.elapsed().as_micros() as u64,
+        None => eng.command_elapsed_us(),
+    };
     eng.stats.commands += 1;
     if let Some(s) = eng.stats.cmd.get_mut(id) {
         s.calls += 1;

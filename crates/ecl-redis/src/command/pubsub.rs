@@ -228,6 +228,12 @@ fn sunsubscribe(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn publish_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, shard: bool) -> CmdResult {
     let id = ctx.client.id;
     let eng = &mut *ctx.eng;
+    if shard && eng.cfg.slot_stats {
+        let bytes = eng
+            .pubsub
+            .shard_delivery_bytes(argv.get(1), argv.get(2), id);
+        eng.slot_stats.add_out(bytes);
+    }
     let n = eng.pubsub.publish(
         &eng.clients,
         shard,

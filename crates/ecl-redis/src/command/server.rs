@@ -478,16 +478,27 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
-/// BGSAVE CANCEL (Valkey 8.1): the running snapshot is abandoned (its thread finishes
-/// collecting but writes nothing and leaves LASTSAVE alone) and a scheduled one is dropped.
+/// BGSAVE CANCEL (Valkey 8.1): the running save is stopped (its thread notices at its next
+/// slice or chunk and writes nothing, so the previous file stays; LASTSAVE and
+/// `rdb_last_bgsave_status` are left as they were, as after Valkey's cancelled child) and a
+/// scheduled one is dropped. A save still collecting gives its snapshot cursors back now, so
+/// a BGSAVE right after starts at once.
 fn bgsave_cancel(ctx: &mut Ctx<'_>) -> CmdResult {
-    let p = &mut ctx.eng.persist;
-    let running = p.bgsave.take().is_some();
-    let scheduled = std::mem::take(&mut p.bgsave_scheduled);
-    if !running && !scheduled {
+    let eng = &mut *ctx.eng;
+    let running = eng.persist.bgsave.take().is_some();
+    let scheduled = std::mem::take(&mut eng.persist.bgsave_scheduled);
+    if running {
+        if std::mem::take(&mut eng.persist.bgsave_collecting) {
+            for d in &mut eng.dbs {
+                d.snap = None;
+            }
+        }
+        ctx.out.simple("Background saving cancelled");
+    } else if scheduled {
+        ctx.out.simple("Scheduled background saving cancelled");
+    } else {
         return Err("ERR Background saving is currently not in progress or scheduled".into());
     }
-    ctx.out.simple("Background saving cancelled");
     Ok(())
 }
 
@@ -574,6 +585,8 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
         db.expired = 0;
     }
     ctx.eng.slowlog_reset();
+    // CLUSTER SLOT-STATS' usage counters are statistics too (Valkey resets them here).
+    ctx.eng.slot_stats = Default::default();
     ctx.out.ok();
     Ok(())
 }

@@ -2,20 +2,13 @@
 //! beside its slow log.
 //!
 //! Place in the flow: part of the engine; the dispatcher records into them and the COMMANDLOG
-//! family (`command::commandlog`) reads and resets them.
+//! family (`command::commandlog`) reads and resets them. Thresholds and lengths are the
+//! `commandlog-*` parameters of the node's configuration (Valkey 8.1's defaults: 1 MiB, 128).
 
 use super::{Engine, SlowEntry};
 use crate::argv::Argv;
 use crate::client::Client;
 use std::collections::VecDeque;
-
-/// Requests and replies larger than this many bytes are logged (Valkey's default of
-/// `commandlog-request-larger-than` and `commandlog-reply-larger-than`).
-pub const LARGER_THAN: usize = 1 << 20;
-
-/// Entries kept per size log (default `commandlog-large-request-max-len` /
-/// `commandlog-large-reply-max-len`).
-pub const MAX_LEN: usize = 128;
 
 /// One size log: newest entry first, ids growing from 0 across resets.
 #[derive(Debug, Default)]
@@ -25,32 +18,35 @@ pub struct SizeLog {
 }
 
 impl SizeLog {
-    pub(crate) fn push(&mut self, mut e: SlowEntry) {
+    /// Adds `e` as the newest entry and trims the log to `max_len` (a shorter `max-len` set
+    /// since the last entry takes effect here, as in Valkey).
+    pub(crate) fn push(&mut self, mut e: SlowEntry, max_len: usize) {
         e.id = self.next;
         self.next += 1;
         self.entries.push_front(e);
-        self.entries.truncate(MAX_LEN);
+        self.entries.truncate(max_len);
     }
 }
 
 /// The two size logs of a node (the slow one is the engine's slow log).
 #[derive(Debug, Default)]
 pub struct LargeLogs {
-    /// Commands whose request was larger than [`LARGER_THAN`].
+    /// Commands whose request reached `commandlog-request-larger-than` bytes.
     pub request: SizeLog,
-    /// Commands whose reply was larger than [`LARGER_THAN`].
+    /// Commands whose reply reached `commandlog-reply-larger-than` bytes.
     pub reply: SizeLog,
 }
 
 /// Bytes of `argv` as a RESP multibulk request (`*N`, then `$len` and the bytes of each).
-fn request_bytes(argv: &Argv<'_>) -> usize {
+pub(crate) fn request_bytes(argv: &Argv<'_>) -> usize {
     let header = |n: usize| 3 + n.checked_ilog10().unwrap_or(0) as usize + 1;
     argv.iter_from(0).fold(header(argv.len()), |sum, a| {
         sum + header(a.len()) + a.len() + 2
     })
 }
 
-/// Records the command just run when its request or its reply (`reply_bytes`) is large.
+/// Records the command just run when its request or its reply (`reply_bytes`) is large: at
+/// least the log's threshold, which is not negative, on a log whose length is not 0.
 pub(crate) fn record(
     eng: &mut Engine,
     client: &Client,
@@ -58,9 +54,21 @@ pub(crate) fn record(
     reply_bytes: usize,
     now_ms: i64,
 ) {
-    let request = request_bytes(argv);
-    for (size, large_reply) in [(request, false), (reply_bytes, true)] {
-        if size <= LARGER_THAN {
+    let cfg = &eng.cfg;
+    let logs = [
+        (cfg.request_larger_than, cfg.request_log_max_len, false),
+        (cfg.reply_larger_than, cfg.reply_log_max_len, true),
+    ];
+    for (threshold, max_len, large_reply) in logs {
+        if threshold < 0 || max_len == 0 {
+            continue;
+        }
+        let size = if large_reply {
+            reply_bytes
+        } else {
+            request_bytes(argv)
+        };
+        if (size as u64) < threshold as u64 {
             continue;
         }
         let (addr, name) = client_origin(eng, client);
@@ -77,7 +85,7 @@ pub(crate) fn record(
         } else {
             &mut eng.commandlog.request
         };
-        log.push(entry);
+        log.push(entry, max_len);
     }
 }
 

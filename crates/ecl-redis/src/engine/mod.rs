@@ -19,6 +19,7 @@ mod context;
 pub mod encodings;
 pub mod replication;
 mod shared;
+pub mod slot_stats;
 
 pub use context::{Ctx, Handler, Propagation};
 pub use shared::{NodeGuard, Shared, lock_async};
@@ -186,6 +187,8 @@ pub struct Engine {
     slowlog: VecDeque<SlowEntry>,
     /// COMMANDLOG's large-request and large-reply logs (Valkey 8.1).
     pub(crate) commandlog: Box<commandlog::LargeLogs>,
+    /// CLUSTER SLOT-STATS' CPU and network counters (`cluster-slot-stats-enabled`).
+    pub(crate) slot_stats: slot_stats::SlotStats,
     /// Next slowlog id.
     slowlog_next: u64,
     /// Changes since the last save.
@@ -255,6 +258,7 @@ impl Engine {
             ready: Vec::new(),
             slowlog: VecDeque::new(),
             commandlog: Default::default(),
+            slot_stats: Default::default(),
             slowlog_next: 0,
             dirty: 0,
             lastsave: info.started_ms / 1000,

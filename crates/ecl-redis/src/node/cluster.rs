@@ -25,7 +25,13 @@ impl RedisNode {
             register(&eng.cluster.node_id, &self.shared);
             eng.cluster.bus = Some(start_bus(&self.runtime, &self.span));
         }
+        let mine = |eng: &crate::engine::Engine| {
+            (eng.cluster.me()).map_or_else(Vec::new, |(shard, _, _)| shard.slots.clone())
+        };
+        let before = mine(&eng);
         eng.cluster.set(topology);
+        let after = mine(&eng);
+        eng.slot_stats.reset_moved(&before, &after);
     }
 
     /// Cluster-mode node id (40 hex chars, stable for the node's life).

@@ -64,7 +64,7 @@ impl RedisNode {
         };
         let engine = EngineVersion::parse(cfg.flavor, &cfg.engine_version);
         let mut table = CommandTable::build(engine);
-        let mut config = Config::default();
+        let mut config = Config::for_release(engine);
         config.set_initial("port", &addr.port().to_string()).ok();
         config.set_initial("bind", &addr.ip().to_string()).ok();
         config

@@ -167,29 +167,109 @@ pub fn bgsave(eng: &mut Engine, schedule: bool) -> Result<&'static str, String> 
     let started = Instant::now();
     let (to, dirty) = (target(eng), eng.dirty());
     eng.persist.bgsave = Some(started);
-    let job = move || {
-        let img = snapshot::collect(&shared, c);
-        // BGSAVE CANCEL (Valkey 8.1) took `bgsave` away: this save writes nothing.
-        if shared.lock().persist.bgsave != Some(started) {
-            return;
-        }
-        let stored = store(to, img);
-        let mut eng = shared.lock();
-        if eng.persist.bgsave != Some(started) {
-            return;
-        }
-        eng.persist.bgsave = None;
-        let _ = finish_save(&mut eng, stored, started, dirty);
-    };
+    eng.persist.bgsave_collecting = true;
+    let job = move || bgsave_job(&shared, c, to, (started, dirty));
     if let Err(e) = std::thread::Builder::new().name("bgsave".into()).spawn(job) {
         // The closure (and the collector in it) is gone: drop the cursors it set.
         for d in &mut eng.dbs {
             d.snap = None;
         }
         eng.persist.bgsave = None;
+        eng.persist.bgsave_collecting = false;
         return Err(format!("Background save failed: {e}"));
     }
     Ok("Background saving started")
+}
+
+/// The thread of the BGSAVE started at `started`: collect, serialise, write a temporary file,
+/// rename it over `dbfilename`. It stops at the next slice or chunk once BGSAVE CANCEL took the
+/// save away, removing its temporary file, so the previous file is never touched; the rename
+/// and the bookkeeping happen under the node lock, where CANCEL runs, so a save is either
+/// cancelled or complete.
+fn bgsave_job(
+    shared: &crate::engine::Shared,
+    c: snapshot::Collector,
+    to: Option<(PathBuf, String)>,
+    (started, dirty): (Instant, u64),
+) {
+    let live = |eng: &Engine| eng.persist.bgsave == Some(started);
+    let done = |eng: &mut Engine| eng.persist.bgsave_collecting = false;
+    let Some(img) = snapshot::collect_while(shared, c, live, done) else {
+        return;
+    };
+    let written = match &to {
+        Some((dir, name)) => match write_temp(shared, dir, name, &img, live) {
+            Ok(Some(tmp)) => Ok(Some(tmp)),
+            Ok(None) => return,
+            Err(e) => Err(e),
+        },
+        None => Ok(None),
+    };
+    let mut eng = shared.lock();
+    if !live(&eng) {
+        if let Ok(Some(tmp)) = &written {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return;
+    }
+    let stored = match (written, &to) {
+        (Ok(Some(tmp)), Some((dir, name))) => std::fs::rename(&tmp, dir.join(name)).map(|()| None),
+        (Ok(_), _) => Ok(Some(img)),
+        (Err(e), _) => Err(e),
+    };
+    eng.persist.bgsave = None;
+    let _ = finish_save(&mut eng, stored, started, dirty);
+}
+
+/// Bytes written between two checks that the save is still wanted.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// Writes `img` to a temporary file of its own in `dir`, a chunk at a time, checking `live`
+/// under the node lock between chunks. Its path once written; `None` (and no file left) when
+/// the save was cancelled meanwhile.
+fn write_temp(
+    shared: &crate::engine::Shared,
+    dir: &std::path::Path,
+    name: &str,
+    img: &[u8],
+    live: impl Fn(&Engine) -> bool,
+) -> std::io::Result<Option<PathBuf>> {
+    use std::io::Write;
+    check_file_name(name)?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = temp_path(dir);
+    let mut f = std::fs::File::create(&tmp)?;
+    for chunk in img.chunks(WRITE_CHUNK) {
+        if !live(&shared.lock()) {
+            drop(f);
+            let _ = std::fs::remove_file(&tmp);
+            return Ok(None);
+        }
+        if let Err(e) = f.write_all(chunk) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    }
+    f.sync_all()?;
+    Ok(Some(tmp))
+}
+
+/// A temporary file name no other save of this process uses (a cancelled save may still be
+/// removing its own while the next one writes).
+fn temp_path(dir: &std::path::Path) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    dir.join(format!("temp-{}-{n}.rdb", std::process::id()))
+}
+
+/// `dbfilename` must name a file in `dir`.
+fn check_file_name(name: &str) -> std::io::Result<()> {
+    if name.contains('/') || name.is_empty() {
+        return Err(std::io::Error::other(
+            "dbfilename must be a plain file name",
+        ));
+    }
+    Ok(())
 }
 
 /// The periodic persistence work (node cron): the AOF's, and a scheduled BGSAVE once no
@@ -213,13 +293,9 @@ pub fn reload(eng: &mut Engine) -> Result<(), String> {
 
 /// Writes `dir/name` through a temporary file and a rename, so a reader never sees half a file.
 fn write_atomically(dir: &std::path::Path, name: &str, img: &[u8]) -> std::io::Result<()> {
-    if name.contains('/') || name.is_empty() {
-        return Err(std::io::Error::other(
-            "dbfilename must be a plain file name",
-        ));
-    }
+    check_file_name(name)?;
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
+    let tmp = temp_path(dir);
     std::fs::write(&tmp, img)?;
     std::fs::rename(&tmp, dir.join(name))
 }

@@ -120,6 +120,32 @@ pub fn collect(shared: &Shared, mut c: Collector) -> Vec<u8> {
     c.image()
 }
 
+/// Runs a collector while `live` holds (checked under the node lock before each slice), then
+/// returns the image; `None` once `live` failed. `collected` runs under the same hold of the
+/// lock as the last slice. An abandoned collector leaves the cursors alone: whoever stopped it
+/// (BGSAVE CANCEL) dropped them, and another snapshot may own the ones there now.
+pub fn collect_while(
+    shared: &Shared,
+    mut c: Collector,
+    live: impl Fn(&Engine) -> bool,
+    collected: impl FnOnce(&mut Engine),
+) -> Option<Vec<u8>> {
+    loop {
+        {
+            let mut eng = shared.lock();
+            if !live(&eng) {
+                return None;
+            }
+            if c.step(&mut eng, SLICE) {
+                collected(&mut eng);
+                break;
+            }
+        }
+        std::thread::yield_now();
+    }
+    Some(c.image())
+}
+
 /// Runs a collector to the end under the lock the caller holds (nodes not yet serving).
 pub fn collect_now(eng: &mut Engine, mut c: Collector) -> Vec<u8> {
     while !c.step(eng, usize::MAX) {}

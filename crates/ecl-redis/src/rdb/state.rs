@@ -27,8 +27,11 @@ pub struct Persistence {
     pub aof: Option<super::aof::Aof>,
     /// AOF rewrite counters (INFO persistence).
     pub aof_stats: super::aof::AofStats,
-    /// When the running BGSAVE started.
+    /// When the running BGSAVE started (also its identity: a cancelled save finds it gone).
     pub bgsave: Option<Instant>,
+    /// Whether the running BGSAVE is still collecting its image (the snapshot cursors are its
+    /// own), as opposed to writing its file.
+    pub bgsave_collecting: bool,
     /// A BGSAVE SCHEDULE waiting for the running snapshot to end.
     pub bgsave_scheduled: bool,
     /// Keys copied / keys at the start of the snapshot being collected.
