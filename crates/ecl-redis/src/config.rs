@@ -54,7 +54,7 @@ const PARAMS: &[(&str, &str, Kind)] = &[
             "volatile-ttl",
         ]),
     ),
-    ("maxmemory-samples", "5", Kind::Int(1, 64)),
+    ("maxmemory-samples", "5", Kind::Int(1, i32::MAX as i64)),
     ("maxmemory-eviction-tenacity", "10", Kind::Int(0, 100)),
     ("lfu-log-factor", "10", Kind::Int(0, i32::MAX as i64)),
     ("lfu-decay-time", "1", Kind::Int(0, i32::MAX as i64)),

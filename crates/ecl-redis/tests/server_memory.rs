@@ -148,6 +148,34 @@ async fn config_get_set_and_node_handle() {
         .starts_with("-ERR CONFIG SET failed")
     );
     assert_eq!(node.config_get("maxmemory-samples").as_deref(), Some("7"));
+    // redis-server 7.0.15's range for maxmemory-samples is 1..=INT_MAX (texts compared with it);
+    // a huge count samples at most the whole database, so eviction still ends.
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "maxmemory-samples", "0"]).await,
+        "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-samples') - argument must be between 1 and 2147483647 inclusive\r\n"
+    );
+    assert_eq!(
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "maxmemory-samples",
+            "2147483647",
+            "maxmemory-policy",
+            "allkeys-lru",
+            "maxmemory",
+            "1"
+        ])
+        .await,
+        "+OK\r\n"
+    );
+    for i in 0..20 {
+        let k = format!("evict{i}");
+        c.cmd(&["SET", &k, "v"]).await;
+    }
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "maxmemory", "10mb"]).await,
+        "+OK\r\n"
+    );
     c.cmd(&["SET", "k", "v"]).await;
     node.flush_all();
     assert_eq!(c.cmd(&["DBSIZE"]).await, ":0\r\n");

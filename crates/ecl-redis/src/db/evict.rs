@@ -153,7 +153,8 @@ pub fn pick_victim(
         let n = if matches!(policy, Policy::AllKeysRandom | Policy::VolatileRandom) {
             1
         } else {
-            samples.max(1)
+            // Redis accepts up to INT_MAX samples and samples at most the whole database.
+            samples.max(1).min(db.len().max(1))
         };
         for _ in 0..n {
             let picked = if policy.volatile_only() {
