@@ -509,12 +509,13 @@ impl Output {
     }
 }
 
-/// Writes the whole output, uncounting bytes as the socket takes them. While the client does
-/// not read, its soft limit is checked every 250 ms. False when the connection must close
-/// (write error, node shutdown, killed for its limits).
-async fn flush<S>(
+/// The rest of [`flush`] once the socket would block: writes as the socket takes it, checking
+/// the soft output limit every 250 ms (the first check a period later), and stops for node
+/// shutdown or CLIENT KILL. False when the connection must close.
+async fn flush_waiting<S>(
     stream: &mut S,
     out: &mut Output,
+    mut sent: usize,
     (shared, shutdown, kill): (&Shared, &mut watch::Receiver<bool>, &Notify),
     id: u64,
     pubsub: bool,
@@ -522,9 +523,6 @@ async fn flush<S>(
 where
     S: tokio::io::AsyncWrite + Unpin,
 {
-    let mut sent = 0;
-    // The first check comes a period later: a write the socket takes at once (the common
-    // case) costs no lock.
     let period = Duration::from_millis(250);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     while sent < out.reply.len() {
@@ -549,6 +547,55 @@ where
                 return false;
             }
         }
+    }
+    true
+}
+
+/// One write attempt that does not wait: `None` when the socket would block.
+async fn write_now<S>(stream: &mut S, buf: &[u8]) -> Option<std::io::Result<usize>>
+where
+    S: tokio::io::AsyncWrite + Unpin,
+{
+    std::future::poll_fn(
+        |cx| match std::pin::Pin::new(&mut *stream).poll_write(cx, buf) {
+            std::task::Poll::Ready(r) => std::task::Poll::Ready(Some(r)),
+            std::task::Poll::Pending => std::task::Poll::Ready(None),
+        },
+    )
+    .await
+}
+
+/// Writes the whole output, uncounting bytes as the socket takes them. While the client does
+/// not read, its soft limit is checked every 250 ms. False when the connection must close
+/// (write error, node shutdown, killed for its limits).
+async fn flush<S>(
+    stream: &mut S,
+    out: &mut Output,
+    (shared, shutdown, kill): (&Shared, &mut watch::Receiver<bool>, &Notify),
+    id: u64,
+    pubsub: bool,
+) -> bool
+where
+    S: tokio::io::AsyncWrite + Unpin,
+{
+    let mut sent = 0;
+    // The common case: the socket takes the whole output at once. Writing it before setting up
+    // the timer and the shutdown and kill watches below saves their cost (about 700
+    // instructions a batch, a tenth of an unpipelined GET's).
+    while sent < out.reply.len() {
+        match write_now(stream, &out.reply.buf[sent..]).await {
+            Some(Ok(0)) | Some(Err(_)) => return false,
+            Some(Ok(n)) => {
+                sent += n;
+                out.pending.fetch_sub(n, Ordering::AcqRel);
+            }
+            None => break,
+        }
+    }
+    if sent < out.reply.len()
+        && !flush_waiting(stream, out, sent, (shared, shutdown, kill), id, pubsub).await
+    {
+        return false;
     }
     // Flush too: a TLS stream may keep the tail of a reply buffered otherwise.
     if stream.flush().await.is_err() {
