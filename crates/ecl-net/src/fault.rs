@@ -108,6 +108,7 @@ impl FaultGate {
             gate: self.clone(),
             epoch: self.0.epoch.load(Ordering::Acquire),
             slot,
+            registered: None,
             sleep: None,
         }))
     }
@@ -145,6 +146,8 @@ pub struct Faulty {
     gate: FaultGate,
     epoch: u64,
     slot: Arc<Mutex<Option<Waker>>>,
+    /// The waker last put in `slot`.
+    registered: Option<Waker>,
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
@@ -182,11 +185,15 @@ impl AsyncRead for Faulty {
         this.check()?;
         // Registered at wrap time; a kill drains the list, but a connection registered before
         // a kill is reset by it, so it never needs registering again.
+        // The task's waker rarely changes between polls: the copy kept here spares the lock.
+        if !this
+            .registered
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
         {
-            let mut slot = lock(&this.slot);
-            if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                *slot = Some(cx.waker().clone());
-            }
+            let waker = cx.waker().clone();
+            *lock(&this.slot) = Some(waker.clone());
+            this.registered = Some(waker);
         }
         this.check()?;
         Pin::new(&mut this.inner).poll_read(cx, buf)
