@@ -184,7 +184,6 @@ pub async fn serve<S>(
         }
         let waiting = Waiting {
             shared: &shared,
-            shutdown: &mut shutdown,
             rx: &mut rx,
             idle_timeout,
         };
@@ -242,6 +241,11 @@ async fn register(
     kill: Arc<Notify>,
 ) -> (Client, Decoder) {
     let mut eng = shared.lock_wait().await;
+    // Node shutdown tells registered connections with `Event::Kill` (under this lock), so a
+    // waiting connection needs no watch of its own; one registering after it is told here.
+    if *shared.shutdown.borrow() {
+        let _ = tx.send(Event::Kill);
+    }
     let id = eng.clients.alloc_id();
     eng.clients.total_connections += 1;
     let now = eng.now_ms();
@@ -315,15 +319,14 @@ where
 /// What a connection waits on between batches besides its socket.
 struct Waiting<'a> {
     shared: &'a Shared,
-    shutdown: &'a mut watch::Receiver<bool>,
     rx: &'a mut mpsc::UnboundedReceiver<Event>,
     idle_timeout: u64,
 }
 
 /// Waits for the next thing to do: input on the socket, events from other clients (Pub/Sub
 /// messages, MONITOR lines, an unblocking reply, CLIENT KILL), a blocking command's deadline,
-/// the idle `timeout`, the end of an authenticated session, or node shutdown. `false`: the
-/// connection ends.
+/// the idle `timeout`, the end of an authenticated session, or node shutdown (an
+/// `Event::Kill`, see [`register`]). `false`: the connection ends.
 async fn wait_for_work<S>(
     stream: &mut S,
     inbuf: &mut Vec<u8>,
@@ -336,7 +339,6 @@ where
 {
     let Waiting {
         shared,
-        shutdown,
         rx,
         idle_timeout,
     } = w;
@@ -403,7 +405,6 @@ where
             tracing::info!(client = client.id, "authenticated session expired: connection closed");
             return false;
         }
-        _ = shutdown.changed() => return false,
     }
     true
 }

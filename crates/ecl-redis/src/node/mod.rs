@@ -310,6 +310,18 @@ impl RedisNode {
         // A script looping forever stops at its next check instead of keeping a thread.
         self.shared.script.force_kill();
         let _ = self.shared.shutdown.send(true);
+        // Waiting connections hear of it through their event channel (they keep no watch while
+        // they wait: registering one per wait costs a request ~400 instructions); connections
+        // registering from now on see the flag (`conn::register`, under the same lock). A
+        // command holding the lock past the wait below gets the message when it ends.
+        let shared = self.shared.clone();
+        let tell = tokio::spawn(async move {
+            let eng = shared.lock_wait().await;
+            for client in eng.clients.map.values() {
+                let _ = client.tx.send(crate::client::Event::Kill);
+            }
+        });
+        let _ = tokio::time::timeout(Duration::from_secs(2), tell).await;
         for t in &self.tasks {
             t.abort();
         }
