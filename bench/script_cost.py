@@ -8,7 +8,7 @@ then for each figure warms up with 500 requests, dumps the counters, sends N pip
 request. Unlike throughput on a shared machine, the count repeats to about 1%, so it shows what
 a change to the scripting path saves. bench/REPORT.md's scripting section quotes it.
 
-    python3 bench/script_cost.py [--server PATH] [--requests 5000]
+    python3 bench/script_cost.py [--server PATH] [--requests 5000] [--pipeline 16]
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", default=str(OURS))
     ap.add_argument("--requests", type=int, default=5000)
+    ap.add_argument("--pipeline", type=int, default=16,
+                    help="requests per round trip (1: every request pays the socket calls)")
     a = ap.parse_args()
     out = Path(tempfile.mkdtemp(prefix="script-cost."))
     port = free_port()
@@ -54,7 +56,7 @@ def main() -> None:
                               check=True).stdout.decode().strip()
 
     def bench(cmd: list[str], n: int) -> None:
-        subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(n), "-c", "1", "-P", "16",
+        subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(n), "-c", "1", "-P", str(a.pipeline),
                         "-q", *cmd], capture_output=True, check=True)
 
     def instructions() -> int:
