@@ -35,6 +35,7 @@ use std::sync::atomic::Ordering;
 mod conn;
 mod discovery;
 mod execute;
+mod keyhash;
 mod node;
 pub mod protocol;
 mod server;

@@ -13,13 +13,13 @@
 //! has none left it evicts from the other shards. With `error_on_memory_exhausted` a write that
 //! does not fit (after reclaiming expired items) is refused instead.
 
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hashbrown::HashTable;
 
+use crate::keyhash::KeyHasher;
 use crate::stats::{Counter, Counters};
 
 /// "No slot" in the LRU links and the free list.
@@ -220,7 +220,8 @@ struct Shard {
 /// The sharded item store of one node.
 pub(crate) struct Store {
     shards: Box<[Mutex<Shard>]>,
-    hasher: std::hash::RandomState,
+    /// Keyed hash of the keys (see `keyhash` for why not SipHash).
+    hasher: KeyHasher,
     used: AtomicU64,
     items: AtomicU64,
     cas: AtomicU64,
@@ -274,7 +275,7 @@ impl Store {
             .collect();
         Store {
             shards,
-            hasher: std::hash::RandomState::new(),
+            hasher: KeyHasher::new(),
             used: AtomicU64::new(0),
             items: AtomicU64::new(0),
             cas: AtomicU64::new(0),
@@ -329,7 +330,7 @@ impl Store {
     /// Locks the shard of `key` for a request whose clock reading is `now` (a multi-key
     /// request reads the clock once, not once per key).
     pub(crate) fn lock_at(&self, key: &[u8], now: u32) -> ShardGuard<'_> {
-        let hash = self.hasher.hash_one(key);
+        let hash = self.hasher.hash(key);
         let index = ((hash >> 32) as usize) & (self.shards.len() - 1);
         let shard = lock(&self.shards[index]);
         ShardGuard {
@@ -493,7 +494,7 @@ impl Store {
 
     /// Removes slot `slot` from table, LRU and accounting.
     fn unlink(&self, s: &mut Shard, slot: u32) {
-        let hash = self.hasher.hash_one(s.entries[slot as usize].key());
+        let hash = self.hasher.hash(s.entries[slot as usize].key());
         if let Ok(found) = s.table.find_entry(hash, |&i| i == slot) {
             found.remove();
         }
@@ -728,7 +729,7 @@ impl ShardGuard<'_> {
             (s.entries.len() - 1) as u32
         };
         let Shard { table, entries, .. } = s;
-        table.insert_unique(hash, slot, |&i| hasher.hash_one(entries[i as usize].key()));
+        table.insert_unique(hash, slot, |&i| hasher.hash(entries[i as usize].key()));
         lru_push_front(s, slot);
         self.store.used.fetch_add(cost, Ordering::Relaxed);
         self.store.items.fetch_add(1, Ordering::Relaxed);

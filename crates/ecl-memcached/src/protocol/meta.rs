@@ -336,7 +336,7 @@ pub fn parse_line<'a>(
     limits: &Limits,
 ) -> Parsed<Request<'a>> {
     let line = &buf[..line_end];
-    let mut toks = line.split(|&b| b == b' ').filter(|t| !t.is_empty());
+    let mut toks = super::scan::Words::new(line);
     let cmd = toks.next().unwrap_or_default();
     let done = |request| Parsed::Done {
         request,

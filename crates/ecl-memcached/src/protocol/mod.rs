@@ -10,6 +10,7 @@
 
 pub mod binary;
 pub mod meta;
+mod scan;
 pub mod text;
 
 /// Longest key memcached accepts.

@@ -13,6 +13,7 @@
 //! block discarded, so the connection stays usable.
 
 pub use super::Refusal;
+use super::scan::{Words, find_byte};
 use super::{
     KEY_MAX, Limits, Parsed, ProtocolError, Request, meta, parse_flags, parse_i64, parse_time,
     parse_u64,
@@ -201,7 +202,7 @@ pub struct Keys<'a>(&'a [u8]);
 impl<'a> Keys<'a> {
     /// The keys in request order.
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.0.split(|&b| b == b' ').filter(|t| !t.is_empty())
+        Words::new(self.0)
     }
 }
 
@@ -219,7 +220,7 @@ impl<'a> Tokens<'a> {
             len: 0,
             more: false,
         };
-        for tok in line.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
+        for tok in Words::new(line) {
             if t.len == MAX_TOKENS - 1 {
                 t.more = true;
                 break;
@@ -240,7 +241,7 @@ impl<'a> Tokens<'a> {
 
 /// Parses the first text or meta request in `buf`.
 pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<Request<'a>>, ProtocolError> {
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+    let Some(nl) = find_byte(buf, b'\n') else {
         if buf.len() > MAX_LINE && !long_line_allowed(buf) {
             return Err(ProtocolError::LineTooLong);
         }
@@ -404,15 +405,9 @@ fn parse_line<'a>(
 /// get / gets / gat / gats: the keys stay a slice of the line (no allocation per key).
 fn retrieval(line: &[u8], kind: GetKind) -> Request<'_> {
     // Offsets of the space-separated words after the command name.
-    let mut words = line
-        .split(|&b| b == b' ')
-        .scan(0usize, |pos, w| {
-            let start = *pos;
-            *pos += w.len() + 1;
-            Some((start, w))
-        })
-        .filter(|(_, w)| !w.is_empty())
-        .skip(1);
+    let mut words = Words::new(line);
+    words.next_at();
+    let mut words = std::iter::from_fn(move || words.next_at());
     let exptime = if kind.touching() {
         match words.next().map(|(_, w)| parse_time(w)) {
             Some(Some(e)) => Some(e),
