@@ -129,3 +129,42 @@ async fn renamed_and_disabled_commands() {
     node.config_set("maxmemory-policy", "allkeys-lru").unwrap();
     node.shutdown().await;
 }
+
+/// Node shutdown reaches connections waiting in every state (idle, subscribed, blocked in a
+/// BLPOP): each is told through its event channel, not a watch of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_waiting_connections() {
+    let node = start();
+    let mut idle = Raw::connect(&node).await;
+    let mut subscribed = Raw::connect(&node).await;
+    let mut blocked = Raw::connect(&node).await;
+    assert_eq!(idle.cmd(&["PING"]).await, "+PONG\r\n");
+    subscribed.cmd(&["SUBSCRIBE", "ch"]).await;
+    blocked.send(&["BLPOP", "nothing", "0"]).await;
+    // Until the node stops, the blocked client stays blocked and the others open.
+    let mut probe = Raw::connect(&node).await;
+    for _ in 0..50 {
+        if probe
+            .cmd(&["INFO", "clients"])
+            .await
+            .contains("blocked_clients:1")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    node.shutdown().await;
+    for (name, c) in [
+        ("idle", &mut idle),
+        ("subscribed", &mut subscribed),
+        ("blocked", &mut blocked),
+        ("probe", &mut probe),
+    ] {
+        let closed = tokio::time::timeout(Duration::from_secs(5), c.closed()).await;
+        assert_eq!(
+            closed.ok(),
+            Some(true),
+            "{name} connection closed at shutdown"
+        );
+    }
+}
