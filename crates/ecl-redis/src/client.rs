@@ -171,6 +171,52 @@ impl Client {
     }
 }
 
+/// One connection's output bytes not yet written to its socket, kept in step with the node's
+/// total ([`Clients::output_total`]); what is left when the connection's last handle goes is
+/// taken off the total.
+#[derive(Debug)]
+pub struct Pending {
+    mine: std::sync::atomic::AtomicUsize,
+    total: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Pending {
+    /// No bytes yet, counted into `total`.
+    pub fn new(total: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Pending {
+        Pending {
+            mine: std::sync::atomic::AtomicUsize::new(0),
+            total,
+        }
+    }
+
+    /// This connection's unsent bytes.
+    pub fn load(&self, order: std::sync::atomic::Ordering) -> usize {
+        self.mine.load(order)
+    }
+
+    /// Adds `n` bytes; returns the count before.
+    pub fn fetch_add(&self, n: usize, order: std::sync::atomic::Ordering) -> usize {
+        self.total
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        self.mine.fetch_add(n, order)
+    }
+
+    /// Takes `n` bytes off (written or dropped); returns the count before.
+    pub fn fetch_sub(&self, n: usize, order: std::sync::atomic::Ordering) -> usize {
+        self.total
+            .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+        self.mine.fetch_sub(n, order)
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let left = *self.mine.get_mut();
+        self.total
+            .fetch_sub(left, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// What the node knows about a connection (CLIENT LIST fields).
 #[derive(Debug)]
 pub struct ClientInfo {
@@ -212,7 +258,7 @@ pub struct ClientInfo {
     pub watched: usize,
     /// Output bytes of the connection not yet written to its socket: its own replies and the
     /// Pub/Sub and MONITOR messages queued for it (CLIENT LIST `omem`, INFO `mem_clients_normal`).
-    pub pending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub pending: std::sync::Arc<Pending>,
     /// Wakes the connection even while it is stuck writing to a client that does not read.
     pub kill: std::sync::Arc<tokio::sync::Notify>,
     /// The connection is TLS (closed otherwise when the node switches to TLS only).
@@ -254,6 +300,8 @@ pub struct Clients {
     pub total_connections: u64,
     /// Ids of MONITOR clients.
     pub monitors: Vec<u64>,
+    /// Unsent output bytes of every connection of the node (the sum of their [`Pending`]s).
+    pub output_total: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Copy of the node's `client-output-buffer-limit`, applied to queued pushes (kept in step
     /// with the configuration by the engine at every batch and configuration change).
     pub output_limits: crate::outbuf::OutputLimits,
@@ -277,11 +325,10 @@ impl Clients {
     /// Memory of the clients (INFO `mem_clients_normal`): a fixed cost per connection plus
     /// every unsent output byte.
     pub fn memory(&self) -> u64 {
-        use std::sync::atomic::Ordering;
-        self.map
-            .values()
-            .map(|c| CLIENT_BASE_MEMORY + c.pending.load(Ordering::Relaxed) as u64)
-            .sum()
+        // The connections' unsent bytes come from one node-wide counter ([`Pending`]), so
+        // the eviction check every write makes needs no walk over the clients.
+        self.map.len() as u64 * CLIENT_BASE_MEMORY
+            + self.output_total.load(std::sync::atomic::Ordering::Relaxed) as u64
     }
 
     /// Number of pub/sub clients (at least one subscription).

@@ -9,7 +9,7 @@
 //! other clients (Pub/Sub messages, MONITOR lines, unblocking replies, CLIENT KILL), node
 //! shutdown, a blocking command's deadline or the idle `timeout`.
 
-use crate::client::{Client, ClientInfo, Event};
+use crate::client::{Client, ClientInfo, Event, Pending};
 use crate::command::Argv;
 use crate::command::dispatch::{Flow, dispatch};
 use crate::engine::{Engine, Shared, lock_async};
@@ -17,7 +17,7 @@ use crate::outbuf::{PAUSE_OUTPUT, SoftClock};
 use crate::resp::{Decoder, Limits, Reply};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc, watch};
@@ -95,16 +95,9 @@ pub async fn serve<S>(
     let _guard = ConnGuard(shared.clone());
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let mut shutdown = shared.shutdown.subscribe();
-    let pending = Arc::new(AtomicUsize::new(0));
     let kill = Arc::new(Notify::new());
-    let (mut client, mut dec) = register(
-        &shared,
-        tx,
-        (peer, local, tls),
-        pending.clone(),
-        kill.clone(),
-    )
-    .await;
+    let (mut client, mut dec, pending) =
+        register(&shared, tx, (peer, local, tls), kill.clone()).await;
     let id = client.id;
     tracing::debug!(client = id, %peer, "redis client connected");
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
@@ -237,9 +230,8 @@ async fn register(
     shared: &Shared,
     tx: mpsc::UnboundedSender<Event>,
     (peer, local, tls): (SocketAddr, SocketAddr, bool),
-    pending: Arc<AtomicUsize>,
     kill: Arc<Notify>,
-) -> (Client, Decoder) {
+) -> (Client, Decoder, Arc<Pending>) {
     let mut eng = shared.lock_wait().await;
     // Node shutdown tells registered connections with `Event::Kill` (under this lock), so a
     // waiting connection needs no watch of its own; one registering after it is told here.
@@ -248,6 +240,7 @@ async fn register(
     }
     let id = eng.clients.alloc_id();
     eng.clients.total_connections += 1;
+    let pending = Arc::new(Pending::new(eng.clients.output_total.clone()));
     let now = eng.now_ms();
     eng.clients.map.insert(
         id,
@@ -283,7 +276,7 @@ async fn register(
     };
     let mut client = Client::new(id, authed);
     crate::command::aclcmd::start_as_default(&eng, &mut client);
-    (client, Decoder::new(limits))
+    (client, Decoder::new(limits), pending)
 }
 
 /// One turn of a connection while a script holds the node past `busy-reply-threshold`: its
@@ -479,7 +472,7 @@ struct Output {
     reply: Reply,
     /// Bytes of `reply` already counted in `pending` (pushes are counted when queued).
     counted: usize,
-    pending: Arc<AtomicUsize>,
+    pending: Arc<Pending>,
     soft: SoftClock,
 }
 
