@@ -191,6 +191,9 @@ pub struct Engine {
     pub(crate) slot_stats: slot_stats::SlotStats,
     /// Next slowlog id.
     slowlog_next: u64,
+    /// The databases' memory as of a dirty count, within the current batch (see
+    /// [`Engine::memory_for_eviction`]).
+    data_memory_cache: Option<(u64, u64)>,
     /// Changes since the last save.
     dirty: u64,
     /// Last save (Unix s).
@@ -260,6 +263,7 @@ impl Engine {
             commandlog: Default::default(),
             slot_stats: Default::default(),
             slowlog_next: 0,
+            data_memory_cache: None,
             dirty: 0,
             lastsave: info.started_ms / 1000,
             info,
@@ -328,6 +332,7 @@ impl Engine {
     /// A save (SAVE/BGSAVE) completed at `now_s`: no change is pending any more.
     pub fn mark_saved(&mut self, now_s: i64) {
         self.dirty = 0;
+        self.data_memory_cache = None;
         self.lastsave = now_s;
     }
 
@@ -335,6 +340,7 @@ impl Engine {
     /// `now_s`: changes made while it ran stay pending.
     pub fn mark_saved_from(&mut self, dirty_at_start: u64, now_s: i64) {
         self.dirty = self.dirty.saturating_sub(dirty_at_start);
+        self.data_memory_cache = None;
         self.lastsave = now_s;
     }
 
@@ -486,6 +492,7 @@ impl Engine {
 
     /// Starts a batch of commands: reads the clocks once.
     pub fn begin_batch(&mut self) {
+        self.data_memory_cache = None;
         self.clients.output_limits = self.cfg.output_limits;
         self.batch_now = self.now_ms();
         self.batch_cmds = 0;
@@ -535,6 +542,22 @@ impl Engine {
         self.dbs.iter().map(|d| d.len() as u64).sum()
     }
 
+    /// [`Engine::used_memory`] for the check before every command: the databases' part (a
+    /// walk over all of them) is reused while nothing was written since it was taken in this
+    /// batch, so reads do not pay for it (Redis reads one allocator counter). Writes, evictions
+    /// and a new batch take it again.
+    fn memory_for_eviction(&mut self) -> u64 {
+        let data = match self.data_memory_cache {
+            Some((dirty, bytes)) if dirty == self.dirty => bytes,
+            _ => {
+                let bytes = self.dbs.iter().map(|d| d.used_memory() as u64).sum();
+                self.data_memory_cache = Some((self.dirty, bytes));
+                bytes
+            }
+        };
+        BASE_MEMORY + data + self.clients.memory()
+    }
+
     /// Evicts until under `maxmemory`; false if still over (nothing evictable).
     pub fn evict_if_needed(&mut self, now: i64) -> bool {
         let max = self.cfg.maxmemory;
@@ -542,7 +565,7 @@ impl Engine {
             return true;
         }
         let mut guard = 0;
-        while self.used_memory() > max {
+        while self.memory_for_eviction() > max {
             guard += 1;
             if guard > 100_000 {
                 return false;
@@ -557,6 +580,7 @@ impl Engine {
                 return false;
             };
             self.dbs[db].remove(&key);
+            self.data_memory_cache = None;
             self.propagate_dels(db, std::slice::from_ref(&key));
             self.stats.evicted += 1;
             if self.tracking.is_active() {
