@@ -186,6 +186,15 @@ pub(crate) struct ItemView<'a> {
     pub(crate) win_sent: bool,
 }
 
+impl ItemView<'_> {
+    /// The item's state bits (fetched, stale, win sent), for a rewrite that keeps them.
+    pub(crate) fn bits(&self) -> u8 {
+        (if self.fetched { FETCHED } else { 0 })
+            | (if self.stale { STALE } else { 0 })
+            | (if self.win_sent { WIN_SENT } else { 0 })
+    }
+}
+
 /// Why an item could not be stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StoreError {

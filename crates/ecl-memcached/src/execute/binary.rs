@@ -444,7 +444,7 @@ fn arith(node: &NodeShared, h: &Header, extras: &[u8], key: &[u8], out: &mut Vec
                     Some(cur) => {
                         let new = apply_delta(cur, delta, incr);
                         let bytes = counter_bytes(new, v.value.len());
-                        let item = counter_item(&bytes, v.flags, v.exptime, None);
+                        let item = counter_item(&bytes, &v, None);
                         counters.incr(stripe, hit);
                         g.write(key, Some(slot), item)
                             .map(|(_, cas)| (new, cas))

@@ -386,7 +386,7 @@ fn arith(node: &NodeShared, r: MetaArith<'_>, out: &mut Vec<u8>) {
                 Some(cur) => {
                     let new = apply_delta(cur, r.delta, r.incr);
                     let bytes = counter_bytes(new, v.value.len());
-                    let item = counter_item(&bytes, v.flags, v.exptime, r.new_cas);
+                    let item = counter_item(&bytes, &v, r.new_cas);
                     counters.incr(stripe, hit);
                     g.write(&r.key, Some(slot), item)
                         .map(|(s, _)| (s, new, false))

@@ -9,7 +9,7 @@
 use crate::node::NodeShared;
 use crate::protocol::binary::{self as bin, Status};
 use crate::protocol::{ProtocolError, Request, text::encode_reply};
-use crate::store::NewItem;
+use crate::store::{ItemView, NewItem};
 
 /// Output size after which a connection stops producing replies until it has written what it
 /// has: checked between requests (deep pipelines) and between the keys of a multi-key get, so
@@ -115,15 +115,22 @@ fn counter_bytes(new: u64, old_len: usize) -> Vec<u8> {
     s
 }
 
-/// The item incr/decr writes in place of the old one: the new number's bytes with the old
-/// item's flags and expiry, and no item bits carried over; `cas` is meta's `E` (None elsewhere).
-fn counter_item(bytes: &[u8], flags: u32, exptime: u32, cas: Option<u64>) -> NewItem<'_> {
+/// The item incr/decr writes in place of the old one `v`: the new number's bytes with the old
+/// item's flags and expiry; `cas` is meta's `E` (None elsewhere). memcached rewrites the item
+/// itself when the number fits in the old value's length, so its state (fetched, stale, win
+/// sent: `me`'s `fetch=yes` after a get) stays; a longer number is a new item without it
+/// (found by the memcached oracle, seed 3701).
+fn counter_item<'a>(bytes: &'a [u8], v: &ItemView<'_>, cas: Option<u64>) -> NewItem<'a> {
     NewItem {
-        flags,
-        exptime,
+        flags: v.flags,
+        exptime: v.exptime,
         parts: [bytes, b""],
         cas,
-        bits: 0,
+        bits: if bytes.len() <= v.value.len() {
+            v.bits()
+        } else {
+            0
+        },
     }
 }
 

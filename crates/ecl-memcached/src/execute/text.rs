@@ -327,7 +327,7 @@ fn arithmetic(
     };
     let new = apply_delta(current, delta, incr);
     let bytes = counter_bytes(new, v.value.len());
-    let item = counter_item(&bytes, v.flags, v.exptime, None);
+    let item = counter_item(&bytes, &v, None);
     g.touch_access(slot, true, true);
     match g.write(key, Some(slot), item) {
         Ok(_) => {
