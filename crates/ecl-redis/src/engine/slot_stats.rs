@@ -14,9 +14,11 @@
 use crate::argv::Argv;
 use crate::client::Client;
 use crate::cluster::{SLOTS, key_slot};
-use crate::command::CommandSpec;
 
-use super::Engine;
+use super::{Engine, Handler};
+
+/// The command table's entry type, named from below the command layer (no import circle).
+type CommandSpec = crate::cmdtable::CommandSpec<Handler>;
 
 /// The three counters of one slot.
 #[derive(Clone, Copy, Debug, Default)]
