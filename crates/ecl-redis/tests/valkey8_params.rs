@@ -5,35 +5,11 @@
 
 mod common;
 
-use common::{Raw, client, start_with};
+use common::{Raw, client, err_text, node, query, start_with};
 use ecl_redis::cluster::key_slot;
 use ecl_redis::{ClusterNodeInfo, ClusterShard, ClusterTopology, Flavor, RedisNode};
 use redis::Value;
 use std::collections::HashMap;
-
-fn node(flavor: Flavor, version: &str) -> RedisNode {
-    start_with(|c| {
-        c.flavor = flavor;
-        c.engine_version = version.into();
-    })
-}
-
-async fn query<T: redis::FromRedisValue>(
-    con: &mut redis::aio::MultiplexedConnection,
-    args: &[&str],
-) -> redis::RedisResult<T> {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query_async(con).await
-}
-
-/// The error text of a failed call.
-fn err_text<T: std::fmt::Debug>(r: redis::RedisResult<T>) -> String {
-    let e = r.expect_err("an error reply");
-    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
-}
 
 async fn config_get(con: &mut redis::aio::MultiplexedConnection, pattern: &str) -> Vec<String> {
     query(con, &["CONFIG", "GET", pattern]).await.unwrap()

@@ -7,34 +7,10 @@
 
 mod common;
 
-use common::{Raw, ReferenceRedis, client, start_with};
+use common::{Raw, ReferenceRedis, client, err_text, node, query, start_with};
 use ecl_redis::cluster::key_slot;
 use ecl_redis::{ClusterNodeInfo, ClusterShard, ClusterTopology, Flavor, RedisNode};
 use redis::Value;
-
-fn node(flavor: Flavor, version: &str) -> RedisNode {
-    start_with(|c| {
-        c.flavor = flavor;
-        c.engine_version = version.into();
-    })
-}
-
-async fn query<T: redis::FromRedisValue>(
-    con: &mut redis::aio::MultiplexedConnection,
-    args: &[&str],
-) -> redis::RedisResult<T> {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query_async(con).await
-}
-
-/// The error text of a failed call.
-fn err_text<T: std::fmt::Debug>(r: redis::RedisResult<T>) -> String {
-    let e = r.expect_err("an error reply");
-    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn script_show_returns_the_cached_source() {

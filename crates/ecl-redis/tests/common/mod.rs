@@ -217,3 +217,29 @@ impl Drop for ReferenceRedis {
         let _ = self.child.wait();
     }
 }
+
+/// A node of the given flavour and engine version.
+pub fn node(flavor: ecl_redis::Flavor, version: &str) -> RedisNode {
+    start_with(|c| {
+        c.flavor = flavor;
+        c.engine_version = version.into();
+    })
+}
+
+/// One command through the `redis` crate, its reply converted to `T`.
+pub async fn query<T: redis::FromRedisValue>(
+    con: &mut redis::aio::MultiplexedConnection,
+    args: &[&str],
+) -> redis::RedisResult<T> {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query_async(con).await
+}
+
+/// The error text of a failed call.
+pub fn err_text<T: std::fmt::Debug>(r: redis::RedisResult<T>) -> String {
+    let e = r.expect_err("an error reply");
+    format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
+}
