@@ -366,6 +366,10 @@ pub struct Config {
     pub latency_threshold_ms: u64,
     /// `client-output-buffer-limit`, per class.
     pub output_limits: crate::outbuf::OutputLimits,
+    /// `busy-reply-threshold` (alias `lua-time-limit`), ms: read on every script run.
+    pub busy_reply_threshold: i64,
+    /// `maxclients`: read on every accepted connection.
+    pub maxclients: usize,
 }
 
 impl Default for Config {
@@ -395,6 +399,8 @@ impl Default for Config {
             active_expire_enabled: true,
             latency_threshold_ms: 0,
             output_limits: crate::outbuf::OutputLimits::default(),
+            busy_reply_threshold: 5000,
+            maxclients: 65000,
         };
         for (name, def, _) in PARAMS {
             c.put(name, def.to_string());
@@ -568,6 +574,8 @@ impl Config {
                 self.latency_threshold_ms = get(self).parse().unwrap_or(0)
             }
             "active-expire-effort" => self.active_expire_effort = get(self).parse().unwrap_or(1),
+            "busy-reply-threshold" => self.busy_reply_threshold = get(self).parse().unwrap_or(5000),
+            "maxclients" => self.maxclients = get(self).parse().unwrap_or(65000),
             "client-output-buffer-limit" => {
                 // The stored value is canonical (validated by `set`), so this cannot fail.
                 let limits = crate::outbuf::OutputLimits::default().updated(&get(self));

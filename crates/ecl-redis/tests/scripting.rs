@@ -1168,16 +1168,17 @@ async fn busy_scripts_answer_busy_and_script_kill_stops_them() {
     });
     let mut runner = Raw::connect(&node).await;
     let mut other = Raw::connect(&node).await;
-    // Both clients are registered before the script starts: a client whose connection is
-    // still being set up when a script turns busy waits for the script to end (a known gap:
-    // Redis answers such a client BUSY too); on a loaded machine that hung this test.
     assert_eq!(step(&mut other, &["PING"]).await, "+PONG\r\n");
     assert_eq!(step(&mut runner, &["PING"]).await, "+PONG\r\n");
     let body = "while true do end";
     runner.send(&["EVAL", body, "0"]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(step(&mut other, &["GET", "a"]).await, BUSY);
-    assert_eq!(step(&mut other, &["SCRIPT", "KILL"]).await, "+OK\r\n");
+    // A connection opened while the script is busy is answered too (as `redis-cli SCRIPT
+    // KILL` needs): BUSY, and SCRIPT KILL stops the script.
+    let mut late = Raw::connect(&node).await;
+    assert_eq!(step(&mut late, &["GET", "a"]).await, BUSY);
+    assert_eq!(step(&mut late, &["SCRIPT", "KILL"]).await, "+OK\r\n");
     let sha = other_sha(body);
     let killed = tokio::time::timeout(Duration::from_secs(5), runner.read())
         .await
@@ -1189,6 +1190,7 @@ async fn busy_scripts_answer_busy_and_script_kill_stops_them() {
         )
     );
     assert_eq!(step(&mut other, &["PING"]).await, "+PONG\r\n");
+    assert_eq!(step(&mut late, &["PING"]).await, "+PONG\r\n");
     assert_eq!(
         step(&mut other, &["SCRIPT", "KILL"]).await,
         "-NOTBUSY No scripts in execution right now.\r\n"
@@ -1207,6 +1209,44 @@ async fn busy_scripts_answer_busy_and_script_kill_stops_them() {
     tokio::time::timeout(Duration::from_secs(10), node.shutdown())
         .await
         .expect("a node whose script loops still stops");
+}
+
+/// On a node with a password, a busy script answers a client that has not authenticated
+/// NOAUTH (Redis checks authentication before BUSY), registered or opened during the script;
+/// its AUTH waits for the script to end, then succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_scripts_answer_noauth_before_authentication() {
+    const NOAUTH: &str = "-NOAUTH Authentication required.\r\n";
+    let node = start_with(|cfg| {
+        cfg.requirepass = Some("pw".into());
+        cfg.parameters
+            .push(("busy-reply-threshold".into(), "100".into()));
+    });
+    let mut runner = Raw::connect(&node).await;
+    let mut admin = Raw::connect(&node).await;
+    let mut stranger = Raw::connect(&node).await;
+    assert_eq!(step(&mut runner, &["AUTH", "pw"]).await, "+OK\r\n");
+    assert_eq!(step(&mut admin, &["AUTH", "pw"]).await, "+OK\r\n");
+    assert_eq!(step(&mut stranger, &["PING"]).await, NOAUTH);
+    runner.send(&["EVAL", "while true do end", "0"]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(step(&mut stranger, &["SCRIPT", "KILL"]).await, NOAUTH);
+    let mut late = Raw::connect(&node).await;
+    assert_eq!(step(&mut late, &["SCRIPT", "KILL"]).await, NOAUTH);
+    // AUTH needs the node's users: it is answered once the script has ended.
+    stranger.send(&["AUTH", "pw"]).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(step(&mut admin, &["SCRIPT", "KILL"]).await, "+OK\r\n");
+    let killed = tokio::time::timeout(Duration::from_secs(5), runner.read())
+        .await
+        .expect("the killed script answers its caller");
+    assert!(killed.starts_with("-ERR Script killed"), "{killed}");
+    let authed = tokio::time::timeout(Duration::from_secs(5), stranger.read())
+        .await
+        .expect("AUTH is answered after the script");
+    assert_eq!(authed, "+OK\r\n");
+    assert_eq!(step(&mut stranger, &["GET", "a"]).await, "$-1\r\n");
+    assert_eq!(step(&mut late, &["AUTH", "pw"]).await, "+OK\r\n");
 }
 
 /// One command of `busy_scripts_…` with a deadline: a reply that never comes fails the test

@@ -110,8 +110,11 @@ fn run_prepared(
     client.in_exec = true;
     eng.scripts.running = true;
     let watch = eng.scripts.watch.clone();
-    let busy_after = eng.cfg.get_i64("busy-reply-threshold").unwrap_or(5000);
-    watch.begin(busy_after, function);
+    let node = crate::scripting::NodeAtStart {
+        open_access: eng.acl.default_nopass(),
+        maxclients: eng.cfg.maxclients,
+    };
+    watch.begin(eng.cfg.busy_reply_threshold, function, node);
     let res = run_in_state(st, eng, client, target, inv);
     let killed = watch.kill.load(Ordering::Acquire);
     watch.end();

@@ -371,6 +371,15 @@ async fn accept_loop(
     }
 }
 
+/// `maxclients`, read without waiting for a busy script (which cannot change it) to end.
+async fn max_clients(shared: &Shared) -> usize {
+    let busy = shared.script.busy(crate::engine::wall_ms());
+    match shared.script.node_at_start().filter(|_| busy) {
+        Some(node) => node.maxclients,
+        None => shared.lock_wait().await.cfg.maxclients,
+    }
+}
+
 /// One accepted socket: the transport (TLS handshake or plaintext, as the node's policy
 /// allows), the `maxclients` check, then the RESP connection.
 async fn open_connection(
@@ -385,13 +394,7 @@ async fn open_connection(
         return;
     };
     let mut conn = fault.wrap(conn);
-    let max = shared
-        .lock_wait()
-        .await
-        .cfg
-        .get("maxclients")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(65000);
+    let max = max_clients(&shared).await;
     if shared.conns.load(Ordering::Acquire) >= max {
         shared.lock_wait().await.stats.rejected_conns += 1;
         use tokio::io::AsyncWriteExt;

@@ -9,6 +9,8 @@
 //! other clients (Pub/Sub messages, MONITOR lines, unblocking replies, CLIENT KILL), node
 //! shutdown, a blocking command's deadline or the idle `timeout`.
 
+mod busy;
+
 use crate::client::{Client, ClientInfo, Event, Pending};
 use crate::command::Argv;
 use crate::command::dispatch::{Flow, dispatch};
@@ -34,52 +36,6 @@ impl Drop for ConnGuard {
 
 const READ_CHUNK: usize = 16 * 1024;
 
-/// While a script holds the node past `busy-reply-threshold`, answers the connection's
-/// complete commands without the lock, as Redis does: SCRIPT KILL (FUNCTION KILL for a
-/// function) asks the script to stop (or says why not), FUNCTION STATS shows the running
-/// function, every other command gets BUSY. (SHUTDOWN NOSAVE is not offered: a
-/// node is stopped through the API, which also stops the script.)
-fn busy_batch(
-    watch: &crate::scripting::ScriptWatch,
-    dec: &mut Decoder,
-    inbuf: &[u8],
-    start: &mut usize,
-    out: &mut Output,
-) {
-    loop {
-        match dec.next(&inbuf[*start..]) {
-            Ok(Some(n)) => {
-                let cmd = &inbuf[*start..*start + n];
-                let argv = Argv::new(dec.arg_bytes(cmd), dec.args());
-                *start += n;
-                if argv.is_empty() {
-                    continue;
-                }
-                let function = argv.is(0, "function");
-                if argv.len() == 2 && (function || argv.is(0, "script")) && argv.is(1, "kill") {
-                    match watch.request_kill(function) {
-                        Ok(()) => out.reply.ok(),
-                        Err(e) => out.reply.error(e),
-                    }
-                } else if argv.len() == 2 && function && argv.is(1, "stats") {
-                    match watch.running_function() {
-                        Some(r) => crate::command::functions::stats_reply(
-                            &mut out.reply,
-                            Some(&r),
-                            r.counts,
-                        ),
-                        None => out.reply.error(watch.busy_error()),
-                    }
-                } else {
-                    out.reply.error(watch.busy_error());
-                }
-            }
-            // Incomplete or malformed input waits for the lock: the normal path answers it.
-            Ok(None) | Err(_) => return,
-        }
-    }
-}
-
 /// Serves one connection until it closes; `tls` says whether it arrived encrypted (a switch
 /// to TLS-only closes the plaintext ones).
 pub async fn serve<S>(
@@ -96,12 +52,17 @@ pub async fn serve<S>(
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let mut shutdown = shared.shutdown.subscribe();
     let kill = Arc::new(Notify::new());
-    let (mut client, mut dec, pending) =
-        register(&shared, tx, (peer, local, tls), kill.clone()).await;
-    let id = client.id;
-    tracing::debug!(client = id, %peer, "redis client connected");
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut start = 0usize;
+    let (mut client, mut dec, pending) = {
+        let lock = busy::lock_for_registration(&shared, &mut stream, (&mut inbuf, &mut start));
+        let Some(mut eng) = lock.await else {
+            return;
+        };
+        register(&mut eng, &shared, tx, (peer, local, tls), kill.clone())
+    };
+    let id = client.id;
+    tracing::debug!(client = id, %peer, "redis client connected");
     let mut out = Output {
         reply: Reply::new(),
         counted: 0,
@@ -115,9 +76,9 @@ pub async fn serve<S>(
         if start < inbuf.len() && client.block.is_none() {
             let Some(mut eng) = lock_async(&shared).await else {
                 let busy = (&*shared, &mut shutdown, &*kill);
-                if !busy_turn(
+                if !busy::busy_turn(
                     &mut stream,
-                    &mut dec,
+                    (&mut dec, client.authenticated),
                     (&mut inbuf, &mut start),
                     &mut out,
                     busy,
@@ -226,13 +187,13 @@ fn compact_input(inbuf: &mut Vec<u8>, start: &mut usize) {
 
 /// Registers a new connection with the node (CLIENT LIST entry, id, the default user when it
 /// needs no password) and gives its client state and request decoder.
-async fn register(
+fn register(
+    eng: &mut Engine,
     shared: &Shared,
     tx: mpsc::UnboundedSender<Event>,
     (peer, local, tls): (SocketAddr, SocketAddr, bool),
     kill: Arc<Notify>,
 ) -> (Client, Decoder, Arc<Pending>) {
-    let mut eng = shared.lock_wait().await;
     // Node shutdown tells registered connections with `Event::Kill` (under this lock), so a
     // waiting connection needs no watch of its own; one registering after it is told here.
     if *shared.shutdown.borrow() {
@@ -275,38 +236,8 @@ async fn register(
         ..Limits::default()
     };
     let mut client = Client::new(id, authed);
-    crate::command::aclcmd::start_as_default(&eng, &mut client);
+    crate::command::aclcmd::start_as_default(eng, &mut client);
     (client, Decoder::new(limits), pending)
-}
-
-/// One turn of a connection while a script holds the node past `busy-reply-threshold`: its
-/// complete commands are answered without the lock ([`busy_batch`]) and written. `false`: the
-/// connection ends.
-async fn busy_turn<S>(
-    stream: &mut S,
-    dec: &mut Decoder,
-    (inbuf, start): (&mut Vec<u8>, &mut usize),
-    out: &mut Output,
-    (shared, shutdown, kill): (&Shared, &mut watch::Receiver<bool>, &Notify),
-    id: u64,
-) -> bool
-where
-    S: tokio::io::AsyncWrite + Unpin,
-{
-    busy_batch(&shared.script, dec, inbuf, start, out);
-    if *start == inbuf.len() {
-        inbuf.clear();
-        *start = 0;
-    }
-    out.account();
-    if !out.reply.is_empty() && !flush(stream, out, (shared, shutdown, kill), id, false).await {
-        return false;
-    }
-    if *start < inbuf.len() {
-        // A partial command: wait for more bytes (or the lock) a moment.
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    true
 }
 
 /// What a connection waits on between batches besides its socket.
