@@ -142,6 +142,11 @@ fn range_args(
         (argv.i64(from + 1)?, bit)
     } else {
         let end = argv.i64(from + 1)?;
+        if start < 0 && end < 0 && start > end && !super::coll::is_72(ctx) {
+            // Before 7.2 BITCOUNT answers 0 for two negative indexes out of order before it
+            // reads the unit (`BITCOUNT k -1 -2 x` is 0, not a syntax error).
+            return Ok(Some((start, Some(end), false)));
+        }
         (end, unit(argv)?)
     };
     Ok(Some((start, Some(end), bit)))
