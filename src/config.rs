@@ -179,6 +179,15 @@ pub struct Config {
     #[arg(long, env = "ELASTICACHE_LOCAL_STRICT_COMMANDS")]
     pub strict_commands: bool,
 
+    /// Threads each Redis/Valkey node serves its clients on (its own runtime: listener,
+    /// connections, commands). 1, the default, serves a node on one thread as redis-server does
+    /// (with its default `io-threads 1`); more let one node's connections do their I/O on
+    /// several cores at the price of waiting for each other's node lock, which only pays on
+    /// hosts with cores to spare. Several nodes always run in parallel.
+    #[arg(long, env = "ELASTICACHE_LOCAL_REDIS_NODE_THREADS", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub redis_node_threads: u16,
+
     /// Directory for state that outlives a run: every resource of every account and region
     /// (`state.json`, kept current while running), each Redis/Valkey node's data (saved at
     /// shutdown, loaded at start; Memcached nodes start empty), snapshot files, and the local

@@ -89,6 +89,8 @@ pub struct Supervisor {
     memory_cap: Option<u64>,
     /// Strict ElastiCache mode: Redis nodes refuse the commands ElastiCache restricts.
     strict_commands: bool,
+    /// Worker threads of each Redis/Valkey node's runtime (`--redis-node-threads`).
+    redis_node_threads: usize,
     pub(super) nodes: Mutex<HashMap<String, NodeEntry>>,
     groups: Mutex<HashMap<String, Group>>,
     cluster_endpoints: Mutex<HashMap<(String, u16), Reservation>>,
@@ -148,6 +150,7 @@ impl Supervisor {
             alloc: Allocator::new(config),
             memory_cap: config.max_node_memory,
             strict_commands: config.strict_commands,
+            redis_node_threads: usize::from(config.redis_node_threads),
             iam: Arc::new(
                 config
                     .iam_credentials
@@ -1060,6 +1063,7 @@ impl Supervisor {
             data_dir,
             initial_rdb: lock(&self.seeds).get(&spec.key).cloned(),
             availability_zone: spec.availability_zone.clone(),
+            threads: self.redis_node_threads,
         })
     }
 

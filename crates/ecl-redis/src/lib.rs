@@ -114,6 +114,12 @@ pub struct RedisConfig {
     /// The node's availability zone, as the control plane placed it (Valkey 8.1 reports it
     /// in HELLO); `None`: not reported.
     pub availability_zone: Option<String>,
+    /// Worker threads of the node's own tokio runtime, which runs its listener, its
+    /// connections and their commands. 1 (the default) serves the node on one thread, as
+    /// redis-server serves its clients: no thread waits for another's node lock, and a 2-core
+    /// host keeps a core for the clients (measured in `bench/hand/30-redis-emulator-node.md`);
+    /// several nodes still use several cores. 0 runs the node on the caller's runtime.
+    pub threads: usize,
 }
 
 /// An RDB file image shared without copying (debug output shows its size, not its bytes).
@@ -144,6 +150,7 @@ impl RedisConfig {
             data_dir: None,
             initial_rdb: None,
             availability_zone: None,
+            threads: 1,
         }
     }
 }

@@ -63,17 +63,18 @@ fn main() {
         Ok(a) => a,
         Err(_) => usage(),
     };
-    let threads = std::env::var("ECL_THREADS")
+    // The node runs on a runtime of its own (ECL_THREADS workers, default 1, as the emulator's
+    // nodes); this one only waits for the end.
+    if let Some(threads) = std::env::var("ECL_THREADS")
         .ok()
         .and_then(|t| t.parse().ok())
-        .unwrap_or(0usize);
-    let mut rt = tokio::runtime::Builder::new_multi_thread();
-    rt.enable_all()
-        .thread_stack_size(ecl_redis::WORKER_STACK_SIZE);
-    if threads > 0 {
-        rt.worker_threads(threads);
+    {
+        cfg.threads = threads;
     }
-    let rt = match rt.build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start runtime: {e}");

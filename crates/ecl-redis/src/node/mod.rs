@@ -10,6 +10,7 @@ mod cluster;
 mod load;
 mod persistence;
 mod replication;
+mod runtime;
 
 use crate::command::CommandTable;
 use crate::config::Config;
@@ -41,6 +42,9 @@ pub struct RedisNode {
     tasks: Vec<JoinHandle<()>>,
     /// The runtime the node runs on (replication tasks are spawned there).
     pub(crate) runtime: tokio::runtime::Handle,
+    /// The node's own runtime, when it has one (`RedisConfig::threads`): held for its drop,
+    /// which stops what still runs there; declared after the task handles, dropped after them.
+    _own_runtime: Option<runtime::NodeRuntime>,
     /// The `node` span (name and address) every task of the node runs in.
     pub(crate) span: tracing::Span,
     /// TLS policy of the listener, replaceable while it runs.
@@ -50,11 +54,19 @@ pub struct RedisNode {
 }
 
 impl RedisNode {
-    /// Binds and starts a node. Must be called within a tokio runtime.
+    /// Binds and starts a node: on a runtime of its own when `cfg.threads` > 0, else on the
+    /// caller's (then it must be called within a tokio runtime).
     pub fn start(cfg: RedisConfig) -> io::Result<RedisNode> {
-        let handle = tokio::runtime::Handle::try_current().map_err(|e| {
-            io::Error::other(format!("RedisNode::start needs a tokio runtime: {e}"))
-        })?;
+        let own_runtime = match cfg.threads {
+            0 => None,
+            n => Some(runtime::NodeRuntime::new(n)?),
+        };
+        let handle = match own_runtime.as_ref().and_then(|r| r.handle()) {
+            Some(h) => h,
+            None => tokio::runtime::Handle::try_current().map_err(|e| {
+                io::Error::other(format!("RedisNode::start needs a tokio runtime: {e}"))
+            })?,
+        };
         let std_listener = std::net::TcpListener::bind(cfg.bind)?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
@@ -160,6 +172,7 @@ impl RedisNode {
             addr,
             tasks: vec![accept],
             runtime: handle,
+            _own_runtime: own_runtime,
             span,
             tls,
             fault,
