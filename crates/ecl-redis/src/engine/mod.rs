@@ -1,12 +1,14 @@
 //! The state of one node, guarded by the node lock: databases, configuration, statistics,
 //! clients, Pub/Sub, blocked clients, slowlog.
 //!
-//! Concurrency model (decided by measurement): every connection is a tokio task on the shared
-//! runtime; a node is one `std::sync::Mutex<Engine>`. A connection decodes everything its last
+//! Concurrency model (decided by measurement): every connection is a tokio task on the node's
+//! runtime (its own, one worker thread by default: see `node::runtime`); a node is one
+//! `std::sync::Mutex<Engine>`, which other runtimes' tasks (the control plane, replication
+//! links) take too. A connection decodes everything its last
 //! socket read delivered, takes the lock once, runs the whole batch of pipelined commands,
 //! releases it, then writes all replies with one write. This gives Redis' atomicity (each
-//! command, and MULTI/EXEC, runs with exclusive access to the keyspace) without a thread or task
-//! per node — 1,000 idle nodes cost 1,000 listeners and timers, not 1,000 threads. The
+//! command, and MULTI/EXEC, runs with exclusive access to the keyspace) without a thread per
+//! connection; 1,000 idle nodes cost 1,000 parked threads and no timers (the cron is shared). The
 //! alternative, a per-node actor task fed by a channel, pays a channel send, a task wake-up and
 //! a oneshot reply per batch: `cargo run --release -p ecl-redis --example lock_vs_task` (50
 //! clients, 2 workers) measured the lock at 2.6x the actor's throughput with one command per
