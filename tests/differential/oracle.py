@@ -67,7 +67,7 @@ def run_engine(engine, mod, binary, seeds, count, replay):
         total = len(seeds) * getattr(mod, "per_seed", lambda c: c)(count)
         cmds = getattr(mod, "EXECUTED", {}).get("commands", 0)
         print(f"{engine}: {total} sequences ({cmds} commands) in {time.time() - t0:.1f}s, "
-              f"seeds {seeds[0]}..{seeds[-1]}; "
+              f"seeds {f'{seeds[0]}..{seeds[-1]}' if seeds else 'none'}; "
               f"mismatching sequences per family: {dict(sorted(log.items())) or 'none'}")
         if unstable:
             print(f"{engine}: mismatches that did not reproduce on fresh servers (timing, not "
