@@ -85,6 +85,15 @@ def fix_stream(args):
 
 # ---- scripting --------------------------------------------------------------------------------
 SCRIPTS = [
+    # The read-only environment: libraries, rawset, pairs, getmetatable, removed globals.
+    b"string.foo = 1 return 1",
+    b"redis.call = nil return 1",
+    b"rawset(cjson, 'x', 1) return cjson.x",
+    b"local n = 0 for k in pairs(redis) do n = n + 1 end return n",
+    b"return {type(getmetatable(string)), getmetatable('a').__index == string, ('ab'):rep(2)}",
+    b"print('x') return 1",
+    b"return type(setfenv)",
+    b"KEYS[1] = 'x' return KEYS",
     b"return redis.call('SET', KEYS[1], ARGV[1])",
     b"return redis.call('GET', KEYS[1])",
     b"return redis.call('INCR', KEYS[1])",

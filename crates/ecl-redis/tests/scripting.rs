@@ -13,6 +13,22 @@ use tokio::net::TcpStream;
 /// The command sequence sent to both servers, in order, on one connection (it switches to
 /// RESP3 with HELLO 3 halfway, so both protocols are covered).
 const CASES: &[&[&str]] = &[
+    // Read-only libraries and the globals redis-server 7.0.15 leaves out.
+    &["EVAL", "string.foo = 1 return 1", "0"],
+    &["EVAL", "redis.call = nil return 1", "0"],
+    &["EVAL", "rawset(cjson, 'x', 1) return cjson.x", "0"],
+    &[
+        "EVAL",
+        "local n = 0 for k in pairs(string) do n = n + 1 end return n",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {type(getmetatable(string)), getmetatable('a').__index == string}",
+        "0",
+    ],
+    &["EVAL", "print('x') return 1", "0"],
+    &["EVAL", "return type(setfenv)", "0"],
     &[r##"EVAL"##, r##"return x"##, r##"0"##],
     &[r##"EVAL"##, r##"x=1"##, r##"0"##],
     &[r##"EVAL"##, r##"return redis.call('nosuch')"##, r##"0"##],

@@ -461,11 +461,34 @@ setmetatable(G, {
   end,
   __metatable = false,
 })
-local env = setmetatable({}, {
-  __index = G,
-  __newindex = function() error('Attempt to modify a readonly table', 2) end,
-  __metatable = false,
-})
+local function refuse() error('Attempt to modify a readonly table', 2) end
+-- The libraries (string, math, table, cjson, bit, struct, cmsgpack, redis, ...) are read-only
+-- too, as in Redis 7: scripts see a proxy that reads through to the table (the runners below
+-- still write `redis.call` into the real one). `real` maps each proxy to its table, so that
+-- rawset refuses it and pairs and getmetatable see what they see on redis-server.
+local real = {}
+local function readonly(t)
+  local proxy = setmetatable({}, { __index = t, __newindex = refuse, __metatable = false })
+  real[proxy] = t
+  return proxy
+end
+for name, lib in next, G do
+  if type(lib) == 'table' and lib ~= G then G[name] = readonly(lib) end
+end
+local lua_rawset, lua_pairs, lua_getmetatable = rawset, pairs, getmetatable
+G.rawset = function(t, k, v)
+  if real[t] then error('Attempt to modify a readonly table', 0) end
+  return lua_rawset(t, k, v)
+end
+G.pairs = function(t) return lua_pairs(real[t] or t) end
+G.getmetatable = function(t)
+  if real[t] then return nil end
+  return lua_getmetatable(t)
+end
+-- String methods ("x"):rep(2) read the string library through the same proxy.
+local string_meta = lua_getmetatable('')
+if string_meta then string_meta.__index = G.string end
+local env = readonly(G)
 G._G = env
 local function protect(f) return xpcall(f, handler) end
 -- KEYS and ARGV from a run's arguments: `nk` keys, then `na` arguments. A negative `nk` means
@@ -505,7 +528,10 @@ pub(crate) fn new_state(version: &str, version_num: u32) -> mlua::Result<State> 
         LuaOptions::default(),
     )?;
     let g = lua.globals();
-    for name in ["loadfile", "dofile", "require", "module", "newproxy"] {
+    // redis-server 7.0.15 offers scripts neither these nor print, getfenv and setfenv.
+    for name in [
+        "loadfile", "dofile", "require", "module", "newproxy", "print", "getfenv", "setfenv",
+    ] {
         g.raw_set(name, Value::Nil)?;
     }
     let redis = lua.create_table()?;
@@ -523,7 +549,7 @@ pub(crate) fn new_state(version: &str, version_num: u32) -> mlua::Result<State> 
     libs::install_redis_fns(&lua, &redis, &modes)?;
     let acl_mark = install_call_wrappers(&lua, &redis, &hooks)?;
     let scripts = lua.create_table()?;
-    g.raw_set("redis", redis)?;
+    g.raw_set("redis", redis.clone())?;
     libs::install(&lua, &g, &modes)?;
     let handler = lua.create_function(error_handler)?;
     let (protect, env, run_script, run_fn): (Function, Table, Function, Function) =
@@ -535,7 +561,7 @@ pub(crate) fn new_state(version: &str, version_num: u32) -> mlua::Result<State> 
             scripts.clone(),
         ))?;
     Ok(State {
-        redis: g.raw_get("redis")?,
+        redis,
         protect,
         run_script,
         run_fn,
