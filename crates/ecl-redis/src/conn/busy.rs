@@ -8,7 +8,7 @@
 //! KILL and FUNCTION STATS work, every other command gets BUSY (NOAUTH before a client has
 //! authenticated, as Redis checks authentication first).
 
-use super::{Output, READ_CHUNK, flush};
+use super::{Output, READ_CHUNK, compact_input, flush};
 use crate::command::Argv;
 use crate::engine::{NodeGuard, Shared, wall_ms};
 use crate::errors::NOAUTH;
@@ -94,10 +94,7 @@ where
         (inbuf, start),
         &mut out.reply,
     );
-    if *start == inbuf.len() {
-        inbuf.clear();
-        *start = 0;
-    }
+    compact_input(inbuf, start);
     out.account();
     if !out.reply.is_empty() && !flush(stream, out, (shared, shutdown, kill), id, false).await {
         return false;
@@ -151,10 +148,7 @@ where
             (inbuf, start),
             &mut reply,
         );
-        if *start == inbuf.len() {
-            inbuf.clear();
-            *start = 0;
-        }
+        compact_input(inbuf, start);
         if !reply.is_empty() {
             if stream.write_all(&reply.buf).await.is_err() {
                 return None;

@@ -1,7 +1,7 @@
 //! One client connection: read, decode, run a batch under the node lock, write.
 //!
-//! Place in the flow: the node's accept loop spawns [`serve`] per TCP connection on the shared
-//! tokio runtime. The loop decodes every complete command its buffer holds, takes the node lock
+//! Place in the flow: the node's accept loop spawns [`serve`] per TCP connection on the node's
+//! tokio runtime (`node::runtime`). The loop decodes every complete command its buffer holds, takes the node lock
 //! once for the whole batch (pipelining costs one lock and one write, not one per command),
 //! then writes all replies at once; a batch stops early once [`PAUSE_OUTPUT`] bytes of replies
 //! wait, and the rest of the buffer runs after the socket took them (back-pressure), every

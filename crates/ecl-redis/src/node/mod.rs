@@ -61,8 +61,8 @@ impl RedisNode {
             0 => None,
             n => Some(runtime::NodeRuntime::new(n)?),
         };
-        let handle = match own_runtime.as_ref().and_then(|r| r.handle()) {
-            Some(h) => h,
+        let handle = match &own_runtime {
+            Some(r) => r.handle.clone(),
             None => tokio::runtime::Handle::try_current().map_err(|e| {
                 io::Error::other(format!("RedisNode::start needs a tokio runtime: {e}"))
             })?,

@@ -12,7 +12,10 @@ use std::io;
 /// The runtime a node owns; dropping it stops whatever of the node still runs there.
 #[derive(Debug)]
 pub(crate) struct NodeRuntime {
+    /// `None` only once dropped.
     runtime: Option<tokio::runtime::Runtime>,
+    /// Where the node's tasks are spawned.
+    pub(crate) handle: tokio::runtime::Handle,
 }
 
 impl NodeRuntime {
@@ -32,13 +35,9 @@ impl NodeRuntime {
             .enable_all()
             .build()?;
         Ok(NodeRuntime {
+            handle: runtime.handle().clone(),
             runtime: Some(runtime),
         })
-    }
-
-    /// Where the node's tasks are spawned.
-    pub(crate) fn handle(&self) -> Option<tokio::runtime::Handle> {
-        self.runtime.as_ref().map(|r| r.handle().clone())
     }
 }
 
