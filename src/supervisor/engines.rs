@@ -214,6 +214,25 @@ impl RunningNode {
         }
     }
 
+    /// Holds clients' writes for at most `longest` (Redis/Valkey: a graceful failover's final
+    /// catch-up); `false` for other engines.
+    pub fn hold_writes(&self, longest: std::time::Duration) -> bool {
+        match self {
+            RunningNode::Redis(n) => {
+                n.hold_writes(longest);
+                true
+            }
+            RunningNode::Memcached(_) => false,
+        }
+    }
+
+    /// Lifts [`RunningNode::hold_writes`].
+    pub fn resume_writes(&self) {
+        if let RunningNode::Redis(n) = self {
+            n.resume_writes();
+        }
+    }
+
     /// Replication offset (Redis/Valkey).
     pub fn replication_offset(&self) -> Option<u64> {
         match self {

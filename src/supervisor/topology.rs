@@ -18,6 +18,9 @@ use super::{Supervisor, SupervisorError};
 /// replication offset before promoting it anyway.
 const CATCH_UP_ATTEMPTS: usize = 200;
 const CATCH_UP_PAUSE: Duration = Duration::from_millis(10);
+/// The longest a failover holds the old primary's writes: past the catch-up wait, in case the
+/// failover stops before it lifts the hold itself.
+const WRITE_HOLD_LIMIT: Duration = Duration::from_secs(5);
 
 /// One shard as the supervisor sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,8 +148,9 @@ impl Supervisor {
 
     /// Fails a shard over: promotes `candidate`, or else the replica with the highest
     /// replication offset; the old primary and the other replicas follow the new primary.
-    /// When the old primary still runs, the new one first catches up with its offset, so no
-    /// write a replica acknowledged (WAIT) is lost. Answers the new primary's key.
+    /// When the old primary still runs, it holds its writes while the new one catches up with
+    /// its offset, so no write it acknowledged is lost (as redis-server's FAILOVER pauses
+    /// writes). Answers the new primary's key.
     pub async fn failover(
         &self,
         primary: &str,
@@ -170,7 +174,10 @@ impl Supervisor {
                 })?
             }
         };
-        if let Ok(target) = self.replication_offset(primary).await {
+        // The old primary holds its writes from the moment its offset is read until it follows
+        // the new one: a write it acknowledged in between would reach no replica.
+        let held = self.hold_writes(primary).await;
+        if held && let Ok(target) = self.replication_offset(primary).await {
             for _ in 0..CATCH_UP_ATTEMPTS {
                 match self.replication_offset(&chosen).await {
                     Ok(off) if off < target => tokio::time::sleep(CATCH_UP_PAUSE).await,
@@ -178,16 +185,56 @@ impl Supervisor {
                 }
             }
         }
-        self.promote(&chosen).await?;
-        if self.slot(primary).is_ok() {
-            self.replicate(primary, &chosen).await?;
+        let switched = self.switch_primary(primary, &chosen, replicas).await;
+        if held {
+            // The writes held meanwhile now reach a replica, which refuses them (READONLY).
+            self.resume_writes(primary).await;
         }
-        let others: Vec<String> = replicas.iter().filter(|r| **r != chosen).cloned().collect();
-        for r in &others {
-            self.replicate(r, &chosen).await?;
-        }
+        switched?;
         tracing::info!(old = primary, new = %chosen, "shard failed over");
         Ok(chosen)
+    }
+
+    /// Promotes `chosen`; the old primary (when it still runs) and the other replicas follow it.
+    async fn switch_primary(
+        &self,
+        primary: &str,
+        chosen: &str,
+        replicas: &[String],
+    ) -> Result<(), SupervisorError> {
+        self.promote(chosen).await?;
+        if self.slot(primary).is_ok() {
+            self.replicate(primary, chosen).await?;
+        }
+        for r in replicas.iter().filter(|r| *r != chosen) {
+            self.replicate(r, chosen).await?;
+        }
+        Ok(())
+    }
+
+    /// Holds a running Redis/Valkey node's writes (see [`ecl_redis::RedisNode::hold_writes`]);
+    /// `false` when the node is not running (it crashed, or was never a Redis node).
+    async fn hold_writes(&self, key: &str) -> bool {
+        if self.topology.is_down(key) {
+            return false;
+        }
+        let Ok(slot) = self.slot(key) else {
+            return false;
+        };
+        let guard = slot.lock().await;
+        guard
+            .running
+            .as_ref()
+            .is_some_and(|n| n.hold_writes(WRITE_HOLD_LIMIT))
+    }
+
+    /// Lifts [`Supervisor::hold_writes`].
+    async fn resume_writes(&self, key: &str) {
+        if let Ok(slot) = self.slot(key)
+            && let Some(node) = &slot.lock().await.running
+        {
+            node.resume_writes();
+        }
     }
 
     /// Tells every node of a sharded group the slot map: per shard its ranges, its primary and

@@ -60,6 +60,20 @@ async fn client_pause_holds_writes_until_unpause() {
     assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]).await, "+OK\r\n");
     assert_eq!(w.read().await, "+OK\r\n");
     assert_eq!(admin.cmd(&["GET", "k"]).await, "$1\r\nv\r\n");
+    // EXEC of a transaction that writes is held as a write; one that only reads runs.
+    w.cmd(&["MULTI"]).await;
+    w.cmd(&["SET", "k", "w"]).await;
+    admin.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]).await;
+    w.send(&["EXEC"]).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(admin.cmd(&["GET", "k"]).await, "$1\r\nv\r\n");
+    assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]).await, "+OK\r\n");
+    assert_eq!(w.read().await, "*1\r\n+OK\r\n");
+    admin.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]).await;
+    w.cmd(&["MULTI"]).await;
+    w.cmd(&["GET", "k"]).await;
+    assert_eq!(w.cmd(&["EXEC"]).await, "*1\r\n$1\r\nw\r\n");
+    admin.cmd(&["CLIENT", "UNPAUSE"]).await;
     assert_eq!(
         admin.cmd(&["CLIENT", "PAUSE", "x"]).await,
         "-ERR timeout is not an integer or out of range\r\n"

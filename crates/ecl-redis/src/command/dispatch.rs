@@ -293,6 +293,25 @@ fn dispatch_unguarded(
     flow
 }
 
+/// Whether the transaction a client queued holds a command that writes or may replicate: a
+/// write pause holds such an EXEC as it holds the writes themselves, as in Redis.
+fn queues_writes(eng: &Engine, client: &Client) -> bool {
+    let Some(queue) = &client.multi else {
+        return false;
+    };
+    queue.iter().any(|argv| {
+        let argv = argv.as_argv();
+        let Some(id) = eng.table.lookup(argv.get(0)) else {
+            return false;
+        };
+        let spec = match eng.table.lookup_sub(id, argv.get(1)) {
+            Some(sub) if argv.len() >= 2 => eng.table.entries[sub].spec,
+            _ => eng.table.entries[id].spec,
+        };
+        spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)
+    })
+}
+
 fn resolve(
     eng: &Engine,
     client: &mut Client,
@@ -415,7 +434,9 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     }
     if let Some((until, writes_only)) = eng.pause() {
         let affected = if writes_only {
-            spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)
+            spec.has(flags::WRITE)
+                || spec.has(flags::MAY_REPLICATE)
+                || (spec.name == "exec" && queues_writes(eng, client))
         } else {
             true
         };

@@ -82,6 +82,27 @@ impl RedisNode {
         tracing::info!(addr = %self.local_addr(), offset = r.offset, "replica promoted to primary");
     }
 
+    /// Holds clients' writes for at most `longest` (as CLIENT PAUSE WRITE does) so a graceful
+    /// failover can let a replica catch up with a final offset: a write the node acknowledges
+    /// after the offset was read would be lost when the replica takes over. Reads go on. The
+    /// held writes run when [`RedisNode::resume_writes`] lifts the pause, by then on a replica,
+    /// which refuses them with READONLY, as redis-server's FAILOVER does.
+    pub fn hold_writes(&self, longest: std::time::Duration) {
+        let mut eng = self.shared.lock();
+        let until = eng.now_ms().saturating_add(longest.as_millis() as i64);
+        let pause = match eng.pause() {
+            // A client's own CLIENT PAUSE that reaches further, or pauses reads too, stays.
+            Some((u, w)) => (u.max(until), w),
+            None => (until, true),
+        };
+        eng.set_pause(Some(pause));
+    }
+
+    /// Lifts the pause of [`RedisNode::hold_writes`] (and any CLIENT PAUSE, as CLIENT UNPAUSE).
+    pub fn resume_writes(&self) {
+        self.shared.lock().set_pause(None);
+    }
+
     /// Replication offset: master_repl_offset on a primary, processed offset on a replica.
     pub fn replication_offset(&self) -> u64 {
         self.shared.lock().repl.offset
