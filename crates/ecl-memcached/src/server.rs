@@ -3,7 +3,7 @@
 //!
 //! Place in the flow: [`crate::MemcachedNode::start`] binds a socket and calls [`spawn`]; the
 //! accept loop runs on the caller's runtime, and each accepted connection becomes a task on
-//! the memcached worker runtime (shared by all nodes, see `worker_runtime`) that reads into a
+//! one of the memcached worker threads (shared by all nodes, see `WorkerPool`) that reads into a
 //! buffer, detects the protocol from the first byte (0x80 = binary, anything else =
 //! text/meta, as memcached's auto-negotiation), hands the buffer to `conn::process` (parse
 //! with `protocol`, run with `execute`), and writes the accumulated replies once per batch (so
@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::instrument::WithSubscriber;
@@ -101,7 +101,7 @@ pub(crate) fn spawn(
     // The node's tasks log inside this span (connections during their handshake only).
     let span = tracing::info_span!("node", node = %reaper_of.name, %addr);
     let fault = ecl_net::FaultGate::new();
-    let workers = worker_runtime()?;
+    let workers = worker_pool()?;
     let accept = handle.spawn(
         accept_loop(
             listener,
@@ -133,37 +133,67 @@ pub(crate) fn spawn(
     })
 }
 
-/// Worker threads of [`worker_runtime`]: memcached's default `-t 4`, or one per core where
-/// there are more.
+/// Threads of the [`WorkerPool`]: one per core. Measured on 2 cores under memaslap and
+/// memcslap against memcached `-t 4` (bench/hand/40-memcached-workers.md): four threads here
+/// switched between themselves more and served fewer requests per CPU second than two.
 fn worker_threads() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
-        .max(4)
 }
 
-/// The runtime every node's connections run on, shared by all nodes of the process and
-/// started with the first one.
+/// The worker threads every node's connections run on, shared by all nodes of the process and
+/// started with the first one: each thread drives a single-threaded runtime of its own, and a
+/// new connection goes to the next thread in turn, as memcached's `-t` threads each own the
+/// connections the listener hands them.
 ///
-/// Why not the caller's runtime: that one is sized to the host's cores (two on a small
-/// machine) and shared with everything else the process does, while memcached serves on its
-/// own worker threads (`-t`, 4 by default). On a busy host the scheduler shares the CPUs per
-/// thread, so a node on two shared workers gets half the time memcached's four get, and
-/// waits behind the control plane. Idle workers park, so the runtime costs nothing at rest.
-fn worker_runtime() -> io::Result<Handle> {
-    static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
-    let mut rt = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(rt) = rt.as_ref() {
-        return Ok(rt.handle().clone());
+/// Why not the caller's runtime: it is shared with everything else the process does (the
+/// control plane, Redis nodes' replication links), and its tasks wait behind each other. Why
+/// not one work-stealing runtime: its idle workers are woken to steal whenever one has work,
+/// and under memaslap it used more CPU per request than threads that each keep their own
+/// connections (bench/hand/40-memcached-workers.md). Idle threads sleep in their poller, so
+/// the pool costs nothing at rest.
+struct WorkerPool {
+    handles: Vec<Handle>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl WorkerPool {
+    fn start(threads: usize) -> io::Result<WorkerPool> {
+        let mut handles = Vec::with_capacity(threads);
+        for i in 0..threads {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            handles.push(runtime.handle().clone());
+            std::thread::Builder::new()
+                .name(format!("memcached-worker-{i}"))
+                // The runtime lives as long as the process: its thread drives it forever.
+                .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
+        }
+        Ok(WorkerPool {
+            handles,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        })
     }
-    let started = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(worker_threads())
-        .thread_name("memcached-worker")
-        .enable_all()
-        .build()?;
-    let handle = started.handle().clone();
-    *rt = Some(started);
-    Ok(handle)
+
+    /// The runtime of the next worker in turn.
+    fn next(&self) -> &Handle {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        &self.handles[i % self.handles.len()]
+    }
+}
+
+/// The process's [`WorkerPool`], started on first use.
+fn worker_pool() -> io::Result<&'static WorkerPool> {
+    static POOL: std::sync::OnceLock<WorkerPool> = std::sync::OnceLock::new();
+    static STARTING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = STARTING.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(pool) = POOL.get() {
+        return Ok(pool);
+    }
+    let pool = WorkerPool::start(worker_threads())?;
+    Ok(POOL.get_or_init(|| pool))
 }
 
 async fn accept_loop(
@@ -172,7 +202,7 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
     tls: ecl_net::PolicyCell,
     fault: ecl_net::FaultGate,
-    workers: Handle,
+    workers: &'static WorkerPool,
 ) {
     let mut conns = JoinSet::new();
     loop {
@@ -211,7 +241,7 @@ async fn accept_loop(
                                 serve(fault.wrap(conn), peer, node, flush).await;
                             }
                         };
-                        conns.spawn_on(conn, &workers);
+                        conns.spawn_on(conn, workers.next());
                     }
                     Err(e) => {
                         // Out of descriptors and similar: back off instead of spinning.
