@@ -370,6 +370,60 @@ pub struct Config {
     pub busy_reply_threshold: i64,
     /// `maxclients`: read on every accepted connection.
     pub maxclients: usize,
+    /// The collection encoding limits, read on every write to a hash, zset, set or list (a
+    /// lookup by name in the parameter map cost ~450 instructions per ZADD).
+    pub encoding: EncodingLimits,
+}
+
+/// `*-max-listpack-*`, `set-max-intset-entries`, `list-max-listpack-size` and
+/// `stream-node-max-entries`, as the parameters set them (the defaults are Redis's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncodingLimits {
+    /// `hash-max-listpack-entries`, `hash-max-listpack-value`.
+    pub hash: (i64, i64),
+    /// `zset-max-listpack-entries`, `zset-max-listpack-value`.
+    pub zset: (i64, i64),
+    /// `set-max-listpack-entries`, `set-max-listpack-value`.
+    pub set: (i64, i64),
+    /// `set-max-intset-entries`.
+    pub intset_entries: i64,
+    /// `list-max-listpack-size`.
+    pub list_size: i64,
+    /// `stream-node-max-entries`.
+    pub stream_node_entries: i64,
+}
+
+impl Default for EncodingLimits {
+    fn default() -> Self {
+        EncodingLimits {
+            hash: (128, 64),
+            zset: (128, 64),
+            set: (128, 64),
+            intset_entries: 512,
+            list_size: -2,
+            stream_node_entries: 100,
+        }
+    }
+}
+
+impl EncodingLimits {
+    /// Takes the parameter `name`'s new integer value; `false` when it is not one of these.
+    fn update(&mut self, name: &str, v: i64) -> bool {
+        let field = match name {
+            "hash-max-listpack-entries" => &mut self.hash.0,
+            "hash-max-listpack-value" => &mut self.hash.1,
+            "zset-max-listpack-entries" => &mut self.zset.0,
+            "zset-max-listpack-value" => &mut self.zset.1,
+            "set-max-listpack-entries" => &mut self.set.0,
+            "set-max-listpack-value" => &mut self.set.1,
+            "set-max-intset-entries" => &mut self.intset_entries,
+            "list-max-listpack-size" => &mut self.list_size,
+            "stream-node-max-entries" => &mut self.stream_node_entries,
+            _ => return false,
+        };
+        *field = v;
+        true
+    }
 }
 
 impl Default for Config {
@@ -401,6 +455,7 @@ impl Default for Config {
             output_limits: crate::outbuf::OutputLimits::default(),
             busy_reply_threshold: 5000,
             maxclients: 65000,
+            encoding: EncodingLimits::default(),
         };
         for (name, def, _) in PARAMS {
             c.put(name, def.to_string());
@@ -585,7 +640,11 @@ impl Config {
                 let p = get(self);
                 self.requirepass = if p.is_empty() { None } else { Some(p) };
             }
-            _ => {}
+            _ => {
+                if let Some(&v) = self.ints.get(name) {
+                    self.encoding.update(name, v);
+                }
+            }
         }
     }
 
@@ -647,6 +706,33 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoding_limits_follow_their_parameters_and_aliases() {
+        let mut c = Config::default();
+        assert_eq!(c.encoding, EncodingLimits::default());
+        // The typed defaults are the parameters' defaults.
+        assert_eq!(
+            c.encoding.zset.0,
+            c.get_i64("zset-max-listpack-entries").unwrap()
+        );
+        assert_eq!(
+            c.encoding.list_size,
+            c.get_i64("list-max-listpack-size").unwrap()
+        );
+        c.set("zset-max-ziplist-entries", "7").unwrap();
+        c.set("hash-max-listpack-value", "9").unwrap();
+        c.set("set-max-intset-entries", "3").unwrap();
+        c.set("list-max-listpack-size", "-5").unwrap();
+        c.set("stream-node-max-entries", "11").unwrap();
+        assert_eq!(c.encoding.zset, (7, 64));
+        assert_eq!(c.encoding.hash, (128, 9));
+        assert_eq!(c.encoding.intset_entries, 3);
+        assert_eq!(c.encoding.list_size, -5);
+        assert_eq!(c.encoding.stream_node_entries, 11);
+        assert!(c.set("zset-max-listpack-entries", "x").is_err());
+        assert_eq!(c.encoding.zset, (7, 64));
+    }
 
     #[test]
     fn notify_flags_round_trip() {

@@ -56,7 +56,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// `list-max-listpack-size`, or `None` before Redis 7.2 (lists are always quicklists there).
 fn max_size(ctx: &Ctx<'_>) -> Option<i64> {
-    coll::is_72(ctx).then(|| coll::cfg_i64(ctx, "list-max-listpack-size", -2))
+    coll::is_72(ctx).then_some(ctx.eng.cfg.encoding.list_size)
 }
 
 fn event(end: End, push: bool) -> &'static str {

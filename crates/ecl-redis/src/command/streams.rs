@@ -244,11 +244,7 @@ fn parse_trim(ctx: &Ctx<'_>, argv: &Argv<'_>, xadd: bool) -> Result<TrimArgs, Cm
             );
         }
     } else if t.approx {
-        let node = ctx
-            .eng
-            .cfg
-            .get_i64("stream-node-max-entries")
-            .unwrap_or(100);
+        let node = ctx.eng.cfg.encoding.stream_node_entries;
         let l = node.saturating_mul(100);
         t.limit = if l <= 0 || l > 10000 { 10000 } else { l as u64 };
     } else {
@@ -259,11 +255,7 @@ fn parse_trim(ctx: &Ctx<'_>, argv: &Argv<'_>, xadd: bool) -> Result<TrimArgs, Cm
 
 /// The per-node entry bound.
 fn node_max(ctx: &Ctx<'_>) -> usize {
-    ctx.eng
-        .cfg
-        .get_i64("stream-node-max-entries")
-        .unwrap_or(100)
-        .max(0) as usize
+    ctx.eng.cfg.encoding.stream_node_entries.max(0) as usize
 }
 
 /// Peeks the stream at `key` (WRONGTYPE for other types).

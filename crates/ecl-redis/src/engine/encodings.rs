@@ -12,13 +12,12 @@ use crate::version;
 /// The listpack limits (entries, value bytes) of a hash, zset or set under this node's
 /// configuration.
 pub fn listpack_limits_of(eng: &Engine, ty: &str) -> (usize, usize) {
-    let (en, vn) = match ty {
-        "hash" => ("hash-max-listpack-entries", "hash-max-listpack-value"),
-        "zset" => ("zset-max-listpack-entries", "zset-max-listpack-value"),
-        _ => ("set-max-listpack-entries", "set-max-listpack-value"),
+    let limits = &eng.cfg.encoding;
+    let (e, v) = match ty {
+        "hash" => limits.hash,
+        "zset" => limits.zset,
+        _ => limits.set,
     };
-    let e = eng.cfg.get_i64(en).unwrap_or(128);
-    let v = eng.cfg.get_i64(vn).unwrap_or(64);
     (e.max(0) as usize, v.max(0) as usize)
 }
 
@@ -28,11 +27,7 @@ pub fn set_limits_of(eng: &Engine) -> SetLimits {
         listpack_entries = 0;
     }
     SetLimits {
-        intset_entries: eng
-            .cfg
-            .get_i64("set-max-intset-entries")
-            .unwrap_or(512)
-            .max(0) as usize,
+        intset_entries: eng.cfg.encoding.intset_entries.max(0) as usize,
         listpack_entries,
         listpack_value,
     }
@@ -44,8 +39,8 @@ pub fn set_limits_of(eng: &Engine) -> SetLimits {
 pub fn fit_encoding_in(eng: &Engine, v: &mut Value) {
     match v {
         Value::List(l) => {
-            let max = (eng.info.compat >= version::v(7, 2, 0))
-                .then(|| eng.cfg.get_i64("list-max-listpack-size").unwrap_or(-2));
+            let max =
+                (eng.info.compat >= version::v(7, 2, 0)).then_some(eng.cfg.encoding.list_size);
             l.check_encoding(max);
         }
         Value::Hash(h) => {
