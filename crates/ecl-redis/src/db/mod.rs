@@ -256,6 +256,11 @@ impl Db {
 
     /// Deletes `key` if its TTL has passed; true when it did.
     pub fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
+        // Every key with a TTL is in `volatile`: without any, no lookup is needed (the common
+        // case of a cache filled without TTLs, where this ran once per write).
+        if self.volatile.is_empty() {
+            return false;
+        }
         let expired =
             matches!(self.dict.get(key), Some(e) if e.expire_at != 0 && e.expire_at <= now_ms);
         if expired && self.keep_expired {

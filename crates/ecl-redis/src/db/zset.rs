@@ -432,6 +432,9 @@ impl ZSet {
 /// but a literal that overflows to infinity or underflows to zero is refused (explicit
 /// `inf` / `-inf` are fine).
 pub fn parse_score(b: &[u8]) -> Option<f64> {
+    if let Some(v) = small_integer_score(b) {
+        return Some(v);
+    }
     let v = super::string::parse_f64(b)?;
     let text = std::str::from_utf8(b).ok()?.to_ascii_lowercase();
     let mantissa = text.split('e').next().unwrap_or("");
@@ -442,6 +445,24 @@ pub fn parse_score(b: &[u8]) -> Option<f64> {
         return None;
     }
     Some(v)
+}
+
+/// The common score, a plain decimal integer of up to 15 digits (`-` allowed), read without
+/// the general float parser: such a value is exact in an f64, so it equals what `strtod`
+/// gives, and `-0` keeps its sign as there.
+fn small_integer_score(b: &[u8]) -> Option<f64> {
+    let (negative, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+    let v = n as f64;
+    Some(if negative { -v } else { v })
 }
 
 /// A score interval as ZRANGEBYSCORE takes it (`(` marks an exclusive bound).
@@ -571,6 +592,34 @@ impl LexRange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_scores_parse_as_the_float_parser_does() {
+        for text in [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "007",
+            "-007",
+            "123456789012345",
+            "-123456789012345",
+            "1234567890123456",
+            "+5",
+            "1e3",
+            "1.5",
+            "",
+            "-",
+            "--1",
+            "0x10",
+            " 1",
+            "inf",
+        ] {
+            let fast = parse_score(text.as_bytes());
+            let slow = super::super::string::parse_f64(text.as_bytes());
+            assert_eq!(fast.map(f64::to_bits), slow.map(f64::to_bits), "{text:?}");
+        }
+    }
 
     #[test]
     fn rank_select_and_updates() {
