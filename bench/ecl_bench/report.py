@@ -3,6 +3,8 @@
 import os
 import statistics
 
+from .engines import PIPELINED_SCALE
+
 MIB = 2 ** 20
 
 
@@ -105,7 +107,8 @@ def render(r):
              + (" memaslap/memslap rows: ours is the standalone ecl-memcached-server "
                 "(4 threads), not an emulator node." if cfg.get("mc_standalone") else ""))
     L.append(f"- Repetitions: {cfg['reps']} alternating (ours, theirs, ours, …); requests per "
-             f"redis-benchmark test {cfg['n']:,}, -c 50; memory with {cfg['keys']:,} keys; "
+             f"redis-benchmark test {cfg['n']:,} at -P 1 and {cfg['n'] * PIPELINED_SCALE:,} at "
+             f"-P 16, -c 50; memory with {cfg['keys']:,} keys; "
              f"scale with {cfg['scale']:,} clusters.")
     L.append("- Goals are judged on the median; ratios are ours/theirs per repetition, shown "
              "min / median / max.\n")
@@ -200,8 +203,10 @@ def render(r):
              "repetition) after FLUSHALL, so GET reads what SET wrote and LPOP pops what LPUSH "
              "pushed; ours and redis-server alternate.")
     L.append("- Our nodes are created with boto3 (CreateCacheCluster, redis 7.0 on "
-             "cache.m6g.large; memcached on cache.m6g.xlarge, whose 4 vCPUs give 4 worker "
-             "threads like `memcached -t 4`); the benchmark then connects to the endpoint the API "
+             "cache.m6g.large, one runtime thread per node like redis-server; memcached on "
+             "cache.m6g.xlarge, whose 4 vCPUs make `stats` report 4 threads like `memcached -t 4`, "
+             "served by the engine's worker threads, one per host core); the benchmark then "
+             "connects to the endpoint the API "
              "reports. Memory figures use a fresh process per repetition, since freed memory is "
              "not returned to the OS; redis keys are `key:NNNNNNN` (11 bytes) with 10-byte "
              "values loaded with `redis-cli --pipe`, memcached items the same size loaded by "
