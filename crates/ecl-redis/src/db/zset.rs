@@ -447,22 +447,13 @@ pub fn parse_score(b: &[u8]) -> Option<f64> {
     Some(v)
 }
 
-/// The common score, a plain decimal integer of up to 15 digits (`-` allowed), read without
-/// the general float parser: such a value is exact in an f64, so it equals what `strtod`
-/// gives, and `-0` keeps its sign as there.
+/// The common score, an integer in Redis's strict form (no `+`, no leading zeros, so no `-0`)
+/// within ±2^53, read with the integer parser: such a value is exact in an f64, so it equals
+/// what `strtod` gives. Anything else takes the general float path.
 fn small_integer_score(b: &[u8]) -> Option<f64> {
-    let (negative, digits) = match b.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, b),
-    };
-    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let n = digits
-        .iter()
-        .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
-    let v = n as f64;
-    Some(if negative { -v } else { v })
+    const EXACT: i64 = 1 << 53;
+    let n = super::string::parse_i64(b)?;
+    (-EXACT..=EXACT).contains(&n).then_some(n as f64)
 }
 
 /// A score interval as ZRANGEBYSCORE takes it (`(` marks an exclusive bound).
