@@ -92,6 +92,36 @@ fn parse_len(s: &[u8]) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
+/// The common header, `*`/`$` then 1-18 digits then `\r\n`, read in one pass: the value and
+/// the offset of its `\r`. `None` for anything else (a sign, other bytes, too many digits, an
+/// incomplete line), which [`header`] hands to the general path; for the lines it accepts it
+/// gives what `find_crlf` and `parse_len` give, with a third of the instructions.
+fn digits_header(buf: &[u8], pos: usize) -> Option<(i64, usize)> {
+    let mut v: i64 = 0;
+    for (i, &b) in buf.get(pos + 1..)?.iter().enumerate().take(19) {
+        match b {
+            b'0'..=b'9' if i < 18 => v = v * 10 + i64::from(b - b'0'),
+            b'\r' if i > 0 => {
+                let cr = pos + 1 + i;
+                return (buf.get(cr + 1) == Some(&b'\n')).then_some((v, cr));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Reads the length header starting at `buf[pos]` (its `*` or `$`): `Some((value, cr))` with
+/// `None` for a value when the line is complete but not a length, `None` when its `\r\n` has
+/// not arrived yet.
+fn header(buf: &[u8], pos: usize) -> Option<(Option<i64>, usize)> {
+    if let Some((v, cr)) = digits_header(buf, pos) {
+        return Some((Some(v), cr));
+    }
+    let end = find_crlf(buf, pos)?;
+    Some((parse_len(&buf[pos + 1..end]), end))
+}
+
 impl Decoder {
     /// A decoder with the given limits.
     pub fn new(limits: Limits) -> Decoder {
@@ -150,13 +180,13 @@ impl Decoder {
         let (total, mut pos) = match self.pending {
             Some(p) => p,
             None => {
-                let Some(end) = find_crlf(buf, 0) else {
+                let Some((n, end)) = header(buf, 0) else {
                     if buf.len() > MAX_HEADER {
                         return Err(errors::PROTO_MBULK_COUNT_TOO_BIG);
                     }
                     return Ok(None);
                 };
-                let n = parse_len(&buf[1..end]).ok_or(errors::PROTO_INVALID_MULTIBULK)?;
+                let n = n.ok_or(errors::PROTO_INVALID_MULTIBULK)?;
                 if n > self.limits.max_multibulk as i64 {
                     return Err(errors::PROTO_INVALID_MULTIBULK);
                 }
@@ -183,7 +213,7 @@ impl Decoder {
                 self.pending = None;
                 return Err(errors::proto_expected_dollar(buf[pos]));
             }
-            let Some(end) = find_crlf(buf, pos) else {
+            let Some((len, end)) = header(buf, pos) else {
                 if buf.len() - pos > MAX_HEADER {
                     self.pending = None;
                     return Err(errors::PROTO_BULK_COUNT_TOO_BIG);
@@ -191,7 +221,7 @@ impl Decoder {
                 self.pending = Some((total, pos));
                 return Ok(None);
             };
-            let len = match parse_len(&buf[pos + 1..end]) {
+            let len = match len {
                 Some(l) if l >= 0 && (l as usize) <= self.limits.max_bulk => l as usize,
                 _ => {
                     self.pending = None;
@@ -427,6 +457,38 @@ mod tests {
             decode_all(b"*0\r\n*-1\r\n").unwrap(),
             vec![Vec::<Vec<u8>>::new(), vec![]]
         );
+    }
+
+    #[test]
+    fn header_fast_path_agrees_with_the_general_one() {
+        let general = |buf: &[u8]| find_crlf(buf, 0).map(|end| (parse_len(&buf[1..end]), end));
+        let mut seed = 0x2545f4914f6cdd1du64;
+        for _ in 0..20_000 {
+            let mut v = vec![b'$'];
+            for _ in 0..(seed % 24) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                v.push(b"0123456789\r\n-x"[(seed % 14) as usize]);
+            }
+            assert_eq!(
+                header(&v, 0),
+                general(&v),
+                "{:?}",
+                String::from_utf8_lossy(&v)
+            );
+        }
+        let lines: [&[u8]; 6] = [
+            b"$3\r\n",
+            b"$999999999999999999\r\n",
+            b"*1234567890123456789\r\n",
+            b"$99999999999999999999\r\n",
+            b"$\r\n",
+            b"$-1\r\n",
+        ];
+        for line in lines {
+            assert_eq!(header(line, 0), general(line));
+        }
     }
 
     #[test]
