@@ -39,6 +39,7 @@ mod keyhash;
 mod node;
 pub mod protocol;
 mod server;
+mod slot_table;
 mod stats;
 mod store;
 pub mod wire;

@@ -17,9 +17,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hashbrown::HashTable;
-
 use crate::keyhash::KeyHasher;
+use crate::slot_table::{self, SlotTable};
 use crate::stats::{Counter, Counters};
 
 /// "No slot" in the LRU links and the free list.
@@ -41,7 +40,7 @@ const WIN_SENT: u8 = 4;
 /// Bytes one item costs beyond its key and value: its slot in the shard, its table entry
 /// (index plus control byte), and a typical allocator header for its data block.
 pub(crate) const ITEM_OVERHEAD: usize =
-    std::mem::size_of::<Entry>() + std::mem::size_of::<u32>() + 1 + 16;
+    std::mem::size_of::<Entry>() + slot_table::BYTES_PER_ITEM + 16;
 
 /// One stored item. Key and value share one allocation.
 struct Entry {
@@ -217,7 +216,7 @@ pub(crate) struct NewItem<'a> {
 }
 
 struct Shard {
-    table: HashTable<u32>,
+    table: SlotTable,
     entries: Vec<Entry>,
     free: u32,
     head: u32,
@@ -273,7 +272,7 @@ impl Store {
         let shards = (0..n)
             .map(|_| {
                 Mutex::new(Shard {
-                    table: HashTable::new(),
+                    table: SlotTable::new(),
                     entries: Vec::new(),
                     free: NIL,
                     head: NIL,
@@ -366,7 +365,7 @@ impl Store {
                 .map(Entry::cost)
                 .sum();
             let count = s.table.len() as u64;
-            s.table = HashTable::new();
+            s.table = SlotTable::new();
             s.entries = Vec::new();
             s.free = NIL;
             s.head = NIL;
@@ -504,9 +503,7 @@ impl Store {
     /// Removes slot `slot` from table, LRU and accounting.
     fn unlink(&self, s: &mut Shard, slot: u32) {
         let hash = self.hasher.hash(s.entries[slot as usize].key());
-        if let Ok(found) = s.table.find_entry(hash, |&i| i == slot) {
-            found.remove();
-        }
+        s.table.remove(hash, slot);
         lru_remove(s, slot);
         let e = &mut s.entries[slot as usize];
         let cost = e.cost();
@@ -589,9 +586,7 @@ impl ShardGuard<'_> {
         let store = self.store;
         let index = self.index;
         let s = self.s();
-        let slot = *s
-            .table
-            .find(hash, |&i| s.entries[i as usize].key() == key)?;
+        let slot = s.table.find(hash, |i| s.entries[i as usize].key() == key)?;
         let e = &s.entries[slot as usize];
         let expired = e.exptime != 0 && e.exptime <= now;
         let flushed = flush_started(flush, now) && e.atime < flush;
@@ -726,7 +721,6 @@ impl ShardGuard<'_> {
             bits: item.bits,
         };
         let hash = self.hash;
-        let hasher = &self.store.hasher;
         let s = self.s();
         let slot = if s.free != NIL {
             let slot = s.free;
@@ -737,8 +731,7 @@ impl ShardGuard<'_> {
             s.entries.push(entry);
             (s.entries.len() - 1) as u32
         };
-        let Shard { table, entries, .. } = s;
-        table.insert_unique(hash, slot, |&i| hasher.hash(entries[i as usize].key()));
+        s.table.insert(hash, slot);
         lru_push_front(s, slot);
         self.store.used.fetch_add(cost, Ordering::Relaxed);
         self.store.items.fetch_add(1, Ordering::Relaxed);
