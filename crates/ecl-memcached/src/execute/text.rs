@@ -14,7 +14,7 @@ use crate::protocol::text::{
     GetKind, Keys, Refusal, StatsRequest, StoreCmd, TextRequest, encode_reply, encode_value,
 };
 use crate::stats::Counter;
-use crate::store::{NewItem, StoreError};
+use crate::store::{NewItem, StoreError, WARM_KEYS};
 use crate::wire;
 
 /// Runs one text request.
@@ -107,7 +107,11 @@ fn retrieve(
     // sits behind a lock every worker would otherwise touch on every get).
     let now = node.store.clock.now();
     let mut keys = keys.iter().enumerate().skip(*resume).peekable();
+    let mut warmed_until = *resume;
     while let Some((i, key)) = keys.next() {
+        if i >= warmed_until && keys.peek().is_some() {
+            warmed_until = warm_ahead(node, key, &keys);
+        }
         let discovery = if key == LEGACY_KEY {
             node.discovery()
         } else {
@@ -131,6 +135,26 @@ fn retrieve(
     *resume = 0;
     out.extend_from_slice(if bad_key { wire::BAD_FORMAT } else { wire::END });
     Step::More
+}
+
+/// Warms the lookups of `key` and of the keys after it, up to [`WARM_KEYS`] in all (see
+/// `Store::warm`); gives the index of the first key it did not reach.
+fn warm_ahead<'a>(
+    node: &NodeShared,
+    key: &'a [u8],
+    rest: &(impl Iterator<Item = (usize, &'a [u8])> + Clone),
+) -> usize {
+    let mut batch: [&[u8]; WARM_KEYS] = [&[]; WARM_KEYS];
+    batch[0] = key;
+    let mut n = 1;
+    let mut last = None;
+    for (i, k) in rest.clone().take(WARM_KEYS - 1) {
+        batch[n] = k;
+        n += 1;
+        last = Some(i);
+    }
+    node.store.warm(&batch[..n]);
+    last.map_or(usize::MAX, |i| i + 1)
 }
 
 /// One key of a retrieval line: counters, touch, and its `VALUE` block when `out` is given.
