@@ -79,7 +79,7 @@ def redis_throughput(binary, cfg, log):
         res, cpu = {}, {}
         for pipe in (1, 16):
             n = cfg.n * (PIPELINED_SCALE if pipe > 1 else 1)
-            for rep in range(cfg.reps):
+            for rep in range(cfg.speed_reps):
                 o, o_cpu = _cpu_per_request(emu.pid, ours, n, pipe)
                 t, t_cpu = _cpu_per_request(theirs_p.pid, theirs, n, pipe)
                 log(f"redis -P {pipe} rep {rep + 1}: " + " ".join(
@@ -237,7 +237,7 @@ def memcached_tools(binary, cfg, log):
             ours = emu.create_node("bench-mctools", "memcached", "cache.m6g.xlarge")
             ours_pid = emu.pid
         theirs_p, theirs = start_memcached()
-        res = mctools.compare((ours, ours_pid), (theirs, theirs_p.pid), cfg.reps,
+        res = mctools.compare((ours, ours_pid), (theirs, theirs_p.pid), cfg.speed_reps,
                               cfg.mc_tool_secs, cfg.mc_tool_n, log)
         figs = []
         for name, r in res.items():

@@ -106,7 +106,9 @@ def render(r):
              f"{m['memcached_version']} (Debian), on loopback ephemeral ports."
              + (" memaslap/memslap rows: ours is the standalone ecl-memcached-server "
                 "(4 threads), not an emulator node." if cfg.get("mc_standalone") else ""))
-    L.append(f"- Repetitions: {cfg['reps']} alternating (ours, theirs, ours, …); requests per "
+    L.append(f"- Repetitions: {cfg.get('speed_reps', cfg['reps'])} of the redis-benchmark and "
+             f"memaslap/memslap comparisons, {cfg['reps']} of the others, alternating (ours, "
+             f"theirs, ours, …); requests per "
              f"redis-benchmark test {cfg['n']:,} at -P 1 and {cfg['n'] * PIPELINED_SCALE:,} at "
              f"-P 16, -c 50; memory with {cfg['keys']:,} keys; "
              f"scale with {cfg['scale']:,} clusters.")
