@@ -119,6 +119,7 @@ mod robustness {
     use crate::MemcachedConfig;
     use crate::execute::Step;
     use crate::node::NodeShared;
+    use crate::test_rng::Rng;
 
     const FRAGMENTS: &[&[u8]] = &[
         b"get",
@@ -175,16 +176,6 @@ mod robustness {
         b"\0",
         b"\xff",
     ];
-
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
 
     #[test]
     fn random_text_and_binary_input_never_panics() {

@@ -42,6 +42,8 @@ mod server;
 mod slot_table;
 mod stats;
 mod store;
+#[cfg(test)]
+mod test_rng;
 pub mod wire;
 
 pub use discovery::{ClusterDiscovery, LEGACY_KEY};

@@ -158,17 +158,8 @@ impl SlotTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
     use std::collections::HashMap;
-
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
 
     /// Random inserts, removals and lookups against a `HashMap` model. Hashes come from a
     /// small set of home buckets and tags, so runs are long, wrap around the end, and many

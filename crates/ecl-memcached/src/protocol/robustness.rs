@@ -6,6 +6,7 @@
 //! targets.
 
 use super::{Limits, Parsed, ProtocolError, Request, binary, text};
+use crate::test_rng::Rng;
 
 /// Pieces of valid requests the generator recombines.
 const SEEDS: &[&[u8]] = &[
@@ -27,20 +28,6 @@ const SEEDS: &[&[u8]] = &[
     b"mn\r\n",
     b"config get cluster\r\n",
 ];
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// A text input: seeds concatenated, then a few random byte edits.
 fn text_case(rng: &mut Rng) -> Vec<u8> {
