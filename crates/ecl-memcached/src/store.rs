@@ -342,7 +342,7 @@ impl Store {
     /// request reads the clock once, not once per key).
     pub(crate) fn lock_at(&self, key: &[u8], now: u32) -> ShardGuard<'_> {
         let hash = self.hasher.hash(key);
-        let index = ((hash >> 32) as usize) & (self.shards.len() - 1);
+        let index = self.shard_index(hash);
         let shard = lock(&self.shards[index]);
         ShardGuard {
             store: self,
@@ -352,6 +352,12 @@ impl Store {
             now,
             over_budget: false,
         }
+    }
+
+    /// The shard of a key with hash `hash`: from the hash's high half, as the shard's table
+    /// takes its buckets from the low half.
+    fn shard_index(&self, hash: u64) -> usize {
+        ((hash >> 32) as usize) & (self.shards.len() - 1)
     }
 
     /// Removes every item now.
@@ -479,7 +485,7 @@ impl Store {
         let mut shard_of = [0usize; WARM_KEYS];
         for (k, key) in keys.iter().enumerate() {
             hashes[k] = self.hasher.hash(key);
-            shard_of[k] = ((hashes[k] >> 32) as usize) & (self.shards.len() - 1);
+            shard_of[k] = self.shard_index(hashes[k]);
         }
         let mut order: Vec<usize> = shard_of[..keys.len()].to_vec();
         order.sort_unstable();

@@ -106,55 +106,52 @@ fn retrieve(
     // One clock reading for the whole line; discovery is looked up only for its own key (it
     // sits behind a lock every worker would otherwise touch on every get).
     let now = node.store.clock.now();
-    let mut keys = keys.iter().enumerate().skip(*resume).peekable();
-    let mut warmed_until = *resume;
-    while let Some((i, key)) = keys.next() {
-        if i >= warmed_until && keys.peek().is_some() {
-            warmed_until = warm_ahead(node, key, &keys);
+    let mut keys = keys.iter().skip(*resume).peekable();
+    let mut next = *resume;
+    // The keys go in groups of up to WARM_KEYS, looked up together first (`Store::warm`) so
+    // their cache misses overlap, then served one by one in order.
+    let mut group: [&[u8]; WARM_KEYS] = [&[]; WARM_KEYS];
+    loop {
+        let mut n = 0;
+        while n < WARM_KEYS
+            && let Some(key) = keys.next()
+        {
+            group[n] = key;
+            n += 1;
         }
-        let discovery = if key == LEGACY_KEY {
-            node.discovery()
-        } else {
-            None
-        };
-        if let Some(d) = discovery {
-            if !bad_key {
-                d.legacy_value(out);
+        if n == 0 {
+            break;
+        }
+        if n > 1 {
+            node.store.warm(&group[..n]);
+        }
+        for (j, key) in group[..n].iter().copied().enumerate() {
+            let discovery = if key == LEGACY_KEY {
+                node.discovery()
+            } else {
+                None
+            };
+            if let Some(d) = discovery {
+                if !bad_key {
+                    d.legacy_value(out);
+                }
+            } else {
+                // memcached drops the values of a line with a bad key and reports the key
+                // alone, so such a line still counts and touches its items but writes no value.
+                let out = (!bad_key).then_some(&mut *out);
+                get_one(node, (conn_stripe, now), kind, exptime, key, out);
             }
-        } else {
-            // memcached drops the values of a line with a bad key and reports the key alone,
-            // so such a line still counts and touches its items but writes no value.
-            let out = (!bad_key).then_some(&mut *out);
-            get_one(node, (conn_stripe, now), kind, exptime, key, out);
-        }
-        if out.len() >= OUTPUT_SOFT_LIMIT && keys.peek().is_some() {
-            *resume = i + 1;
-            return Step::Paused;
+            next += 1;
+            let more = j + 1 < n || keys.peek().is_some();
+            if out.len() >= OUTPUT_SOFT_LIMIT && more {
+                *resume = next;
+                return Step::Paused;
+            }
         }
     }
     *resume = 0;
     out.extend_from_slice(if bad_key { wire::BAD_FORMAT } else { wire::END });
     Step::More
-}
-
-/// Warms the lookups of `key` and of the keys after it, up to [`WARM_KEYS`] in all (see
-/// `Store::warm`); gives the index of the first key it did not reach.
-fn warm_ahead<'a>(
-    node: &NodeShared,
-    key: &'a [u8],
-    rest: &(impl Iterator<Item = (usize, &'a [u8])> + Clone),
-) -> usize {
-    let mut batch: [&[u8]; WARM_KEYS] = [&[]; WARM_KEYS];
-    batch[0] = key;
-    let mut n = 1;
-    let mut last = None;
-    for (i, k) in rest.clone().take(WARM_KEYS - 1) {
-        batch[n] = k;
-        n += 1;
-        last = Some(i);
-    }
-    node.store.warm(&batch[..n]);
-    last.map_or(usize::MAX, |i| i + 1)
 }
 
 /// One key of a retrieval line: counters, touch, and its `VALUE` block when `out` is given.

@@ -38,7 +38,6 @@ pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
 
 /// The non-empty words of a line separated by spaces (`line.split(' ')` without the empty
 /// pieces), each with its offset in the line.
-#[derive(Clone)]
 pub(crate) struct Words<'a> {
     line: &'a [u8],
     pos: usize,

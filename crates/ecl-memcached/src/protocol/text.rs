@@ -201,7 +201,7 @@ pub struct Keys<'a>(&'a [u8]);
 
 impl<'a> Keys<'a> {
     /// The keys in request order.
-    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + Clone + 'a {
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         Words::new(self.0)
     }
 }
