@@ -40,6 +40,42 @@ async fn idle_timeout_closes_clients() {
     node.shutdown().await;
 }
 
+/// During a pause the dataset stays as it is, as in redis-server 7.0.15 (compared by hand with
+/// the same commands): an expired key reads as missing but is neither deleted by the read nor by
+/// active expiry, and counts in DBSIZE and `expired_keys` only once the pause ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_pause_keeps_expired_keys_until_it_ends() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(c.cmd(&["SET", "k", "v", "PX", "50"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "k2", "v", "PX", "50"]).await, "+OK\r\n");
+    assert_eq!(
+        c.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]).await,
+        "+OK\r\n"
+    );
+    // Past the TTL and several active-expiry cycles (every 100 ms).
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(c.cmd(&["GET", "k"]).await, "$-1\r\n");
+    assert_eq!(c.cmd(&["EXISTS", "k2"]).await, ":0\r\n");
+    assert_eq!(c.cmd(&["PTTL", "k2"]).await, ":-2\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]).await, ":2\r\n");
+    assert!(
+        c.cmd(&["INFO", "stats"])
+            .await
+            .contains("expired_keys:0\r\n")
+    );
+    assert_eq!(c.cmd(&["CLIENT", "UNPAUSE"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["GET", "k"]).await, "$-1\r\n");
+    assert_eq!(c.cmd(&["EXISTS", "k2"]).await, ":0\r\n");
+    assert_eq!(c.cmd(&["DBSIZE"]).await, ":0\r\n");
+    assert!(
+        c.cmd(&["INFO", "stats"])
+            .await
+            .contains("expired_keys:2\r\n")
+    );
+    node.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_pause_holds_writes_until_unpause() {
     let node = start();

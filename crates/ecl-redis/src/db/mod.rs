@@ -75,6 +75,10 @@ pub struct Db {
     pub access: AccessMode,
     /// Replica mode: an expired key reads as missing but stays until the primary's DEL.
     pub keep_expired: bool,
+    /// CLIENT PAUSE in effect until this time (ms; 0 = none): as in redis-server, an expired
+    /// key reads as missing but is not deleted before then, so the dataset stays as it was
+    /// (`Engine::set_pause` keeps it in step; the cron skips active expiry meanwhile).
+    pub expiry_paused_until: i64,
     /// A point-in-time image of this database being collected (see [`snapshot`]).
     pub snap: Option<Box<SnapCursor>>,
     /// Keys by hash slot (database 0 of a cluster-mode node; see [`slots`]).
@@ -167,6 +171,7 @@ impl Db {
             expired: 0,
             access: AccessMode::Lru,
             keep_expired: false,
+            expiry_paused_until: 0,
             snap: None,
             slot_index: None,
             exec_tag: 0,
@@ -263,7 +268,7 @@ impl Db {
         }
         let expired =
             matches!(self.dict.get(key), Some(e) if e.expire_at != 0 && e.expire_at <= now_ms);
-        if expired && self.keep_expired {
+        if expired && (self.keep_expired || now_ms < self.expiry_paused_until) {
             return true;
         }
         if expired {

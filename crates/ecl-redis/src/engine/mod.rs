@@ -375,9 +375,19 @@ impl Engine {
         self.pause
     }
 
+    /// Whether CLIENT PAUSE (either mode) is in effect at `now_ms`: keys are then neither
+    /// expired nor evicted, as in redis-server, so the dataset does not change under it.
+    pub fn paused_at(&self, now_ms: i64) -> bool {
+        self.pause.is_some_and(|(until, _)| now_ms < until)
+    }
+
     /// Sets (or with `None` lifts) CLIENT PAUSE.
     pub fn set_pause(&mut self, pause: Option<(i64, bool)>) {
         self.pause = pause;
+        let until = pause.map_or(0, |(until, _)| until);
+        for db in &mut self.dbs {
+            db.expiry_paused_until = until;
+        }
     }
 
     /// Latest latency event `name`: (time s, latest ms, max ms).
@@ -560,10 +570,11 @@ impl Engine {
         BASE_MEMORY + data + self.clients.memory()
     }
 
-    /// Evicts until under `maxmemory`; false if still over (nothing evictable).
+    /// Evicts until under `maxmemory`; false if still over (nothing evictable). Nothing is
+    /// evicted while clients are paused (the dataset stays as it is, as in redis-server).
     pub fn evict_if_needed(&mut self, now: i64) -> bool {
         let max = self.cfg.maxmemory;
-        if max == 0 {
+        if max == 0 || self.paused_at(now) {
             return true;
         }
         let mut guard = 0;
@@ -807,8 +818,10 @@ impl Engine {
     pub fn cron(&mut self) {
         let now = self.now_ms();
         let effort = self.cfg.active_expire_effort;
-        // Replicas leave expiry to their primary, which propagates DEL.
-        let active = self.cfg.active_expire_enabled && !self.repl.is_replica();
+        // Replicas leave expiry to their primary, which propagates DEL; a paused node keeps
+        // its dataset as it is until the pause ends, as redis-server does.
+        let paused = self.paused_at(now);
+        let active = self.cfg.active_expire_enabled && !self.repl.is_replica() && !paused;
         for db in self.dbs.iter_mut().filter(|_| active) {
             if db.expires_len() > 0 {
                 db.active_expire(now, 4 * effort);
@@ -818,7 +831,7 @@ impl Engine {
         if let Some((until, _)) = self.pause
             && now >= until
         {
-            self.pause = None;
+            self.set_pause(None);
         }
         self.stats.peak_memory = self.stats.peak_memory.max(self.used_memory());
         let inst = Instant::now();
