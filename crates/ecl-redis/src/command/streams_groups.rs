@@ -71,6 +71,13 @@ const XGROUP: &[CommandSpec] = &[
         .since(Redis(5, 0, 0))
         .group("stream")
         .doc("Deletes a consumer from a consumer group."),
+    Cmd::new("help", xgroup_help)
+        .arity(2)
+        .flags(&[LOADING, STALE])
+        .acl(&[acl::STREAM.with(acl::SLOW)])
+        .since(Redis(5, 0, 0))
+        .group("stream")
+        .doc("Show helpful text about the different subcommands"),
 ];
 
 /// Consumer-group commands.
@@ -82,6 +89,27 @@ pub const COMMANDS: &[CommandSpec] = &[
     Cmd::new("xautoclaim", xautoclaim).arity(-6).flags(&[WRITE, FAST]).acl(&[W, acl::FAST]).keys(K1).ks(&[ks::RW | ks::DELETE]).since(Redis(6, 2, 0)).group("stream").doc("Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member."),
     Cmd::new("xpending", xpending).arity(-3).flags(&[READONLY]).acl(&[R, acl::SLOW]).keys(K1).since(Redis(5, 0, 0)).group("stream").doc("Returns the information and entries from a stream consumer group's pending entries list."),
 ];
+
+fn xgroup_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    super::help::help(
+        ctx,
+        "XGROUP",
+        &[
+            "CREATE <key> <groupname> <id|$> [MKSTREAM] [ENTRIESREAD <entries_read>]",
+            "    Create a consumer group reading after <id> ($: the last entry); MKSTREAM",
+            "    creates an empty stream when <key> does not exist.",
+            "CREATECONSUMER <key> <groupname> <consumer>",
+            "    Add a consumer to a group.",
+            "DELCONSUMER <key> <groupname> <consumer>",
+            "    Remove a consumer and its pending entries from a group.",
+            "DESTROY <key> <groupname>",
+            "    Remove a consumer group.",
+            "SETID <key> <groupname> <id|$> [ENTRIESREAD <entries_read>]",
+            "    Move a group's last delivered id (and its entries-read counter).",
+        ],
+    );
+    Ok(())
+}
 
 /// The stream at `key` for reading (WRONGTYPE for other types).
 fn stream_at<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c Stream>, CmdError> {

@@ -39,7 +39,31 @@ const XINFO: &[CommandSpec] = &[
         .since(Redis(5, 0, 0))
         .group("stream")
         .doc("Returns a list of the consumers in a consumer group."),
+    Cmd::new("help", xinfo_help)
+        .arity(2)
+        .flags(&[LOADING, STALE])
+        .acl(&[acl::STREAM.with(acl::SLOW)])
+        .since(Redis(5, 0, 0))
+        .group("stream")
+        .doc("Show helpful text about the different subcommands"),
 ];
+
+fn xinfo_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    super::help::help(
+        ctx,
+        "XINFO",
+        &[
+            "CONSUMERS <key> <groupname>",
+            "    The consumers of group <groupname>: name, pending entries, idle time.",
+            "GROUPS <key>",
+            "    The consumer groups of the stream.",
+            "STREAM <key> [FULL [COUNT <count>]]",
+            "    The stream's length, ids and first and last entries (FULL: its entries, groups",
+            "    and consumers, up to <count> of each, 10 by default, 0 for all).",
+        ],
+    );
+    Ok(())
+}
 
 /// The XINFO container.
 pub const COMMANDS: &[CommandSpec] = &[Cmd::new("xinfo", container)
