@@ -107,6 +107,9 @@ pub struct Client {
     pub block: Option<BlockSpec>,
     /// A synthetic client re-running a blocked command on behalf of its connection.
     pub detached: bool,
+    /// Re-running the connection's blocked command because a key it waits for is ready (the
+    /// call was counted when it blocked).
+    pub serving_blocked: bool,
     /// CLIENT NO-TOUCH.
     pub no_touch: bool,
     /// CLIENT NO-EVICT.
@@ -151,6 +154,7 @@ impl Client {
             close: false,
             block: None,
             detached: false,
+            serving_blocked: false,
             no_touch: false,
             no_evict: false,
             last_cmd: usize::MAX,

@@ -35,6 +35,8 @@ enum Kind {
     ReadOnly,
     /// `client-output-buffer-limit`: class groups merged into the current limits.
     BufferLimits,
+    /// `latency-tracking-info-percentiles`: numbers from 0 to 100.
+    Percentiles,
 }
 
 /// (name, default, kind). Names as Redis spells them; aliases are listed separately.
@@ -187,7 +189,7 @@ const PARAMS: &[(&str, &str, Kind)] = &[
     (
         "latency-tracking-info-percentiles",
         "50 99 99.9",
-        Kind::Text,
+        Kind::Percentiles,
     ),
 ];
 
@@ -364,6 +366,10 @@ pub struct Config {
     pub active_expire_enabled: bool,
     /// `latency-monitor-threshold` in ms (0 = off).
     pub latency_threshold_ms: u64,
+    /// `latency-tracking`: every call's run time goes into its command's histogram.
+    pub latency_tracking: bool,
+    /// `latency-tracking-info-percentiles`: what INFO latencystats prints.
+    pub latency_percentiles: Vec<f64>,
     /// `client-output-buffer-limit`, per class.
     pub output_limits: crate::outbuf::OutputLimits,
     /// `busy-reply-threshold` (alias `lua-time-limit`), ms: read on every script run.
@@ -451,6 +457,8 @@ impl Default for Config {
             active_expire_effort: 1,
             active_expire_enabled: true,
             latency_threshold_ms: 0,
+            latency_tracking: true,
+            latency_percentiles: vec![50.0, 99.0, 99.9],
             output_limits: crate::outbuf::OutputLimits::default(),
             busy_reply_threshold: 5000,
             maxclients: 65000,
@@ -574,6 +582,16 @@ impl Config {
                 Ok(limits) => limits.to_config_string(),
                 Err(why) => return bad(why),
             },
+            Kind::Percentiles => match crate::latency::percentiles::parse(value) {
+                // Kept as given: the printed form rounds to six decimals, and INFO computes
+                // with the value itself (0.0000001 is not percentile 0), as Redis does.
+                Ok(ps) => {
+                    let shown = crate::latency::percentiles::to_config_string(&ps);
+                    self.latency_percentiles = ps;
+                    shown
+                }
+                Err(why) => return bad(why),
+            },
         };
         self.put(name, norm);
         self.refresh(name);
@@ -627,6 +645,7 @@ impl Config {
             "latency-monitor-threshold" => {
                 self.latency_threshold_ms = get(self).parse().unwrap_or(0)
             }
+            "latency-tracking" => self.latency_tracking = get(self) == "yes",
             "active-expire-effort" => self.active_expire_effort = get(self).parse().unwrap_or(1),
             "busy-reply-threshold" => self.busy_reply_threshold = get(self).parse().unwrap_or(5000),
             "maxclients" => self.maxclients = get(self).parse().unwrap_or(65000),

@@ -36,6 +36,7 @@ pub mod engine;
 pub mod errors;
 pub mod glob;
 pub mod ids;
+pub mod latency;
 pub mod memsize;
 pub mod node;
 pub mod outbuf;

@@ -87,6 +87,17 @@ impl<H: Copy + 'static> CommandTable<H> {
         self.entries[id].subs.get(&buf[..n]).copied()
     }
 
+    /// Looks up `name` or `container|sub` (any case), as COMMAND INFO and LATENCY HISTOGRAM
+    /// name commands.
+    pub fn lookup_full(&self, name: &[u8]) -> Option<usize> {
+        match name.iter().position(|&b| b == b'|') {
+            Some(p) => self
+                .lookup(&name[..p])
+                .and_then(|id| self.lookup_sub(id, &name[p + 1..])),
+            None => self.lookup(name),
+        }
+    }
+
     /// Top-level entries (COMMAND, COMMAND COUNT).
     pub fn top_level(&self) -> impl Iterator<Item = &Entry<H>> {
         self.entries.iter().filter(|e| e.parent.is_none())

@@ -467,7 +467,8 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     };
     let dirtied = eng.dirty() != dirty_before;
     after_command_propagate(eng, client, spec, argv, res.is_ok(), dirtied, propagation);
-    let usec = count_call(eng, id, res.is_err(), nested_start);
+    let call = CallKind::of(client);
+    let usec = count_call(eng, id, (res.is_err(), call), nested_start);
     let ok = res.is_ok();
     if let Err(e) = res {
         count_error(eng, &e);
@@ -501,27 +502,86 @@ fn block_if_asked(eng: &mut Engine, client: &Client, out: &Reply, argv: &Argv<'_
     }
 }
 
-/// Counts a call of command `id` (INFO stats and commandstats); returns its duration (µs),
-/// since `nested_start` for a command run inside another one.
+/// How a run of a command counts in its statistics, as in Redis: a command that blocks counts
+/// as a call when it blocks, and its run time goes into the latency histogram once it is
+/// served (a timed-out wait never does).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CallKind {
+    /// Ran to its reply.
+    Completed,
+    /// Blocked, waiting for a key, a replica or its timeout.
+    Blocked,
+    /// A blocked command re-run because a key it waits for is ready, and served.
+    Served,
+    /// Such a re-run that found nothing and keeps waiting: counts nothing.
+    StillWaiting,
+}
+
+impl CallKind {
+    /// After the handler ran for `client`.
+    fn of(client: &Client) -> CallKind {
+        match (client.serving_blocked, client.block.is_some()) {
+            (false, false) => CallKind::Completed,
+            (false, true) => CallKind::Blocked,
+            (true, false) => CallKind::Served,
+            (true, true) => CallKind::StillWaiting,
+        }
+    }
+}
+
+/// Counts a run of command `id` (INFO stats, commandstats, the latency histogram); returns its
+/// duration (µs), since `nested_start` for a command run inside another one.
 fn count_call(
     eng: &mut Engine,
     id: usize,
-    failed: bool,
+    (failed, call): (bool, CallKind),
     nested_start: Option<std::time::Instant>,
 ) -> u64 {
     let usec = match nested_start {
         Some(t) => t.elapsed().as_micros() as u64,
         None => eng.command_elapsed_us(),
     };
-    eng.stats.commands += 1;
+    if call == CallKind::StillWaiting {
+        return usec;
+    }
+    let new_call = call != CallKind::Served;
+    if new_call {
+        eng.stats.commands += 1;
+    }
+    let tracking = eng.cfg.latency_tracking && call != CallKind::Blocked;
     if let Some(s) = eng.stats.cmd.get_mut(id) {
-        s.calls += 1;
+        s.calls += u64::from(new_call);
         s.usec += usec;
         if failed {
             s.failed += 1;
         }
+        if tracking {
+            s.latency.get_or_insert_with(Box::default).record_usec(usec);
+        }
     }
     usec
+}
+
+/// The end of a DEBUG SLEEP (emulated by pausing the node, see `server::debug`): Redis's
+/// DEBUG SLEEP holds the server for the whole time, so its run time, counted in the
+/// command's statistics, latency histogram, the latency monitor and the slow log, is the
+/// sleep. `slept_us` is how long it lasted.
+pub fn finish_debug_sleep(eng: &mut Engine, client: &Client, argv: &Argv<'_>, slept_us: u64) {
+    let Some(id) = eng.table.lookup(b"debug") else {
+        return;
+    };
+    let tracking = eng.cfg.latency_tracking;
+    if let Some(s) = eng.stats.cmd.get_mut(id) {
+        s.usec += slept_us;
+        if tracking {
+            s.latency
+                .get_or_insert_with(Box::default)
+                .record_usec(slept_us);
+        }
+    }
+    let spec = eng.table.entries[id].spec;
+    let now = eng.now_ms();
+    log_command(eng, client, spec, argv, (slept_us, 5), now);
 }
 
 /// What leaves the node after a command: its replication stream (what the handler stated,
@@ -608,7 +668,7 @@ fn log_command(
     if lat > 0 && usec / 1000 >= lat {
         // LATENCY LATEST/HISTORY: the "command" event, as Redis records slow commands.
         let ms = usec / 1000;
-        eng.record_latency("command", now / 1000, ms);
+        eng.latency.record("command", now / 1000, ms);
     }
     if client.detached {
         return;
@@ -690,6 +750,7 @@ pub fn serve_blocked(eng: &mut Engine) {
             let mut c = Client::new(id, true);
             c.db = db;
             c.detached = true;
+            c.serving_blocked = true;
             let mut r = Reply {
                 buf: Vec::new(),
                 resp3,

@@ -22,7 +22,7 @@ const DEFAULT: &[&str] = &[
     "cluster",
     "keyspace",
 ];
-const ALL_EXTRA: &[&str] = &["commandstats"];
+const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
 /// Human-readable bytes as Redis prints them (`1.50M`).
 pub fn human(n: u64) -> String {
@@ -81,6 +81,7 @@ pub fn render(eng: &mut Engine, wanted: &[String], now: i64, _client: u64) -> St
         "modules",
         "commandstats",
         "errorstats",
+        "latencystats",
         "cluster",
         "keyspace",
     ];
@@ -111,6 +112,7 @@ pub fn render(eng: &mut Engine, wanted: &[String], now: i64, _client: u64) -> St
             }
             "modules" => s.push_str("# Modules\r\n"),
             "commandstats" => commandstats(eng, &mut s),
+            "latencystats" => latencystats(eng, &mut s),
             "errorstats" => {
                 s.push_str("# Errorstats\r\n");
                 let mut errs: Vec<_> = eng.stats.errors.iter().collect();
@@ -308,6 +310,27 @@ fn commandstats(eng: &Engine, s: &mut String) {
             "cmdstat_{}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
             e.full_name, st.calls, st.usec, st.rejected, st.failed
         );
+    }
+}
+
+/// Each command's run time at the `latency-tracking-info-percentiles` (µs), for the commands
+/// run since the last CONFIG RESETSTAT; nothing while `latency-tracking` is off.
+fn latencystats(eng: &Engine, s: &mut String) {
+    s.push_str("# Latencystats\r\n");
+    if !eng.cfg.latency_tracking {
+        return;
+    }
+    for (i, e) in eng.table.entries.iter().enumerate() {
+        let Some(h) = eng.stats.cmd.get(i).and_then(|st| st.latency.as_deref()) else {
+            continue;
+        };
+        let _ = write!(s, "latency_percentiles_usec_{}:", e.full_name);
+        for (n, &p) in eng.cfg.latency_percentiles.iter().enumerate() {
+            let sep = if n == 0 { "" } else { "," };
+            let label = crate::latency::percentiles::label(p);
+            let _ = write!(s, "{sep}p{label}={:.3}", h.usec_at_percentile(p));
+        }
+        s.push_str("\r\n");
     }
 }
 

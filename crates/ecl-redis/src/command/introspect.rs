@@ -253,13 +253,7 @@ fn count(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 }
 
 fn resolve(ctx: &Ctx<'_>, name: &[u8]) -> Option<usize> {
-    let t = &ctx.eng.table;
-    match name.iter().position(|&b| b == b'|') {
-        Some(p) => t
-            .lookup(&name[..p])
-            .and_then(|id| t.lookup_sub(id, &name[p + 1..])),
-        None => t.lookup(name),
-    }
+    ctx.eng.table.lookup_full(name)
 }
 
 fn info(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

@@ -53,6 +53,7 @@ pub mod info;
 pub mod introspect;
 pub mod keys;
 pub mod keyspecs;
+pub mod latency;
 pub mod lists;
 pub mod partial_sort;
 pub mod pubsub;

@@ -106,7 +106,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .since(Redis(2, 8, 13))
         .group("server")
         .doc("A container for latency diagnostics commands.")
-        .subs(LATENCY),
+        .subs(super::latency::SUBCOMMANDS),
     Cmd::new("memory", container)
         .arity(-2)
         .acl(&[acl::SLOW])
@@ -249,44 +249,6 @@ const SLOWLOG: &[CommandSpec] = &[
         .since(Redis(6, 2, 0))
         .group("server")
         .doc("Show helpful text about the different subcommands"),
-];
-
-const LATENCY: &[CommandSpec] = &[
-    Cmd::new("latest", latency_latest)
-        .arity(2)
-        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
-        .acl(&[ADM])
-        .since(Redis(2, 8, 13))
-        .group("server")
-        .doc("Returns the latest latency samples for all events."),
-    Cmd::new("history", latency_history)
-        .arity(3)
-        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
-        .acl(&[ADM])
-        .since(Redis(2, 8, 13))
-        .group("server")
-        .doc("Returns timestamp-latency samples for an event."),
-    Cmd::new("reset", latency_reset)
-        .arity(-2)
-        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
-        .acl(&[ADM])
-        .since(Redis(2, 8, 13))
-        .group("server")
-        .doc("Resets the latency data for one or more events."),
-    Cmd::new("doctor", latency_doctor)
-        .arity(2)
-        .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
-        .acl(&[ADM])
-        .since(Redis(2, 8, 13))
-        .group("server")
-        .doc("Returns a human-readable latency analysis report."),
-    Cmd::new("help", latency_help)
-        .arity(2)
-        .flags(&[LOADING, STALE])
-        .acl(&[acl::SLOW])
-        .since(Redis(2, 8, 13))
-        .group("server")
-        .doc("Returns helpful text about the different subcommands."),
 ];
 
 const MEMORY: &[CommandSpec] = &[
@@ -681,71 +643,6 @@ fn monitor(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
         ci.monitor = true;
     }
     ctx.out.ok();
-    Ok(())
-}
-
-fn latency_latest(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    let ev = ctx.eng.latency_events();
-    ctx.out.array(ev.len());
-    for (name, (t, last, max)) in ev {
-        ctx.out.array(4);
-        ctx.out.bulk(name.as_bytes());
-        ctx.out.int(t);
-        ctx.out.int(last as i64);
-        ctx.out.int(max as i64);
-    }
-    Ok(())
-}
-
-fn latency_history(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let name = argv.str(2);
-    match ctx.eng.latency_event(&name) {
-        Some((t, last, _)) => {
-            ctx.out.array(1);
-            ctx.out.array(2);
-            ctx.out.int(t);
-            ctx.out.int(last as i64);
-        }
-        None => ctx.out.array(0),
-    }
-    Ok(())
-}
-
-fn latency_reset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let names: Vec<String> = argv
-        .iter_from(2)
-        .map(|e| String::from_utf8_lossy(e).into_owned())
-        .collect();
-    let n = ctx.eng.reset_latency(&names);
-    ctx.out.int(n as i64);
-    Ok(())
-}
-
-fn latency_doctor(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    let text = if ctx.eng.latency_is_empty() {
-        "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sleep a little more.\n"
-    } else {
-        "Dave, I have observed latency spikes in this Redis instance. See LATENCY LATEST for details.\n"
-    };
-    ctx.out.verbatim("txt", text.as_bytes());
-    Ok(())
-}
-
-fn latency_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    super::help::help(
-        ctx,
-        "LATENCY",
-        &[
-            "DOCTOR",
-            "    Return a human readable latency analysis report.",
-            "HISTORY <event>",
-            "    Return time-latency samples for the <event> class.",
-            "LATEST",
-            "    Return the latest latency samples for all events.",
-            "RESET [<event> ...]",
-            "    Reset latency data of one or more <event> classes.",
-        ],
-    );
     Ok(())
 }
 

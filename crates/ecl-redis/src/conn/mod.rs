@@ -324,6 +324,9 @@ where
             if let Some(b) = eng.unblock_client(client.id) {
                 out.reply.raw(&eng.blocked_timeout_reply(client.id, &b));
                 client.block = None;
+                if b.spec.timeout_reply == crate::client::TimeoutReply::Ok {
+                    debug_sleep_ended(&mut eng, client, &b);
+                }
             }
         }
         _ = idle_wait => return false,
@@ -333,6 +336,19 @@ where
         }
     }
     true
+}
+
+/// A DEBUG SLEEP's wait is over: it counts as a command that ran that long. (Its deadline
+/// is the sleep's end; the wait may have been woken a little after it.)
+fn debug_sleep_ended(eng: &mut Engine, client: &Client, b: &crate::engine::Blocked) {
+    let argv = b.argv.as_argv();
+    let asked_us = (argv.f64(2).unwrap_or(0.0).max(0.0) * 1e6) as u64;
+    let late_ms = b
+        .spec
+        .deadline_ms
+        .map_or(0, |at| (eng.now_ms() - at).max(0));
+    let slept_us = asked_us + late_ms as u64 * 1000;
+    crate::command::dispatch::finish_debug_sleep(eng, client, &argv, slept_us);
 }
 
 /// Applies `first` and every other queued event to the connection's output. False when

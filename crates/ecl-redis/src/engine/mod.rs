@@ -57,6 +57,8 @@ pub struct CmdStat {
     pub rejected: u64,
     /// Ran and replied with an error.
     pub failed: u64,
+    /// Run times (`latency-tracking`), from the first call recorded.
+    pub latency: Option<Box<crate::latency::LatencyHistogram>>,
 }
 
 /// Node-wide counters (INFO stats).
@@ -206,8 +208,8 @@ pub struct Engine {
     clock_offset: i64,
     /// CLIENT PAUSE: until (ms) and whether only writes are paused.
     pause: Option<(i64, bool)>,
-    /// Latest latency events (LATENCY LATEST): name → (time s, latest ms, max ms).
-    latency: HashMap<String, (i64, u64, u64)>,
+    /// The latency monitor's events (LATENCY LATEST, HISTORY).
+    pub(crate) latency: Box<crate::latency::LatencyMonitor>,
     /// Cached command time (ms) for the current batch: reading the clock costs as much as a
     /// simple command, so a batch reads it once (and again every few commands).
     batch_now: i64,
@@ -271,7 +273,7 @@ impl Engine {
             info,
             clock_offset: 0,
             pause: None,
-            latency: HashMap::new(),
+            latency: Box::default(),
             batch_now: 0,
             batch_cmds: 0,
             last_tick: Instant::now(),
@@ -388,40 +390,6 @@ impl Engine {
         for db in &mut self.dbs {
             db.expiry_paused_until = until;
         }
-    }
-
-    /// Latest latency event `name`: (time s, latest ms, max ms).
-    pub fn latency_event(&self, name: &str) -> Option<(i64, u64, u64)> {
-        self.latency.get(name).copied()
-    }
-
-    /// Every latency event: name → (time s, latest ms, max ms).
-    pub fn latency_events(&self) -> Vec<(String, (i64, u64, u64))> {
-        self.latency.iter().map(|(k, v)| (k.clone(), *v)).collect()
-    }
-
-    /// Whether no latency event was recorded.
-    pub fn latency_is_empty(&self) -> bool {
-        self.latency.is_empty()
-    }
-
-    /// Records a latency event of `ms` at `now_s`, keeping the maximum seen.
-    pub fn record_latency(&mut self, name: &str, now_s: i64, ms: u64) {
-        let max = self.latency.get(name).map_or(ms, |e| e.2.max(ms));
-        self.latency.insert(name.to_string(), (now_s, ms, max));
-    }
-
-    /// Forgets latency events: `names`, or all when empty; returns how many were dropped.
-    pub fn reset_latency(&mut self, names: &[String]) -> usize {
-        if names.is_empty() {
-            let n = self.latency.len();
-            self.latency.clear();
-            return n;
-        }
-        names
-            .iter()
-            .filter(|n| self.latency.remove(n.as_str()).is_some())
-            .count()
     }
 
     /// SLOWLOG entries, newest first, at most `count`.

@@ -1,0 +1,141 @@
+//! `latency-tracking-info-percentiles`: which percentiles `INFO latencystats` prints.
+//!
+//! Place in the flow: CONFIG SET validates the value here (the configuration keeps the parsed
+//! list) and INFO labels its figures with [`label`]. Redis reads each space-separated word as a
+//! C double (decimal, exponent or hexadecimal notation), refuses words that are empty, not a
+//! whole number, NaN, or out of a double's range, then requires 0–100; it prints them with six
+//! decimals, trailing zeros dropped.
+
+/// Why a value was refused, in Redis's words.
+pub const INVALID: &str = "Invalid latency-tracking-info-percentiles parameters";
+/// A percentile outside 0–100.
+pub const OUT_OF_RANGE: &str =
+    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]";
+
+/// The percentiles in `value` (space-separated; empty: none), or why they are refused.
+pub fn parse(value: &str) -> Result<Vec<f64>, &'static str> {
+    if value.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for word in value.split(' ') {
+        let p = parse_double(word).ok_or(INVALID)?;
+        if !(0.0..=100.0).contains(&p) {
+            return Err(OUT_OF_RANGE);
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// A percentile as CONFIG GET and INFO print it: six decimals, trailing zeros and point cut.
+pub fn label(p: f64) -> String {
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The percentiles as CONFIG GET shows them.
+pub fn to_config_string(ps: &[f64]) -> String {
+    ps.iter().map(|&p| label(p)).collect::<Vec<_>>().join(" ")
+}
+
+/// A whole word read as a C double; `None` where Redis refuses it: empty, leading space, not
+/// a number to its end, NaN, or overflowing (or underflowing to zero) a double. `inf` itself
+/// is a number (refused later as out of range).
+fn parse_double(word: &str) -> Option<f64> {
+    let unsigned = word.strip_prefix(['+', '-']).unwrap_or(word);
+    let negative = word.starts_with('-');
+    if unsigned.starts_with(['+', '-']) {
+        return None;
+    }
+    let hex = unsigned
+        .strip_prefix("0x")
+        .or_else(|| unsigned.strip_prefix("0X"));
+    let (v, digits) = match hex {
+        Some(h) => (parse_hex(h)?, h),
+        None => (unsigned.parse::<f64>().ok()?, unsigned),
+    };
+    let v = if negative { -v } else { v };
+    if v.is_nan() {
+        return None;
+    }
+    let spelled_infinite =
+        unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity");
+    if v.is_infinite() && !spelled_infinite {
+        return None;
+    }
+    let mantissa = digits.split(['e', 'E', 'p', 'P']).next().unwrap_or("");
+    let nonzero_digit = mantissa.bytes().any(|b| b.is_ascii_hexdigit() && b != b'0');
+    if v == 0.0 && nonzero_digit && hex.is_none() {
+        return None;
+    }
+    Some(v)
+}
+
+/// The part of a hexadecimal double after `0x`: hex digits with an optional point, then an
+/// optional binary exponent (`p4`).
+fn parse_hex(s: &str) -> Option<f64> {
+    let (mantissa, exp) = match s.find(['p', 'P']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    Some(v * 2f64.powi(exp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_redis_accepts_read_and_print_as_redis_prints_them() {
+        // CONFIG SET / CONFIG GET pairs from redis-server 7.0.15.
+        let ok = [
+            ("1e1 0x10 .5", "10 16 0.5"),
+            (
+                "33.3333333333 0.0000001 99.12345678 50.0",
+                "33.333333 0 99.123457 50",
+            ),
+            ("0x1p4 0x.8 -0 +5 5. 1e-310", "16 0.5 -0 5 5 0"),
+            ("50 50", "50 50"),
+            ("", ""),
+        ];
+        for (given, shown) in ok {
+            let ps = parse(given).unwrap_or_else(|e| panic!("{given:?}: {e}"));
+            assert_eq!(to_config_string(&ps), shown, "{given:?}");
+        }
+    }
+
+    #[test]
+    fn values_redis_refuses_get_its_reason() {
+        for bad in [
+            "abc",
+            "50 nan",
+            " 50   99 ",
+            "5,0",
+            "1e400",
+            "1e-400",
+            "50 ",
+            "0x",
+            ".",
+            "++5",
+        ] {
+            assert_eq!(parse(bad), Err(INVALID), "{bad:?}");
+        }
+        for far in ["101", "-1", "inf", "INF", "-infinity"] {
+            assert_eq!(parse(far), Err(OUT_OF_RANGE), "{far:?}");
+        }
+    }
+}
