@@ -272,7 +272,13 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         }
     }
     if !ctx.client.authenticated {
-        return Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());
+        // Redis 7.2 named the protocol argument in the hint (redis-server 7.0.15 does not).
+        let usage = if ctx.has(Since::from(Release::Redis(7, 2, 0)).or_valkey(7, 2, 0)) {
+            "HELLO <proto> AUTH <user> <pass>"
+        } else {
+            "HELLO AUTH <user> <pass>"
+        };
+        return Err(format!("NOAUTH HELLO must be called with the client already authenticated, otherwise the {usage} option can be used to authenticate the client and select the RESP protocol version at the same time").into());
     }
     if let Some(p) = proto {
         ctx.out.resp3 = p == 3;

@@ -414,7 +414,17 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     // The replication link applies the primary's stream with expiry suspended (time 0): only
     // the primary's DELs remove keys on a replica. Replicas leave eviction to the primary too.
     let now = if client.master { 0 } else { eng.command_now() };
-    let over_memory = eng.cfg.maxmemory > 0 && !eng.repl.is_replica() && !eng.evict_if_needed(now);
+    // Nothing is evicted under a busy script (Redis neither evicts nor refuses for memory while
+    // it runs other clients' commands between the script's steps).
+    let over_memory = eng.cfg.maxmemory > 0
+        && !eng.repl.is_replica()
+        && !eng.scripts.visiting
+        && !eng.evict_if_needed(now);
+    if eng.scripts.visiting && !spec.has(flags::ALLOW_BUSY) {
+        let e = CmdError(eng.scripts.watch.busy_error().into());
+        reject(eng, client, out, Some(id), e);
+        return Flow::Continue;
+    }
     if client.multi.is_some() && !spec.has(flags::TXN_CONTROL) {
         if spec.has(flags::NO_MULTI) {
             reject(

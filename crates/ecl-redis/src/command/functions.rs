@@ -311,8 +311,16 @@ fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn stats(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    // Through the dispatcher no function is running (one would hold the node lock): while
-    // one runs, the connection layer answers FUNCTION STATS itself (`conn::busy_batch`).
+    // A running script holds the node lock: this command sees one only as a visit between
+    // its steps (`engine::visits`), where an EVAL script makes it BUSY, as in Redis.
+    if ctx.eng.scripts.visiting {
+        let watch = &ctx.eng.scripts.watch;
+        let Some(r) = watch.running_function() else {
+            return Err(watch.busy_error().into());
+        };
+        stats_reply(ctx.out, Some(&r), r.counts);
+        return Ok(());
+    }
     let counts = ctx.eng.scripts.functions.counts();
     stats_reply(ctx.out, None, counts);
     Ok(())
@@ -345,10 +353,14 @@ pub fn stats_reply(out: &mut Reply, running: Option<&RunningFunction>, counts: (
     out.int(counts.1 as i64);
 }
 
-fn kill(_: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    // As SCRIPT KILL: a running function holds the node lock, so none runs when this command
-    // gets its turn; a busy one is killed by the connection layer (`conn::busy_batch`).
-    Err("NOTBUSY No scripts in execution right now.".into())
+fn kill(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    // As SCRIPT KILL: only a visit between a busy function's steps finds one running.
+    if !ctx.eng.scripts.visiting {
+        return Err("NOTBUSY No scripts in execution right now.".into());
+    }
+    ctx.eng.scripts.watch.request_kill(true)?;
+    ctx.out.ok();
+    Ok(())
 }
 
 fn help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {

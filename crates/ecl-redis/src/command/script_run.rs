@@ -13,6 +13,7 @@ use crate::client::{Client, ReplyMode};
 use crate::cmdtable::flags;
 use crate::command::Argv;
 use crate::engine::Engine;
+use crate::engine::visits::Visits;
 use crate::resp::Reply;
 use crate::scripting::{
     KILL_CHECK_INSTRUCTIONS, KILLED, NOSCRIPT_MSG, RunModes, ScriptWatch, State, convert,
@@ -111,13 +112,14 @@ fn run_prepared(
     eng.scripts.running = true;
     let watch = eng.scripts.watch.clone();
     let node = crate::scripting::NodeAtStart {
-        open_access: eng.acl.default_nopass(),
         maxclients: eng.cfg.maxclients,
     };
     watch.begin(eng.cfg.busy_reply_threshold, function, node);
+    eng.visits.open();
     let res = run_in_state(st, eng, client, target, inv);
     let killed = watch.kill.load(Ordering::Acquire);
     watch.end();
+    eng.visits.close();
     if function {
         // The functions' state uses hooks of its own (FUNCTION LOAD's time limit); the EVAL
         // state keeps its kill check installed between runs (installing costs every call).
@@ -155,11 +157,13 @@ fn run_in_state(
     let lua = &st.lua;
     let function = target.is_right();
     st.modes.begin(eng.scripts.rand);
+    let (call, slot) = call_function(st, eng).map_err(|e| format!("ERR {e}"))?;
     if function || !st.kill_hook.get() {
-        set_kill_hook(lua, eng.scripts.watch.clone())?;
+        let held = slot_handle(st).ok_or("ERR the script state's call slot has another type")?;
+        let (watch, visits) = (eng.scripts.watch.clone(), eng.visits.clone());
+        set_kill_hook(lua, watch, (visits, held))?;
         st.kill_hook.set(!function);
     }
-    let (call, slot) = call_function(st, eng).map_err(|e| format!("ERR {e}"))?;
     let rules = CallRules {
         read_only: inv.read_only,
         cross_slot: inv.cross_slot,
@@ -348,13 +352,31 @@ fn string_sequence<'a>(
     Ok(t)
 }
 
+/// The state's call slot as a handle the kill check can keep.
+fn slot_handle(st: &State) -> Option<Arc<Slot>> {
+    let (_, slot) = st.call.get()?;
+    Arc::downcast::<Slot>(slot.clone()).ok()
+}
+
 /// Makes the running script check for SCRIPT KILL (or FUNCTION KILL) every few thousand
-/// instructions, and leave the runtime's worker once it has run for a while.
-fn set_kill_hook(lua: &Lua, watch: Arc<ScriptWatch>) -> Result<(), String> {
+/// instructions, serve other connections' turns once it is busy (`engine::visits`: Redis
+/// runs its event loop there), and leave the runtime's worker once it has run for a while.
+fn set_kill_hook(
+    lua: &Lua,
+    watch: Arc<ScriptWatch>,
+    (visits, slot): (Arc<Visits>, Arc<Slot>),
+) -> Result<(), String> {
     lua.set_hook(
         mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_INSTRUCTIONS),
         move |_, _| {
             watch.maybe_leave_worker();
+            if visits.waiting()
+                && let Ok(mut s) = slot.try_lock()
+                && s.active
+            {
+                // Between two steps of the script the slot is free: it holds the node's engine.
+                visits.serve(&mut s.eng);
+            }
             if watch.kill.load(Ordering::Acquire) {
                 Err(mlua::Error::runtime(KILLED))
             } else {

@@ -294,11 +294,15 @@ fn script_flush(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
-fn script_kill(_: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    // A script runs under the node lock, so none is running when this command gets its turn
-    // through dispatch; a busy script is killed by the connection layer without the lock
-    // (`conn::busy_batch`).
-    Err("NOTBUSY No scripts in execution right now.".into())
+fn script_kill(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    // A script runs under the node lock: this command reaches one only as a visit between
+    // the busy script's steps (`engine::visits`); otherwise none is running.
+    if !ctx.eng.scripts.visiting {
+        return Err("NOTBUSY No scripts in execution right now.".into());
+    }
+    ctx.eng.scripts.watch.request_kill(false)?;
+    ctx.out.ok();
+    Ok(())
 }
 
 fn script_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {

@@ -1,171 +1,170 @@
 //! A connection's turns while a script holds the node lock past `busy-reply-threshold`.
 //!
 //! Place in the flow: [`super::serve`] comes here when it cannot take the node lock because a
-//! script (or function) keeps it: before the connection is registered
-//! ([`lock_for_registration`]) and between batches ([`busy_turn`]). Redis's event loop runs
-//! between a busy script's steps, so its clients get answers while it runs; ours answer
-//! without the lock from what the script published in [`ScriptWatch`]: SCRIPT KILL, FUNCTION
-//! KILL and FUNCTION STATS work, every other command gets BUSY (NOAUTH before a client has
-//! authenticated, as Redis checks authentication first).
+//! script (or function) keeps it: to register a new connection ([`register_when_possible`])
+//! and to run its commands ([`busy_turn`]). Redis runs its event loop between a busy script's
+//! steps, so its clients get answers while it runs. Here a connection hands its turn to the
+//! script as a visit (`engine::visits`): the script's kill check runs the connection's commands
+//! through the dispatcher with the engine it holds, where every command not allowed while busy
+//! gets BUSY after the usual checks (unknown command, arity, NOAUTH), and AUTH, HELLO, MULTI,
+//! WATCH, RESET, QUIT, SCRIPT/FUNCTION KILL and FUNCTION STATS run. A visit the script did not
+//! serve before it ended comes back, and the connection takes the lock as usual.
 
-use super::{Output, READ_CHUNK, compact_input, flush};
-use crate::command::Argv;
-use crate::engine::{NodeGuard, Shared, wall_ms};
-use crate::errors::NOAUTH;
-use crate::resp::{Decoder, Limits, Reply};
-use crate::scripting::ScriptWatch;
+use super::{
+    BatchEnd, Output, Registered, account_batch, compact_input, flush, register, run_batch,
+};
+use crate::client::{Client, Event};
+use crate::engine::visits::Visit;
+use crate::engine::{Engine, Shared, wall_ms};
+use crate::resp::{Decoder, Limits};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-/// Input a connection not yet registered buffers while a script runs; past it, the socket is
-/// not read until the script ends (back-pressure, nothing dropped).
-const UNREGISTERED_INPUT_LIMIT: usize = 1 << 20;
+/// What registering a new connection needs, kept whole so that a visit the script did not
+/// serve gives it back.
+pub(super) struct Registration {
+    pub(super) shared: Arc<Shared>,
+    pub(super) tx: mpsc::UnboundedSender<Event>,
+    pub(super) addrs: (SocketAddr, SocketAddr, bool),
+    pub(super) kill: Arc<Notify>,
+}
 
-/// Answers the complete commands in `inbuf[start..]` without the lock, as Redis does while a
-/// script is busy: SCRIPT KILL (FUNCTION KILL for a function) asks the script to stop (or says
-/// why not), FUNCTION STATS shows the running function, every other command gets BUSY. A client
-/// that has not authenticated gets NOAUTH, and its AUTH or HELLO waits for the lock (checking a
-/// password needs the node's users). (SHUTDOWN NOSAVE is not offered: a node is stopped
-/// through the API, which also stops the script.)
-fn busy_batch(
-    watch: &ScriptWatch,
-    authenticated: bool,
-    dec: &mut Decoder,
-    (inbuf, start): (&[u8], &mut usize),
-    reply: &mut Reply,
-) {
-    loop {
-        match dec.next(&inbuf[*start..]) {
-            Ok(Some(n)) => {
-                let cmd = &inbuf[*start..*start + n];
-                let argv = Argv::new(dec.arg_bytes(cmd), dec.args());
-                if !authenticated && (argv.is(0, "auth") || argv.is(0, "hello")) {
-                    return;
-                }
-                *start += n;
-                if argv.is_empty() {
-                    continue;
-                }
-                if !authenticated {
-                    reply.error(NOAUTH);
-                    continue;
-                }
-                let function = argv.is(0, "function");
-                if argv.len() == 2 && (function || argv.is(0, "script")) && argv.is(1, "kill") {
-                    match watch.request_kill(function) {
-                        Ok(()) => reply.ok(),
-                        Err(e) => reply.error(e),
-                    }
-                } else if argv.len() == 2 && function && argv.is(1, "stats") {
-                    match watch.running_function() {
-                        Some(r) => {
-                            crate::command::functions::stats_reply(reply, Some(&r), r.counts)
-                        }
-                        None => reply.error(watch.busy_error()),
-                    }
-                } else {
-                    reply.error(watch.busy_error());
-                }
-            }
-            // Incomplete or malformed input waits for the lock: the normal path answers it.
-            Ok(None) | Err(_) => return,
-        }
+impl Registration {
+    fn run(self, eng: &mut Engine) -> Registered {
+        register(eng, &self.shared, self.tx, self.addrs, self.kill)
     }
 }
 
-/// One turn of a registered connection while a script is busy: its complete commands are
-/// answered without the lock ([`busy_batch`]) and written. `false`: the connection ends.
+/// Registers a new connection with the node: under the lock, or, while a busy script holds
+/// it, as a visit the script serves (so `redis-cli SCRIPT KILL` from a new connection stops a
+/// runaway script, as on redis-server). `None`: the node stopped first.
+pub(super) async fn register_when_possible(mut reg: Registration) -> Option<Registered> {
+    loop {
+        let shared = reg.shared.clone();
+        if let Some(mut g) = shared.try_lock() {
+            return Some(reg.run(&mut g));
+        }
+        if *reg.shared.shutdown.borrow() {
+            return None;
+        }
+        if reg.shared.script.busy(wall_ms()) {
+            let (tx, rx) = oneshot::channel();
+            let visit: Visit = Box::new(move |eng: Option<&mut Engine>| {
+                let _ = tx.send(match eng {
+                    Some(eng) => Ok(reg.run(eng)),
+                    None => Err(reg),
+                });
+            });
+            if let Err(unserved) = shared.visits.offer(visit) {
+                unserved(None);
+            }
+            match rx.await {
+                Ok(Ok(registered)) => return Some(registered),
+                Ok(Err(back)) => reg = back,
+                // Dropped without an answer: the node is stopping.
+                Err(_) => return None,
+            }
+        }
+        // A short critical section of another connection, a script not yet busy, or one that
+        // just ended.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// A registered connection's state, lent to the script for one visit.
+struct Turn {
+    client: Client,
+    dec: Decoder,
+    input: Vec<u8>,
+    out: Output,
+}
+
+impl Turn {
+    /// Runs the turn's complete commands as a visit; how much input they took and how the
+    /// batch ended.
+    fn serve(&mut self, eng: &mut Engine) -> (usize, BatchEnd) {
+        let paused_run = eng.begin_visit();
+        let mut start = 0;
+        let end = run_batch(
+            eng,
+            &mut self.client,
+            &mut self.dec,
+            &self.input,
+            &mut start,
+            &mut self.out,
+        );
+        // Visits run no write (only commands allowed while busy run), so nothing goes to the
+        // AOF; the script's own writes reach it when the script ends.
+        let unread = self.input.len() - start;
+        account_batch(eng, &mut self.client, &self.out, start, unread);
+        eng.end_visit(paused_run);
+        (start, end)
+    }
+}
+
+/// What the connection does after a busy turn.
+pub(super) enum BusyTurn {
+    /// Replies were written (or the script ended): go on.
+    Served,
+    /// Only part of a command waits: read more first.
+    NeedsInput,
+    /// The connection ends.
+    Closed,
+}
+
+/// One turn of a registered connection while a script is busy: its commands run as a visit
+/// to the script, then their replies are written.
 pub(super) async fn busy_turn<S>(
     stream: &mut S,
-    (dec, authenticated): (&mut Decoder, bool),
+    (client, dec): (&mut Client, &mut Decoder),
     (inbuf, start): (&mut Vec<u8>, &mut usize),
     out: &mut Output,
     (shared, shutdown, kill): (&Shared, &mut watch::Receiver<bool>, &Notify),
-    id: u64,
-) -> bool
+) -> BusyTurn
 where
     S: tokio::io::AsyncWrite + Unpin,
 {
-    busy_batch(
-        &shared.script,
-        authenticated,
-        dec,
-        (inbuf, start),
-        &mut out.reply,
-    );
+    let id = client.id;
+    let turn = Turn {
+        client: std::mem::replace(client, Client::new(id, false)),
+        dec: std::mem::replace(dec, Decoder::new(Limits::default())),
+        input: inbuf[*start..].to_vec(),
+        out: std::mem::replace(out, Output::new(out.pending.clone())),
+    };
+    let (tx, rx) = oneshot::channel();
+    let visit: Visit = Box::new(move |eng: Option<&mut Engine>| {
+        let mut turn = turn;
+        let served = eng.map(|eng| turn.serve(eng));
+        let _ = tx.send((turn, served));
+    });
+    if let Err(unserved) = shared.visits.offer(visit) {
+        unserved(None);
+    }
+    // Dropped without an answer: the node is stopping.
+    let Ok((turn, served)) = rx.await else {
+        return BusyTurn::Closed;
+    };
+    (*client, *dec, *out) = (turn.client, turn.dec, turn.out);
+    let Some((taken, end)) = served else {
+        // The script ended first: take the lock as usual.
+        return BusyTurn::Served;
+    };
+    *start += taken;
     compact_input(inbuf, start);
     out.account();
-    if !out.reply.is_empty() && !flush(stream, out, (shared, shutdown, kill), id, false).await {
-        return false;
+    let pubsub = client.sub_count() > 0;
+    if !out.reply.is_empty() && !flush(stream, out, (shared, shutdown, kill), id, pubsub).await {
+        return BusyTurn::Closed;
     }
-    if *start < inbuf.len() {
-        // A partial command (or AUTH before authentication): wait for more bytes (or the
-        // lock) a moment.
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    true
-}
-
-/// The node lock for registering a new connection. Registration needs the lock; while a busy
-/// script keeps it, the connection is served as a registered one would be ([`busy_batch`],
-/// authenticated when the node's default user needs no password), so `redis-cli SCRIPT KILL`
-/// from a new connection stops a runaway script as it does on redis-server. Input read
-/// meanwhile stays in `inbuf` for the registered connection. `None`: the peer left or the node
-/// stopped first.
-pub(super) async fn lock_for_registration<'a, S>(
-    shared: &'a Shared,
-    stream: &mut S,
-    (inbuf, start): (&mut Vec<u8>, &mut usize),
-) -> Option<NodeGuard<'a>>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let mut dec: Option<Decoder> = None;
-    let mut reply = Reply::new();
-    loop {
-        if let Some(g) = shared.try_lock() {
-            return Some(g);
+    match end {
+        _ if client.close => BusyTurn::Closed,
+        BatchEnd::Paused => {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            BusyTurn::Served
         }
-        if *shared.shutdown.borrow() {
-            return None;
-        }
-        let busy = shared.script.busy(wall_ms());
-        let Some(node) = shared.script.node_at_start().filter(|_| busy) else {
-            // A short critical section of another connection, or a script not yet busy.
-            tokio::time::sleep(Duration::from_millis(1)).await;
-            continue;
-        };
-        let limits = Limits {
-            authenticated: node.open_access,
-            ..Limits::default()
-        };
-        let dec = dec.get_or_insert_with(|| Decoder::new(limits));
-        busy_batch(
-            &shared.script,
-            node.open_access,
-            dec,
-            (inbuf, start),
-            &mut reply,
-        );
-        compact_input(inbuf, start);
-        if !reply.is_empty() {
-            if stream.write_all(&reply.buf).await.is_err() {
-                return None;
-            }
-            reply.buf.clear();
-        }
-        if inbuf.len() >= UNREGISTERED_INPUT_LIMIT {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-            continue;
-        }
-        inbuf.reserve(READ_CHUNK);
-        tokio::select! {
-            r = stream.read_buf(inbuf) => match r {
-                Ok(0) | Err(_) => return None,
-                Ok(_) => {}
-            },
-            _ = tokio::time::sleep(Duration::from_millis(1)) => {}
-        }
+        BatchEnd::Drained if *start < inbuf.len() => BusyTurn::NeedsInput,
+        _ => BusyTurn::Served,
     }
 }

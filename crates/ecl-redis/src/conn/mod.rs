@@ -54,57 +54,57 @@ pub async fn serve<S>(
     let kill = Arc::new(Notify::new());
     let mut inbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut start = 0usize;
-    let (mut client, mut dec, pending) = {
-        let lock = busy::lock_for_registration(&shared, &mut stream, (&mut inbuf, &mut start));
-        let Some(mut eng) = lock.await else {
-            return;
-        };
-        register(&mut eng, &shared, tx, (peer, local, tls), kill.clone())
+    let registration = busy::Registration {
+        shared: shared.clone(),
+        tx,
+        addrs: (peer, local, tls),
+        kill: kill.clone(),
+    };
+    let Some((mut client, mut dec, pending)) = busy::register_when_possible(registration).await
+    else {
+        return;
     };
     let id = client.id;
     tracing::debug!(client = id, %peer, "redis client connected");
-    let mut out = Output {
-        reply: Reply::new(),
-        counted: 0,
-        pending: pending.clone(),
-        soft: SoftClock::default(),
-    };
+    let mut out = Output::new(pending);
     let mut idle_timeout = 0u64;
     let mut paused = false;
     'conn: loop {
         let mut more = false;
         if start < inbuf.len() && client.block.is_none() {
-            let Some(mut eng) = lock_async(&shared).await else {
+            let mut script_busy = false;
+            if let Some(mut eng) = lock_async(&shared).await {
+                let end = run_locked_batch(
+                    &mut eng,
+                    &mut client,
+                    &mut dec,
+                    (&inbuf, &mut start),
+                    &mut out,
+                );
+                (paused, more) = (end == BatchEnd::Paused, end == BatchEnd::OutputFull);
+                idle_timeout = eng.cfg.timeout;
+                shared.activity.fetch_add(1, Ordering::Relaxed);
+                drop(eng);
+                compact_input(&mut inbuf, &mut start);
+            } else {
+                script_busy = true;
+            }
+            if script_busy {
                 let busy = (&*shared, &mut shutdown, &*kill);
-                if !busy::busy_turn(
+                let turn = busy::busy_turn(
                     &mut stream,
-                    (&mut dec, client.authenticated),
+                    (&mut client, &mut dec),
                     (&mut inbuf, &mut start),
                     &mut out,
                     busy,
-                    id,
-                )
-                .await
-                {
-                    break 'conn;
+                );
+                match turn.await {
+                    busy::BusyTurn::Closed => break 'conn,
+                    busy::BusyTurn::Served => continue,
+                    // Only part of a command: wait for the rest below.
+                    busy::BusyTurn::NeedsInput => {}
                 }
-                continue;
-            };
-            let before = start;
-            let end = run_batch(
-                &mut eng,
-                &mut client,
-                &mut dec,
-                &inbuf,
-                &mut start,
-                &mut out,
-            );
-            (paused, more) = (end == BatchEnd::Paused, end == BatchEnd::OutputFull);
-            let (read, unread) = (start - before, inbuf.len() - start);
-            idle_timeout = after_batch(&mut eng, &mut client, &out, read, unread);
-            shared.activity.fetch_add(1, Ordering::Relaxed);
-            drop(eng);
-            compact_input(&mut inbuf, &mut start);
+            }
         }
         out.account();
         if !out.reply.is_empty() {
@@ -145,20 +145,44 @@ pub async fn serve<S>(
             break 'conn;
         }
     }
-    cleanup(&mut *shared.lock_wait().await, &client);
+    forget_client(&shared, &mut stream, &client).await;
     tracing::debug!(client = id, "redis client disconnected");
 }
 
-/// Under the node lock after a batch: the query buffer limit (`unread` bytes wait), the
-/// network counters, the client's CLIENT LIST fields, and the AOF write (the batch's writes
-/// reach the file before its replies leave). Returns the node's idle `timeout`.
-fn after_batch(
+/// The connection ended: the node forgets its client. While a busy script holds the lock
+/// (QUIT, or a client gone, while it runs), the peer sees the connection end first, as on
+/// redis-server, and the node forgets the client once the script ends.
+async fn forget_client<S>(shared: &Shared, stream: &mut S, client: &Client)
+where
+    S: tokio::io::AsyncWrite + Unpin,
+{
+    let cleaned = shared.try_lock().map(|mut eng| cleanup(&mut eng, client));
+    if cleaned.is_none() {
+        let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
+        cleanup(&mut *shared.lock_wait().await, client);
+    }
+}
+
+/// One batch under the node lock ([`run_batch`]), then what follows it there: the batch's
+/// accounting and the AOF write (the batch's writes reach the file before its replies leave).
+fn run_locked_batch(
     eng: &mut Engine,
     client: &mut Client,
-    out: &Output,
-    read: usize,
-    unread: usize,
-) -> u64 {
+    dec: &mut Decoder,
+    (inbuf, start): (&[u8], &mut usize),
+    out: &mut Output,
+) -> BatchEnd {
+    let before = *start;
+    let end = run_batch(eng, client, dec, inbuf, start, out);
+    let (read, unread) = (*start - before, inbuf.len() - *start);
+    account_batch(eng, client, out, read, unread);
+    eng.flush_aof();
+    end
+}
+
+/// After a batch: the query buffer limit (`unread` bytes wait), the network counters and the
+/// client's CLIENT LIST fields.
+fn account_batch(eng: &mut Engine, client: &mut Client, out: &Output, read: usize, unread: usize) {
     if unread > eng.cfg.query_buffer_limit {
         tracing::warn!(
             client = client.id,
@@ -169,8 +193,6 @@ fn after_batch(
     eng.stats.net_in += read as u64;
     eng.stats.net_out += (out.reply.len() - out.counted) as u64;
     sync_info(eng, client, &out.reply);
-    eng.flush_aof();
-    eng.cfg.timeout
 }
 
 /// Drops the input a batch consumed: all of it when nothing is left, else the consumed
@@ -185,6 +207,9 @@ fn compact_input(inbuf: &mut Vec<u8>, start: &mut usize) {
     }
 }
 
+/// A registered connection's client state, request decoder and output counter.
+type Registered = (Client, Decoder, Arc<Pending>);
+
 /// Registers a new connection with the node (CLIENT LIST entry, id, the default user when it
 /// needs no password) and gives its client state and request decoder.
 fn register(
@@ -193,7 +218,7 @@ fn register(
     tx: mpsc::UnboundedSender<Event>,
     (peer, local, tls): (SocketAddr, SocketAddr, bool),
     kill: Arc<Notify>,
-) -> (Client, Decoder, Arc<Pending>) {
+) -> Registered {
     // Node shutdown tells registered connections with `Event::Kill` (under this lock), so a
     // waiting connection needs no watch of its own; one registering after it is told here.
     if *shared.shutdown.borrow() {
@@ -449,6 +474,16 @@ struct Output {
 }
 
 impl Output {
+    /// Nothing to send yet; unsent bytes will be counted in `pending`.
+    fn new(pending: Arc<Pending>) -> Output {
+        Output {
+            reply: Reply::new(),
+            counted: 0,
+            pending,
+            soft: SoftClock::default(),
+        }
+    }
+
     /// Counts the bytes produced since the last call.
     fn account(&mut self) {
         let new = self.reply.len() - self.counted;

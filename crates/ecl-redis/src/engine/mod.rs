@@ -22,6 +22,7 @@ pub mod encodings;
 pub mod replication;
 mod shared;
 pub mod slot_stats;
+pub mod visits;
 
 pub use context::{Ctx, Handler, Propagation};
 pub use shared::{NodeGuard, Shared, lock_async};
@@ -126,6 +127,15 @@ pub struct Blocked {
     pub spec: BlockSpec,
 }
 
+/// What a busy script's run had when another connection's turn interrupted it.
+#[derive(Debug)]
+pub struct PausedRun {
+    running: bool,
+    batch_now: i64,
+    batch_cmds: u32,
+    last_tick: Instant,
+}
+
 /// Static facts about the node.
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
@@ -208,6 +218,8 @@ pub struct Engine {
     clock_offset: i64,
     /// CLIENT PAUSE: until (ms) and whether only writes are paused.
     pause: Option<(i64, bool)>,
+    /// Other connections' turns while a script is busy (served by its kill check).
+    pub(crate) visits: Arc<visits::Visits>,
     /// The latency monitor's events (LATENCY LATEST, HISTORY).
     pub(crate) latency: Box<crate::latency::LatencyMonitor>,
     /// Cached command time (ms) for the current batch: reading the clock costs as much as a
@@ -273,6 +285,7 @@ impl Engine {
             info,
             clock_offset: 0,
             pause: None,
+            visits: Arc::default(),
             latency: Box::default(),
             batch_now: 0,
             batch_cmds: 0,
@@ -477,6 +490,30 @@ impl Engine {
         self.batch_now = self.now_ms();
         self.batch_cmds = 0;
         self.last_tick = Instant::now();
+    }
+
+    /// Another connection's turn starts while a script is busy (`engine::visits`): its
+    /// commands run as a visit, not as the script's, on a batch clock of their own. Returns
+    /// what [`Engine::end_visit`] restores for the script.
+    pub fn begin_visit(&mut self) -> PausedRun {
+        let saved = PausedRun {
+            running: self.scripts.running,
+            batch_now: self.batch_now,
+            batch_cmds: self.batch_cmds,
+            last_tick: self.last_tick,
+        };
+        self.scripts.running = false;
+        self.scripts.visiting = true;
+        saved
+    }
+
+    /// The visit is over: the script goes on with its own clock.
+    pub fn end_visit(&mut self, saved: PausedRun) {
+        self.scripts.visiting = false;
+        self.scripts.running = saved.running;
+        self.batch_now = saved.batch_now;
+        self.batch_cmds = saved.batch_cmds;
+        self.last_tick = saved.last_tick;
     }
 
     /// Time for the next command: the batch's cached time, refreshed every 32 commands so long

@@ -25,6 +25,8 @@ pub struct Shared {
     pub idle: Notify,
     /// The running script, seen without the lock (BUSY replies, SCRIPT KILL).
     pub script: Arc<crate::scripting::ScriptWatch>,
+    /// Where connections queue their turns while a script is busy (the engine's own).
+    pub visits: Arc<super::visits::Visits>,
     /// Connection tasks waiting in [`lock_async`] for the lock.
     pub waiters: AtomicUsize,
     /// Batches run so far: the cron thread ([`crate::cron`]) sees a node clients use.

@@ -145,6 +145,7 @@ impl RedisNode {
         engine.acl.owner_managed = cfg.users.is_some() || cfg.requirepass.is_some();
         load::start_from(&mut engine, &cfg)?;
         let script_watch = engine.scripts.watch.clone();
+        let visits = engine.visits.clone();
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             engine: Mutex::new(engine),
@@ -152,6 +153,7 @@ impl RedisNode {
             conns: AtomicUsize::new(0),
             idle: Notify::new(),
             script: script_watch,
+            visits,
             waiters: AtomicUsize::new(0),
             activity: AtomicUsize::new(0),
             unlocked: Notify::new(),

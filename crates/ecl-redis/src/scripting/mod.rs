@@ -166,19 +166,16 @@ pub struct ScriptWatch {
     /// Wall-clock ms at which the running script next tries to leave its runtime worker
     /// ([`leave_worker`]); 0 while no script runs.
     pub(crate) leave_at_ms: AtomicI64,
-    /// What a connection accepted while the script runs needs and cannot read without the
-    /// lock, as the script's start saw it (no command that changes them runs in a script).
+    /// What accepting a connection while the script runs needs and cannot read without the
+    /// lock, as the script's start saw it (no command that changes it runs in a script).
     /// Stored before `busy_at_ms` (release), read after it (acquire).
-    open_access: AtomicBool,
     maxclients: std::sync::atomic::AtomicUsize,
 }
 
-/// The node's access rules when a script started: a connection opened while it is busy is
-/// served by them (see `conn::serve`).
+/// The node's limits when a script started: a connection accepted while it is busy is
+/// checked against them (see `node::max_clients`).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NodeAtStart {
-    /// The default user needs no password: a new connection is authenticated.
-    pub open_access: bool,
     /// `maxclients`.
     pub maxclients: usize,
 }
@@ -264,20 +261,18 @@ impl ScriptWatch {
         self.kill.store(true, Ordering::Release);
     }
 
-    /// The node's access rules as the running script's start saw them (`None` while no
-    /// script runs).
+    /// The node's limits as the running script's start saw them (`None` while no script
+    /// runs).
     pub fn node_at_start(&self) -> Option<NodeAtStart> {
         if self.busy_at_ms.load(Ordering::Acquire) == 0 {
             return None;
         }
         Some(NodeAtStart {
-            open_access: self.open_access.load(Ordering::Relaxed),
             maxclients: self.maxclients.load(Ordering::Relaxed),
         })
     }
 
     pub(crate) fn begin(&self, busy_after_ms: i64, function: bool, node: NodeAtStart) {
-        self.open_access.store(node.open_access, Ordering::Relaxed);
         self.maxclients.store(node.maxclients, Ordering::Relaxed);
         self.kill.store(false, Ordering::Release);
         self.wrote.store(false, Ordering::Release);
@@ -351,6 +346,9 @@ pub struct Scripts {
     pub(crate) rand: u64,
     /// Shared with the node's connections (BUSY, SCRIPT KILL while a script runs).
     pub watch: Arc<ScriptWatch>,
+    /// Another connection's commands run now, between two steps of a busy script
+    /// (`engine::visits`): only commands allowed while busy run, the others get BUSY.
+    pub visiting: bool,
     /// Redis 7 functions (FUNCTION LOAD, FCALL): their own Lua state and libraries.
     pub functions: functions::Functions,
 }
@@ -364,6 +362,7 @@ impl Default for Scripts {
             running: false,
             rand: libs::RAND_INIT,
             watch: Arc::default(),
+            visiting: false,
             functions: functions::Functions::default(),
         }
     }
