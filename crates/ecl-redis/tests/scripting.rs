@@ -1397,3 +1397,40 @@ async fn busy_script_replies_match_redis_server() {
         .await
         .expect("node stops");
 }
+
+/// A client served between a busy script's steps sees none of the script's effects happen
+/// halfway: a waiter on a list the script pushes to and then empties is not served by the
+/// visit (Redis serves waiters when the script ends, when the list is gone again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visits_during_a_busy_script_serve_no_waiter_halfway() {
+    let node = start_with(|cfg| {
+        cfg.parameters
+            .push(("busy-reply-threshold".into(), "50".into()));
+    });
+    let mut waiter = Raw::connect(&node).await;
+    let mut runner = Raw::connect(&node).await;
+    let mut other = Raw::connect(&node).await;
+    waiter.send(&["BLPOP", "q", "0"]).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let body = "redis.call('lpush', 'q', 'x') \
+        local t0 = redis.call('time') \
+        while true do \
+          local t = redis.call('time') \
+          if (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 600000 then break end \
+        end \
+        redis.call('del', 'q') return 1";
+    runner.send(&["EVAL", body, "0"]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let busy = step(&mut other, &["PING"]).await;
+    assert!(busy.starts_with("-BUSY "), "{busy}");
+    let done = tokio::time::timeout(Duration::from_secs(5), runner.read()).await;
+    assert_eq!(done.expect("the script ends"), ":1\r\n");
+    let early = tokio::time::timeout(Duration::from_millis(200), waiter.read()).await;
+    assert!(
+        early.is_err(),
+        "the waiter was served mid-script: {early:?}"
+    );
+    assert_eq!(step(&mut other, &["RPUSH", "q", "y"]).await, ":1\r\n");
+    let served = tokio::time::timeout(Duration::from_secs(5), waiter.read()).await;
+    assert_eq!(served.expect("served"), "*2\r\n$1\r\nq\r\n$1\r\ny\r\n");
+}

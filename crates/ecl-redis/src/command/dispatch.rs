@@ -277,7 +277,9 @@ fn dispatch_unguarded(
         }
         _ => {}
     }
-    if !client.detached && !client.in_exec {
+    // Waiters, expiry events and new-key events wait for the end of the batch, the EXEC or
+    // the script; a visit between a busy script's steps must not serve them halfway.
+    if !client.detached && !client.in_exec && !eng.scripts.visiting {
         if eng.has_ready() {
             serve_blocked(eng);
         }
