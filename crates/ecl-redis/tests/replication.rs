@@ -579,3 +579,46 @@ async fn chained_replicas_follow_through_an_intermediate_replica() {
         n.shutdown().await;
     }
 }
+
+/// A busy script's writes reach a replica as one unit when the script ends, even when other
+/// clients' commands ran between its steps (AUTH, HELLO, WATCH… run there, as in Redis).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_scripts_writes_reach_replicas_when_it_ends() {
+    let p = common::start_with(|cfg| {
+        cfg.parameters
+            .push(("busy-reply-threshold".into(), "50".into()));
+    });
+    let r = start();
+    r.replicate_from(&p, endpoint(&p));
+    let mut pc = common::client(&p).await;
+    assert_eq!(wait_for(&mut pc, 1).await, 1);
+    let mut runner = Raw::connect(&p).await;
+    let mut visitor = Raw::connect(&p).await;
+    let mut on_replica = Raw::connect(&r).await;
+    let body = "redis.call('set', 'x', '1') \
+        local t0 = redis.call('time') \
+        while true do \
+          local t = redis.call('time') \
+          if (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 800000 then break end \
+        end \
+        redis.call('set', 'y', '1') return 1";
+    runner.send(&["EVAL", body, "0"]).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Commands that run while the script is busy.
+    assert_eq!(visitor.cmd(&["WATCH", "k"]).await, "+OK\r\n");
+    assert_eq!(visitor.cmd(&["UNWATCH"]).await, "+OK\r\n");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        on_replica.cmd(&["GET", "x"]).await,
+        "$-1\r\n",
+        "half a script replicated"
+    );
+    let done = tokio::time::timeout(Duration::from_secs(5), runner.read()).await;
+    assert_eq!(done.expect("the script ends"), ":1\r\n");
+    eventually(
+        &mut on_replica,
+        &["MGET", "x", "y"],
+        "*2\r\n$1\r\n1\r\n$1\r\n1\r\n",
+    )
+    .await;
+}

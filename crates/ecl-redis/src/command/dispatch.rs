@@ -619,7 +619,9 @@ fn after_command_propagate(
         {
             eng.propagate_command(client, argv, propagation);
         }
-        if !client.in_exec && !eng.repl.txn.is_empty() {
+        // A visit between a busy script's steps leaves the script's unit open: its effects
+        // reach replicas and the AOF together when it ends.
+        if !client.in_exec && !eng.scripts.visiting && !eng.repl.txn.is_empty() {
             eng.flush_txn();
         }
     }
