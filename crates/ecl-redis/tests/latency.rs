@@ -306,3 +306,29 @@ async fn latency_graph_charts_the_samples() {
     assert!(chart.ends_with(&body), "{chart:?}");
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_fast_commands_are_their_own_latency_event() {
+    let node = start_with(|c| c.engine_version = "7.0.15".into());
+    let mut c = Raw::connect(&node).await;
+    c.cmd(&["CONFIG", "SET", "latency-monitor-threshold", "1"])
+        .await;
+    // A GET (flagged fast) of a 64 MiB value takes milliseconds to copy into the reply.
+    let big = vec![b'a'; 64 << 20];
+    c.cmd_bytes(&[b"SET", b"big", &big]).await;
+    let mut slow_get = false;
+    for _ in 0..5 {
+        let reply = c.cmd_bytes(&[b"GET", b"big"]).await;
+        assert_eq!(reply.len(), (64 << 20) + 13);
+        let latest = c.cmd(&["LATENCY", "LATEST"]).await;
+        if latest.contains("$12\r\nfast-command\r\n") {
+            slow_get = true;
+            break;
+        }
+    }
+    assert!(slow_get, "a GET past the threshold is a fast-command event");
+    c.cmd(&["DEBUG", "SLEEP", "0.003"]).await;
+    let latest = c.cmd(&["LATENCY", "LATEST"]).await;
+    assert!(latest.contains("$7\r\ncommand\r\n"), "{latest}");
+    node.shutdown().await;
+}

@@ -680,9 +680,15 @@ fn log_command(
     let (usec, reply_bytes) = cost;
     let lat = eng.cfg.latency_threshold_ms;
     if lat > 0 && usec / 1000 >= lat {
-        // LATENCY LATEST/HISTORY: the "command" event, as Redis records slow commands.
-        let ms = usec / 1000;
-        eng.latency.record("command", now / 1000, ms);
+        // LATENCY LATEST/HISTORY: Redis records a slow command as the "fast-command" event
+        // when the command is flagged fast (O(1) ones, such as a GET of a huge value), else
+        // as "command".
+        let event = if spec.has(flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        eng.latency.record(event, now / 1000, usec / 1000);
     }
     if client.detached {
         return;
