@@ -212,3 +212,18 @@ async fn shutdown_closes_waiting_connections() {
         );
     }
 }
+
+/// A fresh Redis 7 node numbers its first connection 3, as redis-server 7.0.15 does (its two
+/// Lua clients take 1 and 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_client_id_is_redis_7s() {
+    let node = common::start_with(|c| c.engine_version = "7.0.15".into());
+    let mut c = common::Raw::connect(&node).await;
+    assert_eq!(c.cmd(&["CLIENT", "ID"]).await, ":3\r\n");
+    if let Some(real) = common::ReferenceRedis::start(&[]) {
+        // `connect` first opens a connection to see that the server listens: that one is 3.
+        let mut theirs = real.connect().await;
+        assert_eq!(theirs.cmd(&["CLIENT", "ID"]).await, ":4\r\n");
+    }
+    node.shutdown().await;
+}

@@ -127,6 +127,10 @@ pub struct Blocked {
     pub spec: BlockSpec,
 }
 
+/// Releases whose first connection has client id 3.
+const FIRST_ID_3: crate::version::Since =
+    crate::version::Since::from(crate::version::Release::Redis(7, 0, 0));
+
 /// What a busy script's run had when another connection's turn interrupted it.
 #[derive(Debug)]
 pub struct PausedRun {
@@ -303,6 +307,11 @@ impl Engine {
             // Cluster mode has database 0 only; resharding and CLUSTER GETKEYSINSLOT read
             // its keys by slot.
             e.dbs[0].enable_slot_index();
+        }
+        if e.info.release.has(FIRST_ID_3) {
+            // Redis 7 creates its two Lua clients (scripts, functions) at start-up, so the
+            // first connection is client 3 (CLIENT ID on a fresh redis-server 7.0.15).
+            e.clients.next_id = 2;
         }
         e
     }
