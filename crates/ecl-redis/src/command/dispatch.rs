@@ -669,6 +669,7 @@ fn standalone_redirect(eng: &Engine, client: &Client, spec: &CommandSpec) -> Opt
 /// The logs a command that ran may enter: the latency monitor's `command` event, the slow log
 /// and (Valkey 8.1) the large-request / large-reply command logs. `cost` is the run time in
 /// µs and the reply's size in bytes.
+#[inline]
 fn log_command(
     eng: &mut Engine,
     client: &Client,

@@ -53,6 +53,7 @@ fn highest_equivalent(ns: u64) -> u64 {
 
 impl LatencyHistogram {
     /// Records one run of `usec` microseconds.
+    #[inline]
     pub fn record_usec(&mut self, usec: u64) {
         let ns = usec.saturating_mul(1000).clamp(LOWEST_NS, HIGHEST_NS);
         let i = index_of(ns);
