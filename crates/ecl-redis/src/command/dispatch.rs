@@ -669,7 +669,9 @@ fn standalone_redirect(eng: &Engine, client: &Client, spec: &CommandSpec) -> Opt
 /// The logs a command that ran may enter: the latency monitor's `command` event, the slow log
 /// and (Valkey 8.1) the large-request / large-reply command logs. `cost` is the run time in
 /// µs and the reply's size in bytes.
-#[inline]
+// Inlined into the dispatcher (its checks are a few loads on the common path); the DEBUG
+// SLEEP path calls it too.
+#[inline(always)]
 fn log_command(
     eng: &mut Engine,
     client: &Client,
