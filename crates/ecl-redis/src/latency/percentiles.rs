@@ -138,4 +138,27 @@ mod tests {
             assert_eq!(parse(far), Err(OUT_OF_RANGE), "{far:?}");
         }
     }
+
+    /// Bounded fuzzing (run by `cargo test`): random words over the characters numbers are
+    /// made of never panic; what is accepted lies in 0–100 and reads back the same from its
+    /// printed form.
+    #[test]
+    fn random_values_never_panic_and_accepted_ones_read_back() {
+        use rand::rngs::StdRng;
+        use rand::{RngExt, SeedableRng};
+        const CHARS: &[u8] = b"0123456789.eExXpP+- nNaAiIfF,";
+        let mut rng = StdRng::seed_from_u64(17);
+        for _ in 0..20_000 {
+            let len = rng.random_range(0..=12);
+            let word: String = (0..len)
+                .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+                .collect();
+            if let Ok(ps) = parse(&word) {
+                assert!(ps.iter().all(|p| (0.0..=100.0).contains(p)), "{word:?}");
+                let shown = to_config_string(&ps);
+                let again = parse(&shown).map(|p| to_config_string(&p));
+                assert_eq!(again.as_deref(), Ok(shown.as_str()), "{word:?}");
+            }
+        }
+    }
 }
