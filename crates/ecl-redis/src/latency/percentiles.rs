@@ -39,60 +39,25 @@ pub fn to_config_string(ps: &[f64]) -> String {
     ps.iter().map(|&p| label(p)).collect::<Vec<_>>().join(" ")
 }
 
-/// A whole word read as a C double; `None` where Redis refuses it: empty, leading space, not
-/// a number to its end, NaN, or overflowing (or underflowing to zero) a double. `inf` itself
-/// is a number (refused later as out of range).
+/// A whole word read as a C double, as Redis reads these (`string2d`): the number parse
+/// Redis uses for scores ([`crate::db::string::parse_f64`]: no surrounding space, no NaN,
+/// hexadecimal accepted), and `None` where the value overflows or underflows to zero (`inf`
+/// spelled out is a number, refused later as out of range).
 fn parse_double(word: &str) -> Option<f64> {
-    let unsigned = word.strip_prefix(['+', '-']).unwrap_or(word);
-    let negative = word.starts_with('-');
-    if unsigned.starts_with(['+', '-']) {
-        return None;
-    }
-    let hex = unsigned
-        .strip_prefix("0x")
-        .or_else(|| unsigned.strip_prefix("0X"));
-    let (v, digits) = match hex {
-        Some(h) => (parse_hex(h)?, h),
-        None => (unsigned.parse::<f64>().ok()?, unsigned),
-    };
-    let v = if negative { -v } else { v };
-    if v.is_nan() {
-        return None;
-    }
+    let v = crate::db::string::parse_f64(word.as_bytes())?;
+    let unsigned = word.trim_start_matches(['+', '-']);
     let spelled_infinite =
         unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity");
     if v.is_infinite() && !spelled_infinite {
         return None;
     }
-    let mantissa = digits.split(['e', 'E', 'p', 'P']).next().unwrap_or("");
-    let nonzero_digit = mantissa.bytes().any(|b| b.is_ascii_hexdigit() && b != b'0');
-    if v == 0.0 && nonzero_digit && hex.is_none() {
+    let hex = unsigned.starts_with("0x") || unsigned.starts_with("0X");
+    let mantissa = unsigned.split(['e', 'E']).next().unwrap_or("");
+    let nonzero_digit = mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
+    if v == 0.0 && nonzero_digit && !hex {
         return None;
     }
     Some(v)
-}
-
-/// The part of a hexadecimal double after `0x`: hex digits with an optional point, then an
-/// optional binary exponent (`p4`).
-fn parse_hex(s: &str) -> Option<f64> {
-    let (mantissa, exp) = match s.find(['p', 'P']) {
-        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
-        None => (s, 0),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut v = 0f64;
-    for c in int.chars() {
-        v = v * 16.0 + f64::from(c.to_digit(16)?);
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        v += f64::from(c.to_digit(16)?) * scale;
-        scale /= 16.0;
-    }
-    Some(v * 2f64.powi(exp))
 }
 
 #[cfg(test)]
