@@ -563,12 +563,9 @@ fn count_call(
     let tracking = eng.cfg.latency_tracking && call != CallKind::Blocked;
     if let Some(s) = eng.stats.cmd.get_mut(id) {
         s.calls += u64::from(new_call);
-        s.usec += usec;
+        s.add_run(usec, tracking);
         if failed {
             s.failed += 1;
-        }
-        if tracking {
-            s.latency.get_or_insert_with(Box::default).record_usec(usec);
         }
     }
     usec
@@ -584,12 +581,7 @@ pub fn finish_debug_sleep(eng: &mut Engine, client: &Client, argv: &Argv<'_>, sl
     };
     let tracking = eng.cfg.latency_tracking;
     if let Some(s) = eng.stats.cmd.get_mut(id) {
-        s.usec += slept_us;
-        if tracking {
-            s.latency
-                .get_or_insert_with(Box::default)
-                .record_usec(slept_us);
-        }
+        s.add_run(slept_us, tracking);
     }
     let spec = eng.table.entries[id].spec;
     let now = eng.now_ms();
@@ -666,7 +658,8 @@ fn standalone_redirect(eng: &Engine, client: &Client, spec: &CommandSpec) -> Opt
     (data && !(read && client.readonly)).then(|| CmdError(format!("REDIRECT {host}:{port}").into()))
 }
 
-/// The logs a command that ran may enter: the latency monitor's `command` event, the slow log
+/// The logs a command that ran may enter: the latency monitor's `command` (or `fast-command`)
+/// event, the slow log
 /// and (Valkey 8.1) the large-request / large-reply command logs. `cost` is the run time in
 /// µs and the reply's size in bytes.
 // Inlined into the dispatcher (its checks are a few loads on the common path); the DEBUG

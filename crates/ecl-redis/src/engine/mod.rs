@@ -62,6 +62,20 @@ pub struct CmdStat {
     pub latency: Option<Box<crate::latency::LatencyHistogram>>,
 }
 
+impl CmdStat {
+    /// Adds a run of `usec` µs to the command's time and, with `histogram`, to its latency
+    /// histogram (`latency-tracking`).
+    #[inline]
+    pub fn add_run(&mut self, usec: u64, histogram: bool) {
+        self.usec += usec;
+        if histogram {
+            self.latency
+                .get_or_insert_with(Box::default)
+                .record_usec(usec);
+        }
+    }
+}
+
 /// Node-wide counters (INFO stats).
 #[derive(Debug, Default)]
 pub struct Stats {
