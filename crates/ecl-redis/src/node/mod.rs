@@ -386,12 +386,19 @@ async fn accept_loop(
     }
 }
 
-/// `maxclients`, read without waiting for a busy script (which cannot change it) to end.
+/// `maxclients`, read without waiting for a busy script (which cannot change it) to end: a
+/// connection accepted while a script runs reads it under the lock as soon as the lock is
+/// free, or from the script's start once the script is busy.
 async fn max_clients(shared: &Shared) -> usize {
-    let busy = shared.script.busy(crate::engine::wall_ms());
-    match shared.script.node_at_start().filter(|_| busy) {
-        Some(node) => node.maxclients,
-        None => shared.lock_wait().await.cfg.maxclients,
+    loop {
+        if let Some(eng) = shared.try_lock() {
+            return eng.cfg.maxclients;
+        }
+        let busy = shared.script.busy(crate::engine::wall_ms());
+        if let Some(node) = shared.script.node_at_start().filter(|_| busy) {
+            return node.maxclients;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 
