@@ -1291,7 +1291,14 @@ async fn replies_around_a_busy_script(addr: std::net::SocketAddr) -> Vec<(String
     runner
         .send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"])
         .await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Busy once another connection gets BUSY (a loaded machine may take a while).
+    let mut probe = connect().await;
+    for _ in 0..200 {
+        if step(&mut probe, &["PING"]).await.starts_with("-BUSY ") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut other = connect().await;
     let mut stranger = Raw::connect_addr(addr).await;
     let mut seen = Vec::new();
@@ -1416,14 +1423,14 @@ async fn visits_during_a_busy_script_serve_no_waiter_halfway() {
         local t0 = redis.call('time') \
         while true do \
           local t = redis.call('time') \
-          if (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 600000 then break end \
+          if (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 2000000 then break end \
         end \
         redis.call('del', 'q') return 1";
     runner.send(&["EVAL", body, "0"]).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let busy = step(&mut other, &["PING"]).await;
     assert!(busy.starts_with("-BUSY "), "{busy}");
-    let done = tokio::time::timeout(Duration::from_secs(5), runner.read()).await;
+    let done = tokio::time::timeout(Duration::from_secs(10), runner.read()).await;
     assert_eq!(done.expect("the script ends"), ":1\r\n");
     let early = tokio::time::timeout(Duration::from_millis(200), waiter.read()).await;
     assert!(
@@ -1433,4 +1440,25 @@ async fn visits_during_a_busy_script_serve_no_waiter_halfway() {
     assert_eq!(step(&mut other, &["RPUSH", "q", "y"]).await, ":1\r\n");
     let served = tokio::time::timeout(Duration::from_secs(5), waiter.read()).await;
     assert_eq!(served.expect("served"), "*2\r\n$1\r\nq\r\n$1\r\ny\r\n");
+}
+
+/// A connection accepted while a script runs but before it is busy is answered once the
+/// script is busy (it waited for the lock to read `maxclients` until the script ended).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_opened_before_the_script_is_busy_gets_busy() {
+    let node = start_with(|cfg| {
+        cfg.parameters
+            .push(("busy-reply-threshold".into(), "300".into()));
+    });
+    let mut runner = Raw::connect(&node).await;
+    runner
+        .send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"])
+        .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut early = Raw::connect(&node).await;
+    let busy = step(&mut early, &["PING"]).await;
+    assert!(busy.starts_with("-BUSY "), "{busy}");
+    assert_eq!(step(&mut early, &["SCRIPT", "KILL"]).await, "+OK\r\n");
+    let killed = tokio::time::timeout(Duration::from_secs(10), runner.read()).await;
+    assert!(killed.expect("answered").starts_with("-ERR Script killed"));
 }
