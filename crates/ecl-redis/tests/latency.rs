@@ -273,9 +273,16 @@ async fn blocking_commands_and_debug_sleep_count_as_in_redis_server() {
     let (blpop, hist_calls, usec, labels, slow) = blocking_figures(&mut a, &mut b).await;
     // Two BLPOPs are two calls; only the served one has a run time in the histogram.
     assert_eq!((blpop.as_str(), hist_calls), ("cmdstat_blpop:calls=2", 1));
-    assert!((20_000..200_000).contains(&usec), "DEBUG SLEEP usec {usec}");
+    // At least the sleep (a loaded machine may wake it late).
+    assert!(
+        (20_000..2_000_000).contains(&usec),
+        "DEBUG SLEEP usec {usec}"
+    );
     assert_eq!(labels[0], 1, "one DEBUG call: {labels:?}");
-    assert!(labels[1] == 33_816 || labels[1] == 67_633, "{labels:?}");
+    assert!(
+        labels[1] >= 33_816 && LADDER.contains(&labels[1]),
+        "{labels:?}"
+    );
     assert!(slow, "DEBUG SLEEP 0.02 is in the slow log");
     if let Some(real) = ReferenceRedis::start(&["--enable-debug-command", "yes"]) {
         let (mut a, mut b) = (real.connect().await, real.connect().await);

@@ -599,7 +599,7 @@ async fn a_busy_scripts_writes_reach_replicas_when_it_ends() {
         local t0 = redis.call('time') \
         while true do \
           local t = redis.call('time') \
-          if (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 800000 then break end \
+          if (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 3000000 then break end \
         end \
         redis.call('set', 'y', '1') return 1";
     runner.send(&["EVAL", body, "0"]).await;
@@ -613,7 +613,10 @@ async fn a_busy_scripts_writes_reach_replicas_when_it_ends() {
         "$-1\r\n",
         "half a script replicated"
     );
-    let done = tokio::time::timeout(Duration::from_secs(5), runner.read()).await;
+    // The script still ran when the replica was read (else the check proved nothing).
+    let busy = visitor.cmd(&["PING"]).await;
+    assert!(busy.starts_with("-BUSY "), "{busy}");
+    let done = tokio::time::timeout(Duration::from_secs(10), runner.read()).await;
     assert_eq!(done.expect("the script ends"), ":1\r\n");
     eventually(
         &mut on_replica,

@@ -272,8 +272,9 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         }
     }
     if !ctx.client.authenticated {
-        // Redis 7.2 named the protocol argument in the hint (redis-server 7.0.15 does not).
-        let usage = if ctx.has(Since::from(Release::Redis(7, 2, 0)).or_valkey(7, 2, 0)) {
+        // redis-server 7.0.15 does not name the protocol argument in the hint; later releases
+        // (and ElastiCache's 7.1, as this engine has answered so far) do.
+        let usage = if ctx.has(Since::from(Release::Redis(7, 1, 0)).or_valkey(7, 2, 0)) {
             "HELLO <proto> AUTH <user> <pass>"
         } else {
             "HELLO AUTH <user> <pass>"
