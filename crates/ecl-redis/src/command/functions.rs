@@ -354,13 +354,7 @@ pub fn stats_reply(out: &mut Reply, running: Option<&RunningFunction>, counts: (
 }
 
 fn kill(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    // As SCRIPT KILL: only a visit between a busy function's steps finds one running.
-    if !ctx.eng.scripts.visiting {
-        return Err("NOTBUSY No scripts in execution right now.".into());
-    }
-    ctx.eng.scripts.watch.request_kill(true)?;
-    ctx.out.ok();
-    Ok(())
+    super::scripting::kill_running(ctx, true)
 }
 
 fn help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {

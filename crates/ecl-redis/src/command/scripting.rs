@@ -295,12 +295,19 @@ fn script_flush(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn script_kill(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
-    // A script runs under the node lock: this command reaches one only as a visit between
-    // the busy script's steps (`engine::visits`); otherwise none is running.
+    kill_running(ctx, false)
+}
+
+/// SCRIPT KILL (`function` false) and FUNCTION KILL: a script runs under the node lock, so
+/// these reach one only as a visit between the busy script's steps (`engine::visits`);
+/// otherwise none is running. Each stops only its own kind ([`ScriptWatch::request_kill`]).
+///
+/// [`ScriptWatch::request_kill`]: crate::scripting::ScriptWatch::request_kill
+pub(super) fn kill_running(ctx: &mut Ctx<'_>, function: bool) -> CmdResult {
     if !ctx.eng.scripts.visiting {
         return Err("NOTBUSY No scripts in execution right now.".into());
     }
-    ctx.eng.scripts.watch.request_kill(false)?;
+    ctx.eng.scripts.watch.request_kill(function)?;
     ctx.out.ok();
     Ok(())
 }
