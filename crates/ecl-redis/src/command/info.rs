@@ -7,6 +7,7 @@
 use super::{Argv, Ctx, v};
 use crate::engine::Engine;
 use crate::errors::CmdResult;
+use crate::version::{Release, Since};
 use std::fmt::Write;
 
 const DEFAULT: &[&str] = &[
@@ -196,20 +197,43 @@ fn server(eng: &Engine, s: &mut String, now: i64) {
     }
 }
 
+/// Fields Redis 7.2 added to INFO (`# Clients`: pubsub_clients, watching_clients,
+/// total_watched_keys, total_blocking_keys, total_blocking_keys_on_nokey; `# Stats`:
+/// acl_access_denied_*). redis-server 7.0.15 has none of them; the emulator's ElastiCache 7.1
+/// nodes keep them, as they had them (7.1's INFO is not verified), and so does every Valkey.
+const LATER_INFO_FIELDS: Since = Since::from(Release::Redis(7, 1, 0)).or_valkey(7, 2, 0);
+
 fn clients(eng: &Engine, s: &mut String) {
-    let watched: usize = eng.clients.map.values().map(|c| c.watched).sum();
-    let watching = eng.clients.map.values().filter(|c| c.watched > 0).count();
+    let later = eng.info.release.has(LATER_INFO_FIELDS);
     let _ = write!(
         s,
-        "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:20480\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\npubsub_clients:{}\r\nwatching_clients:{watching}\r\nclients_in_timeout_table:{}\r\ntotal_watched_keys:{watched}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
+        "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:20480\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\n",
         eng.clients.map.len(),
         eng.cfg.get("maxclients").unwrap_or_default(),
         eng.blocked_count(),
         eng.tracking.clients.len(),
-        eng.clients.pubsub_clients(),
-        eng.blocked_with_deadline(),
-        eng.blocking_keys(),
     );
+    let watched: usize = eng.clients.map.values().map(|c| c.watched).sum();
+    if later {
+        let watching = eng.clients.map.values().filter(|c| c.watched > 0).count();
+        let pubsub = eng.clients.pubsub_clients();
+        let _ = write!(
+            s,
+            "pubsub_clients:{pubsub}\r\nwatching_clients:{watching}\r\n"
+        );
+    }
+    let _ = write!(
+        s,
+        "clients_in_timeout_table:{}\r\n",
+        eng.blocked_with_deadline()
+    );
+    if later {
+        let _ = write!(
+            s,
+            "total_watched_keys:{watched}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
+            eng.blocking_keys(),
+        );
+    }
 }
 
 fn memory(eng: &mut Engine, s: &mut String) {
@@ -263,7 +287,7 @@ fn stats(eng: &Engine, s: &mut String) {
     let st = &eng.stats;
     let _ = write!(
         s,
-        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\nacl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
+        "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\ninstantaneous_input_kbps:0.00\r\ninstantaneous_output_kbps:0.00\r\ninstantaneous_input_repl_kbps:0.00\r\ninstantaneous_output_repl_kbps:0.00\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nexpired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\nexpire_cycle_cpu_milliseconds:0\r\nevicted_keys:{}\r\nevicted_clients:0\r\ntotal_eviction_exceeded_time:0\r\ncurrent_eviction_exceeded_time:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:0\r\nslave_expires_tracked_keys:0\r\nactive_defrag_hits:0\r\nactive_defrag_misses:0\r\nactive_defrag_key_hits:0\r\nactive_defrag_key_misses:0\r\ntotal_active_defrag_time:0\r\ncurrent_active_defrag_time:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\ndump_payload_sanitizations:0\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\nio_threaded_reads_processed:0\r\nio_threaded_writes_processed:0\r\nreply_buffer_shrinks:0\r\nreply_buffer_expands:0\r\n",
         eng.clients.total_connections,
         st.commands,
         eng.ops_per_sec(),
@@ -280,11 +304,15 @@ fn stats(eng: &Engine, s: &mut String) {
         st.error_replies,
         st.commands,
         st.commands,
-        eng.acl.denied.auth,
-        eng.acl.denied.command,
-        eng.acl.denied.key,
-        eng.acl.denied.channel,
     );
+    if eng.info.release.has(LATER_INFO_FIELDS) {
+        let d = &eng.acl.denied;
+        let _ = write!(
+            s,
+            "acl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
+            d.auth, d.command, d.key, d.channel,
+        );
+    }
 }
 
 fn replication(eng: &mut Engine, s: &mut String) {

@@ -1,0 +1,101 @@
+//! INFO lists the fields of the node's release: a Redis 7.0 node has redis-server 7.0.15's
+//! fields in each section, in its order (compared with Debian's redis-server 7.0.15 where it
+//! is installed), and the fields Redis 7.2 added (`pubsub_clients`, `watching_clients`,
+//! `total_watched_keys`, `total_blocking_keys*`, `acl_access_denied_*`) appear from
+//! ElastiCache's 7.1 and on Valkey only. The emulator's own `ecl_*` fields are left out of the
+//! comparison (README lists them).
+
+mod common;
+
+use common::{Raw, ReferenceRedis, start_with};
+use ecl_redis::Flavor;
+
+/// Sections whose field names do not depend on what ran before (commandstats, errorstats,
+/// latencystats and keyspace list what was used).
+const FIXED_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "cluster",
+];
+
+const LATER_FIELDS: &[&str] = &[
+    "pubsub_clients",
+    "watching_clients",
+    "total_watched_keys",
+    "total_blocking_keys",
+    "total_blocking_keys_on_nokey",
+    "acl_access_denied_auth",
+    "acl_access_denied_cmd",
+    "acl_access_denied_key",
+    "acl_access_denied_channel",
+];
+
+/// The field names of one INFO section, in order, without the emulator's own.
+async fn field_names(c: &mut Raw, section: &str) -> Vec<String> {
+    c.cmd(&["INFO", section])
+        .await
+        .lines()
+        .filter(|l| !l.starts_with('$') && !l.starts_with('#') && l.contains(':'))
+        .filter_map(|l| l.split(':').next())
+        .filter(|name| !name.starts_with("ecl_"))
+        .map(str::to_string)
+        .collect()
+}
+
+async fn node(flavor: Flavor, version: &str) -> (ecl_redis::RedisNode, Raw) {
+    let node = start_with(|c| {
+        c.flavor = flavor;
+        c.engine_version = version.into();
+    });
+    let raw = Raw::connect(&node).await;
+    (node, raw)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_7_0_node_lists_redis_server_7_0s_fields() {
+    let (_node, mut ours) = node(Flavor::Redis, "7.0.15").await;
+    for section in FIXED_SECTIONS {
+        let names = field_names(&mut ours, section).await;
+        for later in LATER_FIELDS {
+            assert!(!names.iter().any(|n| n == later), "{later} in {section}");
+        }
+    }
+    let Some(reference) = ReferenceRedis::start(&[]) else {
+        eprintln!("redis-server not installed: compared with the list of later fields only");
+        return;
+    };
+    let mut theirs = reference.connect().await;
+    for section in FIXED_SECTIONS {
+        assert_eq!(
+            field_names(&mut ours, section).await,
+            field_names(&mut theirs, section).await,
+            "INFO {section}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn later_releases_list_the_fields_redis_7_2_added() {
+    for (flavor, version) in [
+        (Flavor::Redis, "7.1.0"),
+        (Flavor::Valkey, "7.2.6"),
+        (Flavor::Valkey, "8.0.1"),
+    ] {
+        let (_node, mut c) = node(flavor, version).await;
+        let mut names = field_names(&mut c, "clients").await;
+        names.extend(field_names(&mut c, "stats").await);
+        for later in LATER_FIELDS {
+            assert!(names.iter().any(|n| n == later), "{later} on {version}");
+        }
+        // Counted, not printed as constants: a denied AUTH shows.
+        c.cmd(&["AUTH", "nosuchuser", "pw"]).await;
+        let stats = c.cmd(&["INFO", "stats"]).await;
+        assert!(stats.contains("acl_access_denied_auth:1\r\n"), "{stats}");
+    }
+}
