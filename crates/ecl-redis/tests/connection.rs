@@ -130,6 +130,30 @@ async fn debug_sleep_stalls_the_node_not_the_runtime() {
     other.shutdown().await;
 }
 
+/// Inside MULTI/EXEC, DEBUG SLEEP sleeps too (it answered at once before): EXEC answers after
+/// it, and the node's other clients wait for it, as redis-server's do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_sleep_inside_exec_sleeps_the_node() {
+    let node = start();
+    let other = start();
+    let mut c = Raw::connect(&node).await;
+    let mut d = Raw::connect(&node).await;
+    let mut o = Raw::connect(&other).await;
+    assert_eq!(c.cmd(&["MULTI"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["DEBUG", "SLEEP", "0.3"]).await, "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["INCR", "n"]).await, "+QUEUED\r\n");
+    let start = std::time::Instant::now();
+    c.send(&["EXEC"]).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(o.cmd(&["PING"]).await, "+PONG\r\n");
+    assert_eq!(d.cmd(&["GET", "n"]).await, "$1\r\n1\r\n");
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    assert_eq!(c.read().await, "*2\r\n+OK\r\n:1\r\n");
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    node.shutdown().await;
+    other.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_mode_select_and_move() {
     let node = start_with(|c| c.cluster_enabled = true);
