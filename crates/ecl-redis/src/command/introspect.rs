@@ -313,35 +313,41 @@ fn docs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
+/// COMMAND LIST: every command, each followed by its subcommands (`xinfo|help`), as Redis
+/// lists them; FILTERBY PATTERN matches full names, FILTERBY ACLCAT each entry's own categories.
 fn list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let t = ctx.eng.table.clone();
-    let mut names: Vec<&str> = t.top_level().map(|e| e.full_name.as_str()).collect();
+    let mut ids: Vec<usize> = Vec::with_capacity(t.entries.len());
+    for (id, e) in t.entries.iter().enumerate() {
+        if e.parent.is_none() {
+            ids.push(id);
+            let mut subs: Vec<(&[u8], usize)> =
+                e.subs.iter().map(|(n, &sid)| (n.as_slice(), sid)).collect();
+            subs.sort_unstable();
+            ids.extend(subs.into_iter().map(|(_, sid)| sid));
+        }
+    }
     if argv.len() > 2 {
         if argv.len() != 5 || !argv.is(2, "filterby") {
             return Err(errors::SYNTAX.into());
         }
         let val = argv.get(4);
         if argv.is(3, "pattern") {
-            names.retain(|n| glob_match_nocase(val, n.as_bytes()));
+            ids.retain(|&id| glob_match_nocase(val, t.entries[id].full_name.as_bytes()));
         } else if argv.is(3, "aclcat") {
             let cat = String::from_utf8_lossy(val).to_ascii_lowercase();
             // An unknown category selects nothing.
             let wanted = AclCategories::from_name(&cat);
-            names.retain(|n| {
-                wanted.is_some_and(|c| {
-                    t.lookup(n.as_bytes())
-                        .is_some_and(|id| t.entries[id].spec.acl.contains(c))
-                })
-            });
+            ids.retain(|&id| wanted.is_some_and(|c| t.entries[id].spec.acl.contains(c)));
         } else if argv.is(3, "module") {
-            names.clear();
+            ids.clear();
         } else {
             return Err(errors::SYNTAX.into());
         }
     }
-    ctx.out.array(names.len());
-    for n in names {
-        ctx.out.bulk(n.as_bytes());
+    ctx.out.array(ids.len());
+    for id in ids {
+        ctx.out.bulk(t.entries[id].full_name.as_bytes());
     }
     Ok(())
 }
