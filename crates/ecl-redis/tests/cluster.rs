@@ -474,3 +474,22 @@ async fn publish_crosses_the_cluster_and_spublish_its_shard() {
         n.shutdown().await;
     }
 }
+
+/// CLUSTER HELP exists (it answered "unknown subcommand"); on a cluster-disabled node it is
+/// refused like every CLUSTER subcommand, with redis-server 7.0.15's error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_help() {
+    let (primaries, _replicas, _) = three_shards();
+    let mut c = Raw::connect(&primaries[0]).await;
+    let help = c.cmd(&["CLUSTER", "HELP"]).await;
+    assert!(
+        help.starts_with("*") && help.contains("CLUSTER <subcommand>") && help.contains("KEYSLOT"),
+        "{help}"
+    );
+    let plain = start_with(|_| {});
+    let mut p = Raw::connect(&plain).await;
+    assert_eq!(
+        p.cmd(&["CLUSTER", "HELP"]).await,
+        "-ERR This instance has cluster support disabled\r\n"
+    );
+}

@@ -137,7 +137,7 @@ async fn command_list(c: &mut common::Raw, filter: &[&str]) -> Vec<String> {
 
 /// The commands of redis-server 7.0.15 this engine does not have: ones ElastiCache restricts
 /// (replication and cluster administration, MIGRATE, MODULE LOAD, SHUTDOWN), the Lua debugger,
-/// HyperLogLog's internal test commands and CLUSTER HELP. COMMAND LIST must list all others.
+/// and HyperLogLog's internal test commands. COMMAND LIST must list all others.
 const NOT_HERE: &[&str] = &[
     "cluster|addslots",
     "cluster|addslotsrange",
@@ -148,7 +148,6 @@ const NOT_HERE: &[&str] = &[
     "cluster|failover",
     "cluster|flushslots",
     "cluster|forget",
-    "cluster|help",
     "cluster|meet",
     "cluster|replicate",
     "cluster|reset",

@@ -97,6 +97,13 @@ const SUBS: &[CommandSpec] = &[
         .since(Redis(7, 2, 0))
         .group("cluster")
         .doc("Returns the shard ID of a node."),
+    Cmd::new("help", help)
+        .arity(2)
+        .flags(&[LOADING, STALE])
+        .acl(&[SLOW])
+        .since(Redis(5, 0, 0))
+        .group("cluster")
+        .doc("Returns helpful text about the different subcommands."),
     Cmd::new("keyslot", keyslot)
         .arity(3)
         .flags(&[STALE])
@@ -364,6 +371,41 @@ fn nodes(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
         );
     }
     ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+/// CLUSTER HELP: the subcommands this node has (ElastiCache's set: no slot or node
+/// administration). Like every CLUSTER subcommand, refused on a cluster-disabled node.
+fn help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    require_cluster(ctx)?;
+    super::help::help(
+        ctx,
+        "CLUSTER",
+        &[
+            "COUNTKEYSINSLOT <slot>",
+            "    The number of keys in hash slot <slot> on this node.",
+            "GETKEYSINSLOT <slot> <count>",
+            "    Up to <count> key names of hash slot <slot> on this node.",
+            "INFO",
+            "    The cluster's state, slot counts, size and epochs.",
+            "KEYSLOT <key>",
+            "    The hash slot of <key>.",
+            "LINKS",
+            "    The node's cluster bus links.",
+            "MYID",
+            "    This node's id.",
+            "NODES",
+            "    The cluster's nodes, one line each, in the nodes.conf format.",
+            "REPLICAS <node-id>",
+            "    The replicas of primary <node-id>, in the NODES format.",
+            "SHARDS",
+            "    The cluster's shards: slot ranges and nodes.",
+            "SLAVES <node-id>",
+            "    The same as REPLICAS (deprecated name).",
+            "SLOTS",
+            "    The cluster's slot ranges and the nodes serving them.",
+        ],
+    );
     Ok(())
 }
 
