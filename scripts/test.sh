@@ -6,7 +6,8 @@
 #   1. builds the workspace once (debug): the binaries the client suites drive;
 #   2. cargo test --workspace (unit and Rust integration tests);
 #   3. the Python client suites under tests/clients/ (aws-cli, boto3, redis-py, pymemcache,
-#      redis-cli, raw sockets), including the wire and memcached_compat suites;
+#      redis-cli, raw sockets), including the wire and memcached_compat suites and
+#      redis_compat (redis-py's own test-suite, RESP2 and RESP3, on redis-server and ours);
 #   3b. the differential oracle (tests/differential/oracle.py) against redis-server/memcached;
 #   4. the Terraform suite, when terraform and an offline AWS provider mirror are present;
 #   5. the JavaScript SDK suite (tests/sdk/js), when node and npm are present, and the Rust AWS
@@ -145,7 +146,7 @@ run_pytest clients-ports-mode no tests/clients "${xdist[@]}" \
 unset ECL_TEST_ADDRESSING
 # Suites owned by other engineers run serially (they may start reference servers of their own):
 # their pytest files, and their run.sh when they ship one (counted as one check).
-for suite in wire memcached_compat; do
+for suite in wire memcached_compat redis_compat; do
   dir="tests/clients/$suite"
   [[ -d "$dir" ]] || continue
   if compgen -G "$dir/test_*.py" >/dev/null || compgen -G "$dir/*_test.py" >/dev/null; then
