@@ -207,3 +207,55 @@ async fn command_list_matches_redis_server_7_0() {
     }
     node.shutdown().await;
 }
+
+/// COMMAND GETKEYS answers as redis-server 7.0.15 in its corners: unknown subcommands, key
+/// counts out of range (no key at all, even ZUNIONSTORE's destination), optional keys (EVAL,
+/// FCALL: an empty list), channels that are not keys, arity. redis-py's cluster client asks
+/// it for every command with movable keys (its own suite's `test_get_eval_keys_with_0_keys`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_getkeys_matches_redis_server_7_0() {
+    let Some(real) = ReferenceRedis::start(&[]) else {
+        eprintln!("redis-server not installed: COMMAND GETKEYS comparison skipped");
+        return;
+    };
+    let node = start_with(|c| c.engine_version = "7.0.15".to_string());
+    let mut ours = common::Raw::connect(&node).await;
+    let mut theirs = real.connect().await;
+    let cases: &[&[&str]] = &[
+        &["ping", "a", "b"],
+        &["get", "a", "b"],
+        &["eval", "x", "0"],
+        &["eval", "x", "1"],
+        &["eval", "x", "2", "a"],
+        &["eval", "x", "-1", "a"],
+        &["eval", "x", "abc", "a"],
+        &["eval", "x", "1", "a", "b"],
+        &["fcall_ro", "f", "0"],
+        &["zunionstore", "d", "0", "a"],
+        &["zunionstore", "d", "2", "a"],
+        &["zunionstore", "d", "2", "a", "b", "weights", "1", "2"],
+        &["zinterstore", "d", "x", "a"],
+        &["sintercard", "0", "a"],
+        &["zunion", "1", "a", "withscores"],
+        &["lmpop", "3", "a", "b", "left"],
+        &["blmpop", "0", "2", "a", "b", "left"],
+        &["xread", "streams", "a", "b", "0", "0"],
+        &["xreadgroup", "group", "g", "c", "streams", "a", "0"],
+        &["fcall", "f", "1", "a"],
+        &["config", "get", "x"],
+        &["config", "nosuch"],
+        &["object", "nosuch", "k"],
+        &["publish", "c", "m"],
+        &["spublish", "c", "m"],
+        &["sort", "k", "by", "x", "store", "d"],
+        &["georadius", "k", "1", "2", "3", "m", "store", "d"],
+    ];
+    for case in cases {
+        let mut args = vec!["COMMAND", "GETKEYS"];
+        args.extend_from_slice(case);
+        assert_eq!(ours.cmd(&args).await, theirs.cmd(&args).await, "{case:?}");
+        args[1] = "GETKEYSANDFLAGS";
+        assert_eq!(ours.cmd(&args).await, theirs.cmd(&args).await, "{case:?}");
+    }
+    node.shutdown().await;
+}

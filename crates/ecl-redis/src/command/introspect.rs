@@ -353,7 +353,10 @@ fn list(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 /// Key positions (relative to the inner command) and their key-spec flags; keys flagged
-/// `not_key` (shard channels) are not keys here, as in Redis.
+/// `not_key` (shard channels) are not keys here, as in Redis. Redis's checks, in its order: an
+/// unknown command or subcommand; a command without keys; the arity; then no key found (a
+/// key count out of range finds none): an empty list for a command whose keys are optional
+/// (EVAL, FCALL), else an error.
 fn keys_of(ctx: &Ctx<'_>, argv: &Argv<'_>) -> Result<Vec<(usize, u16)>, errors::CmdError> {
     let target: Vec<&[u8]> = argv.iter_from(2).collect();
     let buf: Vec<u8> = target.concat();
@@ -368,26 +371,80 @@ fn keys_of(ctx: &Ctx<'_>, argv: &Argv<'_>) -> Result<Vec<(usize, u16)>, errors::
     let Some(mut id) = t.lookup(inner.get(0)) else {
         return Err("ERR Invalid command specified".into());
     };
-    if !t.entries[id].subs.is_empty()
-        && let Some(sid) = t.lookup_sub(id, inner.get(1))
-    {
-        id = sid;
+    if !t.entries[id].subs.is_empty() && inner.len() > 1 {
+        match t.lookup_sub(id, inner.get(1)) {
+            Some(sid) => id = sid,
+            None => return Err("ERR Invalid command specified".into()),
+        }
     }
     let spec = t.entries[id].spec;
+    let keyless = matches!(spec.keys, Keys::None) || spec.key_flags(0) & ks::NOT_KEY != 0;
+    if keyless {
+        return Err("ERR The command has no key arguments".into());
+    }
     if !super::arity_ok(spec.arity, inner.len()) {
         return Err("ERR Invalid number of arguments specified for command".into());
     }
-    let pos: Vec<(usize, u16)> = spec
-        .key_positions(&inner)
-        .into_iter()
-        .enumerate()
-        .map(|(nth, p)| (p, spec.key_flags_for(&inner, nth)))
-        .filter(|(_, f)| f & ks::NOT_KEY == 0)
-        .collect();
-    if pos.is_empty() {
-        return Err("ERR The command has no key arguments".into());
+    let declared = super::keyspecs::declared(&t.entries[id].full_name).unwrap_or_default();
+    let pos: Vec<(usize, u16)> = if declared.iter().any(|s| key_count_out_of_range(s, &inner)) {
+        Vec::new()
+    } else {
+        // A command with one declared spec (EVAL, XREADGROUP) reports its flags, as Redis
+        // reports a valid spec's: they can differ from what the command does (XREADGROUP
+        // writes, its spec says RO).
+        let only_spec = match declared {
+            [only] => Some(only.flags),
+            _ => None,
+        };
+        spec.key_positions(&inner)
+            .into_iter()
+            .enumerate()
+            .map(|(nth, p)| {
+                (
+                    p,
+                    only_spec.unwrap_or_else(|| spec.key_flags_for(&inner, nth)),
+                )
+            })
+            .filter(|(_, f)| f & ks::NOT_KEY == 0)
+            .collect()
+    };
+    if pos.is_empty() && !spec.has(NO_MANDATORY_KEYS) {
+        return Err("ERR Invalid arguments specified for command".into());
     }
     Ok(pos)
+}
+
+/// Whether a `numkeys`-style spec's count (read as C's `atoi` would: leading digits, else 0)
+/// is below 1 or names more keys than the arguments after it hold: Redis then finds no key
+/// at all, not even a fixed one such as ZUNIONSTORE's destination.
+fn key_count_out_of_range(spec: &KeySpec, inner: &Argv<'_>) -> bool {
+    let (Begin::Index(begin), Find::Keynum(keynum_idx, _, step)) = (spec.begin, spec.find) else {
+        return false;
+    };
+    let at = (begin + keynum_idx) as usize;
+    if at >= inner.len() {
+        return false;
+    }
+    let count = atoi(inner.get(at));
+    let after = (inner.len() - at - 1) as i64;
+    count < 1 || (count - 1) * i64::from(step.max(1)) + 1 > after
+}
+
+/// C's `atoi`: optional blanks and sign, then digits up to the first non-digit (0 if none).
+fn atoi(b: &[u8]) -> i64 {
+    let s = b.trim_ascii_start();
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let n = digits
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .fold(0i64, |n, c| {
+            n.saturating_mul(10).saturating_add(i64::from(c - b'0'))
+        });
+    if neg { -n } else { n }
 }
 
 fn getkeys(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
