@@ -1,7 +1,8 @@
-//! Connection lifecycle: QUIT, RESET, idle `timeout`, CLIENT PAUSE, DEBUG SLEEP, SELECT rules.
+//! Connection lifecycle: QUIT, RESET, idle `timeout`, CLIENT PAUSE, DEBUG SLEEP and ERROR,
+//! SELECT rules.
 
 mod common;
-use common::{Raw, start, start_with};
+use common::{Raw, ReferenceRedis, start, start_with};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,6 +249,39 @@ async fn first_client_id_is_redis_7s() {
         // `connect` first opens a connection to see that the server listens: that one is 3.
         let mut theirs = real.connect().await;
         assert_eq!(theirs.cmd(&["CLIENT", "ID"]).await, ":4\r\n");
+    }
+    node.shutdown().await;
+}
+
+/// DEBUG ERROR replies its argument as an error (line breaks made spaces), also inside EXEC,
+/// without counting it in INFO errorstats: byte for byte as redis-server 7.0.15 (started with
+/// `enable-debug-command yes`). redis-py's own suite maps LOADING and OOM errors with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_error_matches_redis_server() {
+    let node = start_with(|c| c.engine_version = "7.0.15".into());
+    let mut ours = Raw::connect(&node).await;
+    let Some(real) = ReferenceRedis::start(&["--enable-debug-command", "yes"]) else {
+        assert_eq!(
+            ours.cmd(&["DEBUG", "ERROR", "LOADING x"]).await,
+            "-LOADING x\r\n"
+        );
+        return;
+    };
+    let mut theirs = real.connect().await;
+    let script: &[&[&str]] = &[
+        &["DEBUG", "ERROR", "LOADING fake message"],
+        &["DEBUG", "ERROR", "a\r\nb"],
+        &["DEBUG", "ERROR", ""],
+        &["DEBUG", "ERROR", "-x"],
+        &["DEBUG", "ERROR", "a", "b"],
+        &["DEBUG", "ERROR"],
+        &["MULTI"],
+        &["DEBUG", "ERROR", "OOM x"],
+        &["EXEC"],
+        &["INFO", "errorstats"],
+    ];
+    for args in script {
+        assert_eq!(ours.cmd(args).await, theirs.cmd(args).await, "{args:?}");
     }
     node.shutdown().await;
 }

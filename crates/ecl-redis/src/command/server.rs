@@ -881,6 +881,19 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
                 return ctx.block(Vec::new(), Some(until), crate::client::TimeoutReply::Ok);
             }
         }
+        "error" if argv.len() == 3 => {
+            // The argument verbatim as an error reply, line breaks made spaces; a reply the
+            // command wrote, not an error it raised, so INFO errorstats does not count it
+            // (as on redis-server). Clients test their error mapping with it (LOADING, OOM).
+            let text: Vec<u8> = argv
+                .get(2)
+                .iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                .collect();
+            ctx.out.raw(b"-");
+            ctx.out.raw(&text);
+            ctx.out.raw(b"\r\n");
+        }
         "object" if argv.len() == 3 => {
             let now = ctx.now;
             let Some(e) = ctx.db().peek(argv.get(2), now) else {
@@ -930,6 +943,8 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ctx,
             "DEBUG",
             &[
+                "ERROR <string>",
+                "    Return a Redis protocol error with <string> as message.",
                 "OBJECT <key>",
                 "    Show low level info about the key and associated value.",
                 "SLEEP <seconds>",
