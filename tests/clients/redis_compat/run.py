@@ -36,7 +36,22 @@ DEFAULT_FILES = [
     "test_encoding.py",
     "test_function.py",
     "test_scripting.py",
+    "test_monitor.py",
+    "test_connection_pool.py",
+    "test_command_parser.py",
+    "test_credentials.py",
+    "test_retry.py",
+    "test_multiprocessing.py",
+    "test_connect.py",
+    "test_helpers.py",
 ]
+
+# Tests that pass on redis-server and cannot pass here, each for a difference README's
+# "Differences from AWS" states; reported, not counted as failures.
+EXPECTED_DIFFERENCES = {
+    "tests.test_command_parser.TestCommandsParser::test_get_moveable_keys":
+        "asks COMMAND about MIGRATE, which ElastiCache restricts and a node does not have",
+}
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -160,7 +175,7 @@ def main():
     ref_exe = ensure_redis_server()
     ours_exe = build_ours()
     files = [f for f in a.files.split(",") if f]
-    rows, regressions = [], []
+    rows, regressions, expected = [], [], []
     for fname in files:
         results = {}
         for label in ("redis-server", "ours"):
@@ -198,7 +213,10 @@ def main():
             o = ours.get(name, ("missing", ""))
             if o[0] == "pass":
                 continue
-            regressions.append((name, o[0], o[1]))
+            if name in EXPECTED_DIFFERENCES:
+                expected.append((name, EXPECTED_DIFFERENCES[name]))
+            else:
+                regressions.append((name, o[0], o[1]))
     lines = [f"# redis-py {REDIS_PY_VERSION} test-suite: redis-server vs ecl-redis (RESP{a.protocol})", "",
              "| file | redis-server pass/fail/skip | ours pass/fail/skip |", "|---|---|---|"]
     for fname, c in rows:
@@ -207,10 +225,12 @@ def main():
         lines.append(f"| {fname} | {fmt(r)} | {fmt(o)} |")
     lines += ["", f"## Pass on redis-server, fail on ours ({len(regressions)})", ""]
     lines += [f"- {n} [{st}] {d}" for n, st, d in regressions]
+    lines += ["", f"## Expected differences ({len(expected)})", ""]
+    lines += [f"- {n}: {why}" for n, why in expected]
     summary = work / "summary.md"
     summary.write_text("\n".join(lines) + "\n")
     print("\n".join(lines[:4 + len(rows)]))
-    print(f"regressions: {len(regressions)}  full summary: {summary}")
+    print(f"regressions: {len(regressions)}  expected differences: {len(expected)}  full summary: {summary}")
     # Fails when a test that passes on redis-server does not pass on ours.
     return 1 if regressions else 0
 
