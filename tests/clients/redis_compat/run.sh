@@ -3,8 +3,9 @@
 # side (see run.py). Fails when a test passes on redis-server and not on ours.
 #
 # Without arguments (as scripts/test.sh calls it): every default file in RESP2, then the
-# protocol-sensitive ones in RESP3, each into its own directory under target/redis_compat/. With arguments: one run.py call, arguments passed
-# through (e.g. --files test_commands.py --protocol 3).
+# protocol-sensitive ones in RESP3, each into its own directory under target/redis_compat/.
+# With arguments: one run.py call, arguments passed through (e.g. --files test_commands.py
+# --protocol 3).
 # Uses the test venv scripts/test.sh makes ($ECL_VENV, default .venv: it has pytest) when it
 # exists.
 set -e
