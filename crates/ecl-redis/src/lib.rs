@@ -23,6 +23,7 @@
 
 pub mod acl;
 pub mod argv;
+pub(crate) mod blocking;
 pub mod client;
 pub mod clock;
 pub mod cluster;

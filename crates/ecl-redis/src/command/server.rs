@@ -838,19 +838,6 @@ fn lolwut(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
-/// Sleeps on this thread (the caller holds the node lock). On a multi-thread runtime this
-/// worker's other tasks, other nodes' among them, move to another thread meanwhile.
-fn sleep_holding_the_node(d: Duration) {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    let multi_thread =
-        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
-    if multi_thread {
-        tokio::task::block_in_place(|| std::thread::sleep(d));
-    } else {
-        std::thread::sleep(d);
-    }
-}
-
 fn role(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     super::replication::role_cmd(ctx, argv)
 }
@@ -859,9 +846,10 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let sub = argv.str(1).to_ascii_lowercase();
     match sub.as_str() {
         "sleep" if argv.len() == 3 => {
-            // A real DEBUG SLEEP stalls the whole server. We stall the node the same way (every
-            // client is paused) without blocking a runtime thread, which other nodes share: the
-            // node is paused for the duration and the caller is answered when it ends.
+            // A real DEBUG SLEEP stalls the whole server. Outside EXEC we stall the node the
+            // same way (every client is paused) without blocking a runtime thread, which other
+            // nodes share: the node is paused for the duration and the caller is answered when
+            // it ends.
             let seconds = argv.f64(2)?.max(0.0);
             let ms = (seconds * 1000.0) as i64;
             if ms == 0 {
@@ -870,9 +858,8 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
                 // Inside EXEC the reply cannot wait as a blocked client's: the node sleeps
                 // holding its lock, so EXEC answers after the sleep and every other client of
                 // the node waits, as on redis-server.
-                sleep_holding_the_node(
-                    Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX),
-                );
+                let d = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
+                crate::blocking::run_blocking(|| std::thread::sleep(d));
                 ctx.out.ok();
             } else {
                 let until = ctx.now.saturating_add(ms);

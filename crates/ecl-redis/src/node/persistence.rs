@@ -21,13 +21,7 @@ impl RedisNode {
         };
         // Called from a runtime worker (the supervisor does), the worker's other tasks —
         // this node's clients among them — move to another worker meanwhile.
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if multi_thread {
-            tokio::task::block_in_place(run)
-        } else {
-            run()
-        }
+        crate::blocking::run_blocking(run)
     }
 
     /// Replaces the node's dataset with an RDB file image (from this engine or a real Redis
