@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Raw, ReferenceRedis, start_with};
+use common::{Raw, ReferenceRedis, node};
 use ecl_redis::Flavor;
 
 /// Sections whose field names do not depend on what ran before (commandstats, errorstats,
@@ -48,18 +48,10 @@ async fn field_names(c: &mut Raw, section: &str) -> Vec<String> {
         .collect()
 }
 
-async fn node(flavor: Flavor, version: &str) -> (ecl_redis::RedisNode, Raw) {
-    let node = start_with(|c| {
-        c.flavor = flavor;
-        c.engine_version = version.into();
-    });
-    let raw = Raw::connect(&node).await;
-    (node, raw)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_7_0_node_lists_redis_server_7_0s_fields() {
-    let (_node, mut ours) = node(Flavor::Redis, "7.0.15").await;
+    let ours_node = node(Flavor::Redis, "7.0.15");
+    let mut ours = Raw::connect(&ours_node).await;
     for section in FIXED_SECTIONS {
         let names = field_names(&mut ours, section).await;
         for later in LATER_FIELDS {
@@ -87,7 +79,8 @@ async fn later_releases_list_the_fields_redis_7_2_added() {
         (Flavor::Valkey, "7.2.6"),
         (Flavor::Valkey, "8.0.1"),
     ] {
-        let (_node, mut c) = node(flavor, version).await;
+        let n = node(flavor, version);
+        let mut c = Raw::connect(&n).await;
         let mut names = field_names(&mut c, "clients").await;
         names.extend(field_names(&mut c, "stats").await);
         for later in LATER_FIELDS {
