@@ -213,7 +213,6 @@ fn clients(eng: &Engine, s: &mut String) {
         eng.blocked_count(),
         eng.tracking.clients.len(),
     );
-    let watched: usize = eng.clients.map.values().map(|c| c.watched).sum();
     if later {
         let watching = eng.clients.map.values().filter(|c| c.watched > 0).count();
         let pubsub = eng.clients.pubsub_clients();
@@ -228,6 +227,7 @@ fn clients(eng: &Engine, s: &mut String) {
         eng.blocked_with_deadline()
     );
     if later {
+        let watched: usize = eng.clients.map.values().map(|c| c.watched).sum();
         let _ = write!(
             s,
             "total_watched_keys:{watched}\r\ntotal_blocking_keys:{}\r\ntotal_blocking_keys_on_nokey:0\r\n",
