@@ -435,40 +435,76 @@ impl<V> Dict<V> {
         }
     }
 
-    /// A uniformly-chosen bucket's random entry (approximately uniform over entries), used for
-    /// eviction and expiry sampling. `rnd` supplies random numbers.
+    /// A random entry, each entry equally likely (HRANDFIELD, SRANDMEMBER, SPOP, RANDOMKEY,
+    /// eviction and expiry sampling). `rnd` supplies random numbers.
+    ///
+    /// A random bucket's random chain member would favour entries in short chains (one in a
+    /// chain of two is drawn half as often as one alone), which redis' own tests catch with a
+    /// chi-square check. So a dense slab is sampled directly (a used slot, uniformly); a slab
+    /// left sparse by deletions (slots never move) is sampled by bucket with rejection.
     pub fn random_entry(&self, mut rnd: impl FnMut() -> u64) -> Option<(&Key, &V)> {
         if self.len == 0 {
             return None;
         }
+        if self.len * 2 >= self.slots.len() {
+            // At least half the slots are used: 64 misses in a row has odds under 2^-64.
+            for _ in 0..64 {
+                let i = (rnd() % self.slots.len() as u64) as usize;
+                if let Slot::Used(n) = &self.slots[i] {
+                    return Some((&n.key, &n.val));
+                }
+            }
+        }
+        self.random_entry_by_bucket(rnd)
+    }
+
+    /// Uniform sampling through the buckets: a random bucket and a random position below
+    /// [`CHAIN_DRAW`], retried when the chain is shorter, so every entry of a chain up to that
+    /// length is equally likely whatever its chain (longer chains, rare at a load factor of at
+    /// most one, draw from the whole chain).
+    fn random_entry_by_bucket(&self, mut rnd: impl FnMut() -> u64) -> Option<(&Key, &V)> {
+        const CHAIN_DRAW: usize = 4;
         let mask = self.buckets.len() - 1;
-        for _ in 0..1000 {
-            let mut i = self.buckets[(rnd() as usize) & mask];
-            if i == NIL {
+        // The load factor is at least 1/8 (the table shrinks below it), so a try succeeds with
+        // odds of about 1/32 at worst: 4,096 tries fail with odds under 10^-50.
+        for _ in 0..4096 {
+            let head = self.buckets[(rnd() as usize) & mask];
+            let chain = self.chain_len(head);
+            if chain == 0 {
                 continue;
             }
-            // Pick uniformly inside the chain.
-            let mut chain = 0usize;
-            let mut j = i;
-            while j != NIL {
-                chain += 1;
-                j = match &self.slots[j as usize] {
-                    Slot::Used(n) => n.next,
-                    Slot::Free(_) => NIL,
-                };
-            }
-            let mut k = (rnd() as usize) % chain;
-            while k > 0 {
-                if let Slot::Used(n) = &self.slots[i as usize] {
-                    i = n.next;
-                }
-                k -= 1;
-            }
-            if let Slot::Used(n) = &self.slots[i as usize] {
-                return Some((&n.key, &n.val));
+            let k = (rnd() % CHAIN_DRAW.max(chain) as u64) as usize;
+            if k < chain {
+                return self.chain_nth(head, k);
             }
         }
         self.iter().next()
+    }
+
+    /// Entries in the chain starting at slab index `head`.
+    fn chain_len(&self, head: u32) -> usize {
+        let mut len = 0;
+        let mut i = head;
+        while let Some(Slot::Used(n)) = self.slots.get(i as usize) {
+            len += 1;
+            i = n.next;
+        }
+        len
+    }
+
+    /// The `k`th entry of the chain starting at slab index `head`.
+    fn chain_nth(&self, head: u32, k: usize) -> Option<(&Key, &V)> {
+        let mut i = head;
+        for _ in 0..k {
+            match self.slots.get(i as usize) {
+                Some(Slot::Used(n)) => i = n.next,
+                _ => return None,
+            }
+        }
+        match self.slots.get(i as usize) {
+            Some(Slot::Used(n)) => Some((&n.key, &n.val)),
+            _ => None,
+        }
     }
 }
 
@@ -552,5 +588,51 @@ mod tests {
             x >> 11
         });
         assert_eq!(r.map(|(k, _)| &**k), Some(&b"a"[..]));
+    }
+
+    /// Pearson's chi-square of `draws` random entries of `d` against a uniform spread.
+    fn chi_square_of_draws(d: &Dict<u32>, draws: usize, seed: u64) -> f64 {
+        let mut x = seed;
+        let mut splitmix = || {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let mut seen = std::collections::HashMap::new();
+        for _ in 0..draws {
+            let (_, v) = d.random_entry(&mut splitmix).expect("not empty");
+            *seen.entry(*v).or_insert(0usize) += 1;
+        }
+        assert_eq!(seen.len(), d.len(), "every entry is drawn");
+        let expected = draws as f64 / d.len() as f64;
+        seen.values()
+            .map(|&n| (n as f64 - expected).powi(2) / expected)
+            .sum()
+    }
+
+    #[test]
+    fn random_entry_is_uniform_in_dense_and_sparse_tables() {
+        // 10 entries, 9 degrees of freedom: redis' tests accept below 40 (odds 10^-5).
+        let mut dense = Dict::new();
+        for i in 0..10u32 {
+            dense.insert(Key::from(format!("f{i}").as_bytes()), i);
+        }
+        for seed in 1..=5 {
+            assert!(chi_square_of_draws(&dense, 10_000, seed) < 40.0);
+        }
+        // Slots never move, so deleting most entries leaves the slab sparse.
+        let mut sparse = Dict::new();
+        for i in 0..10_000u32 {
+            sparse.insert(Key::from(format!("m{i}").as_bytes()), i);
+        }
+        for i in 10..10_000u32 {
+            sparse.remove(format!("m{i}").as_bytes());
+        }
+        assert!(sparse.slot_count() > sparse.len() * 2);
+        for seed in 1..=5 {
+            assert!(chi_square_of_draws(&sparse, 10_000, seed) < 40.0);
+        }
     }
 }
