@@ -331,3 +331,80 @@ async fn multi_key_waiter_served_from_first_signalled_key() {
         assert_eq!(w.read().await, want, "{blocker:?}");
     }
 }
+
+/// Polls `INFO clients` on `admin` until `n` clients are blocked (bounded, no timing assertion).
+async fn wait_blocked_raw(admin: &mut Raw, n: usize) {
+    for _ in 0..500 {
+        if admin
+            .cmd(&["INFO", "clients"])
+            .await
+            .contains(&format!("blocked_clients:{n}\r\n"))
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("never saw {n} blocked clients");
+}
+
+/// The replies of a blocked BRPOPLPUSH / BLMOVE / BLPOP whose source gets a push while its
+/// destination (or the source itself) holds another type, in order: one transcript per server.
+async fn wrong_type_wake_transcript(mut admin: Raw, mut waiter: Raw) -> Vec<String> {
+    let mut seen = Vec::new();
+    // Destination of the wrong type: the push wakes the waiter with WRONGTYPE, once, from a
+    // connection that already had a WRONGTYPE answered at once; the element stays.
+    for (cmd, timeout) in [("BRPOPLPUSH", "1"), ("BRPOPLPUSH", "0"), ("BLMOVE", "0")] {
+        admin.cmd(&["DEL", "src", "dst"]).await;
+        admin.cmd(&["SET", "dst", "nolist"]).await;
+        if timeout == "1" {
+            admin.cmd(&["LPUSH", "src", "now"]).await;
+        }
+        let mut args = vec![cmd, "src", "dst"];
+        if cmd == "BLMOVE" {
+            args.extend(["LEFT", "RIGHT"]);
+        }
+        args.push(timeout);
+        waiter.send(&args).await;
+        if timeout == "0" {
+            wait_blocked_raw(&mut admin, 1).await;
+            seen.push(admin.cmd(&["RPUSH", "src", "foo"]).await);
+        }
+        seen.push(waiter.read().await);
+        seen.push(admin.cmd(&["LRANGE", "src", "0", "-1"]).await);
+    }
+    // A source that turns into a string keeps a list waiter blocked until it is a list again.
+    admin.cmd(&["DEL", "src", "dst"]).await;
+    waiter.send(&["BLPOP", "src", "0"]).await;
+    wait_blocked_raw(&mut admin, 1).await;
+    seen.push(admin.cmd(&["SET", "src", "str"]).await);
+    seen.push(
+        admin
+            .cmd(&["INFO", "clients"])
+            .await
+            .lines()
+            .filter(|l| l.starts_with("blocked_clients"))
+            .collect(),
+    );
+    admin.cmd(&["DEL", "src"]).await;
+    seen.push(admin.cmd(&["RPUSH", "src", "x"]).await);
+    seen.push(waiter.read().await);
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_move_onto_wrong_type_matches_redis_server() {
+    let Some(real) = common::ReferenceRedis::start(&[]) else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    let theirs = wrong_type_wake_transcript(real.connect().await, real.connect().await).await;
+    let node = start();
+    let ours =
+        wrong_type_wake_transcript(Raw::connect(&node).await, Raw::connect(&node).await).await;
+    assert_eq!(ours, theirs);
+    // What redis-server 7.0.15 answers, so a change on both sides is noticed too: the woken
+    // BRPOPLPUSH gets WRONGTYPE and the pushed element stays in the source.
+    let wrongtype = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+    assert_eq!(theirs[3], wrongtype, "{theirs:?}");
+    assert_eq!(theirs[4], "*1\r\n$3\r\nfoo\r\n", "{theirs:?}");
+}

@@ -749,13 +749,22 @@ pub(crate) fn feed_monitors(eng: &mut Engine, client: &Client, argv: &Argv<'_>, 
 pub fn serve_blocked(eng: &mut Engine) {
     let mut rounds = 0;
     while rounds < 10_000
-        && let Some(((_, key), ids)) = eng.next_ready()
+        && let Some(((ready_db, key), ids)) = eng.next_ready()
     {
         rounds += 1;
+        let ready_type = eng.dbs[ready_db]
+            .peek_raw(&key)
+            .map(|e| e.value.type_name());
         for id in ids {
             let Some((argv, db, resp3)) = eng.blocked_command(id) else {
                 continue;
             };
+            // Redis 7.0 serves a key's list (or sorted set) waiters only while it holds a list
+            // (sorted set); the others stay blocked, and a later waiter may be of its type.
+            let served_type = served_type(&argv.as_argv());
+            if served_type.is_some() && served_type != ready_type {
+                continue;
+            }
             // Served from this key alone; a stream waiter reads at its own position (or
             // group), so one left waiting says nothing about the next.
             let own_position = {
@@ -779,14 +788,29 @@ pub fn serve_blocked(eng: &mut Engine) {
             if c.block.is_some() {
                 break;
             }
-            // A key of another type than this waiter waits for keeps it blocked (Redis 7.0
-            // serves a waiter only from a key of its type); a later waiter may be of that type.
-            if r.buf.starts_with(b"-WRONGTYPE") {
+            // A stream waiter on a key of another type stays blocked as well. A list waiter's
+            // WRONGTYPE comes from its destination (BLMOVE onto a string): Redis answers it
+            // and leaves the element in the source.
+            if served_type.is_none() && r.buf.starts_with(b"-WRONGTYPE") {
                 continue;
             }
             eng.unblock_client(id);
             eng.send(id, Event::Unblocked(r.buf));
         }
+    }
+}
+
+/// The type of key a list or sorted-set blocking command takes its element from (`None` for
+/// the others: streams, WAIT).
+fn served_type(argv: &Argv<'_>) -> Option<&'static str> {
+    const LIST: [&str; 5] = ["blpop", "brpop", "blmove", "brpoplpush", "blmpop"];
+    const ZSET: [&str; 3] = ["bzpopmin", "bzpopmax", "bzmpop"];
+    if LIST.iter().any(|c| argv.is(0, c)) {
+        Some("list")
+    } else if ZSET.iter().any(|c| argv.is(0, c)) {
+        Some("zset")
+    } else {
+        None
     }
 }
 
