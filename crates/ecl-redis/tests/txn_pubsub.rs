@@ -432,3 +432,88 @@ async fn swapdb_touches_only_existing_watched_keys() {
         assert_eq!(c.cmd(&["EXEC"]).await, want, "{setup:?}");
     }
 }
+
+/// Writes that change nothing Redis counts as a modification, each after a setup, as
+/// `(setup, write)`: whether a WATCH on `k` aborts the next EXEC must match redis-server.
+const WATCH_CASES: &[(&[&str], &[&str])] = &[
+    (&["SADD", "k", "a"], &["SADD", "k", "a"]),
+    (&["SADD", "k", "a"], &["SREM", "k", "zz"]),
+    (&["SADD", "k", "a"], &["SMOVE", "s", "k", "a"]),
+    (&["ZADD", "k", "1", "a"], &["ZADD", "k", "1", "a"]),
+    (&["ZADD", "k", "1", "a"], &["ZINCRBY", "k", "0", "a"]),
+    (&["ZADD", "k", "1", "a"], &["ZINCRBY", "k", "1", "a"]),
+    (&["ZADD", "k", "1", "a"], &["ZADD", "k", "INCR", "0", "a"]),
+    (
+        &["ZADD", "k", "1", "a"],
+        &["ZADD", "k", "NX", "INCR", "5", "a"],
+    ),
+    (
+        &["ZADD", "k", "1", "a"],
+        &["ZADD", "k", "GT", "INCR", "-1", "a"],
+    ),
+    (&["ZADD", "k", "1", "a"], &["ZPOPMIN", "k", "0"]),
+    (&["ZADD", "k", "1", "a"], &["ZPOPMIN", "k", "1"]),
+    (&["HSET", "k", "f", "v"], &["HDEL", "k", "zz"]),
+    (&["SET", "k", "v"], &["SETBIT", "k", "0", "0"]),
+    (&["SET", "k", "v"], &["SETBIT", "k", "1", "0"]),
+    (&["SET", "k", "v"], &["SETBIT", "k", "100", "0"]),
+    (&["XADD", "k", "1-1", "f", "v"], &["XSETID", "k", "5-5"]),
+    (
+        &["XADD", "k", "1-1", "f", "v"],
+        &["XGROUP", "CREATE", "k", "g2", "$"],
+    ),
+    (
+        &["XADD", "k", "1-1", "f", "v"],
+        &["XGROUP", "SETID", "k", "g", "0"],
+    ),
+    (
+        &["XADD", "k", "1-1", "f", "v"],
+        &["XGROUP", "DELCONSUMER", "k", "g", "c"],
+    ),
+    (
+        &["XADD", "k", "1-1", "f", "v"],
+        &["XGROUP", "DESTROY", "k", "g"],
+    ),
+    (
+        &["XADD", "k", "1-1", "f", "v"],
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "k", ">"],
+    ),
+    (&["XADD", "k", "1-1", "f", "v"], &["XDEL", "k", "1-1"]),
+];
+
+/// For each of [`WATCH_CASES`], the EXEC reply of a client that watched `k` before the write.
+async fn watch_transcript(mut admin: Raw, mut watcher: Raw) -> Vec<String> {
+    let mut seen = Vec::new();
+    for (setup, write) in WATCH_CASES {
+        admin.cmd(&["FLUSHALL"]).await;
+        admin.cmd(setup).await;
+        admin.cmd(&["SADD", "s", "a"]).await;
+        if setup[0] == "XADD" {
+            admin.cmd(&["XGROUP", "CREATE", "k", "g", "0"]).await;
+        }
+        watcher.cmd(&["WATCH", "k"]).await;
+        admin.cmd(write).await;
+        watcher.cmd(&["MULTI"]).await;
+        watcher.cmd(&["PING"]).await;
+        seen.push(format!("{write:?}: {}", watcher.cmd(&["EXEC"]).await));
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_sees_the_writes_redis_server_signals() {
+    let Some(real) = common::ReferenceRedis::start(&[]) else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    let theirs = watch_transcript(real.connect().await, real.connect().await).await;
+    let node = start();
+    let ours = watch_transcript(Raw::connect(&node).await, Raw::connect(&node).await).await;
+    assert_eq!(ours, theirs);
+    // Both ways occur: a real change aborts the EXEC, an unchanged value does not.
+    assert!(theirs.iter().any(|l| l.ends_with("*-1\r\n")), "{theirs:?}");
+    assert!(
+        theirs.iter().any(|l| l.ends_with("+PONG\r\n")),
+        "{theirs:?}"
+    );
+}

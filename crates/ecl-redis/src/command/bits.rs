@@ -69,18 +69,26 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if let Some(e) = ctx.db().peek(key, now) {
         as_str(&e.value)?;
     }
-    let (mut val, _) = ctx
+    let (mut val, created) = ctx
         .db()
         .get_or_create(key, now, || Value::Str(Vec::new().into()));
     let Value::Str(s) = &mut *val else {
         return Err(errors::WRONGTYPE.into());
     };
     let byte = (off >> 3) as usize;
-    if s.len() <= byte {
+    let grown = s.len() <= byte;
+    if grown {
         s.vec_mut().resize(byte + 1, 0);
     }
     let mask = 1u8 << (7 - (off & 7));
     let old = u8::from(s[byte] & mask != 0);
+    // As Redis: a bit set to the value it had, in a string that did not grow, is no write
+    // (no notification, no dirty count, WATCHers undisturbed).
+    if !created && !grown && old == bit {
+        val.unchanged();
+        ctx.out.int(i64::from(old));
+        return Ok(());
+    }
     if bit == 1 {
         s[byte] |= mask;
     } else {

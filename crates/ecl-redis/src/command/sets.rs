@@ -234,6 +234,12 @@ fn smove(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     coll::write::<Set, _>(ctx, src, false, |s| s.remove(m))?;
     ctx.write(src).notify(notify::SET, "srem");
     cleanup(ctx, src);
+    // A destination that has the member already is not written (its WATCHers see nothing).
+    if coll::peek::<Set>(ctx, dst)?.is_some_and(|s| s.contains(m)) {
+        ctx.dirty(1);
+        ctx.out.int(1);
+        return Ok(());
+    }
     let lim = coll::set_limits_for(ctx, dst);
     let added = coll::write::<Set, _>(ctx, dst, true, |s| {
         let a = s.insert(m);

@@ -288,6 +288,23 @@ fn with_stream<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&mut Stream) -> 
     }
 }
 
+/// [`with_stream`] for a change that adds or removes no entry (XSETID, XREADGROUP's PEL):
+/// Redis marks a stream modified (for WATCH) only when XADD, XDEL or XTRIM change its entries.
+fn with_stream_meta<R>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    f: impl FnOnce(&mut Stream) -> R,
+) -> Option<R> {
+    let now = ctx.now;
+    let mut v = ctx.eng.dbs[ctx.client.db].get_mut(key, now)?;
+    let r = match &mut *v {
+        Value::Stream(s) => Some(f(s)),
+        _ => None,
+    };
+    v.unchanged();
+    r
+}
+
 /// The ID XADD will use, or its error.
 fn next_id(
     s: &Stream,
@@ -701,7 +718,7 @@ fn serve_key(ctx: &mut Ctx<'_>, key: &[u8], after: StreamId, r: &ReadArgs<'_>) -
             if history.is_none() && newest.is_none_or(|n| n <= group_last) {
                 return None;
             }
-            let (items, created) = with_stream(ctx, key, |s| {
+            let (items, created) = with_stream_meta(ctx, key, |s| {
                 s.read_group(g, c, history, r.count, r.noack, now)
             })?;
             if created {
@@ -847,7 +864,7 @@ fn xsetid(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             return Err("ERR The entries_added specified in XSETID is smaller than the target stream length".into());
         }
     }
-    with_stream(ctx, key, |s| {
+    with_stream_meta(ctx, key, |s| {
         s.last_id = id;
         if let Some(a) = added {
             s.entries_added = a;

@@ -121,14 +121,17 @@ fn stream_at<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c Stream>,
     }
 }
 
-/// Runs `f` on the stream at `key`.
+/// Runs `f` on the stream at `key` for a group, consumer or PEL change: these add or remove no
+/// entry, and Redis does not mark the key modified for them (WATCHers see nothing).
 fn with_stream<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&mut Stream) -> R) -> Option<R> {
     let now = ctx.now;
     let mut v = ctx.eng.dbs[ctx.client.db].get_mut(key, now)?;
-    match &mut *v {
+    let r = match &mut *v {
         Value::Stream(s) => Some(f(s)),
         _ => None,
-    }
+    };
+    v.unchanged();
+    r
 }
 
 /// The subcommand error Redis gives for options it does not know.

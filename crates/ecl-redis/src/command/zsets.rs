@@ -174,6 +174,16 @@ pub(crate) fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
+    if f.incr
+        && let [(by, m)] = pairs[..]
+        && let Some(reply) = incr_without_change(ctx, key, m, by, f)?
+    {
+        match reply {
+            Some(s) => coll::reply_score(ctx, s),
+            None => ctx.out.null(),
+        }
+        return Ok(());
+    }
     let res = coll::write::<ZSet, _>(ctx, key, true, |z| apply_zadd_pairs(z, &pairs, f, limits))?;
     let (added, changed, last) = match res {
         Some(r) => r?,
@@ -197,10 +207,40 @@ pub(crate) fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
+/// An increment of an existing member that changes nothing (Redis then neither writes nor
+/// signals the key): `Some(reply)`, the score left or `None` for a nil reply (NX, or a GT/LT
+/// refusal); `None` when the increment must run.
+fn incr_without_change(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    m: &[u8],
+    by: f64,
+    f: ZaddFlags,
+) -> Result<Option<Option<f64>>, CmdError> {
+    let Some(cur) = coll::peek::<ZSet>(ctx, key)?.and_then(|z| z.score(m)) else {
+        return Ok(None);
+    };
+    let new = cur + by;
+    if new.is_nan() {
+        return Ok(None);
+    }
+    Ok(if f.nx || (f.gt && new <= cur) || (f.lt && new >= cur) {
+        Some(None)
+    } else if new == cur {
+        Some(Some(cur))
+    } else {
+        None
+    })
+}
+
 fn zincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let by = score_arg(argv, 2)?;
     let key = argv.get(1);
     let m = argv.get(3);
+    if let Some(Some(score)) = incr_without_change(ctx, key, m, by, ZaddFlags::default())? {
+        coll::reply_score(ctx, score);
+        return Ok(());
+    }
     let (me, mv) = coll::limits_for::<ZSet>(ctx, key, "zset");
     let r = coll::write::<ZSet, _>(ctx, key, true, |z| {
         // A new member takes the increment itself (so `-0` stays negative zero).

@@ -306,6 +306,11 @@ fn pop_n(
     max: bool,
     count: usize,
 ) -> Result<Option<Vec<(Key, f64)>>, CmdError> {
+    if count == 0 {
+        // Type checked, nothing popped and the key not touched (Redis answers at once).
+        coll::check::<ZSet>(ctx, key)?;
+        return Ok(None);
+    }
     let got = coll::write::<ZSet, _>(ctx, key, false, |z| {
         let n = count.min(z.len());
         let items = if max {

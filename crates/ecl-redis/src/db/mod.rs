@@ -121,8 +121,9 @@ pub struct ValueMut<'a> {
 }
 
 impl ValueMut<'_> {
-    /// The command failed without changing the value (INCR of a non-integer, WRONGTYPE):
-    /// watchers of the key see no change, as Redis signals only keys it modified.
+    /// Watchers of the key see no change: the command failed without changing the value
+    /// (INCR of a non-integer, WRONGTYPE) or changed what Redis does not signal (a stream's
+    /// consumer groups), as Redis signals only keys it modified.
     pub fn unchanged(mut self) {
         self.touch = None;
     }
