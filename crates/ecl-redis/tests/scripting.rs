@@ -1462,3 +1462,70 @@ async fn a_connection_opened_before_the_script_is_busy_gets_busy() {
     let killed = tokio::time::timeout(Duration::from_secs(10), runner.read()).await;
     assert!(killed.expect("answered").starts_with("-ERR Script killed"));
 }
+
+/// Scripts that reach Lua 5.1's `unpack` overflow (a crash of the stock interpreter), its
+/// chunk loaders, and stream reads that would block: the replies must be redis-server's, byte
+/// for byte.
+const LUA_BASE_CASES: &[&str] = &[
+    "return redis.pcall('xread','BLOCK',0,'STREAMS','s','$')",
+    "return redis.pcall('XREADGROUP','GROUP','g','c','BLOCK',0,'STREAMS','s','>')",
+    "return redis.pcall('xread','COUNT','x','BLOCK',0,'STREAMS','s','$')",
+    "return redis.pcall('xread','STREAMS','s','0')",
+    "return {unpack({1,2,3}, -2, 2147483647)}",
+    "return {unpack({1,2,3}, 0, 2147483647)}",
+    "return {unpack({1,2,3}, -2147483648, -2)}",
+    "return {unpack({1,2,3}, -1, -2)}",
+    "return {unpack({1,2,3}, 1, 7996)} and 'ok'",
+    "return {unpack({1,2,3}, 1, 7998)} and 'ok'",
+    "return {unpack({1,2,3}, 2)}",
+    "return {unpack()}",
+    "return {unpack({1,2},'x')}",
+    "return {unpack({1,2},1.6)}",
+    "local u = unpack; return u()",
+    "local f, e = loadstring(string.dump(function() return 1 end)); return {tostring(f), e}",
+    "return loadstring(string.dump(function() return 1 end))()",
+    "return loadstring('return 5')()",
+    "return {loadstring('retur 5', 'named')}",
+    "return loadstring()",
+    "local i=0; return load(function() i=i+1; if i==1 then return 'return 9' end end)()",
+    "return {load(function() return {} end)}",
+    "return {load(function() error('boom') end)}",
+    "return load(5)",
+    "local d = string.dump(function() return 1 end); local i = 0; \
+     return {load(function() i = i + 1; if i == 1 then return d end end)}",
+];
+
+/// The reply to each of [`LUA_BASE_CASES`], then to an EVAL whose body is bytecode.
+async fn lua_base_transcript(mut c: Raw) -> Vec<Vec<u8>> {
+    let mut seen = Vec::new();
+    for script in LUA_BASE_CASES {
+        seen.push(c.cmd_bytes(&[b"EVAL", script.as_bytes(), b"0"]).await);
+    }
+    let dump = b"return string.dump(function() return 7 end)";
+    let reply = c.cmd_bytes(&[b"EVAL", dump, b"0"]).await;
+    let body_at = reply.iter().position(|&b| b == b'\n').expect("bulk header") + 1;
+    let bytecode = &reply[body_at..reply.len() - 2];
+    seen.push(c.cmd_bytes(&[b"EVAL", bytecode, b"0"]).await);
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lua_unpack_and_loaders_match_redis_server() {
+    let Some(real) = common::ReferenceRedis::start(&[]) else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    let theirs = lua_base_transcript(real.connect().await).await;
+    let node = start();
+    let ours = lua_base_transcript(Raw::connect(&node).await).await;
+    for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+        assert_eq!(
+            String::from_utf8_lossy(o),
+            String::from_utf8_lossy(t),
+            "case {i}"
+        );
+    }
+    // The node survived the overflow and runs no bytecode.
+    let last = String::from_utf8_lossy(theirs.last().expect("cases"));
+    assert!(last.contains("unexpected symbol near 'char(27)'"), "{last}");
+}

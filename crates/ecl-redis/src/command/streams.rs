@@ -576,8 +576,13 @@ struct ReadArgs<'a> {
     noack: bool,
 }
 
-/// Parses XREAD / XREADGROUP options up to STREAMS, in Redis' order.
-fn read_args<'a>(argv: &Argv<'a>, grouped: bool) -> Result<ReadArgs<'a>, CmdError> {
+/// Parses XREAD / XREADGROUP options up to STREAMS, in Redis' order. A script may not block:
+/// `from_script` refuses BLOCK where Redis does, naming the command as the script spelled it.
+fn read_args<'a>(
+    argv: &Argv<'a>,
+    grouped: bool,
+    from_script: bool,
+) -> Result<ReadArgs<'a>, CmdError> {
     let mut r = ReadArgs {
         count: 0,
         block: None,
@@ -590,6 +595,12 @@ fn read_args<'a>(argv: &Argv<'a>, grouped: bool) -> Result<ReadArgs<'a>, CmdErro
     while i < argv.len() {
         let more = argv.len() - 1 - i;
         if argv.is(i, "block") && more > 0 {
+            if from_script {
+                return Err(CmdError::from(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(argv.get(0))
+                )));
+            }
             let t = crate::db::string::parse_i64(argv.get(i + 1)).ok_or(CmdError::from(
                 "ERR timeout is not an integer or out of range",
             ))?;
@@ -741,7 +752,7 @@ pub fn xreadgroup(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn read_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, grouped: bool) -> CmdResult {
-    let r = read_args(argv, grouped)?;
+    let r = read_args(argv, grouped, ctx.eng.scripts.running)?;
     let ids = read_ids(ctx, argv, &r)?;
     let mut served = Vec::new();
     for (k, after) in ids.iter().enumerate() {
@@ -806,7 +817,7 @@ pub fn rerun_for_key(argv: &Argv<'_>, key: &[u8]) -> Option<OwnedArgv> {
     if !grouped && !argv.is(0, "xread") {
         return None;
     }
-    let r = read_args(argv, grouped).ok()?;
+    let r = read_args(argv, grouped, false).ok()?;
     let k = (0..r.n).find(|&k| argv.get(r.at + k) == key)?;
     if r.n == 1 {
         return None;

@@ -387,6 +387,7 @@ impl Functions {
             .lua
             .load(&body[..])
             .set_name(super::USER_FUNCTION)
+            .set_mode(mlua::chunk::ChunkMode::Text)
             .set_environment(extra.env.clone())
             .into_function()
             .map_err(|e| {

@@ -10,6 +10,7 @@ use super::argerror::{lib_fn, lua_type_name};
 use mlua::{Lua, MultiValue, Table, Value};
 use std::sync::Arc;
 
+pub mod base;
 pub mod structlib;
 
 /// `redis.REPL_ALL`: a script's effects go to the AOF and to replicas (the default).
@@ -250,7 +251,7 @@ pub(crate) fn install(lua: &Lua, g: &Table, modes: &Arc<RunModes>) -> mlua::Resu
     g.raw_set("cjson", super::json::cjson_table(lua)?)?;
     g.raw_set("cmsgpack", super::msgpack::cmsgpack_table(lua)?)?;
     g.raw_set("struct", structlib::struct_table(lua)?)?;
-    Ok(())
+    base::install(lua, g)
 }
 
 /// LuaBitOp's normalisation of a number to a signed 32-bit integer.

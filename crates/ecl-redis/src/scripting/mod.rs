@@ -740,12 +740,21 @@ impl Scripts {
         }
         let (flags, code) = parse_shebang(body)?;
         // Scripts leave the cache only all at once (SCRIPT FLUSH, with a new Lua state).
+        if code.first() == Some(&0x1b) {
+            // What redis-server's text-only Lua says of a chunk starting with the bytecode
+            // signature (see `libs::base`): its lexer meets ESC first, on line 1.
+            return Err(
+                "ERR Error compiling script (new function): user_script:1: unexpected symbol near 'char(27)'"
+                    .to_string(),
+            );
+        }
         let index = self.cache.len() as i64 + 1;
         let st = self.state(version, version_num)?;
         let func = st
             .lua
             .load(&code[..])
             .set_name("@user_script")
+            .set_mode(mlua::chunk::ChunkMode::Text)
             .set_environment(st.env.clone())
             .into_function()
             .map_err(|e| {
