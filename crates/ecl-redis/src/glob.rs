@@ -94,10 +94,17 @@ fn step(pat: &[u8], mut p: usize, c: u8, nocase: bool) -> Step {
     }
 }
 
+/// Redis' matcher recurses once per `*` group followed by more pattern and gives up (no match)
+/// past this depth, a guard against abusive patterns; a match needing more such groups fails
+/// there, so it fails here too.
+const MAX_STAR_NESTING: usize = 1000;
+
 fn matcher(pat: &[u8], s: &[u8], nocase: bool) -> bool {
     let (mut p, mut i) = (0usize, 0usize);
     // Backtrack point: pattern index after the last `*`, and the subject index it is tried at.
     let mut star: Option<(usize, usize)> = None;
+    // `*` groups passed on the way (backtracking returns only to the last one).
+    let mut star_groups = 0usize;
     loop {
         if p < pat.len() && pat[p] == b'*' {
             while p < pat.len() && pat[p] == b'*' {
@@ -105,6 +112,10 @@ fn matcher(pat: &[u8], s: &[u8], nocase: bool) -> bool {
             }
             if p == pat.len() {
                 return true;
+            }
+            star_groups += 1;
+            if star_groups > MAX_STAR_NESTING {
+                return false;
             }
             star = Some((p, i));
             continue;
@@ -190,6 +201,19 @@ mod tests {
         let pat = "a*".repeat(40) + "b";
         let subj = "a".repeat(200);
         assert!(!m(&pat, &subj));
+    }
+
+    #[test]
+    fn star_nesting_beyond_redis_limit_never_matches() {
+        // Redis 7.0's KEYS returns nothing here (keyspace.tcl's regression test).
+        let subject = vec![b'a'; 50_000];
+        assert!(!glob_match("*?".repeat(50_000).as_bytes(), &subject));
+        assert!(glob_match("*?".repeat(1_000).as_bytes(), &subject));
+        assert!(!glob_match("*?".repeat(1_001).as_bytes(), &subject));
+        assert!(glob_match(
+            &[b"*?".repeat(1_000), b"*".to_vec()].concat(),
+            &subject
+        ));
     }
 
     #[test]
