@@ -285,3 +285,44 @@ async fn debug_error_matches_redis_server() {
     }
     node.shutdown().await;
 }
+
+/// DEBUG DIGEST-VALUE and DEBUG DIGEST: redis' own tests check COPY, RESTORE and reloads by
+/// comparing digests taken on the same server. Ours are our own fingerprints (not redis-server's
+/// values), so the shape and the errors are compared with redis-server and the equalities on
+/// ours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_digest_shapes_match_redis_server_and_follow_content() {
+    let node = start_with(|c| c.engine_version = "7.0.15".into());
+    let mut ours = Raw::connect(&node).await;
+    if let Some(real) = ReferenceRedis::start(&["--enable-debug-command", "yes"]) {
+        let mut theirs = real.connect().await;
+        for args in [
+            &["DEBUG", "DIGEST-VALUE", "nokey"][..],
+            &["DEBUG", "DIGEST-VALUE"],
+            &["DEBUG", "DIGEST", "x"],
+        ] {
+            assert_eq!(ours.cmd(args).await, theirs.cmd(args).await, "{args:?}");
+        }
+    }
+    let digest = |reply: String| reply.trim_end().to_string();
+    ours.cmd(&["SADD", "s", "a", "b", "c"]).await;
+    ours.cmd(&["SADD", "t", "c", "b", "a"]).await;
+    let s = digest(ours.cmd(&["DEBUG", "DIGEST-VALUE", "s"]).await);
+    assert_eq!(s.len(), "*1\r\n+".len() + 40, "{s}");
+    assert_eq!(s, digest(ours.cmd(&["DEBUG", "DIGEST-VALUE", "t"]).await));
+    ours.cmd(&["XADD", "x", "1-1", "f", "v"]).await;
+    ours.cmd(&["XGROUP", "CREATE", "x", "g", "0"]).await;
+    ours.cmd(&["XREADGROUP", "GROUP", "g", "c", "STREAMS", "x", ">"])
+        .await;
+    ours.cmd(&["COPY", "x", "y"]).await;
+    let x = ours.cmd(&["DEBUG", "DIGEST-VALUE", "x", "y"]).await;
+    let halves: Vec<&str> = x.lines().skip(1).collect();
+    assert_eq!(halves[0], halves[1], "{x}");
+    let before = ours.cmd(&["DEBUG", "DIGEST"]).await;
+    ours.cmd(&["SADD", "s", "d"]).await;
+    assert_ne!(ours.cmd(&["DEBUG", "DIGEST"]).await, before);
+    assert_ne!(digest(ours.cmd(&["DEBUG", "DIGEST-VALUE", "s"]).await), s);
+    ours.cmd(&["SREM", "s", "d"]).await;
+    assert_eq!(ours.cmd(&["DEBUG", "DIGEST"]).await, before);
+    node.shutdown().await;
+}

@@ -20,9 +20,11 @@ of the suite's tests depend on timing. Run it by hand:
 
 import argparse
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -73,17 +75,19 @@ def free_port():
 
 
 def start(kind, binary, port):
+    # A data directory of its own, so the tests that turn the AOF on or SAVE can.
+    data = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=WORK))
     if kind == "theirs":
         cmd = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
-               "--enable-debug-command", "yes"]
+               "--enable-debug-command", "yes", "--dir", str(data)]
     else:
-        cmd = [str(binary), "--port", str(port), "--version", "7.0.15"]
+        cmd = [str(binary), "--port", str(port), "--version", "7.0.15", "--dir", str(data)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={"ECL_THREADS": "1", "PATH": "/usr/bin:/bin"})
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return proc
+            return proc, data
         except OSError:
             time.sleep(0.05)
     proc.kill()
@@ -93,7 +97,7 @@ def start(kind, binary, port):
 def run_unit(suite, kind, binary, unit, out):
     """{test name: 'ok' | 'err'} of one unit on a fresh server of `kind`."""
     port = free_port()
-    proc = start(kind, binary, port)
+    proc, data = start(kind, binary, port)
     log_file = out / f"{kind}-{unit.replace('/', '_')}.log"
     cmd = ["./runtest", "--host", "127.0.0.1", "--port", str(port), "--single", f"unit/{unit}",
            "--durable", "--timeout", "60", "--baseport", str(free_port() + 200),
@@ -106,6 +110,7 @@ def run_unit(suite, kind, binary, unit, out):
     finally:
         proc.kill()
         proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
     results = {}
     for line in ANSI.sub("", log_file.read_text(errors="replace")).splitlines():
         m = RESULT.match(line)

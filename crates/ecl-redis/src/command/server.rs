@@ -907,6 +907,40 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
                 lru & 0xFF_FFFF
             ));
         }
+        "digest" if argv.len() == 2 => {
+            use crate::db::digest;
+            let now = ctx.now;
+            let dbs: Vec<(usize, digest::Digest)> = (0..ctx.eng.dbs.len())
+                .filter(|&i| !ctx.eng.dbs[i].is_empty())
+                .map(|i| {
+                    let db = &ctx.eng.dbs[i];
+                    let live = db
+                        .iter()
+                        .filter(|(_, e)| e.expire_at == 0 || e.expire_at > now);
+                    (i, digest::keys_digest(live.map(|(k, e)| (&k[..], e))))
+                })
+                .collect();
+            ctx.out
+                .simple(&digest::hex(&digest::dataset_digest(dbs.into_iter())));
+        }
+        "digest-value" => {
+            use crate::db::digest;
+            let now = ctx.now;
+            let digests: Vec<String> = argv
+                .iter_from(2)
+                .map(|k| {
+                    let d = ctx
+                        .db()
+                        .peek(k, now)
+                        .map_or(digest::ABSENT, |e| digest::value_digest(&e.value));
+                    digest::hex(&d)
+                })
+                .collect();
+            ctx.out.array(digests.len());
+            for d in &digests {
+                ctx.out.simple(d);
+            }
+        }
         "set-active-expire" if argv.len() == 3 => {
             // Redis reads the flag with atoi: a number's leading digits, anything else 0.
             let flag = argv.get(2);
@@ -930,6 +964,10 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ctx,
             "DEBUG",
             &[
+                "DIGEST",
+                "    A hex fingerprint of the whole dataset (our own, not redis-server's).",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    A hex fingerprint of each key's value; zeros for a missing key.",
                 "ERROR <string>",
                 "    Return a Redis protocol error with <string> as message.",
                 "OBJECT <key>",

@@ -14,6 +14,7 @@
 
 pub mod bytes;
 pub mod dict;
+pub mod digest;
 pub mod evict;
 pub mod geohash;
 pub mod hash;
