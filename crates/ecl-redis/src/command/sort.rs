@@ -53,18 +53,28 @@ pub const COMMANDS: &[CommandSpec] = &[
         .doc("Returns the sorted elements of a list, a set, or a sorted set."),
 ];
 
+/// SORT's keys as redis-server 7.0 finds them: the source and the last STORE's destination,
+/// skipping the arguments of LIMIT (two), GET and BY (one each), so `LIMIT 0 STORE x` names
+/// no destination and `GET STORE STORE x` names `x`.
 fn sort_keys(argv: &Argv<'_>) -> Vec<usize> {
-    let mut k = vec![1];
+    let mut store = None;
     let mut i = 2;
     while i < argv.len() {
-        if argv.is(i, "store") && i + 1 < argv.len() {
-            k.push(i + 1);
-            i += 2;
+        let skip = if argv.is(i, "limit") {
+            2
+        } else if argv.is(i, "get") || argv.is(i, "by") {
+            1
+        } else if argv.is(i, "store") {
+            if i + 1 < argv.len() {
+                store = Some(i + 1);
+            }
+            1
         } else {
-            i += 1;
-        }
+            0
+        };
+        i += skip + 1;
     }
-    k
+    std::iter::once(1).chain(store).collect()
 }
 
 fn sort_ro_keys(_: &Argv<'_>) -> Vec<usize> {
