@@ -239,7 +239,9 @@ async fn command_getkeys_matches_redis_server_7_0() {
         &["xread", "streams", "a", "b", "0", "0"],
         &["xreadgroup", "group", "g", "c", "streams", "a", "0"],
         &["fcall", "f", "1", "a"],
-        &["sort", "abc", "store", "invalid", "store", "stillbad", "store", "def"],
+        &[
+            "sort", "abc", "store", "invalid", "store", "stillbad", "store", "def",
+        ],
         &["sort", "abc", "store"],
         &["sort", "abc", "limit", "0", "store", "x"],
         &["sort", "abc", "get", "store", "store", "x"],

@@ -509,3 +509,65 @@ async fn debug_set_active_expire_switches_the_background_cycle() {
     }
     assert_eq!(size, ":0\r\n");
 }
+
+/// `rdb_changes_since_last_save` in an `INFO persistence` reply.
+fn dirty_of(info: &str) -> i64 {
+    info.lines()
+        .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("rdb_changes_since_last_save")
+}
+
+/// Each command's reply and how much it raised the dirty count, in order.
+async fn bit_writes_transcript(mut c: Raw) -> Vec<(String, i64)> {
+    let script: &[&[&str]] = &[
+        &["SETBIT", "a", "0", "0"],
+        &["SETBIT", "a", "0", "0"],
+        &["SETBIT", "a", "0", "1"],
+        &["SETBIT", "a", "100", "0"],
+        &["BITFIELD", "b", "SET", "i5", "0", "0"],
+        &["BITFIELD", "b", "SET", "i5", "0", "0"],
+        &[
+            "BITFIELD", "b", "SET", "i5", "0", "1", "SET", "i5", "5", "0",
+        ],
+        &[
+            "BITFIELD", "b", "SET", "i5", "0", "1", "SET", "u8", "100", "0",
+        ],
+        &["BITFIELD", "b", "INCRBY", "i5", "0", "0"],
+        &[
+            "BITFIELD", "b", "SET", "i5", "0", "1", "INCRBY", "u4", "0", "1",
+        ],
+        &["BITFIELD", "c", "OVERFLOW", "FAIL", "SET", "u2", "0", "9"],
+        &["STRLEN", "c"],
+        &[
+            "BITFIELD", "d", "OVERFLOW", "FAIL", "SET", "u2", "0", "9", "SET", "u2", "0", "1",
+        ],
+        &["GET", "d"],
+        &["BITFIELD", "e", "GET", "u8", "0"],
+        &["EXISTS", "e"],
+    ];
+    let mut seen = Vec::new();
+    for args in script {
+        let before = dirty_of(&c.cmd(&["INFO", "persistence"]).await);
+        let reply = c.cmd(args).await;
+        let after = dirty_of(&c.cmd(&["INFO", "persistence"]).await);
+        seen.push((reply, after - before));
+    }
+    seen
+}
+
+/// SETBIT and BITFIELD count (and signal) only writes that change the string, or create or
+/// grow it, as redis-server 7.0 does (bitops.tcl); a BITFIELD whose every write overflows still
+/// creates a missing key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bit_writes_count_changes_as_redis_server_does() {
+    let Some(real) = common::ReferenceRedis::start(&[]) else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    let theirs = bit_writes_transcript(real.connect().await).await;
+    let node = start();
+    let ours = bit_writes_transcript(Raw::connect(&node).await).await;
+    assert_eq!(ours, theirs);
+    assert_eq!(theirs[1].1, 0, "an unchanged bit is no change: {theirs:?}");
+}

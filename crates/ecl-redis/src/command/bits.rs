@@ -451,13 +451,25 @@ fn parse_ops(argv: &Argv<'_>, read_only: bool) -> Result<Vec<Op>, CmdError> {
 fn run_bitfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResult {
     let ops = parse_ops(argv, read_only)?;
     let key = argv.get(1);
-    let writes = ops.iter().any(|o| !matches!(o, Op::Get(..)));
     let now = ctx.now;
     let mut buf = read_bytes(ctx, key)?;
     let existed = buf.is_some();
     let s = buf.get_or_insert_with(Vec::new);
     let mut replies: Vec<Option<i64>> = Vec::new();
-    let mut changed = false;
+    // As Redis: the string is created or grown for the furthest write first, and then every
+    // write counts as a change; otherwise a SET counts only when it changes the field.
+    // `changes` is the dirty count and decides whether the key is written at all.
+    let furthest = ops
+        .iter()
+        .filter_map(|op| match *op {
+            Op::Set(t, off, ..) | Op::Incr(t, off, ..) => {
+                Some(((off + u64::from(t.bits) - 1) >> 3) as usize)
+            }
+            Op::Get(..) => None,
+        })
+        .max();
+    let grows = furthest.is_some_and(|last| !existed || last >= s.len());
+    let mut changes = 0u64;
     for op in &ops {
         match *op {
             Op::Get(t, off) => replies.push(Some(get_field(s, off, t))),
@@ -471,7 +483,7 @@ fn run_bitfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
                 match fit(t, wide, ov) {
                     Some(nv) => {
                         set_field(s, off, t, nv);
-                        changed = true;
+                        changes += u64::from(grows || nv != old);
                         replies.push(Some(old));
                     }
                     None => replies.push(None),
@@ -487,7 +499,7 @@ fn run_bitfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
                 match fit(t, old_wide + i128::from(by), ov) {
                     Some(nv) => {
                         set_field(s, off, t, nv);
-                        changed = true;
+                        changes += u64::from(grows || nv != old);
                         replies.push(Some(nv));
                     }
                     None => replies.push(None),
@@ -495,12 +507,21 @@ fn run_bitfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
             }
         }
     }
-    if writes && changed {
+    // A missing key is created even when every write overflowed (Redis makes the string
+    // before running them), but only changes are notified and counted.
+    if changes > 0 || (grows && !existed) {
         let keep = existed;
-        let bytes = std::mem::take(s);
+        let mut bytes = std::mem::take(s);
+        if let Some(last) = furthest {
+            bytes.resize(bytes.len().max(last + 1), 0);
+        }
         ctx.db()
             .set(key, Value::Str(crate::db::Str::raw(bytes)), now, keep);
-        ctx.write(key).notify(notify::STRING, "setbit").dirty(1);
+    }
+    if changes > 0 {
+        ctx.write(key)
+            .notify(notify::STRING, "setbit")
+            .dirty(changes);
     }
     ctx.out.array(replies.len());
     for r in replies {
