@@ -45,6 +45,8 @@ EXPECTED_DIFFERENCES = {
         "reads the replication stream with SYNC, which a node refuses",
     "MIGRATE command is marked with movablekeys": "a node has no MIGRATE (ElastiCache)",
 }
+# The suite's own ports (its test server just below them): one block per kind.
+BASEPORT = {"theirs": "21111", "ours": "24111"}
 RESULT = re.compile(r"^\[(ok|err|exception)\]: (.*?)(?: in tests/\S+)?(?: \(\d+ ms\))?$")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -100,7 +102,7 @@ def run_unit(suite, kind, binary, unit, out):
     proc, data = start(kind, binary, port)
     log_file = out / f"{kind}-{unit.replace('/', '_')}.log"
     cmd = ["./runtest", "--host", "127.0.0.1", "--port", str(port), "--single", f"unit/{unit}",
-           "--durable", "--timeout", "60", "--baseport", str(free_port() + 200),
+           "--durable", "--timeout", "60", "--baseport", BASEPORT[kind],
            "--tags", "-needs:repl", "--tags", "-needs:pfdebug"]
     try:
         with open(log_file, "w") as f:

@@ -7,8 +7,8 @@
 //! - `unpack`: Lua 5.1.5 computes the element count as `last - first + 1` in a C `int` and
 //!   relies on the overflow check an optimising compiler may remove (signed overflow is
 //!   undefined), so `unpack({}, -2, 2147483647)` asks for a negative stack size and crashes the
-//!   whole emulator. redis-server patched its Lua for this; ours counts in 64 bits and answers
-//!   Lua's own error, `too many results to unpack`.
+//!   whole emulator. redis-server patched its Lua for this; ours checks the count in 64 bits
+//!   first and answers Lua's own error, `too many results to unpack`.
 //! - `loadstring` / `load`: Lua 5.1 loads precompiled bytecode, which can corrupt memory, and
 //!   redis-server's Lua loads text only: a chunk starting with the bytecode signature (ESC) is
 //!   parsed as text there and fails with `unexpected symbol near 'char(27)'`. Ours hands such a
@@ -27,7 +27,12 @@ const MAX_C_STACK: i64 = 8000;
 /// functions, as Lua's are C functions: a tail call to them keeps the script's frame, so
 /// their errors name the script's line.
 pub(crate) fn install(lua: &Lua, g: &Table) -> mlua::Result<()> {
-    g.raw_set("unpack", lib_fn(lua, unpack)?)?;
+    let raw_unpack: Function = g.raw_get("unpack")?;
+    let unpack: Function = lua
+        .load(CHECKED_UNPACK)
+        .set_name("=unpack")
+        .call((lua.create_function(check_unpack)?, raw_unpack))?;
+    g.raw_set("unpack", unpack)?;
     let raw_loadstring: Function = g.raw_get("loadstring")?;
     let raw = raw_loadstring.clone();
     g.raw_set(
@@ -43,6 +48,18 @@ pub(crate) fn install(lua: &Lua, g: &Table) -> mlua::Result<()> {
         })?,
     )
 }
+
+/// `unpack` as a Lua function that checks its arguments in Rust ([`check_unpack`]) and then
+/// lets Lua's own `unpack` push the values: a Rust callback cannot return the last few values
+/// that fit Lua's C stack limit (mlua keeps a slot), and redis-server's scripts may unpack up to
+/// it (`redis.call('lpush', k, unpack(t))` with 7,999 elements).
+const CHECKED_UNPACK: &str = r#"
+local check, unpack = ...
+return function(...)
+  check(...)
+  return unpack(...)
+end
+"#;
 
 /// A chunk the text parser gets in any case: one starting with the bytecode signature gets
 /// a leading blank (see the module header).
@@ -151,25 +168,31 @@ fn bad_number(args: &MultiValue, i: usize) -> mlua::Error {
     ))
 }
 
-/// `unpack(t [, i [, j]])`: `t[i] … t[j]` (raw reads), `i` 1 and `j` `#t` by default.
-fn unpack(_: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+/// The checks of `unpack(t [, i [, j]])` (`t[i] … t[j]`, `i` 1 and `j` `#t` by default), in
+/// Lua's order and words, with the count taken in 64 bits; errors name the function as the
+/// script called it (the wrapper's name at its call site, as `luaL_argerror` does).
+fn check_unpack(lua: &Lua, args: MultiValue) -> mlua::Result<()> {
+    let name = lua
+        .inspect_stack(1, |d| d.names().name.map(|n| n.into_owned()))
+        .flatten()
+        .unwrap_or_else(|| "?".to_string());
+    let rename = |e: mlua::Error| match e {
+        mlua::Error::RuntimeError(m) => {
+            mlua::Error::runtime(m.replacen("'unpack'", &format!("'{name}'"), 1))
+        }
+        other => other,
+    };
     let Some(Value::Table(t)) = args.front() else {
-        return Err(mlua::Error::runtime(format!(
+        return Err(rename(mlua::Error::runtime(format!(
             "bad argument #1 to 'unpack' (table expected, got {})",
             lua_type_name(args.front())
-        )));
+        ))));
     };
-    let first = int_arg(&args, 2, 1)?;
-    let last = int_arg(&args, 3, t.raw_len() as i64)?;
-    if first > last {
-        return Ok(MultiValue::new());
-    }
-    // The C function's arguments already take stack room, as in `lua_checkstack`; mlua keeps
-    // one slot more for itself, so the last count redis-server still returns (8,000 less the
-    // arguments) fails here with the same error.
-    let count = last - first + 1;
-    if count + args.len() as i64 >= MAX_C_STACK {
+    let first = int_arg(&args, 2, 1).map_err(rename)?;
+    let last = int_arg(&args, 3, t.raw_len() as i64).map_err(rename)?;
+    // The C function's arguments already take stack room, as in `lua_checkstack`.
+    if first <= last && (last - first + 1) + args.len() as i64 > MAX_C_STACK {
         return Err(mlua::Error::runtime("too many results to unpack"));
     }
-    (first..=last).map(|i| t.raw_get::<Value>(i)).collect()
+    Ok(())
 }
