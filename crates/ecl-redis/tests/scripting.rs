@@ -1464,13 +1464,21 @@ async fn a_connection_opened_before_the_script_is_busy_gets_busy() {
 }
 
 /// Scripts that reach Lua 5.1's `unpack` overflow (a crash of the stock interpreter), its
-/// chunk loaders, and stream reads that would block: the replies must be redis-server's, byte
+/// chunk loaders, the shared metatables (Redis 7's read-only tables), and stream reads that
+/// would block: the replies must be redis-server's, byte
 /// for byte.
 const LUA_BASE_CASES: &[&str] = &[
     "return redis.pcall('xread','BLOCK',0,'STREAMS','s','$')",
     "return redis.pcall('XREADGROUP','GROUP','g','c','BLOCK',0,'STREAMS','s','>')",
     "return redis.pcall('xread','COUNT','x','BLOCK',0,'STREAMS','s','$')",
     "return redis.pcall('xread','STREAMS','s','0')",
+    "setmetatable(_G, {})",
+    "local g = getmetatable(_G); g.__index = {}",
+    "getmetatable('').__index = function() return 1 end",
+    "return {type(getmetatable('')), type(getmetatable('').__index), ('x'):rep(3)}",
+    "setmetatable(redis, {})",
+    "return tostring(getmetatable(redis))",
+    "local t = setmetatable({}, {__metatable = 1}); return getmetatable(t)",
     "return {unpack({1,2,3}, -2, 2147483647)}",
     "return {unpack({1,2,3}, 0, 2147483647)}",
     "return {unpack({1,2,3}, -2147483648, -2)}",

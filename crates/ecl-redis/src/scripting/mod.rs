@@ -454,12 +454,10 @@ redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REP
 -- Scripts see an empty read-only table whose reads fall through to the globals (a table
 -- __index: no function call per global read); reading a global that does not exist raises,
 -- from the globals' own metatable, the error Redis raises.
-setmetatable(G, {
-  __index = function(_, k)
-    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-  end,
-  __metatable = false,
-})
+local function nonexistent(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+setmetatable(G, { __index = nonexistent, __metatable = false })
 local function refuse() error('Attempt to modify a readonly table', 2) end
 -- The libraries (string, math, table, cjson, bit, struct, cmsgpack, redis, ...) are read-only
 -- too, as in Redis 7: scripts see a proxy that reads through to the table (the runners below
@@ -474,19 +472,31 @@ end
 for name, lib in next, G do
   if type(lib) == 'table' and lib ~= G then G[name] = readonly(lib) end
 end
-local lua_rawset, lua_pairs, lua_getmetatable = rawset, pairs, getmetatable
+local lua_rawset, lua_pairs = rawset, pairs
+local lua_getmetatable, lua_setmetatable = getmetatable, setmetatable
 G.rawset = function(t, k, v)
   if real[t] then error('Attempt to modify a readonly table', 0) end
   return lua_rawset(t, k, v)
 end
 G.pairs = function(t) return lua_pairs(real[t] or t) end
-G.getmetatable = function(t)
-  if real[t] then return nil end
-  return lua_getmetatable(t)
-end
--- String methods ("x"):rep(2) read the string library through the same proxy.
+-- String methods ("x"):rep(2) read the string library through the same proxy. The strings'
+-- metatable is shared by every script, so scripts see it read-only, as in Redis 7, and so is
+-- the globals' one; the libraries show none.
 local string_meta = lua_getmetatable('')
 if string_meta then string_meta.__index = G.string end
+local string_meta_view = string_meta and readonly(string_meta)
+local globals_meta_view = readonly({ __index = nonexistent })
+G.getmetatable = function(t)
+  if real[t] == G then return globals_meta_view end
+  if real[t] then return nil end
+  if type(t) == 'string' then return string_meta_view end
+  return lua_getmetatable(t)
+end
+-- Redis' read-only tables refuse a new metatable with this message, without a position.
+G.setmetatable = function(t, m)
+  if real[t] then error('Attempt to modify a readonly table', 0) end
+  return lua_setmetatable(t, m)
+end
 local env = readonly(G)
 G._G = env
 local function protect(f) return xpcall(f, handler) end
