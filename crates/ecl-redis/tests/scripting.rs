@@ -1460,7 +1460,8 @@ async fn a_connection_opened_before_the_script_is_busy_gets_busy() {
     assert!(busy.starts_with("-BUSY "), "{busy}");
     assert_eq!(step(&mut early, &["SCRIPT", "KILL"]).await, "+OK\r\n");
     let killed = tokio::time::timeout(Duration::from_secs(10), runner.read()).await;
-    assert!(killed.expect("answered").starts_with("-ERR Script killed"));
+    let killed = killed.expect("answered");
+    assert!(killed.starts_with("-ERR Script killed"), "{killed}");
 }
 
 /// Scripts that reach Lua 5.1's `unpack` overflow (a crash of the stock interpreter), its
@@ -1538,4 +1539,43 @@ async fn lua_unpack_and_loaders_match_redis_server() {
     // The node survived the overflow and runs no bytecode.
     let last = String::from_utf8_lossy(theirs.last().expect("cases"));
     assert!(last.contains("unexpected symbol near 'char(27)'"), "{last}");
+}
+
+/// A script that catches the kill error with pcall in a loop still ends on SCRIPT KILL (every
+/// later line raises it, as on redis-server: scripting.tcl's "killed ... even when use pcall"),
+/// and the next busy script can be killed as well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_kill_stops_a_script_that_catches_it_with_pcall() {
+    let node = start_with(|cfg| {
+        cfg.parameters
+            .push(("busy-reply-threshold".into(), "100".into()));
+    });
+    let mut runner = Raw::connect(&node).await;
+    let mut other = Raw::connect(&node).await;
+    let body = "local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end";
+    for _ in 0..2 {
+        runner.send(&["EVAL", body, "0"]).await;
+        let mut busy = String::new();
+        for _ in 0..100 {
+            busy = step(&mut other, &["PING"]).await;
+            if busy.starts_with("-BUSY") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(busy.starts_with("-BUSY"), "{busy}");
+        assert_eq!(step(&mut other, &["SCRIPT", "KILL"]).await, "+OK\r\n");
+        let killed = tokio::time::timeout(Duration::from_secs(5), runner.read())
+            .await
+            .expect("the killed script answers its caller");
+        assert!(
+            killed.starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+            "{killed}"
+        );
+        assert_eq!(step(&mut other, &["PING"]).await, "+PONG\r\n");
+    }
+    assert_eq!(
+        step(&mut runner, &["EVAL", "return 1", "0"]).await,
+        ":1\r\n"
+    );
 }

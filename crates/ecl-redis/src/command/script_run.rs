@@ -120,6 +120,11 @@ fn run_prepared(
     let killed = watch.kill.load(Ordering::Acquire);
     watch.end();
     eng.visits.close();
+    if killed {
+        // The kill left the every-line hook (see `set_kill_hook`): the next run installs the
+        // count hook again.
+        st.kill_hook.set(false);
+    }
     if function {
         // The functions' state uses hooks of its own (FUNCTION LOAD's time limit); the EVAL
         // state keeps its kill check installed between runs (installing costs every call).
@@ -368,7 +373,7 @@ fn set_kill_hook(
 ) -> Result<(), String> {
     lua.set_hook(
         mlua::HookTriggers::new().every_nth_instruction(KILL_CHECK_INSTRUCTIONS),
-        move |_, _| {
+        move |lua, _| {
             watch.maybe_leave_worker();
             if visits.waiting()
                 && let Ok(mut s) = slot.try_lock()
@@ -378,6 +383,7 @@ fn set_kill_hook(
                 visits.serve(&mut s.eng);
             }
             if watch.kill.load(Ordering::Acquire) {
+                raise_killed_on_every_line(lua);
                 Err(mlua::Error::runtime(KILLED))
             } else {
                 Ok(mlua::VmState::Continue)
@@ -385,6 +391,15 @@ fn set_kill_hook(
         },
     )
     .map_err(|e| format!("ERR {e}"))
+}
+
+/// After a kill, as Redis does: every line the script goes on to run raises the kill error, so
+/// a script that catches it with pcall (`while 1 do pcall(f) end`) meets it again outside the
+/// pcall, at its loop's next line, and ends; a count hook would mostly fire inside `f`.
+pub(crate) fn raise_killed_on_every_line(lua: &Lua) {
+    let _ = lua.set_hook(mlua::HookTriggers::new().every_line(), |_, _| {
+        Err(mlua::Error::runtime(KILLED))
+    });
 }
 
 /// The error reply for a script that raised `t` (`{err=..., source=..., line=...}`).
