@@ -517,3 +517,47 @@ async fn watch_sees_the_writes_redis_server_signals() {
         "{theirs:?}"
     );
 }
+
+/// What a subscriber with CLIENT REPLY OFF (then SKIP) receives, in RESP3 and RESP2: the
+/// subscription confirmations and messages are pushed anyway, other replies and errors not.
+async fn reply_off_subscriber_transcript(mut sub: Raw, mut publisher: Raw) -> Vec<String> {
+    let mut seen = Vec::new();
+    for (proto, channel) in [("3", "c3"), ("2", "c2")] {
+        sub.cmd(&["HELLO", proto]).await;
+        sub.send(&["CLIENT", "REPLY", "OFF"]).await;
+        sub.send(&["SUBSCRIBE", channel]).await;
+        seen.push(sub.read().await);
+        sub.send(&["PSUBSCRIBE", "p*"]).await;
+        seen.push(sub.read().await);
+        seen.push(publisher.cmd(&["PUBLISH", channel, "hello"]).await);
+        seen.push(sub.read().await);
+        sub.send(&["SUBSCRIBE"]).await; // an arity error: not sent
+        sub.send(&["UNSUBSCRIBE", channel]).await;
+        seen.push(sub.read().await);
+        sub.send(&["PUNSUBSCRIBE", "p*"]).await;
+        seen.push(sub.read().await);
+        sub.send(&["CLIENT", "REPLY", "SKIP"]).await;
+        sub.send(&["SUBSCRIBE", "s"]).await;
+        seen.push(sub.read().await);
+        sub.send(&["UNSUBSCRIBE", "s"]).await;
+        seen.push(sub.read().await);
+        // Back on: the next reply is the PING's.
+        seen.push(sub.cmd(&["CLIENT", "REPLY", "ON"]).await);
+        seen.push(sub.cmd(&["PING"]).await);
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_confirmations_pass_client_reply_off_as_on_redis_server() {
+    let Some(real) = common::ReferenceRedis::start(&[]) else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    let theirs = reply_off_subscriber_transcript(real.connect().await, real.connect().await).await;
+    let node = start();
+    let ours =
+        reply_off_subscriber_transcript(Raw::connect(&node).await, Raw::connect(&node).await).await;
+    assert_eq!(ours, theirs);
+    assert!(theirs[0].contains("subscribe"), "{theirs:?}");
+}

@@ -269,13 +269,15 @@ fn dispatch_unguarded(
     }
     let mark = out.len();
     let flow = dispatch_inner(eng, client, out, argv);
-    match client.reply_mode {
-        ReplyMode::Off => out.buf.truncate(mark),
-        ReplyMode::SkipThis => {
+    if matches!(client.reply_mode, ReplyMode::Off | ReplyMode::SkipThis) {
+        // Subscription confirmations are pushed past CLIENT REPLY OFF / SKIP, as Redis sends
+        // them (in RESP2 too); an error reply of those commands is not.
+        if !is_subscription(argv) || out.buf[mark..].starts_with(b"-") {
             out.buf.truncate(mark);
+        }
+        if client.reply_mode == ReplyMode::SkipThis {
             client.reply_mode = ReplyMode::On;
         }
-        _ => {}
     }
     // Waiters, expiry events and new-key events wait for the end of the batch, the EXEC or
     // the script; a visit between a busy script's steps must not serve them halfway.
@@ -742,6 +744,19 @@ pub(crate) fn feed_monitors(eng: &mut Engine, client: &Client, argv: &Argv<'_>, 
     for id in ids {
         eng.send(id, Event::Push(line.as_bytes().to_vec()));
     }
+}
+
+/// A command whose replies are subscription confirmations (SUBSCRIBE and the like).
+fn is_subscription(argv: &Argv<'_>) -> bool {
+    const NAMES: [&str; 6] = [
+        "subscribe",
+        "unsubscribe",
+        "psubscribe",
+        "punsubscribe",
+        "ssubscribe",
+        "sunsubscribe",
+    ];
+    NAMES.iter().any(|n| argv.is(0, n))
 }
 
 /// Serves clients blocked on keys that became ready: each waiter, in FIFO order, re-runs its
