@@ -343,7 +343,12 @@ async fn acl_introspection_commands() {
     }
     assert_eq!(c.cmd(&["ACL", "LOG", "RESET"]).await, "+OK\r\n");
     assert_eq!(c.cmd(&["ACL", "LOG"]).await, "*0\r\n");
-    // CLIENT KILL USER reaches connections by their authenticated user.
+    // CLIENT KILL USER reaches connections by their authenticated user; a user that does not
+    // exist is an error, as on redis-server 7.0 (introspection.tcl).
+    assert_eq!(
+        c.cmd(&["CLIENT", "KILL", "USER", "wrong_user"]).await,
+        "-ERR No such user 'wrong_user'\r\n"
+    );
     assert_eq!(c.cmd(&["CLIENT", "KILL", "USER", "app"]).await, ":1\r\n");
     assert!(
         tokio::time::timeout(Duration::from_secs(5), a.closed())

@@ -459,7 +459,12 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             }
             "addr" => ids.retain(|id| clients.get(id).is_some_and(|c| c.addr == val)),
             "laddr" => ids.retain(|id| clients.get(id).is_some_and(|c| c.laddr == val)),
-            "user" => ids.retain(|id| clients.get(id).is_some_and(|c| c.user == val)),
+            "user" => {
+                if ctx.eng.acl.get(&val).is_none() {
+                    return Err(CmdError(format!("ERR No such user '{val}'").into()));
+                }
+                ids.retain(|id| clients.get(id).is_some_and(|c| c.user == val));
+            }
             "type" => match val.to_ascii_lowercase().as_str() {
                 "normal" => ids.retain(|id| clients.get(id).is_some_and(|c| c.subs == (0, 0, 0))),
                 "pubsub" => ids.retain(|id| clients.get(id).is_some_and(|c| c.subs != (0, 0, 0))),
