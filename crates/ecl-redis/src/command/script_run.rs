@@ -121,8 +121,9 @@ fn run_prepared(
     watch.end();
     eng.visits.close();
     if killed {
-        // The kill left the every-line hook (see `set_kill_hook`): the next run installs the
-        // count hook again.
+        // The kill left the every-line hook (see `set_kill_hook`): off at once, so no Lua code
+        // of the next run meets it, which installs the count hook again.
+        st.lua.remove_hook();
         st.kill_hook.set(false);
     }
     if function {

@@ -571,8 +571,13 @@ fn run_load(st: &State, extra: &Extra, chunk: Function) -> Result<Vec<Registered
     let started = Instant::now();
     lua.set_hook(
         mlua::HookTriggers::new().every_nth_instruction(super::KILL_CHECK_INSTRUCTIONS),
-        move |_, _| {
+        move |lua, _| {
             if started.elapsed() > LOAD_TIMEOUT {
+                // Every later line raises it too, so a pcall loop cannot outlast it (Redis
+                // does the same); the hook goes as soon as the load code returns.
+                let _ = lua.set_hook(mlua::HookTriggers::new().every_line(), |_, _| {
+                    raise("ERR FUNCTION LOAD timeout")
+                });
                 raise("ERR FUNCTION LOAD timeout")
             } else {
                 Ok(mlua::VmState::Continue)
@@ -589,6 +594,7 @@ fn run_load(st: &State, extra: &Extra, chunk: Function) -> Result<Vec<Registered
         extra.load_redis.raw_set("register_function", reg)?;
         extra.switch.call::<()>(extra.load_globals.clone())?;
         let r: mlua::Result<(bool, Value)> = st.protect.call(chunk);
+        lua.remove_hook();
         extra.switch.call::<()>(Value::Nil)?;
         extra.load_redis.raw_set("register_function", Value::Nil)?;
         r
