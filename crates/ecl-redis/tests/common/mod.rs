@@ -243,3 +243,11 @@ pub fn err_text<T: std::fmt::Debug>(r: redis::RedisResult<T>) -> String {
     let e = r.expect_err("an error reply");
     format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
 }
+
+/// One command with a deadline: a reply that never comes fails the test naming the command,
+/// instead of hanging it (busy-script tests).
+pub async fn step(c: &mut Raw, args: &[&str]) -> String {
+    tokio::time::timeout(std::time::Duration::from_secs(10), c.cmd(args))
+        .await
+        .unwrap_or_else(|_| panic!("no reply to {args:?} within 10 s"))
+}
