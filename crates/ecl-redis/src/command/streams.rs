@@ -288,9 +288,10 @@ fn with_stream<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&mut Stream) -> 
     }
 }
 
-/// [`with_stream`] for a change that adds or removes no entry (XSETID, XREADGROUP's PEL):
-/// Redis marks a stream modified (for WATCH) only when XADD, XDEL or XTRIM change its entries.
-fn with_stream_meta<R>(
+/// [`with_stream`] for a change that adds or removes no entry (XSETID, XREADGROUP's PEL, and
+/// the consumer-group commands): Redis marks a stream modified (for WATCH) only when XADD, XDEL
+/// or XTRIM change its entries.
+pub(super) fn with_stream_meta<R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     f: impl FnOnce(&mut Stream) -> R,

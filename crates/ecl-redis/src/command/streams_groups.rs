@@ -7,7 +7,7 @@
 //! serves them; the groups, consumers and pending lists live in `db/stream.rs`.
 
 use super::flags::*;
-use super::streams::{parse_id_pub as parse_id, xreadgroup};
+use super::streams::{parse_id_pub as parse_id, with_stream_meta, xreadgroup};
 use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl, container, ks};
 use crate::config::notify;
 use crate::db::stream::{Group, Stream, StreamId};
@@ -121,19 +121,6 @@ fn stream_at<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c Stream>,
     }
 }
 
-/// Runs `f` on the stream at `key` for a group, consumer or PEL change: these add or remove no
-/// entry, and Redis does not mark the key modified for them (WATCHers see nothing).
-fn with_stream<R>(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&mut Stream) -> R) -> Option<R> {
-    let now = ctx.now;
-    let mut v = ctx.eng.dbs[ctx.client.db].get_mut(key, now)?;
-    let r = match &mut *v {
-        Value::Stream(s) => Some(f(s)),
-        _ => None,
-    };
-    v.unchanged();
-    r
-}
-
 /// The subcommand error Redis gives for options it does not know.
 fn subcommand_error(argv: &Argv<'_>) -> CmdError {
     format!(
@@ -206,7 +193,7 @@ fn xgroup_create(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             .set(key, Value::Stream(Box::new(Stream::new())), now, false);
     }
     let name = argv.get(3);
-    let created = with_stream(ctx, key, |s| {
+    let created = with_stream_meta(ctx, key, |s| {
         if s.groups.contains_key(name) {
             return false;
         }
@@ -242,7 +229,7 @@ fn xgroup_setid(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         a => parse_id(a, 0, false)?,
     };
     let g = argv.get(3);
-    with_stream(ctx, key, |s| {
+    with_stream_meta(ctx, key, |s| {
         if let Some(g) = s.groups.get_mut(g) {
             g.last_id = id;
             g.entries_read = read;
@@ -261,7 +248,7 @@ fn xgroup_destroy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err(missing_key());
     }
     let g = argv.get(3);
-    let gone = with_stream(ctx, key, |s| s.groups.remove(g).is_some()).unwrap_or(false);
+    let gone = with_stream_meta(ctx, key, |s| s.groups.remove(g).is_some()).unwrap_or(false);
     ctx.out.int(i64::from(gone));
     if gone {
         // Wake XREADGROUP clients of the group: they answer NOGROUP.
@@ -277,7 +264,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     need_group(ctx, argv)?;
     let (key, g, c) = (argv.get(2), argv.get(3), argv.get(4));
     let now = ctx.now;
-    let created = with_stream(ctx, key, |s| {
+    let created = with_stream_meta(ctx, key, |s| {
         let Some(g) = s.groups.get_mut(g) else {
             return false;
         };
@@ -300,7 +287,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn xgroup_delconsumer(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     need_group(ctx, argv)?;
     let (key, g, c) = (argv.get(2), argv.get(3), argv.get(4));
-    let pending = with_stream(ctx, key, |s| {
+    let pending = with_stream_meta(ctx, key, |s| {
         let g = s.groups.get_mut(g)?;
         let gone = g.consumers.remove(c)?;
         for id in &gone.pel {
@@ -329,7 +316,7 @@ fn xack(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         .iter_from(3)
         .map(|a| parse_id(a, 0, true))
         .collect::<Result<Vec<_>, _>>()?;
-    let acked = with_stream(ctx, key, |s| {
+    let acked = with_stream_meta(ctx, key, |s| {
         s.groups
             .get_mut(g)
             .map_or(0, |g| ids.iter().filter(|id| g.ack(**id)).count())
@@ -575,7 +562,7 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let now = ctx.now;
     let o = claim_opts(argv, j, now)?;
     let when = o.time.filter(|t| (0..=now).contains(t)).unwrap_or(now);
-    let (items, created) = with_stream(ctx, key, |s| {
+    let (items, created) = with_stream_meta(ctx, key, |s| {
         let Some(mut g) = s.groups.remove(gname) else {
             return (Vec::new(), false);
         };
@@ -654,7 +641,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err(no_group(key, gname));
     }
     let now = ctx.now;
-    let out = with_stream(ctx, key, |s| {
+    let out = with_stream_meta(ctx, key, |s| {
         let mut g = s.groups.remove(gname)?;
         let created = !g.consumers.contains_key(cname);
         let (mut items, mut deleted) = (Vec::new(), Vec::new());
