@@ -393,14 +393,10 @@ async fn wrong_type_wake_transcript(mut admin: Raw, mut waiter: Raw) -> Vec<Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocked_move_onto_wrong_type_matches_redis_server() {
-    let Some(real) = common::ReferenceRedis::start(&[]) else {
+    let Some((ours, theirs)) = common::ours_and_theirs(wrong_type_wake_transcript).await else {
         eprintln!("redis-server not installed: skipped");
         return;
     };
-    let theirs = wrong_type_wake_transcript(real.connect().await, real.connect().await).await;
-    let node = start();
-    let ours =
-        wrong_type_wake_transcript(Raw::connect(&node).await, Raw::connect(&node).await).await;
     assert_eq!(ours, theirs);
     // What redis-server 7.0.15 answers, so a change on both sides is noticed too: the woken
     // BRPOPLPUSH gets WRONGTYPE and the pushed element stays in the source.

@@ -4,7 +4,7 @@
 //! not depend on timing.
 
 mod common;
-use common::{Raw, start, start_with, step};
+use common::{Raw, start_with, step};
 use std::time::Duration;
 
 /// Scripts that reach Lua 5.1's `unpack` overflow (a crash of the stock interpreter), its
@@ -65,13 +65,10 @@ async fn lua_base_transcript(mut c: Raw) -> Vec<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lua_unpack_and_loaders_match_redis_server() {
-    let Some(real) = common::ReferenceRedis::start(&[]) else {
+    let Some((ours, theirs)) = common::ours_and_theirs(|c, _| lua_base_transcript(c)).await else {
         eprintln!("redis-server not installed: skipped");
         return;
     };
-    let theirs = lua_base_transcript(real.connect().await).await;
-    let node = start();
-    let ours = lua_base_transcript(Raw::connect(&node).await).await;
     for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
         assert_eq!(
             String::from_utf8_lossy(o),

@@ -561,13 +561,11 @@ async fn bit_writes_transcript(mut c: Raw) -> Vec<(String, i64)> {
 /// creates a missing key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bit_writes_count_changes_as_redis_server_does() {
-    let Some(real) = common::ReferenceRedis::start(&[]) else {
+    let Some((ours, theirs)) = common::ours_and_theirs(|c, _| bit_writes_transcript(c)).await
+    else {
         eprintln!("redis-server not installed: skipped");
         return;
     };
-    let theirs = bit_writes_transcript(real.connect().await).await;
-    let node = start();
-    let ours = bit_writes_transcript(Raw::connect(&node).await).await;
     assert_eq!(ours, theirs);
     assert_eq!(theirs[1].1, 0, "an unchanged bit is no change: {theirs:?}");
 }

@@ -502,13 +502,10 @@ async fn watch_transcript(mut admin: Raw, mut watcher: Raw) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_sees_the_writes_redis_server_signals() {
-    let Some(real) = common::ReferenceRedis::start(&[]) else {
+    let Some((ours, theirs)) = common::ours_and_theirs(watch_transcript).await else {
         eprintln!("redis-server not installed: skipped");
         return;
     };
-    let theirs = watch_transcript(real.connect().await, real.connect().await).await;
-    let node = start();
-    let ours = watch_transcript(Raw::connect(&node).await, Raw::connect(&node).await).await;
     assert_eq!(ours, theirs);
     // Both ways occur: a real change aborts the EXEC, an unchanged value does not.
     assert!(theirs.iter().any(|l| l.ends_with("*-1\r\n")), "{theirs:?}");
@@ -550,14 +547,11 @@ async fn reply_off_subscriber_transcript(mut sub: Raw, mut publisher: Raw) -> Ve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscription_confirmations_pass_client_reply_off_as_on_redis_server() {
-    let Some(real) = common::ReferenceRedis::start(&[]) else {
+    let Some((ours, theirs)) = common::ours_and_theirs(reply_off_subscriber_transcript).await
+    else {
         eprintln!("redis-server not installed: skipped");
         return;
     };
-    let theirs = reply_off_subscriber_transcript(real.connect().await, real.connect().await).await;
-    let node = start();
-    let ours =
-        reply_off_subscriber_transcript(Raw::connect(&node).await, Raw::connect(&node).await).await;
     assert_eq!(ours, theirs);
     assert!(theirs[0].contains("subscribe"), "{theirs:?}");
 }

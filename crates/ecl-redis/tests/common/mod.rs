@@ -251,3 +251,17 @@ pub async fn step(c: &mut Raw, args: &[&str]) -> String {
         .await
         .unwrap_or_else(|_| panic!("no reply to {args:?} within 10 s"))
 }
+
+/// Runs `transcript` with two connections to a fresh redis-server, then with two to a fresh
+/// node of ours: `(ours, theirs)`, or `None` when redis-server is not installed.
+pub async fn ours_and_theirs<T, F, Fut>(transcript: F) -> Option<(T, T)>
+where
+    F: Fn(Raw, Raw) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let real = ReferenceRedis::start(&[])?;
+    let theirs = transcript(real.connect().await, real.connect().await).await;
+    let node = start();
+    let ours = transcript(Raw::connect(&node).await, Raw::connect(&node).await).await;
+    Some((ours, theirs))
+}
