@@ -11,6 +11,7 @@ as redis-cli lines (`@2 ` marks the second connection).
 import random
 import shutil
 import socket
+import tempfile
 
 import select
 import time
@@ -662,9 +663,14 @@ def start_servers(ours_bin):
     exe = shutil.which("redis-server")
     if not exe:
         return None
+    # An empty directory of its own: redis-server loads a dump.rdb from its working directory,
+    # and one written there by hand (with replication data, which turns a backlog on and so
+    # holds queued arguments: OBJECT REFCOUNT 3 inside EXEC) would change its answers.
+    data = tempfile.mkdtemp(prefix="oracle-redis-")
     ref = Server("redis-server", lambda p: [exe, "--port", str(p), "--bind", "127.0.0.1", "--save", "",
                                              "--appendonly", "no", "--hash-max-listpack-entries", "128",
-                                             "--enable-debug-command", "yes"], no_active_expiry)
+                                             "--enable-debug-command", "yes", "--dir", data],
+                 no_active_expiry)
     ours = Server("ecl-redis", lambda p: [ours_bin, "--port", str(p), "--bind", "127.0.0.1",
                                            "--version", "7.0.15"], no_active_expiry)
     return ref, ours

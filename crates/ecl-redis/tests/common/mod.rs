@@ -185,9 +185,14 @@ impl ReferenceRedis {
             .local_addr()
             .ok()?
             .port();
+        // A directory of its own: redis-server loads a dump.rdb from its working directory.
+        let dir = std::env::temp_dir().join(format!("ecl-reference-redis-{port}"));
+        std::fs::create_dir_all(&dir).ok()?;
         let child = std::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
             .args(extra)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
