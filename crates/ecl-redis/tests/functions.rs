@@ -5,7 +5,7 @@
 //! FUNCTION KILL while a function runs, and `redis.set_repl` keeping effects off replicas.
 
 mod common;
-use common::{Raw, start, start_with};
+use common::{Raw, start, start_busy_after_ms, start_with};
 use ecl_redis::RedisNode;
 use std::time::Duration;
 
@@ -562,10 +562,7 @@ async fn libraries_and_effects_replicate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_functions_answer_busy_and_function_kill_stops_them() {
     const BUSY: &str = "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n";
-    let node = start_with(|cfg| {
-        cfg.parameters
-            .push(("busy-reply-threshold".into(), "100".into()));
-    });
+    let node = start_busy_after_ms(100);
     let mut runner = Raw::connect(&node).await;
     let mut other = Raw::connect(&node).await;
     let lib = "#!lua name=busy\n\

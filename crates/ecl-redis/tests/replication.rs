@@ -584,10 +584,7 @@ async fn chained_replicas_follow_through_an_intermediate_replica() {
 /// clients' commands ran between its steps (AUTH, HELLO, WATCH… run there, as in Redis).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_scripts_writes_reach_replicas_when_it_ends() {
-    let p = common::start_with(|cfg| {
-        cfg.parameters
-            .push(("busy-reply-threshold".into(), "50".into()));
-    });
+    let p = common::start_busy_after_ms(50);
     let r = start();
     r.replicate_from(&p, endpoint(&p));
     let mut pc = common::client(&p).await;

@@ -4,7 +4,7 @@
 //! writes wrapped in MULTI/EXEC, never the EVAL).
 
 mod common;
-use common::{Raw, frame_len, start, start_with, step};
+use common::{Raw, frame_len, start, start_busy_after_ms, start_with, step};
 use ecl_redis::RedisNode;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1178,10 +1178,7 @@ async fn cluster_mode_checks_declared_and_touched_keys() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_scripts_answer_busy_and_script_kill_stops_them() {
     const BUSY: &str = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
-    let node = start_with(|cfg| {
-        cfg.parameters
-            .push(("busy-reply-threshold".into(), "100".into()));
-    });
+    let node = start_busy_after_ms(100);
     let mut runner = Raw::connect(&node).await;
     let mut other = Raw::connect(&node).await;
     assert_eq!(step(&mut other, &["PING"]).await, "+PONG\r\n");
@@ -1402,10 +1399,7 @@ async fn busy_script_replies_match_redis_server() {
 /// visit (Redis serves waiters when the script ends, when the list is gone again).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn visits_during_a_busy_script_serve_no_waiter_halfway() {
-    let node = start_with(|cfg| {
-        cfg.parameters
-            .push(("busy-reply-threshold".into(), "50".into()));
-    });
+    let node = start_busy_after_ms(50);
     let mut waiter = Raw::connect(&node).await;
     let mut runner = Raw::connect(&node).await;
     let mut other = Raw::connect(&node).await;
@@ -1438,10 +1432,7 @@ async fn visits_during_a_busy_script_serve_no_waiter_halfway() {
 /// script is busy (it waited for the lock to read `maxclients` until the script ended).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_opened_before_the_script_is_busy_gets_busy() {
-    let node = start_with(|cfg| {
-        cfg.parameters
-            .push(("busy-reply-threshold".into(), "300".into()));
-    });
+    let node = start_busy_after_ms(300);
     let mut runner = Raw::connect(&node).await;
     runner
         .send(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"])

@@ -4,7 +4,7 @@
 //! not depend on timing.
 
 mod common;
-use common::{Raw, start_with, step};
+use common::{Raw, start_busy_after_ms, step};
 use std::time::Duration;
 
 /// Scripts that reach Lua 5.1's `unpack` overflow (a crash of the stock interpreter), its
@@ -86,10 +86,7 @@ async fn lua_unpack_and_loaders_match_redis_server() {
 /// and the next busy script can be killed as well.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn script_kill_stops_a_script_that_catches_it_with_pcall() {
-    let node = start_with(|cfg| {
-        cfg.parameters
-            .push(("busy-reply-threshold".into(), "100".into()));
-    });
+    let node = start_busy_after_ms(100);
     let mut runner = Raw::connect(&node).await;
     let mut other = Raw::connect(&node).await;
     let body = "local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end";

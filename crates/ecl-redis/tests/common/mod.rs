@@ -270,3 +270,12 @@ where
     let ours = transcript(Raw::connect(&node).await, Raw::connect(&node).await).await;
     Some((ours, theirs))
 }
+
+/// A node whose scripts count as busy after `ms` milliseconds (`busy-reply-threshold`): the
+/// busy-script tests.
+pub fn start_busy_after_ms(ms: u32) -> RedisNode {
+    start_with(|cfg| {
+        cfg.parameters
+            .push(("busy-reply-threshold".into(), ms.to_string()));
+    })
+}
