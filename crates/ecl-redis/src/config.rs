@@ -376,6 +376,10 @@ pub struct Config {
     pub busy_reply_threshold: i64,
     /// `maxclients`: read on every accepted connection.
     pub maxclients: usize,
+    /// `tracking-table-max-keys`: read before every command while clients track keys.
+    pub tracking_table_max_keys: usize,
+    /// `DEBUG PAUSE-CRON 1`: the node's periodic cycle does nothing (tests).
+    pub cron_paused: bool,
     /// The collection encoding limits, read on every write to a hash, zset, set or list (a
     /// lookup by name in the parameter map cost ~500 instructions, two per HSET or ZADD).
     pub encoding: EncodingLimits,
@@ -462,6 +466,8 @@ impl Default for Config {
             output_limits: crate::outbuf::OutputLimits::default(),
             busy_reply_threshold: 5000,
             maxclients: 65000,
+            tracking_table_max_keys: 1_000_000,
+            cron_paused: false,
             encoding: EncodingLimits::default(),
         };
         for (name, def, _) in PARAMS {
@@ -649,6 +655,9 @@ impl Config {
             "active-expire-effort" => self.active_expire_effort = get(self).parse().unwrap_or(1),
             "busy-reply-threshold" => self.busy_reply_threshold = get(self).parse().unwrap_or(5000),
             "maxclients" => self.maxclients = get(self).parse().unwrap_or(65000),
+            "tracking-table-max-keys" => {
+                self.tracking_table_max_keys = get(self).parse().unwrap_or(1_000_000)
+            }
             "client-output-buffer-limit" => {
                 // The stored value is canonical (validated by `set`), so this cannot fail.
                 let limits = crate::outbuf::OutputLimits::default().updated(&get(self));

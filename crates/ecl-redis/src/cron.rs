@@ -90,12 +90,17 @@ fn run() {
 fn tick(shared: &Shared) -> bool {
     for _ in 0..LOCK_TRIES {
         if let Some(mut eng) = shared.try_lock() {
+            if eng.cfg.cron_paused {
+                return false;
+            }
             eng.cron();
             // XREADGROUP waiters on keys that just expired are released now, not at the next
             // command.
             if eng.has_ready() {
                 crate::command::dispatch::serve_blocked(&mut eng);
             }
+            eng.limit_tracking_table();
+            eng.flush_tracking();
             crate::persistence::cron(&mut eng);
             return eng.cron_quiet();
         }

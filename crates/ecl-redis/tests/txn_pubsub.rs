@@ -354,7 +354,9 @@ async fn client_side_caching_invalidations() {
         c.cmd(&["CLIENT", "TRACKING", "on", "PREFIX", "x"]).await,
         "-ERR PREFIX option requires BCAST mode to be enabled\r\n"
     );
-    // BCAST with a prefix: writes to matching keys are announced without reads.
+    // BCAST with a prefix: writes to matching keys are announced without reads (switching
+    // modes takes turning tracking off first).
+    assert_eq!(c.cmd(&["CLIENT", "TRACKING", "off"]).await, "+OK\r\n");
     assert_eq!(
         c.cmd(&["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "user:"])
             .await,

@@ -686,14 +686,21 @@ fn client_tracking(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if !st.prefixes.is_empty() && !st.bcast {
         return Err("ERR PREFIX option requires BCAST mode to be enabled".into());
     }
+    let current = ctx.eng.tracking.clients.get(&id);
+    if current.is_some_and(|c| c.bcast != st.bcast) {
+        return Err("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.".into());
+    }
     if st.bcast && (st.optin || st.optout) {
         return Err("ERR OPTIN and OPTOUT are not compatible with BCAST".into());
     }
     if st.optin && st.optout {
         return Err("ERR You can't use both OPTIN and OPTOUT".into());
     }
-    ctx.eng.tracking.remove_client(id);
-    ctx.eng.tracking.clients.insert(id, st);
+    let existing = current.map_or(&[][..], |c| c.prefixes.as_slice());
+    if let Some(e) = crate::tracking::prefix_collision(existing, &st.prefixes) {
+        return Err(e.into());
+    }
+    ctx.eng.tracking.enable(id, st);
     ctx.out.ok();
     Ok(())
 }
@@ -742,16 +749,14 @@ fn client_trackinginfo(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
                 (s.bcast, "bcast"),
                 (s.optin, "optin"),
                 (s.optout, "optout"),
+                (s.caching == Some(true), "caching-yes"),
+                (s.caching == Some(false), "caching-no"),
                 (s.noloop, "noloop"),
+                (s.broken, "broken_redirect"),
             ] {
                 if set {
                     fl.push(name);
                 }
-            }
-            match s.caching {
-                Some(true) => fl.push("caching-yes"),
-                Some(false) => fl.push("caching-no"),
-                None => {}
             }
         }
     }
@@ -767,7 +772,8 @@ fn client_trackinginfo(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
         Some(s) => s.redirect.map_or(0, |r| r as i64),
     });
     ctx.out.bulk(b"prefixes");
-    let prefixes = st.map(|s| s.prefixes).unwrap_or_default();
+    let mut prefixes = st.map(|s| s.prefixes).unwrap_or_default();
+    prefixes.sort();
     ctx.out.array(prefixes.len());
     for p in prefixes {
         ctx.out.bulk(&p);

@@ -420,10 +420,13 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     let now = if client.master { 0 } else { eng.command_now() };
     // Nothing is evicted under a busy script (Redis neither evicts nor refuses for memory while
     // it runs other clients' commands between the script's steps).
+    if eng.tracking.is_active() && eng.tracking.totals().0 > eng.cfg.tracking_table_max_keys {
+        limit_tracking_for(eng, client, out);
+    }
     let over_memory = eng.cfg.maxmemory > 0
         && !eng.repl.is_replica()
         && !eng.scripts.visiting
-        && !eng.evict_if_needed(now);
+        && !evict_for(eng, client, out, now);
     if eng.scripts.visiting && !spec.has(flags::ALLOW_BUSY) {
         let e = CmdError(eng.scripts.watch.busy_error().into());
         reject(eng, client, out, Some(id), e);
@@ -483,13 +486,12 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     after_command_propagate(eng, client, spec, argv, res.is_ok(), dirtied, propagation);
     let call = CallKind::of(client);
     let usec = count_call(eng, id, (res.is_err(), call), nested_start);
-    let ok = res.is_ok();
     if let Err(e) = res {
         count_error(eng, &e);
         out.error(&e.0);
     }
-    if eng.tracking.is_active() {
-        track(eng, client, spec, argv, ok);
+    if eng.tracking.is_active() || eng.dbs[0].modified_log.is_some() {
+        track(eng, client, spec, argv);
     }
     let reply_bytes = out.len().saturating_sub(reply_before);
     log_command(eng, client, spec, argv, (usec, reply_bytes), now);
@@ -498,6 +500,27 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     }
     block_if_asked(eng, client, out, argv);
     Flow::Continue
+}
+
+/// Evicts keys until memory is under `maxmemory` (false when it cannot). The client's own
+/// invalidations of evicted keys come ahead of its reply, as in Redis, where they are sent
+/// before the command runs.
+fn evict_for(eng: &mut Engine, client: &Client, out: &mut Reply, now: i64) -> bool {
+    if !eng.tracking.is_active() {
+        return eng.evict_if_needed(now);
+    }
+    let mark = eng.tracking.hold.start(client.id);
+    let fits = eng.evict_if_needed(now);
+    out.raw(&eng.tracking.hold.release(mark));
+    fits
+}
+
+/// Holds the tracking table to `tracking-table-max-keys` before a command; the client's own
+/// invalidations come ahead of its reply, as in Redis.
+fn limit_tracking_for(eng: &mut Engine, client: &Client, out: &mut Reply) {
+    let mark = eng.tracking.hold.start(client.id);
+    eng.limit_tracking_table();
+    out.raw(&eng.tracking.hold.release(mark));
 }
 
 /// Parks the client when the command it just ran asked to wait (a blocking command).
@@ -632,16 +655,24 @@ fn after_command_propagate(
     }
 }
 
-/// Client-side caching bookkeeping after a command, driven by the table's flags and key specs.
-fn track(eng: &mut Engine, client: &Client, spec: &CommandSpec, argv: &Argv<'_>, ok: bool) {
-    let pos = spec.key_positions(argv);
-    if spec.has(flags::WRITE) && ok && !pos.is_empty() {
-        let keys: Vec<Vec<u8>> = pos.iter().map(|&i| argv.get(i).to_vec()).collect();
-        eng.tracking
-            .invalidate(&eng.clients, &keys, Some(client.id));
-    } else if spec.has(flags::READONLY) && !pos.is_empty() {
-        eng.tracking
-            .record_reads(client.id, pos.iter().map(|&i| argv.get(i)));
+/// Client-side caching bookkeeping after a command: the keys it modified are invalidated,
+/// and the keys a read-only command names (the table's key specs) are remembered.
+fn track(eng: &mut Engine, client: &Client, spec: &CommandSpec, argv: &Argv<'_>) {
+    eng.invalidate_modified(Some(client.id));
+    // A script's read makes its caller track the script's KEYS; the read-only script commands
+    // track nothing themselves (Redis).
+    let script_ro = matches!(spec.name, "eval_ro" | "evalsha_ro" | "fcall_ro");
+    if spec.has(flags::READONLY) && !spec.has(flags::WRITE) && !script_ro {
+        if eng.scripts.running && !eng.scripts.visiting {
+            let keys = std::mem::take(&mut eng.scripts.declared_keys);
+            eng.tracking
+                .record_reads(client.id, keys.iter().map(Vec::as_slice));
+            eng.scripts.declared_keys = keys;
+        } else {
+            let pos = spec.key_positions(argv);
+            eng.tracking
+                .record_reads(client.id, pos.iter().map(|&i| argv.get(i)));
+        }
     }
     let caching_cmd = argv.is(0, "client") && argv.is(1, "caching");
     eng.tracking.end_command(client.id, caching_cmd);
@@ -795,7 +826,11 @@ pub fn serve_blocked(eng: &mut Engine) {
                 buf: Vec::new(),
                 resp3,
             };
+            // Its invalidations (BLMOVE's destination) follow its reply, as in Redis.
+            let mark = eng.tracking.hold.start(id);
             dispatch_inner(eng, &mut c, &mut r, &argv.as_argv());
+            let held = eng.tracking.hold.release(mark);
+            r.buf.extend_from_slice(&held);
             // Still nothing to take for this client; later waiters would see the same.
             if c.block.is_some() && own_position {
                 continue;

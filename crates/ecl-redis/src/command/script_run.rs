@@ -110,6 +110,9 @@ fn run_prepared(
     client.reply_mode = ReplyMode::On;
     client.in_exec = true;
     eng.scripts.running = true;
+    if eng.tracking.clients.contains_key(&client.id) {
+        eng.scripts.declared_keys = inv.keys().map(<[u8]>::to_vec).collect();
+    }
     let watch = eng.scripts.watch.clone();
     let node = crate::scripting::NodeAtStart {
         maxclients: eng.cfg.maxclients,
@@ -132,6 +135,7 @@ fn run_prepared(
         st.lua.remove_hook();
     }
     eng.scripts.running = false;
+    eng.scripts.declared_keys.clear();
     (
         client.db,
         client.reply_mode,

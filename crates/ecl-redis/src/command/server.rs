@@ -952,6 +952,10 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ctx.eng.cfg.active_expire_enabled = digits;
             ctx.out.ok();
         }
+        "pause-cron" if argv.len() == 3 => {
+            ctx.eng.cfg.cron_paused = argv.get(2) != b"0";
+            ctx.out.ok();
+        }
         "jmap" | "quicklist-packed-threshold" | "stringmatch-len" | "change-repl-id" => {
             ctx.out.ok()
         }

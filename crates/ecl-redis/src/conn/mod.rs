@@ -176,6 +176,7 @@ fn run_locked_batch(
     let end = run_batch(eng, client, dec, inbuf, start, out);
     let (read, unread) = (*start - before, inbuf.len() - *start);
     account_batch(eng, client, out, read, unread);
+    eng.flush_tracking();
     eng.flush_aof();
     end
 }

@@ -66,6 +66,11 @@ pub struct Db {
     pub new_log: Vec<Key>,
     /// Whether to record created keys (`notify-keyspace-events` has `n`).
     pub track_new: bool,
+    /// Keys written since the engine last drained them, while clients track keys (client-side
+    /// caching): the keys redis-server signals as modified, so a write that changes nothing
+    /// (SET NX on an existing key, SADD of a member already there) invalidates nothing.
+    /// Expiry goes to `expired_log` instead; FLUSH and SWAPDB are invalidated whole.
+    pub modified_log: Option<Vec<Key>>,
     /// Counters reported by INFO.
     pub hits: u64,
     /// Lookups that found nothing.
@@ -119,6 +124,8 @@ pub struct ValueMut<'a> {
     old: usize,
     /// The watch record's change counter, when some client watches the key.
     touch: Option<&'a mut u64>,
+    /// The modified-keys log, which already holds the key (taken back by `unchanged`).
+    logged: Option<&'a mut Vec<Key>>,
 }
 
 impl ValueMut<'_> {
@@ -127,6 +134,9 @@ impl ValueMut<'_> {
     /// consumer groups), as Redis signals only keys it modified.
     pub fn unchanged(mut self) {
         self.touch = None;
+        if let Some(log) = self.logged.take() {
+            log.pop();
+        }
     }
 }
 
@@ -168,6 +178,7 @@ impl Db {
             expired_log: Vec::new(),
             new_log: Vec::new(),
             track_new: false,
+            modified_log: None,
             hits: 0,
             misses: 0,
             expired: 0,
@@ -242,6 +253,20 @@ impl Db {
         if let Some(c) = Self::watch_counter(watched, key) {
             *c += 1;
         }
+    }
+
+    /// Records a write of `key` in the modified-keys log, when it is kept.
+    fn log_modified(log: &mut Option<Vec<Key>>, key: &[u8]) {
+        if let Some(log) = log {
+            log.push(key.into());
+        }
+    }
+
+    /// The log, holding `key`, for a [`ValueMut`] to take it back if nothing changes.
+    fn log_for_value<'a>(log: &'a mut Option<Vec<Key>>, key: &[u8]) -> Option<&'a mut Vec<Key>> {
+        let log = log.as_mut()?;
+        log.push(key.into());
+        Some(log)
     }
 
     fn touch(access: AccessMode, e: &mut Entry, now_ms: i64) {
@@ -350,6 +375,7 @@ impl Db {
             used: &mut self.used,
             old,
             touch: Self::watch_counter(&mut self.watched, key),
+            logged: Self::log_for_value(&mut self.modified_log, key),
         })
     }
 
@@ -405,15 +431,21 @@ impl Db {
             if self.track_new {
                 self.new_log.push(key.into());
             }
+            Self::log_modified(&mut self.modified_log, key);
         }
         // A new value counts from zero so that its whole size is added on drop.
         let old = if created { 0 } else { e.value.mem_size() };
+        let logged = match created {
+            true => None,
+            false => Self::log_for_value(&mut self.modified_log, key),
+        };
         (
             ValueMut {
                 v: &mut e.value,
                 used: &mut self.used,
                 old,
                 touch: Self::watch_counter(&mut self.watched, key),
+                logged,
             },
             created,
         )
@@ -423,6 +455,7 @@ impl Db {
     pub fn set(&mut self, key: &[u8], value: Value, now_ms: i64, keep_ttl: bool) {
         self.before_change(key);
         Self::touch_watched(&mut self.watched, key);
+        Self::log_modified(&mut self.modified_log, key);
         let lru = self.initial_lru(now_ms);
         let new_size = value.mem_size();
         let (e, created) =
@@ -461,6 +494,7 @@ impl Db {
             self.volatile.remove(key);
         }
         Self::touch_watched(&mut self.watched, key);
+        Self::log_modified(&mut self.modified_log, key);
         Some(e)
     }
 
@@ -482,8 +516,11 @@ impl Db {
     /// Inserts a whole entry (RENAME, MOVE, COPY, RESTORE), replacing any existing key.
     pub fn insert_entry(&mut self, key: &[u8], e: Entry) {
         self.before_change(key);
-        if self.remove(key).is_none() && self.track_new {
-            self.new_log.push(key.into());
+        if self.remove(key).is_none() {
+            if self.track_new {
+                self.new_log.push(key.into());
+            }
+            Self::log_modified(&mut self.modified_log, key);
         }
         Self::touch_watched(&mut self.watched, key);
         self.used += entry_size(key, &e.value);
@@ -510,6 +547,7 @@ impl Db {
         let had = e.expire_at != 0;
         e.expire_at = at_ms;
         Self::touch_watched(&mut self.watched, key);
+        Self::log_modified(&mut self.modified_log, key);
         match (had, at_ms != 0) {
             (false, true) => {
                 self.volatile.insert(key.into(), ());

@@ -624,13 +624,47 @@ impl Engine {
             self.data_memory_cache = None;
             self.propagate_dels(db, std::slice::from_ref(&key));
             self.stats.evicted += 1;
-            if self.tracking.is_active() {
-                self.tracking
-                    .invalidate(&self.clients, &[key.to_vec()], None);
-            }
+            self.invalidate_modified(None);
             self.notify(notify::EVICTED, "evicted", db, &key);
         }
         true
+    }
+
+    /// Client-side caching: invalidates the keys the databases logged as modified, by client
+    /// `origin` (`None` = the server: eviction), and keeps the logs on exactly while clients
+    /// track keys.
+    pub fn invalidate_modified(&mut self, origin: Option<u64>) {
+        let keep = self.tracking.is_active();
+        for db in 0..self.dbs.len() {
+            let log = &mut self.dbs[db].modified_log;
+            let keys = match keep {
+                true => log.as_mut().map(std::mem::take),
+                false => log.take(),
+            };
+            if let Some(keys) = keys.filter(|k| !k.is_empty()) {
+                let keys: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
+                self.tracking.invalidate(&self.clients, &keys, origin);
+            }
+            if keep && self.dbs[db].modified_log.is_none() {
+                self.dbs[db].modified_log = Some(Vec::new());
+            }
+        }
+    }
+
+    /// The end of a batch (redis-server's "before sleep"): BCAST invalidations go out.
+    pub fn flush_tracking(&mut self) {
+        if self.tracking.is_active() {
+            self.tracking.flush_broadcasts(&self.clients);
+        }
+    }
+
+    /// Holds the tracking table to `tracking-table-max-keys` (before every command and in the
+    /// cron, as redis-server does), invalidating the keys it forgets.
+    pub fn limit_tracking_table(&mut self) {
+        let max = self.cfg.tracking_table_max_keys;
+        if self.tracking.totals().0 > max {
+            self.tracking.limit_keys(&self.clients, max);
+        }
     }
 
     /// Whether the current policy could free memory at all.

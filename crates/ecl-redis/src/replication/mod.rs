@@ -219,6 +219,7 @@ async fn sync_and_stream(
             eng.cluster.offset_cell.store(end, Ordering::Release);
             // A replica with an AOF records what it applied, one unit per batch.
             eng.flush_txn();
+            eng.flush_tracking();
             eng.flush_aof();
             // Chained replication: this node's replicas get the same units, same offsets.
             if !eng.repl.replicas.is_empty() {

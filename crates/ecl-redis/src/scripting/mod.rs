@@ -351,6 +351,10 @@ pub struct Scripts {
     pub visiting: bool,
     /// Redis 7 functions (FUNCTION LOAD, FCALL): their own Lua state and libraries.
     pub functions: functions::Functions,
+    /// The running script's KEYS, when its caller tracks keys (client-side caching): a
+    /// read-only command the script calls makes the caller track these, not the keys the
+    /// command names, as Redis does.
+    pub declared_keys: Vec<Vec<u8>>,
 }
 
 impl Default for Scripts {
@@ -363,6 +367,7 @@ impl Default for Scripts {
             rand: libs::RAND_INIT,
             watch: Arc::default(),
             visiting: false,
+            declared_keys: Vec::new(),
             functions: functions::Functions::default(),
         }
     }

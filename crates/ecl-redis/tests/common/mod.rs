@@ -271,6 +271,21 @@ where
     Some((ours, theirs))
 }
 
+/// [`ours_and_theirs`] for transcripts that open connections of their own: the address of a
+/// fresh redis-server, then of a fresh node of ours.
+pub async fn ours_and_theirs_at<T, F, Fut>(transcript: F) -> Option<(T, T)>
+where
+    F: Fn(std::net::SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let real = ReferenceRedis::start(&[])?;
+    drop(real.connect().await);
+    let theirs = transcript(std::net::SocketAddr::from(([127, 0, 0, 1], real.port))).await;
+    let node = start();
+    let ours = transcript(node.local_addr()).await;
+    Some((ours, theirs))
+}
+
 /// A node whose scripts count as busy after `ms` milliseconds (`busy-reply-threshold`): the
 /// busy-script tests.
 pub fn start_busy_after_ms(ms: u32) -> RedisNode {
