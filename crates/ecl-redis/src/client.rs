@@ -114,6 +114,10 @@ pub struct Client {
     pub no_touch: bool,
     /// CLIENT NO-EVICT.
     pub no_evict: bool,
+    /// Commands are not refused for memory: a script flagged `allow-oom`, or one that already
+    /// wrote (stopping it halfway would leave a partial write). CLIENT NO-EVICT does not do
+    /// this: redis-server refuses such a client's writes over `maxmemory` as any other's.
+    pub allow_oom: bool,
     /// Table id of the last command (CLIENT LIST `cmd`).
     pub last_cmd: usize,
     /// Last command name as sent and its table id (skips the hash lookup for repeats).
@@ -157,6 +161,7 @@ impl Client {
             serving_blocked: false,
             no_touch: false,
             no_evict: false,
+            allow_oom: false,
             last_cmd: usize::MAX,
             name_cache: None,
             master: false,

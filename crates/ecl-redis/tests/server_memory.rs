@@ -381,3 +381,120 @@ async fn info_survives_resetstat_between_samples() {
     assert_eq!(c.cmd(&["PING"]).await, "+PONG\r\n");
     node.shutdown().await;
 }
+
+/// Over `maxmemory` as redis-server 7.0.15 answers: inside MULTI every command is refused
+/// (queuing takes memory), an EXEC whose transaction holds a write is refused whole as
+/// EXECABORT, and CLIENT NO-EVICT (client eviction) does not exempt a client from OOM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_maxmemory_transactions_and_no_evict_match_redis_server() {
+    let transcript = |mut c: Raw, mut admin: Raw| async move {
+        let mut log = Vec::new();
+        for (who, args) in [
+            (0, &["SET", "a", "1"][..]),
+            (1, &["CONFIG", "SET", "maxmemory", "1"]),
+            (0, &["MULTI"]),
+            (0, &["GET", "x"]),
+            (0, &["PING"]),
+            (0, &["EXEC"]),
+            (1, &["CONFIG", "SET", "maxmemory", "0"]),
+            (0, &["MULTI"]),
+            (0, &["SET", "x", "1"]),
+            (0, &["GET", "x"]),
+            (1, &["CONFIG", "SET", "maxmemory", "1"]),
+            (0, &["EXEC"]),
+            (0, &["CLIENT", "NO-EVICT", "on"]),
+            (0, &["SET", "y", "1"]),
+            (0, &["GET", "a"]),
+            (1, &["CONFIG", "SET", "maxmemory", "0"]),
+            (0, &["EXISTS", "x", "y"]),
+        ] {
+            let conn = if who == 0 { &mut c } else { &mut admin };
+            log.push(conn.cmd(args).await);
+        }
+        log
+    };
+    let Some((ours, theirs)) = common::ours_and_theirs(transcript).await else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    assert_eq!(ours, theirs);
+    assert!(theirs[11].starts_with("-EXECABORT Transaction discarded because of: OOM"));
+}
+
+/// TTL, TYPE and EXISTS leave a key's access time alone, GET does not (redis'
+/// introspection-2.tcl; seen through OBJECT FREQ under LFU with a log factor of 0, where
+/// every access counts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_type_and_exists_do_not_touch_a_key() {
+    let transcript = |mut c: Raw, _| async move {
+        let mut log = Vec::new();
+        for args in [
+            &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"][..],
+            &["CONFIG", "SET", "lfu-log-factor", "0"],
+            &["SET", "k", "v"],
+            &["OBJECT", "FREQ", "k"],
+            &["TTL", "k"],
+            &["PTTL", "k"],
+            &["EXPIRETIME", "k"],
+            &["TYPE", "k"],
+            &["EXISTS", "k"],
+            &["OBJECT", "FREQ", "k"],
+            &["GET", "k"],
+            &["OBJECT", "FREQ", "k"],
+        ] {
+            log.push(c.cmd(args).await);
+        }
+        log
+    };
+    let Some((ours, theirs)) = common::ours_and_theirs(transcript).await else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    assert_eq!(ours, theirs);
+    assert_eq!(theirs[3], theirs[9], "untouched");
+    assert_ne!(theirs[9], theirs[11], "GET touches");
+}
+
+/// CLIENT NO-TOUCH (Valkey 7.2): the client's reads and writes leave a key's access time
+/// alone, TOUCH still touches, and other clients are unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_no_touch_leaves_access_times_alone() {
+    let node = common::node(Flavor::Valkey, "7.2.6");
+    let mut c = Raw::connect(&node).await;
+    let mut other = Raw::connect(&node).await;
+    for args in [
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"][..],
+        &["CONFIG", "SET", "lfu-log-factor", "0"],
+        &["SET", "k", "v"],
+        &["CLIENT", "NO-TOUCH", "on"],
+    ] {
+        assert_eq!(c.cmd(args).await, "+OK\r\n", "{args:?}");
+    }
+    let freq = |s: String| {
+        s.trim_start_matches(':')
+            .trim()
+            .parse::<i64>()
+            .expect("freq")
+    };
+    let start = freq(c.cmd(&["OBJECT", "FREQ", "k"]).await);
+    c.cmd(&["GET", "k"]).await;
+    c.cmd(&["APPEND", "k", "w"]).await;
+    assert_eq!(
+        freq(c.cmd(&["OBJECT", "FREQ", "k"]).await),
+        start,
+        "untouched"
+    );
+    c.cmd(&["TOUCH", "k"]).await;
+    assert_eq!(
+        freq(c.cmd(&["OBJECT", "FREQ", "k"]).await),
+        start + 1,
+        "TOUCH"
+    );
+    other.cmd(&["GET", "k"]).await;
+    assert_eq!(
+        freq(c.cmd(&["OBJECT", "FREQ", "k"]).await),
+        start + 2,
+        "others"
+    );
+    node.shutdown().await;
+}

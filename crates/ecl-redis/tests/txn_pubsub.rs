@@ -557,3 +557,48 @@ async fn subscription_confirmations_pass_client_reply_off_as_on_redis_server() {
     assert_eq!(ours, theirs);
     assert!(theirs[0].contains("subscribe"), "{theirs:?}");
 }
+
+/// SWAPDB leaves a WATCHed key unchanged when only an expired key (not yet deleted) takes or
+/// leaves its place, as redis-server 7.0.15 does (multi.tcl's stale-key cases); a live key
+/// in either database still aborts the EXEC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swapdb_ignores_stale_keys_for_watch() {
+    let transcript = |mut c: Raw, _| async move {
+        let mut log = Vec::new();
+        let cases: [&[&[&str]]; 3] = [
+            &[&["SELECT", "0"], &["SET", "x", "foo", "PX", "1"]],
+            &[
+                &["SELECT", "1"],
+                &["SET", "x", "foo", "PX", "1"],
+                &["SELECT", "0"],
+                &["SET", "x", "bar", "PX", "1"],
+            ],
+            &[&["SELECT", "0"], &["SET", "x", "live"]],
+        ];
+        for setup in cases {
+            c.cmd(&["FLUSHALL"]).await;
+            for args in setup {
+                c.cmd(args).await;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            for args in [
+                &["SELECT", "1"][..],
+                &["WATCH", "x"],
+                &["SWAPDB", "0", "1"],
+                &["MULTI"],
+                &["PING"],
+                &["EXEC"],
+            ] {
+                log.push(c.cmd(args).await);
+            }
+        }
+        log
+    };
+    let Some((ours, theirs)) = common::ours_and_theirs(transcript).await else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    assert_eq!(ours, theirs);
+    assert_eq!(theirs[5], "*1\r\n+PONG\r\n");
+    assert_eq!(theirs[17], "*-1\r\n");
+}

@@ -44,6 +44,7 @@ EXPECTED_DIFFERENCES = {
     "MULTI + LPUSH + EXPIRE + DEBUG SLEEP on blocked client, key already expired":
         "reads the replication stream with SYNC, which a node refuses",
     "MIGRATE command is marked with movablekeys": "a node has no MIGRATE (ElastiCache)",
+    "MULTI with SHUTDOWN": "a node has no SHUTDOWN (ElastiCache)",
 }
 # The suite's own ports (its test server just below them): one block per kind.
 BASEPORT = {"theirs": "21111", "ours": "24111"}

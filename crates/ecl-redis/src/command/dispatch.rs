@@ -300,6 +300,13 @@ fn dispatch_unguarded(
 /// Whether the transaction a client queued holds a command that writes or may replicate: a
 /// write pause holds such an EXEC as it holds the writes themselves, as in Redis.
 fn queues_writes(eng: &Engine, client: &Client) -> bool {
+    queues_any(eng, client, |spec| {
+        spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)
+    })
+}
+
+/// Whether the transaction a client queued holds a command `test` accepts.
+fn queues_any(eng: &Engine, client: &Client, test: impl Fn(&CommandSpec) -> bool) -> bool {
     let Some(queue) = &client.multi else {
         return false;
     };
@@ -312,7 +319,7 @@ fn queues_writes(eng: &Engine, client: &Client) -> bool {
             Some(sub) if argv.len() >= 2 => eng.table.entries[sub].spec,
             _ => eng.table.entries[id].spec,
         };
-        spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)
+        test(spec)
     })
 }
 
@@ -441,7 +448,8 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
                 Some(id),
                 "ERR Command not allowed inside a transaction".into(),
             );
-        } else if over_memory && spec.has(flags::DENYOOM) {
+        } else if over_memory && !client.allow_oom {
+            // Queuing takes memory: over the limit, Redis refuses every command inside MULTI.
             reject(eng, client, out, Some(id), errors::OOM.into());
         } else if let Some(q) = client.multi.as_mut() {
             q.push(argv.to_owned());
@@ -461,12 +469,24 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
             return Flow::Paused;
         }
     }
-    if over_memory && spec.has(flags::DENYOOM) && !client.no_evict {
+    // An EXEC whose transaction holds a command refused for memory is refused whole (as
+    // EXECABORT), as in Redis.
+    let denyoom = spec.has(flags::DENYOOM)
+        || (over_memory
+            && spec.name == "exec"
+            && queues_any(eng, client, |s| s.has(flags::DENYOOM)));
+    if over_memory && denyoom && !client.allow_oom {
         reject(eng, client, out, Some(id), errors::OOM.into());
         return Flow::Continue;
     }
     if !eng.clients.monitors.is_empty() && !spec.has(flags::SKIP_MONITOR) && !client.detached {
         feed_monitors(eng, client, argv, now);
+    }
+    // CLIENT NO-TOUCH: the databases leave access times alone for this client's commands,
+    // TOUCH excepted (flipped only when the setting changes between commands).
+    let no_touch = client.no_touch && spec.name != "touch";
+    if eng.dbs[0].no_touch != no_touch {
+        eng.dbs.iter_mut().for_each(|db| db.no_touch = no_touch);
     }
     let dirty_before = eng.dirty();
     let reply_before = out.len();

@@ -151,10 +151,10 @@ fn fcall_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, ro: bool) -> CmdResult {
         read_only: flags.no_writes,
         cross_slot: flags.cross_slot,
     };
-    let saved = ctx.client.no_evict;
-    ctx.client.no_evict |= flags.allow_oom;
+    let saved = ctx.client.allow_oom;
+    ctx.client.allow_oom |= flags.allow_oom;
     let res = run_off_worker(|| script_run::run_function(ctx.eng, ctx.client, ctx.out, func, &inv));
-    ctx.client.no_evict = saved;
+    ctx.client.allow_oom = saved;
     ctx.eng.scripts.watch.set_running(None);
     res.map_err(|e| CmdError(e.into()))
 }

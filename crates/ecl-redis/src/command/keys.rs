@@ -249,7 +249,7 @@ fn pexpireat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 /// TTL-family reply: -2 missing, -1 no TTL, else `f(expire_at)`.
 fn ttl_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, f: impl Fn(i64, i64) -> i64) -> CmdResult {
     let now = ctx.now;
-    let r = match ctx.db().get(argv.get(1), now) {
+    let r = match ctx.db().get_untouched(argv.get(1), now) {
         None => -2,
         Some(e) if e.expire_at == 0 => -1,
         Some(e) => f(e.expire_at, now),

@@ -436,7 +436,7 @@ fn script_call(
     // Once the script has written, its later commands are not refused for memory: a script
     // stopped halfway would leave a partial write (Redis' rule).
     if eng.dirty() != slot.rules.dirty_at_start {
-        client.no_evict = true;
+        client.allow_oom = true;
     }
     slot.argv.clear();
     // The reply comes in the script's protocol (`redis.setresp`).

@@ -230,10 +230,10 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
         cross_slot: flags.cross_slot || !flags.shebang,
     };
     // `allow-oom`: the script's commands run as CLIENT NO-EVICT ones do, past the limit.
-    let saved = ctx.client.no_evict;
-    ctx.client.no_evict |= flags.allow_oom;
+    let saved = ctx.client.allow_oom;
+    ctx.client.allow_oom |= flags.allow_oom;
     let res = run_off_worker(|| script_run::run_script(ctx.eng, ctx.client, ctx.out, index, &inv));
-    ctx.client.no_evict = saved;
+    ctx.client.allow_oom = saved;
     res.map_err(|e| CmdError(e.into()))
 }
 

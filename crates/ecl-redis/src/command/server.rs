@@ -391,7 +391,7 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if a != b {
         ctx.eng.dbs.swap(a, b);
         let (lo, hi) = ctx.eng.dbs.split_at_mut(a.max(b));
-        crate::db::Db::keep_watches_across_swap(&mut lo[a.min(b)], &mut hi[0]);
+        crate::db::Db::keep_watches_across_swap(&mut lo[a.min(b)], &mut hi[0], ctx.now);
         // Clients blocked on either database may now be servable.
         let keys = ctx.eng.waited_keys_in(a, b);
         for (d, k) in &keys {

@@ -79,6 +79,9 @@ pub struct Db {
     pub expired: u64,
     /// How accesses are recorded.
     pub access: AccessMode,
+    /// The running command's client asked for CLIENT NO-TOUCH: lookups leave the access time
+    /// (LRU/LFU) as it is (set per command by the dispatcher).
+    pub no_touch: bool,
     /// Replica mode: an expired key reads as missing but stays until the primary's DEL.
     pub keep_expired: bool,
     /// CLIENT PAUSE in effect until this time (ms; 0 = none): as in redis-server, an expired
@@ -183,6 +186,7 @@ impl Db {
             misses: 0,
             expired: 0,
             access: AccessMode::Lru,
+            no_touch: false,
             keep_expired: false,
             expiry_paused_until: 0,
             snap: None,
@@ -315,6 +319,17 @@ impl Db {
     /// Read lookup by a command that reads the key: counts a keyspace hit or miss and records
     /// the access for LRU/LFU. One hash lookup on the common path.
     pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&Entry> {
+        let touch = !self.no_touch;
+        self.lookup(key, now_ms, touch)
+    }
+
+    /// [`Db::get`] that leaves the access time alone (TTL, PTTL, EXPIRETIME: Redis looks
+    /// these up with its no-touch flag) but counts the hit or miss.
+    pub fn get_untouched(&mut self, key: &[u8], now_ms: i64) -> Option<&Entry> {
+        self.lookup(key, now_ms, false)
+    }
+
+    fn lookup(&mut self, key: &[u8], now_ms: i64, touch: bool) -> Option<&Entry> {
         let Some(i) = self.dict.index_of(key) else {
             self.misses += 1;
             return None;
@@ -331,7 +346,9 @@ impl Db {
         let access = self.access;
         let e = self.dict.at_mut(i)?;
         self.hits += 1;
-        Self::touch(access, e, now_ms);
+        if touch {
+            Self::touch(access, e, now_ms);
+        }
         Some(e)
     }
 
@@ -368,7 +385,9 @@ impl Db {
         }
         let access = self.access;
         let e = self.dict.at_mut(i)?;
-        Self::touch(access, e, now_ms);
+        if !self.no_touch {
+            Self::touch(access, e, now_ms);
+        }
         let old = e.value.mem_size();
         Some(ValueMut {
             v: &mut e.value,
@@ -413,7 +432,7 @@ impl Db {
             e.expire_at = 0;
             e.lru = lru;
             created = true;
-        } else {
+        } else if !self.no_touch {
             Self::touch(access, e, now_ms);
         }
         // Field-level bookkeeping (not a method call) so `e` stays borrowed: one hash lookup.
@@ -597,16 +616,43 @@ impl Db {
 
     /// SWAPDB moves the data, not the watches (they name a database index): swaps the
     /// watch records back, and touches each watched key that exists in either database (as
-    /// redis-server does; a watched key missing from both stays unchanged).
-    pub fn keep_watches_across_swap(a: &mut Db, b: &mut Db) {
+    /// redis-server does; a watched key missing from both, or only there as an expired key
+    /// not yet deleted, stays unchanged).
+    pub fn keep_watches_across_swap(a: &mut Db, b: &mut Db, now_ms: i64) {
         std::mem::swap(&mut a.watched, &mut b.watched);
-        Db::touch_existing(&mut a.watched, &a.dict, &b.dict);
-        Db::touch_existing(&mut b.watched, &a.dict, &b.dict);
+        let dicts = (&a.dict, &b.dict);
+        Db::touch_existing(&mut a.watched, dicts, now_ms);
+        Db::touch_existing(&mut b.watched, dicts, now_ms);
+        a.expire_stale_watched(now_ms);
+        b.expire_stale_watched(now_ms);
     }
 
-    fn touch_existing(watched: &mut HashMap<Key, WatchRecord>, x: &Dict<Entry>, y: &Dict<Entry>) {
+    /// A stale key SWAPDB brought under a watch reads as absent already at WATCH time (as in
+    /// redis-server): it expires now, without counting as a change for its watchers.
+    fn expire_stale_watched(&mut self, now_ms: i64) {
+        let stale: Vec<Key> = (self.watched.keys())
+            .filter(|k| {
+                matches!(self.dict.get(k), Some(e) if e.expire_at != 0 && e.expire_at <= now_ms)
+            })
+            .cloned()
+            .collect();
+        for k in stale {
+            let before = self.watched.get(&k).map(|w| w.changes);
+            self.expire_if_needed(&k, now_ms);
+            if let (Some(w), Some(before)) = (self.watched.get_mut(&k), before) {
+                w.changes = before;
+            }
+        }
+    }
+
+    fn touch_existing(
+        watched: &mut HashMap<Key, WatchRecord>,
+        (x, y): (&Dict<Entry>, &Dict<Entry>),
+        now_ms: i64,
+    ) {
+        let live = |e: &Entry| e.expire_at == 0 || e.expire_at > now_ms;
         for (k, w) in watched.iter_mut() {
-            if x.get(k).is_some() || y.get(k).is_some() {
+            if x.get(k).is_some_and(live) || y.get(k).is_some_and(live) {
                 w.swaps += 1;
             }
         }
@@ -880,6 +926,19 @@ mod tests {
 
     /// Every way a watched key changes moves its version; a failed write and other keys'
     /// writes do not.
+    #[test]
+    fn a_stale_key_swapped_under_a_watch_expires_unnoticed() {
+        let (mut a, mut b) = (Db::new(), Db::new());
+        a.set(b"x", s("foo"), 0, false);
+        a.set_expire(b"x", 10, 0);
+        b.watch_key(b"x");
+        let ver = b.version(b"x", 20);
+        std::mem::swap(&mut a, &mut b);
+        Db::keep_watches_across_swap(&mut a, &mut b, 20);
+        assert!(b.peek_raw(b"x").is_none(), "expired at the swap");
+        assert_eq!(b.version(b"x", 20), ver, "not a change for the watcher");
+    }
+
     #[test]
     fn watched_versions_follow_every_change() {
         let mut db = Db::new();
