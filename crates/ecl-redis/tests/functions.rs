@@ -788,3 +788,62 @@ async fn endless_load_time_code_times_out() {
     assert_eq!(c.cmd(&["FUNCTION", "LIST"]).await, "*0\r\n");
     assert_eq!(c.cmd(&["PING"]).await, "+PONG\r\n");
 }
+
+/// Library metadata and the load-time API as redis' functions.tcl checks them, compared with
+/// redis-server 7.0.15: the engine is what follows `#!` (so `#! name=x` names engine ''), the
+/// line splits as redis-cli splits (quotes), `register_function` kept past the load raises
+/// Redis' error, and DEBUG RELOAD's NOFLUSH / MERGE / NOSAVE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn library_metadata_and_debug_reload_match_redis_server() {
+    let Some(real) = common::ReferenceRedis::start(&["--enable-debug-command", "yes"]) else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    let lib1 = "#!lua name=lib1\nlocal lib = redis\n\
+        lib.register_function('f1', function () return 1 end)\n\
+        lib.register_function('f2', function () lib.register_function('f3', function () return 1 end) end)\n";
+    let steps: [&[&str]; 12] = [
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#! name=test\nredis.register_function('foo', function() return 1 end)",
+        ],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=\"quoted\"\nredis.register_function('q', function() return 1 end)",
+        ],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=\"open\nredis.register_function('o', function() return 1 end)",
+        ],
+        &["FUNCTION", "LOAD", lib1],
+        &["FCALL", "f2", "0"],
+        &["DEBUG", "RELOAD", "NOFLUSH"],
+        &["DEBUG", "RELOAD", "NOFLUSH", "MERGE"],
+        &["DEBUG", "RELOAD", "BOGUS"],
+        &["FUNCTION", "DELETE", "quoted"],
+        &["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE"],
+        &["DEBUG", "RELOAD"],
+        &["FUNCTION", "LIST", "LIBRARYNAME", "quoted"],
+    ];
+    let run = |mut c: Raw| async move {
+        let mut log = vec![c.cmd(&["SAVE"]).await];
+        for args in steps {
+            log.push(c.cmd(args).await);
+        }
+        log
+    };
+    let theirs = run(real.connect().await).await;
+    let dir = std::env::temp_dir().join(format!("ecl-reload-{}", std::process::id()));
+    let node = start_with(|cfg| cfg.data_dir = Some(dir.clone()));
+    let ours = run(Raw::connect(&node).await).await;
+    assert_eq!(ours, theirs);
+    assert!(
+        theirs[6].contains("Error trying to load the RDB"),
+        "{theirs:?}"
+    );
+    node.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -960,7 +960,21 @@ fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ctx.out.ok()
         }
         "reload" => {
-            crate::persistence::reload(ctx.eng).map_err(|e| format!("ERR {e}"))?;
+            let mut opts = crate::persistence::ReloadOptions::default();
+            for o in argv.iter_from(2) {
+                match o.to_ascii_lowercase().as_slice() {
+                    b"merge" => opts.merge = true,
+                    b"noflush" => opts.noflush = true,
+                    b"nosave" => opts.nosave = true,
+                    _ => {
+                        return Err(
+                            "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
+                                .into(),
+                        );
+                    }
+                }
+            }
+            crate::persistence::reload(ctx.eng, opts).map_err(|e| format!("ERR {e}"))?;
             ctx.out.ok()
         }
         "loadaof" => ctx.out.ok(),

@@ -15,6 +15,7 @@ pub mod aof;
 pub mod aof_rewrite;
 pub mod snapshot;
 
+use crate::db::{Entry, Key};
 use crate::engine::Engine;
 use crate::rdb::file::{self, LoadStats, RdbError, ReadOptions, WriteMeta};
 use std::path::PathBuf;
@@ -284,11 +285,54 @@ pub fn cron(eng: &mut Engine) {
     }
 }
 
-/// DEBUG RELOAD: save, then load the image back (a round trip of the whole dataset).
-pub fn reload(eng: &mut Engine) -> Result<(), String> {
-    let img = image(eng);
-    apply(eng, &img).map_err(|e| format!("Error trying to load the RDB dump: {e}"))?;
-    Ok(())
+/// DEBUG RELOAD's options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReloadOptions {
+    /// Load the last saved image instead of saving one now.
+    pub nosave: bool,
+    /// Load on top of the dataset instead of replacing it.
+    pub noflush: bool,
+    /// With `noflush`: what the image holds replaces what has the same name.
+    pub merge: bool,
+}
+
+/// DEBUG RELOAD: a SAVE (unless NOSAVE), then the saved image loaded back. On top of the
+/// dataset (NOFLUSH) a key or library that already exists is refused unless MERGE, with the
+/// dataset left as it was (redis-server stops on such a key).
+pub fn reload(eng: &mut Engine, opts: ReloadOptions) -> Result<(), String> {
+    const FAILED: &str = "Error trying to load the RDB dump";
+    if !opts.nosave {
+        save(eng)?;
+    }
+    let img = match target(eng) {
+        Some((dir, name)) => Arc::new(std::fs::read(dir.join(name)).map_err(|_| FAILED)?),
+        None => eng.persist.last_image.clone().ok_or(FAILED)?,
+    };
+    let (data, stats) = file::read(&img, &read_options(eng)).map_err(|_| FAILED)?;
+    if !opts.noflush {
+        install(eng, data, &stats);
+        return Ok(());
+    }
+    let codes = &stats.functions;
+    if !opts.merge {
+        let existing = |(i, entries): (usize, &Vec<(Key, Entry)>)| {
+            entries
+                .iter()
+                .any(|(k, _)| eng.dbs[i].peek_raw(k).is_some())
+        };
+        if data.iter().enumerate().any(existing) || eng.scripts.functions.any_named_in(codes) {
+            return Err(FAILED.into());
+        }
+    }
+    for (i, entries) in data.into_iter().enumerate() {
+        for (key, mut entry) in entries {
+            crate::engine::encodings::fit_encoding_in(eng, &mut entry.value);
+            eng.dbs[i].insert_entry(&key, entry);
+        }
+    }
+    let (ver, num) = crate::scripting::lua_version_of(eng.info.compat);
+    let policy = crate::scripting::functions::RestorePolicy::Replace;
+    eng.scripts.functions.restore(codes, policy, (&ver, num))
 }
 
 /// Writes `dir/name` through a temporary file and a rename, so a reader never sees half a file.

@@ -55,6 +55,9 @@ struct Extra {
     load_redis: Table,
     /// The globals library code sees while it loads (`redis` only).
     load_globals: Table,
+    /// `register_function` outside FUNCTION LOAD (a function that kept the load-time `redis`
+    /// table calls it): Redis' error.
+    not_loading: Function,
 }
 
 /// The node's libraries and their Lua state.
@@ -90,11 +93,19 @@ fn metadata(code: &[u8]) -> Result<String, String> {
     let Some(end) = code.iter().position(|&b| b == b'\n') else {
         return Err("ERR Invalid library metadata".into());
     };
-    let line = String::from_utf8_lossy(&code[2..end]).into_owned();
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or("").to_string();
+    // Redis splits the whole line as redis-cli splits a command line (quotes allowed), so
+    // the engine is what follows "#!" in the first word: `#! name=x` names the engine ''.
+    let Some(words) = split_args(&code[..end]) else {
+        return Err("ERR Invalid library metadata".into());
+    };
+    let mut parts = words
+        .iter()
+        .map(|w| String::from_utf8_lossy(w).into_owned());
+    let first = parts.next().unwrap_or_default();
+    let engine = first.get(2..).unwrap_or("").to_string();
     let mut name = None;
     for part in parts {
+        let part = part.as_str();
         match part.strip_prefix("name=") {
             Some(_) if name.is_some() => {
                 return Err(
@@ -115,6 +126,86 @@ fn metadata(code: &[u8]) -> Result<String, String> {
         return Err(format!("ERR Engine '{engine}' not found"));
     }
     Ok(name)
+}
+
+/// Splits a line into words as redis-server's `sdssplitargs` does (the redis-cli syntax):
+/// blanks separate words; `"..."` takes `\n \r \t \b \a \\ \" \xHH` escapes and `'...'`
+/// takes `\'`, either starting anywhere in a word; a closing quote must end the word. `None`
+/// for an unbalanced quote.
+fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut words = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < line.len() && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= line.len() {
+            return Some(words);
+        }
+        let mut word = Vec::new();
+        while i < line.len() && !line[i].is_ascii_whitespace() {
+            match line[i] {
+                q @ (b'"' | b'\'') => {
+                    i = quoted(line, i + 1, q, &mut word)?;
+                    if i < line.len() && !line[i].is_ascii_whitespace() {
+                        return None;
+                    }
+                }
+                b => {
+                    word.push(b);
+                    i += 1;
+                }
+            }
+        }
+        words.push(word);
+    }
+}
+
+/// The quoted part of a word from `line[i..]` up to its closing `q`, appended to `word`;
+/// the index after the closing quote.
+fn quoted(line: &[u8], mut i: usize, q: u8, word: &mut Vec<u8>) -> Option<usize> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    loop {
+        let b = *line.get(i)?;
+        let next = line.get(i + 1).copied();
+        match (b, next) {
+            (b'\\', Some(b'x')) if q == b'"' => {
+                match (
+                    line.get(i + 2).and_then(|&h| hex(h)),
+                    line.get(i + 3).and_then(|&l| hex(l)),
+                ) {
+                    (Some(h), Some(l)) => {
+                        word.push((h * 16 + l) as u8);
+                        i += 4;
+                    }
+                    _ => {
+                        word.push(b'x');
+                        i += 2;
+                    }
+                }
+            }
+            (b'\\', Some(c)) if q == b'"' => {
+                word.push(match c {
+                    b'n' => b'\n',
+                    b'r' => b'\r',
+                    b't' => b'\t',
+                    b'b' => 8,
+                    b'a' => 7,
+                    c => c,
+                });
+                i += 2;
+            }
+            (b'\\', Some(b'\'')) if q == b'\'' => {
+                word.push(b'\'');
+                i += 2;
+            }
+            (c, _) if c == q => return Some(i + 1),
+            (c, _) => {
+                word.push(c);
+                i += 1;
+            }
+        }
+    }
 }
 
 /// Lua code making the environment of library code: globals resolve in the table last given
@@ -180,6 +271,10 @@ fn new_function_state(version: &str, version_num: u32) -> mlua::Result<(State, E
     }
     load_redis.raw_set("REDIS_VERSION", version)?;
     load_redis.raw_set("REDIS_VERSION_NUM", version_num)?;
+    let not_loading = lua.create_function(|_, _: MultiValue| -> mlua::Result<()> {
+        raise("ERR redis.register_function can only be called on FUNCTION LOAD command")
+    })?;
+    load_redis.raw_set("register_function", not_loading.clone())?;
     let load_globals = lua.create_table()?;
     let load_redis: Table = strict.call(load_redis)?;
     load_globals.raw_set("redis", load_redis.clone())?;
@@ -191,6 +286,7 @@ fn new_function_state(version: &str, version_num: u32) -> mlua::Result<(State, E
             env,
             load_redis,
             load_globals,
+            not_loading,
         },
     ))
 }
@@ -514,6 +610,14 @@ impl Functions {
         self.libs.values().map(|l| l.code.clone()).collect()
     }
 
+    /// Whether a library of `codes` (library sources) has the name of one loaded here.
+    pub fn any_named_in(&self, codes: &[Vec<u8>]) -> bool {
+        codes
+            .iter()
+            .filter_map(|c| metadata(c).ok())
+            .any(|name| self.libs.contains_key(&name))
+    }
+
     /// FUNCTION RESTORE (and loading an RDB file or a primary's copy): loads every library of
     /// `codes` and merges them by `policy`. Nothing changes on any error.
     pub fn restore(
@@ -596,7 +700,9 @@ fn run_load(st: &State, extra: &Extra, chunk: Function) -> Result<Vec<Registered
         let r: mlua::Result<(bool, Value)> = st.protect.call(chunk);
         lua.remove_hook();
         extra.switch.call::<()>(Value::Nil)?;
-        extra.load_redis.raw_set("register_function", Value::Nil)?;
+        extra
+            .load_redis
+            .raw_set("register_function", extra.not_loading.clone())?;
         r
     });
     lua.remove_hook();
@@ -643,5 +749,26 @@ mod tests {
             metadata(b"#!foo name=a\n").unwrap_err(),
             "ERR Engine 'foo' not found"
         );
+        assert_eq!(
+            metadata(b"#! name=test\n").unwrap_err(),
+            "ERR Engine '' not found"
+        );
+        assert_eq!(metadata(b"#!lua name=\"foo\"\n").unwrap(), "foo");
+        assert_eq!(
+            metadata(b"#!lua name=\"foo\n").unwrap_err(),
+            "ERR Invalid library metadata"
+        );
+    }
+
+    #[test]
+    fn words_split_as_redis_cli_splits_them() {
+        let w = |s: &str| split_args(s.as_bytes());
+        let v = |x: &[&str]| Some(x.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>());
+        assert_eq!(w("  a  b\tc "), v(&["a", "b", "c"]));
+        assert_eq!(w(r#"k="a b" 'it\'s'"#), v(&["k=a b", "it's"]));
+        assert_eq!(w(r#""\x41\n\"""#), v(&["A\n\""]));
+        assert_eq!(w(r#""a"b"#), None, "a closing quote ends the word");
+        assert_eq!(w("'open"), None);
+        assert_eq!(w(""), v(&[]));
     }
 }
