@@ -380,6 +380,8 @@ pub struct Config {
     pub tracking_table_max_keys: usize,
     /// `DEBUG PAUSE-CRON 1`: the node's periodic cycle does nothing (tests).
     pub cron_paused: bool,
+    /// `DEBUG SET-DISABLE-DENY-SCRIPTS 1`: scripts may call `noscript` commands (tests).
+    pub scripts_may_call_noscript: bool,
     /// The collection encoding limits, read on every write to a hash, zset, set or list (a
     /// lookup by name in the parameter map cost ~500 instructions, two per HSET or ZADD).
     pub encoding: EncodingLimits,
@@ -468,6 +470,7 @@ impl Default for Config {
             maxclients: 65000,
             tracking_table_max_keys: 1_000_000,
             cron_paused: false,
+            scripts_may_call_noscript: false,
             encoding: EncodingLimits::default(),
         };
         for (name, def, _) in PARAMS {

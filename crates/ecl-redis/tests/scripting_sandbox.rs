@@ -116,3 +116,79 @@ async fn script_kill_stops_a_script_that_catches_it_with_pcall() {
         ":1\r\n"
     );
 }
+
+/// Scripts that hold more Lua values than Lua 5.1's 8,000-slot stack (a large returned table,
+/// cmsgpack of a 100,000-entry map) and lua-cjson's settings: the replies
+/// are redis-server's, byte for byte. A returned table of 100,000 strings was cut at about
+/// 8,000 elements before (scripting.tcl).
+const LARGE_AND_CJSON_CASES: &[&str] = &[
+    "local t = {} for i = 1, 100000 do t[i] = tostring(i) end return t",
+    "local t = {} for i = 1, 20000 do t[tostring(i)] = i end redis.setresp(3) return {map = t}",
+    "local t = {} for i = 1, 20000 do t[i] = {tostring(i), {i}} end return t",
+    "local m = {} for i = 1, 100000 do m[tostring(i)] = i end \
+     local d = cmsgpack.unpack(cmsgpack.pack(m)) local n = 0 \
+     for k, v in pairs(d) do if m[k] == v then n = n + 1 end end return n",
+    "local r = {tostring(cjson.encode_keep_buffer(false)), cjson.encode_max_depth(1), \
+     tostring(pcall(cjson.encode, {a = {1}})), cjson.decode_max_depth(1), \
+     select(2, pcall(cjson.decode, '{\"o\": [1]}')), tostring(cjson.encode_invalid_numbers(true)), \
+     cjson.encode({0/0, 1/0, -1/0}), cjson.encode_invalid_numbers('null'), cjson.encode({1/0}), \
+     tostring(cjson.encode_invalid_numbers(false)), cjson.encode_max_depth(1000), \
+     cjson.decode_max_depth(1000), cjson.encode_number_precision(), \
+     tostring(cjson.decode_invalid_numbers())} return r",
+    "return {big_number = '12\\r\\n34'}",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_returns_cmsgpack_and_cjson_settings_match_redis_server() {
+    let transcript = |mut c: Raw, _| async move {
+        let mut log = Vec::new();
+        for body in LARGE_AND_CJSON_CASES {
+            log.push(c.cmd_bytes(&[b"EVAL", body.as_bytes(), b"0"]).await);
+        }
+        log
+    };
+    let Some((ours, theirs)) = common::ours_and_theirs(transcript).await else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+        assert!(
+            o == t,
+            "case {i}: ours {} bytes, theirs {} bytes",
+            o.len(),
+            t.len()
+        );
+    }
+    assert!(theirs[0].starts_with(b"*100000\r\n"));
+}
+
+/// A script returning a table that contains itself: nested one-element arrays down to Redis'
+/// stack limit, then its error, as redis-server writes them (scripting.tcl's "recursive
+/// object"); read as raw bytes, since the reply nests about 8,000 levels deep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recursive_table_converts_to_the_stack_limit_as_on_redis_server() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let transcript = |addr: std::net::SocketAddr| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let body = "local a = {} local b = {a} a[1] = b return a";
+        let req = format!(
+            "*3\r\n$4\r\nEVAL\r\n${}\r\n{body}\r\n$1\r\n0\r\n",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.expect("write");
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while !got.ends_with(b"-ERR reached lua stack limit\r\n") && !got.ends_with(b"*0\r\n") {
+            let n = s.read(&mut buf).await.expect("read");
+            assert!(n > 0, "closed");
+            got.extend_from_slice(&buf[..n]);
+        }
+        got
+    };
+    let Some((ours, theirs)) = common::ours_and_theirs_at(transcript).await else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    assert_eq!(ours.len(), theirs.len());
+    assert!(ours == theirs);
+}

@@ -40,6 +40,7 @@ pub mod cluster;
 pub mod coll;
 pub mod commandlog;
 pub mod connection;
+pub mod debug;
 pub mod dispatch;
 pub mod dump;
 #[cfg(any(test, feature = "fault-injection"))]

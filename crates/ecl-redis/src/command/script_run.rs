@@ -583,7 +583,7 @@ fn check_call(
     if !crate::command::arity_ok(spec.arity, argv.len()) {
         return Err("ERR Wrong number of args calling Redis command from script");
     }
-    if spec.has(flags::NOSCRIPT) {
+    if spec.has(flags::NOSCRIPT) && !eng.cfg.scripts_may_call_noscript {
         return Err("ERR This Redis command is not allowed from script");
     }
     if rules.read_only && spec.has(flags::WRITE) {

@@ -1,5 +1,5 @@
 //! Server commands: DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME, LASTSAVE, SAVE/BGSAVE, CONFIG,
-//! SLOWLOG, MONITOR, LATENCY, MEMORY, LOLWUT, DEBUG (INFO lives in `info.rs`).
+//! SLOWLOG, MONITOR, LATENCY, MEMORY, LOLWUT (INFO lives in `info.rs`, DEBUG in `debug.rs`).
 //!
 //! Place in the flow: handlers over the whole node state ([`crate::engine::Engine`]).
 
@@ -9,9 +9,7 @@ use super::{
     AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release, Release::Redis, Since, acl,
     container,
 };
-use crate::db::Value;
 use crate::errors::{self, CmdError, CmdResult};
-use std::time::Duration;
 
 const ADM: AclCategories = AclCategories::all_of(&[acl::ADMIN, acl::SLOW, acl::DANGEROUS]);
 
@@ -122,7 +120,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         .since(Redis(5, 0, 0))
         .group("server")
         .doc("Displays computer art and the Redis version"),
-    Cmd::new("debug", debug)
+    Cmd::new("debug", super::debug::debug)
         .arity(-2)
         .flags(&[ADMIN, NOSCRIPT, LOADING, STALE])
         .acl(&[ADM])
@@ -840,169 +838,4 @@ fn lolwut(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn role(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     super::replication::role_cmd(ctx, argv)
-}
-
-fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let sub = argv.str(1).to_ascii_lowercase();
-    match sub.as_str() {
-        "sleep" if argv.len() == 3 => {
-            // A real DEBUG SLEEP stalls the whole server. Outside EXEC we stall the node the
-            // same way (every client is paused) without blocking a runtime thread, which other
-            // nodes share: the node is paused for the duration and the caller is answered when
-            // it ends.
-            let seconds = argv.f64(2)?.max(0.0);
-            let ms = (seconds * 1000.0) as i64;
-            if ms == 0 {
-                ctx.out.ok();
-            } else if ctx.client.in_exec {
-                // Inside EXEC the reply cannot wait as a blocked client's: the node sleeps
-                // holding its lock, so EXEC answers after the sleep and every other client of
-                // the node waits, as on redis-server.
-                let d = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
-                crate::blocking::run_blocking(|| std::thread::sleep(d));
-                ctx.out.ok();
-            } else {
-                let until = ctx.now.saturating_add(ms);
-                let until = ctx.eng.pause().map_or(until, |(u, _)| u.max(until));
-                ctx.eng.set_pause(Some((until, false)));
-                return ctx.block(Vec::new(), Some(until), crate::client::TimeoutReply::Ok);
-            }
-        }
-        "error" if argv.len() == 3 => {
-            // The argument verbatim as an error reply, line breaks made spaces; a reply the
-            // command wrote, not an error it raised, so INFO errorstats does not count it
-            // (as on redis-server). Clients test their error mapping with it (LOADING, OOM).
-            let text: Vec<u8> = argv
-                .get(2)
-                .iter()
-                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
-                .collect();
-            ctx.out.raw(b"-");
-            ctx.out.raw(&text);
-            ctx.out.raw(b"\r\n");
-        }
-        "object" if argv.len() == 3 => {
-            let now = ctx.now;
-            let Some(e) = ctx.db().peek(argv.get(2), now) else {
-                return Err(errors::NO_SUCH_KEY.into());
-            };
-            // Strings report their length as before inline storage made their heap share 0.
-            let ser = match &e.value {
-                Value::Str(s) => s.len() + 16,
-                v => v.mem_size(),
-            };
-            let enc = e.value.encoding();
-            let lru = e.lru;
-            let extra = match &e.value {
-                Value::List(l) => format!(
-                    " ql_nodes:1 ql_avg_node:{}.00 ql_listpack_max:-2 ql_compressed:0 ql_uncompressed_size:{}",
-                    l.len(),
-                    ser
-                ),
-                _ => String::new(),
-            };
-            let idle = ((now / 1000) as u32).wrapping_sub(lru);
-            ctx.out.simple(&format!(
-                "Value at:0x7f0000000000 refcount:1 encoding:{enc} serializedlength:{ser} lru:{} lru_seconds_idle:{idle}{extra}",
-                lru & 0xFF_FFFF
-            ));
-        }
-        "digest" if argv.len() == 2 => {
-            use crate::db::digest;
-            let now = ctx.now;
-            let dbs: Vec<(usize, digest::Digest)> = (0..ctx.eng.dbs.len())
-                .filter(|&i| !ctx.eng.dbs[i].is_empty())
-                .map(|i| {
-                    let db = &ctx.eng.dbs[i];
-                    let live = db
-                        .iter()
-                        .filter(|(_, e)| e.expire_at == 0 || e.expire_at > now);
-                    (i, digest::keys_digest(live.map(|(k, e)| (&k[..], e))))
-                })
-                .collect();
-            ctx.out
-                .simple(&digest::hex(&digest::dataset_digest(dbs.into_iter())));
-        }
-        "digest-value" => {
-            use crate::db::digest;
-            let now = ctx.now;
-            let digests: Vec<String> = argv
-                .iter_from(2)
-                .map(|k| {
-                    let d = ctx
-                        .db()
-                        .peek(k, now)
-                        .map_or(digest::ABSENT, |e| digest::value_digest(&e.value));
-                    digest::hex(&d)
-                })
-                .collect();
-            ctx.out.array(digests.len());
-            for d in &digests {
-                ctx.out.simple(d);
-            }
-        }
-        "set-active-expire" if argv.len() == 3 => {
-            // Redis reads the flag with atoi: a number's leading digits, anything else 0.
-            let flag = argv.get(2);
-            let digits = flag
-                .iter()
-                .skip(usize::from(matches!(flag.first(), Some(b'-' | b'+'))))
-                .take_while(|b| b.is_ascii_digit())
-                .any(|&b| b != b'0');
-            ctx.eng.cfg.active_expire_enabled = digits;
-            ctx.out.ok();
-        }
-        "pause-cron" if argv.len() == 3 => {
-            ctx.eng.cfg.cron_paused = argv.get(2) != b"0";
-            ctx.out.ok();
-        }
-        "jmap" | "quicklist-packed-threshold" | "stringmatch-len" | "change-repl-id" => {
-            ctx.out.ok()
-        }
-        "reload" => {
-            let mut opts = crate::persistence::ReloadOptions::default();
-            for o in argv.iter_from(2) {
-                match o.to_ascii_lowercase().as_slice() {
-                    b"merge" => opts.merge = true,
-                    b"noflush" => opts.noflush = true,
-                    b"nosave" => opts.nosave = true,
-                    _ => {
-                        return Err(
-                            "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
-                                .into(),
-                        );
-                    }
-                }
-            }
-            crate::persistence::reload(ctx.eng, opts).map_err(|e| format!("ERR {e}"))?;
-            ctx.out.ok()
-        }
-        "loadaof" => ctx.out.ok(),
-        "help" => super::help::help(
-            ctx,
-            "DEBUG",
-            &[
-                "DIGEST",
-                "    A hex fingerprint of the whole dataset (our own, not redis-server's).",
-                "DIGEST-VALUE <key> [<key> ...]",
-                "    A hex fingerprint of each key's value; zeros for a missing key.",
-                "ERROR <string>",
-                "    Return a Redis protocol error with <string> as message.",
-                "OBJECT <key>",
-                "    Show low level info about the key and associated value.",
-                "SLEEP <seconds>",
-                "    Stop the server for <seconds>. Decimals allowed.",
-            ],
-        ),
-        _ => {
-            return Err(CmdError(
-                format!(
-                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-                    argv.str(1)
-                )
-                .into(),
-            ));
-        }
-    }
-    Ok(())
 }

@@ -84,7 +84,9 @@ pub fn reply_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> mlua::Result<Valu
             }
             _ => Value::Boolean(false),
         },
-        b'*' | b'>' => match num() {
+        // A push (DEBUG PROTOCOL push) is no reply a script can see: nil, as in Redis.
+        b'>' => Value::Nil,
+        b'*' => match num() {
             Some(n) if n >= 0 => {
                 let t = lua.create_table()?;
                 for i in 1..=n {
@@ -151,28 +153,33 @@ fn single(lua: &Lua, field: &str, v: Value) -> mlua::Result<Value> {
 /// with an explicit stack rather than recursion, so thousands of levels (as Redis converts)
 /// cannot exhaust a runtime thread's stack.
 pub fn lua_to_reply(v: &Value, out: &mut Reply, lua_resp3: bool) {
-    // Most scripts return a scalar: written at once, without the clone the walk needs.
+    // Most scripts return a scalar: written at once, without the walk.
     if !matches!(v, Value::Table(_)) {
-        scalar_to_reply(v, out, lua_resp3);
+        scalar_to_reply(&Item::of(v.clone()), out, lua_resp3);
         return;
     }
-    // The values still to write per open table, innermost last, each with the Lua stack
-    // slots Redis would have in use when converting it.
-    let mut pending: Vec<std::vec::IntoIter<(Value, usize)>> = Vec::new();
-    let mut next = Some((v.clone(), REPLY_BASE_SLOTS));
+    // The open tables, innermost last, each giving its values one at a time with the Lua
+    // stack slots Redis would have in use when converting them.
+    let mut pending: Vec<Children> = Vec::new();
+    let mut next = Some((Item::of(v.clone()), REPLY_BASE_SLOTS));
     while let Some((v, used)) = next.take() {
         match &v {
             _ if used + 4 > LUA_MAX_C_STACK => out.error("ERR reached lua stack limit"),
-            Value::Table(t) => {
+            Item::Table(t) => {
                 if let Some(children) = table_head(t, out, used) {
-                    pending.push(children.into_iter());
+                    pending.push(children);
                 }
             }
             scalar => scalar_to_reply(scalar, out, lua_resp3),
         }
-        // The next value: the following one of the innermost table that has one left.
-        while let Some(it) = pending.last_mut() {
-            if let Some(child) = it.next() {
+        // The next value: the following one of the innermost table that has one left. A
+        // table whose last value this is closes at once, so that a chain of one-element
+        // tables (a recursive table) holds one table at a time, not one per level.
+        while let Some(open) = pending.last_mut() {
+            if let Some(child) = open.next() {
+                if open.is_done() {
+                    pending.pop();
+                }
                 next = Some(child);
                 break;
             }
@@ -181,13 +188,119 @@ pub fn lua_to_reply(v: &Value, out: &mut Reply, lua_resp3: bool) {
     }
 }
 
-fn scalar_to_reply(v: &Value, out: &mut Reply, lua_resp3: bool) {
+/// A value of a returned table, holding no Lua reference unless it is a table itself: Lua 5.1
+/// keeps every value Rust holds on a stack of at most 8,000 slots, and a script may return far
+/// more strings than that.
+#[derive(Clone)]
+enum Item {
+    Str(Vec<u8>),
+    Int(i64),
+    Num(f64),
+    Bool(bool),
+    Table(Table),
+    Nil,
+}
+
+impl Item {
+    fn of(v: Value) -> Item {
+        match v {
+            Value::String(s) => Item::Str(s.as_bytes().to_vec()),
+            Value::Integer(n) => Item::Int(n),
+            Value::Number(n) => Item::Num(n),
+            Value::Boolean(b) => Item::Bool(b),
+            Value::Table(t) => Item::Table(t),
+            _ => Item::Nil,
+        }
+    }
+
+    /// The value stored under this key in `t`.
+    fn lookup_in(&self, t: &Table) -> Value {
+        let v = match self {
+            Item::Str(s) => t.raw_get(mlua::BString::from(s.as_slice())),
+            Item::Int(n) => t.raw_get(*n),
+            Item::Num(n) => t.raw_get(*n),
+            Item::Bool(b) => t.raw_get(*b),
+            Item::Table(k) => t.raw_get(k.clone()),
+            Item::Nil => Ok(Value::Nil),
+        };
+        v.unwrap_or(Value::Nil)
+    }
+}
+
+/// What an open table still has to write, fetched one value at a time: an array by index, a
+/// map's and a set's keys taken beforehand (a map's value looked up after its key).
+enum Children {
+    Array {
+        t: Table,
+        next: i64,
+        len: i64,
+        used: usize,
+    },
+    Map {
+        t: Table,
+        keys: std::vec::IntoIter<Item>,
+        value_of: Option<Item>,
+        used: usize,
+    },
+    Set {
+        keys: std::vec::IntoIter<Item>,
+        used: usize,
+    },
+}
+
+impl Children {
+    /// Whether every value was given.
+    fn is_done(&self) -> bool {
+        match self {
+            Children::Array { next, len, .. } => *next > *len,
+            Children::Map { keys, value_of, .. } => value_of.is_none() && keys.len() == 0,
+            Children::Set { keys, .. } => keys.len() == 0,
+        }
+    }
+
+    /// The next value and its stack slots (see [`table_head`]).
+    fn next(&mut self) -> Option<(Item, usize)> {
+        match self {
+            Children::Array { t, next, len, used } => {
+                if *next > *len {
+                    return None;
+                }
+                let v = t.raw_get::<Value>(*next).unwrap_or(Value::Nil);
+                *next += 1;
+                Some((Item::of(v), *used + 1))
+            }
+            Children::Map {
+                t,
+                keys,
+                value_of,
+                used,
+            } => match value_of.take() {
+                Some(k) => Some((Item::of(k.lookup_in(t)), *used + 3)),
+                None => {
+                    let k = keys.next()?;
+                    *value_of = Some(k.clone());
+                    Some((k, *used + 4))
+                }
+            },
+            Children::Set { keys, used } => keys.next().map(|k| (k, *used + 3)),
+        }
+    }
+}
+
+/// A table's keys, one held at a time while they are read.
+fn keys_of(t: &Table) -> Vec<Item> {
+    t.pairs::<Value, Value>()
+        .filter_map(|p| p.ok().map(|(k, _)| Item::of(k)))
+        .collect()
+}
+
+fn scalar_to_reply(v: &Item, out: &mut Reply, lua_resp3: bool) {
     match v {
-        Value::String(s) => out.bulk(&s.as_bytes()),
-        Value::Boolean(b) if lua_resp3 => out.boolean(*b),
-        Value::Boolean(true) => out.int(1),
-        Value::Integer(n) => out.int(*n),
-        Value::Number(n) => out.int(lua_number_to_int(*n)),
+        Item::Str(s) => out.bulk(s),
+        Item::Bool(b) if lua_resp3 => out.boolean(*b),
+        Item::Bool(true) => out.int(1),
+        Item::Int(n) => out.int(*n),
+        Item::Num(n) => out.int(lua_number_to_int(*n)),
         _ => out.null(),
     }
 }
@@ -215,7 +328,7 @@ fn str_field(t: &Table, name: &str) -> Option<Vec<u8>> {
 /// for it: an array element sits above its table (+1); a map key is converted from a copy
 /// above the map table, key and value (+4), the value then (+3); a set member from a copy above
 /// the set table and the member (+3).
-fn table_head(t: &Table, out: &mut Reply, used: usize) -> Option<Vec<(Value, usize)>> {
+fn table_head(t: &Table, out: &mut Reply, used: usize) -> Option<Children> {
     if let Some(e) = str_field(t, "err") {
         out.error(&String::from_utf8_lossy(&e));
         return None;
@@ -240,36 +353,50 @@ fn table_head(t: &Table, out: &mut Reply, used: usize) -> Option<Vec<(Value, usi
         _ => {}
     }
     if let Some(s) = str_field(t, "big_number") {
+        // Line breaks become spaces, as in Redis: they would end the reply line.
+        let s: Vec<u8> = s
+            .iter()
+            .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+            .collect();
         out.big_number(&String::from_utf8_lossy(&s));
         return None;
     }
+    if let Ok(Value::Table(v)) = t.raw_get::<Value>("verbatim_string")
+        && let (Some(format), Some(text)) = (str_field(&v, "format"), str_field(&v, "string"))
+    {
+        out.verbatim(&String::from_utf8_lossy(&format), &text);
+        return None;
+    }
     if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
-        let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().filter_map(Result::ok).collect();
-        out.map(pairs.len());
-        return Some(
-            pairs
-                .into_iter()
-                .flat_map(|(k, v)| [(k, used + 4), (v, used + 3)])
-                .collect(),
-        );
+        let keys = keys_of(&m);
+        out.map(keys.len());
+        let keys = keys.into_iter();
+        return Some(Children::Map {
+            t: m,
+            keys,
+            value_of: None,
+            used,
+        });
     }
     if let Ok(Value::Table(s)) = t.raw_get::<Value>("set") {
-        let keys: Vec<Value> = s
-            .pairs::<Value, Value>()
-            .filter_map(|p| p.ok().map(|p| p.0))
-            .collect();
+        let keys = keys_of(&s);
         out.set(keys.len());
-        return Some(keys.into_iter().map(|k| (k, used + 3)).collect());
+        return Some(Children::Set {
+            keys: keys.into_iter(),
+            used,
+        });
     }
-    let mut items = Vec::new();
-    for i in 1.. {
-        match t.raw_get::<Value>(i) {
-            Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push((v, used + 1)),
-        }
-    }
-    out.array(items.len());
-    Some(items)
+    // An array ends at its first nil, as Redis counts it.
+    let len = (1..)
+        .take_while(|&i| !matches!(t.raw_get::<Value>(i), Ok(Value::Nil) | Err(_)))
+        .count() as i64;
+    out.array(len as usize);
+    Some(Children::Array {
+        t: t.clone(),
+        next: 1,
+        len,
+        used,
+    })
 }
 
 #[cfg(test)]

@@ -21,8 +21,8 @@ pub fn json_null() -> Value {
     Value::LightUserData(mlua::LightUserData(std::ptr::null_mut()))
 }
 
-/// Nesting cjson refuses beyond (`decode_max_depth`).
-const MAX_DEPTH: usize = 1000;
+/// Nesting cjson refuses beyond by default (`cjson.decode_max_depth`).
+pub const MAX_DEPTH: usize = 1000;
 
 /// A token as lua-cjson's tokenizer classifies it.
 enum Tok {
@@ -62,7 +62,7 @@ impl Tok {
 }
 
 /// `cjson.decode(text)`.
-pub fn decode(lua: &Lua, text: &[u8]) -> mlua::Result<Value> {
+pub fn decode(lua: &Lua, text: &[u8], max_depth: usize) -> mlua::Result<Value> {
     if text.len() >= 2 && (text[0] == 0 || text[1] == 0) {
         return Err(rt("JSON parser does not support UTF-16 or UTF-32".into()));
     }
@@ -70,6 +70,7 @@ pub fn decode(lua: &Lua, text: &[u8]) -> mlua::Result<Value> {
         s: text,
         i: 0,
         depth: 0,
+        max_depth,
         lua,
     };
     let (tok, at) = p.next_token();
@@ -96,6 +97,7 @@ struct Decoder<'a> {
     s: &'a [u8],
     i: usize,
     depth: usize,
+    max_depth: usize,
     lua: &'a Lua,
 }
 
@@ -228,7 +230,7 @@ impl Decoder<'_> {
 
     fn descend(&mut self) -> mlua::Result<()> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth > self.max_depth {
             return Err(rt(format!(
                 "Found too many nested data structures ({}) at character {}",
                 self.depth, self.i

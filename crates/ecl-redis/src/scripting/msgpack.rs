@@ -134,8 +134,13 @@ fn pack(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
 }
 
 fn pack_table(t: &Table, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
-    let pairs: Vec<(Value, Value)> = t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-    let n = pairs.len();
+    // Two passes, each holding one entry at a time: Lua 5.1 keeps every value Rust holds on a
+    // stack of at most 8,000 slots, and a table may have far more entries.
+    let mut n = 0;
+    for pair in t.pairs::<Value, Value>() {
+        pair?;
+        n += 1;
+    }
     let is_array = (1..=n).all(|i| matches!(t.raw_get::<Value>(i), Ok(v) if !v.is_nil()));
     if is_array {
         pack_len(n, 0x90, 16, [0, 0xdc, 0xdd], out);
@@ -144,9 +149,10 @@ fn pack_table(t: &Table, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
         }
     } else {
         pack_len(n, 0x80, 16, [0, 0xde, 0xdf], out);
-        for (k, v) in &pairs {
-            pack(k, out, depth)?;
-            pack(v, out, depth)?;
+        for pair in t.pairs::<Value, Value>() {
+            let (k, v) = pair?;
+            pack(&k, out, depth)?;
+            pack(&v, out, depth)?;
         }
     }
     Ok(())
