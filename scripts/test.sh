@@ -20,6 +20,7 @@
 #   ECL_SKIP_LINT=1        skip cargo fmt --check, cargo clippy and the import-circle check
 #   ECL_SKIP_RUST=1        skip cargo test (still builds the binary)
 #   ECL_SKIP_TERRAFORM=1   skip the Terraform suite
+#   ECL_SKIP_REDIS_TCL=1   skip redis' own Tcl suite (its CI units, beside Terraform)
 #   ECL_TERRAFORM_WORKERS=N parallel Terraform configs (default 8: they mostly wait)
 #   ECL_SKIP_JS=1          skip the JavaScript SDK suite
 #   ECL_SKIP_RUST_SDK=1    skip the Rust AWS SDK suite
@@ -197,6 +198,20 @@ else
   skipped=$((skipped + 1))
 fi
 
+# ---- 3c. redis' own Tcl suite ------------------------------------------------------------------
+# Held-out: the units of tests/clients/redis_tcl/run.py's CI_UNITS against redis-server and our
+# debug server, one check; about 4 minutes, run in the background beside Terraform (which mostly
+# waits). Skipped (77) without Tcl or when Debian's redis source package cannot be fetched.
+redis_tcl=""
+if [[ "${ECL_SKIP_REDIS_TCL:-0}" == 1 ]]; then
+  step "redis Tcl suite skipped (ECL_SKIP_REDIS_TCL=1)"
+elif command -v redis-server >/dev/null 2>&1; then
+  step "redis Tcl suite (CI units) started in the background: $LOGDIR/redis-tcl.txt"
+  "$PY" tests/clients/redis_tcl/run.py --units ci --binary "$ROOT/target/debug/ecl-redis-server" \
+    --out "$LOGDIR/redis-tcl" > "$LOGDIR/redis-tcl.txt" 2>&1 &
+  redis_tcl=$!
+fi
+
 # ---- 4. Terraform --------------------------------------------------------------------------
 if [[ "${ECL_SKIP_TERRAFORM:-0}" == 1 ]]; then
   step "Terraform suite skipped (ECL_SKIP_TERRAFORM=1)"
@@ -206,6 +221,23 @@ elif [[ -d tests/clients/terraform ]]; then
   # The provider spends its time in its waiters' fixed delays, not CPU: the eight configs run
   # side by side (each worker its own emulator), ~7 min instead of ~30 serially on 2 cores.
   run_pytest terraform yes tests/clients/terraform -rs -n "${ECL_TERRAFORM_WORKERS:-8}" --dist load
+fi
+
+if [[ -n "$redis_tcl" ]]; then
+  step "redis Tcl suite (CI units): waiting for it"
+  set +e
+  wait "$redis_tcl"
+  rc=$?
+  set -e
+  cat "$LOGDIR/redis-tcl.txt"
+  [[ -f "$LOGDIR/redis-tcl/summary.md" ]] && cat "$LOGDIR/redis-tcl/summary.md"
+  if [[ $rc -eq 0 ]]; then
+    passed=$((passed + 1))
+  elif [[ $rc -eq 77 ]]; then
+    skipped=$((skipped + 1))
+  else
+    failed=$((failed + 1)); problems+=("redis Tcl suite: a test passes on redis-server and not on ours")
+  fi
 fi
 
 # ---- 5. SDKs beyond Python -----------------------------------------------------------------
