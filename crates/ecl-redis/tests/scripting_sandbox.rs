@@ -192,3 +192,122 @@ async fn a_recursive_table_converts_to_the_stack_limit_as_on_redis_server() {
     assert_eq!(ours.len(), theirs.len());
     assert!(ours == theirs);
 }
+
+/// How script errors count in INFO errorstats and commandstats, as on redis-server 7.0.15
+/// (scripting.tcl's "Consistent eval error reporting"): an error counts once, where it arises
+/// (the command the script called, or its refusal), not again as the script's reply; an error
+/// table the script makes and returns counts; the script's call is failed either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_errors_count_once_as_on_redis_server() {
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["CONFIG", "SET", "maxmemory", "1"],
+            &["EVAL", "return redis.call('set','x','y')", "1", "x"],
+        ),
+        (
+            &[],
+            &[
+                "EVAL",
+                "local t = redis.pcall('set','x','y') return t['err']",
+                "1",
+                "x",
+            ],
+        ),
+        (
+            &[],
+            &["EVAL", "return redis.pcall('set','x','y')", "1", "x"],
+        ),
+        (
+            &["CONFIG", "SET", "maxmemory", "0"],
+            &["EVAL", "return redis.call('select',99)", "0"],
+        ),
+        (
+            &[],
+            &[
+                "EVAL",
+                "local t = redis.pcall('select',99) return t['err']",
+                "0",
+            ],
+        ),
+        (
+            &[],
+            &["EVAL_RO", "return redis.call('set','x','y')", "1", "x"],
+        ),
+        (
+            &[],
+            &[
+                "EVAL_RO",
+                "local t = redis.pcall('set','x','y') return t['err']",
+                "1",
+                "x",
+            ],
+        ),
+        (
+            &["SET", "Sicily", "1"],
+            &[
+                "EVAL",
+                "return redis.call('GEOADD', 'Sicily', '13.36', '38.11', 'Palermo')",
+                "1",
+                "x",
+            ],
+        ),
+        (
+            &[],
+            &[
+                "EVAL",
+                "return redis.error_reply('MY_ERR_CODE custom msg')",
+                "0",
+            ],
+        ),
+        (&[], &["EVAL", "return redis.error_reply('')", "0"]),
+        (
+            &[],
+            &[
+                "EVAL",
+                "return {redis.error_reply('A one'), {err='B two'}}",
+                "0",
+            ],
+        ),
+        (&[], &["EVAL", "error('plain')", "0"]),
+    ];
+    let transcript = |mut c: Raw, _| async move {
+        let mut log = Vec::new();
+        for (setup, script) in cases {
+            if !setup.is_empty() {
+                c.cmd(setup).await;
+            }
+            c.cmd(&["CONFIG", "RESETSTAT"]).await;
+            log.push(c.cmd(script).await);
+            let errorstats = c.cmd(&["INFO", "errorstats"]).await;
+            let commandstats = c.cmd(&["INFO", "commandstats"]).await;
+            let stats = c.cmd(&["INFO", "stats"]).await;
+            let keep = |l: &&str| {
+                l.starts_with("errorstat_")
+                    || l.starts_with("total_error_replies")
+                    || (l.starts_with("cmdstat_")
+                        && !l.starts_with("cmdstat_info")
+                        && !l.starts_with("cmdstat_config"))
+            };
+            // Counters only (times differ), in name order (commandstats' order is the
+            // server's own).
+            let counters = |l: &str| {
+                let fields = l.split(',').filter(|f| !f.starts_with("usec"));
+                fields.collect::<Vec<_>>().join(",")
+            };
+            let mut lines: Vec<String> = [errorstats, commandstats, stats]
+                .iter()
+                .flat_map(|s| s.lines().filter(keep).map(counters).collect::<Vec<_>>())
+                .collect();
+            lines.sort();
+            log.push(lines.join(" | "));
+        }
+        log
+    };
+    let Some((ours, theirs)) = common::ours_and_theirs(transcript).await else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+        assert_eq!(o, t, "step {i}");
+    }
+}

@@ -98,10 +98,11 @@ fn error(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     ctx.out.raw(b"\r\n");
 }
 
-/// DEBUG OBJECT <key>.
+/// DEBUG OBJECT <key>: the entry as stored, an expired key not yet deleted included (Redis
+/// reads the dictionary directly here).
 fn object(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let now = ctx.now;
-    let Some(e) = ctx.db().peek(argv.get(2), now) else {
+    let Some(e) = ctx.db().peek_raw(argv.get(2)) else {
         return Err(errors::NO_SUCH_KEY.into());
     };
     // Strings report their length as before inline storage made their heap share 0.

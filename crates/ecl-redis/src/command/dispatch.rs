@@ -33,6 +33,7 @@ impl<'a> Ctx<'a> {
             now,
             cmd_id,
             propagation: Propagation::default(),
+            outcome: Default::default(),
         }
     }
 
@@ -191,7 +192,8 @@ fn reject(eng: &mut Engine, client: &mut Client, out: &mut Reply, id: Option<usi
     out.error(&e.0);
 }
 
-fn count_error(eng: &mut Engine, e: &CmdError) {
+/// Counts an error reply: INFO's `total_error_replies` and errorstats.
+pub(crate) fn count_error(eng: &mut Engine, e: &CmdError) {
     eng.stats.error_replies += 1;
     let code = e.code();
     match eng.stats.errors.get_mut(code) {
@@ -497,17 +499,20 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     // A command run by EXEC or a script is timed on its own clock: the node's per-command tick
     // keeps measuring the EXEC/EVAL around it, whose time includes its commands, as in Redis.
     let nested_start = client.in_exec.then(std::time::Instant::now);
-    let (res, propagation) = {
+    let (res, propagation, outcome) = {
         let mut ctx = Ctx::new(&mut *eng, &mut *client, &mut *out, now, id);
         let res = (spec.handler)(&mut ctx, argv);
-        (res, ctx.propagation)
+        (res, ctx.propagation, ctx.outcome)
     };
     let dirtied = eng.dirty() != dirty_before;
     after_command_propagate(eng, client, spec, argv, res.is_ok(), dirtied, propagation);
     let call = CallKind::of(client);
-    let usec = count_call(eng, id, (res.is_err(), call), nested_start);
+    let failed = res.is_err() || outcome.failed;
+    let usec = count_call(eng, id, (failed, call), nested_start);
     if let Err(e) = res {
-        count_error(eng, &e);
+        if !outcome.error_counted {
+            count_error(eng, &e);
+        }
         out.error(&e.0);
     }
     if eng.tracking.is_active() || eng.dbs[0].modified_log.is_some() {

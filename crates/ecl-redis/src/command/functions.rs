@@ -156,7 +156,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, ro: bool) -> CmdResult {
     let res = run_off_worker(|| script_run::run_function(ctx.eng, ctx.client, ctx.out, func, &inv));
     ctx.client.allow_oom = saved;
     ctx.eng.scripts.watch.set_running(None);
-    res.map_err(|e| CmdError(e.into()))
+    script_run::outcome(ctx, res)
 }
 
 fn load(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

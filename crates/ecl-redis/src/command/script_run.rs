@@ -12,8 +12,9 @@ use crate::argv::OwnedArgv;
 use crate::client::{Client, ReplyMode};
 use crate::cmdtable::flags;
 use crate::command::Argv;
-use crate::engine::Engine;
 use crate::engine::visits::Visits;
+use crate::engine::{Ctx, Engine};
+use crate::errors::{CmdError, CmdResult};
 use crate::resp::Reply;
 use crate::scripting::{
     KILL_CHECK_INSTRUCTIONS, KILLED, NOSCRIPT_MSG, RunModes, ScriptWatch, State, convert,
@@ -59,9 +60,9 @@ pub fn run_script(
     out: &mut Reply,
     index: i64,
     inv: &Invocation<'_>,
-) -> Result<(), String> {
+) -> Result<bool, ScriptFailure> {
     let Some(st) = eng.scripts.state.take() else {
-        return Err(NOSCRIPT_MSG.to_string());
+        return Err(NOSCRIPT_MSG.to_string().into());
     };
     let res = run_prepared(eng, client, out, &st, Either::Left(index), inv);
     // A SCRIPT FLUSH from inside is refused, so the state taken out is the one to put back.
@@ -77,9 +78,9 @@ pub(crate) fn run_function(
     out: &mut Reply,
     func: Function,
     inv: &Invocation<'_>,
-) -> Result<(), String> {
+) -> Result<bool, ScriptFailure> {
     let Some(st) = eng.scripts.functions.state.take() else {
-        return Err("ERR Function not found".to_string());
+        return Err("ERR Function not found".to_string().into());
     };
     let res = run_prepared(eng, client, out, &st, Either::Right(func), inv);
     // FUNCTION commands are refused from inside, so this state is still the current one.
@@ -99,7 +100,7 @@ fn run_prepared(
     st: &State,
     target: Target,
     inv: &Invocation<'_>,
-) -> Result<(), String> {
+) -> Result<bool, ScriptFailure> {
     let function = target.is_right();
     let saved = (
         client.db,
@@ -144,16 +145,58 @@ fn run_prepared(
     ) = saved;
     match res {
         Ok((v, lua_resp3)) if !killed => {
-            convert::lua_to_reply(&v, out, lua_resp3);
-            Ok(())
+            let errors = convert::lua_to_reply(&v, out, lua_resp3);
+            for text in errors.to_count {
+                crate::command::dispatch::count_error(eng, &CmdError(text.into()));
+            }
+            Ok(errors.any)
         }
         // The kill error as Redis words it (without Lua's position prefix); a script that
         // caught it with pcall still ends killed.
-        Err(msg) if killed && msg.contains(KILLED) => {
-            Err(msg[msg.find(KILLED).unwrap_or(0)..].to_string())
+        Err(f) if killed && f.msg.contains(KILLED) => {
+            Err(f.msg[f.msg.find(KILLED).unwrap_or(0)..].to_string().into())
         }
-        Ok(_) => Err(format!("{KILLED} script: {}.", inv.sha)),
-        Err(msg) => Err(msg),
+        Ok(_) => Err(format!("{KILLED} script: {}.", inv.sha).into()),
+        Err(f) => Err(f),
+    }
+}
+
+/// The handler's result of a run, with how its errors count (see [`Ctx::outcome`]).
+pub(crate) fn outcome(ctx: &mut Ctx<'_>, res: Result<bool, ScriptFailure>) -> CmdResult {
+    match res {
+        Ok(wrote_error) => {
+            ctx.outcome.failed = wrote_error;
+            Ok(())
+        }
+        Err(f) => {
+            ctx.outcome.error_counted = f.counted;
+            Err(CmdError(f.msg.into()))
+        }
+    }
+}
+
+/// A script's failure: its error reply, and whether that error was counted already (INFO
+/// errorstats): a command the script called failed with it, or was refused.
+#[derive(Debug)]
+pub struct ScriptFailure {
+    /// The error reply.
+    pub msg: String,
+    /// Counted where it arose.
+    pub counted: bool,
+}
+
+impl From<String> for ScriptFailure {
+    fn from(msg: String) -> Self {
+        ScriptFailure {
+            msg,
+            counted: false,
+        }
+    }
+}
+
+impl From<&str> for ScriptFailure {
+    fn from(msg: &str) -> Self {
+        msg.to_string().into()
     }
 }
 
@@ -163,7 +206,7 @@ fn run_in_state(
     client: &mut Client,
     target: Target,
     inv: &Invocation<'_>,
-) -> Result<(Value, bool), String> {
+) -> Result<(Value, bool), ScriptFailure> {
     let lua = &st.lua;
     let function = target.is_right();
     st.modes.begin(eng.scripts.rand);
@@ -191,9 +234,15 @@ fn run_in_state(
     eng.scripts.rand = st.modes.rand();
     match result {
         Ok((true, v)) => Ok((v, lua_resp3)),
-        Ok((false, Value::Table(t))) => Err(script_error(&t, inv.sha)),
-        Ok((false, other)) => Err(format!("ERR {other:?}")),
-        Err(e) => Err(format!("ERR {e}")),
+        Ok((false, Value::Table(t))) => Err(ScriptFailure {
+            msg: script_error(&t, inv.sha),
+            counted: matches!(
+                t.raw_get::<Value>(convert::COUNTED_MARK),
+                Ok(Value::Boolean(true))
+            ),
+        }),
+        Ok((false, other)) => Err(format!("ERR {other:?}").into()),
+        Err(e) => Err(format!("ERR {e}").into()),
     }
 }
 
@@ -298,6 +347,12 @@ fn call_function<'s>(st: &'s State, eng: &Engine) -> mlua::Result<(&'s Function,
         let (v, bad) = script_call(lua, slot, args, &modes)?;
         if bad && let Either::Right(Value::Table(t)) = &v {
             let msg: String = t.raw_get::<mlua::LuaString>("err")?.to_string_lossy();
+            if matches!(
+                t.raw_get::<Value>(convert::COUNTED_MARK),
+                Ok(Value::Boolean(true))
+            ) {
+                return Err(mlua::Error::external(libs::RaisedCounted(msg)));
+            }
             return Err(mlua::Error::external(libs::Raised(msg)));
         }
         Ok(v)
@@ -480,7 +535,15 @@ fn run_call(
     }
     let argv = argv.as_argv();
     if let Err(msg) = check_call(eng, client, &argv, rules) {
-        return refused(msg);
+        // Counted here, as the command's rejection, the way Redis counts it; the script's
+        // error reply that carries it on does not count again.
+        crate::command::dispatch::count_error(eng, &CmdError(msg.into()));
+        if let Some(id) = eng.table.lookup(argv.get(0))
+            && let Some(s) = eng.stats.cmd.get_mut(id)
+        {
+            s.rejected += 1;
+        }
+        return counted_err_table(lua, msg);
     }
     // The command's effects queue up for the script's MULTI/EXEC unit (the caller is marked
     // as inside a transaction); without REPL_REPLICA (`redis.set_repl`) they are dropped from
@@ -496,7 +559,20 @@ fn run_call(
     let mut pos = 0;
     let v = convert::reply_to_lua(lua, &reply.buf, &mut pos)?;
     let is_err = reply.buf.first() == Some(&b'-');
+    // The command counted its error when it answered it.
+    if is_err && let Value::Table(t) = &v {
+        t.raw_set(convert::COUNTED_MARK, true)?;
+    }
     Ok((Either::Right(v), is_err))
+}
+
+/// An `{err=...}` table for an error counted already (see [`convert::COUNTED_MARK`]).
+fn counted_err_table(lua: &Lua, msg: &str) -> mlua::Result<(CallReply, bool)> {
+    let (v, bad) = err_table(lua, msg)?;
+    if let Value::Table(t) = &v {
+        t.raw_set(convert::COUNTED_MARK, true)?;
+    }
+    Ok((Either::Right(v), bad))
 }
 
 /// What `redis.call` hands back: a text bulk reply as a Rust string (mlua pushes it straight

@@ -234,7 +234,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
     ctx.client.allow_oom |= flags.allow_oom;
     let res = run_off_worker(|| script_run::run_script(ctx.eng, ctx.client, ctx.out, index, &inv));
     ctx.client.allow_oom = saved;
-    res.map_err(|e| CmdError(e.into()))
+    script_run::outcome(ctx, res)
 }
 
 /// Compiles and caches an EVAL body the cache does not hold yet; returns its SHA-1.

@@ -28,6 +28,20 @@ pub struct Ctx<'a> {
     pub cmd_id: usize,
     /// What the handler asked replicas to receive instead of, or besides, the command.
     pub(crate) propagation: Propagation,
+    /// How the command's errors count in its statistics, when the handler knows better than
+    /// its result (scripts).
+    pub(crate) outcome: Outcome,
+}
+
+/// See [`Ctx::outcome`]. Redis counts an error once, where it arises: a command a script
+/// called counts its own error, and the script's error reply that carries it on does not
+/// count again; a script that answers with an error table still counts as a failed call.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Outcome {
+    /// The error the handler returns was already counted (INFO errorstats, total).
+    pub error_counted: bool,
+    /// The handler wrote an error reply itself: a failed call though it returned Ok.
+    pub failed: bool,
 }
 
 /// What a command sends to replicas once it dirtied the keyspace, as its handler states it

@@ -152,11 +152,12 @@ fn single(lua: &Lua, field: &str, v: Value) -> mlua::Result<Value> {
 /// `redis.setresp(3)`, which changes how booleans are answered). Nested tables are followed
 /// with an explicit stack rather than recursion, so thousands of levels (as Redis converts)
 /// cannot exhaust a runtime thread's stack.
-pub fn lua_to_reply(v: &Value, out: &mut Reply, lua_resp3: bool) {
+pub fn lua_to_reply(v: &Value, out: &mut Reply, lua_resp3: bool) -> ReplyErrors {
+    let mut errors = ReplyErrors::default();
     // Most scripts return a scalar: written at once, without the walk.
     if !matches!(v, Value::Table(_)) {
         scalar_to_reply(&Item::of(v.clone()), out, lua_resp3);
-        return;
+        return errors;
     }
     // The open tables, innermost last, each giving its values one at a time with the Lua
     // stack slots Redis would have in use when converting them.
@@ -166,7 +167,7 @@ pub fn lua_to_reply(v: &Value, out: &mut Reply, lua_resp3: bool) {
         match &v {
             _ if used + 4 > LUA_MAX_C_STACK => out.error("ERR reached lua stack limit"),
             Item::Table(t) => {
-                if let Some(children) = table_head(t, out, used) {
+                if let Some(children) = table_head(t, out, used, &mut errors) {
                     pending.push(children);
                 }
             }
@@ -186,7 +187,22 @@ pub fn lua_to_reply(v: &Value, out: &mut Reply, lua_resp3: bool) {
             pending.pop();
         }
     }
+    errors
 }
+
+/// The error replies a script's returned value wrote: Redis counts each in INFO errorstats,
+/// except one a `redis.call`/`redis.pcall` error table carries (the command that failed
+/// counted it), and any makes the script's call a failed one.
+#[derive(Debug, Default)]
+pub struct ReplyErrors {
+    /// Some error reply was written.
+    pub any: bool,
+    /// The texts to count.
+    pub to_count: Vec<String>,
+}
+
+/// The field marking an error table whose error was counted where it arose (Redis' name).
+pub const COUNTED_MARK: &str = "ignore_error_stats_update";
 
 /// A value of a returned table, holding no Lua reference unless it is a table itself: Lua 5.1
 /// keeps every value Rust holds on a stack of at most 8,000 slots, and a script may return far
@@ -328,9 +344,19 @@ fn str_field(t: &Table, name: &str) -> Option<Vec<u8>> {
 /// for it: an array element sits above its table (+1); a map key is converted from a copy
 /// above the map table, key and value (+4), the value then (+3); a set member from a copy above
 /// the set table and the member (+3).
-fn table_head(t: &Table, out: &mut Reply, used: usize) -> Option<Children> {
+fn table_head(
+    t: &Table,
+    out: &mut Reply,
+    used: usize,
+    errors: &mut ReplyErrors,
+) -> Option<Children> {
     if let Some(e) = str_field(t, "err") {
-        out.error(&String::from_utf8_lossy(&e));
+        let text = String::from_utf8_lossy(&e).into_owned();
+        out.error(&text);
+        errors.any = true;
+        if !matches!(t.raw_get::<Value>(COUNTED_MARK), Ok(Value::Boolean(true))) {
+            errors.to_count.push(text);
+        }
         return None;
     }
     if let Some(s) = str_field(t, "ok") {

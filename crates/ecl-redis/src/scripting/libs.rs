@@ -34,6 +34,29 @@ impl std::fmt::Display for Raised {
 
 impl std::error::Error for Raised {}
 
+/// An error reply of a command a script called (`redis.call`), raised: its command counted
+/// it in INFO errorstats already, so the table made of it is marked not to count again (see
+/// `convert::COUNTED_MARK`).
+#[derive(Debug)]
+pub struct RaisedCounted(pub String);
+
+impl std::fmt::Display for RaisedCounted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RaisedCounted {}
+
+/// The message of a `Raised` or `RaisedCounted` error, and whether it was counted.
+pub fn raised_message(e: &mlua::Error) -> Option<(String, bool)> {
+    if let Some(r) = e.downcast_ref::<Raised>() {
+        return Some((r.0.clone(), false));
+    }
+    e.downcast_ref::<RaisedCounted>()
+        .map(|r| (r.0.clone(), true))
+}
+
 fn raise<T>(msg: &str) -> mlua::Result<T> {
     Err(mlua::Error::external(Raised(msg.to_string())))
 }
@@ -226,8 +249,8 @@ pub fn error_text(lua: &Lua, e: Value) -> mlua::Result<Value> {
     let Value::Error(err) = &e else {
         return Ok(e);
     };
-    let text = match err.downcast_ref::<Raised>() {
-        Some(r) => r.0.clone(),
+    let text = match raised_message(err) {
+        Some((msg, _)) => msg,
         None => super::root_message(err),
     };
     Ok(Value::String(lua.create_string(&text)?))

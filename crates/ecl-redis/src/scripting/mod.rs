@@ -605,8 +605,14 @@ pub(crate) fn install_call_wrappers(
         let call: Function = h.raw_get("call")?;
         match call.call::<Value>(args) {
             Ok(v) => Ok(v),
-            Err(e) => match e.downcast_ref::<libs::Raised>() {
-                Some(r) => Ok(err_table(lua, &r.0)?.0),
+            Err(e) => match libs::raised_message(&e) {
+                Some((msg, counted)) => {
+                    let t = err_table(lua, &msg)?.0;
+                    if counted && let Value::Table(t) = &t {
+                        t.raw_set(convert::COUNTED_MARK, true)?;
+                    }
+                    Ok(t)
+                }
                 None => Err(e),
             },
         }
@@ -630,14 +636,18 @@ pub(crate) fn error_handler(lua: &Lua, e: Value) -> mlua::Result<Table> {
     let line = at.map(|(_, l)| l);
     let src = at.map_or(USER_SCRIPT, |(s, _)| s);
     let raised = match &e {
-        Value::Error(err) => err.downcast_ref::<libs::Raised>().map(|r| r.0.clone()),
+        Value::Error(err) => libs::raised_message(err),
         _ => None,
     };
     let t = match e {
         Value::Table(t) => t,
         _ if raised.is_some() => {
+            let (msg, counted) = raised.unwrap_or_default();
             let t = lua.create_table()?;
-            t.raw_set("err", raised.unwrap_or_default())?;
+            t.raw_set("err", msg)?;
+            if counted {
+                t.raw_set(convert::COUNTED_MARK, true)?;
+            }
             t
         }
         other => {
