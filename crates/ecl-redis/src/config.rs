@@ -378,6 +378,9 @@ pub struct Config {
     pub maxclients: usize,
     /// `tracking-table-max-keys`: read before every command while clients track keys.
     pub tracking_table_max_keys: usize,
+    /// `min-replicas-to-write` and `min-replicas-max-lag` (seconds): read before every write
+    /// of a primary; either at 0 turns the check off, as in Redis.
+    pub min_replicas: (usize, i64),
     /// `DEBUG PAUSE-CRON 1`: the node's periodic cycle does nothing (tests).
     pub cron_paused: bool,
     /// `DEBUG SET-DISABLE-DENY-SCRIPTS 1`: scripts may call `noscript` commands (tests).
@@ -469,6 +472,7 @@ impl Default for Config {
             busy_reply_threshold: 5000,
             maxclients: 65000,
             tracking_table_max_keys: 1_000_000,
+            min_replicas: (0, 10),
             cron_paused: false,
             scripts_may_call_noscript: false,
             encoding: EncodingLimits::default(),
@@ -658,6 +662,8 @@ impl Config {
             "active-expire-effort" => self.active_expire_effort = get(self).parse().unwrap_or(1),
             "busy-reply-threshold" => self.busy_reply_threshold = get(self).parse().unwrap_or(5000),
             "maxclients" => self.maxclients = get(self).parse().unwrap_or(65000),
+            "min-replicas-to-write" => self.min_replicas.0 = get(self).parse().unwrap_or(0),
+            "min-replicas-max-lag" => self.min_replicas.1 = get(self).parse().unwrap_or(10),
             "tracking-table-max-keys" => {
                 self.tracking_table_max_keys = get(self).parse().unwrap_or(1_000_000)
             }

@@ -124,6 +124,8 @@ pub const BIT_VALUE: &str = "ERR bit is not an integer or out of range";
 pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 /// A write sent to a replica.
 pub const READONLY_REPLICA: &str = "READONLY You can't write against a read only replica.";
+/// A primary with fewer good replicas than `min-replicas-to-write` refuses writes.
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 /// WAIT on a replica.
 pub const WAIT_ON_REPLICA: &str = "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
 /// Keys of one command in different hash slots.

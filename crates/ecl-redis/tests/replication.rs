@@ -622,3 +622,82 @@ async fn a_busy_scripts_writes_reach_replicas_when_it_ends() {
     )
     .await;
 }
+
+/// `min-replicas-to-write` on a primary without enough good replicas, as redis-server 7.0.15
+/// answers: writes, a transaction holding one and a script that may write (declared, or a
+/// legacy script's write) get NOREPLICAS; reads and `no-writes` scripts run; a lag of 0 turns
+/// the check off (scripting.tcl's "not enough good replicas").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_replicas_to_write_refuses_writes_as_redis_server_does() {
+    let transcript = |mut c: Raw, _| async move {
+        let mut log = Vec::new();
+        let steps: [&[&str]; 16] = [
+            &["SET", "x", "some value"],
+            &["CONFIG", "SET", "min-replicas-to-write", "1"],
+            &["SET", "x", "1"],
+            &["GET", "x"],
+            &["MULTI"],
+            &["SET", "x", "2"],
+            &["EXEC"],
+            &[
+                "EVAL",
+                "#!lua flags=no-writes\nreturn redis.call('get','x')",
+                "1",
+                "x",
+            ],
+            &["EVAL", "return redis.call('get','x')", "1", "x"],
+            &["EVAL", "#!lua\nreturn redis.call('get','x')", "1", "x"],
+            &["EVAL", "return redis.call('set','x',1)", "1", "x"],
+            &["CONFIG", "SET", "min-replicas-max-lag", "0"],
+            &["SET", "x", "3"],
+            &["CONFIG", "SET", "min-replicas-max-lag", "10"],
+            &["INFO", "errorstats"],
+            &["CONFIG", "SET", "min-replicas-to-write", "0"],
+        ];
+        for args in steps {
+            log.push(c.cmd(args).await);
+        }
+        let info = c.cmd(&["INFO", "replication"]).await;
+        log.extend(
+            info.lines()
+                .filter(|l| l.starts_with("min_slaves"))
+                .map(String::from),
+        );
+        c.cmd(&["CONFIG", "SET", "min-replicas-to-write", "1"])
+            .await;
+        let info = c.cmd(&["INFO", "replication"]).await;
+        log.extend(
+            info.lines()
+                .filter(|l| l.starts_with("min_slaves"))
+                .map(String::from),
+        );
+        log
+    };
+    let Some((ours, theirs)) = common::ours_and_theirs(transcript).await else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+        assert_eq!(o, t, "step {i}");
+    }
+    assert_eq!(ours.len(), theirs.len());
+    assert!(theirs[2].starts_with("-NOREPLICAS"), "{theirs:?}");
+}
+
+/// With a replica online and acknowledging, the same primary takes the writes
+/// `min-replicas-to-write 1` refused without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_replicas_to_write_lets_writes_through_with_a_good_replica() {
+    let p = start();
+    let mut raw = Raw::connect(&p).await;
+    raw.cmd(&["CONFIG", "SET", "min-replicas-to-write", "1"])
+        .await;
+    assert!(raw.cmd(&["SET", "a", "1"]).await.starts_with("-NOREPLICAS"));
+    let r = start();
+    r.replicate_from(&p, endpoint(&p));
+    eventually(&mut raw, &["SET", "a", "2"], "+OK\r\n").await;
+    let info = raw.cmd(&["INFO", "replication"]).await;
+    assert!(info.contains("min_slaves_good_slaves:1\r\n"), "{info}");
+    r.shutdown().await;
+    p.shutdown().await;
+}

@@ -47,7 +47,7 @@ UNITS = (
 # an expected difference), and their timing-dependent tests hold on a loaded 2-core machine.
 CI_UNITS = (
     "type/hash type/incr type/list-2 type/set type/string type/stream keyspace scan sort bitops "
-    "bitfield info-command multi tracking quit functions introspection-2"
+    "bitfield info-command multi tracking quit functions scripting introspection-2"
 ).split()
 # Tests that pass on redis-server and cannot pass on a node, each for a stated difference.
 EXPECTED_DIFFERENCES = {

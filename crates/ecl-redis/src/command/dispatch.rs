@@ -441,6 +441,10 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         reject(eng, client, out, Some(id), e);
         return Flow::Continue;
     }
+    if eng.cfg.min_replicas.0 > 0 && refuse_for_replicas(eng, client, spec, now) {
+        reject(eng, client, out, Some(id), errors::NOREPLICAS.into());
+        return Flow::Continue;
+    }
     if client.multi.is_some() && !spec.has(flags::TXN_CONTROL) {
         if spec.has(flags::NO_MULTI) {
             reject(
@@ -525,6 +529,14 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     }
     block_if_asked(eng, client, out, argv);
     Flow::Continue
+}
+
+/// `min-replicas-to-write`: a write (or an EXEC holding one) on a primary short of good
+/// replicas is refused, as in Redis, before it is queued or run.
+fn refuse_for_replicas(eng: &Engine, client: &Client, spec: &CommandSpec, now: i64) -> bool {
+    let writes = spec.has(flags::WRITE)
+        || (spec.name == "exec" && queues_any(eng, client, |s| s.has(flags::WRITE)));
+    writes && !client.master && eng.too_few_good_replicas(now)
 }
 
 /// Evicts keys until memory is under `maxmemory` (false when it cannot). The client's own

@@ -131,6 +131,9 @@ fn fcall_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, ro: bool) -> CmdResult {
         if !flags.allow_oom && over_memory(ctx) {
             return Err(crate::errors::OOM.into());
         }
+        if !ctx.client.master && ctx.eng.too_few_good_replicas(ctx.now) {
+            return Err(crate::errors::NOREPLICAS.into());
+        }
         if ro {
             return Err("ERR Can not execute a script with write flag using *_ro command.".into());
         }

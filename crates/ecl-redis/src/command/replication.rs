@@ -109,6 +109,11 @@ pub fn info_section(eng: &mut Engine, s: &mut String) {
         s.push_str("role:master\r\n");
     }
     let _ = write!(s, "connected_slaves:{}\r\n", r.replicas.len());
+    let (min, max_lag) = eng.cfg.min_replicas;
+    if min > 0 && max_lag > 0 {
+        let good = r.good_replicas(now, max_lag);
+        let _ = write!(s, "min_slaves_good_slaves:{good}\r\n");
+    }
     for (i, d) in r.replicas.iter().enumerate() {
         let online = d.link.online.load(Ordering::Acquire);
         let lag = (now - d.link.last_ack_ms.load(Ordering::Acquire)).max(0) / 1000;

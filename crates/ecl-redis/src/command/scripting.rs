@@ -205,6 +205,10 @@ fn eval_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, by_sha: bool, ro: bool) -> C
     if flags.shebang && !flags.allow_oom && !read_only && over_memory(ctx) {
         return Err(crate::errors::OOM.into());
     }
+    // Likewise a primary short of good replicas (`min-replicas-to-write`) refuses it.
+    if flags.shebang && !read_only && !ctx.client.master && ctx.eng.too_few_good_replicas(ctx.now) {
+        return Err(crate::errors::NOREPLICAS.into());
+    }
     let (sha, index) = match index {
         Some(index) => (sha, index),
         None => {

@@ -193,6 +193,16 @@ impl Replication {
         self.upstream.is_none() && self.backlog_active
     }
 
+    /// Replicas online whose last acknowledgement is at most `max_lag_s` seconds old at
+    /// `now_ms` (Redis' "good replicas", INFO `min_slaves_good_slaves`).
+    pub fn good_replicas(&self, now_ms: i64, max_lag_s: i64) -> usize {
+        let fresh = |d: &&Downstream| {
+            let lag = (now_ms - d.link.last_ack_ms.load(Ordering::Acquire)).max(0) / 1000;
+            d.link.online.load(Ordering::Acquire) && lag <= max_lag_s
+        };
+        self.replicas.iter().filter(fresh).count()
+    }
+
     /// Replicas that acknowledged at least `offset`.
     pub fn acked(&self, offset: u64) -> usize {
         self.replicas
@@ -247,6 +257,16 @@ pub(crate) fn owned(parts: &[&[u8]]) -> OwnedArgv {
 }
 
 impl Engine {
+    /// Whether a write must be refused with NOREPLICAS: a primary with `min-replicas-to-write`
+    /// and `min-replicas-max-lag` both set and fewer good replicas than the first asks.
+    pub fn too_few_good_replicas(&self, now_ms: i64) -> bool {
+        let (min, max_lag) = self.cfg.min_replicas;
+        min > 0
+            && max_lag > 0
+            && !self.repl.is_replica()
+            && self.repl.good_replicas(now_ms, max_lag) < min
+    }
+
     /// Sends one unit (commands for database `db`) down the stream.
     pub(crate) fn emit(&mut self, parts: Vec<(usize, OwnedArgv)>, wrap: bool) {
         // The AOF records the same stream, with its own SELECTs.
