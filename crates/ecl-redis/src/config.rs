@@ -296,18 +296,15 @@ pub fn notify_to_string(f: u32) -> String {
             (EVICTED, 'e'),
             (STREAM, 't'),
             (MODULE, 'd'),
+            (NEW, 'n'),
         ] {
             if f & bit != 0 {
                 s.push(c);
             }
         }
     }
-    for (bit, c) in [
-        (KEY_MISS, 'm'),
-        (NEW, 'n'),
-        (KEYSPACE, 'K'),
-        (KEYEVENT, 'E'),
-    ] {
+    // redis-server's order: `n` only without `A` (which does not show it), `m` last.
+    for (bit, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm')] {
         if f & bit != 0 {
             s.push(c);
         }
@@ -775,6 +772,10 @@ mod tests {
         assert_eq!(notify_to_string(parse_notify("KEA").unwrap()), "AKE");
         assert_eq!(notify_to_string(parse_notify("Ex").unwrap()), "xE");
         assert_eq!(notify_to_string(parse_notify("Kg$").unwrap()), "g$K");
+        // As redis-server prints them: `m` after K and E, `n` hidden by `A`.
+        assert_eq!(notify_to_string(parse_notify("Km").unwrap()), "Km");
+        assert_eq!(notify_to_string(parse_notify("Kgn").unwrap()), "gnK");
+        assert_eq!(notify_to_string(parse_notify("AKn").unwrap()), "AK");
         assert!(parse_notify("Q").is_none());
     }
 

@@ -498,3 +498,36 @@ async fn client_no_touch_leaves_access_times_alone() {
     );
     node.shutdown().await;
 }
+
+/// CONFIG SET maxmemory below the memory in use evicts at once, as redis-server does: a
+/// subscriber hears `evicted` without another command being sent (pubsub.tcl); and the
+/// event flags read back in redis-server's order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lowering_maxmemory_evicts_at_once_as_on_redis_server() {
+    let transcript = |mut c: Raw, mut sub: Raw| async move {
+        let mut log = Vec::new();
+        for args in [
+            &["CONFIG", "SET", "notify-keyspace-events", "Ee"][..],
+            &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+            &["SET", "foo", "bar"],
+        ] {
+            log.push(c.cmd(args).await);
+        }
+        log.push(sub.cmd(&["PSUBSCRIBE", "*"]).await);
+        log.push(c.cmd(&["CONFIG", "SET", "maxmemory", "1"]).await);
+        log.push(common::step_read(&mut sub).await);
+        log.push(c.cmd(&["CONFIG", "SET", "maxmemory", "0"]).await);
+        for flags in ["Km", "Kgn", "AKn", "Etd"] {
+            c.cmd(&["CONFIG", "SET", "notify-keyspace-events", flags])
+                .await;
+            log.push(c.cmd(&["CONFIG", "GET", "notify-keyspace-events"]).await);
+        }
+        log
+    };
+    let Some((ours, theirs)) = common::ours_and_theirs(transcript).await else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    assert_eq!(ours, theirs);
+    assert!(theirs[5].contains("evicted"), "{theirs:?}");
+}

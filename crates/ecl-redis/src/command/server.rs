@@ -518,6 +518,14 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if pass_changed {
         ctx.eng.sync_requirepass();
     }
+    // A lower limit evicts at once (Redis runs its eviction when `maxmemory` is set), not
+    // only before the next command, so subscribers hear `evicted` without another command.
+    if seen.iter().any(|n| n == "maxmemory")
+        && ctx.eng.cfg.maxmemory > 0
+        && !ctx.eng.repl.is_replica()
+    {
+        ctx.eng.evict_if_needed(ctx.now);
+    }
     ctx.out.ok();
     Ok(())
 }

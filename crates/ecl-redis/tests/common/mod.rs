@@ -257,6 +257,14 @@ pub async fn step(c: &mut Raw, args: &[&str]) -> String {
         .unwrap_or_else(|_| panic!("no reply to {args:?} within 10 s"))
 }
 
+/// The next reply or message, with a deadline: one that never comes fails the test instead of
+/// hanging it.
+pub async fn step_read(c: &mut Raw) -> String {
+    tokio::time::timeout(std::time::Duration::from_secs(10), c.read())
+        .await
+        .unwrap_or_else(|_| panic!("nothing arrived within 10 s"))
+}
+
 /// Runs `transcript` with two connections to a fresh redis-server, then with two to a fresh
 /// node of ours: `(ours, theirs)`, or `None` when redis-server is not installed.
 pub async fn ours_and_theirs<T, F, Fut>(transcript: F) -> Option<(T, T)>
