@@ -329,9 +329,6 @@ async fn debug_protocol_and_script_conversions_match_redis_server() {
     let theirs = run(real.connect().await).await;
     let node = start();
     let ours = run(Raw::connect(&node).await).await;
-    for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
-        assert_eq!(o, t, "step {i}");
-    }
-    assert_eq!(ours.len(), theirs.len());
+    common::assert_same_steps("DEBUG PROTOCOL", &ours, &theirs);
     node.shutdown().await;
 }

@@ -677,10 +677,7 @@ async fn min_replicas_to_write_refuses_writes_as_redis_server_does() {
         eprintln!("redis-server not installed: skipped");
         return;
     };
-    for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
-        assert_eq!(o, t, "step {i}");
-    }
-    assert_eq!(ours.len(), theirs.len());
+    common::assert_same_steps("min-replicas-to-write", &ours, &theirs);
     assert!(theirs[2].starts_with("-NOREPLICAS"), "{theirs:?}");
 }
 

@@ -307,7 +307,5 @@ async fn script_errors_count_once_as_on_redis_server() {
         eprintln!("redis-server not installed: skipped");
         return;
     };
-    for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
-        assert_eq!(o, t, "step {i}");
-    }
+    common::assert_same_steps("script error counts", &ours, &theirs);
 }

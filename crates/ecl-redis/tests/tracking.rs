@@ -252,10 +252,7 @@ where
         eprintln!("redis-server not installed: skipped");
         return;
     };
-    for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
-        assert_eq!(o, t, "{name}, step {i}");
-    }
-    assert_eq!(ours.len(), theirs.len(), "{name}");
+    common::assert_same_steps(name, &ours, &theirs);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -128,84 +128,12 @@ fn metadata(code: &[u8]) -> Result<String, String> {
     Ok(name)
 }
 
-/// Splits a line into words as redis-server's `sdssplitargs` does (the redis-cli syntax):
-/// blanks separate words; `"..."` takes `\n \r \t \b \a \\ \" \xHH` escapes and `'...'`
-/// takes `\'`, either starting anywhere in a word; a closing quote must end the word. `None`
-/// for an unbalanced quote.
+/// Splits a line into words as redis-server's `sdssplitargs` does (the inline protocol's
+/// splitter: quotes and escapes); `None` for an unbalanced quote.
 fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut words = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < line.len() && line[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= line.len() {
-            return Some(words);
-        }
-        let mut word = Vec::new();
-        while i < line.len() && !line[i].is_ascii_whitespace() {
-            match line[i] {
-                q @ (b'"' | b'\'') => {
-                    i = quoted(line, i + 1, q, &mut word)?;
-                    if i < line.len() && !line[i].is_ascii_whitespace() {
-                        return None;
-                    }
-                }
-                b => {
-                    word.push(b);
-                    i += 1;
-                }
-            }
-        }
-        words.push(word);
-    }
-}
-
-/// The quoted part of a word from `line[i..]` up to its closing `q`, appended to `word`;
-/// the index after the closing quote.
-fn quoted(line: &[u8], mut i: usize, q: u8, word: &mut Vec<u8>) -> Option<usize> {
-    let hex = |b: u8| (b as char).to_digit(16);
-    loop {
-        let b = *line.get(i)?;
-        let next = line.get(i + 1).copied();
-        match (b, next) {
-            (b'\\', Some(b'x')) if q == b'"' => {
-                match (
-                    line.get(i + 2).and_then(|&h| hex(h)),
-                    line.get(i + 3).and_then(|&l| hex(l)),
-                ) {
-                    (Some(h), Some(l)) => {
-                        word.push((h * 16 + l) as u8);
-                        i += 4;
-                    }
-                    _ => {
-                        word.push(b'x');
-                        i += 2;
-                    }
-                }
-            }
-            (b'\\', Some(c)) if q == b'"' => {
-                word.push(match c {
-                    b'n' => b'\n',
-                    b'r' => b'\r',
-                    b't' => b'\t',
-                    b'b' => 8,
-                    b'a' => 7,
-                    c => c,
-                });
-                i += 2;
-            }
-            (b'\\', Some(b'\'')) if q == b'\'' => {
-                word.push(b'\'');
-                i += 2;
-            }
-            (c, _) if c == q => return Some(i + 1),
-            (c, _) => {
-                word.push(c);
-                i += 1;
-            }
-        }
-    }
+    let (mut bytes, mut ranges) = (Vec::new(), Vec::new());
+    crate::resp::decode::split_inline(line, &mut bytes, &mut ranges).ok()?;
+    Some(ranges.iter().map(|&(a, b)| bytes[a..b].to_vec()).collect())
 }
 
 /// Lua code making the environment of library code: globals resolve in the table last given

@@ -257,6 +257,15 @@ pub async fn step(c: &mut Raw, args: &[&str]) -> String {
         .unwrap_or_else(|_| panic!("no reply to {args:?} within 10 s"))
 }
 
+/// Asserts two transcripts (ours, redis-server's) are the same, naming the first step that
+/// differs.
+pub fn assert_same_steps(what: &str, ours: &[String], theirs: &[String]) {
+    for (i, (o, t)) in ours.iter().zip(theirs).enumerate() {
+        assert_eq!(o, t, "{what}, step {i}");
+    }
+    assert_eq!(ours.len(), theirs.len(), "{what}: steps");
+}
+
 /// The next reply or message, with a deadline: one that never comes fails the test instead of
 /// hanging it.
 pub async fn step_read(c: &mut Raw) -> String {
