@@ -602,3 +602,38 @@ async fn swapdb_ignores_stale_keys_for_watch() {
     assert_eq!(theirs[5], "*1\r\n+PONG\r\n");
     assert_eq!(theirs[17], "*-1\r\n");
 }
+
+/// A command held by CLIENT PAUSE counts among INFO's `blocked_clients` until it runs, as on
+/// redis-server (pause.tcl waits for it there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_client_counts_as_blocked() {
+    let transcript = |mut c: Raw, mut w: Raw| async move {
+        let blocked = |info: String| {
+            info.lines()
+                .find(|l| l.starts_with("blocked_clients:"))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let mut log = vec![c.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]).await];
+        w.send(&["SET", "k", "v"]).await;
+        let mut seen = String::new();
+        for _ in 0..200 {
+            seen = blocked(c.cmd(&["INFO", "clients"]).await);
+            if seen != "blocked_clients:0" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        log.push(seen);
+        log.push(c.cmd(&["CLIENT", "UNPAUSE"]).await);
+        log.push(common::step_read(&mut w).await);
+        log.push(blocked(c.cmd(&["INFO", "clients"]).await));
+        log
+    };
+    let Some((ours, theirs)) = common::ours_and_theirs(transcript).await else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    assert_eq!(ours, theirs);
+    assert_eq!(theirs[1], "blocked_clients:1");
+}

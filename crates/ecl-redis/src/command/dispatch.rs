@@ -490,9 +490,10 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     }
     // CLIENT NO-TOUCH: the databases leave access times alone for this client's commands,
     // TOUCH excepted (flipped only when the setting changes between commands).
-    let no_touch = client.no_touch && spec.name != "touch";
-    if eng.dbs[0].no_touch != no_touch {
+    if client.no_touch || eng.no_touch_on {
+        let no_touch = client.no_touch && spec.name != "touch";
         eng.dbs.iter_mut().for_each(|db| db.no_touch = no_touch);
+        eng.no_touch_on = no_touch;
     }
     let dirty_before = eng.dirty();
     let reply_before = out.len();

@@ -82,6 +82,7 @@ pub async fn serve<S>(
                     &mut out,
                 );
                 (paused, more) = (end == BatchEnd::Paused, end == BatchEnd::OutputFull);
+                eng.note_postponed(client.id, paused);
                 idle_timeout = eng.cfg.timeout;
                 shared.activity.fetch_add(1, Ordering::Relaxed);
                 drop(eng);
@@ -641,6 +642,7 @@ fn sync_info(eng: &mut Engine, client: &Client, out: &Reply) {
 fn cleanup(eng: &mut Engine, client: &Client) {
     let id = client.id;
     eng.unblock_client(id);
+    eng.note_postponed(id, false);
     for ch in &client.channels {
         eng.pubsub.unsubscribe(crate::pubsub::Kind::Channel, ch, id);
     }

@@ -329,6 +329,7 @@ impl Db {
         self.lookup(key, now_ms, false)
     }
 
+    #[inline]
     fn lookup(&mut self, key: &[u8], now_ms: i64, touch: bool) -> Option<&Entry> {
         let Some(i) = self.dict.index_of(key) else {
             self.misses += 1;

@@ -209,6 +209,11 @@ pub struct Engine {
     pub(crate) pubsub: Box<PubSub>,
     /// Client-side caching (CLIENT TRACKING).
     pub(crate) tracking: Box<crate::tracking::Tracking>,
+    /// The databases are set to leave access times alone (CLIENT NO-TOUCH's command ran
+    /// last): read before every command, so the common case is one flag.
+    pub(crate) no_touch_on: bool,
+    /// Clients whose commands wait for a CLIENT PAUSE to end (see [`Engine::note_postponed`]).
+    postponed: std::collections::HashSet<u64>,
     /// Blocked clients by id.
     blocked: HashMap<u64, Blocked>,
     /// Waiting client ids per (db, key), FIFO.
@@ -290,6 +295,8 @@ impl Engine {
             },
             pubsub: Box::default(),
             tracking: Default::default(),
+            no_touch_on: false,
+            postponed: Default::default(),
             blocked: HashMap::new(),
             waiters: HashMap::new(),
             ready: Vec::new(),
@@ -445,7 +452,17 @@ impl Engine {
 
     /// Clients blocked in a blocking command.
     pub fn blocked_count(&self) -> usize {
-        self.blocked.len()
+        self.blocked.len() + self.postponed.len()
+    }
+
+    /// Records whether client `id`'s last batch stopped at a CLIENT PAUSE: Redis counts such
+    /// a postponed client among the blocked ones (INFO `blocked_clients`) until it runs.
+    pub fn note_postponed(&mut self, id: u64, postponed: bool) {
+        if postponed {
+            self.postponed.insert(id);
+        } else if !self.postponed.is_empty() {
+            self.postponed.remove(&id);
+        }
     }
 
     /// Blocked clients with a deadline (INFO `clients_in_timeout_table`).
