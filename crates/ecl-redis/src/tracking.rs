@@ -249,15 +249,18 @@ impl Tracking {
     /// `tracking-table-max-keys`: forgets keys over the limit, invalidating each for the
     /// clients that read it, as redis-server does.
     pub fn limit_keys(&mut self, clients: &Clients, max: usize) {
-        if max == 0 {
+        if max == 0 || self.keys.len() <= max {
             return;
         }
-        while self.keys.len() > max {
-            let Some(k) = self.keys.keys().next().cloned() else {
-                break;
-            };
-            self.invalidate(clients, std::slice::from_ref(&k), None);
-        }
+        // Chosen in one pass: taking the table's first key again after each removal scans its
+        // emptied front every time (quadratic when a million keys go at once).
+        let over: Vec<Vec<u8>> = self
+            .keys
+            .keys()
+            .take(self.keys.len() - max)
+            .cloned()
+            .collect();
+        self.invalidate(clients, &over, None);
     }
 
     /// FLUSHDB/FLUSHALL: every tracking client drops its whole cache (null invalidation).

@@ -347,13 +347,11 @@ fn call_function<'s>(st: &'s State, eng: &Engine) -> mlua::Result<(&'s Function,
         let (v, bad) = script_call(lua, slot, args, &modes)?;
         if bad && let Either::Right(Value::Table(t)) = &v {
             let msg: String = t.raw_get::<mlua::LuaString>("err")?.to_string_lossy();
-            if matches!(
+            let counted = matches!(
                 t.raw_get::<Value>(convert::COUNTED_MARK),
                 Ok(Value::Boolean(true))
-            ) {
-                return Err(mlua::Error::external(libs::RaisedCounted(msg)));
-            }
-            return Err(mlua::Error::external(libs::Raised(msg)));
+            );
+            return Err(libs::Raised::error(msg, counted));
         }
         Ok(v)
     })?;
@@ -609,7 +607,7 @@ fn lua_argv(args: &MultiValue, argv: &mut OwnedArgv) -> Result<(), &'static str>
 /// `redis.acl_check_cmd(command, args...)`: whether the script's user may run that command
 /// line (its command, keys and channels), without running it.
 fn acl_check(eng: &Engine, client: &Client, args: &MultiValue) -> mlua::Result<bool> {
-    let raised = |m: &str| mlua::Error::external(libs::Raised(m.to_string()));
+    let raised = |m: &str| libs::Raised::error(m, false);
     let mut owned = OwnedArgv::default();
     lua_argv(args, &mut owned).map_err(raised)?;
     let argv = owned.as_argv();

@@ -228,7 +228,7 @@ struct Registered {
 }
 
 fn raise<T>(msg: &str) -> mlua::Result<T> {
-    Err(mlua::Error::external(libs::Raised(msg.to_string())))
+    Err(libs::Raised::error(msg, false))
 }
 
 /// A string argument as Lua's `tostring` would coerce it (numbers too), else `None`.

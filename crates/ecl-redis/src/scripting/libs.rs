@@ -24,41 +24,41 @@ pub const RAND_INIT: u64 = 0x1234_ABCD_330E;
 /// An error raised by the `redis` library with a complete message (`ERR ...`, `WRONGTYPE ...`):
 /// the error handler uses it as is, without Lua's position prefix.
 #[derive(Debug)]
-pub struct Raised(pub String);
+pub struct Raised {
+    /// The message.
+    pub msg: String,
+    /// An error reply of a command the script called (`redis.call`): that command counted it
+    /// in INFO errorstats already, so the table made of it is marked not to count again (see
+    /// `convert::COUNTED_MARK`).
+    pub counted: bool,
+}
+
+impl Raised {
+    /// The Lua error raising `msg`.
+    pub fn error(msg: impl Into<String>, counted: bool) -> mlua::Error {
+        mlua::Error::external(Raised {
+            msg: msg.into(),
+            counted,
+        })
+    }
+}
 
 impl std::fmt::Display for Raised {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.msg)
     }
 }
 
 impl std::error::Error for Raised {}
 
-/// An error reply of a command a script called (`redis.call`), raised: its command counted
-/// it in INFO errorstats already, so the table made of it is marked not to count again (see
-/// `convert::COUNTED_MARK`).
-#[derive(Debug)]
-pub struct RaisedCounted(pub String);
-
-impl std::fmt::Display for RaisedCounted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for RaisedCounted {}
-
-/// The message of a `Raised` or `RaisedCounted` error, and whether it was counted.
+/// The message of a [`Raised`] error, and whether it was counted.
 pub fn raised_message(e: &mlua::Error) -> Option<(String, bool)> {
-    if let Some(r) = e.downcast_ref::<Raised>() {
-        return Some((r.0.clone(), false));
-    }
-    e.downcast_ref::<RaisedCounted>()
-        .map(|r| (r.0.clone(), true))
+    e.downcast_ref::<Raised>()
+        .map(|r| (r.msg.clone(), r.counted))
 }
 
 fn raise<T>(msg: &str) -> mlua::Result<T> {
-    Err(mlua::Error::external(Raised(msg.to_string())))
+    Err(Raised::error(msg, false))
 }
 
 const RAND_A: u64 = 0x5DEE_CE66D;
