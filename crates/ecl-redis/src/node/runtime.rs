@@ -24,7 +24,14 @@ impl NodeRuntime {
         // The node's threads log where the thread that started it logs (its default
         // subscriber, which is the global one except in a test capturing logs).
         let dispatch = tracing::dispatcher::get_default(|d| d.clone());
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        // Without the LIFO slot, tasks woken together run in the order they were woken: the
+        // connection whose command arrived first runs it first, as redis-server's event loop
+        // serves ready connections (with the slot, the last one woken would run first). The
+        // option is behind tokio's unstable cfg, which .cargo/config.toml sets.
+        #[cfg(tokio_unstable)]
+        builder.disable_lifo_slot();
+        let runtime = builder
             .worker_threads(threads.max(1))
             .thread_name("ecl-redis-node")
             .thread_stack_size(crate::WORKER_STACK_SIZE)
