@@ -138,6 +138,9 @@ pub struct Client {
     /// When the connection is closed unless it authenticates again (users with a session
     /// limit, e.g. IAM users after 12 hours).
     pub session_expires: Option<std::time::Instant>,
+    /// The connection's query buffer while its batch runs: bytes held (the batch's unread
+    /// input, the running command's included) and room left (CLIENT LIST `qbuf`, `qbuf-free`).
+    pub query_buf: (usize, usize),
 }
 
 impl Client {
@@ -171,6 +174,7 @@ impl Client {
             user: None,
             acl_gen: 0,
             session_expires: None,
+            query_buf: (0, 0),
         }
     }
 
@@ -272,9 +276,26 @@ pub struct ClientInfo {
     pub kill: std::sync::Arc<tokio::sync::Notify>,
     /// The connection is TLS (closed otherwise when the node switches to TLS only).
     pub tls: bool,
+    /// The query buffer after the client's last batch: bytes waiting and room left.
+    pub query_buf: (usize, usize),
+    /// Evicted by `maxmemory-clients`: its connection is closing (counted no more).
+    pub evicted: bool,
 }
 
 impl ClientInfo {
+    /// The memory CLIENT LIST shows as `tot-mem`, and `maxmemory-clients` counts: a fixed
+    /// cost, the query buffer held and the output not yet written.
+    pub fn memory(&self) -> u64 {
+        self.memory_with(self.query_buf)
+    }
+
+    /// [`ClientInfo::memory`] with the query buffer `(held, room)` measured now (the client
+    /// running a command shows its batch's buffer).
+    pub fn memory_with(&self, (held, room): (usize, usize)) -> u64 {
+        let pending = self.pending.load(std::sync::atomic::Ordering::Relaxed) as u64;
+        CLIENT_BASE_MEMORY + pending + (held + room) as u64
+    }
+
     /// Queues pushed bytes; a client whose unsent output would pass the hard limit of its
     /// class (`client-output-buffer-limit`, see [`crate::outbuf`]) is closed instead, so a
     /// stalled subscriber cannot grow the process without bound.
@@ -329,6 +350,27 @@ impl Clients {
             Event::Push(b) => c.push(b, &self.output_limits),
             ev => c.tx.send(ev).is_ok(),
         })
+    }
+
+    /// `maxmemory-clients`: while the clients together use `limit` bytes or more, the largest
+    /// one that may be evicted (not CLIENT NO-EVICT) is marked evicted, as Redis evicts the
+    /// largest first. Returns the ids marked, largest first.
+    pub fn evict_over(&mut self, limit: u64) -> Vec<u64> {
+        let counted = self.map.values().filter(|c| !c.evicted);
+        let mut total: u64 = counted.map(ClientInfo::memory).sum();
+        let mut evicted = Vec::new();
+        while total >= limit {
+            let largest = (self.map.iter_mut())
+                .filter(|(_, c)| !c.evicted && !c.no_evict)
+                .max_by_key(|(_, c)| c.memory());
+            let Some((&id, c)) = largest else {
+                break;
+            };
+            total -= c.memory();
+            c.evicted = true;
+            evicted.push(id);
+        }
+        evicted
     }
 
     /// Memory of the clients (INFO `mem_clients_normal`): a fixed cost per connection plus

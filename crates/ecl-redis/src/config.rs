@@ -11,7 +11,11 @@
 use crate::db::evict::Policy;
 use crate::glob::glob_match_nocase;
 use crate::memsize::parse_memory;
-use crate::version::{EngineVersion, Release::Valkey, Since};
+use crate::version::{
+    EngineVersion,
+    Release::{Redis, Valkey},
+    Since,
+};
 use std::collections::BTreeMap;
 
 /// How a parameter's value is validated and normalised.
@@ -33,10 +37,16 @@ enum Kind {
     Notify,
     /// Accepted but immutable at runtime.
     ReadOnly,
+    /// Settable at runtime on redis-server, fixed on a node (its address is the cluster's
+    /// endpoint): setting the value it has is accepted, as redis-server accepts it, and any
+    /// other value is refused as immutable.
+    NodeFixed,
     /// `client-output-buffer-limit`: class groups merged into the current limits.
     BufferLimits,
     /// `latency-tracking-info-percentiles`: numbers from 0 to 100.
     Percentiles,
+    /// A memory size or a percentage of `maxmemory` (`maxmemory-clients`).
+    BytesOrPercent,
 }
 
 /// (name, default, kind). Names as Redis spells them; aliases are listed separately.
@@ -58,6 +68,7 @@ const PARAMS: &[(&str, &str, Kind)] = &[
     ),
     ("maxmemory-samples", "5", Kind::Int(1, i32::MAX as i64)),
     ("maxmemory-eviction-tenacity", "10", Kind::Int(0, 100)),
+    ("maxmemory-clients", "0", Kind::BytesOrPercent),
     ("lfu-log-factor", "10", Kind::Int(0, i32::MAX as i64)),
     ("lfu-decay-time", "1", Kind::Int(0, i32::MAX as i64)),
     ("timeout", "0", Kind::Int(0, i32::MAX as i64)),
@@ -170,8 +181,8 @@ const PARAMS: &[(&str, &str, Kind)] = &[
     ("dynamic-hz", "yes", Kind::Bool),
     ("io-threads", "1", Kind::ReadOnly),
     ("requirepass", "", Kind::Text),
-    ("port", "6379", Kind::ReadOnly),
-    ("bind", "", Kind::ReadOnly),
+    ("port", "6379", Kind::NodeFixed),
+    ("bind", "", Kind::NodeFixed),
     ("protected-mode", "no", Kind::Bool),
     (
         "loglevel",
@@ -186,6 +197,27 @@ const PARAMS: &[(&str, &str, Kind)] = &[
         Kind::BufferLimits,
     ),
     ("enable-debug-command", "yes", Kind::ReadOnly),
+    // redis-server's start-up settings, immutable at runtime there too, with a node's values:
+    // CONFIG SET of one is refused as redis-server refuses it.
+    ("daemonize", "no", Kind::ReadOnly),
+    ("supervised", "no", Kind::ReadOnly),
+    ("pidfile", "", Kind::ReadOnly),
+    ("logfile", "", Kind::ReadOnly),
+    ("syslog-enabled", "no", Kind::ReadOnly),
+    ("syslog-ident", "redis", Kind::ReadOnly),
+    ("syslog-facility", "local0", Kind::ReadOnly),
+    ("tcp-backlog", "511", Kind::ReadOnly),
+    ("unixsocket", "", Kind::ReadOnly),
+    ("unixsocketperm", "0", Kind::ReadOnly),
+    ("always-show-logo", "no", Kind::ReadOnly),
+    ("set-proc-title", "no", Kind::ReadOnly),
+    ("io-threads-do-reads", "no", Kind::ReadOnly),
+    ("aclfile", "", Kind::ReadOnly),
+    ("enable-protected-configs", "no", Kind::ReadOnly),
+    ("enable-module-command", "no", Kind::ReadOnly),
+    // The primary this node replicates ("host port", empty on a primary): the engine fills
+    // it in for CONFIG GET (`Engine::replicaof`); REPLICAOF changes it, not CONFIG SET.
+    ("replicaof", "", Kind::ReadOnly),
     (
         "latency-tracking-info-percentiles",
         "50 99 99.9",
@@ -201,6 +233,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
     ("list-max-ziplist-size", "list-max-listpack-size"),
     ("close-on-slave-write", "close-on-replica-write"),
+    ("slaveof", "replicaof"),
     ("min-slaves-to-write", "min-replicas-to-write"),
     ("min-slaves-max-lag", "min-replicas-max-lag"),
     ("slave-lazy-flush", "replica-lazy-flush"),
@@ -227,6 +260,7 @@ const LATER: &[(&str, Since)] = &[
     ("commandlog-reply-larger-than", COMMANDLOG),
     ("commandlog-large-reply-max-len", COMMANDLOG),
     ("cluster-slot-stats-enabled", Since::from(Valkey(8, 0, 0))),
+    ("maxmemory-clients", Since::from(Redis(7, 0, 0))),
 ];
 
 /// Keyspace notification class bits (`notify-keyspace-events`).
@@ -373,6 +407,8 @@ pub struct Config {
     pub busy_reply_threshold: i64,
     /// `maxclients`: read on every accepted connection.
     pub maxclients: usize,
+    /// `maxmemory-clients`: read after every batch while it is set.
+    pub maxmemory_clients: ClientMemoryLimit,
     /// `tracking-table-max-keys`: read before every command while clients track keys.
     pub tracking_table_max_keys: usize,
     /// `min-replicas-to-write` and `min-replicas-max-lag` (seconds): read before every write
@@ -380,6 +416,17 @@ pub struct Config {
     pub min_replicas: (usize, i64),
     /// `DEBUG PAUSE-CRON 1`: the node's periodic cycle does nothing (tests).
     pub cron_paused: bool,
+    /// `lazyfree-lazy-user-del`: DEL frees large values in the background, as UNLINK does.
+    pub lazy_user_del: bool,
+    /// `lazyfree-lazy-user-flush`: FLUSHALL/FLUSHDB without SYNC or ASYNC free in the
+    /// background.
+    pub lazy_user_flush: bool,
+    /// `lazyfree-lazy-expire`.
+    pub lazy_expire: bool,
+    /// `lazyfree-lazy-eviction`.
+    pub lazy_eviction: bool,
+    /// `lazyfree-lazy-server-del`.
+    pub lazy_server_del: bool,
     /// `DEBUG SET-DISABLE-DENY-SCRIPTS 1`: scripts may call `noscript` commands (tests).
     pub scripts_may_call_noscript: bool,
     /// The collection encoding limits, read on every write to a hash, zset, set or list (a
@@ -468,9 +515,15 @@ impl Default for Config {
             output_limits: crate::outbuf::OutputLimits::default(),
             busy_reply_threshold: 5000,
             maxclients: 65000,
+            maxmemory_clients: ClientMemoryLimit::Bytes(0),
             tracking_table_max_keys: 1_000_000,
             min_replicas: (0, 10),
             cron_paused: false,
+            lazy_user_del: false,
+            lazy_user_flush: false,
+            lazy_expire: false,
+            lazy_eviction: false,
+            lazy_server_del: false,
             scripts_may_call_noscript: false,
             encoding: EncodingLimits::default(),
         };
@@ -479,6 +532,39 @@ impl Default for Config {
         }
         c
     }
+}
+
+/// `maxmemory-clients`: how much memory the clients together may use before the largest is
+/// evicted (0: no limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientMemoryLimit {
+    /// A size in bytes.
+    Bytes(u64),
+    /// A percentage of `maxmemory` (no limit while `maxmemory` is 0).
+    Percent(u64),
+}
+
+impl ClientMemoryLimit {
+    /// The limit in bytes with this `maxmemory` (0: none).
+    pub fn bytes(self, maxmemory: u64) -> u64 {
+        match self {
+            ClientMemoryLimit::Bytes(b) => b,
+            ClientMemoryLimit::Percent(p) => maxmemory / 100 * p + maxmemory % 100 * p / 100,
+        }
+    }
+}
+
+/// A memory size (`1mb`) or a percentage (`10%`, at most 100), with redis-server's errors.
+fn parse_bytes_or_percent(value: &str) -> Result<ClientMemoryLimit, &'static str> {
+    const BAD: &str = "argument must be a memory or percent value";
+    if let Some(p) = value.strip_suffix('%') {
+        let p: u64 = p.parse().map_err(|_| BAD)?;
+        if p > 100 {
+            return Err("percentage argument must be less or equal to 100");
+        }
+        return Ok(ClientMemoryLimit::Percent(p));
+    }
+    parse_memory(value).map(ClientMemoryLimit::Bytes).ok_or(BAD)
 }
 
 fn canonical(name: &str) -> Option<(&'static str, Kind)> {
@@ -549,6 +635,8 @@ impl Config {
         };
         let norm = match kind {
             Kind::ReadOnly => return bad("can't set immutable config"),
+            Kind::NodeFixed if self.get(name).as_deref() == Some(value) => return Ok(()),
+            Kind::NodeFixed => return bad("can't set immutable config"),
             Kind::Bytes => match parse_memory(value) {
                 Some(v) => v.to_string(),
                 None => return bad("argument must be a memory value"),
@@ -592,6 +680,12 @@ impl Config {
                 Ok(limits) => limits.to_config_string(),
                 Err(why) => return bad(why),
             },
+            Kind::BytesOrPercent => match parse_bytes_or_percent(value) {
+                Ok(ClientMemoryLimit::Percent(0)) => "0".to_string(),
+                Ok(ClientMemoryLimit::Percent(p)) => format!("{p}%"),
+                Ok(ClientMemoryLimit::Bytes(b)) => b.to_string(),
+                Err(why) => return bad(why),
+            },
             Kind::Percentiles => match crate::latency::percentiles::parse(value) {
                 // Kept as given: the printed form rounds to six decimals, and INFO computes
                 // with the value itself (0.0000001 is not percentile 0), as Redis does.
@@ -610,7 +704,7 @@ impl Config {
 
     /// Sets a value bypassing the read-only check (initial parameters from the supervisor).
     pub fn set_initial(&mut self, name: &str, value: &str) -> Result<(), String> {
-        if let Some((n, Kind::ReadOnly)) = self.lookup(name) {
+        if let Some((n, Kind::ReadOnly | Kind::NodeFixed)) = self.lookup(name) {
             self.put(n, value.to_string());
             return Ok(());
         }
@@ -656,9 +750,18 @@ impl Config {
                 self.latency_threshold_ms = get(self).parse().unwrap_or(0)
             }
             "latency-tracking" => self.latency_tracking = get(self) == "yes",
+            "lazyfree-lazy-user-del" => self.lazy_user_del = get(self) == "yes",
+            "lazyfree-lazy-user-flush" => self.lazy_user_flush = get(self) == "yes",
+            "lazyfree-lazy-expire" => self.lazy_expire = get(self) == "yes",
+            "lazyfree-lazy-eviction" => self.lazy_eviction = get(self) == "yes",
+            "lazyfree-lazy-server-del" => self.lazy_server_del = get(self) == "yes",
             "active-expire-effort" => self.active_expire_effort = get(self).parse().unwrap_or(1),
             "busy-reply-threshold" => self.busy_reply_threshold = get(self).parse().unwrap_or(5000),
             "maxclients" => self.maxclients = get(self).parse().unwrap_or(65000),
+            "maxmemory-clients" => {
+                self.maxmemory_clients =
+                    parse_bytes_or_percent(&get(self)).unwrap_or(ClientMemoryLimit::Bytes(0))
+            }
             "min-replicas-to-write" => self.min_replicas.0 = get(self).parse().unwrap_or(0),
             "min-replicas-max-lag" => self.min_replicas.1 = get(self).parse().unwrap_or(10),
             "tracking-table-max-keys" => {

@@ -564,3 +564,127 @@ async fn appendonly_without_a_data_directory_is_refused() {
     drop(c);
     node.shutdown().await;
 }
+
+/// BGREWRITEAOF with the AOF off writes the dataset as a base file named alone in the
+/// manifest, and DEBUG LOADAOF replaces the dataset with what the AOF holds (TTLs kept), as on
+/// redis-server (redis-tcl's other.tcl); with no AOF to load a node answers an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bgrewriteaof_with_the_aof_off_and_debug_loadaof_match_redis_server() {
+    // redis-server exits on DEBUG LOADAOF without an AOF: only a node is asked that.
+    async fn transcript(mut c: common::Raw, dir: &Path, ours: bool) -> Vec<String> {
+        let mut log = vec![match ours {
+            true => c.cmd(&["DEBUG", "LOADAOF"]).await,
+            false => "-ERR There is no append only file to load\r\n".to_string(),
+        }];
+        for cmd in [
+            vec!["SET", "x", "10"],
+            vec!["EXPIRE", "x", "1000"],
+            vec!["HSET", "h", "f", "v"],
+            vec!["BGREWRITEAOF"],
+        ] {
+            log.push(c.cmd(&cmd).await);
+        }
+        for _ in 0..200 {
+            if c.cmd(&["INFO", "persistence"])
+                .await
+                .contains("aof_rewrite_in_progress:0")
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let manifest = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"));
+        log.push(manifest.unwrap_or_default());
+        for cmd in [
+            vec!["SET", "y", "1"],
+            vec!["DEBUG", "LOADAOF"],
+            vec!["KEYS", "*"],
+            vec!["HGET", "h", "f"],
+        ] {
+            log.push(c.cmd(&cmd).await);
+        }
+        let ttl = c.cmd(&["TTL", "x"]).await;
+        let ttl: i64 = ttl.trim().trim_start_matches(':').parse().unwrap_or(-9);
+        log.push((ttl > 900 && ttl <= 1000).to_string());
+        log.push(
+            c.cmd(&["INFO", "persistence"])
+                .await
+                .lines()
+                .filter(|l| l.starts_with("aof_rewrites:"))
+                .collect(),
+        );
+        log
+    }
+    let theirs_dir = TempDir::new("loadaof-theirs");
+    let dir = theirs_dir.0.to_string_lossy();
+    let args = ["--dir", &dir, "--enable-debug-command", "yes"];
+    let Some(real) = ReferenceRedis::start(&args) else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    let theirs = transcript(real.connect().await, &theirs_dir.0, false).await;
+    let ours_dir = TempDir::new("loadaof-ours");
+    let node = start_with(|c| c.data_dir = Some(ours_dir.0.clone()));
+    let ours = transcript(common::Raw::connect(&node).await, &ours_dir.0, true).await;
+    node.shutdown().await;
+    // KEYS' order follows each server's hash table: compare the sets.
+    let sorted = |r: &str| {
+        let mut v: Vec<&str> = r.split("\r\n").collect();
+        v.sort_unstable();
+        v.join(",")
+    };
+    assert_eq!(sorted(&ours[8]), sorted(&theirs[8]));
+    for i in (0..ours.len()).filter(|&i| i != 8) {
+        assert_eq!(ours[i], theirs[i], "step {i}");
+    }
+    assert_eq!(theirs[5], "file appendonly.aof.1.base.rdb seq 1 type b\n");
+}
+
+/// An approximate XTRIM reaches the AOF as the exact trim it did (`=` and the length left), as
+/// redis-server writes it: reloaded with other node sizes, the stream keeps the same entries
+/// (redis-tcl's stream.tcl "XTRIM with ~ MAXLEN can propagate correctly").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approximate_xtrim_reloads_from_the_aof_as_on_redis_server() {
+    async fn transcript(mut c: common::Raw) -> Vec<String> {
+        let mut log = vec![c.cmd(&["CONFIG", "SET", "appendonly", "yes"]).await];
+        for _ in 0..200 {
+            let info = c.cmd(&["INFO", "persistence"]).await;
+            if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_enabled:1") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        c.cmd(&["CONFIG", "SET", "stream-node-max-entries", "10"])
+            .await;
+        for _ in 0..100 {
+            c.cmd(&["XADD", "s", "*", "item", "v"]).await;
+        }
+        log.push(c.cmd(&["XTRIM", "s", "MAXLEN", "~", "85"]).await);
+        log.push(
+            c.cmd(&["XADD", "s", "MAXLEN", "~", "50", "*", "item", "v"])
+                .await
+                .len()
+                .to_string(),
+        );
+        log.push(c.cmd(&["XLEN", "s"]).await);
+        c.cmd(&["CONFIG", "SET", "stream-node-max-entries", "1"])
+            .await;
+        log.push(c.cmd(&["DEBUG", "LOADAOF"]).await);
+        log.push(c.cmd(&["XLEN", "s"]).await);
+        log
+    }
+    let theirs_dir = TempDir::new("xtrim-theirs");
+    let dir = theirs_dir.0.to_string_lossy();
+    let args = ["--dir", &dir, "--enable-debug-command", "yes"];
+    let Some(real) = ReferenceRedis::start(&args) else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    let theirs = transcript(real.connect().await).await;
+    let ours_dir = TempDir::new("xtrim-ours");
+    let node = start_with(|c| c.data_dir = Some(ours_dir.0.clone()));
+    let ours = transcript(common::Raw::connect(&node).await).await;
+    node.shutdown().await;
+    assert_eq!(ours, theirs);
+    assert_eq!(theirs[5], theirs[3], "the reload keeps the entries");
+}

@@ -339,3 +339,57 @@ async fn slow_fast_commands_are_their_own_latency_event() {
     assert!(latest.contains("$7\r\ncommand\r\n"), "{latest}");
     node.shutdown().await;
 }
+
+/// The slow log's commands, newest first, without ids, times and durations.
+fn slowlog_commands(reply: &str) -> Vec<String> {
+    // After the outer array's header, each entry: `*6`, id, time, duration, the argument
+    // array (whose bulk strings are the arguments), address and name.
+    let mut out = Vec::new();
+    let mut lines = reply.split("\r\n").skip(1);
+    while let Some(l) = lines.next() {
+        if l == "*6" {
+            let mut header = lines.by_ref().skip(3);
+            let argc: usize = header.next().and_then(|n| n[1..].parse().ok()).unwrap_or(0);
+            let args: Vec<&str> = lines.by_ref().take(2 * argc).skip(1).step_by(2).collect();
+            out.push(args.join(" "));
+        }
+    }
+    out
+}
+
+/// A blocking command goes into the slow log when it is served, after the command that
+/// served it (an EXEC's), and never when it blocks or times out, as on redis-server 7.0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_command_is_slow_logged_when_served() {
+    let transcript = |mut c: Raw, mut w: Raw| async move {
+        c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"])
+            .await;
+        w.send(&["BLPOP", "l", "0"]).await;
+        for _ in 0..200 {
+            let info = c.cmd(&["INFO", "clients"]).await;
+            if info.contains("blocked_clients:1") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let mut log = Vec::new();
+        for cmd in [
+            vec!["MULTI"],
+            vec!["LPUSH", "l", "foo"],
+            vec!["SLOWLOG", "RESET"],
+            vec!["EXEC"],
+        ] {
+            log.push(c.cmd(&cmd).await);
+        }
+        log.push(common::step_read(&mut w).await);
+        log.push(w.cmd(&["BLPOP", "nothere", "0.05"]).await);
+        log.push(slowlog_commands(&c.cmd(&["SLOWLOG", "GET"]).await).join(" | "));
+        log
+    };
+    let Some((ours, theirs)) = common::ours_and_theirs(transcript).await else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    common::assert_same_steps("slow log of a blocking command", &ours, &theirs);
+    assert_eq!(theirs[6], "BLPOP l 0 | SLOWLOG RESET");
+}

@@ -92,3 +92,62 @@ async fn a_reply_over_the_normal_hard_limit_closes_without_output() {
     assert_eq!(admin.cmd(&["PING"]).await, "+PONG\r\n");
     node.shutdown().await;
 }
+
+/// `maxmemory-clients`: a client whose query buffer takes the clients over the limit is
+/// evicted (its connection closes, INFO `evicted_clients` counts it), and the setting reads
+/// back and validates as on redis-server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maxmemory_clients_evicts_the_largest_client_as_redis_server_does() {
+    let transcript = |addr: std::net::SocketAddr| async move {
+        let mut admin = Raw::connect_addr(addr).await;
+        let evicted = async |admin: &mut Raw| {
+            let info = admin.cmd(&["INFO", "stats"]).await;
+            info.lines()
+                .find(|l| l.starts_with("evicted_clients:"))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let mut log = vec![
+            admin
+                .cmd(&["CONFIG", "SET", "maxmemory-clients", "200%"])
+                .await,
+            admin
+                .cmd(&["CONFIG", "SET", "maxmemory-clients", "abc"])
+                .await,
+            admin
+                .cmd(&["CONFIG", "SET", "maxmemory-clients", "10%"])
+                .await,
+            admin.cmd(&["CONFIG", "GET", "maxmemory-clients"]).await,
+            admin
+                .cmd(&["CONFIG", "SET", "maxmemory-clients", "1mb"])
+                .await,
+            admin.cmd(&["CONFIG", "GET", "maxmemory-clients"]).await,
+        ];
+        // Two megabytes of a command still arriving: the query buffer holds them.
+        let partial = || {
+            let mut bytes = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3000000\r\n".to_vec();
+            bytes.resize(bytes.len() + 2_000_000, b'x');
+            bytes
+        };
+        log.push(evicted(&mut admin).await);
+        let mut big = Raw::connect_addr(addr).await;
+        log.push(big.cmd(&["PING"]).await);
+        let bytes = partial();
+        big.send_raw(&bytes).await;
+        log.push(big.closed().await.to_string());
+        log.push(evicted(&mut admin).await);
+        log.push(
+            admin
+                .cmd(&["CONFIG", "SET", "maxmemory-clients", "0"])
+                .await,
+        );
+        log
+    };
+    let Some((ours, theirs)) = common::ours_and_theirs_at(transcript).await else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    common::assert_same_steps("maxmemory-clients", &ours, &theirs);
+    assert_eq!(theirs[8], "true");
+    assert_eq!(theirs[9], "evicted_clients:1");
+}

@@ -90,10 +90,24 @@ async fn migrate(diskless: &str) {
     let node = start();
     let replica = start();
     let mut ours = common::client(&node).await;
+    // Keys of its own, dropped in the background when the full copy arrives
+    // (`replica-lazy-flush yes`), as redis-server counts them.
+    for k in ["own1", "own2", "own3"] {
+        let _: () = ours.set(k, 1).await.unwrap();
+    }
     replica.replicate_from(&node, ("127.0.0.1".into(), node.local_addr().port()));
     node.replicate_from_remote(("127.0.0.1".into(), source.port));
     until("link up", async || {
         node.remote_status() == Some(RemoteStatus::Up)
+    })
+    .await;
+    until("old keys freed in the background", async || {
+        let info: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut ours)
+            .await
+            .unwrap();
+        info.contains("lazyfree_pending_objects:0\r\nlazyfreed_objects:3\r\n")
     })
     .await;
 

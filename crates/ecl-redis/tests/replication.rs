@@ -300,8 +300,20 @@ async fn wait_role_and_info() {
     ] {
         assert!(info.contains(&format!("{line}\r\n")), "{line} in {info}");
     }
+    // CONFIG GET replicaof names the same primary (and is empty on the primary).
+    let replicaof: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("replicaof")
+        .query_async(&mut rc)
+        .await
+        .unwrap();
+    assert_eq!(replicaof, ["replicaof", "10.0.0.1 6379"]);
 
     let mut raw = Raw::connect(&p).await;
+    assert_eq!(
+        raw.cmd(&["CONFIG", "GET", "slaveof"]).await,
+        "*2\r\n$7\r\nslaveof\r\n$0\r\n\r\n"
+    );
     assert_eq!(
         raw.cmd(&["ROLE"]).await,
         format!(

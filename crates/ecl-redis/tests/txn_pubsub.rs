@@ -608,26 +608,12 @@ async fn swapdb_ignores_stale_keys_for_watch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_client_counts_as_blocked() {
     let transcript = |mut c: Raw, mut w: Raw| async move {
-        let blocked = |info: String| {
-            info.lines()
-                .find(|l| l.starts_with("blocked_clients:"))
-                .unwrap_or_default()
-                .to_string()
-        };
         let mut log = vec![c.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]).await];
         w.send(&["SET", "k", "v"]).await;
-        let mut seen = String::new();
-        for _ in 0..200 {
-            seen = blocked(c.cmd(&["INFO", "clients"]).await);
-            if seen != "blocked_clients:0" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        log.push(seen);
+        log.push(wait_blocked(&mut c, 1).await);
         log.push(c.cmd(&["CLIENT", "UNPAUSE"]).await);
         log.push(common::step_read(&mut w).await);
-        log.push(blocked(c.cmd(&["INFO", "clients"]).await));
+        log.push(blocked_clients(c.cmd(&["INFO", "clients"]).await));
         log
     };
     let Some((ours, theirs)) = common::ours_and_theirs(transcript).await else {
@@ -636,4 +622,173 @@ async fn a_paused_client_counts_as_blocked() {
     };
     assert_eq!(ours, theirs);
     assert_eq!(theirs[1], "blocked_clients:1");
+}
+
+/// Under CLIENT PAUSE WRITE a script runs or waits by the flags it declares, as on
+/// redis-server: a `no-writes` EVAL, EVALSHA or function and an EVAL_RO run at once (inside
+/// MULTI too); an EVAL without a shebang or one that may write waits, and so does an EXEC
+/// queuing one. A read-only script may not call PUBLISH (it would replicate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_pause_holds_scripts_by_their_declared_flags() {
+    let transcript = |mut c: Raw, mut w: Raw| async move {
+        let no_writes = "#!lua flags=no-writes\nreturn 'unique script'";
+        let lib = "#!lua name=f1\nredis.register_function{function_name='f1', \
+                   callback=function() return 'hello' end, flags={'no-writes'}}";
+        let mut log = vec![
+            c.cmd(&["SET", "x", "y"]).await,
+            c.cmd(&["FUNCTION", "LOAD", "REPLACE", lib]).await,
+            c.cmd(&["EVAL_RO", "return redis.call('publish','ch','msg')", "0"])
+                .await,
+            c.cmd(&[
+                "EVAL",
+                "#!lua flags=no-writes\nreturn redis.call('publish','ch','m')",
+                "0",
+            ])
+            .await,
+            c.cmd(&["EVAL", "return redis.call('publish','ch','msg')", "0"])
+                .await,
+            c.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]).await,
+        ];
+        for cmd in [
+            vec!["EVAL", no_writes, "0"],
+            vec!["EVAL", no_writes, "0"],
+            vec![
+                "EVAL_RO",
+                "return redis.call('GeT', 'x')..' unique script'",
+                "1",
+                "x",
+            ],
+            vec!["FCALL", "f1", "0"],
+            vec!["FCALL_RO", "f1", "0"],
+            vec!["MULTI"],
+            vec!["EVAL", "#!lua flags=no-writes\nreturn 12", "0"],
+            vec!["EXEC"],
+        ] {
+            w.send(&cmd).await;
+            log.push(common::step_read(&mut w).await);
+        }
+        let sha = c
+            .cmd(&["SCRIPT", "LOAD", "#!lua flags=no-writes\nreturn 2"])
+            .await;
+        let sha = sha.lines().nth(1).unwrap_or_default().to_string();
+        w.send(&["EVALSHA", &sha, "0"]).await;
+        log.push(common::step_read(&mut w).await);
+        // These wait for the pause to end: a plain EVAL, a shebang without flags, an EXEC.
+        for (i, cmd) in [
+            vec!["EVAL", "return 1", "0"],
+            vec!["EVAL", "#!lua\nreturn 1", "0"],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            w.send(&cmd).await;
+            log.push(wait_blocked(&mut c, i + 1).await);
+        }
+        log.push(c.cmd(&["CLIENT", "UNPAUSE"]).await);
+        log.push(common::step_read(&mut w).await);
+        log.push(common::step_read(&mut w).await);
+        log.push(w.cmd(&["MULTI"]).await);
+        log.push(w.cmd(&["EVAL", "#!lua\nreturn 13", "0"]).await);
+        log.push(c.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]).await);
+        w.send(&["EXEC"]).await;
+        log.push(wait_blocked(&mut c, 1).await);
+        log.push(c.cmd(&["CLIENT", "UNPAUSE"]).await);
+        log.push(common::step_read(&mut w).await);
+        log
+    };
+    let Some((ours, theirs)) = common::ours_and_theirs(transcript).await else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    common::assert_same_steps("scripts under a write pause", &ours, &theirs);
+    assert!(theirs[2].starts_with("-ERR Write commands are not allowed from read-only scripts"));
+    assert_eq!(theirs[6], "$13\r\nunique script\r\n");
+    assert_eq!(theirs[16], "blocked_clients:1");
+}
+
+/// The `blocked_clients:` line of an INFO reply.
+fn blocked_clients(info: String) -> String {
+    info.lines()
+        .find(|l| l.starts_with("blocked_clients:"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// INFO's `blocked_clients` once it reaches `want` (or what it last was, after 2 s).
+async fn wait_blocked(c: &mut Raw, want: usize) -> String {
+    let mut seen = String::new();
+    for _ in 0..200 {
+        seen = blocked_clients(c.cmd(&["INFO", "clients"]).await);
+        if seen == format!("blocked_clients:{want}") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    seen
+}
+
+/// A MONITOR line without its timestamp and client port: `[db origin] "args"`.
+fn monitor_line(line: &str) -> String {
+    let Some((_, rest)) = line.split_once(" [") else {
+        return line.to_string();
+    };
+    let (db_addr, args) = rest.split_once("] ").unwrap_or((rest, ""));
+    let (db, addr) = db_addr.split_once(' ').unwrap_or((db_addr, ""));
+    let origin = if addr == "lua" { "lua" } else { "client" };
+    format!("[{db} {origin}] {}", args.trim_end())
+}
+
+/// MONITOR sees commands once they ran, as redis-server 7.0 feeds it: EXEC after the
+/// commands it ran, SELECT in the database it selected, EVAL before its script's commands,
+/// an aborted transaction's MULTI and EXEC, never a refused command or an admin one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_sees_commands_in_redis_servers_order() {
+    let transcript = |mut c: Raw, mut m: Raw| async move {
+        let mut log = vec![m.cmd(&["MONITOR"]).await];
+        for cmd in [
+            vec!["MULTI"],
+            vec!["SET", "foo", "bar"],
+            vec!["EXEC"],
+            vec!["MULTI"],
+            vec!["syntax", "error"],
+            vec!["EXEC"],
+            vec!["SELECT", "5"],
+            vec!["SET", "a", "b"],
+            vec!["SELECT", "0"],
+            vec!["GET"],
+            vec!["BLPOP", "missing", "0.01"],
+            vec!["EVAL", "return redis.call('set','x','1')", "0"],
+            vec!["CONFIG", "GET", "maxmemory"],
+            vec!["INCR", "foo"],
+            vec!["PING"],
+        ] {
+            log.push(c.cmd(&cmd).await);
+        }
+        loop {
+            let line = monitor_line(&common::step_read(&mut m).await);
+            let done = line.contains("\"PING\"");
+            log.push(line);
+            if done {
+                break log;
+            }
+        }
+    };
+    let Some((ours, theirs)) = common::ours_and_theirs(transcript).await else {
+        eprintln!("redis-server not installed: skipped");
+        return;
+    };
+    common::assert_same_steps("MONITOR", &ours, &theirs);
+    let fed = theirs
+        .iter()
+        .skip(16)
+        .map(String::as_str)
+        .collect::<Vec<_>>();
+    assert_eq!(
+        fed[..3],
+        [
+            "[0 client] \"MULTI\"",
+            "[0 client] \"SET\" \"foo\" \"bar\"",
+            "[0 client] \"EXEC\""
+        ]
+    );
 }

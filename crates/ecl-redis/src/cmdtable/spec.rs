@@ -38,6 +38,10 @@ macro_rules! bitset {
                 }
                 $name(bits)
             }
+            /// The set less the members of `other`.
+            pub const fn without(self, other: $name) -> $name {
+                $name(self.0 & !other.0)
+            }
             /// Whether every member of `other` is in the set (an empty `other` is contained).
             pub const fn contains(self, other: $name) -> bool {
                 self.0 & other.0 == other.0

@@ -56,10 +56,17 @@ pub fn client_line(ctx: &Ctx<'_>, id: u64) -> String {
     }
     // omem: every output byte not yet written (replies and queued messages).
     let omem = c.pending.load(std::sync::atomic::Ordering::Relaxed) as u64;
+    // The running command's client shows its batch's input (as redis-server shows the query
+    // buffer holding the command), the others what their last batch left.
+    let (qbuf, qbuf_free) = if id == ctx.client.id {
+        ctx.client.query_buf
+    } else {
+        c.query_buf
+    };
     s.push_str(&format!(
-        " multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
+        " multi={} qbuf={qbuf} qbuf-free={qbuf_free} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user={} redir=-1 resp={}",
         c.multi,
-        crate::client::CLIENT_BASE_MEMORY + omem,
+        c.memory_with((qbuf, qbuf_free)),
         if id == ctx.client.id { ctx.eng.table.entries[ctx.cmd_id].full_name.as_str() } else { c.last_cmd.as_str() },
         c.user,
         c.resp

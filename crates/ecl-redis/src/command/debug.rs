@@ -36,7 +36,7 @@ pub fn debug(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ctx.out.ok()
         }
         ("reload", _) => reload(ctx, argv)?,
-        ("loadaof", _) => ctx.out.ok(),
+        ("loadaof", _) => loadaof(ctx)?,
         ("help", _) => help(ctx),
         _ => {
             return Err(CmdError(
@@ -164,6 +164,27 @@ fn digest_value(ctx: &mut Ctx<'_>, argv: &Argv<'_>) {
     for d in &digests {
         ctx.out.simple(d);
     }
+}
+
+/// DEBUG LOADAOF: what the AOF holds replaces the dataset (its buffered writes reach the files
+/// first), as on redis-server. The replayed commands are already in the files, so they are
+/// not appended again. Where there is no AOF to load redis-server exits; a node answers an
+/// error and keeps its data.
+fn loadaof(ctx: &mut Ctx<'_>) -> CmdResult {
+    ctx.eng.flush_aof();
+    let Some((dir, name)) = crate::persistence::aof_dir(ctx.eng) else {
+        return Err("ERR DEBUG LOADAOF needs a data directory".into());
+    };
+    if !dir.join(format!("{name}.manifest")).exists() {
+        return Err("ERR There is no append only file to load".into());
+    }
+    let truncated_ok = ctx.eng.cfg.get("aof-load-truncated").as_deref() != Some("no");
+    let aof = ctx.eng.persist.aof.take();
+    let loaded = super::aof_load::load(ctx.eng, &dir, &name, truncated_ok);
+    ctx.eng.persist.aof = aof;
+    loaded.map_err(|e| CmdError(format!("ERR Error loading the append only file: {e}").into()))?;
+    ctx.out.ok();
+    Ok(())
 }
 
 /// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE].

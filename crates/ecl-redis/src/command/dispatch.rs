@@ -3,11 +3,12 @@
 //! Place in the flow: the connection calls [`dispatch`] for every decoded command while it
 //! holds the node lock. Order of checks follows Redis: lookup (unknown command), arity and
 //! subcommand, authentication, ACL permissions, RESP2 subscribed-mode restrictions, MULTI queueing, CLIENT PAUSE,
-//! maxmemory (evict, then OOM for `denyoom`), MONITOR feed; then the handler runs and its
+//! maxmemory (evict, then OOM for `denyoom`); then the handler runs, MONITOR is fed, and its
 //! statistics, slowlog entry, error counters, blocked-client wake-ups and expiry notifications
 //! are recorded.
 
-use super::{Argv, CommandSpec, OwnedArgv, arity_ok, flags};
+use super::run_flags::run_flags;
+use super::{Argv, CommandSpec, Flags, OwnedArgv, arity_ok, flags};
 use crate::client::{BlockSpec, Client, Event, ReplyMode, TimeoutReply};
 use crate::db::{Db, Key};
 use crate::engine::commandlog::{client_origin, logged_args};
@@ -302,13 +303,14 @@ fn dispatch_unguarded(
 /// Whether the transaction a client queued holds a command that writes or may replicate: a
 /// write pause holds such an EXEC as it holds the writes themselves, as in Redis.
 fn queues_writes(eng: &Engine, client: &Client) -> bool {
-    queues_any(eng, client, |spec| {
-        spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)
+    queues_any(eng, client, |f| {
+        f.intersects(flags::WRITE | flags::MAY_REPLICATE)
     })
 }
 
-/// Whether the transaction a client queued holds a command `test` accepts.
-fn queues_any(eng: &Engine, client: &Client, test: impl Fn(&CommandSpec) -> bool) -> bool {
+/// Whether the transaction a client queued holds a command whose run flags (a script's
+/// declared ones: see [`super::run_flags`]) `test` accepts.
+fn queues_any(eng: &Engine, client: &Client, test: impl Fn(Flags) -> bool) -> bool {
     let Some(queue) = &client.multi else {
         return false;
     };
@@ -321,7 +323,7 @@ fn queues_any(eng: &Engine, client: &Client, test: impl Fn(&CommandSpec) -> bool
             Some(sub) if argv.len() >= 2 => eng.table.entries[sub].spec,
             _ => eng.table.entries[id].spec,
         };
-        test(spec)
+        test(run_flags(eng, spec, &argv))
     })
 }
 
@@ -464,9 +466,10 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         return Flow::Continue;
     }
     if let Some((until, writes_only)) = eng.pause() {
+        // A script is judged by the flags it declares: a `no-writes` one runs under a write
+        // pause, as in Redis.
         let affected = if writes_only {
-            spec.has(flags::WRITE)
-                || spec.has(flags::MAY_REPLICATE)
+            run_flags(eng, spec, argv).intersects(flags::WRITE | flags::MAY_REPLICATE)
                 || (spec.name == "exec" && queues_writes(eng, client))
         } else {
             true
@@ -480,13 +483,10 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     let denyoom = spec.has(flags::DENYOOM)
         || (over_memory
             && spec.name == "exec"
-            && queues_any(eng, client, |s| s.has(flags::DENYOOM)));
+            && queues_any(eng, client, |f| f.contains(flags::DENYOOM)));
     if over_memory && denyoom && !client.allow_oom {
         reject(eng, client, out, Some(id), errors::OOM.into());
         return Flow::Continue;
-    }
-    if !eng.clients.monitors.is_empty() && !spec.has(flags::SKIP_MONITOR) && !client.detached {
-        feed_monitors(eng, client, argv, now);
     }
     // CLIENT NO-TOUCH: the databases leave access times alone for this client's commands,
     // TOUCH excepted (flipped only when the setting changes between commands).
@@ -509,6 +509,15 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         let res = (spec.handler)(&mut ctx, argv);
         (res, ctx.propagation, ctx.outcome)
     };
+    // MONITOR sees a command once it ran (in the database it left selected), as in Redis 7:
+    // an EXEC after the commands it ran. Scripts feed their EVAL themselves, before they run;
+    // administrative commands (MONITOR itself, CONFIG, DEBUG) are never shown.
+    if !eng.clients.monitors.is_empty()
+        && !spec.flags.intersects(flags::SKIP_MONITOR | flags::ADMIN)
+        && !client.detached
+    {
+        feed_monitors(eng, client, argv, now);
+    }
     let dirtied = eng.dirty() != dirty_before;
     after_command_propagate(eng, client, spec, argv, res.is_ok(), dirtied, propagation);
     let call = CallKind::of(client);
@@ -524,7 +533,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         track(eng, client, spec, argv);
     }
     let reply_bytes = out.len().saturating_sub(reply_before);
-    log_command(eng, client, spec, argv, (usec, reply_bytes), now);
+    log_command(eng, client, (spec, argv, call), (usec, reply_bytes), now);
     if eng.cfg.slot_stats {
         slot_stats::account(eng, client, (spec, argv), (usec, reply_bytes), exec_slot);
     }
@@ -536,7 +545,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
 /// replicas is refused, as in Redis, before it is queued or run.
 fn refuse_for_replicas(eng: &Engine, client: &Client, spec: &CommandSpec, now: i64) -> bool {
     let writes = spec.has(flags::WRITE)
-        || (spec.name == "exec" && queues_any(eng, client, |s| s.has(flags::WRITE)));
+        || (spec.name == "exec" && queues_any(eng, client, |f| f.contains(flags::WRITE)));
     writes && !client.master && eng.too_few_good_replicas(now)
 }
 
@@ -648,7 +657,13 @@ pub fn finish_debug_sleep(eng: &mut Engine, client: &Client, argv: &Argv<'_>, sl
     }
     let spec = eng.table.entries[id].spec;
     let now = eng.now_ms();
-    log_command(eng, client, spec, argv, (slept_us, 5), now);
+    log_command(
+        eng,
+        client,
+        (spec, argv, CallKind::Completed),
+        (slept_us, 5),
+        now,
+    );
 }
 
 /// What leaves the node after a command: its replication stream (what the handler stated,
@@ -739,8 +754,7 @@ fn standalone_redirect(eng: &Engine, client: &Client, spec: &CommandSpec) -> Opt
 fn log_command(
     eng: &mut Engine,
     client: &Client,
-    spec: &CommandSpec,
-    argv: &Argv<'_>,
+    (spec, argv, call): (&CommandSpec, &Argv<'_>, CallKind),
     cost: (u64, usize),
     now: i64,
 ) {
@@ -757,7 +771,14 @@ fn log_command(
         };
         eng.latency.record(event, now / 1000, usec / 1000);
     }
-    if client.detached {
+    // A blocking command goes into the logs once it is served (under its client, after the
+    // command that served it), never when it blocks or times out, as in Redis.
+    let logged = match call {
+        CallKind::Completed => !client.detached,
+        CallKind::Served => true,
+        CallKind::Blocked | CallKind::StillWaiting => false,
+    };
+    if !logged {
         return;
     }
     let slow = eng.cfg.slowlog_slower_than;

@@ -115,12 +115,18 @@ const OBJECT: &[CommandSpec] = &[
         .doc("Returns helpful text about the different subcommands."),
 ];
 
+/// DEL and UNLINK: UNLINK (and DEL with `lazyfree-lazy-user-del yes`) frees a large value in
+/// the background.
 fn del(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let now = ctx.now;
+    let lazy = ctx.eng.cfg.lazy_user_del || argv.is(0, "unlink");
     let mut n = 0;
     for k in argv.iter_from(1) {
         ctx.db().expire_if_needed(k, now);
-        if ctx.db().remove(k).is_some() {
+        if let Some(entry) = ctx.db().remove(k) {
+            if lazy {
+                ctx.eng.lazyfree.release(entry.value);
+            }
             n += 1;
             ctx.write(k).notify(notify::GENERIC, "del");
         }

@@ -34,6 +34,7 @@
 //! data-structure algorithms belong in `db/<type>.rs`.
 
 pub mod aclcmd;
+pub mod aof_load;
 pub mod bits;
 pub mod client_line;
 pub mod cluster;
@@ -60,6 +61,7 @@ pub mod partial_sort;
 pub mod pubsub;
 pub mod replication;
 pub mod route;
+pub mod run_flags;
 pub mod script_run;
 pub mod scripting;
 pub mod server;

@@ -660,7 +660,9 @@ fn check_call(
     if spec.has(flags::NOSCRIPT) && !eng.cfg.scripts_may_call_noscript {
         return Err("ERR This Redis command is not allowed from script");
     }
-    if rules.read_only && spec.has(flags::WRITE) {
+    // A command that may replicate (PUBLISH, PFCOUNT) counts as a write here, as in Redis: a
+    // read-only script then never needs to wait out CLIENT PAUSE WRITE.
+    if rules.read_only && (spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE)) {
         return Err("ERR Write commands are not allowed from read-only scripts.");
     }
     if eng.info.cluster && eng.cluster.active() {

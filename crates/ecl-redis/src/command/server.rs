@@ -328,19 +328,26 @@ fn dbsize(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     Ok(())
 }
 
-fn flush_mode(argv: &Argv<'_>) -> CmdResult {
+/// Whether a FLUSHALL/FLUSHDB frees in the background: ASYNC, or neither flag with
+/// `lazyfree-lazy-user-flush yes`.
+fn flush_lazily(ctx: &Ctx<'_>, argv: &Argv<'_>) -> Result<bool, CmdError> {
     match argv.len() {
-        1 => Ok(()),
-        2 if argv.is(1, "async") || argv.is(1, "sync") => Ok(()),
+        1 => Ok(ctx.eng.cfg.lazy_user_flush),
+        2 if argv.is(1, "async") => Ok(true),
+        2 if argv.is(1, "sync") => Ok(false),
         _ => Err(errors::SYNTAX.into()),
     }
 }
 
 fn flushdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    flush_mode(argv)?;
+    let lazy = flush_lazily(ctx, argv)?;
     let i = ctx.client.db;
     let n = ctx.eng.dbs[i].len() as u64;
-    ctx.eng.flush_db(i);
+    if lazy {
+        ctx.eng.flush_db_lazily(i);
+    } else {
+        ctx.eng.flush_db(i);
+    }
     release_stream_waiters(ctx, i..i + 1);
     ctx.dirty(n.max(1));
     ctx.out.ok();
@@ -348,9 +355,13 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn flushall(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    flush_mode(argv)?;
+    let lazy = flush_lazily(ctx, argv)?;
     let n = ctx.eng.total_keys();
-    ctx.eng.flush_all();
+    if lazy {
+        ctx.eng.flush_all_lazily();
+    } else {
+        ctx.eng.flush_all();
+    }
     release_stream_waiters(ctx, 0..ctx.eng.dbs.len());
     ctx.dirty(n.max(1));
     ctx.out.ok();
@@ -479,6 +490,10 @@ fn config_get(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     for p in argv.iter_from(2) {
         for (n, val) in ctx.eng.cfg.get_matching(p) {
             if !pairs.iter().any(|(x, _)| *x == n) {
+                let val = match n.as_str() {
+                    "replicaof" | "slaveof" => ctx.eng.replicaof(),
+                    _ => val,
+                };
                 pairs.push((n, val));
             }
         }
@@ -540,7 +555,10 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     st.errors.clear();
     st.error_replies = 0;
     ctx.eng.acl.denied = Default::default();
+    ctx.eng.lazyfree.reset_stats();
+    let st = &mut ctx.eng.stats;
     st.evicted = 0;
+    st.evicted_clients = 0;
     st.expired_base = 0;
     st.hits_base = 0;
     st.misses_base = 0;

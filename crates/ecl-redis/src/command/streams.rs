@@ -4,8 +4,8 @@
 //!
 //! Place in the flow: argument parsing in Redis' order (so the same error wins) and reply
 //! shaping for `Value::Stream`; the entries and node layout live in `db/stream.rs`. XADD
-//! propagates the ID it generated (and an approximate trim as the exact one it did), as Redis
-//! rewrites them for replicas, and signals readiness for blocked readers.
+//! propagates the ID it generated, and XADD and XTRIM an approximate trim as the exact one they
+//! did, as Redis rewrites them for replicas and the AOF; XADD signals blocked readers.
 
 use super::flags::*;
 use super::ks;
@@ -397,20 +397,22 @@ fn xadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if trimmed > 0 {
         ctx.write(key).notify(notify::STREAM, "xtrim");
     }
-    propagate_xadd(ctx, argv, &t, id, after);
+    let generated = !matches!(t.id, Some((_, true)));
+    propagate_exact(ctx, argv, &t, generated.then_some(id), after);
     Ok(())
 }
 
-/// Sends replicas the ID actually used and, for `~` trims, the exact trim performed.
-fn propagate_xadd(
+/// Sends replicas and the AOF the ID XADD generated (`id`) and, for a `~` trim, the exact
+/// trim performed (`=` and the length or first ID it left), as Redis does: a replica or a
+/// reload with other node sizes then keeps the same entries.
+fn propagate_exact(
     ctx: &mut Ctx<'_>,
     argv: &Argv<'_>,
     t: &TrimArgs,
-    id: StreamId,
+    id: Option<StreamId>,
     after: (usize, StreamId),
 ) {
-    let id_rewrite = !matches!(t.id, Some((_, true)));
-    if (!id_rewrite && !t.approx) || !ctx.replicating() {
+    if (id.is_none() && !t.approx) || !ctx.replicating() {
         return;
     }
     let mut out = OwnedArgv::default();
@@ -421,7 +423,7 @@ fn propagate_xadd(
             i += 2;
             continue;
         }
-        if i == t.id_at && id_rewrite {
+        if let Some(id) = id.filter(|_| i == t.id_at) {
             out.push(id.text().as_bytes());
         } else if t.approx && i + 1 == t.arg_at && a == b"~" {
             out.push(b"=");
@@ -544,13 +546,17 @@ fn xtrim(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         Trim::MaxLen(max) => s.len() as u64 > max,
         Trim::MinId(min) => !s.is_empty() && s.first_id() < min,
     });
-    let n = if due {
-        with_stream(ctx, key, |s| s.trim(how, t.approx, t.limit)).unwrap_or(0)
+    let (n, after) = if due {
+        with_stream(ctx, key, |s| {
+            (s.trim(how, t.approx, t.limit), (s.len(), s.first_id()))
+        })
+        .unwrap_or((0, (0, StreamId::MIN)))
     } else {
-        0
+        (0, (0, StreamId::MIN))
     };
     if n > 0 {
         ctx.write(key).notify(notify::STREAM, "xtrim").dirty(n);
+        propagate_exact(ctx, argv, &t, None, after);
     }
     ctx.out.int(n as i64);
     Ok(())

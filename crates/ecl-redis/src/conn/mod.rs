@@ -74,6 +74,7 @@ pub async fn serve<S>(
         if start < inbuf.len() && client.block.is_none() {
             let mut script_busy = false;
             if let Some(mut eng) = lock_async(&shared).await {
+                client.query_buf = (inbuf.len() - start, inbuf.capacity() - inbuf.len());
                 let end = run_locked_batch(
                     &mut eng,
                     &mut client,
@@ -194,15 +195,22 @@ fn account_batch(eng: &mut Engine, client: &mut Client, out: &Output, read: usiz
     }
     eng.stats.net_in += read as u64;
     eng.stats.net_out += (out.reply.len() - out.counted) as u64;
+    client.query_buf = (unread, client.query_buf.1 + read);
     sync_info(eng, client, &out.reply);
+    eng.evict_clients();
 }
 
 /// Drops the input a batch consumed: all of it when nothing is left, else the consumed
-/// prefix once it is large or the buffer is nearly full (a partial command stays).
+/// prefix once it is large or the buffer is nearly full (a partial command stays). A buffer
+/// a large command grew goes back to the usual size once emptied, as Redis resizes its query
+/// buffers, so a client that once sent a large value does not keep its memory.
 fn compact_input(inbuf: &mut Vec<u8>, start: &mut usize) {
     if *start == inbuf.len() {
         inbuf.clear();
         *start = 0;
+        if inbuf.capacity() > 2 * READ_CHUNK {
+            inbuf.shrink_to(READ_CHUNK);
+        }
     } else if *start > 0 && (*start > READ_CHUNK || inbuf.capacity() - inbuf.len() < 1024) {
         inbuf.drain(..*start);
         *start = 0;
@@ -254,6 +262,8 @@ fn register(
             pending: pending.clone(),
             kill: kill.clone(),
             tls,
+            query_buf: (0, READ_CHUNK),
+            evicted: false,
         },
     );
     let authed = eng.acl.default_nopass();
@@ -631,6 +641,7 @@ fn sync_info(eng: &mut Engine, client: &Client, out: &Reply) {
         ci.multi = client.multi.as_ref().map_or(-1, |q| q.len() as i64);
         ci.no_evict = client.no_evict;
         ci.watched = client.watches.len();
+        ci.query_buf = client.query_buf;
         if let Some(l) = last
             && ci.last_cmd != l
         {

@@ -20,6 +20,7 @@ pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod hll_sparse;
+pub mod lazyfree;
 pub mod list;
 pub mod longdouble;
 pub mod set;
@@ -96,6 +97,14 @@ pub struct Db {
     /// queued SET-like command stores carry it (see [`value::Str::hold`]), since Redis keeps the
     /// queued arguments, one of which is the stored object, until EXEC ends.
     pub exec_tag: u64,
+    /// The node's background freeing, and whether an expired key (`lazyfree-lazy-expire`) or
+    /// a value a write replaces (`lazyfree-lazy-server-del`) goes there (set with the other
+    /// per-database settings by `Engine::refresh_access_mode`).
+    pub lazyfree: lazyfree::LazyFree,
+    /// `lazyfree-lazy-expire`.
+    pub lazy_expire: bool,
+    /// `lazyfree-lazy-server-del`.
+    pub lazy_server_del: bool,
     rng: u64,
 }
 
@@ -192,6 +201,9 @@ impl Db {
             snap: None,
             slot_index: None,
             exec_tag: 0,
+            lazyfree: Default::default(),
+            lazy_expire: false,
+            lazy_server_del: false,
             rng: {
                 // Distinct, never-zero xorshift seeds per database.
                 static NEXT: std::sync::atomic::AtomicU64 =
@@ -312,6 +324,9 @@ impl Db {
             Self::touch_watched(&mut self.watched, key);
             self.expired += 1;
             self.expired_log.push(k);
+            if self.lazy_expire {
+                self.lazyfree.release(e.value);
+            }
         }
         expired
     }
@@ -482,7 +497,10 @@ impl Db {
             Self::entry_for_write(&mut self.dict, self.slot_index.as_deref_mut(), key, lru);
         let expired = !created && e.expire_at != 0 && e.expire_at <= now_ms;
         let old_size = if created { 0 } else { e.value.mem_size() };
-        e.value = value;
+        let replaced = std::mem::replace(&mut e.value, value);
+        if self.lazy_server_del && !created {
+            self.lazyfree.release(replaced);
+        }
         e.lru = lru;
         let had_ttl = e.expire_at != 0;
         if !keep_ttl || expired {
@@ -661,6 +679,12 @@ impl Db {
 
     /// Removes every key.
     pub fn clear(&mut self) {
+        drop(self.take_table());
+    }
+
+    /// Removes every key and gives the table that held them, for the caller to drop (FLUSHDB
+    /// ASYNC drops it in the background); `None` when a snapshot in progress keeps it.
+    pub fn take_table(&mut self) -> Option<Dict<Entry>> {
         let emptied: Vec<Key> = (self.watched.keys())
             .filter(|k| self.dict.get(k).is_some())
             .cloned()
@@ -668,18 +692,20 @@ impl Db {
         for k in emptied {
             Self::touch_watched(&mut self.watched, &k);
         }
-        match self.snap.as_deref_mut() {
+        let table = match self.snap.as_deref_mut() {
             // A snapshot in progress keeps reading the table as it was.
             Some(s) if s.frozen.is_none() && !s.done => {
-                s.frozen = Some(std::mem::take(&mut self.dict))
+                s.frozen = Some(std::mem::take(&mut self.dict));
+                None
             }
-            _ => self.dict.clear(),
-        }
+            _ => Some(std::mem::take(&mut self.dict)),
+        };
         if let Some(ix) = self.slot_index.as_mut() {
             ix.clear();
         }
         self.volatile.clear();
         self.used = 0;
+        table
     }
 
     /// Keeps a per-slot key index from now on (database 0 of a cluster-mode node), built

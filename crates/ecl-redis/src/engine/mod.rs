@@ -89,6 +89,8 @@ pub struct Stats {
     pub error_replies: u64,
     /// Keys evicted.
     pub evicted: u64,
+    /// Clients evicted by `maxmemory-clients`.
+    pub evicted_clients: u64,
     /// Keys expired (databases also count their own; this keeps flushed counts).
     pub expired_base: u64,
     /// Hits/misses carried over flushes.
@@ -212,6 +214,8 @@ pub struct Engine {
     /// The databases are set to leave access times alone (CLIENT NO-TOUCH's command ran
     /// last): read before every command, so the common case is one flag.
     pub(crate) no_touch_on: bool,
+    /// Frees large values and emptied tables in the background (UNLINK, FLUSHALL ASYNC).
+    pub(crate) lazyfree: crate::db::lazyfree::LazyFree,
     /// Clients whose commands wait for a CLIENT PAUSE to end (see [`Engine::note_postponed`]).
     postponed: std::collections::HashSet<u64>,
     /// Blocked clients by id.
@@ -296,6 +300,7 @@ impl Engine {
             pubsub: Box::default(),
             tracking: Default::default(),
             no_touch_on: false,
+            lazyfree: Default::default(),
             postponed: Default::default(),
             blocked: HashMap::new(),
             waiters: HashMap::new(),
@@ -567,7 +572,8 @@ impl Engine {
         self.batch_now
     }
 
-    /// Applies the policy's access mode (LRU vs LFU) to every database.
+    /// Applies the per-database settings to every database: the policy's access mode (LRU vs
+    /// LFU), new-key notifications, and background freeing of expired and replaced values.
     pub fn refresh_access_mode(&mut self) {
         let mode = if self.cfg.policy.is_lfu() {
             AccessMode::Lfu {
@@ -582,6 +588,9 @@ impl Engine {
         for db in &mut self.dbs {
             db.access = mode;
             db.track_new = track_new;
+            db.lazyfree = self.lazyfree.clone();
+            db.lazy_expire = self.cfg.lazy_expire;
+            db.lazy_server_del = self.cfg.lazy_server_del;
             if !track_new {
                 db.new_log.clear();
             }
@@ -637,7 +646,11 @@ impl Engine {
             ) else {
                 return false;
             };
-            self.dbs[db].remove(&key);
+            if let Some(evicted) = self.dbs[db].remove(&key)
+                && self.cfg.lazy_eviction
+            {
+                self.lazyfree.release(evicted.value);
+            }
             self.data_memory_cache = None;
             self.propagate_dels(db, std::slice::from_ref(&key));
             self.stats.evicted += 1;
@@ -874,7 +887,29 @@ impl Engine {
 
     /// Empties one database, keeping its statistics.
     pub fn flush_db(&mut self, i: usize) {
-        self.dbs[i].clear();
+        self.flush(i..i + 1, false);
+    }
+
+    /// [`Engine::flush_db`] with the emptied table freed in the background (FLUSHDB ASYNC).
+    pub fn flush_db_lazily(&mut self, i: usize) {
+        self.flush(i..i + 1, true);
+    }
+
+    /// [`Engine::flush_all`] with the emptied tables freed in the background (FLUSHALL ASYNC).
+    pub fn flush_all_lazily(&mut self) {
+        self.flush(0..self.dbs.len(), true);
+    }
+
+    /// Empties the databases `dbs` (their tables dropped here, or `lazily` by the background
+    /// freeing), with one invalidation for tracking clients.
+    fn flush(&mut self, dbs: std::ops::Range<usize>, lazily: bool) {
+        for db in &mut self.dbs[dbs] {
+            let keys = db.len() as u64;
+            match db.take_table() {
+                Some(table) if lazily => self.lazyfree.release_table(table, keys),
+                table => drop(table),
+            }
+        }
         if self.tracking.is_active() {
             self.tracking.invalidate_all(&self.clients);
         }
@@ -882,11 +917,27 @@ impl Engine {
 
     /// Empties every database (FLUSHALL), with one invalidation for tracking clients.
     pub fn flush_all(&mut self) {
-        for db in &mut self.dbs {
-            db.clear();
+        self.flush(0..self.dbs.len(), false);
+    }
+
+    /// `maxmemory-clients`: closes the largest clients until the clients together use less
+    /// than the limit, as redis-server evicts them (INFO `evicted_clients`). Checked after
+    /// every batch and in the cron (output queued for an idle subscriber grows too).
+    pub fn evict_clients(&mut self) {
+        let limit = self.cfg.maxmemory_clients.bytes(self.cfg.maxmemory);
+        if limit == 0 {
+            return;
         }
-        if self.tracking.is_active() {
-            self.tracking.invalidate_all(&self.clients);
+        for id in self.clients.evict_over(limit) {
+            tracing::warn!(
+                client = id,
+                "evicting client: clients over maxmemory-clients"
+            );
+            self.stats.evicted_clients += 1;
+            if let Some(c) = self.clients.map.get(&id) {
+                let _ = c.tx.send(Event::Kill);
+                c.kill.notify_one();
+            }
         }
     }
 
@@ -901,12 +952,21 @@ impl Engine {
         // its dataset as it is until the pause ends, as redis-server does.
         let paused = self.paused_at(now);
         let active = self.cfg.active_expire_enabled && !self.repl.is_replica() && !paused;
+        let started = Instant::now();
         for db in self.dbs.iter_mut().filter(|_| active) {
             if db.expires_len() > 0 {
                 db.active_expire(now, 4 * effort);
             }
         }
+        // The latency monitor's `expire-cycle` event: a pass that took the threshold or more
+        // (freeing a large expired key does), as Redis records it.
+        let threshold = self.cfg.latency_threshold_ms;
+        let took_ms = started.elapsed().as_millis() as u64;
+        if threshold > 0 && took_ms >= threshold {
+            self.latency.record("expire-cycle", now / 1000, took_ms);
+        }
         self.drain_expired();
+        self.evict_clients();
         if let Some((until, _)) = self.pause
             && now >= until
         {

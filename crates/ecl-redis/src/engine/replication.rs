@@ -117,6 +117,19 @@ pub struct Waiter {
     pub want: usize,
 }
 
+impl super::Engine {
+    /// CONFIG GET `replicaof`: the primary this node replicates, as "host port" (a node of a
+    /// replication group, or REPLICAOF a remote server), empty on a primary.
+    pub fn replicaof(&self) -> String {
+        let primary = match (&self.repl.upstream, &self.repl.remote) {
+            (Some(up), _) => &up.primary,
+            (None, Some(remote)) => &remote.source,
+            (None, None) => return String::new(),
+        };
+        format!("{} {}", primary.0, primary.1)
+    }
+}
+
 /// The replica side of a link.
 #[derive(Debug)]
 pub struct Upstream {

@@ -6,8 +6,8 @@
 //! formats are `crate::rdb`, the persistence state and work `crate::persistence`.
 
 use crate::engine::Engine;
-use crate::persistence::aof::{self, aof_dir};
 use crate::persistence::apply;
+use crate::persistence::{aof, aof_dir};
 use crate::rdb::aof::Aof;
 
 /// At node start: remembers the data directory and loads the initial image, or else (with
@@ -70,7 +70,7 @@ fn start_aof(eng: &mut Engine) -> std::io::Result<bool> {
         return Ok(false);
     };
     let truncated_ok = eng.cfg.get("aof-load-truncated").as_deref() != Some("no");
-    let Some(m) = super::aof_load::load(eng, &dir, &name, truncated_ok)? else {
+    let Some(m) = crate::command::aof_load::load(eng, &dir, &name, truncated_ok)? else {
         return Ok(false);
     };
     tracing::info!(dir = %dir.display(), keys = eng.total_keys(), "AOF loaded");

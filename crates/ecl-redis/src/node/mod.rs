@@ -5,7 +5,6 @@
 //! the ambient tokio runtime (every connection becomes a task there too) and registers the
 //! node's periodic cron (active expiry, pause expiry, ops/sec sampling) with [`crate::cron`].
 
-mod aof_load;
 mod cluster;
 mod load;
 mod persistence;

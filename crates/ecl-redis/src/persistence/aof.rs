@@ -5,9 +5,8 @@
 //! the engine's state drives it (from the node cron, the dispatcher and `CONFIG SET`).
 
 use crate::engine::Engine;
-use crate::rdb::aof::manifest::{self, FileEntry, Manifest};
-use crate::rdb::aof::{Aof, Fsync, base_name, incr_name, remove_files};
-use std::path::PathBuf;
+use crate::rdb::aof::manifest::{FileEntry, Manifest};
+use crate::rdb::aof::{Aof, Fsync, incr_name, remove_files};
 use std::sync::atomic::Ordering;
 
 impl Engine {
@@ -24,20 +23,6 @@ impl Engine {
     }
 }
 
-/// The AOF directory of a node (`dir/appenddirname`), if it has a data directory.
-pub(crate) fn aof_dir(eng: &Engine) -> Option<(PathBuf, String)> {
-    let dir = eng.persist.data_dir.as_ref()?;
-    let sub = eng
-        .cfg
-        .get("appenddirname")
-        .unwrap_or_else(|| "appendonlydir".into());
-    let name = eng
-        .cfg
-        .get("appendfilename")
-        .unwrap_or_else(|| "appendonly.aof".into());
-    Some((dir.join(sub), name))
-}
-
 /// Whether `appendonly` is on.
 pub fn wanted(eng: &Engine) -> bool {
     eng.cfg.get("appendonly").as_deref() == Some("yes")
@@ -47,23 +32,12 @@ pub fn wanted(eng: &Engine) -> bool {
 /// incremental file and a manifest naming them; files of an earlier AOF in the directory are
 /// superseded and deleted. Done synchronously (node start, `CONFIG SET appendonly yes`).
 pub fn create(eng: &mut Engine) -> std::io::Result<()> {
-    let Some((dir, name)) = aof_dir(eng) else {
+    let Some((dir, name)) = super::aof_dir(eng) else {
         tracing::warn!("appendonly yes without a data directory: nothing is written");
         return Ok(());
     };
-    std::fs::create_dir_all(&dir)?;
-    let old = std::fs::read_to_string(dir.join(format!("{name}.manifest")))
-        .ok()
-        .and_then(|t| Manifest::parse(&t).ok())
-        .unwrap_or_default();
-    let bseq = old.next_base_seq();
+    let (old, base) = super::write_aof_base(eng, &dir, &name)?;
     let iseq = old.next_incr_seq();
-    let base = FileEntry {
-        name: base_name(&name, bseq),
-        seq: bseq,
-    };
-    let img = super::image(eng);
-    manifest::write_durably(&dir, &base.name, &img)?;
     let fresh = Manifest {
         base: Some(base),
         incrs: vec![FileEntry {

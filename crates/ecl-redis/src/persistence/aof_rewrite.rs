@@ -27,10 +27,7 @@ pub fn start(eng: &mut Engine) -> Result<bool, String> {
     let busy = eng.snapshot_in_progress();
     let node = eng.handle.clone();
     let Some(aof) = &mut eng.persist.aof else {
-        return Err(
-            "Background append only file rewriting needs appendonly yes and a data directory"
-                .into(),
-        );
+        return rewrite_without_aof(eng).map(|()| true);
     };
     if aof.rewrite.is_some() {
         return Err("Background append only file rewriting already in progress".into());
@@ -86,6 +83,43 @@ pub fn start(eng: &mut Engine) -> Result<bool, String> {
         }
     }
     Ok(true)
+}
+
+/// BGREWRITEAOF with the AOF off: the dataset becomes a new base file and the manifest names
+/// it alone (an earlier AOF's files are superseded and deleted), as redis-server does, so
+/// DEBUG LOADAOF, or a node started later with `appendonly yes`, loads it. Written at once
+/// under the lock, as `CONFIG SET appendonly yes` writes its first base.
+fn rewrite_without_aof(eng: &mut Engine) -> Result<(), String> {
+    let Some((dir, name)) = super::aof_dir(eng) else {
+        return Err("Background append only file rewriting needs a data directory".into());
+    };
+    let started = Instant::now();
+    let write = |eng: &Engine| -> std::io::Result<()> {
+        let (old, base) = super::write_aof_base(eng, &dir, &name)?;
+        let fresh = manifest::Manifest {
+            base: Some(base),
+            ..Default::default()
+        };
+        let manifest_name = format!("{name}.manifest");
+        manifest::write_durably(&dir, &manifest_name, fresh.render().as_bytes())?;
+        remove_files(&dir, old.base.iter().chain(&old.incrs).chain(&old.history));
+        Ok(())
+    };
+    let res = write(eng);
+    let stats = &mut eng.persist.aof_stats;
+    stats.last_secs = Some(started.elapsed().as_secs());
+    stats.last_failed = res.is_err();
+    match res {
+        Ok(()) => {
+            stats.rewrites += 1;
+            stats.consecutive_failures = 0;
+            Ok(())
+        }
+        Err(e) => {
+            stats.consecutive_failures += 1;
+            Err(format!("Can't write the append-only file: {e}"))
+        }
+    }
 }
 
 /// Ends a rewrite: on success the manifest names the new base; the old files go.

@@ -17,6 +17,7 @@ pub mod snapshot;
 
 use crate::db::{Entry, Key};
 use crate::engine::Engine;
+use crate::rdb::aof::manifest::{FileEntry, Manifest};
 use crate::rdb::file::{self, LoadStats, RdbError, ReadOptions, WriteMeta};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -66,7 +67,13 @@ pub fn apply(eng: &mut Engine, bytes: &[u8]) -> Result<LoadStats, RdbError> {
 
 /// Swaps a parsed dataset in: flush, insert with this node's encodings, mark as saved.
 pub(crate) fn install(eng: &mut Engine, data: file::Dataset, stats: &LoadStats) {
-    eng.flush_all();
+    // A replica taking its primary's full copy drops its old data in the background with
+    // `replica-lazy-flush yes`, as Redis does.
+    if eng.repl.is_replica() && eng.cfg.get("replica-lazy-flush").as_deref() == Some("yes") {
+        eng.flush_all_lazily();
+    } else {
+        eng.flush_all();
+    }
     for (i, entries) in data.into_iter().enumerate() {
         for (key, mut entry) in entries {
             // Encodings follow this node's thresholds, as when Redis loads a file.
@@ -294,6 +301,42 @@ pub struct ReloadOptions {
     pub noflush: bool,
     /// With `noflush`: what the image holds replaces what has the same name.
     pub merge: bool,
+}
+
+/// The AOF directory of a node (`dir/appenddirname`), if it has a data directory.
+pub(crate) fn aof_dir(eng: &Engine) -> Option<(PathBuf, String)> {
+    let dir = eng.persist.data_dir.as_ref()?;
+    let sub = eng
+        .cfg
+        .get("appenddirname")
+        .unwrap_or_else(|| "appendonlydir".into());
+    let name = eng
+        .cfg
+        .get("appendfilename")
+        .unwrap_or_else(|| "appendonly.aof".into());
+    Some((dir.join(sub), name))
+}
+
+/// Writes the dataset as the next base file of the AOF in `dir` (created if missing): returns
+/// the manifest the directory held before (its files are the caller's to supersede) and the
+/// new base's entry. Turning the AOF on and BGREWRITEAOF with the AOF off both start here.
+pub(crate) fn write_aof_base(
+    eng: &Engine,
+    dir: &std::path::Path,
+    name: &str,
+) -> std::io::Result<(Manifest, FileEntry)> {
+    std::fs::create_dir_all(dir)?;
+    let old = std::fs::read_to_string(dir.join(format!("{name}.manifest")))
+        .ok()
+        .and_then(|t| Manifest::parse(&t).ok())
+        .unwrap_or_default();
+    let seq = old.next_base_seq();
+    let base = FileEntry {
+        name: crate::rdb::aof::base_name(name, seq),
+        seq,
+    };
+    crate::rdb::aof::manifest::write_durably(dir, &base.name, &image(eng))?;
+    Ok((old, base))
 }
 
 /// DEBUG RELOAD: a SAVE (unless NOSAVE), then the saved image loaded back. On top of the

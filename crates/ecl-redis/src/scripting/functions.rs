@@ -522,6 +522,16 @@ impl Functions {
         Some((f.func.clone(), f.flags, f.name.clone()))
     }
 
+    /// The flags of the function called `name` (any case).
+    pub fn flags(&self, name: &[u8]) -> Option<ScriptFlags> {
+        let name = std::str::from_utf8(name).ok()?;
+        let lib = self.by_name.get(&name.to_ascii_lowercase())?;
+        let mut functions = self.libs.get(lib)?.functions.iter();
+        functions
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+            .map(|f| f.flags)
+    }
+
     /// Libraries by name.
     pub fn libraries(&self) -> impl Iterator<Item = &Library> {
         self.libs.values()

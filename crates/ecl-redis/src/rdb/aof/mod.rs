@@ -10,7 +10,7 @@
 //! so a process killed after a reply has the write in the file; `appendfsync always` also
 //! fsyncs there, `everysec` fsyncs from a blocking task once a second (a machine crash
 //! loses at most about a second), `no` leaves it to the OS. BGREWRITEAOF and the automatic
-//! rewrite live in `persistence::aof_rewrite`; loading at start in `persistence::aof_load`;
+//! rewrite live in `persistence::aof_rewrite`; loading (at start and DEBUG LOADAOF) in `command::aof_load`;
 //! the engine-side cycle (opening, config changes, fsync timing) in `persistence::aof`. Without a data directory
 //! nothing is written (see the README's Differences).
 

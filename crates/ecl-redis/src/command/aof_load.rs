@@ -1,14 +1,16 @@
-//! Loading an append-only file at node start: the base (RDB preamble or commands), then every
-//! incremental file in manifest order, replayed through the ordinary dispatcher.
+//! Loading an append-only file: the base (RDB preamble or commands), then every incremental
+//! file in manifest order, replayed through the ordinary dispatcher.
 //!
-//! Place in the flow: called by [`super::start`] before the node serves anyone. Faults: an
+//! Place in the flow: called by the node's start (`node::load`) before the node serves
+//! anyone, and by DEBUG LOADAOF (`command::debug`). It sits beside the dispatcher it replays
+//! through. Faults: an
 //! incomplete last command of the last file is cut off with a warning naming the file and the
 //! offset (Redis' `aof-load-truncated yes`; the file is truncated there so new writes follow
 //! valid content); anything else malformed refuses the start with an error naming the file and
 //! the byte offset, so a node never serves half-loaded data silently.
 
+use super::{OwnedArgv, dispatch};
 use crate::client::Client;
-use crate::command::{OwnedArgv, dispatch};
 use crate::engine::Engine;
 use crate::rdb::aof::manifest::Manifest;
 use crate::resp::Reply;
