@@ -200,7 +200,7 @@ fi
 
 # ---- 3c. redis' own Tcl suite ------------------------------------------------------------------
 # Held-out: the units of tests/clients/redis_tcl/run.py's CI_UNITS against redis-server and our
-# debug server, one check; about 4 minutes, run in the background beside Terraform (which mostly
+# debug server, one check; about 8 minutes, run in the background beside Terraform (which mostly
 # waits). Skipped (77) without Tcl or when Debian's redis source package cannot be fetched.
 redis_tcl=""
 if [[ "${ECL_SKIP_REDIS_TCL:-0}" == 1 ]]; then
