@@ -30,12 +30,13 @@ SECTIONS = ["redis", "redis-memory", "memcached", "memcached-tools", "memcached-
 # speed_reps: repetitions of the redis-benchmark and memaslap/memslap comparisons, whose single
 # ratios spread by up to +-0.3 on a shared 2-core machine (a median of 5 survives two outliers);
 # the memslap runs do 32 x 10,000 operations (4,000 lasted about 1.5 s).
+# idle_seconds: how long the scale section watches the CPU of its idle nodes.
 FULL = dict(reps=3, speed_reps=5, n=200_000, keys=1_000_000, mc_ops=20_000, scale=1000,
             cold_reps=10, create_reps=20, describe_samples=200, profile_seconds=10,
-            mc_tool_secs=5, mc_tool_n=10_000)
+            idle_seconds=10, mc_tool_secs=5, mc_tool_n=10_000)
 QUICK = dict(reps=2, speed_reps=2, n=2_000, keys=20_000, mc_ops=200, scale=20, cold_reps=2,
-             create_reps=3, describe_samples=20, profile_seconds=3, mc_tool_secs=1,
-             mc_tool_n=100)
+             create_reps=3, describe_samples=20, profile_seconds=3, idle_seconds=2,
+             mc_tool_secs=1, mc_tool_n=100)
 
 
 def sh(*argv):

@@ -3,7 +3,7 @@
 import statistics
 import time
 
-from . import procs
+from . import mctools, procs
 from .api import ApiError, Emulator, find_all, find_text
 from .engines import redis_benchmark, start_redis_server
 
@@ -123,6 +123,14 @@ def _create_many(emu, first, count, log):
     raise RuntimeError("clusters not available within 300 s")
 
 
+def _idle_cpu_share(pid, seconds):
+    """Share of one core the process uses while nothing talks to it (utime + stime over
+    ``seconds`` of wall time): what a thousand idle nodes cost at rest."""
+    cpu0, t0 = mctools.cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return (mctools.cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+
+
 def _get_ratios(ours, theirs, cfg):
     r = []
     for _ in range(cfg.reps):
@@ -152,6 +160,9 @@ def scale(binary, cfg, log):
         time.sleep(1.0)
         res["rss"], res["idle_rss"] = procs.rss_bytes(emu.pid), idle
         res["threads"], res["fds"] = procs.threads(emu.pid), procs.fds(emu.pid)
+        res["idle_cpu"] = _idle_cpu_share(emu.pid, cfg.idle_seconds)
+        res["idle_seconds"] = cfg.idle_seconds
+        log(f"idle CPU with {cfg.scale} nodes: {res['idle_cpu'] * 100:.2f} % of a core")
         log(f"{cfg.scale} clusters in {res['create_seconds']:.1f} s, RSS "
             f"{res['rss'] / 2**20:.0f} MiB, {res['threads']} threads, {res['fds']} fds")
         q = emu.q

@@ -173,6 +173,10 @@ def render(r):
         L.append(f"| process RSS with {n:,} nodes (idle before: {sc['idle_rss'] / MIB:.1f} MiB) | "
                  f"{sc['rss'] / MIB:.0f} MiB ({(sc['rss'] - sc['idle_rss']) / n / 1024:.0f} KiB "
                  f"per node) | < 1 GiB | {mark(sc['rss'] < 2**30)} |")
+        if "idle_cpu" in sc:
+            L.append(f"| CPU with {n:,} idle nodes (no client, {sc.get('idle_seconds', 10)} s) | "
+                     f"{sc['idle_cpu'] * 100:.2f} % of a core | < 1 % | "
+                     f"{mark(sc['idle_cpu'] < 0.01)} |")
         L.append(f"| threads | {sc['threads']} | | |")
         L.append(f"| open file descriptors | {sc['fds']} | | |")
         for key, label in (("describe_one", "DescribeCacheClusters, one id"),
