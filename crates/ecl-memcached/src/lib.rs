@@ -37,6 +37,7 @@ mod discovery;
 mod execute;
 mod keyhash;
 mod node;
+mod prefix_stats;
 pub mod protocol;
 mod server;
 mod slot_table;

@@ -5,6 +5,7 @@
 //! hands it to each connection task, `execute` runs requests against it, `discovery` keeps a
 //! weak reference per cluster member. It knows nothing of sockets or wire formats.
 
+use crate::prefix_stats::PrefixStats;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -13,6 +14,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::ClusterDiscovery;
 use crate::protocol::Limits;
 use crate::store::Store;
+
+/// Bytes a connection's read buffer starts with (`stats`: `read_buf_bytes`).
+pub(crate) const READ_BUFFER: usize = 8 * 1024;
+/// Bytes a connection's reply buffer starts with (`stats`: `response_obj_bytes`).
+pub(crate) const REPLY_BUFFER: usize = 8 * 1024;
 
 /// Everything connections of one node share: the store and the runtime settings.
 pub struct NodeShared {
@@ -44,6 +50,12 @@ pub struct NodeShared {
     pub(crate) addr: RwLock<Option<SocketAddr>>,
     /// Open connections by id (for `stats conns`; locked only on connect and disconnect).
     pub(crate) conns: Mutex<BTreeMap<u64, Arc<ConnInfo>>>,
+    /// Per-prefix counts of `stats detail`.
+    pub(crate) prefix_stats: PrefixStats,
+    /// `slabs automove` level (memcached's default 1), shown by `stats settings`.
+    pub(crate) slab_automove: AtomicU32,
+    /// `slabs automove ratio`, as the bits of an f64 (default 0.8).
+    pub(crate) slab_automove_ratio: AtomicU64,
 }
 
 impl std::fmt::Debug for NodeShared {
@@ -78,6 +90,9 @@ impl NodeShared {
             running: AtomicBool::new(true),
             addr: RwLock::new(None),
             conns: Mutex::new(BTreeMap::new()),
+            prefix_stats: PrefixStats::default(),
+            slab_automove: AtomicU32::new(1),
+            slab_automove_ratio: AtomicU64::new(0.8f64.to_bits()),
         }
     }
 

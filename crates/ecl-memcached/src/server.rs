@@ -299,8 +299,8 @@ where
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(id, info.clone());
-    let mut buf = BytesMut::with_capacity(8 * 1024);
-    let mut out: Vec<u8> = Vec::with_capacity(8 * 1024);
+    let mut buf = BytesMut::with_capacity(crate::node::READ_BUFFER);
+    let mut out: Vec<u8> = Vec::with_capacity(crate::node::REPLY_BUFFER);
     let mut state = ConnState::new(stripe);
     let mut binary: Option<bool> = None;
     loop {

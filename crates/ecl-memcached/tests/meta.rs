@@ -155,10 +155,11 @@ async fn vivify_recache_and_stale() {
     c.expect(b"md viv I\r\n", b"HD\r\n").await;
     c.expect(b"mg viv s\r\nmg viv s\r\n", b"HD s3 X W\r\nHD s3 Z X\r\n")
         .await;
-    // ms with I and an older CAS stores but keeps the item stale.
+    // ms with I and an older CAS stores but keeps the item stale, its TTL, and the win token
+    // already handed out (memcached's t/metaget.t: "win token already sent").
     c.expect(
         b"ms viv 1 I C1\r\nz\r\nmg viv v\r\n",
-        b"HD\r\nVA 1 X W\r\nz\r\n",
+        b"HD\r\nVA 1 Z X\r\nz\r\n",
     )
     .await;
     node.shutdown().await;
@@ -286,5 +287,18 @@ async fn meta_errors() {
     c.expect(b"touch d 0\r\nme d\r\n", b"TOUCHED\r\n").await;
     let line = String::from_utf8_lossy(&c.read_line().await).to_string();
     assert!(line.ends_with(" fetch=yes cls=1 size=61\r\n"), "{line}");
+    node.shutdown().await;
+}
+
+/// `u` (no update) leaves the item as it was: not bumped, not marked fetched, so the next
+/// plain fetch still reports no hit and the one after it a hit (memcached's t/metaget.t).
+#[tokio::test(flavor = "multi_thread")]
+async fn no_update_flag_leaves_the_hit_mark_alone() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.expect(b"ms nu 3 T100\r\nhit\r\n", b"HD\r\n").await;
+    c.expect(b"mg nu u h\r\n", b"HD h0\r\n").await;
+    c.expect(b"mg nu h\r\n", b"HD h0\r\n").await;
+    c.expect(b"mg nu h\r\n", b"HD h1\r\n").await;
     node.shutdown().await;
 }

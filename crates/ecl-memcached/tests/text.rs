@@ -449,3 +449,35 @@ async fn deep_pipeline_with_large_output_is_served_completely() {
     c.expect(&req, &expected).await;
     node.shutdown().await;
 }
+
+/// `stats detail`: while on, gets (with hits), stores and deletes of keys holding ':' count
+/// under their prefix; off stops counting, `stats reset` forgets them (memcached's
+/// t/stats-detail.t sequence).
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_detail_counts_per_prefix() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.expect(b"stats detail dump\r\n", b"END\r\n").await;
+    c.expect(b"stats detail on\r\n", b"OK\r\n").await;
+    c.expect(b"set foo:1 0 0 1\r\na\r\n", b"STORED\r\n").await;
+    c.expect(b"set plain 0 0 1\r\na\r\n", b"STORED\r\n").await;
+    c.expect(b"get foo:1 foo:2\r\n", b"VALUE foo:1 0 1\r\na\r\nEND\r\n")
+        .await;
+    c.expect(b"delete foo:3\r\n", b"NOT_FOUND\r\n").await;
+    c.expect(
+        b"stats detail dump\r\n",
+        b"PREFIX foo get 2 hit 1 set 1 del 1\r\nEND\r\n",
+    )
+    .await;
+    c.expect(b"stats detail off\r\n", b"OK\r\n").await;
+    c.expect(b"get foo:1\r\n", b"VALUE foo:1 0 1\r\na\r\nEND\r\n")
+        .await;
+    c.expect(
+        b"stats detail dump\r\n",
+        b"PREFIX foo get 2 hit 1 set 1 del 1\r\nEND\r\n",
+    )
+    .await;
+    c.expect(b"stats reset\r\n", b"RESET\r\n").await;
+    c.expect(b"stats detail dump\r\n", b"END\r\n").await;
+    node.shutdown().await;
+}

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use super::stats::{class_stats, conns_stats, general_stats, settings_stats};
 use super::{Step, apply_delta, counter_bytes, counter_item, parse_counter};
 use crate::node::NodeShared;
+use crate::prefix_stats::Event;
 use crate::protocol::binary::{BinaryRequest, Header, Status, be32, be64, error, op, respond};
 use crate::stats::{Counter, StatLines};
 use crate::store::{NewItem, StoreError};
@@ -157,7 +158,14 @@ fn get(
     if h.opcode != op::TOUCH {
         counters.incr(conn_stripe, Counter::CmdGet);
     }
-    match g.find(key, true) {
+    let found = g.find(key, true);
+    node.prefix_stats.record(
+        key,
+        Event::Get {
+            hit: found.is_some(),
+        },
+    );
+    match found {
         Some(slot) => {
             if let Some(e) = exptime {
                 g.set_exptime(slot, e);
@@ -298,6 +306,7 @@ fn store(
         concat,
         plain_set,
     } = StoreKind::of(h);
+    node.prefix_stats.record(key, Event::Set);
     let store = &node.store;
     let counters = &store.counters;
     counters.incr(conn_stripe, Counter::CmdSet);
@@ -375,6 +384,7 @@ fn store(
 }
 
 fn delete(node: &NodeShared, h: &Header, key: &[u8], out: &mut Vec<u8>) {
+    node.prefix_stats.record(key, Event::Delete);
     let store = &node.store;
     let mut g = store.lock(key);
     let stripe = g.stripe();
@@ -475,7 +485,12 @@ fn stat(node: &NodeShared, h: &Header, key: &[u8], out: &mut Vec<u8>) {
         b"conns" => conns_stats(node, u64::MAX),
         b"reset" => {
             node.store.counters.reset();
+            node.prefix_stats.clear();
             StatLines::default()
+        }
+        _ if key.starts_with(b"detail") => {
+            detail(node, h, &key[b"detail".len()..], out);
+            return;
         }
         _ => {
             error(out, h.opcode, h.opaque, Status::KeyNotFound);
@@ -493,6 +508,24 @@ fn stat(node: &NodeShared, h: &Header, key: &[u8], out: &mut Vec<u8>) {
             name.as_bytes(),
             value.as_bytes(),
         );
+    }
+    respond(out, h.opcode, 0, h.opaque, 0, &[], &[], &[]);
+}
+
+/// `detail on`, `detail off` and `detail dump` (`rest` follows "detail"): memcached matches
+/// the word by its start, answers a dump as one `detailed` stat holding the whole text, and
+/// an unknown word with "not found".
+fn detail(node: &NodeShared, h: &Header, rest: &[u8], out: &mut Vec<u8>) {
+    if rest.starts_with(b" dump") {
+        let dump = node.prefix_stats.dump();
+        respond(out, h.opcode, 0, h.opaque, 0, &[], b"detailed", &dump);
+    } else if rest.starts_with(b" on") {
+        node.prefix_stats.set_enabled(true);
+    } else if rest.starts_with(b" off") {
+        node.prefix_stats.set_enabled(false);
+    } else {
+        error(out, h.opcode, h.opaque, Status::KeyNotFound);
+        return;
     }
     respond(out, h.opcode, 0, h.opaque, 0, &[], &[], &[]);
 }

@@ -146,7 +146,10 @@ fn get_found(
     if r.ttl.is_some() {
         store.counters.incr(conn_stripe, Counter::CmdTouch);
     }
-    g.touch_access(slot, !f.has(b'u'), true);
+    // `u`: no bump at all, as memcached skips it: neither the LRU place, the access time nor
+    // the fetched mark changes (a later `h` still reports no hit).
+    let update = !f.has(b'u');
+    g.touch_access(slot, update, update);
     let v = g.view(slot);
     if f.has(b'v') {
         out.extend_from_slice(b"VA");
@@ -212,7 +215,8 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
         cas: r.new_cas,
         bits: 0,
     };
-    let mut stale_store = false;
+    // A stale store (I with an older CAS): the old item's win token, if it handed one out.
+    let mut stale_store: Option<bool> = None;
     // memcached 1.6.18 makes set and replace with `C` a CAS store (a missing item is NF, even
     // for `C0`); append and prepend compare a non-zero `C` with an existing item only (a
     // missing one is NS, not vivified); add ignores `C`.
@@ -236,8 +240,13 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
         if c == cur {
             counters.incr(stripe, Counter::CasHits);
         } else if f.has(b'I') && c != 0 && c < cur {
-            // (`C0` is no CAS to memcached, never an older one: it stays a mismatch.)
-            stale_store = true;
+            // (`C0` is no CAS to memcached, never an older one: it stays a mismatch.) The new
+            // value replaces the old one but keeps its TTL, and stays stale, its win token
+            // still handed out if it was: the client that won the recache still owns it.
+            let old = g.view(slot);
+            item.exptime = old.exptime;
+            stale_store = Some(old.win_sent);
+            counters.incr(stripe, Counter::CasHits);
         } else {
             counters.incr(stripe, Counter::CasBadval);
             set_status(out, b"EX", f, r.raw_key);
@@ -269,8 +278,9 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
     };
     match g.write(&r.key, existing, item) {
         Ok((slot, cas)) => {
-            if stale_store {
+            if let Some(win_sent) = stale_store {
                 g.mark_stale(slot, cas);
+                g.set_win_sent(slot, win_sent);
             }
             if !f.has(b'q') {
                 out.extend_from_slice(b"HD");

@@ -39,6 +39,7 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
         "connection_structures",
         node.curr_connections.load(Ordering::Relaxed) + 1,
     );
+    buffer_stats(node, &mut s);
     s.push("reserved_fds", 20);
     for (name, counter) in [
         ("cmd_get", Counter::CmdGet),
@@ -68,7 +69,10 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
     }
     s.push("auth_cmds", 0);
     s.push("auth_errors", 0);
-    s.push("idle_kicks", c.get(Counter::IdleKicks));
+    // memcached lists idle kicks only while an idle timeout is set.
+    if node.idle_timeout.load(Ordering::Relaxed) > 0 {
+        s.push("idle_kicks", c.get(Counter::IdleKicks));
+    }
     s.push("bytes_read", c.get(Counter::BytesRead));
     s.push("bytes_written", c.get(Counter::BytesWritten));
     s.push(
@@ -83,10 +87,31 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
     s.push("hash_power_level", 16);
     s.push("hash_bytes", 524288);
     s.push("hash_is_expanding", 0);
-    s.push("slab_reassign_running", 0);
-    s.push("slabs_moved", 0);
-    s.push("lru_crawler_running", 0);
-    s.push("malloc_fails", 0);
+    // A node has no slab mover, LRU threads or log watchers: their counters stay at zero,
+    // listed where memcached (with its default modern settings) lists them.
+    for name in [
+        "slab_reassign_rescues",
+        "slab_reassign_chunk_rescues",
+        "slab_reassign_evictions_nomem",
+        "slab_reassign_inline_reclaim",
+        "slab_reassign_busy_items",
+        "slab_reassign_busy_deletes",
+        "slab_reassign_running",
+        "slabs_moved",
+        "lru_crawler_running",
+        "lru_crawler_starts",
+        "lru_maintainer_juggles",
+        "malloc_fails",
+        "log_worker_dropped",
+        "log_worker_written",
+        "log_watcher_skipped",
+        "log_watcher_sent",
+        "log_watchers",
+        "unexpected_napi_ids",
+        "round_robin_fallback",
+    ] {
+        s.push(name, 0);
+    }
     s.push("bytes", store.bytes());
     s.push("curr_items", store.items());
     s.push("total_items", c.get(Counter::TotalItems));
@@ -99,8 +124,32 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
     s.push("crawler_reclaimed", c.get(Counter::CrawlerReclaimed));
     s.push("crawler_items_checked", c.get(Counter::CrawlerItemsChecked));
     s.push("lrutail_reflocked", 0);
-    s.push("direct_reclaims", 0);
+    for name in [
+        "moves_to_cold",
+        "moves_to_warm",
+        "moves_within_lru",
+        "direct_reclaims",
+        "lru_bumps_dropped",
+    ] {
+        s.push(name, 0);
+    }
     s
+}
+
+/// memcached's response-object and read-buffer gauges, from what a node's connections hold:
+/// each open connection keeps one read buffer and one reply buffer.
+fn buffer_stats(node: &NodeShared, s: &mut StatLines) {
+    let conns = node.curr_connections.load(Ordering::Relaxed);
+    s.push("response_obj_oom", 0);
+    s.push("response_obj_count", conns);
+    s.push(
+        "response_obj_bytes",
+        conns * crate::node::REPLY_BUFFER as u64,
+    );
+    s.push("read_buf_count", conns);
+    s.push("read_buf_bytes", conns * crate::node::READ_BUFFER as u64);
+    s.push("read_buf_bytes_free", 0);
+    s.push("read_buf_oom", 0);
 }
 
 /// `stats settings`.
@@ -139,7 +188,14 @@ pub(crate) fn settings_stats(node: &NodeShared) -> StatLines {
     s.push("num_threads", node.threads.load(Ordering::Relaxed));
     s.push("num_threads_per_udp", node.threads.load(Ordering::Relaxed));
     s.push("stat_key_prefix", ":");
-    s.push("detail_enabled", "no");
+    s.push(
+        "detail_enabled",
+        if node.prefix_stats.enabled() {
+            "yes"
+        } else {
+            "no"
+        },
+    );
     s.push("reqs_per_event", 20);
     s.push(
         "cas_enabled",
@@ -157,7 +213,9 @@ pub(crate) fn settings_stats(node: &NodeShared) -> StatLines {
     s.push("maxconns_fast", "yes");
     s.push("hashpower_init", 0);
     s.push("slab_reassign", "yes");
-    s.push("slab_automove", 1);
+    s.push("slab_automove", node.slab_automove.load(Ordering::Relaxed));
+    let ratio = f64::from_bits(node.slab_automove_ratio.load(Ordering::Relaxed));
+    s.push("slab_automove_ratio", format!("{ratio:.2}"));
     s.push(
         "slab_chunk_max",
         st.max_item_size.load(Ordering::Relaxed) / 2,

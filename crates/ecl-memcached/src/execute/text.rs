@@ -10,8 +10,10 @@ use super::{
 };
 use crate::discovery::LEGACY_KEY;
 use crate::node::NodeShared;
+use crate::prefix_stats::Event;
 use crate::protocol::text::{
-    GetKind, Keys, Refusal, StatsRequest, StoreCmd, TextRequest, encode_reply, encode_value,
+    Automove, DetailOp, GetKind, Keys, Refusal, StatsRequest, StoreCmd, TextRequest, encode_reply,
+    encode_value,
 };
 use crate::stats::Counter;
 use crate::store::{NewItem, StoreError, WARM_KEYS};
@@ -42,6 +44,7 @@ pub(super) fn execute(
             noreply,
         } => {
             node.store.counters.incr(stripe, Counter::CmdSet);
+            node.prefix_stats.record(key, Event::Set);
             let exptime = node.store.clock.expiry(exptime);
             let result = storage(node, cmd, key, cas, (flags, exptime), data);
             storage_reply(node, stripe, result, noreply, out);
@@ -79,6 +82,15 @@ pub(super) fn execute(
             Some(d) => out.extend_from_slice(&d.config_reply()),
             None => out.extend_from_slice(wire::ERROR),
         },
+        TextRequest::SlabsAutomove { setting, noreply } => {
+            match setting {
+                Automove::Level(level) => node.slab_automove.store(level, Ordering::Relaxed),
+                Automove::Ratio(r) => node
+                    .slab_automove_ratio
+                    .store(r.to_bits(), Ordering::Relaxed),
+            }
+            encode_reply(out, noreply, wire::OK);
+        }
         TextRequest::CacheMemlimit { mb, noreply } => {
             node.store
                 .settings
@@ -178,7 +190,14 @@ fn get_one(
     } else {
         (Counter::GetHits, Counter::GetMisses)
     };
-    match g.find(key, true) {
+    let found = g.find(key, true);
+    node.prefix_stats.record(
+        key,
+        Event::Get {
+            hit: found.is_some(),
+        },
+    );
+    match found {
         Some(slot) => {
             if let Some(e) = exptime {
                 g.set_exptime(slot, e);
@@ -306,6 +325,7 @@ fn refused(
 }
 
 fn delete(node: &NodeShared, key: &[u8], noreply: bool, out: &mut Vec<u8>) {
+    node.prefix_stats.record(key, Event::Delete);
     let mut g = node.store.lock(key);
     match g.find(key, false) {
         Some(slot) => {
@@ -424,8 +444,18 @@ fn stats_family(node: &NodeShared, stripe: usize, family: StatsRequest, out: &mu
         StatsRequest::Conns => stats::conns_stats(node, stripe as u64).render_text(out),
         StatsRequest::Reset => {
             node.store.counters.reset();
+            node.prefix_stats.clear();
             out.extend_from_slice(wire::RESET);
         }
+        StatsRequest::Detail(DetailOp::On) => {
+            node.prefix_stats.set_enabled(true);
+            out.extend_from_slice(wire::OK);
+        }
+        StatsRequest::Detail(DetailOp::Off) => {
+            node.prefix_stats.set_enabled(false);
+            out.extend_from_slice(wire::OK);
+        }
+        StatsRequest::Detail(DetailOp::Dump) => out.extend_from_slice(&node.prefix_stats.dump()),
         StatsRequest::Cachedump { class, limit } => stats::cachedump(node, class, limit, out),
     }
 }

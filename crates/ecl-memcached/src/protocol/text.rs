@@ -126,6 +126,23 @@ pub enum TextRequest<'a> {
         /// `noreply` given.
         noreply: bool,
     },
+    /// `slabs automove <0|1|2>` or `slabs automove ratio <r>`: settings of memcached's slab
+    /// mover, kept and shown by `stats settings` (a node has no slab pages to move).
+    SlabsAutomove {
+        /// The new setting.
+        setting: Automove,
+        /// `noreply` given.
+        noreply: bool,
+    },
+}
+
+/// A `slabs automove` setting.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Automove {
+    /// The mover's mode (0 off, 1 or 2).
+    Level(u32),
+    /// The free-memory ratio it aims at.
+    Ratio(f64),
 }
 
 /// The retrieval commands.
@@ -186,6 +203,8 @@ pub enum StatsRequest {
     Conns,
     /// `stats reset`.
     Reset,
+    /// `stats detail on|off|dump`.
+    Detail(DetailOp),
     /// `stats cachedump <class> <limit>`.
     Cachedump {
         /// Slab class id.
@@ -193,6 +212,17 @@ pub enum StatsRequest {
         /// Most items to list (0 = all).
         limit: u64,
     },
+}
+
+/// What `stats detail` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DetailOp {
+    /// Start counting per prefix.
+    On,
+    /// Stop counting (the counts stay).
+    Off,
+    /// List the counts.
+    Dump,
 }
 
 /// Space-separated keys of a retrieval line.
@@ -366,6 +396,7 @@ fn parse_line<'a>(
         },
         b"quit" => Request::Text(TextRequest::Quit),
         b"stats" => stats(&t),
+        b"slabs" if n >= 3 && t.get(1) == b"automove" => slabs_automove(&t),
         b"config" if n == 3 && t.get(1) == b"get" && t.get(2) == b"cluster" => {
             Request::Text(TextRequest::ConfigGetCluster)
         }
@@ -613,6 +644,30 @@ fn flush_all<'a>(t: &Tokens<'a>) -> Request<'a> {
     Request::Text(TextRequest::FlushAll { delay, noreply })
 }
 
+/// `slabs automove <level>` / `slabs automove ratio <r>`, with memcached's replies to bad
+/// values: a level that is not a number is a bad format, one over 2 is ERROR, and so is a
+/// ratio that is missing or not a number.
+fn slabs_automove<'a>(t: &Tokens<'a>) -> Request<'a> {
+    let noreply = t.noreply();
+    let reply = |msg| Request::Reply { msg, noreply };
+    let setting = if t.get(2) == b"ratio" {
+        let ratio = std::str::from_utf8(t.get(3))
+            .ok()
+            .and_then(|r| r.parse::<f64>().ok());
+        match ratio {
+            Some(r) if t.len >= 4 => Automove::Ratio(r),
+            _ => return reply(wire::ERROR),
+        }
+    } else {
+        match parse_u64(t.get(2)).and_then(|l| u32::try_from(l).ok()) {
+            Some(level) if level <= 2 => Automove::Level(level),
+            Some(_) => return reply(wire::ERROR),
+            None => return reply(wire::BAD_FORMAT),
+        }
+    };
+    Request::Text(TextRequest::SlabsAutomove { setting, noreply })
+}
+
 fn stats<'a>(t: &Tokens<'a>) -> Request<'a> {
     let family = match (t.get(1), t.len) {
         (_, 1) => StatsRequest::General,
@@ -627,10 +682,13 @@ fn stats<'a>(t: &Tokens<'a>) -> Request<'a> {
             _ => return Request::reply(wire::BAD_FORMAT),
         },
         (b"cachedump", _) => return Request::reply(wire::CACHEDUMP_USAGE),
-        (b"detail", 3) if t.get(2) == b"on" || t.get(2) == b"off" => {
-            return Request::reply(wire::OK);
-        }
-        (b"detail", 3) if t.get(2) == b"dump" => return Request::reply(wire::END),
+        // memcached reads the word after "detail" and ignores any further one.
+        (b"detail", n) if n >= 3 => match t.get(2) {
+            b"on" => StatsRequest::Detail(DetailOp::On),
+            b"off" => StatsRequest::Detail(DetailOp::Off),
+            b"dump" => StatsRequest::Detail(DetailOp::Dump),
+            _ => return Request::reply(wire::STATS_DETAIL_USAGE),
+        },
         (b"detail", _) => return Request::reply(wire::STATS_DETAIL_USAGE),
         _ => return Request::reply(wire::ERROR),
     };

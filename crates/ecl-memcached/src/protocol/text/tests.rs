@@ -162,7 +162,21 @@ fn malformed_lines_get_memcached_errors() {
         wire::MEMLIMIT_TOO_SMALL
     );
     assert_eq!(reply_of(b"stats cachedump 1\r\n").0, wire::CACHEDUMP_USAGE);
-    assert_eq!(reply_of(b"stats detail on\r\n").0, wire::OK);
+    assert_eq!(reply_of(b"stats detail x\r\n").0, wire::STATS_DETAIL_USAGE);
+    assert!(matches!(
+        done(b"stats detail on extra\r\n").0,
+        Request::Text(TextRequest::Stats(StatsRequest::Detail(DetailOp::On)))
+    ));
+    assert_eq!(reply_of(b"slabs automove x\r\n").0, wire::BAD_FORMAT);
+    assert_eq!(reply_of(b"slabs automove 3\r\n").0, wire::ERROR);
+    assert_eq!(reply_of(b"slabs automove ratio\r\n").0, wire::ERROR);
+    assert!(matches!(
+        done(b"slabs automove 2 noreply\r\n").0,
+        Request::Text(TextRequest::SlabsAutomove {
+            setting: Automove::Level(2),
+            noreply: true
+        })
+    ));
     assert_eq!(reply_of(b"shutdown\r\n").0, wire::SHUTDOWN_DISABLED);
     assert_eq!(reply_of(b"bogus\r\n").0, wire::ERROR);
     assert!(matches!(
