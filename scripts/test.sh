@@ -9,6 +9,8 @@
 #      redis-cli, raw sockets), including the wire and memcached_compat suites and
 #      redis_compat (redis-py's own test-suite, RESP2 and RESP3, on redis-server and ours);
 #   3b. the differential oracle (tests/differential/oracle.py) against redis-server/memcached;
+#   3c/3d. held-out suites: redis' own Tcl suite and memcached's own Perl suite, each on the
+#      real server and on ours (in the background, beside Terraform);
 #   4. the Terraform suite, when terraform and an offline AWS provider mirror are present;
 #   5. the JavaScript SDK suite (tests/sdk/js), when node and npm are present, and the Rust AWS
 #      SDK suite (tests/sdk/rust, a crate outside the workspace);
@@ -21,6 +23,7 @@
 #   ECL_SKIP_RUST=1        skip cargo test (still builds the binary)
 #   ECL_SKIP_TERRAFORM=1   skip the Terraform suite
 #   ECL_SKIP_REDIS_TCL=1   skip redis' own Tcl suite (its CI units, beside Terraform)
+#   ECL_SKIP_MEMCACHED_T=1 skip memcached's own Perl suite (its CI files, beside Terraform)
 #   ECL_TERRAFORM_WORKERS=N parallel Terraform configs (default 8: they mostly wait)
 #   ECL_SKIP_JS=1          skip the JavaScript SDK suite
 #   ECL_SKIP_RUST_SDK=1    skip the Rust AWS SDK suite
@@ -212,6 +215,22 @@ elif command -v redis-server >/dev/null 2>&1; then
   redis_tcl=$!
 fi
 
+# ---- 3d. memcached's own Perl suite ------------------------------------------------------------
+# Held-out: the files of tests/clients/memcached_t/run.py's CI_FILES against memcached 1.6.18
+# and our debug ecl-memcached-server, one check; a few minutes, in the background beside the
+# Tcl suite and Terraform. Skipped (77) without perl's prove or when Debian's memcached source
+# package cannot be fetched.
+memcached_t=""
+if [[ "${ECL_SKIP_MEMCACHED_T:-0}" == 1 ]]; then
+  step "memcached Perl suite skipped (ECL_SKIP_MEMCACHED_T=1)"
+elif command -v memcached >/dev/null 2>&1; then
+  step "memcached Perl suite (CI files) started in the background: $LOGDIR/memcached-t.txt"
+  "$PY" tests/clients/memcached_t/run.py --files ci \
+    --binary "$ROOT/target/debug/ecl-memcached-server" --out "$LOGDIR/memcached-t" \
+    > "$LOGDIR/memcached-t.txt" 2>&1 &
+  memcached_t=$!
+fi
+
 # ---- 4. Terraform --------------------------------------------------------------------------
 if [[ "${ECL_SKIP_TERRAFORM:-0}" == 1 ]]; then
   step "Terraform suite skipped (ECL_SKIP_TERRAFORM=1)"
@@ -237,6 +256,23 @@ if [[ -n "$redis_tcl" ]]; then
     skipped=$((skipped + 1))
   else
     failed=$((failed + 1)); problems+=("redis Tcl suite: a test passes on redis-server and not on ours")
+  fi
+fi
+
+if [[ -n "$memcached_t" ]]; then
+  step "memcached Perl suite (CI files): waiting for it"
+  set +e
+  wait "$memcached_t"
+  rc=$?
+  set -e
+  cat "$LOGDIR/memcached-t.txt"
+  [[ -f "$LOGDIR/memcached-t/summary.md" ]] && cat "$LOGDIR/memcached-t/summary.md"
+  if [[ $rc -eq 0 ]]; then
+    passed=$((passed + 1))
+  elif [[ $rc -eq 77 ]]; then
+    skipped=$((skipped + 1))
+  else
+    failed=$((failed + 1)); problems+=("memcached Perl suite: a test passes on memcached and not on ours")
   fi
 fi
 
