@@ -40,6 +40,7 @@ mod node;
 mod prefix_stats;
 pub mod protocol;
 mod server;
+mod slab_class;
 mod slot_table;
 mod stats;
 mod store;

@@ -18,6 +18,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::keyhash::KeyHasher;
+use crate::slab_class::{self, ClassCounter, ClassCounters};
 use crate::slot_table::{self, SlotTable};
 use crate::stats::{Counter, Counters};
 
@@ -244,6 +245,8 @@ pub(crate) struct Store {
     pub(crate) settings: StoreSettings,
     /// Counters of the node.
     pub(crate) counters: Counters,
+    /// Counters of the node by slab class (`stats items`).
+    pub(crate) classes: ClassCounters,
 }
 
 /// A locked shard, positioned on one key.
@@ -255,6 +258,17 @@ pub(crate) struct ShardGuard<'a> {
     now: u32,
     /// Set when a write pushed the node over budget: evict from other shards on drop.
     over_budget: bool,
+}
+
+/// Why a [`ShardGuard`] looks a key up: what an expired or flushed item found there counts as.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// A retrieval: `get_expired` / `get_flushed`.
+    Fetch,
+    /// A store: `reclaimed`.
+    Store,
+    /// Anything else: nothing.
+    Look,
 }
 
 /// Slot of an item inside a locked shard.
@@ -299,7 +313,15 @@ impl Store {
                 no_evict: AtomicBool::new(no_evict),
             },
             counters: Counters::new(),
+            classes: ClassCounters::new(),
         }
+    }
+
+    /// Records `counter` for the class of an item whose key and value take `data_len` bytes.
+    fn class_event(&self, data_len: usize, counter: ClassCounter) {
+        let max_item = self.settings.max_item_size.load(Ordering::Relaxed);
+        let class = slab_class::class_index(max_item, slab_class::item_size(data_len, 0));
+        self.classes.incr(class, counter);
     }
 
     /// Bytes accounted to items.
@@ -417,12 +439,15 @@ impl Store {
                     continue;
                 }
                 self.counters.incr(index, Counter::CrawlerItemsChecked);
+                self.class_event(e.data.len(), ClassCounter::CrawlerItemsChecked);
                 let dead = (e.exptime != 0 && e.exptime <= now) || (flush_due && e.atime < flush);
                 if dead {
                     if e.bits & FETCHED == 0 {
                         self.counters.incr(index, Counter::ExpiredUnfetched);
+                        self.class_event(e.data.len(), ClassCounter::ExpiredUnfetched);
                     }
                     self.counters.incr(index, Counter::CrawlerReclaimed);
+                    self.class_event(e.data.len(), ClassCounter::CrawlerReclaimed);
                     self.unlink(&mut s, i as u32);
                 }
             }
@@ -436,13 +461,19 @@ impl Store {
     }
 
     /// Calls `f` for every live item (stats items/sizes); holds one shard lock at a time.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&[u8], usize, u32)) {
+    /// `f(key, value length, expiry, last access)`.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&[u8], usize, u32, u32)) {
         let now = self.clock.now();
         for shard in self.shards.iter() {
             let s = lock(shard);
             for e in s.entries.iter().filter(|e| !e.is_free()) {
                 if e.exptime == 0 || e.exptime > now {
-                    f(e.key(), e.data.len() - e.key_len as usize, e.exptime);
+                    f(
+                        e.key(),
+                        e.data.len() - e.key_len as usize,
+                        e.exptime,
+                        e.atime,
+                    );
                 }
             }
         }
@@ -534,13 +565,24 @@ impl Store {
     fn evict(&self, s: &mut Shard, index: usize, slot: u32) {
         let e = &s.entries[slot as usize];
         let now = self.clock.now();
+        let len = e.data.len();
         if e.exptime != 0 && e.exptime <= now {
             self.counters.incr(index, Counter::Reclaimed);
+            self.class_event(len, ClassCounter::Reclaimed);
         } else {
             self.counters.incr(index, Counter::Evictions);
+            self.class_event(len, ClassCounter::Evicted);
+            if e.exptime != 0 {
+                self.class_event(len, ClassCounter::EvictedNonzero);
+            }
             if e.bits & FETCHED == 0 {
                 self.counters.incr(index, Counter::EvictedUnfetched);
+                self.class_event(len, ClassCounter::EvictedUnfetched);
             }
+            let max_item = self.settings.max_item_size.load(Ordering::Relaxed);
+            let class = slab_class::class_index(max_item, slab_class::item_size(len, 0));
+            self.classes
+                .set_evicted_time(class, u64::from(now.saturating_sub(e.atime)));
         }
         self.unlink(s, slot);
     }
@@ -625,6 +667,22 @@ impl ShardGuard<'_> {
     /// Finds the live item of `key`, reclaiming it first if expired or flushed. Counts
     /// `get_expired` / `get_flushed` when `count_fetch` is set.
     pub(crate) fn find(&mut self, key: &[u8], count_fetch: bool) -> Option<Slot> {
+        let purpose = if count_fetch {
+            Lookup::Fetch
+        } else {
+            Lookup::Look
+        };
+        self.find_for(key, purpose)
+    }
+
+    /// [`ShardGuard::find`] for a store about to write `key`: an expired or flushed item it
+    /// finds there counts as `reclaimed` (the write takes its memory back, as memcached
+    /// counts a store that reuses an expired item).
+    pub(crate) fn find_to_store(&mut self, key: &[u8]) -> Option<Slot> {
+        self.find_for(key, Lookup::Store)
+    }
+
+    fn find_for(&mut self, key: &[u8], purpose: Lookup) -> Option<Slot> {
         let hash = self.hash;
         let now = self.now;
         let flush = self.store.flush_at.load(Ordering::Relaxed);
@@ -636,16 +694,24 @@ impl ShardGuard<'_> {
         let expired = e.exptime != 0 && e.exptime <= now;
         let flushed = flush_started(flush, now) && e.atime < flush;
         if expired || flushed {
-            if count_fetch {
-                let c = if expired {
-                    Counter::GetExpired
-                } else {
-                    Counter::GetFlushed
-                };
-                store.counters.incr(index, c);
+            match purpose {
+                Lookup::Fetch => {
+                    let c = if expired {
+                        Counter::GetExpired
+                    } else {
+                        Counter::GetFlushed
+                    };
+                    store.counters.incr(index, c);
+                }
+                Lookup::Store => {
+                    store.counters.incr(index, Counter::Reclaimed);
+                    store.class_event(e.data.len(), ClassCounter::Reclaimed);
+                }
+                Lookup::Look => {}
             }
             if e.bits & FETCHED == 0 && expired {
                 store.counters.incr(index, Counter::ExpiredUnfetched);
+                store.class_event(e.data.len(), ClassCounter::ExpiredUnfetched);
             }
             store.unlink(s, slot);
             return None;
@@ -735,7 +801,9 @@ impl ShardGuard<'_> {
         let old_cost = existing
             .map(|s| self.s().entries[s.0 as usize].cost())
             .unwrap_or(0);
+        let data_len = key.len() + value_len;
         if cost > limit {
+            self.store.class_event(data_len, ClassCounter::OutOfMemory);
             return Err(StoreError::NoMemory);
         }
         if self.store.settings.no_evict.load(Ordering::Relaxed)
@@ -743,6 +811,7 @@ impl ShardGuard<'_> {
         {
             self.reclaim_expired(64);
             if self.store.bytes() + cost > limit + old_cost {
+                self.store.class_event(data_len, ClassCounter::OutOfMemory);
                 return Err(StoreError::NoMemory);
             }
         }
@@ -861,6 +930,7 @@ impl ShardGuard<'_> {
             let e = &s.entries[cur as usize];
             if e.exptime != 0 && e.exptime <= now {
                 store.counters.incr(index, Counter::Reclaimed);
+                store.class_event(e.data.len(), ClassCounter::Reclaimed);
                 store.unlink(s, cur);
             }
             cur = prev;

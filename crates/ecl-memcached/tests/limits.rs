@@ -33,6 +33,20 @@ async fn small_node_evicts_within_budget() {
     )
     .await;
     c.expect(b"get key0\r\n", b"END\r\n").await;
+    // `stats items` counts the evictions in the items' class (a 1,000-byte value with its key
+    // is a 1,066-byte item: class 12, 1,184-byte chunks), as memcached does, every one of them
+    // unfetched; `stats reset` clears them.
+    let items = stats(&mut c, "items").await;
+    assert_eq!(stat(&items, "items:12:evicted"), stat(&s, "evictions"));
+    assert_eq!(
+        stat(&items, "items:12:evicted_unfetched"),
+        stat(&s, "evictions")
+    );
+    assert_eq!(stat(&items, "items:12:number"), stat(&s, "curr_items"));
+    assert_eq!(stat(&items, "items:12:number_cold"), stat(&s, "curr_items"));
+    c.expect(b"stats reset\r\n", b"RESET\r\n").await;
+    let items = stats(&mut c, "items").await;
+    assert_eq!(stat(&items, "items:12:evicted"), 0);
     node.shutdown().await;
 }
 

@@ -320,7 +320,7 @@ fn store(
     };
     let mut g = store.lock(key);
     let stripe = g.stripe();
-    let existing = g.find(key, false);
+    let existing = g.find_to_store(key);
     let mut item = NewItem {
         flags,
         exptime,
@@ -486,6 +486,7 @@ fn stat(node: &NodeShared, h: &Header, key: &[u8], out: &mut Vec<u8>) {
         b"reset" => {
             node.store.counters.reset();
             node.prefix_stats.clear();
+            node.store.classes.reset();
             StatLines::default()
         }
         _ if key.starts_with(b"detail") => {

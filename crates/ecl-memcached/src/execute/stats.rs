@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use crate::node::NodeShared;
+use crate::slab_class::{self, ClassCounter};
 use crate::stats::{Counter, StatLines, rusage};
 
 /// General-purpose `stats` (no argument).
@@ -242,100 +243,138 @@ pub(crate) fn settings_stats(node: &NodeShared) -> StatLines {
     s
 }
 
-/// Slab classes as memcached lays them out by default (48-byte minimum, factor 1.25, 8-byte
-/// alignment), used to present items by class in `stats items` / `stats slabs`.
-fn slab_classes(max_item: usize) -> Vec<usize> {
-    let mut sizes = Vec::new();
-    let mut size = 96usize;
-    let limit = (max_item / 2).max(1024);
-    while size < limit && sizes.len() < 63 {
-        sizes.push(size);
-        size = ((size as f64 * 1.25) as usize + 7) & !7;
-    }
-    sizes.push(limit);
-    sizes
+/// Items per slab class from a walk over the store: how many, their bytes as memcached
+/// accounts them, and the oldest last access.
+struct ClassWalk {
+    sizes: Vec<usize>,
+    count: Vec<u64>,
+    requested: Vec<u64>,
+    oldest: Vec<u32>,
 }
 
-/// Size memcached would account to an item (header, key, CAS, value with CRLF).
-fn memcached_item_size(key_len: usize, value_len: usize) -> usize {
-    48 + 8 + key_len + 1 + value_len + 2
+fn walk_classes(node: &NodeShared) -> ClassWalk {
+    let max_item = node.store.settings.max_item_size.load(Ordering::Relaxed);
+    let sizes = slab_class::chunk_sizes(max_item);
+    let n = sizes.len();
+    let mut walk = ClassWalk {
+        sizes,
+        count: vec![0; n],
+        requested: vec![0; n],
+        oldest: vec![u32::MAX; n],
+    };
+    node.store.for_each(|k, v, _, atime| {
+        let size = slab_class::item_size(k.len(), v);
+        let class = slab_class::class_index(max_item, size);
+        walk.count[class] += 1;
+        walk.requested[class] += size as u64;
+        walk.oldest[class] = walk.oldest[class].min(atime);
+    });
+    walk
 }
 
 /// `stats items` and `stats slabs` (computed from a walk over the items), `stats sizes`.
 pub(crate) fn class_stats(node: &NodeShared, which: &str) -> StatLines {
-    let max_item = node.store.settings.max_item_size.load(Ordering::Relaxed);
-    let classes = slab_classes(max_item);
-    let mut count = vec![0u64; classes.len()];
-    let mut requested = vec![0u64; classes.len()];
-    node.store.for_each(|k, v, _| {
-        let size = memcached_item_size(k.len(), v);
-        let class = classes
-            .iter()
-            .position(|&c| size <= c)
-            .unwrap_or(classes.len() - 1);
-        count[class] += 1;
-        requested[class] += size as u64;
-    });
     let mut s = StatLines::default();
     match which {
-        "items" => {
-            for (i, n) in count.iter().enumerate().filter(|(_, n)| **n > 0) {
-                let id = i + 1;
-                s.push(format!("items:{id}:number"), n);
-                s.push(format!("items:{id}:age"), 0);
-                s.push(format!("items:{id}:mem_requested"), requested[i]);
-                s.push(format!("items:{id}:evicted"), 0);
-                s.push(format!("items:{id}:evicted_nonzero"), 0);
-                s.push(format!("items:{id}:evicted_time"), 0);
-                s.push(format!("items:{id}:outofmemory"), 0);
-                s.push(format!("items:{id}:tailrepairs"), 0);
-                s.push(format!("items:{id}:reclaimed"), 0);
-                s.push(format!("items:{id}:expired_unfetched"), 0);
-                s.push(format!("items:{id}:evicted_unfetched"), 0);
-            }
-        }
-        "slabs" => {
-            let mut active = 0;
-            let mut malloced = 0u64;
-            for (i, n) in count.iter().enumerate().filter(|(_, n)| **n > 0) {
-                let id = i + 1;
-                let chunk = classes[i];
-                let per_page = ((1usize << 20) / chunk).max(1) as u64;
-                let pages = n.div_ceil(per_page);
-                active += 1;
-                malloced += pages << 20;
-                s.push(format!("{id}:chunk_size"), chunk);
-                s.push(format!("{id}:chunks_per_page"), per_page);
-                s.push(format!("{id}:total_pages"), pages);
-                s.push(format!("{id}:total_chunks"), pages * per_page);
-                s.push(format!("{id}:used_chunks"), n);
-                s.push(format!("{id}:free_chunks"), pages * per_page - n);
-                s.push(format!("{id}:free_chunks_end"), 0);
-                s.push(format!("{id}:mem_requested"), requested[i]);
-            }
-            s.push("active_slabs", active);
-            s.push("total_malloced", malloced);
-        }
-        _ => {
-            // memcached 1.6 tracks sizes only when started with `-o track_sizes`.
-            s.push("sizes_status", "disabled");
-        }
+        "items" => items_stats(node, &walk_classes(node), &mut s),
+        "slabs" => slabs_stats(&walk_classes(node), &mut s),
+        // memcached 1.6 tracks sizes only when started with `-o track_sizes`.
+        _ => s.push("sizes_status", "disabled"),
     }
     s
+}
+
+/// `stats items`: memcached's lines for every class holding items. A node keeps one LRU, so
+/// every item counts as cold (`age` is its oldest item's idle time) and the segmented-LRU
+/// movements and per-LRU hits stay at zero; evictions, reclaims and crawler work are counted
+/// per class as they happen.
+fn items_stats(node: &NodeShared, walk: &ClassWalk, s: &mut StatLines) {
+    let now = node.store.clock.now();
+    let classes = &node.store.classes;
+    for (i, &n) in walk.count.iter().enumerate().filter(|(_, n)| **n > 0) {
+        let id = i + 1;
+        let mut stat = |name: &str, value: u64| s.push(format!("items:{id}:{name}"), value);
+        stat("number", n);
+        stat("number_hot", 0);
+        stat("number_warm", 0);
+        stat("number_cold", n);
+        stat("age_hot", 0);
+        stat("age_warm", 0);
+        stat("age", u64::from(now.saturating_sub(walk.oldest[i])));
+        stat("mem_requested", walk.requested[i]);
+        for (name, counter) in [
+            ("evicted", ClassCounter::Evicted),
+            ("evicted_nonzero", ClassCounter::EvictedNonzero),
+        ] {
+            stat(name, classes.get(i, counter));
+        }
+        stat("evicted_time", classes.evicted_time(i));
+        stat("outofmemory", classes.get(i, ClassCounter::OutOfMemory));
+        stat("tailrepairs", 0);
+        for (name, counter) in [
+            ("reclaimed", ClassCounter::Reclaimed),
+            ("expired_unfetched", ClassCounter::ExpiredUnfetched),
+            ("evicted_unfetched", ClassCounter::EvictedUnfetched),
+        ] {
+            stat(name, classes.get(i, counter));
+        }
+        stat("evicted_active", 0);
+        stat(
+            "crawler_reclaimed",
+            classes.get(i, ClassCounter::CrawlerReclaimed),
+        );
+        stat(
+            "crawler_items_checked",
+            classes.get(i, ClassCounter::CrawlerItemsChecked),
+        );
+        for name in [
+            "lrutail_reflocked",
+            "moves_to_cold",
+            "moves_to_warm",
+            "moves_within_lru",
+            "direct_reclaims",
+            "hits_to_hot",
+            "hits_to_warm",
+            "hits_to_cold",
+            "hits_to_temp",
+        ] {
+            stat(name, 0);
+        }
+    }
+}
+
+/// `stats slabs`: the pages memcached would need for each class's items (1 MiB each).
+fn slabs_stats(walk: &ClassWalk, s: &mut StatLines) {
+    let mut active = 0;
+    let mut malloced = 0u64;
+    for (i, n) in walk.count.iter().enumerate().filter(|(_, n)| **n > 0) {
+        let id = i + 1;
+        let chunk = walk.sizes[i];
+        let per_page = ((1usize << 20) / chunk).max(1) as u64;
+        let pages = n.div_ceil(per_page);
+        active += 1;
+        malloced += pages << 20;
+        s.push(format!("{id}:chunk_size"), chunk);
+        s.push(format!("{id}:chunks_per_page"), per_page);
+        s.push(format!("{id}:total_pages"), pages);
+        s.push(format!("{id}:total_chunks"), pages * per_page);
+        s.push(format!("{id}:used_chunks"), n);
+        s.push(format!("{id}:free_chunks"), pages * per_page - n);
+        s.push(format!("{id}:free_chunks_end"), 0);
+        s.push(format!("{id}:mem_requested"), walk.requested[i]);
+    }
+    s.push("active_slabs", active);
+    s.push("total_malloced", malloced);
 }
 
 /// `stats cachedump <class> <limit>`: `ITEM <key> [<bytes> b; <expiry> s]` lines of one
 /// slab class (limit 0 = all), as memcached lists them.
 pub(crate) fn cachedump(node: &NodeShared, class: u64, limit: u64, out: &mut Vec<u8>) {
-    let classes = slab_classes(node.store.settings.max_item_size.load(Ordering::Relaxed));
+    let max_item = node.store.settings.max_item_size.load(Ordering::Relaxed);
     let mut n = 0u64;
-    node.store.for_each(|k, v, exptime| {
-        let size = memcached_item_size(k.len(), v);
-        let id = classes
-            .iter()
-            .position(|&c| size <= c)
-            .unwrap_or(classes.len() - 1) as u64
-            + 1;
+    node.store.for_each(|k, v, exptime, _| {
+        let size = slab_class::item_size(k.len(), v);
+        let id = slab_class::class_index(max_item, size) as u64 + 1;
         // memcached stops a dump at 2 MB of output.
         if id != class || (limit != 0 && n >= limit) || out.len() > 2 << 20 {
             return;

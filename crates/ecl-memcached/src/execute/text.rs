@@ -225,7 +225,7 @@ fn storage(
 ) -> Result<&'static [u8], StoreError> {
     let counters = &node.store.counters;
     let mut g = node.store.lock(key);
-    let existing = g.find(key, false);
+    let existing = g.find_to_store(key);
     let stripe = g.stripe();
     let mut item = NewItem {
         flags,
@@ -445,6 +445,7 @@ fn stats_family(node: &NodeShared, stripe: usize, family: StatsRequest, out: &mu
         StatsRequest::Reset => {
             node.store.counters.reset();
             node.prefix_stats.clear();
+            node.store.classes.reset();
             out.extend_from_slice(wire::RESET);
         }
         StatsRequest::Detail(DetailOp::On) => {
