@@ -118,7 +118,10 @@ pub(crate) fn spawn(
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                reaper_of.store.reap(512);
+                // The reaper is the node's LRU crawler: `lru_crawler disable` stops it.
+                if reaper_of.lru_crawler.load(Ordering::Relaxed) {
+                    reaper_of.store.reap(512);
+                }
             }
         }
         .instrument(span),

@@ -260,6 +260,19 @@ pub(crate) struct ShardGuard<'a> {
     over_budget: bool,
 }
 
+/// A live item as [`Store::walk_from`] shows it.
+pub(crate) struct LiveItem<'a> {
+    pub(crate) key: &'a [u8],
+    pub(crate) value_len: usize,
+    /// Absolute expiry (Unix seconds), 0 = never.
+    pub(crate) exptime: u32,
+    /// Last access (Unix seconds).
+    pub(crate) atime: u32,
+    pub(crate) cas: u64,
+    /// Fetched since stored.
+    pub(crate) fetched: bool,
+}
+
 /// Why a [`ShardGuard`] looks a key up: what an expired or flushed item found there counts as.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Lookup {
@@ -461,6 +474,83 @@ impl Store {
     }
 
     /// Calls `f` for every live item (stats items/sizes); holds one shard lock at a time.
+    /// Walks the live items from `cursor` (0 = the start; a value this returned), calling `f`
+    /// with each until it returns `false`: then returns where to go on, `None` once every
+    /// shard was walked. One shard lock at a time, so a long dump never stalls the node.
+    pub(crate) fn walk_from(
+        &self,
+        cursor: u64,
+        mut f: impl FnMut(&LiveItem<'_>) -> bool,
+    ) -> Option<u64> {
+        let now = self.clock.now();
+        let flush = self.flush_at.load(Ordering::Relaxed);
+        let (first_shard, first_slot) = ((cursor >> 32) as usize, (cursor & 0xffff_ffff) as usize);
+        for (index, shard) in self.shards.iter().enumerate().skip(first_shard) {
+            let s = lock(shard);
+            let from = if index == first_shard { first_slot } else { 0 };
+            for (i, e) in s.entries.iter().enumerate().skip(from) {
+                let dead = (e.exptime != 0 && e.exptime <= now)
+                    || (flush_started(flush, now) && e.atime < flush);
+                if e.is_free() || dead {
+                    continue;
+                }
+                let item = LiveItem {
+                    key: e.key(),
+                    value_len: e.data.len() - e.key_len as usize,
+                    exptime: e.exptime,
+                    atime: e.atime,
+                    cas: e.cas,
+                    fetched: e.bits & FETCHED != 0,
+                };
+                if !f(&item) {
+                    return Some(((index as u64) << 32) | i as u64);
+                }
+            }
+        }
+        None
+    }
+
+    /// `lru_crawler crawl`: removes now the expired and flushed items of the classes `wanted`
+    /// picks (by class index), counting the crawler's work per class. `false` when those
+    /// classes hold no item at all (memcached's NOTSTARTED).
+    pub(crate) fn crawl(&self, wanted: impl Fn(usize) -> bool) -> bool {
+        let now = self.clock.now();
+        let flush = self.flush_at.load(Ordering::Relaxed);
+        let max_item = self.settings.max_item_size.load(Ordering::Relaxed);
+        let mut started = false;
+        for (index, shard) in self.shards.iter().enumerate() {
+            let mut s = lock(shard);
+            for i in 0..s.entries.len() {
+                let e = &s.entries[i];
+                if e.is_free() {
+                    continue;
+                }
+                let len = e.data.len();
+                if !wanted(slab_class::class_index(
+                    max_item,
+                    slab_class::item_size(len, 0),
+                )) {
+                    continue;
+                }
+                started = true;
+                self.counters.incr(index, Counter::CrawlerItemsChecked);
+                self.class_event(len, ClassCounter::CrawlerItemsChecked);
+                let dead = (e.exptime != 0 && e.exptime <= now)
+                    || (flush_started(flush, now) && e.atime < flush);
+                if dead {
+                    if e.bits & FETCHED == 0 {
+                        self.counters.incr(index, Counter::ExpiredUnfetched);
+                        self.class_event(len, ClassCounter::ExpiredUnfetched);
+                    }
+                    self.counters.incr(index, Counter::CrawlerReclaimed);
+                    self.class_event(len, ClassCounter::CrawlerReclaimed);
+                    self.unlink(&mut s, i as u32);
+                }
+            }
+        }
+        started
+    }
+
     /// `f(key, value length, expiry, last access)`.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&[u8], usize, u32, u32)) {
         let now = self.clock.now();

@@ -84,3 +84,14 @@ pub const M_TOKEN_LENGTH: &[u8] = b"CLIENT_ERROR incorrect length for M token\r\
 pub const OPAQUE_TOO_LONG: &[u8] = b"CLIENT_ERROR opaque token too long\r\n";
 /// Meta: `b` flag with a key that is not valid base64.
 pub const KEY_DECODE: &[u8] = b"CLIENT_ERROR error decoding key\r\n";
+
+/// `lru_crawler sleep` over one second.
+pub const CRAWLER_SLEEP_TOO_LONG: &[u8] = b"CLIENT_ERROR sleep must be one second or less\r\n";
+/// `lru_crawler crawl|metadump` while the crawler is disabled.
+pub const CRAWLER_DISABLED: &[u8] = b"CLIENT_ERROR lru crawler disabled\r\n";
+/// `lru_crawler crawl|metadump` naming a class that cannot exist.
+pub const CRAWLER_BADCLASS: &[u8] = b"BADCLASS invalid class id\r\n";
+/// `lru_crawler crawl|metadump` of classes holding no item.
+pub const CRAWLER_NOTSTARTED: &[u8] = b"NOTSTARTED no items to crawl\r\n";
+/// `lru_crawler metadump` after other requests of the same batch.
+pub const METADUMP_PIPELINED: &[u8] = b"ERROR cannot pipeline other commands before metadump\r\n";

@@ -481,3 +481,84 @@ async fn stats_detail_counts_per_prefix() {
     c.expect(b"stats detail dump\r\n", b"END\r\n").await;
     node.shutdown().await;
 }
+
+/// `lru_crawler`: metadump lists the live items (URI-encoded key, class, memcached's size),
+/// refuses to follow other replies of the same batch, reports an empty class as NOTSTARTED and
+/// a bad one as BADCLASS; crawl sweeps expired items; disable stops both (memcached's
+/// t/lru-crawler.t replies).
+#[tokio::test(flavor = "multi_thread")]
+async fn lru_crawler_metadump_and_crawl() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.expect(
+        b"lru_crawler metadump all\r\n",
+        b"NOTSTARTED no items to crawl\r\n",
+    )
+    .await;
+    c.expect(b"set a:b 0 0 2\r\nok\r\n", b"STORED\r\n").await;
+    c.send(b"lru_crawler metadump all\r\n").await;
+    let dump = read_dump(&mut c).await;
+    assert!(
+        dump.starts_with("key=a%3Ab exp=-1 la=")
+            && dump.ends_with(" cas=1 fetch=no cls=1 size=64\nEND\r\n"),
+        "{dump}"
+    );
+    c.expect(
+        b"mn\r\nlru_crawler metadump all\r\n",
+        b"MN\r\nERROR cannot pipeline other commands before metadump\r\n",
+    )
+    .await;
+    c.expect(
+        b"lru_crawler metadump 64\r\n",
+        b"BADCLASS invalid class id\r\n",
+    )
+    .await;
+    c.expect(
+        b"lru_crawler metadump 2\r\n",
+        b"NOTSTARTED no items to crawl\r\n",
+    )
+    .await;
+    c.expect(b"lru_crawler crawl 1\r\n", b"OK\r\n").await;
+    c.expect(
+        b"lru_crawler sleep 1000001\r\n",
+        b"CLIENT_ERROR sleep must be one second or less\r\n",
+    )
+    .await;
+    c.expect(b"lru_crawler disable\r\n", b"OK\r\n").await;
+    c.expect(
+        b"lru_crawler crawl all\r\n",
+        b"CLIENT_ERROR lru crawler disabled\r\n",
+    )
+    .await;
+    node.shutdown().await;
+}
+
+/// A metadump larger than a connection's output budget is streamed whole: every item once.
+#[tokio::test(flavor = "multi_thread")]
+async fn lru_crawler_metadump_streams_every_item() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    for i in 0..5_000 {
+        c.send(format!("set k{i:04} 0 0 1 noreply\r\nz\r\n").as_bytes())
+            .await;
+    }
+    c.expect(b"mn\r\n", b"MN\r\n").await;
+    c.send(b"lru_crawler metadump hash\r\n").await;
+    let dump = read_dump(&mut c).await;
+    let mut seen = std::collections::HashSet::new();
+    for line in dump.lines().filter(|l| l.starts_with("key=")) {
+        let key = line.split(' ').next().unwrap_or_default();
+        assert!(seen.insert(key.to_string()), "{key} listed twice");
+    }
+    assert_eq!(seen.len(), 5_000);
+    node.shutdown().await;
+}
+
+/// A metadump's text: its item lines end with a bare newline, the dump with `END\r\n`.
+async fn read_dump(c: &mut Conn) -> String {
+    let mut all = Vec::new();
+    while !all.ends_with(b"END\r\n") {
+        all.extend_from_slice(&c.read_line().await);
+    }
+    String::from_utf8_lossy(&all).to_string()
+}

@@ -47,11 +47,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 WORK = ROOT / "target" / "memcached_t"
 # The files that test the protocol and the server's behaviour through it. Left out: the
-# allocator and its threads (slabs*, lru*, chunked*, slabhang, refhang),
+# allocator and its threads (slabs*, lru, lru-maintainer, slabhang, refhang),
 # extstore, SASL, TLS, proxy, UDP, unix sockets, daemonize, restart files, watchers and
 # the stress script.
 FILES = (
-    "00-startup 64bit binary binary-get bogus-commands cas conn-limits dash-M dyn-maxbytes "
+    "00-startup 64bit binary binary-get bogus-commands cas chunked-items conn-limits dash-M "
+    "dyn-maxbytes lru-crawler "
     "evictions expirations flags flush-all getandtouch getset idle-timeout incrdecr issue_104 "
     "issue_108 "
     "issue_14 issue_140 issue_152 issue_163 issue_183 issue_192 issue_22 issue_260 issue_29 "
@@ -84,6 +85,11 @@ EXPECTED_DIFFERENCES = {
                       "total_malloced reduced to 8388608"],
                      "slab pages: memcached fits fewer 65 KiB items in 3 MB and grows or "
                      "shrinks total_malloced by 1 MB pages; a node counts item bytes"),
+    "lru-crawler": (["(unnamed)", "kicked lru crawler #2", "slab1 now has 0 used chunks"],
+                    "the first: memcached -o no_modern starts with its crawler off, a node's is "
+                    "always on; the others: a node's background sweep has removed the expired "
+                    "items before the crawl is asked for, so the class is empty (NOTSTARTED, no "
+                    "stats slabs line), where memcached's crawler had not run yet"),
     "issue_22": (["check evicted", "check evicted #3"],
                  "memcached fits fewer 65 KiB items in 3 MB (its slab pages), so it evicts "
                  "earlier; a node counts item bytes"),

@@ -17,6 +17,7 @@ use crate::store::{ItemView, NewItem};
 pub(crate) const OUTPUT_SOFT_LIMIT: usize = 256 * 1024;
 
 mod binary;
+mod crawler;
 mod meta;
 pub(crate) mod stats;
 mod text;

@@ -100,7 +100,14 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
         "slab_reassign_running",
         "slabs_moved",
         "lru_crawler_running",
+    ] {
+        s.push(name, 0);
+    }
+    s.push(
         "lru_crawler_starts",
+        node.lru_crawler_starts.load(Ordering::Relaxed),
+    );
+    for name in [
         "lru_maintainer_juggles",
         "malloc_fails",
         "log_worker_dropped",
@@ -221,9 +228,16 @@ pub(crate) fn settings_stats(node: &NodeShared) -> StatLines {
         "slab_chunk_max",
         st.max_item_size.load(Ordering::Relaxed) / 2,
     );
-    s.push("lru_crawler", "yes");
-    s.push("lru_crawler_sleep", 100);
-    s.push("lru_crawler_tocrawl", 0);
+    let crawler = node.lru_crawler.load(Ordering::Relaxed);
+    s.push("lru_crawler", if crawler { "yes" } else { "no" });
+    s.push(
+        "lru_crawler_sleep",
+        node.lru_crawler_sleep.load(Ordering::Relaxed),
+    );
+    s.push(
+        "lru_crawler_tocrawl",
+        node.lru_crawler_tocrawl.load(Ordering::Relaxed),
+    );
     s.push("tail_repair_time", 0);
     s.push(
         "flush_enabled",

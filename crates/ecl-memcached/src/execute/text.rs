@@ -82,6 +82,7 @@ pub(super) fn execute(
             Some(d) => out.extend_from_slice(&d.config_reply()),
             None => out.extend_from_slice(wire::ERROR),
         },
+        TextRequest::LruCrawler(sub) => return super::crawler::run(node, sub, resume, out),
         TextRequest::SlabsAutomove { setting, noreply } => {
             match setting {
                 Automove::Level(level) => node.slab_automove.store(level, Ordering::Relaxed),

@@ -126,6 +126,8 @@ pub enum TextRequest<'a> {
         /// `noreply` given.
         noreply: bool,
     },
+    /// `lru_crawler ...`.
+    LruCrawler(LruCrawler<'a>),
     /// `slabs automove <0|1|2>` or `slabs automove ratio <r>`: settings of memcached's slab
     /// mover, kept and shown by `stats settings` (a node has no slab pages to move).
     SlabsAutomove {
@@ -134,6 +136,21 @@ pub enum TextRequest<'a> {
         /// `noreply` given.
         noreply: bool,
     },
+}
+
+/// An `lru_crawler` subcommand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LruCrawler<'a> {
+    /// `crawl <classes>`: sweep those classes of expired items now.
+    Crawl(&'a [u8]),
+    /// `metadump <classes>`: one line per live item.
+    Metadump(&'a [u8]),
+    /// `tocrawl <n>`.
+    Tocrawl(u32),
+    /// `sleep <micros>`.
+    Sleep(u32),
+    /// `enable` / `disable` the background sweep.
+    Enable(bool),
 }
 
 /// A `slabs automove` setting.
@@ -397,6 +414,7 @@ fn parse_line<'a>(
         b"quit" => Request::Text(TextRequest::Quit),
         b"stats" => stats(&t),
         b"slabs" if n >= 3 && t.get(1) == b"automove" => slabs_automove(&t),
+        b"lru_crawler" => lru_crawler(&t),
         b"config" if n == 3 && t.get(1) == b"get" && t.get(2) == b"cluster" => {
             Request::Text(TextRequest::ConfigGetCluster)
         }
@@ -642,6 +660,33 @@ fn flush_all<'a>(t: &Tokens<'a>) -> Request<'a> {
         Some(0)
     };
     Request::Text(TextRequest::FlushAll { delay, noreply })
+}
+
+/// `lru_crawler crawl|metadump <classes>`, `tocrawl <n>`, `sleep <micros>` (three words) and
+/// `enable` / `disable` (two), with memcached's replies to anything else.
+fn lru_crawler<'a>(t: &Tokens<'a>) -> Request<'a> {
+    let reply = |msg| Request::Reply {
+        msg,
+        noreply: false,
+    };
+    let number = || parse_u64(t.get(2)).and_then(|v| u32::try_from(v).ok());
+    let sub = match (t.len, t.get(1)) {
+        (3, b"crawl") => LruCrawler::Crawl(t.get(2)),
+        (3, b"metadump") => LruCrawler::Metadump(t.get(2)),
+        (3, b"tocrawl") => match number() {
+            Some(n) => LruCrawler::Tocrawl(n),
+            None => return reply(wire::BAD_FORMAT),
+        },
+        (3, b"sleep") => match number() {
+            Some(n) if n <= 1_000_000 => LruCrawler::Sleep(n),
+            Some(_) => return reply(wire::CRAWLER_SLEEP_TOO_LONG),
+            None => return reply(wire::BAD_FORMAT),
+        },
+        (2, b"enable") => LruCrawler::Enable(true),
+        (2, b"disable") => LruCrawler::Enable(false),
+        _ => return reply(wire::ERROR),
+    };
+    Request::Text(TextRequest::LruCrawler(sub))
 }
 
 /// `slabs automove <level>` / `slabs automove ratio <r>`, with memcached's replies to bad
