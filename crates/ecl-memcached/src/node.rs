@@ -107,6 +107,14 @@ impl NodeShared {
         }
     }
 
+    /// `stats reset`: the counters, the per-class counters and the prefix counts (memcached's
+    /// stats_reset clears the three).
+    pub(crate) fn reset_stats(&self) {
+        self.store.counters.reset();
+        self.store.classes.reset();
+        self.prefix_stats.clear();
+    }
+
     /// Whether the node still serves.
     pub(crate) fn is_running(&self) -> bool {
         self.running.load(Ordering::Relaxed)

@@ -35,7 +35,7 @@ pub(crate) enum Event {
     Delete,
 }
 
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct Counts {
     gets: u64,
     hits: u64,
@@ -111,11 +111,21 @@ impl PrefixStats {
 
     /// The `stats detail dump` text: a `PREFIX` line per prefix, then `END`.
     pub(crate) fn dump(&self) -> Vec<u8> {
-        let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        let mut rows: Vec<(&Vec<u8>, &Counts)> = table.prefixes.iter().collect();
-        rows.sort_by_key(|(prefix, c)| (murmur3_32(prefix) % BUCKETS, std::cmp::Reverse(c.born)));
+        // Copied out so that sorting (and hashing every prefix) happens outside the lock the
+        // request handlers take.
+        let mut rows: Vec<(Vec<u8>, Counts)> = {
+            let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+            table
+                .prefixes
+                .iter()
+                .map(|(p, c)| (p.clone(), *c))
+                .collect()
+        };
+        rows.sort_by_cached_key(|(prefix, c)| {
+            (murmur3_32(prefix) % BUCKETS, std::cmp::Reverse(c.born))
+        });
         let mut out = Vec::new();
-        for (prefix, c) in rows {
+        for (prefix, c) in &rows {
             out.extend_from_slice(b"PREFIX ");
             out.extend_from_slice(prefix);
             let line = format!(

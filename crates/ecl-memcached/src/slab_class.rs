@@ -16,28 +16,32 @@ const ITEM_EXTRA: usize = 48 + 8 + 1 + 2;
 /// memcached has at most this many classes.
 pub(crate) const MAX_CLASSES: usize = 64;
 
-/// Chunk sizes of memcached's default classes (96-byte first chunk, factor 1.25, 8-byte
-/// alignment) up to the largest class, half the item size limit (at least 1 KiB), in order:
-/// the `i`-th is class `i + 1`.
-fn chunks(max_item: usize) -> impl Iterator<Item = usize> {
-    let limit = (max_item / 2).max(1024);
-    let mut next = Some(96usize);
-    let mut count = 0;
-    std::iter::from_fn(move || {
-        let size = next?;
-        count += 1;
-        if size >= limit || count == MAX_CLASSES {
-            next = None;
-            return Some(limit);
-        }
-        next = Some(((size as f64 * 1.25) as usize + 7) & !7);
-        Some(size)
-    })
+/// memcached's largest chunk: half its 1 MiB slab page (`slab_chunk_max`); bigger items are
+/// chained from chunks of it.
+pub(crate) const SLAB_CHUNK_MAX: usize = 512 * 1024;
+
+/// The largest chunk for an item size limit: [`SLAB_CHUNK_MAX`], or the limit when smaller
+/// (memcached refuses a chunk larger than `-I`).
+pub(crate) fn chunk_max(max_item: usize) -> usize {
+    SLAB_CHUNK_MAX.min(max_item.max(1024))
 }
 
-/// Every class's chunk size (index `i` is class `i + 1`).
+/// Chunk sizes of memcached's default classes, index `i` being class `i + 1`: from 96 bytes
+/// (its 48-byte header and 48 bytes of data), each the previous times 1.25 rounded up to 8
+/// bytes, while the unrounded product stays under the largest chunk / 1.25; then the largest
+/// chunk itself. With 1 MiB items: 39 classes, 96 to 524,288 bytes, as `memcached -vv` lists.
 pub(crate) fn chunk_sizes(max_item: usize) -> Vec<usize> {
-    chunks(max_item).collect()
+    let largest = chunk_max(max_item);
+    let stop = largest as f64 / 1.25;
+    let mut sizes = Vec::new();
+    let mut size = 96usize;
+    while sizes.len() < MAX_CLASSES - 2 && (size as f64) < stop {
+        let aligned = size.div_ceil(8) * 8;
+        sizes.push(aligned);
+        size = (aligned as f64 * 1.25) as usize;
+    }
+    sizes.push(largest);
+    sizes
 }
 
 /// Size memcached would account an item at, from its key and value lengths.
@@ -45,18 +49,28 @@ pub(crate) fn item_size(key_len: usize, value_len: usize) -> usize {
     ITEM_EXTRA + key_len + value_len
 }
 
-/// Index (class id minus one) of the class an item of `size` bytes goes to: the first whose
-/// chunk holds it, the largest for bigger items (memcached chains those in chunks of it).
-/// Computed without allocating: the store calls it on every eviction.
+/// Index (class id minus one) in `sizes` ([`chunk_sizes`]) of the class an item of `size`
+/// bytes goes to: the first whose chunk holds it, the largest for bigger items.
+pub(crate) fn class_in(sizes: &[usize], size: usize) -> usize {
+    sizes
+        .partition_point(|&chunk| chunk < size)
+        .min(sizes.len().saturating_sub(1))
+}
+
+/// [`class_in`] for the item size limit `max_item`, from a table kept for the last limit
+/// asked about (the store calls this on every eviction; the limit rarely changes).
 pub(crate) fn class_index(max_item: usize, size: usize) -> usize {
-    let mut last = 0;
-    for (i, chunk) in chunks(max_item).enumerate() {
-        last = i;
-        if size <= chunk {
-            return i;
-        }
+    thread_local! {
+        static TABLE: std::cell::RefCell<(usize, Vec<usize>)> =
+            const { std::cell::RefCell::new((0, Vec::new())) };
     }
-    last
+    TABLE.with(|table| {
+        let mut table = table.borrow_mut();
+        if table.0 != max_item || table.1.is_empty() {
+            *table = (max_item, chunk_sizes(max_item));
+        }
+        class_in(&table.1, size)
+    })
 }
 
 /// The per-class counters of `stats items`.
@@ -148,16 +162,17 @@ mod tests {
 
     #[test]
     fn default_layout_and_class_of_a_size() {
+        // `memcached -vv` of 1.6.18 with default settings: 39 classes.
         let sizes = chunk_sizes(1 << 20);
+        assert_eq!(sizes.len(), 39);
         assert_eq!(&sizes[..4], &[96, 120, 152, 192]);
-        assert_eq!(*sizes.last().unwrap_or(&0), 512 * 1024);
+        assert_eq!(&sizes[36..], &[315_872, 394_840, 524_288]);
+        assert_eq!(chunk_sizes(4 << 20), sizes);
         assert_eq!(class_index(1 << 20, item_size(1, 1)), 0);
+        assert_eq!(class_index(1 << 20, 96), 0);
         assert_eq!(class_index(1 << 20, 97), 1);
-        assert_eq!(class_index(1 << 20, 10 << 20), sizes.len() - 1);
-        assert_eq!(
-            chunk_sizes(1024),
-            vec![96, 120, 152, 192, 240, 304, 384, 480, 600, 752, 944, 1024]
-        );
+        assert_eq!(class_index(1 << 20, 10 << 20), 38);
+        assert_eq!(*chunk_sizes(1024).last().unwrap_or(&0), 1024);
     }
 
     #[test]

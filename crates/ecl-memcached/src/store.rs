@@ -273,17 +273,6 @@ pub(crate) struct LiveItem<'a> {
     pub(crate) fetched: bool,
 }
 
-/// Why a [`ShardGuard`] looks a key up: what an expired or flushed item found there counts as.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Lookup {
-    /// A retrieval: `get_expired` / `get_flushed`.
-    Fetch,
-    /// A store: `reclaimed`.
-    Store,
-    /// Anything else: nothing.
-    Look,
-}
-
 /// Slot of an item inside a locked shard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Slot(u32);
@@ -473,10 +462,10 @@ impl Store {
         }
     }
 
-    /// Calls `f` for every live item (stats items/sizes); holds one shard lock at a time.
     /// Walks the live items from `cursor` (0 = the start; a value this returned), calling `f`
     /// with each until it returns `false`: then returns where to go on, `None` once every
-    /// shard was walked. One shard lock at a time, so a long dump never stalls the node.
+    /// shard was walked. One shard lock at a time; a caller that stops every so many items
+    /// (a metadump does) lets the node's other connections in between.
     pub(crate) fn walk_from(
         &self,
         cursor: u64,
@@ -511,13 +500,11 @@ impl Store {
     }
 
     /// `lru_crawler crawl`: removes now the expired and flushed items of the classes `wanted`
-    /// picks (by class index), counting the crawler's work per class. `false` when those
-    /// classes hold no item at all (memcached's NOTSTARTED).
-    pub(crate) fn crawl(&self, wanted: impl Fn(usize) -> bool) -> bool {
+    /// picks (by class index), counting the crawler's work per class.
+    pub(crate) fn crawl(&self, wanted: impl Fn(usize) -> bool) {
         let now = self.clock.now();
         let flush = self.flush_at.load(Ordering::Relaxed);
         let max_item = self.settings.max_item_size.load(Ordering::Relaxed);
-        let mut started = false;
         for (index, shard) in self.shards.iter().enumerate() {
             let mut s = lock(shard);
             for i in 0..s.entries.len() {
@@ -532,13 +519,11 @@ impl Store {
                 )) {
                     continue;
                 }
-                started = true;
                 self.counters.incr(index, Counter::CrawlerItemsChecked);
                 self.class_event(len, ClassCounter::CrawlerItemsChecked);
-                let dead = (e.exptime != 0 && e.exptime <= now)
-                    || (flush_started(flush, now) && e.atime < flush);
-                if dead {
-                    if e.bits & FETCHED == 0 {
+                let expired = e.exptime != 0 && e.exptime <= now;
+                if expired || (flush_started(flush, now) && e.atime < flush) {
+                    if expired && e.bits & FETCHED == 0 {
                         self.counters.incr(index, Counter::ExpiredUnfetched);
                         self.class_event(len, ClassCounter::ExpiredUnfetched);
                     }
@@ -548,10 +533,10 @@ impl Store {
                 }
             }
         }
-        started
     }
 
-    /// `f(key, value length, expiry, last access)`.
+    /// Calls `f(key, value length, expiry, last access)` for every live item (stats
+    /// items/slabs, cachedump); holds one shard lock at a time.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&[u8], usize, u32, u32)) {
         let now = self.clock.now();
         for shard in self.shards.iter() {
@@ -655,22 +640,21 @@ impl Store {
     fn evict(&self, s: &mut Shard, index: usize, slot: u32) {
         let e = &s.entries[slot as usize];
         let now = self.clock.now();
-        let len = e.data.len();
+        let max_item = self.settings.max_item_size.load(Ordering::Relaxed);
+        let class = slab_class::class_index(max_item, slab_class::item_size(e.data.len(), 0));
         if e.exptime != 0 && e.exptime <= now {
             self.counters.incr(index, Counter::Reclaimed);
-            self.class_event(len, ClassCounter::Reclaimed);
+            self.classes.incr(class, ClassCounter::Reclaimed);
         } else {
             self.counters.incr(index, Counter::Evictions);
-            self.class_event(len, ClassCounter::Evicted);
+            self.classes.incr(class, ClassCounter::Evicted);
             if e.exptime != 0 {
-                self.class_event(len, ClassCounter::EvictedNonzero);
+                self.classes.incr(class, ClassCounter::EvictedNonzero);
             }
             if e.bits & FETCHED == 0 {
                 self.counters.incr(index, Counter::EvictedUnfetched);
-                self.class_event(len, ClassCounter::EvictedUnfetched);
+                self.classes.incr(class, ClassCounter::EvictedUnfetched);
             }
-            let max_item = self.settings.max_item_size.load(Ordering::Relaxed);
-            let class = slab_class::class_index(max_item, slab_class::item_size(len, 0));
             self.classes
                 .set_evicted_time(class, u64::from(now.saturating_sub(e.atime)));
         }
@@ -757,22 +741,6 @@ impl ShardGuard<'_> {
     /// Finds the live item of `key`, reclaiming it first if expired or flushed. Counts
     /// `get_expired` / `get_flushed` when `count_fetch` is set.
     pub(crate) fn find(&mut self, key: &[u8], count_fetch: bool) -> Option<Slot> {
-        let purpose = if count_fetch {
-            Lookup::Fetch
-        } else {
-            Lookup::Look
-        };
-        self.find_for(key, purpose)
-    }
-
-    /// [`ShardGuard::find`] for a store about to write `key`: an expired or flushed item it
-    /// finds there counts as `reclaimed` (the write takes its memory back, as memcached
-    /// counts a store that reuses an expired item).
-    pub(crate) fn find_to_store(&mut self, key: &[u8]) -> Option<Slot> {
-        self.find_for(key, Lookup::Store)
-    }
-
-    fn find_for(&mut self, key: &[u8], purpose: Lookup) -> Option<Slot> {
         let hash = self.hash;
         let now = self.now;
         let flush = self.store.flush_at.load(Ordering::Relaxed);
@@ -784,20 +752,13 @@ impl ShardGuard<'_> {
         let expired = e.exptime != 0 && e.exptime <= now;
         let flushed = flush_started(flush, now) && e.atime < flush;
         if expired || flushed {
-            match purpose {
-                Lookup::Fetch => {
-                    let c = if expired {
-                        Counter::GetExpired
-                    } else {
-                        Counter::GetFlushed
-                    };
-                    store.counters.incr(index, c);
-                }
-                Lookup::Store => {
-                    store.counters.incr(index, Counter::Reclaimed);
-                    store.class_event(e.data.len(), ClassCounter::Reclaimed);
-                }
-                Lookup::Look => {}
+            if count_fetch {
+                let c = if expired {
+                    Counter::GetExpired
+                } else {
+                    Counter::GetFlushed
+                };
+                store.counters.incr(index, c);
             }
             if e.bits & FETCHED == 0 && expired {
                 store.counters.incr(index, Counter::ExpiredUnfetched);

@@ -91,7 +91,7 @@ pub const CRAWLER_SLEEP_TOO_LONG: &[u8] = b"CLIENT_ERROR sleep must be one secon
 pub const CRAWLER_DISABLED: &[u8] = b"CLIENT_ERROR lru crawler disabled\r\n";
 /// `lru_crawler crawl|metadump` naming a class that cannot exist.
 pub const CRAWLER_BADCLASS: &[u8] = b"BADCLASS invalid class id\r\n";
-/// `lru_crawler crawl|metadump` of classes holding no item.
-pub const CRAWLER_NOTSTARTED: &[u8] = b"NOTSTARTED no items to crawl\r\n";
+/// `lru_crawler crawl hash`, which memcached cannot start.
+pub const CRAWLER_UNKNOWN_ERROR: &[u8] = b"ERROR an unknown error happened\r\n";
 /// `lru_crawler metadump` after other requests of the same batch.
 pub const METADUMP_PIPELINED: &[u8] = b"ERROR cannot pipeline other commands before metadump\r\n";

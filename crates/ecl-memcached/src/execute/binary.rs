@@ -320,7 +320,7 @@ fn store(
     };
     let mut g = store.lock(key);
     let stripe = g.stripe();
-    let existing = g.find_to_store(key);
+    let existing = g.find(key, false);
     let mut item = NewItem {
         flags,
         exptime,
@@ -484,9 +484,7 @@ fn stat(node: &NodeShared, h: &Header, key: &[u8], out: &mut Vec<u8>) {
         b"sizes" => class_stats(node, "sizes"),
         b"conns" => conns_stats(node, u64::MAX),
         b"reset" => {
-            node.store.counters.reset();
-            node.prefix_stats.clear();
-            node.store.classes.reset();
+            node.reset_stats();
             StatLines::default()
         }
         _ if key.starts_with(b"detail") => {

@@ -18,6 +18,9 @@ use crate::slab_class::{self, MAX_CLASSES};
 use crate::store::LiveItem;
 use crate::wire;
 
+/// Items a metadump looks at before it pauses (see [`metadump`]).
+const VISITS_PER_TURN: usize = 16_384;
+
 /// The classes a crawl or a metadump covers: every class (`all`, `hash`) or a list of ids.
 struct Selection([bool; MAX_CLASSES]);
 
@@ -75,21 +78,25 @@ pub(super) fn run(
     Step::More
 }
 
+/// `lru_crawler crawl`: memcached starts a crawler per selected class whether or not it holds
+/// items (OK), and has no hash walk for this one (`hash` is its "unknown error").
 fn crawl(node: &NodeShared, classes: &[u8], out: &mut Vec<u8>) {
+    if classes == b"hash" {
+        out.extend_from_slice(wire::CRAWLER_UNKNOWN_ERROR);
+        return;
+    }
     let Some(selection) = Selection::parse(classes) else {
         out.extend_from_slice(wire::CRAWLER_BADCLASS);
         return;
     };
-    if node.store.crawl(|class| selection.covers(class)) {
-        node.lru_crawler_starts.fetch_add(1, Ordering::Relaxed);
-        out.extend_from_slice(wire::OK);
-    } else {
-        out.extend_from_slice(wire::CRAWLER_NOTSTARTED);
-    }
+    node.store.crawl(|class| selection.covers(class));
+    node.lru_crawler_starts.fetch_add(1, Ordering::Relaxed);
+    out.extend_from_slice(wire::OK);
 }
 
 /// `lru_crawler metadump`: the checks on its first call (`*resume == 0`), then a line per
-/// live item of the selected classes from the cursor `*resume - 1`, and `END` after the last.
+/// live item of the selected classes from the cursor `*resume - 1`, and `END` after the last
+/// (alone for an empty selection, as memcached).
 fn metadump(node: &NodeShared, classes: &[u8], resume: &mut usize, out: &mut Vec<u8>) -> Step {
     let Some(selection) = Selection::parse(classes) else {
         out.extend_from_slice(wire::CRAWLER_BADCLASS);
@@ -109,22 +116,19 @@ fn metadump(node: &NodeShared, classes: &[u8], resume: &mut usize, out: &mut Vec
             out.extend_from_slice(wire::METADUMP_PIPELINED);
             return Step::More;
         }
-        let any = node
-            .store
-            .walk_from(0, |item| !selection.covers(class_of(item)));
-        if any.is_none() {
-            out.extend_from_slice(wire::CRAWLER_NOTSTARTED);
-            return Step::More;
-        }
         node.lru_crawler_starts.fetch_add(1, Ordering::Relaxed);
     }
     let cursor = resume.saturating_sub(1) as u64;
+    // A pause every VISITS_PER_TURN items, written or not: a dump of one small class out of
+    // millions of items still lets the node's other connections take their turns.
+    let mut visits = 0;
     let stopped = node.store.walk_from(cursor, |item| {
         let class = class_of(item);
         if selection.covers(class) {
             metadump_line(item, class + 1, out);
         }
-        out.len() < OUTPUT_SOFT_LIMIT
+        visits += 1;
+        out.len() < OUTPUT_SOFT_LIMIT && visits < VISITS_PER_TURN
     });
     match stopped {
         // The item at `at` was written: go on after it (+1), kept non-zero (+1).

@@ -207,7 +207,7 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
     let f = &r.flags;
     let mut g = store.lock(&r.key);
     let stripe = g.stripe();
-    let existing = g.find_to_store(&r.key);
+    let existing = g.find(&r.key, false);
     let mut item = NewItem {
         flags: r.client_flags.unwrap_or(0),
         exptime: r.ttl.map(|t| store.clock.expiry(t)).unwrap_or(0),

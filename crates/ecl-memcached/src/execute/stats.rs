@@ -99,14 +99,17 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
         "slab_reassign_busy_deletes",
         "slab_reassign_running",
         "slabs_moved",
-        "lru_crawler_running",
     ] {
         s.push(name, 0);
     }
-    s.push(
-        "lru_crawler_starts",
-        node.lru_crawler_starts.load(Ordering::Relaxed),
-    );
+    // memcached lists its crawler's gauges only while the crawler is on.
+    if node.lru_crawler.load(Ordering::Relaxed) {
+        s.push("lru_crawler_running", 0);
+        s.push(
+            "lru_crawler_starts",
+            node.lru_crawler_starts.load(Ordering::Relaxed),
+        );
+    }
     for name in [
         "lru_maintainer_juggles",
         "malloc_fails",
@@ -224,9 +227,10 @@ pub(crate) fn settings_stats(node: &NodeShared) -> StatLines {
     s.push("slab_automove", node.slab_automove.load(Ordering::Relaxed));
     let ratio = f64::from_bits(node.slab_automove_ratio.load(Ordering::Relaxed));
     s.push("slab_automove_ratio", format!("{ratio:.2}"));
+    s.push("slab_automove_window", 30);
     s.push(
         "slab_chunk_max",
-        st.max_item_size.load(Ordering::Relaxed) / 2,
+        slab_class::chunk_max(st.max_item_size.load(Ordering::Relaxed)),
     );
     let crawler = node.lru_crawler.load(Ordering::Relaxed);
     s.push("lru_crawler", if crawler { "yes" } else { "no" });

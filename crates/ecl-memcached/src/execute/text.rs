@@ -226,7 +226,7 @@ fn storage(
 ) -> Result<&'static [u8], StoreError> {
     let counters = &node.store.counters;
     let mut g = node.store.lock(key);
-    let existing = g.find_to_store(key);
+    let existing = g.find(key, false);
     let stripe = g.stripe();
     let mut item = NewItem {
         flags,
@@ -310,6 +310,8 @@ fn refused(
 ) {
     let counters = &node.store.counters;
     counters.incr(stripe, Counter::CmdSet);
+    // memcached counts the prefix when it reads the command line, before the data.
+    node.prefix_stats.record(key, Event::Set);
     if why == Refusal::BadChunk {
         encode_reply(out, noreply, wire::BAD_CHUNK);
         return;
@@ -444,9 +446,7 @@ fn stats_family(node: &NodeShared, stripe: usize, family: StatsRequest, out: &mu
         StatsRequest::Sizes => stats::class_stats(node, "sizes").render_text(out),
         StatsRequest::Conns => stats::conns_stats(node, stripe as u64).render_text(out),
         StatsRequest::Reset => {
-            node.store.counters.reset();
-            node.prefix_stats.clear();
-            node.store.classes.reset();
+            node.reset_stats();
             out.extend_from_slice(wire::RESET);
         }
         StatsRequest::Detail(DetailOp::On) => {
