@@ -40,6 +40,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -193,12 +194,22 @@ def run_file(suite, kind, name, out):
     """{test key: 'ok' | 'err'} of one file against `kind`."""
     log_file = out / f"{kind}-{name}.log"
     env = dict(os.environ, MEMCACHED_T_KIND=kind)
-    try:
-        with open(log_file, "w") as f:
-            subprocess.run(["prove", "-v", f"t/{name}.t"], cwd=suite, stdout=f,
-                           stderr=subprocess.STDOUT, env=env, timeout=120)
-    except subprocess.TimeoutExpired:
-        pass
+    # A file that waits for a reply it never gets (a command a server lacks) is stopped after
+    # two minutes with everything it started: prove runs in a process group of its own, and
+    # the whole group (prove, the test, its servers) goes, so nothing outlives the run.
+    with open(log_file, "w") as f:
+        proc = subprocess.Popen(["prove", "-v", f"t/{name}.t"], cwd=suite, stdout=f,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            f.write("\n[memcached_t] stopped after 120 s\n")
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
     results, seen = {}, {}
     for line in log_file.read_text(errors="replace").splitlines():
         if m := TAP.match(line):
