@@ -500,11 +500,13 @@ impl Store {
     }
 
     /// `lru_crawler crawl`: removes now the expired and flushed items of the classes `wanted`
-    /// picks (by class index), counting the crawler's work per class.
-    pub(crate) fn crawl(&self, wanted: impl Fn(usize) -> bool) {
+    /// picks (by class index), looking at no more than `per_class` items of a class (memcached's
+    /// `lru_crawler tocrawl`; 0 = all), counting the crawler's work per class.
+    pub(crate) fn crawl(&self, wanted: impl Fn(usize) -> bool, per_class: usize) {
         let now = self.clock.now();
         let flush = self.flush_at.load(Ordering::Relaxed);
         let max_item = self.settings.max_item_size.load(Ordering::Relaxed);
+        let mut visited = [0usize; slab_class::MAX_CLASSES];
         for (index, shard) in self.shards.iter().enumerate() {
             let mut s = lock(shard);
             for i in 0..s.entries.len() {
@@ -513,22 +515,21 @@ impl Store {
                     continue;
                 }
                 let len = e.data.len();
-                if !wanted(slab_class::class_index(
-                    max_item,
-                    slab_class::item_size(len, 0),
-                )) {
+                let class = slab_class::class_index(max_item, slab_class::item_size(len, 0));
+                if !wanted(class) || (per_class != 0 && visited[class] >= per_class) {
                     continue;
                 }
+                visited[class] += 1;
                 self.counters.incr(index, Counter::CrawlerItemsChecked);
-                self.class_event(len, ClassCounter::CrawlerItemsChecked);
+                self.classes.incr(class, ClassCounter::CrawlerItemsChecked);
                 let expired = e.exptime != 0 && e.exptime <= now;
                 if expired || (flush_started(flush, now) && e.atime < flush) {
                     if expired && e.bits & FETCHED == 0 {
                         self.counters.incr(index, Counter::ExpiredUnfetched);
-                        self.class_event(len, ClassCounter::ExpiredUnfetched);
+                        self.classes.incr(class, ClassCounter::ExpiredUnfetched);
                     }
                     self.counters.incr(index, Counter::CrawlerReclaimed);
-                    self.class_event(len, ClassCounter::CrawlerReclaimed);
+                    self.classes.incr(class, ClassCounter::CrawlerReclaimed);
                     self.unlink(&mut s, i as u32);
                 }
             }

@@ -158,14 +158,7 @@ fn get(
     if h.opcode != op::TOUCH {
         counters.incr(conn_stripe, Counter::CmdGet);
     }
-    let found = g.find(key, true);
-    node.prefix_stats.record(
-        key,
-        Event::Get {
-            hit: found.is_some(),
-        },
-    );
-    match found {
+    match super::find_for_get(node, &mut g, key) {
         Some(slot) => {
             if let Some(e) = exptime {
                 g.set_exptime(slot, e);

@@ -89,7 +89,8 @@ fn crawl(node: &NodeShared, classes: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(wire::CRAWLER_BADCLASS);
         return;
     };
-    node.store.crawl(|class| selection.covers(class));
+    let per_class = node.lru_crawler_tocrawl.load(Ordering::Relaxed) as usize;
+    node.store.crawl(|class| selection.covers(class), per_class);
     node.lru_crawler_starts.fetch_add(1, Ordering::Relaxed);
     out.extend_from_slice(wire::OK);
 }

@@ -7,9 +7,10 @@
 //! was done by the parser, so a request reaching this module is well formed.
 
 use crate::node::NodeShared;
+use crate::prefix_stats::Event;
 use crate::protocol::binary::{self as bin, Status};
 use crate::protocol::{ProtocolError, Request, text::encode_reply};
-use crate::store::{ItemView, NewItem};
+use crate::store::{ItemView, NewItem, ShardGuard, Slot};
 
 /// Output size after which a connection stops producing replies until it has written what it
 /// has: checked between requests (deep pipelines) and between the keys of a multi-key get, so
@@ -133,6 +134,20 @@ fn counter_item<'a>(bytes: &'a [u8], v: &ItemView<'_>, cas: Option<u64>) -> NewI
             0
         },
     }
+}
+
+/// The lookup of a text or binary retrieval (get, gets, gat, touch): finds the live item,
+/// counting `get_expired` / `get_flushed`, and counts the get under the key's prefix while
+/// `stats detail` is on (memcached counts these, not meta gets).
+fn find_for_get(node: &NodeShared, g: &mut ShardGuard<'_>, key: &[u8]) -> Option<Slot> {
+    let found = g.find(key, true);
+    node.prefix_stats.record(
+        key,
+        Event::Get {
+            hit: found.is_some(),
+        },
+    );
+    found
 }
 
 #[cfg(test)]

@@ -191,14 +191,7 @@ fn get_one(
     } else {
         (Counter::GetHits, Counter::GetMisses)
     };
-    let found = g.find(key, true);
-    node.prefix_stats.record(
-        key,
-        Event::Get {
-            hit: found.is_some(),
-        },
-    );
-    match found {
+    match super::find_for_get(node, &mut g, key) {
         Some(slot) => {
             if let Some(e) = exptime {
                 g.set_exptime(slot, e);
