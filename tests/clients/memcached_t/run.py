@@ -46,6 +46,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from held_out import write_summary  # noqa: E402
 WORK = ROOT / "target" / "memcached_t"
 # The files that test the protocol and the server's behaviour through it. Left out: the
 # allocator and its threads (slabs*, lru, lru-maintainer, slabhang, refhang),
@@ -267,12 +269,8 @@ def main():
         rows.append((name, ok(theirs), len(theirs), ok(ours), len(ours), len(lost)))
         log(f"{name}: memcached {ok(theirs)}/{len(theirs)} ok, ours {ok(ours)}/{len(ours)} ok, "
             f"{len(lost)} pass only on memcached")
-    lines = ["| file | memcached ok | ours ok | pass only on memcached |", "|---|---|---|---|"]
-    lines += [f"| {n} | {a}/{b} | {c}/{d} | {e} |" for n, a, b, c, d, e in rows]
-    lines += ["", "Pass on memcached, not on ours:"] + [f"- {n}: {t}" for n, t in only_theirs]
-    lines += ["", "Expected differences:"]
-    lines += [f"- {n}: {t} ({EXPECTED_DIFFERENCES[n][1]})" for n, t in expected]
-    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    write_summary(out, "file", "memcached", rows, only_theirs,
+                  [(n, t, EXPECTED_DIFFERENCES[n][1]) for n, t in expected])
     log(f"summary: {out / 'summary.md'}; {len(only_theirs)} tests pass only on memcached")
     return 1 if only_theirs else 0
 

@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from held_out import write_summary  # noqa: E402
 WORK = ROOT / "target" / "redis_tcl"
 UNITS = (
     "type/hash type/incr type/list type/list-2 type/list-3 type/set type/stream "
@@ -200,12 +202,8 @@ def main():
         rows.append((unit, ok(theirs), len(theirs), ok(ours), len(ours), len(lost)))
         log(f"{unit}: redis-server {ok(theirs)}/{len(theirs)} ok, ours {ok(ours)}/{len(ours)}"
             f" ok, {len(lost)} pass only on redis-server")
-    lines = ["| unit | redis-server ok | ours ok | pass only on redis-server |", "|---|---|---|---|"]
-    lines += [f"| {u} | {a}/{b} | {c}/{d} | {e} |" for u, a, b, c, d, e in rows]
-    lines += ["", "Pass on redis-server, not on ours:"] + [f"- {u}: {t}" for u, t in only_ours]
-    lines += ["", "Expected differences:"]
-    lines += [f"- {u}: {t} ({EXPECTED_DIFFERENCES[t]})" for u, t in expected]
-    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    write_summary(out, "unit", "redis-server", rows, only_ours,
+                  [(u, t, EXPECTED_DIFFERENCES[t]) for u, t in expected])
     log(f"summary: {out / 'summary.md'}; {len(only_ours)} tests pass only on redis-server")
     return 1 if only_ours else 0
 
