@@ -1,9 +1,10 @@
 """REPORT.md and the ratio plot from the suite's results."""
 
+import math
 import os
 import statistics
 
-from .engines import PIPELINED_SCALE
+from .engines import PIPELINED_SCALE, REDIS_TESTS
 
 MIB = 2 ** 20
 
@@ -35,6 +36,44 @@ def engine_goal(f):
     if f.get("pipeline") == 16:
         return "≥ 1.2", m >= 1.2
     return "≥ 1.0", m >= 1.0
+
+
+def geomean(xs):
+    xs = [x for x in xs if x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
+
+
+# The table of issue 17 ("Engine speed and memory"), each row a geometric mean of the median
+# ratios of a group of figures, judged against the issue's own threshold. The per-figure goals
+# in the main table are the floors a single workload must not fall under; these are the
+# issue's "done when".
+ISSUE_GOALS = [
+    ("Redis ops/s, -P 1 (redis-benchmark, nine tests)",
+     lambda f: f.get("test") in REDIS_TESTS and f.get("pipeline") == 1, ">=", 1.05),
+    ("Redis ops/s, -P 16 (redis-benchmark, nine tests)",
+     lambda f: f.get("test") in REDIS_TESTS and f.get("pipeline") == 16, ">=", 1.3),
+    ("Redis server CPU per request, all tests (-P 1 and -P 16)",
+     lambda f: "server CPU per request" in f["name"], "<=", 0.9),
+    ("Redis RSS per small key", lambda f: f["name"].startswith("redis RSS growth"), "<=", 1.1),
+    ("Memcached ops/s on memaslap / memslap",
+     lambda f: f.get("test") == "mc-tool" and f["higher_better"], ">=", 1.2),
+    ("Memcached server CPU per op on memaslap / memslap",
+     lambda f: f.get("test") == "mc-tool" and not f["higher_better"], "<=", 0.9),
+]
+
+
+def issue_goal_rows(figs):
+    """(name, geomean of median ratios, number of figures, goal text, passed) per issue row
+    that has figures in this run."""
+    rows = []
+    for name, pick, op, bound in ISSUE_GOALS:
+        group = [med(f["ratios"]) for f in figs if pick(f)]
+        if not group:
+            continue
+        g = geomean(group)
+        ok = g >= bound if op == ">=" else g <= bound
+        rows.append((name, g, len(group), f"{'≥' if op == '>=' else '≤'} {bound}", ok))
+    return rows
 
 
 def plot(figs, path):
@@ -129,6 +168,13 @@ def render(r):
             L.append(f"| {f['name']} | {fmt_num(med(f['ours']), f['unit'])} | "
                      f"{fmt_num(med(f['theirs']), f['unit'])} | {min(rs):.2f} / {med(rs):.2f} / "
                      f"{max(rs):.2f} | {goal} | {mark(ok)} |")
+        rows = issue_goal_rows(figs)
+        if rows:
+            L.append("\n### The goals of issue 17 (geometric mean of the median ratios)\n")
+            L.append("| figure (ours / theirs) | geomean | figures | goal | |")
+            L.append("|---|---:|---:|---|---|")
+            for name, g, n, goal, ok in rows:
+                L.append(f"| {name} | {g:.2f} | {n} | {goal} | {mark(ok)} |")
         L.append("\nUnits: redis rows in requests/s (redis-benchmark), memcached mix in ops/s "
                  "(ecl-memcached-load), memaslap/memslap rows in ops/s as the tool reports them "
                  "and server CPU µs per op (utime + stime from /proc/PID/stat over the run, "
