@@ -11,6 +11,7 @@ use bytes::{Buf as _, BytesMut};
 use crate::execute::{self, OUTPUT_SOFT_LIMIT, Step};
 use crate::node::NodeShared;
 use crate::protocol::{self, Parsed};
+use crate::wire;
 
 /// Per-connection protocol state.
 pub(crate) struct ConnState {
@@ -24,6 +25,9 @@ pub(crate) struct ConnState {
     pub(crate) output_full: bool,
     /// Keys already served of the paused multi-key get at the head of the buffer.
     pub(crate) resume: usize,
+    /// The connection is closing because the client broke the protocol (its `conn_close`
+    /// log line says `reason=error`).
+    pub(crate) protocol_error: bool,
 }
 
 impl ConnState {
@@ -35,11 +39,13 @@ impl ConnState {
             closing: false,
             output_full: false,
             resume: 0,
+            protocol_error: false,
         }
     }
 }
 
-/// Consumes complete requests of the given protocol from `buf`, appending replies to `out`.
+/// Consumes complete requests of the given protocol from `buf`, appending replies to `out`
+/// (which the caller hands in empty).
 pub(crate) fn process(
     node: &NodeShared,
     st: &mut ConnState,
@@ -47,6 +53,8 @@ pub(crate) fn process(
     out: &mut Vec<u8>,
     binary: bool,
 ) -> Step {
+    // Where `out` stood when memcached would last have sent it (see `Step::Sent`).
+    let mut sent_upto = 0;
     loop {
         if must_wait(st, buf, out) || buf.is_empty() {
             return Step::More;
@@ -60,6 +68,7 @@ pub(crate) fn process(
         match parsed {
             Err(e) => {
                 execute::protocol_error(e, out);
+                st.protocol_error = true;
                 return Step::Close;
             }
             Ok(Parsed::NeedMore { want }) => {
@@ -82,8 +91,20 @@ pub(crate) fn process(
                 }
                 buf.advance(consumed);
                 st.swallow = discard;
-                if step == Step::Close || st.closing {
-                    return Step::Close;
+                match step {
+                    Step::Sent => sent_upto = out.len(),
+                    Step::Abort => {
+                        st.protocol_error = true;
+                        return Step::Close;
+                    }
+                    // memcached refuses `watch` behind replies it has not sent yet.
+                    Step::Watch(_) if out.len() > sent_upto => {
+                        out.extend_from_slice(wire::WATCH_PIPELINED);
+                    }
+                    // The rest of the input is never read: a watcher only listens.
+                    Step::Watch(_) => return step,
+                    _ if step == Step::Close || st.closing => return Step::Close,
+                    _ => {}
                 }
             }
         }
@@ -149,6 +170,10 @@ mod robustness {
         b"all",
         b"slabs",
         b"automove",
+        b"watch",
+        b"fetchers",
+        b"mutations",
+        b"connevents",
         b"k",
         b"key",
         b"0",

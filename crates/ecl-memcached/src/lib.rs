@@ -46,6 +46,7 @@ mod stats;
 mod store;
 #[cfg(test)]
 mod test_rng;
+mod watch;
 pub mod wire;
 
 pub use discovery::{ClusterDiscovery, LEGACY_KEY};

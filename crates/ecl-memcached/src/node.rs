@@ -112,6 +112,7 @@ impl NodeShared {
     pub(crate) fn reset_stats(&self) {
         self.store.counters.reset();
         self.store.classes.reset();
+        self.store.log.reset_counters();
         self.prefix_stats.clear();
     }
 

@@ -31,6 +31,7 @@ use crate::execute::Step;
 use crate::node::{ConnInfo, NodeShared};
 use crate::protocol;
 use crate::stats::Counter;
+use crate::watch::{CloseReason, kind as log_kind};
 use crate::wire;
 
 /// Where a connection's requests go.
@@ -302,6 +303,34 @@ where
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(id, info.clone());
+    // The number `stats conns` shows for the connection names it in log lines too (memcached
+    // uses its descriptor for both).
+    let number = id + 1;
+    let log = &node.store.log;
+    if log.wants(log_kind::CONNEVENTS) {
+        log.conn_event(peer, number, None);
+    }
+    let reason = serve_requests(&mut stream, &node, &info, (stripe, number), flush).await;
+    if log.wants(log_kind::CONNEVENTS) {
+        log.conn_event(peer, number, Some(reason));
+    }
+}
+
+/// Reads, runs and answers requests until the connection closes (saying why); a `watch`
+/// request turns it into a log watcher until the client leaves. `conn` is the connection's
+/// counter stripe and its number in `stats conns`. One function for the whole request path:
+/// a nested future or a struct of the loop's state cost instructions on every request in
+/// callgrind's count.
+async fn serve_requests<S>(
+    stream: &mut S,
+    node: &NodeShared,
+    info: &ConnInfo,
+    (stripe, number): (usize, u64),
+    flush: bool,
+) -> CloseReason
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut buf = BytesMut::with_capacity(crate::node::READ_BUFFER);
     let mut out: Vec<u8> = Vec::with_capacity(crate::node::REPLY_BUFFER);
     let mut state = ConnState::new(stripe);
@@ -317,14 +346,15 @@ where
                 Ok(r) => r,
                 Err(_) => {
                     node.store.counters.incr(stripe, Counter::IdleKicks);
-                    return;
+                    return CloseReason::IdleTimeout;
                 }
             }
         } else {
             stream.read_buf(&mut buf).await
         };
         match read {
-            Ok(0) | Err(_) => return,
+            Ok(0) => return CloseReason::Normal,
+            Err(_) => return CloseReason::Error,
             Ok(n) => {
                 node.store
                     .counters
@@ -335,8 +365,15 @@ where
         }
         let is_binary =
             *binary.get_or_insert_with(|| buf.first() == Some(&protocol::binary::REQ_MAGIC));
+        if node
+            .store
+            .log
+            .wants(log_kind::FETCHERS | log_kind::MUTATIONS)
+        {
+            crate::watch::set_current_fd(number);
+        }
         loop {
-            let step = conn::process(&node, &mut state, &mut buf, &mut out, is_binary);
+            let step = conn::process(node, &mut state, &mut buf, &mut out, is_binary);
             if !out.is_empty() {
                 node.store
                     .counters
@@ -344,16 +381,35 @@ where
                 // Flush TLS: its stream may keep the tail of a reply buffered otherwise.
                 if stream.write_all(&out).await.is_err() || (flush && stream.flush().await.is_err())
                 {
-                    return;
+                    return CloseReason::Error;
                 }
                 out.clear();
                 if out.capacity() > 4 << 20 {
                     out.shrink_to(16 * 1024);
                 }
             }
+            if let Step::Watch(kinds) = step {
+                let log = &node.store.log;
+                match log.add(kinds) {
+                    Ok(watcher) => {
+                        crate::watch::stream_to(stream, log, watcher, flush).await;
+                        return CloseReason::Normal;
+                    }
+                    // Refused: the reply goes with the next batch, and the requests after
+                    // this one are served at once.
+                    Err(_) => {
+                        out.extend_from_slice(wire::WATCHER_TOO_MANY);
+                        state.output_full = true;
+                    }
+                }
+            }
             if matches!(step, Step::Close) || state.closing {
                 let _ = stream.shutdown().await;
-                return;
+                return if state.protocol_error {
+                    CloseReason::Error
+                } else {
+                    CloseReason::Normal
+                };
             }
             // The protocol paused because its output grew large: requests may still wait in
             // the buffer, so serve them before reading again.

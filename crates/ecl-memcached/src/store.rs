@@ -21,6 +21,7 @@ use crate::keyhash::KeyHasher;
 use crate::slab_class::{self, ClassCounter, ClassCounters};
 use crate::slot_table::{self, SlotTable};
 use crate::stats::{Counter, Counters};
+use crate::watch::{self, LogHub, Lookup};
 
 /// Keys [`Store::warm`] reads at once: a multi-key get warms its keys in groups of this many.
 pub(crate) const WARM_KEYS: usize = 16;
@@ -247,6 +248,8 @@ pub(crate) struct Store {
     pub(crate) counters: Counters,
     /// Counters of the node by slab class (`stats items`).
     pub(crate) classes: ClassCounters,
+    /// The node's log watchers (`watch`): lookups and evictions are logged here.
+    pub(crate) log: LogHub,
 }
 
 /// A locked shard, positioned on one key.
@@ -316,7 +319,15 @@ impl Store {
             },
             counters: Counters::new(),
             classes: ClassCounters::new(),
+            log: LogHub::default(),
         }
+    }
+
+    /// memcached's slab class id (1-based) of an item whose key and value take `data_len`
+    /// bytes, as log lines name it.
+    pub(crate) fn class_id(&self, data_len: usize) -> usize {
+        let max_item = self.settings.max_item_size.load(Ordering::Relaxed);
+        slab_class::class_index(max_item, slab_class::item_size(data_len, 0)) + 1
     }
 
     /// Records `counter` for the class of an item whose key and value take `data_len` bytes.
@@ -647,6 +658,20 @@ impl Store {
             self.counters.incr(index, Counter::Reclaimed);
             self.classes.incr(class, ClassCounter::Reclaimed);
         } else {
+            if self.log.wants(watch::kind::EVICTIONS) {
+                let ttl = if e.exptime == 0 {
+                    -1
+                } else {
+                    i64::from(e.exptime) - i64::from(now)
+                };
+                self.log.eviction(
+                    e.key(),
+                    e.bits & FETCHED != 0,
+                    ttl,
+                    now.saturating_sub(e.atime),
+                    (class + 1, e.value().len()),
+                );
+            }
             self.counters.incr(index, Counter::Evictions);
             self.classes.incr(class, ClassCounter::Evicted);
             if e.exptime != 0 {
@@ -748,10 +773,29 @@ impl ShardGuard<'_> {
         let store = self.store;
         let index = self.index;
         let s = self.s();
-        let slot = s.table.find(hash, |i| s.entries[i as usize].key() == key)?;
+        let Some(slot) = s.table.find(hash, |i| s.entries[i as usize].key() == key) else {
+            if store.log.wants(watch::kind::FETCHERS) {
+                store.log.item_get(key, Lookup::Missing, (0, 0));
+            }
+            return None;
+        };
         let e = &s.entries[slot as usize];
         let expired = e.exptime != 0 && e.exptime <= now;
         let flushed = flush_started(flush, now) && e.atime < flush;
+        if store.log.wants(watch::kind::FETCHERS) {
+            let found = match (expired, flushed) {
+                (true, _) => Lookup::Expired,
+                (_, true) => Lookup::Flushed,
+                _ => Lookup::Hit,
+            };
+            // memcached names the class and size only of an item it hands back.
+            let item = if found == Lookup::Hit {
+                (store.class_id(e.data.len()), e.value().len())
+            } else {
+                (0, 0)
+            };
+            store.log.item_get(key, found, item);
+        }
         if expired || flushed {
             if count_fetch {
                 let c = if expired {

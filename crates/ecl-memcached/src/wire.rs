@@ -46,6 +46,10 @@ pub const DELETE_USAGE: &[u8] =
 pub const FLUSH_DISABLED: &[u8] = b"CLIENT_ERROR flush_all not allowed\r\n";
 /// `shutdown` is never enabled on an emulated node.
 pub const SHUTDOWN_DISABLED: &[u8] = b"ERROR: shutdown not enabled\r\n";
+/// `watch` behind other requests whose replies are not sent yet.
+pub const WATCH_PIPELINED: &[u8] = b"ERROR cannot pipeline other commands before watch\r\n";
+/// `watch` while a node already has 20 watchers (memcached's limit).
+pub const WATCHER_TOO_MANY: &[u8] = b"WATCHER_TOO_MANY log watcher limit reached\r\n";
 /// `stats detail` with a wrong argument.
 pub const STATS_DETAIL_USAGE: &[u8] = b"CLIENT_ERROR usage: stats detail on|off|dump\r\n";
 /// `stats cachedump` with the wrong number of arguments.

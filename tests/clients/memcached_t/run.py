@@ -51,7 +51,7 @@ from held_out import write_summary  # noqa: E402
 WORK = ROOT / "target" / "memcached_t"
 # The files that test the protocol and the server's behaviour through it. Left out: the
 # allocator and its threads (slabs*, lru, lru-maintainer, slabhang, refhang),
-# extstore, SASL, TLS, proxy, UDP, unix sockets, daemonize, restart files, watchers and
+# extstore, SASL, TLS, proxy, UDP, unix sockets, daemonize, restart files and
 # the stress script.
 FILES = (
     "00-startup 64bit binary binary-get bogus-commands cas chunked-items conn-limits dash-M "
@@ -61,7 +61,7 @@ FILES = (
     "issue_14 issue_140 issue_152 issue_163 issue_183 issue_192 issue_22 issue_260 issue_29 "
     "issue_3 issue_41 issue_42 issue_50 issue_61 issue_67 issue_68 issue_70 item_size_max "
     "malicious-commands maxconns metaget misbehave multiversioning noreply quit "
-    "shutdown stats stats-conns stats-detail strtol-testing touch"
+    "shutdown stats stats-conns stats-detail strtol-testing touch watcher watcher_connid"
 ).split()
 CI_FILES = FILES
 # Tests that pass on memcached and cannot pass on a node, by file: the tests' names (as
@@ -107,6 +107,8 @@ EXPECTED_DIFFERENCES = {
                   "store reclaimed its memory"),
     "issue_183": (["Objects should be reclaimed"],
                   "a node frees the items of flush_all at once: none is left to reclaim"),
+    "watcher": (["attempted watch gave client error with no_watch option set"],
+                "starts memcached with -W (watch commands refused), an option a node has not"),
     "flush-all": (["failed to set value after flush with no CAS at least once"],
                   "memcached without CAS (-C) may hide a value set in the same second as a "
                   "flush_all; a node never loses a store that follows a flush"),
@@ -123,6 +125,9 @@ ALLOCATOR_OPTIONS = {
     "lru_crawler_sleep", "lru_crawler_tocrawl", "slab_automove_window", "slab_automove_ratio",
     "slab_automove_freeratio", "sock_cookie_id",
 }
+# Numbers in test names that each server picks for itself: watcher_connid names its tests
+# after the connection id that `stats conns` showed.
+SERVER_NUMBERS = re.compile(r"(connection id )\d+")
 TAP = re.compile(r"^(not ok|ok) (\d+)(?: - ([^#]*))?(?:#\s*(\w+))?")
 
 
@@ -218,6 +223,8 @@ def run_file(suite, kind, name, out):
             # Tests are matched by name and occurrence, not number: a file's count can differ
             # between the servers (a test per stat line, say) without the later ones shifting.
             name = (m.group(3) or "").strip()[:120] or "(unnamed)"
+            # Some names carry a number the server chose (a connection's id).
+            name = SERVER_NUMBERS.sub(r"\1N", name)
             seen[name] = seen.get(name, 0) + 1
             key = f"{name} #{seen[name]}" if seen[name] > 1 else name
             skipped = (m.group(4) or "").lower() == "skip"

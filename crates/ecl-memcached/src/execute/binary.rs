@@ -8,7 +8,9 @@
 use std::sync::atomic::Ordering;
 
 use super::stats::{class_stats, conns_stats, general_stats, settings_stats};
-use super::{Step, apply_delta, counter_bytes, counter_item, parse_counter};
+use super::{
+    Step, StoreOutcome, apply_delta, counter_bytes, counter_item, log_store, parse_counter,
+};
 use crate::node::NodeShared;
 use crate::prefix_stats::Event;
 use crate::protocol::binary::{BinaryRequest, Header, Status, be32, be64, error, op, respond};
@@ -361,6 +363,22 @@ fn store(
         }
     })();
     drop(g);
+    let logged = match outcome {
+        Ok(_) => StoreOutcome::Stored,
+        Err(Status::KeyExists) => StoreOutcome::Exists,
+        Err(Status::KeyNotFound) => StoreOutcome::NotFound,
+        Err(Status::TooLarge) => StoreOutcome::TooLarge,
+        Err(Status::OutOfMemory) => StoreOutcome::NoMemory,
+        Err(_) => StoreOutcome::NotStored,
+    };
+    log_store(
+        node,
+        key,
+        logged,
+        store_name(base, h.cas),
+        exptime,
+        value.len(),
+    );
     match outcome {
         Ok(cas) => {
             if !quiet {
@@ -373,6 +391,18 @@ fn store(
             }
             error(out, h.opcode, h.opaque, s)
         }
+    }
+}
+
+/// The store command as `item_store` log lines name it (`base` as [`StoreKind`] maps it).
+fn store_name(base: u8, cas: u64) -> &'static str {
+    match base {
+        op::ADD => "add",
+        op::REPLACE => "replace",
+        op::APPEND => "append",
+        op::PREPEND => "prepend",
+        _ if cas != 0 => "cas",
+        _ => "set",
     }
 }
 

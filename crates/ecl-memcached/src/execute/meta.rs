@@ -5,7 +5,7 @@
 //! `protocol::meta` parsed. Replies carry the requested return flags in request order;
 //! `W` (win), `X` (stale) and `Z` (win token already sent) follow them.
 
-use super::{apply_delta, counter_bytes, counter_item, parse_counter};
+use super::{StoreOutcome, apply_delta, counter_bytes, counter_item, log_store, parse_counter};
 use crate::node::NodeShared;
 use crate::protocol::meta::{
     Flags, MetaArith, MetaDelete, MetaGet, MetaRequest, MetaSet, encode_echo, encode_flag,
@@ -31,7 +31,16 @@ pub(super) fn execute(
         MetaRequest::Get(r) => get(node, stripe, r, out),
         MetaRequest::Set(r) => {
             counters.incr(stripe, Counter::CmdSet);
-            set(node, stripe, r, out);
+            if node.store.log.wants(crate::watch::kind::MUTATIONS) {
+                let key = r.key.clone().into_owned();
+                let cmd = set_name(r.mode, r.compare);
+                let (len, ttl) = (r.data.len(), r.ttl);
+                let outcome = set(node, stripe, r, out);
+                let exptime = ttl.map(|t| node.store.clock.expiry(t)).unwrap_or(0);
+                log_store(node, &key, outcome, cmd, exptime, len);
+            } else {
+                set(node, stripe, r, out);
+            }
         }
         MetaRequest::SetRefused { key, why } => {
             counters.incr(stripe, Counter::CmdSet);
@@ -200,8 +209,21 @@ fn get_found(
     }
 }
 
-/// `ms`: CAS compare, mode, write, reply.
-fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>) {
+/// `ms`'s mode as `item_store` log lines name the command (a compared set or replace is a
+/// CAS store).
+fn set_name(mode: u8, compare: Option<u64>) -> &'static str {
+    match (mode, compare) {
+        (b'E', _) => "add",
+        (b'A', _) => "append",
+        (b'P', _) => "prepend",
+        (_, Some(_)) => "cas",
+        (b'R', None) => "replace",
+        _ => "set",
+    }
+}
+
+/// `ms`: CAS compare, mode, write, reply. Returns the outcome for the log.
+fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>) -> StoreOutcome {
     let store = &node.store;
     let counters = &store.counters;
     let f = &r.flags;
@@ -230,11 +252,11 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
         let Some(slot) = existing else {
             if matches!(r.mode, b'A' | b'P') {
                 set_status(out, b"NS", f, r.raw_key);
-                return;
+                return StoreOutcome::NotStored;
             }
             counters.incr(stripe, Counter::CasMisses);
             set_status(out, b"NF", f, r.raw_key);
-            return;
+            return StoreOutcome::NotFound;
         };
         let cur = g.view(slot).cas;
         if c == cur {
@@ -250,7 +272,7 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
         } else {
             counters.incr(stripe, Counter::CasBadval);
             set_status(out, b"EX", f, r.raw_key);
-            return;
+            return StoreOutcome::Exists;
         }
     }
     let old_value;
@@ -274,7 +296,7 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
     };
     let Some(existing) = target else {
         set_status(out, b"NS", f, r.raw_key);
-        return;
+        return StoreOutcome::NotStored;
     };
     match g.write(&r.key, existing, item) {
         Ok((slot, cas)) => {
@@ -292,14 +314,17 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
                 }
                 out.extend_from_slice(b"\r\n");
             }
+            StoreOutcome::Stored
         }
         Err(StoreError::TooLarge) => {
             counters.incr(conn_stripe, Counter::StoreTooLarge);
             out.extend_from_slice(wire::TOO_LARGE);
+            StoreOutcome::TooLarge
         }
         Err(StoreError::NoMemory) => {
             counters.incr(conn_stripe, Counter::StoreNoMemory);
             out.extend_from_slice(wire::OUT_OF_MEMORY);
+            StoreOutcome::NoMemory
         }
     }
 }

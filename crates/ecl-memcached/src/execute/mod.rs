@@ -11,6 +11,7 @@ use crate::prefix_stats::Event;
 use crate::protocol::binary::{self as bin, Status};
 use crate::protocol::{ProtocolError, Request, text::encode_reply};
 use crate::store::{ItemView, NewItem, ShardGuard, Slot};
+use crate::wire;
 
 /// Output size after which a connection stops producing replies until it has written what it
 /// has: checked between requests (deep pipelines) and between the keys of a multi-key get, so
@@ -28,11 +29,19 @@ mod text;
 pub(crate) enum Step {
     /// Keep reading.
     More,
+    /// Keep reading; memcached would send the replies gathered so far right now (after a
+    /// text retrieval or `mn`), which decides whether a later `watch` counts as pipelined.
+    Sent,
     /// Flush the output, then close (quit, protocol violation).
     Close,
     /// The request is only partly served (a multi-key get whose output reached the soft
     /// limit): write the output, then run the same request again from the saved cursor.
     Paused,
+    /// Flush the output, then close: the client broke the protocol (logged as an error
+    /// close, where [`Step::Close`] is a normal one).
+    Abort,
+    /// The connection becomes a log watcher of these event kinds (`watch`).
+    Watch(u16),
 }
 
 /// Runs one request for the connection whose counter stripe is `stripe`, appending its
@@ -47,7 +56,11 @@ pub(crate) fn execute(
     match request {
         Request::Reply { msg, noreply } => {
             encode_reply(out, noreply, msg);
-            Step::More
+            if msg == wire::MN {
+                Step::Sent
+            } else {
+                Step::More
+            }
         }
         Request::Text(r) => text::execute(node, stripe, r, resume, out),
         Request::Meta(r) => {
@@ -134,6 +147,60 @@ fn counter_item<'a>(bytes: &'a [u8], v: &ItemView<'_>, cas: Option<u64>) -> NewI
             0
         },
     }
+}
+
+/// Outcomes of a store as `item_store` log lines name them (memcached's `store_item_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreOutcome {
+    NotStored,
+    Stored,
+    Exists,
+    NotFound,
+    TooLarge,
+    NoMemory,
+}
+
+impl StoreOutcome {
+    fn name(self) -> &'static str {
+        match self {
+            StoreOutcome::NotStored => "not_stored",
+            StoreOutcome::Stored => "stored",
+            StoreOutcome::Exists => "exists",
+            StoreOutcome::NotFound => "not_found",
+            StoreOutcome::TooLarge => "too_large",
+            StoreOutcome::NoMemory => "no_memory",
+        }
+    }
+}
+
+/// Logs a store's outcome for `watch mutations` (nothing unless someone watches): `cmd` as
+/// memcached names it (set, add, replace, append, prepend, cas), `exptime` the item's
+/// absolute expiry (0: none), `value_len` the bytes the request carried. A store refused for
+/// its size or for memory names no class, size or TTL, as memcached's does.
+fn log_store(
+    node: &NodeShared,
+    key: &[u8],
+    outcome: StoreOutcome,
+    cmd: &str,
+    exptime: u32,
+    value_len: usize,
+) {
+    let log = &node.store.log;
+    if !log.wants(crate::watch::kind::MUTATIONS) {
+        return;
+    }
+    let (ttl, item) = match outcome {
+        StoreOutcome::TooLarge | StoreOutcome::NoMemory => (0, (0, 0)),
+        _ => {
+            let ttl = if exptime == 0 {
+                0
+            } else {
+                exptime.saturating_sub(node.store.clock.now())
+            };
+            (ttl, (node.store.class_id(key.len() + value_len), value_len))
+        }
+    };
+    log.item_store(key, outcome.name(), cmd, ttl, item);
 }
 
 /// The lookup of a text or binary retrieval (get, gets, gat, touch): finds the live item,

@@ -114,13 +114,15 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
         "lru_maintainer_juggles",
         "malloc_fails",
         "log_worker_dropped",
-        "log_worker_written",
-        "log_watcher_skipped",
-        "log_watcher_sent",
-        "log_watchers",
-        "unexpected_napi_ids",
-        "round_robin_fallback",
     ] {
+        s.push(name, 0);
+    }
+    let log = &store.log;
+    s.push("log_worker_written", log.written.load(Ordering::Relaxed));
+    s.push("log_watcher_skipped", log.skipped.load(Ordering::Relaxed));
+    s.push("log_watcher_sent", log.sent.load(Ordering::Relaxed));
+    s.push("log_watchers", log.watchers() as u64);
+    for name in ["unexpected_napi_ids", "round_robin_fallback"] {
         s.push(name, 0);
     }
     s.push("bytes", store.bytes());
@@ -257,6 +259,8 @@ pub(crate) fn settings_stats(node: &NodeShared) -> StatLines {
     s.push("lru_segmented", "yes");
     s.push("temp_lru", "no");
     s.push("idle_timeout", node.idle_timeout.load(Ordering::Relaxed));
+    s.push("watcher_logbuf_size", crate::watch::WATCHER_BUFFER);
+    s.push("worker_logbuf_size", 64 * 1024);
     s.push("ssl_enabled", "no");
     s
 }

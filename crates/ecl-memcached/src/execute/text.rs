@@ -6,7 +6,8 @@
 use std::sync::atomic::Ordering;
 
 use super::{
-    OUTPUT_SOFT_LIMIT, Step, apply_delta, counter_bytes, counter_item, parse_counter, stats,
+    OUTPUT_SOFT_LIMIT, Step, StoreOutcome, apply_delta, counter_bytes, counter_item, log_store,
+    parse_counter, stats,
 };
 use crate::discovery::LEGACY_KEY;
 use crate::node::NodeShared;
@@ -47,6 +48,15 @@ pub(super) fn execute(
             node.prefix_stats.record(key, Event::Set);
             let exptime = node.store.clock.expiry(exptime);
             let result = storage(node, cmd, key, cas, (flags, exptime), data);
+            let outcome = match result {
+                Ok(reply) if reply == wire::STORED => StoreOutcome::Stored,
+                Ok(reply) if reply == wire::EXISTS => StoreOutcome::Exists,
+                Ok(reply) if reply == wire::NOT_FOUND => StoreOutcome::NotFound,
+                Ok(_) => StoreOutcome::NotStored,
+                Err(StoreError::TooLarge) => StoreOutcome::TooLarge,
+                Err(StoreError::NoMemory) => StoreOutcome::NoMemory,
+            };
+            log_store(node, key, outcome, cmd.name(), exptime, data.len());
             storage_reply(node, stripe, result, noreply, out);
         }
         TextRequest::StoreRefused {
@@ -77,6 +87,8 @@ pub(super) fn execute(
             encode_reply(out, noreply, wire::OK);
         }
         TextRequest::Quit => return Step::Close,
+        TextRequest::Http => return Step::Abort,
+        TextRequest::Watch { kinds } => return Step::Watch(kinds),
         TextRequest::Stats(family) => stats_family(node, stripe, family, out),
         TextRequest::ConfigGetCluster => match node.discovery() {
             Some(d) => out.extend_from_slice(&d.config_reply()),
@@ -164,7 +176,7 @@ fn retrieve(
     }
     *resume = 0;
     out.extend_from_slice(if bad_key { wire::BAD_FORMAT } else { wire::END });
-    Step::More
+    Step::Sent
 }
 
 /// One key of a retrieval line: counters, touch, and its `VALUE` block when `out` is given.
@@ -311,6 +323,7 @@ fn refused(
     }
     counters.incr(stripe, Counter::StoreTooLarge);
     encode_reply(out, noreply, wire::TOO_LARGE);
+    log_store(node, key, StoreOutcome::TooLarge, cmd.name(), 0, 0);
     if cmd == StoreCmd::Set {
         // memcached unlinks the old item so a failed set leaves no stale value behind.
         let mut g = node.store.lock(key);

@@ -128,6 +128,14 @@ pub enum TextRequest<'a> {
     },
     /// `lru_crawler ...`.
     LruCrawler(LruCrawler<'a>),
+    /// `watch [stream ...]`: the connection becomes a log watcher of these event kinds.
+    Watch {
+        /// The event kinds (memcached's `LOG_*` bits).
+        kinds: u16,
+    },
+    /// An HTTP request line sent to the cache: memcached closes the connection (a protocol
+    /// error) instead of answering.
+    Http,
     /// `slabs automove <0|1|2>` or `slabs automove ratio <r>`: settings of memcached's slab
     /// mover, kept and shown by `stats settings` (a node has no slab pages to move).
     SlabsAutomove {
@@ -201,6 +209,20 @@ pub enum StoreCmd {
     Prepend,
     /// cas.
     Cas,
+}
+
+impl StoreCmd {
+    /// The command's name, as memcached's log lines give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreCmd::Set => "set",
+            StoreCmd::Add => "add",
+            StoreCmd::Replace => "replace",
+            StoreCmd::Append => "append",
+            StoreCmd::Prepend => "prepend",
+            StoreCmd::Cas => "cas",
+        }
+    }
 }
 
 /// The `stats` families that need the node.
@@ -415,6 +437,15 @@ fn parse_line<'a>(
         b"stats" => stats(&t),
         b"slabs" if n >= 3 && t.get(1) == b"automove" => slabs_automove(&t),
         b"lru_crawler" => lru_crawler(&t),
+        // A stream name memcached does not know (`noreply` included, which also silences
+        // the reply) is ERROR.
+        b"watch" => match crate::watch::parse_streams((1..n).map(|i| t.get(i))) {
+            Some(kinds) => Request::Text(TextRequest::Watch { kinds }),
+            None => Request::Reply {
+                msg: wire::ERROR,
+                noreply: t.noreply(),
+            },
+        },
         b"config" if n == 3 && t.get(1) == b"get" && t.get(2) == b"cluster" => {
             Request::Text(TextRequest::ConfigGetCluster)
         }
@@ -444,7 +475,7 @@ fn parse_line<'a>(
         _ if !KNOWN_COMMANDS.contains(&command)
             && t.get(n.saturating_sub(1)).starts_with(b"HTTP/") =>
         {
-            Request::Text(TextRequest::Quit)
+            Request::Text(TextRequest::Http)
         }
         _ => Request::reply(wire::ERROR),
     };
