@@ -1091,6 +1091,8 @@ impl Supervisor {
             disable_flush_all: s.disable_flush_all,
             max_connections: s.max_connections,
             idle_timeout_secs: s.idle_timeout_secs,
+            lru_crawler: true,
+            lru_maintainer: true,
             discovery: None,
             tls: self.tls_policy(spec.transit_encryption, bind)?,
         })

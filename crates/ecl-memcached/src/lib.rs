@@ -80,6 +80,13 @@ pub struct MemcachedConfig {
     pub max_connections: usize,
     /// Close connections idle for this many seconds (0 = never; parameter `idle_timeout`).
     pub idle_timeout_secs: u64,
+    /// The LRU crawler starts enabled (`lru_crawler crawl` and `metadump` work; memcached's
+    /// `-o no_lru_crawler` turns it off). ElastiCache nodes always have it.
+    pub lru_crawler: bool,
+    /// Expired items are swept away in the background, as memcached's LRU maintainer takes
+    /// them off its LRU tails (memcached's `-o no_lru_maintainer` turns it off). ElastiCache
+    /// nodes always have it.
+    pub lru_maintainer: bool,
     /// Auto discovery shared by the cluster's nodes; `None` answers `config get cluster` as stock
     /// memcached does (ERROR).
     pub discovery: Option<std::sync::Arc<ClusterDiscovery>>,
@@ -104,6 +111,8 @@ impl MemcachedConfig {
             disable_flush_all: false,
             max_connections: 65000,
             idle_timeout_secs: 0,
+            lru_crawler: true,
+            lru_maintainer: true,
             discovery: None,
             tls: None,
         }

@@ -56,8 +56,10 @@ pub struct NodeShared {
     pub(crate) slab_automove: AtomicU32,
     /// `slabs automove ratio`, as the bits of an f64 (default 0.8).
     pub(crate) slab_automove_ratio: AtomicU64,
-    /// `lru_crawler enable|disable`: the background sweep of expired items runs (default on).
+    /// `lru_crawler enable|disable`: explicit crawls and metadumps are allowed.
     pub(crate) lru_crawler: AtomicBool,
+    /// The background sweep of expired items runs (memcached's LRU maintainer).
+    pub(crate) lru_maintainer: AtomicBool,
     /// `lru_crawler tocrawl` and `lru_crawler sleep`, kept for `stats settings`.
     pub(crate) lru_crawler_tocrawl: AtomicU32,
     pub(crate) lru_crawler_sleep: AtomicU32,
@@ -100,7 +102,8 @@ impl NodeShared {
             prefix_stats: PrefixStats::default(),
             slab_automove: AtomicU32::new(1),
             slab_automove_ratio: AtomicU64::new(0.8f64.to_bits()),
-            lru_crawler: AtomicBool::new(true),
+            lru_crawler: AtomicBool::new(config.lru_crawler),
+            lru_maintainer: AtomicBool::new(config.lru_maintainer),
             lru_crawler_tocrawl: AtomicU32::new(0),
             lru_crawler_sleep: AtomicU32::new(100),
             lru_crawler_starts: AtomicU64::new(0),

@@ -119,8 +119,9 @@ pub(crate) fn spawn(
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                // The reaper is the node's LRU crawler: `lru_crawler disable` stops it.
-                if reaper_of.lru_crawler.load(Ordering::Relaxed) {
+                // The reaper is the node's LRU maintainer: it sweeps expired items away
+                // whether or not the LRU crawler is enabled, as memcached's does.
+                if reaper_of.lru_maintainer.load(Ordering::Relaxed) {
                     reaper_of.store.reap(512);
                 }
             }

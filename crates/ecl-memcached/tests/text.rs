@@ -559,3 +559,35 @@ async fn read_dump(c: &mut Conn) -> String {
     }
     String::from_utf8_lossy(&all).to_string()
 }
+
+/// Expired items leave in the background as memcached's LRU maintainer takes them (counted as
+/// `reclaimed`), whether or not the crawler is enabled; an explicit crawl counts
+/// `crawler_reclaimed`. (memcached 1.6.18, five keys with a 1 s TTL, 2 s later: `reclaimed
+/// 5`, `crawler_reclaimed 0`.)
+#[tokio::test(flavor = "multi_thread")]
+async fn the_background_sweep_counts_as_the_lru_maintainer() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.expect(b"lru_crawler disable\r\n", b"OK\r\n").await;
+    for k in ["a", "b", "c"] {
+        c.expect(format!("set {k} 0 10 1\r\nx\r\n").as_bytes(), b"STORED\r\n")
+            .await;
+    }
+    // One item that stays, so `stats items` still lists its class.
+    c.expect(b"set keep 0 0 1\r\nx\r\n", b"STORED\r\n").await;
+    node.advance_clock(20);
+    let mut s = stats(&mut c, "").await;
+    for _ in 0..50 {
+        if stat(&s, "curr_items") == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        s = stats(&mut c, "").await;
+    }
+    assert_eq!(stat(&s, "curr_items"), 1);
+    assert_eq!(stat(&s, "reclaimed"), 3);
+    assert_eq!(stat(&s, "expired_unfetched"), 3);
+    assert_eq!(stat(&s, "crawler_reclaimed"), 0);
+    assert_eq!(stat(&stats(&mut c, "items").await, "items:1:reclaimed"), 3);
+    node.shutdown().await;
+}

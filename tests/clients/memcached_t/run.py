@@ -88,23 +88,15 @@ EXPECTED_DIFFERENCES = {
                       "total_malloced reduced to 8388608"],
                      "slab pages: memcached fits fewer 65 KiB items in 3 MB and grows or "
                      "shrinks total_malloced by 1 MB pages; a node counts item bytes"),
-    "lru-crawler": (["(unnamed)", "slab1 now has 0 used chunks"],
-                    "the first: memcached -o no_modern starts with its crawler off, a node's is "
-                    "always on; the other: a node's background sweep has removed the expired "
-                    "items before the crawl is asked for, and stats slabs lists only classes "
-                    "holding items (memcached keeps listing a class whose page is allocated)"),
+    "lru-crawler": (["slab1 now has 0 used chunks"],
+                    "stats slabs lists only classes holding items (memcached keeps listing a "
+                    "class whose page is allocated, with 0 used chunks)"),
     "issue_22": (["check evicted", "check evicted #3"],
                  "memcached fits fewer 65 KiB items in 3 MB (its slab pages), so it evicts "
                  "earlier; a node counts item bytes"),
-    "stats": (["expected count of stats values", "after flush and a get, get_flushed is 1"],
-              "the count: stats of a server started without its LRU crawler and maintainer "
-              "threads (-o no_lru_crawler,no_lru_maintainer), options a node has not; "
-              "get_flushed: a node frees the items of flush_all at once, so a later get is a "
-              "miss, where memcached finds the flushed item and counts get_flushed"),
-    "issue_163": (["Objects should be reclaimed"],
-                  "a node's background sweep removes an expired item within a second (it counts "
-                  "as crawler_reclaimed); memcached's crawler had not reached it, so the next "
-                  "store reclaimed its memory"),
+    "stats": (["after flush and a get, get_flushed is 1"],
+              "a node frees the items of flush_all at once, so a later get is a miss, where "
+              "memcached finds the flushed item and counts get_flushed"),
     "issue_183": (["Objects should be reclaimed"],
                   "a node frees the items of flush_all at once: none is left to reclaim"),
     "watcher": (["attempted watch gave client error with no_watch option set"],
@@ -113,10 +105,10 @@ EXPECTED_DIFFERENCES = {
                   "memcached without CAS (-C) may hide a value set in the same second as a "
                   "flush_all; a node never loses a store that follows a flush"),
 }
-# `-o` options of memcached's allocator and background threads: meaningless for a node.
+# `-o` options of memcached's allocator and its threads' tuning: meaningless for a node (the LRU
+# crawler and maintainer switches pass through: a node has both).
 ALLOCATOR_OPTIONS = {
-    "relaxed_privileges", "no_lru_crawler", "no_lru_maintainer", "lru_crawler",
-    "lru_maintainer", "no_modern", "modern", "slab_chunk_max", "slab_reassign",
+    "relaxed_privileges", "slab_chunk_max", "slab_reassign",
     "slab_automove", "no_slab_reassign", "no_slab_automove", "lru_segmented",
     "no_lru_segmented", "hash_algorithm", "no_hashexpand", "hashpower", "temporary_ttl",
     "hot_lru_pct", "warm_lru_pct", "hot_max_factor", "warm_max_factor", "tail_repair_time",

@@ -1,7 +1,9 @@
 //! Development server: runs one ecl-memcached node standalone, for the compatibility suites
 //! and the benchmark. Takes its own long options (`--port`, `--memory` in MiB, `--threads`,
 //! `--max-item-size`, `--version`) and memcached's flags for what a node has (`-p`, `-l`,
-//! `-m`, `-t`, `-I` with a k/m suffix, `-c`, `-M`, `-C`, `-F`, `-o idle_timeout=N`), so that
+//! `-m`, `-t`, `-I` with a k/m suffix, `-c`, `-M`, `-C`, `-F`, `-o idle_timeout=N` and the
+//! `-o` switches of the LRU crawler and maintainer: `[no_]lru_crawler`,
+//! `[no_]lru_maintainer`, `[no_]modern`), so that
 //! memcached's own test-suite can start it in place of memcached. Not used by
 //! elasticache-local itself.
 
@@ -15,7 +17,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: ecl-memcached-server [--listen|-l IP] [--port|-p N] [--memory|-m MiB] \
          [--threads|-t N] [--max-item-size BYTES | -I SIZE[k|m]] [-c CONNS] [--version V] \
-         [-M] [-C] [-F] [-o idle_timeout=SECS]"
+         [-M] [-C] [-F] [-o idle_timeout=SECS,[no_]lru_crawler,[no_]lru_maintainer,[no_]modern]"
     );
     std::process::exit(2)
 }
@@ -39,12 +41,28 @@ fn item_size(text: &str) -> usize {
         .unwrap_or_else(|_| usage())
 }
 
-/// memcached's `-o` list: a node has `idle_timeout`; any other option is refused by name.
+/// memcached's `-o` list: a node has `idle_timeout` and its background threads' switches
+/// (`no_modern` turns off both the crawler and the maintainer, as in memcached); any other
+/// option is refused by name.
 fn extended_options(list: &str, config: &mut MemcachedConfig) {
     for option in list.split(',').filter(|o| !o.is_empty()) {
         match option.split_once('=') {
             Some(("idle_timeout", secs)) => {
                 config.idle_timeout_secs = secs.parse().unwrap_or_else(|_| usage())
+            }
+            None if option == "no_modern" => {
+                config.lru_crawler = false;
+                config.lru_maintainer = false;
+            }
+            None if option == "modern" => {
+                config.lru_crawler = true;
+                config.lru_maintainer = true;
+            }
+            None if option == "lru_crawler" || option == "no_lru_crawler" => {
+                config.lru_crawler = option == "lru_crawler";
+            }
+            None if option == "lru_maintainer" || option == "no_lru_maintainer" => {
+                config.lru_maintainer = option == "lru_maintainer";
             }
             _ => refuse(&format!("Illegal suboption \"{option}\"")),
         }

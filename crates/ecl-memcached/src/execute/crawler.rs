@@ -1,9 +1,10 @@
-//! The `lru_crawler` commands: switching the background sweep of expired items on and off,
-//! sweeping chosen slab classes now (`crawl`), and listing the live items (`metadump`), with
-//! memcached 1.6.18's replies.
+//! The `lru_crawler` commands: switching the crawler on and off, sweeping chosen slab
+//! classes now (`crawl`), and listing the live items (`metadump`), with memcached 1.6.18's
+//! replies.
 //!
-//! Place in the flow: `execute::text` hands `TextRequest::LruCrawler` here. A node's "crawler"
-//! is its reaper (`server.rs`, once a second) and `Store::crawl`; classes are memcached's
+//! Place in the flow: `execute::text` hands `TextRequest::LruCrawler` here. A node's crawler
+//! is `Store::crawl` (the background sweep in `server.rs` is its LRU maintainer, which
+//! `lru_crawler disable` leaves running, as memcached's); classes are memcached's
 //! default slab classes by item size (`slab_class`). A metadump is streamed like a multi-key
 //! get: it pauses once the output holds `OUTPUT_SOFT_LIMIT` bytes and goes on from a store
 //! cursor kept in the connection's `resume`, so a dump of millions of items never sits whole

@@ -110,13 +110,13 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
             node.lru_crawler_starts.load(Ordering::Relaxed),
         );
     }
-    for name in [
-        "lru_maintainer_juggles",
-        "malloc_fails",
-        "log_worker_dropped",
-    ] {
-        s.push(name, 0);
+    // memcached lists its LRU maintainer's counters only while the maintainer runs.
+    let maintainer = node.lru_maintainer.load(Ordering::Relaxed);
+    if maintainer {
+        s.push("lru_maintainer_juggles", 0);
     }
+    s.push("malloc_fails", 0);
+    s.push("log_worker_dropped", 0);
     let log = &store.log;
     s.push("log_worker_written", log.written.load(Ordering::Relaxed));
     s.push("log_watcher_skipped", log.skipped.load(Ordering::Relaxed));
@@ -131,20 +131,24 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
     s.push("slab_global_page_pool", 0);
     s.push("expired_unfetched", c.get(Counter::ExpiredUnfetched));
     s.push("evicted_unfetched", c.get(Counter::EvictedUnfetched));
-    s.push("evicted_active", 0);
+    if maintainer {
+        s.push("evicted_active", 0);
+    }
     s.push("evictions", c.get(Counter::Evictions));
     s.push("reclaimed", c.get(Counter::Reclaimed));
     s.push("crawler_reclaimed", c.get(Counter::CrawlerReclaimed));
     s.push("crawler_items_checked", c.get(Counter::CrawlerItemsChecked));
     s.push("lrutail_reflocked", 0);
-    for name in [
-        "moves_to_cold",
-        "moves_to_warm",
-        "moves_within_lru",
-        "direct_reclaims",
-        "lru_bumps_dropped",
-    ] {
-        s.push(name, 0);
+    if maintainer {
+        for name in [
+            "moves_to_cold",
+            "moves_to_warm",
+            "moves_within_lru",
+            "direct_reclaims",
+            "lru_bumps_dropped",
+        ] {
+            s.push(name, 0);
+        }
     }
     s
 }
@@ -255,7 +259,11 @@ pub(crate) fn settings_stats(node: &NodeShared) -> StatLines {
     );
     s.push("dump_enabled", "yes");
     s.push("hash_algorithm", "murmur3");
-    s.push("lru_maintainer_thread", "yes");
+    let maintainer = node.lru_maintainer.load(Ordering::Relaxed);
+    s.push(
+        "lru_maintainer_thread",
+        if maintainer { "yes" } else { "no" },
+    );
     s.push("lru_segmented", "yes");
     s.push("temp_lru", "no");
     s.push("idle_timeout", node.idle_timeout.load(Ordering::Relaxed));
