@@ -170,6 +170,7 @@ mod robustness {
         b"all",
         b"slabs",
         b"automove",
+        b"reassign",
         b"watch",
         b"fetchers",
         b"mutations",

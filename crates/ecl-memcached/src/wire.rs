@@ -46,6 +46,12 @@ pub const DELETE_USAGE: &[u8] =
 pub const FLUSH_DISABLED: &[u8] = b"CLIENT_ERROR flush_all not allowed\r\n";
 /// `shutdown` is never enabled on an emulated node.
 pub const SHUTDOWN_DISABLED: &[u8] = b"ERROR: shutdown not enabled\r\n";
+/// `slabs reassign` replies (memcached 1.6.18).
+pub const REASSIGN_SAME: &[u8] = b"SAME src and dst class are identical\r\n";
+/// A class id outside memcached's slab classes (0, the global page pool, included).
+pub const REASSIGN_BADCLASS: &[u8] = b"BADCLASS invalid src or dst class id\r\n";
+/// The source class has fewer than two pages.
+pub const REASSIGN_NOSPARE: &[u8] = b"NOSPARE source class has no spare pages\r\n";
 /// `watch` behind other requests whose replies are not sent yet.
 pub const WATCH_PIPELINED: &[u8] = b"ERROR cannot pipeline other commands before watch\r\n";
 /// `watch` while a node already has 20 watchers (memcached's limit).

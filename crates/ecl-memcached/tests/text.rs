@@ -591,3 +591,45 @@ async fn the_background_sweep_counts_as_the_lru_maintainer() {
     assert_eq!(stat(&stats(&mut c, "items").await, "items:1:reclaimed"), 3);
     node.shutdown().await;
 }
+
+/// `slabs reassign` checks its request as memcached 1.6.18 does (replies compared by hand on
+/// 15 requests); a node has no slab pages, so a valid move finds no spare page.
+#[tokio::test(flavor = "multi_thread")]
+async fn slabs_reassign_answers_as_memcached_without_spare_pages() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    for (req, reply) in [
+        (
+            &b"slabs reassign 1 2\r\n"[..],
+            &b"NOSPARE source class has no spare pages\r\n"[..],
+        ),
+        (
+            b"slabs reassign 99 99\r\n",
+            b"SAME src and dst class are identical\r\n",
+        ),
+        (
+            b"slabs reassign 0 40\r\n",
+            b"BADCLASS invalid src or dst class id\r\n",
+        ),
+        (
+            b"slabs reassign 0 39\r\n",
+            b"NOSPARE source class has no spare pages\r\n",
+        ),
+        (
+            b"slabs reassign -1 2\r\n",
+            b"BADCLASS invalid src or dst class id\r\n",
+        ),
+        (
+            b"slabs reassign 4294967297 1\r\n",
+            b"SAME src and dst class are identical\r\n",
+        ),
+        (
+            b"slabs reassign 1 2junk\r\n",
+            b"CLIENT_ERROR bad command line format\r\n",
+        ),
+        (b"slabs reassign 1 2 noreply\r\n", b"ERROR\r\n"),
+    ] {
+        c.expect(req, reply).await;
+    }
+    node.shutdown().await;
+}

@@ -104,6 +104,9 @@ pub(super) fn execute(
             }
             encode_reply(out, noreply, wire::OK);
         }
+        TextRequest::SlabsReassign { src, dst } => {
+            out.extend_from_slice(slabs_reassign(node, src, dst))
+        }
         TextRequest::CacheMemlimit { mb, noreply } => {
             node.store
                 .settings
@@ -441,6 +444,22 @@ fn flush_all(
         node.store.flush_now();
     }
     encode_reply(out, noreply, wire::OK);
+}
+
+/// `slabs reassign`, checked as memcached checks it: the same class twice, then class ids
+/// outside 0 (the global page pool) ..= the largest class, then the source's pages. A node
+/// has no slab pages, so a valid request finds no spare page to move; `-1` ("any class with
+/// a spare page") finds none either, which memcached then reports as a bad class.
+fn slabs_reassign(node: &NodeShared, src: i32, dst: i32) -> &'static [u8] {
+    if src == dst {
+        return wire::REASSIGN_SAME;
+    }
+    let max_item = node.store.settings.max_item_size.load(Ordering::Relaxed);
+    let largest = crate::slab_class::chunk_sizes(max_item).len() as i32;
+    if !(0..=largest).contains(&src) || !(0..=largest).contains(&dst) {
+        return wire::REASSIGN_BADCLASS;
+    }
+    wire::REASSIGN_NOSPARE
 }
 
 fn stats_family(node: &NodeShared, stripe: usize, family: StatsRequest, out: &mut Vec<u8>) {

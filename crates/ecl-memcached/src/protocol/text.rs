@@ -136,6 +136,13 @@ pub enum TextRequest<'a> {
     /// An HTTP request line sent to the cache: memcached closes the connection (a protocol
     /// error) instead of answering.
     Http,
+    /// `slabs reassign <src> <dst>`: move a slab page between classes (a node has no pages).
+    SlabsReassign {
+        /// Source class id (-1: any).
+        src: i32,
+        /// Destination class id.
+        dst: i32,
+    },
     /// `slabs automove <0|1|2>` or `slabs automove ratio <r>`: settings of memcached's slab
     /// mover, kept and shown by `stats settings` (a node has no slab pages to move).
     SlabsAutomove {
@@ -436,6 +443,16 @@ fn parse_line<'a>(
         b"quit" => Request::Text(TextRequest::Quit),
         b"stats" => stats(&t),
         b"slabs" if n >= 3 && t.get(1) == b"automove" => slabs_automove(&t),
+        // memcached reads the class ids with safe_strtol (a 32-bit int) and has no noreply here.
+        b"slabs" if n == 4 && t.get(1) == b"reassign" => {
+            match (parse_time(t.get(2)), parse_time(t.get(3))) {
+                (Some(src), Some(dst)) => Request::Text(TextRequest::SlabsReassign {
+                    src: src as i32,
+                    dst: dst as i32,
+                }),
+                _ => Request::reply(wire::BAD_FORMAT),
+            }
+        }
         b"lru_crawler" => lru_crawler(&t),
         // A stream name memcached does not know (`noreply` included, which also silences
         // the reply) is ERROR.
