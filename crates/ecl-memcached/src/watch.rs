@@ -250,6 +250,19 @@ impl LogHub {
     }
 }
 
+/// Unregisters a watcher when its connection's task ends, however it ends (the client left,
+/// a write failed, or the task was aborted by the node's shutdown or a fault).
+struct Registered<'a> {
+    hub: &'a LogHub,
+    watcher: Arc<Watcher>,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.hub.remove(&self.watcher);
+    }
+}
+
 /// Serves a watcher's connection until the client goes away: sends its lines as they come
 /// (flushing when the transport buffers, as TLS does) and reads only to notice the close;
 /// whatever the client sends is ignored, as memcached ignores it. Unregisters the watcher.
@@ -258,6 +271,8 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let registered = Registered { hub, watcher };
+    let watcher = &registered.watcher;
     let mut ignored = [0u8; 512];
     loop {
         let lines = watcher.take();
@@ -282,7 +297,6 @@ where
             }
         }
     }
-    hub.remove(&watcher);
 }
 
 /// Writes `key` URI-encoded as memcached's logger does: letters, digits and `-._~` as they
