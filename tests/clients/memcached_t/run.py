@@ -262,6 +262,14 @@ def main():
         theirs = run_file(suite, "theirs", name, out)
         ours = run_file(suite, "ours", name, out)
         lost = lost_tests(theirs, ours)
+        if any(not is_expected(name, t) for t in lost):
+            # The suite's harness picks a free port, starts the server and connects; run beside
+            # other suites, another process can take that port in between, and a server that
+            # refused its options then looks started (seen once: item_size_max's "-I 256m").
+            # A file that loses tests is run once more; a real difference loses them again.
+            log(f"{name}: {len(lost)} tests pass only on memcached; running the file again")
+            ours = run_file(suite, "ours", name, out)
+            lost = lost_tests(theirs, ours)
         for t in lost:
             (expected if is_expected(name, t) else only_theirs).append((name, t))
         ok = lambda res: sum(r == "ok" for r in res.values())  # noqa: E731
