@@ -92,6 +92,12 @@ impl Raw {
         self.stream.write_all(b).await.expect("write");
     }
 
+    /// Sends raw bytes to a server that may close the connection while they are on their way
+    /// (a client it evicts for its query buffer): a reset is one of the outcomes under test.
+    pub async fn send_raw_may_close(&mut self, b: &[u8]) {
+        let _ = self.stream.write_all(b).await;
+    }
+
     /// Sends a command as a multibulk request.
     pub async fn send(&mut self, args: &[&str]) {
         let mut b = format!("*{}\r\n", args.len()).into_bytes();
