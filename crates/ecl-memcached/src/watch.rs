@@ -311,6 +311,12 @@ pub(crate) fn uri_encode(out: &mut Vec<u8>, key: &[u8]) {
     }
 }
 
+/// The start of an item's log line: its type and its URI-encoded key.
+fn item_line(l: &mut Vec<u8>, kind: &str, key: &[u8]) {
+    let _ = write!(l, "type={kind} key=");
+    uri_encode(l, key);
+}
+
 /// What a key lookup found, as `item_get` lines name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lookup {
@@ -331,8 +337,7 @@ impl LogHub {
             Lookup::Expired => "expired",
         };
         self.log(kind::FETCHERS, |l| {
-            l.extend_from_slice(b"type=item_get key=");
-            uri_encode(l, key);
+            item_line(l, "item_get", key);
             let _ = write!(
                 l,
                 " status={status} clsid={} cfd={} size={}",
@@ -355,8 +360,7 @@ impl LogHub {
         item: (usize, usize),
     ) {
         self.log(kind::MUTATIONS, |l| {
-            l.extend_from_slice(b"type=item_store key=");
-            uri_encode(l, key);
+            item_line(l, "item_store", key);
             let _ = write!(
                 l,
                 " status={status} cmd={cmd} ttl={ttl} clsid={} cfd={} size={}",
@@ -378,8 +382,7 @@ impl LogHub {
         item: (usize, usize),
     ) {
         self.log(kind::EVICTIONS, |l| {
-            l.extend_from_slice(b"type=eviction key=");
-            uri_encode(l, key);
+            item_line(l, "eviction", key);
             let fetch = if fetched { "yes" } else { "no" };
             let _ = write!(
                 l,
