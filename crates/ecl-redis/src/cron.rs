@@ -5,9 +5,14 @@
 //! thread wakes every [`PERIOD`] and runs [`crate::engine::Engine::cron`] of every live node
 //! in turn. One timer per node cost a runtime wake-up per node ten times a second, which
 //! added up to a noticeable share of a core with a thousand idle nodes; one thread walking
-//! the list costs one wake-up per period, and a quiet node (nothing to expire, no client
-//! since its last cron) is visited only every [`QUIET_EVERY`] periods. A node leaves the
-//! list when it shuts down or is dropped.
+//! the list costs one wake-up per period.
+//!
+//! A quiet node (nothing to expire, no pause, no persistence work, no commands in the ops/sec
+//! window) is parked: the walk passes over its entry without touching the node, since a cron
+//! would find nothing to do until someone takes the node's lock again. That holder (a client
+//! batch, the supervisor, replication, a snapshot) hands the node back with [`wake`] as it
+//! releases the lock, and the next period runs its cron. Reading each idle node's memory ten
+//! times a second was most of the idle cost: a thousand cache and TLB misses per period.
 
 use crate::engine::Shared;
 use std::sync::atomic::Ordering;
@@ -16,9 +21,9 @@ use std::time::Duration;
 
 /// How often each node's cron runs (Redis' default `hz` of 10).
 const PERIOD: Duration = Duration::from_millis(100);
-/// A quiet node (see [`crate::engine::Engine::cron_quiet`]) that no client used since its
-/// last cron runs it once every this many periods.
-const QUIET_EVERY: u32 = 10;
+/// How often (in periods) parked nodes are checked for having been dropped or shut down,
+/// so that their entries leave the list.
+const SWEEP_EVERY: u32 = 600;
 /// Tries to take a busy node's lock before leaving its cron to the next period (a script
 /// may hold the lock for long; the other nodes must not wait for it).
 const LOCK_TRIES: u32 = 200;
@@ -28,25 +33,22 @@ const LOCK_TRIES: u32 = 200;
 struct Entry {
     shared: Weak<Shared>,
     runtime: tokio::runtime::Handle,
-    /// The node's batch count when its cron last ran.
-    seen: usize,
-    /// Its last cron found it quiet.
-    quiet: bool,
-    /// Periods skipped since then.
-    skipped: u32,
+    /// Left alone until [`wake`] names it.
+    parked: bool,
 }
 
 static NODES: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+/// Parked nodes handed back since the last period, by the address of their [`Shared`]
+/// (stable: the entry's `Weak` keeps the allocation).
+static WOKEN: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 static THREAD: Once = Once::new();
 
 /// Adds a node to the periodic work (starting the cron thread on first use).
 pub(crate) fn register(shared: &std::sync::Arc<Shared>, runtime: tokio::runtime::Handle) {
-    nodes().push(Entry {
+    lock(&NODES).push(Entry {
         shared: std::sync::Arc::downgrade(shared),
         runtime,
-        seen: 0,
-        quiet: false,
-        skipped: 0,
+        parked: false,
     });
     THREAD.call_once(|| {
         let started = std::thread::Builder::new()
@@ -58,38 +60,69 @@ pub(crate) fn register(shared: &std::sync::Arc<Shared>, runtime: tokio::runtime:
     });
 }
 
-fn nodes() -> std::sync::MutexGuard<'static, Vec<Entry>> {
-    NODES.lock().unwrap_or_else(|p| p.into_inner())
+/// Hands a parked node back to the cron thread (called by the lock's holder as it releases
+/// the lock; see [`Shared::cron_parked`]).
+pub(crate) fn wake(shared: &Shared) {
+    lock(&WOKEN).push(shared as *const Shared as usize);
+}
+
+fn lock<T>(m: &'static Mutex<T>) -> std::sync::MutexGuard<'static, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn run() {
+    let mut period: u32 = 0;
     loop {
         std::thread::sleep(PERIOD);
-        let mut list = nodes();
-        list.retain(|e| e.shared.upgrade().is_some_and(|s| !*s.shutdown.borrow()));
-        for e in list.iter_mut() {
-            if let Some(shared) = e.shared.upgrade() {
-                let activity = shared.activity.load(Ordering::Relaxed);
-                if e.quiet && activity == e.seen && e.skipped + 1 < QUIET_EVERY {
-                    // Nothing to expire or sample and no client since: a cold engine is
-                    // not worth touching every period.
-                    e.skipped += 1;
-                    continue;
-                }
-                let _rt = e.runtime.enter();
-                e.quiet = tick(&shared);
-                e.seen = activity;
-                e.skipped = 0;
+        period = period.wrapping_add(1);
+        let mut list = lock(&NODES);
+        unpark_woken(&mut list);
+        let sweep = period.is_multiple_of(SWEEP_EVERY);
+        list.retain_mut(|e| {
+            if e.parked {
+                !sweep || e.live()
+            } else {
+                visit(e)
             }
+        });
+    }
+}
+
+/// Takes the woken nodes off the parked ones (lock order: `NODES`, then `WOKEN`).
+fn unpark_woken(list: &mut [Entry]) {
+    let woken = std::mem::take(&mut *lock(&WOKEN));
+    for addr in woken {
+        if let Some(e) = list.iter_mut().find(|e| e.shared.as_ptr() as usize == addr) {
+            e.parked = false;
         }
     }
 }
 
+impl Entry {
+    /// The node is neither dropped nor shut down.
+    fn live(&self) -> bool {
+        self.shared.upgrade().is_some_and(|s| !*s.shutdown.borrow())
+    }
+}
+
+/// One period's visit of an unparked node; whether it stays on the list.
+fn visit(e: &mut Entry) -> bool {
+    let Some(shared) = e.shared.upgrade() else {
+        return false;
+    };
+    if *shared.shutdown.borrow() {
+        return false;
+    }
+    let _rt = e.runtime.enter();
+    e.parked = tick(&shared);
+    true
+}
+
 /// One node's cron, unless its lock stays taken (then the next period runs it); whether the
-/// node is quiet.
+/// node is quiet and now parked.
 fn tick(shared: &Shared) -> bool {
     for _ in 0..LOCK_TRIES {
-        if let Some(mut eng) = shared.try_lock() {
+        if let Some(mut eng) = shared.try_lock_for_cron() {
             if eng.cfg.cron_paused {
                 return false;
             }
@@ -102,7 +135,10 @@ fn tick(shared: &Shared) -> bool {
             eng.limit_tracking_table();
             eng.flush_tracking();
             crate::persistence::cron(&mut eng);
-            return eng.cron_quiet();
+            let quiet = eng.cron_quiet();
+            // Set with the lock held: the next holder's release sees it and wakes the node.
+            shared.cron_parked.store(quiet, Ordering::Relaxed);
+            return quiet;
         }
         std::thread::yield_now();
     }

@@ -41,3 +41,19 @@ async fn a_thousand_nodes_on_two_threads() {
         );
     }
 }
+
+/// A node nobody used for a while is parked by the cron thread (its cron would find nothing
+/// to do); the first command after that hands it back, so a key set then still expires
+/// actively, with no later command touching the node before the check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_idle_node_wakes_for_the_next_client_and_expires_its_keys() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    // Sixteen flat ops/sec samples (1.6 s) make a node without TTLs quiet.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(c.cmd(&["SET", "k", "v", "PX", "200"]).await, "+OK\r\n");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let info = c.cmd(&["INFO", "stats"]).await;
+    assert!(info.contains("expired_keys:1\r\n"), "{info}");
+    node.shutdown().await;
+}

@@ -85,7 +85,6 @@ pub async fn serve<S>(
                 (paused, more) = (end == BatchEnd::Paused, end == BatchEnd::OutputFull);
                 eng.note_postponed(client.id, paused);
                 idle_timeout = eng.cfg.timeout;
-                shared.activity.fetch_add(1, Ordering::Relaxed);
                 drop(eng);
                 compact_input(&mut inbuf, &mut start);
             } else {

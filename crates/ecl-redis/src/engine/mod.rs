@@ -977,15 +977,23 @@ impl Engine {
         self.stats
             .ops_samples
             .push_back((inst, self.stats.commands));
-        while self.stats.ops_samples.len() > 16 {
+        // Redis' window: the last 16 samples of 100 ms. A node the cron thread left alone
+        // while quiet has older ones; they would spread the first burst after it over
+        // minutes.
+        while self.stats.ops_samples.len() > 16
+            || self
+                .stats
+                .ops_samples
+                .front()
+                .is_some_and(|(t, _)| inst.duration_since(*t) > std::time::Duration::from_secs(2))
+        {
             self.stats.ops_samples.pop_front();
         }
     }
 
     /// Whether the last [`Engine::cron`] left nothing for the next ones to do: no key with a
     /// TTL to expire, no pause to lift, no persistence work, and an ops/sec window that shows
-    /// no commands. The cron thread then runs this node's cron less often until clients
-    /// use it again.
+    /// no commands. The cron thread then parks the node until someone takes its lock again.
     pub fn cron_quiet(&self) -> bool {
         let replica = self.repl.is_replica() || !self.cfg.active_expire_enabled;
         let no_ttl = replica || self.dbs.iter().all(|d| d.expires_len() == 0);

@@ -7,7 +7,7 @@
 //! handle take it with [`Shared::lock`], [`Shared::try_lock`] or [`Shared::lock_wait`].
 
 use super::Engine;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -29,8 +29,10 @@ pub struct Shared {
     pub visits: Arc<super::visits::Visits>,
     /// Connection tasks waiting in [`lock_async`] for the lock.
     pub waiters: AtomicUsize,
-    /// Batches run so far: the cron thread ([`crate::cron`]) sees a node clients use.
-    pub activity: AtomicUsize,
+    /// The cron thread ([`crate::cron`]) found the node quiet and stopped visiting it; the
+    /// next holder of the lock (a client batch, the supervisor, replication, a snapshot)
+    /// hands it back. Read and written only with the lock held.
+    pub cron_parked: AtomicBool,
     /// Signalled when a [`NodeGuard`] is released while tasks wait: a waiter sleeps until
     /// the holder is done instead of spinning (on a small machine a spinning waiter takes the
     /// CPU the holder and the clients need).
@@ -42,6 +44,8 @@ pub struct Shared {
 pub struct NodeGuard<'a> {
     guard: Option<MutexGuard<'a, Engine>>,
     shared: &'a Shared,
+    /// A holder other than the cron thread: its release wakes a parked node's cron.
+    wakes_cron: bool,
 }
 
 impl std::ops::Deref for NodeGuard<'_> {
@@ -64,6 +68,11 @@ impl std::ops::DerefMut for NodeGuard<'_> {
 
 impl Drop for NodeGuard<'_> {
     fn drop(&mut self) {
+        // Still under the lock, which is what orders the flag with the cron's parking.
+        if self.wakes_cron && self.shared.cron_parked.load(Ordering::Relaxed) {
+            self.shared.cron_parked.store(false, Ordering::Relaxed);
+            crate::cron::wake(self.shared);
+        }
         drop(self.guard.take());
         // Pairs with the waiter's count-then-retry in `lock_async`: either the waiter's retry
         // sees the lock free, or this load sees the waiter.
@@ -89,10 +98,19 @@ impl Shared {
         try_guard(self)
     }
 
+    /// The node lock if it is free now, for the cron thread itself (its release wakes
+    /// nothing).
+    pub(crate) fn try_lock_for_cron(&self) -> Option<NodeGuard<'_>> {
+        let mut g = try_guard(self)?;
+        g.wakes_cron = false;
+        Some(g)
+    }
+
     fn guard<'a>(&'a self, g: MutexGuard<'a, Engine>) -> NodeGuard<'a> {
         NodeGuard {
             guard: Some(g),
             shared: self,
+            wakes_cron: true,
         }
     }
 

@@ -66,12 +66,7 @@ impl RedisNode {
         loop {
             {
                 let mut src = self.shared.lock_wait().await;
-                let dst = match target.shared.engine.try_lock() {
-                    Ok(g) => Some(g),
-                    Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
-                    Err(std::sync::TryLockError::WouldBlock) => None,
-                };
-                if let Some(mut dst) = dst {
+                if let Some(mut dst) = target.shared.try_lock() {
                     return move_step(&mut src, &mut dst, slots, cursor, count);
                 }
             }

@@ -20,7 +20,7 @@ use crate::version::EngineVersion;
 use crate::{NodeStats, RedisConfig};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
@@ -154,7 +154,7 @@ impl RedisNode {
             script: script_watch,
             visits,
             waiters: AtomicUsize::new(0),
-            activity: AtomicUsize::new(0),
+            cron_parked: AtomicBool::new(false),
             unlocked: Notify::new(),
         });
         // Background persistence work (AOF rewrites) takes the lock from threads of its own.
