@@ -10,9 +10,10 @@
 //! A quiet node (nothing to expire, no pause, no persistence work, no commands in the ops/sec
 //! window) is parked: the walk passes over its entry without touching the node, since a cron
 //! would find nothing to do until someone takes the node's lock again. That holder (a client
-//! batch, the supervisor, replication, a snapshot) hands the node back with [`wake`] as it
-//! releases the lock, and the next period runs its cron. Reading each idle node's memory ten
-//! times a second was most of the idle cost: a thousand cache and TLB misses per period.
+//! batch, the supervisor, replication, a snapshot) hands the node back as it releases the
+//! lock ([`crate::engine::take_woken`]), and the next period runs its cron. Reading each idle
+//! node's memory ten times a second was most of the idle cost: a thousand cache and TLB misses
+//! per period.
 
 use crate::engine::Shared;
 use std::sync::atomic::Ordering;
@@ -38,9 +39,6 @@ struct Entry {
 }
 
 static NODES: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
-/// Parked nodes handed back since the last period, by the address of their [`Shared`]
-/// (stable: the entry's `Weak` keeps the allocation).
-static WOKEN: Mutex<Vec<usize>> = Mutex::new(Vec::new());
 static THREAD: Once = Once::new();
 
 /// Adds a node to the periodic work (starting the cron thread on first use).
@@ -58,12 +56,6 @@ pub(crate) fn register(shared: &std::sync::Arc<Shared>, runtime: tokio::runtime:
             tracing::error!(error = %e, "cannot start the redis cron thread");
         }
     });
-}
-
-/// Hands a parked node back to the cron thread (called by the lock's holder as it releases
-/// the lock; see [`Shared::cron_parked`]).
-pub(crate) fn wake(shared: &Shared) {
-    lock(&WOKEN).push(shared as *const Shared as usize);
 }
 
 fn lock<T>(m: &'static Mutex<T>) -> std::sync::MutexGuard<'static, T> {
@@ -88,10 +80,10 @@ fn run() {
     }
 }
 
-/// Takes the woken nodes off the parked ones (lock order: `NODES`, then `WOKEN`).
+/// Takes the nodes handed back off the parked ones. An entry's address stays its node's while
+/// the entry lives (its `Weak` keeps the allocation).
 fn unpark_woken(list: &mut [Entry]) {
-    let woken = std::mem::take(&mut *lock(&WOKEN));
-    for addr in woken {
+    for addr in crate::engine::take_woken() {
         if let Some(e) = list.iter_mut().find(|e| e.shared.as_ptr() as usize == addr) {
             e.parked = false;
         }

@@ -25,6 +25,7 @@ pub mod slot_stats;
 pub mod visits;
 
 pub use context::{Ctx, Handler, Propagation};
+pub(crate) use shared::take_woken;
 pub use shared::{NodeGuard, Shared, lock_async};
 
 use crate::Flavor;

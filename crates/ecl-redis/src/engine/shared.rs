@@ -12,6 +12,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
+/// Parked nodes handed back since the cron thread ([`crate::cron`]) last looked, by the
+/// address of their [`Shared`]: filled by the release of a parked node's lock.
+static WOKEN: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// Takes the list of parked nodes handed back (see [`Shared::cron_parked`]).
+pub(crate) fn take_woken() -> Vec<usize> {
+    std::mem::take(&mut *lock_list(&WOKEN))
+}
+
+fn lock_list(m: &Mutex<Vec<usize>>) -> MutexGuard<'_, Vec<usize>> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// State shared by the node's tasks.
 #[derive(Debug)]
 pub struct Shared {
@@ -71,7 +84,7 @@ impl Drop for NodeGuard<'_> {
         // Still under the lock, which is what orders the flag with the cron's parking.
         if self.wakes_cron && self.shared.cron_parked.load(Ordering::Relaxed) {
             self.shared.cron_parked.store(false, Ordering::Relaxed);
-            crate::cron::wake(self.shared);
+            lock_list(&WOKEN).push(self.shared as *const Shared as usize);
         }
         drop(self.guard.take());
         // Pairs with the waiter's count-then-retry in `lock_async`: either the waiter's retry
