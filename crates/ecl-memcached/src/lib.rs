@@ -201,7 +201,7 @@ impl MemcachedNode {
 
     /// Empties the node (what a reboot does to a memcached node).
     pub fn flush_all(&self) {
-        self.shared.store.flush_now();
+        self.shared.store.clear();
     }
 
     /// Re-applies parameters at runtime: memory budget (evicting down to a lowered
@@ -264,7 +264,7 @@ impl MemcachedNode {
     /// Closes the listener and every connection, and waits until they are closed.
     pub async fn shutdown(self) {
         self.running.shutdown(&self.shared).await;
-        self.shared.store.flush_now();
+        self.shared.store.clear();
         tracing::info!("memcached node stopped");
     }
 }

@@ -592,6 +592,36 @@ async fn the_background_sweep_counts_as_the_lru_maintainer() {
     node.shutdown().await;
 }
 
+/// `flush_all` leaves the counters where memcached 1.6.18's settle a second later, once its
+/// LRU maintainer has taken the flushed items away (the same sequence by hand: `curr_items 0`,
+/// `reclaimed 6`, `expired_unfetched 5`); a node's reboot clears items without counting.
+#[tokio::test(flavor = "multi_thread")]
+async fn flush_all_counts_its_items_as_reclaimed_as_memcached_settles() {
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    for k in 0..5 {
+        c.expect(format!("set k{k} 0 0 1\r\nx\r\n").as_bytes(), b"STORED\r\n")
+            .await;
+    }
+    let big = format!("set big 0 0 500\r\n{}\r\n", "y".repeat(500));
+    c.expect(big.as_bytes(), b"STORED\r\n").await;
+    c.expect(b"get k0\r\n", b"VALUE k0 0 1\r\nx\r\nEND\r\n")
+        .await;
+    c.expect(b"flush_all\r\n", b"OK\r\n").await;
+    let s = stats(&mut c, "").await;
+    assert_eq!(stat(&s, "curr_items"), 0);
+    assert_eq!(stat(&s, "bytes"), 0);
+    assert_eq!(stat(&s, "reclaimed"), 6);
+    assert_eq!(stat(&s, "expired_unfetched"), 5);
+    assert_eq!(stat(&s, "total_items"), 6);
+    c.expect(b"set k1 0 0 1\r\nx\r\n", b"STORED\r\n").await;
+    node.flush_all();
+    let s = stats(&mut c, "").await;
+    assert_eq!(stat(&s, "curr_items"), 0);
+    assert_eq!(stat(&s, "reclaimed"), 6);
+    node.shutdown().await;
+}
+
 /// `slabs reassign` checks its request as memcached 1.6.18 does (replies compared by hand on
 /// 15 requests); a node has no slab pages, so a valid move finds no spare page.
 #[tokio::test(flavor = "multi_thread")]

@@ -97,8 +97,6 @@ EXPECTED_DIFFERENCES = {
     "stats": (["after flush and a get, get_flushed is 1"],
               "a node frees the items of flush_all at once, so a later get is a miss, where "
               "memcached finds the flushed item and counts get_flushed"),
-    "issue_183": (["Objects should be reclaimed"],
-                  "a node frees the items of flush_all at once: none is left to reclaim"),
     "watcher": (["attempted watch gave client error with no_watch option set"],
                 "starts memcached with -W (watch commands refused), an option a node has not"),
     "flush-all": (["failed to set value after flush with no CAS at least once"],
