@@ -82,6 +82,20 @@ async fn page_json_and_key_browser_read_the_running_nodes() {
     assert_eq!(status, 200);
     assert!(keys.contains("<td class=\"id\">&lt;k&gt;</td>"), "{keys}");
     assert!(keys.contains("<pre>a, b</pre>"), "{keys}");
+    // The browser's reads (SCAN, TYPE, TTL, LRANGE, …) stay out of the node's command
+    // statistics: they show the application's commands only.
+    let stats = common::memcached_exchange(
+        at,
+        "AUTH s3cret-token-1234\r\nINFO commandstats\r\nPING\r\n",
+        &["+PONG"],
+    )
+    .await
+    .unwrap_or_default();
+    assert!(stats.contains("cmdstat_rpush:calls=1,"), "{stats}");
+    assert!(
+        !stats.contains("cmdstat_scan") && !stats.contains("cmdstat_type"),
+        "{stats}"
+    );
     let (status, _) = common::api::http_get(addr, "/_elasticache_local/nodes/nope/keys")
         .await
         .unwrap_or_default();

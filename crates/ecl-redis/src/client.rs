@@ -124,6 +124,11 @@ pub struct Client {
     pub name_cache: Option<(Vec<u8>, usize)>,
     /// The replication link's client on a replica: writes allowed, expiry suspended.
     pub master: bool,
+    /// A synthetic client whose commands count nowhere (INFO stats and commandstats, error
+    /// stats, latency monitor, slow log, slot stats, MONITOR): the AOF replay, whose commands
+    /// Redis runs outside its call(), and the status page's inspection reads, which must not
+    /// show up among the applications' commands.
+    pub uncounted: bool,
     /// Cluster `READONLY`: reads of this replica's slots are served here.
     pub readonly: bool,
     /// `CLIENT CAPA redirect` (Valkey 8.0): a standalone replica redirects data commands.
@@ -167,6 +172,7 @@ impl Client {
             allow_oom: false,
             last_cmd: usize::MAX,
             name_cache: None,
+            uncounted: false,
             master: false,
             readonly: false,
             capa_redirect: false,

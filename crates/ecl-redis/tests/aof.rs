@@ -690,3 +690,64 @@ async fn an_approximate_xtrim_reloads_from_the_aof_as_on_redis_server() {
     assert_eq!(ours, theirs);
     assert_eq!(theirs[5], theirs[3], "the reload keeps the entries");
 }
+
+/// The commands replayed from the AOF at start count nowhere, as on redis-server (which runs
+/// them outside the call() that counts commands): after the restart INFO commandstats and
+/// total_commands_processed show only the commands sent since.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_replayed_from_the_aof_are_not_counted_as_on_redis_server() {
+    async fn write(mut c: common::Raw) {
+        for cmd in [
+            vec!["SET", "a", "1"],
+            vec!["INCR", "a"],
+            vec!["RPUSH", "l", "x", "y"],
+            vec!["SET", "b", "2"],
+        ] {
+            c.cmd(&cmd).await;
+        }
+    }
+    async fn after_restart(mut c: common::Raw) -> Vec<String> {
+        let get = c.cmd(&["GET", "a"]).await;
+        let stats = c.cmd(&["INFO", "commandstats"]).await;
+        let total = c.cmd(&["INFO", "stats"]).await;
+        let mut names: Vec<String> = stats
+            .lines()
+            .filter_map(|l| l.strip_prefix("cmdstat_"))
+            .map(|l| l.split(",usec=").next().unwrap_or_default().to_string())
+            .collect();
+        names.sort();
+        let total = total
+            .lines()
+            .find(|l| l.starts_with("total_commands_processed:"))
+            .unwrap_or_default()
+            .to_string();
+        [vec![get, total], names].concat()
+    }
+    let theirs_dir = TempDir::new("replay-count-theirs");
+    let dir = theirs_dir.0.to_string_lossy().to_string();
+    let args = [
+        "--dir",
+        &dir,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let Some(real) = ReferenceRedis::start(&args) else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    write(real.connect().await).await;
+    drop(real);
+    let real = ReferenceRedis::start(&args).expect("redis-server restarts");
+    let theirs = after_restart(real.connect().await).await;
+    let ours_dir = TempDir::new("replay-count-ours");
+    let node = aof_node(&ours_dir.0, "always");
+    write(common::Raw::connect(&node).await).await;
+    node.shutdown().await;
+    let node = aof_node(&ours_dir.0, "always");
+    let ours = after_restart(common::Raw::connect(&node).await).await;
+    node.shutdown().await;
+    assert_eq!(theirs[0], "$1\r\n2\r\n");
+    assert_eq!(ours, theirs);
+}

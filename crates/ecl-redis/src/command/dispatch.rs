@@ -515,6 +515,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     if !eng.clients.monitors.is_empty()
         && !spec.flags.intersects(flags::SKIP_MONITOR | flags::ADMIN)
         && !client.detached
+        && !client.uncounted
     {
         feed_monitors(eng, client, argv, now);
     }
@@ -522,9 +523,14 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
     after_command_propagate(eng, client, spec, argv, res.is_ok(), dirtied, propagation);
     let call = CallKind::of(client);
     let failed = res.is_err() || outcome.failed;
-    let usec = count_call(eng, id, (failed, call), nested_start);
+    let counted = !client.uncounted;
+    let usec = if counted {
+        count_call(eng, id, (failed, call), nested_start)
+    } else {
+        0
+    };
     if let Err(e) = res {
-        if !outcome.error_counted {
+        if !outcome.error_counted && counted {
             count_error(eng, &e);
         }
         out.error(&e.0);
@@ -533,9 +539,11 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         track(eng, client, spec, argv);
     }
     let reply_bytes = out.len().saturating_sub(reply_before);
-    log_command(eng, client, (spec, argv, call), (usec, reply_bytes), now);
-    if eng.cfg.slot_stats {
-        slot_stats::account(eng, client, (spec, argv), (usec, reply_bytes), exec_slot);
+    if counted {
+        log_command(eng, client, (spec, argv, call), (usec, reply_bytes), now);
+        if eng.cfg.slot_stats {
+            slot_stats::account(eng, client, (spec, argv), (usec, reply_bytes), exec_slot);
+        }
     }
     block_if_asked(eng, client, out, argv);
     Flow::Continue

@@ -297,9 +297,10 @@ impl RedisNode {
         let owned = crate::command::OwnedArgv::from_slices(args.iter().map(Vec::as_slice));
         let mut client = crate::client::Client::new(0, true);
         client.no_touch = true;
-        // A synthetic client: the browser's reads stay out of SLOWLOG and MONITOR, which show
-        // the applications' commands.
+        // A synthetic client: the browser's reads stay out of SLOWLOG, MONITOR and the
+        // command statistics, which show the applications' commands.
         client.detached = true;
+        client.uncounted = true;
         // Replicas of a sharded group answer reads of their own slots only in READONLY mode.
         client.readonly = true;
         let mut out = crate::resp::reply::Reply::new();
