@@ -751,3 +751,68 @@ async fn commands_replayed_from_the_aof_are_not_counted_as_on_redis_server() {
     assert_eq!(theirs[0], "$1\r\n2\r\n");
     assert_eq!(ours, theirs);
 }
+
+/// A SET that gives a TTL (EX, PX, EXAT, PXAT, with NX, XX or GET), SETEX and PSETEX reach the
+/// AOF as `SET key value PXAT ms` alone, as redis-server 7.0.15 writes them (a deadline in the
+/// past too); GETEX as PEXPIREAT or PERSIST. Compared with the file redis-server writes for the
+/// same commands, times masked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_with_a_ttl_reaches_the_aof_as_on_redis_server() {
+    async fn write(mut c: common::Raw) {
+        let far = "4102444800000";
+        for cmd in [
+            vec!["SET", "k1", "v", "EX", "100"],
+            vec!["SET", "k2", "v", "PX", "100000", "NX"],
+            vec!["SET", "k3", "v", "PXAT", far, "GET"],
+            vec!["SET", "k3", "w", "EXAT", "4102444800", "XX"],
+            vec!["SETEX", "k4", "100", "v"],
+            vec!["PSETEX", "k5", "100000", "v"],
+            vec!["SET", "k6", "v", "EX", "100", "GET"],
+            vec!["SET", "k7", "v", "PXAT", "1000"],
+            vec!["SET", "k9", "v", "KEEPTTL"],
+            vec!["GETEX", "k1", "EX", "200"],
+            vec!["GETEX", "k1", "PERSIST"],
+            vec!["GETEX", "k2", "PXAT", far],
+        ] {
+            c.cmd(&cmd).await;
+        }
+    }
+    fn masked(path: &Path) -> String {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.split("\r\n")
+            .map(
+                |l| match l.len() == 13 && l.bytes().all(|b| b.is_ascii_digit()) {
+                    true => "<ms>",
+                    false => l,
+                },
+            )
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+    let theirs_dir = TempDir::new("set-pxat-theirs");
+    let dir = theirs_dir.0.to_string_lossy().to_string();
+    let args = [
+        "--dir",
+        &dir,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let Some(real) = ReferenceRedis::start(&args) else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    write(real.connect().await).await;
+    drop(real);
+    let ours_dir = TempDir::new("set-pxat-ours");
+    let node = aof_node(&ours_dir.0, "always");
+    write(common::Raw::connect(&node).await).await;
+    node.shutdown().await;
+    let theirs = masked(&incr_file(&theirs_dir.0));
+    assert!(
+        theirs.contains("SET\n$2\nk7\n$1\nv\n$4\nPXAT\n$4\n1000"),
+        "{theirs}"
+    );
+    assert_eq!(masked(&incr_file(&ours_dir.0)), theirs);
+}

@@ -248,19 +248,15 @@ fn set_refused(
     Ok((o.nx && exists) || (o.xx && !exists) || ifeq_refused)
 }
 
-/// What replicas get for a SET with a condition or a relative time: the plain write, and the
-/// absolute expiry (options like GET dropped).
+/// What replicas and the AOF get for a SET with a TTL: `SET key value PXAT ms` alone, its
+/// other options dropped, as redis-server 7.0.15 writes it (checked in its AOF, a deadline in
+/// the past included).
 fn propagate_set(ctx: &mut Ctx<'_>, key: &[u8], val: &[u8], o: &SetOptions<'_>) {
     if !ctx.replicating() {
         return;
     }
     match o.ttl {
-        Ttl::At(_) => {
-            if let Some(at) = ctx.stored_expiry(key).filter(|&at| at > 0) {
-                let set = OwnedArgv::from_slices([b"SET".as_slice(), key, val]);
-                ctx.propagate(vec![set, replication::pexpireat(key, at)]);
-            }
-        }
+        Ttl::At(at) => ctx.propagate(vec![replication::set_pxat(key, val, at)]),
         // The IFEQ condition held here: replicas get the plain write.
         _ if o.ifeq.is_some() => {
             let mut set = vec![b"SET".as_slice(), key, val];
@@ -335,16 +331,8 @@ fn setex_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, unit: i64, name: &str) -> C
         .notify(notify::GENERIC, "expire")
         .dirty(1);
     if ctx.replicating() {
-        // Replicas get SET and the absolute instant.
-        let mut cmds = vec![OwnedArgv::from_slices([
-            b"SET".as_slice(),
-            key,
-            argv.get(3),
-        ])];
-        if let Some(at) = ctx.stored_expiry(key).filter(|&at| at > 0) {
-            cmds.push(replication::pexpireat(key, at));
-        }
-        ctx.propagate(cmds);
+        // Replicas get SET with the absolute instant, as from a SET with a TTL.
+        ctx.propagate(vec![replication::set_pxat(key, argv.get(3), at)]);
     }
     ctx.out.ok();
     Ok(())

@@ -459,6 +459,12 @@ fn int_reply(n: i64) -> Vec<u8> {
 
 /// `PEXPIREAT key at`: how a write that set a relative expiry reaches replicas, so their
 /// copy expires at the primary's instant whatever their clock or the link's delay.
+/// `SET key value PXAT at`: how Redis 7.0 propagates a SET (or SETEX, PSETEX) that gave a
+/// TTL, whatever its options were (NX, XX and GET dropped, the time made absolute).
+pub fn set_pxat(key: &[u8], val: &[u8], at: i64) -> OwnedArgv {
+    owned(&[b"SET", key, val, b"PXAT", at.to_string().as_bytes()])
+}
+
 pub fn pexpireat(key: &[u8], at: i64) -> OwnedArgv {
     owned(&[b"PEXPIREAT", key, at.to_string().as_bytes()])
 }
