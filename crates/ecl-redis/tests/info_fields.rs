@@ -92,3 +92,54 @@ async fn later_releases_list_the_fields_redis_7_2_added() {
         assert!(stats.contains("acl_access_denied_auth:1\r\n"), "{stats}");
     }
 }
+
+/// `total_net_input_bytes`, `total_reads_processed` and `total_writes_processed` count what
+/// the sockets did as redis-server counts it: input when it is read (an INFO sees its own
+/// request), every read (the one that finds the connection closed too) and every write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_counters_match_redis_server() {
+    /// The same three connections on both servers: `warm` zeroes the counters (the reference
+    /// server's start-up probe connections counted reads), then closes.
+    async fn counters(mut conns: Vec<Raw>) -> Vec<String> {
+        let (mut second, mut first, mut warm) = match (conns.pop(), conns.pop(), conns.pop()) {
+            (Some(a), Some(b), Some(c)) => (a, b, c),
+            _ => panic!("three connections"),
+        };
+        assert_eq!(warm.cmd(&["CONFIG", "RESETSTAT"]).await, "+OK\r\n");
+        drop(warm);
+        assert_eq!(first.cmd(&["SET", "k", "v"]).await, "+OK\r\n");
+        assert_eq!(first.cmd(&["GET", "k"]).await, "$1\r\nv\r\n");
+        drop(first);
+        // Time for the server to see both connections close.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        second
+            .cmd(&["INFO", "stats"])
+            .await
+            .lines()
+            .filter(|l| {
+                l.starts_with("total_net_input_bytes:")
+                    || l.starts_with("total_reads_processed:")
+                    || l.starts_with("total_writes_processed:")
+            })
+            .map(str::to_string)
+            .collect()
+    }
+    let Some(reference) = ReferenceRedis::start(&[]) else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], reference.port));
+    let mut conns = vec![reference.connect().await];
+    for _ in 0..2 {
+        conns.push(Raw::connect_addr(addr).await);
+    }
+    let theirs = counters(conns).await;
+    let ours_node = node(Flavor::Redis, "7.0.15");
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        conns.push(Raw::connect(&ours_node).await);
+    }
+    let ours = counters(conns).await;
+    assert_eq!(theirs.len(), 3, "{theirs:?}");
+    assert_eq!(ours, theirs);
+}

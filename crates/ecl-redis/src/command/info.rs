@@ -309,8 +309,8 @@ fn stats(eng: &Engine, s: &mut String) {
         tracked.1,
         tracked.2,
         st.error_replies,
-        st.commands,
-        st.commands,
+        st.reads,
+        st.writes,
     );
     if eng.info.release.has(LATER_INFO_FIELDS) {
         let d = &eng.acl.denied;

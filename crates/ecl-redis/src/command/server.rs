@@ -564,6 +564,8 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     st.misses_base = 0;
     st.net_in = 0;
     st.net_out = 0;
+    st.reads = 0;
+    st.writes = 0;
     st.rejected_conns = 0;
     st.published = 0;
     for db in &mut ctx.eng.dbs {
