@@ -21,7 +21,15 @@ pub fn start_from(eng: &mut Engine, cfg: &crate::RedisConfig) -> std::io::Result
             return Ok(());
         }
         load_initial(eng, cfg)?;
-        return aof::create(eng);
+        aof::create(eng)?;
+        // redis-server writes the first base at start outside its size accounting: INFO shows
+        // `aof_current_size` as the incremental file alone and `aof_base_size` 0 until a
+        // restart or a rewrite counts the files (checked on 7.0.15).
+        if let Some(aof) = &mut eng.persist.aof {
+            aof.base_size = 0;
+            aof.size_at_rewrite = 0;
+        }
+        return Ok(());
     }
     load_initial(eng, cfg)
 }

@@ -177,7 +177,9 @@ impl Aof {
             base_size,
             old_incr_size,
             cur_incr_size,
-            size_at_rewrite: base_size + old_incr_size + cur_incr_size,
+            // redis-server, not knowing the size its last rewrite ended at, takes the base
+            // file's after a restart (INFO `aof_base_size`, the auto-rewrite baseline).
+            size_at_rewrite: base_size,
             write_ok: true,
             rewrite: None,
             rewrite_scheduled: false,
