@@ -95,7 +95,8 @@ async fn later_releases_list_the_fields_redis_7_2_added() {
 
 /// `total_net_input_bytes`, `total_reads_processed` and `total_writes_processed` count what
 /// the sockets did as redis-server counts it: input when it is read (an INFO sees its own
-/// request), every read (the one that finds the connection closed too) and every write.
+/// request), every read (the one that finds the connection closed too) and every write; CONFIG
+/// RESETSTAT zeroes them and `total_connections_received`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_counters_match_redis_server() {
     /// The same three connections on both servers: `warm` zeroes the counters (the reference
@@ -118,6 +119,7 @@ async fn network_counters_match_redis_server() {
             .lines()
             .filter(|l| {
                 l.starts_with("total_net_input_bytes:")
+                    || l.starts_with("total_connections_received:")
                     || l.starts_with("total_reads_processed:")
                     || l.starts_with("total_writes_processed:")
             })
@@ -140,6 +142,48 @@ async fn network_counters_match_redis_server() {
         conns.push(Raw::connect(&ours_node).await);
     }
     let ours = counters(conns).await;
-    assert_eq!(theirs.len(), 3, "{theirs:?}");
+    assert_eq!(theirs.len(), 4, "{theirs:?}");
+    assert_eq!(ours, theirs);
+}
+
+/// Expiring a key, in the background or on access, is not a change for
+/// `rdb_changes_since_last_save`, as on redis-server (the writes before it are).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_keys_are_not_changes_as_on_redis_server() {
+    async fn changes(mut c: Raw) -> Vec<String> {
+        let mut seen = Vec::new();
+        for cmd in [
+            vec!["SET", "e", "1", "PX", "100"],
+            vec!["SET", "f", "1", "PX", "100"],
+            vec!["SET", "g", "1"],
+        ] {
+            c.cmd(&cmd).await;
+        }
+        // Both expire in the background, then one more expires when read.
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        c.cmd(&["SET", "h", "1", "PX", "50"]).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        c.cmd(&["GET", "h"]).await;
+        for (section, field) in [
+            ("persistence", "rdb_changes_since_last_save:"),
+            ("stats", "expired_keys:"),
+        ] {
+            let info = c.cmd(&["INFO", section]).await;
+            seen.extend(
+                info.lines()
+                    .filter(|l| l.starts_with(field))
+                    .map(str::to_string),
+            );
+        }
+        seen
+    }
+    let Some(reference) = ReferenceRedis::start(&[]) else {
+        eprintln!("skipped: redis-server is not installed");
+        return;
+    };
+    let theirs = changes(reference.connect().await).await;
+    let ours_node = node(Flavor::Redis, "7.0.15");
+    let ours = changes(Raw::connect(&ours_node).await).await;
+    assert_eq!(theirs, ["rdb_changes_since_last_save:4", "expired_keys:3"]);
     assert_eq!(ours, theirs);
 }

@@ -748,8 +748,9 @@ impl Engine {
             for k in &keys {
                 self.signal_stream_gone(db, k);
             }
+            // Not counted as changes: redis-server leaves `rdb_changes_since_last_save` alone
+            // when it expires a key, actively or on access (checked on 7.0.15).
             self.propagate_dels(db, &keys);
-            self.dirty += keys.len() as u64;
             if self.tracking.is_active() {
                 let ks: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
                 self.tracking.invalidate(&self.clients, &ks, None);
