@@ -452,7 +452,16 @@ fn run_bitfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
     let ops = parse_ops(argv, read_only)?;
     let key = argv.get(1);
     let now = ctx.now;
-    let mut buf = read_bytes(ctx, key)?;
+    // With a SET or INCRBY, redis-server looks the key up as a write: no keyspace hit or miss.
+    let writes = ops.iter().any(|op| !matches!(op, Op::Get(..)));
+    let mut buf = if writes {
+        match ctx.db().peek(key, now) {
+            None => None,
+            Some(e) => Some(as_str(&e.value)?.to_vec()),
+        }
+    } else {
+        read_bytes(ctx, key)?
+    };
     let existed = buf.is_some();
     let s = buf.get_or_insert_with(Vec::new);
     let mut replies: Vec<Option<i64>> = Vec::new();

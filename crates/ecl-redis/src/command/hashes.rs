@@ -88,7 +88,8 @@ fn hmset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 fn hsetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
     let (f, val) = (argv.get(2), argv.get(3));
-    let exists = read::<Hash>(ctx, key)?.is_some_and(|h| h.get(f).is_some());
+    // A write's lookup: no keyspace hit or miss, as redis-server counts it.
+    let exists = coll::peek::<Hash>(ctx, key)?.is_some_and(|h| h.get(f).is_some());
     if exists {
         ctx.out.int(0);
         return Ok(());
@@ -207,7 +208,10 @@ fn update_field(
     field: &[u8],
     f: impl FnOnce(Option<&Vec<u8>>) -> Result<Vec<u8>, CmdError>,
 ) -> Result<Vec<u8>, CmdError> {
-    let cur = read::<Hash>(ctx, key)?.and_then(|h| h.get(field)).cloned();
+    // A write's lookup (HINCRBY, HINCRBYFLOAT): no keyspace hit or miss, as redis-server.
+    let cur = coll::peek::<Hash>(ctx, key)?
+        .and_then(|h| h.get(field))
+        .cloned();
     let new = f(cur.as_ref())?;
     let (me, mv) = coll::limits_for::<Hash>(ctx, key, "hash");
     let stored = new.clone();

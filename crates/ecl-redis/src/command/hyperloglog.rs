@@ -42,8 +42,18 @@ fn map_err(e: HllError) -> CmdError {
 
 /// Loads the HLL at `key` (`None` when missing).
 fn load(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Hll>, CmdError> {
+    load_counted(ctx, key, true)
+}
+
+/// [`load`], counting a keyspace hit or miss only when `counted` (a key already looked up
+/// once by the same command is not counted twice, as redis-server looks it up once).
+fn load_counted(ctx: &mut Ctx<'_>, key: &[u8], counted: bool) -> Result<Option<Hll>, CmdError> {
     let now = ctx.now;
-    match ctx.db().get(key, now) {
+    let entry = match counted {
+        true => ctx.db().get(key, now),
+        false => ctx.db().peek(key, now),
+    };
+    match entry {
         None => Ok(None),
         Some(e) => match &e.value {
             Value::Str(s) => Hll::decode(s).map(Some).map_err(map_err),
@@ -132,7 +142,7 @@ fn pfcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             ctx.out.int(n as i64);
             return Ok(());
         }
-        let Some(h) = load(ctx, key)? else {
+        let Some(h) = load_counted(ctx, key, false)? else {
             ctx.out.int(0);
             return Ok(());
         };

@@ -140,7 +140,9 @@ fn exists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let now = ctx.now;
     let n = argv
         .iter_from(1)
-        .filter(|k| ctx.eng.dbs[ctx.client.db].exists(k, now))
+        // A read that counts a keyspace hit or miss and leaves access times alone, as
+        // redis-server looks keys up for EXISTS (and TYPE, OBJECT).
+        .filter(|k| ctx.eng.dbs[ctx.client.db].get_untouched(k, now).is_some())
         .count();
     ctx.out.int(n as i64);
     Ok(())
@@ -150,7 +152,7 @@ fn type_cmd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let now = ctx.now;
     let t = ctx
         .db()
-        .peek(argv.get(1), now)
+        .get_untouched(argv.get(1), now)
         .map_or("none", |e| e.value.type_name());
     ctx.out.simple(t);
     Ok(())
@@ -482,7 +484,8 @@ fn copy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err(errors::SAME_OBJECT.into());
     }
     let now = ctx.now;
-    let Some(mut e) = ctx.db().peek(src, now).cloned() else {
+    // The source is read as GET reads (a keyspace hit or miss, its access time updated).
+    let Some(mut e) = ctx.db().get(src, now).cloned() else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -555,7 +558,7 @@ fn touch(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn object_encoding(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let now = ctx.now;
-    match ctx.db().peek(argv.get(2), now) {
+    match ctx.db().get_untouched(argv.get(2), now) {
         Some(e) => {
             let enc = e.value.encoding();
             ctx.out.bulk(enc.as_bytes());
@@ -566,33 +569,32 @@ fn object_encoding(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn object_freq(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    // redis-server looks the key up first: a missing key answers null whatever the policy.
+    let now = ctx.now;
+    let Some(lru) = ctx.db().get_untouched(argv.get(2), now).map(|e| e.lru) else {
+        ctx.out.null();
+        return Ok(());
+    };
     if !ctx.eng.cfg.policy.is_lfu() {
         return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
-    let now = ctx.now;
     let decay = ctx.eng.cfg.lfu_decay_time;
-    match ctx.db().peek(argv.get(2), now) {
-        Some(e) => {
-            let f = evict::lfu_decayed(e.lru, now, decay);
-            ctx.out.int(i64::from(f));
-        }
-        None => ctx.out.null(),
-    }
+    ctx.out.int(i64::from(evict::lfu_decayed(lru, now, decay)));
     Ok(())
 }
 
 fn object_idletime(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
+    // As OBJECT FREQ: the key first, then the policy.
+    let now = ctx.now;
+    let Some(lru) = ctx.db().get_untouched(argv.get(2), now).map(|e| e.lru) else {
+        ctx.out.null();
+        return Ok(());
+    };
     if ctx.eng.cfg.policy.is_lfu() {
         return Err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
-    let now = ctx.now;
-    match ctx.db().peek(argv.get(2), now) {
-        Some(e) => {
-            let idle = ((now / 1000) as u32).wrapping_sub(e.lru) as i64;
-            ctx.out.int(idle.max(0));
-        }
-        None => ctx.out.null(),
-    }
+    let idle = ((now / 1000) as u32).wrapping_sub(lru) as i64;
+    ctx.out.int(idle.max(0));
     Ok(())
 }
 
@@ -606,7 +608,7 @@ fn object_refcount(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let sharing = ctx.eng.cfg.maxmemory == 0
         || !(policy.is_lfu() || matches!(policy, Policy::AllKeysLru | Policy::VolatileLru));
     let exec = ctx.db().exec_tag;
-    match ctx.db().peek(argv.get(2), now) {
+    match ctx.db().get_untouched(argv.get(2), now) {
         Some(e) => {
             let shared = matches!(&e.value, Value::Str(s) if sharing && s.is_shared_integer());
             // A string stored from an argument of this EXEC's queue: the queue holds it too.

@@ -153,7 +153,8 @@ fn spop(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         None
     };
-    let chosen: Vec<Key> = read::<Set>(ctx, key)?
+    // A write's lookup: no keyspace hit or miss, as redis-server counts it.
+    let chosen: Vec<Key> = coll::peek::<Set>(ctx, key)?
         .map(|s| coll::sample_keys(s.dict(), count.unwrap_or(1)))
         .unwrap_or_default();
     if !chosen.is_empty() {
@@ -215,7 +216,8 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn smove(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let (src, dst, m) = (argv.get(1), argv.get(2), argv.get(3));
-    let src_has = read::<Set>(ctx, src)?.map(|s| s.contains(m));
+    // A write's lookup: no keyspace hit or miss, as redis-server counts it.
+    let src_has = coll::peek::<Set>(ctx, src)?.map(|s| s.contains(m));
     // As Redis: a missing source answers 0 before the destination's type is looked at.
     if src_has.is_some() {
         coll::check::<Set>(ctx, dst)?;

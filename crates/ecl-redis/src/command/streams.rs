@@ -709,7 +709,8 @@ type Served = Option<Vec<crate::db::stream::Delivered>>;
 
 fn serve_key(ctx: &mut Ctx<'_>, key: &[u8], after: StreamId, r: &ReadArgs<'_>) -> Served {
     let now = ctx.now;
-    let newest = peek_stream(ctx, key, false).ok().flatten()?.last_live_id();
+    // redis-server looks every key up again to serve it (a second keyspace hit or miss).
+    let newest = peek_stream(ctx, key, true).ok().flatten()?.last_live_id();
     match r.group {
         None => {
             let start = after.incr()?;

@@ -121,6 +121,16 @@ fn stream_at<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c Stream>,
     }
 }
 
+/// [`stream_at`] for XGROUP, which redis-server looks up as a write: no keyspace hit or miss.
+fn stream_for_group<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c Stream>, CmdError> {
+    let now = ctx.now;
+    match ctx.eng.dbs[ctx.client.db].peek(key, now).map(|e| &e.value) {
+        None => Ok(None),
+        Some(Value::Stream(s)) => Ok(Some(s)),
+        Some(_) => Err(wrong_type()),
+    }
+}
+
 /// The subcommand error Redis gives for options it does not know.
 fn subcommand_error(argv: &Argv<'_>) -> CmdError {
     format!(
@@ -153,8 +163,8 @@ fn group_options(argv: &Argv<'_>, create: bool) -> Result<(bool, i64), CmdError>
 /// Looks up key and group for a subcommand that needs the group: NOGROUP when missing.
 fn need_group(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Result<(), CmdError> {
     let (key, g) = (argv.get(2), argv.get(3));
-    let found = stream_at(ctx, key)?.is_some_and(|s| s.groups.contains_key(g));
-    let exists = stream_at(ctx, key)?.is_some();
+    let found = stream_for_group(ctx, key)?.is_some_and(|s| s.groups.contains_key(g));
+    let exists = stream_for_group(ctx, key)?.is_some();
     if !exists {
         return Err(missing_key());
     }
@@ -179,7 +189,7 @@ fn xgroup_create(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err(subcommand_error(argv));
     }
     let key = argv.get(2);
-    let last = stream_at(ctx, key)?.map(|s| s.last_id);
+    let last = stream_for_group(ctx, key)?.map(|s| s.last_id);
     if last.is_none() && !mkstream {
         return Err(missing_key());
     }
@@ -223,7 +233,9 @@ fn xgroup_setid(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Err(subcommand_error(argv));
     }
     let key = argv.get(2);
-    let last = stream_at(ctx, key)?.map(|s| s.last_id).unwrap_or_default();
+    let last = stream_for_group(ctx, key)?
+        .map(|s| s.last_id)
+        .unwrap_or_default();
     let id = match argv.get(4) {
         b"$" => last,
         a => parse_id(a, 0, false)?,
@@ -244,7 +256,7 @@ fn xgroup_setid(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 
 fn xgroup_destroy(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(2);
-    if stream_at(ctx, key)?.is_none() {
+    if stream_for_group(ctx, key)?.is_none() {
         return Err(missing_key());
     }
     let g = argv.get(3);

@@ -77,6 +77,15 @@ fn read_str<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a [u8]>, Cm
     }
 }
 
+/// [`read_str`] for a write: no keyspace hit or miss (redis-server's write lookups count none).
+fn peek_str<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a [u8]>, CmdError> {
+    let now = ctx.now;
+    match ctx.eng.dbs[ctx.client.db].peek(key, now) {
+        None => Ok(None),
+        Some(e) => as_str(&e.value).map(Some),
+    }
+}
+
 fn get(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let now = ctx.now;
     let db = &mut ctx.eng.dbs[ctx.client.db];
@@ -532,7 +541,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let key = argv.get(1);
     let now = ctx.now;
     // Redis checks the key (WRONGTYPE, then its current value) before the increment.
-    let (cur, cur_text) = match read_str(ctx, key)? {
+    // A write's lookup: no keyspace hit or miss, as redis-server counts INCRBYFLOAT.
+    let (cur, cur_text) = match peek_str(ctx, key)? {
         None => (0.0, b"0".to_vec()),
         Some(s) => match parse_f64(s) {
             Some(f) if !beyond_long_double(f, s) => (f, s.to_vec()),
