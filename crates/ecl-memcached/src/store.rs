@@ -218,6 +218,9 @@ pub(crate) struct NewItem<'a> {
     pub(crate) cas: Option<u64>,
     /// Carry these item bits (meta stale/win states) to the new item.
     pub(crate) bits: u8,
+    /// The old item rewritten where it is, as memcached rewrites an incr/decr result that fits
+    /// in the old value: not a new item for `total_items`.
+    pub(crate) in_place: bool,
 }
 
 struct Shard {
@@ -1011,7 +1014,9 @@ impl ShardGuard<'_> {
                 .used
                 .fetch_add(cost - old_cost, Ordering::Relaxed);
         }
-        self.store.counters.incr(self.index, Counter::TotalItems);
+        if !item.in_place {
+            self.store.counters.incr(self.index, Counter::TotalItems);
+        }
         self.enforce_budget(slot.0);
         (slot, cas)
     }
@@ -1094,6 +1099,7 @@ mod tests {
             parts: [v, b""],
             cas: None,
             bits: 0,
+            in_place: false,
         }
     }
 

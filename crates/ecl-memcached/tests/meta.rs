@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Conn, start};
+use common::{Conn, start, stat, stats};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mg_ms_flags_in_request_order() {
@@ -300,5 +300,88 @@ async fn no_update_flag_leaves_the_hit_mark_alone() {
     c.expect(b"mg nu u h\r\n", b"HD h0\r\n").await;
     c.expect(b"mg nu h\r\n", b"HD h0\r\n").await;
     c.expect(b"mg nu h\r\n", b"HD h1\r\n").await;
+    node.shutdown().await;
+}
+
+/// The counters each request moves, as memcached 1.6.18 moves them (compared request by
+/// request on Debian's memcached): `mg` with `T` and `gat` count touches and no get, an item
+/// `N` vivifies counts as a hit (and `ma`'s as no miss), an incr/decr whose number fits in the
+/// old value is no new item for `total_items`, and only `me` counts in `cmd_meta`.
+#[tokio::test(flavor = "multi_thread")]
+async fn request_counters_move_as_memcacheds() {
+    /// A request, its reply, and the counters it moves (by how much).
+    type Step = (&'static [u8], &'static [u8], &'static [(&'static str, u64)]);
+    const NAMES: [&str; 10] = [
+        "cmd_get",
+        "get_hits",
+        "get_misses",
+        "cmd_touch",
+        "touch_hits",
+        "touch_misses",
+        "total_items",
+        "incr_misses",
+        "incr_hits",
+        "cmd_meta",
+    ];
+    async fn snapshot(c: &mut Conn) -> Vec<u64> {
+        let s = stats(c, "").await;
+        NAMES.iter().map(|n| stat(&s, n)).collect()
+    }
+    let node = start();
+    let mut c = Conn::connect(node.local_addr()).await;
+    c.expect(b"set a 0 0 1\r\nx\r\n", b"STORED\r\n").await;
+    c.expect(b"set n 0 0 1\r\n9\r\n", b"STORED\r\n").await;
+    let steps: &[Step] = &[
+        (
+            b"mg a v\r\n",
+            b"VA 1\r\nx\r\n",
+            &[("cmd_get", 1), ("get_hits", 1)],
+        ),
+        (
+            b"mg a T30 v\r\n",
+            b"VA 1\r\nx\r\n",
+            &[("cmd_touch", 1), ("touch_hits", 1)],
+        ),
+        (
+            b"mg nx T30 v\r\n",
+            b"EN\r\n",
+            &[("cmd_get", 1), ("get_misses", 1)],
+        ),
+        (
+            b"mg n1 N30 v\r\n",
+            b"VA 0 W\r\n\r\n",
+            &[("cmd_get", 1), ("get_hits", 1), ("total_items", 1)],
+        ),
+        (
+            b"gat 10 a nx\r\n",
+            b"VALUE a 0 1\r\nx\r\nEND\r\n",
+            &[("cmd_touch", 2), ("touch_hits", 1), ("touch_misses", 1)],
+        ),
+        (b"ma z1 N0 J5\r\n", b"HD\r\n", &[("total_items", 1)]),
+        (b"ma z1\r\n", b"HD\r\n", &[("incr_hits", 1)]),
+        (
+            b"incr n 1\r\n",
+            b"10\r\n",
+            &[("total_items", 1), ("incr_hits", 1)],
+        ),
+        (b"incr n 1\r\n", b"11\r\n", &[("incr_hits", 1)]),
+        (b"decr n 5\r\n", b"6\r\n", &[]),
+    ];
+    for (req, reply, moved) in steps {
+        let before = snapshot(&mut c).await;
+        c.expect(req, reply).await;
+        let after = snapshot(&mut c).await;
+        let got: Vec<(&str, u64)> = NAMES
+            .iter()
+            .zip(before.iter().zip(&after))
+            .filter(|(_, (b, a))| a != b)
+            .map(|(n, (b, a))| (*n, a - b))
+            .collect();
+        assert_eq!(got, moved.to_vec(), "{}", String::from_utf8_lossy(req));
+    }
+    let before = stat(&stats(&mut c, "").await, "cmd_meta");
+    c.send(b"me a\r\n").await;
+    assert!(c.read_line().await.starts_with(b"ME a "));
+    assert_eq!(stat(&stats(&mut c, "").await, "cmd_meta"), before + 1);
     node.shutdown().await;
 }

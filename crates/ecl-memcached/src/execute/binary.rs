@@ -154,10 +154,10 @@ fn get(
     let mut g = store.lock(key);
     // The connection's stripe, not the shard's: a shard's stripe is shared by every worker.
     let stripe = conn_stripe;
+    // GAT counts as a touch only, as memcached counts it (no `cmd_get`).
     if touching {
         counters.incr(conn_stripe, Counter::CmdTouch);
-    }
-    if h.opcode != op::TOUCH {
+    } else {
         counters.incr(conn_stripe, Counter::CmdGet);
     }
     match super::find_for_get(node, &mut g, key) {
@@ -322,6 +322,7 @@ fn store(
         parts: [value, b""],
         cas: None,
         bits: 0,
+        in_place: false,
     };
     let mut old_value = Vec::new();
     let outcome: Result<u64, Status> = (|| {
@@ -459,6 +460,7 @@ fn arith(node: &NodeShared, h: &Header, extras: &[u8], key: &[u8], out: &mut Vec
                     parts: [bytes.as_bytes(), b""],
                     cas: None,
                     bits: 0,
+                    in_place: false,
                 };
                 g.write(key, None, item)
                     .map(|(_, cas)| (initial, cas))

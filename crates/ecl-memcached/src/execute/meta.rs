@@ -17,7 +17,8 @@ use crate::stats::Counter;
 use crate::store::{NewItem, ShardGuard, Slot, StoreError};
 use crate::wire;
 
-/// Runs one meta request; every one counts in `cmd_meta`.
+/// Runs one meta request. Only `me` counts in `cmd_meta`, as memcached 1.6.18 counts it (its
+/// mg, ms, md, ma and mn count in the classic command counters only).
 pub(super) fn execute(
     node: &NodeShared,
     stripe: usize,
@@ -25,7 +26,6 @@ pub(super) fn execute(
     out: &mut Vec<u8>,
 ) {
     let counters = &node.store.counters;
-    counters.incr(stripe, Counter::CmdMeta);
     match request {
         MetaRequest::Error(msg) => out.extend_from_slice(msg),
         MetaRequest::Get(r) => get(node, stripe, r, out),
@@ -58,7 +58,10 @@ pub(super) fn execute(
         }
         MetaRequest::Delete(r) => delete(node, r, out),
         MetaRequest::Arith(r) => arith(node, r, out),
-        MetaRequest::Debug { raw_key, key } => debug(node, raw_key, &key, out),
+        MetaRequest::Debug { raw_key, key } => {
+            counters.incr(stripe, Counter::CmdMeta);
+            debug(node, raw_key, &key, out)
+        }
     }
 }
 
@@ -68,15 +71,12 @@ fn get(node: &NodeShared, conn_stripe: usize, r: MetaGet<'_>, out: &mut Vec<u8>)
     let counters = &store.counters;
     let mut g = store.lock(&r.key);
     let stripe = g.stripe();
-    counters.incr(conn_stripe, Counter::CmdGet);
     let (slot, vivified) = match g.find(&r.key, true) {
-        Some(slot) => {
-            counters.incr(stripe, Counter::GetHits);
-            (slot, false)
-        }
+        Some(slot) => (slot, false),
         None => {
-            counters.incr(stripe, Counter::GetMisses);
             if r.vivify.is_none() {
+                counters.incr(conn_stripe, Counter::CmdGet);
+                counters.incr(stripe, Counter::GetMisses);
                 if !r.flags.has(b'q') {
                     encode_status(out, b"EN", &r.flags, r.raw_key);
                 }
@@ -90,6 +90,7 @@ fn get(node: &NodeShared, conn_stripe: usize, r: MetaGet<'_>, out: &mut Vec<u8>)
                 parts: [b"", b""],
                 cas: r.new_cas,
                 bits: 0,
+                in_place: false,
             };
             match g.write(&r.key, None, item) {
                 Ok((slot, _)) => {
@@ -103,13 +104,21 @@ fn get(node: &NodeShared, conn_stripe: usize, r: MetaGet<'_>, out: &mut Vec<u8>)
             }
         }
     };
-    get_found(node, conn_stripe, &r, &mut g, slot, vivified, out);
+    // memcached counts a found or vivified item as a hit: of a touch when `T` is given (no
+    // get counted), else of a get.
+    if r.ttl.is_some() {
+        counters.incr(conn_stripe, Counter::CmdTouch);
+        counters.incr(stripe, Counter::TouchHits);
+    } else {
+        counters.incr(conn_stripe, Counter::CmdGet);
+        counters.incr(stripe, Counter::GetHits);
+    }
+    get_found(node, &r, &mut g, slot, vivified, out);
 }
 
 /// `mg` on an item present (or just vivified): win logic, TTL update, reply.
 fn get_found(
     node: &NodeShared,
-    conn_stripe: usize,
     r: &MetaGet<'_>,
     g: &mut ShardGuard<'_>,
     slot: Slot,
@@ -151,9 +160,6 @@ fn get_found(
     };
     if let Some(t) = new_ttl {
         g.set_exptime(slot, store.clock.expiry(t));
-    }
-    if r.ttl.is_some() {
-        store.counters.incr(conn_stripe, Counter::CmdTouch);
     }
     // `u`: no bump at all, as memcached skips it: neither the LRU place, the access time nor
     // the fetched mark changes (a later `h` still reports no hit).
@@ -236,6 +242,7 @@ fn set(node: &NodeShared, conn_stripe: usize, r: MetaSet<'_>, out: &mut Vec<u8>)
         parts: [r.data, b""],
         cas: r.new_cas,
         bits: 0,
+        in_place: false,
     };
     // A stale store (I with an older CAS): the old item's win token, if it handed one out.
     let mut stale_store: Option<bool> = None;
@@ -362,6 +369,7 @@ fn delete(node: &NodeShared, r: MetaDelete<'_>, out: &mut Vec<u8>) {
             parts: [b"", b""],
             cas: r.new_cas,
             bits: 0,
+            in_place: false,
         };
         let _ = g.write(&r.key, Some(slot), item);
     } else {
@@ -387,8 +395,9 @@ fn arith(node: &NodeShared, r: MetaArith<'_>, out: &mut Vec<u8>) {
     // The flag says the item was vivified: memcached answers that case even with `q`.
     let result: Result<(Slot, u64, bool), &[u8]> = match g.find(&r.key, false) {
         None => {
-            counters.incr(stripe, miss);
+            // A vivified item is no miss for memcached (it counts only `total_items`).
             if r.vivify.is_none() {
+                counters.incr(stripe, miss);
                 encode_status(out, b"NF", f, r.raw_key);
                 return;
             }
@@ -401,6 +410,7 @@ fn arith(node: &NodeShared, r: MetaArith<'_>, out: &mut Vec<u8>) {
                 parts: [bytes.as_bytes(), b""],
                 cas: r.new_cas,
                 bits: 0,
+                in_place: false,
             };
             g.write(&r.key, None, item)
                 .map(|(s, _)| (s, r.initial, true))

@@ -146,6 +146,8 @@ fn counter_item<'a>(bytes: &'a [u8], v: &ItemView<'_>, cas: Option<u64>) -> NewI
         } else {
             0
         },
+        // memcached counts only the longer number's new item in `total_items`.
+        in_place: bytes.len() <= v.value.len(),
     }
 }
 

@@ -197,9 +197,11 @@ fn get_one(
     let touching = kind.touching();
     let mut g = node.store.lock_at(key, now);
     let stripe = conn_stripe;
-    counters.incr(conn_stripe, Counter::CmdGet);
+    // gat / gats count as touches only, as memcached counts them (no `cmd_get`).
     if touching {
         counters.incr(conn_stripe, Counter::CmdTouch);
+    } else {
+        counters.incr(conn_stripe, Counter::CmdGet);
     }
     let (hit, miss) = if touching {
         (Counter::TouchHits, Counter::TouchMisses)
@@ -242,6 +244,7 @@ fn storage(
         parts: [data, b""],
         cas: None,
         bits: 0,
+        in_place: false,
     };
     match (cmd, existing) {
         (StoreCmd::Add, Some(slot)) => {
