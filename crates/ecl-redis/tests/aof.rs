@@ -691,6 +691,42 @@ async fn an_approximate_xtrim_reloads_from_the_aof_as_on_redis_server() {
     assert_eq!(theirs[5], theirs[3], "the reload keeps the entries");
 }
 
+/// The arguments that start redis-server with the AOF on (`appendfsync always`) in `dir`.
+fn aof_args(dir: &Path) -> Vec<String> {
+    let dir = dir.to_string_lossy().to_string();
+    [
+        "--dir",
+        &dir,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ]
+    .map(str::to_string)
+    .to_vec()
+}
+
+/// Runs `write` on a fresh redis-server and on a fresh node, each with the AOF on in a
+/// directory of its own, and stops both: the directories (redis-server's, ours), or `None`
+/// when redis-server is not installed.
+async fn write_with_aof_on_both<F, Fut>(tag: &str, write: F) -> Option<(TempDir, TempDir)>
+where
+    F: Fn(common::Raw) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let theirs = TempDir::new(&format!("{tag}-theirs"));
+    let args = aof_args(&theirs.0);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let real = ReferenceRedis::start(&args)?;
+    write(real.connect().await).await;
+    drop(real);
+    let ours = TempDir::new(&format!("{tag}-ours"));
+    let node = aof_node(&ours.0, "always");
+    write(common::Raw::connect(&node).await).await;
+    node.shutdown().await;
+    Some((theirs, ours))
+}
+
 /// The commands replayed from the AOF at start count nowhere, as on redis-server (which runs
 /// them outside the call() that counts commands): after the restart INFO commandstats and
 /// total_commands_processed show only the commands sent since.
@@ -723,28 +759,14 @@ async fn commands_replayed_from_the_aof_are_not_counted_as_on_redis_server() {
             .to_string();
         [vec![get, total], names].concat()
     }
-    let theirs_dir = TempDir::new("replay-count-theirs");
-    let dir = theirs_dir.0.to_string_lossy().to_string();
-    let args = [
-        "--dir",
-        &dir,
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
-    let Some(real) = ReferenceRedis::start(&args) else {
+    let Some((theirs_dir, ours_dir)) = write_with_aof_on_both("replay-count", write).await else {
         eprintln!("skipped: redis-server is not installed");
         return;
     };
-    write(real.connect().await).await;
-    drop(real);
+    let args = aof_args(&theirs_dir.0);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let real = ReferenceRedis::start(&args).expect("redis-server restarts");
     let theirs = after_restart(real.connect().await).await;
-    let ours_dir = TempDir::new("replay-count-ours");
-    let node = aof_node(&ours_dir.0, "always");
-    write(common::Raw::connect(&node).await).await;
-    node.shutdown().await;
     let node = aof_node(&ours_dir.0, "always");
     let ours = after_restart(common::Raw::connect(&node).await).await;
     node.shutdown().await;
@@ -789,26 +811,10 @@ async fn set_with_a_ttl_reaches_the_aof_as_on_redis_server() {
             .collect::<Vec<_>>()
             .join("\n")
     }
-    let theirs_dir = TempDir::new("set-pxat-theirs");
-    let dir = theirs_dir.0.to_string_lossy().to_string();
-    let args = [
-        "--dir",
-        &dir,
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
-    let Some(real) = ReferenceRedis::start(&args) else {
+    let Some((theirs_dir, ours_dir)) = write_with_aof_on_both("set-pxat", write).await else {
         eprintln!("skipped: redis-server is not installed");
         return;
     };
-    write(real.connect().await).await;
-    drop(real);
-    let ours_dir = TempDir::new("set-pxat-ours");
-    let node = aof_node(&ours_dir.0, "always");
-    write(common::Raw::connect(&node).await).await;
-    node.shutdown().await;
     let theirs = masked(&incr_file(&theirs_dir.0));
     assert!(
         theirs.contains("SET\n$2\nk7\n$1\nv\n$4\nPXAT\n$4\n1000"),
