@@ -113,8 +113,22 @@ fn xgroup_help(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
 
 /// The stream at `key` for reading (WRONGTYPE for other types).
 fn stream_at<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c Stream>, CmdError> {
+    stream_lookup(ctx, key, true)
+}
+
+/// The stream at `key`, a keyspace hit or miss counted when `counted` (a read lookup).
+fn stream_lookup<'c>(
+    ctx: &'c mut Ctx<'_>,
+    key: &[u8],
+    counted: bool,
+) -> Result<Option<&'c Stream>, CmdError> {
     let now = ctx.now;
-    match ctx.eng.dbs[ctx.client.db].get(key, now).map(|e| &e.value) {
+    let db = &mut ctx.eng.dbs[ctx.client.db];
+    let entry = match counted {
+        true => db.get(key, now),
+        false => db.peek(key, now),
+    };
+    match entry.map(|e| &e.value) {
         None => Ok(None),
         Some(Value::Stream(s)) => Ok(Some(s)),
         Some(_) => Err(wrong_type()),
@@ -123,12 +137,7 @@ fn stream_at<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c Stream>,
 
 /// [`stream_at`] for XGROUP, which redis-server looks up as a write: no keyspace hit or miss.
 fn stream_for_group<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c Stream>, CmdError> {
-    let now = ctx.now;
-    match ctx.eng.dbs[ctx.client.db].peek(key, now).map(|e| &e.value) {
-        None => Ok(None),
-        Some(Value::Stream(s)) => Ok(Some(s)),
-        Some(_) => Err(wrong_type()),
-    }
+    stream_lookup(ctx, key, false)
 }
 
 /// The subcommand error Redis gives for options it does not know.
