@@ -64,6 +64,7 @@ const COMMANDS: &[&[&str]] = &[
     &["SINTER", "s", "nx"],
     &["GEODIST", "g", "m", "n"],
     &["DEL", "k3", "nx"],
+    &["SORT", "l", "BY", "w_*", "GET", "#", "GET", "k"],
 ];
 
 /// For each command, the change of (hits, misses) it caused.

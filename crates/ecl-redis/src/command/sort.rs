@@ -98,7 +98,8 @@ fn lookup(db: &mut Db, now: i64, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>>
     let mut key = key_pat[..star].to_vec();
     key.extend_from_slice(elem);
     key.extend_from_slice(&key_pat[star + 1..]);
-    let e = db.peek(&key, now)?;
+    // A read lookup, as redis-server's: a keyspace hit or miss for each key a pattern names.
+    let e = db.get(&key, now)?;
     match (&e.value, field) {
         (Value::Str(s), None) => Some(s.to_vec()),
         (Value::Hash(h), Some(f)) => h.get(f).cloned(),
