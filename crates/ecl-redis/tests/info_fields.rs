@@ -106,6 +106,18 @@ async fn network_counters_match_redis_server() {
             (Some(a), Some(b), Some(c)) => (a, b, c),
             _ => panic!("three connections"),
         };
+        // All three registered first (a node takes a new connection on its own task, so a
+        // count right after connect() may not have it yet).
+        for _ in 0..100 {
+            if warm
+                .cmd(&["INFO", "clients"])
+                .await
+                .contains("connected_clients:3\r\n")
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         assert_eq!(warm.cmd(&["CONFIG", "RESETSTAT"]).await, "+OK\r\n");
         drop(warm);
         assert_eq!(first.cmd(&["SET", "k", "v"]).await, "+OK\r\n");
