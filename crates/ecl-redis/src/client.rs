@@ -190,21 +190,62 @@ impl Client {
     }
 }
 
+/// Socket reads (with their bytes) and writes of every client connection of a node, counted
+/// by the connections as they happen, outside the node lock, as redis-server counts them
+/// (INFO `total_reads_processed`, `total_net_input_bytes`, `total_writes_processed`): an INFO
+/// sees its own request's bytes and every reply already written, whichever connection's.
+#[derive(Debug, Default)]
+pub struct IoTotals {
+    pub reads: std::sync::atomic::AtomicU64,
+    pub read_bytes: std::sync::atomic::AtomicU64,
+    pub writes: std::sync::atomic::AtomicU64,
+}
+
+impl IoTotals {
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for n in [&self.reads, &self.read_bytes, &self.writes] {
+            n.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Counts one read of `n` bytes (0: the read that found the connection closed, which
+    /// redis-server counts too).
+    pub fn read(&self, n: usize) {
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.read_bytes
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts one write.
+    pub fn wrote(&self) {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// One connection's output bytes not yet written to its socket, kept in step with the node's
 /// total ([`Clients::output_total`]); what is left when the connection's last handle goes is
-/// taken off the total.
+/// taken off the total. It also carries the node's socket counters ([`Clients::io`]).
 #[derive(Debug)]
 pub struct Pending {
     mine: std::sync::atomic::AtomicUsize,
     total: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// The node's socket counters.
+    pub io: std::sync::Arc<IoTotals>,
 }
 
 impl Pending {
-    /// No bytes yet, counted into `total`.
-    pub fn new(total: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Pending {
+    /// No bytes yet, counted into `total`; socket reads and writes into `io`.
+    pub fn new(
+        total: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        io: std::sync::Arc<IoTotals>,
+    ) -> Pending {
         Pending {
             mine: std::sync::atomic::AtomicUsize::new(0),
             total,
+            io,
         }
     }
 
@@ -338,6 +379,8 @@ pub struct Clients {
     pub monitors: Vec<u64>,
     /// Unsent output bytes of every connection of the node (the sum of their [`Pending`]s).
     pub output_total: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Socket reads and writes of every connection of the node.
+    pub io: std::sync::Arc<IoTotals>,
     /// Copy of the node's `client-output-buffer-limit`, applied to queued pushes (kept in step
     /// with the configuration by the engine at every batch and configuration change).
     pub output_limits: crate::outbuf::OutputLimits,

@@ -286,7 +286,10 @@ fn persistence(eng: &Engine, s: &mut String) {
 }
 
 fn stats(eng: &Engine, s: &mut String) {
+    use std::sync::atomic::Ordering::Relaxed;
     let st = &eng.stats;
+    // Socket counters move as the connections read and write (see `IoTotals`).
+    let io = &eng.clients.io;
     let tracked = eng.tracking.totals();
     let _ = write!(
         s,
@@ -294,7 +297,7 @@ fn stats(eng: &Engine, s: &mut String) {
         eng.clients.total_connections,
         st.commands,
         eng.ops_per_sec(),
-        st.net_in,
+        io.read_bytes.load(Relaxed),
         st.net_out,
         st.rejected_conns,
         eng.expired_keys(),
@@ -309,8 +312,8 @@ fn stats(eng: &Engine, s: &mut String) {
         tracked.1,
         tracked.2,
         st.error_replies,
-        st.reads,
-        st.writes,
+        io.reads.load(Relaxed),
+        io.writes.load(Relaxed),
     );
     if eng.info.release.has(LATER_INFO_FIELDS) {
         let d = &eng.acl.denied;

@@ -562,12 +562,10 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     st.expired_base = 0;
     st.hits_base = 0;
     st.misses_base = 0;
-    st.net_in = 0;
     st.net_out = 0;
-    st.reads = 0;
-    st.writes = 0;
     // total_connections_received too (redis-server: 0 right after CONFIG RESETSTAT).
     ctx.eng.clients.total_connections = 0;
+    ctx.eng.clients.io.reset();
     st.rejected_conns = 0;
     st.published = 0;
     for db in &mut ctx.eng.dbs {

@@ -146,26 +146,21 @@ pub async fn serve<S>(
             break 'conn;
         }
     }
-    forget_client(&shared, &mut stream, &client, &mut out.io).await;
+    forget_client(&shared, &mut stream, &client).await;
     tracing::debug!(client = id, "redis client disconnected");
 }
 
 /// The connection ended: the node forgets its client. While a busy script holds the lock
 /// (QUIT, or a client gone, while it runs), the peer sees the connection end first, as on
 /// redis-server, and the node forgets the client once the script ends.
-async fn forget_client<S>(shared: &Shared, stream: &mut S, client: &Client, io: &mut IoCounts)
+async fn forget_client<S>(shared: &Shared, stream: &mut S, client: &Client)
 where
     S: tokio::io::AsyncWrite + Unpin,
 {
-    let cleaned = shared.try_lock().map(|mut eng| {
-        io.add_to(&mut eng);
-        cleanup(&mut eng, client)
-    });
+    let cleaned = shared.try_lock().map(|mut eng| cleanup(&mut eng, client));
     if cleaned.is_none() {
         let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
-        let mut eng = shared.lock_wait().await;
-        io.add_to(&mut eng);
-        cleanup(&mut eng, client);
+        cleanup(&mut *shared.lock_wait().await, client);
     }
 }
 
@@ -178,7 +173,6 @@ fn run_locked_batch(
     (inbuf, start): (&[u8], &mut usize),
     out: &mut Output,
 ) -> BatchEnd {
-    out.io.add_to(eng);
     let before = *start;
     let end = run_batch(eng, client, dec, inbuf, start, out);
     let (read, unread) = (*start - before, inbuf.len() - *start);
@@ -240,7 +234,10 @@ fn register(
     }
     let id = eng.clients.alloc_id();
     eng.clients.total_connections += 1;
-    let pending = Arc::new(Pending::new(eng.clients.output_total.clone()));
+    let pending = Arc::new(Pending::new(
+        eng.clients.output_total.clone(),
+        eng.clients.io.clone(),
+    ));
     let now = eng.now_ms();
     eng.clients.map.insert(
         id,
@@ -352,11 +349,13 @@ where
     tokio::select! {
         biased;
         r = stream.read_buf(inbuf) => {
-            // Redis counts every read, the one that finds the connection closed too.
-            out.io.reads += 1;
             match r {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => out.io.read_bytes += n as u64,
+                // Redis counts every read, the one that finds the connection closed too.
+                Ok(0) | Err(_) => {
+                    out.pending.io.read(0);
+                    return false;
+                }
+                Ok(n) => out.pending.io.read(n),
             }
         },
         // `None`: the node dropped this client's sender, so nothing will ever come.
@@ -491,31 +490,6 @@ struct Output {
     counted: usize,
     pending: Arc<Pending>,
     soft: SoftClock,
-    /// Socket reads and writes not yet added to the node's statistics.
-    io: IoCounts,
-}
-
-/// A connection's socket reads (with their bytes) and writes since the node last counted
-/// them: INFO's `total_reads_processed`, `total_net_input_bytes` and
-/// `total_writes_processed`. Counted outside the lock, added to the node's figures under it
-/// before a batch runs, so that an INFO sees the bytes of its own request, as Redis counts
-/// input when it reads it.
-#[derive(Default)]
-struct IoCounts {
-    reads: u64,
-    read_bytes: u64,
-    writes: u64,
-}
-
-impl IoCounts {
-    /// Adds the counts to the node's statistics and starts again from zero.
-    fn add_to(&mut self, eng: &mut Engine) {
-        let st = &mut eng.stats;
-        st.net_in += self.read_bytes;
-        st.reads += self.reads;
-        st.writes += self.writes;
-        *self = IoCounts::default();
-    }
 }
 
 impl Output {
@@ -526,7 +500,6 @@ impl Output {
             counted: 0,
             pending,
             soft: SoftClock::default(),
-            io: IoCounts::default(),
         }
     }
 
@@ -579,7 +552,7 @@ where
                 Ok(n) => {
                     sent += n;
                     out.pending.fetch_sub(n, Ordering::AcqRel);
-                    out.io.writes += 1;
+                    out.pending.io.wrote();
                 }
             },
             _ = tick.tick() => {
@@ -636,7 +609,7 @@ where
             Some(Ok(n)) => {
                 sent += n;
                 out.pending.fetch_sub(n, Ordering::AcqRel);
-                out.io.writes += 1;
+                out.pending.io.wrote();
             }
             None => break,
         }

@@ -98,14 +98,8 @@ pub struct Stats {
     pub hits_base: u64,
     /// Misses carried over flushes.
     pub misses_base: u64,
-    /// Bytes read from clients.
-    pub net_in: u64,
     /// Bytes written to clients.
     pub net_out: u64,
-    /// Socket reads of client connections (INFO `total_reads_processed`).
-    pub reads: u64,
-    /// Socket writes to client connections (INFO `total_writes_processed`).
-    pub writes: u64,
     /// Connections refused (maxclients).
     pub rejected_conns: u64,
     /// Messages published (pubsub).
