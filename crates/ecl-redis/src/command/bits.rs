@@ -42,8 +42,14 @@ fn bit_offset(argv: &Argv<'_>, i: usize) -> Result<u64, CmdError> {
 }
 
 fn read_bytes(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+    lookup_bytes(ctx, key, true)
+}
+
+/// A copy of the string at `key`: a read lookup when `read`, else a write's, which counts no
+/// keyspace hit or miss (see [`crate::db::Db::lookup_for`]).
+fn lookup_bytes(ctx: &mut Ctx<'_>, key: &[u8], read: bool) -> Result<Option<Vec<u8>>, CmdError> {
     let now = ctx.now;
-    match ctx.db().get(key, now) {
+    match ctx.db().lookup_for(key, now, read) {
         None => Ok(None),
         Some(e) => as_str(&e.value).map(|s| Some(s.to_vec())),
     }
@@ -454,14 +460,7 @@ fn run_bitfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResul
     let now = ctx.now;
     // With a SET or INCRBY, redis-server looks the key up as a write: no keyspace hit or miss.
     let writes = ops.iter().any(|op| !matches!(op, Op::Get(..)));
-    let mut buf = if writes {
-        match ctx.db().peek(key, now) {
-            None => None,
-            Some(e) => Some(as_str(&e.value)?.to_vec()),
-        }
-    } else {
-        read_bytes(ctx, key)?
-    };
+    let mut buf = lookup_bytes(ctx, key, !writes)?;
     let existed = buf.is_some();
     let s = buf.get_or_insert_with(Vec::new);
     let mut replies: Vec<Option<i64>> = Vec::new();

@@ -49,11 +49,7 @@ fn load(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Hll>, CmdError> {
 /// once by the same command is not counted twice, as redis-server looks it up once).
 fn load_counted(ctx: &mut Ctx<'_>, key: &[u8], counted: bool) -> Result<Option<Hll>, CmdError> {
     let now = ctx.now;
-    let entry = match counted {
-        true => ctx.db().get(key, now),
-        false => ctx.db().peek(key, now),
-    };
-    match entry {
+    match ctx.db().lookup_for(key, now, counted) {
         None => Ok(None),
         Some(e) => match &e.value {
             Value::Str(s) => Hll::decode(s).map(Some).map_err(map_err),

@@ -123,12 +123,10 @@ fn stream_lookup<'c>(
     counted: bool,
 ) -> Result<Option<&'c Stream>, CmdError> {
     let now = ctx.now;
-    let db = &mut ctx.eng.dbs[ctx.client.db];
-    let entry = match counted {
-        true => db.get(key, now),
-        false => db.peek(key, now),
-    };
-    match entry.map(|e| &e.value) {
+    match ctx.eng.dbs[ctx.client.db]
+        .lookup_for(key, now, counted)
+        .map(|e| &e.value)
+    {
         None => Ok(None),
         Some(Value::Stream(s)) => Ok(Some(s)),
         Some(_) => Err(wrong_type()),

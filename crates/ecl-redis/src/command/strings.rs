@@ -69,18 +69,18 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// Reads a string value (`None` when missing), WRONGTYPE otherwise; counts hits/misses.
 fn read_str<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a [u8]>, CmdError> {
-    let now = ctx.now;
-    let db = &mut ctx.eng.dbs[ctx.client.db];
-    match db.get(key, now) {
-        None => Ok(None),
-        Some(e) => as_str(&e.value).map(Some),
-    }
+    lookup_str(ctx, key, true)
 }
 
-/// [`read_str`] for a write: no keyspace hit or miss (redis-server's write lookups count none).
-fn peek_str<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a [u8]>, CmdError> {
+/// The string at `key`: a read lookup when `read`, else a write's, which counts no keyspace
+/// hit or miss (see [`crate::db::Db::lookup_for`]).
+fn lookup_str<'a>(
+    ctx: &'a mut Ctx<'_>,
+    key: &[u8],
+    read: bool,
+) -> Result<Option<&'a [u8]>, CmdError> {
     let now = ctx.now;
-    match ctx.eng.dbs[ctx.client.db].peek(key, now) {
+    match ctx.eng.dbs[ctx.client.db].lookup_for(key, now, read) {
         None => Ok(None),
         Some(e) => as_str(&e.value).map(Some),
     }
@@ -542,7 +542,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let now = ctx.now;
     // Redis checks the key (WRONGTYPE, then its current value) before the increment.
     // A write's lookup: no keyspace hit or miss, as redis-server counts INCRBYFLOAT.
-    let (cur, cur_text) = match peek_str(ctx, key)? {
+    let (cur, cur_text) = match lookup_str(ctx, key, false)? {
         None => (0.0, b"0".to_vec()),
         Some(s) => match parse_f64(s) {
             Some(f) if !beyond_long_double(f, s) => (f, s.to_vec()),

@@ -368,6 +368,16 @@ impl Db {
         Some(e)
     }
 
+    /// [`Db::get`] for a read (a keyspace hit or miss, the access time updated), or when
+    /// `!read` [`Db::peek`]: a write's lookup, which redis-server counts nowhere.
+    pub fn lookup_for(&mut self, key: &[u8], now_ms: i64, read: bool) -> Option<&Entry> {
+        if read {
+            self.get(key, now_ms)
+        } else {
+            self.peek(key, now_ms)
+        }
+    }
+
     /// Lookup without side effects on statistics or access time (TYPE-like introspection still
     /// expires lazily).
     pub fn peek(&mut self, key: &[u8], now_ms: i64) -> Option<&Entry> {
