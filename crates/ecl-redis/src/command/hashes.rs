@@ -13,6 +13,7 @@ use super::{
     AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release, Release::Redis, Since, acl,
 };
 use crate::config::notify;
+use crate::db::bytes::SmallBytes;
 use crate::db::hash::Hash;
 use crate::db::longdouble;
 use crate::db::string::{format_float_human, parse_f64, parse_i64};
@@ -58,7 +59,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Result<usize, CmdError> {
         while i + 1 < argv.len() {
             let (f, val) = (argv.get(i), argv.get(i + 1));
             longest = longest.max(f.len()).max(val.len());
-            if h.insert(f, val.to_vec()) {
+            if h.insert(f, val) {
                 added += 1;
             }
             i += 2;
@@ -96,7 +97,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     let (me, mv) = coll::limits_for::<Hash>(ctx, key, "hash");
     coll::write::<Hash, _>(ctx, key, true, |h| {
-        h.insert(f, val.to_vec());
+        h.insert(f, val);
         h.check_encoding(me, mv, f.len().max(val.len()));
     })?;
     ctx.out.int(1);
@@ -116,7 +117,7 @@ fn hget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 fn hmget(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
-    let vals: Vec<Option<Vec<u8>>> = match read::<Hash>(ctx, argv.get(1))? {
+    let vals: Vec<Option<SmallBytes>> = match read::<Hash>(ctx, argv.get(1))? {
         Some(h) => argv.iter_from(2).map(|f| h.get(f).cloned()).collect(),
         None => vec![None; argv.len() - 2],
     };
@@ -170,12 +171,12 @@ fn hexists(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
 }
 
 /// A field and its value.
-type Pair = (Vec<u8>, Vec<u8>);
+type Pair = (SmallBytes, SmallBytes);
 
 /// Field/value pairs of a hash (empty when missing).
 fn all_pairs(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Vec<Pair>, CmdError> {
     Ok(read::<Hash>(ctx, key)?
-        .map(|h| h.iter().map(|(k, v)| (k.to_vec(), v.clone())).collect())
+        .map(|h| h.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default())
 }
 
@@ -206,13 +207,13 @@ fn update_field(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     field: &[u8],
-    f: impl FnOnce(Option<&Vec<u8>>) -> Result<Vec<u8>, CmdError>,
+    f: impl FnOnce(Option<&[u8]>) -> Result<Vec<u8>, CmdError>,
 ) -> Result<Vec<u8>, CmdError> {
     // A write's lookup (HINCRBY, HINCRBYFLOAT): no keyspace hit or miss, as redis-server.
     let cur = coll::peek::<Hash>(ctx, key)?
         .and_then(|h| h.get(field))
         .cloned();
-    let new = f(cur.as_ref())?;
+    let new = f(cur.as_deref())?;
     let (me, mv) = coll::limits_for::<Hash>(ctx, key, "hash");
     let stored = new.clone();
     coll::write::<Hash, _>(ctx, key, true, |h| {
@@ -256,7 +257,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             Some(b) => parse_f64(b).ok_or(CmdError::from("ERR hash value is not a float"))?,
         };
         // Redis adds in x87 long double and prints `%.17Lf`: reproduce its exact text.
-        let old_text: &[u8] = cur.map_or(b"0", |b| b.as_slice());
+        let old_text: &[u8] = cur.unwrap_or(b"0");
         match longdouble::add_decimal(old_text, incr) {
             Some(Ok(text)) => return Ok(text.into_bytes()),
             Some(Err(())) => return Err(errors::INCR_NAN.into()),
@@ -299,7 +300,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             .into_iter()
             .map(|k| {
                 let v = h.get(&k).cloned().unwrap_or_default();
-                (k.to_vec(), v)
+                (k, v)
             })
             .collect(),
     };
@@ -340,13 +341,13 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let next = match read::<Hash>(ctx, argv.get(1))? {
         None => 0,
         Some(h) => {
-            let mut visit = |k: &[u8], v: &Vec<u8>| {
+            let mut visit = |k: &[u8], v: &[u8]| {
                 if o.pattern.is_some_and(|p| !glob_match(p, k)) {
                     return;
                 }
                 items.push(k.to_vec());
                 if !o.novalues {
-                    items.push(v.clone());
+                    items.push(v.to_vec());
                 }
             };
             if h.encoding() == "listpack" {

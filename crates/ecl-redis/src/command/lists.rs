@@ -11,6 +11,7 @@ use super::ks;
 use super::{AclCategories, Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
 use crate::client::TimeoutReply;
 use crate::config::notify;
+use crate::db::bytes::SmallBytes;
 use crate::db::list::{End, List};
 use crate::db::string::rank_range;
 use crate::errors::{self, CmdError, CmdResult};
@@ -73,7 +74,7 @@ fn push_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, end: End, only_existing: boo
     let ms = max_size(ctx);
     let n = coll::write::<List, _>(ctx, key, !only_existing, |l| {
         for e in argv.iter_from(2) {
-            l.push(end, e.to_vec());
+            l.push(end, e);
         }
         l.check_encoding(ms);
         l.len()
@@ -110,7 +111,7 @@ fn pop_n(
     key: &[u8],
     end: End,
     count: usize,
-) -> Result<Option<Vec<Vec<u8>>>, CmdError> {
+) -> Result<Option<Vec<SmallBytes>>, CmdError> {
     let ms = max_size(ctx);
     let got = coll::write::<List, _>(ctx, key, false, |l| {
         let mut out = Vec::new();
@@ -237,7 +238,7 @@ fn lset(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     let ms = max_size(ctx);
     let r = coll::write::<List, _>(ctx, key, false, |l| {
-        let ok = l.index(i).is_some_and(|j| l.set(j, argv.get(3).to_vec()));
+        let ok = l.index(i).is_some_and(|j| l.set(j, argv.get(3)));
         l.check_encoding(ms);
         ok
     })?;
@@ -274,7 +275,7 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     }
     let ms = max_size(ctx);
     let r = coll::write::<List, _>(ctx, key, false, |l| {
-        let n = l.insert_at_pivot(argv.get(3), argv.get(4).to_vec(), after);
+        let n = l.insert_at_pivot(argv.get(3), argv.get(4), after);
         l.check_encoding(ms);
         n
     })?;
@@ -385,7 +386,7 @@ fn move_one(
     dst: &[u8],
     from: End,
     to: End,
-) -> Result<Option<Vec<u8>>, CmdError> {
+) -> Result<Option<SmallBytes>, CmdError> {
     if !coll::check::<List>(ctx, src)? {
         return Ok(None);
     }
@@ -415,7 +416,7 @@ fn ends(argv: &Argv<'_>, i: usize) -> Result<(End, End), CmdError> {
     }
 }
 
-fn reply_moved(ctx: &mut Ctx<'_>, x: Option<Vec<u8>>) {
+fn reply_moved(ctx: &mut Ctx<'_>, x: Option<SmallBytes>) {
     match x {
         Some(x) => ctx.out.bulk(&x),
         None => ctx.out.null(),

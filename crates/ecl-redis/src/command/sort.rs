@@ -102,7 +102,7 @@ fn lookup(db: &mut Db, now: i64, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>>
     let e = db.get(&key, now)?;
     match (&e.value, field) {
         (Value::Str(s), None) => Some(s.to_vec()),
-        (Value::Hash(h), Some(f)) => h.get(f).cloned(),
+        (Value::Hash(h), Some(f)) => h.get(f).map(|v| v.to_vec()),
         _ => None,
     }
 }
@@ -171,7 +171,7 @@ fn load_elements(db: &mut Db, key: &[u8], now: i64) -> Result<(Vec<Vec<u8>>, boo
     }
     Ok(match db.get(key, now).map(|e| &e.value) {
         None => (Vec::new(), false),
-        Some(Value::List(l)) => (l.iter().cloned().collect(), true),
+        Some(Value::List(l)) => (l.iter().map(|e| e.to_vec()).collect(), true),
         Some(Value::Set(s)) => (s.iter().map(|m| m.to_vec()).collect(), false),
         Some(Value::ZSet(z)) => (z.iter().map(|(m, _)| m.to_vec()).collect(), true),
         Some(_) => return Err(errors::WRONGTYPE.into()),

@@ -1,14 +1,17 @@
 //! Hash values: field → value map with a running byte total.
 //!
 //! Place in the flow: the storage behind `Value::Hash`; argument parsing and replies live in
-//! `command/hashes.rs`. Built on [`Dict`] so HSCAN inherits SCAN's guarantees.
+//! `command/hashes.rs`. Built on [`Dict`] so HSCAN inherits SCAN's guarantees. Values are
+//! [`SmallBytes`] like the fields (the dict's keys): a field set to a short value (a counter, a
+//! flag, a small id) allocates nothing beyond its slot.
 
+use super::bytes::SmallBytes;
 use super::dict::{Dict, Key};
 
 /// A Redis hash.
 #[derive(Debug, Default)]
 pub struct Hash {
-    map: Dict<Vec<u8>>,
+    map: Dict<SmallBytes>,
     bytes: usize,
     hashtable: bool,
 }
@@ -40,13 +43,14 @@ impl Hash {
         self.map.is_empty()
     }
     /// Value of a field.
-    pub fn get(&self, field: &[u8]) -> Option<&Vec<u8>> {
+    pub fn get(&self, field: &[u8]) -> Option<&SmallBytes> {
         self.map.get(field)
     }
     /// Sets a field; returns true when the field is new.
-    pub fn insert(&mut self, field: &[u8], value: Vec<u8>) -> bool {
+    pub fn insert(&mut self, field: &[u8], value: impl Into<SmallBytes>) -> bool {
+        let value = value.into();
         let vlen = value.len();
-        let (slot, inserted) = self.map.get_or_insert_with(field, Vec::new);
+        let (slot, inserted) = self.map.get_or_insert_with(field, SmallBytes::new);
         let old = std::mem::replace(slot, value);
         if inserted {
             self.bytes += field.len() + FIELD_OVERHEAD;
@@ -55,7 +59,7 @@ impl Hash {
         inserted
     }
     /// Removes a field.
-    pub fn remove(&mut self, field: &[u8]) -> Option<Vec<u8>> {
+    pub fn remove(&mut self, field: &[u8]) -> Option<SmallBytes> {
         let (k, v) = self.map.remove(field)?;
         self.bytes -= k.len() + FIELD_OVERHEAD + v.len();
         if !self.hashtable && !self.map.is_empty() {
@@ -69,11 +73,11 @@ impl Hash {
         Some(v)
     }
     /// Iterates fields and values.
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Vec<u8>)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &SmallBytes)> {
         self.map.iter()
     }
     /// The underlying table (HSCAN, random fields).
-    pub fn dict(&self) -> &Dict<Vec<u8>> {
+    pub fn dict(&self) -> &Dict<SmallBytes> {
         &self.map
     }
     /// Approximate memory.

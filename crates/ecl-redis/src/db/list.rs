@@ -3,13 +3,19 @@
 //!
 //! Place in the flow: the storage behind `Value::List`. Command parsing and replies live in
 //! `command/lists.rs`; this file holds only the data structure and its algorithms.
+//!
+//! Elements are [`SmallBytes`]: one of up to 22 bytes (most list payloads: ids, small JSON
+//! numbers, queue tokens) lives inside the deque's slot, so a push or a pop of one allocates
+//! and frees nothing, as redis-server's listpack-packed quicklist nodes do not per element.
 
 use std::collections::VecDeque;
+
+use super::bytes::SmallBytes;
 
 /// A Redis list.
 #[derive(Clone, Debug, Default)]
 pub struct List {
-    items: VecDeque<Vec<u8>>,
+    items: VecDeque<SmallBytes>,
     bytes: usize,
     quicklist: bool,
 }
@@ -53,43 +59,45 @@ impl List {
         self.items.is_empty()
     }
     /// Prepends.
-    pub fn push_front(&mut self, v: Vec<u8>) {
+    pub fn push_front(&mut self, v: impl Into<SmallBytes>) {
+        let v = v.into();
         self.bytes += v.len() + ELEM_OVERHEAD;
         self.items.push_front(v);
     }
     /// Appends.
-    pub fn push_back(&mut self, v: Vec<u8>) {
+    pub fn push_back(&mut self, v: impl Into<SmallBytes>) {
+        let v = v.into();
         self.bytes += v.len() + ELEM_OVERHEAD;
         self.items.push_back(v);
     }
     /// Pushes at one end.
-    pub fn push(&mut self, end: End, v: Vec<u8>) {
+    pub fn push(&mut self, end: End, v: impl Into<SmallBytes>) {
         match end {
             End::Left => self.push_front(v),
             End::Right => self.push_back(v),
         }
     }
     /// Pops from one end.
-    pub fn pop(&mut self, end: End) -> Option<Vec<u8>> {
+    pub fn pop(&mut self, end: End) -> Option<SmallBytes> {
         match end {
             End::Left => self.pop_front(),
             End::Right => self.pop_back(),
         }
     }
     /// Removes the head.
-    pub fn pop_front(&mut self) -> Option<Vec<u8>> {
+    pub fn pop_front(&mut self) -> Option<SmallBytes> {
         let v = self.items.pop_front()?;
         self.bytes -= v.len() + ELEM_OVERHEAD;
         Some(v)
     }
     /// Removes the tail.
-    pub fn pop_back(&mut self) -> Option<Vec<u8>> {
+    pub fn pop_back(&mut self) -> Option<SmallBytes> {
         let v = self.items.pop_back()?;
         self.bytes -= v.len() + ELEM_OVERHEAD;
         Some(v)
     }
     /// Element at index (0-based from the head).
-    pub fn get(&self, i: usize) -> Option<&Vec<u8>> {
+    pub fn get(&self, i: usize) -> Option<&SmallBytes> {
         self.items.get(i)
     }
     /// Resolves a Redis index (negative counts from the tail).
@@ -99,7 +107,8 @@ impl List {
         (0..len).contains(&j).then_some(j as usize)
     }
     /// Replaces the element at `i`; false when out of range.
-    pub fn set(&mut self, i: usize, v: Vec<u8>) -> bool {
+    pub fn set(&mut self, i: usize, v: impl Into<SmallBytes>) -> bool {
+        let v = v.into();
         match self.items.get_mut(i) {
             Some(slot) => {
                 self.bytes = self.bytes + v.len() - slot.len();
@@ -110,11 +119,11 @@ impl List {
         }
     }
     /// Iterates head to tail.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Vec<u8>> + ExactSizeIterator {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &SmallBytes> + ExactSizeIterator {
         self.items.iter()
     }
     /// Direct access for the list family's algorithms; call [`List::recount`] after edits.
-    pub fn items_mut(&mut self) -> &mut VecDeque<Vec<u8>> {
+    pub fn items_mut(&mut self) -> &mut VecDeque<SmallBytes> {
         &mut self.items
     }
     /// Recomputes the byte total after direct edits.
@@ -123,8 +132,14 @@ impl List {
     }
     /// Inserts `v` before or after the first occurrence of `pivot`; the new length, or `None`
     /// when the pivot is absent.
-    pub fn insert_at_pivot(&mut self, pivot: &[u8], v: Vec<u8>, after: bool) -> Option<usize> {
-        let pos = self.items.iter().position(|x| x == pivot)?;
+    pub fn insert_at_pivot(
+        &mut self,
+        pivot: &[u8],
+        v: impl Into<SmallBytes>,
+        after: bool,
+    ) -> Option<usize> {
+        let pos = self.items.iter().position(|x| x.as_slice() == pivot)?;
+        let v = v.into();
         self.bytes += v.len() + ELEM_OVERHEAD;
         self.items.insert(if after { pos + 1 } else { pos }, v);
         Some(self.items.len())
@@ -140,7 +155,7 @@ impl List {
         if count >= 0 {
             let mut i = 0;
             while i < self.items.len() && removed < limit {
-                if self.items[i] == value {
+                if self.items[i].as_slice() == value {
                     self.items.remove(i);
                     removed += 1;
                 } else {
@@ -151,7 +166,7 @@ impl List {
             let mut i = self.items.len();
             while i > 0 && removed < limit {
                 i -= 1;
-                if self.items[i] == value {
+                if self.items[i].as_slice() == value {
                     self.items.remove(i);
                     removed += 1;
                 }
@@ -180,7 +195,7 @@ impl List {
         let scan = if maxlen == 0 { len } else { maxlen.min(len) };
         for step in 0..scan {
             let i = if rank > 0 { step } else { len - 1 - step };
-            if self.items[i] == value {
+            if self.items[i].as_slice() == value {
                 if skip > 0 {
                     skip -= 1;
                     continue;

@@ -15,6 +15,7 @@
 use super::listpack::{self, ListpackWriter};
 use super::lzf::Compressor;
 use super::{CRC, Reader, decode_body, put_len, put_string, stream, ty};
+use crate::db::bytes::SmallBytes;
 use crate::db::set::SetEnc;
 use crate::db::{Db, Entry, Key, Value};
 use std::fmt;
@@ -150,7 +151,7 @@ impl Writer {
             Value::List(l) if self.listpacks() => {
                 self.out.push(ty::LIST_QUICKLIST_2);
                 self.string(key);
-                self.quicklist(l.iter().map(Vec::as_slice));
+                self.quicklist(l.iter().map(SmallBytes::as_slice));
             }
             Value::List(l) => {
                 self.out.push(ty::LIST);
