@@ -380,6 +380,9 @@ fn resolve(
     Ok((sid, sub))
 }
 
+/// One command, start to end: resolved against the table, admitted ([`check_access`], then
+/// [`admit`], which may queue it in a transaction or hold it under CLIENT PAUSE), then run and
+/// accounted ([`run_command`]).
 fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: &Argv<'_>) -> Flow {
     let (id, spec) = match resolve(eng, client, argv) {
         Ok(x) => x,
@@ -389,81 +392,105 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         }
     };
     client.last_cmd = id;
-    if !client.authenticated && !spec.has(flags::NO_AUTH) {
-        reject(eng, client, out, Some(id), errors::NOAUTH.into());
-        return Flow::Continue;
-    }
-    if client.user.is_some()
-        && let Err(e) = super::aclcmd::enforce(eng, client, out, id, spec, argv)
-    {
+    if let Err(e) = check_access(eng, client, out, (id, spec), argv) {
         reject(eng, client, out, Some(id), e);
         return Flow::Continue;
-    }
-    if !out.resp3 && client.sub_count() > 0 && !spec.has(flags::SUBSCRIBED_OK) {
-        let name = &eng.table.entries[id].full_name;
-        let e = CmdError(format!("ERR Can't execute '{name}': {SUBSCRIBED_MSG}").into());
-        reject(eng, client, out, Some(id), e);
-        return Flow::Continue;
-    }
-    // ASKING holds for the one command that follows it (ASKING itself sets it again).
-    let asking = std::mem::take(&mut client.asking);
-    if !client.master {
-        // Cluster redirection first (a write sent to a replica is MOVED to its primary, as in
-        // Redis Cluster), then the read-only replica rule.
-        if eng.info.cluster
-            && eng.cluster.active()
-            && let Err(e) = super::route::route(eng, client, spec, argv, asking)
-        {
-            reject(eng, client, out, Some(id), e);
-            return Flow::Continue;
-        }
-        if let Some(e) = standalone_redirect(eng, client, spec) {
-            reject(eng, client, out, Some(id), e);
-            return Flow::Continue;
-        }
-        if eng.repl.is_replica() && spec.has(flags::WRITE) {
-            reject(eng, client, out, Some(id), errors::READONLY_REPLICA.into());
-            return Flow::Continue;
-        }
     }
     // The replication link applies the primary's stream with expiry suspended (time 0): only
     // the primary's DELs remove keys on a replica. Replicas leave eviction to the primary too.
     let now = if client.master { 0 } else { eng.command_now() };
-    // Nothing is evicted under a busy script (Redis neither evicts nor refuses for memory while
-    // it runs other clients' commands between the script's steps).
+    if let Err(flow) = admit(eng, client, out, (id, spec), argv, now) {
+        return flow;
+    }
+    run_command(eng, client, out, (id, spec), argv, now);
+    Flow::Continue
+}
+
+/// Whether this client may run this command here at all: authentication, ACL, the RESP2
+/// subscribed state, cluster and replica redirection, a replica's read-only rule.
+fn check_access(
+    eng: &mut Engine,
+    client: &mut Client,
+    out: &mut Reply,
+    (id, spec): (usize, &'static CommandSpec),
+    argv: &Argv<'_>,
+) -> Result<(), CmdError> {
+    if !client.authenticated && !spec.has(flags::NO_AUTH) {
+        return Err(errors::NOAUTH.into());
+    }
+    if client.user.is_some() {
+        super::aclcmd::enforce(eng, client, out, id, spec, argv)?;
+    }
+    if !out.resp3 && client.sub_count() > 0 && !spec.has(flags::SUBSCRIBED_OK) {
+        let name = &eng.table.entries[id].full_name;
+        return Err(CmdError(
+            format!("ERR Can't execute '{name}': {SUBSCRIBED_MSG}").into(),
+        ));
+    }
+    // ASKING holds for the one command that follows it (ASKING itself sets it again).
+    let asking = std::mem::take(&mut client.asking);
+    if client.master {
+        return Ok(());
+    }
+    // Cluster redirection first (a write sent to a replica is MOVED to its primary, as in
+    // Redis Cluster), then the read-only replica rule.
+    if eng.info.cluster && eng.cluster.active() {
+        super::route::route(eng, client, spec, argv, asking)?;
+    }
+    if let Some(e) = standalone_redirect(eng, client, spec) {
+        return Err(e);
+    }
+    if eng.repl.is_replica() && spec.has(flags::WRITE) {
+        return Err(errors::READONLY_REPLICA.into());
+    }
+    Ok(())
+}
+
+/// Whether the node runs the command now: memory (evicting first), a busy script,
+/// `min-replicas-to-write`, a transaction (which queues it instead), CLIENT PAUSE (which holds
+/// it). `Err` carries what the connection does instead of running it.
+fn admit(
+    eng: &mut Engine,
+    client: &mut Client,
+    out: &mut Reply,
+    (id, spec): (usize, &'static CommandSpec),
+    argv: &Argv<'_>,
+    now: i64,
+) -> Result<(), Flow> {
+    let refuse = |eng: &mut Engine, client: &mut Client, out: &mut Reply, e: CmdError| {
+        reject(eng, client, out, Some(id), e);
+        Err(Flow::Continue)
+    };
     if eng.tracking.is_active() && eng.tracking.totals().0 > eng.cfg.tracking_table_max_keys {
         limit_tracking_for(eng, client, out);
     }
+    // Nothing is evicted under a busy script (Redis neither evicts nor refuses for memory while
+    // it runs other clients' commands between the script's steps).
     let over_memory = eng.cfg.maxmemory > 0
         && !eng.repl.is_replica()
         && !eng.scripts.visiting
         && !evict_for(eng, client, out, now);
     if eng.scripts.visiting && !spec.has(flags::ALLOW_BUSY) {
         let e = CmdError(eng.scripts.watch.busy_error().into());
-        reject(eng, client, out, Some(id), e);
-        return Flow::Continue;
+        return refuse(eng, client, out, e);
     }
     if eng.cfg.min_replicas.0 > 0 && refuse_for_replicas(eng, client, spec, now) {
-        reject(eng, client, out, Some(id), errors::NOREPLICAS.into());
-        return Flow::Continue;
+        return refuse(eng, client, out, errors::NOREPLICAS.into());
     }
     if client.multi.is_some() && !spec.has(flags::TXN_CONTROL) {
         if spec.has(flags::NO_MULTI) {
-            reject(
-                eng,
-                client,
-                out,
-                Some(id),
-                "ERR Command not allowed inside a transaction".into(),
-            );
-        } else if over_memory && !client.allow_oom {
+            let e = "ERR Command not allowed inside a transaction".into();
+            return refuse(eng, client, out, e);
+        }
+        if over_memory && !client.allow_oom {
             // Queuing takes memory: over the limit, Redis refuses every command inside MULTI.
-            reject(eng, client, out, Some(id), errors::OOM.into());
-        } else if let Some(q) = client.multi.as_mut() {
+            return refuse(eng, client, out, errors::OOM.into());
+        }
+        if let Some(q) = client.multi.as_mut() {
             q.push(argv.to_owned());
             out.simple("QUEUED");
         }
-        return Flow::Continue;
+        return Err(Flow::Continue);
     }
     if let Some((until, writes_only)) = eng.pause() {
         // A script is judged by the flags it declares: a `no-writes` one runs under a write
@@ -475,7 +502,7 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
             true
         };
         if now < until && affected && !client.detached && !client.in_exec && spec.name != "client" {
-            return Flow::Paused;
+            return Err(Flow::Paused);
         }
     }
     // An EXEC whose transaction holds a command refused for memory is refused whole (as
@@ -485,9 +512,22 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
             && spec.name == "exec"
             && queues_any(eng, client, |f| f.contains(flags::DENYOOM)));
     if over_memory && denyoom && !client.allow_oom {
-        reject(eng, client, out, Some(id), errors::OOM.into());
-        return Flow::Continue;
+        return refuse(eng, client, out, errors::OOM.into());
     }
+    Ok(())
+}
+
+/// Runs an admitted command and accounts for it: MONITOR, propagation, command and error
+/// statistics, client-side caching, the slow log and latency monitor, slot statistics, and
+/// blocking when the handler asked to wait.
+fn run_command(
+    eng: &mut Engine,
+    client: &mut Client,
+    out: &mut Reply,
+    (id, spec): (usize, &'static CommandSpec),
+    argv: &Argv<'_>,
+    now: i64,
+) {
     // CLIENT NO-TOUCH: the databases leave access times alone for this client's commands,
     // TOUCH excepted (flipped only when the setting changes between commands).
     if client.no_touch || eng.no_touch_on {
@@ -546,7 +586,6 @@ fn dispatch_inner(eng: &mut Engine, client: &mut Client, out: &mut Reply, argv: 
         }
     }
     block_if_asked(eng, client, out, argv);
-    Flow::Continue
 }
 
 /// `min-replicas-to-write`: a write (or an EXEC holding one) on a primary short of good
