@@ -11,13 +11,23 @@ use crate::node::NodeShared;
 use crate::slab_class::{self, ClassCounter};
 use crate::stats::{Counter, StatLines, rusage};
 
-/// General-purpose `stats` (no argument).
+/// General-purpose `stats` (no argument), in memcached 1.6's order: the process and its
+/// connections, request counters, the background threads' counters, then the items.
 pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
+    let mut s = StatLines::default();
+    process_stats(node, &mut s);
+    request_stats(node, &mut s);
+    background_stats(node, &mut s);
+    item_stats(node, &mut s);
+    s
+}
+
+/// The process, its connections and buffers.
+fn process_stats(node: &NodeShared, s: &mut StatLines) {
     let store = &node.store;
     let c = &store.counters;
     let now = store.clock.now();
     let (user, system) = rusage();
-    let mut s = StatLines::default();
     s.push("pid", std::process::id());
     s.push("uptime", now.saturating_sub(store.clock.started()));
     s.push("time", now);
@@ -40,8 +50,14 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
         "connection_structures",
         node.curr_connections.load(Ordering::Relaxed) + 1,
     );
-    buffer_stats(node, &mut s);
+    buffer_stats(node, s);
     s.push("reserved_fds", 20);
+}
+
+/// Request counters, traffic, and the server settings memcached lists among them.
+fn request_stats(node: &NodeShared, s: &mut StatLines) {
+    let store = &node.store;
+    let c = &store.counters;
     for (name, counter) in [
         ("cmd_get", Counter::CmdGet),
         ("cmd_set", Counter::CmdSet),
@@ -88,6 +104,10 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
     s.push("hash_power_level", 16);
     s.push("hash_bytes", 524288);
     s.push("hash_is_expanding", 0);
+}
+
+/// The slab mover's, LRU crawler's, LRU maintainer's and log workers' counters.
+fn background_stats(node: &NodeShared, s: &mut StatLines) {
     // A node has no slab mover, LRU threads or log watchers: their counters stay at zero,
     // listed where memcached (with its default modern settings) lists them.
     for name in [
@@ -111,13 +131,12 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
         );
     }
     // memcached lists its LRU maintainer's counters only while the maintainer runs.
-    let maintainer = node.lru_maintainer.load(Ordering::Relaxed);
-    if maintainer {
+    if node.lru_maintainer.load(Ordering::Relaxed) {
         s.push("lru_maintainer_juggles", 0);
     }
     s.push("malloc_fails", 0);
     s.push("log_worker_dropped", 0);
-    let log = &store.log;
+    let log = &node.store.log;
     s.push("log_worker_written", log.written.load(Ordering::Relaxed));
     s.push("log_watcher_skipped", log.skipped.load(Ordering::Relaxed));
     s.push("log_watcher_sent", log.sent.load(Ordering::Relaxed));
@@ -125,6 +144,13 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
     for name in ["unexpected_napi_ids", "round_robin_fallback"] {
         s.push(name, 0);
     }
+}
+
+/// The items: their bytes and counts, expiry, eviction and reclaim counters.
+fn item_stats(node: &NodeShared, s: &mut StatLines) {
+    let store = &node.store;
+    let c = &store.counters;
+    let maintainer = node.lru_maintainer.load(Ordering::Relaxed);
     s.push("bytes", store.bytes());
     s.push("curr_items", store.items());
     s.push("total_items", c.get(Counter::TotalItems));
@@ -150,7 +176,6 @@ pub(crate) fn general_stats(node: &NodeShared) -> StatLines {
             s.push(name, 0);
         }
     }
-    s
 }
 
 /// memcached's response-object and read-buffer gauges, from what a node's connections hold:

@@ -52,6 +52,64 @@ pub struct RedisNode {
     fault: ecl_net::FaultGate,
 }
 
+/// The node's configuration at start: its address, cluster mode and memory limit, the
+/// deployment's parameters (renamed and withheld commands change `table` instead), the AUTH
+/// token and the data directory.
+fn engine_config(
+    cfg: &RedisConfig,
+    addr: std::net::SocketAddr,
+    release: EngineVersion,
+    table: &mut CommandTable,
+) -> Config {
+    let mut config = Config::for_release(release);
+    config.set_initial("port", &addr.port().to_string()).ok();
+    config.set_initial("bind", &addr.ip().to_string()).ok();
+    config
+        .set_initial(
+            "cluster-enabled",
+            if cfg.cluster_enabled { "yes" } else { "no" },
+        )
+        .ok();
+    if cfg.maxmemory > 0 {
+        config.set("maxmemory", &cfg.maxmemory.to_string()).ok();
+    }
+    for (name, value) in &cfg.parameters {
+        if name.eq_ignore_ascii_case("rename-commands")
+            || name.eq_ignore_ascii_case("rename-command")
+        {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            for pair in words.chunks(2) {
+                if let [old, new] = pair {
+                    table.rename(old, new);
+                }
+            }
+            continue;
+        }
+        if name.eq_ignore_ascii_case("disabled-commands") {
+            // Commands the deployment withholds (ElastiCache makes CONFIG, SAVE, DEBUG…
+            // unavailable): they answer "unknown command", as on the managed service.
+            for c in value.split_whitespace() {
+                if c.contains('|') {
+                    table.disable_sub(c);
+                } else {
+                    table.rename(c, "");
+                }
+            }
+            continue;
+        }
+        if let Err(e) = config.set_initial(name, value) {
+            tracing::warn!(parameter = %name, %value, error = %e, "ignoring engine parameter");
+        }
+    }
+    if let Some(p) = &cfg.requirepass {
+        config.set("requirepass", p).ok();
+    }
+    if let Some(dir) = &cfg.data_dir {
+        config.set_initial("dir", &dir.to_string_lossy()).ok();
+    }
+    config
+}
+
 impl RedisNode {
     /// Binds and starts a node: on a runtime of its own when `cfg.threads` > 0, else on the
     /// caller's (then it must be called within a tokio runtime).
@@ -75,49 +133,7 @@ impl RedisNode {
         };
         let engine = EngineVersion::parse(cfg.flavor, &cfg.engine_version);
         let mut table = CommandTable::build(engine);
-        let mut config = Config::for_release(engine);
-        config.set_initial("port", &addr.port().to_string()).ok();
-        config.set_initial("bind", &addr.ip().to_string()).ok();
-        config
-            .set_initial(
-                "cluster-enabled",
-                if cfg.cluster_enabled { "yes" } else { "no" },
-            )
-            .ok();
-        if cfg.maxmemory > 0 {
-            config.set("maxmemory", &cfg.maxmemory.to_string()).ok();
-        }
-        for (name, value) in &cfg.parameters {
-            if name.eq_ignore_ascii_case("rename-commands")
-                || name.eq_ignore_ascii_case("rename-command")
-            {
-                let words: Vec<&str> = value.split_whitespace().collect();
-                for pair in words.chunks(2) {
-                    if let [old, new] = pair {
-                        table.rename(old, new);
-                    }
-                }
-                continue;
-            }
-            if name.eq_ignore_ascii_case("disabled-commands") {
-                // Commands the deployment withholds (ElastiCache makes CONFIG, SAVE, DEBUG…
-                // unavailable): they answer "unknown command", as on the managed service.
-                for c in value.split_whitespace() {
-                    if c.contains('|') {
-                        table.disable_sub(c);
-                    } else {
-                        table.rename(c, "");
-                    }
-                }
-                continue;
-            }
-            if let Err(e) = config.set_initial(name, value) {
-                tracing::warn!(parameter = %name, %value, error = %e, "ignoring engine parameter");
-            }
-        }
-        if let Some(p) = &cfg.requirepass {
-            config.set("requirepass", p).ok();
-        }
+        let config = engine_config(&cfg, addr, engine, &mut table);
         let info = NodeInfo {
             version: cfg.engine_version.clone(),
             compat: engine.compat(),
@@ -130,9 +146,6 @@ impl RedisNode {
             cluster: cfg.cluster_enabled,
             availability_zone: cfg.availability_zone.clone(),
         };
-        if let Some(dir) = &cfg.data_dir {
-            config.set_initial("dir", &dir.to_string_lossy()).ok();
-        }
         let table = Arc::new(table);
         let mut engine = Engine::new(info, config, table.clone());
         if let Some(defs) = &cfg.users {
