@@ -47,30 +47,6 @@ pub fn render_cluster_with_health(
     broken: &dyn Fn(&str) -> bool,
 ) -> CacheCluster {
     let is_redis = c.engine != "memcached";
-    let pending = &c.pending;
-    let pending_values = PendingModifiedValues {
-        num_cache_nodes: pending.num_cache_nodes.map(|n| n as i32),
-        cache_node_ids_to_remove: (!pending.cache_node_ids_to_remove.is_empty())
-            .then(|| pending.cache_node_ids_to_remove.clone()),
-        engine_version: pending.engine_version.clone(),
-        cache_node_type: pending.cache_node_type.clone(),
-        auth_token_status: pending.auth_token_status.clone(),
-        scale_config: pending.scale_config.map(|s| ScaleConfig {
-            scale_percentage: Some(s.percentage as i32),
-            scale_interval_minutes: Some(s.interval_minutes as i32),
-        }),
-        ..Default::default()
-    };
-    let nodes_to_reboot: Vec<String> = if c.parameter_apply_status == ParameterStatus::PendingReboot
-    {
-        c.nodes
-            .iter()
-            .filter(|n| n.parameter_group_status == ParameterStatus::PendingReboot)
-            .map(|n| n.id.clone())
-            .collect()
-    } else {
-        Vec::new()
-    };
     CacheCluster {
         cache_cluster_id: Some(c.id.clone()),
         configuration_endpoint: c.configuration_endpoint.as_ref().map(endpoint),
@@ -83,7 +59,7 @@ pub fn render_cluster_with_health(
         preferred_availability_zone: Some(c.preferred_availability_zone.clone()),
         cache_cluster_create_time: Some(Timestamp(c.create_time)),
         preferred_maintenance_window: Some(c.maintenance_window.clone()),
-        pending_modified_values: Some(pending_values),
+        pending_modified_values: Some(pending_modified_values(c)),
         notification_configuration: c.notification_topic_arn.as_ref().map(|arn| {
             NotificationConfiguration {
                 topic_arn: Some(arn.clone()),
@@ -103,30 +79,9 @@ pub fn render_cluster_with_health(
                 })
                 .collect(),
         ),
-        cache_parameter_group: Some(CacheParameterGroupStatus {
-            cache_parameter_group_name: Some(c.parameter_group.clone()),
-            parameter_apply_status: Some(c.parameter_apply_status.as_str().to_string()),
-            cache_node_ids_to_reboot: Some(nodes_to_reboot),
-        }),
+        cache_parameter_group: Some(parameter_group_status(c)),
         cache_subnet_group_name: Some(c.subnet_group.clone()),
-        cache_nodes: show_nodes.then(|| {
-            c.nodes
-                .iter()
-                .map(|n| CacheNode {
-                    cache_node_id: Some(n.id.clone()),
-                    cache_node_status: Some(if broken(&n.id) {
-                        BROKEN_NODE_STATUS.to_string()
-                    } else {
-                        n.status.as_str().to_string()
-                    }),
-                    cache_node_create_time: Some(Timestamp(n.create_time)),
-                    endpoint: n.endpoint.as_ref().map(endpoint),
-                    parameter_group_status: Some(n.parameter_group_status.as_str().to_string()),
-                    customer_availability_zone: Some(n.availability_zone.clone()),
-                    ..Default::default()
-                })
-                .collect()
-        }),
+        cache_nodes: show_nodes.then(|| cache_nodes(c, broken)),
         auto_minor_version_upgrade: Some(c.auto_minor_version_upgrade),
         security_groups: (!c.security_group_ids.is_empty()).then(|| {
             c.security_group_ids
@@ -160,4 +115,61 @@ pub fn render_cluster_with_health(
         ip_discovery: Some(c.ip_discovery.clone()),
         ..Default::default()
     }
+}
+
+/// What a cluster's pending modification will change (`PendingModifiedValues`).
+fn pending_modified_values(c: &CacheClusterRecord) -> PendingModifiedValues {
+    let pending = &c.pending;
+    PendingModifiedValues {
+        num_cache_nodes: pending.num_cache_nodes.map(|n| n as i32),
+        cache_node_ids_to_remove: (!pending.cache_node_ids_to_remove.is_empty())
+            .then(|| pending.cache_node_ids_to_remove.clone()),
+        engine_version: pending.engine_version.clone(),
+        cache_node_type: pending.cache_node_type.clone(),
+        auth_token_status: pending.auth_token_status.clone(),
+        scale_config: pending.scale_config.map(|s| ScaleConfig {
+            scale_percentage: Some(s.percentage as i32),
+            scale_interval_minutes: Some(s.interval_minutes as i32),
+        }),
+        ..Default::default()
+    }
+}
+
+/// The cluster's parameter group, its apply status and the nodes waiting for a reboot.
+fn parameter_group_status(c: &CacheClusterRecord) -> CacheParameterGroupStatus {
+    let nodes_to_reboot: Vec<String> = if c.parameter_apply_status == ParameterStatus::PendingReboot
+    {
+        c.nodes
+            .iter()
+            .filter(|n| n.parameter_group_status == ParameterStatus::PendingReboot)
+            .map(|n| n.id.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    CacheParameterGroupStatus {
+        cache_parameter_group_name: Some(c.parameter_group.clone()),
+        parameter_apply_status: Some(c.parameter_apply_status.as_str().to_string()),
+        cache_node_ids_to_reboot: Some(nodes_to_reboot),
+    }
+}
+
+/// The cluster's nodes (`CacheNodes`, shown with `ShowCacheNodeInfo`).
+fn cache_nodes(c: &CacheClusterRecord, broken: &dyn Fn(&str) -> bool) -> Vec<CacheNode> {
+    c.nodes
+        .iter()
+        .map(|n| CacheNode {
+            cache_node_id: Some(n.id.clone()),
+            cache_node_status: Some(if broken(&n.id) {
+                BROKEN_NODE_STATUS.to_string()
+            } else {
+                n.status.as_str().to_string()
+            }),
+            cache_node_create_time: Some(Timestamp(n.create_time)),
+            endpoint: n.endpoint.as_ref().map(endpoint),
+            parameter_group_status: Some(n.parameter_group_status.as_str().to_string()),
+            customer_availability_zone: Some(n.availability_zone.clone()),
+            ..Default::default()
+        })
+        .collect()
 }
