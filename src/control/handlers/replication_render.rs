@@ -11,7 +11,7 @@ use crate::control::api::{
     ReplicationGroupPendingModifiedValues, Timestamp, UserGroupsUpdateStatus,
 };
 use crate::control::context::RequestContext;
-use crate::state::{EndpointRecord, Region, ReplicationGroupRecord, ResourceKind};
+use crate::state::{EndpointRecord, NodeGroupRecord, Region, ReplicationGroupRecord, ResourceKind};
 
 use super::common::arn_of;
 
@@ -32,74 +32,6 @@ pub fn render_group(
     r: &Region,
     g: &ReplicationGroupRecord,
 ) -> ReplicationGroup {
-    let node_groups = g
-        .node_groups
-        .iter()
-        .map(|ng| {
-            let members = ng
-                .members
-                .iter()
-                .map(|m| {
-                    let c = r.clusters.get(m);
-                    let node = c.and_then(|c| c.nodes.first());
-                    NodeGroupMember {
-                        cache_cluster_id: Some(m.clone()),
-                        cache_node_id: Some("0001".to_string()),
-                        read_endpoint: if g.cluster_enabled {
-                            None
-                        } else {
-                            node.and_then(|n| n.endpoint.as_ref()).map(endpoint)
-                        },
-                        preferred_availability_zone: node.map(|n| n.availability_zone.clone()),
-                        current_role: (!g.cluster_enabled).then(|| {
-                            if *m == ng.primary {
-                                "primary"
-                            } else {
-                                "replica"
-                            }
-                            .to_string()
-                        }),
-                        ..Default::default()
-                    }
-                })
-                .collect();
-            NodeGroup {
-                node_group_id: Some(ng.id.clone()),
-                status: Some(ng.status.as_str().to_string()),
-                primary_endpoint: if g.cluster_enabled {
-                    None
-                } else {
-                    g.primary_endpoint.as_ref().map(endpoint)
-                },
-                reader_endpoint: if g.cluster_enabled {
-                    None
-                } else {
-                    g.reader_endpoint.as_ref().map(endpoint)
-                },
-                slots: g.cluster_enabled.then(|| ng.slots_string()),
-                node_group_members: Some(members),
-            }
-        })
-        .collect();
-    let pending = ReplicationGroupPendingModifiedValues {
-        primary_cluster_id: g.pending_primary.clone(),
-        auth_token_status: g.pending_auth_token_status.clone(),
-        user_groups: g
-            .pending_user_groups
-            .as_ref()
-            .map(|(add, remove)| UserGroupsUpdateStatus {
-                user_group_ids_to_add: Some(add.clone()),
-                user_group_ids_to_remove: Some(remove.clone()),
-            }),
-        resharding: g
-            .resharding_progress
-            .map(|p| crate::control::api::ReshardingStatus {
-                slot_migration: Some(crate::control::api::SlotMigration {
-                    progress_percentage: Some(p),
-                }),
-            }),
-        ..Default::default()
-    };
     ReplicationGroup {
         replication_group_id: Some(g.id.clone()),
         description: Some(g.description.clone()),
@@ -108,9 +40,14 @@ pub fn render_group(
             global_replication_group_member_role: Some(m.role.as_str().to_string()),
         }),
         status: Some(g.status.as_str().to_string()),
-        pending_modified_values: Some(pending),
+        pending_modified_values: Some(pending_modified_values(g)),
         member_clusters: Some(g.member_ids()),
-        node_groups: Some(node_groups),
+        node_groups: Some(
+            g.node_groups
+                .iter()
+                .map(|ng| node_group(r, g, ng))
+                .collect(),
+        ),
         snapshotting_cluster_id: g.snapshotting_cluster_id.clone(),
         automatic_failover: Some(enabled(g.automatic_failover)),
         multi_az: Some(enabled(g.multi_az)),
@@ -140,5 +77,75 @@ pub fn render_group(
         ip_discovery: Some(g.ip_discovery.clone()),
         engine: Some(g.engine.clone()),
         member_clusters_outpost_arns: None,
+    }
+}
+
+/// One shard (`NodeGroup`) with its members as they are in `r` now.
+fn node_group(r: &Region, g: &ReplicationGroupRecord, ng: &NodeGroupRecord) -> NodeGroup {
+    let members = ng
+        .members
+        .iter()
+        .map(|m| {
+            let c = r.clusters.get(m);
+            let node = c.and_then(|c| c.nodes.first());
+            NodeGroupMember {
+                cache_cluster_id: Some(m.clone()),
+                cache_node_id: Some("0001".to_string()),
+                read_endpoint: if g.cluster_enabled {
+                    None
+                } else {
+                    node.and_then(|n| n.endpoint.as_ref()).map(endpoint)
+                },
+                preferred_availability_zone: node.map(|n| n.availability_zone.clone()),
+                current_role: (!g.cluster_enabled).then(|| {
+                    if *m == ng.primary {
+                        "primary"
+                    } else {
+                        "replica"
+                    }
+                    .to_string()
+                }),
+                ..Default::default()
+            }
+        })
+        .collect();
+    NodeGroup {
+        node_group_id: Some(ng.id.clone()),
+        status: Some(ng.status.as_str().to_string()),
+        primary_endpoint: if g.cluster_enabled {
+            None
+        } else {
+            g.primary_endpoint.as_ref().map(endpoint)
+        },
+        reader_endpoint: if g.cluster_enabled {
+            None
+        } else {
+            g.reader_endpoint.as_ref().map(endpoint)
+        },
+        slots: g.cluster_enabled.then(|| ng.slots_string()),
+        node_group_members: Some(members),
+    }
+}
+
+/// What the group's pending modification will change.
+fn pending_modified_values(g: &ReplicationGroupRecord) -> ReplicationGroupPendingModifiedValues {
+    ReplicationGroupPendingModifiedValues {
+        primary_cluster_id: g.pending_primary.clone(),
+        auth_token_status: g.pending_auth_token_status.clone(),
+        user_groups: g
+            .pending_user_groups
+            .as_ref()
+            .map(|(add, remove)| UserGroupsUpdateStatus {
+                user_group_ids_to_add: Some(add.clone()),
+                user_group_ids_to_remove: Some(remove.clone()),
+            }),
+        resharding: g
+            .resharding_progress
+            .map(|p| crate::control::api::ReshardingStatus {
+                slot_migration: Some(crate::control::api::SlotMigration {
+                    progress_percentage: Some(p),
+                }),
+            }),
+        ..Default::default()
     }
 }
