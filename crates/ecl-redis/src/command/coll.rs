@@ -26,13 +26,10 @@ pub trait Coll: Sized {
     fn of(v: &Value) -> Option<&Self>;
     /// Mutable form of [`Coll::of`].
     fn of_mut(v: &mut Value) -> Option<&mut Self>;
-    /// Whether the value still uses a compact encoding that writes may have to convert
-    /// (lists are always checked: they also convert back when shrinking).
-    fn is_compact(&self) -> bool;
 }
 
 macro_rules! coll {
-    ($t:ty, $var:ident, $compact:expr) => {
+    ($t:ty, $var:ident) => {
         impl Coll for $t {
             fn make() -> Value {
                 Value::$var(Box::default())
@@ -49,49 +46,13 @@ macro_rules! coll {
                     _ => None,
                 }
             }
-            fn is_compact(&self) -> bool {
-                let f: fn(&Self) -> bool = $compact;
-                f(self)
-            }
         }
     };
 }
-coll!(List, List, |_| true);
-coll!(Hash, Hash, |h| h.encoding() == "listpack");
-coll!(Set, Set, |s| s.encoding() != "hashtable");
-coll!(ZSet, ZSet, |z| z.encoding() == "listpack");
-
-/// Whether a write to `key` may need the encoding thresholds (missing key or compact value);
-/// reading the configuration is skipped for values already in their final encoding.
-fn needs_limits<T: Coll>(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
-    let now = ctx.now;
-    match ctx.eng.dbs[ctx.client.db].peek(key, now) {
-        None => true,
-        Some(e) => T::of(&e.value).is_none_or(|c| c.is_compact()),
-    }
-}
-
-/// [`listpack_limits`] for a write to `key`; unlimited when the value can no longer convert.
-pub fn limits_for<T: Coll>(ctx: &mut Ctx<'_>, key: &[u8], ty: &str) -> (usize, usize) {
-    if needs_limits::<T>(ctx, key) {
-        listpack_limits(ctx, ty)
-    } else {
-        (usize::MAX, usize::MAX)
-    }
-}
-
-/// [`set_limits`] for a write to `key`; unlimited when the set is already a hash table.
-pub fn set_limits_for(ctx: &mut Ctx<'_>, key: &[u8]) -> SetLimits {
-    if needs_limits::<Set>(ctx, key) {
-        set_limits(ctx)
-    } else {
-        SetLimits {
-            intset_entries: usize::MAX,
-            listpack_entries: usize::MAX,
-            listpack_value: usize::MAX,
-        }
-    }
-}
+coll!(List, List);
+coll!(Hash, Hash);
+coll!(Set, Set);
+coll!(ZSet, ZSet);
 
 /// The optional trailing `COUNT n` of the *MPOP commands, starting at argument `i`: 1 when
 /// absent; a repeated or unknown option is a syntax error, and `n` must be positive.
@@ -143,24 +104,32 @@ pub fn check<T: Coll>(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<bool, CmdError> {
 }
 
 /// Runs `f` on the collection at `key`, creating it when `create` (an empty result is removed
-/// by [`cleanup`]). `Ok(None)` when missing and not created; WRONGTYPE checked before any
-/// change so a failed command leaves WATCH versions alone.
+/// by [`cleanup`]). `Ok(None)` when missing and not created; a value of another type is left
+/// as it is (WRONGTYPE) and its watchers see no change, as in Redis.
 pub fn write<T: Coll, R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     create: bool,
     f: impl FnOnce(&mut T) -> R,
 ) -> Result<Option<R>, CmdError> {
-    let exists = check::<T>(ctx, key)?;
-    if !exists && !create {
-        return Ok(None);
-    }
     let now = ctx.now;
     let db = &mut ctx.eng.dbs[ctx.client.db];
-    let (mut v, _) = db.get_or_create(key, now, T::make);
+    // One lookup: a value of another type is found (never replaced) and reported unchanged,
+    // so its watchers see nothing.
+    let mut v = if create {
+        db.get_or_create(key, now, T::make).0
+    } else {
+        match db.get_mut(key, now) {
+            Some(v) => v,
+            None => return Ok(None),
+        }
+    };
     match T::of_mut(&mut v) {
         Some(c) => Ok(Some(f(c))),
-        None => Err(wrong_type()),
+        None => {
+            v.unchanged();
+            Err(wrong_type())
+        }
     }
 }
 
@@ -190,7 +159,10 @@ pub fn cfg_i64(ctx: &Ctx<'_>, name: &str, default: i64) -> i64 {
     ctx.eng.cfg.get_i64(name).unwrap_or(default)
 }
 
-/// `(max entries, max value length)` for a `<type>-max-listpack-*` pair.
+/// `(max entries, max value length)` for a `<type>-max-listpack-*` pair. Plain fields of the
+/// node's configuration, read for every write: a value already in its final encoding ignores
+/// them (hashes, sets and sorted sets only convert one way), which costs less than looking the
+/// key up first to skip them.
 pub fn listpack_limits(ctx: &Ctx<'_>, ty: &str) -> (usize, usize) {
     listpack_limits_of(ctx.eng, ty)
 }

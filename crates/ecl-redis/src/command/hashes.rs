@@ -51,7 +51,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> Result<usize, CmdError> {
         return Err(errors::wrong_arity(&name));
     }
     let key = argv.get(1);
-    let (me, mv) = coll::limits_for::<Hash>(ctx, key, "hash");
+    let (me, mv) = coll::listpack_limits(ctx, "hash");
     let added = coll::write::<Hash, _>(ctx, key, true, |h| {
         let mut added = 0;
         let mut longest = 0;
@@ -95,7 +95,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    let (me, mv) = coll::limits_for::<Hash>(ctx, key, "hash");
+    let (me, mv) = coll::listpack_limits(ctx, "hash");
     coll::write::<Hash, _>(ctx, key, true, |h| {
         h.insert(f, val);
         h.check_encoding(me, mv, f.len().max(val.len()));
@@ -214,7 +214,7 @@ fn update_field(
         .and_then(|h| h.get(field))
         .cloned();
     let new = f(cur.as_deref())?;
-    let (me, mv) = coll::limits_for::<Hash>(ctx, key, "hash");
+    let (me, mv) = coll::listpack_limits(ctx, "hash");
     let stored = new.clone();
     coll::write::<Hash, _>(ctx, key, true, |h| {
         let longest = field.len().max(stored.len());

@@ -55,7 +55,7 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    let lim = coll::set_limits_for(ctx, key);
+    let lim = coll::set_limits(ctx);
     let n = coll::write::<Set, _>(ctx, key, true, |s| {
         let members: Vec<&[u8]> = argv.iter_from(2).collect();
         let n = members.iter().filter(|m| s.insert(m)).count();
@@ -242,7 +242,7 @@ fn smove(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         ctx.out.int(1);
         return Ok(());
     }
-    let lim = coll::set_limits_for(ctx, dst);
+    let lim = coll::set_limits(ctx);
     let added = coll::write::<Set, _>(ctx, dst, true, |s| {
         let a = s.insert(m);
         s.check_encoding(lim, &[m]);

@@ -153,7 +153,7 @@ pub(crate) fn zadd(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         j += 2;
     }
     let key = argv.get(1);
-    let limits = coll::limits_for::<ZSet>(ctx, key, "zset");
+    let limits = coll::listpack_limits(ctx, "zset");
     if f.xx && !coll::check::<ZSet>(ctx, key)? {
         if f.incr {
             ctx.out.null();
@@ -241,7 +241,7 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         coll::reply_score(ctx, score);
         return Ok(());
     }
-    let (me, mv) = coll::limits_for::<ZSet>(ctx, key, "zset");
+    let (me, mv) = coll::listpack_limits(ctx, "zset");
     let r = coll::write::<ZSet, _>(ctx, key, true, |z| {
         // A new member takes the increment itself (so `-0` stays negative zero).
         let n = z.score(m).map_or(by, |s| s + by);
