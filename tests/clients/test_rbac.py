@@ -479,6 +479,23 @@ def test_users_authenticate_and_access_strings_are_enforced(rb, rgs, uid, ca_fil
     wait_user_status(rb, user_id, "active")
     assert connect(rg, ca_file, username=user_id, password=PASSWORD_2).get("app:1") == b"two"
 
+    # Redis 7 access strings may add sets of permissions in parentheses (selectors): a command
+    # runs when one set allows all of it.
+    rb.modify_user(UserId=user_id, AccessString="on ~app:* +get (~cache:* +@all)")
+    wait_user_status(rb, user_id, "active")
+    selective = connect(rg, ca_file, username=user_id, password=PASSWORD_2)
+    assert selective.get("app:1") == b"two"
+    assert selective.set("cache:1", "c") is True
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        selective.set("app:1", "three")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        selective.mget("app:1", "cache:1")
+    # redis-py hands each selector over as the flat field/value list the node sent.
+    selectors = [dict(zip(s[::2], s[1::2])) for s in anonymous.acl_getuser(user_id)["selectors"]]
+    assert [(s["keys"], s["commands"]) for s in selectors] == [("~cache:*", "+@all")], selectors
+    with pytest.raises(rb.exceptions.InvalidParameterValueException):
+        rb.modify_user(UserId=user_id, AccessString="on ~app:* (~cache:* +get")
+
     # Leaving the group removes the user from the nodes.
     rb.modify_user_group(UserGroupId=group_id, UserIdsToRemove=[user_id])
     wait_group_status(rb, group_id, "active")

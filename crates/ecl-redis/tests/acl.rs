@@ -730,3 +730,136 @@ async fn key_permissions_match_redis_server() {
     assert!(refused > 20 && refused < 60, "{refused} refused");
     node.shutdown().await;
 }
+
+/// Redis 7 selectors (`(…)`, ElastiCache's "multiple sets of permissions" of its Redis 7
+/// access strings) and SORT's BY/GET check, reply for reply against redis-server 7.0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selectors_match_redis_server() {
+    let Some(real) = common::ReferenceRedis::start(&[]) else {
+        eprintln!("redis-server not installed: differential ACL test skipped");
+        return;
+    };
+    let node = start_with(|_| {});
+    let mut admin = pair(&node, &real).await;
+    let setusers: &[&[&str]] = &[
+        &[
+            "s1",
+            "on",
+            ">pw",
+            "~foo",
+            "(~bar +set resetchannels)",
+            "(%R~baz +get &ch)",
+        ],
+        &["s2", "(~a", "+get", ")"],
+        &["s3", "(~a", "+get"],
+        &["s4", ")"],
+        &["s5", " () "],
+        &["s6", "()"],
+        &["s7", "(on)"],
+        &["s8", "((~a))"],
+        &["s9", "(~a) (~b)"],
+        &["s10", "(~a)x"],
+        &[
+            "s11",
+            "(~\"ab\" +get)",
+            "(\t~tab)",
+            "(allkeys allcommands allchannels)",
+        ],
+        &["s12", "(&* &x)"],
+        &["s13", "~a b"],
+        &["s14", "%RW~", "%R~", "%W~a", "%R~a", "~b", "%R~b"],
+        &[
+            "s15",
+            "(~a)",
+            "(~b)",
+            "clearselectors",
+            "(+@all ~* -get +get|x)",
+        ],
+        &["s16", "("],
+    ];
+    for args in setusers {
+        admin.same(&[&["ACL", "SETUSER"][..], args].concat()).await;
+    }
+    admin.same(&["ACL", "LIST"]).await;
+    admin.same(&["ACL", "GETUSER", "s1"]).await;
+    admin.both(&["HELLO", "3"]).await;
+    admin.same(&["ACL", "GETUSER", "s1"]).await;
+    admin.both(&["HELLO", "2"]).await;
+    let rules = [
+        "on",
+        ">pw",
+        "+mget",
+        "+sort",
+        "~key",
+        "~l",
+        "(+mget ~key ~otherkey)",
+    ];
+    admin
+        .same(&[&["ACL", "SETUSER", "u"][..], &rules].concat())
+        .await;
+    admin
+        .same(&["ACL", "SETUSER", "u", "(%R~r* %W~w* +copy +@pubsub &news)"])
+        .await;
+    admin.same(&["RPUSH", "l", "2", "1"]).await;
+    admin.same(&["SET", "w_1", "5"]).await;
+    let mut u = pair(&node, &real).await;
+    u.same(&["AUTH", "u", "pw"]).await;
+    for (args, logged) in [
+        (&["GET", "key"][..], Some("get")),
+        (&["MGET", "key", "otherkey"], None),
+        (&["MGET", "otherkey", "someotherkey"], Some("someotherkey")),
+        (
+            &["MGET", "key", "otherkey", "someotherkey"],
+            Some("someotherkey"),
+        ),
+        (&["COPY", "r1", "w1"], None),
+        (&["COPY", "w1", "r1"], Some("w1")),
+        (&["PUBLISH", "news", "x"], None),
+        (&["PUBLISH", "other", "x"], Some("other")),
+        (&["SORT", "l"], None),
+        (&["SORT", "l", "BY", "nosort"], None),
+        (&["SORT", "l", "BY", "w_*"], None),
+        (&["SORT", "l", "GET", "#"], None),
+        (&["SORT", "l", "BY", "w_*", "foo"], None),
+    ] {
+        admin.same(&["ACL", "LOG", "RESET"]).await;
+        u.same(args).await;
+        let log = admin.ours.cmd(&["ACL", "LOG", "1"]).await;
+        if let Some(object) = logged {
+            assert!(
+                log.contains(&format!("\r\n{object}\r\n")),
+                "{args:?}: {log}"
+            );
+        }
+    }
+    for rules in [
+        &["+sort", "~l", "%R~*"][..],
+        &["+sort", "~l", "(+sort %R~*)"],
+        &["+sort", "~l", "(%R~*)"],
+        &["+sort", "~l", "~dst", "(+sort %R~*)"],
+        &["+sort", "~l", "~dst", "(+sort %R~* %W~dst)"],
+    ] {
+        admin
+            .same(&[&["ACL", "SETUSER", "u", "reset", "on", ">pw"][..], rules].concat())
+            .await;
+        u.same(&["AUTH", "u", "pw"]).await;
+        for args in [
+            &["SORT", "l", "BY", "w_*"][..],
+            &["SORT", "l", "GET", "w_*", "GET", "#"],
+            &["SORT", "l", "BY", "w_*", "STORE", "dst"],
+            &["SORT", "l", "LIMIT", "0", "BY", "w_*"],
+        ] {
+            u.same(args).await;
+        }
+    }
+    for args in [
+        &["ACL", "DRYRUN", "u", "SORT", "l"][..],
+        &["ACL", "DRYRUN", "u", "GET", "key"],
+        &["ACL", "DRYRUN", "s1", "SET", "bar", "x"],
+        &["ACL", "DRYRUN", "s1", "GET", "bar"],
+        &["ACL", "DRYRUN", "s1", "GET", "baz"],
+    ] {
+        admin.same(args).await;
+    }
+    node.shutdown().await;
+}

@@ -493,3 +493,61 @@ async fn cluster_help() {
         "-ERR This instance has cluster support disabled\r\n"
     );
 }
+
+/// SORT's BY and GET patterns in cluster mode: Redis 7.0 (and Valkey 7.2) refuse every one
+/// (redis-server 7.0.15's replies, read from a one-node cluster); Valkey 8 accepts a pattern
+/// whose hash tag puts every key it forms in the sorted key's slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sort_patterns_in_cluster_mode() {
+    for (flavor, version) in [
+        (ecl_redis::Flavor::Redis, "7.0.15"),
+        (ecl_redis::Flavor::Valkey, "8.0.1"),
+    ] {
+        let n = start_with(|c| {
+            c.cluster_enabled = true;
+            c.flavor = flavor;
+            c.engine_version = version.into();
+        });
+        let shard = ClusterShard {
+            shard_id: format!("{:040x}", 1),
+            slots: vec![(0, 16383)],
+            primary: info(&n),
+            replicas: vec![],
+        };
+        n.set_cluster_topology(ClusterTopology {
+            shards: vec![shard],
+        });
+        let mut c = Raw::connect(&n).await;
+        assert_eq!(c.cmd(&["RPUSH", "{l}", "2", "1"]).await, ":2\r\n");
+        assert_eq!(c.cmd(&["SET", "{l}w_1", "9"]).await, "+OK\r\n");
+        assert_eq!(
+            c.cmd(&["SORT", "{l}", "BY", "w"]).await,
+            "*2\r\n$1\r\n2\r\n$1\r\n1\r\n"
+        );
+        let valkey8 = flavor == ecl_redis::Flavor::Valkey;
+        let refused = |opt: &str| {
+            if valkey8 {
+                format!(
+                    "-ERR {opt} option of SORT denied in Cluster mode when keys formed by the pattern may be in different slots.\r\n"
+                )
+            } else {
+                format!("-ERR {opt} option of SORT denied in Cluster mode.\r\n")
+            }
+        };
+        assert_eq!(c.cmd(&["SORT", "{l}", "BY", "w_*"]).await, refused("BY"));
+        assert_eq!(c.cmd(&["SORT", "{l}", "GET", "#"]).await, refused("GET"));
+        assert_eq!(
+            c.cmd(&["SORT", "{l}", "GET", "w_*", "BY", "w_*"]).await,
+            refused("GET")
+        );
+        let tagged = c
+            .cmd(&["SORT", "{l}", "BY", "{l}w_*", "GET", "{l}w_*"])
+            .await;
+        if valkey8 {
+            assert_eq!(tagged, "*2\r\n$-1\r\n$1\r\n9\r\n");
+        } else {
+            assert_eq!(tagged, refused("BY"));
+        }
+        n.shutdown().await;
+    }
+}

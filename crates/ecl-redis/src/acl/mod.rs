@@ -10,8 +10,10 @@
 
 pub mod known;
 pub mod log;
+pub mod selector;
 pub mod user;
 
+pub use selector::Selector;
 pub use user::User;
 
 use crate::argv::Argv;
@@ -69,6 +71,19 @@ pub enum Denied {
     Key(usize),
     /// The channel at this argument index.
     Channel(usize),
+}
+
+impl Denied {
+    /// When every selector refuses, the refusal reported is the one that got furthest: a
+    /// channel over a key over the command, and of two of a kind the later argument (so the
+    /// log names the first item no selector allows, as redis-server's does).
+    fn rank(self) -> (u8, usize) {
+        match self {
+            Denied::Command => (0, 0),
+            Denied::Key(i) => (1, i),
+            Denied::Channel(i) => (2, i),
+        }
+    }
 }
 
 /// The users of a node.
@@ -224,11 +239,12 @@ impl Acl {
         table: &CommandTable<H>,
         pubsub_all: bool,
     ) -> Result<(), String> {
+        let rules = user::merge_selector_args(rules)?;
         let mut u = match self.users.get(name) {
             Some(u) => User::clone(u),
             None => User::new(name, table, pubsub_all),
         };
-        for r in rules {
+        for r in &rules {
             u.apply(r, table)
                 .map_err(|why| format!("ERR Error in ACL SETUSER modifier '{r}': {why}"))?;
         }
@@ -260,9 +276,9 @@ fn default_user<H: Copy>(requirepass: Option<&str>, table: &CommandTable<H>) -> 
     u
 }
 
-/// Whether `user` may run table entry `id` (`spec`) with `argv`: the command, then every key
-/// by its key-spec flags, then every channel (Redis' order, so the first refusal is the
-/// same one Redis reports).
+/// Whether `user` may run table entry `id` (`spec`) with `argv`: allowed when one of its
+/// selectors allows the command, its keys and its channels; else the most telling refusal
+/// (see [`Denied::rank`]).
 pub fn check<H: Copy>(
     user: &User,
     table: &CommandTable<H>,
@@ -273,20 +289,55 @@ pub fn check<H: Copy>(
     if spec.has(flags::NO_AUTH) {
         return Ok(());
     }
+    let mut refusal: Option<Denied> = None;
+    for sel in user.all_selectors() {
+        match check_selector(sel, table, id, spec, argv) {
+            Ok(()) => return Ok(()),
+            Err(d) if refusal.is_none_or(|r| d.rank() > r.rank()) => refusal = Some(d),
+            Err(_) => {}
+        }
+    }
+    Err(refusal.unwrap_or(Denied::Command))
+}
+
+/// Whether one selector of `user` allows this command line and may read every key: what
+/// SORT's BY and GET patterns need (they read keys no key spec names).
+pub fn reads_every_key<H: Copy>(
+    user: &User,
+    table: &CommandTable<H>,
+    id: usize,
+    spec: &CommandSpec<H>,
+    argv: &Argv<'_>,
+) -> bool {
+    user.unrestricted()
+        || user
+            .all_selectors()
+            .any(|sel| sel.reads_every_key() && check_selector(sel, table, id, spec, argv).is_ok())
+}
+
+/// One selector's verdict: the command, then every key by its key-spec flags, then every
+/// channel (Redis' order, so the first refusal is the same one Redis reports).
+fn check_selector<H: Copy>(
+    sel: &Selector,
+    table: &CommandTable<H>,
+    id: usize,
+    spec: &CommandSpec<H>,
+    argv: &Argv<'_>,
+) -> Result<(), Denied> {
     let top_level = table.entries.get(id).is_some_and(|e| e.parent.is_none());
     let first = (top_level && argv.len() > 1).then(|| argv.get(1));
-    if !user.command_allowed(id, first) {
+    if !sel.command_allowed(id, first) {
         return Err(Denied::Command);
     }
-    if !user.all_keys {
+    if !sel.all_keys {
         for (nth, &pos) in spec.key_positions(argv).iter().enumerate() {
             let f = spec.key_flags_for(argv, nth);
-            if f & ks::NOT_KEY == 0 && !user.key_allowed(argv.get(pos), f) {
+            if f & ks::NOT_KEY == 0 && !sel.key_allowed(argv.get(pos), f) {
                 return Err(Denied::Key(pos));
             }
         }
     }
-    if !user.all_channels && top_level {
+    if !sel.all_channels && top_level {
         let (range, literal) = match spec.name {
             "publish" | "spublish" => (1..2, false),
             "subscribe" | "ssubscribe" => (1..argv.len(), false),
@@ -294,7 +345,7 @@ pub fn check<H: Copy>(
             _ => (0..0, false),
         };
         for i in range {
-            if !user.channel_allowed(argv.get(i), literal) {
+            if !sel.channel_allowed(argv.get(i), literal) {
                 return Err(Denied::Channel(i));
             }
         }

@@ -1,16 +1,16 @@
-//! One ACL user: its rules parsed from Redis' `ACL SETUSER` syntax, the permission checks
-//! dispatch asks of it, and its description (`ACL LIST` / `ACL GETUSER`).
+//! One ACL user: its flags and passwords, and its permissions as a root selector plus the
+//! `(…)` selectors of Redis 7, parsed from Redis' `ACL SETUSER` syntax; its description
+//! (`ACL LIST` / `ACL GETUSER`).
 //!
 //! Place in the flow: [`super::Acl`] builds users from [`crate::UserDef`]s or `ACL SETUSER`
 //! against the node's [`CommandTable`] (command permissions are a flag per table entry, so a
-//! check is one index); dispatch calls [`User::command_allowed`], [`User::key_allowed`] and
-//! [`User::channel_allowed`] for every command of a restricted user.
+//! check is one index); dispatch asks [`super::check`], which tries each of
+//! [`User::all_selectors`] for every command of a restricted user.
 
 use super::PasswordCheck;
-use crate::Flavor;
-use crate::cmdtable::{AclCategories, CommandTable, ks, spec};
-use crate::glob::glob_match;
-use std::collections::HashMap;
+use super::selector::{self, Selector};
+use crate::cmdtable::CommandTable;
+use crate::version::{Release, Since};
 
 /// SHA-256 of a password, as `ACL SETUSER` stores it.
 pub type PasswordHash = [u8; 32];
@@ -40,33 +40,13 @@ fn parse_hex(s: &str) -> Option<PasswordHash> {
     Some(h)
 }
 
-/// A key pattern with the access it grants (`~p` both, `%R~p` read, `%W~p` write).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyPattern {
-    /// Glob pattern.
-    pub pattern: Vec<u8>,
-    /// Grants reading.
-    pub read: bool,
-    /// Grants writing.
-    pub write: bool,
-}
-
 /// Reasons a rule is refused (the text after `Error in ACL SETUSER modifier '…': `).
-const SYNTAX: &str = "Syntax error";
-const UNKNOWN_CMD: &str = "Unknown command or category name in ACL";
 const BAD_HASH: &str = "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters";
 const NO_SUCH_PASS: &str = "The password you are trying to remove from the user does not exist";
-const AFTER_ALLKEYS: &str = "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns";
-const AFTER_ALLCHANNELS: &str = "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels";
-const SUB_FIRST_ARG: &str = "Allowing first-arg of a subcommand is not supported";
-/// Redis 7 selectors (`(…)`) are not implemented; ElastiCache access strings have none.
-const SELECTORS: &str = "Selectors are not supported by this engine";
 
-/// Whether the table has no entry at all for top-level `cmd` (not even a disabled one: a
-/// disabled command named in a rule is refused, as ElastiCache refuses restricted commands).
-fn unimplemented<H: Copy>(cmd: &str, table: &CommandTable<H>) -> bool {
-    !table.top_level().any(|e| e.spec.name == cmd)
-}
+/// Key permissions by access (`%R~`, `%W~`), selectors and the SORT pattern check came with
+/// Redis 7.0.
+pub const SINCE_7: Since = Since::from(Release::Redis(7, 0, 0));
 
 /// One user.
 #[derive(Clone)]
@@ -85,22 +65,13 @@ pub struct User {
     pub check: Option<PasswordCheck>,
     /// How long an authenticated connection of this user lasts (see `UserDef::session_limit`).
     pub session_limit: Option<std::time::Duration>,
-    /// `allkeys` / `~*`.
-    pub all_keys: bool,
-    /// Key patterns (empty with `all_keys`).
-    pub keys: Vec<KeyPattern>,
-    /// `allchannels` / `&*`.
-    pub all_channels: bool,
-    /// Channel patterns (empty with `all_channels`).
-    pub channels: Vec<Vec<u8>>,
-    /// `acl-pubsub-default` was `allchannels` when the user was made (what `reset` restores).
+    /// The permissions given outside parentheses.
+    pub root: Selector,
+    /// The permissions of each `(…)` selector, in the order added.
+    pub selectors: Vec<Selector>,
+    /// `acl-pubsub-default` was `allchannels` when the user was made (what `reset` and new
+    /// selectors start from).
     pubsub_all: bool,
-    /// Allowed flag per command table entry id.
-    allowed: Vec<bool>,
-    /// First arguments allowed of otherwise denied commands (`+select|0`).
-    first_args: HashMap<usize, Vec<Vec<u8>>>,
-    /// Command rules in effect, compacted, for descriptions (`+@all -flushall`).
-    cmd_rules: Vec<String>,
     /// Every command, key and channel allowed: dispatch skips the checks. Kept current by
     /// [`User::apply`].
     open: bool,
@@ -111,8 +82,36 @@ impl std::fmt::Debug for User {
         f.debug_struct("User")
             .field("name", &self.name)
             .field("enabled", &self.enabled)
-            .field("commands", &self.cmd_rules)
+            .field("selectors", &self.selectors.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// Joins the arguments of one selector a client split on white space (`(~a`, `+get)` is
+/// `(~a +get)`): an argument opening with `(` and not closing with `)` takes the following
+/// ones up to one that closes. The error is Redis' for a selector never closed.
+pub fn merge_selector_args<S: AsRef<str>>(args: &[S]) -> Result<Vec<String>, String> {
+    let mut out = Vec::with_capacity(args.len());
+    // The selector being joined: its first argument and the text so far.
+    let mut open: Option<(&str, String)> = None;
+    for a in args.iter().map(AsRef::as_ref) {
+        if let Some((_, acc)) = &mut open {
+            acc.push(' ');
+            acc.push_str(a);
+            if a.ends_with(')') {
+                out.extend(open.take().map(|(_, acc)| acc));
+            }
+        } else if a.starts_with('(') && (a.len() < 2 || !a.ends_with(')')) {
+            open = Some((a, a.to_string()));
+        } else {
+            out.push(a.to_string());
+        }
+    }
+    match open {
+        Some((first, _)) => Err(format!(
+            "ERR Unmatched parenthesis in acl selector starting at '{first}'."
+        )),
+        None => Ok(out),
     }
 }
 
@@ -128,28 +127,29 @@ impl User {
             passwords: Vec::new(),
             check: None,
             session_limit: None,
-            all_keys: false,
-            keys: Vec::new(),
-            all_channels: pubsub_all,
-            channels: Vec::new(),
+            root: Selector::new(table, pubsub_all),
+            selectors: Vec::new(),
             pubsub_all,
-            allowed: vec![false; table.entries.len()],
-            first_args: HashMap::new(),
-            cmd_rules: vec!["-@all".to_string()],
             open: false,
         }
     }
 
-    /// Applies every whitespace-separated rule of `rules` in order; on error, the rule
-    /// refused and the reason (the user is then partly changed: callers work on a copy).
+    /// Applies every rule of `rules` (white-space separated, a selector's parts joined again)
+    /// in order; on error, the rule refused and the reason (the user is then partly changed:
+    /// callers work on a copy).
     pub fn apply_all<H: Copy>(
         &mut self,
         rules: &str,
         table: &CommandTable<H>,
     ) -> Result<(), (String, String)> {
-        for r in rules.split_whitespace() {
-            self.apply(r, table)
-                .map_err(|e| (r.to_string(), e.to_string()))?;
+        let words: Vec<&str> = rules.split_whitespace().collect();
+        let merged = merge_selector_args(&words).map_err(|e| {
+            let why = e.trim_start_matches("ERR ").to_string();
+            (rules.to_string(), why)
+        })?;
+        for r in merged {
+            self.apply(&r, table)
+                .map_err(|e| (r.clone(), e.to_string()))?;
         }
         Ok(())
     }
@@ -161,7 +161,7 @@ impl User {
         table: &CommandTable<H>,
     ) -> Result<(), &'static str> {
         let r = self.apply_rule(rule, table);
-        self.open = self.all_keys && self.all_channels && self.allowed.iter().all(|a| *a);
+        self.open = self.root.allows_everything();
         r
     }
 
@@ -182,32 +182,15 @@ impl User {
                 self.nopass = false;
                 self.passwords.clear();
             }
-            "allkeys" => {
-                self.all_keys = true;
-                self.keys.clear();
-            }
-            "resetkeys" => {
-                self.all_keys = false;
-                self.keys.clear();
-            }
-            "allchannels" => {
-                self.all_channels = true;
-                self.channels.clear();
-            }
-            "resetchannels" => {
-                self.all_channels = false;
-                self.channels.clear();
-            }
-            "allcommands" => self.set_all_commands(true),
-            "nocommands" => self.set_all_commands(false),
             "sanitize-payload" => self.sanitize = Some(true),
             "skip-sanitize-payload" => self.sanitize = Some(false),
+            "clearselectors" if table.engine.has(SINCE_7) => self.selectors.clear(),
             "reset" => {
                 let name = std::mem::take(&mut self.name);
                 *self = User::new(&name, table, self.pubsub_all);
                 self.sanitize = Some(true);
             }
-            _ => return self.apply_prefixed(rule, &lower, table),
+            _ => return self.apply_prefixed(rule, table),
         }
         Ok(())
     }
@@ -215,51 +198,41 @@ impl User {
     fn apply_prefixed<H: Copy>(
         &mut self,
         rule: &str,
-        lower: &str,
         table: &CommandTable<H>,
     ) -> Result<(), &'static str> {
-        let Some(first) = rule.chars().next() else {
-            return Err(SYNTAX);
-        };
-        let rest = &rule[first.len_utf8()..];
-        match first {
-            '>' => self.add_hash(hash_password(rest.as_bytes())),
-            '<' => self.remove_hash(hash_password(rest.as_bytes()))?,
-            '#' => self.add_hash(parse_hex(rest).ok_or(BAD_HASH)?),
-            '!' => self.remove_hash(parse_hex(rest).ok_or(BAD_HASH)?)?,
-            '~' => self.add_key_pattern(rest.as_bytes(), true, true)?,
-            '%' => {
-                let (flags, pat) = rest.split_once('~').ok_or(SYNTAX)?;
-                let mut read = false;
-                let mut write = false;
-                for c in flags.chars() {
-                    match c.to_ascii_uppercase() {
-                        'R' => read = true,
-                        'W' => write = true,
-                        _ => return Err(SYNTAX),
-                    }
-                }
-                if !read && !write {
-                    return Err(SYNTAX);
-                }
-                self.add_key_pattern(pat.as_bytes(), read, write)?;
+        let rest = rule.get(1..).unwrap_or_default();
+        match rule.as_bytes().first() {
+            Some(b'>') => self.add_hash(hash_password(rest.as_bytes())),
+            Some(b'<') => self.remove_hash(hash_password(rest.as_bytes()))?,
+            Some(b'#') => self.add_hash(parse_hex(rest).ok_or(BAD_HASH)?),
+            Some(b'!') => self.remove_hash(parse_hex(rest).ok_or(BAD_HASH)?)?,
+            Some(b'(') if rule.ends_with(')') && table.engine.has(SINCE_7) => {
+                let body = &rule[1..rule.len() - 1];
+                self.selectors.push(self.new_selector(body, table)?);
             }
-            '&' => {
-                if self.all_channels {
-                    return Err(AFTER_ALLCHANNELS);
-                }
-                if rest == "*" {
-                    self.all_channels = true;
-                    self.channels.clear();
-                } else if !self.channels.iter().any(|c| c == rest.as_bytes()) {
-                    self.channels.push(rest.as_bytes().to_vec());
-                }
-            }
-            '+' | '-' => self.apply_command_rule(first == '+', &lower[1..], table)?,
-            '(' => return Err(SELECTORS),
-            _ => return Err(SYNTAX),
+            _ => self.root.apply(rule, table)?,
         }
         Ok(())
+    }
+
+    /// A selector from the text between its parentheses, split as redis-server splits a
+    /// command line (quotes processed; an unbalanced quote leaves the selector empty, as
+    /// redis-server does).
+    fn new_selector<H: Copy>(
+        &self,
+        body: &str,
+        table: &CommandTable<H>,
+    ) -> Result<Selector, &'static str> {
+        let mut sel = Selector::new(table, self.pubsub_all);
+        let (mut bytes, mut ranges) = (Vec::new(), Vec::new());
+        if crate::resp::decode::split_inline(body.as_bytes(), &mut bytes, &mut ranges).is_err() {
+            return Ok(sel);
+        }
+        for &(a, b) in &ranges {
+            let word = std::str::from_utf8(&bytes[a..b]).map_err(|_| selector::SYNTAX)?;
+            sel.apply(word, table)?;
+        }
+        Ok(sel)
     }
 
     fn add_hash(&mut self, h: PasswordHash) {
@@ -279,144 +252,15 @@ impl User {
         Ok(())
     }
 
-    fn add_key_pattern(&mut self, pat: &[u8], read: bool, write: bool) -> Result<(), &'static str> {
-        if self.all_keys {
-            return Err(AFTER_ALLKEYS);
-        }
-        if pat == b"*" && read && write {
-            self.all_keys = true;
-            self.keys.clear();
-            return Ok(());
-        }
-        let kp = KeyPattern {
-            pattern: pat.to_vec(),
-            read,
-            write,
-        };
-        if !self.keys.contains(&kp) {
-            self.keys.push(kp);
-        }
-        Ok(())
+    /// The root selector, then the added ones: the order permission checks try them in.
+    pub fn all_selectors(&self) -> impl Iterator<Item = &Selector> {
+        std::iter::once(&self.root).chain(&self.selectors)
     }
 
-    fn set_all_commands(&mut self, allow: bool) {
-        self.allowed.iter_mut().for_each(|a| *a = allow);
-        self.first_args.clear();
-        self.cmd_rules = vec![if allow { "+@all" } else { "-@all" }.to_string()];
-    }
-
-    /// `+x` / `-x` where `x` is `@category`, `command` or `command|subcommand` (or
-    /// `command|first-arg` for a command without subcommands, allow only).
-    fn apply_command_rule<H: Copy>(
-        &mut self,
-        allow: bool,
-        target: &str,
-        table: &CommandTable<H>,
-    ) -> Result<(), &'static str> {
-        if target == "@all" {
-            self.set_all_commands(allow);
-            return Ok(());
-        }
-        if let Some(cat) = target.strip_prefix('@') {
-            let cat = AclCategories::from_name(cat).ok_or(UNKNOWN_CMD)?;
-            for (id, e) in table.entries.iter().enumerate() {
-                if e.spec.acl.contains(cat) {
-                    self.allowed[id] = allow;
-                }
-            }
-        } else if let Some((cmd, sub)) = target.split_once('|') {
-            if sub.contains('|') {
-                return Err(SUB_FIRST_ARG);
-            }
-            let Some(id) = table.lookup_original(cmd) else {
-                // A command Redis has and this engine lacks: the rule has nothing to act on.
-                if unimplemented(cmd, table) && super::known::is_redis_command(cmd) {
-                    self.record_rule(allow, target);
-                    return Ok(());
-                }
-                return Err(UNKNOWN_CMD);
-            };
-            if table.entries[id].subs.is_empty() {
-                // A first argument: Redis allows it on commands without subcommands only.
-                if !allow || sub.is_empty() {
-                    return Err(UNKNOWN_CMD);
-                }
-                if !self.allowed[id] {
-                    let args = self.first_args.entry(id).or_default();
-                    args.push(sub.as_bytes().to_vec());
-                }
-            } else {
-                match table.lookup_sub(id, sub.as_bytes()) {
-                    Some(sid) => self.allowed[sid] = allow,
-                    None if super::known::is_redis_command(target)
-                        && !table.entries[id].spec.subs.iter().any(|s| s.name == sub) => {}
-                    None => return Err(UNKNOWN_CMD),
-                }
-            }
-        } else {
-            let Some(id) = table.lookup_original(target) else {
-                if unimplemented(target, table) && super::known::is_redis_command(target) {
-                    self.record_rule(allow, target);
-                    return Ok(());
-                }
-                return Err(UNKNOWN_CMD);
-            };
-            self.allowed[id] = allow;
-            self.first_args.remove(&id);
-            for &sid in table.entries[id].subs.values() {
-                self.allowed[sid] = allow;
-            }
-        }
-        self.record_rule(allow, target);
-        Ok(())
-    }
-
-    /// Keeps a command rule for descriptions; a later rule on the same target overrides an
-    /// earlier one entirely, so the earlier one is dropped.
-    fn record_rule(&mut self, allow: bool, target: &str) {
-        let sign = if allow { '+' } else { '-' };
-        self.cmd_rules.retain(|r| &r[1..] != target);
-        self.cmd_rules.push(format!("{sign}{target}"));
-    }
-
-    /// Whether the user may run table entry `id` with these arguments.
-    pub fn command_allowed(&self, id: usize, first_arg: Option<&[u8]>) -> bool {
-        if self.allowed.get(id).copied().unwrap_or(false) {
-            return true;
-        }
-        match (self.first_args.get(&id), first_arg) {
-            (Some(args), Some(a)) => args.iter().any(|x| x.eq_ignore_ascii_case(a)),
-            _ => false,
-        }
-    }
-
-    /// Whether the user may touch `key` as a key spec with flags `flags` does: `access` needs
-    /// read permission, `insert`/`update`/`delete` write permission, a key without either
-    /// (EXISTS, TYPE) any permission.
-    pub fn key_allowed(&self, key: &[u8], flags: u16) -> bool {
-        if self.all_keys {
-            return true;
-        }
-        let read = flags & ks::ACCESS != 0;
-        let write = flags & (ks::INSERT | ks::UPDATE | ks::DELETE) != 0;
-        self.keys
-            .iter()
-            .any(|p| (!read || p.read) && (!write || p.write) && glob_match(&p.pattern, key))
-    }
-
-    /// Whether the user may use `channel`; a `literal` one (a PSUBSCRIBE pattern) must equal
-    /// one of the user's patterns.
+    /// Whether some selector allows `channel` (what a subscriber keeps after a rule change).
     pub fn channel_allowed(&self, channel: &[u8], literal: bool) -> bool {
-        if self.all_channels {
-            return true;
-        }
-        self.channels.iter().any(|p| {
-            if literal {
-                p == channel
-            } else {
-                glob_match(p, channel)
-            }
-        })
+        self.all_selectors()
+            .any(|s| s.channel_allowed(channel, literal))
     }
 
     /// Whether no check can refuse this user anything (the fast path of dispatch).
@@ -438,143 +282,18 @@ impl User {
         v
     }
 
-    /// Key patterns as rules (`~*`, `~app:*`, `%R~ro:*`), space-separated.
-    pub fn keys_text(&self) -> String {
-        if self.all_keys {
-            return "~*".to_string();
-        }
-        let parts: Vec<String> = self
-            .keys
-            .iter()
-            .map(|k| {
-                let p = String::from_utf8_lossy(&k.pattern);
-                match (k.read, k.write) {
-                    (true, true) => format!("~{p}"),
-                    (true, false) => format!("%R~{p}"),
-                    _ => format!("%W~{p}"),
-                }
-            })
-            .collect();
-        parts.join(" ")
-    }
-
-    /// Channel patterns as rules (`&*`, `&a &b`), space-separated.
-    pub fn channels_text(&self) -> String {
-        if self.all_channels {
-            return "&*".to_string();
-        }
-        let parts: Vec<String> = self
-            .channels
-            .iter()
-            .map(|c| format!("&{}", String::from_utf8_lossy(c)))
-            .collect();
-        parts.join(" ")
-    }
-
-    /// Command rules as the engine release prints them (`ACL LIST`, `ACL GETUSER`): Redis 7.2
-    /// and Valkey keep the rules as given (a later rule on the same target replacing the earlier
-    /// one); Redis 7.0 and older rebuild them from the permission bits (see [`Self::rebuilt_rules`]).
-    pub fn commands_text<H: Copy>(&self, table: &CommandTable<H>) -> String {
-        if table.engine.flavor == Flavor::Redis && table.engine.version < crate::version::v(7, 2, 0)
-        {
-            return self.rebuilt_rules(table);
-        }
-        let mut s = self.cmd_rules.join(" ");
-        if !s.starts_with("+@all") && !s.starts_with("-@all") {
-            s = format!("-@all {s}");
-        }
-        s
-    }
-
-    /// The shortest-looking rules Redis 7.0 derives from the bits: start from `+@all` when the
-    /// user's rules started there (else `-@all`), then, in category order, every category most
-    /// of whose commands (subcommands included) still differ from that start once the categories
-    /// before it are taken out, then each command,
-    /// subcommand and first argument still differing. Redis lists the single commands in its
-    /// hash-table order, which changes with every process; this lists them in table order.
-    fn rebuilt_rules<H: Copy>(&self, table: &CommandTable<H>) -> String {
-        let additive = self.cmd_rules.first().map(String::as_str) != Some("+@all");
-        let mut rules = vec![if additive { "-@all" } else { "+@all" }.to_string()];
-        // `fake` has the rules emitted so far applied; `left` is the user with every emitted
-        // category taken back out, so a category whose commands an earlier one already covered
-        // (`@dangerous` after `@admin`) no longer looks like a majority.
-        let mut fake = vec![!additive; table.entries.len()];
-        let mut left = self.allowed.clone();
-        for (cat, name) in spec::acl::NAMES {
-            let members = || {
-                let all = table.entries.iter().enumerate();
-                all.filter(|(_, e)| e.spec.acl.contains(*cat))
-                    .map(|(id, _)| id)
-            };
-            let on = members().filter(|&id| left[id]).count();
-            let off = members().count() - on;
-            if (additive && on > off) || (!additive && off > on) {
-                rules.push(format!("{}@{name}", if additive { '+' } else { '-' }));
-                members().for_each(|id| {
-                    fake[id] = additive;
-                    left[id] = !additive;
-                });
-            }
-        }
-        for (id, e) in table
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.parent.is_none())
-        {
-            let sign = |allow: bool| if allow { '+' } else { '-' };
-            if self.allowed[id] != fake[id] {
-                rules.push(format!("{}{}", sign(self.allowed[id]), e.full_name));
-                fake[id] = self.allowed[id];
-                e.subs
-                    .values()
-                    .for_each(|&sid| fake[sid] = self.allowed[id]);
-            }
-            let subs = table
-                .entries
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.parent == Some(id));
-            for (sid, sub) in subs {
-                if self.allowed[sid] != fake[sid] {
-                    rules.push(format!("{}{}", sign(self.allowed[sid]), sub.full_name));
-                    fake[sid] = self.allowed[sid];
-                }
-            }
-            if !self.allowed[id] {
-                for arg in self.first_args.get(&id).into_iter().flatten() {
-                    rules.push(format!("+{}|{}", e.full_name, String::from_utf8_lossy(arg)));
-                }
-            }
-        }
-        // Rules on commands Redis has and this engine lacks have no bits: keep them as given.
-        let lacking = |r: &&String| {
-            let cmd = r[1..].split('|').next().unwrap_or_default();
-            !r[1..].starts_with('@') && !table.top_level().any(|e| e.spec.name == cmd)
-        };
-        rules.extend(self.cmd_rules.iter().filter(lacking).cloned());
-        rules.join(" ")
-    }
-
-    /// The user as one `ACL LIST` line, with command rules as [`Self::commands_text`] prints them.
+    /// The user as one `ACL LIST` line: flags, password hashes, the root selector, then each
+    /// added selector in parentheses.
     pub fn describe<H: Copy>(&self, table: &CommandTable<H>) -> String {
         let mut parts: Vec<String> = vec![format!("user {}", self.name)];
         parts.extend(self.flag_words().iter().map(|w| w.to_string()));
         parts.extend(self.passwords.iter().map(|h| format!("#{}", hex(h))));
-        let keys = self.keys_text();
-        if !keys.is_empty() {
-            parts.push(keys);
-        }
-        if self.all_channels {
-            parts.push("&*".to_string());
-        } else {
-            parts.push("resetchannels".to_string());
-            let ch = self.channels_text();
-            if !ch.is_empty() {
-                parts.push(ch);
-            }
-        }
-        parts.push(self.commands_text(table));
+        parts.push(self.root.describe(table));
+        parts.extend(
+            self.selectors
+                .iter()
+                .map(|s| format!("({})", s.describe(table))),
+        );
         parts.join(" ")
     }
 }
@@ -582,7 +301,10 @@ impl User {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Flavor;
+    use crate::cmdtable::ks;
     use crate::command::{CommandTable, EngineVersion};
+    use selector::{AFTER_ALLKEYS, SYNTAX, UNKNOWN_CMD};
 
     fn table() -> CommandTable {
         CommandTable::build(EngineVersion::parse(Flavor::Redis, "7.1.0"))
@@ -599,11 +321,12 @@ mod tests {
         let get = t.lookup(b"get").unwrap();
         let set = t.lookup(b"set").unwrap();
         let strlen = t.lookup(b"strlen").unwrap();
-        assert!(!u.command_allowed(get, None));
-        assert!(u.command_allowed(set, None) && u.command_allowed(strlen, None));
-        assert!(u.key_allowed(b"ro:1", ks::RO | ks::ACCESS));
-        assert!(!u.key_allowed(b"ro:1", ks::RW | ks::UPDATE));
-        assert!(u.key_allowed(b"app:1", ks::RW | ks::UPDATE));
+        let root = &u.root;
+        assert!(!root.command_allowed(get, None));
+        assert!(root.command_allowed(set, None) && root.command_allowed(strlen, None));
+        assert!(root.key_allowed(b"ro:1", ks::RO | ks::ACCESS));
+        assert!(!root.key_allowed(b"ro:1", ks::RW | ks::UPDATE));
+        assert!(root.key_allowed(b"app:1", ks::RW | ks::UPDATE));
         assert!(u.channel_allowed(b"news", false) && !u.channel_allowed(b"new*", true));
         assert_eq!(
             u.describe(&t),
@@ -622,13 +345,14 @@ mod tests {
         assert_eq!(u.apply("+nosuch", &t), Err(UNKNOWN_CMD));
         assert_eq!(u.apply("#abc", &t), Err(BAD_HASH));
         assert_eq!(u.apply("<nope", &t), Err(NO_SUCH_PASS));
-        assert_eq!(u.apply("(~a +get)", &t), Err(SELECTORS));
+        assert_eq!(u.apply("(~a +get on)", &t), Err(SYNTAX));
         // Commands Redis has and this engine lacks are accepted without effect.
         u.apply_all("-geoadd +xinfo|stream -cluster|addslots +eval", &t)
             .unwrap();
         assert_eq!(u.apply("+cluster|nosuch", &t), Err(UNKNOWN_CMD));
         assert!(
-            u.commands_text(&t)
+            u.root
+                .commands_text(&t)
                 .ends_with("-geoadd +xinfo|stream -cluster|addslots +eval")
         );
         u.apply("allkeys", &t).unwrap();
@@ -657,7 +381,147 @@ mod tests {
         for (given, shown) in cases {
             let mut u = User::new("u", &t, false);
             u.apply_all(given, &t).unwrap();
-            assert_eq!(u.commands_text(&t), shown, "rules {given}");
+            assert_eq!(u.root.commands_text(&t), shown, "rules {given}");
         }
+    }
+
+    /// Selectors as redis-server 7.0.15 takes and lists them (each line read from it).
+    #[test]
+    fn selectors_parse_and_list_as_redis_does() {
+        let t = CommandTable::build(EngineVersion::redis(7, 0, 15));
+        let cases = [
+            (
+                vec![
+                    "on",
+                    "nopass",
+                    "~foo",
+                    "(~bar +set resetchannels)",
+                    "(%R~baz +get &ch)",
+                ],
+                "user u on nopass ~foo resetchannels -@all (~bar resetchannels -@all +set) (%R~baz resetchannels &ch -@all +get)",
+            ),
+            (
+                vec!["(~a", "+get", ")"],
+                "user u off resetchannels -@all (~a resetchannels -@all +get)",
+            ),
+            (
+                vec!["()"],
+                "user u off resetchannels -@all (resetchannels -@all)",
+            ),
+            (
+                vec!["(allkeys allcommands allchannels)", "(\t~tab)"],
+                "user u off resetchannels -@all (~* &* +@all) (~tab resetchannels -@all)",
+            ),
+            (
+                vec!["(~\"ab\" +get)"],
+                "user u off resetchannels -@all (~ab resetchannels -@all +get)",
+            ),
+            // An unbalanced quote leaves the selector empty.
+            (
+                vec!["(~a\"b +get)"],
+                "user u off resetchannels -@all (resetchannels -@all)",
+            ),
+            (
+                vec!["%RW~", "%R~", "%W~a", "%R~a", "~b", "%R~b"],
+                "user u off ~ ~a ~b resetchannels -@all",
+            ),
+            (
+                vec!["(~a)", "(~b)", "clearselectors", "(~c)"],
+                "user u off resetchannels -@all (~c resetchannels -@all)",
+            ),
+        ];
+        for (args, listed) in cases {
+            let mut acl = super::super::Acl::legacy(None, &t);
+            acl.set_user("u", &args, &t, false).unwrap();
+            assert_eq!(acl.get("u").unwrap().describe(&t), listed, "rules {args:?}");
+        }
+        let refused = [
+            (
+                vec!["(~a", "+get"],
+                "ERR Unmatched parenthesis in acl selector starting at '(~a'.",
+            ),
+            (
+                vec!["("],
+                "ERR Unmatched parenthesis in acl selector starting at '('.",
+            ),
+            (
+                vec!["(~a)x"],
+                "ERR Unmatched parenthesis in acl selector starting at '(~a)x'.",
+            ),
+            (
+                vec![")"],
+                "ERR Error in ACL SETUSER modifier ')': Syntax error",
+            ),
+            (
+                vec![" () "],
+                "ERR Error in ACL SETUSER modifier ' () ': Syntax error",
+            ),
+            (
+                vec!["(on)"],
+                "ERR Error in ACL SETUSER modifier '(on)': Syntax error",
+            ),
+            (
+                vec!["((~a))"],
+                "ERR Error in ACL SETUSER modifier '((~a))': Syntax error",
+            ),
+            (
+                vec!["(~a", "b)"],
+                "ERR Error in ACL SETUSER modifier '(~a b)': Syntax error",
+            ),
+            (
+                vec!["~a b"],
+                "ERR Error in ACL SETUSER modifier '~a b': Syntax error",
+            ),
+            (
+                vec!["(&* &x)"],
+                &format!(
+                    "ERR Error in ACL SETUSER modifier '(&* &x)': {}",
+                    super::selector::AFTER_ALLCHANNELS_TEXT
+                ),
+            ),
+        ];
+        for (args, err) in refused {
+            let mut acl = super::super::Acl::legacy(None, &t);
+            assert_eq!(
+                acl.set_user("u", &args, &t, false).unwrap_err(),
+                err,
+                "rules {args:?}"
+            );
+            assert!(acl.get("u").is_none());
+        }
+        // Before Redis 7 there were no selectors nor read/write key permissions.
+        let old = CommandTable::build(EngineVersion::redis(6, 2, 14));
+        let mut u = User::new("u", &old, false);
+        assert_eq!(u.apply("(~a)", &old), Err(SYNTAX));
+        assert_eq!(u.apply("%R~a", &old), Err(SYNTAX));
+        assert_eq!(u.apply("clearselectors", &old), Err(SYNTAX));
+    }
+
+    /// A command runs when one selector allows all of it; otherwise the refusal that got
+    /// furthest is reported (redis' acl-v2 suite: "ACL log correctly identifies the relevant
+    /// item when selectors are used").
+    #[test]
+    fn a_selector_allows_a_command_whole() {
+        let t = CommandTable::build(EngineVersion::redis(7, 0, 15));
+        let mut u = User::new("u", &t, false);
+        u.apply_all(
+            "on nopass +mget ~key (+mget ~key ~otherkey) (%R~r* %W~w* +copy)",
+            &t,
+        )
+        .unwrap();
+        let run = |line: &str| {
+            let words: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            let owned = crate::argv::OwnedArgv::from_slices(words);
+            let argv = owned.as_argv();
+            let id = t.lookup(argv.get(0)).unwrap();
+            super::super::check(&u, &t, id, t.entries[id].spec, &argv)
+        };
+        use super::super::Denied;
+        assert_eq!(run("get key"), Err(Denied::Command));
+        assert_eq!(run("mget key otherkey"), Ok(()));
+        assert_eq!(run("mget otherkey someotherkey"), Err(Denied::Key(2)));
+        assert_eq!(run("mget key otherkey someotherkey"), Err(Denied::Key(3)));
+        assert_eq!(run("copy r1 w1"), Ok(()));
+        assert_eq!(run("copy w1 r1"), Err(Denied::Key(1)));
     }
 }

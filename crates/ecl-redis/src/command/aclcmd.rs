@@ -337,15 +337,25 @@ fn acl_getuser(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     for h in &u.passwords {
         out.bulk(acl::user::hex(h).as_bytes());
     }
-    out.bulk(b"commands");
-    out.bulk(u.commands_text(&ctx.eng.table).as_bytes());
-    out.bulk(b"keys");
-    out.bulk(u.keys_text().as_bytes());
-    out.bulk(b"channels");
-    out.bulk(u.channels_text().as_bytes());
+    let table = &ctx.eng.table;
+    describe_selector(out, &u.root, table);
     out.bulk(b"selectors");
-    out.array(0);
+    out.array(u.selectors.len());
+    for sel in &u.selectors {
+        out.map(3);
+        describe_selector(out, sel, table);
+    }
     Ok(())
+}
+
+/// A selector's `commands`, `keys` and `channels` fields of `ACL GETUSER`.
+fn describe_selector(out: &mut Reply, sel: &acl::Selector, table: &super::CommandTable) {
+    out.bulk(b"commands");
+    out.bulk(sel.commands_text(table).as_bytes());
+    out.bulk(b"keys");
+    out.bulk(sel.keys_text().as_bytes());
+    out.bulk(b"channels");
+    out.bulk(sel.channels_text().as_bytes());
 }
 
 fn acl_cat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {

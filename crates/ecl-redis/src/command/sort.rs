@@ -8,7 +8,8 @@
 use super::flags::*;
 use super::ks;
 use super::partial_sort::partial_sort;
-use super::{Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
+use super::{Argv, Cmd, CommandSpec, Ctx, Keys, Release, Release::Redis, Since, acl};
+use crate::cluster::slots;
 use crate::config::notify;
 use crate::db::list::List;
 use crate::db::{Db, Value};
@@ -125,7 +126,11 @@ impl SortArgs<'_> {
     }
 }
 
-fn parse_sort_args<'a>(argv: &'a Argv<'_>, read_only: bool) -> Result<SortArgs<'a>, CmdError> {
+fn parse_sort_args<'a>(
+    argv: &'a Argv<'_>,
+    read_only: bool,
+    guard: &PatternGuard,
+) -> Result<SortArgs<'a>, CmdError> {
     let mut a = SortArgs::default();
     let mut i = 2;
     while i < argv.len() {
@@ -144,8 +149,12 @@ fn parse_sort_args<'a>(argv: &'a Argv<'_>, read_only: bool) -> Result<SortArgs<'
             i += 1;
         } else if argv.is(i, "by") && left >= 1 {
             a.by = Some(argv.get(i + 1));
+            if !a.dont_sort() {
+                guard.admit("BY", argv.get(i + 1), argv.get(1))?;
+            }
             i += 1;
         } else if argv.is(i, "get") && left >= 1 {
+            guard.admit("GET", argv.get(i + 1), argv.get(1))?;
             a.gets.push(argv.get(i + 1));
             i += 1;
         } else {
@@ -282,13 +291,71 @@ fn store_rows(ctx: &mut Ctx<'_>, dst: &[u8], rows: Vec<Option<Vec<u8>>>) {
     ctx.out.int(n as i64);
 }
 
-fn sort_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResult {
-    let a = parse_sort_args(argv, read_only)?;
-    if ctx.eng.info.cluster
-        && (a.by.is_some_and(|b| b.contains(&b'*')) || a.gets.iter().any(|g| *g != b"#"))
-    {
-        return Err("ERR BY/GET option with pattern is not supported in cluster mode".into());
+/// Where SORT's BY and GET patterns may reach for this client, checked as each option is
+/// parsed (so a refused pattern answers before a later syntax error, as in Redis): cluster
+/// mode confines them to the sorted key's slot (Valkey 8) or refuses them (earlier releases),
+/// and from Redis 7 the user must be allowed to read every key, since a pattern reads keys
+/// that no key spec names.
+struct PatternGuard {
+    cluster: bool,
+    same_slot_allowed: bool,
+    reads_every_key: bool,
+}
+
+impl PatternGuard {
+    fn new(ctx: &Ctx<'_>, argv: &Argv<'_>) -> PatternGuard {
+        let table = &ctx.eng.table;
+        let acl_checked = ctx.has(crate::acl::user::SINCE_7);
+        let reads_every_key = match &ctx.client.user {
+            Some(u) if acl_checked => {
+                let spec = table.entries[ctx.cmd_id].spec;
+                crate::acl::reads_every_key(u, table, ctx.cmd_id, spec, argv)
+            }
+            _ => true,
+        };
+        PatternGuard {
+            cluster: ctx.eng.info.cluster,
+            same_slot_allowed: ctx.has(Since::from(Release::Valkey(8, 0, 0))),
+            reads_every_key,
+        }
     }
+
+    /// Whether `option` (`BY` / `GET`) may use `pattern` when sorting `key`.
+    fn admit(&self, option: &str, pattern: &[u8], key: &[u8]) -> Result<(), CmdError> {
+        if self.cluster && !self.same_slot_allowed {
+            return Err(format!("ERR {option} option of SORT denied in Cluster mode.").into());
+        }
+        if self.cluster && pattern_slot(pattern) != Some(slots::key_slot(key)) {
+            return Err(format!(
+                "ERR {option} option of SORT denied in Cluster mode when keys formed by the pattern may be in different slots."
+            )
+            .into());
+        }
+        if !self.reads_every_key {
+            return Err(format!(
+                "ERR {option} option of SORT denied due to insufficient ACL permissions."
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// The one slot every key a pattern forms hashes to: the pattern's hash tag (`{user1}:w_*`),
+/// when no wildcard comes before the tag closes; `None` when keys could land anywhere.
+fn pattern_slot(pattern: &[u8]) -> Option<u16> {
+    let wild = |b: &u8| matches!(b, b'*' | b'?' | b'[' | b'\\');
+    let open = pattern.iter().position(|&b| b == b'{' || wild(&b))?;
+    if pattern[open] != b'{' {
+        return None;
+    }
+    let rest = &pattern[open + 1..];
+    let close = rest.iter().position(|&b| b == b'}' || wild(&b))?;
+    (rest[close] == b'}' && close > 0).then(|| slots::key_slot(&rest[..close]))
+}
+
+fn sort_generic(ctx: &mut Ctx<'_>, argv: &Argv<'_>, read_only: bool) -> CmdResult {
+    let a = parse_sort_args(argv, read_only, &PatternGuard::new(ctx, argv))?;
     let now = ctx.now;
     let db = &mut ctx.eng.dbs[ctx.client.db];
     let (mut elems, ordered) = load_elements(db, argv.get(1), now)?;
