@@ -315,23 +315,39 @@ pub fn keys_of(keys: &[&[u8]]) -> Vec<Key> {
     keys.iter().map(|k| Key::from(*k)).collect()
 }
 
-/// Largest `|count|` accepted by HRANDFIELD / SRANDMEMBER / ZRANDMEMBER with repetitions: the
-/// reply is built in memory, so an absurd count must not exhaust the process.
+/// Largest `|count|` HRANDFIELD / SRANDMEMBER / ZRANDMEMBER answer with repetitions: the
+/// reply is built in memory, so an absurd count must not exhaust the process (see
+/// [`refuse_huge_random_reply`]).
 pub const MAX_RANDOM_COUNT: u64 = 1 << 24;
 
-/// Checks a random-member count against [`MAX_RANDOM_COUNT`] (`ERR value is out of range`).
+/// Checks a random-member count as Redis reads it (within ±i64::MAX).
 pub fn random_count(c: i64) -> Result<i64, CmdError> {
     if c == i64::MIN {
-        // Redis reads the count within ±i64::MAX and says so.
         return Err(
             "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
                 .into(),
         );
     }
-    if c.unsigned_abs() > MAX_RANDOM_COUNT {
+    Ok(c)
+}
+
+/// Whether a count asks for more repeated draws than [`MAX_RANDOM_COUNT`].
+pub fn huge_random_count(count: Option<i64>) -> bool {
+    count.is_some_and(|c| c < 0 && c.unsigned_abs() > MAX_RANDOM_COUNT)
+}
+
+/// A [`huge_random_count`] of draws from an existing collection: redis-server starts
+/// streaming a reply of gigabytes, so with a hard `client-output-buffer-limit` it closes the
+/// client mid-reply; the node closes it at once (`Ok(())`, no reply). Without a limit
+/// redis-server would grow without bound, and the node answers `ERR value is out of range`
+/// instead (README, "Differences from AWS").
+pub fn refuse_huge_random_reply(ctx: &mut Ctx<'_>) -> crate::errors::CmdResult {
+    let limit = ctx.eng.cfg.output_limits.class(ctx.client.sub_count() > 0);
+    if limit.hard == 0 {
         return Err("ERR value is out of range".into());
     }
-    Ok(c)
+    ctx.client.close = true;
+    Ok(())
 }
 
 /// Random keys of `d` per Redis' count rules (positive: distinct, at most `len`; negative:

@@ -294,6 +294,9 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         None
     };
+    if coll::huge_random_count(count) && coll::peek::<Hash>(ctx, argv.get(1))?.is_some() {
+        return coll::refuse_huge_random_reply(ctx);
+    }
     let picked: Vec<Pair> = match read::<Hash>(ctx, argv.get(1))? {
         None => Vec::new(),
         Some(h) => coll::sample_keys(h.dict(), count.unwrap_or(1))

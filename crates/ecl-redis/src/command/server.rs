@@ -519,8 +519,12 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
             return Err(CmdError(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter").into()));
         }
         seen.push(name.clone());
-        if name == "requirepass" && ctx.eng.acl.owner_managed {
-            // The node's owner (the ElastiCache API) manages the AUTH token and users.
+        // `dir` and `dbfilename` are protected as in redis-server 7 (`enable-protected-configs
+        // no`), on every release: the node's owner keeps snapshots and the AOF there.
+        // `requirepass` when the owner (the ElastiCache API) manages the AUTH token and users.
+        if matches!(name.as_str(), "dir" | "dbfilename")
+            || (name == "requirepass" && ctx.eng.acl.owner_managed)
+        {
             return Err(CmdError(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - can't set protected config").into()));
         }
         next.set(&name, &argv.str(i + 1))

@@ -471,6 +471,9 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     } else {
         None
     };
+    if coll::huge_random_count(count) && coll::peek::<ZSet>(ctx, argv.get(1))?.is_some() {
+        return coll::refuse_huge_random_reply(ctx);
+    }
     let chosen: Vec<(Key, f64)> = match coll::read::<ZSet>(ctx, argv.get(1))? {
         None => Vec::new(),
         Some(z) => coll::sample_keys(z.dict(), count.unwrap_or(1))
