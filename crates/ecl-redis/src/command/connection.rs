@@ -626,7 +626,14 @@ fn client_unblock(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         return Ok(());
     };
     let reply = if error {
-        b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n".to_vec()
+        // The blocked command fails: redis-server counts the error reply and the failed call.
+        let e = CmdError("UNBLOCKED client unblocked via CLIENT UNBLOCK".into());
+        super::dispatch::count_error(ctx.eng, &e);
+        let blocked_cmd = ctx.eng.table.lookup(b.argv.as_argv().get(0));
+        if let Some(s) = blocked_cmd.and_then(|id| ctx.eng.stats.cmd.get_mut(id)) {
+            s.failed += 1;
+        }
+        format!("-{}\r\n", e.0).into_bytes()
     } else {
         crate::engine::Engine::timeout_reply(&b)
     };
