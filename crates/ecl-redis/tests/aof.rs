@@ -857,3 +857,66 @@ async fn aof_sizes_after_a_fresh_start_and_a_restart_as_on_redis_server() {
     );
     node.shutdown().await;
 }
+
+/// RESTORE with a relative TTL reaches the AOF as the absolute time it ends at with ABSTTL
+/// (redis-server's rewrite, expire.tcl "All time-to-live(TTL) in commands are propagated as
+/// absolute timestamp in milliseconds in AOF"), so a later load does not extend the key's
+/// life; a RESTORE whose absolute TTL already passed reaches it as DEL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_ttl_is_logged_as_absolute() {
+    let dir = TempDir::new("restore");
+    let node = aof_node(&dir.0, "always");
+    let mut c = conn(node.local_addr().port(), 0).await;
+    let _: () = redis::cmd("SET")
+        .arg("src")
+        .arg("v")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let payload: Vec<u8> = redis::cmd("DUMP")
+        .arg("src")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let _: () = redis::cmd("RESTORE")
+        .arg("k")
+        .arg(100_000)
+        .arg(&payload)
+        .arg("REPLACE")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("RESTORE")
+        .arg("src")
+        .arg(1)
+        .arg(&payload)
+        .arg("REPLACE")
+        .arg("ABSTTL")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    drop(c);
+    node.shutdown().await;
+    let log = String::from_utf8_lossy(&std::fs::read(incr_file(&dir.0)).unwrap()).into_owned();
+    let words: Vec<&str> = log
+        .split("\r\n")
+        .filter(|w| !w.starts_with(['*', '$']))
+        .collect();
+    let at = words
+        .iter()
+        .position(|w| *w == "RESTORE")
+        .expect("RESTORE logged");
+    assert_eq!(words[at + 1], "k", "{words:?}");
+    let abs: i64 = words[at + 2].parse().expect("absolute time");
+    assert!(
+        (before + 100_000..before + 160_000).contains(&abs),
+        "{abs} vs {before}"
+    );
+    assert_eq!(words[at + 4..at + 6], ["REPLACE", "ABSTTL"], "{words:?}");
+    let del = words.iter().position(|w| *w == "DEL").expect("DEL logged");
+    assert_eq!(words[del + 1], "src", "{words:?}");
+}

@@ -4,7 +4,7 @@
 
 use super::flags::*;
 use super::ks;
-use super::{Argv, Cmd, CommandSpec, Ctx, Keys, Release::Redis, acl};
+use super::{Argv, Cmd, CommandSpec, Ctx, Keys, OwnedArgv, Release::Redis, acl};
 use crate::config::notify;
 use crate::db::{Entry, evict};
 use crate::errors::{self, CmdResult};
@@ -103,6 +103,10 @@ fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if expire_at != 0 && expire_at <= now {
         if ctx.db().remove(key).is_some() {
             ctx.write(key).notify(notify::GENERIC, "del").dirty(1);
+            // Replicas and the AOF see the deletion, as redis-server propagates it.
+            if ctx.replicating() {
+                ctx.propagate(vec![OwnedArgv::from_slices([&b"DEL"[..], key])]);
+            }
         }
         ctx.out.ok();
         return Ok(());
@@ -125,10 +129,14 @@ fn restore(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         .notify(notify::GENERIC, "restore")
         .dirty(1)
         .ready();
-    if ctx.replicating()
-        && let Some(at) = ctx.stored_expiry(key).filter(|&at| at > 0)
-    {
-        ctx.also_propagate(crate::engine::replication::pexpireat(key, at));
+    // A relative TTL goes to replicas and the AOF as the absolute time it ends at, with
+    // ABSTTL appended (redis-server's rewrite), so a replay later does not extend it.
+    if ctx.replicating() && ttl > 0 && !absttl {
+        let at = expire_at.to_string();
+        let mut args: Vec<&[u8]> = argv.iter_from(0).collect();
+        args[2] = at.as_bytes();
+        args.push(b"ABSTTL");
+        ctx.propagate(vec![OwnedArgv::from_slices(args)]);
     }
     ctx.out.ok();
     Ok(())
