@@ -236,9 +236,6 @@ impl Selector {
         sub: &str,
         table: &CommandTable<H>,
     ) -> Result<bool, &'static str> {
-        if sub.contains('|') {
-            return Err(SUB_FIRST_ARG);
-        }
         let Some(id) = table.lookup_original(cmd) else {
             // A command Redis has and this engine lacks: the rule has nothing to act on.
             if unimplemented(cmd, table) && super::known::is_redis_command(cmd) {
@@ -246,9 +243,18 @@ impl Selector {
             }
             return Err(UNKNOWN_CMD);
         };
-        if table.entries[id].subs.is_empty() {
+        // redis-server's refusals, in its order: an empty part, then a third part (a first
+        // argument of a subcommand, or a second `|` after a plain command).
+        let has_subs = !table.entries[id].subs.is_empty();
+        if sub.is_empty() {
+            return Err(if allow { SYNTAX } else { UNKNOWN_CMD });
+        }
+        if sub.contains('|') {
+            return Err(if has_subs { SUB_FIRST_ARG } else { UNKNOWN_CMD });
+        }
+        if !has_subs {
             // A first argument: Redis allows it on commands without subcommands only.
-            if !allow || sub.is_empty() {
+            if !allow {
                 return Err(UNKNOWN_CMD);
             }
             if !self.allowed[id] {

@@ -136,7 +136,8 @@ fn user_name(client: &Client) -> &str {
 }
 
 /// AUTH / HELLO AUTH: switches the client to `user` when `pass` is one of its passwords;
-/// otherwise logs the failure (`object` is `auth` or `hello`) and answers WRONGPASS.
+/// otherwise logs the failure (`object`: the command's name as the client sent it, `AUTH` or
+/// `hello`, as redis-server logs it) and answers WRONGPASS.
 pub fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8], object: &str) -> CmdResult {
     let Some(u) = ctx.eng.acl.authenticate(user, pass) else {
         let name = String::from_utf8_lossy(user).into_owned();
@@ -193,8 +194,28 @@ fn record(
     eng.acl.log.record(e, max);
 }
 
-/// The permission check of one command (after NOAUTH): re-reads the client's user when the
-/// registry changed, then asks [`acl::check`]; a refusal is logged and answered NOPERM.
+/// Before a command of a client with a user, when the users changed since its last command:
+/// re-reads its user (a removed user's connection ends). Whether the client is authenticated
+/// does not change: as in Redis, a connection made while `default` was `nopass` stays
+/// authenticated when `default` later gets a password or is turned off.
+pub fn refresh_user(eng: &Engine, client: &mut Client) -> CmdResult {
+    let name = user_name(client).to_string();
+    client.user = eng.acl.get(&name).cloned();
+    client.acl_gen = eng.acl.generation;
+    if client.user.is_none() && client.authenticated {
+        // The user was removed: its connections end (ACL DELUSER and set_users also kill
+        // them). A user turned `off` keeps the connections it has, as in Redis: `off` only
+        // stops new authentications.
+        client.close = true;
+        return Err(CmdError(
+            format!("ERR user '{name}' no longer exists or is disabled").into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The permission check of one command (after NOAUTH and [`refresh_user`]): asks
+/// [`acl::check`]; a refusal is logged and answered NOPERM.
 pub fn enforce(
     eng: &mut Engine,
     client: &mut Client,
@@ -203,19 +224,6 @@ pub fn enforce(
     spec: &CommandSpec,
     argv: &Argv<'_>,
 ) -> CmdResult {
-    if client.acl_gen != eng.acl.generation {
-        let name = user_name(client).to_string();
-        client.user = eng.acl.get(&name).cloned();
-        client.acl_gen = eng.acl.generation;
-        if client.user.as_ref().is_none_or(|u| !u.enabled) && client.authenticated {
-            // The user was removed or disabled: its connections end (set_users also kills them).
-            client.close = true;
-            client.user = None;
-            return Err(CmdError(
-                format!("ERR user '{name}' no longer exists or is disabled").into(),
-            ));
-        }
-    }
     let user = match &client.user {
         Some(u) if !u.unrestricted() => u,
         _ => return Ok(()),
@@ -224,27 +232,16 @@ pub fn enforce(
         return Ok(());
     };
     let username = user.name.clone();
-    let (reason, object, text) = match d {
-        Denied::Command => {
-            let name = eng.table.entries[id].full_name.clone();
-            let t = format!("NOPERM this user has no permissions to run the '{name}' command");
-            ("command", name, t)
-        }
-        Denied::Key(i) => (
-            "key",
-            argv.str(i),
-            "NOPERM this user has no permissions to access one of the keys used as arguments"
-                .to_string(),
-        ),
-        Denied::Channel(i) => (
-            "channel",
-            argv.str(i),
-            "NOPERM this user has no permissions to access one of the channels used as arguments"
-                .to_string(),
-        ),
+    let (reason, object) = match d {
+        Denied::Command => ("command", eng.table.entries[id].full_name.clone()),
+        Denied::Key(i) => ("key", argv.str(i)),
+        Denied::Channel(i) => ("channel", argv.str(i)),
     };
+    let text = refusal_text(d, &object, eng.scripts.running);
     // Refused while queueing or, rules having changed since, when EXEC runs it.
-    let context = if client.multi.is_some() || client.in_exec {
+    let context = if eng.scripts.running {
+        "lua"
+    } else if client.multi.is_some() || client.in_exec {
         "multi"
     } else {
         "toplevel"
@@ -256,6 +253,32 @@ pub fn enforce(
     };
     record(eng, reason, context, object, username, now, info);
     Err(CmdError(text.into()))
+}
+
+/// The reply to a refused command: NOPERM at top level and in MULTI; inside a script,
+/// redis-server's wording for a script's call (an ERR the script sees).
+fn refusal_text(d: Denied, command: &str, in_script: bool) -> String {
+    let text = match (d, in_script) {
+        (Denied::Command, false) => {
+            return format!("NOPERM this user has no permissions to run the '{command}' command");
+        }
+        (Denied::Key(_), false) => {
+            "NOPERM this user has no permissions to access one of the keys used as arguments"
+        }
+        (Denied::Channel(_), false) => {
+            "NOPERM this user has no permissions to access one of the channels used as arguments"
+        }
+        (Denied::Command, true) => {
+            "ERR The user executing the script can't run this command or subcommand"
+        }
+        (Denied::Key(_), true) => {
+            "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
+        }
+        (Denied::Channel(_), true) => {
+            "ERR The user executing the script can't publish to the channel mentioned in the command"
+        }
+    };
+    text.to_string()
 }
 
 /// After users changed: closes the connections whose user no longer exists (or, with
@@ -360,7 +383,13 @@ fn describe_selector(out: &mut Reply, sel: &acl::Selector, table: &super::Comman
 
 fn acl_cat(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if argv.len() > 3 {
-        return Err(errors::wrong_arity("acl|cat"));
+        return Err(CmdError(
+            format!(
+                "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
+                argv.str(1)
+            )
+            .into(),
+        ));
     }
     if argv.len() == 2 {
         let names: Vec<&str> = cat::NAMES.iter().map(|(_, n)| *n).collect();

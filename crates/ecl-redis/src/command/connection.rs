@@ -233,7 +233,7 @@ fn auth(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     if argv.len() == 2 && ctx.eng.acl.default_has_nopass_flag() {
         return Err(errors::AUTH_NOT_CONFIGURED.into());
     }
-    super::aclcmd::authenticate(ctx, user, pass, "auth")?;
+    super::aclcmd::authenticate(ctx, user, pass, &argv.str(0))?;
     ctx.out.ok();
     Ok(())
 }
@@ -254,7 +254,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
     let mut name = None;
     while i < argv.len() {
         if argv.is(i, "auth") && i + 2 < argv.len() {
-            super::aclcmd::authenticate(ctx, argv.get(i + 1), argv.get(i + 2), "hello")?;
+            super::aclcmd::authenticate(ctx, argv.get(i + 1), argv.get(i + 2), &argv.str(0))?;
             i += 3;
         } else if argv.is(i, "setname") && i + 1 < argv.len() {
             validate_name(argv.get(i + 1))?;

@@ -415,6 +415,9 @@ fn check_access(
     (id, spec): (usize, &'static CommandSpec),
     argv: &Argv<'_>,
 ) -> Result<(), CmdError> {
+    if client.user.is_some() && client.acl_gen != eng.acl.generation {
+        super::aclcmd::refresh_user(eng, client)?;
+    }
     if !client.authenticated && !spec.has(flags::NO_AUTH) {
         return Err(errors::NOAUTH.into());
     }
