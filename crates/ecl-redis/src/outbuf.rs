@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 /// reading the replies holds at most this plus one reply, however long its pipeline.
 pub const PAUSE_OUTPUT: usize = 256 * 1024;
 
+/// Unsent output past which a client that must still authenticate is closed: the 1,024 bytes
+/// redis-server allows such a client (CVE-2025-21605, patched into Debian's 7.0.15) beyond its
+/// 16 KiB reply buffer, which that check does not count.
+pub const UNAUTHENTICATED_OUTPUT: usize = 16 * 1024 + 1024;
+
 /// Backlog cap for queued pushes of a class whose hard limit is 0 (unlimited in Redis): a
 /// MONITOR or subscriber that never reads is closed past it rather than grow the process,
 /// which serves every node of the emulator, without bound.

@@ -863,3 +863,104 @@ async fn selectors_match_redis_server() {
     }
     node.shutdown().await;
 }
+
+/// Corners redis' acl.tcl and auth.tcl check in blocks they skip against an external server,
+/// reply for reply against redis-server 7.0: rule errors for `|` forms, ACL CAT's arity
+/// error, the ACL LOG object of a failed AUTH (the command as sent) and the `lua` context, a
+/// user turned `off` keeping its connection, and a connection made while `default` was
+/// `nopass` staying authenticated after `requirepass`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acl_corners_match_redis_server() {
+    let Some(real) = common::ReferenceRedis::start(&[]) else {
+        eprintln!("redis-server not installed: differential ACL test skipped");
+        return;
+    };
+    let node = start_with(|_| {});
+    let mut admin = pair(&node, &real).await;
+    for rule in [
+        "+get|a|b",
+        "-get|a|b",
+        "+config|get|x",
+        "+config|get|",
+        "+config|",
+        "-config|",
+        "+get|",
+        "-get|",
+        "+get||",
+        "+select|0|1",
+        "-get|x",
+    ] {
+        admin.same(&["ACL", "SETUSER", "t", rule]).await;
+    }
+    admin.same(&["ACL", "CAT", "a", "b"]).await;
+    admin
+        .same(&[
+            "ACL", "SETUSER", "antirez", "on", ">foo", "~*", "+@all", "-incr",
+        ])
+        .await;
+    let mut u = pair(&node, &real).await;
+    u.same(&["AUTH", "antirez", "foo"]).await;
+    u.same(&["EVAL", "redis.call('incr','foo')", "0"]).await;
+    u.same(&["auth", "antirez", "wrong"]).await;
+    let log_fields = |log: &str| -> Vec<String> {
+        let lines: Vec<&str> = log.split("\r\n").collect();
+        ["reason", "context", "object", "username"]
+            .iter()
+            .map(|f| {
+                let at = lines.iter().position(|l| l == f).expect("field");
+                lines[at + 2].to_string()
+            })
+            .collect()
+    };
+    let ours = admin.ours.cmd(&["ACL", "LOG"]).await;
+    let theirs = admin.theirs.cmd(&["ACL", "LOG"]).await;
+    assert_eq!(log_fields(&ours), log_fields(&theirs), "{ours}");
+    assert_eq!(log_fields(&ours), ["auth", "toplevel", "auth", "antirez"]);
+    admin.same(&["ACL", "LOG", "RESET"]).await;
+    u.same(&["EVAL", "redis.call('incr','foo')", "0"]).await;
+    let ours = admin.ours.cmd(&["ACL", "LOG", "1"]).await;
+    assert_eq!(
+        log_fields(&ours),
+        ["command", "lua", "incr", "antirez"],
+        "{ours}"
+    );
+    // `off` stops new AUTHs only.
+    admin.same(&["ACL", "SETUSER", "antirez", "off"]).await;
+    u.same(&["GET", "foo"]).await;
+    u.same(&["AUTH", "antirez", "foo"]).await;
+    // A connection made while `default` was nopass stays authenticated; new ones need AUTH.
+    let mut old = pair(&node, &real).await;
+    admin.same(&["CONFIG", "SET", "requirepass", "pw"]).await;
+    old.same(&["SET", "k", "v"]).await;
+    let mut fresh = pair(&node, &real).await;
+    fresh.same(&["SET", "k", "v"]).await;
+    admin.same(&["CONFIG", "SET", "requirepass", ""]).await;
+    node.shutdown().await;
+}
+
+/// A client that must still authenticate and does not read its replies is closed once they
+/// pass the small allowance redis-server gives it (CVE-2025-21605).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_clients_output_is_limited() {
+    let node = start_with(|c| c.requirepass = Some("pw".into()));
+    let mut c = Raw::connect(&node).await;
+    assert_eq!(
+        c.cmd(&["SET", "x", "5"]).await,
+        "-NOAUTH Authentication required.\r\n"
+    );
+    let flood = "*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n5\r\n".repeat(2_000);
+    c.send_raw_may_close(flood.as_bytes()).await;
+    c.send_raw_may_close(flood.as_bytes()).await;
+    assert!(
+        c.closed().await,
+        "the unauthenticated flood was served in full"
+    );
+    // An authenticated client may pipeline the same without being closed.
+    let mut a = auth(&node, "default", "pw").await;
+    a.send_raw(flood.as_bytes()).await;
+    for _ in 0..2_000 {
+        assert_eq!(a.read().await, "+OK\r\n");
+    }
+    assert_eq!(a.cmd(&["PING"]).await, "+PONG\r\n");
+    node.shutdown().await;
+}

@@ -15,7 +15,7 @@ use crate::client::{Client, ClientInfo, Event, Pending};
 use crate::command::Argv;
 use crate::command::dispatch::{Flow, dispatch};
 use crate::engine::{Engine, Shared, lock_async};
-use crate::outbuf::{PAUSE_OUTPUT, SoftClock};
+use crate::outbuf::{PAUSE_OUTPUT, SoftClock, UNAUTHENTICATED_OUTPUT};
 use crate::resp::{Decoder, Limits, Reply};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -454,7 +454,9 @@ fn run_batch(
                     }
                     dec.limits.authenticated = client.authenticated;
                     let limit = eng.cfg.output_limits.class(client.sub_count() > 0);
-                    if limit.over_hard(out.unsent()) {
+                    let unauthenticated =
+                        !client.authenticated && out.unsent() > UNAUTHENTICATED_OUTPUT;
+                    if limit.over_hard(out.unsent()) || unauthenticated {
                         tracing::warn!(
                             client = client.id,
                             "closing client: output buffer over client-output-buffer-limit"
