@@ -51,7 +51,7 @@ UNITS = (
 # need a server of their own; most of their tests run on any server. Both servers run a copy
 # of each with the `external:skip` tags dropped (under tests/unit/ecl/), so a test that
 # still cannot run fails on both and does not count.
-EXTERNALIZED = ("acl-v2", "info", "obuf-limits", "maxmemory")
+EXTERNALIZED = ("acl", "acl-v2", "auth", "info", "obuf-limits", "maxmemory")
 # The units scripts/test.sh runs: every test that passes on redis-server passes on ours (or is
 # an expected difference), and their timing-dependent tests hold on a loaded 2-core machine.
 CI_UNITS = (
