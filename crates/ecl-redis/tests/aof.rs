@@ -920,3 +920,31 @@ async fn restore_ttl_is_logged_as_absolute() {
     let del = words.iter().position(|w| *w == "DEL").expect("DEL logged");
     assert_eq!(words[del + 1], "src", "{words:?}");
 }
+
+/// BGREWRITEAOF inside MULTI/EXEC answers "scheduled", as redis-server does (it cannot fork
+/// there), and the rewrite then runs from the node's cron.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bgrewriteaof_in_multi_is_scheduled() {
+    let dir = TempDir::new("scheduled");
+    let node = aof_node(&dir.0, "everysec");
+    let port = node.local_addr().port();
+    let before: u64 = info_field(port, "aof_rewrites").await.parse().unwrap();
+    let mut c = common::Raw::connect(&node).await;
+    assert_eq!(c.cmd(&["MULTI"]).await, "+OK\r\n");
+    assert_eq!(c.cmd(&["SET", "foo", "bar"]).await, "+QUEUED\r\n");
+    assert_eq!(c.cmd(&["BGREWRITEAOF"]).await, "+QUEUED\r\n");
+    assert_eq!(
+        c.cmd(&["EXEC"]).await,
+        "*2\r\n+OK\r\n+Background append only file rewriting scheduled\r\n"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let done: u64 = info_field(port, "aof_rewrites").await.parse().unwrap();
+        if done > before && info_field(port, "aof_rewrite_in_progress").await == "0" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the scheduled rewrite never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    node.shutdown().await;
+}

@@ -475,9 +475,22 @@ fn bgsave_cancel(ctx: &mut Ctx<'_>) -> CmdResult {
 }
 
 fn bgrewriteaof(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
+    // Inside MULTI/EXEC or a script redis-server cannot fork, so it schedules the rewrite for
+    // its cron: with the AOF on the node does the same; without it the rewrite (a file write
+    // under the lock) runs now, and the reply is the scheduled one either way.
+    let inside = ctx.client.in_exec || ctx.eng.scripts.running;
+    if inside && let Some(aof) = &mut ctx.eng.persist.aof {
+        if aof.rewrite.is_some() {
+            return Err("ERR Background append only file rewriting already in progress".into());
+        }
+        aof.rewrite_scheduled = true;
+        ctx.out
+            .simple("Background append only file rewriting scheduled");
+        return Ok(());
+    }
     let started =
         crate::persistence::aof_rewrite::start(ctx.eng).map_err(|e| format!("ERR {e}"))?;
-    ctx.out.simple(if started {
+    ctx.out.simple(if started && !inside {
         "Background append only file rewriting started"
     } else {
         "Background append only file rewriting scheduled"
