@@ -930,6 +930,12 @@ async fn bgrewriteaof_in_multi_is_scheduled() {
     let port = node.local_addr().port();
     let before: u64 = info_field(port, "aof_rewrites").await.parse().unwrap();
     let mut c = common::Raw::connect(&node).await;
+    let forks = |info: String| -> u64 {
+        let line = info.lines().find(|l| l.starts_with("total_forks:"));
+        line.and_then(|l| l[12..].parse().ok())
+            .expect("total_forks")
+    };
+    let forks_before = forks(c.cmd(&["INFO", "stats"]).await);
     assert_eq!(c.cmd(&["MULTI"]).await, "+OK\r\n");
     assert_eq!(c.cmd(&["SET", "foo", "bar"]).await, "+QUEUED\r\n");
     assert_eq!(c.cmd(&["BGREWRITEAOF"]).await, "+QUEUED\r\n");
@@ -946,5 +952,7 @@ async fn bgrewriteaof_in_multi_is_scheduled() {
         assert!(Instant::now() < deadline, "the scheduled rewrite never ran");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The rewrite's snapshot is counted where redis-server counts its child.
+    assert_eq!(forks(c.cmd(&["INFO", "stats"]).await), forks_before + 1);
     node.shutdown().await;
 }

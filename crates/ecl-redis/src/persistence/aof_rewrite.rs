@@ -94,6 +94,8 @@ fn rewrite_without_aof(eng: &mut Engine) -> Result<(), String> {
         return Err("Background append only file rewriting needs a data directory".into());
     };
     let started = Instant::now();
+    // redis-server forks a child for this rewrite too.
+    eng.persist.forks += 1;
     let write = |eng: &Engine| -> std::io::Result<()> {
         let (old, base) = super::write_aof_base(eng, &dir, &name)?;
         let fresh = manifest::Manifest {

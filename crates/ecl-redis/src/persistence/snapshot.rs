@@ -46,6 +46,7 @@ pub fn begin(eng: &mut Engine) -> Option<Collector> {
         }));
     }
     eng.persist.save_progress = (0, eng.total_keys());
+    eng.persist.forks += 1;
     let copy = eng
         .dbs
         .iter()

@@ -17,6 +17,9 @@ pub struct Persistence {
     pub last_image: Option<Arc<Vec<u8>>>,
     /// Successful saves since start (INFO `rdb_saves`).
     pub saves: u64,
+    /// Background snapshots started (BGSAVE, AOF rewrites, replicas' full copies): what
+    /// redis-server forks a child for (INFO `total_forks`).
+    pub forks: u64,
     /// Whether the last save failed (INFO `rdb_last_bgsave_status`).
     pub last_failed: bool,
     /// Seconds the last save took (INFO `rdb_last_bgsave_time_sec`), -1 before any.
