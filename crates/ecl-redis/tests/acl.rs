@@ -562,14 +562,23 @@ async fn pair(node: &RedisNode, real: &common::ReferenceRedis) -> Pair {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replies_match_redis_server() {
+/// A node and redis-server 7.0 side by side, with a connection to each; `None` (the test is
+/// skipped, saying so) when redis-server is not installed.
+async fn side_by_side() -> Option<(RedisNode, common::ReferenceRedis, Pair)> {
     let Some(real) = common::ReferenceRedis::start(&[]) else {
         eprintln!("redis-server not installed: differential ACL test skipped");
-        return;
+        return None;
     };
     let node = start_with(|_| {});
-    let mut admin = pair(&node, &real).await;
+    let admin = pair(&node, &real).await;
+    Some((node, real, admin))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_match_redis_server() {
+    let Some((node, real, mut admin)) = side_by_side().await else {
+        return;
+    };
     for rule in [
         "bogus",
         "#abc",
@@ -704,12 +713,9 @@ brpoplpush rl wl 0.01|randomkey|keys *|dbsize";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_permissions_match_redis_server() {
-    let Some(real) = common::ReferenceRedis::start(&[]) else {
-        eprintln!("redis-server not installed: differential ACL test skipped");
+    let Some((node, real, mut admin)) = side_by_side().await else {
         return;
     };
-    let node = start_with(|_| {});
-    let mut admin = pair(&node, &real).await;
     let rules = ["SETUSER", "z", "on", ">pw", "%R~r*", "%W~w*", "&*", "+@all"];
     admin.same(&[&["ACL"][..], &rules].concat()).await;
     let mut z = pair(&node, &real).await;
@@ -735,12 +741,9 @@ async fn key_permissions_match_redis_server() {
 /// access strings) and SORT's BY/GET check, reply for reply against redis-server 7.0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn selectors_match_redis_server() {
-    let Some(real) = common::ReferenceRedis::start(&[]) else {
-        eprintln!("redis-server not installed: differential ACL test skipped");
+    let Some((node, real, mut admin)) = side_by_side().await else {
         return;
     };
-    let node = start_with(|_| {});
-    let mut admin = pair(&node, &real).await;
     let setusers: &[&[&str]] = &[
         &[
             "s1",
@@ -871,12 +874,9 @@ async fn selectors_match_redis_server() {
 /// `nopass` staying authenticated after `requirepass`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acl_corners_match_redis_server() {
-    let Some(real) = common::ReferenceRedis::start(&[]) else {
-        eprintln!("redis-server not installed: differential ACL test skipped");
+    let Some((node, real, mut admin)) = side_by_side().await else {
         return;
     };
-    let node = start_with(|_| {});
-    let mut admin = pair(&node, &real).await;
     for rule in [
         "+get|a|b",
         "-get|a|b",
