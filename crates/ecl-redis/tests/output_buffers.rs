@@ -152,3 +152,48 @@ async fn maxmemory_clients_evicts_the_largest_client_as_redis_server_does() {
     assert_eq!(theirs[8], "true");
     assert_eq!(theirs[9], "evicted_clients:1");
 }
+
+/// HRANDFIELD / SRANDMEMBER / ZRANDMEMBER with a count past 2^24 repeated draws: a missing key
+/// answers an empty array (as redis-server); an existing one closes the client when its hard
+/// limit cannot hold the smallest such reply (redis-server is cut off mid-reply there), and
+/// answers `value is out of range` otherwise instead of building gigabytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_random_counts_end_as_redis_servers_limit_would() {
+    let node = start();
+    let mut c = Raw::connect(&node).await;
+    for cmd in ["HRANDFIELD", "SRANDMEMBER", "ZRANDMEMBER"] {
+        assert_eq!(c.cmd(&[cmd, "missing", "-999999999"]).await, "*0\r\n");
+    }
+    assert_eq!(c.cmd(&["HSET", "h", "a", "b"]).await, ":1\r\n");
+    assert_eq!(
+        c.cmd(&["HRANDFIELD", "h", "-999999999"]).await,
+        "-ERR value is out of range\r\n"
+    );
+    // A 1 GB limit could hold the smallest reply of 2^24 + 1 draws (about 100 MB).
+    let big = "normal 1073741824 0 0";
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "client-output-buffer-limit", big])
+            .await,
+        "+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["SRANDMEMBER", "h", "-16777217"]).await,
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["HRANDFIELD", "h", "-16777217"]).await,
+        "-ERR value is out of range\r\n"
+    );
+    let small = "normal 1000000 0 0";
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "client-output-buffer-limit", small])
+            .await,
+        "+OK\r\n"
+    );
+    c.send(&["HRANDFIELD", "h", "-999999999"]).await;
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), c.closed()).await;
+    assert_eq!(closed, Ok(true), "the client was not closed");
+    let mut d = Raw::connect(&node).await;
+    assert_eq!(d.cmd(&["PING"]).await, "+PONG\r\n");
+    node.shutdown().await;
+}

@@ -239,7 +239,7 @@ impl Acl {
         table: &CommandTable<H>,
         pubsub_all: bool,
     ) -> Result<(), String> {
-        let rules = user::merge_selector_args(rules)?;
+        let rules = user::merge_selector_args(rules, table.engine.has(user::SINCE_7))?;
         let mut u = match self.users.get(name) {
             Some(u) => User::clone(u),
             None => User::new(name, table, pubsub_all),
@@ -290,8 +290,9 @@ pub fn check<H: Copy>(
         return Ok(());
     }
     let mut refusal: Option<Denied> = None;
+    let mut key_pos = None;
     for sel in user.all_selectors() {
-        match check_selector(sel, table, id, spec, argv) {
+        match check_selector(sel, table, (id, spec), argv, &mut key_pos) {
             Ok(()) => return Ok(()),
             Err(d) if refusal.is_none_or(|r| d.rank() > r.rank()) => refusal = Some(d),
             Err(_) => {}
@@ -309,20 +310,22 @@ pub fn reads_every_key<H: Copy>(
     spec: &CommandSpec<H>,
     argv: &Argv<'_>,
 ) -> bool {
-    user.unrestricted()
-        || user
-            .all_selectors()
-            .any(|sel| sel.reads_every_key() && check_selector(sel, table, id, spec, argv).is_ok())
+    let mut key_pos = None;
+    let mut allows = |sel: &Selector| {
+        sel.reads_every_key() && check_selector(sel, table, (id, spec), argv, &mut key_pos).is_ok()
+    };
+    user.unrestricted() || user.all_selectors().any(&mut allows)
 }
 
 /// One selector's verdict: the command, then every key by its key-spec flags, then every
-/// channel (Redis' order, so the first refusal is the same one Redis reports).
+/// channel (Redis' order, so the first refusal is the same one Redis reports). `key_pos`
+/// keeps the command's key positions once a selector needed them, for the next selector.
 fn check_selector<H: Copy>(
     sel: &Selector,
     table: &CommandTable<H>,
-    id: usize,
-    spec: &CommandSpec<H>,
+    (id, spec): (usize, &CommandSpec<H>),
     argv: &Argv<'_>,
+    key_pos: &mut Option<Vec<usize>>,
 ) -> Result<(), Denied> {
     let top_level = table.entries.get(id).is_some_and(|e| e.parent.is_none());
     let first = (top_level && argv.len() > 1).then(|| argv.get(1));
@@ -330,7 +333,8 @@ fn check_selector<H: Copy>(
         return Err(Denied::Command);
     }
     if !sel.all_keys {
-        for (nth, &pos) in spec.key_positions(argv).iter().enumerate() {
+        let positions = key_pos.get_or_insert_with(|| spec.key_positions(argv));
+        for (nth, &pos) in positions.iter().enumerate() {
             let f = spec.key_flags_for(argv, nth);
             if f & ks::NOT_KEY == 0 && !sel.key_allowed(argv.get(pos), f) {
                 return Err(Denied::Key(pos));

@@ -35,7 +35,7 @@ const SUB_FIRST_ARG: &str = "Allowing first-arg of a subcommand is not supported
 
 /// Whether the table has no entry at all for top-level `cmd` (not even a disabled one: a
 /// disabled command named in a rule is refused, as ElastiCache refuses restricted commands).
-fn unimplemented<H: Copy>(cmd: &str, table: &CommandTable<H>) -> bool {
+fn missing_from_table<H: Copy>(cmd: &str, table: &CommandTable<H>) -> bool {
     !table.top_level().any(|e| e.spec.name == cmd)
 }
 
@@ -81,7 +81,8 @@ impl Selector {
     ) -> Result<(), &'static str> {
         let lower = rule.to_ascii_lowercase();
         match lower.as_str() {
-            "allkeys" => {
+            // `~*` and `&*` are the flags themselves (accepted again after them).
+            "allkeys" | "~*" => {
                 self.all_keys = true;
                 self.keys.clear();
             }
@@ -89,7 +90,7 @@ impl Selector {
                 self.all_keys = false;
                 self.keys.clear();
             }
-            "allchannels" => {
+            "allchannels" | "&*" => {
                 self.all_channels = true;
                 self.channels.clear();
             }
@@ -119,24 +120,27 @@ impl Selector {
         match first {
             '~' if pattern_ok(rest) => self.add_key_pattern(rest.as_bytes(), true, true),
             '%' if table.engine.has(super::user::SINCE_7) => {
-                let (flags, pat) = rest.split_once('~').unwrap_or((rest, ""));
-                let mut read = false;
-                let mut write = false;
-                for c in flags.chars() {
-                    match c.to_ascii_uppercase() {
-                        'R' => read = true,
-                        'W' => write = true,
-                        _ => return Err(SYNTAX),
-                    }
+                if self.all_keys {
+                    return Err(AFTER_ALLKEYS);
                 }
-                if (!read && !write) || !pattern_ok(pat) {
+                // `%R~p`, `%W~p`, `%RW~p`: each letter once; without `~` the pattern is
+                // empty (`%RW` matches only the empty key name, as in Redis).
+                let (flags, pat) = rest.split_once('~').unwrap_or((rest, ""));
+                let read = flags
+                    .bytes()
+                    .filter(|c| c.eq_ignore_ascii_case(&b'r'))
+                    .count();
+                let write = flags
+                    .bytes()
+                    .filter(|c| c.eq_ignore_ascii_case(&b'w'))
+                    .count();
+                if read + write != flags.len() || read > 1 || write > 1 || flags.is_empty() {
                     return Err(SYNTAX);
                 }
-                // `%RW` without `~` grants nothing (Redis accepts it so).
-                if !rest.contains('~') {
-                    return Ok(());
+                if !pattern_ok(pat) {
+                    return Err(SYNTAX);
                 }
-                self.add_key_pattern(pat.as_bytes(), read, write)
+                self.add_key_pattern(pat.as_bytes(), read == 1, write == 1)
             }
             '&' if pattern_ok(rest) => self.add_channel_pattern(rest),
             '+' | '-' => self.apply_command_rule(first == '+', &lower[1..], table),
@@ -147,11 +151,6 @@ impl Selector {
     fn add_key_pattern(&mut self, pat: &[u8], read: bool, write: bool) -> Result<(), &'static str> {
         if self.all_keys {
             return Err(AFTER_ALLKEYS);
-        }
-        if pat == b"*" && read && write {
-            self.all_keys = true;
-            self.keys.clear();
-            return Ok(());
         }
         // A pattern given again with more access widens the one there (`%R~a %W~a` is `~a`).
         if let Some(k) = self.keys.iter_mut().find(|k| k.pattern == pat) {
@@ -171,10 +170,7 @@ impl Selector {
         if self.all_channels {
             return Err(AFTER_ALLCHANNELS);
         }
-        if pat == "*" {
-            self.all_channels = true;
-            self.channels.clear();
-        } else if !self.channels.iter().any(|c| c == pat.as_bytes()) {
+        if !self.channels.iter().any(|c| c == pat.as_bytes()) {
             self.channels.push(pat.as_bytes().to_vec());
         }
         Ok(())
@@ -211,7 +207,7 @@ impl Selector {
             }
         } else {
             let Some(id) = table.lookup_original(target) else {
-                if unimplemented(target, table) && super::known::is_redis_command(target) {
+                if missing_from_table(target, table) && super::known::is_redis_command(target) {
                     self.record_rule(allow, target);
                     return Ok(());
                 }
@@ -238,7 +234,7 @@ impl Selector {
     ) -> Result<bool, &'static str> {
         let Some(id) = table.lookup_original(cmd) else {
             // A command Redis has and this engine lacks: the rule has nothing to act on.
-            if unimplemented(cmd, table) && super::known::is_redis_command(cmd) {
+            if missing_from_table(cmd, table) && super::known::is_redis_command(cmd) {
                 return Ok(true);
             }
             return Err(UNKNOWN_CMD);

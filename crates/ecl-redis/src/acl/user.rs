@@ -89,20 +89,31 @@ impl std::fmt::Debug for User {
 
 /// Joins the arguments of one selector a client split on white space (`(~a`, `+get)` is
 /// `(~a +get)`): an argument opening with `(` and not closing with `)` takes the following
-/// ones up to one that closes. The error is Redis' for a selector never closed.
-pub fn merge_selector_args<S: AsRef<str>>(args: &[S]) -> Result<Vec<String>, String> {
-    let mut out = Vec::with_capacity(args.len());
+/// ones up to one that closes; another opening `(` on the way starts the selector afresh (the
+/// unfinished one is dropped, as redis-server 7.0 drops it). The error is Redis' for a
+/// selector never closed. Engines before Redis 7 (`selectors` false) take arguments as they
+/// are.
+pub fn merge_selector_args<S: AsRef<str>>(
+    args: &[S],
+    selectors: bool,
+) -> Result<Vec<String>, String> {
+    let args = args.iter().map(AsRef::as_ref);
+    if !selectors {
+        return Ok(args.map(str::to_string).collect());
+    }
+    let mut out = Vec::new();
     // The selector being joined: its first argument and the text so far.
     let mut open: Option<(&str, String)> = None;
-    for a in args.iter().map(AsRef::as_ref) {
-        if let Some((_, acc)) = &mut open {
+    for a in args {
+        let opens = a.starts_with('(') && (a.len() < 2 || !a.ends_with(')'));
+        if opens {
+            open = Some((a, a.to_string()));
+        } else if let Some((_, acc)) = &mut open {
             acc.push(' ');
             acc.push_str(a);
             if a.ends_with(')') {
                 out.extend(open.take().map(|(_, acc)| acc));
             }
-        } else if a.starts_with('(') && (a.len() < 2 || !a.ends_with(')')) {
-            open = Some((a, a.to_string()));
         } else {
             out.push(a.to_string());
         }
@@ -143,7 +154,7 @@ impl User {
         table: &CommandTable<H>,
     ) -> Result<(), (String, String)> {
         let words: Vec<&str> = rules.split_whitespace().collect();
-        let merged = merge_selector_args(&words).map_err(|e| {
+        let merged = merge_selector_args(&words, table.engine.has(SINCE_7)).map_err(|e| {
             let why = e.trim_start_matches("ERR ").to_string();
             (rules.to_string(), why)
         })?;

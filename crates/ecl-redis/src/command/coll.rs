@@ -336,14 +336,18 @@ pub fn huge_random_count(count: Option<i64>) -> bool {
     count.is_some_and(|c| c < 0 && c.unsigned_abs() > MAX_RANDOM_COUNT)
 }
 
-/// A [`huge_random_count`] of draws from an existing collection: redis-server starts
-/// streaming a reply of gigabytes, so with a hard `client-output-buffer-limit` it closes the
-/// client mid-reply; the node closes it at once (`Ok(())`, no reply). Without a limit
-/// redis-server would grow without bound, and the node answers `ERR value is out of range`
-/// instead (README, "Differences from AWS").
-pub fn refuse_huge_random_reply(ctx: &mut Ctx<'_>) -> crate::errors::CmdResult {
+/// Smallest reply bytes one repeated draw adds (`$0\r\n\r\n`, an empty member).
+const MIN_DRAW_BYTES: u64 = 6;
+
+/// Answers a [`huge_random_count`] of draws from an existing collection: redis-server starts
+/// streaming a reply of gigabytes, so when the client's hard `client-output-buffer-limit`
+/// cannot hold even the smallest such reply it closes the client mid-reply; the node closes it
+/// at once (`Ok(())`, no reply). Otherwise redis-server would build the whole reply, and the
+/// node answers `ERR value is out of range` instead (README, "Differences from AWS").
+pub fn answer_huge_random_count(ctx: &mut Ctx<'_>, count: i64) -> crate::errors::CmdResult {
     let limit = ctx.eng.cfg.output_limits.class(ctx.client.sub_count() > 0);
-    if limit.hard == 0 {
+    let smallest_reply = count.unsigned_abs().saturating_mul(MIN_DRAW_BYTES);
+    if limit.hard == 0 || smallest_reply <= limit.hard {
         return Err("ERR value is out of range".into());
     }
     ctx.client.close = true;

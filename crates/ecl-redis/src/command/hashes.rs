@@ -295,7 +295,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         None
     };
     if coll::huge_random_count(count) && coll::peek::<Hash>(ctx, argv.get(1))?.is_some() {
-        return coll::refuse_huge_random_reply(ctx);
+        return coll::answer_huge_random_count(ctx, count.unwrap_or_default());
     }
     let picked: Vec<Pair> = match read::<Hash>(ctx, argv.get(1))? {
         None => Vec::new(),

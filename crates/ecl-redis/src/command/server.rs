@@ -573,6 +573,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _: &Argv<'_>) -> CmdResult {
     st.error_replies = 0;
     ctx.eng.acl.denied = Default::default();
     ctx.eng.lazyfree.reset_stats();
+    ctx.eng.persist.forks = 0;
     let st = &mut ctx.eng.stats;
     st.evicted = 0;
     st.evicted_clients = 0;

@@ -197,7 +197,7 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         None
     };
     if coll::huge_random_count(count) && coll::peek::<Set>(ctx, argv.get(1))?.is_some() {
-        return coll::refuse_huge_random_reply(ctx);
+        return coll::answer_huge_random_count(ctx, count.unwrap_or_default());
     }
     let chosen: Vec<Key> = read::<Set>(ctx, argv.get(1))?
         .map(|s| coll::sample_keys(s.dict(), count.unwrap_or(1)))

@@ -306,8 +306,9 @@ impl PatternGuard {
     fn new(ctx: &Ctx<'_>, argv: &Argv<'_>) -> PatternGuard {
         let table = &ctx.eng.table;
         let acl_checked = ctx.has(crate::acl::user::SINCE_7);
+        // Only a SORT with options can name a pattern (the check walks the user's selectors).
         let reads_every_key = match &ctx.client.user {
-            Some(u) if acl_checked => {
+            Some(u) if acl_checked && argv.len() > 2 => {
                 let spec = table.entries[ctx.cmd_id].spec;
                 crate::acl::reads_every_key(u, table, ctx.cmd_id, spec, argv)
             }
@@ -341,11 +342,14 @@ impl PatternGuard {
     }
 }
 
-/// The one slot every key a pattern forms hashes to: the pattern's hash tag (`{user1}:w_*`),
-/// when no wildcard comes before the tag closes; `None` when keys could land anywhere.
+/// The one slot every key a pattern forms hashes to: the pattern's hash tag (`{user1}:w_*`)
+/// when no wildcard comes before the tag closes, or the pattern's own slot when it has neither
+/// (`#`, a constant key); `None` when keys could land anywhere.
 fn pattern_slot(pattern: &[u8]) -> Option<u16> {
     let wild = |b: &u8| matches!(b, b'*' | b'?' | b'[' | b'\\');
-    let open = pattern.iter().position(|&b| b == b'{' || wild(&b))?;
+    let Some(open) = pattern.iter().position(|&b| b == b'{' || wild(&b)) else {
+        return Some(slots::key_slot(pattern));
+    };
     if pattern[open] != b'{' {
         return None;
     }

@@ -472,7 +472,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &Argv<'_>) -> CmdResult {
         None
     };
     if coll::huge_random_count(count) && coll::peek::<ZSet>(ctx, argv.get(1))?.is_some() {
-        return coll::refuse_huge_random_reply(ctx);
+        return coll::answer_huge_random_count(ctx, count.unwrap_or_default());
     }
     let chosen: Vec<(Key, f64)> = match coll::read::<ZSet>(ctx, argv.get(1))? {
         None => Vec::new(),

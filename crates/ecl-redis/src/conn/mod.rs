@@ -457,10 +457,12 @@ fn run_batch(
                     let unauthenticated =
                         !client.authenticated && out.unsent() > UNAUTHENTICATED_OUTPUT;
                     if limit.over_hard(out.unsent()) || unauthenticated {
-                        tracing::warn!(
-                            client = client.id,
-                            "closing client: output buffer over client-output-buffer-limit"
-                        );
+                        let why = if unauthenticated {
+                            "unread replies of a client that has not authenticated"
+                        } else {
+                            "output buffer over client-output-buffer-limit"
+                        };
+                        tracing::warn!(client = client.id, why, "closing client");
                         out.discard();
                         client.close = true;
                     }
