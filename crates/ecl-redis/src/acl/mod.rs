@@ -239,7 +239,7 @@ impl Acl {
         table: &CommandTable<H>,
         pubsub_all: bool,
     ) -> Result<(), String> {
-        let rules = user::merge_selector_args(rules, table.engine.has(user::SINCE_7))?;
+        let rules = user::merge_selector_args(rules, table.engine.has(selector::SINCE_7))?;
         let mut u = match self.users.get(name) {
             Some(u) => User::clone(u),
             None => User::new(name, table, pubsub_all),

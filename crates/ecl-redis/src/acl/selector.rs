@@ -11,7 +11,12 @@
 use crate::Flavor;
 use crate::cmdtable::{AclCategories, CommandTable, ks, spec};
 use crate::glob::glob_match;
+use crate::version::{Release, Since};
 use std::collections::HashMap;
+
+/// Key permissions by access (`%R~`, `%W~`), selectors and the SORT pattern check came with
+/// Redis 7.0.
+pub const SINCE_7: Since = Since::from(Release::Redis(7, 0, 0));
 
 /// A key pattern with the access it grants (`~p` both, `%R~p` read, `%W~p` write).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,7 +124,7 @@ impl Selector {
         let pattern_ok = |p: &str| !p.bytes().any(|b| b.is_ascii_whitespace());
         match first {
             '~' if pattern_ok(rest) => self.add_key_pattern(rest.as_bytes(), true, true),
-            '%' if table.engine.has(super::user::SINCE_7) => {
+            '%' if table.engine.has(SINCE_7) => {
                 if self.all_keys {
                     return Err(AFTER_ALLKEYS);
                 }

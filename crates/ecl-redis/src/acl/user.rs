@@ -8,9 +8,8 @@
 //! [`User::all_selectors`] for every command of a restricted user.
 
 use super::PasswordCheck;
-use super::selector::{self, Selector};
+use super::selector::{self, SINCE_7, Selector};
 use crate::cmdtable::CommandTable;
-use crate::version::{Release, Since};
 
 /// SHA-256 of a password, as `ACL SETUSER` stores it.
 pub type PasswordHash = [u8; 32];
@@ -43,10 +42,6 @@ fn parse_hex(s: &str) -> Option<PasswordHash> {
 /// Reasons a rule is refused (the text after `Error in ACL SETUSER modifier '…': `).
 const BAD_HASH: &str = "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters";
 const NO_SUCH_PASS: &str = "The password you are trying to remove from the user does not exist";
-
-/// Key permissions by access (`%R~`, `%W~`), selectors and the SORT pattern check came with
-/// Redis 7.0.
-pub const SINCE_7: Since = Since::from(Release::Redis(7, 0, 0));
 
 /// One user.
 #[derive(Clone)]

@@ -305,7 +305,7 @@ struct PatternGuard {
 impl PatternGuard {
     fn new(ctx: &Ctx<'_>, argv: &Argv<'_>) -> PatternGuard {
         let table = &ctx.eng.table;
-        let acl_checked = ctx.has(crate::acl::user::SINCE_7);
+        let acl_checked = ctx.has(crate::acl::selector::SINCE_7);
         // Only a SORT with options can name a pattern (the check walks the user's selectors).
         let reads_every_key = match &ctx.client.user {
             Some(u) if acl_checked && argv.len() > 2 => {
