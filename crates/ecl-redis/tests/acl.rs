@@ -947,6 +947,8 @@ async fn acl_corners_match_redis_server() {
     u.same(&["AUTH", "antirez", "foo"]).await;
     // A connection made while `default` was nopass stays authenticated; new ones need AUTH.
     let mut old = pair(&node, &real).await;
+    // A first command makes sure both servers have accepted the connection before the change.
+    old.same(&["PING"]).await;
     admin.same(&["CONFIG", "SET", "requirepass", "pw"]).await;
     old.same(&["SET", "k", "v"]).await;
     let mut fresh = pair(&node, &real).await;
